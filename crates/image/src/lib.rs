@@ -1,0 +1,27 @@
+//! Berth's content-addressed image store.
+//!
+//! Layout of a store root (default `/var/lib/berth`):
+//! ```text
+//! blobs/sha256/<hex>        content-addressed blobs (manifests, configs, layers)
+//! tmp/                      in-flight blob writes and snapshot unpacks
+//! snapshots/<chainid>/fs    unpacked layers (overlayfs lower dirs)
+//! snapshots/<chainid>/meta.json
+//! images.json               image records and tags
+//! store.lock                flock guarding images.json
+//! gc.lock                   lease lock: writers shared, GC exclusive
+//! ```
+
+pub mod digest;
+pub mod error;
+mod fsutil;
+pub mod lock;
+pub mod reference;
+pub mod store;
+
+pub use digest::{chain_ids, ChainId, Digest};
+pub use error::{Error, Result};
+pub use reference::{Reference, ReferenceError};
+pub use store::{BlobWriter, ContentStore};
+
+/// Default store root.
+pub const DEFAULT_ROOT: &str = "/var/lib/berth";

@@ -1,0 +1,636 @@
+//! Image references, parsed and normalised the way docker does
+//! (`busybox` → `docker.io/library/busybox:latest`).
+//!
+//! Grammar (from the distribution reference package):
+//! ```text
+//! reference   := name [ ":" tag ] [ "@" digest ]
+//! name        := [domain '/'] path-component ['/' path-component]*
+//! domain      := host [':' port-number]
+//! host        := domain-name | IPv4 | '[' IPv6 ']'
+//! domain-name := domain-component ['.' domain-component]*
+//! domain-component := /([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])/
+//! path-component   := alpha-numeric [separator alpha-numeric]*
+//! alpha-numeric    := /[a-z0-9]+/
+//! separator        := /[_.]|__|[-]+/
+//! tag              := /[\w][\w.-]{0,127}/
+//! ```
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::digest::Digest;
+
+/// Registry used for names without a domain.
+pub const DEFAULT_DOMAIN: &str = "docker.io";
+/// Legacy spelling of [`DEFAULT_DOMAIN`], normalised away.
+pub const LEGACY_DEFAULT_DOMAIN: &str = "index.docker.io";
+/// Namespace of official images on the default registry.
+pub const OFFICIAL_REPO_PREFIX: &str = "library/";
+/// Tag used when a reference has neither tag nor digest.
+pub const DEFAULT_TAG: &str = "latest";
+/// Maximum length of a full repository name.
+pub const NAME_TOTAL_LENGTH_MAX: usize = 255;
+
+/// Why a reference was rejected. Displays as
+/// `invalid reference format: <reason>: "<input>"`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid reference format: {reason}: {input:?}")]
+pub struct ReferenceError {
+    /// The string that was being parsed.
+    pub input: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+/// A normalised, fully-qualified image reference.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Reference {
+    domain: String,
+    path: String,
+    tag: Option<String>,
+    digest: Option<Digest>,
+}
+
+impl Reference {
+    /// Parse and normalise a reference as `docker pull` does: add the
+    /// default domain and `library/` namespace, and the `latest` tag when
+    /// neither tag nor digest is given.
+    pub fn parse(s: &str) -> Result<Reference, ReferenceError> {
+        let mut r = Reference::parse_named(s)?;
+        if r.tag.is_none() && r.digest.is_none() {
+            r.tag = Some(DEFAULT_TAG.to_string());
+        }
+        Ok(r)
+    }
+
+    /// Parse and normalise a reference without adding a default tag.
+    pub fn parse_named(s: &str) -> Result<Reference, ReferenceError> {
+        let err = |reason: &str| ReferenceError {
+            input: s.to_string(),
+            reason: reason.to_string(),
+        };
+        if s.is_empty() {
+            return Err(err("repository name must have at least one component"));
+        }
+        if is_identifier(s) {
+            return Err(err(
+                "cannot specify 64-byte hexadecimal strings as a repository name",
+            ));
+        }
+        // Split off the digest: '@' cannot appear in a name or tag.
+        let (rest, digest) = match s.split_once('@') {
+            Some((rest, d)) => {
+                let digest = Digest::parse(d).map_err(|e| err(&format!("{e}")))?;
+                (rest, Some(digest))
+            }
+            None => (s, None),
+        };
+        // Split off the tag: a ':' after the last '/'.
+        let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
+        let (name, tag) = match rest[last_slash..].rfind(':') {
+            Some(i) => {
+                let i = last_slash + i;
+                (&rest[..i], Some(&rest[i + 1..]))
+            }
+            None => (rest, None),
+        };
+        if let Some(t) = tag {
+            if !is_valid_tag(t) {
+                return Err(err(&format!(
+                    "invalid tag {t:?} (must match [A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}})"
+                )));
+            }
+        }
+        if name.is_empty() {
+            return Err(err("repository name must have at least one component"));
+        }
+        // Domain detection, as docker's splitDockerDomain.
+        let (mut domain, mut path) = match name.split_once('/') {
+            Some((first, remainder))
+                if first.contains(['.', ':'])
+                    || first == "localhost"
+                    || first.to_lowercase() != first =>
+            {
+                (first.to_string(), remainder.to_string())
+            }
+            _ => (DEFAULT_DOMAIN.to_string(), name.to_string()),
+        };
+        if domain == LEGACY_DEFAULT_DOMAIN {
+            domain = DEFAULT_DOMAIN.to_string();
+        }
+        if domain == DEFAULT_DOMAIN && !path.contains('/') {
+            path = format!("{OFFICIAL_REPO_PREFIX}{path}");
+        }
+        if !is_valid_domain(&domain) {
+            return Err(err(&format!("invalid registry domain {domain:?}")));
+        }
+        if path.is_empty() {
+            return Err(err("repository name must have at least one component"));
+        }
+        for component in path.split('/') {
+            if !is_valid_path_component(component) {
+                if is_valid_path_component(&component.to_lowercase()) {
+                    return Err(err("repository name must be lowercase"));
+                }
+                if component.is_empty() {
+                    return Err(err("repository name has an empty path component"));
+                }
+                return Err(err(&format!(
+                    "invalid repository path component {component:?} (allowed: lowercase letters, digits and separators '.', '_', '__', '-')"
+                )));
+            }
+        }
+        if domain.len() + 1 + path.len() > NAME_TOTAL_LENGTH_MAX {
+            return Err(err(&format!(
+                "repository name must not be more than {NAME_TOTAL_LENGTH_MAX} characters"
+            )));
+        }
+        Ok(Reference {
+            domain,
+            path,
+            tag: tag.map(str::to_string),
+            digest,
+        })
+    }
+
+    /// Registry domain, e.g. `docker.io` or `localhost:5000`.
+    pub fn domain(&self) -> &str {
+        &self.domain
+    }
+    /// Repository path on the registry, e.g. `library/busybox`.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+    /// Tag, if any.
+    pub fn tag(&self) -> Option<&str> {
+        self.tag.as_deref()
+    }
+    /// Digest, if any.
+    pub fn digest(&self) -> Option<&Digest> {
+        self.digest.as_ref()
+    }
+
+    /// Full repository name: `docker.io/library/busybox`.
+    pub fn name(&self) -> String {
+        format!("{}/{}", self.domain, self.path)
+    }
+
+    /// Short repository name as docker shows it: `busybox`,
+    /// `user/app`, `localhost:5000/a/b`.
+    pub fn familiar_name(&self) -> String {
+        if self.domain == DEFAULT_DOMAIN {
+            match self.path.strip_prefix(OFFICIAL_REPO_PREFIX) {
+                Some(rest) if !rest.contains('/') => rest.to_string(),
+                _ => self.path.clone(),
+            }
+        } else {
+            self.name()
+        }
+    }
+
+    /// Short form of the whole reference: `busybox:latest`.
+    pub fn familiar(&self) -> String {
+        let mut s = self.familiar_name();
+        self.push_suffix(&mut s);
+        s
+    }
+
+    /// `name:tag` key used for tag records, if the reference has a tag.
+    pub fn repo_tag(&self) -> Option<String> {
+        self.tag.as_ref().map(|t| format!("{}:{t}", self.name()))
+    }
+
+    /// The same repository with a different tag (digest dropped).
+    pub fn with_tag(&self, tag: &str) -> Result<Reference, ReferenceError> {
+        if !is_valid_tag(tag) {
+            return Err(ReferenceError {
+                input: format!("{}:{tag}", self.name()),
+                reason: format!("invalid tag {tag:?}"),
+            });
+        }
+        Ok(Reference {
+            tag: Some(tag.to_string()),
+            digest: None,
+            ..self.clone()
+        })
+    }
+
+    /// The same repository pinned to a digest (tag dropped).
+    pub fn with_digest(&self, digest: Digest) -> Reference {
+        Reference {
+            tag: None,
+            digest: Some(digest),
+            ..self.clone()
+        }
+    }
+
+    /// Just the repository, with neither tag nor digest.
+    pub fn repository(&self) -> Reference {
+        Reference {
+            tag: None,
+            digest: None,
+            ..self.clone()
+        }
+    }
+
+    fn push_suffix(&self, s: &mut String) {
+        if let Some(t) = &self.tag {
+            s.push(':');
+            s.push_str(t);
+        }
+        if let Some(d) = &self.digest {
+            s.push('@');
+            s.push_str(&d.to_string());
+        }
+    }
+}
+
+impl fmt::Display for Reference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = self.name();
+        self.push_suffix(&mut s);
+        f.write_str(&s)
+    }
+}
+
+impl fmt::Debug for Reference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Reference({self})")
+    }
+}
+
+impl FromStr for Reference {
+    type Err = ReferenceError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Reference::parse(s)
+    }
+}
+
+impl Serialize for Reference {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Reference {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Reference::parse_named(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// True for a bare 64-hex-digit string (an image id, not a name).
+pub fn is_identifier(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// `[\w][\w.-]{0,127}`
+pub fn is_valid_tag(t: &str) -> bool {
+    let b = t.as_bytes();
+    let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    !b.is_empty()
+        && b.len() <= 128
+        && word(b[0])
+        && b[1..].iter().all(|&c| word(c) || c == b'.' || c == b'-')
+}
+
+fn is_valid_path_component(c: &str) -> bool {
+    // alpha-numeric (separator alpha-numeric)*, separator := [_.] | __ | -+
+    let b = c.as_bytes();
+    let alnum = |x: u8| x.is_ascii_lowercase() || x.is_ascii_digit();
+    let mut i = 0;
+    let mut expect_alnum = true;
+    while i < b.len() {
+        if alnum(b[i]) {
+            while i < b.len() && alnum(b[i]) {
+                i += 1;
+            }
+            expect_alnum = false;
+            continue;
+        }
+        if expect_alnum {
+            return false;
+        }
+        // separator
+        match b[i] {
+            b'.' => i += 1,
+            b'_' => {
+                i += 1;
+                if i < b.len() && b[i] == b'_' {
+                    i += 1;
+                }
+            }
+            b'-' => {
+                while i < b.len() && b[i] == b'-' {
+                    i += 1;
+                }
+            }
+            _ => return false,
+        }
+        expect_alnum = true;
+    }
+    !b.is_empty() && !expect_alnum
+}
+
+fn is_valid_domain_component(c: &str) -> bool {
+    let b = c.as_bytes();
+    !b.is_empty()
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+        && b.iter().all(|&x| x.is_ascii_alphanumeric() || x == b'-')
+}
+
+fn is_valid_domain(d: &str) -> bool {
+    let (host, port) = if let Some(rest) = d.strip_prefix('[') {
+        let Some(end) = rest.find(']') else {
+            return false;
+        };
+        let v6 = &rest[..end];
+        if v6.is_empty() || !v6.bytes().all(|b| b.is_ascii_hexdigit() || b == b':') {
+            return false;
+        }
+        let after = &rest[end + 1..];
+        match after.strip_prefix(':') {
+            Some(p) => (None, Some(p)),
+            None if after.is_empty() => (None, None),
+            None => return false,
+        }
+    } else {
+        match d.split_once(':') {
+            Some((h, p)) => (Some(h), Some(p)),
+            None => (Some(d), None),
+        }
+    };
+    if let Some(h) = host {
+        if !h.split('.').all(is_valid_domain_component) {
+            return false;
+        }
+    }
+    if let Some(p) = port {
+        if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
+            return false;
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const D: &str = "sha256:dbcc1c35ac38df41fd2f5e4130b32ffdb93ebae8b3dbe638c23575912276fc9c";
+
+    fn full(s: &str) -> String {
+        Reference::parse(s)
+            .unwrap_or_else(|e| panic!("{s}: {e}"))
+            .to_string()
+    }
+
+    #[test]
+    fn normalises_like_docker() {
+        assert_eq!(full("busybox"), "docker.io/library/busybox:latest");
+        assert_eq!(full("busybox:1.36"), "docker.io/library/busybox:1.36");
+        assert_eq!(full("library/busybox"), "docker.io/library/busybox:latest");
+        assert_eq!(full("docker.io/busybox"), "docker.io/library/busybox:latest");
+        assert_eq!(
+            full("index.docker.io/busybox"),
+            "docker.io/library/busybox:latest"
+        );
+        assert_eq!(full("user/app"), "docker.io/user/app:latest");
+        assert_eq!(full("localhost:5000/a/b:t"), "localhost:5000/a/b:t");
+        assert_eq!(full("localhost/a"), "localhost/a:latest");
+        assert_eq!(full("quay.io/a/b"), "quay.io/a/b:latest");
+        assert_eq!(full(&format!("busybox@{D}")), format!("docker.io/library/busybox@{D}"));
+        assert_eq!(
+            full(&format!("busybox:1@{D}")),
+            format!("docker.io/library/busybox:1@{D}")
+        );
+        // no domain in "localhost:5000" without slash: that is name:tag
+        assert_eq!(full("localhost:5000"), "docker.io/library/localhost:5000");
+    }
+
+    #[test]
+    fn familiar_forms() {
+        let r = Reference::parse("busybox").unwrap();
+        assert_eq!(r.familiar(), "busybox:latest");
+        assert_eq!(r.familiar_name(), "busybox");
+        assert_eq!(r.name(), "docker.io/library/busybox");
+        assert_eq!(r.repo_tag().unwrap(), "docker.io/library/busybox:latest");
+        let r = Reference::parse("docker.io/library/foo/bar:x").unwrap();
+        assert_eq!(r.familiar(), "library/foo/bar:x");
+        let r = Reference::parse("localhost:5000/a/b:t").unwrap();
+        assert_eq!(r.familiar(), "localhost:5000/a/b:t");
+        let r = Reference::parse(&format!("busybox:latest@{D}")).unwrap();
+        assert_eq!(r.familiar(), format!("busybox:latest@{D}"));
+        assert_eq!(r.tag(), Some("latest"));
+        assert_eq!(r.digest().unwrap().to_string(), D);
+        let r = Reference::parse(&format!("busybox@{D}")).unwrap();
+        assert_eq!(r.tag(), None);
+        assert_eq!(r.repo_tag(), None);
+    }
+
+    // distribution/reference normalize_test.go: TestValidateReferenceName
+    #[test]
+    fn valid_repo_names() {
+        for name in [
+            "docker/docker",
+            "library/debian",
+            "debian",
+            "docker.io/docker/docker",
+            "docker.io/library/debian",
+            "docker.io/debian",
+            "index.docker.io/docker/docker",
+            "index.docker.io/library/debian",
+            "index.docker.io/debian",
+            "127.0.0.1:5000/docker/docker",
+            "127.0.0.1:5000/library/debian",
+            "127.0.0.1:5000/debian",
+            "192.168.0.1",
+            "192.168.0.1:80",
+            "192.168.0.1:8/debian",
+            "192.168.0.2:25000/debian",
+            "thisisthesongthatneverendsitgoesonandonandonthisisthesongthatnev",
+            "[fc00::1]:5000/docker",
+            "[fc00::1]:5000/docker/docker",
+            "[fc00:1:2:3:4:5:6:7]:5000/library/debian",
+            "docker.io/1a3f5e7d9c1b3a5f7e9d1c3b5a7f9e1d3c5b7a9f1e3d5d7c9b1a3f5e7d9c1b3a",
+            "Docker/docker",
+            "DOCKER/docker",
+            // TestValidateRemoteName
+            "docker-rules/docker",
+            "docker---rules/docker",
+            "doc/docker",
+            "d/docker",
+            "jess/t",
+            "dock__er/docker",
+        ] {
+            if let Err(e) = Reference::parse_named(name) {
+                panic!("{name} should be valid: {e}");
+            }
+        }
+    }
+
+    #[test]
+    fn invalid_repo_names() {
+        for name in [
+            "https://github.com/docker/docker",
+            "docker/Docker",
+            "-docker",
+            "-docker/docker",
+            "-docker.io/docker/docker",
+            "docker///docker",
+            "docker.io/docker/Docker",
+            "docker.io/docker///docker",
+            "[fc00::1]",
+            "[fc00::1]:5000",
+            "fc00::1:5000/debian",
+            "[fe80::1%eth0]:5000/debian",
+            "[2001:db8:3:4::192.0.2.33]:5000/debian",
+            "1a3f5e7d9c1b3a5f7e9d1c3b5a7f9e1d3c5b7a9f1e3d5d7c9b1a3f5e7d9c1b3a",
+            // TestValidateRemoteName
+            "docker-/docker",
+            "-docker-/docker",
+            "____/____",
+            "_docker/_docker",
+            "dock..er/docker",
+            "dock_.er/docker",
+            "dock-.er/docker",
+            "docker/",
+            "this_is_not_a_valid_namespace_because_its_lenth_is_greater_than_255_this_is_not_a_valid_namespace_because_its_lenth_is_greater_than_255_this_is_not_a_valid_namespace_because_its_lenth_is_greater_than_255_this_is_not_a_valid_namespace_because_its_lenth_is_greater_than_255/docker",
+            // others
+            "",
+            ":tag",
+            "busybox:",
+            "busybox:-tag",
+            "busybox@sha256:abc",
+            "busybox@md5:d41d8cd98f00b204e9800998ecf8427e",
+            "busybox:tag:tag",
+            "busy box",
+            "a/b@",
+        ] {
+            assert!(
+                Reference::parse_named(name).is_err(),
+                "{name:?} should be invalid"
+            );
+        }
+        let long_tag = "a".repeat(129);
+        assert!(Reference::parse(&format!("busybox:{long_tag}")).is_err());
+        assert!(Reference::parse(&format!("busybox:{}", &long_tag[1..])).is_ok());
+    }
+
+    #[test]
+    fn error_messages_are_clear() {
+        let e = Reference::parse("Busybox").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid reference format: repository name must be lowercase: \"Busybox\""
+        );
+        let e = Reference::parse("docker.io/docker/Docker").unwrap_err();
+        assert!(e.to_string().contains("must be lowercase"), "{e}");
+        let e = Reference::parse("").unwrap_err();
+        assert!(e.to_string().contains("at least one component"), "{e}");
+        let e = Reference::parse("busybox:-x").unwrap_err();
+        assert!(e.to_string().contains("invalid tag \"-x\""), "{e}");
+        let e = Reference::parse("busybox@sha256:00").unwrap_err();
+        assert!(e.to_string().contains("sha256:00"), "{e}");
+        let e = Reference::parse(&"a".repeat(300)).unwrap_err();
+        assert!(e.to_string().contains("255"), "{e}");
+        let e = Reference::parse(&"a".repeat(64).replace('a', "b")).unwrap_err();
+        assert!(e.to_string().contains("64-byte hexadecimal"), "{e}");
+    }
+
+    // TestParseRepositoryInfo
+    #[test]
+    fn repository_info() {
+        let cases: &[(&str, &str, &str, &str, &str)] = &[
+            // remote, familiar, full, ambiguous, domain
+            ("fooo/bar", "fooo/bar", "docker.io/fooo/bar", "index.docker.io/fooo/bar", "docker.io"),
+            ("library/ubuntu", "ubuntu", "docker.io/library/ubuntu", "library/ubuntu", "docker.io"),
+            ("nonlibrary/ubuntu", "nonlibrary/ubuntu", "docker.io/nonlibrary/ubuntu", "", "docker.io"),
+            ("other/library", "other/library", "docker.io/other/library", "", "docker.io"),
+            ("private/moonbase", "127.0.0.1:8000/private/moonbase", "127.0.0.1:8000/private/moonbase", "", "127.0.0.1:8000"),
+            ("privatebase", "127.0.0.1:8000/privatebase", "127.0.0.1:8000/privatebase", "", "127.0.0.1:8000"),
+            ("private/moonbase", "example.com/private/moonbase", "example.com/private/moonbase", "", "example.com"),
+            ("privatebase", "example.com/privatebase", "example.com/privatebase", "", "example.com"),
+            ("private/moonbase", "example.com:8000/private/moonbase", "example.com:8000/private/moonbase", "", "example.com:8000"),
+            ("privatebasee", "example.com:8000/privatebasee", "example.com:8000/privatebasee", "", "example.com:8000"),
+            ("library/ubuntu-12.04-base", "ubuntu-12.04-base", "docker.io/library/ubuntu-12.04-base", "index.docker.io/library/ubuntu-12.04-base", "docker.io"),
+            ("library/foo", "foo", "docker.io/library/foo", "docker.io/foo", "docker.io"),
+            ("library/foo/bar", "library/foo/bar", "docker.io/library/foo/bar", "", "docker.io"),
+            ("store/foo/bar", "store/foo/bar", "docker.io/store/foo/bar", "", "docker.io"),
+            ("bar", "Foo/bar", "Foo/bar", "", "Foo"),
+            ("bar", "FOO/bar", "FOO/bar", "", "FOO"),
+        ];
+        for (remote, familiar, fullname, ambiguous, domain) in cases {
+            let mut inputs = vec![*familiar, *fullname];
+            if !ambiguous.is_empty() {
+                inputs.push(ambiguous);
+            }
+            for input in inputs {
+                let r = Reference::parse_named(input).unwrap_or_else(|e| panic!("{input}: {e}"));
+                assert_eq!(r.familiar_name(), *familiar, "{input}");
+                assert_eq!(r.name(), *fullname, "{input}");
+                assert_eq!(r.domain(), *domain, "{input}");
+                assert_eq!(r.path(), *remote, "{input}");
+                assert_eq!(r.to_string(), *fullname, "{input}");
+            }
+        }
+    }
+
+    // TestParseAnyReference (named forms) and TestNormalizedSplitHostname
+    #[test]
+    fn equivalents_and_split() {
+        for (input, eq) in [
+            ("redis", "docker.io/library/redis"),
+            ("redis:latest", "docker.io/library/redis:latest"),
+            ("docker.io/library/redis:latest", "docker.io/library/redis:latest"),
+            (&format!("redis@{D}") as &str, &format!("docker.io/library/redis@{D}") as &str),
+            ("dmcgowan/myapp", "docker.io/dmcgowan/myapp"),
+            ("dmcgowan/myapp:latest", "docker.io/dmcgowan/myapp:latest"),
+            ("docker.io/mcgowan/myapp:latest", "docker.io/mcgowan/myapp:latest"),
+            (&format!("dmcgowan/myapp@{D}"), &format!("docker.io/dmcgowan/myapp@{D}")),
+            (
+                "dbcc1c35ac38df41fd2f5e4130b32ffdb93ebae8b3dbe638c23575912276fc9",
+                "docker.io/library/dbcc1c35ac38df41fd2f5e4130b32ffdb93ebae8b3dbe638c23575912276fc9",
+            ),
+            ("dbcc1", "docker.io/library/dbcc1"),
+        ] {
+            let r = Reference::parse_named(input).unwrap();
+            assert_eq!(r.to_string(), eq);
+        }
+        for (input, domain, path) in [
+            ("test.com/foo", "test.com", "foo"),
+            ("test_com/foo", "docker.io", "test_com/foo"),
+            ("docker/migrator", "docker.io", "docker/migrator"),
+            ("test.com:8080/foo", "test.com:8080", "foo"),
+            ("test-com:8080/foo", "test-com:8080", "foo"),
+            ("foo", "docker.io", "library/foo"),
+            ("xn--n3h.com/foo", "xn--n3h.com", "foo"),
+            ("xn--n3h.com:18080/foo", "xn--n3h.com:18080", "foo"),
+            ("docker.io/foo", "docker.io", "library/foo"),
+            ("docker.io/library/foo", "docker.io", "library/foo"),
+            ("docker.io/library/foo/bar", "docker.io", "library/foo/bar"),
+        ] {
+            let r = Reference::parse_named(input).unwrap();
+            assert_eq!((r.domain(), r.path()), (domain, path), "{input}");
+        }
+    }
+
+    #[test]
+    fn tag_and_digest_helpers() {
+        let r = Reference::parse("busybox").unwrap();
+        assert_eq!(r.with_tag("1.0").unwrap().familiar(), "busybox:1.0");
+        assert!(r.with_tag("-bad").is_err());
+        let d = Digest::parse(D).unwrap();
+        assert_eq!(r.with_digest(d).familiar(), format!("busybox@{D}"));
+        assert_eq!(r.repository().to_string(), "docker.io/library/busybox");
+        let j = serde_json::to_string(&r).unwrap();
+        assert_eq!(j, "\"docker.io/library/busybox:latest\"");
+        assert_eq!(serde_json::from_str::<Reference>(&j).unwrap(), r);
+        assert!(is_valid_tag("A_b.c-1"));
+        assert!(!is_valid_tag(".x"));
+        assert!(!is_valid_tag(""));
+    }
+}

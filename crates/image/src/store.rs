@@ -1,0 +1,383 @@
+//! Content-addressed blob store: `<root>/blobs/sha256/<hex>`.
+//!
+//! Blobs are streamed into `<root>/tmp/` (same filesystem), hashed on the
+//! way, verified, fsynced and renamed into place; the directory is then
+//! fsynced. A blob is visible only once verified. Concurrent writers of the
+//! same blob are harmless: rename is atomic and the content identical.
+//! Temp files left by a killed process are never read and are removed by
+//! garbage collection.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use crate::digest::{Digest, Hasher};
+use crate::error::{Error, IoContext, Result};
+use crate::fsutil::{fsync_dir, mkdir_all, unique_name};
+use crate::lock::{FileLock, LockKind};
+
+/// Name of the lease lock file (see [`crate::lock`]).
+pub const GC_LOCK: &str = "gc.lock";
+
+/// The blob store rooted at a berth state directory.
+#[derive(Debug, Clone)]
+pub struct ContentStore {
+    root: PathBuf,
+    blobs: PathBuf,
+    tmp: PathBuf,
+}
+
+impl ContentStore {
+    /// Use `root` (creating `blobs/sha256` and `tmp` if needed).
+    pub fn new(root: impl Into<PathBuf>) -> Result<ContentStore> {
+        let root = root.into();
+        let blobs = mkdir_all(&root.join("blobs").join("sha256"))?;
+        let tmp = mkdir_all(&root.join("tmp"))?;
+        Ok(ContentStore { root, blobs, tmp })
+    }
+
+    /// The store root.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Where the blob with this digest lives (whether or not it exists).
+    pub fn blob_path(&self, digest: &Digest) -> PathBuf {
+        self.blobs.join(digest.hex())
+    }
+
+    /// Take a shared lease that keeps garbage collection away.
+    pub fn lease(&self) -> Result<FileLock> {
+        FileLock::acquire(&self.root.join(GC_LOCK), LockKind::Shared)
+    }
+
+    /// Start writing a blob. `expected` and `size`, if given, are verified
+    /// by [`BlobWriter::commit`].
+    pub fn writer(&self, expected: Option<Digest>, size: Option<u64>) -> Result<BlobWriter> {
+        let lease = self.lease()?;
+        let tmp_path = self.tmp.join(unique_name("blob-"));
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp_path)
+            .ctx(|| format!("create temp blob {}", tmp_path.display()))?;
+        Ok(BlobWriter {
+            store: self.clone(),
+            file: Some(file),
+            tmp_path,
+            hasher: Hasher::new(),
+            expected,
+            expected_size: size,
+            _lease: lease,
+        })
+    }
+
+    /// Stream `reader` into the store; returns the digest and size.
+    pub fn ingest<R: Read>(&self, mut reader: R, expected: Option<Digest>) -> Result<(Digest, u64)> {
+        let mut w = self.writer(expected, None)?;
+        io::copy(&mut reader, &mut w).map_err(|e| Error::io("ingest blob", e))?;
+        w.commit()
+    }
+
+    /// Store a byte slice (manifests, configs); returns its digest.
+    pub fn ingest_bytes(&self, data: &[u8]) -> Result<Digest> {
+        let d = Digest::of_bytes(data);
+        if self.exists(&d) {
+            return Ok(d);
+        }
+        let mut w = self.writer(Some(d.clone()), Some(data.len() as u64))?;
+        w.write_all(data).map_err(|e| Error::io("write blob", e))?;
+        w.commit().map(|(d, _)| d)
+    }
+
+    /// Open a blob for reading.
+    pub fn open(&self, digest: &Digest) -> Result<File> {
+        match File::open(self.blob_path(digest)) {
+            Ok(f) => Ok(f),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                Err(Error::BlobNotFound(digest.clone()))
+            }
+            Err(e) => Err(Error::io(format!("open blob {digest}"), e)),
+        }
+    }
+
+    /// Read a whole (small) blob, refusing blobs larger than `limit`, and
+    /// verify its digest (guards against on-disk corruption).
+    pub fn read(&self, digest: &Digest, limit: u64) -> Result<Vec<u8>> {
+        let f = self.open(digest)?;
+        let mut data = Vec::new();
+        f.take(limit + 1)
+            .read_to_end(&mut data)
+            .ctx(|| format!("read blob {digest}"))?;
+        if data.len() as u64 > limit {
+            return Err(Error::Manifest {
+                digest: digest.to_string(),
+                reason: format!("blob is larger than the {limit} byte limit"),
+            });
+        }
+        let actual = Digest::of_bytes(&data);
+        if &actual != digest {
+            return Err(Error::DigestMismatch {
+                expected: digest.clone(),
+                actual,
+            });
+        }
+        Ok(data)
+    }
+
+    /// Whether a blob is present.
+    pub fn exists(&self, digest: &Digest) -> bool {
+        self.blob_path(digest).is_file()
+    }
+
+    /// Size of a blob in bytes.
+    pub fn size(&self, digest: &Digest) -> Result<u64> {
+        match fs::metadata(self.blob_path(digest)) {
+            Ok(m) => Ok(m.len()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                Err(Error::BlobNotFound(digest.clone()))
+            }
+            Err(e) => Err(Error::io(format!("stat blob {digest}"), e)),
+        }
+    }
+
+    /// Remove a blob; `Ok(false)` if it was not there.
+    pub fn delete(&self, digest: &Digest) -> Result<bool> {
+        match fs::remove_file(self.blob_path(digest)) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(Error::io(format!("delete blob {digest}"), e)),
+        }
+    }
+
+    /// All blobs present, sorted. Files whose names are not 64 hex digits
+    /// are ignored.
+    pub fn list(&self) -> Result<Vec<Digest>> {
+        let mut out = Vec::new();
+        for e in fs::read_dir(&self.blobs).ctx(|| format!("list {}", self.blobs.display()))? {
+            let e = e.ctx(|| format!("list {}", self.blobs.display()))?;
+            if let Some(name) = e.file_name().to_str() {
+                if let Ok(d) = Digest::from_hex(name) {
+                    out.push(d);
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Remove every temp file. Only safe while holding the exclusive GC
+    /// lock (no live writer); returns how many were removed.
+    pub(crate) fn clean_temp(&self) -> Result<usize> {
+        let mut n = 0;
+        for e in fs::read_dir(&self.tmp).ctx(|| format!("list {}", self.tmp.display()))? {
+            let e = e.ctx(|| format!("list {}", self.tmp.display()))?;
+            let p = e.path();
+            let res = if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                fs::remove_dir_all(&p)
+            } else {
+                fs::remove_file(&p)
+            };
+            match res {
+                Ok(()) => n += 1,
+                Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+                Err(err) => return Err(Error::io(format!("remove {}", p.display()), err)),
+            }
+        }
+        Ok(n)
+    }
+
+    /// The temp directory (same filesystem as the blobs).
+    pub fn tmp_dir(&self) -> &Path {
+        &self.tmp
+    }
+}
+
+/// Streams a blob into the store. Implements [`std::io::Write`]; call
+/// [`BlobWriter::commit`] to verify and publish it. Dropping it without
+/// committing removes the temp file.
+pub struct BlobWriter {
+    store: ContentStore,
+    file: Option<File>,
+    tmp_path: PathBuf,
+    hasher: Hasher,
+    expected: Option<Digest>,
+    expected_size: Option<u64>,
+    _lease: FileLock,
+}
+
+impl BlobWriter {
+    /// Bytes written so far.
+    pub fn written(&self) -> u64 {
+        self.hasher.len()
+    }
+
+    /// Verify digest and size, fsync, rename into place and fsync the
+    /// directory. On mismatch the temp file is removed and nothing becomes
+    /// visible.
+    pub fn commit(mut self) -> Result<(Digest, u64)> {
+        let file = self.file.take().expect("file present until commit");
+        let hasher = std::mem::take(&mut self.hasher);
+        let size = hasher.len();
+        let actual = hasher.finish();
+        if let Some(expected) = &self.expected {
+            if expected != &actual {
+                return Err(Error::DigestMismatch {
+                    expected: expected.clone(),
+                    actual,
+                });
+            }
+        }
+        if let Some(want) = self.expected_size {
+            if want != size {
+                return Err(Error::SizeMismatch {
+                    digest: actual.to_string(),
+                    expected: want,
+                    actual: size,
+                });
+            }
+        }
+        file.sync_all()
+            .ctx(|| format!("fsync {}", self.tmp_path.display()))?;
+        drop(file);
+        let dest = self.store.blob_path(&actual);
+        fs::rename(&self.tmp_path, &dest)
+            .ctx(|| format!("rename {} to {}", self.tmp_path.display(), dest.display()))?;
+        fsync_dir(&self.store.blobs)?;
+        Ok((actual, size))
+    }
+}
+
+impl Write for BlobWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let f = self
+            .file
+            .as_mut()
+            .ok_or_else(|| io::Error::other("blob writer already committed"))?;
+        let n = f.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self.file.as_mut() {
+            Some(f) => f.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for BlobWriter {
+    fn drop(&mut self) {
+        // After a successful commit the temp path no longer exists.
+        let _ = fs::remove_file(&self.tmp_path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, ContentStore) {
+        let d = tempfile::tempdir().unwrap();
+        let s = ContentStore::new(d.path()).unwrap();
+        (d, s)
+    }
+
+    fn tmp_count(s: &ContentStore) -> usize {
+        fs::read_dir(s.tmp_dir()).unwrap().count()
+    }
+
+    #[test]
+    fn ingest_and_read_back() {
+        let (_d, s) = store();
+        let (d, n) = s.ingest(&b"hello"[..], None).unwrap();
+        assert_eq!(d, Digest::of_bytes(b"hello"));
+        assert_eq!(n, 5);
+        assert!(s.exists(&d));
+        assert_eq!(s.size(&d).unwrap(), 5);
+        assert_eq!(s.read(&d, 100).unwrap(), b"hello");
+        let mut buf = String::new();
+        s.open(&d).unwrap().read_to_string(&mut buf).unwrap();
+        assert_eq!(buf, "hello");
+        assert_eq!(s.list().unwrap(), vec![d.clone()]);
+        assert_eq!(tmp_count(&s), 0);
+        // idempotent
+        s.ingest(&b"hello"[..], Some(d.clone())).unwrap();
+        assert_eq!(s.list().unwrap(), vec![d.clone()]);
+        assert!(s.delete(&d).unwrap());
+        assert!(!s.delete(&d).unwrap());
+        assert!(matches!(s.open(&d), Err(Error::BlobNotFound(_))));
+        assert!(matches!(s.size(&d), Err(Error::BlobNotFound(_))));
+    }
+
+    #[test]
+    fn mismatch_leaves_store_unchanged() {
+        let (_d, s) = store();
+        s.ingest(&b"keep"[..], None).unwrap();
+        let before = s.list().unwrap();
+        let wrong = Digest::of_bytes(b"something else");
+        let err = s.ingest(&b"evil"[..], Some(wrong.clone())).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains(&wrong.to_string()), "{msg}");
+        assert!(msg.contains(&Digest::of_bytes(b"evil").to_string()), "{msg}");
+        assert_eq!(s.list().unwrap(), before);
+        assert_eq!(tmp_count(&s), 0);
+        assert!(!s.exists(&Digest::of_bytes(b"evil")));
+    }
+
+    #[test]
+    fn size_mismatch_is_rejected() {
+        let (_d, s) = store();
+        let mut w = s.writer(None, Some(10)).unwrap();
+        w.write_all(b"short").unwrap();
+        let err = w.commit().unwrap_err();
+        assert!(matches!(err, Error::SizeMismatch { expected: 10, actual: 5, .. }), "{err}");
+        assert!(s.list().unwrap().is_empty());
+        assert_eq!(tmp_count(&s), 0);
+    }
+
+    #[test]
+    fn dropped_writer_cleans_up_and_is_invisible() {
+        let (_d, s) = store();
+        let mut w = s.writer(None, None).unwrap();
+        w.write_all(b"partial").unwrap();
+        assert_eq!(w.written(), 7);
+        assert!(s.list().unwrap().is_empty());
+        assert_eq!(tmp_count(&s), 1);
+        drop(w);
+        assert_eq!(tmp_count(&s), 0);
+    }
+
+    #[test]
+    fn concurrent_writers_of_same_blob() {
+        let (_d, s) = store();
+        let data = vec![7u8; 1 << 20];
+        std::thread::scope(|sc| {
+            for _ in 0..4 {
+                sc.spawn(|| s.ingest(&data[..], Some(Digest::of_bytes(&data))).unwrap());
+            }
+        });
+        assert_eq!(s.list().unwrap(), vec![Digest::of_bytes(&data)]);
+        assert_eq!(s.read(&Digest::of_bytes(&data), 2 << 20).unwrap(), data);
+        assert_eq!(tmp_count(&s), 0);
+    }
+
+    #[test]
+    fn read_checks_limit_and_corruption() {
+        let (_d, s) = store();
+        let d = s.ingest_bytes(b"0123456789").unwrap();
+        assert!(s.read(&d, 5).is_err());
+        fs::write(s.blob_path(&d), b"corrupted!").unwrap();
+        assert!(matches!(s.read(&d, 100), Err(Error::DigestMismatch { .. })));
+    }
+
+    #[test]
+    fn list_ignores_junk_and_clean_temp_removes_stale() {
+        let (_d, s) = store();
+        fs::write(s.blobs.join("not-a-digest"), b"x").unwrap();
+        fs::write(s.tmp_dir().join("blob-stale"), b"x").unwrap();
+        assert!(s.list().unwrap().is_empty());
+        assert_eq!(s.clean_temp().unwrap(), 1);
+        assert_eq!(tmp_count(&s), 0);
+    }
+}
