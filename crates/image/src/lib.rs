@@ -15,6 +15,7 @@ pub mod digest;
 pub mod error;
 mod fsutil;
 pub mod lock;
+pub mod manifest;
 pub mod reference;
 pub mod store;
 
