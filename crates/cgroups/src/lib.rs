@@ -25,6 +25,8 @@ mod host;
 mod resources;
 mod stats;
 mod sys;
+#[cfg(test)]
+mod tests;
 
 pub use devices::{attach_device_filter, DeviceRule};
 pub use error::{Error, Result};
@@ -237,8 +239,9 @@ impl Manager {
                 let mut n = 0u32;
                 loop {
                     // Re-writing FROZEN nudges a cgroup stuck in FREEZING (as runc does).
-                    if n % 50 == 0 {
+                    if n == 0 {
                         fs::write_file(&state, "FROZEN")?;
+                        n = 50;
                     }
                     if fs::read_string(&state)?.trim() == "FROZEN" {
                         return Ok(());
@@ -250,7 +253,7 @@ impl Manager {
                             state: "FROZEN",
                         });
                     }
-                    n += 1;
+                    n -= 1;
                     std::thread::sleep(Duration::from_millis(1));
                 }
             }
