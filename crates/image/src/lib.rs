@@ -18,6 +18,8 @@ pub mod lock;
 pub mod manifest;
 pub mod reference;
 pub mod store;
+pub mod sys;
+pub mod unpack;
 
 pub use digest::{chain_ids, ChainId, Digest};
 pub use error::{Error, Result};
