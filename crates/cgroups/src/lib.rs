@@ -10,6 +10,18 @@
 //! hierarchy if that hierarchy offers them: on a hybrid host where only
 //! `hugetlb` is enabled in cgroup2, hugetlb limits go to cgroup2 and
 //! everything else to the v1 hierarchies.
+//!
+//! Notes on behaviour (beyond the API contract):
+//! - `linux.resources.devices`: `None` leaves device access untouched;
+//!   `Some(rules)` replaces it (an empty list denies every device, as in
+//!   runc). v1 gets `a *:* rwm` written to devices.deny (allow-list) or
+//!   devices.allow (deny-list) first, then the normalised exceptions. Without
+//!   a v1 devices hierarchy the rules become an eBPF program attached to the
+//!   cgroup2 directory; a later `set` replaces the previous program.
+//! - On cgroup2, memory kernel/kernelTCP/swappiness/disableOOMKiller/
+//!   useHierarchy have no equivalent and are ignored, as runc does.
+//! - [`Stats`] serialises with runc's field names (`throttledPeriods`,
+//!   `kernelTCP`, `ioServiceBytesRecursive`, ...) and omitempty rules.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -435,16 +447,19 @@ fn enable_subtree_controllers(h: &Hierarchy) -> Result<()> {
     let mut dir = h.mount_point.clone();
     for comp in rel.components() {
         let file = dir.join("cgroup.subtree_control");
-        if fs::write_file(&file, &value).is_err() {
-            // Fall back to one by one: a cgroup with processes cannot enable
-            // domain controllers (EBUSY); those that can be enabled still are.
-            let mut any = false;
-            for c in &h.controllers {
-                any |= fs::write_file(&file, &format!("+{c}")).is_ok();
+        if let Err(e) = fs::write_file(&file, &value) {
+            // Not a cgroup2 directory at all: report it.
+            if let Error::Write { source, .. } = &e {
+                if source.kind() == std::io::ErrorKind::NotFound {
+                    return Err(e);
+                }
             }
-            if !any {
-                // Report the first failure precisely.
-                fs::write_file(&file, &value)?;
+            // Otherwise enable what can be enabled, one by one, like runc: a
+            // cgroup holding processes refuses domain controllers (EBUSY), and
+            // a controller that ends up missing makes the resource write that
+            // needs it fail later, naming its file.
+            for c in &h.controllers {
+                let _ = fs::write_file(&file, &format!("+{c}"));
             }
         }
         dir.push(comp);

@@ -1352,3 +1352,25 @@ fn features_json() {
     assert_eq!(f["systemd"], false);
     assert_eq!(f["rdma"], true);
 }
+
+#[test]
+fn kill_all_rejects_bad_signal() {
+    let (_f, m) = v2_ready(None);
+    let e = m.kill_all(999).unwrap_err().to_string();
+    assert!(e.contains("signal") && e.contains("999"), "{e}");
+}
+
+#[test]
+fn systemd_form_on_hybrid_host() {
+    let f = Fake::new();
+    let m = Manager::with_host(
+        f.host(HYBRID_MOUNTINFO, HYBRID_CGROUP),
+        Some("system.slice:berth:abc"),
+        "c1",
+        true,
+    )
+    .unwrap();
+    let d = dirs(&f, &m);
+    assert_eq!(d[3], "/sys/fs/cgroup/memory/system.slice/berth-abc.scope");
+    assert_eq!(d[9], "/sys/fs/cgroup/unified/system.slice/berth-abc.scope");
+}
