@@ -362,6 +362,15 @@ impl Manager {
             value: signal.to_string(),
             reason: "not a valid signal number".into(),
         })?;
+        // cgroup2 can kill the whole tree atomically (Linux 5.14+).
+        if signal == libc::SIGKILL && self.v1("freezer").is_none() {
+            if let Some(u) = self.unified() {
+                let kill = u.path.join("cgroup.kill");
+                if kill.exists() && fs::write_file(&kill, "1").is_ok() {
+                    return Ok(());
+                }
+            }
+        }
         let frozen = self.freeze().is_ok();
         let result = (|| {
             for pid in self.pids()? {

@@ -513,7 +513,9 @@ fn cpu_res(c: &mut Ctx, cpu: &LinuxCpu) -> Result<()> {
                 c.plan.w(d, "cpu.max", v);
             }
             if let Some(b) = cpu.burst() {
-                c.plan.w(d, "cpu.max.burst", b.to_string());
+                if b != 0 || d.join("cpu.max.burst").exists() {
+                    v1_optional_file(c, d, "cpu.burst", "cpu.max.burst", b as i64)?;
+                }
             }
         }
         if let Some(i) = cpu.idle() {

@@ -483,6 +483,18 @@ fn cgroup2_freeze_and_kill_all() {
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
+    // SIGKILL goes through cgroup.kill where the kernel has it.
+    let mut c = child("exec sleep 30");
+    m.apply(c.id() as i32).unwrap();
+    go(&mut c);
+    m.kill_all(libc::SIGKILL).unwrap();
+    assert_eq!(c.wait().unwrap().signal(), Some(libc::SIGKILL));
+    for _ in 0..100 {
+        if m.pids().unwrap().is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     m.destroy().unwrap();
     assert!(!m.exists());
 }
