@@ -1,0 +1,268 @@
+//! Loading and validating config.json.
+
+use crate::error::{Error, Result};
+use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
+use std::path::{Path, PathBuf};
+
+/// Reads and parses `<bundle>/config.json`, naming the failing field.
+pub fn load(bundle: &Path) -> Result<Spec> {
+    let path = bundle.join("config.json");
+    let data = std::fs::read(&path).map_err(|e| Error::Io {
+        context: format!("cannot read {}", path.display()),
+        source: e,
+    })?;
+    parse(&data, &path.display().to_string())
+}
+
+/// Parses a config.json document; `file` names it in errors.
+pub fn parse(data: &[u8], file: &str) -> Result<Spec> {
+    let de = &mut serde_json::Deserializer::from_slice(data);
+    let spec: Spec = serde_path_to_error::deserialize(de).map_err(|e| {
+        let field = e.path().to_string();
+        let inner = e.into_inner();
+        let field = if field == "." {
+            "(document)".to_string()
+        } else {
+            field
+        };
+        Error::config(file, field, inner.to_string())
+    })?;
+    validate(&spec, file)?;
+    Ok(spec)
+}
+
+/// Checks what serde cannot: required fields, consistency between fields.
+pub fn validate(spec: &Spec, file: &str) -> Result<()> {
+    let err = |field: &str, msg: &str| Err(Error::config(file, field, msg));
+    if !spec.version().starts_with("1.") {
+        return err(
+            "ociVersion",
+            &format!("unsupported version {:?} (want 1.x)", spec.version()),
+        );
+    }
+    let Some(root) = spec.root() else {
+        return err("root", "missing");
+    };
+    if root.path().as_os_str().is_empty() {
+        return err("root.path", "empty");
+    }
+    if let Some(p) = spec.process() {
+        validate_process_in(p, file)?;
+    }
+    let Some(linux) = spec.linux() else {
+        return Ok(());
+    };
+    let mut seen = Vec::new();
+    let mut has_user = false;
+    for (i, ns) in linux.namespaces().iter().flatten().enumerate() {
+        if seen.contains(&ns.typ()) {
+            return err(
+                &format!("linux.namespaces[{i}]"),
+                &format!("duplicate namespace {}", ns.typ()),
+            );
+        }
+        seen.push(ns.typ());
+        if ns.typ() == LinuxNamespaceType::User {
+            has_user = true;
+        }
+        if let Some(path) = ns.path() {
+            if !path.is_absolute() {
+                return err(
+                    &format!("linux.namespaces[{i}].path"),
+                    &format!("{path:?} is not absolute"),
+                );
+            }
+        }
+    }
+    let has = |t| seen.contains(&t);
+    if !has_user && (linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())) {
+        return err("linux.uidMappings", "set, but there is no user namespace");
+    }
+    if spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) && !has(LinuxNamespaceType::Uts) {
+        return err(
+            "hostname",
+            "cannot set a hostname without a new UTS namespace",
+        );
+    }
+    if spec.domainname().as_ref().is_some_and(|h| !h.is_empty()) && !has(LinuxNamespaceType::Uts) {
+        return err(
+            "domainname",
+            "cannot set a domainname without a new UTS namespace",
+        );
+    }
+    for key in linux.sysctl().iter().flat_map(|m| m.keys()) {
+        if key.contains("..") || key.starts_with('/') || key.is_empty() {
+            return err(&format!("linux.sysctl[{key:?}]"), "invalid key");
+        }
+        let ns_ok = if key.starts_with("net.") {
+            has(LinuxNamespaceType::Network)
+        } else if key.starts_with("kernel.")
+            && ["kernel.domainname", "kernel.hostname"].contains(&key.as_str())
+        {
+            has(LinuxNamespaceType::Uts)
+        } else if key.starts_with("kernel.msg")
+            || key.starts_with("kernel.sem")
+            || key.starts_with("kernel.shm")
+            || key.starts_with("fs.mqueue.")
+        {
+            has(LinuxNamespaceType::Ipc)
+        } else {
+            true
+        };
+        if !ns_ok {
+            return err(
+                &format!("linux.sysctl[{key:?}]"),
+                "not allowed: the container does not have its own namespace for it",
+            );
+        }
+    }
+    if let Some(p) = linux.rootfs_propagation() {
+        if ![
+            "",
+            "private",
+            "rprivate",
+            "slave",
+            "rslave",
+            "shared",
+            "rshared",
+            "unbindable",
+            "runbindable",
+        ]
+        .contains(&p.as_str())
+        {
+            return err("linux.rootfsPropagation", &format!("unknown value {p:?}"));
+        }
+    }
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        if !m.destination().is_absolute() {
+            return err(
+                &format!("mounts[{i}].destination"),
+                &format!("{:?} is not absolute", m.destination()),
+            );
+        }
+    }
+    for (i, d) in linux.devices().iter().flatten().enumerate() {
+        if !d.path().starts_with("/dev") {
+            return err(
+                &format!("linux.devices[{i}].path"),
+                &format!("{:?} is not under /dev", d.path()),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Checks a process (from config.json or `exec --process`).
+pub fn validate_process(p: &Process) -> Result<()> {
+    validate_process_in(p, "process.json")
+}
+
+fn validate_process_in(p: &Process, file: &str) -> Result<()> {
+    let err = |field: &str, msg: &str| Err(Error::config(file, field, msg));
+    if p.cwd().as_os_str().is_empty() || !p.cwd().is_absolute() {
+        return err(
+            "process.cwd",
+            &format!("must be an absolute path, got {:?}", p.cwd()),
+        );
+    }
+    if p.args().as_ref().is_none_or(|a| a.is_empty()) && p.command_line().is_none() {
+        return err("process.args", "must not be empty");
+    }
+    for (i, e) in p.env().iter().flatten().enumerate() {
+        if !e.contains('=') {
+            return err(
+                &format!("process.env[{i}]"),
+                &format!("{e:?} is not of the form KEY=VALUE"),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The rootfs as an absolute path (relative paths are relative to the bundle).
+pub fn rootfs_path(spec: &Spec, bundle: &Path) -> Result<PathBuf> {
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or_else(|| Error::config("config.json", "root", "missing"))?;
+    let p = if root.path().is_absolute() {
+        root.path().clone()
+    } else {
+        bundle.join(root.path())
+    };
+    std::fs::canonicalize(&p).map_err(|e| Error::Io {
+        context: format!("root.path {}", p.display()),
+        source: e,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> serde_json::Value {
+        serde_json::json!({
+            "ociVersion": "1.0.2",
+            "root": {"path": "rootfs"},
+            "process": {"args": ["sh"], "cwd": "/", "user": {"uid": 0, "gid": 0}},
+            "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "uts"}]}
+        })
+    }
+
+    fn parse_v(v: serde_json::Value) -> Result<Spec> {
+        parse(v.to_string().as_bytes(), "config.json")
+    }
+
+    #[test]
+    fn accepts_minimal() {
+        parse_v(base()).unwrap();
+    }
+
+    #[test]
+    fn names_bad_field() {
+        let mut v = base();
+        v["process"]["user"]["uid"] = serde_json::json!("root");
+        let e = parse_v(v).unwrap_err().to_string();
+        assert!(e.contains("process.user.uid"), "{e}");
+        let mut v = base();
+        v["process"]["capabilities"] = serde_json::json!({"bounding": ["CAP_TEST"]});
+        let e = parse_v(v).unwrap_err().to_string();
+        assert!(e.contains("process.capabilities.bounding"), "{e}");
+    }
+
+    #[test]
+    fn not_json() {
+        let e = parse(b"{nope", "b/config.json").unwrap_err().to_string();
+        assert!(e.starts_with("b/config.json"), "{e}");
+    }
+
+    #[test]
+    fn rejects_inconsistent() {
+        let mut v = base();
+        v["linux"]["namespaces"] = serde_json::json!([{"type": "pid"}]);
+        v["hostname"] = serde_json::json!("h");
+        assert!(parse_v(v).unwrap_err().to_string().contains("hostname"));
+        let mut v = base();
+        v["linux"]["namespaces"] = serde_json::json!([{"type": "pid"}, {"type": "pid"}]);
+        assert!(parse_v(v).unwrap_err().to_string().contains("duplicate"));
+        let mut v = base();
+        v["process"]["cwd"] = serde_json::json!("rel");
+        assert!(parse_v(v).unwrap_err().to_string().contains("process.cwd"));
+        let mut v = base();
+        v["linux"]["sysctl"] = serde_json::json!({"net.ipv4.ip_forward": "1"});
+        assert!(parse_v(v)
+            .unwrap_err()
+            .to_string()
+            .contains("net.ipv4.ip_forward"));
+        let mut v = base();
+        v["ociVersion"] = serde_json::json!("0.9");
+        assert!(parse_v(v).unwrap_err().to_string().contains("ociVersion"));
+        let mut v = base();
+        v["mounts"] =
+            serde_json::json!([{"destination": "relative", "type": "tmpfs", "source": "tmpfs"}]);
+        assert!(parse_v(v)
+            .unwrap_err()
+            .to_string()
+            .contains("mounts[0].destination"));
+    }
+}

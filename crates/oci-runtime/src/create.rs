@@ -1,0 +1,624 @@
+//! `create`: from a bundle to a container whose init waits for `start`.
+//!
+//! Process layout: the runtime (P) forks an intermediate (C) that joins and
+//! creates namespaces; when a pid or time namespace needs it, C forks the
+//! container's init as P's child (CLONE_PARENT) and exits. Init sets up the
+//! rootfs, pivots, and blocks on `exec.fifo` until `start` opens it.
+
+use crate::error::{Context, Error, Result};
+use crate::namespaces::{self, Plan};
+use crate::rootfs::{self, RootfsContext};
+use crate::state::{self, ContainerState, Status, EXEC_FIFO};
+use crate::sync::{Channel, Msg};
+use crate::{config, hooks, process, sys};
+use nix::sched::CloneFlags;
+use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, Spec};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+pub struct CreateOptions {
+    pub id: String,
+    pub bundle: PathBuf,
+    /// The runtime's state root (`--root`).
+    pub root: PathBuf,
+    pub pid_file: Option<PathBuf>,
+    /// A connected unix socket that receives the pty master when `process.terminal` is set.
+    pub console: Option<OwnedFd>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: u32,
+    pub systemd_cgroup: bool,
+}
+
+/// Creates the container; on any failure nothing is left behind.
+pub fn create(opts: CreateOptions) -> Result<ContainerState> {
+    state::validate_id(&opts.id)?;
+    let bundle =
+        std::fs::canonicalize(&opts.bundle).ctx(|| format!("bundle {}", opts.bundle.display()))?;
+    let spec = config::load(&bundle)?;
+    let rootfs = config::rootfs_path(&spec, &bundle)?;
+    let process = spec
+        .process()
+        .clone()
+        .ok_or_else(|| Error::config("config.json", "process", "missing: nothing to run"))?;
+    if process.terminal().unwrap_or(false) && opts.console.is_none() {
+        return Err(Error::config(
+            "config.json",
+            "process.terminal",
+            "true, but no --console-socket was given",
+        ));
+    }
+    std::fs::create_dir_all(&opts.root)
+        .ctx(|| format!("cannot create state root {}", opts.root.display()))?;
+    let dir = ContainerState::dir(&opts.root, &opts.id);
+    match std::fs::create_dir(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(Error::Exists(opts.id.clone()))
+        }
+        Err(e) => return Err(e).ctx(|| format!("cannot create {}", dir.display())),
+    }
+    let mut cleanup = Cleanup {
+        dir: Some(dir.clone()),
+        cgroup: None,
+        pids: vec![],
+    };
+    let st = create_inner(&opts, spec, bundle, rootfs, &dir, &mut cleanup)?;
+    cleanup.disarm();
+    Ok(st)
+}
+
+/// Undoes a half-made container: processes, cgroup, state directory.
+struct Cleanup {
+    dir: Option<PathBuf>,
+    cgroup: Option<cgroups::Manager>,
+    pids: Vec<i32>,
+}
+
+impl Cleanup {
+    fn disarm(&mut self) {
+        self.dir = None;
+        self.cgroup = None;
+        self.pids.clear();
+    }
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for pid in &self.pids {
+            let _ = sys::kill(*pid, libc::SIGKILL);
+            let _ = sys::waitpid(*pid, false);
+        }
+        if let Some(cg) = self.cgroup.take() {
+            let _ = cg.kill_all(libc::SIGKILL);
+            if let Err(e) = cg.destroy() {
+                crate::log::warn(&format!("cleanup: {e}"));
+            }
+        }
+        if let Some(d) = self.dir.take() {
+            if let Err(e) = std::fs::remove_dir_all(&d) {
+                crate::log::warn(&format!("cleanup: cannot remove {}: {e}", d.display()));
+            }
+        }
+    }
+}
+
+fn is_rootless() -> bool {
+    sys::geteuid() != 0
+}
+
+fn create_inner(
+    opts: &CreateOptions,
+    spec: Spec,
+    bundle: PathBuf,
+    rootfs: PathBuf,
+    dir: &Path,
+    cleanup: &mut Cleanup,
+) -> Result<ContainerState> {
+    let linux = spec.linux().clone().unwrap_or_default();
+    let plan = Plan::from_spec(&spec);
+
+    // cgroup: created and limited before any container process exists.
+    let cg_path = linux
+        .cgroups_path()
+        .as_ref()
+        .map(|p| p.to_string_lossy().into_owned());
+    let cgroup = match cgroups::Manager::new(cg_path.as_deref(), &opts.id, opts.systemd_cgroup) {
+        Ok(m) => Some(m),
+        Err(e) if is_rootless() => {
+            crate::log::debug(&format!("rootless: cgroups skipped: {e}"));
+            None
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let cgroup = match cgroup {
+        Some(m) => match m.create() {
+            Ok(()) => {
+                cleanup.cgroup = Some(m.clone());
+                m.set(&effective_resources(&linux))?;
+                Some(m)
+            }
+            Err(e) if is_rootless() && linux.resources().is_none() => {
+                crate::log::debug(&format!("rootless: cgroups skipped: {e}"));
+                None
+            }
+            Err(e) => return Err(e.into()),
+        },
+        None => None,
+    };
+
+    let fifo = dir.join(EXEC_FIFO);
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
+        .ctx(|| format!("mkfifo {}", fifo.display()))?;
+    let fifo_fd =
+        sys::openat2(libc::AT_FDCWD, &fifo, libc::O_PATH, 0, 0).ctx(|| "open exec.fifo")?;
+
+    let (parent_ch, child_ch) = Channel::pair()?;
+    let ctx = ChildContext {
+        spec: &spec,
+        plan: &plan,
+        rootfs: &rootfs,
+        bundle: &bundle,
+        id: &opts.id,
+        cgroup: cgroup.as_ref(),
+        console: opts.console.as_ref(),
+        fifo: &fifo_fd,
+        no_pivot: opts.no_pivot,
+        no_new_keyring: opts.no_new_keyring,
+        preserve_fds: opts.preserve_fds,
+    };
+    let child = match sys::fork().ctx(|| "fork")? {
+        sys::Forked::Child => {
+            drop(parent_ch);
+            let code = match child_main(&ctx, &child_ch) {
+                Ok(()) => 0,
+                Err(e) => {
+                    let _ = child_ch.send(&Msg::Error(e.to_string()));
+                    1
+                }
+            };
+            sys::exit_now(code);
+        }
+        sys::Forked::Parent(pid) => pid,
+    };
+    drop(child_ch);
+    cleanup.pids.push(child);
+    if let Some(cg) = &cgroup {
+        cg.apply(child)?;
+    }
+    parent_ch.send(&Msg::Go)?;
+
+    let mut init_pid = child;
+    let created = state::now_rfc3339();
+    let owner = String::new();
+    let mut st = ContainerState {
+        id: opts.id.clone(),
+        pid: 0,
+        start_time: 0,
+        bundle: bundle.clone(),
+        rootfs: rootfs.clone(),
+        created,
+        owner,
+        cgroup: cgroup.clone(),
+        config: spec.clone(),
+    };
+    loop {
+        match parent_ch.recv()? {
+            Some(Msg::MapsRequest) => {
+                write_id_maps(
+                    child,
+                    &linux.uid_mappings().clone().unwrap_or_default(),
+                    &linux.gid_mappings().clone().unwrap_or_default(),
+                )?;
+                parent_ch.send(&Msg::Go)?;
+            }
+            Some(Msg::Pid(p)) => {
+                init_pid = p;
+                cleanup.pids.insert(0, p);
+            }
+            Some(Msg::HooksRequest) => {
+                st.pid = init_pid;
+                let h = spec.hooks().clone().unwrap_or_default();
+                let state_json = st.hook_state(Status::Created);
+                #[allow(deprecated)]
+                hooks::run_hooks(h.prestart().as_ref(), &state_json, "prestart")?;
+                hooks::run_hooks(h.create_runtime().as_ref(), &state_json, "createRuntime")?;
+                parent_ch.send(&Msg::Go)?;
+            }
+            Some(Msg::Ready) => break,
+            Some(Msg::Error(e)) => return Err(Error::Msg(e)),
+            Some(Msg::Go) => return Err(Error::msg("sync: unexpected message from init")),
+            None => {
+                return Err(Error::msg("container init exited during setup"));
+            }
+        }
+    }
+    if init_pid != child {
+        // The intermediate process has done its work.
+        let _ = sys::waitpid(child, false);
+        cleanup.pids.retain(|p| *p != child);
+    }
+    st.pid = init_pid;
+    st.start_time = state::proc_stat(init_pid)
+        .map(|(_, t)| t)
+        .ok_or_else(|| Error::msg("container init died during setup"))?;
+    st.save(&opts.root)?;
+    if let Some(pf) = &opts.pid_file {
+        state::write_atomic(pf, init_pid.to_string().as_bytes())?;
+    }
+    Ok(st)
+}
+
+/// The spec's resources, with the device rules every container needs (as
+/// runc adds them): mknod of anything, the standard nodes, ptys, and the
+/// devices listed in linux.devices.
+pub fn effective_resources(linux: &oci_spec::runtime::Linux) -> oci_spec::runtime::LinuxResources {
+    let mut res = linux.resources().clone().unwrap_or_default();
+    let Some(spec_rules) = res.devices().clone() else {
+        return res;
+    };
+    let mut rules: Vec<serde_json::Value> = spec_rules
+        .iter()
+        .filter_map(|r| serde_json::to_value(r).ok())
+        .collect();
+    let dev = |t: &str, major: Option<i64>, minor: Option<i64>, access: &str| serde_json::json!({"allow": true, "type": t, "major": major, "minor": minor, "access": access});
+    rules.push(dev("c", None, None, "m"));
+    rules.push(dev("b", None, None, "m"));
+    for (ma, mi) in [
+        (1, 3),
+        (1, 5),
+        (1, 7),
+        (1, 8),
+        (1, 9),
+        (5, 0),
+        (5, 1),
+        (5, 2),
+        (10, 200),
+    ] {
+        rules.push(dev("c", Some(ma), Some(mi), "rwm"));
+    }
+    rules.push(dev("c", Some(136), None, "rwm"));
+    for d in linux.devices().iter().flatten() {
+        let t = serde_json::to_value(d.typ())
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_else(|| "c".into());
+        rules.push(dev(&t, Some(d.major()), Some(d.minor()), "rwm"));
+    }
+    if let Ok(r) = serde_json::from_value(serde_json::Value::Array(rules)) {
+        res.set_devices(Some(r));
+    }
+    res
+}
+
+fn format_map(m: &[LinuxIdMapping]) -> String {
+    m.iter()
+        .map(|x| format!("{} {} {}\n", x.container_id(), x.host_id(), x.size()))
+        .collect()
+}
+
+/// Writes uid_map/gid_map of `pid`; unprivileged callers go through
+/// newuidmap/newgidmap for anything but their own single id.
+fn write_id_maps(pid: i32, uids: &[LinuxIdMapping], gids: &[LinuxIdMapping]) -> Result<()> {
+    let single_self =
+        |m: &[LinuxIdMapping], me: u32| m.len() == 1 && m[0].size() == 1 && m[0].host_id() == me;
+    if is_rootless() {
+        if single_self(gids, sys::getegid()) {
+            std::fs::write(format!("/proc/{pid}/setgroups"), "deny").ctx(|| "write setgroups")?;
+        }
+        for (m, file, helper, me) in [
+            (uids, "uid_map", "newuidmap", sys::geteuid()),
+            (gids, "gid_map", "newgidmap", sys::getegid()),
+        ] {
+            if single_self(m, me) {
+                std::fs::write(format!("/proc/{pid}/{file}"), format_map(m))
+                    .ctx(|| format!("linux.{file}: write"))?;
+            } else {
+                let mut cmd = std::process::Command::new(helper);
+                cmd.arg(pid.to_string());
+                for x in m {
+                    cmd.args([
+                        x.container_id().to_string(),
+                        x.host_id().to_string(),
+                        x.size().to_string(),
+                    ]);
+                }
+                let out = cmd
+                    .output()
+                    .ctx(|| format!("cannot run {helper} (install the uidmap package)"))?;
+                if !out.status.success() {
+                    return Err(Error::msg(format!(
+                        "{helper}: {}",
+                        String::from_utf8_lossy(&out.stderr).trim()
+                    )));
+                }
+            }
+        }
+        return Ok(());
+    }
+    if !uids.is_empty() {
+        std::fs::write(format!("/proc/{pid}/uid_map"), format_map(uids))
+            .ctx(|| "linux.uidMappings: cannot write uid_map")?;
+    }
+    if !gids.is_empty() {
+        std::fs::write(format!("/proc/{pid}/gid_map"), format_map(gids))
+            .ctx(|| "linux.gidMappings: cannot write gid_map")?;
+    }
+    Ok(())
+}
+
+struct ChildContext<'a> {
+    spec: &'a Spec,
+    plan: &'a Plan,
+    rootfs: &'a Path,
+    bundle: &'a Path,
+    id: &'a str,
+    cgroup: Option<&'a cgroups::Manager>,
+    console: Option<&'a OwnedFd>,
+    fifo: &'a OwnedFd,
+    no_pivot: bool,
+    no_new_keyring: bool,
+    preserve_fds: u32,
+}
+
+fn expect_go(ch: &Channel) -> Result<()> {
+    match ch.recv()? {
+        Some(Msg::Go) => Ok(()),
+        Some(Msg::Error(e)) => Err(Error::Msg(e)),
+        _ => Err(Error::msg("runtime went away during setup")),
+    }
+}
+
+/// The intermediate process: namespaces, then (maybe) fork init.
+fn child_main(ctx: &ChildContext, ch: &Channel) -> Result<()> {
+    sys::clean_signals();
+    sys::set_parent_death_signal(libc::SIGKILL).ctx(|| "prctl(PR_SET_PDEATHSIG)")?;
+    expect_go(ch)?;
+    let joins = namespaces::open_joins(ctx.plan)?;
+    for (t, fd) in &joins {
+        namespaces::setns(*t, fd)?;
+    }
+    if ctx.plan.new_user {
+        nix::sched::unshare(CloneFlags::CLONE_NEWUSER).ctx(|| "cannot create a user namespace")?;
+        ch.send(&Msg::MapsRequest)?;
+        expect_go(ch)?;
+        // Become root of the new namespace where the mapping allows it.
+        let _ = sys::setresgid(0);
+        let _ = sys::setresuid(0);
+    }
+    let time_flag = namespaces::flag(LinuxNamespaceType::Time);
+    if !ctx.plan.new.is_empty() {
+        nix::sched::unshare(ctx.plan.new)
+            .ctx(|| format!("cannot create namespaces {:?}", ctx.plan.new))?;
+    }
+    if ctx.plan.new.contains(time_flag) {
+        write_time_offsets(ctx.spec)?;
+    }
+    if ctx.plan.needs_fork() {
+        match sys::fork_sibling().ctx(|| "fork init")? {
+            sys::Forked::Parent(pid) => {
+                ch.send(&Msg::Pid(pid))?;
+                sys::exit_now(0);
+            }
+            sys::Forked::Child => {}
+        }
+    } else {
+        ch.send(&Msg::Pid(std::process::id() as i32))?;
+    }
+    init_main(ctx, ch)
+}
+
+fn write_time_offsets(spec: &Spec) -> Result<()> {
+    let offsets = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.time_offsets().clone())
+        .unwrap_or_default();
+    let mut s = String::new();
+    for (clock, off) in offsets {
+        s.push_str(&format!(
+            "{clock} {} {}\n",
+            off.secs().unwrap_or(0),
+            off.nanosecs().unwrap_or(0)
+        ));
+    }
+    if !s.is_empty() {
+        std::fs::write("/proc/self/timens_offsets", &s)
+            .ctx(|| "linux.timeOffsets: cannot write timens_offsets")?;
+    }
+    Ok(())
+}
+
+/// Host pid of the calling process, read before the container's /proc hides it.
+fn host_pid() -> i32 {
+    std::fs::read_link("/proc/self")
+        .ok()
+        .and_then(|p| p.to_str()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The container's init: rootfs, hooks, pivot, then wait for start and exec.
+fn init_main(ctx: &ChildContext, ch: &Channel) -> Result<()> {
+    sys::set_parent_death_signal(libc::SIGKILL).ctx(|| "prctl(PR_SET_PDEATHSIG)")?;
+    let spec = ctx.spec;
+    let process = spec.process().clone().unwrap_or_default();
+    let pid = host_pid();
+    nix::unistd::setsid().ctx(|| "setsid")?;
+    let new_mnt = ctx.plan.creates(LinuxNamespaceType::Mount);
+    let sources = ctx.cgroup.map(|c| c.mount_sources()).unwrap_or_default();
+    let rctx = RootfsContext {
+        spec,
+        rootfs: ctx.rootfs,
+        bundle: ctx.bundle,
+        cgroup_v2_only: ctx
+            .cgroup
+            .is_some_and(|c| c.layout() == cgroups::Layout::V2),
+        cgroup_sources: &sources,
+        new_cgroupns: ctx.plan.creates(LinuxNamespaceType::Cgroup),
+        userns: ctx.plan.has(LinuxNamespaceType::User),
+    };
+    if new_mnt {
+        rootfs::prepare(&rctx)?;
+        rootfs::mount_all(&rctx)?;
+    }
+    ch.send(&Msg::HooksRequest)?;
+    expect_go(ch)?;
+    let state_json = hook_state(spec, ctx, pid, "created");
+    let h = spec.hooks().clone().unwrap_or_default();
+    hooks::run_hooks(
+        h.create_container().as_ref(),
+        &state_json,
+        "createContainer",
+    )?;
+    if new_mnt {
+        rootfs::pivot(ctx.rootfs, ctx.no_pivot)?;
+    } else {
+        nix::unistd::chdir(ctx.rootfs).ctx(|| "chdir rootfs")?;
+        nix::unistd::chroot(".").ctx(|| "chroot")?;
+        nix::unistd::chdir("/").ctx(|| "chdir /")?;
+    }
+    if process.terminal().unwrap_or(false) {
+        setup_console(ctx.console, &process, new_mnt)?;
+    }
+    if new_mnt {
+        rootfs::finish(spec)?;
+    }
+    if let Some(h) = spec.hostname().as_ref().filter(|h| !h.is_empty()) {
+        nix::unistd::sethostname(h).ctx(|| format!("hostname: cannot set {h:?}"))?;
+    }
+    if let Some(d) = spec.domainname().as_ref().filter(|h| !h.is_empty()) {
+        sys::setdomainname(d).ctx(|| format!("domainname: cannot set {d:?}"))?;
+    }
+    if let Some(p) = spec.linux().as_ref().and_then(|l| l.personality().clone()) {
+        let dom = serde_json::to_value(p.domain())
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default();
+        let persona = match dom.as_str() {
+            "LINUX" => 0x0000,
+            "LINUX32" => 0x0008,
+            other => {
+                return Err(Error::msg(format!(
+                    "linux.personality.domain: unknown {other:?}"
+                )))
+            }
+        };
+        sys::personality(persona).ctx(|| "linux.personality")?;
+    }
+    if !ctx.no_new_keyring {
+        // Best effort, as runc: some kernels or seccomp policies refuse keyrings.
+        let _ = sys::join_session_keyring(&format!("_ses.{}", ctx.id));
+    }
+    let prep = process::prepare(&process)?;
+    let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().clone());
+    let notify = seccomp
+        .as_ref()
+        .and_then(|s| s.listener_path().clone())
+        .map(|listener| process::NotifyTarget {
+            listener,
+            state: notify_state(spec, ctx, pid),
+        });
+    // From here on the runtime exits; our parent may go away.
+    sys::set_parent_death_signal(0).ctx(|| "prctl(PR_SET_PDEATHSIG)")?;
+    ch.send(&Msg::Ready)?;
+
+    // Wait for `start`: opening the fifo for writing blocks until it is read.
+    let fifo_path = format!("/proc/self/fd/{}", ctx.fifo.as_raw_fd());
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&fifo_path)
+        .ctx(|| "cannot open exec.fifo (is /proc mounted in the container?)")?;
+    use std::io::Write;
+    (&f).write_all(b"0").ctx(|| "write exec.fifo")?;
+    drop(f);
+    hooks::run_hooks(
+        h.start_container().as_ref(),
+        &hook_state(spec, ctx, pid, "running"),
+        "startContainer",
+    )?;
+    let e = process::exec(
+        &process,
+        prep,
+        seccomp.as_ref(),
+        notify.as_ref(),
+        ctx.preserve_fds,
+    );
+    // The runtime is gone: report on stderr, which the caller collects.
+    eprintln!("berth-oci: {e}");
+    sys::exit_now(127);
+}
+
+fn hook_state(spec: &Spec, ctx: &ChildContext, pid: i32, status: &str) -> Vec<u8> {
+    serde_json::json!({
+        "ociVersion": spec.version(),
+        "id": ctx.id,
+        "status": status,
+        "pid": pid,
+        "bundle": ctx.bundle,
+        "annotations": spec.annotations().clone().unwrap_or_default(),
+    })
+    .to_string()
+    .into_bytes()
+}
+
+fn notify_state(spec: &Spec, ctx: &ChildContext, pid: i32) -> Vec<u8> {
+    let meta = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.seccomp().as_ref())
+        .and_then(|s| s.listener_metadata().clone());
+    serde_json::json!({
+        "ociVersion": spec.version(),
+        "fds": ["seccompFd"],
+        "pid": pid,
+        "metadata": meta.unwrap_or_default(),
+        "state": serde_json::from_slice::<serde_json::Value>(&hook_state(spec, ctx, pid, "creating")).unwrap_or_default(),
+    })
+    .to_string()
+    .into_bytes()
+}
+
+/// Opens a pty in the container's devpts, sends the master to the console
+/// socket and makes the slave our stdio, controlling tty and /dev/console.
+pub fn setup_console(
+    console: Option<&OwnedFd>,
+    process: &oci_spec::runtime::Process,
+    bind_console: bool,
+) -> Result<()> {
+    let sock = console.ok_or_else(|| Error::msg("process.terminal: no console socket"))?;
+    let (master, slave_path) = sys::open_pty(Path::new("/dev/pts/ptmx"))
+        .or_else(|_| sys::open_pty(Path::new("/dev/ptmx")))
+        .ctx(|| "process.terminal: cannot open /dev/ptmx")?;
+    let slave = sys::open_pty_peer(master.as_raw_fd())
+        .ctx(|| "process.terminal: cannot open the pty slave")?;
+    if let Some(b) = process.console_size() {
+        let _ = sys::set_winsize(slave.as_raw_fd(), b.height() as u16, b.width() as u16);
+    }
+    crate::sync::send_fd(sock.as_raw_fd(), master.as_raw_fd(), b"/dev/ptmx")?;
+    drop(master);
+    for fd in 0..3 {
+        sys::dup_to(slave.as_raw_fd(), fd).ctx(|| "dup pty slave")?;
+    }
+    sys::set_controlling_tty(0).ctx(|| "TIOCSCTTY")?;
+    if bind_console {
+        let root = sys::openat2(
+            libc::AT_FDCWD,
+            Path::new("/"),
+            libc::O_PATH | libc::O_DIRECTORY,
+            0,
+            0,
+        )
+        .ctx(|| "open /")?;
+        let t = rootfs::create_file_in_root(root.as_raw_fd(), Path::new("/dev/console"))
+            .ctx(|| "create /dev/console")?;
+        nix::mount::mount(
+            Some(&slave_path),
+            Path::new(&format!("/proc/self/fd/{}", t.as_raw_fd())),
+            None::<&str>,
+            nix::mount::MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .ctx(|| "bind mount /dev/console")?;
+    }
+    Ok(())
+}

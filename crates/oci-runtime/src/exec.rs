@@ -1,0 +1,178 @@
+//! `exec`: a new process in a running container's namespaces and cgroup.
+
+use crate::create::setup_console;
+use crate::error::{Context, Error, Result};
+use crate::namespaces::{self, proc_name};
+use crate::state::{ContainerState, Status};
+use crate::sync::{Channel, Msg};
+use crate::{process, sys};
+use oci_spec::runtime::{LinuxNamespaceType, Process};
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+pub struct ExecOptions {
+    pub id: String,
+    pub root: PathBuf,
+    pub process: Process,
+    pub console: Option<OwnedFd>,
+    pub pid_file: Option<PathBuf>,
+    pub preserve_fds: u32,
+}
+
+/// Starts the process; returns its pid (a child of the caller) once it is
+/// about to exec.
+pub fn exec(opts: ExecOptions) -> Result<i32> {
+    let st = ContainerState::load(&opts.root, &opts.id)?;
+    match st.status(&opts.root) {
+        Status::Running => {}
+        s => {
+            return Err(Error::msg(format!(
+                "cannot exec in container {:?}: it is {s}",
+                opts.id
+            )))
+        }
+    }
+    if opts.process.terminal().unwrap_or(false) && opts.console.is_none() {
+        return Err(Error::msg(
+            "process.terminal is set, but no console socket was given",
+        ));
+    }
+    crate::config::validate_process(&opts.process)?;
+    let (parent_ch, child_ch) = Channel::pair()?;
+    let child = match sys::fork().ctx(|| "fork")? {
+        sys::Forked::Child => {
+            drop(parent_ch);
+            let code = match exec_child(&st, &opts, &child_ch) {
+                Ok(()) => 0,
+                Err(e) => {
+                    let _ = child_ch.send(&Msg::Error(e.to_string()));
+                    1
+                }
+            };
+            sys::exit_now(code);
+        }
+        sys::Forked::Parent(p) => p,
+    };
+    drop(child_ch);
+    let fail = |pids: &[i32]| {
+        for p in pids {
+            let _ = sys::kill(*p, libc::SIGKILL);
+            let _ = sys::waitpid(*p, false);
+        }
+    };
+    if let Some(cg) = &st.cgroup {
+        if let Err(e) = cg.apply(child) {
+            fail(&[child]);
+            return Err(e.into());
+        }
+    }
+    parent_ch.send(&Msg::Go)?;
+    let mut pid = 0;
+    loop {
+        match parent_ch.recv() {
+            Ok(Some(Msg::Pid(p))) => pid = p,
+            Ok(Some(Msg::Ready)) => break,
+            Ok(Some(Msg::Error(e))) => {
+                fail(
+                    &[pid, child]
+                        .iter()
+                        .copied()
+                        .filter(|p| *p > 0)
+                        .collect::<Vec<_>>(),
+                );
+                return Err(Error::Msg(e));
+            }
+            Ok(_) | Err(_) => {
+                fail(
+                    &[pid, child]
+                        .iter()
+                        .copied()
+                        .filter(|p| *p > 0)
+                        .collect::<Vec<_>>(),
+                );
+                return Err(Error::msg("exec: the process exited during setup"));
+            }
+        }
+    }
+    let _ = sys::waitpid(child, false);
+    if let Some(pf) = &opts.pid_file {
+        crate::state::write_atomic(pf, pid.to_string().as_bytes())?;
+    }
+    Ok(pid)
+}
+
+fn same_ns(pid: i32, name: &str) -> bool {
+    let a = std::fs::metadata(format!("/proc/{pid}/ns/{name}"));
+    let b = std::fs::metadata(format!("/proc/self/ns/{name}"));
+    matches!((a, b), (Ok(a), Ok(b)) if a.ino() == b.ino() && a.dev() == b.dev())
+}
+
+fn exec_child(st: &ContainerState, opts: &ExecOptions, ch: &Channel) -> Result<()> {
+    sys::clean_signals();
+    sys::set_parent_death_signal(libc::SIGKILL).ctx(|| "prctl(PR_SET_PDEATHSIG)")?;
+    match ch.recv()? {
+        Some(Msg::Go) => {}
+        _ => return Err(Error::msg("runtime went away")),
+    }
+    let mut types: Vec<LinuxNamespaceType> = st
+        .config
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default()
+        .iter()
+        .map(|n| n.typ())
+        .collect();
+    types.sort_by_key(|t| match t {
+        LinuxNamespaceType::User => 0,
+        LinuxNamespaceType::Mount => 2,
+        _ => 1,
+    });
+    let mut fds = Vec::new();
+    for t in types {
+        let name = proc_name(t);
+        if same_ns(st.pid, name) {
+            continue;
+        }
+        let p = format!("/proc/{}/ns/{name}", st.pid);
+        let f = std::fs::File::open(&p).ctx(|| format!("cannot open {p}"))?;
+        fds.push((t, OwnedFd::from(f)));
+    }
+    for (t, fd) in &fds {
+        namespaces::setns(*t, fd)?;
+    }
+    drop(fds);
+    match sys::fork_sibling().ctx(|| "fork")? {
+        sys::Forked::Parent(p) => {
+            ch.send(&Msg::Pid(p))?;
+            sys::exit_now(0);
+        }
+        sys::Forked::Child => {}
+    }
+    nix::unistd::setsid().ctx(|| "setsid")?;
+    if opts.process.terminal().unwrap_or(false) {
+        setup_console(opts.console.as_ref(), &opts.process, false)?;
+    }
+    let _ = nix::unistd::chdir(Path::new("/"));
+    let prep = process::prepare(&opts.process)?;
+    let seccomp = st.config.linux().as_ref().and_then(|l| l.seccomp().clone());
+    let notify = seccomp
+        .as_ref()
+        .and_then(|s| s.listener_path().clone())
+        .map(|listener| process::NotifyTarget {
+            listener,
+            state: st.hook_state(Status::Running),
+        });
+    sys::set_parent_death_signal(0).ctx(|| "prctl(PR_SET_PDEATHSIG)")?;
+    ch.send(&Msg::Ready)?;
+    let e = process::exec(
+        &opts.process,
+        prep,
+        seccomp.as_ref(),
+        notify.as_ref(),
+        opts.preserve_fds,
+    );
+    eprintln!("berth-oci: {e}");
+    sys::exit_now(127);
+}

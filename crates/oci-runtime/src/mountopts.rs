@@ -1,0 +1,223 @@
+//! Parsing of mount options (`ro`, `nosuid`, `rbind`, `rslave`, `mode=755`…)
+//! into mount(2) flags, propagation changes and filesystem data.
+
+use nix::mount::MsFlags;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MountOptions {
+    /// Flags for the mount call itself.
+    pub flags: MsFlags,
+    /// Propagation changes applied after the mount, in order.
+    pub propagation: Vec<MsFlags>,
+    /// Filesystem-specific data (`mode=755,size=65536k`).
+    pub data: String,
+    /// Bind mount (`bind` or `rbind`).
+    pub bind: bool,
+    /// Recursive bind (`rbind`).
+    pub recursive: bool,
+    /// Recursive read-only etc. (`rro`, `rnosuid`…) applied with mount_setattr.
+    pub recursive_attrs: Vec<String>,
+    /// crun's `tmpcopyup`: copy what the mountpoint held into the new tmpfs.
+    pub tmpcopyup: bool,
+    /// `idmap` / `ridmap`: an id-mapped mount.
+    pub idmap: bool,
+}
+
+impl Default for MountOptions {
+    fn default() -> Self {
+        MountOptions {
+            flags: MsFlags::empty(),
+            propagation: Vec::new(),
+            data: String::new(),
+            bind: false,
+            recursive: false,
+            recursive_attrs: Vec::new(),
+            tmpcopyup: false,
+            idmap: false,
+        }
+    }
+}
+
+impl MountOptions {
+    /// Flags that need a remount to take effect on a bind mount.
+    pub fn remount_flags(&self) -> MsFlags {
+        self.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT)
+    }
+}
+
+pub fn parse(options: &[String], typ: Option<&str>) -> MountOptions {
+    let mut o = MountOptions::default();
+    let mut data = Vec::new();
+    for opt in options {
+        let (set, clear, prop): (MsFlags, MsFlags, Option<MsFlags>) = match opt.as_str() {
+            "ro" => (MsFlags::MS_RDONLY, MsFlags::empty(), None),
+            "rw" => (MsFlags::empty(), MsFlags::MS_RDONLY, None),
+            "nosuid" => (MsFlags::MS_NOSUID, MsFlags::empty(), None),
+            "suid" => (MsFlags::empty(), MsFlags::MS_NOSUID, None),
+            "nodev" => (MsFlags::MS_NODEV, MsFlags::empty(), None),
+            "dev" => (MsFlags::empty(), MsFlags::MS_NODEV, None),
+            "noexec" => (MsFlags::MS_NOEXEC, MsFlags::empty(), None),
+            "exec" => (MsFlags::empty(), MsFlags::MS_NOEXEC, None),
+            "sync" => (MsFlags::MS_SYNCHRONOUS, MsFlags::empty(), None),
+            "async" => (MsFlags::empty(), MsFlags::MS_SYNCHRONOUS, None),
+            "dirsync" => (MsFlags::MS_DIRSYNC, MsFlags::empty(), None),
+            "remount" => (MsFlags::MS_REMOUNT, MsFlags::empty(), None),
+            "mand" => (MsFlags::MS_MANDLOCK, MsFlags::empty(), None),
+            "nomand" => (MsFlags::empty(), MsFlags::MS_MANDLOCK, None),
+            "atime" => (MsFlags::empty(), MsFlags::MS_NOATIME, None),
+            "noatime" => (MsFlags::MS_NOATIME, MsFlags::empty(), None),
+            "diratime" => (MsFlags::empty(), MsFlags::MS_NODIRATIME, None),
+            "nodiratime" => (MsFlags::MS_NODIRATIME, MsFlags::empty(), None),
+            "relatime" => (MsFlags::MS_RELATIME, MsFlags::empty(), None),
+            "norelatime" => (MsFlags::empty(), MsFlags::MS_RELATIME, None),
+            "strictatime" => (MsFlags::MS_STRICTATIME, MsFlags::empty(), None),
+            "nostrictatime" => (MsFlags::empty(), MsFlags::MS_STRICTATIME, None),
+            "lazytime" => (MsFlags::MS_LAZYTIME, MsFlags::empty(), None),
+            "nolazytime" => (MsFlags::empty(), MsFlags::MS_LAZYTIME, None),
+            "silent" => (MsFlags::MS_SILENT, MsFlags::empty(), None),
+            "loud" => (MsFlags::empty(), MsFlags::MS_SILENT, None),
+            "bind" => {
+                o.bind = true;
+                (MsFlags::MS_BIND, MsFlags::empty(), None)
+            }
+            "rbind" => {
+                o.bind = true;
+                o.recursive = true;
+                (MsFlags::MS_BIND | MsFlags::MS_REC, MsFlags::empty(), None)
+            }
+            "private" => (
+                MsFlags::empty(),
+                MsFlags::empty(),
+                Some(MsFlags::MS_PRIVATE),
+            ),
+            "rprivate" => (
+                MsFlags::empty(),
+                MsFlags::empty(),
+                Some(MsFlags::MS_PRIVATE | MsFlags::MS_REC),
+            ),
+            "shared" => (MsFlags::empty(), MsFlags::empty(), Some(MsFlags::MS_SHARED)),
+            "rshared" => (
+                MsFlags::empty(),
+                MsFlags::empty(),
+                Some(MsFlags::MS_SHARED | MsFlags::MS_REC),
+            ),
+            "slave" => (MsFlags::empty(), MsFlags::empty(), Some(MsFlags::MS_SLAVE)),
+            "rslave" => (
+                MsFlags::empty(),
+                MsFlags::empty(),
+                Some(MsFlags::MS_SLAVE | MsFlags::MS_REC),
+            ),
+            "unbindable" => (
+                MsFlags::empty(),
+                MsFlags::empty(),
+                Some(MsFlags::MS_UNBINDABLE),
+            ),
+            "runbindable" => (
+                MsFlags::empty(),
+                MsFlags::empty(),
+                Some(MsFlags::MS_UNBINDABLE | MsFlags::MS_REC),
+            ),
+            "tmpcopyup" => {
+                o.tmpcopyup = true;
+                continue;
+            }
+            "idmap" | "ridmap" => {
+                o.idmap = true;
+                continue;
+            }
+            "rro" | "rrw" | "rnosuid" | "rsuid" | "rnodev" | "rdev" | "rnoexec" | "rexec"
+            | "rnoatime" | "ratime" | "rrelatime" | "rnorelatime" | "rstrictatime"
+            | "rnodiratime" | "rdiratime" | "rnosymfollow" | "rsymfollow" => {
+                o.recursive_attrs.push(opt.clone());
+                continue;
+            }
+            // Options consumed by user-space mount helpers, meaningless to the kernel.
+            "defaults" | "auto" | "noauto" | "user" | "nouser" | "_netdev" | "nofail" => continue,
+            other => {
+                data.push(other.to_string());
+                continue;
+            }
+        };
+        o.flags |= set;
+        o.flags &= !clear;
+        if let Some(p) = prop {
+            o.propagation.push(p);
+        }
+    }
+    if typ == Some("bind") && !o.bind {
+        o.bind = true;
+        o.flags |= MsFlags::MS_BIND;
+    }
+    o.data = data.join(",");
+    o
+}
+
+/// The propagation flag for `linux.rootfsPropagation`.
+pub fn propagation(name: &str) -> Option<MsFlags> {
+    Some(match name {
+        "private" => MsFlags::MS_PRIVATE,
+        "rprivate" => MsFlags::MS_PRIVATE | MsFlags::MS_REC,
+        "shared" => MsFlags::MS_SHARED,
+        "rshared" => MsFlags::MS_SHARED | MsFlags::MS_REC,
+        "slave" => MsFlags::MS_SLAVE,
+        "rslave" => MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        "unbindable" => MsFlags::MS_UNBINDABLE,
+        "runbindable" => MsFlags::MS_UNBINDABLE | MsFlags::MS_REC,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(opts: &[&str], typ: Option<&str>) -> MountOptions {
+        parse(&opts.iter().map(|s| s.to_string()).collect::<Vec<_>>(), typ)
+    }
+
+    #[test]
+    fn flags_and_data() {
+        let o = p(
+            &["nosuid", "strictatime", "mode=755", "size=65536k"],
+            Some("tmpfs"),
+        );
+        assert_eq!(o.flags, MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME);
+        assert_eq!(o.data, "mode=755,size=65536k");
+        assert!(!o.bind);
+    }
+
+    #[test]
+    fn later_option_wins() {
+        let o = p(&["ro", "rw"], None);
+        assert!(!o.flags.contains(MsFlags::MS_RDONLY));
+        let o = p(&["rw", "ro"], None);
+        assert!(o.flags.contains(MsFlags::MS_RDONLY));
+    }
+
+    #[test]
+    fn binds_and_propagation() {
+        let o = p(&["rbind", "ro", "rslave"], None);
+        assert!(o.bind && o.recursive);
+        assert_eq!(o.remount_flags(), MsFlags::MS_RDONLY);
+        assert_eq!(o.propagation, vec![MsFlags::MS_SLAVE | MsFlags::MS_REC]);
+        let o = p(&[], Some("bind"));
+        assert!(o.bind && !o.recursive);
+    }
+
+    #[test]
+    fn extensions() {
+        let o = p(&["tmpcopyup", "rro", "idmap", "defaults"], None);
+        assert!(o.tmpcopyup && o.idmap);
+        assert_eq!(o.recursive_attrs, vec!["rro".to_string()]);
+        assert_eq!(o.data, "");
+    }
+
+    #[test]
+    fn rootfs_propagation() {
+        assert_eq!(
+            propagation("rslave"),
+            Some(MsFlags::MS_SLAVE | MsFlags::MS_REC)
+        );
+        assert_eq!(propagation("bogus"), None);
+    }
+}

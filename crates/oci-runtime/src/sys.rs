@@ -1,0 +1,588 @@
+//! Thin wrappers over the raw syscalls that neither `nix` nor `std` cover the
+//! way the runtime needs them. Every `unsafe` block of the crate lives here.
+
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::Path;
+
+fn cvt(ret: libc::c_long) -> io::Result<libc::c_long> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+fn cstr(p: &Path) -> io::Result<CString> {
+    use std::os::unix::ffi::OsStrExt;
+    CString::new(p.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))
+}
+
+/// Result of a fork-like call.
+pub enum Forked {
+    Parent(i32),
+    Child,
+}
+
+/// `fork(2)`. The runtime is single-threaded when it calls this.
+pub fn fork() -> io::Result<Forked> {
+    // SAFETY: the caller is single-threaded, so the child may run arbitrary code.
+    let pid = unsafe { libc::fork() };
+    match pid {
+        -1 => Err(io::Error::last_os_error()),
+        0 => Ok(Forked::Child),
+        p => Ok(Forked::Parent(p)),
+    }
+}
+
+/// `clone(CLONE_PARENT | SIGCHLD)`: a fork whose child is a sibling of the
+/// caller, so the runtime's parent (not the short-lived intermediate) reaps it.
+pub fn fork_sibling() -> io::Result<Forked> {
+    // SAFETY: raw clone with no new stack behaves as fork; the caller is single-threaded.
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (libc::CLONE_PARENT | libc::SIGCHLD) as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
+    match cvt(pid)? {
+        0 => Ok(Forked::Child),
+        p => Ok(Forked::Parent(p as i32)),
+    }
+}
+
+/// Terminates the calling process immediately, without running destructors
+/// or atexit handlers (used by forked children).
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit never returns and is async-signal-safe.
+    unsafe { libc::_exit(code) }
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+pub const RESOLVE_IN_ROOT: u64 = 0x10;
+
+/// `openat2(2)`: opens `path` relative to `dirfd` with the given resolve flags.
+pub fn openat2(
+    dirfd: RawFd,
+    path: &Path,
+    flags: i32,
+    mode: u32,
+    resolve: u64,
+) -> io::Result<OwnedFd> {
+    let c = cstr(path)?;
+    let how = OpenHow {
+        flags: (flags | libc::O_CLOEXEC) as u64,
+        mode: mode as u64,
+        resolve,
+    };
+    loop {
+        // SAFETY: `how` and `c` outlive the call; the kernel copies them.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                dirfd,
+                c.as_ptr(),
+                &how as *const OpenHow,
+                std::mem::size_of::<OpenHow>(),
+            )
+        };
+        match cvt(r) {
+            // SAFETY: the kernel returned a new descriptor that we now own.
+            Ok(fd) => return Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) }),
+            Err(e)
+                if e.raw_os_error() == Some(libc::EAGAIN)
+                    || e.raw_os_error() == Some(libc::EINTR) =>
+            {
+                continue
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// `mknodat(2)`.
+pub fn mknodat(dirfd: RawFd, name: &Path, mode: u32, dev: u64) -> io::Result<()> {
+    let c = cstr(name)?;
+    // SAFETY: `c` is a valid NUL-terminated string for the duration of the call.
+    let r = unsafe { libc::mknodat(dirfd, c.as_ptr(), mode as libc::mode_t, dev as libc::dev_t) };
+    cvt(r as libc::c_long).map(|_| ())
+}
+
+/// `pidfd_open(2)`.
+pub fn pidfd_open(pid: i32) -> io::Result<OwnedFd> {
+    // SAFETY: plain syscall with integer arguments.
+    let r = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    // SAFETY: the kernel returned a new descriptor that we now own.
+    cvt(r).map(|fd| unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// `pidfd_send_signal(2)`.
+pub fn pidfd_send_signal(pidfd: &OwnedFd, sig: i32) -> io::Result<()> {
+    // SAFETY: plain syscall; a null siginfo is allowed.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            sig,
+            std::ptr::null::<u8>(),
+            0,
+        )
+    };
+    cvt(r).map(|_| ())
+}
+
+/// `close_range(first, ~0, CLOSE_RANGE_CLOEXEC)`: marks every descriptor from
+/// `first` on close-on-exec, so nothing of the runtime's leaks into the container.
+pub fn cloexec_from(first: u32) -> io::Result<()> {
+    const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
+    // SAFETY: plain syscall with integer arguments.
+    let r = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) };
+    if cvt(r).is_ok() {
+        return Ok(());
+    }
+    // Older kernels: walk /proc/self/fd.
+    let fds: Vec<RawFd> = std::fs::read_dir("/proc/self/fd")?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|fd| *fd >= first as RawFd)
+        .collect();
+    for fd in fds {
+        // SAFETY: setting FD_CLOEXEC on a descriptor number is harmless even if it was closed meanwhile.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
+    Ok(())
+}
+
+/// Clears close-on-exec on `fd`.
+pub fn clear_cloexec(fd: RawFd) -> io::Result<()> {
+    // SAFETY: fcntl on an integer descriptor.
+    let r = unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
+    cvt(r as libc::c_long).map(|_| ())
+}
+
+/// `dup3(old, new, 0)`: the result is inherited across exec.
+pub fn dup_to(old: RawFd, new: RawFd) -> io::Result<()> {
+    if old == new {
+        return clear_cloexec(new);
+    }
+    // SAFETY: dup3 on integer descriptors.
+    let r = unsafe { libc::dup3(old, new, 0) };
+    cvt(r as libc::c_long).map(|_| ())
+}
+
+/// `personality(2)`.
+pub fn personality(persona: libc::c_ulong) -> io::Result<()> {
+    // SAFETY: plain syscall.
+    let r = unsafe { libc::personality(persona) };
+    cvt(r as libc::c_long).map(|_| ())
+}
+
+/// `ioprio_set(IOPRIO_WHO_PROCESS, 0, prio)`.
+pub fn ioprio_set(class: i32, level: i32) -> io::Result<()> {
+    let prio = (class << 13) | level;
+    // SAFETY: plain syscall with integer arguments.
+    let r = unsafe { libc::syscall(libc::SYS_ioprio_set, 1, 0, prio) };
+    cvt(r).map(|_| ())
+}
+
+#[repr(C)]
+#[derive(Default)]
+pub struct SchedAttr {
+    pub size: u32,
+    pub sched_policy: u32,
+    pub sched_flags: u64,
+    pub sched_nice: i32,
+    pub sched_priority: u32,
+    pub sched_runtime: u64,
+    pub sched_deadline: u64,
+    pub sched_period: u64,
+    pub sched_util_min: u32,
+    pub sched_util_max: u32,
+}
+
+/// `sched_setattr(0, attr, 0)`.
+pub fn sched_setattr(attr: &mut SchedAttr) -> io::Result<()> {
+    attr.size = std::mem::size_of::<SchedAttr>() as u32;
+    // SAFETY: `attr` is a valid, initialised sched_attr for the duration of the call.
+    let r = unsafe { libc::syscall(libc::SYS_sched_setattr, 0, attr as *mut SchedAttr, 0) };
+    cvt(r).map(|_| ())
+}
+
+/// `setdomainname(2)`.
+pub fn setdomainname(name: &str) -> io::Result<()> {
+    // SAFETY: pointer and length describe `name`'s bytes.
+    let r = unsafe { libc::setdomainname(name.as_ptr() as *const libc::c_char, name.len()) };
+    cvt(r as libc::c_long).map(|_| ())
+}
+
+/// `ioctl(fd, TIOCSCTTY, 0)`: makes the terminal the caller's controlling tty.
+pub fn set_controlling_tty(fd: RawFd) -> io::Result<()> {
+    // SAFETY: TIOCSCTTY takes an integer argument.
+    let r = unsafe { libc::ioctl(fd, libc::TIOCSCTTY, 0) };
+    cvt(r as libc::c_long).map(|_| ())
+}
+
+/// `ioctl(fd, TIOCSWINSZ)`.
+pub fn set_winsize(fd: RawFd, rows: u16, cols: u16) -> io::Result<()> {
+    let ws = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: `ws` is a valid winsize.
+    let r = unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &ws) };
+    cvt(r as libc::c_long).map(|_| ())
+}
+
+/// `ioctl(fd, TIOCGWINSZ)`.
+pub fn get_winsize(fd: RawFd) -> io::Result<(u16, u16)> {
+    let mut ws = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: `ws` is a valid, writable winsize.
+    let r = unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) };
+    cvt(r as libc::c_long).map(|_| (ws.ws_row, ws.ws_col))
+}
+
+/// Opens a new pty master from `ptmx` and returns (master, slave path).
+pub fn open_pty(ptmx: &Path) -> io::Result<(OwnedFd, std::path::PathBuf)> {
+    let c = cstr(ptmx)?;
+    // SAFETY: `c` is a valid path string.
+    let fd = unsafe { libc::open(c.as_ptr(), libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the descriptor was just opened and is ours.
+    let master = unsafe { OwnedFd::from_raw_fd(fd) };
+    let mut unlock: libc::c_int = 0;
+    // SAFETY: TIOCSPTLCK takes a pointer to an int.
+    if unsafe { libc::ioctl(fd, libc::TIOCSPTLCK, &mut unlock) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut n: libc::c_uint = 0;
+    // SAFETY: TIOCGPTN writes an unsigned int.
+    if unsafe { libc::ioctl(fd, libc::TIOCGPTN, &mut n) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let slave = ptmx
+        .parent()
+        .unwrap_or(Path::new("/dev/pts"))
+        .join(n.to_string());
+    Ok((master, slave))
+}
+
+/// `ioctl(master, TIOCGPTPEER)`: opens the slave of `master` without a path walk.
+pub fn open_pty_peer(master: RawFd) -> io::Result<OwnedFd> {
+    const TIOCGPTPEER: libc::c_ulong = 0x5441;
+    // SAFETY: TIOCGPTPEER takes open flags and returns a new descriptor.
+    let r = unsafe {
+        libc::ioctl(
+            master,
+            TIOCGPTPEER as _,
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        )
+    };
+    // SAFETY: the kernel returned a new descriptor that we now own.
+    cvt(r as libc::c_long).map(|fd| unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// `execve(2)` with already-converted arguments; only returns on failure.
+pub fn execve(path: &CString, argv: &[CString], envp: &[CString]) -> io::Error {
+    let mut a: Vec<*const libc::c_char> = argv.iter().map(|s| s.as_ptr()).collect();
+    a.push(std::ptr::null());
+    let mut e: Vec<*const libc::c_char> = envp.iter().map(|s| s.as_ptr()).collect();
+    e.push(std::ptr::null());
+    // SAFETY: both arrays are NULL-terminated and point into CStrings that live across the call.
+    unsafe { libc::execve(path.as_ptr(), a.as_ptr(), e.as_ptr()) };
+    io::Error::last_os_error()
+}
+
+/// `prctl(PR_SET_NO_NEW_PRIVS, 1)`.
+pub fn set_no_new_privs() -> io::Result<()> {
+    // SAFETY: prctl with integer arguments.
+    let r = unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
+    cvt(r as libc::c_long).map(|_| ())
+}
+
+/// `prctl(PR_SET_KEEPCAPS, v)`.
+pub fn set_keep_caps(v: bool) -> io::Result<()> {
+    // SAFETY: prctl with integer arguments.
+    let r = unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, v as libc::c_ulong, 0, 0, 0) };
+    cvt(r as libc::c_long).map(|_| ())
+}
+
+/// `prctl(PR_SET_CHILD_SUBREAPER, 1)`.
+pub fn set_child_subreaper() -> io::Result<()> {
+    // SAFETY: prctl with integer arguments.
+    let r = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    cvt(r as libc::c_long).map(|_| ())
+}
+
+/// `prctl(PR_SET_PDEATHSIG, sig)`.
+pub fn set_parent_death_signal(sig: i32) -> io::Result<()> {
+    // SAFETY: prctl with integer arguments.
+    let r = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, sig as libc::c_ulong, 0, 0, 0) };
+    cvt(r as libc::c_long).map(|_| ())
+}
+
+/// Sets uid/gid of the calling thread with raw syscalls (glibc's wrappers
+/// would broadcast to other threads, of which there are none).
+pub fn setresuid(uid: u32) -> io::Result<()> {
+    // SAFETY: plain syscall.
+    cvt(unsafe { libc::syscall(libc::SYS_setresuid, uid, uid, uid) }).map(|_| ())
+}
+
+pub fn setresgid(gid: u32) -> io::Result<()> {
+    // SAFETY: plain syscall.
+    cvt(unsafe { libc::syscall(libc::SYS_setresgid, gid, gid, gid) }).map(|_| ())
+}
+
+pub fn setgroups(groups: &[u32]) -> io::Result<()> {
+    // SAFETY: pointer and length describe `groups`.
+    cvt(unsafe { libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) }).map(|_| ())
+}
+
+/// `umask(2)`.
+pub fn umask(mask: u32) {
+    // SAFETY: umask cannot fail.
+    unsafe { libc::umask(mask as libc::mode_t) };
+}
+
+/// Blocks every signal, returning the previous mask.
+pub fn block_all_signals() -> io::Result<libc::sigset_t> {
+    // SAFETY: sigset_t is plain data; sigfillset/sigprocmask initialise and use it.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        if libc::sigprocmask(libc::SIG_SETMASK, &all, &mut old) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(old)
+    }
+}
+
+/// Restores a signal mask and resets every handler to its default.
+pub fn reset_signals(mask: &libc::sigset_t) {
+    for sig in 1..libc::SIGRTMAX() {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: resetting a disposition to SIG_DFL is always valid.
+        unsafe { libc::signal(sig, libc::SIG_DFL) };
+    }
+    // SAFETY: `mask` is a valid sigset.
+    unsafe { libc::sigprocmask(libc::SIG_SETMASK, mask, std::ptr::null_mut()) };
+}
+
+/// A signalfd over the given signals (which must be blocked).
+pub fn signalfd(sigs: &[i32]) -> io::Result<OwnedFd> {
+    // SAFETY: sigset_t is plain data initialised by sigemptyset.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in sigs {
+            libc::sigaddset(&mut set, *s);
+        }
+        let fd = libc::signalfd(-1, &set, libc::SFD_CLOEXEC);
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(OwnedFd::from_raw_fd(fd))
+    }
+}
+
+/// Reads one signal number from a signalfd.
+pub fn read_signalfd(fd: RawFd) -> io::Result<i32> {
+    // SAFETY: signalfd_siginfo is plain data, read fills it.
+    unsafe {
+        let mut info: libc::signalfd_siginfo = std::mem::zeroed();
+        let n = libc::read(
+            fd,
+            &mut info as *mut _ as *mut libc::c_void,
+            std::mem::size_of::<libc::signalfd_siginfo>(),
+        );
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(info.ssi_signo as i32)
+    }
+}
+
+/// `waitpid(pid, WNOHANG?)` returning (pid, raw status).
+pub fn waitpid(pid: i32, nohang: bool) -> io::Result<Option<(i32, i32)>> {
+    let mut status = 0;
+    loop {
+        // SAFETY: `status` is a valid out-pointer.
+        let r = unsafe { libc::waitpid(pid, &mut status, if nohang { libc::WNOHANG } else { 0 }) };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            return Err(e);
+        }
+        return Ok(if r == 0 { None } else { Some((r, status)) });
+    }
+}
+
+/// Converts a raw wait status to a shell-style exit code (128+signal for signals).
+pub fn exit_code(status: i32) -> i32 {
+    if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else if libc::WIFSIGNALED(status) {
+        128 + libc::WTERMSIG(status)
+    } else {
+        255
+    }
+}
+
+/// `kill(2)`.
+pub fn kill(pid: i32, sig: i32) -> io::Result<()> {
+    // SAFETY: plain syscall.
+    cvt(unsafe { libc::kill(pid, sig) } as libc::c_long).map(|_| ())
+}
+
+/// `poll(2)` on a single descriptor for readability; returns true if ready.
+pub fn poll_readable(fd: RawFd, timeout_ms: i32) -> io::Result<bool> {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    loop {
+        // SAFETY: `p` is a valid pollfd array of length 1.
+        let r = unsafe { libc::poll(&mut p, 1, timeout_ms) };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            return Err(e);
+        }
+        return Ok(r > 0);
+    }
+}
+
+/// `poll(2)` over several descriptors; returns the revents of each.
+pub fn poll_many(fds: &[RawFd], timeout_ms: i32) -> io::Result<Vec<i16>> {
+    let mut p: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|fd| libc::pollfd {
+            fd: *fd,
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    loop {
+        // SAFETY: `p` is a valid pollfd array of the given length.
+        let r = unsafe { libc::poll(p.as_mut_ptr(), p.len() as libc::nfds_t, timeout_ms) };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            return Err(e);
+        }
+        return Ok(p.iter().map(|x| x.revents).collect());
+    }
+}
+
+/// Makes the terminal on `fd` raw, returning the previous settings.
+pub fn make_raw(fd: RawFd) -> io::Result<libc::termios> {
+    // SAFETY: termios is plain data filled by tcgetattr.
+    unsafe {
+        let mut t: libc::termios = std::mem::zeroed();
+        if libc::tcgetattr(fd, &mut t) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let old = t;
+        libc::cfmakeraw(&mut t);
+        if libc::tcsetattr(fd, libc::TCSANOW, &t) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(old)
+    }
+}
+
+/// Restores terminal settings saved by [`make_raw`].
+pub fn restore_term(fd: RawFd, t: &libc::termios) {
+    // SAFETY: `t` is a valid termios.
+    unsafe { libc::tcsetattr(fd, libc::TCSANOW, t) };
+}
+
+/// `isatty(3)`.
+pub fn isatty(fd: RawFd) -> bool {
+    // SAFETY: isatty on an integer descriptor.
+    unsafe { libc::isatty(fd) == 1 }
+}
+
+/// Current effective uid.
+pub fn geteuid() -> u32 {
+    // SAFETY: cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// Current effective gid.
+pub fn getegid() -> u32 {
+    // SAFETY: cannot fail.
+    unsafe { libc::getegid() }
+}
+
+/// Borrows a raw descriptor that the caller knows stays open for the process' life.
+pub fn borrow_fd(fd: RawFd) -> std::os::fd::BorrowedFd<'static> {
+    // SAFETY: callers pass descriptors owned by libraries that keep them open.
+    unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }
+}
+
+/// Takes ownership of a descriptor the kernel just gave us (recvmsg, etc.).
+pub fn own_fd(fd: RawFd) -> OwnedFd {
+    // SAFETY: callers pass a descriptor that nothing else owns.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+/// `setrlimit(2)`.
+pub fn setrlimit(res: libc::__rlimit_resource_t, soft: u64, hard: u64) -> io::Result<()> {
+    let rl = libc::rlimit {
+        rlim_cur: soft,
+        rlim_max: hard,
+    };
+    // SAFETY: `rl` is a valid rlimit.
+    cvt(unsafe { libc::setrlimit(res, &rl) } as libc::c_long).map(|_| ())
+}
+
+/// `keyctl(KEYCTL_JOIN_SESSION_KEYRING, name)`: a fresh session keyring.
+pub fn join_session_keyring(name: &str) -> io::Result<()> {
+    let c = CString::new(name).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: `c` outlives the call.
+    cvt(unsafe { libc::syscall(libc::SYS_keyctl, 1, c.as_ptr()) }).map(|_| ())
+}
+
+/// Unblocks every signal and resets every disposition to the default: what
+/// a container process must start with (Rust ignores SIGPIPE, for one).
+pub fn clean_signals() {
+    // SAFETY: an empty sigset is valid.
+    let empty: libc::sigset_t = unsafe {
+        let mut s: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut s);
+        s
+    };
+    reset_signals(&empty);
+}
