@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Berth needs to build and test; installs only
+# what is missing, so it is cheap to run again.
+set -euo pipefail
+BUILD_PKGS="build-essential pkg-config libseccomp-dev busybox-static"
+TEST_PKGS="util-linux procps iproute2 runc crun podman containerd uidmap hyperfine"
+want="$BUILD_PKGS"
+[ "${1:-}" = "--test" ] && want="$BUILD_PKGS $TEST_PKGS"
+missing=()
+for p in $want; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "missing packages: ${missing[*]} (run as root to install them)" >&2
+        exit 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if ! command -v cargo >/dev/null; then
+    echo "cargo not found: install Rust (rustup) first" >&2
+    exit 1
+fi
