@@ -41,7 +41,11 @@ impl Digest {
 
     /// Build from the 64 lowercase hex digits of a sha256 digest.
     pub fn from_hex(hex: &str) -> Result<Digest> {
-        if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        if hex.len() == 64
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             Ok(Digest {
                 hex: hex.to_string(),
             })
@@ -102,9 +106,11 @@ pub fn chain_ids(diff_ids: &[Digest]) -> Vec<ChainId> {
 fn is_valid_algorithm(alg: &str) -> bool {
     // algorithm := component ([+._-] component)*; component := [a-z0-9]+
     !alg.is_empty()
-        && alg
-            .split(['+', '.', '_', '-'])
-            .all(|c| !c.is_empty() && c.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+        && alg.split(['+', '.', '_', '-']).all(|c| {
+            !c.is_empty()
+                && c.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
 }
 
 impl fmt::Display for Digest {

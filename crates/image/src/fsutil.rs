@@ -45,8 +45,7 @@ pub(crate) fn atomic_write(path: &Path, data: &[u8]) -> Result<()> {
         f.write_all(data)
             .ctx(|| format!("write {}", tmp.display()))?;
         f.sync_all().ctx(|| format!("fsync {}", tmp.display()))?;
-        fs::rename(&tmp, path)
-            .ctx(|| format!("rename {} to {}", tmp.display(), path.display()))?;
+        fs::rename(&tmp, path).ctx(|| format!("rename {} to {}", tmp.display(), path.display()))?;
         fsync_dir(dir)
     })();
     if res.is_err() {

@@ -11,20 +11,28 @@
 //! gc.lock                   lease lock: writers shared, GC exclusive
 //! ```
 
+pub mod archive;
 pub mod digest;
 pub mod error;
 mod fsutil;
+pub mod images;
 pub mod lock;
 pub mod manifest;
 pub mod reference;
+pub mod snapshot;
 pub mod store;
 pub mod sys;
 pub mod unpack;
 
+pub use archive::ImportOptions;
 pub use digest::{chain_ids, ChainId, Digest};
 pub use error::{Error, Result};
+pub use images::{GcReport, ImageDb, ImageInfo, ImageRecord, LayerRecord, Store};
+pub use manifest::{Descriptor, ImageConfig, Index, Manifest, ManifestDoc, ManifestKind, Platform};
 pub use reference::{Reference, ReferenceError};
+pub use snapshot::{overlay_options, SnapshotMeta, SnapshotStore};
 pub use store::{BlobWriter, ContentStore};
+pub use unpack::{unpack_layer, LayerStats, UnpackOptions};
 
 /// Default store root.
 pub const DEFAULT_ROOT: &str = "/var/lib/berth";

@@ -111,6 +111,8 @@ mod tests {
         drop(b);
         let c = FileLock::try_acquire(&p, LockKind::Exclusive).unwrap();
         assert!(c.is_some());
-        assert!(FileLock::try_acquire(&p, LockKind::Shared).unwrap().is_none());
+        assert!(FileLock::try_acquire(&p, LockKind::Shared)
+            .unwrap()
+            .is_none());
     }
 }

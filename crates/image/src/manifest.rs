@@ -85,7 +85,10 @@ impl ManifestKind {
 
     /// True for indexes and manifest lists.
     pub fn is_index(self) -> bool {
-        matches!(self, ManifestKind::OciIndex | ManifestKind::DockerManifestList)
+        matches!(
+            self,
+            ManifestKind::OciIndex | ManifestKind::DockerManifestList
+        )
     }
 }
 
@@ -132,7 +135,11 @@ pub struct Platform {
     /// Operating system in GOOS form (`linux`).
     pub os: String,
     /// OS version (Windows).
-    #[serde(rename = "os.version", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "os.version",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub os_version: Option<String>,
     /// OS features.
     #[serde(rename = "os.features", default, skip_serializing_if = "Vec::is_empty")]
@@ -158,7 +165,11 @@ impl Platform {
             os: os.to_lowercase(),
             os_version: None,
             os_features: Vec::new(),
-            variant: if variant.is_empty() { None } else { Some(variant) },
+            variant: if variant.is_empty() {
+                None
+            } else {
+                Some(variant)
+            },
         }
     }
 
@@ -239,7 +250,11 @@ fn normalize_arch(arch: &str, variant: &str) -> (String, String) {
     match arch.as_str() {
         "i386" | "i686" => ("386".into(), String::new()),
         "x86_64" | "x86-64" | "amd64" => {
-            let v = if variant == "v1" { String::new() } else { variant };
+            let v = if variant == "v1" {
+                String::new()
+            } else {
+                variant
+            };
             ("amd64".into(), v)
         }
         "aarch64" | "arm64" => {
@@ -318,26 +333,28 @@ impl Index {
                 }
             }
         }
-        best.map(|(_, d)| d).ok_or_else(|| Error::NoMatchingPlatform {
-            digest: index_digest.clone(),
-            platform: want.to_string(),
-            available: {
-                let v: Vec<String> = self
-                    .manifests
-                    .iter()
-                    .filter_map(|d| d.platform.as_ref().map(|p| p.to_string()))
-                    .collect();
-                if v.is_empty() {
-                    "none".to_string()
-                } else {
-                    v.join(", ")
-                }
-            },
-        })
+        best.map(|(_, d)| d)
+            .ok_or_else(|| Error::NoMatchingPlatform {
+                digest: index_digest.clone(),
+                platform: want.to_string(),
+                available: {
+                    let v: Vec<String> = self
+                        .manifests
+                        .iter()
+                        .filter_map(|d| d.platform.as_ref().map(|p| p.to_string()))
+                        .collect();
+                    if v.is_empty() {
+                        "none".to_string()
+                    } else {
+                        v.join(", ")
+                    }
+                },
+            })
     }
 }
 
 /// A parsed manifest document.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ManifestDoc {
     /// A single-platform image manifest.
@@ -381,8 +398,8 @@ pub fn parse_manifest(bytes: &[u8], digest: &Digest, hint: Option<&str>) -> Resu
         digest: digest.to_string(),
         reason,
     };
-    let probe: Probe = serde_json::from_slice(bytes)
-        .map_err(|e| err(format!("not a JSON manifest: {e}")))?;
+    let probe: Probe =
+        serde_json::from_slice(bytes).map_err(|e| err(format!("not a JSON manifest: {e}")))?;
     if probe.schema_version == Some(1) || probe.fs_layers.is_some() {
         return Err(err(
             "docker schema1 manifests are not supported (re-push the image with a current client)"
@@ -394,13 +411,19 @@ pub fn parse_manifest(bytes: &[u8], digest: &Digest, hint: Option<&str>) -> Resu
         .as_deref()
         .or(hint.filter(|h| !h.is_empty() && *h != "application/json"));
     let kind = match declared {
-        Some(mt) => ManifestKind::from_media_type(mt).ok_or_else(|| Error::UnsupportedMediaType {
-            digest: format!("manifest {digest}"),
-            media_type: mt.to_string(),
-        })?,
+        Some(mt) => {
+            ManifestKind::from_media_type(mt).ok_or_else(|| Error::UnsupportedMediaType {
+                digest: format!("manifest {digest}"),
+                media_type: mt.to_string(),
+            })?
+        }
         None if probe.manifests.is_some() => ManifestKind::OciIndex,
         None if probe.config.is_some() || probe.layers.is_some() => ManifestKind::OciManifest,
-        None => return Err(err("cannot tell manifest kind: no mediaType, manifests or config field".into())),
+        None => {
+            return Err(err(
+                "cannot tell manifest kind: no mediaType, manifests or config field".into(),
+            ))
+        }
     };
     if probe.schema_version != Some(2) {
         return Err(err(format!(
@@ -450,43 +473,95 @@ pub struct Healthcheck {
 #[serde(rename_all = "PascalCase")]
 pub struct ContainerConfig {
     /// User or uid[:gid].
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "nullable")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
     pub user: Option<String>,
     /// Ports (`80/tcp`) → `{}`.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty", deserialize_with = "nullable_map")]
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "nullable_map"
+    )]
     pub exposed_ports: BTreeMap<String, serde_json::Value>,
     /// `KEY=value` entries.
-    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "nullable_vec")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "nullable_vec"
+    )]
     pub env: Vec<String>,
     /// Entrypoint.
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "nullable")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
     pub entrypoint: Option<Vec<String>>,
     /// Default command.
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "nullable")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
     pub cmd: Option<Vec<String>>,
     /// Volumes → `{}`.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty", deserialize_with = "nullable_map")]
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "nullable_map"
+    )]
     pub volumes: BTreeMap<String, serde_json::Value>,
     /// Working directory.
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "nullable")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
     pub working_dir: Option<String>,
     /// Labels.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty", deserialize_with = "nullable_map")]
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "nullable_map"
+    )]
     pub labels: BTreeMap<String, String>,
     /// Stop signal (`SIGTERM`).
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "nullable")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
     pub stop_signal: Option<String>,
     /// Healthcheck (Docker extension).
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "nullable")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
     pub healthcheck: Option<Healthcheck>,
     /// Shell for shell-form commands (Docker extension).
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "nullable")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
     pub shell: Option<Vec<String>>,
     /// ONBUILD triggers (Docker extension).
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "nullable")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
     pub on_build: Option<Vec<String>>,
     /// Whether Cmd is already escaped (Windows).
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "nullable")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
     pub args_escaped: Option<bool>,
 }
 
@@ -549,19 +624,31 @@ pub struct ImageConfig {
     #[serde(default)]
     pub os: String,
     /// OS version.
-    #[serde(rename = "os.version", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "os.version",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub os_version: Option<String>,
     /// CPU variant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
     /// Execution defaults.
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "nullable")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
     pub config: Option<ContainerConfig>,
     /// Layer diff ids.
     #[serde(default)]
     pub rootfs: RootFs,
     /// Build history.
-    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "nullable_vec")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "nullable_vec"
+    )]
     pub history: Vec<History>,
 }
 
@@ -628,9 +715,9 @@ pub enum Compression {
 pub fn layer_compression(media_type: &str, digest: &Digest) -> Result<Compression> {
     use media_type::*;
     match media_type {
-        OCI_LAYER_TAR | DOCKER_LAYER_TAR | "application/vnd.oci.image.layer.nondistributable.v1.tar" => {
-            Ok(Compression::None)
-        }
+        OCI_LAYER_TAR
+        | DOCKER_LAYER_TAR
+        | "application/vnd.oci.image.layer.nondistributable.v1.tar" => Ok(Compression::None),
         OCI_LAYER_GZIP
         | DOCKER_LAYER_GZIP
         | DOCKER_FOREIGN_LAYER
@@ -668,7 +755,9 @@ mod tests {
             desc_json(media_type::DOCKER_LAYER_GZIP, &l, 20, "")
         );
         let doc = parse_manifest(j.as_bytes(), &d("m"), None).unwrap();
-        let ManifestDoc::Image(kind, m) = doc else { panic!() };
+        let ManifestDoc::Image(kind, m) = doc else {
+            panic!()
+        };
         assert_eq!(kind, ManifestKind::DockerManifest);
         assert_eq!(m.config.digest, cfg);
         assert_eq!(m.layers[0].digest, l);
@@ -702,8 +791,13 @@ mod tests {
     #[test]
     fn clear_errors() {
         let dig = d("m");
-        let e = parse_manifest(b"not json", &dig, None).unwrap_err().to_string();
-        assert!(e.contains(&dig.to_string()) && e.contains("not a JSON manifest"), "{e}");
+        let e = parse_manifest(b"not json", &dig, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(&dig.to_string()) && e.contains("not a JSON manifest"),
+            "{e}"
+        );
         let e = parse_manifest(
             br#"{"schemaVersion":2,"mediaType":"application/vnd.foo+json"}"#,
             &dig,
@@ -711,7 +805,10 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(e.contains("application/vnd.foo+json") && e.contains(&dig.to_string()), "{e}");
+        assert!(
+            e.contains("application/vnd.foo+json") && e.contains(&dig.to_string()),
+            "{e}"
+        );
         let e = parse_manifest(br#"{"schemaVersion":1,"fsLayers":[]}"#, &dig, None)
             .unwrap_err()
             .to_string();
@@ -721,13 +818,20 @@ mod tests {
             .to_string();
         assert!(e.contains("cannot tell"), "{e}");
         let e = parse_manifest(
-            format!(r#"{{"schemaVersion":2,"mediaType":"{}","config":{{}}}}"#, media_type::OCI_MANIFEST).as_bytes(),
+            format!(
+                r#"{{"schemaVersion":2,"mediaType":"{}","config":{{}}}}"#,
+                media_type::OCI_MANIFEST
+            )
+            .as_bytes(),
             &dig,
             None,
         )
         .unwrap_err()
         .to_string();
-        assert!(e.contains("invalid application/vnd.oci.image.manifest.v1+json"), "{e}");
+        assert!(
+            e.contains("invalid application/vnd.oci.image.manifest.v1+json"),
+            "{e}"
+        );
     }
 
     fn index(platforms: &[(&str, &str, Option<&str>)]) -> Index {
@@ -737,8 +841,11 @@ mod tests {
             manifests: platforms
                 .iter()
                 .map(|(os, arch, v)| {
-                    let mut desc =
-                        Descriptor::new(media_type::OCI_MANIFEST, d(&format!("{os}{arch}{v:?}")), 1);
+                    let mut desc = Descriptor::new(
+                        media_type::OCI_MANIFEST,
+                        d(&format!("{os}{arch}{v:?}")),
+                        1,
+                    );
                     desc.platform = Some(Platform {
                         architecture: arch.to_string(),
                         os: os.to_string(),
@@ -767,21 +874,53 @@ mod tests {
         let pick = |p: &Platform| idx.select(p, &id).unwrap().platform.clone().unwrap();
         assert_eq!(pick(&Platform::default()).architecture, "amd64");
         assert_eq!(pick(&Platform::default()).os, "linux");
-        assert_eq!(pick(&Platform::parse("linux/arm/v7").unwrap()).variant.as_deref(), Some("v7"));
-        assert_eq!(pick(&Platform::parse("linux/arm/v8").unwrap()).variant.as_deref(), Some("v7"));
-        assert_eq!(pick(&Platform::parse("linux/arm/v6").unwrap()).variant.as_deref(), Some("v6"));
-        assert_eq!(pick(&Platform::parse("linux/aarch64").unwrap()).architecture, "arm64");
-        assert_eq!(pick(&Platform::parse("linux/arm64/v8").unwrap()).architecture, "arm64");
-        assert_eq!(pick(&Platform::parse("x86_64").unwrap()).architecture, "amd64");
+        assert_eq!(
+            pick(&Platform::parse("linux/arm/v7").unwrap())
+                .variant
+                .as_deref(),
+            Some("v7")
+        );
+        assert_eq!(
+            pick(&Platform::parse("linux/arm/v8").unwrap())
+                .variant
+                .as_deref(),
+            Some("v7")
+        );
+        assert_eq!(
+            pick(&Platform::parse("linux/arm/v6").unwrap())
+                .variant
+                .as_deref(),
+            Some("v6")
+        );
+        assert_eq!(
+            pick(&Platform::parse("linux/aarch64").unwrap()).architecture,
+            "arm64"
+        );
+        assert_eq!(
+            pick(&Platform::parse("linux/arm64/v8").unwrap()).architecture,
+            "arm64"
+        );
+        assert_eq!(
+            pick(&Platform::parse("x86_64").unwrap()).architecture,
+            "amd64"
+        );
         let e = idx
             .select(&Platform::parse("linux/s390x").unwrap(), &id)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("linux/s390x") && e.contains("linux/amd64"), "{e}");
-        assert!(idx.select(&Platform::parse("linux/arm/v5").unwrap(), &id).is_err());
+        assert!(
+            e.contains("linux/s390x") && e.contains("linux/amd64"),
+            "{e}"
+        );
+        assert!(idx
+            .select(&Platform::parse("linux/arm/v5").unwrap(), &id)
+            .is_err());
         assert!(Platform::parse("a/b/c/d").is_err());
         assert!(Platform::parse("linux//x").is_err());
-        assert_eq!(Platform::parse("linux/arm").unwrap().to_string(), "linux/arm/v7");
+        assert_eq!(
+            Platform::parse("linux/arm").unwrap().to_string(),
+            "linux/arm/v7"
+        );
     }
 
     #[test]
@@ -816,19 +955,36 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("rootfs.type"), "{e}");
-        let e = ImageConfig::parse(br#"{"rootfs":{"type":"layers","diff_ids":["bad"]}}"#, &d("c"))
-            .unwrap_err()
-            .to_string();
+        let e = ImageConfig::parse(
+            br#"{"rootfs":{"type":"layers","diff_ids":["bad"]}}"#,
+            &d("c"),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("config sha256:"), "{e}");
     }
 
     #[test]
     fn layer_media_types() {
         let x = d("x");
-        assert_eq!(layer_compression(media_type::DOCKER_LAYER_GZIP, &x).unwrap(), Compression::Gzip);
-        assert_eq!(layer_compression(media_type::OCI_LAYER_ZSTD, &x).unwrap(), Compression::Zstd);
-        assert_eq!(layer_compression(media_type::OCI_LAYER_TAR, &x).unwrap(), Compression::None);
-        let e = layer_compression("application/x-foo", &x).unwrap_err().to_string();
-        assert!(e.contains("application/x-foo") && e.contains(&x.to_string()), "{e}");
+        assert_eq!(
+            layer_compression(media_type::DOCKER_LAYER_GZIP, &x).unwrap(),
+            Compression::Gzip
+        );
+        assert_eq!(
+            layer_compression(media_type::OCI_LAYER_ZSTD, &x).unwrap(),
+            Compression::Zstd
+        );
+        assert_eq!(
+            layer_compression(media_type::OCI_LAYER_TAR, &x).unwrap(),
+            Compression::None
+        );
+        let e = layer_compression("application/x-foo", &x)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("application/x-foo") && e.contains(&x.to_string()),
+            "{e}"
+        );
     }
 }

@@ -283,7 +283,9 @@ impl<'de> Deserialize<'de> for Reference {
 
 /// True for a bare 64-hex-digit string (an image id, not a name).
 pub fn is_identifier(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// `[\w][\w.-]{0,127}`
@@ -393,7 +395,10 @@ mod tests {
         assert_eq!(full("busybox"), "docker.io/library/busybox:latest");
         assert_eq!(full("busybox:1.36"), "docker.io/library/busybox:1.36");
         assert_eq!(full("library/busybox"), "docker.io/library/busybox:latest");
-        assert_eq!(full("docker.io/busybox"), "docker.io/library/busybox:latest");
+        assert_eq!(
+            full("docker.io/busybox"),
+            "docker.io/library/busybox:latest"
+        );
         assert_eq!(
             full("index.docker.io/busybox"),
             "docker.io/library/busybox:latest"
@@ -402,7 +407,10 @@ mod tests {
         assert_eq!(full("localhost:5000/a/b:t"), "localhost:5000/a/b:t");
         assert_eq!(full("localhost/a"), "localhost/a:latest");
         assert_eq!(full("quay.io/a/b"), "quay.io/a/b:latest");
-        assert_eq!(full(&format!("busybox@{D}")), format!("docker.io/library/busybox@{D}"));
+        assert_eq!(
+            full(&format!("busybox@{D}")),
+            format!("docker.io/library/busybox@{D}")
+        );
         assert_eq!(
             full(&format!("busybox:1@{D}")),
             format!("docker.io/library/busybox:1@{D}")
@@ -546,20 +554,104 @@ mod tests {
     fn repository_info() {
         let cases: &[(&str, &str, &str, &str, &str)] = &[
             // remote, familiar, full, ambiguous, domain
-            ("fooo/bar", "fooo/bar", "docker.io/fooo/bar", "index.docker.io/fooo/bar", "docker.io"),
-            ("library/ubuntu", "ubuntu", "docker.io/library/ubuntu", "library/ubuntu", "docker.io"),
-            ("nonlibrary/ubuntu", "nonlibrary/ubuntu", "docker.io/nonlibrary/ubuntu", "", "docker.io"),
-            ("other/library", "other/library", "docker.io/other/library", "", "docker.io"),
-            ("private/moonbase", "127.0.0.1:8000/private/moonbase", "127.0.0.1:8000/private/moonbase", "", "127.0.0.1:8000"),
-            ("privatebase", "127.0.0.1:8000/privatebase", "127.0.0.1:8000/privatebase", "", "127.0.0.1:8000"),
-            ("private/moonbase", "example.com/private/moonbase", "example.com/private/moonbase", "", "example.com"),
-            ("privatebase", "example.com/privatebase", "example.com/privatebase", "", "example.com"),
-            ("private/moonbase", "example.com:8000/private/moonbase", "example.com:8000/private/moonbase", "", "example.com:8000"),
-            ("privatebasee", "example.com:8000/privatebasee", "example.com:8000/privatebasee", "", "example.com:8000"),
-            ("library/ubuntu-12.04-base", "ubuntu-12.04-base", "docker.io/library/ubuntu-12.04-base", "index.docker.io/library/ubuntu-12.04-base", "docker.io"),
-            ("library/foo", "foo", "docker.io/library/foo", "docker.io/foo", "docker.io"),
-            ("library/foo/bar", "library/foo/bar", "docker.io/library/foo/bar", "", "docker.io"),
-            ("store/foo/bar", "store/foo/bar", "docker.io/store/foo/bar", "", "docker.io"),
+            (
+                "fooo/bar",
+                "fooo/bar",
+                "docker.io/fooo/bar",
+                "index.docker.io/fooo/bar",
+                "docker.io",
+            ),
+            (
+                "library/ubuntu",
+                "ubuntu",
+                "docker.io/library/ubuntu",
+                "library/ubuntu",
+                "docker.io",
+            ),
+            (
+                "nonlibrary/ubuntu",
+                "nonlibrary/ubuntu",
+                "docker.io/nonlibrary/ubuntu",
+                "",
+                "docker.io",
+            ),
+            (
+                "other/library",
+                "other/library",
+                "docker.io/other/library",
+                "",
+                "docker.io",
+            ),
+            (
+                "private/moonbase",
+                "127.0.0.1:8000/private/moonbase",
+                "127.0.0.1:8000/private/moonbase",
+                "",
+                "127.0.0.1:8000",
+            ),
+            (
+                "privatebase",
+                "127.0.0.1:8000/privatebase",
+                "127.0.0.1:8000/privatebase",
+                "",
+                "127.0.0.1:8000",
+            ),
+            (
+                "private/moonbase",
+                "example.com/private/moonbase",
+                "example.com/private/moonbase",
+                "",
+                "example.com",
+            ),
+            (
+                "privatebase",
+                "example.com/privatebase",
+                "example.com/privatebase",
+                "",
+                "example.com",
+            ),
+            (
+                "private/moonbase",
+                "example.com:8000/private/moonbase",
+                "example.com:8000/private/moonbase",
+                "",
+                "example.com:8000",
+            ),
+            (
+                "privatebasee",
+                "example.com:8000/privatebasee",
+                "example.com:8000/privatebasee",
+                "",
+                "example.com:8000",
+            ),
+            (
+                "library/ubuntu-12.04-base",
+                "ubuntu-12.04-base",
+                "docker.io/library/ubuntu-12.04-base",
+                "index.docker.io/library/ubuntu-12.04-base",
+                "docker.io",
+            ),
+            (
+                "library/foo",
+                "foo",
+                "docker.io/library/foo",
+                "docker.io/foo",
+                "docker.io",
+            ),
+            (
+                "library/foo/bar",
+                "library/foo/bar",
+                "docker.io/library/foo/bar",
+                "",
+                "docker.io",
+            ),
+            (
+                "store/foo/bar",
+                "store/foo/bar",
+                "docker.io/store/foo/bar",
+                "",
+                "docker.io",
+            ),
             ("bar", "Foo/bar", "Foo/bar", "", "Foo"),
             ("bar", "FOO/bar", "FOO/bar", "", "FOO"),
         ];
@@ -585,12 +677,24 @@ mod tests {
         for (input, eq) in [
             ("redis", "docker.io/library/redis"),
             ("redis:latest", "docker.io/library/redis:latest"),
-            ("docker.io/library/redis:latest", "docker.io/library/redis:latest"),
-            (&format!("redis@{D}") as &str, &format!("docker.io/library/redis@{D}") as &str),
+            (
+                "docker.io/library/redis:latest",
+                "docker.io/library/redis:latest",
+            ),
+            (
+                &format!("redis@{D}") as &str,
+                &format!("docker.io/library/redis@{D}") as &str,
+            ),
             ("dmcgowan/myapp", "docker.io/dmcgowan/myapp"),
             ("dmcgowan/myapp:latest", "docker.io/dmcgowan/myapp:latest"),
-            ("docker.io/mcgowan/myapp:latest", "docker.io/mcgowan/myapp:latest"),
-            (&format!("dmcgowan/myapp@{D}"), &format!("docker.io/dmcgowan/myapp@{D}")),
+            (
+                "docker.io/mcgowan/myapp:latest",
+                "docker.io/mcgowan/myapp:latest",
+            ),
+            (
+                &format!("dmcgowan/myapp@{D}"),
+                &format!("docker.io/dmcgowan/myapp@{D}"),
+            ),
             (
                 "dbcc1c35ac38df41fd2f5e4130b32ffdb93ebae8b3dbe638c23575912276fc9",
                 "docker.io/library/dbcc1c35ac38df41fd2f5e4130b32ffdb93ebae8b3dbe638c23575912276fc9",

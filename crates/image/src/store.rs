@@ -73,7 +73,11 @@ impl ContentStore {
     }
 
     /// Stream `reader` into the store; returns the digest and size.
-    pub fn ingest<R: Read>(&self, mut reader: R, expected: Option<Digest>) -> Result<(Digest, u64)> {
+    pub fn ingest<R: Read>(
+        &self,
+        mut reader: R,
+        expected: Option<Digest>,
+    ) -> Result<(Digest, u64)> {
         let mut w = self.writer(expected, None)?;
         io::copy(&mut reader, &mut w).map_err(|e| Error::io("ingest blob", e))?;
         w.commit()
@@ -319,7 +323,10 @@ mod tests {
         let err = s.ingest(&b"evil"[..], Some(wrong.clone())).unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains(&wrong.to_string()), "{msg}");
-        assert!(msg.contains(&Digest::of_bytes(b"evil").to_string()), "{msg}");
+        assert!(
+            msg.contains(&Digest::of_bytes(b"evil").to_string()),
+            "{msg}"
+        );
         assert_eq!(s.list().unwrap(), before);
         assert_eq!(tmp_count(&s), 0);
         assert!(!s.exists(&Digest::of_bytes(b"evil")));
@@ -331,7 +338,17 @@ mod tests {
         let mut w = s.writer(None, Some(10)).unwrap();
         w.write_all(b"short").unwrap();
         let err = w.commit().unwrap_err();
-        assert!(matches!(err, Error::SizeMismatch { expected: 10, actual: 5, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                Error::SizeMismatch {
+                    expected: 10,
+                    actual: 5,
+                    ..
+                }
+            ),
+            "{err}"
+        );
         assert!(s.list().unwrap().is_empty());
         assert_eq!(tmp_count(&s), 0);
     }

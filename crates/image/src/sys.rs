@@ -45,14 +45,8 @@ pub fn lgetxattr(path: &Path, name: &str) -> io::Result<Option<Vec<u8>>> {
         // SAFETY: `p` and `n` are valid NUL-terminated strings; `buf` is a
         // writable buffer of exactly `buf.len()` bytes, and the kernel
         // writes at most that many.
-        let rc = unsafe {
-            libc::lgetxattr(
-                p.as_ptr(),
-                n.as_ptr(),
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-            )
-        };
+        let rc =
+            unsafe { libc::lgetxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
         if rc >= 0 {
             buf.truncate(rc as usize);
             return Ok(Some(buf));
@@ -102,7 +96,9 @@ mod tests {
         match lsetxattr(&f, "user.berth.test", b"v") {
             Ok(()) => {
                 assert_eq!(lgetxattr(&f, "user.berth.test").unwrap().unwrap(), b"v");
-                assert!(llistxattr(&f).unwrap().contains(&"user.berth.test".to_string()));
+                assert!(llistxattr(&f)
+                    .unwrap()
+                    .contains(&"user.berth.test".to_string()));
             }
             Err(e) => eprintln!("skipping: user xattrs unsupported here: {e}"),
         }

@@ -97,7 +97,9 @@ pub fn decompress<'a, R: Read + 'a>(
         None => None,
     };
     let mut br = BufReader::with_capacity(64 * 1024, reader);
-    let head = br.fill_buf().map_err(|e| Error::io(format!("read layer {layer}"), e))?;
+    let head = br
+        .fill_buf()
+        .map_err(|e| Error::io(format!("read layer {layer}"), e))?;
     let detected = if head.len() >= 6 || head.is_empty() {
         detect_compression(head).map_err(|name| Error::Layer {
             layer: layer.to_string(),
@@ -323,7 +325,8 @@ impl Unpacker {
                     "mtime" => m.mtime = num().unwrap_or(m.mtime),
                     _ => {
                         if let Some(name) = key.strip_prefix("SCHILY.xattr.") {
-                            m.xattrs.push((name.to_string(), ext.value_bytes().to_vec()));
+                            m.xattrs
+                                .push((name.to_string(), ext.value_bytes().to_vec()));
                         }
                     }
                 }
@@ -335,7 +338,10 @@ impl Unpacker {
     fn apply<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>) -> Result<()> {
         use tar::EntryType as T;
         let kind = entry.header().entry_type();
-        if matches!(kind, T::XGlobalHeader | T::XHeader | T::GNULongName | T::GNULongLink) {
+        if matches!(
+            kind,
+            T::XGlobalHeader | T::XHeader | T::GNULongName | T::GNULongLink
+        ) {
             return Ok(());
         }
         let raw_path = entry.path().map_err(|e| self.tar_err(e))?.into_owned();
@@ -357,8 +363,12 @@ impl Unpacker {
             T::Directory => {
                 if self.existing(&dir, &last) != Some(SFlag::S_IFDIR) {
                     self.clear(&dir, &last, &rel, false)?;
-                    mkdirat(dir.as_fd(), last.as_os_str(), Mode::from_bits_truncate(0o700))
-                        .map_err(|e| self.sys_err("create directory", &rel, e))?;
+                    mkdirat(
+                        dir.as_fd(),
+                        last.as_os_str(),
+                        Mode::from_bits_truncate(0o700),
+                    )
+                    .map_err(|e| self.sys_err("create directory", &rel, e))?;
                 }
             }
             T::Regular | T::Continuous | T::GNUSparse => {
@@ -397,9 +407,13 @@ impl Unpacker {
                     .into_owned();
                 let trel = clean_path(&target)
                     .map_err(|e| self.err(format!("hardlink {:?}: target {e}", rel)))?
-                    .ok_or_else(|| self.err(format!("hardlink {:?} points at the layer root", rel)))?;
+                    .ok_or_else(|| {
+                        self.err(format!("hardlink {:?} points at the layer root", rel))
+                    })?;
                 let (tdir, tlast) = self.open_parent(&trel, false).map_err(|e| match e {
-                    Error::Layer { reason, .. } => self.err(format!("hardlink {:?}: {reason}", rel)),
+                    Error::Layer { reason, .. } => {
+                        self.err(format!("hardlink {:?}: {reason}", rel))
+                    }
                     other => other,
                 })?;
                 match self.existing(&tdir, &tlast) {
@@ -452,10 +466,7 @@ impl Unpacker {
                 .map_err(|e| self.sys_err("create device node", &rel, e))?;
             }
             other => {
-                return Err(self.err(format!(
-                    "entry {:?} has unsupported type {:?}",
-                    rel, other
-                )))
+                return Err(self.err(format!("entry {:?} has unsupported type {:?}", rel, other)))
             }
         }
         self.set_meta(&dir, &last, &rel, kind, &meta)
@@ -513,8 +524,10 @@ impl Unpacker {
     ) -> Result<()> {
         let is_link = kind == tar::EntryType::Symlink;
         if self.opts.same_owner {
-            let uid = u32::try_from(m.uid).map_err(|_| self.err(format!("{:?}: uid {} out of range", rel, m.uid)))?;
-            let gid = u32::try_from(m.gid).map_err(|_| self.err(format!("{:?}: gid {} out of range", rel, m.gid)))?;
+            let uid = u32::try_from(m.uid)
+                .map_err(|_| self.err(format!("{:?}: uid {} out of range", rel, m.uid)))?;
+            let gid = u32::try_from(m.gid)
+                .map_err(|_| self.err(format!("{:?}: gid {} out of range", rel, m.gid)))?;
             fchownat(
                 dir.as_fd(),
                 name,
@@ -542,10 +555,8 @@ impl Unpacker {
             }
             let p = self.dest.join(rel);
             if let Err(e) = sys::lsetxattr(&p, k, v) {
-                let ignorable = matches!(
-                    e.raw_os_error(),
-                    Some(libc::ENOTSUP) | Some(libc::EPERM)
-                ) && (!self.opts.same_owner || is_link);
+                let ignorable = matches!(e.raw_os_error(), Some(libc::ENOTSUP) | Some(libc::EPERM))
+                    && (!self.opts.same_owner || is_link);
                 if !ignorable {
                     return Err(self.err(format!("set xattr {k} on {:?}: {e}", rel)));
                 }
@@ -569,8 +580,14 @@ impl Unpacker {
         for (rel, mtime) in times {
             let (dir, name) = self.open_parent(&rel, false)?;
             let t = TimeSpec::new(mtime as i64, 0);
-            utimensat(dir.as_fd(), name.as_os_str(), &t, &t, UtimensatFlags::NoFollowSymlink)
-                .map_err(|e| self.sys_err("set times", &rel, e))?;
+            utimensat(
+                dir.as_fd(),
+                name.as_os_str(),
+                &t,
+                &t,
+                UtimensatFlags::NoFollowSymlink,
+            )
+            .map_err(|e| self.sys_err("set times", &rel, e))?;
         }
         Ok(())
     }
@@ -588,7 +605,14 @@ mod tests {
     }
 
     /// Append an entry with a raw (unsanitised) name and link name.
-    fn raw(b: &mut tar::Builder<Vec<u8>>, path: &str, kind: EntryType, link: Option<&str>, data: &[u8], mode: u32) {
+    fn raw(
+        b: &mut tar::Builder<Vec<u8>>,
+        path: &str,
+        kind: EntryType,
+        link: Option<&str>,
+        data: &[u8],
+        mode: u32,
+    ) {
         let mut h = Header::new_gnu();
         {
             let old = h.as_old_mut();
@@ -614,7 +638,13 @@ mod tests {
     }
 
     fn unpack(data: &[u8], dest: &Path) -> Result<LayerStats> {
-        unpack_layer(data, None, dest, &Digest::of_bytes(data), &UnpackOptions::default())
+        unpack_layer(
+            data,
+            None,
+            dest,
+            &Digest::of_bytes(data),
+            &UnpackOptions::default(),
+        )
     }
 
     fn gzip(data: &[u8]) -> Vec<u8> {
@@ -642,10 +672,24 @@ mod tests {
             raw(b, "dir/file", EntryType::Regular, None, b"hello", 0o644);
             raw(b, "dir/suid", EntryType::Regular, None, b"#!", 0o4755);
             raw(b, "dir/link", EntryType::Symlink, Some("file"), b"", 0o777);
-            raw(b, "dir/abs-link", EntryType::Symlink, Some("/etc/passwd"), b"", 0o777);
+            raw(
+                b,
+                "dir/abs-link",
+                EntryType::Symlink,
+                Some("/etc/passwd"),
+                b"",
+                0o777,
+            );
             raw(b, "dir/hard", EntryType::Link, Some("dir/file"), b"", 0o644);
             raw(b, "fifo", EntryType::Fifo, None, b"", 0o600);
-            raw(b, "implicit/parent/file", EntryType::Regular, None, b"x", 0o600);
+            raw(
+                b,
+                "implicit/parent/file",
+                EntryType::Regular,
+                None,
+                b"x",
+                0o600,
+            );
         });
         let dir = tempfile::tempdir().unwrap();
         let s = unpack(&data, dir.path()).unwrap();
@@ -657,16 +701,29 @@ mod tests {
         assert_eq!(std::fs::read(p.join("dir/file")).unwrap(), b"hello");
         let m = std::fs::metadata(p.join("dir/suid")).unwrap();
         assert_eq!(m.permissions().mode() & 0o7777, 0o4755);
-        assert_eq!(std::fs::read_link(p.join("dir/link")).unwrap(), Path::new("file"));
-        assert_eq!(std::fs::read_link(p.join("dir/abs-link")).unwrap(), Path::new("/etc/passwd"));
+        assert_eq!(
+            std::fs::read_link(p.join("dir/link")).unwrap(),
+            Path::new("file")
+        );
+        assert_eq!(
+            std::fs::read_link(p.join("dir/abs-link")).unwrap(),
+            Path::new("/etc/passwd")
+        );
         let a = std::fs::metadata(p.join("dir/file")).unwrap();
         let h = std::fs::metadata(p.join("dir/hard")).unwrap();
         assert_eq!(a.ino(), h.ino());
         assert_eq!(a.nlink(), 2);
-        assert!(std::fs::symlink_metadata(p.join("fifo")).unwrap().file_type().is_fifo());
+        assert!(std::fs::symlink_metadata(p.join("fifo"))
+            .unwrap()
+            .file_type()
+            .is_fifo());
         let dm = std::fs::metadata(p.join("dir")).unwrap();
         assert_eq!(dm.permissions().mode() & 0o7777, 0o750);
-        assert_eq!(dm.mtime(), 1_600_000_000, "dir mtime set after its contents");
+        assert_eq!(
+            dm.mtime(),
+            1_600_000_000,
+            "dir mtime set after its contents"
+        );
         assert_eq!(a.mtime(), 1_600_000_000);
         assert_eq!(std::fs::read(p.join("implicit/parent/file")).unwrap(), b"x");
     }
@@ -678,23 +735,52 @@ mod tests {
         let gz = gzip(&data);
         let zs = zstd::encode_all(&data[..], 3).unwrap();
         for (blob, mt, comp) in [
-            (&gz, Some(crate::manifest::media_type::OCI_LAYER_GZIP), Compression::Gzip),
-            (&zs, Some(crate::manifest::media_type::OCI_LAYER_ZSTD), Compression::Zstd),
+            (
+                &gz,
+                Some(crate::manifest::media_type::OCI_LAYER_GZIP),
+                Compression::Gzip,
+            ),
+            (
+                &zs,
+                Some(crate::manifest::media_type::OCI_LAYER_ZSTD),
+                Compression::Zstd,
+            ),
             // mislabelled: magic wins
-            (&gz, Some(crate::manifest::media_type::OCI_LAYER_TAR), Compression::Gzip),
-            (&data, Some(crate::manifest::media_type::DOCKER_LAYER_GZIP), Compression::None),
+            (
+                &gz,
+                Some(crate::manifest::media_type::OCI_LAYER_TAR),
+                Compression::Gzip,
+            ),
+            (
+                &data,
+                Some(crate::manifest::media_type::DOCKER_LAYER_GZIP),
+                Compression::None,
+            ),
             (&zs, None, Compression::Zstd),
         ] {
             let dir = tempfile::tempdir().unwrap();
-            let s = unpack_layer(&blob[..], mt, dir.path(), &Digest::of_bytes(blob), &UnpackOptions::default()).unwrap();
+            let s = unpack_layer(
+                &blob[..],
+                mt,
+                dir.path(),
+                &Digest::of_bytes(blob),
+                &UnpackOptions::default(),
+            )
+            .unwrap();
             assert_eq!(s.diff_id, want);
             assert_eq!(s.compression, comp);
             assert_eq!(std::fs::read(dir.path().join("f")).unwrap(), b"content");
         }
         let dir = tempfile::tempdir().unwrap();
-        let e = unpack_layer(&gz[..], Some("application/x-weird"), dir.path(), &Digest::of_bytes(&gz), &UnpackOptions::default())
-            .unwrap_err()
-            .to_string();
+        let e = unpack_layer(
+            &gz[..],
+            Some("application/x-weird"),
+            dir.path(),
+            &Digest::of_bytes(&gz),
+            &UnpackOptions::default(),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("application/x-weird"), "{e}");
         let bz = b"BZh91AY&SY..........";
         let e = unpack(bz, dir.path()).unwrap_err().to_string();
@@ -704,13 +790,22 @@ mod tests {
     #[test]
     fn whiteouts_become_overlay_form() {
         if !is_root() {
-            eprintln!("skipping whiteouts_become_overlay_form: needs root for mknod and trusted xattrs");
+            eprintln!(
+                "skipping whiteouts_become_overlay_form: needs root for mknod and trusted xattrs"
+            );
             return;
         }
         let data = tar_of(|b| {
             raw(b, "etc/", EntryType::Directory, None, b"", 0o755);
             raw(b, "etc/.wh.passwd", EntryType::Regular, None, b"", 0o644);
-            raw(b, "opaque/.wh..wh..opq", EntryType::Regular, None, b"", 0o644);
+            raw(
+                b,
+                "opaque/.wh..wh..opq",
+                EntryType::Regular,
+                None,
+                b"",
+                0o644,
+            );
             raw(b, "opaque/new", EntryType::Regular, None, b"n", 0o644);
             raw(b, "deep/er/.wh.gone", EntryType::Regular, None, b"", 0o644);
         });
@@ -721,9 +816,14 @@ mod tests {
         assert!(wh.file_type().is_char_device());
         assert_eq!(wh.rdev(), 0);
         assert!(!p.join("etc/.wh.passwd").exists());
-        assert!(std::fs::symlink_metadata(p.join("deep/er/gone")).unwrap().file_type().is_char_device());
+        assert!(std::fs::symlink_metadata(p.join("deep/er/gone"))
+            .unwrap()
+            .file_type()
+            .is_char_device());
         assert_eq!(
-            sys::lgetxattr(&p.join("opaque"), OVERLAY_OPAQUE_XATTR).unwrap().as_deref(),
+            sys::lgetxattr(&p.join("opaque"), OVERLAY_OPAQUE_XATTR)
+                .unwrap()
+                .as_deref(),
             Some(&b"y"[..])
         );
         assert!(!p.join("opaque/.wh..wh..opq").exists());
@@ -737,7 +837,10 @@ mod tests {
         let e = unpack(data, &dest).expect_err(what).to_string();
         assert!(e.starts_with("layer sha256:"), "{what}: {e}");
         // nothing was written beside the layer dir
-        let names: Vec<_> = std::fs::read_dir(outer.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = std::fs::read_dir(outer.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names, vec![OsString::from("layer")], "{what}");
         outer
     }
@@ -765,7 +868,14 @@ mod tests {
     fn refuses_writing_through_symlinked_parent() {
         let data = tar_of(|b| {
             raw(b, "evil", EntryType::Symlink, Some("/"), b"", 0o777);
-            raw(b, "evil/etc/passwd", EntryType::Regular, None, b"pwned", 0o644);
+            raw(
+                b,
+                "evil/etc/passwd",
+                EntryType::Regular,
+                None,
+                b"pwned",
+                0o644,
+            );
         });
         assert_refused(&data, "evil -> / then evil/etc/passwd");
         let outer = tempfile::tempdir().unwrap();
@@ -828,7 +938,9 @@ mod tests {
         h.set_uid(1234);
         h.set_gid(5678);
         h.set_cksum();
-        let cap = vec![1u8, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        let cap = vec![
+            1u8, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        ];
         b.append_pax_extensions([
             ("SCHILY.xattr.security.capability", &cap[..]),
             ("SCHILY.xattr.user.note", &b"hi"[..]),
@@ -861,8 +973,14 @@ mod tests {
         let m = std::fs::metadata(p.join("owned")).unwrap();
         assert_eq!((m.uid(), m.gid()), (1234, 5678));
         assert_eq!(m.permissions().mode() & 0o7777, 0o2755);
-        assert_eq!(sys::lgetxattr(&p.join("owned"), "security.capability").unwrap(), Some(cap));
-        assert_eq!(sys::lgetxattr(&p.join("owned"), "trusted.overlay.redirect").unwrap(), None);
+        assert_eq!(
+            sys::lgetxattr(&p.join("owned"), "security.capability").unwrap(),
+            Some(cap)
+        );
+        assert_eq!(
+            sys::lgetxattr(&p.join("owned"), "trusted.overlay.redirect").unwrap(),
+            None
+        );
         if let Ok(Some(v)) = sys::lgetxattr(&p.join("owned"), "user.note") {
             assert_eq!(v, b"hi");
         }

@@ -1,0 +1,655 @@
+//! The image store: image records and tags in `images.json`, on top of
+//! the blob store and the snapshots. Several berth processes may use one
+//! store at once: `images.json` is read under a shared `flock` on
+//! `store.lock` and rewritten atomically (temp, fsync, rename, fsync dir)
+//! under an exclusive one.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+use crate::digest::{chain_ids, ChainId, Digest};
+use crate::error::{Error, IoContext, Result};
+use crate::fsutil::{atomic_write, now_secs};
+use crate::lock::{FileLock, LockKind};
+use crate::manifest::{layer_compression, parse_manifest, ImageConfig, ManifestDoc, Platform};
+use crate::reference::{is_identifier, Reference};
+use crate::snapshot::SnapshotStore;
+use crate::store::{ContentStore, GC_LOCK};
+use crate::unpack::UnpackOptions;
+
+/// Largest manifest / index / config blob the store will parse.
+pub const MAX_JSON_BLOB: u64 = 16 << 20;
+const DB_FILE: &str = "images.json";
+const DB_LOCK: &str = "store.lock";
+const DB_VERSION: u32 = 1;
+
+/// One layer of an image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LayerRecord {
+    /// Digest of the (compressed) blob.
+    pub digest: Digest,
+    /// Its media type.
+    pub media_type: String,
+    /// Its size.
+    pub size: u64,
+    /// Digest of the uncompressed tar.
+    pub diff_id: Digest,
+}
+
+/// What the store knows about one image. The id is the config digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageRecord {
+    /// Image id (= config digest).
+    pub id: Digest,
+    /// Digest of the image manifest.
+    pub manifest_digest: Digest,
+    /// Media type of the image manifest.
+    pub manifest_media_type: String,
+    /// Digest of the index it was selected from, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index_digest: Option<Digest>,
+    /// Digest of the config blob.
+    pub config_digest: Digest,
+    /// Layers, bottom first.
+    pub layers: Vec<LayerRecord>,
+    /// Platform from the config.
+    pub platform: Platform,
+    /// `created` from the config.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+    /// Unix seconds when the image was added to this store.
+    pub added: u64,
+}
+
+impl ImageRecord {
+    /// Chain ids of the image's layers, bottom first.
+    pub fn chain_ids(&self) -> Vec<ChainId> {
+        let diffs: Vec<Digest> = self.layers.iter().map(|l| l.diff_id.clone()).collect();
+        chain_ids(&diffs)
+    }
+
+    /// Compressed size of manifest layers.
+    pub fn size(&self) -> u64 {
+        self.layers.iter().map(|l| l.size).sum()
+    }
+
+    /// Every blob the image needs.
+    pub fn blobs(&self) -> Vec<Digest> {
+        let mut v = vec![self.manifest_digest.clone(), self.config_digest.clone()];
+        v.extend(self.index_digest.iter().cloned());
+        v.extend(self.layers.iter().map(|l| l.digest.clone()));
+        v
+    }
+}
+
+/// An image with the names that point at it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageInfo {
+    /// The record.
+    pub record: ImageRecord,
+    /// Tags (`docker.io/library/busybox:latest`), sorted.
+    pub repo_tags: Vec<Reference>,
+    /// Digest references (`docker.io/library/busybox@sha256:...`), sorted.
+    pub repo_digests: Vec<Reference>,
+}
+
+/// Contents of `images.json`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageDb {
+    /// Format version.
+    pub version: u32,
+    /// Records by id hex.
+    #[serde(default)]
+    pub images: BTreeMap<String, ImageRecord>,
+    /// `repo:tag` → image id.
+    #[serde(default)]
+    pub tags: BTreeMap<String, Digest>,
+    /// `repo@digest` → image id.
+    #[serde(default)]
+    pub digests: BTreeMap<String, Digest>,
+}
+
+impl ImageDb {
+    fn remove_names_of(&mut self, id: &Digest) {
+        self.tags.retain(|_, v| v != id);
+        self.digests.retain(|_, v| v != id);
+    }
+
+    fn has_names(&self, id: &Digest) -> bool {
+        self.tags.values().any(|v| v == id) || self.digests.values().any(|v| v == id)
+    }
+}
+
+/// What garbage collection removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GcReport {
+    /// Blobs deleted.
+    pub blobs: Vec<Digest>,
+    /// Snapshots deleted.
+    pub snapshots: Vec<ChainId>,
+    /// Stale temp entries deleted.
+    pub temp_files: usize,
+    /// Bytes of blobs deleted.
+    pub bytes: u64,
+}
+
+/// The image store.
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+    content: ContentStore,
+    snapshots: SnapshotStore,
+    unpack: UnpackOptions,
+}
+
+impl Store {
+    /// Open (creating if needed) the store at `root`.
+    pub fn open(root: impl Into<PathBuf>) -> Result<Store> {
+        let root = root.into();
+        let content = ContentStore::new(&root)?;
+        let snapshots = SnapshotStore::new(&root)?;
+        Ok(Store {
+            root,
+            content,
+            snapshots,
+            unpack: UnpackOptions::default(),
+        })
+    }
+
+    /// Override unpack options (e.g. no chown when rootless).
+    pub fn with_unpack_options(mut self, opts: UnpackOptions) -> Store {
+        self.unpack = opts;
+        self
+    }
+
+    /// The store root.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The blob store.
+    pub fn content(&self) -> &ContentStore {
+        &self.content
+    }
+
+    /// The snapshot store.
+    pub fn snapshots(&self) -> &SnapshotStore {
+        &self.snapshots
+    }
+
+    /// A shared lease keeping GC away while content is being added.
+    pub fn lease(&self) -> Result<FileLock> {
+        self.content.lease()
+    }
+
+    // ---- metadata -------------------------------------------------------
+
+    fn db_path(&self) -> PathBuf {
+        self.root.join(DB_FILE)
+    }
+
+    fn load_db(&self) -> Result<ImageDb> {
+        let p = self.db_path();
+        match fs::read(&p) {
+            Ok(data) => {
+                let db: ImageDb = serde_json::from_slice(&data).map_err(|e| Error::Metadata {
+                    path: p.clone(),
+                    reason: e.to_string(),
+                })?;
+                if db.version > DB_VERSION {
+                    return Err(Error::Metadata {
+                        path: p,
+                        reason: format!(
+                            "format version {} is newer than supported {DB_VERSION}",
+                            db.version
+                        ),
+                    });
+                }
+                Ok(db)
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(ImageDb {
+                version: DB_VERSION,
+                ..Default::default()
+            }),
+            Err(e) => Err(Error::io(format!("read {}", p.display()), e)),
+        }
+    }
+
+    /// A consistent snapshot of the metadata (shared lock).
+    pub fn db(&self) -> Result<ImageDb> {
+        let _l = FileLock::acquire(&self.root.join(DB_LOCK), LockKind::Shared)?;
+        self.load_db()
+    }
+
+    /// Read-modify-write the metadata under the exclusive lock. The file is
+    /// only replaced if `f` succeeds.
+    pub fn update_db<T>(&self, f: impl FnOnce(&mut ImageDb) -> Result<T>) -> Result<T> {
+        let _l = FileLock::acquire(&self.root.join(DB_LOCK), LockKind::Exclusive)?;
+        let mut db = self.load_db()?;
+        let before = db.clone();
+        let out = f(&mut db)?;
+        if db != before {
+            db.version = DB_VERSION;
+            let json = serde_json::to_vec_pretty(&db).map_err(|e| Error::json("images.json", e))?;
+            atomic_write(&self.db_path(), &json)?;
+        }
+        Ok(out)
+    }
+
+    // ---- documents ------------------------------------------------------
+
+    /// Read and parse a manifest or index blob.
+    pub fn read_manifest(&self, digest: &Digest, hint: Option<&str>) -> Result<ManifestDoc> {
+        let data = self.content.read(digest, MAX_JSON_BLOB)?;
+        parse_manifest(&data, digest, hint)
+    }
+
+    /// Read and parse an image config blob.
+    pub fn read_config(&self, digest: &Digest) -> Result<ImageConfig> {
+        let data = self.content.read(digest, MAX_JSON_BLOB)?;
+        ImageConfig::parse(&data, digest)
+    }
+
+    /// Config of an image.
+    pub fn config(&self, image: &ImageRecord) -> Result<ImageConfig> {
+        self.read_config(&image.config_digest)
+    }
+
+    // ---- registration ---------------------------------------------------
+
+    /// Record an image whose manifest (and, if `index` is given, that index
+    /// selected for `platform`), config and layers are all in the blob
+    /// store, and point `names` at it. A tagged name moves the tag; a
+    /// digest name must match the manifest or index digest. Every name's
+    /// repository also gets a `repo@digest` entry.
+    pub fn register(
+        &self,
+        top: &Digest,
+        platform: &Platform,
+        names: &[Reference],
+    ) -> Result<ImageRecord> {
+        let _lease = self.lease()?;
+        let (index_digest, manifest_digest, kind_mt, manifest) =
+            match self.read_manifest(top, None)? {
+                ManifestDoc::Image(kind, m) => (None, top.clone(), kind.media_type(), m),
+                ManifestDoc::Index(_, idx) => {
+                    let desc = idx.select(platform, top)?;
+                    match self.read_manifest(&desc.digest, Some(&desc.media_type))? {
+                        ManifestDoc::Image(kind, m) => {
+                            (Some(top.clone()), desc.digest.clone(), kind.media_type(), m)
+                        }
+                        ManifestDoc::Index(..) => {
+                            return Err(Error::Manifest {
+                                digest: desc.digest.to_string(),
+                                reason: "nested indexes are not supported".into(),
+                            })
+                        }
+                    }
+                }
+            };
+        let config = self.read_config(&manifest.config.digest)?;
+        if config.rootfs.diff_ids.len() != manifest.layers.len() {
+            return Err(Error::Manifest {
+                digest: manifest_digest.to_string(),
+                reason: format!(
+                    "{} layers but config {} lists {} diff_ids",
+                    manifest.layers.len(),
+                    manifest.config.digest,
+                    config.rootfs.diff_ids.len()
+                ),
+            });
+        }
+        let mut layers = Vec::new();
+        for (l, diff) in manifest.layers.iter().zip(&config.rootfs.diff_ids) {
+            layer_compression(&l.media_type, &l.digest)?;
+            if !self.content.exists(&l.digest) {
+                return Err(Error::BlobNotFound(l.digest.clone()));
+            }
+            layers.push(LayerRecord {
+                digest: l.digest.clone(),
+                media_type: l.media_type.clone(),
+                size: l.size,
+                diff_id: diff.clone(),
+            });
+        }
+        let record = ImageRecord {
+            id: manifest.config.digest.clone(),
+            manifest_digest: manifest_digest.clone(),
+            manifest_media_type: manifest
+                .media_type
+                .clone()
+                .unwrap_or_else(|| kind_mt.to_string()),
+            index_digest: index_digest.clone(),
+            config_digest: manifest.config.digest.clone(),
+            layers,
+            platform: config.platform(),
+            created: config.created.clone(),
+            added: now_secs(),
+        };
+        let pinned = index_digest
+            .clone()
+            .unwrap_or_else(|| manifest_digest.clone());
+        for n in names {
+            if let Some(d) = n.digest() {
+                if d != &pinned && d != &manifest_digest {
+                    return Err(Error::DigestMismatch {
+                        expected: d.clone(),
+                        actual: pinned,
+                    });
+                }
+            }
+        }
+        self.update_db(|db| {
+            let rec = db
+                .images
+                .entry(record.id.hex().to_string())
+                .or_insert_with(|| record.clone());
+            // Re-registering refreshes digests (e.g. pulled via an index now).
+            rec.manifest_digest = record.manifest_digest.clone();
+            rec.manifest_media_type = record.manifest_media_type.clone();
+            rec.index_digest = record.index_digest.clone();
+            rec.layers = record.layers.clone();
+            let out = rec.clone();
+            for n in names {
+                if let Some(t) = n.repo_tag() {
+                    db.tags.insert(t, out.id.clone());
+                }
+                db.digests.insert(
+                    n.repository().with_digest(pinned.clone()).to_string(),
+                    out.id.clone(),
+                );
+            }
+            Ok(out)
+        })
+    }
+
+    // ---- queries --------------------------------------------------------
+
+    /// All images with their names, newest first.
+    pub fn list(&self) -> Result<Vec<ImageInfo>> {
+        let db = self.db()?;
+        let mut out: Vec<ImageInfo> = db.images.values().map(|r| info_of(&db, r)).collect();
+        out.sort_by(|a, b| {
+            b.record
+                .added
+                .cmp(&a.record.added)
+                .then(a.record.id.cmp(&b.record.id))
+        });
+        Ok(out)
+    }
+
+    /// Find an image by full or short id (`sha256:…`, hex, or a unique hex
+    /// prefix of at least 4 digits) or by reference.
+    pub fn resolve(&self, s: &str) -> Result<ImageInfo> {
+        let db = self.db()?;
+        let id = resolve_in(&db, s)?;
+        let r = db
+            .images
+            .get(id.hex())
+            .ok_or_else(|| Error::ImageNotFound(s.to_string()))?;
+        Ok(info_of(&db, r))
+    }
+
+    /// Point `target` (a tag) at the image `source` names.
+    pub fn tag(&self, source: &str, target: &Reference) -> Result<()> {
+        let key = target.repo_tag().ok_or_else(|| {
+            Error::ImageNotFound(format!("{target}: a tag is required to tag an image"))
+        })?;
+        self.update_db(|db| {
+            let id = resolve_in(db, source)?;
+            db.tags.insert(key, id);
+            Ok(())
+        })
+    }
+
+    /// Remove one name. If no tag is left afterwards (and, when a digest
+    /// name was removed, no digest name either) the record and its other
+    /// names are deleted too (its content is reclaimed by [`Store::gc`]); returns the
+    /// deleted image id in that case.
+    pub fn untag(&self, name: &Reference) -> Result<Option<Digest>> {
+        self.update_db(|db| {
+            let by_tag = name.digest().is_none();
+            let id = if let Some(t) = name.repo_tag().filter(|_| by_tag) {
+                db.tags.remove(&t)
+            } else {
+                db.digests.remove(&name.to_string())
+            };
+            let id = id.ok_or_else(|| Error::ImageNotFound(name.familiar()))?;
+            // As docker: once the last tag goes, the digest names go too.
+            let tagged = db.tags.values().any(|v| *v == id);
+            if !tagged && (by_tag || !db.has_names(&id)) {
+                db.remove_names_of(&id);
+                db.images.remove(id.hex());
+                return Ok(Some(id));
+            }
+            Ok(None)
+        })
+    }
+
+    /// `docker rmi` semantics: a reference removes that name (and the image
+    /// once unnamed); an id removes the image and all its names, which
+    /// needs `force` if it has several tags. Returns the image ids deleted.
+    pub fn remove(&self, s: &str, force: bool) -> Result<Vec<Digest>> {
+        let by_id = looks_like_id(s);
+        if !by_id {
+            if let Ok(r) = Reference::parse(s) {
+                let db = self.db()?;
+                if db.tags.contains_key(&r.repo_tag().unwrap_or_default())
+                    || db.digests.contains_key(&r.to_string())
+                {
+                    return Ok(self.untag(&r)?.into_iter().collect());
+                }
+            }
+        }
+        self.update_db(|db| {
+            let id = resolve_in(db, s)?;
+            let ntags = db.tags.values().filter(|v| **v == id).count();
+            if by_id && ntags > 1 && !force {
+                return Err(Error::ImageNotFound(format!(
+                    "{s}: image is referenced by {ntags} tags; remove them by name or force removal"
+                )));
+            }
+            db.remove_names_of(&id);
+            db.images.remove(id.hex());
+            Ok(vec![id])
+        })
+    }
+
+    // ---- rootfs ---------------------------------------------------------
+
+    /// Make sure every layer of `image` is unpacked (in parallel, up to the
+    /// number of cores) and return the overlay lower dirs, top layer
+    /// first. An image without layers gets one empty dir.
+    pub fn prepare_rootfs(&self, image: &ImageRecord) -> Result<Vec<PathBuf>> {
+        let _lease = self.lease()?;
+        let chains = image.chain_ids();
+        let missing: Vec<usize> = (0..chains.len())
+            .filter(|&i| !self.snapshots.exists(&chains[i]))
+            .collect();
+        if !missing.is_empty() {
+            let workers = std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+                .min(missing.len());
+            let next = AtomicUsize::new(0);
+            let first_err: Mutex<Option<Error>> = Mutex::new(None);
+            std::thread::scope(|sc| {
+                for _ in 0..workers {
+                    sc.spawn(|| loop {
+                        let k = next.fetch_add(1, Ordering::SeqCst);
+                        if k >= missing.len()
+                            || first_err.lock().map(|e| e.is_some()).unwrap_or(true)
+                        {
+                            break;
+                        }
+                        let i = missing[k];
+                        if let Err(e) = self.unpack_one(image, &chains, i) {
+                            if let Ok(mut slot) = first_err.lock() {
+                                slot.get_or_insert(e);
+                            }
+                            break;
+                        }
+                    });
+                }
+            });
+            if let Some(e) = first_err.into_inner().ok().flatten() {
+                return Err(e);
+            }
+        }
+        if chains.is_empty() {
+            return Ok(vec![self.snapshots.empty_dir()?]);
+        }
+        Ok(chains
+            .iter()
+            .rev()
+            .map(|c| self.snapshots.fs_path(c))
+            .collect())
+    }
+
+    fn unpack_one(&self, image: &ImageRecord, chains: &[ChainId], i: usize) -> Result<()> {
+        let l = &image.layers[i];
+        let blob = self.content.open(&l.digest)?;
+        let parent = if i == 0 { None } else { Some(&chains[i - 1]) };
+        self.snapshots.create(
+            &chains[i],
+            parent,
+            &l.diff_id,
+            &l.digest,
+            &l.media_type,
+            io::BufReader::new(blob),
+            &self.unpack,
+        )?;
+        Ok(())
+    }
+
+    // ---- garbage --------------------------------------------------------
+
+    /// Delete blobs and snapshots no image record references (snapshots in
+    /// `keep`, e.g. those under running containers, stay) and stale temp
+    /// files. Waits for the exclusive GC lock, i.e. for every in-flight
+    /// write to finish; must not be called while this process holds a
+    /// lease or a [`crate::BlobWriter`].
+    pub fn gc(&self, keep: &HashSet<ChainId>) -> Result<GcReport> {
+        let _gc = FileLock::acquire(&self.root.join(GC_LOCK), LockKind::Exclusive)?;
+        let db = self.db()?;
+        let mut blobs: HashSet<Digest> = HashSet::new();
+        let mut snaps: HashSet<ChainId> = keep.clone();
+        for r in db.images.values() {
+            blobs.extend(r.blobs());
+            snaps.extend(r.chain_ids());
+        }
+        // Parents of kept snapshots stay too (a container's lowers).
+        for c in keep {
+            let mut cur = self.snapshots.meta(c).ok().and_then(|m| m.parent);
+            while let Some(p) = cur {
+                cur = self.snapshots.meta(&p).ok().and_then(|m| m.parent);
+                snaps.insert(p);
+            }
+        }
+        let mut report = GcReport::default();
+        for d in self.content.list()? {
+            if !blobs.contains(&d) {
+                let size = self.content.size(&d).unwrap_or(0);
+                if self.content.delete(&d)? {
+                    report.bytes += size;
+                    report.blobs.push(d);
+                }
+            }
+        }
+        for c in self.snapshots.list()? {
+            if !snaps.contains(&c) && self.snapshots.remove(&c)? {
+                report.snapshots.push(c);
+            }
+        }
+        report.temp_files = self.content.clean_temp()?;
+        // Leftover atomic-write temp files of images.json.
+        if let Ok(rd) = fs::read_dir(&self.root) {
+            for e in rd.flatten() {
+                let n = e.file_name();
+                if n.to_string_lossy().starts_with(".images.json.tmp-") {
+                    fs::remove_file(e.path()).ctx(|| format!("remove {}", e.path().display()))?;
+                    report.temp_files += 1;
+                }
+            }
+        }
+        Ok(report)
+    }
+}
+
+fn looks_like_id(s: &str) -> bool {
+    let hex = s.strip_prefix("sha256:").unwrap_or(s);
+    s.starts_with("sha256:") || is_identifier(hex)
+}
+
+fn info_of(db: &ImageDb, r: &ImageRecord) -> ImageInfo {
+    let parse = |s: &String| Reference::parse_named(s).ok();
+    let mut repo_tags: Vec<Reference> = db
+        .tags
+        .iter()
+        .filter(|(_, v)| **v == r.id)
+        .filter_map(|(k, _)| parse(k))
+        .collect();
+    repo_tags.sort();
+    let mut repo_digests: Vec<Reference> = db
+        .digests
+        .iter()
+        .filter(|(_, v)| **v == r.id)
+        .filter_map(|(k, _)| parse(k))
+        .collect();
+    repo_digests.sort();
+    ImageInfo {
+        record: r.clone(),
+        repo_tags,
+        repo_digests,
+    }
+}
+
+fn resolve_in(db: &ImageDb, s: &str) -> Result<Digest> {
+    let not_found = || Error::ImageNotFound(s.to_string());
+    // Full id.
+    let hex = s.strip_prefix("sha256:").unwrap_or(s);
+    if is_identifier(hex) {
+        if db.images.contains_key(hex) {
+            return Digest::from_hex(hex);
+        }
+        if s.starts_with("sha256:") {
+            return Err(not_found());
+        }
+    }
+    // A reference.
+    if let Ok(r) = Reference::parse(s) {
+        if r.digest().is_none() {
+            if let Some(id) = r.repo_tag().and_then(|t| db.tags.get(&t)) {
+                return Ok(id.clone());
+            }
+        } else if let Some(d) = r.digest() {
+            let key = r.repository().with_digest(d.clone()).to_string();
+            if let Some(id) = db.digests.get(&key) {
+                return Ok(id.clone());
+            }
+            if let Some(rec) = db
+                .images
+                .values()
+                .find(|rec| &rec.manifest_digest == d || rec.index_digest.as_ref() == Some(d))
+            {
+                return Ok(rec.id.clone());
+            }
+        }
+    }
+    // A short id.
+    if hex.len() >= 4 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        let hits: Vec<&String> = db.images.keys().filter(|k| k.starts_with(hex)).collect();
+        match hits.len() {
+            0 => {}
+            1 => return Digest::from_hex(hits[0]),
+            _ => return Err(Error::AmbiguousId(s.to_string())),
+        }
+    }
+    Err(not_found())
+}

@@ -1,0 +1,322 @@
+//! Unpacked layers keyed by chain id: `snapshots/<chainid-hex>/fs` is an
+//! overlayfs lower dir and `snapshots/<chainid-hex>/meta.json` describes
+//! it. A snapshot is unpacked in `tmp/` and renamed into place when
+//! complete, so a crash never leaves a half snapshot visible.
+
+use std::fs;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::digest::{ChainId, Digest};
+use crate::error::{Error, IoContext, Result};
+use crate::fsutil::{fsync_dir, mkdir_all, now_secs, unique_name};
+use crate::unpack::{unpack_layer, UnpackOptions};
+
+/// Description of a snapshot, stored as `meta.json` beside `fs/`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotMeta {
+    /// Chain id (the snapshot's key).
+    pub chain_id: ChainId,
+    /// Parent chain id (absent for the bottom layer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<ChainId>,
+    /// Diff id of the layer unpacked here.
+    pub diff_id: Digest,
+    /// Digest of the (compressed) layer blob it was unpacked from.
+    pub layer_digest: Digest,
+    /// Media type of that blob.
+    pub media_type: String,
+    /// Uncompressed tar size.
+    pub size: u64,
+    /// Unix seconds when unpacked.
+    pub created: u64,
+}
+
+/// The snapshot directory of a store.
+#[derive(Debug, Clone)]
+pub struct SnapshotStore {
+    dir: PathBuf,
+    tmp: PathBuf,
+}
+
+impl SnapshotStore {
+    /// Snapshots under `<root>/snapshots`, temp work under `<root>/tmp`.
+    pub fn new(root: &Path) -> Result<SnapshotStore> {
+        Ok(SnapshotStore {
+            dir: mkdir_all(&root.join("snapshots"))?,
+            tmp: mkdir_all(&root.join("tmp"))?,
+        })
+    }
+
+    /// `snapshots/<hex>`.
+    pub fn path(&self, chain: &ChainId) -> PathBuf {
+        self.dir.join(chain.hex())
+    }
+
+    /// `snapshots/<hex>/fs`, the overlay lower dir.
+    pub fn fs_path(&self, chain: &ChainId) -> PathBuf {
+        self.path(chain).join("fs")
+    }
+
+    /// Whether a complete snapshot exists.
+    pub fn exists(&self, chain: &ChainId) -> bool {
+        self.path(chain).join("meta.json").is_file() && self.fs_path(chain).is_dir()
+    }
+
+    /// Read a snapshot's metadata.
+    pub fn meta(&self, chain: &ChainId) -> Result<SnapshotMeta> {
+        let p = self.path(chain).join("meta.json");
+        let data = fs::read(&p).ctx(|| format!("read {}", p.display()))?;
+        serde_json::from_slice(&data).map_err(|e| Error::json(p.display().to_string(), e))
+    }
+
+    /// All snapshots present, sorted.
+    pub fn list(&self) -> Result<Vec<ChainId>> {
+        let mut out = Vec::new();
+        for e in fs::read_dir(&self.dir).ctx(|| format!("list {}", self.dir.display()))? {
+            let e = e.ctx(|| format!("list {}", self.dir.display()))?;
+            if let Some(d) = e
+                .file_name()
+                .to_str()
+                .and_then(|n| Digest::from_hex(n).ok())
+            {
+                out.push(d);
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Remove a snapshot: renamed out of sight first, then deleted.
+    pub fn remove(&self, chain: &ChainId) -> Result<bool> {
+        let src = self.path(chain);
+        let trash = self.tmp.join(unique_name("del-"));
+        match fs::rename(&src, &trash) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(Error::io(format!("remove snapshot {}", src.display()), e)),
+        }
+        fsync_dir(&self.dir)?;
+        fs::remove_dir_all(&trash).ctx(|| format!("delete {}", trash.display()))?;
+        Ok(true)
+    }
+
+    /// An always-empty directory, the lower dir for an image with no layers.
+    pub fn empty_dir(&self) -> Result<PathBuf> {
+        mkdir_all(&self.dir.join("empty"))
+    }
+
+    /// Unpack `blob` (the layer `layer_digest` of type `media_type`) as the
+    /// snapshot `chain`, verifying its diff id. Does nothing if the
+    /// snapshot already exists; if another process finishes first, its
+    /// snapshot is kept.
+    #[allow(clippy::too_many_arguments)]
+    pub fn create<R: Read>(
+        &self,
+        chain: &ChainId,
+        parent: Option<&ChainId>,
+        diff_id: &Digest,
+        layer_digest: &Digest,
+        media_type: &str,
+        blob: R,
+        opts: &UnpackOptions,
+    ) -> Result<SnapshotMeta> {
+        if self.exists(chain) {
+            return self.meta(chain);
+        }
+        let work = self.tmp.join(unique_name("snap-"));
+        let res = (|| {
+            let fs_dir = mkdir_all(&work.join("fs"))?;
+            let stats = unpack_layer(blob, Some(media_type), &fs_dir, layer_digest, opts)?;
+            if &stats.diff_id != diff_id {
+                return Err(Error::DiffIdMismatch {
+                    layer: layer_digest.clone(),
+                    expected: diff_id.clone(),
+                    actual: stats.diff_id,
+                });
+            }
+            let meta = SnapshotMeta {
+                chain_id: chain.clone(),
+                parent: parent.cloned(),
+                diff_id: diff_id.clone(),
+                layer_digest: layer_digest.clone(),
+                media_type: media_type.to_string(),
+                size: stats.uncompressed_size,
+                created: now_secs(),
+            };
+            let json =
+                serde_json::to_vec_pretty(&meta).map_err(|e| Error::json("snapshot meta", e))?;
+            let mp = work.join("meta.json");
+            fs::write(&mp, json).ctx(|| format!("write {}", mp.display()))?;
+            // Make the unpacked tree durable before publishing it.
+            let wf = fs::File::open(&work).ctx(|| format!("open {}", work.display()))?;
+            nix::unistd::syncfs(&wf).ctx(|| format!("syncfs {}", work.display()))?;
+            let dest = self.path(chain);
+            match fs::rename(&work, &dest) {
+                Ok(()) => {
+                    fsync_dir(&self.dir)?;
+                    Ok(meta)
+                }
+                Err(e)
+                    if matches!(e.raw_os_error(), Some(libc::ENOTEMPTY) | Some(libc::EEXIST))
+                        && self.exists(chain) =>
+                {
+                    // Another process published the same snapshot first.
+                    let _ = fs::remove_dir_all(&work);
+                    self.meta(chain)
+                }
+                Err(e) => Err(Error::io(
+                    format!("rename {} to {}", work.display(), dest.display()),
+                    e,
+                )),
+            }
+        })();
+        if res.is_err() {
+            let _ = fs::remove_dir_all(&work);
+        }
+        res
+    }
+}
+
+/// Overlay mount options: `lowerdir=<top>:...:<bottom>,upperdir=..,workdir=..`.
+/// `lowers` must be ordered top first (as [`crate::Store::prepare_rootfs`]
+/// returns them). Paths containing `,` or `:` cannot be expressed and are
+/// rejected; a single lower with no upper gives a read-only mount.
+pub fn overlay_options<P: AsRef<Path>>(
+    lowers: &[P],
+    upper: Option<&Path>,
+    work: Option<&Path>,
+) -> Result<String> {
+    if lowers.is_empty() {
+        return Err(Error::Overlay(
+            "at least one lower directory is required".into(),
+        ));
+    }
+    let check = |p: &Path| -> Result<String> {
+        let s = p
+            .to_str()
+            .ok_or_else(|| Error::Overlay(format!("path {:?} is not UTF-8", p)))?;
+        if s.contains([',', ':']) || s.is_empty() {
+            return Err(Error::Overlay(format!(
+                "path {s:?} cannot be used in overlay options (empty, or contains ',' or ':')"
+            )));
+        }
+        Ok(s.to_string())
+    };
+    let lower: Vec<String> = lowers
+        .iter()
+        .map(|p| check(p.as_ref()))
+        .collect::<Result<_>>()?;
+    let mut opts = format!("lowerdir={}", lower.join(":"));
+    match (upper, work) {
+        (Some(u), Some(w)) => {
+            opts.push_str(&format!(",upperdir={},workdir={}", check(u)?, check(w)?));
+        }
+        (None, None) => {}
+        _ => {
+            return Err(Error::Overlay(
+                "upperdir and workdir must be given together".into(),
+            ))
+        }
+    }
+    Ok(opts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layer(name: &str, data: &[u8]) -> (Vec<u8>, Digest) {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_path(name).unwrap();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append(&h, data).unwrap();
+        let t = b.into_inner().unwrap();
+        let d = Digest::of_bytes(&t);
+        (t, d)
+    }
+
+    #[test]
+    fn create_is_atomic_and_verified() {
+        let root = tempfile::tempdir().unwrap();
+        let s = SnapshotStore::new(root.path()).unwrap();
+        let (t, diff) = layer("a", b"A");
+        let opts = UnpackOptions::default();
+        let mt = crate::manifest::media_type::OCI_LAYER_TAR;
+        // wrong diff id: nothing visible, temp cleaned
+        let wrong = Digest::of_bytes(b"nope");
+        let e = s
+            .create(&wrong, None, &wrong, &diff, mt, &t[..], &opts)
+            .unwrap_err();
+        assert!(matches!(e, Error::DiffIdMismatch { .. }), "{e}");
+        assert!(e.to_string().contains(&wrong.to_string()));
+        assert!(s.list().unwrap().is_empty());
+        assert_eq!(fs::read_dir(root.path().join("tmp")).unwrap().count(), 0);
+        // right one
+        let m = s
+            .create(&diff, None, &diff, &diff, mt, &t[..], &opts)
+            .unwrap();
+        assert_eq!(m.size, t.len() as u64);
+        assert!(s.exists(&diff));
+        assert_eq!(fs::read(s.fs_path(&diff).join("a")).unwrap(), b"A");
+        assert_eq!(s.meta(&diff).unwrap(), m);
+        assert_eq!(s.list().unwrap(), vec![diff.clone()]);
+        // second create is a no-op
+        assert_eq!(
+            s.create(&diff, None, &diff, &diff, mt, &b""[..], &opts)
+                .unwrap(),
+            m
+        );
+        assert!(s.remove(&diff).unwrap());
+        assert!(!s.remove(&diff).unwrap());
+        assert!(!s.exists(&diff));
+    }
+
+    #[test]
+    fn concurrent_creates_agree() {
+        let root = tempfile::tempdir().unwrap();
+        let s = SnapshotStore::new(root.path()).unwrap();
+        let (t, diff) = layer("f", &vec![1u8; 100_000]);
+        let mt = crate::manifest::media_type::OCI_LAYER_TAR;
+        std::thread::scope(|sc| {
+            for _ in 0..4 {
+                sc.spawn(|| {
+                    s.create(
+                        &diff,
+                        None,
+                        &diff,
+                        &diff,
+                        mt,
+                        &t[..],
+                        &UnpackOptions::default(),
+                    )
+                    .unwrap()
+                });
+            }
+        });
+        assert_eq!(s.list().unwrap(), vec![diff]);
+        assert_eq!(fs::read_dir(root.path().join("tmp")).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn overlay_option_strings() {
+        let l = [PathBuf::from("/s/b"), PathBuf::from("/s/a")];
+        assert_eq!(
+            overlay_options(&l, Some(Path::new("/c/u")), Some(Path::new("/c/w"))).unwrap(),
+            "lowerdir=/s/b:/s/a,upperdir=/c/u,workdir=/c/w"
+        );
+        assert_eq!(
+            overlay_options(&l, None, None).unwrap(),
+            "lowerdir=/s/b:/s/a"
+        );
+        assert!(overlay_options::<PathBuf>(&[], None, None).is_err());
+        assert!(overlay_options(&[PathBuf::from("/a:b")], None, None).is_err());
+        assert!(overlay_options(&[PathBuf::from("/a,b")], None, None).is_err());
+        assert!(overlay_options(&l, Some(Path::new("/u")), None).is_err());
+    }
+}
