@@ -3,7 +3,7 @@
 //! (`docker save`) and OCI image layout tarballs.
 
 use std::collections::BTreeMap;
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 
 use serde::{Deserialize, Serialize};
 
@@ -11,7 +11,8 @@ use crate::digest::{Digest, HashingReader};
 use crate::error::{Error, Result};
 use crate::images::{ImageRecord, Store};
 use crate::manifest::{
-    media_type, ContainerConfig, Descriptor, History, ImageConfig, Manifest, Platform, RootFs,
+    media_type, ContainerConfig, Descriptor, History, ImageConfig, Index, Manifest, Platform,
+    RootFs,
 };
 use crate::reference::Reference;
 use crate::unpack::decompress;
@@ -134,4 +135,329 @@ pub struct DockerArchiveEntry {
 
 fn null_vec<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Vec<String>, D::Error> {
     Ok(Option::<Vec<String>>::deserialize(d)?.unwrap_or_default())
+}
+/// Write a tar entry with fixed metadata (reproducible archives).
+pub(crate) fn append_file<W: Write>(
+    b: &mut tar::Builder<W>,
+    path: &str,
+    size: u64,
+    data: impl Read,
+) -> Result<()> {
+    let mut h = tar::Header::new_ustar();
+    h.set_path(path)
+        .map_err(|e| Error::Archive(format!("entry {path}: {e}")))?;
+    h.set_size(size);
+    h.set_mode(0o644);
+    h.set_mtime(0);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_entry_type(tar::EntryType::Regular);
+    h.set_cksum();
+    b.append(&h, data)
+        .map_err(|e| Error::io(format!("write archive entry {path}"), e))
+}
+
+pub(crate) fn append_dir<W: Write>(b: &mut tar::Builder<W>, path: &str) -> Result<()> {
+    let mut h = tar::Header::new_ustar();
+    h.set_path(path)
+        .map_err(|e| Error::Archive(format!("entry {path}: {e}")))?;
+    h.set_size(0);
+    h.set_mode(0o755);
+    h.set_mtime(0);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_entry_type(tar::EntryType::Directory);
+    h.set_cksum();
+    b.append(&h, io::empty())
+        .map_err(|e| Error::io(format!("write archive entry {path}"), e))
+}
+
+/// Archive formats for [`Store::save`] / [`Store::load`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArchiveFormat {
+    /// `docker save` layout: `manifest.json`, `repositories`,
+    /// `<id>.json` configs and `<diffid>/layer.tar` uncompressed layers.
+    Docker,
+    /// OCI image layout: `oci-layout`, `index.json`, `blobs/sha256/…`.
+    Oci,
+}
+
+/// Annotation naming an image in an OCI layout (tag or full name).
+pub const ANNOTATION_REF_NAME: &str = "org.opencontainers.image.ref.name";
+/// containerd's annotation with the full image name.
+pub const ANNOTATION_IMAGE_NAME: &str = "io.containerd.image.name";
+
+const MAX_SMALL_FILE: u64 = 16 << 20;
+
+impl Store {
+    /// Write the images named by `names` (references or ids) to `out` as
+    /// a tar archive in `format`.
+    pub fn save<W: Write>(&self, names: &[&str], format: ArchiveFormat, out: W) -> Result<()> {
+        let mut images = Vec::new();
+        for n in names {
+            let info = self.resolve(n)?;
+            // Only the name asked for goes into the archive when it is a
+            // reference; an id exports all tags.
+            let tags: Vec<Reference> = match Reference::parse(n) {
+                Ok(r) if r.tag().is_some() && info.repo_tags.contains(&r) => vec![r],
+                _ => info.repo_tags.clone(),
+            };
+            images.push((info.record, tags));
+        }
+        let mut b = tar::Builder::new(out);
+        match format {
+            ArchiveFormat::Docker => self.save_docker(&mut b, &images)?,
+            ArchiveFormat::Oci => self.save_oci(&mut b, &images)?,
+        }
+        b.into_inner()
+            .and_then(|mut w| w.flush())
+            .map_err(|e| Error::io("finish archive", e))
+    }
+
+    fn save_docker<W: Write>(
+        &self,
+        b: &mut tar::Builder<W>,
+        images: &[(ImageRecord, Vec<Reference>)],
+    ) -> Result<()> {
+        let mut manifest = Vec::new();
+        let mut repositories: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+        let mut written = std::collections::HashSet::new();
+        for (rec, tags) in images {
+            let config_name = format!("{}.json", rec.id.hex());
+            if written.insert(config_name.clone()) {
+                let cfg = self.content().read(&rec.config_digest, MAX_SMALL_FILE)?;
+                append_file(b, &config_name, cfg.len() as u64, &cfg[..])?;
+            }
+            let mut layers = Vec::new();
+            for l in &rec.layers {
+                let dir = l.diff_id.hex().to_string();
+                let path = format!("{dir}/layer.tar");
+                if written.insert(path.clone()) {
+                    // Uncompressed size first (the tar header needs it).
+                    let (_, mut r) = decompress(
+                        self.content().open(&l.digest)?,
+                        Some(&l.media_type),
+                        &l.digest,
+                    )?;
+                    let size = io::copy(&mut r, &mut io::sink())
+                        .map_err(|e| Error::io(format!("read layer {}", l.digest), e))?;
+                    let (_, r) = decompress(
+                        self.content().open(&l.digest)?,
+                        Some(&l.media_type),
+                        &l.digest,
+                    )?;
+                    append_dir(b, &format!("{dir}/"))?;
+                    append_file(b, &path, size, r)?;
+                }
+                layers.push(path);
+            }
+            for t in tags {
+                let repo = t.familiar_name();
+                if let Some(tag) = t.tag() {
+                    repositories
+                        .entry(repo)
+                        .or_default()
+                        .insert(tag.to_string(), rec.id.hex().to_string());
+                }
+            }
+            manifest.push(DockerArchiveEntry {
+                config: config_name,
+                repo_tags: tags.iter().map(|t| t.familiar()).collect(),
+                layers,
+            });
+        }
+        let mj = serde_json::to_vec(&manifest).map_err(|e| Error::json("manifest.json", e))?;
+        append_file(b, "manifest.json", mj.len() as u64, &mj[..])?;
+        let rj = serde_json::to_vec(&repositories).map_err(|e| Error::json("repositories", e))?;
+        append_file(b, "repositories", rj.len() as u64, &rj[..])
+    }
+
+    fn save_oci<W: Write>(
+        &self,
+        b: &mut tar::Builder<W>,
+        images: &[(ImageRecord, Vec<Reference>)],
+    ) -> Result<()> {
+        let layout = br#"{"imageLayoutVersion":"1.0.0"}"#;
+        append_file(b, "oci-layout", layout.len() as u64, &layout[..])?;
+        append_dir(b, "blobs/")?;
+        append_dir(b, "blobs/sha256/")?;
+        let mut written = std::collections::HashSet::new();
+        let mut index = Index {
+            schema_version: 2,
+            media_type: Some(media_type::OCI_INDEX.into()),
+            manifests: Vec::new(),
+            annotations: BTreeMap::new(),
+        };
+        for (rec, tags) in images {
+            let blobs = [rec.manifest_digest.clone(), rec.config_digest.clone()]
+                .into_iter()
+                .chain(rec.layers.iter().map(|l| l.digest.clone()));
+            for d in blobs {
+                if written.insert(d.clone()) {
+                    let size = self.content().size(&d)?;
+                    append_file(
+                        b,
+                        &format!("blobs/sha256/{}", d.hex()),
+                        size,
+                        self.content().open(&d)?,
+                    )?;
+                }
+            }
+            let mut desc = Descriptor::new(
+                &rec.manifest_media_type,
+                rec.manifest_digest.clone(),
+                self.content().size(&rec.manifest_digest)?,
+            );
+            desc.platform = Some(rec.platform.clone());
+            if tags.is_empty() {
+                index.manifests.push(desc.clone());
+            }
+            for t in tags {
+                let mut d = desc.clone();
+                d.annotations
+                    .insert(ANNOTATION_IMAGE_NAME.into(), t.to_string());
+                if let Some(tag) = t.tag() {
+                    d.annotations
+                        .insert(ANNOTATION_REF_NAME.into(), tag.to_string());
+                }
+                index.manifests.push(d);
+            }
+        }
+        let ij = serde_json::to_vec(&index).map_err(|e| Error::json("index.json", e))?;
+        append_file(b, "index.json", ij.len() as u64, &ij[..])
+    }
+
+    /// Load a docker-archive or OCI layout tarball (detected by content);
+    /// returns the images registered.
+    pub fn load<R: Read>(&self, input: R) -> Result<Vec<ImageRecord>> {
+        let _lease = self.lease()?;
+        let mut small: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+        // archive path → (digest, size) of files stored as blobs
+        let mut stored: BTreeMap<String, (Digest, u64)> = BTreeMap::new();
+        let mut ar = tar::Archive::new(input);
+        let entries = ar
+            .entries()
+            .map_err(|e| Error::Archive(format!("read tar: {e}")))?;
+        for entry in entries {
+            let mut entry = entry.map_err(|e| Error::Archive(format!("read tar: {e}")))?;
+            if !matches!(
+                entry.header().entry_type(),
+                tar::EntryType::Regular | tar::EntryType::Continuous
+            ) {
+                continue;
+            }
+            let path = entry
+                .path()
+                .map_err(|e| Error::Archive(format!("entry path: {e}")))?
+                .to_string_lossy()
+                .trim_start_matches("./")
+                .to_string();
+            let blob_hex = path.strip_prefix("blobs/sha256/");
+            if blob_hex.is_some() || path.ends_with(".tar") {
+                let expected =
+                    match blob_hex {
+                        Some(h) => Some(Digest::from_hex(h).map_err(|_| {
+                            Error::Archive(format!("{path}: not a sha256 blob name"))
+                        })?),
+                        None => None,
+                    };
+                let got = self.content().ingest(&mut entry, expected)?;
+                stored.insert(path, got);
+            } else if entry.size() <= MAX_SMALL_FILE {
+                let mut v = Vec::new();
+                entry
+                    .read_to_end(&mut v)
+                    .map_err(|e| Error::Archive(format!("read {path}: {e}")))?;
+                small.insert(path, v);
+            }
+        }
+        if small.contains_key("index.json") && small.contains_key("oci-layout") {
+            self.load_oci(&small)
+        } else if let Some(mj) = small.get("manifest.json") {
+            self.load_docker(mj, &small, &stored)
+        } else {
+            Err(Error::Archive(
+                "neither an OCI layout (oci-layout, index.json) nor a docker archive (manifest.json)".into(),
+            ))
+        }
+    }
+
+    fn load_oci(&self, small: &BTreeMap<String, Vec<u8>>) -> Result<Vec<ImageRecord>> {
+        let idx: Index = serde_json::from_slice(&small["index.json"])
+            .map_err(|e| Error::Archive(format!("index.json: {e}")))?;
+        let mut out = Vec::new();
+        for d in &idx.manifests {
+            let mut names = Vec::new();
+            let full = d
+                .annotations
+                .get(ANNOTATION_IMAGE_NAME)
+                .or_else(|| d.annotations.get(ANNOTATION_REF_NAME));
+            if let Some(n) = full {
+                // A bare tag ("latest") is not a usable name on its own.
+                if n.contains('/')
+                    || n.contains(':')
+                    || d.annotations.contains_key(ANNOTATION_IMAGE_NAME)
+                {
+                    names.push(Reference::parse(n)?);
+                }
+            }
+            let platform = d.platform.clone().unwrap_or_else(Platform::host);
+            out.push(self.register(&d.digest, &platform, &names)?);
+        }
+        Ok(out)
+    }
+
+    fn load_docker(
+        &self,
+        mj: &[u8],
+        small: &BTreeMap<String, Vec<u8>>,
+        stored: &BTreeMap<String, (Digest, u64)>,
+    ) -> Result<Vec<ImageRecord>> {
+        let entries: Vec<DockerArchiveEntry> = serde_json::from_slice(mj)
+            .map_err(|e| Error::Archive(format!("manifest.json: {e}")))?;
+        let mut out = Vec::new();
+        for e in entries {
+            let cfg = match small.get(&e.config) {
+                Some(c) => c.clone(),
+                None => match stored.get(&e.config) {
+                    Some((d, _)) => self.content().read(d, MAX_SMALL_FILE)?,
+                    None => return Err(Error::Archive(format!("config {} missing", e.config))),
+                },
+            };
+            let config_digest = self.content().ingest_bytes(&cfg)?;
+            let config = ImageConfig::parse(&cfg, &config_digest)?;
+            let mut layers = Vec::new();
+            for l in &e.layers {
+                let (d, size) = stored
+                    .get(l)
+                    .ok_or_else(|| Error::Archive(format!("layer {l} missing")))?;
+                // Layers may be plain or compressed tars; the magic decides.
+                let mut head = [0u8; 6];
+                let n = self.content().open(d)?.read(&mut head).unwrap_or(0);
+                let mt = match crate::unpack::detect_compression(&head[..n]) {
+                    Ok(crate::manifest::Compression::Gzip) => media_type::DOCKER_LAYER_GZIP,
+                    Ok(crate::manifest::Compression::Zstd) => media_type::OCI_LAYER_ZSTD,
+                    _ => media_type::DOCKER_LAYER_TAR,
+                };
+                layers.push(Descriptor::new(mt, d.clone(), *size));
+            }
+            let manifest = Manifest {
+                schema_version: 2,
+                media_type: Some(media_type::DOCKER_MANIFEST.into()),
+                artifact_type: None,
+                config: Descriptor::new(media_type::DOCKER_CONFIG, config_digest, cfg.len() as u64),
+                layers,
+                annotations: BTreeMap::new(),
+            };
+            let mjson = serde_json::to_vec(&manifest).map_err(|e| Error::json("manifest", e))?;
+            let md = self.content().ingest_bytes(&mjson)?;
+            let names: Vec<Reference> = e
+                .repo_tags
+                .iter()
+                .map(|t| Reference::parse(t))
+                .collect::<std::result::Result<_, _>>()?;
+            out.push(self.register(&md, &config.platform(), &names)?);
+        }
+        Ok(out)
+    }
 }

@@ -24,7 +24,7 @@ pub mod store;
 pub mod sys;
 pub mod unpack;
 
-pub use archive::ImportOptions;
+pub use archive::{ArchiveFormat, ImportOptions};
 pub use digest::{chain_ids, ChainId, Digest};
 pub use error::{Error, Result};
 pub use images::{GcReport, ImageDb, ImageInfo, ImageRecord, LayerRecord, Store};
