@@ -115,7 +115,7 @@ impl Store {
         let manifest_json =
             serde_json::to_vec(&manifest).map_err(|e| Error::json("manifest", e))?;
         let manifest_digest = self.content().ingest_bytes(&manifest_json)?;
-        drop(_lease);
+        // Still holding the lease: GC must not see the new blobs unreferenced.
         self.register(&manifest_digest, &platform, names)
     }
 }

@@ -71,6 +71,10 @@ pub enum Error {
     /// No image matches a reference or id.
     #[error("image not found: {0}")]
     ImageNotFound(String),
+    /// The operation conflicts with the store's state (e.g. removing an
+    /// image by id while several tags reference it).
+    #[error("conflict: {0}")]
+    Conflict(String),
     /// A short id matches several images.
     #[error("image id prefix {0:?} is ambiguous")]
     AmbiguousId(String),

@@ -451,8 +451,8 @@ impl Store {
             let id = resolve_in(db, s)?;
             let ntags = db.tags.values().filter(|v| **v == id).count();
             if by_id && ntags > 1 && !force {
-                return Err(Error::ImageNotFound(format!(
-                    "{s}: image is referenced by {ntags} tags; remove them by name or force removal"
+                return Err(Error::Conflict(format!(
+                    "image {s} is referenced by {ntags} tags; remove them by name or force removal"
                 )));
             }
             db.remove_names_of(&id);

@@ -578,16 +578,21 @@ impl Unpacker {
         let mut times = std::mem::take(&mut self.dir_times);
         times.sort_by_key(|(p, _)| std::cmp::Reverse(p.components().count()));
         for (rel, mtime) in times {
-            let (dir, name) = self.open_parent(&rel, false)?;
+            // A later entry may have replaced or removed the directory.
+            let Ok((dir, name)) = self.open_parent(&rel, false) else {
+                continue;
+            };
             let t = TimeSpec::new(mtime as i64, 0);
-            utimensat(
+            match utimensat(
                 dir.as_fd(),
                 name.as_os_str(),
                 &t,
                 &t,
                 UtimensatFlags::NoFollowSymlink,
-            )
-            .map_err(|e| self.sys_err("set times", &rel, e))?;
+            ) {
+                Ok(()) | Err(Errno::ENOENT) => {}
+                Err(e) => return Err(self.sys_err("set times", &rel, e)),
+            }
         }
         Ok(())
     }
@@ -916,11 +921,17 @@ mod tests {
             raw(b, "d/", EntryType::Directory, None, b"", 0o755);
             raw(b, "d/inner", EntryType::Regular, None, b"", 0o644);
             raw(b, "d", EntryType::Regular, None, b"not a dir", 0o644);
+            raw(b, "e/sub/", EntryType::Directory, None, b"", 0o755);
+            raw(b, "e", EntryType::Regular, None, b"file over dir", 0o644);
         });
         let dir = tempfile::tempdir().unwrap();
         unpack(&data, dir.path()).unwrap();
         assert_eq!(std::fs::read(dir.path().join("x")).unwrap(), b"file now");
         assert_eq!(std::fs::read(dir.path().join("d")).unwrap(), b"not a dir");
+        assert_eq!(
+            std::fs::read(dir.path().join("e")).unwrap(),
+            b"file over dir"
+        );
     }
 
     #[test]
