@@ -11,11 +11,7 @@ command -v /usr/bin/time >/dev/null || apt-get install -y -qq time >/dev/null
 cargo build --release -p berth-oci >/dev/null
 BERTH=$PWD/target/release/berth-oci
 # crun 1.8 refuses this hybrid host unless hugetlb has a v1 hierarchy.
-if [ -d /sys/fs/cgroup/unified ] && ! mountpoint -q /sys/fs/cgroup/hugetlb; then
-    echo "-hugetlb" > /sys/fs/cgroup/unified/cgroup.subtree_control 2>/dev/null || true
-    mkdir -p /sys/fs/cgroup/hugetlb
-    mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb || echo "warning: cannot mount hugetlb v1; crun may fail" >&2
-fi
+./scripts/hugetlb-v1.sh || echo "warning: cannot mount hugetlb v1; crun may fail" >&2
 work=$(mktemp -d /tmp/berth-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 BERTH_OCI=$BERTH ./scripts/mkbundle.sh "$work/b" /bin/true >/dev/null

@@ -18,14 +18,9 @@ use std::path::{Path, PathBuf};
     disable_version_flag = true
 )]
 struct Cli {
-    /// Directory for container state.
-    #[arg(
-        long,
-        global = true,
-        default_value = "/run/berth-oci",
-        env = "BERTH_OCI_ROOT"
-    )]
-    root: PathBuf,
+    /// Directory for container state [default: /run/berth-oci; $XDG_RUNTIME_DIR/berth-oci unprivileged].
+    #[arg(long, global = true, env = "BERTH_OCI_ROOT")]
+    root: Option<PathBuf>,
     /// Log file (errors and, with --debug, debug messages).
     #[arg(long, global = true)]
     log: Option<PathBuf>,
@@ -257,7 +252,7 @@ fn real_main(cli: Cli) -> Result<i32> {
         );
         return Ok(0);
     }
-    let root = cli.root.clone();
+    let root = cli.root.clone().unwrap_or_else(default_root);
     let Some(cmd) = cli.cmd else {
         bail!("no command given (try --help)");
     };
@@ -317,6 +312,25 @@ fn real_main(cli: Cli) -> Result<i32> {
         }
     }
     Ok(0)
+}
+
+fn default_root() -> PathBuf {
+    // The effective uid, from /proc (keeps this binary free of unsafe).
+    let uid = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2)?.parse::<u32>().ok())
+        })
+        .unwrap_or(0);
+    if uid == 0 {
+        return PathBuf::from("/run/berth-oci");
+    }
+    match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(d) if !d.is_empty() => PathBuf::from(d).join("berth-oci"),
+        _ => PathBuf::from(format!("/tmp/berth-oci-{uid}")),
+    }
 }
 
 fn create_opts(

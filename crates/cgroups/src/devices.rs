@@ -5,7 +5,6 @@
 //! block of "if type/access/major/minor do not match, jump to the next block;
 //! else return allow/deny", ending in the default action.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType};
@@ -135,11 +134,43 @@ fn perms_str(p: u8) -> String {
 /// also gives runc's sort order.
 type Meta = (i64, i64, char);
 
-/// Emulation of the v1 devices controller state (runc's devices emulator).
+/// An insertion-ordered map: the kernel lists v1 exceptions in the order
+/// they were written, and the OCI spec asks for the listed order.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Ordered(Vec<(Meta, u8)>);
+
+impl Ordered {
+    fn get(&self, k: &Meta) -> Option<&u8> {
+        self.0.iter().find(|(m, _)| m == k).map(|(_, v)| v)
+    }
+    fn get_mut(&mut self, k: &Meta) -> Option<&mut u8> {
+        self.0.iter_mut().find(|(m, _)| m == k).map(|(_, v)| v)
+    }
+    fn remove(&mut self, k: &Meta) {
+        self.0.retain(|(m, _)| m != k);
+    }
+    fn entry_or_zero(&mut self, k: Meta) -> &mut u8 {
+        if let Some(i) = self.0.iter().position(|(m, _)| *m == k) {
+            return &mut self.0[i].1;
+        }
+        self.0.push((k, 0));
+        &mut self.0.last_mut().expect("just pushed").1
+    }
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&Meta, &u8)> {
+        self.0.iter().map(|(m, v)| (m, v))
+    }
+    #[allow(dead_code)]
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+/// Emulation of the v1 devices controller state (runc's devices emulator),
+/// keeping the order in which exceptions were given.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Emulator {
     pub default_allow: bool,
-    pub rules: BTreeMap<Meta, u8>,
+    pub rules: Ordered,
 }
 
 fn wild(x: Option<u32>) -> i64 {
@@ -160,7 +191,7 @@ impl Emulator {
             // Any 'a' rule switches the whole cgroup (runc treats every 'a' rule as a *:* rwm).
             *self = Emulator {
                 default_allow: r.allow,
-                rules: BTreeMap::new(),
+                rules: Ordered::default(),
             };
             return Ok(());
         }
@@ -182,12 +213,25 @@ impl Emulator {
                 }
             }
         } else {
-            *self.rules.entry(meta).or_insert(0) |= r.perms();
+            *self.rules.entry_or_zero(meta) |= r.perms();
         }
         Ok(())
     }
 
-    /// The normalised exceptions, in runc's order, each with the non-default action.
+    /// The exceptions in runc's order (by major, minor, type): for the eBPF
+    /// program, where order does not change the verdict.
+    pub(crate) fn sorted_exceptions(&self) -> Vec<DeviceRule> {
+        let mut e: Vec<(Meta, DeviceRule)> = self
+            .rules
+            .iter()
+            .map(|(m, _)| *m)
+            .zip(self.exceptions())
+            .collect();
+        e.sort_by_key(|(m, _)| *m);
+        e.into_iter().map(|(_, r)| r).collect()
+    }
+
+    /// The normalised exceptions, in the order given, each with the non-default action.
     pub(crate) fn exceptions(&self) -> Vec<DeviceRule> {
         let num = |x: i64| u32::try_from(x).ok();
         self.rules
@@ -287,7 +331,7 @@ pub fn device_filter_program(rules: &[DeviceRule]) -> Result<Vec<Insn>> {
         ins(BPF_LDX_MEM_W, 4, 1, 4, 0),
         ins(BPF_LDX_MEM_W, 5, 1, 8, 0),
     ];
-    for rule in emu.exceptions() {
+    for rule in emu.sorted_exceptions() {
         let bpf_type = match rule.typ {
             'c' => BPF_DEVCG_DEV_CHAR,
             'b' => BPF_DEVCG_DEV_BLOCK,

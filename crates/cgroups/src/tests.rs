@@ -897,8 +897,8 @@ fn v1_devices() {
         pairs(&[
             (&format!("{d}/devices.deny"), "a *:* rwm"),
             (&format!("{d}/devices.allow"), "c 1:3 rwm"),
-            (&format!("{d}/devices.allow"), "b 8:0 r"),
             (&format!("{d}/devices.allow"), "c 136:* rwm"),
+            (&format!("{d}/devices.allow"), "b 8:0 r"),
         ])
     );
     assert!(resources::plan(&m, &devices_res())

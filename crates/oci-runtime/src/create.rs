@@ -30,6 +30,8 @@ pub struct CreateOptions {
     pub systemd_cgroup: bool,
 }
 
+static READY_SENT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Creates the container; on any failure nothing is left behind.
 pub fn create(opts: CreateOptions) -> Result<ContainerState> {
     state::validate_id(&opts.id)?;
@@ -150,8 +152,16 @@ fn create_inner(
     let fifo = dir.join(EXEC_FIFO);
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
         .ctx(|| format!("mkfifo {}", fifo.display()))?;
-    let fifo_fd =
-        sys::openat2(libc::AT_FDCWD, &fifo, libc::O_PATH, 0, 0).ctx(|| "open exec.fifo")?;
+    // mkfifo honours the umask; init (maybe an unprivileged id in a user
+    // namespace) must be able to open it for writing.
+    std::fs::set_permissions(&fifo, std::os::unix::fs::PermissionsExt::from_mode(0o622))
+        .ctx(|| "chmod exec.fifo")?;
+    let (ruid, rgid) = root_ids(&linux);
+    std::os::unix::fs::chown(&fifo, Some(ruid), Some(rgid)).ctx(|| "chown exec.fifo")?;
+    // Init reaches the fifo through a descriptor of the state directory: it
+    // works after pivot_root, with or without /proc in the container.
+    let fifo_fd = sys::openat2(libc::AT_FDCWD, dir, libc::O_PATH | libc::O_DIRECTORY, 0, 0)
+        .ctx(|| format!("open {}", dir.display()))?;
 
     let (parent_ch, child_ch) = Channel::pair()?;
     let ctx = ChildContext {
@@ -173,7 +183,12 @@ fn create_inner(
             let code = match child_main(&ctx, &child_ch) {
                 Ok(()) => 0,
                 Err(e) => {
-                    let _ = child_ch.send(&Msg::Error(e.to_string()));
+                    // Once Ready is sent nobody reads the channel: use stderr.
+                    if READY_SENT.load(std::sync::atomic::Ordering::Relaxed)
+                        || child_ch.send(&Msg::Error(e.to_string())).is_err()
+                    {
+                        eprintln!("berth-oci: {e}");
+                    }
                     1
                 }
             };
@@ -279,16 +294,33 @@ pub fn effective_resources(linux: &oci_spec::runtime::Linux) -> oci_spec::runtim
     }
     rules.push(dev("c", Some(136), None, "rwm"));
     for d in linux.devices().iter().flatten() {
-        let t = serde_json::to_value(d.typ())
-            .ok()
-            .and_then(|v| v.as_str().map(String::from))
-            .unwrap_or_else(|| "c".into());
-        rules.push(dev(&t, Some(d.major()), Some(d.minor()), "rwm"));
+        // Fifos need no cgroup permission; "u" (unbuffered) is a char device.
+        let t = match d.typ() {
+            oci_spec::runtime::LinuxDeviceType::B => "b",
+            oci_spec::runtime::LinuxDeviceType::C | oci_spec::runtime::LinuxDeviceType::U => "c",
+            _ => continue,
+        };
+        rules.push(dev(t, Some(d.major()), Some(d.minor()), "rwm"));
     }
     if let Ok(r) = serde_json::from_value(serde_json::Value::Array(rules)) {
         res.set_devices(Some(r));
     }
     res
+}
+
+/// Host ids of the container's root (for files init must open).
+fn root_ids(linux: &oci_spec::runtime::Linux) -> (u32, u32) {
+    let host = |m: &Option<Vec<LinuxIdMapping>>, me: u32| {
+        m.iter()
+            .flatten()
+            .find(|x| x.container_id() == 0)
+            .map(|x| x.host_id())
+            .unwrap_or(me)
+    };
+    (
+        host(linux.uid_mappings(), sys::geteuid()),
+        host(linux.gid_mappings(), sys::getegid()),
+    )
 }
 
 fn format_map(m: &[LinuxIdMapping]) -> String {
@@ -444,7 +476,9 @@ fn init_main(ctx: &ChildContext, ch: &Channel) -> Result<()> {
     let process = spec.process().clone().unwrap_or_default();
     let pid = host_pid();
     nix::unistd::setsid().ctx(|| "setsid")?;
-    let new_mnt = ctx.plan.creates(LinuxNamespaceType::Mount);
+    // As runc: the rootfs is set up in a mount namespace of the container's,
+    // new or joined; without one, init only chroots.
+    let new_mnt = ctx.plan.has(LinuxNamespaceType::Mount);
     let sources = ctx.cgroup.map(|c| c.mount_sources()).unwrap_or_default();
     let rctx = RootfsContext {
         spec,
@@ -521,16 +555,21 @@ fn init_main(ctx: &ChildContext, ch: &Channel) -> Result<()> {
     // From here on the runtime exits; our parent may go away.
     sys::set_parent_death_signal(0).ctx(|| "prctl(PR_SET_PDEATHSIG)")?;
     ch.send(&Msg::Ready)?;
+    READY_SENT.store(true, std::sync::atomic::Ordering::Relaxed);
 
     // Wait for `start`: opening the fifo for writing blocks until it is read.
-    let fifo_path = format!("/proc/self/fd/{}", ctx.fifo.as_raw_fd());
-    let f = std::fs::OpenOptions::new()
-        .write(true)
-        .open(&fifo_path)
-        .ctx(|| "cannot open exec.fifo (is /proc mounted in the container?)")?;
+    let f: std::fs::File = nix::fcntl::openat(
+        ctx.fifo,
+        EXEC_FIFO,
+        nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map(std::fs::File::from)
+    .ctx(|| "cannot open exec.fifo")?;
     use std::io::Write;
     (&f).write_all(b"0").ctx(|| "write exec.fifo")?;
-    drop(f);
+    // `f` stays open (close-on-exec): `start` sees EOF once we exec, so it
+    // returns only when the container's process really runs.
     hooks::run_hooks(
         h.start_container().as_ref(),
         &hook_state(spec, ctx, pid, "running"),

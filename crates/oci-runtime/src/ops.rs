@@ -52,6 +52,22 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
             "cannot start container {id:?}: init exited before start"
         )));
     }
+    // Init holds the fifo open until its execve: EOF means the container's
+    // process runs (or init failed, which its exit shows).
+    loop {
+        sys::poll_readable(f.as_raw_fd(), -1).ctx(|| "poll exec.fifo")?;
+        match (&f).read(&mut buf) {
+            Ok(0) => break,
+            Ok(_) => continue,
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::Interrupted =>
+            {
+                continue
+            }
+            Err(e) => return Err(e).ctx(|| "read exec.fifo"),
+        }
+    }
     let h = st.config.hooks().clone().unwrap_or_default();
     hooks::run_hooks_warn(
         h.poststart().as_ref(),

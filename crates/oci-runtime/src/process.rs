@@ -350,7 +350,11 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("no such file"), "{e}");
-        let e = lookup("/etc/hostname", &env, Path::new("/"))
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("plain");
+        std::fs::write(&f, "x").unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = lookup(f.to_str().unwrap(), &env, Path::new("/"))
             .unwrap_err()
             .to_string();
         assert!(e.contains("permission denied"), "{e}");

@@ -56,32 +56,57 @@ pub fn open_in_root(root: RawFd, path: &Path, flags: i32) -> std::io::Result<Own
     )
 }
 
-/// `mkdir -p` inside `root`: every component is created in a directory that
-/// was itself resolved inside the root.
+/// `mkdir -p` inside `root`, following symlinks the way the kernel's
+/// RESOLVE_IN_ROOT does (absolute targets and `..` stay inside the root),
+/// and creating the targets of dangling ones. Every directory is created
+/// with mkdirat in a parent that was itself opened inside the root.
 pub fn mkdir_all_in_root(root: RawFd, path: &Path, mode: u32) -> std::io::Result<OwnedFd> {
-    let r = rel(path);
-    let mut prefix = PathBuf::new();
-    let mut cur = open_in_root(root, Path::new("."), libc::O_PATH | libc::O_DIRECTORY)?;
-    for comp in r.components() {
-        prefix.push(comp);
-        match open_in_root(root, &prefix, libc::O_PATH | libc::O_DIRECTORY) {
-            Ok(fd) => cur = fd,
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
-                let name = comp.as_os_str();
+    use std::collections::VecDeque;
+    let mut todo: VecDeque<std::ffi::OsString> = rel(path)
+        .components()
+        .map(|c| c.as_os_str().to_os_string())
+        .collect();
+    let mut cur = PathBuf::new();
+    let mut links = 0;
+    while let Some(name) = todo.pop_front() {
+        if name == ".." {
+            cur.pop();
+            continue;
+        }
+        if name == "." {
+            continue;
+        }
+        let dir = open_in_root(root, &cur, libc::O_PATH | libc::O_DIRECTORY)?;
+        match nix::fcntl::readlinkat(&dir, name.as_os_str()) {
+            Ok(target) => {
+                links += 1;
+                if links > 40 {
+                    return Err(std::io::Error::from_raw_os_error(libc::ELOOP));
+                }
+                let t = Path::new(&target);
+                if t.is_absolute() {
+                    cur = PathBuf::new();
+                }
+                for c in rel(t).components().rev() {
+                    todo.push_front(c.as_os_str().to_os_string());
+                }
+            }
+            Err(nix::errno::Errno::EINVAL) => cur.push(&name),
+            Err(nix::errno::Errno::ENOENT) => {
                 match nix::sys::stat::mkdirat(
-                    &cur,
-                    name,
+                    &dir,
+                    name.as_os_str(),
                     nix::sys::stat::Mode::from_bits_truncate(mode),
                 ) {
                     Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
                     Err(e) => return Err(e.into()),
                 }
-                cur = open_in_root(root, &prefix, libc::O_PATH | libc::O_DIRECTORY)?;
+                cur.push(&name);
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         }
     }
-    Ok(cur)
+    open_in_root(root, &cur, libc::O_PATH | libc::O_DIRECTORY)
 }
 
 /// Creates an empty file at `path` inside `root` (for file bind mounts).
