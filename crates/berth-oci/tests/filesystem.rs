@@ -67,7 +67,10 @@ fn bind_mount_host_dir_rw() {
         "destination": "/data", "type": "bind", "source": host.path(),
         "options": ["bind"]
     }));
-    let o = run_in(&mut b, "cat /data/from-host; echo from-ctr > /data/from-ctr");
+    let o = run_in(
+        &mut b,
+        "cat /data/from-host; echo from-ctr > /data/from-ctr",
+    );
     o.ok();
     assert_eq!(o.stdout, "hello from host\n", "{o}");
     assert_eq!(
@@ -91,7 +94,10 @@ fn bind_mount_readonly() {
     );
     o.ok();
     assert_eq!(o.stdout, "orig\nrc=1\nrc=1\n", "{o}");
-    assert_eq!(std::fs::read_to_string(host.path().join("f")).unwrap(), "orig\n");
+    assert_eq!(
+        std::fs::read_to_string(host.path().join("f")).unwrap(),
+        "orig\n"
+    );
     assert!(!host.path().join("g").exists());
     // The host's own mount stays writable.
     std::fs::write(host.path().join("h"), "x").unwrap();
@@ -146,8 +152,12 @@ impl Drop for HostSubmount {
 fn rbind_includes_submounts_and_bind_does_not() {
     let h = HostSubmount::new();
     let mut b = Bundle::new();
-    b.add_mount(json!({"destination": "/r", "type": "bind", "source": h.dir.path(), "options": ["rbind"]}));
-    b.add_mount(json!({"destination": "/n", "type": "bind", "source": h.dir.path(), "options": ["bind"]}));
+    b.add_mount(
+        json!({"destination": "/r", "type": "bind", "source": h.dir.path(), "options": ["rbind"]}),
+    );
+    b.add_mount(
+        json!({"destination": "/n", "type": "bind", "source": h.dir.path(), "options": ["bind"]}),
+    );
     let o = run_in(
         &mut b,
         "cat /r/top /r/sub/inner; cat /n/top; ls /n/sub | wc -l",
@@ -216,8 +226,7 @@ fn linux_devices_are_created() {
     );
     o.ok();
     assert_eq!(
-        o.stdout,
-        "a e5 640 character special file 0 0\n1 3 666\nwrote\n",
+        o.stdout, "a e5 640 character special file 0 0\n1 3 666\nwrote\n",
         "{o}"
     );
 }
@@ -266,7 +275,10 @@ fn hostname_and_domainname() {
         c["hostname"] = json!("myhost");
         c["domainname"] = json!("example.org");
     });
-    let o = run_in(&mut b, "hostname; uname -n; cat /proc/sys/kernel/domainname");
+    let o = run_in(
+        &mut b,
+        "hostname; uname -n; cat /proc/sys/kernel/domainname",
+    );
     o.ok();
     assert_eq!(o.stdout, "myhost\nmyhost\nexample.org\n", "{o}");
     // The host's names are untouched.
@@ -327,8 +339,14 @@ fn tmpcopyup_copies_image_content() {
         "destination": "/var/cache", "type": "tmpfs", "source": "tmpfs",
         "options": ["tmpcopyup"]
     }));
-    let o = run_in(&mut b, "cat /var/cache/seed; echo new > /var/cache/n && echo w");
+    let o = run_in(
+        &mut b,
+        "cat /var/cache/seed; echo new > /var/cache/n && echo w",
+    );
     o.ok();
     assert_eq!(o.stdout, "seed\nw\n", "{o}");
-    assert!(!b.rootfs().join("var/cache/n").exists(), "wrote through to the image");
+    assert!(
+        !b.rootfs().join("var/cache/n").exists(),
+        "wrote through to the image"
+    );
 }

@@ -101,7 +101,11 @@ fn run_exit_status_is_the_containers() {
     assert_eq!(o.stdout, "hello\n");
     // Without --keep the container is gone.
     assert!(!rt.state_dir(&id).exists());
-    assert!(leftover_cgroups(&id).is_empty(), "{:?}", leftover_cgroups(&id));
+    assert!(
+        leftover_cgroups(&id).is_empty(),
+        "{:?}",
+        leftover_cgroups(&id)
+    );
 }
 
 #[test]
@@ -172,8 +176,15 @@ fn delete_running_needs_force() {
     assert!(pid_alive(pid));
     rt.delete_force(&id).ok();
     assert!(!rt.state_dir(&id).exists());
-    assert!(wait_until(SHORT, || !pid_alive(pid)), "init survived delete -f");
-    assert!(leftover_cgroups(&id).is_empty(), "{:?}", leftover_cgroups(&id));
+    assert!(
+        wait_until(SHORT, || !pid_alive(pid)),
+        "init survived delete -f"
+    );
+    assert!(
+        leftover_cgroups(&id).is_empty(),
+        "{:?}",
+        leftover_cgroups(&id)
+    );
 }
 
 #[test]
@@ -187,7 +198,11 @@ fn delete_created_container_kills_init() {
     rt.delete(&id).ok();
     assert!(wait_until(SHORT, || !pid_alive(pid)));
     assert!(!rt.state_dir(&id).exists());
-    assert!(leftover_cgroups(&id).is_empty(), "{:?}", leftover_cgroups(&id));
+    assert!(
+        leftover_cgroups(&id).is_empty(),
+        "{:?}",
+        leftover_cgroups(&id)
+    );
 }
 
 #[test]
@@ -239,7 +254,10 @@ fn start_twice_fails() {
     rt.create(&b, &id).ok();
     rt.start(&id).ok();
     let o = rt.start(&id);
-    assert!(o.fails().contains("not created") || o.stderr.contains("running"), "{o}");
+    assert!(
+        o.fails().contains("not created") || o.stderr.contains("running"),
+        "{o}"
+    );
     assert_eq!(rt.status(&id), "running");
 }
 
@@ -273,7 +291,10 @@ fn duplicate_id_fails_and_keeps_first() {
     assert_eq!(rt.status(&id), "created");
     assert_eq!(rt.pid(&id), pid);
     assert!(pid_alive(pid));
-    assert!(cg.exists(), "duplicate create removed the first container's cgroup");
+    assert!(
+        cg.exists(),
+        "duplicate create removed the first container's cgroup"
+    );
     rt.start(&id).ok();
     assert_eq!(rt.wait_status(&id, "running", SHORT), "running");
     // run with the same id fails the same way
@@ -326,7 +347,11 @@ fn container_exit_is_seen_as_stopped() {
     rt.start(&id).ok();
     assert_eq!(rt.wait_status(&id, "stopped", SHORT), "stopped");
     rt.delete(&id).ok();
-    assert!(leftover_cgroups(&id).is_empty(), "{:?}", leftover_cgroups(&id));
+    assert!(
+        leftover_cgroups(&id).is_empty(),
+        "{:?}",
+        leftover_cgroups(&id)
+    );
 }
 
 #[test]

@@ -82,14 +82,18 @@ fn cwd_created_if_missing_with_readonly_root() {
 fn user_uid_gid_additional_gids() {
     let o = run_sh(
         |c| {
-            c["process"]["user"] = json!({"uid": 1000, "gid": 1000, "additionalGids": [2000, 65534]});
+            c["process"]["user"] =
+                json!({"uid": 1000, "gid": 1000, "additionalGids": [2000, 65534]});
         },
         "id; grep -E '^(Uid|Gid|Groups):' /proc/self/status; echo HOME=$HOME",
     );
     o.ok();
     let first = o.stdout.lines().next().unwrap();
     assert!(first.starts_with("uid=1000(user) gid=1000(user)"), "{o}");
-    assert!(first.contains("2000(extra)") && first.contains("65534(nogroup)"), "{o}");
+    assert!(
+        first.contains("2000(extra)") && first.contains("65534(nogroup)"),
+        "{o}"
+    );
     assert!(o.stdout.contains("Uid:\t1000\t1000\t1000\t1000"), "{o}");
     assert!(o.stdout.contains("Gid:\t1000\t1000\t1000\t1000"), "{o}");
     let groups = o.stdout.lines().find(|l| l.starts_with("Groups:")).unwrap();
@@ -172,7 +176,11 @@ fn rlimit_above_hard_limit_fails_cleanly() {
     let e = o.fails();
     assert!(e.contains("process.rlimits"), "{o}");
     assert!(!rt.state_dir(&id).exists());
-    assert!(leftover_cgroups(&id).is_empty(), "{:?}", leftover_cgroups(&id));
+    assert!(
+        leftover_cgroups(&id).is_empty(),
+        "{:?}",
+        leftover_cgroups(&id)
+    );
 }
 
 #[test]
@@ -223,7 +231,11 @@ fn capabilities_sets() {
     assert_eq!(c["CapBnd"], 0b100_0010_0001, "{o}");
     assert_eq!(c["CapInh"], 1 << 5, "{o}");
     assert_eq!(c["CapAmb"], 1 << 5, "{o}");
-    assert_eq!(c["CapEff"] & !c["CapBnd"], 0, "effective outside bounding: {o}");
+    assert_eq!(
+        c["CapEff"] & !c["CapBnd"],
+        0,
+        "effective outside bounding: {o}"
+    );
     assert_eq!(c["CapEff"] & (1 << 21), 0, "{o}");
 }
 
@@ -256,7 +268,8 @@ fn capabilities_empty_drops_everything() {
     let o = run_sh(
         |c| {
             c["process"]["user"] = json!({"uid": 1000, "gid": 1000});
-            c["process"]["capabilities"] = json!({"bounding": [], "effective": [], "permitted": []});
+            c["process"]["capabilities"] =
+                json!({"bounding": [], "effective": [], "permitted": []});
         },
         "grep ^Cap /proc/self/status",
     );
@@ -305,7 +318,11 @@ fn executable_not_found_fails_create_and_leaves_nothing() {
         "cgroup left behind: {:?}",
         leftover_cgroups(&id)
     );
-    assert!(leftover_cgroups(&id).is_empty(), "{:?}", leftover_cgroups(&id));
+    assert!(
+        leftover_cgroups(&id).is_empty(),
+        "{:?}",
+        leftover_cgroups(&id)
+    );
     let l = rt.cmd(&["list", "-q"]);
     assert_eq!(l.stdout.trim(), "");
 
@@ -322,7 +339,11 @@ fn executable_not_found_fails_create_and_leaves_nothing() {
     let o = rt.run(&b, &id);
     assert!(o.fails().contains("executable file not found"), "{o}");
     assert!(!rt.state_dir(&id).exists());
-    assert!(leftover_cgroups(&id).is_empty(), "{:?}", leftover_cgroups(&id));
+    assert!(
+        leftover_cgroups(&id).is_empty(),
+        "{:?}",
+        leftover_cgroups(&id)
+    );
 }
 
 #[test]

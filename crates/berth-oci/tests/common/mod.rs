@@ -21,10 +21,42 @@ pub const CMD_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Applets linked into every rootfs (besides the ones a test asks for).
 pub const APPLETS: &[&str] = &[
-    "sh", "ls", "cat", "id", "echo", "sleep", "touch", "grep", "readlink", "stat", "mkdir",
-    "hostname", "dnsdomainname", "tty", "env", "pwd", "head", "wc", "true", "false", "test", "ps",
-    "mount", "sysctl", "uname", "rm", "tr", "sed", "cut", "awk", "dd", "ln", "kill", "nproc",
-    "printf", "xargs",
+    "sh",
+    "ls",
+    "cat",
+    "id",
+    "echo",
+    "sleep",
+    "touch",
+    "grep",
+    "readlink",
+    "stat",
+    "mkdir",
+    "hostname",
+    "dnsdomainname",
+    "tty",
+    "env",
+    "pwd",
+    "head",
+    "wc",
+    "true",
+    "false",
+    "test",
+    "ps",
+    "mount",
+    "sysctl",
+    "uname",
+    "rm",
+    "tr",
+    "sed",
+    "cut",
+    "awk",
+    "dd",
+    "ln",
+    "kill",
+    "nproc",
+    "printf",
+    "xargs",
 ];
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -339,7 +371,11 @@ impl Runtime {
     pub fn cmd(&self, args: &[&str]) -> Out {
         // Any id-taking command may leave a container: track the last arg
         // of create/run.
-        let label = format!("berth-oci --root {} {}", self.root.path().display(), args.join(" "));
+        let label = format!(
+            "berth-oci --root {} {}",
+            self.root.path().display(),
+            args.join(" ")
+        );
         run_cmd(self.command(args), self.scratch.path(), &label)
     }
 
@@ -479,7 +515,9 @@ pub fn leftover_cgroups(id: &str) -> Vec<PathBuf> {
     CGROUP_V1
         .iter()
         .map(|s| cgroup_dir(s, id))
-        .chain(std::iter::once(PathBuf::from("/sys/fs/cgroup/unified").join(id)))
+        .chain(std::iter::once(
+            PathBuf::from("/sys/fs/cgroup/unified").join(id),
+        ))
         .filter(|p| p.exists())
         .collect()
 }
