@@ -50,11 +50,16 @@ fn pids_limit_is_enforced() {
     let rt = Runtime::new();
     let mut b = Bundle::new();
     b.edit(|c| c["linux"]["resources"]["pids"] = json!({"limit": 3}));
-    b.sh("for i in 1 2 3 4 5; do sleep 100 & done 2>/dev/null; sleep 0.2; ls /proc | grep -c '^[0-9]'");
-    let o = rt.run(&b, &unique_id("pidsmax"));
-    // sh + at most 2 sleeps (the last ls/grep may not even fork).
-    let n: i32 = o.stdout.trim().parse().unwrap_or(99);
-    assert!(n <= 4, "pids.max=3 not enforced: {o}");
+    b.sh("for i in 1 2 3 4 5 6; do sleep 100 & done; sleep 100");
+    let id = unique_id("pidsmax");
+    let _ = rt.run_detached(&b, &id);
+    let path = format!("/{id}");
+    assert_eq!(read(cgroup_dir("pids", &path).join("pids.max")), "3");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let cur: i32 = read(cgroup_dir("pids", &path).join("pids.current")).parse().unwrap();
+    assert!(cur <= 3 && cur >= 1, "pids.current={cur}");
+    let events = read(cgroup_dir("pids", &path).join("pids.events"));
+    assert_ne!(events, "max 0", "no fork was refused: {events}");
 }
 
 #[test]
