@@ -83,7 +83,7 @@ fn hooks_get_their_env_and_args() {
     b.edit(|c| {
         c["hooks"] = json!({"prestart": [{
             "path": "/bin/sh",
-            "args": ["sh", "-c", format!("echo \"$FOO|$1|$PATH\" > {}", log.display()), "zero", "one"],
+            "args": ["sh", "-c", format!("echo \"$FOO|$1|$HOME\" > {}", log.display()), "zero", "one"],
             "env": ["FOO=bar"]
         }]});
     });
