@@ -173,6 +173,11 @@ impl Store {
         &self.root
     }
 
+    /// Options used to unpack layers into snapshots.
+    pub fn unpack_options(&self) -> &UnpackOptions {
+        &self.unpack
+    }
+
     /// The blob store.
     pub fn content(&self) -> &ContentStore {
         &self.content

@@ -123,6 +123,35 @@ impl SnapshotStore {
         blob: R,
         opts: &UnpackOptions,
     ) -> Result<SnapshotMeta> {
+        self.create_checked(
+            chain,
+            parent,
+            diff_id,
+            layer_digest,
+            media_type,
+            blob,
+            opts,
+            || Ok(()),
+        )
+    }
+
+    /// Like [`SnapshotStore::create`], but `check` runs after the layer is
+    /// unpacked and its diff id verified, just before the snapshot is
+    /// published; if it fails nothing becomes visible. A registry pull
+    /// uses it to unpack a layer while it downloads and publish the
+    /// snapshot only once the downloaded blob's digest is verified.
+    #[allow(clippy::too_many_arguments)]
+    pub fn create_checked<R: Read>(
+        &self,
+        chain: &ChainId,
+        parent: Option<&ChainId>,
+        diff_id: &Digest,
+        layer_digest: &Digest,
+        media_type: &str,
+        blob: R,
+        opts: &UnpackOptions,
+        check: impl FnOnce() -> Result<()>,
+    ) -> Result<SnapshotMeta> {
         if self.exists(chain) {
             return self.meta(chain);
         }
@@ -137,6 +166,7 @@ impl SnapshotStore {
                     actual: stats.diff_id,
                 });
             }
+            check()?;
             let meta = SnapshotMeta {
                 chain_id: chain.clone(),
                 parent: parent.cloned(),
@@ -275,6 +305,33 @@ mod tests {
         assert!(s.remove(&diff).unwrap());
         assert!(!s.remove(&diff).unwrap());
         assert!(!s.exists(&diff));
+    }
+
+    #[test]
+    fn failed_check_publishes_nothing() {
+        let root = tempfile::tempdir().unwrap();
+        let s = SnapshotStore::new(root.path()).unwrap();
+        let (t, diff) = layer("a", b"A");
+        let mt = crate::manifest::media_type::OCI_LAYER_TAR;
+        let opts = UnpackOptions::default();
+        let e = s
+            .create_checked(&diff, None, &diff, &diff, mt, &t[..], &opts, || {
+                Err(Error::Layer {
+                    layer: "x".into(),
+                    reason: "blob rejected".into(),
+                })
+            })
+            .unwrap_err();
+        assert!(e.to_string().contains("blob rejected"), "{e}");
+        assert!(!s.exists(&diff));
+        assert_eq!(fs::read_dir(root.path().join("tmp")).unwrap().count(), 0);
+        let mut ran = false;
+        s.create_checked(&diff, None, &diff, &diff, mt, &t[..], &opts, || {
+            ran = true;
+            Ok(())
+        })
+        .unwrap();
+        assert!(ran && s.exists(&diff));
     }
 
     #[test]

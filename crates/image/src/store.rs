@@ -216,6 +216,11 @@ impl BlobWriter {
         self.hasher.len()
     }
 
+    /// Digest of the bytes written so far (the writer stays usable).
+    pub fn digest(&self) -> Digest {
+        self.hasher.clone().finish()
+    }
+
     /// Verify digest and size, fsync, rename into place and fsync the
     /// directory. On mismatch the temp file is removed and nothing becomes
     /// visible.

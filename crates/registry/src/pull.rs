@@ -1,0 +1,844 @@
+//! Pull: resolve the manifest (selecting a platform from an index), fetch
+//! the config, then download the missing layers in parallel. Each layer is
+//! streamed through the digest check into the store's blob writer and, at
+//! the same time, into the unpacker, so its snapshot is ready when its
+//! download ends; the snapshot is published only after the blob verified.
+//! Blobs and snapshots already present are skipped. Any failure removes
+//! what this pull added (blobs, snapshots), and no image record is written.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::io::{self, BufReader, Read, Write};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use image::images::MAX_JSON_BLOB;
+use image::manifest::{layer_compression, media_type, parse_manifest};
+use image::{
+    chain_ids, BlobWriter, ChainId, Descriptor, Digest, ImageConfig, ImageRecord, Manifest,
+    ManifestDoc, Platform, Reference, Store,
+};
+
+use crate::client::{header, io_error, ok, Client, Method, Req, Scope, Target};
+use crate::error::{Error, Result};
+use crate::progress::{LayerState, Progress};
+
+/// `Accept` for manifests: OCI and Docker schema2, images and indexes.
+pub const MANIFEST_ACCEPT: &str = concat!(
+    "application/vnd.oci.image.index.v1+json, ",
+    "application/vnd.oci.image.manifest.v1+json, ",
+    "application/vnd.docker.distribution.manifest.list.v2+json, ",
+    "application/vnd.docker.distribution.manifest.v2+json"
+);
+
+/// A manifest or index as fetched from a registry.
+#[derive(Debug, Clone)]
+pub struct FetchedManifest {
+    /// The exact bytes served.
+    pub bytes: Vec<u8>,
+    /// Their sha256 (verified against the reference or header).
+    pub digest: Digest,
+    /// The `Content-Type` the registry sent.
+    pub content_type: Option<String>,
+}
+
+/// What a pull added to the store, removed again if the pull fails.
+#[derive(Default)]
+struct Added {
+    blobs: Mutex<Vec<Digest>>,
+    snapshots: Mutex<Vec<ChainId>>,
+}
+
+impl Added {
+    fn blob(&self, d: &Digest) {
+        self.blobs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(d.clone());
+    }
+    fn snapshot(&self, c: &ChainId) {
+        self.snapshots
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(c.clone());
+    }
+    fn rollback(&self, store: &Store) {
+        for c in self
+            .snapshots
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+        {
+            let _ = store.snapshots().remove(&c);
+        }
+        for d in self
+            .blobs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+        {
+            let _ = store.content().delete(&d);
+        }
+    }
+}
+
+/// One snapshot to create from a layer blob.
+#[derive(Clone)]
+struct SnapJob {
+    chain: ChainId,
+    parent: Option<ChainId>,
+    diff_id: Digest,
+}
+
+/// One distinct layer blob and the snapshots that need it.
+struct LayerJob {
+    desc: Descriptor,
+    need_blob: bool,
+    snaps: Vec<SnapJob>,
+}
+
+/// Everything one layer worker needs.
+struct Ctx<'a> {
+    client: &'a Client,
+    store: &'a Store,
+    t: &'a Target,
+    progress: &'a dyn Progress,
+    cancel: &'a AtomicBool,
+    added: &'a Added,
+}
+
+impl Client {
+    /// GET a manifest or index by tag or digest. The body must hash to
+    /// `expected` (or to the reference's digest) and agree with the
+    /// `Docker-Content-Digest` header when there is one.
+    pub fn fetch_manifest(&self, reference: &Reference) -> Result<FetchedManifest> {
+        let t = Target::new(
+            reference.domain(),
+            reference.path(),
+            Scope::pull(reference.path()),
+        );
+        let r = reference_part(reference);
+        self.fetch_manifest_at(&t, &r, reference.digest())
+    }
+
+    pub(crate) fn fetch_manifest_at(
+        &self,
+        t: &Target,
+        reference: &str,
+        expected: Option<&Digest>,
+    ) -> Result<FetchedManifest> {
+        let what = format!("manifest {reference}");
+        self.retrying(|| {
+            let req = Req::new(
+                Method::Get,
+                format!("/v2/{}/manifests/{reference}", t.repo),
+                &what,
+            )
+            .header("Accept", MANIFEST_ACCEPT);
+            let mut resp = self.send(t, &req)?;
+            if !ok(&resp) {
+                return Err(self.status_error(t, &what, resp));
+            }
+            let content_type = header(&resp, "content-type")
+                .map(|c| c.split(';').next().unwrap_or("").trim().to_string());
+            let header_digest = header(&resp, "docker-content-digest");
+            let bytes = read_limited(self, t, &what, &mut resp, MAX_JSON_BLOB)?;
+            let digest = Digest::of_bytes(&bytes);
+            let mismatch = |expected: Digest, what: String| Error::DigestMismatch {
+                registry: t.host.clone(),
+                repository: t.repo.clone(),
+                what,
+                expected,
+                actual: digest.clone(),
+            };
+            if let Some(e) = expected {
+                if e != &digest {
+                    return Err(mismatch(e.clone(), what.clone()));
+                }
+            }
+            if let Some(h) = header_digest {
+                // Only sha256 can be checked; other algorithms are ignored.
+                if let Ok(hd) = Digest::parse(h.trim()) {
+                    if hd != digest {
+                        return Err(mismatch(hd, format!("{what} (Docker-Content-Digest)")));
+                    }
+                }
+            }
+            Ok(FetchedManifest {
+                bytes,
+                digest,
+                content_type,
+            })
+        })
+    }
+
+    /// GET a small blob (a config) into memory, verified.
+    pub(crate) fn fetch_small_blob(&self, t: &Target, desc: &Descriptor) -> Result<Vec<u8>> {
+        let what = format!("blob {}", desc.digest);
+        if desc.size > MAX_JSON_BLOB {
+            return Err(Error::Invalid {
+                registry: t.host.clone(),
+                repository: t.repo.clone(),
+                what,
+                reason: format!(
+                    "config of {} bytes exceeds the {MAX_JSON_BLOB} byte limit",
+                    desc.size
+                ),
+            });
+        }
+        self.retrying(|| {
+            let req = Req::new(
+                Method::Get,
+                format!("/v2/{}/blobs/{}", t.repo, desc.digest),
+                &what,
+            );
+            let mut resp = self.send(t, &req)?;
+            if !ok(&resp) {
+                return Err(self.status_error(t, &what, resp));
+            }
+            let bytes = read_limited(self, t, &what, &mut resp, desc.size + 1)?;
+            check_size(t, &desc.digest, desc.size, bytes.len() as u64)?;
+            let actual = Digest::of_bytes(&bytes);
+            if actual != desc.digest {
+                return Err(Error::DigestMismatch {
+                    registry: t.host.clone(),
+                    repository: t.repo.clone(),
+                    what: what.clone(),
+                    expected: desc.digest.clone(),
+                    actual,
+                });
+            }
+            Ok(bytes)
+        })
+    }
+
+    /// Run `f`, retrying transfers that broke off (bounded, with backoff).
+    pub(crate) fn retrying<T>(&self, mut f: impl FnMut() -> Result<T>) -> Result<T> {
+        let mut attempt = 0;
+        loop {
+            match f() {
+                Err(e @ (Error::Transport { .. } | Error::Truncated { .. }))
+                    if attempt < self.cfg.retries =>
+                {
+                    let _ = e;
+                    std::thread::sleep(
+                        self.cfg
+                            .retry_delay
+                            .saturating_mul(1 << attempt.min(16))
+                            .min(std::time::Duration::from_secs(10)),
+                    );
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Pull `reference` into `store`, selecting `platform` from an index,
+    /// and record it under that name. Returns the image record.
+    pub fn pull(
+        &self,
+        store: &Store,
+        reference: &Reference,
+        platform: &Platform,
+        progress: &dyn Progress,
+    ) -> Result<ImageRecord> {
+        let t = Target::new(
+            reference.domain(),
+            reference.path(),
+            Scope::pull(reference.path()),
+        );
+        let _lease = store
+            .lease()
+            .map_err(|e| Error::store("pull: lease the image store", e))?;
+        let added = Added::default();
+        let res = self.pull_inner(store, &t, reference, platform, progress, &added);
+        if res.is_err() {
+            added.rollback(store);
+        }
+        res
+    }
+
+    fn pull_inner(
+        &self,
+        store: &Store,
+        t: &Target,
+        reference: &Reference,
+        platform: &Platform,
+        progress: &dyn Progress,
+        added: &Added,
+    ) -> Result<ImageRecord> {
+        let invalid = |what: String, reason: String| Error::Invalid {
+            registry: t.host.clone(),
+            repository: t.repo.clone(),
+            what,
+            reason,
+        };
+        let r = reference_part(reference);
+        // Documents to write to the store once the layers are in.
+        let mut docs: Vec<(Digest, Vec<u8>)> = Vec::new();
+        let top = match reference.digest().filter(|d| store.content().exists(d)) {
+            // Pinned and already here: no need to ask the registry.
+            Some(d) => {
+                let bytes = store
+                    .content()
+                    .read(d, MAX_JSON_BLOB)
+                    .map_err(|e| Error::store(format!("read manifest {d}"), e))?;
+                FetchedManifest {
+                    bytes,
+                    digest: d.clone(),
+                    content_type: None,
+                }
+            }
+            None => self.fetch_manifest_at(t, &r, reference.digest())?,
+        };
+        progress.resolved(reference, &top.digest);
+        let what = format!("manifest {r}");
+        let doc = parse_manifest(&top.bytes, &top.digest, top.content_type.as_deref())
+            .map_err(|e| invalid(what.clone(), e.to_string()))?;
+        docs.push((top.digest.clone(), top.bytes.clone()));
+        let (manifest_digest, manifest) = match doc {
+            ManifestDoc::Image(_, m) => (top.digest.clone(), m),
+            ManifestDoc::Index(_, idx) => {
+                let desc = idx
+                    .select(platform, &top.digest)
+                    .map_err(|e| invalid(what.clone(), e.to_string()))?
+                    .clone();
+                let child_what = format!("manifest {}", desc.digest);
+                let child = if store.content().exists(&desc.digest) {
+                    let bytes = store
+                        .content()
+                        .read(&desc.digest, MAX_JSON_BLOB)
+                        .map_err(|e| Error::store(format!("read manifest {}", desc.digest), e))?;
+                    FetchedManifest {
+                        bytes,
+                        digest: desc.digest.clone(),
+                        content_type: Some(desc.media_type.clone()),
+                    }
+                } else {
+                    self.fetch_manifest_at(t, &desc.digest.to_string(), Some(&desc.digest))?
+                };
+                if child.bytes.len() as u64 != desc.size {
+                    return Err(Error::SizeMismatch {
+                        registry: t.host.clone(),
+                        repository: t.repo.clone(),
+                        digest: desc.digest.clone(),
+                        expected: desc.size,
+                        actual: child.bytes.len() as u64,
+                    });
+                }
+                let hint = child
+                    .content_type
+                    .clone()
+                    .filter(|c| c != "application/json")
+                    .unwrap_or(desc.media_type.clone());
+                match parse_manifest(&child.bytes, &child.digest, Some(&hint))
+                    .map_err(|e| invalid(child_what.clone(), e.to_string()))?
+                {
+                    ManifestDoc::Image(_, m) => {
+                        docs.push((child.digest.clone(), child.bytes.clone()));
+                        (child.digest, m)
+                    }
+                    ManifestDoc::Index(..) => {
+                        return Err(invalid(
+                            child_what,
+                            "nested indexes are not supported".into(),
+                        ))
+                    }
+                }
+            }
+        };
+        let config = self.pull_config(store, t, &manifest, &mut docs)?;
+        let m_what = format!("manifest {manifest_digest}");
+        if config.rootfs.diff_ids.len() != manifest.layers.len() {
+            return Err(invalid(
+                m_what,
+                format!(
+                    "{} layers but config {} lists {} diff_ids",
+                    manifest.layers.len(),
+                    manifest.config.digest,
+                    config.rootfs.diff_ids.len()
+                ),
+            ));
+        }
+        for l in &manifest.layers {
+            layer_compression(&l.media_type, &l.digest)
+                .map_err(|e| invalid(m_what.clone(), e.to_string()))?;
+        }
+        self.pull_layers(store, t, &manifest, &config, progress, added)?;
+        // Manifest(s) and config last: a failed pull leaves no trace.
+        for (d, bytes) in &docs {
+            if !store.content().exists(d) {
+                store
+                    .content()
+                    .ingest_bytes(bytes)
+                    .map_err(|e| Error::store(format!("store blob {d}"), e))?;
+                added.blob(d);
+            }
+        }
+        store
+            .register(&top.digest, platform, std::slice::from_ref(reference))
+            .map_err(|e| Error::store(format!("register {reference}"), e))
+    }
+
+    fn pull_config(
+        &self,
+        store: &Store,
+        t: &Target,
+        manifest: &Manifest,
+        docs: &mut Vec<(Digest, Vec<u8>)>,
+    ) -> Result<ImageConfig> {
+        let desc = &manifest.config;
+        let bytes = if store.content().exists(&desc.digest) {
+            store
+                .content()
+                .read(&desc.digest, MAX_JSON_BLOB)
+                .map_err(|e| Error::store(format!("read config {}", desc.digest), e))?
+        } else {
+            let b = self.fetch_small_blob(t, desc)?;
+            docs.push((desc.digest.clone(), b.clone()));
+            b
+        };
+        if desc.media_type != media_type::OCI_CONFIG && desc.media_type != media_type::DOCKER_CONFIG
+        {
+            return Err(Error::Invalid {
+                registry: t.host.clone(),
+                repository: t.repo.clone(),
+                what: format!("config {}", desc.digest),
+                reason: format!(
+                    "unsupported config media type {:?} (not a container image)",
+                    desc.media_type
+                ),
+            });
+        }
+        ImageConfig::parse(&bytes, &desc.digest).map_err(|e| Error::Invalid {
+            registry: t.host.clone(),
+            repository: t.repo.clone(),
+            what: format!("config {}", desc.digest),
+            reason: e.to_string(),
+        })
+    }
+
+    fn pull_layers(
+        &self,
+        store: &Store,
+        t: &Target,
+        manifest: &Manifest,
+        config: &ImageConfig,
+        progress: &dyn Progress,
+        added: &Added,
+    ) -> Result<()> {
+        let chains = chain_ids(&config.rootfs.diff_ids);
+        // Group by blob: a blob used twice is downloaded once.
+        let mut jobs: Vec<LayerJob> = Vec::new();
+        let mut by_digest: HashMap<Digest, usize> = HashMap::new();
+        for (i, l) in manifest.layers.iter().enumerate() {
+            let k = *by_digest.entry(l.digest.clone()).or_insert_with(|| {
+                jobs.push(LayerJob {
+                    desc: l.clone(),
+                    need_blob: !store.content().exists(&l.digest),
+                    snaps: Vec::new(),
+                });
+                jobs.len() - 1
+            });
+            if !store.snapshots().exists(&chains[i]) {
+                jobs[k].snaps.push(SnapJob {
+                    chain: chains[i].clone(),
+                    parent: (i > 0).then(|| chains[i - 1].clone()),
+                    diff_id: config.rootfs.diff_ids[i].clone(),
+                });
+            }
+        }
+        let work: Vec<&LayerJob> = jobs
+            .iter()
+            .filter(|j| {
+                let todo = j.need_blob || !j.snaps.is_empty();
+                let state = if todo {
+                    LayerState::Waiting
+                } else {
+                    LayerState::Exists
+                };
+                progress.layer(&j.desc.digest, j.desc.size, state);
+                todo
+            })
+            .collect();
+        if work.is_empty() {
+            return Ok(());
+        }
+        let cancel = AtomicBool::new(false);
+        let ctx = Ctx {
+            client: self,
+            store,
+            t,
+            progress,
+            cancel: &cancel,
+            added,
+        };
+        let next = AtomicUsize::new(0);
+        let first_err: Mutex<Option<Error>> = Mutex::new(None);
+        let workers = self.cfg.max_parallel.min(work.len());
+        std::thread::scope(|sc| {
+            for _ in 0..workers {
+                sc.spawn(|| loop {
+                    let k = next.fetch_add(1, Ordering::SeqCst);
+                    if k >= work.len() || cancel.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    if let Err(e) = ctx.layer(work[k]) {
+                        let mut slot = first_err.lock().unwrap_or_else(|e| e.into_inner());
+                        if slot.is_none() {
+                            *slot = Some(e);
+                        }
+                        cancel.store(true, Ordering::SeqCst);
+                        break;
+                    }
+                });
+            }
+        });
+        match first_err.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Ctx<'_> {
+    fn layer(&self, job: &LayerJob) -> Result<()> {
+        let d = &job.desc.digest;
+        let mut rest: &[SnapJob] = &job.snaps;
+        if job.need_blob {
+            let first = job.snaps.first();
+            let mut attempt = 0;
+            loop {
+                self.progress
+                    .layer(d, job.desc.size, LayerState::Downloading);
+                match self.download(&job.desc, first) {
+                    Ok(()) => break,
+                    Err(e)
+                        if e.is_transient()
+                            && attempt < self.client.cfg.retries
+                            && !self.cancel.load(Ordering::SeqCst) =>
+                    {
+                        self.progress.layer(d, job.desc.size, LayerState::Retrying);
+                        std::thread::sleep(
+                            self.client
+                                .cfg
+                                .retry_delay
+                                .saturating_mul(1 << attempt.min(16))
+                                .min(std::time::Duration::from_secs(10)),
+                        );
+                        attempt += 1;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            if first.is_some() {
+                rest = &job.snaps[1..];
+            }
+        }
+        for s in rest {
+            self.progress
+                .layer(d, job.desc.size, LayerState::Extracting);
+            let blob = self
+                .store
+                .content()
+                .open(d)
+                .map_err(|e| Error::store(format!("open layer {d}"), e))?;
+            self.store
+                .snapshots()
+                .create(
+                    &s.chain,
+                    s.parent.as_ref(),
+                    &s.diff_id,
+                    d,
+                    &job.desc.media_type,
+                    BufReader::with_capacity(256 << 10, blob),
+                    self.store.unpack_options(),
+                )
+                .map_err(|e| {
+                    Error::store(
+                        format!("{}/{}: unpack layer {d}", self.t.host, self.t.repo),
+                        e,
+                    )
+                })?;
+            self.added.snapshot(&s.chain);
+        }
+        self.progress.layer(d, job.desc.size, LayerState::Complete);
+        Ok(())
+    }
+
+    /// Download one layer blob into the store, unpacking it into `snap`
+    /// on the way if given.
+    fn download(&self, desc: &Descriptor, snap: Option<&SnapJob>) -> Result<()> {
+        let (t, client) = (self.t, self.client);
+        let d = &desc.digest;
+        let what = format!("blob {d}");
+        let req = Req::new(Method::Get, format!("/v2/{}/blobs/{d}", t.repo), &what);
+        let resp = client.send(t, &req)?;
+        if !ok(&resp) {
+            return Err(client.status_error(t, &what, resp));
+        }
+        if let Some(cl) = header(&resp, "content-length").and_then(|v| v.trim().parse::<u64>().ok())
+        {
+            if cl != desc.size {
+                return Err(Error::SizeMismatch {
+                    registry: t.host.clone(),
+                    repository: t.repo.clone(),
+                    digest: d.clone(),
+                    expected: desc.size,
+                    actual: cl,
+                });
+            }
+        }
+        let writer = self
+            .store
+            .content()
+            .writer(Some(d.clone()), Some(desc.size))
+            .map_err(|e| Error::store(format!("store blob {d}"), e))?;
+        let tee = RefCell::new(Tee {
+            body: Box::new(resp.into_body().into_reader().take(desc.size + 1)),
+            writer: Some(writer),
+            read_err: None,
+            done: 0,
+            digest: d,
+            total: desc.size,
+            progress: self.progress,
+            cancel: self.cancel,
+        });
+        let Some(snap) = snap else {
+            return self.finish(&tee);
+        };
+        // Our own error from inside the check closure.
+        let finish_err: RefCell<Option<Error>> = RefCell::new(None);
+        let res = self.store.snapshots().create_checked(
+            &snap.chain,
+            snap.parent.as_ref(),
+            &snap.diff_id,
+            d,
+            &desc.media_type,
+            SharedTee(&tee),
+            self.store.unpack_options(),
+            || {
+                self.finish(&tee).map_err(|e| {
+                    let msg = e.to_string();
+                    *finish_err.borrow_mut() = Some(e);
+                    image::Error::Layer {
+                        layer: d.to_string(),
+                        reason: msg,
+                    }
+                })
+            },
+        );
+        match res {
+            Ok(_) => {
+                if tee.borrow().writer.is_some() {
+                    // Someone else published the snapshot first, so the
+                    // body was never read: still store the blob.
+                    self.finish(&tee)
+                } else {
+                    self.added.snapshot(&snap.chain);
+                    Ok(())
+                }
+            }
+            Err(e) => {
+                if let Some(mine) = finish_err.into_inner() {
+                    return Err(mine);
+                }
+                // Unpacking failed. A broken transfer or wrong content
+                // explains it better than the unpacker's complaint.
+                let mut tee = tee.into_inner();
+                let _ = tee.drain();
+                if let Some(err) = self.transfer_error(&tee) {
+                    return Err(err);
+                }
+                if let Some(w) = &tee.writer {
+                    let actual = w.digest();
+                    if &actual != d {
+                        return Err(Error::DigestMismatch {
+                            registry: t.host.clone(),
+                            repository: t.repo.clone(),
+                            what,
+                            expected: d.clone(),
+                            actual,
+                        });
+                    }
+                }
+                Err(Error::store(
+                    format!("{}/{}: unpack layer {d}", t.host, t.repo),
+                    e,
+                ))
+            }
+        }
+    }
+
+    /// A read error or short/long body, as an error naming the blob.
+    fn transfer_error(&self, tee: &Tee<'_>) -> Option<Error> {
+        let t = self.t;
+        if self.cancel.load(Ordering::SeqCst) {
+            return Some(Error::Transport {
+                registry: t.host.clone(),
+                what: format!("blob {}", tee.digest),
+                reason: "cancelled after another layer failed".into(),
+            });
+        }
+        if let Some((kind, msg)) = &tee.read_err {
+            if *kind == io::ErrorKind::UnexpectedEof
+                || tee.done < tee.total && msg.contains("close")
+            {
+                return Some(Error::Truncated {
+                    registry: t.host.clone(),
+                    repository: t.repo.clone(),
+                    digest: tee.digest.clone(),
+                    received: tee.done,
+                    expected: tee.total,
+                });
+            }
+            let (_, err) = io_error(
+                io::Error::new(*kind, msg.clone()),
+                &t.host,
+                &format!("blob {}", tee.digest),
+            );
+            return Some(err);
+        }
+        if tee.done != tee.total {
+            return Some(check_size(t, tee.digest, tee.total, tee.done).unwrap_err());
+        }
+        None
+    }
+
+    /// Read the rest of the body, check size and digest, publish the blob.
+    fn finish(&self, tee: &RefCell<Tee<'_>>) -> Result<()> {
+        let mut tee = tee.borrow_mut();
+        let _ = tee.drain();
+        if let Some(err) = self.transfer_error(&tee) {
+            return Err(err);
+        }
+        let w = tee.writer.take().expect("writer present until finish");
+        let d = tee.digest.clone();
+        match w.commit() {
+            Ok(_) => {
+                self.added.blob(&d);
+                Ok(())
+            }
+            Err(image::Error::DigestMismatch { expected, actual }) => Err(Error::DigestMismatch {
+                registry: self.t.host.clone(),
+                repository: self.t.repo.clone(),
+                what: format!("blob {d}"),
+                expected,
+                actual,
+            }),
+            Err(e) => Err(Error::store(format!("store blob {d}"), e)),
+        }
+    }
+}
+
+/// Reads the HTTP body, writing every byte into the blob writer.
+struct Tee<'a> {
+    body: Box<dyn Read + 'a>,
+    writer: Option<BlobWriter>,
+    read_err: Option<(io::ErrorKind, String)>,
+    done: u64,
+    total: u64,
+    digest: &'a Digest,
+    progress: &'a dyn Progress,
+    cancel: &'a AtomicBool,
+}
+
+impl Tee<'_> {
+    fn drain(&mut self) -> io::Result<()> {
+        let mut buf = vec![0u8; 64 << 10];
+        while self.read(&mut buf)? > 0 {}
+        Ok(())
+    }
+}
+
+impl Read for Tee<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.cancel.load(Ordering::Relaxed) {
+            return Err(io::Error::other("cancelled"));
+        }
+        if let Some((kind, msg)) = &self.read_err {
+            return Err(io::Error::new(*kind, msg.clone()));
+        }
+        let n = match self.body.read(buf) {
+            Ok(n) => n,
+            Err(e) => {
+                self.read_err = Some((e.kind(), e.to_string()));
+                return Err(e);
+            }
+        };
+        if n > 0 {
+            if let Some(w) = self.writer.as_mut() {
+                w.write_all(&buf[..n])?;
+            }
+            self.done += n as u64;
+            self.progress.bytes(self.digest, self.done, self.total);
+        }
+        Ok(n)
+    }
+}
+
+/// The unpacker's handle on the tee (the check closure holds another).
+struct SharedTee<'r, 'a>(&'r RefCell<Tee<'a>>);
+
+impl Read for SharedTee<'_, '_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.borrow_mut().read(buf)
+    }
+}
+
+/// `tag` or `sha256:...` for the manifest URL.
+pub(crate) fn reference_part(r: &Reference) -> String {
+    match (r.digest(), r.tag()) {
+        (Some(d), _) => d.to_string(),
+        (None, Some(t)) => t.to_string(),
+        (None, None) => "latest".to_string(),
+    }
+}
+
+fn check_size(t: &Target, d: &Digest, expected: u64, actual: u64) -> Result<()> {
+    if actual < expected {
+        Err(Error::Truncated {
+            registry: t.host.clone(),
+            repository: t.repo.clone(),
+            digest: d.clone(),
+            received: actual,
+            expected,
+        })
+    } else if actual > expected {
+        Err(Error::SizeMismatch {
+            registry: t.host.clone(),
+            repository: t.repo.clone(),
+            digest: d.clone(),
+            expected,
+            actual,
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// Read a whole body of at most `limit` bytes.
+fn read_limited(
+    client: &Client,
+    t: &Target,
+    what: &str,
+    resp: &mut ureq::http::Response<ureq::Body>,
+    limit: u64,
+) -> Result<Vec<u8>> {
+    let _ = client;
+    let mut out = Vec::new();
+    let mut r = resp.body_mut().as_reader().take(limit + 1);
+    if let Err(e) = r.read_to_end(&mut out) {
+        return Err(io_error(e, &t.host, what).1);
+    }
+    if out.len() as u64 > limit {
+        return Err(Error::Invalid {
+            registry: t.host.clone(),
+            repository: t.repo.clone(),
+            what: what.to_string(),
+            reason: format!("response is larger than the {limit} byte limit"),
+        });
+    }
+    Ok(out)
+}
