@@ -348,8 +348,12 @@ impl Client {
                 }
             }
         };
-        let config = self.pull_config(store, t, &manifest, &mut docs)?;
         let m_what = format!("manifest {manifest_digest}");
+        for l in &manifest.layers {
+            layer_compression(&l.media_type, &l.digest)
+                .map_err(|e| invalid(m_what.clone(), e.to_string()))?;
+        }
+        let config = self.pull_config(store, t, &manifest, &mut docs)?;
         if config.rootfs.diff_ids.len() != manifest.layers.len() {
             return Err(invalid(
                 m_what,
@@ -360,10 +364,6 @@ impl Client {
                     config.rootfs.diff_ids.len()
                 ),
             ));
-        }
-        for l in &manifest.layers {
-            layer_compression(&l.media_type, &l.digest)
-                .map_err(|e| invalid(m_what.clone(), e.to_string()))?;
         }
         self.pull_layers(store, t, &manifest, &config, progress, added)?;
         // Manifest(s) and config last: a failed pull leaves no trace.
