@@ -470,7 +470,7 @@ impl Client {
                             .iter()
                             .filter_map(|v| v.to_str().ok().map(str::to_string))
                             .collect();
-                        if self.authenticate(t, &challenges)? {
+                        if self.authenticate(t, &challenges, auth.as_deref())? {
                             reauthed = true;
                             continue;
                         }
@@ -547,7 +547,13 @@ impl Client {
 
     /// Answer a 401's challenges; `Ok(true)` if there is something new to
     /// try.
-    fn authenticate(&self, t: &Target, challenges: &[String]) -> Result<bool> {
+    fn authenticate(&self, t: &Target, challenges: &[String], sent: Option<&str>) -> Result<bool> {
+        // Another thread may have authenticated meanwhile: use its answer.
+        if let Some(current) = self.cached_auth(t) {
+            if sent != Some(current.as_str()) {
+                return Ok(true);
+            }
+        }
         let parsed: Vec<Challenge> = challenges
             .iter()
             .filter_map(|c| parse_challenge(c))
@@ -577,10 +583,11 @@ impl Client {
         if parsed.contains(&Challenge::Basic) {
             if let Some(c) = creds {
                 let value = c.basic_header();
-                let changed = self.with_host(&t.host, |h| {
-                    h.auth.insert("*".into(), value.clone()) != Some(value.clone())
-                });
-                return Ok(changed);
+                if sent == Some(value.as_str()) {
+                    return Ok(false); // these very credentials were refused
+                }
+                self.with_host(&t.host, |h| h.auth.insert("*".into(), value));
+                return Ok(true);
             }
         }
         Ok(false)
