@@ -232,6 +232,17 @@ struct UpdateArgs {
 }
 
 fn main() {
+    // Commands that put processes into containers run from a sealed copy of
+    // this binary (CVE-2019-5736).
+    if std::env::args()
+        .skip(1)
+        .any(|a| a == "create" || a == "run" || a == "exec")
+    {
+        if let Err(e) = oci_runtime::sys::reexec_from_sealed_copy() {
+            eprintln!("berth-oci: cannot re-execute from a sealed copy: {e}");
+            std::process::exit(1);
+        }
+    }
     let cli = Cli::parse();
     oci_runtime::log::init(cli.log.as_deref(), cli.log_format == "json", cli.debug);
     match real_main(cli) {
@@ -349,6 +360,7 @@ fn create_opts(
         no_new_keyring: a.no_new_keyring,
         preserve_fds: a.preserve_fds,
         systemd_cgroup: systemd,
+        spec: None,
     }
 }
 
@@ -383,14 +395,17 @@ mod nix_free {
 }
 
 fn run(root: &Path, a: CreateArgs, detach: bool, keep: bool, systemd: bool) -> Result<i32> {
-    let spec_terminal = oci_runtime::config::load(&a.bundle)?
+    let spec = oci_runtime::config::load(&a.bundle)?;
+    let spec_terminal = spec
         .process()
         .as_ref()
         .and_then(|p| p.terminal())
         .unwrap_or(false);
     if detach {
         let console = connect_console(a.console_socket.as_deref())?;
-        oci_runtime::create::create(create_opts(&a, root, console, systemd))?;
+        let mut opts = create_opts(&a, root, console, systemd);
+        opts.spec = Some(spec);
+        oci_runtime::create::create(opts)?;
         if let Err(e) = ops::start(root, &a.id) {
             let _ = ops::delete(root, &a.id, true);
             return Err(e.into());
@@ -407,7 +422,9 @@ fn run(root: &Path, a: CreateArgs, detach: bool, keep: bool, systemd: bool) -> R
     } else {
         (None, None)
     };
-    let st = oci_runtime::create::create(create_opts(&a, root, console, systemd))?;
+    let mut opts = create_opts(&a, root, console, systemd);
+    opts.spec = Some(spec);
+    let st = oci_runtime::create::create(opts)?;
     let master = match ours {
         Some(sock) => Some(sync::recv_fd(sock.as_raw_fd())?),
         None => None,
@@ -520,8 +537,7 @@ fn exec(root: &Path, a: ExecArgs) -> Result<i32> {
     let st = ContainerState::load(root, &a.id)?;
     let process: oci_spec::runtime::Process = if let Some(p) = &a.process {
         let data = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
-        serde_json::from_slice(&data)
-            .with_context(|| format!("{}: invalid process JSON", p.display()))?
+        oci_runtime::config::parse_process(&data, &p.display().to_string())?
     } else {
         if a.args.is_empty() {
             bail!("exec: no command given");

@@ -35,14 +35,21 @@ fn limits_from_config_reach_the_host_cgroup() {
     let id = unique_id("cglim");
     rt.run_detached(&b, &id).ok();
     let path = format!("/{id}");
-    assert_eq!(read(cgroup_dir("memory", &path).join("memory.limit_in_bytes")), "134217728");
+    assert_eq!(
+        read(cgroup_dir("memory", &path).join("memory.limit_in_bytes")),
+        "134217728"
+    );
     assert_eq!(read(cgroup_dir("pids", &path).join("pids.max")), "100");
     assert_eq!(read(cgroup_dir("cpu", &path).join("cpu.shares")), "512");
     let pid = rt.pid(&id);
     let procs = read(cgroup_dir("memory", &path).join("cgroup.procs"));
     assert!(procs.lines().any(|l| l == pid.to_string()), "{procs}");
     rt.delete_force(&id).ok();
-    assert!(leftover_cgroups(&id).is_empty(), "{:?}", leftover_cgroups(&id));
+    assert!(
+        leftover_cgroups(&id).is_empty(),
+        "{:?}",
+        leftover_cgroups(&id)
+    );
 }
 
 #[test]
@@ -56,7 +63,9 @@ fn pids_limit_is_enforced() {
     let path = format!("/{id}");
     assert_eq!(read(cgroup_dir("pids", &path).join("pids.max")), "3");
     std::thread::sleep(std::time::Duration::from_millis(200));
-    let cur: i32 = read(cgroup_dir("pids", &path).join("pids.current")).parse().unwrap();
+    let cur: i32 = read(cgroup_dir("pids", &path).join("pids.current"))
+        .parse()
+        .unwrap();
     assert!(cur <= 3 && cur >= 1, "pids.current={cur}");
     let events = read(cgroup_dir("pids", &path).join("pids.events"));
     assert_ne!(events, "max 0", "no fork was refused: {events}");
@@ -70,7 +79,10 @@ fn custom_cgroups_path() {
     let cgp = format!("/berth-tests/{id}");
     b.edit(|c| c["linux"]["cgroupsPath"] = json!(cgp));
     rt.run_detached(&b, &id).ok();
-    assert_eq!(read(cgroup_dir("memory", &cgp).join("memory.limit_in_bytes")), "100663296");
+    assert_eq!(
+        read(cgroup_dir("memory", &cgp).join("memory.limit_in_bytes")),
+        "100663296"
+    );
     assert!(!cgroup_dir("memory", &format!("/{id}")).exists());
     rt.delete_force(&id).ok();
     assert!(!cgroup_dir("memory", &cgp).exists());
@@ -86,12 +98,18 @@ fn update_memory_flag() {
     rt.run_detached(&b, &id).ok();
     rt.cmd(&["update", "--memory", "64m", &id]).ok();
     let path = format!("/{id}");
-    assert_eq!(read(cgroup_dir("memory", &path).join("memory.limit_in_bytes")), "67108864");
+    assert_eq!(
+        read(cgroup_dir("memory", &path).join("memory.limit_in_bytes")),
+        "67108864"
+    );
     // Other limits kept.
     assert_eq!(read(cgroup_dir("pids", &path).join("pids.max")), "100");
     rt.cmd(&["update", "--pids-limit", "42", &id]).ok();
     assert_eq!(read(cgroup_dir("pids", &path).join("pids.max")), "42");
-    assert_eq!(read(cgroup_dir("memory", &path).join("memory.limit_in_bytes")), "67108864");
+    assert_eq!(
+        read(cgroup_dir("memory", &path).join("memory.limit_in_bytes")),
+        "67108864"
+    );
     assert_eq!(rt.status(&id), "running");
 }
 
@@ -104,12 +122,17 @@ fn update_resources_file() {
     let f = rt.scratch.path().join("res.json");
     std::fs::write(
         &f,
-        json!({"memory": {"limit": 50331648}, "pids": {"limit": 77}, "cpu": {"shares": 256}}).to_string(),
+        json!({"memory": {"limit": 50331648}, "pids": {"limit": 77}, "cpu": {"shares": 256}})
+            .to_string(),
     )
     .unwrap();
-    rt.cmd(&["update", "--resources", f.to_str().unwrap(), &id]).ok();
+    rt.cmd(&["update", "--resources", f.to_str().unwrap(), &id])
+        .ok();
     let path = format!("/{id}");
-    assert_eq!(read(cgroup_dir("memory", &path).join("memory.limit_in_bytes")), "50331648");
+    assert_eq!(
+        read(cgroup_dir("memory", &path).join("memory.limit_in_bytes")),
+        "50331648"
+    );
     assert_eq!(read(cgroup_dir("pids", &path).join("pids.max")), "77");
     assert_eq!(read(cgroup_dir("cpu", &path).join("cpu.shares")), "256");
 
@@ -140,7 +163,10 @@ fn pause_and_resume() {
     let pid = rt.pid(&id);
     rt.cmd(&["pause", &id]).ok();
     assert_eq!(rt.status(&id), "paused");
-    assert_eq!(read(cgroup_dir("freezer", &format!("/{id}")).join("freezer.state")), "FROZEN");
+    assert_eq!(
+        read(cgroup_dir("freezer", &format!("/{id}")).join("freezer.state")),
+        "FROZEN"
+    );
     let st = read(std::path::PathBuf::from(format!("/proc/{pid}/stat")));
     let state = st[st.rfind(')').unwrap() + 2..].chars().next().unwrap();
     assert_eq!(state, 'D', "frozen task state: {st}");
@@ -150,13 +176,20 @@ fn pause_and_resume() {
     o.fails();
     rt.cmd(&["resume", &id]).ok();
     assert_eq!(rt.status(&id), "running");
-    assert_eq!(read(cgroup_dir("freezer", &format!("/{id}")).join("freezer.state")), "THAWED");
+    assert_eq!(
+        read(cgroup_dir("freezer", &format!("/{id}")).join("freezer.state")),
+        "THAWED"
+    );
     assert!(rt.cmd(&["resume", &id]).fails().contains("not paused"));
     // A paused container can be deleted with -f.
     rt.cmd(&["pause", &id]).ok();
     rt.delete_force(&id).ok();
     assert!(wait_until(SHORT, || !pid_alive(pid)));
-    assert!(leftover_cgroups(&id).is_empty(), "{:?}", leftover_cgroups(&id));
+    assert!(
+        leftover_cgroups(&id).is_empty(),
+        "{:?}",
+        leftover_cgroups(&id)
+    );
 }
 
 #[test]
@@ -168,11 +201,14 @@ fn ps_lists_container_pids() {
     rt.run_detached(&b, &id).ok();
     let pid = rt.pid(&id);
     let mut pids: Vec<i32> = vec![];
-    assert!(wait_until(SHORT, || {
-        let o = rt.cmd(&["ps", "--format", "json", &id]);
-        pids = serde_json::from_str(&o.stdout).unwrap_or_default();
-        pids.len() == 2
-    }), "{pids:?}");
+    assert!(
+        wait_until(SHORT, || {
+            let o = rt.cmd(&["ps", "--format", "json", &id]);
+            pids = serde_json::from_str(&o.stdout).unwrap_or_default();
+            pids.len() == 2
+        }),
+        "{pids:?}"
+    );
     assert!(pids.contains(&pid), "{pids:?} lacks init {pid}");
     let me = std::process::id() as i32;
     assert!(!pids.contains(&me));
@@ -196,7 +232,10 @@ fn events_stats_prints_json() {
     assert!(v["data"].is_object(), "{v}");
     let s = v.to_string();
     assert!(s.contains("memory") && s.contains("pids"), "{v}");
-    assert!(v["data"]["pids"]["current"].as_u64().unwrap_or(0) >= 1, "{v}");
+    assert!(
+        v["data"]["pids"]["current"].as_u64().unwrap_or(0) >= 1,
+        "{v}"
+    );
 }
 
 #[test]
@@ -210,7 +249,16 @@ fn exec_process_joins_the_cgroup() {
     assert!(o.stdout.trim().ends_with(":/"), "{o}");
     // From the host: the exec'd process is in the container's memory cgroup.
     let pf = rt.scratch.path().join("exec.pid");
-    rt.cmd(&["exec", "-d", "--pid-file", pf.to_str().unwrap(), &id, "sleep", "100"]).ok();
+    rt.cmd(&[
+        "exec",
+        "-d",
+        "--pid-file",
+        pf.to_str().unwrap(),
+        &id,
+        "sleep",
+        "100",
+    ])
+    .ok();
     let p = read(pf);
     let procs = read(cgroup_dir("memory", &format!("/{id}")).join("cgroup.procs"));
     assert!(procs.lines().any(|l| l == p), "{p} not in {procs}");
@@ -227,5 +275,9 @@ fn cgroups_removed_after_delete() {
     rt.kill(&id, "KILL").ok();
     assert_eq!(rt.wait_status(&id, "stopped", SHORT), "stopped");
     rt.delete(&id).ok();
-    assert!(leftover_cgroups(&id).is_empty(), "{:?}", leftover_cgroups(&id));
+    assert!(
+        leftover_cgroups(&id).is_empty(),
+        "{:?}",
+        leftover_cgroups(&id)
+    );
 }

@@ -18,13 +18,21 @@ fn create_fails_cleanly(rt: &Runtime, b: &Bundle, needles: &[&str]) -> String {
         assert!(e.contains(n), "error lacks {n:?}: {o}");
     }
     assert!(!rt.state_dir(&id).exists(), "state dir left behind: {o}");
-    assert!(leftover_cgroups(&id).is_empty(), "cgroups left: {:?}", leftover_cgroups(&id));
+    assert!(
+        leftover_cgroups(&id).is_empty(),
+        "cgroups left: {:?}",
+        leftover_cgroups(&id)
+    );
     assert_eq!(rt.cmd(&["list", "-q"]).stdout.trim(), "");
     // `run` fails the same way.
     let o = rt.run(b, &id);
     o.fails();
     assert!(!rt.state_dir(&id).exists(), "run left a state dir: {o}");
-    assert!(leftover_cgroups(&id).is_empty(), "run left cgroups: {:?}", leftover_cgroups(&id));
+    assert!(
+        leftover_cgroups(&id).is_empty(),
+        "run left cgroups: {:?}",
+        leftover_cgroups(&id)
+    );
     e
 }
 

@@ -25,7 +25,11 @@ fn exec_output_and_exit_status() {
     o.ok();
     let mut l = o.stdout.lines();
     assert_ne!(l.next(), Some("1"));
-    assert_eq!(l.next(), Some("/bin/busybox"), "exec is in the pid namespace: {o}");
+    assert_eq!(
+        l.next(),
+        Some("/bin/busybox"),
+        "exec is in the pid namespace: {o}"
+    );
     // Killed by a signal: 128+n.
     let o = rt.exec(&id, &["sh", "-c", "kill -9 $$"]);
     assert_eq!(o.code, 137, "{o}");
@@ -35,13 +39,29 @@ fn exec_output_and_exit_status() {
 fn exec_env_cwd_user() {
     let rt = Runtime::new();
     let (_b, id) = running(&rt);
-    let o = rt.exec(&id, &["-e", "FOO=bar", "-e", "BASE=2", "--cwd", "/etc", "sh", "-c", "echo $FOO $BASE; pwd"]);
+    let o = rt.exec(
+        &id,
+        &[
+            "-e",
+            "FOO=bar",
+            "-e",
+            "BASE=2",
+            "--cwd",
+            "/etc",
+            "sh",
+            "-c",
+            "echo $FOO $BASE; pwd",
+        ],
+    );
     o.ok();
     assert_eq!(o.stdout, "bar 2\n/etc\n", "{o}");
     let o = rt.exec(&id, &["-u", "1000:1000", "id"]);
     o.ok();
     assert!(o.stdout.starts_with("uid=1000(user) gid=1000(user)"), "{o}");
-    let o = rt.exec(&id, &["-u", "1000:1000", "--additional-gids", "2000", "id", "-G"]);
+    let o = rt.exec(
+        &id,
+        &["-u", "1000:1000", "--additional-gids", "2000", "id", "-G"],
+    );
     o.ok();
     assert_eq!(o.stdout.trim(), "1000 2000", "{o}");
     // The container's own env is inherited.
@@ -54,10 +74,20 @@ fn exec_sees_the_containers_namespaces() {
     let rt = Runtime::new();
     let (_b, id) = running(&rt);
     let pid = rt.pid(&id);
-    let o = rt.exec(&id, &["sh", "-c", "for n in mnt net uts ipc pid cgroup; do readlink /proc/self/ns/$n; done; hostname"]);
+    let o = rt.exec(
+        &id,
+        &[
+            "sh",
+            "-c",
+            "for n in mnt net uts ipc pid cgroup; do readlink /proc/self/ns/$n; done; hostname",
+        ],
+    );
     o.ok();
     let lines: Vec<&str> = o.stdout.lines().collect();
-    for (i, n) in ["mnt", "net", "uts", "ipc", "pid", "cgroup"].iter().enumerate() {
+    for (i, n) in ["mnt", "net", "uts", "ipc", "pid", "cgroup"]
+        .iter()
+        .enumerate()
+    {
         let want = std::fs::read_link(format!("/proc/{pid}/ns/{n}")).unwrap();
         assert_eq!(lines[i], want.to_string_lossy(), "{n}: {o}");
     }
@@ -94,9 +124,22 @@ fn exec_detached_with_pid_file() {
     let (_b, id) = running(&rt);
     let pf = rt.scratch.path().join("exec.pid");
     let t = std::time::Instant::now();
-    rt.cmd(&["exec", "-d", "--pid-file", pf.to_str().unwrap(), &id, "sleep", "500"]).ok();
+    rt.cmd(&[
+        "exec",
+        "-d",
+        "--pid-file",
+        pf.to_str().unwrap(),
+        &id,
+        "sleep",
+        "500",
+    ])
+    .ok();
     assert!(t.elapsed() < std::time::Duration::from_secs(10));
-    let pid: i32 = std::fs::read_to_string(&pf).unwrap().trim().parse().unwrap();
+    let pid: i32 = std::fs::read_to_string(&pf)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     assert!(pid_alive(pid));
     let cmdline = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap();
     assert_eq!(cmdline, "sleep\0500\0");
@@ -144,10 +187,18 @@ fn exec_missing_executable_fails() {
 fn exec_no_fd_leak_and_caps_of_container() {
     let rt = Runtime::new();
     let (_b, id) = running(&rt);
-    let o = rt.exec(&id, &["sh", "-c", "ls /proc/self/fd | xargs; grep CapBnd /proc/self/status"]);
+    let o = rt.exec(
+        &id,
+        &[
+            "sh",
+            "-c",
+            "ls /proc/self/fd | xargs; grep CapBnd /proc/self/status",
+        ],
+    );
     o.ok();
     let mut l = o.stdout.lines();
     assert_eq!(l.next(), Some("0 1 2 3"), "{o}");
-    let bnd = u64::from_str_radix(l.next().unwrap().split_whitespace().nth(1).unwrap(), 16).unwrap();
+    let bnd =
+        u64::from_str_radix(l.next().unwrap().split_whitespace().nth(1).unwrap(), 16).unwrap();
     assert_eq!(bnd, (1u64 << 29) | (1 << 5) | (1 << 10), "{o}");
 }

@@ -39,8 +39,15 @@ fn all_hooks_run_in_order_with_state() {
     rt.create(&b, &id).ok();
     let pid = rt.pid(&id);
     let after_create = std::fs::read_to_string(&log).unwrap_or_default();
-    let names: Vec<&str> = after_create.lines().map(|l| l.split(' ').next().unwrap()).collect();
-    assert_eq!(names, vec!["prestart", "createRuntime", "createContainer"], "{after_create}");
+    let names: Vec<&str> = after_create
+        .lines()
+        .map(|l| l.split(' ').next().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        vec!["prestart", "createRuntime", "createContainer"],
+        "{after_create}"
+    );
     rt.start(&id).ok();
     assert_eq!(rt.wait_status(&id, "stopped", SHORT), "stopped");
     rt.delete(&id).ok();
@@ -48,13 +55,21 @@ fn all_hooks_run_in_order_with_state() {
     let names: Vec<&str> = all.lines().map(|l| l.split(' ').next().unwrap()).collect();
     assert_eq!(
         names,
-        vec!["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
+        vec![
+            "prestart",
+            "createRuntime",
+            "createContainer",
+            "startContainer",
+            "poststart",
+            "poststop"
+        ],
         "{all}"
     );
     let bundle = std::fs::canonicalize(b.path()).unwrap();
     for l in all.lines() {
         let (name, js) = l.split_once(' ').unwrap();
-        let v: Value = serde_json::from_str(js).unwrap_or_else(|e| panic!("{name}: bad state {e}: {js}"));
+        let v: Value =
+            serde_json::from_str(js).unwrap_or_else(|e| panic!("{name}: bad state {e}: {js}"));
         assert_eq!(v["id"], id.as_str(), "{name}: {v}");
         assert_eq!(v["bundle"], bundle.to_str().unwrap(), "{name}: {v}");
         assert!(v["ociVersion"].is_string(), "{name}: {v}");
@@ -106,7 +121,11 @@ fn failing_prestart_hook_fails_create_and_leaves_nothing() {
     let e = o.fails();
     assert!(e.contains("prestart") && e.contains("hook-said-no"), "{o}");
     assert!(!rt.state_dir(&id).exists(), "state dir left");
-    assert!(leftover_cgroups(&id).is_empty(), "{:?}", leftover_cgroups(&id));
+    assert!(
+        leftover_cgroups(&id).is_empty(),
+        "{:?}",
+        leftover_cgroups(&id)
+    );
     assert_eq!(rt.cmd(&["list", "-q"]).stdout.trim(), "");
     // No container process survives: nothing runs `sleep 1000` from this rootfs.
     let rootfs = std::fs::canonicalize(b.rootfs()).unwrap();
@@ -114,9 +133,7 @@ fn failing_prestart_hook_fails_create_and_leaves_nothing() {
         .unwrap()
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|p| {
-            std::fs::read_link(format!("/proc/{p}/root")).is_ok_and(|r| r == rootfs)
-        })
+        .filter(|p| std::fs::read_link(format!("/proc/{p}/root")).is_ok_and(|r| r == rootfs))
         .collect();
     assert!(survivors.is_empty(), "{survivors:?}");
 }
@@ -133,7 +150,11 @@ fn failing_create_runtime_and_create_container_hooks() {
         let o = rt.create(&b, &id);
         assert!(o.fails().contains(kind), "{o}");
         assert!(!rt.state_dir(&id).exists());
-        assert!(leftover_cgroups(&id).is_empty(), "{:?}", leftover_cgroups(&id));
+        assert!(
+            leftover_cgroups(&id).is_empty(),
+            "{:?}",
+            leftover_cgroups(&id)
+        );
     }
 }
 
@@ -149,10 +170,17 @@ fn hook_timeout() {
     let id = unique_id("hooktimeout");
     let t = Instant::now();
     let o = rt.create(&b, &id);
-    assert!(t.elapsed() < Duration::from_secs(10), "timeout not honoured");
+    assert!(
+        t.elapsed() < Duration::from_secs(10),
+        "timeout not honoured"
+    );
     assert!(o.fails().contains("timed out"), "{o}");
     assert!(!rt.state_dir(&id).exists());
-    assert!(leftover_cgroups(&id).is_empty(), "{:?}", leftover_cgroups(&id));
+    assert!(
+        leftover_cgroups(&id).is_empty(),
+        "{:?}",
+        leftover_cgroups(&id)
+    );
 }
 
 #[test]

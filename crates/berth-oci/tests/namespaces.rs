@@ -113,7 +113,10 @@ fn user_namespace_maps_root_to_100000() {
     assert!(wait_until(SHORT, || created.stdout_now().lines().count() >= 2));
     let out = created.stdout_now();
     let mut l = out.lines();
-    assert!(l.next().unwrap().starts_with("uid=0(root) gid=0(root)"), "{out}");
+    assert!(
+        l.next().unwrap().starts_with("uid=0(root) gid=0(root)"),
+        "{out}"
+    );
     let map: Vec<&str> = l.next().unwrap().split_whitespace().collect();
     assert_eq!(map, vec!["0", "100000", "65536"], "{out}");
     assert_eq!(
@@ -214,7 +217,11 @@ fn join_nonexistent_namespace_path_fails_cleanly() {
     let e = o.fails();
     assert!(e.contains("/proc/999999999/ns/net"), "{o}");
     assert!(!rt.state_dir(&id).exists());
-    assert!(leftover_cgroups(&id).is_empty(), "{:?}", leftover_cgroups(&id));
+    assert!(
+        leftover_cgroups(&id).is_empty(),
+        "{:?}",
+        leftover_cgroups(&id)
+    );
 }
 
 #[test]
@@ -222,7 +229,10 @@ fn host_namespaces_when_not_listed() {
     let mut b = Bundle::new();
     b.remove_namespace("network");
     b.remove_namespace("ipc");
-    let o = run_sh(&mut b, "readlink /proc/self/ns/net; readlink /proc/self/ns/ipc");
+    let o = run_sh(
+        &mut b,
+        "readlink /proc/self/ns/net; readlink /proc/self/ns/ipc",
+    );
     o.ok();
     let mut l = o.stdout.lines();
     assert_eq!(l.next().unwrap(), host_ns("net"));

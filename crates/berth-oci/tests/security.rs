@@ -364,9 +364,31 @@ fn runtime_binary_is_not_reachable_from_a_shared_pid_namespace() {
     );
     o.ok();
     for l in o.stdout.lines() {
+        // The runtime runs from a sealed memfd copy: readable, never writable.
         assert!(
-            l.ends_with("/bin/busybox") || l.ends_with("sleep"),
+            l.ends_with("/bin/busybox")
+                || l.ends_with("sleep")
+                || l.ends_with("/memfd:berth-oci (deleted)"),
             "a container process can read a non-container executable: {l}\n{o}"
         );
     }
+    let before = std::fs::read(BIN).unwrap();
+    let w = rt.exec(
+        &ida,
+        &[
+            "sh",
+            "-c",
+            "for p in /proc/[0-9]*; do readlink $p/exe | grep -q memfd && \
+             { printf XXXX >> $p/exe && echo WROTE $p; }; done; true",
+        ],
+    );
+    w.ok();
+    assert!(
+        !w.stdout.contains("WROTE"),
+        "the runtime copy was writable: {w}"
+    );
+    assert!(
+        std::fs::read(BIN).unwrap() == before,
+        "the runtime binary changed"
+    );
 }

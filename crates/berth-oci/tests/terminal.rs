@@ -82,7 +82,9 @@ fn console_socket_receives_pty_master() {
     let out = read_master(master);
     let lines: Vec<&str> = out.lines().map(|l| l.trim_end_matches('\r')).collect();
     assert!(
-        lines.first().is_some_and(|t| *t == "/dev/pts/0" || *t == "/dev/console"),
+        lines
+            .first()
+            .is_some_and(|t| *t == "/dev/pts/0" || *t == "/dev/console"),
         "{out:?}"
     );
     assert_eq!(lines.get(1), Some(&"40 100"), "consoleSize: {out:?}");
@@ -100,7 +102,11 @@ fn terminal_without_console_socket_fails_create() {
     let o = rt.create(&b, &id);
     assert!(o.fails().contains("process.terminal"), "{o}");
     assert!(!rt.state_dir(&id).exists());
-    assert!(leftover_cgroups(&id).is_empty(), "{:?}", leftover_cgroups(&id));
+    assert!(
+        leftover_cgroups(&id).is_empty(),
+        "{:?}",
+        leftover_cgroups(&id)
+    );
 }
 
 #[test]
@@ -146,7 +152,13 @@ fn exec_with_tty_and_console_socket() {
         recv_fd(&s)
     });
     rt.cmd(&[
-        "exec", "-t", "-d", "--console-socket", sock_path.to_str().unwrap(), &id, "tty",
+        "exec",
+        "-t",
+        "-d",
+        "--console-socket",
+        sock_path.to_str().unwrap(),
+        &id,
+        "tty",
     ])
     .ok();
     let master = acceptor.join().unwrap();

@@ -152,6 +152,17 @@ pub fn validate(spec: &Spec, file: &str) -> Result<()> {
     Ok(())
 }
 
+/// Parses a process.json (`exec --process`), naming the failing field.
+pub fn parse_process(data: &[u8], file: &str) -> Result<Process> {
+    let de = &mut serde_json::Deserializer::from_slice(data);
+    let p: Process = serde_path_to_error::deserialize(de).map_err(|e| {
+        let field = e.path().to_string();
+        Error::config(file, field, e.into_inner().to_string())
+    })?;
+    validate_process_in(&p, file)?;
+    Ok(p)
+}
+
 /// Checks a process (from config.json or `exec --process`).
 pub fn validate_process(p: &Process) -> Result<()> {
     validate_process_in(p, "process.json")

@@ -28,6 +28,8 @@ pub struct CreateOptions {
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
     pub systemd_cgroup: bool,
+    /// The bundle's config, if the caller has already loaded it.
+    pub spec: Option<Spec>,
 }
 
 static READY_SENT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -37,7 +39,10 @@ pub fn create(opts: CreateOptions) -> Result<ContainerState> {
     state::validate_id(&opts.id)?;
     let bundle =
         std::fs::canonicalize(&opts.bundle).ctx(|| format!("bundle {}", opts.bundle.display()))?;
-    let spec = config::load(&bundle)?;
+    let spec = match opts.spec.clone() {
+        Some(s) => s,
+        None => config::load(&bundle)?,
+    };
     let rootfs = config::rootfs_path(&spec, &bundle)?;
     let process = spec
         .process()
@@ -418,6 +423,10 @@ fn child_main(ctx: &ChildContext, ch: &Channel) -> Result<()> {
         let _ = sys::setresgid(0);
         let _ = sys::setresuid(0);
     }
+    // Until it execs, this process is the runtime's binary: keep container
+    // processes from reaching it through /proc/PID/exe (CVE-2019-5736).
+    // (Not earlier: an unprivileged parent must write our id maps first.)
+    sys::set_dumpable(false).ctx(|| "prctl(PR_SET_DUMPABLE)")?;
     let time_flag = namespaces::flag(LinuxNamespaceType::Time);
     if !ctx.plan.new.is_empty() {
         nix::sched::unshare(ctx.plan.new)
@@ -515,6 +524,12 @@ fn init_main(ctx: &ChildContext, ch: &Channel) -> Result<()> {
         setup_console(ctx.console, &process, new_mnt)?;
     }
     if new_mnt {
+        // The cwd is created now, before the root may turn read-only.
+        let cwd = process.cwd();
+        if !cwd.exists() {
+            std::fs::create_dir_all(cwd)
+                .ctx(|| format!("process.cwd: cannot create {}", cwd.display()))?;
+        }
         rootfs::finish(spec)?;
     }
     if let Some(h) = spec.hostname().as_ref().filter(|h| !h.is_empty()) {
@@ -552,6 +567,7 @@ fn init_main(ctx: &ChildContext, ch: &Channel) -> Result<()> {
             listener,
             state: notify_state(spec, ctx, pid),
         });
+    process::drop_privileges(&process, &prep, seccomp.as_ref(), notify.as_ref())?;
     // From here on the runtime exits; our parent may go away.
     sys::set_parent_death_signal(0).ctx(|| "prctl(PR_SET_PDEATHSIG)")?;
     ch.send(&Msg::Ready)?;

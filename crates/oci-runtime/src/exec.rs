@@ -110,6 +110,8 @@ fn same_ns(pid: i32, name: &str) -> bool {
 
 fn exec_child(st: &ContainerState, opts: &ExecOptions, ch: &Channel) -> Result<()> {
     sys::clean_signals();
+    // This process is the runtime's binary until it execs (CVE-2019-5736).
+    sys::set_dumpable(false).ctx(|| "prctl(PR_SET_DUMPABLE)")?;
     sys::set_parent_death_signal(libc::SIGKILL).ctx(|| "prctl(PR_SET_PDEATHSIG)")?;
     match ch.recv()? {
         Some(Msg::Go) => {}
@@ -164,6 +166,7 @@ fn exec_child(st: &ContainerState, opts: &ExecOptions, ch: &Channel) -> Result<(
             listener,
             state: st.hook_state(Status::Running),
         });
+    process::drop_privileges(&opts.process, &prep, seccomp.as_ref(), notify.as_ref())?;
     sys::set_parent_death_signal(0).ctx(|| "prctl(PR_SET_PDEATHSIG)")?;
     ch.send(&Msg::Ready)?;
     let e = process::exec(

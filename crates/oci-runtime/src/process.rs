@@ -257,51 +257,36 @@ fn set_rlimit(t: PosixRlimitType, soft: u64, hard: u64) -> Result<()> {
         .ctx(|| format!("process.rlimits: cannot set {t:?} to soft {soft} hard {hard}"))
 }
 
-/// Drops privileges, applies seccomp, and replaces this process with the
-/// container's command. Returns only on failure.
-pub fn exec(
-    p: &Process,
-    prep: Prepared,
-    seccomp: Option<&LinuxSeccomp>,
-    notify: Option<&NotifyTarget>,
-    preserve_fds: u32,
-) -> Error {
-    match finish(p, &prep, seccomp, notify, preserve_fds) {
-        Ok(()) => {}
-        Err(e) => return e,
-    }
-    let e = sys::execve(&prep.path, &prep.argv, &prep.envp);
-    Error::msg(format!("exec {:?}: {e}", prep.path))
-}
-
 /// Where to send the seccomp notify fd, and the state that goes with it.
 pub struct NotifyTarget {
     pub listener: PathBuf,
     pub state: Vec<u8>,
 }
 
-fn finish(
+fn load_seccomp(s: &LinuxSeccomp, notify: Option<&NotifyTarget>) -> Result<()> {
+    if let Some(fd) = crate::seccomp::load(s)? {
+        let t = notify.ok_or_else(|| {
+            Error::msg("linux.seccomp: SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath")
+        })?;
+        let sock = crate::sync::connect(&t.listener)?;
+        use std::os::fd::AsRawFd;
+        crate::sync::send_fd(sock.as_raw_fd(), fd.as_raw_fd(), &t.state)?;
+    }
+    Ok(())
+}
+
+/// Switches to the container's user and capabilities (and, without
+/// no_new_privs, loads seccomp while CAP_SYS_ADMIN is still held). Runs
+/// before the container is reported created, so failures surface at create.
+pub fn drop_privileges(
     p: &Process,
     prep: &Prepared,
     seccomp: Option<&LinuxSeccomp>,
     notify: Option<&NotifyTarget>,
-    preserve_fds: u32,
 ) -> Result<()> {
     let nnp = p.no_new_privileges().unwrap_or(false);
-    let load_seccomp = |s: &LinuxSeccomp| -> Result<()> {
-        if let Some(fd) = crate::seccomp::load(s)? {
-            let t = notify.ok_or_else(|| {
-                Error::msg("linux.seccomp: SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath")
-            })?;
-            let sock = crate::sync::connect(&t.listener)?;
-            use std::os::fd::AsRawFd;
-            crate::sync::send_fd(sock.as_raw_fd(), fd.as_raw_fd(), &t.state)?;
-        }
-        Ok(())
-    };
-    // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it while we have it.
     if let (false, Some(s)) = (nnp, seccomp) {
-        load_seccomp(s)?;
+        load_seccomp(s, notify)?;
     }
     if let Some(c) = &prep.caps {
         c.apply_bounding()?;
@@ -321,16 +306,35 @@ fn finish(
     if let Some(c) = &prep.caps {
         c.apply()?;
     }
-    if nnp {
-        sys::set_no_new_privs().ctx(|| "process.noNewPrivileges: prctl")?;
-        if let Some(s) = seccomp {
-            load_seccomp(s)?;
-        }
-    }
-    sys::umask(user.umask().unwrap_or(0o022));
-    // Nothing of the runtime's may reach the container (CVE-2024-21626).
-    sys::cloexec_from(3 + preserve_fds).ctx(|| "close_range")?;
     Ok(())
+}
+
+/// The last steps: no_new_privs and seccomp (then as close to execve as
+/// possible), umask, close-on-exec for every fd past stdio and the preserved
+/// ones, and execve. Returns only on failure.
+pub fn exec(
+    p: &Process,
+    prep: Prepared,
+    seccomp: Option<&LinuxSeccomp>,
+    notify: Option<&NotifyTarget>,
+    preserve_fds: u32,
+) -> Error {
+    let r = (|| -> Result<()> {
+        if p.no_new_privileges().unwrap_or(false) {
+            sys::set_no_new_privs().ctx(|| "process.noNewPrivileges: prctl")?;
+            if let Some(s) = seccomp {
+                load_seccomp(s, notify)?;
+            }
+        }
+        sys::umask(p.user().umask().unwrap_or(0o022));
+        // Nothing of the runtime's may reach the container (CVE-2024-21626).
+        sys::cloexec_from(3 + preserve_fds).ctx(|| "close_range")
+    })();
+    if let Err(e) = r {
+        return e;
+    }
+    let e = sys::execve(&prep.path, &prep.argv, &prep.envp);
+    Error::msg(format!("exec {:?}: {e}", prep.path))
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 pub fn default_spec(rootless: bool) -> Value {
     let caps = json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]);
     let mut spec = json!({
-        "ociVersion": "1.2.0",
+        "ociVersion": "1.0.2-dev",
         "process": {
             "terminal": true,
             "user": {"uid": 0, "gid": 0},

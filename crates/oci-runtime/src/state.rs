@@ -85,8 +85,17 @@ impl ContainerState {
                 })
             }
         };
-        serde_json::from_slice(&data)
-            .map_err(|e| Error::msg(format!("{}: corrupt state: {e}", path.display())))
+        // Through serde_path_to_error like config.json: one copy of the
+        // spec's deserializer in the binary, and errors that name the field.
+        let de = &mut serde_json::Deserializer::from_slice(&data);
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            Error::msg(format!(
+                "{}: corrupt state at {}: {}",
+                path.display(),
+                e.path(),
+                e.inner()
+            ))
+        })
     }
 
     pub fn save(&self, root: &Path) -> Result<()> {

@@ -586,3 +586,104 @@ pub fn clean_signals() {
     };
     reset_signals(&empty);
 }
+
+/// `prctl(PR_SET_DUMPABLE, v)`.
+pub fn set_dumpable(v: bool) -> io::Result<()> {
+    // SAFETY: prctl with integer arguments.
+    let r = unsafe { libc::prctl(libc::PR_SET_DUMPABLE, v as libc::c_ulong, 0, 0, 0) };
+    cvt(r as libc::c_long).map(|_| ())
+}
+
+const F_ADD_SEALS: i32 = 1033;
+const F_GET_SEALS: i32 = 1034;
+const F_SEAL_SEAL: i32 = 0x0001;
+const F_SEAL_SHRINK: i32 = 0x0002;
+const F_SEAL_GROW: i32 = 0x0004;
+const F_SEAL_WRITE: i32 = 0x0008;
+const CLONE_SEALS: i32 = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
+
+/// Whether this process runs from a sealed memfd copy of its binary.
+pub fn running_from_sealed_copy() -> bool {
+    let Ok(f) = std::fs::File::open("/proc/self/exe") else {
+        return false;
+    };
+    // SAFETY: fcntl on a descriptor we own.
+    let seals = unsafe { libc::fcntl(f.as_raw_fd(), F_GET_SEALS) };
+    seals >= 0 && seals & CLONE_SEALS == CLONE_SEALS
+}
+
+/// CVE-2019-5736: until a container process execs, it is a copy of the
+/// runtime, and another container process that can reach /proc/PID/exe
+/// could later reopen the runtime's binary for writing. Re-executing from a
+/// sealed, read-only memfd copy makes /proc/PID/exe point at that copy.
+/// Returns only on failure (or if already running from a copy).
+pub fn reexec_from_sealed_copy() -> io::Result<()> {
+    if running_from_sealed_copy() {
+        return Ok(());
+    }
+    let exe = std::fs::File::open("/proc/self/exe")?;
+    let len = exe.metadata()?.len() as usize;
+    let name = CString::new("berth-oci").expect("no NUL");
+    // SAFETY: plain syscall; the name outlives it.
+    let fd =
+        unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the descriptor was just created and is ours.
+    let mem = unsafe { OwnedFd::from_raw_fd(fd) };
+    let mut done = 0usize;
+    while done < len {
+        // SAFETY: both descriptors are valid; a null offset uses the file position.
+        let n = unsafe {
+            libc::sendfile(
+                mem.as_raw_fd(),
+                exe.as_raw_fd(),
+                std::ptr::null_mut(),
+                len - done,
+            )
+        };
+        if n <= 0 {
+            return Err(if n == 0 {
+                io::Error::from_raw_os_error(libc::EIO)
+            } else {
+                io::Error::last_os_error()
+            });
+        }
+        done += n as usize;
+    }
+    // SAFETY: fcntl on a descriptor we own.
+    if unsafe { libc::fcntl(mem.as_raw_fd(), F_ADD_SEALS, CLONE_SEALS) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let args: Vec<CString> = std::env::args_os()
+        .map(|a| {
+            CString::new(std::os::unix::ffi::OsStrExt::as_bytes(a.as_os_str())).unwrap_or_default()
+        })
+        .collect();
+    let env: Vec<CString> = std::env::vars_os()
+        .map(|(k, v)| {
+            let mut b = std::os::unix::ffi::OsStrExt::as_bytes(k.as_os_str()).to_vec();
+            b.push(b'=');
+            b.extend_from_slice(std::os::unix::ffi::OsStrExt::as_bytes(v.as_os_str()));
+            CString::new(b).unwrap_or_default()
+        })
+        .collect();
+    let mut a: Vec<*const libc::c_char> = args.iter().map(|s| s.as_ptr()).collect();
+    a.push(std::ptr::null());
+    let mut e: Vec<*const libc::c_char> = env.iter().map(|s| s.as_ptr()).collect();
+    e.push(std::ptr::null());
+    let empty = CString::new("").expect("no NUL");
+    // SAFETY: NULL-terminated arrays of pointers into CStrings that outlive the call.
+    unsafe {
+        libc::syscall(
+            libc::SYS_execveat,
+            mem.as_raw_fd(),
+            empty.as_ptr(),
+            a.as_ptr(),
+            e.as_ptr(),
+            libc::AT_EMPTY_PATH,
+        )
+    };
+    Err(io::Error::last_os_error())
+}
