@@ -148,3 +148,60 @@ impl Error {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_one_line_and_name_things() {
+        let e = Error::Status {
+            registry: "r:5000".into(),
+            repository: "a/b".into(),
+            what: "manifest v1".into(),
+            status: 404,
+            code: Some("MANIFEST_UNKNOWN".into()),
+            message: Some("manifest unknown".into()),
+        };
+        assert_eq!(
+            e.to_string(),
+            "r:5000/a/b: manifest v1: HTTP 404 MANIFEST_UNKNOWN: manifest unknown"
+        );
+        assert_eq!(
+            (e.status(), e.code()),
+            (Some(404), Some("MANIFEST_UNKNOWN"))
+        );
+        assert!(!e.is_transient());
+        let e = Error::Status {
+            registry: "r".into(),
+            repository: "a".into(),
+            what: "blob x".into(),
+            status: 502,
+            code: None,
+            message: None,
+        };
+        assert_eq!(e.to_string(), "r/a: blob x: HTTP 502");
+        assert!(e.is_transient());
+        let e = Error::Unreachable {
+            registry: "127.0.0.1:5000".into(),
+            reason: "connection refused".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "cannot reach registry 127.0.0.1:5000: connection refused"
+        );
+        let d = Digest::of_bytes(b"x");
+        let e = Error::Truncated {
+            registry: "r".into(),
+            repository: "a".into(),
+            digest: d.clone(),
+            received: 1,
+            expected: 9,
+        };
+        assert_eq!(
+            e.to_string(),
+            format!("r/a: blob {d} truncated: received 1 of 9 bytes")
+        );
+        assert!(!e.to_string().contains('\n'));
+    }
+}

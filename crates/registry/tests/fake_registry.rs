@@ -80,6 +80,8 @@ fn bearer_challenge_flow_with_credentials() {
     );
     assert!(tokens[1].contains("service=fake-registry"), "{tokens:?}");
     assert_eq!(progress.count(LayerState::Complete), 2);
+    // Unpacked while downloading: no separate extraction pass.
+    assert_eq!(progress.count(LayerState::Extracting), 0);
     assert_eq!(
         *progress
             .bytes
@@ -402,4 +404,42 @@ fn snapshot_present_blob_missing_and_shared_layers() {
     for c in rec.chain_ids() {
         assert!(store.snapshots().exists(&c));
     }
+}
+
+#[test]
+fn missing_snapshot_or_missing_blob_is_repaired_minimally() {
+    let img = small_image();
+    let reg = ImageServer::for_image("test/img", "v1", &img).start();
+    let (_d, store) = new_store();
+    let c = client();
+    let r = reg.reference("test/img:v1");
+    let rec = c
+        .pull(&store, &r, &Platform::default(), &NoProgress)
+        .unwrap();
+    let chains = rec.chain_ids();
+
+    // Snapshots gone, blobs present: unpacked locally, nothing downloaded.
+    for ch in &chains {
+        assert!(store.snapshots().remove(ch).unwrap());
+    }
+    let n = reg.requests().len();
+    let p = Recorder::default();
+    c.pull(&store, &r, &Platform::default(), &p).unwrap();
+    assert!(!reg.requests()[n..].iter().any(|r| r.contains("/blobs/")));
+    assert_eq!(p.count(LayerState::Extracting), 2);
+    assert!(chains.iter().all(|ch| store.snapshots().exists(ch)));
+
+    // A blob gone, snapshot present: only that blob is downloaded.
+    let gone = &img.layers[0].0;
+    assert!(store.content().delete(gone).unwrap());
+    let n = reg.requests().len();
+    c.pull(&store, &r, &Platform::default(), &NoProgress)
+        .unwrap();
+    let blob_gets: Vec<String> = reg.requests()[n..]
+        .iter()
+        .filter(|r| r.contains("/blobs/"))
+        .cloned()
+        .collect();
+    assert_eq!(blob_gets, vec![format!("GET /v2/test/img/blobs/{gone}")]);
+    assert!(store.content().exists(gone));
 }
