@@ -3,7 +3,7 @@
 # what is missing, so it is cheap to run again.
 set -euo pipefail
 BUILD_PKGS="build-essential pkg-config libseccomp-dev busybox-static"
-TEST_PKGS="util-linux procps iproute2 runc crun podman containerd uidmap hyperfine"
+TEST_PKGS="util-linux procps iproute2 runc crun podman containerd uidmap hyperfine docker-registry skopeo apache2-utils"
 want="$BUILD_PKGS"
 [ "${1:-}" = "--test" ] && want="$BUILD_PKGS $TEST_PKGS"
 missing=()

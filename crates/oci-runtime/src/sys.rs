@@ -602,25 +602,70 @@ const F_SEAL_GROW: i32 = 0x0004;
 const F_SEAL_WRITE: i32 = 0x0008;
 const CLONE_SEALS: i32 = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
 
-/// Whether this process runs from a sealed memfd copy of its binary.
+/// Whether this process runs from a copy of its binary that no one can
+/// write: a read-only (detached) mount, or a sealed memfd.
 pub fn running_from_sealed_copy() -> bool {
     let Ok(f) = std::fs::File::open("/proc/self/exe") else {
         return false;
     };
+    if nix::sys::statvfs::fstatvfs(&f)
+        .is_ok_and(|s| s.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY))
+    {
+        return true;
+    }
     // SAFETY: fcntl on a descriptor we own.
     let seals = unsafe { libc::fcntl(f.as_raw_fd(), F_GET_SEALS) };
     seals >= 0 && seals & CLONE_SEALS == CLONE_SEALS
 }
 
-/// CVE-2019-5736: until a container process execs, it is a copy of the
-/// runtime, and another container process that can reach /proc/PID/exe
-/// could later reopen the runtime's binary for writing. Re-executing from a
-/// sealed, read-only memfd copy makes /proc/PID/exe point at that copy.
-/// Returns only on failure (or if already running from a copy).
-pub fn reexec_from_sealed_copy() -> io::Result<()> {
-    if running_from_sealed_copy() {
-        return Ok(());
-    }
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+/// A read-only, detached bind mount of our own binary (open_tree +
+/// mount_setattr): no copy, and gone once nothing uses it.
+fn readonly_exe_mount() -> io::Result<OwnedFd> {
+    const OPEN_TREE_CLONE: u32 = 1;
+    const MOUNT_ATTR_RDONLY: u64 = 1;
+    let path = CString::new("/proc/self/exe").expect("no NUL");
+    // SAFETY: plain syscall; the path outlives it.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_open_tree,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            OPEN_TREE_CLONE | libc::O_CLOEXEC as u32,
+        )
+    };
+    // SAFETY: the kernel returned a new descriptor that we now own.
+    let tree = unsafe { OwnedFd::from_raw_fd(cvt(fd)? as RawFd) };
+    let attr = MountAttr {
+        attr_set: MOUNT_ATTR_RDONLY,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    let empty = CString::new("").expect("no NUL");
+    // SAFETY: `attr` and `empty` outlive the call.
+    cvt(unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            tree.as_raw_fd(),
+            empty.as_ptr(),
+            libc::AT_EMPTY_PATH,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    })?;
+    Ok(tree)
+}
+
+/// A sealed memfd copy of our binary (for when mounts are not allowed).
+fn sealed_memfd_copy() -> io::Result<OwnedFd> {
     let exe = std::fs::File::open("/proc/self/exe")?;
     let len = exe.metadata()?.len() as usize;
     let name = CString::new("berth-oci").expect("no NUL");
@@ -656,6 +701,23 @@ pub fn reexec_from_sealed_copy() -> io::Result<()> {
     if unsafe { libc::fcntl(mem.as_raw_fd(), F_ADD_SEALS, CLONE_SEALS) } < 0 {
         return Err(io::Error::last_os_error());
     }
+    Ok(mem)
+}
+
+/// CVE-2019-5736: until a container process execs, it is a copy of the
+/// runtime, and another container process that can reach /proc/PID/exe
+/// could later reopen the runtime's binary for writing. Re-executing through
+/// a read-only detached mount of the binary (or, unprivileged, a sealed
+/// memfd copy) makes /proc/PID/exe point at something no one can write.
+/// Returns only on failure (or if already running from a copy).
+pub fn reexec_from_sealed_copy() -> io::Result<()> {
+    if running_from_sealed_copy() {
+        return Ok(());
+    }
+    let mem = match readonly_exe_mount() {
+        Ok(fd) => fd,
+        Err(_) => sealed_memfd_copy()?,
+    };
     let args: Vec<CString> = std::env::args_os()
         .map(|a| {
             CString::new(std::os::unix::ffi::OsStrExt::as_bytes(a.as_os_str())).unwrap_or_default()
