@@ -350,3 +350,30 @@ fn tmpcopyup_copies_image_content() {
         "wrote through to the image"
     );
 }
+
+#[test]
+fn recursive_readonly_bind() {
+    // `rro` makes the bind mount and every mount below it read-only
+    // (mount_setattr with AT_RECURSIVE); plain `ro` only the top one.
+    let host = tempfile::tempdir().unwrap();
+    let sub = host.path().join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    let st = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "tmpfs"])
+        .arg(&sub)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let mut b = Bundle::new();
+    b.add_mount(json!({
+        "destination": "/data", "type": "bind", "source": host.path(),
+        "options": ["rbind", "rro"]
+    }));
+    let o = run_in(
+        &mut b,
+        "touch /data/x 2>/dev/null && echo top-writable; touch /data/sub/y 2>/dev/null && echo sub-writable; echo done",
+    );
+    let _ = std::process::Command::new("umount").arg(&sub).status();
+    o.ok();
+    assert_eq!(o.stdout, "done\n", "{o}");
+}

@@ -52,6 +52,26 @@ pub fn validate(spec: &Spec, file: &str) -> Result<()> {
     let Some(linux) = spec.linux() else {
         return Ok(());
     };
+    // Fields this runtime cannot honour are refused, never ignored.
+    if linux.intel_rdt().is_some() {
+        return err(
+            "linux.intelRdt",
+            "not supported by berth-oci (no resctrl support)",
+        );
+    }
+    if linux.memory_policy().is_some() {
+        return err("linux.memoryPolicy", "not supported by berth-oci yet");
+    }
+    if linux.net_devices().as_ref().is_some_and(|d| !d.is_empty()) {
+        return err("linux.netDevices", "not supported by berth-oci yet");
+    }
+    if spec
+        .process()
+        .as_ref()
+        .is_some_and(|p| p.exec_cpu_affinity().is_some())
+    {
+        return err("process.execCPUAffinity", "not supported by berth-oci yet");
+    }
     let mut seen = Vec::new();
     let mut has_user = false;
     for (i, ns) in linux.namespaces().iter().flatten().enumerate() {
@@ -239,6 +259,56 @@ mod tests {
         v["process"]["capabilities"] = serde_json::json!({"bounding": ["CAP_TEST"]});
         let e = parse_v(v).unwrap_err().to_string();
         assert!(e.contains("process.capabilities.bounding"), "{e}");
+    }
+
+    #[test]
+    fn refuses_what_it_cannot_honour() {
+        let mut v = base();
+        v["linux"]["intelRdt"] = serde_json::json!({"closID": "x"});
+        assert!(parse_v(v)
+            .unwrap_err()
+            .to_string()
+            .contains("linux.intelRdt"));
+        let mut v = base();
+        v["linux"]["memoryPolicy"] = serde_json::json!({"mode": "MPOL_BIND", "nodes": "0"});
+        assert!(parse_v(v)
+            .unwrap_err()
+            .to_string()
+            .contains("linux.memoryPolicy"));
+    }
+
+    /// Mutated configs (bytes flipped, truncated, fields swapped) never
+    /// panic the parser: they parse or give an error naming the file.
+    #[test]
+    fn fuzz_mutated_configs() {
+        let spec = crate::spec::default_spec(false).to_string().into_bytes();
+        let mut seed: u64 = 0x9e3779b97f4a7c15;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let alphabet = b"{}[]\",:0123456789-.eE truefalsnul\\/\x00\xff";
+        for _ in 0..20_000 {
+            let mut d = spec.clone();
+            for _ in 0..(next() % 4 + 1) {
+                let i = (next() as usize) % d.len();
+                match next() % 3 {
+                    0 => d[i] = alphabet[(next() as usize) % alphabet.len()],
+                    1 => {
+                        d.remove(i);
+                    }
+                    _ => d.truncate(i),
+                }
+                if d.is_empty() {
+                    break;
+                }
+            }
+            if let Err(e) = parse(&d, "config.json") {
+                assert!(e.to_string().starts_with("config.json: "), "{e}");
+            }
+        }
     }
 
     #[test]

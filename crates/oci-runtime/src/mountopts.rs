@@ -152,6 +152,45 @@ pub fn parse(options: &[String], typ: Option<&str>) -> MountOptions {
     o
 }
 
+/// MOUNT_ATTR_* bits (set, clear) for recursive options like `rro`.
+pub fn recursive_attr_bits(opts: &[String]) -> (u64, u64) {
+    const RDONLY: u64 = 0x1;
+    const NOSUID: u64 = 0x2;
+    const NODEV: u64 = 0x4;
+    const NOEXEC: u64 = 0x8;
+    const ATIME_MASK: u64 = 0x70;
+    const NOATIME: u64 = 0x10;
+    const STRICTATIME: u64 = 0x20;
+    const NODIRATIME: u64 = 0x80;
+    const NOSYMFOLLOW: u64 = 0x0020_0000;
+    let (mut set, mut clr) = (0u64, 0u64);
+    for o in opts {
+        let (s, c) = match o.as_str() {
+            "rro" => (RDONLY, 0),
+            "rrw" => (0, RDONLY),
+            "rnosuid" => (NOSUID, 0),
+            "rsuid" => (0, NOSUID),
+            "rnodev" => (NODEV, 0),
+            "rdev" => (0, NODEV),
+            "rnoexec" => (NOEXEC, 0),
+            "rexec" => (0, NOEXEC),
+            "rnodiratime" => (NODIRATIME, 0),
+            "rdiratime" => (0, NODIRATIME),
+            "rnosymfollow" => (NOSYMFOLLOW, 0),
+            "rsymfollow" => (0, NOSYMFOLLOW),
+            // The atime mode is one field: clear it, then set the wanted mode.
+            "rrelatime" | "ratime" => (0, ATIME_MASK),
+            "rnoatime" => (NOATIME, ATIME_MASK),
+            "rstrictatime" => (STRICTATIME, ATIME_MASK),
+            "rnorelatime" => (STRICTATIME, ATIME_MASK),
+            _ => (0, 0),
+        };
+        set = (set & !c) | s;
+        clr = (clr & !s) | c;
+    }
+    (set, clr)
+}
+
 /// The propagation flag for `linux.rootfsPropagation`.
 pub fn propagation(name: &str) -> Option<MsFlags> {
     Some(match name {
@@ -210,6 +249,15 @@ mod tests {
         assert!(o.tmpcopyup && o.idmap);
         assert_eq!(o.recursive_attrs, vec!["rro".to_string()]);
         assert_eq!(o.data, "");
+    }
+
+    #[test]
+    fn recursive_bits() {
+        let v =
+            |x: &[&str]| recursive_attr_bits(&x.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(v(&["rro", "rnosuid"]), (0x3, 0));
+        assert_eq!(v(&["rro", "rrw"]), (0, 0x1));
+        assert_eq!(v(&["rnoatime"]), (0x10, 0x70));
     }
 
     #[test]

@@ -62,6 +62,30 @@ pub fn open_in_root(root: RawFd, path: &Path, flags: i32) -> std::io::Result<Own
 /// with mkdirat in a parent that was itself opened inside the root.
 pub fn mkdir_all_in_root(root: RawFd, path: &Path, mode: u32) -> std::io::Result<OwnedFd> {
     use std::collections::VecDeque;
+    // Fast paths: it exists already (the common case for images' mount
+    // points), or only its last component is missing.
+    if let Ok(fd) = open_in_root(root, path, libc::O_PATH | libc::O_DIRECTORY) {
+        return Ok(fd);
+    }
+    let r = rel(path);
+    if let (Some(parent), Some(Component::Normal(name))) = (r.parent(), r.components().next_back())
+    {
+        if !parent.as_os_str().is_empty() && !r.components().any(|c| c == Component::ParentDir) {
+            if let Ok(dir) = mkdir_all_in_root(root, parent, mode) {
+                match nix::sys::stat::mkdirat(
+                    &dir,
+                    name,
+                    nix::sys::stat::Mode::from_bits_truncate(mode),
+                ) {
+                    Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+                    Err(e) => return Err(e.into()),
+                }
+                if let Ok(fd) = open_in_root(root, path, libc::O_PATH | libc::O_DIRECTORY) {
+                    return Ok(fd);
+                }
+            }
+        }
+    }
     let mut todo: VecDeque<std::ffi::OsString> = rel(path)
         .components()
         .map(|c| c.as_os_str().to_os_string())
@@ -310,12 +334,7 @@ fn mount_one(ctx: &RootfsContext, root: RawFd, m: &Mount) -> Result<()> {
                 )
             })?;
         }
-        if !opts.recursive_attrs.is_empty() {
-            return Err(Error::msg(format!(
-                "recursive mount options {:?} are not supported yet",
-                opts.recursive_attrs
-            )));
-        }
+        apply_recursive_attrs(&target, &opts)?;
         apply_propagation(&tp, &opts)?;
         return Ok(());
     }
@@ -372,6 +391,17 @@ fn mount_one(ctx: &RootfsContext, root: RawFd, m: &Mount) -> Result<()> {
         copy_up(&fd_path(&old), &tp).ctx(|| format!("tmpcopyup into {}", dest.display()))?;
     }
     apply_propagation(&tp, &opts)
+}
+
+/// `rro`, `rnosuid`…: attributes set on the mount and every mount below it
+/// (mount_setattr with AT_RECURSIVE).
+fn apply_recursive_attrs(target: &OwnedFd, opts: &MountOptions) -> Result<()> {
+    if opts.recursive_attrs.is_empty() {
+        return Ok(());
+    }
+    let (set, clr) = mountopts::recursive_attr_bits(&opts.recursive_attrs);
+    sys::mount_setattr_recursive(target.as_raw_fd(), set, clr)
+        .ctx(|| format!("cannot apply {:?} (mount_setattr)", opts.recursive_attrs))
 }
 
 fn apply_propagation(target: &Path, opts: &MountOptions) -> Result<()> {

@@ -575,16 +575,17 @@ pub fn join_session_keyring(name: &str) -> io::Result<()> {
     cvt(unsafe { libc::syscall(libc::SYS_keyctl, 1, c.as_ptr()) }).map(|_| ())
 }
 
-/// Unblocks every signal and resets every disposition to the default: what
-/// a container process must start with (Rust ignores SIGPIPE, for one).
+/// Unblocks every signal and undoes the one disposition this runtime
+/// changed (Rust ignores SIGPIPE): what a container process must start
+/// with. Dispositions inherited from our caller pass through, as with runc.
 pub fn clean_signals() {
-    // SAFETY: an empty sigset is valid.
-    let empty: libc::sigset_t = unsafe {
+    // SAFETY: an empty sigset is valid; SIG_DFL is always a valid disposition.
+    unsafe {
         let mut s: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut s);
-        s
-    };
-    reset_signals(&empty);
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        libc::sigprocmask(libc::SIG_SETMASK, &s, std::ptr::null_mut());
+    }
 }
 
 /// `prctl(PR_SET_DUMPABLE, v)`.
@@ -748,4 +749,28 @@ pub fn reexec_from_sealed_copy() -> io::Result<()> {
         )
     };
     Err(io::Error::last_os_error())
+}
+
+/// `mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, {set, clr})`.
+pub fn mount_setattr_recursive(fd: RawFd, set: u64, clr: u64) -> io::Result<()> {
+    const AT_RECURSIVE: libc::c_int = 0x8000;
+    let attr = MountAttr {
+        attr_set: set,
+        attr_clr: clr,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    let empty = CString::new("").expect("no NUL");
+    // SAFETY: `attr` and `empty` outlive the call.
+    cvt(unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd,
+            empty.as_ptr(),
+            libc::AT_EMPTY_PATH | AT_RECURSIVE,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    })
+    .map(|_| ())
 }
