@@ -513,6 +513,8 @@ fn init_main(ctx: &ChildContext, ch: &Channel) -> Result<()> {
         &state_json,
         "createContainer",
     )?;
+    let notify_sock =
+        process::connect_listener(spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()))?;
     if new_mnt {
         rootfs::pivot(ctx.rootfs, ctx.no_pivot)?;
     } else {
@@ -560,13 +562,10 @@ fn init_main(ctx: &ChildContext, ch: &Channel) -> Result<()> {
     }
     let prep = process::prepare(&process)?;
     let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().clone());
-    let notify = seccomp
-        .as_ref()
-        .and_then(|s| s.listener_path().clone())
-        .map(|listener| process::NotifyTarget {
-            listener,
-            state: notify_state(spec, ctx, pid),
-        });
+    let notify = notify_sock.map(|sock| process::NotifyTarget {
+        sock,
+        state: notify_state(spec, ctx, pid),
+    });
     process::drop_privileges(&process, &prep, seccomp.as_ref(), notify.as_ref())?;
     // From here on the runtime exits; our parent may go away.
     sys::set_parent_death_signal(0).ctx(|| "prctl(PR_SET_PDEATHSIG)")?;

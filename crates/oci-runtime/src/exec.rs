@@ -117,6 +117,12 @@ fn exec_child(st: &ContainerState, opts: &ExecOptions, ch: &Channel) -> Result<(
         Some(Msg::Go) => {}
         _ => return Err(Error::msg("runtime went away")),
     }
+    let notify_sock = process::connect_listener(
+        st.config
+            .linux()
+            .as_ref()
+            .and_then(|l| l.seccomp().as_ref()),
+    )?;
     let mut types: Vec<LinuxNamespaceType> = st
         .config
         .linux()
@@ -159,13 +165,10 @@ fn exec_child(st: &ContainerState, opts: &ExecOptions, ch: &Channel) -> Result<(
     let _ = nix::unistd::chdir(Path::new("/"));
     let prep = process::prepare(&opts.process)?;
     let seccomp = st.config.linux().as_ref().and_then(|l| l.seccomp().clone());
-    let notify = seccomp
-        .as_ref()
-        .and_then(|s| s.listener_path().clone())
-        .map(|listener| process::NotifyTarget {
-            listener,
-            state: st.hook_state(Status::Running),
-        });
+    let notify = notify_sock.map(|sock| process::NotifyTarget {
+        sock,
+        state: st.hook_state(Status::Running),
+    });
     process::drop_privileges(&opts.process, &prep, seccomp.as_ref(), notify.as_ref())?;
     sys::set_parent_death_signal(0).ctx(|| "prctl(PR_SET_PDEATHSIG)")?;
     ch.send(&Msg::Ready)?;

@@ -257,9 +257,25 @@ fn set_rlimit(t: PosixRlimitType, soft: u64, hard: u64) -> Result<()> {
         .ctx(|| format!("process.rlimits: cannot set {t:?} to soft {soft} hard {hard}"))
 }
 
+/// Connects to the seccomp listener if the profile notifies; call while the
+/// runtime's filesystem is reachable (before pivot_root or setns).
+pub fn connect_listener(s: Option<&LinuxSeccomp>) -> Result<Option<std::os::fd::OwnedFd>> {
+    match s {
+        Some(s) if crate::seccomp::uses_notify(s) => {
+            let path = s.listener_path().clone().ok_or_else(|| {
+                Error::msg("linux.seccomp: SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath")
+            })?;
+            crate::sync::connect(&path).map(Some)
+        }
+        _ => Ok(None),
+    }
+}
+
 /// Where to send the seccomp notify fd, and the state that goes with it.
 pub struct NotifyTarget {
-    pub listener: PathBuf,
+    /// Connected to linux.seccomp.listenerPath while the runtime's mount
+    /// namespace was still reachable.
+    pub sock: std::os::fd::OwnedFd,
     pub state: Vec<u8>,
 }
 
@@ -268,9 +284,8 @@ fn load_seccomp(s: &LinuxSeccomp, notify: Option<&NotifyTarget>) -> Result<()> {
         let t = notify.ok_or_else(|| {
             Error::msg("linux.seccomp: SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath")
         })?;
-        let sock = crate::sync::connect(&t.listener)?;
         use std::os::fd::AsRawFd;
-        crate::sync::send_fd(sock.as_raw_fd(), fd.as_raw_fd(), &t.state)?;
+        crate::sync::send_fd(t.sock.as_raw_fd(), fd.as_raw_fd(), &t.state)?;
     }
     Ok(())
 }

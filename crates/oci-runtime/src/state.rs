@@ -171,13 +171,17 @@ pub fn validate_id(id: &str) -> Result<()> {
     }
 }
 
-/// Writes `data` to `path` through a temporary file, fsync and rename.
+/// Writes `data` to `path` through a temporary file and rename.
+///
+/// No fsync: this is the runtime's view of live processes, which a power
+/// loss ends anyway; the rename alone makes a `kill -9` at any point leave
+/// either the old or the new file (runc and crun do the same). The engine's
+/// durable state uses its own fsyncing writer.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     let r = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(data)?;
-        f.sync_all()?;
         std::fs::rename(&tmp, path)
     })();
     if r.is_err() {

@@ -1,0 +1,221 @@
+//! Config fields beyond the basics: seccomp (actions, args, errnoRet,
+//! notify), time namespace, personality, ioPriority, scheduler,
+//! --preserve-fds, --no-pivot, rootfsPropagation, sysctl.
+
+mod common;
+use common::*;
+use serde_json::json;
+
+fn run_sh(b: &mut Bundle, script: &str) -> Out {
+    let rt = Runtime::new();
+    b.sh(script);
+    rt.run(b, &unique_id("feat"))
+}
+
+#[test]
+fn seccomp_errno_and_args() {
+    let mut b = Bundle::new();
+    b.edit(|c| {
+        c["root"]["readonly"] = json!(false);
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+            "syscalls": [
+                // mkdir fails with EACCES; chmod only for mode 0777 (arg 1), with EPERM.
+                {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13},
+                {"names": ["chmod", "fchmodat"], "action": "SCMP_ACT_ERRNO",
+                 "args": [{"index": 1, "value": 511, "op": "SCMP_CMP_EQ"}]},
+                {"names": ["no_such_syscall"], "action": "SCMP_ACT_ERRNO"}
+            ]
+        });
+    });
+    let o = run_sh(
+        &mut b,
+        "mkdir /tmp/d 2>&1; touch /tmp/f; chmod 644 /tmp/f && echo chmod644-ok; chmod 777 /tmp/f 2>&1; true",
+    );
+    o.ok();
+    assert!(
+        o.stdout.contains("Permission denied"),
+        "mkdir must get EACCES: {o}"
+    );
+    assert!(o.stdout.contains("chmod644-ok"), "{o}");
+    assert!(
+        o.stdout.contains("Operation not permitted"),
+        "chmod 0777 must get EPERM: {o}"
+    );
+}
+
+#[test]
+fn seccomp_kill_process_default() {
+    // SCMP_ACT_KILL_PROCESS on uname: the process dies of SIGSYS.
+    let mut b = Bundle::new();
+    b.edit(|c| {
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["uname"], "action": "SCMP_ACT_KILL_PROCESS"}]
+        });
+    });
+    let rt = Runtime::new();
+    b.args(&["uname"]);
+    let o = rt.run(&b, &unique_id("seckill"));
+    assert_eq!(o.code, 128 + 31, "uname must die of SIGSYS: {o}");
+}
+
+#[test]
+fn seccomp_notify_sends_listener_fd() {
+    use std::os::unix::net::UnixListener;
+    let d = tempfile::tempdir().unwrap();
+    let sock = d.path().join("notify.sock");
+    let listener = UnixListener::bind(&sock).unwrap();
+    let got = std::thread::spawn(move || {
+        let (s, _) = listener.accept().unwrap();
+        use std::os::fd::AsRawFd;
+        // Receive the payload (the container process state) and one fd.
+        let mut buf = vec![0u8; 8192];
+        let mut cmsg = [0u8; 64];
+        let mut iov = libc::iovec {
+            iov_base: buf.as_mut_ptr() as *mut _,
+            iov_len: buf.len(),
+        };
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = cmsg.as_mut_ptr() as *mut _;
+        msg.msg_controllen = cmsg.len();
+        let n = unsafe { libc::recvmsg(s.as_raw_fd(), &mut msg, 0) };
+        assert!(n > 0);
+        let has_fd = msg.msg_controllen > 0;
+        (
+            String::from_utf8_lossy(&buf[..n as usize]).into_owned(),
+            has_fd,
+        )
+    });
+    let mut b = Bundle::new();
+    b.edit(|c| {
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "listenerPath": sock,
+            "listenerMetadata": "meta-42",
+            "syscalls": [{"names": ["mknodat"], "action": "SCMP_ACT_NOTIFY"}]
+        });
+    });
+    b.args(&["true"]);
+    let rt = Runtime::new();
+    let id = unique_id("notify");
+    rt.run(&b, &id).ok();
+    let (payload, has_fd) = got.join().unwrap();
+    assert!(has_fd, "no descriptor received");
+    let v: serde_json::Value = serde_json::from_str(&payload).unwrap();
+    assert_eq!(v["metadata"], "meta-42");
+    assert_eq!(v["fds"], json!(["seccompFd"]));
+    assert_eq!(v["state"]["id"], id);
+}
+
+#[test]
+fn time_namespace_offsets() {
+    let mut b = Bundle::new();
+    b.set_namespace(json!({"type": "time"}));
+    b.edit(|c| {
+        c["linux"]["timeOffsets"] =
+            json!({"boottime": {"secs": 86400 * 365}, "monotonic": {"secs": 1000}})
+    });
+    let o = run_sh(&mut b, "cut -d. -f1 /proc/uptime");
+    o.ok();
+    let up: u64 = o.stdout.trim().parse().unwrap();
+    assert!(up >= 86400 * 365, "boottime offset not applied: {o}");
+}
+
+#[test]
+fn personality_linux32() {
+    let mut b = Bundle::new();
+    b.edit(|c| c["linux"]["personality"] = json!({"domain": "LINUX32"}));
+    let o = run_sh(&mut b, "uname -m");
+    o.ok();
+    assert_eq!(o.stdout.trim(), "i686", "{o}");
+}
+
+#[test]
+fn io_priority_and_scheduler() {
+    let mut b = Bundle::new();
+    b.edit(|c| {
+        c["process"]["ioPriority"] = json!({"class": "IOPRIO_CLASS_BE", "priority": 6});
+        c["process"]["scheduler"] = json!({"policy": "SCHED_BATCH", "nice": 5});
+    });
+    let o = run_sh(&mut b, "cut -d' ' -f19,41 /proc/self/stat");
+    o.ok();
+    // Field 19 is nice, field 41 the policy (3 = SCHED_BATCH).
+    assert_eq!(o.stdout.trim(), "5 3", "{o}");
+}
+
+#[test]
+fn preserve_fds_pass_through() {
+    let d = tempfile::tempdir().unwrap();
+    let f = d.path().join("passed");
+    std::fs::write(&f, "through fd 3\n").unwrap();
+    let mut b = Bundle::new();
+    b.sh("cat <&3; ls /proc/self/fd | tr '\\n' ' '");
+    let rt = Runtime::new();
+    let mut c = rt.command(&[
+        "run",
+        "--preserve-fds",
+        "1",
+        "--bundle",
+        b.path().to_str().unwrap(),
+        &unique_id("pfd"),
+    ]);
+    let file = std::fs::File::open(&f).unwrap();
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let raw = file.as_raw_fd();
+    unsafe {
+        c.pre_exec(move || {
+            if libc::dup2(raw, 3) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let o = rt.cmd_with(c, "run --preserve-fds 1");
+    o.ok();
+    assert!(o.stdout.starts_with("through fd 3\n"), "{o}");
+    assert!(
+        o.stdout.contains(" 3 "),
+        "fd 3 must be open in the container: {o}"
+    );
+}
+
+#[test]
+fn no_pivot_runs() {
+    let mut b = Bundle::new();
+    b.sh("echo no-pivot-ok; cat /proc/self/mountinfo | head -1");
+    let rt = Runtime::new();
+    let o = rt.run_args(&b, &unique_id("nopivot"), &["--no-pivot"]);
+    o.ok();
+    assert!(o.stdout.starts_with("no-pivot-ok"), "{o}");
+}
+
+#[test]
+fn rootfs_propagation_shared() {
+    let mut b = Bundle::new();
+    b.edit(|c| c["linux"]["rootfsPropagation"] = json!("shared"));
+    let o = run_sh(&mut b, "awk '$5 == \"/\"' /proc/self/mountinfo");
+    o.ok();
+    assert!(
+        o.stdout.contains("shared:"),
+        "root must be a shared mount: {o}"
+    );
+}
+
+#[test]
+fn sysctl_in_own_namespaces() {
+    let mut b = Bundle::new();
+    b.edit(|c| {
+        c["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1", "kernel.shmmax": "65536"})
+    });
+    let o = run_sh(
+        &mut b,
+        "cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmax",
+    );
+    o.ok();
+    assert_eq!(o.stdout, "1\n65536\n", "{o}");
+}
