@@ -219,3 +219,71 @@ fn sysctl_in_own_namespaces() {
     o.ok();
     assert_eq!(o.stdout, "1\n65536\n", "{o}");
 }
+
+#[test]
+fn idmapped_bind_mount() {
+    // Files owned by 1000 on disk show as 0 through the mount, and root's
+    // writes land on disk as 1000.
+    let host = tempfile::tempdir().unwrap();
+    std::fs::write(host.path().join("f"), "data\n").unwrap();
+    std::os::unix::fs::chown(host.path(), Some(1000), Some(1000)).unwrap();
+    std::os::unix::fs::chown(host.path().join("f"), Some(1000), Some(1000)).unwrap();
+    let mut b = Bundle::new();
+    b.add_mount(json!({
+        "destination": "/data", "type": "bind", "source": host.path(), "options": ["bind", "idmap"],
+        "uidMappings": [{"containerID": 1000, "hostID": 0, "size": 1}],
+        "gidMappings": [{"containerID": 1000, "hostID": 0, "size": 1}]
+    }));
+    let o = run_sh(
+        &mut b,
+        "stat -c %u:%g /data/f; echo x > /data/new && echo wrote",
+    );
+    o.ok();
+    assert_eq!(o.stdout, "0:0\nwrote\n", "{o}");
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(host.path().join("new")).unwrap();
+    assert_eq!((m.uid(), m.gid()), (1000, 1000));
+}
+
+#[test]
+fn idmapped_mount_uses_container_user_namespace() {
+    // In a user namespace (0 -> 100000), an idmap mount without mappings of
+    // its own uses the container's: host root's files show as owned by root.
+    let host = tempfile::tempdir().unwrap();
+    std::fs::write(host.path().join("f"), "data\n").unwrap();
+    let mut b = Bundle::new();
+    b.set_namespace(json!({"type": "user"}));
+    b.edit(|c| {
+        c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    });
+    b.add_mount(json!({
+        "destination": "/data", "type": "bind", "source": host.path(), "options": ["bind", "idmap"]
+    }));
+    // The rootfs must be reachable by the mapped root.
+    let st = std::process::Command::new("chown")
+        .args(["-R", "100000:100000"])
+        .arg(b.path())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let o = run_sh(&mut b, "stat -c %u:%g /data/f; cat /proc/self/uid_map");
+    o.ok();
+    assert!(o.stdout.starts_with("0:0\n"), "{o}");
+}
+
+#[test]
+fn idmap_without_mappings_is_refused() {
+    let host = tempfile::tempdir().unwrap();
+    let mut b = Bundle::new();
+    b.add_mount(json!({
+        "destination": "/data", "type": "bind", "source": host.path(), "options": ["bind", "idmap"]
+    }));
+    b.args(&["true"]);
+    let rt = Runtime::new();
+    let id = unique_id("idmapbad");
+    let o = rt.run(&b, &id);
+    let e = o.fails();
+    assert!(e.contains("mounts[") && e.contains("uidMappings"), "{o}");
+    assert!(!rt.state_dir(&id).exists());
+}

@@ -168,8 +168,12 @@ fn create_inner(
     let fifo_fd = sys::openat2(libc::AT_FDCWD, dir, libc::O_PATH | libc::O_DIRECTORY, 0, 0)
         .ctx(|| format!("open {}", dir.display()))?;
 
+    // Id-mapped mounts need the host's privileges: made here, moved into
+    // place by init.
+    let idmapped = crate::idmap::prepare(&spec, &bundle)?;
     let (parent_ch, child_ch) = Channel::pair()?;
     let ctx = ChildContext {
+        idmapped: &idmapped,
         spec: &spec,
         plan: &plan,
         rootfs: &rootfs,
@@ -396,6 +400,7 @@ struct ChildContext<'a> {
     no_pivot: bool,
     no_new_keyring: bool,
     preserve_fds: u32,
+    idmapped: &'a [crate::idmap::IdmappedMount],
 }
 
 fn expect_go(ch: &Channel) -> Result<()> {
@@ -499,6 +504,7 @@ fn init_main(ctx: &ChildContext, ch: &Channel) -> Result<()> {
         cgroup_sources: &sources,
         new_cgroupns: ctx.plan.creates(LinuxNamespaceType::Cgroup),
         userns: ctx.plan.has(LinuxNamespaceType::User),
+        idmapped: ctx.idmapped,
     };
     if new_mnt {
         rootfs::prepare(&rctx)?;

@@ -16,6 +16,7 @@ pub mod error;
 pub mod exec;
 pub mod foreground;
 pub mod hooks;
+pub mod idmap;
 pub mod log;
 pub mod mountopts;
 pub mod namespaces;

@@ -25,6 +25,8 @@ pub struct RootfsContext<'a> {
     pub new_cgroupns: bool,
     /// Inside a new user namespace: device nodes are bind-mounted, not created.
     pub userns: bool,
+    /// Id-mapped mounts the runtime prepared, by index in `mounts[]`.
+    pub idmapped: &'a [crate::idmap::IdmappedMount],
 }
 
 fn fd_path(fd: &OwnedFd) -> PathBuf {
@@ -248,7 +250,7 @@ pub fn mount_all(ctx: &RootfsContext) -> Result<()> {
     let mut dev_is_mounted = false;
     for (i, m) in mounts.iter().enumerate() {
         let field = || format!("mounts[{i}] ({})", m.destination().display());
-        mount_one(ctx, root.as_raw_fd(), m).map_err(|e| match e {
+        mount_one(ctx, root.as_raw_fd(), m, i).map_err(|e| match e {
             Error::Io { context, source } => Error::Io {
                 context: format!("{}: {context}", field()),
                 source,
@@ -282,7 +284,7 @@ pub fn mount_all(ctx: &RootfsContext) -> Result<()> {
     Ok(())
 }
 
-fn mount_one(ctx: &RootfsContext, root: RawFd, m: &Mount) -> Result<()> {
+fn mount_one(ctx: &RootfsContext, root: RawFd, m: &Mount, index: usize) -> Result<()> {
     let typ = m.typ().as_deref().unwrap_or("");
     let opts = mountopts::parse(
         m.options().as_deref().unwrap_or_default(),
@@ -293,9 +295,33 @@ fn mount_one(ctx: &RootfsContext, root: RawFd, m: &Mount) -> Result<()> {
         return mount_cgroup(ctx, root, dest, &opts);
     }
     if opts.idmap {
-        return Err(Error::msg(
-            "idmapped mounts (option \"idmap\") are not supported by this runtime yet",
-        ));
+        let im = ctx
+            .idmapped
+            .iter()
+            .find(|x| x.index == index)
+            .ok_or_else(|| Error::msg("idmapped mount was not prepared"))?;
+        let target = if im.is_dir {
+            mkdir_all_in_root(root, dest, 0o755)
+        } else {
+            create_file_in_root(root, dest)
+        }
+        .ctx(|| format!("cannot create mount point {}", dest.display()))?;
+        sys::move_mount_fd(im.tree.as_raw_fd(), target.as_raw_fd())
+            .ctx(|| "move_mount of the id-mapped mount")?;
+        let target =
+            open_in_root(root, dest, libc::O_PATH).ctx(|| format!("reopen {}", dest.display()))?;
+        let tp = fd_path(&target);
+        if !opts.remount_flags().is_empty() {
+            remount_bind(&tp, opts.remount_flags()).ctx(|| {
+                format!(
+                    "cannot remount {} with {:?}",
+                    dest.display(),
+                    opts.remount_flags()
+                )
+            })?;
+        }
+        apply_recursive_attrs(&target, &opts)?;
+        return apply_propagation(&tp, &opts);
     }
     if opts.bind {
         let src = m

@@ -132,7 +132,7 @@ pub fn features() -> Value {
             },
             "apparmor": {"enabled": true},
             "selinux": {"enabled": true},
-            "mountExtensions": {"idmap": {"enabled": false}}
+            "mountExtensions": {"idmap": {"enabled": true}}
         },
         "annotations": {"org.opencontainers.runtime-spec.features.runtime": "berth-oci", "io.berth.version": env!("CARGO_PKG_VERSION")}
     })

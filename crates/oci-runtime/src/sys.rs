@@ -774,3 +774,59 @@ pub fn mount_setattr_recursive(fd: RawFd, set: u64, clr: u64) -> io::Result<()> 
     })
     .map(|_| ())
 }
+
+/// `open_tree(path, OPEN_TREE_CLONE [| AT_RECURSIVE])`: a detached copy of a mount.
+pub fn open_tree_clone(path: &Path, recursive: bool) -> io::Result<OwnedFd> {
+    const OPEN_TREE_CLONE: u32 = 1;
+    const AT_RECURSIVE: u32 = 0x8000;
+    let c = cstr(path)?;
+    let flags = OPEN_TREE_CLONE | libc::O_CLOEXEC as u32 | if recursive { AT_RECURSIVE } else { 0 };
+    // SAFETY: plain syscall; the path outlives it.
+    let fd = unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, c.as_ptr(), flags) };
+    // SAFETY: the kernel returned a new descriptor that we now own.
+    cvt(fd).map(|fd| unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// Marks a detached mount as id-mapped through the user namespace `userns`.
+pub fn mount_setattr_idmap(tree: RawFd, userns: RawFd, recursive: bool) -> io::Result<()> {
+    const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
+    const AT_RECURSIVE: libc::c_int = 0x8000;
+    let attr = MountAttr {
+        attr_set: MOUNT_ATTR_IDMAP,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: userns as u64,
+    };
+    let empty = CString::new("").expect("no NUL");
+    // SAFETY: `attr` and `empty` outlive the call.
+    cvt(unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            tree,
+            empty.as_ptr(),
+            libc::AT_EMPTY_PATH | if recursive { AT_RECURSIVE } else { 0 },
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    })
+    .map(|_| ())
+}
+
+/// `move_mount(tree, "", target, "", F_EMPTY_PATH | T_EMPTY_PATH)`.
+pub fn move_mount_fd(tree: RawFd, target: RawFd) -> io::Result<()> {
+    const MOVE_MOUNT_F_EMPTY_PATH: u32 = 0x4;
+    const MOVE_MOUNT_T_EMPTY_PATH: u32 = 0x40;
+    let empty = CString::new("").expect("no NUL");
+    // SAFETY: plain syscall; the empty path outlives it.
+    cvt(unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            tree,
+            empty.as_ptr(),
+            target,
+            empty.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
+        )
+    })
+    .map(|_| ())
+}
