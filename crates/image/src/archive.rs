@@ -38,6 +38,12 @@ pub struct ImportOptions {
     pub created: Option<String>,
     /// History comment.
     pub comment: Option<String>,
+    /// Exposed ports (`80/tcp`; a bare number means tcp).
+    pub exposed_ports: Vec<String>,
+    /// Volumes (container paths).
+    pub volumes: Vec<String>,
+    /// Stop signal (`SIGTERM`).
+    pub stop_signal: Option<String>,
 }
 
 impl Store {
@@ -80,6 +86,17 @@ impl Store {
                 cmd: opts.cmd.clone(),
                 working_dir: opts.working_dir.clone(),
                 labels: opts.labels.clone(),
+                exposed_ports: opts
+                    .exposed_ports
+                    .iter()
+                    .map(|p| (p.clone(), serde_json::json!({})))
+                    .collect(),
+                volumes: opts
+                    .volumes
+                    .iter()
+                    .map(|v| (v.clone(), serde_json::json!({})))
+                    .collect(),
+                stop_signal: opts.stop_signal.clone(),
                 ..Default::default()
             }),
             rootfs: RootFs {

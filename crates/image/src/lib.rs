@@ -12,6 +12,7 @@
 //! ```
 
 pub mod archive;
+pub mod changes;
 pub mod digest;
 pub mod error;
 mod fsutil;
@@ -25,6 +26,7 @@ pub mod sys;
 pub mod unpack;
 
 pub use archive::{ArchiveFormat, ImportOptions};
+pub use changes::ChangeError;
 pub use digest::{chain_ids, ChainId, Digest};
 pub use error::{Error, Result};
 pub use images::{GcReport, ImageDb, ImageInfo, ImageRecord, LayerRecord, Store};

@@ -28,6 +28,7 @@ pub mod error;
 pub mod progress;
 pub mod pull;
 pub mod push;
+pub mod regconf;
 
 use std::path::{Path, PathBuf};
 

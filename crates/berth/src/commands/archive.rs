@@ -1,0 +1,146 @@
+//! save, load, import.
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter, IsTerminal, Read, Write};
+use std::time::SystemTime;
+
+use image::{ArchiveFormat, ImportOptions};
+
+use super::{out, parse_ref, platform, CmdResult};
+use crate::cli::{ImportArgs, LoadArgs, SaveArgs};
+use crate::error::{image_message, CliError};
+use crate::fmt::rfc3339_nanos;
+use crate::Globals;
+
+pub fn save(g: &Globals, a: SaveArgs) -> CmdResult {
+    let format = match a.format.as_str() {
+        "oci-archive" => ArchiveFormat::Oci,
+        _ => ArchiveFormat::Docker,
+    };
+    if a.output.is_none() && std::io::stdout().is_terminal() {
+        return Err(CliError::new(
+            "cowardly refusing to save to a terminal. Use the -o flag or redirect",
+        ));
+    }
+    let store = g.store()?;
+    // Check every name first so a typo does not leave a partial file.
+    for n in &a.images {
+        if let Err(e) = store.resolve(n) {
+            return Err(CliError::new(image_message(&e)));
+        }
+    }
+    let names: Vec<&str> = a.images.iter().map(String::as_str).collect();
+    match &a.output {
+        Some(path) => {
+            // Write beside the target and rename, so a failure leaves no
+            // truncated archive.
+            let file_name = path
+                .file_name()
+                .ok_or_else(|| CliError::new(format!("invalid output path {}", path.display())))?;
+            let tmp = path.with_file_name(format!(
+                ".{}.berth-tmp-{}",
+                file_name.to_string_lossy(),
+                std::process::id()
+            ));
+            let res = (|| -> CmdResult {
+                let f = File::create(&tmp).map_err(|e| {
+                    CliError::new(format!(
+                        "failed to save image: create {}: {e}",
+                        path.display()
+                    ))
+                })?;
+                let mut w = BufWriter::with_capacity(1 << 20, f);
+                store.save(&names, format, &mut w)?;
+                let f = w
+                    .into_inner()
+                    .map_err(|e| CliError::new(format!("write {}: {e}", path.display())))?;
+                f.sync_all()
+                    .map_err(|e| CliError::new(format!("write {}: {e}", path.display())))?;
+                std::fs::rename(&tmp, path)
+                    .map_err(|e| CliError::new(format!("rename to {}: {e}", path.display())))
+            })();
+            if res.is_err() {
+                let _ = std::fs::remove_file(&tmp);
+            }
+            res
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut w = BufWriter::with_capacity(1 << 20, stdout.lock());
+            match store.save(&names, format, &mut w).and_then(|_| {
+                w.flush()
+                    .map_err(|e| image::Error::io("write to stdout", e))
+            }) {
+                Ok(()) => Ok(()),
+                Err(e) if e.io_kind() == Some(std::io::ErrorKind::BrokenPipe) => {
+                    Err(CliError::silent(1))
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+    }
+}
+
+pub fn load(g: &Globals, a: LoadArgs) -> CmdResult {
+    let input: Box<dyn Read> = match &a.input {
+        Some(p) => Box::new(
+            File::open(p).map_err(|e| CliError::new(format!("open {}: {e}", p.display())))?,
+        ),
+        None => {
+            if std::io::stdin().is_terminal() {
+                return Err(CliError::new(
+                    "requested load from stdin, but stdin is empty",
+                ));
+            }
+            Box::new(std::io::stdin())
+        }
+    };
+    let store = g.store()?;
+    let recs = store
+        .load(BufReader::with_capacity(1 << 20, input))
+        .map_err(|e| match e {
+            image::Error::Archive(m) => CliError::new(format!("invalid archive: {m}")),
+            e => e.into(),
+        })?;
+    for rec in recs {
+        let info = store.resolve(&rec.id.to_string())?;
+        if info.repo_tags.is_empty() {
+            out(&format!("Loaded image ID: {}", rec.id))?;
+        }
+        for t in &info.repo_tags {
+            out(&format!("Loaded image: {}", t.familiar()))?;
+        }
+    }
+    Ok(())
+}
+
+pub fn import(g: &Globals, a: ImportArgs) -> CmdResult {
+    let mut opts = ImportOptions::default();
+    for c in &a.change {
+        opts.apply_change(c)
+            .map_err(|e| CliError::new(e.to_string()))?;
+    }
+    opts.comment = a.message.clone();
+    if a.platform.is_some() {
+        opts.platform = Some(platform(a.platform.as_deref())?);
+    }
+    opts.created = Some(rfc3339_nanos(SystemTime::now()));
+    let names = match &a.reference {
+        Some(r) => vec![parse_ref(r)?],
+        None => Vec::new(),
+    };
+    if a.file.starts_with("http://") || a.file.starts_with("https://") {
+        return Err(CliError::new(format!(
+            "importing from a URL is not supported: {}",
+            a.file
+        )));
+    }
+    let input: Box<dyn Read> = if a.file == "-" {
+        Box::new(std::io::stdin())
+    } else {
+        Box::new(File::open(&a.file).map_err(|e| CliError::new(format!("open {}: {e}", a.file)))?)
+    };
+    let store = g.store()?;
+    let rec = store.import(BufReader::with_capacity(1 << 20, input), &opts, &names)?;
+    out(&rec.id.to_string())
+}

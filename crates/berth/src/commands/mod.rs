@@ -1,0 +1,79 @@
+//! One function per verb.
+
+mod archive;
+mod images;
+mod transfer;
+
+use std::io::Write;
+
+use crate::cli::{Command, ImageCommand, VERSION_TEXT};
+use crate::error::CliError;
+use crate::Globals;
+
+pub type CmdResult = Result<(), CliError>;
+
+pub fn run(g: &Globals, cmd: Command) -> CmdResult {
+    match cmd {
+        Command::Pull(a) => transfer::pull(g, a),
+        Command::Push(a) => transfer::push(g, a),
+        Command::Images(a) => images::list(g, a),
+        Command::Inspect(a) => images::inspect(g, a),
+        Command::Tag(a) => images::tag(g, a),
+        Command::Rmi(a) => images::rmi(g, a),
+        Command::Save(a) => archive::save(g, a),
+        Command::Load(a) => archive::load(g, a),
+        Command::Import(a) => archive::import(g, a),
+        Command::Login(a) => transfer::login(a),
+        Command::Logout(a) => transfer::logout(a),
+        Command::Version => out(&format!("berth {VERSION_TEXT}")),
+        Command::Image(sub) => match sub {
+            ImageCommand::Ls(a) => images::list(g, a),
+            ImageCommand::Inspect(a) => images::inspect(g, a),
+            ImageCommand::Pull(a) => transfer::pull(g, a),
+            ImageCommand::Push(a) => transfer::push(g, a),
+            ImageCommand::Tag(a) => images::tag(g, a),
+            ImageCommand::Rm(a) => images::rmi(g, a),
+            ImageCommand::Prune(a) => images::prune(g, a),
+            ImageCommand::Save(a) => archive::save(g, a),
+            ImageCommand::Load(a) => archive::load(g, a),
+            ImageCommand::Import(a) => archive::import(g, a),
+        },
+    }
+}
+
+/// Print a line to stdout; a closed pipe ends the command quietly.
+pub fn out(s: &str) -> CmdResult {
+    let mut o = std::io::stdout().lock();
+    match writeln!(o, "{s}").and_then(|_| o.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(CliError::silent(0)),
+        Err(e) => Err(CliError::new(format!("write to stdout: {e}"))),
+    }
+}
+
+/// Print text (already newline-terminated) to stdout.
+pub fn out_raw(s: &str) -> CmdResult {
+    let mut o = std::io::stdout().lock();
+    match o.write_all(s.as_bytes()).and_then(|_| o.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(CliError::silent(0)),
+        Err(e) => Err(CliError::new(format!("write to stdout: {e}"))),
+    }
+}
+
+/// Parse a reference with docker's wording on failure.
+pub fn parse_ref(s: &str) -> Result<image::Reference, CliError> {
+    image::Reference::parse(s).map_err(CliError::from)
+}
+
+/// Parse `--platform` (default: the host).
+pub fn platform(p: Option<&str>) -> Result<image::Platform, CliError> {
+    match p {
+        None => Ok(image::Platform::host()),
+        Some(s) => image::Platform::parse(s).map_err(|_| {
+            CliError::new(format!(
+                "invalid platform {s:?}: expected os/arch[/variant], e.g. linux/amd64"
+            ))
+        }),
+    }
+}

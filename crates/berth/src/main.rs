@@ -1,0 +1,132 @@
+//! `berth`: a daemonless, Docker-compatible container engine CLI. This
+//! binary only parses arguments and formats output; the work is done by
+//! the `image` and `registry` libraries.
+
+mod cli;
+mod commands;
+mod engine;
+mod error;
+mod fmt;
+mod progress;
+mod template;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::Parser;
+
+use crate::cli::Cli;
+use crate::error::CliError;
+
+/// Exit status docker uses for its own failures (usage errors).
+pub const EXIT_USAGE: u8 = 125;
+
+/// Global settings every command sees.
+pub struct Globals {
+    pub root: PathBuf,
+    pub debug: bool,
+}
+
+impl Globals {
+    /// Open the image store at the root.
+    pub fn store(&self) -> Result<image::Store, CliError> {
+        if self.debug {
+            eprintln!("berth: debug: image store at {}", self.root.display());
+        }
+        image::Store::open(&self.root).map_err(|e| {
+            CliError::daemon(format!(
+                "cannot open the image store at {}: {e}",
+                self.root.display()
+            ))
+        })
+    }
+}
+
+/// `/var/lib/berth` for root, `~/.local/share/berth` otherwise.
+fn default_root() -> PathBuf {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        return PathBuf::from(image::DEFAULT_ROOT);
+    }
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")));
+    match data {
+        Some(d) => d.join("berth"),
+        None => PathBuf::from(image::DEFAULT_ROOT),
+    }
+}
+
+/// Print a clap error as docker does and pick the exit status: unknown
+/// flags and bad flag values are usage errors (125), missing or extra
+/// arguments exit 1.
+fn usage_error(e: clap::Error) -> ExitCode {
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            return ExitCode::from(EXIT_USAGE);
+        }
+        _ => {}
+    }
+    let rendered = e.render().to_string();
+    // The message, and for missing arguments the line naming them.
+    let mut lines = rendered.lines().filter(|l| !l.trim().is_empty());
+    let mut first = lines
+        .next()
+        .unwrap_or("")
+        .trim_start_matches("error: ")
+        .to_string();
+    if first.ends_with(':') {
+        if let Some(next) = lines.next().filter(|l| !l.starts_with("Usage:")) {
+            first = format!("{first} {}", next.trim());
+        }
+    }
+    eprintln!("berth: {first}");
+    eprintln!("See 'berth --help'.");
+    let flag_problem = match e.kind() {
+        ErrorKind::UnknownArgument => matches!(
+            e.get(ContextKind::InvalidArg),
+            Some(ContextValue::String(s)) if s.starts_with('-')
+        ),
+        ErrorKind::MissingRequiredArgument
+        | ErrorKind::TooFewValues
+        | ErrorKind::WrongNumberOfValues
+        | ErrorKind::InvalidSubcommand
+        | ErrorKind::MissingSubcommand => false,
+        _ => true,
+    };
+    ExitCode::from(if flag_problem { EXIT_USAGE } else { 1 })
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => return usage_error(e),
+    };
+    let g = Globals {
+        root: cli.root.clone().unwrap_or_else(default_root),
+        debug: cli.log_level == "debug",
+    };
+    // A closed stdout (`berth images | head -1`) is not an error.
+    match commands::run(&g, cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if !e.msg.is_empty() {
+                eprintln!("berth: {}", e.msg);
+            }
+            ExitCode::from(e.code)
+        }
+    }
+}
+
+/// Whether stdout is a terminal.
+pub fn stdout_is_tty() -> bool {
+    std::io::stdout().is_terminal()
+}
