@@ -288,7 +288,14 @@ fn podman_exit_code_propagates() {
     ]);
     assert_eq!(o.code, 3, "{o}");
     // A command that is not there: podman's 127.
-    let o = p.cmd(&["run", "--rm", "--network", "none", "localhost/busybox", "/nonexistent"]);
+    let o = p.cmd(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "localhost/busybox",
+        "/nonexistent",
+    ]);
     assert_eq!(o.code, 127, "{o}");
 }
 
