@@ -452,6 +452,8 @@ impl Store {
                 }
             }
         }
+        // Not a name: an id, or a unique short id (which counts as an id).
+        let by_id = by_id || is_short_id(s);
         self.update_db(|db| {
             let id = resolve_in(db, s)?;
             let ntags = db.tags.values().filter(|v| **v == id).count();
@@ -585,6 +587,11 @@ impl Store {
         }
         Ok(report)
     }
+}
+
+fn is_short_id(s: &str) -> bool {
+    let hex = s.strip_prefix("sha256:").unwrap_or(s);
+    hex.len() >= 4 && hex.len() <= 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 fn looks_like_id(s: &str) -> bool {

@@ -300,3 +300,20 @@ fn concurrent_registrations_keep_metadata_consistent() {
         .collect();
     assert!(!names.iter().any(|n| n.contains(".tmp-")), "{names:?}");
 }
+
+#[test]
+fn remove_by_short_id_with_several_tags_needs_force() {
+    let (_d, s) = store();
+    let t = tar_of(&[E::File("x", b"x")]);
+    let rec = s
+        .import(&t[..], &ImportOptions::default(), &[r("a:1"), r("b:1")])
+        .unwrap();
+    let short = rec.id.short().to_string();
+    assert!(matches!(
+        s.remove(&short, false),
+        Err(image::Error::Conflict(_))
+    ));
+    assert_eq!(s.list().unwrap()[0].repo_tags.len(), 2);
+    assert_eq!(s.remove(&short, true).unwrap(), vec![rec.id.clone()]);
+    assert!(s.list().unwrap().is_empty());
+}
