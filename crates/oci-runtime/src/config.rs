@@ -16,19 +16,102 @@ pub fn load(bundle: &Path) -> Result<Spec> {
 
 /// Parses a config.json document; `file` names it in errors.
 pub fn parse(data: &[u8], file: &str) -> Result<Spec> {
-    let de = &mut serde_json::Deserializer::from_slice(data);
-    let spec: Spec = serde_path_to_error::deserialize(de).map_err(|e| {
-        let field = e.path().to_string();
-        let inner = e.into_inner();
-        let field = if field == "." {
-            "(document)".to_string()
-        } else {
-            field
-        };
-        Error::config(file, field, inner.to_string())
-    })?;
+    let spec: Spec = serde_json::from_slice(data).map_err(|e| json_error(data, file, &e))?;
     validate(&spec, file)?;
     Ok(spec)
+}
+
+/// One line naming the file, the JSON path of the failing field and why.
+pub fn json_error(data: &[u8], file: &str, e: &serde_json::Error) -> Error {
+    let msg = e.to_string();
+    // serde_json appends " at line L column C": the path says it better.
+    let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+    let field = if e.is_syntax() || e.is_eof() {
+        format!("line {} column {}", e.line(), e.column())
+    } else {
+        json_path_at(data, e.line(), e.column())
+    };
+    Error::config(file, field, msg)
+}
+
+/// The path (`process.user.uid`, `mounts[2].destination`) of the value at
+/// (line, column) of a JSON document: a small scan that tracks keys and
+/// array indices, so error messages name fields without a second,
+/// path-tracking deserializer in the binary.
+pub fn json_path_at(data: &[u8], line: usize, column: usize) -> String {
+    enum Frame {
+        Obj(Option<String>),
+        Arr(usize),
+    }
+    let mut stack: Vec<Frame> = Vec::new();
+    let (mut l, mut c) = (1usize, 0usize);
+    let mut i = 0;
+    let mut last_string = String::new();
+    while i < data.len() {
+        let b = data[i];
+        if b == b'\n' {
+            l += 1;
+            c = 0;
+        } else {
+            c += 1;
+        }
+        if l > line || (l == line && c >= column) {
+            break;
+        }
+        match b {
+            b'"' => {
+                let mut j = i + 1;
+                let mut st = Vec::new();
+                while j < data.len() && data[j] != b'"' {
+                    if data[j] == b'\\' {
+                        j += 1;
+                    }
+                    if j < data.len() {
+                        st.push(data[j]);
+                    }
+                    j += 1;
+                }
+                c += j - i;
+                i = j;
+                last_string = String::from_utf8_lossy(&st).into_owned();
+            }
+            b':' => {
+                if let Some(Frame::Obj(k)) = stack.last_mut() {
+                    *k = Some(std::mem::take(&mut last_string));
+                }
+            }
+            b'{' => stack.push(Frame::Obj(None)),
+            b'[' => stack.push(Frame::Arr(0)),
+            b'}' | b']' => {
+                stack.pop();
+            }
+            b',' => match stack.last_mut() {
+                Some(Frame::Arr(n)) => *n += 1,
+                Some(Frame::Obj(k)) => *k = None,
+                None => {}
+            },
+            _ => {}
+        }
+        i += 1;
+    }
+    let mut out = String::new();
+    for f in &stack {
+        match f {
+            Frame::Obj(Some(k)) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(k);
+            }
+            Frame::Obj(None) => {}
+            Frame::Arr(n) => out.push_str(&format!("[{n}]")),
+        }
+    }
+    if out.is_empty() {
+        "(document)".to_string()
+    } else {
+        out
+    }
 }
 
 /// Checks what serde cannot: required fields, consistency between fields.
@@ -174,11 +257,7 @@ pub fn validate(spec: &Spec, file: &str) -> Result<()> {
 
 /// Parses a process.json (`exec --process`), naming the failing field.
 pub fn parse_process(data: &[u8], file: &str) -> Result<Process> {
-    let de = &mut serde_json::Deserializer::from_slice(data);
-    let p: Process = serde_path_to_error::deserialize(de).map_err(|e| {
-        let field = e.path().to_string();
-        Error::config(file, field, e.into_inner().to_string())
-    })?;
+    let p: Process = serde_json::from_slice(data).map_err(|e| json_error(data, file, &e))?;
     validate_process_in(&p, file)?;
     Ok(p)
 }
@@ -309,6 +388,15 @@ mod tests {
                 assert!(e.to_string().starts_with("config.json: "), "{e}");
             }
         }
+    }
+
+    #[test]
+    fn json_paths() {
+        let d = br#"{"a": {"b": [1, {"c": "x"}]}, "d": 2}"#;
+        let col = |needle: &str| String::from_utf8_lossy(d).find(needle).unwrap() + needle.len();
+        assert_eq!(json_path_at(d, 1, col(r#""x""#)), "a.b[1].c");
+        assert_eq!(json_path_at(d, 1, col("2")), "d");
+        assert_eq!(json_path_at(d, 1, col("[1")), "a.b[0]");
     }
 
     #[test]

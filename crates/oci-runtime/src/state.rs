@@ -85,15 +85,11 @@ impl ContainerState {
                 })
             }
         };
-        // Through serde_path_to_error like config.json: one copy of the
-        // spec's deserializer in the binary, and errors that name the field.
-        let de = &mut serde_json::Deserializer::from_slice(&data);
-        serde_path_to_error::deserialize(de).map_err(|e| {
+        serde_json::from_slice(&data).map_err(|e| {
             Error::msg(format!(
-                "{}: corrupt state at {}: {}",
+                "{}: corrupt state: {}",
                 path.display(),
-                e.path(),
-                e.inner()
+                crate::config::json_error(&data, "state.json", &e)
             ))
         })
     }
