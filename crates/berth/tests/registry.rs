@@ -1,0 +1,273 @@
+//! push / pull / login / logout against a real docker-registry, and
+//! interop with skopeo and podman.
+
+mod common;
+
+use std::process::Command;
+
+use common::{free_port, have, DockerRegistry, Env};
+use serde_json::Value;
+
+#[test]
+fn push_then_pull_by_tag_and_digest_into_fresh_roots() {
+    let Some(reg) = DockerRegistry::start(None) else {
+        return;
+    };
+    let e = Env::new();
+    let id = e.import_busybox("busybox:latest", &[r#"CMD ["sh"]"#]);
+    let dest = reg.name("test/busybox:1.0");
+    // podman's form: push LOCAL DEST.
+    let out = e.ok(&["push", "busybox", &dest]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[0],
+        format!(
+            "The push refers to repository [{}]",
+            reg.name("test/busybox")
+        )
+    );
+    assert!(out.contains(": Pushed\n"), "{out}");
+    let last = lines.last().unwrap();
+    assert!(last.starts_with("1.0: digest: sha256:"), "{out}");
+    let digest = last.split_whitespace().nth(2).unwrap().to_string();
+    let size: u64 = last.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(size > 200, "{last}");
+    // Again: the layer exists.
+    let out = e.ok(&["push", "busybox", &dest]);
+    assert!(out.contains(": Layer already exists\n"), "{out}");
+    // docker's form: push NAME; another repository of the same registry
+    // gets the layer by a cross-repository mount.
+    let other = reg.name("other/bb:2");
+    e.ok(&["tag", "busybox", &other]);
+    let out = e.ok(&["push", &other]);
+    assert!(out.contains(": Mounted from test/busybox\n"), "{out}");
+
+    // Pull by tag into a fresh root.
+    let a = Env::new();
+    let out = a.ok(&["pull", &dest]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "1.0: Pulling from test/busybox");
+    assert!(out.contains(": Pull complete\n"), "{out}");
+    assert!(out.contains(&format!("Digest: {digest}\n")), "{out}");
+    assert!(
+        out.contains(&format!("Status: Downloaded newer image for {dest}\n")),
+        "{out}"
+    );
+    assert_eq!(*lines.last().unwrap(), dest);
+    assert_eq!(a.ok(&["images", "-q", "--no-trunc"]).trim(), id);
+    assert_eq!(a.names(), [dest.clone()]);
+    let digests = a.ok(&["images", "--format", "{{.Digest}}"]);
+    assert_eq!(digests.trim(), digest);
+    // Pulled layers are unpacked, ready to run.
+    let snaps = std::fs::read_dir(a.root().join("snapshots"))
+        .unwrap()
+        .count();
+    assert!(snaps >= 1);
+    // Pulling again: up to date.
+    let out = a.ok(&["pull", &dest]);
+    assert!(out.contains("Status: Image is up to date for"), "{out}");
+    // -q prints just the name.
+    assert_eq!(a.ok(&["pull", "-q", &dest]), format!("{dest}\n"));
+
+    // Pull by digest into another fresh root.
+    let b = Env::new();
+    let by_digest = format!("{}@{digest}", reg.name("test/busybox"));
+    let out = b.ok(&["pull", &by_digest]);
+    assert_eq!(out.lines().last().unwrap(), by_digest);
+    assert_eq!(b.ok(&["images", "-q", "--no-trunc"]).trim(), id);
+    let v: Value = serde_json::from_str(&b.ok(&["image", "inspect", &by_digest])).unwrap();
+    assert_eq!(v[0]["Id"], id.as_str());
+    assert_eq!(v[0]["RepoDigests"][0], by_digest.as_str());
+    assert_eq!(v[0]["Config"]["Cmd"], serde_json::json!(["sh"]));
+
+    // skopeo copies what berth pushed.
+    if have("skopeo") {
+        let oci = e.path("skopeo-oci");
+        let st = Command::new("skopeo")
+            .args(["copy", "--src-tls-verify=false"])
+            .arg(format!("docker://{dest}"))
+            .arg(format!("oci:{}:x", oci.display()))
+            .output()
+            .unwrap();
+        assert!(
+            st.status.success(),
+            "{}",
+            String::from_utf8_lossy(&st.stderr)
+        );
+        let inspect = Command::new("skopeo")
+            .args(["inspect", "--tls-verify=false"])
+            .arg(format!("docker://{dest}"))
+            .output()
+            .unwrap();
+        assert!(inspect.status.success());
+        let v: Value = serde_json::from_slice(&inspect.stdout).unwrap();
+        assert_eq!(v["Digest"], digest.as_str());
+    }
+}
+
+#[test]
+fn pull_errors_leave_the_store_alone() {
+    let Some(reg) = DockerRegistry::start(None) else {
+        return;
+    };
+    let e = Env::new();
+    e.import_busybox("busybox:latest", &[]);
+    let before = e.snapshot();
+    // Missing tag.
+    let err = e.fails(&["pull", &reg.name("test/none:nope")], 1);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with(&format!(
+            "berth: manifest for {} not found",
+            reg.name("test/none:nope")
+        )),
+        "{err}"
+    );
+    // Missing digest.
+    let missing = format!("{}@sha256:{}", reg.name("test/none"), "ab".repeat(32));
+    e.fails(&["pull", &missing], 1);
+    // A registry that is down.
+    let down = format!("127.0.0.1:{}/x/y:1", free_port());
+    let err = e.fails(&["pull", &down], 1);
+    assert!(err.contains("connection refused"), "{err}");
+    assert_eq!(err.lines().count(), 1);
+    // Pushing an image that does not exist.
+    let err = e.fails(&["push", &reg.name("test/nothere:1")], 1);
+    assert!(err.contains("does not exist locally"), "{err}");
+    // Bad platform.
+    e.fails(&["pull", "--platform", "linux//x", &reg.name("a/b:1")], 1);
+    assert_eq!(e.snapshot(), before);
+    assert_eq!(e.names(), ["busybox:latest"]);
+}
+
+#[test]
+fn login_logout_with_htpasswd() {
+    let Some(reg) = DockerRegistry::start(Some(("alice", "s3cret"))) else {
+        return;
+    };
+    let e = Env::new();
+    e.import_busybox("busybox:latest", &[]);
+    let dest = reg.name("priv/bb:1");
+    // Without credentials the push is refused.
+    let err = e.fails(&["push", "busybox", &dest], 1);
+    assert!(err.contains("401") || err.contains("auth"), "{err}");
+    // Wrong password.
+    let o = e.output(&["login", "-u", "alice", "-p", "wrong", &reg.addr]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.starts_with("WARNING! Using --password"), "{err}");
+    assert!(err.contains("invalid username or password"), "{err}");
+    assert!(!e.path("auth.json").exists());
+    // --password-stdin.
+    let mut c = e.cmd(&["login", "-u", "alice", "--password-stdin", &reg.addr]);
+    c.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    {
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(b"s3cret\n").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "Login Succeeded\n");
+    // docker's auth file format.
+    let auth: Value =
+        serde_json::from_str(&std::fs::read_to_string(e.path("auth.json")).unwrap()).unwrap();
+    assert!(auth["auths"][&reg.addr]["auth"].is_string(), "{auth}");
+    e.ok(&["push", "busybox", &dest]);
+    let f = Env::new();
+    let out = f
+        .cmd(&["pull", &dest])
+        .env("REGISTRY_AUTH_FILE", e.path("auth.json"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        e.ok(&["logout", &reg.addr]),
+        format!("Removing login credentials for {}\n", reg.addr)
+    );
+    assert_eq!(
+        e.ok(&["logout", &reg.addr]),
+        format!("Not logged in to {}\n", reg.addr)
+    );
+    e.fails(&["push", "busybox", &dest], 1);
+}
+
+/// podman loads what `berth save` writes, and berth loads `podman save`.
+#[test]
+fn podman_interop() {
+    if !have("podman") {
+        eprintln!("skipping: podman is not installed");
+        return;
+    }
+    let e = Env::new();
+    let id = e.import_busybox("busybox:latest", &[r#"CMD ["sh"]"#]);
+    let storage = e.path("podman-storage");
+    let run = e.path("podman-run");
+    let podman = |args: &[&str]| {
+        let o = Command::new("podman")
+            .arg("--root")
+            .arg(&storage)
+            .arg("--runroot")
+            .arg(&run)
+            .arg("--storage-driver")
+            .arg("vfs")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "podman {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    for (format, name) in [
+        ("docker-archive", "busybox:latest"),
+        ("oci-archive", "busybox:latest"),
+    ] {
+        let file = e.path(&format!("{format}.tar"));
+        e.ok(&[
+            "save",
+            "--format",
+            format,
+            "-o",
+            file.to_str().unwrap(),
+            name,
+        ]);
+        podman(&["load", "-i", file.to_str().unwrap()]);
+        let ids = podman(&["images", "--no-trunc", "--format", "{{.ID}}"]);
+        assert!(ids.contains(&id[7..]), "{format}: {ids}");
+    }
+    let names = podman(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert!(names.contains("busybox:latest"), "{names}");
+    // podman save → berth load into a fresh root.
+    let out = e.path("podman-save.tar");
+    podman(&[
+        "save",
+        "-o",
+        out.to_str().unwrap(),
+        "docker.io/library/busybox:latest",
+    ]);
+    let fresh = Env::new();
+    let loaded = fresh.ok(&["load", "-i", out.to_str().unwrap()]);
+    assert_eq!(loaded, "Loaded image: busybox:latest\n");
+    assert_eq!(fresh.ok(&["images", "-q", "--no-trunc"]).trim(), id);
+    // And an OCI archive from podman.
+    let out = e.path("podman-oci.tar");
+    podman(&[
+        "save",
+        "--format",
+        "oci-archive",
+        "-o",
+        out.to_str().unwrap(),
+        "docker.io/library/busybox:latest",
+    ]);
+    let fresh = Env::new();
+    fresh.ok(&["load", "-i", out.to_str().unwrap()]);
+    assert_eq!(fresh.ok(&["images", "-q", "--no-trunc"]).trim(), id);
+}
