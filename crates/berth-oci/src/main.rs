@@ -248,11 +248,27 @@ fn main() {
     match real_main(cli) {
         Ok(code) => std::process::exit(code),
         Err(e) => {
-            let msg = format!("{e:#}");
+            let msg = one_line(&e);
             oci_runtime::log::error(&msg);
             std::process::exit(1);
         }
     }
+}
+
+/// The error and its causes on one line, skipping a cause whose text the
+/// message already holds (library errors include their source).
+fn one_line(e: &anyhow::Error) -> String {
+    let mut msg = String::new();
+    for cause in e.chain() {
+        let c = cause.to_string();
+        if !msg.contains(&c) {
+            if !msg.is_empty() {
+                msg.push_str(": ");
+            }
+            msg.push_str(&c);
+        }
+    }
+    msg
 }
 
 fn real_main(cli: Cli) -> Result<i32> {

@@ -130,27 +130,52 @@ fn create_inner(
         .cgroups_path()
         .as_ref()
         .map(|p| p.to_string_lossy().into_owned());
+    // Rootless without delegation: cgroups are skipped, as crun does, unless
+    // the config asks for limits, which then fail naming linux.resources.
+    let wants_limits = linux.resources().as_ref().is_some_and(|r| {
+        serde_json::to_value(r)
+            .ok()
+            .and_then(|v| {
+                v.as_object()
+                    .map(|o| o.iter().any(|(k, v)| k != "devices" && !v.is_null()))
+            })
+            .unwrap_or(false)
+    });
+    let rootless_err = |e: cgroups::Error| {
+        Error::msg(format!(
+            "linux.resources: cannot create the container's cgroup as an unprivileged user ({e}); \
+             delegate a cgroup to this user or remove the limits"
+        ))
+    };
     let cgroup = match cgroups::Manager::new(cg_path.as_deref(), &opts.id, opts.systemd_cgroup) {
         Ok(m) => Some(m),
-        Err(e) if is_rootless() => {
+        Err(e) if is_rootless() && !wants_limits => {
             crate::log::debug(&format!("rootless: cgroups skipped: {e}"));
             None
         }
+        Err(e) if is_rootless() => return Err(rootless_err(e)),
         Err(e) => return Err(e.into()),
     };
     let cgroup = match cgroup {
-        Some(m) => match m.create() {
-            Ok(()) => {
-                cleanup.cgroup = Some(m.clone());
-                m.set(&effective_resources(&linux))?;
-                Some(m)
+        Some(m) => {
+            // Armed before create: a half-made cgroup is removed too.
+            cleanup.cgroup = Some(m.clone());
+            match m.create() {
+                Ok(()) => {
+                    m.set(&effective_resources(&linux))?;
+                    Some(m)
+                }
+                Err(e) if is_rootless() && !wants_limits => {
+                    crate::log::debug(&format!("rootless: cgroups skipped: {e}"));
+                    if let Some(cg) = cleanup.cgroup.take() {
+                        let _ = cg.destroy();
+                    }
+                    None
+                }
+                Err(e) if is_rootless() => return Err(rootless_err(e)),
+                Err(e) => return Err(e.into()),
             }
-            Err(e) if is_rootless() && linux.resources().is_none() => {
-                crate::log::debug(&format!("rootless: cgroups skipped: {e}"));
-                None
-            }
-            Err(e) => return Err(e.into()),
-        },
+        }
         None => None,
     };
 
