@@ -394,3 +394,48 @@ fn runtime_binary_is_not_reachable_from_a_shared_pid_namespace() {
         "the runtime binary changed"
     );
 }
+
+/// Docker's default capability set (what `berth run` will give containers).
+const DOCKER_CAPS: &[&str] = &[
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+];
+
+#[test]
+fn readonly_and_masked_proc_paths_cannot_be_undone() {
+    // With Docker's capabilities, a container cannot remount /proc/sys
+    // read-write, unmount a mask, or mount a fresh proc to get around them.
+    let mut b = Bundle::new();
+    let caps = serde_json::Value::from(DOCKER_CAPS.to_vec());
+    b.edit(|c| {
+        for set in ["bounding", "effective", "permitted"] {
+            c["process"]["capabilities"][set] = caps.clone();
+        }
+        c["linux"]["maskedPaths"] =
+            serde_json::json!(["/proc/kcore", "/proc/timer_list", "/proc/acpi"]);
+    });
+    b.sh(
+        "echo 1 > /proc/sys/kernel/domainname 2>/dev/null && echo WROTE-SYS; \
+         mount -o remount,rw /proc/sys 2>/dev/null && echo REMOUNTED; \
+         umount /proc/timer_list 2>/dev/null && echo UNMASKED; \
+         mkdir -p /tmp/p && mount -t proc proc /tmp/p 2>/dev/null && echo NEWPROC; \
+         head -c 10 /proc/timer_list | wc -c; echo done",
+    );
+    b.edit(|c| c["root"]["readonly"] = serde_json::json!(false));
+    let rt = Runtime::new();
+    let o = rt.run(&b, &unique_id("remount"));
+    o.ok();
+    assert_eq!(o.stdout, "0\ndone\n", "a protection was undone: {o}");
+}

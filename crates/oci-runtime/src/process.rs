@@ -185,7 +185,7 @@ pub fn prepare(p: &Process) -> Result<Prepared> {
         std::fs::write("/proc/thread-self/attr/exec", &label)
             .ctx(|| format!("process.selinuxLabel: {label}"))?;
     } else if p.selinux_label().as_ref().is_some_and(|s| !s.is_empty()) {
-        crate::log::debug("process.selinuxLabel ignored: SELinux is not enabled on this host");
+        crate::log::warn("process.selinuxLabel ignored: SELinux is not enabled on this host");
     }
     let caps = p
         .capabilities()
@@ -215,7 +215,7 @@ fn apply_apparmor(profile: &str) -> Result<()> {
         .map(|s| s.trim() == "Y")
         .unwrap_or(false);
     if !enabled {
-        crate::log::debug(&format!(
+        crate::log::warn(&format!(
             "process.apparmorProfile {profile:?} ignored: AppArmor is not enabled on this host"
         ));
         return Ok(());
