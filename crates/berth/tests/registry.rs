@@ -55,7 +55,7 @@ fn push_then_pull_by_tag_and_digest_into_fresh_roots() {
     );
     assert_eq!(*lines.last().unwrap(), dest);
     assert_eq!(a.ok(&["images", "-q", "--no-trunc"]).trim(), id);
-    assert_eq!(a.names(), [dest.clone()]);
+    assert_eq!(a.names(), std::slice::from_ref(&dest));
     let digests = a.ok(&["images", "--format", "{{.Digest}}"]);
     assert_eq!(digests.trim(), digest);
     // Pulled layers are unpacked, ready to run.
