@@ -40,6 +40,20 @@ fn op(o: LinuxSeccompOperator, value_two: Option<u64>) -> ScmpCompareOp {
     }
 }
 
+/// One argument condition. For SCMP_CMP_MASKED_EQ the spec's `value` is the
+/// mask and `valueTwo` the datum, `(arg & value) == valueTwo`, as runc passes
+/// them to libseccomp (datum_a, datum_b).
+fn arg_compare(a: &oci_spec::runtime::LinuxSeccompArg) -> ScmpArgCompare {
+    match a.op() {
+        LinuxSeccompOperator::ScmpCmpMaskedEq => ScmpArgCompare::new(
+            a.index() as u32,
+            ScmpCompareOp::MaskedEqual(a.value()),
+            a.value_two().unwrap_or(0),
+        ),
+        o => ScmpArgCompare::new(a.index() as u32, op(o, a.value_two()), a.value()),
+    }
+}
+
 /// Whether the profile sends any syscall to a user-space listener.
 pub fn uses_notify(s: &LinuxSeccomp) -> bool {
     s.default_action() == LinuxSeccompAction::ScmpActNotify
@@ -84,10 +98,7 @@ pub fn build(s: &LinuxSeccomp) -> Result<ScmpFilterContext> {
             continue;
         }
         let args = rule.args().clone().unwrap_or_default();
-        let conds: Vec<ScmpArgCompare> = args
-            .iter()
-            .map(|a| ScmpArgCompare::new(a.index() as u32, op(a.op(), a.value_two()), a.value()))
-            .collect();
+        let conds: Vec<ScmpArgCompare> = args.iter().map(arg_compare).collect();
         // Conditions on the same argument cannot be ANDed by libseccomp: as
         // runc does, each becomes a rule of its own (OR).
         let mut idx: Vec<usize> = args.iter().map(|a| a.index()).collect();
@@ -160,5 +171,17 @@ mod tests {
         .unwrap();
         build(&s).unwrap();
         assert!(!uses_notify(&s));
+    }
+
+    #[test]
+    fn masked_eq_value_is_the_mask() {
+        let a: oci_spec::runtime::LinuxSeccompArg = serde_json::from_value(
+            serde_json::json!({"index": 0, "value": 2114060288, "op": "SCMP_CMP_MASKED_EQ"}),
+        )
+        .unwrap();
+        assert_eq!(
+            arg_compare(&a),
+            ScmpArgCompare::new(0, ScmpCompareOp::MaskedEqual(2114060288), 0)
+        );
     }
 }

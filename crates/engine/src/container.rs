@@ -1,0 +1,194 @@
+//! What the store keeps per container: `config.v2.json` ([`Container`]:
+//! what was asked and resolved at create) and `state.json` ([`State`]).
+//! Field names follow `docker inspect`.
+
+use crate::options::{CreateOptions, Ulimit};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Docker's `Config` section.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Config {
+    pub hostname: String,
+    pub domainname: String,
+    pub user: String,
+    pub attach_stdin: bool,
+    pub attach_stdout: bool,
+    pub attach_stderr: bool,
+    pub exposed_ports: BTreeMap<String, serde_json::Value>,
+    pub tty: bool,
+    pub open_stdin: bool,
+    pub stdin_once: bool,
+    pub env: Vec<String>,
+    pub cmd: Option<Vec<String>>,
+    pub image: String,
+    pub volumes: BTreeMap<String, serde_json::Value>,
+    pub working_dir: String,
+    pub entrypoint: Option<Vec<String>>,
+    pub labels: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_signal: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_timeout: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct RestartPolicy {
+    pub name: String,
+    pub maximum_retry_count: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct LogConfig {
+    #[serde(rename = "Type")]
+    pub kind: String,
+    pub config: BTreeMap<String, String>,
+}
+
+/// Docker's `HostConfig` section (the parts Berth supports).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct HostConfig {
+    pub binds: Option<Vec<String>>,
+    pub log_config: LogConfig,
+    pub network_mode: String,
+    pub restart_policy: RestartPolicy,
+    pub auto_remove: bool,
+    pub cap_add: Option<Vec<String>>,
+    pub cap_drop: Option<Vec<String>>,
+    pub dns: Vec<String>,
+    pub dns_options: Vec<String>,
+    pub dns_search: Vec<String>,
+    pub extra_hosts: Option<Vec<String>>,
+    pub group_add: Option<Vec<String>>,
+    pub privileged: bool,
+    pub readonly_rootfs: bool,
+    pub security_opt: Option<Vec<String>>,
+    pub tmpfs: Option<BTreeMap<String, String>>,
+    pub shm_size: i64,
+    pub runtime: String,
+    pub memory: i64,
+    pub memory_swap: i64,
+    pub nano_cpus: i64,
+    pub cpu_period: i64,
+    pub cpu_quota: i64,
+    pub pids_limit: Option<i64>,
+    pub ulimits: Option<Vec<Ulimit>>,
+    pub masked_paths: Option<Vec<String>>,
+    pub readonly_paths: Option<Vec<String>>,
+}
+
+/// One entry of `Mounts` in `docker inspect`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct MountPoint {
+    #[serde(rename = "Type")]
+    pub kind: String,
+    pub source: String,
+    pub destination: String,
+    pub mode: String,
+    #[serde(rename = "RW")]
+    pub rw: bool,
+    pub propagation: String,
+}
+
+/// `config.v2.json`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Container {
+    pub id: String,
+    /// Without docker's leading `/`.
+    pub name: String,
+    pub created: String,
+    /// The reference as given.
+    pub image_ref: String,
+    /// `sha256:<hex>` image id.
+    pub image: String,
+    pub path: String,
+    pub args: Vec<String>,
+    pub config: Config,
+    pub host_config: HostConfig,
+    pub mounts: Vec<MountPoint>,
+    /// Overlay lower dirs, top first.
+    pub lowers: Vec<PathBuf>,
+    /// The process environment given to the runtime (defaults added).
+    pub process_env: Vec<String>,
+    /// The options as the user gave them.
+    pub options: CreateOptions,
+}
+
+/// Docker's container statuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    #[default]
+    Created,
+    Running,
+    Paused,
+    Restarting,
+    Removing,
+    Exited,
+    Dead,
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default();
+        f.write_str(&s)
+    }
+}
+
+/// `state.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct State {
+    pub status: Status,
+    /// Host pid of the container's init (0 when not running).
+    pub pid: i32,
+    /// Its start time (/proc/PID/stat field 22) to detect pid reuse.
+    pub pid_start_time: u64,
+    /// The monitor process and its start time.
+    pub monitor_pid: i32,
+    pub monitor_start_time: u64,
+    pub exit_code: i32,
+    #[serde(rename = "OOMKilled")]
+    pub oom_killed: bool,
+    pub error: String,
+    pub started_at: String,
+    pub finished_at: String,
+    pub restart_count: u32,
+    /// Set by `stop`/`kill` so `--restart` policies know the user asked.
+    pub stopped_by_user: bool,
+}
+
+impl Default for State {
+    fn default() -> State {
+        State {
+            status: Status::Created,
+            pid: 0,
+            pid_start_time: 0,
+            monitor_pid: 0,
+            monitor_start_time: 0,
+            exit_code: 0,
+            oom_killed: false,
+            error: String::new(),
+            started_at: crate::timeutil::ZERO_TIME.into(),
+            finished_at: crate::timeutil::ZERO_TIME.into(),
+            restart_count: 0,
+            stopped_by_user: false,
+        }
+    }
+}
+
+impl State {
+    pub fn running(&self) -> bool {
+        matches!(self.status, Status::Running | Status::Paused | Status::Restarting)
+    }
+}

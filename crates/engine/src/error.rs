@@ -1,0 +1,109 @@
+//! Engine errors. Each renders as one line; [`Error::exit_code`] gives the
+//! status a docker-compatible CLI exits with (125 engine, 126 cannot invoke,
+//! 127 command not found).
+
+use std::io;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A flag or option value is wrong (the message names the flag and value).
+    #[error("{0}")]
+    InvalidArgument(String),
+    #[error("No such container: {0}")]
+    NoSuchContainer(String),
+    /// Name already in use, container running when it must not be, ...
+    #[error("{0}")]
+    Conflict(String),
+    /// The command exists but cannot be executed (permission, directory).
+    #[error("{0}")]
+    CannotInvoke(String),
+    /// The command was not found in the container.
+    #[error("{0}")]
+    CommandNotFound(String),
+    #[error("{0}")]
+    Msg(String),
+    #[error("{context}: {source}")]
+    Io { context: String, source: io::Error },
+    #[error(transparent)]
+    Image(#[from] image::Error),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    pub fn msg(m: impl Into<String>) -> Error {
+        Error::Msg(m.into())
+    }
+
+    pub fn invalid(m: impl Into<String>) -> Error {
+        Error::InvalidArgument(m.into())
+    }
+
+    /// `invalid <flag> "<value>": <why>`
+    pub fn flag(flag: &str, value: &str, why: impl std::fmt::Display) -> Error {
+        Error::InvalidArgument(format!("invalid {flag} {value:?}: {why}"))
+    }
+
+    pub fn io(context: impl Into<String>, source: io::Error) -> Error {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    /// The exit status docker's CLI uses for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::CannotInvoke(_) => 126,
+            Error::CommandNotFound(_) => 127,
+            _ => 125,
+        }
+    }
+
+    /// Classifies an error of the OCI runtime: failures to find or execute
+    /// the container's command become 127/126, as with docker.
+    pub fn from_runtime(e: oci_runtime::Error) -> Error {
+        classify(e.to_string())
+    }
+}
+
+/// Maps a runtime error message to the engine's error kinds.
+pub fn classify(m: String) -> Error {
+    let exec = m.contains("exec: \"") || m.contains("exec \"");
+    if m.contains("executable file not found") || (exec && m.contains("no such file or directory"))
+    {
+        Error::CommandNotFound(m)
+    } else if exec && (m.contains("permission denied") || m.contains("is a directory")) {
+        Error::CannotInvoke(m)
+    } else {
+        Error::Msg(m)
+    }
+}
+
+impl From<oci_runtime::Error> for Error {
+    fn from(e: oci_runtime::Error) -> Error {
+        Error::from_runtime(e)
+    }
+}
+
+pub(crate) trait Context<T> {
+    fn ctx<S: Into<String>>(self, f: impl FnOnce() -> S) -> Result<T>;
+}
+
+impl<T> Context<T> for io::Result<T> {
+    fn ctx<S: Into<String>>(self, f: impl FnOnce() -> S) -> Result<T> {
+        self.map_err(|source| Error::Io {
+            context: f().into(),
+            source,
+        })
+    }
+}
+
+impl<T> Context<T> for nix::Result<T> {
+    fn ctx<S: Into<String>>(self, f: impl FnOnce() -> S) -> Result<T> {
+        self.map_err(|e| Error::Io {
+            context: f().into(),
+            source: io::Error::from_raw_os_error(e as i32),
+        })
+    }
+}

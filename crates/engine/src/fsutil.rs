@@ -1,0 +1,109 @@
+//! Durable file writes and file locks.
+
+use crate::error::{Context, Result};
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+/// Writes `data` to `path`: temp file in the same directory, fsync, rename,
+/// fsync of the directory. A crash leaves the old or the new file.
+pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let r = (|| -> std::io::Result<()> {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)?;
+        f.write_all(data)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        File::open(dir)?.sync_all()
+    })();
+    if r.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    r.ctx(|| format!("cannot write {}", path.display()))
+}
+
+/// Serialises `v` as JSON and writes it atomically.
+pub fn write_json<T: serde::Serialize>(path: &Path, v: &T) -> Result<()> {
+    let data = serde_json::to_vec_pretty(v)
+        .map_err(|e| crate::Error::msg(format!("serialising {}: {e}", path.display())))?;
+    write_atomic(path, &data)
+}
+
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let data = std::fs::read(path).ctx(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_slice(&data)
+        .map_err(|e| crate::Error::msg(format!("{}: corrupt: {e}", path.display())))
+}
+
+/// An exclusive `flock` held until dropped.
+#[derive(Debug)]
+pub struct FileLock {
+    _file: File,
+    pub path: PathBuf,
+}
+
+impl FileLock {
+    pub fn exclusive(path: &Path) -> Result<FileLock> {
+        let f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .ctx(|| format!("cannot open lock {}", path.display()))?;
+        loop {
+            // SAFETY: flock on a descriptor we own.
+            let r = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) };
+            if r == 0 {
+                break;
+            }
+            let e = std::io::Error::last_os_error();
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(e).ctx(|| format!("cannot lock {}", path.display()));
+            }
+        }
+        Ok(FileLock {
+            _file: f,
+            path: path.to_path_buf(),
+        })
+    }
+}
+
+/// 64 hex digits from /dev/urandom whose 12-digit short form is not all
+/// decimal (docker's rule, so a short id never reads as a number).
+pub fn random_id() -> Result<String> {
+    use std::io::Read;
+    let mut f = File::open("/dev/urandom").ctx(|| "cannot open /dev/urandom")?;
+    loop {
+        let mut b = [0u8; 32];
+        f.read_exact(&mut b).ctx(|| "cannot read /dev/urandom")?;
+        let id: String = b.iter().map(|x| format!("{x:02x}")).collect();
+        if !id[..12].bytes().all(|c| c.is_ascii_digit()) {
+            return Ok(id);
+        }
+    }
+}
+
+/// A random number from /dev/urandom (for names).
+pub fn random_u64() -> u64 {
+    use std::io::Read;
+    let mut b = [0u8; 8];
+    if let Ok(mut f) = File::open("/dev/urandom") {
+        let _ = f.read_exact(&mut b);
+    }
+    u64::from_le_bytes(b)
+}
+
+pub fn short_id(id: &str) -> &str {
+    &id[..id.len().min(12)]
+}

@@ -1,0 +1,114 @@
+//! Berth's container engine: the container side of a daemonless,
+//! docker-compatible engine, as a library a thin CLI calls.
+//!
+//! - [`Engine`]: a store root (`/var/lib/berth` by default) holding images
+//!   (the `image` crate) and containers under `containers/<id>/`:
+//!   `config.v2.json` ([`Container`]), `state.json` ([`State`]),
+//!   `bundle/config.json` (the OCI spec), `userdata/` (hosts, hostname,
+//!   resolv.conf), `<id>-json.log`, and the overlay `upper/`, `work/`,
+//!   `rootfs/`. Writes are atomic (temp, fsync, rename, fsync dir) under
+//!   file locks; names are unique through `names.json`.
+//! - [`spec::generate`]: image config + [`CreateOptions`] → OCI spec with
+//!   docker's defaults (capabilities, seccomp, masked paths, mounts...).
+//! - The monitor: `start` forks a daemonized process per container that
+//!   creates it through the `oci_runtime` library (or an external runtime),
+//!   keeps its stdout/stderr pipes, writes the json-file log, relays output
+//!   to an attached caller, and records the exit.
+//! - Operations: [`Engine::create`], [`Engine::start`], [`Engine::run`],
+//!   [`Engine::stop`], [`Engine::kill`], [`Engine::remove`], [`Engine::list`],
+//!   [`Engine::logs`], [`Engine::wait`], [`Engine::inspect`],
+//!   [`Engine::pause`], [`Engine::unpause`], [`Engine::exec`],
+//!   [`Engine::rename`], [`Engine::prune`], [`Engine::top`],
+//!   [`Engine::cleanup`].
+//!
+//! Errors carry docker's CLI exit codes ([`Error::exit_code`]).
+
+pub mod caps;
+pub mod container;
+pub mod error;
+pub mod fsutil;
+pub mod logs;
+mod monitor;
+mod ops;
+pub mod options;
+pub mod seccomp;
+pub mod spec;
+mod store;
+mod sys;
+pub mod timeutil;
+pub mod user;
+
+pub use container::{Config, Container, HostConfig, MountPoint, State, Status};
+pub use error::{Error, Result};
+pub use logs::LogsOptions;
+pub use monitor::Attached;
+pub use ops::{ExecOptions, ExecStdio, Summary, TopOutput};
+pub use options::CreateOptions;
+
+use std::path::{Path, PathBuf};
+
+/// The engine over one store root.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    root: PathBuf,
+    run_root: PathBuf,
+    images: image::Store,
+}
+
+impl Engine {
+    /// Opens (creating if needed) the engine at `root`. The runtime's
+    /// volatile state goes to `/run/berth` for the default root, else
+    /// `<root>/run`.
+    pub fn open(root: impl Into<PathBuf>) -> Result<Engine> {
+        let root: PathBuf = root.into();
+        let run_root = if root == Path::new(image::DEFAULT_ROOT) {
+            PathBuf::from("/run/berth")
+        } else {
+            root.join("run")
+        };
+        Engine::open_with(root, run_root)
+    }
+
+    pub fn open_with(root: impl Into<PathBuf>, run_root: impl Into<PathBuf>) -> Result<Engine> {
+        let root = root.into();
+        let run_root = run_root.into();
+        let images = image::Store::open(&root)?;
+        for d in [root.join("containers"), run_root.clone()] {
+            std::fs::create_dir_all(&d)
+                .map_err(|e| Error::io(format!("cannot create {}", d.display()), e))?;
+        }
+        Ok(Engine {
+            root,
+            run_root,
+            images,
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The OCI runtime's state root.
+    pub fn run_root(&self) -> &Path {
+        &self.run_root
+    }
+
+    pub fn images(&self) -> &image::Store {
+        &self.images
+    }
+
+    /// `containers/<id>`.
+    pub fn container_dir(&self, id: &str) -> PathBuf {
+        self.root.join("containers").join(id)
+    }
+
+    /// The json-file log of a container.
+    pub fn log_path(&self, id: &str) -> PathBuf {
+        self.container_dir(id).join(format!("{id}-json.log"))
+    }
+
+    /// Where the container's root filesystem is mounted while it runs.
+    pub fn rootfs_path(&self, id: &str) -> PathBuf {
+        self.container_dir(id).join("rootfs")
+    }
+}

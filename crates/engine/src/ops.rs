@@ -1,0 +1,974 @@
+//! Container operations: create, start, run, stop, kill, rm, ps, logs,
+//! wait, inspect, pause/unpause, exec, rename, prune, top, cleanup.
+
+use crate::container::{Container, State, Status};
+use crate::error::{Context, Error, Result};
+use crate::logs::{self, LogsOptions};
+use crate::monitor::{self, Attached, Launch};
+use crate::options::CreateOptions;
+use crate::spec::{self, SpecContext};
+use crate::store::{monitor_alive, CONFIG};
+use crate::user::LayerView;
+use crate::{fsutil, sys, timeutil, Engine};
+use serde_json::{json, Value};
+use std::io::Write;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// How the container's processes are driven: the built-in runtime library
+/// or an external OCI runtime binary (`--runtime`).
+pub(crate) enum Runtime {
+    Builtin,
+    External(PathBuf),
+}
+
+pub(crate) fn runtime_for(e: &Engine, id: &str) -> Runtime {
+    match e.load_config(id).ok().and_then(|c| c.options.runtime) {
+        Some(p) => Runtime::External(p),
+        None => Runtime::Builtin,
+    }
+}
+
+impl Runtime {
+    fn external(&self, e: &Engine, args: &[&str]) -> Result<Vec<u8>> {
+        let Runtime::External(rt) = self else {
+            return Ok(vec![]);
+        };
+        let out = std::process::Command::new(rt)
+            .arg("--root")
+            .arg(e.run_root())
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .ctx(|| format!("cannot run {}", rt.display()))?;
+        if !out.status.success() {
+            let msg = String::from_utf8_lossy(&out.stderr).trim().to_string();
+            return Err(Error::msg(format!("{} {}: {msg}", rt.display(), args[0])));
+        }
+        Ok(out.stdout)
+    }
+
+    pub(crate) fn kill(&self, e: &Engine, id: &str, sig: i32, all: bool) -> Result<()> {
+        match self {
+            Runtime::Builtin => Ok(oci_runtime::ops::kill(e.run_root(), id, sig, all)?),
+            Runtime::External(_) => {
+                let s = sig.to_string();
+                let mut a = vec!["kill"];
+                if all {
+                    a.push("--all");
+                }
+                a.extend([id, s.as_str()]);
+                self.external(e, &a).map(|_| ())
+            }
+        }
+    }
+
+    pub(crate) fn delete_force(&self, e: &Engine, id: &str) {
+        match self {
+            Runtime::Builtin => {
+                let _ = oci_runtime::ops::delete(e.run_root(), id, true);
+            }
+            Runtime::External(_) => {
+                let _ = self.external(e, &["delete", "--force", id]);
+            }
+        }
+    }
+
+    fn pause(&self, e: &Engine, id: &str, on: bool) -> Result<()> {
+        match self {
+            Runtime::Builtin if on => Ok(oci_runtime::ops::pause(e.run_root(), id)?),
+            Runtime::Builtin => Ok(oci_runtime::ops::resume(e.run_root(), id)?),
+            Runtime::External(_) => self
+                .external(e, &[if on { "pause" } else { "resume" }, id])
+                .map(|_| ()),
+        }
+    }
+
+    fn pids(&self, e: &Engine, id: &str) -> Result<Vec<i32>> {
+        match self {
+            Runtime::Builtin => Ok(oci_runtime::ops::pids(e.run_root(), id)?),
+            Runtime::External(_) => {
+                let out = self.external(e, &["ps", "--format", "json", id])?;
+                serde_json::from_slice(&out).map_err(|e| Error::msg(format!("runtime ps: {e}")))
+            }
+        }
+    }
+}
+
+/// One row of `ps`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Summary {
+    pub id: String,
+    /// The image as the user named it.
+    pub image: String,
+    /// Path and arguments joined by spaces (the CLI quotes and truncates).
+    pub command: String,
+    pub created: String,
+    /// `Up 3 seconds`, `Exited (0) 5 seconds ago`, `Created`...
+    pub status: String,
+    pub state: Status,
+    pub exit_code: i32,
+    /// The name, without docker's leading `/`.
+    pub names: String,
+    pub labels: std::collections::BTreeMap<String, String>,
+}
+
+/// Options of `exec`.
+#[derive(Debug, Clone, Default)]
+pub struct ExecOptions {
+    pub cmd: Vec<String>,
+    /// `-e` (added to the container's environment).
+    pub env: Vec<String>,
+    /// `-u` (default: the container's user).
+    pub user: Option<String>,
+    /// `-w` (default: the container's working directory).
+    pub workdir: Option<String>,
+    pub privileged: bool,
+    /// `-d`: return once the process runs (exit code 0).
+    pub detach: bool,
+    /// `-t` (not supported yet).
+    pub tty: bool,
+}
+
+/// Descriptors for an exec'd process; `None` inherits the caller's.
+#[derive(Debug, Default)]
+pub struct ExecStdio {
+    pub stdin: Option<OwnedFd>,
+    pub stdout: Option<OwnedFd>,
+    pub stderr: Option<OwnedFd>,
+}
+
+/// `top`: column titles and one row per process.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TopOutput {
+    pub titles: Vec<String>,
+    pub processes: Vec<Vec<String>>,
+}
+
+fn is_mounted(p: &Path) -> bool {
+    let Ok(mi) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return false;
+    };
+    let want = p.to_string_lossy();
+    mi.lines()
+        .any(|l| l.split(' ').nth(4).is_some_and(|m| m == want))
+}
+
+impl Engine {
+    // ---- create / start / run ------------------------------------------
+
+    /// `create`: records a new container; returns its id.
+    pub fn create(&self, opts: &CreateOptions) -> Result<String> {
+        if opts.image.is_empty() {
+            return Err(Error::invalid("an image is required"));
+        }
+        let info = self.images.resolve(&opts.image)?;
+        let image_cfg = self.images.config(&info.record)?;
+        let cc = image_cfg.config.clone().unwrap_or_default();
+        let lowers = self.images.prepare_rootfs(&info.record)?;
+        let id = fsutil::random_id()?;
+        let dir = self.container_dir(&id);
+        let view = LayerView {
+            lowers: lowers.clone(),
+        };
+        let rootfs = dir.join("rootfs");
+        let userdata = dir.join("userdata");
+        let ctx = SpecContext {
+            id: &id,
+            rootfs: &rootfs,
+            userdata: &userdata,
+            layers: &view,
+            host_resolv_conf: Path::new("/etc/resolv.conf"),
+            host_hosts: Path::new("/etc/hosts"),
+        };
+        let gen = spec::generate(opts, &cc, &ctx)?;
+        // As docker's -v: a missing host directory is created.
+        for m in gen.container.mounts.iter().filter(|m| m.kind == "bind") {
+            let p = Path::new(&m.source);
+            if !p.exists() {
+                std::fs::create_dir_all(p).map_err(|e| {
+                    Error::flag("--volume", &m.source, format!("cannot create the source: {e}"))
+                })?;
+            }
+        }
+        let _l = self.lock_store()?;
+        let name = self.reserve_name(opts.name.as_deref(), &id)?;
+        let mut c = gen.container.clone();
+        c.id = id.clone();
+        c.name = name.clone();
+        c.created = timeutil::now();
+        c.image_ref = opts.image.clone();
+        c.image = info.record.id.to_string();
+        c.lowers = lowers;
+        let r = (|| -> Result<()> {
+            for d in ["", "upper", "work", "rootfs", "userdata", "bundle"] {
+                let p = if d.is_empty() { dir.clone() } else { dir.join(d) };
+                std::fs::create_dir(&p).ctx(|| format!("cannot create {}", p.display()))?;
+            }
+            fsutil::write_atomic(&userdata.join("hosts"), gen.hosts.as_bytes())?;
+            fsutil::write_atomic(&userdata.join("hostname"), gen.hostname.as_bytes())?;
+            fsutil::write_atomic(&userdata.join("resolv.conf"), gen.resolv_conf.as_bytes())?;
+            fsutil::write_json(&dir.join("bundle/config.json"), &gen.spec)?;
+            self.save_state(&id, &State::default())?;
+            // Last: its presence makes the container exist.
+            self.save_config(&c)
+        })();
+        if let Err(e) = r {
+            let _ = std::fs::remove_dir_all(&dir);
+            if let Ok(mut names) = self.load_names() {
+                names.remove(&name);
+                let _ = self.save_names(&names);
+            }
+            return Err(e);
+        }
+        Ok(id)
+    }
+
+    fn mount_rootfs(&self, c: &Container) -> Result<()> {
+        let dir = self.container_dir(&c.id);
+        let target = dir.join("rootfs");
+        if is_mounted(&target) {
+            sys::unmount(&target).ctx(|| format!("unmount {}", target.display()))?;
+        }
+        let upper = dir.join("upper");
+        let work = dir.join("work");
+        let opts = image::overlay_options(&c.lowers, Some(&upper), Some(&work))?;
+        sys::mount_overlay(&target, &opts)
+            .ctx(|| format!("cannot mount the overlay at {}", target.display()))
+    }
+
+    fn start_inner(&self, id: &str, attach: Option<OwnedFd>) -> Result<i32> {
+        let st = self.state(id)?;
+        if st.running() {
+            if st.status == Status::Paused {
+                return Err(Error::Conflict(format!(
+                    "cannot start a paused container, try unpause instead"
+                )));
+            }
+            return Ok(st.pid);
+        }
+        let c = self.load_config(id)?;
+        let lock = self.lock_container(id)?;
+        let st = self.load_state_raw(id)?;
+        if st.running() && monitor_alive(&st) {
+            return Ok(st.pid);
+        }
+        // Leftovers of an earlier run.
+        runtime_for(self, id).delete_force(self, id);
+        self.mount_rootfs(&c)?;
+        let bundle = self.container_dir(id).join("bundle");
+        let spec: oci_spec::runtime::Spec = fsutil::read_json(&bundle.join("config.json"))?;
+        let launch = Launch {
+            id: id.to_string(),
+            bundle,
+            spec,
+            runtime: c.options.runtime.clone(),
+            auto_remove: c.host_config.auto_remove,
+        };
+        match monitor::spawn(self, &launch, attach) {
+            Ok(pid) => Ok(pid),
+            Err(e) => {
+                let _ = sys::unmount(&self.rootfs_path(id));
+                let mut st = self.load_state_raw(id).unwrap_or_default();
+                st.status = if st.started_at == timeutil::ZERO_TIME {
+                    Status::Created
+                } else {
+                    Status::Exited
+                };
+                st.exit_code = match e.exit_code() {
+                    126 => 126,
+                    127 => 127,
+                    _ => 128,
+                };
+                st.error = e.to_string();
+                st.pid = 0;
+                st.monitor_pid = 0;
+                let _ = self.save_state(id, &st);
+                drop(lock);
+                if c.host_config.auto_remove {
+                    let _ = self.remove_stopped(id);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// `start` (detached): returns once the container's process runs.
+    pub fn start(&self, container: &str) -> Result<()> {
+        let id = self.lookup(container)?;
+        self.start_inner(&id, None).map(|_| ())
+    }
+
+    /// `start -a`: starts and attaches to the container's output.
+    pub fn start_attached(&self, container: &str) -> Result<Attached> {
+        let id = self.lookup(container)?;
+        let st = self.state(&id)?;
+        if st.running() {
+            return Err(Error::Conflict(format!(
+                "container {} is already running; attaching to a running container is not supported yet",
+                fsutil::short_id(&id)
+            )));
+        }
+        let (mine, theirs) = sys::socketpair().map_err(|e| Error::io("socketpair", e))?;
+        self.start_inner(&id, Some(theirs))?;
+        Ok(Attached {
+            engine: self.clone(),
+            id,
+            sock: std::os::unix::net::UnixStream::from(mine),
+        })
+    }
+
+    /// `run` attached: create + start; read the output and exit code from
+    /// the returned handle. A failed start of a `--rm` container removes it.
+    pub fn run(&self, opts: &CreateOptions) -> Result<Attached> {
+        let id = self.create(opts)?;
+        self.start_attached(&id)
+    }
+
+    /// `run -d`: create + start; returns the id once the process runs.
+    pub fn run_detached(&self, opts: &CreateOptions) -> Result<String> {
+        let id = self.create(opts)?;
+        self.start(&id)?;
+        Ok(id)
+    }
+
+    // ---- stop / kill / wait ---------------------------------------------
+
+    /// Waits until the container is not running; false on timeout.
+    fn wait_exit(&self, id: &str, timeout: Option<Duration>) -> bool {
+        let t = Instant::now();
+        loop {
+            match self.state(id) {
+                Ok(st) if st.running() => {}
+                _ => return true,
+            }
+            if timeout.is_some_and(|d| t.elapsed() >= d) {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn mark_stopped_by_user(&self, id: &str) {
+        if let Ok(_l) = self.lock_container(id) {
+            if let Ok(mut st) = self.load_state_raw(id) {
+                st.stopped_by_user = true;
+                let _ = self.save_state(id, &st);
+            }
+        }
+    }
+
+    /// `stop`: the stop signal, then SIGKILL after `timeout` seconds
+    /// (default: the container's `--stop-timeout`, else 10; -1 waits forever).
+    pub fn stop(&self, container: &str, timeout: Option<i64>) -> Result<()> {
+        let id = self.lookup(container)?;
+        let st = self.state(&id)?;
+        if !st.running() {
+            return Ok(());
+        }
+        let c = self.load_config(&id)?;
+        let sig = match &c.config.stop_signal {
+            Some(s) => crate::options::parse_signal("--stop-signal", s)?,
+            None => libc::SIGTERM,
+        };
+        let t = timeout.or(c.config.stop_timeout).unwrap_or(10);
+        self.mark_stopped_by_user(&id);
+        let rt = runtime_for(self, &id);
+        let _ = rt.kill(self, &id, sig, false);
+        if st.status == Status::Paused {
+            let _ = rt.pause(self, &id, false);
+        }
+        let limit = (t >= 0).then(|| Duration::from_secs(t as u64));
+        if self.wait_exit(&id, limit) {
+            return Ok(());
+        }
+        let _ = rt.kill(self, &id, libc::SIGKILL, true);
+        if self.wait_exit(&id, Some(Duration::from_secs(30))) {
+            return Ok(());
+        }
+        Err(Error::msg(format!(
+            "cannot stop container {}: it did not exit after SIGKILL",
+            fsutil::short_id(&id)
+        )))
+    }
+
+    /// `kill -s SIGNAL` (default KILL).
+    pub fn kill(&self, container: &str, signal: Option<&str>) -> Result<()> {
+        let id = self.lookup(container)?;
+        let sig = match signal {
+            Some(s) => crate::options::parse_signal("--signal", s)?,
+            None => libc::SIGKILL,
+        };
+        let st = self.state(&id)?;
+        if !st.running() {
+            return Err(Error::Conflict(format!(
+                "cannot kill container {container}: container {id} is not running"
+            )));
+        }
+        self.mark_stopped_by_user(&id);
+        let rt = runtime_for(self, &id);
+        rt.kill(self, &id, sig, sig == libc::SIGKILL)?;
+        if st.status == Status::Paused && sig == libc::SIGKILL {
+            let _ = rt.pause(self, &id, false);
+        }
+        Ok(())
+    }
+
+    /// `wait`: blocks until the container is not running; its exit code.
+    pub fn wait(&self, container: &str) -> Result<i32> {
+        let id = self.lookup(container)?;
+        loop {
+            let st = self.state(&id)?;
+            if !st.running() {
+                return Ok(st.exit_code);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    // ---- rm / prune / cleanup -------------------------------------------
+
+    /// `rm [-f]`.
+    pub fn remove(&self, container: &str, force: bool) -> Result<()> {
+        let id = self.lookup(container)?;
+        let st = self.state(&id)?;
+        if st.running() {
+            if !force {
+                let what = if st.status == Status::Paused { "paused" } else { "running" };
+                return Err(Error::Conflict(format!(
+                    "cannot remove container {container}: container is {what}: stop the container before removing or force remove"
+                )));
+            }
+            let rt = runtime_for(self, &id);
+            let _ = rt.kill(self, &id, libc::SIGKILL, true);
+            let _ = rt.pause(self, &id, false);
+            if !self.wait_exit(&id, Some(Duration::from_secs(10))) {
+                return Err(Error::msg(format!(
+                    "cannot remove container {container}: it did not exit after SIGKILL"
+                )));
+            }
+        }
+        self.remove_stopped(&id)
+    }
+
+    /// Removes a container that is not running: runtime state, cgroup,
+    /// mounts, directory, name. Already gone is fine.
+    pub(crate) fn remove_stopped(&self, id: &str) -> Result<()> {
+        let _s = self.lock_store()?;
+        let dir = self.container_dir(id);
+        if !dir.exists() {
+            return Ok(());
+        }
+        {
+            let _c = self.lock_container(id)?;
+            let st = self.load_state_raw(id).unwrap_or_default();
+            if st.running() && monitor_alive(&st) {
+                return Err(Error::Conflict(format!(
+                    "container {} is running",
+                    fsutil::short_id(id)
+                )));
+            }
+            let mut st2 = st.clone();
+            st2.status = Status::Removing;
+            let _ = self.save_state(id, &st2);
+            self.release_runtime(id);
+            let rootfs = self.rootfs_path(id);
+            if is_mounted(&rootfs) {
+                return Err(Error::msg(format!(
+                    "cannot remove container {}: {} is still mounted",
+                    fsutil::short_id(id),
+                    rootfs.display()
+                )));
+            }
+        }
+        let mut names = self.load_names()?;
+        let before = names.len();
+        names.retain(|_, v| v != id);
+        if names.len() != before {
+            self.save_names(&names)?;
+        }
+        std::fs::remove_dir_all(&dir).ctx(|| format!("cannot remove {}", dir.display()))
+    }
+
+    /// `container prune`: removes every container that is not running;
+    /// returns their ids.
+    pub fn prune(&self) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for id in self.ids()? {
+            let st = self.state(&id)?;
+            if !st.running() {
+                self.remove_stopped(&id)?;
+                out.push(id);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Recovers after crashes: containers whose monitor died are marked
+    /// exited, rootfs mounts of containers not running are unmounted,
+    /// half-created directories and dangling names are removed. Returns
+    /// the ids it changed.
+    pub fn cleanup(&self) -> Result<Vec<String>> {
+        let mut changed = Vec::new();
+        for id in self.ids()? {
+            let before = self.load_state_raw(&id)?;
+            let st = self.state(&id)?;
+            if st.running() {
+                continue;
+            }
+            let rootfs = self.rootfs_path(&id);
+            let mounted = is_mounted(&rootfs);
+            let rt_state = self.run_root().join(&id).exists();
+            if mounted || rt_state || before.status != st.status {
+                self.release_runtime(&id);
+                changed.push(id);
+            }
+        }
+        let _s = self.lock_store()?;
+        let rd = std::fs::read_dir(self.containers_dir())
+            .map_err(|e| Error::io("cannot read the containers directory", e))?;
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() && !p.join(CONFIG).exists() {
+                let _ = sys::unmount(&p.join("rootfs"));
+                if !is_mounted(&p.join("rootfs")) {
+                    let _ = std::fs::remove_dir_all(&p);
+                    changed.push(e.file_name().to_string_lossy().into_owned());
+                }
+            }
+        }
+        let mut names = self.load_names()?;
+        let before = names.len();
+        names.retain(|_, id| self.container_dir(id).join(CONFIG).exists());
+        if names.len() != before {
+            self.save_names(&names)?;
+        }
+        Ok(changed)
+    }
+
+    // ---- ps / inspect / logs / top --------------------------------------
+
+    /// `ps [-a]`, newest first.
+    pub fn list(&self, all: bool) -> Result<Vec<Summary>> {
+        let mut out = Vec::new();
+        for id in self.ids()? {
+            let (Ok(c), Ok(st)) = (self.load_config(&id), self.state(&id)) else {
+                continue;
+            };
+            if !all && !st.running() {
+                continue;
+            }
+            out.push(Summary {
+                id: id.clone(),
+                image: c.image_ref.clone(),
+                command: std::iter::once(c.path.clone())
+                    .chain(c.args.iter().cloned())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                created: c.created.clone(),
+                status: status_text(&st),
+                state: st.status,
+                exit_code: st.exit_code,
+                names: c.name.clone(),
+                labels: c.config.labels.clone(),
+            });
+        }
+        out.sort_by(|a, b| b.created.cmp(&a.created));
+        Ok(out)
+    }
+
+    /// The stored record of a container.
+    pub fn container(&self, container: &str) -> Result<(Container, State)> {
+        let id = self.lookup(container)?;
+        Ok((self.load_config(&id)?, self.state(&id)?))
+    }
+
+    /// `inspect`, in docker's JSON shape.
+    pub fn inspect(&self, container: &str) -> Result<Value> {
+        let (c, st) = self.container(container)?;
+        let dir = self.container_dir(&c.id);
+        let lower = c
+            .lowers
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(":");
+        Ok(json!({
+            "Id": c.id,
+            "Created": c.created,
+            "Path": c.path,
+            "Args": c.args,
+            "State": {
+                "Status": st.status,
+                "Running": matches!(st.status, Status::Running | Status::Paused),
+                "Paused": st.status == Status::Paused,
+                "Restarting": st.status == Status::Restarting,
+                "OOMKilled": st.oom_killed,
+                "Dead": st.status == Status::Dead,
+                "Pid": if st.running() { st.pid } else { 0 },
+                "ExitCode": st.exit_code,
+                "Error": st.error,
+                "StartedAt": st.started_at,
+                "FinishedAt": st.finished_at,
+            },
+            "Image": c.image,
+            "ResolvConfPath": dir.join("userdata/resolv.conf"),
+            "HostnamePath": dir.join("userdata/hostname"),
+            "HostsPath": dir.join("userdata/hosts"),
+            "LogPath": self.log_path(&c.id),
+            "Name": format!("/{}", c.name),
+            "RestartCount": st.restart_count,
+            "Driver": "overlay",
+            "Platform": "linux",
+            "MountLabel": "",
+            "ProcessLabel": "",
+            "AppArmorProfile": "",
+            "ExecIDs": Value::Null,
+            "HostConfig": c.host_config,
+            "GraphDriver": {
+                "Name": "overlay",
+                "Data": {
+                    "LowerDir": lower,
+                    "MergedDir": dir.join("rootfs"),
+                    "UpperDir": dir.join("upper"),
+                    "WorkDir": dir.join("work"),
+                },
+            },
+            "Mounts": c.mounts,
+            "Config": c.config,
+            "NetworkSettings": {"Networks": {}},
+        }))
+    }
+
+    /// `logs`: writes the selected entries; with `follow`, keeps going
+    /// until the container stops.
+    pub fn logs(
+        &self,
+        container: &str,
+        opts: &LogsOptions,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) -> Result<()> {
+        let id = self.lookup(container)?;
+        let path = self.log_path(&id);
+        let filter = logs::Filter::new(opts)?;
+        let (entries, mut pos) = logs::read_from(&path, 0)?;
+        let start = opts
+            .tail
+            .map(|n| entries.len().saturating_sub(n))
+            .unwrap_or(0);
+        let io = |e: std::io::Error| Error::io("write logs", e);
+        for e in &entries[start..] {
+            filter.write(e, out, err).map_err(io)?;
+        }
+        if !opts.follow {
+            return Ok(());
+        }
+        loop {
+            let running = self.state(&id).map(|s| s.running()).unwrap_or(false);
+            let (more, p) = logs::read_from(&path, pos)?;
+            pos = p;
+            for e in &more {
+                filter.write(e, out, err).map_err(io)?;
+            }
+            let _ = out.flush();
+            if !running {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// `top`: the container's processes (UID, PID, PPID, CMD).
+    pub fn top(&self, container: &str) -> Result<TopOutput> {
+        let id = self.lookup(container)?;
+        let st = self.state(&id)?;
+        if !st.running() {
+            return Err(Error::Conflict(format!("container {container} is not running")));
+        }
+        let mut pids = runtime_for(self, &id).pids(self, &id)?;
+        pids.sort_unstable();
+        let mut rows = Vec::new();
+        for p in pids {
+            let status = std::fs::read_to_string(format!("/proc/{p}/status")).unwrap_or_default();
+            let field = |k: &str| {
+                status
+                    .lines()
+                    .find_map(|l| l.strip_prefix(k))
+                    .and_then(|v| v.split_whitespace().next())
+                    .unwrap_or("?")
+                    .to_string()
+            };
+            let cmd = std::fs::read(format!("/proc/{p}/cmdline"))
+                .map(|b| {
+                    b.split(|c| *c == 0)
+                        .filter(|s| !s.is_empty())
+                        .map(|s| String::from_utf8_lossy(s).into_owned())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .unwrap_or_default();
+            rows.push(vec![field("Uid:"), p.to_string(), field("PPid:"), cmd]);
+        }
+        Ok(TopOutput {
+            titles: ["UID", "PID", "PPID", "CMD"].iter().map(|s| s.to_string()).collect(),
+            processes: rows,
+        })
+    }
+
+    // ---- pause / rename ---------------------------------------------------
+
+    pub fn pause(&self, container: &str) -> Result<()> {
+        let id = self.lookup(container)?;
+        let st = self.state(&id)?;
+        match st.status {
+            Status::Running => {}
+            Status::Paused => {
+                return Err(Error::Conflict(format!("container {id} is already paused")))
+            }
+            _ => return Err(Error::Conflict(format!("container {id} is not running"))),
+        }
+        runtime_for(self, &id).pause(self, &id, true)?;
+        let _l = self.lock_container(&id)?;
+        let mut st = self.load_state_raw(&id)?;
+        if st.status == Status::Running {
+            st.status = Status::Paused;
+            self.save_state(&id, &st)?;
+        }
+        Ok(())
+    }
+
+    pub fn unpause(&self, container: &str) -> Result<()> {
+        let id = self.lookup(container)?;
+        let st = self.state(&id)?;
+        if st.status != Status::Paused {
+            return Err(Error::Conflict(format!("container {id} is not paused")));
+        }
+        runtime_for(self, &id).pause(self, &id, false)?;
+        let _l = self.lock_container(&id)?;
+        let mut st = self.load_state_raw(&id)?;
+        if st.status == Status::Paused {
+            st.status = Status::Running;
+            self.save_state(&id, &st)?;
+        }
+        Ok(())
+    }
+
+    /// `rename OLD NEW`.
+    pub fn rename(&self, container: &str, new_name: &str) -> Result<()> {
+        let id = self.lookup(container)?;
+        let new = crate::store::validate_name(new_name)?;
+        let _s = self.lock_store()?;
+        let mut c = self.load_config(&id)?;
+        if c.name == new {
+            return Err(Error::Conflict(format!(
+                "renaming a container with the same name as its current name: {new}"
+            )));
+        }
+        let mut names = self.load_names()?;
+        if let Some(other) = names.get(&new) {
+            if self.container_dir(other).join(CONFIG).exists() {
+                return Err(Error::Conflict(format!(
+                    "Conflict. The container name \"/{new}\" is already in use by container \"{other}\". You have to remove (or rename) that container to be able to reuse that name."
+                )));
+            }
+        }
+        names.retain(|_, v| *v != id);
+        names.insert(new.clone(), id.clone());
+        self.save_names(&names)?;
+        c.name = new;
+        self.save_config(&c)
+    }
+
+    // ---- exec -------------------------------------------------------------
+
+    /// `exec`: runs a process in a running container with docker's defaults
+    /// (the container's env, user and working directory); returns its exit
+    /// code (0 with `detach` once it runs).
+    pub fn exec(&self, container: &str, opts: &ExecOptions, stdio: ExecStdio) -> Result<i32> {
+        if opts.tty {
+            return Err(Error::invalid("invalid --tty: terminals are not supported yet"));
+        }
+        if opts.cmd.is_empty() {
+            return Err(Error::invalid("exec: no command specified"));
+        }
+        let id = self.lookup(container)?;
+        let st = self.state(&id)?;
+        match st.status {
+            Status::Running => {}
+            Status::Paused => {
+                return Err(Error::Conflict(format!(
+                    "container {id} is paused, unpause the container before exec"
+                )))
+            }
+            _ => return Err(Error::Conflict(format!("container {id} is not running"))),
+        }
+        let c = self.load_config(&id)?;
+        let spec: Value = fsutil::read_json(&self.container_dir(&id).join("bundle/config.json"))?;
+        let mut p = spec["process"].clone();
+        p["args"] = json!(opts.cmd);
+        p["terminal"] = json!(false);
+        let env = crate::options::parse_env(&opts.env)?;
+        let base: Vec<String> = c.process_env.clone();
+        p["env"] = json!(spec::replace_or_append_env(&base, &env));
+        if let Some(u) = &opts.user {
+            let view = LayerView {
+                lowers: vec![self.rootfs_path(&id)],
+            };
+            let eu = crate::user::resolve(u, &[], &view)?;
+            p["user"] = json!({"uid": eu.uid, "gid": eu.gid});
+            if !eu.additional_gids.is_empty() {
+                p["user"]["additionalGids"] = json!(eu.additional_gids);
+            }
+        }
+        if let Some(w) = opts.workdir.as_ref().filter(|w| !w.is_empty()) {
+            if !w.starts_with('/') {
+                return Err(Error::flag("--workdir", w, "the working directory needs to be an absolute path"));
+            }
+            p["cwd"] = json!(w);
+        }
+        if opts.privileged {
+            let all = crate::caps::host_all();
+            p["capabilities"] = json!({"bounding": all, "effective": all, "permitted": all});
+        }
+        let process: oci_spec::runtime::Process = serde_json::from_value(p)
+            .map_err(|e| Error::msg(format!("exec process: {e}")))?;
+        match runtime_for(self, &id) {
+            Runtime::Builtin => self.exec_builtin(&id, process, opts.detach, stdio),
+            Runtime::External(rt) => {
+                let pf = self.container_dir(&id).join(format!("exec-{}.json", std::process::id()));
+                fsutil::write_json(&pf, &process)?;
+                let mut cmd = std::process::Command::new(&rt);
+                cmd.arg("--root").arg(self.run_root()).arg("exec");
+                if opts.detach {
+                    cmd.arg("--detach");
+                }
+                cmd.arg("--process").arg(&pf).arg(&id);
+                if let Some(f) = stdio.stdin {
+                    cmd.stdin(f);
+                }
+                if let Some(f) = stdio.stdout {
+                    cmd.stdout(f);
+                }
+                if let Some(f) = stdio.stderr {
+                    cmd.stderr(f);
+                }
+                let s = cmd.status().ctx(|| format!("cannot run {}", rt.display()));
+                let _ = std::fs::remove_file(&pf);
+                Ok(s?.code().unwrap_or(255))
+            }
+        }
+    }
+
+    fn exec_builtin(
+        &self,
+        id: &str,
+        process: oci_spec::runtime::Process,
+        detach: bool,
+        stdio: ExecStdio,
+    ) -> Result<i32> {
+        let (rep_r, rep_w) = sys::pipe().map_err(|e| Error::io("pipe", e))?;
+        let fds = [
+            stdio.stdin.as_ref().map(|f| f.as_raw_fd()),
+            stdio.stdout.as_ref().map(|f| f.as_raw_fd()),
+            stdio.stderr.as_ref().map(|f| f.as_raw_fd()),
+        ];
+        let run_root = self.run_root().to_path_buf();
+        match sys::fork().map_err(|e| Error::io("fork", e))? {
+            sys::Forked::Child => {
+                // Move the report pipe and the given descriptors above 2 first.
+                let mut keep = vec![rep_w.as_raw_fd()];
+                keep.extend(fds.iter().flatten());
+                sys::close_fds_except(&keep);
+                let devnull = std::fs::File::open("/dev/null").ok();
+                for (i, f) in fds.iter().enumerate() {
+                    match f {
+                        Some(fd) => {
+                            let _ = sys::dup_to(*fd, i as i32);
+                        }
+                        None if i == 0 && detach => {
+                            if let Some(n) = &devnull {
+                                let _ = sys::dup_to(n.as_raw_fd(), 0);
+                            }
+                        }
+                        None => {}
+                    }
+                }
+                let r = oci_runtime::exec::exec(oci_runtime::exec::ExecOptions {
+                    id: id.to_string(),
+                    root: run_root,
+                    process,
+                    console: None,
+                    pid_file: None,
+                    preserve_fds: 0,
+                });
+                let code = match r {
+                    Ok(pid) => {
+                        let _ = nix::unistd::write(&rep_w, b"ok\n");
+                        if detach {
+                            0
+                        } else {
+                            match sys::waitpid(pid, false) {
+                                Ok(Some((_, s))) => sys::exit_code(s),
+                                _ => 255,
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        let _ = nix::unistd::write(&rep_w, format!("{e}\n").as_bytes());
+                        125
+                    }
+                };
+                sys::exit_now(code)
+            }
+            sys::Forked::Parent(pid) => {
+                drop(rep_w);
+                drop(stdio);
+                let status = sys::waitpid(pid, false)
+                    .map_err(|e| Error::io("waitpid", e))?
+                    .map(|(_, s)| sys::exit_code(s))
+                    .unwrap_or(255);
+                let mut line = String::new();
+                let _ = std::io::BufRead::read_line(
+                    &mut std::io::BufReader::new(std::fs::File::from(rep_r)),
+                    &mut line,
+                );
+                let line = line.trim();
+                if line != "ok" {
+                    if line.is_empty() {
+                        return Err(Error::msg("exec: the helper process died"));
+                    }
+                    return Err(crate::error::classify(line.to_string()));
+                }
+                Ok(status)
+            }
+        }
+    }
+}
+
+/// The STATUS column of `ps`.
+pub fn status_text(st: &State) -> String {
+    match st.status {
+        Status::Created => "Created".into(),
+        Status::Running => format!("Up {}", timeutil::human_duration(timeutil::since(&st.started_at))),
+        Status::Paused => format!(
+            "Up {} (Paused)",
+            timeutil::human_duration(timeutil::since(&st.started_at))
+        ),
+        Status::Restarting => format!(
+            "Restarting ({}) {} ago",
+            st.exit_code,
+            timeutil::human_duration(timeutil::since(&st.finished_at))
+        ),
+        Status::Removing => "Removal In Progress".into(),
+        Status::Exited => format!(
+            "Exited ({}) {} ago",
+            st.exit_code,
+            timeutil::human_duration(timeutil::since(&st.finished_at))
+        ),
+        Status::Dead => "Dead".into(),
+    }
+}

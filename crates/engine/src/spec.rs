@@ -1,0 +1,703 @@
+//! From an image config and [`CreateOptions`] to the container's record and
+//! OCI spec, with docker's defaults. Pure apart from reading the host's
+//! /etc/resolv.conf, /etc/hosts, /dev (privileged) and kernel facts; needs
+//! no root.
+
+use crate::container::{Config, Container, HostConfig, LogConfig, MountPoint, RestartPolicy};
+use crate::error::{Error, Result};
+use crate::options::{self as opt, CreateOptions};
+use crate::user::{self, LayerView};
+use crate::{caps, seccomp};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Docker's masked paths.
+pub const MASKED_PATHS: &[&str] = &[
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+];
+
+/// Docker's read-only paths.
+pub const READONLY_PATHS: &[&str] = &[
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+
+const DEFAULT_SHM: i64 = 64 * 1024 * 1024;
+
+/// Where things live for one container.
+pub struct SpecContext<'a> {
+    pub id: &'a str,
+    /// Mount point of the container's root filesystem.
+    pub rootfs: &'a Path,
+    /// Directory holding the hosts, hostname and resolv.conf files.
+    pub userdata: &'a Path,
+    /// The image's layers, for /etc/passwd and /etc/group.
+    pub layers: &'a LayerView,
+    /// Host files (tests point these elsewhere).
+    pub host_resolv_conf: &'a Path,
+    pub host_hosts: &'a Path,
+}
+
+/// The result: the record's resolved fields, the OCI spec, and the
+/// contents of the userdata files.
+#[derive(Debug, Clone)]
+pub struct Generated {
+    pub container: Container,
+    pub spec: Value,
+    pub hosts: String,
+    pub hostname: String,
+    pub resolv_conf: String,
+}
+
+#[derive(Default)]
+struct SecurityOpts {
+    seccomp: Option<String>,
+    no_new_privileges: bool,
+    unconfined_paths: bool,
+}
+
+fn parse_security_opts(list: &[String]) -> Result<SecurityOpts> {
+    let mut out = SecurityOpts::default();
+    for s in list {
+        let (k, v) = match s.split_once('=') {
+            Some(kv) => kv,
+            None => s.split_once(':').unwrap_or((s.as_str(), "")),
+        };
+        let bad = |why: &str| Error::flag("--security-opt", s, why);
+        match k {
+            "no-new-privileges" => {
+                out.no_new_privileges = match v {
+                    "" | "true" => true,
+                    "false" => false,
+                    _ => return Err(bad("expected no-new-privileges[=true|false]")),
+                }
+            }
+            "seccomp" => {
+                if v.is_empty() {
+                    return Err(bad("expected seccomp=unconfined or seccomp=PROFILE.json"));
+                }
+                out.seccomp = Some(v.to_string());
+            }
+            "systempaths" => match v {
+                "unconfined" => out.unconfined_paths = true,
+                _ => return Err(bad("expected systempaths=unconfined")),
+            },
+            "apparmor" | "label" => {}
+            _ => return Err(bad("unknown security option")),
+        }
+    }
+    Ok(out)
+}
+
+/// `ReplaceOrAppendEnvValues`: `overrides` replace same-named entries of
+/// `defaults`; a bare `KEY` removes it.
+pub fn replace_or_append_env(defaults: &[String], overrides: &[String]) -> Vec<String> {
+    let key = |e: &str| e.split_once('=').map(|x| x.0.to_string()).unwrap_or(e.to_string());
+    let mut out: Vec<String> = defaults.to_vec();
+    for o in overrides {
+        let k = key(o);
+        if let Some(pos) = out.iter().position(|d| key(d) == k) {
+            if o.contains('=') {
+                out[pos] = o.clone();
+            } else {
+                out.remove(pos);
+            }
+        } else if o.contains('=') {
+            out.push(o.clone());
+        }
+    }
+    out
+}
+
+/// Docker's `merge` of user env over image env: the user's entries, then
+/// the image's whose names the user did not set.
+fn merge_env(image: &[String], user: &[String]) -> Vec<String> {
+    if user.is_empty() {
+        return image.to_vec();
+    }
+    let key = |e: &str| e.split_once('=').map(|x| x.0.to_string()).unwrap_or(e.to_string());
+    let mut out = user.to_vec();
+    for e in image {
+        if !user.iter().any(|u| key(u) == key(e)) {
+            out.push(e.clone());
+        }
+    }
+    out
+}
+
+fn resolv_conf(opts: &CreateOptions, host_network: bool, host_file: &Path) -> Result<String> {
+    let host = std::fs::read_to_string(host_file).unwrap_or_default();
+    let mut ns = Vec::new();
+    let mut search: Option<String> = None;
+    let mut options: Option<String> = None;
+    let mut other = Vec::new();
+    for l in host.lines() {
+        let t = l.trim();
+        if let Some(v) = t.strip_prefix("nameserver") {
+            let ip = v.trim().to_string();
+            let local = ip.starts_with("127.") || ip == "::1";
+            if host_network || !local {
+                ns.push(ip);
+            }
+        } else if let Some(v) = t.strip_prefix("search") {
+            search = Some(v.trim().to_string());
+        } else if let Some(v) = t.strip_prefix("options") {
+            options = Some(v.trim().to_string());
+        } else if t.starts_with("domain") {
+            other.push(t.to_string());
+        }
+    }
+    if !opts.dns.is_empty() {
+        ns = opts
+            .dns
+            .iter()
+            .map(|d| opt::parse_dns(d))
+            .collect::<Result<Vec<_>>>()?;
+    } else if ns.is_empty() {
+        ns = vec!["8.8.8.8".into(), "8.8.4.4".into()];
+    }
+    if !opts.dns_search.is_empty() {
+        search = Some(opts.dns_search.join(" ")).filter(|s| s != ".");
+    }
+    if !opts.dns_options.is_empty() {
+        options = Some(opts.dns_options.join(" "));
+    }
+    let mut out = String::new();
+    for o in other {
+        out.push_str(&o);
+        out.push('\n');
+    }
+    if let Some(s) = search.filter(|s| !s.is_empty()) {
+        out.push_str(&format!("search {s}\n"));
+    }
+    for n in ns {
+        out.push_str(&format!("nameserver {n}\n"));
+    }
+    if let Some(o) = options.filter(|s| !s.is_empty()) {
+        out.push_str(&format!("options {o}\n"));
+    }
+    Ok(out)
+}
+
+fn hosts_file(extra: &[(String, String)], host_network: bool, host_file: &Path) -> String {
+    let mut out = if host_network {
+        let mut s = std::fs::read_to_string(host_file).unwrap_or_default();
+        if !s.is_empty() && !s.ends_with('\n') {
+            s.push('\n');
+        }
+        s
+    } else {
+        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::\tip6-localnet\nff00::\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n".to_string()
+    };
+    for (h, ip) in extra {
+        out.push_str(&format!("{ip}\t{h}\n"));
+    }
+    out
+}
+
+fn host_devices() -> Vec<Value> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    const SKIP_DIRS: &[&str] = &["pts", "shm", "fd", "mqueue", ".lxc", ".lxd-mounts", ".udev"];
+    const SKIP_FILES: &[&str] = &["console", "null", "zero", "full", "random", "urandom", "tty", "ptmx"];
+    let mut out = Vec::new();
+    let mut stack = vec![PathBuf::from("/dev")];
+    while let Some(dir) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&dir) else { continue };
+        for e in rd.flatten() {
+            let p = e.path();
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Ok(m) = std::fs::symlink_metadata(&p) else { continue };
+            let ft = m.file_type();
+            if ft.is_dir() {
+                if !SKIP_DIRS.contains(&name.as_str()) {
+                    stack.push(p);
+                }
+                continue;
+            }
+            if dir == Path::new("/dev") && SKIP_FILES.contains(&name.as_str()) {
+                continue;
+            }
+            let kind = if ft.is_char_device() {
+                "c"
+            } else if ft.is_block_device() {
+                "b"
+            } else {
+                continue;
+            };
+            let rdev = m.rdev();
+            out.push(json!({
+                "type": kind,
+                "path": p.to_string_lossy(),
+                "major": libc::major(rdev) as i64,
+                "minor": libc::minor(rdev) as i64,
+                "fileMode": m.mode() & 0o777,
+                "uid": m.uid(),
+                "gid": m.gid(),
+            }));
+        }
+    }
+    out.sort_by(|a, b| a["path"].as_str().cmp(&b["path"].as_str()));
+    out
+}
+
+fn swap_supported() -> bool {
+    let v1 = Path::new("/sys/fs/cgroup/memory/memory.limit_in_bytes").exists();
+    if v1 {
+        Path::new("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes").exists()
+    } else {
+        true
+    }
+}
+
+/// Builds the container record (id, name, created and image fields are
+/// left to the caller) and the OCI spec.
+pub fn generate(
+    opts: &CreateOptions,
+    image: &image::manifest::ContainerConfig,
+    ctx: &SpecContext,
+) -> Result<Generated> {
+    if opts.tty {
+        return Err(Error::invalid(
+            "invalid --tty: terminals are not supported yet",
+        ));
+    }
+    let network = opts.network.clone().unwrap_or_default();
+    let host_network = match network.as_str() {
+        "" | "none" | "default" => false,
+        "host" => true,
+        _ => {
+            return Err(Error::flag(
+                "--network",
+                &network,
+                "only \"none\" and \"host\" are supported so far",
+            ))
+        }
+    };
+    // Environment and command.
+    let user_env = opt::parse_env(&opts.env)?;
+    let env = merge_env(&image.env, &user_env);
+    let hostname = match &opts.hostname {
+        Some(h) => {
+            opt::validate_hostname(h)?;
+            h.clone()
+        }
+        None if host_network => nix::unistd::gethostname()
+            .map(|h| h.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| crate::fsutil::short_id(ctx.id).to_string()),
+        None => crate::fsutil::short_id(ctx.id).to_string(),
+    };
+    let process_env = replace_or_append_env(
+        &[format!("PATH={DEFAULT_PATH}"), format!("HOSTNAME={hostname}")],
+        &env,
+    );
+    let user_entrypoint: Option<Vec<String>> = opts.entrypoint.as_ref().map(|e| {
+        if e.is_empty() {
+            vec![]
+        } else {
+            vec![e.clone()]
+        }
+    });
+    let mut cmd: Option<Vec<String>> = (!opts.cmd.is_empty()).then(|| opts.cmd.clone());
+    let mut entrypoint = user_entrypoint.clone();
+    if user_entrypoint.as_ref().is_none_or(|e| e.is_empty()) {
+        if cmd.is_none() {
+            cmd = image.cmd.clone();
+        }
+        if user_entrypoint.is_none() {
+            entrypoint = image.entrypoint.clone();
+        }
+    }
+    let mut argv: Vec<String> = entrypoint.clone().unwrap_or_default();
+    argv.extend(cmd.clone().unwrap_or_default());
+    if argv.is_empty() {
+        return Err(Error::invalid("no command specified"));
+    }
+    let workdir = match &opts.workdir {
+        Some(w) if !w.is_empty() => {
+            if !w.starts_with('/') {
+                return Err(Error::flag(
+                    "--workdir",
+                    w,
+                    "the working directory needs to be an absolute path",
+                ));
+            }
+            opt::clean_path(w)
+        }
+        _ => image
+            .working_dir
+            .clone()
+            .filter(|w| !w.is_empty())
+            .map(|w| opt::clean_path(&w))
+            .unwrap_or_default(),
+    };
+    let user_spec = opts
+        .user
+        .clone()
+        .or_else(|| image.user.clone())
+        .unwrap_or_default();
+    let exec_user = user::resolve(&user_spec, &opts.group_add, ctx.layers)?;
+    let mut labels: BTreeMap<String, String> = image.labels.clone();
+    labels.extend(opt::parse_labels(&opts.labels)?);
+    let stop_signal = opts.stop_signal.clone().or_else(|| image.stop_signal.clone());
+    if let Some(s) = &stop_signal {
+        opt::parse_signal("--stop-signal", s)?;
+    }
+    if let Some(t) = opts.stop_timeout {
+        if t < -1 {
+            return Err(Error::flag("--stop-timeout", &t.to_string(), "must be -1 or more"));
+        }
+    }
+    let (restart_name, restart_max) = opt::parse_restart(opts.restart.as_deref().unwrap_or("no"))?;
+    if opts.auto_remove && restart_name != "no" {
+        return Err(Error::invalid(
+            "conflicting options: cannot specify both --restart and --rm",
+        ));
+    }
+
+    // Security.
+    let sec = parse_security_opts(&opts.security_opt)?;
+    let capabilities = caps::tweak(&opts.cap_add, &opts.cap_drop, opts.privileged)?;
+    let seccomp = if opts.privileged {
+        None
+    } else {
+        match sec.seccomp.as_deref() {
+            Some("unconfined") => None,
+            Some(file) => {
+                let text = std::fs::read_to_string(file).map_err(|e| {
+                    Error::flag("--security-opt", &format!("seccomp={file}"), e)
+                })?;
+                seccomp::convert(&text, &capabilities).map_err(|e| {
+                    Error::flag("--security-opt", &format!("seccomp={file}"), e)
+                })?
+            }
+            None => seccomp::convert(seccomp::DEFAULT_PROFILE, &capabilities)?,
+        }
+    };
+
+    // Resources.
+    let memory = opts.memory.as_deref().map(opt::parse_memory).transpose()?.unwrap_or(0);
+    let mut memory_swap = match opts.memory_swap.as_deref() {
+        None | Some("") => 0,
+        Some("-1") => -1,
+        Some(s) => opt::parse_bytes(s).map_err(|e| Error::flag("--memory-swap", s, e))?,
+    };
+    if memory_swap > 0 && memory == 0 {
+        return Err(Error::invalid(
+            "invalid --memory-swap: you should always set --memory with --memory-swap",
+        ));
+    }
+    if memory_swap > 0 && memory_swap < memory {
+        return Err(Error::flag(
+            "--memory-swap",
+            opts.memory_swap.as_deref().unwrap_or(""),
+            "must be larger than or equal to --memory",
+        ));
+    }
+    if memory > 0 && memory_swap == 0 {
+        memory_swap = memory * 2;
+    }
+    let nano_cpus = opts.cpus.as_deref().map(opt::parse_cpus).transpose()?.unwrap_or(0);
+    let pids_limit = opts.pids_limit.filter(|p| *p > 0);
+    let ulimits = opts
+        .ulimits
+        .iter()
+        .map(|u| opt::parse_ulimit(u))
+        .collect::<Result<Vec<_>>>()?;
+    let shm_size = match opts.shm_size.as_deref() {
+        None | Some("") => DEFAULT_SHM,
+        Some(s) => {
+            let v = opt::parse_bytes(s).map_err(|e| Error::flag("--shm-size", s, e))?;
+            if v <= 0 {
+                return Err(Error::flag("--shm-size", s, "must be greater than 0"));
+            }
+            v
+        }
+    };
+    let extra_hosts = opts
+        .add_hosts
+        .iter()
+        .map(|h| opt::parse_add_host(h))
+        .collect::<Result<Vec<_>>>()?;
+    let resolv = resolv_conf(opts, host_network, ctx.host_resolv_conf)?;
+    let hosts = hosts_file(&extra_hosts, host_network, ctx.host_hosts);
+
+    // Mounts: user mounts first decide which defaults stay.
+    let binds = opts
+        .volumes
+        .iter()
+        .map(|v| opt::parse_volume(v))
+        .collect::<Result<Vec<_>>>()?;
+    let tmpfs = opts
+        .tmpfs
+        .iter()
+        .map(|t| opt::parse_tmpfs(t))
+        .collect::<Result<Vec<_>>>()?;
+    let mut user_mounts: Vec<Value> = Vec::new();
+    let mut mount_points: Vec<MountPoint> = Vec::new();
+    let mut dests: Vec<String> = Vec::new();
+    for b in &binds {
+        if dests.contains(&b.destination) {
+            return Err(Error::flag(
+                "--volume",
+                &b.destination,
+                "duplicate mount point",
+            ));
+        }
+        dests.push(b.destination.clone());
+        let mut o = vec!["rbind".to_string(), b.propagation.clone()];
+        if b.read_only {
+            o.push("ro".into());
+        }
+        user_mounts.push(json!({"destination": b.destination, "type": "bind", "source": b.source, "options": o}));
+        mount_points.push(MountPoint {
+            kind: "bind".into(),
+            source: b.source.to_string_lossy().into_owned(),
+            destination: b.destination.clone(),
+            mode: b.mode.clone(),
+            rw: !b.read_only,
+            propagation: b.propagation.clone(),
+        });
+    }
+    for (d, o) in &tmpfs {
+        if dests.contains(d) {
+            return Err(Error::flag("--tmpfs", d, "duplicate mount point"));
+        }
+        dests.push(d.clone());
+        user_mounts.push(json!({"destination": d, "type": "tmpfs", "source": "tmpfs", "options": o}));
+    }
+    let ro = |priv_rw: bool| if priv_rw { "rw" } else { "ro" };
+    let mut mounts: Vec<Value> = vec![
+        json!({"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]}),
+        json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}),
+        json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]}),
+        json!({"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", ro(opts.privileged)]}),
+        json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": [ro(opts.privileged), "nosuid", "noexec", "nodev"]}),
+        json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]}),
+        json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", format!("size={shm_size}")]}),
+    ];
+    mounts.retain(|m| !dests.iter().any(|d| m["destination"] == json!(d)));
+    let ud_opts = |readonly: bool| {
+        let mut o = vec!["rbind", "rprivate"];
+        if readonly {
+            o.push("ro");
+        }
+        o
+    };
+    for (dest, file) in [
+        ("/etc/resolv.conf", "resolv.conf"),
+        ("/etc/hostname", "hostname"),
+        ("/etc/hosts", "hosts"),
+    ] {
+        if dests.iter().any(|d| d == dest) {
+            continue;
+        }
+        mounts.push(json!({"destination": dest, "type": "bind", "source": ctx.userdata.join(file), "options": ud_opts(opts.read_only)}));
+    }
+    // Parents before children (docker sorts by path depth).
+    user_mounts.sort_by_key(|m| {
+        m["destination"]
+            .as_str()
+            .map(|d| d.split('/').filter(|c| !c.is_empty()).count())
+            .unwrap_or(0)
+    });
+    mounts.extend(user_mounts);
+
+    // Namespaces.
+    let mut namespaces = vec![
+        json!({"type": "pid"}),
+        json!({"type": "ipc"}),
+        json!({"type": "uts"}),
+        json!({"type": "mount"}),
+    ];
+    if !host_network {
+        namespaces.push(json!({"type": "network"}));
+    }
+    namespaces.push(json!({"type": "cgroup"}));
+
+    // Resources.
+    let mut resources = json!({});
+    if opts.privileged {
+        resources["devices"] = json!([{"allow": true, "access": "rwm"}]);
+    } else {
+        resources["devices"] = json!([{"allow": false, "access": "rwm"}]);
+    }
+    if memory > 0 {
+        let mut m = json!({"limit": memory});
+        if swap_supported() {
+            m["swap"] = json!(memory_swap);
+        }
+        resources["memory"] = m;
+    }
+    let (cpu_period, cpu_quota) = if nano_cpus > 0 {
+        (100_000i64, nano_cpus * 100_000 / 1_000_000_000)
+    } else {
+        (0, 0)
+    };
+    if nano_cpus > 0 {
+        resources["cpu"] = json!({"period": cpu_period, "quota": cpu_quota});
+    }
+    if let Some(p) = pids_limit {
+        resources["pids"] = json!({"limit": p});
+    }
+
+    let mut process = json!({
+        "terminal": false,
+        "user": {"uid": exec_user.uid, "gid": exec_user.gid},
+        "args": argv,
+        "env": process_env,
+        "cwd": if workdir.is_empty() { "/".to_string() } else { workdir.clone() },
+        "capabilities": {"bounding": capabilities, "effective": capabilities, "permitted": capabilities},
+        "noNewPrivileges": sec.no_new_privileges,
+        "oomScoreAdj": 0,
+    });
+    if !exec_user.additional_gids.is_empty() {
+        process["user"]["additionalGids"] = json!(exec_user.additional_gids);
+    }
+    if !ulimits.is_empty() {
+        let as_u = |v: i64| if v < 0 { u64::MAX } else { v as u64 };
+        process["rlimits"] = json!(ulimits
+            .iter()
+            .map(|u| json!({"type": u.rlimit_type(), "soft": as_u(u.soft), "hard": as_u(u.hard)}))
+            .collect::<Vec<_>>());
+    }
+    let mut linux = json!({
+        "cgroupsPath": format!("/berth/{}", ctx.id),
+        "namespaces": namespaces,
+        "resources": resources,
+    });
+    if !opts.privileged && !sec.unconfined_paths {
+        linux["maskedPaths"] = json!(MASKED_PATHS);
+        linux["readonlyPaths"] = json!(READONLY_PATHS);
+    }
+    if let Some(s) = &seccomp {
+        linux["seccomp"] = s.clone();
+    }
+    if !host_network {
+        linux["sysctl"] = json!({
+            "net.ipv4.ip_unprivileged_port_start": "0",
+            "net.ipv4.ping_group_range": "0 2147483647",
+        });
+    }
+    if opts.privileged {
+        linux["devices"] = json!(host_devices());
+    }
+    let spec = json!({
+        "ociVersion": "1.0.2-dev",
+        "process": process,
+        "root": {"path": ctx.rootfs, "readonly": opts.read_only},
+        "hostname": hostname,
+        "mounts": mounts,
+        "linux": linux,
+    });
+    // It must parse as a spec.
+    serde_json::from_value::<oci_spec::runtime::Spec>(spec.clone())
+        .map_err(|e| Error::msg(format!("generated spec does not parse: {e}")))?;
+
+    let nonempty = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
+    let host_config = HostConfig {
+        binds: nonempty(&opts.volumes),
+        log_config: LogConfig {
+            kind: "json-file".into(),
+            config: BTreeMap::new(),
+        },
+        network_mode: if host_network { "host" } else { "none" }.into(),
+        restart_policy: RestartPolicy {
+            name: restart_name,
+            maximum_retry_count: restart_max,
+        },
+        auto_remove: opts.auto_remove,
+        cap_add: nonempty(&opts.cap_add),
+        cap_drop: nonempty(&opts.cap_drop),
+        dns: opts.dns.clone(),
+        dns_options: opts.dns_options.clone(),
+        dns_search: opts.dns_search.clone(),
+        extra_hosts: nonempty(&opts.add_hosts),
+        group_add: nonempty(&opts.group_add),
+        privileged: opts.privileged,
+        readonly_rootfs: opts.read_only,
+        security_opt: nonempty(&opts.security_opt),
+        tmpfs: (!tmpfs.is_empty()).then(|| {
+            opts.tmpfs
+                .iter()
+                .map(|t| {
+                    let (d, o) = t.split_once(':').unwrap_or((t, ""));
+                    (opt::clean_path(d), o.to_string())
+                })
+                .collect()
+        }),
+        shm_size,
+        runtime: opts
+            .runtime
+            .as_ref()
+            .map(|r| r.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "berth".into()),
+        memory,
+        memory_swap: if memory > 0 { memory_swap } else { 0 },
+        nano_cpus,
+        cpu_period: 0,
+        cpu_quota: 0,
+        pids_limit,
+        ulimits: (!ulimits.is_empty()).then(|| ulimits.clone()),
+        masked_paths: (!opts.privileged && !sec.unconfined_paths)
+            .then(|| MASKED_PATHS.iter().map(|s| s.to_string()).collect()),
+        readonly_paths: (!opts.privileged && !sec.unconfined_paths)
+            .then(|| READONLY_PATHS.iter().map(|s| s.to_string()).collect()),
+    };
+    let config = Config {
+        hostname: hostname.clone(),
+        domainname: String::new(),
+        user: user_spec,
+        attach_stdin: opts.interactive,
+        attach_stdout: true,
+        attach_stderr: true,
+        exposed_ports: image.exposed_ports.clone(),
+        tty: opts.tty,
+        open_stdin: opts.interactive,
+        stdin_once: false,
+        env,
+        cmd,
+        image: opts.image.clone(),
+        volumes: image.volumes.clone(),
+        working_dir: workdir,
+        entrypoint,
+        labels,
+        stop_signal,
+        stop_timeout: opts.stop_timeout,
+    };
+    let container = Container {
+        path: argv[0].clone(),
+        args: argv[1..].to_vec(),
+        config,
+        host_config,
+        mounts: mount_points,
+        process_env: spec["process"]["env"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+            .unwrap_or_default(),
+        options: opts.clone(),
+        ..Default::default()
+    };
+    Ok(Generated {
+        container,
+        spec,
+        hosts,
+        hostname: format!("{hostname}\n"),
+        resolv_conf: resolv,
+    })
+}

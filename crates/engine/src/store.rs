@@ -1,0 +1,255 @@
+//! The container store: records, names, lookup, state, liveness of monitors.
+
+use crate::container::{Container, State, Status};
+use crate::error::{Error, Result};
+use crate::fsutil::{self, FileLock};
+use crate::Engine;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+pub(crate) const CONFIG: &str = "config.v2.json";
+pub(crate) const STATE: &str = "state.json";
+
+fn is_full_id(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+}
+
+/// Docker's container name rule.
+pub fn validate_name(name: &str) -> Result<String> {
+    let n = name.strip_prefix('/').unwrap_or(name);
+    let ok = n.len() >= 2
+        && n.as_bytes()[0].is_ascii_alphanumeric()
+        && n
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-');
+    if ok {
+        Ok(n.to_string())
+    } else {
+        Err(Error::flag(
+            "--name",
+            name,
+            "only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed, at least 2 characters",
+        ))
+    }
+}
+
+const LEFT: &[&str] = &[
+    "admiring", "brave", "busy", "calm", "clever", "cool", "dazzling", "eager", "elegant",
+    "festive", "focused", "gallant", "gifted", "happy", "hopeful", "jolly", "keen", "kind",
+    "loving", "modest", "nice", "optimistic", "peaceful", "quirky", "relaxed", "serene",
+    "sharp", "stoic", "tender", "trusting", "vibrant", "wizardly", "youthful", "zealous",
+];
+const RIGHT: &[&str] = &[
+    "agnesi", "babbage", "bohr", "curie", "darwin", "einstein", "euler", "fermi", "gauss",
+    "hopper", "hypatia", "johnson", "kepler", "lamport", "lovelace", "meitner", "newton",
+    "noether", "pascal", "ritchie", "shannon", "thompson", "torvalds", "turing", "wozniak",
+];
+
+fn random_name(retry: u32) -> String {
+    let r = fsutil::random_u64();
+    let l = LEFT[(r % LEFT.len() as u64) as usize];
+    let rr = RIGHT[((r >> 20) % RIGHT.len() as u64) as usize];
+    if retry > 0 {
+        format!("{l}_{rr}{}", (r >> 40) % 10)
+    } else {
+        format!("{l}_{rr}")
+    }
+}
+
+impl Engine {
+    pub(crate) fn containers_dir(&self) -> PathBuf {
+        self.root.join("containers")
+    }
+
+    fn names_path(&self) -> PathBuf {
+        self.root.join("container-names.json")
+    }
+
+    /// The store-wide lock (names, creation, removal).
+    pub(crate) fn lock_store(&self) -> Result<FileLock> {
+        FileLock::exclusive(&self.root.join("containers.lock"))
+    }
+
+    /// A container's lock (state transitions).
+    pub(crate) fn lock_container(&self, id: &str) -> Result<FileLock> {
+        let dir = self.container_dir(id);
+        if !dir.exists() {
+            return Err(Error::NoSuchContainer(id.to_string()));
+        }
+        FileLock::exclusive(&dir.join("lock"))
+    }
+
+    pub(crate) fn load_names(&self) -> Result<BTreeMap<String, String>> {
+        let p = self.names_path();
+        if !p.exists() {
+            return Ok(BTreeMap::new());
+        }
+        fsutil::read_json(&p)
+    }
+
+    pub(crate) fn save_names(&self, names: &BTreeMap<String, String>) -> Result<()> {
+        fsutil::write_json(&self.names_path(), names)
+    }
+
+    /// Reserves `name` (or a generated one) for `id`; call under the store lock.
+    pub(crate) fn reserve_name(&self, name: Option<&str>, id: &str) -> Result<String> {
+        let mut names = self.load_names()?;
+        let name = match name {
+            Some(n) => {
+                let n = validate_name(n)?;
+                if let Some(other) = names.get(&n) {
+                    if self.container_dir(other).join(CONFIG).exists() {
+                        return Err(Error::Conflict(format!(
+                            "Conflict. The container name \"/{n}\" is already in use by container \"{other}\". You have to remove (or rename) that container to be able to reuse that name."
+                        )));
+                    }
+                }
+                n
+            }
+            None => {
+                let mut retry = 0;
+                loop {
+                    let n = random_name(retry);
+                    if !names.contains_key(&n) {
+                        break n;
+                    }
+                    retry += 1;
+                }
+            }
+        };
+        names.insert(name.clone(), id.to_string());
+        self.save_names(&names)?;
+        Ok(name)
+    }
+
+    /// Ids of every container in the store.
+    pub(crate) fn ids(&self) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        let rd = std::fs::read_dir(self.containers_dir())
+            .map_err(|e| Error::io("cannot read the containers directory", e))?;
+        for e in rd.flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            if is_full_id(&n) && e.path().join(CONFIG).exists() {
+                out.push(n);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Finds a container by full id, name, or unique id prefix (docker's order).
+    pub fn lookup(&self, s: &str) -> Result<String> {
+        if s.is_empty() {
+            return Err(Error::NoSuchContainer(s.to_string()));
+        }
+        if is_full_id(s) && self.container_dir(s).join(CONFIG).exists() {
+            return Ok(s.to_string());
+        }
+        let name = s.strip_prefix('/').unwrap_or(s);
+        if let Some(id) = self.load_names()?.get(name) {
+            if self.container_dir(id).join(CONFIG).exists() {
+                return Ok(id.clone());
+            }
+        }
+        if s.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let lower = s.to_ascii_lowercase();
+            let m: Vec<String> = self
+                .ids()?
+                .into_iter()
+                .filter(|i| i.starts_with(&lower))
+                .collect();
+            match m.len() {
+                0 => {}
+                1 => return Ok(m[0].clone()),
+                _ => {
+                    return Err(Error::invalid(format!(
+                        "multiple IDs found with provided prefix: {s}"
+                    )))
+                }
+            }
+        }
+        Err(Error::NoSuchContainer(s.to_string()))
+    }
+
+    pub(crate) fn load_config(&self, id: &str) -> Result<Container> {
+        let p = self.container_dir(id).join(CONFIG);
+        if !p.exists() {
+            return Err(Error::NoSuchContainer(id.to_string()));
+        }
+        fsutil::read_json(&p)
+    }
+
+    pub(crate) fn save_config(&self, c: &Container) -> Result<()> {
+        fsutil::write_json(&self.container_dir(&c.id).join(CONFIG), c)
+    }
+
+    pub(crate) fn load_state_raw(&self, id: &str) -> Result<State> {
+        let p = self.container_dir(id).join(STATE);
+        if !p.exists() {
+            if !self.container_dir(id).exists() {
+                return Err(Error::NoSuchContainer(id.to_string()));
+            }
+            return Ok(State::default());
+        }
+        fsutil::read_json(&p)
+    }
+
+    pub(crate) fn save_state(&self, id: &str, st: &State) -> Result<()> {
+        fsutil::write_json(&self.container_dir(id).join(STATE), st)
+    }
+
+    /// The container's state; a running container whose monitor is gone is
+    /// marked exited (with a reason), and its processes and mounts cleaned.
+    pub fn state(&self, id: &str) -> Result<State> {
+        let st = self.load_state_raw(id)?;
+        if !st.running() || monitor_alive(&st) {
+            return Ok(st);
+        }
+        let _l = self.lock_container(id)?;
+        let mut st = self.load_state_raw(id)?;
+        if !st.running() || monitor_alive(&st) {
+            return Ok(st);
+        }
+        let killed = st.pid > 0 && oci_runtime::state::process_alive(st.pid, st.pid_start_time);
+        self.release_runtime(id);
+        st.status = Status::Exited;
+        st.exit_code = if killed { 137 } else { 255 };
+        st.error = format!(
+            "the container's monitor (pid {}) exited unexpectedly{}",
+            st.monitor_pid,
+            if killed { "; the container was killed" } else { "" }
+        );
+        st.pid = 0;
+        st.monitor_pid = 0;
+        st.finished_at = crate::timeutil::now();
+        self.save_state(id, &st)?;
+        Ok(st)
+    }
+
+    /// Kills whatever is left of the OCI container, deletes its runtime
+    /// state and cgroup, and unmounts the rootfs. Best effort.
+    pub(crate) fn release_runtime(&self, id: &str) {
+        let rt = crate::ops::runtime_for(self, id);
+        rt.delete_force(self, id);
+        let _ = crate::sys::unmount(&self.rootfs_path(id));
+    }
+}
+
+pub(crate) fn monitor_alive(st: &State) -> bool {
+    st.monitor_pid > 0 && oci_runtime::state::process_alive(st.monitor_pid, st.monitor_start_time)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(validate_name("/web").unwrap(), "web");
+        assert!(validate_name("a").is_err());
+        assert!(validate_name("-x").is_err());
+        assert!(validate_name("x y").is_err());
+        assert!(validate_name("ok_name.1-2").is_ok());
+        let n = random_name(1);
+        assert!(validate_name(&n).is_ok(), "{n}");
+    }
+}

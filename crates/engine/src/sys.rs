@@ -1,0 +1,191 @@
+//! The engine's few raw system calls. All `unsafe` of the crate is here.
+
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::path::Path;
+
+fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r)
+    }
+}
+
+pub enum Forked {
+    Parent(i32),
+    Child,
+}
+
+/// `fork(2)`. The child must only use async-signal-safe code, or code that
+/// is safe because the child is single-threaded (glibc's malloc resets its
+/// locks at fork); it ends with [`exit_now`].
+pub fn fork() -> io::Result<Forked> {
+    // SAFETY: see above; callers run only the monitor / exec helper in the child.
+    let pid = unsafe { libc::fork() };
+    match pid {
+        -1 => Err(io::Error::last_os_error()),
+        0 => Ok(Forked::Child),
+        p => Ok(Forked::Parent(p)),
+    }
+}
+
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit never returns and runs no handlers.
+    unsafe { libc::_exit(code) }
+}
+
+pub fn setsid() -> io::Result<()> {
+    // SAFETY: no arguments.
+    cvt(unsafe { libc::setsid() }).map(|_| ())
+}
+
+/// A close-on-exec pipe: (read, write).
+pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: fds is a valid array of two ints.
+    cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
+    // SAFETY: pipe2 returned two new descriptors we now own.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// `dup2(old, new)` (the new descriptor is not close-on-exec).
+pub fn dup_to(old: RawFd, new: RawFd) -> io::Result<()> {
+    if old == new {
+        // SAFETY: clearing FD_CLOEXEC on a descriptor number.
+        cvt(unsafe { libc::fcntl(new, libc::F_SETFD, 0) })?;
+        return Ok(());
+    }
+    // SAFETY: dup2 on descriptor numbers.
+    cvt(unsafe { libc::dup2(old, new) }).map(|_| ())
+}
+
+/// Closes every descriptor >= 3 not in `keep` (forked children inherit the
+/// caller's: other threads' pipes must not stay open in a monitor).
+pub fn close_fds_except(keep: &[RawFd]) {
+    let mut fds: Vec<RawFd> = Vec::new();
+    if let Ok(rd) = std::fs::read_dir("/proc/self/fd") {
+        for e in rd.flatten() {
+            if let Some(n) = e.file_name().to_str().and_then(|s| s.parse::<RawFd>().ok()) {
+                fds.push(n);
+            }
+        }
+    }
+    for fd in fds {
+        if fd >= 3 && !keep.contains(&fd) {
+            // SAFETY: closing a descriptor number; the directory fd used for
+            // listing is already closed, a stale number gives EBADF.
+            unsafe { libc::close(fd) };
+        }
+    }
+}
+
+pub fn waitpid(pid: i32, nohang: bool) -> io::Result<Option<(i32, i32)>> {
+    let mut status = 0;
+    loop {
+        // SAFETY: status is a valid out pointer.
+        let r = unsafe { libc::waitpid(pid, &mut status, if nohang { libc::WNOHANG } else { 0 }) };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        if r == 0 {
+            return Ok(None);
+        }
+        return Ok(Some((r, status)));
+    }
+}
+
+/// Shell-style exit code of a wait status.
+pub fn exit_code(status: i32) -> i32 {
+    if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else if libc::WIFSIGNALED(status) {
+        128 + libc::WTERMSIG(status)
+    } else {
+        255
+    }
+}
+
+pub fn set_child_subreaper() -> io::Result<()> {
+    // SAFETY: prctl with integer arguments.
+    cvt(unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) }).map(|_| ())
+}
+
+/// `send(MSG_NOSIGNAL)` of the whole buffer (a gone peer is an error, not SIGPIPE).
+pub fn send_all(fd: RawFd, mut buf: &[u8]) -> io::Result<()> {
+    while !buf.is_empty() {
+        // SAFETY: buf is a valid slice.
+        let r = unsafe {
+            libc::send(fd, buf.as_ptr() as *const libc::c_void, buf.len(), libc::MSG_NOSIGNAL)
+        };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        buf = &buf[r as usize..];
+    }
+    Ok(())
+}
+
+/// A connected `AF_UNIX` stream pair, close-on-exec.
+pub fn socketpair() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: fds is a valid array of two ints.
+    cvt(unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    })?;
+    // SAFETY: two new descriptors we own.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+fn cpath(p: &Path) -> io::Result<CString> {
+    CString::new(p.as_os_str().as_encoded_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains NUL"))
+}
+
+/// `mount -t overlay overlay -o OPTS TARGET`.
+pub fn mount_overlay(target: &Path, options: &str) -> io::Result<()> {
+    let t = cpath(target)?;
+    let o = CString::new(options)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "options contain NUL"))?;
+    let ty = CString::new("overlay").unwrap_or_default();
+    // SAFETY: valid C strings for the duration of the call.
+    cvt(unsafe {
+        libc::mount(
+            ty.as_ptr(),
+            t.as_ptr(),
+            ty.as_ptr(),
+            0,
+            o.as_ptr() as *const libc::c_void,
+        )
+    })
+    .map(|_| ())
+}
+
+/// `umount2(target, MNT_DETACH)`; not mounted is fine.
+pub fn unmount(target: &Path) -> io::Result<()> {
+    let t = cpath(target)?;
+    // SAFETY: valid C string.
+    let r = unsafe { libc::umount2(t.as_ptr(), libc::MNT_DETACH | libc::UMOUNT_NOFOLLOW) };
+    if r < 0 {
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() == Some(libc::EINVAL) || e.raw_os_error() == Some(libc::ENOENT) {
+            return Ok(());
+        }
+        return Err(e);
+    }
+    Ok(())
+}

@@ -1,0 +1,197 @@
+//! Times: RFC 3339 with nanoseconds (docker's format), parsing, and the
+//! human durations of `ps` ("Up 3 seconds", "5 seconds ago").
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Docker's zero time, used for StartedAt/FinishedAt never set.
+pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+
+pub fn now() -> String {
+    oci_runtime::state::now_rfc3339()
+}
+
+pub fn format(t: SystemTime) -> String {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    oci_runtime::state::rfc3339(d.as_secs() as i64, d.subsec_nanos())
+}
+
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146097 + doe - 719468
+}
+
+/// Parses `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`.
+pub fn parse(s: &str) -> Option<SystemTime> {
+    let b = s.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || (b[10] != b'T' && b[10] != b't') {
+        return None;
+    }
+    let n = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
+    let (y, mo, d, h, mi, se) = (n(0..4)?, n(5..7)?, n(8..10)?, n(11..13)?, n(14..16)?, n(17..19)?);
+    let mut i = 19;
+    let mut nanos: u64 = 0;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        let st = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        let frac = &s[st..i];
+        let mut digits: String = frac.chars().take(9).collect();
+        while digits.len() < 9 {
+            digits.push('0');
+        }
+        nanos = digits.parse().ok()?;
+    }
+    let off = match b.get(i)? {
+        b'Z' | b'z' => 0,
+        b'+' | b'-' => {
+            let sign = if b[i] == b'-' { -1 } else { 1 };
+            let oh = s.get(i + 1..i + 3)?.parse::<i64>().ok()?;
+            let om = s.get(i + 4..i + 6)?.parse::<i64>().ok()?;
+            sign * (oh * 3600 + om * 60)
+        }
+        _ => return None,
+    };
+    let secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - off;
+    if secs < 0 {
+        return None;
+    }
+    Some(UNIX_EPOCH + Duration::new(secs as u64, nanos as u32))
+}
+
+/// Docker's `units.HumanDuration`.
+pub fn human_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs < 1 {
+        return "Less than a second".into();
+    }
+    if secs == 1 {
+        return "1 second".into();
+    }
+    if secs < 60 {
+        return format!("{secs} seconds");
+    }
+    let mins = secs / 60;
+    if mins == 1 {
+        return "About a minute".into();
+    }
+    if mins < 60 {
+        return format!("{mins} minutes");
+    }
+    let hours = (secs as f64 / 3600.0).round() as u64;
+    if hours == 1 {
+        return "About an hour".into();
+    }
+    if hours < 48 {
+        return format!("{hours} hours");
+    }
+    if hours < 24 * 7 * 2 {
+        return format!("{} days", hours / 24);
+    }
+    if hours < 24 * 30 * 2 {
+        return format!("{} weeks", hours / 24 / 7);
+    }
+    if hours < 24 * 365 * 2 {
+        return format!("{} months", hours / 24 / 30);
+    }
+    format!("{} years", hours / 24 / 365)
+}
+
+/// Time elapsed since an RFC 3339 time (zero if unparsable or future).
+pub fn since(s: &str) -> Duration {
+    parse(s)
+        .and_then(|t| SystemTime::now().duration_since(t).ok())
+        .unwrap_or_default()
+}
+
+/// Parses `--since`/`--until` values: RFC 3339 times, unix seconds
+/// (`1700000000[.5]`), or durations relative to now (`10m`, `1h30m`, `5s`).
+pub fn parse_since(s: &str) -> Option<SystemTime> {
+    if let Some(t) = parse(s) {
+        return Some(t);
+    }
+    if let Ok(f) = s.parse::<f64>() {
+        if f >= 0.0 {
+            return Some(UNIX_EPOCH + Duration::from_secs_f64(f));
+        }
+    }
+    let d = parse_go_duration(s)?;
+    SystemTime::now().checked_sub(d)
+}
+
+/// Go's `time.ParseDuration` for the units h, m, s, ms, us, ns.
+pub fn parse_go_duration(s: &str) -> Option<Duration> {
+    if s.is_empty() {
+        return None;
+    }
+    if s == "0" {
+        return Some(Duration::ZERO);
+    }
+    let mut total = 0f64;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let numlen = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        if numlen == 0 {
+            return None;
+        }
+        let num: f64 = rest[..numlen].parse().ok()?;
+        rest = &rest[numlen..];
+        let unitlen = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let mult = match &rest[..unitlen] {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 1e-3,
+            "us" | "µs" => 1e-6,
+            "ns" => 1e-9,
+            _ => return None,
+        };
+        rest = &rest[unitlen..];
+        total += num * mult;
+    }
+    Some(Duration::from_secs_f64(total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        let t = UNIX_EPOCH + Duration::new(1_700_000_000, 123_456_789);
+        let s = format(t);
+        assert_eq!(s, "2023-11-14T22:13:20.123456789Z");
+        assert_eq!(parse(&s), Some(t));
+        assert_eq!(
+            parse("2023-11-14T23:13:20+01:00"),
+            Some(UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+        );
+        assert_eq!(parse(ZERO_TIME), None);
+    }
+
+    #[test]
+    fn human() {
+        assert_eq!(human_duration(Duration::from_millis(300)), "Less than a second");
+        assert_eq!(human_duration(Duration::from_secs(3)), "3 seconds");
+        assert_eq!(human_duration(Duration::from_secs(90)), "About a minute");
+        assert_eq!(human_duration(Duration::from_secs(600)), "10 minutes");
+        assert_eq!(human_duration(Duration::from_secs(3 * 3600)), "3 hours");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_go_duration("1h30m"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_go_duration("1.5s"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_go_duration("5x"), None);
+    }
+}

@@ -1,0 +1,158 @@
+//! Test support: a per-test engine root with a busybox image imported from
+//! Debian's busybox-static.
+#![allow(dead_code)]
+
+use engine::{CreateOptions, Engine};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub engine: Engine,
+}
+
+const APPLETS: &[&str] = &[
+    "sh", "ls", "cat", "echo", "true", "false", "sleep", "grep", "id", "pwd", "env", "touch",
+    "mkdir", "ps", "head", "hostname", "mount", "umount", "yes", "test", "wc", "kill",
+];
+
+/// A tar of /bin/busybox with applet links, plus `extra` files.
+pub fn busybox_tar(extra: &[(&str, &str)]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    let dir = |b: &mut tar::Builder<Vec<u8>>, p: &str| {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Directory);
+        h.set_path(p).unwrap();
+        h.set_mode(0o755);
+        h.set_size(0);
+        h.set_cksum();
+        b.append(&h, &[][..]).unwrap();
+    };
+    dir(&mut b, "bin/");
+    dir(&mut b, "etc/");
+    dir(&mut b, "tmp/");
+    let bb = std::fs::read("/bin/busybox").expect("busybox-static installed");
+    let mut h = tar::Header::new_gnu();
+    h.set_path("bin/busybox").unwrap();
+    h.set_mode(0o755);
+    h.set_size(bb.len() as u64);
+    h.set_cksum();
+    b.append(&h, &bb[..]).unwrap();
+    for l in APPLETS {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_path(format!("bin/{l}")).unwrap();
+        h.set_link_name("busybox").unwrap();
+        h.set_mode(0o777);
+        h.set_size(0);
+        h.set_cksum();
+        b.append(&h, &[][..]).unwrap();
+    }
+    for (p, data) in extra {
+        let mut h = tar::Header::new_gnu();
+        h.set_path(p).unwrap();
+        h.set_mode(0o644);
+        h.set_size(data.len() as u64);
+        h.set_cksum();
+        b.append(&h, data.as_bytes()).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+impl Env {
+    pub fn new() -> Env {
+        // Short paths: overlay options and sockets have length limits.
+        let dir = tempfile::Builder::new().prefix("be").tempdir_in("/tmp").unwrap();
+        let engine = Engine::open(dir.path().join("r")).unwrap();
+        let env = Env { dir, engine };
+        env.import("busybox", &image::ImportOptions::default(), &[]);
+        env
+    }
+
+    pub fn import(&self, name: &str, opts: &image::ImportOptions, extra: &[(&str, &str)]) {
+        let tar = busybox_tar(extra);
+        let r = image::Reference::parse(name).unwrap();
+        self.engine
+            .images()
+            .import(&tar[..], opts, &[r])
+            .expect("import busybox");
+    }
+
+    pub fn opts(&self, cmd: &[&str]) -> CreateOptions {
+        CreateOptions {
+            image: "busybox".into(),
+            cmd: cmd.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    /// Attached run: (exit code, stdout, stderr).
+    pub fn run(&self, o: &CreateOptions) -> (i32, String, String) {
+        let a = self.engine.run(o).expect("run");
+        let mut out = Vec::new();
+        let mut err = Vec::new();
+        let code = a.wait(&mut out, &mut err).expect("wait");
+        (
+            code,
+            String::from_utf8_lossy(&out).into_owned(),
+            String::from_utf8_lossy(&err).into_owned(),
+        )
+    }
+
+    pub fn out(&self, cmd: &[&str]) -> String {
+        let (code, out, err) = self.run(&self.opts(cmd));
+        assert_eq!(code, 0, "{cmd:?}: stdout {out} stderr {err}");
+        out
+    }
+
+    pub fn root(&self) -> PathBuf {
+        self.engine.root().to_path_buf()
+    }
+
+    pub fn logs(&self, id: &str) -> String {
+        let mut out = Vec::new();
+        let mut err = Vec::new();
+        self.engine
+            .logs(id, &engine::LogsOptions::default(), &mut out, &mut err)
+            .unwrap();
+        String::from_utf8_lossy(&out).into_owned() + &String::from_utf8_lossy(&err)
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        // Leave nothing running or mounted behind.
+        if let Ok(list) = self.engine.list(true) {
+            for s in list {
+                let _ = self.engine.remove(&s.id, true);
+            }
+        }
+    }
+}
+
+pub fn mounted(p: &Path) -> bool {
+    let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let want = p.to_string_lossy();
+    mi.lines().any(|l| l.split(' ').nth(4) == Some(&want))
+}
+
+pub fn until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let t = Instant::now();
+    while t.elapsed() < timeout {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    f()
+}
+
+/// The container's cgroup dir in the given v1 controller (or v2).
+pub fn cgroup_dir(controller: &str, id: &str) -> PathBuf {
+    let v1 = Path::new("/sys/fs/cgroup").join(controller);
+    if v1.join("cgroup.procs").exists() {
+        v1.join("berth").join(id)
+    } else {
+        Path::new("/sys/fs/cgroup/berth").join(id)
+    }
+}

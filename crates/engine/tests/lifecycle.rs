@@ -1,0 +1,227 @@
+//! Run, exit codes, logs, stop, rm, --rm, names, monitor crash.
+mod common;
+
+use common::*;
+use engine::{Error, Status};
+use std::time::{Duration, Instant};
+
+#[test]
+fn run_echo_prints_and_exits_zero() {
+    let env = Env::new();
+    let (code, out, err) = env.run(&env.opts(&["echo", "hello", "world"]));
+    assert_eq!((code, out.as_str(), err.as_str()), (0, "hello world\n", ""));
+    let (code, out, err) = env.run(&env.opts(&["sh", "-c", "echo out; echo err >&2; exit 3"]));
+    assert_eq!((code, out.as_str(), err.as_str()), (3, "out\n", "err\n"));
+}
+
+#[test]
+fn missing_command_is_127() {
+    let env = Env::new();
+    let e = env.engine.run(&env.opts(&["no-such-command"])).err().unwrap();
+    assert_eq!(e.exit_code(), 127, "{e}");
+    assert!(e.to_string().contains("executable file not found"), "{e}");
+    let e = env.engine.run(&env.opts(&["/etc"])).err().unwrap();
+    assert_eq!(e.exit_code(), 126, "{e}");
+    // The container stays, created, with the error recorded (as docker).
+    let l = env.engine.list(true).unwrap();
+    assert_eq!(l.len(), 2);
+    assert!(l.iter().all(|s| s.state == Status::Created));
+    let v = env.engine.inspect(&l[1].id).unwrap();
+    assert_eq!(v["State"]["ExitCode"], 127);
+    assert!(v["State"]["Error"].as_str().unwrap().contains("not found"));
+    // --rm removes it.
+    let mut o = env.opts(&["nope"]);
+    o.auto_remove = true;
+    assert!(env.engine.run(&o).is_err());
+    assert_eq!(env.engine.list(true).unwrap().len(), 2);
+}
+
+#[test]
+fn detached_run_and_logs() {
+    let env = Env::new();
+    let mut o = env.opts(&["sh", "-c", "echo one; echo two >&2; echo three"]);
+    o.name = Some("logger".into());
+    let id = env.engine.run_detached(&o).unwrap();
+    assert_eq!(id.len(), 64);
+    assert_eq!(env.engine.wait("logger").unwrap(), 0);
+    let logs = env.logs(&id[..12]);
+    assert!(logs.contains("one\n") && logs.contains("two\n") && logs.contains("three\n"), "{logs}");
+    // The json-file format.
+    let raw = std::fs::read_to_string(env.engine.log_path(&id)).unwrap();
+    let first: serde_json::Value = serde_json::from_str(raw.lines().next().unwrap()).unwrap();
+    assert!(first["log"].as_str().unwrap().ends_with('\n'));
+    assert!(first["time"].as_str().unwrap().ends_with('Z'));
+    assert!(["stdout", "stderr"].contains(&first["stream"].as_str().unwrap()));
+    // tail, streams, timestamps
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    let lo = engine::LogsOptions { tail: Some(1), timestamps: true, stdout: true, ..Default::default() };
+    env.engine.logs("logger", &lo, &mut out, &mut err).unwrap();
+    let s = String::from_utf8(out).unwrap();
+    assert!(s.ends_with(" three\n") && s.starts_with("20"), "{s}");
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    let lo = engine::LogsOptions { stderr: true, ..Default::default() };
+    env.engine.logs("logger", &lo, &mut out, &mut err).unwrap();
+    assert!(out.is_empty());
+    assert_eq!(String::from_utf8(err).unwrap(), "two\n");
+    let st = env.engine.list(true).unwrap();
+    assert!(st[0].status.starts_with("Exited (0) "), "{}", st[0].status);
+}
+
+#[test]
+fn follow_logs_until_exit() {
+    let env = Env::new();
+    let id = env
+        .engine
+        .run_detached(&env.opts(&["sh", "-c", "for i in 1 2 3; do echo $i; sleep 0.2; done"]))
+        .unwrap();
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    let lo = engine::LogsOptions { follow: true, ..Default::default() };
+    env.engine.logs(&id, &lo, &mut out, &mut err).unwrap();
+    assert_eq!(String::from_utf8(out).unwrap(), "1\n2\n3\n");
+}
+
+#[test]
+fn stop_with_trap_exits_within_timeout() {
+    let env = Env::new();
+    let id = env
+        .engine
+        .run_detached(&env.opts(&["sh", "-c", "trap 'echo got TERM; exit 0' TERM; while true; do sleep 0.1; done"]))
+        .unwrap();
+    let l = env.engine.list(false).unwrap();
+    assert_eq!(l.len(), 1);
+    assert!(l[0].status.starts_with("Up "), "{}", l[0].status);
+    let t = Instant::now();
+    env.engine.stop(&id, Some(10)).unwrap();
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    let v = env.engine.inspect(&id).unwrap();
+    assert_eq!(v["State"]["Status"], "exited");
+    assert_eq!(v["State"]["ExitCode"], 0);
+    assert!(env.logs(&id).contains("got TERM"));
+    assert!(!mounted(&env.engine.rootfs_path(&id)));
+}
+
+#[test]
+fn stop_kills_after_timeout() {
+    let env = Env::new();
+    let id = env
+        .engine
+        .run_detached(&env.opts(&["sh", "-c", "trap '' TERM; while true; do sleep 0.1; done"]))
+        .unwrap();
+    let t = Instant::now();
+    env.engine.stop(&id, Some(1)).unwrap();
+    let el = t.elapsed();
+    assert!(el >= Duration::from_secs(1) && el < Duration::from_secs(8), "{el:?}");
+    assert_eq!(env.engine.wait(&id).unwrap(), 137);
+}
+
+#[test]
+fn kill_with_signal() {
+    let env = Env::new();
+    let id = env
+        .engine
+        .run_detached(&env.opts(&["sh", "-c", "trap 'exit 7' USR1; while true; do sleep 0.1; done"]))
+        .unwrap();
+    assert!(matches!(env.engine.kill(&id, Some("NOPE")), Err(Error::InvalidArgument(_))));
+    env.engine.kill(&id, Some("usr1")).unwrap();
+    assert_eq!(env.engine.wait(&id).unwrap(), 7);
+    assert!(env.engine.kill(&id, None).is_err());
+    // SIGKILL by default.
+    let id = env.engine.run_detached(&env.opts(&["sleep", "100"])).unwrap();
+    env.engine.kill(&id, None).unwrap();
+    assert_eq!(env.engine.wait(&id).unwrap(), 137);
+}
+
+#[test]
+fn rm_removes_dir_mount_and_cgroup() {
+    let env = Env::new();
+    let id = env.engine.run_detached(&env.opts(&["sleep", "100"])).unwrap();
+    let dir = env.engine.container_dir(&id);
+    let rootfs = env.engine.rootfs_path(&id);
+    assert!(mounted(&rootfs));
+    let cg = cgroup_dir("pids", &id);
+    assert!(cg.exists(), "{}", cg.display());
+    let e = env.engine.remove(&id, false).unwrap_err();
+    assert!(matches!(e, Error::Conflict(_)), "{e}");
+    env.engine.remove(&id, true).unwrap();
+    assert!(!dir.exists());
+    assert!(!mounted(&rootfs));
+    assert!(!cg.exists());
+    assert!(matches!(env.engine.inspect(&id), Err(Error::NoSuchContainer(_))));
+}
+
+#[test]
+fn auto_remove() {
+    let env = Env::new();
+    let mut o = env.opts(&["echo", "bye"]);
+    o.auto_remove = true;
+    let (code, out, _) = env.run(&o);
+    assert_eq!((code, out.as_str()), (0, "bye\n"));
+    assert!(env.engine.list(true).unwrap().is_empty());
+    // Detached: removed once it exits.
+    let id = env.engine.run_detached(&o).unwrap();
+    let dir = env.engine.container_dir(&id);
+    assert!(until(Duration::from_secs(10), || !dir.exists()));
+    assert!(env.engine.list(true).unwrap().is_empty());
+}
+
+#[test]
+fn names_are_unique() {
+    let env = Env::new();
+    let mut o = env.opts(&["true"]);
+    o.name = Some("web".into());
+    let first = env.engine.create(&o).unwrap();
+    let e = env.engine.create(&o).unwrap_err();
+    assert!(matches!(e, Error::Conflict(_)), "{e}");
+    assert!(e.to_string().contains("\"/web\" is already in use"), "{e}");
+    assert_eq!(env.engine.lookup("web").unwrap(), first);
+    assert_eq!(env.engine.list(true).unwrap().len(), 1);
+    // Lookup by prefix, ambiguity, bad names.
+    assert_eq!(env.engine.lookup(&first[..5]).unwrap(), first);
+    assert!(matches!(env.engine.lookup("zzz"), Err(Error::NoSuchContainer(_))));
+    o.name = Some("bad name".into());
+    assert!(env.engine.create(&o).unwrap_err().to_string().starts_with("invalid --name"));
+    // rename frees the old name
+    env.engine.rename("web", "web2").unwrap();
+    o.name = Some("web".into());
+    env.engine.create(&o).unwrap();
+    assert!(matches!(env.engine.rename("web2", "web"), Err(Error::Conflict(_))));
+    // Generated names are unique.
+    let mut names = std::collections::HashSet::new();
+    for _ in 0..5 {
+        let id = env.engine.create(&env.opts(&["true"])).unwrap();
+        let (c, _) = env.engine.container(&id).unwrap();
+        assert!(names.insert(c.name));
+    }
+}
+
+#[test]
+fn killed_monitor_is_noticed() {
+    let env = Env::new();
+    let id = env.engine.run_detached(&env.opts(&["sleep", "100"])).unwrap();
+    let (_, st) = env.engine.container(&id).unwrap();
+    assert!(st.monitor_pid > 0);
+    let rss = std::fs::read_to_string(format!("/proc/{}/status", st.monitor_pid))
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("VmRSS"))
+        .unwrap()
+        .to_string();
+    eprintln!("monitor {} {rss}", st.monitor_pid);
+    unsafe { libc::kill(st.monitor_pid, libc::SIGKILL) };
+    let pid = st.pid;
+    assert!(until(Duration::from_secs(5), || {
+        std::fs::read_to_string(format!("/proc/{}/stat", st.monitor_pid))
+            .map(|s| s.contains(") Z"))
+            .unwrap_or(true)
+    }));
+    let (_, st) = env.engine.container(&id).unwrap();
+    assert_eq!(st.status, Status::Exited);
+    assert!(st.error.contains("monitor"), "{}", st.error);
+    assert!(!mounted(&env.engine.rootfs_path(&id)));
+    assert!(until(Duration::from_secs(5), || !std::path::Path::new(&format!("/proc/{pid}")).exists()
+        || std::fs::read_to_string(format!("/proc/{pid}/stat")).map(|s| s.contains(") Z")).unwrap_or(true)));
+    env.engine.remove(&id, false).unwrap();
+}
