@@ -235,7 +235,10 @@ fn main() {
     // CVE-2019-5736: a container's init (until it execs) and exec'd processes
     // are copies of this binary. `create` and `exec` therefore run from a
     // read-only copy of it; `run` decides once it has read the config.
-    if std::env::args().skip(1).any(|a| a == "create" || a == "exec") {
+    if std::env::args()
+        .skip(1)
+        .any(|a| a == "create" || a == "exec")
+    {
         protect_binary();
     }
     let cli = Cli::parse();
@@ -820,9 +823,15 @@ mod tests {
             let v = serde_json::json!({"ociVersion": "1.0.2", "root": {"path": "r"}, "linux": {"namespaces": ns}});
             serde_json::from_value(v).unwrap()
         };
-        assert!(!run_needs_protection(&spec(serde_json::json!([{"type": "pid"}, {"type": "mount"}]))));
-        assert!(run_needs_protection(&spec(serde_json::json!([{"type": "mount"}]))));
-        assert!(run_needs_protection(&spec(serde_json::json!([{"type": "pid", "path": "/proc/1/ns/pid"}]))));
+        assert!(!run_needs_protection(&spec(
+            serde_json::json!([{"type": "pid"}, {"type": "mount"}])
+        )));
+        assert!(run_needs_protection(&spec(
+            serde_json::json!([{"type": "mount"}])
+        )));
+        assert!(run_needs_protection(&spec(
+            serde_json::json!([{"type": "pid", "path": "/proc/1/ns/pid"}])
+        )));
     }
 
     #[test]

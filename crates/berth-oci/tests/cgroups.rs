@@ -66,7 +66,7 @@ fn pids_limit_is_enforced() {
     let cur: i32 = read(cgroup_dir("pids", &path).join("pids.current"))
         .parse()
         .unwrap();
-    assert!(cur <= 3 && cur >= 1, "pids.current={cur}");
+    assert!((1..=3).contains(&cur), "pids.current={cur}");
     let events = read(cgroup_dir("pids", &path).join("pids.events"));
     assert_ne!(events, "max 0", "no fork was refused: {events}");
 }

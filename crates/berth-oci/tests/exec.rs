@@ -142,7 +142,7 @@ fn exec_detached_with_pid_file() {
         .unwrap();
     assert!(pid_alive(pid));
     let cmdline = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap();
-    assert_eq!(cmdline, "sleep\0500\0");
+    assert_eq!(cmdline, "sleep\u{0}500\u{0}");
     let init = rt.pid(&id);
     let a = std::fs::read_link(format!("/proc/{pid}/ns/pid")).unwrap();
     let b = std::fs::read_link(format!("/proc/{init}/ns/pid")).unwrap();

@@ -30,8 +30,7 @@ fn readonly_root() {
 
 fn mountinfo_line<'a>(mi: &'a str, dest: &str) -> Option<&'a str> {
     mi.lines()
-        .filter(|l| l.split_whitespace().nth(4) == Some(dest))
-        .last()
+        .rfind(|l| l.split_whitespace().nth(4) == Some(dest))
 }
 
 #[test]

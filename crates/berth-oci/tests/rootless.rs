@@ -386,7 +386,7 @@ fn rootless_lifecycle() {
         u.uid.to_string(),
         "init does not run as the user on the host"
     );
-    assert_eq!(rt.list(), [id.clone()]);
+    assert_eq!(rt.list(), std::slice::from_ref(&id));
 
     rt.cmd(&["start", &id]).ok();
     assert_eq!(rt.wait_status(&id, "running"), "running");

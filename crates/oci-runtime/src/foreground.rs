@@ -44,7 +44,8 @@ impl SignalGuard {
 
 impl Drop for SignalGuard {
     fn drop(&mut self) {
-        sys::reset_signals(&self.old);
+        // Only the mask was changed (signals are read from the signalfd).
+        sys::restore_mask(&self.old);
     }
 }
 
@@ -75,8 +76,10 @@ fn wait_loop(pid: i32, guard: &SignalGuard, master: Option<&OwnedFd>) -> Result<
     let mut buf = vec![0u8; 32 * 1024];
     let mut exit: Option<i32> = None;
     loop {
-        if let Some((_, status)) = sys::waitpid(pid, true).ctx(|| "waitpid")? {
-            exit = Some(sys::exit_code(status));
+        if exit.is_none() {
+            if let Some((_, status)) = sys::waitpid(pid, true).ctx(|| "waitpid")? {
+                exit = Some(sys::exit_code(status));
+            }
         }
         if let Some(code) = exit {
             if !master_open {

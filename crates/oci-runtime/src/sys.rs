@@ -379,15 +379,8 @@ pub fn block_all_signals() -> io::Result<libc::sigset_t> {
     }
 }
 
-/// Restores a signal mask and resets every handler to its default.
-pub fn reset_signals(mask: &libc::sigset_t) {
-    for sig in 1..libc::SIGRTMAX() {
-        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
-            continue;
-        }
-        // SAFETY: resetting a disposition to SIG_DFL is always valid.
-        unsafe { libc::signal(sig, libc::SIG_DFL) };
-    }
+/// Restores a signal mask.
+pub fn restore_mask(mask: &libc::sigset_t) {
     // SAFETY: `mask` is a valid sigset.
     unsafe { libc::sigprocmask(libc::SIG_SETMASK, mask, std::ptr::null_mut()) };
 }
