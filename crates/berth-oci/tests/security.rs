@@ -395,23 +395,8 @@ fn runtime_binary_is_not_reachable_from_a_shared_pid_namespace() {
     );
 }
 
-/// Docker's default capability set (what `berth run` will give containers).
-const DOCKER_CAPS: &[&str] = &[
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_FSETID",
-    "CAP_FOWNER",
-    "CAP_MKNOD",
-    "CAP_NET_RAW",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETFCAP",
-    "CAP_SETPCAP",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_SYS_CHROOT",
-    "CAP_KILL",
-    "CAP_AUDIT_WRITE",
-];
+/// Docker's default capability set (what `berth run` gives containers).
+const DOCKER_CAPS: &[&str] = oci_runtime::capabilities::DOCKER_DEFAULT;
 
 #[test]
 fn readonly_and_masked_proc_paths_cannot_be_undone() {

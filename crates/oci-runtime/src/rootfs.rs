@@ -770,7 +770,9 @@ pub fn finish(spec: &Spec) -> Result<()> {
     Ok(())
 }
 
-fn mask_path(p: &Path) -> Result<()> {
+/// Opens `p` inside the (new) root, or `None` if it does not exist: masked
+/// and read-only paths that are missing are skipped, as runc does.
+fn open_existing(p: &Path) -> Result<Option<(OwnedFd, OwnedFd)>> {
     let root = sys::openat2(
         libc::AT_FDCWD,
         Path::new("/"),
@@ -779,10 +781,16 @@ fn mask_path(p: &Path) -> Result<()> {
         0,
     )
     .ctx(|| "open /")?;
-    let fd = match open_in_root(root.as_raw_fd(), p, libc::O_PATH) {
-        Ok(fd) => fd,
-        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
-        Err(e) => return Err(e).ctx(|| "open"),
+    match open_in_root(root.as_raw_fd(), p, libc::O_PATH) {
+        Ok(fd) => Ok(Some((root, fd))),
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(None),
+        Err(e) => Err(e).ctx(|| "open"),
+    }
+}
+
+fn mask_path(p: &Path) -> Result<()> {
+    let Some((_root, fd)) = open_existing(p)? else {
+        return Ok(());
     };
     let tp = fd_path(&fd);
     let md = std::fs::metadata(&tp).ctx(|| "stat")?;
@@ -808,18 +816,8 @@ fn mask_path(p: &Path) -> Result<()> {
 }
 
 fn readonly_path(p: &Path) -> Result<()> {
-    let root = sys::openat2(
-        libc::AT_FDCWD,
-        Path::new("/"),
-        libc::O_PATH | libc::O_DIRECTORY,
-        0,
-        0,
-    )
-    .ctx(|| "open /")?;
-    let fd = match open_in_root(root.as_raw_fd(), p, libc::O_PATH) {
-        Ok(fd) => fd,
-        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
-        Err(e) => return Err(e).ctx(|| "open"),
+    let Some((root, fd)) = open_existing(p)? else {
+        return Ok(());
     };
     let tp = fd_path(&fd);
     mnt(
