@@ -66,15 +66,27 @@ pub const DEFAULT: &[&str] = &[
     "CAP_AUDIT_WRITE",
 ];
 
-/// The capabilities this kernel knows (up to /proc/sys/kernel/cap_last_cap).
+/// "All" capabilities: those this kernel knows (up to
+/// /proc/sys/kernel/cap_last_cap) that the engine itself may pass on (its
+/// bounding set; inside a restricted sandbox that is fewer).
 pub fn host_all() -> Vec<String> {
     let last = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
         .ok()
         .and_then(|s| s.trim().parse::<usize>().ok())
         .unwrap_or(ALL.len() - 1);
+    let bounding = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapBnd:"))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        })
+        .unwrap_or(u64::MAX);
     ALL.iter()
+        .enumerate()
         .take(last + 1)
-        .map(|s| s.to_string())
+        .filter(|(i, _)| bounding & (1u64 << i) != 0)
+        .map(|(_, s)| s.to_string())
         .collect()
 }
 

@@ -41,7 +41,7 @@ pub mod user;
 pub use container::{Config, Container, HostConfig, MountPoint, State, Status};
 pub use error::{Error, Result};
 pub use logs::LogsOptions;
-pub use monitor::Attached;
+pub use monitor::{monitor_process_main, Attached};
 pub use ops::{ExecOptions, ExecStdio, Summary, TopOutput};
 pub use options::CreateOptions;
 
@@ -53,6 +53,7 @@ pub struct Engine {
     root: PathBuf,
     run_root: PathBuf,
     images: image::Store,
+    monitor_exe: Option<PathBuf>,
 }
 
 impl Engine {
@@ -77,11 +78,33 @@ impl Engine {
             std::fs::create_dir_all(&d)
                 .map_err(|e| Error::io(format!("cannot create {}", d.display()), e))?;
         }
+        // The monitor binary: $BERTH_MONITOR, else `berth-monitor` next to
+        // this program; without one the monitor is a fork of the caller.
+        let monitor_exe = std::env::var_os("BERTH_MONITOR")
+            .map(PathBuf::from)
+            .or_else(|| {
+                std::env::current_exe()
+                    .ok()
+                    .and_then(|p| p.parent().map(|d| d.join("berth-monitor")))
+                    .filter(|p| p.is_file())
+            });
         Ok(Engine {
             root,
             run_root,
             images,
+            monitor_exe,
         })
+    }
+
+    /// Uses `exe` (a program calling [`monitor_process_main`]) as the
+    /// monitor, or with `None` a fork of the calling process.
+    pub fn with_monitor_exe(mut self, exe: Option<PathBuf>) -> Engine {
+        self.monitor_exe = exe;
+        self
+    }
+
+    pub fn monitor_exe(&self) -> Option<&Path> {
+        self.monitor_exe.as_deref()
     }
 
     pub fn root(&self) -> &Path {

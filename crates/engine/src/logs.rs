@@ -111,7 +111,7 @@ impl Filter {
         })
     }
 
-    fn keep(&self, e: &Entry) -> bool {
+    pub fn keep(&self, e: &Entry) -> bool {
         let ok_stream = match e.stream.as_str() {
             "stdout" => self.stdout,
             "stderr" => self.stderr,

@@ -57,6 +57,11 @@ pub(crate) fn spawn(engine: &Engine, launch: &Launch, attach: Option<OwnedFd>) -
             let _ = sys::setsid();
             match sys::fork() {
                 Ok(sys::Forked::Child) => {
+                    if let Some(exe) = engine.monitor_exe() {
+                        let e = exec_monitor(exe, engine, launch, &sync_w, attach.as_ref());
+                        report(&sync_w, &Report { pid: 0, error: Some(format!("cannot run the monitor {}: {e}", exe.display())) });
+                        sys::exit_now(1)
+                    }
                     let code = monitor_main(engine, launch, sync_w, attach);
                     sys::exit_now(code)
                 }
@@ -82,6 +87,92 @@ pub(crate) fn spawn(engine: &Engine, launch: &Launch, attach: Option<OwnedFd>) -
             }
         }
     }
+}
+
+const SYNC_FD: i32 = 3;
+const ATTACH_FD: i32 = 4;
+
+/// Replaces the forked process with the small monitor binary: the sync pipe
+/// becomes fd 3 and the attach socket fd 4. Returns only on failure.
+fn exec_monitor(
+    exe: &std::path::Path,
+    engine: &Engine,
+    l: &Launch,
+    sync: &OwnedFd,
+    attach: Option<&OwnedFd>,
+) -> std::io::Error {
+    let s = match sys::dup_above(sync.as_raw_fd(), 10) {
+        Ok(f) => f,
+        Err(e) => return e,
+    };
+    let a = match attach.map(|a| sys::dup_above(a.as_raw_fd(), 10)).transpose() {
+        Ok(a) => a,
+        Err(e) => return e,
+    };
+    if let Err(e) = sys::dup_to(s, SYNC_FD) {
+        return e;
+    }
+    if let Some(a) = a {
+        if let Err(e) = sys::dup_to(a, ATTACH_FD) {
+            return e;
+        }
+    }
+    let mut args = vec![
+        "berth-monitor".to_string(),
+        "--root".into(),
+        engine.root().to_string_lossy().into_owned(),
+        "--run-root".into(),
+        engine.run_root().to_string_lossy().into_owned(),
+        "--id".into(),
+        l.id.clone(),
+    ];
+    if a.is_some() {
+        args.push("--attach".into());
+    }
+    sys::execv(exe, &args)
+}
+
+/// `main` of the monitor binary (`berth-monitor`, or a CLI's hidden
+/// monitor mode): `--root R --run-root RR --id ID [--attach]`, the sync
+/// pipe on fd 3 and the attach socket on fd 4. Never returns.
+pub fn monitor_process_main(args: &[String]) -> ! {
+    let get = |k: &str| {
+        args.iter()
+            .position(|a| a == k)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let sync = sys::own_fd(SYNC_FD);
+    let attach = args.iter().any(|a| a == "--attach").then(|| sys::own_fd(ATTACH_FD));
+    let fail = |m: String| -> ! {
+        report(&sync, &Report { pid: 0, error: Some(m) });
+        sys::exit_now(1)
+    };
+    let (Some(root), Some(run_root), Some(id)) = (get("--root"), get("--run-root"), get("--id")) else {
+        fail("berth-monitor: usage: --root DIR --run-root DIR --id ID [--attach]".into())
+    };
+    let engine = match Engine::open_with(&root, &run_root) {
+        Ok(e) => e,
+        Err(e) => fail(e.to_string()),
+    };
+    let c = match engine.load_config(&id) {
+        Ok(c) => c,
+        Err(e) => fail(e.to_string()),
+    };
+    let bundle = engine.container_dir(&id).join("bundle");
+    let spec = match crate::fsutil::read_json(&bundle.join("config.json")) {
+        Ok(s) => s,
+        Err(e) => fail(e.to_string()),
+    };
+    let launch = Launch {
+        id,
+        bundle,
+        spec,
+        runtime: c.options.runtime.clone(),
+        auto_remove: c.host_config.auto_remove,
+    };
+    let code = monitor_main(&engine, &launch, sync, attach);
+    sys::exit_now(code)
 }
 
 fn report(sync: &OwnedFd, r: &Report) {
@@ -351,6 +442,8 @@ fn oom_killed(id: &str) -> bool {
 fn finish(engine: &Engine, l: &Launch, code: i32, attach: Option<OwnedFd>) -> i32 {
     let oom = oom_killed(&l.id);
     if let Ok(_lock) = engine.lock_container(&l.id) {
+        // Cgroup and mounts go first: once state.json says exited, they are gone.
+        engine.release_runtime(&l.id);
         let mut st = engine.load_state_raw(&l.id).unwrap_or_default();
         st.status = Status::Exited;
         st.exit_code = code;
@@ -359,7 +452,6 @@ fn finish(engine: &Engine, l: &Launch, code: i32, attach: Option<OwnedFd>) -> i3
         st.monitor_pid = 0;
         st.finished_at = crate::timeutil::now();
         let _ = engine.save_state(&l.id, &st);
-        engine.release_runtime(&l.id);
     }
     if l.auto_remove {
         let _ = engine.remove_stopped(&l.id);

@@ -656,6 +656,8 @@ impl Engine {
         let path = self.log_path(&id);
         let filter = logs::Filter::new(opts)?;
         let (entries, mut pos) = logs::read_from(&path, 0)?;
+        // --tail counts the entries of the selected streams.
+        let entries: Vec<logs::Entry> = entries.into_iter().filter(|e| filter.keep(e)).collect();
         let start = opts
             .tail
             .map(|n| entries.len().saturating_sub(n))

@@ -701,3 +701,168 @@ pub fn generate(
         resolv_conf: resolv,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::manifest::ContainerConfig as ImageConfig;
+
+    struct Fx {
+        dir: tempfile::TempDir,
+        view: LayerView,
+    }
+
+    fn fx() -> Fx {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("layer/etc")).unwrap();
+        std::fs::write(dir.path().join("layer/etc/passwd"), "root:x:0:0::/root:/bin/sh\napp:x:10:20::/home/app:/bin/sh\n").unwrap();
+        std::fs::write(dir.path().join("resolv.conf"), "nameserver 127.0.0.53\nsearch lan\n").unwrap();
+        std::fs::write(dir.path().join("hosts"), "127.0.0.1 localhost myhost\n").unwrap();
+        let view = LayerView { lowers: vec![dir.path().join("layer")] };
+        Fx { dir, view }
+    }
+
+    const ID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    fn gen(f: &Fx, o: &CreateOptions, img: &ImageConfig) -> Result<Generated> {
+        let d = f.dir.path();
+        let (rootfs, ud, rc, h) = (d.join("rootfs"), d.join("ud"), d.join("resolv.conf"), d.join("hosts"));
+        let ctx = SpecContext { id: ID, rootfs: &rootfs, userdata: &ud, layers: &f.view, host_resolv_conf: &rc, host_hosts: &h };
+        generate(o, img, &ctx)
+    }
+
+    fn opts(cmd: &[&str]) -> CreateOptions {
+        CreateOptions { image: "img".into(), cmd: cmd.iter().map(|s| s.to_string()).collect(), ..Default::default() }
+    }
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn entrypoint_and_cmd_merge_like_docker() {
+        let f = fx();
+        let img = ImageConfig { entrypoint: Some(s(&["/ep"])), cmd: Some(s(&["default"])), ..Default::default() };
+        let g = gen(&f, &opts(&[]), &img).unwrap();
+        assert_eq!(g.spec["process"]["args"], json!(["/ep", "default"]));
+        let g = gen(&f, &opts(&["x"]), &img).unwrap();
+        assert_eq!(g.spec["process"]["args"], json!(["/ep", "x"]));
+        let mut o = opts(&[]);
+        o.entrypoint = Some("/other".into());
+        let g = gen(&f, &o, &img).unwrap();
+        assert_eq!(g.spec["process"]["args"], json!(["/other"]), "--entrypoint resets the image CMD");
+        assert_eq!(g.container.config.cmd, None);
+        let mut o = opts(&["sh"]);
+        o.entrypoint = Some(String::new());
+        let g = gen(&f, &o, &img).unwrap();
+        assert_eq!(g.spec["process"]["args"], json!(["sh"]));
+        assert_eq!(g.container.path, "sh");
+        let e = gen(&f, &opts(&[]), &ImageConfig::default()).unwrap_err();
+        assert_eq!(e.to_string(), "no command specified");
+    }
+
+    #[test]
+    fn env_hostname_user_defaults() {
+        let f = fx();
+        let img = ImageConfig { env: s(&["A=img", "B=img"]), user: Some("app".into()), working_dir: Some("/w".into()), ..Default::default() };
+        let mut o = opts(&["true"]);
+        o.env = s(&["B=user", "C=user"]);
+        let g = gen(&f, &o, &img).unwrap();
+        assert_eq!(g.container.config.env, s(&["B=user", "C=user", "A=img"]));
+        assert_eq!(
+            g.spec["process"]["env"],
+            json!([format!("PATH={DEFAULT_PATH}"), "HOSTNAME=0123456789ab", "B=user", "C=user", "A=img"])
+        );
+        assert_eq!(g.spec["hostname"], "0123456789ab");
+        assert_eq!(g.hostname, "0123456789ab\n");
+        assert_eq!(g.spec["process"]["user"], json!({"uid": 10, "gid": 20, "additionalGids": [20]}));
+        assert_eq!(g.spec["process"]["cwd"], "/w");
+        // resolv.conf: host's localhost resolver replaced by public ones.
+        assert_eq!(g.resolv_conf, "search lan\nnameserver 8.8.8.8\nnameserver 8.8.4.4\n");
+        assert!(g.hosts.starts_with("127.0.0.1\tlocalhost\n"));
+    }
+
+    #[test]
+    fn docker_security_defaults() {
+        let f = fx();
+        let g = gen(&f, &opts(&["true"]), &ImageConfig::default()).unwrap();
+        let p = &g.spec["process"];
+        assert_eq!(p["capabilities"]["bounding"].as_array().unwrap().len(), 14);
+        assert_eq!(p["capabilities"]["effective"], p["capabilities"]["bounding"]);
+        assert!(p["capabilities"].get("inheritable").is_none());
+        assert_eq!(p["noNewPrivileges"], false);
+        let l = &g.spec["linux"];
+        assert_eq!(l["maskedPaths"].as_array().unwrap().len(), 11);
+        assert_eq!(l["readonlyPaths"].as_array().unwrap().len(), 5);
+        assert_eq!(l["seccomp"]["defaultAction"], "SCMP_ACT_ERRNO");
+        assert_eq!(l["cgroupsPath"], format!("/berth/{ID}"));
+        let ns: Vec<&str> = l["namespaces"].as_array().unwrap().iter().map(|n| n["type"].as_str().unwrap()).collect();
+        assert_eq!(ns, ["pid", "ipc", "uts", "mount", "network", "cgroup"]);
+        assert_eq!(l["resources"]["devices"], json!([{"allow": false, "access": "rwm"}]));
+        let dests: Vec<&str> = g.spec["mounts"].as_array().unwrap().iter().map(|m| m["destination"].as_str().unwrap()).collect();
+        assert_eq!(dests, ["/proc", "/dev", "/dev/pts", "/sys", "/sys/fs/cgroup", "/dev/mqueue", "/dev/shm", "/etc/resolv.conf", "/etc/hostname", "/etc/hosts"]);
+        let shm = &g.spec["mounts"][6];
+        assert!(shm["options"].as_array().unwrap().contains(&json!("size=67108864")));
+        assert_eq!(g.container.host_config.shm_size, 64 << 20);
+
+        let mut o = opts(&["true"]);
+        o.privileged = true;
+        o.network = Some("host".into());
+        o.read_only = true;
+        let g = gen(&f, &o, &ImageConfig::default()).unwrap();
+        let l = &g.spec["linux"];
+        assert!(l.get("seccomp").is_none() && l.get("maskedPaths").is_none());
+        assert_eq!(l["resources"]["devices"], json!([{"allow": true, "access": "rwm"}]));
+        assert!(!l["namespaces"].as_array().unwrap().contains(&json!({"type": "network"})));
+        assert_eq!(g.spec["root"]["readonly"], true);
+        assert_eq!(g.container.host_config.network_mode, "host");
+        assert!(g.hosts.starts_with("127.0.0.1 localhost myhost\n"), "host network: the host's hosts file");
+        assert!(g.resolv_conf.contains("nameserver 127.0.0.53"));
+    }
+
+    #[test]
+    fn resources_and_mounts() {
+        let f = fx();
+        let mut o = opts(&["true"]);
+        o.memory = Some("100m".into());
+        o.cpus = Some("1".into());
+        o.pids_limit = Some(10);
+        o.ulimits = s(&["nofile=10:20"]);
+        o.volumes = s(&["/a/b:/data:ro", "/c:/data/sub"]);
+        o.tmpfs = s(&["/dev/shm:size=1m"]);
+        o.stop_signal = Some("SIGINT".into());
+        let g = gen(&f, &o, &ImageConfig::default()).unwrap();
+        let r = &g.spec["linux"]["resources"];
+        assert_eq!(r["memory"]["limit"], 100 << 20);
+        assert_eq!(r["cpu"], json!({"period": 100000, "quota": 100000}));
+        assert_eq!(r["pids"]["limit"], 10);
+        assert_eq!(g.spec["process"]["rlimits"], json!([{"type": "RLIMIT_NOFILE", "soft": 10, "hard": 20}]));
+        let m = g.spec["mounts"].as_array().unwrap();
+        let shm: Vec<&Value> = m.iter().filter(|m| m["destination"] == "/dev/shm").collect();
+        assert_eq!(shm.len(), 1, "the user's tmpfs replaces the default /dev/shm");
+        assert_eq!(shm[0]["source"], "tmpfs");
+        let data = m.iter().position(|m| m["destination"] == "/data").unwrap();
+        let sub = m.iter().position(|m| m["destination"] == "/data/sub").unwrap();
+        assert!(data < sub);
+        assert_eq!(m[data]["options"], json!(["rbind", "rprivate", "ro"]));
+        assert_eq!(g.container.mounts.len(), 2);
+        assert!(!g.container.mounts[0].rw);
+        assert_eq!(g.container.config.stop_signal.as_deref(), Some("SIGINT"));
+        for (set, flag) in [
+            (Box::new(|o: &mut CreateOptions| o.network = Some("bridge".into())) as Box<dyn Fn(&mut CreateOptions)>, "--network"),
+            (Box::new(|o: &mut CreateOptions| o.stop_signal = Some("SIGNOPE".into())), "--stop-signal"),
+            (Box::new(|o: &mut CreateOptions| o.hostname = Some("bad_host!".into())), "--hostname"),
+            (Box::new(|o: &mut CreateOptions| o.volumes = s(&["/a:/x", "/b:/x"])), "--volume"),
+            (Box::new(|o: &mut CreateOptions| o.restart = Some("sometimes".into())), "--restart"),
+            (Box::new(|o: &mut CreateOptions| o.shm_size = Some("x".into())), "--shm-size"),
+            (Box::new(|o: &mut CreateOptions| o.env = s(&["=x"])), "--env"),
+            (Box::new(|o: &mut CreateOptions| o.dns = s(&["dns.example"])), "--dns"),
+        ] {
+            let mut o = opts(&["true"]);
+            set(&mut o);
+            let e = gen(&f, &o, &ImageConfig::default()).unwrap_err().to_string();
+            assert!(e.starts_with(&format!("invalid {flag} ")), "{flag}: {e}");
+            assert!(!e.contains('\n'));
+        }
+    }
+}

@@ -189,3 +189,31 @@ pub fn unmount(target: &Path) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Takes ownership of a descriptor number handed over by a parent.
+pub fn own_fd(fd: RawFd) -> OwnedFd {
+    // SAFETY: the caller passes a descriptor it was given and nothing else owns.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+/// A close-on-exec duplicate numbered >= `min`.
+pub fn dup_above(fd: RawFd, min: RawFd) -> io::Result<RawFd> {
+    // SAFETY: fcntl on descriptor numbers.
+    cvt(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, min) })
+}
+
+/// `execv(path, args)`; returns only on failure.
+pub fn execv(path: &Path, args: &[String]) -> io::Error {
+    let Ok(p) = cpath(path) else {
+        return io::Error::new(io::ErrorKind::InvalidInput, "path contains NUL");
+    };
+    let cargs: Vec<CString> = args
+        .iter()
+        .filter_map(|a| CString::new(a.as_bytes()).ok())
+        .collect();
+    let mut ptrs: Vec<*const libc::c_char> = cargs.iter().map(|c| c.as_ptr()).collect();
+    ptrs.push(std::ptr::null());
+    // SAFETY: NUL-terminated strings and a NULL-terminated array that outlive the call.
+    unsafe { libc::execv(p.as_ptr(), ptrs.as_ptr()) };
+    io::Error::last_os_error()
+}

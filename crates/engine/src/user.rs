@@ -148,6 +148,11 @@ pub fn resolve(spec: &str, group_add: &[String], view: &LayerView) -> Result<Exe
             }
         }
     }
+    // The primary group is always a supplementary group too (as containerd's
+    // WithAdditionalGIDs and current docker do).
+    if !user.additional_gids.contains(&user.gid) {
+        user.additional_gids.insert(0, user.gid);
+    }
     for a in group_add {
         let gid = match a.parse::<u32>() {
             Ok(n) => n,
@@ -194,12 +199,11 @@ mod tests {
         let (_d, v) = view();
         let u = resolve("www", &[], &v).unwrap();
         assert_eq!((u.uid, u.gid, u.home.as_str()), (33, 33, "/var/www"));
-        assert_eq!(u.additional_gids, vec![50]);
+        assert_eq!(u.additional_gids, vec![33, 50]);
         let u = resolve("www:root", &[], &v).unwrap();
-        assert_eq!((u.uid, u.gid), (33, 0));
-        assert!(u.additional_gids.is_empty());
+        assert_eq!((u.uid, u.gid, u.additional_gids.clone()), (33, 0, vec![0]));
         let u = resolve("1234:5", &["staff".into(), "7".into()], &v).unwrap();
-        assert_eq!((u.uid, u.gid, u.additional_gids.clone()), (1234, 5, vec![50, 7]));
+        assert_eq!((u.uid, u.gid, u.additional_gids.clone()), (1234, 5, vec![5, 50, 7]));
         assert_eq!(resolve("", &[], &v).unwrap().uid, 0);
         let e = resolve("nobody", &[], &v).unwrap_err().to_string();
         assert!(e.starts_with("invalid --user \"nobody\": unable to find user nobody"), "{e}");

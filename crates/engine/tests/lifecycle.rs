@@ -15,6 +15,17 @@ fn run_echo_prints_and_exits_zero() {
 }
 
 #[test]
+fn forked_monitor_without_binary() {
+    let mut env = Env::new();
+    env.engine = env.engine.clone().with_monitor_exe(None);
+    let (code, out, _) = env.run(&env.opts(&["sh", "-c", "echo forked; exit 2"]));
+    assert_eq!((code, out.as_str()), (2, "forked\n"));
+    let id = env.engine.run_detached(&env.opts(&["sleep", "100"])).unwrap();
+    env.engine.stop(&id, Some(1)).unwrap();
+    env.engine.remove(&id, false).unwrap();
+}
+
+#[test]
 fn missing_command_is_127() {
     let env = Env::new();
     let e = env.engine.run(&env.opts(&["no-such-command"])).err().unwrap();

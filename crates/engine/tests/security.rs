@@ -1,0 +1,155 @@
+//! Docker's security defaults inside the container, and the flags that change them.
+mod common;
+
+use common::*;
+
+fn status_field(env: &Env, o: &engine::CreateOptions, field: &str) -> String {
+    let (code, out, err) = env.run(o);
+    assert_eq!(code, 0, "{out} {err}");
+    out.lines()
+        .find(|l| l.starts_with(field))
+        .unwrap_or_else(|| panic!("{field} missing: {out}"))
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn default_capabilities_and_seccomp() {
+    let env = Env::new();
+    let o = env.opts(&["cat", "/proc/self/status"]);
+    assert_eq!(status_field(&env, &o, "CapEff:"), "00000000a80425fb");
+    assert_eq!(status_field(&env, &o, "CapBnd:"), "00000000a80425fb");
+    assert_eq!(status_field(&env, &o, "Seccomp:"), "2");
+    assert_eq!(status_field(&env, &o, "NoNewPrivs:"), "0");
+    // The profile works: fork (clone without namespace flags) is allowed,
+    // mount and unshare (need CAP_SYS_ADMIN) are not.
+    let out = env.out(&["sh", "-c", "echo $(echo nested); mount -t tmpfs t /tmp 2>&1; echo rc=$?"]);
+    assert!(out.starts_with("nested\n"), "{out}");
+    assert!(out.contains("rc=1") || out.contains("rc=255"), "{out}");
+}
+
+#[test]
+fn cap_add_drop_privileged_and_unconfined() {
+    let env = Env::new();
+    let mut o = env.opts(&["cat", "/proc/self/status"]);
+    o.cap_drop = vec!["ALL".into()];
+    o.cap_add = vec!["kill".into()];
+    assert_eq!(status_field(&env, &o, "CapEff:"), "0000000000000020");
+    let mut o = env.opts(&["cat", "/proc/self/status"]);
+    o.cap_drop = vec!["NET_RAW".into(), "CAP_MKNOD".into()];
+    assert_eq!(
+        status_field(&env, &o, "CapEff:"),
+        format!("{:016x}", 0xa80425fbu64 & !(1 << 13) & !(1 << 27))
+    );
+    let mut o = env.opts(&["cat", "/proc/self/status"]);
+    o.security_opt = vec!["seccomp=unconfined".into(), "no-new-privileges".into()];
+    assert_eq!(status_field(&env, &o, "Seccomp:"), "0");
+    assert_eq!(status_field(&env, &o, "NoNewPrivs:"), "1");
+    let mut o = env.opts(&["cat", "/proc/self/status"]);
+    o.privileged = true;
+    assert_eq!(status_field(&env, &o, "Seccomp:"), "0");
+    // All capabilities the engine holds (a sandbox may hold fewer than the kernel knows).
+    let bnd = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("CapBnd:").map(|v| v.trim().to_string()))
+        .unwrap();
+    assert_eq!(status_field(&env, &o, "CapEff:"), bnd);
+    // Errors name the flag.
+    let mut o = env.opts(&["true"]);
+    o.cap_add = vec!["BOGUS".into()];
+    let e = env.engine.create(&o).unwrap_err();
+    assert_eq!(e.to_string(), "invalid --cap-add \"BOGUS\": unknown capability");
+    assert_eq!(e.exit_code(), 125);
+    let mut o = env.opts(&["true"]);
+    o.security_opt = vec!["weird".into()];
+    assert!(env.engine.create(&o).unwrap_err().to_string().starts_with("invalid --security-opt \"weird\""));
+}
+
+#[test]
+fn custom_seccomp_profile() {
+    let env = Env::new();
+    let p = env.dir.path().join("deny-mkdir.json");
+    std::fs::write(
+        &p,
+        r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO"}]}"#,
+    )
+    .unwrap();
+    let mut o = env.opts(&["sh", "-c", "mkdir /tmp/x 2>&1; echo rc=$?"]);
+    o.security_opt = vec![format!("seccomp={}", p.display())];
+    let (_, out, _) = env.run(&o);
+    assert!(out.contains("Operation not permitted") && out.contains("rc=1"), "{out}");
+}
+
+#[test]
+fn masked_and_readonly_paths() {
+    let env = Env::new();
+    // A masked /proc file that exists on this kernel reads empty.
+    let f = ["/proc/keys", "/proc/timer_list", "/proc/kcore", "/proc/sched_debug"]
+        .into_iter()
+        .find(|f| std::path::Path::new(f).exists())
+        .expect("a maskable /proc file");
+    let (code, out, err) = env.run(&env.opts(&[
+        "sh",
+        "-c",
+        &format!("wc -c < {f}; ls /sys/firmware | wc -l; echo 1 > /proc/sys/kernel/domainname 2>/dev/null || echo ro"),
+    ]));
+    assert_eq!((code, out.as_str()), (0, "0\n0\nro\n"), "{err}");
+    let mut o = env.opts(&["sh", "-c", "ls /sys/firmware | wc -l"]);
+    o.privileged = true;
+    let (_, out, _) = env.run(&o);
+    assert_ne!(out.trim(), "0", "privileged: nothing masked");
+}
+
+#[test]
+fn read_only_rootfs() {
+    let env = Env::new();
+    let mut o = env.opts(&["sh", "-c", "touch /x 2>&1; echo rc=$?; touch /dev/shm/ok && echo shm-ok"]);
+    o.read_only = true;
+    let (_, out, _) = env.run(&o);
+    assert!(out.contains("Read-only file system") && out.contains("rc=1"), "{out}");
+    assert!(out.contains("shm-ok"), "{out}");
+    let out = env.out(&["sh", "-c", "touch /x && echo rw-ok"]);
+    assert_eq!(out, "rw-ok\n");
+}
+
+#[test]
+fn default_mounts_and_namespaces() {
+    let env = Env::new();
+    let out = env.out(&["cat", "/proc/self/mounts"]);
+    for (dest, ty) in [
+        ("/proc", "proc"),
+        ("/dev", "tmpfs"),
+        ("/dev/pts", "devpts"),
+        ("/dev/shm", "tmpfs"),
+        ("/dev/mqueue", "mqueue"),
+        ("/sys", "sysfs"),
+        ("/etc/hosts", ""),
+        ("/etc/hostname", ""),
+        ("/etc/resolv.conf", ""),
+    ] {
+        assert!(
+            out.lines().any(|l| {
+                let f: Vec<&str> = l.split(' ').collect();
+                f[1] == dest && (ty.is_empty() || f[2] == ty)
+            }),
+            "{dest} {ty} missing:\n{out}"
+        );
+    }
+    let shm = out.lines().find(|l| l.split(' ').nth(1) == Some("/dev/shm")).unwrap();
+    assert!(shm.contains("size=65536k"), "{shm}");
+    let pts = out.lines().find(|l| l.split(' ').nth(1) == Some("/dev/pts")).unwrap();
+    assert!(pts.contains("gid=5"), "{pts}");
+    let sys = out.lines().find(|l| l.split(' ').nth(1) == Some("/sys")).unwrap();
+    assert!(sys.contains("ro,"), "{sys}");
+    // pid namespace: we are 1; no network but lo.
+    let out = env.out(&["sh", "-c", "echo $$; ls /sys/class/net"]);
+    assert_eq!(out, "1\nlo\n");
+    let mut o = env.opts(&["sh", "-c", "ls /sys/class/net | wc -l"]);
+    o.network = Some("host".into());
+    let (_, out, _) = env.run(&o);
+    let host = std::fs::read_dir("/sys/class/net").unwrap().count();
+    assert_eq!(out.trim(), host.to_string());
+}
