@@ -119,7 +119,10 @@ pub fn tweak(adds: &[String], drops: &[String], privileged: bool) -> Result<Vec<
     let add = normalize("--cap-add", adds)?;
     let drop = normalize("--cap-drop", drops)?;
     let mut caps: Vec<String> = if add.iter().any(|c| c == "ALL") {
-        host_all().into_iter().filter(|c| !drop.contains(c)).collect()
+        host_all()
+            .into_iter()
+            .filter(|c| !drop.contains(c))
+            .collect()
     } else if drop.iter().any(|c| c == "ALL") {
         add
     } else {
@@ -162,7 +165,10 @@ mod tests {
         assert!(c.contains(&"CAP_SYS_ADMIN".to_string()));
         assert!(!c.contains(&"CAP_NET_RAW".to_string()));
         assert!(!c.contains(&"CAP_MKNOD".to_string()));
-        assert_eq!(tweak(&s(&["kill"]), &s(&["ALL"]), false).unwrap(), s(&["CAP_KILL"]));
+        assert_eq!(
+            tweak(&s(&["kill"]), &s(&["ALL"]), false).unwrap(),
+            s(&["CAP_KILL"])
+        );
         let all = tweak(&s(&["ALL"]), &s(&["chown"]), false).unwrap();
         assert!(!all.contains(&"CAP_CHOWN".to_string()));
         assert!(all.contains(&"CAP_SYS_ADMIN".to_string()));

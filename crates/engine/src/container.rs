@@ -189,6 +189,9 @@ impl Default for State {
 
 impl State {
     pub fn running(&self) -> bool {
-        matches!(self.status, Status::Running | Status::Paused | Status::Restarting)
+        matches!(
+            self.status,
+            Status::Running | Status::Paused | Status::Restarting
+        )
     }
 }

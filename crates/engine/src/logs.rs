@@ -96,9 +96,13 @@ impl Filter {
         let t = |flag: &str, v: &Option<String>| -> Result<Option<SystemTime>> {
             match v {
                 None => Ok(None),
-                Some(s) => crate::timeutil::parse_since(s)
-                    .map(Some)
-                    .ok_or_else(|| crate::Error::flag(flag, s, "expected a time (RFC 3339 or unix seconds) or a duration like 10m")),
+                Some(s) => crate::timeutil::parse_since(s).map(Some).ok_or_else(|| {
+                    crate::Error::flag(
+                        flag,
+                        s,
+                        "expected a time (RFC 3339 or unix seconds) or a duration like 10m",
+                    )
+                }),
             }
         };
         let both = !o.stdout && !o.stderr;
@@ -121,7 +125,9 @@ impl Filter {
             return false;
         }
         if self.since.is_some() || self.until.is_some() {
-            let Some(t) = crate::timeutil::parse(&e.time) else { return false };
+            let Some(t) = crate::timeutil::parse(&e.time) else {
+                return false;
+            };
             if self.since.is_some_and(|s| t < s) || self.until.is_some_and(|u| t > u) {
                 return false;
             }
@@ -129,7 +135,12 @@ impl Filter {
         true
     }
 
-    pub fn write(&self, e: &Entry, out: &mut dyn Write, err: &mut dyn Write) -> std::io::Result<()> {
+    pub fn write(
+        &self,
+        e: &Entry,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) -> std::io::Result<()> {
         if !self.keep(e) {
             return Ok(());
         }
@@ -190,7 +201,9 @@ mod tests {
             .collect();
         let logs: Vec<&str> = entries.iter().map(|e| e.log.as_str()).collect();
         assert_eq!(logs, vec!["hello\n", "world\n", "rest"]);
-        assert!(entries.iter().all(|e| e.stream == "stdout" && e.time.ends_with('Z')));
+        assert!(entries
+            .iter()
+            .all(|e| e.stream == "stdout" && e.time.ends_with('Z')));
         let mut big = StreamLogger::new("stderr");
         let mut out = Vec::new();
         big.feed(&vec![b'x'; MAX_PARTIAL + 10], &mut out);

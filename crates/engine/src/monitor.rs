@@ -59,7 +59,16 @@ pub(crate) fn spawn(engine: &Engine, launch: &Launch, attach: Option<OwnedFd>) -
                 Ok(sys::Forked::Child) => {
                     if let Some(exe) = engine.monitor_exe() {
                         let e = exec_monitor(exe, engine, launch, &sync_w, attach.as_ref());
-                        report(&sync_w, &Report { pid: 0, error: Some(format!("cannot run the monitor {}: {e}", exe.display())) });
+                        report(
+                            &sync_w,
+                            &Report {
+                                pid: 0,
+                                error: Some(format!(
+                                    "cannot run the monitor {}: {e}",
+                                    exe.display()
+                                )),
+                            },
+                        );
                         sys::exit_now(1)
                     }
                     let code = monitor_main(engine, launch, sync_w, attach);
@@ -105,7 +114,10 @@ fn exec_monitor(
         Ok(f) => f,
         Err(e) => return e,
     };
-    let a = match attach.map(|a| sys::dup_above(a.as_raw_fd(), 10)).transpose() {
+    let a = match attach
+        .map(|a| sys::dup_above(a.as_raw_fd(), 10))
+        .transpose()
+    {
         Ok(a) => a,
         Err(e) => return e,
     };
@@ -143,12 +155,22 @@ pub fn monitor_process_main(args: &[String]) -> ! {
             .cloned()
     };
     let sync = sys::own_fd(SYNC_FD);
-    let attach = args.iter().any(|a| a == "--attach").then(|| sys::own_fd(ATTACH_FD));
+    let attach = args
+        .iter()
+        .any(|a| a == "--attach")
+        .then(|| sys::own_fd(ATTACH_FD));
     let fail = |m: String| -> ! {
-        report(&sync, &Report { pid: 0, error: Some(m) });
+        report(
+            &sync,
+            &Report {
+                pid: 0,
+                error: Some(m),
+            },
+        );
         sys::exit_now(1)
     };
-    let (Some(root), Some(run_root), Some(id)) = (get("--root"), get("--run-root"), get("--id")) else {
+    let (Some(root), Some(run_root), Some(id)) = (get("--root"), get("--run-root"), get("--id"))
+    else {
         fail("berth-monitor: usage: --root DIR --run-root DIR --id ID [--attach]".into())
     };
     let engine = match Engine::open_with(&root, &run_root) {
@@ -264,7 +286,11 @@ fn frame(stream: u8, data: &[u8]) -> Vec<u8> {
 fn monitor_main(engine: &Engine, l: &Launch, sync: OwnedFd, attach: Option<OwnedFd>) -> i32 {
     let _ = sys::set_child_subreaper();
     let _ = std::env::set_current_dir("/");
-    let devnull = match std::fs::OpenOptions::new().read(true).write(true).open("/dev/null") {
+    let devnull = match std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+    {
         Ok(f) => f,
         Err(_) => return 1,
     };
@@ -272,7 +298,13 @@ fn monitor_main(engine: &Engine, l: &Launch, sync: OwnedFd, attach: Option<Owned
     let ((out_r, out_w), (err_r, err_w)) = match pipes {
         Ok(p) => p,
         Err(e) => {
-            report(&sync, &Report { pid: 0, error: Some(format!("pipe: {e}")) });
+            report(
+                &sync,
+                &Report {
+                    pid: 0,
+                    error: Some(format!("pipe: {e}")),
+                },
+            );
             return 1;
         }
     };
@@ -288,7 +320,13 @@ fn monitor_main(engine: &Engine, l: &Launch, sync: OwnedFd, attach: Option<Owned
     let pid = match res {
         Ok(p) => p,
         Err(e) => {
-            report(&sync, &Report { pid: 0, error: Some(e.to_string()) });
+            report(
+                &sync,
+                &Report {
+                    pid: 0,
+                    error: Some(e.to_string()),
+                },
+            );
             return 1;
         }
     };
@@ -306,7 +344,13 @@ fn monitor_main(engine: &Engine, l: &Launch, sync: OwnedFd, attach: Option<Owned
     st.started_at = crate::timeutil::now();
     st.finished_at = crate::timeutil::ZERO_TIME.into();
     if let Err(e) = engine.save_state(&l.id, &st) {
-        report(&sync, &Report { pid: 0, error: Some(e.to_string()) });
+        report(
+            &sync,
+            &Report {
+                pid: 0,
+                error: Some(e.to_string()),
+            },
+        );
         engine.release_runtime(&l.id);
         return 1;
     }
@@ -406,7 +450,7 @@ fn relay(
                 exit = Some(sys::exit_code(status));
             }
         }
-        if exit.is_none() && pidfd.is_none() && !oci_runtime::sys::kill(pid, 0).is_ok() {
+        if exit.is_none() && pidfd.is_none() && oci_runtime::sys::kill(pid, 0).is_err() {
             // Not our child (external runtime not re-parented): no status.
             exit = Some(255);
         }
@@ -414,7 +458,8 @@ fn relay(
             // Whatever still holds the pipes gets a moment to finish.
             deadline = Some(Instant::now() + Duration::from_secs(2));
         }
-        if exit.is_some() && (!open[0] && !open[1] || deadline.is_some_and(|d| Instant::now() >= d)) {
+        if exit.is_some() && (!open[0] && !open[1] || deadline.is_some_and(|d| Instant::now() >= d))
+        {
             break;
         }
     }

@@ -190,7 +190,11 @@ impl Engine {
             let p = Path::new(&m.source);
             if !p.exists() {
                 std::fs::create_dir_all(p).map_err(|e| {
-                    Error::flag("--volume", &m.source, format!("cannot create the source: {e}"))
+                    Error::flag(
+                        "--volume",
+                        &m.source,
+                        format!("cannot create the source: {e}"),
+                    )
                 })?;
             }
         }
@@ -205,7 +209,11 @@ impl Engine {
         c.lowers = lowers;
         let r = (|| -> Result<()> {
             for d in ["", "upper", "work", "rootfs", "userdata", "bundle"] {
-                let p = if d.is_empty() { dir.clone() } else { dir.join(d) };
+                let p = if d.is_empty() {
+                    dir.clone()
+                } else {
+                    dir.join(d)
+                };
                 std::fs::create_dir(&p).ctx(|| format!("cannot create {}", p.display()))?;
             }
             fsutil::write_atomic(&userdata.join("hosts"), gen.hosts.as_bytes())?;
@@ -244,9 +252,9 @@ impl Engine {
         let st = self.state(id)?;
         if st.running() {
             if st.status == Status::Paused {
-                return Err(Error::Conflict(format!(
-                    "cannot start a paused container, try unpause instead"
-                )));
+                return Err(Error::Conflict(
+                    "cannot start a paused container, try unpause instead".into(),
+                ));
             }
             return Ok(st.pid);
         }
@@ -437,7 +445,11 @@ impl Engine {
         let st = self.state(&id)?;
         if st.running() {
             if !force {
-                let what = if st.status == Status::Paused { "paused" } else { "running" };
+                let what = if st.status == Status::Paused {
+                    "paused"
+                } else {
+                    "running"
+                };
                 return Err(Error::Conflict(format!(
                     "cannot remove container {container}: container is {what}: stop the container before removing or force remove"
                 )));
@@ -689,7 +701,9 @@ impl Engine {
         let id = self.lookup(container)?;
         let st = self.state(&id)?;
         if !st.running() {
-            return Err(Error::Conflict(format!("container {container} is not running")));
+            return Err(Error::Conflict(format!(
+                "container {container} is not running"
+            )));
         }
         let mut pids = runtime_for(self, &id).pids(self, &id)?;
         pids.sort_unstable();
@@ -716,7 +730,10 @@ impl Engine {
             rows.push(vec![field("Uid:"), p.to_string(), field("PPid:"), cmd]);
         }
         Ok(TopOutput {
-            titles: ["UID", "PID", "PPID", "CMD"].iter().map(|s| s.to_string()).collect(),
+            titles: ["UID", "PID", "PPID", "CMD"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
             processes: rows,
         })
     }
@@ -792,7 +809,9 @@ impl Engine {
     /// code (0 with `detach` once it runs).
     pub fn exec(&self, container: &str, opts: &ExecOptions, stdio: ExecStdio) -> Result<i32> {
         if opts.tty {
-            return Err(Error::invalid("invalid --tty: terminals are not supported yet"));
+            return Err(Error::invalid(
+                "invalid --tty: terminals are not supported yet",
+            ));
         }
         if opts.cmd.is_empty() {
             return Err(Error::invalid("exec: no command specified"));
@@ -828,7 +847,11 @@ impl Engine {
         }
         if let Some(w) = opts.workdir.as_ref().filter(|w| !w.is_empty()) {
             if !w.starts_with('/') {
-                return Err(Error::flag("--workdir", w, "the working directory needs to be an absolute path"));
+                return Err(Error::flag(
+                    "--workdir",
+                    w,
+                    "the working directory needs to be an absolute path",
+                ));
             }
             p["cwd"] = json!(w);
         }
@@ -836,12 +859,14 @@ impl Engine {
             let all = crate::caps::host_all();
             p["capabilities"] = json!({"bounding": all, "effective": all, "permitted": all});
         }
-        let process: oci_spec::runtime::Process = serde_json::from_value(p)
-            .map_err(|e| Error::msg(format!("exec process: {e}")))?;
+        let process: oci_spec::runtime::Process =
+            serde_json::from_value(p).map_err(|e| Error::msg(format!("exec process: {e}")))?;
         match runtime_for(self, &id) {
             Runtime::Builtin => self.exec_builtin(&id, process, opts.detach, stdio),
             Runtime::External(rt) => {
-                let pf = self.container_dir(&id).join(format!("exec-{}.json", std::process::id()));
+                let pf = self
+                    .container_dir(&id)
+                    .join(format!("exec-{}.json", std::process::id()));
                 fsutil::write_json(&pf, &process)?;
                 let mut cmd = std::process::Command::new(&rt);
                 cmd.arg("--root").arg(self.run_root()).arg("exec");
@@ -955,7 +980,10 @@ impl Engine {
 pub fn status_text(st: &State) -> String {
     match st.status {
         Status::Created => "Created".into(),
-        Status::Running => format!("Up {}", timeutil::human_duration(timeutil::since(&st.started_at))),
+        Status::Running => format!(
+            "Up {}",
+            timeutil::human_duration(timeutil::since(&st.started_at))
+        ),
         Status::Paused => format!(
             "Up {} (Paused)",
             timeutil::human_duration(timeutil::since(&st.started_at))

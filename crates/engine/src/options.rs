@@ -89,13 +89,16 @@ pub fn parse_bytes(s: &str) -> std::result::Result<i64, String> {
     let (num, unit) = lower.split_at(num_end);
     let n: f64 = num.parse().map_err(|_| "invalid size".to_string())?;
     let unit = unit.trim();
-    let unit = unit.strip_suffix("ib").map(|u| u.to_string()).unwrap_or_else(|| {
-        if unit.len() == 2 {
-            unit.strip_suffix('b').unwrap_or(unit).to_string()
-        } else {
-            unit.to_string()
-        }
-    });
+    let unit = unit
+        .strip_suffix("ib")
+        .map(|u| u.to_string())
+        .unwrap_or_else(|| {
+            if unit.len() == 2 {
+                unit.strip_suffix('b').unwrap_or(unit).to_string()
+            } else {
+                unit.to_string()
+            }
+        });
     let mult: f64 = match unit.as_str() {
         "" | "b" => 1.0,
         "k" => 1024.0,
@@ -142,7 +145,9 @@ pub fn parse_cpus(s: &str) -> Result<i64> {
         return Err(Error::flag(
             "--cpus",
             s,
-            format!("range of CPUs is from 0.01 to {ncpu:.2}, as there are only {ncpu} CPUs available"),
+            format!(
+                "range of CPUs is from 0.01 to {ncpu:.2}, as there are only {ncpu} CPUs available"
+            ),
         ));
     }
     Ok(nano)
@@ -189,12 +194,16 @@ impl Ulimit {
 /// `name=soft[:hard]` (docker's `units.ParseUlimit`; -1 is unlimited).
 pub fn parse_ulimit(s: &str) -> Result<Ulimit> {
     let err = |why: &str| Error::flag("--ulimit", s, why);
-    let (name, vals) = s.split_once('=').ok_or_else(|| err("expected name=soft[:hard]"))?;
+    let (name, vals) = s
+        .split_once('=')
+        .ok_or_else(|| err("expected name=soft[:hard]"))?;
     if !ULIMITS.iter().any(|(n, _)| *n == name) {
         return Err(err(&format!("invalid ulimit type: {name}")));
     }
     let num = |v: &str| -> Result<i64> {
-        let n: i64 = v.parse().map_err(|_| err(&format!("invalid ulimit value {v:?}")))?;
+        let n: i64 = v
+            .parse()
+            .map_err(|_| err(&format!("invalid ulimit value {v:?}")))?;
         if n < -1 {
             return Err(err("ulimit values must be -1 (unlimited) or >= 0"));
         }
@@ -239,11 +248,17 @@ pub fn parse_volume(s: &str) -> Result<BindMount> {
     let (src, dst, mode) = match parts.as_slice() {
         [src, dst] => (*src, *dst, ""),
         [src, dst, mode] => (*src, *dst, *mode),
-        [_] => return Err(err("anonymous volumes are not supported yet; give /host/path:/container/path")),
+        [_] => {
+            return Err(err(
+                "anonymous volumes are not supported yet; give /host/path:/container/path",
+            ))
+        }
         _ => return Err(err("expected /host/path:/container/path[:options]")),
     };
     if !src.starts_with('/') {
-        return Err(err("named volumes are not supported yet; the source must be an absolute host path"));
+        return Err(err(
+            "named volumes are not supported yet; the source must be an absolute host path",
+        ));
     }
     if !dst.starts_with('/') {
         return Err(err("the destination must be an absolute path"));
@@ -283,17 +298,49 @@ pub fn parse_volume(s: &str) -> Result<BindMount> {
 pub fn parse_tmpfs(s: &str) -> Result<(String, Vec<String>)> {
     let (dst, opts) = s.split_once(':').unwrap_or((s, ""));
     if !dst.starts_with('/') {
-        return Err(Error::flag("--tmpfs", s, "the destination must be an absolute path"));
+        return Err(Error::flag(
+            "--tmpfs",
+            s,
+            "the destination must be an absolute path",
+        ));
     }
-    let mut options = vec!["noexec".to_string(), "nosuid".to_string(), "nodev".to_string()];
+    let mut options = vec![
+        "noexec".to_string(),
+        "nosuid".to_string(),
+        "nodev".to_string(),
+    ];
     for o in opts.split(',').filter(|o| !o.is_empty()) {
         let key = o.split('=').next().unwrap_or(o);
         let valid = matches!(
             key,
-            "size" | "mode" | "uid" | "gid" | "nr_inodes" | "nr_blocks" | "exec" | "noexec"
-                | "suid" | "nosuid" | "dev" | "nodev" | "ro" | "rw" | "atime" | "noatime"
-                | "relatime" | "strictatime" | "nodiratime" | "sync" | "async" | "tmpcopyup"
-                | "notmpcopyup" | "rprivate" | "private" | "rshared" | "shared" | "rslave"
+            "size"
+                | "mode"
+                | "uid"
+                | "gid"
+                | "nr_inodes"
+                | "nr_blocks"
+                | "exec"
+                | "noexec"
+                | "suid"
+                | "nosuid"
+                | "dev"
+                | "nodev"
+                | "ro"
+                | "rw"
+                | "atime"
+                | "noatime"
+                | "relatime"
+                | "strictatime"
+                | "nodiratime"
+                | "sync"
+                | "async"
+                | "tmpcopyup"
+                | "notmpcopyup"
+                | "rprivate"
+                | "private"
+                | "rshared"
+                | "shared"
+                | "rslave"
                 | "slave"
         );
         if !valid {
@@ -366,13 +413,21 @@ pub fn parse_env(env: &[String]) -> Result<Vec<String>> {
     let mut out = Vec::new();
     for e in env {
         match e.split_once('=') {
-            Some((k, _)) if k.is_empty() => {
-                return Err(Error::flag("--env", e, "invalid environment variable (empty name)"))
+            Some(("", _)) => {
+                return Err(Error::flag(
+                    "--env",
+                    e,
+                    "invalid environment variable (empty name)",
+                ))
             }
             Some(_) => out.push(e.clone()),
             None => {
                 if e.is_empty() {
-                    return Err(Error::flag("--env", e, "invalid environment variable (empty)"));
+                    return Err(Error::flag(
+                        "--env",
+                        e,
+                        "invalid environment variable (empty)",
+                    ));
                 }
                 if let Ok(v) = std::env::var(e) {
                     out.push(format!("{e}={v}"));
@@ -397,7 +452,8 @@ pub fn validate_hostname(s: &str) -> Result<()> {
                 && l.len() <= 63
                 && !l.starts_with('-')
                 && !l.ends_with('-')
-                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                && l.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         });
     if ok {
         Ok(())
@@ -458,7 +514,10 @@ mod tests {
         assert!(parse_bytes("lots").is_err());
         assert!(parse_bytes("10q").is_err());
         let e = parse_memory("5m").unwrap_err().to_string();
-        assert_eq!(e, "invalid --memory \"5m\": minimum memory limit allowed is 6MB");
+        assert_eq!(
+            e,
+            "invalid --memory \"5m\": minimum memory limit allowed is 6MB"
+        );
         let e = parse_memory("x").unwrap_err().to_string();
         assert_eq!(e, "invalid --memory \"x\": invalid size");
     }
@@ -467,17 +526,26 @@ mod tests {
     fn cpus() {
         assert_eq!(parse_cpus("0.5").unwrap(), 500_000_000);
         assert!(parse_cpus("0").is_err());
-        assert!(parse_cpus("abc").unwrap_err().to_string().starts_with("invalid --cpus \"abc\""));
+        assert!(parse_cpus("abc")
+            .unwrap_err()
+            .to_string()
+            .starts_with("invalid --cpus \"abc\""));
         assert!(parse_cpus("100000").is_err());
     }
 
     #[test]
     fn ulimits() {
         let u = parse_ulimit("nofile=1024:2048").unwrap();
-        assert_eq!((u.soft, u.hard, u.rlimit_type()), (1024, 2048, "RLIMIT_NOFILE"));
+        assert_eq!(
+            (u.soft, u.hard, u.rlimit_type()),
+            (1024, 2048, "RLIMIT_NOFILE")
+        );
         assert_eq!(parse_ulimit("nproc=10").unwrap().hard, 10);
         assert!(parse_ulimit("nofile=10:5").is_err());
-        assert!(parse_ulimit("bogus=1").unwrap_err().to_string().contains("invalid ulimit type"));
+        assert!(parse_ulimit("bogus=1")
+            .unwrap_err()
+            .to_string()
+            .contains("invalid ulimit type"));
         assert!(parse_ulimit("nofile").is_err());
     }
 
@@ -489,7 +557,10 @@ mod tests {
         assert!(!parse_volume("/a:/b").unwrap().read_only);
         assert!(parse_volume("name:/b").is_err());
         assert!(parse_volume("/a:b").is_err());
-        assert!(parse_volume("/a:/b:bogus").unwrap_err().to_string().starts_with("invalid --volume \"/a:/b:bogus\""));
+        assert!(parse_volume("/a:/b:bogus")
+            .unwrap_err()
+            .to_string()
+            .starts_with("invalid --volume \"/a:/b:bogus\""));
     }
 
     #[test]
@@ -503,7 +574,10 @@ mod tests {
 
     #[test]
     fn hosts_dns_labels_env() {
-        assert_eq!(parse_add_host("db:10.0.0.2").unwrap(), ("db".into(), "10.0.0.2".into()));
+        assert_eq!(
+            parse_add_host("db:10.0.0.2").unwrap(),
+            ("db".into(), "10.0.0.2".into())
+        );
         assert_eq!(parse_add_host("v6=::1").unwrap().1, "::1");
         assert!(parse_add_host("db:nope").is_err());
         assert!(parse_dns("1.1.1.1").is_ok());
@@ -512,7 +586,10 @@ mod tests {
         assert_eq!(l["a"], "b");
         assert_eq!(l["c"], "");
         assert!(parse_env(&["=x".into()]).is_err());
-        assert_eq!(parse_env(&["A=1".into(), "BERTH_SURELY_UNSET_VAR".into()]).unwrap(), vec!["A=1"]);
+        assert_eq!(
+            parse_env(&["A=1".into(), "BERTH_SURELY_UNSET_VAR".into()]).unwrap(),
+            vec!["A=1"]
+        );
     }
 
     #[test]
@@ -520,7 +597,10 @@ mod tests {
         assert_eq!(clean_path("/a/./b/../c/"), "/a/c");
         assert!(validate_hostname("web-1.example").is_ok());
         assert!(validate_hostname("-bad").is_err());
-        assert_eq!(parse_restart("on-failure:3").unwrap(), ("on-failure".into(), 3));
+        assert_eq!(
+            parse_restart("on-failure:3").unwrap(),
+            ("on-failure".into(), 3)
+        );
         assert!(parse_restart("sometimes").is_err());
         assert_eq!(parse_signal("--stop-signal", "TERM").unwrap(), 15);
         assert!(parse_signal("--stop-signal", "NOPE").is_err());

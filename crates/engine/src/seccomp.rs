@@ -113,7 +113,13 @@ fn parse_kernel(s: &str) -> Option<(u32, u32)> {
 /// Converts a docker-format profile (JSON text) for a container whose
 /// bounding set is `caps`. `None` if the profile enables nothing.
 pub fn convert(profile: &str, caps: &[String]) -> Result<Option<Value>> {
-    convert_for(profile, caps, goarch(), native_scmp_arch(), kernel_version())
+    convert_for(
+        profile,
+        caps,
+        goarch(),
+        native_scmp_arch(),
+        kernel_version(),
+    )
 }
 
 fn convert_for(
@@ -208,7 +214,13 @@ mod tests {
             .as_array()
             .unwrap()
             .iter()
-            .flat_map(|r| r["names"].as_array().unwrap().iter().map(|n| n.as_str().unwrap().to_string()))
+            .flat_map(|r| {
+                r["names"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|n| n.as_str().unwrap().to_string())
+            })
             .collect()
     }
 
@@ -227,7 +239,10 @@ mod tests {
         let n = names(&v);
         assert!(n.contains(&"read".to_string()));
         assert!(n.contains(&"arch_prctl".to_string()));
-        assert!(n.contains(&"chroot".to_string()), "CAP_SYS_CHROOT is in the default set");
+        assert!(
+            n.contains(&"chroot".to_string()),
+            "CAP_SYS_CHROOT is in the default set"
+        );
         assert!(n.contains(&"ptrace".to_string()), "minKernel 4.8 is met");
         assert!(!n.contains(&"mount".to_string()), "needs CAP_SYS_ADMIN");
         assert!(!n.contains(&"set_tls".to_string()), "arm only");
@@ -259,15 +274,24 @@ mod tests {
             .unwrap();
         let n = names(&v);
         assert!(n.contains(&"mount".to_string()));
-        assert!(!n.contains(&"clone3".to_string()) || {
-            // clone3 is allowed through the CAP_SYS_ADMIN rule, not answered ENOSYS.
-            !v["syscalls"].as_array().unwrap().iter().any(|r| r["errnoRet"] == 38)
-        });
+        assert!(
+            !n.contains(&"clone3".to_string()) || {
+                // clone3 is allowed through the CAP_SYS_ADMIN rule, not answered ENOSYS.
+                !v["syscalls"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|r| r["errnoRet"] == 38)
+            }
+        );
         assert!(!n.contains(&"ptrace".to_string()), "kernel 4.4 < 4.8");
         let v = convert_for(DEFAULT_PROFILE, &caps, "arm64", "SCMP_ARCH_AARCH64", (6, 1))
             .unwrap()
             .unwrap();
-        assert_eq!(v["architectures"], json!(["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"]));
+        assert_eq!(
+            v["architectures"],
+            json!(["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"])
+        );
         assert!(names(&v).contains(&"set_tls".to_string()));
     }
 

@@ -108,7 +108,11 @@ fn parse_security_opts(list: &[String]) -> Result<SecurityOpts> {
 /// `ReplaceOrAppendEnvValues`: `overrides` replace same-named entries of
 /// `defaults`; a bare `KEY` removes it.
 pub fn replace_or_append_env(defaults: &[String], overrides: &[String]) -> Vec<String> {
-    let key = |e: &str| e.split_once('=').map(|x| x.0.to_string()).unwrap_or(e.to_string());
+    let key = |e: &str| {
+        e.split_once('=')
+            .map(|x| x.0.to_string())
+            .unwrap_or(e.to_string())
+    };
     let mut out: Vec<String> = defaults.to_vec();
     for o in overrides {
         let k = key(o);
@@ -131,7 +135,11 @@ fn merge_env(image: &[String], user: &[String]) -> Vec<String> {
     if user.is_empty() {
         return image.to_vec();
     }
-    let key = |e: &str| e.split_once('=').map(|x| x.0.to_string()).unwrap_or(e.to_string());
+    let key = |e: &str| {
+        e.split_once('=')
+            .map(|x| x.0.to_string())
+            .unwrap_or(e.to_string())
+    };
     let mut out = user.to_vec();
     for e in image {
         if !user.iter().any(|u| key(u) == key(e)) {
@@ -214,15 +222,21 @@ fn hosts_file(extra: &[(String, String)], host_network: bool, host_file: &Path) 
 fn host_devices() -> Vec<Value> {
     use std::os::unix::fs::{FileTypeExt, MetadataExt};
     const SKIP_DIRS: &[&str] = &["pts", "shm", "fd", "mqueue", ".lxc", ".lxd-mounts", ".udev"];
-    const SKIP_FILES: &[&str] = &["console", "null", "zero", "full", "random", "urandom", "tty", "ptmx"];
+    const SKIP_FILES: &[&str] = &[
+        "console", "null", "zero", "full", "random", "urandom", "tty", "ptmx",
+    ];
     let mut out = Vec::new();
     let mut stack = vec![PathBuf::from("/dev")];
     while let Some(dir) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&dir) else { continue };
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for e in rd.flatten() {
             let p = e.path();
             let name = e.file_name().to_string_lossy().into_owned();
-            let Ok(m) = std::fs::symlink_metadata(&p) else { continue };
+            let Ok(m) = std::fs::symlink_metadata(&p) else {
+                continue;
+            };
             let ft = m.file_type();
             if ft.is_dir() {
                 if !SKIP_DIRS.contains(&name.as_str()) {
@@ -303,7 +317,10 @@ pub fn generate(
         None => crate::fsutil::short_id(ctx.id).to_string(),
     };
     let process_env = replace_or_append_env(
-        &[format!("PATH={DEFAULT_PATH}"), format!("HOSTNAME={hostname}")],
+        &[
+            format!("PATH={DEFAULT_PATH}"),
+            format!("HOSTNAME={hostname}"),
+        ],
         &env,
     );
     let user_entrypoint: Option<Vec<String>> = opts.entrypoint.as_ref().map(|e| {
@@ -315,7 +332,7 @@ pub fn generate(
     });
     let mut cmd: Option<Vec<String>> = (!opts.cmd.is_empty()).then(|| opts.cmd.clone());
     let mut entrypoint = user_entrypoint.clone();
-    if user_entrypoint.as_ref().is_none_or(|e| e.is_empty()) {
+    if user_entrypoint.as_ref().map_or(true, |e| e.is_empty()) {
         if cmd.is_none() {
             cmd = image.cmd.clone();
         }
@@ -354,13 +371,20 @@ pub fn generate(
     let exec_user = user::resolve(&user_spec, &opts.group_add, ctx.layers)?;
     let mut labels: BTreeMap<String, String> = image.labels.clone();
     labels.extend(opt::parse_labels(&opts.labels)?);
-    let stop_signal = opts.stop_signal.clone().or_else(|| image.stop_signal.clone());
+    let stop_signal = opts
+        .stop_signal
+        .clone()
+        .or_else(|| image.stop_signal.clone());
     if let Some(s) = &stop_signal {
         opt::parse_signal("--stop-signal", s)?;
     }
     if let Some(t) = opts.stop_timeout {
         if t < -1 {
-            return Err(Error::flag("--stop-timeout", &t.to_string(), "must be -1 or more"));
+            return Err(Error::flag(
+                "--stop-timeout",
+                &t.to_string(),
+                "must be -1 or more",
+            ));
         }
     }
     let (restart_name, restart_max) = opt::parse_restart(opts.restart.as_deref().unwrap_or("no"))?;
@@ -379,19 +403,22 @@ pub fn generate(
         match sec.seccomp.as_deref() {
             Some("unconfined") => None,
             Some(file) => {
-                let text = std::fs::read_to_string(file).map_err(|e| {
-                    Error::flag("--security-opt", &format!("seccomp={file}"), e)
-                })?;
-                seccomp::convert(&text, &capabilities).map_err(|e| {
-                    Error::flag("--security-opt", &format!("seccomp={file}"), e)
-                })?
+                let text = std::fs::read_to_string(file)
+                    .map_err(|e| Error::flag("--security-opt", &format!("seccomp={file}"), e))?;
+                seccomp::convert(&text, &capabilities)
+                    .map_err(|e| Error::flag("--security-opt", &format!("seccomp={file}"), e))?
             }
             None => seccomp::convert(seccomp::DEFAULT_PROFILE, &capabilities)?,
         }
     };
 
     // Resources.
-    let memory = opts.memory.as_deref().map(opt::parse_memory).transpose()?.unwrap_or(0);
+    let memory = opts
+        .memory
+        .as_deref()
+        .map(opt::parse_memory)
+        .transpose()?
+        .unwrap_or(0);
     let mut memory_swap = match opts.memory_swap.as_deref() {
         None | Some("") => 0,
         Some("-1") => -1,
@@ -412,7 +439,12 @@ pub fn generate(
     if memory > 0 && memory_swap == 0 {
         memory_swap = memory * 2;
     }
-    let nano_cpus = opts.cpus.as_deref().map(opt::parse_cpus).transpose()?.unwrap_or(0);
+    let nano_cpus = opts
+        .cpus
+        .as_deref()
+        .map(opt::parse_cpus)
+        .transpose()?
+        .unwrap_or(0);
     let pids_limit = opts.pids_limit.filter(|p| *p > 0);
     let ulimits = opts
         .ulimits
@@ -464,7 +496,9 @@ pub fn generate(
         if b.read_only {
             o.push("ro".into());
         }
-        user_mounts.push(json!({"destination": b.destination, "type": "bind", "source": b.source, "options": o}));
+        user_mounts.push(
+            json!({"destination": b.destination, "type": "bind", "source": b.source, "options": o}),
+        );
         mount_points.push(MountPoint {
             kind: "bind".into(),
             source: b.source.to_string_lossy().into_owned(),
@@ -479,7 +513,8 @@ pub fn generate(
             return Err(Error::flag("--tmpfs", d, "duplicate mount point"));
         }
         dests.push(d.clone());
-        user_mounts.push(json!({"destination": d, "type": "tmpfs", "source": "tmpfs", "options": o}));
+        user_mounts
+            .push(json!({"destination": d, "type": "tmpfs", "source": "tmpfs", "options": o}));
     }
     let ro = |priv_rw: bool| if priv_rw { "rw" } else { "ro" };
     let mut mounts: Vec<Value> = vec![
@@ -688,7 +723,11 @@ pub fn generate(
         mounts: mount_points,
         process_env: spec["process"]["env"]
             .as_array()
-            .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(String::from))
+                    .collect()
+            })
             .unwrap_or_default(),
         options: opts.clone(),
         ..Default::default()
@@ -715,10 +754,20 @@ mod tests {
     fn fx() -> Fx {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("layer/etc")).unwrap();
-        std::fs::write(dir.path().join("layer/etc/passwd"), "root:x:0:0::/root:/bin/sh\napp:x:10:20::/home/app:/bin/sh\n").unwrap();
-        std::fs::write(dir.path().join("resolv.conf"), "nameserver 127.0.0.53\nsearch lan\n").unwrap();
+        std::fs::write(
+            dir.path().join("layer/etc/passwd"),
+            "root:x:0:0::/root:/bin/sh\napp:x:10:20::/home/app:/bin/sh\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("resolv.conf"),
+            "nameserver 127.0.0.53\nsearch lan\n",
+        )
+        .unwrap();
         std::fs::write(dir.path().join("hosts"), "127.0.0.1 localhost myhost\n").unwrap();
-        let view = LayerView { lowers: vec![dir.path().join("layer")] };
+        let view = LayerView {
+            lowers: vec![dir.path().join("layer")],
+        };
         Fx { dir, view }
     }
 
@@ -726,13 +775,29 @@ mod tests {
 
     fn gen(f: &Fx, o: &CreateOptions, img: &ImageConfig) -> Result<Generated> {
         let d = f.dir.path();
-        let (rootfs, ud, rc, h) = (d.join("rootfs"), d.join("ud"), d.join("resolv.conf"), d.join("hosts"));
-        let ctx = SpecContext { id: ID, rootfs: &rootfs, userdata: &ud, layers: &f.view, host_resolv_conf: &rc, host_hosts: &h };
+        let (rootfs, ud, rc, h) = (
+            d.join("rootfs"),
+            d.join("ud"),
+            d.join("resolv.conf"),
+            d.join("hosts"),
+        );
+        let ctx = SpecContext {
+            id: ID,
+            rootfs: &rootfs,
+            userdata: &ud,
+            layers: &f.view,
+            host_resolv_conf: &rc,
+            host_hosts: &h,
+        };
         generate(o, img, &ctx)
     }
 
     fn opts(cmd: &[&str]) -> CreateOptions {
-        CreateOptions { image: "img".into(), cmd: cmd.iter().map(|s| s.to_string()).collect(), ..Default::default() }
+        CreateOptions {
+            image: "img".into(),
+            cmd: cmd.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        }
     }
 
     fn s(v: &[&str]) -> Vec<String> {
@@ -742,7 +807,11 @@ mod tests {
     #[test]
     fn entrypoint_and_cmd_merge_like_docker() {
         let f = fx();
-        let img = ImageConfig { entrypoint: Some(s(&["/ep"])), cmd: Some(s(&["default"])), ..Default::default() };
+        let img = ImageConfig {
+            entrypoint: Some(s(&["/ep"])),
+            cmd: Some(s(&["default"])),
+            ..Default::default()
+        };
         let g = gen(&f, &opts(&[]), &img).unwrap();
         assert_eq!(g.spec["process"]["args"], json!(["/ep", "default"]));
         let g = gen(&f, &opts(&["x"]), &img).unwrap();
@@ -750,7 +819,11 @@ mod tests {
         let mut o = opts(&[]);
         o.entrypoint = Some("/other".into());
         let g = gen(&f, &o, &img).unwrap();
-        assert_eq!(g.spec["process"]["args"], json!(["/other"]), "--entrypoint resets the image CMD");
+        assert_eq!(
+            g.spec["process"]["args"],
+            json!(["/other"]),
+            "--entrypoint resets the image CMD"
+        );
         assert_eq!(g.container.config.cmd, None);
         let mut o = opts(&["sh"]);
         o.entrypoint = Some(String::new());
@@ -764,21 +837,38 @@ mod tests {
     #[test]
     fn env_hostname_user_defaults() {
         let f = fx();
-        let img = ImageConfig { env: s(&["A=img", "B=img"]), user: Some("app".into()), working_dir: Some("/w".into()), ..Default::default() };
+        let img = ImageConfig {
+            env: s(&["A=img", "B=img"]),
+            user: Some("app".into()),
+            working_dir: Some("/w".into()),
+            ..Default::default()
+        };
         let mut o = opts(&["true"]);
         o.env = s(&["B=user", "C=user"]);
         let g = gen(&f, &o, &img).unwrap();
         assert_eq!(g.container.config.env, s(&["B=user", "C=user", "A=img"]));
         assert_eq!(
             g.spec["process"]["env"],
-            json!([format!("PATH={DEFAULT_PATH}"), "HOSTNAME=0123456789ab", "B=user", "C=user", "A=img"])
+            json!([
+                format!("PATH={DEFAULT_PATH}"),
+                "HOSTNAME=0123456789ab",
+                "B=user",
+                "C=user",
+                "A=img"
+            ])
         );
         assert_eq!(g.spec["hostname"], "0123456789ab");
         assert_eq!(g.hostname, "0123456789ab\n");
-        assert_eq!(g.spec["process"]["user"], json!({"uid": 10, "gid": 20, "additionalGids": [20]}));
+        assert_eq!(
+            g.spec["process"]["user"],
+            json!({"uid": 10, "gid": 20, "additionalGids": [20]})
+        );
         assert_eq!(g.spec["process"]["cwd"], "/w");
         // resolv.conf: host's localhost resolver replaced by public ones.
-        assert_eq!(g.resolv_conf, "search lan\nnameserver 8.8.8.8\nnameserver 8.8.4.4\n");
+        assert_eq!(
+            g.resolv_conf,
+            "search lan\nnameserver 8.8.8.8\nnameserver 8.8.4.4\n"
+        );
         assert!(g.hosts.starts_with("127.0.0.1\tlocalhost\n"));
     }
 
@@ -788,7 +878,10 @@ mod tests {
         let g = gen(&f, &opts(&["true"]), &ImageConfig::default()).unwrap();
         let p = &g.spec["process"];
         assert_eq!(p["capabilities"]["bounding"].as_array().unwrap().len(), 14);
-        assert_eq!(p["capabilities"]["effective"], p["capabilities"]["bounding"]);
+        assert_eq!(
+            p["capabilities"]["effective"],
+            p["capabilities"]["bounding"]
+        );
         assert!(p["capabilities"].get("inheritable").is_none());
         assert_eq!(p["noNewPrivileges"], false);
         let l = &g.spec["linux"];
@@ -796,13 +889,43 @@ mod tests {
         assert_eq!(l["readonlyPaths"].as_array().unwrap().len(), 5);
         assert_eq!(l["seccomp"]["defaultAction"], "SCMP_ACT_ERRNO");
         assert_eq!(l["cgroupsPath"], format!("/berth/{ID}"));
-        let ns: Vec<&str> = l["namespaces"].as_array().unwrap().iter().map(|n| n["type"].as_str().unwrap()).collect();
+        let ns: Vec<&str> = l["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["type"].as_str().unwrap())
+            .collect();
         assert_eq!(ns, ["pid", "ipc", "uts", "mount", "network", "cgroup"]);
-        assert_eq!(l["resources"]["devices"], json!([{"allow": false, "access": "rwm"}]));
-        let dests: Vec<&str> = g.spec["mounts"].as_array().unwrap().iter().map(|m| m["destination"].as_str().unwrap()).collect();
-        assert_eq!(dests, ["/proc", "/dev", "/dev/pts", "/sys", "/sys/fs/cgroup", "/dev/mqueue", "/dev/shm", "/etc/resolv.conf", "/etc/hostname", "/etc/hosts"]);
+        assert_eq!(
+            l["resources"]["devices"],
+            json!([{"allow": false, "access": "rwm"}])
+        );
+        let dests: Vec<&str> = g.spec["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["destination"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            dests,
+            [
+                "/proc",
+                "/dev",
+                "/dev/pts",
+                "/sys",
+                "/sys/fs/cgroup",
+                "/dev/mqueue",
+                "/dev/shm",
+                "/etc/resolv.conf",
+                "/etc/hostname",
+                "/etc/hosts"
+            ]
+        );
         let shm = &g.spec["mounts"][6];
-        assert!(shm["options"].as_array().unwrap().contains(&json!("size=67108864")));
+        assert!(shm["options"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("size=67108864")));
         assert_eq!(g.container.host_config.shm_size, 64 << 20);
 
         let mut o = opts(&["true"]);
@@ -812,11 +935,20 @@ mod tests {
         let g = gen(&f, &o, &ImageConfig::default()).unwrap();
         let l = &g.spec["linux"];
         assert!(l.get("seccomp").is_none() && l.get("maskedPaths").is_none());
-        assert_eq!(l["resources"]["devices"], json!([{"allow": true, "access": "rwm"}]));
-        assert!(!l["namespaces"].as_array().unwrap().contains(&json!({"type": "network"})));
+        assert_eq!(
+            l["resources"]["devices"],
+            json!([{"allow": true, "access": "rwm"}])
+        );
+        assert!(!l["namespaces"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({"type": "network"})));
         assert_eq!(g.spec["root"]["readonly"], true);
         assert_eq!(g.container.host_config.network_mode, "host");
-        assert!(g.hosts.starts_with("127.0.0.1 localhost myhost\n"), "host network: the host's hosts file");
+        assert!(
+            g.hosts.starts_with("127.0.0.1 localhost myhost\n"),
+            "host network: the host's hosts file"
+        );
         assert!(g.resolv_conf.contains("nameserver 127.0.0.53"));
     }
 
@@ -836,31 +968,71 @@ mod tests {
         assert_eq!(r["memory"]["limit"], 100 << 20);
         assert_eq!(r["cpu"], json!({"period": 100000, "quota": 100000}));
         assert_eq!(r["pids"]["limit"], 10);
-        assert_eq!(g.spec["process"]["rlimits"], json!([{"type": "RLIMIT_NOFILE", "soft": 10, "hard": 20}]));
+        assert_eq!(
+            g.spec["process"]["rlimits"],
+            json!([{"type": "RLIMIT_NOFILE", "soft": 10, "hard": 20}])
+        );
         let m = g.spec["mounts"].as_array().unwrap();
-        let shm: Vec<&Value> = m.iter().filter(|m| m["destination"] == "/dev/shm").collect();
-        assert_eq!(shm.len(), 1, "the user's tmpfs replaces the default /dev/shm");
+        let shm: Vec<&Value> = m
+            .iter()
+            .filter(|m| m["destination"] == "/dev/shm")
+            .collect();
+        assert_eq!(
+            shm.len(),
+            1,
+            "the user's tmpfs replaces the default /dev/shm"
+        );
         assert_eq!(shm[0]["source"], "tmpfs");
         let data = m.iter().position(|m| m["destination"] == "/data").unwrap();
-        let sub = m.iter().position(|m| m["destination"] == "/data/sub").unwrap();
+        let sub = m
+            .iter()
+            .position(|m| m["destination"] == "/data/sub")
+            .unwrap();
         assert!(data < sub);
         assert_eq!(m[data]["options"], json!(["rbind", "rprivate", "ro"]));
         assert_eq!(g.container.mounts.len(), 2);
         assert!(!g.container.mounts[0].rw);
         assert_eq!(g.container.config.stop_signal.as_deref(), Some("SIGINT"));
         for (set, flag) in [
-            (Box::new(|o: &mut CreateOptions| o.network = Some("bridge".into())) as Box<dyn Fn(&mut CreateOptions)>, "--network"),
-            (Box::new(|o: &mut CreateOptions| o.stop_signal = Some("SIGNOPE".into())), "--stop-signal"),
-            (Box::new(|o: &mut CreateOptions| o.hostname = Some("bad_host!".into())), "--hostname"),
-            (Box::new(|o: &mut CreateOptions| o.volumes = s(&["/a:/x", "/b:/x"])), "--volume"),
-            (Box::new(|o: &mut CreateOptions| o.restart = Some("sometimes".into())), "--restart"),
-            (Box::new(|o: &mut CreateOptions| o.shm_size = Some("x".into())), "--shm-size"),
-            (Box::new(|o: &mut CreateOptions| o.env = s(&["=x"])), "--env"),
-            (Box::new(|o: &mut CreateOptions| o.dns = s(&["dns.example"])), "--dns"),
+            (
+                Box::new(|o: &mut CreateOptions| o.network = Some("bridge".into()))
+                    as Box<dyn Fn(&mut CreateOptions)>,
+                "--network",
+            ),
+            (
+                Box::new(|o: &mut CreateOptions| o.stop_signal = Some("SIGNOPE".into())),
+                "--stop-signal",
+            ),
+            (
+                Box::new(|o: &mut CreateOptions| o.hostname = Some("bad_host!".into())),
+                "--hostname",
+            ),
+            (
+                Box::new(|o: &mut CreateOptions| o.volumes = s(&["/a:/x", "/b:/x"])),
+                "--volume",
+            ),
+            (
+                Box::new(|o: &mut CreateOptions| o.restart = Some("sometimes".into())),
+                "--restart",
+            ),
+            (
+                Box::new(|o: &mut CreateOptions| o.shm_size = Some("x".into())),
+                "--shm-size",
+            ),
+            (
+                Box::new(|o: &mut CreateOptions| o.env = s(&["=x"])),
+                "--env",
+            ),
+            (
+                Box::new(|o: &mut CreateOptions| o.dns = s(&["dns.example"])),
+                "--dns",
+            ),
         ] {
             let mut o = opts(&["true"]);
             set(&mut o);
-            let e = gen(&f, &o, &ImageConfig::default()).unwrap_err().to_string();
+            let e = gen(&f, &o, &ImageConfig::default())
+                .unwrap_err()
+                .to_string();
             assert!(e.starts_with(&format!("invalid {flag} ")), "{flag}: {e}");
             assert!(!e.contains('\n'));
         }

@@ -11,7 +11,9 @@ pub(crate) const CONFIG: &str = "config.v2.json";
 pub(crate) const STATE: &str = "state.json";
 
 fn is_full_id(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
 }
 
 /// Docker's container name rule.
@@ -19,8 +21,7 @@ pub fn validate_name(name: &str) -> Result<String> {
     let n = name.strip_prefix('/').unwrap_or(name);
     let ok = n.len() >= 2
         && n.as_bytes()[0].is_ascii_alphanumeric()
-        && n
-            .bytes()
+        && n.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-');
     if ok {
         Ok(n.to_string())
@@ -34,10 +35,40 @@ pub fn validate_name(name: &str) -> Result<String> {
 }
 
 const LEFT: &[&str] = &[
-    "admiring", "brave", "busy", "calm", "clever", "cool", "dazzling", "eager", "elegant",
-    "festive", "focused", "gallant", "gifted", "happy", "hopeful", "jolly", "keen", "kind",
-    "loving", "modest", "nice", "optimistic", "peaceful", "quirky", "relaxed", "serene",
-    "sharp", "stoic", "tender", "trusting", "vibrant", "wizardly", "youthful", "zealous",
+    "admiring",
+    "brave",
+    "busy",
+    "calm",
+    "clever",
+    "cool",
+    "dazzling",
+    "eager",
+    "elegant",
+    "festive",
+    "focused",
+    "gallant",
+    "gifted",
+    "happy",
+    "hopeful",
+    "jolly",
+    "keen",
+    "kind",
+    "loving",
+    "modest",
+    "nice",
+    "optimistic",
+    "peaceful",
+    "quirky",
+    "relaxed",
+    "serene",
+    "sharp",
+    "stoic",
+    "tender",
+    "trusting",
+    "vibrant",
+    "wizardly",
+    "youthful",
+    "zealous",
 ];
 const RIGHT: &[&str] = &[
     "agnesi", "babbage", "bohr", "curie", "darwin", "einstein", "euler", "fermi", "gauss",
@@ -216,7 +247,11 @@ impl Engine {
         st.error = format!(
             "the container's monitor (pid {}) exited unexpectedly{}",
             st.monitor_pid,
-            if killed { "; the container was killed" } else { "" }
+            if killed {
+                "; the container was killed"
+            } else {
+                ""
+            }
         );
         st.pid = 0;
         st.monitor_pid = 0;

@@ -32,7 +32,14 @@ pub fn parse(s: &str) -> Option<SystemTime> {
         return None;
     }
     let n = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
-    let (y, mo, d, h, mi, se) = (n(0..4)?, n(5..7)?, n(8..10)?, n(11..13)?, n(14..16)?, n(17..19)?);
+    let (y, mo, d, h, mi, se) = (
+        n(0..4)?,
+        n(5..7)?,
+        n(8..10)?,
+        n(11..13)?,
+        n(14..16)?,
+        n(17..19)?,
+    );
     let mut i = 19;
     let mut nanos: u64 = 0;
     if b.get(i) == Some(&b'.') {
@@ -181,7 +188,10 @@ mod tests {
 
     #[test]
     fn human() {
-        assert_eq!(human_duration(Duration::from_millis(300)), "Less than a second");
+        assert_eq!(
+            human_duration(Duration::from_millis(300)),
+            "Less than a second"
+        );
         assert_eq!(human_duration(Duration::from_secs(3)), "3 seconds");
         assert_eq!(human_duration(Duration::from_secs(90)), "About a minute");
         assert_eq!(human_duration(Duration::from_secs(600)), "10 minutes");

@@ -81,7 +81,12 @@ fn groups(text: &str) -> Vec<GroupEntry> {
                 gid: f.get(2)?.parse().ok()?,
                 members: f
                     .get(3)
-                    .map(|m| m.split(',').filter(|x| !x.is_empty()).map(String::from).collect())
+                    .map(|m| {
+                        m.split(',')
+                            .filter(|x| !x.is_empty())
+                            .map(String::from)
+                            .collect()
+                    })
                     .unwrap_or_default(),
             })
         })
@@ -134,7 +139,9 @@ pub fn resolve(spec: &str, group_add: &[String], view: &LayerView) -> Result<Exe
                     .find(|e| e.name == g)
                     .map(|e| e.gid)
                     .ok_or_else(|| {
-                        bad(format!("unable to find group {g}: no matching entries in group file"))
+                        bad(format!(
+                            "unable to find group {g}: no matching entries in group file"
+                        ))
                     })?,
             }
         }
@@ -203,10 +210,16 @@ mod tests {
         let u = resolve("www:root", &[], &v).unwrap();
         assert_eq!((u.uid, u.gid, u.additional_gids.clone()), (33, 0, vec![0]));
         let u = resolve("1234:5", &["staff".into(), "7".into()], &v).unwrap();
-        assert_eq!((u.uid, u.gid, u.additional_gids.clone()), (1234, 5, vec![5, 50, 7]));
+        assert_eq!(
+            (u.uid, u.gid, u.additional_gids.clone()),
+            (1234, 5, vec![5, 50, 7])
+        );
         assert_eq!(resolve("", &[], &v).unwrap().uid, 0);
         let e = resolve("nobody", &[], &v).unwrap_err().to_string();
-        assert!(e.starts_with("invalid --user \"nobody\": unable to find user nobody"), "{e}");
+        assert!(
+            e.starts_with("invalid --user \"nobody\": unable to find user nobody"),
+            "{e}"
+        );
         assert!(resolve("www:nogroup", &[], &v).is_err());
     }
 }

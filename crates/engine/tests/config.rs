@@ -8,7 +8,11 @@ use std::time::Duration;
 fn image_env() -> Env {
     let env = Env::new();
     let opts = image::ImportOptions {
-        env: vec!["PATH=/bin".into(), "FROM_IMAGE=yes".into(), "OVERRIDE=image".into()],
+        env: vec![
+            "PATH=/bin".into(),
+            "FROM_IMAGE=yes".into(),
+            "OVERRIDE=image".into(),
+        ],
         working_dir: Some("/srv/app".into()),
         cmd: Some(vec!["echo".into(), "image-cmd".into()]),
         entrypoint: None,
@@ -16,10 +20,17 @@ fn image_env() -> Env {
         stop_signal: Some("SIGUSR1".into()),
         ..Default::default()
     };
-    env.import("app", &opts, &[
-        ("etc/passwd", "root:x:0:0:root:/root:/bin/sh\nwww:x:33:33:www:/var/www:/bin/sh\n"),
-        ("etc/group", "root:x:0:\nwww:x:33:\nstaff:x:50:www\n"),
-    ]);
+    env.import(
+        "app",
+        &opts,
+        &[
+            (
+                "etc/passwd",
+                "root:x:0:0:root:/root:/bin/sh\nwww:x:33:33:www:/var/www:/bin/sh\n",
+            ),
+            ("etc/group", "root:x:0:\nwww:x:33:\nstaff:x:50:www\n"),
+        ],
+    );
     env
 }
 
@@ -34,7 +45,14 @@ fn env_workdir_and_cmd_from_image() {
     let env = image_env();
     let (code, out, _) = env.run(&app(&env, &[]));
     assert_eq!((code, out.as_str()), (0, "image-cmd\n"));
-    let mut o = app(&env, &["sh", "-c", "pwd; echo $FROM_IMAGE $OVERRIDE $HOSTNAME; echo $PATH; echo $HOME"]);
+    let mut o = app(
+        &env,
+        &[
+            "sh",
+            "-c",
+            "pwd; echo $FROM_IMAGE $OVERRIDE $HOSTNAME; echo $PATH; echo $HOME",
+        ],
+    );
     o.env = vec!["OVERRIDE=user".into()];
     let (code, out, _) = env.run(&o);
     assert_eq!(code, 0);
@@ -50,7 +68,12 @@ fn env_workdir_and_cmd_from_image() {
     assert_eq!(env.run(&o).1, "/tmp\n");
     let mut o = app(&env, &["pwd"]);
     o.workdir = Some("rel".into());
-    assert!(env.engine.create(&o).unwrap_err().to_string().starts_with("invalid --workdir \"rel\""));
+    assert!(env
+        .engine
+        .create(&o)
+        .unwrap_err()
+        .to_string()
+        .starts_with("invalid --workdir \"rel\""));
     // --entrypoint drops the image's CMD.
     let mut o = app(&env, &[]);
     o.entrypoint = Some("hostname".into());
@@ -66,22 +89,35 @@ fn user_from_passwd() {
     let env = image_env();
     let mut o = app(&env, &["id"]);
     o.user = Some("www".into());
-    assert_eq!(env.run(&o).1, "uid=33(www) gid=33(www) groups=33(www),50(staff)\n");
+    assert_eq!(
+        env.run(&o).1,
+        "uid=33(www) gid=33(www) groups=33(www),50(staff)\n"
+    );
     let mut o = app(&env, &["id"]);
     o.user = Some("1000:50".into());
     o.group_add = vec!["www".into()];
-    assert_eq!(env.run(&o).1, "uid=1000 gid=50(staff) groups=33(www),50(staff)\n");
+    assert_eq!(
+        env.run(&o).1,
+        "uid=1000 gid=50(staff) groups=33(www),50(staff)\n"
+    );
     let mut o = app(&env, &["id"]);
     o.user = Some("nobody".into());
     let e = env.engine.create(&o).unwrap_err();
-    assert!(e.to_string().starts_with("invalid --user \"nobody\""), "{e}");
+    assert!(
+        e.to_string().starts_with("invalid --user \"nobody\""),
+        "{e}"
+    );
     assert_eq!(e.exit_code(), 125);
 }
 
 #[test]
 fn hosts_dns_hostname() {
     let env = Env::new();
-    let mut o = env.opts(&["sh", "-c", "cat /etc/hosts /etc/resolv.conf /etc/hostname; hostname"]);
+    let mut o = env.opts(&[
+        "sh",
+        "-c",
+        "cat /etc/hosts /etc/resolv.conf /etc/hostname; hostname",
+    ]);
     o.hostname = Some("web".into());
     o.add_hosts = vec!["db:10.1.2.3".into()];
     o.dns = vec!["9.9.9.9".into()];
@@ -90,7 +126,10 @@ fn hosts_dns_hostname() {
     assert_eq!(code, 0);
     assert!(out.contains("127.0.0.1\tlocalhost\n"), "{out}");
     assert!(out.contains("10.1.2.3\tdb\n"), "{out}");
-    assert!(out.contains("nameserver 9.9.9.9\n") && out.contains("search example.org\n"), "{out}");
+    assert!(
+        out.contains("nameserver 9.9.9.9\n") && out.contains("search example.org\n"),
+        "{out}"
+    );
     assert!(out.ends_with("web\nweb\n"), "{out}");
     let mut o = env.opts(&["true"]);
     o.add_hosts = vec!["db:not-an-ip".into()];
@@ -110,10 +149,19 @@ fn memory_cpus_pids_ulimit_in_the_cgroup() {
     o.ulimits = vec!["nofile=512:1024".into()];
     let id = env.engine.run_detached(&o).unwrap();
     let read = |c: &str, f: &str| {
-        std::fs::read_to_string(cgroup_dir(c, &id).join(f)).unwrap().trim().to_string()
+        std::fs::read_to_string(cgroup_dir(c, &id).join(f))
+            .unwrap()
+            .trim()
+            .to_string()
     };
-    if cgroup_dir("memory", &id).join("memory.limit_in_bytes").exists() {
-        assert_eq!(read("memory", "memory.limit_in_bytes"), (64u64 << 20).to_string());
+    if cgroup_dir("memory", &id)
+        .join("memory.limit_in_bytes")
+        .exists()
+    {
+        assert_eq!(
+            read("memory", "memory.limit_in_bytes"),
+            (64u64 << 20).to_string()
+        );
         assert_eq!(read("cpu", "cpu.cfs_quota_us"), "50000");
         assert_eq!(read("cpu", "cpu.cfs_period_us"), "100000");
     } else {
@@ -128,11 +176,27 @@ fn memory_cpus_pids_ulimit_in_the_cgroup() {
     assert_eq!(v["HostConfig"]["PidsLimit"], 50);
     env.engine.remove(&id, true).unwrap();
     for (flag, set) in [
-        ("--memory", Box::new(|o: &mut engine::CreateOptions| o.memory = Some("lots".into())) as Box<dyn Fn(&mut engine::CreateOptions)>),
-        ("--cpus", Box::new(|o: &mut engine::CreateOptions| o.cpus = Some("x".into()))),
-        ("--ulimit", Box::new(|o: &mut engine::CreateOptions| o.ulimits = vec!["nofile=9:1".into()])),
-        ("--tmpfs", Box::new(|o: &mut engine::CreateOptions| o.tmpfs = vec!["rel".into()])),
-        ("--volume", Box::new(|o: &mut engine::CreateOptions| o.volumes = vec!["vol:/x".into()])),
+        (
+            "--memory",
+            Box::new(|o: &mut engine::CreateOptions| o.memory = Some("lots".into()))
+                as Box<dyn Fn(&mut engine::CreateOptions)>,
+        ),
+        (
+            "--cpus",
+            Box::new(|o: &mut engine::CreateOptions| o.cpus = Some("x".into())),
+        ),
+        (
+            "--ulimit",
+            Box::new(|o: &mut engine::CreateOptions| o.ulimits = vec!["nofile=9:1".into()]),
+        ),
+        (
+            "--tmpfs",
+            Box::new(|o: &mut engine::CreateOptions| o.tmpfs = vec!["rel".into()]),
+        ),
+        (
+            "--volume",
+            Box::new(|o: &mut engine::CreateOptions| o.volumes = vec!["vol:/x".into()]),
+        ),
     ] {
         let mut o = env.opts(&["true"]);
         set(&mut o);
@@ -169,9 +233,16 @@ fn exec_output_and_exit_codes() {
     o.workdir = Some("/tmp".into());
     let id = env.engine.run_detached(&o).unwrap();
     let (r, w) = std::io::pipe().unwrap();
-    let stdio = engine::ExecStdio { stdout: Some(w.into()), ..Default::default() };
+    let stdio = engine::ExecStdio {
+        stdout: Some(w.into()),
+        ..Default::default()
+    };
     let x = engine::ExecOptions {
-        cmd: vec!["sh".into(), "-c".into(), "echo $FOO $BAR; pwd; exit 5".into()],
+        cmd: vec![
+            "sh".into(),
+            "-c".into(),
+            "echo $FOO $BAR; pwd; exit 5".into(),
+        ],
         env: vec!["BAR=baz".into()],
         ..Default::default()
     };
@@ -180,14 +251,26 @@ fn exec_output_and_exit_codes() {
     let mut s = String::new();
     std::io::Read::read_to_string(&mut { r }, &mut s).unwrap();
     assert_eq!(s, "bar baz\n/tmp\n");
-    let x = engine::ExecOptions { cmd: vec!["nope".into()], ..Default::default() };
+    let x = engine::ExecOptions {
+        cmd: vec!["nope".into()],
+        ..Default::default()
+    };
     let e = env.engine.exec(&id, &x, Default::default()).unwrap_err();
     assert_eq!(e.exit_code(), 127, "{e}");
     // top sees both processes while an exec runs.
-    let x = engine::ExecOptions { cmd: vec!["sleep".into(), "30".into()], detach: true, ..Default::default() };
+    let x = engine::ExecOptions {
+        cmd: vec!["sleep".into(), "30".into()],
+        detach: true,
+        ..Default::default()
+    };
     assert_eq!(env.engine.exec(&id, &x, Default::default()).unwrap(), 0);
     assert!(until(Duration::from_secs(5), || {
-        env.engine.top(&id).unwrap().processes.iter().any(|p| p[3] == "sleep 30")
+        env.engine
+            .top(&id)
+            .unwrap()
+            .processes
+            .iter()
+            .any(|p| p[3] == "sleep 30")
     }));
     let top = env.engine.top(&id).unwrap();
     assert_eq!(top.titles, vec!["UID", "PID", "PPID", "CMD"]);
@@ -195,11 +278,19 @@ fn exec_output_and_exit_codes() {
     assert!(top.processes.iter().any(|p| p[3] == "sleep 30"), "{top:?}");
     // pause / unpause
     env.engine.pause(&id).unwrap();
-    assert_eq!(env.engine.inspect(&id).unwrap()["State"]["Status"], "paused");
-    assert!(env.engine.list(false).unwrap()[0].status.ends_with("(Paused)"));
+    assert_eq!(
+        env.engine.inspect(&id).unwrap()["State"]["Status"],
+        "paused"
+    );
+    assert!(env.engine.list(false).unwrap()[0]
+        .status
+        .ends_with("(Paused)"));
     assert!(env.engine.exec(&id, &x, Default::default()).is_err());
     env.engine.unpause(&id).unwrap();
-    assert_eq!(env.engine.inspect(&id).unwrap()["State"]["Status"], "running");
+    assert_eq!(
+        env.engine.inspect(&id).unwrap()["State"]["Status"],
+        "running"
+    );
     env.engine.stop(&id, Some(1)).unwrap();
     let e = env.engine.exec(&id, &x, Default::default()).unwrap_err();
     assert!(e.to_string().contains("not running"), "{e}");
@@ -237,7 +328,10 @@ fn inspect_shape() {
     assert_eq!(c["Labels"]["a"], "b");
     assert_eq!(c["Labels"]["from"], "image");
     assert_eq!(c["StopSignal"], "SIGUSR1");
-    assert!(c["Env"].as_array().unwrap().contains(&serde_json::json!("FROM_IMAGE=yes")));
+    assert!(c["Env"]
+        .as_array()
+        .unwrap()
+        .contains(&serde_json::json!("FROM_IMAGE=yes")));
     assert_eq!(c["Hostname"].as_str().unwrap().len(), 12);
     let h = &v["HostConfig"];
     assert_eq!(h["Memory"], 32 << 20);

@@ -20,7 +20,10 @@ fn forked_monitor_without_binary() {
     env.engine = env.engine.clone().with_monitor_exe(None);
     let (code, out, _) = env.run(&env.opts(&["sh", "-c", "echo forked; exit 2"]));
     assert_eq!((code, out.as_str()), (2, "forked\n"));
-    let id = env.engine.run_detached(&env.opts(&["sleep", "100"])).unwrap();
+    let id = env
+        .engine
+        .run_detached(&env.opts(&["sleep", "100"]))
+        .unwrap();
     env.engine.stop(&id, Some(1)).unwrap();
     env.engine.remove(&id, false).unwrap();
 }
@@ -28,7 +31,11 @@ fn forked_monitor_without_binary() {
 #[test]
 fn missing_command_is_127() {
     let env = Env::new();
-    let e = env.engine.run(&env.opts(&["no-such-command"])).err().unwrap();
+    let e = env
+        .engine
+        .run(&env.opts(&["no-such-command"]))
+        .err()
+        .unwrap();
     assert_eq!(e.exit_code(), 127, "{e}");
     assert!(e.to_string().contains("executable file not found"), "{e}");
     let e = env.engine.run(&env.opts(&["/etc"])).err().unwrap();
@@ -56,7 +63,10 @@ fn detached_run_and_logs() {
     assert_eq!(id.len(), 64);
     assert_eq!(env.engine.wait("logger").unwrap(), 0);
     let logs = env.logs(&id[..12]);
-    assert!(logs.contains("one\n") && logs.contains("two\n") && logs.contains("three\n"), "{logs}");
+    assert!(
+        logs.contains("one\n") && logs.contains("two\n") && logs.contains("three\n"),
+        "{logs}"
+    );
     // The json-file format.
     let raw = std::fs::read_to_string(env.engine.log_path(&id)).unwrap();
     let first: serde_json::Value = serde_json::from_str(raw.lines().next().unwrap()).unwrap();
@@ -66,13 +76,21 @@ fn detached_run_and_logs() {
     // tail, streams, timestamps
     let mut out = Vec::new();
     let mut err = Vec::new();
-    let lo = engine::LogsOptions { tail: Some(1), timestamps: true, stdout: true, ..Default::default() };
+    let lo = engine::LogsOptions {
+        tail: Some(1),
+        timestamps: true,
+        stdout: true,
+        ..Default::default()
+    };
     env.engine.logs("logger", &lo, &mut out, &mut err).unwrap();
     let s = String::from_utf8(out).unwrap();
     assert!(s.ends_with(" three\n") && s.starts_with("20"), "{s}");
     let mut out = Vec::new();
     let mut err = Vec::new();
-    let lo = engine::LogsOptions { stderr: true, ..Default::default() };
+    let lo = engine::LogsOptions {
+        stderr: true,
+        ..Default::default()
+    };
     env.engine.logs("logger", &lo, &mut out, &mut err).unwrap();
     assert!(out.is_empty());
     assert_eq!(String::from_utf8(err).unwrap(), "two\n");
@@ -89,7 +107,10 @@ fn follow_logs_until_exit() {
         .unwrap();
     let mut out = Vec::new();
     let mut err = Vec::new();
-    let lo = engine::LogsOptions { follow: true, ..Default::default() };
+    let lo = engine::LogsOptions {
+        follow: true,
+        ..Default::default()
+    };
     env.engine.logs(&id, &lo, &mut out, &mut err).unwrap();
     assert_eq!(String::from_utf8(out).unwrap(), "1\n2\n3\n");
 }
@@ -99,7 +120,11 @@ fn stop_with_trap_exits_within_timeout() {
     let env = Env::new();
     let id = env
         .engine
-        .run_detached(&env.opts(&["sh", "-c", "trap 'echo got TERM; exit 0' TERM; while true; do sleep 0.1; done"]))
+        .run_detached(&env.opts(&[
+            "sh",
+            "-c",
+            "trap 'echo got TERM; exit 0' TERM; while true; do sleep 0.1; done",
+        ]))
         .unwrap();
     let l = env.engine.list(false).unwrap();
     assert_eq!(l.len(), 1);
@@ -124,7 +149,10 @@ fn stop_kills_after_timeout() {
     let t = Instant::now();
     env.engine.stop(&id, Some(1)).unwrap();
     let el = t.elapsed();
-    assert!(el >= Duration::from_secs(1) && el < Duration::from_secs(8), "{el:?}");
+    assert!(
+        el >= Duration::from_secs(1) && el < Duration::from_secs(8),
+        "{el:?}"
+    );
     assert_eq!(env.engine.wait(&id).unwrap(), 137);
 }
 
@@ -133,14 +161,24 @@ fn kill_with_signal() {
     let env = Env::new();
     let id = env
         .engine
-        .run_detached(&env.opts(&["sh", "-c", "trap 'exit 7' USR1; while true; do sleep 0.1; done"]))
+        .run_detached(&env.opts(&[
+            "sh",
+            "-c",
+            "trap 'exit 7' USR1; while true; do sleep 0.1; done",
+        ]))
         .unwrap();
-    assert!(matches!(env.engine.kill(&id, Some("NOPE")), Err(Error::InvalidArgument(_))));
+    assert!(matches!(
+        env.engine.kill(&id, Some("NOPE")),
+        Err(Error::InvalidArgument(_))
+    ));
     env.engine.kill(&id, Some("usr1")).unwrap();
     assert_eq!(env.engine.wait(&id).unwrap(), 7);
     assert!(env.engine.kill(&id, None).is_err());
     // SIGKILL by default.
-    let id = env.engine.run_detached(&env.opts(&["sleep", "100"])).unwrap();
+    let id = env
+        .engine
+        .run_detached(&env.opts(&["sleep", "100"]))
+        .unwrap();
     env.engine.kill(&id, None).unwrap();
     assert_eq!(env.engine.wait(&id).unwrap(), 137);
 }
@@ -148,7 +186,10 @@ fn kill_with_signal() {
 #[test]
 fn rm_removes_dir_mount_and_cgroup() {
     let env = Env::new();
-    let id = env.engine.run_detached(&env.opts(&["sleep", "100"])).unwrap();
+    let id = env
+        .engine
+        .run_detached(&env.opts(&["sleep", "100"]))
+        .unwrap();
     let dir = env.engine.container_dir(&id);
     let rootfs = env.engine.rootfs_path(&id);
     assert!(mounted(&rootfs));
@@ -160,7 +201,10 @@ fn rm_removes_dir_mount_and_cgroup() {
     assert!(!dir.exists());
     assert!(!mounted(&rootfs));
     assert!(!cg.exists());
-    assert!(matches!(env.engine.inspect(&id), Err(Error::NoSuchContainer(_))));
+    assert!(matches!(
+        env.engine.inspect(&id),
+        Err(Error::NoSuchContainer(_))
+    ));
 }
 
 #[test]
@@ -191,14 +235,25 @@ fn names_are_unique() {
     assert_eq!(env.engine.list(true).unwrap().len(), 1);
     // Lookup by prefix, ambiguity, bad names.
     assert_eq!(env.engine.lookup(&first[..5]).unwrap(), first);
-    assert!(matches!(env.engine.lookup("zzz"), Err(Error::NoSuchContainer(_))));
+    assert!(matches!(
+        env.engine.lookup("zzz"),
+        Err(Error::NoSuchContainer(_))
+    ));
     o.name = Some("bad name".into());
-    assert!(env.engine.create(&o).unwrap_err().to_string().starts_with("invalid --name"));
+    assert!(env
+        .engine
+        .create(&o)
+        .unwrap_err()
+        .to_string()
+        .starts_with("invalid --name"));
     // rename frees the old name
     env.engine.rename("web", "web2").unwrap();
     o.name = Some("web".into());
     env.engine.create(&o).unwrap();
-    assert!(matches!(env.engine.rename("web2", "web"), Err(Error::Conflict(_))));
+    assert!(matches!(
+        env.engine.rename("web2", "web"),
+        Err(Error::Conflict(_))
+    ));
     // Generated names are unique.
     let mut names = std::collections::HashSet::new();
     for _ in 0..5 {
@@ -211,7 +266,10 @@ fn names_are_unique() {
 #[test]
 fn killed_monitor_is_noticed() {
     let env = Env::new();
-    let id = env.engine.run_detached(&env.opts(&["sleep", "100"])).unwrap();
+    let id = env
+        .engine
+        .run_detached(&env.opts(&["sleep", "100"]))
+        .unwrap();
     let (_, st) = env.engine.container(&id).unwrap();
     assert!(st.monitor_pid > 0);
     let rss = std::fs::read_to_string(format!("/proc/{}/status", st.monitor_pid))
@@ -232,7 +290,51 @@ fn killed_monitor_is_noticed() {
     assert_eq!(st.status, Status::Exited);
     assert!(st.error.contains("monitor"), "{}", st.error);
     assert!(!mounted(&env.engine.rootfs_path(&id)));
-    assert!(until(Duration::from_secs(5), || !std::path::Path::new(&format!("/proc/{pid}")).exists()
-        || std::fs::read_to_string(format!("/proc/{pid}/stat")).map(|s| s.contains(") Z")).unwrap_or(true)));
+    assert!(until(Duration::from_secs(5), || !std::path::Path::new(
+        &format!("/proc/{pid}")
+    )
+    .exists()
+        || std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| s.contains(") Z"))
+            .unwrap_or(true)));
     env.engine.remove(&id, false).unwrap();
+}
+
+#[test]
+fn cleanup_after_a_crash() {
+    let env = Env::new();
+    // A container left "running" with a dead monitor and its rootfs mounted,
+    // as after a power cut or kill -9 of everything.
+    let id = env.engine.create(&env.opts(&["true"])).unwrap();
+    let (c, _) = env.engine.container(&id).unwrap();
+    let rootfs = env.engine.rootfs_path(&id);
+    let upper = env.engine.container_dir(&id).join("upper");
+    let work = env.engine.container_dir(&id).join("work");
+    let opts = image::overlay_options(&c.lowers, Some(&upper), Some(&work)).unwrap();
+    let st = std::process::Command::new("mount")
+        .args(["-t", "overlay", "overlay", "-o", &opts])
+        .arg(&rootfs)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let state_path = env.engine.container_dir(&id).join("state.json");
+    let mut s: serde_json::Value = serde_json::from_slice(&std::fs::read(&state_path).unwrap()).unwrap();
+    s["Status"] = "running".into();
+    s["MonitorPid"] = 999_999.into();
+    s["MonitorStartTime"] = 1.into();
+    std::fs::write(&state_path, serde_json::to_vec(&s).unwrap()).unwrap();
+    // A half-created directory.
+    let half = env.root().join("containers").join("f".repeat(64));
+    std::fs::create_dir_all(half.join("rootfs")).unwrap();
+    let changed = env.engine.cleanup().unwrap();
+    assert!(changed.contains(&id), "{changed:?}");
+    assert!(!mounted(&rootfs));
+    assert!(!half.exists());
+    let (_, st) = env.engine.container(&id).unwrap();
+    assert_eq!(st.status, Status::Exited);
+    assert_eq!(st.exit_code, 255);
+    assert!(st.error.contains("monitor"), "{}", st.error);
+    // It can run again.
+    env.engine.start(&id).unwrap();
+    assert_eq!(env.engine.wait(&id).unwrap(), 0);
 }

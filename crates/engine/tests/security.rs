@@ -25,7 +25,11 @@ fn default_capabilities_and_seccomp() {
     assert_eq!(status_field(&env, &o, "NoNewPrivs:"), "0");
     // The profile works: fork (clone without namespace flags) is allowed,
     // mount and unshare (need CAP_SYS_ADMIN) are not.
-    let out = env.out(&["sh", "-c", "echo $(echo nested); mount -t tmpfs t /tmp 2>&1; echo rc=$?"]);
+    let out = env.out(&[
+        "sh",
+        "-c",
+        "echo $(echo nested); mount -t tmpfs t /tmp 2>&1; echo rc=$?",
+    ]);
     assert!(out.starts_with("nested\n"), "{out}");
     assert!(out.contains("rc=1") || out.contains("rc=255"), "{out}");
 }
@@ -61,11 +65,19 @@ fn cap_add_drop_privileged_and_unconfined() {
     let mut o = env.opts(&["true"]);
     o.cap_add = vec!["BOGUS".into()];
     let e = env.engine.create(&o).unwrap_err();
-    assert_eq!(e.to_string(), "invalid --cap-add \"BOGUS\": unknown capability");
+    assert_eq!(
+        e.to_string(),
+        "invalid --cap-add \"BOGUS\": unknown capability"
+    );
     assert_eq!(e.exit_code(), 125);
     let mut o = env.opts(&["true"]);
     o.security_opt = vec!["weird".into()];
-    assert!(env.engine.create(&o).unwrap_err().to_string().starts_with("invalid --security-opt \"weird\""));
+    assert!(env
+        .engine
+        .create(&o)
+        .unwrap_err()
+        .to_string()
+        .starts_with("invalid --security-opt \"weird\""));
 }
 
 #[test]
@@ -80,17 +92,25 @@ fn custom_seccomp_profile() {
     let mut o = env.opts(&["sh", "-c", "mkdir /tmp/x 2>&1; echo rc=$?"]);
     o.security_opt = vec![format!("seccomp={}", p.display())];
     let (_, out, _) = env.run(&o);
-    assert!(out.contains("Operation not permitted") && out.contains("rc=1"), "{out}");
+    assert!(
+        out.contains("Operation not permitted") && out.contains("rc=1"),
+        "{out}"
+    );
 }
 
 #[test]
 fn masked_and_readonly_paths() {
     let env = Env::new();
     // A masked /proc file that exists on this kernel reads empty.
-    let f = ["/proc/keys", "/proc/timer_list", "/proc/kcore", "/proc/sched_debug"]
-        .into_iter()
-        .find(|f| std::path::Path::new(f).exists())
-        .expect("a maskable /proc file");
+    let f = [
+        "/proc/keys",
+        "/proc/timer_list",
+        "/proc/kcore",
+        "/proc/sched_debug",
+    ]
+    .into_iter()
+    .find(|f| std::path::Path::new(f).exists())
+    .expect("a maskable /proc file");
     let (code, out, err) = env.run(&env.opts(&[
         "sh",
         "-c",
@@ -106,10 +126,17 @@ fn masked_and_readonly_paths() {
 #[test]
 fn read_only_rootfs() {
     let env = Env::new();
-    let mut o = env.opts(&["sh", "-c", "touch /x 2>&1; echo rc=$?; touch /dev/shm/ok && echo shm-ok"]);
+    let mut o = env.opts(&[
+        "sh",
+        "-c",
+        "touch /x 2>&1; echo rc=$?; touch /dev/shm/ok && echo shm-ok",
+    ]);
     o.read_only = true;
     let (_, out, _) = env.run(&o);
-    assert!(out.contains("Read-only file system") && out.contains("rc=1"), "{out}");
+    assert!(
+        out.contains("Read-only file system") && out.contains("rc=1"),
+        "{out}"
+    );
     assert!(out.contains("shm-ok"), "{out}");
     let out = env.out(&["sh", "-c", "touch /x && echo rw-ok"]);
     assert_eq!(out, "rw-ok\n");
@@ -138,11 +165,20 @@ fn default_mounts_and_namespaces() {
             "{dest} {ty} missing:\n{out}"
         );
     }
-    let shm = out.lines().find(|l| l.split(' ').nth(1) == Some("/dev/shm")).unwrap();
+    let shm = out
+        .lines()
+        .find(|l| l.split(' ').nth(1) == Some("/dev/shm"))
+        .unwrap();
     assert!(shm.contains("size=65536k"), "{shm}");
-    let pts = out.lines().find(|l| l.split(' ').nth(1) == Some("/dev/pts")).unwrap();
+    let pts = out
+        .lines()
+        .find(|l| l.split(' ').nth(1) == Some("/dev/pts"))
+        .unwrap();
     assert!(pts.contains("gid=5"), "{pts}");
-    let sys = out.lines().find(|l| l.split(' ').nth(1) == Some("/sys")).unwrap();
+    let sys = out
+        .lines()
+        .find(|l| l.split(' ').nth(1) == Some("/sys"))
+        .unwrap();
     assert!(sys.contains("ro,"), "{sys}");
     // pid namespace: we are 1; no network but lo.
     let out = env.out(&["sh", "-c", "echo $$; ls /sys/class/net"]);

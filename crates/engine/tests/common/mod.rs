@@ -62,7 +62,10 @@ pub fn busybox_tar(extra: &[(&str, &str)]) -> Vec<u8> {
 impl Env {
     pub fn new() -> Env {
         // Short paths: overlay options and sockets have length limits.
-        let dir = tempfile::Builder::new().prefix("be").tempdir_in("/tmp").unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("be")
+            .tempdir_in("/tmp")
+            .unwrap();
         let engine = Engine::open(dir.path().join("r"))
             .unwrap()
             .with_monitor_exe(Some(env!("CARGO_BIN_EXE_berth-monitor").into()));
