@@ -156,28 +156,30 @@ fn create_inner(
         Err(e) if is_rootless() => return Err(rootless_err(e)),
         Err(e) => return Err(e.into()),
     };
+    // Unprivileged: create the cgroup now, to know whether to skip it.
+    // Root: the cgroup is made after the fork, while the intermediate
+    // process creates the namespaces (the two run on different cores).
     let cgroup = match cgroup {
-        Some(m) => {
-            // Armed before create: a half-made cgroup is removed too.
+        Some(m) if is_rootless() => {
             cleanup.cgroup = Some(m.clone());
             match m.create() {
                 Ok(()) => {
                     m.set(&effective_resources(&linux))?;
                     Some(m)
                 }
-                Err(e) if is_rootless() && !wants_limits => {
+                Err(e) if !wants_limits => {
                     crate::log::debug(&format!("rootless: cgroups skipped: {e}"));
                     if let Some(cg) = cleanup.cgroup.take() {
                         let _ = cg.destroy();
                     }
                     None
                 }
-                Err(e) if is_rootless() => return Err(rootless_err(e)),
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(rootless_err(e)),
             }
         }
-        None => None,
+        other => other,
     };
+    let cgroup_pending = cgroup.is_some() && !is_rootless();
 
     let fifo = dir.join(EXEC_FIFO);
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
@@ -232,10 +234,32 @@ fn create_inner(
     };
     drop(child_ch);
     cleanup.pids.push(child);
+    send_or_child_error(&parent_ch, &Msg::Go)?;
     if let Some(cg) = &cgroup {
+        if cgroup_pending {
+            // Armed before create: a half-made cgroup is removed too.
+            cleanup.cgroup = Some(cg.clone());
+            cg.create()?;
+            cg.set(&effective_resources(&linux))?;
+        }
         cg.apply(child)?;
     }
-    parent_ch.send(&Msg::Go)?;
+    if plan.new_user {
+        match parent_ch.recv()? {
+            Some(Msg::MapsRequest) => {
+                write_id_maps(
+                    child,
+                    &linux.uid_mappings().clone().unwrap_or_default(),
+                    &linux.gid_mappings().clone().unwrap_or_default(),
+                )?;
+                send_or_child_error(&parent_ch, &Msg::Go)?;
+            }
+            Some(Msg::Error(e)) => return Err(Error::Msg(e)),
+            _ => return Err(Error::msg("container init exited during setup")),
+        }
+    }
+    // In its cgroup: the intermediate may now fork init.
+    send_or_child_error(&parent_ch, &Msg::Go)?;
 
     let mut init_pid = child;
     let created = state::now_rfc3339();
@@ -253,14 +277,6 @@ fn create_inner(
     };
     loop {
         match parent_ch.recv()? {
-            Some(Msg::MapsRequest) => {
-                write_id_maps(
-                    child,
-                    &linux.uid_mappings().clone().unwrap_or_default(),
-                    &linux.gid_mappings().clone().unwrap_or_default(),
-                )?;
-                parent_ch.send(&Msg::Go)?;
-            }
             Some(Msg::Pid(p)) => {
                 init_pid = p;
                 cleanup.pids.insert(0, p);
@@ -272,11 +288,13 @@ fn create_inner(
                 #[allow(deprecated)]
                 hooks::run_hooks(h.prestart().as_ref(), &state_json, "prestart")?;
                 hooks::run_hooks(h.create_runtime().as_ref(), &state_json, "createRuntime")?;
-                parent_ch.send(&Msg::Go)?;
+                send_or_child_error(&parent_ch, &Msg::Go)?;
             }
             Some(Msg::Ready) => break,
             Some(Msg::Error(e)) => return Err(Error::Msg(e)),
-            Some(Msg::Go) => return Err(Error::msg("sync: unexpected message from init")),
+            Some(Msg::Go) | Some(Msg::MapsRequest) => {
+                return Err(Error::msg("sync: unexpected message from init"))
+            }
             None => {
                 return Err(Error::msg("container init exited during setup"));
             }
@@ -428,6 +446,17 @@ struct ChildContext<'a> {
     idmapped: &'a [crate::idmap::IdmappedMount],
 }
 
+/// Sends to the child; if it is gone, reports the error it left instead.
+fn send_or_child_error(ch: &Channel, m: &Msg) -> Result<()> {
+    match ch.send(m) {
+        Ok(()) => Ok(()),
+        Err(e) => match ch.recv() {
+            Ok(Some(Msg::Error(msg))) => Err(Error::Msg(msg)),
+            _ => Err(e),
+        },
+    }
+}
+
 fn expect_go(ch: &Channel) -> Result<()> {
     match ch.recv()? {
         Some(Msg::Go) => Ok(()),
@@ -458,12 +487,20 @@ fn child_main(ctx: &ChildContext, ch: &Channel) -> Result<()> {
     // (Not earlier: an unprivileged parent must write our id maps first.)
     sys::set_dumpable(false).ctx(|| "prctl(PR_SET_DUMPABLE)")?;
     let time_flag = namespaces::flag(LinuxNamespaceType::Time);
-    if !ctx.plan.new.is_empty() {
-        nix::sched::unshare(ctx.plan.new)
-            .ctx(|| format!("cannot create namespaces {:?}", ctx.plan.new))?;
+    // Everything but the cgroup namespace now, while the runtime sets up
+    // the cgroup; the cgroup namespace must be rooted at that cgroup.
+    let not_yet = CloneFlags::CLONE_NEWCGROUP;
+    // (By bits: `!` on the flags type would drop CLONE_NEWTIME, unknown to it.)
+    let first = CloneFlags::from_bits_retain(ctx.plan.new.bits() & !not_yet.bits());
+    if !first.is_empty() {
+        nix::sched::unshare(first).ctx(|| format!("cannot create namespaces {first:?}"))?;
     }
     if ctx.plan.new.contains(time_flag) {
         write_time_offsets(ctx.spec)?;
+    }
+    expect_go(ch)?;
+    if ctx.plan.new.contains(not_yet) {
+        nix::sched::unshare(not_yet).ctx(|| "cannot create a cgroup namespace")?;
     }
     if ctx.plan.needs_fork() {
         match sys::fork_sibling().ctx(|| "fork init")? {
