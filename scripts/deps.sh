@@ -2,7 +2,7 @@
 # Installs the Debian packages Berth needs to build and test; installs only
 # what is missing, so it is cheap to run again.
 set -euo pipefail
-BUILD_PKGS="build-essential pkg-config libseccomp-dev busybox-static"
+BUILD_PKGS="build-essential pkg-config libseccomp-dev busybox-static golang-github-containers-common"
 TEST_PKGS="util-linux procps iproute2 runc crun podman containerd uidmap hyperfine docker-registry skopeo apache2-utils"
 want="$BUILD_PKGS"
 [ "${1:-}" = "--test" ] && want="$BUILD_PKGS $TEST_PKGS"
@@ -17,7 +17,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 if ! command -v cargo >/dev/null; then
     echo "cargo not found: install Rust (rustup) first" >&2

@@ -49,22 +49,7 @@ pub const ALL: &[&str] = &[
 ];
 
 /// Docker's default set (effective mask 0xa80425fb).
-pub const DEFAULT: &[&str] = &[
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_FSETID",
-    "CAP_FOWNER",
-    "CAP_MKNOD",
-    "CAP_NET_RAW",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETFCAP",
-    "CAP_SETPCAP",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_SYS_CHROOT",
-    "CAP_KILL",
-    "CAP_AUDIT_WRITE",
-];
+pub const DEFAULT: &[&str] = oci_runtime::capabilities::DOCKER_DEFAULT;
 
 /// "All" capabilities: those this kernel knows (up to
 /// /proc/sys/kernel/cap_last_cap) that the engine itself may pass on (its

@@ -1,6 +1,6 @@
-//! Docker's seccomp profiles: the default profile (embedded from
-//! moby/moby `profiles/seccomp/default.json`, Apache-2.0, Copyright Docker,
-//! Inc.; see `profiles/NOTICE`) and custom profiles in docker's format, turned
+//! Seccomp profiles in docker's format: the default profile (the one the
+//! distribution's containers-common package installs, Docker's default with
+//! podman's additions; see [`default_profile`]) and custom profiles, turned
 //! into an OCI `linux.seccomp` the way moby's `profiles/seccomp/seccomp_linux.go`
 //! (`setupSeccomp`) does: the architecture map picks this machine's
 //! architectures, and rules whose `includes`/`excludes` (capabilities in the
@@ -10,8 +10,33 @@ use crate::error::{Error, Result};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-/// moby/moby profiles/seccomp/default.json, unchanged.
-pub const DEFAULT_PROFILE: &str = include_str!("profiles/seccomp-default.json");
+/// Where the default profile is looked for, in order (after `$BERTH_SECCOMP_PROFILE`).
+pub const DEFAULT_PROFILE_PATHS: &[&str] = &[
+    "/etc/berth/seccomp.json",
+    "/etc/containers/seccomp.json",
+    "/usr/share/containers/seccomp.json",
+];
+
+/// The default profile's text: `$BERTH_SECCOMP_PROFILE`, else the first of
+/// [`DEFAULT_PROFILE_PATHS`] that exists. Debian's
+/// golang-github-containers-common package (a dependency of podman and
+/// buildah) installs /usr/share/containers/seccomp.json.
+pub fn default_profile() -> Result<String> {
+    let env = std::env::var_os("BERTH_SECCOMP_PROFILE").map(std::path::PathBuf::from);
+    let candidates = env
+        .into_iter()
+        .chain(DEFAULT_PROFILE_PATHS.iter().map(std::path::PathBuf::from));
+    for p in candidates {
+        if let Ok(text) = std::fs::read_to_string(&p) {
+            return Ok(text);
+        }
+    }
+    Err(Error::Msg(format!(
+        "no default seccomp profile found (looked in $BERTH_SECCOMP_PROFILE and {}): install \
+         golang-github-containers-common, or run with --security-opt seccomp=unconfined",
+        DEFAULT_PROFILE_PATHS.join(", ")
+    )))
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -209,6 +234,30 @@ fn convert_for(
 mod tests {
     use super::*;
 
+    /// A small profile in docker's format, written for these tests, with one
+    /// rule of each kind the default profile has.
+    const FIXTURE: &str = r#"{
+        "defaultAction": "SCMP_ACT_ERRNO",
+        "defaultErrnoRet": 1,
+        "archMap": [
+            {"architecture": "SCMP_ARCH_X86_64", "subArchitectures": ["SCMP_ARCH_X86", "SCMP_ARCH_X32"]},
+            {"architecture": "SCMP_ARCH_AARCH64", "subArchitectures": ["SCMP_ARCH_ARM"]}
+        ],
+        "syscalls": [
+            {"names": ["read", "write", "exit_group"], "action": "SCMP_ACT_ALLOW"},
+            {"names": ["ptrace"], "action": "SCMP_ACT_ALLOW", "includes": {"minKernel": "4.8"}},
+            {"names": ["arch_prctl"], "action": "SCMP_ACT_ALLOW", "includes": {"arches": ["amd64", "x32"]}},
+            {"names": ["set_tls"], "action": "SCMP_ACT_ALLOW", "includes": {"arches": ["arm", "arm64"]}},
+            {"names": ["chroot"], "action": "SCMP_ACT_ALLOW", "includes": {"caps": ["CAP_SYS_CHROOT"]}},
+            {"names": ["reboot"], "action": "SCMP_ACT_ALLOW", "includes": {"caps": ["CAP_SYS_BOOT"]}},
+            {"names": ["mount", "clone3"], "action": "SCMP_ACT_ALLOW", "includes": {"caps": ["CAP_SYS_ADMIN"]}},
+            {"names": ["clone"], "action": "SCMP_ACT_ALLOW",
+             "args": [{"index": 0, "value": 2114060288, "op": "SCMP_CMP_MASKED_EQ"}],
+             "excludes": {"caps": ["CAP_SYS_ADMIN"], "arches": ["s390", "s390x"]}},
+            {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38, "excludes": {"caps": ["CAP_SYS_ADMIN"]}}
+        ]
+    }"#;
+
     fn names(v: &Value) -> Vec<String> {
         v["syscalls"]
             .as_array()
@@ -227,7 +276,7 @@ mod tests {
     #[test]
     fn default_profile_for_default_caps() {
         let caps: Vec<String> = crate::caps::DEFAULT.iter().map(|s| s.to_string()).collect();
-        let v = convert_for(DEFAULT_PROFILE, &caps, "amd64", "SCMP_ARCH_X86_64", (6, 1))
+        let v = convert_for(FIXTURE, &caps, "amd64", "SCMP_ARCH_X86_64", (6, 1))
             .unwrap()
             .unwrap();
         assert_eq!(v["defaultAction"], "SCMP_ACT_ERRNO");
@@ -269,7 +318,7 @@ mod tests {
     #[test]
     fn sys_admin_and_old_kernel() {
         let caps = vec!["CAP_SYS_ADMIN".to_string()];
-        let v = convert_for(DEFAULT_PROFILE, &caps, "amd64", "SCMP_ARCH_X86_64", (4, 4))
+        let v = convert_for(FIXTURE, &caps, "amd64", "SCMP_ARCH_X86_64", (4, 4))
             .unwrap()
             .unwrap();
         let n = names(&v);
@@ -285,7 +334,7 @@ mod tests {
             }
         );
         assert!(!n.contains(&"ptrace".to_string()), "kernel 4.4 < 4.8");
-        let v = convert_for(DEFAULT_PROFILE, &caps, "arm64", "SCMP_ARCH_AARCH64", (6, 1))
+        let v = convert_for(FIXTURE, &caps, "arm64", "SCMP_ARCH_AARCH64", (6, 1))
             .unwrap()
             .unwrap();
         assert_eq!(

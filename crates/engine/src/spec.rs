@@ -408,7 +408,7 @@ pub fn generate(
                 seccomp::convert(&text, &capabilities)
                     .map_err(|e| Error::flag("--security-opt", &format!("seccomp={file}"), e))?
             }
-            None => seccomp::convert(seccomp::DEFAULT_PROFILE, &capabilities)?,
+            None => seccomp::convert(&seccomp::default_profile()?, &capabilities)?,
         }
     };
 

@@ -318,7 +318,8 @@ fn cleanup_after_a_crash() {
         .unwrap();
     assert!(st.success());
     let state_path = env.engine.container_dir(&id).join("state.json");
-    let mut s: serde_json::Value = serde_json::from_slice(&std::fs::read(&state_path).unwrap()).unwrap();
+    let mut s: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&state_path).unwrap()).unwrap();
     s["Status"] = "running".into();
     s["MonitorPid"] = 999_999.into();
     s["MonitorStartTime"] = 1.into();
