@@ -5,6 +5,7 @@
 # Usage: bench/runtime/run.sh [RUNS]   (as root)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+repo=$PWD
 RUNS=${1:-200}
 ./scripts/deps.sh --test
 command -v /usr/bin/time >/dev/null || apt-get install -y -qq time >/dev/null
@@ -45,6 +46,9 @@ for f in sys.argv[1:]:
         m = res[n]["median"] * 1000
         print(f"{n:40s} median {m:7.2f} ms   x{res[n]['median'] / res[crun]['median']:.2f} of crun")
 PY
+echo
+echo "== interleaved (berth-oci, crun, runc in turn; medians) =="
+python3 "$repo/bench/runtime/interleaved.py" "$work/b" "$RUNS"
 echo
 echo "== peak RSS of one run (KiB, max of 20) =="
 for name in berth-oci crun runc; do
