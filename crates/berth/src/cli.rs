@@ -68,6 +68,448 @@ pub enum Command {
     Logout(LogoutArgs),
     /// Show the berth version information
     Version,
+
+    /// Create and run a new container from an image
+    Run(RunArgs),
+    /// Create a new container
+    Create(RunArgs),
+    /// Start one or more stopped containers
+    Start(StartArgs),
+    /// Stop one or more running containers
+    Stop(StopArgs),
+    /// Kill one or more running containers
+    Kill(KillArgs),
+    /// Restart one or more containers
+    Restart(StopArgs),
+    /// Remove one or more containers
+    Rm(RmArgs),
+    /// List containers
+    Ps(PsArgs),
+    /// Fetch the logs of a container
+    Logs(LogsArgs),
+    /// Execute a command in a running container
+    Exec(ExecArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(ContainersArgs),
+    /// Display the running processes of a container
+    Top(TopArgs),
+    /// Pause all processes within one or more containers
+    Pause(ContainersArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(ContainersArgs),
+    /// Rename a container
+    Rename(RenameArgs),
+    /// Manage containers
+    #[command(subcommand)]
+    Container(ContainerCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContainerCommand {
+    /// List containers
+    #[command(visible_aliases = ["list", "ps"])]
+    Ls(PsArgs),
+    /// Create and run a new container from an image
+    Run(RunArgs),
+    /// Create a new container
+    Create(RunArgs),
+    /// Start one or more stopped containers
+    Start(StartArgs),
+    /// Stop one or more running containers
+    Stop(StopArgs),
+    /// Kill one or more running containers
+    Kill(KillArgs),
+    /// Restart one or more containers
+    Restart(StopArgs),
+    /// Remove one or more containers
+    #[command(visible_alias = "remove")]
+    Rm(RmArgs),
+    /// Fetch the logs of a container
+    Logs(LogsArgs),
+    /// Execute a command in a running container
+    Exec(ExecArgs),
+    /// Display detailed information on one or more containers
+    Inspect(InspectArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(ContainersArgs),
+    /// Display the running processes of a container
+    Top(TopArgs),
+    /// Pause all processes within one or more containers
+    Pause(ContainersArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(ContainersArgs),
+    /// Rename a container
+    Rename(RenameArgs),
+    /// Remove all stopped containers
+    Prune(ContainerPruneArgs),
+}
+
+/// Flags of `run` and `create`, then IMAGE [COMMAND] [ARG...].
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Run container in background and print container ID
+    #[arg(short, long)]
+    pub detach: bool,
+
+    /// Automatically remove the container when it exits
+    #[arg(long)]
+    pub rm: bool,
+
+    /// Assign a name to the container
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+
+    /// Set environment variables
+    #[arg(short, long, value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+
+    /// Read in a file of environment variables
+    #[arg(long, value_name = "FILE")]
+    pub env_file: Vec<PathBuf>,
+
+    /// Working directory inside the container
+    #[arg(short, long, value_name = "DIR")]
+    pub workdir: Option<String>,
+
+    /// Username or UID (format: <name|uid>[:<group|gid>])
+    #[arg(short, long, value_name = "USER")]
+    pub user: Option<String>,
+
+    /// Add additional groups to join
+    #[arg(long, value_name = "GROUP")]
+    pub group_add: Vec<String>,
+
+    /// Overwrite the default ENTRYPOINT of the image
+    #[arg(long, value_name = "COMMAND")]
+    pub entrypoint: Option<String>,
+
+    /// Bind mount a volume (HOST:CONTAINER[:OPTIONS])
+    #[arg(short, long, value_name = "VOLUME")]
+    pub volume: Vec<String>,
+
+    /// Mount a tmpfs directory (PATH[:OPTIONS])
+    #[arg(long, value_name = "PATH")]
+    pub tmpfs: Vec<String>,
+
+    /// Connect a container to a network (none or host)
+    #[arg(long, visible_alias = "net", value_name = "NETWORK")]
+    pub network: Option<String>,
+
+    /// Container host name
+    #[arg(long, value_name = "NAME")]
+    pub hostname: Option<String>,
+
+    /// Add a custom host-to-IP mapping (host:ip)
+    #[arg(long, value_name = "HOST:IP")]
+    pub add_host: Vec<String>,
+
+    /// Set custom DNS servers
+    #[arg(long, value_name = "IP")]
+    pub dns: Vec<String>,
+
+    /// Set custom DNS search domains
+    #[arg(long, value_name = "DOMAIN")]
+    pub dns_search: Vec<String>,
+
+    /// Set DNS options
+    #[arg(long, visible_alias = "dns-opt", value_name = "OPTION")]
+    pub dns_option: Vec<String>,
+
+    /// Add Linux capabilities
+    #[arg(long, value_name = "CAP")]
+    pub cap_add: Vec<String>,
+
+    /// Drop Linux capabilities
+    #[arg(long, value_name = "CAP")]
+    pub cap_drop: Vec<String>,
+
+    /// Give extended privileges to this container
+    #[arg(long)]
+    pub privileged: bool,
+
+    /// Security Options
+    #[arg(long, value_name = "OPTION")]
+    pub security_opt: Vec<String>,
+
+    /// Mount the container's root filesystem as read only
+    #[arg(long)]
+    pub read_only: bool,
+
+    /// Memory limit
+    #[arg(short, long, value_name = "BYTES")]
+    pub memory: Option<String>,
+
+    /// Swap limit equal to memory plus swap: -1 to enable unlimited swap
+    #[arg(long, value_name = "BYTES")]
+    pub memory_swap: Option<String>,
+
+    /// Number of CPUs
+    #[arg(long, value_name = "DECIMAL")]
+    pub cpus: Option<String>,
+
+    /// Tune container pids limit (set -1 for unlimited)
+    #[arg(long, value_name = "INT", allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+
+    /// Ulimit options (NAME=SOFT[:HARD])
+    #[arg(long, value_name = "ULIMIT")]
+    pub ulimit: Vec<String>,
+
+    /// Size of /dev/shm
+    #[arg(long, value_name = "BYTES")]
+    pub shm_size: Option<String>,
+
+    /// Set meta data on a container
+    #[arg(short, long, value_name = "KEY=VALUE")]
+    pub label: Vec<String>,
+
+    /// Signal to stop the container
+    #[arg(long, value_name = "SIGNAL")]
+    pub stop_signal: Option<String>,
+
+    /// Timeout (in seconds) to stop a container
+    #[arg(long, value_name = "INT", allow_hyphen_values = true)]
+    pub stop_timeout: Option<i64>,
+
+    /// Restart policy to apply when a container exits (recorded)
+    #[arg(long, value_name = "POLICY")]
+    pub restart: Option<String>,
+
+    /// Path of an OCI runtime binary to use instead of the built-in one
+    #[arg(long, value_name = "PATH")]
+    pub runtime: Option<PathBuf>,
+
+    /// Keep STDIN open even if not attached (not supported yet)
+    #[arg(short, long)]
+    pub interactive: bool,
+
+    /// Allocate a pseudo-TTY (not supported yet)
+    #[arg(short, long)]
+    pub tty: bool,
+
+    /// Set platform if server is multi-platform capable (os/arch[/variant])
+    #[arg(long, value_name = "PLATFORM")]
+    pub platform: Option<String>,
+
+    /// Pull image before running ("always", "missing", "never")
+    #[arg(long, value_name = "POLICY", default_value = "missing",
+          value_parser = ["always", "missing", "never"])]
+    pub pull: String,
+
+    /// Suppress the pull output
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// IMAGE [COMMAND] [ARG...]
+    #[arg(
+        required = true,
+        num_args = 1..,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "IMAGE [COMMAND] [ARG...]"
+    )]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// Attach STDOUT/STDERR and forward signals
+    #[arg(short, long)]
+    pub attach: bool,
+
+    /// Attach container's STDIN (not supported yet)
+    #[arg(short, long)]
+    pub interactive: bool,
+
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// Seconds to wait before killing the container
+    #[arg(short = 't', long = "time", visible_alias = "timeout", value_name = "SECONDS",
+          allow_hyphen_values = true)]
+    pub time: Option<i64>,
+
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct KillArgs {
+    /// Signal to send to the container
+    #[arg(short, long, value_name = "SIGNAL")]
+    pub signal: Option<String>,
+
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Force the removal of a running container (uses SIGKILL)
+    #[arg(short, long)]
+    pub force: bool,
+
+    /// Remove anonymous volumes associated with the container
+    #[arg(short, long)]
+    pub volumes: bool,
+
+    /// Remove the specified link (not supported)
+    #[arg(short, long)]
+    pub link: bool,
+
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// Show all containers (default shows just running)
+    #[arg(short, long)]
+    pub all: bool,
+
+    /// Only display container IDs
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// Don't truncate output
+    #[arg(long)]
+    pub no_trunc: bool,
+
+    /// Show the latest created container
+    #[arg(short, long)]
+    pub latest: bool,
+
+    /// Show n last created containers (includes all states)
+    #[arg(short = 'n', long, value_name = "INT", allow_hyphen_values = true)]
+    pub last: Option<i64>,
+
+    /// Display total file sizes (not supported; ignored)
+    #[arg(short, long)]
+    pub size: bool,
+
+    /// Filter output based on conditions provided (id=, name=, label=,
+    /// status=, exited=, ancestor=)
+    #[arg(short, long, value_name = "FILTER")]
+    pub filter: Vec<String>,
+
+    /// Format output: 'table', 'table TEMPLATE', 'json', or a Go template
+    /// ({{.ID}} {{.Image}} {{.Command}} {{.CreatedAt}} {{.RunningFor}}
+    /// {{.Status}} {{.State}} {{.Names}} {{.Labels}} {{.Ports}})
+    #[arg(long, value_name = "STRING")]
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Follow log output
+    #[arg(short, long)]
+    pub follow: bool,
+
+    /// Number of lines to show from the end of the logs ("all" for all)
+    #[arg(short = 'n', long, value_name = "N", default_value = "all")]
+    pub tail: String,
+
+    /// Show timestamps
+    #[arg(short, long)]
+    pub timestamps: bool,
+
+    /// Show logs since timestamp or relative (e.g. 42m)
+    #[arg(long, value_name = "STRING")]
+    pub since: Option<String>,
+
+    /// Show logs before a timestamp or relative (e.g. 42m)
+    #[arg(long, value_name = "STRING")]
+    pub until: Option<String>,
+
+    /// Show extra details (ignored)
+    #[arg(long)]
+    pub details: bool,
+
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Detached mode: run command in the background
+    #[arg(short, long)]
+    pub detach: bool,
+
+    /// Set environment variables
+    #[arg(short, long, value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+
+    /// Read in a file of environment variables
+    #[arg(long, value_name = "FILE")]
+    pub env_file: Vec<PathBuf>,
+
+    /// Username or UID (format: <name|uid>[:<group|gid>])
+    #[arg(short, long, value_name = "USER")]
+    pub user: Option<String>,
+
+    /// Working directory inside the container
+    #[arg(short, long, value_name = "DIR")]
+    pub workdir: Option<String>,
+
+    /// Give extended privileges to the command
+    #[arg(long)]
+    pub privileged: bool,
+
+    /// Keep STDIN open even if not attached
+    #[arg(short, long)]
+    pub interactive: bool,
+
+    /// Allocate a pseudo-TTY (not supported yet)
+    #[arg(short, long)]
+    pub tty: bool,
+
+    /// CONTAINER COMMAND [ARG...]
+    #[arg(
+        required = true,
+        num_args = 2..,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "CONTAINER COMMAND [ARG...]"
+    )]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ContainersArgs {
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TopArgs {
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+
+    /// ps options (not supported; the default columns are shown)
+    #[arg(value_name = "ps OPTIONS", allow_hyphen_values = true)]
+    pub ps_args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RenameArgs {
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+    #[arg(value_name = "NEW_NAME")]
+    pub new_name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ContainerPruneArgs {
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    pub force: bool,
+
+    /// Provide filter values (not supported yet)
+    #[arg(long, value_name = "FILTER")]
+    pub filter: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -191,11 +633,15 @@ pub struct InspectArgs {
     #[arg(short, long, value_name = "STRING")]
     pub format: Option<String>,
 
-    /// Only images are supported for now
-    #[arg(long, value_name = "TYPE")]
+    /// Return JSON for the specified type (container or image)
+    #[arg(long, value_name = "TYPE", value_parser = ["container", "image"])]
     pub r#type: Option<String>,
 
-    #[arg(required = true, value_name = "IMAGE")]
+    /// Display total file sizes (ignored)
+    #[arg(short, long)]
+    pub size: bool,
+
+    #[arg(required = true, value_name = "NAME|ID")]
     pub images: Vec<String>,
 }
 

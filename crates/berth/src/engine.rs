@@ -1,19 +1,55 @@
-//! Hooks for the container engine, which does not exist yet. Image
-//! removal and pruning ask here which images and snapshots containers
-//! use; once containers exist these must consult their records, so that
-//! `rmi` refuses (without `-f`) an image a container uses, `image prune
-//! -a` skips it, and GC keeps the snapshots under running containers.
+//! What containers use, for image removal and pruning: `rmi` refuses
+//! (without `-f`) an image a container uses, `image prune -a` skips it,
+//! and GC keeps the snapshots under containers (their overlay lowers).
 
 use std::collections::HashSet;
+use std::path::Path;
 
 use image::{ChainId, Digest, Store};
 
-/// Names (ids) of containers created from the image `id`.
-pub fn containers_using(_store: &Store, _id: &Digest) -> Vec<String> {
-    Vec::new()
+/// Every container record in the store's root (none when the root has no
+/// containers yet; nothing is created).
+fn containers(store: &Store) -> Vec<::engine::Container> {
+    let root = store.root();
+    if !root.join("containers").is_dir() {
+        return Vec::new();
+    }
+    let Ok(eng) = ::engine::Engine::open(root) else {
+        return Vec::new();
+    };
+    let Ok(list) = eng.list(true) else {
+        return Vec::new();
+    };
+    list.iter()
+        .filter_map(|s| eng.container(&s.id).ok().map(|(c, _)| c))
+        .collect()
 }
 
-/// Snapshots that garbage collection must keep (container lowers).
-pub fn snapshots_in_use(_store: &Store) -> HashSet<ChainId> {
-    HashSet::new()
+/// Short ids of containers created from the image `id`.
+pub fn containers_using(store: &Store, id: &Digest) -> Vec<String> {
+    let want = id.to_string();
+    containers(store)
+        .into_iter()
+        .filter(|c| c.image == want)
+        .map(|c| c.id.chars().take(12).collect())
+        .collect()
+}
+
+/// Snapshots that garbage collection must keep (container lowers:
+/// `snapshots/<hex>/fs`).
+pub fn snapshots_in_use(store: &Store) -> HashSet<ChainId> {
+    let mut keep = HashSet::new();
+    for c in containers(store) {
+        for l in &c.lowers {
+            let hex = if l.file_name().is_some_and(|n| n == "fs") {
+                l.parent().and_then(Path::file_name)
+            } else {
+                l.file_name()
+            };
+            if let Some(d) = hex.and_then(|h| Digest::parse(&format!("sha256:{}", h.to_string_lossy())).ok()) {
+                keep.insert(d);
+            }
+        }
+    }
+    keep
 }

@@ -1,6 +1,6 @@
 //! `berth`: a daemonless, Docker-compatible container engine CLI. This
 //! binary only parses arguments and formats output; the work is done by
-//! the `image` and `registry` libraries.
+//! the `image`, `registry` and `engine` libraries.
 
 mod cli;
 mod commands;
@@ -30,6 +30,14 @@ pub struct Globals {
 }
 
 impl Globals {
+    /// Open the container engine at the root (berth is its own monitor).
+    pub fn engine(&self) -> Result<::engine::Engine, CliError> {
+        if self.debug {
+            eprintln!("berth: debug: container store at {}", self.root.display());
+        }
+        commands::open_engine(&self.root)
+    }
+
     /// Open the image store at the root.
     pub fn store(&self) -> Result<image::Store, CliError> {
         if self.debug {
@@ -105,7 +113,24 @@ fn usage_error(e: clap::Error) -> ExitCode {
     ExitCode::from(if flag_problem { EXIT_USAGE } else { 1 })
 }
 
+/// Name the engine gives the monitor it starts (`argv[0]`).
+const MONITOR_ARGV0: &str = "berth-monitor";
+
 fn main() -> ExitCode {
+    // The container monitor: the engine execs this program with argv[0]
+    // `berth-monitor` (or by hand: `berth __monitor --root ... --id ...`).
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let argv0_is_monitor = args
+        .first()
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .is_some_and(|n| n == MONITOR_ARGV0);
+    if argv0_is_monitor || args.get(1).is_some_and(|a| a == "__monitor") {
+        let args: Vec<String> = args
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        ::engine::monitor_process_main(&args)
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => return usage_error(e),

@@ -48,6 +48,8 @@ pub struct Transfer {
     mounted_from: Option<String>,
     /// The digest the reference resolved to (pull) or was pushed as.
     pub resolved: Mutex<Option<Digest>>,
+    /// Write to stderr instead of stdout (the pull `run` does first).
+    to_stderr: bool,
 }
 
 fn bar_style() -> ProgressStyle {
@@ -81,6 +83,30 @@ impl Transfer {
             hidden: HashSet::new(),
             mounted_from: None,
             resolved: Mutex::new(None),
+            to_stderr: false,
+        }
+    }
+
+    /// Progress on stderr (for `run`/`create`, whose stdout is the
+    /// container's output or id).
+    pub fn new_stderr(mode: Mode, dir: Direction) -> Transfer {
+        let target = if mode == Mode::Tty {
+            ProgressDrawTarget::stderr_with_hz(10)
+        } else {
+            ProgressDrawTarget::hidden()
+        };
+        let mut t = Transfer::new(Mode::Quiet, dir);
+        t.mode = mode;
+        t.multi = MultiProgress::with_draw_target(target);
+        t.to_stderr = true;
+        t
+    }
+
+    fn emit(&self, line: &str) {
+        if self.to_stderr {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
         }
     }
 
@@ -97,7 +123,7 @@ impl Transfer {
     /// Print a header line (before any bar is drawn).
     pub fn println(&self, line: &str) {
         if self.mode != Mode::Quiet {
-            println!("{line}");
+            self.emit(line);
         }
     }
 
@@ -116,7 +142,7 @@ impl Transfer {
         }
         let _ = self.multi.clear();
         for (d, e) in v {
-            println!("{}: {}", d.short(), self.text(e.state));
+            self.emit(&format!("{}: {}", d.short(), self.text(e.state)));
         }
     }
 
@@ -174,7 +200,7 @@ impl Progress for Transfer {
                         b.set_message(text);
                     }
                 } else {
-                    println!("{short}: {text}");
+                    self.emit(&format!("{short}: {text}"));
                 }
             }
             None => {
@@ -194,7 +220,7 @@ impl Progress for Transfer {
                     }
                     Some(b)
                 } else {
-                    println!("{short}: {text}");
+                    self.emit(&format!("{short}: {text}"));
                     None
                 };
                 let seq = entries.len();

@@ -341,12 +341,26 @@ fn inspect_value(store: &Store, info: &ImageInfo) -> Result<Inspect, CliError> {
 }
 
 /// JSON with 4-space indentation, as docker prints it.
-fn pretty<T: Serialize>(v: &T) -> String {
+pub(super) fn pretty<T: Serialize>(v: &T) -> String {
     let mut buf = Vec::new();
     let f = serde_json::ser::PrettyFormatter::with_indent(b"    ");
     let mut ser = serde_json::Serializer::with_formatter(&mut buf, f);
     serde::Serialize::serialize(v, &mut ser).expect("serialise JSON value");
     String::from_utf8(buf).expect("JSON is UTF-8")
+}
+
+/// One image in `inspect`'s JSON shape; `Ok(None)` when there is none.
+pub(super) fn image_json(store: &Store, name: &str) -> Result<Option<Value>, CliError> {
+    match store.resolve(name) {
+        Ok(info) => {
+            let v = inspect_value(store, &info)?;
+            Ok(Some(serde_json::to_value(&v).map_err(|e| {
+                CliError::new(format!("inspect: {e}"))
+            })?))
+        }
+        Err(image::Error::ImageNotFound(_)) => Ok(None),
+        Err(e) => Err(CliError::new(image_message(&e))),
+    }
 }
 
 pub fn inspect(g: &Globals, a: InspectArgs) -> CmdResult {
@@ -526,7 +540,7 @@ pub fn rmi(g: &Globals, a: RmiArgs) -> CmdResult {
     }
 }
 
-fn confirm(question: &str) -> bool {
+pub(super) fn confirm(question: &str) -> bool {
     eprint!("{question} [y/N] ");
     let _ = std::io::stderr().flush();
     let mut line = String::new();

@@ -1,12 +1,15 @@
 //! One function per verb.
 
 mod archive;
+mod containers;
 mod images;
 mod transfer;
 
 use std::io::Write;
 
-use crate::cli::{Command, ImageCommand, VERSION_TEXT};
+use crate::cli::{Command, ContainerCommand, ImageCommand, VERSION_TEXT};
+
+pub use containers::open_engine;
 use crate::error::CliError;
 use crate::Globals;
 
@@ -17,7 +20,7 @@ pub fn run(g: &Globals, cmd: Command) -> CmdResult {
         Command::Pull(a) => transfer::pull(g, a),
         Command::Push(a) => transfer::push(g, a),
         Command::Images(a) => images::list(g, a),
-        Command::Inspect(a) => images::inspect(g, a),
+        Command::Inspect(a) => containers::inspect(g, a),
         Command::Tag(a) => images::tag(g, a),
         Command::Rmi(a) => images::rmi(g, a),
         Command::Save(a) => archive::save(g, a),
@@ -26,6 +29,43 @@ pub fn run(g: &Globals, cmd: Command) -> CmdResult {
         Command::Login(a) => transfer::login(a),
         Command::Logout(a) => transfer::logout(a),
         Command::Version => out(&format!("berth {VERSION_TEXT}")),
+        Command::Run(a) => containers::run(g, a),
+        Command::Create(a) => containers::create(g, a),
+        Command::Start(a) => containers::start(g, a),
+        Command::Stop(a) => containers::stop(g, a),
+        Command::Kill(a) => containers::kill(g, a),
+        Command::Restart(a) => containers::restart(g, a),
+        Command::Rm(a) => containers::rm(g, a),
+        Command::Ps(a) => containers::ps(g, a),
+        Command::Logs(a) => containers::logs(g, a),
+        Command::Exec(a) => containers::exec(g, a),
+        Command::Wait(a) => containers::wait(g, a),
+        Command::Top(a) => containers::top(g, a),
+        Command::Pause(a) => containers::pause(g, a),
+        Command::Unpause(a) => containers::unpause(g, a),
+        Command::Rename(a) => containers::rename(g, a),
+        Command::Container(sub) => match sub {
+            ContainerCommand::Ls(a) => containers::ps(g, a),
+            ContainerCommand::Run(a) => containers::run(g, a),
+            ContainerCommand::Create(a) => containers::create(g, a),
+            ContainerCommand::Start(a) => containers::start(g, a),
+            ContainerCommand::Stop(a) => containers::stop(g, a),
+            ContainerCommand::Kill(a) => containers::kill(g, a),
+            ContainerCommand::Restart(a) => containers::restart(g, a),
+            ContainerCommand::Rm(a) => containers::rm(g, a),
+            ContainerCommand::Logs(a) => containers::logs(g, a),
+            ContainerCommand::Exec(a) => containers::exec(g, a),
+            ContainerCommand::Inspect(mut a) => {
+                a.r#type = Some("container".into());
+                containers::inspect(g, a)
+            }
+            ContainerCommand::Wait(a) => containers::wait(g, a),
+            ContainerCommand::Top(a) => containers::top(g, a),
+            ContainerCommand::Pause(a) => containers::pause(g, a),
+            ContainerCommand::Unpause(a) => containers::unpause(g, a),
+            ContainerCommand::Rename(a) => containers::rename(g, a),
+            ContainerCommand::Prune(a) => containers::prune(g, a),
+        },
         Command::Image(sub) => match sub {
             ImageCommand::Ls(a) => images::list(g, a),
             ImageCommand::Inspect(a) => images::inspect(g, a),

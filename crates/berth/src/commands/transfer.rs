@@ -40,12 +40,40 @@ fn mode(quiet: bool) -> Mode {
 }
 
 pub fn pull(g: &Globals, a: PullArgs) -> CmdResult {
+    pull_with(g, a, false)
+}
+
+/// Pull for `run`/`create`: everything goes to stderr.
+pub fn pull_for_run(g: &Globals, a: PullArgs) -> CmdResult {
+    pull_with(g, a, true)
+}
+
+fn pull_with(g: &Globals, a: PullArgs, to_stderr: bool) -> CmdResult {
+    let say = |s: &str| -> CmdResult {
+        if to_stderr {
+            eprintln!("{s}");
+            Ok(())
+        } else {
+            out(s)
+        }
+    };
     let r = parse_ref(&a.image)?;
     let plat = platform(a.platform.as_deref())?;
     let store = g.store()?;
     let client = client(&a.registry)?;
     let before = store.resolve(&r.to_string()).ok().map(|i| i.record);
-    let progress = Transfer::new(mode(a.quiet), Direction::Pull);
+    let progress = if to_stderr {
+        let m = if a.quiet {
+            Mode::Quiet
+        } else if std::io::stderr().is_terminal() {
+            Mode::Tty
+        } else {
+            Mode::Plain
+        };
+        Transfer::new_stderr(m, Direction::Pull)
+    } else {
+        Transfer::new(mode(a.quiet), Direction::Pull)
+    };
     let what = match (r.tag(), r.digest()) {
         (_, Some(d)) => d.to_string(),
         (Some(t), None) => t.to_string(),
@@ -65,15 +93,18 @@ pub fn pull(g: &Globals, a: PullArgs) -> CmdResult {
         let same = before.is_some_and(|b| {
             b.id == rec.id && (b.manifest_digest == top || b.index_digest.as_ref() == Some(&top))
         });
-        out(&format!("Digest: {top}"))?;
+        say(&format!("Digest: {top}"))?;
         if same {
-            out(&format!("Status: Image is up to date for {}", r.familiar()))?;
+            say(&format!("Status: Image is up to date for {}", r.familiar()))?;
         } else {
-            out(&format!(
+            say(&format!(
                 "Status: Downloaded newer image for {}",
                 r.familiar()
             ))?;
         }
+    }
+    if to_stderr {
+        return Ok(());
     }
     out(&r.to_string())
 }

@@ -1,0 +1,679 @@
+//! Container verbs: run, create, start, stop, kill, restart, rm, ps, logs,
+//! exec, inspect, wait, top, pause, unpause, rename, container prune. The
+//! work is done by the `engine` library; this only maps flags and prints.
+
+use std::io::Write;
+use std::os::fd::OwnedFd;
+
+use ::engine::{CreateOptions, Engine, ExecOptions, ExecStdio, LogsOptions, Summary};
+use serde_json::{json, Map, Value};
+
+use super::images::{confirm, image_json, pretty};
+use super::{out, out_raw, CmdResult};
+use crate::cli::{
+    ContainerPruneArgs, ContainersArgs, ExecArgs, InspectArgs, KillArgs, LogsArgs, PsArgs,
+    PullArgs, RegistryArgs, RenameArgs, RmArgs, RunArgs, StartArgs, StopArgs, TopArgs,
+};
+use crate::error::CliError;
+use crate::fmt::{go_time, parse_rfc3339, since, tabwrite};
+use crate::template::Template;
+use crate::Globals;
+
+/// An engine error for `run`/`create`/`start -a`: docker's exit codes
+/// (125 engine, 126 cannot invoke, 127 not found).
+fn run_err(e: ::engine::Error) -> CliError {
+    let code = e.exit_code().clamp(1, 255) as u8;
+    let mut c = CliError::new(e.to_string());
+    c.code = code;
+    c
+}
+
+/// An engine error for the other verbs: 1, but 125 for a bad flag value.
+fn op_err(e: ::engine::Error) -> CliError {
+    match e {
+        ::engine::Error::InvalidArgument(m) => CliError::daemon(m),
+        e => CliError::new(e.to_string()),
+    }
+}
+
+/// Read `--env-file` files: KEY=VALUE or KEY lines; `#` comments.
+fn env_files(files: &[std::path::PathBuf]) -> Result<Vec<String>, CliError> {
+    let mut out = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(f).map_err(|e| {
+            CliError::daemon(format!("invalid --env-file {:?}: {e}", f.display()))
+        })?;
+        for line in text.lines() {
+            let l = line.trim_start();
+            if l.is_empty() || l.starts_with('#') {
+                continue;
+            }
+            out.push(l.to_string());
+        }
+    }
+    Ok(out)
+}
+
+fn create_options(a: &RunArgs) -> Result<CreateOptions, CliError> {
+    if a.interactive {
+        return Err(CliError::daemon(
+            "invalid --interactive: attaching STDIN is not supported yet",
+        ));
+    }
+    if a.tty {
+        return Err(CliError::daemon(
+            "invalid --tty: terminals are not supported yet",
+        ));
+    }
+    if a.detach && a.rm && a.restart.as_deref().is_some_and(|r| r != "no") {
+        return Err(CliError::daemon(
+            "conflicting options: cannot specify both --restart and --rm",
+        ));
+    }
+    let mut env = env_files(&a.env_file)?;
+    env.extend(a.env.iter().cloned());
+    let image = a.args[0].clone();
+    Ok(CreateOptions {
+        image,
+        name: a.name.clone(),
+        cmd: a.args[1..].to_vec(),
+        entrypoint: a.entrypoint.clone(),
+        env,
+        workdir: a.workdir.clone(),
+        user: a.user.clone(),
+        group_add: a.group_add.clone(),
+        hostname: a.hostname.clone(),
+        labels: a.label.clone(),
+        privileged: a.privileged,
+        cap_add: a.cap_add.clone(),
+        cap_drop: a.cap_drop.clone(),
+        security_opt: a.security_opt.clone(),
+        read_only: a.read_only,
+        memory: a.memory.clone(),
+        memory_swap: a.memory_swap.clone(),
+        cpus: a.cpus.clone(),
+        pids_limit: a.pids_limit,
+        ulimits: a.ulimit.clone(),
+        volumes: a.volume.clone(),
+        tmpfs: a.tmpfs.clone(),
+        shm_size: a.shm_size.clone(),
+        add_hosts: a.add_host.clone(),
+        dns: a.dns.clone(),
+        dns_search: a.dns_search.clone(),
+        dns_options: a.dns_option.clone(),
+        network: a.network.clone(),
+        stop_signal: a.stop_signal.clone(),
+        stop_timeout: a.stop_timeout,
+        restart: a.restart.clone(),
+        auto_remove: a.rm,
+        tty: a.tty,
+        interactive: a.interactive,
+        runtime: a.runtime.clone(),
+    })
+}
+
+/// Pull the image first when it is not in the store (`--pull missing`),
+/// or always; as docker, the pull output goes to stderr.
+fn ensure_image(g: &Globals, a: &RunArgs) -> CmdResult {
+    let name = &a.args[0];
+    let store = g.store()?;
+    let present = match store.resolve(name) {
+        Ok(_) => true,
+        Err(image::Error::ImageNotFound(_)) => false,
+        Err(e) => return Err(CliError::daemon(crate::error::image_message(&e))),
+    };
+    let pull = match a.pull.as_str() {
+        "always" => true,
+        "never" => false,
+        _ => !present,
+    };
+    if !pull {
+        if !present {
+            return Err(CliError::daemon(format!("No such image: {name}")));
+        }
+        return Ok(());
+    }
+    let r = image::Reference::parse(name)
+        .map_err(|e| CliError::daemon(crate::error::reference_message(&e)))?;
+    if !present {
+        eprintln!("Unable to find image '{}' locally", r.familiar());
+    }
+    let pa = PullArgs {
+        platform: a.platform.clone(),
+        quiet: a.quiet,
+        registry: RegistryArgs {
+            tls_verify: true,
+            authfile: None,
+        },
+        image: name.clone(),
+    };
+    super::transfer::pull_for_run(g, pa).map_err(|mut e| {
+        e.code = crate::EXIT_USAGE;
+        e
+    })
+}
+
+pub fn run(g: &Globals, a: RunArgs) -> CmdResult {
+    let opts = create_options(&a)?;
+    ensure_image(g, &a)?;
+    let eng = g.engine()?;
+    if a.detach {
+        let id = eng.run_detached(&opts).map_err(run_err)?;
+        return out(&id);
+    }
+    let att = eng.run(&opts).map_err(run_err)?;
+    let mut so = std::io::stdout();
+    let mut se = std::io::stderr();
+    let code = att.wait(&mut so, &mut se).map_err(run_err)?;
+    let _ = so.flush();
+    if code == 0 {
+        Ok(())
+    } else {
+        Err(CliError::silent(code.clamp(0, 255) as u8))
+    }
+}
+
+pub fn create(g: &Globals, a: RunArgs) -> CmdResult {
+    let opts = create_options(&a)?;
+    ensure_image(g, &a)?;
+    let eng = g.engine()?;
+    let id = eng.create(&opts).map_err(run_err)?;
+    out(&id)
+}
+
+/// Apply `f` to each container, printing its name as given on success;
+/// errors are printed, the last one decides the exit status.
+fn each(names: &[String], mut f: impl FnMut(&str) -> Result<(), CliError>) -> CmdResult {
+    let mut last: Option<CliError> = None;
+    for n in names {
+        match f(n) {
+            Ok(()) => out(n)?,
+            Err(e) => {
+                if let Some(p) = last.take() {
+                    eprintln!("berth: {}", p.msg);
+                }
+                last = Some(e);
+            }
+        }
+    }
+    match last {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+pub fn start(g: &Globals, a: StartArgs) -> CmdResult {
+    if a.interactive {
+        return Err(CliError::daemon(
+            "invalid --interactive: attaching STDIN is not supported yet",
+        ));
+    }
+    let eng = g.engine()?;
+    if a.attach {
+        if a.containers.len() > 1 {
+            return Err(CliError::new(
+                "you cannot start and attach multiple containers at once",
+            ));
+        }
+        let att = eng.start_attached(&a.containers[0]).map_err(run_err)?;
+        let mut so = std::io::stdout();
+        let mut se = std::io::stderr();
+        let code = att.wait(&mut so, &mut se).map_err(run_err)?;
+        return if code == 0 {
+            Ok(())
+        } else {
+            Err(CliError::silent(code.clamp(0, 255) as u8))
+        };
+    }
+    each(&a.containers, |c| eng.start(c).map_err(op_err))
+}
+
+pub fn stop(g: &Globals, a: StopArgs) -> CmdResult {
+    let eng = g.engine()?;
+    each(&a.containers, |c| eng.stop(c, a.time).map_err(op_err))
+}
+
+pub fn restart(g: &Globals, a: StopArgs) -> CmdResult {
+    let eng = g.engine()?;
+    each(&a.containers, |c| {
+        eng.stop(c, a.time).map_err(op_err)?;
+        eng.start(c).map_err(op_err)
+    })
+}
+
+pub fn kill(g: &Globals, a: KillArgs) -> CmdResult {
+    let eng = g.engine()?;
+    if let Some(s) = &a.signal {
+        ::engine::options::parse_signal("--signal", s).map_err(op_err)?;
+    }
+    each(&a.containers, |c| {
+        eng.kill(c, a.signal.as_deref()).map_err(op_err)
+    })
+}
+
+pub fn rm(g: &Globals, a: RmArgs) -> CmdResult {
+    if a.link {
+        return Err(CliError::daemon("invalid --link: links are not supported"));
+    }
+    let eng = g.engine()?;
+    each(&a.containers, |c| eng.remove(c, a.force).map_err(op_err))
+}
+
+pub fn pause(g: &Globals, a: ContainersArgs) -> CmdResult {
+    let eng = g.engine()?;
+    each(&a.containers, |c| eng.pause(c).map_err(op_err))
+}
+
+pub fn unpause(g: &Globals, a: ContainersArgs) -> CmdResult {
+    let eng = g.engine()?;
+    each(&a.containers, |c| eng.unpause(c).map_err(op_err))
+}
+
+pub fn wait(g: &Globals, a: ContainersArgs) -> CmdResult {
+    let eng = g.engine()?;
+    let mut last: Option<CliError> = None;
+    for c in &a.containers {
+        match eng.wait(c) {
+            Ok(code) => out(&code.to_string())?,
+            Err(e) => {
+                if let Some(p) = last.take() {
+                    eprintln!("berth: {}", p.msg);
+                }
+                last = Some(op_err(e));
+            }
+        }
+    }
+    match last {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+pub fn rename(g: &Globals, a: RenameArgs) -> CmdResult {
+    let eng = g.engine()?;
+    eng.rename(&a.container, &a.new_name).map_err(op_err)
+}
+
+pub fn top(g: &Globals, a: TopArgs) -> CmdResult {
+    if !a.ps_args.is_empty() {
+        return Err(CliError::daemon(
+            "invalid ps options: only the default columns are supported",
+        ));
+    }
+    let eng = g.engine()?;
+    let t = eng.top(&a.container).map_err(op_err)?;
+    let mut lines = vec![t.titles.join("\t")];
+    for p in &t.processes {
+        lines.push(p.join("\t"));
+    }
+    out_raw(&tabwrite(&lines))
+}
+
+pub fn prune(g: &Globals, a: ContainerPruneArgs) -> CmdResult {
+    if !a.filter.is_empty() {
+        return Err(CliError::daemon("invalid --filter: not supported yet"));
+    }
+    if !a.force {
+        eprintln!("WARNING! This will remove all stopped containers.");
+        if !confirm("Are you sure you want to continue?") {
+            return Ok(());
+        }
+    }
+    let eng = g.engine()?;
+    let ids = eng.prune().map_err(op_err)?;
+    if !ids.is_empty() {
+        out("Deleted Containers:")?;
+        for id in &ids {
+            out(id)?;
+        }
+        out("")?;
+    }
+    out("Total reclaimed space: 0B")
+}
+
+pub fn logs(g: &Globals, a: LogsArgs) -> CmdResult {
+    let tail = match a.tail.as_str() {
+        "all" | "" => None,
+        t => match t.parse::<i64>() {
+            Ok(n) if n < 0 => None,
+            Ok(n) => Some(n as usize),
+            Err(_) => {
+                return Err(CliError::daemon(format!(
+                    "invalid --tail {t:?}: expected a number or \"all\""
+                )))
+            }
+        },
+    };
+    let opts = LogsOptions {
+        follow: a.follow,
+        tail,
+        timestamps: a.timestamps,
+        since: a.since.clone(),
+        until: a.until.clone(),
+        stdout: false,
+        stderr: false,
+    };
+    let eng = g.engine()?;
+    let mut so = std::io::stdout().lock();
+    let mut se = std::io::stderr();
+    let r = eng.logs(&a.container, &opts, &mut so, &mut se);
+    let _ = so.flush();
+    r.map_err(op_err)
+}
+
+fn dev_null() -> Result<OwnedFd, CliError> {
+    std::fs::File::open("/dev/null")
+        .map(OwnedFd::from)
+        .map_err(|e| CliError::new(format!("open /dev/null: {e}")))
+}
+
+pub fn exec(g: &Globals, a: ExecArgs) -> CmdResult {
+    if a.tty {
+        return Err(CliError::daemon(
+            "invalid --tty: terminals are not supported yet",
+        ));
+    }
+    let mut env = env_files(&a.env_file)?;
+    env.extend(a.env.iter().cloned());
+    let opts = ExecOptions {
+        cmd: a.args[1..].to_vec(),
+        env,
+        user: a.user.clone(),
+        workdir: a.workdir.clone(),
+        privileged: a.privileged,
+        detach: a.detach,
+        tty: false,
+    };
+    let stdio = ExecStdio {
+        stdin: if a.interactive && !a.detach {
+            None
+        } else {
+            Some(dev_null()?)
+        },
+        stdout: None,
+        stderr: None,
+    };
+    let _ = std::io::stdout().flush();
+    let eng = g.engine()?;
+    let code = eng.exec(&a.args[0], &opts, stdio).map_err(|e| match e {
+        ::engine::Error::NoSuchContainer(_) | ::engine::Error::Conflict(_) => {
+            CliError::new(e.to_string())
+        }
+        e => run_err(e),
+    })?;
+    if code == 0 {
+        Ok(())
+    } else {
+        Err(CliError::silent(code.clamp(0, 255) as u8))
+    }
+}
+
+// ---- inspect ------------------------------------------------------------
+
+/// `inspect`: containers first, then images (`--type` picks one).
+pub fn inspect(g: &Globals, a: InspectArgs) -> CmdResult {
+    let template = match a.format.as_deref() {
+        None | Some("json") => None,
+        Some(f) => Some(
+            Template::parse(f)
+                .map_err(|e| CliError::new(format!("template parsing error: {e}")))?,
+        ),
+    };
+    let want = a.r#type.as_deref();
+    let eng = if want != Some("image") {
+        Some(g.engine()?)
+    } else {
+        None
+    };
+    let store = if want != Some("container") {
+        Some(g.store()?)
+    } else {
+        None
+    };
+    let mut values = Vec::new();
+    let mut errors = Vec::new();
+    for name in &a.images {
+        if let Some(eng) = &eng {
+            match eng.inspect(name) {
+                Ok(v) => {
+                    values.push(v);
+                    continue;
+                }
+                Err(::engine::Error::NoSuchContainer(_)) => {}
+                Err(e) => {
+                    errors.push(e.to_string());
+                    continue;
+                }
+            }
+        }
+        if let Some(store) = &store {
+            match image_json(store, name) {
+                Ok(Some(v)) => {
+                    values.push(v);
+                    continue;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    errors.push(e.msg);
+                    continue;
+                }
+            }
+        }
+        errors.push(match want {
+            Some("container") => format!("No such container: {name}"),
+            Some("image") => format!("No such image: {name}"),
+            _ => format!("No such object: {name}"),
+        });
+    }
+    match template {
+        None => out(&pretty(&values))?,
+        Some(t) => {
+            let mut s = String::new();
+            for v in &values {
+                s.push_str(
+                    &t.render(v)
+                        .map_err(|e| CliError::new(format!("template parsing error: {e}")))?,
+                );
+                s.push('\n');
+            }
+            out_raw(&s)?;
+        }
+    }
+    match errors.pop() {
+        None => Ok(()),
+        Some(last) => {
+            for e in &errors {
+                eprintln!("berth: {e}");
+            }
+            Err(CliError::new(last))
+        }
+    }
+}
+
+// ---- ps -------------------------------------------------------------------
+
+/// Docker's column headers for the `ps` placeholders.
+fn header(field: &str) -> String {
+    match field {
+        "ID" => "CONTAINER ID".into(),
+        "RunningFor" => "CREATED".into(),
+        "CreatedAt" => "CREATED AT".into(),
+        f => f.to_uppercase(),
+    }
+}
+
+/// Docker's `Ellipsis`: at most `max` characters, the last one `…`.
+fn ellipsis(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut t: String = s.chars().take(max.saturating_sub(1)).collect();
+    t.push('…');
+    t
+}
+
+fn row_value(s: &Summary, no_trunc: bool) -> Value {
+    let id = if no_trunc {
+        s.id.clone()
+    } else {
+        s.id.chars().take(12).collect()
+    };
+    let command = if no_trunc {
+        s.command.clone()
+    } else {
+        ellipsis(&s.command, 20)
+    };
+    let created = parse_rfc3339(&s.created);
+    let labels = s
+        .labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let state = serde_json::to_value(s.state)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    json!({
+        "Command": serde_json::to_string(&command).unwrap_or_default(),
+        "CreatedAt": created.map(go_time).unwrap_or_default(),
+        "ID": id,
+        "Image": s.image,
+        "Labels": labels,
+        "LocalVolumes": "0",
+        "Mounts": "",
+        "Names": s.names,
+        "Networks": "",
+        "Ports": "",
+        "RunningFor": since(created),
+        "Size": "0B",
+        "State": state,
+        "Status": s.status,
+    })
+}
+
+fn keep(s: &Summary, filters: &[(String, String)]) -> bool {
+    // Docker: the same key ORs, different keys AND.
+    let mut keys: Vec<&str> = filters.iter().map(|(k, _)| k.as_str()).collect();
+    keys.dedup();
+    keys.iter().all(|key| {
+        filters
+            .iter()
+            .filter(|(k, _)| k == key)
+            .any(|(k, v)| match k.as_str() {
+                "id" => s.id.starts_with(v.as_str()),
+                "name" => s.names.contains(v.as_str()),
+                "label" => match v.split_once('=') {
+                    Some((lk, lv)) => s.labels.get(lk).is_some_and(|x| x == lv),
+                    None => s.labels.contains_key(v.as_str()),
+                },
+                "status" => serde_json::to_value(s.state)
+                    .ok()
+                    .is_some_and(|x| x.as_str() == Some(v.as_str())),
+                "exited" => {
+                    matches!(s.state, ::engine::Status::Exited)
+                        && v.parse::<i32>().is_ok_and(|c| c == s.exit_code)
+                }
+                "ancestor" => s.image == *v,
+                _ => false,
+            })
+    })
+}
+
+pub fn ps(g: &Globals, a: PsArgs) -> CmdResult {
+    let mut filters = Vec::new();
+    for f in &a.filter {
+        match f.split_once('=') {
+            Some((k, v)) if matches!(k, "id" | "name" | "label" | "status" | "exited" | "ancestor") => {
+                filters.push((k.to_string(), v.to_string()))
+            }
+            _ => return Err(CliError::new(format!("invalid filter '{f}'"))),
+        }
+    }
+    let json_out = a.format.as_deref() == Some("json");
+    let template = match a.format.as_deref() {
+        Some("json") | Some("table") | None => None,
+        Some(f) => Some(
+            Template::parse(f)
+                .map_err(|e| CliError::new(format!("template parsing error: {e}")))?,
+        ),
+    };
+    let eng = g.engine()?;
+    let last = if a.latest { Some(1) } else { a.last.filter(|n| *n >= 0) };
+    let all = a.all || last.is_some() || filters.iter().any(|(k, _)| k == "status" || k == "exited");
+    let mut list: Vec<Summary> = eng
+        .list(all)
+        .map_err(op_err)?
+        .into_iter()
+        .filter(|s| keep(s, &filters))
+        .collect();
+    if let Some(n) = last {
+        list.truncate(n as usize);
+    }
+    if a.quiet {
+        let mut s = String::new();
+        for c in &list {
+            s.push_str(row_value(c, a.no_trunc)["ID"].as_str().unwrap_or_default());
+            s.push('\n');
+        }
+        return out_raw(&s);
+    }
+    if json_out {
+        let mut s = String::new();
+        for c in &list {
+            s.push_str(&row_value(c, a.no_trunc).to_string());
+            s.push('\n');
+        }
+        return out_raw(&s);
+    }
+    let template = match template {
+        Some(t) => t,
+        None => Template::parse(
+            "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}",
+        )
+        .expect("built-in template"),
+    };
+    let render = |v: &Value| {
+        template
+            .render(v)
+            .map_err(|e| CliError::new(format!("template parsing error: {e}")))
+    };
+    let mut lines = Vec::new();
+    if template.table {
+        let mut h = Map::new();
+        for f in template.fields() {
+            h.insert(f.clone(), Value::String(header(&f)));
+        }
+        lines.push(render(&Value::Object(h))?);
+    }
+    for c in &list {
+        lines.push(render(&row_value(c, a.no_trunc))?);
+    }
+    if template.table {
+        out_raw(&tabwrite(&lines))
+    } else {
+        let mut s = String::new();
+        for l in lines {
+            s.push_str(&l);
+            s.push('\n');
+        }
+        out_raw(&s)
+    }
+}
+
+/// Check an engine root can be opened (used by `Globals::engine`).
+pub fn open_engine(root: &std::path::Path) -> Result<Engine, CliError> {
+    let eng = Engine::open(root).map_err(|e| {
+        CliError::daemon(format!(
+            "cannot open the container store at {}: {e}",
+            root.display()
+        ))
+    })?;
+    // berth is its own monitor (`berth-monitor` as argv[0], see main), so
+    // no second program needs installing; $BERTH_MONITOR overrides.
+    let exe = std::env::var_os("BERTH_MONITOR")
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::current_exe().ok());
+    Ok(eng.with_monitor_exe(exe))
+}
