@@ -1,0 +1,234 @@
+//! The container verbs end to end: the real `berth` binary (acting as its
+//! own monitor) on a per-test root with a busybox image imported on the
+//! spot. Needs root (namespaces, overlay, cgroups).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::Env;
+
+/// A test root with the busybox image `bb`; removes its containers at the end.
+struct Ctr {
+    env: Env,
+    image_id: String,
+}
+
+impl Ctr {
+    fn new() -> Ctr {
+        let env = Env::new();
+        let image_id = env.import_busybox("bb", &[]);
+        Ctr { env, image_id }
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        self.env.ok(args)
+    }
+
+    /// Run; (exit code, stdout, stderr).
+    fn run(&self, args: &[&str]) -> (i32, String, String) {
+        let o = self.env.output(args);
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    }
+
+    fn ps(&self, all: bool) -> Vec<String> {
+        let mut args = vec!["ps", "--no-trunc", "--format", "{{.ID}} {{.Names}} {{.Status}}"];
+        if all {
+            args.push("-a");
+        }
+        self.ok(&args).lines().map(str::to_string).collect()
+    }
+
+    fn until(&self, what: &str, mut f: impl FnMut() -> bool) {
+        let t = Instant::now();
+        while !f() {
+            assert!(t.elapsed() < Duration::from_secs(10), "timed out: {what}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Ctr {
+    fn drop(&mut self) {
+        let ids = self.env.output(&["ps", "-a", "-q", "--no-trunc"]);
+        for id in String::from_utf8_lossy(&ids.stdout).lines() {
+            let _ = self.env.output(&["rm", "-f", id]);
+        }
+    }
+}
+
+#[test]
+fn run_attached_output_and_exit_codes() {
+    let c = Ctr::new();
+    let (code, out, _) = c.run(&["run", "bb", "echo", "hi"]);
+    assert_eq!((code, out.as_str()), (0, "hi\n"));
+
+    let (code, out, err) = c.run(&["run", "bb", "sh", "-c", "echo out; echo err >&2; exit 3"]);
+    assert_eq!(code, 3);
+    assert_eq!(out, "out\n");
+    assert_eq!(err, "err\n");
+
+    let (code, _, err) = c.run(&["run", "bb", "no-such-command"]);
+    assert_eq!(code, 127, "{err}");
+    assert!(err.starts_with("berth: ") && err.contains("no-such-command"), "{err}");
+
+    // Flags after the image belong to the command.
+    let (code, out, _) = c.run(&["run", "-e", "A=1", "bb", "sh", "-c", "echo $A -l"]);
+    assert_eq!((code, out.as_str()), (0, "1 -l\n"));
+}
+
+#[test]
+fn bad_flag_values_are_usage_errors() {
+    let c = Ctr::new();
+    let err = c.env.fails(&["run", "--memory", "lots", "bb", "true"], 125);
+    assert!(err.starts_with("berth: invalid --memory"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let err = c.env.fails(&["run", "-t", "bb", "true"], 125);
+    assert!(err.contains("--tty"), "{err}");
+    let err = c.env.fails(&["run", "--pull", "never", "nosuchimage-local-only", "true"], 125);
+    assert!(err.contains("No such image"), "{err}");
+    assert!(c.ps(true).is_empty());
+}
+
+#[test]
+fn detached_lifecycle() {
+    let c = Ctr::new();
+    let id = c
+        .ok(&["run", "-d", "--name", "web", "bb", "sh", "-c", "echo started; exec busybox sleep 60"])
+        .trim()
+        .to_string();
+    assert_eq!(id.len(), 64, "{id}");
+    let ps = c.ps(false);
+    assert_eq!(ps.len(), 1, "{ps:?}");
+    assert!(ps[0].starts_with(&format!("{id} web Up")), "{ps:?}");
+    // The default table: docker's columns and the short id.
+    let table = c.ok(&["ps"]);
+    assert!(
+        table.starts_with("CONTAINER ID   IMAGE     COMMAND"),
+        "{table}"
+    );
+    assert!(table.contains(&id[..12]) && !table.contains(&id), "{table}");
+
+    c.until("log line", || c.ok(&["logs", "web"]) == "started\n");
+
+    assert_eq!(c.ok(&["stop", "-t", "1", "web"]), "web\n");
+    assert!(c.ps(false).is_empty());
+    let all = c.ps(true);
+    assert_eq!(all.len(), 1);
+    assert!(all[0].contains(" Exited ("), "{all:?}");
+    assert_eq!(c.ok(&["rm", "web"]), "web\n");
+    assert!(c.ps(true).is_empty());
+}
+
+#[test]
+fn rm_flag_removes_the_container() {
+    let c = Ctr::new();
+    let (code, out, _) = c.run(&["run", "--rm", "bb", "echo", "gone"]);
+    assert_eq!((code, out.as_str()), (0, "gone\n"));
+    assert!(c.ps(true).is_empty(), "{:?}", c.ps(true));
+}
+
+#[test]
+fn name_conflict_keeps_the_first() {
+    let c = Ctr::new();
+    let id = c.ok(&["create", "--name", "dup", "bb", "true"]).trim().to_string();
+    let err = c.env.fails(&["run", "--name", "dup", "bb", "true"], 125);
+    assert!(err.contains("already in use"), "{err}");
+    let all = c.ps(true);
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert!(all[0].starts_with(&format!("{id} dup Created")), "{all:?}");
+}
+
+#[test]
+fn exec_output_and_exit_code() {
+    let c = Ctr::new();
+    c.ok(&["run", "-d", "--name", "ex", "bb", "busybox", "sleep", "60"]);
+    let (code, out, _) = c.run(&["exec", "-e", "X=y", "ex", "sh", "-c", "echo in $X; exit 5"]);
+    assert_eq!((code, out.as_str()), (5, "in y\n"));
+    let (code, out, _) = c.run(&["exec", "-w", "/bin", "ex", "sh", "-c", "pwd"]);
+    assert_eq!((code, out.as_str()), (0, "/bin\n"));
+    c.env.fails(&["exec", "nosuch", "true"], 1);
+    c.ok(&["rm", "-f", "ex"]);
+}
+
+#[test]
+fn inspect_containers_then_images() {
+    let c = Ctr::new();
+    let id = c
+        .ok(&["create", "--name", "insp", "-l", "k=v", "bb", "echo", "x"])
+        .trim()
+        .to_string();
+    let v: serde_json::Value = serde_json::from_str(&c.ok(&["inspect", "insp"])).unwrap();
+    let v = &v[0];
+    assert_eq!(v["Id"], id.as_str());
+    assert_eq!(v["Name"], "/insp");
+    assert_eq!(v["Path"], "echo");
+    assert_eq!(v["Args"], serde_json::json!(["x"]));
+    assert_eq!(v["State"]["Status"], "created");
+    assert_eq!(v["Image"], c.image_id.as_str());
+    assert_eq!(v["Config"]["Labels"]["k"], "v");
+    assert_eq!(
+        c.ok(&["inspect", "--format", "{{.State.Status}} {{.Name}}", "insp"]),
+        "created /insp\n"
+    );
+    // Images too, and --type.
+    assert_eq!(
+        c.ok(&["inspect", "--format", "{{.Id}}", "bb"]),
+        format!("{}\n", c.image_id)
+    );
+    c.env.fails(&["inspect", "--type", "image", "insp"], 1);
+    let err = c.env.fails(&["inspect", "nothing-here"], 1);
+    assert!(err.contains("No such object: nothing-here"), "{err}");
+}
+
+#[test]
+fn rmi_refuses_an_image_in_use() {
+    let c = Ctr::new();
+    c.ok(&["create", "--name", "user", "bb", "true"]);
+    let err = c.env.fails(&["rmi", "bb"], 1);
+    assert!(err.contains("is using its referenced image"), "{err}");
+    assert_eq!(c.env.names(), vec!["bb:latest".to_string()]);
+    c.ok(&["rm", "user"]);
+    c.ok(&["rmi", "bb"]);
+}
+
+#[test]
+fn ps_format_and_container_group() {
+    let c = Ctr::new();
+    c.ok(&["run", "--name", "done", "-l", "a=b", "bb", "true"]);
+    assert_eq!(
+        c.ok(&["container", "ls", "-a", "--format", "{{.Names}} {{.Image}} {{.Command}} {{.Labels}}"]),
+        "done bb \"true\" a=b\n"
+    );
+    assert_eq!(c.ok(&["ps", "-q"]), "");
+    assert_eq!(c.ok(&["container", "prune", "-f"]).lines().next(), Some("Deleted Containers:"));
+    assert!(c.ps(true).is_empty());
+}
+
+#[test]
+fn run_pulls_a_missing_image() {
+    let Some(reg) = common::DockerRegistry::start(None) else {
+        return;
+    };
+    let c = Ctr::new();
+    let dest = reg.name("test/bb:1");
+    c.ok(&["push", "bb", &dest]);
+    let fresh = Ctr {
+        env: Env::new(),
+        image_id: c.image_id.clone(),
+    };
+    let (code, out, err) = fresh.run(&["run", "--rm", &dest, "echo", "pulled"]);
+    assert_eq!((code, out.as_str()), (0, "pulled\n"), "{err}");
+    assert!(
+        err.starts_with(&format!("Unable to find image '{dest}' locally\n")),
+        "{err}"
+    );
+    assert!(err.contains("Status: Downloaded newer image"), "{err}");
+    // -d prints only the id on stdout.
+    let id = fresh.ok(&["run", "-d", &dest, "true"]);
+    assert_eq!(id.trim().len(), 64, "{id}");
+}
