@@ -328,8 +328,13 @@ pub struct StartArgs {
 #[derive(Debug, Args)]
 pub struct StopArgs {
     /// Seconds to wait before killing the container
-    #[arg(short = 't', long = "time", visible_alias = "timeout", value_name = "SECONDS",
-          allow_hyphen_values = true)]
+    #[arg(
+        short = 't',
+        long = "time",
+        visible_alias = "timeout",
+        value_name = "SECONDS",
+        allow_hyphen_values = true
+    )]
     pub time: Option<i64>,
 
     #[arg(required = true, value_name = "CONTAINER")]

@@ -46,7 +46,9 @@ pub fn snapshots_in_use(store: &Store) -> HashSet<ChainId> {
             } else {
                 l.file_name()
             };
-            if let Some(d) = hex.and_then(|h| Digest::parse(&format!("sha256:{}", h.to_string_lossy())).ok()) {
+            if let Some(d) =
+                hex.and_then(|h| Digest::parse(&format!("sha256:{}", h.to_string_lossy())).ok())
+            {
                 keep.insert(d);
             }
         }

@@ -36,7 +36,12 @@ impl Ctr {
     }
 
     fn ps(&self, all: bool) -> Vec<String> {
-        let mut args = vec!["ps", "--no-trunc", "--format", "{{.ID}} {{.Names}} {{.Status}}"];
+        let mut args = vec![
+            "ps",
+            "--no-trunc",
+            "--format",
+            "{{.ID}} {{.Names}} {{.Status}}",
+        ];
         if all {
             args.push("-a");
         }
@@ -74,7 +79,10 @@ fn run_attached_output_and_exit_codes() {
 
     let (code, _, err) = c.run(&["run", "bb", "no-such-command"]);
     assert_eq!(code, 127, "{err}");
-    assert!(err.starts_with("berth: ") && err.contains("no-such-command"), "{err}");
+    assert!(
+        err.starts_with("berth: ") && err.contains("no-such-command"),
+        "{err}"
+    );
 
     // Flags after the image belong to the command.
     let (code, out, _) = c.run(&["run", "-e", "A=1", "bb", "sh", "-c", "echo $A -l"]);
@@ -89,7 +97,10 @@ fn bad_flag_values_are_usage_errors() {
     assert_eq!(err.lines().count(), 1, "{err}");
     let err = c.env.fails(&["run", "-t", "bb", "true"], 125);
     assert!(err.contains("--tty"), "{err}");
-    let err = c.env.fails(&["run", "--pull", "never", "nosuchimage-local-only", "true"], 125);
+    let err = c.env.fails(
+        &["run", "--pull", "never", "nosuchimage-local-only", "true"],
+        125,
+    );
     assert!(err.contains("No such image"), "{err}");
     assert!(c.ps(true).is_empty());
 }
@@ -98,7 +109,16 @@ fn bad_flag_values_are_usage_errors() {
 fn detached_lifecycle() {
     let c = Ctr::new();
     let id = c
-        .ok(&["run", "-d", "--name", "web", "bb", "sh", "-c", "echo started; exec busybox sleep 60"])
+        .ok(&[
+            "run",
+            "-d",
+            "--name",
+            "web",
+            "bb",
+            "sh",
+            "-c",
+            "echo started; exec busybox sleep 60",
+        ])
         .trim()
         .to_string();
     assert_eq!(id.len(), 64, "{id}");
@@ -135,7 +155,10 @@ fn rm_flag_removes_the_container() {
 #[test]
 fn name_conflict_keeps_the_first() {
     let c = Ctr::new();
-    let id = c.ok(&["create", "--name", "dup", "bb", "true"]).trim().to_string();
+    let id = c
+        .ok(&["create", "--name", "dup", "bb", "true"])
+        .trim()
+        .to_string();
     let err = c.env.fails(&["run", "--name", "dup", "bb", "true"], 125);
     assert!(err.contains("already in use"), "{err}");
     let all = c.ps(true);
@@ -201,11 +224,20 @@ fn ps_format_and_container_group() {
     let c = Ctr::new();
     c.ok(&["run", "--name", "done", "-l", "a=b", "bb", "true"]);
     assert_eq!(
-        c.ok(&["container", "ls", "-a", "--format", "{{.Names}} {{.Image}} {{.Command}} {{.Labels}}"]),
+        c.ok(&[
+            "container",
+            "ls",
+            "-a",
+            "--format",
+            "{{.Names}} {{.Image}} {{.Command}} {{.Labels}}"
+        ]),
         "done bb \"true\" a=b\n"
     );
     assert_eq!(c.ok(&["ps", "-q"]), "");
-    assert_eq!(c.ok(&["container", "prune", "-f"]).lines().next(), Some("Deleted Containers:"));
+    assert_eq!(
+        c.ok(&["container", "prune", "-f"]).lines().next(),
+        Some("Deleted Containers:")
+    );
     assert!(c.ps(true).is_empty());
 }
 

@@ -40,9 +40,8 @@ fn op_err(e: ::engine::Error) -> CliError {
 fn env_files(files: &[std::path::PathBuf]) -> Result<Vec<String>, CliError> {
     let mut out = Vec::new();
     for f in files {
-        let text = std::fs::read_to_string(f).map_err(|e| {
-            CliError::daemon(format!("invalid --env-file {:?}: {e}", f.display()))
-        })?;
+        let text = std::fs::read_to_string(f)
+            .map_err(|e| CliError::daemon(format!("invalid --env-file {:?}: {e}", f.display())))?;
         for line in text.lines() {
             let l = line.trim_start();
             if l.is_empty() || l.starts_with('#') {
@@ -153,6 +152,34 @@ fn ensure_image(g: &Globals, a: &RunArgs) -> CmdResult {
     })
 }
 
+/// docker's `--sig-proxy`: while attached, SIGINT, SIGTERM, SIGHUP and
+/// SIGQUIT sent to berth go to the container. Called once the monitor is
+/// started (it must not inherit the blocked mask).
+fn proxy_signals(eng: &Engine, id: &str) {
+    // SAFETY: plain libc signal-set manipulation on a local set.
+    let set = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
+            libc::sigaddset(&mut set, s);
+        }
+        if libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
+            return;
+        }
+        set
+    };
+    let eng = eng.clone();
+    let id = id.to_string();
+    std::thread::spawn(move || loop {
+        let mut sig: libc::c_int = 0;
+        // SAFETY: `set` is a valid, initialised signal set.
+        if unsafe { libc::sigwait(&set, &mut sig) } != 0 {
+            return;
+        }
+        let _ = eng.kill(&id, Some(&sig.to_string()));
+    });
+}
+
 pub fn run(g: &Globals, a: RunArgs) -> CmdResult {
     let opts = create_options(&a)?;
     ensure_image(g, &a)?;
@@ -162,6 +189,7 @@ pub fn run(g: &Globals, a: RunArgs) -> CmdResult {
         return out(&id);
     }
     let att = eng.run(&opts).map_err(run_err)?;
+    proxy_signals(&eng, att.id());
     let mut so = std::io::stdout();
     let mut se = std::io::stderr();
     let code = att.wait(&mut so, &mut se).map_err(run_err)?;
@@ -216,6 +244,7 @@ pub fn start(g: &Globals, a: StartArgs) -> CmdResult {
             ));
         }
         let att = eng.start_attached(&a.containers[0]).map_err(run_err)?;
+        proxy_signals(&eng, att.id());
         let mut so = std::io::stdout();
         let mut se = std::io::stderr();
         let code = att.wait(&mut so, &mut se).map_err(run_err)?;
@@ -584,7 +613,12 @@ pub fn ps(g: &Globals, a: PsArgs) -> CmdResult {
     let mut filters = Vec::new();
     for f in &a.filter {
         match f.split_once('=') {
-            Some((k, v)) if matches!(k, "id" | "name" | "label" | "status" | "exited" | "ancestor") => {
+            Some((k, v))
+                if matches!(
+                    k,
+                    "id" | "name" | "label" | "status" | "exited" | "ancestor"
+                ) =>
+            {
                 filters.push((k.to_string(), v.to_string()))
             }
             _ => return Err(CliError::new(format!("invalid filter '{f}'"))),
@@ -599,8 +633,13 @@ pub fn ps(g: &Globals, a: PsArgs) -> CmdResult {
         ),
     };
     let eng = g.engine()?;
-    let last = if a.latest { Some(1) } else { a.last.filter(|n| *n >= 0) };
-    let all = a.all || last.is_some() || filters.iter().any(|(k, _)| k == "status" || k == "exited");
+    let last = if a.latest {
+        Some(1)
+    } else {
+        a.last.filter(|n| *n >= 0)
+    };
+    let all =
+        a.all || last.is_some() || filters.iter().any(|(k, _)| k == "status" || k == "exited");
     let mut list: Vec<Summary> = eng
         .list(all)
         .map_err(op_err)?

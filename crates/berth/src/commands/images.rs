@@ -354,9 +354,9 @@ pub(super) fn image_json(store: &Store, name: &str) -> Result<Option<Value>, Cli
     match store.resolve(name) {
         Ok(info) => {
             let v = inspect_value(store, &info)?;
-            Ok(Some(serde_json::to_value(&v).map_err(|e| {
-                CliError::new(format!("inspect: {e}"))
-            })?))
+            Ok(Some(
+                serde_json::to_value(&v).map_err(|e| CliError::new(format!("inspect: {e}")))?,
+            ))
         }
         Err(image::Error::ImageNotFound(_)) => Ok(None),
         Err(e) => Err(CliError::new(image_message(&e))),

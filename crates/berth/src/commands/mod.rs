@@ -9,9 +9,9 @@ use std::io::Write;
 
 use crate::cli::{Command, ContainerCommand, ImageCommand, VERSION_TEXT};
 
-pub use containers::open_engine;
 use crate::error::CliError;
 use crate::Globals;
+pub use containers::open_engine;
 
 pub type CmdResult = Result<(), CliError>;
 
