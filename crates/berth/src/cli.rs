@@ -144,9 +144,15 @@ pub enum ContainerCommand {
     Prune(ContainerPruneArgs),
 }
 
-/// Flags of `run` and `create`, then IMAGE [COMMAND] [ARG...].
+/// Flags of `run` and `create`, then IMAGE [COMMAND] [ARG...]. As with
+/// docker, `-h` is the hostname; help is `--help`.
 #[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
 pub struct RunArgs {
+    /// Print help
+    #[arg(long, action = ArgAction::Help)]
+    pub help: Option<bool>,
+
     /// Run container in background and print container ID
     #[arg(short, long)]
     pub detach: bool,
@@ -196,7 +202,7 @@ pub struct RunArgs {
     pub network: Option<String>,
 
     /// Container host name
-    #[arg(long, value_name = "NAME")]
+    #[arg(short = 'h', long, value_name = "NAME")]
     pub hostname: Option<String>,
 
     /// Add a custom host-to-IP mapping (host:ip)

@@ -264,3 +264,76 @@ fn run_pulls_a_missing_image() {
     let id = fresh.ok(&["run", "-d", &dest, "true"]);
     assert_eq!(id.trim().len(), 64, "{id}");
 }
+
+#[test]
+fn run_flags_reach_the_container() {
+    let c = Ctr::new();
+    let vol = c.env.path("vol");
+    std::fs::create_dir_all(&vol).unwrap();
+    std::fs::write(vol.join("f"), "from-host\n").unwrap();
+    let envf = c.env.path("env.list");
+    std::fs::write(&envf, "# comment\nFROM_FILE=yes\n\n").unwrap();
+    let v = format!("{}:/data:ro", vol.display());
+    let script = "echo $FROM_FILE $B; pwd; busybox id -u; cat /etc/hostname; cat /data/f; \
+                  grep -q ' /scratch tmpfs' /proc/mounts && echo tmpfs; ls /sys/class/net; \
+                  echo x > /rootfile 2>/dev/null || echo read-only";
+    let out = c.ok(&[
+        "run",
+        "--rm",
+        "--env-file",
+        envf.to_str().unwrap(),
+        "-e",
+        "B=2",
+        "-w",
+        "/tmp",
+        "-u",
+        "1234",
+        "-h",
+        "box",
+        "-v",
+        &v,
+        "--tmpfs",
+        "/scratch",
+        "--network",
+        "none",
+        "--read-only",
+        "--entrypoint",
+        "sh",
+        "bb",
+        "-c",
+        script,
+    ]);
+    assert_eq!(
+        out,
+        "yes 2\n/tmp\n1234\nbox\nfrom-host\ntmpfs\nlo\nread-only\n"
+    );
+}
+
+#[test]
+fn start_attach_wait_and_logs() {
+    let c = Ctr::new();
+    c.ok(&[
+        "create",
+        "--name",
+        "two",
+        "bb",
+        "sh",
+        "-c",
+        "echo one; echo two; exit 2",
+    ]);
+    let (code, out, _) = c.run(&["start", "-a", "two"]);
+    assert_eq!((code, out.as_str()), (2, "one\ntwo\n"));
+    assert_eq!(c.ok(&["wait", "two"]), "2\n");
+    assert_eq!(c.ok(&["logs", "--tail", "1", "two"]), "two\n");
+    let ts = c.ok(&["logs", "-t", "two"]);
+    assert!(
+        ts.lines().all(|l| l.len() > 20 && l.as_bytes()[4] == b'-'),
+        "{ts}"
+    );
+    // Started again (detached): the output is appended.
+    assert_eq!(c.ok(&["start", "two"]), "two\n");
+    assert_eq!(c.ok(&["wait", "two"]), "2\n");
+    assert_eq!(c.ok(&["logs", "two"]), "one\ntwo\none\ntwo\n");
+    c.env.fails(&["logs", "--tail", "many", "two"], 125);
+    c.env.fails(&["stop", "nosuch"], 1);
+}
