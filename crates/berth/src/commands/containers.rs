@@ -180,6 +180,40 @@ fn proxy_signals(eng: &Engine, id: &str) {
     });
 }
 
+/// The attached output: when the reader of our stdout/stderr is gone
+/// (`berth run IMG yes | head -1`), exit as a client killed by SIGPIPE
+/// would (the container goes on, as with docker).
+struct Relay<W: Write>(W);
+
+impl<W: Write> Write for Relay<W> {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        match self.0.write(b) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(141),
+            r => r,
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self.0.flush() {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(141),
+            r => r,
+        }
+    }
+}
+
+/// Relay an attached container's output; its exit status.
+fn relay(att: ::engine::Attached) -> CmdResult {
+    let mut so = Relay(std::io::stdout());
+    let mut se = Relay(std::io::stderr());
+    let code = att.wait(&mut so, &mut se).map_err(run_err)?;
+    let _ = so.flush();
+    if code == 0 {
+        Ok(())
+    } else {
+        Err(CliError::silent(code.clamp(0, 255) as u8))
+    }
+}
+
 pub fn run(g: &Globals, a: RunArgs) -> CmdResult {
     let opts = create_options(&a)?;
     ensure_image(g, &a)?;
@@ -190,15 +224,7 @@ pub fn run(g: &Globals, a: RunArgs) -> CmdResult {
     }
     let att = eng.run(&opts).map_err(run_err)?;
     proxy_signals(&eng, att.id());
-    let mut so = std::io::stdout();
-    let mut se = std::io::stderr();
-    let code = att.wait(&mut so, &mut se).map_err(run_err)?;
-    let _ = so.flush();
-    if code == 0 {
-        Ok(())
-    } else {
-        Err(CliError::silent(code.clamp(0, 255) as u8))
-    }
+    relay(att)
 }
 
 pub fn create(g: &Globals, a: RunArgs) -> CmdResult {
@@ -245,14 +271,7 @@ pub fn start(g: &Globals, a: StartArgs) -> CmdResult {
         }
         let att = eng.start_attached(&a.containers[0]).map_err(run_err)?;
         proxy_signals(&eng, att.id());
-        let mut so = std::io::stdout();
-        let mut se = std::io::stderr();
-        let code = att.wait(&mut so, &mut se).map_err(run_err)?;
-        return if code == 0 {
-            Ok(())
-        } else {
-            Err(CliError::silent(code.clamp(0, 255) as u8))
-        };
+        return relay(att);
     }
     each(&a.containers, |c| eng.start(c).map_err(op_err))
 }
