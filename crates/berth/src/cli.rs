@@ -16,7 +16,7 @@ pub const VERSION_TEXT: &str = concat!("version ", env!("CARGO_PKG_VERSION"));
     arg_required_else_help = true
 )]
 pub struct Cli {
-    /// Root directory of the image store [default: /var/lib/berth, or
+    /// Root directory of the image and container store [default: /var/lib/berth, or
     /// ~/.local/share/berth when not root]
     #[arg(long, global = true, env = "BERTH_ROOT", value_name = "DIR")]
     pub root: Option<PathBuf>,
@@ -41,34 +41,6 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Download an image from a registry
-    Pull(PullArgs),
-    /// Upload an image to a registry
-    Push(PushArgs),
-    /// List images
-    Images(ImagesArgs),
-    /// Manage images
-    #[command(subcommand)]
-    Image(ImageCommand),
-    /// Return low-level information on images
-    Inspect(InspectArgs),
-    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
-    Tag(TagArgs),
-    /// Remove one or more images
-    Rmi(RmiArgs),
-    /// Save one or more images to a tar archive (streamed to STDOUT by default)
-    Save(SaveArgs),
-    /// Load an image from a tar archive or STDIN
-    Load(LoadArgs),
-    /// Import the contents from a tarball to create a filesystem image
-    Import(ImportArgs),
-    /// Log in to a registry
-    Login(LoginArgs),
-    /// Log out from a registry
-    Logout(LogoutArgs),
-    /// Show the berth version information
-    Version,
-
     /// Create and run a new container from an image
     Run(RunArgs),
     /// Create a new container
@@ -102,6 +74,33 @@ pub enum Command {
     /// Manage containers
     #[command(subcommand)]
     Container(ContainerCommand),
+    /// Download an image from a registry
+    Pull(PullArgs),
+    /// Upload an image to a registry
+    Push(PushArgs),
+    /// List images
+    Images(ImagesArgs),
+    /// Manage images
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// Return low-level information on containers and images
+    Inspect(InspectArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(TagArgs),
+    /// Remove one or more images
+    Rmi(RmiArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default)
+    Save(SaveArgs),
+    /// Load an image from a tar archive or STDIN
+    Load(LoadArgs),
+    /// Import the contents from a tarball to create a filesystem image
+    Import(ImportArgs),
+    /// Log in to a registry
+    Login(LoginArgs),
+    /// Log out from a registry
+    Logout(LogoutArgs),
+    /// Show the berth version information
+    Version,
 }
 
 #[derive(Debug, Subcommand)]
