@@ -20,6 +20,40 @@ pub(crate) fn unique_name(prefix: &str) -> String {
     format!("{prefix}{}-{nanos}-{n}", std::process::id())
 }
 
+/// Starts writeback of a file being written sequentially every
+/// [`Writeback::CHUNK`] bytes (see [`crate::sys::start_writeback`]), so
+/// that the final fsync overlaps with the download or unpack instead of
+/// following it. Durability still comes from the fsync/syncfs before the
+/// rename that publishes the file.
+#[derive(Debug, Default)]
+pub(crate) struct Writeback {
+    kicked: u64,
+    pos: u64,
+}
+
+impl Writeback {
+    /// How much dirty data to accumulate before starting its writeback.
+    pub(crate) const CHUNK: u64 = 8 << 20;
+
+    /// `n` more bytes were written to `f` at the end of what came before.
+    pub(crate) fn wrote(&mut self, f: &File, n: usize) {
+        self.pos += n as u64;
+        if self.pos - self.kicked >= Self::CHUNK {
+            crate::sys::start_writeback(f, self.kicked, self.pos - self.kicked);
+            self.kicked = self.pos;
+        }
+    }
+
+    /// The file is complete: start writeback of the rest if the file is at
+    /// least `min` bytes (tiny files are left to the final sync).
+    pub(crate) fn done(&mut self, f: &File, min: u64) {
+        if self.pos > self.kicked && self.pos >= min {
+            crate::sys::start_writeback(f, self.kicked, self.pos - self.kicked);
+            self.kicked = self.pos;
+        }
+    }
+}
+
 /// fsync a directory so a rename or create inside it is durable.
 pub(crate) fn fsync_dir(dir: &Path) -> Result<()> {
     let f = File::open(dir).ctx(|| format!("open directory {}", dir.display()))?;

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use crate::digest::{Digest, Hasher};
 use crate::error::{Error, IoContext, Result};
-use crate::fsutil::{fsync_dir, mkdir_all, unique_name};
+use crate::fsutil::{fsync_dir, mkdir_all, unique_name, Writeback};
 use crate::lock::{FileLock, LockKind};
 
 /// Name of the lease lock file (see [`crate::lock`]).
@@ -66,6 +66,7 @@ impl ContentStore {
             file: Some(file),
             tmp_path,
             hasher: Hasher::new(),
+            writeback: Writeback::default(),
             expected,
             expected_size: size,
             _lease: lease,
@@ -205,6 +206,7 @@ pub struct BlobWriter {
     file: Option<File>,
     tmp_path: PathBuf,
     hasher: Hasher,
+    writeback: Writeback,
     expected: Option<Digest>,
     expected_size: Option<u64>,
     _lease: FileLock,
@@ -221,8 +223,9 @@ impl BlobWriter {
         self.hasher.clone().finish()
     }
 
-    /// Verify digest and size, fsync, rename into place and fsync the
-    /// directory. On mismatch the temp file is removed and nothing becomes
+    /// Verify digest and size, fdatasync (most of the data is already on
+    /// its way to disk: writeback is started every few MiB while writing),
+    /// rename into place and fsync the directory. On mismatch the temp file is removed and nothing becomes
     /// visible.
     pub fn commit(mut self) -> Result<(Digest, u64)> {
         let file = self.file.take().expect("file present until commit");
@@ -246,8 +249,10 @@ impl BlobWriter {
                 });
             }
         }
-        file.sync_all()
-            .ctx(|| format!("fsync {}", self.tmp_path.display()))?;
+        // fdatasync covers the data and the size, all a reader needs; the
+        // name is made durable by the directory fsync after the rename.
+        file.sync_data()
+            .ctx(|| format!("fdatasync {}", self.tmp_path.display()))?;
         drop(file);
         let dest = self.store.blob_path(&actual);
         fs::rename(&self.tmp_path, &dest)
@@ -265,6 +270,7 @@ impl Write for BlobWriter {
             .ok_or_else(|| io::Error::other("blob writer already committed"))?;
         let n = f.write(buf)?;
         self.hasher.update(&buf[..n]);
+        self.writeback.wrote(f, n);
         Ok(n)
     }
     fn flush(&mut self) -> io::Result<()> {

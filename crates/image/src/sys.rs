@@ -4,6 +4,7 @@
 
 use std::ffi::{CString, OsStr};
 use std::io;
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -81,6 +82,27 @@ pub fn llistxattr(path: &Path) -> io::Result<Vec<String>> {
             Some(libc::ERANGE) if buf.len() < (1 << 20) => buf.resize(buf.len() * 4, 0),
             _ => return Err(err),
         }
+    }
+}
+
+/// `sync_file_range(SYNC_FILE_RANGE_WRITE)`: start writeback of the dirty
+/// pages in `[offset, offset + len)` of `f` without waiting for it, so the
+/// disk works while the caller goes on producing data; a later fsync,
+/// fdatasync or syncfs then finds little left to write. Best effort: an
+/// error (a filesystem without support) only loses the head start.
+pub fn start_writeback(f: &impl AsFd, offset: u64, len: u64) {
+    let (Ok(off), Ok(n)) = (i64::try_from(offset), i64::try_from(len)) else {
+        return;
+    };
+    // SAFETY: the fd is valid for the duration of the call (borrowed from
+    // `f`); sync_file_range reads no user memory.
+    unsafe {
+        libc::sync_file_range(
+            f.as_fd().as_raw_fd(),
+            off,
+            n,
+            libc::SYNC_FILE_RANGE_WRITE,
+        );
     }
 }
 

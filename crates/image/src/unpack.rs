@@ -12,24 +12,27 @@
 //! `trusted.overlay.*` xattrs from the tar are dropped (they would let a
 //! layer forge overlay metadata).
 
+use std::cell::RefCell;
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
+use std::rc::Rc;
 
 use nix::errno::Errno;
 use nix::fcntl::{openat, AtFlags, OFlag};
 use nix::sys::stat::{
-    fchmodat, fstatat, makedev, mkdirat, mknodat, utimensat, FchmodatFlags, Mode, SFlag,
+    fchmod, fchmodat, fstatat, futimens, makedev, mkdirat, mknodat, utimensat, FchmodatFlags, Mode, SFlag,
     UtimensatFlags,
 };
 use nix::sys::time::TimeSpec;
-use nix::unistd::{fchownat, linkat, symlinkat, unlinkat, Gid, Uid, UnlinkatFlags};
+use nix::unistd::{fchown, fchownat, linkat, symlinkat, unlinkat, Gid, Uid, UnlinkatFlags};
 
 use crate::digest::{Digest, HashingReader};
 use crate::error::{Error, Result};
+use crate::fsutil::Writeback;
 use crate::manifest::{layer_compression, Compression};
 use crate::sys;
 
@@ -130,10 +133,15 @@ pub fn unpack_layer<R: Read>(
     opts: &UnpackOptions,
 ) -> Result<LayerStats> {
     let (compression, reader) = decompress(blob, media_type, layer)?;
-    let hashing = HashingReader::new(reader);
+    // The tar reader asks for 512-byte headers and small files; a buffer
+    // in front of the hasher lets the decompressor and the hasher work on
+    // large blocks. The hasher sees every byte in order, buffered or not,
+    // and `finish` hashes what the tar reader left unread.
+    let hashing = BufReader::with_capacity(256 << 10, HashingReader::new(reader));
     let mut archive = tar::Archive::new(hashing);
     let entries = unpack_archive(&mut archive, dest, &layer.to_string(), opts)?;
     let (diff_id, uncompressed_size, _) = archive
+        .into_inner()
         .into_inner()
         .finish()
         .map_err(|e| Error::io(format!("read layer {layer}"), e))?;
@@ -166,11 +174,13 @@ fn unpack_archive<R: Read>(
     )
     .map_err(|e| Error::nix(format!("open layer directory {}", dest.display()), e))?;
     let mut u = Unpacker {
-        root,
+        root: Rc::new(root),
+        dirs: RefCell::new(Vec::new()),
         dest: dest.to_path_buf(),
         layer: layer.to_string(),
         opts: opts.clone(),
         dir_times: Vec::new(),
+        buf: Vec::new(),
     };
     let mut n = 0u64;
     let entries = archive.entries().map_err(|e| u.tar_err(e))?;
@@ -184,11 +194,19 @@ fn unpack_archive<R: Read>(
 }
 
 struct Unpacker {
-    root: OwnedFd,
+    root: Rc<OwnedFd>,
+    /// The directories opened by the last lookup, outermost first, as
+    /// (name, fd). Consecutive tar entries mostly share their parents, so
+    /// most lookups reuse them instead of opening every component again.
+    /// Only removing a directory (see [`Unpacker::clear`]) can make an
+    /// entry stale, and it empties the cache.
+    dirs: RefCell<Vec<(OsString, Rc<OwnedFd>)>>,
     dest: PathBuf,
     layer: String,
     opts: UnpackOptions,
     dir_times: Vec<(PathBuf, u64)>,
+    /// Copy buffer for file contents, allocated on first use.
+    buf: Vec<u8>,
 }
 
 /// Metadata gathered from a tar header and its PAX records.
@@ -240,17 +258,22 @@ impl Unpacker {
 
     /// Open the parent directory of `rel` without following symlinks,
     /// creating missing directories when `create` is set. Returns the
-    /// parent fd and the final component.
-    fn open_parent(&self, rel: &Path, create: bool) -> Result<(OwnedFd, OsString)> {
+    /// parent fd and the final component. Components already open from the
+    /// previous lookup are reused.
+    fn open_parent(&self, rel: &Path, create: bool) -> Result<(Rc<OwnedFd>, OsString)> {
         let comps: Vec<&OsStr> = rel.iter().collect();
         let (last, parents) = comps.split_last().expect("cleaned path is non-empty");
-        let mut cur = self
-            .root
-            .try_clone()
-            .map_err(|e| Error::io("dup layer root fd", e))?;
-        let mut so_far = PathBuf::new();
-        for c in parents {
+        let mut dirs = self.dirs.borrow_mut();
+        let keep = dirs
+            .iter()
+            .zip(parents.iter())
+            .take_while(|((name, _), c)| name.as_os_str() == **c)
+            .count();
+        dirs.truncate(keep);
+        let mut so_far: PathBuf = parents[..keep].iter().collect();
+        for c in &parents[keep..] {
             so_far.push(c);
+            let cur = dirs.last().map_or(&self.root, |(_, fd)| fd).clone();
             let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
             let next = match openat(cur.as_fd(), *c, flags, Mode::empty()) {
                 Ok(fd) => fd,
@@ -270,9 +293,29 @@ impl Unpacker {
                 }
                 Err(e) => return Err(self.sys_err("open directory", &so_far, e)),
             };
-            cur = next;
+            dirs.push((c.to_os_string(), Rc::new(next)));
         }
-        Ok((cur, last.to_os_string()))
+        let dir = dirs.last().map_or(&self.root, |(_, fd)| fd).clone();
+        Ok((dir, last.to_os_string()))
+    }
+
+    /// Create `name` with `create`; if the name is taken, remove what is
+    /// there (as [`Unpacker::clear`]) and create again.
+    fn create_replacing<T>(
+        &self,
+        dir: &OwnedFd,
+        name: &OsStr,
+        rel: &Path,
+        what: &str,
+        mut create: impl FnMut() -> nix::Result<T>,
+    ) -> Result<T> {
+        match create() {
+            Err(Errno::EEXIST) => {
+                self.clear(dir, name, rel, false)?;
+                create().map_err(|e| self.sys_err(what, rel, e))
+            }
+            r => r.map_err(|e| self.sys_err(what, rel, e)),
+        }
     }
 
     /// What exists at `name` in `dir` (without following symlinks).
@@ -289,6 +332,8 @@ impl Unpacker {
             None => Ok(()),
             Some(SFlag::S_IFDIR) if keep_dir => Ok(()),
             Some(SFlag::S_IFDIR) => {
+                // Open directories may be (inside) the one removed.
+                self.dirs.borrow_mut().clear();
                 // Every parent of `rel` was opened with O_NOFOLLOW, so this
                 // path names a real directory inside the layer.
                 std::fs::remove_dir_all(self.dest.join(rel))
@@ -361,31 +406,41 @@ impl Unpacker {
         let (dir, last) = self.open_parent(&rel, true)?;
         match kind {
             T::Directory => {
-                if self.existing(&dir, &last) != Some(SFlag::S_IFDIR) {
-                    self.clear(&dir, &last, &rel, false)?;
+                let mk = || {
                     mkdirat(
                         dir.as_fd(),
                         last.as_os_str(),
                         Mode::from_bits_truncate(0o700),
                     )
-                    .map_err(|e| self.sys_err("create directory", &rel, e))?;
+                };
+                match mk() {
+                    Ok(()) => {}
+                    Err(Errno::EEXIST) if self.existing(&dir, &last) == Some(SFlag::S_IFDIR) => {}
+                    Err(Errno::EEXIST) => {
+                        self.clear(&dir, &last, &rel, false)?;
+                        mk().map_err(|e| self.sys_err("create directory", &rel, e))?;
+                    }
+                    Err(e) => return Err(self.sys_err("create directory", &rel, e)),
                 }
             }
             T::Regular | T::Continuous | T::GNUSparse => {
-                self.clear(&dir, &last, &rel, false)?;
-                let fd = openat(
-                    dir.as_fd(),
-                    last.as_os_str(),
-                    OFlag::O_CREAT
-                        | OFlag::O_EXCL
-                        | OFlag::O_WRONLY
-                        | OFlag::O_NOFOLLOW
-                        | OFlag::O_CLOEXEC,
-                    Mode::from_bits_truncate(0o600),
-                )
-                .map_err(|e| self.sys_err("create file", &rel, e))?;
-                let mut f = File::from(fd);
-                io::copy(entry, &mut f).map_err(|e| self.err(format!("write {:?}: {e}", rel)))?;
+                let fd = self.create_replacing(&dir, &last, &rel, "create file", || {
+                    openat(
+                        dir.as_fd(),
+                        last.as_os_str(),
+                        OFlag::O_CREAT
+                            | OFlag::O_EXCL
+                            | OFlag::O_WRONLY
+                            | OFlag::O_NOFOLLOW
+                            | OFlag::O_CLOEXEC,
+                        Mode::from_bits_truncate(0o600),
+                    )
+                })?;
+                let f = File::from(fd);
+                self.copy_file(entry, &f)
+                    .map_err(|e| self.err(format!("write {:?}: {e}", rel)))?;
+                // Metadata through the open file: no more path lookups.
+                return self.set_meta(&dir, &last, &rel, kind, &meta, Some(&f));
             }
             T::Symlink => {
                 let target = entry
@@ -393,11 +448,11 @@ impl Unpacker {
                     .map_err(|e| self.tar_err(e))?
                     .ok_or_else(|| self.err(format!("symlink {:?} has no target", rel)))?
                     .into_owned();
-                self.clear(&dir, &last, &rel, false)?;
                 // The target is stored verbatim: it is only ever resolved
                 // inside the container's own mount namespace and root.
-                symlinkat(target.as_os_str(), dir.as_fd(), last.as_os_str())
-                    .map_err(|e| self.sys_err("create symlink", &rel, e))?;
+                self.create_replacing(&dir, &last, &rel, "create symlink", || {
+                    symlinkat(target.as_os_str(), dir.as_fd(), last.as_os_str())
+                })?;
             }
             T::Link => {
                 let target = entry
@@ -434,15 +489,15 @@ impl Unpacker {
                 if trel == rel {
                     return Ok(());
                 }
-                self.clear(&dir, &last, &rel, false)?;
-                linkat(
-                    tdir.as_fd(),
-                    tlast.as_os_str(),
-                    dir.as_fd(),
-                    last.as_os_str(),
-                    AtFlags::empty(),
-                )
-                .map_err(|e| self.sys_err("create hardlink", &rel, e))?;
+                self.create_replacing(&dir, &last, &rel, "create hardlink", || {
+                    linkat(
+                        tdir.as_fd(),
+                        tlast.as_os_str(),
+                        dir.as_fd(),
+                        last.as_os_str(),
+                        AtFlags::empty(),
+                    )
+                })?;
                 // A hardlink shares its target's metadata.
                 return Ok(());
             }
@@ -455,21 +510,51 @@ impl Unpacker {
                     T::Block => SFlag::S_IFBLK,
                     _ => SFlag::S_IFIFO,
                 };
-                self.clear(&dir, &last, &rel, false)?;
-                mknodat(
-                    dir.as_fd(),
-                    last.as_os_str(),
-                    sflag,
-                    Mode::from_bits_truncate(0o600),
-                    makedev(major as u64, minor as u64),
-                )
-                .map_err(|e| self.sys_err("create device node", &rel, e))?;
+                self.create_replacing(&dir, &last, &rel, "create device node", || {
+                    mknodat(
+                        dir.as_fd(),
+                        last.as_os_str(),
+                        sflag,
+                        Mode::from_bits_truncate(0o600),
+                        makedev(major as u64, minor as u64),
+                    )
+                })?;
             }
             other => {
                 return Err(self.err(format!("entry {:?} has unsupported type {:?}", rel, other)))
             }
         }
-        self.set_meta(&dir, &last, &rel, kind, &meta)
+        self.set_meta(&dir, &last, &rel, kind, &meta, None)
+    }
+
+    /// Copy a file's contents in large writes (the decompressor hands out
+    /// at most its input buffer per read; `io::copy` would write 8 KiB at
+    /// a time), starting writeback of large files as they are written.
+    fn copy_file(&mut self, mut src: impl Read, f: &File) -> io::Result<()> {
+        const BUF: usize = 1 << 20;
+        if self.buf.len() < BUF {
+            self.buf.resize(BUF, 0);
+        }
+        let mut wb = Writeback::default();
+        let mut out = f;
+        loop {
+            let mut n = 0;
+            while n < BUF / 2 {
+                match src.read(&mut self.buf[n..]) {
+                    Ok(0) => break,
+                    Ok(k) => n += k,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            if n == 0 {
+                break;
+            }
+            out.write_all(&self.buf[..n])?;
+            wb.wrote(f, n);
+        }
+        wb.done(f, 256 << 10);
+        Ok(())
     }
 
     fn whiteout(&mut self, rel: &Path, name: &OsStr) -> Result<()> {
@@ -521,6 +606,7 @@ impl Unpacker {
         rel: &Path,
         kind: tar::EntryType,
         m: &Meta,
+        file: Option<&File>,
     ) -> Result<()> {
         let is_link = kind == tar::EntryType::Symlink;
         if self.opts.same_owner {
@@ -528,24 +614,21 @@ impl Unpacker {
                 .map_err(|_| self.err(format!("{:?}: uid {} out of range", rel, m.uid)))?;
             let gid = u32::try_from(m.gid)
                 .map_err(|_| self.err(format!("{:?}: gid {} out of range", rel, m.gid)))?;
-            fchownat(
-                dir.as_fd(),
-                name,
-                Some(Uid::from_raw(uid)),
-                Some(Gid::from_raw(gid)),
-                AtFlags::AT_SYMLINK_NOFOLLOW,
-            )
+            let (u, g) = (Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)));
+            match file {
+                Some(f) => fchown(f, u, g),
+                None => fchownat(dir.as_fd(), name, u, g, AtFlags::AT_SYMLINK_NOFOLLOW),
+            }
             .map_err(|e| self.sys_err("chown", rel, e))?;
         }
         if !is_link {
             // After chown, which clears set-id bits. The entry is known not
             // to be a symlink, so following is moot.
-            fchmodat(
-                dir.as_fd(),
-                name,
-                Mode::from_bits_truncate(m.mode & 0o7777),
-                FchmodatFlags::FollowSymlink,
-            )
+            let mode = Mode::from_bits_truncate(m.mode & 0o7777);
+            match file {
+                Some(f) => fchmod(f, mode),
+                None => fchmodat(dir.as_fd(), name, mode, FchmodatFlags::FollowSymlink),
+            }
             .map_err(|e| self.sys_err("chmod", rel, e))?;
         }
         // xattrs after chown (chown drops security.capability).
@@ -566,8 +649,11 @@ impl Unpacker {
             self.dir_times.push((rel.to_path_buf(), m.mtime));
         } else {
             let t = TimeSpec::new(m.mtime as i64, 0);
-            utimensat(dir.as_fd(), name, &t, &t, UtimensatFlags::NoFollowSymlink)
-                .map_err(|e| self.sys_err("set times", rel, e))?;
+            match file {
+                Some(f) => futimens(f, &t, &t),
+                None => utimensat(dir.as_fd(), name, &t, &t, UtimensatFlags::NoFollowSymlink),
+            }
+            .map_err(|e| self.sys_err("set times", rel, e))?;
         }
         Ok(())
     }
