@@ -328,6 +328,10 @@ impl Client {
                 // Blobs are served as is; no transparent decompression.
                 .accept_encoding("identity")
                 .max_idle_connections_per_host(cfg.max_parallel.max(4) * 2)
+                // Large blobs stream through these: fewer, larger socket
+                // reads and writes (ureq's default is 128 KiB).
+                .input_buffer_size(512 << 10)
+                .output_buffer_size(512 << 10)
                 .build()
                 .new_agent()
         };

@@ -10,7 +10,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io::{self, BufReader, Read, Write};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{mpsc, Mutex};
 
 use image::images::MAX_JSON_BLOB;
 use image::manifest::{layer_compression, media_type, parse_manifest};
@@ -569,6 +569,14 @@ impl Ctx<'_> {
 
     /// Download one layer blob into the store, unpacking it into `snap`
     /// on the way if given.
+    ///
+    /// Two threads per layer: this one decompresses, hashes the tar (diff
+    /// id) and unpacks; a pump thread reads the HTTP body, hashes it and
+    /// writes it to the blob file, and hands each chunk over a bounded
+    /// channel. Network, digest and unpacking so overlap even for an image
+    /// with a single large layer. The pump always reads the whole body (if
+    /// the unpacker stops early it keeps storing the blob), so the blob's
+    /// size and digest are checked whatever the unpacker did.
     fn download(&self, desc: &Descriptor, snap: Option<&SnapJob>) -> Result<()> {
         let (t, client) = (self.t, self.client);
         let d = &desc.digest;
@@ -595,7 +603,7 @@ impl Ctx<'_> {
             .content()
             .writer(Some(d.clone()), Some(desc.size))
             .map_err(|e| Error::store(format!("store blob {d}"), e))?;
-        let tee = RefCell::new(Tee {
+        let mut tee = Tee {
             body: Box::new(resp.into_body().into_reader().take(desc.size + 1)),
             writer: Some(writer),
             read_err: None,
@@ -604,71 +612,95 @@ impl Ctx<'_> {
             total: desc.size,
             progress: self.progress,
             cancel: self.cancel,
-        });
-        let Some(snap) = snap else {
-            return self.finish(&tee);
         };
-        // Our own error from inside the check closure.
-        let finish_err: RefCell<Option<Error>> = RefCell::new(None);
-        let res = self.store.snapshots().create_checked(
-            &snap.chain,
-            snap.parent.as_ref(),
-            &snap.diff_id,
-            d,
-            &desc.media_type,
-            SharedTee(&tee),
-            self.store.unpack_options(),
-            || {
-                self.finish(&tee).map_err(|e| {
-                    let msg = e.to_string();
-                    *finish_err.borrow_mut() = Some(e);
-                    image::Error::Layer {
-                        layer: d.to_string(),
-                        reason: msg,
-                    }
-                })
-            },
-        );
-        match res {
-            Ok(_) => {
-                if tee.borrow().writer.is_some() {
+        let Some(snap) = snap else {
+            let _ = tee.drain();
+            return self.finish(tee);
+        };
+        std::thread::scope(|sc| {
+            let (tx, rx) = mpsc::sync_channel::<Chunk>(PIPE_DEPTH);
+            let (free_tx, free_rx) = mpsc::channel::<Vec<u8>>();
+            let pump = RefCell::new(Some(sc.spawn(move || {
+                tee.pump(&tx, &free_rx);
+                tee
+            })));
+            // The pump's tee, once joined.
+            let joined: RefCell<Option<Tee<'_>>> = RefCell::new(None);
+            let join = || {
+                if let Some(h) = pump.borrow_mut().take() {
+                    let tee = h.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+                    *joined.borrow_mut() = Some(tee);
+                }
+            };
+            // Our own error from inside the check closure.
+            let finish_err: RefCell<Option<Error>> = RefCell::new(None);
+            let res = self.store.snapshots().create_checked(
+                &snap.chain,
+                snap.parent.as_ref(),
+                &snap.diff_id,
+                d,
+                &desc.media_type,
+                ChanReader {
+                    rx,
+                    free: free_tx,
+                    cur: Vec::new(),
+                    pos: 0,
+                },
+                self.store.unpack_options(),
+                || {
+                    join();
+                    let tee = joined.borrow_mut().take().expect("joined");
+                    self.finish(tee).map_err(|e| {
+                        let msg = e.to_string();
+                        *finish_err.borrow_mut() = Some(e);
+                        image::Error::Layer {
+                            layer: d.to_string(),
+                            reason: msg,
+                        }
+                    })
+                },
+            );
+            // The reader is gone by now: the pump finishes the body alone.
+            join();
+            match res {
+                Ok(_) => match joined.borrow_mut().take() {
                     // Someone else published the snapshot first, so the
-                    // body was never read: still store the blob.
-                    self.finish(&tee)
-                } else {
-                    self.added.snapshot(&snap.chain);
-                    Ok(())
-                }
-            }
-            Err(e) => {
-                if let Some(mine) = finish_err.into_inner() {
-                    return Err(mine);
-                }
-                // Unpacking failed. A broken transfer or wrong content
-                // explains it better than the unpacker's complaint.
-                let mut tee = tee.into_inner();
-                let _ = tee.drain();
-                if let Some(err) = self.transfer_error(&tee) {
-                    return Err(err);
-                }
-                if let Some(w) = &tee.writer {
-                    let actual = w.digest();
-                    if &actual != d {
-                        return Err(Error::DigestMismatch {
-                            registry: t.host.clone(),
-                            repository: t.repo.clone(),
-                            what,
-                            expected: d.clone(),
-                            actual,
-                        });
+                    // check never ran: still store the blob.
+                    Some(tee) => self.finish(tee),
+                    None => {
+                        self.added.snapshot(&snap.chain);
+                        Ok(())
                     }
+                },
+                Err(e) => {
+                    if let Some(mine) = finish_err.into_inner() {
+                        return Err(mine);
+                    }
+                    // Unpacking failed. A broken transfer or wrong content
+                    // explains it better than the unpacker's complaint.
+                    let tee = joined.borrow_mut().take().expect("joined");
+                    if let Some(err) = self.transfer_error(&tee) {
+                        return Err(err);
+                    }
+                    if let Some(w) = &tee.writer {
+                        let actual = w.digest();
+                        if &actual != d {
+                            return Err(Error::DigestMismatch {
+                                registry: t.host.clone(),
+                                repository: t.repo.clone(),
+                                what,
+                                expected: d.clone(),
+                                actual,
+                            });
+                        }
+                    }
+                    Err(Error::store(
+                        format!("{}/{}: unpack layer {d}", t.host, t.repo),
+                        e,
+                    ))
                 }
-                Err(Error::store(
-                    format!("{}/{}: unpack layer {d}", t.host, t.repo),
-                    e,
-                ))
             }
-        }
+        })
     }
 
     /// A read error or short/long body, as an error naming the blob.
@@ -706,10 +738,8 @@ impl Ctx<'_> {
         None
     }
 
-    /// Read the rest of the body, check size and digest, publish the blob.
-    fn finish(&self, tee: &RefCell<Tee<'_>>) -> Result<()> {
-        let mut tee = tee.borrow_mut();
-        let _ = tee.drain();
+    /// Check the (fully read) body's size and digest, publish the blob.
+    fn finish(&self, mut tee: Tee<'_>) -> Result<()> {
         if let Some(err) = self.transfer_error(&tee) {
             return Err(err);
         }
@@ -734,7 +764,7 @@ impl Ctx<'_> {
 
 /// Reads the HTTP body, writing every byte into the blob writer.
 struct Tee<'a> {
-    body: Box<dyn Read + 'a>,
+    body: Box<dyn Read + Send + 'a>,
     writer: Option<BlobWriter>,
     read_err: Option<(io::ErrorKind, String)>,
     done: u64,
@@ -744,11 +774,61 @@ struct Tee<'a> {
     cancel: &'a AtomicBool,
 }
 
+/// Bytes handed from the pump to the unpacker, or the read error that
+/// ended the body.
+type Chunk = std::result::Result<Vec<u8>, (io::ErrorKind, String)>;
+
+/// Chunks in flight between a layer's pump and its unpacker.
+const PIPE_DEPTH: usize = 8;
+/// Size of one chunk.
+const CHUNK: usize = 256 << 10;
+
 impl Tee<'_> {
+    /// Read the rest of the body into the blob writer.
     fn drain(&mut self) -> io::Result<()> {
-        let mut buf = vec![0u8; 64 << 10];
+        let mut buf = vec![0u8; CHUNK];
         while self.read(&mut buf)? > 0 {}
         Ok(())
+    }
+
+    /// Read the whole body into the blob writer, sending each chunk to
+    /// `tx` while its receiver listens; a read error is sent as the last
+    /// chunk. Buffers come back on `free` for reuse.
+    fn pump(&mut self, tx: &mpsc::SyncSender<Chunk>, free: &mpsc::Receiver<Vec<u8>>) {
+        let mut listening = true;
+        loop {
+            let mut buf = free.try_recv().unwrap_or_default();
+            buf.resize(CHUNK, 0);
+            // Fill most of the chunk: fewer, larger hand-overs.
+            let mut n = 0;
+            let res = loop {
+                match self.read(&mut buf[n..]) {
+                    Ok(0) => break Ok(()),
+                    Ok(k) => {
+                        n += k;
+                        if n >= CHUNK / 2 {
+                            break Ok(());
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => break Err((e.kind(), e.to_string())),
+                }
+            };
+            if n > 0 && listening {
+                buf.truncate(n);
+                listening = tx.send(Ok(buf)).is_ok();
+            }
+            match res {
+                Ok(()) if n > 0 => {}
+                Ok(()) => return,
+                Err(e) => {
+                    if listening {
+                        let _ = tx.send(Err(e));
+                    }
+                    return;
+                }
+            }
+        }
     }
 }
 
@@ -778,12 +858,33 @@ impl Read for Tee<'_> {
     }
 }
 
-/// The unpacker's handle on the tee (the check closure holds another).
-struct SharedTee<'r, 'a>(&'r RefCell<Tee<'a>>);
+/// The unpacker's end of a layer's pipe.
+struct ChanReader {
+    rx: mpsc::Receiver<Chunk>,
+    free: mpsc::Sender<Vec<u8>>,
+    cur: Vec<u8>,
+    pos: usize,
+}
 
-impl Read for SharedTee<'_, '_> {
+impl Read for ChanReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.0.borrow_mut().read(buf)
+        while self.pos >= self.cur.len() {
+            let next = match self.rx.recv() {
+                Ok(Ok(v)) => v,
+                Ok(Err((kind, msg))) => return Err(io::Error::new(kind, msg)),
+                // The pump is done: end of body.
+                Err(_) => return Ok(0),
+            };
+            let old = std::mem::replace(&mut self.cur, next);
+            self.pos = 0;
+            if old.capacity() > 0 {
+                let _ = self.free.send(old);
+            }
+        }
+        let n = buf.len().min(self.cur.len() - self.pos);
+        buf[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
     }
 }
 
