@@ -33,7 +33,7 @@ pub(crate) struct Writeback {
 
 impl Writeback {
     /// How much dirty data to accumulate before starting its writeback.
-    pub(crate) const CHUNK: u64 = 8 << 20;
+    pub(crate) const CHUNK: u64 = 2 << 20;
 
     /// `n` more bytes were written to `f` at the end of what came before.
     pub(crate) fn wrote(&mut self, f: &File, n: usize) {
