@@ -97,12 +97,7 @@ pub fn start_writeback(f: &impl AsFd, offset: u64, len: u64) {
     // SAFETY: the fd is valid for the duration of the call (borrowed from
     // `f`); sync_file_range reads no user memory.
     unsafe {
-        libc::sync_file_range(
-            f.as_fd().as_raw_fd(),
-            off,
-            n,
-            libc::SYNC_FILE_RANGE_WRITE,
-        );
+        libc::sync_file_range(f.as_fd().as_raw_fd(), off, n, libc::SYNC_FILE_RANGE_WRITE);
     }
 }
 
