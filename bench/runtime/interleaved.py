@@ -12,10 +12,14 @@ berth = os.path.join(here, "..", "..", "target", "release", "berth-oci")
 state = tempfile.mkdtemp(prefix="berth-bench-state.")
 rts = {"berth-oci": berth, "crun": "crun", "runc": "runc"}
 times = {k: [] for k in rts}
+names = list(rts)
 for i in range(runs):
-    for name, exe in rts.items():
+    # Rotate the order every round: a runtime's teardown (the kernel frees
+    # namespaces and cgroups after it returns) slows whatever runs next.
+    for name in names[i % 3:] + names[:i % 3]:
+        exe = rts[name]
         t = time.perf_counter()
-        subprocess.run([exe, "--root", f"{state}/{name}", "run", "--bundle", bundle, f"i{i}"],
+        subprocess.run([exe, "--root", f"{state}/{name}", "run", "--bundle", bundle, f"{name}-{i}"],
                        check=True, stdout=subprocess.DEVNULL)
         times[name].append(time.perf_counter() - t)
 crun = statistics.median(times["crun"])
