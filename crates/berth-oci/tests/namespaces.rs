@@ -238,3 +238,15 @@ fn host_namespaces_when_not_listed() {
     assert_eq!(l.next().unwrap(), host_ns("net"));
     assert_eq!(l.next().unwrap(), host_ns("ipc"));
 }
+
+#[test]
+fn new_network_namespace_has_loopback_up() {
+    // As runc: `lo` is up (IFF_UP|IFF_LOOPBACK = 0x9) and reachable.
+    let rt = Runtime::new();
+    let mut b = Bundle::new();
+    b.sh("cat /sys/class/net/lo/flags; nc -l -p 8080 > /tmp/got & sleep 0.2; echo hello | nc 127.0.0.1 8080; sleep 0.2; cat /tmp/got");
+    b.edit(|c| c["root"]["readonly"] = serde_json::json!(false));
+    let o = rt.run(&b, &unique_id("lo"));
+    o.ok();
+    assert_eq!(o.stdout, "0x9\nhello\n", "{o}");
+}

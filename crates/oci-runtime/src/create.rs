@@ -552,6 +552,10 @@ fn init_main(ctx: &ChildContext, ch: &Channel) -> Result<()> {
     let process = spec.process().clone().unwrap_or_default();
     let pid = host_pid();
     nix::unistd::setsid().ctx(|| "setsid")?;
+    if ctx.plan.creates(LinuxNamespaceType::Network) {
+        // A new network namespace has only `lo`, down: bring it up, as runc does.
+        sys::loopback_up().ctx(|| "cannot bring up lo in the new network namespace")?;
+    }
     // As runc: the rootfs is set up in a mount namespace of the container's,
     // new or joined; without one, init only chroots.
     let new_mnt = ctx.plan.has(LinuxNamespaceType::Mount);

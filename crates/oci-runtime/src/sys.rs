@@ -823,3 +823,31 @@ pub fn move_mount_fd(tree: RawFd, target: RawFd) -> io::Result<()> {
     })
     .map(|_| ())
 }
+
+/// Brings the loopback interface of the current network namespace up, as
+/// runc does for a new network namespace (SIOCGIFFLAGS / SIOCSIFFLAGS).
+pub fn loopback_up() -> io::Result<()> {
+    // SAFETY: plain socket call.
+    let s = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if s < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the descriptor was just created and is ours.
+    let sock = unsafe { OwnedFd::from_raw_fd(s) };
+    // SAFETY: ifreq is plain data; the name is NUL-terminated within IFNAMSIZ.
+    let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (i, b) in b"lo\0".iter().enumerate() {
+        ifr.ifr_name[i] = *b as libc::c_char;
+    }
+    // SAFETY: SIOCGIFFLAGS fills ifr_ifru with the flags.
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut ifr) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the union member written by SIOCGIFFLAGS is ifru_flags.
+    unsafe { ifr.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
+    // SAFETY: SIOCSIFFLAGS reads ifr.
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &ifr) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}

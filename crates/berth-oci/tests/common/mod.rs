@@ -51,6 +51,7 @@ pub const APPLETS: &[&str] = &[
     "sed",
     "cut",
     "awk",
+    "nc",
     "dd",
     "ln",
     "kill",
