@@ -365,25 +365,6 @@ fn protect_binary() {
     }
 }
 
-/// Whether `run` can skip the re-exec: init is in a pid namespace of its own
-/// (not joined), which no other process can enter between create and start
-/// here, so only the host, which can reach this very process anyway, sees
-/// init before it execs. Otherwise processes already sharing the pid
-/// namespace could reach /proc/<init>/exe.
-fn run_needs_protection(spec: &oci_spec::runtime::Spec) -> bool {
-    let own_pid_ns = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.namespaces().as_ref())
-        .is_some_and(|ns| {
-            ns.iter().any(|n| {
-                n.typ() == oci_spec::runtime::LinuxNamespaceType::Pid
-                    && n.path().as_ref().is_none_or(|p| p.as_os_str().is_empty())
-            })
-        });
-    !own_pid_ns
-}
-
 fn create_opts(
     a: &CreateArgs,
     root: &Path,
@@ -436,7 +417,7 @@ mod nix_free {
 
 fn run(root: &Path, a: CreateArgs, detach: bool, keep: bool, systemd: bool) -> Result<i32> {
     let spec = oci_runtime::config::load(&a.bundle)?;
-    if run_needs_protection(&spec) {
+    if oci_runtime::create::run_needs_protected_binary(&spec) {
         protect_binary();
     }
     let spec_terminal = spec
@@ -816,23 +797,6 @@ fn events(root: &Path, id: &str, once: bool, interval: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn run_protection_rule() {
-        let spec = |ns: serde_json::Value| -> oci_spec::runtime::Spec {
-            let v = serde_json::json!({"ociVersion": "1.0.2", "root": {"path": "r"}, "linux": {"namespaces": ns}});
-            serde_json::from_value(v).unwrap()
-        };
-        assert!(!run_needs_protection(&spec(
-            serde_json::json!([{"type": "pid"}, {"type": "mount"}])
-        )));
-        assert!(run_needs_protection(&spec(
-            serde_json::json!([{"type": "mount"}])
-        )));
-        assert!(run_needs_protection(&spec(
-            serde_json::json!([{"type": "pid", "path": "/proc/1/ns/pid"}])
-        )));
-    }
 
     #[test]
     fn sizes() {

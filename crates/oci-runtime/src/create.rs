@@ -34,6 +34,15 @@ pub struct CreateOptions {
 
 static READY_SENT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
+/// Whether a foreground `run` must re-execute from a protected copy of the
+/// runtime (CVE-2019-5736). Not when init gets a pid namespace of its own:
+/// no other process can enter it between create and start, so only the
+/// host, which can reach the runtime process itself anyway, sees init before
+/// it execs. `create` and `exec` always protect the binary.
+pub fn run_needs_protected_binary(spec: &Spec) -> bool {
+    !Plan::from_spec(spec).creates(LinuxNamespaceType::Pid)
+}
+
 /// Creates the container; on any failure nothing is left behind.
 pub fn create(opts: CreateOptions) -> Result<ContainerState> {
     state::validate_id(&opts.id)?;
@@ -747,4 +756,28 @@ pub fn setup_console(
         .ctx(|| "bind mount /dev/console")?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_protection_rule() {
+        let spec = |ns: serde_json::Value| -> Spec {
+            serde_json::from_value(serde_json::json!({
+                "ociVersion": "1.0.2", "root": {"path": "r"}, "linux": {"namespaces": ns}
+            }))
+            .unwrap()
+        };
+        assert!(!run_needs_protected_binary(&spec(
+            serde_json::json!([{"type": "pid"}])
+        )));
+        assert!(run_needs_protected_binary(&spec(
+            serde_json::json!([{"type": "mount"}])
+        )));
+        assert!(run_needs_protected_binary(&spec(
+            serde_json::json!([{"type": "pid", "path": "/proc/1/ns/pid"}])
+        )));
+    }
 }
