@@ -176,10 +176,19 @@ fn exec_in_stopped_or_created_container_fails() {
 #[test]
 fn exec_missing_executable_fails() {
     let rt = Runtime::new();
-    let (_b, id) = running(&rt);
+    let (b, id) = running(&rt);
     let o = rt.exec(&id, &["no-such-binary"]);
     let e = o.fails();
     assert!(e.contains("executable file not found"), "{o}");
+    assert_eq!(rt.status(&id), "running");
+    // execve itself fails (an executable without a format the kernel
+    // knows): detached too, the error and the status reach the caller.
+    let bad = b.rootfs().join("bad");
+    std::fs::write(&bad, "garbage\n").unwrap();
+    std::fs::set_permissions(&bad, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let o = rt.cmd(&["exec", "-d", &id, "/bad"]);
+    let e = o.fails();
+    assert!(e.contains("/bad") && e.contains("Exec format error"), "{o}");
     assert_eq!(rt.status(&id), "running");
 }
 

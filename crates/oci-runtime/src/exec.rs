@@ -20,8 +20,8 @@ pub struct ExecOptions {
     pub preserve_fds: u32,
 }
 
-/// Starts the process; returns its pid (a child of the caller) once it is
-/// about to exec.
+/// Starts the process; returns its pid (a child of the caller) once it has
+/// exec'd.
 pub fn exec(opts: ExecOptions) -> Result<i32> {
     let st = ContainerState::load(&opts.root, &opts.id)?;
     match st.status(&opts.root) {
@@ -96,6 +96,12 @@ pub fn exec(opts: ExecOptions) -> Result<i32> {
         }
     }
     let _ = sys::waitpid(child, false);
+    // The channel is close-on-exec: end of file means the process has
+    // exec'd (or died); a message means execve failed.
+    if let Ok(Some(Msg::Error(e))) = parent_ch.recv() {
+        let _ = sys::waitpid(pid, false);
+        return Err(Error::Msg(e));
+    }
     if let Some(pf) = &opts.pid_file {
         crate::state::write_atomic(pf, pid.to_string().as_bytes())?;
     }
@@ -179,6 +185,6 @@ fn exec_child(st: &ContainerState, opts: &ExecOptions, ch: &Channel) -> Result<(
         notify.as_ref(),
         opts.preserve_fds,
     );
-    eprintln!("berth-oci: {e}");
+    let _ = ch.send(&Msg::Error(e.to_string()));
     sys::exit_now(127);
 }
