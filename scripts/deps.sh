@@ -2,7 +2,7 @@
 # Installs the Debian packages Berth needs to build and test; installs only
 # what is missing, so it is cheap to run again.
 set -euo pipefail
-BUILD_PKGS="build-essential pkg-config libseccomp-dev busybox-static golang-github-containers-common"
+BUILD_PKGS="build-essential pkg-config libseccomp-dev busybox-static golang-github-containers-common nftables iproute2"
 TEST_PKGS="util-linux procps iproute2 runc crun podman containerd uidmap hyperfine docker-registry skopeo apache2-utils"
 want="$BUILD_PKGS"
 [ "${1:-}" = "--test" ] && want="$BUILD_PKGS $TEST_PKGS"
