@@ -9,7 +9,7 @@ use image::{ChainId, Digest, Store};
 
 /// Every container record in the store's root (none when the root has no
 /// containers yet; nothing is created).
-fn containers(store: &Store) -> Vec<::engine::Container> {
+fn containers(store: &Store) -> Vec<(::engine::Container, bool)> {
     let root = store.root();
     if !root.join("containers").is_dir() {
         return Vec::new();
@@ -21,17 +21,24 @@ fn containers(store: &Store) -> Vec<::engine::Container> {
         return Vec::new();
     };
     list.iter()
-        .filter_map(|s| eng.container(&s.id).ok().map(|(c, _)| c))
+        .filter_map(|s| {
+            let running = matches!(
+                s.state,
+                ::engine::Status::Running | ::engine::Status::Paused | ::engine::Status::Restarting
+            );
+            eng.container(&s.id).ok().map(|(c, _)| (c, running))
+        })
         .collect()
 }
 
-/// Short ids of containers created from the image `id`.
-pub fn containers_using(store: &Store, id: &Digest) -> Vec<String> {
+/// Short ids of containers created from the image `id`, each with
+/// whether it is running.
+pub fn containers_using(store: &Store, id: &Digest) -> Vec<(String, bool)> {
     let want = id.to_string();
     containers(store)
         .into_iter()
-        .filter(|c| c.image == want)
-        .map(|c| c.id.chars().take(12).collect())
+        .filter(|(c, _)| c.image == want)
+        .map(|(c, running)| (c.id.chars().take(12).collect(), running))
         .collect()
 }
 
@@ -39,7 +46,7 @@ pub fn containers_using(store: &Store, id: &Digest) -> Vec<String> {
 /// `snapshots/<hex>/fs`).
 pub fn snapshots_in_use(store: &Store) -> HashSet<ChainId> {
     let mut keep = HashSet::new();
-    for c in containers(store) {
+    for (c, _) in containers(store) {
         for l in &c.lowers {
             let hex = if l.file_name().is_some_and(|n| n == "fs") {
                 l.parent().and_then(Path::file_name)

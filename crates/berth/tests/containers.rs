@@ -215,8 +215,36 @@ fn rmi_refuses_an_image_in_use() {
     let err = c.env.fails(&["rmi", "bb"], 1);
     assert!(err.contains("is using its referenced image"), "{err}");
     assert_eq!(c.env.names(), vec!["bb:latest".to_string()]);
+    // By id: docker's stopped-container conflict.
+    let err = c.env.fails(&["rmi", &c.image_id], 1);
+    assert!(
+        err.contains("image is being used by stopped container"),
+        "{err}"
+    );
+    // A second name of the image may go without -f.
+    c.ok(&["tag", "bb", "bb:two"]);
+    assert_eq!(c.ok(&["rmi", "bb:two"]), "Untagged: bb:two\n");
+    // Under a running container: -f of the last name only untags (the
+    // image stays, as <none>); -f by id is refused.
     c.ok(&["rm", "user"]);
-    c.ok(&["rmi", "bb"]);
+    c.ok(&["run", "-d", "--name", "runner", "bb", "busybox", "sleep", "100"]);
+    let err = c.env.fails(&["rmi", "-f", &c.image_id], 1);
+    assert!(
+        err.contains("(cannot be forced) - image is being used by running container"),
+        "{err}"
+    );
+    assert_eq!(c.ok(&["rmi", "-f", "bb"]), "Untagged: bb:latest\n");
+    assert_eq!(
+        c.ok(&["images", "-q", "--no-trunc"]).trim(),
+        c.image_id.as_str()
+    );
+    assert_eq!(
+        c.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]),
+        "<none>:<none>\n"
+    );
+    c.ok(&["rm", "-f", "runner"]);
+    c.ok(&["rmi", &c.image_id]);
+    assert_eq!(c.ok(&["images", "-q"]), "");
 }
 
 #[test]

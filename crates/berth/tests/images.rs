@@ -129,6 +129,12 @@ fn import_lists_with_docker_columns() {
 fn tag_rmi_prune_change_the_list() {
     let e = Env::new();
     let id = e.import_busybox("busybox:latest", &[]);
+    // The size is the unpacked one (docker's), not the compressed blob's.
+    let tar_len = std::fs::metadata(e.path("busybox.tar")).unwrap().len();
+    assert_eq!(
+        e.ok(&["image", "inspect", "--format", "{{.Size}}", "busybox"]),
+        format!("{tar_len}\n")
+    );
     e.ok(&["tag", "busybox", "example.com/team/bb:v1"]);
     e.ok(&["tag", &id[7..19], "bb:2"]);
     assert_eq!(

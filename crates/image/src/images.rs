@@ -375,6 +375,17 @@ impl Store {
     }
 
     // ---- queries --------------------------------------------------------
+    /// The image's size as docker shows it: the uncompressed size of its
+    /// layers, from the snapshots' metadata; a layer not unpacked yet
+    /// counts with its compressed size.
+    pub fn image_size(&self, image: &ImageRecord) -> u64 {
+        image
+            .chain_ids()
+            .iter()
+            .zip(&image.layers)
+            .map(|(c, l)| self.snapshots.meta(c).map(|m| m.size).unwrap_or(l.size))
+            .sum()
+    }
 
     /// All images with their names, newest first.
     pub fn list(&self) -> Result<Vec<ImageInfo>> {
@@ -418,6 +429,17 @@ impl Store {
     /// names are deleted too (its content is reclaimed by [`Store::gc`]); returns the
     /// deleted image id in that case.
     pub fn untag(&self, name: &Reference) -> Result<Option<Digest>> {
+        self.untag_with(name, false)
+    }
+
+    /// Removes the name `name` but keeps the image even when that was its
+    /// last name (it is then listed as `<none>`): docker's `rmi -f` of the
+    /// name of an image a running container uses.
+    pub fn untag_keep(&self, name: &Reference) -> Result<()> {
+        self.untag_with(name, true).map(|_| ())
+    }
+
+    fn untag_with(&self, name: &Reference, keep: bool) -> Result<Option<Digest>> {
         self.update_db(|db| {
             let by_tag = name.digest().is_none();
             let id = if let Some(t) = name.repo_tag().filter(|_| by_tag) {
@@ -430,6 +452,9 @@ impl Store {
             let tagged = db.tags.values().any(|v| *v == id);
             if !tagged && (by_tag || !db.has_names(&id)) {
                 db.remove_names_of(&id);
+                if keep {
+                    return Ok(None);
+                }
                 db.images.remove(id.hex());
                 return Ok(Some(id));
             }

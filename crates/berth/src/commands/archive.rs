@@ -103,6 +103,9 @@ pub fn load(g: &Globals, a: LoadArgs) -> CmdResult {
             e => e.into(),
         })?;
     for rec in recs {
+        // Layers are unpacked now, as docker and podman do at load: the
+        // image's size is known and its first run is quick.
+        store.prepare_rootfs(&rec)?;
         let info = store.resolve(&rec.id.to_string())?;
         if info.repo_tags.is_empty() {
             out(&format!("Loaded image ID: {}", rec.id))?;
@@ -142,5 +145,6 @@ pub fn import(g: &Globals, a: ImportArgs) -> CmdResult {
     };
     let store = g.store()?;
     let rec = store.import(BufReader::with_capacity(1 << 20, input), &opts, &names)?;
+    store.prepare_rootfs(&rec)?;
     out(&rec.id.to_string())
 }

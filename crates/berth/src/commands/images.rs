@@ -35,13 +35,16 @@ struct Row {
     tag: String,
     digest: String,
     info: ImageInfo,
+    /// Uncompressed size of the layers.
+    size: u64,
 }
 
 /// One row per tag; an untagged image gets one row per digest name, or a
 /// single `<none>` row (docker's rules).
-fn rows(images: Vec<ImageInfo>) -> Vec<Row> {
+fn rows(store: &Store, images: Vec<ImageInfo>) -> Vec<Row> {
     let mut out = Vec::new();
     for info in images {
+        let size = store.image_size(&info.record);
         let digest_for = |repo: &Reference| {
             info.repo_digests
                 .iter()
@@ -57,6 +60,7 @@ fn rows(images: Vec<ImageInfo>) -> Vec<Row> {
                 tag: t.tag().unwrap_or(NONE).to_string(),
                 digest: digest_for(t),
                 info: info.clone(),
+                size,
             });
         }
         if rs.is_empty() {
@@ -66,6 +70,7 @@ fn rows(images: Vec<ImageInfo>) -> Vec<Row> {
                     tag: NONE.into(),
                     digest: d.digest().map(|d| d.to_string()).unwrap_or_default(),
                     info: info.clone(),
+                    size,
                 });
             }
         }
@@ -75,6 +80,7 @@ fn rows(images: Vec<ImageInfo>) -> Vec<Row> {
                 tag: NONE.into(),
                 digest: NONE.into(),
                 info: info.clone(),
+                size,
             });
         }
         out.extend(rs);
@@ -92,7 +98,7 @@ fn row_value(r: &Row, no_trunc: bool) -> Value {
     } else {
         r.info.record.id.short().to_string()
     };
-    let size = human_size(r.info.record.size());
+    let size = human_size(r.size);
     let created_at = created_ts(&r.info).map(go_time).unwrap_or_default();
     json!({
         "Containers": "N/A",
@@ -163,7 +169,7 @@ pub fn list(g: &Globals, a: ImagesArgs) -> CmdResult {
     let json_out = a.format.as_deref() == Some("json");
     let store = g.store()?;
     let all = store.list()?;
-    let rows: Vec<Row> = rows(all)
+    let rows: Vec<Row> = rows(&store, all)
         .into_iter()
         .filter(|r| a.repository.as_deref().map_or(true, |w| matches_repo(r, w)))
         .filter(|r| filter_row(r, &filters))
@@ -328,7 +334,7 @@ fn inspect_value(store: &Store, info: &ImageInfo) -> Result<Inspect, CliError> {
         architecture: cfg.architecture.clone(),
         variant: cfg.variant.clone(),
         os: cfg.os.clone(),
-        size: rec.size(),
+        size: store.image_size(rec),
         root_fs: InspectRootFs {
             r#type: cfg.rootfs.kind.clone(),
             layers: cfg.rootfs.diff_ids.iter().map(|d| d.to_string()).collect(),
@@ -468,11 +474,41 @@ fn remove_one(store: &Store, s: &str, force: bool) -> Result<(Vec<String>, bool)
         Err(e) => return Err(e.into()),
     };
     let users = engine::containers_using(store, &info.record.id);
-    if !users.is_empty() && !force {
+    let all_names = names(&info);
+    let by_name = Reference::parse(s).ok().filter(|r| all_names.contains(r));
+    let running = users.iter().find(|(_, r)| *r).map(|(c, _)| c.clone());
+    // docker's rules: a name may go while other names remain; the last name
+    // of an image a container uses, or the image by id, needs -f; with -f,
+    // the last name of an image a running container uses is removed but the
+    // image stays, and the image itself cannot be deleted under it.
+    // docker's isSingleReference: at most one tag, and any digest names in
+    // that tag's repository.
+    let single_repo = info.repo_tags.len() <= 1
+        && all_names
+            .iter()
+            .all(|n| all_names.first().is_some_and(|f| f.name() == n.name()));
+    if let Some(r) = &by_name {
+        if !force && single_repo && !users.is_empty() {
+            return Err(CliError::new(format!(
+                "conflict: unable to remove repository reference \"{s}\" (must force) - container {} is using its referenced image {}",
+                users[0].0,
+                info.record.id.short()
+            )));
+        }
+        if running.is_some() {
+            store.untag_keep(r)?;
+            return Ok((vec![format!("Untagged: {}", r.familiar())], false));
+        }
+    } else if let Some(c) = &running {
         return Err(CliError::new(format!(
-            "conflict: unable to remove repository reference \"{s}\" (must force) - container {} is using its referenced image {}",
-            users[0],
+            "conflict: unable to delete {} (cannot be forced) - image is being used by running container {c}",
             info.record.id.short()
+        )));
+    } else if !force && !users.is_empty() {
+        return Err(CliError::new(format!(
+            "conflict: unable to delete {} (must be forced) - image is being used by stopped container {}",
+            info.record.id.short(),
+            users[0].0
         )));
     }
     let deleted = store.remove(s, force).map_err(|e| match e {
