@@ -227,7 +227,9 @@ fn rmi_refuses_an_image_in_use() {
     // Under a running container: -f of the last name only untags (the
     // image stays, as <none>); -f by id is refused.
     c.ok(&["rm", "user"]);
-    c.ok(&["run", "-d", "--name", "runner", "bb", "busybox", "sleep", "100"]);
+    c.ok(&[
+        "run", "-d", "--name", "runner", "bb", "busybox", "sleep", "100",
+    ]);
     let err = c.env.fails(&["rmi", "-f", &c.image_id], 1);
     assert!(
         err.contains("(cannot be forced) - image is being used by running container"),

@@ -271,3 +271,82 @@ fn podman_interop() {
     fresh.ok(&["load", "-i", out.to_str().unwrap()]);
     assert_eq!(fresh.ok(&["images", "-q", "--no-trunc"]).trim(), id);
 }
+
+/// A credential helper named by `credsStore` keeps the secret: login
+/// stores through it, push and pull get from it, logout erases.
+#[test]
+fn login_through_a_credential_helper() {
+    let Some(reg) = DockerRegistry::start(Some(("carol", "pw-helper"))) else {
+        return;
+    };
+    let e = Env::new();
+    e.import_busybox("busybox:latest", &[]);
+    // docker-credential-fake: one file per server under $FAKE_STORE.
+    let bin = e.path("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let helper = bin.join("docker-credential-fake");
+    std::fs::write(
+        &helper,
+        r#"#!/bin/sh
+read -r input
+key=$(printf %s "$input" | sed 's/{.*"ServerURL":"\([^"]*\)".*/\1/' | tr -c 'a-zA-Z0-9.\n' _)
+case "$1" in
+store) printf %s "$input" > "$FAKE_STORE/$key" ;;
+get) f="$FAKE_STORE/$(printf %s "$input" | tr -c 'a-zA-Z0-9.\n' _)"
+     [ -f "$f" ] || { echo "credentials not found in native keychain"; exit 1; }
+     cat "$f" ;;
+erase) f="$FAKE_STORE/$(printf %s "$input" | tr -c 'a-zA-Z0-9.\n' _)"
+     [ -f "$f" ] || { echo "credentials not found in native keychain"; exit 1; }
+     rm "$f" ;;
+*) echo "unknown verb" >&2; exit 2 ;;
+esac
+"#,
+    )
+    .unwrap();
+    std::fs::set_permissions(&helper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let store = e.path("fake-store");
+    std::fs::create_dir_all(&store).unwrap();
+    std::fs::write(e.path("auth.json"), r#"{"credsStore":"fake"}"#).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let run = |args: &[&str]| {
+        let o = e
+            .cmd(args)
+            .env("PATH", &path)
+            .env("FAKE_STORE", &store)
+            .output()
+            .unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = run(&["login", "-u", "carol", "-p", "pw-helper", &reg.addr]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    // The secret is in the helper's store, not in the file.
+    let file = std::fs::read_to_string(e.path("auth.json")).unwrap();
+    assert!(!file.contains("auth\""), "{file}");
+    let auth: Value = serde_json::from_str(&file).unwrap();
+    assert_eq!(auth["credsStore"], "fake");
+    assert!(auth["auths"][&reg.addr].is_object(), "{auth}");
+    let stored: Vec<_> = std::fs::read_dir(&store).unwrap().collect();
+    assert_eq!(stored.len(), 1);
+    let dest = reg.name("helper/bb:1");
+    let (code, out, err) = run(&["push", "busybox", &dest]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let (code, out, _) = run(&["logout", &reg.addr]);
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        out,
+        format!("Removing login credentials for {}\n", reg.addr)
+    );
+    assert_eq!(std::fs::read_dir(&store).unwrap().count(), 0);
+    // Without the secret the registry refuses again.
+    let (code, _, err) = run(&["push", "busybox", &dest]);
+    assert_eq!(code, Some(1), "{err}");
+    // A helper that is missing is named in the error.
+    std::fs::write(e.path("auth.json"), r#"{"credsStore":"absent"}"#).unwrap();
+    let (code, _, err) = run(&["push", "busybox", &dest]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("docker-credential-absent"), "{err}");
+}

@@ -7,6 +7,11 @@
 //! `$HOME/.config/containers/auth.json`, `$DOCKER_CONFIG/config.json`
 //! (default `$HOME/.docker/config.json`); the first file with an entry for
 //! the host wins. [`default_auth_file`] is where `login` writes.
+//!
+//! Credential helpers, as docker: a file's `credHelpers.HOST` or
+//! `credsStore` names a program `docker-credential-NAME` (found on PATH)
+//! that is asked with `get`/`store`/`erase` and the server on stdin; its
+//! answer wins over the file's `auths` entry, which then stays empty.
 
 use std::fmt;
 use std::fs;
@@ -177,6 +182,88 @@ fn decode_entry(path: &Path, host: &str, entry: &Value) -> Result<Option<Credent
     Ok(None)
 }
 
+/// The credential helper a parsed auth file names for `host`
+/// (`credHelpers` first, then `credsStore`).
+fn helper_for(doc: &Value, host: &str) -> Option<String> {
+    let keys = host_keys(host);
+    if let Some(h) = doc.get("credHelpers").and_then(Value::as_object) {
+        for k in &keys {
+            if let Some(n) = h.get(k).and_then(Value::as_str).filter(|n| !n.is_empty()) {
+                return Some(n.to_string());
+            }
+        }
+    }
+    doc.get("credsStore")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty())
+        .map(str::to_string)
+}
+
+/// What docker hands a helper as the server: the hub's v1 URL, else the host.
+fn helper_server(host: &str) -> String {
+    if host == "docker.io" {
+        "https://index.docker.io/v1/".into()
+    } else {
+        host.to_string()
+    }
+}
+
+/// Runs `docker-credential-NAME VERB` with `input` on stdin; its stdout.
+/// `Ok(None)` when the helper reports no credentials for the server.
+fn run_helper(path: &Path, name: &str, verb: &str, input: &str) -> Result<Option<String>> {
+    let prog = format!("docker-credential-{name}");
+    let bad = |reason: String| Error::AuthFile {
+        path: path.to_path_buf(),
+        reason: format!("credential helper {prog} {verb}: {reason}"),
+    };
+    let mut child = std::process::Command::new(&prog)
+        .arg(verb)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| bad(e.to_string()))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(input.as_bytes())
+            .map_err(|e| bad(e.to_string()))?;
+    }
+    let out = child.wait_with_output().map_err(|e| bad(e.to_string()))?;
+    let stdout = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if out.status.success() {
+        return Ok(Some(stdout));
+    }
+    // The helpers' protocol: this exact message means "none stored".
+    if stdout.contains("credentials not found") {
+        return Ok(None);
+    }
+    let msg = if stdout.is_empty() {
+        String::from_utf8_lossy(&out.stderr).trim().to_string()
+    } else {
+        stdout
+    };
+    Err(bad(if msg.is_empty() {
+        format!("exited with {}", out.status)
+    } else {
+        msg
+    }))
+}
+
+fn helper_get(path: &Path, name: &str, host: &str) -> Result<Option<Credentials>> {
+    let Some(out) = run_helper(path, name, "get", &helper_server(host))? else {
+        return Ok(None);
+    };
+    let v: Value = serde_json::from_str(&out).map_err(|e| Error::AuthFile {
+        path: path.to_path_buf(),
+        reason: format!("credential helper docker-credential-{name} get: invalid JSON: {e}"),
+    })?;
+    let field = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or_default();
+    if field("Username").is_empty() && field("Secret").is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(Credentials::new(field("Username"), field("Secret"))))
+}
+
 /// Credentials for `host` (`registry.example.com`, `127.0.0.1:5000`) from
 /// `authfile`, or from the standard files when `None`.
 pub fn load_credentials(host: &str, authfile: Option<&Path>) -> Result<Option<Credentials>> {
@@ -187,6 +274,11 @@ pub fn load_credentials(host: &str, authfile: Option<&Path>) -> Result<Option<Cr
     let keys = host_keys(host);
     for f in files {
         let Some(doc) = read_json(&f)? else { continue };
+        if let Some(name) = helper_for(&doc, host) {
+            if let Some(c) = helper_get(&f, &name, host)? {
+                return Ok(Some(c));
+            }
+        }
         let Some(auths) = doc.get("auths").and_then(Value::as_object) else {
             continue;
         };
@@ -265,10 +357,27 @@ pub fn store_credentials(path: &Path, host: &str, creds: &Credentials) -> Result
         host.to_string()
     };
     let mut entry = Map::new();
-    entry.insert(
-        "auth".into(),
-        Value::String(B64.encode(format!("{}:{}", creds.username, creds.password))),
-    );
+    match helper_for(&doc, host) {
+        // The secret goes to the helper; the file only lists the server.
+        Some(name) => {
+            let input = serde_json::json!({
+                "ServerURL": helper_server(host),
+                "Username": creds.username,
+                "Secret": creds.password,
+            });
+            run_helper(path, &name, "store", &input.to_string())?;
+        }
+        None => {
+            entry.insert(
+                "auth".into(),
+                Value::String(B64.encode(format!("{}:{}", creds.username, creds.password))),
+            );
+        }
+    }
+    let auths = doc
+        .get_mut("auths")
+        .and_then(Value::as_object_mut)
+        .expect("made above");
     auths.insert(key, Value::Object(entry));
     write_json(path, &doc)
 }
@@ -279,14 +388,19 @@ pub fn remove_credentials(path: &Path, host: &str) -> Result<bool> {
         return Ok(false);
     };
     let keys = host_keys(host);
-    let removed = match doc.get_mut("auths").and_then(Value::as_object_mut) {
-        Some(auths) => {
-            let before = auths.len();
-            auths.retain(|k, _| !keys.contains(k));
-            auths.len() != before
-        }
-        None => false,
-    };
+    let mut erased = false;
+    if let Some(name) = helper_for(&doc, host) {
+        erased = run_helper(path, &name, "erase", &helper_server(host))?.is_some();
+    }
+    let removed = erased
+        | match doc.get_mut("auths").and_then(Value::as_object_mut) {
+            Some(auths) => {
+                let before = auths.len();
+                auths.retain(|k, _| !keys.contains(k));
+                auths.len() != before
+            }
+            None => false,
+        };
     if removed {
         write_json(path, &doc)?;
     }
