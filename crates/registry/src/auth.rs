@@ -537,7 +537,7 @@ mod tests {
         store_credentials(&p, "r:5000", &Credentials::new("u", "p:w")).unwrap();
         let mut doc: Value = serde_json::from_slice(&fs::read(&p).unwrap()).unwrap();
         assert_eq!(doc["auths"]["r:5000"]["auth"], B64.encode("u:p:w"));
-        doc["credsStore"] = Value::String("keep".into());
+        doc["psFormat"] = Value::String("keep".into());
         fs::write(&p, serde_json::to_vec(&doc).unwrap()).unwrap();
         store_credentials(&p, "other", &Credentials::new("a", "b")).unwrap();
         assert_eq!(
@@ -553,7 +553,7 @@ mod tests {
         assert!(!remove_credentials(&p, "r:5000").unwrap());
         assert_eq!(load_credentials("r:5000", Some(&p)).unwrap(), None);
         let doc: Value = serde_json::from_slice(&fs::read(&p).unwrap()).unwrap();
-        assert_eq!(doc["credsStore"], "keep");
+        assert_eq!(doc["psFormat"], "keep");
         assert!(doc["auths"]["other"].is_object());
     }
 
