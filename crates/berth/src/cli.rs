@@ -101,6 +101,13 @@ pub enum Command {
     Logout(LogoutArgs),
     /// Show the berth version information
     Version,
+    /// Manage volumes
+    #[command(subcommand)]
+    Volume(crate::cli_ext::VolumeCommand),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(crate::cli_ext::CpArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(crate::cli_ext::StatsArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -188,9 +195,13 @@ pub struct RunArgs {
     #[arg(long, value_name = "COMMAND")]
     pub entrypoint: Option<String>,
 
-    /// Bind mount a volume (HOST:CONTAINER[:OPTIONS])
+    /// Bind mount a volume ([HOST-DIR|NAME:]CONTAINER-DIR[:OPTIONS])
     #[arg(short, long, value_name = "VOLUME")]
     pub volume: Vec<String>,
+
+    /// Attach a filesystem mount to the container (type=bind|volume|tmpfs,source=,target=,...)
+    #[arg(long, value_name = "MOUNT")]
+    pub mount: Vec<String>,
 
     /// Mount a tmpfs directory (PATH[:OPTIONS])
     #[arg(long, value_name = "PATH")]

@@ -26,6 +26,8 @@
 pub mod caps;
 pub mod container;
 pub mod error;
+pub mod fscopy;
+mod fssys;
 pub mod fsutil;
 pub mod logs;
 mod monitor;
@@ -37,6 +39,7 @@ mod store;
 mod sys;
 pub mod timeutil;
 pub mod user;
+pub mod volumes;
 
 pub use container::{Config, Container, HostConfig, MountPoint, State, Status};
 pub use error::{Error, Result};

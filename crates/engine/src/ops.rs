@@ -183,6 +183,7 @@ impl Engine {
             layers: &view,
             host_resolv_conf: Path::new("/etc/resolv.conf"),
             host_hosts: Path::new("/etc/hosts"),
+            volumes_dir: &self.volumes_dir(),
         };
         let gen = spec::generate(opts, &cc, &ctx)?;
         // As docker's -v: a missing host directory is created.
@@ -221,6 +222,7 @@ impl Engine {
             fsutil::write_atomic(&userdata.join("resolv.conf"), gen.resolv_conf.as_bytes())?;
             fsutil::write_json(&dir.join("bundle/config.json"), &gen.spec)?;
             self.save_state(&id, &State::default())?;
+            self.ensure_volumes(&c, &gen.mount_specs)?;
             // Last: its presence makes the container exist.
             self.save_config(&c)
         })();
@@ -230,12 +232,14 @@ impl Engine {
                 names.remove(&name);
                 let _ = self.save_names(&names);
             }
+            drop(_l);
+            let _ = self.remove_anonymous_volumes(&c.mounts);
             return Err(e);
         }
         Ok(id)
     }
 
-    fn mount_rootfs(&self, c: &Container) -> Result<()> {
+    pub(crate) fn mount_rootfs(&self, c: &Container) -> Result<()> {
         let dir = self.container_dir(&c.id);
         let target = dir.join("rootfs");
         if is_mounted(&target) {
@@ -267,6 +271,10 @@ impl Engine {
         // Leftovers of an earlier run.
         runtime_for(self, id).delete_force(self, id);
         self.mount_rootfs(&c)?;
+        if let Err(e) = self.populate_volumes(&c) {
+            let _ = sys::unmount(&self.rootfs_path(id));
+            return Err(e);
+        }
         let bundle = self.container_dir(id).join("bundle");
         let spec: oci_spec::runtime::Spec = fsutil::read_json(&bundle.join("config.json"))?;
         let launch = Launch {
@@ -297,7 +305,7 @@ impl Engine {
                 let _ = self.save_state(id, &st);
                 drop(lock);
                 if c.host_config.auto_remove {
-                    let _ = self.remove_stopped(id);
+                    let _ = self.remove_auto(id);
                 }
                 Err(e)
             }

@@ -29,7 +29,7 @@ fn run_err(e: ::engine::Error) -> CliError {
 }
 
 /// An engine error for the other verbs: 1, but 125 for a bad flag value.
-fn op_err(e: ::engine::Error) -> CliError {
+pub(super) fn op_err(e: ::engine::Error) -> CliError {
     match e {
         ::engine::Error::InvalidArgument(m) => CliError::daemon(m),
         e => CliError::new(e.to_string()),
@@ -94,6 +94,7 @@ fn create_options(a: &RunArgs) -> Result<CreateOptions, CliError> {
         pids_limit: a.pids_limit,
         ulimits: a.ulimit.clone(),
         volumes: a.volume.clone(),
+        mounts: a.mount.clone(),
         tmpfs: a.tmpfs.clone(),
         shm_size: a.shm_size.clone(),
         add_hosts: a.add_host.clone(),
@@ -304,7 +305,13 @@ pub fn rm(g: &Globals, a: RmArgs) -> CmdResult {
         return Err(CliError::daemon("invalid --link: links are not supported"));
     }
     let eng = g.engine()?;
-    each(&a.containers, |c| eng.remove(c, a.force).map_err(op_err))
+    each(&a.containers, |c| {
+        if a.volumes {
+            eng.remove_with_volumes(c, a.force).map_err(op_err)
+        } else {
+            eng.remove(c, a.force).map_err(op_err)
+        }
+    })
 }
 
 pub fn pause(g: &Globals, a: ContainersArgs) -> CmdResult {

@@ -1,0 +1,387 @@
+//! Volumes, `--mount`, `cp` and `stats` end to end: the real `berth`
+//! binary on a per-test root with a busybox image that has `/data/seed`
+//! (uid 1000, mode 0640) baked in. Needs root.
+
+mod common;
+
+use std::path::Path;
+
+use common::Env;
+
+/// busybox plus more applet links, `/data/seed` and a `VOLUME /anon`.
+fn image_tar() -> Vec<u8> {
+    let mut base = common::busybox_tar();
+    // Drop the two end-of-archive blocks and keep appending.
+    base.truncate(base.len() - 1024);
+    let mut b = tar::Builder::new(base);
+    let mut add =
+        |path: &str, kind: tar::EntryType, data: &[u8], mode: u32, uid: u64, link: Option<&str>| {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(kind);
+            h.set_path(path).unwrap();
+            h.set_mode(mode);
+            h.set_uid(uid);
+            h.set_gid(uid);
+            h.set_size(data.len() as u64);
+            if let Some(l) = link {
+                h.set_link_name(l).unwrap();
+            }
+            h.set_cksum();
+            b.append(&h, data).unwrap();
+        };
+    for l in [
+        "sleep", "mkdir", "ln", "rm", "stat", "touch", "id", "head", "wc",
+    ] {
+        add(
+            &format!("bin/{l}"),
+            tar::EntryType::Symlink,
+            b"",
+            0o777,
+            0,
+            Some("busybox"),
+        );
+    }
+    add("data/", tar::EntryType::Directory, b"", 0o750, 1000, None);
+    add(
+        "data/seed",
+        tar::EntryType::Regular,
+        b"from-image\n",
+        0o640,
+        1000,
+        None,
+    );
+    add(
+        "data/lnk",
+        tar::EntryType::Symlink,
+        b"",
+        0o777,
+        0,
+        Some("seed"),
+    );
+    add("etc/", tar::EntryType::Directory, b"", 0o755, 0, None);
+    add(
+        "etc/passwd",
+        tar::EntryType::Regular,
+        b"root:x:0:0:root:/root:/bin/sh\n",
+        0o644,
+        0,
+        None,
+    );
+    b.into_inner().unwrap()
+}
+
+struct T {
+    env: Env,
+}
+
+impl T {
+    fn new() -> T {
+        let env = Env::new();
+        let tar = env.path("img.tar");
+        std::fs::write(&tar, image_tar()).unwrap();
+        env.ok(&["import", "-c", "VOLUME /anon", tar.to_str().unwrap(), "vbb"]);
+        T { env }
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        self.env.ok(args)
+    }
+
+    fn run(&self, args: &[&str]) -> (i32, String, String) {
+        let o = self.env.output(args);
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    }
+
+    fn volumes(&self) -> Vec<String> {
+        self.ok(&["volume", "ls", "-q"])
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+impl Drop for T {
+    fn drop(&mut self) {
+        let ids = self.env.output(&["ps", "-a", "-q", "--no-trunc"]);
+        for id in String::from_utf8_lossy(&ids.stdout).lines() {
+            let _ = self.env.output(&["rm", "-f", "-v", id]);
+        }
+        let _ = self.env.output(&["volume", "prune", "-f", "-a"]);
+    }
+}
+
+#[test]
+fn named_volume_is_shared_and_filled_from_the_image_once() {
+    let t = T::new();
+    assert_eq!(
+        t.ok(&["volume", "create", "--label", "k=v", "shared"]),
+        "shared\n"
+    );
+    // First use: the image's /data is copied up, owner and mode kept.
+    let out = t.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        "shared:/data",
+        "vbb",
+        "sh",
+        "-c",
+        "cat /data/seed; stat -c '%u %a' /data/seed /data; cat /data/lnk; echo written > /data/new",
+    ]);
+    assert_eq!(out, "from-image\n1000 640\n1000 750\nfrom-image\n");
+    // Another container sees what the first wrote.
+    let out = t.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        "shared:/elsewhere",
+        "vbb",
+        "cat",
+        "/elsewhere/new",
+    ]);
+    assert_eq!(out, "written\n");
+
+    // A volume that is not empty is not filled again.
+    t.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        "pre:/other",
+        "vbb",
+        "sh",
+        "-c",
+        "echo mine > /other/f",
+    ]);
+    let out = t.ok(&["run", "--rm", "-v", "pre:/data", "vbb", "ls", "/data"]);
+    assert_eq!(out, "f\n");
+    // nocopy leaves a new volume empty.
+    let out = t.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        "empty:/data:nocopy",
+        "vbb",
+        "ls",
+        "/data",
+    ]);
+    assert_eq!(out, "");
+
+    let v: serde_json::Value =
+        serde_json::from_str(&t.ok(&["volume", "inspect", "shared"])).unwrap();
+    assert_eq!(v[0]["Name"], "shared");
+    assert_eq!(v[0]["Driver"], "local");
+    assert_eq!(v[0]["Labels"]["k"], "v");
+    let mp = v[0]["Mountpoint"].as_str().unwrap();
+    assert!(Path::new(mp).join("new").exists());
+    let ls = t.ok(&["volume", "ls", "--filter", "label=k=v"]);
+    assert_eq!(
+        ls.lines().collect::<Vec<_>>(),
+        ["DRIVER    VOLUME NAME", "local     shared"]
+    );
+    assert_eq!(
+        t.ok(&["volume", "ls", "-q", "--filter", "name=pre"]),
+        "pre\n"
+    );
+    assert_eq!(
+        t.ok(&[
+            "volume",
+            "ls",
+            "--format",
+            "{{.Name}} {{.Driver}}",
+            "--filter",
+            "name=shared"
+        ]),
+        "shared local\n"
+    );
+}
+
+#[test]
+fn read_only_volumes_refuse_writes() {
+    let t = T::new();
+    let (code, _, err) = t.run(&[
+        "run",
+        "--rm",
+        "-v",
+        "ro1:/data:ro",
+        "vbb",
+        "sh",
+        "-c",
+        "echo x > /data/f",
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("Read-only file system"), "{err}");
+    let (code, _, _) = t.run(&[
+        "run",
+        "--rm",
+        "--mount",
+        "type=volume,source=ro1,target=/data,readonly",
+        "vbb",
+        "touch",
+        "/data/f",
+    ]);
+    assert_ne!(code, 0);
+    // The data is intact and the volume writable through a rw mount.
+    t.ok(&[
+        "run",
+        "--rm",
+        "--mount",
+        "type=volume,src=ro1,dst=/data",
+        "vbb",
+        "touch",
+        "/data/f",
+    ]);
+    let host = t.env.path("bindsrc");
+    std::fs::create_dir(&host).unwrap();
+    let m = format!("type=bind,source={},target=/h,readonly", host.display());
+    let (code, _, _) = t.run(&["run", "--rm", "--mount", &m, "vbb", "touch", "/h/f"]);
+    assert_ne!(code, 0);
+    assert!(!host.join("f").exists());
+    let m = format!("type=bind,source={},target=/h", host.display());
+    t.ok(&[
+        "run",
+        "--rm",
+        "--mount",
+        &m,
+        "--mount",
+        "type=tmpfs,target=/t,tmpfs-size=1m",
+        "vbb",
+        "sh",
+        "-c",
+        "touch /h/f /t/f",
+    ]);
+    assert!(host.join("f").exists());
+}
+
+#[test]
+fn mount_flag_errors_name_the_field() {
+    let t = T::new();
+    let cases: &[(&str, &str)] = &[
+        ("type=bind,target=/x", "field source"),
+        ("type=volume,source=v", "field target"),
+        ("type=nfs,target=/x", "field type"),
+        (
+            "type=volume,target=/x,colour=red",
+            "unknown field \"colour\"",
+        ),
+        ("type=volume,target=/x,tmpfs-size=1m", "field tmpfs-size"),
+        (
+            "type=bind,source=/surely/not/here,target=/x",
+            "field source",
+        ),
+        ("type=volume,target=relative", "field target"),
+        ("type=volume,target=/x,readonly=maybe", "readonly"),
+    ];
+    for (m, want) in cases {
+        let err = t
+            .env
+            .fails(&["run", "--rm", "--mount", m, "vbb", "true"], 125);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(want) && err.contains("--mount"), "{m}: {err}");
+    }
+    let err = t
+        .env
+        .fails(&["run", "--rm", "-v", "x:/data", "vbb", "true"], 125);
+    assert!(err.contains("--volume"), "{err}");
+    let err = t.env.fails(
+        &[
+            "run",
+            "--rm",
+            "-v",
+            "v1:/d",
+            "--mount",
+            "target=/d",
+            "vbb",
+            "true",
+        ],
+        125,
+    );
+    assert!(err.contains("duplicate mount point"), "{err}");
+    // Nothing was created by the failed runs.
+    assert!(t.volumes().is_empty());
+}
+
+#[test]
+fn volume_in_use_is_refused() {
+    let t = T::new();
+    let id = t
+        .ok(&["create", "-v", "busy:/data", "vbb", "true"])
+        .trim()
+        .to_string();
+    let err = t.env.fails(&["volume", "rm", "busy"], 1);
+    assert!(
+        err.contains("remove busy: volume is in use - [") && err.contains(&id),
+        "{err}"
+    );
+    let err = t.env.fails(&["volume", "rm", "nosuch"], 1);
+    assert!(err.contains("no such volume"), "{err}");
+    t.ok(&["volume", "rm", "-f", "nosuch"]);
+    let insp: serde_json::Value = serde_json::from_str(&t.ok(&["inspect", &id])).unwrap();
+    let mounts = insp[0]["Mounts"].as_array().unwrap();
+    let named = mounts.iter().find(|m| m["Destination"] == "/data").unwrap();
+    assert_eq!(named["Type"], "volume");
+    assert_eq!(named["Name"], "busy");
+    assert_eq!(named["Driver"], "local");
+    assert_eq!(named["RW"], true);
+    assert!(named["Source"]
+        .as_str()
+        .unwrap()
+        .ends_with("/volumes/busy/_data"));
+    let anon = mounts.iter().find(|m| m["Destination"] == "/anon").unwrap();
+    assert_eq!(anon["Type"], "volume");
+    assert_eq!(anon["Name"].as_str().unwrap().len(), 64);
+    // Removing the container (without -v) leaves both volumes; then rm works.
+    t.ok(&["rm", &id]);
+    assert_eq!(t.volumes().len(), 2);
+    assert_eq!(t.ok(&["volume", "rm", "busy"]), "busy\n");
+}
+
+#[test]
+fn anonymous_volumes_go_with_rm_v_and_run_rm_and_prune() {
+    let t = T::new();
+    t.ok(&["volume", "create", "keep"]);
+    // --rm removes the anonymous volumes (-v /scratch and the image's /anon), not named ones.
+    t.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        "/scratch",
+        "-v",
+        "keep:/k",
+        "vbb",
+        "touch",
+        "/scratch/f",
+        "/k/f",
+    ]);
+    assert_eq!(t.volumes(), ["keep"]);
+    // rm -v removes them too.
+    let id = t
+        .ok(&["create", "-v", "/scratch", "vbb", "true"])
+        .trim()
+        .to_string();
+    assert_eq!(t.volumes().len(), 3);
+    t.ok(&["rm", "-v", &id]);
+    assert_eq!(t.volumes(), ["keep"]);
+    // rm without -v leaves them dangling; prune removes anonymous ones only, -a all.
+    let id = t.ok(&["create", "vbb", "true"]).trim().to_string();
+    let used = t
+        .ok(&["create", "-v", "used:/u", "vbb", "true"])
+        .trim()
+        .to_string();
+    t.ok(&["rm", &id]);
+    let dangling = t.ok(&["volume", "ls", "-q", "--filter", "dangling=true"]);
+    assert_eq!(dangling.lines().count(), 2, "{dangling}"); // keep + the anonymous one
+    let out = t.ok(&["volume", "prune", "-f"]);
+    assert!(out.starts_with("Deleted Volumes:\n"), "{out}");
+    assert!(out.ends_with("\nTotal reclaimed space: 0B\n"), "{out}");
+    let mut left = t.volumes();
+    left.retain(|v| v.len() != 64);
+    assert_eq!(left, ["keep", "used"]);
+    let out = t.ok(&["volume", "prune", "-f", "-a"]);
+    assert!(out.contains("keep\n") && !out.contains("used\n"), "{out}");
+    assert!(t.volumes().contains(&"used".to_string()));
+    t.ok(&["rm", "-v", &used]);
+}
