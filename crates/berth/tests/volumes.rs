@@ -385,3 +385,205 @@ fn anonymous_volumes_go_with_rm_v_and_run_rm_and_prune() {
     assert!(t.volumes().contains(&"used".to_string()));
     t.ok(&["rm", "-v", &used]);
 }
+
+fn tar_names(data: &[u8]) -> Vec<String> {
+    let mut a = tar::Archive::new(data);
+    a.entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+        .collect()
+}
+
+fn mounted(p: &str) -> bool {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .any(|l| l.contains(p))
+}
+
+#[test]
+fn cp_both_ways_running_and_stopped() {
+    let t = T::new();
+    let host = t.env.path("host");
+    std::fs::create_dir_all(host.join("tree/sub")).unwrap();
+    std::fs::write(host.join("f1"), "hostfile\n").unwrap();
+    std::fs::write(host.join("tree/sub/x"), "deep\n").unwrap();
+    let h = |p: &str| host.join(p).to_str().unwrap().to_string();
+
+    // A running container, copying into its volume and its rootfs.
+    let r = t.ok(&["run", "-d", "-v", "cpvol:/data", "vbb", "sleep", "1000"]);
+    let r = r.trim();
+    t.ok(&["cp", &h("f1"), &format!("{r}:/data/")]);
+    t.ok(&["cp", &h("tree"), &format!("{r}:/newdir")]);
+    t.ok(&["cp", &h("tree"), &format!("{r}:/data")]);
+    let out = t.ok(&[
+        "exec",
+        r,
+        "sh",
+        "-c",
+        "cat /data/f1 /newdir/sub/x /data/tree/sub/x; stat -c %u /data/f1",
+    ]);
+    assert_eq!(out, "hostfile\ndeep\ndeep\n0\n");
+    // Out of it: a file under a new name, a directory's content into an existing directory.
+    t.ok(&["cp", &format!("{r}:/data/seed"), &h("seed.out")]);
+    assert_eq!(
+        std::fs::read_to_string(host.join("seed.out")).unwrap(),
+        "from-image\n"
+    );
+    std::fs::create_dir(host.join("into")).unwrap();
+    t.ok(&["cp", &format!("{r}:/newdir/."), &h("into")]);
+    assert_eq!(
+        std::fs::read_to_string(host.join("into/sub/x")).unwrap(),
+        "deep\n"
+    );
+    t.ok(&["cp", &format!("{r}:/newdir"), &h("into")]);
+    assert!(host.join("into/newdir/sub/x").is_file());
+    // A symlink is copied as such, with -L its target.
+    t.ok(&["cp", &format!("{r}:/data/lnk"), &h("lnk")]);
+    assert_eq!(
+        std::fs::read_link(host.join("lnk")).unwrap(),
+        Path::new("seed")
+    );
+    t.ok(&["cp", "-L", &format!("{r}:/data/lnk"), &h("lnk-followed")]);
+    assert_eq!(
+        std::fs::read_to_string(host.join("lnk-followed")).unwrap(),
+        "from-image\n"
+    );
+    // docker's errors: missing source, dir onto a file, missing dir/.
+    let err = t.env.fails(&["cp", &format!("{r}:/nope"), &h("x")], 1);
+    assert!(err.contains("Could not find the file /nope"), "{err}");
+    t.env.fails(&["cp", &format!("{r}:/newdir"), &h("f1")], 1);
+    t.env.fails(&["cp", &h("f1"), &format!("{r}:/missing/")], 1);
+    t.env.fails(&["cp", &h("f1"), &h("f2")], 1);
+
+    // A stopped (never started) container: its rootfs is mounted for the copy only.
+    let s = t.ok(&["create", "vbb", "cat", "/f1", "/fromtar/x"]);
+    let s = s.trim();
+    t.ok(&["cp", "-a", &h("f1"), &format!("{s}:/")]);
+    // A tar on stdin into a directory.
+    let mut tarball = Vec::new();
+    {
+        let mut b = tar::Builder::new(&mut tarball);
+        let mut hd = tar::Header::new_gnu();
+        hd.set_size(7);
+        hd.set_mode(0o644);
+        b.append_data(&mut hd, "fromtar/x", &b"in tar\n"[..])
+            .unwrap();
+        b.finish().unwrap();
+    }
+    let mut cmd = t.env.cmd(&["cp", "-", &format!("{s}:/")]);
+    cmd.stdin(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), &tarball).unwrap();
+    drop(child.stdin.take());
+    assert!(child.wait().unwrap().success());
+    let err = {
+        let mut cmd = t.env.cmd(&["cp", "-", &format!("{s}:/f1")]);
+        cmd.stdin(std::process::Stdio::piped());
+        cmd.stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        std::io::Write::write_all(child.stdin.as_mut().unwrap(), &tarball).unwrap();
+        drop(child.stdin.take());
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(o.status.code(), Some(1));
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    assert!(err.contains("must be a directory"), "{err}");
+    assert!(!mounted(&format!("containers/{s}/rootfs")));
+    // A tar on stdout.
+    let o = t.env.output(&["cp", &format!("{s}:/etc"), "-"]);
+    assert!(o.status.success());
+    let names = tar_names(&o.stdout);
+    assert!(names.contains(&"etc/passwd".to_string()), "{names:?}");
+    let o = t.env.output(&["cp", &format!("{s}:/fromtar/."), "-"]);
+    assert_eq!(tar_names(&o.stdout), ["x"]);
+    assert_eq!(t.ok(&["start", "-a", s]), "hostfile\nin tar\n");
+}
+
+#[test]
+fn cp_cannot_escape_the_container_through_symlinks() {
+    let t = T::new();
+    let host = t.env.path("victim");
+    std::fs::create_dir(&host).unwrap();
+    std::fs::write(host.join("secret"), "secret\n").unwrap();
+    let hp = host.to_str().unwrap();
+    let file = t.env.path("payload");
+    std::fs::write(&file, "payload\n").unwrap();
+    let name = format!("esc{}", std::process::id());
+    // Symlinks in the container pointing at host paths (absolute and via /).
+    t.ok(&[
+        "run",
+        "--name",
+        &name,
+        "vbb",
+        "sh",
+        "-c",
+        &format!("ln -s {hp} /esc; ln -s / /up; ln -s {hp}/secret /leak; mkdir -p /inside {hp}"),
+    ]);
+    let f = file.to_str().unwrap();
+    // Into the directory the link names: it resolves inside the container.
+    t.ok(&["cp", f, &format!("{name}:/esc/")]);
+    t.ok(&["cp", f, &format!("{name}:/up{hp}/via-root")]);
+    // Reading through a link to a host file finds nothing.
+    t.env.fails(
+        &[
+            "cp",
+            "-L",
+            &format!("{name}:/leak"),
+            t.env.path("leak").to_str().unwrap(),
+        ],
+        1,
+    );
+    assert!(!t.env.path("leak").exists());
+    // A tar whose entries go through the link or climb with .. stays inside too.
+    let mut tarball = Vec::new();
+    {
+        let mut b = tar::Builder::new(&mut tarball);
+        for p in ["up/tmp-escape", "../../../../x"] {
+            let mut hd = tar::Header::new_gnu();
+            hd.set_size(4);
+            hd.set_mode(0o644);
+            // Raw name bytes: the tar crate refuses to write `..` itself.
+            hd.as_old_mut().name[..p.len()].copy_from_slice(p.as_bytes());
+            hd.set_cksum();
+            b.append(&hd, &b"bad\n"[..]).unwrap();
+        }
+        b.finish().unwrap();
+    }
+    let mut cmd = t.env.cmd(&["cp", "-", &format!("{name}:/inside")]);
+    cmd.stdin(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), &tarball).unwrap();
+    drop(child.stdin.take());
+    let _ = child.wait().unwrap();
+    // The host directory is untouched.
+    let mut left: Vec<String> = std::fs::read_dir(&host)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["secret"]);
+    assert!(!Path::new("/tmp-escape").exists() && !Path::new("/x").exists());
+    // What was copied is in the container.
+    let o = t.env.output(&["cp", &format!("{name}:{hp}/payload"), "-"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = t.env.output(&["cp", &format!("{name}:{hp}/via-root"), "-"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = t
+        .env
+        .output(&["cp", &format!("{name}:/inside/up/tmp-escape"), "-"]);
+    assert!(!o.status.success() || tar_names(&o.stdout) == ["tmp-escape"]);
+}
+
+#[test]
+fn cp_into_a_read_only_volume_is_refused() {
+    let t = T::new();
+    let s = t.ok(&["create", "-v", "rocp:/ro:ro", "vbb", "true"]);
+    let file = t.env.path("f");
+    std::fs::write(&file, "x").unwrap();
+    let err = t.env.fails(
+        &["cp", file.to_str().unwrap(), &format!("{}:/ro/", s.trim())],
+        1,
+    );
+    assert!(err.contains("read-only"), "{err}");
+}

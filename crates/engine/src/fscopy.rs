@@ -263,6 +263,8 @@ pub struct Extractor {
     base: OwnedFd,
     /// Keep the entries' owners (else the caller's uid/gid).
     pub preserve_owner: bool,
+    /// Give every entry this owner instead (with `preserve_owner`).
+    pub owner: Option<(u32, u32)>,
     dirs: Vec<(String, i64)>,
 }
 
@@ -271,6 +273,7 @@ impl Extractor {
         Extractor {
             base,
             preserve_owner,
+            owner: None,
             dirs: Vec::new(),
         }
     }
@@ -402,8 +405,9 @@ impl Extractor {
     ) -> io::Result<()> {
         let nofollow = AtFlags::SYMLINK_NOFOLLOW;
         if self.preserve_owner {
-            let uid = rfs::Uid::from_raw(meta.uid);
-            let gid = rfs::Gid::from_raw(meta.gid);
+            let (u, g) = self.owner.unwrap_or((meta.uid, meta.gid));
+            let uid = rfs::Uid::from_raw(u);
+            let gid = rfs::Gid::from_raw(g);
             let target = if is_base { "." } else { name };
             rfs::chownat(dir, target, Some(uid), Some(gid), nofollow).map_err(ioe)?;
         }

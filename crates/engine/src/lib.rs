@@ -25,6 +25,7 @@
 
 pub mod caps;
 pub mod container;
+pub mod cp;
 pub mod error;
 pub mod fscopy;
 mod fssys;
