@@ -587,3 +587,54 @@ fn cp_into_a_read_only_volume_is_refused() {
     );
     assert!(err.contains("read-only"), "{err}");
 }
+
+#[test]
+fn stats_shows_the_memory_limit() {
+    let t = T::new();
+    let name = format!("st{}", std::process::id());
+    t.ok(&[
+        "run", "-d", "--name", &name, "--memory", "64m", "vbb", "sleep", "1000",
+    ]);
+    let out = t.ok(&["stats", "--no-stream", &name]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    let cols: Vec<&str> = lines[0]
+        .split("  ")
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    assert_eq!(
+        cols,
+        [
+            "CONTAINER ID",
+            "NAME",
+            "CPU %",
+            "MEM USAGE / LIMIT",
+            "MEM %",
+            "NET I/O",
+            "BLOCK I/O",
+            "PIDS"
+        ]
+    );
+    assert!(
+        lines[1].contains(&name) && lines[1].contains(" / 64MiB "),
+        "{out}"
+    );
+    let out = t.ok(&[
+        "stats",
+        "--no-stream",
+        "--format",
+        "{{.Name}}|{{.MemUsage}}|{{.PIDs}}|{{.CPUPerc}}|{{.NetIO}}",
+        &name,
+    ]);
+    let f: Vec<&str> = out.trim().split('|').collect();
+    assert_eq!(f[0], name);
+    assert!(f[1].ends_with(" / 64MiB"), "{out}");
+    assert_eq!(f[2], "1");
+    assert!(f[3].ends_with('%'), "{out}");
+    assert_eq!(f[4], "0B / 0B");
+    // All running containers by default.
+    assert!(t
+        .ok(&["stats", "--no-stream", "--format", "{{.Name}}"])
+        .contains(&name));
+}

@@ -36,6 +36,7 @@ mod ops;
 pub mod options;
 pub mod seccomp;
 pub mod spec;
+pub mod stats;
 mod store;
 mod sys;
 pub mod timeutil;
