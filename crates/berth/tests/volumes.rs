@@ -638,3 +638,62 @@ fn stats_shows_the_memory_limit() {
         .ok(&["stats", "--no-stream", "--format", "{{.Name}}"])
         .contains(&name));
 }
+
+#[test]
+fn local_driver_tmpfs_volume() {
+    let t = T::new();
+    let name = format!("tv{}", std::process::id());
+    t.ok(&[
+        "volume",
+        "create",
+        "-d",
+        "local",
+        "-o",
+        "type=tmpfs",
+        "-o",
+        "device=tmpfs",
+        "-o",
+        "o=size=1m",
+        &name,
+    ]);
+    let v = format!("{name}:/data");
+    let out = t.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        &v,
+        "vbb",
+        "sh",
+        "-c",
+        "grep ' /data ' /proc/mounts; echo hi > /data/f",
+    ]);
+    assert!(
+        out.starts_with("tmpfs /data tmpfs") && out.contains("size=1024k"),
+        "{out}"
+    );
+    // Filled from the image on first use, kept across containers.
+    assert_eq!(
+        t.ok(&[
+            "run",
+            "--rm",
+            "-v",
+            &v,
+            "vbb",
+            "cat",
+            "/data/f",
+            "/data/seed"
+        ]),
+        "hi\nfrom-image\n"
+    );
+    let mp = serde_json::from_str::<serde_json::Value>(&t.ok(&["volume", "inspect", &name]))
+        .unwrap()[0]["Mountpoint"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    t.ok(&["volume", "rm", &name]);
+    assert!(!mounted(&mp), "the volume's tmpfs is unmounted with it");
+    let err = t
+        .env
+        .fails(&["volume", "create", "-o", "colour=red", "x2"], 125);
+    assert!(err.contains("--opt"), "{err}");
+}

@@ -697,10 +697,32 @@ mod tests {
         std::fs::write(root.join("src/sub/f"), b"hello").unwrap();
         std::os::unix::fs::symlink("/etc", root.join("src/etc")).unwrap();
         std::fs::hard_link(root.join("src/sub/f"), root.join("src/h")).unwrap();
+        // user.* xattrs where the filesystem has them.
+        let xattr_ok = rfs::setxattr(
+            root.join("src/sub/f"),
+            "user.berth",
+            b"v",
+            rfs::XattrFlags::empty(),
+        )
+        .is_ok();
+        std::fs::set_permissions(
+            root.join("src/sub"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o711),
+        )
+        .unwrap();
         let data = t.path().join("data");
         std::fs::create_dir(&data).unwrap();
         copy_up(&root, "/src", &data).unwrap();
         assert_eq!(std::fs::read(data.join("sub/f")).unwrap(), b"hello");
+        use std::os::unix::fs::MetadataExt;
+        let md = |p: &str| std::fs::symlink_metadata(data.join(p)).unwrap();
+        assert_eq!(md("sub").mode() & 0o7777, 0o711);
+        assert_eq!(md("h").ino(), md("sub/f").ino(), "hard links stay links");
+        if xattr_ok {
+            let mut v = [0u8; 8];
+            let n = rfs::getxattr(data.join("sub/f"), "user.berth", &mut v[..]).unwrap();
+            assert_eq!(&v[..n], b"v");
+        }
         assert_eq!(
             std::fs::read_link(data.join("etc")).unwrap(),
             Path::new("/etc")
