@@ -271,10 +271,6 @@ impl Engine {
         // Leftovers of an earlier run.
         runtime_for(self, id).delete_force(self, id);
         self.mount_rootfs(&c)?;
-        if let Err(e) = self.populate_volumes(&c) {
-            let _ = sys::unmount(&self.rootfs_path(id));
-            return Err(e);
-        }
         let bundle = self.container_dir(id).join("bundle");
         let spec: oci_spec::runtime::Spec = fsutil::read_json(&bundle.join("config.json"))?;
         let launch = Launch {
@@ -284,7 +280,11 @@ impl Engine {
             runtime: c.options.runtime.clone(),
             auto_remove: c.host_config.auto_remove,
         };
-        match monitor::spawn(self, &launch, attach) {
+        // Volumes are mounted/filled from the image once the rootfs is up.
+        match self
+            .populate_volumes(&c)
+            .and_then(|()| monitor::spawn(self, &launch, attach))
+        {
             Ok(pid) => Ok(pid),
             Err(e) => {
                 let _ = sys::unmount(&self.rootfs_path(id));
