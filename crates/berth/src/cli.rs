@@ -654,8 +654,8 @@ pub struct InspectArgs {
     #[arg(short, long, value_name = "STRING")]
     pub format: Option<String>,
 
-    /// Return JSON for the specified type (container or image)
-    #[arg(long, value_name = "TYPE", value_parser = ["container", "image"])]
+    /// Return JSON for the specified type (container, image or volume)
+    #[arg(long, value_name = "TYPE", value_parser = ["container", "image", "volume"])]
     pub r#type: Option<String>,
 
     /// Display total file sizes (ignored)

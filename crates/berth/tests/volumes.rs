@@ -177,6 +177,21 @@ fn named_volume_is_shared_and_filled_from_the_image_once() {
     assert_eq!(v[0]["Labels"]["k"], "v");
     let mp = v[0]["Mountpoint"].as_str().unwrap();
     assert!(Path::new(mp).join("new").exists());
+    assert_eq!(
+        t.ok(&["inspect", "--format", "{{.Name}} {{.Scope}}", "shared"]),
+        "shared local\n"
+    );
+    assert_eq!(
+        t.ok(&[
+            "inspect",
+            "--type",
+            "volume",
+            "-f",
+            "{{.Labels.k}}",
+            "shared"
+        ]),
+        "v\n"
+    );
     let ls = t.ok(&["volume", "ls", "--filter", "label=k=v"]);
     assert_eq!(
         ls.lines().collect::<Vec<_>>(),

@@ -256,14 +256,10 @@ fn host_end(raw: &str) -> Result<End> {
         format!("{}/{raw}", cwd.display())
     };
     let arg = PathArg::new(&abs);
-    let mut arg_base = arg.clone();
-    if raw == "." || raw == "./" {
-        arg_base.contents_only = false;
-    }
     Ok(End {
         root: fscopy::open_dir(Path::new("/")).map_err(|e| io_err("/", e))?,
         path: arg.clean.clone(),
-        arg: arg_base,
+        arg,
         read_only: None,
         display: raw.to_string(),
     })

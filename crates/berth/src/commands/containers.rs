@@ -480,7 +480,7 @@ pub fn inspect(g: &Globals, a: InspectArgs) -> CmdResult {
     } else {
         None
     };
-    let store = if want != Some("container") {
+    let store = if want != Some("container") && want != Some("volume") {
         Some(g.store()?)
     } else {
         None
@@ -488,7 +488,7 @@ pub fn inspect(g: &Globals, a: InspectArgs) -> CmdResult {
     let mut values = Vec::new();
     let mut errors = Vec::new();
     for name in &a.images {
-        if let Some(eng) = &eng {
+        if let Some(eng) = eng.as_ref().filter(|_| want != Some("volume")) {
             match eng.inspect(name) {
                 Ok(v) => {
                     values.push(v);
@@ -514,7 +514,17 @@ pub fn inspect(g: &Globals, a: InspectArgs) -> CmdResult {
                 }
             }
         }
+        if let Some(eng) = eng
+            .as_ref()
+            .filter(|_| want.is_none() || want == Some("volume"))
+        {
+            if let Ok(v) = eng.volume(name) {
+                values.push(super::volumes::volume_json(&v));
+                continue;
+            }
+        }
         errors.push(match want {
+            Some("volume") => format!("get {name}: no such volume"),
             Some("container") => format!("No such container: {name}"),
             Some("image") => format!("No such image: {name}"),
             _ => format!("No such object: {name}"),

@@ -60,7 +60,7 @@ fn create(g: &Globals, a: VolumeCreateArgs) -> CmdResult {
 }
 
 /// The JSON `volume inspect` prints (docker's nulls for empty maps).
-fn volume_json(v: &Volume) -> Value {
+pub(super) fn volume_json(v: &Volume) -> Value {
     let nullable = |m: &BTreeMap<String, String>| {
         if m.is_empty() {
             Value::Null
