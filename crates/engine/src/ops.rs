@@ -566,6 +566,8 @@ impl Engine {
         if names.len() != before {
             self.save_names(&names)?;
         }
+        drop(_s);
+        changed.extend(self.cleanup_volumes()?);
         Ok(changed)
     }
 

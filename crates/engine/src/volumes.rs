@@ -651,6 +651,26 @@ impl Engine {
         Ok(out)
     }
 
+    /// Removes what crashed `volume create`/`rm` left (`.tmp-*`, `.rm-*`);
+    /// under the volumes lock none is in progress. Returns their names.
+    pub(crate) fn cleanup_volumes(&self) -> Result<Vec<String>> {
+        let _l = self.lock_volumes()?;
+        let mut out = Vec::new();
+        let rd = std::fs::read_dir(self.volumes_dir())
+            .map_err(|e| Error::io("cannot read the volumes directory", e))?;
+        for e in rd.flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            if (n.starts_with(".tmp-") || n.starts_with(".rm-")) && e.path().is_dir() {
+                let data = e.path().join("_data");
+                let _ = crate::fssys::unmount(&data);
+                if std::fs::remove_dir_all(e.path()).is_ok() {
+                    out.push(n);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Creates the volumes a new container mounts (called under the store
     /// lock while the container is created).
     pub(crate) fn ensure_volumes(&self, c: &Container, specs: &[MountSpec]) -> Result<()> {
@@ -811,6 +831,42 @@ mod tests {
         assert!(p[2].source.is_empty());
         assert!(plan(&["vv:/a".into(), "/h:/a".into()], &[], &[]).is_err());
         assert!(plan(&["vv:/a".into()], &["target=/a".into()], &[]).is_err());
+    }
+
+    #[test]
+    fn create_list_remove_and_cleanup() {
+        let t = tempfile::tempdir().unwrap();
+        let e = Engine::open_with(t.path().join("root"), t.path().join("run")).unwrap();
+        let v = e
+            .create_volume(Some("one"), "local", BTreeMap::new(), BTreeMap::new())
+            .unwrap();
+        assert!(Path::new(&v.mountpoint).is_dir());
+        assert_eq!(e.volume("one").unwrap().name, "one");
+        // Creating again returns the same volume.
+        let again = e
+            .create_volume(Some("one"), "local", BTreeMap::new(), BTreeMap::new())
+            .unwrap();
+        assert_eq!(again.created_at, v.created_at);
+        assert!(e
+            .create_volume(Some("two"), "nfs", BTreeMap::new(), BTreeMap::new())
+            .is_err());
+        let anon = e
+            .create_volume(None, "local", BTreeMap::new(), BTreeMap::new())
+            .unwrap();
+        assert_eq!(anon.name.len(), 64);
+        std::fs::create_dir_all(e.volumes_dir().join(".tmp-x-1/_data")).unwrap();
+        assert_eq!(e.cleanup_volumes().unwrap(), [".tmp-x-1"]);
+        let names: Vec<String> = e
+            .list_volumes()
+            .unwrap()
+            .into_iter()
+            .map(|v| v.name)
+            .collect();
+        assert_eq!(names.len(), 2);
+        e.remove_volume("one", false).unwrap();
+        assert!(e.remove_volume("one", false).is_err());
+        e.remove_volume("one", true).unwrap();
+        assert!(e.volume("../x").is_err());
     }
 
     #[test]
