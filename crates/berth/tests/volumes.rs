@@ -712,3 +712,17 @@ fn local_driver_tmpfs_volume() {
         .fails(&["volume", "create", "-o", "colour=red", "x2"], 125);
     assert!(err.contains("--opt"), "{err}");
 }
+
+#[test]
+fn volumes_are_filled_at_create_so_cp_before_start_adds_to_the_image_content() {
+    let t = T::new();
+    let id = t.ok(&["create", "-v", "early:/data", "vbb", "ls", "/data", "/anon"]);
+    let id = id.trim();
+    let file = t.env.path("f1");
+    std::fs::write(&file, "x").unwrap();
+    t.ok(&["cp", file.to_str().unwrap(), &format!("{id}:/data/")]);
+    assert_eq!(
+        t.ok(&["start", "-a", id]),
+        "/anon:\n\n/data:\nf1\nlnk\nseed\n"
+    );
+}

@@ -236,6 +236,12 @@ impl Engine {
             let _ = self.remove_anonymous_volumes(&c.mounts);
             return Err(e);
         }
+        drop(_l);
+        // New volumes are filled from the image now, as docker does.
+        if let Err(e) = self.fill_volumes(&c) {
+            let _ = self.remove_auto(&id);
+            return Err(e);
+        }
         Ok(id)
     }
 
@@ -280,9 +286,9 @@ impl Engine {
             runtime: c.options.runtime.clone(),
             auto_remove: c.host_config.auto_remove,
         };
-        // Volumes are mounted/filled from the image once the rootfs is up.
+        // Volumes with mount options are mounted once the rootfs is up.
         match self
-            .populate_volumes(&c)
+            .populate_volumes(&c, false)
             .and_then(|()| monitor::spawn(self, &launch, attach))
         {
             Ok(pid) => Ok(pid),

@@ -718,6 +718,31 @@ impl Engine {
         self.remove_anonymous_volumes(&c.mounts)
     }
 
+    /// At create (as docker): mounts the new container's rootfs for a
+    /// moment and fills its empty volumes from it.
+    pub(crate) fn fill_volumes(&self, c: &Container) -> Result<()> {
+        if !c.mounts.iter().any(wants_copy) {
+            return Ok(());
+        }
+        let _l = self.lock_container(&c.id)?;
+        let rootfs = self.rootfs_path(&c.id);
+        let was_mounted = crate::fssys::is_mount_point(&rootfs);
+        if !was_mounted {
+            self.mount_rootfs(c)?;
+        }
+        let r = self.populate_volumes(c, true);
+        if !was_mounted {
+            if let Err(e) = crate::sys::unmount(&rootfs) {
+                let msg = format!("cannot unmount {}: {e}", rootfs.display());
+                return Err(match r {
+                    Ok(()) => Error::msg(msg),
+                    Err(prev) => Error::msg(format!("{prev}; {msg}")),
+                });
+            }
+        }
+        r
+    }
+
     /// `--rm`: removes a stopped container and its anonymous volumes.
     pub(crate) fn remove_auto(&self, id: &str) -> Result<()> {
         let mounts = self.load_config(id).map(|c| c.mounts).unwrap_or_default();
@@ -725,11 +750,12 @@ impl Engine {
         self.remove_anonymous_volumes(&mounts)
     }
 
-    /// At start, once the rootfs is mounted: mounts `local` volumes with
-    /// `type=` options, then fills each empty volume from the image's
-    /// content at its destination (docker's copy-up: ownership, modes,
-    /// symlinks, xattrs), unless `nocopy`.
-    pub(crate) fn populate_volumes(&self, c: &Container) -> Result<()> {
+    /// Mounts the container's `local` volumes that have `type=` options
+    /// (they stay mounted until `volume rm`) and, with `copy`, fills each
+    /// empty volume from the container's rootfs (mounted by the caller) at
+    /// its destination: docker's copy-up (owners, modes, symlinks, hard
+    /// links, xattrs), unless `nocopy`.
+    pub(crate) fn populate_volumes(&self, c: &Container, copy: bool) -> Result<()> {
         let rootfs = self.rootfs_path(&c.id);
         for mp in c.mounts.iter().filter(|m| m.kind == "volume") {
             let _l = self.lock_volumes()?;
@@ -743,7 +769,7 @@ impl Engine {
                         .ctx(|| format!("cannot mount volume {} ({ty} {dev} -o {o})", v.name))?;
                 }
             }
-            if !wants_copy(mp) {
+            if !copy || !wants_copy(mp) {
                 continue;
             }
             crate::fscopy::copy_up(&rootfs, &mp.destination, &data)
