@@ -191,6 +191,32 @@ fn parse_bool(flag: &str, s: &str, key: &str, v: Option<&str>) -> Result<bool> {
     }
 }
 
+/// Splits a `--mount` value at commas as docker's CSV reader does:
+/// a field in double quotes may hold commas (`"volume-opt=o=a,b"`), `""`
+/// is a quote.
+fn csv_fields(s: &str) -> std::result::Result<Vec<String>, &'static str> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                cur.push('"');
+                chars.next();
+            }
+            '"' => quoted = !quoted,
+            ',' if !quoted => out.push(std::mem::take(&mut cur)),
+            c => cur.push(c),
+        }
+    }
+    if quoted {
+        return Err("unterminated quote");
+    }
+    out.push(cur);
+    Ok(out)
+}
+
 /// `--mount type=bind|volume|tmpfs,source=,target=,readonly,...` (docker's
 /// keys; errors name the field).
 pub fn parse_mount_flag(s: &str) -> Result<MountSpec> {
@@ -198,7 +224,8 @@ pub fn parse_mount_flag(s: &str) -> Result<MountSpec> {
     let err = |why: String| Error::flag(flag, s, why);
     let mut kind = MountKind::Volume;
     let mut fields: Vec<(String, Option<String>)> = Vec::new();
-    for f in s.split(',') {
+    for f in csv_fields(s).map_err(|e| err(e.into()))? {
+        let f = f.as_str();
         let f = f.trim();
         if f.is_empty() {
             continue;
@@ -828,6 +855,10 @@ mod tests {
         let m = parse_mount_flag("type=tmpfs,target=/t,tmpfs-size=1m,tmpfs-mode=1770").unwrap();
         assert!(m.tmpfs_options.contains(&"size=1024k".to_string()));
         assert!(m.tmpfs_options.contains(&"mode=1770".to_string()));
+        let m = parse_mount_flag("target=/x,\"volume-opt=o=size=1m,uid=1\",volume-opt=type=tmpfs")
+            .unwrap();
+        assert_eq!(m.volume_options["o"], "size=1m,uid=1");
+        assert!(parse_mount_flag("target=/x,\"volume-opt=o=a").is_err());
         let m = parse_mount_flag("target=/x,volume-nocopy,volume-label=a=b").unwrap();
         assert!(m.nocopy && m.source.is_empty());
         assert_eq!(m.volume_labels["a"], "b");
