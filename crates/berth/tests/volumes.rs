@@ -439,6 +439,15 @@ fn cp_both_ways_running_and_stopped() {
         "cat /data/f1 /newdir/sub/x /data/tree/sub/x; stat -c %u /data/f1",
     ]);
     assert_eq!(out, "hostfile\ndeep\ndeep\n0\n");
+    // Through a symlink to the volume's mount point: into the volume, as docker.
+    t.ok(&["exec", r, "ln", "-s", "/data", "/dlink"]);
+    t.ok(&["cp", &h("f1"), &format!("{r}:/dlink/via-link")]);
+    assert_eq!(t.ok(&["exec", r, "cat", "/data/via-link"]), "hostfile\n");
+    t.ok(&["cp", &format!("{r}:/dlink/via-link"), &h("via-link.out")]);
+    assert_eq!(
+        std::fs::read_to_string(host.join("via-link.out")).unwrap(),
+        "hostfile\n"
+    );
     // Out of it: a file under a new name, a directory's content into an existing directory.
     t.ok(&["cp", &format!("{r}:/data/seed"), &h("seed.out")]);
     assert_eq!(

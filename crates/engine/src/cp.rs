@@ -265,12 +265,73 @@ fn host_end(raw: &str) -> Result<End> {
     })
 }
 
+fn under_mount(c: &Container, p: &str) -> bool {
+    c.mounts.iter().any(|m| {
+        (m.kind == "volume" || m.kind == "bind")
+            && (p == m.destination || p.starts_with(&format!("{}/", m.destination)))
+    })
+}
+
+/// The container path `p` with the symlinks of its leading components
+/// resolved inside the rootfs (the last one only with `follow_last`), up
+/// to a volume or bind mount point: so `/link/f` with `/link` → `/data`
+/// reaches the volume at `/data`, as in the container. Best effort: the
+/// lexical path where resolution stops.
+fn real_path(c: &Container, rootfs: &Path, p: &str, follow_last: bool) -> String {
+    let comps: Vec<&str> = p.split('/').filter(|c| !c.is_empty()).collect();
+    let Ok(root) = fscopy::open_dir(rootfs) else {
+        return p.to_string();
+    };
+    let prefix = rootfs.to_string_lossy().trim_end_matches('/').to_string();
+    let mut real = String::new();
+    for (i, comp) in comps.iter().enumerate() {
+        let rest = comps[i + 1..].join("/");
+        let finish = |base: &str| {
+            let mut r = format!("{base}/{comp}");
+            if !rest.is_empty() {
+                r = format!("{r}/{rest}");
+            }
+            r
+        };
+        let candidate = format!("{real}/{comp}");
+        let last = i + 1 == comps.len();
+        if under_mount(c, &candidate) || (last && !follow_last) {
+            return finish(&real);
+        }
+        let Ok(fd) = fscopy::open_in_root(root.as_fd(), &candidate, OFlags::PATH) else {
+            return finish(&real);
+        };
+        let Ok(host) = std::fs::read_link(format!(
+            "/proc/self/fd/{}",
+            std::os::fd::AsRawFd::as_raw_fd(&fd)
+        )) else {
+            return finish(&real);
+        };
+        let host = host.to_string_lossy().into_owned();
+        match host.strip_prefix(&prefix) {
+            Some(r) if r.is_empty() || r.starts_with('/') => real = r.to_string(),
+            _ => return finish(&real),
+        }
+    }
+    if real.is_empty() {
+        "/".into()
+    } else {
+        real
+    }
+}
+
 impl Engine {
     /// Resolves a container path to (root on the host, path below it): the
     /// source of the deepest volume/bind mount covering it, else the rootfs.
-    fn container_end(&self, c: &Container, rootfs: &Path, raw: &str) -> Result<End> {
+    fn container_end(
+        &self,
+        c: &Container,
+        rootfs: &Path,
+        raw: &str,
+        follow_last: bool,
+    ) -> Result<End> {
         let arg = PathArg::new(raw);
-        let p = arg.clean.clone();
+        let p = real_path(c, rootfs, &arg.clean, follow_last);
         let best = c
             .mounts
             .iter()
@@ -358,7 +419,7 @@ impl Engine {
         opts: CopyOptions,
     ) -> Result<()> {
         self.with_rootfs(container, |c, rootfs| {
-            let s = self.container_end(c, rootfs, src)?;
+            let s = self.container_end(c, rootfs, src, opts.follow_link)?;
             match dest {
                 Some(d) => copy_paths(&s, &host_end(d)?, opts, false),
                 None => {
@@ -408,7 +469,7 @@ impl Engine {
         opts: CopyOptions,
     ) -> Result<()> {
         self.with_rootfs(container, |c, rootfs| {
-            let d = self.container_end(c, rootfs, dest)?;
+            let d = self.container_end(c, rootfs, dest, true)?;
             match src {
                 Some(s) => copy_paths(&host_end(s)?, &d, opts, true),
                 None => {
