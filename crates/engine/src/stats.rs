@@ -41,6 +41,40 @@ impl StatsSample {
         }
     }
 
+    /// CPU, memory (docker's: usage less the inactive file cache, `total_inactive_file`
+    /// on cgroup v1, `inactive_file` on v2; the limit capped at the host's memory),
+    /// block I/O and pids from the cgroup's statistics.
+    pub fn fill_from_cgroup(&mut self, cs: &cgroups::Stats, host_memory: u64) {
+        self.cpu_total_ns = cs.cpu.usage.total;
+        let m = &cs.memory;
+        let inactive = m
+            .raw
+            .get("total_inactive_file")
+            .or_else(|| m.raw.get("inactive_file"))
+            .copied()
+            .unwrap_or(0);
+        self.memory_usage = if inactive < m.usage.usage {
+            m.usage.usage - inactive
+        } else {
+            m.usage.usage
+        };
+        self.memory_limit = match m.usage.limit {
+            0 => host_memory,
+            l if host_memory > 0 && l > host_memory => host_memory,
+            l => l,
+        };
+        self.block_read = 0;
+        self.block_write = 0;
+        for e in &cs.blkio.io_service_bytes_recursive {
+            match e.op.to_ascii_lowercase().as_str() {
+                "read" => self.block_read += e.value,
+                "write" => self.block_write += e.value,
+                _ => {}
+            }
+        }
+        self.pids = cs.pids.current;
+    }
+
     pub fn memory_percent(&self) -> f64 {
         if self.memory_limit == 0 {
             0.0
@@ -139,33 +173,7 @@ impl Engine {
                 crate::fsutil::short_id(&id)
             ))
         })?;
-        s.cpu_total_ns = cs.cpu.usage.total;
-        let m = &cs.memory;
-        let inactive = m
-            .raw
-            .get("total_inactive_file")
-            .or_else(|| m.raw.get("inactive_file"))
-            .copied()
-            .unwrap_or(0);
-        s.memory_usage = if inactive < m.usage.usage {
-            m.usage.usage - inactive
-        } else {
-            m.usage.usage
-        };
-        let host = host_memory();
-        s.memory_limit = match m.usage.limit {
-            0 => host,
-            l if host > 0 && l > host => host,
-            l => l,
-        };
-        for e in &cs.blkio.io_service_bytes_recursive {
-            match e.op.to_ascii_lowercase().as_str() {
-                "read" => s.block_read += e.value,
-                "write" => s.block_write += e.value,
-                _ => {}
-            }
-        }
-        s.pids = cs.pids.current;
+        s.fill_from_cgroup(&cs, host_memory());
         if st.pid > 0 && !same_netns(st.pid) {
             (s.net_rx, s.net_tx) = net_io(st.pid);
         }
@@ -197,5 +205,42 @@ mod tests {
         };
         assert_eq!(b.cpu_percent(&a), 100.0);
         assert_eq!(b.memory_percent(), 25.0);
+    }
+
+    #[test]
+    fn from_cgroup_v1_and_v2() {
+        let entry = |op: &str, value| cgroups::BlkioEntry {
+            major: 8,
+            minor: 0,
+            op: op.into(),
+            value,
+        };
+        // v1: unlimited is a huge number, the cache is total_inactive_file.
+        let mut v1 = cgroups::Stats::default();
+        v1.memory.usage.usage = 10 << 20;
+        v1.memory.usage.limit = 9223372036854771712;
+        v1.memory.raw.insert("total_inactive_file".into(), 4 << 20);
+        v1.blkio.io_service_bytes_recursive =
+            vec![entry("Read", 100), entry("Write", 50), entry("Total", 150)];
+        v1.pids.current = 3;
+        let mut s = StatsSample::default();
+        s.fill_from_cgroup(&v1, 1 << 30);
+        assert_eq!((s.memory_usage, s.memory_limit), (6 << 20, 1 << 30));
+        assert_eq!((s.block_read, s.block_write, s.pids), (100, 50, 3));
+        // v2: "max" reads as u64::MAX; inactive_file; a real limit is kept.
+        let mut v2 = cgroups::Stats::default();
+        v2.memory.usage.usage = 10 << 20;
+        v2.memory.usage.limit = 64 << 20;
+        v2.memory.raw.insert("inactive_file".into(), 1 << 20);
+        v2.cpu.usage.total = 5;
+        let mut s = StatsSample::default();
+        s.fill_from_cgroup(&v2, 1 << 30);
+        assert_eq!(
+            (s.memory_usage, s.memory_limit, s.cpu_total_ns),
+            (9 << 20, 64 << 20, 5)
+        );
+        v2.memory.usage.limit = u64::MAX;
+        s.fill_from_cgroup(&v2, 1 << 30);
+        assert_eq!(s.memory_limit, 1 << 30);
     }
 }
