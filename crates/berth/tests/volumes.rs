@@ -483,7 +483,17 @@ fn cp_both_ways_running_and_stopped() {
     // A stopped (never started) container: its rootfs is mounted for the copy only.
     let s = t.ok(&["create", "vbb", "cat", "/f1", "/fromtar/x"]);
     let s = s.trim();
+    std::os::unix::fs::chown(host.join("f1"), Some(1234), Some(1234)).unwrap();
     t.ok(&["cp", "-a", &h("f1"), &format!("{s}:/")]);
+    t.ok(&["cp", &h("f1"), &format!("{s}:/f1-root")]);
+    let owner = |p: &str| {
+        let o = t.env.output(&["cp", &format!("{s}:{p}"), "-"]);
+        let mut a = tar::Archive::new(&o.stdout[..]);
+        let e = a.entries().unwrap().next().unwrap().unwrap();
+        (e.header().uid().unwrap(), e.header().gid().unwrap())
+    };
+    assert_eq!(owner("/f1"), (1234, 1234), "-a keeps the owner");
+    assert_eq!(owner("/f1-root"), (0, 0), "without -a files belong to root");
     // A tar on stdin into a directory.
     let mut tarball = Vec::new();
     {
