@@ -148,6 +148,10 @@ pub enum ContainerCommand {
     Rename(RenameArgs),
     /// Remove all stopped containers
     Prune(ContainerPruneArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(crate::cli_ext::CpArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(crate::cli_ext::StatsArgs),
 }
 
 /// Flags of `run` and `create`, then IMAGE [COMMAND] [ARG...]. As with

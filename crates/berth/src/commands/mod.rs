@@ -71,6 +71,8 @@ pub fn run(g: &Globals, cmd: Command) -> CmdResult {
             ContainerCommand::Unpause(a) => containers::unpause(g, a),
             ContainerCommand::Rename(a) => containers::rename(g, a),
             ContainerCommand::Prune(a) => containers::prune(g, a),
+            ContainerCommand::Cp(a) => cp::run(g, a),
+            ContainerCommand::Stats(a) => stats::run(g, a),
         },
         Command::Image(sub) => match sub {
             ImageCommand::Ls(a) => images::list(g, a),
