@@ -632,6 +632,10 @@ pub fn untar(r: &mut dyn Read, ex: &mut Extractor, rebase: Option<(&str, &str)>)
                 path = format!("{to}/{rest}");
             }
         }
+        if path.is_empty() {
+            // "./": the destination itself keeps its metadata (as docker).
+            continue;
+        }
         let h = e.header();
         let meta = Meta {
             mode: h.mode().unwrap_or(0o644) & 0o7777,
