@@ -691,6 +691,11 @@ fn local_driver_tmpfs_volume() {
         &name,
     ]);
     let v = format!("{name}:/data");
+    let mp = serde_json::from_str::<serde_json::Value>(&t.ok(&["volume", "inspect", &name]))
+        .unwrap()[0]["Mountpoint"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let out = t.ok(&[
         "run",
         "--rm",
@@ -699,33 +704,40 @@ fn local_driver_tmpfs_volume() {
         "vbb",
         "sh",
         "-c",
-        "grep ' /data ' /proc/mounts; echo hi > /data/f",
+        "grep ' /data ' /proc/mounts; ls /data; echo hi > /data/f",
     ]);
     assert!(
         out.starts_with("tmpfs /data tmpfs") && out.contains("size=1024k"),
         "{out}"
     );
-    // Filled from the image on first use, kept across containers.
-    assert_eq!(
-        t.ok(&[
-            "run",
-            "--rm",
-            "-v",
-            &v,
-            "vbb",
-            "cat",
-            "/data/f",
-            "/data/seed"
-        ]),
-        "hi\nfrom-image\n"
+    assert!(
+        out.ends_with("\nlnk\nseed\n"),
+        "filled from the image: {out}"
     );
-    let mp = serde_json::from_str::<serde_json::Value>(&t.ok(&["volume", "inspect", &name]))
-        .unwrap()[0]["Mountpoint"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    // Unmounted with its last user, as docker's local driver: a fresh tmpfs next time.
+    assert!(!mounted(&mp));
+    assert_eq!(
+        t.ok(&["run", "--rm", "-v", &v, "vbb", "ls", "/data"]),
+        "lnk\nseed\n"
+    );
+    // Shared while a container holds it.
+    let d = t.ok(&["run", "-d", "-v", &v, "vbb", "sleep", "1000"]);
+    let d = d.trim();
+    t.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        &v,
+        "vbb",
+        "sh",
+        "-c",
+        "echo shared > /data/s",
+    ]);
+    assert!(mounted(&mp));
+    assert_eq!(t.ok(&["exec", d, "cat", "/data/s"]), "shared\n");
+    t.ok(&["rm", "-f", d]);
+    assert!(!mounted(&mp));
     t.ok(&["volume", "rm", &name]);
-    assert!(!mounted(&mp), "the volume's tmpfs is unmounted with it");
     let err = t
         .env
         .fails(&["volume", "create", "-o", "colour=red", "x2"], 125);

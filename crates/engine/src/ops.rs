@@ -294,6 +294,7 @@ impl Engine {
             Ok(pid) => Ok(pid),
             Err(e) => {
                 let _ = sys::unmount(&self.rootfs_path(id));
+                self.release_volumes(id);
                 let mut st = self.load_state_raw(id).unwrap_or_default();
                 st.status = if st.started_at == timeutil::ZERO_TIME {
                     Status::Created

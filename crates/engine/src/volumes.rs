@@ -24,6 +24,8 @@ use std::path::{Path, PathBuf};
 /// Docker's label for anonymous volumes (docker 23+ prunes only these by default).
 pub const ANON_LABEL: &str = "com.docker.volume.anonymous";
 const META: &str = "volume.json";
+/// Containers holding the mount of a `type=` volume.
+const USERS: &str = "users.json";
 
 /// `volume inspect`'s shape.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -777,18 +779,30 @@ impl Engine {
         self.remove_anonymous_volumes(&mounts)
     }
 
-    /// Mounts the container's `local` volumes that have `type=` options
-    /// (they stay mounted until `volume rm`) and, with `copy`, fills each
-    /// empty volume from the container's rootfs (mounted by the caller) at
-    /// its destination: docker's copy-up (owners, modes, symlinks, hard
-    /// links, xattrs), unless `nocopy`.
-    pub(crate) fn populate_volumes(&self, c: &Container, copy: bool) -> Result<()> {
+    /// Fills the container's empty volumes from its rootfs (mounted by the
+    /// caller) at their destinations: docker's copy-up (owners, modes,
+    /// symlinks, hard links, xattrs), unless `nocopy`. `at_create`: plain
+    /// volumes (docker fills them at create). Else (at start): volumes with
+    /// `type=` options (`local` driver), which are mounted now, the
+    /// container recorded as a user in `users.json` (unmounted when the
+    /// last user is released, as docker's reference counting), and filled
+    /// while empty.
+    pub(crate) fn populate_volumes(&self, c: &Container, at_create: bool) -> Result<()> {
         let rootfs = self.rootfs_path(&c.id);
         for mp in c.mounts.iter().filter(|m| m.kind == "volume") {
             let _l = self.lock_volumes()?;
             let v = self.volume(&mp.name)?;
             let data = PathBuf::from(&v.mountpoint);
-            if let Some(ty) = v.options.get("type") {
+            let typed = v.options.get("type");
+            if typed.is_some() == at_create {
+                continue;
+            }
+            if let Some(ty) = typed {
+                let mut users = self.volume_mount_users(&v.name);
+                if !users.contains(&c.id) {
+                    users.push(c.id.clone());
+                    fsutil::write_json(&self.volumes_dir().join(&v.name).join(USERS), &users)?;
+                }
                 if !crate::fssys::is_mount_point(&data) {
                     let dev = v.options.get("device").map(String::as_str).unwrap_or(ty);
                     let o = v.options.get("o").map(String::as_str).unwrap_or("");
@@ -796,13 +810,48 @@ impl Engine {
                         .ctx(|| format!("cannot mount volume {} ({ty} {dev} -o {o})", v.name))?;
                 }
             }
-            if !copy || !wants_copy(mp) {
+            if !wants_copy(mp) {
                 continue;
             }
             crate::fscopy::copy_up(&rootfs, &mp.destination, &data)
                 .map_err(|e| Error::msg(format!("volume {}: copy from the image: {e}", v.name)))?;
         }
         Ok(())
+    }
+
+    fn volume_mount_users(&self, name: &str) -> Vec<String> {
+        fsutil::read_json(&self.volumes_dir().join(name).join(USERS)).unwrap_or_default()
+    }
+
+    /// When a container stops: it no longer uses its volumes' mounts; a
+    /// `type=` volume nobody else uses is unmounted. Best effort.
+    pub(crate) fn release_volumes(&self, id: &str) {
+        let Ok(c) = self.load_config(id) else {
+            return;
+        };
+        if !c.mounts.iter().any(|m| m.kind == "volume") {
+            return;
+        }
+        let Ok(_l) = self.lock_volumes() else {
+            return;
+        };
+        for mp in c.mounts.iter().filter(|m| m.kind == "volume") {
+            let Ok(v) = self.volume(&mp.name) else {
+                continue;
+            };
+            if !v.options.contains_key("type") {
+                continue;
+            }
+            let mut users = self.volume_mount_users(&v.name);
+            let before = users.len();
+            users.retain(|u| u != id);
+            if users.len() != before {
+                let _ = fsutil::write_json(&self.volumes_dir().join(&v.name).join(USERS), &users);
+            }
+            if users.is_empty() {
+                let _ = crate::fssys::unmount(Path::new(&v.mountpoint));
+            }
+        }
     }
 }
 
