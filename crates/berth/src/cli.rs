@@ -101,6 +101,13 @@ pub enum Command {
     Logout(LogoutArgs),
     /// Show the berth version information
     Version,
+    /// Manage volumes
+    #[command(subcommand)]
+    Volume(crate::cli_ext::VolumeCommand),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(crate::cli_ext::CpArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(crate::cli_ext::StatsArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -141,6 +148,10 @@ pub enum ContainerCommand {
     Rename(RenameArgs),
     /// Remove all stopped containers
     Prune(ContainerPruneArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(crate::cli_ext::CpArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(crate::cli_ext::StatsArgs),
 }
 
 /// Flags of `run` and `create`, then IMAGE [COMMAND] [ARG...]. As with
@@ -188,9 +199,13 @@ pub struct RunArgs {
     #[arg(long, value_name = "COMMAND")]
     pub entrypoint: Option<String>,
 
-    /// Bind mount a volume (HOST:CONTAINER[:OPTIONS])
+    /// Bind mount a volume ([HOST-DIR|NAME:]CONTAINER-DIR[:OPTIONS])
     #[arg(short, long, value_name = "VOLUME")]
     pub volume: Vec<String>,
+
+    /// Attach a filesystem mount to the container (type=bind|volume|tmpfs,source=,target=,...)
+    #[arg(long, value_name = "MOUNT")]
+    pub mount: Vec<String>,
 
     /// Mount a tmpfs directory (PATH[:OPTIONS])
     #[arg(long, value_name = "PATH")]
@@ -643,8 +658,8 @@ pub struct InspectArgs {
     #[arg(short, long, value_name = "STRING")]
     pub format: Option<String>,
 
-    /// Return JSON for the specified type (container or image)
-    #[arg(long, value_name = "TYPE", value_parser = ["container", "image"])]
+    /// Return JSON for the specified type (container, image or volume)
+    #[arg(long, value_name = "TYPE", value_parser = ["container", "image", "volume"])]
     pub r#type: Option<String>,
 
     /// Display total file sizes (ignored)

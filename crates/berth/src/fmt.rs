@@ -4,7 +4,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// `%.{prec}g` as Go's fmt prints it.
-fn go_g(v: f64, prec: usize) -> String {
+pub fn go_g(v: f64, prec: usize) -> String {
     if v == 0.0 {
         return "0".into();
     }

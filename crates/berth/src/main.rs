@@ -3,6 +3,7 @@
 //! the `image`, `registry` and `engine` libraries.
 
 mod cli;
+mod cli_ext;
 mod commands;
 mod engine;
 mod error;

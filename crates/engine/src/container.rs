@@ -88,8 +88,14 @@ pub struct HostConfig {
 pub struct MountPoint {
     #[serde(rename = "Type")]
     pub kind: String,
+    /// The volume's name (volumes only).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub name: String,
     pub source: String,
     pub destination: String,
+    /// `local` (volumes only).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub driver: String,
     pub mode: String,
     #[serde(rename = "RW")]
     pub rw: bool,

@@ -25,7 +25,10 @@
 
 pub mod caps;
 pub mod container;
+pub mod cp;
 pub mod error;
+pub mod fscopy;
+mod fssys;
 pub mod fsutil;
 pub mod logs;
 mod monitor;
@@ -33,10 +36,12 @@ mod ops;
 pub mod options;
 pub mod seccomp;
 pub mod spec;
+pub mod stats;
 mod store;
 mod sys;
 pub mod timeutil;
 pub mod user;
+pub mod volumes;
 
 pub use container::{Config, Container, HostConfig, MountPoint, State, Status};
 pub use error::{Error, Result};

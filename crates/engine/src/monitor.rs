@@ -499,7 +499,7 @@ fn finish(engine: &Engine, l: &Launch, code: i32, attach: Option<OwnedFd>) -> i3
         let _ = engine.save_state(&l.id, &st);
     }
     if l.auto_remove {
-        let _ = engine.remove_stopped(&l.id);
+        let _ = engine.remove_auto(&l.id);
     }
     if let Some(a) = &attach {
         let _ = sys::send_all(a.as_raw_fd(), &frame(STREAM_EXIT, &code.to_be_bytes()));

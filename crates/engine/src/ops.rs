@@ -183,6 +183,7 @@ impl Engine {
             layers: &view,
             host_resolv_conf: Path::new("/etc/resolv.conf"),
             host_hosts: Path::new("/etc/hosts"),
+            volumes_dir: &self.volumes_dir(),
         };
         let gen = spec::generate(opts, &cc, &ctx)?;
         // As docker's -v: a missing host directory is created.
@@ -221,6 +222,7 @@ impl Engine {
             fsutil::write_atomic(&userdata.join("resolv.conf"), gen.resolv_conf.as_bytes())?;
             fsutil::write_json(&dir.join("bundle/config.json"), &gen.spec)?;
             self.save_state(&id, &State::default())?;
+            self.ensure_volumes(&c, &gen.mount_specs)?;
             // Last: its presence makes the container exist.
             self.save_config(&c)
         })();
@@ -230,12 +232,20 @@ impl Engine {
                 names.remove(&name);
                 let _ = self.save_names(&names);
             }
+            drop(_l);
+            let _ = self.remove_anonymous_volumes(&c.mounts);
+            return Err(e);
+        }
+        drop(_l);
+        // New volumes are filled from the image now, as docker does.
+        if let Err(e) = self.fill_volumes(&c) {
+            let _ = self.remove_auto(&id);
             return Err(e);
         }
         Ok(id)
     }
 
-    fn mount_rootfs(&self, c: &Container) -> Result<()> {
+    pub(crate) fn mount_rootfs(&self, c: &Container) -> Result<()> {
         let dir = self.container_dir(&c.id);
         let target = dir.join("rootfs");
         if is_mounted(&target) {
@@ -276,10 +286,15 @@ impl Engine {
             runtime: c.options.runtime.clone(),
             auto_remove: c.host_config.auto_remove,
         };
-        match monitor::spawn(self, &launch, attach) {
+        // Volumes with mount options are mounted once the rootfs is up.
+        match self
+            .populate_volumes(&c, false)
+            .and_then(|()| monitor::spawn(self, &launch, attach))
+        {
             Ok(pid) => Ok(pid),
             Err(e) => {
                 let _ = sys::unmount(&self.rootfs_path(id));
+                self.release_volumes(id);
                 let mut st = self.load_state_raw(id).unwrap_or_default();
                 st.status = if st.started_at == timeutil::ZERO_TIME {
                     Status::Created
@@ -297,7 +312,7 @@ impl Engine {
                 let _ = self.save_state(id, &st);
                 drop(lock);
                 if c.host_config.auto_remove {
-                    let _ = self.remove_stopped(id);
+                    let _ = self.remove_auto(id);
                 }
                 Err(e)
             }
@@ -558,6 +573,8 @@ impl Engine {
         if names.len() != before {
             self.save_names(&names)?;
         }
+        drop(_s);
+        changed.extend(self.cleanup_volumes()?);
         Ok(changed)
     }
 

@@ -49,8 +49,10 @@ pub struct CreateOptions {
     pub pids_limit: Option<i64>,
     /// `--ulimit name=soft[:hard]`.
     pub ulimits: Vec<String>,
-    /// `-v /host:/container[:ro]`.
+    /// `-v /host:/container[:opts]`, `-v NAME:/container[:opts]`, `-v /container`.
     pub volumes: Vec<String>,
+    /// `--mount type=bind|volume|tmpfs,...`.
+    pub mounts: Vec<String>,
     /// `--tmpfs /path[:options]`.
     pub tmpfs: Vec<String>,
     /// `--shm-size` (default 64m).

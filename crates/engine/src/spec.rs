@@ -52,6 +52,8 @@ pub struct SpecContext<'a> {
     /// Host files (tests point these elsewhere).
     pub host_resolv_conf: &'a Path,
     pub host_hosts: &'a Path,
+    /// `<root>/volumes` (a volume's content is `<name>/_data`).
+    pub volumes_dir: &'a Path,
 }
 
 /// The result: the record's resolved fields, the OCI spec, and the
@@ -63,6 +65,8 @@ pub struct Generated {
     pub hosts: String,
     pub hostname: String,
     pub resolv_conf: String,
+    /// The parsed `-v`/`--mount`/image volumes (for creating volumes).
+    pub mount_specs: Vec<crate::volumes::MountSpec>,
 }
 
 #[derive(Default)]
@@ -470,11 +474,9 @@ pub fn generate(
     let hosts = hosts_file(&extra_hosts, host_network, ctx.host_hosts);
 
     // Mounts: user mounts first decide which defaults stay.
-    let binds = opts
-        .volumes
-        .iter()
-        .map(|v| opt::parse_volume(v))
-        .collect::<Result<Vec<_>>>()?;
+    // -v, --mount and the image's VOLUMEs (anonymous volumes get a random name).
+    let image_volumes: Vec<String> = image.volumes.keys().cloned().collect();
+    let specs = crate::volumes::plan(&opts.volumes, &opts.mounts, &image_volumes)?;
     let tmpfs = opts
         .tmpfs
         .iter()
@@ -483,30 +485,57 @@ pub fn generate(
     let mut user_mounts: Vec<Value> = Vec::new();
     let mut mount_points: Vec<MountPoint> = Vec::new();
     let mut dests: Vec<String> = Vec::new();
-    for b in &binds {
-        if dests.contains(&b.destination) {
-            return Err(Error::flag(
-                "--volume",
-                &b.destination,
-                "duplicate mount point",
-            ));
-        }
+    for b in &specs {
         dests.push(b.destination.clone());
-        let mut o = vec!["rbind".to_string(), b.propagation.clone()];
-        if b.read_only {
-            o.push("ro".into());
+        match b.kind {
+            crate::volumes::MountKind::Tmpfs => {
+                user_mounts.push(json!({"destination": b.destination, "type": "tmpfs", "source": "tmpfs", "options": b.tmpfs_options}));
+                continue;
+            }
+            crate::volumes::MountKind::Bind => {
+                let mut o = vec!["rbind".to_string(), b.propagation.clone()];
+                if b.read_only {
+                    o.push("ro".into());
+                }
+                user_mounts.push(
+                    json!({"destination": b.destination, "type": "bind", "source": b.source, "options": o}),
+                );
+                mount_points.push(MountPoint {
+                    kind: "bind".into(),
+                    source: b.source.clone(),
+                    destination: b.destination.clone(),
+                    mode: b.mode.clone(),
+                    rw: !b.read_only,
+                    propagation: b.propagation.clone(),
+                    ..Default::default()
+                });
+            }
+            crate::volumes::MountKind::Volume => {
+                let name = if b.source.is_empty() {
+                    crate::fsutil::random_id()?
+                } else {
+                    b.source.clone()
+                };
+                let src = ctx.volumes_dir.join(&name).join("_data");
+                let mut o = vec!["rbind".to_string(), "rprivate".to_string()];
+                if b.read_only {
+                    o.push("ro".into());
+                }
+                user_mounts.push(
+                    json!({"destination": b.destination, "type": "bind", "source": src, "options": o}),
+                );
+                mount_points.push(MountPoint {
+                    kind: "volume".into(),
+                    name,
+                    source: src.to_string_lossy().into_owned(),
+                    destination: b.destination.clone(),
+                    driver: "local".into(),
+                    mode: b.mode.clone(),
+                    rw: !b.read_only,
+                    propagation: String::new(),
+                });
+            }
         }
-        user_mounts.push(
-            json!({"destination": b.destination, "type": "bind", "source": b.source, "options": o}),
-        );
-        mount_points.push(MountPoint {
-            kind: "bind".into(),
-            source: b.source.to_string_lossy().into_owned(),
-            destination: b.destination.clone(),
-            mode: b.mode.clone(),
-            rw: !b.read_only,
-            propagation: b.propagation.clone(),
-        });
     }
     for (d, o) in &tmpfs {
         if dests.contains(d) {
@@ -738,6 +767,7 @@ pub fn generate(
         hosts,
         hostname: format!("{hostname}\n"),
         resolv_conf: resolv,
+        mount_specs: specs,
     })
 }
 
@@ -788,6 +818,7 @@ mod tests {
             layers: &f.view,
             host_resolv_conf: &rc,
             host_hosts: &h,
+            volumes_dir: &d.join("volumes"),
         };
         generate(o, img, &ctx)
     }

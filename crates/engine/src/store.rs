@@ -266,6 +266,7 @@ impl Engine {
         let rt = crate::ops::runtime_for(self, id);
         rt.delete_force(self, id);
         let _ = crate::sys::unmount(&self.rootfs_path(id));
+        self.release_volumes(id);
     }
 }
 

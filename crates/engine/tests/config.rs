@@ -195,7 +195,7 @@ fn memory_cpus_pids_ulimit_in_the_cgroup() {
         ),
         (
             "--volume",
-            Box::new(|o: &mut engine::CreateOptions| o.volumes = vec!["vol:/x".into()]),
+            Box::new(|o: &mut engine::CreateOptions| o.volumes = vec!["v@l:/x".into()]),
         ),
     ] {
         let mut o = env.opts(&["true"]);

@@ -29,7 +29,7 @@ fn run_err(e: ::engine::Error) -> CliError {
 }
 
 /// An engine error for the other verbs: 1, but 125 for a bad flag value.
-fn op_err(e: ::engine::Error) -> CliError {
+pub(super) fn op_err(e: ::engine::Error) -> CliError {
     match e {
         ::engine::Error::InvalidArgument(m) => CliError::daemon(m),
         e => CliError::new(e.to_string()),
@@ -94,6 +94,7 @@ fn create_options(a: &RunArgs) -> Result<CreateOptions, CliError> {
         pids_limit: a.pids_limit,
         ulimits: a.ulimit.clone(),
         volumes: a.volume.clone(),
+        mounts: a.mount.clone(),
         tmpfs: a.tmpfs.clone(),
         shm_size: a.shm_size.clone(),
         add_hosts: a.add_host.clone(),
@@ -304,7 +305,13 @@ pub fn rm(g: &Globals, a: RmArgs) -> CmdResult {
         return Err(CliError::daemon("invalid --link: links are not supported"));
     }
     let eng = g.engine()?;
-    each(&a.containers, |c| eng.remove(c, a.force).map_err(op_err))
+    each(&a.containers, |c| {
+        if a.volumes {
+            eng.remove_with_volumes(c, a.force).map_err(op_err)
+        } else {
+            eng.remove(c, a.force).map_err(op_err)
+        }
+    })
 }
 
 pub fn pause(g: &Globals, a: ContainersArgs) -> CmdResult {
@@ -473,7 +480,7 @@ pub fn inspect(g: &Globals, a: InspectArgs) -> CmdResult {
     } else {
         None
     };
-    let store = if want != Some("container") {
+    let store = if want != Some("container") && want != Some("volume") {
         Some(g.store()?)
     } else {
         None
@@ -481,7 +488,7 @@ pub fn inspect(g: &Globals, a: InspectArgs) -> CmdResult {
     let mut values = Vec::new();
     let mut errors = Vec::new();
     for name in &a.images {
-        if let Some(eng) = &eng {
+        if let Some(eng) = eng.as_ref().filter(|_| want != Some("volume")) {
             match eng.inspect(name) {
                 Ok(v) => {
                     values.push(v);
@@ -507,7 +514,17 @@ pub fn inspect(g: &Globals, a: InspectArgs) -> CmdResult {
                 }
             }
         }
+        if let Some(eng) = eng
+            .as_ref()
+            .filter(|_| want.is_none() || want == Some("volume"))
+        {
+            if let Ok(v) = eng.volume(name) {
+                values.push(super::volumes::volume_json(&v));
+                continue;
+            }
+        }
         errors.push(match want {
+            Some("volume") => format!("get {name}: no such volume"),
             Some("container") => format!("No such container: {name}"),
             Some("image") => format!("No such image: {name}"),
             _ => format!("No such object: {name}"),

@@ -2,8 +2,11 @@
 
 mod archive;
 mod containers;
+mod cp;
 mod images;
+mod stats;
 mod transfer;
+mod volumes;
 
 use std::io::Write;
 
@@ -29,6 +32,9 @@ pub fn run(g: &Globals, cmd: Command) -> CmdResult {
         Command::Login(a) => transfer::login(a),
         Command::Logout(a) => transfer::logout(a),
         Command::Version => out(&format!("berth {VERSION_TEXT}")),
+        Command::Volume(sub) => volumes::run(g, sub),
+        Command::Cp(a) => cp::run(g, a),
+        Command::Stats(a) => stats::run(g, a),
         Command::Run(a) => containers::run(g, a),
         Command::Create(a) => containers::create(g, a),
         Command::Start(a) => containers::start(g, a),
@@ -65,6 +71,8 @@ pub fn run(g: &Globals, cmd: Command) -> CmdResult {
             ContainerCommand::Unpause(a) => containers::unpause(g, a),
             ContainerCommand::Rename(a) => containers::rename(g, a),
             ContainerCommand::Prune(a) => containers::prune(g, a),
+            ContainerCommand::Cp(a) => cp::run(g, a),
+            ContainerCommand::Stats(a) => stats::run(g, a),
         },
         Command::Image(sub) => match sub {
             ImageCommand::Ls(a) => images::list(g, a),

@@ -1,0 +1,183 @@
+//! `stats`: docker's columns from two samples about a second apart.
+
+use std::time::Duration;
+
+use ::engine::stats::StatsSample;
+use serde_json::{json, Map, Value};
+
+use super::containers::op_err;
+use super::{out_raw, CmdResult};
+use crate::cli_ext::StatsArgs;
+use crate::error::CliError;
+use crate::fmt::{go_g, tabwrite};
+use crate::template::Template;
+use crate::Globals;
+
+/// docker's sampling interval.
+const INTERVAL: Duration = Duration::from_secs(1);
+
+/// `units.CustomSize` (`%.{prec}g` and the unit).
+fn custom_size(v: u64, prec: usize, base: f64, units: &[&str]) -> String {
+    let mut x = v as f64;
+    let mut i = 0;
+    while x >= base && i < units.len() - 1 {
+        x /= base;
+        i += 1;
+    }
+    format!("{}{}", go_g(x, prec), units[i])
+}
+
+/// `units.BytesSize` (binary, 4 digits): `1.5MiB`.
+fn bytes_size(v: u64) -> String {
+    custom_size(
+        v,
+        4,
+        1024.0,
+        &["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"],
+    )
+}
+
+/// `units.HumanSizeWithPrecision(v, 3)` (decimal): `1.2kB`.
+fn human_size(v: u64) -> String {
+    custom_size(
+        v,
+        3,
+        1000.0,
+        &["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"],
+    )
+}
+
+fn row(given: &str, prev: &StatsSample, s: &StatsSample, no_trunc: bool) -> Value {
+    let id = if no_trunc {
+        s.id.clone()
+    } else {
+        s.id.chars().take(12).collect()
+    };
+    if !s.running {
+        return json!({
+            "BlockIO": "--", "CPUPerc": "--", "Container": given, "ID": id,
+            "MemPerc": "--", "MemUsage": "-- / --", "Name": s.name, "NetIO": "--", "PIDs": "--",
+        });
+    }
+    json!({
+        "BlockIO": format!("{} / {}", human_size(s.block_read), human_size(s.block_write)),
+        "CPUPerc": format!("{:.2}%", s.cpu_percent(prev)),
+        "Container": given,
+        "ID": id,
+        "MemPerc": format!("{:.2}%", s.memory_percent()),
+        "MemUsage": format!("{} / {}", bytes_size(s.memory_usage), bytes_size(s.memory_limit)),
+        "Name": s.name,
+        "NetIO": format!("{} / {}", human_size(s.net_rx), human_size(s.net_tx)),
+        "PIDs": s.pids.to_string(),
+    })
+}
+
+fn header(field: &str) -> String {
+    match field {
+        "ID" => "CONTAINER ID",
+        "Container" => "CONTAINER",
+        "Name" => "NAME",
+        "CPUPerc" => "CPU %",
+        "MemUsage" => "MEM USAGE / LIMIT",
+        "MemPerc" => "MEM %",
+        "NetIO" => "NET I/O",
+        "BlockIO" => "BLOCK I/O",
+        "PIDs" => "PIDS",
+        f => return f.to_uppercase(),
+    }
+    .to_string()
+}
+
+pub fn run(g: &Globals, a: StatsArgs) -> CmdResult {
+    let json_out = a.format.as_deref() == Some("json");
+    let template = match a.format.as_deref() {
+        None | Some("table") | Some("json") => Template::parse(
+            "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}",
+        )
+        .expect("built-in template"),
+        Some(f) => {
+            Template::parse(f).map_err(|e| CliError::new(format!("template parsing error: {e}")))?
+        }
+    };
+    let eng = g.engine()?;
+    let names: Vec<String> = if a.containers.is_empty() {
+        eng.list(a.all)
+            .map_err(op_err)?
+            .into_iter()
+            .map(|s| s.id)
+            .collect()
+    } else {
+        a.containers.clone()
+    };
+    let sample_all = |names: &[String]| -> Result<Vec<StatsSample>, CliError> {
+        names
+            .iter()
+            .map(|n| eng.stats_sample(n).map_err(op_err))
+            .collect()
+    };
+    let mut prev = sample_all(&names)?;
+    loop {
+        std::thread::sleep(INTERVAL);
+        let cur = sample_all(&names)?;
+        let rows: Vec<Value> = names
+            .iter()
+            .zip(prev.iter().zip(cur.iter()))
+            .map(|(n, (p, c))| row(n, p, c, a.no_trunc))
+            .collect();
+        let mut text = String::new();
+        if json_out {
+            for r in &rows {
+                text.push_str(&r.to_string());
+                text.push('\n');
+            }
+        } else {
+            let render = |v: &Value| {
+                template
+                    .render(v)
+                    .map_err(|e| CliError::new(format!("template parsing error: {e}")))
+            };
+            let mut lines = Vec::new();
+            if template.table {
+                let mut h = Map::new();
+                for f in template.fields() {
+                    h.insert(f.clone(), Value::String(header(&f)));
+                }
+                lines.push(render(&Value::Object(h))?);
+            }
+            for r in &rows {
+                lines.push(render(r)?);
+            }
+            if template.table {
+                text = tabwrite(&lines);
+            } else {
+                for l in lines {
+                    text.push_str(&l);
+                    text.push('\n');
+                }
+            }
+        }
+        if a.no_stream {
+            return out_raw(&text);
+        }
+        if crate::stdout_is_tty() {
+            // Clear the screen and redraw, as docker does.
+            text = format!("\x1b[2J\x1b[H{text}");
+        }
+        out_raw(&text)?;
+        prev = cur;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(bytes_size(64 << 20), "64MiB");
+        assert_eq!(bytes_size(1536 * 1024), "1.5MiB");
+        assert_eq!(bytes_size(0), "0B");
+        assert_eq!(human_size(1234), "1.23kB");
+        assert_eq!(human_size(0), "0B");
+    }
+}

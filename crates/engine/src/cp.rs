@@ -1,0 +1,567 @@
+//! `cp`: copying between a container's filesystem (running or stopped) and
+//! the host or a tar stream, with docker's path rules:
+//!
+//! - `SRC` a file: to an existing directory → `DEST/basename(SRC)`; to an
+//!   existing file → overwritten; to a missing path → created (a missing
+//!   path ending in `/` is an error).
+//! - `SRC` a directory: to a missing path → created with SRC's content;
+//!   to an existing directory → `DEST/basename(SRC)`, or with `SRC/.` the
+//!   content goes into `DEST` itself; to a file → error.
+//! - `-` as DEST writes a tar of SRC to the output; `-` as SRC extracts a
+//!   tar read from the input into the directory DEST.
+//!
+//! Container paths are resolved inside the container's root with
+//! `RESOLVE_IN_ROOT` (see [`crate::fscopy`]); a path below a volume or bind
+//! mount of the container is resolved inside that mount's source, so
+//! copies reach volumes as docker's do. A stopped container's rootfs is
+//! mounted for the copy (under its lock) and unmounted after.
+
+use crate::container::Container;
+use crate::error::{Error, Result};
+use crate::fscopy::{self, Extractor, Kind, Meta, TarSink, Walker};
+use crate::options::clean_path;
+use crate::Engine;
+use rustix::fs::{self as rfs, FileType, OFlags};
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+/// Flags of `cp`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CopyOptions {
+    /// `-L`: follow a symlink given as SRC.
+    pub follow_link: bool,
+    /// `-a`: keep uid/gid (else files copied into a container belong to root).
+    pub archive: bool,
+}
+
+/// A path as given: cleaned, plus docker's meaningful suffixes.
+#[derive(Debug, Clone)]
+struct PathArg {
+    /// Cleaned, absolute, in the end's root.
+    clean: String,
+    /// Ends with `/` (or `/.`).
+    trailing_slash: bool,
+    /// Ends with `/.`: the content of a directory, not the directory.
+    contents_only: bool,
+    /// The last component of the path as the user sees it.
+    base: String,
+}
+
+impl PathArg {
+    fn new(raw: &str) -> PathArg {
+        let clean = clean_path(raw);
+        let contents_only = raw == "." || raw.ends_with("/.");
+        let base = clean.rsplit('/').next().unwrap_or("").to_string();
+        PathArg {
+            clean,
+            trailing_slash: raw.ends_with('/') || contents_only,
+            contents_only,
+            base,
+        }
+    }
+}
+
+/// One end of a copy: a root directory and a path resolved inside it.
+struct End {
+    root: OwnedFd,
+    /// The path below `root` (cleaned, absolute).
+    path: String,
+    arg: PathArg,
+    /// Why writing is refused (read-only mount or rootfs).
+    read_only: Option<String>,
+    /// How to name the path in errors.
+    display: String,
+}
+
+fn io_err(what: &str, e: io::Error) -> Error {
+    Error::io(what.to_string(), e)
+}
+
+fn stat(root: BorrowedFd, path: &str, follow: bool) -> io::Result<rfs::Stat> {
+    let mut flags = OFlags::PATH;
+    if !follow {
+        flags |= OFlags::NOFOLLOW;
+    }
+    let fd = fscopy::open_in_root(root, path, flags)?;
+    rfs::fstat(&fd).map_err(io::Error::from)
+}
+
+fn is_dir(st: &rfs::Stat) -> bool {
+    FileType::from_raw_mode(st.st_mode) == FileType::Directory
+}
+
+fn parent_of(p: &str) -> String {
+    match p.rfind('/') {
+        Some(0) | None => "/".into(),
+        Some(i) => p[..i].to_string(),
+    }
+}
+
+/// Walks SRC, calling `sink` with names under `prefix` (empty: the
+/// directory's content only).
+fn walk_source(
+    src: &End,
+    follow: bool,
+    prefix: &str,
+    sink: &mut fscopy::Visit<'_>,
+) -> io::Result<()> {
+    let st = stat(src.root.as_fd(), &src.path, follow)?;
+    let nofollow = if follow {
+        OFlags::empty()
+    } else {
+        OFlags::NOFOLLOW
+    };
+    let mut w = Walker::new(sink, false);
+    let meta = Meta {
+        mode: st.st_mode & 0o7777,
+        uid: st.st_uid,
+        gid: st.st_gid,
+        mtime: st.st_mtime,
+        xattrs: Vec::new(),
+    };
+    match FileType::from_raw_mode(st.st_mode) {
+        FileType::Directory => {
+            let d = fscopy::open_in_root(
+                src.root.as_fd(),
+                &src.path,
+                OFlags::RDONLY | OFlags::DIRECTORY | nofollow,
+            )?;
+            if !prefix.is_empty() {
+                (w.visit)(prefix, &Kind::Dir, &meta, None)?;
+            }
+            w.children(d.as_fd(), prefix)
+        }
+        FileType::RegularFile => {
+            let fd = fscopy::open_in_root(src.root.as_fd(), &src.path, OFlags::RDONLY | nofollow)?;
+            let mut f = File::from(fd);
+            (w.visit)(prefix, &Kind::File, &meta, Some(&mut f))
+        }
+        FileType::Symlink => {
+            let fd =
+                fscopy::open_in_root(src.root.as_fd(), &src.path, OFlags::PATH | OFlags::NOFOLLOW)?;
+            let t = rfs::readlinkat(&fd, "", Vec::new()).map_err(io::Error::from)?;
+            let t = PathBuf::from(
+                <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(t.as_bytes()),
+            );
+            (w.visit)(prefix, &Kind::Symlink(t), &meta, None)
+        }
+        _ => {
+            let (parent, name) = (
+                parent_of(&src.path),
+                src.path.rsplit('/').next().unwrap_or(""),
+            );
+            let pfd =
+                fscopy::open_in_root(src.root.as_fd(), &parent, OFlags::PATH | OFlags::DIRECTORY)?;
+            w.entry(pfd.as_fd(), std::ffi::OsStr::new(name), prefix)
+        }
+    }
+}
+
+/// Where entries go for DEST and under which name SRC lands:
+/// (directory to extract into, prefix).
+fn destination(src: &End, src_is_dir: bool, dst: &End) -> Result<(String, String)> {
+    let src_name = if src.arg.base.is_empty() {
+        String::new()
+    } else {
+        src.arg.base.clone()
+    };
+    match stat(dst.root.as_fd(), &dst.path, true) {
+        Ok(st) if is_dir(&st) => {
+            if src_is_dir && (src.arg.contents_only || src_name.is_empty()) {
+                Ok((dst.path.clone(), String::new()))
+            } else {
+                Ok((dst.path.clone(), src_name))
+            }
+        }
+        Ok(_) => {
+            if src_is_dir {
+                return Err(Error::msg(format!(
+                    "cannot overwrite non-directory {:?} with directory {:?}",
+                    dst.display, src.display
+                )));
+            }
+            if dst.arg.trailing_slash {
+                return Err(Error::msg(format!("{} is not a directory", dst.display)));
+            }
+            Ok((parent_of(&dst.path), dst.arg.base.clone()))
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            if dst.arg.trailing_slash && !src_is_dir {
+                return Err(Error::msg(format!(
+                    "destination directory {} does not exist",
+                    dst.display
+                )));
+            }
+            let parent = parent_of(&dst.path);
+            match stat(dst.root.as_fd(), &parent, true) {
+                Ok(st) if is_dir(&st) => Ok((parent, dst.arg.base.clone())),
+                _ => Err(Error::msg(format!(
+                    "the parent directory of {} does not exist",
+                    dst.display
+                ))),
+            }
+        }
+        Err(e) => Err(io_err(&dst.display, e)),
+    }
+}
+
+/// Copies SRC to DEST (both resolved ends).
+fn copy_paths(src: &End, dst: &End, opts: CopyOptions, to_container: bool) -> Result<()> {
+    if let Some(why) = &dst.read_only {
+        return Err(Error::msg(why.clone()));
+    }
+    let st = stat(src.root.as_fd(), &src.path, opts.follow_link).map_err(|e| {
+        if e.kind() == io::ErrorKind::NotFound {
+            Error::msg(format!("Could not find the file {}", src.display))
+        } else {
+            io_err(&src.display, e)
+        }
+    })?;
+    let src_is_dir = is_dir(&st);
+    if src.arg.trailing_slash && !src_is_dir {
+        return Err(Error::msg(format!("{} is not a directory", src.display)));
+    }
+    let (dir, prefix) = destination(src, src_is_dir, dst)?;
+    let base = fscopy::open_in_root(dst.root.as_fd(), &dir, OFlags::PATH | OFlags::DIRECTORY)
+        .map_err(|e| io_err(&dst.display, e))?;
+    // Into a container: root-owned unless -a; onto the host: the caller's.
+    let mut ex = Extractor::new(base, to_container);
+    if to_container && !opts.archive {
+        ex.owner = Some((0, 0));
+    }
+    let mut failed: Option<io::Error> = None;
+    {
+        let mut sink = |p: &str, k: &Kind, m: &Meta, f: Option<&mut File>| -> io::Result<()> {
+            if let Err(e) = ex.add(p, k, m, f.map(|f| f as &mut dyn Read)) {
+                failed.get_or_insert(io::Error::new(e.kind(), format!("{p}: {e}")));
+            }
+            Ok(())
+        };
+        walk_source(src, opts.follow_link, &prefix, &mut sink)
+            .map_err(|e| io_err(&src.display, e))?;
+    }
+    if let Some(e) = failed {
+        return Err(io_err(&format!("copy to {}", dst.display), e));
+    }
+    ex.finish().map_err(|e| io_err(&dst.display, e))
+}
+
+fn host_end(raw: &str) -> Result<End> {
+    let abs = if raw.starts_with('/') {
+        raw.to_string()
+    } else {
+        let cwd = std::env::current_dir().map_err(|e| io_err("current directory", e))?;
+        format!("{}/{raw}", cwd.display())
+    };
+    let arg = PathArg::new(&abs);
+    Ok(End {
+        root: fscopy::open_dir(Path::new("/")).map_err(|e| io_err("/", e))?,
+        path: arg.clean.clone(),
+        arg,
+        read_only: None,
+        display: raw.to_string(),
+    })
+}
+
+fn under_mount(c: &Container, p: &str) -> bool {
+    c.mounts.iter().any(|m| {
+        (m.kind == "volume" || m.kind == "bind")
+            && (p == m.destination || p.starts_with(&format!("{}/", m.destination)))
+    })
+}
+
+/// The container path `p` with the symlinks of its leading components
+/// resolved inside the rootfs (the last one only with `follow_last`), up
+/// to a volume or bind mount point: so `/link/f` with `/link` → `/data`
+/// reaches the volume at `/data`, as in the container. Best effort: the
+/// lexical path where resolution stops.
+fn real_path(c: &Container, rootfs: &Path, p: &str, follow_last: bool) -> String {
+    let comps: Vec<&str> = p.split('/').filter(|c| !c.is_empty()).collect();
+    let Ok(root) = fscopy::open_dir(rootfs) else {
+        return p.to_string();
+    };
+    let prefix = rootfs.to_string_lossy().trim_end_matches('/').to_string();
+    let mut real = String::new();
+    for (i, comp) in comps.iter().enumerate() {
+        let rest = comps[i + 1..].join("/");
+        let finish = |base: &str| {
+            let mut r = format!("{base}/{comp}");
+            if !rest.is_empty() {
+                r = format!("{r}/{rest}");
+            }
+            r
+        };
+        let candidate = format!("{real}/{comp}");
+        let last = i + 1 == comps.len();
+        if under_mount(c, &candidate) || (last && !follow_last) {
+            return finish(&real);
+        }
+        let Ok(fd) = fscopy::open_in_root(root.as_fd(), &candidate, OFlags::PATH) else {
+            return finish(&real);
+        };
+        let Ok(host) = std::fs::read_link(format!(
+            "/proc/self/fd/{}",
+            std::os::fd::AsRawFd::as_raw_fd(&fd)
+        )) else {
+            return finish(&real);
+        };
+        let host = host.to_string_lossy().into_owned();
+        match host.strip_prefix(&prefix) {
+            Some(r) if r.is_empty() || r.starts_with('/') => real = r.to_string(),
+            _ => return finish(&real),
+        }
+    }
+    if real.is_empty() {
+        "/".into()
+    } else {
+        real
+    }
+}
+
+impl Engine {
+    /// Resolves a container path to (root on the host, path below it): the
+    /// source of the deepest volume/bind mount covering it, else the rootfs.
+    fn container_end(
+        &self,
+        c: &Container,
+        rootfs: &Path,
+        raw: &str,
+        follow_last: bool,
+    ) -> Result<End> {
+        let arg = PathArg::new(raw);
+        let p = real_path(c, rootfs, &arg.clean, follow_last);
+        let best = c
+            .mounts
+            .iter()
+            .filter(|m| m.kind == "volume" || m.kind == "bind")
+            .filter(|m| p == m.destination || p.starts_with(&format!("{}/", m.destination)))
+            .max_by_key(|m| m.destination.len());
+        let (root, path, read_only) = match best {
+            Some(m) => {
+                let rest = &p[m.destination.len()..];
+                let root = if m.kind == "volume" {
+                    self.volume_data_path(&m.name)
+                } else {
+                    PathBuf::from(&m.source)
+                };
+                let ro = (!m.rw).then(|| "mounted volume is marked read-only".to_string());
+                (
+                    root,
+                    if rest.is_empty() {
+                        "/".into()
+                    } else {
+                        rest.to_string()
+                    },
+                    ro,
+                )
+            }
+            None => {
+                let ro = c
+                    .host_config
+                    .readonly_rootfs
+                    .then(|| "container rootfs is marked read-only".to_string());
+                (rootfs.to_path_buf(), p.clone(), ro)
+            }
+        };
+        Ok(End {
+            root: fscopy::open_dir(&root).map_err(|e| io_err(&root.to_string_lossy(), e))?,
+            path,
+            arg,
+            read_only,
+            display: format!("{raw} in container {}", crate::fsutil::short_id(&c.id)),
+        })
+    }
+
+    /// Runs `f` with the container's rootfs mounted: as it is while the
+    /// container runs, else mounted for the call (under the container's
+    /// lock, so it cannot start meanwhile) and unmounted after.
+    fn with_rootfs<T>(
+        &self,
+        container: &str,
+        f: impl FnOnce(&Container, &Path) -> Result<T>,
+    ) -> Result<T> {
+        let id = self.lookup(container)?;
+        let c = self.load_config(&id)?;
+        let rootfs = self.rootfs_path(&id);
+        if self.state(&id)?.running() && crate::fssys::is_mount_point(&rootfs) {
+            return f(&c, &rootfs);
+        }
+        let _lock = self.lock_container(&id)?;
+        if self.load_state_raw(&id)?.running() && crate::fssys::is_mount_point(&rootfs) {
+            return f(&c, &rootfs);
+        }
+        let was_mounted = crate::fssys::is_mount_point(&rootfs);
+        if !was_mounted {
+            self.mount_rootfs(&c)?;
+        }
+        let r = f(&c, &rootfs);
+        if !was_mounted {
+            if let Err(e) = crate::sys::unmount(&rootfs) {
+                let msg = format!("cannot unmount {}: {e}", rootfs.display());
+                return match r {
+                    Ok(_) => Err(Error::msg(msg)),
+                    Err(prev) => Err(Error::msg(format!("{prev}; {msg}"))),
+                };
+            }
+        }
+        r
+    }
+
+    /// `cp CONTAINER:SRC DEST` (`dest` None: a tar of SRC to `out`).
+    pub fn copy_from_container(
+        &self,
+        container: &str,
+        src: &str,
+        dest: Option<&str>,
+        out: &mut dyn Write,
+        opts: CopyOptions,
+    ) -> Result<()> {
+        self.with_rootfs(container, |c, rootfs| {
+            let s = self.container_end(c, rootfs, src, opts.follow_link)?;
+            match dest {
+                Some(d) => copy_paths(&s, &host_end(d)?, opts, false),
+                None => {
+                    let st = stat(s.root.as_fd(), &s.path, opts.follow_link).map_err(|e| {
+                        if e.kind() == io::ErrorKind::NotFound {
+                            Error::msg(format!("Could not find the file {}", s.display))
+                        } else {
+                            io_err(&s.display, e)
+                        }
+                    })?;
+                    let prefix = if is_dir(&st) && (s.arg.contents_only || s.arg.base.is_empty()) {
+                        String::new()
+                    } else {
+                        s.arg.base.clone()
+                    };
+                    let mut tar = TarSink::new(out);
+                    let mut failed: Option<io::Error> = None;
+                    {
+                        let mut sink =
+                            |p: &str, k: &Kind, m: &Meta, f: Option<&mut File>| -> io::Result<()> {
+                                tar.add(p, k, m, f).or_else(|e| {
+                                    failed.get_or_insert(e);
+                                    Ok(())
+                                })
+                            };
+                        walk_source(&s, opts.follow_link, &prefix, &mut sink)
+                            .map_err(|e| io_err(&s.display, e))?;
+                    }
+                    if let Some(e) = failed {
+                        return Err(io_err("write the archive", e));
+                    }
+                    tar.finish().map_err(|e| io_err("write the archive", e))?;
+                    Ok(())
+                }
+            }
+        })
+    }
+
+    /// `cp SRC CONTAINER:DEST` (`src` None: a tar read from `input`,
+    /// extracted into the directory DEST).
+    pub fn copy_to_container(
+        &self,
+        src: Option<&str>,
+        input: &mut dyn Read,
+        container: &str,
+        dest: &str,
+        opts: CopyOptions,
+    ) -> Result<()> {
+        self.with_rootfs(container, |c, rootfs| {
+            let d = self.container_end(c, rootfs, dest, true)?;
+            match src {
+                Some(s) => copy_paths(&host_end(s)?, &d, opts, true),
+                None => {
+                    if let Some(why) = &d.read_only {
+                        return Err(Error::msg(why.clone()));
+                    }
+                    match stat(d.root.as_fd(), &d.path, true) {
+                        Ok(st) if is_dir(&st) => {}
+                        _ => {
+                            return Err(Error::msg(format!(
+                                "destination \"{}:{dest}\" must be a directory",
+                                container
+                            )))
+                        }
+                    }
+                    let base = fscopy::open_in_root(
+                        d.root.as_fd(),
+                        &d.path,
+                        OFlags::PATH | OFlags::DIRECTORY,
+                    )
+                    .map_err(|e| io_err(&d.display, e))?;
+                    let mut ex = Extractor::new(base, true);
+                    if !opts.archive {
+                        ex.owner = Some((0, 0));
+                    }
+                    fscopy::untar(input, &mut ex, None)
+                        .map_err(|e| io_err(&format!("extract into {}", d.display), e))?;
+                    ex.finish().map_err(|e| io_err(&d.display, e))
+                }
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_args() {
+        let a = PathArg::new("/a/b/.");
+        assert!(a.contents_only && a.trailing_slash);
+        assert_eq!((a.clean.as_str(), a.base.as_str()), ("/a/b", "b"));
+        let a = PathArg::new("/a/b/");
+        assert!(!a.contents_only && a.trailing_slash);
+        let a = PathArg::new("/");
+        assert_eq!(a.base, "");
+        assert_eq!(parent_of("/a"), "/");
+        assert_eq!(parent_of("/a/b"), "/a");
+    }
+
+    fn end(root: &Path, p: &str) -> End {
+        let arg = PathArg::new(p);
+        End {
+            root: fscopy::open_dir(root).unwrap(),
+            path: arg.clean.clone(),
+            arg,
+            read_only: None,
+            display: p.into(),
+        }
+    }
+
+    #[test]
+    fn docker_path_rules() {
+        let t = tempfile::tempdir().unwrap();
+        let (a, b) = (t.path().join("a"), t.path().join("b"));
+        std::fs::create_dir_all(a.join("dir/sub")).unwrap();
+        std::fs::write(a.join("dir/sub/f"), "f").unwrap();
+        std::fs::write(a.join("file"), "x").unwrap();
+        std::fs::create_dir_all(b.join("exists")).unwrap();
+        let o = CopyOptions::default();
+        // file → existing dir
+        copy_paths(&end(&a, "/file"), &end(&b, "/exists"), o, false).unwrap();
+        assert_eq!(std::fs::read(b.join("exists/file")).unwrap(), b"x");
+        // file → new name
+        copy_paths(&end(&a, "/file"), &end(&b, "/renamed"), o, false).unwrap();
+        assert!(b.join("renamed").is_file());
+        // file → missing dir/ : error
+        assert!(copy_paths(&end(&a, "/file"), &end(&b, "/nodir/"), o, false).is_err());
+        // dir → missing: created with the content
+        copy_paths(&end(&a, "/dir"), &end(&b, "/newdir"), o, false).unwrap();
+        assert!(b.join("newdir/sub/f").is_file());
+        // dir → existing dir: nested
+        copy_paths(&end(&a, "/dir"), &end(&b, "/exists"), o, false).unwrap();
+        assert!(b.join("exists/dir/sub/f").is_file());
+        // dir/. → existing dir: the content
+        copy_paths(&end(&a, "/dir/."), &end(&b, "/exists"), o, false).unwrap();
+        assert!(b.join("exists/sub/f").is_file());
+        // dir → file: error
+        assert!(copy_paths(&end(&a, "/dir"), &end(&b, "/renamed"), o, false).is_err());
+        // missing source
+        let e = copy_paths(&end(&a, "/nope"), &end(&b, "/x"), o, false).unwrap_err();
+        assert!(e.to_string().contains("Could not find the file"), "{e}");
+    }
+}

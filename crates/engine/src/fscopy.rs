@@ -1,0 +1,759 @@
+//! Copying file trees safely between host directories, container root
+//! filesystems and tar streams (volume copy-up, `cp`).
+//!
+//! Every path inside a container is resolved with `openat2(RESOLVE_IN_ROOT)`
+//! against a descriptor of its root, so a symlink in the container (even
+//! `/etc` → `/etc`) can never lead outside it; everything below a resolved
+//! directory is reached with `*at` calls on names (`O_NOFOLLOW`). Written
+//! entries are confined the same way to the destination directory.
+
+use rustix::fs::{
+    self as rfs, AtFlags, Dir, FileType, Mode, OFlags, ResolveFlags, Stat, Timestamps,
+};
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+fn ioe(e: rustix::io::Errno) -> io::Error {
+    io::Error::from(e)
+}
+
+/// A relative form of `path` for `*at` calls ("." for the root itself).
+fn rel(path: &str) -> String {
+    let t = path.trim_start_matches('/');
+    if t.is_empty() {
+        ".".into()
+    } else {
+        t.to_string()
+    }
+}
+
+/// Opens a directory to use as a root (`O_PATH`).
+pub fn open_dir(p: &Path) -> io::Result<OwnedFd> {
+    rfs::open(
+        p,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(ioe)
+}
+
+/// `openat2(root, path, flags, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)`.
+pub fn open_in_root(root: BorrowedFd, path: &str, flags: OFlags) -> io::Result<OwnedFd> {
+    loop {
+        match rfs::openat2(
+            root,
+            rel(path),
+            flags | OFlags::CLOEXEC,
+            Mode::empty(),
+            ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+        ) {
+            Err(rustix::io::Errno::AGAIN) | Err(rustix::io::Errno::INTR) => continue,
+            r => return r.map_err(ioe),
+        }
+    }
+}
+
+/// Splits a cleaned relative path into (parent, name); name is never
+/// empty, `.` or `..`.
+fn split(path: &str) -> io::Result<(String, String)> {
+    let p = path.trim_matches('/');
+    let (parent, name) = match p.rfind('/') {
+        Some(i) => (&p[..i], &p[i + 1..]),
+        None => ("", p),
+    };
+    if name.is_empty() || name == "." || name == ".." {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("invalid path {path:?}"),
+        ));
+    }
+    Ok((parent.to_string(), name.to_string()))
+}
+
+/// Lexically cleans a path from an archive: no leading `/`, no `.`/`..`
+/// (`..` cannot climb above the top).
+pub fn clean_rel(p: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for c in p.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    parts.join("/")
+}
+
+/// What an entry is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    Dir,
+    File,
+    Symlink(PathBuf),
+    /// A hard link to an earlier entry (its relative path).
+    Hardlink(String),
+    Fifo,
+    Char(u64),
+    Block(u64),
+}
+
+/// Ownership, permissions, times and extended attributes of an entry.
+#[derive(Debug, Clone, Default)]
+pub struct Meta {
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub mtime: i64,
+    pub xattrs: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+fn meta_of(st: &Stat) -> Meta {
+    Meta {
+        mode: st.st_mode & 0o7777,
+        uid: st.st_uid,
+        gid: st.st_gid,
+        mtime: st.st_mtime,
+        xattrs: Vec::new(),
+    }
+}
+
+fn kind_of(st: &Stat) -> Option<Kind> {
+    Some(match FileType::from_raw_mode(st.st_mode) {
+        FileType::Directory => Kind::Dir,
+        FileType::RegularFile => Kind::File,
+        FileType::Fifo => Kind::Fifo,
+        FileType::CharacterDevice => Kind::Char(st.st_rdev),
+        FileType::BlockDevice => Kind::Block(st.st_rdev),
+        FileType::Symlink => Kind::Symlink(PathBuf::new()),
+        _ => return None,
+    })
+}
+
+/// The extended attributes of an open file or directory.
+fn xattrs(fd: BorrowedFd) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut names = vec![0u8; 4096];
+    let Ok(n) = rfs::flistxattr(fd, &mut names[..]) else {
+        return out;
+    };
+    for name in names[..n].split(|b| *b == 0).filter(|s| !s.is_empty()) {
+        let mut val = vec![0u8; 65536];
+        let Ok(name_s) = std::str::from_utf8(name) else {
+            continue;
+        };
+        if let Ok(len) = rfs::fgetxattr(fd, name_s, &mut val[..]) {
+            val.truncate(len);
+            out.push((name.to_vec(), val));
+        }
+    }
+    out
+}
+
+/// Called for each entry: relative name, kind, metadata, the open file.
+pub type Visit<'a> = dyn FnMut(&str, &Kind, &Meta, Option<&mut File>) -> io::Result<()> + 'a;
+
+/// Reads a tree. `visit` gets each entry's relative name (under `prefix`),
+/// kind, metadata and, for regular files, the open file.
+pub struct Walker<'a> {
+    pub visit: &'a mut Visit<'a>,
+    pub with_xattrs: bool,
+    links: HashMap<(u64, u64), String>,
+}
+
+impl<'a> Walker<'a> {
+    pub fn new(visit: &'a mut Visit<'a>, with_xattrs: bool) -> Walker<'a> {
+        Walker {
+            visit,
+            with_xattrs,
+            links: HashMap::new(),
+        }
+    }
+
+    fn join(prefix: &str, name: &str) -> String {
+        if prefix.is_empty() {
+            name.to_string()
+        } else {
+            format!("{prefix}/{name}")
+        }
+    }
+
+    /// The children of the open directory `dir`, named under `prefix`.
+    pub fn children(&mut self, dir: BorrowedFd, prefix: &str) -> io::Result<()> {
+        let mut d = Dir::read_from(dir).map_err(ioe)?;
+        let mut names: Vec<Vec<u8>> = Vec::new();
+        while let Some(e) = d.read() {
+            let e = e.map_err(ioe)?;
+            let n = e.file_name().to_bytes();
+            if n != b"." && n != b".." {
+                names.push(n.to_vec());
+            }
+        }
+        names.sort();
+        for n in names {
+            let name = OsStr::from_bytes(&n);
+            self.entry(dir, name, &Self::join(prefix, &name.to_string_lossy()))?;
+        }
+        Ok(())
+    }
+
+    /// The entry `name` of `dir` (not following a symlink), as `path`.
+    pub fn entry(&mut self, dir: BorrowedFd, name: &OsStr, path: &str) -> io::Result<()> {
+        let st = rfs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).map_err(ioe)?;
+        let Some(mut kind) = kind_of(&st) else {
+            return Ok(()); // sockets
+        };
+        let mut meta = meta_of(&st);
+        match &mut kind {
+            Kind::Dir => {
+                let fd = rfs::openat(
+                    dir,
+                    name,
+                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )
+                .map_err(ioe)?;
+                if self.with_xattrs {
+                    meta.xattrs = xattrs(fd.as_fd());
+                }
+                (self.visit)(path, &kind, &meta, None)?;
+                return self.children(fd.as_fd(), path);
+            }
+            Kind::File => {
+                if st.st_nlink > 1 {
+                    let key = (st.st_dev, st.st_ino);
+                    if let Some(first) = self.links.get(&key) {
+                        let k = Kind::Hardlink(first.clone());
+                        return (self.visit)(path, &k, &meta, None);
+                    }
+                    self.links.insert(key, path.to_string());
+                }
+                let fd = rfs::openat(
+                    dir,
+                    name,
+                    OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )
+                .map_err(ioe)?;
+                if self.with_xattrs {
+                    meta.xattrs = xattrs(fd.as_fd());
+                }
+                let mut f = File::from(fd);
+                return (self.visit)(path, &kind, &meta, Some(&mut f));
+            }
+            Kind::Symlink(t) => {
+                let target = rfs::readlinkat(dir, name, Vec::new()).map_err(ioe)?;
+                *t = PathBuf::from(OsStr::from_bytes(target.as_bytes()));
+            }
+            _ => {}
+        }
+        (self.visit)(path, &kind, &meta, None)
+    }
+}
+
+/// Writes entries below a destination directory; every path is resolved
+/// inside it.
+pub struct Extractor {
+    base: OwnedFd,
+    /// Keep the entries' owners (else the caller's uid/gid).
+    pub preserve_owner: bool,
+    /// Give every entry this owner instead (with `preserve_owner`).
+    pub owner: Option<(u32, u32)>,
+    dirs: Vec<(String, i64)>,
+}
+
+impl Extractor {
+    pub fn new(base: OwnedFd, preserve_owner: bool) -> Extractor {
+        Extractor {
+            base,
+            preserve_owner,
+            owner: None,
+            dirs: Vec::new(),
+        }
+    }
+
+    /// The directory `rel` below the base, created (0755) as needed.
+    fn dir(&self, rel_path: &str) -> io::Result<OwnedFd> {
+        let flags = OFlags::PATH | OFlags::DIRECTORY;
+        match open_in_root(self.base.as_fd(), rel_path, flags) {
+            Ok(fd) => return Ok(fd),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        let mut cur = rfs::openat(
+            &self.base,
+            ".",
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(ioe)?;
+        let mut sofar = String::new();
+        for c in rel_path.split('/').filter(|c| !c.is_empty() && *c != ".") {
+            sofar = Walker::join(&sofar, c);
+            match rfs::mkdirat(&cur, c, Mode::from_raw_mode(0o755)) {
+                Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+                Err(e) => return Err(ioe(e)),
+            }
+            cur = open_in_root(self.base.as_fd(), &sofar, flags)?;
+        }
+        Ok(cur)
+    }
+
+    /// Creates (or replaces) one entry. `data` is the content of a file.
+    pub fn add(
+        &mut self,
+        path: &str,
+        kind: &Kind,
+        meta: &Meta,
+        data: Option<&mut dyn Read>,
+    ) -> io::Result<()> {
+        let path = clean_rel(path);
+        if path.is_empty() {
+            // The destination directory itself.
+            if *kind == Kind::Dir {
+                self.apply(self.base.as_fd(), ".", kind, meta, true)?;
+            }
+            return Ok(());
+        }
+        let (parent, name) = split(&path)?;
+        let dir = self.dir(&parent)?;
+        let existing = rfs::statat(&dir, name.as_str(), AtFlags::SYMLINK_NOFOLLOW).ok();
+        let is_dir = existing
+            .as_ref()
+            .is_some_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory);
+        if existing.is_some() && !(is_dir && *kind == Kind::Dir) {
+            if is_dir {
+                return Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    format!("cannot overwrite directory {path:?} with non-directory"),
+                ));
+            }
+            rfs::unlinkat(&dir, name.as_str(), AtFlags::empty()).map_err(ioe)?;
+        }
+        let n = name.as_str();
+        match kind {
+            Kind::Dir => {
+                if !is_dir {
+                    rfs::mkdirat(&dir, n, Mode::from_raw_mode(0o700)).map_err(ioe)?;
+                }
+                self.dirs.push((path.clone(), meta.mtime));
+            }
+            Kind::File => {
+                let fd = rfs::openat(
+                    &dir,
+                    n,
+                    OFlags::WRONLY
+                        | OFlags::CREATE
+                        | OFlags::EXCL
+                        | OFlags::NOFOLLOW
+                        | OFlags::CLOEXEC,
+                    Mode::from_raw_mode(0o600),
+                )
+                .map_err(ioe)?;
+                let mut f = File::from(fd);
+                if let Some(r) = data {
+                    io::copy(r, &mut f)?;
+                }
+                f.flush()?;
+            }
+            Kind::Symlink(t) => {
+                rfs::symlinkat(t.as_path(), &dir, n).map_err(ioe)?;
+            }
+            Kind::Hardlink(target) => {
+                let t = clean_rel(target);
+                let (tp, tn) = split(&t)?;
+                let tdir = open_in_root(self.base.as_fd(), &tp, OFlags::PATH | OFlags::DIRECTORY)?;
+                rfs::linkat(&tdir, tn.as_str(), &dir, n, AtFlags::empty()).map_err(ioe)?;
+                return Ok(());
+            }
+            Kind::Fifo => {
+                rfs::mknodat(&dir, n, FileType::Fifo, Mode::from_raw_mode(0o600), 0).map_err(ioe)?
+            }
+            Kind::Char(dev) => rfs::mknodat(
+                &dir,
+                n,
+                FileType::CharacterDevice,
+                Mode::from_raw_mode(0o600),
+                *dev,
+            )
+            .map_err(ioe)?,
+            Kind::Block(dev) => rfs::mknodat(
+                &dir,
+                n,
+                FileType::BlockDevice,
+                Mode::from_raw_mode(0o600),
+                *dev,
+            )
+            .map_err(ioe)?,
+        }
+        self.apply(dir.as_fd(), n, kind, meta, false)
+    }
+
+    fn apply(
+        &self,
+        dir: BorrowedFd,
+        name: &str,
+        kind: &Kind,
+        meta: &Meta,
+        is_base: bool,
+    ) -> io::Result<()> {
+        let nofollow = AtFlags::SYMLINK_NOFOLLOW;
+        if self.preserve_owner {
+            let (u, g) = self.owner.unwrap_or((meta.uid, meta.gid));
+            let uid = rfs::Uid::from_raw(u);
+            let gid = rfs::Gid::from_raw(g);
+            let target = if is_base { "." } else { name };
+            rfs::chownat(dir, target, Some(uid), Some(gid), nofollow).map_err(ioe)?;
+        }
+        if matches!(kind, Kind::Symlink(_)) {
+            let ts = Timestamps {
+                last_access: rustix::fs::Timespec {
+                    tv_sec: meta.mtime,
+                    tv_nsec: 0,
+                },
+                last_modification: rustix::fs::Timespec {
+                    tv_sec: meta.mtime,
+                    tv_nsec: 0,
+                },
+            };
+            let _ = rfs::utimensat(dir, name, &ts, nofollow);
+            return Ok(());
+        }
+        let target = if is_base { "." } else { name };
+        rfs::chmodat(
+            dir,
+            target,
+            Mode::from_raw_mode(meta.mode),
+            AtFlags::empty(),
+        )
+        .map_err(ioe)?;
+        if !meta.xattrs.is_empty() && matches!(kind, Kind::File | Kind::Dir) {
+            let mut flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+            if *kind == Kind::Dir {
+                flags |= OFlags::DIRECTORY;
+            }
+            if let Ok(fd) = rfs::openat(dir, target, flags, Mode::empty()) {
+                for (k, v) in &meta.xattrs {
+                    if let Ok(k) = std::str::from_utf8(k) {
+                        // Best effort: security.* may be refused.
+                        let _ = rfs::fsetxattr(&fd, k, v, rfs::XattrFlags::empty());
+                    }
+                }
+            }
+        }
+        if *kind != Kind::Dir {
+            let ts = Timestamps {
+                last_access: rustix::fs::Timespec {
+                    tv_sec: meta.mtime,
+                    tv_nsec: 0,
+                },
+                last_modification: rustix::fs::Timespec {
+                    tv_sec: meta.mtime,
+                    tv_nsec: 0,
+                },
+            };
+            let _ = rfs::utimensat(dir, target, &ts, nofollow);
+        }
+        Ok(())
+    }
+
+    /// Sets directory times last (adding entries changes them).
+    pub fn finish(self) -> io::Result<()> {
+        for (p, mtime) in self.dirs.iter().rev() {
+            let ts = Timestamps {
+                last_access: rustix::fs::Timespec {
+                    tv_sec: *mtime,
+                    tv_nsec: 0,
+                },
+                last_modification: rustix::fs::Timespec {
+                    tv_sec: *mtime,
+                    tv_nsec: 0,
+                },
+            };
+            if let Ok(fd) = open_in_root(self.base.as_fd(), p, OFlags::PATH | OFlags::DIRECTORY) {
+                let _ = rfs::utimensat(&fd, ".", &ts, AtFlags::empty());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether the directory `fd` has no entries.
+pub fn dir_is_empty(fd: BorrowedFd) -> io::Result<bool> {
+    let mut d = Dir::read_from(fd).map_err(ioe)?;
+    while let Some(e) = d.read() {
+        let e = e.map_err(ioe)?;
+        let n = e.file_name().to_bytes();
+        if n != b"." && n != b".." {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Docker's volume copy-up: if `dest` (a path in the container whose root
+/// is `rootfs`, symlinks followed inside it) is a directory and the volume
+/// directory `data` is empty, copy its content (owners, modes, symlinks,
+/// xattrs, hard links) into `data`, and give `data` the source's owner and
+/// mode.
+pub fn copy_up(rootfs: &Path, dest: &str, data: &Path) -> io::Result<()> {
+    let root = open_dir(rootfs)?;
+    let src = match open_in_root(root.as_fd(), dest, OFlags::RDONLY | OFlags::DIRECTORY) {
+        Ok(fd) => fd,
+        Err(e)
+            if e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ENOTDIR) =>
+        {
+            return Ok(())
+        }
+        Err(e) => return Err(e),
+    };
+    let dst = rfs::open(
+        data,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(ioe)?;
+    if !dir_is_empty(dst.as_fd())? {
+        return Ok(());
+    }
+    let st = rfs::fstat(&src).map_err(ioe)?;
+    let mut ex = Extractor::new(dst, true);
+    let mut err: Option<io::Error> = None;
+    {
+        let mut visit = |p: &str, k: &Kind, m: &Meta, f: Option<&mut File>| -> io::Result<()> {
+            let r = ex.add(p, k, m, f.map(|f| f as &mut dyn Read));
+            if let Err(e) = r {
+                err.get_or_insert(io::Error::new(e.kind(), format!("{p}: {e}")));
+            }
+            Ok(())
+        };
+        let mut w = Walker::new(&mut visit, true);
+        w.children(src.as_fd(), "")?;
+    }
+    if let Some(e) = err {
+        return Err(e);
+    }
+    let mut meta = meta_of(&st);
+    meta.xattrs = xattrs(src.as_fd());
+    ex.add("", &Kind::Dir, &meta, None)?;
+    ex.finish()
+}
+
+// ---- tar ----------------------------------------------------------------
+
+/// Writes walked entries as a tar stream.
+pub struct TarSink<W: Write> {
+    pub builder: tar::Builder<W>,
+}
+
+impl<W: Write> TarSink<W> {
+    pub fn new(w: W) -> TarSink<W> {
+        let mut builder = tar::Builder::new(w);
+        builder.follow_symlinks(false);
+        TarSink { builder }
+    }
+
+    pub fn add(
+        &mut self,
+        path: &str,
+        kind: &Kind,
+        meta: &Meta,
+        data: Option<&mut File>,
+    ) -> io::Result<()> {
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(meta.mode);
+        h.set_uid(meta.uid as u64);
+        h.set_gid(meta.gid as u64);
+        h.set_mtime(meta.mtime.max(0) as u64);
+        h.set_size(0);
+        let b = &mut self.builder;
+        match kind {
+            Kind::Dir => {
+                h.set_entry_type(tar::EntryType::Directory);
+                b.append_data(&mut h, format!("{path}/"), io::empty())
+            }
+            Kind::File => {
+                let f = data.ok_or_else(|| io::Error::other("no data"))?;
+                let len = f.metadata()?.len();
+                h.set_entry_type(tar::EntryType::Regular);
+                h.set_size(len);
+                b.append_data(&mut h, path, f.take(len))
+            }
+            Kind::Symlink(t) => {
+                h.set_entry_type(tar::EntryType::Symlink);
+                b.append_link(&mut h, path, t)
+            }
+            Kind::Hardlink(t) => {
+                h.set_entry_type(tar::EntryType::Link);
+                b.append_link(&mut h, path, t)
+            }
+            Kind::Fifo => {
+                h.set_entry_type(tar::EntryType::Fifo);
+                b.append_data(&mut h, path, io::empty())
+            }
+            Kind::Char(d) | Kind::Block(d) => {
+                h.set_entry_type(if matches!(kind, Kind::Char(_)) {
+                    tar::EntryType::Char
+                } else {
+                    tar::EntryType::Block
+                });
+                h.set_device_major(rustix::fs::major(*d))?;
+                h.set_device_minor(rustix::fs::minor(*d))?;
+                b.append_data(&mut h, path, io::empty())
+            }
+        }
+    }
+
+    pub fn finish(mut self) -> io::Result<W> {
+        self.builder.finish()?;
+        self.builder.into_inner()
+    }
+}
+
+/// Extracts a tar stream through `ex`; `rebase` renames a leading path
+/// component (docker's cp: the source's name becomes the destination's).
+pub fn untar(r: &mut dyn Read, ex: &mut Extractor, rebase: Option<(&str, &str)>) -> io::Result<()> {
+    let mut a = tar::Archive::new(r);
+    for e in a.entries()? {
+        let mut e = e?;
+        let raw = e.path_bytes().into_owned();
+        let mut path = clean_rel(&String::from_utf8_lossy(&raw));
+        if let Some((from, to)) = rebase {
+            let from = clean_rel(from);
+            if path == from {
+                path = to.to_string();
+            } else if let Some(rest) = path.strip_prefix(&format!("{from}/")) {
+                path = format!("{to}/{rest}");
+            }
+        }
+        if path.is_empty() {
+            // "./": the destination itself keeps its metadata (as docker).
+            continue;
+        }
+        let h = e.header();
+        let meta = Meta {
+            mode: h.mode().unwrap_or(0o644) & 0o7777,
+            uid: h.uid().unwrap_or(0) as u32,
+            gid: h.gid().unwrap_or(0) as u32,
+            mtime: h.mtime().unwrap_or(0) as i64,
+            xattrs: Vec::new(),
+        };
+        let link = || -> io::Result<PathBuf> {
+            e.link_name()?
+                .map(|l| l.into_owned())
+                .ok_or_else(|| io::Error::other(format!("{path}: link without a target")))
+        };
+        let dev = || {
+            rustix::fs::makedev(
+                h.device_major().ok().flatten().unwrap_or(0),
+                h.device_minor().ok().flatten().unwrap_or(0),
+            )
+        };
+        let kind = match h.entry_type() {
+            tar::EntryType::Directory => Kind::Dir,
+            tar::EntryType::Regular | tar::EntryType::Continuous => Kind::File,
+            tar::EntryType::Symlink => Kind::Symlink(link()?),
+            tar::EntryType::Link => {
+                let t = clean_rel(&link()?.to_string_lossy());
+                let t = match rebase {
+                    Some((from, to)) if t == clean_rel(from) => to.to_string(),
+                    Some((from, to)) => match t.strip_prefix(&format!("{}/", clean_rel(from))) {
+                        Some(rest) => format!("{to}/{rest}"),
+                        None => t,
+                    },
+                    None => t,
+                };
+                Kind::Hardlink(t)
+            }
+            tar::EntryType::Fifo => Kind::Fifo,
+            tar::EntryType::Char => Kind::Char(dev()),
+            tar::EntryType::Block => Kind::Block(dev()),
+            _ => continue,
+        };
+        ex.add(&path, &kind, &meta, Some(&mut e))
+            .map_err(|err| io::Error::new(err.kind(), format!("{path}: {err}")))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clean() {
+        assert_eq!(clean_rel("./a/../../b/"), "b");
+        assert_eq!(clean_rel("/etc/passwd"), "etc/passwd");
+        assert_eq!(clean_rel("."), "");
+    }
+
+    #[test]
+    fn copy_tree_and_tar_round_trip_stay_inside() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("root");
+        std::fs::create_dir_all(root.join("src/sub")).unwrap();
+        std::fs::write(root.join("src/sub/f"), b"hello").unwrap();
+        std::os::unix::fs::symlink("/etc", root.join("src/etc")).unwrap();
+        std::fs::hard_link(root.join("src/sub/f"), root.join("src/h")).unwrap();
+        // user.* xattrs where the filesystem has them.
+        let xattr_ok = rfs::setxattr(
+            root.join("src/sub/f"),
+            "user.berth",
+            b"v",
+            rfs::XattrFlags::empty(),
+        )
+        .is_ok();
+        std::fs::set_permissions(
+            root.join("src/sub"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o711),
+        )
+        .unwrap();
+        let data = t.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        copy_up(&root, "/src", &data).unwrap();
+        assert_eq!(std::fs::read(data.join("sub/f")).unwrap(), b"hello");
+        use std::os::unix::fs::MetadataExt;
+        let md = |p: &str| std::fs::symlink_metadata(data.join(p)).unwrap();
+        assert_eq!(md("sub").mode() & 0o7777, 0o711);
+        assert_eq!(md("h").ino(), md("sub/f").ino(), "hard links stay links");
+        if xattr_ok {
+            let mut v = [0u8; 8];
+            let n = rfs::getxattr(data.join("sub/f"), "user.berth", &mut v[..]).unwrap();
+            assert_eq!(&v[..n], b"v");
+        }
+        assert_eq!(
+            std::fs::read_link(data.join("etc")).unwrap(),
+            Path::new("/etc")
+        );
+        // A non-empty volume is left alone.
+        std::fs::write(root.join("src/new"), b"x").unwrap();
+        copy_up(&root, "/src", &data).unwrap();
+        assert!(!data.join("new").exists());
+
+        // A symlink to / in the destination resolves to the destination.
+        std::os::unix::fs::symlink("/", data.join("up")).unwrap();
+        let mut buf = Vec::new();
+        {
+            let mut b = tar::Builder::new(&mut buf);
+            let mut h = tar::Header::new_gnu();
+            h.set_size(3);
+            h.set_mode(0o644);
+            b.append_data(&mut h, "up/berth-fscopy-evil", &b"bad"[..])
+                .unwrap();
+            b.finish().unwrap();
+        }
+        let mut ex = Extractor::new(open_dir(&data).unwrap(), false);
+        untar(&mut &buf[..], &mut ex, None).unwrap();
+        assert!(!Path::new("/berth-fscopy-evil").exists());
+        assert_eq!(
+            std::fs::read(data.join("berth-fscopy-evil")).unwrap(),
+            b"bad"
+        );
+    }
+}
