@@ -29,6 +29,7 @@ pub mod error;
 pub mod fsutil;
 pub mod logs;
 mod monitor;
+pub mod network;
 mod ops;
 pub mod options;
 pub mod seccomp;

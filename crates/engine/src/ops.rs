@@ -184,7 +184,10 @@ impl Engine {
             host_resolv_conf: Path::new("/etc/resolv.conf"),
             host_hosts: Path::new("/etc/hosts"),
         };
-        let gen = spec::generate(opts, &cc, &ctx)?;
+        let mut gen = spec::generate(opts, &cc, &ctx)?;
+        let net = crate::network::prepare(self, opts, &id)?;
+        crate::network::apply_to_spec(&net, &mut gen.spec);
+        gen.container.host_config.network_mode = net.mode.name();
         // As docker's -v: a missing host directory is created.
         for m in gen.container.mounts.iter().filter(|m| m.kind == "bind") {
             let p = Path::new(&m.source);
@@ -276,9 +279,10 @@ impl Engine {
             runtime: c.options.runtime.clone(),
             auto_remove: c.host_config.auto_remove,
         };
-        match monitor::spawn(self, &launch, attach) {
+        match crate::network::setup(self, &c).and_then(|_| monitor::spawn(self, &launch, attach)) {
             Ok(pid) => Ok(pid),
             Err(e) => {
+                let _ = crate::network::teardown(self, id);
                 let _ = sys::unmount(&self.rootfs_path(id));
                 let mut st = self.load_state_raw(id).unwrap_or_default();
                 st.status = if st.started_at == timeutil::ZERO_TIME {
@@ -639,7 +643,7 @@ impl Engine {
             "ProcessLabel": "",
             "AppArmorProfile": "",
             "ExecIDs": Value::Null,
-            "HostConfig": c.host_config,
+            "HostConfig": crate::network::host_config_json(&c),
             "GraphDriver": {
                 "Name": "overlay",
                 "Data": {
@@ -651,7 +655,7 @@ impl Engine {
             },
             "Mounts": c.mounts,
             "Config": c.config,
-            "NetworkSettings": {"Networks": {}},
+            "NetworkSettings": crate::network::settings(self, &c),
         }))
     }
 

@@ -266,6 +266,8 @@ impl Engine {
         let rt = crate::ops::runtime_for(self, id);
         rt.delete_force(self, id);
         let _ = crate::sys::unmount(&self.rootfs_path(id));
+        // Errors are reported by `system prune`, which retries.
+        let _ = crate::network::teardown(self, id);
     }
 }
 

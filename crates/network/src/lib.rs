@@ -590,6 +590,9 @@ impl<H: Host> Manager<H> {
         ports: &[PortMapping],
     ) -> Result<Endpoint> {
         let _l = self.lock()?;
+        if !self.network_file(&network.name).exists() {
+            return Err(Error::NotFound(network.name.clone()));
+        }
         let mut cn = self.container(id)?.unwrap_or_else(|| ContainerNet {
             id: id.into(),
             name: name.into(),
@@ -779,6 +782,20 @@ impl<H: Host> Manager<H> {
                 format!("cannot remove the network namespace {}", netns.display()),
                 e,
             ));
+        }
+        // As netavark: the default network's bridge goes with its last
+        // container (its subnet is chosen again on next use).
+        if let Some(n) = nets.iter().find(|n| n.name == DEFAULT_NETWORK) {
+            if self.users(n).is_ok_and(|u| u.is_empty()) {
+                let _ = std::fs::remove_file(self.network_file(&n.name));
+                let _ = std::fs::remove_file(self.ipam_file(&n.name));
+                if let Err(e) = self.host.delete_link(&n.bridge) {
+                    errs.push(e);
+                }
+                if let Err(e) = self.sync_nft() {
+                    errs.push(e);
+                }
+            }
         }
         errs
     }
