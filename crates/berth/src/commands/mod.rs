@@ -3,6 +3,7 @@
 mod archive;
 mod containers;
 mod images;
+pub mod network;
 mod transfer;
 
 use std::io::Write;
@@ -30,6 +31,9 @@ pub fn run(g: &Globals, cmd: Command) -> CmdResult {
         Command::Logout(a) => transfer::logout(a),
         Command::Version => out(&format!("berth {VERSION_TEXT}")),
         Command::Run(a) => containers::run(g, a),
+        Command::Network(sub) => network::run(g, sub),
+        Command::Port(a) => network::port(g, a),
+        Command::System(sub) => network::system(g, sub),
         Command::Create(a) => containers::create(g, a),
         Command::Start(a) => containers::start(g, a),
         Command::Stop(a) => containers::stop(g, a),
