@@ -60,7 +60,9 @@ impl Net {
     /// Asserts nothing of container `id` is left on the host.
     fn assert_gone(&self, id: &str) {
         let links = sh("ip -o link show");
-        for net in ["bridge"] {
+        // The stable host-side names on every network of the store.
+        let nets = self.ok(&["network", "ls", "--format", "{{.Name}}"]);
+        for net in nets.lines().chain(["bridge"]) {
             let v = network::veth_name(id, net);
             assert!(
                 !links.contains(&format!(" {v}@")),
