@@ -482,6 +482,7 @@ pub fn inspect_network(e: &Engine, n: &Network) -> Value {
 /// The pseudo networks `network ls` shows besides the records.
 pub fn builtin(name: &str) -> Option<Value> {
     let (id, driver) = match name {
+        DEFAULT_NETWORK => ("bridge", "bridge"),
         "host" => ("host", "host"),
         "none" => ("none", "null"),
         _ => return None,

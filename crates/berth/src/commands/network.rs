@@ -213,15 +213,16 @@ fn create(g: &Globals, a: NetCreateArgs) -> CmdResult {
 
 /// Every network as docker's inspect JSON: records, then host and none.
 fn all(eng: &::engine::Engine) -> Result<Vec<Value>, CliError> {
-    let mut m = net::manager(eng);
+    let m = net::manager(eng);
     let mut v: Vec<Value> = Vec::new();
-    let mut list = m.list().map_err(ne)?;
-    if !list.iter().any(|n| n.name == net::DEFAULT_NETWORK) {
-        // As docker, `bridge` always exists.
-        list.push(m.ensure_default().map_err(ne)?);
-    }
+    let list = m.list().map_err(ne)?;
     for n in &list {
         v.push(net::inspect_network(eng, n));
+    }
+    // As docker, `bridge` is always listed; its bridge device and subnet
+    // exist only while containers use it (as netavark's).
+    if !list.iter().any(|n| n.name == net::DEFAULT_NETWORK) {
+        v.extend(net::builtin(net::DEFAULT_NETWORK));
     }
     v.extend(["host", "none"].iter().filter_map(|n| net::builtin(n)));
     v.sort_by(|a, b| a["Name"].as_str().cmp(&b["Name"].as_str()));
