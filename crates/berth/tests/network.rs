@@ -488,3 +488,40 @@ fn network_flags_are_checked_at_create() {
     ]);
     assert!(!out.contains("eth0"), "{out}");
 }
+
+/// After kill -9 of a container and its monitor (nothing ran the exit
+/// path), `system prune` removes the container and its veth, rules,
+/// netns file and lease; and stray records of unknown containers.
+#[test]
+fn system_prune_cleans_crash_leftovers() {
+    let n = Net::new();
+    let port = free_port();
+    let p = format!("{port}:80");
+    let id = n.httpd(&["-p", &p], "crash");
+    until("serving", || http_get(&format!("127.0.0.1:{port}")));
+    let state: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(n.env.root().join(format!("containers/{id}/state.json"))).unwrap(),
+    )
+    .unwrap();
+    let mon = state["MonitorPid"].as_i64().unwrap();
+    let pid: i64 = n.inspect(&id, "{{.State.Pid}}").parse().unwrap();
+    assert!(mon > 0 && pid > 0);
+    sh(&format!("kill -9 {mon}; kill -9 {pid}"));
+    until("the processes are gone", || {
+        (!std::path::Path::new(&format!("/proc/{pid}")).exists()
+            && !std::path::Path::new(&format!("/proc/{mon}")).exists())
+        .then_some(())
+    });
+    // The leftovers are still there...
+    assert!(n.run_root().join("netns").join(&id).exists());
+    assert!(sh("nft list ruleset").contains(&id));
+    // ...plus a stray netns file of a container that never existed.
+    let ghost = "0".repeat(64);
+    std::fs::write(n.run_root().join("netns").join(&ghost), "").unwrap();
+    let out = n.ok(&["system", "prune", "-f"]);
+    assert!(out.contains(&id), "{out}");
+    n.assert_gone(&id);
+    assert!(!n.run_root().join("netns").join(&ghost).exists());
+    let (code, _, _) = n.run(&["inspect", &id]);
+    assert_eq!(code, 1, "the container is removed");
+}
