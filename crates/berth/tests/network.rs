@@ -157,6 +157,9 @@ fn published_port_serves_http_on_loopback_and_host_address() {
             "{addr}: {body}"
         );
     }
+    // The host port stays bound while the container runs.
+    let e = TcpListener::bind(("0.0.0.0", port)).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::AddrInUse);
     // `port`, docker's format.
     assert_eq!(n.ok(&["port", &id]), format!("80/tcp -> 0.0.0.0:{port}\n"));
     assert_eq!(n.ok(&["port", &id, "80"]), format!("0.0.0.0:{port}\n"));

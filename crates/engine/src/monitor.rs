@@ -284,6 +284,8 @@ fn frame(stream: u8, data: &[u8]) -> Vec<u8> {
 }
 
 fn monitor_main(engine: &Engine, l: &Launch, sync: OwnedFd, attach: Option<OwnedFd>) -> i32 {
+    // The published host ports stay bound while the container lives.
+    let _held_ports = crate::network::hold_ports(engine, &l.id);
     let _ = sys::set_child_subreaper();
     let _ = std::env::set_current_dir("/");
     let devnull = match std::fs::OpenOptions::new()

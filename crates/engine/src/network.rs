@@ -512,3 +512,22 @@ pub fn host_config_json(c: &Container) -> Value {
     }
     v
 }
+
+/// Binds the container's published host ports (docker-proxy's sockets,
+/// never accepted on: DNAT takes the traffic), so other programs cannot
+/// take them while the container runs. The monitor holds the returned
+/// sockets until the container exits. Ports that cannot be bound are
+/// skipped (checked at start already).
+pub fn hold_ports(e: &Engine, id: &str) -> Vec<std::os::fd::OwnedFd> {
+    use std::net::{SocketAddrV4, TcpListener, UdpSocket};
+    let mut out = Vec::new();
+    for m in ports(e, id) {
+        let a = SocketAddrV4::new(m.host_ip, m.host_port);
+        let fd: Option<std::os::fd::OwnedFd> = match m.proto {
+            network::Proto::Tcp => TcpListener::bind(a).ok().map(Into::into),
+            network::Proto::Udp => UdpSocket::bind(a).ok().map(Into::into),
+        };
+        out.extend(fd);
+    }
+    out
+}
