@@ -528,3 +528,71 @@ fn system_prune_cleans_crash_leftovers() {
     let (code, _, _) = n.run(&["inspect", &id]);
     assert_eq!(code, 1, "the container is removed");
 }
+
+#[test]
+fn connect_disconnect_ip_and_container_mode() {
+    let n = Net::new();
+    let tag = format!("{:x}", std::process::id());
+    let net = format!("bt2-{tag}");
+    let c1 = format!("c1-{tag}");
+    // A subnet of the test's own choosing: find one that is free.
+    let mut subnet = String::new();
+    for b in 100..200 {
+        let s = format!("10.{b}.77.0/24");
+        let (code, _, _) = n.run(&[
+            "network",
+            "create",
+            "--subnet",
+            &s,
+            "--gateway",
+            &format!("10.{b}.77.254"),
+            &net,
+        ]);
+        if code == 0 {
+            subnet = s;
+            break;
+        }
+    }
+    assert!(!subnet.is_empty());
+    let prefix = subnet.trim_end_matches("0/24").to_string();
+    let id = n
+        .ok(&["run", "-d", "--name", &c1, "bb", "busybox", "sleep", "1000"])
+        .trim()
+        .to_string();
+    n.ok(&["network", "connect", "--alias", "extra", &net, &c1]);
+    let links = n.ok(&["exec", &c1, "ls", "/sys/class/net"]);
+    assert_eq!(links, "eth0\neth1\nlo\n");
+    // container:NAME shares the namespace.
+    let shared = n.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        &format!("container:{c1}"),
+        "bb",
+        "ls",
+        "/sys/class/net",
+    ]);
+    assert_eq!(shared, links);
+    // --ip, and the names of a connected container resolve.
+    let want = format!("{prefix}77");
+    let out = n.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        &net,
+        "--ip",
+        &want,
+        "bb",
+        "sh",
+        "-c",
+        "busybox ip -4 addr show eth0; busybox nslookup extra",
+    ]);
+    assert!(out.contains(&format!("inet {want}/24")), "{out}");
+    assert!(out.contains(&format!("Address: {prefix}1\n")), "{out}");
+    n.ok(&["network", "disconnect", &net, &c1]);
+    assert_eq!(n.ok(&["exec", &c1, "ls", "/sys/class/net"]), "eth0\nlo\n");
+    assert!(!sh("ip -o link show").contains(&network::veth_name(&id, &net)));
+    n.ok(&["rm", "-f", &c1]);
+    n.assert_gone(&id);
+    n.ok(&["network", "rm", &net]);
+}
