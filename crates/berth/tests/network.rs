@@ -144,6 +144,29 @@ fn http_get(addr: &str) -> Option<String> {
     out.starts_with("HTTP/1.").then_some(out)
 }
 
+/// An A query over TCP to `server`:53; the first address answered.
+fn dns_tcp_a(server: &str, name: &str) -> String {
+    let mut q = vec![0xab, 0xcd, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+    for l in name.split('.') {
+        q.push(l.len() as u8);
+        q.extend_from_slice(l.as_bytes());
+    }
+    q.extend_from_slice(&[0, 0, 1, 0, 1]);
+    let mut s = TcpStream::connect((server, 53)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut msg = (q.len() as u16).to_be_bytes().to_vec();
+    msg.extend_from_slice(&q);
+    s.write_all(&msg).unwrap();
+    let mut len = [0u8; 2];
+    s.read_exact(&mut len).unwrap();
+    let mut r = vec![0u8; u16::from_be_bytes(len) as usize];
+    s.read_exact(&mut r).unwrap();
+    assert_eq!(&r[..2], &[0xab, 0xcd]);
+    assert_eq!(u16::from_be_bytes([r[6], r[7]]), 1, "one answer");
+    let a = &r[r.len() - 4..];
+    format!("{}.{}.{}.{}", a[0], a[1], a[2], a[3])
+}
+
 #[test]
 fn published_port_serves_http_on_loopback_and_host_address() {
     let n = Net::new();
@@ -392,6 +415,11 @@ fn names_resolve_on_a_user_network_and_rm_refuses_in_use() {
             "nslookup {name}: {out}"
         );
     }
+    // Over TCP too (asked from the host: the gateway address is the host's).
+    let ipam: serde_json::Value =
+        serde_json::from_str(&n.ok(&["network", "inspect", "-f", "{{json .IPAM}}", &net])).unwrap();
+    let gw = ipam["Config"][0]["Gateway"].as_str().unwrap().to_string();
+    assert_eq!(dns_tcp_a(&gw, "dbalias"), ip);
     let (code, out, _) = n.run(&[
         "run",
         "--rm",

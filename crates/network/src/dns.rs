@@ -130,8 +130,7 @@ fn running_pid(p: &Paths, net: &str) -> Option<i32> {
         .ok()?;
     let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
     let args: Vec<&[u8]> = cmd.split(|b| *b == 0).collect();
-    (args.get(1) == Some(&ARGV1.as_bytes()) && args.contains(&net.as_bytes()))
-        .then_some(pid)
+    (args.get(1) == Some(&ARGV1.as_bytes()) && args.contains(&net.as_bytes())).then_some(pid)
 }
 
 /// Starts the resolver of `net` with `exe` unless one runs; returns once
@@ -202,15 +201,68 @@ impl Records {
     }
 }
 
+/// The reply to one raw query: ours from `alloc`, else forwarded.
+fn resolve(raw: &[u8], alloc: &Allocations, ups: &[SocketAddr]) -> Option<Vec<u8>> {
+    let q = parse_query(raw)?;
+    let ours = alloc.lookup(&q.name);
+    if !ours.is_empty() {
+        let ips = if q.qtype == TYPE_A { ours } else { Vec::new() };
+        return Some(answer(raw, &q, &ips));
+    }
+    Some(forward(raw, ups).unwrap_or_else(|| servfail(raw, &q)))
+}
+
+/// DNS over TCP: length-prefixed queries on one connection.
+fn serve_tcp(
+    mut c: std::net::TcpStream,
+    recs: std::sync::Arc<std::sync::Mutex<Allocations>>,
+    ups: Vec<SocketAddr>,
+) {
+    use std::io::{Read, Write};
+    let _ = c.set_read_timeout(Some(Duration::from_secs(10)));
+    loop {
+        let mut len = [0u8; 2];
+        if c.read_exact(&mut len).is_err() {
+            return;
+        }
+        let mut raw = vec![0u8; u16::from_be_bytes(len) as usize];
+        if c.read_exact(&mut raw).is_err() {
+            return;
+        }
+        let alloc = recs.lock().map(|a| a.clone()).unwrap_or_default();
+        let Some(out) = resolve(&raw, &alloc, &ups) else {
+            return;
+        };
+        let mut msg = (out.len() as u16).to_be_bytes().to_vec();
+        msg.extend_from_slice(&out);
+        if c.write_all(&msg).is_err() {
+            return;
+        }
+    }
+}
+
 /// The resolver's main loop (in the `berth __network-dns STATE RUN NET` process).
 pub fn serve(p: &Paths, net: &str) -> Result<()> {
+    use std::sync::{Arc, Mutex};
     let n: Network = read_json(&p.state.join(format!("{net}.json")))?
         .ok_or_else(|| Error::NotFound(net.into()))?;
     let sock = UdpSocket::bind((n.gateway, 53))
         .map_err(|e| Error::io(format!("cannot listen on {}:53/udp", n.gateway), e))?;
     sock.set_read_timeout(Some(Duration::from_millis(500)))
         .map_err(|e| Error::io("dns socket", e))?;
+    let tcp = std::net::TcpListener::bind((n.gateway, 53))
+        .map_err(|e| Error::io(format!("cannot listen on {}:53/tcp", n.gateway), e))?;
     let ups = upstreams(&std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default());
+    let shared = Arc::new(Mutex::new(Allocations::default()));
+    {
+        let (shared, ups) = (shared.clone(), ups.clone());
+        std::thread::spawn(move || {
+            for c in tcp.incoming().flatten() {
+                let (shared, ups) = (shared.clone(), ups.clone());
+                std::thread::spawn(move || serve_tcp(c, shared, ups));
+            }
+        });
+    }
     sys::write_atomic(&pid_file(p, net), std::process::id().to_string().as_bytes())
         .map_err(|e| Error::io("cannot write the DNS pid file", e))?;
     let mut rec = Records {
@@ -221,7 +273,13 @@ pub fn serve(p: &Paths, net: &str) -> Result<()> {
     let mut buf = [0u8; 4096];
     let mut empty_since: Option<Instant> = None;
     loop {
+        let before = rec.stamp;
         rec.reload();
+        if rec.stamp != before {
+            if let Ok(mut s) = shared.lock() {
+                *s = rec.alloc.clone();
+            }
+        }
         if rec.alloc.leases.is_empty() {
             let since = *empty_since.get_or_insert_with(Instant::now);
             if since.elapsed() > Duration::from_secs(1) {
@@ -253,10 +311,10 @@ pub fn serve(p: &Paths, net: &str) -> Result<()> {
         };
         let raw = buf[..len].to_vec();
         let Some(q) = parse_query(&raw) else { continue };
-        let ours = rec.alloc.lookup(&q.name);
-        if !ours.is_empty() {
-            let ips = if q.qtype == TYPE_A { ours } else { Vec::new() };
-            let _ = sock.send_to(&answer(&raw, &q, &ips), from);
+        if !rec.alloc.lookup(&q.name).is_empty() {
+            if let Some(out) = resolve(&raw, &rec.alloc, &ups) {
+                let _ = sock.send_to(&out, from);
+            }
             continue;
         }
         let reply = sock.try_clone();
