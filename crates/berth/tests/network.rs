@@ -183,6 +183,15 @@ fn published_port_serves_http_on_loopback_and_host_address() {
     // The host port stays bound while the container runs.
     let e = TcpListener::bind(("0.0.0.0", port)).unwrap_err();
     assert_eq!(e.kind(), std::io::ErrorKind::AddrInUse);
+    // `ps` PORTS column.
+    let ps = n.ok(&[
+        "ps",
+        "--format",
+        "{{.Ports}}",
+        "--filter",
+        &format!("id={id}"),
+    ]);
+    assert_eq!(ps, format!("0.0.0.0:{port}->80/tcp\n"));
     // `port`, docker's format.
     assert_eq!(n.ok(&["port", &id]), format!("80/tcp -> 0.0.0.0:{port}\n"));
     assert_eq!(n.ok(&["port", &id, "80"]), format!("0.0.0.0:{port}\n"));

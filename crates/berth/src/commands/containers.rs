@@ -564,6 +564,17 @@ fn ellipsis(s: &str, max: usize) -> String {
     t
 }
 
+/// docker's PORTS column: `0.0.0.0:8080->80/tcp, ...`.
+fn with_ports(eng: &::engine::Engine, mut v: Value, id: &str) -> Value {
+    v["Ports"] = ::engine::network::ports(eng, id)
+        .iter()
+        .map(|m| format!("{}:{}->{}", m.host_ip, m.host_port, m.key()))
+        .collect::<Vec<_>>()
+        .join(", ")
+        .into();
+    v
+}
+
 fn row_value(s: &Summary, no_trunc: bool) -> Value {
     let id = if no_trunc {
         s.id.clone()
@@ -683,7 +694,7 @@ pub fn ps(g: &Globals, a: PsArgs) -> CmdResult {
     if json_out {
         let mut s = String::new();
         for c in &list {
-            s.push_str(&row_value(c, a.no_trunc).to_string());
+            s.push_str(&with_ports(&eng, row_value(c, a.no_trunc), &c.id).to_string());
             s.push('\n');
         }
         return out_raw(&s);
@@ -709,7 +720,7 @@ pub fn ps(g: &Globals, a: PsArgs) -> CmdResult {
         lines.push(render(&Value::Object(h))?);
     }
     for c in &list {
-        lines.push(render(&row_value(c, a.no_trunc))?);
+        lines.push(render(&with_ports(&eng, row_value(c, a.no_trunc), &c.id))?);
     }
     if template.table {
         out_raw(&tabwrite(&lines))
