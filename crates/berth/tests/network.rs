@@ -180,6 +180,30 @@ fn published_port_serves_http_on_loopback_and_host_address() {
             "{addr}: {body}"
         );
     }
+    // From containers: another one, and itself (hairpin).
+    let other = n.ok(&[
+        "run",
+        "--rm",
+        "bb",
+        "sh",
+        "-c",
+        &format!(
+            "printf 'GET /index.html HTTP/1.0\\r\\n\\r\\n' | busybox nc {} {port}",
+            host_ip()
+        ),
+    ]);
+    assert!(other.contains("hello-published"), "{other}");
+    let own = n.ok(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        &format!(
+            "printf 'GET /index.html HTTP/1.0\\r\\n\\r\\n' | busybox nc {} {port}",
+            host_ip()
+        ),
+    ]);
+    assert!(own.contains("hello-published"), "{own}");
     // The host port stays bound while the container runs.
     let e = TcpListener::bind(("0.0.0.0", port)).unwrap_err();
     assert_eq!(e.kind(), std::io::ErrorKind::AddrInUse);

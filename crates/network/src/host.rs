@@ -102,6 +102,9 @@ impl Host for RealHost {
                 .link_index(host_veth)?
                 .ok_or_else(|| Error::Netlink(format!("veth {host_veth} vanished")))?;
             nl.set_master(idx, br)?;
+            // Hairpin, so a container reaches its own published ports.
+            let hp = format!("/sys/class/net/{host_veth}/brport/hairpin_mode");
+            std::fs::write(&hp, "1").map_err(|e| Error::io(format!("cannot write {hp}"), e))?;
             nl.set_up(idx, &format!("bring up {host_veth}"))?;
             let mut inner = Rtnl::open_in(netns)?;
             if let Some(lo) = inner.link_index("lo")? {
