@@ -150,5 +150,24 @@ mod tests {
             "internal: no outbound NAT\n{s}"
         );
         assert_eq!(s.matches("table ip berth {").count(), 1);
+        // The real nft accepts it (check mode: nothing is changed).
+        // SAFETY: geteuid has no preconditions.
+        let root = unsafe { libc::geteuid() } == 0;
+        if root && std::path::Path::new("/usr/sbin/nft").exists() {
+            use std::io::Write;
+            let mut c = std::process::Command::new("nft")
+                .args(["-c", "-f", "-"])
+                .stdin(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            c.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+            let o = c.wait_with_output().unwrap();
+            assert!(
+                o.status.success(),
+                "{}\n{s}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
     }
 }
