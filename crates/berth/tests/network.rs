@@ -540,6 +540,12 @@ fn network_flags_are_checked_at_create() {
     assert!(err.contains("--publish"), "{err}");
     let (code, _, err) = n.run(&["network", "create", "--subnet", "10.0.0.1/8", "badnet"]);
     assert_eq!(code, 125, "{err}");
+    let (code, _, err) = n.run(&["create", "--ip", "172.30.9.9", "bb", "true"]);
+    assert_eq!(code, 125);
+    assert!(err.contains("user defined networks only"), "{err}");
+    let (code, _, err) = n.run(&["create", "--network-alias", "x", "bb", "true"]);
+    assert_eq!(code, 125);
+    assert!(err.contains("user defined networks"), "{err}");
     // none and host still work.
     let out = n.ok(&[
         "run",

@@ -102,7 +102,11 @@ pub(crate) struct Prepared {
 /// Validates the network flags at create (unknown network, bad `-p`,
 /// `--ip`), resolves `container:NAME`.
 pub(crate) fn prepare(e: &Engine, opts: &CreateOptions, id: &str) -> Result<Prepared> {
-    let mode = Mode::parse(opts.network.as_deref());
+    let mut mode = Mode::parse(opts.network.as_deref());
+    if opts.network.is_none() && !nix::unistd::geteuid().is_root() {
+        // Bridges need root; without it the default is an empty netns.
+        mode = Mode::None;
+    }
     for p in &opts.publish {
         network::ports::parse_publish(p).map_err(conv)?;
     }
@@ -122,6 +126,11 @@ pub(crate) fn prepare(e: &Engine, opts: &CreateOptions, id: &str) -> Result<Prep
             if !opts.network_aliases.is_empty() {
                 return Err(Error::invalid(
                     "network-scoped alias is supported only for containers in user defined networks",
+                ));
+            }
+            if opts.ip.is_some() {
+                return Err(Error::invalid(
+                    "user specified IP address is supported on user defined networks only",
                 ));
             }
             Ok(Prepared {
