@@ -152,13 +152,7 @@ pub fn ensure_running(p: &Paths, net: &str, exe: &Path) -> Result<()> {
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
-    // SAFETY: setsid is async-signal-safe; nothing else runs between fork and exec.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::setsid();
-            Ok(())
-        });
-    }
+    sys::new_session_on_spawn(&mut cmd);
     let mut child = cmd
         .spawn()
         .map_err(|e| Error::io(format!("cannot start the DNS of network {net}"), e))?;

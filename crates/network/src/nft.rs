@@ -151,8 +151,7 @@ mod tests {
         );
         assert_eq!(s.matches("table ip berth {").count(), 1);
         // The real nft accepts it (check mode: nothing is changed).
-        // SAFETY: geteuid has no preconditions.
-        let root = unsafe { libc::geteuid() } == 0;
+        let root = nix::unistd::geteuid().is_root();
         if root && std::path::Path::new("/usr/sbin/nft").exists() {
             use std::io::Write;
             let mut c = std::process::Command::new("nft")

@@ -119,3 +119,16 @@ pub fn sysctl(key: &str, value: &str) -> io::Result<()> {
     }
     std::fs::write(&p, value)
 }
+
+/// Makes the child spawned by `cmd` a session leader (detached from the
+/// caller's terminal and process group).
+pub fn new_session_on_spawn(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: setsid is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+}
