@@ -629,6 +629,14 @@ fn connect_disconnect_ip_and_container_mode() {
     n.ok(&["network", "connect", "--alias", "extra", &net, &c1]);
     let links = n.ok(&["exec", &c1, "ls", "/sys/class/net"]);
     assert_eq!(links, "eth0\neth1\nlo\n");
+    // The connection is kept across a restart, as docker's.
+    n.ok(&["stop", "-t", "0", &c1]);
+    n.assert_gone(&id);
+    n.ok(&["start", &c1]);
+    assert_eq!(n.ok(&["exec", &c1, "ls", "/sys/class/net"]), links);
+    let (code, _, err) = n.run(&["network", "connect", &net, &c1]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("already exists"), "{err}");
     // container:NAME shares the namespace.
     let shared = n.ok(&[
         "run",
@@ -655,7 +663,12 @@ fn connect_disconnect_ip_and_container_mode() {
         "busybox ip -4 addr show eth0; busybox nslookup extra",
     ]);
     assert!(out.contains(&format!("inet {want}/24")), "{out}");
-    assert!(out.contains(&format!("Address: {prefix}1\n")), "{out}");
+    let nets: serde_json::Value =
+        serde_json::from_str(&n.inspect(&c1, "{{json .NetworkSettings.Networks}}")).unwrap();
+    let c1_ip = nets[&net]["IPAddress"].as_str().unwrap().to_string();
+    assert!(c1_ip.starts_with(&prefix), "{nets}");
+    assert_eq!(nets[&net]["Aliases"][1], "extra");
+    assert!(out.contains(&format!("Address: {c1_ip}\n")), "{out}");
     n.ok(&["network", "disconnect", &net, &c1]);
     assert_eq!(n.ok(&["exec", &c1, "ls", "/sys/class/net"]), "eth0\nlo\n");
     assert!(!sh("ip -o link show").contains(&network::veth_name(&id, &net)));

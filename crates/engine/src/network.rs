@@ -252,6 +252,7 @@ fn setup_bridge(e: &Engine, c: &Container, name: &str) -> Result<()> {
             r => break (net, r.map_err(conv)?),
         }
     };
+    connect_extras(e, c, &mut m)?;
     let hostname = c.config.hostname.clone();
     rewrite(e, &c.id, "hosts", |b| format!("{b}{}\t{hostname}\n", ep.ip))?;
     if net.has_dns() && c.options.dns.is_empty() {
@@ -281,36 +282,106 @@ fn start_dns(e: &Engine, net: &Network) -> Result<()> {
     network::dns::ensure_running(&p, &net.name, exe).map_err(conv)
 }
 
-/// `network connect` of a running container.
+/// A network joined with `network connect`, kept across restarts
+/// (`userdata/networks.json`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct Extra {
+    network: String,
+    #[serde(default)]
+    aliases: Vec<String>,
+    #[serde(default)]
+    ip: Option<Ipv4Addr>,
+}
+
+fn extras_path(e: &Engine, id: &str) -> PathBuf {
+    userdata(e, id).join("networks.json")
+}
+
+fn load_extras(e: &Engine, id: &str) -> Vec<Extra> {
+    crate::fsutil::read_json(&extras_path(e, id)).unwrap_or_default()
+}
+
+fn save_extras(e: &Engine, id: &str, v: &[Extra]) -> Result<()> {
+    crate::fsutil::write_json(&extras_path(e, id), &v)
+}
+
+/// Joins the networks of `network connect` at start.
+fn connect_extras(e: &Engine, c: &Container, m: &mut Manager<RealHost>) -> Result<()> {
+    for x in load_extras(e, &c.id) {
+        let net = m.get(&x.network).map_err(conv)?;
+        let join = Join {
+            aliases: x.aliases.clone(),
+            ip: x.ip,
+        };
+        m.connect(&c.id, &c.name, &net, &join, &[]).map_err(conv)?;
+        if net.has_dns() {
+            start_dns(e, &net)?;
+        }
+    }
+    Ok(())
+}
+
+/// `network connect`: now if the container runs, and at every start.
 pub fn connect(e: &Engine, container: &str, network: &str, join: &Join) -> Result<()> {
     let id = e.lookup(container)?;
     let (c, st) = e.container(&id)?;
     let mut m = manager(e);
     let net = m.get(network).map_err(conv)?;
-    if !st.running() {
-        return Err(Error::Conflict(format!(
-            "container {container} is not running: connecting stopped containers is not supported"
-        )));
+    let _l = e.lock_container(&id)?;
+    match Mode::parse(Some(&c.host_config.network_mode)) {
+        Mode::Bridge(primary) => {
+            let mut extras = load_extras(e, &id);
+            if primary == net.name || extras.iter().any(|x| x.network == net.name) {
+                return Err(Error::Conflict(format!(
+                    "endpoint with name {} already exists in network {}",
+                    c.name, net.name
+                )));
+            }
+            if st.running() {
+                m.connect(&id, &c.name, &net, join, &[]).map_err(conv)?;
+                if net.has_dns() {
+                    start_dns(e, &net)?;
+                }
+            }
+            extras.push(Extra {
+                network: net.name.clone(),
+                aliases: join.aliases.clone(),
+                ip: join.ip,
+            });
+            save_extras(e, &id, &extras)
+        }
+        other => Err(Error::Conflict(format!(
+            "container {container} is in network mode {}: it cannot be connected to other networks",
+            other.name()
+        ))),
     }
-    if !network::sys::is_netns(&m.netns_path(&id)) {
-        return Err(Error::Conflict(format!(
-            "container {container} has no network namespace of its own (network mode {})",
-            c.host_config.network_mode
-        )));
-    }
-    m.connect(&id, &c.name, &net, join, &[]).map_err(conv)?;
-    if net.has_dns() {
-        start_dns(e, &net)?;
-    }
-    Ok(())
 }
 
-/// `network disconnect`.
+/// `network disconnect`: now, and no longer at start.
 pub fn disconnect(e: &Engine, container: &str, network: &str) -> Result<()> {
     let id = e.lookup(container)?;
     let mut m = manager(e);
     let net = m.get(network).map_err(conv)?;
-    m.disconnect(&id, &net).map_err(conv)
+    let _l = e.lock_container(&id)?;
+    let mut extras = load_extras(e, &id);
+    let before = extras.len();
+    extras.retain(|x| x.network != net.name);
+    let attached = m
+        .container(&id)
+        .map_err(conv)?
+        .is_some_and(|cn| cn.endpoints.iter().any(|x| x.network == net.name));
+    if attached {
+        m.disconnect(&id, &net).map_err(conv)?;
+    } else if before == extras.len() {
+        return Err(Error::Conflict(format!(
+            "container {container} is not connected to network {}",
+            net.name
+        )));
+    }
+    if before != extras.len() {
+        save_extras(e, &id, &extras)?;
+    }
+    Ok(())
 }
 
 /// Removes everything networking holds for container `id`: veths, IP
