@@ -392,10 +392,25 @@ fn outbound_connectivity_is_masqueraded() {
         "-c",
         "for i in 1 2 3 4 5 6 7 8 9 10; do printf 'GET /index.html HTTP/1.0\\r\\n\\r\\n' | busybox nc 198.51.100.2 8000 && exit 0; busybox sleep 1; done; exit 1",
     ]);
+    // An --internal network does not reach out.
+    let internal = format!("btint-{tag}");
+    n.ok(&["network", "create", "--internal", &internal]);
+    let (icode, iout, _) = n.run(&[
+        "run",
+        "--rm",
+        "--network",
+        &internal,
+        "bb",
+        "sh",
+        "-c",
+        "printf 'GET /index.html HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 2 198.51.100.2 8000",
+    ]);
+    n.ok(&["network", "rm", &internal]);
     let _ = server.kill();
     let _ = server.wait();
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("hello-from-outside"), "{out}");
+    assert!(icode != 0 && !iout.contains("hello-from-outside"), "{iout}");
 }
 
 #[test]
