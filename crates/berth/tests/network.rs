@@ -240,6 +240,14 @@ fn published_port_serves_http_on_loopback_and_host_address() {
     // /etc/hosts has the container's address and hostname.
     let hosts = n.ok(&["exec", &id, "cat", "/etc/hosts"]);
     assert!(hosts.contains(&format!("{ip}\t{}", &id[..12])), "{hosts}");
+    // A restart publishes the same port again.
+    n.ok(&["restart", "-t", "0", &id]);
+    let body = until("GET after restart", || {
+        http_get(&format!("127.0.0.1:{port}"))
+    });
+    assert!(body.contains("hello-published"), "{body}");
+    let hosts = n.ok(&["exec", &id, "cat", "/etc/hosts"]);
+    assert_eq!(hosts.matches(&id[..12]).count(), 1, "{hosts}");
     n.ok(&["rm", "-f", &id]);
     n.assert_gone(&id);
 }
