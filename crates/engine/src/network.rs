@@ -398,7 +398,14 @@ pub fn teardown(e: &Engine, id: &str) -> Vec<String> {
 /// Leftovers of crashes: network state of containers that are gone or
 /// not running. Returns what it cleaned and every error.
 pub fn prune_leftovers(e: &Engine) -> (Vec<String>, Vec<String>) {
-    let alive = |id: &str| e.state(id).map(|s| s.running()).unwrap_or(false);
+    let alive = |id: &str| {
+        if !e.container_dir(id).exists() {
+            return false;
+        }
+        // A start in progress holds the container lock until it runs.
+        let _l = e.lock_container(id);
+        e.state(id).map(|s| s.running()).unwrap_or(false)
+    };
     let (done, errs) = manager(e).prune_leftovers(&alive);
     (done, errs.into_iter().map(|x| x.to_string()).collect())
 }
