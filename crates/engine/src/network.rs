@@ -618,3 +618,63 @@ pub fn hold_ports(e: &Engine, id: &str) -> Vec<std::os::fd::OwnedFd> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes() {
+        for (s, m, name) in [
+            (None, Mode::Bridge("bridge".into()), "bridge"),
+            (Some("default"), Mode::Bridge("bridge".into()), "bridge"),
+            (Some("none"), Mode::None, "none"),
+            (Some("host"), Mode::Host, "host"),
+            (
+                Some("container:web"),
+                Mode::Container("web".into()),
+                "container:web",
+            ),
+            (Some("appnet"), Mode::Bridge("appnet".into()), "appnet"),
+        ] {
+            let got = Mode::parse(s);
+            assert_eq!(got, m, "{s:?}");
+            assert_eq!(got.name(), name);
+        }
+    }
+
+    #[test]
+    fn port_bindings_in_dockers_shape() {
+        let mut c = Container::default();
+        c.options.publish = vec![
+            "8080:80".into(),
+            "127.0.0.1::53/udp".into(),
+            "9000-9001:90-91".into(),
+        ];
+        c.options.publish_all = true;
+        let v = host_config_json(&c);
+        assert_eq!(
+            v["PortBindings"],
+            json!({
+                "80/tcp": [{"HostIp": "", "HostPort": "8080"}],
+                "53/udp": [{"HostIp": "127.0.0.1", "HostPort": ""}],
+                "90/tcp": [{"HostIp": "", "HostPort": "9000"}],
+                "91/tcp": [{"HostIp": "", "HostPort": "9001"}],
+            })
+        );
+        assert_eq!(v["PublishAllPorts"], true);
+    }
+
+    #[test]
+    fn publish_all_adds_exposed_ports_not_given() {
+        let mut c = Container::default();
+        c.options.publish = vec!["8080:80".into()];
+        c.options.publish_all = true;
+        c.config.exposed_ports.insert("80/tcp".into(), json!({}));
+        c.config.exposed_ports.insert("53/udp".into(), json!({}));
+        let v = wanted_ports(&c).unwrap();
+        assert_eq!(v.len(), 2);
+        assert_eq!((v[0].host_port, v[0].key()), (8080, "80/tcp".to_string()));
+        assert_eq!((v[1].host_port, v[1].key()), (0, "53/udp".to_string()));
+    }
+}
