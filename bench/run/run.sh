@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bench/run/run.sh [RUNS]: `berth run --rm IMAGE true` against `podman run --rm`
-# (both with --network none; berth has no bridge network yet), in one run,
+# with --network none, then on each one's default bridge network (berth's
+# `bridge`: netns + veth + IPAM + nft; podman's netavark `podman` network), in one run,
 # on a busybox image made on the spot and imported into both; then the
 # memory of the per-container monitors of 10 detached containers (berth's
 # monitor against podman's conmon) and `ps` latency with them running.
@@ -33,6 +34,17 @@ import json, sys
 r = {x["command"]: x["median"] for x in json.load(open(sys.argv[1]))["results"]}
 b, p = r["berth run --rm --network none"], r["podman run --rm --network none"]
 print(f"\nmedian: berth {b*1000:.1f} ms, podman {p*1000:.1f} ms: berth at x{b/p:.2f} of podman")
+PY
+echo
+echo "== default bridge network =="
+hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$work/bridge.json" \
+    -n "berth run --rm (bridge)" "$B run --rm localhost/bench:1 true" \
+    -n "podman run --rm (bridge)" "$P run --rm --network podman localhost/bench:1 true"
+python3 - "$work/bridge.json" <<'PY'
+import json, sys
+r = {x["command"]: x["median"] for x in json.load(open(sys.argv[1]))["results"]}
+b, p = r["berth run --rm (bridge)"], r["podman run --rm (bridge)"]
+print(f"\nmedian (bridge): berth {b*1000:.1f} ms, podman {p*1000:.1f} ms: berth at x{b/p:.2f} of podman")
 PY
 echo
 echo "== 10 detached containers: monitor memory (RSS and PSS, KiB) =="

@@ -41,6 +41,14 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Manage networks
+    #[command(subcommand)]
+    Network(crate::commands::network::NetworkCommand),
+    /// List port mappings or a specific mapping for the container
+    Port(crate::commands::network::PortArgs),
+    /// Manage Berth
+    #[command(subcommand)]
+    System(crate::commands::network::SystemCommand),
     /// Create and run a new container from an image
     Run(RunArgs),
     /// Create a new container
@@ -211,9 +219,25 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH")]
     pub tmpfs: Vec<String>,
 
-    /// Connect a container to a network (none or host)
+    /// Connect a container to a network (bridge, none, host, container:NAME, NETWORK)
     #[arg(long, visible_alias = "net", value_name = "NETWORK")]
     pub network: Option<String>,
+
+    /// Publish a container's port(s) to the host ([ip:][hostport:]containerport[/proto])
+    #[arg(short = 'p', long, value_name = "PORT")]
+    pub publish: Vec<String>,
+
+    /// Publish all exposed ports to random ports
+    #[arg(short = 'P', long)]
+    pub publish_all: bool,
+
+    /// Add network-scoped alias for the container
+    #[arg(long, value_name = "ALIAS")]
+    pub network_alias: Vec<String>,
+
+    /// IPv4 address (e.g., 172.30.100.104)
+    #[arg(long, value_name = "IP")]
+    pub ip: Option<String>,
 
     /// Container host name
     #[arg(short = 'h', long, value_name = "NAME")]

@@ -121,6 +121,10 @@ fn main() -> ExitCode {
     // The container monitor: the engine execs this program with argv[0]
     // `berth-monitor` (or by hand: `berth __monitor --root ... --id ...`).
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // The embedded DNS of a user network: `berth __network-dns STATE RUN NET`.
+    if args.get(1).is_some_and(|a| a == ::network::dns::ARGV1) && args.len() == 5 {
+        return network_dns(&args);
+    }
     let argv0_is_monitor = args
         .first()
         .and_then(|a| std::path::Path::new(a).file_name())
@@ -155,4 +159,21 @@ fn main() -> ExitCode {
 /// Whether stdout is a terminal.
 pub fn stdout_is_tty() -> bool {
     std::io::stdout().is_terminal()
+}
+
+fn network_dns(args: &[std::ffi::OsString]) -> ExitCode {
+    let net = args[4].to_string_lossy().into_owned();
+    let paths = ::network::Paths {
+        state: PathBuf::from(&args[2]),
+        run: PathBuf::from(&args[3]),
+        table: String::new(),
+        default_bridge: String::new(),
+    };
+    match ::network::dns::serve(&paths, &net) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("berth: dns of network {net}: {e}");
+            ExitCode::from(1)
+        }
+    }
 }

@@ -32,6 +32,7 @@ mod fssys;
 pub mod fsutil;
 pub mod logs;
 mod monitor;
+pub mod network;
 mod ops;
 pub mod options;
 pub mod seccomp;

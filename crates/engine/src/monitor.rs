@@ -284,6 +284,8 @@ fn frame(stream: u8, data: &[u8]) -> Vec<u8> {
 }
 
 fn monitor_main(engine: &Engine, l: &Launch, sync: OwnedFd, attach: Option<OwnedFd>) -> i32 {
+    // The published host ports stay bound while the container lives.
+    let held_ports = crate::network::hold_ports(engine, &l.id);
     let _ = sys::set_child_subreaper();
     let _ = std::env::set_current_dir("/");
     let devnull = match std::fs::OpenOptions::new()
@@ -359,6 +361,7 @@ fn monitor_main(engine: &Engine, l: &Launch, sync: OwnedFd, attach: Option<Owned
     drop(sync);
 
     let code = relay(engine, l, pid, pidfd, out_r, err_r, attach.as_ref());
+    drop(held_ports); // free before the state says exited (a restart binds them again)
     finish(engine, l, code, attach)
 }
 

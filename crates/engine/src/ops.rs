@@ -185,7 +185,10 @@ impl Engine {
             host_hosts: Path::new("/etc/hosts"),
             volumes_dir: &self.volumes_dir(),
         };
-        let gen = spec::generate(opts, &cc, &ctx)?;
+        let mut gen = spec::generate(opts, &cc, &ctx)?;
+        let net = crate::network::prepare(self, opts, &id)?;
+        crate::network::apply_to_spec(&net, &mut gen.spec);
+        gen.container.host_config.network_mode = net.mode.name();
         // As docker's -v: a missing host directory is created.
         for m in gen.container.mounts.iter().filter(|m| m.kind == "bind") {
             let p = Path::new(&m.source);
@@ -289,10 +292,12 @@ impl Engine {
         // Volumes with mount options are mounted once the rootfs is up.
         match self
             .populate_volumes(&c, false)
+            .and_then(|()| crate::network::setup(self, &c).map(|_| ()))
             .and_then(|()| monitor::spawn(self, &launch, attach))
         {
             Ok(pid) => Ok(pid),
             Err(e) => {
+                let _ = crate::network::teardown(self, id);
                 let _ = sys::unmount(&self.rootfs_path(id));
                 self.release_volumes(id);
                 let mut st = self.load_state_raw(id).unwrap_or_default();
@@ -656,7 +661,7 @@ impl Engine {
             "ProcessLabel": "",
             "AppArmorProfile": "",
             "ExecIDs": Value::Null,
-            "HostConfig": c.host_config,
+            "HostConfig": crate::network::host_config_json(&c),
             "GraphDriver": {
                 "Name": "overlay",
                 "Data": {
@@ -668,7 +673,7 @@ impl Engine {
             },
             "Mounts": c.mounts,
             "Config": c.config,
-            "NetworkSettings": {"Networks": {}},
+            "NetworkSettings": crate::network::settings(self, &c),
         }))
     }
 

@@ -62,8 +62,17 @@ pub struct CreateOptions {
     pub dns: Vec<String>,
     pub dns_search: Vec<String>,
     pub dns_options: Vec<String>,
-    /// `--network`: `none` (default for now: an empty network namespace) or `host`.
+    /// `--network`: `bridge` (default), `none`, `host`, `container:NAME`
+    /// or a user network's name (see `crate::network`).
     pub network: Option<String>,
+    /// `-p [ip:][hostport:]containerport[/proto]`.
+    pub publish: Vec<String>,
+    /// `-P`: publish the image's exposed ports on random host ports.
+    pub publish_all: bool,
+    /// `--network-alias`.
+    pub network_aliases: Vec<String>,
+    /// `--ip`.
+    pub ip: Option<String>,
     /// `--stop-signal`.
     pub stop_signal: Option<String>,
     /// `--stop-timeout` seconds.

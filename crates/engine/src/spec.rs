@@ -295,18 +295,9 @@ pub fn generate(
             "invalid --tty: terminals are not supported yet",
         ));
     }
-    let network = opts.network.clone().unwrap_or_default();
-    let host_network = match network.as_str() {
-        "" | "none" | "default" => false,
-        "host" => true,
-        _ => {
-            return Err(Error::flag(
-                "--network",
-                &network,
-                "only \"none\" and \"host\" are supported so far",
-            ))
-        }
-    };
+    // Modes other than host are validated by crate::network::prepare.
+    let net_mode = crate::network::Mode::parse(opts.network.as_deref());
+    let host_network = net_mode == crate::network::Mode::Host;
     // Environment and command.
     let user_env = opt::parse_env(&opts.env)?;
     let env = merge_env(&image.env, &user_env);
@@ -680,7 +671,7 @@ pub fn generate(
             kind: "json-file".into(),
             config: BTreeMap::new(),
         },
-        network_mode: if host_network { "host" } else { "none" }.into(),
+        network_mode: net_mode.name(),
         restart_policy: RestartPolicy {
             name: restart_name,
             maximum_retry_count: restart_max,
@@ -1026,12 +1017,8 @@ mod tests {
         assert_eq!(g.container.config.stop_signal.as_deref(), Some("SIGINT"));
         for (set, flag) in [
             (
-                Box::new(|o: &mut CreateOptions| o.network = Some("bridge".into()))
+                Box::new(|o: &mut CreateOptions| o.stop_signal = Some("SIGNOPE".into()))
                     as Box<dyn Fn(&mut CreateOptions)>,
-                "--network",
-            ),
-            (
-                Box::new(|o: &mut CreateOptions| o.stop_signal = Some("SIGNOPE".into())),
                 "--stop-signal",
             ),
             (

@@ -267,6 +267,8 @@ impl Engine {
         rt.delete_force(self, id);
         let _ = crate::sys::unmount(&self.rootfs_path(id));
         self.release_volumes(id);
+        // Errors are reported by `system prune`, which retries.
+        let _ = crate::network::teardown(self, id);
     }
 }
 

@@ -180,9 +180,9 @@ fn default_mounts_and_namespaces() {
         .find(|l| l.split(' ').nth(1) == Some("/sys"))
         .unwrap();
     assert!(sys.contains("ro,"), "{sys}");
-    // pid namespace: we are 1; no network but lo.
+    // pid namespace: we are 1; the default bridge network: eth0 and lo.
     let out = env.out(&["sh", "-c", "echo $$; ls /sys/class/net"]);
-    assert_eq!(out, "1\nlo\n");
+    assert_eq!(out, "1\neth0\nlo\n");
     let mut o = env.opts(&["sh", "-c", "ls /sys/class/net | wc -l"]);
     o.network = Some("host".into());
     let (_, out, _) = env.run(&o);

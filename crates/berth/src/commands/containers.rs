@@ -102,6 +102,10 @@ fn create_options(a: &RunArgs) -> Result<CreateOptions, CliError> {
         dns_search: a.dns_search.clone(),
         dns_options: a.dns_option.clone(),
         network: a.network.clone(),
+        publish: a.publish.clone(),
+        publish_all: a.publish_all,
+        network_aliases: a.network_alias.clone(),
+        ip: a.ip.clone(),
         stop_signal: a.stop_signal.clone(),
         stop_timeout: a.stop_timeout,
         restart: a.restart.clone(),
@@ -577,6 +581,17 @@ fn ellipsis(s: &str, max: usize) -> String {
     t
 }
 
+/// docker's PORTS column: `0.0.0.0:8080->80/tcp, ...`.
+fn with_ports(eng: &::engine::Engine, mut v: Value, id: &str) -> Value {
+    v["Ports"] = ::engine::network::ports(eng, id)
+        .iter()
+        .map(|m| format!("{}:{}->{}", m.host_ip, m.host_port, m.key()))
+        .collect::<Vec<_>>()
+        .join(", ")
+        .into();
+    v
+}
+
 fn row_value(s: &Summary, no_trunc: bool) -> Value {
     let id = if no_trunc {
         s.id.clone()
@@ -696,7 +711,7 @@ pub fn ps(g: &Globals, a: PsArgs) -> CmdResult {
     if json_out {
         let mut s = String::new();
         for c in &list {
-            s.push_str(&row_value(c, a.no_trunc).to_string());
+            s.push_str(&with_ports(&eng, row_value(c, a.no_trunc), &c.id).to_string());
             s.push('\n');
         }
         return out_raw(&s);
@@ -722,7 +737,7 @@ pub fn ps(g: &Globals, a: PsArgs) -> CmdResult {
         lines.push(render(&Value::Object(h))?);
     }
     for c in &list {
-        lines.push(render(&row_value(c, a.no_trunc))?);
+        lines.push(render(&with_ports(&eng, row_value(c, a.no_trunc), &c.id))?);
     }
     if template.table {
         out_raw(&tabwrite(&lines))

@@ -4,6 +4,7 @@ mod archive;
 mod containers;
 mod cp;
 mod images;
+pub mod network;
 mod stats;
 mod transfer;
 mod volumes;
@@ -36,6 +37,9 @@ pub fn run(g: &Globals, cmd: Command) -> CmdResult {
         Command::Cp(a) => cp::run(g, a),
         Command::Stats(a) => stats::run(g, a),
         Command::Run(a) => containers::run(g, a),
+        Command::Network(sub) => network::run(g, sub),
+        Command::Port(a) => network::port(g, a),
+        Command::System(sub) => network::system(g, sub),
         Command::Create(a) => containers::create(g, a),
         Command::Start(a) => containers::start(g, a),
         Command::Stop(a) => containers::stop(g, a),

@@ -1,0 +1,438 @@
+//! `network ...`, `port`, `system prune`.
+
+use clap::{Args, Subcommand};
+use serde_json::{json, Value};
+
+use super::images::{confirm, pretty};
+use super::{out, out_raw, CmdResult};
+use crate::error::CliError;
+use crate::fmt::tabwrite;
+use crate::template::Template;
+use crate::Globals;
+use ::engine::network as net;
+
+#[derive(Debug, Subcommand)]
+pub enum NetworkCommand {
+    /// Create a network
+    Create(NetCreateArgs),
+    /// List networks
+    #[command(visible_alias = "list")]
+    Ls(NetLsArgs),
+    /// Display detailed information on one or more networks
+    Inspect(NetInspectArgs),
+    /// Remove one or more networks
+    #[command(visible_alias = "remove")]
+    Rm(NetRmArgs),
+    /// Connect a container to a network
+    Connect(NetConnectArgs),
+    /// Disconnect a container from a network
+    Disconnect(NetDisconnectArgs),
+    /// Remove all unused networks
+    Prune(NetPruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct NetCreateArgs {
+    /// Subnet in CIDR format that represents a network segment
+    #[arg(long, value_name = "SUBNET")]
+    pub subnet: Option<String>,
+    /// IPv4 Gateway for the master subnet
+    #[arg(long, value_name = "IP")]
+    pub gateway: Option<String>,
+    /// Driver to manage the Network
+    #[arg(short, long, value_name = "DRIVER", default_value = "bridge")]
+    pub driver: String,
+    /// Set metadata on a network
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub label: Vec<String>,
+    /// Restrict external access to the network
+    #[arg(long)]
+    pub internal: bool,
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct NetLsArgs {
+    /// Only display network IDs
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Format output using a Go template or json
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<String>,
+    /// Do not truncate the output
+    #[arg(long)]
+    pub no_trunc: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct NetInspectArgs {
+    /// Format output using a Go template or json
+    #[arg(short, long, value_name = "FORMAT")]
+    pub format: Option<String>,
+    #[arg(required = true, value_name = "NETWORK")]
+    pub networks: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct NetRmArgs {
+    #[arg(required = true, value_name = "NETWORK")]
+    pub networks: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct NetConnectArgs {
+    /// Add network-scoped alias for the container
+    #[arg(long, value_name = "ALIAS")]
+    pub alias: Vec<String>,
+    /// IPv4 address
+    #[arg(long, value_name = "IP")]
+    pub ip: Option<String>,
+    pub network: String,
+    pub container: String,
+}
+
+#[derive(Debug, Args)]
+pub struct NetDisconnectArgs {
+    /// Force the container to disconnect from a network
+    #[arg(short, long)]
+    pub force: bool,
+    pub network: String,
+    pub container: String,
+}
+
+#[derive(Debug, Args)]
+pub struct NetPruneArgs {
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PortArgs {
+    pub container: String,
+    /// PRIVATE_PORT[/PROTO]
+    pub port: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SystemCommand {
+    /// Remove stopped containers, unused networks and leftovers of crashes
+    Prune(SystemPruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SystemPruneArgs {
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    pub force: bool,
+    /// Remove all unused images not just dangling ones (accepted; images are kept)
+    #[arg(short, long)]
+    pub all: bool,
+}
+
+fn ne(e: ::network::Error) -> CliError {
+    match e {
+        ::network::Error::Flag { .. } | ::network::Error::Invalid(_) => {
+            CliError::daemon(e.to_string())
+        }
+        e => CliError::new(e.to_string()),
+    }
+}
+
+fn ee(e: ::engine::Error) -> CliError {
+    match e {
+        ::engine::Error::InvalidArgument(m) => CliError::daemon(m),
+        e => CliError::new(e.to_string()),
+    }
+}
+
+pub fn run(g: &Globals, cmd: NetworkCommand) -> CmdResult {
+    match cmd {
+        NetworkCommand::Create(a) => create(g, a),
+        NetworkCommand::Ls(a) => ls(g, a),
+        NetworkCommand::Inspect(a) => inspect(g, a),
+        NetworkCommand::Rm(a) => rm(g, a),
+        NetworkCommand::Connect(a) => {
+            let eng = g.engine()?;
+            let ip = match &a.ip {
+                Some(s) => Some(s.parse().map_err(|_| {
+                    CliError::daemon(format!(
+                        "invalid argument {s:?} for \"--ip\" flag: not an IPv4 address"
+                    ))
+                })?),
+                None => None,
+            };
+            let join = ::network::Join {
+                aliases: a.alias.clone(),
+                ip,
+            };
+            net::connect(&eng, &a.container, &a.network, &join).map_err(ee)
+        }
+        NetworkCommand::Disconnect(a) => {
+            let eng = g.engine()?;
+            net::disconnect(&eng, &a.container, &a.network).map_err(ee)
+        }
+        NetworkCommand::Prune(a) => {
+            if !a.force {
+                eprintln!("WARNING! This will remove all custom networks not used by at least one container.");
+                if !confirm("Are you sure you want to continue?") {
+                    return Ok(());
+                }
+            }
+            let eng = g.engine()?;
+            let names = net::manager(&eng).prune().map_err(ne)?;
+            if !names.is_empty() {
+                out("Deleted Networks:")?;
+                for n in names {
+                    out(&n)?;
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+fn create(g: &Globals, a: NetCreateArgs) -> CmdResult {
+    let eng = g.engine()?;
+    let mut labels = std::collections::BTreeMap::new();
+    for l in &a.label {
+        let (k, v) = l.split_once('=').unwrap_or((l, ""));
+        labels.insert(k.to_string(), v.to_string());
+    }
+    let c = ::network::CreateNetwork {
+        name: a.name.clone(),
+        subnet: a.subnet.clone(),
+        gateway: a.gateway.clone(),
+        driver: Some(a.driver.clone()),
+        internal: a.internal,
+        labels,
+    };
+    let n = net::manager(&eng).create(&c).map_err(ne)?;
+    out(&n.id)
+}
+
+/// Every network as docker's inspect JSON: records, then host and none.
+fn all(eng: &::engine::Engine) -> Result<Vec<Value>, CliError> {
+    let m = net::manager(eng);
+    let mut v: Vec<Value> = Vec::new();
+    let list = m.list().map_err(ne)?;
+    for n in &list {
+        v.push(net::inspect_network(eng, n));
+    }
+    // As docker, `bridge` is always listed; its bridge device and subnet
+    // exist only while containers use it (as netavark's).
+    if !list.iter().any(|n| n.name == net::DEFAULT_NETWORK) {
+        v.extend(net::builtin(net::DEFAULT_NETWORK));
+    }
+    v.extend(["host", "none"].iter().filter_map(|n| net::builtin(n)));
+    v.sort_by(|a, b| a["Name"].as_str().cmp(&b["Name"].as_str()));
+    Ok(v)
+}
+
+fn ls(g: &Globals, a: NetLsArgs) -> CmdResult {
+    let eng = g.engine()?;
+    let nets = all(&eng)?;
+    let row = |n: &Value| {
+        let id = n["Id"].as_str().unwrap_or_default();
+        json!({
+            "ID": if a.no_trunc { id } else { &id[..id.len().min(12)] },
+            "Name": n["Name"],
+            "Driver": n["Driver"],
+            "Scope": "local",
+            "IPv6": false,
+            "Internal": n["Internal"],
+            "CreatedAt": n["Created"],
+            "Labels": n["Labels"].as_object().map(|o| o.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect::<Vec<_>>().join(",")).unwrap_or_default(),
+        })
+    };
+    if a.quiet {
+        let mut s = String::new();
+        for n in &nets {
+            s.push_str(row(n)["ID"].as_str().unwrap_or_default());
+            s.push('\n');
+        }
+        return out_raw(&s);
+    }
+    if a.format.as_deref() == Some("json") {
+        let mut s = String::new();
+        for n in &nets {
+            s.push_str(&row(n).to_string());
+            s.push('\n');
+        }
+        return out_raw(&s);
+    }
+    let f = match a.format.as_deref() {
+        None | Some("table") => "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}",
+        Some(f) => f,
+    };
+    let t =
+        Template::parse(f).map_err(|e| CliError::new(format!("template parsing error: {e}")))?;
+    let render = |v: &Value| {
+        t.render(v)
+            .map_err(|e| CliError::new(format!("template parsing error: {e}")))
+    };
+    let mut lines = Vec::new();
+    if t.table {
+        let mut h = serde_json::Map::new();
+        for f in t.fields() {
+            let title = match f.as_str() {
+                "ID" => "NETWORK ID".to_string(),
+                "CreatedAt" => "CREATED".to_string(),
+                o => o.to_uppercase(),
+            };
+            h.insert(f.clone(), Value::String(title));
+        }
+        lines.push(render(&Value::Object(h))?);
+    }
+    for n in &nets {
+        lines.push(render(&row(n))?);
+    }
+    if t.table {
+        out_raw(&tabwrite(&lines))
+    } else {
+        out_raw(&lines.iter().map(|l| format!("{l}\n")).collect::<String>())
+    }
+}
+
+fn inspect(g: &Globals, a: NetInspectArgs) -> CmdResult {
+    let eng = g.engine()?;
+    let nets = all(&eng)?;
+    let mut vals = Vec::new();
+    let mut errs = Vec::new();
+    for want in &a.networks {
+        let hit = nets
+            .iter()
+            .find(|n| n["Name"] == want.as_str())
+            .or_else(|| {
+                let m: Vec<&Value> = nets
+                    .iter()
+                    .filter(|n| {
+                        n["Id"]
+                            .as_str()
+                            .is_some_and(|i| i.starts_with(want.as_str()))
+                    })
+                    .collect();
+                (m.len() == 1).then(|| m[0])
+            });
+        match hit {
+            Some(v) => vals.push(v.clone()),
+            None => errs.push(format!("network {want} not found")),
+        }
+    }
+    match a.format.as_deref() {
+        None | Some("json") => out(&pretty(&vals))?,
+        Some(f) => {
+            let t = Template::parse(f)
+                .map_err(|e| CliError::new(format!("template parsing error: {e}")))?;
+            for v in &vals {
+                out(&t
+                    .render(v)
+                    .map_err(|e| CliError::new(format!("template parsing error: {e}")))?)?;
+            }
+        }
+    }
+    match errs.pop() {
+        None => Ok(()),
+        Some(last) => {
+            for e in errs {
+                eprintln!("berth: {e}");
+            }
+            Err(CliError::new(last))
+        }
+    }
+}
+
+fn rm(g: &Globals, a: NetRmArgs) -> CmdResult {
+    let eng = g.engine()?;
+    let mut m = net::manager(&eng);
+    let mut last = None;
+    for n in &a.networks {
+        if n == "host" || n == "none" {
+            last = Some(CliError::new(format!(
+                "{n} is a pre-defined network and cannot be removed"
+            )));
+            continue;
+        }
+        match m.remove(n) {
+            Ok(_) => out(n)?,
+            Err(e) => {
+                if let Some(prev) = last.take() {
+                    eprintln!("berth: {}", prev.msg);
+                }
+                last = Some(ne(e));
+            }
+        }
+    }
+    match last {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+pub fn port(g: &Globals, a: PortArgs) -> CmdResult {
+    let eng = g.engine()?;
+    let id = eng.lookup(&a.container).map_err(ee)?;
+    let ports = net::ports(&eng, &id);
+    let want = a.port.as_ref().map(|p| {
+        if p.contains('/') {
+            p.clone()
+        } else {
+            format!("{p}/tcp")
+        }
+    });
+    let mut s = String::new();
+    for m in &ports {
+        match &want {
+            Some(w) if *w != m.key() => {}
+            Some(_) => s.push_str(&format!("{}:{}\n", m.host_ip, m.host_port)),
+            None => s.push_str(&format!("{m}\n")),
+        }
+    }
+    if let Some(w) = &want {
+        if s.is_empty() {
+            return Err(CliError::new(format!(
+                "No public port '{w}' published for {}",
+                a.container
+            )));
+        }
+    }
+    out_raw(&s)
+}
+
+pub fn system(g: &Globals, cmd: SystemCommand) -> CmdResult {
+    let SystemCommand::Prune(a) = cmd;
+    if !a.force {
+        eprintln!("WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n  - network leftovers of crashed containers");
+        if !confirm("Are you sure you want to continue?") {
+            return Ok(());
+        }
+    }
+    let eng = g.engine()?;
+    let _ = eng.cleanup().map_err(ee)?;
+    let ids = eng.prune().map_err(ee)?;
+    if !ids.is_empty() {
+        out("Deleted Containers:")?;
+        for id in &ids {
+            out(id)?;
+        }
+        out("")?;
+    }
+    let (_, errs) = net::prune_leftovers(&eng);
+    let names = net::manager(&eng).prune().map_err(ne)?;
+    if !names.is_empty() {
+        out("Deleted Networks:")?;
+        for n in &names {
+            out(n)?;
+        }
+        out("")?;
+    }
+    out("Total reclaimed space: 0B")?;
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        for e in &errs[..errs.len() - 1] {
+            eprintln!("berth: {e}");
+        }
+        Err(CliError::new(errs[errs.len() - 1].clone()))
+    }
+}

@@ -1,0 +1,680 @@
+//! Container networking for the engine, over the `network` crate:
+//! the default `bridge` network, user networks, `-p`/`-P`, aliases,
+//! `--ip`, `container:NAME`, /etc/hosts and resolv.conf, the embedded DNS
+//! of user networks, and [`teardown`].
+//!
+//! Lifecycle: `create` records the mode and puts the container's netns
+//! file (`<run_root>/net/netns/<id>`) in the OCI spec; `start` makes
+//! that netns, attaches it ([`setup`]) and writes hosts/resolv.conf; the
+//! exit (through `release_runtime`) and `rm` call [`teardown`].
+
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+use network::{ContainerNet, Join, Manager, Network, Paths, PortMapping, RealHost};
+use serde_json::{json, Value};
+
+use crate::container::Container;
+use crate::error::{Error, Result};
+use crate::options::CreateOptions;
+use crate::Engine;
+
+pub use network::DEFAULT_NETWORK;
+
+/// The network mode of `--network`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    None,
+    Host,
+    /// `container:ID` (resolved at create).
+    Container(String),
+    /// A bridge network by name (`bridge` = the default).
+    Bridge(String),
+}
+
+impl Mode {
+    pub fn parse(s: Option<&str>) -> Mode {
+        match s.unwrap_or("") {
+            "" | "default" | "bridge" => Mode::Bridge(DEFAULT_NETWORK.into()),
+            "none" => Mode::None,
+            "host" => Mode::Host,
+            s => match s.strip_prefix("container:") {
+                Some(c) => Mode::Container(c.into()),
+                None => Mode::Bridge(s.into()),
+            },
+        }
+    }
+
+    /// HostConfig.NetworkMode.
+    pub fn name(&self) -> String {
+        match self {
+            Mode::None => "none".into(),
+            Mode::Host => "host".into(),
+            Mode::Container(c) => format!("container:{c}"),
+            Mode::Bridge(n) => n.clone(),
+        }
+    }
+}
+
+fn conv(e: network::Error) -> Error {
+    match e {
+        network::Error::Flag { .. } | network::Error::Invalid(_) => {
+            Error::InvalidArgument(e.to_string())
+        }
+        network::Error::Conflict(_) => Error::Conflict(e.to_string()),
+        _ => Error::Msg(e.to_string()),
+    }
+}
+
+/// The store's network paths and host object names: `berth` / `berth0`
+/// for the default store, names derived from the root otherwise, so
+/// stores side by side (tests) do not share tables or bridges.
+pub fn paths(e: &Engine) -> Paths {
+    let default = e.root() == Path::new(image::DEFAULT_ROOT);
+    let h = network::short_hash(&[&e.root().to_string_lossy()]);
+    Paths {
+        state: e.root().join("networks"),
+        run: e.run_root().join("net"),
+        table: if default {
+            "berth".into()
+        } else {
+            format!("berth_{}", &h[..8])
+        },
+        default_bridge: if default {
+            "berth0".into()
+        } else {
+            format!("bth{}", &h[..8])
+        },
+    }
+}
+
+pub fn manager(e: &Engine) -> Manager<RealHost> {
+    Manager::new(paths(e), RealHost)
+}
+
+/// What `create` decided: the mode, and the netns path for the spec
+/// (`None`: a fresh anonymous namespace or the host's).
+pub(crate) struct Prepared {
+    pub mode: Mode,
+    pub netns: Option<PathBuf>,
+}
+
+/// Validates the network flags at create (unknown network, bad `-p`,
+/// `--ip`), resolves `container:NAME`.
+pub(crate) fn prepare(e: &Engine, opts: &CreateOptions, id: &str) -> Result<Prepared> {
+    let mut mode = Mode::parse(opts.network.as_deref());
+    if opts.network.is_none() && !nix::unistd::geteuid().is_root() {
+        // Bridges need root; without it the default is an empty netns.
+        mode = Mode::None;
+    }
+    for p in &opts.publish {
+        network::ports::parse_publish(p).map_err(conv)?;
+    }
+    if let Some(ip) = &opts.ip {
+        ip.parse::<Ipv4Addr>()
+            .map_err(|_| Error::flag("--ip", ip, "not an IPv4 address"))?;
+    }
+    let bridge = matches!(mode, Mode::Bridge(_));
+    if !bridge && (!opts.network_aliases.is_empty() || opts.ip.is_some()) {
+        return Err(Error::invalid(
+            "network-scoped aliases and --ip are only supported for user-defined networks",
+        ));
+    }
+    let m = manager(e);
+    match &mode {
+        Mode::Bridge(n) if n == DEFAULT_NETWORK => {
+            if !opts.network_aliases.is_empty() {
+                return Err(Error::invalid(
+                    "network-scoped alias is supported only for containers in user defined networks",
+                ));
+            }
+            if opts.ip.is_some() {
+                return Err(Error::invalid(
+                    "user specified IP address is supported on user defined networks only",
+                ));
+            }
+            Ok(Prepared {
+                netns: Some(m.netns_path(id)),
+                mode,
+            })
+        }
+        Mode::Bridge(n) => {
+            let net = m.get(n).map_err(conv)?;
+            Ok(Prepared {
+                netns: Some(m.netns_path(id)),
+                mode: Mode::Bridge(net.name),
+            })
+        }
+        Mode::Container(c) => {
+            let other = e.lookup(c)?;
+            let st = e.state(&other)?;
+            if !st.running() {
+                return Err(Error::Conflict(format!(
+                    "cannot join network namespace of a non running container {c}"
+                )));
+            }
+            let file = m.netns_path(&other);
+            let ns = if network::sys::is_netns(&file) {
+                file
+            } else {
+                PathBuf::from(format!("/proc/{}/ns/net", st.pid))
+            };
+            Ok(Prepared {
+                netns: Some(ns),
+                mode: Mode::Container(other),
+            })
+        }
+        _ => Ok(Prepared { netns: None, mode }),
+    }
+}
+
+/// Puts the prepared netns path into the spec's network namespace.
+pub(crate) fn apply_to_spec(p: &Prepared, spec: &mut Value) {
+    let Some(path) = &p.netns else { return };
+    if let Some(nss) = spec["linux"]["namespaces"].as_array_mut() {
+        for ns in nss.iter_mut() {
+            if ns["type"] == "network" {
+                ns["path"] = json!(path);
+            }
+        }
+    }
+}
+
+/// The published ports of a container: `-p`, plus the image's exposed
+/// ports with `-P`.
+fn wanted_ports(c: &Container) -> Result<Vec<PortMapping>> {
+    let mut v = Vec::new();
+    for p in &c.options.publish {
+        v.extend(network::ports::parse_publish(p).map_err(conv)?.mappings());
+    }
+    if c.options.publish_all {
+        let have: Vec<String> = v.iter().map(|m| m.key()).collect();
+        v.extend(
+            network::ports::exposed_mappings(c.config.exposed_ports.keys().map(String::as_str))
+                .into_iter()
+                .filter(|m| !have.contains(&m.key())),
+        );
+    }
+    Ok(v)
+}
+
+fn userdata(e: &Engine, id: &str) -> PathBuf {
+    e.container_dir(id).join("userdata")
+}
+
+/// Keeps the create-time file as `<name>.base`, writes `<name>` = base + extra.
+fn rewrite(e: &Engine, id: &str, name: &str, f: impl FnOnce(&str) -> String) -> Result<()> {
+    let ud = userdata(e, id);
+    let base = ud.join(format!("{name}.base"));
+    let cur = ud.join(name);
+    if !base.exists() {
+        std::fs::copy(&cur, &base)
+            .map_err(|er| Error::io(format!("cannot copy {}", cur.display()), er))?;
+    }
+    let b = std::fs::read_to_string(&base)
+        .map_err(|er| Error::io(format!("cannot read {}", base.display()), er))?;
+    crate::fsutil::write_atomic(&cur, f(&b).as_bytes())
+}
+
+/// At start: makes the netns and attaches it to the container's network
+/// with its published ports; writes hosts and resolv.conf; starts the
+/// network's DNS. Leaves nothing behind on error.
+pub(crate) fn setup(e: &Engine, c: &Container) -> Result<()> {
+    let mode = Mode::parse(Some(&c.host_config.network_mode));
+    let Mode::Bridge(name) = mode else {
+        return Ok(());
+    };
+    let r = setup_bridge(e, c, &name);
+    if r.is_err() {
+        let _ = teardown(e, &c.id);
+    }
+    r
+}
+
+fn setup_bridge(e: &Engine, c: &Container, name: &str) -> Result<()> {
+    let mut m = manager(e);
+    let ports = wanted_ports(c)?;
+    m.create_netns(&c.id).map_err(conv)?;
+    let join = Join {
+        aliases: c.options.network_aliases.clone(),
+        ip: c.options.ip.as_deref().and_then(|s| s.parse().ok()),
+    };
+    let mut tries = 0;
+    let (net, ep) = loop {
+        let net = if name == DEFAULT_NETWORK {
+            m.ensure_default().map_err(conv)?
+        } else {
+            m.get(name).map_err(conv)?
+        };
+        // The default network may go with its last container meanwhile.
+        match m.connect(&c.id, &c.name, &net, &join, &ports) {
+            Err(network::Error::NotFound(_)) if name == DEFAULT_NETWORK && tries < 3 => tries += 1,
+            r => break (net, r.map_err(conv)?),
+        }
+    };
+    connect_extras(e, c, &mut m)?;
+    let hostname = c.config.hostname.clone();
+    rewrite(e, &c.id, "hosts", |b| format!("{b}{}\t{hostname}\n", ep.ip))?;
+    if net.has_dns() && c.options.dns.is_empty() {
+        let gw = net.gateway;
+        rewrite(e, &c.id, "resolv.conf", |b| {
+            let mut out = format!("nameserver {gw}\n");
+            for l in b
+                .lines()
+                .filter(|l| !l.trim_start().starts_with("nameserver"))
+            {
+                out.push_str(l);
+                out.push('\n');
+            }
+            out
+        })?;
+        start_dns(e, &net)?;
+    }
+    Ok(())
+}
+
+/// Starts the network's resolver (`berth __network-dns STATE RUN NET`) unless one runs.
+fn start_dns(e: &Engine, net: &Network) -> Result<()> {
+    let Some(exe) = e.monitor_exe() else {
+        return Ok(());
+    };
+    let p = paths(e);
+    network::dns::ensure_running(&p, &net.name, exe).map_err(conv)
+}
+
+/// A network joined with `network connect`, kept across restarts
+/// (`userdata/networks.json`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct Extra {
+    network: String,
+    #[serde(default)]
+    aliases: Vec<String>,
+    #[serde(default)]
+    ip: Option<Ipv4Addr>,
+}
+
+fn extras_path(e: &Engine, id: &str) -> PathBuf {
+    userdata(e, id).join("networks.json")
+}
+
+fn load_extras(e: &Engine, id: &str) -> Vec<Extra> {
+    crate::fsutil::read_json(&extras_path(e, id)).unwrap_or_default()
+}
+
+fn save_extras(e: &Engine, id: &str, v: &[Extra]) -> Result<()> {
+    crate::fsutil::write_json(&extras_path(e, id), &v)
+}
+
+/// Joins the networks of `network connect` at start.
+fn connect_extras(e: &Engine, c: &Container, m: &mut Manager<RealHost>) -> Result<()> {
+    for x in load_extras(e, &c.id) {
+        let net = m.get(&x.network).map_err(conv)?;
+        let join = Join {
+            aliases: x.aliases.clone(),
+            ip: x.ip,
+        };
+        m.connect(&c.id, &c.name, &net, &join, &[]).map_err(conv)?;
+        if net.has_dns() {
+            start_dns(e, &net)?;
+        }
+    }
+    Ok(())
+}
+
+/// `network connect`: now if the container runs, and at every start.
+pub fn connect(e: &Engine, container: &str, network: &str, join: &Join) -> Result<()> {
+    let id = e.lookup(container)?;
+    let (c, st) = e.container(&id)?;
+    let mut m = manager(e);
+    let net = m.get(network).map_err(conv)?;
+    let _l = e.lock_container(&id)?;
+    match Mode::parse(Some(&c.host_config.network_mode)) {
+        Mode::Bridge(primary) => {
+            let mut extras = load_extras(e, &id);
+            if primary == net.name || extras.iter().any(|x| x.network == net.name) {
+                return Err(Error::Conflict(format!(
+                    "endpoint with name {} already exists in network {}",
+                    c.name, net.name
+                )));
+            }
+            if st.running() {
+                m.connect(&id, &c.name, &net, join, &[]).map_err(conv)?;
+                if net.has_dns() {
+                    start_dns(e, &net)?;
+                }
+            }
+            extras.push(Extra {
+                network: net.name.clone(),
+                aliases: join.aliases.clone(),
+                ip: join.ip,
+            });
+            save_extras(e, &id, &extras)
+        }
+        other => Err(Error::Conflict(format!(
+            "container {container} is in network mode {}: it cannot be connected to other networks",
+            other.name()
+        ))),
+    }
+}
+
+/// `network disconnect`: now, and no longer at start.
+pub fn disconnect(e: &Engine, container: &str, network: &str) -> Result<()> {
+    let id = e.lookup(container)?;
+    let mut m = manager(e);
+    let net = m.get(network).map_err(conv)?;
+    let _l = e.lock_container(&id)?;
+    let mut extras = load_extras(e, &id);
+    let before = extras.len();
+    extras.retain(|x| x.network != net.name);
+    let attached = m
+        .container(&id)
+        .map_err(conv)?
+        .is_some_and(|cn| cn.endpoints.iter().any(|x| x.network == net.name));
+    if attached {
+        m.disconnect(&id, &net).map_err(conv)?;
+    } else if before == extras.len() {
+        return Err(Error::Conflict(format!(
+            "container {container} is not connected to network {}",
+            net.name
+        )));
+    }
+    if before != extras.len() {
+        save_extras(e, &id, &extras)?;
+    }
+    Ok(())
+}
+
+/// Removes everything networking holds for container `id`: veths, IP
+/// leases, published ports and their nftables rules, the netns file.
+/// Idempotent; carries on past failures and returns every error.
+pub fn teardown(e: &Engine, id: &str) -> Vec<String> {
+    manager(e)
+        .teardown(id)
+        .into_iter()
+        .map(|er| er.to_string())
+        .collect()
+}
+
+/// Leftovers of crashes: network state of containers that are gone or
+/// not running. Returns what it cleaned and every error.
+pub fn prune_leftovers(e: &Engine) -> (Vec<String>, Vec<String>) {
+    let alive = |id: &str| {
+        if !e.container_dir(id).exists() {
+            return false;
+        }
+        // A start in progress holds the container lock until it runs.
+        let _l = e.lock_container(id);
+        e.state(id).map(|s| s.running()).unwrap_or(false)
+    };
+    let (done, errs) = manager(e).prune_leftovers(&alive);
+    (done, errs.into_iter().map(|x| x.to_string()).collect())
+}
+
+/// The container's network state, if attached.
+pub fn container_net(e: &Engine, id: &str) -> Option<ContainerNet> {
+    manager(e).container(id).ok().flatten()
+}
+
+/// `port CONTAINER`: the published ports (docker's order: by key).
+pub fn ports(e: &Engine, id: &str) -> Vec<PortMapping> {
+    let mut v = container_net(e, id).map(|c| c.ports).unwrap_or_default();
+    v.sort_by_key(|m| (m.container_port, m.proto, m.host_ip, m.host_port));
+    v
+}
+
+/// Docker's `HostConfig.PortBindings` from the options.
+pub fn port_bindings(c: &Container) -> Value {
+    let mut out = serde_json::Map::new();
+    for p in &c.options.publish {
+        if let Ok(spec) = network::ports::parse_publish(p) {
+            for m in spec.mappings() {
+                let e = out.entry(m.key()).or_insert_with(|| json!([]));
+                if let Some(a) = e.as_array_mut() {
+                    a.push(json!({
+                        "HostIp": if m.host_ip.is_unspecified() { String::new() } else { m.host_ip.to_string() },
+                        "HostPort": if m.host_port == 0 { String::new() } else if m.host_port_end > m.host_port { format!("{}-{}", m.host_port, m.host_port_end) } else { m.host_port.to_string() },
+                    }));
+                }
+            }
+        }
+    }
+    Value::Object(out)
+}
+
+/// Docker's `NetworkSettings` for `inspect`.
+pub fn settings(e: &Engine, c: &Container) -> Value {
+    let cn = container_net(e, &c.id);
+    let mut ports = serde_json::Map::new();
+    for k in c.config.exposed_ports.keys() {
+        ports.insert(k.clone(), Value::Null);
+    }
+    let mut networks = serde_json::Map::new();
+    let mode = Mode::parse(Some(&c.host_config.network_mode));
+    let mut first: Option<&network::Endpoint> = None;
+    if let Some(cn) = &cn {
+        for m in &cn.ports {
+            let e = ports.entry(m.key()).or_insert_with(|| json!([]));
+            if !e.is_array() {
+                *e = json!([]);
+            }
+            if let Some(a) = e.as_array_mut() {
+                a.push(
+                    json!({"HostIp": m.host_ip.to_string(), "HostPort": m.host_port.to_string()}),
+                );
+            }
+        }
+        first = cn.endpoints.first();
+        for ep in &cn.endpoints {
+            let mut aliases = ep.aliases.clone();
+            if ep.network != DEFAULT_NETWORK {
+                aliases.insert(0, crate::fsutil::short_id(&c.id).to_string());
+            }
+            networks.insert(
+                ep.network.clone(),
+                json!({
+                    "IPAMConfig": null,
+                    "Links": null,
+                    "Aliases": if ep.network == DEFAULT_NETWORK { Value::Null } else { json!(aliases) },
+                    "MacAddress": ep.mac,
+                    "NetworkID": ep.network_id,
+                    "EndpointID": network::short_hash(&[&c.id, &ep.network]).repeat(4),
+                    "Gateway": ep.gateway.to_string(),
+                    "IPAddress": ep.ip.to_string(),
+                    "IPPrefixLen": ep.prefix,
+                    "IPv6Gateway": "",
+                    "GlobalIPv6Address": "",
+                    "GlobalIPv6PrefixLen": 0,
+                    "DNSNames": if ep.network == DEFAULT_NETWORK { Value::Null } else { json!([c.name.clone(), crate::fsutil::short_id(&c.id)]) },
+                }),
+            );
+        }
+    }
+    if networks.is_empty() {
+        if let Mode::Bridge(n) | Mode::Container(n) = &mode {
+            networks.insert(
+                n.clone(),
+                json!({"IPAddress": "", "Gateway": "", "MacAddress": "", "IPPrefixLen": 0}),
+            );
+        } else {
+            networks.insert(
+                mode.name(),
+                json!({"IPAddress": "", "Gateway": "", "MacAddress": "", "IPPrefixLen": 0}),
+            );
+        }
+    }
+    let sandbox = cn
+        .as_ref()
+        .map(|_| manager(e).netns_path(&c.id).to_string_lossy().into_owned())
+        .unwrap_or_default();
+    json!({
+        "Bridge": "",
+        "SandboxID": if sandbox.is_empty() { String::new() } else { network::short_hash(&[&c.id]).repeat(4) },
+        "SandboxKey": sandbox,
+        "HairpinMode": false,
+        "Ports": ports,
+        "Gateway": first.map(|x| x.gateway.to_string()).unwrap_or_default(),
+        "IPAddress": first.map(|x| x.ip.to_string()).unwrap_or_default(),
+        "IPPrefixLen": first.map(|x| x.prefix).unwrap_or(0),
+        "MacAddress": first.map(|x| x.mac.clone()).unwrap_or_default(),
+        "GlobalIPv6Address": "",
+        "GlobalIPv6PrefixLen": 0,
+        "IPv6Gateway": "",
+        "Networks": networks,
+    })
+}
+
+/// `network inspect`, docker's shape; `containers` are this store's.
+pub fn inspect_network(e: &Engine, n: &Network) -> Value {
+    let m = manager(e);
+    let mut cs = serde_json::Map::new();
+    for id in m.users(n).unwrap_or_default() {
+        if let Some(cn) = container_net(e, &id) {
+            if let Some(ep) = cn.endpoints.iter().find(|x| x.network == n.name) {
+                cs.insert(
+                    id.clone(),
+                    json!({
+                        "Name": cn.name,
+                        "EndpointID": network::short_hash(&[&id, &n.name]).repeat(4),
+                        "MacAddress": ep.mac,
+                        "IPv4Address": format!("{}/{}", ep.ip, ep.prefix),
+                        "IPv6Address": "",
+                    }),
+                );
+            }
+        }
+    }
+    json!({
+        "Name": n.name,
+        "Id": n.id,
+        "Created": n.created,
+        "Scope": "local",
+        "Driver": n.driver,
+        "EnableIPv6": false,
+        "IPAM": {
+            "Driver": "default",
+            "Options": {},
+            "Config": [{"Subnet": n.subnet.to_string(), "Gateway": n.gateway.to_string()}],
+        },
+        "Internal": n.internal,
+        "Attachable": false,
+        "Ingress": false,
+        "ConfigFrom": {"Network": ""},
+        "ConfigOnly": false,
+        "Containers": cs,
+        "Options": {"com.docker.network.bridge.name": n.bridge},
+        "Labels": n.labels,
+    })
+}
+
+/// The pseudo networks `network ls` shows besides the records.
+pub fn builtin(name: &str) -> Option<Value> {
+    let (id, driver) = match name {
+        DEFAULT_NETWORK => ("bridge", "bridge"),
+        "host" => ("host", "host"),
+        "none" => ("none", "null"),
+        _ => return None,
+    };
+    Some(json!({
+        "Name": name,
+        "Id": network::short_hash(&[id]).repeat(4),
+        "Created": "0001-01-01T00:00:00Z",
+        "Scope": "local",
+        "Driver": driver,
+        "EnableIPv6": false,
+        "IPAM": {"Driver": "default", "Options": null, "Config": null},
+        "Internal": false,
+        "Containers": {},
+        "Options": {},
+        "Labels": {},
+    }))
+}
+
+/// `HostConfig` for `inspect`, with docker's `PortBindings` and
+/// `PublishAllPorts`.
+pub fn host_config_json(c: &Container) -> Value {
+    let mut v = serde_json::to_value(&c.host_config).unwrap_or(Value::Null);
+    if let Some(o) = v.as_object_mut() {
+        o.insert("PortBindings".into(), port_bindings(c));
+        o.insert("PublishAllPorts".into(), json!(c.options.publish_all));
+    }
+    v
+}
+
+/// Binds the container's published host ports (docker-proxy's sockets,
+/// never accepted on: DNAT takes the traffic), so other programs cannot
+/// take them while the container runs. The monitor holds the returned
+/// sockets until the container exits. Ports that cannot be bound are
+/// skipped (checked at start already).
+pub fn hold_ports(e: &Engine, id: &str) -> Vec<std::os::fd::OwnedFd> {
+    use std::net::{SocketAddrV4, TcpListener, UdpSocket};
+    let mut out = Vec::new();
+    for m in ports(e, id) {
+        let a = SocketAddrV4::new(m.host_ip, m.host_port);
+        let fd: Option<std::os::fd::OwnedFd> = match m.proto {
+            network::Proto::Tcp => TcpListener::bind(a).ok().map(Into::into),
+            network::Proto::Udp => UdpSocket::bind(a).ok().map(Into::into),
+        };
+        out.extend(fd);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes() {
+        for (s, m, name) in [
+            (None, Mode::Bridge("bridge".into()), "bridge"),
+            (Some("default"), Mode::Bridge("bridge".into()), "bridge"),
+            (Some("none"), Mode::None, "none"),
+            (Some("host"), Mode::Host, "host"),
+            (
+                Some("container:web"),
+                Mode::Container("web".into()),
+                "container:web",
+            ),
+            (Some("appnet"), Mode::Bridge("appnet".into()), "appnet"),
+        ] {
+            let got = Mode::parse(s);
+            assert_eq!(got, m, "{s:?}");
+            assert_eq!(got.name(), name);
+        }
+    }
+
+    #[test]
+    fn port_bindings_in_dockers_shape() {
+        let mut c = Container::default();
+        c.options.publish = vec![
+            "8080:80".into(),
+            "127.0.0.1::53/udp".into(),
+            "9000-9001:90-91".into(),
+        ];
+        c.options.publish_all = true;
+        let v = host_config_json(&c);
+        assert_eq!(
+            v["PortBindings"],
+            json!({
+                "80/tcp": [{"HostIp": "", "HostPort": "8080"}],
+                "53/udp": [{"HostIp": "127.0.0.1", "HostPort": ""}],
+                "90/tcp": [{"HostIp": "", "HostPort": "9000"}],
+                "91/tcp": [{"HostIp": "", "HostPort": "9001"}],
+            })
+        );
+        assert_eq!(v["PublishAllPorts"], true);
+    }
+
+    #[test]
+    fn publish_all_adds_exposed_ports_not_given() {
+        let mut c = Container::default();
+        c.options.publish = vec!["8080:80".into()];
+        c.options.publish_all = true;
+        c.config.exposed_ports.insert("80/tcp".into(), json!({}));
+        c.config.exposed_ports.insert("53/udp".into(), json!({}));
+        let v = wanted_ports(&c).unwrap();
+        assert_eq!(v.len(), 2);
+        assert_eq!((v[0].host_port, v[0].key()), (8080, "80/tcp".to_string()));
+        assert_eq!((v[1].host_port, v[1].key()), (0, "53/udp".to_string()));
+    }
+}

@@ -1,0 +1,351 @@
+//! Route netlink over a plain blocking socket: links (bridge, veth),
+//! addresses, routes. Sockets opened inside a network namespace stay
+//! bound to it, so [`Rtnl::open_in`] configures a container's netns
+//! from any thread.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::os::fd::AsRawFd;
+use std::path::Path;
+
+use netlink_packet_core::{
+    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL,
+    NLM_F_REQUEST,
+};
+use netlink_packet_route::address::{AddressAttribute, AddressMessage};
+use netlink_packet_route::link::{
+    InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+};
+use netlink_packet_route::route::{
+    RouteAddress, RouteAttribute, RouteMessage, RouteProtocol, RouteScope, RouteType,
+};
+use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
+use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
+
+use crate::error::{Error, Result};
+
+/// A route netlink socket.
+pub struct Rtnl {
+    sock: Socket,
+    seq: u32,
+}
+
+/// A link as dumped: index, name, kind ("bridge", "veth", ...), up.
+#[derive(Debug, Clone)]
+pub struct Link {
+    pub index: u32,
+    pub name: String,
+    pub kind: String,
+    pub up: bool,
+}
+
+fn nl_err(what: &str, e: impl std::fmt::Display) -> Error {
+    Error::Netlink(format!("{what}: {e}"))
+}
+
+impl Rtnl {
+    /// A socket in the caller's network namespace.
+    pub fn open() -> Result<Rtnl> {
+        let mut sock = Socket::new(NETLINK_ROUTE).map_err(|e| nl_err("netlink socket", e))?;
+        sock.bind_auto().map_err(|e| nl_err("netlink bind", e))?;
+        sock.connect(&SocketAddr::new(0, 0))
+            .map_err(|e| nl_err("netlink connect", e))?;
+        Ok(Rtnl { sock, seq: 1 })
+    }
+
+    /// A socket in the network namespace at `netns` (a bind-mounted
+    /// nsfs file), made on a helper thread that joins it.
+    pub fn open_in(netns: &Path) -> Result<Rtnl> {
+        let f = std::fs::File::open(netns)
+            .map_err(|e| Error::io(format!("cannot open {}", netns.display()), e))?;
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                crate::sys::setns_net(f.as_raw_fd())
+                    .map_err(|e| Error::io(format!("setns {}", netns.display()), e))?;
+                Rtnl::open()
+            })
+            .join()
+            .unwrap_or_else(|_| Err(Error::Netlink("netns thread panicked".into())))
+        })
+    }
+
+    fn send(&mut self, msg: RouteNetlinkMessage, flags: u16) -> Result<u32> {
+        let mut hdr = NetlinkHeader::default();
+        hdr.flags = NLM_F_REQUEST | flags;
+        self.seq += 1;
+        hdr.sequence_number = self.seq;
+        let mut nl = NetlinkMessage::new(hdr, NetlinkPayload::from(msg));
+        nl.finalize();
+        let mut buf = vec![0u8; nl.buffer_len()];
+        nl.serialize(&mut buf);
+        self.sock
+            .send(&buf, 0)
+            .map_err(|e| nl_err("netlink send", e))?;
+        Ok(self.seq)
+    }
+
+    /// Reads replies to `seq` until the ack/done; returns the messages.
+    fn replies(&mut self, seq: u32, what: &str) -> Result<Vec<RouteNetlinkMessage>> {
+        let mut out = Vec::new();
+        loop {
+            let (buf, _) = self
+                .sock
+                .recv_from_full()
+                .map_err(|e| nl_err("netlink recv", e))?;
+            let mut off = 0;
+            while off < buf.len() {
+                let m = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&buf[off..])
+                    .map_err(|e| nl_err(what, e))?;
+                let len = m.header.length as usize;
+                if len == 0 {
+                    return Err(Error::Netlink(format!("{what}: empty netlink message")));
+                }
+                off += (len + 3) & !3;
+                if m.header.sequence_number != seq {
+                    continue;
+                }
+                match m.payload {
+                    NetlinkPayload::Done(_) => return Ok(out),
+                    NetlinkPayload::Error(e) => {
+                        return match e.code {
+                            None => Ok(out),
+                            Some(c) => Err(Error::Os {
+                                what: what.to_string(),
+                                errno: -c.get(),
+                            }),
+                        }
+                    }
+                    NetlinkPayload::InnerMessage(i) => out.push(i),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    fn request(&mut self, msg: RouteNetlinkMessage, flags: u16, what: &str) -> Result<()> {
+        let seq = self.send(msg, NLM_F_ACK | flags)?;
+        self.replies(seq, what).map(|_| ())
+    }
+
+    pub fn links(&mut self) -> Result<Vec<Link>> {
+        let seq = self.send(
+            RouteNetlinkMessage::GetLink(LinkMessage::default()),
+            NLM_F_DUMP,
+        )?;
+        let mut out = Vec::new();
+        for m in self.replies(seq, "dump links")? {
+            if let RouteNetlinkMessage::NewLink(l) = m {
+                let mut link = Link {
+                    index: l.header.index,
+                    name: String::new(),
+                    kind: String::new(),
+                    up: l.header.flags.contains(LinkFlags::Up),
+                };
+                for a in &l.attributes {
+                    match a {
+                        LinkAttribute::IfName(n) => link.name = n.clone(),
+                        LinkAttribute::LinkInfo(infos) => {
+                            for i in infos {
+                                if let LinkInfo::Kind(k) = i {
+                                    link.kind = k.to_string();
+                                }
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                out.push(link);
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn link_index(&mut self, name: &str) -> Result<Option<u32>> {
+        Ok(self
+            .links()?
+            .into_iter()
+            .find(|l| l.name == name)
+            .map(|l| l.index))
+    }
+
+    /// Creates a bridge (fine if it exists), brings it up.
+    pub fn ensure_bridge(&mut self, name: &str) -> Result<u32> {
+        if self.link_index(name)?.is_none() {
+            let mut m = LinkMessage::default();
+            m.attributes.push(LinkAttribute::IfName(name.into()));
+            m.attributes
+                .push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(
+                    InfoKind::Bridge,
+                )]));
+            match self.request(
+                RouteNetlinkMessage::NewLink(m),
+                NLM_F_CREATE | NLM_F_EXCL,
+                &format!("create bridge {name}"),
+            ) {
+                Err(Error::Os { errno, .. }) if errno == libc::EEXIST => {}
+                r => r?,
+            }
+        }
+        let idx = self
+            .link_index(name)?
+            .ok_or_else(|| Error::Netlink(format!("bridge {name} vanished")))?;
+        self.set_up(idx, &format!("bring up {name}"))?;
+        Ok(idx)
+    }
+
+    /// Creates a veth pair `host` <-> `peer`, the peer created directly
+    /// in the namespace open as `netns_fd`.
+    pub fn create_veth(
+        &mut self,
+        host: &str,
+        peer: &str,
+        netns_fd: i32,
+        peer_mac: Option<[u8; 6]>,
+    ) -> Result<()> {
+        let mut p = LinkMessage::default();
+        p.attributes.push(LinkAttribute::IfName(peer.into()));
+        if let Some(mac) = peer_mac {
+            p.attributes.push(LinkAttribute::Address(mac.to_vec()));
+        }
+        p.attributes.push(LinkAttribute::NetNsFd(netns_fd));
+        let mut m = LinkMessage::default();
+        m.attributes.push(LinkAttribute::IfName(host.into()));
+        m.attributes.push(LinkAttribute::LinkInfo(vec![
+            LinkInfo::Kind(InfoKind::Veth),
+            LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(p))),
+        ]));
+        self.request(
+            RouteNetlinkMessage::NewLink(m),
+            NLM_F_CREATE | NLM_F_EXCL,
+            &format!("create veth {host}"),
+        )
+    }
+
+    /// Sets `index`'s controller (bridge) to `master`.
+    pub fn set_master(&mut self, index: u32, master: u32) -> Result<()> {
+        let mut m = LinkMessage::default();
+        m.header.index = index;
+        m.attributes.push(LinkAttribute::Controller(master));
+        self.request(RouteNetlinkMessage::SetLink(m), 0, "attach to bridge")
+    }
+
+    pub fn set_up(&mut self, index: u32, what: &str) -> Result<()> {
+        let mut m = LinkMessage::default();
+        m.header.index = index;
+        m.header.flags = LinkFlags::Up;
+        m.header.change_mask = LinkFlags::Up;
+        self.request(RouteNetlinkMessage::SetLink(m), 0, what)
+    }
+
+    /// Deletes a link; false if it did not exist.
+    pub fn delete_link(&mut self, name: &str) -> Result<bool> {
+        let Some(idx) = self.link_index(name)? else {
+            return Ok(false);
+        };
+        let mut m = LinkMessage::default();
+        m.header.index = idx;
+        match self.request(
+            RouteNetlinkMessage::DelLink(m),
+            0,
+            &format!("delete link {name}"),
+        ) {
+            Ok(()) => Ok(true),
+            Err(Error::Os { errno, .. }) if errno == libc::ENODEV => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Adds `addr/prefix` to `index` (fine if present).
+    pub fn add_address(&mut self, index: u32, addr: Ipv4Addr, prefix: u8) -> Result<()> {
+        let mut m = AddressMessage::default();
+        m.header.family = AddressFamily::Inet;
+        m.header.prefix_len = prefix;
+        m.header.index = index;
+        m.attributes.push(AddressAttribute::Local(IpAddr::V4(addr)));
+        m.attributes
+            .push(AddressAttribute::Address(IpAddr::V4(addr)));
+        let bits = u32::from(addr) | (u32::MAX.checked_shr(prefix as u32).unwrap_or(0));
+        m.attributes
+            .push(AddressAttribute::Broadcast(Ipv4Addr::from(bits)));
+        match self.request(
+            RouteNetlinkMessage::NewAddress(m),
+            NLM_F_CREATE | NLM_F_EXCL,
+            &format!("add address {addr}/{prefix}"),
+        ) {
+            Err(Error::Os { errno, .. }) if errno == libc::EEXIST => Ok(()),
+            r => r,
+        }
+    }
+
+    /// Every IPv4 address on the host: (address, prefix, link index).
+    pub fn addresses(&mut self) -> Result<Vec<(Ipv4Addr, u8, u32)>> {
+        let mut q = AddressMessage::default();
+        q.header.family = AddressFamily::Inet;
+        let seq = self.send(RouteNetlinkMessage::GetAddress(q), NLM_F_DUMP)?;
+        let mut out = Vec::new();
+        for m in self.replies(seq, "dump addresses")? {
+            if let RouteNetlinkMessage::NewAddress(a) = m {
+                for at in &a.attributes {
+                    if let AddressAttribute::Address(IpAddr::V4(ip)) = at {
+                        out.push((*ip, a.header.prefix_len, a.header.index));
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// IPv4 routes of the main table: (destination, prefix).
+    pub fn routes(&mut self) -> Result<Vec<(Ipv4Addr, u8)>> {
+        let mut q = RouteMessage::default();
+        q.header.address_family = AddressFamily::Inet;
+        let seq = self.send(RouteNetlinkMessage::GetRoute(q), NLM_F_DUMP)?;
+        let mut out = Vec::new();
+        for m in self.replies(seq, "dump routes")? {
+            if let RouteNetlinkMessage::NewRoute(r) = m {
+                if r.header.table != 254 {
+                    continue;
+                }
+                let mut dst = Ipv4Addr::UNSPECIFIED;
+                for at in &r.attributes {
+                    if let RouteAttribute::Destination(RouteAddress::Inet(d)) = at {
+                        dst = *d;
+                    }
+                }
+                out.push((dst, r.header.destination_prefix_length));
+            }
+        }
+        Ok(out)
+    }
+
+    /// `default via gw`.
+    pub fn add_default_route(&mut self, gw: Ipv4Addr) -> Result<()> {
+        let mut m = RouteMessage::default();
+        m.header.address_family = AddressFamily::Inet;
+        m.header.table = 254;
+        m.header.protocol = RouteProtocol::Boot;
+        m.header.scope = RouteScope::Universe;
+        m.header.kind = RouteType::Unicast;
+        m.attributes
+            .push(RouteAttribute::Gateway(RouteAddress::Inet(gw)));
+        match self.request(
+            RouteNetlinkMessage::NewRoute(m),
+            NLM_F_CREATE | NLM_F_EXCL,
+            &format!("add default route via {gw}"),
+        ) {
+            Err(Error::Os { errno, .. }) if errno == libc::EEXIST => Ok(()),
+            r => r,
+        }
+    }
+
+    /// Renames a (down) link.
+    pub fn rename(&mut self, index: u32, name: &str) -> Result<()> {
+        let mut m = LinkMessage::default();
+        m.header.index = index;
+        m.attributes.push(LinkAttribute::IfName(name.into()));
+        self.request(
+            RouteNetlinkMessage::SetLink(m),
+            0,
+            &format!("rename to {name}"),
+        )
+    }
+}
