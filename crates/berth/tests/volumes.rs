@@ -666,7 +666,9 @@ fn stats_shows_the_memory_limit() {
     assert!(f[1].ends_with(" / 64MiB"), "{out}");
     assert_eq!(f[2], "1");
     assert!(f[3].ends_with('%'), "{out}");
-    assert_eq!(f[4], "0B / 0B");
+    // On the default bridge: traffic of its own netns (IPv6 router
+    // solicitations and the like), in docker's "rx / tx" form.
+    assert!(f[4].contains(" / ") && f[4].ends_with('B'), "{out}");
     // All running containers by default.
     assert!(t
         .ok(&["stats", "--no-stream", "--format", "{{.Name}}"])
