@@ -184,7 +184,12 @@ impl Engine {
             host_resolv_conf: Path::new("/etc/resolv.conf"),
             host_hosts: Path::new("/etc/hosts"),
         };
-        let gen = spec::generate(opts, &cc, &ctx)?;
+        let mut gen = spec::generate(opts, &cc, &ctx)?;
+        if opts.init {
+            crate::init::apply(&mut gen.spec, self.init_exe())?;
+            gen.container.host_config.init = Some(true);
+        }
+        crate::health::apply(opts, &cc, &mut gen.container)?;
         // As docker's -v: a missing host directory is created.
         for m in gen.container.mounts.iter().filter(|m| m.kind == "bind") {
             let p = Path::new(&m.source);
@@ -248,7 +253,7 @@ impl Engine {
             .ctx(|| format!("cannot mount the overlay at {}", target.display()))
     }
 
-    fn start_inner(&self, id: &str, attach: Option<OwnedFd>) -> Result<i32> {
+    pub(crate) fn start_inner(&self, id: &str, attach: Option<OwnedFd>) -> Result<i32> {
         let st = self.state(id)?;
         if st.running() {
             if st.status == Status::Paused {
@@ -267,14 +272,14 @@ impl Engine {
         // Leftovers of an earlier run.
         runtime_for(self, id).delete_force(self, id);
         self.mount_rootfs(&c)?;
-        let bundle = self.container_dir(id).join("bundle");
-        let spec: oci_spec::runtime::Spec = fsutil::read_json(&bundle.join("config.json"))?;
         let launch = Launch {
             id: id.to_string(),
-            bundle,
-            spec,
-            runtime: c.options.runtime.clone(),
-            auto_remove: c.host_config.auto_remove,
+            stdin: c.config.open_stdin,
+            tty: c.config.tty,
+            health_ms: self
+                .health_interval(id)
+                .map(|d| d.as_millis().max(1) as u64)
+                .unwrap_or(0),
         };
         match monitor::spawn(self, &launch, attach) {
             Ok(pid) => Ok(pid),
@@ -310,22 +315,46 @@ impl Engine {
         self.start_inner(&id, None).map(|_| ())
     }
 
-    /// `start -a`: starts and attaches to the container's output.
+    /// `start -a`: starts and attaches to the container's output (a
+    /// running container is attached to).
     pub fn start_attached(&self, container: &str) -> Result<Attached> {
         let id = self.lookup(container)?;
         let st = self.state(&id)?;
         if st.running() {
-            return Err(Error::Conflict(format!(
-                "container {} is already running; attaching to a running container is not supported yet",
-                fsutil::short_id(&id)
-            )));
+            return self.attach(&id);
         }
+        let tty = self.load_config(&id)?.config.tty;
         let (mine, theirs) = sys::socketpair().map_err(|e| Error::io("socketpair", e))?;
         self.start_inner(&id, Some(theirs))?;
         Ok(Attached {
             engine: self.clone(),
             id,
             sock: std::os::unix::net::UnixStream::from(mine),
+            tty,
+        })
+    }
+
+    /// `attach`: connects to a running container's monitor.
+    pub fn attach(&self, container: &str) -> Result<Attached> {
+        let id = self.lookup(container)?;
+        let st = self.state(&id)?;
+        if !st.running() {
+            return Err(Error::Conflict(
+                "You cannot attach to a stopped container, start it first".into(),
+            ));
+        }
+        if st.status == Status::Paused {
+            return Err(Error::Conflict(
+                "You cannot attach to a paused container, unpause it first".into(),
+            ));
+        }
+        let tty = self.load_config(&id)?.config.tty;
+        let sock = monitor::connect(self, &id)?;
+        Ok(Attached {
+            engine: self.clone(),
+            id,
+            sock,
+            tty,
         })
     }
 
@@ -454,6 +483,7 @@ impl Engine {
                     "cannot remove container {container}: container is {what}: stop the container before removing or force remove"
                 )));
             }
+            self.mark_stopped_by_user(&id);
             let rt = runtime_for(self, &id);
             let _ = rt.kill(self, &id, libc::SIGKILL, true);
             let _ = rt.pause(self, &id, false);
@@ -581,7 +611,7 @@ impl Engine {
                     .collect::<Vec<_>>()
                     .join(" "),
                 created: c.created.clone(),
-                status: status_text(&st),
+                status: crate::health::with_health(status_text(&st), &st, self.health(&id)),
                 state: st.status,
                 exit_code: st.exit_code,
                 names: c.name.clone(),
@@ -625,6 +655,7 @@ impl Engine {
                 "Error": st.error,
                 "StartedAt": st.started_at,
                 "FinishedAt": st.finished_at,
+                "Health": self.health(&c.id).filter(|_| crate::health::check_of(&c).is_some()),
             },
             "Image": c.image,
             "ResolvConfPath": dir.join("userdata/resolv.conf"),

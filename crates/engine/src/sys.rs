@@ -111,11 +111,6 @@ pub fn exit_code(status: i32) -> i32 {
     }
 }
 
-pub fn set_child_subreaper() -> io::Result<()> {
-    // SAFETY: prctl with integer arguments.
-    cvt(unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) }).map(|_| ())
-}
-
 /// `send(MSG_NOSIGNAL)` of the whole buffer (a gone peer is an error, not SIGPIPE).
 pub fn send_all(fd: RawFd, mut buf: &[u8]) -> io::Result<()> {
     while !buf.is_empty() {
