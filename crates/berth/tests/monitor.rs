@@ -461,3 +461,30 @@ fn json_file_logs_as_docker_writes_them() {
     let out = c.ok(&["logs", "logger"]);
     assert!(out.contains("a<b>&\"c\n"), "{out}");
 }
+
+#[test]
+fn exec_with_a_tty() {
+    if !common::have("script") {
+        eprintln!("skipping: script (util-linux) is not installed");
+        return;
+    }
+    let c = Ctr::new();
+    let id = c
+        .ok(&["run", "-d", "bb", "busybox", "sleep", "1000"])
+        .trim()
+        .to_string();
+    let cmd = format!(
+        "stty rows 21 cols 55; {} --root {} exec -t {id} sh -c 'busybox tty; busybox stty size; exit 6'",
+        common::BERTH,
+        c.env.root().display()
+    );
+    let o = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("/dev/pts/"), "{out}");
+    assert!(out.contains("21 55"), "{out}");
+    assert_eq!(o.status.code(), Some(6), "{out}");
+}

@@ -26,6 +26,7 @@
 pub mod caps;
 pub mod container;
 pub mod error;
+mod exec_tty;
 mod exit;
 pub mod fsutil;
 pub mod health;

@@ -128,8 +128,10 @@ pub struct ExecOptions {
     pub privileged: bool,
     /// `-d`: return once the process runs (exit code 0).
     pub detach: bool,
-    /// `-t` (not supported yet).
+    /// `-t`: a pty, proxied to the caller's stdin/stdout.
     pub tty: bool,
+    /// With `-t`: the pty's size (rows, cols).
+    pub console_size: Option<(u16, u16)>,
 }
 
 /// Descriptors for an exec'd process; `None` inherits the caller's.
@@ -839,11 +841,6 @@ impl Engine {
     /// (the container's env, user and working directory); returns its exit
     /// code (0 with `detach` once it runs).
     pub fn exec(&self, container: &str, opts: &ExecOptions, stdio: ExecStdio) -> Result<i32> {
-        if opts.tty {
-            return Err(Error::invalid(
-                "invalid --tty: terminals are not supported yet",
-            ));
-        }
         if opts.cmd.is_empty() {
             return Err(Error::invalid("exec: no command specified"));
         }
@@ -862,7 +859,8 @@ impl Engine {
         let spec: Value = fsutil::read_json(&self.container_dir(&id).join("bundle/config.json"))?;
         let mut p = spec["process"].clone();
         p["args"] = json!(opts.cmd);
-        p["terminal"] = json!(false);
+        p["terminal"] = json!(opts.tty && !opts.detach);
+        p.as_object_mut().map(|o| o.remove("consoleSize"));
         let env = crate::options::parse_env(&opts.env)?;
         let base: Vec<String> = c.process_env.clone();
         p["env"] = json!(spec::replace_or_append_env(&base, &env));
@@ -893,7 +891,10 @@ impl Engine {
         let process: oci_spec::runtime::Process =
             serde_json::from_value(p).map_err(|e| Error::msg(format!("exec process: {e}")))?;
         match runtime_for(self, &id) {
-            Runtime::Builtin => self.exec_builtin(&id, process, opts.detach, stdio),
+            Runtime::Builtin => self.exec_builtin(&id, process, opts, stdio),
+            Runtime::External(_) if opts.tty => Err(Error::invalid(
+                "invalid --tty: exec with a terminal is not supported with --runtime yet",
+            )),
             Runtime::External(rt) => {
                 let pf = self
                     .container_dir(&id)
@@ -925,10 +926,18 @@ impl Engine {
         &self,
         id: &str,
         process: oci_spec::runtime::Process,
-        detach: bool,
+        opts: &ExecOptions,
         stdio: ExecStdio,
     ) -> Result<i32> {
+        let detach = opts.detach;
+        let tty = opts.tty && !detach;
         let (rep_r, rep_w) = sys::pipe().map_err(|e| Error::io("pipe", e))?;
+        let (con_mine, con_theirs) = if tty {
+            let (a, b) = sys::socketpair().map_err(|e| Error::io("socketpair", e))?;
+            (Some(a), Some(b))
+        } else {
+            (None, None)
+        };
         let fds = [
             stdio.stdin.as_ref().map(|f| f.as_raw_fd()),
             stdio.stdout.as_ref().map(|f| f.as_raw_fd()),
@@ -940,6 +949,7 @@ impl Engine {
                 // Move the report pipe and the given descriptors above 2 first.
                 let mut keep = vec![rep_w.as_raw_fd()];
                 keep.extend(fds.iter().flatten());
+                keep.extend(con_theirs.as_ref().map(|c| c.as_raw_fd()));
                 sys::close_fds_except(&keep);
                 let devnull = std::fs::File::open("/dev/null").ok();
                 for (i, f) in fds.iter().enumerate() {
@@ -959,7 +969,7 @@ impl Engine {
                     id: id.to_string(),
                     root: run_root,
                     process,
-                    console: None,
+                    console: con_theirs,
                     pid_file: None,
                     preserve_fds: 0,
                 });
@@ -984,17 +994,43 @@ impl Engine {
             }
             sys::Forked::Parent(pid) => {
                 drop(rep_w);
-                drop(stdio);
-                let status = sys::waitpid(pid, false)
-                    .map_err(|e| Error::io("waitpid", e))?
-                    .map(|(_, s)| sys::exit_code(s))
-                    .unwrap_or(255);
+                drop(con_theirs);
+                let ExecStdio {
+                    stdin,
+                    stdout,
+                    stderr,
+                } = stdio;
+                let pump = stdin.is_none();
+                drop(stdin);
+                drop(stderr);
                 let mut line = String::new();
                 let _ = std::io::BufRead::read_line(
                     &mut std::io::BufReader::new(std::fs::File::from(rep_r)),
                     &mut line,
                 );
                 let line = line.trim();
+                if line == "ok" {
+                    if let Some(sock) = &con_mine {
+                        match crate::exec_tty::recv_master(sock) {
+                            Ok(m) => {
+                                let mut out: Box<dyn Write> = match stdout {
+                                    Some(f) => Box::new(std::fs::File::from(f)),
+                                    None => Box::new(std::io::stdout()),
+                                };
+                                crate::exec_tty::proxy(m, opts.console_size, pump, &mut out);
+                            }
+                            Err(e) => {
+                                let _ = oci_runtime::sys::kill(pid, libc::SIGKILL);
+                                let _ = sys::waitpid(pid, false);
+                                return Err(e);
+                            }
+                        }
+                    }
+                }
+                let status = sys::waitpid(pid, false)
+                    .map_err(|e| Error::io("waitpid", e))?
+                    .map(|(_, s)| sys::exit_code(s))
+                    .unwrap_or(255);
                 if line != "ok" {
                     if line.is_empty() {
                         return Err(Error::msg("exec: the helper process died"));

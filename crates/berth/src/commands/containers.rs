@@ -551,11 +551,6 @@ fn dev_null() -> Result<OwnedFd, CliError> {
 }
 
 pub fn exec(g: &Globals, a: ExecArgs) -> CmdResult {
-    if a.tty {
-        return Err(CliError::daemon(
-            "invalid --tty: terminals are not supported yet",
-        ));
-    }
     let mut env = env_files(&a.env_file)?;
     env.extend(a.env.iter().cloned());
     let opts = ExecOptions {
@@ -565,7 +560,17 @@ pub fn exec(g: &Globals, a: ExecArgs) -> CmdResult {
         workdir: a.workdir.clone(),
         privileged: a.privileged,
         detach: a.detach,
-        tty: false,
+        tty: a.tty,
+        console_size: if a.tty {
+            crate::term::size(1).or_else(|| crate::term::size(0))
+        } else {
+            None
+        },
+    };
+    let saved = if a.tty && a.interactive && !a.detach {
+        crate::term::make_raw(0)
+    } else {
+        None
     };
     let stdio = ExecStdio {
         stdin: if a.interactive && !a.detach {
@@ -583,7 +588,11 @@ pub fn exec(g: &Globals, a: ExecArgs) -> CmdResult {
             CliError::new(e.to_string())
         }
         e => run_err(e),
-    })?;
+    });
+    if let Some(s) = &saved {
+        crate::term::restore(s);
+    }
+    let code = code?;
     if code == 0 {
         Ok(())
     } else {
