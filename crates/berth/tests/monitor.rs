@@ -488,3 +488,31 @@ fn exec_with_a_tty() {
     assert!(out.contains("21 55"), "{out}");
     assert_eq!(o.status.code(), Some(6), "{out}");
 }
+
+#[test]
+fn external_runtimes_through_the_monitor() {
+    let c = Ctr::new();
+    for rt in ["runc", "crun"] {
+        if !common::have(rt) {
+            eprintln!("skipping {rt}: not installed");
+            continue;
+        }
+        let (code, out, err) = c.run_in(&["run", "--rm", "--runtime", rt, "bb", "echo", rt], b"");
+        assert_eq!((code, out.trim()), (0, rt), "{err}");
+        let (code, out, err) = c.run_in(
+            &[
+                "run",
+                "--rm",
+                "-i",
+                "--runtime",
+                rt,
+                "bb",
+                "sh",
+                "-c",
+                "cat; exit 3",
+            ],
+            b"in\n",
+        );
+        assert_eq!((code, out.as_str()), (3, "in\n"), "{err}");
+    }
+}
