@@ -516,3 +516,31 @@ fn external_runtimes_through_the_monitor() {
         assert_eq!((code, out.as_str()), (3, "in\n"), "{err}");
     }
 }
+
+#[test]
+fn foreground_run_forwards_signals() {
+    use std::io::BufRead;
+    let c = Ctr::new();
+    let mut cmd = c.env.cmd(&[
+        "run",
+        "bb",
+        "sh",
+        "-c",
+        "trap 'echo got; exit 9' TERM; echo ready; while true; do busybox sleep 0.1; done",
+    ]);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut ch = cmd.spawn().unwrap();
+    let mut out = std::io::BufReader::new(ch.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line, "ready\n");
+    std::process::Command::new("kill")
+        .args(["-TERM", &ch.id().to_string()])
+        .status()
+        .unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    let st = ch.wait().unwrap();
+    assert_eq!(rest, "got\n");
+    assert_eq!(st.code(), Some(9));
+}
