@@ -544,3 +544,47 @@ fn foreground_run_forwards_signals() {
     assert_eq!(rest, "got\n");
     assert_eq!(st.code(), Some(9));
 }
+
+#[test]
+fn run_it_detaches_with_ctrl_p_ctrl_q() {
+    use std::io::Read;
+    if !common::have("script") {
+        eprintln!("skipping: script (util-linux) is not installed");
+        return;
+    }
+    let c = Ctr::new();
+    let cmd = format!(
+        "{} --root {} run -it --name detachme bb sh",
+        common::BERTH,
+        c.env.root().display()
+    );
+    let mut ch = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = ch.stdin.take().unwrap();
+    let mut out = ch.stdout.take().unwrap();
+    // The prompt comes through berth's relay, which starts once the
+    // terminal is raw.
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !String::from_utf8_lossy(&seen).contains("/ # ") {
+        let n = out.read(&mut buf).unwrap();
+        assert!(n > 0, "no prompt: {}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&buf[..n]);
+    }
+    input.write_all(b"echo typed\r").unwrap();
+    while !String::from_utf8_lossy(&seen).contains("typed\r\n") {
+        let n = out.read(&mut buf).unwrap();
+        assert!(n > 0, "no echo: {}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&buf[..n]);
+    }
+    input.write_all(&[0x10, 0x11]).unwrap();
+    let st = ch.wait().unwrap();
+    assert_eq!(st.code(), Some(0));
+    // Detached: the container goes on.
+    assert_eq!(c.inspect("detachme", "{{.State.Status}}"), "running");
+    drop(input);
+}
