@@ -588,3 +588,42 @@ fn run_it_detaches_with_ctrl_p_ctrl_q() {
     assert_eq!(c.inspect("detachme", "{{.State.Status}}"), "running");
     drop(input);
 }
+
+#[test]
+fn json_file_splits_long_lines_at_16k() {
+    let c = Ctr::new();
+    let (code, _, _) = c.run_in(
+        &[
+            "run",
+            "--name",
+            "longline",
+            "bb",
+            "sh",
+            "-c",
+            "i=0; while [ $i -lt 20000 ]; do printf x; i=$((i+1)); done; echo",
+        ],
+        b"",
+    );
+    assert_eq!(code, 0);
+    let id = c.inspect("longline", "{{.Id}}");
+    let path = c
+        .env
+        .root()
+        .join("containers")
+        .join(&id)
+        .join(format!("{id}-json.log"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let logs: Vec<String> = text
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["log"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(logs.len(), 2);
+    assert_eq!(logs[0], "x".repeat(16384));
+    assert_eq!(logs[1], format!("{}\n", "x".repeat(20000 - 16384)));
+    // `logs` joins the partial entry with the rest.
+    let out = c.ok(&["logs", "longline"]);
+    assert_eq!(out, format!("{}\n", "x".repeat(20000)));
+}
