@@ -627,3 +627,27 @@ fn json_file_splits_long_lines_at_16k() {
     let out = c.ok(&["logs", "longline"]);
     assert_eq!(out, format!("{}\n", "x".repeat(20000)));
 }
+
+#[test]
+fn large_stdin_while_the_container_writes_more() {
+    let c = Ctr::new();
+    // More input than the pipes hold, and twice as much output: the monitor
+    // must keep draining output while the container is slow to read.
+    let input: String = (0..20000).map(|i| format!("line {i}\n")).collect();
+    let (code, out, err) = c.run_in(
+        &[
+            "run",
+            "--rm",
+            "-i",
+            "bb",
+            "sh",
+            "-c",
+            "while read l; do echo $l; echo $l; done",
+        ],
+        input.as_bytes(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let want: String = input.lines().map(|l| format!("{l}\n{l}\n")).collect();
+    assert_eq!(out.len(), want.len());
+    assert!(out == want);
+}

@@ -184,9 +184,61 @@ struct Mon {
     clients: [Option<Client>; MAX_CLIENTS],
     stdin_fd: i32,
     master: i32,
+    /// Input not yet taken by the container (its stdin is non-blocking;
+    /// clients are not read while this holds data).
+    pending: [u8; 8192],
+    plen: usize,
+    /// A client closed stdin after the pending data.
+    close_after: bool,
 }
 
 impl Mon {
+    fn input_fd(&self) -> i32 {
+        if self.master >= 0 {
+            self.master
+        } else {
+            self.stdin_fd
+        }
+    }
+
+    fn close_stdin(&mut self) {
+        if self.stdin_fd >= 0 {
+            sys::close(self.stdin_fd);
+            self.stdin_fd = -1;
+        }
+        self.plen = 0;
+        self.close_after = false;
+    }
+
+    /// Writes what the container takes of the pending input.
+    fn flush_input(&mut self) {
+        let fd = self.input_fd();
+        while self.plen > 0 {
+            if fd < 0 {
+                self.plen = 0;
+                break;
+            }
+            match sys::write(fd, &self.pending[..self.plen]) {
+                Ok(n) if n > 0 => {
+                    self.pending.copy_within(n..self.plen, 0);
+                    self.plen -= n;
+                }
+                Err(sys::Errno(sys::EINTR)) => {}
+                Err(sys::Errno(sys::EAGAIN)) => return,
+                _ => {
+                    // The container closed its stdin.
+                    if self.master < 0 {
+                        self.close_stdin();
+                    }
+                    self.plen = 0;
+                }
+            }
+        }
+        if self.close_after {
+            self.close_stdin();
+        }
+    }
+
     fn add_client(&mut self, fd: i32) {
         for c in self.clients.iter_mut() {
             if c.is_none() {
@@ -251,16 +303,10 @@ impl Mon {
             if done {
                 c.hlen = 0;
             }
-            if kind == 0 {
-                let target = if self.master >= 0 {
-                    self.master
-                } else {
-                    self.stdin_fd
-                };
-                if target >= 0 && sys::write_all(target, chunk).is_err() && self.master < 0 {
-                    sys::close(self.stdin_fd);
-                    self.stdin_fd = -1;
-                }
+            if kind == 0 && self.input_fd() >= 0 {
+                let n = chunk.len().min(self.pending.len() - self.plen);
+                self.pending[self.plen..self.plen + n].copy_from_slice(&chunk[..n]);
+                self.plen += n;
             }
             if done {
                 self.frame_done(i, kind);
@@ -271,9 +317,10 @@ impl Mon {
     fn frame_done(&mut self, i: usize, kind: u8) {
         match kind {
             1 => {
-                if self.stdin_fd >= 0 {
-                    sys::close(self.stdin_fd);
-                    self.stdin_fd = -1;
+                if self.plen > 0 {
+                    self.close_after = true;
+                } else {
+                    self.close_stdin();
                 }
             }
             2 => {
@@ -497,7 +544,15 @@ fn main(args: Args) -> i32 {
         clients: [None; MAX_CLIENTS],
         stdin_fd: in_w,
         master: if o.stdin { master } else { -1 },
+        pending: [0; 8192],
+        plen: 0,
+        close_after: false,
     };
+    for fd in [in_w, master] {
+        if fd >= 0 {
+            let _ = sys::set_nonblock(fd);
+        }
+    }
     if o.attach {
         m.add_client(ATTACH_FD);
     }
@@ -514,15 +569,20 @@ fn main(args: Args) -> i32 {
         0
     };
     loop {
-        let mut pfd = [PollFd::new(-1, 0); 4 + MAX_CLIENTS];
+        let mut pfd = [PollFd::new(-1, 0); 5 + MAX_CLIENTS];
         pfd[0] = PollFd::new(sfd, sys::POLLIN);
         pfd[1] = PollFd::new(listen, sys::POLLIN);
         pfd[2] = PollFd::new(out_r, sys::POLLIN);
         pfd[3] = PollFd::new(err_r, sys::POLLIN);
-        for (k, c) in m.clients.iter().enumerate() {
-            if let Some(c) = c {
-                pfd[4 + k] = PollFd::new(c.fd, sys::POLLIN);
+        // Clients are read only when their last input is taken.
+        if m.plen == 0 {
+            for (k, c) in m.clients.iter().enumerate() {
+                if let Some(c) = c {
+                    pfd[4 + k] = PollFd::new(c.fd, sys::POLLIN);
+                }
             }
+        } else {
+            pfd[4 + MAX_CLIENTS] = PollFd::new(m.input_fd(), sys::POLLOUT);
         }
         let now = sys::monotonic_ms();
         let mut timeout: i64 = -1;
@@ -564,15 +624,22 @@ fn main(args: Args) -> i32 {
                 m.add_client(c);
             }
         }
+        if pfd[4 + MAX_CLIENTS].fd >= 0 && pfd[4 + MAX_CLIENTS].revents != 0 {
+            m.flush_input();
+        }
         // Client input.
         for k in 0..MAX_CLIENTS {
             let Some(c) = m.clients[k] else { continue };
-            if pfd[4 + k].fd != c.fd || pfd[4 + k].revents == 0 {
+            // One client's input at a time while the container is slow.
+            if pfd[4 + k].fd != c.fd || pfd[4 + k].revents == 0 || m.plen > 0 {
                 continue;
             }
             let mut cb = [0u8; 4096];
             match sys::read(c.fd, &mut cb) {
-                Ok(n) if n > 0 => m.client_input(k, &cb[..n]),
+                Ok(n) if n > 0 => {
+                    m.client_input(k, &cb[..n]);
+                    m.flush_input();
+                }
                 Err(sys::Errno(sys::EINTR)) | Err(sys::Errno(sys::EAGAIN)) => {}
                 _ => {
                     sys::close(c.fd);
@@ -589,10 +656,7 @@ fn main(args: Args) -> i32 {
                 exit = Some(sys::exit_code(st));
                 // Whatever still holds the pipes gets a moment to finish.
                 deadline = sys::monotonic_ms() + 2000;
-                if m.stdin_fd >= 0 {
-                    sys::close(m.stdin_fd);
-                    m.stdin_fd = -1;
-                }
+                m.close_stdin();
             } else if p == health_pid {
                 health_pid = 0;
                 next_health = sys::monotonic_ms() + o.health_ms;
