@@ -346,6 +346,50 @@ mod tests {
     use super::*;
 
     #[test]
+    fn image_healthcheck_and_flags() {
+        let image = ContainerConfig {
+            healthcheck: Some(Healthcheck {
+                test: vec!["CMD".into(), "/bin/check".into(), "-q".into()],
+                interval: Some(5_000_000_000),
+                retries: Some(7),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let mut c = Container::default();
+        let mut o = crate::options::CreateOptions::default();
+        apply(&o, &image, &mut c).unwrap();
+        let ch = check_of(&c).unwrap();
+        assert_eq!(ch.argv, ["/bin/check", "-q"]);
+        assert_eq!(ch.interval, Duration::from_secs(5));
+        assert_eq!(ch.retries, 7);
+        assert_eq!(ch.timeout, Duration::from_secs(30));
+        // --health-cmd replaces the test and keeps the image's timings.
+        o.health.cmd = Some("exit 0".into());
+        o.health.timeout = Some("2s".into());
+        apply(&o, &image, &mut c).unwrap();
+        let ch = check_of(&c).unwrap();
+        assert_eq!(ch.argv, ["/bin/sh", "-c", "exit 0"]);
+        assert_eq!(
+            (ch.interval, ch.timeout),
+            (Duration::from_secs(5), Duration::from_secs(2))
+        );
+        // --no-healthcheck disables it, and conflicts with --health-*.
+        let mut o = crate::options::CreateOptions::default();
+        o.health.disable = true;
+        apply(&o, &image, &mut c).unwrap();
+        assert!(check_of(&c).is_none());
+        o.health.retries = Some(1);
+        assert!(apply(&o, &image, &mut c).is_err());
+        // Flags without a test anywhere.
+        let mut c = Container::default();
+        let mut o = crate::options::CreateOptions::default();
+        o.health.interval = Some("1s".into());
+        let e = apply(&o, &ContainerConfig::default(), &mut c).unwrap_err();
+        assert!(e.to_string().contains("--health-cmd"), "{e}");
+    }
+
+    #[test]
     fn durations() {
         assert_eq!(parse_duration("f", "30s").unwrap(), 30_000_000_000);
         assert_eq!(parse_duration("f", "1m30s").unwrap(), 90_000_000_000);
