@@ -514,6 +514,23 @@ fn external_runtimes_through_the_monitor() {
             b"in\n",
         );
         assert_eq!((code, out.as_str()), (3, "in\n"), "{err}");
+        // -t: the runtime's console socket is ours; the master goes on to
+        // the monitor.
+        if common::have("script") {
+            let cmd = format!(
+                "stty rows 22 cols 66; {} --root {} run --rm -t --runtime {rt} bb sh -c 'busybox stty size; exit 4'",
+                common::BERTH,
+                c.env.root().display()
+            );
+            let o = std::process::Command::new("script")
+                .args(["-qec", &cmd, "/dev/null"])
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+            let out = String::from_utf8_lossy(&o.stdout);
+            assert!(out.contains("22 66"), "{rt}: {out}");
+            assert_eq!(o.status.code(), Some(4), "{rt}: {out}");
+        }
     }
 }
 

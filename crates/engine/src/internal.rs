@@ -123,14 +123,7 @@ fn create_start(engine: &Engine, p: &Parsed) -> Result<i32> {
     let _ = std::fs::remove_file(engine.container_dir(id).join(EXIT_FILE));
     let pid = match &c.options.runtime {
         None => builtin_create_start(engine, id, &bundle, spec, console)?,
-        Some(rt) => {
-            if console.is_some() {
-                return Err(Error::invalid(
-                    "invalid --tty: not supported with --runtime yet",
-                ));
-            }
-            external_create_start(engine, id, &bundle, rt)?
-        }
+        Some(rt) => external_create_start(engine, id, &bundle, rt, console)?,
     };
     // The start_inner caller holds the container's lock while we run.
     let monitor = nix::unistd::getppid().as_raw();
@@ -187,6 +180,89 @@ fn external_create_start(
     id: &str,
     bundle: &std::path::Path,
     rt: &PathBuf,
+    console: Option<OwnedFd>,
+) -> Result<i32> {
+    // With a tty the runtime gets a console socket path of ours; the
+    // master it sends is passed on to the monitor's console socket.
+    let relay = match &console {
+        Some(_) => Some(ConsoleRelay::new()?),
+        None => None,
+    };
+    let r = external_run(engine, id, bundle, rt, relay.as_ref());
+    if let (Ok(_), Some(rel), Some(mon)) = (&r, &relay, &console) {
+        if let Err(e) = rel.pass_to(mon) {
+            let _ = std::process::Command::new(rt)
+                .arg("--root")
+                .arg(engine.run_root())
+                .args(["delete", "--force", id])
+                .status();
+            return Err(e);
+        }
+    }
+    r
+}
+
+/// A temporary console socket for an external runtime.
+struct ConsoleRelay {
+    dir: PathBuf,
+    listener: std::os::unix::net::UnixListener,
+}
+
+impl ConsoleRelay {
+    fn new() -> Result<ConsoleRelay> {
+        // A short path: socket paths are limited to 108 bytes.
+        let dir = PathBuf::from(format!("/tmp/berth-console-{:016x}", fsutil::random_u64()));
+        std::fs::create_dir(&dir)
+            .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+        let listener = std::os::unix::net::UnixListener::bind(dir.join("s")).map_err(|e| {
+            let _ = std::fs::remove_dir_all(&dir);
+            Error::io("console socket", e)
+        })?;
+        Ok(ConsoleRelay { dir, listener })
+    }
+
+    fn path(&self) -> PathBuf {
+        self.dir.join("s")
+    }
+
+    /// Takes the master the runtime sent and sends it on to `to`.
+    fn pass_to(&self, to: &OwnedFd) -> Result<()> {
+        use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+        use std::os::fd::AsRawFd;
+        self.listener
+            .set_nonblocking(true)
+            .map_err(|e| Error::io("console socket", e))?;
+        let (conn, _) = self
+            .listener
+            .accept()
+            .map_err(|e| Error::msg(format!("the runtime sent no console: {e}")))?;
+        let conn = OwnedFd::from(conn);
+        let master = crate::exec_tty::recv_master(&conn)?;
+        let fds = [master.as_raw_fd()];
+        sendmsg::<()>(
+            to.as_raw_fd(),
+            &[std::io::IoSlice::new(b"m")],
+            &[ControlMessage::ScmRights(&fds)],
+            MsgFlags::empty(),
+            None,
+        )
+        .map_err(|e| Error::msg(format!("cannot pass the console to the monitor: {e}")))?;
+        Ok(())
+    }
+}
+
+impl Drop for ConsoleRelay {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn external_run(
+    engine: &Engine,
+    id: &str,
+    bundle: &std::path::Path,
+    rt: &PathBuf,
+    relay: Option<&ConsoleRelay>,
 ) -> Result<i32> {
     let dir = engine.container_dir(id);
     let pidfile = dir.join("init.pid");
@@ -219,7 +295,20 @@ fn external_create_start(
     };
     let b = bundle.to_string_lossy().into_owned();
     let p = pidfile.to_string_lossy().into_owned();
-    run(&["create", "--bundle", &b, "--pid-file", &p, id])?;
+    let cs = relay.map(|r| r.path().to_string_lossy().into_owned());
+    match &cs {
+        Some(cs) => run(&[
+            "create",
+            "--bundle",
+            &b,
+            "--pid-file",
+            &p,
+            "--console-socket",
+            cs,
+            id,
+        ])?,
+        None => run(&["create", "--bundle", &b, "--pid-file", &p, id])?,
+    }
     if let Err(e) = run(&["start", id]) {
         let _ = run(&["delete", "--force", id]);
         return Err(e);
