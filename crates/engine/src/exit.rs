@@ -127,7 +127,14 @@ impl Engine {
                 return Ok(());
             }
         }
-        self.start_inner(id, None).map(|_| ())
+        if self.start_as(id, None, true)? == 0 {
+            // A stop came between: that run did not happen.
+            let _lock = self.lock_container(id)?;
+            let mut st = self.load_state_raw(id)?;
+            st.restart_count = st.restart_count.saturating_sub(1);
+            self.save_state(id, &st)?;
+        }
+        Ok(())
     }
 }
 

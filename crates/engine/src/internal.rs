@@ -138,7 +138,6 @@ fn create_start(engine: &Engine, p: &Parsed) -> Result<i32> {
     st.exit_code = 0;
     st.error.clear();
     st.oom_killed = false;
-    st.stopped_by_user = false;
     st.started_at = timeutil::now();
     st.finished_at = timeutil::ZERO_TIME.into();
     if let Err(e) = engine.save_state(id, &st) {

@@ -256,6 +256,13 @@ impl Engine {
     }
 
     pub(crate) fn start_inner(&self, id: &str, attach: Option<OwnedFd>) -> Result<i32> {
+        self.start_as(id, attach, false)
+    }
+
+    /// Starts the container; `policy` is a restart policy's start, which a
+    /// `stop` (or `rm -f`) since the exit cancels. A user's start clears
+    /// that mark. Returns the init pid (0 when cancelled).
+    pub(crate) fn start_as(&self, id: &str, attach: Option<OwnedFd>, policy: bool) -> Result<i32> {
         let st = self.state(id)?;
         if st.running() {
             if st.status == Status::Paused {
@@ -267,9 +274,16 @@ impl Engine {
         }
         let c = self.load_config(id)?;
         let lock = self.lock_container(id)?;
-        let st = self.load_state_raw(id)?;
+        let mut st = self.load_state_raw(id)?;
         if st.running() && monitor_alive(&st) {
             return Ok(st.pid);
+        }
+        if st.stopped_by_user {
+            if policy {
+                return Ok(0);
+            }
+            st.stopped_by_user = false;
+            self.save_state(id, &st)?;
         }
         // Leftovers of an earlier run.
         runtime_for(self, id).delete_force(self, id);
@@ -404,6 +418,8 @@ impl Engine {
     /// (default: the container's `--stop-timeout`, else 10; -1 waits forever).
     pub fn stop(&self, container: &str, timeout: Option<i64>) -> Result<()> {
         let id = self.lookup(container)?;
+        // First, so a restart policy between two runs does not start it again.
+        self.mark_stopped_by_user(&id);
         let st = self.state(&id)?;
         if !st.running() {
             return Ok(());
@@ -414,7 +430,6 @@ impl Engine {
             None => libc::SIGTERM,
         };
         let t = timeout.or(c.config.stop_timeout).unwrap_or(10);
-        self.mark_stopped_by_user(&id);
         let rt = runtime_for(self, &id);
         let _ = rt.kill(self, &id, sig, false);
         if st.status == Status::Paused {
