@@ -6,6 +6,8 @@ demo:
 
 test:
 	./scripts/deps.sh --test
+	# The static helpers the container tests run (tests never build them).
+	cargo build -p berth-monitor -p berth-init
 	cargo test --workspace -- --test-threads=2
 
 # The OCI runtime-tools validation suite (see docs/CONFORMANCE.md).

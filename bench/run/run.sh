@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 RUNS=${1:-30}
 ./scripts/deps.sh --test
-cargo build --release -p berth -p berth-oci >/dev/null
+cargo build --release -p berth -p berth-oci -p berth-monitor -p berth-init >/dev/null
 BERTH=$PWD/target/release/berth
 work=$(mktemp -d /tmp/berth-bench-run.XXXXXX)
 P="podman --root $work/podman/storage --runroot $work/podman/run --cgroup-manager cgroupfs --events-backend file"

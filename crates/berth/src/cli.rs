@@ -71,6 +71,8 @@ pub enum Command {
     Exec(ExecArgs),
     /// Block until one or more containers stop, then print their exit codes
     Wait(ContainersArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(AttachArgs),
     /// Display the running processes of a container
     Top(TopArgs),
     /// Pause all processes within one or more containers
@@ -146,6 +148,8 @@ pub enum ContainerCommand {
     Inspect(InspectArgs),
     /// Block until one or more containers stop, then print their exit codes
     Wait(ContainersArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(AttachArgs),
     /// Display the running processes of a container
     Top(TopArgs),
     /// Pause all processes within one or more containers
@@ -323,6 +327,34 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH")]
     pub runtime: Option<PathBuf>,
 
+    /// Run an init inside the container that forwards signals and reaps processes
+    #[arg(long)]
+    pub init: bool,
+
+    /// Command to run to check health
+    #[arg(long, value_name = "STRING")]
+    pub health_cmd: Option<String>,
+
+    /// Time between running the check (ms|s|m|h)
+    #[arg(long, value_name = "DURATION")]
+    pub health_interval: Option<String>,
+
+    /// Maximum time to allow one check to run (ms|s|m|h)
+    #[arg(long, value_name = "DURATION")]
+    pub health_timeout: Option<String>,
+
+    /// Consecutive failures needed to report unhealthy
+    #[arg(long, value_name = "INT")]
+    pub health_retries: Option<i64>,
+
+    /// Start period for the container to initialize before counting retries (ms|s|m|h)
+    #[arg(long, value_name = "DURATION")]
+    pub health_start_period: Option<String>,
+
+    /// Disable any container-specified HEALTHCHECK
+    #[arg(long)]
+    pub no_healthcheck: bool,
+
     /// Keep STDIN open even if not attached (not supported yet)
     #[arg(short, long)]
     pub interactive: bool,
@@ -361,12 +393,26 @@ pub struct StartArgs {
     #[arg(short, long)]
     pub attach: bool,
 
-    /// Attach container's STDIN (not supported yet)
+    /// Attach container's STDIN
     #[arg(short, long)]
     pub interactive: bool,
 
     #[arg(required = true, value_name = "CONTAINER")]
     pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    /// Do not attach STDIN
+    #[arg(long)]
+    pub no_stdin: bool,
+
+    /// Proxy all received signals to the process
+    #[arg(long, default_value = "true", action = ArgAction::Set, value_name = "BOOL")]
+    pub sig_proxy: bool,
+
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
 }
 
 #[derive(Debug, Args)]

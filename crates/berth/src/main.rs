@@ -10,6 +10,7 @@ mod error;
 mod fmt;
 mod progress;
 mod template;
+mod term;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -114,27 +115,21 @@ fn usage_error(e: clap::Error) -> ExitCode {
     ExitCode::from(if flag_problem { EXIT_USAGE } else { 1 })
 }
 
-/// Name the engine gives the monitor it starts (`argv[0]`).
-const MONITOR_ARGV0: &str = "berth-monitor";
-
 fn main() -> ExitCode {
-    // The container monitor: the engine execs this program with argv[0]
-    // `berth-monitor` (or by hand: `berth __monitor --root ... --id ...`).
+    // `berth internal VERB ...`: what the container monitor (berth-monitor)
+    // asks of the full program (create-start, cleanup, healthcheck).
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     // The embedded DNS of a user network: `berth __network-dns STATE RUN NET`.
     if args.get(1).is_some_and(|a| a == ::network::dns::ARGV1) && args.len() == 5 {
         return network_dns(&args);
     }
-    let argv0_is_monitor = args
-        .first()
-        .and_then(|a| std::path::Path::new(a).file_name())
-        .is_some_and(|n| n == MONITOR_ARGV0);
-    if argv0_is_monitor || args.get(1).is_some_and(|a| a == "__monitor") {
-        let args: Vec<String> = args
+    if args.get(1).is_some_and(|a| a == "internal") {
+        let args: Vec<String> = args[2..]
             .iter()
             .map(|a| a.to_string_lossy().into_owned())
             .collect();
-        ::engine::monitor_process_main(&args)
+        let code = ::engine::internal_main(&args);
+        return ExitCode::from(code.clamp(0, 255) as u8);
     }
     let cli = match Cli::try_parse() {
         Ok(c) => c,

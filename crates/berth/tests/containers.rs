@@ -95,8 +95,10 @@ fn bad_flag_values_are_usage_errors() {
     let err = c.env.fails(&["run", "--memory", "lots", "bb", "true"], 125);
     assert!(err.starts_with("berth: invalid --memory"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
-    let err = c.env.fails(&["run", "-t", "bb", "true"], 125);
-    assert!(err.contains("--tty"), "{err}");
+    let err = c
+        .env
+        .fails(&["run", "--health-interval", "10", "bb", "true"], 125);
+    assert!(err.contains("--health-interval"), "{err}");
     let err = c.env.fails(
         &["run", "--pull", "never", "nosuchimage-local-only", "true"],
         125,

@@ -32,6 +32,8 @@ pub struct Config {
     pub stop_signal: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stop_timeout: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<image::manifest::Healthcheck>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -58,6 +60,9 @@ pub struct HostConfig {
     pub network_mode: String,
     pub restart_policy: RestartPolicy,
     pub auto_remove: bool,
+    /// `--init`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub init: Option<bool>,
     pub cap_add: Option<Vec<String>>,
     pub cap_drop: Option<Vec<String>>,
     pub dns: Vec<String>,

@@ -27,9 +27,14 @@ pub mod caps;
 pub mod container;
 pub mod cp;
 pub mod error;
+mod exec_tty;
+mod exit;
 pub mod fscopy;
 mod fssys;
 pub mod fsutil;
+pub mod health;
+pub mod init;
+mod internal;
 pub mod logs;
 mod monitor;
 pub mod network;
@@ -46,8 +51,9 @@ pub mod volumes;
 
 pub use container::{Config, Container, HostConfig, MountPoint, State, Status};
 pub use error::{Error, Result};
+pub use internal::internal_main;
 pub use logs::LogsOptions;
-pub use monitor::{monitor_process_main, Attached};
+pub use monitor::{AttachInput, Attached};
 pub use ops::{ExecOptions, ExecStdio, Summary, TopOutput};
 pub use options::CreateOptions;
 
@@ -60,6 +66,8 @@ pub struct Engine {
     run_root: PathBuf,
     images: image::Store,
     monitor_exe: Option<PathBuf>,
+    init_exe: Option<PathBuf>,
+    helper: Option<PathBuf>,
 }
 
 impl Engine {
@@ -84,33 +92,50 @@ impl Engine {
             std::fs::create_dir_all(&d)
                 .map_err(|e| Error::io(format!("cannot create {}", d.display()), e))?;
         }
-        // The monitor binary: $BERTH_MONITOR, else `berth-monitor` next to
-        // this program; without one the monitor is a fork of the caller.
-        let monitor_exe = std::env::var_os("BERTH_MONITOR")
+        // The monitor (crates/monitor) and init (crates/init) programs:
+        // $BERTH_MONITOR / $BERTH_INIT, else next to this program. The
+        // monitor runs `HELPER internal ...`: $BERTH_HELPER, else this
+        // program (berth).
+        let monitor_exe = helper_exe("BERTH_MONITOR", "berth-monitor");
+        let helper = std::env::var_os("BERTH_HELPER")
+            .filter(|v| !v.is_empty())
             .map(PathBuf::from)
-            .or_else(|| {
-                std::env::current_exe()
-                    .ok()
-                    .and_then(|p| p.parent().map(|d| d.join("berth-monitor")))
-                    .filter(|p| p.is_file())
-            });
+            .or_else(|| std::env::current_exe().ok());
+        let init_exe = helper_exe("BERTH_INIT", "berth-init");
         Ok(Engine {
             root,
             run_root,
             images,
             monitor_exe,
+            init_exe,
+            helper,
         })
     }
 
-    /// Uses `exe` (a program calling [`monitor_process_main`]) as the
-    /// monitor, or with `None` a fork of the calling process.
+    /// Uses `exe` as the monitor (`berth-monitor`, crates/monitor).
     pub fn with_monitor_exe(mut self, exe: Option<PathBuf>) -> Engine {
         self.monitor_exe = exe;
         self
     }
 
+    /// Uses `exe` (a program calling [`internal_main`] for `internal ...`)
+    /// for the monitor's create-start, cleanup and healthcheck commands.
+    pub fn with_helper_exe(mut self, exe: Option<PathBuf>) -> Engine {
+        self.helper = exe;
+        self
+    }
+
+    pub fn helper_exe(&self) -> Option<&Path> {
+        self.helper.as_deref()
+    }
+
     pub fn monitor_exe(&self) -> Option<&Path> {
         self.monitor_exe.as_deref()
+    }
+
+    /// berth-init, for `--init`: $BERTH_INIT, else next to this program.
+    pub fn init_exe(&self) -> Option<&Path> {
+        self.init_exe.as_deref()
     }
 
     pub fn root(&self) -> &Path {
@@ -140,4 +165,17 @@ impl Engine {
     pub fn rootfs_path(&self, id: &str) -> PathBuf {
         self.container_dir(id).join("rootfs")
     }
+}
+
+/// A helper program: `$var`, else `name` next to the running executable.
+fn helper_exe(var: &str, name: &str) -> Option<PathBuf> {
+    std::env::var_os(var)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::current_exe()
+                .ok()
+                .and_then(|p| p.parent().map(|d| d.join(name)))
+                .filter(|p| p.is_file())
+        })
 }

@@ -1,18 +1,21 @@
-//! The per-container monitor (the class of conmon).
+//! Starting the per-container monitor (`berth-monitor`, crates/monitor,
+//! conmon's design) and talking to it.
 //!
-//! `start` forks; the child calls `setsid` and forks again, so the monitor
-//! is a daemon re-parented away from the caller, with stdio on /dev/null
-//! and only the descriptors it needs. It makes itself a child subreaper,
-//! creates and starts the container through the `oci_runtime` library (or
-//! execs an external runtime), and reports the init pid or the error over a
-//! pipe. Then it holds the container's stdout/stderr pipes, appends
-//! docker json-file entries to `<id>-json.log`, relays the raw output to
-//! an attached caller (docker's stdcopy framing over a socketpair), waits
-//! for the init to exit (pidfd), records the exit in state.json, deletes
-//! the OCI container (cgroup), unmounts the rootfs and, with `--rm`,
-//! removes the container.
+//! `spawn` forks; the child calls `setsid` and forks again, so the monitor
+//! is a daemon re-parented away from the caller, with stdio on /dev/null,
+//! the start report pipe on fd 3 and an attached caller's socket on fd 4.
+//! The monitor runs `berth internal create-start` (see [`crate::internal`])
+//! and passes its report on: `ok PID` or `err MESSAGE`. Everything after
+//! (logs, attach socket, exit, `berth internal cleanup`) is the monitor's.
+//!
+//! The attach protocol (`<container dir>/attach`, and the socketpair of an
+//! attached `run`/`start -a`): the monitor sends docker stdcopy frames
+//! (`[stream, 0, 0, 0, len u32 BE] data`; stream 1 stdout, 2 stderr; with a
+//! tty everything is stream 1), and once the container is cleaned up a
+//! frame of stream 0xfe carrying the exit code (i32 BE). Clients send
+//! frames of kind 0 (stdin data), 1 (close stdin), 2 (resize: rows, cols
+//! as u16 BE).
 
-use crate::container::Status;
 use crate::error::{Error, Result};
 use crate::sys;
 use crate::Engine;
@@ -20,32 +23,73 @@ use std::fs::File;
 use std::io::{BufRead, Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::path::Path;
 
-const STREAM_STDOUT: u8 = 1;
-const STREAM_STDERR: u8 = 2;
+pub(crate) const STREAM_STDOUT: u8 = 1;
+pub(crate) const STREAM_STDERR: u8 = 2;
 /// Our frame carrying the exit code (4 bytes, big endian).
-const STREAM_EXIT: u8 = 0xfe;
+pub(crate) const STREAM_EXIT: u8 = 0xfe;
 
-/// Everything the monitor needs, prepared before the fork.
+/// Client frame kinds.
+pub const INPUT_STDIN: u8 = 0;
+pub const INPUT_CLOSE: u8 = 1;
+pub const INPUT_RESIZE: u8 = 2;
+
+/// What the monitor needs besides the id.
 pub(crate) struct Launch {
     pub id: String,
-    pub bundle: PathBuf,
-    pub spec: oci_spec::runtime::Spec,
-    pub runtime: Option<PathBuf>,
-    pub auto_remove: bool,
+    pub stdin: bool,
+    pub tty: bool,
+    pub health_ms: u64,
 }
 
-#[derive(serde::Serialize, serde::Deserialize)]
-struct Report {
-    pid: i32,
-    error: Option<String>,
-}
+const SYNC_FD: i32 = 3;
+const ATTACH_FD: i32 = 4;
+/// The first of the held port sockets (`--held-fds N`).
+const HELD_FD0: i32 = 5;
 
 /// Forks the monitor; returns the container's init pid once it runs.
 /// `attach` is the monitor's end of a socketpair for an attached caller.
 pub(crate) fn spawn(engine: &Engine, launch: &Launch, attach: Option<OwnedFd>) -> Result<i32> {
+    let Some(exe) = engine.monitor_exe() else {
+        return Err(Error::msg(
+            "berth-monitor was not found next to the berth executable (or $BERTH_MONITOR)",
+        ));
+    };
+    let Some(helper) = engine.helper_exe() else {
+        return Err(Error::msg(
+            "cannot find the berth executable for the monitor",
+        ));
+    };
+    let dir = engine.container_dir(&launch.id);
+    let mut args = vec![
+        "berth-monitor".to_string(),
+        "--exe".into(),
+        helper.to_string_lossy().into_owned(),
+        "--root".into(),
+        engine.root().to_string_lossy().into_owned(),
+        "--run-root".into(),
+        engine.run_root().to_string_lossy().into_owned(),
+        "--id".into(),
+        launch.id.clone(),
+        "--dir".into(),
+        dir.to_string_lossy().into_owned(),
+        "--log".into(),
+        engine.log_path(&launch.id).to_string_lossy().into_owned(),
+    ];
+    if launch.stdin {
+        args.push("--stdin".into());
+    }
+    if launch.tty {
+        args.push("--tty".into());
+    }
+    if attach.is_some() {
+        args.push("--attach".into());
+    }
+    if launch.health_ms > 0 {
+        args.push("--health".into());
+        args.push(launch.health_ms.to_string());
+    }
     let (sync_r, sync_w) = sys::pipe().map_err(|e| Error::io("pipe", e))?;
     match sys::fork().map_err(|e| Error::io("fork", e))? {
         sys::Forked::Child => {
@@ -57,22 +101,20 @@ pub(crate) fn spawn(engine: &Engine, launch: &Launch, attach: Option<OwnedFd>) -
             let _ = sys::setsid();
             match sys::fork() {
                 Ok(sys::Forked::Child) => {
-                    if let Some(exe) = engine.monitor_exe() {
-                        let e = exec_monitor(exe, engine, launch, &sync_w, attach.as_ref());
-                        report(
-                            &sync_w,
-                            &Report {
-                                pid: 0,
-                                error: Some(format!(
-                                    "cannot run the monitor {}: {e}",
-                                    exe.display()
-                                )),
-                            },
-                        );
-                        sys::exit_now(1)
+                    // The published host ports stay bound while the
+                    // container lives: the monitor holds the sockets.
+                    let held = crate::network::hold_ports(engine, &launch.id);
+                    let mut args = args;
+                    if !held.is_empty() {
+                        args.push("--held-fds".into());
+                        args.push(held.len().to_string());
                     }
-                    let code = monitor_main(engine, launch, sync_w, attach);
-                    sys::exit_now(code)
+                    let e = exec_monitor(exe, &args, &sync_w, attach.as_ref(), &held);
+                    let _ = nix::unistd::write(
+                        &sync_w,
+                        format!("err cannot run the monitor {}: {e}\n", exe.display()).as_bytes(),
+                    );
+                    sys::exit_now(1)
                 }
                 _ => sys::exit_now(0),
             }
@@ -84,43 +126,60 @@ pub(crate) fn spawn(engine: &Engine, launch: &Launch, attach: Option<OwnedFd>) -
             let mut line = String::new();
             let mut r = std::io::BufReader::new(File::from(sync_r));
             let _ = r.read_line(&mut line);
-            let rep: Report = serde_json::from_str(line.trim()).map_err(|_| {
-                Error::msg(format!(
-                    "container {}: the monitor exited before reporting",
-                    crate::fsutil::short_id(&launch.id)
-                ))
-            })?;
-            match rep.error {
-                Some(e) => Err(crate::error::classify(e)),
-                None => Ok(rep.pid),
+            let line = line.trim_end();
+            if let Some(p) = line.strip_prefix("ok ") {
+                if let Ok(pid) = p.trim().parse::<i32>() {
+                    return Ok(pid);
+                }
             }
+            if let Some(m) = line.strip_prefix("err ") {
+                return Err(crate::error::classify(m.to_string()));
+            }
+            Err(Error::msg(format!(
+                "container {}: the monitor exited before reporting",
+                crate::fsutil::short_id(&launch.id)
+            )))
         }
     }
 }
 
-const SYNC_FD: i32 = 3;
-const ATTACH_FD: i32 = 4;
-
-/// Replaces the forked process with the small monitor binary: the sync pipe
-/// becomes fd 3 and the attach socket fd 4. Returns only on failure.
+/// In the forked daemon: stdio on /dev/null, the sync pipe on fd 3, the
+/// attach socket on fd 4, exec. Returns only on failure.
 fn exec_monitor(
-    exe: &std::path::Path,
-    engine: &Engine,
-    l: &Launch,
+    exe: &Path,
+    args: &[String],
     sync: &OwnedFd,
     attach: Option<&OwnedFd>,
+    held: &[OwnedFd],
 ) -> std::io::Error {
-    let s = match sys::dup_above(sync.as_raw_fd(), 10) {
+    // Out of the way of the numbers they go to (3, 4, 5...).
+    let s = match sys::dup_above(sync.as_raw_fd(), 100) {
         Ok(f) => f,
         Err(e) => return e,
     };
     let a = match attach
-        .map(|a| sys::dup_above(a.as_raw_fd(), 10))
+        .map(|a| sys::dup_above(a.as_raw_fd(), 100))
         .transpose()
     {
         Ok(a) => a,
         Err(e) => return e,
     };
+    let mut h = Vec::new();
+    for fd in held {
+        match sys::dup_above(fd.as_raw_fd(), 100) {
+            Ok(f) => h.push(f),
+            Err(e) => return e,
+        }
+    }
+    if let Ok(n) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+    {
+        for fd in 0..3 {
+            let _ = sys::dup_to(n.as_raw_fd(), fd);
+        }
+    }
     if let Err(e) = sys::dup_to(s, SYNC_FD) {
         return e;
     }
@@ -129,153 +188,15 @@ fn exec_monitor(
             return e;
         }
     }
-    let mut args = vec![
-        "berth-monitor".to_string(),
-        "--root".into(),
-        engine.root().to_string_lossy().into_owned(),
-        "--run-root".into(),
-        engine.run_root().to_string_lossy().into_owned(),
-        "--id".into(),
-        l.id.clone(),
-    ];
-    if a.is_some() {
-        args.push("--attach".into());
-    }
-    sys::execv(exe, &args)
-}
-
-/// `main` of the monitor binary (`berth-monitor`, or a CLI's hidden
-/// monitor mode): `--root R --run-root RR --id ID [--attach]`, the sync
-/// pipe on fd 3 and the attach socket on fd 4. Never returns.
-pub fn monitor_process_main(args: &[String]) -> ! {
-    let get = |k: &str| {
-        args.iter()
-            .position(|a| a == k)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
-    let sync = sys::own_fd(SYNC_FD);
-    let attach = args
-        .iter()
-        .any(|a| a == "--attach")
-        .then(|| sys::own_fd(ATTACH_FD));
-    let fail = |m: String| -> ! {
-        report(
-            &sync,
-            &Report {
-                pid: 0,
-                error: Some(m),
-            },
-        );
-        sys::exit_now(1)
-    };
-    let (Some(root), Some(run_root), Some(id)) = (get("--root"), get("--run-root"), get("--id"))
-    else {
-        fail("berth-monitor: usage: --root DIR --run-root DIR --id ID [--attach]".into())
-    };
-    let engine = match Engine::open_with(&root, &run_root) {
-        Ok(e) => e,
-        Err(e) => fail(e.to_string()),
-    };
-    let c = match engine.load_config(&id) {
-        Ok(c) => c,
-        Err(e) => fail(e.to_string()),
-    };
-    let bundle = engine.container_dir(&id).join("bundle");
-    let spec = match crate::fsutil::read_json(&bundle.join("config.json")) {
-        Ok(s) => s,
-        Err(e) => fail(e.to_string()),
-    };
-    let launch = Launch {
-        id,
-        bundle,
-        spec,
-        runtime: c.options.runtime.clone(),
-        auto_remove: c.host_config.auto_remove,
-    };
-    let code = monitor_main(&engine, &launch, sync, attach);
-    sys::exit_now(code)
-}
-
-fn report(sync: &OwnedFd, r: &Report) {
-    if let Ok(mut s) = serde_json::to_string(r) {
-        s.push('\n');
-        let _ = nix::unistd::write(sync, s.as_bytes());
-    }
-}
-
-/// Creates and starts the container; (init pid, its start time).
-fn create_and_start(engine: &Engine, l: &Launch) -> Result<i32> {
-    match &l.runtime {
-        None => {
-            let st = oci_runtime::create::create(oci_runtime::create::CreateOptions {
-                id: l.id.clone(),
-                bundle: l.bundle.clone(),
-                root: engine.run_root().to_path_buf(),
-                pid_file: None,
-                console: None,
-                no_pivot: false,
-                no_new_keyring: false,
-                preserve_fds: 0,
-                systemd_cgroup: false,
-                spec: Some(l.spec.clone()),
-            })?;
-            if let Err(e) = oci_runtime::ops::start(engine.run_root(), &l.id) {
-                let _ = oci_runtime::ops::delete(engine.run_root(), &l.id, true);
-                return Err(e.into());
-            }
-            Ok(st.pid)
-        }
-        Some(rt) => {
-            let dir = engine.container_dir(&l.id);
-            let pidfile = dir.join("init.pid");
-            let logf = dir.join("runtime.log");
-            let run = |args: &[&str]| -> Result<()> {
-                let out = std::process::Command::new(rt)
-                    .arg("--root")
-                    .arg(engine.run_root())
-                    .arg("--log")
-                    .arg(&logf)
-                    .args(args)
-                    .stdin(std::process::Stdio::null())
-                    .stdout(std::process::Stdio::inherit())
-                    .stderr(std::process::Stdio::inherit())
-                    .status()
-                    .map_err(|e| Error::io(format!("cannot run {}", rt.display()), e))?;
-                if out.success() {
-                    return Ok(());
-                }
-                let log = std::fs::read_to_string(&logf).unwrap_or_default();
-                let last = log
-                    .lines()
-                    .rev()
-                    .find(|l| !l.trim().is_empty())
-                    .map(|l| {
-                        serde_json::from_str::<serde_json::Value>(l)
-                            .ok()
-                            .and_then(|v| v["msg"].as_str().map(String::from))
-                            .unwrap_or_else(|| l.to_string())
-                    })
-                    .unwrap_or_else(|| format!("{} {} failed", rt.display(), args[0]));
-                Err(crate::error::classify(last))
-            };
-            let b = l.bundle.to_string_lossy().into_owned();
-            let p = pidfile.to_string_lossy().into_owned();
-            run(&["create", "--bundle", &b, "--pid-file", &p, &l.id])?;
-            if let Err(e) = run(&["start", &l.id]) {
-                let _ = run(&["delete", "--force", &l.id]);
-                return Err(e);
-            }
-            let pid: i32 = std::fs::read_to_string(&pidfile)
-                .ok()
-                .and_then(|s| s.trim().parse().ok())
-                .ok_or_else(|| Error::msg("the runtime wrote no pid file"))?;
-            Ok(pid)
+    for (i, fd) in h.into_iter().enumerate() {
+        if let Err(e) = sys::dup_to(fd, HELD_FD0 + i as i32) {
+            return e;
         }
     }
+    sys::execv(exe, args)
 }
 
-fn frame(stream: u8, data: &[u8]) -> Vec<u8> {
+pub(crate) fn frame(stream: u8, data: &[u8]) -> Vec<u8> {
     let mut v = Vec::with_capacity(8 + data.len());
     v.extend_from_slice(&[stream, 0, 0, 0]);
     v.extend_from_slice(&(data.len() as u32).to_be_bytes());
@@ -283,245 +204,57 @@ fn frame(stream: u8, data: &[u8]) -> Vec<u8> {
     v
 }
 
-fn monitor_main(engine: &Engine, l: &Launch, sync: OwnedFd, attach: Option<OwnedFd>) -> i32 {
-    // The published host ports stay bound while the container lives.
-    let held_ports = crate::network::hold_ports(engine, &l.id);
-    let _ = sys::set_child_subreaper();
-    let _ = std::env::set_current_dir("/");
-    let devnull = match std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/null")
-    {
-        Ok(f) => f,
-        Err(_) => return 1,
-    };
-    let pipes = sys::pipe().and_then(|o| sys::pipe().map(|e| (o, e)));
-    let ((out_r, out_w), (err_r, err_w)) = match pipes {
-        Ok(p) => p,
-        Err(e) => {
-            report(
-                &sync,
-                &Report {
-                    pid: 0,
-                    error: Some(format!("pipe: {e}")),
-                },
-            );
-            return 1;
-        }
-    };
-    let _ = sys::dup_to(devnull.as_raw_fd(), 0);
-    let _ = sys::dup_to(out_w.as_raw_fd(), 1);
-    let _ = sys::dup_to(err_w.as_raw_fd(), 2);
-    drop(out_w);
-    drop(err_w);
-    let res = create_and_start(engine, l);
-    // Our copies of the write ends go, so the pipes reach EOF with the container.
-    let _ = sys::dup_to(devnull.as_raw_fd(), 1);
-    let _ = sys::dup_to(devnull.as_raw_fd(), 2);
-    let pid = match res {
-        Ok(p) => p,
-        Err(e) => {
-            report(
-                &sync,
-                &Report {
-                    pid: 0,
-                    error: Some(e.to_string()),
-                },
-            );
-            return 1;
-        }
-    };
-    let me = std::process::id() as i32;
-    let mut st = engine.load_state_raw(&l.id).unwrap_or_default();
-    st.status = Status::Running;
-    st.pid = pid;
-    st.pid_start_time = oci_runtime::state::proc_stat(pid).map(|s| s.1).unwrap_or(0);
-    st.monitor_pid = me;
-    st.monitor_start_time = oci_runtime::state::proc_stat(me).map(|s| s.1).unwrap_or(0);
-    st.exit_code = 0;
-    st.error.clear();
-    st.oom_killed = false;
-    st.stopped_by_user = false;
-    st.started_at = crate::timeutil::now();
-    st.finished_at = crate::timeutil::ZERO_TIME.into();
-    if let Err(e) = engine.save_state(&l.id, &st) {
-        report(
-            &sync,
-            &Report {
-                pid: 0,
-                error: Some(e.to_string()),
-            },
-        );
-        engine.release_runtime(&l.id);
-        return 1;
-    }
-    let pidfd = oci_runtime::sys::pidfd_open(pid).ok();
-    report(&sync, &Report { pid, error: None });
-    drop(sync);
-
-    let code = relay(engine, l, pid, pidfd, out_r, err_r, attach.as_ref());
-    drop(held_ports); // free before the state says exited (a restart binds them again)
-    finish(engine, l, code, attach)
-}
-
-/// Logs and relays output until the init exits and the pipes drain;
-/// returns the exit code.
-fn relay(
-    engine: &Engine,
-    l: &Launch,
-    pid: i32,
-    pidfd: Option<OwnedFd>,
-    out_r: OwnedFd,
-    err_r: OwnedFd,
-    attach: Option<&OwnedFd>,
-) -> i32 {
-    let mut log = std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(engine.log_path(&l.id))
-        .ok();
-    let mut loggers = [
-        crate::logs::StreamLogger::new("stdout"),
-        crate::logs::StreamLogger::new("stderr"),
-    ];
-    let pipes = [out_r, err_r];
-    let mut open = [true, true];
-    let mut attach_ok = attach.is_some();
-    let mut exit: Option<i32> = None;
-    let mut deadline: Option<Instant> = None;
-    let mut buf = vec![0u8; 32 * 1024];
-    let mut sink = Vec::new();
-    loop {
-        let mut fds = Vec::new();
-        let mut which = Vec::new();
-        for (i, p) in pipes.iter().enumerate() {
-            if open[i] {
-                fds.push(p.as_raw_fd());
-                which.push(i as i32);
-            }
-        }
-        if exit.is_none() {
-            if let Some(pf) = &pidfd {
-                fds.push(pf.as_raw_fd());
-                which.push(-1);
-            }
-        }
-        let timeout = match deadline {
-            Some(d) => d.saturating_duration_since(Instant::now()).as_millis() as i32,
-            None => 1000,
-        };
-        let rev = oci_runtime::sys::poll_many(&fds, timeout).unwrap_or_else(|_| vec![0; fds.len()]);
-        for (k, r) in rev.iter().enumerate() {
-            if *r == 0 {
-                continue;
-            }
-            let w = which[k];
-            if w < 0 {
-                continue;
-            }
-            let i = w as usize;
-            match nix::unistd::read(&pipes[i], &mut buf) {
-                Ok(0) | Err(_) => {
-                    open[i] = false;
-                    sink.clear();
-                    loggers[i].flush(&mut sink);
-                    if let Some(f) = log.as_mut() {
-                        let _ = f.write_all(&sink);
-                    }
-                }
-                Ok(n) => {
-                    sink.clear();
-                    loggers[i].feed(&buf[..n], &mut sink);
-                    if let Some(f) = log.as_mut() {
-                        let _ = f.write_all(&sink);
-                    }
-                    if attach_ok {
-                        let s = if i == 0 { STREAM_STDOUT } else { STREAM_STDERR };
-                        if let Some(a) = attach {
-                            if sys::send_all(a.as_raw_fd(), &frame(s, &buf[..n])).is_err() {
-                                attach_ok = false;
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        // Reap: the init, and orphans re-parented to us (subreaper).
-        while let Ok(Some((p, status))) = sys::waitpid(-1, true) {
-            if p == pid {
-                exit = Some(sys::exit_code(status));
-            }
-        }
-        if exit.is_none() && pidfd.is_none() && oci_runtime::sys::kill(pid, 0).is_err() {
-            // Not our child (external runtime not re-parented): no status.
-            exit = Some(255);
-        }
-        if exit.is_some() && deadline.is_none() {
-            // Whatever still holds the pipes gets a moment to finish.
-            deadline = Some(Instant::now() + Duration::from_secs(2));
-        }
-        if exit.is_some() && (!open[0] && !open[1] || deadline.is_some_and(|d| Instant::now() >= d))
-        {
-            break;
-        }
-    }
-    exit.unwrap_or(255)
-}
-
-fn oom_killed(id: &str) -> bool {
-    let files = [
-        format!("/sys/fs/cgroup/memory/berth/{id}/memory.oom_control"),
-        format!("/sys/fs/cgroup/berth/{id}/memory.events"),
-    ];
-    files.iter().any(|f| {
-        std::fs::read_to_string(f)
-            .map(|s| {
-                s.lines().any(|l| {
-                    l.strip_prefix("oom_kill ")
-                        .and_then(|n| n.trim().parse::<u64>().ok())
-                        .is_some_and(|n| n > 0)
-                })
-            })
-            .unwrap_or(false)
-    })
-}
-
-fn finish(engine: &Engine, l: &Launch, code: i32, attach: Option<OwnedFd>) -> i32 {
-    let oom = oom_killed(&l.id);
-    if let Ok(_lock) = engine.lock_container(&l.id) {
-        // Cgroup and mounts go first: once state.json says exited, they are gone.
-        engine.release_runtime(&l.id);
-        let mut st = engine.load_state_raw(&l.id).unwrap_or_default();
-        st.status = Status::Exited;
-        st.exit_code = code;
-        st.oom_killed = oom;
-        st.pid = 0;
-        st.monitor_pid = 0;
-        st.finished_at = crate::timeutil::now();
-        let _ = engine.save_state(&l.id, &st);
-    }
-    if l.auto_remove {
-        let _ = engine.remove_auto(&l.id);
-    }
-    if let Some(a) = &attach {
-        let _ = sys::send_all(a.as_raw_fd(), &frame(STREAM_EXIT, &code.to_be_bytes()));
-    }
-    0
-}
-
-/// An attached `run`/`start -a`: the container's output as it comes, then
-/// its exit code.
+/// A connection to a container's monitor: the output as it comes, then
+/// the exit code; input and resizes go the other way.
 pub struct Attached {
     pub(crate) engine: Engine,
     pub(crate) id: String,
     pub(crate) sock: UnixStream,
+    pub(crate) tty: bool,
+}
+
+/// The sending half of an attachment (stdin, resizes), usable from
+/// another thread.
+pub struct AttachInput {
+    sock: UnixStream,
+}
+
+impl AttachInput {
+    pub fn send_stdin(&mut self, data: &[u8]) -> std::io::Result<()> {
+        self.sock.write_all(&frame(INPUT_STDIN, data))
+    }
+
+    /// The container's stdin reaches EOF (docker's StdinOnce).
+    pub fn close_stdin(&mut self) -> std::io::Result<()> {
+        self.sock.write_all(&frame(INPUT_CLOSE, &[]))
+    }
+
+    pub fn resize(&mut self, rows: u16, cols: u16) -> std::io::Result<()> {
+        let mut d = rows.to_be_bytes().to_vec();
+        d.extend_from_slice(&cols.to_be_bytes());
+        self.sock.write_all(&frame(INPUT_RESIZE, &d))
+    }
 }
 
 impl Attached {
     /// The container's id.
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// Whether the container has a tty (output is raw, one stream).
+    pub fn tty(&self) -> bool {
+        self.tty
+    }
+
+    /// A handle to send input and resizes.
+    pub fn input(&self) -> Result<AttachInput> {
+        Ok(AttachInput {
+            sock: self
+                .sock
+                .try_clone()
+                .map_err(|e| Error::io("attach socket", e))?,
+        })
     }
 
     /// Copies the container's stdout and stderr to `out` and `err` until it
@@ -553,7 +286,11 @@ impl Attached {
             }
         }
         // The monitor went away without an exit frame.
-        let st = self.engine.state(&self.id)?;
+        let st = match self.engine.state(&self.id) {
+            Ok(s) => s,
+            Err(Error::NoSuchContainer(_)) => return Ok(255),
+            Err(e) => return Err(e),
+        };
         if st.running() {
             return Err(Error::msg(format!(
                 "lost the connection to container {}",
@@ -561,5 +298,24 @@ impl Attached {
             )));
         }
         Ok(st.exit_code)
+    }
+}
+
+/// Connects to a running container's attach socket.
+pub(crate) fn connect(engine: &Engine, id: &str) -> Result<UnixStream> {
+    let dir = File::open(engine.container_dir(id)).map_err(|e| Error::io("container dir", e))?;
+    let p = format!("/proc/self/fd/{}/attach", dir.as_raw_fd());
+    UnixStream::connect(&p).map_err(|e| {
+        Error::msg(format!(
+            "cannot attach to container {}: {e}",
+            crate::fsutil::short_id(id)
+        ))
+    })
+}
+
+/// Sends the exit frame to the clients the monitor handed over.
+pub(crate) fn notify_exit(fds: Vec<OwnedFd>, code: i32) {
+    for fd in fds {
+        let _ = sys::send_all(fd.as_raw_fd(), &frame(STREAM_EXIT, &code.to_be_bytes()));
     }
 }

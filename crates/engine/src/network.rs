@@ -273,9 +273,10 @@ fn setup_bridge(e: &Engine, c: &Container, name: &str) -> Result<()> {
     Ok(())
 }
 
-/// Starts the network's resolver (`berth __network-dns STATE RUN NET`) unless one runs.
+/// Starts the network's resolver (`berth __network-dns STATE RUN NET`, the
+/// full berth program) unless one runs.
 fn start_dns(e: &Engine, net: &Network) -> Result<()> {
-    let Some(exe) = e.monitor_exe() else {
+    let Some(exe) = e.helper_exe() else {
         return Ok(());
     };
     let p = paths(e);

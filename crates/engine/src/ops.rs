@@ -128,8 +128,10 @@ pub struct ExecOptions {
     pub privileged: bool,
     /// `-d`: return once the process runs (exit code 0).
     pub detach: bool,
-    /// `-t` (not supported yet).
+    /// `-t`: a pty, proxied to the caller's stdin/stdout.
     pub tty: bool,
+    /// With `-t`: the pty's size (rows, cols).
+    pub console_size: Option<(u16, u16)>,
 }
 
 /// Descriptors for an exec'd process; `None` inherits the caller's.
@@ -189,6 +191,11 @@ impl Engine {
         let net = crate::network::prepare(self, opts, &id)?;
         crate::network::apply_to_spec(&net, &mut gen.spec);
         gen.container.host_config.network_mode = net.mode.name();
+        if opts.init {
+            crate::init::apply(&mut gen.spec, self.init_exe())?;
+            gen.container.host_config.init = Some(true);
+        }
+        crate::health::apply(opts, &cc, &mut gen.container)?;
         // As docker's -v: a missing host directory is created.
         for m in gen.container.mounts.iter().filter(|m| m.kind == "bind") {
             let p = Path::new(&m.source);
@@ -261,7 +268,14 @@ impl Engine {
             .ctx(|| format!("cannot mount the overlay at {}", target.display()))
     }
 
-    fn start_inner(&self, id: &str, attach: Option<OwnedFd>) -> Result<i32> {
+    pub(crate) fn start_inner(&self, id: &str, attach: Option<OwnedFd>) -> Result<i32> {
+        self.start_as(id, attach, false)
+    }
+
+    /// Starts the container; `policy` is a restart policy's start, which a
+    /// `stop` (or `rm -f`) since the exit cancels. A user's start clears
+    /// that mark. Returns the init pid (0 when cancelled).
+    pub(crate) fn start_as(&self, id: &str, attach: Option<OwnedFd>, policy: bool) -> Result<i32> {
         let st = self.state(id)?;
         if st.running() {
             if st.status == Status::Paused {
@@ -273,21 +287,28 @@ impl Engine {
         }
         let c = self.load_config(id)?;
         let lock = self.lock_container(id)?;
-        let st = self.load_state_raw(id)?;
+        let mut st = self.load_state_raw(id)?;
         if st.running() && monitor_alive(&st) {
             return Ok(st.pid);
+        }
+        if st.stopped_by_user {
+            if policy {
+                return Ok(0);
+            }
+            st.stopped_by_user = false;
+            self.save_state(id, &st)?;
         }
         // Leftovers of an earlier run.
         runtime_for(self, id).delete_force(self, id);
         self.mount_rootfs(&c)?;
-        let bundle = self.container_dir(id).join("bundle");
-        let spec: oci_spec::runtime::Spec = fsutil::read_json(&bundle.join("config.json"))?;
         let launch = Launch {
             id: id.to_string(),
-            bundle,
-            spec,
-            runtime: c.options.runtime.clone(),
-            auto_remove: c.host_config.auto_remove,
+            stdin: c.config.open_stdin,
+            tty: c.config.tty,
+            health_ms: self
+                .health_interval(id)
+                .map(|d| d.as_millis().max(1) as u64)
+                .unwrap_or(0),
         };
         // Volumes with mount options are mounted once the rootfs is up.
         match self
@@ -330,22 +351,46 @@ impl Engine {
         self.start_inner(&id, None).map(|_| ())
     }
 
-    /// `start -a`: starts and attaches to the container's output.
+    /// `start -a`: starts and attaches to the container's output (a
+    /// running container is attached to).
     pub fn start_attached(&self, container: &str) -> Result<Attached> {
         let id = self.lookup(container)?;
         let st = self.state(&id)?;
         if st.running() {
-            return Err(Error::Conflict(format!(
-                "container {} is already running; attaching to a running container is not supported yet",
-                fsutil::short_id(&id)
-            )));
+            return self.attach(&id);
         }
+        let tty = self.load_config(&id)?.config.tty;
         let (mine, theirs) = sys::socketpair().map_err(|e| Error::io("socketpair", e))?;
         self.start_inner(&id, Some(theirs))?;
         Ok(Attached {
             engine: self.clone(),
             id,
             sock: std::os::unix::net::UnixStream::from(mine),
+            tty,
+        })
+    }
+
+    /// `attach`: connects to a running container's monitor.
+    pub fn attach(&self, container: &str) -> Result<Attached> {
+        let id = self.lookup(container)?;
+        let st = self.state(&id)?;
+        if !st.running() {
+            return Err(Error::Conflict(
+                "You cannot attach to a stopped container, start it first".into(),
+            ));
+        }
+        if st.status == Status::Paused {
+            return Err(Error::Conflict(
+                "You cannot attach to a paused container, unpause it first".into(),
+            ));
+        }
+        let tty = self.load_config(&id)?.config.tty;
+        let sock = monitor::connect(self, &id)?;
+        Ok(Attached {
+            engine: self.clone(),
+            id,
+            sock,
+            tty,
         })
     }
 
@@ -393,6 +438,8 @@ impl Engine {
     /// (default: the container's `--stop-timeout`, else 10; -1 waits forever).
     pub fn stop(&self, container: &str, timeout: Option<i64>) -> Result<()> {
         let id = self.lookup(container)?;
+        // First, so a restart policy between two runs does not start it again.
+        self.mark_stopped_by_user(&id);
         let st = self.state(&id)?;
         if !st.running() {
             return Ok(());
@@ -403,7 +450,6 @@ impl Engine {
             None => libc::SIGTERM,
         };
         let t = timeout.or(c.config.stop_timeout).unwrap_or(10);
-        self.mark_stopped_by_user(&id);
         let rt = runtime_for(self, &id);
         let _ = rt.kill(self, &id, sig, false);
         if st.status == Status::Paused {
@@ -474,6 +520,7 @@ impl Engine {
                     "cannot remove container {container}: container is {what}: stop the container before removing or force remove"
                 )));
             }
+            self.mark_stopped_by_user(&id);
             let rt = runtime_for(self, &id);
             let _ = rt.kill(self, &id, libc::SIGKILL, true);
             let _ = rt.pause(self, &id, false);
@@ -603,7 +650,7 @@ impl Engine {
                     .collect::<Vec<_>>()
                     .join(" "),
                 created: c.created.clone(),
-                status: status_text(&st),
+                status: crate::health::with_health(status_text(&st), &st, self.health(&id)),
                 state: st.status,
                 exit_code: st.exit_code,
                 names: c.name.clone(),
@@ -647,6 +694,7 @@ impl Engine {
                 "Error": st.error,
                 "StartedAt": st.started_at,
                 "FinishedAt": st.finished_at,
+                "Health": self.health(&c.id).filter(|_| crate::health::check_of(&c).is_some()),
             },
             "Image": c.image,
             "ResolvConfPath": dir.join("userdata/resolv.conf"),
@@ -830,11 +878,6 @@ impl Engine {
     /// (the container's env, user and working directory); returns its exit
     /// code (0 with `detach` once it runs).
     pub fn exec(&self, container: &str, opts: &ExecOptions, stdio: ExecStdio) -> Result<i32> {
-        if opts.tty {
-            return Err(Error::invalid(
-                "invalid --tty: terminals are not supported yet",
-            ));
-        }
         if opts.cmd.is_empty() {
             return Err(Error::invalid("exec: no command specified"));
         }
@@ -853,7 +896,8 @@ impl Engine {
         let spec: Value = fsutil::read_json(&self.container_dir(&id).join("bundle/config.json"))?;
         let mut p = spec["process"].clone();
         p["args"] = json!(opts.cmd);
-        p["terminal"] = json!(false);
+        p["terminal"] = json!(opts.tty && !opts.detach);
+        p.as_object_mut().map(|o| o.remove("consoleSize"));
         let env = crate::options::parse_env(&opts.env)?;
         let base: Vec<String> = c.process_env.clone();
         p["env"] = json!(spec::replace_or_append_env(&base, &env));
@@ -884,7 +928,10 @@ impl Engine {
         let process: oci_spec::runtime::Process =
             serde_json::from_value(p).map_err(|e| Error::msg(format!("exec process: {e}")))?;
         match runtime_for(self, &id) {
-            Runtime::Builtin => self.exec_builtin(&id, process, opts.detach, stdio),
+            Runtime::Builtin => self.exec_builtin(&id, process, opts, stdio),
+            Runtime::External(_) if opts.tty => Err(Error::invalid(
+                "invalid --tty: exec with a terminal is not supported with --runtime yet",
+            )),
             Runtime::External(rt) => {
                 let pf = self
                     .container_dir(&id)
@@ -916,10 +963,18 @@ impl Engine {
         &self,
         id: &str,
         process: oci_spec::runtime::Process,
-        detach: bool,
+        opts: &ExecOptions,
         stdio: ExecStdio,
     ) -> Result<i32> {
+        let detach = opts.detach;
+        let tty = opts.tty && !detach;
         let (rep_r, rep_w) = sys::pipe().map_err(|e| Error::io("pipe", e))?;
+        let (con_mine, con_theirs) = if tty {
+            let (a, b) = sys::socketpair().map_err(|e| Error::io("socketpair", e))?;
+            (Some(a), Some(b))
+        } else {
+            (None, None)
+        };
         let fds = [
             stdio.stdin.as_ref().map(|f| f.as_raw_fd()),
             stdio.stdout.as_ref().map(|f| f.as_raw_fd()),
@@ -931,6 +986,7 @@ impl Engine {
                 // Move the report pipe and the given descriptors above 2 first.
                 let mut keep = vec![rep_w.as_raw_fd()];
                 keep.extend(fds.iter().flatten());
+                keep.extend(con_theirs.as_ref().map(|c| c.as_raw_fd()));
                 sys::close_fds_except(&keep);
                 let devnull = std::fs::File::open("/dev/null").ok();
                 for (i, f) in fds.iter().enumerate() {
@@ -950,7 +1006,7 @@ impl Engine {
                     id: id.to_string(),
                     root: run_root,
                     process,
-                    console: None,
+                    console: con_theirs,
                     pid_file: None,
                     preserve_fds: 0,
                 });
@@ -975,17 +1031,43 @@ impl Engine {
             }
             sys::Forked::Parent(pid) => {
                 drop(rep_w);
-                drop(stdio);
-                let status = sys::waitpid(pid, false)
-                    .map_err(|e| Error::io("waitpid", e))?
-                    .map(|(_, s)| sys::exit_code(s))
-                    .unwrap_or(255);
+                drop(con_theirs);
+                let ExecStdio {
+                    stdin,
+                    stdout,
+                    stderr,
+                } = stdio;
+                let pump = stdin.is_none();
+                drop(stdin);
+                drop(stderr);
                 let mut line = String::new();
                 let _ = std::io::BufRead::read_line(
                     &mut std::io::BufReader::new(std::fs::File::from(rep_r)),
                     &mut line,
                 );
                 let line = line.trim();
+                if line == "ok" {
+                    if let Some(sock) = &con_mine {
+                        match crate::exec_tty::recv_master(sock) {
+                            Ok(m) => {
+                                let mut out: Box<dyn Write> = match stdout {
+                                    Some(f) => Box::new(std::fs::File::from(f)),
+                                    None => Box::new(std::io::stdout()),
+                                };
+                                crate::exec_tty::proxy(m, opts.console_size, pump, &mut out);
+                            }
+                            Err(e) => {
+                                let _ = oci_runtime::sys::kill(pid, libc::SIGKILL);
+                                let _ = sys::waitpid(pid, false);
+                                return Err(e);
+                            }
+                        }
+                    }
+                }
+                let status = sys::waitpid(pid, false)
+                    .map_err(|e| Error::io("waitpid", e))?
+                    .map(|(_, s)| sys::exit_code(s))
+                    .unwrap_or(255);
                 if line != "ok" {
                     if line.is_empty() {
                         return Err(Error::msg("exec: the helper process died"));

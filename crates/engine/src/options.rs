@@ -77,14 +77,21 @@ pub struct CreateOptions {
     pub stop_signal: Option<String>,
     /// `--stop-timeout` seconds.
     pub stop_timeout: Option<i64>,
-    /// `--restart` (recorded; only `no` is honoured so far).
+    /// `--restart no|always|on-failure[:N]|unless-stopped`.
     pub restart: Option<String>,
     /// `--rm`.
     pub auto_remove: bool,
-    /// `-t` (not supported yet).
+    /// `-t`: the process gets a pty (the monitor holds the master).
     pub tty: bool,
     /// `-i`.
     pub interactive: bool,
+    /// With `-t`: the caller's terminal size (rows, cols), the pty's
+    /// initial size (as docker's ConsoleSize).
+    pub console_size: Option<(u16, u16)>,
+    /// `--init`: berth-init as PID 1 (forwards signals, reaps zombies).
+    pub init: bool,
+    /// `--health-*` / `--no-healthcheck` (see [`crate::health`]).
+    pub health: crate::health::HealthOptions,
     /// `--runtime`: an OCI runtime binary (`crun`, `runc`, a path) to exec
     /// instead of the built-in runtime library.
     pub runtime: Option<PathBuf>,

@@ -290,11 +290,6 @@ pub fn generate(
     image: &image::manifest::ContainerConfig,
     ctx: &SpecContext,
 ) -> Result<Generated> {
-    if opts.tty {
-        return Err(Error::invalid(
-            "invalid --tty: terminals are not supported yet",
-        ));
-    }
     // Modes other than host are validated by crate::network::prepare.
     let net_mode = crate::network::Mode::parse(opts.network.as_deref());
     let host_network = net_mode == crate::network::Mode::Host;
@@ -612,7 +607,7 @@ pub fn generate(
     }
 
     let mut process = json!({
-        "terminal": false,
+        "terminal": opts.tty,
         "user": {"uid": exec_user.uid, "gid": exec_user.gid},
         "args": argv,
         "env": process_env,
@@ -621,6 +616,9 @@ pub fn generate(
         "noNewPrivileges": sec.no_new_privileges,
         "oomScoreAdj": 0,
     });
+    if let (true, Some((rows, cols))) = (opts.tty, opts.console_size) {
+        process["consoleSize"] = json!({"height": rows, "width": cols});
+    }
     if !exec_user.additional_gids.is_empty() {
         process["user"]["additionalGids"] = json!(exec_user.additional_gids);
     }
@@ -713,6 +711,7 @@ pub fn generate(
             .then(|| MASKED_PATHS.iter().map(|s| s.to_string()).collect()),
         readonly_paths: (!opts.privileged && !sec.unconfined_paths)
             .then(|| READONLY_PATHS.iter().map(|s| s.to_string()).collect()),
+        init: None,
     };
     let config = Config {
         hostname: hostname.clone(),
@@ -734,6 +733,7 @@ pub fn generate(
         labels,
         stop_signal,
         stop_timeout: opts.stop_timeout,
+        healthcheck: None,
     };
     let container = Container {
         path: argv[0].clone(),

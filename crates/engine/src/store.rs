@@ -242,8 +242,16 @@ impl Engine {
         }
         let killed = st.pid > 0 && oci_runtime::state::process_alive(st.pid, st.pid_start_time);
         self.release_runtime(id);
+        // The monitor may have recorded the exit before it died.
+        let rec = (!killed)
+            .then(|| crate::internal::read_exit(self, id))
+            .flatten();
         st.status = Status::Exited;
-        st.exit_code = if killed { 137 } else { 255 };
+        st.exit_code = match &rec {
+            Some(r) => r.exit_code,
+            None if killed => 137,
+            None => 255,
+        };
         st.error = format!(
             "the container's monitor (pid {}) exited unexpectedly{}",
             st.monitor_pid,

@@ -111,11 +111,6 @@ pub fn exit_code(status: i32) -> i32 {
     }
 }
 
-pub fn set_child_subreaper() -> io::Result<()> {
-    // SAFETY: prctl with integer arguments.
-    cvt(unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) }).map(|_| ())
-}
-
 /// `send(MSG_NOSIGNAL)` of the whole buffer (a gone peer is an error, not SIGPIPE).
 pub fn send_all(fd: RawFd, mut buf: &[u8]) -> io::Result<()> {
     while !buf.is_empty() {
@@ -221,4 +216,33 @@ pub fn execv(path: &Path, args: &[String]) -> io::Error {
     // SAFETY: NUL-terminated strings and a NULL-terminated array that outlive the call.
     unsafe { libc::execv(p.as_ptr(), ptrs.as_ptr()) };
     io::Error::last_os_error()
+}
+
+/// TIOCSWINSZ: sets a terminal's size.
+pub fn set_winsize(fd: RawFd, rows: u16, cols: u16) -> io::Result<()> {
+    let ws = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads a winsize we own.
+    cvt(unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &ws) }).map(|_| ())
+}
+
+/// write(2) everything to a non-socket descriptor.
+pub fn send_or_write_all(fd: RawFd, mut buf: &[u8]) -> io::Result<()> {
+    while !buf.is_empty() {
+        // SAFETY: buf is valid for reads of buf.len() bytes.
+        let n = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        buf = &buf[n as usize..];
+    }
+    Ok(())
 }

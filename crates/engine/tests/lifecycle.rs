@@ -15,17 +15,22 @@ fn run_echo_prints_and_exits_zero() {
 }
 
 #[test]
-fn forked_monitor_without_binary() {
+fn missing_monitor_binary_is_a_clear_error() {
+    // The monitor is the static berth-monitor; there is no forked fallback.
     let mut env = Env::new();
     env.engine = env.engine.clone().with_monitor_exe(None);
-    let (code, out, _) = env.run(&env.opts(&["sh", "-c", "echo forked; exit 2"]));
-    assert_eq!((code, out.as_str()), (2, "forked\n"));
-    let id = env
+    let e = env
         .engine
         .run_detached(&env.opts(&["sleep", "100"]))
+        .err()
         .unwrap();
-    env.engine.stop(&id, Some(1)).unwrap();
-    env.engine.remove(&id, false).unwrap();
+    assert!(e.to_string().contains("berth-monitor"), "{e}");
+    let ids = env.engine.list(true).unwrap();
+    assert_eq!(ids.len(), 1);
+    assert_eq!(ids[0].state, engine::Status::Created);
+    let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mi.contains(&ids[0].id), "rootfs left mounted");
+    env.engine.remove(&ids[0].id, false).unwrap();
 }
 
 #[test]

@@ -11,8 +11,8 @@ use serde_json::{json, Map, Value};
 use super::images::{confirm, image_json, pretty};
 use super::{out, out_raw, CmdResult};
 use crate::cli::{
-    ContainerPruneArgs, ContainersArgs, ExecArgs, InspectArgs, KillArgs, LogsArgs, PsArgs,
-    PullArgs, RegistryArgs, RenameArgs, RmArgs, RunArgs, StartArgs, StopArgs, TopArgs,
+    AttachArgs, ContainerPruneArgs, ContainersArgs, ExecArgs, InspectArgs, KillArgs, LogsArgs,
+    PsArgs, PullArgs, RegistryArgs, RenameArgs, RmArgs, RunArgs, StartArgs, StopArgs, TopArgs,
 };
 use crate::error::CliError;
 use crate::fmt::{go_time, parse_rfc3339, since, tabwrite};
@@ -54,16 +54,6 @@ fn env_files(files: &[std::path::PathBuf]) -> Result<Vec<String>, CliError> {
 }
 
 fn create_options(a: &RunArgs) -> Result<CreateOptions, CliError> {
-    if a.interactive {
-        return Err(CliError::daemon(
-            "invalid --interactive: attaching STDIN is not supported yet",
-        ));
-    }
-    if a.tty {
-        return Err(CliError::daemon(
-            "invalid --tty: terminals are not supported yet",
-        ));
-    }
     if a.detach && a.rm && a.restart.as_deref().is_some_and(|r| r != "no") {
         return Err(CliError::daemon(
             "conflicting options: cannot specify both --restart and --rm",
@@ -112,7 +102,21 @@ fn create_options(a: &RunArgs) -> Result<CreateOptions, CliError> {
         auto_remove: a.rm,
         tty: a.tty,
         interactive: a.interactive,
+        console_size: if a.tty {
+            crate::term::size(1).or_else(|| crate::term::size(0))
+        } else {
+            None
+        },
         runtime: a.runtime.clone(),
+        init: a.init,
+        health: ::engine::health::HealthOptions {
+            cmd: a.health_cmd.clone(),
+            interval: a.health_interval.clone(),
+            timeout: a.health_timeout.clone(),
+            retries: a.health_retries,
+            start_period: a.health_start_period.clone(),
+            disable: a.no_healthcheck,
+        },
     })
 }
 
@@ -158,15 +162,26 @@ fn ensure_image(g: &Globals, a: &RunArgs) -> CmdResult {
 }
 
 /// docker's `--sig-proxy`: while attached, SIGINT, SIGTERM, SIGHUP and
-/// SIGQUIT sent to berth go to the container. Called once the monitor is
-/// started (it must not inherit the blocked mask).
-fn proxy_signals(eng: &Engine, id: &str) {
+/// SIGQUIT sent to berth go to the container; with a tty, SIGWINCH sends
+/// the new size. Called once the monitor is started (it must not inherit
+/// the blocked mask).
+fn proxy_signals(eng: &Engine, id: &str, proxy: bool, resize: Option<::engine::AttachInput>) {
+    let mut sigs = vec![];
+    if proxy {
+        sigs.extend([libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT]);
+    }
+    if resize.is_some() {
+        sigs.push(libc::SIGWINCH);
+    }
+    if sigs.is_empty() {
+        return;
+    }
     // SAFETY: plain libc signal-set manipulation on a local set.
     let set = unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
-        for s in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
-            libc::sigaddset(&mut set, s);
+        for s in &sigs {
+            libc::sigaddset(&mut set, *s);
         }
         if libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
             return;
@@ -175,14 +190,106 @@ fn proxy_signals(eng: &Engine, id: &str) {
     };
     let eng = eng.clone();
     let id = id.to_string();
+    let mut resize = resize;
     std::thread::spawn(move || loop {
         let mut sig: libc::c_int = 0;
         // SAFETY: `set` is a valid, initialised signal set.
         if unsafe { libc::sigwait(&set, &mut sig) } != 0 {
             return;
         }
+        if sig == libc::SIGWINCH {
+            if let (Some(r), Some((rows, cols))) = (resize.as_mut(), crate::term::size(1)) {
+                let _ = r.resize(rows, cols);
+            }
+            continue;
+        }
         let _ = eng.kill(&id, Some(&sig.to_string()));
     });
+}
+
+/// How a caller is attached.
+struct Interact {
+    /// Our stdin goes to the container's.
+    stdin: bool,
+    /// Our stdin's EOF closes the container's (docker's StdinOnce: run, start).
+    close_on_eof: bool,
+    sig_proxy: bool,
+}
+
+/// Docker's default detach keys: ctrl-p ctrl-q.
+const DETACH: [u8; 2] = [0x10, 0x11];
+
+/// Copies our stdin to the container until EOF; ctrl-p ctrl-q on a tty
+/// detaches (exit 0, the container goes on).
+fn pump_stdin(
+    mut input: ::engine::AttachInput,
+    close_on_eof: bool,
+    detach_keys: bool,
+    saved: Option<crate::term::Saved>,
+) {
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 8192];
+        let mut held = false;
+        loop {
+            // Unbuffered: keystrokes go as they come.
+            let n = match crate::term::read_stdin(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            let mut out = Vec::with_capacity(n + 1);
+            for &b in &buf[..n] {
+                if detach_keys && held {
+                    held = false;
+                    if b == DETACH[1] {
+                        if let Some(s) = &saved {
+                            crate::term::restore(s);
+                        }
+                        std::process::exit(0);
+                    }
+                    out.push(DETACH[0]);
+                }
+                if detach_keys && b == DETACH[0] {
+                    held = true;
+                    continue;
+                }
+                out.push(b);
+            }
+            if !out.is_empty() && input.send_stdin(&out).is_err() {
+                return;
+            }
+        }
+        if close_on_eof {
+            let _ = input.close_stdin();
+        }
+    });
+}
+
+/// Attached: stdin, signals, terminal, output; the container's status.
+fn interact(eng: &Engine, att: ::engine::Attached, how: Interact) -> CmdResult {
+    let tty = att.tty();
+    let saved = if tty && how.stdin {
+        crate::term::make_raw(0)
+    } else {
+        None
+    };
+    let resize = if tty {
+        let mut r = att.input().map_err(run_err)?;
+        if let Some((rows, cols)) = crate::term::size(1).or_else(|| crate::term::size(0)) {
+            let _ = r.resize(rows, cols);
+        }
+        Some(r)
+    } else {
+        None
+    };
+    proxy_signals(eng, att.id(), how.sig_proxy, resize);
+    if how.stdin {
+        pump_stdin(att.input().map_err(run_err)?, how.close_on_eof, tty, saved);
+    }
+    let r = relay(att);
+    if let Some(s) = &saved {
+        crate::term::restore(s);
+    }
+    r
 }
 
 /// The attached output: when the reader of our stdout/stderr is gone
@@ -228,8 +335,15 @@ pub fn run(g: &Globals, a: RunArgs) -> CmdResult {
         return out(&id);
     }
     let att = eng.run(&opts).map_err(run_err)?;
-    proxy_signals(&eng, att.id());
-    relay(att)
+    interact(
+        &eng,
+        att,
+        Interact {
+            stdin: a.interactive,
+            close_on_eof: true,
+            sig_proxy: true,
+        },
+    )
 }
 
 pub fn create(g: &Globals, a: RunArgs) -> CmdResult {
@@ -262,21 +376,23 @@ fn each(names: &[String], mut f: impl FnMut(&str) -> Result<(), CliError>) -> Cm
 }
 
 pub fn start(g: &Globals, a: StartArgs) -> CmdResult {
-    if a.interactive {
-        return Err(CliError::daemon(
-            "invalid --interactive: attaching STDIN is not supported yet",
-        ));
-    }
     let eng = g.engine()?;
-    if a.attach {
+    if a.attach || a.interactive {
         if a.containers.len() > 1 {
             return Err(CliError::new(
                 "you cannot start and attach multiple containers at once",
             ));
         }
         let att = eng.start_attached(&a.containers[0]).map_err(run_err)?;
-        proxy_signals(&eng, att.id());
-        return relay(att);
+        return interact(
+            &eng,
+            att,
+            Interact {
+                stdin: a.interactive,
+                close_on_eof: true,
+                sig_proxy: true,
+            },
+        );
     }
     each(&a.containers, |c| eng.start(c).map_err(op_err))
 }
@@ -346,6 +462,25 @@ pub fn wait(g: &Globals, a: ContainersArgs) -> CmdResult {
         Some(e) => Err(e),
         None => Ok(()),
     }
+}
+
+pub fn attach(g: &Globals, a: AttachArgs) -> CmdResult {
+    let eng = g.engine()?;
+    let att = eng.attach(&a.container).map_err(op_err)?;
+    let stdin = !a.no_stdin
+        && eng
+            .container(att.id())
+            .map(|(c, _)| c.config.open_stdin)
+            .unwrap_or(false);
+    interact(
+        &eng,
+        att,
+        Interact {
+            stdin,
+            close_on_eof: false,
+            sig_proxy: a.sig_proxy,
+        },
+    )
 }
 
 pub fn rename(g: &Globals, a: RenameArgs) -> CmdResult {
@@ -427,11 +562,6 @@ fn dev_null() -> Result<OwnedFd, CliError> {
 }
 
 pub fn exec(g: &Globals, a: ExecArgs) -> CmdResult {
-    if a.tty {
-        return Err(CliError::daemon(
-            "invalid --tty: terminals are not supported yet",
-        ));
-    }
     let mut env = env_files(&a.env_file)?;
     env.extend(a.env.iter().cloned());
     let opts = ExecOptions {
@@ -441,7 +571,17 @@ pub fn exec(g: &Globals, a: ExecArgs) -> CmdResult {
         workdir: a.workdir.clone(),
         privileged: a.privileged,
         detach: a.detach,
-        tty: false,
+        tty: a.tty,
+        console_size: if a.tty {
+            crate::term::size(1).or_else(|| crate::term::size(0))
+        } else {
+            None
+        },
+    };
+    let saved = if a.tty && a.interactive && !a.detach {
+        crate::term::make_raw(0)
+    } else {
+        None
     };
     let stdio = ExecStdio {
         stdin: if a.interactive && !a.detach {
@@ -459,7 +599,11 @@ pub fn exec(g: &Globals, a: ExecArgs) -> CmdResult {
             CliError::new(e.to_string())
         }
         e => run_err(e),
-    })?;
+    });
+    if let Some(s) = &saved {
+        crate::term::restore(s);
+    }
+    let code = code?;
     if code == 0 {
         Ok(())
     } else {
@@ -759,11 +903,7 @@ pub fn open_engine(root: &std::path::Path) -> Result<Engine, CliError> {
             root.display()
         ))
     })?;
-    // berth is its own monitor (`berth-monitor` as argv[0], see main), so
-    // no second program needs installing; $BERTH_MONITOR overrides.
-    let exe = std::env::var_os("BERTH_MONITOR")
-        .filter(|v| !v.is_empty())
-        .map(std::path::PathBuf::from)
-        .or_else(|| std::env::current_exe().ok());
-    Ok(eng.with_monitor_exe(exe))
+    // berth-monitor and berth-init are found next to berth; the monitor
+    // runs `berth internal ...` (this program).
+    Ok(eng)
 }

@@ -50,6 +50,7 @@ pub fn run(g: &Globals, cmd: Command) -> CmdResult {
         Command::Logs(a) => containers::logs(g, a),
         Command::Exec(a) => containers::exec(g, a),
         Command::Wait(a) => containers::wait(g, a),
+        Command::Attach(a) => containers::attach(g, a),
         Command::Top(a) => containers::top(g, a),
         Command::Pause(a) => containers::pause(g, a),
         Command::Unpause(a) => containers::unpause(g, a),
@@ -70,6 +71,7 @@ pub fn run(g: &Globals, cmd: Command) -> CmdResult {
                 containers::inspect(g, a)
             }
             ContainerCommand::Wait(a) => containers::wait(g, a),
+            ContainerCommand::Attach(a) => containers::attach(g, a),
             ContainerCommand::Top(a) => containers::top(g, a),
             ContainerCommand::Pause(a) => containers::pause(g, a),
             ContainerCommand::Unpause(a) => containers::unpause(g, a),

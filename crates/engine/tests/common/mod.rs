@@ -66,9 +66,19 @@ impl Env {
             .prefix("be")
             .tempdir_in("/tmp")
             .unwrap();
+        // The monitor is the static berth-monitor (build it first: `cargo
+        // build -p berth-monitor`), next to our helper in the target dir.
+        let helper = std::path::PathBuf::from(env!("CARGO_BIN_EXE_berth-internal"));
+        let monitor = helper.with_file_name("berth-monitor");
+        assert!(
+            monitor.is_file(),
+            "{} is missing: run `cargo build -p berth-monitor -p berth-init` first",
+            monitor.display()
+        );
         let engine = Engine::open(dir.path().join("r"))
             .unwrap()
-            .with_monitor_exe(Some(env!("CARGO_BIN_EXE_berth-monitor").into()));
+            .with_monitor_exe(Some(monitor))
+            .with_helper_exe(Some(helper));
         let env = Env { dir, engine };
         env.import("busybox", &image::ImportOptions::default(), &[]);
         env

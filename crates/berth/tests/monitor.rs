@@ -1,0 +1,670 @@
+//! The monitor (berth-monitor) and init (berth-init) end to end: stdin,
+//! terminals, attach, --init, restart policies, healthchecks, a killed
+//! monitor, json-file logs. Needs root and the static helpers built
+//! (`cargo build -p berth-monitor -p berth-init`, as `make test` does).
+
+mod common;
+
+use std::io::Write;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::Env;
+
+struct Ctr {
+    env: Env,
+}
+
+impl Ctr {
+    fn new() -> Ctr {
+        let dir = std::path::Path::new(common::BERTH).parent().unwrap();
+        for h in ["berth-monitor", "berth-init"] {
+            assert!(
+                dir.join(h).is_file(),
+                "{h} is missing next to berth: run `cargo build -p berth-monitor -p berth-init` first"
+            );
+        }
+        let env = Env::new();
+        env.import_busybox("bb", &[]);
+        Ctr { env }
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        self.env.ok(args)
+    }
+
+    /// Run with `input` on stdin; (exit code, stdout, stderr).
+    fn run_in(&self, args: &[&str], input: &[u8]) -> (i32, String, String) {
+        let mut cmd = self.env.cmd(args);
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut ch = cmd.spawn().unwrap();
+        let mut si = ch.stdin.take().unwrap();
+        si.write_all(input).unwrap();
+        drop(si);
+        let o = ch.wait_with_output().unwrap();
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    }
+
+    fn inspect(&self, id: &str, f: &str) -> String {
+        self.ok(&["inspect", "-f", f, id]).trim().to_string()
+    }
+
+    fn state_json(&self, id: &str) -> serde_json::Value {
+        let p = self
+            .env
+            .root()
+            .join("containers")
+            .join(id)
+            .join("state.json");
+        serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
+    }
+
+    fn until(&self, what: &str, mut f: impl FnMut() -> bool) {
+        let t = Instant::now();
+        while !f() {
+            assert!(t.elapsed() < Duration::from_secs(20), "timed out: {what}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The children of the container's init (host pids) and whether each
+    /// is a zombie (zombies have left the cgroup, so `top` cannot list them).
+    fn children(&self, id: &str) -> Vec<(i32, bool)> {
+        let init: i32 = self.inspect(id, "{{.State.Pid}}").parse().unwrap();
+        let mut out = Vec::new();
+        for e in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(p) = e.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let st = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
+            let Some((_, rest)) = st.rsplit_once(") ") else {
+                continue;
+            };
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            if f.get(1).and_then(|pp| pp.parse::<i32>().ok()) == Some(init) {
+                out.push((p, f[0] == "Z"));
+            }
+        }
+        out
+    }
+}
+
+impl Drop for Ctr {
+    fn drop(&mut self) {
+        let ids = self.env.output(&["ps", "-a", "-q", "--no-trunc"]);
+        for id in String::from_utf8_lossy(&ids.stdout).lines() {
+            let _ = self.env.output(&["rm", "-f", id]);
+        }
+    }
+}
+
+#[test]
+fn interactive_stdin_reaches_the_container() {
+    let c = Ctr::new();
+    let (code, out, err) = c.run_in(&["run", "-i", "bb", "cat"], b"hi\nthere\n");
+    assert_eq!((code, out.as_str()), (0, "hi\nthere\n"), "{err}");
+    // Without -i the container's stdin is empty.
+    let (code, out, _) = c.run_in(&["run", "bb", "cat"], b"ignored\n");
+    assert_eq!((code, out.as_str()), (0, ""));
+    // The exit status is the container's.
+    let (code, out, _) = c.run_in(
+        &["run", "-i", "bb", "sh", "-c", "read x; echo got $x; exit 4"],
+        b"line\n",
+    );
+    assert_eq!((code, out.as_str()), (4, "got line\n"));
+}
+
+#[test]
+fn tty_gives_a_terminal_of_the_callers_size() {
+    if !common::have("script") {
+        eprintln!("skipping: script (util-linux) is not installed");
+        return;
+    }
+    let c = Ctr::new();
+    let cmd = format!(
+        "stty rows 33 cols 77; {} --root {} run -t bb sh -c 'busybox tty; busybox stty size; exit 3'",
+        common::BERTH,
+        c.env.root().display()
+    );
+    let o = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("/dev/pts/"), "{out}");
+    assert!(out.contains("33 77"), "{out}");
+    assert_eq!(o.status.code(), Some(3), "{out}");
+    // Output went to the log as stdout.
+    let id = c.ok(&["ps", "-a", "-q", "--no-trunc"]).trim().to_string();
+    let logs = c.env.output(&["logs", &id]);
+    assert!(String::from_utf8_lossy(&logs.stdout).contains("33 77"));
+}
+
+#[test]
+fn attach_sees_output_and_sends_input() {
+    let c = Ctr::new();
+    let id = c
+        .ok(&[
+            "run",
+            "-d",
+            "-i",
+            "bb",
+            "sh",
+            "-c",
+            "echo ready; read x; echo got $x; echo bye >&2; exit 5",
+        ])
+        .trim()
+        .to_string();
+    c.until("ready in the log", || {
+        String::from_utf8_lossy(&c.env.output(&["logs", &id]).stdout).contains("ready")
+    });
+    let (code, out, err) = c.run_in(&["attach", &id], b"hello\n");
+    assert_eq!(code, 5, "{err}");
+    assert_eq!(out, "got hello\n");
+    assert_eq!(err, "bye\n");
+    // A stopped container cannot be attached to.
+    let o = c.env.output(&["attach", &id]);
+    assert_eq!(o.status.code(), Some(1));
+}
+
+#[test]
+fn start_attached_interactive() {
+    let c = Ctr::new();
+    let id = c.ok(&["create", "-i", "bb", "cat"]).trim().to_string();
+    let (code, out, err) = c.run_in(&["start", "-a", "-i", &id], b"x\ny\n");
+    assert_eq!((code, out.as_str()), (0, "x\ny\n"), "{err}");
+    // Again, with stdin at EOF at once.
+    let (code, out, _) = c.run_in(&["start", "-a", "-i", &id], b"");
+    assert_eq!((code, out.as_str()), (0, ""));
+}
+
+#[test]
+fn init_reaps_zombies_and_forwards_signals() {
+    let c = Ctr::new();
+    // A shell that orphans a short-lived child, then execs a long sleep.
+    let script = "(busybox sleep 2 &); exec busybox sleep 1000";
+    // With berth-init (PID 1) the orphan comes to init, which reaps it:
+    // only the command is left.
+    let with = c
+        .ok(&["run", "-d", "--init", "bb", "sh", "-c", script])
+        .trim()
+        .to_string();
+    c.until("the orphan re-parented to init", || {
+        c.children(&with).len() == 2
+    });
+    c.until("the orphan reaped under --init", || {
+        let p = c.children(&with);
+        p.len() == 1 && !p[0].1
+    });
+    // Without an init the orphan stays a zombie (the sleep does not reap).
+    let without = c
+        .ok(&["run", "-d", "bb", "sh", "-c", script])
+        .trim()
+        .to_string();
+    c.until("a zombie without --init", || {
+        c.children(&without).iter().any(|(_, z)| *z)
+    });
+    // As docker: Path is the command, HostConfig.Init records the flag.
+    assert_eq!(
+        c.inspect(&with, "{{.Path}} {{.HostConfig.Init}}"),
+        "sh true"
+    );
+    // stop's SIGTERM reaches the sleep through init: 143, not SIGKILL's 137.
+    c.ok(&["stop", "-t", "60", &with]);
+    assert_eq!(c.inspect(&with, "{{.State.ExitCode}}"), "143");
+    let (code, out, _) = c.run_in(&["run", "--rm", "--init", "bb", "sh", "-c", "exit 7"], b"");
+    assert_eq!((code, out.as_str()), (7, ""));
+    let (code, _, err) = c.run_in(&["run", "--rm", "--init", "bb", "nosuchcmd"], b"");
+    assert_eq!(code, 127, "{err}");
+}
+
+#[test]
+fn restart_on_failure_counts_and_stops() {
+    let c = Ctr::new();
+    let id = c
+        .ok(&[
+            "run",
+            "-d",
+            "--restart",
+            "on-failure:2",
+            "bb",
+            "sh",
+            "-c",
+            "echo run; exit 1",
+        ])
+        .trim()
+        .to_string();
+    c.until("three runs, then exited", || {
+        let logs = c.env.output(&["logs", &id]);
+        String::from_utf8_lossy(&logs.stdout).lines().count() == 3
+            && c.inspect(&id, "{{.State.Status}}") == "exited"
+    });
+    assert_eq!(
+        c.inspect(&id, "{{.RestartCount}} {{.State.ExitCode}}"),
+        "2 1"
+    );
+    // on-failure does not restart a success.
+    let ok = c
+        .ok(&["run", "-d", "--restart", "on-failure", "bb", "true"])
+        .trim()
+        .to_string();
+    c.until("exited", || c.inspect(&ok, "{{.State.Status}}") == "exited");
+    assert_eq!(c.inspect(&ok, "{{.RestartCount}}"), "0");
+}
+
+#[test]
+fn restart_always_restarts_and_stop_prevents_it() {
+    let c = Ctr::new();
+    let id = c
+        .ok(&["run", "-d", "--restart", "always", "bb", "echo", "tick"])
+        .trim()
+        .to_string();
+    c.until("restarted twice", || {
+        c.inspect(&id, "{{.RestartCount}}")
+            .parse::<u32>()
+            .unwrap_or(0)
+            >= 2
+    });
+    c.ok(&["stop", &id]);
+    let st = c.inspect(&id, "{{.State.Status}}");
+    assert_eq!(st, "exited");
+    assert_eq!(c.state_json(&id)["MonitorPid"], 0);
+    // A long-running one: stop kills it and it stays stopped.
+    let long = c
+        .ok(&[
+            "run",
+            "-d",
+            "--restart",
+            "always",
+            "bb",
+            "busybox",
+            "sleep",
+            "1000",
+        ])
+        .trim()
+        .to_string();
+    c.ok(&["stop", "-t", "1", &long]);
+    assert_eq!(
+        c.inspect(&long, "{{.State.Status}} {{.RestartCount}}"),
+        "exited 0"
+    );
+    assert_eq!(c.state_json(&long)["MonitorPid"], 0);
+}
+
+#[test]
+fn health_becomes_healthy_or_unhealthy() {
+    let c = Ctr::new();
+    let good = c
+        .ok(&[
+            "run",
+            "-d",
+            "--health-cmd",
+            "cat /ok",
+            "--health-interval",
+            "100ms",
+            "--health-retries",
+            "1",
+            "bb",
+            "sh",
+            "-c",
+            "echo fine > /ok; exec busybox sleep 1000",
+        ])
+        .trim()
+        .to_string();
+    let bad = c
+        .ok(&[
+            "run",
+            "-d",
+            "--health-cmd",
+            "cat /nonexistent",
+            "--health-interval",
+            "100ms",
+            "--health-retries",
+            "2",
+            "bb",
+            "busybox",
+            "sleep",
+            "1000",
+        ])
+        .trim()
+        .to_string();
+    c.until("healthy", || {
+        c.inspect(&good, "{{.State.Health.Status}}") == "healthy"
+    });
+    let h: serde_json::Value =
+        serde_json::from_str(&c.inspect(&good, "{{json .State.Health}}")).unwrap();
+    assert_eq!(h["FailingStreak"], 0);
+    let last = h["Log"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["ExitCode"], 0);
+    assert_eq!(last["Output"], "fine\n");
+    let ps = c.ok(&["ps", "--no-trunc", "--format", "{{.ID}} {{.Status}}"]);
+    assert!(
+        ps.lines()
+            .any(|l| l.starts_with(&good) && l.ends_with("(healthy)")),
+        "{ps}"
+    );
+    c.until("unhealthy", || {
+        c.inspect(&bad, "{{.State.Health.Status}}") == "unhealthy"
+    });
+    let streak: i64 = c
+        .inspect(&bad, "{{.State.Health.FailingStreak}}")
+        .parse()
+        .unwrap();
+    assert!(streak >= 2, "{streak}");
+    // --no-healthcheck: no State.Health.
+    let none = c
+        .ok(&[
+            "run",
+            "-d",
+            "--no-healthcheck",
+            "bb",
+            "busybox",
+            "sleep",
+            "1000",
+        ])
+        .trim()
+        .to_string();
+    assert_eq!(c.inspect(&none, "{{json .State.Health}}"), "null");
+}
+
+#[test]
+fn killed_monitor_leaves_the_container_exited_and_unmounted() {
+    let c = Ctr::new();
+    let id = c
+        .ok(&["run", "-d", "bb", "busybox", "sleep", "1000"])
+        .trim()
+        .to_string();
+    let mon = c.state_json(&id)["MonitorPid"].as_i64().unwrap() as i32;
+    assert!(mon > 0);
+    let comm = std::fs::read_to_string(format!("/proc/{mon}/comm")).unwrap();
+    assert_eq!(comm.trim(), "berth-monitor");
+    std::process::Command::new("kill")
+        .args(["-9", &mon.to_string()])
+        .status()
+        .unwrap();
+    c.until("the monitor gone", || {
+        std::fs::read_to_string(format!("/proc/{mon}/stat"))
+            .map(|s| s.rsplit_once(") ").is_some_and(|(_, r)| r.starts_with('Z')))
+            .unwrap_or(true)
+    });
+    let ps = c.ok(&["ps", "-a", "--no-trunc", "--format", "{{.ID}} {{.Status}}"]);
+    assert!(
+        ps.lines()
+            .any(|l| l.starts_with(&id) && l.contains("Exited (137)")),
+        "{ps}"
+    );
+    let err = c.inspect(&id, "{{.State.Error}}");
+    assert!(err.contains("monitor"), "{err}");
+    let rootfs = c.env.root().join("containers").join(&id).join("rootfs");
+    let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mi.contains(rootfs.to_str().unwrap()),
+        "{} still mounted",
+        rootfs.display()
+    );
+    c.ok(&["rm", &id]);
+}
+
+#[test]
+fn json_file_logs_as_docker_writes_them() {
+    let c = Ctr::new();
+    let (code, _, _) = c.run_in(
+        &[
+            "run",
+            "--name",
+            "logger",
+            "bb",
+            "sh",
+            "-c",
+            "echo 'a<b>&\"c'; echo err >&2; echo -n partial",
+        ],
+        b"",
+    );
+    assert_eq!(code, 0);
+    let id = c.inspect("logger", "{{.Id}}");
+    let path = c
+        .env
+        .root()
+        .join("containers")
+        .join(&id)
+        .join(format!("{id}-json.log"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    // Docker's escaping of HTML characters.
+    assert!(
+        lines[0].starts_with(r#"{"log":"a\u003cb\u003e\u0026\"c\n","stream":"stdout","time":""#),
+        "{}",
+        lines[0]
+    );
+    let mut streams = Vec::new();
+    for l in &lines {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        let t = v["time"].as_str().unwrap();
+        // RFC3339Nano with nine digits, UTC.
+        assert_eq!(t.len(), 30, "{t}");
+        assert!(t.ends_with('Z') && t.as_bytes()[10] == b'T', "{t}");
+        streams.push((
+            v["stream"].as_str().unwrap().to_string(),
+            v["log"].as_str().unwrap().to_string(),
+        ));
+    }
+    assert!(streams.contains(&("stderr".into(), "err\n".into())));
+    assert!(streams.contains(&("stdout".into(), "partial".into())));
+    let out = c.ok(&["logs", "logger"]);
+    assert!(out.contains("a<b>&\"c\n"), "{out}");
+}
+
+#[test]
+fn exec_with_a_tty() {
+    if !common::have("script") {
+        eprintln!("skipping: script (util-linux) is not installed");
+        return;
+    }
+    let c = Ctr::new();
+    let id = c
+        .ok(&["run", "-d", "bb", "busybox", "sleep", "1000"])
+        .trim()
+        .to_string();
+    let cmd = format!(
+        "stty rows 21 cols 55; {} --root {} exec -t {id} sh -c 'busybox tty; busybox stty size; exit 6'",
+        common::BERTH,
+        c.env.root().display()
+    );
+    let o = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("/dev/pts/"), "{out}");
+    assert!(out.contains("21 55"), "{out}");
+    assert_eq!(o.status.code(), Some(6), "{out}");
+}
+
+#[test]
+fn external_runtimes_through_the_monitor() {
+    let c = Ctr::new();
+    for rt in ["runc", "crun"] {
+        if !common::have(rt) {
+            eprintln!("skipping {rt}: not installed");
+            continue;
+        }
+        let (code, out, err) = c.run_in(&["run", "--rm", "--runtime", rt, "bb", "echo", rt], b"");
+        assert_eq!((code, out.trim()), (0, rt), "{err}");
+        let (code, out, err) = c.run_in(
+            &[
+                "run",
+                "--rm",
+                "-i",
+                "--runtime",
+                rt,
+                "bb",
+                "sh",
+                "-c",
+                "cat; exit 3",
+            ],
+            b"in\n",
+        );
+        assert_eq!((code, out.as_str()), (3, "in\n"), "{err}");
+        // -t: the runtime's console socket is ours; the master goes on to
+        // the monitor.
+        if common::have("script") {
+            let cmd = format!(
+                "stty rows 22 cols 66; {} --root {} run --rm -t --runtime {rt} bb sh -c 'busybox stty size; exit 4'",
+                common::BERTH,
+                c.env.root().display()
+            );
+            let o = std::process::Command::new("script")
+                .args(["-qec", &cmd, "/dev/null"])
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+            let out = String::from_utf8_lossy(&o.stdout);
+            assert!(out.contains("22 66"), "{rt}: {out}");
+            assert_eq!(o.status.code(), Some(4), "{rt}: {out}");
+        }
+    }
+}
+
+#[test]
+fn foreground_run_forwards_signals() {
+    use std::io::BufRead;
+    let c = Ctr::new();
+    let mut cmd = c.env.cmd(&[
+        "run",
+        "bb",
+        "sh",
+        "-c",
+        "trap 'echo got; exit 9' TERM; echo ready; while true; do busybox sleep 0.1; done",
+    ]);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut ch = cmd.spawn().unwrap();
+    let mut out = std::io::BufReader::new(ch.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line, "ready\n");
+    std::process::Command::new("kill")
+        .args(["-TERM", &ch.id().to_string()])
+        .status()
+        .unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    let st = ch.wait().unwrap();
+    assert_eq!(rest, "got\n");
+    assert_eq!(st.code(), Some(9));
+}
+
+#[test]
+fn run_it_detaches_with_ctrl_p_ctrl_q() {
+    use std::io::Read;
+    if !common::have("script") {
+        eprintln!("skipping: script (util-linux) is not installed");
+        return;
+    }
+    let c = Ctr::new();
+    let cmd = format!(
+        "{} --root {} run -it --name detachme bb sh",
+        common::BERTH,
+        c.env.root().display()
+    );
+    let mut ch = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = ch.stdin.take().unwrap();
+    let mut out = ch.stdout.take().unwrap();
+    // The prompt comes through berth's relay, which starts once the
+    // terminal is raw.
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !String::from_utf8_lossy(&seen).contains("/ # ") {
+        let n = out.read(&mut buf).unwrap();
+        assert!(n > 0, "no prompt: {}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&buf[..n]);
+    }
+    input.write_all(b"echo typed\r").unwrap();
+    while !String::from_utf8_lossy(&seen).contains("typed\r\n") {
+        let n = out.read(&mut buf).unwrap();
+        assert!(n > 0, "no echo: {}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&buf[..n]);
+    }
+    input.write_all(&[0x10, 0x11]).unwrap();
+    let st = ch.wait().unwrap();
+    assert_eq!(st.code(), Some(0));
+    // Detached: the container goes on.
+    assert_eq!(c.inspect("detachme", "{{.State.Status}}"), "running");
+    drop(input);
+}
+
+#[test]
+fn json_file_splits_long_lines_at_16k() {
+    let c = Ctr::new();
+    let (code, _, _) = c.run_in(
+        &[
+            "run",
+            "--name",
+            "longline",
+            "bb",
+            "sh",
+            "-c",
+            "i=0; while [ $i -lt 20000 ]; do printf x; i=$((i+1)); done; echo",
+        ],
+        b"",
+    );
+    assert_eq!(code, 0);
+    let id = c.inspect("longline", "{{.Id}}");
+    let path = c
+        .env
+        .root()
+        .join("containers")
+        .join(&id)
+        .join(format!("{id}-json.log"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let logs: Vec<String> = text
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["log"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(logs.len(), 2);
+    assert_eq!(logs[0], "x".repeat(16384));
+    assert_eq!(logs[1], format!("{}\n", "x".repeat(20000 - 16384)));
+    // `logs` joins the partial entry with the rest.
+    let out = c.ok(&["logs", "longline"]);
+    assert_eq!(out, format!("{}\n", "x".repeat(20000)));
+}
+
+#[test]
+fn large_stdin_while_the_container_writes_more() {
+    let c = Ctr::new();
+    // More input than the pipes hold, and twice as much output: the monitor
+    // must keep draining output while the container is slow to read.
+    let input: String = (0..20000).map(|i| format!("line {i}\n")).collect();
+    let (code, out, err) = c.run_in(
+        &[
+            "run",
+            "--rm",
+            "-i",
+            "bb",
+            "sh",
+            "-c",
+            "while read l; do echo $l; echo $l; done",
+        ],
+        input.as_bytes(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let want: String = input.lines().map(|l| format!("{l}\n{l}\n")).collect();
+    assert_eq!(out.len(), want.len());
+    assert!(out == want);
+}

@@ -1,0 +1,403 @@
+//! Healthchecks: `--health-cmd`, `--health-interval`, `--health-timeout`,
+//! `--health-retries`, `--health-start-period`, `--no-healthcheck` and the
+//! image's HEALTHCHECK resolve at create into `Config.Healthcheck`. The
+//! monitor runs `berth internal healthcheck ID` at the interval, which
+//! execs the test in the container and records `State.Health` in
+//! `health.json` (atomically, under the container's lock).
+
+use crate::container::Container;
+use crate::error::{Error, Result};
+use crate::{fsutil, timeutil, Engine};
+use image::manifest::{ContainerConfig, Healthcheck};
+use serde::{Deserialize, Serialize};
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+const DEFAULT_INTERVAL: i64 = 30_000_000_000;
+const DEFAULT_TIMEOUT: i64 = 30_000_000_000;
+const DEFAULT_RETRIES: i64 = 3;
+/// Docker keeps the last five results.
+const MAX_LOG: usize = 5;
+/// And 4 KiB of each output.
+const MAX_OUTPUT: usize = 4096;
+
+/// The flags as given.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HealthOptions {
+    /// `--health-cmd` (run by /bin/sh -c).
+    pub cmd: Option<String>,
+    pub interval: Option<String>,
+    pub timeout: Option<String>,
+    pub retries: Option<i64>,
+    pub start_period: Option<String>,
+    /// `--no-healthcheck`.
+    pub disable: bool,
+}
+
+impl HealthOptions {
+    fn any(&self) -> bool {
+        self.cmd.is_some()
+            || self.interval.is_some()
+            || self.timeout.is_some()
+            || self.retries.is_some()
+            || self.start_period.is_some()
+    }
+}
+
+/// Go's time.ParseDuration subset docker accepts: `1h2m3.5s`, `500ms`...
+pub fn parse_duration(flag: &str, s: &str) -> Result<i64> {
+    let bad = || Error::flag(flag, s, "expected a duration such as 30s, 1m30s or 500ms");
+    if s == "0" {
+        return Ok(0);
+    }
+    let mut total: f64 = 0.0;
+    let mut rest = s;
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    while !rest.is_empty() {
+        let n = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(bad)?;
+        let v: f64 = rest[..n].parse().map_err(|_| bad())?;
+        rest = &rest[n..];
+        let u = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let mult = match &rest[..u] {
+            "ns" => 1.0,
+            "us" | "µs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return Err(bad()),
+        };
+        total += v * mult;
+        rest = &rest[u..];
+    }
+    if total > i64::MAX as f64 {
+        return Err(bad());
+    }
+    Ok(total as i64)
+}
+
+/// Resolves the container's healthcheck from the flags and the image.
+pub(crate) fn apply(
+    opts: &crate::options::CreateOptions,
+    image: &ContainerConfig,
+    c: &mut Container,
+) -> Result<()> {
+    let h = &opts.health;
+    if h.disable {
+        if h.any() {
+            return Err(Error::invalid(
+                "--no-healthcheck conflicts with --health-* options",
+            ));
+        }
+        c.config.healthcheck = Some(Healthcheck {
+            test: vec!["NONE".into()],
+            ..Default::default()
+        });
+        return Ok(());
+    }
+    let mut hc = image.healthcheck.clone().unwrap_or_default();
+    if let Some(cmd) = &h.cmd {
+        hc.test = vec!["CMD-SHELL".into(), cmd.clone()];
+    }
+    let dur = |flag: &str, v: &Option<String>, slot: &mut Option<i64>| -> Result<()> {
+        if let Some(v) = v {
+            let d = parse_duration(flag, v)?;
+            if d != 0 && d < 1_000_000 {
+                return Err(Error::flag(flag, v, "must be at least 1ms"));
+            }
+            *slot = Some(d);
+        }
+        Ok(())
+    };
+    dur("--health-interval", &h.interval, &mut hc.interval)?;
+    dur("--health-timeout", &h.timeout, &mut hc.timeout)?;
+    dur(
+        "--health-start-period",
+        &h.start_period,
+        &mut hc.start_period,
+    )?;
+    if let Some(r) = h.retries {
+        if r < 0 {
+            return Err(Error::flag(
+                "--health-retries",
+                &r.to_string(),
+                "cannot be negative",
+            ));
+        }
+        hc.retries = Some(r);
+    }
+    if hc.test.is_empty() && !h.any() && image.healthcheck.is_none() {
+        return Ok(());
+    }
+    if hc.test.is_empty() {
+        return Err(Error::invalid(
+            "--health-* options need a test: --health-cmd or an image HEALTHCHECK",
+        ));
+    }
+    c.config.healthcheck = Some(hc);
+    Ok(())
+}
+
+/// The check to run, if any: (argv, interval, timeout, retries, start period).
+pub(crate) struct Check {
+    pub argv: Vec<String>,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub retries: i64,
+    pub start_period: Duration,
+}
+
+pub(crate) fn check_of(c: &Container) -> Option<Check> {
+    let hc = c.config.healthcheck.as_ref()?;
+    let argv = match hc.test.first().map(String::as_str) {
+        Some("CMD") => hc.test[1..].to_vec(),
+        Some("CMD-SHELL") => vec!["/bin/sh".into(), "-c".into(), hc.test.get(1)?.clone()],
+        _ => return None,
+    };
+    if argv.is_empty() {
+        return None;
+    }
+    let d =
+        |v: Option<i64>, def: i64| Duration::from_nanos(v.filter(|v| *v > 0).unwrap_or(def) as u64);
+    Some(Check {
+        argv,
+        interval: d(hc.interval, DEFAULT_INTERVAL),
+        timeout: d(hc.timeout, DEFAULT_TIMEOUT),
+        retries: hc.retries.filter(|r| *r > 0).unwrap_or(DEFAULT_RETRIES),
+        start_period: Duration::from_nanos(hc.start_period.unwrap_or(0).max(0) as u64),
+    })
+}
+
+/// One probe's result.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct HealthLog {
+    pub start: String,
+    pub end: String,
+    pub exit_code: i64,
+    pub output: String,
+}
+
+/// Docker's `State.Health`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Health {
+    /// `starting`, `healthy` or `unhealthy`.
+    pub status: String,
+    pub failing_streak: i64,
+    pub log: Vec<HealthLog>,
+}
+
+/// `ps`'s STATUS of a running container with a healthcheck: `Up 5
+/// minutes (healthy)`, `(health: starting)`.
+pub(crate) fn with_health(
+    status: String,
+    st: &crate::container::State,
+    h: Option<Health>,
+) -> String {
+    match h {
+        Some(h) if st.status == crate::container::Status::Running => match h.status.as_str() {
+            "starting" => format!("{status} (health: starting)"),
+            "" => status,
+            s => format!("{status} ({s})"),
+        },
+        _ => status,
+    }
+}
+
+const HEALTH_FILE: &str = "health.json";
+
+impl Engine {
+    /// The recorded health of a container with a healthcheck.
+    pub(crate) fn health(&self, id: &str) -> Option<Health> {
+        fsutil::read_json(&self.container_dir(id).join(HEALTH_FILE)).ok()
+    }
+
+    /// Resets the health to `starting` (the container starts).
+    pub(crate) fn reset_health(&self, id: &str) {
+        let p = self.container_dir(id).join(HEALTH_FILE);
+        let has = self
+            .load_config(id)
+            .ok()
+            .is_some_and(|c| check_of(&c).is_some());
+        if has {
+            let _ = fsutil::write_json(
+                &p,
+                &Health {
+                    status: "starting".into(),
+                    ..Default::default()
+                },
+            );
+        } else {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+
+    /// The healthcheck interval of a container, if it has one.
+    pub(crate) fn health_interval(&self, id: &str) -> Option<Duration> {
+        self.load_config(id)
+            .ok()
+            .and_then(|c| check_of(&c))
+            .map(|c| c.interval)
+    }
+
+    /// `berth internal healthcheck ID`: runs the check once in the
+    /// running container and records the result.
+    pub fn run_healthcheck(&self, id: &str) -> Result<()> {
+        let c = self.load_config(id)?;
+        let Some(check) = check_of(&c) else {
+            return Ok(());
+        };
+        let st = self.state(id)?;
+        if !st.running() {
+            return Ok(());
+        }
+        let start = timeutil::now();
+        let (code, output) = probe(self, id, &check);
+        let end = timeutil::now();
+        let in_start_period = timeutil::since(&st.started_at) < check.start_period;
+        let _l = self.lock_container(id)?;
+        let mut h = self.health(id).unwrap_or(Health {
+            status: "starting".into(),
+            ..Default::default()
+        });
+        if code == 0 {
+            h.status = "healthy".into();
+            h.failing_streak = 0;
+        } else if !(in_start_period && h.status == "starting") {
+            h.failing_streak += 1;
+            if h.failing_streak >= check.retries {
+                h.status = "unhealthy".into();
+            }
+        }
+        h.log.push(HealthLog {
+            start,
+            end,
+            exit_code: code,
+            output,
+        });
+        if h.log.len() > MAX_LOG {
+            let n = h.log.len() - MAX_LOG;
+            h.log.drain(..n);
+        }
+        fsutil::write_json(&self.container_dir(id).join(HEALTH_FILE), &h)
+    }
+}
+
+/// Execs the check with its output captured; (exit code, output). A
+/// check running past the timeout counts as failed (-1).
+fn probe(e: &Engine, id: &str, check: &Check) -> (i64, String) {
+    let (r, w) = match crate::sys::pipe() {
+        Ok(p) => p,
+        Err(err) => return (-1, format!("cannot create a pipe: {err}")),
+    };
+    let w2 = match w.try_clone() {
+        Ok(f) => f,
+        Err(err) => return (-1, format!("cannot create a pipe: {err}")),
+    };
+    let stdio = crate::ops::ExecStdio {
+        stdin: std::fs::File::open("/dev/null").ok().map(Into::into),
+        stdout: Some(w),
+        stderr: Some(w2),
+    };
+    let opts = crate::ops::ExecOptions {
+        cmd: check.argv.clone(),
+        ..Default::default()
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    let eng = e.clone();
+    let ident = id.to_string();
+    std::thread::spawn(move || {
+        let _ = tx.send(eng.exec(&ident, &opts, stdio));
+    });
+    let reader = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let _ = std::fs::File::from(r)
+            .take(MAX_OUTPUT as u64)
+            .read_to_end(&mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    });
+    let t = Instant::now();
+    match rx.recv_timeout(check.timeout) {
+        Ok(Ok(code)) => {
+            let out = reader.join().unwrap_or_default();
+            (code as i64, out)
+        }
+        Ok(Err(err)) => (-1, err.to_string()),
+        Err(_) => (
+            -1,
+            format!(
+                "Health check exceeded timeout ({}s)",
+                t.elapsed().as_secs_f64().round()
+            ),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_healthcheck_and_flags() {
+        let image = ContainerConfig {
+            healthcheck: Some(Healthcheck {
+                test: vec!["CMD".into(), "/bin/check".into(), "-q".into()],
+                interval: Some(5_000_000_000),
+                retries: Some(7),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let mut c = Container::default();
+        let mut o = crate::options::CreateOptions::default();
+        apply(&o, &image, &mut c).unwrap();
+        let ch = check_of(&c).unwrap();
+        assert_eq!(ch.argv, ["/bin/check", "-q"]);
+        assert_eq!(ch.interval, Duration::from_secs(5));
+        assert_eq!(ch.retries, 7);
+        assert_eq!(ch.timeout, Duration::from_secs(30));
+        // --health-cmd replaces the test and keeps the image's timings.
+        o.health.cmd = Some("exit 0".into());
+        o.health.timeout = Some("2s".into());
+        apply(&o, &image, &mut c).unwrap();
+        let ch = check_of(&c).unwrap();
+        assert_eq!(ch.argv, ["/bin/sh", "-c", "exit 0"]);
+        assert_eq!(
+            (ch.interval, ch.timeout),
+            (Duration::from_secs(5), Duration::from_secs(2))
+        );
+        // --no-healthcheck disables it, and conflicts with --health-*.
+        let mut o = crate::options::CreateOptions::default();
+        o.health.disable = true;
+        apply(&o, &image, &mut c).unwrap();
+        assert!(check_of(&c).is_none());
+        o.health.retries = Some(1);
+        assert!(apply(&o, &image, &mut c).is_err());
+        // Flags without a test anywhere.
+        let mut c = Container::default();
+        let mut o = crate::options::CreateOptions::default();
+        o.health.interval = Some("1s".into());
+        let e = apply(&o, &ContainerConfig::default(), &mut c).unwrap_err();
+        assert!(e.to_string().contains("--health-cmd"), "{e}");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("f", "30s").unwrap(), 30_000_000_000);
+        assert_eq!(parse_duration("f", "1m30s").unwrap(), 90_000_000_000);
+        assert_eq!(parse_duration("f", "500ms").unwrap(), 500_000_000);
+        assert_eq!(parse_duration("f", "1.5s").unwrap(), 1_500_000_000);
+        assert_eq!(parse_duration("f", "0").unwrap(), 0);
+        assert!(parse_duration("--health-interval", "10").is_err());
+        assert!(parse_duration("f", "x").is_err());
+        assert!(parse_duration("f", "").is_err());
+    }
+}
