@@ -1,5 +1,5 @@
 # The two entry points of the README.
-.PHONY: demo test conformance bench fmt lint
+.PHONY: demo test test-cgroup2 conformance bench fmt lint
 
 demo:
 	./scripts/demo.sh
@@ -7,6 +7,13 @@ demo:
 test:
 	./scripts/deps.sh --test
 	cargo test --workspace -- --test-threads=2
+
+# berth-oci's cgroup, lifecycle, exec, process, security and filesystem tests
+# in a VM booted with a pure cgroup v2 hierarchy (see tests/vm/run-cgroup2.sh).
+test-cgroup2:
+	./scripts/deps.sh --test
+	cargo test -p berth-oci --no-run
+	./tests/vm/run-cgroup2.sh
 
 # The OCI runtime-tools validation suite (see docs/CONFORMANCE.md).
 conformance:
