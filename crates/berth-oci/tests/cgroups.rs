@@ -330,3 +330,51 @@ fn cgroups_removed_after_delete() {
         leftover_cgroups(&id)
     );
 }
+
+#[test]
+fn cpu_quota_cpuset_and_memory_reservation() {
+    // cpu.max / cpuset.cpus / memory.low on cgroup2; the cfs, cpuset and
+    // soft-limit files on v1. `update` changes the quota and keeps the rest.
+    let rt = Runtime::new();
+    let b = sleeping_bundle(json!({
+        "cpu": {"quota": 50000, "period": 100000, "cpus": "0", "mems": "0"},
+        "memory": {"limit": 134217728, "reservation": 67108864}
+    }));
+    let id = unique_id("cgcpu");
+    rt.run_detached(&b, &id).ok();
+    let path = format!("/{id}");
+    let quota = |want_quota: &str| {
+        if cgroup_v2() {
+            assert_eq!(
+                read(cgroup_dir("cpu", &path).join("cpu.max")),
+                format!("{want_quota} 100000")
+            );
+        } else {
+            let cpu = cgroup_dir("cpu", &path);
+            assert_eq!(read(cpu.join("cpu.cfs_quota_us")), want_quota);
+            assert_eq!(read(cpu.join("cpu.cfs_period_us")), "100000");
+        }
+    };
+    quota("50000");
+    assert_eq!(read(cgroup_dir("cpuset", &path).join("cpuset.cpus")), "0");
+    assert_eq!(read(cgroup_dir("cpuset", &path).join("cpuset.mems")), "0");
+    let low = if cgroup_v2() {
+        "memory.low"
+    } else {
+        "memory.soft_limit_in_bytes"
+    };
+    assert_eq!(read(cgroup_dir("memory", &path).join(low)), "67108864");
+    rt.cmd(&["update", "--cpu-quota", "20000", &id]).ok();
+    quota("20000");
+    assert_eq!(read(cgroup_dir("cpuset", &path).join("cpuset.cpus")), "0");
+    assert_eq!(
+        read(cgroup_dir("memory", &path).join(memory_limit())),
+        "134217728"
+    );
+    rt.delete_force(&id).ok();
+    assert!(
+        leftover_cgroups(&id).is_empty(),
+        "{:?}",
+        leftover_cgroups(&id)
+    );
+}
