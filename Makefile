@@ -8,11 +8,11 @@ test:
 	./scripts/deps.sh --test
 	cargo test --workspace -- --test-threads=2
 
-# berth-oci's cgroup, lifecycle, exec, process, security and filesystem tests
+# The cgroups host tests and berth-oci's cgroup, lifecycle, exec, process, security and filesystem tests
 # in a VM booted with a pure cgroup v2 hierarchy (see tests/vm/run-cgroup2.sh).
 test-cgroup2:
 	./scripts/deps.sh --test
-	cargo test -p berth-oci --no-run
+	cargo test -p berth-oci -p berth-cgroups --no-run
 	./tests/vm/run-cgroup2.sh
 
 # The OCI runtime-tools validation suite (see docs/CONFORMANCE.md).

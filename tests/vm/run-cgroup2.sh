@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Boots a throw-away Linux VM with a pure cgroup v2 hierarchy and runs a
-# command in it (default: berth-oci's cgroups, lifecycle, exec, process,
-# security and filesystem integration tests). The host's root is shared
-# read-only over virtio 9p and becomes the VM's /, so the binaries under
-# target/ run as built; /tmp, /run, /var/tmp and /srv are tmpfs.
+# command in it (default: the cgroups crate's host tests and berth-oci's
+# cgroups, lifecycle, exec, process, security and filesystem tests). The
+# host's root is shared read-only over virtio 9p and becomes the VM's /, so
+# the binaries under target/ run as built; /tmp, /run, /var/tmp and /srv are
+# tmpfs.
 #
 #   tests/vm/run-cgroup2.sh                 # the default test selection
 #   tests/vm/run-cgroup2.sh CMD [ARGS...]   # any command, run in the repo dir
@@ -11,7 +12,8 @@
 # Needs (installed by scripts/deps.sh --test, not here): linux-image-amd64,
 # qemu-system-x86, busybox-static, cpio, and /dev/kvm if usable (else the
 # VM is emulated: TCG, several times slower). Without a command it runs
-# `cargo test -p berth-oci --no-run` to find (and if needed build) the tests.
+# `cargo test -p berth-oci -p berth-cgroups --no-run` to find (and if needed
+# build) the tests.
 #
 # Environment:
 #   VM_ACCEL      kvm, tcg or auto (default: kvm unless the host's KVM is kvm-pvm)
@@ -19,8 +21,9 @@
 #   VM_KERNEL     a vmlinuz (default: the newest /boot/vmlinuz-*)
 #   VM_MEM        guest memory (default 2G)
 #   VM_LOG        where to keep the console log (default: a temporary file)
-#   VM_TESTS      berth-oci test files to run (default "cgroups lifecycle exec
-#                 process security filesystem")
+#   VM_TESTS      test files to run, as CRATE_DIR/NAME for crates/CRATE_DIR/tests/
+#                 NAME.rs (default: cgroups/host, then berth-oci's cgroups,
+#                 lifecycle, exec, process, security and filesystem)
 #   VM_TEST_ARGS  extra libtest arguments, e.g. a test name filter
 # Exit status: the command's status inside the VM (from the final
 # "VM-EXIT=<code>" console line); 124 on timeout; 125 if the VM could not
@@ -50,16 +53,17 @@ moddir=/lib/modules/$kver
 if [ $# -gt 0 ]; then
     cmd="run_test $(printf '%q ' "$@"); "
 else
-    # berth-oci's integration-test binaries, exactly as cargo built them
-    # (other crates have test binaries of the same names in target/).
+    # The integration-test binaries, exactly as cargo built them (engine has
+    # lifecycle and security tests too). Entries are crates/<dir>/tests/<name>.rs.
     command -v cargo >/dev/null || die "cargo not found"
-    json=$(cd "$repo" && cargo test -p berth-oci --no-run --message-format=json 2>/dev/null) ||
-        die "cargo test -p berth-oci --no-run failed"
+    json=$(cd "$repo" && cargo test -p berth-oci -p berth-cgroups --no-run --message-format=json 2>/dev/null) ||
+        die "cargo test -p berth-oci -p berth-cgroups --no-run failed"
     cmd=""
-    for t in ${VM_TESTS:-cgroups lifecycle exec process security filesystem}; do
-        bin=$(grep -F "\"src_path\":\"$repo/crates/berth-oci/tests/$t.rs\"" <<<"$json" |
+    for t in ${VM_TESTS:-cgroups/host berth-oci/cgroups berth-oci/lifecycle berth-oci/exec berth-oci/process berth-oci/security berth-oci/filesystem}; do
+        src=$repo/crates/${t%%/*}/tests/${t#*/}.rs
+        bin=$(grep -F "\"src_path\":\"$src\"" <<<"$json" |
             grep -o '"executable":"[^"]*"' | head -n1 | cut -d'"' -f4)
-        [ -n "$bin" ] || die "no test binary for crates/berth-oci/tests/$t.rs"
+        [ -n "$bin" ] || die "no test binary for $src"
         cmd+="run_test $(printf '%q' "$bin") --test-threads=1 ${VM_TEST_ARGS:-}; "
     done
 fi
