@@ -8,7 +8,7 @@ test:
 	./scripts/deps.sh --test
 	cargo test --workspace -- --test-threads=2
 
-# The cgroups host tests and berth-oci's cgroup, lifecycle, exec, process, security and filesystem tests
+# The cgroups host tests and most of berth-oci's integration tests (cgroups first)
 # in a VM booted with a pure cgroup v2 hierarchy (see tests/vm/run-cgroup2.sh).
 test-cgroup2:
 	./scripts/deps.sh --test

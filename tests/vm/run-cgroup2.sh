@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Boots a throw-away Linux VM with a pure cgroup v2 hierarchy and runs a
 # command in it (default: the cgroups crate's host tests and berth-oci's
-# cgroups, lifecycle, exec, process, security and filesystem tests). The
-# host's root is shared read-only over virtio 9p and becomes the VM's /, so
-# the binaries under target/ run as built; /tmp, /run, /var/tmp and /srv are
-# tmpfs.
+# cgroups, lifecycle, exec, process, namespaces, errors, security and
+# filesystem tests). The host's root is shared read-only over virtio 9p and
+# becomes the VM's /, so the binaries under target/ run as built; /tmp, /run,
+# /var/tmp and /srv are tmpfs.
 #
 #   tests/vm/run-cgroup2.sh                 # the default test selection
 #   tests/vm/run-cgroup2.sh CMD [ARGS...]   # any command, run in the repo dir
@@ -23,7 +23,8 @@
 #   VM_LOG        where to keep the console log (default: a temporary file)
 #   VM_TESTS      test files to run, as CRATE_DIR/NAME for crates/CRATE_DIR/tests/
 #                 NAME.rs (default: cgroups/host, then berth-oci's cgroups,
-#                 lifecycle, exec, process, security and filesystem)
+#                 lifecycle, exec, process, namespaces, errors, security and
+#                 filesystem)
 #   VM_TEST_ARGS  extra libtest arguments, e.g. a test name filter
 # Exit status: the command's status inside the VM (from the final
 # "VM-EXIT=<code>" console line); 124 on timeout; 125 if the VM could not
@@ -59,7 +60,7 @@ else
     json=$(cd "$repo" && cargo test -p berth-oci -p berth-cgroups --no-run --message-format=json 2>/dev/null) ||
         die "cargo test -p berth-oci -p berth-cgroups --no-run failed"
     cmd=""
-    for t in ${VM_TESTS:-cgroups/host berth-oci/cgroups berth-oci/lifecycle berth-oci/exec berth-oci/process berth-oci/security berth-oci/filesystem}; do
+    for t in ${VM_TESTS:-cgroups/host berth-oci/cgroups berth-oci/lifecycle berth-oci/exec berth-oci/process berth-oci/namespaces berth-oci/errors berth-oci/security berth-oci/filesystem}; do
         src=$repo/crates/${t%%/*}/tests/${t#*/}.rs
         bin=$(grep -F "\"src_path\":\"$src\"" <<<"$json" |
             grep -o '"executable":"[^"]*"' | head -n1 | cut -d'"' -f4)
