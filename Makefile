@@ -1,5 +1,5 @@
 # The two entry points of the README.
-.PHONY: demo test conformance bench fmt lint
+.PHONY: demo test test-cgroup2 conformance bench fmt lint
 
 demo:
 	./scripts/demo.sh
@@ -9,6 +9,13 @@ test:
 	# The static helpers the container tests run (tests never build them).
 	cargo build -p berth-monitor -p berth-init
 	cargo test --workspace -- --test-threads=2
+
+# The cgroups host tests and most of berth-oci's integration tests (cgroups first)
+# in a VM booted with a pure cgroup v2 hierarchy (see tests/vm/run-cgroup2.sh).
+test-cgroup2:
+	./scripts/deps.sh --test
+	cargo test -p berth-oci -p berth-cgroups --no-run
+	./tests/vm/run-cgroup2.sh
 
 # The OCI runtime-tools validation suite (see docs/CONFORMANCE.md).
 conformance:

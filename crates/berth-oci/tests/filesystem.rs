@@ -311,8 +311,16 @@ fn proc_and_sys_are_the_containers() {
     let mut b = Bundle::new();
     let o = run_in(
         &mut b,
-        "ls /proc | grep -E '^[0-9]+$' | xargs; touch /sys/x 2>/dev/null; echo rc=$?; \
-         test -d /sys/fs/cgroup/memory && echo cg",
+        &format!(
+            "ls /proc | grep -E '^[0-9]+$' | xargs; touch /sys/x 2>/dev/null; echo rc=$?; \
+             test -e /sys/fs/cgroup/{} && echo cg",
+            // A v1 hierarchy, or the cgroup2 root on a pure v2 host.
+            if cgroup_v2() {
+                "cgroup.controllers"
+            } else {
+                "memory"
+            }
+        ),
     );
     o.ok();
     let mut l = o.stdout.lines();

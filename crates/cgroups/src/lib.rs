@@ -456,16 +456,23 @@ fn enable_subtree_controllers(h: &Hierarchy) -> Result<()> {
     let mut dir = h.mount_point.clone();
     for comp in rel.components() {
         let file = dir.join("cgroup.subtree_control");
+        // Below the root, a cgroup holding processes (the caller's own, for
+        // a relative cgroupsPath) must enable nothing: it refuses domain
+        // controllers (EBUSY), and threaded ones alone would make it a
+        // thread root, whose children refuse processes (EOPNOTSUPP).
+        if dir != h.mount_point && has_procs(&dir)? {
+            dir.push(comp);
+            continue;
+        }
         if let Err(e) = fs::write_file(&file, &value) {
-            // Not a cgroup2 directory at all: report it.
-            if let Error::Write { source, .. } = &e {
-                if source.kind() == std::io::ErrorKind::NotFound {
-                    return Err(e);
-                }
+            // Not a cgroup2 directory at all: report it. (ENOENT from the
+            // write itself only means that a controller is not available
+            // here, as below a cgroup holding processes.)
+            if !file.exists() {
+                return Err(e);
             }
-            // Otherwise enable what can be enabled, one by one, like runc: a
-            // cgroup holding processes refuses domain controllers (EBUSY), and
-            // a controller that ends up missing makes the resource write that
+            // Otherwise enable what can be enabled, one by one, like runc; a
+            // controller that ends up missing makes the resource write that
             // needs it fail later, naming its file.
             for c in &h.controllers {
                 let _ = fs::write_file(&file, &format!("+{c}"));
@@ -474,6 +481,11 @@ fn enable_subtree_controllers(h: &Hierarchy) -> Result<()> {
         dir.push(comp);
     }
     Ok(())
+}
+
+/// True if `dir`'s cgroup.procs lists any process.
+fn has_procs(dir: &Path) -> Result<bool> {
+    Ok(fs::read_opt(&dir.join("cgroup.procs"))?.is_some_and(|s| !s.trim().is_empty()))
 }
 
 /// v1 cpuset: a new cgroup has empty cpus/mems and refuses tasks until they

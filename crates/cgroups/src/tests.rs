@@ -362,6 +362,26 @@ fn v2_create_enables_controllers_in_ancestors() {
 }
 
 #[test]
+fn v2_create_enables_nothing_in_an_ancestor_holding_processes() {
+    // /a holds a process: enabling controllers there would fail (domain ones)
+    // or make it a thread root (threaded ones); its children get none.
+    let (f, m) = v2(Some("/a/b/c1"));
+    f.touch("/sys/fs/cgroup", &["cgroup.subtree_control"]);
+    f.touch("/sys/fs/cgroup/a", &["cgroup.subtree_control"]);
+    f.put("/sys/fs/cgroup/a/cgroup.procs", "4242\n");
+    f.touch(
+        "/sys/fs/cgroup/a/b",
+        &["cgroup.subtree_control", "cgroup.procs"],
+    );
+    m.create().unwrap();
+    let want = "+cpuset +cpu +io +memory +hugetlb +pids +rdma +misc";
+    assert_eq!(f.read("/sys/fs/cgroup/cgroup.subtree_control"), want);
+    assert_eq!(f.read("/sys/fs/cgroup/a/cgroup.subtree_control"), "");
+    assert_eq!(f.read("/sys/fs/cgroup/a/b/cgroup.subtree_control"), want);
+    assert!(f.p("/sys/fs/cgroup/a/b/c1").is_dir());
+}
+
+#[test]
 fn v2_create_reports_unwritable_subtree_control() {
     let (f, m) = v2(Some("/a/c1"));
     // No cgroup.subtree_control file in the root: the write fails, naming it.

@@ -455,6 +455,49 @@ fn bpf_device_filter_on_cgroup2() {
 }
 
 #[test]
+fn cgroup2_relative_path_under_a_cgroup_holding_processes() {
+    // The caller's own cgroup holds processes (as a login session's does on
+    // a pure v2 host), so it cannot enable controllers for its children and
+    // writing them below it fails with ENOENT: the cgroup is still created
+    // and usable, with the controllers that could be enabled.
+    if skip_unless_root("cgroup2_relative_path_under_a_cgroup_holding_processes") {
+        return;
+    }
+    let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let Some(line) = mi.lines().find(|l| l.contains(" - cgroup2 ")) else {
+        eprintln!("skipping: no cgroup2 mount");
+        return;
+    };
+    let mp = Path::new(line.split(' ').nth(4).unwrap()).to_path_buf();
+    let busy_name = id("busy");
+    let busy = mp.join(&busy_name);
+    std::fs::create_dir(&busy).unwrap();
+    let mut sleeper = Command::new("sleep").arg("60").spawn().unwrap();
+    std::fs::write(busy.join("cgroup.procs"), sleeper.id().to_string()).unwrap();
+    let host = Host::new(line, format!("0::/{busy_name}\n"), "/");
+    let m = Manager::with_host(host, Some("rel/leaf"), &id("leaf"), false).unwrap();
+    assert_eq!(m.unified_path(), Some(busy.join("rel/leaf").as_path()));
+    let created = m.create();
+    let applied = created.as_ref().ok().map(|_| {
+        let mut c = child("cat /proc/self/cgroup");
+        let r = m.apply(c.id() as i32);
+        go(&mut c);
+        (r, output(c))
+    });
+    let destroyed = m.destroy();
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+    let _ = std::fs::remove_dir(busy.join("rel"));
+    let _ = std::fs::remove_dir(&busy);
+    created.unwrap();
+    let (r, (code, out, err)) = applied.unwrap();
+    r.unwrap();
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains(&format!("0::/{busy_name}/rel/leaf")), "{out}");
+    destroyed.unwrap();
+}
+
+#[test]
 fn cgroup2_freeze_and_kill_all() {
     if skip_unless_root("cgroup2_freeze_and_kill_all") {
         return;

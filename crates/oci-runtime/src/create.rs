@@ -229,10 +229,13 @@ fn create_inner(
                 Ok(()) => 0,
                 Err(e) => {
                     // Once Ready is sent nobody reads the channel: use stderr.
-                    if READY_SENT.load(std::sync::atomic::Ordering::Relaxed)
-                        || child_ch.send(&Msg::Error(e.to_string())).is_err()
-                    {
+                    // Before, a failed send means the runtime gave up (and
+                    // reports its own error, e.g. a cgroup write): say nothing,
+                    // or its one-line error gets a second line.
+                    if READY_SENT.load(std::sync::atomic::Ordering::Relaxed) {
                         eprintln!("berth-oci: {e}");
+                    } else {
+                        let _ = child_ch.send(&Msg::Error(e.to_string()));
                     }
                     1
                 }

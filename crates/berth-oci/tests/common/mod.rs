@@ -492,8 +492,8 @@ impl Drop for Runtime {
                 .stderr(Stdio::null());
             let _ = c.status();
             // Belt and braces: the cgroup dirs of a container the runtime forgot.
-            for sub in CGROUP_V1 {
-                let _ = std::fs::remove_dir(cgroup_dir(sub, &format!("/{id}")));
+            for p in cgroup_dirs(id) {
+                let _ = std::fs::remove_dir(p);
             }
         }
     }
@@ -504,23 +504,62 @@ pub const CGROUP_V1: &[&str] = &[
     "memory", "pids", "cpu", "cpuacct", "cpuset", "blkio", "devices", "freezer", "systemd",
 ];
 
-/// Host directory of cgroup `path` (e.g. "/id") in hierarchy `sub`.
-pub fn cgroup_dir(sub: &str, path: &str) -> PathBuf {
-    PathBuf::from("/sys/fs/cgroup")
-        .join(sub)
-        .join(path.trim_start_matches('/'))
+/// True on a pure cgroup v2 host: the unified hierarchy is mounted at
+/// /sys/fs/cgroup itself (tests/vm/run-cgroup2.sh boots one).
+pub fn cgroup_v2() -> bool {
+    Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
 }
 
-/// Every v1 hierarchy in which `/id` still exists.
-pub fn leftover_cgroups(id: &str) -> Vec<PathBuf> {
+/// Host directory of cgroup `path` (e.g. "/id") in hierarchy `sub`; on a
+/// pure cgroup v2 host every controller lives in the one hierarchy.
+pub fn cgroup_dir(sub: &str, path: &str) -> PathBuf {
+    let base = PathBuf::from("/sys/fs/cgroup");
+    let base = if cgroup_v2() { base } else { base.join(sub) };
+    base.join(path.trim_start_matches('/'))
+}
+
+/// Every directory `/id` could have in the host's hierarchies.
+fn cgroup_dirs(id: &str) -> Vec<PathBuf> {
+    if cgroup_v2() {
+        return vec![cgroup_dir("", id)];
+    }
     CGROUP_V1
         .iter()
         .map(|s| cgroup_dir(s, id))
         .chain(std::iter::once(
-            PathBuf::from("/sys/fs/cgroup/unified").join(id),
+            PathBuf::from("/sys/fs/cgroup/unified").join(id.trim_start_matches('/')),
         ))
-        .filter(|p| p.exists())
         .collect()
+}
+
+/// Every hierarchy in which `/id` still exists.
+pub fn leftover_cgroups(id: &str) -> Vec<PathBuf> {
+    cgroup_dirs(id).into_iter().filter(|p| p.exists()).collect()
+}
+
+/// Whether `path` is on a read-only mount (per /proc/self/mountinfo), as the
+/// runtime binary is in tests/vm/run-cgroup2.sh's VM, whose / is read-only.
+pub fn on_readonly_mount(path: &Path) -> bool {
+    let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut best: Option<(usize, bool)> = None;
+    for line in info.lines() {
+        let f: Vec<&str> = line.split(' ').collect();
+        if f.len() < 6 {
+            continue;
+        }
+        let mp = PathBuf::from(f[4].replace("\\040", " "));
+        if !path.starts_with(&mp) {
+            continue;
+        }
+        let ro = f[5].split(',').any(|o| o == "ro");
+        let depth = mp.components().count();
+        // A later mount on the same point hides the earlier one.
+        if best.is_none_or(|(d, _)| depth >= d) {
+            best = Some((depth, ro));
+        }
+    }
+    best.is_some_and(|(_, ro)| ro)
 }
 
 /// Polls `f` until it returns true or `timeout` passes.
