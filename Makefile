@@ -13,7 +13,7 @@ test:
 # The cgroups host tests and most of berth-oci's integration tests (cgroups first)
 # in a VM booted with a pure cgroup v2 hierarchy (see tests/vm/run-cgroup2.sh).
 test-cgroup2:
-	./scripts/deps.sh --test
+	./scripts/deps.sh --vm
 	cargo test -p berth-oci -p berth-cgroups --no-run
 	./tests/vm/run-cgroup2.sh
 

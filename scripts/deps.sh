@@ -3,9 +3,12 @@
 # what is missing, so it is cheap to run again.
 set -euo pipefail
 BUILD_PKGS="build-essential pkg-config libseccomp-dev busybox-static golang-github-containers-common nftables iproute2"
-TEST_PKGS="util-linux procps iproute2 runc crun podman containerd uidmap hyperfine docker-registry skopeo apache2-utils linux-image-amd64 qemu-system-x86 cpio"
+TEST_PKGS="util-linux procps iproute2 runc crun podman containerd uidmap hyperfine docker-registry skopeo apache2-utils"
+# The pure cgroup v2 VM (make test-cgroup2), not part of make test.
+VM_PKGS="linux-image-amd64 qemu-system-x86 cpio"
 want="$BUILD_PKGS"
 [ "${1:-}" = "--test" ] && want="$BUILD_PKGS $TEST_PKGS"
+[ "${1:-}" = "--vm" ] && want="$BUILD_PKGS $TEST_PKGS $VM_PKGS"
 missing=()
 for p in $want; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
