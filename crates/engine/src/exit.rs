@@ -88,7 +88,7 @@ impl Engine {
             restart
         };
         if c.host_config.auto_remove {
-            self.remove_stopped(id)?;
+            self.remove_auto(id)?;
         }
         Ok(restart)
     }
