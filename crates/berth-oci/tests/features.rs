@@ -29,20 +29,42 @@ fn seccomp_errno_and_args() {
             ]
         });
     });
-    let o = run_sh(
-        &mut b,
-        "mkdir /tmp/d 2>&1; touch /tmp/f; chmod 644 /tmp/f && echo chmod644-ok; chmod 777 /tmp/f 2>&1; true",
-    );
+    let rt = Runtime::new();
+    b.sh("rm -rf /tmp/d /tmp/f; mkdir /tmp/d 2>&1; touch /tmp/f; chmod 644 /tmp/f && echo chmod644-ok; chmod 777 /tmp/f 2>&1; true");
+    let cache = rt.root.path().join("@seccomp-cache");
+    let cached = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(&cache)
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default()
+    };
+    // The first run compiles the profile and caches the program; the second
+    // installs the cached program; a damaged cache entry is compiled again.
+    for round in 0..3 {
+        if round == 2 {
+            std::fs::write(&cached()[0], b"bad").unwrap();
+        }
+        let o = rt.run(&b, &unique_id("feat"));
+        o.ok();
+        assert!(
+            o.stdout.contains("Permission denied"),
+            "mkdir must get EACCES (round {round}): {o}"
+        );
+        assert!(o.stdout.contains("chmod644-ok"), "{o}");
+        assert!(
+            o.stdout.contains("Operation not permitted"),
+            "chmod 0777 must get EPERM (round {round}): {o}"
+        );
+        let files = cached();
+        assert_eq!(files.len(), 1, "{files:?}");
+        assert!(std::fs::metadata(&files[0])
+            .unwrap()
+            .len()
+            .is_multiple_of(8));
+    }
+    // The cache is not a container.
+    let o = rt.cmd(&["list", "-q"]);
     o.ok();
-    assert!(
-        o.stdout.contains("Permission denied"),
-        "mkdir must get EACCES: {o}"
-    );
-    assert!(o.stdout.contains("chmod644-ok"), "{o}");
-    assert!(
-        o.stdout.contains("Operation not permitted"),
-        "chmod 0777 must get EPERM: {o}"
-    );
+    assert_eq!(o.stdout.trim(), "", "{o}");
 }
 
 #[test]

@@ -207,6 +207,11 @@ fn create_inner(
     // Id-mapped mounts need the host's privileges: made here, moved into
     // place by init.
     let idmapped = crate::idmap::prepare(&spec, &bundle)?;
+    // The seccomp program, compiled (or found in the cache under the state
+    // root) here on the host; init installs it.
+    if let Some(s) = linux.seccomp() {
+        crate::seccomp::prepare(s, Some(&opts.root.join(crate::seccomp::CACHE_DIR)))?;
+    }
     let (parent_ch, child_ch) = Channel::pair()?;
     let ctx = ChildContext {
         idmapped: &idmapped,

@@ -39,6 +39,14 @@ pub fn exec(opts: ExecOptions) -> Result<i32> {
         ));
     }
     crate::config::validate_process(&opts.process)?;
+    if let Some(s) = st
+        .config
+        .linux()
+        .as_ref()
+        .and_then(|l| l.seccomp().as_ref())
+    {
+        crate::seccomp::prepare(s, Some(&opts.root.join(crate::seccomp::CACHE_DIR)))?;
+    }
     let (parent_ch, child_ch) = Channel::pair()?;
     let child = match sys::fork().ctx(|| "fork")? {
         sys::Forked::Child => {

@@ -1,4 +1,13 @@
 //! `linux.seccomp`: builds a libseccomp filter from the spec and loads it.
+//!
+//! Compiling a profile of docker's size takes libseccomp several
+//! milliseconds, on every container start. The runtime (on the host, before
+//! it forks) compiles a profile once into classic BPF and keeps it in
+//! `<root>/@seccomp-cache/<sha256>.bpf`, keyed by the profile's JSON, libseccomp's
+//! version and API level, the kernel release and the architecture; the
+//! container's process then installs that program with seccomp(2).
+//! Profiles with SCMP_ACT_NOTIFY keep the libseccomp path (the listener fd
+//! comes from it).
 
 use crate::error::{Error, Result};
 use libseccomp::{
@@ -7,7 +16,11 @@ use libseccomp::{
 use oci_spec::runtime::{
     LinuxSeccomp, LinuxSeccompAction, LinuxSeccompFilterFlag, LinuxSeccompOperator,
 };
+use sha2::{Digest, Sha256};
+use std::io::{Read, Seek, Write};
+use std::path::Path;
 use std::str::FromStr;
+use std::sync::OnceLock;
 
 fn action(a: LinuxSeccompAction, errno: Option<u32>) -> ScmpAction {
     match a {
@@ -128,9 +141,139 @@ pub fn build(s: &LinuxSeccomp) -> Result<ScmpFilterContext> {
     Ok(ctx)
 }
 
+/// The cache's directory in a state root: '@' is not allowed in container
+/// ids, so no container's directory can take its name.
+pub const CACHE_DIR: &str = "@seccomp-cache";
+
+/// A profile compiled to classic BPF, with the seccomp(2) flags it needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Compiled {
+    /// The profile's JSON, to recognise it.
+    profile: Vec<u8>,
+    bpf: Vec<u8>,
+    flags: u32,
+}
+
+/// The program prepared in this process before it forked the container's.
+static PREPARED: OnceLock<Compiled> = OnceLock::new();
+
+fn filter_flags(s: &LinuxSeccomp) -> u32 {
+    s.flags()
+        .iter()
+        .flatten()
+        .map(|f| match f {
+            LinuxSeccompFilterFlag::SeccompFilterFlagTsync => libc::SECCOMP_FILTER_FLAG_TSYNC,
+            LinuxSeccompFilterFlag::SeccompFilterFlagLog => libc::SECCOMP_FILTER_FLAG_LOG,
+            LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => {
+                libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW
+            }
+            #[allow(unreachable_patterns)]
+            _ => 0,
+        } as u32)
+        .fold(0, |a, b| a | b)
+}
+
+/// What the compiled program depends on besides the profile.
+fn environment() -> String {
+    let v = libseccomp::ScmpVersion::current()
+        .map(|v| format!("{}.{}.{}", v.major, v.minor, v.micro))
+        .unwrap_or_default();
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    format!(
+        "libseccomp {v} api {} kernel {release} arch {}",
+        libseccomp::get_api(),
+        std::env::consts::ARCH
+    )
+}
+
+/// Compiles `s` (or finds it in `cache_dir`) and keeps the program for
+/// [`load`] in this process and the ones it forks. Without a usable cache
+/// directory it compiles every time. Nothing is prepared for profiles that
+/// notify a listener.
+pub fn prepare(s: &LinuxSeccomp, cache_dir: Option<&Path>) -> Result<()> {
+    if uses_notify(s) {
+        return Ok(());
+    }
+    let profile = serde_json::to_vec(s).map_err(|e| Error::msg(format!("linux.seccomp: {e}")))?;
+    if PREPARED.get().is_some_and(|c| c.profile == profile) {
+        return Ok(());
+    }
+    let mut h = Sha256::new();
+    h.update(environment().as_bytes());
+    h.update([0]);
+    h.update(&profile);
+    let key: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let cached = cache_dir.map(|d| d.join(format!("{key}.bpf")));
+    let bpf = match cached.as_ref().and_then(|p| std::fs::read(p).ok()) {
+        Some(b) if !b.is_empty() && b.len().is_multiple_of(8) => b,
+        _ => {
+            let ctx = build(s)?;
+            let mut f = scratch_file()?;
+            ctx.export_bpf(&f).map_err(|x| {
+                Error::msg(format!("linux.seccomp: cannot compile the filter: {x}"))
+            })?;
+            let mut b = Vec::new();
+            f.rewind()
+                .and_then(|_| f.read_to_end(&mut b))
+                .map_err(|x| Error::msg(format!("linux.seccomp: {x}")))?;
+            if let (Some(d), Some(p)) = (cache_dir, cached.as_ref()) {
+                // Best effort: a cache that cannot be written costs time only.
+                let _ = store(d, p, &b);
+            }
+            b
+        }
+    };
+    let _ = PREPARED.set(Compiled {
+        profile,
+        bpf,
+        flags: filter_flags(s),
+    });
+    Ok(())
+}
+
+fn scratch_file() -> Result<std::fs::File> {
+    crate::sys::memfd(c"berth-seccomp")
+        .map(std::fs::File::from)
+        .map_err(|x| Error::msg(format!("linux.seccomp: memfd_create: {x}")))
+}
+
+/// Writes the program atomically (temp, fsync, rename), the directory
+/// private to root.
+fn store(dir: &Path, path: &Path, bpf: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    let tmp = dir.join(format!(".tmp-{}", std::process::id()));
+    let r = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(bpf)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if r.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    r
+}
+
 /// Loads the filter into the calling process; returns the notify fd when the
-/// profile uses SCMP_ACT_NOTIFY.
+/// profile uses SCMP_ACT_NOTIFY. A program [`prepare`]d for this profile is
+/// installed as it is.
 pub fn load(s: &LinuxSeccomp) -> Result<Option<std::os::fd::OwnedFd>> {
+    if let Some(c) = PREPARED.get() {
+        if serde_json::to_vec(s).is_ok_and(|p| p == c.profile) {
+            crate::sys::seccomp_set_filter(&c.bpf, c.flags)
+                .map_err(|x| Error::msg(format!("linux.seccomp: cannot load the filter: {x}")))?;
+            return Ok(None);
+        }
+    }
     let ctx = build(s)?;
     ctx.load()
         .map_err(|x| Error::msg(format!("linux.seccomp: cannot load the filter: {x}")))?;

@@ -314,6 +314,38 @@ pub fn execve(path: &CString, argv: &[CString], envp: &[CString]) -> io::Error {
     io::Error::last_os_error()
 }
 
+/// Installs a classic-BPF seccomp filter (`sock_filter` records, 8 bytes
+/// each) with `seccomp(SECCOMP_SET_MODE_FILTER, flags, ...)`.
+pub fn seccomp_set_filter(bpf: &[u8], flags: u32) -> io::Result<()> {
+    if bpf.is_empty() || !bpf.len().is_multiple_of(8) || bpf.len() / 8 > u16::MAX as usize {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    // struct sock_fprog of linux/filter.h.
+    #[repr(C)]
+    struct SockFprog {
+        len: u16,
+        filter: *const u8,
+    }
+    let prog = SockFprog {
+        len: (bpf.len() / 8) as u16,
+        filter: bpf.as_ptr(),
+    };
+    // SAFETY: `prog` points at `len` sock_filter records in `bpf`, which
+    // outlives the call; the kernel copies the program.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            flags as libc::c_ulong,
+            &prog as *const SockFprog,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// `prctl(PR_SET_NO_NEW_PRIVS, 1)`.
 pub fn set_no_new_privs() -> io::Result<()> {
     // SAFETY: prctl with integer arguments.
@@ -656,6 +688,16 @@ fn readonly_exe_mount() -> io::Result<OwnedFd> {
         )
     })?;
     Ok(tree)
+}
+
+/// An anonymous in-memory file (`memfd_create`, close-on-exec).
+pub fn memfd(name: &std::ffi::CStr) -> io::Result<OwnedFd> {
+    // SAFETY: memfd_create with a NUL-terminated name; the result is a new fd we own.
+    let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(own_fd(fd))
 }
 
 /// A sealed memfd copy of our binary (for when mounts are not allowed).
