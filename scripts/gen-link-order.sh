@@ -3,8 +3,8 @@
 # functions that berth-oci's common commands execute, which
 # scripts/berth-gcc places together at link time (a run then maps a
 # few hundred KiB of code rather than most of the binary). Counts calls
-# with a uprobe on every function of an unstripped release build
-# (bpftrace, from Debian), while the commands run: `run` with and without
+# with a uprobe on every function of the release build (which keeps its
+# symbol table; bpftrace, from Debian), while the commands run: `run` with and without
 # a pid namespace (without, the intermediate process is the container's
 # init, so that path is covered too), create/start/state/exec/ps/pause/
 # resume/list/kill/delete, run -d. Needs root; attaching thousands of
@@ -13,9 +13,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v bpftrace >/dev/null || { echo "needs bpftrace (apt-get install bpftrace)" >&2; exit 1; }
-tgt=${CARGO_TARGET_DIR:-$PWD/target}/link-order
-CARGO_TARGET_DIR=$tgt CARGO_PROFILE_RELEASE_STRIP=false cargo build --release -p berth-oci
-bin=$tgt/release/berth-oci
+cargo build --release -p berth-oci
+bin=$PWD/target/release/berth-oci
 work=$(mktemp -d /tmp/berth-order.XXXXXX)
 bt=
 cleanup() { [ -n "$bt" ] && kill "$bt" 2>/dev/null; "$bin" --root "$work/state" delete -f o3 >/dev/null 2>&1 || true; rm -rf "$work"; }
@@ -34,7 +33,7 @@ import sys
 names = sorted({p[3] for p in (l.split() for l in sys.stdin)
                 if len(p) == 4 and p[2] in "tT" and int(p[1], 16) > 0 and "." not in p[3]})
 b = sys.argv[1]
-print(",\n".join(f"uprobe:{b}:{n}" for n in names) + " { @[probe] = count(); }")
+print(",\n".join(f"uprobe:{b}:\"{n}\"" for n in names) + " { @[probe] = count(); }")
 ' "$bin" > "$work/probes.bt"
 ulimit -l unlimited 2>/dev/null || true
 BPFTRACE_MAX_BPF_PROGS=20000 BPFTRACE_MAX_PROBES=20000 bpftrace "$work/probes.bt" > "$work/counts" 2>"$work/bt.err" &
@@ -73,6 +72,9 @@ kill -INT "$bt"
 wait "$bt" || true
 bt=
 out=scripts/link-order/berth-oci.txt
-sed -n 's/^@\[uprobe:[^:]*:\(.*\)\]: *[0-9]*$/\1/p' "$work/counts" > "$out.tmp"
+# NAME SIZE: berth-gcc matches by size when a later build moved the hashes.
+sed -n 's/^@\[uprobe:[^:]*:\(.*\)\]: *[0-9]*$/\1/p' "$work/counts" |
+    awk 'NR == FNR { if (NF == 4) size[$4] = $2; next } { print $1 (($1 in size) ? " " size[$1] : "") }' \
+        <(nm -S "$bin") - > "$out.tmp"
 mv "$out.tmp" "$out"
 echo "$(wc -l < "$out") functions in $out"
