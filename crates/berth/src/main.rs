@@ -163,6 +163,7 @@ fn network_dns(args: &[std::ffi::OsString]) -> ExitCode {
         run: PathBuf::from(&args[3]),
         table: String::new(),
         default_bridge: String::new(),
+        keep_default_bridge: false,
     };
     match ::network::dns::serve(&paths, &net) {
         Ok(()) => ExitCode::SUCCESS,

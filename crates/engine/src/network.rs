@@ -85,6 +85,7 @@ pub fn paths(e: &Engine) -> Paths {
         } else {
             format!("bth{}", &h[..8])
         },
+        keep_default_bridge: default,
     }
 }
 

@@ -42,6 +42,11 @@ pub struct Paths {
     pub table: String,
     /// The default network's bridge device (`berth0` for the default store).
     pub default_bridge: String,
+    /// Whether the default network's bridge stays when its last container
+    /// goes (the default store's `berth0`, as docker0; deleting a link
+    /// waits for RCU grace periods, ~25 ms of every `run --rm`). Stores
+    /// side by side (tests) remove theirs, as netavark does.
+    pub keep_default_bridge: bool,
 }
 
 /// A network record, in docker's `network inspect` field names.
@@ -783,9 +788,12 @@ impl<H: Host> Manager<H> {
                 e,
             ));
         }
-        // As netavark: the default network's bridge goes with its last
-        // container (its subnet is chosen again on next use).
-        if let Some(n) = nets.iter().find(|n| n.name == DEFAULT_NETWORK) {
+        // Other stores' default bridge goes with its last container (its
+        // subnet is chosen again on next use), as netavark does.
+        if let Some(n) = nets
+            .iter()
+            .find(|n| n.name == DEFAULT_NETWORK && !self.paths.keep_default_bridge)
+        {
             if self.users(n).is_ok_and(|u| u.is_empty()) {
                 let _ = std::fs::remove_file(self.network_file(&n.name));
                 let _ = std::fs::remove_file(self.ipam_file(&n.name));

@@ -67,6 +67,7 @@ fn mgr(d: &tempfile::TempDir) -> Manager<Fake> {
             run: d.path().join("run"),
             table: "berth_t".into(),
             default_bridge: "bt0".into(),
+            keep_default_bridge: false,
         },
         Fake::default(),
     )
@@ -212,4 +213,19 @@ fn veth_names_are_stable_and_short() {
     assert_eq!(v, veth_name(A, "bridge"));
     assert_ne!(v, veth_name(A, "u1"));
     assert!(v.len() <= 15);
+}
+
+#[test]
+fn default_bridge_goes_with_its_last_container_unless_kept() {
+    for keep in [false, true] {
+        let d = tempfile::tempdir().unwrap();
+        let mut m = mgr(&d);
+        m.paths.keep_default_bridge = keep;
+        let n = m.ensure_default().unwrap();
+        m.connect(A, "web", &n, &Join::default(), &[]).unwrap();
+        assert!(m.host.bridges.contains(&n.bridge));
+        assert!(m.teardown(A).is_empty());
+        assert_eq!(m.host.bridges.contains(&n.bridge), keep, "keep={keep}");
+        assert!(m.container(A).unwrap().is_none());
+    }
 }
