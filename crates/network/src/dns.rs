@@ -177,16 +177,22 @@ pub fn ensure_running(p: &Paths, net: &str, exe: &Path) -> Result<()> {
     )))
 }
 
+/// What identifies one version of the leases file: it is replaced by
+/// rename (a new inode) on every change, and two changes can share a
+/// coarse mtime.
+type Stamp = (u64, SystemTime, u64);
+
 struct Records {
     path: PathBuf,
-    stamp: Option<SystemTime>,
+    stamp: Option<Stamp>,
     alloc: Allocations,
 }
 
 impl Records {
     fn reload(&mut self) {
+        use std::os::unix::fs::MetadataExt;
         let m = std::fs::metadata(&self.path)
-            .and_then(|m| m.modified())
+            .and_then(|m| Ok((m.ino(), m.modified()?, m.len())))
             .ok();
         if m != self.stamp || m.is_none() {
             self.stamp = m;
