@@ -311,6 +311,14 @@ pub fn serve(p: &Paths, net: &str) -> Result<()> {
         };
         let raw = buf[..len].to_vec();
         let Some(q) = parse_query(&raw) else { continue };
+        // The leases may have changed while this waited for the query.
+        let before = rec.stamp;
+        rec.reload();
+        if rec.stamp != before {
+            if let Ok(mut s) = shared.lock() {
+                *s = rec.alloc.clone();
+            }
+        }
         if !rec.alloc.lookup(&q.name).is_empty() {
             if let Some(out) = resolve(&raw, &rec.alloc, &ups) {
                 let _ = sock.send_to(&out, from);
