@@ -137,14 +137,9 @@ fn main(args: Args) -> i32 {
             }
         }
         // Reap everything that exited, the command or orphans.
-        loop {
-            match sys::wait4(-1, sys::WNOHANG) {
-                Ok(Some((pid, st))) => {
-                    if pid == child {
-                        status = Some(sys::exit_code(st));
-                    }
-                }
-                _ => break,
+        while let Ok(Some((pid, st))) = sys::wait4(-1, sys::WNOHANG) {
+            if pid == child {
+                status = Some(sys::exit_code(st));
             }
         }
         if let Some(code) = status {
