@@ -213,11 +213,7 @@ fn resolve(raw: &[u8], alloc: &Allocations, ups: &[SocketAddr]) -> Option<Vec<u8
 }
 
 /// DNS over TCP: length-prefixed queries on one connection.
-fn serve_tcp(
-    mut c: std::net::TcpStream,
-    recs: std::sync::Arc<std::sync::Mutex<Allocations>>,
-    ups: Vec<SocketAddr>,
-) {
+fn serve_tcp(mut c: std::net::TcpStream, leases: PathBuf, ups: Vec<SocketAddr>) {
     use std::io::{Read, Write};
     let _ = c.set_read_timeout(Some(Duration::from_secs(10)));
     loop {
@@ -229,7 +225,8 @@ fn serve_tcp(
         if c.read_exact(&mut raw).is_err() {
             return;
         }
-        let alloc = recs.lock().map(|a| a.clone()).unwrap_or_default();
+        // Read per query: the leases may change while a connection is open.
+        let alloc: Allocations = read_json(&leases).ok().flatten().unwrap_or_default();
         let Some(out) = resolve(&raw, &alloc, &ups) else {
             return;
         };
@@ -243,7 +240,6 @@ fn serve_tcp(
 
 /// The resolver's main loop (in the `berth __network-dns STATE RUN NET` process).
 pub fn serve(p: &Paths, net: &str) -> Result<()> {
-    use std::sync::{Arc, Mutex};
     let n: Network = read_json(&p.state.join(format!("{net}.json")))?
         .ok_or_else(|| Error::NotFound(net.into()))?;
     let sock = UdpSocket::bind((n.gateway, 53))
@@ -253,33 +249,27 @@ pub fn serve(p: &Paths, net: &str) -> Result<()> {
     let tcp = std::net::TcpListener::bind((n.gateway, 53))
         .map_err(|e| Error::io(format!("cannot listen on {}:53/tcp", n.gateway), e))?;
     let ups = upstreams(&std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default());
-    let shared = Arc::new(Mutex::new(Allocations::default()));
+    let leases = p.run.join("ipam").join(format!("{net}.json"));
     {
-        let (shared, ups) = (shared.clone(), ups.clone());
+        let (leases, ups) = (leases.clone(), ups.clone());
         std::thread::spawn(move || {
             for c in tcp.incoming().flatten() {
-                let (shared, ups) = (shared.clone(), ups.clone());
-                std::thread::spawn(move || serve_tcp(c, shared, ups));
+                let (leases, ups) = (leases.clone(), ups.clone());
+                std::thread::spawn(move || serve_tcp(c, leases, ups));
             }
         });
     }
     sys::write_atomic(&pid_file(p, net), std::process::id().to_string().as_bytes())
         .map_err(|e| Error::io("cannot write the DNS pid file", e))?;
     let mut rec = Records {
-        path: p.run.join("ipam").join(format!("{net}.json")),
+        path: leases,
         stamp: None,
         alloc: Allocations::default(),
     };
     let mut buf = [0u8; 4096];
     let mut empty_since: Option<Instant> = None;
     loop {
-        let before = rec.stamp;
         rec.reload();
-        if rec.stamp != before {
-            if let Ok(mut s) = shared.lock() {
-                *s = rec.alloc.clone();
-            }
-        }
         if rec.alloc.leases.is_empty() {
             let since = *empty_since.get_or_insert_with(Instant::now);
             if since.elapsed() > Duration::from_secs(1) {
@@ -312,13 +302,7 @@ pub fn serve(p: &Paths, net: &str) -> Result<()> {
         let raw = buf[..len].to_vec();
         let Some(q) = parse_query(&raw) else { continue };
         // The leases may have changed while this waited for the query.
-        let before = rec.stamp;
         rec.reload();
-        if rec.stamp != before {
-            if let Ok(mut s) = shared.lock() {
-                *s = rec.alloc.clone();
-            }
-        }
         if !rec.alloc.lookup(&q.name).is_empty() {
             if let Some(out) = resolve(&raw, &rec.alloc, &ups) {
                 let _ = sock.send_to(&out, from);
