@@ -50,42 +50,10 @@ pub fn human_size(bytes: u64) -> String {
     format!("{}{}", go_g(v, 3), UNITS[i])
 }
 
-/// Docker's `units.HumanDuration`.
+/// Docker's `units.HumanDuration` of a number of seconds (the engine's).
 pub fn human_duration(secs: f64) -> String {
-    let seconds = secs as i64;
-    if seconds < 1 {
-        return "Less than a second".into();
-    }
-    if seconds == 1 {
-        return "1 second".into();
-    }
-    if seconds < 60 {
-        return format!("{seconds} seconds");
-    }
-    let minutes = seconds / 60;
-    if minutes == 1 {
-        return "About a minute".into();
-    }
-    if minutes < 60 {
-        return format!("{minutes} minutes");
-    }
-    let hours = (secs / 3600.0).round() as i64;
-    if hours == 1 {
-        return "About an hour".into();
-    }
-    if hours < 48 {
-        return format!("{hours} hours");
-    }
-    if hours < 24 * 7 * 2 {
-        return format!("{} days", hours / 24);
-    }
-    if hours < 24 * 30 * 2 {
-        return format!("{} weeks", hours / 24 / 7);
-    }
-    if hours < 24 * 365 * 2 {
-        return format!("{} months", hours / 24 / 30);
-    }
-    format!("{} years", seconds / 3600 / 24 / 365)
+    let d = std::time::Duration::try_from_secs_f64(secs).unwrap_or_default();
+    ::engine::timeutil::human_duration(d)
 }
 
 /// `2 hours ago` for a Unix time in seconds (`N/A` for none).
