@@ -8,7 +8,7 @@ use std::os::fd::OwnedFd;
 use ::engine::{CreateOptions, Engine, ExecOptions, ExecStdio, LogsOptions, Summary};
 use serde_json::{json, Map, Value};
 
-use super::images::{confirm, image_json, pretty};
+use super::images::{confirm, image_json};
 use super::{out, out_raw, CmdResult};
 use crate::cli::{
     AttachArgs, ContainerPruneArgs, ContainersArgs, ExecArgs, InspectArgs, KillArgs, LogsArgs,
@@ -615,13 +615,7 @@ pub fn exec(g: &Globals, a: ExecArgs) -> CmdResult {
 
 /// `inspect`: containers first, then images (`--type` picks one).
 pub fn inspect(g: &Globals, a: InspectArgs) -> CmdResult {
-    let template = match a.format.as_deref() {
-        None | Some("json") => None,
-        Some(f) => Some(
-            Template::parse(f)
-                .map_err(|e| CliError::new(format!("template parsing error: {e}")))?,
-        ),
-    };
+    let template = super::inspect_template(a.format.as_deref())?;
     let want = a.r#type.as_deref();
     let eng = if want != Some("image") {
         Some(g.engine()?)
@@ -678,29 +672,7 @@ pub fn inspect(g: &Globals, a: InspectArgs) -> CmdResult {
             _ => format!("No such object: {name}"),
         });
     }
-    match template {
-        None => out(&pretty(&values))?,
-        Some(t) => {
-            let mut s = String::new();
-            for v in &values {
-                s.push_str(
-                    &t.render(v)
-                        .map_err(|e| CliError::new(format!("template parsing error: {e}")))?,
-                );
-                s.push('\n');
-            }
-            out_raw(&s)?;
-        }
-    }
-    match errors.pop() {
-        None => Ok(()),
-        Some(last) => {
-            for e in &errors {
-                eprintln!("berth: {e}");
-            }
-            Err(CliError::new(last))
-        }
-    }
+    super::print_inspect(&values, template.as_ref(), errors)
 }
 
 // ---- ps -------------------------------------------------------------------

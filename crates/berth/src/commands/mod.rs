@@ -131,3 +131,49 @@ pub fn platform(p: Option<&str>) -> Result<image::Platform, CliError> {
         }),
     }
 }
+
+/// `--format` of an inspect verb: nothing or `json` for the JSON array,
+/// else a template.
+pub(super) fn inspect_template(
+    format: Option<&str>,
+) -> Result<Option<crate::template::Template>, CliError> {
+    match format {
+        None | Some("json") => Ok(None),
+        Some(f) => crate::template::Template::parse(f)
+            .map(Some)
+            .map_err(|e| CliError::new(format!("template parsing error: {e}"))),
+    }
+}
+
+/// Prints what an inspect verb found (the JSON array, or the template once
+/// per object), then, as docker, the earlier errors on stderr and the last
+/// one as the command's error.
+pub(super) fn print_inspect(
+    values: &[serde_json::Value],
+    template: Option<&crate::template::Template>,
+    mut errors: Vec<String>,
+) -> CmdResult {
+    match template {
+        None => out(&images::pretty(&values))?,
+        Some(t) => {
+            let mut s = String::new();
+            for v in values {
+                s.push_str(
+                    &t.render(v)
+                        .map_err(|e| CliError::new(format!("template parsing error: {e}")))?,
+                );
+                s.push('\n');
+            }
+            out_raw(&s)?;
+        }
+    }
+    match errors.pop() {
+        None => Ok(()),
+        Some(last) => {
+            for e in &errors {
+                eprintln!("berth: {e}");
+            }
+            Err(CliError::new(last))
+        }
+    }
+}

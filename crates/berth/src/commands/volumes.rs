@@ -6,7 +6,7 @@ use ::engine::volumes::Volume;
 use serde_json::{json, Map, Value};
 
 use super::containers::op_err;
-use super::images::{confirm, pretty};
+use super::images::confirm;
 use super::{out, out_raw, CmdResult};
 use crate::cli_ext::{
     VolumeCommand, VolumeCreateArgs, VolumeInspectArgs, VolumeLsArgs, VolumePruneArgs, VolumeRmArgs,
@@ -204,13 +204,7 @@ fn ls(g: &Globals, a: VolumeLsArgs) -> CmdResult {
 }
 
 fn inspect(g: &Globals, a: VolumeInspectArgs) -> CmdResult {
-    let template = match a.format.as_deref() {
-        None | Some("json") => None,
-        Some(f) => Some(
-            Template::parse(f)
-                .map_err(|e| CliError::new(format!("template parsing error: {e}")))?,
-        ),
-    };
+    let template = super::inspect_template(a.format.as_deref())?;
     let eng = g.engine()?;
     let mut values = Vec::new();
     let mut errors = Vec::new();
@@ -220,29 +214,7 @@ fn inspect(g: &Globals, a: VolumeInspectArgs) -> CmdResult {
             Err(e) => errors.push(e.to_string()),
         }
     }
-    match template {
-        None => out(&pretty(&values))?,
-        Some(t) => {
-            let mut s = String::new();
-            for v in &values {
-                s.push_str(
-                    &t.render(v)
-                        .map_err(|e| CliError::new(format!("template parsing error: {e}")))?,
-                );
-                s.push('\n');
-            }
-            out_raw(&s)?;
-        }
-    }
-    match errors.pop() {
-        None => Ok(()),
-        Some(last) => {
-            for e in &errors {
-                eprintln!("berth: {e}");
-            }
-            Err(CliError::new(last))
-        }
-    }
+    super::print_inspect(&values, template.as_ref(), errors)
 }
 
 fn rm(g: &Globals, a: VolumeRmArgs) -> CmdResult {
