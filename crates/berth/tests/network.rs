@@ -59,6 +59,12 @@ impl Net {
 
     /// Asserts nothing of container `id` is left on the host.
     fn assert_gone(&self, id: &str) {
+        // An exited container's monitor deletes its veth after telling the
+        // client, under the network lock: what any berth command waits for.
+        sh(&format!(
+            "flock {} true",
+            self.run_root().join("lock").display()
+        ));
         let links = sh("ip -o link show");
         // The stable host-side names on every network of the store.
         let nets = self.ok(&["network", "ls", "--format", "{{.Name}}"]);

@@ -9,6 +9,24 @@ use std::path::{Path, PathBuf};
 /// Writes `data` to `path`: temp file in the same directory, fsync, rename,
 /// fsync of the directory. A crash leaves the old or the new file.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
+    write_atomic_with(path, data, Durability::Durable)
+}
+
+/// Whether a write must survive a power loss or only a killed process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// fsync of the file before the rename and of the directory after it.
+    Durable,
+    /// Rename only: a killed process still leaves the old or the new file,
+    /// but a power loss may lose the change. For what is made again
+    /// (/etc/hosts of a container) or dies with the machine anyway (the
+    /// records of `--rm` containers, whose upper directory is volatile).
+    Atomic,
+}
+
+/// [`write_atomic`] with the durability chosen by the caller.
+pub fn write_atomic_with(path: &Path, data: &[u8], durability: Durability) -> Result<()> {
+    let durable = durability == Durability::Durable;
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
         .file_name()
@@ -22,9 +40,14 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
             .truncate(true)
             .open(&tmp)?;
         f.write_all(data)?;
-        f.sync_all()?;
+        if durable {
+            f.sync_all()?;
+        }
         std::fs::rename(&tmp, path)?;
-        File::open(dir)?.sync_all()
+        if durable {
+            File::open(dir)?.sync_all()?;
+        }
+        Ok(())
     })();
     if r.is_err() {
         let _ = std::fs::remove_file(&tmp);
@@ -34,9 +57,18 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
 
 /// Serialises `v` as JSON and writes it atomically.
 pub fn write_json<T: serde::Serialize>(path: &Path, v: &T) -> Result<()> {
+    write_json_with(path, v, Durability::Durable)
+}
+
+/// [`write_json`] with the durability chosen by the caller.
+pub fn write_json_with<T: serde::Serialize>(
+    path: &Path,
+    v: &T,
+    durability: Durability,
+) -> Result<()> {
     let data = serde_json::to_vec_pretty(v)
         .map_err(|e| crate::Error::msg(format!("serialising {}: {e}", path.display())))?;
-    write_atomic(path, &data)
+    write_atomic_with(path, &data, durability)
 }
 
 pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {

@@ -337,10 +337,17 @@ fn cleanup(engine: &Engine, id: &str, notify: Vec<OwnedFd>) -> Result<()> {
         exit_code: 255,
         finished_at: timeutil::now(),
     });
-    let restart = engine.container_exited(id, rec.exit_code, &rec.finished_at);
+    // The network teardown (its veth deletion waits ~20 ms in the kernel)
+    // is done after the clients have the exit code; the network lock is
+    // held from the teardown's place until then.
+    let deferring = engine.clone().deferring_network_teardown();
+    let restart = deferring.container_exited(id, rec.exit_code, &rec.finished_at);
     // The clients learn the exit code once the container is torn down
     // (and removed with --rm), as `docker run` returns.
     crate::monitor::notify_exit(notify, rec.exit_code);
+    for e in crate::network::finish_deferred(&deferring) {
+        eprintln!("berth internal cleanup: network teardown: {e}");
+    }
     if restart? {
         // Our stdio is /dev/null already; the new monitor is independent.
         engine.restart_after_exit(id)?;

@@ -68,6 +68,9 @@ pub struct Engine {
     monitor_exe: Option<PathBuf>,
     init_exe: Option<PathBuf>,
     helper: Option<PathBuf>,
+    /// Set in the monitor's exit command: network teardowns wait until the
+    /// client has its exit code (see [`network::Deferral`]).
+    net_deferral: Option<network::Deferral>,
 }
 
 impl Engine {
@@ -109,7 +112,19 @@ impl Engine {
             monitor_exe,
             init_exe,
             helper,
+            net_deferral: None,
         })
+    }
+
+    /// Network teardowns of this engine are deferred until
+    /// [`network::finish_deferred`] (the monitor's exit command).
+    pub(crate) fn deferring_network_teardown(mut self) -> Engine {
+        self.net_deferral = Some(network::Deferral::default());
+        self
+    }
+
+    pub(crate) fn net_deferral(&self) -> Option<&network::Deferral> {
+        self.net_deferral.as_ref()
     }
 
     /// Uses `exe` as the monitor (`berth-monitor`, crates/monitor).

@@ -40,6 +40,8 @@ pub(crate) struct Launch {
     pub id: String,
     pub stdin: bool,
     pub tty: bool,
+    /// `--rm`: the monitor need not fsync the exit record.
+    pub volatile: bool,
     pub health_ms: u64,
 }
 
@@ -85,6 +87,9 @@ pub(crate) fn spawn(engine: &Engine, launch: &Launch, attach: Option<OwnedFd>) -
     }
     if attach.is_some() {
         args.push("--attach".into());
+    }
+    if launch.volatile {
+        args.push("--volatile".into());
     }
     if launch.health_ms > 0 {
         args.push("--health".into());

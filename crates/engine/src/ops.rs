@@ -3,13 +3,14 @@
 
 use crate::container::{Container, State, Status};
 use crate::error::{Context, Error, Result};
+use crate::fsutil::{self, Durability};
 use crate::logs::{self, LogsOptions};
 use crate::monitor::{self, Attached, Launch};
 use crate::options::CreateOptions;
 use crate::spec::{self, SpecContext};
 use crate::store::{monitor_alive, CONFIG};
 use crate::user::LayerView;
-use crate::{fsutil, sys, timeutil, Engine};
+use crate::{sys, timeutil, Engine};
 use serde_json::{json, Value};
 use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -210,7 +211,12 @@ impl Engine {
             }
         }
         let _l = self.lock_store()?;
-        let name = self.reserve_name(opts.name.as_deref(), &id)?;
+        let durability = if gen.container.host_config.auto_remove {
+            Durability::Atomic
+        } else {
+            Durability::Durable
+        };
+        let name = self.reserve_name(opts.name.as_deref(), &id, durability)?;
         let mut c = gen.container.clone();
         c.id = id.clone();
         c.name = name.clone();
@@ -226,12 +232,28 @@ impl Engine {
                     dir.join(d)
                 };
                 std::fs::create_dir(&p).ctx(|| format!("cannot create {}", p.display()))?;
+                if d.is_empty() && durability == Durability::Atomic {
+                    let v = dir.join(crate::store::VOLATILE);
+                    std::fs::write(&v, boot_id())
+                        .ctx(|| format!("cannot create {}", v.display()))?;
+                }
             }
-            fsutil::write_atomic(&userdata.join("hosts"), gen.hosts.as_bytes())?;
-            fsutil::write_atomic(&userdata.join("hostname"), gen.hostname.as_bytes())?;
-            fsutil::write_atomic(&userdata.join("resolv.conf"), gen.resolv_conf.as_bytes())?;
-            fsutil::write_json(&dir.join("bundle/config.json"), &gen.spec)?;
-            self.save_state(&id, &State::default())?;
+            // Made again from the records should they be lost: as docker,
+            // written without fsync.
+            for (f, data) in [
+                ("hosts", &gen.hosts),
+                ("hostname", &gen.hostname),
+                ("resolv.conf", &gen.resolv_conf),
+            ] {
+                fsutil::write_atomic_with(&userdata.join(f), data.as_bytes(), Durability::Atomic)?;
+            }
+            fsutil::write_json_with(&dir.join("bundle/config.json"), &gen.spec, durability)?;
+            // A missing state file reads as the default (created) state.
+            fsutil::write_json_with(
+                &dir.join(crate::store::STATE),
+                &State::default(),
+                Durability::Atomic,
+            )?;
             self.ensure_volumes(&c, &gen.mount_specs)?;
             // Last: its presence makes the container exist.
             self.save_config(&c)
@@ -240,7 +262,7 @@ impl Engine {
             let _ = std::fs::remove_dir_all(&dir);
             if let Ok(mut names) = self.load_names() {
                 names.remove(&name);
-                let _ = self.save_names(&names);
+                let _ = self.save_names_with(&names, durability);
             }
             drop(_l);
             let _ = self.remove_anonymous_volumes(&c.mounts);
@@ -263,7 +285,27 @@ impl Engine {
         }
         let upper = dir.join("upper");
         let work = dir.join("work");
-        let opts = image::overlay_options(&c.lowers, Some(&upper), Some(&work))?;
+        let mut opts = image::overlay_options(&c.lowers, Some(&upper), Some(&work))?;
+        if c.host_config.auto_remove {
+            // No sync of the host filesystem at unmount (it costs a syncfs of
+            // everything dirty there). The kernel leaves a marker that
+            // refuses a later volatile mount, as the upper directory may be
+            // incomplete after a crash: within the boot that made the
+            // container (recorded in its `volatile` file) it is not.
+            let marker = work.join("work/incompat/volatile");
+            if marker.exists() {
+                let made = std::fs::read(dir.join(crate::store::VOLATILE)).unwrap_or_default();
+                if made != boot_id() {
+                    return Err(Error::msg(format!(
+                        "container {}: its filesystem did not survive the restart of the machine (--rm containers are volatile); remove it",
+                        fsutil::short_id(&c.id)
+                    )));
+                }
+                std::fs::remove_dir_all(&marker)
+                    .ctx(|| format!("cannot remove {}", marker.display()))?;
+            }
+            opts.push_str(",volatile");
+        }
         sys::mount_overlay(&target, &opts)
             .ctx(|| format!("cannot mount the overlay at {}", target.display()))
     }
@@ -305,6 +347,7 @@ impl Engine {
             id: id.to_string(),
             stdin: c.config.open_stdin,
             tty: c.config.tty,
+            volatile: c.host_config.auto_remove,
             health_ms: self
                 .health_interval(id)
                 .map(|d| d.as_millis().max(1) as u64)
@@ -567,7 +610,7 @@ impl Engine {
         let before = names.len();
         names.retain(|_, v| v != id);
         if names.len() != before {
-            self.save_names(&names)?;
+            self.save_names_with(&names, self.durability(id))?;
         }
         std::fs::remove_dir_all(&dir).ctx(|| format!("cannot remove {}", dir.display()))
     }
@@ -1105,4 +1148,10 @@ pub fn status_text(st: &State) -> String {
         ),
         Status::Dead => "Dead".into(),
     }
+}
+
+/// This boot's id (the kernel's random boot_id), to tell a crash from a
+/// clean unmount.
+fn boot_id() -> Vec<u8> {
+    std::fs::read("/proc/sys/kernel/random/boot_id").unwrap_or_default()
 }

@@ -2,13 +2,18 @@
 
 use crate::container::{Container, State, Status};
 use crate::error::{Error, Result};
-use crate::fsutil::{self, FileLock};
+use crate::fsutil::{self, Durability, FileLock};
 use crate::Engine;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 pub(crate) const CONFIG: &str = "config.v2.json";
 pub(crate) const STATE: &str = "state.json";
+/// Present in the directory of a `--rm` container: its records are written
+/// atomically but not fsynced, and its overlay is mounted `volatile` (as
+/// podman does for `--rm`): the container is gone after it exits, and a
+/// power loss while it runs leaves nothing worth keeping.
+pub(crate) const VOLATILE: &str = "volatile";
 
 fn is_full_id(s: &str) -> bool {
     s.len() == 64
@@ -119,11 +124,35 @@ impl Engine {
     }
 
     pub(crate) fn save_names(&self, names: &BTreeMap<String, String>) -> Result<()> {
-        fsutil::write_json(&self.names_path(), names)
+        self.save_names_with(names, Durability::Durable)
+    }
+
+    /// Writes the names; `Atomic` when only a `--rm` container's entry changed
+    /// (lost on a power loss, the previous durable version remains).
+    pub(crate) fn save_names_with(
+        &self,
+        names: &BTreeMap<String, String>,
+        durability: Durability,
+    ) -> Result<()> {
+        fsutil::write_json_with(&self.names_path(), names, durability)
+    }
+
+    /// How the records of container `id` are written (see [`VOLATILE`]).
+    pub(crate) fn durability(&self, id: &str) -> Durability {
+        if self.container_dir(id).join(VOLATILE).exists() {
+            Durability::Atomic
+        } else {
+            Durability::Durable
+        }
     }
 
     /// Reserves `name` (or a generated one) for `id`; call under the store lock.
-    pub(crate) fn reserve_name(&self, name: Option<&str>, id: &str) -> Result<String> {
+    pub(crate) fn reserve_name(
+        &self,
+        name: Option<&str>,
+        id: &str,
+        durability: Durability,
+    ) -> Result<String> {
         let mut names = self.load_names()?;
         let name = match name {
             Some(n) => {
@@ -149,7 +178,7 @@ impl Engine {
             }
         };
         names.insert(name.clone(), id.to_string());
-        self.save_names(&names)?;
+        self.save_names_with(&names, durability)?;
         Ok(name)
     }
 
@@ -210,7 +239,12 @@ impl Engine {
     }
 
     pub(crate) fn save_config(&self, c: &Container) -> Result<()> {
-        fsutil::write_json(&self.container_dir(&c.id).join(CONFIG), c)
+        let d = if c.host_config.auto_remove {
+            Durability::Atomic
+        } else {
+            Durability::Durable
+        };
+        fsutil::write_json_with(&self.container_dir(&c.id).join(CONFIG), c, d)
     }
 
     pub(crate) fn load_state_raw(&self, id: &str) -> Result<State> {
@@ -225,7 +259,7 @@ impl Engine {
     }
 
     pub(crate) fn save_state(&self, id: &str, st: &State) -> Result<()> {
-        fsutil::write_json(&self.container_dir(id).join(STATE), st)
+        fsutil::write_json_with(&self.container_dir(id).join(STATE), st, self.durability(id))
     }
 
     /// The container's state; a running container whose monitor is gone is

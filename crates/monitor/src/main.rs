@@ -50,6 +50,8 @@ struct Opts {
     stdin: bool,
     tty: bool,
     attach: bool,
+    /// `--rm`: the exit record is not fsynced.
+    volatile: bool,
     health_ms: u64,
     /// Descriptors 5..5+held: the published host ports' sockets, held
     /// (never used) until the container exits.
@@ -67,6 +69,7 @@ fn parse(args: &Args) -> Option<Opts> {
         stdin: false,
         tty: false,
         attach: false,
+        volatile: false,
         health_ms: 0,
         held: 0,
     };
@@ -77,6 +80,7 @@ fn parse(args: &Args) -> Option<Opts> {
             b"--stdin" => o.stdin = true,
             b"--tty" => o.tty = true,
             b"--attach" => o.attach = true,
+            b"--volatile" => o.volatile = true,
             k => {
                 let v = v?;
                 match k {
@@ -760,9 +764,10 @@ fn write_exit(o: &Opts, dirfd: i32, code: i32) {
     ) else {
         return;
     };
-    let ok = sys::write_all(fd, b.as_bytes()).is_ok() && sys::fsync(fd).is_ok();
+    // A `--rm` container's records are not made durable (it is removed next).
+    let ok = sys::write_all(fd, b.as_bytes()).is_ok() && (o.volatile || sys::fsync(fd).is_ok());
     sys::close(fd);
-    if ok && sys::renameat(dirfd, c"exit.tmp", dirfd, c"exit").is_ok() {
+    if ok && sys::renameat(dirfd, c"exit.tmp", dirfd, c"exit").is_ok() && !o.volatile {
         let mut d = Buf::<4096>::new();
         d.push(o.dir.to_bytes());
         if let Ok(dfd) = sys::open(d.as_cstr(), sys::O_RDONLY | sys::O_DIRECTORY, 0) {

@@ -512,6 +512,9 @@ impl<H: Host> Manager<H> {
 
     /// Makes the container's persistent network namespace (empty).
     pub fn create_netns(&self, id: &str) -> Result<PathBuf> {
+        // Under the lock: a deferred teardown of the last run may still
+        // hold the old one.
+        let _l = self.lock()?;
         let p = self.netns_path(id);
         if sys::is_netns(&p) {
             return Ok(p);
@@ -712,14 +715,35 @@ impl<H: Host> Manager<H> {
     /// ports and their rules, its netns. Idempotent; carries on past
     /// failures and returns every error.
     pub fn teardown(&mut self, id: &str) -> Vec<Error> {
-        let mut errs = Vec::new();
-        let _l = match self.lock() {
-            Ok(l) => Some(l),
-            Err(e) => {
-                errs.push(e);
-                None
-            }
+        let (_l, mut errs) = match self.lock() {
+            Ok(l) => (Some(l), Vec::new()),
+            Err(e) => (None, vec![e]),
         };
+        errs.extend(self.teardown_locked(id));
+        errs
+    }
+
+    /// [`Manager::teardown`] in two steps: the network lock now, the work
+    /// when [`DeferredTeardown::finish`] runs. Deleting a veth waits for an
+    /// RCU grace period in the kernel (~20 ms); the monitor's exit command
+    /// tells the waiting client first and deletes it after, and the lock
+    /// keeps every other network change (a new start of the container
+    /// included) until then.
+    pub fn defer_teardown(self, id: &str) -> DeferredTeardown<H> {
+        let (lock, errs) = match self.lock() {
+            Ok(l) => (Some(l), Vec::new()),
+            Err(e) => (None, vec![e]),
+        };
+        DeferredTeardown {
+            manager: self,
+            id: id.to_string(),
+            _lock: lock,
+            errs,
+        }
+    }
+
+    fn teardown_locked(&mut self, id: &str) -> Vec<Error> {
+        let mut errs = Vec::new();
         let cn = match self.container(id) {
             Ok(c) => c,
             Err(e) => {
@@ -851,6 +875,26 @@ impl<H: Host> Manager<H> {
             errs.push(e);
         }
         (removed, errs)
+    }
+}
+
+/// A container's network teardown that holds the network lock until it
+/// is finished (see [`Manager::defer_teardown`]); dropping it unfinished
+/// leaves the work to `system prune`.
+pub struct DeferredTeardown<H: Host> {
+    manager: Manager<H>,
+    id: String,
+    _lock: Option<sys::Lock>,
+    errs: Vec<Error>,
+}
+
+impl<H: Host> DeferredTeardown<H> {
+    /// Does the teardown; returns every error.
+    pub fn finish(mut self) -> Vec<Error> {
+        let mut errs = std::mem::take(&mut self.errs);
+        let id = std::mem::take(&mut self.id);
+        errs.extend(self.manager.teardown_locked(&id));
+        errs
     }
 }
 
