@@ -152,6 +152,49 @@ fn rm_flag_removes_the_container() {
     let (code, out, _) = c.run(&["run", "--rm", "bb", "echo", "gone"]);
     assert_eq!((code, out.as_str()), (0, "gone\n"));
     assert!(c.ps(true).is_empty(), "{:?}", c.ps(true));
+    // A --rm container's overlay is volatile (no sync of the host
+    // filesystem when it goes); a kept container's is not.
+    let root = |args: &[&str]| {
+        let mut a = vec!["run"];
+        a.extend_from_slice(args);
+        a.extend_from_slice(&["bb", "sh", "-c", "grep ' / overlay ' /proc/mounts"]);
+        let (code, out, err) = c.run(&a);
+        assert_eq!(code, 0, "{err}");
+        out
+    };
+    assert!(root(&["--rm"]).contains("volatile"));
+    assert!(!root(&[]).contains("volatile"));
+    // Its records are marked volatile; a created --rm container starts
+    // (and remounts) as any other.
+    // (-v: the rootfs is mounted at create to fill the volume, then again.)
+    let id = c
+        .ok(&["create", "--rm", "-v", "/data", "bb", "echo", "later"])
+        .trim()
+        .to_string();
+    assert!(c
+        .env
+        .root()
+        .join(format!("containers/{id}/volatile"))
+        .exists());
+    let (code, out, err) = c.run(&["start", "-a", &id]);
+    assert_eq!((code, out.as_str()), (0, "later\n"), "{err}");
+    c.until("removed", || {
+        !c.env.root().join(format!("containers/{id}")).exists()
+    });
+    // After a crash (another boot) its upper directory is not trusted.
+    let id = c
+        .ok(&["create", "--rm", "-v", "/data", "bb", "true"])
+        .trim()
+        .to_string();
+    std::fs::write(
+        c.env.root().join(format!("containers/{id}/volatile")),
+        "other boot\n",
+    )
+    .unwrap();
+    let (code, _, err) = c.run(&["start", &id]);
+    assert_ne!(code, 0);
+    assert!(err.contains("did not survive"), "{err}");
+    c.ok(&["rm", &id]);
 }
 
 #[test]

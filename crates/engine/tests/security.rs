@@ -183,6 +183,12 @@ fn default_mounts_and_namespaces() {
     // pid namespace: we are 1; the default bridge network: eth0 and lo.
     let out = env.out(&["sh", "-c", "echo $$; ls /sys/class/net"]);
     assert_eq!(out, "1\neth0\nlo\n");
+    // The exited container's veth goes after `run` returned, under the
+    // network lock (berth's commands wait for it; `ls` in a host-network
+    // container does not).
+    let lock = std::fs::File::open(env.engine.run_root().join("net/lock")).unwrap();
+    let lock = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive).unwrap();
+    drop(lock);
     let mut o = env.opts(&["sh", "-c", "ls /sys/class/net | wc -l"]);
     o.network = Some("host".into());
     let (_, out, _) = env.run(&o);
