@@ -16,6 +16,7 @@ P="podman --root $work/podman/storage --runroot $work/podman/run --cgroup-manage
 B="$BERTH --root $work/berth"
 cleanup() {
     $B rm -f $($B ps -aq) >/dev/null 2>&1 || true
+    $BERTH rmi localhost/berth-bench-run:1 >/dev/null 2>&1 || true
     $P rm -af -t 0 >/dev/null 2>&1 || true
     rm -rf "$work" 2>/dev/null || true
 }
@@ -45,6 +46,22 @@ import json, sys
 r = {x["command"]: x["median"] for x in json.load(open(sys.argv[1]))["results"]}
 b, p = r["berth run --rm (bridge)"], r["podman run --rm (bridge)"]
 print(f"\nmedian (bridge): berth {b*1000:.1f} ms, podman {p*1000:.1f} ms: berth at x{b/p:.2f} of podman")
+PY
+echo
+# The default store keeps its bridge (berth0) between containers, as docker
+# keeps docker0; the scratch store above removes its bridge with its last
+# container (as netavark does), so each run there also makes the bridge.
+echo "== default bridge network, berth's default store (bridge kept) =="
+$BERTH import "$work/rootfs.tar" localhost/berth-bench-run:1 >/dev/null
+hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$work/bridge-default.json" \
+    -n "berth run --rm (bridge, default store)" "$BERTH run --rm localhost/berth-bench-run:1 true" \
+    -n "podman run --rm (bridge)" "$P run --rm --network podman localhost/bench:1 true"
+$BERTH rmi localhost/berth-bench-run:1 >/dev/null
+python3 - "$work/bridge-default.json" <<'PY'
+import json, sys
+r = {x["command"]: x["median"] for x in json.load(open(sys.argv[1]))["results"]}
+b, p = r["berth run --rm (bridge, default store)"], r["podman run --rm (bridge)"]
+print(f"\nmedian (bridge, default store): berth {b*1000:.1f} ms, podman {p*1000:.1f} ms: berth at x{b/p:.2f} of podman")
 PY
 echo
 echo "== 10 detached containers: monitor memory (RSS and PSS, KiB) =="
