@@ -93,6 +93,16 @@ impl FileLock {
             .truncate(false)
             .open(path)
             .ctx(|| format!("cannot open lock {}", path.display()))?;
+        Self::lock(f, path)
+    }
+
+    /// Locks directory `path` itself (no lock file to create).
+    pub fn directory(path: &Path) -> Result<FileLock> {
+        let f = File::open(path).ctx(|| format!("cannot open {}", path.display()))?;
+        Self::lock(f, path)
+    }
+
+    fn lock(f: File, path: &Path) -> Result<FileLock> {
         loop {
             // SAFETY: flock on a descriptor we own.
             let r = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) };

@@ -248,12 +248,7 @@ impl Engine {
                 fsutil::write_atomic_with(&userdata.join(f), data.as_bytes(), Durability::Atomic)?;
             }
             fsutil::write_json_with(&dir.join("bundle/config.json"), &gen.spec, durability)?;
-            // A missing state file reads as the default (created) state.
-            fsutil::write_json_with(
-                &dir.join(crate::store::STATE),
-                &State::default(),
-                Durability::Atomic,
-            )?;
+            // (No state.json yet: a missing one reads as the created state.)
             self.ensure_volumes(&c, &gen.mount_specs)?;
             // Last: its presence makes the container exist.
             self.save_config(&c)
@@ -593,9 +588,12 @@ impl Engine {
                     fsutil::short_id(id)
                 )));
             }
-            let mut st2 = st.clone();
-            st2.status = Status::Removing;
-            let _ = self.save_state(id, &st2);
+            // (A --rm container's records are not kept over a crash.)
+            if self.durability(id) == Durability::Durable {
+                let mut st2 = st.clone();
+                st2.status = Status::Removing;
+                let _ = self.save_state(id, &st2);
+            }
             self.release_runtime(id);
             let rootfs = self.rootfs_path(id);
             if is_mounted(&rootfs) {

@@ -112,7 +112,7 @@ impl Engine {
         if !dir.exists() {
             return Err(Error::NoSuchContainer(id.to_string()));
         }
-        FileLock::exclusive(&dir.join("lock"))
+        FileLock::directory(&dir)
     }
 
     pub(crate) fn load_names(&self) -> Result<BTreeMap<String, String>> {
