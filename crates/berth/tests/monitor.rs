@@ -374,6 +374,68 @@ fn health_becomes_healthy_or_unhealthy() {
     assert_eq!(c.inspect(&none, "{{json .State.Health}}"), "null");
 }
 
+/// Host processes whose command line is exactly `args`.
+fn processes_running(args: &[&str]) -> usize {
+    let want: Vec<u8> = args.iter().flat_map(|a| [a.as_bytes(), b"\0"].concat()).collect();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            let p = e.path();
+            std::fs::read(p.join("cmdline")).is_ok_and(|c| c == want)
+                && std::fs::read_to_string(p.join("stat"))
+                    .is_ok_and(|s| !s.rsplit_once(") ").is_some_and(|(_, r)| r.starts_with('Z')))
+        })
+        .count()
+}
+
+#[test]
+fn health_timeout_kills_the_probe_and_fails() {
+    let c = Ctr::new();
+    let marker = ["busybox", "sleep", "4711"];
+    let id = c
+        .ok(&[
+            "run",
+            "-d",
+            "--health-cmd",
+            "echo probing; exec busybox sleep 4711",
+            "--health-interval",
+            "100ms",
+            "--health-timeout",
+            "1s",
+            "--health-retries",
+            "3",
+            "bb",
+            "busybox",
+            "sleep",
+            "1000",
+        ])
+        .trim()
+        .to_string();
+    c.until("three timed-out probes", || {
+        c.inspect(&id, "{{.State.Health.FailingStreak}}")
+            .parse::<i64>()
+            .unwrap_or(0)
+            >= 3
+    });
+    assert_eq!(c.inspect(&id, "{{.State.Health.Status}}"), "unhealthy");
+    let h: serde_json::Value =
+        serde_json::from_str(&c.inspect(&id, "{{json .State.Health}}")).unwrap();
+    let last = h["Log"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["ExitCode"], -1);
+    assert_eq!(
+        last["Output"],
+        "Health check exceeded timeout (1s): probing\n",
+        "{h}"
+    );
+    // Each timed-out probe was killed: they do not pile up (at most the
+    // current one runs).
+    let n = processes_running(&marker);
+    assert!(n <= 1, "{n} probes still running");
+    c.ok(&["rm", "-f", &id]);
+    c.until("no probe left", || processes_running(&marker) == 0);
+}
+
 #[test]
 fn killed_monitor_leaves_the_container_exited_and_unmounted() {
     let c = Ctr::new();

@@ -132,6 +132,9 @@ pub struct ExecOptions {
     pub tty: bool,
     /// With `-t`: the pty's size (rows, cols).
     pub console_size: Option<(u16, u16)>,
+    /// Where to write the process's host pid once it runs (the
+    /// healthcheck kills a probe past its timeout).
+    pub pid_file: Option<PathBuf>,
 }
 
 /// Descriptors for an exec'd process; `None` inherits the caller's.
@@ -942,6 +945,9 @@ impl Engine {
                 if opts.detach {
                     cmd.arg("--detach");
                 }
+                if let Some(p) = &opts.pid_file {
+                    cmd.arg("--pid-file").arg(p);
+                }
                 cmd.arg("--process").arg(&pf).arg(&id);
                 if let Some(f) = stdio.stdin {
                     cmd.stdin(f);
@@ -1007,7 +1013,7 @@ impl Engine {
                     root: run_root,
                     process,
                     console: con_theirs,
-                    pid_file: None,
+                    pid_file: opts.pid_file.clone(),
                     preserve_fds: 0,
                 });
                 let code = match r {

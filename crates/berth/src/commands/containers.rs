@@ -577,6 +577,7 @@ pub fn exec(g: &Globals, a: ExecArgs) -> CmdResult {
         } else {
             None
         },
+        pid_file: None,
     };
     let saved = if a.tty && a.interactive && !a.detach {
         crate::term::make_raw(0)
