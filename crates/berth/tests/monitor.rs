@@ -299,6 +299,70 @@ fn restart_always_restarts_and_stop_prevents_it() {
 }
 
 #[test]
+fn kill_is_a_manual_stop_unless_another_signal_than_the_stop_signal() {
+    let c = Ctr::new();
+    // docker kill (SIGKILL): the restart policy does not restart it.
+    let id = c
+        .ok(&[
+            "run",
+            "-d",
+            "--restart",
+            "always",
+            "bb",
+            "busybox",
+            "sleep",
+            "1000",
+        ])
+        .trim()
+        .to_string();
+    c.ok(&["kill", &id]);
+    // Exited with no restart counted: the exit decided against a restart
+    // (a restart would have recorded `restarting` and counted it).
+    c.until("exited", || c.inspect(&id, "{{.State.Status}}") == "exited");
+    assert_eq!(
+        c.inspect(&id, "{{.State.ExitCode}} {{.RestartCount}}"),
+        "137 0"
+    );
+    assert_eq!(c.state_json(&id)["MonitorPid"], 0);
+    let script = "trap 'exit 3' USR1; while :; do busybox sleep 1; done";
+    // Without a configured stop signal, any signal of `kill` counts.
+    let any = c
+        .ok(&["run", "-d", "--restart", "always", "bb", "sh", "-c", script])
+        .trim()
+        .to_string();
+    c.ok(&["kill", "-s", "USR1", &any]);
+    c.until("exited", || {
+        c.inspect(&any, "{{.State.Status}}") == "exited"
+    });
+    assert_eq!(
+        c.inspect(&any, "{{.State.ExitCode}} {{.RestartCount}}"),
+        "3 0"
+    );
+    // With one, another signal is not a stop: the policy restarts it.
+    let other = c
+        .ok(&[
+            "run",
+            "-d",
+            "--restart",
+            "always",
+            "--stop-signal",
+            "SIGTERM",
+            "bb",
+            "sh",
+            "-c",
+            script,
+        ])
+        .trim()
+        .to_string();
+    c.ok(&["kill", "-s", "USR1", &other]);
+    c.until("restarted", || {
+        c.inspect(&other, "{{.RestartCount}}") == "1"
+            && c.inspect(&other, "{{.State.Status}}") == "running"
+    });
+    c.ok(&["rm", "-f", &other]);
+}
+
+#[test]
 fn health_becomes_healthy_or_unhealthy() {
     let c = Ctr::new();
     let good = c
@@ -376,7 +440,10 @@ fn health_becomes_healthy_or_unhealthy() {
 
 /// Host processes whose command line is exactly `args`.
 fn processes_running(args: &[&str]) -> usize {
-    let want: Vec<u8> = args.iter().flat_map(|a| [a.as_bytes(), b"\0"].concat()).collect();
+    let want: Vec<u8> = args
+        .iter()
+        .flat_map(|a| [a.as_bytes(), b"\0"].concat())
+        .collect();
     std::fs::read_dir("/proc")
         .unwrap()
         .flatten()
@@ -424,8 +491,7 @@ fn health_timeout_kills_the_probe_and_fails() {
     let last = h["Log"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(last["ExitCode"], -1);
     assert_eq!(
-        last["Output"],
-        "Health check exceeded timeout (1s): probing\n",
+        last["Output"], "Health check exceeded timeout (1s): probing\n",
         "{h}"
     );
     // Each timed-out probe was killed: they do not pile up (at most the

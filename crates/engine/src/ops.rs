@@ -485,11 +485,30 @@ impl Engine {
                 "cannot kill container {container}: container {id} is not running"
             )));
         }
-        self.mark_stopped_by_user(&id);
+        // Docker (daemon/kill.go): SIGKILL, the container's stop signal,
+        // or any signal when none is configured makes the container exit
+        // on its next exit (restart policies do not apply); other signals
+        // leave the policy alone.
+        let c = self.load_config(&id)?;
+        let stop_signal = match &c.config.stop_signal {
+            Some(s) => Some(crate::options::parse_signal("--stop-signal", s)?),
+            None => None,
+        };
+        if sig == libc::SIGKILL || stop_signal.map_or(true, |s| s == sig) {
+            self.mark_stopped_by_user(&id);
+        }
+        if st.status == Status::Restarting {
+            // No process to signal; the mark keeps it from starting again.
+            return Ok(());
+        }
         let rt = runtime_for(self, &id);
         rt.kill(self, &id, sig, sig == libc::SIGKILL)?;
         if st.status == Status::Paused && sig == libc::SIGKILL {
             let _ = rt.pause(self, &id, false);
+        }
+        if sig == libc::SIGKILL {
+            // As docker's kill: returns once the container has exited.
+            self.wait_exit(&id, Some(Duration::from_secs(10)));
         }
         Ok(())
     }
