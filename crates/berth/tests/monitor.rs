@@ -363,6 +363,55 @@ fn kill_is_a_manual_stop_unless_another_signal_than_the_stop_signal() {
 }
 
 #[test]
+fn wait_returns_at_the_next_exit_through_restarts() {
+    let c = Ctr::new();
+    let id = c
+        .ok(&[
+            "run",
+            "-d",
+            "--restart",
+            "always",
+            "bb",
+            "sh",
+            "-c",
+            "while [ ! -e /go ]; do busybox sleep 0.1; done; busybox rm /go; exit 7",
+        ])
+        .trim()
+        .to_string();
+    let mut waiter = c
+        .env
+        .cmd(&["wait", &id])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    c.ok(&["exec", &id, "busybox", "touch", "/go"]);
+    let t = Instant::now();
+    let status = loop {
+        if let Some(s) = waiter.try_wait().unwrap() {
+            break s;
+        }
+        if t.elapsed() > Duration::from_secs(20) {
+            let _ = waiter.kill();
+            let _ = waiter.wait();
+            panic!(
+                "wait did not return; the container: {}",
+                c.inspect(&id, "{{.State.Status}} {{.RestartCount}}")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut waiter.stdout.take().unwrap(), &mut out).unwrap();
+    assert!(status.success());
+    assert_eq!(out.trim(), "7");
+    // The policy started it again: a new run to wait for.
+    c.until("restarted", || {
+        c.inspect(&id, "{{.State.Status}} {{.RestartCount}}") == "running 1"
+    });
+    c.ok(&["rm", "-f", &id]);
+}
+
+#[test]
 fn health_becomes_healthy_or_unhealthy() {
     let c = Ctr::new();
     let good = c

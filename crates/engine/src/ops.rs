@@ -513,15 +513,24 @@ impl Engine {
         Ok(())
     }
 
-    /// `wait`: blocks until the container is not running; its exit code.
+    /// `wait`: blocks until the container's current run exits (docker's
+    /// `not-running` condition: a restart policy starting it again does
+    /// not keep it waiting); that run's exit code.
     pub fn wait(&self, container: &str) -> Result<i32> {
         let id = self.lookup(container)?;
+        let first = self.state(&id)?;
+        if !first.running() {
+            return Ok(first.exit_code);
+        }
         loop {
+            std::thread::sleep(Duration::from_millis(20));
             let st = self.state(&id)?;
+            if st.exits > first.exits {
+                return Ok(st.last_exit_code);
+            }
             if !st.running() {
                 return Ok(st.exit_code);
             }
-            std::thread::sleep(Duration::from_millis(20));
         }
     }
 
