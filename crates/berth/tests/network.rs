@@ -491,6 +491,30 @@ fn names_resolve_on_a_user_network_and_rm_refuses_in_use() {
         &a,
     ]);
     assert_eq!(code, 0, "{out}");
+    // rename: the DNS answers the new name, no longer the old one.
+    let b = format!("renamed-{tag}");
+    n.ok(&["rename", &a, &b]);
+    let lookup = |name: &str| {
+        n.run(&[
+            "run",
+            "--rm",
+            "--network",
+            &net,
+            "bb",
+            "busybox",
+            "nslookup",
+            name,
+        ])
+    };
+    let (code, out, err) = lookup(&b);
+    assert_eq!(code, 0, "nslookup {b}: {out}{err}");
+    assert!(out.contains(&format!("Address: {ip}")), "{out}");
+    let (code, out, _) = lookup(&a);
+    assert!(
+        code != 0 && !out.contains(&format!("Address: {ip}")),
+        "the old name still resolves: {out}"
+    );
+    n.ok(&["rename", &b, &a]);
     // Unknown names are forwarded, and answered NXDOMAIN/failure, not hung.
     let (code, _, _) = n.run(&[
         "run",

@@ -323,6 +323,11 @@ fn connect_extras(e: &Engine, c: &Container, m: &mut Manager<RealHost>) -> Resul
     Ok(())
 }
 
+/// `rename`: the embedded DNS answers the new name (not the old one).
+pub(crate) fn rename(e: &Engine, id: &str, old: &str, new: &str) -> Result<()> {
+    manager(e).rename(id, old, new).map_err(conv)
+}
+
 /// `network connect`: now if the container runs, and at every start.
 pub fn connect(e: &Engine, container: &str, network: &str, join: &Join) -> Result<()> {
     let id = e.lookup(container)?;

@@ -899,8 +899,10 @@ impl Engine {
         names.retain(|_, v| *v != id);
         names.insert(new.clone(), id.clone());
         self.save_names(&names)?;
-        c.name = new;
-        self.save_config(&c)
+        let old = std::mem::replace(&mut c.name, new.clone());
+        self.save_config(&c)?;
+        // As docker's: the user networks' DNS records follow the name.
+        crate::network::rename(self, &id, &old, &new)
     }
 
     // ---- exec -------------------------------------------------------------

@@ -684,6 +684,33 @@ impl<H: Host> Manager<H> {
         Ok(ep)
     }
 
+    /// `rename`: the DNS records (leases) of container `id` on every
+    /// network it is attached to answer `new` instead of `old`.
+    pub fn rename(&mut self, id: &str, old: &str, new: &str) -> Result<()> {
+        let _l = self.lock()?;
+        let Some(mut cn) = self.container(id)? else {
+            return Ok(());
+        };
+        for ep in &cn.endpoints {
+            let p = self.ipam_file(&ep.network);
+            let Some(mut a) = read_json::<Allocations>(&p)? else {
+                continue;
+            };
+            let mut changed = false;
+            for l in a.leases.values_mut().filter(|l| l.container == id) {
+                for n in l.names.iter_mut().filter(|n| n.as_str() == old) {
+                    *n = new.to_string();
+                    changed = true;
+                }
+            }
+            if changed {
+                write_json(&p, &a)?;
+            }
+        }
+        cn.name = new.to_string();
+        write_json(&self.endpoint_file(id), &cn)
+    }
+
     /// `network disconnect`: removes one attachment.
     pub fn disconnect(&mut self, id: &str, network: &Network) -> Result<()> {
         let _l = self.lock()?;
