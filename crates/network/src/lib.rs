@@ -104,6 +104,9 @@ pub struct ContainerNet {
 pub struct Join {
     pub aliases: Vec<String>,
     pub ip: Option<Ipv4Addr>,
+    /// The container's `--dns` servers: the embedded DNS forwards its
+    /// queries for other names there (docker's ExtServers).
+    pub dns: Vec<std::net::IpAddr>,
 }
 
 /// FNV-1a, for stable short names of host objects.
@@ -626,6 +629,7 @@ impl<H: Host> Manager<H> {
             Lease {
                 container: id.into(),
                 names,
+                dns: join.dns.clone(),
             },
         )?;
         write_json(&ipam_path, &alloc)?;
