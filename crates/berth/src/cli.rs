@@ -481,7 +481,7 @@ pub struct PsArgs {
     #[arg(short = 'n', long, value_name = "INT", allow_hyphen_values = true)]
     pub last: Option<i64>,
 
-    /// Display total file sizes (not supported; ignored)
+    /// Display total file sizes
     #[arg(short, long)]
     pub size: bool,
 

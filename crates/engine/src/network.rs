@@ -552,6 +552,22 @@ pub fn settings(e: &Engine, c: &Container) -> Value {
     })
 }
 
+/// The networks of a container as `ps` shows them: its network mode's
+/// (`bridge`, a user network, `host`, `none`; none for `container:`) and
+/// those of `network connect`, sorted.
+pub fn network_names(e: &Engine, c: &Container) -> Vec<String> {
+    let mut v = match Mode::parse(Some(&c.host_config.network_mode)) {
+        Mode::Container(_) => Vec::new(),
+        Mode::Bridge(n) => std::iter::once(n)
+            .chain(load_extras(e, &c.id).into_iter().map(|x| x.network))
+            .collect(),
+        m => vec![m.name()],
+    };
+    v.sort();
+    v.dedup();
+    v
+}
+
 /// `network inspect`, docker's shape; `containers` are this store's.
 pub fn inspect_network(e: &Engine, n: &Network) -> Value {
     let m = manager(e);

@@ -113,6 +113,12 @@ pub struct Summary {
     /// The name, without docker's leading `/`.
     pub names: String,
     pub labels: std::collections::BTreeMap<String, String>,
+    /// Docker's `Mounts`: each mount's volume name, else its source.
+    pub mounts: Vec<String>,
+    /// How many of those are `local` volumes.
+    pub local_volumes: usize,
+    /// The networks it is attached to (or configured for), sorted.
+    pub networks: Vec<String>,
 }
 
 /// Options of `exec`.
@@ -686,10 +692,33 @@ impl Engine {
                 exit_code: st.exit_code,
                 names: c.name.clone(),
                 labels: c.config.labels.clone(),
+                mounts: c
+                    .mounts
+                    .iter()
+                    .map(|m| {
+                        if m.name.is_empty() {
+                            m.source.clone()
+                        } else {
+                            m.name.clone()
+                        }
+                    })
+                    .collect(),
+                local_volumes: c.mounts.iter().filter(|m| m.driver == "local").count(),
+                networks: crate::network::network_names(self, &c),
             });
         }
         out.sort_by(|a, b| b.created.cmp(&a.created));
         Ok(out)
+    }
+
+    /// `ps --size`: (bytes written in the container's layer, that plus
+    /// the image's layers), docker's SizeRw and SizeRootFs.
+    pub fn size(&self, container: &str) -> Result<(u64, u64)> {
+        let id = self.lookup(container)?;
+        let c = self.load_config(&id)?;
+        let rw = crate::volumes::dir_size(&self.container_dir(&id).join("upper"));
+        let image: u64 = c.lowers.iter().map(|l| crate::volumes::dir_size(l)).sum();
+        Ok((rw, rw + image))
     }
 
     /// The stored record of a container.

@@ -709,6 +709,16 @@ fn with_ports(eng: &::engine::Engine, mut v: Value, id: &str) -> Value {
     v
 }
 
+/// Docker's SIZE column: `12.3kB (virtual 4.26MB)`.
+fn size_text(rw: u64, rootfs: u64) -> String {
+    let srw = crate::fmt::human_size(rw);
+    if rootfs > 0 {
+        format!("{srw} (virtual {})", crate::fmt::human_size(rootfs))
+    } else {
+        srw
+    }
+}
+
 fn row_value(s: &Summary, no_trunc: bool) -> Value {
     let id = if no_trunc {
         s.id.clone()
@@ -737,10 +747,17 @@ fn row_value(s: &Summary, no_trunc: bool) -> Value {
         "ID": id,
         "Image": s.image,
         "Labels": labels,
-        "LocalVolumes": "0",
-        "Mounts": "",
+        // For `{{.Label "k"}}` (dropped from `--format json`).
+        "Label": s.labels,
+        "LocalVolumes": s.local_volumes.to_string(),
+        "Mounts": s
+            .mounts
+            .iter()
+            .map(|m| if no_trunc { m.clone() } else { ellipsis(m, 15) })
+            .collect::<Vec<_>>()
+            .join(","),
         "Names": s.names,
-        "Networks": "",
+        "Networks": s.networks.join(","),
         "Ports": "",
         "RunningFor": since(created),
         "Size": "0B",
@@ -825,16 +842,39 @@ pub fn ps(g: &Globals, a: PsArgs) -> CmdResult {
         }
         return out_raw(&s);
     }
+    // As docker's CLI: sizes are computed with --size or when the
+    // template uses .Size.
+    let want_size = a.size
+        || template
+            .as_ref()
+            .is_some_and(|t| t.fields().iter().any(|f| f == "Size"));
+    let row = |c: &Summary| {
+        let mut v = with_ports(&eng, row_value(c, a.no_trunc), &c.id);
+        if want_size {
+            if let Ok((rw, rootfs)) = eng.size(&c.id) {
+                v["Size"] = size_text(rw, rootfs).into();
+            }
+        }
+        v
+    };
     if json_out {
         let mut s = String::new();
         for c in &list {
-            s.push_str(&with_ports(&eng, row_value(c, a.no_trunc), &c.id).to_string());
+            let mut v = row(c);
+            if let Some(o) = v.as_object_mut() {
+                o.remove("Label");
+            }
+            s.push_str(&v.to_string());
             s.push('\n');
         }
         return out_raw(&s);
     }
     let template = match template {
         Some(t) => t,
+        None if a.size => Template::parse(
+            "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}\t{{.Size}}",
+        )
+        .expect("built-in template"),
         None => Template::parse(
             "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}",
         )
@@ -854,7 +894,7 @@ pub fn ps(g: &Globals, a: PsArgs) -> CmdResult {
         lines.push(render(&Value::Object(h))?);
     }
     for c in &list {
-        lines.push(render(&with_ports(&eng, row_value(c, a.no_trunc), &c.id))?);
+        lines.push(render(&row(c))?);
     }
     if template.table {
         out_raw(&tabwrite(&lines))
