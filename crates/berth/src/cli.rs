@@ -175,6 +175,10 @@ pub struct RunArgs {
     #[arg(long, action = ArgAction::Help)]
     pub help: Option<bool>,
 
+    /// Override the key sequence for detaching a container
+    #[arg(long, value_name = "string")]
+    pub detach_keys: Option<String>,
+
     /// Run container in background and print container ID
     #[arg(short, long)]
     pub detach: bool,
@@ -397,6 +401,10 @@ pub struct StartArgs {
     #[arg(short, long)]
     pub interactive: bool,
 
+    /// Override the key sequence for detaching a container
+    #[arg(long, value_name = "string")]
+    pub detach_keys: Option<String>,
+
     #[arg(required = true, value_name = "CONTAINER")]
     pub containers: Vec<String>,
 }
@@ -406,6 +414,10 @@ pub struct AttachArgs {
     /// Do not attach STDIN
     #[arg(long)]
     pub no_stdin: bool,
+
+    /// Override the key sequence for detaching a container
+    #[arg(long, value_name = "string")]
+    pub detach_keys: Option<String>,
 
     /// Proxy all received signals to the process
     #[arg(long, default_value = "true", action = ArgAction::Set, value_name = "BOOL")]

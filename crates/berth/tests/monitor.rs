@@ -784,6 +784,80 @@ fn run_it_detaches_with_ctrl_p_ctrl_q() {
 }
 
 #[test]
+fn detach_keys_replace_ctrl_p_ctrl_q() {
+    use std::io::Read;
+    let c = Ctr::new();
+    // Docker's format is checked before anything is created.
+    let err = c.env.fails(
+        &["run", "-it", "--detach-keys", "ctrl-foo", "bb", "sh"],
+        125,
+    );
+    assert!(err.contains("Invalid detach keys (ctrl-foo)"), "{err}");
+    assert!(c.ok(&["ps", "-aq"]).is_empty());
+    if !common::have("script") {
+        eprintln!("skipping the terminal part: script (util-linux) is not installed");
+        return;
+    }
+    let cmd = format!(
+        "{} --root {} run -it --detach-keys ctrl-a,x --name dk bb sh",
+        common::BERTH,
+        c.env.root().display()
+    );
+    let mut ch = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = ch.stdin.take().unwrap();
+    let mut out = ch.stdout.take().unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 1024];
+    let mut read_until = |want: &str, seen: &mut Vec<u8>| {
+        while !String::from_utf8_lossy(seen).contains(want) {
+            let n = out.read(&mut buf).unwrap();
+            assert!(n > 0, "no {want:?}: {}", String::from_utf8_lossy(seen));
+            seen.extend_from_slice(&buf[..n]);
+        }
+    };
+    read_until("/ # ", &mut seen);
+    // ctrl-p ctrl-q and a lone ctrl-a go to the container now.
+    input.write_all(&[0x10, 0x11, 0x01, b'y']).unwrap();
+    input.write_all(b"\x15echo still-attached\r").unwrap();
+    read_until("still-attached\r\n", &mut seen);
+    input.write_all(&[0x01, b'x']).unwrap();
+    let st = ch.wait().unwrap();
+    assert_eq!(st.code(), Some(0));
+    assert_eq!(c.inspect("dk", "{{.State.Status}}"), "running");
+    // attach takes them too.
+    let cmd = format!(
+        "{} --root {} attach --detach-keys ctrl-b dk",
+        common::BERTH,
+        c.env.root().display()
+    );
+    let mut ch = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = ch.stdin.take().unwrap();
+    let mut out = ch.stdout.take().unwrap();
+    input.write_all(b"echo re-attached\r").unwrap();
+    let mut seen = Vec::new();
+    while !String::from_utf8_lossy(&seen).contains("re-attached\r\n") {
+        let n = out.read(&mut buf).unwrap();
+        assert!(n > 0, "{}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&buf[..n]);
+    }
+    input.write_all(&[0x02]).unwrap();
+    let st = ch.wait().unwrap();
+    assert_eq!(st.code(), Some(0));
+    assert_eq!(c.inspect("dk", "{{.State.Status}}"), "running");
+    drop(input);
+}
+
+#[test]
 fn json_file_splits_long_lines_at_16k() {
     let c = Ctr::new();
     let (code, _, _) = c.run_in(
