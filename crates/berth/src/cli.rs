@@ -569,7 +569,7 @@ pub struct ExecArgs {
     #[arg(short, long)]
     pub interactive: bool,
 
-    /// Allocate a pseudo-TTY (not supported yet)
+    /// Allocate a pseudo-TTY
     #[arg(short, long)]
     pub tty: bool,
 

@@ -707,6 +707,53 @@ fn external_runtimes_through_the_monitor() {
             let out = String::from_utf8_lossy(&o.stdout);
             assert!(out.contains("22 66"), "{rt}: {out}");
             assert_eq!(o.status.code(), Some(4), "{rt}: {out}");
+            // exec -t through the runtime: the pty of our size, stdin, the
+            // exit code.
+            let id = c
+                .ok(&[
+                    "run",
+                    "-d",
+                    "--runtime",
+                    rt,
+                    "bb",
+                    "busybox",
+                    "sleep",
+                    "1000",
+                ])
+                .trim()
+                .to_string();
+            let cmd = format!(
+                "stty rows 23 cols 77; {} --root {} exec -it {id} sh -c 'busybox stty size; read x; echo got-$x; exit 5'",
+                common::BERTH,
+                c.env.root().display()
+            );
+            let mut ch = std::process::Command::new("script")
+                .args(["-qec", &cmd, "/dev/null"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap();
+            // The terminal buffers the line until the process reads it.
+            ch.stdin.take().unwrap().write_all(b"typed\r").unwrap();
+            let t = Instant::now();
+            let st = loop {
+                if let Some(st) = ch.try_wait().unwrap() {
+                    break st;
+                }
+                if t.elapsed() > Duration::from_secs(20) {
+                    let _ = ch.kill();
+                    let _ = ch.wait();
+                    panic!("{rt}: exec -t did not finish");
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            };
+            let mut seen = Vec::new();
+            std::io::Read::read_to_end(&mut ch.stdout.take().unwrap(), &mut seen).unwrap();
+            let text = String::from_utf8_lossy(&seen);
+            assert!(text.contains("23 77"), "{rt}: {text}");
+            assert!(text.contains("got-typed"), "{rt}: {text}");
+            assert_eq!(st.code(), Some(5), "{rt}: {text}");
+            c.ok(&["rm", "-f", &id]);
         }
     }
 }

@@ -960,6 +960,11 @@ impl Engine {
         p["args"] = json!(opts.cmd);
         p["terminal"] = json!(opts.tty && !opts.detach);
         p.as_object_mut().map(|o| o.remove("consoleSize"));
+        let external = matches!(runtime_for(self, &id), Runtime::External(_));
+        if let (true, true, Some((rows, cols))) = (external, opts.tty, opts.console_size) {
+            // The runtime sizes the pty before the process runs.
+            p["consoleSize"] = json!({"height": rows, "width": cols});
+        }
         let env = crate::options::parse_env(&opts.env)?;
         let base: Vec<String> = c.process_env.clone();
         p["env"] = json!(spec::replace_or_append_env(&base, &env));
@@ -991,9 +996,9 @@ impl Engine {
             serde_json::from_value(p).map_err(|e| Error::msg(format!("exec process: {e}")))?;
         match runtime_for(self, &id) {
             Runtime::Builtin => self.exec_builtin(&id, process, opts, stdio),
-            Runtime::External(_) if opts.tty => Err(Error::invalid(
-                "invalid --tty: exec with a terminal is not supported with --runtime yet",
-            )),
+            Runtime::External(rt) if opts.tty && !opts.detach => {
+                self.exec_external_tty(&id, &rt, &process, opts, stdio)
+            }
             Runtime::External(rt) => {
                 let pf = self
                     .container_dir(&id)
@@ -1020,6 +1025,84 @@ impl Engine {
                 let s = cmd.status().ctx(|| format!("cannot run {}", rt.display()));
                 let _ = std::fs::remove_file(&pf);
                 Ok(s?.code().unwrap_or(255))
+            }
+        }
+    }
+
+    /// `exec -t` with an external runtime: it runs the process detached
+    /// with a console socket of ours, and exits; we (its subreaper) proxy
+    /// the master it sent and reap the process for its status.
+    fn exec_external_tty(
+        &self,
+        id: &str,
+        rt: &Path,
+        process: &oci_spec::runtime::Process,
+        opts: &ExecOptions,
+        stdio: ExecStdio,
+    ) -> Result<i32> {
+        let dir = self.container_dir(id);
+        let tag = format!("{}-{:x}", std::process::id(), crate::fsutil::random_u64());
+        let pf = dir.join(format!("exec-{tag}.json"));
+        let pidf = dir.join(format!("exec-{tag}.pid"));
+        fsutil::write_json(&pf, process)?;
+        let relay = crate::internal::ConsoleRelay::new();
+        let relay = match relay {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = std::fs::remove_file(&pf);
+                return Err(e);
+            }
+        };
+        // The runtime exits once the process runs; it is re-parented to us.
+        let _ = oci_runtime::sys::set_child_subreaper();
+        let out = std::process::Command::new(rt)
+            .arg("--root")
+            .arg(self.run_root())
+            .args(["exec", "--detach", "--tty", "--console-socket"])
+            .arg(relay.path())
+            .arg("--pid-file")
+            .arg(&pidf)
+            .arg("--process")
+            .arg(&pf)
+            .arg(id)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .ctx(|| format!("cannot run {}", rt.display()));
+        let _ = std::fs::remove_file(&pf);
+        let pid = std::fs::read_to_string(&pidf)
+            .ok()
+            .and_then(|s| s.trim().parse::<i32>().ok());
+        let _ = std::fs::remove_file(&pidf);
+        let out = out?;
+        if !out.status.success() {
+            let msg = String::from_utf8_lossy(&out.stderr).trim().to_string();
+            return Err(crate::error::classify(format!(
+                "{} exec: {msg}",
+                rt.display()
+            )));
+        }
+        let Some(pid) = pid else {
+            return Err(Error::msg(format!(
+                "{} exec wrote no pid file",
+                rt.display()
+            )));
+        };
+        let master = relay.take_master()?;
+        let ExecStdio { stdin, stdout, .. } = stdio;
+        let pump = stdin.is_none();
+        drop(stdin);
+        let mut w: Box<dyn Write> = match stdout {
+            Some(f) => Box::new(std::fs::File::from(f)),
+            None => Box::new(std::io::stdout()),
+        };
+        crate::exec_tty::proxy(master, opts.console_size, pump, &mut w);
+        loop {
+            match sys::waitpid(pid, false) {
+                Ok(Some((_, s))) => return Ok(sys::exit_code(s)),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                _ => return Ok(255),
             }
         }
     }
