@@ -359,11 +359,11 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_healthcheck: bool,
 
-    /// Keep STDIN open even if not attached (not supported yet)
+    /// Keep STDIN open even if not attached
     #[arg(short, long)]
     pub interactive: bool,
 
-    /// Allocate a pseudo-TTY (not supported yet)
+    /// Allocate a pseudo-TTY
     #[arg(short, long)]
     pub tty: bool,
 
