@@ -175,6 +175,10 @@ pub struct RunArgs {
     #[arg(long, action = ArgAction::Help)]
     pub help: Option<bool>,
 
+    /// Override the key sequence for detaching a container
+    #[arg(long, value_name = "string")]
+    pub detach_keys: Option<String>,
+
     /// Run container in background and print container ID
     #[arg(short, long)]
     pub detach: bool,
@@ -355,11 +359,11 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_healthcheck: bool,
 
-    /// Keep STDIN open even if not attached (not supported yet)
+    /// Keep STDIN open even if not attached
     #[arg(short, long)]
     pub interactive: bool,
 
-    /// Allocate a pseudo-TTY (not supported yet)
+    /// Allocate a pseudo-TTY
     #[arg(short, long)]
     pub tty: bool,
 
@@ -397,6 +401,10 @@ pub struct StartArgs {
     #[arg(short, long)]
     pub interactive: bool,
 
+    /// Override the key sequence for detaching a container
+    #[arg(long, value_name = "string")]
+    pub detach_keys: Option<String>,
+
     #[arg(required = true, value_name = "CONTAINER")]
     pub containers: Vec<String>,
 }
@@ -406,6 +414,10 @@ pub struct AttachArgs {
     /// Do not attach STDIN
     #[arg(long)]
     pub no_stdin: bool,
+
+    /// Override the key sequence for detaching a container
+    #[arg(long, value_name = "string")]
+    pub detach_keys: Option<String>,
 
     /// Proxy all received signals to the process
     #[arg(long, default_value = "true", action = ArgAction::Set, value_name = "BOOL")]
@@ -481,7 +493,7 @@ pub struct PsArgs {
     #[arg(short = 'n', long, value_name = "INT", allow_hyphen_values = true)]
     pub last: Option<i64>,
 
-    /// Display total file sizes (not supported; ignored)
+    /// Display total file sizes
     #[arg(short, long)]
     pub size: bool,
 
@@ -557,7 +569,7 @@ pub struct ExecArgs {
     #[arg(short, long)]
     pub interactive: bool,
 
-    /// Allocate a pseudo-TTY (not supported yet)
+    /// Allocate a pseudo-TTY
     #[arg(short, long)]
     pub tty: bool,
 

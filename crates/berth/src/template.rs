@@ -30,6 +30,9 @@ pub struct Template {
 
 const FUNCS: &[&str] = &["json", "upper", "lower", "title", "join", "println"];
 
+/// The internal function of a method call `.Field "arg"`.
+const METHOD: &str = "\0method";
+
 fn parse_arg(tok: &str) -> Result<Arg, String> {
     if tok == "." {
         return Ok(Arg::Path(Vec::new()));
@@ -121,13 +124,19 @@ impl Template {
             } else {
                 (None, &toks[..])
             };
-            if func.is_none() && args.len() != 1 {
-                return Err(format!("can't give argument to non-function {}", toks[0]));
-            }
             let args = args
                 .iter()
                 .map(|t| parse_arg(t))
                 .collect::<Result<Vec<_>, _>>()?;
+            // `.Method "arg"` (docker's `{{.Label "k"}}`): the field is a
+            // map indexed by the arguments.
+            let func = match (&func, args.as_slice()) {
+                (None, [Arg::Path(_), rest @ ..]) if !rest.is_empty() => Some(METHOD.to_string()),
+                (None, [_, _, ..]) => {
+                    return Err(format!("can't give argument to non-function {}", toks[0]))
+                }
+                _ => func,
+            };
             nodes.push(Node::Action { func, args });
             rest = &after[end + 2..];
         }
@@ -219,6 +228,13 @@ fn call(func: Option<&str>, vals: &[Value]) -> Result<String, String> {
             let parts: Vec<String> = vals.iter().map(go_print).collect();
             format!("{}\n", parts.join(" "))
         }
+        Some(METHOD) => match vals {
+            [Value::Object(m), Value::String(k)] => m.get(k).map(go_print).unwrap_or_default(),
+            // A header row: the column's title.
+            [Value::String(s), ..] => s.clone(),
+            [Value::Null, ..] => String::new(),
+            _ => return Err("wrong arguments for a method call".into()),
+        },
         Some("join") => match vals {
             [Value::Array(a), Value::String(sep)] => {
                 a.iter().map(go_print).collect::<Vec<_>>().join(sep)
@@ -274,5 +290,16 @@ mod tests {
         assert!(Template::parse("{{.Nope}}").unwrap().render(&d).is_err());
         assert!(Template::parse("{{range .X}}").is_err());
         assert!(Template::parse("{{.Tag").is_err());
+        // Method calls: docker's {{.Label "k"}}.
+        let d = json!({"Label": {"a": "1"}});
+        assert_eq!(r2(r#"{{.Label "a"}}|{{.Label "b"}}"#, &d), "1|");
+        let t = Template::parse(r#"table {{.Label "a"}}"#).unwrap();
+        assert_eq!(t.fields(), vec!["Label"]);
+        assert_eq!(t.render(&json!({"Label": "LABEL"})).unwrap(), "LABEL");
+        assert!(Template::parse(r#"{{"x" "y"}}"#).is_err());
+    }
+
+    fn r2(f: &str, d: &Value) -> String {
+        Template::parse(f).unwrap().render(d).unwrap()
     }
 }

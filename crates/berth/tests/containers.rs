@@ -317,6 +317,68 @@ fn ps_format_and_container_group() {
 }
 
 #[test]
+fn ps_format_mounts_networks_size_label() {
+    let c = Ctr::new();
+    let host = c.env.path("hostdir");
+    std::fs::create_dir(&host).unwrap();
+    let bind = format!("{}:/h", host.display());
+    c.ok(&[
+        "run",
+        "--name",
+        "m1",
+        "-l",
+        "k=v",
+        "-v",
+        "a-volume-name-longer-than-15:/data",
+        "-v",
+        &bind,
+        "--network",
+        "none",
+        "bb",
+        "sh",
+        "-c",
+        "echo hello > /f",
+    ]);
+    c.ok(&["create", "--name", "m2", "bb", "true"]);
+    let f = r#"{{.Names}}|{{.Mounts}}|{{.Networks}}|{{.Label "k"}}|{{.Label "nope"}}|{{.LocalVolumes}}"#;
+    let rows = c.ok(&["ps", "-a", "--no-trunc", "--format", f]);
+    let want = format!(
+        "m2||bridge|||0\nm1|a-volume-name-longer-than-15,{}|none|v||1\n",
+        host.display()
+    );
+    assert_eq!(rows, want);
+    // Truncated as docker's: 15 characters, the last an ellipsis.
+    let m = c.ok(&["ps", "-a", "-f", "name=m1", "--format", "{{.Mounts}}"]);
+    assert!(m.starts_with("a-volume-name-…,"), "{m}");
+    // .Size asks for sizes: the container's layer (the 6 bytes of /f),
+    // virtual with the image.
+    let size = c.ok(&["ps", "-a", "-f", "name=m1", "--format", "{{.Size}}"]);
+    let (rw, virt) = size
+        .trim()
+        .split_once(" (virtual ")
+        .expect("a virtual size");
+    assert_eq!(rw, "6B", "{size}");
+    assert!(virt.ends_with("MB)") || virt.ends_with("kB)"), "{size}");
+    let rf = c.ok(&["ps", "-a", "-f", "name=m1", "--format", "{{.RunningFor}}"]);
+    assert!(rf.trim().ends_with(" ago"), "{rf}");
+    // The table header of a method call.
+    let t = c.ok(&[
+        "ps",
+        "-a",
+        "--format",
+        r#"table {{.Label "k"}}\t{{.Networks}}"#,
+    ]);
+    assert!(t.lines().next().unwrap().starts_with("LABEL"), "{t}");
+    assert!(t.lines().next().unwrap().contains("NETWORKS"), "{t}");
+    // --format json: docker's keys.
+    let j = c.ok(&["ps", "-a", "-f", "name=m1", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(j.trim()).unwrap();
+    assert_eq!(v["Networks"], "none");
+    assert_eq!(v["LocalVolumes"], "1");
+    assert!(v.get("Label").is_none(), "{j}");
+}
+
+#[test]
 fn run_pulls_a_missing_image() {
     let Some(reg) = common::DockerRegistry::start(None) else {
         return;

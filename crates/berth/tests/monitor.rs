@@ -299,6 +299,119 @@ fn restart_always_restarts_and_stop_prevents_it() {
 }
 
 #[test]
+fn kill_is_a_manual_stop_unless_another_signal_than_the_stop_signal() {
+    let c = Ctr::new();
+    // docker kill (SIGKILL): the restart policy does not restart it.
+    let id = c
+        .ok(&[
+            "run",
+            "-d",
+            "--restart",
+            "always",
+            "bb",
+            "busybox",
+            "sleep",
+            "1000",
+        ])
+        .trim()
+        .to_string();
+    c.ok(&["kill", &id]);
+    // Exited with no restart counted: the exit decided against a restart
+    // (a restart would have recorded `restarting` and counted it).
+    c.until("exited", || c.inspect(&id, "{{.State.Status}}") == "exited");
+    assert_eq!(
+        c.inspect(&id, "{{.State.ExitCode}} {{.RestartCount}}"),
+        "137 0"
+    );
+    assert_eq!(c.state_json(&id)["MonitorPid"], 0);
+    let script = "trap 'exit 3' USR1; while :; do busybox sleep 1; done";
+    // Without a configured stop signal, any signal of `kill` counts.
+    let any = c
+        .ok(&["run", "-d", "--restart", "always", "bb", "sh", "-c", script])
+        .trim()
+        .to_string();
+    c.ok(&["kill", "-s", "USR1", &any]);
+    c.until("exited", || {
+        c.inspect(&any, "{{.State.Status}}") == "exited"
+    });
+    assert_eq!(
+        c.inspect(&any, "{{.State.ExitCode}} {{.RestartCount}}"),
+        "3 0"
+    );
+    // With one, another signal is not a stop: the policy restarts it.
+    let other = c
+        .ok(&[
+            "run",
+            "-d",
+            "--restart",
+            "always",
+            "--stop-signal",
+            "SIGTERM",
+            "bb",
+            "sh",
+            "-c",
+            script,
+        ])
+        .trim()
+        .to_string();
+    c.ok(&["kill", "-s", "USR1", &other]);
+    c.until("restarted", || {
+        c.inspect(&other, "{{.RestartCount}}") == "1"
+            && c.inspect(&other, "{{.State.Status}}") == "running"
+    });
+    c.ok(&["rm", "-f", &other]);
+}
+
+#[test]
+fn wait_returns_at_the_next_exit_through_restarts() {
+    let c = Ctr::new();
+    let id = c
+        .ok(&[
+            "run",
+            "-d",
+            "--restart",
+            "always",
+            "bb",
+            "sh",
+            "-c",
+            "while [ ! -e /go ]; do busybox sleep 0.1; done; busybox rm /go; exit 7",
+        ])
+        .trim()
+        .to_string();
+    let mut waiter = c
+        .env
+        .cmd(&["wait", &id])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    c.ok(&["exec", &id, "busybox", "touch", "/go"]);
+    let t = Instant::now();
+    let status = loop {
+        if let Some(s) = waiter.try_wait().unwrap() {
+            break s;
+        }
+        if t.elapsed() > Duration::from_secs(20) {
+            let _ = waiter.kill();
+            let _ = waiter.wait();
+            panic!(
+                "wait did not return; the container: {}",
+                c.inspect(&id, "{{.State.Status}} {{.RestartCount}}")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut waiter.stdout.take().unwrap(), &mut out).unwrap();
+    assert!(status.success());
+    assert_eq!(out.trim(), "7");
+    // The policy started it again: a new run to wait for.
+    c.until("restarted", || {
+        c.inspect(&id, "{{.State.Status}} {{.RestartCount}}") == "running 1"
+    });
+    c.ok(&["rm", "-f", &id]);
+}
+
+#[test]
 fn health_becomes_healthy_or_unhealthy() {
     let c = Ctr::new();
     let good = c
@@ -372,6 +485,70 @@ fn health_becomes_healthy_or_unhealthy() {
         .trim()
         .to_string();
     assert_eq!(c.inspect(&none, "{{json .State.Health}}"), "null");
+}
+
+/// Host processes whose command line is exactly `args`.
+fn processes_running(args: &[&str]) -> usize {
+    let want: Vec<u8> = args
+        .iter()
+        .flat_map(|a| [a.as_bytes(), b"\0"].concat())
+        .collect();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            let p = e.path();
+            std::fs::read(p.join("cmdline")).is_ok_and(|c| c == want)
+                && std::fs::read_to_string(p.join("stat"))
+                    .is_ok_and(|s| !s.rsplit_once(") ").is_some_and(|(_, r)| r.starts_with('Z')))
+        })
+        .count()
+}
+
+#[test]
+fn health_timeout_kills_the_probe_and_fails() {
+    let c = Ctr::new();
+    let marker = ["busybox", "sleep", "4711"];
+    let id = c
+        .ok(&[
+            "run",
+            "-d",
+            "--health-cmd",
+            "echo probing; exec busybox sleep 4711",
+            "--health-interval",
+            "100ms",
+            "--health-timeout",
+            "1s",
+            "--health-retries",
+            "3",
+            "bb",
+            "busybox",
+            "sleep",
+            "1000",
+        ])
+        .trim()
+        .to_string();
+    c.until("three timed-out probes", || {
+        c.inspect(&id, "{{.State.Health.FailingStreak}}")
+            .parse::<i64>()
+            .unwrap_or(0)
+            >= 3
+    });
+    assert_eq!(c.inspect(&id, "{{.State.Health.Status}}"), "unhealthy");
+    let h: serde_json::Value =
+        serde_json::from_str(&c.inspect(&id, "{{json .State.Health}}")).unwrap();
+    let last = h["Log"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["ExitCode"], -1);
+    assert_eq!(
+        last["Output"], "Health check exceeded timeout (1s): probing\n",
+        "{h}"
+    );
+    // Each timed-out probe was killed: they do not pile up (at most the
+    // current one runs).
+    let n = processes_running(&marker);
+    assert!(n <= 1, "{n} probes still running");
+    c.ok(&["rm", "-f", &id]);
+    c.until("no probe left", || processes_running(&marker) == 0);
 }
 
 #[test]
@@ -530,6 +707,53 @@ fn external_runtimes_through_the_monitor() {
             let out = String::from_utf8_lossy(&o.stdout);
             assert!(out.contains("22 66"), "{rt}: {out}");
             assert_eq!(o.status.code(), Some(4), "{rt}: {out}");
+            // exec -t through the runtime: the pty of our size, stdin, the
+            // exit code.
+            let id = c
+                .ok(&[
+                    "run",
+                    "-d",
+                    "--runtime",
+                    rt,
+                    "bb",
+                    "busybox",
+                    "sleep",
+                    "1000",
+                ])
+                .trim()
+                .to_string();
+            let cmd = format!(
+                "stty rows 23 cols 77; {} --root {} exec -it {id} sh -c 'busybox stty size; read x; echo got-$x; exit 5'",
+                common::BERTH,
+                c.env.root().display()
+            );
+            let mut ch = std::process::Command::new("script")
+                .args(["-qec", &cmd, "/dev/null"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap();
+            // The terminal buffers the line until the process reads it.
+            ch.stdin.take().unwrap().write_all(b"typed\r").unwrap();
+            let t = Instant::now();
+            let st = loop {
+                if let Some(st) = ch.try_wait().unwrap() {
+                    break st;
+                }
+                if t.elapsed() > Duration::from_secs(20) {
+                    let _ = ch.kill();
+                    let _ = ch.wait();
+                    panic!("{rt}: exec -t did not finish");
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            };
+            let mut seen = Vec::new();
+            std::io::Read::read_to_end(&mut ch.stdout.take().unwrap(), &mut seen).unwrap();
+            let text = String::from_utf8_lossy(&seen);
+            assert!(text.contains("23 77"), "{rt}: {text}");
+            assert!(text.contains("got-typed"), "{rt}: {text}");
+            assert_eq!(st.code(), Some(5), "{rt}: {text}");
+            c.ok(&["rm", "-f", &id]);
         }
     }
 }
@@ -603,6 +827,80 @@ fn run_it_detaches_with_ctrl_p_ctrl_q() {
     assert_eq!(st.code(), Some(0));
     // Detached: the container goes on.
     assert_eq!(c.inspect("detachme", "{{.State.Status}}"), "running");
+    drop(input);
+}
+
+#[test]
+fn detach_keys_replace_ctrl_p_ctrl_q() {
+    use std::io::Read;
+    let c = Ctr::new();
+    // Docker's format is checked before anything is created.
+    let err = c.env.fails(
+        &["run", "-it", "--detach-keys", "ctrl-foo", "bb", "sh"],
+        125,
+    );
+    assert!(err.contains("Invalid detach keys (ctrl-foo)"), "{err}");
+    assert!(c.ok(&["ps", "-aq"]).is_empty());
+    if !common::have("script") {
+        eprintln!("skipping the terminal part: script (util-linux) is not installed");
+        return;
+    }
+    let cmd = format!(
+        "{} --root {} run -it --detach-keys ctrl-a,x --name dk bb sh",
+        common::BERTH,
+        c.env.root().display()
+    );
+    let mut ch = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = ch.stdin.take().unwrap();
+    let mut out = ch.stdout.take().unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 1024];
+    let mut read_until = |want: &str, seen: &mut Vec<u8>| {
+        while !String::from_utf8_lossy(seen).contains(want) {
+            let n = out.read(&mut buf).unwrap();
+            assert!(n > 0, "no {want:?}: {}", String::from_utf8_lossy(seen));
+            seen.extend_from_slice(&buf[..n]);
+        }
+    };
+    read_until("/ # ", &mut seen);
+    // ctrl-p ctrl-q and a lone ctrl-a go to the container now.
+    input.write_all(&[0x10, 0x11, 0x01, b'y']).unwrap();
+    input.write_all(b"\x15echo still-attached\r").unwrap();
+    read_until("still-attached\r\n", &mut seen);
+    input.write_all(&[0x01, b'x']).unwrap();
+    let st = ch.wait().unwrap();
+    assert_eq!(st.code(), Some(0));
+    assert_eq!(c.inspect("dk", "{{.State.Status}}"), "running");
+    // attach takes them too.
+    let cmd = format!(
+        "{} --root {} attach --detach-keys ctrl-b dk",
+        common::BERTH,
+        c.env.root().display()
+    );
+    let mut ch = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = ch.stdin.take().unwrap();
+    let mut out = ch.stdout.take().unwrap();
+    input.write_all(b"echo re-attached\r").unwrap();
+    let mut seen = Vec::new();
+    while !String::from_utf8_lossy(&seen).contains("re-attached\r\n") {
+        let n = out.read(&mut buf).unwrap();
+        assert!(n > 0, "{}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&buf[..n]);
+    }
+    input.write_all(&[0x02]).unwrap();
+    let st = ch.wait().unwrap();
+    assert_eq!(st.code(), Some(0));
+    assert_eq!(c.inspect("dk", "{{.State.Status}}"), "running");
     drop(input);
 }
 

@@ -497,6 +497,30 @@ fn names_resolve_on_a_user_network_and_rm_refuses_in_use() {
         &a,
     ]);
     assert_eq!(code, 0, "{out}");
+    // rename: the DNS answers the new name, no longer the old one.
+    let b = format!("renamed-{tag}");
+    n.ok(&["rename", &a, &b]);
+    let lookup = |name: &str| {
+        n.run(&[
+            "run",
+            "--rm",
+            "--network",
+            &net,
+            "bb",
+            "busybox",
+            "nslookup",
+            name,
+        ])
+    };
+    let (code, out, err) = lookup(&b);
+    assert_eq!(code, 0, "nslookup {b}: {out}{err}");
+    assert!(out.contains(&format!("Address: {ip}")), "{out}");
+    let (code, out, _) = lookup(&a);
+    assert!(
+        code != 0 && !out.contains(&format!("Address: {ip}")),
+        "the old name still resolves: {out}"
+    );
+    n.ok(&["rename", &b, &a]);
     // Unknown names are forwarded, and answered NXDOMAIN/failure, not hung.
     let (code, _, _) = n.run(&[
         "run",
@@ -523,6 +547,119 @@ fn names_resolve_on_a_user_network_and_rm_refuses_in_use() {
     until("the DNS exits", || (!pid.exists()).then_some(()));
     assert_eq!(n.ok(&["network", "rm", &net]).trim(), net);
     assert!(!sh("ip -o link show").contains(&format!("br-{}", &nid[..12])));
+}
+
+/// A tiny DNS server on `addr`:53/udp answering A queries for `name`
+/// with `ip` (others: no answers); counts the queries for `name`.
+fn fake_upstream(
+    addr: &str,
+    name: &'static str,
+    ip: std::net::Ipv4Addr,
+) -> std::sync::Arc<std::sync::atomic::AtomicUsize> {
+    let sock = UdpSocket::bind((addr, 53)).unwrap();
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = seen.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 1500];
+        while let Ok((n, from)) = sock.recv_from(&mut buf) {
+            let raw = &buf[..n];
+            let Some(q) = network::dns::parse_query(raw) else {
+                continue;
+            };
+            let ips = if q.name == name && q.qtype == network::dns::TYPE_A {
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                vec![ip]
+            } else {
+                Vec::new()
+            };
+            let _ = sock.send_to(&network::dns::answer(raw, &q, &ips), from);
+        }
+    });
+    seen
+}
+
+#[test]
+fn dns_flag_on_a_user_network_keeps_the_embedded_dns_and_forwards() {
+    let n = Net::new();
+    let tag = format!("{:x}", std::process::id());
+    let net = format!("berthdns-{tag}");
+    let peer = format!("peer-{tag}");
+    n.ok(&["network", "create", &net]);
+    // An upstream only this container uses, on a loopback address.
+    let pid = std::process::id();
+    let up = format!("127.{}.{}.53", 100 + pid % 100, (pid / 100) % 250 + 1);
+    let seen = fake_upstream(&up, "only-upstream.example", "203.0.113.7".parse().unwrap());
+    let pid = n
+        .ok(&[
+            "run",
+            "-d",
+            "--name",
+            &peer,
+            "--network",
+            &net,
+            "bb",
+            "busybox",
+            "sleep",
+            "1000",
+        ])
+        .trim()
+        .to_string();
+    let nets: serde_json::Value =
+        serde_json::from_str(&n.inspect(&pid, "{{json .NetworkSettings.Networks}}")).unwrap();
+    let peer_ip = nets[&net]["IPAddress"].as_str().unwrap().to_string();
+    let script = format!(
+        "cat /etc/resolv.conf; echo ---; busybox nslookup only-upstream.example; echo ---; busybox nslookup {peer}"
+    );
+    let (code, out, err) = n.run(&[
+        "run",
+        "--rm",
+        "--network",
+        &net,
+        "--dns",
+        &up,
+        "bb",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let parts: Vec<&str> = out.split("---\n").collect();
+    assert_eq!(parts.len(), 3, "{out}");
+    let ipam: serde_json::Value =
+        serde_json::from_str(&n.ok(&["network", "inspect", "-f", "{{json .IPAM}}", &net])).unwrap();
+    let gw = ipam["Config"][0]["Gateway"].as_str().unwrap().to_string();
+    // resolv.conf: the embedded DNS only; the --dns server is forwarded to.
+    let ns: Vec<&str> = parts[0]
+        .lines()
+        .filter(|l| l.starts_with("nameserver"))
+        .collect();
+    assert_eq!(ns, [format!("nameserver {gw}")], "{}", parts[0]);
+    assert!(
+        parts[0].contains(&format!("# ExtServers: [{up}]")),
+        "{}",
+        parts[0]
+    );
+    assert!(parts[1].contains("Address: 203.0.113.7"), "{}", parts[1]);
+    assert!(seen.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+    assert!(
+        parts[2].contains(&format!("Address: {peer_ip}")),
+        "peer {peer_ip}: {}",
+        parts[2]
+    );
+    // A container without --dns does not use that upstream.
+    let before = seen.load(std::sync::atomic::Ordering::SeqCst);
+    let _ = n.run(&[
+        "run",
+        "--rm",
+        "--network",
+        &net,
+        "bb",
+        "busybox",
+        "nslookup",
+        "only-upstream.example",
+    ]);
+    assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), before);
+    n.ok(&["rm", "-f", &pid]);
 }
 
 #[test]

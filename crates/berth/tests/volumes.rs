@@ -623,6 +623,43 @@ fn cp_into_a_read_only_volume_is_refused() {
 }
 
 #[test]
+fn cp_into_a_tmpfs_of_a_stopped_container_writes_the_rootfs_below() {
+    // Docker's cp sees the container's filesystem without its tmpfs
+    // mounts: into a stopped container, the file lands in the rootfs
+    // directory under the mount point, hidden by the tmpfs once it runs.
+    let t = T::new();
+    let name = format!("tc{}", std::process::id());
+    t.ok(&[
+        "run",
+        "--name",
+        &name,
+        "--tmpfs",
+        "/t",
+        "--mount",
+        "type=tmpfs,target=/m",
+        "vbb",
+        "sh",
+        "-c",
+        "ls -A /t /m",
+    ]);
+    let file = t.env.path("f");
+    std::fs::write(&file, "under the tmpfs").unwrap();
+    for dir in ["/t", "/m"] {
+        t.ok(&["cp", file.to_str().unwrap(), &format!("{name}:{dir}/f")]);
+        let o = t.env.output(&["cp", &format!("{name}:{dir}/f"), "-"]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let mut a = tar::Archive::new(&o.stdout[..]);
+        let mut e = a.entries().unwrap().next().unwrap().unwrap();
+        let mut body = String::new();
+        std::io::Read::read_to_string(&mut e, &mut body).unwrap();
+        assert_eq!(body, "under the tmpfs");
+    }
+    // Running again, the tmpfs mounts hide it.
+    let out = t.ok(&["start", "-a", &name]);
+    assert_eq!(out, "/m:\n\n/t:\n", "{out}");
+}
+
+#[test]
 fn stats_shows_the_memory_limit() {
     let t = T::new();
     let name = format!("st{}", std::process::id());

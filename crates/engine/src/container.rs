@@ -177,6 +177,11 @@ pub struct State {
     pub restart_count: u32,
     /// Set by `stop`/`kill` so `--restart` policies know the user asked.
     pub stopped_by_user: bool,
+    /// How many runs have exited, and the code of the last one (kept
+    /// while a restart policy runs it again): `wait` returns at the next
+    /// exit, as docker's.
+    pub exits: u64,
+    pub last_exit_code: i32,
 }
 
 impl Default for State {
@@ -194,6 +199,8 @@ impl Default for State {
             finished_at: crate::timeutil::ZERO_TIME.into(),
             restart_count: 0,
             stopped_by_user: false,
+            exits: 0,
+            last_exit_code: 0,
         }
     }
 }

@@ -74,6 +74,8 @@ impl Engine {
                 Status::Exited
             };
             st.exit_code = code;
+            st.exits += 1;
+            st.last_exit_code = code;
             st.oom_killed = oom;
             st.pid = 0;
             if !restart {

@@ -292,7 +292,8 @@ impl Engine {
 }
 
 /// Execs the check with its output captured; (exit code, output). A
-/// check running past the timeout counts as failed (-1).
+/// check running past the timeout is killed (SIGKILL, as docker kills the
+/// exec'd probe) and counts as failed (-1) with docker's message.
 fn probe(e: &Engine, id: &str, check: &Check) -> (i64, String) {
     let (r, w) = match crate::sys::pipe() {
         Ok(p) => p,
@@ -307,8 +308,13 @@ fn probe(e: &Engine, id: &str, check: &Check) -> (i64, String) {
         stdout: Some(w),
         stderr: Some(w2),
     };
+    let pid_file = e
+        .container_dir(id)
+        .join(format!("health-probe-{}.pid", std::process::id()));
+    let _ = std::fs::remove_file(&pid_file);
     let opts = crate::ops::ExecOptions {
         cmd: check.argv.clone(),
+        pid_file: Some(pid_file.clone()),
         ..Default::default()
     };
     let (tx, rx) = std::sync::mpsc::channel();
@@ -317,27 +323,75 @@ fn probe(e: &Engine, id: &str, check: &Check) -> (i64, String) {
     std::thread::spawn(move || {
         let _ = tx.send(eng.exec(&ident, &opts, stdio));
     });
-    let reader = std::thread::spawn(move || {
-        let mut out = Vec::new();
-        let _ = std::fs::File::from(r)
-            .take(MAX_OUTPUT as u64)
-            .read_to_end(&mut out);
-        String::from_utf8_lossy(&out).into_owned()
-    });
-    let t = Instant::now();
-    match rx.recv_timeout(check.timeout) {
+    // The output so far, shared: a timed-out probe reports what it said.
+    let out = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    {
+        let out = out.clone();
+        std::thread::spawn(move || {
+            let mut f = std::fs::File::from(r);
+            let mut buf = [0u8; 1024];
+            loop {
+                match f.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        let mut o = out.lock().unwrap_or_else(|p| p.into_inner());
+                        let room = MAX_OUTPUT.saturating_sub(o.len());
+                        o.extend_from_slice(&buf[..n.min(room)]);
+                    }
+                }
+            }
+            let _ = done_tx.send(());
+        });
+    }
+    let said = || {
+        let o = out.lock().unwrap_or_else(|p| p.into_inner());
+        String::from_utf8_lossy(&o).into_owned()
+    };
+    let r = match rx.recv_timeout(check.timeout) {
         Ok(Ok(code)) => {
-            let out = reader.join().unwrap_or_default();
-            (code as i64, out)
+            // Descendants may hold the pipe open: do not wait for them long.
+            let _ = done_rx.recv_timeout(Duration::from_secs(1));
+            (code as i64, said())
         }
         Ok(Err(err)) => (-1, err.to_string()),
-        Err(_) => (
-            -1,
-            format!(
-                "Health check exceeded timeout ({}s)",
-                t.elapsed().as_secs_f64().round()
-            ),
-        ),
+        Err(_) => {
+            kill_probe(&pid_file, &rx);
+            let limit = timeutil::go_duration(check.timeout);
+            let s = said();
+            let msg = if s.is_empty() {
+                format!("Health check exceeded timeout ({limit})")
+            } else {
+                format!("Health check exceeded timeout ({limit}): {s}")
+            };
+            (-1, msg)
+        }
+    };
+    let _ = std::fs::remove_file(&pid_file);
+    r
+}
+
+/// Kills a probe past its timeout and waits (boundedly) for the exec to
+/// return, so dying probes do not pile up. The probe is a child of the
+/// exec helper, unreaped until it exits, so its pid is still its own.
+fn kill_probe<T>(pid_file: &std::path::Path, exec_done: &std::sync::mpsc::Receiver<T>) {
+    let t = Instant::now();
+    let mut killed = false;
+    while t.elapsed() < Duration::from_secs(10) {
+        if !killed {
+            let pid = std::fs::read_to_string(pid_file)
+                .ok()
+                .and_then(|s| s.trim().parse::<i32>().ok())
+                .filter(|p| *p > 0);
+            if let Some(pid) = pid {
+                let _ = oci_runtime::sys::kill(pid, libc::SIGKILL);
+                killed = true;
+            }
+        }
+        match exec_done.recv_timeout(Duration::from_millis(50)) {
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            _ => return,
+        }
     }
 }
 

@@ -202,13 +202,13 @@ fn external_create_start(
 }
 
 /// A temporary console socket for an external runtime.
-struct ConsoleRelay {
+pub(crate) struct ConsoleRelay {
     dir: PathBuf,
     listener: std::os::unix::net::UnixListener,
 }
 
 impl ConsoleRelay {
-    fn new() -> Result<ConsoleRelay> {
+    pub(crate) fn new() -> Result<ConsoleRelay> {
         // A short path: socket paths are limited to 108 bytes.
         let dir = PathBuf::from(format!("/tmp/berth-console-{:016x}", fsutil::random_u64()));
         std::fs::create_dir(&dir)
@@ -220,14 +220,12 @@ impl ConsoleRelay {
         Ok(ConsoleRelay { dir, listener })
     }
 
-    fn path(&self) -> PathBuf {
+    pub(crate) fn path(&self) -> PathBuf {
         self.dir.join("s")
     }
 
-    /// Takes the master the runtime sent and sends it on to `to`.
-    fn pass_to(&self, to: &OwnedFd) -> Result<()> {
-        use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
-        use std::os::fd::AsRawFd;
+    /// The master the runtime sent (it has returned: no waiting).
+    pub(crate) fn take_master(&self) -> Result<OwnedFd> {
         self.listener
             .set_nonblocking(true)
             .map_err(|e| Error::io("console socket", e))?;
@@ -236,7 +234,14 @@ impl ConsoleRelay {
             .accept()
             .map_err(|e| Error::msg(format!("the runtime sent no console: {e}")))?;
         let conn = OwnedFd::from(conn);
-        let master = crate::exec_tty::recv_master(&conn)?;
+        crate::exec_tty::recv_master(&conn)
+    }
+
+    /// Takes the master the runtime sent and sends it on to `to`.
+    fn pass_to(&self, to: &OwnedFd) -> Result<()> {
+        use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+        use std::os::fd::AsRawFd;
+        let master = self.take_master()?;
         let fds = [master.as_raw_fd()];
         sendmsg::<()>(
             to.as_raw_fd(),

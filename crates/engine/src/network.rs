@@ -239,6 +239,7 @@ fn setup_bridge(e: &Engine, c: &Container, name: &str) -> Result<()> {
     let join = Join {
         aliases: c.options.network_aliases.clone(),
         ip: c.options.ip.as_deref().and_then(|s| s.parse().ok()),
+        dns: ext_servers(c),
     };
     let mut tries = 0;
     let (net, ep) = loop {
@@ -256,8 +257,11 @@ fn setup_bridge(e: &Engine, c: &Container, name: &str) -> Result<()> {
     connect_extras(e, c, &mut m)?;
     let hostname = c.config.hostname.clone();
     rewrite(e, &c.id, "hosts", |b| format!("{b}{}\t{hostname}\n", ep.ip))?;
-    if net.has_dns() && c.options.dns.is_empty() {
+    if net.has_dns() {
+        // As docker: the embedded DNS stays the nameserver with --dns too,
+        // and forwards other names to those servers (ExtServers).
         let gw = net.gateway;
+        let ext = join.dns.clone();
         rewrite(e, &c.id, "resolv.conf", |b| {
             let mut out = format!("nameserver {gw}\n");
             for l in b
@@ -267,11 +271,24 @@ fn setup_bridge(e: &Engine, c: &Container, name: &str) -> Result<()> {
                 out.push_str(l);
                 out.push('\n');
             }
+            if !ext.is_empty() {
+                let list: Vec<String> = ext.iter().map(ToString::to_string).collect();
+                out.push_str(&format!("# ExtServers: [{}]\n", list.join(" ")));
+            }
             out
         })?;
         start_dns(e, &net)?;
     }
     Ok(())
+}
+
+/// The container's `--dns` servers, for the embedded DNS to forward to.
+fn ext_servers(c: &Container) -> Vec<std::net::IpAddr> {
+    c.options
+        .dns
+        .iter()
+        .filter_map(|d| d.parse().ok())
+        .collect()
 }
 
 /// Starts the network's resolver (`berth __network-dns STATE RUN NET`, the
@@ -314,6 +331,7 @@ fn connect_extras(e: &Engine, c: &Container, m: &mut Manager<RealHost>) -> Resul
         let join = Join {
             aliases: x.aliases.clone(),
             ip: x.ip,
+            dns: ext_servers(c),
         };
         m.connect(&c.id, &c.name, &net, &join, &[]).map_err(conv)?;
         if net.has_dns() {
@@ -321,6 +339,11 @@ fn connect_extras(e: &Engine, c: &Container, m: &mut Manager<RealHost>) -> Resul
         }
     }
     Ok(())
+}
+
+/// `rename`: the embedded DNS answers the new name (not the old one).
+pub(crate) fn rename(e: &Engine, id: &str, old: &str, new: &str) -> Result<()> {
+    manager(e).rename(id, old, new).map_err(conv)
 }
 
 /// `network connect`: now if the container runs, and at every start.
@@ -340,7 +363,11 @@ pub fn connect(e: &Engine, container: &str, network: &str, join: &Join) -> Resul
                 )));
             }
             if st.running() {
-                m.connect(&id, &c.name, &net, join, &[]).map_err(conv)?;
+                let join = Join {
+                    dns: ext_servers(&c),
+                    ..join.clone()
+                };
+                m.connect(&id, &c.name, &net, &join, &[]).map_err(conv)?;
                 if net.has_dns() {
                     start_dns(e, &net)?;
                 }
@@ -562,6 +589,22 @@ pub fn settings(e: &Engine, c: &Container) -> Value {
         "IPv6Gateway": "",
         "Networks": networks,
     })
+}
+
+/// The networks of a container as `ps` shows them: its network mode's
+/// (`bridge`, a user network, `host`, `none`; none for `container:`) and
+/// those of `network connect`, sorted.
+pub fn network_names(e: &Engine, c: &Container) -> Vec<String> {
+    let mut v = match Mode::parse(Some(&c.host_config.network_mode)) {
+        Mode::Container(_) => Vec::new(),
+        Mode::Bridge(n) => std::iter::once(n)
+            .chain(load_extras(e, &c.id).into_iter().map(|x| x.network))
+            .collect(),
+        m => vec![m.name()],
+    };
+    v.sort();
+    v.dedup();
+    v
 }
 
 /// `network inspect`, docker's shape; `containers` are this store's.

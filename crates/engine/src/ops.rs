@@ -114,6 +114,12 @@ pub struct Summary {
     /// The name, without docker's leading `/`.
     pub names: String,
     pub labels: std::collections::BTreeMap<String, String>,
+    /// Docker's `Mounts`: each mount's volume name, else its source.
+    pub mounts: Vec<String>,
+    /// How many of those are `local` volumes.
+    pub local_volumes: usize,
+    /// The networks it is attached to (or configured for), sorted.
+    pub networks: Vec<String>,
 }
 
 /// Options of `exec`.
@@ -133,6 +139,9 @@ pub struct ExecOptions {
     pub tty: bool,
     /// With `-t`: the pty's size (rows, cols).
     pub console_size: Option<(u16, u16)>,
+    /// Where to write the process's host pid once it runs (the
+    /// healthcheck kills a probe past its timeout).
+    pub pid_file: Option<PathBuf>,
 }
 
 /// Descriptors for an exec'd process; `None` inherits the caller's.
@@ -520,24 +529,52 @@ impl Engine {
                 "cannot kill container {container}: container {id} is not running"
             )));
         }
-        self.mark_stopped_by_user(&id);
+        // Docker (daemon/kill.go): SIGKILL, the container's stop signal,
+        // or any signal when none is configured makes the container exit
+        // on its next exit (restart policies do not apply); other signals
+        // leave the policy alone.
+        let c = self.load_config(&id)?;
+        let stop_signal = match &c.config.stop_signal {
+            Some(s) => Some(crate::options::parse_signal("--stop-signal", s)?),
+            None => None,
+        };
+        if sig == libc::SIGKILL || stop_signal.map_or(true, |s| s == sig) {
+            self.mark_stopped_by_user(&id);
+        }
+        if st.status == Status::Restarting {
+            // No process to signal; the mark keeps it from starting again.
+            return Ok(());
+        }
         let rt = runtime_for(self, &id);
         rt.kill(self, &id, sig, sig == libc::SIGKILL)?;
         if st.status == Status::Paused && sig == libc::SIGKILL {
             let _ = rt.pause(self, &id, false);
         }
+        if sig == libc::SIGKILL {
+            // As docker's kill: returns once the container has exited.
+            self.wait_exit(&id, Some(Duration::from_secs(10)));
+        }
         Ok(())
     }
 
-    /// `wait`: blocks until the container is not running; its exit code.
+    /// `wait`: blocks until the container's current run exits (docker's
+    /// `not-running` condition: a restart policy starting it again does
+    /// not keep it waiting); that run's exit code.
     pub fn wait(&self, container: &str) -> Result<i32> {
         let id = self.lookup(container)?;
+        let first = self.state(&id)?;
+        if !first.running() {
+            return Ok(first.exit_code);
+        }
         loop {
+            std::thread::sleep(Duration::from_millis(20));
             let st = self.state(&id)?;
+            if st.exits > first.exits {
+                return Ok(st.last_exit_code);
+            }
             if !st.running() {
                 return Ok(st.exit_code);
             }
-            std::thread::sleep(Duration::from_millis(20));
         }
     }
 
@@ -696,10 +733,33 @@ impl Engine {
                 exit_code: st.exit_code,
                 names: c.name.clone(),
                 labels: c.config.labels.clone(),
+                mounts: c
+                    .mounts
+                    .iter()
+                    .map(|m| {
+                        if m.name.is_empty() {
+                            m.source.clone()
+                        } else {
+                            m.name.clone()
+                        }
+                    })
+                    .collect(),
+                local_volumes: c.mounts.iter().filter(|m| m.driver == "local").count(),
+                networks: crate::network::network_names(self, &c),
             });
         }
         out.sort_by(|a, b| b.created.cmp(&a.created));
         Ok(out)
+    }
+
+    /// `ps --size`: (bytes written in the container's layer, that plus
+    /// the image's layers), docker's SizeRw and SizeRootFs.
+    pub fn size(&self, container: &str) -> Result<(u64, u64)> {
+        let id = self.lookup(container)?;
+        let c = self.load_config(&id)?;
+        let rw = crate::volumes::dir_size(&self.container_dir(&id).join("upper"));
+        let image: u64 = c.lowers.iter().map(|l| crate::volumes::dir_size(l)).sum();
+        Ok((rw, rw + image))
     }
 
     /// The stored record of a container.
@@ -909,8 +969,10 @@ impl Engine {
         names.retain(|_, v| *v != id);
         names.insert(new.clone(), id.clone());
         self.save_names(&names)?;
-        c.name = new;
-        self.save_config(&c)
+        let old = std::mem::replace(&mut c.name, new.clone());
+        self.save_config(&c)?;
+        // As docker's: the user networks' DNS records follow the name.
+        crate::network::rename(self, &id, &old, &new)
     }
 
     // ---- exec -------------------------------------------------------------
@@ -939,6 +1001,11 @@ impl Engine {
         p["args"] = json!(opts.cmd);
         p["terminal"] = json!(opts.tty && !opts.detach);
         p.as_object_mut().map(|o| o.remove("consoleSize"));
+        let external = matches!(runtime_for(self, &id), Runtime::External(_));
+        if let (true, true, Some((rows, cols))) = (external, opts.tty, opts.console_size) {
+            // The runtime sizes the pty before the process runs.
+            p["consoleSize"] = json!({"height": rows, "width": cols});
+        }
         let env = crate::options::parse_env(&opts.env)?;
         let base: Vec<String> = c.process_env.clone();
         p["env"] = json!(spec::replace_or_append_env(&base, &env));
@@ -970,9 +1037,9 @@ impl Engine {
             serde_json::from_value(p).map_err(|e| Error::msg(format!("exec process: {e}")))?;
         match runtime_for(self, &id) {
             Runtime::Builtin => self.exec_builtin(&id, process, opts, stdio),
-            Runtime::External(_) if opts.tty => Err(Error::invalid(
-                "invalid --tty: exec with a terminal is not supported with --runtime yet",
-            )),
+            Runtime::External(rt) if opts.tty && !opts.detach => {
+                self.exec_external_tty(&id, &rt, &process, opts, stdio)
+            }
             Runtime::External(rt) => {
                 let pf = self
                     .container_dir(&id)
@@ -982,6 +1049,9 @@ impl Engine {
                 cmd.arg("--root").arg(self.run_root()).arg("exec");
                 if opts.detach {
                     cmd.arg("--detach");
+                }
+                if let Some(p) = &opts.pid_file {
+                    cmd.arg("--pid-file").arg(p);
                 }
                 cmd.arg("--process").arg(&pf).arg(&id);
                 if let Some(f) = stdio.stdin {
@@ -996,6 +1066,84 @@ impl Engine {
                 let s = cmd.status().ctx(|| format!("cannot run {}", rt.display()));
                 let _ = std::fs::remove_file(&pf);
                 Ok(s?.code().unwrap_or(255))
+            }
+        }
+    }
+
+    /// `exec -t` with an external runtime: it runs the process detached
+    /// with a console socket of ours, and exits; we (its subreaper) proxy
+    /// the master it sent and reap the process for its status.
+    fn exec_external_tty(
+        &self,
+        id: &str,
+        rt: &Path,
+        process: &oci_spec::runtime::Process,
+        opts: &ExecOptions,
+        stdio: ExecStdio,
+    ) -> Result<i32> {
+        let dir = self.container_dir(id);
+        let tag = format!("{}-{:x}", std::process::id(), crate::fsutil::random_u64());
+        let pf = dir.join(format!("exec-{tag}.json"));
+        let pidf = dir.join(format!("exec-{tag}.pid"));
+        fsutil::write_json(&pf, process)?;
+        let relay = crate::internal::ConsoleRelay::new();
+        let relay = match relay {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = std::fs::remove_file(&pf);
+                return Err(e);
+            }
+        };
+        // The runtime exits once the process runs; it is re-parented to us.
+        let _ = oci_runtime::sys::set_child_subreaper();
+        let out = std::process::Command::new(rt)
+            .arg("--root")
+            .arg(self.run_root())
+            .args(["exec", "--detach", "--tty", "--console-socket"])
+            .arg(relay.path())
+            .arg("--pid-file")
+            .arg(&pidf)
+            .arg("--process")
+            .arg(&pf)
+            .arg(id)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .ctx(|| format!("cannot run {}", rt.display()));
+        let _ = std::fs::remove_file(&pf);
+        let pid = std::fs::read_to_string(&pidf)
+            .ok()
+            .and_then(|s| s.trim().parse::<i32>().ok());
+        let _ = std::fs::remove_file(&pidf);
+        let out = out?;
+        if !out.status.success() {
+            let msg = String::from_utf8_lossy(&out.stderr).trim().to_string();
+            return Err(crate::error::classify(format!(
+                "{} exec: {msg}",
+                rt.display()
+            )));
+        }
+        let Some(pid) = pid else {
+            return Err(Error::msg(format!(
+                "{} exec wrote no pid file",
+                rt.display()
+            )));
+        };
+        let master = relay.take_master()?;
+        let ExecStdio { stdin, stdout, .. } = stdio;
+        let pump = stdin.is_none();
+        drop(stdin);
+        let mut w: Box<dyn Write> = match stdout {
+            Some(f) => Box::new(std::fs::File::from(f)),
+            None => Box::new(std::io::stdout()),
+        };
+        crate::exec_tty::proxy(master, opts.console_size, pump, &mut w);
+        loop {
+            match sys::waitpid(pid, false) {
+                Ok(Some((_, s))) => return Ok(sys::exit_code(s)),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                _ => return Ok(255),
             }
         }
     }
@@ -1048,7 +1196,7 @@ impl Engine {
                     root: run_root,
                     process,
                     console: con_theirs,
-                    pid_file: None,
+                    pid_file: opts.pid_file.clone(),
                     preserve_fds: 0,
                 });
                 let code = match r {

@@ -110,6 +110,41 @@ pub fn human_duration(d: Duration) -> String {
     format!("{} years", hours / 24 / 365)
 }
 
+/// Go's `time.Duration.String`: `1h2m3.5s`, `1m30s`, `2s`, `500ms`,
+/// `1.5µs`, `0s`.
+pub fn go_duration(d: Duration) -> String {
+    fn frac(whole: u128, rem: u128, digits: u32) -> String {
+        if rem == 0 {
+            return whole.to_string();
+        }
+        let f = format!("{rem:0width$}", width = digits as usize);
+        format!("{whole}.{}", f.trim_end_matches('0'))
+    }
+    let ns = d.as_nanos();
+    if ns == 0 {
+        return "0s".into();
+    }
+    if ns < 1_000 {
+        return format!("{ns}ns");
+    }
+    if ns < 1_000_000 {
+        return format!("{}µs", frac(ns / 1_000, ns % 1_000, 3));
+    }
+    if ns < 1_000_000_000 {
+        return format!("{}ms", frac(ns / 1_000_000, ns % 1_000_000, 6));
+    }
+    let secs = ns / 1_000_000_000;
+    let s = format!("{}s", frac(secs % 60, ns % 1_000_000_000, 9));
+    let (m, h) = ((secs / 60) % 60, secs / 3600);
+    if h > 0 {
+        format!("{h}h{m}m{s}")
+    } else if m > 0 {
+        format!("{m}m{s}")
+    } else {
+        s
+    }
+}
+
 /// Time elapsed since an RFC 3339 time (zero if unparsable or future).
 pub fn since(s: &str) -> Duration {
     parse(s)
@@ -203,5 +238,14 @@ mod tests {
         assert_eq!(parse_go_duration("1h30m"), Some(Duration::from_secs(5400)));
         assert_eq!(parse_go_duration("1.5s"), Some(Duration::from_millis(1500)));
         assert_eq!(parse_go_duration("5x"), None);
+        let g = |ns: u64| go_duration(Duration::from_nanos(ns));
+        assert_eq!(g(0), "0s");
+        assert_eq!(g(1_000_000_000), "1s");
+        assert_eq!(g(1_500_000_000), "1.5s");
+        assert_eq!(g(500_000_000), "500ms");
+        assert_eq!(g(1_500), "1.5µs");
+        assert_eq!(g(90_000_000_000), "1m30s");
+        assert_eq!(g(3_600_000_000_000), "1h0m0s");
+        assert_eq!(g(3_723_000_000_000), "1h2m3s");
     }
 }

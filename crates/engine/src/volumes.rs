@@ -459,7 +459,7 @@ fn now_rfc3339() -> String {
 }
 
 /// `du` of a directory (bytes of regular files), without following links.
-fn dir_size(p: &Path) -> u64 {
+pub(crate) fn dir_size(p: &Path) -> u64 {
     let Ok(md) = std::fs::symlink_metadata(p) else {
         return 0;
     };

@@ -1,7 +1,8 @@
 //! The embedded DNS of a user network: a small resolver on the gateway
 //! address, port 53/udp, answering A queries for the network's containers
 //! (names, aliases, short ids; from the IPAM leases, reloaded when they
-//! change) and forwarding everything else to the host's resolvers. One per
+//! change) and forwarding everything else to the asking container's
+//! `--dns` servers (recorded in its lease), else the host's resolvers. One per
 //! network (pid file under a lock); it exits when the network has no
 //! containers left.
 
@@ -201,21 +202,47 @@ impl Records {
     }
 }
 
-/// The reply to one raw query: ours from `alloc`, else forwarded.
-fn resolve(raw: &[u8], alloc: &Allocations, ups: &[SocketAddr]) -> Option<Vec<u8>> {
+/// Where to forward a query from `from`: that container's `--dns`
+/// servers (its lease's), else the host's resolvers.
+pub fn upstreams_for(
+    alloc: &Allocations,
+    from: std::net::IpAddr,
+    host: &[SocketAddr],
+) -> Vec<SocketAddr> {
+    let own = match from {
+        std::net::IpAddr::V4(ip) => alloc.leases.get(&ip).map(|l| l.dns.clone()),
+        std::net::IpAddr::V6(_) => None,
+    }
+    .unwrap_or_default();
+    if own.is_empty() {
+        host.to_vec()
+    } else {
+        own.into_iter().map(|ip| SocketAddr::new(ip, 53)).collect()
+    }
+}
+
+/// The reply to one raw query from `from`: ours from `alloc`, else forwarded.
+fn resolve(
+    raw: &[u8],
+    alloc: &Allocations,
+    from: std::net::IpAddr,
+    ups: &[SocketAddr],
+) -> Option<Vec<u8>> {
     let q = parse_query(raw)?;
     let ours = alloc.lookup(&q.name);
     if !ours.is_empty() {
         let ips = if q.qtype == TYPE_A { ours } else { Vec::new() };
         return Some(answer(raw, &q, &ips));
     }
-    Some(forward(raw, ups).unwrap_or_else(|| servfail(raw, &q)))
+    let ups = upstreams_for(alloc, from, ups);
+    Some(forward(raw, &ups).unwrap_or_else(|| servfail(raw, &q)))
 }
 
 /// DNS over TCP: length-prefixed queries on one connection.
 fn serve_tcp(mut c: std::net::TcpStream, leases: PathBuf, ups: Vec<SocketAddr>) {
     use std::io::{Read, Write};
     let _ = c.set_read_timeout(Some(Duration::from_secs(10)));
+    let Ok(peer) = c.peer_addr() else { return };
     loop {
         let mut len = [0u8; 2];
         if c.read_exact(&mut len).is_err() {
@@ -227,7 +254,7 @@ fn serve_tcp(mut c: std::net::TcpStream, leases: PathBuf, ups: Vec<SocketAddr>) 
         }
         // Read per query: the leases may change while a connection is open.
         let alloc: Allocations = read_json(&leases).ok().flatten().unwrap_or_default();
-        let Some(out) = resolve(&raw, &alloc, &ups) else {
+        let Some(out) = resolve(&raw, &alloc, peer.ip(), &ups) else {
             return;
         };
         let mut msg = (out.len() as u16).to_be_bytes().to_vec();
@@ -304,13 +331,13 @@ pub fn serve(p: &Paths, net: &str) -> Result<()> {
         // The leases may have changed while this waited for the query.
         rec.reload();
         if !rec.alloc.lookup(&q.name).is_empty() {
-            if let Some(out) = resolve(&raw, &rec.alloc, &ups) {
+            if let Some(out) = resolve(&raw, &rec.alloc, from.ip(), &ups) {
                 let _ = sock.send_to(&out, from);
             }
             continue;
         }
         let reply = sock.try_clone();
-        let ups = ups.clone();
+        let ups = upstreams_for(&rec.alloc, from.ip(), &ups);
         std::thread::spawn(move || {
             let Ok(reply) = reply else { return };
             let out = forward(&raw, &ups).unwrap_or_else(|| servfail(&raw, &q));
@@ -380,6 +407,25 @@ mod tests {
         assert!(parse_query(&a).is_none(), "responses are not queries");
         assert!(parse_query(&raw[..10]).is_none());
         assert!(parse_query(&raw[..raw.len() - 1]).is_none());
+    }
+
+    #[test]
+    fn forwards_to_the_containers_dns() {
+        let mut a = Allocations::default();
+        let ip = Ipv4Addr::new(10, 89, 0, 2);
+        a.leases.insert(
+            ip,
+            crate::ipam::Lease {
+                container: "c".into(),
+                names: vec!["c".into()],
+                dns: vec!["192.0.2.53".parse().unwrap()],
+            },
+        );
+        let host = upstreams("nameserver 10.0.0.1\n");
+        let u = upstreams_for(&a, ip.into(), &host);
+        assert_eq!(u, vec!["192.0.2.53:53".parse().unwrap()]);
+        let other = upstreams_for(&a, Ipv4Addr::new(10, 89, 0, 3).into(), &host);
+        assert_eq!(other, host);
     }
 
     #[test]

@@ -102,6 +102,10 @@ pub struct Lease {
     pub container: String,
     #[serde(default)]
     pub names: Vec<String>,
+    /// Where the DNS forwards this container's other queries (its
+    /// `--dns`); empty: the host's resolvers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns: Vec<std::net::IpAddr>,
 }
 
 /// A network's allocations, keyed by address.
@@ -214,6 +218,7 @@ mod tests {
         Lease {
             container: c.into(),
             names: vec![format!("n{c}")],
+            dns: Vec::new(),
         }
     }
 

@@ -104,6 +104,9 @@ pub struct ContainerNet {
 pub struct Join {
     pub aliases: Vec<String>,
     pub ip: Option<Ipv4Addr>,
+    /// The container's `--dns` servers: the embedded DNS forwards its
+    /// queries for other names there (docker's ExtServers).
+    pub dns: Vec<std::net::IpAddr>,
 }
 
 /// FNV-1a, for stable short names of host objects.
@@ -629,6 +632,7 @@ impl<H: Host> Manager<H> {
             Lease {
                 container: id.into(),
                 names,
+                dns: join.dns.clone(),
             },
         )?;
         write_json(&ipam_path, &alloc)?;
@@ -685,6 +689,33 @@ impl<H: Host> Manager<H> {
             return Err(e);
         }
         Ok(ep)
+    }
+
+    /// `rename`: the DNS records (leases) of container `id` on every
+    /// network it is attached to answer `new` instead of `old`.
+    pub fn rename(&mut self, id: &str, old: &str, new: &str) -> Result<()> {
+        let _l = self.lock()?;
+        let Some(mut cn) = self.container(id)? else {
+            return Ok(());
+        };
+        for ep in &cn.endpoints {
+            let p = self.ipam_file(&ep.network);
+            let Some(mut a) = read_json::<Allocations>(&p)? else {
+                continue;
+            };
+            let mut changed = false;
+            for l in a.leases.values_mut().filter(|l| l.container == id) {
+                for n in l.names.iter_mut().filter(|n| n.as_str() == old) {
+                    *n = new.to_string();
+                    changed = true;
+                }
+            }
+            if changed {
+                write_json(&p, &a)?;
+            }
+        }
+        cn.name = new.to_string();
+        write_json(&self.endpoint_file(id), &cn)
     }
 
     /// `network disconnect`: removes one attachment.

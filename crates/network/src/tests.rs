@@ -180,6 +180,7 @@ fn failed_attach_leaves_nothing_and_rm_refuses_in_use() {
     let j = Join {
         aliases: vec!["db".into()],
         ip: Some(Ipv4Addr::from(u32::from(u.subnet.addr) + 9)),
+        ..Default::default()
     };
     m.connect(A, "a", &u, &j, &[]).unwrap();
     let a: Allocations = read_json(&m.ipam_file("u1")).unwrap().unwrap();

@@ -214,42 +214,81 @@ struct Interact {
     /// Our stdin's EOF closes the container's (docker's StdinOnce: run, start).
     close_on_eof: bool,
     sig_proxy: bool,
+    /// The detach sequence (`--detach-keys`), used with a tty.
+    detach_keys: Vec<u8>,
 }
 
 /// Docker's default detach keys: ctrl-p ctrl-q.
 const DETACH: [u8; 2] = [0x10, 0x11];
 
-/// Copies our stdin to the container until EOF; ctrl-p ctrl-q on a tty
-/// detaches (exit 0, the container goes on).
+/// Docker's `--detach-keys` (term.ToBytes): comma-separated keys, each a
+/// single character, `ctrl-@`, `ctrl-a`..`ctrl-z`, `ctrl-[`, `ctrl-\`,
+/// `ctrl-]`, `ctrl-^`, `ctrl-_` or `DEL`; unset or empty: ctrl-p,ctrl-q.
+fn detach_keys(flag: Option<&str>) -> Result<Vec<u8>, CliError> {
+    let Some(s) = flag.filter(|s| !s.is_empty()) else {
+        return Ok(DETACH.to_vec());
+    };
+    const CTRL: &str = "@abcdefghijklmnopqrstuvwxyz[\\]^_";
+    let mut out = Vec::new();
+    for key in s.split(',') {
+        let code = if key.len() == 1 {
+            Some(key.as_bytes()[0])
+        } else if key == "DEL" {
+            Some(127)
+        } else {
+            key.strip_prefix("ctrl-")
+                .filter(|c| c.len() == 1)
+                .and_then(|c| CTRL.find(c))
+                .map(|i| i as u8)
+        };
+        match code {
+            Some(c) => out.push(c),
+            None => {
+                return Err(CliError::new(format!(
+                    "Invalid detach keys ({s}) provided: unknown character {key:?}"
+                )))
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Copies our stdin to the container until EOF; the detach keys on a tty
+/// detach (exit 0, the container goes on). Bytes of a partial sequence are
+/// held, and sent once it does not match, as docker's escape proxy does.
 fn pump_stdin(
     mut input: ::engine::AttachInput,
     close_on_eof: bool,
-    detach_keys: bool,
+    keys: Vec<u8>,
     saved: Option<crate::term::Saved>,
 ) {
     std::thread::spawn(move || {
         let mut buf = [0u8; 8192];
-        let mut held = false;
+        let mut held = 0usize;
         loop {
             // Unbuffered: keystrokes go as they come.
             let n = match crate::term::read_stdin(&mut buf) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
-            let mut out = Vec::with_capacity(n + 1);
+            let mut out = Vec::with_capacity(n + keys.len());
             for &b in &buf[..n] {
-                if detach_keys && held {
-                    held = false;
-                    if b == DETACH[1] {
+                if keys.is_empty() {
+                    out.push(b);
+                    continue;
+                }
+                if b != keys[held] {
+                    out.extend_from_slice(&keys[..held]);
+                    held = 0;
+                }
+                if b == keys[held] {
+                    held += 1;
+                    if held == keys.len() {
                         if let Some(s) = &saved {
                             crate::term::restore(s);
                         }
                         std::process::exit(0);
                     }
-                    out.push(DETACH[0]);
-                }
-                if detach_keys && b == DETACH[0] {
-                    held = true;
                     continue;
                 }
                 out.push(b);
@@ -283,7 +322,8 @@ fn interact(eng: &Engine, att: ::engine::Attached, how: Interact) -> CmdResult {
     };
     proxy_signals(eng, att.id(), how.sig_proxy, resize);
     if how.stdin {
-        pump_stdin(att.input().map_err(run_err)?, how.close_on_eof, tty, saved);
+        let keys = if tty { how.detach_keys } else { Vec::new() };
+        pump_stdin(att.input().map_err(run_err)?, how.close_on_eof, keys, saved);
     }
     let r = relay(att);
     if let Some(s) = &saved {
@@ -328,6 +368,8 @@ fn relay(att: ::engine::Attached) -> CmdResult {
 
 pub fn run(g: &Globals, a: RunArgs) -> CmdResult {
     let opts = create_options(&a)?;
+    // As other bad flag values of run: exit 125, nothing created.
+    let keys = detach_keys(a.detach_keys.as_deref()).map_err(|e| CliError::daemon(e.msg))?;
     ensure_image(g, &a)?;
     let eng = g.engine()?;
     if a.detach {
@@ -342,6 +384,7 @@ pub fn run(g: &Globals, a: RunArgs) -> CmdResult {
             stdin: a.interactive,
             close_on_eof: true,
             sig_proxy: true,
+            detach_keys: keys,
         },
     )
 }
@@ -383,6 +426,7 @@ pub fn start(g: &Globals, a: StartArgs) -> CmdResult {
                 "you cannot start and attach multiple containers at once",
             ));
         }
+        let keys = detach_keys(a.detach_keys.as_deref())?;
         let att = eng.start_attached(&a.containers[0]).map_err(run_err)?;
         return interact(
             &eng,
@@ -391,6 +435,7 @@ pub fn start(g: &Globals, a: StartArgs) -> CmdResult {
                 stdin: a.interactive,
                 close_on_eof: true,
                 sig_proxy: true,
+                detach_keys: keys,
             },
         );
     }
@@ -465,6 +510,7 @@ pub fn wait(g: &Globals, a: ContainersArgs) -> CmdResult {
 }
 
 pub fn attach(g: &Globals, a: AttachArgs) -> CmdResult {
+    let keys = detach_keys(a.detach_keys.as_deref())?;
     let eng = g.engine()?;
     let att = eng.attach(&a.container).map_err(op_err)?;
     let stdin = !a.no_stdin
@@ -479,6 +525,7 @@ pub fn attach(g: &Globals, a: AttachArgs) -> CmdResult {
             stdin,
             close_on_eof: false,
             sig_proxy: a.sig_proxy,
+            detach_keys: keys,
         },
     )
 }
@@ -577,6 +624,7 @@ pub fn exec(g: &Globals, a: ExecArgs) -> CmdResult {
         } else {
             None
         },
+        pid_file: None,
     };
     let saved = if a.tty && a.interactive && !a.detach {
         crate::term::make_raw(0)
@@ -708,6 +756,16 @@ fn with_ports(eng: &::engine::Engine, mut v: Value, id: &str) -> Value {
     v
 }
 
+/// Docker's SIZE column: `12.3kB (virtual 4.26MB)`.
+fn size_text(rw: u64, rootfs: u64) -> String {
+    let srw = crate::fmt::human_size(rw);
+    if rootfs > 0 {
+        format!("{srw} (virtual {})", crate::fmt::human_size(rootfs))
+    } else {
+        srw
+    }
+}
+
 fn row_value(s: &Summary, no_trunc: bool) -> Value {
     let id = if no_trunc {
         s.id.clone()
@@ -736,10 +794,17 @@ fn row_value(s: &Summary, no_trunc: bool) -> Value {
         "ID": id,
         "Image": s.image,
         "Labels": labels,
-        "LocalVolumes": "0",
-        "Mounts": "",
+        // For `{{.Label "k"}}` (dropped from `--format json`).
+        "Label": s.labels,
+        "LocalVolumes": s.local_volumes.to_string(),
+        "Mounts": s
+            .mounts
+            .iter()
+            .map(|m| if no_trunc { m.clone() } else { ellipsis(m, 15) })
+            .collect::<Vec<_>>()
+            .join(","),
         "Names": s.names,
-        "Networks": "",
+        "Networks": s.networks.join(","),
         "Ports": "",
         "RunningFor": since(created),
         "Size": "0B",
@@ -824,16 +889,39 @@ pub fn ps(g: &Globals, a: PsArgs) -> CmdResult {
         }
         return out_raw(&s);
     }
+    // As docker's CLI: sizes are computed with --size or when the
+    // template uses .Size.
+    let want_size = a.size
+        || template
+            .as_ref()
+            .is_some_and(|t| t.fields().iter().any(|f| f == "Size"));
+    let row = |c: &Summary| {
+        let mut v = with_ports(&eng, row_value(c, a.no_trunc), &c.id);
+        if want_size {
+            if let Ok((rw, rootfs)) = eng.size(&c.id) {
+                v["Size"] = size_text(rw, rootfs).into();
+            }
+        }
+        v
+    };
     if json_out {
         let mut s = String::new();
         for c in &list {
-            s.push_str(&with_ports(&eng, row_value(c, a.no_trunc), &c.id).to_string());
+            let mut v = row(c);
+            if let Some(o) = v.as_object_mut() {
+                o.remove("Label");
+            }
+            s.push_str(&v.to_string());
             s.push('\n');
         }
         return out_raw(&s);
     }
     let template = match template {
         Some(t) => t,
+        None if a.size => Template::parse(
+            "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}\t{{.Size}}",
+        )
+        .expect("built-in template"),
         None => Template::parse(
             "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}",
         )
@@ -853,7 +941,7 @@ pub fn ps(g: &Globals, a: PsArgs) -> CmdResult {
         lines.push(render(&Value::Object(h))?);
     }
     for c in &list {
-        lines.push(render(&with_ports(&eng, row_value(c, a.no_trunc), &c.id))?);
+        lines.push(render(&row(c))?);
     }
     if template.table {
         out_raw(&tabwrite(&lines))

@@ -165,6 +165,7 @@ pub fn run(g: &Globals, cmd: NetworkCommand) -> CmdResult {
             let join = ::network::Join {
                 aliases: a.alias.clone(),
                 ip,
+                ..Default::default()
             };
             net::connect(&eng, &a.container, &a.network, &join).map_err(ee)
         }
