@@ -131,13 +131,13 @@ fn main() -> ExitCode {
         let code = ::engine::internal_main(&args);
         return ExitCode::from(code.clamp(0, 255) as u8);
     }
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::parse_run(&args).map_or_else(Cli::try_parse, Ok) {
         Ok(c) => c,
         Err(e) => return usage_error(e),
     };
     let g = Globals {
-        root: cli.root.clone().unwrap_or_else(default_root),
-        debug: cli.log_level == "debug",
+        root: cli.globals.root.clone().unwrap_or_else(default_root),
+        debug: cli.globals.log_level == "debug",
     };
     // A closed stdout (`berth images | head -1`) is not an error.
     match commands::run(&g, cli.command) {
