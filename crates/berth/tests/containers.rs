@@ -104,6 +104,12 @@ fn bad_flag_values_are_usage_errors() {
         125,
     );
     assert!(err.contains("No such image"), "{err}");
+    // An unknown flag before the image (docker: "unknown flag: --bogus").
+    let err = c.env.fails(&["run", "--bogus=1", "bb", "true"], 125);
+    assert!(err.contains("unknown flag: --bogus"), "{err}");
+    // The command's own flags after the image are its own.
+    let (code, out, _) = c.run(&["run", "--rm", "bb", "ls", "-d", "/"]);
+    assert_eq!((code, out.as_str()), (0, "/\n"));
     assert!(c.ps(true).is_empty());
 }
 

@@ -54,6 +54,14 @@ fn env_files(files: &[std::path::PathBuf]) -> Result<Vec<String>, CliError> {
 }
 
 fn create_options(a: &RunArgs) -> Result<CreateOptions, CliError> {
+    // IMAGE takes hyphen values (for the command's own flags after it), so
+    // an unknown flag before it arrives here, as docker's message.
+    if let Some(f) = a.args.first().filter(|f| f.starts_with('-') && f.len() > 1) {
+        return Err(CliError::daemon(format!(
+            "unknown flag: {}",
+            f.split('=').next().unwrap_or(f)
+        )));
+    }
     if a.detach && a.rm && a.restart.as_deref().is_some_and(|r| r != "no") {
         return Err(CliError::daemon(
             "conflicting options: cannot specify both --restart and --rm",
