@@ -158,6 +158,11 @@ fn rm_flag_removes_the_container() {
     let (code, out, _) = c.run(&["run", "--rm", "bb", "echo", "gone"]);
     assert_eq!((code, out.as_str()), (0, "gone\n"));
     assert!(c.ps(true).is_empty(), "{:?}", c.ps(true));
+    // `wait` on a detached --rm container prints its code, though the
+    // container is gone when it returns.
+    let id = c.ok(&["run", "-d", "--rm", "bb", "sh", "-c", "sleep 1; exit 3"]);
+    assert_eq!(c.ok(&["wait", id.trim()]), "3\n");
+    assert!(c.ps(true).is_empty(), "{:?}", c.ps(true));
     // A --rm container's overlay is volatile (no sync of the host
     // filesystem when it goes); a kept container's is not.
     let root = |args: &[&str]| {

@@ -566,6 +566,20 @@ impl Engine {
         if !first.running() {
             return Ok(first.exit_code);
         }
+        // As an attached client, the monitor's exit command sends us the
+        // code once the container is torn down: a --rm container is gone
+        // by then, and docker's wait still prints its code.
+        if let Ok(sock) = monitor::connect(self, &id) {
+            let a = Attached {
+                engine: self.clone(),
+                id: id.clone(),
+                sock,
+                tty: false,
+            };
+            if let Some(code) = a.exit_frame() {
+                return Ok(code);
+            }
+        }
         loop {
             std::thread::sleep(Duration::from_millis(20));
             let st = self.state(&id)?;
