@@ -31,11 +31,14 @@ PY
 nm -S "$bin" | python3 -c '
 import sys
 names = sorted({p[3] for p in (l.split() for l in sys.stdin)
-                if len(p) == 4 and p[2] in "tT" and int(p[1], 16) > 0 and "." not in p[3]})
+                if len(p) == 4 and p[2] in "tT" and int(p[1], 16) > 0})
 b = sys.argv[1]
-# bpftrace reads `$` in a probe name as a variable, and quoted names attach
-# without firing: `*` (a wildcard standing for that one character) works.
-print(",\n".join(f"uprobe:{b}:" + n.replace("$", "*") for n in names) + " { @[probe] = count(); }")
+# bpftrace reads `$` in a probe name as a variable and `.` as a separator
+# (legacy-mangled generic functions have both: `_ZN..$LT$..`), and quoted
+# names attach without firing: `*` (a wildcard standing for that one
+# character) works; probes report the full names they matched.
+pats = sorted({n.replace("$", "*").replace(".", "*") for n in names})
+print(",\n".join(f"uprobe:{b}:" + n for n in pats) + " { @[probe] = count(); }")
 ' "$bin" > "$work/probes.bt"
 ulimit -l unlimited 2>/dev/null || true
 BPFTRACE_MAX_BPF_PROGS=20000 BPFTRACE_MAX_PROBES=20000 bpftrace "$work/probes.bt" > "$work/counts" 2>"$work/bt.err" &
