@@ -788,51 +788,25 @@ fn foreground_run_forwards_signals() {
 
 #[test]
 fn run_it_detaches_with_ctrl_p_ctrl_q() {
-    use std::io::Read;
     if !common::have("script") {
         eprintln!("skipping: script (util-linux) is not installed");
         return;
     }
     let c = Ctr::new();
-    let cmd = format!(
-        "{} --root {} run -it --name detachme bb sh",
-        common::BERTH,
-        c.env.root().display()
-    );
-    let mut ch = std::process::Command::new("script")
-        .args(["-qec", &cmd, "/dev/null"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = ch.stdin.take().unwrap();
-    let mut out = ch.stdout.take().unwrap();
+    let mut t = Term::spawn(&c, "run -it --name detachme bb sh");
     // The prompt comes through berth's relay, which starts once the
     // terminal is raw.
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 1024];
-    while !String::from_utf8_lossy(&seen).contains("/ # ") {
-        let n = out.read(&mut buf).unwrap();
-        assert!(n > 0, "no prompt: {}", String::from_utf8_lossy(&seen));
-        seen.extend_from_slice(&buf[..n]);
-    }
-    input.write_all(b"echo typed\r").unwrap();
-    while !String::from_utf8_lossy(&seen).contains("typed\r\n") {
-        let n = out.read(&mut buf).unwrap();
-        assert!(n > 0, "no echo: {}", String::from_utf8_lossy(&seen));
-        seen.extend_from_slice(&buf[..n]);
-    }
-    input.write_all(&[0x10, 0x11]).unwrap();
-    let st = ch.wait().unwrap();
-    assert_eq!(st.code(), Some(0));
+    t.read_until("/ # ");
+    t.send(b"echo typed\r");
+    t.read_until("typed\r\n");
+    t.send(&[0x10, 0x11]);
+    assert_eq!(t.wait(), Some(0));
     // Detached: the container goes on.
     assert_eq!(c.inspect("detachme", "{{.State.Status}}"), "running");
-    drop(input);
 }
 
 #[test]
 fn detach_keys_replace_ctrl_p_ctrl_q() {
-    use std::io::Read;
     let c = Ctr::new();
     // Docker's format is checked before anything is created.
     let err = c.env.fails(
@@ -845,63 +819,22 @@ fn detach_keys_replace_ctrl_p_ctrl_q() {
         eprintln!("skipping the terminal part: script (util-linux) is not installed");
         return;
     }
-    let cmd = format!(
-        "{} --root {} run -it --detach-keys ctrl-a,x --name dk bb sh",
-        common::BERTH,
-        c.env.root().display()
-    );
-    let mut ch = std::process::Command::new("script")
-        .args(["-qec", &cmd, "/dev/null"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = ch.stdin.take().unwrap();
-    let mut out = ch.stdout.take().unwrap();
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 1024];
-    let mut read_until = |want: &str, seen: &mut Vec<u8>| {
-        while !String::from_utf8_lossy(seen).contains(want) {
-            let n = out.read(&mut buf).unwrap();
-            assert!(n > 0, "no {want:?}: {}", String::from_utf8_lossy(seen));
-            seen.extend_from_slice(&buf[..n]);
-        }
-    };
-    read_until("/ # ", &mut seen);
+    let mut t = Term::spawn(&c, "run -it --detach-keys ctrl-a,x --name dk bb sh");
+    t.read_until("/ # ");
     // ctrl-p ctrl-q and a lone ctrl-a go to the container now.
-    input.write_all(&[0x10, 0x11, 0x01, b'y']).unwrap();
-    input.write_all(b"\x15echo still-attached\r").unwrap();
-    read_until("still-attached\r\n", &mut seen);
-    input.write_all(&[0x01, b'x']).unwrap();
-    let st = ch.wait().unwrap();
-    assert_eq!(st.code(), Some(0));
+    t.send(&[0x10, 0x11, 0x01, b'y']);
+    t.send(b"\x15echo still-attached\r");
+    t.read_until("still-attached\r\n");
+    t.send(&[0x01, b'x']);
+    assert_eq!(t.wait(), Some(0));
     assert_eq!(c.inspect("dk", "{{.State.Status}}"), "running");
     // attach takes them too.
-    let cmd = format!(
-        "{} --root {} attach --detach-keys ctrl-b dk",
-        common::BERTH,
-        c.env.root().display()
-    );
-    let mut ch = std::process::Command::new("script")
-        .args(["-qec", &cmd, "/dev/null"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = ch.stdin.take().unwrap();
-    let mut out = ch.stdout.take().unwrap();
-    input.write_all(b"echo re-attached\r").unwrap();
-    let mut seen = Vec::new();
-    while !String::from_utf8_lossy(&seen).contains("re-attached\r\n") {
-        let n = out.read(&mut buf).unwrap();
-        assert!(n > 0, "{}", String::from_utf8_lossy(&seen));
-        seen.extend_from_slice(&buf[..n]);
-    }
-    input.write_all(&[0x02]).unwrap();
-    let st = ch.wait().unwrap();
-    assert_eq!(st.code(), Some(0));
+    let mut t = Term::spawn(&c, "attach --detach-keys ctrl-b dk");
+    t.send(b"echo re-attached\r");
+    t.read_until("re-attached\r\n");
+    t.send(&[0x02]);
+    assert_eq!(t.wait(), Some(0));
     assert_eq!(c.inspect("dk", "{{.State.Status}}"), "running");
-    drop(input);
 }
 
 #[test]
@@ -965,4 +898,57 @@ fn large_stdin_while_the_container_writes_more() {
     let want: String = input.lines().map(|l| format!("{l}\n{l}\n")).collect();
     assert_eq!(out.len(), want.len());
     assert!(out == want);
+}
+
+/// `berth ARGS` on a terminal (script(1) gives it a pty): type into it and
+/// read what it shows.
+struct Term {
+    child: std::process::Child,
+    input: std::process::ChildStdin,
+    out: std::process::ChildStdout,
+    seen: Vec<u8>,
+}
+
+impl Term {
+    fn spawn(c: &Ctr, args: &str) -> Term {
+        let cmd = format!("{} --root {} {args}", common::BERTH, c.env.root().display());
+        let mut child = std::process::Command::new("script")
+            .args(["-qec", &cmd, "/dev/null"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let input = child.stdin.take().unwrap();
+        let out = child.stdout.take().unwrap();
+        Term {
+            child,
+            input,
+            out,
+            seen: Vec::new(),
+        }
+    }
+
+    fn send(&mut self, b: &[u8]) {
+        self.input.write_all(b).unwrap();
+    }
+
+    /// Reads until the output so far contains `want`.
+    fn read_until(&mut self, want: &str) {
+        use std::io::Read;
+        let mut buf = [0u8; 1024];
+        while !String::from_utf8_lossy(&self.seen).contains(want) {
+            let n = self.out.read(&mut buf).unwrap();
+            assert!(
+                n > 0,
+                "no {want:?}: {}",
+                String::from_utf8_lossy(&self.seen)
+            );
+            self.seen.extend_from_slice(&buf[..n]);
+        }
+    }
+
+    /// Waits for berth to exit; its status.
+    fn wait(mut self) -> Option<i32> {
+        self.child.wait().unwrap().code()
+    }
 }
