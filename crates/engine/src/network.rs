@@ -443,9 +443,10 @@ pub fn teardown(e: &Engine, id: &str) -> Vec<String> {
 /// defers them: the monitor's exit command sends the exit code to the
 /// waiting `berth run` before the veth deletion's RCU wait in the kernel.
 #[derive(Default, Clone)]
-pub struct Deferral(
-    std::sync::Arc<std::sync::Mutex<Option<(String, network::DeferredTeardown<RealHost>)>>>,
-);
+pub struct Deferral(std::sync::Arc<std::sync::Mutex<Option<Pending>>>);
+
+/// A container's id and its held-back teardown.
+type Pending = (String, network::DeferredTeardown<RealHost>);
 
 impl std::fmt::Debug for Deferral {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
