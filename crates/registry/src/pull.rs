@@ -581,33 +581,68 @@ impl Ctx<'_> {
         let (t, client) = (self.t, self.client);
         let d = &desc.digest;
         let what = format!("blob {d}");
-        let req = Req::new(Method::Get, format!("/v2/{}/blobs/{d}", t.repo), &what);
-        let resp = client.send(t, &req)?;
-        if !ok(&resp) {
-            return Err(client.status_error(t, &what, resp));
-        }
-        if let Some(cl) = header(&resp, "content-length").and_then(|v| v.trim().parse::<u64>().ok())
-        {
-            if cl != desc.size {
-                return Err(Error::SizeMismatch {
-                    registry: t.host.clone(),
-                    repository: t.repo.clone(),
-                    digest: d.clone(),
-                    expected: desc.size,
-                    actual: cl,
-                });
-            }
-        }
-        let writer = self
+        // The bytes of an earlier, broken attempt are kept in the store's
+        // partial file: replayed (hashed, and fed to the unpacker) from
+        // disk, and only the rest is asked for.
+        let mut writer = self
             .store
             .content()
-            .writer(Some(d.clone()), Some(desc.size))
+            .resumable_writer(d.clone(), desc.size)
             .map_err(|e| Error::store(format!("store blob {d}"), e))?;
+        let from = writer.resume_offset();
+        let body: Box<dyn Read + Send + '_> = if from == desc.size {
+            Box::new(io::empty())
+        } else {
+            let get = |range: bool| {
+                let mut req = Req::new(Method::Get, format!("/v2/{}/blobs/{d}", t.repo), &what);
+                if range {
+                    req = req.header("Range", format!("bytes={from}-"));
+                }
+                client.send(t, &req)
+            };
+            let mut resp = get(from > 0)?;
+            if from > 0 && !resumes_at(&resp, from, desc.size) {
+                // 200: the registry sends the whole blob (no ranges);
+                // anything else: ask again without a range.
+                writer
+                    .restart()
+                    .map_err(|e| {
+                        Error::store(format!("store blob {d}"), image::Error::io("restart partial blob", e))
+                    })?;
+                if resp.status().as_u16() != 200 {
+                    resp = get(false)?;
+                }
+            }
+            if !ok(&resp) {
+                return Err(client.status_error(t, &what, resp));
+            }
+            let start = writer.resume_offset();
+            if let Some(cl) =
+                header(&resp, "content-length").and_then(|v| v.trim().parse::<u64>().ok())
+            {
+                if cl != desc.size - start {
+                    return Err(Error::SizeMismatch {
+                        registry: t.host.clone(),
+                        repository: t.repo.clone(),
+                        digest: d.clone(),
+                        expected: desc.size,
+                        actual: cl + start,
+                    });
+                }
+            }
+            Box::new(
+                resp.into_body()
+                    .into_reader()
+                    .take(desc.size - start + 1),
+            )
+        };
+        let resumed_from = writer.resume_offset();
         let mut tee = Tee {
-            body: Box::new(resp.into_body().into_reader().take(desc.size + 1)),
+            body,
             writer: Some(writer),
             read_err: None,
             done: 0,
+            resumed_from,
             digest: d,
             total: desc.size,
             progress: self.progress,
@@ -682,13 +717,16 @@ impl Ctx<'_> {
                     if let Some(err) = self.transfer_error(&tee) {
                         return Err(err);
                     }
-                    if let Some(w) = &tee.writer {
+                    let mut tee = tee;
+                    if let Some(w) = tee.writer.take() {
                         let actual = w.digest();
                         if &actual != d {
+                            // Complete and wrong: not worth resuming.
+                            w.discard();
                             return Err(Error::DigestMismatch {
                                 registry: t.host.clone(),
                                 repository: t.repo.clone(),
-                                what,
+                                what: tee.what(),
                                 expected: d.clone(),
                                 actual,
                             });
@@ -753,7 +791,7 @@ impl Ctx<'_> {
             Err(image::Error::DigestMismatch { expected, actual }) => Err(Error::DigestMismatch {
                 registry: self.t.host.clone(),
                 repository: self.t.repo.clone(),
-                what: format!("blob {d}"),
+                what: tee.what(),
                 expected,
                 actual,
             }),
@@ -768,6 +806,8 @@ struct Tee<'a> {
     writer: Option<BlobWriter>,
     read_err: Option<(io::ErrorKind, String)>,
     done: u64,
+    /// Bytes replayed from an earlier attempt's partial file.
+    resumed_from: u64,
     total: u64,
     digest: &'a Digest,
     progress: &'a dyn Progress,
@@ -784,6 +824,18 @@ const PIPE_DEPTH: usize = 8;
 const CHUNK: usize = 256 << 10;
 
 impl Tee<'_> {
+    /// The blob, as named in errors.
+    fn what(&self) -> String {
+        if self.resumed_from > 0 {
+            format!(
+                "blob {} (download resumed at byte {}; the partial download was discarded)",
+                self.digest, self.resumed_from
+            )
+        } else {
+            format!("blob {}", self.digest)
+        }
+    }
+
     /// Read the rest of the body into the blob writer.
     fn drain(&mut self) -> io::Result<()> {
         let mut buf = vec![0u8; CHUNK];
@@ -840,6 +892,15 @@ impl Read for Tee<'_> {
         if let Some((kind, msg)) = &self.read_err {
             return Err(io::Error::new(*kind, msg.clone()));
         }
+        if let Some(w) = self.writer.as_mut().filter(|w| w.replaying()) {
+            // The earlier attempt's bytes first, from disk.
+            let n = w.replay(buf).inspect_err(|e| {
+                self.read_err = Some((e.kind(), e.to_string()));
+            })?;
+            self.done += n as u64;
+            self.progress.bytes(self.digest, self.done, self.total);
+            return Ok(n);
+        }
         let n = match self.body.read(buf) {
             Ok(n) => n,
             Err(e) => {
@@ -886,6 +947,27 @@ impl Read for ChanReader {
         self.pos += n;
         Ok(n)
     }
+}
+
+/// Whether `resp` is a 206 carrying the blob from byte `from` to its end
+/// (`Content-Range: bytes FROM-(SIZE-1)/SIZE`, the total may be `*`).
+fn resumes_at(resp: &ureq::http::Response<ureq::Body>, from: u64, size: u64) -> bool {
+    if resp.status().as_u16() != 206 {
+        return false;
+    }
+    let Some(cr) = header(resp, "content-range") else {
+        return false;
+    };
+    let Some(spec) = cr.trim().strip_prefix("bytes ") else {
+        return false;
+    };
+    let (range, total) = spec.split_once('/').unwrap_or((spec, "*"));
+    let Some((a, b)) = range.split_once('-') else {
+        return false;
+    };
+    a.trim().parse::<u64>().ok() == Some(from)
+        && b.trim().parse::<u64>().ok() == Some(size - 1)
+        && (total.trim() == "*" || total.trim().parse::<u64>().ok() == Some(size))
 }
 
 /// `tag` or `sha256:...` for the manifest URL.
