@@ -342,6 +342,7 @@ pub fn new_store() -> (tempfile::TempDir, Store) {
 pub struct Recorder {
     pub states: Mutex<Vec<(Digest, LayerState)>>,
     pub bytes: Mutex<HashMap<Digest, u64>>,
+    pub notes: Mutex<Vec<String>>,
 }
 
 impl Recorder {
@@ -361,6 +362,9 @@ impl Progress for Recorder {
     }
     fn bytes(&self, digest: &Digest, done: u64, _total: u64) {
         self.bytes.lock().unwrap().insert(digest.clone(), done);
+    }
+    fn note(&self, message: &str) {
+        self.notes.lock().unwrap().push(message.to_string());
     }
 }
 
