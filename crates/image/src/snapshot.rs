@@ -4,7 +4,7 @@
 //! complete, so a crash never leaves a half snapshot visible.
 
 use std::fs;
-use std::io::{self, Read};
+use std::io::{self, BufRead};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -113,7 +113,7 @@ impl SnapshotStore {
     /// snapshot already exists; if another process finishes first, its
     /// snapshot is kept.
     #[allow(clippy::too_many_arguments)]
-    pub fn create<R: Read>(
+    pub fn create<R: BufRead>(
         &self,
         chain: &ChainId,
         parent: Option<&ChainId>,
@@ -141,7 +141,7 @@ impl SnapshotStore {
     /// uses it to unpack a layer while it downloads and publish the
     /// snapshot only once the downloaded blob's digest is verified.
     #[allow(clippy::too_many_arguments)]
-    pub fn create_checked<R: Read>(
+    pub fn create_checked<R: BufRead>(
         &self,
         chain: &ChainId,
         parent: Option<&ChainId>,

@@ -8,7 +8,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Mutex};
 
@@ -929,12 +929,23 @@ struct ChanReader {
 
 impl Read for ChanReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let avail = self.fill_buf()?;
+        let n = buf.len().min(avail.len());
+        buf[..n].copy_from_slice(&avail[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+/// The decompressor reads straight from the pump's chunks.
+impl BufRead for ChanReader {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
         while self.pos >= self.cur.len() {
             let next = match self.rx.recv() {
                 Ok(Ok(v)) => v,
                 Ok(Err((kind, msg))) => return Err(io::Error::new(kind, msg)),
                 // The pump is done: end of body.
-                Err(_) => return Ok(0),
+                Err(_) => return Ok(&[]),
             };
             let old = std::mem::replace(&mut self.cur, next);
             self.pos = 0;
@@ -942,10 +953,11 @@ impl Read for ChanReader {
                 let _ = self.free.send(old);
             }
         }
-        let n = buf.len().min(self.cur.len() - self.pos);
-        buf[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
+        Ok(&self.cur[self.pos..])
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.pos = (self.pos + n).min(self.cur.len());
     }
 }
 
