@@ -286,6 +286,18 @@ impl ContentStore {
     pub fn tmp_dir(&self) -> &Path {
         &self.tmp
     }
+
+    /// Make everything written on the store's filesystem durable (one
+    /// `syncfs`): staged blobs and snapshots before they are published.
+    pub fn sync_filesystem(&self) -> Result<()> {
+        let f = File::open(&self.tmp).ctx(|| format!("open {}", self.tmp.display()))?;
+        nix::unistd::syncfs(&f).ctx(|| format!("syncfs {}", self.tmp.display()))
+    }
+
+    /// fsync the blob directory (after publishing).
+    pub fn sync_blob_dir(&self) -> Result<()> {
+        fsync_dir(&self.blobs)
+    }
 }
 
 /// Streams a blob into the store. Implements [`std::io::Write`]; call
@@ -387,7 +399,28 @@ impl BlobWriter {
     /// its way to disk: writeback is started every few MiB while writing),
     /// rename into place and fsync the directory. On mismatch the temp file is removed and nothing becomes
     /// visible.
-    pub fn commit(mut self) -> Result<(Digest, u64)> {
+    pub fn commit(self) -> Result<(Digest, u64)> {
+        let staged = self.stage()?;
+        if let Some(file) = staged.w.file.as_ref() {
+            // fdatasync covers the data and the size, all a reader needs;
+            // the name is made durable by the directory fsync after the
+            // rename.
+            file.sync_data()
+                .ctx(|| format!("fdatasync {}", staged.w.tmp_path.display()))?;
+        }
+        let store = staged.w.store.clone();
+        let out = staged.publish()?;
+        store.sync_blob_dir()?;
+        Ok(out)
+    }
+
+    /// Verify digest and size as [`BlobWriter::commit`] does, but neither
+    /// sync nor publish: the caller makes the data durable (one
+    /// [`ContentStore::sync_filesystem`] for many blobs and snapshots),
+    /// then calls [`StagedBlob::publish`] and
+    /// [`ContentStore::sync_blob_dir`]. On mismatch the temp (or partial)
+    /// file is removed; so is a staged blob dropped unpublished.
+    pub fn stage(mut self) -> Result<StagedBlob> {
         // Whatever happens now, a partial file is not resumed again: it is
         // either published or wrong.
         if let Some(p) = self.partial.as_mut() {
@@ -399,7 +432,6 @@ impl BlobWriter {
                 io::Error::other("earlier bytes of the partial blob were not replayed"),
             ));
         }
-        let file = self.file.take().expect("file present until commit");
         let hasher = std::mem::take(&mut self.hasher);
         let size = hasher.len();
         let actual = hasher.finish();
@@ -420,16 +452,45 @@ impl BlobWriter {
                 });
             }
         }
-        // fdatasync covers the data and the size, all a reader needs; the
-        // name is made durable by the directory fsync after the rename.
-        file.sync_data()
-            .ctx(|| format!("fdatasync {}", self.tmp_path.display()))?;
-        drop(file);
-        let dest = self.store.blob_path(&actual);
-        fs::rename(&self.tmp_path, &dest)
-            .ctx(|| format!("rename {} to {}", self.tmp_path.display(), dest.display()))?;
-        fsync_dir(&self.store.blobs)?;
-        Ok((actual, size))
+        Ok(StagedBlob {
+            w: self,
+            digest: actual,
+            size,
+        })
+    }
+}
+
+/// A verified blob not yet published (see [`BlobWriter::stage`]).
+pub struct StagedBlob {
+    w: BlobWriter,
+    digest: Digest,
+    size: u64,
+}
+
+impl StagedBlob {
+    /// The blob's digest.
+    pub fn digest(&self) -> &Digest {
+        &self.digest
+    }
+
+    /// Open the (unpublished) blob for reading.
+    pub fn open(&self) -> Result<File> {
+        File::open(&self.w.tmp_path).ctx(|| format!("open {}", self.w.tmp_path.display()))
+    }
+
+    /// Rename the blob into place. Its data must have been made durable
+    /// before; the caller fsyncs the blob directory after.
+    pub fn publish(mut self) -> Result<(Digest, u64)> {
+        self.w.file = None;
+        let dest = self.w.store.blob_path(&self.digest);
+        fs::rename(&self.w.tmp_path, &dest).ctx(|| {
+            format!(
+                "rename {} to {}",
+                self.w.tmp_path.display(),
+                dest.display()
+            )
+        })?;
+        Ok((self.digest.clone(), self.size))
     }
 }
 

@@ -16,7 +16,7 @@ use image::images::MAX_JSON_BLOB;
 use image::manifest::{layer_compression, media_type, parse_manifest};
 use image::{
     chain_ids, BlobWriter, ChainId, Descriptor, Digest, ImageConfig, ImageRecord, Manifest,
-    ManifestDoc, Platform, Reference, Store,
+    ManifestDoc, Platform, Reference, StagedBlob, StagedSnapshot, Store,
 };
 
 use crate::client::{header, io_error, ok, Client, Method, Req, Scope, Target};
@@ -42,11 +42,14 @@ pub struct FetchedManifest {
     pub content_type: Option<String>,
 }
 
-/// What a pull added to the store, removed again if the pull fails.
+/// What a pull added to the store, removed again if the pull fails; and
+/// what it verified but has not published yet (see [`Added::publish`]).
 #[derive(Default)]
 struct Added {
     blobs: Mutex<Vec<Digest>>,
     snapshots: Mutex<Vec<ChainId>>,
+    staged_blobs: Mutex<Vec<StagedBlob>>,
+    staged_snapshots: Mutex<Vec<StagedSnapshot>>,
 }
 
 impl Added {
@@ -62,7 +65,82 @@ impl Added {
             .unwrap_or_else(|e| e.into_inner())
             .push(c.clone());
     }
+    fn stage_blob(&self, b: StagedBlob) {
+        self.staged_blobs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(b);
+    }
+    fn stage_snapshot(&self, s: StagedSnapshot) {
+        self.staged_snapshots
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(s);
+    }
+
+    /// Publish everything staged: one `syncfs` makes all the verified
+    /// blobs and unpacked trees durable (their writeback was started while
+    /// they were written), then each is renamed into place and the two
+    /// directories are fsynced. Per-file fsyncs would each wait for a
+    /// journal commit of their own.
+    fn publish(&self, store: &Store) -> Result<()> {
+        let snaps = std::mem::take(
+            &mut *self
+                .staged_snapshots
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
+        let blobs =
+            std::mem::take(&mut *self.staged_blobs.lock().unwrap_or_else(|e| e.into_inner()));
+        if blobs.is_empty() && snaps.iter().all(|s| s.existed()) {
+            return Ok(());
+        }
+        let fail = |what: &str, e| Error::store(format!("publish {what}"), e);
+        store
+            .content()
+            .sync_filesystem()
+            .map_err(|e| fail("pulled content", e))?;
+        let mut new_snaps = false;
+        for s in snaps {
+            let chain = s.meta().chain_id.clone();
+            let (_, new) = s
+                .publish()
+                .map_err(|e| fail(&format!("snapshot {chain}"), e))?;
+            if new {
+                self.snapshot(&chain);
+                new_snaps = true;
+            }
+        }
+        let any_blob = !blobs.is_empty();
+        for b in blobs {
+            let d = b.digest().clone();
+            b.publish().map_err(|e| fail(&format!("blob {d}"), e))?;
+            self.blob(&d);
+        }
+        if new_snaps {
+            store
+                .snapshots()
+                .sync_dir()
+                .map_err(|e| fail("snapshots", e))?;
+        }
+        if any_blob {
+            store
+                .content()
+                .sync_blob_dir()
+                .map_err(|e| fail("blobs", e))?;
+        }
+        Ok(())
+    }
+
     fn rollback(&self, store: &Store) {
+        self.staged_blobs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        self.staged_snapshots
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
         for c in self
             .snapshots
             .lock()
@@ -366,16 +444,23 @@ impl Client {
             ));
         }
         self.pull_layers(store, t, &manifest, &config, progress, added)?;
-        // Manifest(s) and config last: a failed pull leaves no trace.
+        // Manifest(s) and config with the layers; all published at once
+        // below: a failed pull leaves no trace.
         for (d, bytes) in &docs {
             if !store.content().exists(d) {
-                store
+                let mut w = store
                     .content()
-                    .ingest_bytes(bytes)
+                    .writer(Some(d.clone()), Some(bytes.len() as u64))
                     .map_err(|e| Error::store(format!("store blob {d}"), e))?;
-                added.blob(d);
+                w.write_all(bytes)
+                    .map_err(|e| Error::store(format!("store blob {d}"), image::Error::io("write", e)))?;
+                added.stage_blob(
+                    w.stage()
+                        .map_err(|e| Error::store(format!("store blob {d}"), e))?,
+                );
             }
         }
+        added.publish(store)?;
         store
             .register(&top.digest, platform, std::slice::from_ref(reference))
             .map_err(|e| Error::store(format!("register {reference}"), e))
@@ -506,6 +591,7 @@ impl Ctx<'_> {
     fn layer(&self, job: &LayerJob) -> Result<()> {
         let d = &job.desc.digest;
         let mut rest: &[SnapJob] = &job.snaps;
+        let mut staged = None;
         if job.need_blob {
             let first = job.snaps.first();
             let mut attempt = 0;
@@ -513,7 +599,10 @@ impl Ctx<'_> {
                 self.progress
                     .layer(d, job.desc.size, LayerState::Downloading);
                 match self.download(&job.desc, first) {
-                    Ok(()) => break,
+                    Ok(b) => {
+                        staged = Some(b);
+                        break;
+                    }
                     Err(e)
                         if e.is_transient()
                             && attempt < self.client.cfg.retries
@@ -539,14 +628,15 @@ impl Ctx<'_> {
         for s in rest {
             self.progress
                 .layer(d, job.desc.size, LayerState::Extracting);
-            let blob = self
+            let blob = match &staged {
+                Some(b) => b.open(),
+                None => self.store.content().open(d),
+            }
+            .map_err(|e| Error::store(format!("open layer {d}"), e))?;
+            let snap = self
                 .store
-                .content()
-                .open(d)
-                .map_err(|e| Error::store(format!("open layer {d}"), e))?;
-            self.store
                 .snapshots()
-                .create(
+                .stage_checked(
                     &s.chain,
                     s.parent.as_ref(),
                     &s.diff_id,
@@ -554,6 +644,7 @@ impl Ctx<'_> {
                     &job.desc.media_type,
                     BufReader::with_capacity(256 << 10, blob),
                     self.store.unpack_options(),
+                    || Ok(()),
                 )
                 .map_err(|e| {
                     Error::store(
@@ -561,7 +652,10 @@ impl Ctx<'_> {
                         e,
                     )
                 })?;
-            self.added.snapshot(&s.chain);
+            self.added.stage_snapshot(snap);
+        }
+        if let Some(b) = staged {
+            self.added.stage_blob(b);
         }
         self.progress.layer(d, job.desc.size, LayerState::Complete);
         Ok(())
@@ -577,7 +671,7 @@ impl Ctx<'_> {
     /// with a single large layer. The pump always reads the whole body (if
     /// the unpacker stops early it keeps storing the blob), so the blob's
     /// size and digest are checked whatever the unpacker did.
-    fn download(&self, desc: &Descriptor, snap: Option<&SnapJob>) -> Result<()> {
+    fn download(&self, desc: &Descriptor, snap: Option<&SnapJob>) -> Result<StagedBlob> {
         let (t, client) = (self.t, self.client);
         let d = &desc.digest;
         let what = format!("blob {d}");
@@ -652,6 +746,8 @@ impl Ctx<'_> {
             let _ = tee.drain();
             return self.finish(tee);
         };
+        // The blob, verified by the check below.
+        let verified: RefCell<Option<StagedBlob>> = RefCell::new(None);
         std::thread::scope(|sc| {
             let (tx, rx) = mpsc::sync_channel::<Chunk>(PIPE_DEPTH);
             let (free_tx, free_rx) = mpsc::channel::<Vec<u8>>();
@@ -669,7 +765,7 @@ impl Ctx<'_> {
             };
             // Our own error from inside the check closure.
             let finish_err: RefCell<Option<Error>> = RefCell::new(None);
-            let res = self.store.snapshots().create_checked(
+            let res = self.store.snapshots().stage_checked(
                 &snap.chain,
                 snap.parent.as_ref(),
                 &snap.diff_id,
@@ -685,28 +781,34 @@ impl Ctx<'_> {
                 || {
                     join();
                     let tee = joined.borrow_mut().take().expect("joined");
-                    self.finish(tee).map_err(|e| {
-                        let msg = e.to_string();
-                        *finish_err.borrow_mut() = Some(e);
-                        image::Error::Layer {
-                            layer: d.to_string(),
-                            reason: msg,
+                    match self.finish(tee) {
+                        Ok(b) => {
+                            *verified.borrow_mut() = Some(b);
+                            Ok(())
                         }
-                    })
+                        Err(e) => {
+                            let msg = e.to_string();
+                            *finish_err.borrow_mut() = Some(e);
+                            Err(image::Error::Layer {
+                                layer: d.to_string(),
+                                reason: msg,
+                            })
+                        }
+                    }
                 },
             );
             // The reader is gone by now: the pump finishes the body alone.
             join();
             match res {
-                Ok(_) => match joined.borrow_mut().take() {
-                    // Someone else published the snapshot first, so the
-                    // check never ran: still store the blob.
-                    Some(tee) => self.finish(tee),
-                    None => {
-                        self.added.snapshot(&snap.chain);
-                        Ok(())
+                Ok(staged) => {
+                    self.added.stage_snapshot(staged);
+                    match joined.borrow_mut().take() {
+                        // The snapshot existed, so the check never ran:
+                        // still store the blob.
+                        Some(tee) => self.finish(tee),
+                        None => Ok(verified.take().expect("verified by the check")),
                     }
-                },
+                }
                 Err(e) => {
                     if let Some(mine) = finish_err.into_inner() {
                         return Err(mine);
@@ -776,18 +878,16 @@ impl Ctx<'_> {
         None
     }
 
-    /// Check the (fully read) body's size and digest, publish the blob.
-    fn finish(&self, mut tee: Tee<'_>) -> Result<()> {
+    /// Check the (fully read) body's size and digest; the blob is staged,
+    /// published with the rest of the pull.
+    fn finish(&self, mut tee: Tee<'_>) -> Result<StagedBlob> {
         if let Some(err) = self.transfer_error(&tee) {
             return Err(err);
         }
         let w = tee.writer.take().expect("writer present until finish");
         let d = tee.digest.clone();
-        match w.commit() {
-            Ok(_) => {
-                self.added.blob(&d);
-                Ok(())
-            }
+        match w.stage() {
+            Ok(b) => Ok(b),
             Err(image::Error::DigestMismatch { expected, actual }) => Err(Error::DigestMismatch {
                 registry: self.t.host.clone(),
                 repository: self.t.repo.clone(),
