@@ -483,13 +483,8 @@ impl StagedBlob {
     pub fn publish(mut self) -> Result<(Digest, u64)> {
         self.w.file = None;
         let dest = self.w.store.blob_path(&self.digest);
-        fs::rename(&self.w.tmp_path, &dest).ctx(|| {
-            format!(
-                "rename {} to {}",
-                self.w.tmp_path.display(),
-                dest.display()
-            )
-        })?;
+        fs::rename(&self.w.tmp_path, &dest)
+            .ctx(|| format!("rename {} to {}", self.w.tmp_path.display(), dest.display()))?;
         Ok((self.digest.clone(), self.size))
     }
 }

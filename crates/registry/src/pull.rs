@@ -452,8 +452,9 @@ impl Client {
                     .content()
                     .writer(Some(d.clone()), Some(bytes.len() as u64))
                     .map_err(|e| Error::store(format!("store blob {d}"), e))?;
-                w.write_all(bytes)
-                    .map_err(|e| Error::store(format!("store blob {d}"), image::Error::io("write", e)))?;
+                w.write_all(bytes).map_err(|e| {
+                    Error::store(format!("store blob {d}"), image::Error::io("write", e))
+                })?;
                 added.stage_blob(
                     w.stage()
                         .map_err(|e| Error::store(format!("store blob {d}"), e))?,
@@ -698,11 +699,12 @@ impl Ctx<'_> {
             if from > 0 && !resumes_at(&resp, from, desc.size) {
                 // 200: the registry sends the whole blob (no ranges);
                 // anything else: ask again without a range.
-                writer
-                    .restart()
-                    .map_err(|e| {
-                        Error::store(format!("store blob {d}"), image::Error::io("restart partial blob", e))
-                    })?;
+                writer.restart().map_err(|e| {
+                    Error::store(
+                        format!("store blob {d}"),
+                        image::Error::io("restart partial blob", e),
+                    )
+                })?;
                 if resp.status().as_u16() != 200 {
                     resp = get(false)?;
                 }
@@ -724,11 +726,7 @@ impl Ctx<'_> {
                     });
                 }
             }
-            Box::new(
-                resp.into_body()
-                    .into_reader()
-                    .take(desc.size - start + 1),
-            )
+            Box::new(resp.into_body().into_reader().take(desc.size - start + 1))
         };
         let resumed_from = writer.resume_offset();
         let mut tee = Tee {

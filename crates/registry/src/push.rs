@@ -513,7 +513,8 @@ impl Client {
                     if k >= blobs.len() || cancel.load(Ordering::SeqCst) {
                         break;
                     }
-                    if let Err(e) = self.push_blob_at(store, t, blobs[k], &opts.mount_from, progress)
+                    if let Err(e) =
+                        self.push_blob_at(store, t, blobs[k], &opts.mount_from, progress)
                     {
                         let mut slot = first_err.lock().unwrap_or_else(|e| e.into_inner());
                         slot.get_or_insert(e);

@@ -571,7 +571,13 @@ fn push_of_incomplete_index_pushes_the_image_manifest() {
     // Pushing by the index digest cannot work without its content.
     let by_index = dest.repository().with_digest(Digest::of_bytes(&index));
     let e = c
-        .push(&store, "local/multi:1", &by_index, &PushOptions::default(), &NoProgress)
+        .push(
+            &store,
+            "local/multi:1",
+            &by_index,
+            &PushOptions::default(),
+            &NoProgress,
+        )
         .unwrap_err();
     assert!(matches!(e, Error::DigestMismatch { .. }), "{e}");
 }
