@@ -6,15 +6,18 @@
 #         vs skopeo copy docker://... oci:DIR (fresh dir each time)
 #   push: berth push vs skopeo copy oci:DIR docker://... (fresh repo each time)
 # Prints hyperfine's tables, MB/s for each, and ratios to podman / skopeo.
-# Usage: bench/pull/run.sh [RUNS]   (as root)
+# Usage: bench/pull/run.sh [RUNS]   (as root; BERTH=path to skip the build)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RUNS=${1:-5}
 for t in hyperfine skopeo podman python3 /usr/bin/docker-registry; do
     command -v "$t" >/dev/null || { echo "missing $t (apt-get install hyperfine skopeo podman docker-registry python3)" >&2; exit 1; }
 done
-cargo build --release -p berth >/dev/null
-BERTH=$PWD/target/release/berth
+# BERTH=/path/to/berth uses that binary instead of building one.
+if [ -z "${BERTH:-}" ]; then
+    cargo build --release -p berth >/dev/null
+    BERTH=$PWD/target/release/berth
+fi
 work=$(mktemp -d /tmp/berth-pull-bench.XXXXXX)
 regpid=
 cleanup() { [ -n "$regpid" ] && kill "$regpid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
