@@ -162,11 +162,7 @@ impl SnapshotStore {
             opts,
             check,
         )?;
-        if let Some(work) = staged.work.as_ref() {
-            // Make the unpacked tree durable before publishing it.
-            let wf = fs::File::open(work).ctx(|| format!("open {}", work.display()))?;
-            nix::unistd::syncfs(&wf).ctx(|| format!("syncfs {}", work.display()))?;
-        }
+        staged.sync()?;
         let (meta, new) = staged.publish()?;
         if new {
             self.sync_dir()?;
@@ -175,9 +171,9 @@ impl SnapshotStore {
     }
 
     /// [`SnapshotStore::create_checked`] up to, not including, making the
-    /// tree durable and publishing it: the caller syncs the filesystem
-    /// (one `syncfs` for many snapshots and blobs), then calls
-    /// [`StagedSnapshot::publish`] and [`SnapshotStore::sync_dir`].
+    /// tree durable and publishing it: the caller calls
+    /// [`StagedSnapshot::sync`] (or syncs the filesystem once for many),
+    /// then [`StagedSnapshot::publish`] and [`SnapshotStore::sync_dir`].
     /// Dropping the result unpublished removes the tree.
     #[allow(clippy::too_many_arguments)]
     pub fn stage_checked<R: BufRead>(
@@ -266,6 +262,16 @@ impl StagedSnapshot {
     /// Whether the snapshot already existed (nothing to publish).
     pub fn existed(&self) -> bool {
         self.work.is_none()
+    }
+
+    /// Make the unpacked tree durable (`syncfs` of its filesystem: the
+    /// tree's many files, directories and their entries at once).
+    pub fn sync(&self) -> Result<()> {
+        if let Some(work) = self.work.as_ref() {
+            let wf = fs::File::open(work).ctx(|| format!("open {}", work.display()))?;
+            nix::unistd::syncfs(&wf).ctx(|| format!("syncfs {}", work.display()))?;
+        }
+        Ok(())
     }
 
     /// Rename the tree into place; the caller must have made it durable

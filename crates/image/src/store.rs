@@ -401,13 +401,7 @@ impl BlobWriter {
     /// visible.
     pub fn commit(self) -> Result<(Digest, u64)> {
         let staged = self.stage()?;
-        if let Some(file) = staged.w.file.as_ref() {
-            // fdatasync covers the data and the size, all a reader needs;
-            // the name is made durable by the directory fsync after the
-            // rename.
-            file.sync_data()
-                .ctx(|| format!("fdatasync {}", staged.w.tmp_path.display()))?;
-        }
+        staged.sync()?;
         let store = staged.w.store.clone();
         let out = staged.publish()?;
         store.sync_blob_dir()?;
@@ -415,9 +409,9 @@ impl BlobWriter {
     }
 
     /// Verify digest and size as [`BlobWriter::commit`] does, but neither
-    /// sync nor publish: the caller makes the data durable (one
-    /// [`ContentStore::sync_filesystem`] for many blobs and snapshots),
-    /// then calls [`StagedBlob::publish`] and
+    /// sync nor publish: the caller makes the data durable
+    /// ([`StagedBlob::sync`], or [`ContentStore::sync_filesystem`] for
+    /// many), then calls [`StagedBlob::publish`] and, once for many,
     /// [`ContentStore::sync_blob_dir`]. On mismatch the temp (or partial)
     /// file is removed; so is a staged blob dropped unpublished.
     pub fn stage(mut self) -> Result<StagedBlob> {
@@ -471,6 +465,17 @@ impl StagedBlob {
     /// The blob's digest.
     pub fn digest(&self) -> &Digest {
         &self.digest
+    }
+
+    /// Make the blob's data durable (fdatasync; its writeback was
+    /// started while it was written), ready for [`StagedBlob::publish`].
+    pub fn sync(&self) -> Result<()> {
+        match self.w.file.as_ref() {
+            Some(f) => f
+                .sync_data()
+                .ctx(|| format!("fdatasync {}", self.w.tmp_path.display())),
+            None => Ok(()),
+        }
     }
 
     /// Open the (unpublished) blob for reading.

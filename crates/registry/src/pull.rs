@@ -65,24 +65,31 @@ impl Added {
             .unwrap_or_else(|e| e.into_inner())
             .push(c.clone());
     }
-    fn stage_blob(&self, b: StagedBlob) {
+    /// Make `b` durable now (in the caller's thread) and queue it.
+    fn stage_blob(&self, b: StagedBlob) -> Result<()> {
+        b.sync()
+            .map_err(|e| Error::store(format!("store blob {}", b.digest()), e))?;
         self.staged_blobs
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(b);
+        Ok(())
     }
-    fn stage_snapshot(&self, s: StagedSnapshot) {
+    /// Make `s` durable now (in the caller's thread) and queue it.
+    fn stage_snapshot(&self, s: StagedSnapshot) -> Result<()> {
+        s.sync()
+            .map_err(|e| Error::store(format!("snapshot {}", s.meta().chain_id), e))?;
         self.staged_snapshots
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(s);
+        Ok(())
     }
 
-    /// Publish everything staged: one `syncfs` makes all the verified
-    /// blobs and unpacked trees durable (their writeback was started while
-    /// they were written), then each is renamed into place and the two
-    /// directories are fsynced. Per-file fsyncs would each wait for a
-    /// journal commit of their own.
+    /// Publish everything staged (each already made durable by the thread
+    /// that staged it, overlapping the other layers' transfers): rename
+    /// each into place, then fsync the two directories once, instead of
+    /// once per blob and snapshot, each waiting for a journal commit.
     fn publish(&self, store: &Store) -> Result<()> {
         let snaps = std::mem::take(
             &mut *self
@@ -96,10 +103,6 @@ impl Added {
             return Ok(());
         }
         let fail = |what: &str, e| Error::store(format!("publish {what}"), e);
-        store
-            .content()
-            .sync_filesystem()
-            .map_err(|e| fail("pulled content", e))?;
         let mut new_snaps = false;
         for s in snaps {
             let chain = s.meta().chain_id.clone();
@@ -443,24 +446,37 @@ impl Client {
                 ),
             ));
         }
-        self.pull_layers(store, t, &manifest, &config, progress, added)?;
-        // Manifest(s) and config with the layers; all published at once
-        // below: a failed pull leaves no trace.
-        for (d, bytes) in &docs {
-            if !store.content().exists(d) {
-                let mut w = store
-                    .content()
-                    .writer(Some(d.clone()), Some(bytes.len() as u64))
-                    .map_err(|e| Error::store(format!("store blob {d}"), e))?;
-                w.write_all(bytes).map_err(|e| {
-                    Error::store(format!("store blob {d}"), image::Error::io("write", e))
-                })?;
-                added.stage_blob(
-                    w.stage()
-                        .map_err(|e| Error::store(format!("store blob {d}"), e))?,
-                );
+        // Manifest(s) and config are written and synced while the layers
+        // download; all is published at once below: a failed pull leaves
+        // no trace.
+        let stage_docs = || -> Result<()> {
+            for (d, bytes) in &docs {
+                if !store.content().exists(d) {
+                    let mut w = store
+                        .content()
+                        .writer(Some(d.clone()), Some(bytes.len() as u64))
+                        .map_err(|e| Error::store(format!("store blob {d}"), e))?;
+                    w.write_all(bytes).map_err(|e| {
+                        Error::store(format!("store blob {d}"), image::Error::io("write", e))
+                    })?;
+                    added.stage_blob(
+                        w.stage()
+                            .map_err(|e| Error::store(format!("store blob {d}"), e))?,
+                    )?;
+                }
             }
-        }
+            Ok(())
+        };
+        let (layers, docs_done) = std::thread::scope(|sc| {
+            let h = sc.spawn(stage_docs);
+            let layers = self.pull_layers(store, t, &manifest, &config, progress, added);
+            (
+                layers,
+                h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+            )
+        });
+        layers?;
+        docs_done?;
         added.publish(store)?;
         store
             .register(&top.digest, platform, std::slice::from_ref(reference))
@@ -653,10 +669,10 @@ impl Ctx<'_> {
                         e,
                     )
                 })?;
-            self.added.stage_snapshot(snap);
+            self.added.stage_snapshot(snap)?;
         }
         if let Some(b) = staged {
-            self.added.stage_blob(b);
+            self.added.stage_blob(b)?;
         }
         self.progress.layer(d, job.desc.size, LayerState::Complete);
         Ok(())
@@ -799,7 +815,7 @@ impl Ctx<'_> {
             join();
             match res {
                 Ok(staged) => {
-                    self.added.stage_snapshot(staged);
+                    self.added.stage_snapshot(staged)?;
                     match joined.borrow_mut().take() {
                         // The snapshot existed, so the check never ran:
                         // still store the blob.
