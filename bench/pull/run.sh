@@ -6,15 +6,19 @@
 #         vs skopeo copy docker://... oci:DIR (fresh dir each time)
 #   push: berth push vs skopeo copy oci:DIR docker://... (fresh repo each time)
 # Prints hyperfine's tables, MB/s for each, and ratios to podman / skopeo.
-# Usage: bench/pull/run.sh [RUNS]   (as root)
+# Usage: bench/pull/run.sh [RUNS]   (as root; BERTH=path to skip the build,
+#        BERTH_B=path to time a second berth's pull in the same run)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RUNS=${1:-5}
 for t in hyperfine skopeo podman python3 /usr/bin/docker-registry; do
     command -v "$t" >/dev/null || { echo "missing $t (apt-get install hyperfine skopeo podman docker-registry python3)" >&2; exit 1; }
 done
-cargo build --release -p berth >/dev/null
-BERTH=$PWD/target/release/berth
+# BERTH=/path/to/berth uses that binary instead of building one.
+if [ -z "${BERTH:-}" ]; then
+    cargo build --release -p berth >/dev/null
+    BERTH=$PWD/target/release/berth
+fi
 work=$(mktemp -d /tmp/berth-pull-bench.XXXXXX)
 regpid=
 cleanup() { [ -n "$regpid" ] && kill "$regpid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
@@ -59,13 +63,20 @@ skopeo copy -q --dest-tls-verify=false "oci:$work/src:bench" "docker://$IMG"
 FORGET='rm -f /var/lib/containers/cache/blob-info-cache-v1.*'
 P="podman --root $work/podman/storage --runroot $work/podman/run"
 
+# BERTH_B=/path/to/another/berth adds its pull to the same run (A/B).
+B=()
+if [ -n "${BERTH_B:-}" ]; then
+    B=(--prepare "rm -rf $work/berth-root; sync" -n "berth pull (B)"
+        "$BERTH_B --root $work/berth-root pull -q $IMG")
+fi
 echo "== pull =="
 hyperfine --runs "$RUNS" --warmup 1 --export-json "$work/pull.json" \
-    --prepare "rm -rf $work/berth-root" -n "berth pull" \
+    --prepare "rm -rf $work/berth-root; sync" -n "berth pull" \
         "$BERTH --root $work/berth-root pull -q $IMG" \
-    --prepare "$P system reset -f >/dev/null 2>&1; rm -rf $work/podman" -n "podman pull" \
+    "${B[@]}" \
+    --prepare "$P system reset -f >/dev/null 2>&1; rm -rf $work/podman; sync" -n "podman pull" \
         "$P pull -q --tls-verify=false $IMG" \
-    --prepare "rm -rf $work/skopeo-oci" -n "skopeo copy (to oci dir)" \
+    --prepare "rm -rf $work/skopeo-oci; sync" -n "skopeo copy (to oci dir)" \
         "skopeo copy -q --src-tls-verify=false docker://$IMG oci:$work/skopeo-oci:x"
 
 # Push sources: the same blobs, under a name of another registry so

@@ -724,6 +724,11 @@ pub struct PullArgs {
 
 #[derive(Debug, Args)]
 pub struct PushArgs {
+    /// Push a platform-specific manifest as a single-platform image to the
+    /// registry. Image index won't be pushed (os[/arch[/variant]])
+    #[arg(long, value_name = "PLATFORM")]
+    pub platform: Option<String>,
+
     /// Suppress verbose output
     #[arg(short, long)]
     pub quiet: bool,

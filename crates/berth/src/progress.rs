@@ -172,6 +172,10 @@ fn is_transfer(s: LayerState) -> bool {
 }
 
 impl Progress for Transfer {
+    fn note(&self, message: &str) {
+        eprintln!("WARNING: {message}");
+    }
+
     fn resolved(&self, _reference: &Reference, digest: &Digest) {
         *self.resolved.lock().unwrap_or_else(|e| e.into_inner()) = Some(digest.clone());
     }

@@ -136,8 +136,36 @@ fn pull_errors_leave_the_store_alone() {
     assert!(err.contains("does not exist locally"), "{err}");
     // Bad platform.
     e.fails(&["pull", "--platform", "linux//x", &reg.name("a/b:1")], 1);
+    // push --platform: a single-platform image of another platform.
+    let err = e.fails(
+        &[
+            "push",
+            "--platform",
+            "linux/s390x",
+            "busybox",
+            &reg.name("test/p:1"),
+        ],
+        1,
+    );
+    assert!(err.contains("not linux/s390x"), "{err}");
     assert_eq!(e.snapshot(), before);
     assert_eq!(e.names(), ["busybox:latest"]);
+    // Its own platform pushes as usual.
+    let own = e.ok(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{.Os}}/{{.Architecture}}",
+        "busybox",
+    ]);
+    let out = e.ok(&[
+        "push",
+        "--platform",
+        own.trim(),
+        "busybox",
+        &reg.name("test/p:1"),
+    ]);
+    assert!(out.contains("1: digest: sha256:"), "{out}");
 }
 
 #[test]

@@ -32,6 +32,11 @@ pub(crate) struct Writeback {
 }
 
 impl Writeback {
+    /// For a file whose first `pos` bytes were written earlier.
+    pub(crate) fn starting_at(pos: u64) -> Writeback {
+        Writeback { kicked: pos, pos }
+    }
+
     /// How much dirty data to accumulate before starting its writeback.
     pub(crate) const CHUNK: u64 = 2 << 20;
 

@@ -554,7 +554,7 @@ impl Store {
             &l.diff_id,
             &l.digest,
             &l.media_type,
-            io::BufReader::new(blob),
+            io::BufReader::with_capacity(256 << 10, blob),
             &self.unpack,
         )?;
         Ok(())

@@ -32,8 +32,8 @@ pub use error::{Error, Result};
 pub use images::{GcReport, ImageDb, ImageInfo, ImageRecord, LayerRecord, Store};
 pub use manifest::{Descriptor, ImageConfig, Index, Manifest, ManifestDoc, ManifestKind, Platform};
 pub use reference::{Reference, ReferenceError};
-pub use snapshot::{overlay_options, SnapshotMeta, SnapshotStore};
-pub use store::{BlobWriter, ContentStore};
+pub use snapshot::{overlay_options, SnapshotMeta, SnapshotStore, StagedSnapshot};
+pub use store::{BlobWriter, ContentStore, StagedBlob};
 pub use unpack::{unpack_layer, LayerStats, UnpackOptions};
 
 /// Default store root.

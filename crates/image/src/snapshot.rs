@@ -4,7 +4,7 @@
 //! complete, so a crash never leaves a half snapshot visible.
 
 use std::fs;
-use std::io::{self, Read};
+use std::io::{self, BufRead};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -113,7 +113,7 @@ impl SnapshotStore {
     /// snapshot already exists; if another process finishes first, its
     /// snapshot is kept.
     #[allow(clippy::too_many_arguments)]
-    pub fn create<R: Read>(
+    pub fn create<R: BufRead>(
         &self,
         chain: &ChainId,
         parent: Option<&ChainId>,
@@ -141,7 +141,7 @@ impl SnapshotStore {
     /// uses it to unpack a layer while it downloads and publish the
     /// snapshot only once the downloaded blob's digest is verified.
     #[allow(clippy::too_many_arguments)]
-    pub fn create_checked<R: Read>(
+    pub fn create_checked<R: BufRead>(
         &self,
         chain: &ChainId,
         parent: Option<&ChainId>,
@@ -152,8 +152,48 @@ impl SnapshotStore {
         opts: &UnpackOptions,
         check: impl FnOnce() -> Result<()>,
     ) -> Result<SnapshotMeta> {
+        let staged = self.stage_checked(
+            chain,
+            parent,
+            diff_id,
+            layer_digest,
+            media_type,
+            blob,
+            opts,
+            check,
+        )?;
+        staged.sync()?;
+        let (meta, new) = staged.publish()?;
+        if new {
+            self.sync_dir()?;
+        }
+        Ok(meta)
+    }
+
+    /// [`SnapshotStore::create_checked`] up to, not including, making the
+    /// tree durable and publishing it: the caller calls
+    /// [`StagedSnapshot::sync`] (or syncs the filesystem once for many),
+    /// then [`StagedSnapshot::publish`] and [`SnapshotStore::sync_dir`].
+    /// Dropping the result unpublished removes the tree.
+    #[allow(clippy::too_many_arguments)]
+    pub fn stage_checked<R: BufRead>(
+        &self,
+        chain: &ChainId,
+        parent: Option<&ChainId>,
+        diff_id: &Digest,
+        layer_digest: &Digest,
+        media_type: &str,
+        blob: R,
+        opts: &UnpackOptions,
+        check: impl FnOnce() -> Result<()>,
+    ) -> Result<StagedSnapshot> {
         if self.exists(chain) {
-            return self.meta(chain);
+            return Ok(StagedSnapshot {
+                meta: self.meta(chain)?,
+                work: None,
+                dest: self.path(chain),
+                store: self.clone(),
+            });
         }
         let work = self.tmp.join(unique_name("snap-"));
         let res = (|| {
@@ -180,33 +220,94 @@ impl SnapshotStore {
                 serde_json::to_vec_pretty(&meta).map_err(|e| Error::json("snapshot meta", e))?;
             let mp = work.join("meta.json");
             fs::write(&mp, json).ctx(|| format!("write {}", mp.display()))?;
-            // Make the unpacked tree durable before publishing it.
-            let wf = fs::File::open(&work).ctx(|| format!("open {}", work.display()))?;
-            nix::unistd::syncfs(&wf).ctx(|| format!("syncfs {}", work.display()))?;
-            let dest = self.path(chain);
-            match fs::rename(&work, &dest) {
-                Ok(()) => {
-                    fsync_dir(&self.dir)?;
-                    Ok(meta)
-                }
-                Err(e)
-                    if matches!(e.raw_os_error(), Some(libc::ENOTEMPTY) | Some(libc::EEXIST))
-                        && self.exists(chain) =>
-                {
-                    // Another process published the same snapshot first.
-                    let _ = fs::remove_dir_all(&work);
-                    self.meta(chain)
-                }
-                Err(e) => Err(Error::io(
-                    format!("rename {} to {}", work.display(), dest.display()),
-                    e,
-                )),
-            }
+            Ok(meta)
         })();
-        if res.is_err() {
-            let _ = fs::remove_dir_all(&work);
+        match res {
+            Ok(meta) => Ok(StagedSnapshot {
+                meta,
+                work: Some(work),
+                dest: self.path(chain),
+                store: self.clone(),
+            }),
+            Err(e) => {
+                let _ = fs::remove_dir_all(&work);
+                Err(e)
+            }
         }
-        res
+    }
+
+    /// fsync the snapshots directory (after publishing).
+    pub fn sync_dir(&self) -> Result<()> {
+        fsync_dir(&self.dir)
+    }
+}
+
+/// An unpacked, verified snapshot waiting to be published (see
+/// [`SnapshotStore::stage_checked`]); its tree is removed if it is dropped
+/// unpublished.
+pub struct StagedSnapshot {
+    meta: SnapshotMeta,
+    /// The temp tree; None if the snapshot already existed.
+    work: Option<PathBuf>,
+    dest: PathBuf,
+    store: SnapshotStore,
+}
+
+impl StagedSnapshot {
+    /// The snapshot's metadata.
+    pub fn meta(&self) -> &SnapshotMeta {
+        &self.meta
+    }
+
+    /// Whether the snapshot already existed (nothing to publish).
+    pub fn existed(&self) -> bool {
+        self.work.is_none()
+    }
+
+    /// Make the unpacked tree durable (`syncfs` of its filesystem: the
+    /// tree's many files, directories and their entries at once).
+    pub fn sync(&self) -> Result<()> {
+        if let Some(work) = self.work.as_ref() {
+            let wf = fs::File::open(work).ctx(|| format!("open {}", work.display()))?;
+            nix::unistd::syncfs(&wf).ctx(|| format!("syncfs {}", work.display()))?;
+        }
+        Ok(())
+    }
+
+    /// Rename the tree into place; the caller must have made it durable
+    /// before, and fsyncs the snapshots directory after. Returns the
+    /// metadata and whether this call published it (false: it existed,
+    /// or another process published the same snapshot first).
+    pub fn publish(mut self) -> Result<(SnapshotMeta, bool)> {
+        let Some(work) = self.work.take() else {
+            return Ok((self.meta.clone(), false));
+        };
+        match fs::rename(&work, &self.dest) {
+            Ok(()) => Ok((self.meta.clone(), true)),
+            Err(e)
+                if matches!(e.raw_os_error(), Some(libc::ENOTEMPTY) | Some(libc::EEXIST))
+                    && self.store.exists(&self.meta.chain_id) =>
+            {
+                // Another process published the same snapshot first.
+                let _ = fs::remove_dir_all(&work);
+                Ok((self.store.meta(&self.meta.chain_id)?, false))
+            }
+            Err(e) => {
+                let _ = fs::remove_dir_all(&work);
+                Err(Error::io(
+                    format!("rename {} to {}", work.display(), self.dest.display()),
+                    e,
+                ))
+            }
+        }
+    }
+}
+
+impl Drop for StagedSnapshot {
+    fn drop(&mut self) {
+        if let Some(work) = self.work.take() {
+            let _ = fs::remove_dir_all(work);
+        }
     }
 }
 

@@ -6,18 +6,31 @@
 //! same blob are harmless: rename is atomic and the content identical.
 //! Temp files left by a killed process are never read and are removed by
 //! garbage collection.
+//!
+//! Downloads that may be resumed write to `<root>/tmp/partial/<hex>`
+//! instead (see [`ContentStore::resumable_writer`]): the bytes received so
+//! far survive a failed or killed pull, and the next writer of that digest
+//! re-hashes them and continues after them. A partial file is never read
+//! as a blob; it is renamed into `blobs/` only once complete and verified,
+//! removed on a digest or size mismatch, and cleaned by garbage collection.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use crate::digest::{Digest, Hasher};
 use crate::error::{Error, IoContext, Result};
 use crate::fsutil::{fsync_dir, mkdir_all, unique_name, Writeback};
 use crate::lock::{FileLock, LockKind};
+use nix::errno::Errno;
+use nix::fcntl::{Flock, FlockArg};
 
 /// Name of the lease lock file (see [`crate::lock`]).
 pub const GC_LOCK: &str = "gc.lock";
+
+/// Directory under the temp area that holds resumable partial blobs.
+pub const PARTIAL_DIR: &str = "partial";
 
 /// The blob store rooted at a berth state directory.
 #[derive(Debug, Clone)]
@@ -69,6 +82,83 @@ impl ContentStore {
             writeback: Writeback::default(),
             expected,
             expected_size: size,
+            partial: None,
+            _lease: lease,
+        })
+    }
+
+    /// Start (or continue) writing the blob `expected` of `size` bytes in
+    /// its partial file `tmp/partial/<hex>`, which outlives the writer
+    /// unless it is committed or found wrong. The bytes already there
+    /// ([`BlobWriter::resume_offset`]) must be replayed through
+    /// [`BlobWriter::replay`] (which hashes them) before anything is
+    /// written, or dropped with [`BlobWriter::restart`]. A partial longer
+    /// than `size` is discarded. If another writer holds this digest's
+    /// partial (a concurrent pull), this is a plain [`ContentStore::writer`].
+    pub fn resumable_writer(&self, expected: Digest, size: u64) -> Result<BlobWriter> {
+        let dir = mkdir_all(&self.tmp.join(PARTIAL_DIR))?;
+        let lease = self.lease()?;
+        let tmp_path = dir.join(expected.hex());
+        // The partial file is its own lock; only its holder renames or
+        // removes it. A file locked after its holder did so is no longer
+        // at the path: open again.
+        let (mut file, lock) = loop {
+            let file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&tmp_path)
+                .ctx(|| format!("open partial blob {}", tmp_path.display()))?;
+            let dup = file
+                .try_clone()
+                .ctx(|| format!("dup partial blob {}", tmp_path.display()))?;
+            let lock = match Flock::lock(dup, FlockArg::LockExclusiveNonblock) {
+                Ok(l) => l,
+                // Another pull is downloading this blob right now.
+                Err((_, Errno::EWOULDBLOCK)) => {
+                    drop(lease);
+                    return self.writer(Some(expected), Some(size));
+                }
+                Err((_, e)) => {
+                    return Err(Error::io(
+                        format!("flock {}", tmp_path.display()),
+                        io::Error::from(e),
+                    ))
+                }
+            };
+            let same = match (fs::metadata(&tmp_path), file.metadata()) {
+                (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
+                _ => false,
+            };
+            if same {
+                break (file, lock);
+            }
+        };
+        let mut have = file
+            .metadata()
+            .ctx(|| format!("stat partial blob {}", tmp_path.display()))?
+            .len();
+        if have > size {
+            file.set_len(0)
+                .ctx(|| format!("truncate partial blob {}", tmp_path.display()))?;
+            have = 0;
+        }
+        file.seek(SeekFrom::Start(have))
+            .ctx(|| format!("seek partial blob {}", tmp_path.display()))?;
+        Ok(BlobWriter {
+            store: self.clone(),
+            file: Some(file),
+            tmp_path,
+            hasher: Hasher::new(),
+            writeback: Writeback::starting_at(have),
+            expected: Some(expected),
+            expected_size: Some(size),
+            partial: Some(PartialState {
+                _lock: lock,
+                on_disk: have,
+                keep: true,
+            }),
             _lease: lease,
         })
     }
@@ -196,6 +286,18 @@ impl ContentStore {
     pub fn tmp_dir(&self) -> &Path {
         &self.tmp
     }
+
+    /// Make everything written on the store's filesystem durable (one
+    /// `syncfs`): staged blobs and snapshots before they are published.
+    pub fn sync_filesystem(&self) -> Result<()> {
+        let f = File::open(&self.tmp).ctx(|| format!("open {}", self.tmp.display()))?;
+        nix::unistd::syncfs(&f).ctx(|| format!("syncfs {}", self.tmp.display()))
+    }
+
+    /// fsync the blob directory (after publishing).
+    pub fn sync_blob_dir(&self) -> Result<()> {
+        fsync_dir(&self.blobs)
+    }
 }
 
 /// Streams a blob into the store. Implements [`std::io::Write`]; call
@@ -209,13 +311,83 @@ pub struct BlobWriter {
     writeback: Writeback,
     expected: Option<Digest>,
     expected_size: Option<u64>,
+    partial: Option<PartialState>,
     _lease: FileLock,
 }
 
+/// A resumable writer's partial file.
+struct PartialState {
+    /// Owns the partial file while held (a lock on a dup of its fd).
+    _lock: Flock<File>,
+    /// Bytes in the file when the writer opened it (to be replayed).
+    on_disk: u64,
+    /// Keep the file when the writer is dropped uncommitted.
+    keep: bool,
+}
+
 impl BlobWriter {
-    /// Bytes written so far.
+    /// Bytes written (or replayed) so far.
     pub fn written(&self) -> u64 {
         self.hasher.len()
+    }
+
+    /// Bytes of an earlier attempt found in a resumable writer's partial
+    /// file: the download continues at this offset (0 for a fresh blob).
+    pub fn resume_offset(&self) -> u64 {
+        self.partial.as_ref().map_or(0, |p| p.on_disk)
+    }
+
+    /// Whether bytes of an earlier attempt remain to be replayed.
+    pub fn replaying(&self) -> bool {
+        self.hasher.len() < self.resume_offset()
+    }
+
+    /// Read the next bytes of the earlier attempt into `buf`, hashing
+    /// them; `Ok(0)` once all of them were replayed.
+    pub fn replay(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let pos = self.hasher.len();
+        let left = self.resume_offset().saturating_sub(pos);
+        if left == 0 || buf.is_empty() {
+            return Ok(0);
+        }
+        let f = self
+            .file
+            .as_ref()
+            .ok_or_else(|| io::Error::other("blob writer already committed"))?;
+        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let n = f.read_at(&mut buf[..want], pos)?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("partial blob {} shrank", self.tmp_path.display()),
+            ));
+        }
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+
+    /// Give up on this blob: remove the temp (or partial) file now.
+    pub fn discard(mut self) {
+        if let Some(p) = self.partial.as_mut() {
+            p.keep = false;
+        }
+    }
+
+    /// Drop the bytes of the earlier attempt (the server sent the whole
+    /// blob again) and start from zero.
+    pub fn restart(&mut self) -> io::Result<()> {
+        let f = self
+            .file
+            .as_mut()
+            .ok_or_else(|| io::Error::other("blob writer already committed"))?;
+        f.set_len(0)?;
+        f.seek(SeekFrom::Start(0))?;
+        self.hasher = Hasher::new();
+        self.writeback = Writeback::default();
+        if let Some(p) = self.partial.as_mut() {
+            p.on_disk = 0;
+        }
+        Ok(())
     }
 
     /// Digest of the bytes written so far (the writer stays usable).
@@ -227,8 +399,33 @@ impl BlobWriter {
     /// its way to disk: writeback is started every few MiB while writing),
     /// rename into place and fsync the directory. On mismatch the temp file is removed and nothing becomes
     /// visible.
-    pub fn commit(mut self) -> Result<(Digest, u64)> {
-        let file = self.file.take().expect("file present until commit");
+    pub fn commit(self) -> Result<(Digest, u64)> {
+        let staged = self.stage()?;
+        staged.sync()?;
+        let store = staged.w.store.clone();
+        let out = staged.publish()?;
+        store.sync_blob_dir()?;
+        Ok(out)
+    }
+
+    /// Verify digest and size as [`BlobWriter::commit`] does, but neither
+    /// sync nor publish: the caller makes the data durable
+    /// ([`StagedBlob::sync`], or [`ContentStore::sync_filesystem`] for
+    /// many), then calls [`StagedBlob::publish`] and, once for many,
+    /// [`ContentStore::sync_blob_dir`]. On mismatch the temp (or partial)
+    /// file is removed; so is a staged blob dropped unpublished.
+    pub fn stage(mut self) -> Result<StagedBlob> {
+        // Whatever happens now, a partial file is not resumed again: it is
+        // either published or wrong.
+        if let Some(p) = self.partial.as_mut() {
+            p.keep = false;
+        }
+        if self.replaying() {
+            return Err(Error::io(
+                format!("commit {}", self.tmp_path.display()),
+                io::Error::other("earlier bytes of the partial blob were not replayed"),
+            ));
+        }
         let hasher = std::mem::take(&mut self.hasher);
         let size = hasher.len();
         let actual = hasher.finish();
@@ -249,16 +446,51 @@ impl BlobWriter {
                 });
             }
         }
-        // fdatasync covers the data and the size, all a reader needs; the
-        // name is made durable by the directory fsync after the rename.
-        file.sync_data()
-            .ctx(|| format!("fdatasync {}", self.tmp_path.display()))?;
-        drop(file);
-        let dest = self.store.blob_path(&actual);
-        fs::rename(&self.tmp_path, &dest)
-            .ctx(|| format!("rename {} to {}", self.tmp_path.display(), dest.display()))?;
-        fsync_dir(&self.store.blobs)?;
-        Ok((actual, size))
+        Ok(StagedBlob {
+            w: self,
+            digest: actual,
+            size,
+        })
+    }
+}
+
+/// A verified blob not yet published (see [`BlobWriter::stage`]).
+pub struct StagedBlob {
+    w: BlobWriter,
+    digest: Digest,
+    size: u64,
+}
+
+impl StagedBlob {
+    /// The blob's digest.
+    pub fn digest(&self) -> &Digest {
+        &self.digest
+    }
+
+    /// Make the blob's data durable (fdatasync; its writeback was
+    /// started while it was written), ready for [`StagedBlob::publish`].
+    pub fn sync(&self) -> Result<()> {
+        match self.w.file.as_ref() {
+            Some(f) => f
+                .sync_data()
+                .ctx(|| format!("fdatasync {}", self.w.tmp_path.display())),
+            None => Ok(()),
+        }
+    }
+
+    /// Open the (unpublished) blob for reading.
+    pub fn open(&self) -> Result<File> {
+        File::open(&self.w.tmp_path).ctx(|| format!("open {}", self.w.tmp_path.display()))
+    }
+
+    /// Rename the blob into place. Its data must have been made durable
+    /// before; the caller fsyncs the blob directory after.
+    pub fn publish(mut self) -> Result<(Digest, u64)> {
+        self.w.file = None;
+        let dest = self.w.store.blob_path(&self.digest);
+        fs::rename(&self.w.tmp_path, &dest)
+            .ctx(|| format!("rename {} to {}", self.w.tmp_path.display(), dest.display()))?;
+        Ok((self.digest.clone(), self.size))
     }
 }
 
@@ -268,6 +500,11 @@ impl Write for BlobWriter {
             .file
             .as_mut()
             .ok_or_else(|| io::Error::other("blob writer already committed"))?;
+        if self.hasher.len() < self.partial.as_ref().map_or(0, |p| p.on_disk) {
+            return Err(io::Error::other(
+                "earlier bytes of the partial blob must be replayed before writing",
+            ));
+        }
         let n = f.write(buf)?;
         self.hasher.update(&buf[..n]);
         self.writeback.wrote(f, n);
@@ -283,7 +520,13 @@ impl Write for BlobWriter {
 
 impl Drop for BlobWriter {
     fn drop(&mut self) {
-        // After a successful commit the temp path no longer exists.
+        // After a successful commit the temp path no longer exists. A
+        // partial download is kept for the next attempt if it has bytes.
+        if let (Some(p), Some(f)) = (&self.partial, &self.file) {
+            if p.keep && f.metadata().map(|m| m.len() > 0).unwrap_or(false) {
+                return;
+            }
+        }
         let _ = fs::remove_file(&self.tmp_path);
     }
 }
@@ -397,6 +640,78 @@ mod tests {
         assert!(s.read(&d, 5).is_err());
         fs::write(s.blob_path(&d), b"corrupted!").unwrap();
         assert!(matches!(s.read(&d, 100), Err(Error::DigestMismatch { .. })));
+    }
+
+    #[test]
+    fn resumable_writer_keeps_partial_and_resumes() {
+        let (_d, s) = store();
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let d = Digest::of_bytes(&data);
+        let partial = s.tmp_dir().join(PARTIAL_DIR).join(d.hex());
+        // First attempt breaks off after 30000 bytes: the bytes stay.
+        let mut w = s.resumable_writer(d.clone(), data.len() as u64).unwrap();
+        assert_eq!(w.resume_offset(), 0);
+        w.write_all(&data[..30_000]).unwrap();
+        drop(w);
+        assert_eq!(fs::metadata(&partial).unwrap().len(), 30_000);
+        assert!(!s.exists(&d));
+        // A concurrent writer of the same digest gets a private temp file.
+        let mut w = s.resumable_writer(d.clone(), data.len() as u64).unwrap();
+        let other = s.resumable_writer(d.clone(), data.len() as u64).unwrap();
+        assert_eq!(other.resume_offset(), 0);
+        drop(other);
+        // Second attempt: replay (hashing) then continue.
+        assert_eq!(w.resume_offset(), 30_000);
+        assert!(w.write_all(b"x").is_err(), "writing before the replay");
+        let mut replayed = Vec::new();
+        let mut buf = vec![0u8; 7000];
+        loop {
+            let n = w.replay(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            replayed.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(replayed, &data[..30_000]);
+        w.write_all(&data[30_000..]).unwrap();
+        assert_eq!(w.commit().unwrap(), (d.clone(), data.len() as u64));
+        assert_eq!(s.read(&d, 1 << 20).unwrap(), data);
+        assert!(!partial.exists());
+    }
+
+    #[test]
+    fn resumable_writer_restart_and_wrong_partial() {
+        let (_d, s) = store();
+        let data = vec![5u8; 50_000];
+        let d = Digest::of_bytes(&data);
+        let dir = s.tmp_dir().join(PARTIAL_DIR);
+        fs::create_dir_all(&dir).unwrap();
+        let partial = dir.join(d.hex());
+        // Restart (the server ignored the range): the old bytes go.
+        fs::write(&partial, vec![9u8; 20_000]).unwrap();
+        let mut w = s.resumable_writer(d.clone(), data.len() as u64).unwrap();
+        assert_eq!(w.resume_offset(), 20_000);
+        w.restart().unwrap();
+        assert_eq!(w.resume_offset(), 0);
+        w.write_all(&data).unwrap();
+        w.commit().unwrap();
+        assert!(s.exists(&d));
+        s.delete(&d).unwrap();
+        // Wrong bytes in the partial: the commit fails and removes it.
+        fs::write(&partial, vec![9u8; 20_000]).unwrap();
+        let mut w = s.resumable_writer(d.clone(), data.len() as u64).unwrap();
+        let mut buf = vec![0u8; 1 << 16];
+        while w.replay(&mut buf).unwrap() > 0 {}
+        w.write_all(&data[20_000..]).unwrap();
+        assert!(matches!(w.commit(), Err(Error::DigestMismatch { .. })));
+        assert!(!partial.exists());
+        assert!(!s.exists(&d));
+        // Longer than the blob: discarded on open.
+        fs::write(&partial, vec![9u8; 60_000]).unwrap();
+        let w = s.resumable_writer(d.clone(), data.len() as u64).unwrap();
+        assert_eq!(w.resume_offset(), 0);
+        drop(w);
+        assert!(!partial.exists(), "an empty partial is not kept");
     }
 
     #[test]

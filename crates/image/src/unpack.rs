@@ -95,11 +95,24 @@ pub fn decompress<'a, R: Read + 'a>(
     media_type: Option<&str>,
     layer: &Digest,
 ) -> Result<(Compression, Box<dyn Read + 'a>)> {
+    decompress_buffered(
+        BufReader::with_capacity(64 * 1024, reader),
+        media_type,
+        layer,
+    )
+}
+
+/// [`decompress`] for a reader that is already buffered (the decoders
+/// take their input straight from its buffer: no copy in between).
+pub fn decompress_buffered<'a, R: BufRead + 'a>(
+    mut br: R,
+    media_type: Option<&str>,
+    layer: &Digest,
+) -> Result<(Compression, Box<dyn Read + 'a>)> {
     let declared = match media_type {
         Some(mt) => Some(layer_compression(mt, layer)?),
         None => None,
     };
-    let mut br = BufReader::with_capacity(64 * 1024, reader);
     let head = br
         .fill_buf()
         .map_err(|e| Error::io(format!("read layer {layer}"), e))?;
@@ -125,14 +138,14 @@ pub fn decompress<'a, R: Read + 'a>(
 /// Decompress `blob`, unpack it into the existing directory `dest`
 /// (converting OCI whiteouts to overlayfs form) and return the diff id
 /// computed over the uncompressed stream.
-pub fn unpack_layer<R: Read>(
+pub fn unpack_layer<R: BufRead>(
     blob: R,
     media_type: Option<&str>,
     dest: &Path,
     layer: &Digest,
     opts: &UnpackOptions,
 ) -> Result<LayerStats> {
-    let (compression, reader) = decompress(blob, media_type, layer)?;
+    let (compression, reader) = decompress_buffered(blob, media_type, layer)?;
     // The tar reader asks for 512-byte headers and small files; a buffer
     // in front of the hasher lets the decompressor and the hasher work on
     // large blocks. The hasher sees every byte in order, buffered or not,

@@ -52,6 +52,9 @@ pub trait Progress: Sync {
     fn layer(&self, _digest: &Digest, _size: u64, _state: LayerState) {}
     /// Bytes transferred so far for a blob.
     fn bytes(&self, _digest: &Digest, _done: u64, _total: u64) {}
+    /// Something the user should know (e.g. why a push chose less than
+    /// asked), one line.
+    fn note(&self, _message: &str) {}
 }
 
 /// Reports nothing.

@@ -8,7 +8,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Mutex};
 
@@ -16,7 +16,7 @@ use image::images::MAX_JSON_BLOB;
 use image::manifest::{layer_compression, media_type, parse_manifest};
 use image::{
     chain_ids, BlobWriter, ChainId, Descriptor, Digest, ImageConfig, ImageRecord, Manifest,
-    ManifestDoc, Platform, Reference, Store,
+    ManifestDoc, Platform, Reference, StagedBlob, StagedSnapshot, Store,
 };
 
 use crate::client::{header, io_error, ok, Client, Method, Req, Scope, Target};
@@ -42,11 +42,14 @@ pub struct FetchedManifest {
     pub content_type: Option<String>,
 }
 
-/// What a pull added to the store, removed again if the pull fails.
+/// What a pull added to the store, removed again if the pull fails; and
+/// what it verified but has not published yet (see [`Added::publish`]).
 #[derive(Default)]
 struct Added {
     blobs: Mutex<Vec<Digest>>,
     snapshots: Mutex<Vec<ChainId>>,
+    staged_blobs: Mutex<Vec<StagedBlob>>,
+    staged_snapshots: Mutex<Vec<StagedSnapshot>>,
 }
 
 impl Added {
@@ -62,7 +65,85 @@ impl Added {
             .unwrap_or_else(|e| e.into_inner())
             .push(c.clone());
     }
+    /// Make `b` durable now (in the caller's thread) and queue it.
+    fn stage_blob(&self, b: StagedBlob) -> Result<()> {
+        b.sync()
+            .map_err(|e| Error::store(format!("store blob {}", b.digest()), e))?;
+        self.staged_blobs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(b);
+        Ok(())
+    }
+    /// Make `s` durable now (in the caller's thread) and queue it.
+    fn stage_snapshot(&self, s: StagedSnapshot) -> Result<()> {
+        s.sync()
+            .map_err(|e| Error::store(format!("snapshot {}", s.meta().chain_id), e))?;
+        self.staged_snapshots
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(s);
+        Ok(())
+    }
+
+    /// Publish everything staged (each already made durable by the thread
+    /// that staged it, overlapping the other layers' transfers): rename
+    /// each into place, then fsync the two directories once, instead of
+    /// once per blob and snapshot, each waiting for a journal commit.
+    fn publish(&self, store: &Store) -> Result<()> {
+        let snaps = std::mem::take(
+            &mut *self
+                .staged_snapshots
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
+        let blobs =
+            std::mem::take(&mut *self.staged_blobs.lock().unwrap_or_else(|e| e.into_inner()));
+        if blobs.is_empty() && snaps.iter().all(|s| s.existed()) {
+            return Ok(());
+        }
+        let fail = |what: &str, e| Error::store(format!("publish {what}"), e);
+        let mut new_snaps = false;
+        for s in snaps {
+            let chain = s.meta().chain_id.clone();
+            let (_, new) = s
+                .publish()
+                .map_err(|e| fail(&format!("snapshot {chain}"), e))?;
+            if new {
+                self.snapshot(&chain);
+                new_snaps = true;
+            }
+        }
+        let any_blob = !blobs.is_empty();
+        for b in blobs {
+            let d = b.digest().clone();
+            b.publish().map_err(|e| fail(&format!("blob {d}"), e))?;
+            self.blob(&d);
+        }
+        if new_snaps {
+            store
+                .snapshots()
+                .sync_dir()
+                .map_err(|e| fail("snapshots", e))?;
+        }
+        if any_blob {
+            store
+                .content()
+                .sync_blob_dir()
+                .map_err(|e| fail("blobs", e))?;
+        }
+        Ok(())
+    }
+
     fn rollback(&self, store: &Store) {
+        self.staged_blobs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        self.staged_snapshots
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
         for c in self
             .snapshots
             .lock()
@@ -365,17 +446,38 @@ impl Client {
                 ),
             ));
         }
-        self.pull_layers(store, t, &manifest, &config, progress, added)?;
-        // Manifest(s) and config last: a failed pull leaves no trace.
-        for (d, bytes) in &docs {
-            if !store.content().exists(d) {
-                store
-                    .content()
-                    .ingest_bytes(bytes)
-                    .map_err(|e| Error::store(format!("store blob {d}"), e))?;
-                added.blob(d);
+        // Manifest(s) and config are written and synced while the layers
+        // download; all is published at once below: a failed pull leaves
+        // no trace.
+        let stage_docs = || -> Result<()> {
+            for (d, bytes) in &docs {
+                if !store.content().exists(d) {
+                    let mut w = store
+                        .content()
+                        .writer(Some(d.clone()), Some(bytes.len() as u64))
+                        .map_err(|e| Error::store(format!("store blob {d}"), e))?;
+                    w.write_all(bytes).map_err(|e| {
+                        Error::store(format!("store blob {d}"), image::Error::io("write", e))
+                    })?;
+                    added.stage_blob(
+                        w.stage()
+                            .map_err(|e| Error::store(format!("store blob {d}"), e))?,
+                    )?;
+                }
             }
-        }
+            Ok(())
+        };
+        let (layers, docs_done) = std::thread::scope(|sc| {
+            let h = sc.spawn(stage_docs);
+            let layers = self.pull_layers(store, t, &manifest, &config, progress, added);
+            (
+                layers,
+                h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+            )
+        });
+        layers?;
+        docs_done?;
+        added.publish(store)?;
         store
             .register(&top.digest, platform, std::slice::from_ref(reference))
             .map_err(|e| Error::store(format!("register {reference}"), e))
@@ -506,6 +608,7 @@ impl Ctx<'_> {
     fn layer(&self, job: &LayerJob) -> Result<()> {
         let d = &job.desc.digest;
         let mut rest: &[SnapJob] = &job.snaps;
+        let mut staged = None;
         if job.need_blob {
             let first = job.snaps.first();
             let mut attempt = 0;
@@ -513,7 +616,10 @@ impl Ctx<'_> {
                 self.progress
                     .layer(d, job.desc.size, LayerState::Downloading);
                 match self.download(&job.desc, first) {
-                    Ok(()) => break,
+                    Ok(b) => {
+                        staged = Some(b);
+                        break;
+                    }
                     Err(e)
                         if e.is_transient()
                             && attempt < self.client.cfg.retries
@@ -539,14 +645,15 @@ impl Ctx<'_> {
         for s in rest {
             self.progress
                 .layer(d, job.desc.size, LayerState::Extracting);
-            let blob = self
+            let blob = match &staged {
+                Some(b) => b.open(),
+                None => self.store.content().open(d),
+            }
+            .map_err(|e| Error::store(format!("open layer {d}"), e))?;
+            let snap = self
                 .store
-                .content()
-                .open(d)
-                .map_err(|e| Error::store(format!("open layer {d}"), e))?;
-            self.store
                 .snapshots()
-                .create(
+                .stage_checked(
                     &s.chain,
                     s.parent.as_ref(),
                     &s.diff_id,
@@ -554,6 +661,7 @@ impl Ctx<'_> {
                     &job.desc.media_type,
                     BufReader::with_capacity(256 << 10, blob),
                     self.store.unpack_options(),
+                    || Ok(()),
                 )
                 .map_err(|e| {
                     Error::store(
@@ -561,7 +669,10 @@ impl Ctx<'_> {
                         e,
                     )
                 })?;
-            self.added.snapshot(&s.chain);
+            self.added.stage_snapshot(snap)?;
+        }
+        if let Some(b) = staged {
+            self.added.stage_blob(b)?;
         }
         self.progress.layer(d, job.desc.size, LayerState::Complete);
         Ok(())
@@ -577,37 +688,69 @@ impl Ctx<'_> {
     /// with a single large layer. The pump always reads the whole body (if
     /// the unpacker stops early it keeps storing the blob), so the blob's
     /// size and digest are checked whatever the unpacker did.
-    fn download(&self, desc: &Descriptor, snap: Option<&SnapJob>) -> Result<()> {
+    fn download(&self, desc: &Descriptor, snap: Option<&SnapJob>) -> Result<StagedBlob> {
         let (t, client) = (self.t, self.client);
         let d = &desc.digest;
         let what = format!("blob {d}");
-        let req = Req::new(Method::Get, format!("/v2/{}/blobs/{d}", t.repo), &what);
-        let resp = client.send(t, &req)?;
-        if !ok(&resp) {
-            return Err(client.status_error(t, &what, resp));
-        }
-        if let Some(cl) = header(&resp, "content-length").and_then(|v| v.trim().parse::<u64>().ok())
-        {
-            if cl != desc.size {
-                return Err(Error::SizeMismatch {
-                    registry: t.host.clone(),
-                    repository: t.repo.clone(),
-                    digest: d.clone(),
-                    expected: desc.size,
-                    actual: cl,
-                });
-            }
-        }
-        let writer = self
+        // The bytes of an earlier, broken attempt are kept in the store's
+        // partial file: replayed (hashed, and fed to the unpacker) from
+        // disk, and only the rest is asked for.
+        let mut writer = self
             .store
             .content()
-            .writer(Some(d.clone()), Some(desc.size))
+            .resumable_writer(d.clone(), desc.size)
             .map_err(|e| Error::store(format!("store blob {d}"), e))?;
+        let from = writer.resume_offset();
+        let body: Box<dyn Read + Send + '_> = if from == desc.size {
+            Box::new(io::empty())
+        } else {
+            let get = |range: bool| {
+                let mut req = Req::new(Method::Get, format!("/v2/{}/blobs/{d}", t.repo), &what);
+                if range {
+                    req = req.header("Range", format!("bytes={from}-"));
+                }
+                client.send(t, &req)
+            };
+            let mut resp = get(from > 0)?;
+            if from > 0 && !resumes_at(&resp, from, desc.size) {
+                // 200: the registry sends the whole blob (no ranges);
+                // anything else: ask again without a range.
+                writer.restart().map_err(|e| {
+                    Error::store(
+                        format!("store blob {d}"),
+                        image::Error::io("restart partial blob", e),
+                    )
+                })?;
+                if resp.status().as_u16() != 200 {
+                    resp = get(false)?;
+                }
+            }
+            if !ok(&resp) {
+                return Err(client.status_error(t, &what, resp));
+            }
+            let start = writer.resume_offset();
+            if let Some(cl) =
+                header(&resp, "content-length").and_then(|v| v.trim().parse::<u64>().ok())
+            {
+                if cl != desc.size - start {
+                    return Err(Error::SizeMismatch {
+                        registry: t.host.clone(),
+                        repository: t.repo.clone(),
+                        digest: d.clone(),
+                        expected: desc.size,
+                        actual: cl + start,
+                    });
+                }
+            }
+            Box::new(resp.into_body().into_reader().take(desc.size - start + 1))
+        };
+        let resumed_from = writer.resume_offset();
         let mut tee = Tee {
-            body: Box::new(resp.into_body().into_reader().take(desc.size + 1)),
+            body,
             writer: Some(writer),
             read_err: None,
             done: 0,
+            resumed_from,
             digest: d,
             total: desc.size,
             progress: self.progress,
@@ -617,6 +760,8 @@ impl Ctx<'_> {
             let _ = tee.drain();
             return self.finish(tee);
         };
+        // The blob, verified by the check below.
+        let verified: RefCell<Option<StagedBlob>> = RefCell::new(None);
         std::thread::scope(|sc| {
             let (tx, rx) = mpsc::sync_channel::<Chunk>(PIPE_DEPTH);
             let (free_tx, free_rx) = mpsc::channel::<Vec<u8>>();
@@ -634,7 +779,7 @@ impl Ctx<'_> {
             };
             // Our own error from inside the check closure.
             let finish_err: RefCell<Option<Error>> = RefCell::new(None);
-            let res = self.store.snapshots().create_checked(
+            let res = self.store.snapshots().stage_checked(
                 &snap.chain,
                 snap.parent.as_ref(),
                 &snap.diff_id,
@@ -650,28 +795,34 @@ impl Ctx<'_> {
                 || {
                     join();
                     let tee = joined.borrow_mut().take().expect("joined");
-                    self.finish(tee).map_err(|e| {
-                        let msg = e.to_string();
-                        *finish_err.borrow_mut() = Some(e);
-                        image::Error::Layer {
-                            layer: d.to_string(),
-                            reason: msg,
+                    match self.finish(tee) {
+                        Ok(b) => {
+                            *verified.borrow_mut() = Some(b);
+                            Ok(())
                         }
-                    })
+                        Err(e) => {
+                            let msg = e.to_string();
+                            *finish_err.borrow_mut() = Some(e);
+                            Err(image::Error::Layer {
+                                layer: d.to_string(),
+                                reason: msg,
+                            })
+                        }
+                    }
                 },
             );
             // The reader is gone by now: the pump finishes the body alone.
             join();
             match res {
-                Ok(_) => match joined.borrow_mut().take() {
-                    // Someone else published the snapshot first, so the
-                    // check never ran: still store the blob.
-                    Some(tee) => self.finish(tee),
-                    None => {
-                        self.added.snapshot(&snap.chain);
-                        Ok(())
+                Ok(staged) => {
+                    self.added.stage_snapshot(staged)?;
+                    match joined.borrow_mut().take() {
+                        // The snapshot existed, so the check never ran:
+                        // still store the blob.
+                        Some(tee) => self.finish(tee),
+                        None => Ok(verified.take().expect("verified by the check")),
                     }
-                },
+                }
                 Err(e) => {
                     if let Some(mine) = finish_err.into_inner() {
                         return Err(mine);
@@ -682,13 +833,16 @@ impl Ctx<'_> {
                     if let Some(err) = self.transfer_error(&tee) {
                         return Err(err);
                     }
-                    if let Some(w) = &tee.writer {
+                    let mut tee = tee;
+                    if let Some(w) = tee.writer.take() {
                         let actual = w.digest();
                         if &actual != d {
+                            // Complete and wrong: not worth resuming.
+                            w.discard();
                             return Err(Error::DigestMismatch {
                                 registry: t.host.clone(),
                                 repository: t.repo.clone(),
-                                what,
+                                what: tee.what(),
                                 expected: d.clone(),
                                 actual,
                             });
@@ -738,22 +892,20 @@ impl Ctx<'_> {
         None
     }
 
-    /// Check the (fully read) body's size and digest, publish the blob.
-    fn finish(&self, mut tee: Tee<'_>) -> Result<()> {
+    /// Check the (fully read) body's size and digest; the blob is staged,
+    /// published with the rest of the pull.
+    fn finish(&self, mut tee: Tee<'_>) -> Result<StagedBlob> {
         if let Some(err) = self.transfer_error(&tee) {
             return Err(err);
         }
         let w = tee.writer.take().expect("writer present until finish");
         let d = tee.digest.clone();
-        match w.commit() {
-            Ok(_) => {
-                self.added.blob(&d);
-                Ok(())
-            }
+        match w.stage() {
+            Ok(b) => Ok(b),
             Err(image::Error::DigestMismatch { expected, actual }) => Err(Error::DigestMismatch {
                 registry: self.t.host.clone(),
                 repository: self.t.repo.clone(),
-                what: format!("blob {d}"),
+                what: tee.what(),
                 expected,
                 actual,
             }),
@@ -768,6 +920,8 @@ struct Tee<'a> {
     writer: Option<BlobWriter>,
     read_err: Option<(io::ErrorKind, String)>,
     done: u64,
+    /// Bytes replayed from an earlier attempt's partial file.
+    resumed_from: u64,
     total: u64,
     digest: &'a Digest,
     progress: &'a dyn Progress,
@@ -784,6 +938,18 @@ const PIPE_DEPTH: usize = 8;
 const CHUNK: usize = 256 << 10;
 
 impl Tee<'_> {
+    /// The blob, as named in errors.
+    fn what(&self) -> String {
+        if self.resumed_from > 0 {
+            format!(
+                "blob {} (download resumed at byte {}; the partial download was discarded)",
+                self.digest, self.resumed_from
+            )
+        } else {
+            format!("blob {}", self.digest)
+        }
+    }
+
     /// Read the rest of the body into the blob writer.
     fn drain(&mut self) -> io::Result<()> {
         let mut buf = vec![0u8; CHUNK];
@@ -840,6 +1006,15 @@ impl Read for Tee<'_> {
         if let Some((kind, msg)) = &self.read_err {
             return Err(io::Error::new(*kind, msg.clone()));
         }
+        if let Some(w) = self.writer.as_mut().filter(|w| w.replaying()) {
+            // The earlier attempt's bytes first, from disk.
+            let n = w.replay(buf).inspect_err(|e| {
+                self.read_err = Some((e.kind(), e.to_string()));
+            })?;
+            self.done += n as u64;
+            self.progress.bytes(self.digest, self.done, self.total);
+            return Ok(n);
+        }
         let n = match self.body.read(buf) {
             Ok(n) => n,
             Err(e) => {
@@ -868,12 +1043,23 @@ struct ChanReader {
 
 impl Read for ChanReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let avail = self.fill_buf()?;
+        let n = buf.len().min(avail.len());
+        buf[..n].copy_from_slice(&avail[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+/// The decompressor reads straight from the pump's chunks.
+impl BufRead for ChanReader {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
         while self.pos >= self.cur.len() {
             let next = match self.rx.recv() {
                 Ok(Ok(v)) => v,
                 Ok(Err((kind, msg))) => return Err(io::Error::new(kind, msg)),
                 // The pump is done: end of body.
-                Err(_) => return Ok(0),
+                Err(_) => return Ok(&[]),
             };
             let old = std::mem::replace(&mut self.cur, next);
             self.pos = 0;
@@ -881,11 +1067,33 @@ impl Read for ChanReader {
                 let _ = self.free.send(old);
             }
         }
-        let n = buf.len().min(self.cur.len() - self.pos);
-        buf[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
+        Ok(&self.cur[self.pos..])
     }
+
+    fn consume(&mut self, n: usize) {
+        self.pos = (self.pos + n).min(self.cur.len());
+    }
+}
+
+/// Whether `resp` is a 206 carrying the blob from byte `from` to its end
+/// (`Content-Range: bytes FROM-(SIZE-1)/SIZE`, the total may be `*`).
+fn resumes_at(resp: &ureq::http::Response<ureq::Body>, from: u64, size: u64) -> bool {
+    if resp.status().as_u16() != 206 {
+        return false;
+    }
+    let Some(cr) = header(resp, "content-range") else {
+        return false;
+    };
+    let Some(spec) = cr.trim().strip_prefix("bytes ") else {
+        return false;
+    };
+    let (range, total) = spec.split_once('/').unwrap_or((spec, "*"));
+    let Some((a, b)) = range.split_once('-') else {
+        return false;
+    };
+    a.trim().parse::<u64>().ok() == Some(from)
+        && b.trim().parse::<u64>().ok() == Some(size - 1)
+        && (total.trim() == "*" || total.trim().parse::<u64>().ok() == Some(size))
 }
 
 /// `tag` or `sha256:...` for the manifest URL.

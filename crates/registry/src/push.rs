@@ -10,7 +10,7 @@ use std::sync::Mutex;
 
 use image::images::MAX_JSON_BLOB;
 use image::manifest::parse_manifest;
-use image::{Descriptor, Digest, ManifestDoc, Reference, Store};
+use image::{Descriptor, Digest, ManifestDoc, Platform, Reference, Store};
 
 use crate::client::{header, not_found, ok, Client, Method, Req, ReqBody, Scope, Target};
 use crate::error::{Error, Result};
@@ -24,6 +24,9 @@ pub struct PushOptions {
     /// registry that may already hold the blobs; they are mounted from
     /// there instead of uploaded.
     pub mount_from: Vec<String>,
+    /// Push only this platform's manifest of a multi-platform image, as a
+    /// single-platform image (docker's `push --platform`).
+    pub platform: Option<Platform>,
 }
 
 /// How a blob got to the registry.
@@ -306,8 +309,18 @@ impl Client {
 
     /// Push the image `local` (a name or id in `store`) to `dest`: the
     /// blobs the registry lacks, then the manifest, under `dest`'s tag (or
-    /// digest, which must then be the manifest's). Returns the manifest
-    /// digest.
+    /// digest, which must then be the pushed document's). Returns the
+    /// digest of the document pushed under the tag.
+    ///
+    /// An image that came from a multi-platform index (pulled, loaded) is
+    /// pushed as docker with the containerd store does: when the store
+    /// holds every platform's manifest, config and layers, each platform
+    /// manifest (by digest) and then the index itself (the same digest as
+    /// the original). When some platform's content is missing (a pull
+    /// fetches one platform), the index cannot be pushed; the image's own
+    /// platform manifest is pushed instead, and [`Progress::note`] says so.
+    /// [`PushOptions::platform`] (docker's `push --platform`) pushes one
+    /// platform's manifest as a single-platform image.
     pub fn push(
         &self,
         store: &Store,
@@ -323,34 +336,160 @@ impl Client {
         let _lease = store
             .lease()
             .map_err(|e| Error::store("push: lease the image store", e))?;
-        let bytes = store
-            .content()
-            .read(&rec.manifest_digest, MAX_JSON_BLOB)
-            .map_err(|e| Error::store(format!("push {local}: read manifest"), e))?;
-        let manifest =
-            match parse_manifest(&bytes, &rec.manifest_digest, Some(&rec.manifest_media_type))
-                .map_err(|e| Error::store(format!("push {local}"), e))?
-            {
-                ManifestDoc::Image(_, m) => m,
-                ManifestDoc::Index(..) => {
+        let t = self.push_target(dest, &opts.mount_from);
+        let read = |d: &Digest, hint: Option<&str>| -> Result<(Vec<u8>, ManifestDoc)> {
+            let bytes = store
+                .content()
+                .read(d, MAX_JSON_BLOB)
+                .map_err(|e| Error::store(format!("push {local}: read manifest {d}"), e))?;
+            let doc = parse_manifest(&bytes, d, hint)
+                .map_err(|e| Error::store(format!("push {local}"), e))?;
+            Ok((bytes, doc))
+        };
+        // The index the image came from, if the store has it.
+        let index = match &rec.index_digest {
+            Some(d) if store.content().exists(d) => match read(d, None)? {
+                (bytes, ManifestDoc::Index(kind, idx)) => Some((d.clone(), bytes, kind, idx)),
+                _ => None,
+            },
+            _ => None,
+        };
+        let mut single = (rec.manifest_digest.clone(), rec.manifest_media_type.clone());
+        if let Some(want) = &opts.platform {
+            match &index {
+                Some((d, _, _, idx)) => {
+                    let desc = idx
+                        .select(want, d)
+                        .map_err(|e| Error::store(format!("push {local}"), e))?;
+                    single = (desc.digest.clone(), desc.media_type.clone());
+                }
+                None if want.match_rank(&rec.platform).is_none() => {
                     return Err(Error::Config(format!(
-                        "push {local}: manifest {} is an index",
-                        rec.manifest_digest
+                        "push {local}: the image is {}, not {want}",
+                        rec.platform
                     )))
                 }
-            };
+                None => {}
+            }
+        }
+        let by_manifest_digest = dest.digest() == Some(&single.0);
+        if let (Some((idx_digest, idx_bytes, kind, idx)), None, false) =
+            (&index, &opts.platform, by_manifest_digest)
+        {
+            // Every platform manifest with all its blobs, or nothing.
+            let mut children = Vec::new();
+            let mut missing = Vec::new();
+            for desc in &idx.manifests {
+                let name = desc
+                    .platform
+                    .as_ref()
+                    .map_or_else(|| desc.digest.to_string(), |p| p.to_string());
+                if !store.content().exists(&desc.digest) {
+                    missing.push(name);
+                    continue;
+                }
+                match read(&desc.digest, Some(&desc.media_type))? {
+                    (bytes, ManifestDoc::Image(_, m))
+                        if m.layers
+                            .iter()
+                            .chain(std::iter::once(&m.config))
+                            .all(|b| store.content().exists(&b.digest)) =>
+                    {
+                        children.push((desc, bytes, m))
+                    }
+                    _ => missing.push(name),
+                }
+            }
+            if missing.is_empty() {
+                if let Some(d) = dest.digest() {
+                    if d != idx_digest {
+                        return Err(Error::DigestMismatch {
+                            registry: dest.domain().to_string(),
+                            repository: dest.path().to_string(),
+                            what: format!("push {local}: destination digest"),
+                            expected: d.clone(),
+                            actual: idx_digest.clone(),
+                        });
+                    }
+                }
+                for (desc, bytes, m) in &children {
+                    let mt = m.media_type.clone().unwrap_or(desc.media_type.clone());
+                    self.push_image(
+                        store,
+                        &t,
+                        m,
+                        bytes,
+                        &mt,
+                        &desc.digest.to_string(),
+                        opts,
+                        progress,
+                    )?;
+                }
+                let mt = idx
+                    .media_type
+                    .clone()
+                    .unwrap_or_else(|| kind.media_type().to_string());
+                let digest = self.put_manifest_at(&t, &reference_part(dest), &mt, idx_bytes)?;
+                progress.resolved(dest, &digest);
+                return Ok(digest);
+            }
+            progress.note(&format!(
+                "not pushing index {idx_digest}: the local store lacks the content of {}; \
+                 pushing the {} manifest only",
+                missing.join(", "),
+                rec.platform
+            ));
+        }
+        let (bytes, doc) = read(&single.0, Some(&single.1))?;
+        let manifest = match doc {
+            ManifestDoc::Image(_, m) => m,
+            ManifestDoc::Index(..) => {
+                return Err(Error::Config(format!(
+                    "push {local}: manifest {} is an index",
+                    single.0
+                )))
+            }
+        };
         if let Some(d) = dest.digest() {
-            if d != &rec.manifest_digest {
+            if d != &single.0 {
                 return Err(Error::DigestMismatch {
                     registry: dest.domain().to_string(),
                     repository: dest.path().to_string(),
                     what: format!("push {local}: destination digest"),
                     expected: d.clone(),
-                    actual: rec.manifest_digest.clone(),
+                    actual: single.0.clone(),
                 });
             }
         }
-        let t = self.push_target(dest, &opts.mount_from);
+        let mt = manifest.media_type.clone().unwrap_or(single.1.clone());
+        let digest = self.push_image(
+            store,
+            &t,
+            &manifest,
+            &bytes,
+            &mt,
+            &reference_part(dest),
+            opts,
+            progress,
+        )?;
+        progress.resolved(dest, &digest);
+        Ok(digest)
+    }
+
+    /// Push the blobs of one image manifest the registry lacks (in
+    /// parallel), then the manifest under `reference` (a tag or digest).
+    #[allow(clippy::too_many_arguments)]
+    fn push_image(
+        &self,
+        store: &Store,
+        t: &Target,
+        manifest: &image::Manifest,
+        bytes: &[u8],
+        media_type: &str,
+        reference: &str,
+        opts: &PushOptions,
+        progress: &dyn Progress,
+    ) -> Result<Digest> {
         let mut blobs: Vec<&Descriptor> = Vec::new();
         for desc in manifest
             .layers
@@ -375,7 +514,7 @@ impl Client {
                         break;
                     }
                     if let Err(e) =
-                        self.push_blob_at(store, &t, blobs[k], &opts.mount_from, progress)
+                        self.push_blob_at(store, t, blobs[k], &opts.mount_from, progress)
                     {
                         let mut slot = first_err.lock().unwrap_or_else(|e| e.into_inner());
                         slot.get_or_insert(e);
@@ -388,13 +527,7 @@ impl Client {
         if let Some(e) = first_err.into_inner().unwrap_or_else(|e| e.into_inner()) {
             return Err(e);
         }
-        let media_type = manifest
-            .media_type
-            .clone()
-            .unwrap_or_else(|| rec.manifest_media_type.clone());
-        let digest = self.put_manifest_at(&t, &reference_part(dest), &media_type, &bytes)?;
-        progress.resolved(dest, &digest);
-        Ok(digest)
+        self.put_manifest_at(t, reference, media_type, bytes)
     }
 }
 

@@ -310,6 +310,7 @@ fn cross_repository_mount() {
     let p = Recorder::default();
     let opts = PushOptions {
         mount_from: vec!["test/a".into()],
+        ..Default::default()
     };
     c.push(&store, "local/m:1", &reg.reference("test/b:1"), &opts, &p)
         .unwrap();
@@ -435,4 +436,148 @@ fn push_by_wrong_digest_is_refused() {
         )
         .unwrap_err();
     assert!(e.to_string().contains(&wrong.to_string()), "{e}");
+}
+
+/// A store holding an amd64 + arm64 index tagged `local/multi:1` (the
+/// amd64 image selected), with the arm64 content only if `complete`.
+fn store_with_index(complete: bool) -> (tempfile::TempDir, image::Store, Vec<u8>, [ImageBlobs; 2]) {
+    let (d, store) = new_store();
+    let amd = ImageBlobs::build(&[file_tar("arch", b"amd64")], "amd64");
+    let arm = ImageBlobs::build(&[file_tar("arch", b"arm64")], "arm64");
+    let entry = |img: &ImageBlobs, arch: &str| {
+        serde_json::json!({
+            "mediaType": media_type::OCI_MANIFEST,
+            "digest": img.manifest_digest.to_string(),
+            "size": img.manifest.len(),
+            "platform": {"os": "linux", "architecture": arch},
+        })
+    };
+    let index = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": media_type::OCI_INDEX,
+        "manifests": [entry(&amd, "amd64"), entry(&arm, "arm64")],
+    }))
+    .unwrap();
+    let c = store.content();
+    for img in [&amd, &arm].into_iter().take(if complete { 2 } else { 1 }) {
+        for (_, b, _) in &img.layers {
+            c.ingest_bytes(b).unwrap();
+        }
+        c.ingest_bytes(&img.config).unwrap();
+        c.ingest_bytes(&img.manifest).unwrap();
+    }
+    let idx = c.ingest_bytes(&index).unwrap();
+    let rec = store
+        .register(
+            &idx,
+            &Platform::parse("linux/amd64").unwrap(),
+            &[Reference::parse("local/multi:1").unwrap()],
+        )
+        .unwrap();
+    assert_eq!(rec.index_digest, Some(idx));
+    (d, store, index, [amd, arm])
+}
+
+#[test]
+fn push_whole_index_when_every_platform_is_present() {
+    let Some(reg) = DockerRegistry::start(None) else {
+        return;
+    };
+    let (_d, store, index, [amd, arm]) = store_with_index(true);
+    let idx_digest = Digest::of_bytes(&index);
+    let c = client();
+    let p = Recorder::default();
+    let dest = reg.reference("test/multi:1");
+    let digest = c
+        .push(&store, "local/multi:1", &dest, &PushOptions::default(), &p)
+        .unwrap();
+    assert_eq!(digest, idx_digest);
+    assert!(p.notes.lock().unwrap().is_empty());
+    // Both images' layer and config went up.
+    assert_eq!(p.count(LayerState::Pushed), 4);
+    // The tag serves the index, byte for byte, as an OCI index; each
+    // platform manifest is there by digest.
+    let top = c.fetch_manifest(&dest).unwrap();
+    assert_eq!(top.bytes, index);
+    assert_eq!(top.content_type.as_deref(), Some(media_type::OCI_INDEX));
+    for img in [&amd, &arm] {
+        let r = dest.repository().with_digest(img.manifest_digest.clone());
+        let m = c.fetch_manifest(&r).unwrap();
+        assert_eq!(m.bytes, img.manifest);
+        assert_eq!(m.content_type.as_deref(), Some(media_type::OCI_MANIFEST));
+        assert!(c.blob_exists(&r, &img.layers[0].0).unwrap());
+    }
+    // A pull of the other platform from there works.
+    let (_d2, other) = new_store();
+    let rec = c
+        .pull(
+            &other,
+            &dest,
+            &Platform::parse("linux/arm64").unwrap(),
+            &NoProgress,
+        )
+        .unwrap();
+    assert_eq!(rec.manifest_digest, arm.manifest_digest);
+    assert_eq!(rec.index_digest, Some(idx_digest.clone()));
+    if have("skopeo") {
+        let raw = run(Command::new("skopeo").args([
+            "inspect",
+            "--raw",
+            "--tls-verify=false",
+            &format!("docker://{}/test/multi:1", reg.addr),
+        ]));
+        assert_eq!(raw.as_bytes(), &index[..]);
+    }
+
+    // --platform: one platform's manifest, as a single-platform image.
+    let single = reg.reference("test/single:1");
+    let opts = PushOptions {
+        platform: Some(Platform::parse("linux/arm64").unwrap()),
+        ..Default::default()
+    };
+    let d = c
+        .push(&store, "local/multi:1", &single, &opts, &NoProgress)
+        .unwrap();
+    assert_eq!(d, arm.manifest_digest);
+    assert_eq!(c.fetch_manifest(&single).unwrap().bytes, arm.manifest);
+}
+
+#[test]
+fn push_of_incomplete_index_pushes_the_image_manifest() {
+    let Some(reg) = DockerRegistry::start(None) else {
+        return;
+    };
+    // As after a pull: the index and the amd64 image only.
+    let (_d, store, index, [amd, arm]) = store_with_index(false);
+    let c = client();
+    let p = Recorder::default();
+    let dest = reg.reference("test/partial:1");
+    let digest = c
+        .push(&store, "local/multi:1", &dest, &PushOptions::default(), &p)
+        .unwrap();
+    assert_eq!(digest, amd.manifest_digest);
+    let notes = p.notes.lock().unwrap().clone();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(
+        notes[0].contains(&Digest::of_bytes(&index).to_string())
+            && notes[0].contains("linux/arm64")
+            && notes[0].contains("linux/amd64 manifest only"),
+        "{notes:?}"
+    );
+    let top = c.fetch_manifest(&dest).unwrap();
+    assert_eq!(top.bytes, amd.manifest);
+    let r = dest.repository().with_digest(arm.manifest_digest.clone());
+    assert!(c.fetch_manifest(&r).is_err());
+    // Pushing by the index digest cannot work without its content.
+    let by_index = dest.repository().with_digest(Digest::of_bytes(&index));
+    let e = c
+        .push(
+            &store,
+            "local/multi:1",
+            &by_index,
+            &PushOptions::default(),
+            &NoProgress,
+        )
+        .unwrap_err();
+    assert!(matches!(e, Error::DigestMismatch { .. }), "{e}");
 }

@@ -140,6 +140,9 @@ fn corrupt_blob_fails_with_digest_and_leaves_store_unchanged() {
     );
     assert!(msg.contains(&reg.addr) && msg.contains("test/img"), "{msg}");
     assert_eq!(store_state(&store), before);
+    // The wrong bytes are not kept for a resume.
+    let hex = bad.strip_prefix("sha256:").unwrap();
+    assert!(partials(&store).iter().all(|(n, _)| n != hex));
 }
 
 #[test]
@@ -205,7 +208,12 @@ fn truncated_blob_fails_after_retries_and_leaves_store_unchanged() {
     let msg = err.to_string();
     assert!(matches!(err, Error::Truncated { .. }), "{msg}");
     assert!(msg.contains(&d) && msg.contains("truncated"), "{msg}");
+    // Nothing visible; the bytes received are kept for a resume.
     assert_eq!(store_state(&store), (vec![], vec![], 0, 0));
+    assert_eq!(
+        partials(&store),
+        vec![(d.strip_prefix("sha256:").unwrap().to_string(), 1000)]
+    );
     // retries = 2: three attempts at the blob.
     let gets = reg
         .requests()

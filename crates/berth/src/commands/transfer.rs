@@ -147,27 +147,35 @@ pub fn push(g: &Globals, a: PushArgs) -> CmdResult {
         dest.repository()
     ));
     let local = info.record.id.to_string();
+    let platform = match a.platform.as_deref() {
+        Some(p) => Some(platform(Some(p))?),
+        None => None,
+    };
     let res = client.push(
         &store,
         &local,
         &dest,
-        &PushOptions { mount_from },
+        &PushOptions {
+            mount_from,
+            platform,
+        },
         &progress,
     );
     progress.finish();
     let digest = res?;
-    // Record `repo@digest` as docker does after a push.
-    if info.record.index_digest.is_none() && digest == info.record.manifest_digest {
+    // Record `repo@digest` as docker does after a push (the index, when it
+    // was pushed whole).
+    let rec = &info.record;
+    if (rec.index_digest.is_none() && digest == rec.manifest_digest)
+        || rec.index_digest.as_ref() == Some(&digest)
+    {
         let _ = store.register(
             &digest,
-            &info.record.platform,
+            &rec.platform,
             &[dest.repository().with_digest(digest.clone())],
         );
     }
-    let size = store
-        .content()
-        .size(&info.record.manifest_digest)
-        .unwrap_or(0);
+    let size = store.content().size(&digest).unwrap_or(0);
     let tag = match (dest.tag(), dest.digest()) {
         (Some(t), _) => t.to_string(),
         (None, Some(d)) => d.to_string(),

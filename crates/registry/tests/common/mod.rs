@@ -297,7 +297,9 @@ impl ImageBlobs {
     }
 }
 
-/// Everything in a store, to compare before/after a failed pull.
+/// Everything in a store, to compare before/after a failed pull (the
+/// last figure counts temp files; partial downloads, kept for a resume,
+/// are in [`partials`]).
 pub fn store_state(store: &Store) -> (Vec<Digest>, Vec<Digest>, usize, usize) {
     (
         store.content().list().unwrap(),
@@ -305,8 +307,28 @@ pub fn store_state(store: &Store) -> (Vec<Digest>, Vec<Digest>, usize, usize) {
         store.list().unwrap().len(),
         std::fs::read_dir(store.content().tmp_dir())
             .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_name() != "partial")
             .count(),
     )
+}
+
+/// Partial downloads kept in the store's temp area: (file name, size).
+pub fn partials(store: &Store) -> Vec<(String, u64)> {
+    let dir = store.content().tmp_dir().join("partial");
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut v: Vec<(String, u64)> = rd
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                e.metadata().unwrap().len(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
 }
 
 pub fn new_store() -> (tempfile::TempDir, Store) {
@@ -320,6 +342,7 @@ pub fn new_store() -> (tempfile::TempDir, Store) {
 pub struct Recorder {
     pub states: Mutex<Vec<(Digest, LayerState)>>,
     pub bytes: Mutex<HashMap<Digest, u64>>,
+    pub notes: Mutex<Vec<String>>,
 }
 
 impl Recorder {
@@ -339,6 +362,9 @@ impl Progress for Recorder {
     }
     fn bytes(&self, digest: &Digest, done: u64, _total: u64) {
         self.bytes.lock().unwrap().insert(digest.clone(), done);
+    }
+    fn note(&self, message: &str) {
+        self.notes.lock().unwrap().push(message.to_string());
     }
 }
 
@@ -522,6 +548,8 @@ pub struct ImageServer {
     pub corrupt: HashMap<String, Vec<u8>>,
     /// digest → bytes to send before closing
     pub truncate: HashMap<String, usize>,
+    /// Answer `Range: bytes=N-` with 206 (else ranges are ignored: 200).
+    pub ranges: bool,
     /// Require `Authorization: Bearer <token>`; token issued at /token.
     pub bearer: Option<String>,
     /// Credentials the token endpoint wants (Basic), if any.
@@ -596,9 +624,24 @@ impl ImageServer {
                 return FakeResp::error(404, "BLOB_UNKNOWN", "blob unknown to registry");
             };
             let body = self.corrupt.get(d).cloned().unwrap_or_else(|| b.clone());
-            let mut resp = FakeResp::new(200)
-                .header("Content-Type", "application/octet-stream")
-                .body(body);
+            let from = req
+                .header("range")
+                .and_then(|r| r.strip_prefix("bytes="))
+                .and_then(|r| r.strip_suffix('-'))
+                .and_then(|n| n.parse::<usize>().ok())
+                .filter(|n| self.ranges && *n < body.len());
+            let mut resp = match from {
+                Some(n) => FakeResp::new(206)
+                    .header("Content-Type", "application/octet-stream")
+                    .header(
+                        "Content-Range",
+                        format!("bytes {n}-{}/{}", body.len() - 1, body.len()),
+                    )
+                    .body(body[n..].to_vec()),
+                None => FakeResp::new(200)
+                    .header("Content-Type", "application/octet-stream")
+                    .body(body),
+            };
             if let Some(n) = self.truncate.get(d) {
                 resp.truncate_to = Some(*n);
             }

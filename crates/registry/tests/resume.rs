@@ -1,0 +1,228 @@
+//! Resuming interrupted blob downloads: the bytes received are kept in the
+//! store's partial file, re-hashed on the next attempt and only the rest
+//! is asked for with `Range: bytes=N-`; a registry that answers 200
+//! instead of 206 gets a full download; wrong bytes after a resume fail
+//! the pull clearly and are discarded. Against a fake registry that
+//! breaks connections off on purpose (see common/mod.rs).
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use common::*;
+use image::Platform;
+use registry::{ClientConfig, Error, NoProgress};
+
+/// One small layer and one of ~600 kB of random (incompressible) data.
+fn image_with_big_layer() -> ImageBlobs {
+    ImageBlobs::build(
+        &[
+            file_tar("etc/hello", b"hello"),
+            file_tar("data/blob", &random_bytes(11, 600_000)),
+        ],
+        "amd64",
+    )
+}
+
+/// A fake registry serving `srv`, breaking the first `break_first` GETs
+/// of `blob` off after `cut` bytes; records every Range header sent for
+/// that blob (None for a GET without one).
+struct Flaky {
+    reg: FakeRegistry,
+    ranges: Arc<Mutex<Vec<Option<String>>>>,
+}
+
+fn flaky(srv: ImageServer, blob: String, break_first: usize, cut: usize) -> Flaky {
+    let ranges = Arc::new(Mutex::new(Vec::new()));
+    let seen = ranges.clone();
+    let gets = AtomicUsize::new(0);
+    let slot = Arc::new(Mutex::new(String::new()));
+    let slot2 = slot.clone();
+    let reg = FakeRegistry::start(move |req| {
+        let mut resp = srv.handle(req, &slot2.lock().unwrap());
+        if req.method == "GET" && req.path.ends_with(&format!("/blobs/{blob}")) {
+            seen.lock()
+                .unwrap()
+                .push(req.header("range").map(str::to_string));
+            if gets.fetch_add(1, Ordering::SeqCst) < break_first {
+                resp.truncate_to = Some(cut.min(resp.body.len()));
+            }
+        }
+        resp
+    });
+    *slot.lock().unwrap() = reg.addr.clone();
+    Flaky { reg, ranges }
+}
+
+fn no_retry() -> registry::Client {
+    registry::Client::new(ClientConfig {
+        retries: 0,
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+fn hex(d: &image::Digest) -> String {
+    d.hex().to_string()
+}
+
+/// The image is complete and correct in the store.
+fn assert_pulled(store: &image::Store, rec: &image::ImageRecord, img: &ImageBlobs) {
+    for (d, b, _) in &img.layers {
+        assert_eq!(&std::fs::read(store.content().blob_path(d)).unwrap(), b);
+    }
+    let lowers = store.prepare_rootfs(rec).unwrap();
+    let data = std::fs::read(rootfs_file(&lowers, "data/blob").unwrap()).unwrap();
+    assert_eq!(data, random_bytes(11, 600_000));
+    assert!(partials(store).is_empty(), "{:?}", partials(store));
+}
+
+#[test]
+fn interrupted_pull_resumes_with_range() {
+    let img = image_with_big_layer();
+    let big = img.layers[1].0.clone();
+    let mut srv = ImageServer::for_image("test/img", "v1", &img);
+    srv.ranges = true;
+    let f = flaky(srv, big.to_string(), 1, 250_000);
+    let (_d, store) = new_store();
+    let r = f.reg.reference("test/img:v1");
+
+    // The connection drops mid-blob and no retry is allowed: the pull
+    // fails, nothing is visible, the bytes received are kept.
+    let err = no_retry()
+        .pull(&store, &r, &Platform::default(), &NoProgress)
+        .unwrap_err();
+    assert!(matches!(err, Error::Truncated { .. }), "{err}");
+    assert_eq!(store_state(&store), (vec![], vec![], 0, 0));
+    assert_eq!(partials(&store), vec![(hex(&big), 250_000)]);
+
+    // The next pull asks only for the rest and completes the image.
+    let rec = no_retry()
+        .pull(&store, &r, &Platform::default(), &NoProgress)
+        .unwrap();
+    assert_eq!(
+        *f.ranges.lock().unwrap(),
+        vec![None, Some("bytes=250000-".to_string())]
+    );
+    assert_pulled(&store, &rec, &img);
+}
+
+#[test]
+fn transient_break_mid_blob_is_retried_with_range() {
+    let img = image_with_big_layer();
+    let big = img.layers[1].0.clone();
+    let mut srv = ImageServer::for_image("test/img", "v1", &img);
+    srv.ranges = true;
+    // Broken off twice: the second retry continues where the first did.
+    let f = flaky(srv, big.to_string(), 2, 200_000);
+    let (_d, store) = new_store();
+    let rec = client_with(ClientConfig {
+        retries: 2,
+        ..Default::default()
+    })
+    .pull(
+        &store,
+        &f.reg.reference("test/img:v1"),
+        &Platform::default(),
+        &NoProgress,
+    )
+    .unwrap();
+    assert_eq!(
+        *f.ranges.lock().unwrap(),
+        vec![
+            None,
+            Some("bytes=200000-".to_string()),
+            Some("bytes=400000-".to_string())
+        ]
+    );
+    assert_pulled(&store, &rec, &img);
+}
+
+#[test]
+fn registry_without_ranges_gets_a_full_download() {
+    let img = image_with_big_layer();
+    let big = img.layers[1].0.clone();
+    // `ranges` off: the fake answers a Range request with 200 and the
+    // whole blob, as registries without range support do.
+    let srv = ImageServer::for_image("test/img", "v1", &img);
+    let f = flaky(srv, big.to_string(), 1, 300_000);
+    let (_d, store) = new_store();
+    let r = f.reg.reference("test/img:v1");
+    no_retry()
+        .pull(&store, &r, &Platform::default(), &NoProgress)
+        .unwrap_err();
+    assert_eq!(partials(&store), vec![(hex(&big), 300_000)]);
+    let rec = no_retry()
+        .pull(&store, &r, &Platform::default(), &NoProgress)
+        .unwrap();
+    assert_eq!(
+        *f.ranges.lock().unwrap(),
+        vec![None, Some("bytes=300000-".to_string())]
+    );
+    assert_pulled(&store, &rec, &img);
+}
+
+#[test]
+fn wrong_bytes_after_resume_fail_clearly_and_are_discarded() {
+    let img = image_with_big_layer();
+    let big = img.layers[1].0.clone();
+    let mut srv = ImageServer::for_image("test/img", "v1", &img);
+    srv.ranges = true;
+    let f = flaky(srv, big.to_string(), 1, 250_000);
+    let (_d, store) = new_store();
+    let r = f.reg.reference("test/img:v1");
+    no_retry()
+        .pull(&store, &r, &Platform::default(), &NoProgress)
+        .unwrap_err();
+    // The kept bytes are damaged (say, a crash lost part of them).
+    let partial = store.content().tmp_dir().join("partial").join(hex(&big));
+    let mut bytes = std::fs::read(&partial).unwrap();
+    bytes[1000] ^= 0xff;
+    std::fs::write(&partial, &bytes).unwrap();
+
+    let err = no_retry()
+        .pull(&store, &r, &Platform::default(), &NoProgress)
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, Error::DigestMismatch { .. }), "{msg}");
+    assert!(
+        msg.contains(&big.to_string())
+            && msg.contains("resumed at byte 250000")
+            && msg.contains("discarded"),
+        "{msg}"
+    );
+    assert_eq!(store_state(&store), (vec![], vec![], 0, 0));
+    assert!(partials(&store).is_empty(), "{:?}", partials(&store));
+
+    // The next pull starts over and succeeds.
+    let rec = no_retry()
+        .pull(&store, &r, &Platform::default(), &NoProgress)
+        .unwrap();
+    assert_eq!(f.ranges.lock().unwrap().last().unwrap(), &None);
+    assert_pulled(&store, &rec, &img);
+}
+
+#[test]
+fn complete_partial_needs_no_blob_request() {
+    let img = image_with_big_layer();
+    let (d, bytes, _) = img.layers[1].clone();
+    let mut srv = ImageServer::for_image("test/img", "v1", &img);
+    srv.ranges = true;
+    let f = flaky(srv, d.to_string(), 0, 0);
+    let (_d, store) = new_store();
+    // A pull killed after the last byte arrived, before the commit.
+    let dir = store.content().tmp_dir().join("partial");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(hex(&d)), &bytes).unwrap();
+    let rec = no_retry()
+        .pull(
+            &store,
+            &f.reg.reference("test/img:v1"),
+            &Platform::default(),
+            &NoProgress,
+        )
+        .unwrap();
+    assert!(f.ranges.lock().unwrap().is_empty());
+    assert_pulled(&store, &rec, &img);
+}
