@@ -594,6 +594,41 @@ fn is_fake_tree(dir: &Path) -> bool {
 }
 
 /// The cgroup part of the runtime-spec "features" document.
+/// Moving a process into a cgroup (a write to `cgroup.procs`) takes the
+/// kernel's cgroup threadgroup lock for writing, and the first such write
+/// after a quiet spell waits for an RCU grace period (5-20 ms here) before
+/// it can; later writes within about one more grace period do not wait.
+/// This starts that wait now, on a thread of its own, by "moving" the
+/// calling process into the cgroup it is already in (no change), so that
+/// the container's attach a few milliseconds later finds the lock ready.
+/// Best effort; returns at once.
+pub fn prime_attach() {
+    let _ = std::thread::Builder::new()
+        .name("cgroup-prime".into())
+        .spawn(|| {
+            let _ = prime_attach_now();
+        });
+}
+
+/// The `cgroup.procs` of the calling process's own cgroup in the first
+/// cgroup hierarchy mounted, written with its pid.
+fn prime_attach_now() -> Option<()> {
+    let h = host::Host::current().ok()?;
+    let own = host::parse_proc_cgroup(&h.proc_self_cgroup).ok()?;
+    let mounts = host::parse_mountinfo(&h.proc_self_mountinfo).ok()?;
+    let (mount, path) = mounts.iter().find_map(|m| {
+        let own = if m.version == 2 {
+            own.v2.clone()
+        } else {
+            m.controllers.iter().find_map(|c| own.v1.get(c).cloned())
+        }?;
+        Some((m, own))
+    })?;
+    let req = host::CgPath::Relative(std::path::PathBuf::new());
+    let dir = host::resolve_dir(&h, mount, Some(&path), &req);
+    std::fs::write(dir.join("cgroup.procs"), std::process::id().to_string()).ok()
+}
+
 pub fn features() -> serde_json::Value {
     serde_json::json!({
         "v1": true,

@@ -1394,3 +1394,19 @@ fn systemd_form_on_hybrid_host() {
     assert_eq!(d[3], "/sys/fs/cgroup/memory/system.slice/berth-abc.scope");
     assert_eq!(d[9], "/sys/fs/cgroup/unified/system.slice/berth-abc.scope");
 }
+
+/// The attach primer "moves" the process into the cgroup it is in: it
+/// reaches a real cgroup.procs (as root) and changes nothing.
+#[test]
+fn prime_attach_moves_nothing() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipping: needs root");
+        return;
+    }
+    let before = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+    assert!(crate::prime_attach_now().is_some());
+    assert_eq!(
+        std::fs::read_to_string("/proc/self/cgroup").unwrap(),
+        before
+    );
+}

@@ -57,6 +57,13 @@ pub use monitor::{AttachInput, Attached};
 pub use ops::{ExecOptions, ExecStdio, Summary, TopOutput};
 pub use options::CreateOptions;
 
+/// Starts the kernel's wait that a container's first cgroup attach would
+/// otherwise make on the critical path (see [`cgroups::prime_attach`]);
+/// `run` and `start` call it first thing.
+pub fn prime_cgroup_attach() {
+    cgroups::prime_attach();
+}
+
 use std::path::{Path, PathBuf};
 
 /// The engine over one store root.

@@ -375,6 +375,9 @@ fn relay(att: ::engine::Attached) -> CmdResult {
 }
 
 pub fn run(g: &Globals, a: RunArgs) -> CmdResult {
+    // The container's cgroup attach, ~8 ms from now, finds the kernel's
+    // lock ready instead of waiting an RCU grace period for it.
+    ::engine::prime_cgroup_attach();
     let opts = create_options(&a)?;
     // As other bad flag values of run: exit 125, nothing created.
     let keys = detach_keys(a.detach_keys.as_deref()).map_err(|e| CliError::daemon(e.msg))?;
@@ -427,6 +430,7 @@ fn each(names: &[String], mut f: impl FnMut(&str) -> Result<(), CliError>) -> Cm
 }
 
 pub fn start(g: &Globals, a: StartArgs) -> CmdResult {
+    ::engine::prime_cgroup_attach();
     let eng = g.engine()?;
     if a.attach || a.interactive {
         if a.containers.len() > 1 {
@@ -456,6 +460,7 @@ pub fn stop(g: &Globals, a: StopArgs) -> CmdResult {
 }
 
 pub fn restart(g: &Globals, a: StopArgs) -> CmdResult {
+    ::engine::prime_cgroup_attach();
     let eng = g.engine()?;
     each(&a.containers, |c| {
         eng.stop(c, a.time).map_err(op_err)?;
@@ -617,6 +622,7 @@ fn dev_null() -> Result<OwnedFd, CliError> {
 }
 
 pub fn exec(g: &Globals, a: ExecArgs) -> CmdResult {
+    ::engine::prime_cgroup_attach();
     let mut env = env_files(&a.env_file)?;
     env.extend(a.env.iter().cloned());
     let opts = ExecOptions {
