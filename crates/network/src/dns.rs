@@ -265,15 +265,32 @@ fn serve_tcp(mut c: std::net::TcpStream, leases: PathBuf, ups: Vec<SocketAddr>) 
     }
 }
 
+/// `bind` again while the address is in use, for up to two seconds.
+fn bind_retrying<T>(bind: impl Fn() -> io::Result<T>) -> io::Result<T> {
+    let t = Instant::now();
+    loop {
+        match bind() {
+            Err(e)
+                if e.kind() == io::ErrorKind::AddrInUse && t.elapsed() < Duration::from_secs(2) =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            r => return r,
+        }
+    }
+}
+
 /// The resolver's main loop (in the `berth __network-dns STATE RUN NET` process).
 pub fn serve(p: &Paths, net: &str) -> Result<()> {
     let n: Network = read_json(&p.state.join(format!("{net}.json")))?
         .ok_or_else(|| Error::NotFound(net.into()))?;
-    let sock = UdpSocket::bind((n.gateway, 53))
+    // The resolver this one replaces may still hold the port for a moment:
+    // it exits (closing its sockets) after it gave up the pid file.
+    let sock = bind_retrying(|| UdpSocket::bind((n.gateway, 53)))
         .map_err(|e| Error::io(format!("cannot listen on {}:53/udp", n.gateway), e))?;
     sock.set_read_timeout(Some(Duration::from_millis(500)))
         .map_err(|e| Error::io("dns socket", e))?;
-    let tcp = std::net::TcpListener::bind((n.gateway, 53))
+    let tcp = bind_retrying(|| std::net::TcpListener::bind((n.gateway, 53)))
         .map_err(|e| Error::io(format!("cannot listen on {}:53/tcp", n.gateway), e))?;
     let ups = upstreams(&std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default());
     let leases = p.run.join("ipam").join(format!("{net}.json"));
@@ -373,6 +390,20 @@ fn forward(raw: &[u8], ups: &[SocketAddr]) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A port still held by the resolver being replaced is waited for.
+    #[test]
+    fn bind_waits_for_the_previous_holder() {
+        let old = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = old.local_addr().unwrap();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            drop(old);
+        });
+        let new = bind_retrying(|| UdpSocket::bind(addr)).unwrap();
+        assert_eq!(new.local_addr().unwrap(), addr);
+        t.join().unwrap();
+    }
 
     fn query(name: &str, qtype: u16) -> Vec<u8> {
         let mut b = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
