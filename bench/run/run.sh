@@ -27,7 +27,7 @@ BERTH_OCI=$PWD/target/release/berth-oci ./scripts/mkbundle.sh "$work/b" true >/d
 tar -C "$work/b/rootfs" -c . > "$work/rootfs.tar"
 $B import "$work/rootfs.tar" localhost/bench:1 >/dev/null
 $P import "$work/rootfs.tar" localhost/bench:1 >/dev/null
-hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$work/run.json" \
+sync; hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$work/run.json" \
     -n "berth run --rm --network none" "$B run --rm --network none localhost/bench:1 true" \
     -n "podman run --rm --network none" "$P run --rm --network none localhost/bench:1 true"
 python3 - "$work/run.json" <<'PY'
@@ -38,7 +38,7 @@ print(f"\nmedian: berth {b*1000:.1f} ms, podman {p*1000:.1f} ms: berth at x{b/p:
 PY
 echo
 echo "== default bridge network =="
-hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$work/bridge.json" \
+sync; hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$work/bridge.json" \
     -n "berth run --rm (bridge)" "$B run --rm localhost/bench:1 true" \
     -n "podman run --rm (bridge)" "$P run --rm --network podman localhost/bench:1 true"
 python3 - "$work/bridge.json" <<'PY'
@@ -53,7 +53,7 @@ echo
 # container (as netavark does), so each run there also makes the bridge.
 echo "== default bridge network, berth's default store (bridge kept) =="
 $BERTH import "$work/rootfs.tar" localhost/berth-bench-run:1 >/dev/null
-hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$work/bridge-default.json" \
+sync; hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$work/bridge-default.json" \
     -n "berth run --rm (bridge, default store)" "$BERTH run --rm localhost/berth-bench-run:1 true" \
     -n "podman run --rm (bridge)" "$P run --rm --network podman localhost/bench:1 true"
 $BERTH rmi localhost/berth-bench-run:1 >/dev/null
@@ -84,4 +84,4 @@ echo "berth monitors: RSS $br, PSS $bs (per container: RSS $((br / 10)), PSS $((
 echo "conmon:         RSS $cr, PSS $cs (per container: RSS $((cr / 10)), PSS $((cs / 10)))"
 echo
 echo "== ps with 10 containers running =="
-hyperfine -N --warmup 3 --runs 30 -n "berth ps" "$B ps" -n "podman ps" "$P ps" 2>&1 | grep -E "Benchmark|Time"
+sync; hyperfine -N --warmup 3 --runs 30 -n "berth ps" "$B ps" -n "podman ps" "$P ps" 2>&1 | grep -E "Benchmark|Time"

@@ -60,38 +60,57 @@ impl Net {
     /// Asserts nothing of container `id` is left on the host.
     fn assert_gone(&self, id: &str) {
         // An exited container's monitor deletes its veth after telling the
-        // client, under the network lock: what any berth command waits for.
-        sh(&format!(
-            "flock {} true",
-            self.run_root().join("lock").display()
-        ));
+        // client (the kernel makes that wait ~20 ms), then releases its
+        // address: wait for that, as a test of eventual cleanup.
+        let t = Instant::now();
+        loop {
+            match self.leftovers(id) {
+                Ok(()) => return,
+                Err(e) if t.elapsed() > Duration::from_secs(10) => panic!("{e}"),
+                Err(_) => std::thread::sleep(Duration::from_millis(50)),
+            }
+        }
+    }
+
+    /// What is left of container `id` on the host, if anything.
+    fn leftovers(&self, id: &str) -> Result<(), String> {
         let links = sh("ip -o link show");
-        // The stable host-side names on every network of the store.
+        // The stable host-side names on every network of the store, and
+        // the renamed ones being deleted.
         let nets = self.ok(&["network", "ls", "--format", "{{.Name}}"]);
         for net in nets.lines().chain(["bridge"]) {
             let v = network::veth_name(id, net);
-            assert!(
-                !links.contains(&format!(" {v}@")),
-                "veth {v} left:\n{links}"
-            );
+            if links.contains(&format!(" {v}@")) {
+                return Err(format!("veth {v} left:\n{links}"));
+            }
+        }
+        if links.contains(&format!(" {}", network::DYING_VETH_PREFIX)) {
+            return Err(format!("a retired veth left:\n{links}"));
         }
         let rules = sh("nft list ruleset");
-        assert!(!rules.contains(id), "nft rule of {id} left:\n{rules}");
-        assert!(
-            !self.run_root().join("netns").join(id).exists(),
-            "netns file left"
-        );
-        assert!(!self
+        if rules.contains(id) {
+            return Err(format!("nft rule of {id} left:\n{rules}"));
+        }
+        if self.run_root().join("netns").join(id).exists() {
+            return Err("netns file left".into());
+        }
+        if self
             .run_root()
             .join("endpoints")
             .join(format!("{id}.json"))
-            .exists());
+            .exists()
+        {
+            return Err("endpoint record left".into());
+        }
         if let Ok(rd) = std::fs::read_dir(self.run_root().join("ipam")) {
             for e in rd.flatten() {
                 let t = std::fs::read_to_string(e.path()).unwrap();
-                assert!(!t.contains(id), "lease left in {}: {t}", e.path().display());
+                if t.contains(id) {
+                    return Err(format!("lease left in {}: {t}", e.path().display()));
+                }
             }
         }
+        Ok(())
     }
 }
 

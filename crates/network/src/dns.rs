@@ -450,6 +450,7 @@ mod tests {
                 container: "c".into(),
                 names: vec!["c".into()],
                 dns: vec!["192.0.2.53".parse().unwrap()],
+                releasing: false,
             },
         );
         let host = upstreams("nameserver 10.0.0.1\n");

@@ -19,6 +19,9 @@ pub trait Host {
     fn ensure_bridge(&mut self, bridge: &str, gateway: Ipv4Addr, prefix: u8) -> Result<()>;
     /// Deletes a link; false if absent.
     fn delete_link(&mut self, name: &str) -> Result<bool>;
+    /// Takes a link down and renames it `new_name` (quick: the deletion's
+    /// RCU wait comes later); false if absent.
+    fn retire_link(&mut self, name: &str, new_name: &str) -> Result<bool>;
     /// Names of the host's links.
     fn links(&mut self) -> Result<Vec<String>>;
     /// veth `host_veth` on `bridge` <-> `ifname` in `netns` with `ip`,
@@ -77,6 +80,16 @@ impl Host for RealHost {
 
     fn links(&mut self) -> Result<Vec<String>> {
         Ok(Rtnl::open()?.links()?.into_iter().map(|l| l.name).collect())
+    }
+
+    fn retire_link(&mut self, name: &str, new_name: &str) -> Result<bool> {
+        let mut nl = Rtnl::open()?;
+        let Some(idx) = nl.link_index(name)? else {
+            return Ok(false);
+        };
+        nl.set_down(idx, &format!("take {name} down"))?;
+        nl.rename(idx, new_name)?;
+        Ok(true)
     }
 
     fn attach(

@@ -106,6 +106,11 @@ pub struct Lease {
     /// `--dns`); empty: the host's resolvers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dns: Vec<std::net::IpAddr>,
+    /// The container is gone and its veth being deleted: the address is
+    /// not handed out yet, but the network no longer counts it as a user
+    /// (and its names no longer resolve).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub releasing: bool,
 }
 
 /// A network's allocations, keyed by address.
@@ -219,6 +224,7 @@ mod tests {
             container: c.into(),
             names: vec![format!("n{c}")],
             dns: Vec::new(),
+            releasing: false,
         }
     }
 

@@ -123,6 +123,10 @@ pub fn short_hash(parts: &[&str]) -> String {
 
 /// The host-side veth name of `container` on `network` (stable, so a
 /// teardown without state still finds it).
+/// Host veths being deleted after their container's teardown: `vbx` and
+/// 12 hex digits (stable names are `vb` and 11 hex digits).
+pub const DYING_VETH_PREFIX: &str = "vbx";
+
 pub fn veth_name(container: &str, network: &str) -> String {
     format!("vb{}", &short_hash(&[container, network])[..11])
 }
@@ -403,7 +407,12 @@ impl<H: Host> Manager<H> {
     /// Containers with a lease on `n`.
     pub fn users(&self, n: &Network) -> Result<Vec<String>> {
         let a: Allocations = read_json(&self.ipam_file(&n.name))?.unwrap_or_default();
-        let mut v: Vec<String> = a.leases.values().map(|l| l.container.clone()).collect();
+        let mut v: Vec<String> = a
+            .leases
+            .values()
+            .filter(|l| !l.releasing)
+            .map(|l| l.container.clone())
+            .collect();
         v.sort();
         v.dedup();
         Ok(v)
@@ -633,6 +642,7 @@ impl<H: Host> Manager<H> {
                 container: id.into(),
                 names,
                 dns: join.dns.clone(),
+                releasing: false,
             },
         )?;
         write_json(&ipam_path, &alloc)?;
@@ -768,13 +778,24 @@ impl<H: Host> Manager<H> {
         DeferredTeardown {
             manager: self,
             id: id.to_string(),
-            _lock: lock,
+            lock,
             errs,
         }
     }
 
     fn teardown_locked(&mut self, id: &str) -> Vec<Error> {
         let mut errs = Vec::new();
+        let dying = self.retire(id, false, &mut errs);
+        debug_assert!(dying.is_empty());
+        errs.extend(self.release_leases(id, None));
+        errs
+    }
+
+    /// The first part of a container's teardown (caller holds the lock):
+    /// its veths deleted (`retire`: taken down and renamed instead, their
+    /// names returned for deletion later), its endpoint record, published
+    /// ports' rules and netns removed. Its addresses stay leased.
+    fn retire(&mut self, id: &str, retire: bool, errs: &mut Vec<Error>) -> Vec<String> {
         let cn = match self.container(id) {
             Ok(c) => c,
             Err(e) => {
@@ -794,34 +815,26 @@ impl<H: Host> Manager<H> {
         veths.extend(nets.iter().map(|n| veth_name(id, &n.name)));
         veths.sort();
         veths.dedup();
-        let netns = self.netns_path(id);
-        // Deleting the netns end removes the pair too; delete ours first
-        // so nothing lingers if the namespace is held elsewhere.
-        if let Ok(links) = self.host.links() {
-            for v in veths.iter().filter(|v| links.contains(v)) {
-                if let Err(e) = self.host.delete_link(v) {
-                    errs.push(e);
-                }
-            }
-        } else {
-            for v in &veths {
-                if let Err(e) = self.host.delete_link(v) {
-                    errs.push(e);
-                }
-            }
+        let present = self.host.links();
+        if let Ok(links) = &present {
+            veths.retain(|v| links.contains(v));
         }
-        for n in &nets {
-            let p = self.ipam_file(&n.name);
-            match read_json::<Allocations>(&p) {
-                Ok(Some(mut a)) => {
-                    if a.release(id) > 0 {
-                        if let Err(e) = write_json(&p, &a) {
-                            errs.push(e);
-                        }
-                    }
+        let mut dying = Vec::new();
+        // Deleting the netns end removes the pair too; ours go first so
+        // nothing lingers if the namespace is held elsewhere.
+        for v in &veths {
+            let r = if retire {
+                let d = format!("{DYING_VETH_PREFIX}{}", random_hex(12));
+                let r = self.host.retire_link(v, &d);
+                if matches!(r, Ok(true)) {
+                    dying.push(d);
                 }
-                Ok(None) => {}
-                Err(e) => errs.push(e),
+                r
+            } else {
+                self.host.delete_link(v)
+            };
+            if let Err(e) = r {
+                errs.push(e);
             }
         }
         let had_ports = cn.as_ref().is_some_and(|c| !c.ports.is_empty());
@@ -837,14 +850,63 @@ impl<H: Host> Manager<H> {
                 errs.push(e);
             }
         }
+        if retire {
+            // Its addresses stay leased (not handed out) until the veths
+            // are gone, but no longer count as the network's users.
+            for n in &nets {
+                let p = self.ipam_file(&n.name);
+                if let Ok(Some(mut a)) = read_json::<Allocations>(&p) {
+                    let mut changed = false;
+                    for l in a.leases.values_mut().filter(|l| l.container == id) {
+                        l.releasing = true;
+                        l.names.clear();
+                        changed = true;
+                    }
+                    if changed {
+                        if let Err(e) = write_json(&p, &a) {
+                            errs.push(e);
+                        }
+                    }
+                }
+            }
+        }
+        let netns = self.netns_path(id);
         if let Err(e) = sys::remove_netns(&netns) {
             errs.push(Error::io(
                 format!("cannot remove the network namespace {}", netns.display()),
                 e,
             ));
         }
-        // Other stores' default bridge goes with its last container (its
-        // subnet is chosen again on next use), as netavark does.
+        dying
+    }
+
+    /// The last part (caller holds the lock): the container's addresses
+    /// (only `only`, when given: a new start may hold others by now) are
+    /// released; other stores' default bridge goes with its last
+    /// container (its subnet is chosen again on next use), as netavark's.
+    fn release_leases(&mut self, id: &str, only: Option<&[Ipv4Addr]>) -> Vec<Error> {
+        let mut errs = Vec::new();
+        let nets = self.list().unwrap_or_else(|e| {
+            errs.push(e);
+            Vec::new()
+        });
+        for n in &nets {
+            let p = self.ipam_file(&n.name);
+            match read_json::<Allocations>(&p) {
+                Ok(Some(mut a)) => {
+                    let before = a.leases.len();
+                    a.leases
+                        .retain(|ip, l| l.container != id || only.is_some_and(|o| !o.contains(ip)));
+                    if a.leases.len() != before {
+                        if let Err(e) = write_json(&p, &a) {
+                            errs.push(e);
+                        }
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => errs.push(e),
+            }
+        }
         if let Some(n) = nets
             .iter()
             .find(|n| n.name == DEFAULT_NETWORK && !self.paths.keep_default_bridge)
@@ -861,6 +923,22 @@ impl<H: Host> Manager<H> {
             }
         }
         errs
+    }
+
+    /// The addresses leased to container `id`.
+    fn leased(&self, id: &str) -> Vec<Ipv4Addr> {
+        let mut out = Vec::new();
+        for n in self.list().unwrap_or_default() {
+            if let Ok(Some(a)) = read_json::<Allocations>(&self.ipam_file(&n.name)) {
+                out.extend(
+                    a.leases
+                        .iter()
+                        .filter(|(_, l)| l.container == id)
+                        .map(|(ip, _)| *ip),
+                );
+            }
+        }
+        out
     }
 
     /// Leftovers of crashes: state of containers `alive` says are gone
@@ -900,7 +978,16 @@ impl<H: Host> Manager<H> {
             removed.push(id);
         }
         // (veths of ours with no record die with their namespace; the
-        // stable names of dead containers were deleted above.)
+        // stable names of dead containers were deleted above.) Veths a
+        // teardown renamed for deletion and did not delete (it crashed):
+        if let Ok(links) = self.host.links() {
+            for l in links.iter().filter(|l| l.starts_with(DYING_VETH_PREFIX)) {
+                match self.host.delete_link(l) {
+                    Ok(_) => removed.push(l.clone()),
+                    Err(e) => errs.push(e),
+                }
+            }
+        }
         let _l = self.lock();
         if let Err(e) = self.sync_nft() {
             errs.push(e);
@@ -915,16 +1002,33 @@ impl<H: Host> Manager<H> {
 pub struct DeferredTeardown<H: Host> {
     manager: Manager<H>,
     id: String,
-    _lock: Option<sys::Lock>,
+    lock: Option<sys::Lock>,
     errs: Vec<Error>,
 }
 
 impl<H: Host> DeferredTeardown<H> {
-    /// Does the teardown; returns every error.
+    /// Does the teardown; returns every error. Under the lock held since
+    /// [`Manager::defer_teardown`], the veths are taken down and renamed
+    /// (a new start of the container may use their names) and the records,
+    /// rules and netns go; then, without the lock, the veths are deleted
+    /// (each waits an RCU grace period in the kernel: other containers'
+    /// network changes need not wait for that); then, under the lock
+    /// again, the addresses are released.
     pub fn finish(mut self) -> Vec<Error> {
         let mut errs = std::mem::take(&mut self.errs);
         let id = std::mem::take(&mut self.id);
-        errs.extend(self.manager.teardown_locked(&id));
+        let leased = self.manager.leased(&id);
+        let dying = self.manager.retire(&id, true, &mut errs);
+        self.lock = None;
+        for d in &dying {
+            if let Err(e) = self.manager.host.delete_link(d) {
+                errs.push(e);
+            }
+        }
+        match self.manager.lock() {
+            Ok(_l) => errs.extend(self.manager.release_leases(&id, Some(&leased))),
+            Err(e) => errs.push(e),
+        }
         errs
     }
 }

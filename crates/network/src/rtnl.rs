@@ -236,6 +236,13 @@ impl Rtnl {
         self.request(RouteNetlinkMessage::SetLink(m), 0, what)
     }
 
+    pub fn set_down(&mut self, index: u32, what: &str) -> Result<()> {
+        let mut m = LinkMessage::default();
+        m.header.index = index;
+        m.header.change_mask = LinkFlags::Up;
+        self.request(RouteNetlinkMessage::SetLink(m), 0, what)
+    }
+
     /// Deletes a link; false if it did not exist.
     pub fn delete_link(&mut self, name: &str) -> Result<bool> {
         let Some(idx) = self.link_index(name)? else {

@@ -30,6 +30,15 @@ impl Host for Fake {
     fn links(&mut self) -> Result<Vec<String>> {
         Ok(self.links.iter().chain(&self.bridges).cloned().collect())
     }
+    fn retire_link(&mut self, name: &str, new_name: &str) -> Result<bool> {
+        match self.links.iter_mut().find(|l| *l == name) {
+            Some(l) => {
+                *l = new_name.into();
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
     fn attach(
         &mut self,
         _: &Path,
@@ -229,4 +238,50 @@ fn default_bridge_goes_with_its_last_container_unless_kept() {
         assert_eq!(m.host.bridges.contains(&n.bridge), keep, "keep={keep}");
         assert!(m.container(A).unwrap().is_none());
     }
+}
+
+/// A deferred teardown holds the lock until it runs, then leaves nothing
+/// of the container: no endpoint record, no lease (and the veth retired
+/// and deleted: see `retire_and_release`).
+#[test]
+fn deferred_teardown_leaves_nothing() {
+    let d = tempfile::tempdir().unwrap();
+    let mut m = mgr(&d);
+    let n = m.ensure_default().unwrap();
+    m.connect(A, "web", &n, &Join::default(), &[]).unwrap();
+    m.connect(B, "db", &n, &Join::default(), &[]).unwrap();
+    let t = m.defer_teardown(A);
+    assert!(t.finish().is_empty());
+    let m = mgr(&d);
+    assert!(m.container(A).unwrap().is_none());
+    assert_eq!(m.users(&n).unwrap(), vec![B.to_string()]);
+}
+
+/// Retiring renames the veth (its stable name is free again) and keeps the
+/// lease; the release then drops only the addresses it is given.
+#[test]
+fn retire_and_release() {
+    let d = tempfile::tempdir().unwrap();
+    let mut m = mgr(&d);
+    let n = m.ensure_default().unwrap();
+    let ep = m.connect(A, "web", &n, &Join::default(), &[]).unwrap();
+    let leased = m.leased(A);
+    assert_eq!(leased, vec![ep.ip]);
+    let mut errs = Vec::new();
+    let dying = m.retire(A, true, &mut errs);
+    assert!(errs.is_empty(), "{errs:?}");
+    assert_eq!(dying.len(), 1);
+    assert!(dying[0].starts_with(DYING_VETH_PREFIX) && dying[0].len() <= 15);
+    assert!(!m.host.links.contains(&ep.host_veth));
+    assert!(m.host.links.contains(&dying[0]));
+    assert_eq!(m.leased(A), leased, "still leased");
+    assert!(
+        m.users(&n).unwrap().is_empty(),
+        "but not a user of the network"
+    );
+    // A new start of A meanwhile: its new address is not released.
+    let ep2 = m.connect(A, "web", &n, &Join::default(), &[]).unwrap();
+    assert_ne!(ep2.ip, ep.ip);
+    assert!(m.release_leases(A, Some(&leased)).is_empty());
+    assert_eq!(m.leased(A), vec![ep2.ip]);
 }
