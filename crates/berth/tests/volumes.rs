@@ -428,6 +428,12 @@ fn cp_both_ways_running_and_stopped() {
     // A running container, copying into its volume and its rootfs.
     let r = t.ok(&["run", "-d", "-v", "cpvol:/data", "vbb", "sleep", "1000"]);
     let r = r.trim();
+    // /etc/hostname is the container's own file (bind-mounted), as docker's cp shows it.
+    t.ok(&["cp", &format!("{r}:/etc/hostname"), &h("hn")]);
+    assert_eq!(
+        std::fs::read_to_string(host.join("hn")).unwrap(),
+        format!("{}\n", &r[..12])
+    );
     t.ok(&["cp", &h("f1"), &format!("{r}:/data/")]);
     t.ok(&["cp", &h("tree"), &format!("{r}:/newdir")]);
     t.ok(&["cp", &h("tree"), &format!("{r}:/data")]);

@@ -329,6 +329,7 @@ impl Engine {
         rootfs: &Path,
         raw: &str,
         follow_last: bool,
+        reading: bool,
     ) -> Result<End> {
         let arg = PathArg::new(raw);
         let p = real_path(c, rootfs, &arg.clean, follow_last);
@@ -338,8 +339,20 @@ impl Engine {
             .filter(|m| m.kind == "volume" || m.kind == "bind")
             .filter(|m| p == m.destination || p.starts_with(&format!("{}/", m.destination)))
             .max_by_key(|m| m.destination.len());
-        let (root, path, read_only) = match best {
-            Some(m) => {
+        // /etc/hostname, /etc/hosts and /etc/resolv.conf are bind mounts of
+        // the container's own files (unless a mount of the user's covers
+        // them): read from those. (A copy into them writes the rootfs below,
+        // as docker's cannot replace a mounted file either.)
+        let made = ["/etc/hostname", "/etc/hosts", "/etc/resolv.conf"]
+            .into_iter()
+            .filter(|_| reading)
+            .find(|f| p == *f && best.is_none_or(|m| m.destination.len() < p.len()))
+            .map(|f| (self.container_dir(&c.id).join("userdata"), &f[4..]))
+            .filter(|(dir, f)| dir.join(&f[1..]).is_file());
+        let best = if made.is_some() { None } else { best };
+        let (root, path, read_only) = match (made, best) {
+            (Some((dir, f)), _) => (dir, f.to_string(), None),
+            (None, Some(m)) => {
                 let rest = &p[m.destination.len()..];
                 let root = if m.kind == "volume" {
                     self.volume_data_path(&m.name)
@@ -357,7 +370,7 @@ impl Engine {
                     ro,
                 )
             }
-            None => {
+            (None, None) => {
                 let ro = c
                     .host_config
                     .readonly_rootfs
@@ -419,7 +432,7 @@ impl Engine {
         opts: CopyOptions,
     ) -> Result<()> {
         self.with_rootfs(container, |c, rootfs| {
-            let s = self.container_end(c, rootfs, src, opts.follow_link)?;
+            let s = self.container_end(c, rootfs, src, opts.follow_link, true)?;
             match dest {
                 Some(d) => copy_paths(&s, &host_end(d)?, opts, false),
                 None => {
@@ -469,7 +482,7 @@ impl Engine {
         opts: CopyOptions,
     ) -> Result<()> {
         self.with_rootfs(container, |c, rootfs| {
-            let d = self.container_end(c, rootfs, dest, true)?;
+            let d = self.container_end(c, rootfs, dest, true, false)?;
             match src {
                 Some(s) => copy_paths(&host_end(s)?, &d, opts, true),
                 None => {
