@@ -346,7 +346,7 @@ impl Engine {
         let made = ["/etc/hostname", "/etc/hosts", "/etc/resolv.conf"]
             .into_iter()
             .filter(|_| reading)
-            .find(|f| p == *f && best.is_none_or(|m| m.destination.len() < p.len()))
+            .find(|f| p == *f && best.map_or(true, |m| m.destination.len() < p.len()))
             .map(|f| (self.container_dir(&c.id).join("userdata"), &f[4..]))
             .filter(|(dir, f)| dir.join(&f[1..]).is_file());
         let best = if made.is_some() { None } else { best };
