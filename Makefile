@@ -26,6 +26,7 @@ conformance:
 
 bench:
 	./bench/runtime/run.sh
+	./bench/run/run.sh
 	./bench/pull/run.sh
 
 lint:
