@@ -289,7 +289,7 @@ impl Engine {
         }
         let upper = dir.join("upper");
         let work = dir.join("work");
-        let mut opts = image::overlay_options(&c.lowers, Some(&upper), Some(&work))?;
+        let opts = image::overlay_options(&c.lowers, Some(&upper), Some(&work))?;
         if c.host_config.auto_remove {
             // No sync of the host filesystem at unmount (it costs a syncfs of
             // everything dirty there). The kernel leaves a marker that
@@ -308,7 +308,10 @@ impl Engine {
                 std::fs::remove_dir_all(&marker)
                     .ctx(|| format!("cannot remove {}", marker.display()))?;
             }
-            opts.push_str(",volatile");
+            // Kernels before 5.10 do not know the option: mount as usual there.
+            if sys::mount_overlay(&target, &format!("{opts},volatile")).is_ok() {
+                return Ok(());
+            }
         }
         sys::mount_overlay(&target, &opts)
             .ctx(|| format!("cannot mount the overlay at {}", target.display()))
