@@ -266,12 +266,16 @@ fn restart_always_restarts_and_stop_prevents_it() {
         .ok(&["run", "-d", "--restart", "always", "bb", "echo", "tick"])
         .trim()
         .to_string();
+    // Between its runs it shows "restarting" (as docker), never "exited".
+    let mut seen = std::collections::BTreeSet::new();
     c.until("restarted twice", || {
+        seen.insert(c.inspect(&id, "{{.State.Status}}"));
         c.inspect(&id, "{{.RestartCount}}")
             .parse::<u32>()
             .unwrap_or(0)
             >= 2
     });
+    assert!(!seen.contains("exited"), "{seen:?}");
     c.ok(&["stop", &id]);
     let st = c.inspect(&id, "{{.State.Status}}");
     assert_eq!(st, "exited");

@@ -119,10 +119,13 @@ impl Engine {
             let _lock = self.lock_container(id)?;
             let mut st = self.load_state_raw(id)?;
             let go = !st.stopped_by_user && st.status == Status::Restarting;
-            st.status = Status::Exited;
-            st.monitor_pid = 0;
             if go {
+                // Still "Restarting" (as docker shows it) until the new
+                // run's monitor records it running.
                 st.restart_count += 1;
+            } else {
+                st.status = Status::Exited;
+                st.monitor_pid = 0;
             }
             self.save_state(id, &st)?;
             if !go {
@@ -134,6 +137,10 @@ impl Engine {
             let _lock = self.lock_container(id)?;
             let mut st = self.load_state_raw(id)?;
             st.restart_count = st.restart_count.saturating_sub(1);
+            if st.status == Status::Restarting {
+                st.status = Status::Exited;
+                st.monitor_pid = 0;
+            }
             self.save_state(id, &st)?;
         }
         Ok(())

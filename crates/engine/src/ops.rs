@@ -325,8 +325,10 @@ impl Engine {
     /// `stop` (or `rm -f`) since the exit cancels. A user's start clears
     /// that mark. Returns the init pid (0 when cancelled).
     pub(crate) fn start_as(&self, id: &str, attach: Option<OwnedFd>, policy: bool) -> Result<i32> {
+        // A restart policy's start finds the container "Restarting".
+        let restarting = |st: &State| policy && st.status == Status::Restarting;
         let st = self.state(id)?;
-        if st.running() {
+        if st.running() && !restarting(&st) {
             if st.status == Status::Paused {
                 return Err(Error::Conflict(
                     "cannot start a paused container, try unpause instead".into(),
@@ -337,7 +339,7 @@ impl Engine {
         let c = self.load_config(id)?;
         let lock = self.lock_container(id)?;
         let mut st = self.load_state_raw(id)?;
-        if st.running() && monitor_alive(&st) {
+        if st.running() && monitor_alive(&st) && !restarting(&st) {
             return Ok(st.pid);
         }
         if st.stopped_by_user {
