@@ -262,21 +262,6 @@ impl Attached {
         })
     }
 
-    /// Reads (and drops) the output until the exit frame; `None` if the
-    /// monitor closed the connection without one.
-    pub(crate) fn exit_frame(mut self) -> Option<i32> {
-        let mut hdr = [0u8; 8];
-        loop {
-            self.sock.read_exact(&mut hdr).ok()?;
-            let len = u32::from_be_bytes([hdr[4], hdr[5], hdr[6], hdr[7]]) as usize;
-            let mut data = vec![0u8; len];
-            self.sock.read_exact(&mut data).ok()?;
-            if hdr[0] == STREAM_EXIT && len == 4 {
-                return Some(i32::from_be_bytes([data[0], data[1], data[2], data[3]]));
-            }
-        }
-    }
-
     /// Copies the container's stdout and stderr to `out` and `err` until it
     /// exits; returns its exit code.
     pub fn wait(mut self, out: &mut dyn Write, err: &mut dyn Write) -> Result<i32> {
@@ -318,6 +303,21 @@ impl Attached {
             )));
         }
         Ok(st.exit_code)
+    }
+}
+
+/// Reads (and drops) a connection's output until the exit frame; `None`
+/// if the monitor closed it without one.
+pub(crate) fn exit_frame(mut sock: UnixStream) -> Option<i32> {
+    let mut hdr = [0u8; 8];
+    loop {
+        sock.read_exact(&mut hdr).ok()?;
+        let len = u32::from_be_bytes([hdr[4], hdr[5], hdr[6], hdr[7]]) as usize;
+        let mut data = vec![0u8; len];
+        sock.read_exact(&mut data).ok()?;
+        if hdr[0] == STREAM_EXIT && len == 4 {
+            return Some(i32::from_be_bytes([data[0], data[1], data[2], data[3]]));
+        }
     }
 }
 

@@ -574,16 +574,11 @@ impl Engine {
         // As an attached client, the monitor's exit command sends us the
         // code once the container is torn down: a --rm container is gone
         // by then, and docker's wait still prints its code.
-        if let Ok(sock) = monitor::connect(self, &id) {
-            let a = Attached {
-                engine: self.clone(),
-                id: id.clone(),
-                sock,
-                tty: false,
-            };
-            if let Some(code) = a.exit_frame() {
-                return Ok(code);
-            }
+        if let Some(code) = monitor::connect(self, &id)
+            .ok()
+            .and_then(monitor::exit_frame)
+        {
+            return Ok(code);
         }
         loop {
             std::thread::sleep(Duration::from_millis(20));

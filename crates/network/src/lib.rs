@@ -524,8 +524,8 @@ impl<H: Host> Manager<H> {
 
     /// Makes the container's persistent network namespace (empty).
     pub fn create_netns(&self, id: &str) -> Result<PathBuf> {
-        // Under the lock: a deferred teardown of the last run may still
-        // hold the old one.
+        // Under the lock: the teardown of the last run removes the old one
+        // under it.
         let _l = self.lock()?;
         let p = self.netns_path(id);
         if sys::is_netns(&p) {
@@ -756,46 +756,42 @@ impl<H: Host> Manager<H> {
     /// ports and their rules, its netns. Idempotent; carries on past
     /// failures and returns every error.
     pub fn teardown(&mut self, id: &str) -> Vec<Error> {
-        let (_l, mut errs) = match self.lock() {
-            Ok(l) => (Some(l), Vec::new()),
-            Err(e) => (None, vec![e]),
-        };
-        errs.extend(self.teardown_locked(id));
+        let (dying, ips, mut errs) = self.retire(id);
+        errs.extend(self.finish_teardown(id, &dying, &ips));
         errs
     }
 
-    /// [`Manager::teardown`] in two steps: the network lock now, the work
-    /// when [`DeferredTeardown::finish`] runs. Deleting a veth waits for an
-    /// RCU grace period in the kernel (~20 ms); the monitor's exit command
-    /// tells the waiting client first and deletes it after, and the lock
-    /// keeps every other network change (a new start of the container
-    /// included) until then.
-    pub fn defer_teardown(self, id: &str) -> DeferredTeardown<H> {
-        let (lock, errs) = match self.lock() {
-            Ok(l) => (Some(l), Vec::new()),
-            Err(e) => (None, vec![e]),
-        };
+    /// [`Manager::teardown`] in two parts: the quick one now, the veth
+    /// deletions and the release of the addresses when
+    /// [`DeferredTeardown::finish`] runs. Deleting a veth waits for an RCU
+    /// grace period in the kernel (20-30 ms): the monitor's exit command
+    /// tells the waiting client first and deletes it after.
+    pub fn defer_teardown(mut self, id: &str) -> DeferredTeardown<H> {
+        let (dying, ips, errs) = self.retire(id);
         DeferredTeardown {
             manager: self,
             id: id.to_string(),
-            lock,
+            dying,
+            ips,
             errs,
         }
     }
 
-    fn teardown_locked(&mut self, id: &str) -> Vec<Error> {
+    /// The first part of a container's teardown, quick, under the lock:
+    /// its veths are taken down and renamed (their stable names free for a
+    /// new start) and returned for deletion; its endpoint record, published
+    /// ports' rules and netns go; its addresses, returned, stay leased but
+    /// marked releasing (not handed out, not users of the network, no
+    /// names). Carries on past failures and returns every error.
+    fn retire(&mut self, id: &str) -> (Vec<String>, Vec<Ipv4Addr>, Vec<Error>) {
         let mut errs = Vec::new();
-        let dying = self.retire(id, false, &mut errs);
-        debug_assert!(dying.is_empty());
-        errs.extend(self.release_leases(id, None));
-        errs
-    }
-
-    /// The first part of a container's teardown (caller holds the lock):
-    /// its veths deleted (`retire`: taken down and renamed instead, their
-    /// names returned for deletion later), its endpoint record, published
-    /// ports' rules and netns removed. Its addresses stay leased.
-    fn retire(&mut self, id: &str, retire: bool, errs: &mut Vec<Error>) -> Vec<String> {
+        let _l = match self.lock() {
+            Ok(l) => Some(l),
+            Err(e) => {
+                errs.push(e);
+                None
+            }
+        };
         let cn = match self.container(id) {
             Ok(c) => c,
             Err(e) => {
@@ -823,18 +819,11 @@ impl<H: Host> Manager<H> {
         // Deleting the netns end removes the pair too; ours go first so
         // nothing lingers if the namespace is held elsewhere.
         for v in &veths {
-            let r = if retire {
-                let d = format!("{DYING_VETH_PREFIX}{}", random_hex(12));
-                let r = self.host.retire_link(v, &d);
-                if matches!(r, Ok(true)) {
-                    dying.push(d);
-                }
-                r
-            } else {
-                self.host.delete_link(v)
-            };
-            if let Err(e) = r {
-                errs.push(e);
+            let d = format!("{DYING_VETH_PREFIX}{}", random_hex(12));
+            match self.host.retire_link(v, &d) {
+                Ok(true) => dying.push(d),
+                Ok(false) => {}
+                Err(e) => errs.push(e),
             }
         }
         let had_ports = cn.as_ref().is_some_and(|c| !c.ports.is_empty());
@@ -850,24 +839,25 @@ impl<H: Host> Manager<H> {
                 errs.push(e);
             }
         }
-        if retire {
-            // Its addresses stay leased (not handed out) until the veths
-            // are gone, but no longer count as the network's users.
-            for n in &nets {
-                let p = self.ipam_file(&n.name);
-                if let Ok(Some(mut a)) = read_json::<Allocations>(&p) {
-                    let mut changed = false;
-                    for l in a.leases.values_mut().filter(|l| l.container == id) {
+        let mut ips = Vec::new();
+        for n in &nets {
+            let p = self.ipam_file(&n.name);
+            match read_json::<Allocations>(&p) {
+                Ok(Some(mut a)) => {
+                    let before = ips.len();
+                    for (ip, l) in a.leases.iter_mut().filter(|(_, l)| l.container == id) {
                         l.releasing = true;
                         l.names.clear();
-                        changed = true;
+                        ips.push(*ip);
                     }
-                    if changed {
+                    if ips.len() != before {
                         if let Err(e) = write_json(&p, &a) {
                             errs.push(e);
                         }
                     }
                 }
+                Ok(None) => {}
+                Err(e) => errs.push(e),
             }
         }
         let netns = self.netns_path(id);
@@ -877,14 +867,31 @@ impl<H: Host> Manager<H> {
                 e,
             ));
         }
-        dying
+        (dying, ips, errs)
+    }
+
+    /// The rest of a teardown after [`Manager::retire`]: the veths deleted
+    /// without the lock (other network changes need not wait for the
+    /// kernel), then, under it, the addresses released.
+    fn finish_teardown(&mut self, id: &str, dying: &[String], ips: &[Ipv4Addr]) -> Vec<Error> {
+        let mut errs = Vec::new();
+        for d in dying {
+            if let Err(e) = self.host.delete_link(d) {
+                errs.push(e);
+            }
+        }
+        match self.lock() {
+            Ok(_l) => errs.extend(self.release_leases(id, ips)),
+            Err(e) => errs.push(e),
+        }
+        errs
     }
 
     /// The last part (caller holds the lock): the container's addresses
-    /// (only `only`, when given: a new start may hold others by now) are
-    /// released; other stores' default bridge goes with its last
-    /// container (its subnet is chosen again on next use), as netavark's.
-    fn release_leases(&mut self, id: &str, only: Option<&[Ipv4Addr]>) -> Vec<Error> {
+    /// `ips` are released (a new start may hold others by now); other
+    /// stores' default bridge goes with its last container (its subnet is
+    /// chosen again on next use), as netavark's.
+    fn release_leases(&mut self, id: &str, ips: &[Ipv4Addr]) -> Vec<Error> {
         let mut errs = Vec::new();
         let nets = self.list().unwrap_or_else(|e| {
             errs.push(e);
@@ -896,7 +903,7 @@ impl<H: Host> Manager<H> {
                 Ok(Some(mut a)) => {
                     let before = a.leases.len();
                     a.leases
-                        .retain(|ip, l| l.container != id || only.is_some_and(|o| !o.contains(ip)));
+                        .retain(|ip, l| l.container != id || !ips.contains(ip));
                     if a.leases.len() != before {
                         if let Err(e) = write_json(&p, &a) {
                             errs.push(e);
@@ -923,22 +930,6 @@ impl<H: Host> Manager<H> {
             }
         }
         errs
-    }
-
-    /// The addresses leased to container `id`.
-    fn leased(&self, id: &str) -> Vec<Ipv4Addr> {
-        let mut out = Vec::new();
-        for n in self.list().unwrap_or_default() {
-            if let Ok(Some(a)) = read_json::<Allocations>(&self.ipam_file(&n.name)) {
-                out.extend(
-                    a.leases
-                        .iter()
-                        .filter(|(_, l)| l.container == id)
-                        .map(|(ip, _)| *ip),
-                );
-            }
-        }
-        out
     }
 
     /// Leftovers of crashes: state of containers `alive` says are gone
@@ -996,39 +987,26 @@ impl<H: Host> Manager<H> {
     }
 }
 
-/// A container's network teardown that holds the network lock until it
-/// is finished (see [`Manager::defer_teardown`]); dropping it unfinished
-/// leaves the work to `system prune`.
+/// The rest of a container's network teardown (see
+/// [`Manager::defer_teardown`]); dropped unfinished, `system prune` does
+/// it (retired veths, releasing leases of gone containers).
 pub struct DeferredTeardown<H: Host> {
     manager: Manager<H>,
     id: String,
-    lock: Option<sys::Lock>,
+    dying: Vec<String>,
+    ips: Vec<Ipv4Addr>,
     errs: Vec<Error>,
 }
 
 impl<H: Host> DeferredTeardown<H> {
-    /// Does the teardown; returns every error. Under the lock held since
-    /// [`Manager::defer_teardown`], the veths are taken down and renamed
-    /// (a new start of the container may use their names) and the records,
-    /// rules and netns go; then, without the lock, the veths are deleted
-    /// (each waits an RCU grace period in the kernel: other containers'
-    /// network changes need not wait for that); then, under the lock
-    /// again, the addresses are released.
+    /// Deletes the retired veths, releases the addresses; returns every
+    /// error of the whole teardown.
     pub fn finish(mut self) -> Vec<Error> {
         let mut errs = std::mem::take(&mut self.errs);
-        let id = std::mem::take(&mut self.id);
-        let leased = self.manager.leased(&id);
-        let dying = self.manager.retire(&id, true, &mut errs);
-        self.lock = None;
-        for d in &dying {
-            if let Err(e) = self.manager.host.delete_link(d) {
-                errs.push(e);
-            }
-        }
-        match self.manager.lock() {
-            Ok(_l) => errs.extend(self.manager.release_leases(&id, Some(&leased))),
-            Err(e) => errs.push(e),
-        }
+        errs.extend(
+            self.manager
+                .finish_teardown(&self.id, &self.dying, &self.ips),
+        );
         errs
     }
 }

@@ -240,7 +240,7 @@ fn default_bridge_goes_with_its_last_container_unless_kept() {
     }
 }
 
-/// A deferred teardown holds the lock until it runs, then leaves nothing
+/// A deferred teardown, once finished, leaves nothing
 /// of the container: no endpoint record, no lease (and the veth retired
 /// and deleted: see `retire_and_release`).
 #[test]
@@ -258,30 +258,27 @@ fn deferred_teardown_leaves_nothing() {
 }
 
 /// Retiring renames the veth (its stable name is free again) and keeps the
-/// lease; the release then drops only the addresses it is given.
+/// lease, releasing; the release then drops only the addresses retired.
 #[test]
 fn retire_and_release() {
     let d = tempfile::tempdir().unwrap();
     let mut m = mgr(&d);
     let n = m.ensure_default().unwrap();
     let ep = m.connect(A, "web", &n, &Join::default(), &[]).unwrap();
-    let leased = m.leased(A);
-    assert_eq!(leased, vec![ep.ip]);
-    let mut errs = Vec::new();
-    let dying = m.retire(A, true, &mut errs);
+    let (dying, ips, errs) = m.retire(A);
     assert!(errs.is_empty(), "{errs:?}");
+    assert_eq!(ips, vec![ep.ip]);
     assert_eq!(dying.len(), 1);
     assert!(dying[0].starts_with(DYING_VETH_PREFIX) && dying[0].len() <= 15);
     assert!(!m.host.links.contains(&ep.host_veth));
     assert!(m.host.links.contains(&dying[0]));
-    assert_eq!(m.leased(A), leased, "still leased");
-    assert!(
-        m.users(&n).unwrap().is_empty(),
-        "but not a user of the network"
-    );
+    assert!(m.users(&n).unwrap().is_empty(), "not a user of the network");
     // A new start of A meanwhile: its new address is not released.
     let ep2 = m.connect(A, "web", &n, &Join::default(), &[]).unwrap();
     assert_ne!(ep2.ip, ep.ip);
-    assert!(m.release_leases(A, Some(&leased)).is_empty());
-    assert_eq!(m.leased(A), vec![ep2.ip]);
+    assert!(m.finish_teardown(A, &dying, &ips).is_empty());
+    assert!(!m.host.links.contains(&dying[0]));
+    assert_eq!(m.users(&n).unwrap(), vec![A.to_string()]);
+    let a: Allocations = read_json(&m.ipam_file(&n.name)).unwrap().unwrap();
+    assert_eq!(a.leases.keys().copied().collect::<Vec<_>>(), vec![ep2.ip]);
 }
