@@ -342,9 +342,9 @@ fn cleanup(engine: &Engine, id: &str, notify: Vec<OwnedFd>) -> Result<()> {
         exit_code: 255,
         finished_at: timeutil::now(),
     });
-    // The veth deletions of the network teardown (the kernel waits 20-30
-    // ms in each) and the release of the addresses come after the clients
-    // have the exit code.
+    // The network teardown (the kernel waits 20-30 ms to delete a veth)
+    // comes after the clients have the exit code; the network lock is held
+    // from the teardown's place until its quick part is done.
     let deferring = engine.clone().deferring_network_teardown();
     let restart = deferring.container_exited(id, rec.exit_code, &rec.finished_at);
     // The clients learn the exit code once the container is torn down

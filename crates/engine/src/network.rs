@@ -416,13 +416,21 @@ pub fn disconnect(e: &Engine, container: &str, network: &str) -> Result<()> {
 /// Removes everything networking holds for container `id`: veths, IP
 /// leases, published ports and their nftables rules, the netns file.
 /// Idempotent; carries on past failures and returns every error. On an
-/// engine that defers teardowns, the veth deletions (the kernel's RCU
-/// wait) and the release of the addresses wait for [`finish_deferred`].
+/// engine that defers teardowns, takes the network lock and leaves the
+/// work to [`finish_deferred`].
 pub fn teardown(e: &Engine, id: &str) -> Vec<String> {
     if let Some(d) = e.net_deferral() {
-        let t = manager(e).defer_teardown(id);
-        d.0.lock().unwrap_or_else(|p| p.into_inner()).push(t);
-        return Vec::new();
+        let mut slot = d.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut errs = Vec::new();
+        if slot.as_ref().is_some_and(|(other, _)| other != id) {
+            if let Some((_, t)) = slot.take() {
+                errs.extend(t.finish().into_iter().map(|er| er.to_string()));
+            }
+        }
+        if slot.is_none() {
+            *slot = Some((id.to_string(), manager(e).defer_teardown(id)));
+        }
+        return errs;
     }
     manager(e)
         .teardown(id)
@@ -431,10 +439,14 @@ pub fn teardown(e: &Engine, id: &str) -> Vec<String> {
         .collect()
 }
 
-/// Teardowns held back by an engine that defers them: the monitor's exit
-/// command sends the exit code to the waiting `berth run` first.
+/// A network teardown held back (with the network lock) by an engine that
+/// defers them: the monitor's exit command sends the exit code to the
+/// waiting `berth run` before the veth deletion's RCU wait in the kernel.
 #[derive(Default, Clone)]
-pub struct Deferral(std::sync::Arc<std::sync::Mutex<Vec<network::DeferredTeardown<RealHost>>>>);
+pub struct Deferral(std::sync::Arc<std::sync::Mutex<Option<Pending>>>);
+
+/// A container's id and its held-back teardown.
+type Pending = (String, network::DeferredTeardown<RealHost>);
 
 impl std::fmt::Debug for Deferral {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -442,17 +454,14 @@ impl std::fmt::Debug for Deferral {
     }
 }
 
-/// Finishes the deferred teardowns; returns every error.
+/// Does the deferred teardown, if any; returns every error.
 pub fn finish_deferred(e: &Engine) -> Vec<String> {
     let Some(d) = e.net_deferral() else {
         return Vec::new();
     };
-    let pending = std::mem::take(&mut *d.0.lock().unwrap_or_else(|p| p.into_inner()));
-    pending
-        .into_iter()
-        .flat_map(|t| t.finish())
-        .map(|er| er.to_string())
-        .collect()
+    let t = d.0.lock().unwrap_or_else(|p| p.into_inner()).take();
+    t.map(|(_, t)| t.finish().into_iter().map(|er| er.to_string()).collect())
+        .unwrap_or_default()
 }
 
 /// Leftovers of crashes: network state of containers that are gone or

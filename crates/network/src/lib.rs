@@ -761,18 +761,20 @@ impl<H: Host> Manager<H> {
         errs
     }
 
-    /// [`Manager::teardown`] in two parts: the quick one now, the veth
-    /// deletions and the release of the addresses when
-    /// [`DeferredTeardown::finish`] runs. Deleting a veth waits for an RCU
-    /// grace period in the kernel (20-30 ms): the monitor's exit command
-    /// tells the waiting client first and deletes it after.
-    pub fn defer_teardown(mut self, id: &str) -> DeferredTeardown<H> {
-        let (dying, ips, errs) = self.retire(id);
+    /// [`Manager::teardown`] later: the network lock now (no other
+    /// network change, a new start of the container included, comes
+    /// between), the work when [`DeferredTeardown::finish`] runs. Taking
+    /// the veths down and deleting them wait for the kernel (RCU): the
+    /// monitor's exit command tells the waiting client first.
+    pub fn defer_teardown(self, id: &str) -> DeferredTeardown<H> {
+        let (lock, errs) = match self.lock() {
+            Ok(l) => (Some(l), Vec::new()),
+            Err(e) => (None, vec![e]),
+        };
         DeferredTeardown {
             manager: self,
             id: id.to_string(),
-            dying,
-            ips,
+            lock,
             errs,
         }
     }
@@ -784,14 +786,19 @@ impl<H: Host> Manager<H> {
     /// marked releasing (not handed out, not users of the network, no
     /// names). Carries on past failures and returns every error.
     fn retire(&mut self, id: &str) -> (Vec<String>, Vec<Ipv4Addr>, Vec<Error>) {
-        let mut errs = Vec::new();
-        let _l = match self.lock() {
-            Ok(l) => Some(l),
+        match self.lock() {
+            Ok(_l) => self.retire_locked(id),
             Err(e) => {
-                errs.push(e);
-                None
+                let (dying, ips, mut errs) = self.retire_locked(id);
+                errs.insert(0, e);
+                (dying, ips, errs)
             }
-        };
+        }
+    }
+
+    /// [`Manager::retire`] for a caller holding the lock.
+    fn retire_locked(&mut self, id: &str) -> (Vec<String>, Vec<Ipv4Addr>, Vec<Error>) {
+        let mut errs = Vec::new();
         let cn = match self.container(id) {
             Ok(c) => c,
             Err(e) => {
@@ -867,6 +874,25 @@ impl<H: Host> Manager<H> {
                 e,
             ));
         }
+        // Other stores' default bridge goes with its last container (its
+        // subnet is chosen again on next use), as netavark's: now, not
+        // after the veth deletions, so a store removed right after its
+        // last container exited leaves no bridge behind.
+        if let Some(n) = nets
+            .iter()
+            .find(|n| n.name == DEFAULT_NETWORK && !self.paths.keep_default_bridge)
+        {
+            if self.users(n).is_ok_and(|u| u.is_empty()) {
+                let _ = std::fs::remove_file(self.network_file(&n.name));
+                let _ = std::fs::remove_file(self.ipam_file(&n.name));
+                if let Err(e) = self.host.delete_link(&n.bridge) {
+                    errs.push(e);
+                }
+                if let Err(e) = self.sync_nft() {
+                    errs.push(e);
+                }
+            }
+        }
         (dying, ips, errs)
     }
 
@@ -888,9 +914,7 @@ impl<H: Host> Manager<H> {
     }
 
     /// The last part (caller holds the lock): the container's addresses
-    /// `ips` are released (a new start may hold others by now); other
-    /// stores' default bridge goes with its last container (its subnet is
-    /// chosen again on next use), as netavark's.
+    /// `ips` are released (a new start may hold others by now).
     fn release_leases(&mut self, id: &str, ips: &[Ipv4Addr]) -> Vec<Error> {
         let mut errs = Vec::new();
         let nets = self.list().unwrap_or_else(|e| {
@@ -912,21 +936,6 @@ impl<H: Host> Manager<H> {
                 }
                 Ok(None) => {}
                 Err(e) => errs.push(e),
-            }
-        }
-        if let Some(n) = nets
-            .iter()
-            .find(|n| n.name == DEFAULT_NETWORK && !self.paths.keep_default_bridge)
-        {
-            if self.users(n).is_ok_and(|u| u.is_empty()) {
-                let _ = std::fs::remove_file(self.network_file(&n.name));
-                let _ = std::fs::remove_file(self.ipam_file(&n.name));
-                if let Err(e) = self.host.delete_link(&n.bridge) {
-                    errs.push(e);
-                }
-                if let Err(e) = self.sync_nft() {
-                    errs.push(e);
-                }
             }
         }
         errs
@@ -987,26 +996,27 @@ impl<H: Host> Manager<H> {
     }
 }
 
-/// The rest of a container's network teardown (see
-/// [`Manager::defer_teardown`]); dropped unfinished, `system prune` does
-/// it (retired veths, releasing leases of gone containers).
+/// A container's network teardown holding the network lock until it is
+/// finished (see [`Manager::defer_teardown`]); dropped unfinished,
+/// `system prune` does it.
 pub struct DeferredTeardown<H: Host> {
     manager: Manager<H>,
     id: String,
-    dying: Vec<String>,
-    ips: Vec<Ipv4Addr>,
+    lock: Option<sys::Lock>,
     errs: Vec<Error>,
 }
 
 impl<H: Host> DeferredTeardown<H> {
-    /// Deletes the retired veths, releases the addresses; returns every
-    /// error of the whole teardown.
+    /// Does the teardown; returns every error. Its quick part under the
+    /// lock held since [`Manager::defer_teardown`]; the veth deletions
+    /// without it (other containers' network changes need not wait for
+    /// the kernel); the release of the addresses under it again.
     pub fn finish(mut self) -> Vec<Error> {
         let mut errs = std::mem::take(&mut self.errs);
-        errs.extend(
-            self.manager
-                .finish_teardown(&self.id, &self.dying, &self.ips),
-        );
+        let (dying, ips, e) = self.manager.retire_locked(&self.id);
+        errs.extend(e);
+        self.lock = None;
+        errs.extend(self.manager.finish_teardown(&self.id, &dying, &ips));
         errs
     }
 }

@@ -265,6 +265,7 @@ fn retire_and_release() {
     let mut m = mgr(&d);
     let n = m.ensure_default().unwrap();
     let ep = m.connect(A, "web", &n, &Join::default(), &[]).unwrap();
+    m.connect(B, "db", &n, &Join::default(), &[]).unwrap();
     let (dying, ips, errs) = m.retire(A);
     assert!(errs.is_empty(), "{errs:?}");
     assert_eq!(ips, vec![ep.ip]);
@@ -272,13 +273,18 @@ fn retire_and_release() {
     assert!(dying[0].starts_with(DYING_VETH_PREFIX) && dying[0].len() <= 15);
     assert!(!m.host.links.contains(&ep.host_veth));
     assert!(m.host.links.contains(&dying[0]));
-    assert!(m.users(&n).unwrap().is_empty(), "not a user of the network");
+    assert_eq!(m.users(&n).unwrap(), vec![B.to_string()], "A is no user");
     // A new start of A meanwhile: its new address is not released.
     let ep2 = m.connect(A, "web", &n, &Join::default(), &[]).unwrap();
     assert_ne!(ep2.ip, ep.ip);
     assert!(m.finish_teardown(A, &dying, &ips).is_empty());
     assert!(!m.host.links.contains(&dying[0]));
-    assert_eq!(m.users(&n).unwrap(), vec![A.to_string()]);
+    assert_eq!(m.users(&n).unwrap(), vec![A.to_string(), B.to_string()]);
     let a: Allocations = read_json(&m.ipam_file(&n.name)).unwrap().unwrap();
-    assert_eq!(a.leases.keys().copied().collect::<Vec<_>>(), vec![ep2.ip]);
+    assert!(a.leases.contains_key(&ep2.ip) && !a.leases.contains_key(&ep.ip));
+    // This store's default bridge goes with the last container's quick part.
+    assert!(m.teardown(B).is_empty());
+    let (_, _, errs) = m.retire(A);
+    assert!(errs.is_empty(), "{errs:?}");
+    assert!(!m.host.bridges.contains(&n.bridge));
 }
