@@ -21,7 +21,7 @@ if [ -z "${BERTH:-}" ]; then
 fi
 work=$(mktemp -d /tmp/berth-pull-bench.XXXXXX)
 regpid=
-cleanup() { [ -n "$regpid" ] && kill "$regpid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
+cleanup() { [ -n "$regpid" ] && kill "$regpid" 2>/dev/null; wait 2>/dev/null; umount -l "$work/podman/storage/overlay" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

@@ -18,6 +18,7 @@ cleanup() {
     $B rm -f $($B ps -aq) >/dev/null 2>&1 || true
     $BERTH rmi localhost/berth-bench-run:1 >/dev/null 2>&1 || true
     $P rm -af -t 0 >/dev/null 2>&1 || true
+    umount -l "$work/podman/storage/overlay" 2>/dev/null || true
     rm -rf "$work" 2>/dev/null || true
 }
 trap cleanup EXIT

@@ -249,6 +249,13 @@ impl Drop for Podman {
                 .stderr(Stdio::null())
                 .status();
         }
+        // podman bind-mounts its graph root's overlay directory on itself
+        // and leaves it mounted: the temp dir could not be removed.
+        let _ = Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path().join("storage/overlay"))
+            .stderr(Stdio::null())
+            .status();
     }
 }
 

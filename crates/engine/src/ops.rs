@@ -243,7 +243,7 @@ impl Engine {
                 std::fs::create_dir(&p).ctx(|| format!("cannot create {}", p.display()))?;
                 if d.is_empty() && durability == Durability::Atomic {
                     let v = dir.join(crate::store::VOLATILE);
-                    std::fs::write(&v, boot_id())
+                    std::fs::write(&v, image::boot_id())
                         .ctx(|| format!("cannot create {}", v.display()))?;
                 }
             }
@@ -289,6 +289,8 @@ impl Engine {
         }
         let upper = dir.join("upper");
         let work = dir.join("work");
+        // Layers left stale by a restart of the machine are unpacked again.
+        self.images.revalidate_lowers(&c.lowers)?;
         let opts = image::overlay_options(&c.lowers, Some(&upper), Some(&work))?;
         if c.host_config.auto_remove {
             // No sync of the host filesystem at unmount (it costs a syncfs of
@@ -298,8 +300,9 @@ impl Engine {
             // container (recorded in its `volatile` file) it is not.
             let marker = work.join("work/incompat/volatile");
             if marker.exists() {
-                let made = std::fs::read(dir.join(crate::store::VOLATILE)).unwrap_or_default();
-                if made != boot_id() {
+                let made =
+                    std::fs::read_to_string(dir.join(crate::store::VOLATILE)).unwrap_or_default();
+                if made.trim() != image::boot_id() {
                     return Err(Error::msg(format!(
                         "container {}: its filesystem did not survive the restart of the machine (--rm containers are volatile); remove it",
                         fsutil::short_id(&c.id)
@@ -1308,10 +1311,4 @@ pub fn status_text(st: &State) -> String {
         ),
         Status::Dead => "Dead".into(),
     }
-}
-
-/// This boot's id (the kernel's random boot_id), to tell a crash from a
-/// clean unmount.
-fn boot_id() -> Vec<u8> {
-    std::fs::read("/proc/sys/kernel/random/boot_id").unwrap_or_default()
 }

@@ -48,15 +48,6 @@ impl Writeback {
             self.kicked = self.pos;
         }
     }
-
-    /// The file is complete: start writeback of the rest if the file is at
-    /// least `min` bytes (tiny files are left to the final sync).
-    pub(crate) fn done(&mut self, f: &File, min: u64) {
-        if self.pos > self.kicked && self.pos >= min {
-            crate::sys::start_writeback(f, self.kicked, self.pos - self.kicked);
-            self.kicked = self.pos;
-        }
-    }
 }
 
 /// fsync a directory so a rename or create inside it is durable.
@@ -97,6 +88,17 @@ pub(crate) fn atomic_write(path: &Path, data: &[u8]) -> Result<()> {
 pub(crate) fn mkdir_all(p: &Path) -> Result<PathBuf> {
     fs::create_dir_all(p).ctx(|| format!("create directory {}", p.display()))?;
     Ok(p.to_path_buf())
+}
+
+/// This boot's id (the kernel's random `boot_id`, trimmed; empty if
+/// unreadable), read once.
+pub fn boot_id() -> &'static str {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| {
+        fs::read_to_string("/proc/sys/kernel/random/boot_id")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    })
 }
 
 /// Seconds since the epoch.

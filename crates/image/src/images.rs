@@ -19,7 +19,7 @@ use crate::fsutil::{atomic_write, now_secs};
 use crate::lock::{FileLock, LockKind};
 use crate::manifest::{layer_compression, parse_manifest, ImageConfig, ManifestDoc, Platform};
 use crate::reference::{is_identifier, Reference};
-use crate::snapshot::SnapshotStore;
+use crate::snapshot::{SnapshotState, SnapshotStore};
 use crate::store::{ContentStore, GC_LOCK};
 use crate::unpack::UnpackOptions;
 
@@ -544,6 +544,76 @@ impl Store {
             .collect())
     }
 
+    /// Make sure the snapshots under a container's overlay lower dirs
+    /// (`lowers`, as [`Store::prepare_rootfs`] returned them) are usable:
+    /// those a restart of the machine left stale (see
+    /// [`crate::snapshot`]) are unpacked again from their blobs.
+    pub fn revalidate_lowers<P: AsRef<Path>>(&self, lowers: &[P]) -> Result<()> {
+        let stale: Vec<ChainId> = lowers
+            .iter()
+            .filter_map(|l| self.snapshot_of(l.as_ref()))
+            .filter(|c| self.snapshots.state(c) == SnapshotState::Stale)
+            .collect();
+        if stale.is_empty() {
+            return Ok(());
+        }
+        let _lease = self.lease()?;
+        stale.iter().try_for_each(|c| self.restore_snapshot(c))
+    }
+
+    /// The snapshot whose tree `lower` is, if it is one of this store's.
+    fn snapshot_of(&self, lower: &Path) -> Option<ChainId> {
+        let dir = lower.parent()?;
+        if lower.file_name()? != "fs" || dir.parent()? != self.snapshots.path_root() {
+            return None;
+        }
+        Digest::from_hex(dir.file_name()?.to_str()?).ok()
+    }
+
+    /// Unpack the stale snapshot `chain` again from its layer blob.
+    fn restore_snapshot(&self, chain: &ChainId) -> Result<()> {
+        let gone = |why: &str| {
+            Error::Layer {
+            layer: chain.to_string(),
+            reason: format!(
+                "its unpacked files may be incomplete after the restart of the machine and {why}; remove the containers that use it"
+            ),
+        }
+        };
+        if let Ok(m) = self.snapshots.meta(chain) {
+            if &m.chain_id == chain {
+                if !self.content.exists(&m.layer_digest) {
+                    return Err(gone(&format!(
+                        "layer {} is no longer in the store",
+                        m.layer_digest
+                    )));
+                }
+                let blob = self.content.open(&m.layer_digest)?;
+                self.snapshots.create(
+                    chain,
+                    m.parent.as_ref(),
+                    &m.diff_id,
+                    &m.layer_digest,
+                    &m.media_type,
+                    io::BufReader::with_capacity(256 << 10, blob),
+                    &self.unpack,
+                )?;
+                return Ok(());
+            }
+        }
+        // Unreadable metadata: an image that has the layer tells.
+        let db = self.db()?;
+        for rec in db.images.values() {
+            let chains = rec.chain_ids();
+            if let Some(i) = chains.iter().position(|c| c == chain) {
+                if self.content.exists(&rec.layers[i].digest) {
+                    return self.unpack_one(rec, &chains, i);
+                }
+            }
+        }
+        Err(gone("no image in the store has its layer"))
+    }
+
     fn unpack_one(&self, image: &ImageRecord, chains: &[ChainId], i: usize) -> Result<()> {
         let l = &image.layers[i];
         let blob = self.content.open(&l.digest)?;
@@ -584,6 +654,31 @@ impl Store {
                 snaps.insert(p);
             }
         }
+        // A kept snapshot is a cache of its layer blob until it is known to
+        // be on disk: make it durable (or unpack it again, if stale) before
+        // the blob goes.
+        let mut orphaned = Vec::new();
+        let mut keep_blobs = Vec::new();
+        for c in &snaps {
+            let state = self.snapshots.state(c);
+            // A stale one is unpacked again now; if that fails, its blob stays.
+            if state == SnapshotState::Stale && self.restore_snapshot(c).is_err() {
+                if let Ok(m) = self.snapshots.meta(c) {
+                    keep_blobs.push(m.layer_digest);
+                }
+                continue;
+            }
+            if state == SnapshotState::Missing {
+                continue;
+            }
+            if let Ok(m) = self.snapshots.meta(c) {
+                if m.unsynced_boot.is_some() && !blobs.contains(&m.layer_digest) {
+                    orphaned.push(c.clone());
+                }
+            }
+        }
+        blobs.extend(keep_blobs);
+        self.snapshots.make_durable(&orphaned)?;
         let mut report = GcReport::default();
         for d in self.content.list()? {
             if !blobs.contains(&d) {

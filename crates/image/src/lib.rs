@@ -29,10 +29,11 @@ pub use archive::{ArchiveFormat, ImportOptions};
 pub use changes::ChangeError;
 pub use digest::{chain_ids, ChainId, Digest};
 pub use error::{Error, Result};
+pub use fsutil::boot_id;
 pub use images::{GcReport, ImageDb, ImageInfo, ImageRecord, LayerRecord, Store};
 pub use manifest::{Descriptor, ImageConfig, Index, Manifest, ManifestDoc, ManifestKind, Platform};
 pub use reference::{Reference, ReferenceError};
-pub use snapshot::{overlay_options, SnapshotMeta, SnapshotStore, StagedSnapshot};
+pub use snapshot::{overlay_options, SnapshotMeta, SnapshotState, SnapshotStore, StagedSnapshot};
 pub use store::{BlobWriter, ContentStore, StagedBlob};
 pub use unpack::{unpack_layer, LayerStats, UnpackOptions};
 

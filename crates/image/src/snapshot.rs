@@ -2,6 +2,14 @@
 //! overlayfs lower dir and `snapshots/<chainid-hex>/meta.json` describes
 //! it. A snapshot is unpacked in `tmp/` and renamed into place when
 //! complete, so a crash never leaves a half snapshot visible.
+//!
+//! The tree is not made durable: it is a cache of a layer blob, which is.
+//! Its meta records the boot it was unpacked in (`unsynced_boot`); after
+//! a restart of the machine such a snapshot counts as missing (its files
+//! may not have reached the disk) and is unpacked again from its blob by
+//! the next pull or `prepare_rootfs`, or by `Store::revalidate_lowers`
+//! for a container's lowers. Containerd, docker and podman do not sync
+//! unpacked layers either, and never notice a torn one.
 
 use std::fs;
 use std::io::{self, BufRead};
@@ -11,8 +19,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::digest::{ChainId, Digest};
 use crate::error::{Error, IoContext, Result};
-use crate::fsutil::{fsync_dir, mkdir_all, now_secs, unique_name};
+use crate::fsutil::{atomic_write, boot_id, fsync_dir, mkdir_all, now_secs, unique_name};
+use crate::lock::{FileLock, LockKind};
 use crate::unpack::{unpack_layer, UnpackOptions};
+
+/// Lock file (in `snapshots/`) serialising the replacement of stale snapshots.
+const REPLACE_LOCK: &str = ".replace.lock";
 
 /// Description of a snapshot, stored as `meta.json` beside `fs/`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,6 +44,23 @@ pub struct SnapshotMeta {
     pub size: u64,
     /// Unix seconds when unpacked.
     pub created: u64,
+    /// The boot (kernel `boot_id`) in which the tree was written without
+    /// being synced; absent once it is known to be on disk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unsynced_boot: Option<String>,
+}
+
+/// What a snapshot directory holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapshotState {
+    /// Nothing.
+    Missing,
+    /// A complete tree, usable.
+    Ready,
+    /// A tree that may be incomplete: written without a sync before the
+    /// machine restarted, or with unreadable metadata. Unpacked again
+    /// before use.
+    Stale,
 }
 
 /// The snapshot directory of a store.
@@ -50,6 +79,11 @@ impl SnapshotStore {
         })
     }
 
+    /// The `snapshots` directory.
+    pub fn path_root(&self) -> &Path {
+        &self.dir
+    }
+
     /// `snapshots/<hex>`.
     pub fn path(&self, chain: &ChainId) -> PathBuf {
         self.dir.join(chain.hex())
@@ -60,9 +94,59 @@ impl SnapshotStore {
         self.path(chain).join("fs")
     }
 
-    /// Whether a complete snapshot exists.
+    /// Whether a complete, usable snapshot exists (not a [`SnapshotState::Stale`] one).
     pub fn exists(&self, chain: &ChainId) -> bool {
-        self.path(chain).join("meta.json").is_file() && self.fs_path(chain).is_dir()
+        self.state(chain) == SnapshotState::Ready
+    }
+
+    /// Whether `chain` is missing, ready, or stale (see [`SnapshotState`]).
+    pub fn state(&self, chain: &ChainId) -> SnapshotState {
+        let dir = self.path(chain);
+        let data = match fs::read(dir.join("meta.json")) {
+            Ok(d) => d,
+            Err(e) if e.kind() == io::ErrorKind::NotFound && !dir.exists() => {
+                return SnapshotState::Missing
+            }
+            Err(_) => return SnapshotState::Stale,
+        };
+        match serde_json::from_slice::<SnapshotMeta>(&data) {
+            Ok(m)
+                if &m.chain_id == chain
+                    && self.fs_path(chain).is_dir()
+                    && m.unsynced_boot.as_deref().map_or(true, |b| b == boot_id()) =>
+            {
+                SnapshotState::Ready
+            }
+            _ => SnapshotState::Stale,
+        }
+    }
+
+    /// Make snapshots written without a sync durable (one `syncfs`) and
+    /// clear their mark. Used before the blob they could be unpacked
+    /// again from goes away.
+    pub fn make_durable(&self, chains: &[ChainId]) -> Result<()> {
+        let mut marked = Vec::new();
+        for c in chains {
+            if self.state(c) != SnapshotState::Ready {
+                continue;
+            }
+            let m = self.meta(c)?;
+            if m.unsynced_boot.is_some() {
+                marked.push(m);
+            }
+        }
+        if marked.is_empty() {
+            return Ok(());
+        }
+        let d = fs::File::open(&self.dir).ctx(|| format!("open {}", self.dir.display()))?;
+        nix::unistd::syncfs(&d).ctx(|| format!("syncfs {}", self.dir.display()))?;
+        for mut m in marked {
+            m.unsynced_boot = None;
+            let json =
+                serde_json::to_vec_pretty(&m).map_err(|e| Error::json("snapshot meta", e))?;
+            atomic_write(&self.path(&m.chain_id).join("meta.json"), &json)?;
+        }
+        Ok(())
     }
 
     /// Read a snapshot's metadata.
@@ -111,7 +195,7 @@ impl SnapshotStore {
     /// Unpack `blob` (the layer `layer_digest` of type `media_type`) as the
     /// snapshot `chain`, verifying its diff id. Does nothing if the
     /// snapshot already exists; if another process finishes first, its
-    /// snapshot is kept.
+    /// snapshot is kept; a stale one is replaced.
     #[allow(clippy::too_many_arguments)]
     pub fn create<R: BufRead>(
         &self,
@@ -162,7 +246,6 @@ impl SnapshotStore {
             opts,
             check,
         )?;
-        staged.sync()?;
         let (meta, new) = staged.publish()?;
         if new {
             self.sync_dir()?;
@@ -170,11 +253,10 @@ impl SnapshotStore {
         Ok(meta)
     }
 
-    /// [`SnapshotStore::create_checked`] up to, not including, making the
-    /// tree durable and publishing it: the caller calls
-    /// [`StagedSnapshot::sync`] (or syncs the filesystem once for many),
-    /// then [`StagedSnapshot::publish`] and [`SnapshotStore::sync_dir`].
-    /// Dropping the result unpublished removes the tree.
+    /// [`SnapshotStore::create_checked`] up to, not including, publishing
+    /// it: the caller calls [`StagedSnapshot::publish`] and then
+    /// [`SnapshotStore::sync_dir`]. Dropping the result unpublished
+    /// removes the tree.
     #[allow(clippy::too_many_arguments)]
     pub fn stage_checked<R: BufRead>(
         &self,
@@ -215,6 +297,7 @@ impl SnapshotStore {
                 media_type: media_type.to_string(),
                 size: stats.uncompressed_size,
                 created: now_secs(),
+                unsynced_boot: Some(boot_id().to_string()),
             };
             let json =
                 serde_json::to_vec_pretty(&meta).map_err(|e| Error::json("snapshot meta", e))?;
@@ -264,42 +347,55 @@ impl StagedSnapshot {
         self.work.is_none()
     }
 
-    /// Make the unpacked tree durable (`syncfs` of its filesystem: the
-    /// tree's many files, directories and their entries at once).
-    pub fn sync(&self) -> Result<()> {
-        if let Some(work) = self.work.as_ref() {
-            let wf = fs::File::open(work).ctx(|| format!("open {}", work.display()))?;
-            nix::unistd::syncfs(&wf).ctx(|| format!("syncfs {}", work.display()))?;
-        }
-        Ok(())
-    }
-
-    /// Rename the tree into place; the caller must have made it durable
-    /// before, and fsyncs the snapshots directory after. Returns the
-    /// metadata and whether this call published it (false: it existed,
-    /// or another process published the same snapshot first).
+    /// Rename the tree into place (replacing a stale one); the caller
+    /// fsyncs the snapshots directory after. Returns the metadata and
+    /// whether this call published it (false: it existed, or another
+    /// process published the same snapshot first).
     pub fn publish(mut self) -> Result<(SnapshotMeta, bool)> {
         let Some(work) = self.work.take() else {
             return Ok((self.meta.clone(), false));
         };
-        match fs::rename(&work, &self.dest) {
-            Ok(()) => Ok((self.meta.clone(), true)),
-            Err(e)
-                if matches!(e.raw_os_error(), Some(libc::ENOTEMPTY) | Some(libc::EEXIST))
-                    && self.store.exists(&self.meta.chain_id) =>
-            {
-                // Another process published the same snapshot first.
-                let _ = fs::remove_dir_all(&work);
-                Ok((self.store.meta(&self.meta.chain_id)?, false))
-            }
+        let res = self.place(&work);
+        if !matches!(res, Ok((_, true))) {
+            let _ = fs::remove_dir_all(&work);
+        }
+        res
+    }
+
+    fn place(&self, work: &Path) -> Result<(SnapshotMeta, bool)> {
+        let chain = &self.meta.chain_id;
+        let rename_err = |e| {
+            Error::io(
+                format!("rename {} to {}", work.display(), self.dest.display()),
+                e,
+            )
+        };
+        match fs::rename(work, &self.dest) {
+            Ok(()) => return Ok((self.meta.clone(), true)),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOTEMPTY) | Some(libc::EEXIST)) => {}
+            Err(e) => return Err(rename_err(e)),
+        }
+        // Something is there: another process's snapshot, or a stale one
+        // to move aside (one process at a time, so that none moves aside
+        // what another has just put in place).
+        let _lock = FileLock::acquire(&self.store.dir.join(REPLACE_LOCK), LockKind::Exclusive)?;
+        if self.store.exists(chain) {
+            return Ok((self.store.meta(chain)?, false));
+        }
+        let trash = self.store.tmp.join(unique_name("del-"));
+        match fs::rename(&self.dest, &trash) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => {
-                let _ = fs::remove_dir_all(&work);
-                Err(Error::io(
-                    format!("rename {} to {}", work.display(), self.dest.display()),
+                return Err(Error::io(
+                    format!("move stale snapshot {} aside", self.dest.display()),
                     e,
                 ))
             }
         }
+        fs::rename(work, &self.dest).map_err(rename_err)?;
+        let _ = fs::remove_dir_all(&trash);
+        Ok((self.meta.clone(), true))
     }
 }
 
@@ -441,23 +537,44 @@ mod tests {
         let s = SnapshotStore::new(root.path()).unwrap();
         let (t, diff) = layer("f", &vec![1u8; 100_000]);
         let mt = crate::manifest::media_type::OCI_LAYER_TAR;
-        std::thread::scope(|sc| {
-            for _ in 0..4 {
-                sc.spawn(|| {
-                    s.create(
-                        &diff,
-                        None,
-                        &diff,
-                        &diff,
-                        mt,
-                        &t[..],
-                        &UnpackOptions::default(),
-                    )
-                    .unwrap()
-                });
-            }
-        });
-        assert_eq!(s.list().unwrap(), vec![diff]);
+        let create_4 = || {
+            std::thread::scope(|sc| {
+                for _ in 0..4 {
+                    sc.spawn(|| {
+                        s.create(
+                            &diff,
+                            None,
+                            &diff,
+                            &diff,
+                            mt,
+                            &t[..],
+                            &UnpackOptions::default(),
+                        )
+                        .unwrap()
+                    });
+                }
+            })
+        };
+        create_4();
+        assert_eq!(s.list().unwrap(), vec![diff.clone()]);
+        assert_eq!(fs::read_dir(root.path().join("tmp")).unwrap().count(), 0);
+        // Stale (from before a restart, a file torn): replaced once, by
+        // one of them, whole.
+        let mut m = s.meta(&diff).unwrap();
+        m.unsynced_boot = Some("another boot".into());
+        fs::write(
+            s.path(&diff).join("meta.json"),
+            serde_json::to_vec(&m).unwrap(),
+        )
+        .unwrap();
+        fs::write(s.fs_path(&diff).join("f"), b"torn").unwrap();
+        assert_eq!(s.state(&diff), SnapshotState::Stale);
+        create_4();
+        assert_eq!(s.state(&diff), SnapshotState::Ready);
+        assert_eq!(
+            fs::read(s.fs_path(&diff).join("f")).unwrap(),
+            vec![1u8; 100_000]
+        );
         assert_eq!(fs::read_dir(root.path().join("tmp")).unwrap().count(), 0);
     }
 

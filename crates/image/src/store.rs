@@ -287,13 +287,6 @@ impl ContentStore {
         &self.tmp
     }
 
-    /// Make everything written on the store's filesystem durable (one
-    /// `syncfs`): staged blobs and snapshots before they are published.
-    pub fn sync_filesystem(&self) -> Result<()> {
-        let f = File::open(&self.tmp).ctx(|| format!("open {}", self.tmp.display()))?;
-        nix::unistd::syncfs(&f).ctx(|| format!("syncfs {}", self.tmp.display()))
-    }
-
     /// fsync the blob directory (after publishing).
     pub fn sync_blob_dir(&self) -> Result<()> {
         fsync_dir(&self.blobs)
@@ -410,8 +403,7 @@ impl BlobWriter {
 
     /// Verify digest and size as [`BlobWriter::commit`] does, but neither
     /// sync nor publish: the caller makes the data durable
-    /// ([`StagedBlob::sync`], or [`ContentStore::sync_filesystem`] for
-    /// many), then calls [`StagedBlob::publish`] and, once for many,
+    /// ([`StagedBlob::sync`]), then calls [`StagedBlob::publish`] and, once for many,
     /// [`ContentStore::sync_blob_dir`]. On mismatch the temp (or partial)
     /// file is removed; so is a staged blob dropped unpublished.
     pub fn stage(mut self) -> Result<StagedBlob> {

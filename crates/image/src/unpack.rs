@@ -32,7 +32,6 @@ use nix::unistd::{fchown, fchownat, linkat, symlinkat, unlinkat, Gid, Uid, Unlin
 
 use crate::digest::{Digest, HashingReader};
 use crate::error::{Error, Result};
-use crate::fsutil::Writeback;
 use crate::manifest::{layer_compression, Compression};
 use crate::sys;
 
@@ -542,13 +541,13 @@ impl Unpacker {
 
     /// Copy a file's contents in large writes (the decompressor hands out
     /// at most its input buffer per read; `io::copy` would write 8 KiB at
-    /// a time), starting writeback of large files as they are written.
+    /// a time). No writeback is started: a snapshot is not synced (see
+    /// [`crate::snapshot`]), and the disk's bandwidth goes to the blobs.
     fn copy_file(&mut self, mut src: impl Read, f: &File) -> io::Result<()> {
         const BUF: usize = 1 << 20;
         if self.buf.len() < BUF {
             self.buf.resize(BUF, 0);
         }
-        let mut wb = Writeback::default();
         let mut out = f;
         loop {
             let mut n = 0;
@@ -564,9 +563,7 @@ impl Unpacker {
                 break;
             }
             out.write_all(&self.buf[..n])?;
-            wb.wrote(f, n);
         }
-        wb.done(f, 256 << 10);
         Ok(())
     }
 

@@ -155,6 +155,107 @@ fn prepare_rootfs_orders_lowers_and_verifies() {
     assert!(opts.starts_with(&format!("lowerdir={}:", lowers[0].display())));
 }
 
+/// Marks snapshot `c` as written without a sync in another boot.
+fn from_another_boot(s: &Store, c: &image::ChainId) {
+    let mut m = s.snapshots().meta(c).unwrap();
+    m.unsynced_boot = Some("00000000-another-boot".into());
+    let p = s.snapshots().path(c).join("meta.json");
+    fs::write(p, serde_json::to_vec(&m).unwrap()).unwrap();
+}
+
+#[test]
+fn snapshots_unsynced_before_a_restart_are_unpacked_again() {
+    use image::SnapshotState::*;
+    let (_d, s) = store();
+    let tars = vec![
+        tar_of(&[E::File("a", b"bottom layer")]),
+        tar_of(&[E::File("b", b"top layer")]),
+    ];
+    let m = build_image(&s, &tars, "amd64", "sh");
+    let rec = s.register(&m, &Platform::default(), &[r("two")]).unwrap();
+    let lowers = s.prepare_rootfs(&rec).unwrap();
+    let chains = rec.chain_ids();
+    for c in &chains {
+        let m = s.snapshots().meta(c).unwrap();
+        assert_eq!(m.unsynced_boot.as_deref(), Some(image::boot_id()));
+    }
+    // A torn file in the top layer, unreadable metadata in the bottom one.
+    from_another_boot(&s, &chains[1]);
+    fs::write(lowers[0].join("b"), b"").unwrap();
+    fs::write(
+        s.snapshots().path(&chains[0]).join("meta.json"),
+        b"{\"chain",
+    )
+    .unwrap();
+    for c in &chains {
+        assert_eq!(s.snapshots().state(c), Stale);
+        assert!(!s.snapshots().exists(c));
+    }
+    s.revalidate_lowers(&lowers).unwrap();
+    assert_eq!(fs::read(lowers[0].join("b")).unwrap(), b"top layer");
+    assert_eq!(fs::read(lowers[1].join("a")).unwrap(), b"bottom layer");
+    for c in &chains {
+        assert_eq!(s.snapshots().state(c), Ready);
+    }
+    // The same through prepare_rootfs (a new container), and a pull's
+    // `exists` check.
+    from_another_boot(&s, &chains[1]);
+    fs::remove_file(lowers[0].join("b")).unwrap();
+    assert_eq!(s.prepare_rootfs(&rec).unwrap(), lowers);
+    assert_eq!(fs::read(lowers[0].join("b")).unwrap(), b"top layer");
+    assert_eq!(
+        fs::read_dir(s.root().join("tmp"))
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with("del-")
+            })
+            .count(),
+        0,
+        "stale trees are deleted"
+    );
+    // Lowers that are not snapshots of this store are left alone.
+    s.revalidate_lowers(&["/nonexistent/fs"]).unwrap();
+}
+
+#[test]
+fn gc_makes_kept_snapshots_durable_before_their_blobs_go() {
+    let (_d, s) = store();
+    let tars = vec![tar_of(&[E::File("a", b"A")]), tar_of(&[E::File("b", b"B")])];
+    let m = build_image(&s, &tars, "amd64", "sh");
+    let rec = s.register(&m, &Platform::default(), &[r("kept")]).unwrap();
+    let lowers = s.prepare_rootfs(&rec).unwrap();
+    let chains = rec.chain_ids();
+    // The bottom one from before a restart: unpacked again, then synced.
+    from_another_boot(&s, &chains[0]);
+    fs::write(lowers[1].join("a"), b"").unwrap();
+    s.remove("kept", false).unwrap();
+    let keep: HashSet<_> = [chains[1].clone()].into_iter().collect();
+    let rep = s.gc(&keep).unwrap();
+    assert_eq!(rep.snapshots.len(), 0);
+    for (c, l) in chains.iter().zip(&rec.layers) {
+        assert!(
+            !s.content().exists(&l.digest),
+            "layer blob {} kept",
+            l.digest
+        );
+        assert_eq!(s.snapshots().meta(c).unwrap().unsynced_boot, None);
+        assert!(s.snapshots().exists(c));
+    }
+    assert_eq!(fs::read(lowers[1].join("a")).unwrap(), b"A");
+    s.revalidate_lowers(&lowers).unwrap();
+    // Stale with its blob gone and no image that has it: a clear error.
+    from_another_boot(&s, &chains[1]);
+    let e = s.revalidate_lowers(&lowers).unwrap_err().to_string();
+    assert!(
+        e.contains("restart of the machine") && e.contains("remove the containers"),
+        "{e}"
+    );
+}
+
 #[test]
 fn diff_id_mismatch_leaves_no_snapshot() {
     let (_d, s) = store();

@@ -75,10 +75,9 @@ impl Added {
             .push(b);
         Ok(())
     }
-    /// Make `s` durable now (in the caller's thread) and queue it.
+    /// Queue `s` (a snapshot is a cache of its blob and is not synced:
+    /// see `image::snapshot`).
     fn stage_snapshot(&self, s: StagedSnapshot) -> Result<()> {
-        s.sync()
-            .map_err(|e| Error::store(format!("snapshot {}", s.meta().chain_id), e))?;
         self.staged_snapshots
             .lock()
             .unwrap_or_else(|e| e.into_inner())
