@@ -215,3 +215,39 @@ fn failing_poststart_and_poststop_only_warn() {
     assert!(o.stderr.contains("poststop"), "a warning is expected: {o}");
     assert!(!rt.state_dir(&id).exists());
 }
+
+/// The runtime-tools `poststart` program: the process's first write comes
+/// before the poststart hook's (start waits until the process first
+/// sleeps or exits, briefly, before running the hooks). Repeated, as it
+/// was a race.
+#[test]
+fn poststart_hook_runs_after_the_process_first_steps() {
+    let rt = Runtime::new();
+    let mut b = Bundle::new();
+    b.sh("echo process >> /output");
+    let out = b.rootfs().join("output");
+    b.edit(|c| {
+        c["root"]["readonly"] = json!(false);
+        c["hooks"] = json!({"poststart": [{
+            "path": "/bin/sh",
+            "args": ["sh", "-c", format!("echo hook >> {}", out.display())]
+        }]});
+    });
+    for i in 0..15 {
+        let _ = std::fs::remove_file(&out);
+        let id = unique_id("poststart");
+        rt.create(&b, &id).ok();
+        rt.start(&id).ok();
+        assert_eq!(rt.wait_status(&id, "stopped", SHORT), "stopped");
+        rt.delete(&id).ok();
+        let got = std::fs::read_to_string(&out).unwrap_or_default();
+        assert_eq!(got, "process\nhook\n", "run {i}");
+    }
+    // A process that keeps running does not hold start up for long.
+    b.args(&["sh", "-c", "while :; do :; done"]);
+    let id = unique_id("poststart-busy");
+    rt.create(&b, &id).ok();
+    rt.start(&id).ok();
+    assert_eq!(rt.status(&id), "running");
+    rt.delete_force(&id).ok();
+}

@@ -69,12 +69,33 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
         }
     }
     let h = st.config.hooks().clone().unwrap_or_default();
+    if h.poststart().as_ref().is_some_and(|v| !v.is_empty()) {
+        let_process_start(st.pid, st.start_time, Duration::from_millis(20));
+    }
     hooks::run_hooks_warn(
         h.poststart().as_ref(),
         &st.hook_state(Status::Running),
         "poststart",
     );
     Ok(())
+}
+
+/// Gives the container's process, just executed, until it first sleeps
+/// or exits (at most `cap`) before the poststart hooks run: a hook
+/// started at once races the process's first steps, which hooks commonly
+/// look for (the runtime-tools `poststart` program checks that the
+/// process's first write comes before the hook's; crun and runc lose that
+/// race now and then). Only paid when there are poststart hooks.
+fn let_process_start(pid: i32, start_time: u64, cap: Duration) {
+    let t = Instant::now();
+    while t.elapsed() < cap {
+        match crate::state::proc_stat(pid) {
+            Some(('R' | 'D', st)) if st == start_time => {
+                std::thread::sleep(Duration::from_micros(100))
+            }
+            _ => return,
+        }
+    }
 }
 
 trait NonBlock {
