@@ -378,3 +378,212 @@ esac
     assert_eq!(code, Some(1));
     assert!(err.contains("docker-credential-absent"), "{err}");
 }
+
+/// Write `data` as a blob of the OCI layout at `dir`; its descriptor.
+fn layout_blob(dir: &std::path::Path, media_type: &str, data: &[u8]) -> Value {
+    let d = image::Digest::of_bytes(data);
+    std::fs::write(dir.join("blobs/sha256").join(d.hex()), data).unwrap();
+    serde_json::json!({"mediaType": media_type, "digest": d.to_string(), "size": data.len()})
+}
+
+/// An OCI layout at `dir` whose tag `1` is an index of two images:
+/// linux/amd64 (busybox) and linux/arm64 (one file; never run).
+fn two_platform_layout(dir: &std::path::Path) {
+    use std::io::Write;
+    std::fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
+    let mut platforms = Vec::new();
+    for (arch, tar) in [
+        ("amd64", common::busybox_tar()),
+        ("arm64", common::file_tar("etc/arch", b"arm64\n")),
+    ] {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&tar).unwrap();
+        let layer = layout_blob(
+            dir,
+            "application/vnd.oci.image.layer.v1.tar+gzip",
+            &gz.finish().unwrap(),
+        );
+        let config = serde_json::to_vec(&serde_json::json!({
+            "architecture": arch, "os": "linux",
+            "config": {"Cmd": ["sh"]},
+            "rootfs": {"type": "layers",
+                       "diff_ids": [image::Digest::of_bytes(&tar).to_string()]},
+        }))
+        .unwrap();
+        let config = layout_blob(dir, "application/vnd.oci.image.config.v1+json", &config);
+        let manifest = serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": config,
+            "layers": [layer],
+        }))
+        .unwrap();
+        let mut desc = layout_blob(dir, "application/vnd.oci.image.manifest.v1+json", &manifest);
+        desc["platform"] = serde_json::json!({"architecture": arch, "os": "linux"});
+        platforms.push(desc);
+    }
+    let index = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": platforms,
+    }))
+    .unwrap();
+    let mut top = layout_blob(dir, "application/vnd.oci.image.index.v1+json", &index);
+    top["annotations"] = serde_json::json!({"org.opencontainers.image.ref.name": "1"});
+    std::fs::write(
+        dir.join("index.json"),
+        serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "manifests": [top]})).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+}
+
+/// Run skopeo; assert success; stdout.
+fn skopeo(args: &[&str]) -> Vec<u8> {
+    let o = Command::new("skopeo").args(args).output().unwrap();
+    assert!(
+        o.status.success(),
+        "skopeo {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o.stdout
+}
+
+/// The exact manifest bytes a registry serves for `name`.
+fn raw_manifest(name: &str) -> Vec<u8> {
+    skopeo(&[
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &format!("docker://{name}"),
+    ])
+}
+
+/// An image pulled from a two-platform index: `push` sends the whole
+/// index (the same bytes) once the store holds both platforms, the image's
+/// own manifest with a warning while it holds one (after a plain pull),
+/// and one platform's manifest with `--platform`.
+#[test]
+fn push_of_an_image_from_a_multi_platform_index() {
+    if !have("skopeo") {
+        eprintln!("skipping: skopeo is not installed");
+        return;
+    }
+    let Some(reg) = DockerRegistry::start(None) else {
+        return;
+    };
+    let e = Env::new();
+    let layout = e.path("layout");
+    two_platform_layout(&layout);
+    let src = reg.name("src/multi:1");
+    skopeo(&[
+        "copy",
+        "--all",
+        "--dest-tls-verify=false",
+        &format!("oci:{}:1", layout.display()),
+        &format!("docker://{src}"),
+    ]);
+    let index = raw_manifest(&src);
+    let index_digest = image::Digest::of_bytes(&index).to_string();
+    let v: Value = serde_json::from_slice(&index).unwrap();
+    let child = |arch: &str| -> String {
+        let m = v["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["platform"]["architecture"] == arch)
+            .unwrap_or_else(|| panic!("no {arch} in {v}"));
+        m["digest"].as_str().unwrap().to_string()
+    };
+    let (amd64, arm64) = (child("amd64"), child("arm64"));
+    let src_repo = reg.name("src/multi");
+    let amd64_bytes = raw_manifest(&format!("{src_repo}@{amd64}"));
+    let arm64_bytes = raw_manifest(&format!("{src_repo}@{arm64}"));
+
+    // A pull fetches one platform (linux/amd64, berth's default on this
+    // host; named so the test does not depend on the host) and records
+    // the index it came from, but not the arm64 image's content.
+    let out = e.ok(&["pull", "--platform", "linux/amd64", &src]);
+    assert!(out.contains(&format!("Digest: {index_digest}\n")), "{out}");
+    let inspect: Value = serde_json::from_str(&e.ok(&["image", "inspect", &src])).unwrap();
+    assert_eq!(inspect[0]["Architecture"], "amd64");
+    assert_eq!(
+        inspect[0]["RepoDigests"],
+        serde_json::json!([format!("{src_repo}@{index_digest}")])
+    );
+
+    // Incomplete: the amd64 manifest is pushed, with a warning.
+    let dest = reg.name("dst/one:1");
+    let o = e.output(&["push", &src, &dest]);
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert!(o.status.success(), "{out}{err}");
+    assert_eq!(
+        err,
+        format!(
+            "WARNING: not pushing index {index_digest}: the local store lacks the content of \
+             linux/arm64; pushing the linux/amd64 manifest only\n"
+        )
+    );
+    assert!(out.contains(&format!("1: digest: {amd64} ")), "{out}");
+    assert_eq!(raw_manifest(&dest), amd64_bytes);
+
+    // Pulling the other platform too completes the store; the tag then
+    // names the arm64 image (as docker does), a plain pull moves it back.
+    e.ok(&["pull", "--platform", "linux/arm64", &src]);
+    assert_eq!(
+        e.ok(&["image", "inspect", "--format", "{{.Architecture}}", &src]),
+        "arm64\n"
+    );
+    e.ok(&["pull", "--platform", "linux/amd64", &src]);
+    assert_eq!(
+        e.ok(&["image", "inspect", "--format", "{{.Architecture}}", &src]),
+        "amd64\n"
+    );
+
+    // Complete: the whole index, byte for byte, with both platforms'
+    // manifests and blobs (skopeo copies all of it back out).
+    let dest = reg.name("dst/all:1");
+    let o = e.output(&["push", &src, &dest]);
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert!(o.status.success(), "{out}{err}");
+    assert!(!err.contains("WARNING"), "{err}");
+    assert!(
+        out.contains(&format!("1: digest: {index_digest} ")),
+        "{out}"
+    );
+    assert_eq!(raw_manifest(&dest), index);
+    let dest_repo = reg.name("dst/all");
+    assert_eq!(raw_manifest(&format!("{dest_repo}@{amd64}")), amd64_bytes);
+    assert_eq!(raw_manifest(&format!("{dest_repo}@{arm64}")), arm64_bytes);
+    let copy = e.path("copy");
+    skopeo(&[
+        "copy",
+        "--all",
+        "--src-tls-verify=false",
+        &format!("docker://{dest}"),
+        &format!("oci:{}:1", copy.display()),
+    ]);
+
+    // --platform: that platform's manifest alone, without a warning.
+    for (platform, digest, bytes, tag) in [
+        ("linux/amd64", &amd64, &amd64_bytes, "dst/p:amd64"),
+        ("linux/arm64", &arm64, &arm64_bytes, "dst/p:arm64"),
+    ] {
+        let dest = reg.name(tag);
+        let o = e.output(&["push", "--platform", platform, &src, &dest]);
+        let (out, err) = (
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr),
+        );
+        assert!(o.status.success(), "{out}{err}");
+        assert!(!err.contains("WARNING"), "{err}");
+        assert!(out.contains(&format!(": digest: {digest} ")), "{out}");
+        assert_eq!(&raw_manifest(&dest), bytes);
+    }
+}

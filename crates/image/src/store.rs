@@ -13,11 +13,15 @@
 //! re-hashes them and continues after them. A partial file is never read
 //! as a blob; it is renamed into `blobs/` only once complete and verified,
 //! removed on a digest or size mismatch, and cleaned by garbage collection.
+//! A partial nobody came back for expires: each pull first removes those
+//! last written more than [`PARTIAL_MAX_AGE`] ago that no writer holds
+//! ([`ContentStore::expire_partials`]), as containerd expires stale ingests.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use crate::digest::{Digest, Hasher};
 use crate::error::{Error, IoContext, Result};
@@ -31,6 +35,11 @@ pub const GC_LOCK: &str = "gc.lock";
 
 /// Directory under the temp area that holds resumable partial blobs.
 pub const PARTIAL_DIR: &str = "partial";
+
+/// How long a partial download waits for its retry: one last written
+/// longer ago than this is removed by the next pull
+/// ([`ContentStore::expire_partials`]).
+pub const PARTIAL_MAX_AGE: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// The blob store rooted at a berth state directory.
 #[derive(Debug, Clone)]
@@ -163,6 +172,51 @@ impl ContentStore {
         })
     }
 
+    /// Remove the partial downloads (`tmp/partial/<hex>`) last written
+    /// more than `max_age` ago that no writer holds; returns how many went.
+    /// One readdir (nothing else for a store without partials). A partial
+    /// is removed only under its own lock (taken without waiting: one an
+    /// in-flight pull holds is left alone), so a writer that opened it
+    /// just before finds it gone and starts a new one. Carries on past a
+    /// file it cannot remove and returns the first such error.
+    pub fn expire_partials(&self, max_age: Duration) -> Result<usize> {
+        let dir = self.tmp.join(PARTIAL_DIR);
+        let entries = match fs::read_dir(&dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(Error::io(format!("list {}", dir.display()), e)),
+        };
+        let now = SystemTime::now();
+        // A modification time in the future (clock changes) is not stale.
+        let stale = |m: &fs::Metadata| {
+            m.modified()
+                .ok()
+                .and_then(|t| now.duration_since(t).ok())
+                .is_some_and(|age| age > max_age)
+        };
+        let mut removed = 0;
+        let mut first_err = None;
+        for e in entries {
+            let e = e.ctx(|| format!("list {}", dir.display()))?;
+            // Cheap test first (no open): the entry's own lstat.
+            match e.metadata() {
+                Ok(m) if m.is_file() && stale(&m) => {}
+                _ => continue,
+            }
+            match expire_partial(&e.path(), &stale) {
+                Ok(true) => removed += 1,
+                Ok(false) => {}
+                Err(err) => {
+                    first_err.get_or_insert(err);
+                }
+            }
+        }
+        match first_err {
+            Some(err) => Err(err),
+            None => Ok(removed),
+        }
+    }
+
     /// Stream `reader` into the store; returns the digest and size.
     pub fn ingest<R: Read>(
         &self,
@@ -290,6 +344,54 @@ impl ContentStore {
     /// fsync the blob directory (after publishing).
     pub fn sync_blob_dir(&self) -> Result<()> {
         fsync_dir(&self.blobs)
+    }
+}
+
+/// Remove the partial file at `path` if no writer holds it and, checked
+/// again under its lock, it is still `stale`; `Ok(false)` if it stays.
+fn expire_partial(path: &Path, stale: &dyn Fn(&fs::Metadata) -> bool) -> Result<bool> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = match OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => {
+            return Err(Error::io(
+                format!("open partial blob {}", path.display()),
+                e,
+            ))
+        }
+    };
+    let lock = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(l) => l,
+        // A pull is downloading (or replaying) it right now.
+        Err((_, Errno::EWOULDBLOCK)) => return Ok(false),
+        Err((_, e)) => {
+            return Err(Error::io(
+                format!("flock {}", path.display()),
+                io::Error::from(e),
+            ))
+        }
+    };
+    let held = lock
+        .metadata()
+        .ctx(|| format!("stat partial blob {}", path.display()))?;
+    // Its last holder may have written to it, published it (renamed away)
+    // or removed it since the directory was read.
+    let same = match fs::symlink_metadata(path) {
+        Ok(m) => m.ino() == held.ino() && m.dev() == held.dev(),
+        Err(_) => false,
+    };
+    if !same || !stale(&held) {
+        return Ok(false);
+    }
+    match fs::remove_file(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(Error::io(format!("remove {}", path.display()), e)),
     }
 }
 
@@ -704,6 +806,81 @@ mod tests {
         assert_eq!(w.resume_offset(), 0);
         drop(w);
         assert!(!partial.exists(), "an empty partial is not kept");
+    }
+
+    /// Set `path`'s mtime `by` in the past (futimens needs no write
+    /// access for the owner, so directories work too).
+    fn age(path: &Path, by: Duration) {
+        let f = File::open(path).unwrap();
+        f.set_modified(SystemTime::now() - by).unwrap();
+    }
+
+    #[test]
+    fn expire_partials_removes_old_unheld_ones_only() {
+        let (_d, s) = store();
+        // No partial directory yet: nothing to do.
+        assert_eq!(s.expire_partials(PARTIAL_MAX_AGE).unwrap(), 0);
+        let day = Duration::from_secs(24 * 60 * 60);
+        let old = day + Duration::from_secs(3600);
+        let dir = s.tmp_dir().join(PARTIAL_DIR);
+        fs::create_dir_all(&dir).unwrap();
+        let blob = |n: u8| vec![n; 10_000];
+        // An abandoned download, a day and an hour old: goes.
+        let stale = dir.join(Digest::of_bytes(&blob(1)).hex());
+        fs::write(&stale, &blob(1)[..4000]).unwrap();
+        age(&stale, old);
+        // A recent one (an hour): stays for its retry.
+        let recent = dir.join(Digest::of_bytes(&blob(2)).hex());
+        fs::write(&recent, &blob(2)[..4000]).unwrap();
+        age(&recent, Duration::from_secs(3600));
+        // An old one a pull holds (resumed, not written for a day): stays.
+        let d3 = Digest::of_bytes(&blob(3));
+        let held = dir.join(d3.hex());
+        fs::write(&held, &blob(3)[..4000]).unwrap();
+        age(&held, old);
+        let mut w = s.resumable_writer(d3.clone(), 10_000).unwrap();
+        assert_eq!(w.resume_offset(), 4000);
+        // Not partials: a directory and a plain temp blob.
+        fs::create_dir(dir.join("junk")).unwrap();
+        age(&dir.join("junk"), old);
+        let temp = s.tmp_dir().join("blob-x");
+        fs::write(&temp, b"x").unwrap();
+        age(&temp, old);
+
+        assert_eq!(s.expire_partials(PARTIAL_MAX_AGE).unwrap(), 1);
+        assert!(!stale.exists());
+        assert!(recent.exists());
+        assert!(held.exists());
+        assert!(dir.join("junk").exists() && temp.exists());
+        // The holder resumes and commits as if nothing happened.
+        let mut buf = vec![0u8; 1 << 14];
+        while w.replay(&mut buf).unwrap() > 0 {}
+        w.write_all(&blob(3)[4000..]).unwrap();
+        assert_eq!(w.commit().unwrap(), (d3.clone(), 10_000));
+        assert!(!held.exists());
+        assert_eq!(s.read(&d3, 1 << 20).unwrap(), blob(3));
+
+        // Released but still old: the next expiry takes it.
+        let d4 = Digest::of_bytes(&blob(4));
+        let mut w = s.resumable_writer(d4.clone(), 10_000).unwrap();
+        w.write_all(&blob(4)[..5000]).unwrap();
+        let p4 = dir.join(d4.hex());
+        age(&p4, old);
+        assert_eq!(s.expire_partials(PARTIAL_MAX_AGE).unwrap(), 0);
+        drop(w);
+        assert!(p4.exists(), "a dropped writer keeps its bytes");
+        // A shorter age limit counts the recent one too.
+        assert_eq!(s.expire_partials(Duration::from_secs(60)).unwrap(), 2);
+        assert!(!p4.exists() && !recent.exists());
+        // A writer of that digest now starts from zero.
+        let w = s.resumable_writer(d4, 10_000).unwrap();
+        assert_eq!(w.resume_offset(), 0);
+        drop(w);
+
+        // gc is unchanged: all of tmp/ goes, fresh partials included.
+        fs::write(&recent, &blob(2)[..4000]).unwrap();
+        assert_eq!(s.clean_temp().unwrap(), 2, "partial/ and blob-x");
+        assert_eq!(tmp_count(&s), 0);
     }
 
     #[test]

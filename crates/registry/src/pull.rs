@@ -331,6 +331,12 @@ impl Client {
         let _lease = store
             .lease()
             .map_err(|e| Error::store("pull: lease the image store", e))?;
+        // Housekeeping, best effort: downloads abandoned for a day go
+        // (one readdir; those in flight are locked and stay). A failure
+        // here must not fail the pull.
+        let _ = store
+            .content()
+            .expire_partials(image::store::PARTIAL_MAX_AGE);
         let added = Added::default();
         let res = self.pull_inner(store, &t, reference, platform, progress, &added);
         if res.is_err() {

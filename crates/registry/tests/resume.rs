@@ -226,3 +226,36 @@ fn complete_partial_needs_no_blob_request() {
     assert!(f.ranges.lock().unwrap().is_empty());
     assert_pulled(&store, &rec, &img);
 }
+
+#[test]
+fn partial_abandoned_for_a_day_is_expired_by_the_next_pull() {
+    let img = image_with_big_layer();
+    let big = img.layers[1].0.clone();
+    let mut srv = ImageServer::for_image("test/img", "v1", &img);
+    srv.ranges = true;
+    let f = flaky(srv, big.to_string(), 1, 250_000);
+    let (_d, store) = new_store();
+    let r = f.reg.reference("test/img:v1");
+    no_retry()
+        .pull(&store, &r, &Platform::default(), &NoProgress)
+        .unwrap_err();
+    assert_eq!(partials(&store), vec![(hex(&big), 250_000)]);
+    // Left for more than a day, beside another image's old partial.
+    let dir = store.content().tmp_dir().join("partial");
+    let other = dir.join("ab".repeat(32));
+    std::fs::write(&other, b"old bytes").unwrap();
+    let long_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(25 * 3600);
+    for p in [dir.join(hex(&big)), other.clone()] {
+        std::fs::File::open(&p)
+            .unwrap()
+            .set_modified(long_ago)
+            .unwrap();
+    }
+    // The next pull removes both first, so it downloads from zero.
+    let rec = no_retry()
+        .pull(&store, &r, &Platform::default(), &NoProgress)
+        .unwrap();
+    assert_eq!(*f.ranges.lock().unwrap(), vec![None, None]);
+    assert!(!other.exists());
+    assert_pulled(&store, &rec, &img);
+}
