@@ -16,7 +16,7 @@ for line in open(sys.argv[1]):
 base = {}
 for line in open(sys.argv[2]):
     c = [x.strip() for x in line.strip().strip("|").split("|")]
-    if len(c) == 4 and re.match(r"^[a-z_0-9]+$", c[0]):
+    if len(c) == 4 and re.match(r"^[a-z_0-9]+$", c[0]) and c[0] != "program":
         base[c[0]] = (c[1], c[2])
 print("| program | runc 1.1.5 | crun 1.8.1 | berth-oci |\n|---|---|---|---|")
 for name in sorted(set(ours) | set(base)):
