@@ -78,184 +78,160 @@ fn assert_pulled(store: &image::Store, rec: &image::ImageRecord, img: &ImageBlob
     assert!(partials(store).is_empty(), "{:?}", partials(store));
 }
 
-#[test]
-fn interrupted_pull_resumes_with_range() {
+/// The big-layer image on a [`flaky`] registry (with or without Range
+/// support) that breaks the big blob's first `breaks` downloads off after
+/// `cut` bytes, and an empty store.
+struct Setup {
+    img: ImageBlobs,
+    big: image::Digest,
+    f: Flaky,
+    store: image::Store,
+    r: image::Reference,
+    _dir: tempfile::TempDir,
+}
+
+fn setup(ranges: bool, breaks: usize, cut: usize) -> Setup {
     let img = image_with_big_layer();
     let big = img.layers[1].0.clone();
     let mut srv = ImageServer::for_image("test/img", "v1", &img);
-    srv.ranges = true;
-    let f = flaky(srv, big.to_string(), 1, 250_000);
-    let (_d, store) = new_store();
+    srv.ranges = ranges;
+    let f = flaky(srv, big.to_string(), breaks, cut);
+    let (dir, store) = new_store();
     let r = f.reg.reference("test/img:v1");
+    Setup {
+        img,
+        big,
+        f,
+        store,
+        r,
+        _dir: dir,
+    }
+}
 
+impl Setup {
+    /// A pull without retries.
+    fn pull(&self) -> Result<image::ImageRecord, Error> {
+        no_retry().pull(&self.store, &self.r, &Platform::default(), &NoProgress)
+    }
+
+    fn ranges(&self) -> Vec<Option<String>> {
+        self.f.ranges.lock().unwrap().clone()
+    }
+}
+
+#[test]
+fn interrupted_pull_resumes_with_range() {
+    let s = setup(true, 1, 250_000);
     // The connection drops mid-blob and no retry is allowed: the pull
     // fails, nothing is visible, the bytes received are kept.
-    let err = no_retry()
-        .pull(&store, &r, &Platform::default(), &NoProgress)
-        .unwrap_err();
+    let err = s.pull().unwrap_err();
     assert!(matches!(err, Error::Truncated { .. }), "{err}");
-    assert_eq!(store_state(&store), (vec![], vec![], 0, 0));
-    assert_eq!(partials(&store), vec![(hex(&big), 250_000)]);
+    assert_eq!(store_state(&s.store), (vec![], vec![], 0, 0));
+    assert_eq!(partials(&s.store), vec![(hex(&s.big), 250_000)]);
 
     // The next pull asks only for the rest and completes the image.
-    let rec = no_retry()
-        .pull(&store, &r, &Platform::default(), &NoProgress)
-        .unwrap();
-    assert_eq!(
-        *f.ranges.lock().unwrap(),
-        vec![None, Some("bytes=250000-".to_string())]
-    );
-    assert_pulled(&store, &rec, &img);
+    let rec = s.pull().unwrap();
+    assert_eq!(s.ranges(), vec![None, Some("bytes=250000-".to_string())]);
+    assert_pulled(&s.store, &rec, &s.img);
 }
 
 #[test]
 fn transient_break_mid_blob_is_retried_with_range() {
-    let img = image_with_big_layer();
-    let big = img.layers[1].0.clone();
-    let mut srv = ImageServer::for_image("test/img", "v1", &img);
-    srv.ranges = true;
     // Broken off twice: the second retry continues where the first did.
-    let f = flaky(srv, big.to_string(), 2, 200_000);
-    let (_d, store) = new_store();
+    let s = setup(true, 2, 200_000);
     let rec = client_with(ClientConfig {
         retries: 2,
         ..Default::default()
     })
-    .pull(
-        &store,
-        &f.reg.reference("test/img:v1"),
-        &Platform::default(),
-        &NoProgress,
-    )
+    .pull(&s.store, &s.r, &Platform::default(), &NoProgress)
     .unwrap();
     assert_eq!(
-        *f.ranges.lock().unwrap(),
+        s.ranges(),
         vec![
             None,
             Some("bytes=200000-".to_string()),
             Some("bytes=400000-".to_string())
         ]
     );
-    assert_pulled(&store, &rec, &img);
+    assert_pulled(&s.store, &rec, &s.img);
 }
 
 #[test]
 fn registry_without_ranges_gets_a_full_download() {
-    let img = image_with_big_layer();
-    let big = img.layers[1].0.clone();
     // `ranges` off: the fake answers a Range request with 200 and the
     // whole blob, as registries without range support do.
-    let srv = ImageServer::for_image("test/img", "v1", &img);
-    let f = flaky(srv, big.to_string(), 1, 300_000);
-    let (_d, store) = new_store();
-    let r = f.reg.reference("test/img:v1");
-    no_retry()
-        .pull(&store, &r, &Platform::default(), &NoProgress)
-        .unwrap_err();
-    assert_eq!(partials(&store), vec![(hex(&big), 300_000)]);
-    let rec = no_retry()
-        .pull(&store, &r, &Platform::default(), &NoProgress)
-        .unwrap();
-    assert_eq!(
-        *f.ranges.lock().unwrap(),
-        vec![None, Some("bytes=300000-".to_string())]
-    );
-    assert_pulled(&store, &rec, &img);
+    let s = setup(false, 1, 300_000);
+    s.pull().unwrap_err();
+    assert_eq!(partials(&s.store), vec![(hex(&s.big), 300_000)]);
+    let rec = s.pull().unwrap();
+    assert_eq!(s.ranges(), vec![None, Some("bytes=300000-".to_string())]);
+    assert_pulled(&s.store, &rec, &s.img);
 }
 
 #[test]
 fn wrong_bytes_after_resume_fail_clearly_and_are_discarded() {
-    let img = image_with_big_layer();
-    let big = img.layers[1].0.clone();
-    let mut srv = ImageServer::for_image("test/img", "v1", &img);
-    srv.ranges = true;
-    let f = flaky(srv, big.to_string(), 1, 250_000);
-    let (_d, store) = new_store();
-    let r = f.reg.reference("test/img:v1");
-    no_retry()
-        .pull(&store, &r, &Platform::default(), &NoProgress)
-        .unwrap_err();
+    let s = setup(true, 1, 250_000);
+    s.pull().unwrap_err();
     // The kept bytes are damaged (say, a crash lost part of them).
-    let partial = store.content().tmp_dir().join("partial").join(hex(&big));
+    let partial = s
+        .store
+        .content()
+        .tmp_dir()
+        .join("partial")
+        .join(hex(&s.big));
     let mut bytes = std::fs::read(&partial).unwrap();
     bytes[1000] ^= 0xff;
     std::fs::write(&partial, &bytes).unwrap();
 
-    let err = no_retry()
-        .pull(&store, &r, &Platform::default(), &NoProgress)
-        .unwrap_err();
+    let err = s.pull().unwrap_err();
     let msg = err.to_string();
     assert!(matches!(err, Error::DigestMismatch { .. }), "{msg}");
     assert!(
-        msg.contains(&big.to_string())
+        msg.contains(&s.big.to_string())
             && msg.contains("resumed at byte 250000")
             && msg.contains("discarded"),
         "{msg}"
     );
-    assert_eq!(store_state(&store), (vec![], vec![], 0, 0));
-    assert!(partials(&store).is_empty(), "{:?}", partials(&store));
+    assert_eq!(store_state(&s.store), (vec![], vec![], 0, 0));
+    assert!(partials(&s.store).is_empty(), "{:?}", partials(&s.store));
 
     // The next pull starts over and succeeds.
-    let rec = no_retry()
-        .pull(&store, &r, &Platform::default(), &NoProgress)
-        .unwrap();
-    assert_eq!(f.ranges.lock().unwrap().last().unwrap(), &None);
-    assert_pulled(&store, &rec, &img);
+    let rec = s.pull().unwrap();
+    assert_eq!(s.ranges().last().unwrap(), &None);
+    assert_pulled(&s.store, &rec, &s.img);
 }
 
 #[test]
 fn complete_partial_needs_no_blob_request() {
-    let img = image_with_big_layer();
-    let (d, bytes, _) = img.layers[1].clone();
-    let mut srv = ImageServer::for_image("test/img", "v1", &img);
-    srv.ranges = true;
-    let f = flaky(srv, d.to_string(), 0, 0);
-    let (_d, store) = new_store();
+    let s = setup(true, 0, 0);
     // A pull killed after the last byte arrived, before the commit.
-    let dir = store.content().tmp_dir().join("partial");
+    let dir = s.store.content().tmp_dir().join("partial");
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join(hex(&d)), &bytes).unwrap();
-    let rec = no_retry()
-        .pull(
-            &store,
-            &f.reg.reference("test/img:v1"),
-            &Platform::default(),
-            &NoProgress,
-        )
-        .unwrap();
-    assert!(f.ranges.lock().unwrap().is_empty());
-    assert_pulled(&store, &rec, &img);
+    std::fs::write(dir.join(hex(&s.big)), &s.img.layers[1].1).unwrap();
+    let rec = s.pull().unwrap();
+    assert!(s.ranges().is_empty());
+    assert_pulled(&s.store, &rec, &s.img);
 }
 
 #[test]
 fn partial_abandoned_for_a_day_is_expired_by_the_next_pull() {
-    let img = image_with_big_layer();
-    let big = img.layers[1].0.clone();
-    let mut srv = ImageServer::for_image("test/img", "v1", &img);
-    srv.ranges = true;
-    let f = flaky(srv, big.to_string(), 1, 250_000);
-    let (_d, store) = new_store();
-    let r = f.reg.reference("test/img:v1");
-    no_retry()
-        .pull(&store, &r, &Platform::default(), &NoProgress)
-        .unwrap_err();
-    assert_eq!(partials(&store), vec![(hex(&big), 250_000)]);
+    let s = setup(true, 1, 250_000);
+    s.pull().unwrap_err();
+    assert_eq!(partials(&s.store), vec![(hex(&s.big), 250_000)]);
     // Left for more than a day, beside another image's old partial.
-    let dir = store.content().tmp_dir().join("partial");
+    let dir = s.store.content().tmp_dir().join("partial");
     let other = dir.join("ab".repeat(32));
     std::fs::write(&other, b"old bytes").unwrap();
     let long_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(25 * 3600);
-    for p in [dir.join(hex(&big)), other.clone()] {
+    for p in [dir.join(hex(&s.big)), other.clone()] {
         std::fs::File::open(&p)
             .unwrap()
             .set_modified(long_ago)
             .unwrap();
     }
     // The next pull removes both first, so it downloads from zero.
-    let rec = no_retry()
-        .pull(&store, &r, &Platform::default(), &NoProgress)
-        .unwrap();
-    assert_eq!(*f.ranges.lock().unwrap(), vec![None, None]);
+    let rec = s.pull().unwrap();
+    assert_eq!(s.ranges(), vec![None, None]);
     assert!(!other.exists());
-    assert_pulled(&store, &rec, &img);
+    assert_pulled(&s.store, &rec, &s.img);
 }
