@@ -109,7 +109,8 @@ fn setup(ranges: bool, breaks: usize, cut: usize) -> Setup {
 }
 
 impl Setup {
-    /// A pull without retries.
+    /// A pull without retries (its error as `Client::pull` returns it).
+    #[allow(clippy::result_large_err)]
     fn pull(&self) -> Result<image::ImageRecord, Error> {
         no_retry().pull(&self.store, &self.r, &Platform::default(), &NoProgress)
     }
