@@ -1,0 +1,126 @@
+//! Helpers that the integration tests of several crates share: layer
+//! tarballs (busybox, one file), a free loopback port, whether a tool is
+//! installed, and the form of a shipped binary. Each crate's
+//! `tests/common/mod.rs` re-exports what its tests use.
+#![forbid(unsafe_code)]
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+/// Whether `tool` is on PATH (`command -v`).
+pub fn have(tool: &str) -> bool {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+/// A TCP port free on 127.0.0.1 right now.
+pub fn free_port() -> u16 {
+    free_port_on("127.0.0.1")
+}
+
+/// A TCP port free on `ip` (e.g. "0.0.0.0" for every address) right now.
+pub fn free_port_on(ip: &str) -> u16 {
+    TcpListener::bind((ip, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A tar with `bin/`, `bin/busybox` (Debian's busybox-static) and a link
+/// `bin/<applet>` -> `busybox` for each of `applets`.
+pub fn busybox_tar(applets: &[&str]) -> Vec<u8> {
+    busybox_tar_with(&["bin/"], applets, &[])
+}
+
+/// A busybox tar in this order: the directories `dirs` (which should
+/// include "bin/"), `bin/busybox`, a link per applet, then the `files`
+/// (mode 0644).
+pub fn busybox_tar_with(dirs: &[&str], applets: &[&str], files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for d in dirs {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Directory);
+        h.set_path(d).unwrap();
+        h.set_mode(0o755);
+        h.set_size(0);
+        h.set_cksum();
+        b.append(&h, &[][..]).unwrap();
+    }
+    let bb = std::fs::read("/bin/busybox").expect("busybox-static installed");
+    let mut h = tar::Header::new_gnu();
+    h.set_path("bin/busybox").unwrap();
+    h.set_mode(0o755);
+    h.set_size(bb.len() as u64);
+    h.set_cksum();
+    b.append(&h, &bb[..]).unwrap();
+    for l in applets {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_path(format!("bin/{l}")).unwrap();
+        h.set_link_name("busybox").unwrap();
+        h.set_mode(0o777);
+        h.set_size(0);
+        h.set_cksum();
+        b.append(&h, &[][..]).unwrap();
+    }
+    for (path, data) in files {
+        append_file(&mut b, path, data);
+    }
+    b.into_inner().unwrap()
+}
+
+/// A tar holding one file (mode 0644).
+pub fn file_tar(path: &str, data: &[u8]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    append_file(&mut b, path, data);
+    b.into_inner().unwrap()
+}
+
+fn append_file(b: &mut tar::Builder<Vec<u8>>, path: &str, data: &[u8]) {
+    let mut h = tar::Header::new_gnu();
+    h.set_path(path).unwrap();
+    h.set_mode(0o644);
+    h.set_size(data.len() as u64);
+    h.set_cksum();
+    b.append(&h, data).unwrap();
+}
+
+fn readelf(args: &[&str], exe: &Path) -> String {
+    let o = Command::new("readelf")
+        .args(args)
+        .arg(exe)
+        .output()
+        .expect("readelf (binutils)");
+    assert!(o.status.success());
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Asserts that `exe` is a static PIE (no dynamic loader; ASLR kept) whose
+/// relative relocations are packed (DT_RELR), as scripts/berth-gcc links
+/// the shipped binaries.
+pub fn assert_static_pie_with_relr(exe: impl AsRef<Path>) {
+    let exe = exe.as_ref();
+    let headers = readelf(&["-hlW"], exe);
+    assert!(
+        headers.contains("DYN (Position-Independent Executable file)")
+            || headers.contains("DYN (Shared object file)"),
+        "{headers}"
+    );
+    assert!(
+        !headers.contains("INTERP"),
+        "dynamically linked:\n{headers}"
+    );
+    let sections = readelf(&["-SW"], exe);
+    assert!(
+        sections.contains(".relr.dyn"),
+        "no packed relocations:\n{sections}"
+    );
+}
