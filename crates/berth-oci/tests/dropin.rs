@@ -19,16 +19,6 @@ use std::time::{Duration, Instant};
 /// default for root.
 const PODMAN_RUNTIME_ROOT: &str = "/run/berth-oci";
 
-fn have(bin: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {bin}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
-}
-
 /// Podman needs `default_ulimits` within this host's hard NOFILE limit
 /// (20000): make sure /etc/containers/containers.conf says so (idempotent).
 fn ensure_containers_conf() {

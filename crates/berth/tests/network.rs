@@ -12,7 +12,7 @@ use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::Env;
+use common::{free_port_on, Env};
 
 struct Net {
     env: Env,
@@ -130,14 +130,6 @@ fn sh(cmd: &str) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("0.0.0.0:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// The host's first global IPv4 address.
 fn host_ip() -> String {
     let out = sh("ip -o -4 addr show scope global");
@@ -195,7 +187,7 @@ fn dns_tcp_a(server: &str, name: &str) -> String {
 #[test]
 fn published_port_serves_http_on_loopback_and_host_address() {
     let n = Net::new();
-    let port = free_port();
+    let port = free_port_on("0.0.0.0");
     let p = format!("{port}:80");
     let id = n.httpd(&["-p", &p], "hello-published");
     for addr in [format!("127.0.0.1:{port}"), format!("{}:{port}", host_ip())] {
@@ -322,7 +314,7 @@ fn udp_echo_server_helper() {
 #[test]
 fn udp_port_publishing() {
     let n = Net::new();
-    let port = free_port();
+    let port = free_port_on("0.0.0.0");
     let p = format!("127.0.0.1:{port}:5000/udp");
     let exe = std::env::current_exe().unwrap();
     let exe_mount = format!("{}:/udpecho:ro", exe.display());
@@ -695,7 +687,7 @@ fn taken_port_fails_with_125_and_leaves_nothing() {
     n.assert_gone(&id);
     drop(l);
     // Published by another container.
-    let port = free_port();
+    let port = free_port_on("0.0.0.0");
     let p = format!("{port}:80");
     let first = n.httpd(&["-p", &p], "first");
     let (code, _, err) = n.run(&["run", "--rm", "-p", &p, "bb", "true"]);
@@ -750,7 +742,7 @@ fn network_flags_are_checked_at_create() {
 #[test]
 fn system_prune_cleans_crash_leftovers() {
     let n = Net::new();
-    let port = free_port();
+    let port = free_port_on("0.0.0.0");
     let p = format!("{port}:80");
     let id = n.httpd(&["-p", &p], "crash");
     until("serving", || http_get(&format!("127.0.0.1:{port}")));

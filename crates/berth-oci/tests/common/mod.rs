@@ -14,6 +14,10 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+// Not every test binary uses each of these.
+#[allow(unused_imports)]
+pub use berth_testkit::have;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_berth-oci");
 
 /// How long any single runtime command may take before the test fails.

@@ -3,22 +3,16 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-pub const BERTH: &str = env!("CARGO_BIN_EXE_berth");
+// Not every test binary uses each of these.
+#[allow(unused_imports)]
+pub use berth_testkit::{file_tar, free_port, free_port_on, have};
 
-pub fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {tool}"))
-        .stdout(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
-}
+pub const BERTH: &str = env!("CARGO_BIN_EXE_berth");
 
 /// A temp dir with a store root under it.
 pub struct Env {
@@ -150,56 +144,11 @@ impl Env {
 
 /// A tar with `bin/busybox` (Debian's busybox-static) and applet links.
 pub fn busybox_tar() -> Vec<u8> {
-    let mut b = tar::Builder::new(Vec::new());
-    let bb = std::fs::read("/bin/busybox").expect("busybox-static installed");
-    let mut h = tar::Header::new_gnu();
-    h.set_entry_type(tar::EntryType::Directory);
-    h.set_path("bin/").unwrap();
-    h.set_mode(0o755);
-    h.set_size(0);
-    h.set_cksum();
-    b.append(&h, &[][..]).unwrap();
-    let mut h = tar::Header::new_gnu();
-    h.set_path("bin/busybox").unwrap();
-    h.set_mode(0o755);
-    h.set_size(bb.len() as u64);
-    h.set_cksum();
-    b.append(&h, &bb[..]).unwrap();
-    for l in ["sh", "ls", "cat", "echo", "true"] {
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(tar::EntryType::Symlink);
-        h.set_path(format!("bin/{l}")).unwrap();
-        h.set_link_name("busybox").unwrap();
-        h.set_mode(0o777);
-        h.set_size(0);
-        h.set_cksum();
-        b.append(&h, &[][..]).unwrap();
-    }
-    b.into_inner().unwrap()
-}
-
-/// A tar holding one file.
-pub fn file_tar(path: &str, data: &[u8]) -> Vec<u8> {
-    let mut b = tar::Builder::new(Vec::new());
-    let mut h = tar::Header::new_gnu();
-    h.set_path(path).unwrap();
-    h.set_mode(0o644);
-    h.set_size(data.len() as u64);
-    h.set_cksum();
-    b.append(&h, data).unwrap();
-    b.into_inner().unwrap()
+    berth_testkit::busybox_tar(&["sh", "ls", "cat", "echo", "true"])
 }
 
 // ---------------------------------------------------------------------
 // docker-registry
-
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn answers(addr: &str) -> bool {
     let Ok(mut s) = TcpStream::connect(addr) else {

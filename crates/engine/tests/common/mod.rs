@@ -18,45 +18,8 @@ const APPLETS: &[&str] = &[
 
 /// A tar of /bin/busybox with applet links, plus `extra` files.
 pub fn busybox_tar(extra: &[(&str, &str)]) -> Vec<u8> {
-    let mut b = tar::Builder::new(Vec::new());
-    let dir = |b: &mut tar::Builder<Vec<u8>>, p: &str| {
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(tar::EntryType::Directory);
-        h.set_path(p).unwrap();
-        h.set_mode(0o755);
-        h.set_size(0);
-        h.set_cksum();
-        b.append(&h, &[][..]).unwrap();
-    };
-    dir(&mut b, "bin/");
-    dir(&mut b, "etc/");
-    dir(&mut b, "tmp/");
-    let bb = std::fs::read("/bin/busybox").expect("busybox-static installed");
-    let mut h = tar::Header::new_gnu();
-    h.set_path("bin/busybox").unwrap();
-    h.set_mode(0o755);
-    h.set_size(bb.len() as u64);
-    h.set_cksum();
-    b.append(&h, &bb[..]).unwrap();
-    for l in APPLETS {
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(tar::EntryType::Symlink);
-        h.set_path(format!("bin/{l}")).unwrap();
-        h.set_link_name("busybox").unwrap();
-        h.set_mode(0o777);
-        h.set_size(0);
-        h.set_cksum();
-        b.append(&h, &[][..]).unwrap();
-    }
-    for (p, data) in extra {
-        let mut h = tar::Header::new_gnu();
-        h.set_path(p).unwrap();
-        h.set_mode(0o644);
-        h.set_size(data.len() as u64);
-        h.set_cksum();
-        b.append(&h, data.as_bytes()).unwrap();
-    }
-    b.into_inner().unwrap()
+    let files: Vec<(&str, &[u8])> = extra.iter().map(|(p, d)| (*p, d.as_bytes())).collect();
+    berth_testkit::busybox_tar_with(&["bin/", "etc/", "tmp/"], APPLETS, &files)
 }
 
 impl Env {

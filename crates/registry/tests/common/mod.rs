@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -19,15 +19,9 @@ use registry::{Client, ClientConfig, LayerState, Progress};
 // ---------------------------------------------------------------------
 // tools
 
-pub fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {tool}"))
-        .stdout(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
-}
+// Not every test binary uses each of these.
+#[allow(unused_imports)]
+pub use berth_testkit::{file_tar, free_port, have};
 
 pub fn run(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
@@ -52,14 +46,6 @@ pub fn client_with(cfg: ClientConfig) -> Client {
         ..cfg
     })
     .unwrap()
-}
-
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Status of `GET path` on addr, if it answers.
@@ -160,44 +146,7 @@ impl Drop for DockerRegistry {
 
 /// A tar with `bin/busybox` and a few symlinks to it.
 pub fn busybox_tar() -> Vec<u8> {
-    let mut b = tar::Builder::new(Vec::new());
-    let bb = std::fs::read("/bin/busybox").expect("busybox-static installed");
-    let mut h = tar::Header::new_gnu();
-    h.set_entry_type(tar::EntryType::Directory);
-    h.set_path("bin/").unwrap();
-    h.set_mode(0o755);
-    h.set_size(0);
-    h.set_cksum();
-    b.append(&h, &[][..]).unwrap();
-    let mut h = tar::Header::new_gnu();
-    h.set_path("bin/busybox").unwrap();
-    h.set_mode(0o755);
-    h.set_size(bb.len() as u64);
-    h.set_cksum();
-    b.append(&h, &bb[..]).unwrap();
-    for l in ["sh", "ls", "cat", "echo"] {
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(tar::EntryType::Symlink);
-        h.set_path(format!("bin/{l}")).unwrap();
-        h.set_link_name("busybox").unwrap();
-        h.set_mode(0o777);
-        h.set_size(0);
-        h.set_cksum();
-        b.append(&h, &[][..]).unwrap();
-    }
-    b.into_inner().unwrap()
-}
-
-/// A tar holding one file.
-pub fn file_tar(path: &str, data: &[u8]) -> Vec<u8> {
-    let mut b = tar::Builder::new(Vec::new());
-    let mut h = tar::Header::new_gnu();
-    h.set_path(path).unwrap();
-    h.set_mode(0o644);
-    h.set_size(data.len() as u64);
-    h.set_cksum();
-    b.append(&h, data).unwrap();
-    b.into_inner().unwrap()
+    berth_testkit::busybox_tar(&["sh", "ls", "cat", "echo"])
 }
 
 /// Deterministic pseudo-random bytes (xorshift).
