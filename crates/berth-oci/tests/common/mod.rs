@@ -559,7 +559,7 @@ pub fn on_readonly_mount(path: &Path) -> bool {
         let ro = f[5].split(',').any(|o| o == "ro");
         let depth = mp.components().count();
         // A later mount on the same point hides the earlier one.
-        if best.is_none_or(|(d, _)| depth >= d) {
+        if best.map_or(true, |(d, _)| depth >= d) {
             best = Some((depth, ro));
         }
     }
