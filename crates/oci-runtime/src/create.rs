@@ -252,14 +252,22 @@ fn create_inner(
     drop(child_ch);
     cleanup.pids.push(child);
     send_or_child_error(&parent_ch, &Msg::Go)?;
-    if let Some(cg) = &cgroup {
-        if cgroup_pending {
-            // Armed before create: a half-made cgroup is removed too.
-            cleanup.cgroup = Some(cg.clone());
-            cg.create()?;
-            cg.set(&effective_resources(&linux))?;
+    // The cgroup is made while the intermediate process creates the
+    // namespaces and forks init, and init mounts the rootfs (they run on
+    // the other core); init is moved into it once its pid is known, and
+    // waits for that before its first cgroup mount.
+    if let Some(cg) = cgroup.as_ref().filter(|_| cgroup_pending) {
+        // Armed before create: a half-made cgroup is removed too.
+        cleanup.cgroup = Some(cg.clone());
+        // The limits too before init joins: on v1 the device rules are a
+        // deny-all then allows, which would fail init's mknods meanwhile.
+        let made = cg
+            .create()
+            .and_then(|()| cg.set(&effective_resources(&linux)));
+        if let Err(e) = made {
+            note_init_pid(&parent_ch, cleanup);
+            return Err(e.into());
         }
-        cg.apply(child)?;
     }
     if plan.new_user {
         match parent_ch.recv()? {
@@ -275,8 +283,6 @@ fn create_inner(
             _ => return Err(Error::msg("container init exited during setup")),
         }
     }
-    // In its cgroup: the intermediate may now fork init.
-    send_or_child_error(&parent_ch, &Msg::Go)?;
 
     let mut init_pid = child;
     let created = state::now_rfc3339();
@@ -297,6 +303,11 @@ fn create_inner(
             Some(Msg::Pid(p)) => {
                 init_pid = p;
                 cleanup.pids.insert(0, p);
+                if let Some(cg) = &cgroup {
+                    cg.apply(p)?;
+                }
+                // In its cgroup (if any): init may mount cgroups now.
+                send_or_child_error(&parent_ch, &Msg::Go)?;
             }
             Some(Msg::HooksRequest) => {
                 st.pid = init_pid;
@@ -464,6 +475,14 @@ struct ChildContext<'a> {
 }
 
 /// Sends to the child; if it is gone, reports the error it left instead.
+/// After a failure before init's pid arrived: read it if the intermediate
+/// process sent it, so that the cleanup kills init too.
+fn note_init_pid(ch: &Channel, cleanup: &mut Cleanup) {
+    if let Ok(Some(Msg::Pid(p))) = ch.recv() {
+        cleanup.pids.insert(0, p);
+    }
+}
+
 fn send_or_child_error(ch: &Channel, m: &Msg) -> Result<()> {
     match ch.send(m) {
         Ok(()) => Ok(()),
@@ -504,8 +523,8 @@ fn child_main(ctx: &ChildContext, ch: &Channel) -> Result<()> {
     // (Not earlier: an unprivileged parent must write our id maps first.)
     sys::set_dumpable(false).ctx(|| "prctl(PR_SET_DUMPABLE)")?;
     let time_flag = namespaces::flag(LinuxNamespaceType::Time);
-    // Everything but the cgroup namespace now, while the runtime sets up
-    // the cgroup; the cgroup namespace must be rooted at that cgroup.
+    // Everything but the cgroup namespace, which must be rooted at the
+    // container's cgroup: init makes it once the runtime has moved it there.
     let not_yet = CloneFlags::CLONE_NEWCGROUP;
     // (By bits: `!` on the flags type would drop CLONE_NEWTIME, unknown to it.)
     let first = CloneFlags::from_bits_retain(ctx.plan.new.bits() & !not_yet.bits());
@@ -514,10 +533,6 @@ fn child_main(ctx: &ChildContext, ch: &Channel) -> Result<()> {
     }
     if ctx.plan.new.contains(time_flag) {
         write_time_offsets(ctx.spec)?;
-    }
-    expect_go(ch)?;
-    if ctx.plan.new.contains(not_yet) {
-        nix::sched::unshare(not_yet).ctx(|| "cannot create a cgroup namespace")?;
     }
     if ctx.plan.needs_fork() {
         match sys::fork_sibling().ctx(|| "fork init")? {
@@ -577,6 +592,20 @@ fn init_main(ctx: &ChildContext, ch: &Channel) -> Result<()> {
     // new or joined; without one, init only chroots.
     let new_mnt = ctx.plan.has(LinuxNamespaceType::Mount);
     let sources = ctx.cgroup.map(|c| c.mount_sources()).unwrap_or_default();
+    // The runtime moves us into the container's cgroup meanwhile (see
+    // create_inner); wait for that before anything that needs it.
+    let joined = std::cell::Cell::new(false);
+    let join_cgroup = || -> Result<()> {
+        if joined.replace(true) {
+            return Ok(());
+        }
+        expect_go(ch)?;
+        if ctx.plan.new.contains(CloneFlags::CLONE_NEWCGROUP) {
+            nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
+                .ctx(|| "cannot create a cgroup namespace")?;
+        }
+        Ok(())
+    };
     let rctx = RootfsContext {
         spec,
         rootfs: ctx.rootfs,
@@ -588,11 +617,13 @@ fn init_main(ctx: &ChildContext, ch: &Channel) -> Result<()> {
         new_cgroupns: ctx.plan.creates(LinuxNamespaceType::Cgroup),
         userns: ctx.plan.has(LinuxNamespaceType::User),
         idmapped: ctx.idmapped,
+        join_cgroup: &join_cgroup,
     };
     if new_mnt {
         rootfs::prepare(&rctx)?;
         rootfs::mount_all(&rctx)?;
     }
+    join_cgroup()?;
     ch.send(&Msg::HooksRequest)?;
     expect_go(ch)?;
     let state_json = hook_state(spec, ctx, pid, "created");

@@ -27,6 +27,10 @@ pub struct RootfsContext<'a> {
     pub userns: bool,
     /// Id-mapped mounts the runtime prepared, by index in `mounts[]`.
     pub idmapped: &'a [crate::idmap::IdmappedMount],
+    /// Called before the first cgroup mount: init is moved into the
+    /// container's cgroup (and its cgroup namespace made) while it mounts
+    /// everything before, and waits here until that is done.
+    pub join_cgroup: &'a dyn Fn() -> Result<()>,
 }
 
 fn fd_path(fd: &OwnedFd) -> PathBuf {
@@ -292,6 +296,7 @@ fn mount_one(ctx: &RootfsContext, root: RawFd, m: &Mount, index: usize) -> Resul
     );
     let dest = m.destination();
     if typ == "cgroup" || typ == "cgroup2" {
+        (ctx.join_cgroup)()?;
         return mount_cgroup(ctx, root, dest, &opts);
     }
     if opts.idmap {
