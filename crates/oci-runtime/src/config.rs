@@ -275,7 +275,7 @@ fn validate_process_in(p: &Process, file: &str) -> Result<()> {
             &format!("must be an absolute path, got {:?}", p.cwd()),
         );
     }
-    if p.args().as_ref().is_none_or(|a| a.is_empty()) && p.command_line().is_none() {
+    if p.args().as_ref().map_or(true, |a| a.is_empty()) && p.command_line().is_none() {
         return err("process.args", "must not be empty");
     }
     for (i, e) in p.env().iter().flatten().enumerate() {

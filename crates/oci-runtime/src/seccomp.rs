@@ -205,7 +205,7 @@ pub fn prepare(s: &LinuxSeccomp, cache_dir: Option<&Path>) -> Result<()> {
     let key: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
     let cached = cache_dir.map(|d| d.join(format!("{key}.bpf")));
     let bpf = match cached.as_ref().and_then(|p| std::fs::read(p).ok()) {
-        Some(b) if !b.is_empty() && b.len().is_multiple_of(8) => b,
+        Some(b) if !b.is_empty() && b.len() % 8 == 0 => b,
         _ => {
             let ctx = build(s)?;
             let mut f = scratch_file()?;

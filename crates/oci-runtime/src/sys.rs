@@ -317,7 +317,7 @@ pub fn execve(path: &CString, argv: &[CString], envp: &[CString]) -> io::Error {
 /// Installs a classic-BPF seccomp filter (`sock_filter` records, 8 bytes
 /// each) with `seccomp(SECCOMP_SET_MODE_FILTER, flags, ...)`.
 pub fn seccomp_set_filter(bpf: &[u8], flags: u32) -> io::Result<()> {
-    if bpf.is_empty() || !bpf.len().is_multiple_of(8) || bpf.len() / 8 > u16::MAX as usize {
+    if bpf.is_empty() || bpf.len() % 8 != 0 || bpf.len() / 8 > u16::MAX as usize {
         return Err(io::Error::from_raw_os_error(libc::EINVAL));
     }
     // struct sock_fprog of linux/filter.h.
