@@ -3,7 +3,7 @@
 berth-oci, crun and runc in turn, RUNS rounds, so that a busy machine's load
 drift hits every runtime alike (hyperfine measures one after the other).
 Prints median, p10 and p90 of each and the ratios of the medians to crun."""
-import os, statistics, subprocess, sys, tempfile, time
+import os, shutil, statistics, subprocess, sys, tempfile, time
 
 bundle = sys.argv[1]
 runs = int(sys.argv[2]) if len(sys.argv) > 2 else 200
@@ -22,6 +22,8 @@ for i in range(runs):
         subprocess.run([exe, "--root", f"{state}/{name}", "run", "--bundle", bundle, f"{name}-{i}"],
                        check=True, stdout=subprocess.DEVNULL)
         times[name].append(time.perf_counter() - t)
+# The containers are gone (`run` deletes them); their state dirs are empty.
+shutil.rmtree(state, ignore_errors=True)
 crun = statistics.median(times["crun"])
 for name, v in times.items():
     v.sort()
