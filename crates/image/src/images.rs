@@ -546,13 +546,13 @@ impl Store {
 
     /// Make sure the snapshots under a container's overlay lower dirs
     /// (`lowers`, as [`Store::prepare_rootfs`] returned them) are usable:
-    /// those a restart of the machine left stale (see
+    /// those a restart of the machine left stale or lost (see
     /// [`crate::snapshot`]) are unpacked again from their blobs.
     pub fn revalidate_lowers<P: AsRef<Path>>(&self, lowers: &[P]) -> Result<()> {
         let stale: Vec<ChainId> = lowers
             .iter()
             .filter_map(|l| self.snapshot_of(l.as_ref()))
-            .filter(|c| self.snapshots.state(c) == SnapshotState::Stale)
+            .filter(|c| self.snapshots.state(c) != SnapshotState::Ready)
             .collect();
         if stale.is_empty() {
             return Ok(());
@@ -570,13 +570,13 @@ impl Store {
         Digest::from_hex(dir.file_name()?.to_str()?).ok()
     }
 
-    /// Unpack the stale snapshot `chain` again from its layer blob.
+    /// Unpack the stale or missing snapshot `chain` again from its layer blob.
     fn restore_snapshot(&self, chain: &ChainId) -> Result<()> {
         let gone = |why: &str| {
             Error::Layer {
             layer: chain.to_string(),
             reason: format!(
-                "its unpacked files may be incomplete after the restart of the machine and {why}; remove the containers that use it"
+                "its unpacked files are missing or, after a restart of the machine, may be incomplete, and {why}; remove the containers that use it"
             ),
         }
         };

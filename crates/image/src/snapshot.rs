@@ -3,12 +3,13 @@
 //! it. A snapshot is unpacked in `tmp/` and renamed into place when
 //! complete, so a crash never leaves a half snapshot visible.
 //!
-//! The tree is not made durable: it is a cache of a layer blob, which is.
-//! Its meta records the boot it was unpacked in (`unsynced_boot`); after
-//! a restart of the machine such a snapshot counts as missing (its files
-//! may not have reached the disk) and is unpacked again from its blob by
-//! the next pull or `prepare_rootfs`, or by `Store::revalidate_lowers`
-//! for a container's lowers. Containerd, docker and podman do not sync
+//! Nothing of it is made durable, not even its name in `snapshots/`: it is
+//! a cache of a layer blob, which is. Its meta records the boot it was
+//! unpacked in (`unsynced_boot`); after a restart of the machine such a
+//! snapshot counts as stale (its files may not have reached the disk) and,
+//! like one that is missing, is unpacked again from its blob by the next
+//! pull or `prepare_rootfs`, or by `Store::revalidate_lowers` for a
+//! container's lowers (`gc` makes a kept one durable before its blob goes). Containerd, docker and podman do not sync
 //! unpacked layers either, and never notice a torn one.
 
 use std::fs;
@@ -19,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::digest::{ChainId, Digest};
 use crate::error::{Error, IoContext, Result};
-use crate::fsutil::{atomic_write, boot_id, fsync_dir, mkdir_all, now_secs, unique_name};
+use crate::fsutil::{atomic_write, boot_id, mkdir_all, now_secs, unique_name};
 use crate::lock::{FileLock, LockKind};
 use crate::unpack::{unpack_layer, UnpackOptions};
 
@@ -182,7 +183,6 @@ impl SnapshotStore {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
             Err(e) => return Err(Error::io(format!("remove snapshot {}", src.display()), e)),
         }
-        fsync_dir(&self.dir)?;
         fs::remove_dir_all(&trash).ctx(|| format!("delete {}", trash.display()))?;
         Ok(true)
     }
@@ -246,17 +246,12 @@ impl SnapshotStore {
             opts,
             check,
         )?;
-        let (meta, new) = staged.publish()?;
-        if new {
-            self.sync_dir()?;
-        }
-        Ok(meta)
+        Ok(staged.publish()?.0)
     }
 
     /// [`SnapshotStore::create_checked`] up to, not including, publishing
-    /// it: the caller calls [`StagedSnapshot::publish`] and then
-    /// [`SnapshotStore::sync_dir`]. Dropping the result unpublished
-    /// removes the tree.
+    /// it: the caller calls [`StagedSnapshot::publish`]. Dropping the
+    /// result unpublished removes the tree.
     #[allow(clippy::too_many_arguments)]
     pub fn stage_checked<R: BufRead>(
         &self,
@@ -318,11 +313,6 @@ impl SnapshotStore {
             }
         }
     }
-
-    /// fsync the snapshots directory (after publishing).
-    pub fn sync_dir(&self) -> Result<()> {
-        fsync_dir(&self.dir)
-    }
 }
 
 /// An unpacked, verified snapshot waiting to be published (see
@@ -347,8 +337,7 @@ impl StagedSnapshot {
         self.work.is_none()
     }
 
-    /// Rename the tree into place (replacing a stale one); the caller
-    /// fsyncs the snapshots directory after. Returns the metadata and
+    /// Rename the tree into place (replacing a stale one). Returns the metadata and
     /// whether this call published it (false: it existed, or another
     /// process published the same snapshot first).
     pub fn publish(mut self) -> Result<(SnapshotMeta, bool)> {

@@ -197,6 +197,12 @@ fn snapshots_unsynced_before_a_restart_are_unpacked_again() {
     for c in &chains {
         assert_eq!(s.snapshots().state(c), Ready);
     }
+    // A snapshot whose name did not reach the disk (its directory is not
+    // synced either): gone, and unpacked again for the container too.
+    fs::remove_dir_all(s.snapshots().path(&chains[1])).unwrap();
+    assert_eq!(s.snapshots().state(&chains[1]), Missing);
+    s.revalidate_lowers(&lowers).unwrap();
+    assert_eq!(fs::read(lowers[0].join("b")).unwrap(), b"top layer");
     // The same through prepare_rootfs (a new container), and a pull's
     // `exists` check.
     from_another_boot(&s, &chains[1]);

@@ -77,18 +77,17 @@ impl Added {
     }
     /// Queue `s` (a snapshot is a cache of its blob and is not synced:
     /// see `image::snapshot`).
-    fn stage_snapshot(&self, s: StagedSnapshot) -> Result<()> {
+    fn stage_snapshot(&self, s: StagedSnapshot) {
         self.staged_snapshots
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(s);
-        Ok(())
     }
 
-    /// Publish everything staged (each already made durable by the thread
-    /// that staged it, overlapping the other layers' transfers): rename
-    /// each into place, then fsync the two directories once, instead of
-    /// once per blob and snapshot, each waiting for a journal commit.
+    /// Publish everything staged (each blob already made durable by the
+    /// thread that staged it, overlapping the other layers' transfers):
+    /// rename each into place, then fsync `blobs/` once, instead of once
+    /// per blob. Snapshots are a cache of their blobs: nothing to sync.
     fn publish(&self, store: &Store) -> Result<()> {
         let snaps = std::mem::take(
             &mut *self
@@ -102,7 +101,6 @@ impl Added {
             return Ok(());
         }
         let fail = |what: &str, e| Error::store(format!("publish {what}"), e);
-        let mut new_snaps = false;
         for s in snaps {
             let chain = s.meta().chain_id.clone();
             let (_, new) = s
@@ -110,7 +108,6 @@ impl Added {
                 .map_err(|e| fail(&format!("snapshot {chain}"), e))?;
             if new {
                 self.snapshot(&chain);
-                new_snaps = true;
             }
         }
         let any_blob = !blobs.is_empty();
@@ -118,12 +115,6 @@ impl Added {
             let d = b.digest().clone();
             b.publish().map_err(|e| fail(&format!("blob {d}"), e))?;
             self.blob(&d);
-        }
-        if new_snaps {
-            store
-                .snapshots()
-                .sync_dir()
-                .map_err(|e| fail("snapshots", e))?;
         }
         if any_blob {
             store
@@ -674,7 +665,7 @@ impl Ctx<'_> {
                         e,
                     )
                 })?;
-            self.added.stage_snapshot(snap)?;
+            self.added.stage_snapshot(snap);
         }
         if let Some(b) = staged {
             self.added.stage_blob(b)?;
@@ -820,7 +811,7 @@ impl Ctx<'_> {
             join();
             match res {
                 Ok(staged) => {
-                    self.added.stage_snapshot(staged)?;
+                    self.added.stage_snapshot(staged);
                     match joined.borrow_mut().take() {
                         // The snapshot existed, so the check never ran:
                         // still store the blob.
