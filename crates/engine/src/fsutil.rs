@@ -102,6 +102,34 @@ impl FileLock {
         Self::lock(f, path)
     }
 
+    /// Like [`FileLock::exclusive`] (or [`FileLock::directory`] when `dir`),
+    /// but `None` instead of waiting when another holder has it.
+    pub fn try_exclusive(path: &Path, dir: bool) -> Result<Option<FileLock>> {
+        let f = if dir {
+            File::open(path)
+        } else {
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(path)
+        }
+        .ctx(|| format!("cannot open lock {}", path.display()))?;
+        // SAFETY: flock on a descriptor we own.
+        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+            return Ok(Some(FileLock {
+                _file: f,
+                path: path.to_path_buf(),
+            }));
+        }
+        let e = std::io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::EWOULDBLOCK) | Some(libc::EINTR) => Ok(None),
+            _ => Err(e).ctx(|| format!("cannot lock {}", path.display())),
+        }
+    }
+
     fn lock(f: File, path: &Path) -> Result<FileLock> {
         loop {
             // SAFETY: flock on a descriptor we own.

@@ -445,6 +445,13 @@ pub fn teardown(e: &Engine, id: &str) -> Vec<String> {
 #[derive(Default, Clone)]
 pub struct Deferral(std::sync::Arc<std::sync::Mutex<Option<Pending>>>);
 
+impl Deferral {
+    /// Whether a teardown is held back (and the network lock with it).
+    pub(crate) fn pending(&self) -> bool {
+        self.0.lock().map(|s| s.is_some()).unwrap_or(true)
+    }
+}
+
 /// A container's id and its held-back teardown.
 type Pending = (String, network::DeferredTeardown<RealHost>);
 
@@ -707,6 +714,47 @@ pub fn hold_ports(e: &Engine, id: &str) -> Vec<std::os::fd::OwnedFd> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The monitor's exit command holds the network lock for a deferred
+    /// teardown; `berth rm` of another container holds the store lock and
+    /// waits for the network lock. When the exit command then needs the
+    /// store lock (removing a `--rm` container) it finishes the teardown
+    /// first instead of waiting: before, the two waited for each other.
+    #[test]
+    fn a_deferred_teardown_gives_way_to_a_store_lock_holder() {
+        let d = tempfile::tempdir().unwrap();
+        let e = Engine::open(d.path().join("root"))
+            .unwrap()
+            .deferring_network_teardown();
+        // A teardown held back (of a container with no network: only the
+        // lock is held).
+        assert!(teardown(&e, "c1").is_empty());
+        assert!(e.net_deferral().unwrap().pending());
+        // `rm` elsewhere: the store lock, then the network lock.
+        let other = Engine::open(d.path().join("root")).unwrap();
+        let store = other.lock_store().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::scope(|sc| {
+            sc.spawn(|| {
+                let l = e.lock_store();
+                tx.send(l.is_ok()).unwrap();
+            });
+            // The exit command finishes its teardown (network lock free)...
+            let t = std::time::Instant::now();
+            while e.net_deferral().unwrap().pending() && t.elapsed().as_secs() < 10 {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            if e.net_deferral().unwrap().pending() {
+                drop(store); // lets the thread go, so that the test ends
+                panic!("the exit command waits for the store lock with the network lock held");
+            }
+            // ... so `rm` gets the network lock, then lets the store go.
+            let net = manager(&other).lock().unwrap();
+            drop(net);
+            drop(store);
+            assert!(rx.recv_timeout(std::time::Duration::from_secs(20)).unwrap());
+        });
+    }
 
     #[test]
     fn modes() {

@@ -103,7 +103,7 @@ impl Engine {
 
     /// The store-wide lock (names, creation, removal).
     pub(crate) fn lock_store(&self) -> Result<FileLock> {
-        FileLock::exclusive(&self.root.join("containers.lock"))
+        self.lock_waiting(&self.root.join("containers.lock"), false)
     }
 
     /// A container's lock (state transitions).
@@ -112,7 +112,29 @@ impl Engine {
         if !dir.exists() {
             return Err(Error::NoSuchContainer(id.to_string()));
         }
-        FileLock::directory(&dir)
+        self.lock_waiting(&dir, true)
+    }
+
+    /// Takes the lock at `path` (a directory's own when `dir`). A deferred
+    /// network teardown holds the network lock, which whoever holds the
+    /// store or a container lock may be waiting for (`rm`, `rename` and
+    /// `start` take those first): if this one is taken, that teardown is
+    /// finished before waiting. Without one pending (every engine but the
+    /// monitor's exit command's), a plain wait.
+    fn lock_waiting(&self, path: &std::path::Path, dir: bool) -> Result<FileLock> {
+        if self.net_deferral().is_some_and(|d| d.pending()) {
+            if let Some(l) = FileLock::try_exclusive(path, dir)? {
+                return Ok(l);
+            }
+            for e in crate::network::finish_deferred(self) {
+                eprintln!("berth: network teardown: {e}");
+            }
+        }
+        if dir {
+            FileLock::directory(path)
+        } else {
+            FileLock::exclusive(path)
+        }
     }
 
     pub(crate) fn load_names(&self) -> Result<BTreeMap<String, String>> {
