@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -83,35 +83,9 @@ fn serve(img: Arc<Image>, half: usize) -> (String, Arc<Mutex<Vec<Option<String>>
 fn conn_loop(conn: TcpStream, img: &Image, half: usize, seen: &Mutex<Vec<Option<String>>>) {
     let mut w = conn.try_clone().unwrap();
     let mut r = BufReader::new(conn);
-    loop {
-        let mut line = String::new();
-        if r.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        let mut parts = line.split_whitespace();
-        let method = parts.next().unwrap_or("").to_string();
-        let path = parts.next().unwrap_or("").to_string();
-        let mut range = None;
-        let mut len = 0usize;
-        loop {
-            let mut h = String::new();
-            if r.read_line(&mut h).unwrap_or(0) == 0 {
-                return;
-            }
-            let h = h.trim_end();
-            if h.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = h.split_once(':') {
-                match k.trim().to_ascii_lowercase().as_str() {
-                    "range" => range = Some(v.trim().to_string()),
-                    "content-length" => len = v.trim().parse().unwrap_or(0),
-                    _ => {}
-                }
-            }
-        }
-        let mut body = vec![0u8; len];
-        let _ = r.read_exact(&mut body);
+    while let Some(req) = berth_testkit::read_http_request(&mut r) {
+        let (method, path) = (req.method.as_str(), req.path.as_str());
+        let range = req.header("range").map(str::to_string);
         let layer_path = format!("/v2/test/big/blobs/{}", img.layer_digest);
         let (status, ctype, extra, data): (u16, &str, String, &[u8]) = if path == "/v2/" {
             (200, "application/json", String::new(), b"{}")

@@ -1,9 +1,11 @@
 //! Helpers that the integration tests of several crates share: layer
 //! tarballs (busybox, one file), a free loopback port, whether a tool is
-//! installed, and the form of a shipped binary. Each crate's
+//! installed, the form of a shipped binary, and reading one HTTP/1.1
+//! request for the tests' stub servers. Each crate's
 //! `tests/common/mod.rs` re-exports what its tests use.
 #![forbid(unsafe_code)]
 
+use std::io::BufRead;
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -18,6 +20,67 @@ pub fn have(tool: &str) -> bool {
         .status()
         .map(|s| s.success())
         .unwrap_or(false)
+}
+
+/// One HTTP/1.1 request as a test server received it.
+#[derive(Debug, Clone)]
+pub struct HttpRequest {
+    pub method: String,
+    pub path: String,
+    /// In the order received; names lower-cased, names and values trimmed.
+    pub headers: Vec<(String, String)>,
+    /// `Content-Length` bytes (none if absent or unparsable).
+    pub body: Vec<u8>,
+}
+
+impl HttpRequest {
+    /// The first header called `name` (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Reads one request (request line, headers, `Content-Length` body) from
+/// `r`. None at end of stream or on an I/O error, including a short body.
+/// Header lines without a colon are skipped.
+pub fn read_http_request(r: &mut impl BufRead) -> Option<HttpRequest> {
+    let mut line = String::new();
+    if r.read_line(&mut line).unwrap_or(0) == 0 {
+        return None;
+    }
+    let mut parts = line.split_whitespace();
+    let method = parts.next().unwrap_or("").to_string();
+    let path = parts.next().unwrap_or("").to_string();
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        if r.read_line(&mut h).unwrap_or(0) == 0 {
+            return None;
+        }
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+        }
+    }
+    let mut req = HttpRequest {
+        method,
+        path,
+        headers,
+        body: Vec::new(),
+    };
+    let len = req
+        .header("content-length")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(0);
+    req.body.resize(len, 0);
+    r.read_exact(&mut req.body).ok()?;
+    Some(req)
 }
 
 /// A TCP port free on 127.0.0.1 right now.

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
@@ -423,45 +423,13 @@ fn serve_conn(conn: TcpStream, log: &Mutex<Vec<String>>, handler: &Handler) {
     conn.set_read_timeout(Some(Duration::from_secs(10))).ok();
     let mut w = conn.try_clone().unwrap();
     let mut r = BufReader::new(conn);
-    loop {
-        let mut line = String::new();
-        if r.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        let mut parts = line.split_whitespace();
-        let method = parts.next().unwrap_or("").to_string();
-        let path = parts.next().unwrap_or("").to_string();
-        let mut headers = Vec::new();
-        loop {
-            let mut h = String::new();
-            if r.read_line(&mut h).unwrap_or(0) == 0 {
-                return;
-            }
-            let h = h.trim_end();
-            if h.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = h.split_once(':') {
-                headers.push((k.trim().to_string(), v.trim().to_string()));
-            }
-        }
+    while let Some(req) = berth_testkit::read_http_request(&mut r) {
         let req = FakeReq {
-            method,
-            path,
-            headers,
-            body: Vec::new(),
+            method: req.method,
+            path: req.path,
+            headers: req.headers,
+            body: req.body,
         };
-        let mut body = Vec::new();
-        if let Some(n) = req
-            .header("content-length")
-            .and_then(|v| v.parse::<usize>().ok())
-        {
-            body.resize(n, 0);
-            if r.read_exact(&mut body).is_err() {
-                return;
-            }
-        }
-        let req = FakeReq { body, ..req };
         log.lock()
             .unwrap()
             .push(format!("{} {}", req.method, req.path));
