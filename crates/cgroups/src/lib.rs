@@ -593,7 +593,6 @@ fn is_fake_tree(dir: &Path) -> bool {
     }
 }
 
-/// The cgroup part of the runtime-spec "features" document.
 /// Moving a process into a cgroup (a write to `cgroup.procs`) takes the
 /// kernel's cgroup threadgroup lock for writing, and the first such write
 /// after a quiet spell waits for an RCU grace period (5-20 ms here) before
@@ -629,6 +628,7 @@ fn prime_attach_now() -> Option<()> {
     std::fs::write(dir.join("cgroup.procs"), std::process::id().to_string()).ok()
 }
 
+/// The cgroup part of the runtime-spec "features" document.
 pub fn features() -> serde_json::Value {
     serde_json::json!({
         "v1": true,

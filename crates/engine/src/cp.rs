@@ -343,15 +343,14 @@ impl Engine {
         // the container's own files (unless a mount of the user's covers
         // them): read from those. (A copy into them writes the rootfs below,
         // as docker's cannot replace a mounted file either.)
-        let made = ["/etc/hostname", "/etc/hosts", "/etc/resolv.conf"]
-            .into_iter()
-            .filter(|_| reading)
-            .find(|f| p == *f && best.map_or(true, |m| m.destination.len() < p.len()))
-            .map(|f| (self.container_dir(&c.id).join("userdata"), &f[4..]))
-            .filter(|(dir, f)| dir.join(&f[1..]).is_file());
-        let best = if made.is_some() { None } else { best };
+        let userdata = self.container_dir(&c.id).join("userdata");
+        let made = ["/etc/hostname", "/etc/hosts", "/etc/resolv.conf"].contains(&p.as_str())
+            && reading
+            && best.map_or(true, |m| m.destination != p)
+            && userdata.join(&p["/etc/".len()..]).is_file();
+        let made = made.then(|| (userdata, p["/etc".len()..].to_string()));
         let (root, path, read_only) = match (made, best) {
-            (Some((dir, f)), _) => (dir, f.to_string(), None),
+            (Some((dir, f)), _) => (dir, f, None),
             (None, Some(m)) => {
                 let rest = &p[m.destination.len()..];
                 let root = if m.kind == "volume" {

@@ -214,7 +214,8 @@ fn rewrite(e: &Engine, id: &str, name: &str, f: impl FnOnce(&str) -> String) -> 
     }
     let b = std::fs::read_to_string(&base)
         .map_err(|er| Error::io(format!("cannot read {}", base.display()), er))?;
-    crate::fsutil::write_atomic(&cur, f(&b).as_bytes())
+    // Made again from the records at every start: no fsync (as at create).
+    crate::fsutil::write_atomic_with(&cur, f(&b).as_bytes(), crate::fsutil::Durability::Atomic)
 }
 
 /// At start: makes the netns and attaches it to the container's network

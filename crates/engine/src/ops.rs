@@ -1147,7 +1147,15 @@ impl Engine {
                 rt.display()
             )));
         };
-        let master = relay.take_master()?;
+        let master = relay.take_master().inspect_err(|_| {
+            // The process runs (our child: we are its subreaper) but
+            // cannot be attached: not left behind.
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            let _ = sys::waitpid(pid, false);
+        })?;
         let ExecStdio { stdin, stdout, .. } = stdio;
         let pump = stdin.is_none();
         drop(stdin);

@@ -121,12 +121,12 @@ pub fn short_hash(parts: &[&str]) -> String {
     format!("{h:016x}")
 }
 
-/// The host-side veth name of `container` on `network` (stable, so a
-/// teardown without state still finds it).
 /// Host veths being deleted after their container's teardown: `vbx` and
 /// 12 hex digits (stable names are `vb` and 11 hex digits).
 pub const DYING_VETH_PREFIX: &str = "vbx";
 
+/// The host-side veth name of `container` on `network` (stable, so a
+/// teardown without state still finds it).
 pub fn veth_name(container: &str, network: &str) -> String {
     format!("vb{}", &short_hash(&[container, network])[..11])
 }
