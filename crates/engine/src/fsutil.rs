@@ -24,6 +24,18 @@ pub enum Durability {
     Atomic,
 }
 
+impl Durability {
+    /// How a container's records are written: `--rm` ones are not kept
+    /// over a crash.
+    pub fn for_container(auto_remove: bool) -> Durability {
+        if auto_remove {
+            Durability::Atomic
+        } else {
+            Durability::Durable
+        }
+    }
+}
+
 /// [`write_atomic`] with the durability chosen by the caller.
 pub fn write_atomic_with(path: &Path, data: &[u8], durability: Durability) -> Result<()> {
     let durable = durability == Durability::Durable;

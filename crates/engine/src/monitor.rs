@@ -265,30 +265,8 @@ impl Attached {
     /// Copies the container's stdout and stderr to `out` and `err` until it
     /// exits; returns its exit code.
     pub fn wait(mut self, out: &mut dyn Write, err: &mut dyn Write) -> Result<i32> {
-        let mut hdr = [0u8; 8];
-        loop {
-            if self.sock.read_exact(&mut hdr).is_err() {
-                break;
-            }
-            let len = u32::from_be_bytes([hdr[4], hdr[5], hdr[6], hdr[7]]) as usize;
-            let mut data = vec![0u8; len];
-            if self.sock.read_exact(&mut data).is_err() {
-                break;
-            }
-            match hdr[0] {
-                STREAM_STDOUT => {
-                    let _ = out.write_all(&data);
-                    let _ = out.flush();
-                }
-                STREAM_STDERR => {
-                    let _ = err.write_all(&data);
-                    let _ = err.flush();
-                }
-                STREAM_EXIT if len == 4 => {
-                    return Ok(i32::from_be_bytes([data[0], data[1], data[2], data[3]]));
-                }
-                _ => {}
-            }
+        if let Some(code) = read_frames(&mut self.sock, out, err) {
+            return Ok(code);
         }
         // The monitor went away without an exit frame.
         let st = match self.engine.state(&self.id) {
@@ -306,19 +284,36 @@ impl Attached {
     }
 }
 
-/// Reads (and drops) a connection's output until the exit frame; `None`
-/// if the monitor closed it without one.
-pub(crate) fn exit_frame(mut sock: UnixStream) -> Option<i32> {
+/// Copies a connection's output frames to `out` and `err` until the exit
+/// frame; its code, or `None` if the monitor closed it without one.
+fn read_frames(sock: &mut UnixStream, out: &mut dyn Write, err: &mut dyn Write) -> Option<i32> {
     let mut hdr = [0u8; 8];
     loop {
         sock.read_exact(&mut hdr).ok()?;
         let len = u32::from_be_bytes([hdr[4], hdr[5], hdr[6], hdr[7]]) as usize;
         let mut data = vec![0u8; len];
         sock.read_exact(&mut data).ok()?;
-        if hdr[0] == STREAM_EXIT && len == 4 {
-            return Some(i32::from_be_bytes([data[0], data[1], data[2], data[3]]));
+        match hdr[0] {
+            STREAM_STDOUT => {
+                let _ = out.write_all(&data);
+                let _ = out.flush();
+            }
+            STREAM_STDERR => {
+                let _ = err.write_all(&data);
+                let _ = err.flush();
+            }
+            STREAM_EXIT if len == 4 => {
+                return Some(i32::from_be_bytes([data[0], data[1], data[2], data[3]]));
+            }
+            _ => {}
         }
     }
+}
+
+/// Reads (and drops) a connection's output until the exit frame; `None`
+/// if the monitor closed it without one.
+pub(crate) fn exit_frame(mut sock: UnixStream) -> Option<i32> {
+    read_frames(&mut sock, &mut std::io::sink(), &mut std::io::sink())
 }
 
 /// Connects to a running container's attach socket.

@@ -220,11 +220,7 @@ impl Engine {
             }
         }
         let _l = self.lock_store()?;
-        let durability = if gen.container.host_config.auto_remove {
-            Durability::Atomic
-        } else {
-            Durability::Durable
-        };
+        let durability = Durability::for_container(gen.container.host_config.auto_remove);
         let name = self.reserve_name(opts.name.as_deref(), &id, durability)?;
         let mut c = gen.container.clone();
         c.id = id.clone();
@@ -633,6 +629,7 @@ impl Engine {
         if !dir.exists() {
             return Ok(());
         }
+        let durability = self.durability(id);
         {
             let _c = self.lock_container(id)?;
             let st = self.load_state_raw(id).unwrap_or_default();
@@ -643,7 +640,7 @@ impl Engine {
                 )));
             }
             // (A --rm container's records are not kept over a crash.)
-            if self.durability(id) == Durability::Durable {
+            if durability == Durability::Durable {
                 let mut st2 = st.clone();
                 st2.status = Status::Removing;
                 let _ = self.save_state(id, &st2);
@@ -662,7 +659,7 @@ impl Engine {
         let before = names.len();
         names.retain(|_, v| v != id);
         if names.len() != before {
-            self.save_names_with(&names, self.durability(id))?;
+            self.save_names_with(&names, durability)?;
         }
         std::fs::remove_dir_all(&dir).ctx(|| format!("cannot remove {}", dir.display()))
     }

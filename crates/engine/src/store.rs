@@ -261,11 +261,7 @@ impl Engine {
     }
 
     pub(crate) fn save_config(&self, c: &Container) -> Result<()> {
-        let d = if c.host_config.auto_remove {
-            Durability::Atomic
-        } else {
-            Durability::Durable
-        };
+        let d = Durability::for_container(c.host_config.auto_remove);
         fsutil::write_json_with(&self.container_dir(&c.id).join(CONFIG), c, d)
     }
 

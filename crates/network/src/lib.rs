@@ -785,7 +785,7 @@ impl<H: Host> Manager<H> {
     /// ports' rules and netns go; its addresses, returned, stay leased but
     /// marked releasing (not handed out, not users of the network, no
     /// names). Carries on past failures and returns every error.
-    fn retire(&mut self, id: &str) -> (Vec<String>, Vec<Ipv4Addr>, Vec<Error>) {
+    fn retire(&mut self, id: &str) -> (Vec<String>, Vec<(String, Ipv4Addr)>, Vec<Error>) {
         match self.lock() {
             Ok(_l) => self.retire_locked(id),
             Err(e) => {
@@ -797,7 +797,7 @@ impl<H: Host> Manager<H> {
     }
 
     /// [`Manager::retire`] for a caller holding the lock.
-    fn retire_locked(&mut self, id: &str) -> (Vec<String>, Vec<Ipv4Addr>, Vec<Error>) {
+    fn retire_locked(&mut self, id: &str) -> (Vec<String>, Vec<(String, Ipv4Addr)>, Vec<Error>) {
         let mut errs = Vec::new();
         let cn = match self.container(id) {
             Ok(c) => c,
@@ -855,7 +855,7 @@ impl<H: Host> Manager<H> {
                     for (ip, l) in a.leases.iter_mut().filter(|(_, l)| l.container == id) {
                         l.releasing = true;
                         l.names.clear();
-                        ips.push(*ip);
+                        ips.push((n.name.clone(), *ip));
                     }
                     if ips.len() != before {
                         if let Err(e) = write_json(&p, &a) {
@@ -899,7 +899,12 @@ impl<H: Host> Manager<H> {
     /// The rest of a teardown after [`Manager::retire`]: the veths deleted
     /// without the lock (other network changes need not wait for the
     /// kernel), then, under it, the addresses released.
-    fn finish_teardown(&mut self, id: &str, dying: &[String], ips: &[Ipv4Addr]) -> Vec<Error> {
+    fn finish_teardown(
+        &mut self,
+        id: &str,
+        dying: &[String],
+        ips: &[(String, Ipv4Addr)],
+    ) -> Vec<Error> {
         let mut errs = Vec::new();
         for d in dying {
             if let Err(e) = self.host.delete_link(d) {
@@ -914,20 +919,21 @@ impl<H: Host> Manager<H> {
     }
 
     /// The last part (caller holds the lock): the container's addresses
-    /// `ips` are released (a new start may hold others by now).
-    fn release_leases(&mut self, id: &str, ips: &[Ipv4Addr]) -> Vec<Error> {
+    /// `ips` (network, address) are released (a new start may hold others
+    /// by now). Only those networks' lease files are read.
+    fn release_leases(&mut self, id: &str, ips: &[(String, Ipv4Addr)]) -> Vec<Error> {
         let mut errs = Vec::new();
-        let nets = self.list().unwrap_or_else(|e| {
-            errs.push(e);
-            Vec::new()
-        });
-        for n in &nets {
-            let p = self.ipam_file(&n.name);
+        let mut nets: Vec<&str> = ips.iter().map(|(n, _)| n.as_str()).collect();
+        nets.sort();
+        nets.dedup();
+        for n in nets {
+            let p = self.ipam_file(n);
             match read_json::<Allocations>(&p) {
                 Ok(Some(mut a)) => {
                     let before = a.leases.len();
-                    a.leases
-                        .retain(|ip, l| l.container != id || !ips.contains(ip));
+                    a.leases.retain(|ip, l| {
+                        l.container != id || !ips.iter().any(|(m, x)| m == n && x == ip)
+                    });
                     if a.leases.len() != before {
                         if let Err(e) = write_json(&p, &a) {
                             errs.push(e);

@@ -268,7 +268,7 @@ fn retire_and_release() {
     m.connect(B, "db", &n, &Join::default(), &[]).unwrap();
     let (dying, ips, errs) = m.retire(A);
     assert!(errs.is_empty(), "{errs:?}");
-    assert_eq!(ips, vec![ep.ip]);
+    assert_eq!(ips, vec![(n.name.clone(), ep.ip)]);
     assert_eq!(dying.len(), 1);
     assert!(dying[0].starts_with(DYING_VETH_PREFIX) && dying[0].len() <= 15);
     assert!(!m.host.links.contains(&ep.host_veth));
