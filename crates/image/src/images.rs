@@ -552,7 +552,7 @@ impl Store {
         let stale: Vec<ChainId> = lowers
             .iter()
             .filter_map(|l| self.snapshot_of(l.as_ref()))
-            .filter(|c| self.snapshots.state(c) != SnapshotState::Ready)
+            .filter(|c| !self.snapshots.exists(c))
             .collect();
         if stale.is_empty() {
             return Ok(());

@@ -97,29 +97,29 @@ impl SnapshotStore {
 
     /// Whether a complete, usable snapshot exists (not a [`SnapshotState::Stale`] one).
     pub fn exists(&self, chain: &ChainId) -> bool {
-        self.state(chain) == SnapshotState::Ready
+        self.ready_meta(chain).is_some()
     }
 
     /// Whether `chain` is missing, ready, or stale (see [`SnapshotState`]).
     pub fn state(&self, chain: &ChainId) -> SnapshotState {
-        let dir = self.path(chain);
-        let data = match fs::read(dir.join("meta.json")) {
-            Ok(d) => d,
-            Err(e) if e.kind() == io::ErrorKind::NotFound && !dir.exists() => {
-                return SnapshotState::Missing
-            }
-            Err(_) => return SnapshotState::Stale,
-        };
-        match serde_json::from_slice::<SnapshotMeta>(&data) {
-            Ok(m)
-                if &m.chain_id == chain
-                    && self.fs_path(chain).is_dir()
-                    && m.unsynced_boot.as_deref().map_or(true, |b| b == boot_id()) =>
-            {
-                SnapshotState::Ready
-            }
-            _ => SnapshotState::Stale,
+        if self.ready_meta(chain).is_some() {
+            SnapshotState::Ready
+        } else if self.path(chain).exists() {
+            SnapshotState::Stale
+        } else {
+            SnapshotState::Missing
         }
+    }
+
+    /// The metadata of a ready snapshot (its tree there, written in this
+    /// boot or known to be on disk); `None` if it is missing or stale.
+    fn ready_meta(&self, chain: &ChainId) -> Option<SnapshotMeta> {
+        let data = fs::read(self.path(chain).join("meta.json")).ok()?;
+        let m: SnapshotMeta = serde_json::from_slice(&data).ok()?;
+        let ready = &m.chain_id == chain
+            && self.fs_path(chain).is_dir()
+            && m.unsynced_boot.as_deref().map_or(true, |b| b == boot_id());
+        ready.then_some(m)
     }
 
     /// Make snapshots written without a sync durable (one `syncfs`) and
@@ -264,9 +264,9 @@ impl SnapshotStore {
         opts: &UnpackOptions,
         check: impl FnOnce() -> Result<()>,
     ) -> Result<StagedSnapshot> {
-        if self.exists(chain) {
+        if let Some(meta) = self.ready_meta(chain) {
             return Ok(StagedSnapshot {
-                meta: self.meta(chain)?,
+                meta,
                 work: None,
                 dest: self.path(chain),
                 store: self.clone(),
@@ -368,8 +368,8 @@ impl StagedSnapshot {
         // to move aside (one process at a time, so that none moves aside
         // what another has just put in place).
         let _lock = FileLock::acquire(&self.store.dir.join(REPLACE_LOCK), LockKind::Exclusive)?;
-        if self.store.exists(chain) {
-            return Ok((self.store.meta(chain)?, false));
+        if let Some(meta) = self.store.ready_meta(chain) {
+            return Ok((meta, false));
         }
         let trash = self.store.tmp.join(unique_name("del-"));
         match fs::rename(&self.dest, &trash) {
