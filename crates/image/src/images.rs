@@ -137,7 +137,15 @@ pub struct GcReport {
     pub temp_files: usize,
     /// Bytes of blobs deleted.
     pub bytes: u64,
+    /// Bytes of the temp entries deleted (blobs and layers being written
+    /// by processes that were killed).
+    pub temp_bytes: u64,
 }
+
+/// The exclusive GC lock ([`Store::gc_lock`]): no lease is held anywhere
+/// while it is, so no pull, unpack or container create is in progress.
+#[derive(Debug)]
+pub struct GcLock(FileLock);
 
 /// The image store.
 #[derive(Debug, Clone)]
@@ -638,7 +646,27 @@ impl Store {
     /// write to finish; must not be called while this process holds a
     /// lease or a [`crate::BlobWriter`].
     pub fn gc(&self, keep: &HashSet<ChainId>) -> Result<GcReport> {
-        let _gc = FileLock::acquire(&self.root.join(GC_LOCK), LockKind::Exclusive)?;
+        let held = self.gc_lock()?;
+        self.gc_locked(&held, keep)
+    }
+
+    /// Waits for the exclusive GC lock (for every lease to be released).
+    /// Whoever decides with it held that an image is unused (`rmi`,
+    /// `image prune`) is sure no container create is about to use it: a
+    /// create holds a lease from resolving its image until its record is
+    /// written. The process must hold no lease itself.
+    pub fn gc_lock(&self) -> Result<GcLock> {
+        FileLock::acquire(&self.root.join(GC_LOCK), LockKind::Exclusive).map(GcLock)
+    }
+
+    /// [`Store::gc_lock`] without waiting: `None` while a lease is held.
+    pub fn try_gc_lock(&self) -> Result<Option<GcLock>> {
+        Ok(FileLock::try_acquire(&self.root.join(GC_LOCK), LockKind::Exclusive)?.map(GcLock))
+    }
+
+    /// [`Store::gc`] with the GC lock already held (`keep` computed under it).
+    pub fn gc_locked(&self, held: &GcLock, keep: &HashSet<ChainId>) -> Result<GcReport> {
+        debug_assert_eq!(held.0.kind(), LockKind::Exclusive);
         let db = self.db()?;
         let mut blobs: HashSet<Digest> = HashSet::new();
         let mut snaps: HashSet<ChainId> = keep.clone();
@@ -694,14 +722,25 @@ impl Store {
                 report.snapshots.push(c);
             }
         }
-        report.temp_files = self.content.clean_temp()?;
-        // Leftover atomic-write temp files of images.json.
+        (report.temp_files, report.temp_bytes) = self.content.clean_temp()?;
+        // Atomic-write temp files of images.json left by killed processes
+        // (a live one may be writing under the metadata lock alone).
+        let prefix = format!(".{DB_FILE}.tmp-");
         if let Ok(rd) = fs::read_dir(&self.root) {
             for e in rd.flatten() {
                 let n = e.file_name();
-                if n.to_string_lossy().starts_with(".images.json.tmp-") {
-                    fs::remove_file(e.path()).ctx(|| format!("remove {}", e.path().display()))?;
-                    report.temp_files += 1;
+                if crate::fsutil::temp_owner_alive(&n.to_string_lossy(), &prefix) == Some(false) {
+                    let size = e.metadata().map(|m| m.len()).unwrap_or(0);
+                    match fs::remove_file(e.path()) {
+                        Ok(()) => {
+                            report.temp_files += 1;
+                            report.temp_bytes += size;
+                        }
+                        Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+                        Err(err) => {
+                            return Err(Error::io(format!("remove {}", e.path().display()), err))
+                        }
+                    }
                 }
             }
         }

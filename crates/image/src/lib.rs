@@ -30,7 +30,7 @@ pub use changes::ChangeError;
 pub use digest::{chain_ids, ChainId, Digest};
 pub use error::{Error, Result};
 pub use fsutil::boot_id;
-pub use images::{GcReport, ImageDb, ImageInfo, ImageRecord, LayerRecord, Store};
+pub use images::{GcLock, GcReport, ImageDb, ImageInfo, ImageRecord, LayerRecord, Store};
 pub use manifest::{Descriptor, ImageConfig, Index, Manifest, ManifestDoc, ManifestKind, Platform};
 pub use reference::{Reference, ReferenceError};
 pub use snapshot::{overlay_options, SnapshotMeta, SnapshotState, SnapshotStore, StagedSnapshot};

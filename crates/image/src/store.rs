@@ -25,13 +25,17 @@ use std::time::{Duration, SystemTime};
 
 use crate::digest::{Digest, Hasher};
 use crate::error::{Error, IoContext, Result};
-use crate::fsutil::{fsync_dir, mkdir_all, unique_name, Writeback};
+use crate::fsutil::{fsync_dir, mkdir_all, temp_owner_alive, tree_size, unique_name, Writeback};
 use crate::lock::{FileLock, LockKind};
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 
 /// Name of the lease lock file (see [`crate::lock`]).
 pub const GC_LOCK: &str = "gc.lock";
+
+/// The prefixes of the temp entries processes make in `tmp/` (blobs being
+/// written, snapshots being unpacked, snapshots being deleted).
+pub(crate) const TEMP_PREFIXES: [&str; 3] = ["blob-", "snap-", "del-"];
 
 /// Directory under the temp area that holds resumable partial blobs.
 pub const PARTIAL_DIR: &str = "partial";
@@ -68,9 +72,16 @@ impl ContentStore {
         self.blobs.join(digest.hex())
     }
 
-    /// Take a shared lease that keeps garbage collection away.
+    /// Take a shared lease that keeps garbage collection away. The first
+    /// lease a process takes also reclaims what killed processes left in
+    /// `tmp/` ([`ContentStore::reclaim_dead_temp`]).
     pub fn lease(&self) -> Result<FileLock> {
-        FileLock::acquire(&self.root.join(GC_LOCK), LockKind::Shared)
+        static RECLAIMED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        let lease = FileLock::acquire(&self.root.join(GC_LOCK), LockKind::Shared)?;
+        if !RECLAIMED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            let _ = self.reclaim_dead_temp();
+        }
+        Ok(lease)
     }
 
     /// Start writing a blob. `expected` and `size`, if given, are verified
@@ -316,24 +327,49 @@ impl ContentStore {
     }
 
     /// Remove every temp file. Only safe while holding the exclusive GC
-    /// lock (no live writer); returns how many were removed.
-    pub(crate) fn clean_temp(&self) -> Result<usize> {
-        let mut n = 0;
+    /// lock (no live writer); returns how many were removed and their bytes.
+    pub(crate) fn clean_temp(&self) -> Result<(usize, u64)> {
+        self.remove_temp(|_| true)
+    }
+
+    /// Remove the temp entries (`blob-*`, `snap-*`, `del-*`) whose
+    /// process is gone: a pull, load, import or unpack killed half way
+    /// (see [`crate::fsutil::temp_owner_alive`]). Safe at any time: entries
+    /// of live processes and resumable partial downloads stay. Returns how
+    /// many were removed and their bytes.
+    pub fn reclaim_dead_temp(&self) -> Result<(usize, u64)> {
+        self.remove_temp(|name| {
+            TEMP_PREFIXES
+                .iter()
+                .any(|p| temp_owner_alive(name, p) == Some(false))
+        })
+    }
+
+    fn remove_temp(&self, pick: impl Fn(&str) -> bool) -> Result<(usize, u64)> {
+        let (mut n, mut bytes) = (0, 0);
         for e in fs::read_dir(&self.tmp).ctx(|| format!("list {}", self.tmp.display()))? {
             let e = e.ctx(|| format!("list {}", self.tmp.display()))?;
+            if !pick(&e.file_name().to_string_lossy()) {
+                continue;
+            }
             let p = e.path();
+            let size = tree_size(&p);
             let res = if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
                 fs::remove_dir_all(&p)
             } else {
                 fs::remove_file(&p)
             };
             match res {
-                Ok(()) => n += 1,
+                Ok(()) => {
+                    n += 1;
+                    bytes += size;
+                }
+                // Another process reclaimed it first.
                 Err(err) if err.kind() == io::ErrorKind::NotFound => {}
                 Err(err) => return Err(Error::io(format!("remove {}", p.display()), err)),
             }
         }
-        Ok(n)
+        Ok((n, bytes))
     }
 
     /// The temp directory (same filesystem as the blobs).
@@ -879,8 +915,39 @@ mod tests {
 
         // gc is unchanged: all of tmp/ goes, fresh partials included.
         fs::write(&recent, &blob(2)[..4000]).unwrap();
-        assert_eq!(s.clean_temp().unwrap(), 2, "partial/ and blob-x");
+        assert_eq!(s.clean_temp().unwrap().0, 2, "partial/ and blob-x");
         assert_eq!(tmp_count(&s), 0);
+    }
+
+    /// What a killed pull or unpack left (its pid gone) is reclaimed and
+    /// counted; what live writers are making, partial downloads and names
+    /// of unknown owners stay.
+    #[test]
+    fn reclaim_dead_temp_removes_only_what_dead_processes_left() {
+        let (_d, s) = store();
+        // (Its lease is the process's first: it reclaims before the junk is made.)
+        let mut w = s.writer(None, None).unwrap();
+        w.write_all(b"live").unwrap();
+        let mut c = std::process::Command::new("true").spawn().unwrap();
+        let dead = c.id();
+        c.wait().unwrap();
+        fs::write(s.tmp_dir().join(format!("blob-{dead}.7-1-0")), [1u8; 10]).unwrap();
+        let snap = s.tmp_dir().join(format!("snap-{dead}.7-1-1"));
+        fs::create_dir_all(snap.join("fs/etc")).unwrap();
+        fs::write(snap.join("fs/etc/x"), [2u8; 5]).unwrap();
+        fs::write(s.tmp_dir().join(format!("del-{dead}-1-2")), [3u8; 1]).unwrap();
+        fs::write(s.tmp_dir().join("blob-x"), b"x").unwrap();
+        mkdir_all(&s.tmp_dir().join(PARTIAL_DIR)).unwrap();
+        assert_eq!(s.reclaim_dead_temp().unwrap(), (3, 16));
+        let mut left: Vec<String> = fs::read_dir(s.tmp_dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left.len(), 3, "{left:?}");
+        assert!(left.contains(&"blob-x".to_string()) && left.contains(&PARTIAL_DIR.to_string()));
+        let (d, n) = w.commit().unwrap();
+        assert_eq!((s.read(&d, 10).unwrap(), n), (b"live".to_vec(), 4));
     }
 
     #[test]
@@ -889,7 +956,7 @@ mod tests {
         fs::write(s.blobs.join("not-a-digest"), b"x").unwrap();
         fs::write(s.tmp_dir().join("blob-stale"), b"x").unwrap();
         assert!(s.list().unwrap().is_empty());
-        assert_eq!(s.clean_temp().unwrap(), 1);
+        assert_eq!(s.clean_temp().unwrap().0, 1);
         assert_eq!(tmp_count(&s), 0);
     }
 }
