@@ -8,7 +8,7 @@ use crate::logs::{self, LogsOptions};
 use crate::monitor::{self, Attached, Launch};
 use crate::options::CreateOptions;
 use crate::spec::{self, SpecContext};
-use crate::store::{monitor_alive, CONFIG};
+use crate::store::{monitor_alive, CreateGuard, CONFIG};
 use crate::user::LayerView;
 use crate::{sys, timeutil, Engine};
 use serde_json::{json, Value};
@@ -174,9 +174,20 @@ impl Engine {
 
     /// `create`: records a new container; returns its id.
     pub fn create(&self, opts: &CreateOptions) -> Result<String> {
+        self.create_guarded(opts).map(|(id, _)| id)
+    }
+
+    /// `create`, the container marked as being created (never pruned) until
+    /// the guard is dropped.
+    fn create_guarded(&self, opts: &CreateOptions) -> Result<(String, CreateGuard)> {
         if opts.image.is_empty() {
             return Err(Error::invalid("an image is required"));
         }
+        // A lease from resolving the image until the record is written:
+        // `rmi` and `image prune` decide under the exclusive GC lock that
+        // an image is unused, and GC keeps the layers of the containers it
+        // sees; neither runs in between.
+        let lease = self.images.lease()?;
         let info = self.images.resolve(&opts.image)?;
         let image_cfg = self.images.config(&info.record)?;
         let cc = image_cfg.config.clone().unwrap_or_default();
@@ -220,6 +231,16 @@ impl Engine {
             }
         }
         let _l = self.lock_store()?;
+        // Networks are removed under the store lock: the one prepared above
+        // is checked again under it (from here on the container record
+        // keeps `network rm` and `prune` away, see `prune_networks`).
+        if let crate::network::Mode::Bridge(n) = &net.mode {
+            if n != crate::network::DEFAULT_NETWORK {
+                crate::network::manager(self)
+                    .get(n)
+                    .map_err(|e| Error::msg(e.to_string()))?;
+            }
+        }
         let durability = Durability::for_container(gen.container.host_config.auto_remove);
         let name = self.reserve_name(opts.name.as_deref(), &id, durability)?;
         let mut c = gen.container.clone();
@@ -229,6 +250,7 @@ impl Engine {
         c.image_ref = opts.image.clone();
         c.image = info.record.id.to_string();
         c.lowers = lowers;
+        let mut guard = None;
         let r = (|| -> Result<()> {
             for d in ["", "upper", "work", "rootfs", "userdata", "bundle"] {
                 let p = if d.is_empty() {
@@ -237,6 +259,9 @@ impl Engine {
                     dir.join(d)
                 };
                 std::fs::create_dir(&p).ctx(|| format!("cannot create {}", p.display()))?;
+                if d.is_empty() {
+                    guard = Some(self.creating(&id)?);
+                }
                 if d.is_empty() && durability == Durability::Atomic {
                     let v = dir.join(crate::store::VOLATILE);
                     std::fs::write(&v, image::boot_id())
@@ -258,23 +283,28 @@ impl Engine {
             // Last: its presence makes the container exist.
             self.save_config(&c)
         })();
-        if let Err(e) = r {
-            let _ = std::fs::remove_dir_all(&dir);
-            if let Ok(mut names) = self.load_names() {
-                names.remove(&name);
-                let _ = self.save_names_with(&names, durability);
+        let guard = match (r, guard) {
+            (Ok(()), Some(g)) => g,
+            (r, _) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                if let Ok(mut names) = self.load_names() {
+                    names.remove(&name);
+                    let _ = self.save_names_with(&names, durability);
+                }
+                drop(_l);
+                drop(lease);
+                let _ = self.remove_anonymous_volumes(&c.mounts);
+                return Err(r.err().unwrap_or_else(|| Error::msg("create: no lock")));
             }
-            drop(_l);
-            let _ = self.remove_anonymous_volumes(&c.mounts);
-            return Err(e);
-        }
+        };
         drop(_l);
+        drop(lease);
         // New volumes are filled from the image now, as docker does.
         if let Err(e) = self.fill_volumes(&c) {
             let _ = self.remove_auto(&id);
             return Err(e);
         }
-        Ok(id)
+        Ok((id, guard))
     }
 
     pub(crate) fn mount_rootfs(&self, c: &Container) -> Result<()> {
@@ -447,14 +477,16 @@ impl Engine {
 
     /// `run` attached: create + start; read the output and exit code from
     /// the returned handle. A failed start of a `--rm` container removes it.
+    /// (Not pruned before it runs.)
     pub fn run(&self, opts: &CreateOptions) -> Result<Attached> {
-        let id = self.create(opts)?;
+        let (id, _creating) = self.create_guarded(opts)?;
         self.start_attached(&id)
     }
 
-    /// `run -d`: create + start; returns the id once the process runs.
+    /// `run -d`: create + start; returns the id once the process runs
+    /// (not pruned before).
     pub fn run_detached(&self, opts: &CreateOptions) -> Result<String> {
-        let id = self.create(opts)?;
+        let (id, _creating) = self.create_guarded(opts)?;
         self.start(&id)?;
         Ok(id)
     }
@@ -596,7 +628,12 @@ impl Engine {
     /// `rm [-f]`.
     pub fn remove(&self, container: &str, force: bool) -> Result<()> {
         let id = self.lookup(container)?;
-        let st = self.state(&id)?;
+        // A container whose records are unreadable is dead: removed as is.
+        let st = match self.state(&id) {
+            Err(Error::NoSuchContainer(_)) => return Err(Error::NoSuchContainer(container.into())),
+            Err(_) => self.readable_state(&id)?,
+            Ok(st) => st,
+        };
         if st.running() {
             if !force {
                 let what = if st.status == Status::Paused {
@@ -624,14 +661,27 @@ impl Engine {
     /// Removes a container that is not running: runtime state, cgroup,
     /// mounts, directory, name. Already gone is fine.
     pub(crate) fn remove_stopped(&self, id: &str) -> Result<()> {
+        self.remove_stopped_unless(id, false).map(|_| ())
+    }
+
+    /// [`Engine::remove_stopped`]; with `pruning`, a container being
+    /// created (or started by `run`) stays: false then. A removal killed
+    /// half way leaves the container dead (its directory and name kept)
+    /// or gone (its directory moved aside, reclaimed later), never in
+    /// between.
+    fn remove_stopped_unless(&self, id: &str, pruning: bool) -> Result<bool> {
         let _s = self.lock_store()?;
         let dir = self.container_dir(id);
         if !dir.exists() {
-            return Ok(());
+            return Ok(!pruning);
+        }
+        if pruning && self.being_created(id) {
+            return Ok(false);
         }
         let durability = self.durability(id);
-        {
+        let trash = {
             let _c = self.lock_container(id)?;
+            // (Unreadable: a dead container.)
             let st = self.load_state_raw(id).unwrap_or_default();
             if st.running() && monitor_alive(&st) {
                 return Err(Error::Conflict(format!(
@@ -654,28 +704,117 @@ impl Engine {
                     rootfs.display()
                 )));
             }
-        }
+            // From here the container is gone, whatever happens to us.
+            self.retire_dir(id)?
+        };
         let mut names = self.load_names()?;
         let before = names.len();
         names.retain(|_, v| v != id);
         if names.len() != before {
             self.save_names_with(&names, durability)?;
         }
-        std::fs::remove_dir_all(&dir).ctx(|| format!("cannot remove {}", dir.display()))
+        std::fs::remove_dir_all(&trash).ctx(|| format!("cannot remove {}", trash.display()))?;
+        Ok(true)
     }
 
-    /// `container prune`: removes every container that is not running;
-    /// returns their ids.
+    /// `container prune`: removes every container that is not running
+    /// (dead ones included); returns their ids. Containers that vanish,
+    /// start or are being created meanwhile are left alone; an error on
+    /// one does not stop the others (the first is returned at the end).
     pub fn prune(&self) -> Result<Vec<String>> {
-        let mut out = Vec::new();
-        for id in self.ids()? {
-            let st = self.state(&id)?;
-            if !st.running() {
-                self.remove_stopped(&id)?;
-                out.push(id);
+        let (ids, errs) = self.prune_containers();
+        match errs.into_iter().next() {
+            Some(e) => Err(e),
+            None => Ok(ids),
+        }
+    }
+
+    /// [`Engine::prune`]: the ids removed and the errors met on the way.
+    pub fn prune_containers(&self) -> (Vec<String>, Vec<Error>) {
+        let (mut out, mut errs) = (Vec::new(), Vec::new());
+        let ids = match self.ids() {
+            Ok(ids) => ids,
+            Err(e) => return (out, vec![e]),
+        };
+        for id in ids {
+            match self.readable_state(&id) {
+                Ok(st) if st.running() => continue,
+                Ok(_) => {}
+                Err(Error::NoSuchContainer(_)) => continue,
+                Err(e) => {
+                    errs.push(e);
+                    continue;
+                }
+            }
+            match self.remove_stopped_unless(&id, true) {
+                Ok(true) => out.push(id),
+                // Being created, started meanwhile, or gone.
+                Ok(false) | Err(Error::Conflict(_)) | Err(Error::NoSuchContainer(_)) => {}
+                Err(e) => errs.push(e),
             }
         }
-        Ok(out)
+        (out, errs)
+    }
+
+    /// Networks that containers being created will attach to.
+    fn networks_being_attached(&self) -> std::collections::HashSet<String> {
+        self.ids()
+            .unwrap_or_default()
+            .iter()
+            .filter(|id| self.being_created(id))
+            .filter_map(|id| self.load_config(id).ok())
+            .map(|c| c.host_config.network_mode)
+            .collect()
+    }
+
+    /// `network rm`: as the network manager's, but a network a container
+    /// being created is about to attach to is in use too.
+    pub fn remove_network(&self, name_or_id: &str) -> Result<network::Network> {
+        let _s = self.lock_store()?;
+        let mut m = crate::network::manager(self);
+        let n = m.get(name_or_id).map_err(|e| Error::msg(e.to_string()))?;
+        if self.networks_being_attached().contains(&n.name) {
+            return Err(Error::Conflict(format!(
+                "error while removing network: network {} id {} has active endpoints",
+                n.name, n.id
+            )));
+        }
+        m.remove(&n.name).map_err(|e| match e {
+            network::Error::Conflict(m) => Error::Conflict(m),
+            network::Error::Invalid(m) => Error::InvalidArgument(m),
+            e => Error::msg(e.to_string()),
+        })
+    }
+
+    /// `network prune`: the user networks no container uses or is about
+    /// to (one being created); a network that vanishes or gets a user
+    /// meanwhile is skipped. The names removed and the errors met.
+    pub fn prune_networks(&self) -> (Vec<String>, Vec<String>) {
+        let (mut out, mut errs) = (Vec::new(), Vec::new());
+        let _s = match self.lock_store() {
+            Ok(l) => l,
+            Err(e) => return (out, vec![e.to_string()]),
+        };
+        let busy = self.networks_being_attached();
+        let mut m = crate::network::manager(self);
+        let list = match m.list() {
+            Ok(l) => l,
+            Err(e) => return (out, vec![e.to_string()]),
+        };
+        for n in list {
+            if n.name == crate::network::DEFAULT_NETWORK || busy.contains(&n.name) {
+                continue;
+            }
+            if !m.users(&n).is_ok_and(|u| u.is_empty()) {
+                continue;
+            }
+            match m.remove(&n.name) {
+                Ok(_) => out.push(n.name),
+                Err(network::Error::NotFound(_)) | Err(network::Error::Conflict(_)) => {}
+                Err(e) => errs.push(e.to_string()),
+            }
+        }
+        (out, errs)
     }
 
     /// Recovers after crashes: containers whose monitor died are marked
@@ -685,32 +824,32 @@ impl Engine {
     pub fn cleanup(&self) -> Result<Vec<String>> {
         let mut changed = Vec::new();
         for id in self.ids()? {
-            let before = self.load_state_raw(&id)?;
-            let st = self.state(&id)?;
+            // Gone meanwhile, or unreadable (dead, for `rm` and prune).
+            let (Ok(before), Ok(st)) = (self.load_state_raw(&id), self.state(&id)) else {
+                continue;
+            };
             if st.running() {
                 continue;
             }
             let rootfs = self.rootfs_path(&id);
             let mounted = is_mounted(&rootfs);
             let rt_state = self.run_root().join(&id).exists();
-            if mounted || rt_state || before.status != st.status {
+            if !(mounted || rt_state || before.status != st.status) {
+                continue;
+            }
+            // A start (and a create filling volumes) holds the container
+            // lock while the rootfs is mounted and the container not yet
+            // running: not a leftover. Checked again under it.
+            let Ok(_l) = self.lock_container(&id) else {
+                continue;
+            };
+            if self.load_state_raw(&id).is_ok_and(|s| !s.running()) {
                 self.release_runtime(&id);
                 changed.push(id);
             }
         }
         let _s = self.lock_store()?;
-        let rd = std::fs::read_dir(self.containers_dir())
-            .map_err(|e| Error::io("cannot read the containers directory", e))?;
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() && !p.join(CONFIG).exists() {
-                let _ = sys::unmount(&p.join("rootfs"));
-                if !is_mounted(&p.join("rootfs")) {
-                    let _ = std::fs::remove_dir_all(&p);
-                    changed.push(e.file_name().to_string_lossy().into_owned());
-                }
-            }
-        }
+        changed.extend(self.reclaim_leftovers());
         let mut names = self.load_names()?;
         let before = names.len();
         names.retain(|_, id| self.container_dir(id).join(CONFIG).exists());
@@ -727,9 +866,23 @@ impl Engine {
     /// `ps [-a]`, newest first.
     pub fn list(&self, all: bool) -> Result<Vec<Summary>> {
         let mut out = Vec::new();
+        let mut names = None;
         for id in self.ids()? {
-            let (Ok(c), Ok(st)) = (self.load_config(&id), self.state(&id)) else {
-                continue;
+            let (c, st) = match (self.load_config(&id), self.state(&id)) {
+                (Ok(c), Ok(st)) => (c, st),
+                (Err(Error::NoSuchContainer(_)), _) | (_, Err(Error::NoSuchContainer(_))) => {
+                    continue
+                }
+                // Unreadable records: shown dead (docker's state for a
+                // container it cannot use), for `rm` to remove.
+                _ => {
+                    if all {
+                        let names =
+                            names.get_or_insert_with(|| self.load_names().unwrap_or_default());
+                        out.push(self.dead_summary(&id, names));
+                    }
+                    continue;
+                }
             };
             if !all && !st.running() {
                 continue;
@@ -766,6 +919,39 @@ impl Engine {
         Ok(out)
     }
 
+    /// The `ps` row of a container whose records cannot be read.
+    fn dead_summary(
+        &self,
+        id: &str,
+        names: &std::collections::BTreeMap<String, String>,
+    ) -> Summary {
+        let created = std::fs::metadata(self.container_dir(id))
+            .and_then(|m| m.modified())
+            .map(timeutil::format)
+            .unwrap_or_default();
+        Summary {
+            id: id.to_string(),
+            image: String::new(),
+            command: String::new(),
+            created,
+            status: status_text(&State {
+                status: Status::Dead,
+                ..State::default()
+            }),
+            state: Status::Dead,
+            exit_code: 0,
+            names: names
+                .iter()
+                .find(|(_, v)| *v == id)
+                .map(|(k, _)| k.clone())
+                .unwrap_or_default(),
+            labels: Default::default(),
+            mounts: Vec::new(),
+            local_volumes: 0,
+            networks: Vec::new(),
+        }
+    }
+
     /// `ps --size`: (bytes written in the container's layer, that plus
     /// the image's layers), docker's SizeRw and SizeRootFs.
     pub fn size(&self, container: &str) -> Result<(u64, u64)> {
@@ -776,10 +962,20 @@ impl Engine {
         Ok((rw, rw + image))
     }
 
-    /// The stored record of a container.
+    /// The stored record of a container. One whose records cannot be read
+    /// is an error that says so, in one line.
     pub fn container(&self, container: &str) -> Result<(Container, State)> {
         let id = self.lookup(container)?;
-        Ok((self.load_config(&id)?, self.state(&id)?))
+        let unreadable = |e: Error| match e {
+            e @ Error::NoSuchContainer(_) => e,
+            e => Error::msg(format!(
+                "container {} is dead: its record is unreadable ({e}); remove it with rm -f",
+                fsutil::short_id(&id)
+            )),
+        };
+        let c = self.load_config(&id).map_err(unreadable)?;
+        let st = self.state(&id).map_err(unreadable)?;
+        Ok((c, st))
     }
 
     /// `inspect`, in docker's JSON shape.

@@ -1,7 +1,7 @@
 //! The container store: records, names, lookup, state, liveness of monitors.
 
 use crate::container::{Container, State, Status};
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use crate::fsutil::{self, Durability, FileLock};
 use crate::Engine;
 use std::collections::BTreeMap;
@@ -14,6 +14,19 @@ pub(crate) const STATE: &str = "state.json";
 /// podman does for `--rm`): the container is gone after it exits, and a
 /// power loss while it runs leaves nothing worth keeping.
 pub(crate) const VOLATILE: &str = "volatile";
+/// Locked (flock) by the process creating the container, from the moment
+/// its directory exists until `create` returns (or, for `run`, until it
+/// has started): such a container is never pruned.
+const CREATE_LOCK: &str = "create.lock";
+/// A removed container's directory is renamed to `.rm-<id>` before it is
+/// deleted, so a removal killed half way leaves no half container.
+const TRASH_PREFIX: &str = ".rm-";
+
+/// Held while a container is being created (see [`CREATE_LOCK`]).
+#[derive(Debug)]
+pub(crate) struct CreateGuard {
+    _lock: FileLock,
+}
 
 fn is_full_id(s: &str) -> bool {
     s.len() == 64
@@ -101,9 +114,13 @@ impl Engine {
         self.root.join("container-names.json")
     }
 
+    fn store_lock_path(&self) -> PathBuf {
+        self.root.join("containers.lock")
+    }
+
     /// The store-wide lock (names, creation, removal).
     pub(crate) fn lock_store(&self) -> Result<FileLock> {
-        self.lock_waiting(&self.root.join("containers.lock"), false)
+        self.lock_waiting(&self.store_lock_path(), false)
     }
 
     /// A container's lock (state transitions).
@@ -204,18 +221,86 @@ impl Engine {
         Ok(name)
     }
 
-    /// Ids of every container in the store.
+    /// Ids of every container in the store. What killed processes left
+    /// (directories without a record: a create or a removal that did not
+    /// finish) is reclaimed on the way when the store lock is free.
     pub(crate) fn ids(&self) -> Result<Vec<String>> {
         let mut out = Vec::new();
+        let mut leftovers = false;
         let rd = std::fs::read_dir(self.containers_dir())
             .map_err(|e| Error::io("cannot read the containers directory", e))?;
         for e in rd.flatten() {
             let n = e.file_name().to_string_lossy().into_owned();
             if is_full_id(&n) && e.path().join(CONFIG).exists() {
                 out.push(n);
+            } else if is_leftover_name(&n) {
+                leftovers = true;
+            }
+        }
+        if leftovers {
+            // Without waiting: the holder may be this very process.
+            if let Ok(Some(_s)) = FileLock::try_exclusive(&self.store_lock_path(), false) {
+                self.reclaim_leftovers();
             }
         }
         Ok(out)
+    }
+
+    /// Removes the container directories that have no record: creation and
+    /// removal both run under the store lock (held by the caller) and write
+    /// the record first (removal: moves the directory aside first), so
+    /// these are what a killed `create` or `rm` left. Returns their names.
+    pub(crate) fn reclaim_leftovers(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let Ok(rd) = std::fs::read_dir(self.containers_dir()) else {
+            return out;
+        };
+        for e in rd.flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            let p = e.path();
+            if !is_leftover_name(&n) || !p.is_dir() || p.join(CONFIG).exists() {
+                continue;
+            }
+            let rootfs = p.join("rootfs");
+            let _ = crate::sys::unmount(&rootfs);
+            if crate::fssys::is_mount_point(&rootfs) {
+                continue;
+            }
+            if std::fs::remove_dir_all(&p).is_ok() {
+                out.push(n);
+            }
+        }
+        out
+    }
+
+    /// Marks container `id` (its directory just made, under the store
+    /// lock) as being created until the guard is dropped.
+    pub(crate) fn creating(&self, id: &str) -> Result<CreateGuard> {
+        Ok(CreateGuard {
+            _lock: FileLock::exclusive(&self.container_dir(id).join(CREATE_LOCK))?,
+        })
+    }
+
+    /// Whether a live process is still creating (or, for `run`, starting)
+    /// the container.
+    pub(crate) fn being_created(&self, id: &str) -> bool {
+        // (Opened without creating it: containers of older versions have none.)
+        matches!(
+            FileLock::try_exclusive(&self.container_dir(id).join(CREATE_LOCK), true),
+            Ok(None)
+        )
+    }
+
+    /// Moves the directory of container `id` out of sight (call under the
+    /// store and container locks): from here on it does not exist, and
+    /// what is left of it is reclaimed should this process die.
+    pub(crate) fn retire_dir(&self, id: &str) -> Result<PathBuf> {
+        let dir = self.container_dir(id);
+        let trash = self
+            .containers_dir()
+            .join(format!("{TRASH_PREFIX}{id}-{}", std::process::id()));
+        std::fs::rename(&dir, &trash).ctx(|| format!("cannot remove {}", dir.display()))?;
+        Ok(trash)
     }
 
     /// Finds a container by full id, name, or unique id prefix (docker's order).
@@ -284,6 +369,9 @@ impl Engine {
     /// marked exited (with a reason), and its processes and mounts cleaned.
     pub fn state(&self, id: &str) -> Result<State> {
         let st = self.load_state_raw(id)?;
+        if st.status == Status::Removing {
+            return self.removal_state(id, st);
+        }
         if !st.running() || monitor_alive(&st) {
             return Ok(st);
         }
@@ -320,6 +408,54 @@ impl Engine {
         Ok(st)
     }
 
+    /// A container read "Removing": while the process removing it lives it
+    /// holds the container lock; once that process is gone (killed), the
+    /// container is dead, as docker marks a removal that failed, and `rm`
+    /// removes it.
+    fn removal_state(&self, id: &str, st: State) -> Result<State> {
+        let dir = self.container_dir(id);
+        let Some(_l) = FileLock::try_exclusive(&dir, true).map_err(|e| {
+            if dir.exists() {
+                e
+            } else {
+                Error::NoSuchContainer(id.to_string())
+            }
+        })?
+        else {
+            return Ok(st);
+        };
+        let mut st = self.load_state_raw(id)?;
+        if st.status != Status::Removing {
+            return Ok(st);
+        }
+        st.status = Status::Dead;
+        st.error = "the removal of the container was interrupted (the process removing it died); remove it again".into();
+        st.pid = 0;
+        st.monitor_pid = 0;
+        self.save_state(id, &st)?;
+        Ok(st)
+    }
+
+    /// The state of a container whose records cannot be read (a truncated
+    /// `config.v2.json` or `state.json`): dead, with the reason. Whether
+    /// `id` is there at all is checked: `NoSuchContainer` otherwise.
+    pub(crate) fn readable_state(&self, id: &str) -> Result<State> {
+        let problem = match self.load_config(id) {
+            Err(e @ Error::NoSuchContainer(_)) => return Err(e),
+            Err(e) => e,
+            Ok(_) => match self.state(id) {
+                Err(e @ Error::NoSuchContainer(_)) => return Err(e),
+                Err(e) if self.container_dir(id).join(STATE).exists() => e,
+                r => return r,
+            },
+        };
+        Ok(State {
+            status: Status::Dead,
+            error: format!("its record is unreadable: {problem}"),
+            ..State::default()
+        })
+    }
+
     /// Kills whatever is left of the OCI container, deletes its runtime
     /// state and cgroup, and unmounts the rootfs. Best effort.
     pub(crate) fn release_runtime(&self, id: &str) {
@@ -330,6 +466,11 @@ impl Engine {
         // Errors are reported by `system prune`, which retries.
         let _ = crate::network::teardown(self, id);
     }
+}
+
+/// A directory in `containers/` a container's files may be left in.
+fn is_leftover_name(n: &str) -> bool {
+    is_full_id(n) || n.starts_with(TRASH_PREFIX)
 }
 
 pub(crate) fn monitor_alive(st: &State) -> bool {

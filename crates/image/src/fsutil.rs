@@ -236,8 +236,14 @@ mod tests {
         let mut c = std::process::Command::new("true").spawn().unwrap();
         let pid = c.id();
         c.wait().unwrap();
-        assert_eq!(temp_owner_alive(&format!("snap-{pid}.5-1-0"), "snap-"), Some(false));
-        assert_eq!(temp_owner_alive(&format!("snap-{pid}-1-0"), "snap-"), Some(false));
+        assert_eq!(
+            temp_owner_alive(&format!("snap-{pid}.5-1-0"), "snap-"),
+            Some(false)
+        );
+        assert_eq!(
+            temp_owner_alive(&format!("snap-{pid}-1-0"), "snap-"),
+            Some(false)
+        );
         // Names it did not make are not judged.
         assert_eq!(temp_owner_alive("blob-x", "blob-"), None);
         assert_eq!(temp_owner_alive("blob-0.1-2-3", "blob-"), None);

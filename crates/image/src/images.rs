@@ -14,7 +14,7 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 
 use crate::digest::{chain_ids, ChainId, Digest};
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, Result};
 use crate::fsutil::{atomic_write, now_secs};
 use crate::lock::{FileLock, LockKind};
 use crate::manifest::{layer_compression, parse_manifest, ImageConfig, ManifestDoc, Platform};

@@ -574,7 +574,7 @@ pub fn prune(g: &Globals, a: ContainerPruneArgs) -> CmdResult {
         }
     }
     let eng = g.engine()?;
-    let ids = eng.prune().map_err(op_err)?;
+    let (ids, mut errs) = eng.prune_containers();
     if !ids.is_empty() {
         out("Deleted Containers:")?;
         for id in &ids {
@@ -582,7 +582,14 @@ pub fn prune(g: &Globals, a: ContainerPruneArgs) -> CmdResult {
         }
         out("")?;
     }
-    out("Total reclaimed space: 0B")
+    out("Total reclaimed space: 0B")?;
+    let Some(last) = errs.pop() else {
+        return Ok(());
+    };
+    for e in errs {
+        eprintln!("berth: {e}");
+    }
+    Err(op_err(last))
 }
 
 pub fn logs(g: &Globals, a: LogsArgs) -> CmdResult {

@@ -538,14 +538,33 @@ fn remove_one(store: &Store, s: &str, force: bool) -> Result<(Vec<String>, bool)
     Ok((lines, !deleted.is_empty()))
 }
 
-/// Reclaim what no image references any more; the deleted snapshots.
-fn collect(store: &Store) -> Result<image::GcReport, CliError> {
+/// Reclaim what no image references any more (the GC lock held); the
+/// deleted snapshots. The layers in use are listed under the lock: no
+/// container create is under way then.
+fn collect(store: &Store, held: &image::GcLock) -> Result<image::GcReport, CliError> {
     let keep = engine::snapshots_in_use(store);
-    store.gc(&keep).map_err(CliError::from)
+    store.gc_locked(held, &keep).map_err(CliError::from)
+}
+
+/// `system prune`'s part of the image store: garbage collection when no
+/// pull, unpack or create holds a lease (without waiting for one), else
+/// what killed processes left in `tmp/`. The bytes reclaimed.
+pub(super) fn collect_garbage(store: &Store) -> Result<u64, CliError> {
+    match store.try_gc_lock()? {
+        Some(held) => {
+            let r = collect(store, &held)?;
+            Ok(r.bytes + r.temp_bytes)
+        }
+        None => Ok(store.content().reclaim_dead_temp()?.1),
+    }
 }
 
 pub fn rmi(g: &Globals, a: RmiArgs) -> CmdResult {
     let store = g.store()?;
+    // Whether an image is in use is decided with no create under way
+    // (a create holds a lease from resolving its image to writing its
+    // record), and stays true until the image is gone.
+    let held = store.gc_lock()?;
     let mut last_err: Option<CliError> = None;
     let mut any_deleted = false;
     for s in &a.images {
@@ -565,7 +584,7 @@ pub fn rmi(g: &Globals, a: RmiArgs) -> CmdResult {
         }
     }
     if any_deleted && !a.no_prune {
-        let report = collect(&store)?;
+        let report = collect(&store, &held)?;
         for c in &report.snapshots {
             out(&format!("Deleted: {c}"))?;
         }
@@ -603,6 +622,8 @@ pub fn prune(g: &Globals, a: PruneArgs) -> CmdResult {
         }
     }
     let store = g.store()?;
+    // (See rmi: no create is under way while it is held.)
+    let held = store.gc_lock()?;
     let mut lines = Vec::new();
     for info in store.list()? {
         let dangling = info.repo_tags.is_empty();
@@ -621,7 +642,7 @@ pub fn prune(g: &Globals, a: PruneArgs) -> CmdResult {
             Err(e) => eprintln!("berth: {}", e.msg),
         }
     }
-    let report = collect(&store)?;
+    let report = collect(&store, &held)?;
     if !lines.is_empty() {
         out("Deleted Images:")?;
         for l in lines {

@@ -181,14 +181,14 @@ pub fn run(g: &Globals, cmd: NetworkCommand) -> CmdResult {
                 }
             }
             let eng = g.engine()?;
-            let names = net::manager(&eng).prune().map_err(ne)?;
+            let (names, errs) = eng.prune_networks();
             if !names.is_empty() {
                 out("Deleted Networks:")?;
                 for n in names {
                     out(&n)?;
                 }
             }
-            Ok(())
+            report_errors(errs)
         }
     }
 }
@@ -345,7 +345,6 @@ fn inspect(g: &Globals, a: NetInspectArgs) -> CmdResult {
 
 fn rm(g: &Globals, a: NetRmArgs) -> CmdResult {
     let eng = g.engine()?;
-    let mut m = net::manager(&eng);
     let mut last = None;
     for n in &a.networks {
         if n == "host" || n == "none" {
@@ -354,13 +353,13 @@ fn rm(g: &Globals, a: NetRmArgs) -> CmdResult {
             )));
             continue;
         }
-        match m.remove(n) {
+        match eng.remove_network(n) {
             Ok(_) => out(n)?,
             Err(e) => {
                 if let Some(prev) = last.take() {
                     eprintln!("berth: {}", prev.msg);
                 }
-                last = Some(ne(e));
+                last = Some(ee(e));
             }
         }
     }
@@ -403,14 +402,18 @@ pub fn port(g: &Globals, a: PortArgs) -> CmdResult {
 pub fn system(g: &Globals, cmd: SystemCommand) -> CmdResult {
     let SystemCommand::Prune(a) = cmd;
     if !a.force {
-        eprintln!("WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n  - network leftovers of crashed containers");
+        eprintln!("WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n  - network leftovers of crashed containers\n  - blobs and layers no image uses, and what interrupted pulls left");
         if !confirm("Are you sure you want to continue?") {
             return Ok(());
         }
     }
     let eng = g.engine()?;
-    let _ = eng.cleanup().map_err(ee)?;
-    let ids = eng.prune().map_err(ee)?;
+    let mut errs = Vec::new();
+    if let Err(e) = eng.cleanup() {
+        errs.push(e.to_string());
+    }
+    let (ids, es) = eng.prune_containers();
+    errs.extend(es.iter().map(|e| e.to_string()));
     if !ids.is_empty() {
         out("Deleted Containers:")?;
         for id in &ids {
@@ -418,8 +421,9 @@ pub fn system(g: &Globals, cmd: SystemCommand) -> CmdResult {
         }
         out("")?;
     }
-    let (_, errs) = net::prune_leftovers(&eng);
-    let names = net::manager(&eng).prune().map_err(ne)?;
+    errs.extend(net::prune_leftovers(&eng).1);
+    let (names, es) = eng.prune_networks();
+    errs.extend(es);
     if !names.is_empty() {
         out("Deleted Networks:")?;
         for n in &names {
@@ -427,13 +431,27 @@ pub fn system(g: &Globals, cmd: SystemCommand) -> CmdResult {
         }
         out("")?;
     }
-    out("Total reclaimed space: 0B")?;
-    if errs.is_empty() {
-        Ok(())
-    } else {
-        for e in &errs[..errs.len() - 1] {
-            eprintln!("berth: {e}");
+    let bytes = match super::images::collect_garbage(eng.images()) {
+        Ok(b) => b,
+        Err(e) => {
+            errs.push(e.msg);
+            0
         }
-        Err(CliError::new(errs[errs.len() - 1].clone()))
+    };
+    out(&format!(
+        "Total reclaimed space: {}",
+        crate::fmt::human_size(bytes)
+    ))?;
+    report_errors(errs)
+}
+
+/// Each error on stderr, the last as the command's.
+fn report_errors(mut errs: Vec<String>) -> CmdResult {
+    let Some(last) = errs.pop() else {
+        return Ok(());
+    };
+    for e in &errs {
+        eprintln!("berth: {e}");
     }
+    Err(CliError::new(last))
 }
