@@ -44,7 +44,10 @@ pub fn write_atomic_with(path: &Path, data: &[u8], durability: Durability) -> Re
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    // Unique per call: two threads of one process may write the same file.
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(".{name}.tmp-{}-{seq}", std::process::id()));
     let r = (|| -> std::io::Result<()> {
         let mut f = OpenOptions::new()
             .write(true)

@@ -850,6 +850,18 @@ impl Engine {
         }
         let _s = self.lock_store()?;
         changed.extend(self.reclaim_leftovers());
+        // The names are written under the store lock: a temp file of
+        // theirs is what a killed writer left.
+        if let Ok(rd) = std::fs::read_dir(&self.root) {
+            for e in rd.flatten() {
+                let n = e.file_name().to_string_lossy().into_owned();
+                if n.starts_with(".container-names.json.tmp-")
+                    && std::fs::remove_file(e.path()).is_ok()
+                {
+                    changed.push(n);
+                }
+            }
+        }
         let mut names = self.load_names()?;
         let before = names.len();
         names.retain(|_, id| self.container_dir(id).join(CONFIG).exists());
