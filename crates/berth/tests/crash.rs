@@ -344,6 +344,10 @@ fn run_killed_during_create_leaves_nothing_unseen() {
             std::thread::sleep(Duration::from_millis(LATER_MS[round as usize - 6]));
         }
         sigkill(&mut run);
+        // Prunes right away: a start the killed run left to its monitor
+        // is no leftover to them.
+        c.ok(&["container", "prune", "-f"]);
+        c.ok(&["system", "prune", "-f"]);
         // A monitor it launched finishes the start on its own (or fails
         // it); the verdicts below are on what is left after that.
         let root = c.env.root().to_string_lossy().into_owned();
@@ -549,7 +553,7 @@ fn locked(path: &Path) -> bool {
 }
 
 /// A `run -d` stopped (SIGSTOP) once its container's record is written,
-/// before it runs, while it holds none of the store's locks (stepped with
+/// before it runs, while it holds neither the store lock nor a lease (stepped with
 /// SIGCONT/SIGSTOP until then; a run that gets past that point is let go
 /// and another is tried): prunes leave that container alone, and once
 /// continued the run prints its id and the container runs.
@@ -579,10 +583,7 @@ fn run_stopped_between_create_and_start_is_not_pruned() {
                 if e.path().join("state.json").exists() {
                     break None; // Past the point: it started.
                 }
-                if !locked(&root.join("containers.lock"))
-                    && !locked(&root.join("gc.lock"))
-                    && !locked(&e.path())
-                {
+                if !locked(&root.join("containers.lock")) && !locked(&root.join("gc.lock")) {
                     break Some(e.file_name().to_string_lossy().into_owned());
                 }
             }
@@ -590,9 +591,10 @@ fn run_stopped_between_create_and_start_is_not_pruned() {
             std::thread::sleep(Duration::from_micros(100));
         };
         if let Some(id) = &caught {
+            // (Not system prune: it waits for the container lock a start
+            // may hold; the prune loop test has it.)
             for args in [
                 &["container", "prune", "-f"][..],
-                &["system", "prune", "-f"],
                 &["image", "prune", "-a", "-f"],
             ] {
                 let out = c.ok(args);
@@ -616,4 +618,52 @@ fn run_stopped_between_create_and_start_is_not_pruned() {
         }
     }
     panic!("no run was caught between its create and its start in 20 tries");
+}
+
+/// `run -d` killed while the monitor it launched is starting the
+/// container (its `internal create-start` runs): prunes right then leave
+/// the container to that start, which ends with it running.
+#[test]
+fn run_killed_while_its_monitor_starts_the_container_is_not_pruned() {
+    let c = Ctr::new();
+    let root = c.env.root().to_string_lossy().into_owned();
+    for _attempt in 0..10 {
+        let mut run = c.spawn(&["run", "-d", "bb", "busybox", "sleep", "300"]);
+        let t = Instant::now();
+        let mut caught = false;
+        while t.elapsed() < Duration::from_secs(20) {
+            if processes_naming(&root)
+                .iter()
+                .any(|p| p.contains("create-start"))
+            {
+                caught = true;
+                break;
+            }
+            if run.try_wait().unwrap().is_some() {
+                break;
+            }
+        }
+        sigkill(&mut run);
+        let pruned = c.ok(&["container", "prune", "-f"]);
+        c.ok(&["system", "prune", "-f"]);
+        let t = Instant::now();
+        while processes_naming(&root)
+            .iter()
+            .any(|p| p.contains("create-start"))
+        {
+            assert!(t.elapsed() < Duration::from_secs(20), "a start never ended");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let ps = c.ps_all();
+        if caught {
+            assert_eq!(ps.len(), 1, "pruned during its start ({pruned}): {ps:?}");
+            assert!(ps[0].2.starts_with("Up"), "{ps:?}");
+        }
+        c.assert_ps_shows_everything_on_disk();
+        c.remove_all_and_check_nothing_left();
+        if caught {
+            return;
+        }
+    }
+    panic!("no run was caught while its monitor started the container");
 }

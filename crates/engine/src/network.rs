@@ -479,9 +479,10 @@ pub fn prune_leftovers(e: &Engine) -> (Vec<String>, Vec<String>) {
         if !e.container_dir(id).exists() {
             return false;
         }
-        // A start in progress holds the container lock until it runs.
+        // A start in progress holds the container lock until it runs (or,
+        // its caller killed, goes on in the monitor).
         let _l = e.lock_container(id);
-        e.state(id).map(|s| s.running()).unwrap_or(false)
+        e.state(id).map(|s| s.running()).unwrap_or(false) || e.start_in_progress(id)
     };
     let (done, errs) = manager(e).prune_leftovers(&alive);
     (done, errs.into_iter().map(|x| x.to_string()).collect())

@@ -689,6 +689,15 @@ impl Engine {
                     fsutil::short_id(id)
                 )));
             }
+            if self.start_in_progress(id) {
+                if pruning {
+                    return Ok(false);
+                }
+                return Err(Error::Conflict(format!(
+                    "container {} is being started by its monitor; try again",
+                    fsutil::short_id(id)
+                )));
+            }
             // (A --rm container's records are not kept over a crash.)
             if durability == Durability::Durable {
                 let mut st2 = st.clone();
@@ -715,6 +724,14 @@ impl Engine {
         }
         std::fs::remove_dir_all(&trash).ctx(|| format!("cannot remove {}", trash.display()))?;
         Ok(true)
+    }
+
+    /// Whether a monitor is starting the container (call with its lock
+    /// held, the state not running): a start whose caller was killed goes
+    /// on in the monitor it launched, without the lock. Its mounted rootfs
+    /// and network are then no leftovers.
+    pub(crate) fn start_in_progress(&self, id: &str) -> bool {
+        is_mounted(&self.rootfs_path(id)) && crate::store::monitor_process(id)
     }
 
     /// `container prune`: removes every container that is not running
@@ -843,7 +860,8 @@ impl Engine {
             let Ok(_l) = self.lock_container(&id) else {
                 continue;
             };
-            if self.load_state_raw(&id).is_ok_and(|s| !s.running()) {
+            if self.load_state_raw(&id).is_ok_and(|s| !s.running()) && !self.start_in_progress(&id)
+            {
                 self.release_runtime(&id);
                 changed.push(id);
             }

@@ -468,6 +468,26 @@ impl Engine {
     }
 }
 
+/// Whether a monitor of container `id` (a process other than this one
+/// whose arguments hold `--id ID`) lives. A start whose caller was killed
+/// goes on in the monitor it launched, without the container lock: until
+/// it ends, the container's mounted rootfs is no leftover.
+pub(crate) fn monitor_process(id: &str) -> bool {
+    let me = std::process::id().to_string();
+    let needle = [b"--id\0".as_slice(), id.as_bytes(), b"\0"].concat();
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    rd.flatten().any(|e| {
+        let n = e.file_name();
+        let n = n.to_string_lossy();
+        n.bytes().all(|b| b.is_ascii_digit())
+            && n != me
+            && std::fs::read(e.path().join("cmdline"))
+                .is_ok_and(|c| c.windows(needle.len()).any(|w| w == needle))
+    })
+}
+
 /// A directory in `containers/` a container's files may be left in.
 fn is_leftover_name(n: &str) -> bool {
     is_full_id(n) || n.starts_with(TRASH_PREFIX)
