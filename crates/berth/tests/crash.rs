@@ -667,3 +667,67 @@ fn run_killed_while_its_monitor_starts_the_container_is_not_pruned() {
     }
     panic!("no run was caught while its monitor started the container");
 }
+
+/// `network prune` looping beside `run -d` on a user network: the run
+/// either fails cleanly at its create (the network gone before, nothing
+/// made) or makes a container that runs on it; the network it attaches to
+/// is never removed under it.
+#[test]
+fn network_prune_beside_create_never_removes_a_network_being_attached() {
+    let c = Arc::new(Ctr::new());
+    c.ps_all(); // (makes containers/)
+    let mut made = 0;
+    for i in 0..5 {
+        let net = format!("crashnet{i}");
+        c.ok(&["network", "create", &net]);
+        let done = Arc::new(AtomicBool::new(false));
+        let pruner = {
+            let (c, done) = (c.clone(), done.clone());
+            std::thread::spawn(move || {
+                let mut fails = Vec::new();
+                // From the moment the create has made its directory.
+                let dir = c.containers_dir();
+                while !done.load(Ordering::SeqCst)
+                    && std::fs::read_dir(&dir).map_or(0, |d| d.count()) == 0
+                {
+                    std::hint::spin_loop();
+                }
+                while !done.load(Ordering::SeqCst) {
+                    let (code, _, err) = c.run(&["network", "prune", "-f"]);
+                    if code != 0 {
+                        fails.push(err);
+                    }
+                }
+                fails
+            })
+        };
+        let (code, out, err) = c.run(&[
+            "run",
+            "-d",
+            "--network",
+            &net,
+            "bb",
+            "busybox",
+            "sleep",
+            "300",
+        ]);
+        done.store(true, Ordering::SeqCst);
+        let fails = pruner.join().unwrap();
+        assert!(fails.is_empty(), "network prune failed: {fails:?}");
+        if code == 0 {
+            let id = out.trim();
+            assert_eq!(
+                c.ok(&["inspect", "-f", "{{.State.Status}}", id]).trim(),
+                "running"
+            );
+            c.ok(&["network", "inspect", &net]);
+            made += 1;
+        } else {
+            assert!(err.contains("not found"), "{err}");
+            assert!(c.ps_all().is_empty(), "a failed run left {:?}", c.ps_all());
+        }
+        c.remove_all_and_check_nothing_left();
+        let _ = c.run(&["network", "rm", &net]);
+    }
+    assert!(made > 0, "no run got its container made");
+}
