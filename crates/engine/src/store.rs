@@ -18,7 +18,7 @@ pub(crate) const VOLATILE: &str = "volatile";
 /// its directory exists until `create` returns (or, for `run`, until it
 /// has started): such a container is never pruned.
 const CREATE_LOCK: &str = "create.lock";
-/// A removed container's directory is renamed to `.rm-<id>` before it is
+/// A removed container's directory is renamed to `.rm-<id>-<pid>` before it is
 /// deleted, so a removal killed half way leaves no half container.
 const TRASH_PREFIX: &str = ".rm-";
 
