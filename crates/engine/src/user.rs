@@ -175,8 +175,21 @@ pub fn resolve(spec: &str, group_add: &[String], view: &LayerView) -> Result<Exe
             user.additional_gids.push(gid);
         }
     }
+    // setresuid(2) reads -1 (4294967295) as "leave unchanged": the process
+    // would stay root. Docker (moby/sys/user) allows 0 to 2^31-1.
+    let ids = [user.uid, user.gid]
+        .into_iter()
+        .chain(user.additional_gids.iter().copied());
+    if let Some(id) = ids.into_iter().find(|id| *id > MAX_ID) {
+        return Err(bad(format!(
+            "uid or gid {id} out of range: uids and gids must be in range 0-{MAX_ID}"
+        )));
+    }
     Ok(user)
 }
+
+/// The largest uid or gid a container process may have.
+pub const MAX_ID: u32 = i32::MAX as u32;
 
 #[cfg(test)]
 mod tests {

@@ -89,6 +89,15 @@ pub fn prepare(p: &Process) -> Result<Prepared> {
         nix::unistd::chdir(cwd)
             .ctx(|| format!("process.cwd: cannot chdir to {}", cwd.display()))?;
     }
+    // A cwd reached through a magic link (/proc/self/fd/N of a descriptor
+    // still open here) can be a directory outside the container's root
+    // (CVE-2024-21626); no descriptor survives the exec (see `exec`).
+    if !sys::cwd_in_root() {
+        return Err(Error::msg(format!(
+            "process.cwd: {} is outside the container's root filesystem",
+            cwd.display()
+        )));
+    }
     let mut env: Vec<String> = p.env().clone().unwrap_or_default();
     if !env.iter().any(|e| e.starts_with("HOME=")) {
         env.push(format!("HOME={}", home_for(p.user().uid())));

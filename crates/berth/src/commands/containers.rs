@@ -622,6 +622,7 @@ fn dev_null() -> Result<OwnedFd, CliError> {
 }
 
 pub fn exec(g: &Globals, a: ExecArgs) -> CmdResult {
+    ::engine::reexec_sealed().map_err(|e| CliError::daemon(e.to_string()))?;
     ::engine::prime_cgroup_attach();
     let mut env = env_files(&a.env_file)?;
     env.extend(a.env.iter().cloned());
