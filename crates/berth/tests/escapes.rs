@@ -189,3 +189,42 @@ fn user_id_out_of_range_is_refused() {
     let out = env.ok(&["run", "--rm", "-u", "2147483647:2147483647", "bb", "id"]);
     assert!(out.contains("uid=2147483647"), "{out}");
 }
+
+/// CVE-2021-41091: the store held image layers (setuid binaries, device
+/// nodes) and container root filesystems that every host user could reach.
+/// The store root is private to root, and an existing open one is tightened.
+#[test]
+fn cve_2021_41091_store_is_private_to_root() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    // The test's directory is open to all, as /var/lib is.
+    std::fs::set_permissions(env.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    image(&env);
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&env.root()), 0o700);
+    let id = env.ok(&["run", "-d", "bb", "sleep", "100"]);
+    let rootfs = env.root().join("containers").join(id.trim()).join("rootfs");
+    assert!(rootfs.join("bin/busybox").exists());
+    // As an unprivileged user (nobody), nothing under the root is reachable.
+    if berth_testkit::have("setpriv") {
+        for p in [env.root().join("snapshots"), rootfs.join("bin")] {
+            let o = Command::new("setpriv")
+                .args([
+                    "--reuid=65534",
+                    "--regid=65534",
+                    "--clear-groups",
+                    "--",
+                    "ls",
+                ])
+                .arg(&p)
+                .output()
+                .unwrap();
+            assert!(!o.status.success(), "nobody can list {}", p.display());
+        }
+    }
+    env.ok(&["rm", "-f", id.trim()]);
+    // A store made loose (by an older version, or by hand) is tightened.
+    std::fs::set_permissions(env.root(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    env.ok(&["images"]);
+    assert_eq!(mode(&env.root()), 0o700);
+}

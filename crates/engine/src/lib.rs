@@ -98,10 +98,10 @@ impl Engine {
         let root = root.into();
         let run_root = run_root.into();
         let images = image::Store::open(&root)?;
-        for d in [root.join("containers"), run_root.clone()] {
-            std::fs::create_dir_all(&d)
-                .map_err(|e| Error::io(format!("cannot create {}", d.display()), e))?;
-        }
+        std::fs::create_dir_all(root.join("containers"))
+            .map_err(|e| Error::io(format!("cannot create {}/containers", root.display()), e))?;
+        // Container states (with their specs) and network leases: root's only.
+        image::private_dir(&run_root)?;
         // The monitor (crates/monitor) and init (crates/init) programs:
         // $BERTH_MONITOR / $BERTH_INIT, else next to this program. The
         // monitor runs `HELPER internal ...`: $BERTH_HELPER, else this

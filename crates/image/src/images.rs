@@ -151,7 +151,7 @@ pub struct Store {
 impl Store {
     /// Open (creating if needed) the store at `root`.
     pub fn open(root: impl Into<PathBuf>) -> Result<Store> {
-        let root = root.into();
+        let root = crate::fsutil::private_dir(&root.into())?;
         let content = ContentStore::new(&root)?;
         let snapshots = SnapshotStore::new(&root)?;
         Ok(Store {

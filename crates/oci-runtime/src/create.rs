@@ -64,7 +64,8 @@ pub fn create(opts: CreateOptions) -> Result<ContainerState> {
             "true, but no --console-socket was given",
         ));
     }
-    std::fs::create_dir_all(&opts.root)
+    std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
+        .create(&opts.root)
         .ctx(|| format!("cannot create state root {}", opts.root.display()))?;
     let dir = ContainerState::dir(&opts.root, &opts.id);
     match std::fs::create_dir(&dir) {
