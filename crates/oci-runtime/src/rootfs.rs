@@ -745,8 +745,8 @@ pub fn pivot(rootfs: &Path, no_pivot: bool) -> Result<()> {
 pub fn finish(spec: &Spec) -> Result<()> {
     let linux = spec.linux().clone().unwrap_or_default();
     for (k, v) in linux.sysctl().iter().flatten() {
-        let p = PathBuf::from("/proc/sys").join(k.replace('.', "/"));
-        std::fs::write(&p, v).ctx(|| format!("linux.sysctl: cannot set {k}={v}"))?;
+        write_proc(&format!("sys/{}", k.replace('.', "/")), v)
+            .ctx(|| format!("linux.sysctl: cannot set {k}={v}"))?;
     }
     for p in linux.masked_paths().iter().flatten() {
         mask_path(Path::new(p)).map_err(|e| Error::msg(format!("linux.maskedPaths: {p}: {e}")))?;
@@ -793,8 +793,61 @@ fn open_existing(p: &Path) -> Result<Option<(OwnedFd, OwnedFd)>> {
     }
 }
 
+/// Writes `value` to `/proc/<rel>` of the procfs mounted at the container's
+/// /proc, never through anything mounted over or linked from it: a mount
+/// raced onto a /proc file (CVE-2025-52881) would redirect the write, e.g.
+/// to /proc/sysrq-trigger or a host file.
+fn write_proc(rel: &str, value: &str) -> std::io::Result<()> {
+    const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+    let proc = sys::openat2(
+        libc::AT_FDCWD,
+        Path::new("/proc"),
+        libc::O_PATH | libc::O_DIRECTORY,
+        0,
+        sys::RESOLVE_NO_SYMLINKS,
+    )?;
+    let f = sys::openat2(
+        proc.as_raw_fd(),
+        Path::new(rel),
+        libc::O_WRONLY | libc::O_NOFOLLOW,
+        0,
+        sys::RESOLVE_NO_XDEV | sys::RESOLVE_NO_MAGICLINKS | sys::RESOLVE_NO_SYMLINKS,
+    )
+    .map_err(|e| match e.raw_os_error() {
+        Some(libc::EXDEV) | Some(libc::ELOOP) => std::io::Error::other(format!(
+            "/proc/{rel} is not procfs's own file (a mount or a link is in its path)"
+        )),
+        _ => e,
+    })?;
+    if nix::sys::statfs::fstatfs(&f)?.filesystem_type().0 as i64 != PROC_SUPER_MAGIC {
+        return Err(std::io::Error::other(format!(
+            "/proc/{rel} is not on procfs"
+        )));
+    }
+    std::io::Write::write_all(&mut std::fs::File::from(f), value.as_bytes())
+}
+
+/// The container's /dev/null, which masks files: it must be the null
+/// device itself, not a link to or a bind of anything else (CVE-2025-31133:
+/// a /dev/null replaced by a symlink unmasked, e.g., core_pattern).
+fn null_device(root: &OwnedFd) -> std::io::Result<OwnedFd> {
+    let fd = open_in_root(
+        root.as_raw_fd(),
+        Path::new("/dev/null"),
+        libc::O_PATH | libc::O_NOFOLLOW,
+    )?;
+    let st = nix::sys::stat::fstat(&fd)?;
+    let is_char = st.st_mode & libc::S_IFMT == libc::S_IFCHR;
+    if !is_char || st.st_rdev != libc::makedev(1, 3) {
+        return Err(std::io::Error::other(
+            "/dev/null in the container is not the null device (char 1:3)",
+        ));
+    }
+    Ok(fd)
+}
+
 fn mask_path(p: &Path) -> Result<()> {
-    let Some((_root, fd)) = open_existing(p)? else {
+    let Some((root, fd)) = open_existing(p)? else {
         return Ok(());
     };
     let tp = fd_path(&fd);
@@ -809,14 +862,8 @@ fn mask_path(p: &Path) -> Result<()> {
         )
         .ctx(|| "mount tmpfs")
     } else {
-        mnt(
-            Some(Path::new("/dev/null")),
-            &tp,
-            None,
-            MsFlags::MS_BIND,
-            None,
-        )
-        .ctx(|| "bind /dev/null")
+        let null = null_device(&root).ctx(|| "open /dev/null")?;
+        mnt(Some(&fd_path(&null)), &tp, None, MsFlags::MS_BIND, None).ctx(|| "bind /dev/null")
     }
 }
 

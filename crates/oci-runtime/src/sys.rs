@@ -74,6 +74,8 @@ struct OpenHow {
 
 pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
 pub const RESOLVE_IN_ROOT: u64 = 0x10;
+pub const RESOLVE_NO_XDEV: u64 = 0x01;
+pub const RESOLVE_NO_SYMLINKS: u64 = 0x04;
 
 /// `openat2(2)`: opens `path` relative to `dirfd` with the given resolve flags.
 pub fn openat2(
