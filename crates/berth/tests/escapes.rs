@@ -228,3 +228,141 @@ fn cve_2021_41091_store_is_private_to_root() {
     env.ok(&["images"]);
     assert_eq!(mode(&env.root()), 0o700);
 }
+
+/// A berth process: pid, where /proc/PID/exe points, its (dev, ino), and
+/// whether it is in another mount namespace than ours (a container's).
+type Sample = (String, String, (u64, u64), bool);
+
+fn own_ns() -> Option<PathBuf> {
+    std::fs::read_link("/proc/self/ns/mnt").ok()
+}
+
+/// The berth processes with `verb` and this store's root in their command line.
+fn berth_processes(env: &Env, verb: &str) -> Vec<Sample> {
+    berth_processes_under(&env.root(), verb)
+}
+
+fn berth_processes_under(root: &Path, verb: &str) -> Vec<Sample> {
+    use std::os::unix::fs::MetadataExt;
+    let root = root.to_string_lossy().into_owned();
+    let mut v = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(cmd) = std::fs::read(e.path().join("cmdline")) else {
+            continue;
+        };
+        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+        if !(cmd.contains(" internal ") && cmd.contains(verb) && cmd.contains(&root)) {
+            continue;
+        }
+        let (Ok(link), Ok(md)) = (
+            std::fs::read_link(e.path().join("exe")),
+            std::fs::metadata(e.path().join("exe")),
+        ) else {
+            continue;
+        };
+        // Until it re-executes, a fresh berth process is its file; what
+        // matters is what it is once in a container's mount namespace.
+        let ns = std::fs::read_link(e.path().join("ns/mnt")).ok();
+        let pid = e.file_name().to_string_lossy().into_owned();
+        let inside = ns != own_ns();
+        v.push((
+            pid,
+            link.to_string_lossy().into_owned(),
+            (md.dev(), md.ino()),
+            inside,
+        ));
+    }
+    v
+}
+
+/// CVE-2019-5736 on the monitor's paths into a container: `internal
+/// create-start` (run, start, restarts) and `internal healthcheck` run from
+/// a read-only mount or a sealed memfd of berth, never from its file.
+#[test]
+fn cve_2019_5736_create_start_and_healthcheck_run_from_a_sealed_copy() {
+    let env = Env::new();
+    image(&env);
+    // A sealed memfd copy, or a read-only mount of the binary (the same
+    // inode as the file: access(2) tells the mount's read-only flag).
+    assert!(Command::new("sh")
+        .args(["-c", &format!("test -w {}", common::BERTH)])
+        .status()
+        .unwrap()
+        .success());
+    let sealed = |pid: &str, link: &str| {
+        link.starts_with("/memfd:")
+            || link == "/"
+                && !Command::new("sh")
+                    .args(["-c", &format!("test -w /proc/{pid}/exe")])
+                    .status()
+                    .unwrap()
+                    .success()
+    };
+    // Healthchecks: the probe sleeps, so its berth process is there to see.
+    let id = env.ok(&[
+        "run",
+        "-d",
+        "--health-cmd",
+        "sleep 2",
+        "--health-interval",
+        "1s",
+        "bb",
+        "sleep",
+        "100",
+    ]);
+    let id = id.trim();
+    let mut seen = Vec::new();
+    wait_for("a healthcheck process", Duration::from_secs(20), || {
+        seen = berth_processes(&env, "healthcheck");
+        !seen.is_empty()
+    });
+    // The probe's berth process waits for it: it has re-executed by then.
+    wait_for(
+        "a sealed healthcheck process",
+        Duration::from_secs(20),
+        || {
+            seen = berth_processes(&env, "healthcheck");
+            seen.iter().any(|(pid, link, _, _)| sealed(pid, link))
+        },
+    );
+    for (pid, link, _, inside) in &seen {
+        assert!(
+            !inside || sealed(pid, link),
+            "healthcheck {pid} entered a container as {link}"
+        );
+    }
+    env.ok(&["rm", "-f", id]);
+    // create-start is brief: watch while containers start, until one is seen.
+    let id = env.ok(&["create", "bb", "true"]);
+    let id = id.trim();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = {
+        let stop = stop.clone();
+        let root = env.root();
+        std::thread::spawn(move || {
+            // Every sample, until one was caught inside the container.
+            let mut seen: Vec<Sample> = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) && !seen.iter().any(|s| s.3) {
+                seen.extend(berth_processes_under(&root, "create-start"));
+            }
+            seen
+        })
+    };
+    let t = Instant::now();
+    while !watcher.is_finished() && t.elapsed() < Duration::from_secs(60) {
+        env.ok(&["start", "-a", id]);
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let seen = watcher.join().unwrap();
+    assert!(
+        seen.iter().any(|s| s.3),
+        "no create-start process was seen in a container in 60 s of starts"
+    );
+    for (pid, link, _, inside) in &seen {
+        assert!(
+            !inside || sealed(pid, link),
+            "create-start {pid} entered a container as {link}"
+        );
+    }
+    env.ok(&["rm", "-f", id]);
+}
