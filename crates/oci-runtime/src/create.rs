@@ -681,7 +681,7 @@ fn init_main(ctx: &ChildContext, ch: &Channel) -> Result<()> {
         // Best effort, as runc: some kernels or seccomp policies refuse keyrings.
         let _ = sys::join_session_keyring(&format!("_ses.{}", ctx.id));
     }
-    let prep = process::prepare(&process)?;
+    let prep = process::prepare(&process, ctx.preserve_fds)?;
     let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().clone());
     let notify = notify_sock.map(|sock| process::NotifyTarget {
         sock,

@@ -176,7 +176,7 @@ fn exec_child(st: &ContainerState, opts: &ExecOptions, ch: &Channel) -> Result<(
         setup_console(opts.console.as_ref(), &opts.process, false)?;
     }
     let _ = nix::unistd::chdir(Path::new("/"));
-    let prep = process::prepare(&opts.process)?;
+    let prep = process::prepare(&opts.process, opts.preserve_fds)?;
     let seccomp = st.config.linux().as_ref().and_then(|l| l.seccomp().clone());
     let notify = notify_sock.map(|sock| process::NotifyTarget {
         sock,

@@ -80,7 +80,11 @@ fn home_for(uid: u32) -> String {
 
 /// Applies what must happen while still privileged and checks the command.
 /// Runs inside the container's root, before `start`.
-pub fn prepare(p: &Process) -> Result<Prepared> {
+pub fn prepare(p: &Process, preserve_fds: u32) -> Result<Prepared> {
+    // No descriptor of the runtime's is inherited by the process: all but
+    // stdio and the preserved ones are close-on-exec from here on, before
+    // the chdir, as runc 1.1.12 does (CVE-2024-21626).
+    sys::cloexec_from(3 + preserve_fds).ctx(|| "close_range")?;
     // cwd: created if missing, as runc does.
     let cwd = p.cwd();
     if nix::unistd::chdir(cwd).is_err() {
