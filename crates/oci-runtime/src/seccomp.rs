@@ -207,15 +207,7 @@ pub fn prepare(s: &LinuxSeccomp, cache_dir: Option<&Path>) -> Result<()> {
     let bpf = match cached.as_ref().and_then(|p| std::fs::read(p).ok()) {
         Some(b) if !b.is_empty() && b.len() % 8 == 0 => b,
         _ => {
-            let ctx = build(s)?;
-            let mut f = scratch_file()?;
-            ctx.export_bpf(&f).map_err(|x| {
-                Error::msg(format!("linux.seccomp: cannot compile the filter: {x}"))
-            })?;
-            let mut b = Vec::new();
-            f.rewind()
-                .and_then(|_| f.read_to_end(&mut b))
-                .map_err(|x| Error::msg(format!("linux.seccomp: {x}")))?;
+            let b = compile(s)?;
             if let (Some(d), Some(p)) = (cache_dir, cached.as_ref()) {
                 // Best effort: a cache that cannot be written costs time only.
                 let _ = store(d, p, &b);
@@ -229,6 +221,20 @@ pub fn prepare(s: &LinuxSeccomp, cache_dir: Option<&Path>) -> Result<()> {
         flags: filter_flags(s),
     });
     Ok(())
+}
+
+/// Compiles `s` to classic BPF (`sock_filter` records, 8 bytes each), the
+/// program [`load`] installs.
+pub fn compile(s: &LinuxSeccomp) -> Result<Vec<u8>> {
+    let ctx = build(s)?;
+    let mut f = scratch_file()?;
+    ctx.export_bpf(&f)
+        .map_err(|x| Error::msg(format!("linux.seccomp: cannot compile the filter: {x}")))?;
+    let mut b = Vec::new();
+    f.rewind()
+        .and_then(|_| f.read_to_end(&mut b))
+        .map_err(|x| Error::msg(format!("linux.seccomp: {x}")))?;
+    Ok(b)
 }
 
 fn scratch_file() -> Result<std::fs::File> {
