@@ -741,4 +741,196 @@ mod tests {
         h.kernel = None;
         assert!(resolve(&p, &[], &h).is_err());
     }
+
+    /// Runs a classic-BPF seccomp program (as libseccomp exported it) on
+    /// one `seccomp_data`: the kernel's decision, `SECCOMP_RET_*`.
+    fn run_bpf(bpf: &[u8], arch: u32, nr: i32, args: [u64; 6]) -> u32 {
+        let mut data = Vec::with_capacity(64);
+        data.extend_from_slice(&nr.to_ne_bytes());
+        data.extend_from_slice(&arch.to_ne_bytes());
+        data.extend_from_slice(&0u64.to_ne_bytes());
+        for a in args {
+            data.extend_from_slice(&a.to_ne_bytes());
+        }
+        let word = |off: u32| -> u32 {
+            let o = off as usize;
+            u32::from_ne_bytes(data[o..o + 4].try_into().unwrap())
+        };
+        let insns: Vec<(u16, u8, u8, u32)> = bpf
+            .chunks_exact(8)
+            .map(|c| {
+                (
+                    u16::from_ne_bytes([c[0], c[1]]),
+                    c[2],
+                    c[3],
+                    u32::from_ne_bytes([c[4], c[5], c[6], c[7]]),
+                )
+            })
+            .collect();
+        let (mut a, mut x, mut mem, mut pc) = (0u32, 0u32, [0u32; 16], 0usize);
+        loop {
+            let (code, jt, jf, k) = insns[pc];
+            pc += 1;
+            let src = if code & 0x08 != 0 { x } else { k };
+            match code & 0x07 {
+                0x00 => match code & 0xe0 {
+                    0x00 => a = k,
+                    0x20 => a = word(k),
+                    0x60 => a = mem[k as usize],
+                    m => panic!("ld mode {m:#x}"),
+                },
+                0x01 => match code & 0xe0 {
+                    0x00 => x = k,
+                    0x60 => x = mem[k as usize],
+                    m => panic!("ldx mode {m:#x}"),
+                },
+                0x02 => mem[k as usize] = a,
+                0x03 => mem[k as usize] = x,
+                0x04 => {
+                    a = match code & 0xf0 {
+                        0x00 => a.wrapping_add(src),
+                        0x10 => a.wrapping_sub(src),
+                        0x40 => a | src,
+                        0x50 => a & src,
+                        0x60 => a << src,
+                        0x70 => a >> src,
+                        0xa0 => a ^ src,
+                        op => panic!("alu op {op:#x}"),
+                    }
+                }
+                0x05 => {
+                    let take = match code & 0xf0 {
+                        0x00 => {
+                            pc += k as usize;
+                            continue;
+                        }
+                        0x10 => a == src,
+                        0x20 => a > src,
+                        0x30 => a >= src,
+                        0x40 => a & src != 0,
+                        op => panic!("jmp op {op:#x}"),
+                    };
+                    pc += if take { jt } else { jf } as usize;
+                }
+                0x06 => return if code & 0x18 == 0x10 { a } else { k },
+                _ => {
+                    if code & 0xf8 == 0x80 {
+                        a = x
+                    } else {
+                        x = a
+                    }
+                }
+            }
+        }
+    }
+
+    /// The filters the runtime installs for Docker's profile decide as
+    /// moby's rules say (this checks the runtime's translation of the
+    /// argument conditions too: MASKED_EQ's mask and datum, LT/GT).
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn moby_default_compiled_decisions() {
+        const X86_64: u32 = 0xc000_003e;
+        const I386: u32 = 0x4000_0003;
+        const ALLOW: u32 = 0x7fff_0000;
+        const EPERM: u32 = 0x0005_0000 | libc::EPERM as u32;
+        const ENOSYS: u32 = 0x0005_0000 | libc::ENOSYS as u32;
+        let host = Host::this();
+        let compile = |caps: &[String]| {
+            oci_runtime::seccomp::compile(
+                &resolve(&parse(MOBY_DEFAULT).unwrap(), caps, &host)
+                    .unwrap()
+                    .unwrap(),
+            )
+            .unwrap()
+        };
+        let one = |v: u64| [v, 0, 0, 0, 0, 0];
+        let nr = |n: libc::c_long| n as i32;
+        let bpf = compile(&default_caps());
+        let d = |n: libc::c_long, args: [u64; 6]| run_bpf(&bpf, X86_64, nr(n), args);
+        assert_eq!(d(libc::SYS_read, one(0)), ALLOW);
+        assert_eq!(d(libc::SYS_unshare, one(libc::CLONE_NEWUSER as u64)), EPERM);
+        assert_eq!(d(libc::SYS_unshare, one(0)), EPERM);
+        assert_eq!(d(libc::SYS_mount, one(0)), EPERM);
+        assert_eq!(d(libc::SYS_setns, one(0)), EPERM);
+        // fork-like clone yes, any namespace flag no.
+        assert_eq!(d(libc::SYS_clone, one(libc::SIGCHLD as u64)), ALLOW);
+        let threads = (libc::CLONE_VM
+            | libc::CLONE_FS
+            | libc::CLONE_FILES
+            | libc::CLONE_SIGHAND
+            | libc::CLONE_THREAD
+            | libc::CLONE_SYSVSEM
+            | libc::CLONE_SETTLS
+            | libc::CLONE_PARENT_SETTID
+            | libc::CLONE_CHILD_CLEARTID) as u64;
+        assert_eq!(d(libc::SYS_clone, one(threads)), ALLOW);
+        for f in [
+            libc::CLONE_NEWNS,
+            libc::CLONE_NEWUTS,
+            libc::CLONE_NEWIPC,
+            libc::CLONE_NEWUSER,
+            libc::CLONE_NEWPID,
+            libc::CLONE_NEWNET,
+            libc::CLONE_NEWCGROUP,
+        ] {
+            assert_eq!(
+                d(libc::SYS_clone, one(f as u64 | libc::SIGCHLD as u64)),
+                EPERM,
+                "{f:#x}"
+            );
+        }
+        assert_eq!(d(libc::SYS_clone3, one(0)), ENOSYS);
+        // socket: not AF_ALG, not AF_VSOCK.
+        for (family, want) in [
+            (libc::AF_UNIX, ALLOW),
+            (libc::AF_INET, ALLOW),
+            (libc::AF_INET6, ALLOW),
+            (libc::AF_NETLINK, ALLOW),
+            (libc::AF_ALG, EPERM),
+            (39, ALLOW),
+            (libc::AF_VSOCK, EPERM),
+            (41, ALLOW),
+        ] {
+            assert_eq!(
+                d(libc::SYS_socket, one(family as u64)),
+                want,
+                "family {family}"
+            );
+        }
+        // personality: PER_LINUX, PER_LINUX32, UNAME26 (|PER_LINUX32), query.
+        for (p, want) in [
+            (0u64, ALLOW),
+            (8, ALLOW),
+            (0x20000, ALLOW),
+            (0x20008, ALLOW),
+            (0xffff_ffff, ALLOW),
+            (0x40008, EPERM),
+            (0x0040_0000, EPERM),
+        ] {
+            assert_eq!(d(libc::SYS_personality, one(p)), want, "personality {p:#x}");
+        }
+        assert_eq!(d(libc::SYS_chroot, one(0)), ALLOW);
+        assert_eq!(d(libc::SYS_reboot, one(0)), EPERM);
+        assert_eq!(d(libc::SYS_kexec_load, one(0)), EPERM);
+        assert_eq!(d(libc::SYS_ptrace, one(0)), ALLOW);
+        // The compat architectures are filtered too (i386: unshare 310,
+        // personality 136); a process of any other architecture is killed
+        // (libseccomp's bad-arch action, SECCOMP_RET_KILL_THREAD).
+        assert_eq!(run_bpf(&bpf, I386, 310, one(0)), EPERM);
+        assert_eq!(run_bpf(&bpf, I386, 136, one(0x40008)), EPERM);
+        assert_eq!(run_bpf(&bpf, I386, 136, one(8)), ALLOW);
+        assert_eq!(run_bpf(&bpf, 0xc000_00b7, 63, one(0)), 0);
+
+        // CAP_SYS_ADMIN: namespaces and mounts.
+        let mut caps = default_caps();
+        caps.push("CAP_SYS_ADMIN".into());
+        let bpf = compile(&caps);
+        let d = |n: libc::c_long, args: [u64; 6]| run_bpf(&bpf, X86_64, nr(n), args);
+        assert_eq!(d(libc::SYS_unshare, one(libc::CLONE_NEWUSER as u64)), ALLOW);
+        assert_eq!(d(libc::SYS_mount, one(0)), ALLOW);
+        assert_eq!(d(libc::SYS_clone, one(libc::CLONE_NEWPID as u64)), ALLOW);
+        assert_eq!(d(libc::SYS_clone3, one(0)), ALLOW);
+        assert_eq!(d(libc::SYS_socket, one(libc::AF_VSOCK as u64)), EPERM);
+    }
 }

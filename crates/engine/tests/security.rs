@@ -382,3 +382,33 @@ fn seccomp_profile_file_errors_and_privileged() {
     );
     assert_eq!(e.exit_code(), 125);
 }
+
+/// The runtime compiles a profile once per distinct profile (the bounding
+/// set changes it) and reuses the program from its cache afterwards.
+#[test]
+fn seccomp_compiled_program_is_cached() {
+    let env = Env::new();
+    let cache = env.engine.run_root().join(oci_runtime::seccomp::CACHE_DIR);
+    let programs = || -> Vec<(std::path::PathBuf, std::time::SystemTime)> {
+        let mut v: Vec<_> = std::fs::read_dir(&cache)
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| e.file_name().to_string_lossy().ends_with(".bpf"))
+                    .map(|e| (e.path(), e.metadata().unwrap().modified().unwrap()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+    env.out(&["true"]);
+    let first = programs();
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert!(std::fs::metadata(&first[0].0).unwrap().len() > 1000);
+    env.out(&["true"]);
+    assert_eq!(programs(), first, "the cached program is reused");
+    let mut o = env.opts(&["true"]);
+    o.cap_add = vec!["SYS_ADMIN".into()];
+    assert_eq!(env.run(&o).0, 0);
+    assert_eq!(programs().len(), 2);
+}
