@@ -922,6 +922,21 @@ mod tests {
         assert_eq!(run_bpf(&bpf, I386, 136, one(8)), ALLOW);
         assert_eq!(run_bpf(&bpf, 0xc000_00b7, 63, one(0)), 0);
 
+        // runc's -ENOSYS stub: syscalls past the profile's largest answer
+        // ENOSYS (a newer libc falls back), those below it the default EPERM.
+        const X32: u64 = 0x4000_0000;
+        assert_eq!(d(1000, one(0)), ENOSYS);
+        assert_eq!(d(libc::SYS_kexec_load, one(0)), EPERM);
+        // fchmodat2 and cachestat are allowed where libseccomp knows them,
+        // else ENOSYS: never EPERM.
+        assert_ne!(d(452, one(0)), EPERM);
+        assert_ne!(d(451, one(0)), EPERM);
+        assert_eq!(run_bpf(&bpf, X86_64, (X32 | 1000) as i32, one(0)), ENOSYS);
+        assert_eq!(run_bpf(&bpf, X86_64, X32 as i32, one(0)), ALLOW);
+        assert_eq!(run_bpf(&bpf, X86_64, (X32 | 246) as i32, one(0)), EPERM);
+        assert_eq!(run_bpf(&bpf, I386, 1000, one(0)), ENOSYS);
+        assert_eq!(run_bpf(&bpf, I386, 283, one(0)), EPERM);
+
         // CAP_SYS_ADMIN: namespaces and mounts.
         let mut caps = default_caps();
         caps.push("CAP_SYS_ADMIN".into());
