@@ -387,19 +387,15 @@ pub fn generate(
     // Security.
     let sec = parse_security_opts(&opts.security_opt)?;
     let capabilities = caps::tweak(&opts.cap_add, &opts.cap_drop, opts.privileged)?;
-    let seccomp = if opts.privileged {
-        None
-    } else {
-        match sec.seccomp.as_deref() {
-            Some("unconfined") => None,
-            Some(file) => {
-                let text = std::fs::read_to_string(file)
-                    .map_err(|e| Error::flag("--security-opt", &format!("seccomp={file}"), e))?;
-                seccomp::convert(&text, &capabilities)
-                    .map_err(|e| Error::flag("--security-opt", &format!("seccomp={file}"), e))?
-            }
-            None => seccomp::convert(&seccomp::default_profile()?, &capabilities)?,
-        }
+    // As moby's WithSeccomp: --privileged drops the default profile, not
+    // one named explicitly.
+    let seccomp = match sec.seccomp.as_deref() {
+        Some("unconfined") => None,
+        Some("builtin") => seccomp::default_for(&capabilities)?,
+        Some(file) => seccomp::from_file(Path::new(file), &capabilities)
+            .map_err(|e| Error::flag("--security-opt", &format!("seccomp={file}"), e))?,
+        None if opts.privileged => None,
+        None => seccomp::default_for(&capabilities)?,
     };
 
     // Resources.
@@ -639,7 +635,7 @@ pub fn generate(
         linux["readonlyPaths"] = json!(READONLY_PATHS);
     }
     if let Some(s) = &seccomp {
-        linux["seccomp"] = s.clone();
+        linux["seccomp"] = json!(s);
     }
     if !host_network {
         linux["sysctl"] = json!({
