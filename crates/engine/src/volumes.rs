@@ -443,6 +443,43 @@ pub fn plan(
     Ok(out)
 }
 
+/// Where every container has the kernel's own filesystems.
+const KERNEL_FS: [&str; 2] = ["/proc", "/sys"];
+
+fn kernel_fs_of(p: &str) -> Option<&'static str> {
+    KERNEL_FS
+        .into_iter()
+        .find(|k| p == *k || p.strip_prefix(k).is_some_and(|r| r.starts_with('/')))
+}
+
+/// Refuses mount destinations (`-v`, `--mount`, `--tmpfs`, the image's
+/// `VOLUME`s) under /proc or /sys, as docker does: given so, or reached
+/// through the image's symlinks, resolved inside the image as the runtime
+/// resolves them (`/data` -> `/proc/self/attr`). A mount there would hide
+/// or stand in for the kernel's files that the runtime and the process
+/// rely on (CVE-2019-16884's class).
+pub fn refuse_kernel_fs<'a>(
+    destinations: impl IntoIterator<Item = &'a str>,
+    view: &crate::user::LayerView,
+) -> Result<()> {
+    for d in destinations {
+        let d = clean_path(d);
+        if let Some(k) = kernel_fs_of(&d) {
+            return Err(Error::invalid(format!(
+                "invalid mount destination {d:?}: mounts under {k} are not allowed"
+            )));
+        }
+        let r = view.resolve(&d);
+        if let Some(k) = kernel_fs_of(&r.path) {
+            return Err(Error::invalid(format!(
+                "invalid mount destination {d:?}: it resolves to {:?} in the image, and mounts under {k} are not allowed",
+                r.path
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Whether a mount point of a container is a volume that should be filled
 /// from the image.
 pub(crate) fn wants_copy(m: &MountPoint) -> bool {
