@@ -53,9 +53,90 @@ pub fn open_in_root(root: BorrowedFd, path: &str, flags: OFlags) -> io::Result<O
             ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
         ) {
             Err(rustix::io::Errno::AGAIN) | Err(rustix::io::Errno::INTR) => continue,
+            // No openat2 (kernels before 5.6, sandboxes that refuse it).
+            Err(rustix::io::Errno::NOSYS) => return walk_in_root(root, path, flags),
             r => return r.map_err(ioe),
         }
     }
+}
+
+/// [`open_in_root`]'s resolution without openat2: a walk from `root` one
+/// component at a time, each opened `O_PATH|O_NOFOLLOW` from its parent's
+/// descriptor; a symlink's target is spliced into the rest (an absolute
+/// one starting from `root` again), `..` never climbs above `root`, a
+/// magic link is only its text, and the result is reopened through its
+/// descriptor's link (the inode found, not a path).
+pub fn walk_in_root(root: BorrowedFd, path: &str, flags: OFlags) -> io::Result<OwnedFd> {
+    use std::collections::VecDeque;
+    let errno = |e: rustix::io::Errno| Err(ioe(e));
+    let step = OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let mut todo: VecDeque<Vec<u8>> = path
+        .as_bytes()
+        .split(|b| *b == b'/')
+        .filter(|c| !c.is_empty() && *c != b".")
+        .map(<[u8]>::to_vec)
+        .collect();
+    // The directories below `root` walked so far.
+    let mut stack: Vec<OwnedFd> = Vec::new();
+    let mut links = 0;
+    let mut found: Option<(OwnedFd, FileType)> = None;
+    while let Some(c) = todo.pop_front() {
+        if c == b".." {
+            stack.pop();
+            continue;
+        }
+        let cur = stack.last().map_or(root, |f| f.as_fd());
+        let fd = rfs::openat(cur, OsStr::from_bytes(&c), step, Mode::empty()).map_err(ioe)?;
+        let kind = FileType::from_raw_mode(rfs::fstat(&fd).map_err(ioe)?.st_mode);
+        let last = todo.is_empty();
+        if kind == FileType::Symlink && !(last && flags.contains(OFlags::NOFOLLOW)) {
+            links += 1;
+            if links > 40 {
+                return errno(rustix::io::Errno::LOOP);
+            }
+            let t = rfs::readlinkat(&fd, "", Vec::new()).map_err(ioe)?;
+            let t = t.as_bytes();
+            if t.first() == Some(&b'/') {
+                stack.clear();
+            }
+            for x in t.split(|b| *b == b'/').rev() {
+                if !x.is_empty() && x != b"." {
+                    todo.push_front(x.to_vec());
+                }
+            }
+            continue;
+        }
+        if last {
+            found = Some((fd, kind));
+        } else if kind != FileType::Directory {
+            return errno(rustix::io::Errno::NOTDIR);
+        } else {
+            stack.push(fd);
+        }
+    }
+    let (fd, kind) = match (found, stack.pop()) {
+        (Some(f), _) => f,
+        (None, Some(d)) => (d, FileType::Directory),
+        (None, None) => (
+            rfs::openat(root, ".", step, Mode::empty()).map_err(ioe)?,
+            FileType::Directory,
+        ),
+    };
+    if flags.contains(OFlags::DIRECTORY) && kind != FileType::Directory {
+        return errno(rustix::io::Errno::NOTDIR);
+    }
+    if flags.contains(OFlags::PATH) {
+        return Ok(fd);
+    }
+    if kind == FileType::Symlink {
+        return errno(rustix::io::Errno::LOOP);
+    }
+    rfs::open(
+        fd_path(fd.as_fd()),
+        (flags - OFlags::NOFOLLOW) | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(ioe)
 }
 
 /// Splits a cleaned relative path into (parent, name); name is never
@@ -922,5 +1003,65 @@ mod tests {
             std::fs::read(root.join("berth-fscopy-in-root")).unwrap(),
             b"x"
         );
+    }
+
+    /// The fallback walk resolves every path as openat2(RESOLVE_IN_ROOT)
+    /// does: same inode, or an error for the same paths.
+    #[test]
+    fn walk_in_root_matches_openat2() {
+        use std::os::unix::fs::symlink;
+        let t = tempfile::tempdir().unwrap();
+        let r = t.path().join("root");
+        std::fs::create_dir_all(r.join("a/b")).unwrap();
+        std::fs::write(r.join("a/b/f"), "x").unwrap();
+        std::fs::write(r.join("etc"), "in root").unwrap();
+        symlink("/a", r.join("abs")).unwrap();
+        symlink("../../../../a/b", r.join("a/climb")).unwrap();
+        symlink("/etc", r.join("a/b/hostetc")).unwrap();
+        symlink("/nope", r.join("dangling")).unwrap();
+        symlink("loop", r.join("loop")).unwrap();
+        symlink("b/f", r.join("a/tof")).unwrap();
+        let root = open_dir(&r).unwrap();
+        let id = |fd: &OwnedFd| {
+            let st = rfs::fstat(fd).unwrap();
+            (st.st_dev, st.st_ino)
+        };
+        let paths = [
+            "",
+            "/",
+            "a",
+            "/a/b/f",
+            "abs/b",
+            "a/climb/f",
+            "a/b/hostetc",
+            "/../../etc",
+            "dangling",
+            "loop",
+            "a/tof",
+            "a/b/f/x",
+            "abs/../a/b/../b",
+            "nope/x",
+            "a/b/..",
+            "/../..",
+        ];
+        let flagsets = [
+            OFlags::PATH,
+            OFlags::PATH | OFlags::NOFOLLOW,
+            OFlags::PATH | OFlags::DIRECTORY,
+            OFlags::RDONLY,
+            OFlags::RDONLY | OFlags::NOFOLLOW,
+            OFlags::RDONLY | OFlags::DIRECTORY,
+        ];
+        for p in paths {
+            for f in flagsets {
+                let a = open_in_root(root.as_fd(), p, f);
+                let b = walk_in_root(root.as_fd(), p, f);
+                match (&a, &b) {
+                    (Ok(x), Ok(y)) => assert_eq!(id(x), id(y), "{p:?} {f:?}"),
+                    (Err(x), Err(y)) => assert_eq!(x.kind(), y.kind(), "{p:?} {f:?}: {x} / {y}"),
+                    _ => panic!("{p:?} {f:?}: openat2 {a:?}, walk {b:?}"),
+                }
+            }
+        }
     }
 }
