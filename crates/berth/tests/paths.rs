@@ -319,6 +319,18 @@ fn volume_under_proc_or_sys_is_refused() {
     }
     assert_eq!(t.env.ok(&["ps", "-a", "-q"]), "");
     assert!(!t.env.ok(&["volume", "ls", "-q"]).contains("kfsv"));
+    // A host directory the user binds at a path written under /sys stays
+    // allowed, as in docker (systemd containers bind /sys/fs/cgroup).
+    let out = t.env.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        "/sys/fs/cgroup:/sys/fs/cgroup:ro",
+        "kfs",
+        "ls",
+        "/sys/fs/cgroup",
+    ]);
+    assert!(!out.is_empty());
 }
 
 /// A WORKDIR (or `-w`) through a symlink of the image to a missing

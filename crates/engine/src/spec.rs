@@ -476,8 +476,13 @@ pub fn generate(
     crate::volumes::refuse_kernel_fs(
         specs
             .iter()
-            .map(|s| s.destination.as_str())
-            .chain(tmpfs.iter().map(|(d, _)| d.as_str())),
+            .map(|s| {
+                (
+                    s.destination.as_str(),
+                    s.kind == crate::volumes::MountKind::Bind,
+                )
+            })
+            .chain(tmpfs.iter().map(|(d, _)| (d.as_str(), false))),
         ctx.layers,
     )?;
     let mut user_mounts: Vec<Value> = Vec::new();

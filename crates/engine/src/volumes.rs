@@ -453,21 +453,28 @@ fn kernel_fs_of(p: &str) -> Option<&'static str> {
 }
 
 /// Refuses mount destinations (`-v`, `--mount`, `--tmpfs`, the image's
-/// `VOLUME`s) under /proc or /sys, as docker does: given so, or reached
-/// through the image's symlinks, resolved inside the image as the runtime
-/// resolves them (`/data` -> `/proc/self/attr`). A mount there would hide
-/// or stand in for the kernel's files that the runtime and the process
-/// rely on (CVE-2019-16884's class).
+/// `VOLUME`s) under /proc or /sys: given so, or reached through the image's
+/// symlinks, resolved inside the image as the runtime resolves them
+/// (`/data` -> `/proc/self/attr`). A mount there would hide or stand in for
+/// the kernel's files that the runtime and the process rely on
+/// (CVE-2019-16884's class). One exception, which docker users rely on: a
+/// host directory the user binds at a path written under /sys
+/// (`-v /sys/fs/cgroup:/sys/fs/cgroup:ro` for systemd), never one reached
+/// through the image's links. `destinations`: (path, is a user's bind).
 pub fn refuse_kernel_fs<'a>(
-    destinations: impl IntoIterator<Item = &'a str>,
+    destinations: impl IntoIterator<Item = (&'a str, bool)>,
     view: &crate::user::LayerView,
 ) -> Result<()> {
-    for d in destinations {
+    for (d, user_bind) in destinations {
         let d = clean_path(d);
-        if let Some(k) = kernel_fs_of(&d) {
-            return Err(Error::invalid(format!(
-                "invalid mount destination {d:?}: mounts under {k} are not allowed"
-            )));
+        match kernel_fs_of(&d) {
+            Some("/sys") if user_bind => continue,
+            Some(k) => {
+                return Err(Error::invalid(format!(
+                    "invalid mount destination {d:?}: mounts under {k} are not allowed"
+                )))
+            }
+            None => {}
         }
         let r = view.resolve(&d);
         if let Some(k) = kernel_fs_of(&r.path) {
