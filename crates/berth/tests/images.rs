@@ -19,9 +19,24 @@ fn version_and_help() {
     // Unknown flag: docker's usage status.
     let err = e.fails(&["images", "--bogus"], 125);
     assert!(err.contains("--bogus"), "{err}");
-    // Missing argument: 1, one message line plus the hint.
+    // A bad flag value: one line naming the flag and the value, 125.
+    for args in [
+        &["run", "--pids-limit", "abc", "bb", "true"][..],
+        &["create", "--pids-limit=1x", "bb"],
+        &["pull", "--tls-verify=maybe", "bb"],
+        &["images", "--filter"],
+    ] {
+        let err = e.fails(args, 125);
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+    }
+    let err = e.fails(&["run", "--pids-limit", "abc", "bb", "true"], 125);
+    assert!(
+        err.starts_with("berth: invalid argument \"abc\" for \"--pids-limit\" flag: "),
+        "{err}"
+    );
+    // Missing argument: 1, one line (message and hint).
     let err = e.fails(&["tag", "x"], 1);
-    assert_eq!(err.lines().count(), 2, "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
 }
 
 #[test]
