@@ -313,8 +313,15 @@ impl Store {
         let mut layers = Vec::new();
         for (l, diff) in manifest.layers.iter().zip(&config.rootfs.diff_ids) {
             layer_compression(&l.media_type, &l.digest)?;
-            if !self.content.exists(&l.digest) {
-                return Err(Error::BlobNotFound(l.digest.clone()));
+            // The blob's size must be the descriptor's (a damaged or
+            // truncated blob is not trusted for being there).
+            let size = self.content.size(&l.digest)?;
+            if size != l.size {
+                return Err(Error::SizeMismatch {
+                    digest: l.digest.to_string(),
+                    expected: l.size,
+                    actual: size,
+                });
             }
             layers.push(LayerRecord {
                 digest: l.digest.clone(),

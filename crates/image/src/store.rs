@@ -231,7 +231,7 @@ impl ContentStore {
     /// Store a byte slice (manifests, configs); returns its digest.
     pub fn ingest_bytes(&self, data: &[u8]) -> Result<Digest> {
         let d = Digest::of_bytes(data);
-        if self.exists(&d) {
+        if self.has(&d, data.len() as u64) {
             return Ok(d);
         }
         let mut w = self.writer(Some(d.clone()), Some(data.len() as u64))?;
@@ -277,6 +277,13 @@ impl ContentStore {
     /// Whether a blob is present.
     pub fn exists(&self, digest: &Digest) -> bool {
         self.blob_path(digest).is_file()
+    }
+
+    /// Whether a blob is present with the size its descriptor gives. A
+    /// blob of another size is damaged (its digest fixes its size): the
+    /// caller writes it again, which replaces it.
+    pub fn has(&self, digest: &Digest, size: u64) -> bool {
+        fs::metadata(self.blob_path(digest)).is_ok_and(|m| m.is_file() && m.len() == size)
     }
 
     /// Size of a blob in bytes.
@@ -559,6 +566,11 @@ impl StagedBlob {
     /// The blob's digest.
     pub fn digest(&self) -> &Digest {
         &self.digest
+    }
+
+    /// The blob's size in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
     }
 
     /// Make the blob's data durable (fdatasync; its writeback was
