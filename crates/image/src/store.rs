@@ -428,6 +428,11 @@ struct PartialState {
 }
 
 impl BlobWriter {
+    /// The temp (or partial) file being written, for error messages.
+    pub fn path(&self) -> &Path {
+        &self.tmp_path
+    }
+
     /// Bytes written (or replayed) so far.
     pub fn written(&self) -> u64 {
         self.hasher.len()

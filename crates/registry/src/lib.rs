@@ -29,6 +29,7 @@ pub mod progress;
 pub mod pull;
 pub mod push;
 pub mod regconf;
+pub mod tls;
 
 use std::path::{Path, PathBuf};
 
