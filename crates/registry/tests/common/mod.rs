@@ -344,6 +344,9 @@ pub struct FakeResp {
     /// Send only this many body bytes (with the full Content-Length),
     /// then close.
     pub truncate_to: Option<usize>,
+    /// Send the body chunked (no Content-Length), as a registry that
+    /// does not say how long it is.
+    pub chunked: bool,
 }
 
 impl FakeResp {
@@ -353,6 +356,7 @@ impl FakeResp {
             headers: Vec::new(),
             body: Vec::new(),
             truncate_to: None,
+            chunked: false,
         }
     }
     pub fn header(mut self, k: &str, v: impl Into<String>) -> FakeResp {
@@ -437,6 +441,22 @@ fn serve_conn(conn: TcpStream, log: &Mutex<Vec<String>>, handler: &Handler) {
         let mut out = format!("HTTP/1.1 {} X\r\n", resp.status);
         for (k, v) in &resp.headers {
             out.push_str(&format!("{k}: {v}\r\n"));
+        }
+        if resp.chunked {
+            out.push_str("Transfer-Encoding: chunked\r\n\r\n");
+            let mut bytes = out.into_bytes();
+            if req.method != "HEAD" {
+                for c in resp.body.chunks(64 << 10) {
+                    bytes.extend_from_slice(format!("{:x}\r\n", c.len()).as_bytes());
+                    bytes.extend_from_slice(c);
+                    bytes.extend_from_slice(b"\r\n");
+                }
+                bytes.extend_from_slice(b"0\r\n\r\n");
+            }
+            if w.write_all(&bytes).is_err() {
+                return;
+            }
+            continue;
         }
         out.push_str(&format!("Content-Length: {}\r\n\r\n", resp.body.len()));
         let mut bytes = out.into_bytes();
