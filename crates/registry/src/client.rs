@@ -873,7 +873,7 @@ fn tls_problem(io: &io::Error, host: &str) -> Option<String> {
     }
     let msg = io.to_string();
     let hint = format!(
-        "add the registry's CA as {d}/{host}/ca.crt (or {d2}/{host}/ca.crt), or use --tls-verify=false",
+        "trust its CA in {d}/{host}/ca.crt or {d2}/{host}/ca.crt, or use --tls-verify=false",
         d = crate::tls::CONTAINERS_CERTS_D,
         d2 = crate::tls::DOCKER_CERTS_D,
     );

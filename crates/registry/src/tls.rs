@@ -110,13 +110,11 @@ pub(crate) fn read_host_dir(dir: &Path) -> Result<HostTrust> {
                     .map_err(|e| config_err(&key_path, &format!("not a PEM private key: {e}")))?;
                 client = Some(ClientCert::new_with_certs(&chain, key));
             }
-            Some("key") => {
-                if !p.with_extension("cert").exists() {
-                    return Err(config_err(
-                        p,
-                        "private key without its client certificate (NAME.cert)",
-                    ));
-                }
+            Some("key") if !p.with_extension("cert").exists() => {
+                return Err(config_err(
+                    p,
+                    "private key without its client certificate (NAME.cert)",
+                ));
             }
             _ => {}
         }
