@@ -88,11 +88,13 @@ impl Store {
                 std::slice::from_ref(&diff_id),
                 &|d| (d == blob.digest()).then(|| blob.open()),
             )
-            .map_err(|e| {
-                Error::Archive(format!(
-                    "import: not a valid tar archive: {}",
-                    printable(&e.to_string())
-                ))
+            .map_err(|e| match e {
+                // What the tar reader refused (I/O errors, a full disk,
+                // stay what they are).
+                Error::Layer { reason, .. } => {
+                    Error::Archive(format!("not a valid tar archive: {}", printable(&reason)))
+                }
+                e => e,
             })?;
         blob.sync()?;
         let (layer_digest, layer_size) = blob.publish()?;
@@ -550,22 +552,20 @@ fn check_diff_id<R: Read>(r: R, l: &Descriptor, diff_id: &Digest) -> Result<()> 
     Ok(())
 }
 
-/// `s` with control characters and undecodable bytes replaced, cut to
-/// 200 characters: the tar reader quotes raw header bytes in its errors.
+/// `s` as printable ASCII (a run of anything else becomes one `?`), cut
+/// to 160 characters: the tar reader quotes raw header bytes in errors.
 fn printable(s: &str) -> String {
-    let mut out: String = s
-        .chars()
-        .map(|c| {
-            if c.is_control() || c == '\u{fffd}' {
-                '?'
-            } else {
-                c
-            }
-        })
-        .take(200)
-        .collect();
-    if s.chars().count() > 200 {
-        out.push('…');
+    let mut out = String::new();
+    for c in s.chars() {
+        if c == ' ' || c.is_ascii_graphic() {
+            out.push(c);
+        } else if !out.ends_with('?') {
+            out.push('?');
+        }
+    }
+    if out.chars().count() > 160 {
+        out = out.chars().take(160).collect();
+        out.push_str("...");
     }
     out
 }
