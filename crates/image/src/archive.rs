@@ -65,10 +65,14 @@ impl Store {
         let mut hashing = HashingReader::new(plain);
         let writer = self.content().writer(None, None)?;
         let mut gz = flate2::write::GzEncoder::new(writer, flate2::Compression::default());
-        io::copy(&mut hashing, &mut gz).map_err(|e| Error::io("import: read rootfs tarball", e))?;
+        let tmp = gz.get_ref().path().to_path_buf();
+        copy_into(&mut hashing, &mut gz, &tmp).map_err(|e| match e {
+            CopyError::Read(e) => Error::io("import: read rootfs tarball", e),
+            CopyError::Write(e) => e,
+        })?;
         let writer = gz
             .finish()
-            .map_err(|e| Error::io("import: compress layer", e))?;
+            .map_err(|e| Error::io(format!("write {}", tmp.display()), e))?;
         let (diff_id, _, _) = hashing
             .finish()
             .map_err(|e| Error::io("import: read rootfs tarball", e))?;
@@ -417,8 +421,12 @@ impl Store {
                     };
                 let size = entry.size();
                 let mut w = self.content().writer(expected, Some(size))?;
-                io::copy(&mut entry, &mut w).map_err(|e| {
-                    Error::Archive(format!("read {path}: {}", printable(&e.to_string())))
+                let tmp = w.path().to_path_buf();
+                copy_into(&mut entry, &mut w, &tmp).map_err(|e| match e {
+                    CopyError::Read(e) => {
+                        Error::Archive(format!("read {path}: {}", printable(&e.to_string())))
+                    }
+                    CopyError::Write(e) => e,
                 })?;
                 let b = w.stage()?;
                 stored.insert(path, (b.digest().clone(), b.size()));
@@ -531,6 +539,40 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// Why [`copy_into`] stopped.
+enum CopyError {
+    /// Reading the input failed: the input's fault.
+    Read(io::Error),
+    /// Writing into the store failed (a full disk): the store's error,
+    /// naming the file.
+    Write(Error),
+}
+
+/// Copy `r` into `w` (writing the store's file `dest`), telling a read
+/// error from a write error: a full disk is not a bad archive.
+fn copy_into<R: Read, W: Write>(
+    r: &mut R,
+    w: &mut W,
+    dest: &std::path::Path,
+) -> std::result::Result<u64, CopyError> {
+    let mut buf = vec![0u8; 256 << 10];
+    let mut n = 0u64;
+    loop {
+        let k = match r.read(&mut buf) {
+            Ok(0) => break,
+            Ok(k) => k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(CopyError::Read(e)),
+        };
+        w.write_all(&buf[..k])
+            .map_err(|e| CopyError::Write(Error::io(format!("write {}", dest.display()), e)))?;
+        n += k as u64;
+    }
+    w.flush()
+        .map_err(|e| CopyError::Write(Error::io(format!("write {}", dest.display()), e)))?;
+    Ok(n)
 }
 
 /// Verify that the layer blob read by `r` decompresses to `diff_id`.

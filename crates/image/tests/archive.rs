@@ -265,3 +265,74 @@ fn blob_in_store_with_wrong_size_is_not_trusted() {
     assert_eq!(fs::read(&path).unwrap(), good);
     assert!(a.resolve("app:1").is_ok());
 }
+
+/// A tmpfs of `size` mounted on a temp dir, unmounted on drop.
+struct Tmpfs(tempfile::TempDir);
+
+impl Tmpfs {
+    fn mount(size: &str) -> Tmpfs {
+        let dir = tempfile::tempdir().unwrap();
+        let st = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .unwrap();
+        assert!(st.success());
+        Tmpfs(dir)
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.0.path())
+            .status();
+    }
+}
+
+/// A full disk during import or load is the store's error, naming the
+/// file ("No space left on device"), not a bad archive; nothing is left.
+#[test]
+fn full_disk_during_import_or_load_says_no_space_left() {
+    if !is_root() {
+        eprintln!("skipping: mounting a tmpfs needs root");
+        return;
+    }
+    let big: Vec<u8> = {
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        (0..3 << 20)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect()
+    };
+    let rootfs = tar_of(&[E::File("big", &big)]);
+    // An archive of it, made where there is room.
+    let tmp = tempfile::tempdir().unwrap();
+    let a = Store::open(tmp.path().join("a")).unwrap();
+    a.import(&rootfs[..], &ImportOptions::default(), &[r("big:1")])
+        .unwrap();
+    let mut archive = Vec::new();
+    a.save(&["big:1"], ArchiveFormat::Docker, &mut archive)
+        .unwrap();
+
+    let fs = Tmpfs::mount("1m");
+    let root = fs.0.path().join("store");
+    let s = Store::open(&root).unwrap();
+    let e = s
+        .import(&rootfs[..], &ImportOptions::default(), &[r("big:1")])
+        .unwrap_err();
+    let msg = e.to_string();
+    assert!(msg.contains("No space left on device"), "{msg}");
+    assert!(msg.contains(&root.display().to_string()), "{msg}");
+    assert!(!matches!(e, Error::Archive(_)), "{msg}");
+    assert_untouched(&s);
+    let e = s.load(&archive[..]).unwrap_err();
+    let msg = e.to_string();
+    assert!(msg.contains("No space left on device"), "{msg}");
+    assert!(!matches!(e, Error::Archive(_)), "{msg}");
+    assert_untouched(&s);
+}
