@@ -447,7 +447,9 @@ impl Client {
         // no trace.
         let stage_docs = || -> Result<()> {
             for (d, bytes) in &docs {
-                if !store.content().has(d, bytes.len() as u64) {
+                // Written unless an intact copy is there (read checks the
+                // digest: a damaged one of the same size is replaced).
+                if store.content().read(d, MAX_JSON_BLOB).is_err() {
                     let mut w = store
                         .content()
                         .writer(Some(d.clone()), Some(bytes.len() as u64))

@@ -451,3 +451,42 @@ fn missing_snapshot_or_missing_blob_is_repaired_minimally() {
     assert_eq!(blob_gets, vec![format!("GET /v2/test/img/blobs/{gone}")]);
     assert!(store.content().exists(gone));
 }
+
+/// A blob already in the store is not trusted for being there: one of the
+/// wrong size (cut short by a crash or a damaged disk) is downloaded again
+/// and replaced, and a damaged config is fetched again.
+#[test]
+fn blob_in_store_with_wrong_size_is_fetched_again() {
+    let img = small_image();
+    let reg = ImageServer::for_image("test/img", "v1", &img).start();
+    let (_d, store) = new_store();
+    let c = client();
+    let r = reg.reference("test/img:v1");
+    c.pull(&store, &r, &Platform::default(), &NoProgress)
+        .unwrap();
+    let layer = &img.layers[1].0;
+    let path = store.content().blob_path(layer);
+    let good = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &good[..good.len() / 3]).unwrap();
+    let cfg_path = store.content().blob_path(&img.config_digest);
+    let mut cfg = std::fs::read(&cfg_path).unwrap();
+    cfg[0] = b' ';
+    std::fs::write(&cfg_path, &cfg).unwrap();
+    let n = reg.requests().len();
+    c.pull(&store, &r, &Platform::default(), &NoProgress)
+        .unwrap();
+    let mut blob_gets: Vec<String> = reg.requests()[n..]
+        .iter()
+        .filter(|r| r.contains("/blobs/"))
+        .cloned()
+        .collect();
+    blob_gets.sort();
+    let mut want = vec![
+        format!("GET /v2/test/img/blobs/{layer}"),
+        format!("GET /v2/test/img/blobs/{}", img.config_digest),
+    ];
+    want.sort();
+    assert_eq!(blob_gets, want);
+    assert_eq!(std::fs::read(&path).unwrap(), good);
+    assert_eq!(std::fs::read(&cfg_path).unwrap(), img.config);
+}
