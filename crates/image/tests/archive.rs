@@ -336,3 +336,33 @@ fn full_disk_during_import_or_load_says_no_space_left() {
     assert!(!matches!(e, Error::Archive(_)), "{msg}");
     assert_untouched(&s);
 }
+
+/// A layer blob damaged where unpacking cannot see it (the gzip header's
+/// mtime, not covered by its CRC) is caught by its digest when a snapshot
+/// is unpacked from it again (first use after a crash or a removal).
+#[test]
+fn damaged_blob_is_caught_by_its_digest_when_unpacked_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = Store::open(tmp.path().join("s")).unwrap();
+    let rec = s
+        .import(
+            &tar_of(&[E::File("f", b"data")])[..],
+            &ImportOptions::default(),
+            &[r("imp/x:1")],
+        )
+        .unwrap();
+    for c in rec.chain_ids() {
+        assert!(s.snapshots().remove(&c).unwrap());
+    }
+    let path = s.content().blob_path(&rec.layers[0].digest);
+    let mut b = fs::read(&path).unwrap();
+    assert_eq!(&b[..2], &[0x1f, 0x8b]);
+    b[4] ^= 0x55; // MTIME
+    fs::write(&path, &b).unwrap();
+    let e = s.prepare_rootfs(&rec).unwrap_err().to_string();
+    assert!(
+        e.contains("damaged") && e.contains("digest mismatch"),
+        "{e}"
+    );
+    assert!(s.snapshots().list().unwrap().is_empty());
+}

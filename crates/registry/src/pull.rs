@@ -50,6 +50,8 @@ struct Added {
     snapshots: Mutex<Vec<ChainId>>,
     staged_blobs: Mutex<Vec<StagedBlob>>,
     staged_snapshots: Mutex<Vec<StagedSnapshot>>,
+    /// Blobs this pull downloaded (whose partial files it may have left).
+    downloads: Mutex<Vec<Digest>>,
 }
 
 impl Added {
@@ -330,8 +332,22 @@ impl Client {
             .expire_partials(image::store::PARTIAL_MAX_AGE);
         let added = Added::default();
         let res = self.pull_inner(store, &t, reference, platform, progress, &added);
-        if res.is_err() {
+        if let Err(e) = &res {
             added.rollback(store);
+            // Bytes received are kept for a resume only if trying again
+            // may help; after wrong content, a refused connection or a
+            // full disk, none stay (those of the layers cancelled by the
+            // failure included).
+            if !e.is_transient() {
+                for d in added
+                    .downloads
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .iter()
+                {
+                    let _ = store.content().discard_partial(d);
+                }
+            }
         }
         res
     }
@@ -650,31 +666,64 @@ impl Ctx<'_> {
         for s in rest {
             self.progress
                 .layer(d, job.desc.size, LayerState::Extracting);
-            let blob = match &staged {
-                Some(b) => b.open(),
-                None => self.store.content().open(d),
-            }
-            .map_err(|e| Error::store(format!("open layer {d}"), e))?;
-            let snap = self
-                .store
-                .snapshots()
-                .stage_checked(
-                    &s.chain,
-                    s.parent.as_ref(),
-                    &s.diff_id,
-                    d,
-                    &job.desc.media_type,
-                    BufReader::with_capacity(256 << 10, blob),
-                    self.store.unpack_options(),
-                    || Ok(()),
+            let unpack_err = |e| {
+                Error::store(
+                    format!("{}/{}: unpack layer {d}", self.t.host, self.t.repo),
+                    e,
                 )
-                .map_err(|e| {
-                    Error::store(
-                        format!("{}/{}: unpack layer {d}", self.t.host, self.t.repo),
-                        e,
+            };
+            if let Some(b) = &staged {
+                let blob = b
+                    .open()
+                    .map_err(|e| Error::store(format!("open layer {d}"), e))?;
+                let snap = self
+                    .store
+                    .snapshots()
+                    .stage_checked(
+                        &s.chain,
+                        s.parent.as_ref(),
+                        &s.diff_id,
+                        d,
+                        &job.desc.media_type,
+                        BufReader::with_capacity(256 << 10, blob),
+                        self.store.unpack_options(),
+                        || Ok(()),
                     )
-                })?;
-            self.added.stage_snapshot(snap);
+                    .map_err(unpack_err)?;
+                self.added.stage_snapshot(snap);
+                continue;
+            }
+            // The store's copy is read whole: its digest is checked on
+            // the way. A damaged one (wrong digest, not the layer its
+            // diff id says) is downloaded again, replacing it.
+            let (blob, check) = self
+                .store
+                .content()
+                .open_verifying(d)
+                .map_err(|e| Error::store(format!("open layer {d}"), e))?;
+            let res = self.store.snapshots().stage_checked(
+                &s.chain,
+                s.parent.as_ref(),
+                &s.diff_id,
+                d,
+                &job.desc.media_type,
+                BufReader::with_capacity(256 << 10, blob),
+                self.store.unpack_options(),
+                || check.verify(),
+            );
+            match res {
+                Ok(snap) => self.added.stage_snapshot(snap),
+                Err(
+                    image::Error::DigestMismatch { .. }
+                    | image::Error::DiffIdMismatch { .. }
+                    | image::Error::Layer { .. },
+                ) => {
+                    self.progress
+                        .layer(d, job.desc.size, LayerState::Downloading);
+                    staged = Some(self.download(&job.desc, Some(s))?);
+                }
+                Err(e) => return Err(unpack_err(e)),
+            }
         }
         if let Some(b) = staged {
             self.added.stage_blob(b)?;
@@ -697,6 +746,11 @@ impl Ctx<'_> {
         let (t, client) = (self.t, self.client);
         let d = &desc.digest;
         let what = format!("blob {d}");
+        self.added
+            .downloads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(d.clone());
         // The bytes of an earlier, broken attempt are kept in the store's
         // partial file: replayed (hashed, and fed to the unpacker) from
         // disk, and only the rest is asked for.

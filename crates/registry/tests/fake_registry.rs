@@ -490,3 +490,37 @@ fn blob_in_store_with_wrong_size_is_fetched_again() {
     assert_eq!(std::fs::read(&path).unwrap(), good);
     assert_eq!(std::fs::read(&cfg_path).unwrap(), img.config);
 }
+
+/// A layer blob in the store damaged where unpacking cannot see it (the
+/// gzip header's mtime) is caught by its digest when its snapshot is
+/// unpacked again, and downloaded again.
+#[test]
+fn damaged_blob_in_store_is_caught_by_its_digest_and_fetched_again() {
+    let img = small_image();
+    let reg = ImageServer::for_image("test/img", "v1", &img).start();
+    let (_d, store) = new_store();
+    let c = client();
+    let r = reg.reference("test/img:v1");
+    let rec = c
+        .pull(&store, &r, &Platform::default(), &NoProgress)
+        .unwrap();
+    for ch in rec.chain_ids() {
+        assert!(store.snapshots().remove(&ch).unwrap());
+    }
+    let layer = &img.layers[1].0;
+    let path = store.content().blob_path(layer);
+    let mut b = std::fs::read(&path).unwrap();
+    b[4] ^= 0x55;
+    std::fs::write(&path, &b).unwrap();
+    let n = reg.requests().len();
+    c.pull(&store, &r, &Platform::default(), &NoProgress)
+        .unwrap();
+    let blob_gets: Vec<String> = reg.requests()[n..]
+        .iter()
+        .filter(|r| r.contains("/blobs/"))
+        .cloned()
+        .collect();
+    assert_eq!(blob_gets, vec![format!("GET /v2/test/img/blobs/{layer}")]);
+    assert_eq!(std::fs::read(&path).unwrap(), img.layers[1].1);
+    assert!(rec.chain_ids().iter().all(|c| store.snapshots().exists(c)));
+}
