@@ -6,126 +6,12 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
+use berth_testkit::pki::Pki;
 use common::*;
 use image::Platform;
 use registry::{ClientConfig, Error, NoProgress, PushOptions};
-
-/// A CA and certificates it signed, in a temp dir.
-struct Pki {
-    dir: tempfile::TempDir,
-}
-
-impl Pki {
-    fn new() -> Option<Pki> {
-        if !have("openssl") {
-            eprintln!("skipping: openssl is not installed");
-            return None;
-        }
-        let pki = Pki {
-            dir: tempfile::tempdir().unwrap(),
-        };
-        pki.ca("ca");
-        pki.ca("other-ca");
-        Some(pki)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn openssl(&self, args: &[&str]) {
-        run(Command::new("openssl")
-            .args(args)
-            .current_dir(self.dir.path()));
-    }
-
-    /// `NAME.crt`, `NAME.key`: a self-signed CA.
-    fn ca(&self, name: &str) {
-        self.openssl(&[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            &format!("/CN=berth test {name}"),
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-            "-keyout",
-            &format!("{name}.key"),
-            "-out",
-            &format!("{name}.crt"),
-        ]);
-    }
-
-    /// `NAME.crt`, `NAME.key`: a server certificate for `san`
-    /// (`IP:127.0.0.1`, `DNS:x`) signed by `ca`.
-    fn server(&self, name: &str, ca: &str, san: &str) -> (PathBuf, PathBuf) {
-        self.openssl(&[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-subj",
-            "/CN=berth test registry",
-            "-keyout",
-            &format!("{name}.key"),
-            "-out",
-            &format!("{name}.csr"),
-        ]);
-        std::fs::write(
-            self.path(&format!("{name}.ext")),
-            format!(
-                "subjectAltName={san}\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n"
-            ),
-        )
-        .unwrap();
-        self.openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            &format!("{name}.csr"),
-            "-CA",
-            &format!("{ca}.crt"),
-            "-CAkey",
-            &format!("{ca}.key"),
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-extfile",
-            &format!("{name}.ext"),
-            "-out",
-            &format!("{name}.crt"),
-        ]);
-        (
-            self.path(&format!("{name}.crt")),
-            self.path(&format!("{name}.key")),
-        )
-    }
-
-    /// A certs.d tree trusting `ca` for `host`.
-    fn certs_d(&self, host: &str, ca: &str) -> PathBuf {
-        let root = self.path(&format!("certs.d-{ca}"));
-        std::fs::create_dir_all(root.join(host)).unwrap();
-        std::fs::copy(
-            self.path(&format!("{ca}.crt")),
-            root.join(host).join("ca.crt"),
-        )
-        .unwrap();
-        root
-    }
-}
 
 fn tls_registry(pki: &Pki, san: &str) -> Option<DockerRegistry> {
     let (cert, key) = pki.server(&format!("srv-{}", san.replace([':', '.'], "-")), "ca", san);
@@ -141,7 +27,10 @@ fn client_trusting(certs_d: &Path) -> registry::Client {
 
 #[test]
 fn push_and_pull_over_https_with_the_ca_from_certs_d() {
-    let Some(pki) = Pki::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let Some(pki) = Pki::new(dir.path()) else {
+        return;
+    };
     let Some(reg) = tls_registry(&pki, "IP:127.0.0.1") else {
         return;
     };
@@ -207,7 +96,10 @@ fn push_and_pull_over_https_with_the_ca_from_certs_d() {
 
 #[test]
 fn certificate_for_another_name_is_refused() {
-    let Some(pki) = Pki::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let Some(pki) = Pki::new(dir.path()) else {
+        return;
+    };
     let Some(reg) = tls_registry(&pki, "DNS:registry.invalid") else {
         return;
     };
