@@ -227,4 +227,22 @@ fn full_disk_during_pull_says_no_space_left_and_store_stays_consistent() {
         .filter(|r| r.contains(&format!("blobs/{d}")))
         .count();
     assert_eq!(gets, 1);
+
+    // A small blob whose files do not fit (4 MB of zeros, gzipped): the
+    // unpacker's full disk, said as such.
+    let img = ImageBlobs::build(&[file_tar("data/zeros", &vec![0u8; 4 << 20])], "amd64");
+    let reg = ImageServer::for_image("zero/img", "v1", &img).start();
+    let err = client()
+        .pull(
+            &store,
+            &reg.reference("zero/img:v1"),
+            &Platform::default(),
+            &NoProgress,
+        )
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("No space left on device"), "{msg}");
+    assert!(!msg.contains("truncated") && !msg.contains('\n'), "{msg}");
+    assert_eq!(store_state(&store), (vec![], vec![], 0, 0), "{msg}");
+    assert!(partials(&store).is_empty(), "{:?}", partials(&store));
 }
