@@ -70,7 +70,9 @@ impl Reference {
     /// (splitDockerDomain, the lowercase check on the remote name, then
     /// `Parse` of `domain/remainder`). As there, a first component is a
     /// registry domain when it is `localhost` or contains `.` or `:`, or
-    /// any uppercase letter (`UPPER/case` names the host `UPPER`).
+    /// any uppercase letter (`UPPER/case` names the host `UPPER`; docker
+    /// since distribution/reference ca2a562, 2019; podman's fork of the
+    /// package lacks that rule and calls the name not lowercase).
     pub fn parse_named(s: &str) -> Result<Reference, ReferenceError> {
         let err = |reason: &str| ReferenceError {
             input: s.to_string(),
