@@ -146,11 +146,18 @@ fn value_error(e: &clap::Error) -> Option<String> {
         Some(ContextValue::String(v)) => v.clone(),
         _ => String::new(),
     };
+    let has_valid = matches!(
+        e.get(ContextKind::ValidValue),
+        Some(ContextValue::Strings(v)) if !v.is_empty()
+    );
+    if e.kind() == ErrorKind::InvalidValue && value.is_empty() && !has_valid {
+        // docker's wording for a flag given without its value.
+        return Some(format!("flag needs an argument: {flag}"));
+    }
     let reason = match (e.kind(), e.get(ContextKind::ValidValue)) {
-        (ErrorKind::InvalidValue, Some(ContextValue::Strings(valid))) => {
+        (ErrorKind::InvalidValue, Some(ContextValue::Strings(valid))) if has_valid => {
             format!("possible values: {}", valid.join(", "))
         }
-        (ErrorKind::InvalidValue, _) if value.is_empty() => "a value is required".to_string(),
         (ErrorKind::InvalidUtf8, _) => "not valid UTF-8".to_string(),
         _ => std::error::Error::source(e)
             .map(|s| s.to_string())
