@@ -711,13 +711,18 @@ impl Ctx<'_> {
                 self.store.unpack_options(),
                 || check.verify(),
             );
+            let damaged = match &res {
+                Ok(_) => false,
+                Err(image::Error::DigestMismatch { .. } | image::Error::DiffIdMismatch { .. }) => {
+                    true
+                }
+                // The unpacker refused it (or could not write): damaged
+                // only if the blob does not hash to its digest.
+                Err(_) => self.store_blob_damaged(d),
+            };
             match res {
                 Ok(snap) => self.added.stage_snapshot(snap),
-                Err(
-                    image::Error::DigestMismatch { .. }
-                    | image::Error::DiffIdMismatch { .. }
-                    | image::Error::Layer { .. },
-                ) => {
+                Err(_) if damaged => {
                     self.progress
                         .layer(d, job.desc.size, LayerState::Downloading);
                     staged = Some(self.download(&job.desc, Some(s))?);
@@ -730,6 +735,15 @@ impl Ctx<'_> {
         }
         self.progress.layer(d, job.desc.size, LayerState::Complete);
         Ok(())
+    }
+
+    /// Whether the store's blob `d` does not hash to its digest.
+    fn store_blob_damaged(&self, d: &Digest) -> bool {
+        let Ok((mut r, check)) = self.store.content().open_verifying(d) else {
+            return false;
+        };
+        io::copy(&mut r, &mut io::sink()).is_ok()
+            && matches!(check.verify(), Err(image::Error::DigestMismatch { .. }))
     }
 
     /// Download one layer blob into the store, unpacking it into `snap`
