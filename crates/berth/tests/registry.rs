@@ -643,3 +643,51 @@ fn push_and_pull_over_https_with_a_registry_ca() {
     let o = run(&g, &other_d, &["pull", "--tls-verify=false", &dest]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+/// A registry that is not on loopback speaks HTTPS, verified against the
+/// system trust store ($SSL_CERT_FILE here; /etc/ssl/certs otherwise):
+/// trusted there, no certs.d is needed; not trusted, it is refused.
+#[test]
+fn https_registry_trusted_through_the_system_store() {
+    // A global (non-loopback) address of this machine.
+    let out = Command::new("hostname").arg("-I").output().unwrap();
+    let Some(ip) = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .find(|a| a.parse::<std::net::Ipv4Addr>().is_ok())
+        .map(str::to_string)
+    else {
+        eprintln!("skipping: no non-loopback IPv4 address");
+        return;
+    };
+    let pkidir = tempfile::tempdir().unwrap();
+    let Some(pki) = berth_testkit::pki::Pki::new(pkidir.path()) else {
+        return;
+    };
+    let (cert, key) = pki.server("srv", "ca", &format!("IP:{ip}"));
+    let Some(reg) = DockerRegistry::start_on(&ip, None, Some((&cert, &key))) else {
+        return;
+    };
+    let e = Env::new();
+    e.import_busybox("busybox:latest", &[]);
+    let dest = reg.name("sys/busybox:1");
+    let nowhere = pkidir.path().join("no-certs.d");
+    let run = |e: &Env, bundle: &std::path::Path, args: &[&str]| {
+        e.cmd(args)
+            .env("BERTH_CERTS_D", &nowhere)
+            .env("SSL_CERT_FILE", bundle)
+            .output()
+            .unwrap()
+    };
+    // The system store holds the other CA only: refused.
+    let o = run(&e, &pki.path("other-ca.crt"), &["push", "busybox", &dest]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("unknown authority"), "{err}");
+    // It holds the registry's CA: pushed and pulled over HTTPS.
+    let o = run(&e, &pki.path("ca.crt"), &["push", "busybox", &dest]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let f = Env::new();
+    let o = run(&f, &pki.path("ca.crt"), &["pull", &dest]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(f.names(), std::slice::from_ref(&dest));
+}

@@ -186,6 +186,15 @@ impl DockerRegistry {
         auth: Option<(&str, &str)>,
         tls: Option<(&Path, &Path)>,
     ) -> Option<DockerRegistry> {
+        DockerRegistry::start_on("127.0.0.1", auth, tls)
+    }
+
+    /// Like [`DockerRegistry::start_with`], listening on `ip`.
+    pub fn start_on(
+        ip: &str,
+        auth: Option<(&str, &str)>,
+        tls: Option<(&Path, &Path)>,
+    ) -> Option<DockerRegistry> {
         if !Path::new("/usr/bin/docker-registry").exists() {
             eprintln!("skipping: /usr/bin/docker-registry is not installed");
             return None;
@@ -196,7 +205,7 @@ impl DockerRegistry {
         }
         for attempt in 0..5 {
             let dir = tempfile::tempdir().unwrap();
-            let addr = format!("127.0.0.1:{}", free_port());
+            let addr = format!("{ip}:{}", free_port_on(ip));
             let mut cfg = format!(
                 "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n",
                 dir.path().join("data").display()
