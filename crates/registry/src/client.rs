@@ -890,6 +890,12 @@ fn tls_problem(io: &io::Error, host: &str) -> Option<String> {
             "TLS handshake failed: the server does not speak TLS (a plain HTTP registry needs --tls-verify=false or an insecure registries entry)".into(),
         );
     }
+    if msg.contains("alert: CertificateRequired") || msg.contains("alert: BadCertificate") {
+        return Some(format!(
+            "TLS handshake failed: {msg}: the registry wants a client certificate it accepts (client.cert and client.key in {}/{host}/)",
+            crate::tls::CONTAINERS_CERTS_D
+        ));
+    }
     if msg.starts_with("received fatal alert")
         || msg.starts_with("peer is incompatible")
         || msg.starts_with("peer misbehaved")

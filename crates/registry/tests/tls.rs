@@ -15,7 +15,7 @@ use registry::{ClientConfig, Error, NoProgress, PushOptions};
 
 fn tls_registry(pki: &Pki, san: &str) -> Option<DockerRegistry> {
     let (cert, key) = pki.server(&format!("srv-{}", san.replace([':', '.'], "-")), "ca", san);
-    DockerRegistry::start_with(None, Some((cert.as_path(), key.as_path())))
+    DockerRegistry::start_with(None, Some((cert.as_path(), key.as_path())), None)
 }
 
 fn client_trusting(certs_d: &Path) -> registry::Client {
@@ -134,4 +134,61 @@ fn certificate_for_another_name_is_refused() {
         )
         .unwrap_err();
     assert!(err.to_string().contains("not valid for name"), "{err}");
+}
+
+/// A registry that wants a client certificate gets the one in its
+/// certs.d directory (`client.cert` + `client.key`, as docker reads
+/// them); without it the handshake is refused.
+#[test]
+fn client_certificate_from_certs_d() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(pki) = Pki::new(dir.path()) else {
+        return;
+    };
+    let (cert, key) = pki.server("srv", "ca", "IP:127.0.0.1");
+    let Some(reg) =
+        DockerRegistry::start_with(None, Some((&cert, &key)), Some(&pki.path("ca.crt")))
+    else {
+        return;
+    };
+    let certs_d = pki.certs_d(&reg.addr, "ca");
+    let img = ImageBlobs::build(&[file_tar("etc/hello", b"mtls")], "amd64");
+    let (_d, src) = new_store();
+    img.store_in(&src, "local/img:1");
+    let dest = reg.reference("mtls/img:1");
+    // No client certificate: refused.
+    let err = client_trusting(&certs_d)
+        .push(
+            &src,
+            "local/img:1",
+            &dest,
+            &PushOptions::default(),
+            &NoProgress,
+        )
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, Error::Refused { .. }), "{msg}");
+    assert!(
+        msg.contains("client certificate") && !msg.contains('\n'),
+        "{msg}"
+    );
+    // With client.cert/client.key beside ca.crt: pushed and pulled.
+    let (ccert, ckey) = pki.client("client", "ca");
+    let host_dir = certs_d.join(&reg.addr);
+    std::fs::copy(&ccert, host_dir.join("client.cert")).unwrap();
+    std::fs::copy(&ckey, host_dir.join("client.key")).unwrap();
+    let c = client_trusting(&certs_d);
+    c.push(
+        &src,
+        "local/img:1",
+        &dest,
+        &PushOptions::default(),
+        &NoProgress,
+    )
+    .unwrap();
+    let (_d2, store) = new_store();
+    let rec = c
+        .pull(&store, &dest, &Platform::default(), &NoProgress)
+        .unwrap();
+    assert_eq!(rec.id, img.config_digest);
 }

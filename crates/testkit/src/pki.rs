@@ -72,6 +72,16 @@ impl Pki {
     /// `NAME.crt`, `NAME.key`: a server certificate for `san`
     /// (`IP:127.0.0.1`, `DNS:x`) signed by `ca`.
     pub fn server(&self, name: &str, ca: &str, san: &str) -> (PathBuf, PathBuf) {
+        self.sign(
+            name,
+            ca,
+            &format!("subjectAltName={san}\nextendedKeyUsage=serverAuth\n"),
+        )
+    }
+
+    /// `NAME.crt`, `NAME.key`: a leaf certificate `ca` signed, with these
+    /// extensions (openssl extfile lines).
+    fn sign(&self, name: &str, ca: &str, ext: &str) -> (PathBuf, PathBuf) {
         self.openssl(&[
             "req",
             "-newkey",
@@ -80,7 +90,7 @@ impl Pki {
             "ec_paramgen_curve:prime256v1",
             "-nodes",
             "-subj",
-            "/CN=berth test registry",
+            &format!("/CN=berth test {name}"),
             "-keyout",
             &format!("{name}.key"),
             "-out",
@@ -88,9 +98,7 @@ impl Pki {
         ]);
         std::fs::write(
             self.path(&format!("{name}.ext")),
-            format!(
-                "subjectAltName={san}\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n"
-            ),
+            format!("basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\n{ext}"),
         )
         .unwrap();
         self.openssl(&[
@@ -114,6 +122,15 @@ impl Pki {
             self.path(&format!("{name}.crt")),
             self.path(&format!("{name}.key")),
         )
+    }
+
+    /// `NAME.cert`, `NAME.key`: a client certificate `ca` signed (the
+    /// names docker's certs.d gives a client certificate).
+    pub fn client(&self, name: &str, ca: &str) -> (PathBuf, PathBuf) {
+        let (crt, key) = self.sign(name, ca, "extendedKeyUsage=clientAuth\n");
+        let cert = self.path(&format!("{name}.cert"));
+        std::fs::rename(crt, &cert).unwrap();
+        (cert, key)
     }
 
     /// A certs.d tree trusting `ca` for `host`.

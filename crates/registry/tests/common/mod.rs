@@ -75,14 +75,16 @@ impl DockerRegistry {
     /// Start one on a free port (with htpasswd auth for `user`/`pass` if
     /// given); `None` if the tools are not installed.
     pub fn start(auth: Option<(&str, &str)>) -> Option<DockerRegistry> {
-        DockerRegistry::start_with(auth, None)
+        DockerRegistry::start_with(auth, None, None)
     }
 
     /// Like [`DockerRegistry::start`], serving HTTPS with this
     /// certificate and key (PEM files) if given.
+    /// With `client_ca`, a client certificate that CA signed is required.
     pub fn start_with(
         auth: Option<(&str, &str)>,
         tls: Option<(&Path, &Path)>,
+        client_ca: Option<&Path>,
     ) -> Option<DockerRegistry> {
         if !Path::new("/usr/bin/docker-registry").exists() {
             eprintln!("skipping: /usr/bin/docker-registry is not installed (apt-get install docker-registry)");
@@ -106,6 +108,9 @@ impl DockerRegistry {
                     cert.display(),
                     key.display()
                 ));
+                if let Some(ca) = client_ca {
+                    cfg.push_str(&format!("    clientcas:\n      - {}\n", ca.display()));
+                }
             }
             if let Some((u, p)) = auth {
                 let line = run(Command::new("htpasswd").args(["-Bbn", u, p]));
