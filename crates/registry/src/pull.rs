@@ -412,13 +412,14 @@ impl Client {
                     }
                 };
                 if child.bytes.len() as u64 != desc.size {
-                    return Err(Error::SizeMismatch {
-                        registry: t.host.clone(),
-                        repository: t.repo.clone(),
-                        digest: desc.digest.clone(),
-                        expected: desc.size,
-                        actual: child.bytes.len() as u64,
-                    });
+                    return Err(invalid(
+                        child_what.clone(),
+                        format!(
+                            "size mismatch: the index says {} bytes, got {}",
+                            desc.size,
+                            child.bytes.len()
+                        ),
+                    ));
                 }
                 let hint = child
                     .content_type
