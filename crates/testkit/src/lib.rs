@@ -5,6 +5,8 @@
 //! `tests/common/mod.rs` re-exports what its tests use.
 #![forbid(unsafe_code)]
 
+pub mod pki;
+
 use std::io::BufRead;
 use std::net::TcpListener;
 use std::path::Path;

@@ -160,6 +160,7 @@ fn ensure_image(g: &Globals, a: &RunArgs) -> CmdResult {
         registry: RegistryArgs {
             tls_verify: true,
             authfile: None,
+            cert_dir: None,
         },
         image: name.clone(),
     };

@@ -177,6 +177,24 @@ impl DockerRegistry {
     /// Start one on a free port (with htpasswd auth for `user`/`pass` if
     /// given); `None` (test skipped) if the tools are not installed.
     pub fn start(auth: Option<(&str, &str)>) -> Option<DockerRegistry> {
+        DockerRegistry::start_with(auth, None)
+    }
+
+    /// Like [`DockerRegistry::start`], serving HTTPS with this
+    /// certificate and key (PEM files) if given.
+    pub fn start_with(
+        auth: Option<(&str, &str)>,
+        tls: Option<(&Path, &Path)>,
+    ) -> Option<DockerRegistry> {
+        DockerRegistry::start_on("127.0.0.1", auth, tls)
+    }
+
+    /// Like [`DockerRegistry::start_with`], listening on `ip`.
+    pub fn start_on(
+        ip: &str,
+        auth: Option<(&str, &str)>,
+        tls: Option<(&Path, &Path)>,
+    ) -> Option<DockerRegistry> {
         if !Path::new("/usr/bin/docker-registry").exists() {
             eprintln!("skipping: /usr/bin/docker-registry is not installed");
             return None;
@@ -187,11 +205,18 @@ impl DockerRegistry {
         }
         for attempt in 0..5 {
             let dir = tempfile::tempdir().unwrap();
-            let addr = format!("127.0.0.1:{}", free_port());
+            let addr = format!("{ip}:{}", free_port_on(ip));
             let mut cfg = format!(
                 "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n",
                 dir.path().join("data").display()
             );
+            if let Some((cert, key)) = tls {
+                cfg.push_str(&format!(
+                    "  tls:\n    certificate: {}\n    key: {}\n",
+                    cert.display(),
+                    key.display()
+                ));
+            }
             if let Some((u, p)) = auth {
                 let out = Command::new("htpasswd")
                     .args(["-Bbn", u, p])
