@@ -568,7 +568,7 @@ impl Parser {
                     if kw != "template" {
                         let (body, stop) = self.list()?;
                         if !matches!(stop, Stop::End) {
-                            return Err(err_at(line, format!("unexpected EOF in {kw} clause")));
+                            return Err(err_at(line, "unexpected EOF"));
                         }
                         self.defs.insert(name.clone(), body);
                     }
@@ -593,7 +593,7 @@ impl Parser {
         }
         let (body, stop) = body?;
         let els = match stop {
-            Stop::Eof => return Err(err_at(line, format!("unexpected EOF in {kw}"))),
+            Stop::Eof => return Err(err_at(line, "unexpected EOF")),
             Stop::End => Vec::new(),
             Stop::Else(rest) if rest.is_empty() => {
                 let (els, stop) = self.list()?;
@@ -2110,10 +2110,7 @@ mod tests {
             parse("{{nope .X}}"),
             r#"template: :1: function "nope" not defined"#
         );
-        assert_eq!(
-            parse("{{range .X}}"),
-            "template: :1: unexpected EOF in range"
-        );
+        assert_eq!(parse("{{range .X}}"), "template: :1: unexpected EOF");
         assert_eq!(parse("{{end}}"), "template: :1: unexpected {{end}}");
         assert!(parse("{{break}}").contains("outside {{range}}"));
         assert!(parse(r#"{{"x" "y"}}"#).contains("can't give argument to non-function"));

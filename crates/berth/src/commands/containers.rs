@@ -755,6 +755,8 @@ const PS_HEADERS: &[(&str, &str)] = &[
     ("Mounts", "MOUNTS"),
     ("LocalVolumes", "LOCAL VOLUMES"),
     ("Networks", "NETWORKS"),
+    // docker has no title for its `Label` method (the header stops there).
+    ("Label", "LABEL"),
 ];
 
 const PS_TABLE: &str =

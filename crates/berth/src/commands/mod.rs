@@ -196,7 +196,11 @@ pub(super) fn list_text(
             }
             Ok(s)
         }
-        ListFormat::Template(f) => f.list(headers, rows).map_err(template_err),
+        // A template that fails on the data (a field it lacks) fails the
+        // operation: exit 1, as docker.
+        ListFormat::Template(f) => f
+            .list(headers, rows)
+            .map_err(|e| CliError::new(format!("template parsing error: {e}"))),
     }
 }
 
