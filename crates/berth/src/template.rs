@@ -1000,9 +1000,9 @@ impl Exec<'_> {
                 _ => {}
             }
             let flow = self.walk(body, &x)?;
-            if !p.assign {
-                self.vars.truncate(mark);
-            }
+            // What the body declared ends with the iteration (`$i, $v =`
+            // assigned variables declared before the range).
+            self.vars.truncate(mark);
             if let Flow::Break = flow {
                 break;
             }
@@ -1054,14 +1054,15 @@ impl Exec<'_> {
         &self,
         p: &Pipe,
         cmd: &Cmd,
-        mut v: Value,
+        v: &Value,
         chain: &[String],
         args: &[Value],
     ) -> Result<Val, String> {
+        let mut v = v;
         for (n, f) in chain.iter().enumerate() {
             let last = n + 1 == chain.len();
             v = match v {
-                Value::Object(mut m) => match m.remove(f) {
+                Value::Object(m) => match m.get(f) {
                     Some(x) => x,
                     None if self.mode == Mode::Header && last && args.is_empty() => {
                         return Ok(None)
@@ -1089,22 +1090,22 @@ impl Exec<'_> {
                     return Err(exec_err(
                         p,
                         cmd,
-                        format!("can't evaluate field {f} in type {}", type_name(&other)),
+                        format!("can't evaluate field {f} in type {}", type_name(other)),
                     ))
                 }
             };
         }
         if args.is_empty() {
-            return Ok(Some(v));
+            return Ok(Some(v.clone()));
         }
-        match (&v, args) {
+        match (v, args) {
             // docker's methods (`Label`) give "" for a key not there.
             (Value::Object(m), [Value::String(k)]) => {
                 Ok(Some(m.get(k).cloned().unwrap_or_else(|| Value::from(""))))
             }
-            (Value::Object(_), _) => index(&v, args).map(Some).map_err(|e| exec_err(p, cmd, e)),
+            (Value::Object(_), _) => index(v, args).map(Some).map_err(|e| exec_err(p, cmd, e)),
             // A header: the column title.
-            (Value::String(_), _) if self.mode == Mode::Header => Ok(Some(v)),
+            (Value::String(_), _) if self.mode == Mode::Header => Ok(Some(v.clone())),
             _ => Err(exec_err(
                 p,
                 cmd,
@@ -1118,14 +1119,14 @@ impl Exec<'_> {
 
     fn operand(&mut self, p: &Pipe, cmd: &Cmd, op: &Operand, dot: &Value) -> Result<Val, String> {
         match op {
-            Operand::Field(c) => self.fields(p, cmd, dot.clone(), c, &[]),
+            Operand::Field(c) => self.fields(p, cmd, dot, c, &[]),
             Operand::Var(n, c) => {
                 let v = self.var(n, p, cmd)?;
-                self.fields(p, cmd, v, c, &[])
+                self.fields(p, cmd, &v, c, &[])
             }
             Operand::Sub(sub, c) => {
                 let v = self.pipe(sub, dot)?.unwrap_or(Value::Null);
-                self.fields(p, cmd, v, c, &[])
+                self.fields(p, cmd, &v, c, &[])
             }
             Operand::Lit(v) => Ok(Some(v.clone())),
             Operand::Func(f) => self.call(p, cmd, f, &[], dot, None),
@@ -1155,7 +1156,7 @@ impl Exec<'_> {
                 if chain.is_empty() {
                     return Err(exec_err(p, cmd, "can't give argument to non-function"));
                 }
-                self.fields(p, cmd, base, chain, &args)
+                self.fields(p, cmd, &base, chain, &args)
             }
             Operand::Lit(v) => Err(exec_err(
                 p,
