@@ -1266,7 +1266,9 @@ fn index(v: &Value, keys: &[Value]) -> Result<Value, String> {
             (Value::Object(_), k) => {
                 return Err(format!("value has type {}; should be string", type_name(k)))
             }
-            (Value::Null, _) => return Err("index of untyped nil".into()),
+            // A nil map gives its zero value; a nil slice has no index.
+            (Value::Null, Value::String(_)) => Value::Null,
+            (Value::Null, k) => return Err(format!("index out of range: {}", go_print(k))),
             (o, _) => return Err(format!("can't index item of type {}", type_name(o))),
         };
     }
@@ -1339,7 +1341,8 @@ fn func(f: &str, args: &[Value], header: bool) -> Result<Value, String> {
                 Value::String(s) => s.len(),
                 Value::Array(a) => a.len(),
                 Value::Object(m) => m.len(),
-                Value::Null => return Err("len of nil pointer".into()),
+                // A nil slice or map of docker's structs (JSON null).
+                Value::Null => 0,
                 v => return Err(format!("len of type {}", type_name(v))),
             })
         }
@@ -2061,6 +2064,11 @@ mod tests {
             "bc [sleep 1]"
         );
         assert_eq!(r(r#"{{len "héllo"}} {{len .Config.Labels}}"#, &d), "6 2");
+        // JSON null stands for docker's nil slices and maps.
+        assert_eq!(
+            r(r#"{{len .Config.Env}} {{index .Nil "k"}}"#, &d),
+            "0 <nil>"
+        );
         assert_eq!(
             r(r#"{{html "<a&b>"}} {{urlquery "a b/c"}} {{js "it's"}}"#, &d),
             "&lt;a&amp;b&gt; a+b%2Fc it\\'s"

@@ -389,3 +389,61 @@ fn images_formats_as_docker_documents() {
         "2 bb:latest,registry.example.com/team/postgres:9.3.5 null\n"
     );
 }
+
+#[test]
+fn volume_and_network_lists_take_templates() {
+    let t = T::new();
+    for v in ["v1", "a-much-longer-volume-name"] {
+        t.ok(&["volume", "create", v]);
+    }
+    let table = t.ok(&["volume", "ls", "--format", r"table {{.Name}}\t{{.Driver}}"]);
+    let mut lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.remove(0), format!("{:<28}DRIVER", "VOLUME NAME"));
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            format!("{:<28}local", "a-much-longer-volume-name"),
+            format!("{:<28}local", "v1"),
+        ]
+    );
+    assert_eq!(
+        t.ok(&[
+            "volume",
+            "ls",
+            "-f",
+            "name=v1",
+            "--format",
+            "{{.Name}}:{{upper .Driver}}"
+        ]),
+        "v1:LOCAL\n"
+    );
+    for v in ["v1", "a-much-longer-volume-name"] {
+        t.ok(&["volume", "rm", v]);
+    }
+    let nets = t.ok(&["network", "ls", "--format", r"table {{.Name}}\t{{.Driver}}"]);
+    let width = nets
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().next().unwrap().len() + 3)
+        .max()
+        .unwrap()
+        .max(10);
+    assert_eq!(
+        nets.lines().next().unwrap(),
+        format!("{:<width$}DRIVER", "NAME")
+    );
+    assert!(
+        nets.lines()
+            .any(|l| l == format!("{:<width$}bridge", "bridge")),
+        "{nets}"
+    );
+    let bridge = t.ok(&[
+        "network",
+        "inspect",
+        "--format",
+        "{{json .Name}} {{.Driver}} {{.Scope}}",
+        "bridge",
+    ]);
+    assert_eq!(bridge, "\"bridge\" bridge local\n");
+}
