@@ -55,6 +55,10 @@ struct Token {
     tok: Tok,
     /// Whitespace before it (a field after `)` with none is chained).
     spaced: bool,
+    /// Where it starts: line, and bytes from the line's start (Go's
+    /// `template: :LINE:COL:` of an execution error).
+    line: usize,
+    col: usize,
 }
 
 /// One `{{...}}` or the text between two.
@@ -192,6 +196,7 @@ fn lex(src: &str) -> Result<Vec<Item>, String> {
     let mut line = 1;
     let mut text = String::new();
     let mut trim_next_text = false;
+    let mut line_start = 0;
     let at = |i: usize, s: &str| {
         s.chars()
             .enumerate()
@@ -201,6 +206,7 @@ fn lex(src: &str) -> Result<Vec<Item>, String> {
         if !at(i, "{{") {
             if chars[i] == '\n' {
                 line += 1;
+                line_start = i + 1;
             }
             text.push(chars[i]);
             i += 1;
@@ -230,6 +236,7 @@ fn lex(src: &str) -> Result<Vec<Item>, String> {
             while e < chars.len() && !at(e, "*/") {
                 if chars[e] == '\n' {
                     line += 1;
+                    line_start = e + 1;
                 }
                 e += 1;
             }
@@ -264,6 +271,7 @@ fn lex(src: &str) -> Result<Vec<Item>, String> {
                 }
                 if c == '\n' {
                     line += 1;
+                    line_start = j + 1;
                 }
                 spaced = true;
                 j += 1;
@@ -273,6 +281,10 @@ fn lex(src: &str) -> Result<Vec<Item>, String> {
                 j += 1;
                 break;
             }
+            let (tok_line, col) = (
+                line,
+                chars[line_start..j].iter().map(|c| c.len_utf8()).sum(),
+            );
             let tok = match c {
                 '.' if chars
                     .get(j + 1)
@@ -327,6 +339,7 @@ fn lex(src: &str) -> Result<Vec<Item>, String> {
                     while j < chars.len() && chars[j] != '`' {
                         if chars[j] == '\n' {
                             line += 1;
+                            line_start = j + 1;
                         }
                         j += 1;
                     }
@@ -411,7 +424,12 @@ fn lex(src: &str) -> Result<Vec<Item>, String> {
                 }
                 c => return Err(err_at(line, format!("unexpected {c:?} in command"))),
             };
-            toks.push(Token { tok, spaced });
+            toks.push(Token {
+                tok,
+                spaced,
+                line: tok_line,
+                col,
+            });
             spaced = false;
         }
         items.push(Item::Action {
@@ -446,8 +464,33 @@ enum Operand {
 #[derive(Debug, Clone)]
 struct Cmd {
     args: Vec<Operand>,
-    /// The command as written, for error messages.
+    /// Where each argument is, for error messages.
+    ats: Vec<At>,
+    /// Where the command is.
+    at: At,
+}
+
+/// A node as written and where: Go's `template: :1:2: executing "" at <.X>`.
+#[derive(Debug, Clone)]
+struct At {
     text: String,
+    line: usize,
+    col: usize,
+}
+
+fn at_of(toks: &[Token]) -> At {
+    At {
+        text: toks
+            .iter()
+            .enumerate()
+            .map(|(k, t)| {
+                let sep = if k > 0 && t.spaced { " " } else { "" };
+                format!("{sep}{}", describe(&t.tok))
+            })
+            .collect(),
+        line: toks.first().map_or(0, |t| t.line),
+        col: toks.first().map_or(0, |t| t.col),
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -678,15 +721,13 @@ impl Parser {
         if toks.is_empty() {
             return Err(err_at(line, "missing command"));
         }
-        let text = toks
-            .iter()
-            .map(|t| describe(&t.tok))
-            .collect::<Vec<_>>()
-            .join(" ");
+        let at = at_of(toks);
         let mut args = Vec::new();
+        let mut ats = Vec::new();
         let mut i = 0;
         while i < toks.len() {
             let t = &toks[i];
+            let first = i;
             i += 1;
             let mut op = match &t.tok {
                 Tok::Field(p) => Operand::Field(p.clone()),
@@ -734,6 +775,7 @@ impl Parser {
             while let Some(Token {
                 tok: Tok::Field(p),
                 spaced: false,
+                ..
             }) = toks.get(i)
             {
                 if p.is_empty() {
@@ -753,6 +795,7 @@ impl Parser {
                 i += 1;
             }
             args.push(op);
+            ats.push(at_of(&toks[first..i]));
         }
         if args.len() > 1 {
             if let Operand::Lit(v) = &args[0] {
@@ -762,7 +805,7 @@ impl Parser {
                 ));
             }
         }
-        Ok(Cmd { args, text })
+        Ok(Cmd { args, ats, at })
     }
 }
 
@@ -857,10 +900,10 @@ struct Exec<'a> {
 /// A value, or Go's "no value" (a missing map key in a header).
 type Val = Option<Value>;
 
-fn exec_err(p: &Pipe, cmd: &Cmd, msg: impl std::fmt::Display) -> String {
+fn exec_err(at: &At, msg: impl std::fmt::Display) -> String {
     format!(
-        "template: :{}: executing \"\" at <{}>: {msg}",
-        p.line, cmd.text
+        "template: :{}:{}: executing \"\" at <{}>: {msg}",
+        at.line, at.col, at.text
     )
 }
 
@@ -1020,19 +1063,19 @@ impl Exec<'_> {
         self.vars.push((name.to_string(), v));
     }
 
-    fn var(&self, name: &str, p: &Pipe, cmd: &Cmd) -> Result<Value, String> {
+    fn var(&self, name: &str, at: &At) -> Result<Value, String> {
         self.vars
             .iter()
             .rev()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.clone())
-            .ok_or_else(|| exec_err(p, cmd, format!("undefined variable: {name}")))
+            .ok_or_else(|| exec_err(at, format!("undefined variable: {name}")))
     }
 
     fn pipe(&mut self, p: &Pipe, dot: &Value) -> Result<Val, String> {
         let mut prev: Option<Val> = None;
         for cmd in &p.cmds {
-            prev = Some(self.cmd(p, cmd, dot, prev)?);
+            prev = Some(self.cmd(cmd, dot, prev)?);
         }
         let v = prev.unwrap_or(None);
         if !p.decl.is_empty() {
@@ -1050,14 +1093,7 @@ impl Exec<'_> {
 
     /// A field chain on a value; `args` are given to the last field (a
     /// docker method such as `.Label "k"` indexes the object with them).
-    fn fields(
-        &self,
-        p: &Pipe,
-        cmd: &Cmd,
-        v: &Value,
-        chain: &[String],
-        args: &[Value],
-    ) -> Result<Val, String> {
+    fn fields(&self, at: &At, v: &Value, chain: &[String], args: &[Value]) -> Result<Val, String> {
         let mut v = v;
         for (n, f) in chain.iter().enumerate() {
             let last = n + 1 == chain.len();
@@ -1069,8 +1105,7 @@ impl Exec<'_> {
                     }
                     None => {
                         return Err(exec_err(
-                            p,
-                            cmd,
+                            at,
                             if self.missing == "map has no entry for key" {
                                 format!("map has no entry for key {f:?}")
                             } else {
@@ -1081,15 +1116,13 @@ impl Exec<'_> {
                 },
                 Value::Null => {
                     return Err(exec_err(
-                        p,
-                        cmd,
+                        at,
                         format!("nil pointer evaluating interface {{}}.{f}"),
                     ))
                 }
                 other => {
                     return Err(exec_err(
-                        p,
-                        cmd,
+                        at,
                         format!("can't evaluate field {f} in type {}", type_name(other)),
                     ))
                 }
@@ -1103,12 +1136,11 @@ impl Exec<'_> {
             (Value::Object(m), [Value::String(k)]) => {
                 Ok(Some(m.get(k).cloned().unwrap_or_else(|| Value::from(""))))
             }
-            (Value::Object(_), _) => index(v, args).map(Some).map_err(|e| exec_err(p, cmd, e)),
+            (Value::Object(_), _) => index(v, args).map(Some).map_err(|e| exec_err(at, e)),
             // A header: the column title.
             (Value::String(_), _) if self.mode == Mode::Header => Ok(Some(v.clone())),
             _ => Err(exec_err(
-                p,
-                cmd,
+                at,
                 format!(
                     "{} has arguments but cannot be invoked as function",
                     chain.last().map(String::as_str).unwrap_or(".")
@@ -1117,76 +1149,78 @@ impl Exec<'_> {
         }
     }
 
-    fn operand(&mut self, p: &Pipe, cmd: &Cmd, op: &Operand, dot: &Value) -> Result<Val, String> {
-        match op {
-            Operand::Field(c) => self.fields(p, cmd, dot, c, &[]),
+    /// The `k`th argument of `cmd`.
+    fn operand(&mut self, cmd: &Cmd, k: usize, dot: &Value) -> Result<Val, String> {
+        let at = &cmd.ats[k];
+        match &cmd.args[k] {
+            Operand::Field(c) => self.fields(at, dot, c, &[]),
             Operand::Var(n, c) => {
-                let v = self.var(n, p, cmd)?;
-                self.fields(p, cmd, &v, c, &[])
+                let v = self.var(n, at)?;
+                self.fields(at, &v, c, &[])
             }
             Operand::Sub(sub, c) => {
                 let v = self.pipe(sub, dot)?.unwrap_or(Value::Null);
-                self.fields(p, cmd, &v, c, &[])
+                self.fields(at, &v, c, &[])
             }
             Operand::Lit(v) => Ok(Some(v.clone())),
-            Operand::Func(f) => self.call(p, cmd, f, &[], dot, None),
+            Operand::Func(f) => self.call(cmd, f, k + 1..k + 1, dot, None),
         }
     }
 
-    fn cmd(&mut self, p: &Pipe, cmd: &Cmd, dot: &Value, prev: Option<Val>) -> Result<Val, String> {
-        let first = &cmd.args[0];
-        let rest = &cmd.args[1..];
-        match first {
-            Operand::Func(f) => self.call(p, cmd, f, rest, dot, prev),
-            op if rest.is_empty() && prev.is_none() => self.operand(p, cmd, op, dot),
-            Operand::Field(_) | Operand::Var(..) | Operand::Sub(..) => {
+    fn cmd(&mut self, cmd: &Cmd, dot: &Value, prev: Option<Val>) -> Result<Val, String> {
+        let n = cmd.args.len();
+        let at = &cmd.ats[0];
+        match &cmd.args[0] {
+            Operand::Func(f) => self.call(cmd, f, 1..n, dot, prev),
+            _ if n == 1 && prev.is_none() => self.operand(cmd, 0, dot),
+            Operand::Lit(v) => Err(exec_err(
+                at,
+                format!("can't give argument to non-function {}", go_print(v)),
+            )),
+            first => {
+                // A field given arguments: docker's methods.
                 let mut args = Vec::new();
-                for a in rest {
-                    args.push(self.operand(p, cmd, a, dot)?.unwrap_or(Value::Null));
+                for k in 1..n {
+                    args.push(self.operand(cmd, k, dot)?.unwrap_or(Value::Null));
                 }
                 if let Some(v) = prev {
                     args.push(v.unwrap_or(Value::Null));
                 }
                 let (base, chain) = match first {
-                    Operand::Field(c) => (dot.clone(), c),
-                    Operand::Var(n, c) => (self.var(n, p, cmd)?, c),
+                    Operand::Var(name, c) => (self.var(name, at)?, c),
                     Operand::Sub(sub, c) => (self.pipe(sub, dot)?.unwrap_or(Value::Null), c),
-                    _ => unreachable!("matched above"),
+                    Operand::Field(c) => (dot.clone(), c),
+                    Operand::Lit(_) | Operand::Func(_) => (Value::Null, &Vec::new()),
                 };
                 if chain.is_empty() {
-                    return Err(exec_err(p, cmd, "can't give argument to non-function"));
+                    return Err(exec_err(at, "can't give argument to non-function"));
                 }
-                self.fields(p, cmd, &base, chain, &args)
+                self.fields(at, &base, chain, &args)
             }
-            Operand::Lit(v) => Err(exec_err(
-                p,
-                cmd,
-                format!("can't give argument to non-function {}", go_print(v)),
-            )),
         }
     }
 
+    /// Call `f` with the arguments `range` of `cmd`, then `prev` (the
+    /// pipeline's value so far).
     fn call(
         &mut self,
-        p: &Pipe,
         cmd: &Cmd,
         f: &str,
-        rest: &[Operand],
+        range: std::ops::Range<usize>,
         dot: &Value,
         prev: Option<Val>,
     ) -> Result<Val, String> {
         // `and` and `or` stop at the first argument that decides.
         if f == "and" || f == "or" {
-            if rest.is_empty() && prev.is_none() {
+            if range.is_empty() && prev.is_none() {
                 return Err(exec_err(
-                    p,
-                    cmd,
+                    &cmd.at,
                     format!("wrong number of args for {f}: want at least 1 got 0"),
                 ));
             }
             let mut last = Value::Null;
-            for a in rest {
-                last = self.operand(p, cmd, a, dot)?.unwrap_or(Value::Null);
+            for k in range {
+                last = self.operand(cmd, k, dot)?.unwrap_or(Value::Null);
                 if truth(&last) == (f == "or") {
                     return Ok(Some(last));
                 }
@@ -1197,15 +1231,15 @@ impl Exec<'_> {
             return Ok(Some(last));
         }
         let mut args = Vec::new();
-        for a in rest {
-            args.push(self.operand(p, cmd, a, dot)?.unwrap_or(Value::Null));
+        for k in range {
+            args.push(self.operand(cmd, k, dot)?.unwrap_or(Value::Null));
         }
         if let Some(v) = prev {
             args.push(v.unwrap_or(Value::Null));
         }
         func(f, &args, self.mode == Mode::Header)
             .map(Some)
-            .map_err(|e| exec_err(p, cmd, format!("error calling {f}: {e}")))
+            .map_err(|e| exec_err(&cmd.at, format!("error calling {f}: {e}")))
     }
 }
 
@@ -2126,7 +2160,20 @@ mod tests {
         let exec = |f: &str| Template::parse(f).unwrap().render(&d).unwrap_err();
         assert_eq!(
             exec("{{.Nope}}"),
-            r#"template: :1: executing "" at <.Nope>: can't evaluate field Nope"#
+            r#"template: :1:2: executing "" at <.Nope>: can't evaluate field Nope"#
+        );
+        // The node that failed and where: line 2, byte 15 of it.
+        assert_eq!(
+            exec("{{.N}}\nab {{len .Id | upper}}"),
+            r#"template: :2:15: executing "" at <upper>: error calling upper: wrong type for value; expected string; got int"#
+        );
+        assert_eq!(
+            exec("{{printf \"%s\" .Config.Nope}}"),
+            r#"template: :1:14: executing "" at <.Config.Nope>: can't evaluate field Nope"#
+        );
+        assert_eq!(
+            exec("{{(index .RepoTags 0).X}}"),
+            r#"template: :1:2: executing "" at <(index .RepoTags 0).X>: can't evaluate field X in type string"#
         );
         assert!(exec("{{.Nil.X}}").contains("nil pointer evaluating"));
         assert!(exec("{{index .RepoTags 5}}").contains("index out of range: 5"));

@@ -206,12 +206,12 @@ fn bad_templates_fail_as_docker() {
     let err = t.env.fails(&["ps", "-a", "--format", "{{.Nope}}"], 1);
     assert_eq!(
         err,
-        "berth: template parsing error: template: :1: executing \"\" at <.Nope>: can't evaluate field Nope\n"
+        "berth: template parsing error: template: :1:2: executing \"\" at <.Nope>: can't evaluate field Nope\n"
     );
     let err = t.env.fails(&["inspect", "--format", "{{.Nope}}", "job"], 1);
     assert_eq!(
         err,
-        "berth: template parsing error: template: :1: executing \"\" at <.Nope>: map has no entry for key \"Nope\"\n"
+        "berth: template parsing error: template: :1:2: executing \"\" at <.Nope>: map has no entry for key \"Nope\"\n"
     );
 }
 
