@@ -2065,6 +2065,36 @@ mod tests {
     }
 
     #[test]
+    fn syntax_corners() {
+        let d = data();
+        assert_eq!(r(r#"{{"}}"}}|{{ .Id }}|{{`{{`}}"#, &d), "}}|abc123|{{");
+        assert_eq!(r("a {{- /* c */ -}} b", &d), "ab");
+        assert_eq!(
+            r(
+                "{{if .Nil}}1{{else if .Missing.X}}2{{else}}3{{end}}",
+                &json!({"Nil": null, "Missing": {"X": 0}})
+            ),
+            "3"
+        );
+        assert_eq!(
+            r("{{with $c := .Config}}{{$c.Cmd}} {{.Env}}{{end}}", &d),
+            "[sh -c] <nil>"
+        );
+        assert_eq!(r("{{range\n .Args\n}}<{{.}}>{{end}}", &d), "<-c><sleep 1>");
+        assert_eq!(r("{{-3}} {{ -3 }} {{1.5e3}}", &d), "-3 -3 1500");
+        assert_eq!(r("{{$x := 1}}{{if true}}{{$x = 2}}{{end}}{{$x}}", &d), "2");
+        assert_eq!(r("{{range $i, $e := .Args}}{{end}}{{.N}}", &d), "3");
+        assert_eq!(r(r#"{{index .Config.Labels "com.y" | len}}"#, &d), "3");
+        assert_eq!(r(r#"{{"x" | printf "%s-%s" "y"}}"#, &d), "y-x");
+        assert_eq!(r(r#"{{$.N}} {{$}}"#, &json!({"N": 1})), "1 map[N:1]");
+        let err = Template::parse("{{range $i, $e := .Args}}{{end}}{{$i}}")
+            .unwrap()
+            .render(&d)
+            .unwrap_err();
+        assert!(err.contains("undefined variable: $i"), "{err}");
+    }
+
+    #[test]
     fn builtin_functions() {
         let d = data();
         assert_eq!(
