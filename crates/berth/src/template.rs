@@ -1359,8 +1359,10 @@ fn func(f: &str, args: &[Value], header: bool) -> Result<Value, String> {
             "json" | "join" | "split" | "title" | "lower" | "upper" | "truncate"
         )
     {
+        // They take a string, as docker's: `{{json .}}` fails on the
+        // header map and the header ends there.
         return match args.first() {
-            Some(v) => Ok(v.clone()),
+            Some(v) => arg_str(v).map(Value::from),
             None => Err(format!("wrong number of args for {f}: want 1 got 0")),
         };
     }
@@ -2238,6 +2240,12 @@ mod tests {
             "CONTAINER ID       NAMES     LABEL\n\
              a                  SHORT     lx\n\
              a-much-longer-id   N         \n"
+        );
+        // `{{json .}}` in a table: docker's header function wants a string.
+        let f = Format::parse(r"table {{.ID}}\t{{json .}}").unwrap();
+        assert_eq!(
+            f.list(&[("ID", "CONTAINER ID")], &rows[1..]).unwrap(),
+            "CONTAINER ID       \na-much-longer-id   {\"ID\":\"a-much-longer-id\",\"Label\":{},\"Names\":\"n\"}\n"
         );
         // A bare `table`: an empty template, one empty line per row.
         let f = Format::parse("table").unwrap();
