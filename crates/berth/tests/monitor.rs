@@ -122,8 +122,7 @@ fn interactive_stdin_reaches_the_container() {
 
 #[test]
 fn tty_gives_a_terminal_of_the_callers_size() {
-    if !common::have("script") {
-        eprintln!("skipping: script (util-linux) is not installed");
+    if !common::require("script") {
         return;
     }
     let c = Ctr::new();
@@ -816,8 +815,7 @@ fn json_file_logs_as_docker_writes_them() {
 
 #[test]
 fn exec_with_a_tty() {
-    if !common::have("script") {
-        eprintln!("skipping: script (util-linux) is not installed");
+    if !common::require("script") {
         return;
     }
     let c = Ctr::new();
@@ -845,8 +843,7 @@ fn exec_with_a_tty() {
 fn external_runtimes_through_the_monitor() {
     let c = Ctr::new();
     for rt in ["runc", "crun"] {
-        if !common::have(rt) {
-            eprintln!("skipping {rt}: not installed");
+        if !common::require(rt) {
             continue;
         }
         let (code, out, err) = c.run_in(&["run", "--rm", "--runtime", rt, "bb", "echo", rt], b"");
@@ -868,7 +865,7 @@ fn external_runtimes_through_the_monitor() {
         assert_eq!((code, out.as_str()), (3, "in\n"), "{err}");
         // -t: the runtime's console socket is ours; the master goes on to
         // the monitor.
-        if common::have("script") {
+        if common::require("script") {
             let cmd = format!(
                 "stty rows 22 cols 66; {} --root {} run --rm -t --runtime {rt} bb sh -c 'busybox stty size; exit 4'",
                 common::BERTH,
@@ -963,8 +960,7 @@ fn foreground_run_forwards_signals() {
 
 #[test]
 fn run_it_detaches_with_ctrl_p_ctrl_q() {
-    if !common::have("script") {
-        eprintln!("skipping: script (util-linux) is not installed");
+    if !common::require("script") {
         return;
     }
     let c = Ctr::new();
@@ -990,8 +986,7 @@ fn detach_keys_replace_ctrl_p_ctrl_q() {
     );
     assert!(err.contains("Invalid detach keys (ctrl-foo)"), "{err}");
     assert!(c.ok(&["ps", "-aq"]).is_empty());
-    if !common::have("script") {
-        eprintln!("skipping the terminal part: script (util-linux) is not installed");
+    if !common::require("script") {
         return;
     }
     let mut t = Term::spawn(&c, "run -it --detach-keys ctrl-a,x --name dk bb sh");
