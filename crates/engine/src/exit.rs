@@ -386,6 +386,22 @@ mod tests {
     }
 
     #[test]
+    fn a_monitor_of_another_boot_is_dead() {
+        let mut st = State::default();
+        // Recorded before boot ids were: the pid and start time decide.
+        assert!(!rebooted(&st));
+        let me = std::process::id() as i32;
+        st.monitor_pid = me;
+        st.monitor_start_time = oci_runtime::state::proc_stat(me).unwrap().1;
+        assert!(monitor_alive(&st));
+        st.boot_id = image::boot_id().to_string();
+        assert!(!rebooted(&st) && monitor_alive(&st));
+        // Another boot: whatever process has the pid now, it is not the monitor.
+        st.boot_id = "00000000-0000-0000-0000-000000000000".into();
+        assert!(rebooted(&st) && !monitor_alive(&st));
+    }
+
+    #[test]
     fn backoff_doubles_and_resets() {
         let short = Duration::from_secs(1);
         assert_eq!(backoff(0, short), Duration::from_millis(100));
