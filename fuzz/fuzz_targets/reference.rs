@@ -17,7 +17,13 @@ fuzz_target!(|data: &[u8]| {
         [Reference::parse, Reference::parse_named];
     for parse in parsers {
         let Ok(r) = parse(s) else { continue };
-        let _ = (r.domain(), r.path(), r.tag(), r.familiar_name(), r.familiar());
+        let _ = (
+            r.domain(),
+            r.path(),
+            r.tag(),
+            r.familiar_name(),
+            r.familiar(),
+        );
         let _ = r.repo_tag();
         let _ = r.repository();
         let _ = r.with_tag("latest");
@@ -25,6 +31,10 @@ fuzz_target!(|data: &[u8]| {
         let back = parse(&printed).expect("a printed reference parses");
         assert_eq!(back, r, "{s:?} -> {printed:?}");
         let fam = r.familiar();
-        assert_eq!(parse(&fam).expect("a familiar form parses"), r, "{s:?} -> {fam:?}");
+        assert_eq!(
+            parse(&fam).expect("a familiar form parses"),
+            r,
+            "{s:?} -> {fam:?}"
+        );
     }
 });

@@ -82,9 +82,16 @@ fuzz_target!(|data: &[u8]| {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    assert_eq!(names, ["canary", "root"], "an entry escaped the layer directory");
+    assert_eq!(
+        names,
+        ["canary", "root"],
+        "an entry escaped the layer directory"
+    );
     let m = std::fs::symlink_metadata(&canary).unwrap();
-    assert!(m.is_file() && m.nlink() == 1 && m.len() == 6, "the canary was linked or changed");
+    assert!(
+        m.is_file() && m.nlink() == 1 && m.len() == 6,
+        "the canary was linked or changed"
+    );
     assert_eq!(std::fs::read(&canary).unwrap(), b"canary");
     // The layer directory itself is still a directory (not replaced).
     assert!(std::fs::symlink_metadata(&root).unwrap().is_dir());
