@@ -5,7 +5,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{free_port, have, DockerRegistry, Env};
+use common::{free_port, require, DockerRegistry, Env};
 use serde_json::Value;
 
 #[test]
@@ -81,7 +81,7 @@ fn push_then_pull_by_tag_and_digest_into_fresh_roots() {
     assert_eq!(v[0]["Config"]["Cmd"], serde_json::json!(["sh"]));
 
     // skopeo copies what berth pushed.
-    if have("skopeo") {
+    if require("skopeo") {
         let oci = e.path("skopeo-oci");
         let st = Command::new("skopeo")
             .args(["copy", "--src-tls-verify=false"])
@@ -228,8 +228,7 @@ fn login_logout_with_htpasswd() {
 /// podman loads what `berth save` writes, and berth loads `podman save`.
 #[test]
 fn podman_interop() {
-    if !have("podman") {
-        eprintln!("skipping: podman is not installed");
+    if !require("podman") {
         return;
     }
     let e = Env::new();
@@ -465,8 +464,7 @@ fn raw_manifest(name: &str) -> Vec<u8> {
 /// and one platform's manifest with `--platform`.
 #[test]
 fn push_of_an_image_from_a_multi_platform_index() {
-    if !have("skopeo") {
-        eprintln!("skipping: skopeo is not installed");
+    if !require("skopeo") {
         return;
     }
     let Some(reg) = DockerRegistry::start(None) else {

@@ -136,8 +136,13 @@ impl Reference {
 
     /// Short repository name as docker shows it: `busybox`,
     /// `user/app`, `localhost:5000/a/b`.
+    /// A Docker Hub path whose first component reads as a registry
+    /// (`docker.io/foo.bar/app`, `docker.io/docker.io/library/alpine`)
+    /// keeps its domain: the short form must name the same repository when
+    /// read back (docker drops it, and shows another image's name).
     pub fn familiar_name(&self) -> String {
-        if self.domain == DEFAULT_DOMAIN {
+        let first = self.path.split('/').next().unwrap_or("");
+        if self.domain == DEFAULT_DOMAIN && !(first.contains(['.', ':']) || first == "localhost") {
             match self.path.strip_prefix(OFFICIAL_REPO_PREFIX) {
                 Some(rest) if !rest.contains('/') => rest.to_string(),
                 _ => self.path.clone(),
@@ -472,6 +477,30 @@ mod tests {
         Reference::parse(s)
             .unwrap_or_else(|e| panic!("{s}: {e}"))
             .to_string()
+    }
+
+    /// Found by fuzz/ (target `reference`): the short form of a Docker Hub
+    /// path whose first component looks like a registry named another
+    /// repository when read back.
+    #[test]
+    fn fuzz_familiar_form_reads_back_as_the_same_reference() {
+        for s in [
+            "docker.io/docker.io/library/alpinelibrary/alpine",
+            "docker.io/docker.io/library/alpine",
+            "docker.io/foo.bar/app:1",
+            "docker.io/localhost/app",
+            "docker.io/library/alpine",
+            "busybox",
+            "user/app",
+        ] {
+            for parse in [Reference::parse, Reference::parse_named] {
+                let r = parse(s).unwrap();
+                assert_eq!(parse(&r.familiar()).unwrap(), r, "{s} -> {}", r.familiar());
+                assert_eq!(parse(&r.to_string()).unwrap(), r, "{s}");
+            }
+        }
+        let r = Reference::parse("docker.io/docker.io/library/alpine").unwrap();
+        assert_eq!(r.familiar(), "docker.io/docker.io/library/alpine:latest");
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod cp;
 mod images;
 pub mod network;
 mod stats;
+mod system;
 mod transfer;
 mod volumes;
 

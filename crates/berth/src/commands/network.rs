@@ -116,6 +116,8 @@ pub struct PortArgs {
 pub enum SystemCommand {
     /// Remove stopped containers, unused networks and leftovers of crashes
     Prune(SystemPruneArgs),
+    /// Start the containers a restart policy keeps running, after the machine booted (contrib/systemd/berth-boot.service)
+    Boot,
 }
 
 #[derive(Debug, Args)]
@@ -360,7 +362,10 @@ pub fn port(g: &Globals, a: PortArgs) -> CmdResult {
 }
 
 pub fn system(g: &Globals, cmd: SystemCommand) -> CmdResult {
-    let SystemCommand::Prune(a) = cmd;
+    let a = match cmd {
+        SystemCommand::Prune(a) => a,
+        SystemCommand::Boot => return super::system::boot(g),
+    };
     if !a.force {
         eprintln!("WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n  - network leftovers of crashed containers");
         if !confirm("Are you sure you want to continue?") {

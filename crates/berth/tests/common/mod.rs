@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 // Not every test binary uses each of these.
 #[allow(unused_imports)]
-pub use berth_testkit::{file_tar, free_port, free_port_on, have};
+pub use berth_testkit::{file_tar, free_port, free_port_on, have, require, skip};
 
 pub const BERTH: &str = env!("CARGO_BIN_EXE_berth");
 
@@ -175,7 +175,8 @@ pub struct DockerRegistry {
 
 impl DockerRegistry {
     /// Start one on a free port (with htpasswd auth for `user`/`pass` if
-    /// given); `None` (test skipped) if the tools are not installed.
+    /// given); `None` (the test skipped, see `skip`) if the tools are not
+    /// installed.
     pub fn start(auth: Option<(&str, &str)>) -> Option<DockerRegistry> {
         DockerRegistry::start_with(auth, None)
     }
@@ -196,11 +197,10 @@ impl DockerRegistry {
         tls: Option<(&Path, &Path)>,
     ) -> Option<DockerRegistry> {
         if !Path::new("/usr/bin/docker-registry").exists() {
-            eprintln!("skipping: /usr/bin/docker-registry is not installed");
+            skip("/usr/bin/docker-registry is not installed");
             return None;
         }
-        if auth.is_some() && !have("htpasswd") {
-            eprintln!("skipping: htpasswd is not installed");
+        if auth.is_some() && !require("htpasswd") {
             return None;
         }
         for attempt in 0..5 {

@@ -21,7 +21,7 @@ use registry::{Client, ClientConfig, LayerState, Progress};
 
 // Not every test binary uses each of these.
 #[allow(unused_imports)]
-pub use berth_testkit::{file_tar, free_port, have};
+pub use berth_testkit::{file_tar, free_port, have, require, skip};
 
 pub fn run(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
@@ -73,7 +73,8 @@ pub struct DockerRegistry {
 
 impl DockerRegistry {
     /// Start one on a free port (with htpasswd auth for `user`/`pass` if
-    /// given); `None` if the tools are not installed.
+    /// given); `None` (the test skipped, see `skip`) if the tools are not
+    /// installed.
     pub fn start(auth: Option<(&str, &str)>) -> Option<DockerRegistry> {
         DockerRegistry::start_with(auth, None, None)
     }
@@ -87,11 +88,10 @@ impl DockerRegistry {
         client_ca: Option<&Path>,
     ) -> Option<DockerRegistry> {
         if !Path::new("/usr/bin/docker-registry").exists() {
-            eprintln!("skipping: /usr/bin/docker-registry is not installed (apt-get install docker-registry)");
+            skip("/usr/bin/docker-registry is not installed (apt-get install docker-registry)");
             return None;
         }
-        if auth.is_some() && !have("htpasswd") {
-            eprintln!("skipping: htpasswd is not installed (apt-get install apache2-utils)");
+        if auth.is_some() && !require("htpasswd") {
             return None;
         }
         for attempt in 0..5 {
