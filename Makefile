@@ -1,14 +1,35 @@
 # The two entry points of the README.
-.PHONY: demo test test-cgroup2 conformance bench fmt lint
+.PHONY: demo test test-cgroup2 conformance bench fmt lint fuzz
 
 demo:
 	./scripts/demo.sh
+
+# Where the tests list what they skipped (berth_testkit::skip: a missing
+# prerequisite; under CI=true that fails the test instead).
+SKIPS := $(CURDIR)/target/test-skips.txt
 
 test:
 	./scripts/deps.sh --test
 	# The static helpers the container tests run (tests never build them).
 	cargo build -p berth-monitor -p berth-init
-	cargo test --workspace -- --test-threads=2
+	@mkdir -p target && rm -f $(SKIPS)
+	BERTH_TEST_SKIPS=$(SKIPS) cargo test --workspace -- --test-threads=2; status=$$?; \
+	  n=$$(cat $(SKIPS) 2>/dev/null | wc -l); \
+	  echo "$$n test(s) skipped"; \
+	  [ "$$n" -eq 0 ] || sort $(SKIPS); \
+	  exit $$status
+
+# Each cargo-fuzz target (fuzz/, nightly; `cargo install cargo-fuzz`) for
+# FUZZ_SECONDS, one at a time. Not part of `make test`.
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS := image_config manifest reference unpack_path layer oci_config
+
+fuzz:
+	cd fuzz && cargo +nightly fuzz build -O
+	set -e; cd fuzz && for t in $(FUZZ_TARGETS); do \
+	  mkdir -p corpus/$$t; \
+	  cargo +nightly fuzz run -O $$t corpus/$$t seeds/$$t -- -max_total_time=$(FUZZ_SECONDS); \
+	done
 
 # The cgroups host tests and most of berth-oci's integration tests (cgroups first)
 # in a VM booted with a pure cgroup v2 hierarchy (see tests/vm/run-cgroup2.sh).

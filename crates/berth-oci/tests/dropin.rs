@@ -5,8 +5,9 @@
 //! in a tempdir), builds its busybox image on the spot and checks that
 //! nothing is left behind: no runtime state, no cgroup directories.
 //!
-//! A test is skipped (with a message) only when podman or containerd/ctr is
-//! not installed (`scripts/deps.sh --test` installs them).
+//! A test is skipped (`berth_testkit::skip`: counted by `make test`, a
+//! failure under CI=true) only when podman or containerd/ctr is not
+//! installed (`scripts/deps.sh --test` installs them).
 
 mod common;
 use common::*;
@@ -161,8 +162,7 @@ struct Podman {
 impl Podman {
     /// None (after printing why) when podman is not installed.
     fn new() -> Option<Podman> {
-        if !have("podman") {
-            eprintln!("skipped: podman is not installed (scripts/deps.sh --test)");
+        if !require("podman") {
             return None;
         }
         ensure_containers_conf();
@@ -510,8 +510,7 @@ fn podman_pause_unpause() {
 #[test]
 fn podman_run_it_through_a_pty() {
     let Some(p) = Podman::new() else { return };
-    if !have("script") {
-        eprintln!("skipped: script(1) (util-linux) is not installed");
+    if !require("script") {
         return;
     }
     let d = p.dir.path();
@@ -620,8 +619,7 @@ const CTR_NS: &str = "berthtest";
 
 impl Containerd {
     fn new() -> Option<Containerd> {
-        if !have("containerd") || !have("ctr") {
-            eprintln!("skipped: containerd/ctr are not installed (scripts/deps.sh --test)");
+        if !require("containerd") || !require("ctr") {
             return None;
         }
         let dir = tempfile::Builder::new()
@@ -917,8 +915,7 @@ fn containerd_task_pause_resume_and_ps() {
 #[test]
 fn containerd_run_with_tty() {
     let Some(c) = Containerd::new() else { return };
-    if !have("script") {
-        eprintln!("skipped: script(1) (util-linux) is not installed");
+    if !require("script") {
         return;
     }
     let id = unique_id("ctr-tty");

@@ -106,7 +106,7 @@ fn unavailable_capability_fails_at_create() {
     let bnd = proc_status_field(std::process::id() as i32, "CapBnd").unwrap_or_default();
     if u64::from_str_radix(&bnd, 16).is_ok_and(|b| b & (1 << 24) != 0) {
         // (E.g. in tests/vm/run-cgroup2.sh's VM.)
-        eprintln!("skipping: CAP_SYS_RESOURCE is in this host's bounding set");
+        common::skip_host("CAP_SYS_RESOURCE is in this host's bounding set");
         return;
     }
     let rt = Runtime::new();

@@ -422,3 +422,30 @@ fn features_prints_json() {
     assert!(v["ociVersionMax"].is_string());
     assert!(v["hooks"].as_array().unwrap().len() >= 6);
 }
+
+#[test]
+fn runs_a_bundle_made_by_runc_spec() {
+    // `runc spec` lists ambient capabilities without inheritable ones, so
+    // the kernel cannot raise them; runc and crun go on, so must we.
+    let d = tempfile::tempdir().unwrap();
+    let mut c = std::process::Command::new("runc");
+    c.arg("spec").current_dir(d.path());
+    c.output().expect("runc spec (Debian's runc package)");
+    let runc: Value =
+        serde_json::from_str(&std::fs::read_to_string(d.path().join("config.json")).unwrap())
+            .unwrap();
+    assert!(!runc["process"]["capabilities"]["ambient"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    let rt = Runtime::new();
+    let mut b = Bundle::new();
+    b.edit(|c| {
+        *c = runc;
+        c["process"]["terminal"] = Value::Bool(false);
+    });
+    b.sh("grep CapAmb /proc/self/status; echo ran");
+    let o = rt.run(&b, &unique_id("runcspec"));
+    o.ok();
+    assert!(o.stdout.ends_with("ran\n"), "{o}");
+}

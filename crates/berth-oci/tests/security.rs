@@ -382,3 +382,60 @@ fn readonly_and_masked_proc_paths_cannot_be_undone() {
     o.ok();
     assert_eq!(o.stdout, "0\ndone\n", "a protection was undone: {o}");
 }
+
+#[test]
+fn cve_2025_31133_masked_path_dev_null_symlink_does_not_unmask() {
+    // A /dev/null that is a symlink (here to a procfs file) must not be what
+    // masks /proc/timer_list: the runtime refuses instead of binding the target.
+    // The swap happens after the runtime made /dev/null and before it masks
+    // (as a container sharing /dev would race it): in a createContainer
+    // hook, which runs in the container's mount namespace at that point.
+    let rt = Runtime::new();
+    let mut b = Bundle::new();
+    let null = b.rootfs().join("dev/null");
+    let swap = format!(
+        "rm -f {n} && ln -s /proc/sys/kernel/core_pattern {n}",
+        n = null.display()
+    );
+    b.edit(|c| {
+        c["linux"]["maskedPaths"] = json!(["/proc/timer_list"]);
+        c["hooks"] = json!({"createContainer": [{"path": "/bin/sh", "args": ["sh", "-c", swap]}]});
+    });
+    b.sh("head -c 64 /proc/timer_list | wc -c");
+    let o = rt.run(&b, &unique_id("mask"));
+    if o.success() {
+        assert_eq!(
+            o.stdout.trim(),
+            "0",
+            "/proc/timer_list was not masked by /dev/null: {o}"
+        );
+    } else {
+        assert!(o.stderr.contains("/dev/null"), "{o}");
+    }
+}
+
+#[test]
+fn cve_2025_52881_sysctl_write_is_not_redirected_by_a_mount() {
+    // A mount over a /proc/sys file (here a bind of a host file, as a racing
+    // mount would place) must not receive the runtime's sysctl write.
+    let rt = Runtime::new();
+    let mut b = Bundle::new();
+    let host = rt.scratch.path().join("host-file");
+    std::fs::write(&host, "sentinel\n").unwrap();
+    b.add_mount(json!({
+        "destination": "/proc/sys/net/ipv4/ip_forward",
+        "type": "bind",
+        "source": host.to_str().unwrap(),
+        "options": ["bind"]
+    }));
+    b.edit(|c| c["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1"}));
+    b.args(&["true"]);
+    let o = rt.run(&b, &unique_id("sysctl"));
+    assert_eq!(
+        std::fs::read_to_string(&host).unwrap(),
+        "sentinel\n",
+        "the sysctl write went through the mount: {o}"
+    );
+    assert!(!o.success(), "{o}");
+    assert!(o.stderr.contains("net.ipv4.ip_forward"), "{o}");
+}

@@ -165,3 +165,44 @@ fn exec_with_tty_and_console_socket() {
     let out = read_master(master);
     assert!(out.trim().starts_with("/dev/pts/"), "{out:?}");
 }
+
+#[test]
+fn cve_2025_52565_dev_console_symlink_is_not_bind_mounted_through() {
+    // /dev/console swapped for a symlink to a procfs file before the runtime
+    // binds the pty there (here by a createContainer hook, as a container
+    // sharing /dev would race it): the bind must not land on core_pattern.
+    let rt = Runtime::new();
+    let mut b = Bundle::new();
+    let console = b.rootfs().join("dev/console");
+    let swap = format!(
+        "rm -f {c} && ln -s /proc/sys/kernel/core_pattern {c}",
+        c = console.display()
+    );
+    b.edit(|c| {
+        c["process"]["terminal"] = json!(true);
+        c["hooks"] = json!({"createContainer": [{"path": "/bin/sh", "args": ["sh", "-c", swap]}]});
+    });
+    b.sh("cat /proc/sys/kernel/core_pattern");
+    let sock_path = rt.scratch.path().join("console.sock");
+    let listener = UnixListener::bind(&sock_path).unwrap();
+    let acceptor = std::thread::spawn(move || {
+        listener.set_nonblocking(false).unwrap();
+        listener.accept().ok().map(|(s, _)| recv_fd(&s))
+    });
+    let id = unique_id("ttycve");
+    let o = rt.create_args(&b, &id, &["--console-socket", sock_path.to_str().unwrap()]);
+    if o.success() {
+        let master = acceptor.join().unwrap().unwrap();
+        rt.start(&id).ok();
+        let out = read_master(master);
+        let host = std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap();
+        assert!(
+            out.contains(host.trim()),
+            "core_pattern was covered by the pty: {out:?}"
+        );
+    } else {
+        assert!(o.stderr.contains("/dev/console"), "{o}");
+        let _ = std::os::unix::net::UnixStream::connect(&sock_path);
+        let _ = acceptor.join();
+    }
+}

@@ -702,6 +702,11 @@ pub struct RegistryArgs {
     /// Path of the authentication file
     #[arg(long, value_name = "FILE")]
     pub authfile: Option<PathBuf>,
+
+    /// Use certificates at PATH (*.crt CAs, *.cert/*.key client
+    /// certificate) for the registry, instead of certs.d/HOST:PORT
+    #[arg(long, value_name = "PATH")]
+    pub cert_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -154,32 +154,116 @@ pub fn rfc3339_nanos(ts: SystemTime) -> String {
     )
 }
 
-/// Go's `text/tabwriter` as docker configures it (min width 10, padding
-/// 3, spaces): cells are separated by tabs; a column is as wide as its
-/// widest cell plus padding; the last cell of a line is not padded.
-pub fn tabwrite(lines: &[String]) -> String {
+/// The columns a character takes on a terminal, as go-runewidth counts them
+/// for docker's tabwriter: 2 for East Asian wide and fullwidth characters
+/// and emoji, 0 for combining marks and zero-width characters, else 1.
+fn char_width(c: char) -> usize {
+    let u = c as u32;
+    match u {
+        0x0300..=0x036F | 0x200B..=0x200F | 0x20D0..=0x20FF | 0xFE00..=0xFE0F => 0,
+        0x1100..=0x115F
+        | 0x2E80..=0x303E
+        | 0x3041..=0x33FF
+        | 0x3400..=0x4DBF
+        | 0x4E00..=0x9FFF
+        | 0xA000..=0xA4CF
+        | 0xAC00..=0xD7A3
+        | 0xF900..=0xFAFF
+        | 0xFE30..=0xFE4F
+        | 0xFF00..=0xFF60
+        | 0xFFE0..=0xFFE6
+        | 0x1F300..=0x1F64F
+        | 0x1F900..=0x1F9FF
+        | 0x20000..=0x3FFFD => 2,
+        _ => 1,
+    }
+}
+
+/// Display width of a cell.
+pub fn text_width(s: &str) -> usize {
+    s.chars().map(char_width).sum()
+}
+
+/// docker's tabwriter (`tabwriter.NewWriter(out, 10, 1, 3, ' ', 0)` in
+/// docker/cli's formatter): a cell is text ended by a tab; a column is as
+/// wide as its widest cell plus 3, at least 10, counted over a block of
+/// consecutive lines that all have that cell (a line with fewer cells ends
+/// the block); the text after a line's last tab is not aligned.
+pub fn tabwrite(text: &str) -> String {
     const MIN_WIDTH: usize = 10;
     const PADDING: usize = 3;
-    let rows: Vec<Vec<&str>> = lines.iter().map(|l| l.split('\t').collect()).collect();
-    let ncols = rows.iter().map(|r| r.len()).max().unwrap_or(0);
-    let mut widths = vec![0usize; ncols];
-    for r in &rows {
-        for (i, c) in r.iter().enumerate().take(r.len().saturating_sub(1)) {
-            widths[i] = widths[i].max((c.chars().count() + PADDING).max(MIN_WIDTH));
+    let segs: Vec<&str> = text.split('\n').collect();
+    let mut lines: Vec<Vec<&str>> = segs.iter().map(|l| l.split('\t').collect()).collect();
+    // The unterminated end: an empty last piece is no cell.
+    if let Some(last) = lines.last_mut() {
+        if last.last() == Some(&"") {
+            last.pop();
         }
     }
-    let mut out = String::new();
-    for r in &rows {
-        for (i, c) in r.iter().enumerate() {
-            out.push_str(c);
-            if i + 1 < r.len() {
-                let pad = widths[i] - c.chars().count();
-                out.push_str(&" ".repeat(pad));
+    struct Tw<'a> {
+        lines: Vec<Vec<&'a str>>,
+        widths: Vec<usize>,
+        out: String,
+    }
+    impl Tw<'_> {
+        fn has_cell(&self, line: usize, column: usize) -> bool {
+            column + 1 < self.lines[line].len()
+        }
+        fn write_lines(&mut self, line0: usize, line1: usize) {
+            for i in line0..line1 {
+                for (j, c) in self.lines[i].iter().enumerate() {
+                    self.out.push_str(c);
+                    if let Some(w) = self.widths.get(j) {
+                        let n = w.saturating_sub(text_width(c));
+                        self.out.extend(std::iter::repeat(' ').take(n));
+                    }
+                }
+                if i + 1 < self.lines.len() {
+                    self.out.push('\n');
+                }
             }
         }
-        out.push('\n');
+        fn format(&mut self, mut line0: usize, line1: usize) {
+            let column = self.widths.len();
+            let mut this = line0;
+            while this < line1 {
+                if !self.has_cell(this, column) {
+                    this += 1;
+                    continue;
+                }
+                self.write_lines(line0, this);
+                line0 = this;
+                let mut width = MIN_WIDTH;
+                while this < line1 && self.has_cell(this, column) {
+                    width = width.max(text_width(self.lines[this][column]) + PADDING);
+                    this += 1;
+                }
+                self.widths.push(width);
+                self.format(line0, this);
+                self.widths.pop();
+                line0 = this;
+            }
+            self.write_lines(line0, line1);
+        }
     }
-    out
+    let n = lines.len();
+    let mut tw = Tw {
+        lines: std::mem::take(&mut lines),
+        widths: Vec::new(),
+        out: String::new(),
+    };
+    tw.format(0, n);
+    tw.out
+}
+
+/// [`tabwrite`] of whole lines.
+pub fn tabwrite_lines(lines: &[String]) -> String {
+    let mut text = String::new();
+    for l in lines {
+        text.push_str(l);
+        text.push('\n');
+    }
+    tabwrite(&text)
 }
 
 #[cfg(test)]
@@ -234,7 +318,7 @@ mod tests {
 
     #[test]
     fn table() {
-        let t = tabwrite(&[
+        let t = tabwrite_lines(&[
             "REPOSITORY\tTAG\tSIZE".into(),
             "busybox\tlatest\t4MB".into(),
         ]);
@@ -242,5 +326,32 @@ mod tests {
             t,
             "REPOSITORY   TAG       SIZE\nbusybox      latest    4MB\n"
         );
+    }
+
+    /// Go's tabwriter: widths hold over blocks of lines having the cell; a
+    /// line with no tab ends every block; the last cell is not padded.
+    #[test]
+    fn tabwriter_blocks_like_go() {
+        assert_eq!(
+            tabwrite("a\tb\tc\nlonger-cell-here\tx\ny\n"),
+            "a                  b         c\nlonger-cell-here   x\ny\n"
+        );
+        // A line with one cell splits the table in two blocks.
+        assert_eq!(
+            tabwrite("aaaaaaaaaaaaaaa\tb\nplain\nc\td\n"),
+            "aaaaaaaaaaaaaaa   b\nplain\nc         d\n"
+        );
+        // Column 1 is aligned only over the lines that have it.
+        assert_eq!(
+            tabwrite("a\tbbbbbbbbbbbbbb\tc\nd\te\nf\tg\th\n"),
+            "a         bbbbbbbbbbbbbb   c\nd         e\nf         g         h\n"
+        );
+        // Trailing text with no newline; wide characters count twice.
+        assert_eq!(
+            tabwrite("\u{4e2d}\u{6587}\tx\nab\ty"),
+            "\u{4e2d}\u{6587}      x\nab        y"
+        );
+        assert_eq!(tabwrite(""), "");
+        assert_eq!(tabwrite("a\t\n"), "a         \n");
     }
 }

@@ -85,21 +85,29 @@ fn usage_error(e: clap::Error) -> ExitCode {
         }
         _ => {}
     }
-    let rendered = e.render().to_string();
-    // The message, and for missing arguments the line naming them.
-    let mut lines = rendered.lines().filter(|l| !l.trim().is_empty());
-    let mut first = lines
-        .next()
-        .unwrap_or("")
-        .trim_start_matches("error: ")
-        .to_string();
-    if first.ends_with(':') {
-        if let Some(next) = lines.next().filter(|l| !l.starts_with("Usage:")) {
-            first = format!("{first} {}", next.trim());
+    // One line: a bad value names the flag and the value (docker's
+    // `invalid argument "abc" for "--pids-limit" flag: ...`); anything
+    // else is clap's message, with the line naming missing arguments
+    // folded in, and the hint on the same line.
+    let line = match value_error(&e) {
+        Some(l) => l,
+        None => {
+            let rendered = e.render().to_string();
+            let mut lines = rendered.lines().filter(|l| !l.trim().is_empty());
+            let mut first = lines
+                .next()
+                .unwrap_or("")
+                .trim_start_matches("error: ")
+                .to_string();
+            if first.ends_with(':') {
+                if let Some(next) = lines.next().filter(|l| !l.starts_with("Usage:")) {
+                    first = format!("{first} {}", next.trim());
+                }
+            }
+            format!("{first}; see 'berth --help'")
         }
-    }
-    eprintln!("berth: {first}");
-    eprintln!("See 'berth --help'.");
+    };
+    eprintln!("berth: {line}");
     let flag_problem = match e.kind() {
         ErrorKind::UnknownArgument => matches!(
             e.get(ContextKind::InvalidArg),
@@ -115,6 +123,52 @@ fn usage_error(e: clap::Error) -> ExitCode {
     ExitCode::from(if flag_problem { EXIT_USAGE } else { 1 })
 }
 
+/// `invalid argument "VALUE" for "--FLAG" flag: REASON` for a flag value
+/// clap refused (docker's wording), on one line.
+fn value_error(e: &clap::Error) -> Option<String> {
+    if !matches!(
+        e.kind(),
+        ErrorKind::ValueValidation | ErrorKind::InvalidValue | ErrorKind::InvalidUtf8
+    ) {
+        return None;
+    }
+    let flag = match e.get(ContextKind::InvalidArg) {
+        // "--pids-limit <INT>" → "--pids-limit"; "-m, --memory" → "--memory".
+        Some(ContextValue::String(s)) => s
+            .split_whitespace()
+            .next()
+            .unwrap_or(s)
+            .trim_end_matches(',')
+            .to_string(),
+        _ => return None,
+    };
+    let value = match e.get(ContextKind::InvalidValue) {
+        Some(ContextValue::String(v)) => v.clone(),
+        _ => String::new(),
+    };
+    let has_valid = matches!(
+        e.get(ContextKind::ValidValue),
+        Some(ContextValue::Strings(v)) if !v.is_empty()
+    );
+    if e.kind() == ErrorKind::InvalidValue && value.is_empty() && !has_valid {
+        // docker's wording for a flag given without its value.
+        return Some(format!("flag needs an argument: {flag}"));
+    }
+    let reason = match (e.kind(), e.get(ContextKind::ValidValue)) {
+        (ErrorKind::InvalidValue, Some(ContextValue::Strings(valid))) if has_valid => {
+            format!("possible values: {}", valid.join(", "))
+        }
+        (ErrorKind::InvalidUtf8, _) => "not valid UTF-8".to_string(),
+        _ => std::error::Error::source(e)
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "invalid value".to_string()),
+    };
+    let reason = reason.split_whitespace().collect::<Vec<_>>().join(" ");
+    Some(format!(
+        "invalid argument {value:?} for {flag:?} flag: {reason}"
+    ))
+}
+
 fn main() -> ExitCode {
     // `berth internal VERB ...`: what the container monitor (berth-monitor)
     // asks of the full program (create-start, cleanup, healthcheck).
@@ -128,6 +182,16 @@ fn main() -> ExitCode {
             .iter()
             .map(|a| a.to_string_lossy().into_owned())
             .collect();
+        // The verbs that enter a container run from a sealed copy.
+        if matches!(
+            args.first().map(String::as_str),
+            Some("create-start" | "healthcheck")
+        ) {
+            if let Err(e) = ::engine::reexec_sealed() {
+                eprintln!("berth internal: {e}");
+                return ExitCode::from(125);
+            }
+        }
         let code = ::engine::internal_main(&args);
         return ExitCode::from(code.clamp(0, 255) as u8);
     }

@@ -19,9 +19,24 @@ fn version_and_help() {
     // Unknown flag: docker's usage status.
     let err = e.fails(&["images", "--bogus"], 125);
     assert!(err.contains("--bogus"), "{err}");
-    // Missing argument: 1, one message line plus the hint.
+    // A bad flag value: one line naming the flag and the value, 125.
+    for args in [
+        &["run", "--pids-limit", "abc", "bb", "true"][..],
+        &["create", "--pids-limit=1x", "bb"],
+        &["pull", "--tls-verify=maybe", "bb"],
+        &["images", "--filter"],
+    ] {
+        let err = e.fails(args, 125);
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+    }
+    let err = e.fails(&["run", "--pids-limit", "abc", "bb", "true"], 125);
+    assert!(
+        err.starts_with("berth: invalid argument \"abc\" for \"--pids-limit\" flag: "),
+        "{err}"
+    );
+    // Missing argument: 1, one line (message and hint).
     let err = e.fails(&["tag", "x"], 1);
-    assert_eq!(err.lines().count(), 2, "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
 }
 
 #[test]
@@ -199,7 +214,7 @@ fn bad_input_fails_and_leaves_the_store_alone() {
     let err = e.fails(&["pull", "Busybox"], 1);
     assert_eq!(
         err,
-        "berth: invalid reference format: repository name must be lowercase\n"
+        "berth: invalid reference format: repository name (library/Busybox) must be lowercase\n"
     );
     let err = e.fails(&["tag", "busybox", "UPPER:x"], 1);
     assert!(err.contains("invalid reference format"), "{err}");
@@ -244,6 +259,27 @@ fn bad_input_fails_and_leaves_the_store_alone() {
     );
     assert!(err.contains("RUN"), "{err}");
     e.fails(&["import", "/nonexistent.tar", "x:1"], 1);
+    // Import of a file that is not a tar, or a tar cut short: one line
+    // naming the file, and no image (none half-registered).
+    let bb = std::fs::read(e.path("busybox.tar")).unwrap();
+    let cut = e.path("cut.tar");
+    std::fs::write(&cut, &bb[..bb.len() / 2]).unwrap();
+    for f in [&junk, &cut] {
+        let f = f.to_str().unwrap();
+        let err = e.fails(&["import", f, "bad:1"], 1);
+        assert!(
+            err.starts_with(&format!("berth: import {f}: not a valid tar archive: ")),
+            "{err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+    // Load of an image archive cut short.
+    let saved = e.path("saved.tar");
+    e.ok(&["save", "-o", saved.to_str().unwrap(), "busybox"]);
+    let whole = std::fs::read(&saved).unwrap();
+    std::fs::write(&saved, &whole[..whole.len() / 2]).unwrap();
+    let err = e.fails(&["load", "-i", saved.to_str().unwrap()], 1);
+    assert_eq!(err.lines().count(), 1, "{err}");
     // Save of an unknown image leaves no file.
     let out = e.path("out.tar");
     e.fails(

@@ -122,8 +122,7 @@ fn interactive_stdin_reaches_the_container() {
 
 #[test]
 fn tty_gives_a_terminal_of_the_callers_size() {
-    if !common::have("script") {
-        eprintln!("skipping: script (util-linux) is not installed");
+    if !common::require("script") {
         return;
     }
     let c = Ctr::new();
@@ -593,6 +592,177 @@ fn killed_monitor_leaves_the_container_exited_and_unmounted() {
     c.ok(&["rm", &id]);
 }
 
+/// SIGKILLs the container's monitor and waits until it is gone; its pid.
+fn kill_monitor(c: &Ctr, id: &str) -> i32 {
+    let mon = c.state_json(id)["MonitorPid"].as_i64().unwrap() as i32;
+    assert!(mon > 0);
+    let comm = std::fs::read_to_string(format!("/proc/{mon}/comm")).unwrap();
+    assert_eq!(comm.trim(), "berth-monitor");
+    kill9(mon);
+    c.until("the monitor gone", || !alive(mon));
+    mon
+}
+
+fn kill9(pid: i32) {
+    std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+}
+
+/// Whether `pid` runs (a zombie does not).
+fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            s.rsplit_once(") ")
+                .is_some_and(|(_, r)| !r.starts_with('Z'))
+        })
+        .unwrap_or(false)
+}
+
+/// A restart policy survives its monitor: the next command that reads the
+/// store (here `ps`) finds the monitor dead and applies the policy.
+///
+/// The container's own processes outlive a SIGKILLed monitor (it is their
+/// subreaper, not their parent). Berth does what docker does when the
+/// containerd shim of a container dies (containerd's cleanupAfterDeadShim):
+/// the container is killed and its run ends with 137, as nothing is left to
+/// log its output, relay attach streams or collect its exit code; then the
+/// policy restarts it as after any exit. `ps` reports it at once (restarting
+/// or running again), never as running with a process nobody monitors.
+fn killed_monitor_restarts(policy: &str) {
+    let c = Ctr::new();
+    let id = c
+        .ok(&[
+            "run",
+            "-d",
+            "--restart",
+            policy,
+            "bb",
+            "busybox",
+            "sleep",
+            "1000",
+        ])
+        .trim()
+        .to_string();
+    let old: i32 = c.inspect(&id, "{{.State.Pid}}").parse().unwrap();
+    assert!(old > 0);
+    let mon = kill_monitor(&c, &id);
+    let t = Instant::now();
+    c.until("running again with a new pid", || {
+        let ps = c.ok(&["ps", "--no-trunc", "--format", "{{.ID}} {{.Status}}"]);
+        let up = ps.lines().any(|l| l.starts_with(&id) && l.contains(" Up "));
+        up && c
+            .inspect(&id, "{{.State.Pid}}")
+            .parse::<i32>()
+            .is_ok_and(|p| p > 0 && p != old)
+    });
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+    // The old run was ended (killed), not left behind unmonitored.
+    c.until("the old process gone", || !alive(old));
+    assert_eq!(c.inspect(&id, "{{.RestartCount}}"), "1");
+    let new_mon = c.state_json(&id)["MonitorPid"].as_i64().unwrap() as i32;
+    assert!(new_mon > 0 && new_mon != mon && alive(new_mon));
+    // It is monitored again: a stop is a stop.
+    c.ok(&["stop", "-t", "1", &id]);
+    assert_eq!(c.inspect(&id, "{{.State.Status}}"), "exited");
+    c.ok(&["rm", &id]);
+}
+
+#[test]
+fn killed_monitor_of_a_restart_always_container_restarts_it() {
+    killed_monitor_restarts("always");
+}
+
+#[test]
+fn killed_monitor_of_an_unless_stopped_container_restarts_it() {
+    killed_monitor_restarts("unless-stopped");
+}
+
+#[test]
+fn killed_monitor_of_a_restart_no_container_stays_exited() {
+    let c = Ctr::new();
+    let id = c
+        .ok(&[
+            "run",
+            "-d",
+            "--restart",
+            "no",
+            "bb",
+            "busybox",
+            "sleep",
+            "1000",
+        ])
+        .trim()
+        .to_string();
+    let old: i32 = c.inspect(&id, "{{.State.Pid}}").parse().unwrap();
+    kill_monitor(&c, &id);
+    let ps = c.ok(&["ps", "-a", "--no-trunc", "--format", "{{.ID}} {{.Status}}"]);
+    assert!(
+        ps.lines()
+            .any(|l| l.starts_with(&id) && l.contains("Exited (137)")),
+        "{ps}"
+    );
+    c.until("the old process gone", || !alive(old));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(c.inspect(&id, "{{.State.Status}}"), "exited");
+    assert_eq!(c.inspect(&id, "{{.State.Pid}}"), "0");
+    assert_eq!(c.inspect(&id, "{{.RestartCount}}"), "0");
+    c.ok(&["rm", &id]);
+}
+
+/// `system boot` after a restart of the machine, simulated: the state
+/// records another boot id, and the container's processes and monitor are
+/// gone (killed here, the monitor first so that it records nothing).
+#[test]
+fn system_boot_restarts_containers_after_a_reboot() {
+    let c = Ctr::new();
+    let always = c
+        .ok(&[
+            "run",
+            "-d",
+            "--restart",
+            "always",
+            "bb",
+            "busybox",
+            "sleep",
+            "1000",
+        ])
+        .trim()
+        .to_string();
+    let no = c
+        .ok(&["run", "-d", "bb", "busybox", "sleep", "1000"])
+        .trim()
+        .to_string();
+    let mut olds = Vec::new();
+    for id in [&always, &no] {
+        let old: i32 = c.inspect(id, "{{.State.Pid}}").parse().unwrap();
+        let p = c.env.root().join("containers").join(id).join("state.json");
+        let mut st = c.state_json(id);
+        assert!(st["BootId"].as_str().is_some_and(|b| !b.is_empty()), "{st}");
+        st["BootId"] = "00000000-0000-0000-0000-000000000000".into();
+        std::fs::write(&p, serde_json::to_vec(&st).unwrap()).unwrap();
+        kill_monitor(&c, id);
+        kill9(old);
+        c.until("the container's process gone", || !alive(old));
+        olds.push(old);
+    }
+    let out = c.ok(&["system", "boot"]);
+    assert_eq!(out.trim(), always, "{out}");
+    assert_eq!(c.inspect(&always, "{{.State.Status}}"), "running");
+    let pid: i32 = c.inspect(&always, "{{.State.Pid}}").parse().unwrap();
+    assert!(pid > 0 && pid != olds[0] && alive(pid));
+    assert_eq!(c.inspect(&always, "{{.RestartCount}}"), "1");
+    // Without a policy it is recorded as ended with the machine.
+    assert_eq!(c.inspect(&no, "{{.State.Status}}"), "exited");
+    assert!(c
+        .inspect(&no, "{{.State.Error}}")
+        .contains("machine restarted"));
+    // Once per boot: nothing more to do.
+    assert_eq!(c.ok(&["system", "boot"]).trim(), "");
+    c.ok(&["rm", "-f", &always, &no]);
+}
+
 #[test]
 fn json_file_logs_as_docker_writes_them() {
     let c = Ctr::new();
@@ -645,8 +815,7 @@ fn json_file_logs_as_docker_writes_them() {
 
 #[test]
 fn exec_with_a_tty() {
-    if !common::have("script") {
-        eprintln!("skipping: script (util-linux) is not installed");
+    if !common::require("script") {
         return;
     }
     let c = Ctr::new();
@@ -674,8 +843,7 @@ fn exec_with_a_tty() {
 fn external_runtimes_through_the_monitor() {
     let c = Ctr::new();
     for rt in ["runc", "crun"] {
-        if !common::have(rt) {
-            eprintln!("skipping {rt}: not installed");
+        if !common::require(rt) {
             continue;
         }
         let (code, out, err) = c.run_in(&["run", "--rm", "--runtime", rt, "bb", "echo", rt], b"");
@@ -697,7 +865,7 @@ fn external_runtimes_through_the_monitor() {
         assert_eq!((code, out.as_str()), (3, "in\n"), "{err}");
         // -t: the runtime's console socket is ours; the master goes on to
         // the monitor.
-        if common::have("script") {
+        if common::require("script") {
             let cmd = format!(
                 "stty rows 22 cols 66; {} --root {} run --rm -t --runtime {rt} bb sh -c 'busybox stty size; exit 4'",
                 common::BERTH,
@@ -792,8 +960,7 @@ fn foreground_run_forwards_signals() {
 
 #[test]
 fn run_it_detaches_with_ctrl_p_ctrl_q() {
-    if !common::have("script") {
-        eprintln!("skipping: script (util-linux) is not installed");
+    if !common::require("script") {
         return;
     }
     let c = Ctr::new();
@@ -819,8 +986,7 @@ fn detach_keys_replace_ctrl_p_ctrl_q() {
     );
     assert!(err.contains("Invalid detach keys (ctrl-foo)"), "{err}");
     assert!(c.ok(&["ps", "-aq"]).is_empty());
-    if !common::have("script") {
-        eprintln!("skipping the terminal part: script (util-linux) is not installed");
+    if !common::require("script") {
         return;
     }
     let mut t = Term::spawn(&c, "run -it --detach-keys ctrl-a,x --name dk bb sh");

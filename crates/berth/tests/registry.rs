@@ -5,7 +5,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{free_port, have, DockerRegistry, Env};
+use common::{free_port, require, DockerRegistry, Env};
 use serde_json::Value;
 
 #[test]
@@ -81,7 +81,7 @@ fn push_then_pull_by_tag_and_digest_into_fresh_roots() {
     assert_eq!(v[0]["Config"]["Cmd"], serde_json::json!(["sh"]));
 
     // skopeo copies what berth pushed.
-    if have("skopeo") {
+    if require("skopeo") {
         let oci = e.path("skopeo-oci");
         let st = Command::new("skopeo")
             .args(["copy", "--src-tls-verify=false"])
@@ -228,8 +228,7 @@ fn login_logout_with_htpasswd() {
 /// podman loads what `berth save` writes, and berth loads `podman save`.
 #[test]
 fn podman_interop() {
-    if !have("podman") {
-        eprintln!("skipping: podman is not installed");
+    if !require("podman") {
         return;
     }
     let e = Env::new();
@@ -465,8 +464,7 @@ fn raw_manifest(name: &str) -> Vec<u8> {
 /// and one platform's manifest with `--platform`.
 #[test]
 fn push_of_an_image_from_a_multi_platform_index() {
-    if !have("skopeo") {
-        eprintln!("skipping: skopeo is not installed");
+    if !require("skopeo") {
         return;
     }
     let Some(reg) = DockerRegistry::start(None) else {
@@ -586,4 +584,108 @@ fn push_of_an_image_from_a_multi_platform_index() {
         assert!(out.contains(&format!(": digest: {digest} ")), "{out}");
         assert_eq!(&raw_manifest(&dest), bytes);
     }
+}
+
+/// `berth push` and `pull` over HTTPS to a registry whose certificate a
+/// CA made at test time signed: the CA from a certs.d tree
+/// ($BERTH_CERTS_D, as /etc/containers/certs.d/HOST:PORT/ca.crt) or from
+/// `--cert-dir`; an unknown CA is refused with one line and nothing
+/// stored; `--tls-verify=false` only when asked.
+#[test]
+fn push_and_pull_over_https_with_a_registry_ca() {
+    let pkidir = tempfile::tempdir().unwrap();
+    let Some(pki) = berth_testkit::pki::Pki::new(pkidir.path()) else {
+        return;
+    };
+    let (cert, key) = pki.server("srv", "ca", "IP:127.0.0.1");
+    let Some(reg) = DockerRegistry::start_with(None, Some((&cert, &key))) else {
+        return;
+    };
+    let certs_d = pki.certs_d(&reg.addr, "ca");
+    let other_d = pki.certs_d(&reg.addr, "other-ca");
+    let e = Env::new();
+    e.import_busybox("busybox:latest", &[]);
+    let dest = reg.name("tls/busybox:1");
+    let run = |env: &Env, d: &std::path::Path, args: &[&str]| {
+        env.cmd(args).env("BERTH_CERTS_D", d).output().unwrap()
+    };
+    // An unknown CA: refused, one line, exit 1.
+    let o = run(&e, &other_d, &["push", "busybox", &dest]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("certificate signed by unknown authority"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    // The CA in certs.d: pushed over HTTPS.
+    let o = run(&e, &certs_d, &["push", "busybox", &dest]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    // Pull into a fresh root: refused with the other CA, nothing stored.
+    let f = Env::new();
+    let o = run(&f, &other_d, &["pull", &dest]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(f.names().is_empty());
+    // --cert-dir names the directory directly (podman's flag).
+    let dir = certs_d.join(&reg.addr);
+    let o = run(
+        &f,
+        &other_d,
+        &["pull", "--cert-dir", dir.to_str().unwrap(), &dest],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(f.names(), std::slice::from_ref(&dest));
+    // --tls-verify=false: no certificate check, when asked.
+    let g = Env::new();
+    let o = run(&g, &other_d, &["pull", "--tls-verify=false", &dest]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// A registry that is not on loopback speaks HTTPS, verified against the
+/// system trust store ($SSL_CERT_FILE here; /etc/ssl/certs otherwise):
+/// trusted there, no certs.d is needed; not trusted, it is refused.
+#[test]
+fn https_registry_trusted_through_the_system_store() {
+    // A global (non-loopback) address of this machine.
+    let out = Command::new("hostname").arg("-I").output().unwrap();
+    let Some(ip) = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .find(|a| a.parse::<std::net::Ipv4Addr>().is_ok())
+        .map(str::to_string)
+    else {
+        eprintln!("skipping: no non-loopback IPv4 address");
+        return;
+    };
+    let pkidir = tempfile::tempdir().unwrap();
+    let Some(pki) = berth_testkit::pki::Pki::new(pkidir.path()) else {
+        return;
+    };
+    let (cert, key) = pki.server("srv", "ca", &format!("IP:{ip}"));
+    let Some(reg) = DockerRegistry::start_on(&ip, None, Some((&cert, &key))) else {
+        return;
+    };
+    let e = Env::new();
+    e.import_busybox("busybox:latest", &[]);
+    let dest = reg.name("sys/busybox:1");
+    let nowhere = pkidir.path().join("no-certs.d");
+    let run = |e: &Env, bundle: &std::path::Path, args: &[&str]| {
+        e.cmd(args)
+            .env("BERTH_CERTS_D", &nowhere)
+            .env("SSL_CERT_FILE", bundle)
+            .output()
+            .unwrap()
+    };
+    // The system store holds the other CA only: refused.
+    let o = run(&e, &pki.path("other-ca.crt"), &["push", "busybox", &dest]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("unknown authority"), "{err}");
+    // It holds the registry's CA: pushed and pulled over HTTPS.
+    let o = run(&e, &pki.path("ca.crt"), &["push", "busybox", &dest]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let f = Env::new();
+    let o = run(&f, &pki.path("ca.crt"), &["pull", &dest]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(f.names(), std::slice::from_ref(&dest));
 }

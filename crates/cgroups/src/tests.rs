@@ -1399,8 +1399,7 @@ fn systemd_form_on_hybrid_host() {
 /// reaches a real cgroup.procs (as root) and changes nothing.
 #[test]
 fn prime_attach_moves_nothing() {
-    if !nix::unistd::geteuid().is_root() {
-        eprintln!("skipping: needs root");
+    if !berth_testkit::require_root("a real cgroup.procs") {
         return;
     }
     let before = std::fs::read_to_string("/proc/self/cgroup").unwrap();

@@ -1,5 +1,5 @@
 //! Integration tests against the real host's cgroups. They need root and
-//! skip (printing why) otherwise.
+//! skip otherwise (`berth_testkit::skip`: CI fails, `make test` counts).
 //!
 //! Children are synchronised through their stdin: each one blocks on
 //! `read` until it has been moved into the cgroup.
@@ -14,15 +14,6 @@ use oci_spec::runtime::{
     LinuxCpuBuilder, LinuxDeviceCgroupBuilder, LinuxDeviceType, LinuxHugepageLimitBuilder,
     LinuxMemoryBuilder, LinuxPidsBuilder, LinuxResourcesBuilder,
 };
-
-fn skip_unless_root(test: &str) -> bool {
-    if nix::unistd::geteuid().is_root() {
-        false
-    } else {
-        eprintln!("skipping {test}: needs root to create cgroups");
-        true
-    }
-}
 
 fn id(name: &str) -> String {
     format!("berth-test-{}-{name}", std::process::id())
@@ -80,7 +71,7 @@ fn dir_of(m: &Manager, controller: &str) -> std::path::PathBuf {
 
 #[test]
 fn lifecycle_on_this_host() {
-    if skip_unless_root("lifecycle_on_this_host") {
+    if !berth_testkit::require_root("creating cgroups") {
         return;
     }
     let m = Manager::new(None, &id("life"), false).unwrap();
@@ -232,7 +223,7 @@ fn lifecycle_on_this_host() {
 
 #[test]
 fn memory_limit_is_enforced_and_errors_name_the_file() {
-    if skip_unless_root("memory_limit_is_enforced_and_errors_name_the_file") {
+    if !berth_testkit::require_root("creating cgroups") {
         return;
     }
     let m = Manager::new(Some("/berth-test-nested/inner"), &id("x"), false).unwrap();
@@ -284,21 +275,18 @@ fn memory_limit_is_enforced_and_errors_name_the_file() {
 
 #[test]
 fn hybrid_hugetlb_via_unified() {
-    if skip_unless_root("hybrid_hugetlb_via_unified") {
+    if !berth_testkit::require_root("creating cgroups") {
         return;
     }
     let m = Manager::new(None, &id("huge"), false).unwrap();
     let _guard = Cleanup(m.clone());
     m.create().unwrap();
     let Some(u) = m.unified_path() else {
-        eprintln!("skipping hybrid_hugetlb_via_unified: no cgroup2 mount");
+        berth_testkit::skip_host("no cgroup2 mount");
         return;
     };
     if !u.join("hugetlb.2MB.max").exists() {
-        eprintln!(
-            "skipping hybrid_hugetlb_via_unified: no hugetlb.2MB.max in {}",
-            u.display()
-        );
+        berth_testkit::skip_host(&format!("no hugetlb.2MB.max in {}", u.display()));
         return;
     }
     let r = LinuxResourcesBuilder::default()
@@ -339,7 +327,7 @@ const PROBE: &str = "if cat /dev/null; then echo null-ok; else echo null-denied;
 
 #[test]
 fn v1_devices_cgroup_denies_dev_null() {
-    if skip_unless_root("v1_devices_cgroup_denies_dev_null") {
+    if !berth_testkit::require_root("creating cgroups") {
         return;
     }
     let m = Manager::new(None, &id("dev1"), false).unwrap();
@@ -348,7 +336,7 @@ fn v1_devices_cgroup_denies_dev_null() {
         .iter()
         .any(|s| s.controllers == ["devices"])
     {
-        eprintln!("skipping v1_devices_cgroup_denies_dev_null: no v1 devices hierarchy");
+        berth_testkit::skip_host("no v1 devices hierarchy");
         return;
     }
     let _guard = Cleanup(m.clone());
@@ -393,11 +381,11 @@ fn unified_only_manager(name: &str) -> Option<Manager> {
 
 #[test]
 fn bpf_device_filter_on_cgroup2() {
-    if skip_unless_root("bpf_device_filter_on_cgroup2") {
+    if !berth_testkit::require_root("creating cgroups") {
         return;
     }
     let Some(m) = unified_only_manager("bpf") else {
-        eprintln!("skipping bpf_device_filter_on_cgroup2: no cgroup2 mount");
+        berth_testkit::skip_host("no cgroup2 mount");
         return;
     };
     let _guard = Cleanup(m.clone());
@@ -460,12 +448,12 @@ fn cgroup2_relative_path_under_a_cgroup_holding_processes() {
     // a pure v2 host), so it cannot enable controllers for its children and
     // writing them below it fails with ENOENT: the cgroup is still created
     // and usable, with the controllers that could be enabled.
-    if skip_unless_root("cgroup2_relative_path_under_a_cgroup_holding_processes") {
+    if !berth_testkit::require_root("creating cgroups") {
         return;
     }
     let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     let Some(line) = mi.lines().find(|l| l.contains(" - cgroup2 ")) else {
-        eprintln!("skipping: no cgroup2 mount");
+        berth_testkit::skip_host("no cgroup2 mount");
         return;
     };
     let mp = Path::new(line.split(' ').nth(4).unwrap()).to_path_buf();
@@ -499,11 +487,11 @@ fn cgroup2_relative_path_under_a_cgroup_holding_processes() {
 
 #[test]
 fn cgroup2_freeze_and_kill_all() {
-    if skip_unless_root("cgroup2_freeze_and_kill_all") {
+    if !berth_testkit::require_root("creating cgroups") {
         return;
     }
     let Some(m) = unified_only_manager("freeze2") else {
-        eprintln!("skipping cgroup2_freeze_and_kill_all: no cgroup2 mount");
+        berth_testkit::skip_host("no cgroup2 mount");
         return;
     };
     let _guard = Cleanup(m.clone());

@@ -182,6 +182,11 @@ pub struct State {
     /// exit, as docker's.
     pub exits: u64,
     pub last_exit_code: i32,
+    /// The boot (`/proc/sys/kernel/random/boot_id`) the monitor started
+    /// in: a running container recorded in another boot died with the
+    /// machine, whatever process now has its monitor's pid.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub boot_id: String,
 }
 
 impl Default for State {
@@ -201,6 +206,7 @@ impl Default for State {
             stopped_by_user: false,
             exits: 0,
             last_exit_code: 0,
+            boot_id: String::new(),
         }
     }
 }

@@ -134,8 +134,15 @@ fn walk_source(
             w.children(d.as_fd(), prefix)
         }
         FileType::RegularFile => {
-            let fd = fscopy::open_in_root(src.root.as_fd(), &src.path, OFlags::RDONLY | nofollow)?;
-            let mut f = File::from(fd);
+            let fd = fscopy::open_in_root(src.root.as_fd(), &src.path, OFlags::PATH | nofollow)?;
+            let (mut f, st) = fscopy::open_regular(&fd)?;
+            let meta = Meta {
+                mode: st.st_mode & 0o7777,
+                uid: st.st_uid,
+                gid: st.st_gid,
+                mtime: st.st_mtime,
+                xattrs: Vec::new(),
+            };
             (w.visit)(prefix, &Kind::File, &meta, Some(&mut f))
         }
         FileType::Symlink => {
@@ -224,10 +231,12 @@ fn copy_paths(src: &End, dst: &End, opts: CopyOptions, to_container: bool) -> Re
         return Err(Error::msg(format!("{} is not a directory", src.display)));
     }
     let (dir, prefix) = destination(src, src_is_dir, dst)?;
-    let base = fscopy::open_in_root(dst.root.as_fd(), &dir, OFlags::PATH | OFlags::DIRECTORY)
+    fscopy::open_in_root(dst.root.as_fd(), &dir, OFlags::PATH | OFlags::DIRECTORY)
         .map_err(|e| io_err(&dst.display, e))?;
+    let root = dst.root.try_clone().map_err(|e| io_err(&dst.display, e))?;
     // Into a container: root-owned unless -a; onto the host: the caller's.
-    let mut ex = Extractor::new(base, to_container);
+    // Symlinks in the destination resolve inside its root, as docker's do.
+    let mut ex = Extractor::in_root(root, &dir, to_container);
     if to_container && !opts.archive {
         ex.owner = Some((0, 0));
     }
@@ -497,13 +506,8 @@ impl Engine {
                             )))
                         }
                     }
-                    let base = fscopy::open_in_root(
-                        d.root.as_fd(),
-                        &d.path,
-                        OFlags::PATH | OFlags::DIRECTORY,
-                    )
-                    .map_err(|e| io_err(&d.display, e))?;
-                    let mut ex = Extractor::new(base, true);
+                    let root = d.root.try_clone().map_err(|e| io_err(&d.display, e))?;
+                    let mut ex = Extractor::in_root(root, &d.path, true);
                     if !opts.archive {
                         ex.owner = Some((0, 0));
                     }

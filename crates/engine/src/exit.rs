@@ -1,11 +1,16 @@
 //! What happens when a container's process exits: the exit is recorded,
 //! the runtime torn down ([`Engine::release_runtime`], the one teardown
 //! path: OCI delete, cgroup, rootfs unmount), `--rm` containers removed,
-//! and `--restart` policies applied with docker's backoff.
+//! and `--restart` policies applied with docker's backoff. A monitor found
+//! dead by a later command ([`Engine::monitor_died`]) and `system boot`
+//! ([`Engine::boot`]) go through the same record and restart.
 
-use crate::container::{RestartPolicy, State, Status};
-use crate::error::Result;
-use crate::{timeutil, Engine};
+use crate::container::{Container, RestartPolicy, State, Status};
+use crate::error::{Error, Result};
+use crate::store::monitor_alive;
+use crate::{sys, timeutil, Engine};
+use std::io::Read;
+use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 /// Whether the policy restarts after `code`.
@@ -53,6 +58,24 @@ fn oom_killed(id: &str) -> bool {
     })
 }
 
+/// Who applies the restart policy of a container whose monitor was found
+/// dead ([`Engine::monitor_died`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Restarter {
+    /// A detached `berth internal restart ID`: a command that only reads
+    /// the store (`ps`, `inspect`) does not wait for the backoff and start.
+    Detached,
+    /// The caller (`system boot`), which then calls
+    /// [`Engine::restart_after_exit`] itself.
+    Inline,
+}
+
+/// Whether the state was recorded in an earlier boot of the machine: its
+/// monitor died with it, whatever process now has the pid.
+pub(crate) fn rebooted(st: &State) -> bool {
+    !st.boot_id.is_empty() && st.boot_id != image::boot_id()
+}
+
 impl Engine {
     /// The container's init exited with `code` (the monitor's exit
     /// command, `berth internal cleanup`): records it in state.json, tears
@@ -66,33 +89,222 @@ impl Engine {
             // Cgroup and mounts go first: once state.json says exited, they are gone.
             self.release_runtime(id);
             let mut st = self.load_state_raw(id).unwrap_or_default();
-            let restart = !c.host_config.auto_remove
-                && wants_restart(&c.host_config.restart_policy, &st, code);
-            st.status = if restart {
-                Status::Restarting
-            } else {
-                Status::Exited
-            };
-            st.exit_code = code;
-            st.exits += 1;
-            st.last_exit_code = code;
-            st.oom_killed = oom;
-            st.pid = 0;
-            if !restart {
-                st.monitor_pid = 0;
-            }
-            st.finished_at = if finished_at.is_empty() {
-                timeutil::now()
-            } else {
-                finished_at.to_string()
-            };
-            self.save_state(id, &st)?;
-            restart
+            self.record_exit(&c, &mut st, code, finished_at, oom)?
         };
         if c.host_config.auto_remove {
             self.remove_auto(id)?;
         }
         Ok(restart)
+    }
+
+    /// Records the end of a run in `st` and saves it (under the
+    /// container's lock, the runtime released): the one place where the
+    /// restart policy is decided, for an exit the monitor saw and for a
+    /// monitor found dead. Whether the policy restarts it.
+    fn record_exit(
+        &self,
+        c: &Container,
+        st: &mut State,
+        code: i32,
+        finished_at: &str,
+        oom: bool,
+    ) -> Result<bool> {
+        let restart =
+            !c.host_config.auto_remove && wants_restart(&c.host_config.restart_policy, st, code);
+        st.status = if restart {
+            Status::Restarting
+        } else {
+            Status::Exited
+        };
+        st.exit_code = code;
+        st.exits += 1;
+        st.last_exit_code = code;
+        st.oom_killed = oom;
+        st.pid = 0;
+        if !restart {
+            st.monitor_pid = 0;
+        }
+        st.finished_at = if finished_at.is_empty() {
+            timeutil::now()
+        } else {
+            finished_at.to_string()
+        };
+        self.save_state(&c.id, st)?;
+        Ok(restart)
+    }
+
+    /// A running (or restarting) container whose monitor is gone: killed,
+    /// or the machine restarted. Without a daemon, whichever command finds
+    /// it first does what the monitor's exit command would have done: the
+    /// run is recorded as ended, the runtime released (processes, cgroup,
+    /// mounts, network), and the restart policy applied through the same
+    /// [`Engine::record_exit`] and [`Engine::restart_after_exit`], by
+    /// `who`. The container's processes may outlive the monitor (it is
+    /// their subreaper, not their parent's parent): as containerd does
+    /// when a shim dies, they are killed and the run ends with 137, since
+    /// nothing is left to log their output, relay attach streams or
+    /// collect their exit. Returns the state and, with
+    /// [`Restarter::Inline`], whether the caller is to restart it.
+    pub(crate) fn monitor_died(&self, id: &str, who: Restarter) -> Result<(State, bool)> {
+        let c = self.load_config(id)?;
+        let _lock = self.lock_container(id)?;
+        let mut st = self.load_state_raw(id)?;
+        if !st.running() || monitor_alive(&st) {
+            return Ok((st, false));
+        }
+        let restart = if st.status == Status::Restarting {
+            // The exit is recorded; whoever was applying the policy died
+            // during the backoff: apply it again.
+            !st.stopped_by_user
+        } else {
+            let rebooted = rebooted(&st);
+            let killed = !rebooted
+                && st.pid > 0
+                && oci_runtime::state::process_alive(st.pid, st.pid_start_time);
+            let oom = oom_killed(id);
+            self.release_runtime(id);
+            // The monitor may have recorded the exit before it died.
+            let rec = (!killed)
+                .then(|| crate::internal::read_exit(self, id))
+                .flatten();
+            let (code, finished_at) = match rec {
+                Some(r) => (r.exit_code, r.finished_at),
+                None if killed => (137, String::new()),
+                None => (255, String::new()),
+            };
+            st.error = if rebooted {
+                "the machine restarted while the container ran".to_string()
+            } else {
+                format!(
+                    "the container's monitor (pid {}) exited unexpectedly{}",
+                    st.monitor_pid,
+                    if killed {
+                        "; the container was killed"
+                    } else {
+                        ""
+                    }
+                )
+            };
+            self.record_exit(&c, &mut st, code, &finished_at, oom)?
+        };
+        if !restart {
+            if st.status == Status::Restarting {
+                st.status = Status::Exited;
+                st.monitor_pid = 0;
+                self.save_state(id, &st)?;
+            }
+            return Ok((st, false));
+        }
+        // The process applying the policy stands for the monitor meanwhile:
+        // should it die too, the next command finds it and applies it again.
+        let applier = match who {
+            Restarter::Inline => Ok(std::process::id() as i32),
+            Restarter::Detached => self.spawn_restarter(id),
+        }
+        .and_then(|pid| {
+            oci_runtime::state::proc_stat(pid)
+                .map(|(_, start)| (pid, start))
+                .ok_or_else(|| Error::msg(format!("the restarter (pid {pid}) exited at once")))
+        });
+        match applier {
+            Ok((pid, start)) => {
+                st.monitor_pid = pid;
+                st.monitor_start_time = start;
+                st.boot_id = image::boot_id().to_string();
+            }
+            Err(e) => {
+                st.status = Status::Exited;
+                st.monitor_pid = 0;
+                st.error = format!("cannot apply the restart policy: {e}");
+            }
+        }
+        self.save_state(id, &st)?;
+        let inline = who == Restarter::Inline && st.status == Status::Restarting;
+        Ok((st, inline))
+    }
+
+    /// Starts `berth internal restart ID` as a daemon (its own session,
+    /// stdio on /dev/null, no descriptor of ours); its pid.
+    fn spawn_restarter(&self, id: &str) -> Result<i32> {
+        let exe = self.helper_exe().ok_or_else(|| {
+            Error::msg("cannot find the berth executable to restart the container")
+        })?;
+        let args: Vec<String> = vec![
+            "berth".into(),
+            "internal".into(),
+            "restart".into(),
+            "--root".into(),
+            self.root().to_string_lossy().into_owned(),
+            "--run-root".into(),
+            self.run_root().to_string_lossy().into_owned(),
+            id.to_string(),
+        ];
+        let (r, w) = sys::pipe().map_err(|e| Error::io("pipe", e))?;
+        match sys::fork().map_err(|e| Error::io("fork", e))? {
+            sys::Forked::Child => {
+                sys::close_fds_except(&[w.as_raw_fd()]);
+                let _ = sys::setsid();
+                if let Ok(sys::Forked::Child) = sys::fork() {
+                    if let Ok(n) = std::fs::OpenOptions::new()
+                        .read(true)
+                        .write(true)
+                        .open("/dev/null")
+                    {
+                        for fd in 0..3 {
+                            let _ = sys::dup_to(n.as_raw_fd(), fd);
+                        }
+                    }
+                    let pid = std::process::id() as i32;
+                    let _ = nix::unistd::write(&w, &pid.to_ne_bytes());
+                    // The pipe is close-on-exec.
+                    let _ = sys::execv(exe, &args);
+                    sys::exit_now(127)
+                }
+                sys::exit_now(0)
+            }
+            sys::Forked::Parent(pid) => {
+                drop(w);
+                let _ = sys::waitpid(pid, false);
+                let mut b = [0u8; 4];
+                std::fs::File::from(r)
+                    .read_exact(&mut b)
+                    .map_err(|e| Error::io("cannot start the restarter", e))?;
+                Ok(i32::from_ne_bytes(b))
+            }
+        }
+    }
+
+    /// `system boot` (once per boot, from contrib/systemd/berth-boot.service,
+    /// as podman-restart.service): every container that was running when the
+    /// machine went down (or whose monitor died since) has its run recorded
+    /// as ended and its restart policy applied (`always`, `unless-stopped`;
+    /// `on-failure` too, as docker's daemon does: such a run ends with 255),
+    /// here and now. The ids started again, and the errors.
+    pub fn boot(&self) -> Result<(Vec<String>, Vec<Error>)> {
+        let mut started = Vec::new();
+        let mut errors = Vec::new();
+        for id in self.ids()? {
+            let r = (|| -> Result<bool> {
+                let st = self.load_state_raw(&id)?;
+                if !st.running() || monitor_alive(&st) {
+                    return Ok(false);
+                }
+                let (_, restart) = self.monitor_died(&id, Restarter::Inline)?;
+                if restart {
+                    self.restart_after_exit(&id)?;
+                }
+                Ok(restart && self.load_state_raw(&id)?.status == Status::Running)
+            })();
+            match r {
+                Ok(true) => started.push(id),
+                Ok(false) => {}
+                Err(e) => errors.push(Error::msg(format!(
+                    "container {}: {e}",
+                    crate::fsutil::short_id(&id)
+                ))),
+            }
+        }
+        Ok((started, errors))
     }
 
     /// Waits the backoff, then starts the container again unless `stop`
@@ -171,6 +383,22 @@ mod tests {
         assert!(wants_restart(&pol("on-failure", 0), &st, 1));
         st.stopped_by_user = true;
         assert!(!wants_restart(&pol("always", 0), &st, 0));
+    }
+
+    #[test]
+    fn a_monitor_of_another_boot_is_dead() {
+        let mut st = State::default();
+        // Recorded before boot ids were: the pid and start time decide.
+        assert!(!rebooted(&st));
+        let me = std::process::id() as i32;
+        st.monitor_pid = me;
+        st.monitor_start_time = oci_runtime::state::proc_stat(me).unwrap().1;
+        assert!(monitor_alive(&st));
+        st.boot_id = image::boot_id().to_string();
+        assert!(!rebooted(&st) && monitor_alive(&st));
+        // Another boot: whatever process has the pid now, it is not the monitor.
+        st.boot_id = "00000000-0000-0000-0000-000000000000".into();
+        assert!(rebooted(&st) && !monitor_alive(&st));
     }
 
     #[test]

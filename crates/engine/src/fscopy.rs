@@ -53,9 +53,90 @@ pub fn open_in_root(root: BorrowedFd, path: &str, flags: OFlags) -> io::Result<O
             ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
         ) {
             Err(rustix::io::Errno::AGAIN) | Err(rustix::io::Errno::INTR) => continue,
+            // No openat2 (kernels before 5.6, sandboxes that refuse it).
+            Err(rustix::io::Errno::NOSYS) => return walk_in_root(root, path, flags),
             r => return r.map_err(ioe),
         }
     }
+}
+
+/// [`open_in_root`]'s resolution without openat2: a walk from `root` one
+/// component at a time, each opened `O_PATH|O_NOFOLLOW` from its parent's
+/// descriptor; a symlink's target is spliced into the rest (an absolute
+/// one starting from `root` again), `..` never climbs above `root`, a
+/// magic link is only its text, and the result is reopened through its
+/// descriptor's link (the inode found, not a path).
+pub fn walk_in_root(root: BorrowedFd, path: &str, flags: OFlags) -> io::Result<OwnedFd> {
+    use std::collections::VecDeque;
+    let errno = |e: rustix::io::Errno| Err(ioe(e));
+    let step = OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let mut todo: VecDeque<Vec<u8>> = path
+        .as_bytes()
+        .split(|b| *b == b'/')
+        .filter(|c| !c.is_empty() && *c != b".")
+        .map(<[u8]>::to_vec)
+        .collect();
+    // The directories below `root` walked so far.
+    let mut stack: Vec<OwnedFd> = Vec::new();
+    let mut links = 0;
+    let mut found: Option<(OwnedFd, FileType)> = None;
+    while let Some(c) = todo.pop_front() {
+        if c == b".." {
+            stack.pop();
+            continue;
+        }
+        let cur = stack.last().map_or(root, |f| f.as_fd());
+        let fd = rfs::openat(cur, OsStr::from_bytes(&c), step, Mode::empty()).map_err(ioe)?;
+        let kind = FileType::from_raw_mode(rfs::fstat(&fd).map_err(ioe)?.st_mode);
+        let last = todo.is_empty();
+        if kind == FileType::Symlink && !(last && flags.contains(OFlags::NOFOLLOW)) {
+            links += 1;
+            if links > 40 {
+                return errno(rustix::io::Errno::LOOP);
+            }
+            let t = rfs::readlinkat(&fd, "", Vec::new()).map_err(ioe)?;
+            let t = t.as_bytes();
+            if t.first() == Some(&b'/') {
+                stack.clear();
+            }
+            for x in t.split(|b| *b == b'/').rev() {
+                if !x.is_empty() && x != b"." {
+                    todo.push_front(x.to_vec());
+                }
+            }
+            continue;
+        }
+        if last {
+            found = Some((fd, kind));
+        } else if kind != FileType::Directory {
+            return errno(rustix::io::Errno::NOTDIR);
+        } else {
+            stack.push(fd);
+        }
+    }
+    let (fd, kind) = match (found, stack.pop()) {
+        (Some(f), _) => f,
+        (None, Some(d)) => (d, FileType::Directory),
+        (None, None) => (
+            rfs::openat(root, ".", step, Mode::empty()).map_err(ioe)?,
+            FileType::Directory,
+        ),
+    };
+    if flags.contains(OFlags::DIRECTORY) && kind != FileType::Directory {
+        return errno(rustix::io::Errno::NOTDIR);
+    }
+    if flags.contains(OFlags::PATH) {
+        return Ok(fd);
+    }
+    if kind == FileType::Symlink {
+        return errno(rustix::io::Errno::LOOP);
+    }
+    rfs::open(
+        fd_path(fd.as_fd()),
+        (flags - OFlags::NOFOLLOW) | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(ioe)
 }
 
 /// Splits a cleaned relative path into (parent, name); name is never
@@ -237,14 +318,15 @@ impl<'a> Walker<'a> {
                 let fd = rfs::openat(
                     dir,
                     name,
-                    OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
                     Mode::empty(),
                 )
                 .map_err(ioe)?;
+                let (mut f, st) = open_regular(&fd)?;
+                meta = meta_of(&st);
                 if self.with_xattrs {
-                    meta.xattrs = xattrs(fd.as_fd());
+                    meta.xattrs = xattrs(f.as_fd());
                 }
-                let mut f = File::from(fd);
                 return (self.visit)(path, &kind, &meta, Some(&mut f));
             }
             Kind::Symlink(t) => {
@@ -257,10 +339,16 @@ impl<'a> Walker<'a> {
     }
 }
 
-/// Writes entries below a destination directory; every path is resolved
-/// inside it.
+/// Writes entries below a destination directory of a root: every path is
+/// resolved inside the root (so a symlink in the destination, even one
+/// swapped in by a running container, never leads out of it), and every
+/// change after an entry is created goes through a descriptor of that very
+/// entry (`fchmod`/`fchown`/`futimens` on an `O_NOFOLLOW` open, or the `*at`
+/// calls that do not follow a symlink) — never through its name again.
 pub struct Extractor {
-    base: OwnedFd,
+    root: OwnedFd,
+    /// The destination directory below `root` (cleaned, relative).
+    base: String,
     /// Keep the entries' owners (else the caller's uid/gid).
     pub preserve_owner: bool,
     /// Give every entry this owner instead (with `preserve_owner`).
@@ -268,39 +356,68 @@ pub struct Extractor {
     dirs: Vec<(String, i64)>,
 }
 
+/// The entry that [`Extractor::apply`] sets the metadata of.
+#[derive(Clone, Copy)]
+enum Made<'a> {
+    /// A file or directory, open (not through a symlink).
+    Open(BorrowedFd<'a>),
+    /// Anything else: `name` in `dir`.
+    At(BorrowedFd<'a>, &'a str),
+}
+
+fn ts(secs: i64) -> Timestamps {
+    let t = rustix::fs::Timespec {
+        tv_sec: secs,
+        tv_nsec: 0,
+    };
+    Timestamps {
+        last_access: t,
+        last_modification: t,
+    }
+}
+
 impl Extractor {
-    pub fn new(base: OwnedFd, preserve_owner: bool) -> Extractor {
+    /// Writes into the directory `root` itself.
+    pub fn new(root: OwnedFd, preserve_owner: bool) -> Extractor {
+        Extractor::in_root(root, "", preserve_owner)
+    }
+
+    /// Writes into the directory `base` below `root`; symlinks met on the
+    /// way (in `base` or in the entries' parents) resolve inside `root`,
+    /// as they do in the container whose root it is.
+    pub fn in_root(root: OwnedFd, base: &str, preserve_owner: bool) -> Extractor {
         Extractor {
-            base,
+            root,
+            base: clean_rel(base),
             preserve_owner,
             owner: None,
             dirs: Vec::new(),
         }
     }
 
+    /// `rel` below the base, as a path below the root.
+    fn under_base(&self, rel_path: &str) -> String {
+        Walker::join(&self.base, &clean_rel(rel_path))
+    }
+
     /// The directory `rel` below the base, created (0755) as needed.
     fn dir(&self, rel_path: &str) -> io::Result<OwnedFd> {
         let flags = OFlags::PATH | OFlags::DIRECTORY;
-        match open_in_root(self.base.as_fd(), rel_path, flags) {
+        let full = self.under_base(rel_path);
+        match open_in_root(self.root.as_fd(), &full, flags) {
             Ok(fd) => return Ok(fd),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(e),
         }
-        let mut cur = rfs::openat(
-            &self.base,
-            ".",
-            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(ioe)?;
-        let mut sofar = String::new();
+        let mut cur = open_in_root(self.root.as_fd(), &self.base, flags)?;
+        let mut sofar = self.base.clone();
         for c in rel_path.split('/').filter(|c| !c.is_empty() && *c != ".") {
             sofar = Walker::join(&sofar, c);
             match rfs::mkdirat(&cur, c, Mode::from_raw_mode(0o755)) {
                 Ok(()) | Err(rustix::io::Errno::EXIST) => {}
                 Err(e) => return Err(ioe(e)),
             }
-            cur = open_in_root(self.base.as_fd(), &sofar, flags)?;
+            cur = open_in_root(self.root.as_fd(), &sofar, flags)?;
         }
         Ok(cur)
     }
@@ -317,7 +434,12 @@ impl Extractor {
         if path.is_empty() {
             // The destination directory itself.
             if *kind == Kind::Dir {
-                self.apply(self.base.as_fd(), ".", kind, meta, true)?;
+                let fd = open_in_root(
+                    self.root.as_fd(),
+                    &self.base,
+                    OFlags::RDONLY | OFlags::DIRECTORY,
+                )?;
+                self.apply(Made::Open(fd.as_fd()), kind, meta)?;
             }
             return Ok(());
         }
@@ -342,7 +464,17 @@ impl Extractor {
                 if !is_dir {
                     rfs::mkdirat(&dir, n, Mode::from_raw_mode(0o700)).map_err(ioe)?;
                 }
+                // What is there now, never through a symlink (a container
+                // may have swapped one in since).
+                let fd = rfs::openat(
+                    &dir,
+                    n,
+                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )
+                .map_err(ioe)?;
                 self.dirs.push((path.clone(), meta.mtime));
+                return self.apply(Made::Open(fd.as_fd()), kind, meta);
             }
             Kind::File => {
                 let fd = rfs::openat(
@@ -361,6 +493,7 @@ impl Extractor {
                     io::copy(r, &mut f)?;
                 }
                 f.flush()?;
+                return self.apply(Made::Open(f.as_fd()), kind, meta);
             }
             Kind::Symlink(t) => {
                 rfs::symlinkat(t.as_path(), &dir, n).map_err(ioe)?;
@@ -368,7 +501,12 @@ impl Extractor {
             Kind::Hardlink(target) => {
                 let t = clean_rel(target);
                 let (tp, tn) = split(&t)?;
-                let tdir = open_in_root(self.base.as_fd(), &tp, OFlags::PATH | OFlags::DIRECTORY)?;
+                let tdir = open_in_root(
+                    self.root.as_fd(),
+                    &self.under_base(&tp),
+                    OFlags::PATH | OFlags::DIRECTORY,
+                )?;
+                // Without AT_SYMLINK_FOLLOW: a symlink is linked, not followed.
                 rfs::linkat(&tdir, tn.as_str(), &dir, n, AtFlags::empty()).map_err(ioe)?;
                 return Ok(());
             }
@@ -392,73 +530,48 @@ impl Extractor {
             )
             .map_err(ioe)?,
         }
-        self.apply(dir.as_fd(), n, kind, meta, false)
+        self.apply(Made::At(dir.as_fd(), n), kind, meta)
     }
 
-    fn apply(
-        &self,
-        dir: BorrowedFd,
-        name: &str,
-        kind: &Kind,
-        meta: &Meta,
-        is_base: bool,
-    ) -> io::Result<()> {
+    /// Owner, mode, xattrs and (but for directories, set at [`finish`])
+    /// times of a new entry.
+    ///
+    /// [`finish`]: Extractor::finish
+    fn apply(&self, made: Made, kind: &Kind, meta: &Meta) -> io::Result<()> {
         let nofollow = AtFlags::SYMLINK_NOFOLLOW;
         if self.preserve_owner {
             let (u, g) = self.owner.unwrap_or((meta.uid, meta.gid));
-            let uid = rfs::Uid::from_raw(u);
-            let gid = rfs::Gid::from_raw(g);
-            let target = if is_base { "." } else { name };
-            rfs::chownat(dir, target, Some(uid), Some(gid), nofollow).map_err(ioe)?;
-        }
-        if matches!(kind, Kind::Symlink(_)) {
-            let ts = Timestamps {
-                last_access: rustix::fs::Timespec {
-                    tv_sec: meta.mtime,
-                    tv_nsec: 0,
-                },
-                last_modification: rustix::fs::Timespec {
-                    tv_sec: meta.mtime,
-                    tv_nsec: 0,
-                },
-            };
-            let _ = rfs::utimensat(dir, name, &ts, nofollow);
-            return Ok(());
-        }
-        let target = if is_base { "." } else { name };
-        rfs::chmodat(
-            dir,
-            target,
-            Mode::from_raw_mode(meta.mode),
-            AtFlags::empty(),
-        )
-        .map_err(ioe)?;
-        if !meta.xattrs.is_empty() && matches!(kind, Kind::File | Kind::Dir) {
-            let mut flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-            if *kind == Kind::Dir {
-                flags |= OFlags::DIRECTORY;
+            let uid = Some(rfs::Uid::from_raw(u));
+            let gid = Some(rfs::Gid::from_raw(g));
+            match made {
+                Made::Open(fd) => rfs::fchown(fd, uid, gid),
+                Made::At(dir, name) => rfs::chownat(dir, name, uid, gid, nofollow),
             }
-            if let Ok(fd) = rfs::openat(dir, target, flags, Mode::empty()) {
-                for (k, v) in &meta.xattrs {
-                    if let Ok(k) = std::str::from_utf8(k) {
-                        // Best effort: security.* may be refused.
-                        let _ = rfs::fsetxattr(&fd, k, v, rfs::XattrFlags::empty());
-                    }
+            .map_err(ioe)?;
+        }
+        let mode = Mode::from_raw_mode(meta.mode);
+        match (made, kind) {
+            (Made::At(dir, name), Kind::Symlink(_)) => {
+                let _ = rfs::utimensat(dir, name, &ts(meta.mtime), nofollow);
+                return Ok(());
+            }
+            // After chown, which clears set-id bits.
+            (Made::Open(fd), _) => rfs::fchmod(fd, mode).map_err(ioe)?,
+            (Made::At(dir, name), _) => chmod_nofollow(dir, name, mode)?,
+        }
+        if let (Made::Open(fd), false) = (made, meta.xattrs.is_empty()) {
+            for (k, v) in &meta.xattrs {
+                if let Ok(k) = std::str::from_utf8(k) {
+                    // Best effort: security.* may be refused.
+                    let _ = rfs::fsetxattr(fd, k, v, rfs::XattrFlags::empty());
                 }
             }
         }
         if *kind != Kind::Dir {
-            let ts = Timestamps {
-                last_access: rustix::fs::Timespec {
-                    tv_sec: meta.mtime,
-                    tv_nsec: 0,
-                },
-                last_modification: rustix::fs::Timespec {
-                    tv_sec: meta.mtime,
-                    tv_nsec: 0,
-                },
+            let _ = match made {
+                Made::Open(fd) => rfs::futimens(fd, &ts(meta.mtime)),
+                Made::At(dir, name) => rfs::utimensat(dir, name, &ts(meta.mtime), nofollow),
             };
-            let _ = rfs::utimensat(dir, target, &ts, nofollow);
         }
         Ok(())
     }
@@ -466,24 +579,61 @@ impl Extractor {
     /// Sets directory times last (adding entries changes them).
     pub fn finish(self) -> io::Result<()> {
         for (p, mtime) in self.dirs.iter().rev() {
-            let ts = Timestamps {
-                last_access: rustix::fs::Timespec {
-                    tv_sec: *mtime,
-                    tv_nsec: 0,
-                },
-                last_modification: rustix::fs::Timespec {
-                    tv_sec: *mtime,
-                    tv_nsec: 0,
-                },
-            };
-            if let Ok(fd) = open_in_root(self.base.as_fd(), p, OFlags::PATH | OFlags::DIRECTORY) {
-                let _ = rfs::utimensat(&fd, ".", &ts, AtFlags::empty());
+            let full = self.under_base(p);
+            if let Ok(fd) = open_in_root(self.root.as_fd(), &full, OFlags::PATH | OFlags::DIRECTORY)
+            {
+                let _ = rfs::utimensat(&fd, ".", &ts(*mtime), AtFlags::empty());
             }
         }
         Ok(())
     }
 }
 
+/// `chmod` of `name` in `dir` that never follows a symlink (the kernel's
+/// fchmodat has no AT_SYMLINK_NOFOLLOW before fchmodat2): the entry is
+/// opened `O_PATH|O_NOFOLLOW`, checked not to be a symlink, and changed
+/// through its descriptor's `/proc/self/fd` link, which names that inode and
+/// no path. A symlink is left alone (its mode means nothing).
+pub fn chmod_nofollow(dir: BorrowedFd, name: &str, mode: Mode) -> io::Result<()> {
+    let fd = rfs::openat(
+        dir,
+        name,
+        OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(ioe)?;
+    let st = rfs::fstat(&fd).map_err(ioe)?;
+    if FileType::from_raw_mode(st.st_mode) == FileType::Symlink {
+        return Ok(());
+    }
+    rfs::chmod(fd_path(fd.as_fd()), mode).map_err(ioe)
+}
+
+/// The `/proc/self/fd` link of a descriptor.
+fn fd_path(fd: BorrowedFd) -> String {
+    format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&fd))
+}
+
+/// Opens for reading the regular file that the `O_PATH` descriptor `fd`
+/// names (through its `/proc/self/fd` link: the same inode, no path lookup),
+/// after checking that it is one: a name swapped for a FIFO or a device
+/// node between a stat and the open is neither opened nor waited on.
+pub fn open_regular(fd: &OwnedFd) -> io::Result<(File, Stat)> {
+    let st = rfs::fstat(fd).map_err(ioe)?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "not a regular file (changed while copying)",
+        ));
+    }
+    let f = rfs::open(
+        fd_path(fd.as_fd()),
+        OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(ioe)?;
+    Ok((File::from(f), st))
+}
 /// Whether the directory `fd` has no entries.
 pub fn dir_is_empty(fd: BorrowedFd) -> io::Result<bool> {
     let mut d = Dir::read_from(fd).map_err(ioe)?;
@@ -755,5 +905,163 @@ mod tests {
             std::fs::read(data.join("berth-fscopy-evil")).unwrap(),
             b"bad"
         );
+    }
+
+    /// A racer swaps the entries being written for symlinks to a file and
+    /// a directory outside the root, as a container process can while `cp`
+    /// writes into it (or a container sharing a volume during copy-up):
+    /// nothing outside may change.
+    #[test]
+    fn extractor_symlink_swap_stays_in_root() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("root");
+        let outside = t.path().join("outside");
+        std::fs::create_dir_all(root.join("d")).unwrap();
+        std::fs::create_dir_all(outside.join("sub")).unwrap();
+        std::fs::write(outside.join("f"), b"host").unwrap();
+        for p in ["f", "sub"] {
+            let p = outside.join(p);
+            std::fs::set_permissions(&p, PermissionsExt::from_mode(0o700)).unwrap();
+            let past = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1000);
+            let f = File::open(&p).unwrap();
+            f.set_times(
+                std::fs::FileTimes::new()
+                    .set_modified(past)
+                    .set_accessed(past),
+            )
+            .unwrap();
+        }
+        let before = |p: &str| {
+            let m = std::fs::metadata(outside.join(p)).unwrap();
+            (m.mode(), m.uid(), m.gid(), m.mtime())
+        };
+        let (f0, s0) = (before("f"), before("sub"));
+        let stop = Arc::new(AtomicBool::new(false));
+        let racer = {
+            let (stop, d, outside) = (stop.clone(), root.join("d"), outside.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let _ = std::os::unix::fs::symlink(outside.join("f"), d.join(".l"));
+                    let _ = std::fs::rename(d.join(".l"), d.join("x"));
+                    let _ = std::fs::remove_dir(d.join("sub"));
+                    let _ = std::os::unix::fs::symlink(outside.join("sub"), d.join("sub"));
+                }
+            })
+        };
+        let data = vec![7u8; 256 * 1024];
+        let (uid, gid) = (nix::unistd::getuid(), nix::unistd::getgid());
+        for _ in 0..300 {
+            let mut ex = Extractor::in_root(open_dir(&root).unwrap(), "d", true);
+            ex.owner = Some((uid.as_raw(), gid.as_raw()));
+            let meta = Meta {
+                mode: 0o4777,
+                uid: 0,
+                gid: 0,
+                mtime: 5,
+                xattrs: Vec::new(),
+            };
+            // Errors are fine (the racer pulls entries away); escapes are not.
+            let _ = ex.add("x", &Kind::File, &meta, Some(&mut &data[..]));
+            let _ = ex.add("sub", &Kind::Dir, &meta, None);
+            let _ = ex.finish();
+        }
+        stop.store(true, Ordering::Relaxed);
+        racer.join().unwrap();
+        assert_eq!(before("f"), f0, "the host file's metadata changed");
+        assert_eq!(before("sub"), s0, "the host directory's metadata changed");
+        assert_eq!(std::fs::read(outside.join("f")).unwrap(), b"host");
+        assert_eq!(std::fs::read_dir(outside.join("sub")).unwrap().count(), 0);
+    }
+
+    /// docker's cp resolves a symlink in the destination inside the
+    /// container's root: `d/link` -> `/` sends entries to the root, not to
+    /// the host's /.
+    #[test]
+    fn extractor_resolves_destination_links_in_root() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("root");
+        std::fs::create_dir_all(root.join("d")).unwrap();
+        std::os::unix::fs::symlink("/", root.join("d/link")).unwrap();
+        let mut ex = Extractor::in_root(open_dir(&root).unwrap(), "/d", false);
+        let meta = Meta {
+            mode: 0o644,
+            ..Meta::default()
+        };
+        ex.add(
+            "link/berth-fscopy-in-root",
+            &Kind::File,
+            &meta,
+            Some(&mut &b"x"[..]),
+        )
+        .unwrap();
+        ex.finish().unwrap();
+        assert!(!Path::new("/berth-fscopy-in-root").exists());
+        assert_eq!(
+            std::fs::read(root.join("berth-fscopy-in-root")).unwrap(),
+            b"x"
+        );
+    }
+
+    /// The fallback walk resolves every path as openat2(RESOLVE_IN_ROOT)
+    /// does: same inode, or an error for the same paths.
+    #[test]
+    fn walk_in_root_matches_openat2() {
+        use std::os::unix::fs::symlink;
+        let t = tempfile::tempdir().unwrap();
+        let r = t.path().join("root");
+        std::fs::create_dir_all(r.join("a/b")).unwrap();
+        std::fs::write(r.join("a/b/f"), "x").unwrap();
+        std::fs::write(r.join("etc"), "in root").unwrap();
+        symlink("/a", r.join("abs")).unwrap();
+        symlink("../../../../a/b", r.join("a/climb")).unwrap();
+        symlink("/etc", r.join("a/b/hostetc")).unwrap();
+        symlink("/nope", r.join("dangling")).unwrap();
+        symlink("loop", r.join("loop")).unwrap();
+        symlink("b/f", r.join("a/tof")).unwrap();
+        let root = open_dir(&r).unwrap();
+        let id = |fd: &OwnedFd| {
+            let st = rfs::fstat(fd).unwrap();
+            (st.st_dev, st.st_ino)
+        };
+        let paths = [
+            "",
+            "/",
+            "a",
+            "/a/b/f",
+            "abs/b",
+            "a/climb/f",
+            "a/b/hostetc",
+            "/../../etc",
+            "dangling",
+            "loop",
+            "a/tof",
+            "a/b/f/x",
+            "abs/../a/b/../b",
+            "nope/x",
+            "a/b/..",
+            "/../..",
+        ];
+        let flagsets = [
+            OFlags::PATH,
+            OFlags::PATH | OFlags::NOFOLLOW,
+            OFlags::PATH | OFlags::DIRECTORY,
+            OFlags::RDONLY,
+            OFlags::RDONLY | OFlags::NOFOLLOW,
+            OFlags::RDONLY | OFlags::DIRECTORY,
+        ];
+        for p in paths {
+            for f in flagsets {
+                let a = open_in_root(root.as_fd(), p, f);
+                let b = walk_in_root(root.as_fd(), p, f);
+                match (&a, &b) {
+                    (Ok(x), Ok(y)) => assert_eq!(id(x), id(y), "{p:?} {f:?}"),
+                    (Err(x), Err(y)) => assert_eq!(x.kind(), y.kind(), "{p:?} {f:?}: {x} / {y}"),
+                    _ => panic!("{p:?} {f:?}: openat2 {a:?}, walk {b:?}"),
+                }
+            }
+        }
     }
 }

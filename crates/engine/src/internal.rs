@@ -11,6 +11,8 @@
 //!   (records the exit, tears the runtime down, removes `--rm`), sends the
 //!   exit code to the attached clients, and applies the restart policy.
 //! - `healthcheck ID`: one probe ([`Engine::run_healthcheck`]).
+//! - `restart ID`: the restart policy of a container whose monitor was
+//!   found dead ([`Engine::monitor_died`]): the backoff, then the start.
 //!
 //! All take `--root R --run-root RR` first.
 
@@ -56,7 +58,7 @@ fn parse(args: &[String]) -> Option<Parsed> {
 pub fn internal_main(args: &[String]) -> i32 {
     let Some((verb, rest)) = args.split_first() else {
         eprintln!(
-            "berth internal: usage: create-start|cleanup|healthcheck --root R --run-root RR ID"
+            "berth internal: usage: create-start|cleanup|healthcheck|restart --root R --run-root RR ID"
         );
         return 125;
     };
@@ -95,6 +97,13 @@ pub fn internal_main(args: &[String]) -> i32 {
                 }
             }
         }
+        "restart" => match engine.restart_after_exit(&p.id) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("berth internal restart: {e}");
+                1
+            }
+        },
         "healthcheck" => match engine.run_healthcheck(&p.id) {
             Ok(()) => 0,
             Err(e) => {
@@ -135,6 +144,7 @@ fn create_start(engine: &Engine, p: &Parsed) -> Result<i32> {
     st.monitor_start_time = oci_runtime::state::proc_stat(monitor)
         .map(|s| s.1)
         .unwrap_or(0);
+    st.boot_id = image::boot_id().to_string();
     st.exit_code = 0;
     st.error.clear();
     st.oom_killed = false;

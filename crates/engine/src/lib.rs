@@ -98,10 +98,10 @@ impl Engine {
         let root = root.into();
         let run_root = run_root.into();
         let images = image::Store::open(&root)?;
-        for d in [root.join("containers"), run_root.clone()] {
-            std::fs::create_dir_all(&d)
-                .map_err(|e| Error::io(format!("cannot create {}", d.display()), e))?;
-        }
+        std::fs::create_dir_all(root.join("containers"))
+            .map_err(|e| Error::io(format!("cannot create {}/containers", root.display()), e))?;
+        // Container states (with their specs) and network leases: root's only.
+        image::private_dir(&run_root)?;
         // The monitor (crates/monitor) and init (crates/init) programs:
         // $BERTH_MONITOR / $BERTH_INIT, else next to this program. The
         // monitor runs `HELPER internal ...`: $BERTH_HELPER, else this
@@ -187,6 +187,43 @@ impl Engine {
     pub fn rootfs_path(&self, id: &str) -> PathBuf {
         self.container_dir(id).join("rootfs")
     }
+}
+
+/// CVE-2019-5736: until it execs, a process that enters a container is a
+/// copy of this program, and a container process that reaches its
+/// /proc/PID/exe (an entrypoint of `#!/proc/self/exe` makes the runtime
+/// itself run inside the container) could reopen the host's binary for
+/// writing. Every verb that enters a container (`exec`, `internal
+/// create-start`, `internal healthcheck`) first re-executes from a read-only
+/// detached mount of the binary (or, where mounts are not allowed, a sealed
+/// memfd copy), as berth-oci does. Returns once running from such a copy.
+pub fn reexec_sealed() -> Result<()> {
+    if oci_runtime::sys::running_from_sealed_copy() {
+        return Ok(());
+    }
+    // /proc/self/exe will no longer name this file: hand the helpers' paths on.
+    let exe = std::env::current_exe().ok();
+    let helpers = [
+        (
+            "BERTH_MONITOR",
+            helper_exe("BERTH_MONITOR", "berth-monitor"),
+        ),
+        ("BERTH_INIT", helper_exe("BERTH_INIT", "berth-init")),
+        ("BERTH_HELPER", exe.clone()),
+    ];
+    for (var, path) in helpers {
+        if let (None, Some(p)) = (std::env::var_os(var).filter(|v| !v.is_empty()), path) {
+            std::env::set_var(var, p);
+        }
+    }
+    oci_runtime::sys::reexec_from_sealed_copy().map_err(|e| {
+        Error::msg(format!(
+            "cannot re-execute from a read-only copy of {}: {e}",
+            exe.as_deref()
+                .unwrap_or(std::path::Path::new("/proc/self/exe"))
+                .display()
+        ))
+    })
 }
 
 /// A helper program: `$var`, else `name` next to the running executable.

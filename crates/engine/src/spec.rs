@@ -353,6 +353,15 @@ pub fn generate(
             .map(|w| opt::clean_path(&w))
             .unwrap_or_default(),
     };
+    // The directory the process starts in: the workdir with the image's
+    // symlinks resolved inside the image (docker's FollowSymlinkInScope),
+    // so the runtime creates a missing target instead of failing on the
+    // link ("File exists"); the record keeps the path as given.
+    let cwd = if workdir.is_empty() {
+        "/".to_string()
+    } else {
+        ctx.layers.resolve(&workdir).path
+    };
     let user_spec = opts
         .user
         .clone()
@@ -387,19 +396,15 @@ pub fn generate(
     // Security.
     let sec = parse_security_opts(&opts.security_opt)?;
     let capabilities = caps::tweak(&opts.cap_add, &opts.cap_drop, opts.privileged)?;
-    let seccomp = if opts.privileged {
-        None
-    } else {
-        match sec.seccomp.as_deref() {
-            Some("unconfined") => None,
-            Some(file) => {
-                let text = std::fs::read_to_string(file)
-                    .map_err(|e| Error::flag("--security-opt", &format!("seccomp={file}"), e))?;
-                seccomp::convert(&text, &capabilities)
-                    .map_err(|e| Error::flag("--security-opt", &format!("seccomp={file}"), e))?
-            }
-            None => seccomp::convert(&seccomp::default_profile()?, &capabilities)?,
-        }
+    // As moby's WithSeccomp: --privileged drops the default profile, not
+    // one named explicitly.
+    let seccomp = match sec.seccomp.as_deref() {
+        Some("unconfined") => None,
+        Some("builtin") => seccomp::default_for(&capabilities)?,
+        Some(file) => seccomp::from_file(Path::new(file), &capabilities)
+            .map_err(|e| Error::flag("--security-opt", &format!("seccomp={file}"), e))?,
+        None if opts.privileged => None,
+        None => seccomp::default_for(&capabilities)?,
     };
 
     // Resources.
@@ -468,6 +473,18 @@ pub fn generate(
         .iter()
         .map(|t| opt::parse_tmpfs(t))
         .collect::<Result<Vec<_>>>()?;
+    crate::volumes::refuse_kernel_fs(
+        specs
+            .iter()
+            .map(|s| {
+                (
+                    s.destination.as_str(),
+                    s.kind == crate::volumes::MountKind::Bind,
+                )
+            })
+            .chain(tmpfs.iter().map(|(d, _)| (d.as_str(), false))),
+        ctx.layers,
+    )?;
     let mut user_mounts: Vec<Value> = Vec::new();
     let mut mount_points: Vec<MountPoint> = Vec::new();
     let mut dests: Vec<String> = Vec::new();
@@ -611,7 +628,7 @@ pub fn generate(
         "user": {"uid": exec_user.uid, "gid": exec_user.gid},
         "args": argv,
         "env": process_env,
-        "cwd": if workdir.is_empty() { "/".to_string() } else { workdir.clone() },
+        "cwd": cwd,
         "capabilities": {"bounding": capabilities, "effective": capabilities, "permitted": capabilities},
         "noNewPrivileges": sec.no_new_privileges,
         "oomScoreAdj": 0,
@@ -639,7 +656,7 @@ pub fn generate(
         linux["readonlyPaths"] = json!(READONLY_PATHS);
     }
     if let Some(s) = &seccomp {
-        linux["seccomp"] = s.clone();
+        linux["seccomp"] = json!(s);
     }
     if !host_network {
         linux["sysctl"] = json!({
@@ -1054,5 +1071,83 @@ mod tests {
             assert!(e.starts_with(&format!("invalid {flag} ")), "{flag}: {e}");
             assert!(!e.contains('\n'));
         }
+    }
+
+    /// A WORKDIR (or `-w`) through a symlink of the image: the process
+    /// starts in the link's target resolved inside the image (created by
+    /// the runtime when missing), the record keeps the path as given.
+    #[test]
+    fn workdir_through_symlink_resolves_in_root() {
+        let f = fx();
+        let layer = f.dir.path().join("layer");
+        std::os::unix::fs::symlink("/srv/app", layer.join("app")).unwrap();
+        std::os::unix::fs::symlink("../../../..", layer.join("up")).unwrap();
+        let img = ImageConfig {
+            working_dir: Some("/app/sub".into()),
+            ..Default::default()
+        };
+        let g = gen(&f, &opts(&["true"]), &img).unwrap();
+        assert_eq!(g.spec["process"]["cwd"], "/srv/app/sub");
+        assert_eq!(g.container.config.working_dir, "/app/sub");
+        let mut o = opts(&["true"]);
+        o.workdir = Some("/up/etc".into());
+        let g = gen(&f, &o, &img).unwrap();
+        assert_eq!(g.spec["process"]["cwd"], "/etc");
+        let g = gen(&f, &opts(&["true"]), &ImageConfig::default()).unwrap();
+        assert_eq!(g.spec["process"]["cwd"], "/");
+    }
+
+    /// Mounts under /proc or /sys are refused, given so or reached through
+    /// a symlink of the image; one line naming the path.
+    #[test]
+    fn volume_under_proc_or_sys_is_refused() {
+        let f = fx();
+        let layer = f.dir.path().join("layer");
+        std::os::unix::fs::symlink("/proc/self/attr", layer.join("data")).unwrap();
+        std::os::unix::fs::symlink("../sys/kernel", layer.join("k")).unwrap();
+        std::fs::create_dir_all(layer.join("ok")).unwrap();
+        let img = ImageConfig::default();
+        let refused = |o: &CreateOptions, img: &ImageConfig, path: &str| {
+            let e = gen(&f, o, img).unwrap_err();
+            let m = e.to_string();
+            assert!(m.contains(&format!("{path:?}")) && !m.contains('\n'), "{m}");
+            assert!(m.contains("/proc") || m.contains("/sys"), "{m}");
+            assert_eq!(e.exit_code(), 125);
+        };
+        let with = |v: &[&str], m: &[&str], t: &[&str]| {
+            let mut o = opts(&["true"]);
+            o.volumes = s(v);
+            o.mounts = s(m);
+            o.tmpfs = s(t);
+            o
+        };
+        refused(&with(&["/tmp:/proc/sys"], &[], &[]), &img, "/proc/sys");
+        refused(&with(&["vol:/sys"], &[], &[]), &img, "/sys");
+        refused(
+            &with(&[], &["type=bind,src=/tmp,dst=/proc"], &[]),
+            &img,
+            "/proc",
+        );
+        refused(
+            &with(&[], &["type=tmpfs,dst=/sys/fs/x"], &[]),
+            &img,
+            "/sys/fs/x",
+        );
+        refused(&with(&[], &[], &["/proc/x"]), &img, "/proc/x");
+        refused(&with(&["/tmp:/data"], &[], &[]), &img, "/data");
+        refused(&with(&["vv:/k/x"], &[], &[]), &img, "/k/x");
+        let vol = |p: &str| ImageConfig {
+            volumes: [(p.to_string(), Default::default())].into_iter().collect(),
+            ..Default::default()
+        };
+        refused(&opts(&["true"]), &vol("/proc/self"), "/proc/self");
+        refused(&opts(&["true"]), &vol("/data/x"), "/data/x");
+        // Near misses are fine.
+        gen(
+            &f,
+            &with(&["/tmp:/procs", "vv:/ok/sys"], &[], &["/system"]),
+            &vol("/ok/proc"),
+        )
+        .unwrap();
     }
 }

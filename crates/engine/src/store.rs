@@ -366,7 +366,8 @@ impl Engine {
     }
 
     /// The container's state; a running container whose monitor is gone is
-    /// marked exited (with a reason), and its processes and mounts cleaned.
+    /// marked exited (with a reason), its processes and mounts cleaned, and
+    /// its restart policy applied ([`Engine::monitor_died`]).
     pub fn state(&self, id: &str) -> Result<State> {
         let st = self.load_state_raw(id)?;
         if st.status == Status::Removing {
@@ -375,37 +376,8 @@ impl Engine {
         if !st.running() || monitor_alive(&st) {
             return Ok(st);
         }
-        let _l = self.lock_container(id)?;
-        let mut st = self.load_state_raw(id)?;
-        if !st.running() || monitor_alive(&st) {
-            return Ok(st);
-        }
-        let killed = st.pid > 0 && oci_runtime::state::process_alive(st.pid, st.pid_start_time);
-        self.release_runtime(id);
-        // The monitor may have recorded the exit before it died.
-        let rec = (!killed)
-            .then(|| crate::internal::read_exit(self, id))
-            .flatten();
-        st.status = Status::Exited;
-        st.exit_code = match &rec {
-            Some(r) => r.exit_code,
-            None if killed => 137,
-            None => 255,
-        };
-        st.error = format!(
-            "the container's monitor (pid {}) exited unexpectedly{}",
-            st.monitor_pid,
-            if killed {
-                "; the container was killed"
-            } else {
-                ""
-            }
-        );
-        st.pid = 0;
-        st.monitor_pid = 0;
-        st.finished_at = crate::timeutil::now();
-        self.save_state(id, &st)?;
-        Ok(st)
+        self.monitor_died(id, crate::exit::Restarter::Detached)
+            .map(|(st, _)| st)
     }
 
     /// A container read "Removing": while the process removing it lives it
@@ -493,8 +465,12 @@ fn is_leftover_name(n: &str) -> bool {
     is_full_id(n) || n.starts_with(TRASH_PREFIX)
 }
 
+/// Whether the monitor (or whoever applies the restart policy) of a
+/// running container lives: its pid with its start time, in this boot.
 pub(crate) fn monitor_alive(st: &State) -> bool {
-    st.monitor_pid > 0 && oci_runtime::state::process_alive(st.monitor_pid, st.monitor_start_time)
+    st.monitor_pid > 0
+        && !crate::exit::rebooted(st)
+        && oci_runtime::state::process_alive(st.monitor_pid, st.monitor_start_time)
 }
 
 #[cfg(test)]

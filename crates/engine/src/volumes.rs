@@ -443,6 +443,50 @@ pub fn plan(
     Ok(out)
 }
 
+/// Where every container has the kernel's own filesystems.
+const KERNEL_FS: [&str; 2] = ["/proc", "/sys"];
+
+fn kernel_fs_of(p: &str) -> Option<&'static str> {
+    KERNEL_FS
+        .into_iter()
+        .find(|k| p == *k || p.strip_prefix(k).is_some_and(|r| r.starts_with('/')))
+}
+
+/// Refuses mount destinations (`-v`, `--mount`, `--tmpfs`, the image's
+/// `VOLUME`s) under /proc or /sys: given so, or reached through the image's
+/// symlinks, resolved inside the image as the runtime resolves them
+/// (`/data` -> `/proc/self/attr`). A mount there would hide or stand in for
+/// the kernel's files that the runtime and the process rely on
+/// (CVE-2019-16884's class). One exception, which docker users rely on: a
+/// host directory the user binds at a path written under /sys
+/// (`-v /sys/fs/cgroup:/sys/fs/cgroup:ro` for systemd), never one reached
+/// through the image's links. `destinations`: (path, is a user's bind).
+pub fn refuse_kernel_fs<'a>(
+    destinations: impl IntoIterator<Item = (&'a str, bool)>,
+    view: &crate::user::LayerView,
+) -> Result<()> {
+    for (d, user_bind) in destinations {
+        let d = clean_path(d);
+        match kernel_fs_of(&d) {
+            Some("/sys") if user_bind => continue,
+            Some(k) => {
+                return Err(Error::invalid(format!(
+                    "invalid mount destination {d:?}: mounts under {k} are not allowed"
+                )))
+            }
+            None => {}
+        }
+        let r = view.resolve(&d);
+        if let Some(k) = kernel_fs_of(&r.path) {
+            return Err(Error::invalid(format!(
+                "invalid mount destination {d:?}: it resolves to {:?} in the image, and mounts under {k} are not allowed",
+                r.path
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Whether a mount point of a container is a volume that should be filled
 /// from the image.
 pub(crate) fn wants_copy(m: &MountPoint) -> bool {
@@ -460,18 +504,46 @@ fn now_rfc3339() -> String {
 
 /// `du` of a directory (bytes of regular files), without following links.
 pub(crate) fn dir_size(p: &Path) -> u64 {
-    let Ok(md) = std::fs::symlink_metadata(p) else {
+    use rustix::fs::{self as rfs, Mode, OFlags};
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    match rfs::open(p, flags, Mode::empty()) {
+        Ok(fd) => size_below(fd),
+        Err(_) => std::fs::symlink_metadata(p)
+            .ok()
+            .filter(|m| m.is_file())
+            .map_or(0, |m| m.len()),
+    }
+}
+
+/// The bytes of the regular files below the open directory `dir`, walked
+/// by descriptors without following a symlink: a container that swaps a
+/// directory of its tree for a link to / cannot make the walk leave it.
+fn size_below(dir: std::os::fd::OwnedFd) -> u64 {
+    use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags};
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let Ok(mut d) = rfs::Dir::read_from(&dir) else {
         return 0;
     };
-    if md.is_dir() {
-        std::fs::read_dir(p)
-            .map(|rd| rd.flatten().map(|e| dir_size(&e.path())).sum())
-            .unwrap_or(0)
-    } else if md.is_file() {
-        md.len()
-    } else {
-        0
+    let mut total = 0;
+    while let Some(Ok(e)) = d.read() {
+        let name = e.file_name();
+        if name.to_bytes() == b"." || name.to_bytes() == b".." {
+            continue;
+        }
+        let Ok(st) = rfs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW) else {
+            continue;
+        };
+        match FileType::from_raw_mode(st.st_mode) {
+            FileType::RegularFile => total += st.st_size.max(0) as u64,
+            FileType::Directory => {
+                if let Ok(sub) = rfs::openat(&dir, name, flags, Mode::empty()) {
+                    total += size_below(sub);
+                }
+            }
+            _ => {}
+        }
     }
+    total
 }
 
 impl Engine {
@@ -981,5 +1053,18 @@ mod tests {
         assert!(validate_name("a").is_err());
         assert!(validate_name("-a").is_err());
         assert!(validate_name("a/b").is_err());
+    }
+
+    #[test]
+    fn dir_size_stays_in_the_tree() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("a/b")).unwrap();
+        std::fs::write(d.path().join("a/b/f"), vec![0u8; 1000]).unwrap();
+        std::fs::write(d.path().join("g"), vec![0u8; 24]).unwrap();
+        std::os::unix::fs::symlink("/", d.path().join("root")).unwrap();
+        std::os::unix::fs::symlink("/usr", d.path().join("a/usr")).unwrap();
+        assert_eq!(dir_size(d.path()), 1024);
+        assert_eq!(dir_size(&d.path().join("g")), 24);
+        assert_eq!(dir_size(&d.path().join("root")), 0);
     }
 }

@@ -7,14 +7,16 @@ use std::io::{self, Read, Write};
 
 use serde::{Deserialize, Serialize};
 
-use crate::digest::{Digest, HashingReader};
+use crate::digest::{chain_ids, Digest, HashingReader};
 use crate::error::{Error, Result};
 use crate::images::{ImageRecord, Store};
 use crate::manifest::{
-    media_type, ContainerConfig, Descriptor, History, ImageConfig, Index, Manifest, Platform,
-    RootFs,
+    layer_compression, media_type, parse_manifest, ContainerConfig, Descriptor, History,
+    ImageConfig, Index, Manifest, ManifestDoc, Platform, RootFs,
 };
 use crate::reference::Reference;
+use crate::snapshot::StagedSnapshot;
+use crate::store::StagedBlob;
 use crate::unpack::decompress;
 
 /// Settings for [`Store::import`].
@@ -63,14 +65,47 @@ impl Store {
         let mut hashing = HashingReader::new(plain);
         let writer = self.content().writer(None, None)?;
         let mut gz = flate2::write::GzEncoder::new(writer, flate2::Compression::default());
-        io::copy(&mut hashing, &mut gz).map_err(|e| Error::io("import: read rootfs tarball", e))?;
+        let tmp = gz.get_ref().path().to_path_buf();
+        copy_into(&mut hashing, &mut gz, &tmp).map_err(|e| match e {
+            CopyError::Read(e) => Error::io("import: read rootfs tarball", e),
+            CopyError::Write(e) => e,
+        })?;
         let writer = gz
             .finish()
-            .map_err(|e| Error::io("import: compress layer", e))?;
+            .map_err(|e| Error::io(format!("write {}", tmp.display()), e))?;
         let (diff_id, _, _) = hashing
             .finish()
             .map_err(|e| Error::io("import: read rootfs tarball", e))?;
-        let (layer_digest, layer_size) = writer.commit()?;
+        // Nothing is visible until the whole input is known to be a tar
+        // archive: the layer is unpacked (as the image's snapshot) from the
+        // staged blob first; a truncated or foreign file fails here and
+        // leaves the store as it was.
+        let blob = writer.stage()?;
+        let layer = Descriptor::new(
+            media_type::OCI_LAYER_GZIP,
+            blob.digest().clone(),
+            blob.size(),
+        );
+        let snaps = self
+            .stage_layer_snapshots(
+                std::slice::from_ref(&layer),
+                std::slice::from_ref(&diff_id),
+                &|d| (d == blob.digest()).then(|| blob.open()),
+            )
+            .map_err(|e| match e {
+                // What the tar reader refused (I/O errors, a full disk,
+                // stay what they are).
+                Error::Layer { reason, .. } => {
+                    Error::Archive(format!("not a valid tar archive: {}", printable(&reason)))
+                }
+                e => e,
+            })?;
+        blob.sync()?;
+        let (layer_digest, layer_size) = blob.publish()?;
+        self.content().sync_blob_dir()?;
+        for s in snaps {
+            s.publish()?;
+        }
         let platform = opts.platform.clone().unwrap_or_else(Platform::host);
         let config = ImageConfig {
             created: opts.created.clone(),
@@ -345,18 +380,24 @@ impl Store {
     }
 
     /// Load a docker-archive or OCI layout tarball (detected by content);
-    /// returns the images registered.
+    /// returns the images registered. Nothing becomes visible unless the
+    /// whole archive was read and every image in it checked: blobs are
+    /// staged (verified against their names and the descriptors' sizes),
+    /// each layer is unpacked into a staged snapshot (a valid tar whose
+    /// diff id the config names), and only then is everything published
+    /// and the images registered.
     pub fn load<R: Read>(&self, input: R) -> Result<Vec<ImageRecord>> {
         let _lease = self.lease()?;
         let mut small: BTreeMap<String, Vec<u8>> = BTreeMap::new();
         // archive path → (digest, size) of files stored as blobs
         let mut stored: BTreeMap<String, (Digest, u64)> = BTreeMap::new();
+        let mut staged: BTreeMap<Digest, StagedBlob> = BTreeMap::new();
         let mut ar = tar::Archive::new(input);
-        let entries = ar
-            .entries()
-            .map_err(|e| Error::Archive(format!("read tar: {e}")))?;
+        let bad_tar =
+            |e: io::Error| Error::Archive(format!("read tar: {}", printable(&e.to_string())));
+        let entries = ar.entries().map_err(bad_tar)?;
         for entry in entries {
-            let mut entry = entry.map_err(|e| Error::Archive(format!("read tar: {e}")))?;
+            let mut entry = entry.map_err(bad_tar)?;
             if !matches!(
                 entry.header().entry_type(),
                 tar::EntryType::Regular | tar::EntryType::Continuous
@@ -378,28 +419,263 @@ impl Store {
                         })?),
                         None => None,
                     };
-                let got = self.content().ingest(&mut entry, expected)?;
-                stored.insert(path, got);
+                let size = entry.size();
+                let mut w = self.content().writer(expected, Some(size))?;
+                let tmp = w.path().to_path_buf();
+                copy_into(&mut entry, &mut w, &tmp).map_err(|e| match e {
+                    CopyError::Read(e) => {
+                        Error::Archive(format!("read {path}: {}", printable(&e.to_string())))
+                    }
+                    CopyError::Write(e) => e,
+                })?;
+                let b = w.stage()?;
+                stored.insert(path, (b.digest().clone(), b.size()));
+                staged.insert(b.digest().clone(), b);
             } else if entry.size() <= MAX_SMALL_FILE {
                 let mut v = Vec::new();
-                entry
-                    .read_to_end(&mut v)
-                    .map_err(|e| Error::Archive(format!("read {path}: {e}")))?;
+                entry.read_to_end(&mut v).map_err(|e| {
+                    Error::Archive(format!("read {path}: {}", printable(&e.to_string())))
+                })?;
                 small.insert(path, v);
             }
         }
-        if small.contains_key("index.json") && small.contains_key("oci-layout") {
-            self.load_oci(&small)
+        let mut l = Loading {
+            store: self,
+            staged,
+            docs: Vec::new(),
+            snaps: Vec::new(),
+        };
+        let images = if small.contains_key("index.json") && small.contains_key("oci-layout") {
+            l.check_oci(&small)?
         } else if let Some(mj) = small.get("manifest.json") {
-            self.load_docker(mj, &small, &stored)
+            l.check_docker(mj, &small, &stored)?
         } else {
-            Err(Error::Archive(
+            return Err(Error::Archive(
                 "neither an OCI layout (oci-layout, index.json) nor a docker archive (manifest.json)".into(),
-            ))
+            ));
+        };
+        // Everything checked: publish, then register.
+        let Loading {
+            staged,
+            docs,
+            snaps,
+            ..
+        } = l;
+        for b in staged.values() {
+            b.sync()?;
+        }
+        for (_, b) in staged {
+            b.publish()?;
+        }
+        for d in &docs {
+            self.content().ingest_bytes(d)?;
+        }
+        self.content().sync_blob_dir()?;
+        for s in snaps {
+            s.publish()?;
+        }
+        images
+            .iter()
+            .map(|(top, platform, names)| self.register(top, platform, names))
+            .collect()
+    }
+
+    /// Unpack each layer of an image (bottom first, `diff_ids` from its
+    /// config) into a staged snapshot, verifying the tar, its diff id and
+    /// the blob's size against the descriptor. A layer's blob comes from
+    /// `open` when it has it (staged, not yet published), else from the
+    /// store. A snapshot that exists already is not unpacked again, but
+    /// a staged blob for it is still checked against its diff id.
+    pub(crate) fn stage_layer_snapshots(
+        &self,
+        layers: &[Descriptor],
+        diff_ids: &[Digest],
+        open: &dyn Fn(&Digest) -> Option<Result<std::fs::File>>,
+    ) -> Result<Vec<StagedSnapshot>> {
+        if layers.len() != diff_ids.len() {
+            return Err(Error::Archive(format!(
+                "{} layers but the config lists {} diff_ids",
+                layers.len(),
+                diff_ids.len()
+            )));
+        }
+        let chains = chain_ids(diff_ids);
+        let mut out = Vec::new();
+        for (i, l) in layers.iter().enumerate() {
+            layer_compression(&l.media_type, &l.digest)?;
+            let (file, is_staged) = match open(&l.digest) {
+                Some(f) => (f?, true),
+                None => (self.content().open(&l.digest)?, false),
+            };
+            let size = file
+                .metadata()
+                .map_err(|e| Error::io(format!("stat layer {}", l.digest), e))?
+                .len();
+            if size != l.size {
+                return Err(Error::SizeMismatch {
+                    digest: l.digest.to_string(),
+                    expected: l.size,
+                    actual: size,
+                });
+            }
+            let reader = io::BufReader::with_capacity(256 << 10, file);
+            if self.snapshots().exists(&chains[i]) {
+                if is_staged {
+                    check_diff_id(reader, l, &diff_ids[i])?;
+                }
+                continue;
+            }
+            let parent = (i > 0).then(|| &chains[i - 1]);
+            out.push(self.snapshots().stage_checked(
+                &chains[i],
+                parent,
+                &diff_ids[i],
+                &l.digest,
+                &l.media_type,
+                reader,
+                self.unpack_options(),
+                || Ok(()),
+            )?);
+        }
+        Ok(out)
+    }
+}
+
+/// Why [`copy_into`] stopped.
+enum CopyError {
+    /// Reading the input failed: the input's fault.
+    Read(io::Error),
+    /// Writing into the store failed (a full disk): the store's error,
+    /// naming the file.
+    Write(Error),
+}
+
+/// Copy `r` into `w` (writing the store's file `dest`), telling a read
+/// error from a write error: a full disk is not a bad archive.
+fn copy_into<R: Read, W: Write>(
+    r: &mut R,
+    w: &mut W,
+    dest: &std::path::Path,
+) -> std::result::Result<u64, CopyError> {
+    let mut buf = vec![0u8; 256 << 10];
+    let mut n = 0u64;
+    loop {
+        let k = match r.read(&mut buf) {
+            Ok(0) => break,
+            Ok(k) => k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(CopyError::Read(e)),
+        };
+        w.write_all(&buf[..k])
+            .map_err(|e| CopyError::Write(Error::io(format!("write {}", dest.display()), e)))?;
+        n += k as u64;
+    }
+    w.flush()
+        .map_err(|e| CopyError::Write(Error::io(format!("write {}", dest.display()), e)))?;
+    Ok(n)
+}
+
+/// Verify that the layer blob read by `r` decompresses to `diff_id`.
+fn check_diff_id<R: Read>(r: R, l: &Descriptor, diff_id: &Digest) -> Result<()> {
+    let (_, plain) = decompress(r, Some(&l.media_type), &l.digest)?;
+    let mut h = HashingReader::new(plain);
+    io::copy(&mut h, &mut io::sink())
+        .map_err(|e| Error::io(format!("read layer {}", l.digest), e))?;
+    let (actual, _, _) = h
+        .finish()
+        .map_err(|e| Error::io(format!("read layer {}", l.digest), e))?;
+    if &actual != diff_id {
+        return Err(Error::DiffIdMismatch {
+            layer: l.digest.clone(),
+            expected: diff_id.clone(),
+            actual,
+        });
+    }
+    Ok(())
+}
+
+/// `s` as printable ASCII (a run of anything else becomes one `?`), cut
+/// to 160 characters: the tar reader quotes raw header bytes in errors.
+fn printable(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        if c == ' ' || c.is_ascii_graphic() {
+            out.push(c);
+        } else if !out.ends_with('?') {
+            out.push('?');
+        }
+    }
+    if out.chars().count() > 160 {
+        out = out.chars().take(160).collect();
+        out.push_str("...");
+    }
+    out
+}
+
+/// A load in progress: blobs staged from the archive, documents to
+/// write, snapshots staged; nothing visible yet.
+struct Loading<'a> {
+    store: &'a Store,
+    staged: BTreeMap<Digest, StagedBlob>,
+    /// Manifests and configs made up by the load (docker archives).
+    docs: Vec<Vec<u8>>,
+    snaps: Vec<StagedSnapshot>,
+}
+
+/// An image to register once everything is published.
+type ToRegister = (Digest, Platform, Vec<Reference>);
+
+impl Loading<'_> {
+    /// A small blob (manifest, config) from the archive or the store.
+    fn read(&self, d: &Digest) -> Result<Vec<u8>> {
+        match self.staged.get(d) {
+            Some(b) => {
+                let mut v = Vec::new();
+                b.open()?
+                    .take(MAX_SMALL_FILE + 1)
+                    .read_to_end(&mut v)
+                    .map_err(|e| Error::io(format!("read blob {d}"), e))?;
+                if v.len() as u64 > MAX_SMALL_FILE {
+                    return Err(Error::Archive(format!(
+                        "blob {d} is larger than the {MAX_SMALL_FILE} byte limit"
+                    )));
+                }
+                Ok(v)
+            }
+            None => self.store.content().read(d, MAX_SMALL_FILE),
         }
     }
 
-    fn load_oci(&self, small: &BTreeMap<String, Vec<u8>>) -> Result<Vec<ImageRecord>> {
+    /// The size of a blob from the archive or the store.
+    fn size(&self, d: &Digest) -> Result<u64> {
+        match self.staged.get(d) {
+            Some(b) => Ok(b.size()),
+            None => self.store.content().size(d),
+        }
+    }
+
+    fn check_size(&self, desc: &Descriptor) -> Result<()> {
+        let actual = self.size(&desc.digest)?;
+        if actual != desc.size {
+            return Err(Error::SizeMismatch {
+                digest: desc.digest.to_string(),
+                expected: desc.size,
+                actual,
+            });
+        }
+        Ok(())
+    }
+
+    fn stage_layers(&mut self, layers: &[Descriptor], diff_ids: &[Digest]) -> Result<()> {
+        let staged = &self.staged;
+        let snaps = self
+            .store
+            .stage_layer_snapshots(layers, diff_ids, &|d| staged.get(d).map(|b| b.open()))?;
+        self.snaps.extend(snaps);
+        Ok(())
+    }
+
+    fn check_oci(&mut self, small: &BTreeMap<String, Vec<u8>>) -> Result<Vec<ToRegister>> {
         let idx: Index = serde_json::from_slice(&small["index.json"])
             .map_err(|e| Error::Archive(format!("index.json: {e}")))?;
         let mut out = Vec::new();
@@ -419,17 +695,45 @@ impl Store {
                 }
             }
             let platform = d.platform.clone().unwrap_or_else(Platform::host);
-            out.push(self.register(&d.digest, &platform, &names)?);
+            self.check_size(d)?;
+            let manifest =
+                match parse_manifest(&self.read(&d.digest)?, &d.digest, Some(&d.media_type))? {
+                    ManifestDoc::Image(_, m) => m,
+                    ManifestDoc::Index(_, inner) => {
+                        let child = inner.select(&platform, &d.digest)?.clone();
+                        self.check_size(&child)?;
+                        match parse_manifest(
+                            &self.read(&child.digest)?,
+                            &child.digest,
+                            Some(&child.media_type),
+                        )? {
+                            ManifestDoc::Image(_, m) => m,
+                            ManifestDoc::Index(..) => {
+                                return Err(Error::Manifest {
+                                    digest: child.digest.to_string(),
+                                    reason: "nested indexes are not supported".into(),
+                                })
+                            }
+                        }
+                    }
+                };
+            self.check_size(&manifest.config)?;
+            let config = ImageConfig::parse(
+                &self.read(&manifest.config.digest)?,
+                &manifest.config.digest,
+            )?;
+            self.stage_layers(&manifest.layers, &config.rootfs.diff_ids)?;
+            out.push((d.digest.clone(), platform, names));
         }
         Ok(out)
     }
 
-    fn load_docker(
-        &self,
+    fn check_docker(
+        &mut self,
         mj: &[u8],
         small: &BTreeMap<String, Vec<u8>>,
         stored: &BTreeMap<String, (Digest, u64)>,
-    ) -> Result<Vec<ImageRecord>> {
+    ) -> Result<Vec<ToRegister>> {
         let entries: Vec<DockerArchiveEntry> = serde_json::from_slice(mj)
             .map_err(|e| Error::Archive(format!("manifest.json: {e}")))?;
         let mut out = Vec::new();
@@ -437,11 +741,11 @@ impl Store {
             let cfg = match small.get(&e.config) {
                 Some(c) => c.clone(),
                 None => match stored.get(&e.config) {
-                    Some((d, _)) => self.content().read(d, MAX_SMALL_FILE)?,
+                    Some((d, _)) => self.read(d)?,
                     None => return Err(Error::Archive(format!("config {} missing", e.config))),
                 },
             };
-            let config_digest = self.content().ingest_bytes(&cfg)?;
+            let config_digest = Digest::of_bytes(&cfg);
             let config = ImageConfig::parse(&cfg, &config_digest)?;
             let mut layers = Vec::new();
             for l in &e.layers {
@@ -450,7 +754,10 @@ impl Store {
                     .ok_or_else(|| Error::Archive(format!("layer {l} missing")))?;
                 // Layers may be plain or compressed tars; the magic decides.
                 let mut head = [0u8; 6];
-                let n = self.content().open(d)?.read(&mut head).unwrap_or(0);
+                let n = match self.staged.get(d) {
+                    Some(b) => b.open()?.read(&mut head).unwrap_or(0),
+                    None => self.store.content().open(d)?.read(&mut head).unwrap_or(0),
+                };
                 let mt = match crate::unpack::detect_compression(&head[..n]) {
                     Ok(crate::manifest::Compression::Gzip) => media_type::DOCKER_LAYER_GZIP,
                     Ok(crate::manifest::Compression::Zstd) => media_type::OCI_LAYER_ZSTD,
@@ -458,6 +765,7 @@ impl Store {
                 };
                 layers.push(Descriptor::new(mt, d.clone(), *size));
             }
+            self.stage_layers(&layers, &config.rootfs.diff_ids)?;
             let manifest = Manifest {
                 schema_version: 2,
                 media_type: Some(media_type::DOCKER_MANIFEST.into()),
@@ -467,13 +775,15 @@ impl Store {
                 annotations: BTreeMap::new(),
             };
             let mjson = serde_json::to_vec(&manifest).map_err(|e| Error::json("manifest", e))?;
-            let md = self.content().ingest_bytes(&mjson)?;
+            let md = Digest::of_bytes(&mjson);
             let names: Vec<Reference> = e
                 .repo_tags
                 .iter()
                 .map(|t| Reference::parse(t))
                 .collect::<std::result::Result<_, _>>()?;
-            out.push(self.register(&md, &config.platform(), &names)?);
+            self.docs.push(cfg);
+            self.docs.push(mjson);
+            out.push((md, config.platform(), names));
         }
         Ok(out)
     }

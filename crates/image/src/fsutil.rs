@@ -201,6 +201,25 @@ pub(crate) fn mkdir_all(p: &Path) -> Result<PathBuf> {
     Ok(p.to_path_buf())
 }
 
+/// Creates `p` (and missing parents) and makes it private to its owner
+/// (0700), tightening a directory that others can enter: under a store
+/// root are image layers with setuid binaries and device nodes, which an
+/// unprivileged host user must not reach (CVE-2021-41091).
+pub fn private_dir(p: &Path) -> Result<PathBuf> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(p)
+        .ctx(|| format!("create directory {}", p.display()))?;
+    let md = fs::symlink_metadata(p).ctx(|| format!("stat {}", p.display()))?;
+    if md.permissions().mode() & 0o077 != 0 {
+        fs::set_permissions(p, fs::Permissions::from_mode(0o700))
+            .ctx(|| format!("chmod 0700 {}", p.display()))?;
+    }
+    Ok(p.to_path_buf())
+}
+
 /// This boot's id (the kernel's random `boot_id`, trimmed; empty if
 /// unreadable), read once.
 pub fn boot_id() -> &'static str {

@@ -159,7 +159,7 @@ pub struct Store {
 impl Store {
     /// Open (creating if needed) the store at `root`.
     pub fn open(root: impl Into<PathBuf>) -> Result<Store> {
-        let root = root.into();
+        let root = crate::fsutil::private_dir(&root.into())?;
         let content = ContentStore::new(&root)?;
         let snapshots = SnapshotStore::new(&root)?;
         Ok(Store {
@@ -321,8 +321,15 @@ impl Store {
         let mut layers = Vec::new();
         for (l, diff) in manifest.layers.iter().zip(&config.rootfs.diff_ids) {
             layer_compression(&l.media_type, &l.digest)?;
-            if !self.content.exists(&l.digest) {
-                return Err(Error::BlobNotFound(l.digest.clone()));
+            // The blob's size must be the descriptor's (a damaged or
+            // truncated blob is not trusted for being there).
+            let size = self.content.size(&l.digest)?;
+            if size != l.size {
+                return Err(Error::SizeMismatch {
+                    digest: l.digest.to_string(),
+                    expected: l.size,
+                    actual: size,
+                });
             }
             layers.push(LayerRecord {
                 digest: l.digest.clone(),
@@ -596,8 +603,10 @@ impl Store {
                         m.layer_digest
                     )));
                 }
-                let blob = self.content.open(&m.layer_digest)?;
-                self.snapshots.create(
+                // After a restart of the machine: the blob is checked
+                // whole while it is read.
+                let (blob, check) = self.content.open_verifying(&m.layer_digest)?;
+                self.snapshots.create_checked(
                     chain,
                     m.parent.as_ref(),
                     &m.diff_id,
@@ -605,6 +614,7 @@ impl Store {
                     &m.media_type,
                     io::BufReader::with_capacity(256 << 10, blob),
                     &self.unpack,
+                    || damaged_blob(&m.layer_digest, check.verify()),
                 )?;
                 return Ok(());
             }
@@ -624,9 +634,10 @@ impl Store {
 
     fn unpack_one(&self, image: &ImageRecord, chains: &[ChainId], i: usize) -> Result<()> {
         let l = &image.layers[i];
-        let blob = self.content.open(&l.digest)?;
+        // The blob is read whole anyway: check its digest on the way.
+        let (blob, check) = self.content.open_verifying(&l.digest)?;
         let parent = if i == 0 { None } else { Some(&chains[i - 1]) };
-        self.snapshots.create(
+        self.snapshots.create_checked(
             &chains[i],
             parent,
             &l.diff_id,
@@ -634,6 +645,7 @@ impl Store {
             &l.media_type,
             io::BufReader::with_capacity(256 << 10, blob),
             &self.unpack,
+            || damaged_blob(&l.digest, check.verify()),
         )?;
         Ok(())
     }
@@ -746,6 +758,16 @@ impl Store {
         }
         Ok(report)
     }
+}
+
+/// A layer blob that failed its check, said plainly.
+fn damaged_blob(layer: &Digest, checked: Result<()>) -> Result<()> {
+    checked.map_err(|e| Error::Layer {
+        layer: layer.to_string(),
+        reason: format!(
+            "the stored blob is damaged ({e}); remove the image and pull or load it again"
+        ),
+    })
 }
 
 fn is_short_id(s: &str) -> bool {

@@ -29,7 +29,7 @@ pub use archive::{ArchiveFormat, ImportOptions};
 pub use changes::ChangeError;
 pub use digest::{chain_ids, ChainId, Digest};
 pub use error::{Error, Result};
-pub use fsutil::boot_id;
+pub use fsutil::{boot_id, private_dir};
 pub use images::{GcLock, GcReport, ImageDb, ImageInfo, ImageRecord, LayerRecord, Store};
 pub use manifest::{Descriptor, ImageConfig, Index, Manifest, ManifestDoc, ManifestKind, Platform};
 pub use reference::{Reference, ReferenceError};

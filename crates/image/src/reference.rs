@@ -65,7 +65,14 @@ impl Reference {
         Ok(r)
     }
 
-    /// Parse and normalise a reference without adding a default tag.
+    /// Parse and normalise a reference without adding a default tag:
+    /// distribution/reference's `ParseNormalizedNamed`, rule for rule
+    /// (splitDockerDomain, the lowercase check on the remote name, then
+    /// `Parse` of `domain/remainder`). As there, a first component is a
+    /// registry domain when it is `localhost` or contains `.` or `:`, or
+    /// any uppercase letter (`UPPER/case` names the host `UPPER`; docker
+    /// since distribution/reference ca2a562, 2019; podman's fork of the
+    /// package lacks that rule and calls the name not lowercase).
     pub fn parse_named(s: &str) -> Result<Reference, ReferenceError> {
         let err = |reason: &str| ReferenceError {
             input: s.to_string(),
@@ -75,83 +82,33 @@ impl Reference {
             return Err(err("repository name must have at least one component"));
         }
         if is_identifier(s) {
-            return Err(err(
-                "cannot specify 64-byte hexadecimal strings as a repository name",
-            ));
-        }
-        // Split off the digest: '@' cannot appear in a name or tag.
-        let (rest, digest) = match s.split_once('@') {
-            Some((rest, d)) => {
-                let digest = Digest::parse(d).map_err(|e| err(&format!("{e}")))?;
-                (rest, Some(digest))
-            }
-            None => (s, None),
-        };
-        // Split off the tag: a ':' after the last '/'.
-        let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
-        let (name, tag) = match rest[last_slash..].rfind(':') {
-            Some(i) => {
-                let i = last_slash + i;
-                (&rest[..i], Some(&rest[i + 1..]))
-            }
-            None => (rest, None),
-        };
-        if let Some(t) = tag {
-            if !is_valid_tag(t) {
-                return Err(err(&format!(
-                    "invalid tag {t:?} (must match [A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}})"
-                )));
-            }
-        }
-        if name.is_empty() {
-            return Err(err("repository name must have at least one component"));
-        }
-        // Domain detection, as docker's splitDockerDomain.
-        let (mut domain, mut path) = match name.split_once('/') {
-            Some((first, remainder))
-                if first.contains(['.', ':'])
-                    || first == "localhost"
-                    || first.to_lowercase() != first =>
-            {
-                (first.to_string(), remainder.to_string())
-            }
-            _ => (DEFAULT_DOMAIN.to_string(), name.to_string()),
-        };
-        if domain == LEGACY_DEFAULT_DOMAIN {
-            domain = DEFAULT_DOMAIN.to_string();
-        }
-        if domain == DEFAULT_DOMAIN && !path.contains('/') {
-            path = format!("{OFFICIAL_REPO_PREFIX}{path}");
-        }
-        if !is_valid_domain(&domain) {
-            return Err(err(&format!("invalid registry domain {domain:?}")));
-        }
-        if path.is_empty() {
-            return Err(err("repository name must have at least one component"));
-        }
-        for component in path.split('/') {
-            if !is_valid_path_component(component) {
-                if is_valid_path_component(&component.to_lowercase()) {
-                    return Err(err("repository name must be lowercase"));
-                }
-                if component.is_empty() {
-                    return Err(err("repository name has an empty path component"));
-                }
-                return Err(err(&format!(
-                    "invalid repository path component {component:?} (allowed: lowercase letters, digits and separators '.', '_', '__', '-')"
-                )));
-            }
-        }
-        if domain.len() + 1 + path.len() > NAME_TOTAL_LENGTH_MAX {
             return Err(err(&format!(
-                "repository name must not be more than {NAME_TOTAL_LENGTH_MAX} characters"
+                "invalid repository name ({s}), cannot specify 64-byte hexadecimal strings"
             )));
         }
+        let (domain, remainder) = split_docker_domain(s);
+        let remote = remainder.split(':').next().unwrap_or("");
+        if remote.to_lowercase() != remote {
+            return Err(err(&format!(
+                "repository name ({remote}) must be lowercase"
+            )));
+        }
+        let full = format!("{domain}/{remainder}");
+        let p = parse_raw(&full).map_err(|reason| err(&reason))?;
+        let Some(domain) = p.domain else {
+            // Cannot happen: `full` starts with a domain.
+            return Err(err("repository name must have a domain"));
+        };
+        let domain = if domain == LEGACY_DEFAULT_DOMAIN {
+            DEFAULT_DOMAIN.to_string()
+        } else {
+            domain.to_string()
+        };
         Ok(Reference {
             domain,
-            path,
-            tag: tag.map(str::to_string),
-            digest,
+            path: p.path.to_string(),
+            tag: p.tag.map(str::to_string),
+            digest: p.digest,
         })
     }
 
@@ -179,8 +136,13 @@ impl Reference {
 
     /// Short repository name as docker shows it: `busybox`,
     /// `user/app`, `localhost:5000/a/b`.
+    /// A Docker Hub path whose first component reads as a registry
+    /// (`docker.io/foo.bar/app`, `docker.io/docker.io/library/alpine`)
+    /// keeps its domain: the short form must name the same repository when
+    /// read back (docker drops it, and shows another image's name).
     pub fn familiar_name(&self) -> String {
-        if self.domain == DEFAULT_DOMAIN {
+        let first = self.path.split('/').next().unwrap_or("");
+        if self.domain == DEFAULT_DOMAIN && !(first.contains(['.', ':']) || first == "localhost") {
             match self.path.strip_prefix(OFFICIAL_REPO_PREFIX) {
                 Some(rest) if !rest.contains('/') => rest.to_string(),
                 _ => self.path.clone(),
@@ -288,6 +250,133 @@ pub fn is_identifier(s: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
+/// distribution/reference's `splitDockerDomain`: the registry domain and
+/// the rest (remote name, tag, digest), `library/` added for an official
+/// image on the default registry.
+fn split_docker_domain(name: &str) -> (&str, String) {
+    let Some((first, rest)) = name.split_once('/') else {
+        return (DEFAULT_DOMAIN, format!("{OFFICIAL_REPO_PREFIX}{name}"));
+    };
+    let (domain, remote) = if first == "localhost" {
+        (first, rest)
+    } else if first == LEGACY_DEFAULT_DOMAIN {
+        (DEFAULT_DOMAIN, rest)
+    } else if first.contains(['.', ':']) || first.to_lowercase() != first {
+        (first, rest)
+    } else {
+        (DEFAULT_DOMAIN, name)
+    };
+    if domain == DEFAULT_DOMAIN && !remote.contains('/') {
+        (domain, format!("{OFFICIAL_REPO_PREFIX}{remote}"))
+    } else {
+        (domain, remote.to_string())
+    }
+}
+
+/// A reference split by [`parse_raw`].
+#[derive(Debug)]
+struct RawReference<'a> {
+    domain: Option<&'a str>,
+    path: &'a str,
+    tag: Option<&'a str>,
+    digest: Option<Digest>,
+}
+
+/// distribution/reference's `Parse` (no normalisation): the anchored
+/// `name [":" tag] ["@" digest]` grammar, the domain taken when the first
+/// component is one and the rest is a valid path. Errors are its error
+/// texts, made specific where the cause is known.
+fn parse_raw(s: &str) -> Result<RawReference<'_>, String> {
+    if s.is_empty() {
+        return Err("repository name must have at least one component".into());
+    }
+    match match_reference(s) {
+        Ok(r) => Ok(r),
+        Err(reason) => {
+            let lower = s.to_lowercase();
+            if lower != s && match_reference(&lower).is_ok() {
+                Err("repository name must be lowercase".into())
+            } else {
+                Err(reason)
+            }
+        }
+    }
+}
+
+fn match_reference(s: &str) -> Result<RawReference<'_>, String> {
+    // '@' appears in neither name nor tag: the first one starts the digest.
+    let (rest, digest) = match s.split_once('@') {
+        Some((rest, d)) => {
+            if !is_digest_pattern(d) {
+                return Err(format!("invalid digest {d:?}"));
+            }
+            (rest, Some(Digest::parse(d).map_err(|e| e.to_string())?))
+        }
+        None => (s, None),
+    };
+    // A ':' after the last '/' starts the tag (a port is always followed
+    // by a '/').
+    let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
+    let (name, tag) = match rest[last_slash..].rfind(':') {
+        Some(i) => (&rest[..last_slash + i], Some(&rest[last_slash + i + 1..])),
+        None => (rest, None),
+    };
+    if let Some(t) = tag {
+        if !is_valid_tag(t) {
+            return Err(format!(
+                "invalid tag {t:?} (must match [A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}})"
+            ));
+        }
+    }
+    if name.is_empty() {
+        return Err("repository name must have at least one component".into());
+    }
+    // optional(domain "/") remote-name: the domain if it can be one.
+    let (domain, path) = match name.split_once('/') {
+        Some((d, p)) if is_valid_domain(d) && is_valid_path(p) => (Some(d), p),
+        _ => (None, name),
+    };
+    if !is_valid_path(path) {
+        return Err(match path.split('/').find(|c| !is_valid_path_component(c)) {
+            Some("") => "repository name has an empty path component".into(),
+            Some(c) => format!(
+                "invalid repository path component {c:?} (allowed: lowercase letters, digits and separators '.', '_', '__', '-')"
+            ),
+            None => "invalid reference format".into(),
+        });
+    }
+    if path.len() > NAME_TOTAL_LENGTH_MAX {
+        return Err(format!(
+            "repository name must not be more than {NAME_TOTAL_LENGTH_MAX} characters"
+        ));
+    }
+    Ok(RawReference {
+        domain,
+        path,
+        tag,
+        digest,
+    })
+}
+
+/// path-component ['/' path-component]*
+fn is_valid_path(p: &str) -> bool {
+    p.split('/').all(is_valid_path_component)
+}
+
+/// `[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[[:xdigit:]]{32,}`
+fn is_digest_pattern(d: &str) -> bool {
+    let Some((alg, hex)) = d.split_once(':') else {
+        return false;
+    };
+    let comp_ok = |c: &str| {
+        let b = c.as_bytes();
+        !b.is_empty() && b[0].is_ascii_alphabetic() && b.iter().all(|x| x.is_ascii_alphanumeric())
+    };
+    alg.split(['-', '_', '+', '.']).all(comp_ok)
+        && hex.len() >= 32
+        && hex.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// `[\w][\w.-]{0,127}`
 pub fn is_valid_tag(t: &str) -> bool {
     let b = t.as_bytes();
@@ -388,6 +477,30 @@ mod tests {
         Reference::parse(s)
             .unwrap_or_else(|e| panic!("{s}: {e}"))
             .to_string()
+    }
+
+    /// Found by fuzz/ (target `reference`): the short form of a Docker Hub
+    /// path whose first component looks like a registry named another
+    /// repository when read back.
+    #[test]
+    fn fuzz_familiar_form_reads_back_as_the_same_reference() {
+        for s in [
+            "docker.io/docker.io/library/alpinelibrary/alpine",
+            "docker.io/docker.io/library/alpine",
+            "docker.io/foo.bar/app:1",
+            "docker.io/localhost/app",
+            "docker.io/library/alpine",
+            "busybox",
+            "user/app",
+        ] {
+            for parse in [Reference::parse, Reference::parse_named] {
+                let r = parse(s).unwrap();
+                assert_eq!(parse(&r.familiar()).unwrap(), r, "{s} -> {}", r.familiar());
+                assert_eq!(parse(&r.to_string()).unwrap(), r, "{s}");
+            }
+        }
+        let r = Reference::parse("docker.io/docker.io/library/alpine").unwrap();
+        assert_eq!(r.familiar(), "docker.io/docker.io/library/alpine:latest");
     }
 
     #[test]
@@ -533,7 +646,7 @@ mod tests {
         let e = Reference::parse("Busybox").unwrap_err();
         assert_eq!(
             e.to_string(),
-            "invalid reference format: repository name must be lowercase: \"Busybox\""
+            "invalid reference format: repository name (library/Busybox) must be lowercase: \"Busybox\""
         );
         let e = Reference::parse("docker.io/docker/Docker").unwrap_err();
         assert!(e.to_string().contains("must be lowercase"), "{e}");
@@ -720,6 +833,245 @@ mod tests {
             let r = Reference::parse_named(input).unwrap();
             assert_eq!((r.domain(), r.path()), (domain, path), "{input}");
         }
+    }
+
+    const F: &str = "sha256:ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff";
+
+    // distribution/reference reference_test.go: TestReferenceParse, run
+    // against `Parse` (no normalisation). Each case: input, expected
+    // error text (substring) or (repository name, domain, tag, digest).
+    #[test]
+    fn distribution_reference_parse_table() {
+        let a255 = "a".repeat(255);
+        let a256 = "a".repeat(256);
+        let long_path = format!("{}a", "a/".repeat(127));
+        type Ok4<'a> = (&'a str, &'a str, &'a str, &'a str);
+        let cases: Vec<(String, Result<Ok4, &str>)> = vec![
+            ("test_com".into(), Ok(("test_com", "", "", ""))),
+            ("test.com:tag".into(), Ok(("test.com", "", "tag", ""))),
+            ("test.com:5000".into(), Ok(("test.com", "", "5000", ""))),
+            (
+                "test.com/repo:tag".into(),
+                Ok(("test.com/repo", "test.com", "tag", "")),
+            ),
+            (
+                "test:5000/repo".into(),
+                Ok(("test:5000/repo", "test:5000", "", "")),
+            ),
+            (
+                "test:5000/repo:tag".into(),
+                Ok(("test:5000/repo", "test:5000", "tag", "")),
+            ),
+            (
+                format!("test:5000/repo@{F}"),
+                Ok(("test:5000/repo", "test:5000", "", F)),
+            ),
+            (
+                format!("test:5000/repo:tag@{F}"),
+                Ok(("test:5000/repo", "test:5000", "tag", F)),
+            ),
+            ("".into(), Err("at least one component")),
+            (":justtag".into(), Err("at least one component")),
+            (format!("@{F}"), Err("at least one component")),
+            (
+                "repo@sha256:ffffffffffffffffffffffffffffffffff".into(),
+                Err("sha256"),
+            ),
+            (
+                format!("validname@invaliddigest:{}", &F[7..]),
+                Err("unsupported digest algorithm"),
+            ),
+            (
+                format!("validname@sha512:{}{}", &F[7..], &F[7..]),
+                Err("unsupported digest algorithm"),
+            ),
+            ("Uppercase:tag".into(), Err("must be lowercase")),
+            // distribution's FIXME: "Uppercase" is taken as a domain here.
+            (
+                "Uppercase/lowercase:tag".into(),
+                Ok(("Uppercase/lowercase", "Uppercase", "tag", "")),
+            ),
+            (
+                "test:5000/Uppercase/lowercase:tag".into(),
+                Err("must be lowercase"),
+            ),
+            (
+                "lowercase:Uppercase".into(),
+                Ok(("lowercase", "", "Uppercase", "")),
+            ),
+            (format!("domain/{a256}:tag"), Err("not be more than 255")),
+            (
+                format!("{long_path}:tag-puts-this-over-max"),
+                Ok((long_path.as_str(), "a", "tag-puts-this-over-max", "")),
+            ),
+            (
+                "aa/asdf$$^/aa".into(),
+                Err("invalid repository path component"),
+            ),
+            (
+                "sub-dom1.foo.com/bar/baz/quux".into(),
+                Ok(("sub-dom1.foo.com/bar/baz/quux", "sub-dom1.foo.com", "", "")),
+            ),
+            (
+                "sub-dom1.foo.com/bar/baz/quux:some-long-tag".into(),
+                Ok((
+                    "sub-dom1.foo.com/bar/baz/quux",
+                    "sub-dom1.foo.com",
+                    "some-long-tag",
+                    "",
+                )),
+            ),
+            (
+                "b.gcr.io/test.example.com/my-app:test.example.com".into(),
+                Ok((
+                    "b.gcr.io/test.example.com/my-app",
+                    "b.gcr.io",
+                    "test.example.com",
+                    "",
+                )),
+            ),
+            (
+                "xn--n3h.com/myimage:xn--n3h.com".into(),
+                Ok(("xn--n3h.com/myimage", "xn--n3h.com", "xn--n3h.com", "")),
+            ),
+            (
+                format!("xn--7o8h.com/myimage:xn--7o8h.com@{F}"),
+                Ok(("xn--7o8h.com/myimage", "xn--7o8h.com", "xn--7o8h.com", F)),
+            ),
+            (
+                "foo_bar.com:8080".into(),
+                Ok(("foo_bar.com", "", "8080", "")),
+            ),
+            (
+                "foo/foo_bar.com:8080".into(),
+                Ok(("foo/foo_bar.com", "foo", "8080", "")),
+            ),
+            ("192.168.1.1".into(), Ok(("192.168.1.1", "", "", ""))),
+            ("192.168.1.1:tag".into(), Ok(("192.168.1.1", "", "tag", ""))),
+            (
+                "192.168.1.1:5000".into(),
+                Ok(("192.168.1.1", "", "5000", "")),
+            ),
+            (
+                "192.168.1.1/repo".into(),
+                Ok(("192.168.1.1/repo", "192.168.1.1", "", "")),
+            ),
+            (
+                "192.168.1.1:5000/repo".into(),
+                Ok(("192.168.1.1:5000/repo", "192.168.1.1:5000", "", "")),
+            ),
+            (
+                "192.168.1.1:5000/repo:5050".into(),
+                Ok(("192.168.1.1:5000/repo", "192.168.1.1:5000", "5050", "")),
+            ),
+            ("[2001:db8::1]".into(), Err("")),
+            ("[2001:db8::1]:5000".into(), Err("")),
+            ("[2001:db8::1]:tag".into(), Err("")),
+            (
+                "[2001:db8::1]/repo".into(),
+                Ok(("[2001:db8::1]/repo", "[2001:db8::1]", "", "")),
+            ),
+            (
+                "[2001:db8:1:2:3:4:5:6]/repo:tag".into(),
+                Ok((
+                    "[2001:db8:1:2:3:4:5:6]/repo",
+                    "[2001:db8:1:2:3:4:5:6]",
+                    "tag",
+                    "",
+                )),
+            ),
+            (
+                "[2001:db8::1]:5000/repo".into(),
+                Ok(("[2001:db8::1]:5000/repo", "[2001:db8::1]:5000", "", "")),
+            ),
+            (
+                "[2001:db8::1]:5000/repo:tag".into(),
+                Ok(("[2001:db8::1]:5000/repo", "[2001:db8::1]:5000", "tag", "")),
+            ),
+            (
+                format!("[2001:db8::1]:5000/repo@{F}"),
+                Ok(("[2001:db8::1]:5000/repo", "[2001:db8::1]:5000", "", F)),
+            ),
+            (
+                format!("[2001:db8::1]:5000/repo:tag@{F}"),
+                Ok(("[2001:db8::1]:5000/repo", "[2001:db8::1]:5000", "tag", F)),
+            ),
+            (
+                "[2001:db8::]:5000/repo".into(),
+                Ok(("[2001:db8::]:5000/repo", "[2001:db8::]:5000", "", "")),
+            ),
+            (
+                "[::1]:5000/repo".into(),
+                Ok(("[::1]:5000/repo", "[::1]:5000", "", "")),
+            ),
+            ("[fe80::1%eth0]:5000/repo".into(), Err("")),
+            ("[fe80::1%@invalidzone]:5000/repo".into(), Err("")),
+            (
+                format!("example.com/{a255}:tag"),
+                Ok((
+                    &*Box::leak(format!("example.com/{a255}").into_boxed_str()),
+                    "example.com",
+                    "tag",
+                    "",
+                )),
+            ),
+        ];
+        for (input, want) in cases {
+            let got = parse_raw(&input);
+            match (got, want) {
+                (Ok(r), Ok((repo, domain, tag, digest))) => {
+                    let name = match r.domain {
+                        Some(d) => format!("{d}/{}", r.path),
+                        None => r.path.to_string(),
+                    };
+                    assert_eq!(name, repo, "{input}");
+                    assert_eq!(r.domain.unwrap_or(""), domain, "{input}");
+                    assert_eq!(r.tag.unwrap_or(""), tag, "{input}");
+                    assert_eq!(
+                        r.digest.map(|d| d.to_string()).unwrap_or_default(),
+                        digest,
+                        "{input}"
+                    );
+                }
+                (Err(e), Err(want)) => assert!(e.contains(want), "{input}: {e}"),
+                (got, want) => panic!("{input}: got {got:?}, want {want:?}"),
+            }
+        }
+    }
+
+    // normalize_test.go: ParseNormalizedNamed's lowercase rule and
+    // splitDockerDomain (an uppercase first component is a domain).
+    #[test]
+    fn normalized_uppercase_and_domains() {
+        let e = Reference::parse("UPPER:1").unwrap_err();
+        assert_eq!(
+            e.reason,
+            "repository name (library/UPPER) must be lowercase"
+        );
+        let e = Reference::parse("docker.io/Upper/x").unwrap_err();
+        assert_eq!(e.reason, "repository name (Upper/x) must be lowercase");
+        let e = Reference::parse("localhost:5000/UP").unwrap_err();
+        assert_eq!(e.reason, "repository name (UP) must be lowercase");
+        let e = Reference::parse(&format!("Foo@{D}")).unwrap_err();
+        assert!(e.reason.contains("must be lowercase"), "{e}");
+        // As docker: UPPER/case names a registry host UPPER.
+        let r = Reference::parse("UPPER/case:1").unwrap();
+        assert_eq!(
+            (r.domain(), r.path(), r.tag()),
+            ("UPPER", "case", Some("1"))
+        );
+        let e = Reference::parse("UPPER/Case:1").unwrap_err();
+        assert_eq!(e.reason, "repository name (Case) must be lowercase");
+        let r = Reference::parse("LOCALDOMAIN/fooo/bar").unwrap();
+        assert_eq!((r.domain(), r.path()), ("LOCALDOMAIN", "fooo/bar"));
+        let r = Reference::parse("localhost/fooo").unwrap();
+        assert_eq!((r.domain(), r.path()), ("localhost", "fooo"));
+        // The length limit is on the path; the domain does not count.
+        let long = "a".repeat(255);
+        assert!(Reference::parse(&format!("example.com/{long}")).is_ok());
+        assert!(Reference::parse(&format!("example.com/{long}a")).is_err());
+        assert!(Reference::parse(&"a".repeat(247)).is_ok());
+        assert!(Reference::parse(&"a".repeat(248)).is_err());
     }
 
     #[test]

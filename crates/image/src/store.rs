@@ -228,6 +228,15 @@ impl ContentStore {
         }
     }
 
+    /// Remove the partial download of `digest` (`tmp/partial/<hex>`)
+    /// unless a writer holds it; `Ok(true)` if it went.
+    pub fn discard_partial(&self, digest: &Digest) -> Result<bool> {
+        expire_partial(
+            &self.tmp.join(PARTIAL_DIR).join(digest.hex()),
+            &|_: &fs::Metadata| true,
+        )
+    }
+
     /// Stream `reader` into the store; returns the digest and size.
     pub fn ingest<R: Read>(
         &self,
@@ -242,7 +251,7 @@ impl ContentStore {
     /// Store a byte slice (manifests, configs); returns its digest.
     pub fn ingest_bytes(&self, data: &[u8]) -> Result<Digest> {
         let d = Digest::of_bytes(data);
-        if self.exists(&d) {
+        if self.has(&d, data.len() as u64) {
             return Ok(d);
         }
         let mut w = self.writer(Some(d.clone()), Some(data.len() as u64))?;
@@ -259,6 +268,26 @@ impl ContentStore {
             }
             Err(e) => Err(Error::io(format!("open blob {digest}"), e)),
         }
+    }
+
+    /// Open a blob to be read once through (unpacked), checking on the
+    /// way that it is whole: its bytes are hashed as they are read, and
+    /// [`BlobCheck::verify`], called after, hashes what the reader left
+    /// and compares the digest and size. The cost is the hashing only.
+    pub fn open_verifying(&self, digest: &Digest) -> Result<(VerifyingBlob, BlobCheck)> {
+        let file = self.open(digest)?;
+        let state = std::rc::Rc::new(std::cell::RefCell::new(Hasher::new()));
+        Ok((
+            VerifyingBlob {
+                file,
+                hasher: state.clone(),
+            },
+            BlobCheck {
+                path: self.blob_path(digest),
+                digest: digest.clone(),
+                hasher: state,
+            },
+        ))
     }
 
     /// Read a whole (small) blob, refusing blobs larger than `limit`, and
@@ -288,6 +317,13 @@ impl ContentStore {
     /// Whether a blob is present.
     pub fn exists(&self, digest: &Digest) -> bool {
         self.blob_path(digest).is_file()
+    }
+
+    /// Whether a blob is present with the size its descriptor gives. A
+    /// blob of another size is damaged (its digest fixes its size): the
+    /// caller writes it again, which replaces it.
+    pub fn has(&self, digest: &Digest, size: u64) -> bool {
+        fs::metadata(self.blob_path(digest)).is_ok_and(|m| m.is_file() && m.len() == size)
     }
 
     /// Size of a blob in bytes.
@@ -383,6 +419,56 @@ impl ContentStore {
     }
 }
 
+/// A blob being read through [`ContentStore::open_verifying`].
+pub struct VerifyingBlob {
+    file: File,
+    hasher: std::rc::Rc<std::cell::RefCell<Hasher>>,
+}
+
+impl Read for VerifyingBlob {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.file.read(buf)?;
+        self.hasher.borrow_mut().update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// The check of a [`VerifyingBlob`] once read.
+pub struct BlobCheck {
+    path: PathBuf,
+    digest: Digest,
+    hasher: std::rc::Rc<std::cell::RefCell<Hasher>>,
+}
+
+impl BlobCheck {
+    /// Hash the rest of the blob the reader did not read and compare:
+    /// [`Error::DigestMismatch`] if the blob is damaged.
+    pub fn verify(self) -> Result<()> {
+        let mut h = self.hasher.replace(Hasher::new());
+        let mut f = File::open(&self.path).ctx(|| format!("open {}", self.path.display()))?;
+        f.seek(SeekFrom::Start(h.len()))
+            .ctx(|| format!("seek {}", self.path.display()))?;
+        let mut buf = vec![0u8; 256 << 10];
+        loop {
+            let n = f
+                .read(&mut buf)
+                .ctx(|| format!("read {}", self.path.display()))?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+        }
+        let actual = h.finish();
+        if actual != self.digest {
+            return Err(Error::DigestMismatch {
+                expected: self.digest,
+                actual,
+            });
+        }
+        Ok(())
+    }
+}
+
 /// Remove the partial file at `path` if no writer holds it and, checked
 /// again under its lock, it is still `stale`; `Ok(false)` if it stays.
 fn expire_partial(path: &Path, stale: &dyn Fn(&fs::Metadata) -> bool) -> Result<bool> {
@@ -457,6 +543,11 @@ struct PartialState {
 }
 
 impl BlobWriter {
+    /// The temp (or partial) file being written, for error messages.
+    pub fn path(&self) -> &Path {
+        &self.tmp_path
+    }
+
     /// Bytes written (or replayed) so far.
     pub fn written(&self) -> u64 {
         self.hasher.len()
@@ -595,6 +686,11 @@ impl StagedBlob {
     /// The blob's digest.
     pub fn digest(&self) -> &Digest {
         &self.digest
+    }
+
+    /// The blob's size in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
     }
 
     /// Make the blob's data durable (fdatasync; its writeback was

@@ -117,7 +117,7 @@ mod tests {
                     .unwrap()
                     .contains(&"user.berth.test".to_string()));
             }
-            Err(e) => eprintln!("skipping: user xattrs unsupported here: {e}"),
+            Err(e) => berth_testkit::skip_host(&format!("user xattrs unsupported here: {e}")),
         }
         assert_eq!(lgetxattr(&f, "user.berth.absent").ok().flatten(), None);
     }

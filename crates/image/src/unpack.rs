@@ -701,10 +701,6 @@ mod tests {
     use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
     use tar::{EntryType, Header};
 
-    fn is_root() -> bool {
-        nix::unistd::geteuid().is_root()
-    }
-
     /// Append an entry with a raw (unsanitised) name and link name.
     fn raw(
         b: &mut tar::Builder<Vec<u8>>,
@@ -890,10 +886,7 @@ mod tests {
 
     #[test]
     fn whiteouts_become_overlay_form() {
-        if !is_root() {
-            eprintln!(
-                "skipping whiteouts_become_overlay_form: needs root for mknod and trusted xattrs"
-            );
+        if !berth_testkit::require_root("mknod and trusted xattrs") {
             return;
         }
         let data = tar_of(|b| {
@@ -1032,8 +1025,7 @@ mod tests {
 
     #[test]
     fn ownership_devices_and_xattrs() {
-        if !is_root() {
-            eprintln!("skipping ownership_devices_and_xattrs: needs root");
+        if !berth_testkit::require_root("chown, mknod and xattrs") {
             return;
         }
         let mut b = tar::Builder::new(Vec::new());

@@ -82,12 +82,15 @@ impl CapSets {
             .map_err(|e| Error::msg(format!("process.capabilities.effective: {e}")))?;
         if !self.ambient.is_empty() {
             caps::clear(None, CapSet::Ambient).ok();
+            // The kernel raises an ambient capability only if it is both
+            // permitted and inheritable; `runc spec` lists ambient ones
+            // without inheritable. runc and crun go on past such a one.
             for c in keep(&self.ambient) {
-                caps::raise(None, CapSet::Ambient, c).map_err(|e| {
-                    Error::msg(format!(
+                if let Err(e) = caps::raise(None, CapSet::Ambient, c) {
+                    crate::log::warn(&format!(
                         "process.capabilities.ambient: cannot raise {c}: {e}"
-                    ))
-                })?;
+                    ));
+                }
             }
         }
         Ok(())

@@ -278,6 +278,23 @@ fn validate_process_in(p: &Process, file: &str) -> Result<()> {
     if p.args().as_ref().map_or(true, |a| a.is_empty()) && p.command_line().is_none() {
         return err("process.args", "must not be empty");
     }
+    // setresuid(2)/setresgid(2) read -1 as "unchanged": the process would
+    // keep the runtime's (root) ids.
+    let u = p.user();
+    let ids = [("process.user.uid", u.uid()), ("process.user.gid", u.gid())];
+    let extra = u
+        .additional_gids()
+        .iter()
+        .flatten()
+        .map(|g| ("process.user.additionalGids", *g));
+    for (field, id) in ids.into_iter().chain(extra) {
+        if id == u32::MAX {
+            return err(
+                field,
+                &format!("{id} is not a valid id (it means \"unchanged\" to the kernel)"),
+            );
+        }
+    }
     for (i, e) in p.env().iter().flatten().enumerate() {
         if !e.contains('=') {
             return err(

@@ -64,7 +64,8 @@ pub fn create(opts: CreateOptions) -> Result<ContainerState> {
             "true, but no --console-socket was given",
         ));
     }
-    std::fs::create_dir_all(&opts.root)
+    std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
+        .create(&opts.root)
         .ctx(|| format!("cannot create state root {}", opts.root.display()))?;
     let dir = ContainerState::dir(&opts.root, &opts.id);
     match std::fs::create_dir(&dir) {
@@ -680,7 +681,7 @@ fn init_main(ctx: &ChildContext, ch: &Channel) -> Result<()> {
         // Best effort, as runc: some kernels or seccomp policies refuse keyrings.
         let _ = sys::join_session_keyring(&format!("_ses.{}", ctx.id));
     }
-    let prep = process::prepare(&process)?;
+    let prep = process::prepare(&process, ctx.preserve_fds)?;
     let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().clone());
     let notify = notify_sock.map(|sock| process::NotifyTarget {
         sock,
@@ -760,7 +761,7 @@ pub fn setup_console(
     bind_console: bool,
 ) -> Result<()> {
     let sock = console.ok_or_else(|| Error::msg("process.terminal: no console socket"))?;
-    let (master, slave_path) = sys::open_pty(Path::new("/dev/pts/ptmx"))
+    let (master, _slave_path) = sys::open_pty(Path::new("/dev/pts/ptmx"))
         .or_else(|_| sys::open_pty(Path::new("/dev/ptmx")))
         .ctx(|| "process.terminal: cannot open /dev/ptmx")?;
     let slave = sys::open_pty_peer(master.as_raw_fd())
@@ -783,10 +784,28 @@ pub fn setup_console(
             0,
         )
         .ctx(|| "open /")?;
-        let t = rootfs::create_file_in_root(root.as_raw_fd(), Path::new("/dev/console"))
+        rootfs::create_file_in_root(root.as_raw_fd(), Path::new("/dev/console"))
             .ctx(|| "create /dev/console")?;
+        let t = rootfs::open_in_root(
+            root.as_raw_fd(),
+            Path::new("/dev/console"),
+            libc::O_PATH | libc::O_NOFOLLOW,
+        )
+        .ctx(|| "open /dev/console")?;
+        // CVE-2025-52565: the bind goes from our pty fd onto the file we
+        // hold, and only onto a plain file or device node: never through a
+        // path (or a link) that the container can swap meanwhile.
+        let kind = nix::sys::stat::fstat(&t)
+            .ctx(|| "stat /dev/console")?
+            .st_mode
+            & libc::S_IFMT;
+        if kind != libc::S_IFREG && kind != libc::S_IFCHR {
+            return Err(Error::msg(
+                "process.terminal: /dev/console in the container is not a file or a device",
+            ));
+        }
         nix::mount::mount(
-            Some(&slave_path),
+            Some(Path::new(&format!("/proc/self/fd/{}", slave.as_raw_fd()))),
             Path::new(&format!("/proc/self/fd/{}", t.as_raw_fd())),
             None::<&str>,
             nix::mount::MsFlags::MS_BIND,

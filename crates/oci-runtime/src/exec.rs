@@ -76,12 +76,17 @@ pub fn exec(opts: ExecOptions) -> Result<i32> {
         }
     }
     parent_ch.send(&Msg::Go)?;
+    // The intermediate process sends the pid and exits; the process itself
+    // sends Ready. They share the channel and race: under load Ready can
+    // arrive first, so read until both are in.
     let mut pid = 0;
-    loop {
-        match parent_ch.recv() {
-            Ok(Some(Msg::Pid(p))) => pid = p,
-            Ok(Some(Msg::Ready)) => break,
-            Ok(Some(Msg::Error(e))) => {
+    let mut ready = false;
+    while pid == 0 || !ready {
+        let got = parent_ch.recv();
+        match got {
+            Ok(Some(Msg::Pid(p))) if p > 0 => pid = p,
+            Ok(Some(Msg::Ready)) => ready = true,
+            _ => {
                 fail(
                     &[pid, child]
                         .iter()
@@ -89,17 +94,11 @@ pub fn exec(opts: ExecOptions) -> Result<i32> {
                         .filter(|p| *p > 0)
                         .collect::<Vec<_>>(),
                 );
-                return Err(Error::Msg(e));
-            }
-            Ok(_) | Err(_) => {
-                fail(
-                    &[pid, child]
-                        .iter()
-                        .copied()
-                        .filter(|p| *p > 0)
-                        .collect::<Vec<_>>(),
-                );
-                return Err(Error::msg("exec: the process exited during setup"));
+                return Err(match got {
+                    Ok(Some(Msg::Error(e))) => Error::Msg(e),
+                    Err(e) => e,
+                    _ => Error::msg("exec: the process exited during setup"),
+                });
             }
         }
     }
@@ -177,7 +176,7 @@ fn exec_child(st: &ContainerState, opts: &ExecOptions, ch: &Channel) -> Result<(
         setup_console(opts.console.as_ref(), &opts.process, false)?;
     }
     let _ = nix::unistd::chdir(Path::new("/"));
-    let prep = process::prepare(&opts.process)?;
+    let prep = process::prepare(&opts.process, opts.preserve_fds)?;
     let seccomp = st.config.linux().as_ref().and_then(|l| l.seccomp().clone());
     let notify = notify_sock.map(|sock| process::NotifyTarget {
         sock,

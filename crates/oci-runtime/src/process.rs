@@ -80,7 +80,11 @@ fn home_for(uid: u32) -> String {
 
 /// Applies what must happen while still privileged and checks the command.
 /// Runs inside the container's root, before `start`.
-pub fn prepare(p: &Process) -> Result<Prepared> {
+pub fn prepare(p: &Process, preserve_fds: u32) -> Result<Prepared> {
+    // No descriptor of the runtime's is inherited by the process: all but
+    // stdio and the preserved ones are close-on-exec from here on, before
+    // the chdir, as runc 1.1.12 does (CVE-2024-21626).
+    sys::cloexec_from(3 + preserve_fds).ctx(|| "close_range")?;
     // cwd: created if missing, as runc does.
     let cwd = p.cwd();
     if nix::unistd::chdir(cwd).is_err() {
@@ -88,6 +92,15 @@ pub fn prepare(p: &Process) -> Result<Prepared> {
             .ctx(|| format!("process.cwd: cannot create {}", cwd.display()))?;
         nix::unistd::chdir(cwd)
             .ctx(|| format!("process.cwd: cannot chdir to {}", cwd.display()))?;
+    }
+    // A cwd reached through a magic link (/proc/self/fd/N of a descriptor
+    // still open here) can be a directory outside the container's root
+    // (CVE-2024-21626); no descriptor survives the exec (see `exec`).
+    if !sys::cwd_in_root() {
+        return Err(Error::msg(format!(
+            "process.cwd: {} is outside the container's root filesystem",
+            cwd.display()
+        )));
     }
     let mut env: Vec<String> = p.env().clone().unwrap_or_default();
     if !env.iter().any(|e| e.starts_with("HOME=")) {

@@ -12,7 +12,7 @@ use crate::sys;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceType, Mount, Spec};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 
 /// What the mount setup needs besides the spec.
@@ -288,6 +288,117 @@ pub fn mount_all(ctx: &RootfsContext) -> Result<()> {
     Ok(())
 }
 
+/// Files under /proc that may be bind-mounted over (those lxcfs emulates),
+/// as runc allows.
+const PROC_FILES_ALLOWED: &[&str] = &[
+    "/proc/cpuinfo",
+    "/proc/diskstats",
+    "/proc/meminfo",
+    "/proc/stat",
+    "/proc/swaps",
+    "/proc/uptime",
+    "/proc/loadavg",
+    "/proc/slabinfo",
+    "/proc/net/dev",
+    "/proc/sys/kernel/ns_last_pid",
+    "/proc/sys/crypto/fips_enabled",
+];
+
+/// Where `path` lands inside `root` (securejoin's semantics): symlinks are
+/// followed inside the root, from the first missing component on the rest
+/// is taken as it is. Nothing is created.
+fn resolve_in_root(root: RawFd, path: &Path) -> PathBuf {
+    use std::collections::VecDeque;
+    let mut todo: VecDeque<std::ffi::OsString> = rel(path)
+        .components()
+        .map(|c| c.as_os_str().to_os_string())
+        .collect();
+    let mut cur = PathBuf::new();
+    let mut links = 0;
+    let mut missing = false;
+    while let Some(name) = todo.pop_front() {
+        if name == ".." {
+            cur.pop();
+            continue;
+        }
+        if name == "." {
+            continue;
+        }
+        if !missing {
+            let target = open_in_root(root, &cur, libc::O_PATH | libc::O_DIRECTORY)
+                .ok()
+                .and_then(|dir| nix::fcntl::readlinkat(&dir, name.as_os_str()).ok());
+            match target {
+                Some(t) if links < 40 => {
+                    links += 1;
+                    let t = Path::new(&t);
+                    if t.is_absolute() {
+                        cur = PathBuf::new();
+                    }
+                    for c in rel(t).components().rev() {
+                        todo.push_front(c.as_os_str().to_os_string());
+                    }
+                    continue;
+                }
+                _ => {
+                    missing = open_in_root(root, &cur.join(&name), libc::O_PATH).is_err();
+                }
+            }
+        }
+        cur.push(&name);
+    }
+    Path::new("/").join(cur)
+}
+
+/// The path inside the rootfs of a descriptor opened in it.
+fn path_in_root(root: RawFd, fd: &OwnedFd) -> Option<PathBuf> {
+    let r = std::fs::read_link(format!("/proc/self/fd/{root}")).ok()?;
+    let p = std::fs::read_link(fd_path(fd)).ok()?;
+    p.strip_prefix(&r).ok().map(|x| Path::new("/").join(x))
+}
+
+/// runc's checkProcMount, on the destination resolved inside the rootfs
+/// (so a symlink in the image or swapped in cannot lead there): nothing is
+/// mounted under /proc but a proc mount (or a bind of a procfs) on /proc
+/// itself and binds over the files lxcfs emulates. A mount there would hide
+/// or fake the kernel's files the runtime and the process rely on
+/// (CVE-2019-16884, CVE-2019-19921).
+fn check_proc_mount(in_root: &Path, typ: &str, bind_src: Option<&Path>) -> Result<()> {
+    let Ok(below) = in_root.strip_prefix("/proc") else {
+        return Ok(());
+    };
+    if below.as_os_str().is_empty() {
+        let procfs = |p: &Path| {
+            nix::sys::statfs::statfs(p)
+                .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC)
+        };
+        if typ == "proc" || bind_src.is_some_and(procfs) {
+            return Ok(());
+        }
+        return Err(Error::msg(format!(
+            "{} cannot be mounted because it is not of type proc",
+            in_root.display()
+        )));
+    }
+    if PROC_FILES_ALLOWED.iter().any(|p| Path::new(p) == in_root) {
+        return Ok(());
+    }
+    Err(Error::msg(format!(
+        "{} cannot be mounted because it is inside /proc",
+        in_root.display()
+    )))
+}
+
+/// [`check_proc_mount`] on the target a mount is about to cover.
+fn check_proc_target(root: RawFd, target: &OwnedFd, typ: &str, src: Option<&Path>) -> Result<()> {
+    match path_in_root(root, target) {
+        Some(p) => check_proc_mount(&p, typ, src),
+        None => Err(Error::msg(
+            "cannot tell where the mount point is in the rootfs",
+        )),
+    }
+}
+
 fn mount_one(ctx: &RootfsContext, root: RawFd, m: &Mount, index: usize) -> Result<()> {
     let typ = m.typ().as_deref().unwrap_or("");
     let opts = mountopts::parse(
@@ -295,6 +406,19 @@ fn mount_one(ctx: &RootfsContext, root: RawFd, m: &Mount, index: usize) -> Resul
         Some(typ).filter(|t| !t.is_empty()),
     );
     let dest = m.destination();
+    let bind_src = m.source().as_ref().filter(|_| opts.bind).map(|s| {
+        if s.is_absolute() {
+            s.clone()
+        } else {
+            ctx.bundle.join(s)
+        }
+    });
+    // proc and sysfs are the kernel's own; everything else is checked
+    // before a mount point is made and again on the one mounted over.
+    let check_proc = !matches!(typ, "proc" | "sysfs");
+    if check_proc {
+        check_proc_mount(&resolve_in_root(root, dest), typ, bind_src.as_deref())?;
+    }
     if typ == "cgroup" || typ == "cgroup2" {
         (ctx.join_cgroup)()?;
         return mount_cgroup(ctx, root, dest, &opts);
@@ -311,6 +435,7 @@ fn mount_one(ctx: &RootfsContext, root: RawFd, m: &Mount, index: usize) -> Resul
             create_file_in_root(root, dest)
         }
         .ctx(|| format!("cannot create mount point {}", dest.display()))?;
+        check_proc_target(root, &target, typ, bind_src.as_deref())?;
         sys::move_mount_fd(im.tree.as_raw_fd(), target.as_raw_fd())
             .ctx(|| "move_mount of the id-mapped mount")?;
         let target =
@@ -345,6 +470,7 @@ fn mount_one(ctx: &RootfsContext, root: RawFd, m: &Mount, index: usize) -> Resul
             create_file_in_root(root, dest)
         }
         .ctx(|| format!("cannot create mount point {}", dest.display()))?;
+        check_proc_target(root, &target, typ, Some(&src))?;
         let tp = fd_path(&target);
         let mut flags = MsFlags::MS_BIND;
         if opts.recursive {
@@ -371,6 +497,9 @@ fn mount_one(ctx: &RootfsContext, root: RawFd, m: &Mount, index: usize) -> Resul
     }
     let target = mkdir_all_in_root(root, dest, 0o755)
         .ctx(|| format!("cannot create mount point {}", dest.display()))?;
+    if check_proc {
+        check_proc_target(root, &target, typ, None)?;
+    }
     let tp = fd_path(&target);
     let src = m
         .source()
@@ -419,7 +548,9 @@ fn mount_one(ctx: &RootfsContext, root: RawFd, m: &Mount, index: usize) -> Resul
         open_in_root(root, dest, libc::O_PATH).ctx(|| format!("reopen {}", dest.display()))?;
     let tp = fd_path(&target);
     if let Some(old) = old {
-        copy_up(&fd_path(&old), &tp).ctx(|| format!("tmpcopyup into {}", dest.display()))?;
+        let new = open_in_root(root, dest, libc::O_RDONLY | libc::O_DIRECTORY)
+            .ctx(|| format!("reopen {}", dest.display()))?;
+        copy_up(&old, &new).ctx(|| format!("tmpcopyup into {}", dest.display()))?;
     }
     apply_propagation(&tp, &opts)
 }
@@ -442,27 +573,72 @@ fn apply_propagation(target: &Path, opts: &MountOptions) -> Result<()> {
     Ok(())
 }
 
-/// Copies a directory tree (used by `tmpcopyup`).
-fn copy_up(from: &Path, to: &Path) -> std::io::Result<()> {
-    for e in std::fs::read_dir(from)? {
-        let e = e?;
-        let src = e.path();
-        let dst = to.join(e.file_name());
-        let md = std::fs::symlink_metadata(&src)?;
-        if md.file_type().is_symlink() {
-            std::os::unix::fs::symlink(std::fs::read_link(&src)?, &dst)?;
-        } else if md.is_dir() {
-            std::fs::create_dir(&dst)?;
-            std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(md.mode() & 0o7777))?;
-            copy_up(&src, &dst)?;
-        } else if md.is_file() {
-            std::fs::copy(&src, &dst)?;
+/// Copies the tree of the directory `from` into the directory `to` (for
+/// `tmpcopyup`), by descriptors: each entry is reached from its parent's
+/// descriptor without following a symlink, so a name swapped for one (by a
+/// process sharing that directory) is copied as the link, never followed:
+/// the runtime's root is still the host's here.
+fn copy_up(from: &OwnedFd, to: &OwnedFd) -> std::io::Result<()> {
+    use nix::fcntl::{openat, OFlag};
+    use nix::sys::stat::{fchmod, fstat, fstatat, mkdirat, Mode, SFlag};
+    use nix::unistd::{fchown, fchownat, Gid, Uid};
+    let nofollow = nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW;
+    let owner = |st: &libc::stat| {
+        (
+            Some(Uid::from_raw(st.st_uid)),
+            Some(Gid::from_raw(st.st_gid)),
+        )
+    };
+    let mode = |st: &libc::stat| Mode::from_bits_truncate(st.st_mode & 0o7777);
+    let kind = |st: &libc::stat| SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits());
+    // Listing through the descriptor's link names that directory, no path.
+    for e in std::fs::read_dir(fd_path(from))? {
+        let name = e?.file_name();
+        let st = fstatat(from, name.as_os_str(), nofollow)?;
+        match kind(&st) {
+            SFlag::S_IFLNK => {
+                let t = nix::fcntl::readlinkat(from, name.as_os_str())?;
+                nix::unistd::symlinkat(t.as_os_str(), to, name.as_os_str())?;
+                let (u, g) = owner(&st);
+                let _ = fchownat(to, name.as_os_str(), u, g, nofollow);
+            }
+            SFlag::S_IFDIR => {
+                mkdirat(to, name.as_os_str(), Mode::from_bits_truncate(0o700))?;
+                let flags =
+                    OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+                let s = openat(from, name.as_os_str(), flags, Mode::empty())?;
+                let d = openat(to, name.as_os_str(), flags, Mode::empty())?;
+                copy_up(&s, &d)?;
+            }
+            SFlag::S_IFREG => {
+                // Opened O_PATH and checked before reading: a FIFO or a
+                // device node swapped in is not opened.
+                let p = OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+                let s = openat(from, name.as_os_str(), p, Mode::empty())?;
+                let st = fstat(&s)?;
+                if kind(&st) != SFlag::S_IFREG {
+                    continue;
+                }
+                let mut src = std::fs::File::open(fd_path(&s))?;
+                let w = OFlag::O_WRONLY
+                    | OFlag::O_CREAT
+                    | OFlag::O_EXCL
+                    | OFlag::O_NOFOLLOW
+                    | OFlag::O_CLOEXEC;
+                let d = openat(to, name.as_os_str(), w, Mode::from_bits_truncate(0o600))?;
+                let mut dst = std::fs::File::from(d);
+                std::io::copy(&mut src, &mut dst)?;
+                let (u, g) = owner(&st);
+                let _ = fchown(&dst, u, g);
+                fchmod(&dst, mode(&st))?;
+            }
+            _ => {}
         }
-        let _ = std::os::unix::fs::lchown(&dst, Some(md.uid()), Some(md.gid()));
     }
-    let md = std::fs::metadata(from)?;
-    std::fs::set_permissions(to, std::fs::Permissions::from_mode(md.mode() & 0o7777))?;
-    let _ = std::os::unix::fs::chown(to, Some(md.uid()), Some(md.gid()));
+    let st = fstat(from)?;
+    let (u, g) = owner(&st);
+    let _ = fchown(to, u, g);
+    fchmod(to, mode(&st))?;
     Ok(())
 }
 
@@ -745,8 +921,8 @@ pub fn pivot(rootfs: &Path, no_pivot: bool) -> Result<()> {
 pub fn finish(spec: &Spec) -> Result<()> {
     let linux = spec.linux().clone().unwrap_or_default();
     for (k, v) in linux.sysctl().iter().flatten() {
-        let p = PathBuf::from("/proc/sys").join(k.replace('.', "/"));
-        std::fs::write(&p, v).ctx(|| format!("linux.sysctl: cannot set {k}={v}"))?;
+        write_proc(&format!("sys/{}", k.replace('.', "/")), v)
+            .ctx(|| format!("linux.sysctl: cannot set {k}={v}"))?;
     }
     for p in linux.masked_paths().iter().flatten() {
         mask_path(Path::new(p)).map_err(|e| Error::msg(format!("linux.maskedPaths: {p}: {e}")))?;
@@ -793,8 +969,61 @@ fn open_existing(p: &Path) -> Result<Option<(OwnedFd, OwnedFd)>> {
     }
 }
 
+/// Writes `value` to `/proc/<rel>` of the procfs mounted at the container's
+/// /proc, never through anything mounted over or linked from it: a mount
+/// raced onto a /proc file (CVE-2025-52881) would redirect the write, e.g.
+/// to /proc/sysrq-trigger or a host file.
+fn write_proc(rel: &str, value: &str) -> std::io::Result<()> {
+    const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+    let proc = sys::openat2(
+        libc::AT_FDCWD,
+        Path::new("/proc"),
+        libc::O_PATH | libc::O_DIRECTORY,
+        0,
+        sys::RESOLVE_NO_SYMLINKS,
+    )?;
+    let f = sys::openat2(
+        proc.as_raw_fd(),
+        Path::new(rel),
+        libc::O_WRONLY | libc::O_NOFOLLOW,
+        0,
+        sys::RESOLVE_NO_XDEV | sys::RESOLVE_NO_MAGICLINKS | sys::RESOLVE_NO_SYMLINKS,
+    )
+    .map_err(|e| match e.raw_os_error() {
+        Some(libc::EXDEV) | Some(libc::ELOOP) => std::io::Error::other(format!(
+            "/proc/{rel} is not procfs's own file (a mount or a link is in its path)"
+        )),
+        _ => e,
+    })?;
+    if nix::sys::statfs::fstatfs(&f)?.filesystem_type().0 as i64 != PROC_SUPER_MAGIC {
+        return Err(std::io::Error::other(format!(
+            "/proc/{rel} is not on procfs"
+        )));
+    }
+    std::io::Write::write_all(&mut std::fs::File::from(f), value.as_bytes())
+}
+
+/// The container's /dev/null, which masks files: it must be the null
+/// device itself, not a link to or a bind of anything else (CVE-2025-31133:
+/// a /dev/null replaced by a symlink unmasked, e.g., core_pattern).
+fn null_device(root: &OwnedFd) -> std::io::Result<OwnedFd> {
+    let fd = open_in_root(
+        root.as_raw_fd(),
+        Path::new("/dev/null"),
+        libc::O_PATH | libc::O_NOFOLLOW,
+    )?;
+    let st = nix::sys::stat::fstat(&fd)?;
+    let is_char = st.st_mode & libc::S_IFMT == libc::S_IFCHR;
+    if !is_char || st.st_rdev != libc::makedev(1, 3) {
+        return Err(std::io::Error::other(
+            "/dev/null in the container is not the null device (char 1:3)",
+        ));
+    }
+    Ok(fd)
+}
+
 fn mask_path(p: &Path) -> Result<()> {
-    let Some((_root, fd)) = open_existing(p)? else {
+    let Some((root, fd)) = open_existing(p)? else {
         return Ok(());
     };
     let tp = fd_path(&fd);
@@ -809,14 +1038,8 @@ fn mask_path(p: &Path) -> Result<()> {
         )
         .ctx(|| "mount tmpfs")
     } else {
-        mnt(
-            Some(Path::new("/dev/null")),
-            &tp,
-            None,
-            MsFlags::MS_BIND,
-            None,
-        )
-        .ctx(|| "bind /dev/null")
+        let null = null_device(&root).ctx(|| "open /dev/null")?;
+        mnt(Some(&fd_path(&null)), &tp, None, MsFlags::MS_BIND, None).ctx(|| "bind /dev/null")
     }
 }
 
@@ -885,5 +1108,68 @@ mod tests {
         assert!(root.join("z").is_dir());
         assert!(root.join("w").is_dir());
         assert!(!d.path().join("w").exists());
+    }
+
+    fn dir_fd(p: &Path) -> OwnedFd {
+        sys::openat2(
+            libc::AT_FDCWD,
+            p,
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            0,
+            0,
+        )
+        .unwrap()
+    }
+
+    /// tmpcopyup copies links as links and, while a racer swaps a file of
+    /// the source for a symlink to a host file, never copies the host
+    /// file's content (the runtime's root is still the host's then).
+    #[test]
+    fn tmpcopyup_does_not_follow_swapped_links() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+        let d = tempfile::tempdir().unwrap();
+        let (from, secret) = (d.path().join("from"), d.path().join("secret"));
+        std::fs::create_dir_all(from.join("sub")).unwrap();
+        std::fs::write(from.join("sub/f"), "image").unwrap();
+        std::fs::set_permissions(from.join("sub"), PermissionsExt::from_mode(0o750)).unwrap();
+        std::os::unix::fs::symlink(&secret, from.join("link")).unwrap();
+        std::fs::write(&secret, "host secret").unwrap();
+        let to = d.path().join("to0");
+        std::fs::create_dir(&to).unwrap();
+        copy_up(&dir_fd(&from), &dir_fd(&to)).unwrap();
+        assert_eq!(std::fs::read_to_string(to.join("sub/f")).unwrap(), "image");
+        assert_eq!(std::fs::read_link(to.join("link")).unwrap(), secret);
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(
+            std::fs::metadata(to.join("sub")).unwrap().mode() & 0o7777,
+            0o750
+        );
+
+        let stop = Arc::new(AtomicBool::new(false));
+        let racer = {
+            let (stop, from, secret) = (stop.clone(), from.clone(), secret.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let _ = std::fs::write(from.join("f.new"), "image");
+                    let _ = std::fs::rename(from.join("f.new"), from.join("f"));
+                    let _ = std::os::unix::fs::symlink(&secret, from.join("f.lnk"));
+                    let _ = std::fs::rename(from.join("f.lnk"), from.join("f"));
+                }
+            })
+        };
+        for i in 1..1500 {
+            let to = d.path().join(format!("to{i}"));
+            std::fs::create_dir(&to).unwrap();
+            let _ = copy_up(&dir_fd(&from), &dir_fd(&to));
+            if let Ok(m) = std::fs::symlink_metadata(to.join("f")) {
+                if m.is_file() {
+                    let c = std::fs::read_to_string(to.join("f")).unwrap();
+                    assert_ne!(c, "host secret", "a swapped link was followed");
+                }
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        racer.join().unwrap();
     }
 }

@@ -8,6 +8,11 @@
 //! container's process then installs that program with seccomp(2).
 //! Profiles with SCMP_ACT_NOTIFY keep the libseccomp path (the listener fd
 //! comes from it).
+//!
+//! As runc does, the program starts with a stub that answers ENOSYS for
+//! syscalls numbered above the largest one the profile names, so that a C
+//! library newer than the profile (or than libseccomp) falls back from new
+//! calls instead of failing with the default EPERM.
 
 use crate::error::{Error, Result};
 use libseccomp::{
@@ -173,6 +178,10 @@ fn filter_flags(s: &LinuxSeccomp) -> u32 {
         .fold(0, |a, b| a | b)
 }
 
+/// Changes when [`compile`] makes different programs from the same
+/// profile, so that older cached programs are not used.
+const PROGRAM_FORMAT: &str = "program 2 (enosys stub)";
+
 /// What the compiled program depends on besides the profile.
 fn environment() -> String {
     let v = libseccomp::ScmpVersion::current()
@@ -180,7 +189,7 @@ fn environment() -> String {
         .unwrap_or_default();
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     format!(
-        "libseccomp {v} api {} kernel {release} arch {}",
+        "{PROGRAM_FORMAT} libseccomp {v} api {} kernel {release} arch {}",
         libseccomp::get_api(),
         std::env::consts::ARCH
     )
@@ -207,15 +216,7 @@ pub fn prepare(s: &LinuxSeccomp, cache_dir: Option<&Path>) -> Result<()> {
     let bpf = match cached.as_ref().and_then(|p| std::fs::read(p).ok()) {
         Some(b) if !b.is_empty() && b.len() % 8 == 0 => b,
         _ => {
-            let ctx = build(s)?;
-            let mut f = scratch_file()?;
-            ctx.export_bpf(&f).map_err(|x| {
-                Error::msg(format!("linux.seccomp: cannot compile the filter: {x}"))
-            })?;
-            let mut b = Vec::new();
-            f.rewind()
-                .and_then(|_| f.read_to_end(&mut b))
-                .map_err(|x| Error::msg(format!("linux.seccomp: {x}")))?;
+            let b = compile(s)?;
             if let (Some(d), Some(p)) = (cache_dir, cached.as_ref()) {
                 // Best effort: a cache that cannot be written costs time only.
                 let _ = store(d, p, &b);
@@ -229,6 +230,186 @@ pub fn prepare(s: &LinuxSeccomp, cache_dir: Option<&Path>) -> Result<()> {
         flags: filter_flags(s),
     });
     Ok(())
+}
+
+/// Compiles `s` to classic BPF (`sock_filter` records, 8 bytes each), the
+/// program [`load`] installs: libseccomp's filter behind runc's -ENOSYS
+/// stub ([`enosys_stub`]).
+pub fn compile(s: &LinuxSeccomp) -> Result<Vec<u8>> {
+    let ctx = build(s)?;
+    let mut f = scratch_file()?;
+    ctx.export_bpf(&f)
+        .map_err(|x| Error::msg(format!("linux.seccomp: cannot compile the filter: {x}")))?;
+    let mut b = Vec::new();
+    f.rewind()
+        .and_then(|_| f.read_to_end(&mut b))
+        .map_err(|x| Error::msg(format!("linux.seccomp: {x}")))?;
+    let mut out = enosys_stub(s)?;
+    if out.len() / 8 + b.len() / 8 > BPF_MAXINSNS {
+        // Too long with the stub: the filter alone, as libseccomp made it.
+        out.clear();
+    }
+    out.extend_from_slice(&b);
+    Ok(out)
+}
+
+/// The kernel's limit on a filter's length.
+const BPF_MAXINSNS: usize = 4096;
+const X32_SYSCALL_BIT: u32 = 0x4000_0000;
+const RET_ENOSYS: u32 = 0x0005_0000 | libc::ENOSYS as u32;
+
+/// The kernel's AUDIT_ARCH_* value of a libseccomp architecture (x32 shares
+/// x86_64's, its syscalls have [`X32_SYSCALL_BIT`] set).
+fn audit_arch(a: ScmpArch) -> Option<u32> {
+    Some(match a {
+        ScmpArch::X86 => 0x4000_0003,
+        ScmpArch::X8664 | ScmpArch::X32 => 0xc000_003e,
+        ScmpArch::Arm => 0x4000_0028,
+        ScmpArch::Aarch64 => 0xc000_00b7,
+        ScmpArch::Mips => 0x0000_0008,
+        ScmpArch::Mips64 => 0x8000_0008,
+        ScmpArch::Mips64N32 => 0xa000_0008,
+        ScmpArch::Mipsel => 0x4000_0008,
+        ScmpArch::Mipsel64 => 0xc000_0008,
+        ScmpArch::Mipsel64N32 => 0xe000_0008,
+        ScmpArch::Ppc => 0x0000_0014,
+        ScmpArch::Ppc64 => 0x8000_0015,
+        ScmpArch::Ppc64Le => 0xc000_0015,
+        ScmpArch::S390 => 0x0000_0016,
+        ScmpArch::S390X => 0x8000_0016,
+        ScmpArch::Riscv64 => 0xc000_00f3,
+        ScmpArch::Loongarch64 => 0xc000_0102,
+        _ => return None,
+    })
+}
+
+/// A jump target in the stub: a fixed skip, the ENOSYS return, or the
+/// first instruction of libseccomp's filter.
+#[derive(Clone, Copy)]
+enum To {
+    Skip(u8),
+    Enosys,
+    Filter,
+}
+
+/// runc's -ENOSYS stub (libcontainer/seccomp/patchbpf): for each
+/// architecture of the profile, a syscall numbered above the largest one the
+/// profile names (that this libseccomp knows) returns ENOSYS instead of the
+/// default action. Syscalls newer than the profile (or than libseccomp) then
+/// look unimplemented, and the C library falls back to the old ones (clone3,
+/// fchmodat2, ...) instead of failing with EPERM. Nothing when the default
+/// action allows, or already answers ENOSYS.
+fn enosys_stub(s: &LinuxSeccomp) -> Result<Vec<u8>> {
+    let default_enosys = s.default_action() == LinuxSeccompAction::ScmpActErrno
+        && s.default_errno_ret() == Some(libc::ENOSYS as u32);
+    if default_enosys
+        || matches!(
+            s.default_action(),
+            LinuxSeccompAction::ScmpActAllow
+                | LinuxSeccompAction::ScmpActLog
+                | LinuxSeccompAction::ScmpActTrace
+        )
+    {
+        return Ok(Vec::new());
+    }
+    let mut arches = vec![ScmpArch::native()];
+    for a in s.architectures().iter().flatten() {
+        let name = serde_json::to_value(a)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default();
+        match ScmpArch::from_str(&name) {
+            Ok(a) if !arches.contains(&a) => arches.push(a),
+            Ok(_) => {}
+            Err(_) => {
+                return Err(Error::msg(format!(
+                    "linux.seccomp.architectures: unknown {name}"
+                )))
+            }
+        }
+    }
+    // audit arch -> [(libseccomp arch, largest syscall number)]
+    let mut last: Vec<(u32, Vec<(ScmpArch, u32)>)> = Vec::new();
+    for arch in arches {
+        let Some(audit) = audit_arch(arch) else {
+            continue;
+        };
+        let largest = s
+            .syscalls()
+            .iter()
+            .flatten()
+            .flat_map(|r| r.names())
+            .filter_map(|n| ScmpSyscall::from_name_by_arch(n, arch).ok())
+            .map(|n| n.as_raw_syscall())
+            .filter(|n| *n > 0)
+            .max();
+        let Some(largest) = largest else { continue };
+        match last.iter_mut().find(|(a, _)| *a == audit) {
+            Some((_, v)) => v.push((arch, largest as u32)),
+            None => last.push((audit, vec![(arch, largest as u32)])),
+        }
+    }
+    const LD_ARCH: (u16, u32) = (0x20, 4); // ld [4]: seccomp_data.arch
+    const LD_NR: (u16, u32) = (0x20, 0); // ld [0]: seccomp_data.nr
+    const JEQ: u16 = 0x15;
+    const JGT: u16 = 0x25;
+    const JSET: u16 = 0x45;
+    let mut prog: Vec<(u16, To, To, u32)> = Vec::new();
+    let none = To::Skip(0);
+    for (audit, maxes) in &last {
+        let mut block: Vec<(u16, To, To, u32)> = vec![(LD_NR.0, none, none, LD_NR.1)];
+        let max_of = |a: ScmpArch| maxes.iter().find(|m| m.0 == a).map(|m| m.1);
+        if *audit == 0xc000_003e {
+            // x86_64 and x32 share the architecture: the bit tells them apart.
+            let (x64, x32) = (max_of(ScmpArch::X8664), max_of(ScmpArch::X32));
+            let gt = |m: Option<u32>| match m {
+                Some(m) => (JGT, To::Enosys, To::Filter, m),
+                // Not in the profile: libseccomp's filter decides.
+                None => (JSET, To::Filter, To::Filter, 0),
+            };
+            block.push((JSET, To::Skip(1), none, X32_SYSCALL_BIT));
+            block.push(gt(x64));
+            block.push(gt(x32.map(|m| m | X32_SYSCALL_BIT)));
+        } else {
+            if matches!(maxes[0].0, ScmpArch::S390 | ScmpArch::S390X) {
+                // s390's syscall 0 multiplexes the numbers above 255.
+                block.push((JEQ, To::Enosys, none, 0));
+            }
+            block.push((JGT, To::Enosys, To::Filter, maxes[0].1));
+        }
+        let skip = u8::try_from(block.len()).map_err(|_| Error::msg("seccomp stub too long"))?;
+        prog.push((LD_ARCH.0, none, none, LD_ARCH.1));
+        prog.push((JEQ, none, To::Skip(skip), *audit));
+        prog.extend(block);
+    }
+    if prog.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Another architecture: libseccomp's filter decides.
+    let ja = prog.len();
+    prog.push((0x05, none, none, 0));
+    let enosys = prog.len();
+    prog.push((0x06, none, none, RET_ENOSYS));
+    let filter = prog.len();
+    let mut out = Vec::with_capacity(prog.len() * 8);
+    for (i, (code, jt, jf, mut k)) in prog.into_iter().enumerate() {
+        let off = |t: To| -> Result<u8> {
+            let target = match t {
+                To::Skip(n) => return Ok(n),
+                To::Enosys => enosys,
+                To::Filter => filter,
+            };
+            u8::try_from(target - i - 1).map_err(|_| Error::msg("seccomp stub too long"))
+        };
+        if i == ja {
+            k = (filter - i - 1) as u32;
+        }
+        out.extend_from_slice(&code.to_ne_bytes());
+        out.push(off(jt)?);
+        out.push(off(jf)?);
+        out.extend_from_slice(&k.to_ne_bytes());
+    }
+    Ok(out)
 }
 
 fn scratch_file() -> Result<std::fs::File> {
@@ -274,19 +455,23 @@ pub fn load(s: &LinuxSeccomp) -> Result<Option<std::os::fd::OwnedFd>> {
             return Ok(None);
         }
     }
+    if !uses_notify(s) {
+        let bpf = compile(s)?;
+        crate::sys::seccomp_set_filter(&bpf, filter_flags(s))
+            .map_err(|x| Error::msg(format!("linux.seccomp: cannot load the filter: {x}")))?;
+        return Ok(None);
+    }
+    // The listener's fd comes from libseccomp's own load (no ENOSYS stub).
     let ctx = build(s)?;
     ctx.load()
         .map_err(|x| Error::msg(format!("linux.seccomp: cannot load the filter: {x}")))?;
-    if uses_notify(s) {
-        let fd = ctx
-            .get_notify_fd()
-            .map_err(|x| Error::msg(format!("linux.seccomp: no notify fd: {x}")))?;
-        // The fd stays owned by the filter context; keep a duplicate of our own.
-        let owned =
-            nix::unistd::dup(borrow(fd)).map_err(|x| Error::msg(format!("dup notify fd: {x}")))?;
-        return Ok(Some(owned));
-    }
-    Ok(None)
+    let fd = ctx
+        .get_notify_fd()
+        .map_err(|x| Error::msg(format!("linux.seccomp: no notify fd: {x}")))?;
+    // The fd stays owned by the filter context; keep a duplicate of our own.
+    let owned =
+        nix::unistd::dup(borrow(fd)).map_err(|x| Error::msg(format!("dup notify fd: {x}")))?;
+    Ok(Some(owned))
 }
 
 fn borrow(fd: i32) -> std::os::fd::BorrowedFd<'static> {
@@ -314,6 +499,53 @@ mod tests {
         .unwrap();
         build(&s).unwrap();
         assert!(!uses_notify(&s));
+    }
+
+    #[test]
+    fn enosys_stub_only_with_a_denying_default() {
+        let profile = |default: &str, errno: Option<u32>| -> LinuxSeccomp {
+            let mut v = serde_json::json!({
+                "defaultAction": default,
+                "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+                "syscalls": [{"names": ["read", "write", "futex_waitv"], "action": "SCMP_ACT_ALLOW"},
+                             {"names": ["mkdir"], "action": "SCMP_ACT_ERRNO"}]
+            });
+            if let Some(e) = errno {
+                v["defaultErrnoRet"] = e.into();
+            }
+            serde_json::from_value(v).unwrap()
+        };
+        let exported = |s: &LinuxSeccomp| {
+            let ctx = build(s).unwrap();
+            let mut f = scratch_file().unwrap();
+            ctx.export_bpf(&f).unwrap();
+            let mut b = Vec::new();
+            f.rewind().unwrap();
+            f.read_to_end(&mut b).unwrap();
+            b
+        };
+        for (default, errno) in [
+            ("SCMP_ACT_ALLOW", None),
+            ("SCMP_ACT_LOG", None),
+            ("SCMP_ACT_ERRNO", Some(libc::ENOSYS as u32)),
+        ] {
+            let s = profile(default, errno);
+            assert!(enosys_stub(&s).unwrap().is_empty(), "{default}");
+            assert_eq!(compile(&s).unwrap(), exported(&s), "{default}");
+        }
+        let s = profile("SCMP_ACT_ERRNO", None);
+        let stub = enosys_stub(&s).unwrap();
+        assert!(!stub.is_empty() && stub.len() % 8 == 0);
+        let c = compile(&s).unwrap();
+        assert_eq!(&c[..stub.len()], &stub[..]);
+        assert_eq!(&c[stub.len()..], &exported(&s)[..]);
+        // The stub's last instruction is the ENOSYS return, right before the filter.
+        let last = &stub[stub.len() - 8..];
+        assert_eq!(u16::from_ne_bytes([last[0], last[1]]), 0x06);
+        assert_eq!(
+            u32::from_ne_bytes([last[4], last[5], last[6], last[7]]),
+            RET_ENOSYS
+        );
     }
 
     #[test]

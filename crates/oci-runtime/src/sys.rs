@@ -74,6 +74,8 @@ struct OpenHow {
 
 pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
 pub const RESOLVE_IN_ROOT: u64 = 0x10;
+pub const RESOLVE_NO_XDEV: u64 = 0x01;
+pub const RESOLVE_NO_SYMLINKS: u64 = 0x04;
 
 /// `openat2(2)`: opens `path` relative to `dirfd` with the given resolve flags.
 pub fn openat2(
@@ -164,6 +166,16 @@ pub fn cloexec_from(first: u32) -> io::Result<()> {
         unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
     }
     Ok(())
+}
+
+/// Whether the working directory lies under this process's root: the raw
+/// getcwd(2) starts the path with "(unreachable)" when it does not (a cwd
+/// reached through a host fd, CVE-2024-21626), and fails for a removed one.
+pub fn cwd_in_root() -> bool {
+    let mut buf = vec![0u8; libc::PATH_MAX as usize + 1];
+    // SAFETY: the kernel writes at most buf.len() bytes into our buffer.
+    let n = unsafe { libc::syscall(libc::SYS_getcwd, buf.as_mut_ptr(), buf.len()) };
+    n > 0 && buf[0] == b'/'
 }
 
 /// Clears close-on-exec on `fd`.

@@ -49,6 +49,12 @@ pub struct ClientConfig {
     pub upload_chunk_size: Option<u64>,
     /// User-Agent header.
     pub user_agent: String,
+    /// certs.d directories searched for a registry's `HOST[:PORT]/`
+    /// CA certificates and client certificate (see [`crate::tls`]).
+    pub certs_dirs: Vec<PathBuf>,
+    /// One directory of certificates for every registry (podman's
+    /// `--cert-dir`), instead of the certs.d search.
+    pub cert_dir: Option<PathBuf>,
 }
 
 impl Default for ClientConfig {
@@ -65,6 +71,8 @@ impl Default for ClientConfig {
             io_timeout: Duration::from_secs(60),
             upload_chunk_size: None,
             user_agent: format!("berth/{}", env!("CARGO_PKG_VERSION")),
+            certs_dirs: crate::tls::default_certs_dirs(),
+            cert_dir: None,
         }
     }
 }
@@ -75,6 +83,9 @@ pub struct Client {
     secure: Agent,
     insecure: Agent,
     hosts: Mutex<HashMap<String, HostState>>,
+    /// Per registry with a certificate directory: an agent that trusts
+    /// its CAs (and presents its client certificate); `None`: it has none.
+    trusted: Mutex<HashMap<String, Option<Agent>>>,
 }
 
 #[derive(Default)]
@@ -227,7 +238,9 @@ pub(crate) fn endpoint(host: &str) -> &str {
     }
 }
 
-fn load_system_roots() -> Option<ureq::tls::RootCerts> {
+/// The system trust store: `$SSL_CERT_FILE`, else the first CA bundle
+/// found (Debian, Fedora, openSUSE, Alpine). Empty: ureq's own roots.
+fn load_system_roots() -> Vec<ureq::tls::Certificate<'static>> {
     let mut files: Vec<PathBuf> = Vec::new();
     if let Some(f) = std::env::var_os("SSL_CERT_FILE") {
         files.push(f.into());
@@ -250,10 +263,45 @@ fn load_system_roots() -> Option<ureq::tls::RootCerts> {
             })
             .collect();
         if !certs.is_empty() {
-            return Some(ureq::tls::RootCerts::new_with_certs(&certs));
+            return certs;
         }
     }
-    None
+    Vec::new()
+}
+
+/// An agent with `cfg`'s timeouts and buffers; `verify`: check
+/// certificates against the system roots and `trust`'s CAs.
+fn build_agent(cfg: &ClientConfig, verify: bool, trust: Option<&crate::tls::HostTrust>) -> Agent {
+    let mut tls = ureq::tls::TlsConfig::builder().disable_verification(!verify);
+    if verify {
+        let mut roots: Vec<ureq::tls::Certificate<'static>> = load_system_roots();
+        if let Some(t) = trust {
+            roots.extend(t.cas.iter().cloned());
+        }
+        if !roots.is_empty() {
+            tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&roots));
+        }
+    }
+    if let Some(c) = trust.and_then(|t| t.client.clone()) {
+        tls = tls.client_cert(Some(c));
+    }
+    Agent::config_builder()
+        .http_status_as_error(false)
+        .tls_config(tls.build())
+        .timeout_connect(Some(cfg.connect_timeout))
+        .timeout_per_read(Some(cfg.io_timeout))
+        .timeout_per_write(Some(cfg.io_timeout))
+        .max_redirects(MAX_REDIRECTS)
+        .user_agent(cfg.user_agent.as_str())
+        // Blobs are served as is; no transparent decompression.
+        .accept_encoding("identity")
+        .max_idle_connections_per_host(cfg.max_parallel.max(4) * 2)
+        // Large blobs stream through these: fewer, larger socket
+        // reads and writes (ureq's default is 128 KiB).
+        .input_buffer_size(512 << 10)
+        .output_buffer_size(512 << 10)
+        .build()
+        .new_agent()
 }
 
 fn header_str<'r>(resp: &'r Response<Body>, name: &str) -> Option<&'r str> {
@@ -310,36 +358,12 @@ impl Client {
         if cfg.max_parallel == 0 {
             return Err(Error::Config("max_parallel must be at least 1".into()));
         }
-        let build = |verify: bool| {
-            let mut tls = ureq::tls::TlsConfig::builder().disable_verification(!verify);
-            if verify {
-                if let Some(roots) = load_system_roots() {
-                    tls = tls.root_certs(roots);
-                }
-            }
-            Agent::config_builder()
-                .http_status_as_error(false)
-                .tls_config(tls.build())
-                .timeout_connect(Some(cfg.connect_timeout))
-                .timeout_per_read(Some(cfg.io_timeout))
-                .timeout_per_write(Some(cfg.io_timeout))
-                .max_redirects(10)
-                .user_agent(cfg.user_agent.as_str())
-                // Blobs are served as is; no transparent decompression.
-                .accept_encoding("identity")
-                .max_idle_connections_per_host(cfg.max_parallel.max(4) * 2)
-                // Large blobs stream through these: fewer, larger socket
-                // reads and writes (ureq's default is 128 KiB).
-                .input_buffer_size(512 << 10)
-                .output_buffer_size(512 << 10)
-                .build()
-                .new_agent()
-        };
         Ok(Client {
-            secure: build(true),
-            insecure: build(false),
+            secure: build_agent(&cfg, true, None),
+            insecure: build_agent(&cfg, false, None),
             cfg,
             hosts: Mutex::new(HashMap::new()),
+            trusted: Mutex::new(HashMap::new()),
         })
     }
 
@@ -357,17 +381,49 @@ impl Client {
                 .any(|r| r == host || r == host_only(host))
     }
 
-    fn agent_for(&self, url: &str) -> &Agent {
+    /// The agent for a request to `url`: certificates are not checked
+    /// for an insecure registry; a registry with a certificate directory
+    /// has its own agent.
+    fn agent_for(&self, url: &str) -> Result<Agent> {
         let host = url
             .split("://")
             .nth(1)
             .and_then(|r| r.split('/').next())
             .unwrap_or("");
-        if self.is_insecure(host) || is_loopback(host) {
-            &self.insecure
-        } else {
-            &self.secure
+        if !url.starts_with("https://") {
+            // Plain HTTP: no TLS involved.
+            return Ok(self.secure.clone());
         }
+        if self.is_insecure(host) {
+            return Ok(self.insecure.clone());
+        }
+        Ok(self
+            .trusted_agent(host)?
+            .unwrap_or_else(|| self.secure.clone()))
+    }
+
+    /// The agent trusting `host`'s certificate directory, if it has one
+    /// (read once per client).
+    fn trusted_agent(&self, host: &str) -> Result<Option<Agent>> {
+        let mut g = self.trusted.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(a) = g.get(host) {
+            return Ok(a.clone());
+        }
+        let agent =
+            match crate::tls::host_dir(&self.cfg.certs_dirs, self.cfg.cert_dir.as_deref(), host) {
+                None => None,
+                Some(dir) => {
+                    let trust = crate::tls::read_host_dir(&dir)?;
+                    Some(build_agent(&self.cfg, true, Some(&trust)))
+                }
+            };
+        g.insert(host.to_string(), agent.clone());
+        Ok(agent)
+    }
+
+    /// Whether `host` has a certificate directory (so speaks HTTPS).
+    fn has_cert_dir(&self, host: &str) -> bool {
+        crate::tls::host_dir(&self.cfg.certs_dirs, self.cfg.cert_dir.as_deref(), host).is_some()
     }
 
     fn with_host<T>(&self, host: &str, f: impl FnOnce(&mut HostState) -> T) -> T {
@@ -402,10 +458,15 @@ impl Client {
         if let Some(s) = self.with_host(host, |h| h.scheme) {
             return Ok(format!("{s}://{}", endpoint(host)));
         }
-        let scheme = if is_loopback(host) {
-            "http"
-        } else if self.is_insecure(host) {
+        // A registry with a certificate directory speaks HTTPS; a
+        // loopback one plain HTTP (as docker); an insecure one whichever
+        // it answers (HTTPS unverified first); any other HTTPS.
+        let scheme = if self.is_insecure(host) {
             self.probe_scheme(host)
+        } else if self.has_cert_dir(host) {
+            "https"
+        } else if is_loopback(host) {
+            "http"
         } else {
             "https"
         };
@@ -450,7 +511,8 @@ impl Client {
         } else {
             format!("{}{}", self.base_url(&t.host)?, req.url)
         };
-        let agent = self.agent_for(&url);
+        let agent = self.agent_for(&url)?;
+        let agent = &agent;
         let mut reauthed = false;
         let mut attempt = 0u32;
         loop {
@@ -618,7 +680,7 @@ impl Client {
         for s in &scopes {
             query.push(("scope", s));
         }
-        let agent = self.agent_for(realm);
+        let agent = self.agent_for(realm)?;
         let mut attempt = 0;
         loop {
             let mut rb = agent.get(realm);
@@ -771,14 +833,77 @@ pub(crate) fn classify(e: ureq::Error, host: &str, what: &str) -> (bool, Error) 
         what: what.to_string(),
         reason,
     };
+    let refused = |reason: String| Error::Refused {
+        registry: host.to_string(),
+        what: what.to_string(),
+        reason,
+    };
     match e {
-        ureq::Error::Io(io) => io_error(io, host, what),
+        ureq::Error::Io(io) => match tls_problem(&io, host) {
+            Some(reason) => (false, refused(reason)),
+            None => io_error(io, host, what),
+        },
+        ureq::Error::TooManyRedirects => (
+            false,
+            refused(format!(
+                "redirect loop: more than {MAX_REDIRECTS} redirects"
+            )),
+        ),
+        ureq::Error::RedirectFailed => (
+            false,
+            refused("redirect failed (no usable Location)".into()),
+        ),
+        ureq::Error::Tls(m) => (false, refused(format!("TLS: {m}"))),
         ureq::Error::HostNotFound => (false, unreachable("host not found".into())),
         ureq::Error::ConnectionFailed => (true, unreachable("connection failed".into())),
         ureq::Error::Timeout(t) => (true, unreachable(format!("timeout ({t})"))),
         ureq::Error::Protocol(p) => (false, transport(format!("HTTP protocol error: {p}"))),
         other => (false, transport(other.to_string())),
     }
+}
+
+/// Redirects followed before a request is given up as a loop.
+pub(crate) const MAX_REDIRECTS: u32 = 10;
+
+/// A TLS failure (rustls reports them as `InvalidData` I/O errors), said
+/// plainly with what to do about it; `None` for other I/O errors.
+fn tls_problem(io: &io::Error, host: &str) -> Option<String> {
+    if io.kind() != io::ErrorKind::InvalidData {
+        return None;
+    }
+    let msg = io.to_string();
+    let hint = format!(
+        "trust its CA in {d}/{host}/ca.crt or {d2}/{host}/ca.crt, or use --tls-verify=false",
+        d = crate::tls::CONTAINERS_CERTS_D,
+        d2 = crate::tls::DOCKER_CERTS_D,
+    );
+    if msg.contains("UnknownIssuer") {
+        return Some(format!(
+            "TLS: certificate signed by unknown authority ({hint})"
+        ));
+    }
+    if let Some(rest) = msg.strip_prefix("invalid peer certificate: ") {
+        return Some(format!("TLS: invalid certificate: {rest}"));
+    }
+    if msg.contains("corrupt message") || msg.contains("InvalidContentType") {
+        return Some(
+            "TLS handshake failed: the server does not speak TLS (a plain HTTP registry needs --tls-verify=false or an insecure registries entry)".into(),
+        );
+    }
+    if msg.contains("alert: CertificateRequired") || msg.contains("alert: BadCertificate") {
+        return Some(format!(
+            "TLS handshake failed: {msg}: the registry wants a client certificate it accepts (client.cert and client.key in {}/{host}/)",
+            crate::tls::CONTAINERS_CERTS_D
+        ));
+    }
+    if msg.starts_with("received fatal alert")
+        || msg.starts_with("peer is incompatible")
+        || msg.starts_with("peer misbehaved")
+        || msg.starts_with("peer sent no certificates")
+    {
+        return Some(format!("TLS handshake failed: {msg}"));
+    }
+    None
 }
 
 /// (transient?, error) for an I/O error during a request.

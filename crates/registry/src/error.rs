@@ -26,6 +26,15 @@ pub enum Error {
         reason: String,
     },
 
+    /// The connection was refused for good: the TLS certificate did not
+    /// verify, the peer does not speak TLS, redirects loop. Not retried.
+    #[error("registry {registry}: {what}: {reason}")]
+    Refused {
+        registry: String,
+        what: String,
+        reason: String,
+    },
+
     /// The registry answered with an unexpected HTTP status.
     #[error("{registry}/{repository}: {what}: HTTP {status}{}", detail(.code, .message))]
     Status {

@@ -2,9 +2,10 @@
 //! pulling into and pushing from the image store of `berth-image`.
 //!
 //! * HTTP/1.1 over a small synchronous stack (ureq + rustls, system CA
-//!   bundle, else Mozilla's roots); std threads transfer layers in
-//!   parallel. Loopback registries use plain HTTP; others HTTPS unless
-//!   configured insecure.
+//!   bundle, else Mozilla's roots, plus a registry's own CAs from its
+//!   certs.d directory: [`tls`]); std threads transfer layers in
+//!   parallel. Loopback registries without a certs.d directory use plain
+//!   HTTP; others HTTPS unless configured insecure.
 //! * Bearer-token and basic authentication, credentials from docker /
 //!   podman auth files ([`auth`]).
 //! * Pull verifies every manifest, config and layer digest, downloads
@@ -29,6 +30,7 @@ pub mod progress;
 pub mod pull;
 pub mod push;
 pub mod regconf;
+pub mod tls;
 
 use std::path::{Path, PathBuf};
 

@@ -50,6 +50,8 @@ struct Added {
     snapshots: Mutex<Vec<ChainId>>,
     staged_blobs: Mutex<Vec<StagedBlob>>,
     staged_snapshots: Mutex<Vec<StagedSnapshot>>,
+    /// Blobs this pull downloaded (whose partial files it may have left).
+    downloads: Mutex<Vec<Digest>>,
 }
 
 impl Added {
@@ -330,8 +332,22 @@ impl Client {
             .expire_partials(image::store::PARTIAL_MAX_AGE);
         let added = Added::default();
         let res = self.pull_inner(store, &t, reference, platform, progress, &added);
-        if res.is_err() {
+        if let Err(e) = &res {
             added.rollback(store);
+            // Bytes received are kept for a resume only if trying again
+            // may help; after wrong content, a refused connection or a
+            // full disk, none stay (those of the layers cancelled by the
+            // failure included).
+            if !e.is_transient() {
+                for d in added
+                    .downloads
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .iter()
+                {
+                    let _ = store.content().discard_partial(d);
+                }
+            }
         }
         res
     }
@@ -354,19 +370,17 @@ impl Client {
         let r = reference_part(reference);
         // Documents to write to the store once the layers are in.
         let mut docs: Vec<(Digest, Vec<u8>)> = Vec::new();
-        let top = match reference.digest().filter(|d| store.content().exists(d)) {
-            // Pinned and already here: no need to ask the registry.
-            Some(d) => {
-                let bytes = store
-                    .content()
-                    .read(d, MAX_JSON_BLOB)
-                    .map_err(|e| Error::store(format!("read manifest {d}"), e))?;
-                FetchedManifest {
-                    bytes,
-                    digest: d.clone(),
-                    content_type: None,
-                }
-            }
+        // Pinned and already here (whole: read verifies the digest): no
+        // need to ask the registry.
+        let here = reference
+            .digest()
+            .and_then(|d| Some((d, store.content().read(d, MAX_JSON_BLOB).ok()?)));
+        let top = match here {
+            Some((d, bytes)) => FetchedManifest {
+                bytes,
+                digest: d.clone(),
+                content_type: None,
+            },
             None => self.fetch_manifest_at(t, &r, reference.digest())?,
         };
         progress.resolved(reference, &top.digest);
@@ -382,27 +396,30 @@ impl Client {
                     .map_err(|e| invalid(what.clone(), e.to_string()))?
                     .clone();
                 let child_what = format!("manifest {}", desc.digest);
-                let child = if store.content().exists(&desc.digest) {
-                    let bytes = store
-                        .content()
-                        .read(&desc.digest, MAX_JSON_BLOB)
-                        .map_err(|e| Error::store(format!("read manifest {}", desc.digest), e))?;
-                    FetchedManifest {
+                let here = store
+                    .content()
+                    .has(&desc.digest, desc.size)
+                    .then(|| store.content().read(&desc.digest, MAX_JSON_BLOB).ok())
+                    .flatten();
+                let child = match here {
+                    Some(bytes) => FetchedManifest {
                         bytes,
                         digest: desc.digest.clone(),
                         content_type: Some(desc.media_type.clone()),
+                    },
+                    None => {
+                        self.fetch_manifest_at(t, &desc.digest.to_string(), Some(&desc.digest))?
                     }
-                } else {
-                    self.fetch_manifest_at(t, &desc.digest.to_string(), Some(&desc.digest))?
                 };
                 if child.bytes.len() as u64 != desc.size {
-                    return Err(Error::SizeMismatch {
-                        registry: t.host.clone(),
-                        repository: t.repo.clone(),
-                        digest: desc.digest.clone(),
-                        expected: desc.size,
-                        actual: child.bytes.len() as u64,
-                    });
+                    return Err(invalid(
+                        child_what.clone(),
+                        format!(
+                            "size mismatch: the index says {} bytes, got {}",
+                            desc.size,
+                            child.bytes.len()
+                        ),
+                    ));
                 }
                 let hint = child
                     .content_type
@@ -447,7 +464,9 @@ impl Client {
         // no trace.
         let stage_docs = || -> Result<()> {
             for (d, bytes) in &docs {
-                if !store.content().exists(d) {
+                // Written unless an intact copy is there (read checks the
+                // digest: a damaged one of the same size is replaced).
+                if store.content().read(d, MAX_JSON_BLOB).is_err() {
                     let mut w = store
                         .content()
                         .writer(Some(d.clone()), Some(bytes.len() as u64))
@@ -487,15 +506,20 @@ impl Client {
         docs: &mut Vec<(Digest, Vec<u8>)>,
     ) -> Result<ImageConfig> {
         let desc = &manifest.config;
-        let bytes = if store.content().exists(&desc.digest) {
-            store
-                .content()
-                .read(&desc.digest, MAX_JSON_BLOB)
-                .map_err(|e| Error::store(format!("read config {}", desc.digest), e))?
-        } else {
-            let b = self.fetch_small_blob(t, desc)?;
-            docs.push((desc.digest.clone(), b.clone()));
-            b
+        // A copy in the store is used if it is whole (read verifies the
+        // digest); a damaged one is fetched again and replaced.
+        let bytes = match store
+            .content()
+            .has(&desc.digest, desc.size)
+            .then(|| store.content().read(&desc.digest, MAX_JSON_BLOB).ok())
+            .flatten()
+        {
+            Some(b) => b,
+            None => {
+                let b = self.fetch_small_blob(t, desc)?;
+                docs.push((desc.digest.clone(), b.clone()));
+                b
+            }
         };
         if desc.media_type != media_type::OCI_CONFIG && desc.media_type != media_type::DOCKER_CONFIG
         {
@@ -534,7 +558,9 @@ impl Client {
             let k = *by_digest.entry(l.digest.clone()).or_insert_with(|| {
                 jobs.push(LayerJob {
                     desc: l.clone(),
-                    need_blob: !store.content().exists(&l.digest),
+                    // A blob of the wrong size is damaged: fetched again
+                    // (its publication replaces it).
+                    need_blob: !store.content().has(&l.digest, l.size),
                     snaps: Vec::new(),
                 });
                 jobs.len() - 1
@@ -641,37 +667,84 @@ impl Ctx<'_> {
         for s in rest {
             self.progress
                 .layer(d, job.desc.size, LayerState::Extracting);
-            let blob = match &staged {
-                Some(b) => b.open(),
-                None => self.store.content().open(d),
-            }
-            .map_err(|e| Error::store(format!("open layer {d}"), e))?;
-            let snap = self
-                .store
-                .snapshots()
-                .stage_checked(
-                    &s.chain,
-                    s.parent.as_ref(),
-                    &s.diff_id,
-                    d,
-                    &job.desc.media_type,
-                    BufReader::with_capacity(256 << 10, blob),
-                    self.store.unpack_options(),
-                    || Ok(()),
+            let unpack_err = |e| {
+                Error::store(
+                    format!("{}/{}: unpack layer {d}", self.t.host, self.t.repo),
+                    e,
                 )
-                .map_err(|e| {
-                    Error::store(
-                        format!("{}/{}: unpack layer {d}", self.t.host, self.t.repo),
-                        e,
+            };
+            if let Some(b) = &staged {
+                let blob = b
+                    .open()
+                    .map_err(|e| Error::store(format!("open layer {d}"), e))?;
+                let snap = self
+                    .store
+                    .snapshots()
+                    .stage_checked(
+                        &s.chain,
+                        s.parent.as_ref(),
+                        &s.diff_id,
+                        d,
+                        &job.desc.media_type,
+                        BufReader::with_capacity(256 << 10, blob),
+                        self.store.unpack_options(),
+                        || Ok(()),
                     )
-                })?;
-            self.added.stage_snapshot(snap);
+                    .map_err(unpack_err)?;
+                self.added.stage_snapshot(snap);
+                continue;
+            }
+            // The store's copy is read whole: its digest is checked on
+            // the way. A damaged one (wrong digest, not the layer its
+            // diff id says) is downloaded again, replacing it.
+            let (blob, check) = self
+                .store
+                .content()
+                .open_verifying(d)
+                .map_err(|e| Error::store(format!("open layer {d}"), e))?;
+            let res = self.store.snapshots().stage_checked(
+                &s.chain,
+                s.parent.as_ref(),
+                &s.diff_id,
+                d,
+                &job.desc.media_type,
+                BufReader::with_capacity(256 << 10, blob),
+                self.store.unpack_options(),
+                || check.verify(),
+            );
+            let damaged = match &res {
+                Ok(_) => false,
+                Err(image::Error::DigestMismatch { .. } | image::Error::DiffIdMismatch { .. }) => {
+                    true
+                }
+                // The unpacker refused it (or could not write): damaged
+                // only if the blob does not hash to its digest.
+                Err(_) => self.store_blob_damaged(d),
+            };
+            match res {
+                Ok(snap) => self.added.stage_snapshot(snap),
+                Err(_) if damaged => {
+                    self.progress
+                        .layer(d, job.desc.size, LayerState::Downloading);
+                    staged = Some(self.download(&job.desc, Some(s))?);
+                }
+                Err(e) => return Err(unpack_err(e)),
+            }
         }
         if let Some(b) = staged {
             self.added.stage_blob(b)?;
         }
         self.progress.layer(d, job.desc.size, LayerState::Complete);
         Ok(())
+    }
+
+    /// Whether the store's blob `d` does not hash to its digest.
+    fn store_blob_damaged(&self, d: &Digest) -> bool {
+        let Ok((mut r, check)) = self.store.content().open_verifying(d) else {
+            return false;
+        };
+        io::copy(&mut r, &mut io::sink()).is_ok()
+            && matches!(check.verify(), Err(image::Error::DigestMismatch { .. }))
     }
 
     /// Download one layer blob into the store, unpacking it into `snap`
@@ -688,6 +761,11 @@ impl Ctx<'_> {
         let (t, client) = (self.t, self.client);
         let d = &desc.digest;
         let what = format!("blob {d}");
+        self.added
+            .downloads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(d.clone());
         // The bytes of an earlier, broken attempt are kept in the store's
         // partial file: replayed (hashed, and fed to the unpacker) from
         // disk, and only the rest is asked for.
@@ -729,6 +807,8 @@ impl Ctx<'_> {
                 header(&resp, "content-length").and_then(|v| v.trim().parse::<u64>().ok())
             {
                 if cl != desc.size - start {
+                    // Not the blob: its bytes (and earlier ones) go.
+                    writer.discard();
                     return Err(Error::SizeMismatch {
                         registry: t.host.clone(),
                         repository: t.repo.clone(),
@@ -745,6 +825,7 @@ impl Ctx<'_> {
             body,
             writer: Some(writer),
             read_err: None,
+            write_err: None,
             done: 0,
             resumed_from,
             digest: d,
@@ -825,11 +906,10 @@ impl Ctx<'_> {
                     }
                     // Unpacking failed. A broken transfer or wrong content
                     // explains it better than the unpacker's complaint.
-                    let tee = joined.borrow_mut().take().expect("joined");
+                    let mut tee = joined.borrow_mut().take().expect("joined");
                     if let Some(err) = self.transfer_error(&tee) {
-                        return Err(err);
+                        return Err(discard_unless_transient(&mut tee, err));
                     }
-                    let mut tee = tee;
                     if let Some(w) = tee.writer.take() {
                         let actual = w.digest();
                         if &actual != d {
@@ -856,6 +936,17 @@ impl Ctx<'_> {
     /// A read error or short/long body, as an error naming the blob.
     fn transfer_error(&self, tee: &Tee<'_>) -> Option<Error> {
         let t = self.t;
+        // The store could not take the bytes (a full disk): say so, with
+        // the file, rather than blame the transfer.
+        if let Some((kind, msg, path)) = &tee.write_err {
+            return Some(Error::store(
+                format!("{}/{}: store blob {}", t.host, t.repo, tee.digest),
+                image::Error::io(
+                    format!("write {}", path.display()),
+                    io::Error::new(*kind, msg.clone()),
+                ),
+            ));
+        }
         if self.cancel.load(Ordering::SeqCst) {
             return Some(Error::Transport {
                 registry: t.host.clone(),
@@ -892,7 +983,7 @@ impl Ctx<'_> {
     /// published with the rest of the pull.
     fn finish(&self, mut tee: Tee<'_>) -> Result<StagedBlob> {
         if let Some(err) = self.transfer_error(&tee) {
-            return Err(err);
+            return Err(discard_unless_transient(&mut tee, err));
         }
         let w = tee.writer.take().expect("writer present until finish");
         let d = tee.digest.clone();
@@ -915,6 +1006,8 @@ struct Tee<'a> {
     body: Box<dyn Read + Send + 'a>,
     writer: Option<BlobWriter>,
     read_err: Option<(io::ErrorKind, String)>,
+    /// Writing into the store failed: kind, message, file.
+    write_err: Option<(io::ErrorKind, String, std::path::PathBuf)>,
     done: u64,
     /// Bytes replayed from an earlier attempt's partial file.
     resumed_from: u64,
@@ -1020,7 +1113,12 @@ impl Read for Tee<'_> {
         };
         if n > 0 {
             if let Some(w) = self.writer.as_mut() {
-                w.write_all(&buf[..n])?;
+                if let Err(e) = w.write_all(&buf[..n]) {
+                    self.write_err = Some((e.kind(), e.to_string(), w.path().to_path_buf()));
+                    // Stop here: whatever reads next sees the failure.
+                    self.read_err = Some((e.kind(), e.to_string()));
+                    return Err(e);
+                }
             }
             self.done += n as u64;
             self.progress.bytes(self.digest, self.done, self.total);
@@ -1069,6 +1167,18 @@ impl BufRead for ChanReader {
     fn consume(&mut self, n: usize) {
         self.pos = (self.pos + n).min(self.cur.len());
     }
+}
+
+/// `err` for a blob download that failed; unless trying again may help
+/// (a broken transfer), the bytes received are not kept for a resume:
+/// wrong content, a blob longer than declared or a full disk.
+fn discard_unless_transient(tee: &mut Tee<'_>, err: Error) -> Error {
+    if !err.is_transient() {
+        if let Some(w) = tee.writer.take() {
+            w.discard();
+        }
+    }
+    err
 }
 
 /// Whether `resp` is a 206 carrying the blob from byte `from` to its end

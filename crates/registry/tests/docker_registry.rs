@@ -14,8 +14,7 @@ use registry::{ClientConfig, Credentials, Error, LayerState, NoProgress, PushOpt
 /// Import a busybox rootfs with podman and copy it to the registry with
 /// skopeo; returns false (skip) if the tools are missing.
 fn skopeo_push_busybox(reg: &DockerRegistry, dest: &str) -> bool {
-    if !have("podman") || !have("skopeo") {
-        eprintln!("skipping: podman/skopeo not installed");
+    if !require("podman") || !require("skopeo") {
         return false;
     }
     let tar = reg.dir.path().join("bb.tar");
@@ -122,7 +121,7 @@ fn push_then_skopeo_inspect_and_copy_back() {
         .unwrap();
     assert_eq!(p2.count(LayerState::Exists), 2);
     assert_eq!(p2.count(LayerState::Pushing), 0);
-    if !have("skopeo") {
+    if !require("skopeo") {
         return;
     }
     let out = run(Command::new("skopeo").args([
@@ -391,7 +390,7 @@ fn htpasswd_basic_auth_and_login() {
         .pull(&dst, &dest, &Platform::default(), &NoProgress)
         .unwrap();
     assert_eq!(rec.id, img.config_digest);
-    if have("skopeo") {
+    if require("skopeo") {
         let out = run(Command::new("skopeo").args([
             "inspect",
             "--tls-verify=false",
@@ -519,7 +518,7 @@ fn push_whole_index_when_every_platform_is_present() {
         .unwrap();
     assert_eq!(rec.manifest_digest, arm.manifest_digest);
     assert_eq!(rec.index_digest, Some(idx_digest.clone()));
-    if have("skopeo") {
+    if require("skopeo") {
         let raw = run(Command::new("skopeo").args([
             "inspect",
             "--raw",

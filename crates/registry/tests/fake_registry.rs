@@ -451,3 +451,80 @@ fn missing_snapshot_or_missing_blob_is_repaired_minimally() {
     assert_eq!(blob_gets, vec![format!("GET /v2/test/img/blobs/{gone}")]);
     assert!(store.content().exists(gone));
 }
+
+/// A blob already in the store is not trusted for being there: one of the
+/// wrong size (cut short by a crash or a damaged disk) is downloaded again
+/// and replaced, and a damaged config is fetched again.
+#[test]
+fn blob_in_store_with_wrong_size_is_fetched_again() {
+    let img = small_image();
+    let reg = ImageServer::for_image("test/img", "v1", &img).start();
+    let (_d, store) = new_store();
+    let c = client();
+    let r = reg.reference("test/img:v1");
+    c.pull(&store, &r, &Platform::default(), &NoProgress)
+        .unwrap();
+    let layer = &img.layers[1].0;
+    let path = store.content().blob_path(layer);
+    let good = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &good[..good.len() / 3]).unwrap();
+    let cfg_path = store.content().blob_path(&img.config_digest);
+    let mut cfg = std::fs::read(&cfg_path).unwrap();
+    cfg[0] = b' ';
+    std::fs::write(&cfg_path, &cfg).unwrap();
+    let n = reg.requests().len();
+    c.pull(&store, &r, &Platform::default(), &NoProgress)
+        .unwrap();
+    let mut blob_gets: Vec<String> = reg.requests()[n..]
+        .iter()
+        .filter(|r| r.contains("/blobs/"))
+        .cloned()
+        .collect();
+    blob_gets.sort();
+    let mut want = vec![
+        format!("GET /v2/test/img/blobs/{layer}"),
+        format!("GET /v2/test/img/blobs/{}", img.config_digest),
+    ];
+    want.sort();
+    assert_eq!(blob_gets, want);
+    assert_eq!(std::fs::read(&path).unwrap(), good);
+    assert_eq!(std::fs::read(&cfg_path).unwrap(), img.config);
+}
+
+/// A layer blob in the store damaged where unpacking cannot see it (the
+/// gzip header's mtime) is caught by its digest when its snapshot is
+/// unpacked again, and downloaded again.
+#[test]
+fn damaged_blob_in_store_is_caught_by_its_digest_and_fetched_again() {
+    let img = small_image();
+    let reg = ImageServer::for_image("test/img", "v1", &img).start();
+    let (_d, store) = new_store();
+    let c = client();
+    let r = reg.reference("test/img:v1");
+    let rec = c
+        .pull(&store, &r, &Platform::default(), &NoProgress)
+        .unwrap();
+    let layer = &img.layers[1].0;
+    let path = store.content().blob_path(layer);
+    // The gzip header's mtime (unpacking sees nothing wrong), then a byte
+    // in the compressed data (unpacking fails): both found damaged.
+    for at in [4, img.layers[1].1.len() / 2] {
+        for ch in rec.chain_ids() {
+            assert!(store.snapshots().remove(&ch).unwrap());
+        }
+        let mut b = std::fs::read(&path).unwrap();
+        b[at] ^= 0x55;
+        std::fs::write(&path, &b).unwrap();
+        let n = reg.requests().len();
+        c.pull(&store, &r, &Platform::default(), &NoProgress)
+            .unwrap();
+        let blob_gets: Vec<String> = reg.requests()[n..]
+            .iter()
+            .filter(|r| r.contains("/blobs/"))
+            .cloned()
+            .collect();
+        assert_eq!(blob_gets, vec![format!("GET /v2/test/img/blobs/{layer}")]);
+        assert_eq!(std::fs::read(&path).unwrap(), img.layers[1].1);
+        assert!(rec.chain_ids().iter().all(|c| store.snapshots().exists(c)));
+    }
+}

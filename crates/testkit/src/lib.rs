@@ -1,9 +1,12 @@
 //! Helpers that the integration tests of several crates share: layer
 //! tarballs (busybox, one file), a free loopback port, whether a tool is
 //! installed, the form of a shipped binary, and reading one HTTP/1.1
-//! request for the tests' stub servers. Each crate's
+//! request for the tests' stub servers, and the one way a test skips
+//! ([`skip`], [`require`], [`require_root`]). Each crate's
 //! `tests/common/mod.rs` re-exports what its tests use.
 #![forbid(unsafe_code)]
+
+pub mod pki;
 
 use std::io::BufRead;
 use std::net::TcpListener;
@@ -19,6 +22,98 @@ pub fn have(tool: &str) -> bool {
         .stderr(Stdio::null())
         .status()
         .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+/// The variable naming the file where skipped tests are listed, one line
+/// each (`make test` sets it, then prints the count and the lines).
+pub const SKIPS_ENV: &str = "BERTH_TEST_SKIPS";
+
+/// Whether this is a CI run (`CI=true`, as GitHub, GitLab and others set
+/// it): there a missing prerequisite fails the test.
+pub fn ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// A test's prerequisite is missing (root, podman, containerd,
+/// docker-registry, script...): the test cannot check what it is about.
+/// Under CI ([`ci`]) the test fails here; elsewhere the skip is recorded
+/// ([`skip_host`]) and the caller returns.
+#[track_caller]
+pub fn skip(reason: &str) {
+    let line = skip_line(reason);
+    if ci() {
+        panic!("a prerequisite is missing (CI=true: tests may not skip): {line}");
+    }
+    record_skip(&line);
+}
+
+/// The host's shape makes the test not apply (no cgroup v1 hierarchy on a
+/// pure cgroup v2 host, a capability in the bounding set): the skip is
+/// recorded as [`skip`]'s, but fails nowhere, CI included.
+#[track_caller]
+pub fn skip_host(reason: &str) {
+    record_skip(&skip_line(reason));
+}
+
+#[track_caller]
+fn skip_line(reason: &str) -> String {
+    let at = std::panic::Location::caller();
+    // libtest names each test's thread after the test.
+    let name = std::thread::current()
+        .name()
+        .filter(|n| *n != "main")
+        .map(String::from)
+        .unwrap_or_else(|| "(test)".to_string());
+    format!("{name} ({}:{}): {reason}", at.file(), at.line())
+}
+
+/// Prints the skip and appends it to the file named by
+/// `$BERTH_TEST_SKIPS` (one short O_APPEND write: parallel tests do not
+/// interleave their lines).
+fn record_skip(line: &str) {
+    eprintln!("skipped: {line}");
+    if let Some(p) = std::env::var_os(SKIPS_ENV).filter(|p| !p.is_empty()) {
+        use std::io::Write;
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+        {
+            let _ = f.write_all(format!("{line}\n").as_bytes());
+        }
+    }
+}
+
+/// Whether `tool` is installed; if not, the test is skipped ([`skip`]).
+#[track_caller]
+pub fn require(tool: &str) -> bool {
+    if have(tool) {
+        return true;
+    }
+    skip(&format!("{tool} is not installed"));
+    false
+}
+
+/// Whether this runs as root; if not, the test is skipped ([`skip`]).
+#[track_caller]
+pub fn require_root(what: &str) -> bool {
+    if is_root() {
+        return true;
+    }
+    skip(&format!("needs root ({what})"));
+    false
+}
+
+/// Whether the effective user is root (from /proc, without libc).
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
+        })
         .unwrap_or(false)
 }
 

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 // Not every test binary uses each of these.
 #[allow(unused_imports)]
-pub use berth_testkit::have;
+pub use berth_testkit::{have, require, skip, skip_host};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_berth-oci");
 

@@ -144,7 +144,15 @@ pub fn import(g: &Globals, a: ImportArgs) -> CmdResult {
         Box::new(File::open(&a.file).map_err(|e| CliError::new(format!("open {}: {e}", a.file)))?)
     };
     let store = g.store()?;
-    let rec = store.import(BufReader::with_capacity(1 << 20, input), &opts, &names)?;
+    let rec = store
+        .import(BufReader::with_capacity(1 << 20, input), &opts, &names)
+        .map_err(|e| match e {
+            image::Error::Archive(m) if a.file == "-" => {
+                CliError::new(format!("import from stdin: {m}"))
+            }
+            image::Error::Archive(m) => CliError::new(format!("import {}: {m}", a.file)),
+            e => e.into(),
+        })?;
     store.prepare_rootfs(&rec)?;
     out(&rec.id.to_string())
 }

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::os::fd::OwnedFd;
 
 use ::engine::{CreateOptions, Engine, ExecOptions, ExecStdio, LogsOptions, Summary};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::images::{confirm, image_json};
 use super::{out, out_raw, CmdResult};
@@ -15,8 +15,7 @@ use crate::cli::{
     PsArgs, PullArgs, RegistryArgs, RenameArgs, RmArgs, RunArgs, StartArgs, StopArgs, TopArgs,
 };
 use crate::error::CliError;
-use crate::fmt::{go_time, parse_rfc3339, since, tabwrite};
-use crate::template::Template;
+use crate::fmt::{go_time, parse_rfc3339, since, tabwrite_lines};
 use crate::Globals;
 
 /// An engine error for `run`/`create`/`start -a`: docker's exit codes
@@ -160,6 +159,7 @@ fn ensure_image(g: &Globals, a: &RunArgs) -> CmdResult {
         registry: RegistryArgs {
             tls_verify: true,
             authfile: None,
+            cert_dir: None,
         },
         image: name.clone(),
     };
@@ -560,7 +560,7 @@ pub fn top(g: &Globals, a: TopArgs) -> CmdResult {
     for p in &t.processes {
         lines.push(p.join("\t"));
     }
-    out_raw(&tabwrite(&lines))
+    out_raw(&tabwrite_lines(&lines))
 }
 
 pub fn prune(g: &Globals, a: ContainerPruneArgs) -> CmdResult {
@@ -629,6 +629,7 @@ fn dev_null() -> Result<OwnedFd, CliError> {
 }
 
 pub fn exec(g: &Globals, a: ExecArgs) -> CmdResult {
+    ::engine::reexec_sealed().map_err(|e| CliError::daemon(e.to_string()))?;
     ::engine::prime_cgroup_attach();
     let mut env = env_files(&a.env_file)?;
     env.extend(a.env.iter().cloned());
@@ -746,15 +747,28 @@ pub fn inspect(g: &Globals, a: InspectArgs) -> CmdResult {
 
 // ---- ps -------------------------------------------------------------------
 
-/// Docker's column headers for the `ps` placeholders.
-fn header(field: &str) -> String {
-    match field {
-        "ID" => "CONTAINER ID".into(),
-        "RunningFor" => "CREATED".into(),
-        "CreatedAt" => "CREATED AT".into(),
-        f => f.to_uppercase(),
-    }
-}
+/// docker's column titles of `ps` (its `ContainerContext` header).
+const PS_HEADERS: &[(&str, &str)] = &[
+    ("ID", "CONTAINER ID"),
+    ("Names", "NAMES"),
+    ("Image", "IMAGE"),
+    ("Command", "COMMAND"),
+    ("CreatedAt", "CREATED AT"),
+    ("RunningFor", "CREATED"),
+    ("Ports", "PORTS"),
+    ("State", "STATE"),
+    ("Status", "STATUS"),
+    ("Size", "SIZE"),
+    ("Labels", "LABELS"),
+    ("Mounts", "MOUNTS"),
+    ("LocalVolumes", "LOCAL VOLUMES"),
+    ("Networks", "NETWORKS"),
+    // docker has no title for its `Label` method (the header stops there).
+    ("Label", "LABEL"),
+];
+
+const PS_TABLE: &str =
+    "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}";
 
 /// Docker's `Ellipsis`: at most `max` characters, the last one `…`.
 fn ellipsis(s: &str, max: usize) -> String {
@@ -877,14 +891,12 @@ pub fn ps(g: &Globals, a: PsArgs) -> CmdResult {
             _ => return Err(CliError::new(format!("invalid filter '{f}'"))),
         }
     }
-    let json_out = a.format.as_deref() == Some("json");
-    let template = match a.format.as_deref() {
-        Some("json") | Some("table") | None => None,
-        Some(f) => Some(
-            Template::parse(f)
-                .map_err(|e| CliError::new(format!("template parsing error: {e}")))?,
-        ),
+    let default = if a.size {
+        format!("{PS_TABLE}\t{{{{.Size}}}}")
+    } else {
+        PS_TABLE.to_string()
     };
+    let format = super::list_format(a.format.as_deref(), &default)?;
     let eng = g.engine()?;
     let last = if a.latest {
         Some(1)
@@ -911,69 +923,25 @@ pub fn ps(g: &Globals, a: PsArgs) -> CmdResult {
         return out_raw(&s);
     }
     // As docker's CLI: sizes are computed with --size or when the
-    // template uses .Size.
-    let want_size = a.size
-        || template
-            .as_ref()
-            .is_some_and(|t| t.fields().iter().any(|f| f == "Size"));
-    let row = |c: &Summary| {
-        let mut v = with_ports(&eng, row_value(c, a.no_trunc), &c.id);
-        if want_size {
-            if let Ok((rw, rootfs)) = eng.size(&c.id) {
-                v["Size"] = size_text(rw, rootfs).into();
+    // template mentions .Size.
+    let want_size =
+        a.size || matches!(&format, super::ListFormat::Template(f) if f.contains(".Size"));
+    let rows: Vec<Value> = list
+        .iter()
+        .map(|c| {
+            let mut v = with_ports(&eng, row_value(c, a.no_trunc), &c.id);
+            if want_size {
+                if let Ok((rw, rootfs)) = eng.size(&c.id) {
+                    v["Size"] = size_text(rw, rootfs).into();
+                }
             }
-        }
-        v
-    };
-    if json_out {
-        let mut s = String::new();
-        for c in &list {
-            let mut v = row(c);
-            if let Some(o) = v.as_object_mut() {
+            if let (super::ListFormat::Json, Some(o)) = (&format, v.as_object_mut()) {
                 o.remove("Label");
             }
-            s.push_str(&v.to_string());
-            s.push('\n');
-        }
-        return out_raw(&s);
-    }
-    let template = match template {
-        Some(t) => t,
-        None if a.size => Template::parse(
-            "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}\t{{.Size}}",
-        )
-        .expect("built-in template"),
-        None => Template::parse(
-            "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}",
-        )
-        .expect("built-in template"),
-    };
-    let render = |v: &Value| {
-        template
-            .render(v)
-            .map_err(|e| CliError::new(format!("template parsing error: {e}")))
-    };
-    let mut lines = Vec::new();
-    if template.table {
-        let mut h = Map::new();
-        for f in template.fields() {
-            h.insert(f.clone(), Value::String(header(&f)));
-        }
-        lines.push(render(&Value::Object(h))?);
-    }
-    for c in &list {
-        lines.push(render(&row(c))?);
-    }
-    if template.table {
-        out_raw(&tabwrite(&lines))
-    } else {
-        let mut s = String::new();
-        for l in lines {
-            s.push_str(&l);
-            s.push('\n');
-        }
-        out_raw(&s)
-    }
+            v
+        })
+        .collect();
+    super::print_list(&format, PS_HEADERS, &rows)
 }
 
 /// Check an engine root can be opened (used by `Globals::engine`).

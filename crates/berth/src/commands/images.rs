@@ -5,30 +5,30 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use image::{Digest, ImageInfo, Reference, Store};
 use serde::Serialize;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::{out, out_raw, parse_ref, CmdResult};
 use crate::cli::{ImagesArgs, InspectArgs, PruneArgs, RmiArgs, TagArgs};
 use crate::engine;
 use crate::error::{image_message, reference_message, CliError};
-use crate::fmt::{go_time, human_size, parse_rfc3339, since, tabwrite};
-use crate::template::Template;
+use crate::fmt::{go_time, human_size, parse_rfc3339, since};
 use crate::Globals;
 
 const NONE: &str = "<none>";
 
-/// Docker's column headers for the image placeholders.
-fn header(field: &str) -> String {
-    match field {
-        "ID" => "IMAGE ID".into(),
-        "CreatedSince" => "CREATED".into(),
-        "CreatedAt" => "CREATED AT".into(),
-        "SharedSize" => "SHARED SIZE".into(),
-        "UniqueSize" => "UNIQUE SIZE".into(),
-        "VirtualSize" => "VIRTUAL SIZE".into(),
-        f => f.to_uppercase(),
-    }
-}
+/// docker's column titles of `images` (its `ImageContext` header).
+const IMAGE_HEADERS: &[(&str, &str)] = &[
+    ("ID", "IMAGE ID"),
+    ("Repository", "REPOSITORY"),
+    ("Tag", "TAG"),
+    ("Digest", "DIGEST"),
+    ("CreatedSince", "CREATED"),
+    ("CreatedAt", "CREATED AT"),
+    ("Size", "SIZE"),
+    ("Containers", "CONTAINERS"),
+    ("SharedSize", "SHARED SIZE"),
+    ("UniqueSize", "UNIQUE SIZE"),
+];
 
 struct Row {
     repository: String,
@@ -158,15 +158,12 @@ pub fn list(g: &Globals, a: ImagesArgs) -> CmdResult {
             _ => return Err(CliError::new(format!("invalid filter '{f}'"))),
         }
     }
-    let template = match a.format.as_deref() {
-        Some("json") => None,
-        Some(f) if f != "table" => Some(
-            Template::parse(f)
-                .map_err(|e| CliError::new(format!("template parsing error: {e}")))?,
-        ),
-        _ => None,
-    };
-    let json_out = a.format.as_deref() == Some("json");
+    let mut default = String::from("table {{.Repository}}\t{{.Tag}}");
+    if a.digests {
+        default.push_str("\t{{.Digest}}");
+    }
+    default.push_str("\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}");
+    let format = super::list_format(a.format.as_deref(), &default)?;
     let store = g.store()?;
     let all = store.list()?;
     let rows: Vec<Row> = rows(&store, all)
@@ -183,54 +180,8 @@ pub fn list(g: &Globals, a: ImagesArgs) -> CmdResult {
         }
         return out_raw(&s);
     }
-    if json_out {
-        let mut s = String::new();
-        for r in &rows {
-            s.push_str(&row_value(r, a.no_trunc).to_string());
-            s.push('\n');
-        }
-        return out_raw(&s);
-    }
-    let template = match template {
-        Some(t) => t,
-        None => {
-            let mut f = String::from("table {{.Repository}}\t{{.Tag}}");
-            if a.digests {
-                f.push_str("\t{{.Digest}}");
-            }
-            f.push_str("\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}");
-            Template::parse(&f).expect("built-in template")
-        }
-    };
-    let mut lines = Vec::new();
-    if template.table {
-        let mut h = Map::new();
-        for f in template.fields() {
-            h.insert(f.clone(), Value::String(header(&f)));
-        }
-        lines.push(
-            template
-                .render(&Value::Object(h))
-                .map_err(|e| CliError::new(format!("template parsing error: {e}")))?,
-        );
-    }
-    for r in &rows {
-        lines.push(
-            template
-                .render(&row_value(r, a.no_trunc))
-                .map_err(|e| CliError::new(format!("template parsing error: {e}")))?,
-        );
-    }
-    if template.table {
-        out_raw(&tabwrite(&lines))
-    } else {
-        let mut s = String::new();
-        for l in lines {
-            s.push_str(&l);
-            s.push('\n');
-        }
-        out_raw(&s)
-    }
+    let values: Vec<Value> = rows.iter().map(|r| row_value(r, a.no_trunc)).collect();
+    super::print_list(&format, IMAGE_HEADERS, &values)
 }
 
 /// `docker image inspect`'s shape (field order as docker prints it).
@@ -377,13 +328,7 @@ pub fn inspect(g: &Globals, a: InspectArgs) -> CmdResult {
             )));
         }
     }
-    let template = match a.format.as_deref() {
-        None | Some("json") => None,
-        Some(f) => Some(
-            Template::parse(f)
-                .map_err(|e| CliError::new(format!("template parsing error: {e}")))?,
-        ),
-    };
+    let template = super::inspect_template(a.format.as_deref())?;
     let store = g.store()?;
     let mut values = Vec::new();
     let mut errors = Vec::new();
@@ -394,30 +339,17 @@ pub fn inspect(g: &Globals, a: InspectArgs) -> CmdResult {
             Err(e) => errors.push(image_message(&e)),
         }
     }
-    match template {
-        None => out(&pretty(&values))?,
-        Some(t) => {
-            let mut s = String::new();
-            for v in &values {
-                let v =
-                    serde_json::to_value(v).map_err(|e| CliError::new(format!("inspect: {e}")))?;
-                s.push_str(
-                    &t.render(&v)
-                        .map_err(|e| CliError::new(format!("template parsing error: {e}")))?,
-                );
-                s.push('\n');
-            }
-            out_raw(&s)?;
-        }
+    // The JSON array keeps docker's field order (the structs'); a template
+    // reads the objects as JSON values.
+    if template.is_none() {
+        out(&pretty(&values))?;
+        return super::finish_inspect(errors);
     }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        for e in &errors[..errors.len() - 1] {
-            eprintln!("berth: {e}");
-        }
-        Err(CliError::new(errors.pop().unwrap_or_default()))
+    let mut json = Vec::new();
+    for v in &values {
+        json.push(serde_json::to_value(v).map_err(|e| CliError::new(format!("inspect: {e}")))?);
     }
+    super::print_inspect(&json, template.as_ref(), errors)
 }
 
 pub fn tag(g: &Globals, a: TagArgs) -> CmdResult {

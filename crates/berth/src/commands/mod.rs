@@ -6,6 +6,7 @@ mod cp;
 mod images;
 pub mod network;
 mod stats;
+mod system;
 mod transfer;
 mod volumes;
 
@@ -132,15 +133,74 @@ pub fn platform(p: Option<&str>) -> Result<image::Platform, CliError> {
     }
 }
 
+/// A bad `--format`: one line, docker's words, exit 125.
+pub(super) fn template_err(e: String) -> CliError {
+    CliError::daemon(format!("template parsing error: {e}"))
+}
+
 /// `--format` of an inspect verb: nothing or `json` for the JSON array,
-/// else a template.
+/// else a Go template taken as written (docker's inspect neither strips
+/// `table` nor turns `\t` into a tab).
 pub(super) fn inspect_template(
     format: Option<&str>,
 ) -> Result<Option<crate::template::Template>, CliError> {
     match format {
-        None | Some("json") => Ok(None),
+        None | Some("") | Some("json") => Ok(None),
         Some(f) => crate::template::Template::parse(f)
             .map(Some)
+            .map_err(template_err),
+    }
+}
+
+/// A list command's `--format`.
+pub(super) enum ListFormat {
+    /// `json`: one JSON object a line.
+    Json,
+    Template(crate::template::Format),
+}
+
+/// Parse a list command's `--format`; none and a bare `table` are the
+/// command's `default` table.
+pub(super) fn list_format(format: Option<&str>, default: &str) -> Result<ListFormat, CliError> {
+    let f = match format {
+        Some("json") => return Ok(ListFormat::Json),
+        None | Some("") | Some("table") => default,
+        Some(f) => f,
+    };
+    crate::template::Format::parse(f)
+        .map(ListFormat::Template)
+        .map_err(template_err)
+}
+
+/// Print a list: JSON lines, or the template over each row (a table with
+/// the header row from `headers`, docker's titles of the fields).
+pub(super) fn print_list(
+    format: &ListFormat,
+    headers: &[(&str, &str)],
+    rows: &[serde_json::Value],
+) -> CmdResult {
+    out_raw(&list_text(format, headers, rows)?)
+}
+
+/// The text [`print_list`] prints.
+pub(super) fn list_text(
+    format: &ListFormat,
+    headers: &[(&str, &str)],
+    rows: &[serde_json::Value],
+) -> Result<String, CliError> {
+    match format {
+        ListFormat::Json => {
+            let mut s = String::new();
+            for r in rows {
+                s.push_str(&r.to_string());
+                s.push('\n');
+            }
+            Ok(s)
+        }
+        // A template that fails on the data (a field it lacks) fails the
+        // operation: exit 1, as docker.
+        ListFormat::Template(f) => f
+            .list(headers, rows)
             .map_err(|e| CliError::new(format!("template parsing error: {e}"))),
     }
 }
@@ -156,17 +216,27 @@ pub(super) fn print_inspect(
     match template {
         None => out(&images::pretty(&values))?,
         Some(t) => {
+            // As docker: an object the template fails on is an error of
+            // its own, the others print.
             let mut s = String::new();
             for v in values {
-                s.push_str(
-                    &t.render(v)
-                        .map_err(|e| CliError::new(format!("template parsing error: {e}")))?,
-                );
-                s.push('\n');
+                match t.render_inspect(v) {
+                    Ok(text) => {
+                        s.push_str(&text);
+                        s.push('\n');
+                    }
+                    Err(e) => errors.push(format!("template parsing error: {e}")),
+                }
             }
             out_raw(&s)?;
         }
     }
+    finish_inspect(errors)
+}
+
+/// The end of an inspect verb: the earlier errors on stderr, the last one
+/// as the command's error.
+pub(super) fn finish_inspect(mut errors: Vec<String>) -> CmdResult {
     match errors.pop() {
         None => Ok(()),
         Some(last) => {

@@ -3,11 +3,9 @@
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
-use super::images::{confirm, pretty};
+use super::images::confirm;
 use super::{out, out_raw, CmdResult};
 use crate::error::CliError;
-use crate::fmt::tabwrite;
-use crate::template::Template;
 use crate::Globals;
 use ::engine::network as net;
 
@@ -118,6 +116,8 @@ pub struct PortArgs {
 pub enum SystemCommand {
     /// Remove stopped containers, unused networks and leftovers of crashes
     Prune(SystemPruneArgs),
+    /// Start the containers a restart policy keeps running, after the machine booted (contrib/systemd/berth-boot.service)
+    Boot,
 }
 
 #[derive(Debug, Args)]
@@ -254,46 +254,26 @@ fn ls(g: &Globals, a: NetLsArgs) -> CmdResult {
         }
         return out_raw(&s);
     }
-    if a.format.as_deref() == Some("json") {
-        let mut s = String::new();
-        for n in &nets {
-            s.push_str(&row(n).to_string());
-            s.push('\n');
-        }
-        return out_raw(&s);
-    }
-    let f = match a.format.as_deref() {
-        None | Some("table") => "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}",
-        Some(f) => f,
-    };
-    let t =
-        Template::parse(f).map_err(|e| CliError::new(format!("template parsing error: {e}")))?;
-    let render = |v: &Value| {
-        t.render(v)
-            .map_err(|e| CliError::new(format!("template parsing error: {e}")))
-    };
-    let mut lines = Vec::new();
-    if t.table {
-        let mut h = serde_json::Map::new();
-        for f in t.fields() {
-            let title = match f.as_str() {
-                "ID" => "NETWORK ID".to_string(),
-                "CreatedAt" => "CREATED".to_string(),
-                o => o.to_uppercase(),
-            };
-            h.insert(f.clone(), Value::String(title));
-        }
-        lines.push(render(&Value::Object(h))?);
-    }
-    for n in &nets {
-        lines.push(render(&row(n))?);
-    }
-    if t.table {
-        out_raw(&tabwrite(&lines))
-    } else {
-        out_raw(&lines.iter().map(|l| format!("{l}\n")).collect::<String>())
-    }
+    let format = super::list_format(
+        a.format.as_deref(),
+        "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}",
+    )?;
+    let rows: Vec<Value> = nets.iter().map(row).collect();
+    super::print_list(&format, NETWORK_HEADERS, &rows)
 }
+
+/// docker's column titles of `network ls`.
+const NETWORK_HEADERS: &[(&str, &str)] = &[
+    ("ID", "NETWORK ID"),
+    ("Name", "NAME"),
+    ("Driver", "DRIVER"),
+    ("Scope", "SCOPE"),
+    ("IPv4", "IPV4"),
+    ("IPv6", "IPV6"),
+    ("Internal", "INTERNAL"),
+    ("Labels", "LABELS"),
+    ("CreatedAt", "CREATED AT"),
+];
 
 fn inspect(g: &Globals, a: NetInspectArgs) -> CmdResult {
     let eng = g.engine()?;
@@ -320,27 +300,8 @@ fn inspect(g: &Globals, a: NetInspectArgs) -> CmdResult {
             None => errs.push(format!("network {want} not found")),
         }
     }
-    match a.format.as_deref() {
-        None | Some("json") => out(&pretty(&vals))?,
-        Some(f) => {
-            let t = Template::parse(f)
-                .map_err(|e| CliError::new(format!("template parsing error: {e}")))?;
-            for v in &vals {
-                out(&t
-                    .render(v)
-                    .map_err(|e| CliError::new(format!("template parsing error: {e}")))?)?;
-            }
-        }
-    }
-    match errs.pop() {
-        None => Ok(()),
-        Some(last) => {
-            for e in errs {
-                eprintln!("berth: {e}");
-            }
-            Err(CliError::new(last))
-        }
-    }
+    let template = super::inspect_template(a.format.as_deref())?;
+    super::print_inspect(&vals, template.as_ref(), errs)
 }
 
 fn rm(g: &Globals, a: NetRmArgs) -> CmdResult {
@@ -400,7 +361,10 @@ pub fn port(g: &Globals, a: PortArgs) -> CmdResult {
 }
 
 pub fn system(g: &Globals, cmd: SystemCommand) -> CmdResult {
-    let SystemCommand::Prune(a) = cmd;
+    let a = match cmd {
+        SystemCommand::Prune(a) => a,
+        SystemCommand::Boot => return super::system::boot(g),
+    };
     if !a.force {
         eprintln!("WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n  - network leftovers of crashed containers\n  - blobs and layers no image uses, and what interrupted pulls left");
         if !confirm("Are you sure you want to continue?") {

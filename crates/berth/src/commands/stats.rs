@@ -3,14 +3,13 @@
 use std::time::Duration;
 
 use ::engine::stats::StatsSample;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::containers::op_err;
 use super::{out_raw, CmdResult};
 use crate::cli_ext::StatsArgs;
 use crate::error::CliError;
-use crate::fmt::{go_g, tabwrite};
-use crate::template::Template;
+use crate::fmt::go_g;
 use crate::Globals;
 
 /// docker's sampling interval.
@@ -72,33 +71,24 @@ fn row(given: &str, prev: &StatsSample, s: &StatsSample, no_trunc: bool) -> Valu
     })
 }
 
-fn header(field: &str) -> String {
-    match field {
-        "ID" => "CONTAINER ID",
-        "Container" => "CONTAINER",
-        "Name" => "NAME",
-        "CPUPerc" => "CPU %",
-        "MemUsage" => "MEM USAGE / LIMIT",
-        "MemPerc" => "MEM %",
-        "NetIO" => "NET I/O",
-        "BlockIO" => "BLOCK I/O",
-        "PIDs" => "PIDS",
-        f => return f.to_uppercase(),
-    }
-    .to_string()
-}
+/// docker's column titles of `stats`.
+const STATS_HEADERS: &[(&str, &str)] = &[
+    ("Container", "CONTAINER"),
+    ("Name", "NAME"),
+    ("ID", "CONTAINER ID"),
+    ("CPUPerc", "CPU %"),
+    ("MemUsage", "MEM USAGE / LIMIT"),
+    ("MemPerc", "MEM %"),
+    ("NetIO", "NET I/O"),
+    ("BlockIO", "BLOCK I/O"),
+    ("PIDs", "PIDS"),
+];
 
 pub fn run(g: &Globals, a: StatsArgs) -> CmdResult {
-    let json_out = a.format.as_deref() == Some("json");
-    let template = match a.format.as_deref() {
-        None | Some("table") | Some("json") => Template::parse(
-            "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}",
-        )
-        .expect("built-in template"),
-        Some(f) => {
-            Template::parse(f).map_err(|e| CliError::new(format!("template parsing error: {e}")))?
-        }
-    };
+    let format = super::list_format(
+        a.format.as_deref(),
+        "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}",
+    )?;
     let eng = g.engine()?;
     let names: Vec<String> = if a.containers.is_empty() {
         eng.list(a.all)
@@ -124,38 +114,7 @@ pub fn run(g: &Globals, a: StatsArgs) -> CmdResult {
             .zip(prev.iter().zip(cur.iter()))
             .map(|(n, (p, c))| row(n, p, c, a.no_trunc))
             .collect();
-        let mut text = String::new();
-        if json_out {
-            for r in &rows {
-                text.push_str(&r.to_string());
-                text.push('\n');
-            }
-        } else {
-            let render = |v: &Value| {
-                template
-                    .render(v)
-                    .map_err(|e| CliError::new(format!("template parsing error: {e}")))
-            };
-            let mut lines = Vec::new();
-            if template.table {
-                let mut h = Map::new();
-                for f in template.fields() {
-                    h.insert(f.clone(), Value::String(header(&f)));
-                }
-                lines.push(render(&Value::Object(h))?);
-            }
-            for r in &rows {
-                lines.push(render(r)?);
-            }
-            if template.table {
-                text = tabwrite(&lines);
-            } else {
-                for l in lines {
-                    text.push_str(&l);
-                    text.push('\n');
-                }
-            }
-        }
+        let mut text = super::list_text(&format, STATS_HEADERS, &rows)?;
         if a.no_stream {
             return out_raw(&text);
         }

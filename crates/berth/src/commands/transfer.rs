@@ -24,6 +24,7 @@ fn client(a: &RegistryArgs) -> Result<Client, CliError> {
         tls_verify: a.tls_verify,
         insecure_registries: insecure,
         auth_file: a.authfile.clone(),
+        cert_dir: a.cert_dir.clone(),
         ..Default::default()
     })
     .map_err(CliError::from)
@@ -269,6 +270,7 @@ pub fn login(a: LoginArgs) -> CmdResult {
     let client = client(&RegistryArgs {
         tls_verify: a.tls_verify,
         authfile: a.authfile.clone(),
+        cert_dir: None,
     })?;
     client.login(
         &host,

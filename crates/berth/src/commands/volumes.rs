@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use ::engine::volumes::Volume;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::containers::op_err;
 use super::images::confirm;
@@ -12,8 +12,7 @@ use crate::cli_ext::{
     VolumeCommand, VolumeCreateArgs, VolumeInspectArgs, VolumeLsArgs, VolumePruneArgs, VolumeRmArgs,
 };
 use crate::error::CliError;
-use crate::fmt::{human_size, tabwrite};
-use crate::template::Template;
+use crate::fmt::human_size;
 use crate::Globals;
 
 pub fn run(g: &Globals, cmd: VolumeCommand) -> CmdResult {
@@ -157,51 +156,25 @@ fn ls(g: &Globals, a: VolumeLsArgs) -> CmdResult {
             "Status": "N/A",
         })
     };
-    if a.format.as_deref() == Some("json") {
-        let mut s = String::new();
-        for v in &list {
-            s.push_str(&row(v).to_string());
-            s.push('\n');
-        }
-        return out_raw(&s);
-    }
-    let fmt = match a.format.as_deref() {
-        None | Some("table") => "table {{.Driver}}\t{{.Name}}",
-        Some(f) => f,
-    };
-    let template =
-        Template::parse(fmt).map_err(|e| CliError::new(format!("template parsing error: {e}")))?;
-    let render = |v: &Value| {
-        template
-            .render(v)
-            .map_err(|e| CliError::new(format!("template parsing error: {e}")))
-    };
-    let mut lines = Vec::new();
-    if template.table {
-        let mut h = Map::new();
-        for f in template.fields() {
-            let title = match f.as_str() {
-                "Name" => "VOLUME NAME".to_string(),
-                f => f.to_uppercase(),
-            };
-            h.insert(f.clone(), Value::String(title));
-        }
-        lines.push(render(&Value::Object(h))?);
-    }
-    for v in &list {
-        lines.push(render(&row(v))?);
-    }
-    if template.table {
-        out_raw(&tabwrite(&lines))
-    } else {
-        let mut s = String::new();
-        for l in lines {
-            s.push_str(&l);
-            s.push('\n');
-        }
-        out_raw(&s)
-    }
+    let format = super::list_format(a.format.as_deref(), "table {{.Driver}}\t{{.Name}}")?;
+    let rows: Vec<Value> = list.iter().map(row).collect();
+    super::print_list(&format, VOLUME_HEADERS, &rows)
 }
+
+/// docker's column titles of `volume ls`.
+const VOLUME_HEADERS: &[(&str, &str)] = &[
+    ("ID", "ID"),
+    ("Name", "VOLUME NAME"),
+    ("Group", "GROUP"),
+    ("Driver", "DRIVER"),
+    ("Scope", "SCOPE"),
+    ("Availability", "AVAILABILITY"),
+    ("Mountpoint", "MOUNTPOINT"),
+    ("Labels", "LABELS"),
+    ("Links", "LINKS"),
+    ("Size", "SIZE"),
+    ("Status", "STATUS"),
+];
 
 fn inspect(g: &Globals, a: VolumeInspectArgs) -> CmdResult {
     let template = super::inspect_template(a.format.as_deref())?;

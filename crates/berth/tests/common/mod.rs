@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 // Not every test binary uses each of these.
 #[allow(unused_imports)]
-pub use berth_testkit::{file_tar, free_port, free_port_on, have};
+pub use berth_testkit::{file_tar, free_port, free_port_on, have, require, skip};
 
 pub const BERTH: &str = env!("CARGO_BIN_EXE_berth");
 
@@ -175,23 +175,48 @@ pub struct DockerRegistry {
 
 impl DockerRegistry {
     /// Start one on a free port (with htpasswd auth for `user`/`pass` if
-    /// given); `None` (test skipped) if the tools are not installed.
+    /// given); `None` (the test skipped, see `skip`) if the tools are not
+    /// installed.
     pub fn start(auth: Option<(&str, &str)>) -> Option<DockerRegistry> {
+        DockerRegistry::start_with(auth, None)
+    }
+
+    /// Like [`DockerRegistry::start`], serving HTTPS with this
+    /// certificate and key (PEM files) if given.
+    pub fn start_with(
+        auth: Option<(&str, &str)>,
+        tls: Option<(&Path, &Path)>,
+    ) -> Option<DockerRegistry> {
+        DockerRegistry::start_on("127.0.0.1", auth, tls)
+    }
+
+    /// Like [`DockerRegistry::start_with`], listening on `ip`.
+    pub fn start_on(
+        ip: &str,
+        auth: Option<(&str, &str)>,
+        tls: Option<(&Path, &Path)>,
+    ) -> Option<DockerRegistry> {
         if !Path::new("/usr/bin/docker-registry").exists() {
-            eprintln!("skipping: /usr/bin/docker-registry is not installed");
+            skip("/usr/bin/docker-registry is not installed");
             return None;
         }
-        if auth.is_some() && !have("htpasswd") {
-            eprintln!("skipping: htpasswd is not installed");
+        if auth.is_some() && !require("htpasswd") {
             return None;
         }
         for attempt in 0..5 {
             let dir = tempfile::tempdir().unwrap();
-            let addr = format!("127.0.0.1:{}", free_port());
+            let addr = format!("{ip}:{}", free_port_on(ip));
             let mut cfg = format!(
                 "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n",
                 dir.path().join("data").display()
             );
+            if let Some((cert, key)) = tls {
+                cfg.push_str(&format!(
+                    "  tls:\n    certificate: {}\n    key: {}\n",
+                    cert.display(),
+                    key.display()
+                ));
+            }
             if let Some((u, p)) = auth {
                 let out = Command::new("htpasswd")
                     .args(["-Bbn", u, p])

@@ -21,7 +21,7 @@ use registry::{Client, ClientConfig, LayerState, Progress};
 
 // Not every test binary uses each of these.
 #[allow(unused_imports)]
-pub use berth_testkit::{file_tar, free_port, have};
+pub use berth_testkit::{file_tar, free_port, have, require, skip};
 
 pub fn run(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
@@ -73,14 +73,25 @@ pub struct DockerRegistry {
 
 impl DockerRegistry {
     /// Start one on a free port (with htpasswd auth for `user`/`pass` if
-    /// given); `None` if the tools are not installed.
+    /// given); `None` (the test skipped, see `skip`) if the tools are not
+    /// installed.
     pub fn start(auth: Option<(&str, &str)>) -> Option<DockerRegistry> {
+        DockerRegistry::start_with(auth, None, None)
+    }
+
+    /// Like [`DockerRegistry::start`], serving HTTPS with this
+    /// certificate and key (PEM files) if given.
+    /// With `client_ca`, a client certificate that CA signed is required.
+    pub fn start_with(
+        auth: Option<(&str, &str)>,
+        tls: Option<(&Path, &Path)>,
+        client_ca: Option<&Path>,
+    ) -> Option<DockerRegistry> {
         if !Path::new("/usr/bin/docker-registry").exists() {
-            eprintln!("skipping: /usr/bin/docker-registry is not installed (apt-get install docker-registry)");
+            skip("/usr/bin/docker-registry is not installed (apt-get install docker-registry)");
             return None;
         }
-        if auth.is_some() && !have("htpasswd") {
-            eprintln!("skipping: htpasswd is not installed (apt-get install apache2-utils)");
+        if auth.is_some() && !require("htpasswd") {
             return None;
         }
         for attempt in 0..5 {
@@ -91,6 +102,16 @@ impl DockerRegistry {
                 "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n",
                 dir.path().join("data").display()
             );
+            if let Some((cert, key)) = tls {
+                cfg.push_str(&format!(
+                    "  tls:\n    certificate: {}\n    key: {}\n",
+                    cert.display(),
+                    key.display()
+                ));
+                if let Some(ca) = client_ca {
+                    cfg.push_str(&format!("    clientcas:\n      - {}\n", ca.display()));
+                }
+            }
             if let Some((u, p)) = auth {
                 let line = run(Command::new("htpasswd").args(["-Bbn", u, p]));
                 let hp = dir.path().join("htpasswd");
@@ -344,6 +365,9 @@ pub struct FakeResp {
     /// Send only this many body bytes (with the full Content-Length),
     /// then close.
     pub truncate_to: Option<usize>,
+    /// Send the body chunked (no Content-Length), as a registry that
+    /// does not say how long it is.
+    pub chunked: bool,
 }
 
 impl FakeResp {
@@ -353,6 +377,7 @@ impl FakeResp {
             headers: Vec::new(),
             body: Vec::new(),
             truncate_to: None,
+            chunked: false,
         }
     }
     pub fn header(mut self, k: &str, v: impl Into<String>) -> FakeResp {
@@ -437,6 +462,22 @@ fn serve_conn(conn: TcpStream, log: &Mutex<Vec<String>>, handler: &Handler) {
         let mut out = format!("HTTP/1.1 {} X\r\n", resp.status);
         for (k, v) in &resp.headers {
             out.push_str(&format!("{k}: {v}\r\n"));
+        }
+        if resp.chunked {
+            out.push_str("Transfer-Encoding: chunked\r\n\r\n");
+            let mut bytes = out.into_bytes();
+            if req.method != "HEAD" {
+                for c in resp.body.chunks(64 << 10) {
+                    bytes.extend_from_slice(format!("{:x}\r\n", c.len()).as_bytes());
+                    bytes.extend_from_slice(c);
+                    bytes.extend_from_slice(b"\r\n");
+                }
+                bytes.extend_from_slice(b"0\r\n\r\n");
+            }
+            if w.write_all(&bytes).is_err() {
+                return;
+            }
+            continue;
         }
         out.push_str(&format!("Content-Length: {}\r\n\r\n", resp.body.len()));
         let mut bytes = out.into_bytes();
