@@ -846,6 +846,13 @@ fn external_runtimes_through_the_monitor() {
         if !common::require(rt) {
             continue;
         }
+        // crun 1.8 refuses a hybrid host whose cgroup2 hierarchy holds a
+        // controller (hugetlb here, until scripts/hugetlb-v1.sh moves it).
+        let v2 = std::fs::read_to_string("/sys/fs/cgroup/unified/cgroup.subtree_control");
+        if rt == "crun" && v2.is_ok_and(|c| !c.trim().is_empty()) {
+            berth_testkit::skip_host("crun refuses a hybrid host with cgroup2 controllers");
+            continue;
+        }
         let (code, out, err) = c.run_in(&["run", "--rm", "--runtime", rt, "bb", "echo", rt], b"");
         assert_eq!((code, out.trim()), (0, rt), "{err}");
         let (code, out, err) = c.run_in(
