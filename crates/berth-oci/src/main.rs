@@ -1,5 +1,6 @@
 //! berth-oci: a runc-compatible OCI runtime. This binary only parses the
 //! command line; the work is done by the `oci_runtime` library.
+#![forbid(unsafe_code)]
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Parser, Subcommand};

@@ -785,6 +785,7 @@ impl Drop for Containerd {
             }
         }
         if let Some(mut c) = self.child.take() {
+            // SAFETY: kill(2) of our own child's pid.
             unsafe {
                 libc::kill(c.id() as i32, libc::SIGTERM);
             }

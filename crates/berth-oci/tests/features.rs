@@ -96,11 +96,13 @@ fn seccomp_notify_sends_listener_fd() {
             iov_base: buf.as_mut_ptr() as *mut _,
             iov_len: buf.len(),
         };
+        // SAFETY: msghdr is plain data; all-zero is a valid value.
         let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
         msg.msg_iov = &mut iov;
         msg.msg_iovlen = 1;
         msg.msg_control = cmsg.as_mut_ptr() as *mut _;
         msg.msg_controllen = cmsg.len();
+        // SAFETY: msg points at iov and cmsg, which outlive the call.
         let n = unsafe { libc::recvmsg(s.as_raw_fd(), &mut msg, 0) };
         assert!(n > 0);
         let has_fd = msg.msg_controllen > 0;
@@ -186,6 +188,7 @@ fn preserve_fds_pass_through() {
     use std::os::fd::AsRawFd;
     use std::os::unix::process::CommandExt;
     let raw = file.as_raw_fd();
+    // SAFETY: the pre_exec closure only calls async-signal-safe dup2/fcntl.
     unsafe {
         c.pre_exec(move || {
             // dup2 onto itself would keep close-on-exec: clear it instead.

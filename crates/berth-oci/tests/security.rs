@@ -173,6 +173,7 @@ fn no_fds_leak_into_the_container() {
     let id = unique_id("fds2");
     rt.track(&id);
     let mut c = rt.command(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
+    // SAFETY: the pre_exec closure only calls async-signal-safe dup2/fcntl.
     unsafe {
         use std::os::unix::process::CommandExt;
         c.pre_exec(move || {
@@ -210,6 +211,7 @@ fn preserve_fds_passes_exactly_n() {
         b.path().to_str().unwrap(),
         &id,
     ]);
+    // SAFETY: the pre_exec closure only calls async-signal-safe dup2/fcntl.
     unsafe {
         use std::os::unix::process::CommandExt;
         c.pre_exec(move || {
@@ -416,19 +418,23 @@ fn cve_2025_31133_masked_path_dev_null_symlink_does_not_unmask() {
 
 #[test]
 fn cve_2025_52881_sysctl_write_is_not_redirected_by_a_mount() {
-    // A mount over a /proc/sys file (here a bind of a host file, as a racing
-    // mount would place) must not receive the runtime's sysctl write.
+    // A mount over a /proc/sys file (here a bind of a host file, placed
+    // after the runtime's mounts by a createContainer hook, as a racing
+    // mount from a container sharing the namespace would) must not receive
+    // the runtime's sysctl write. (A mounts[] entry under /proc is refused.)
     let rt = Runtime::new();
     let mut b = Bundle::new();
     let host = rt.scratch.path().join("host-file");
     std::fs::write(&host, "sentinel\n").unwrap();
-    b.add_mount(json!({
-        "destination": "/proc/sys/net/ipv4/ip_forward",
-        "type": "bind",
-        "source": host.to_str().unwrap(),
-        "options": ["bind"]
-    }));
-    b.edit(|c| c["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1"}));
+    let over = format!(
+        "mount --bind {} {}/proc/sys/net/ipv4/ip_forward",
+        host.display(),
+        b.rootfs().display()
+    );
+    b.edit(|c| {
+        c["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1"});
+        c["hooks"] = json!({"createContainer": [{"path": "/bin/sh", "args": ["sh", "-c", over]}]});
+    });
     b.args(&["true"]);
     let o = rt.run(&b, &unique_id("sysctl"));
     assert_eq!(

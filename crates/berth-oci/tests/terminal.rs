@@ -16,15 +16,19 @@ fn recv_fd(sock: &std::os::unix::net::UnixStream) -> OwnedFd {
         iov_len: buf.len(),
     };
     let mut cmsg = [0u8; 64];
+    // SAFETY: msghdr is plain data; all-zero is a valid value.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
     msg.msg_iov = &mut iov;
     msg.msg_iovlen = 1;
     msg.msg_control = cmsg.as_mut_ptr().cast();
     msg.msg_controllen = cmsg.len() as _;
+    // SAFETY: msg points at iov and cmsg, which outlive the call.
     let n = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
     assert!(n >= 0, "recvmsg: {}", std::io::Error::last_os_error());
+    // SAFETY: msg was filled by recvmsg.
     let c = unsafe { libc::CMSG_FIRSTHDR(&msg) };
     assert!(!c.is_null(), "no control message");
+    // SAFETY: c is a non-null header inside cmsg, holding one descriptor.
     unsafe {
         assert_eq!((*c).cmsg_level, libc::SOL_SOCKET);
         assert_eq!((*c).cmsg_type, libc::SCM_RIGHTS);
@@ -73,11 +77,9 @@ fn console_socket_receives_pty_master() {
     let master = acceptor.join().unwrap();
     // It is a pty master.
     let mut pn: libc::c_uint = 0;
-    assert_eq!(
-        unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTN, &mut pn) },
-        0,
-        "received fd is not a pty master"
-    );
+    // SAFETY: TIOCGPTN writes one c_uint.
+    let r = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTN, &mut pn) };
+    assert_eq!(r, 0, "received fd is not a pty master");
     rt.start(&id).ok();
     let out = read_master(master);
     let lines: Vec<&str> = out.lines().map(|l| l.trim_end_matches('\r')).collect();

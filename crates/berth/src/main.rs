@@ -1,6 +1,7 @@
 //! `berth`: a daemonless, Docker-compatible container engine CLI. This
 //! binary only parses arguments and formats output; the work is done by
 //! the `image`, `registry` and `engine` libraries.
+#![deny(unsafe_code)]
 
 mod cli;
 mod cli_ext;
@@ -10,6 +11,7 @@ mod error;
 mod fmt;
 mod progress;
 mod template;
+#[allow(unsafe_code)]
 mod term;
 
 use std::io::IsTerminal;
@@ -56,8 +58,7 @@ impl Globals {
 
 /// `/var/lib/berth` for root, `~/.local/share/berth` otherwise.
 fn default_root() -> PathBuf {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
+    if nix::unistd::geteuid().is_root() {
         return PathBuf::from(image::DEFAULT_ROOT);
     }
     let data = std::env::var_os("XDG_DATA_HOME")

@@ -22,6 +22,7 @@
 //!   useHierarchy have no equivalent and are ignored, as runc does.
 //! - [`Stats`] serialises with runc's field names (`throttledPeriods`,
 //!   `kernelTCP`, `ioServiceBytesRecursive`, ...) and omitempty rules.
+#![deny(unsafe_code)]
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -36,6 +37,7 @@ mod fs;
 mod host;
 mod resources;
 mod stats;
+#[allow(unsafe_code)]
 mod sys;
 #[cfg(test)]
 mod tests;

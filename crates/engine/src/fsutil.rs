@@ -3,7 +3,6 @@
 use crate::error::{Context, Result};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 /// Writes `data` to `path`: temp file in the same directory, fsync, rename,
@@ -131,30 +130,27 @@ impl FileLock {
                 .open(path)
         }
         .ctx(|| format!("cannot open lock {}", path.display()))?;
-        // SAFETY: flock on a descriptor we own.
-        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-            return Ok(Some(FileLock {
+        match rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => Ok(Some(FileLock {
                 _file: f,
                 path: path.to_path_buf(),
-            }));
-        }
-        let e = std::io::Error::last_os_error();
-        match e.raw_os_error() {
-            Some(libc::EWOULDBLOCK) | Some(libc::EINTR) => Ok(None),
-            _ => Err(e).ctx(|| format!("cannot lock {}", path.display())),
+            })),
+            Err(rustix::io::Errno::WOULDBLOCK) | Err(rustix::io::Errno::INTR) => Ok(None),
+            Err(e) => {
+                Err(std::io::Error::from(e)).ctx(|| format!("cannot lock {}", path.display()))
+            }
         }
     }
 
     fn lock(f: File, path: &Path) -> Result<FileLock> {
         loop {
-            // SAFETY: flock on a descriptor we own.
-            let r = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) };
-            if r == 0 {
-                break;
-            }
-            let e = std::io::Error::last_os_error();
-            if e.kind() != std::io::ErrorKind::Interrupted {
-                return Err(e).ctx(|| format!("cannot lock {}", path.display()));
+            match rustix::fs::flock(&f, rustix::fs::FlockOperation::LockExclusive) {
+                Ok(()) => break,
+                Err(rustix::io::Errno::INTR) => {}
+                Err(e) => {
+                    return Err(std::io::Error::from(e))
+                        .ctx(|| format!("cannot lock {}", path.display()))
+                }
             }
         }
         Ok(FileLock {

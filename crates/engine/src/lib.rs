@@ -22,6 +22,7 @@
 //!   [`Engine::cleanup`].
 //!
 //! Errors carry docker's CLI exit codes ([`Error::exit_code`]).
+#![deny(unsafe_code)]
 
 pub mod caps;
 pub mod container;
@@ -30,6 +31,7 @@ pub mod error;
 mod exec_tty;
 mod exit;
 pub mod fscopy;
+#[allow(unsafe_code)]
 mod fssys;
 pub mod fsutil;
 pub mod health;
@@ -44,6 +46,7 @@ pub mod seccomp;
 pub mod spec;
 pub mod stats;
 mod store;
+#[allow(unsafe_code)]
 mod sys;
 pub mod timeutil;
 pub mod user;

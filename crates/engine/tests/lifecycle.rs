@@ -284,6 +284,7 @@ fn killed_monitor_is_noticed() {
         .unwrap()
         .to_string();
     eprintln!("monitor {} {rss}", st.monitor_pid);
+    // SAFETY: kill(2) with integer arguments.
     unsafe { libc::kill(st.monitor_pid, libc::SIGKILL) };
     let pid = st.pid;
     assert!(until(Duration::from_secs(5), || {

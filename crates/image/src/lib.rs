@@ -10,6 +10,7 @@
 //! store.lock                flock guarding images.json
 //! gc.lock                   lease lock: writers shared, GC exclusive
 //! ```
+#![deny(unsafe_code)]
 
 pub mod archive;
 pub mod changes;
@@ -22,6 +23,7 @@ pub mod manifest;
 pub mod reference;
 pub mod snapshot;
 pub mod store;
+#[allow(unsafe_code)]
 pub mod sys;
 pub mod unpack;
 

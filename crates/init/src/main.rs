@@ -9,6 +9,7 @@
 //! Static and libc-free: it runs on any image.
 #![no_std]
 #![no_main]
+#![deny(unsafe_code)]
 
 use tiny::rt::Args;
 use tiny::sys::{self, Fork};
@@ -34,17 +35,8 @@ fn exec_command(args: &Args, first: usize) -> i32 {
     let Some(cmd) = args.get(first) else {
         return 127;
     };
-    let argv = args.argv_from(first);
-    let argc = args.argc - first;
-    // SAFETY: argv[first..=argc] is the kernel's NULL-terminated array.
-    let argv = unsafe { core::slice::from_raw_parts(argv, argc + 1) };
-    let mut envc = 0;
-    // SAFETY: envp is NULL-terminated.
-    while !unsafe { *args.envp.add(envc) }.is_null() {
-        envc += 1;
-    }
-    // SAFETY: envp[0..=envc] is the kernel's NULL-terminated array.
-    let envp = unsafe { core::slice::from_raw_parts(args.envp, envc + 1) };
+    let argv = args.argv_slice_from(first);
+    let envp = args.envp_slice();
     let name = cmd.to_bytes();
     if name.is_empty() {
         say(&[b"empty command"]);

@@ -23,6 +23,7 @@
 //!   clients the exit code.
 #![no_std]
 #![no_main]
+#![deny(unsafe_code)]
 
 use core::ffi::CStr;
 use tiny::fmt::rfc3339_nano;
@@ -389,23 +390,13 @@ fn spawn_helper(
                     n += 1;
                 }
             }
-            let envp = env_slice(args);
+            let envp = args.envp_slice();
             let _ = sys::execve(o.exe, &argv[..=n], envp);
             let _ = sys::write(2, b"berth-monitor: cannot exec the berth helper\n");
             sys::exit(127)
         }
         Fork::Parent(p) => Ok(p),
     }
-}
-
-fn env_slice(args: &Args) -> &'static [*const u8] {
-    let mut n = 0;
-    // SAFETY: envp is the kernel's NULL-terminated array.
-    while !unsafe { *args.envp.add(n) }.is_null() {
-        n += 1;
-    }
-    // SAFETY: envp[0..=n] is valid for the life of the process.
-    unsafe { core::slice::from_raw_parts(args.envp, n + 1) }
 }
 
 fn fail(msg: &[u8]) -> i32 {
@@ -742,7 +733,7 @@ fn main(args: Args) -> i32 {
     }
     argv[8..8 + n].copy_from_slice(&extra[..n]);
     let _ = sys::sigprocmask(sys::SIG_SETMASK, 0);
-    let _ = sys::execve(o.exe, &argv[..=8 + n], env_slice(&args));
+    let _ = sys::execve(o.exe, &argv[..=8 + n], args.envp_slice());
     1
 }
 

@@ -9,6 +9,7 @@
 //! `dns/<net>.pid`. Everything is changed under `run/lock`; the nftables
 //! tables `ip TABLE` and `inet TABLE` are regenerated whole from that
 //! state after each change. Privileged calls go through [`host::Host`].
+#![deny(unsafe_code)]
 
 pub mod dns;
 pub mod error;
@@ -17,6 +18,7 @@ pub mod ipam;
 pub mod nft;
 pub mod ports;
 pub mod rtnl;
+#[allow(unsafe_code)]
 pub mod sys;
 
 use std::collections::BTreeMap;

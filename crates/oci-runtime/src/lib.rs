@@ -8,6 +8,7 @@
 //! - [`spec::default_spec`] and [`spec::features`]: what `spec` and `features` print.
 //!
 //! All `unsafe` code lives in [`sys`].
+#![deny(unsafe_code)]
 
 pub mod capabilities;
 pub mod config;
@@ -27,6 +28,7 @@ pub mod seccomp;
 pub mod spec;
 pub mod state;
 pub mod sync;
+#[allow(unsafe_code)]
 pub mod sys;
 
 pub use error::{Error, Result};

@@ -22,6 +22,7 @@
 //! println!("{}", rec.id);
 //! # Ok(()) }
 //! ```
+#![forbid(unsafe_code)]
 
 pub mod auth;
 pub mod client;

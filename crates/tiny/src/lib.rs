@@ -9,10 +9,13 @@
 //! The formatting is tested on the host (`cargo test -p berth-tiny`), where
 //! the crate builds with std.
 #![cfg_attr(not(test), no_std)]
+#![deny(unsafe_code)]
 
 pub mod fmt;
 #[cfg(not(test))]
+#[allow(unsafe_code)]
 pub mod rt;
+#[allow(unsafe_code)]
 pub mod sys;
 
 pub use fmt::Buf;

@@ -24,10 +24,24 @@ impl Args {
         unsafe { Some(CStr::from_ptr(*self.argv.add(i) as *const core::ffi::c_char)) }
     }
 
-    /// The pointer array from argument `i` on (NULL-terminated).
-    pub fn argv_from(&self, i: usize) -> *const *const u8 {
-        // SAFETY: i <= argc is inside the NULL-terminated array.
-        unsafe { self.argv.add(i.min(self.argc)) }
+    /// The pointers of the arguments from `i` on, with the closing NULL
+    /// (what execve takes as argv).
+    pub fn argv_slice_from(&self, i: usize) -> &'static [*const u8] {
+        let i = i.min(self.argc);
+        // SAFETY: argv[i..=argc] is the kernel's NULL-terminated array, valid
+        // for the life of the process.
+        unsafe { core::slice::from_raw_parts(self.argv.add(i), self.argc - i + 1) }
+    }
+
+    /// The environment's pointers with the closing NULL (what execve takes).
+    pub fn envp_slice(&self) -> &'static [*const u8] {
+        let mut n = 0;
+        // SAFETY: envp is the kernel's NULL-terminated array.
+        while !unsafe { *self.envp.add(n) }.is_null() {
+            n += 1;
+        }
+        // SAFETY: envp[0..=n] is valid for the life of the process.
+        unsafe { core::slice::from_raw_parts(self.envp, n + 1) }
     }
 
     /// The value of environment variable `name`.

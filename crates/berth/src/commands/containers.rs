@@ -184,27 +184,23 @@ fn proxy_signals(eng: &Engine, id: &str, proxy: bool, resize: Option<::engine::A
     if sigs.is_empty() {
         return;
     }
-    // SAFETY: plain libc signal-set manipulation on a local set.
-    let set = unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for s in &sigs {
-            libc::sigaddset(&mut set, *s);
+    let mut set = nix::sys::signal::SigSet::empty();
+    for s in &sigs {
+        if let Ok(sig) = nix::sys::signal::Signal::try_from(*s) {
+            set.add(sig);
         }
-        if libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
-            return;
-        }
-        set
-    };
+    }
+    if set.thread_block().is_err() {
+        return;
+    }
     let eng = eng.clone();
     let id = id.to_string();
     let mut resize = resize;
     std::thread::spawn(move || loop {
-        let mut sig: libc::c_int = 0;
-        // SAFETY: `set` is a valid, initialised signal set.
-        if unsafe { libc::sigwait(&set, &mut sig) } != 0 {
+        let Ok(sig) = set.wait() else {
             return;
-        }
+        };
+        let sig = sig as libc::c_int;
         if sig == libc::SIGWINCH {
             if let (Some(r), Some((rows, cols))) = (resize.as_mut(), crate::term::size(1)) {
                 let _ = r.resize(rows, cols);

@@ -213,20 +213,19 @@ fn prompt(label: &str, echo: bool) -> Result<String, CliError> {
     }
     eprint!("{label}");
     let _ = std::io::stderr().flush();
-    let fd = libc::STDIN_FILENO;
-    // SAFETY: termios is plain data; tcgetattr/tcsetattr on stdin, which
-    // is a terminal, restored below.
-    let mut saved: libc::termios = unsafe { std::mem::zeroed() };
-    let have = unsafe { libc::tcgetattr(fd, &mut saved) } == 0;
-    if !echo && have {
-        let mut t = saved;
-        t.c_lflag &= !libc::ECHO;
-        unsafe { libc::tcsetattr(fd, libc::TCSANOW, &t) };
+    use nix::sys::termios::{tcgetattr, tcsetattr, LocalFlags, SetArg};
+    let fd = std::io::stdin();
+    // Without echo for a password; the terminal's settings restored after.
+    let saved = if echo { None } else { tcgetattr(&fd).ok() };
+    if let Some(s) = &saved {
+        let mut t = s.clone();
+        t.local_flags.remove(LocalFlags::ECHO);
+        let _ = tcsetattr(&fd, SetArg::TCSANOW, &t);
     }
     let mut line = String::new();
     let res = stdin.read_line(&mut line);
-    if !echo && have {
-        unsafe { libc::tcsetattr(fd, libc::TCSANOW, &saved) };
+    if let Some(s) = &saved {
+        let _ = tcsetattr(&fd, SetArg::TCSANOW, s);
         eprintln!();
     }
     res.map_err(|e| CliError::new(format!("read from terminal: {e}")))?;
