@@ -24,15 +24,19 @@
 //! Errors carry docker's CLI exit codes ([`Error::exit_code`]).
 
 pub mod caps;
+pub mod commit;
 pub mod container;
 pub mod cp;
+pub mod diff;
 pub mod error;
 mod exec_tty;
 mod exit;
+pub mod export;
 pub mod fscopy;
 mod fssys;
 pub mod fsutil;
 pub mod health;
+pub mod history;
 pub mod init;
 mod internal;
 pub mod logs;

@@ -1,0 +1,303 @@
+//! history, diff, export and commit end to end, compared with what the
+//! docker CLI reference documents for `image history`, `container diff`,
+//! `container export` and `container commit`. Needs root (overlay mounts,
+//! namespaces).
+
+mod common;
+
+use std::process::Stdio;
+
+use common::Env;
+
+/// A root with the image `bb`: busybox with /etc/keep, /etc/change and
+/// /etc/gone; removes its containers at the end.
+struct Ctx {
+    env: Env,
+}
+
+impl Ctx {
+    fn new() -> Ctx {
+        let env = Env::new();
+        let tar = berth_testkit::busybox_tar_with(
+            &["bin/", "etc/", "tmp/"],
+            &["sh", "ls", "cat", "echo", "rm", "mkdir", "sleep", "true"],
+            &[
+                ("etc/keep", b"keep\n"),
+                ("etc/change", b"old\n"),
+                ("etc/gone", b"gone\n"),
+            ],
+        );
+        let p = env.path("bb.tar");
+        std::fs::write(&p, tar).unwrap();
+        env.ok(&["import", "-m", "from a tarball", p.to_str().unwrap(), "bb"]);
+        Ctx { env }
+    }
+}
+
+impl Drop for Ctx {
+    fn drop(&mut self) {
+        let ids = self.env.output(&["ps", "-a", "-q", "--no-trunc"]);
+        for id in String::from_utf8_lossy(&ids.stdout).lines() {
+            let _ = self.env.output(&["rm", "-f", id]);
+        }
+    }
+}
+
+const CHANGE: &str =
+    "echo new > /etc/change; rm /etc/gone; mkdir -p /data/sub; echo x > /data/sub/f";
+
+#[test]
+fn history_of_an_imported_image() {
+    let c = Ctx::new();
+    let e = &c.env;
+    let out = e.ok(&["history", "bb"]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    // docker's columns, aligned as its tabwriter does.
+    let h = lines[0];
+    for col in ["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"] {
+        assert!(h.contains(col), "{h}");
+    }
+    let id = e.ok(&["images", "-q", "bb"]).trim().to_string();
+    assert!(lines[1].starts_with(&id), "{out}");
+    assert!(lines[1].contains("second"), "{out}");
+    assert!(lines[1].contains("berth import"), "{out}");
+    assert!(lines[1].trim_end().ends_with("from a tarball"), "{out}");
+    assert!(lines[1].contains("MB"), "{out}");
+    // -q: ids; --no-trunc: full ids; -H=false: bytes and RFC 3339 times.
+    assert_eq!(e.ok(&["image", "history", "-q", "bb"]).trim(), id);
+    let full = e.ok(&["history", "--no-trunc", "-q", "bb"]);
+    assert!(
+        full.trim().starts_with("sha256:") && full.trim().len() == 71,
+        "{full}"
+    );
+    let raw = e.ok(&[
+        "history",
+        "-H=false",
+        "--format",
+        "{{.CreatedSince}}|{{.Size}}",
+        "bb",
+    ]);
+    let (t, size) = raw.trim().split_once('|').unwrap();
+    assert!(
+        t.len() == 20 && t.ends_with('Z') && t.as_bytes()[10] == b'T',
+        "{raw}"
+    );
+    assert!(size.parse::<u64>().unwrap() > 100_000, "{raw}");
+    // json: docker's formatter fields.
+    let j: serde_json::Value =
+        serde_json::from_str(e.ok(&["history", "--format", "json", "bb"]).trim()).unwrap();
+    for k in [
+        "ID",
+        "CreatedSince",
+        "CreatedAt",
+        "CreatedBy",
+        "Size",
+        "Comment",
+    ] {
+        assert!(j.get(k).is_some(), "{j}");
+    }
+    let err = e.fails(&["history", "nope"], 1);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("No such image: nope"), "{err}");
+}
+
+#[test]
+fn diff_after_run_adds_changes_and_deletes() {
+    let c = Ctx::new();
+    let e = &c.env;
+    e.ok(&["run", "--name", "d1", "bb", "sh", "-c", CHANGE]);
+    let out = e.ok(&["diff", "d1"]);
+    // docker's format: one "K /path" a line, parents before children,
+    // the parent of an added or deleted entry changed.
+    let want = [
+        "C /etc",
+        "C /etc/change",
+        "D /etc/gone",
+        "A /data",
+        "A /data/sub",
+        "A /data/sub/f",
+    ];
+    let lines: Vec<&str> = out.lines().collect();
+    for w in want {
+        assert!(lines.contains(&w), "{w} missing from:\n{out}");
+    }
+    for l in &lines {
+        assert!(matches!(&l[..2], "A " | "C " | "D "), "{out}");
+        assert!(!l.contains("keep"), "{out}");
+        // The mount points the runtime made are not changes.
+        assert!(
+            !l.contains("/etc/hosts") && !l.contains("/etc/resolv.conf"),
+            "{out}"
+        );
+    }
+    let pos = |p: &str| lines.iter().position(|l| *l == p).unwrap();
+    assert!(pos("C /etc") < pos("C /etc/change") && pos("A /data") < pos("A /data/sub/f"));
+    assert_eq!(out, e.ok(&["container", "diff", "d1"]));
+    let err = e.fails(&["diff", "nope"], 1);
+    assert_eq!(err.trim(), "berth: No such container: nope");
+}
+
+#[test]
+fn export_then_import_round_trips() {
+    let c = Ctx::new();
+    let e = &c.env;
+    e.ok(&["run", "--name", "x1", "bb", "sh", "-c", CHANGE]);
+    let tar = e.path("x1.tar");
+    e.ok(&["export", "-o", tar.to_str().unwrap(), "x1"]);
+    // stdout when redirected: the same archive.
+    let o = e
+        .cmd(&["container", "export", "x1"])
+        .stdout(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert_eq!(o.stdout, std::fs::read(&tar).unwrap());
+    let mut names = Vec::new();
+    let mut ar = tar::Archive::new(std::fs::File::open(&tar).unwrap());
+    for en in ar.entries().unwrap() {
+        let en = en.unwrap();
+        names.push(en.path().unwrap().to_string_lossy().into_owned());
+    }
+    assert!(names.contains(&"etc/change".to_string()), "{names:?}");
+    assert!(!names.contains(&"etc/gone".to_string()), "{names:?}");
+    assert!(names.contains(&"data/sub/f".to_string()), "{names:?}");
+    // The container was not running: nothing left mounted.
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains(e.root().to_str().unwrap()), "{mounts}");
+    e.ok(&["import", tar.to_str().unwrap(), "exported"]);
+    let got = e.ok(&[
+        "run",
+        "--rm",
+        "exported",
+        "sh",
+        "-c",
+        "cat /etc/change /etc/keep /data/sub/f; ls /etc",
+    ]);
+    assert!(got.starts_with("new\nkeep\nx\n"), "{got}");
+    assert!(!got.contains("gone"), "{got}");
+    let err = e.fails(&["export", "-o", tar.to_str().unwrap(), "nope"], 1);
+    assert_eq!(err.trim(), "berth: No such container: nope");
+}
+
+#[test]
+fn commit_with_changes_message_and_author() {
+    let c = Ctx::new();
+    let e = &c.env;
+    e.ok(&["run", "--name", "c1", "bb", "sh", "-c", CHANGE]);
+    let id = e
+        .ok(&[
+            "commit",
+            "-c",
+            r#"CMD ["cat", "/etc/change"]"#,
+            "-c",
+            "ENV A=1",
+            "-m",
+            "my change",
+            "-a",
+            "Jane <jane@example.com>",
+            "c1",
+            "committed:v1",
+        ])
+        .trim()
+        .to_string();
+    assert!(id.starts_with("sha256:") && id.len() == 71, "{id}");
+    // The new image runs with its new CMD and the container's files.
+    assert_eq!(e.ok(&["run", "--rm", "committed:v1"]), "new\n");
+    let got = e.ok(&[
+        "run",
+        "--rm",
+        "committed:v1",
+        "sh",
+        "-c",
+        "cat /etc/keep /data/sub/f; test -e /etc/gone || echo gone; echo $A",
+    ]);
+    assert_eq!(got, "keep\nx\ngone\n1\n", "{got}");
+    let f = e.ok(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{.Id}}|{{.Author}}|{{.Comment}}|{{json .Config.Cmd}}|{{len .RootFS.Layers}}",
+        "committed:v1",
+    ]);
+    assert_eq!(
+        f.trim(),
+        format!(r#"{id}|Jane <jane@example.com>|my change|["cat","/etc/change"]|2"#)
+    );
+    // history: the commit on top (the container's command as CREATED BY),
+    // the parent image's entry named by its id.
+    let h = e.ok(&[
+        "history",
+        "--no-trunc",
+        "--format",
+        "{{.ID}}|{{.CreatedBy}}|{{.Comment}}",
+        "committed:v1",
+    ]);
+    let base = e
+        .ok(&["images", "-q", "--no-trunc", "bb"])
+        .trim()
+        .to_string();
+    assert_eq!(
+        h,
+        format!("{id}|sh -c {CHANGE}|my change\n{base}|berth import|from a tarball\n")
+    );
+    // A container that changed nothing commits an empty layer (size 0B).
+    e.ok(&["create", "--name", "c2", "bb", "true"]);
+    let id2 = e.ok(&["commit", "c2"]).trim().to_string();
+    assert_eq!(
+        e.ok(&[
+            "image",
+            "inspect",
+            "--format",
+            "{{len .RootFS.Layers}}",
+            &id2
+        ])
+        .trim(),
+        "1"
+    );
+    let h2 = e.ok(&["history", "--format", "{{.Size}}", &id2]);
+    assert_eq!(h2.lines().next(), Some("0B"), "{h2}");
+    let err = e.fails(&["commit", "nope"], 1);
+    assert_eq!(err.trim(), "berth: No such container: nope");
+    let err = e.fails(&["commit", "-c", "RUN x", "c1"], 125);
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+#[test]
+fn commit_of_a_running_container_pauses_it() {
+    let c = Ctx::new();
+    let e = &c.env;
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "r1",
+        "bb",
+        "sh",
+        "-c",
+        "echo hi > /tmp/f; exec sleep 60",
+    ]);
+    let t = std::time::Instant::now();
+    while e.ok(&["diff", "r1"]).lines().all(|l| l != "A /tmp/f") {
+        assert!(
+            t.elapsed().as_secs() < 10,
+            "the container never wrote /tmp/f"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let id = e
+        .ok(&["container", "commit", "r1", "snap"])
+        .trim()
+        .to_string();
+    assert!(id.starts_with("sha256:"), "{id}");
+    // Running again, not left paused.
+    assert_eq!(
+        e.ok(&["inspect", "--format", "{{.State.Status}}", "r1"])
+            .trim(),
+        "running"
+    );
+    assert_eq!(e.ok(&["run", "--rm", "snap", "cat", "/tmp/f"]), "hi\n");
+    // --pause=false commits without pausing.
+    let id2 = e.ok(&["commit", "--pause=false", "r1"]).trim().to_string();
+    assert!(id2.starts_with("sha256:"), "{id2}");
+}
