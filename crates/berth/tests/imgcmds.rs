@@ -97,6 +97,22 @@ fn history_of_an_imported_image() {
     ] {
         assert!(j.get(k).is_some(), "{j}");
     }
+    // --platform: the image's own is found, another is refused.
+    let host = format!(
+        "linux/{}",
+        std::env::consts::ARCH
+            .replace("x86_64", "amd64")
+            .replace("aarch64", "arm64")
+    );
+    assert_eq!(
+        e.ok(&["history", "-q", "--platform", &host, "bb"]).trim(),
+        id
+    );
+    let err = e.fails(&["history", "--platform", "linux/s390x", "bb"], 1);
+    assert_eq!(
+        err.trim(),
+        "berth: image with reference bb:latest was found but does not match the specified platform: wanted linux/s390x"
+    );
     let err = e.fails(&["history", "nope"], 1);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("No such image: nope"), "{err}");
@@ -192,6 +208,8 @@ fn commit_with_changes_message_and_author() {
             r#"CMD ["cat", "/etc/change"]"#,
             "-c",
             "ENV A=1",
+            "-c",
+            "ONBUILD RUN true",
             "-m",
             "my change",
             "-a",
@@ -217,12 +235,12 @@ fn commit_with_changes_message_and_author() {
         "image",
         "inspect",
         "--format",
-        "{{.Id}}|{{.Author}}|{{.Comment}}|{{json .Config.Cmd}}|{{len .RootFS.Layers}}",
+        "{{.Id}}|{{.Author}}|{{.Comment}}|{{json .Config.Cmd}}|{{len .RootFS.Layers}}|{{json .Config.OnBuild}}",
         "committed:v1",
     ]);
     assert_eq!(
         f.trim(),
-        format!(r#"{id}|Jane <jane@example.com>|my change|["cat","/etc/change"]|2"#)
+        format!(r#"{id}|Jane <jane@example.com>|my change|["cat","/etc/change"]|2|["RUN true"]"#)
     );
     // history: the commit on top (the container's command as CREATED BY),
     // the parent image's entry named by its id.
@@ -297,7 +315,15 @@ fn commit_of_a_running_container_pauses_it() {
         "running"
     );
     assert_eq!(e.ok(&["run", "--rm", "snap", "cat", "/tmp/f"]), "hi\n");
-    // --pause=false commits without pausing.
-    let id2 = e.ok(&["commit", "--pause=false", "r1"]).trim().to_string();
-    assert!(id2.starts_with("sha256:"), "{id2}");
+    // --no-pause (and the deprecated --pause=false) commit without
+    // pausing; both together are refused, as docker does.
+    for flag in ["--no-pause", "--pause=false"] {
+        let id2 = e.ok(&["commit", flag, "r1"]).trim().to_string();
+        assert!(id2.starts_with("sha256:"), "{id2}");
+    }
+    let err = e.fails(&["commit", "--no-pause", "-p", "r1"], 1);
+    assert!(
+        err.contains("conflicting options: --no-pause and --pause"),
+        "{err}"
+    );
 }

@@ -75,6 +75,10 @@ fn image_config(
         exposed_ports: c.exposed_ports.keys().cloned().collect(),
         volumes: c.volumes.keys().cloned().collect(),
         stop_signal: c.stop_signal.clone(),
+        on_build: base
+            .as_ref()
+            .and_then(|b| b.on_build.clone())
+            .unwrap_or_default(),
         ..Default::default()
     };
     for ch in changes {
@@ -99,6 +103,7 @@ fn image_config(
         .map(|v| (v, serde_json::json!({})))
         .collect();
     out.stop_signal = o.stop_signal;
+    out.on_build = (!o.on_build.is_empty()).then_some(o.on_build);
     out.healthcheck = c.healthcheck.clone().or(out.healthcheck);
     Ok(out)
 }
@@ -193,14 +198,22 @@ mod tests {
         let out = image_config(
             Some(base),
             &c,
-            &[r#"CMD ["x"]"#.into(), "ENV B=2".into(), "EXPOSE 80".into()],
+            &[
+                r#"CMD ["x"]"#.into(),
+                "ENV B=2".into(),
+                "EXPOSE 80".into(),
+                "ONBUILD RUN y".into(),
+            ],
         )
         .unwrap();
         assert_eq!(out.cmd, Some(vec!["x".to_string()]));
         assert_eq!(out.env, vec!["A=1", "B=2"]);
         assert_eq!(out.working_dir.as_deref(), Some("/w"));
         assert!(out.exposed_ports.contains_key("80/tcp"));
-        assert_eq!(out.on_build, Some(vec!["RUN x".to_string()]));
+        assert_eq!(
+            out.on_build,
+            Some(vec!["RUN x".to_string(), "RUN y".to_string()])
+        );
         let e = image_config(None, &c, &["RUN x".into()]).unwrap_err();
         assert!(e.to_string().contains("RUN x"), "{e}");
     }

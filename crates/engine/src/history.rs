@@ -12,6 +12,8 @@ use crate::error::{Error, Result};
 pub struct HistoryRequest {
     /// Image name or id.
     pub image: String,
+    /// `--platform`: the image must be one for this platform.
+    pub platform: Option<image::Platform>,
 }
 
 /// One entry of `GET /images/{name}/history` (docker's
@@ -55,6 +57,16 @@ impl crate::Engine {
 fn history(store: &Store, req: &HistoryRequest) -> Result<Vec<HistoryItem>> {
     {
         let info = store.resolve(&req.image)?;
+        if let Some(want) = &req.platform {
+            if want.match_rank(&info.record.platform).is_none() {
+                let name = Reference::parse(&req.image)
+                    .map(|r| r.familiar())
+                    .unwrap_or_else(|_| req.image.clone());
+                return Err(Error::msg(format!(
+                    "image with reference {name} was found but does not match the specified platform: wanted {want}"
+                )));
+            }
+        }
         let config = store.config(&info.record)?;
         let diffs = &config.rootfs.diff_ids;
         let chains = chain_ids(diffs);

@@ -46,6 +46,8 @@ pub struct ImportOptions {
     pub volumes: Vec<String>,
     /// Stop signal (`SIGTERM`).
     pub stop_signal: Option<String>,
+    /// `ONBUILD` triggers.
+    pub on_build: Vec<String>,
 }
 
 impl Store {
@@ -118,6 +120,7 @@ impl Store {
                     .map(|v| (v.clone(), serde_json::json!({})))
                     .collect(),
                 stop_signal: opts.stop_signal.clone(),
+                on_build: (!opts.on_build.is_empty()).then(|| opts.on_build.clone()),
                 ..Default::default()
             }),
             rootfs: RootFs {

@@ -33,6 +33,7 @@ pub struct HistoryArgs {
         value_name = "BOOL",
         default_value_t = true,
         num_args = 0..=1,
+        require_equals = true,
         default_missing_value = "true",
         action = ArgAction::Set
     )]
@@ -45,6 +46,10 @@ pub struct HistoryArgs {
     /// Only show image IDs
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// Show history for the given platform. Formatted as "os[/arch[/variant]]" (e.g., "linux/amd64")
+    #[arg(long, value_name = "string")]
+    pub platform: Option<String>,
 
     #[arg(value_name = "IMAGE")]
     pub image: String,
@@ -80,17 +85,23 @@ pub struct CommitArgs {
     #[arg(short, long, value_name = "string")]
     pub message: Option<String>,
 
-    /// Pause container during commit
+    /// Pause container during commit (deprecated: use --no-pause instead)
+    /// [default: true]
     #[arg(
         short,
         long,
+        hide = true,
         value_name = "BOOL",
-        default_value_t = true,
         num_args = 0..=1,
+        require_equals = true,
         default_missing_value = "true",
         action = ArgAction::Set
     )]
-    pub pause: bool,
+    pub pause: Option<bool>,
+
+    /// Disable pausing container during commit
+    #[arg(long)]
+    pub no_pause: bool,
 
     #[arg(value_name = "CONTAINER")]
     pub container: String,
@@ -151,10 +162,18 @@ fn history_row(h: &HistoryItem, human: bool, trunc: bool) -> Value {
 
 pub fn history(g: &Globals, a: HistoryArgs) -> CmdResult {
     let format = super::list_format(a.format.as_deref(), HISTORY_TABLE)?;
+    let platform = match a.platform.as_deref() {
+        Some(p) => Some(
+            image::Platform::parse(p)
+                .map_err(|e| CliError::new(format!("invalid platform: {}", image_message(&e))))?,
+        ),
+        None => None,
+    };
     let eng = g.engine()?;
     let items = eng
         .history(&HistoryRequest {
             image: a.image.clone(),
+            platform,
         })
         .map_err(eng_err)?;
     let rows: Vec<Value> = items
@@ -254,6 +273,11 @@ pub fn export(g: &Globals, a: ExportArgs) -> CmdResult {
 }
 
 pub fn commit(g: &Globals, a: CommitArgs) -> CmdResult {
+    if a.pause.is_some() && a.no_pause {
+        return Err(CliError::new(
+            "conflicting options: --no-pause and --pause cannot be used together",
+        ));
+    }
     let reference = match &a.reference {
         Some(r) => Some(parse_ref(r)?),
         None => None,
@@ -266,7 +290,7 @@ pub fn commit(g: &Globals, a: CommitArgs) -> CmdResult {
             author: a.author,
             comment: a.message,
             changes: a.change,
-            pause: a.pause,
+            pause: a.pause.unwrap_or(true) && !a.no_pause,
         })
         .map_err(eng_err)?;
     out(&res.id)
