@@ -20,7 +20,9 @@ impl Ctx {
         let env = Env::new();
         let tar = berth_testkit::busybox_tar_with(
             &["bin/", "etc/", "tmp/"],
-            &["sh", "ls", "cat", "echo", "rm", "mkdir", "sleep", "true"],
+            &[
+                "sh", "ls", "cat", "echo", "rm", "mkdir", "sleep", "true", "ln", "readlink",
+            ],
             &[
                 ("etc/keep", b"keep\n"),
                 ("etc/change", b"old\n"),
@@ -150,6 +152,22 @@ fn diff_after_run_adds_changes_and_deletes() {
     let pos = |p: &str| lines.iter().position(|l| *l == p).unwrap();
     assert!(pos("C /etc") < pos("C /etc/change") && pos("A /data") < pos("A /data/sub/f"));
     assert_eq!(out, e.ok(&["container", "diff", "d1"]));
+    // A container that changed nothing: no change, though the runtime
+    // made its mount points (/etc/hosts...) in /etc, as docker's init
+    // layer hides them.
+    e.ok(&["run", "--name", "d0", "bb", "true"]);
+    assert_eq!(e.ok(&["diff", "d0"]), "");
+    // Modifying a file leaves its directory unchanged.
+    e.ok(&[
+        "run",
+        "--name",
+        "d2",
+        "bb",
+        "sh",
+        "-c",
+        "echo z > /etc/keep",
+    ]);
+    assert_eq!(e.ok(&["diff", "d2"]), "C /etc/keep\n");
     let err = e.fails(&["diff", "nope"], 1);
     assert_eq!(err.trim(), "berth: No such container: nope");
 }
@@ -158,7 +176,10 @@ fn diff_after_run_adds_changes_and_deletes() {
 fn export_then_import_round_trips() {
     let c = Ctx::new();
     let e = &c.env;
-    e.ok(&["run", "--name", "x1", "bb", "sh", "-c", CHANGE]);
+    // Symlinks to the host's root and out of the container: archived as
+    // links, never followed.
+    let script = format!("{CHANGE}; ln -s / /up; ln -s ../../../../etc/shadow /tmp/sh");
+    e.ok(&["run", "--name", "x1", "bb", "sh", "-c", &script]);
     let tar = e.path("x1.tar");
     e.ok(&["export", "-o", tar.to_str().unwrap(), "x1"]);
     // stdout when redirected: the same archive.
@@ -173,14 +194,24 @@ fn export_then_import_round_trips() {
     let mut ar = tar::Archive::new(std::fs::File::open(&tar).unwrap());
     for en in ar.entries().unwrap() {
         let en = en.unwrap();
-        names.push(en.path().unwrap().to_string_lossy().into_owned());
+        let name = en.path().unwrap().to_string_lossy().into_owned();
+        if name == "up" || name == "tmp/sh" {
+            assert_eq!(en.header().entry_type(), tar::EntryType::Symlink, "{name}");
+        }
+        assert!(
+            !name.starts_with("up/") && !name.contains("shadow"),
+            "{name}"
+        );
+        names.push(name);
     }
+    assert!(names.contains(&"up".to_string()) && names.contains(&"tmp/sh".to_string()));
     assert!(names.contains(&"etc/change".to_string()), "{names:?}");
     assert!(!names.contains(&"etc/gone".to_string()), "{names:?}");
     assert!(names.contains(&"data/sub/f".to_string()), "{names:?}");
-    // The container was not running: nothing left mounted.
+    // The container was not running: its read-only view is unmounted.
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    assert!(!mounts.contains(e.root().to_str().unwrap()), "{mounts}");
+    let view = format!("{}/run/export-", e.root().display());
+    assert!(!mounts.contains(&view), "{mounts}");
     e.ok(&["import", tar.to_str().unwrap(), "exported"]);
     let got = e.ok(&[
         "run",
@@ -260,7 +291,8 @@ fn commit_with_changes_message_and_author() {
         format!("{id}|sh -c {CHANGE}|my change\n{base}|berth import|from a tarball\n")
     );
     // A container that changed nothing commits an empty layer (size 0B).
-    e.ok(&["create", "--name", "c2", "bb", "true"]);
+    // (The mount points the runtime made at start are no change.)
+    e.ok(&["run", "--name", "c2", "bb", "true"]);
     let id2 = e.ok(&["commit", "c2"]).trim().to_string();
     assert_eq!(
         e.ok(&[

@@ -184,6 +184,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn result_is_docker_id_response() {
+        let r = CommitResult {
+            id: "sha256:ab".into(),
+        };
+        assert_eq!(serde_json::to_string(&r).unwrap(), r#"{"Id":"sha256:ab"}"#);
+    }
+
+    #[test]
     fn changes_apply_over_the_container_config() {
         let c = Config {
             cmd: Some(vec!["sh".into()]),

@@ -10,7 +10,9 @@
 //! and the parent of an added or deleted entry is reported changed. Mount
 //! points the runtime made for the container's mounts (an empty file or
 //! directory no layer has) are not changes (docker keeps them in its
-//! init layer).
+//! init layer), nor is the time they gave their directory: such a
+//! directory is reported (and archived) only when something below it
+//! changed.
 //!
 //! Every tree is read through descriptors with `O_NOFOLLOW` (see
 //! [`crate::fscopy`]): a symlink the container made never leads out.
@@ -161,6 +163,8 @@ pub(crate) enum Entry {
     Whiteout,
     /// A directory that hides what the lowers have below it.
     Opaque,
+    /// A directory only the runtime's mount points in it changed.
+    RuntimeDir,
     /// Anything else.
     Plain,
 }
@@ -178,13 +182,21 @@ impl Layers {
     /// Walks the upper directory, calling `f` with each entry (relative
     /// path, kind, meta, what it is, whether it lies in an opaque
     /// directory, the open file), the runtime's mount points left out.
+    /// A directory that differs from the one below only in the time the
+    /// runtime gave it by making a mount point in it comes as
+    /// [`Entry::RuntimeDir`], and only before an entry below it.
     fn walk(&self, f: &mut UpperVisit<'_>) -> io::Result<()> {
         let root = open_tree(&self.upper)?;
         let mut opaque: Vec<String> = Vec::new();
+        let mut pending: Vec<(String, Kind, Meta)> = Vec::new();
+        let under = |p: &str, d: &str| {
+            p.len() > d.len() && p.starts_with(d) && p.as_bytes()[d.len()] == b'/'
+        };
         let mut visit = |p: &str, k: &Kind, m: &Meta, file: Option<&mut File>| -> io::Result<()> {
-            let in_opaque = opaque.iter().any(|o| {
-                p.len() > o.len() && p.starts_with(o.as_str()) && p.as_bytes()[o.len()] == b'/'
-            });
+            // The walk is depth first: a pending directory it has left had
+            // nothing below it.
+            pending.retain(|(d, _, _)| under(p, d));
+            let in_opaque = opaque.iter().any(|o| under(p, o));
             let entry = match k {
                 Kind::Char(0) => Entry::Whiteout,
                 Kind::Dir
@@ -209,6 +221,25 @@ impl Layers {
                     return Ok(());
                 }
             }
+            if matches!((k, &entry), (Kind::Dir, Entry::Plain)) && !in_opaque {
+                let has_mount_point = self
+                    .mount_points
+                    .iter()
+                    .any(|mp| mp.rsplit_once('/').map_or("", |(d, _)| d) == p);
+                let same = self.below(p).is_some_and(|st| {
+                    FileType::from_raw_mode(st.st_mode) == FileType::Directory
+                        && st.st_mode & 0o7777 == m.mode
+                        && st.st_uid == m.uid
+                        && st.st_gid == m.gid
+                });
+                if has_mount_point && same {
+                    pending.push((p.to_string(), k.clone(), m.clone()));
+                    return Ok(());
+                }
+            }
+            for (d, dk, dm) in pending.drain(..) {
+                f(&d, &dk, &dm, Entry::RuntimeDir, false, None)?;
+            }
             f(p, k, m, entry, in_opaque, file)
         };
         let mut w = Walker::new(&mut visit, true);
@@ -217,11 +248,27 @@ impl Layers {
 
     /// docker's changes, in its order.
     pub(crate) fn changes(&self) -> io::Result<Vec<ContainerChange>> {
-        let mut out: Vec<ContainerChange> = Vec::new();
+        // Each change with whether it stands: a directory only the
+        // runtime's mount points changed is reported only as the parent of
+        // an added or deleted entry, but then in its own place (before its
+        // children), as docker reports a directory whose time changed.
+        let mut out: Vec<(ContainerChange, bool)> = Vec::new();
+        let mut tentative: std::collections::HashMap<String, usize> = Default::default();
         let mut changed_dirs: HashSet<String> = HashSet::new();
         let upper_root = open_tree(&self.upper)?;
         self.walk(&mut |p, k, m, entry, in_opaque, _| {
             let path = format!("/{p}");
+            if matches!(entry, Entry::RuntimeDir) {
+                tentative.insert(path.clone(), out.len());
+                out.push((
+                    ContainerChange {
+                        path,
+                        kind: ChangeKind::Modified,
+                    },
+                    false,
+                ));
+                return Ok(());
+            }
             let below = if in_opaque { None } else { self.below(p) };
             let kind = match entry {
                 Entry::Whiteout => ChangeKind::Deleted,
@@ -251,16 +298,25 @@ impl Layers {
                     Some(i) => path[..i].to_string(),
                 };
                 if parent != "/" && changed_dirs.insert(parent.clone()) {
-                    out.push(ContainerChange {
-                        path: parent,
-                        kind: ChangeKind::Modified,
-                    });
+                    match tentative.get(&parent) {
+                        Some(&i) => out[i].1 = true,
+                        None => out.push((
+                            ContainerChange {
+                                path: parent,
+                                kind: ChangeKind::Modified,
+                            },
+                            true,
+                        )),
+                    }
                 }
             }
-            out.push(ContainerChange {
-                path: path.clone(),
-                kind,
-            });
+            out.push((
+                ContainerChange {
+                    path: path.clone(),
+                    kind,
+                },
+                true,
+            ));
             // What an opaque directory hides and the container did not
             // make again is deleted.
             if matches!(entry, Entry::Opaque) && below.is_some() {
@@ -275,15 +331,21 @@ impl Layers {
                 hidden.sort();
                 hidden.dedup();
                 for n in hidden {
-                    out.push(ContainerChange {
-                        path: format!("{path}/{}", OsStr::from_bytes(&n).to_string_lossy()),
-                        kind: ChangeKind::Deleted,
-                    });
+                    out.push((
+                        ContainerChange {
+                            path: format!("{path}/{}", OsStr::from_bytes(&n).to_string_lossy()),
+                            kind: ChangeKind::Deleted,
+                        },
+                        true,
+                    ));
                 }
             }
             Ok(())
         })?;
-        Ok(out)
+        Ok(out
+            .into_iter()
+            .filter_map(|(c, stands)| stands.then_some(c))
+            .collect())
     }
 
     /// The upper directory as an OCI layer tar into `w`: a whiteout as an
@@ -320,7 +382,7 @@ impl Layers {
                     tar.builder
                         .append_data(&mut h, format!("{p}/.wh..wh..opq"), io::empty())
                 }
-                Entry::Plain => tar.add(p, k, m, file),
+                Entry::Plain | Entry::RuntimeDir => tar.add(p, k, m, file),
             }
         })?;
         Ok((tar.finish()?, any))
@@ -365,5 +427,133 @@ impl Engine {
         layers
             .changes()
             .map_err(|e| Error::io(format!("read the changes of container {id}"), e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layers(upper: &Path, lower: &Path, mounts: &[&str]) -> Layers {
+        Layers {
+            upper: upper.to_path_buf(),
+            lowers: vec![open_tree(lower).unwrap()],
+            mount_points: mounts.iter().map(|m| m.to_string()).collect(),
+        }
+    }
+
+    fn list(l: &Layers) -> Vec<String> {
+        l.changes()
+            .unwrap()
+            .iter()
+            .map(|c| format!("{} {}", c.kind.letter(), c.path))
+            .collect()
+    }
+
+    #[test]
+    fn changes_json_is_the_engine_api_shape() {
+        let c = ContainerChange {
+            path: "/a".into(),
+            kind: ChangeKind::Deleted,
+        };
+        assert_eq!(
+            serde_json::to_string(&c).unwrap(),
+            r#"{"Path":"/a","Kind":2}"#
+        );
+    }
+
+    /// Whiteouts, opaque directories, additions, modifications and the
+    /// runtime's mount points, read from a real upper/lower pair; and the
+    /// same upper as an OCI layer.
+    #[test]
+    fn upper_dir_changes_and_layer() {
+        let t = tempfile::tempdir().unwrap();
+        let (lower, upper) = (t.path().join("lower"), t.path().join("upper"));
+        for d in ["etc", "opq/old", "keep"] {
+            std::fs::create_dir_all(lower.join(d)).unwrap();
+            std::fs::create_dir_all(upper.join(d)).unwrap();
+        }
+        std::fs::write(lower.join("etc/a"), "a").unwrap();
+        std::fs::write(lower.join("etc/gone"), "g").unwrap();
+        std::fs::write(lower.join("opq/x"), "x").unwrap();
+        std::fs::write(upper.join("etc/a"), "changed").unwrap();
+        std::fs::create_dir_all(upper.join("new/sub")).unwrap();
+        std::fs::write(upper.join("new/sub/f"), "f").unwrap();
+        let up = open_tree(&upper).unwrap();
+        rfs::mknodat(
+            &up,
+            "etc/gone",
+            FileType::CharacterDevice,
+            Mode::from_raw_mode(0),
+            0,
+        )
+        .unwrap();
+        // The runtime's mount point in keep/, which gave keep/ a new time.
+        std::fs::write(upper.join("keep/hosts"), "").unwrap();
+        std::fs::remove_dir_all(upper.join("opq/old")).unwrap();
+        std::fs::write(upper.join("opq/y"), "y").unwrap();
+        let opaque = rfs::setxattr(
+            upper.join("opq"),
+            "trusted.overlay.opaque",
+            b"y",
+            rfs::XattrFlags::empty(),
+        );
+        // Directories with the lower's times: not changes of their own.
+        for d in ["etc", "keep", "opq"] {
+            let mt = std::fs::metadata(lower.join(d))
+                .unwrap()
+                .modified()
+                .unwrap();
+            std::fs::File::open(upper.join(d))
+                .unwrap()
+                .set_modified(mt)
+                .unwrap();
+        }
+        let l = layers(&upper, &lower, &["keep/hosts"]);
+        let got = list(&l);
+        // (The parent of a deleted entry is changed; docker lists it when
+        // it gets there.)
+        let mut want = vec![
+            "C /etc/a",
+            "C /etc",
+            "D /etc/gone",
+            "A /new",
+            "A /new/sub",
+            "A /new/sub/f",
+        ];
+        if opaque.is_ok() {
+            want.extend(["C /opq", "D /opq/old", "D /opq/x", "A /opq/y"]);
+        } else {
+            eprintln!("no trusted xattrs here: opaque directories not checked");
+            want.extend(["C /opq", "A /opq/y"]);
+        }
+        assert_eq!(got, want);
+
+        let (tar, any) = l.layer_tar(Vec::new()).unwrap();
+        assert!(any);
+        let mut names = Vec::new();
+        let mut ar = tar::Archive::new(&tar[..]);
+        for e in ar.entries().unwrap() {
+            names.push(e.unwrap().path().unwrap().to_string_lossy().into_owned());
+        }
+        assert!(names.contains(&"etc/.wh.gone".to_string()), "{names:?}");
+        assert!(names.contains(&"new/sub/f".to_string()), "{names:?}");
+        assert!(
+            !names
+                .iter()
+                .any(|n| n.contains("hosts") || n.starts_with("keep")),
+            "{names:?}"
+        );
+        if opaque.is_ok() {
+            assert!(names.contains(&"opq/.wh..wh..opq".to_string()), "{names:?}");
+        }
+
+        // Nothing but the runtime's mount point: no change, an empty layer.
+        std::fs::remove_dir_all(&upper).unwrap();
+        std::fs::create_dir_all(upper.join("keep")).unwrap();
+        std::fs::write(upper.join("keep/hosts"), "").unwrap();
+        let l = layers(&upper, &lower, &["keep/hosts"]);
+        assert!(list(&l).is_empty());
+        assert!(!l.layer_tar(Vec::new()).unwrap().1);
     }
 }

@@ -133,3 +133,26 @@ fn history(store: &Store, req: &HistoryRequest) -> Result<Vec<HistoryItem>> {
         Ok(items)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn items_are_the_engine_api_shape() {
+        let h = HistoryItem {
+            id: "<missing>".into(),
+            created: 1704164645,
+            created_by: "/bin/sh -c #(nop) CMD [\"sh\"]".into(),
+            tags: None,
+            size: 0,
+            comment: String::new(),
+        };
+        assert_eq!(
+            serde_json::to_string(&h).unwrap(),
+            r##"{"Id":"<missing>","Created":1704164645,"CreatedBy":"/bin/sh -c #(nop) CMD [\"sh\"]","Tags":null,"Size":0,"Comment":""}"##
+        );
+        assert_eq!(unix_seconds("2024-01-02T03:04:05.5Z"), 1704164645);
+        assert_eq!(unix_seconds("nonsense"), 0);
+    }
+}
