@@ -223,6 +223,23 @@ fn export_then_import_round_trips() {
     ]);
     assert!(got.starts_with("new\nkeep\nx\n"), "{got}");
     assert!(!got.contains("gone"), "{got}");
+    // A terminal on stdout is refused, as docker does (util-linux's
+    // script gives the command one).
+    let cmd = format!(
+        "{} --root {} export x1; echo rc=$?",
+        common::BERTH,
+        e.root().display()
+    );
+    let o = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("util-linux script");
+    let text = String::from_utf8_lossy(&o.stdout).replace('\r', "");
+    assert_eq!(
+        text,
+        "berth: cowardly refusing to save to a terminal. Use the -o flag or redirect\nrc=1\n"
+    );
     let err = e.fails(&["export", "-o", tar.to_str().unwrap(), "nope"], 1);
     assert_eq!(err.trim(), "berth: No such container: nope");
 }
@@ -309,6 +326,23 @@ fn commit_with_changes_message_and_author() {
     assert_eq!(h2.lines().next(), Some("0B"), "{h2}");
     let err = e.fails(&["commit", "nope"], 1);
     assert_eq!(err.trim(), "berth: No such container: nope");
+    // The image removed under the container: said so, in one line.
+    e.ok(&["commit", "c2", "base2"]);
+    e.ok(&[
+        "run",
+        "--name",
+        "c3",
+        "base2",
+        "sh",
+        "-c",
+        "echo 3 > /tmp/3",
+    ]);
+    e.ok(&["rmi", "-f", "base2"]);
+    let err = e.fails(&["commit", "c3"], 1);
+    assert!(
+        err.contains("is no longer in the store") && err.lines().count() == 1,
+        "{err}"
+    );
     let err = e.fails(&["commit", "-c", "RUN x", "c1"], 125);
     assert_eq!(err.lines().count(), 1, "{err}");
 }

@@ -113,7 +113,17 @@ impl Engine {
     pub fn commit(&self, req: &CommitRequest) -> Result<CommitResult> {
         let id = self.lookup(&req.container)?;
         let c = self.load_config(&id)?;
-        let base = self.images().resolve(&c.image)?.record;
+        let base = match self.images().resolve(&c.image) {
+            Ok(info) => info.record,
+            Err(image::Error::ImageNotFound(_)) => {
+                return Err(Error::msg(format!(
+                    "cannot commit container {}: its image {} is no longer in the store",
+                    crate::fsutil::short_id(&id),
+                    c.image
+                )))
+            }
+            Err(e) => return Err(e.into()),
+        };
         let base_cfg = self.images().config(&base)?;
         let config = image_config(base_cfg.config.clone(), &c.config, &req.changes)?;
         let paused = req.pause && self.state(&id)?.status == Status::Running;
