@@ -3,7 +3,8 @@
 //! [`crate::diff`]), the container's config with `--change` instructions
 //! applied, and a history entry with docker's author, comment and
 //! `created_by` (the container's command). A running container is paused
-//! for the commit unless asked not to be.
+//! for the commit unless asked not to be; a stopped one is held under its
+//! lock, so it cannot start while its layer is read.
 
 use std::io::{Seek, SeekFrom};
 
@@ -126,6 +127,15 @@ impl Engine {
         };
         let base_cfg = self.images().config(&base)?;
         let config = image_config(base_cfg.config.clone(), &c.config, &req.changes)?;
+        if !self.state(&id)?.running() {
+            let lock = self.lock_container(&id)?;
+            if !self.load_state_raw(&id)?.running() {
+                // Held while the layer is read: it cannot start meanwhile.
+                let r = self.commit_layers(&id, &base, config, &c.config, req);
+                drop(lock);
+                return r;
+            }
+        }
         let paused = req.pause && self.state(&id)?.status == Status::Running;
         if paused {
             self.pause(&id)?;

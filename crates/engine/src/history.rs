@@ -55,83 +55,81 @@ impl crate::Engine {
 }
 
 fn history(store: &Store, req: &HistoryRequest) -> Result<Vec<HistoryItem>> {
-    {
-        let info = store.resolve(&req.image)?;
-        if let Some(want) = &req.platform {
-            if want.match_rank(&info.record.platform).is_none() {
-                let name = Reference::parse(&req.image)
-                    .map(|r| r.familiar())
-                    .unwrap_or_else(|_| req.image.clone());
-                return Err(Error::msg(format!(
-                    "image with reference {name} was found but does not match the specified platform: wanted {want}"
-                )));
-            }
-        }
-        let config = store.config(&info.record)?;
-        let diffs = &config.rootfs.diff_ids;
-        let chains = chain_ids(diffs);
-        let mut items = Vec::new();
-        let mut layer = 0usize;
-        for h in &config.history {
-            let mut size = 0i64;
-            if !h.empty_layer {
-                let Some(chain) = chains.get(layer) else {
-                    return Err(Error::msg(format!(
-                        "image {}: too many non-empty layers in its history",
-                        info.record.id
-                    )));
-                };
-                size = match store.snapshots().meta(chain) {
-                    Ok(m) => m.size as i64,
-                    Err(_) => info.record.layers.get(layer).map_or(0, |l| l.size as i64),
-                };
-                layer += 1;
-            }
-            items.push(HistoryItem {
-                id: "<missing>".into(),
-                created: h.created.as_deref().map_or(0, unix_seconds),
-                created_by: h.created_by.clone().unwrap_or_default(),
-                tags: None,
-                size,
-                comment: h.comment.clone().unwrap_or_default(),
-            });
-        }
-        // Name the entries each image (this one, then its parents) ends at.
-        let db = store.db()?;
-        let tags_of = |id: &Digest| -> Option<Vec<String>> {
-            let mut t: Vec<String> = db
-                .tags
-                .iter()
-                .filter(|(_, d)| *d == id)
-                .filter_map(|(name, _)| Reference::parse(name).ok())
+    let info = store.resolve(&req.image)?;
+    if let Some(want) = &req.platform {
+        if want.match_rank(&info.record.platform).is_none() {
+            let name = Reference::parse(&req.image)
                 .map(|r| r.familiar())
-                .collect();
-            t.sort();
-            (!t.is_empty()).then_some(t)
+                .unwrap_or_else(|_| req.image.clone());
+            return Err(Error::msg(format!(
+                "image with reference {name} was found but does not match the specified platform: wanted {want}"
+            )));
+        }
+    }
+    let config = store.config(&info.record)?;
+    let diffs = &config.rootfs.diff_ids;
+    let chains = chain_ids(diffs);
+    let mut items = Vec::new();
+    let mut layer = 0usize;
+    for h in &config.history {
+        let mut size = 0i64;
+        if !h.empty_layer {
+            let Some(chain) = chains.get(layer) else {
+                return Err(Error::msg(format!(
+                    "image {}: too many non-empty layers in its history",
+                    info.record.id
+                )));
+            };
+            size = match store.snapshots().meta(chain) {
+                Ok(m) => m.size as i64,
+                Err(_) => info.record.layers.get(layer).map_or(0, |l| l.size as i64),
+            };
+            layer += 1;
+        }
+        items.push(HistoryItem {
+            id: "<missing>".into(),
+            created: h.created.as_deref().map_or(0, unix_seconds),
+            created_by: h.created_by.clone().unwrap_or_default(),
+            tags: None,
+            size,
+            comment: h.comment.clone().unwrap_or_default(),
+        });
+    }
+    // Name the entries each image (this one, then its parents) ends at.
+    let db = store.db()?;
+    let tags_of = |id: &Digest| -> Option<Vec<String>> {
+        let mut t: Vec<String> = db
+            .tags
+            .iter()
+            .filter(|(_, d)| *d == id)
+            .filter_map(|(name, _)| Reference::parse(name).ok())
+            .map(|r| r.familiar())
+            .collect();
+        t.sort();
+        (!t.is_empty()).then_some(t)
+    };
+    let mut cur = Some((info.record.id.clone(), config.history.len()));
+    while let Some((id, end)) = cur.take() {
+        let Some(item) = end.checked_sub(1).and_then(|i| items.get_mut(i)) else {
+            break;
         };
-        let mut cur = Some((info.record.id.clone(), config.history.len()));
-        while let Some((id, end)) = cur.take() {
-            let Some(item) = end.checked_sub(1).and_then(|i| items.get_mut(i)) else {
-                break;
-            };
-            item.id = id.to_string();
-            item.tags = tags_of(&id);
-            let cfg = match store.read_config(&id) {
-                Ok(c) => c,
-                Err(_) => break,
-            };
-            let parent = cfg.parent.as_deref().filter(|p| !p.is_empty());
-            if let Some(p) = parent.and_then(|p| store.resolve(p).ok()) {
-                if let Ok(pc) = store.config(&p.record) {
-                    if pc.history.len() < end && config.history.starts_with(&pc.history) {
-                        cur = Some((p.record.id.clone(), pc.history.len()));
-                    }
+        item.id = id.to_string();
+        item.tags = tags_of(&id);
+        let cfg = match store.read_config(&id) {
+            Ok(c) => c,
+            Err(_) => break,
+        };
+        let parent = cfg.parent.as_deref().filter(|p| !p.is_empty());
+        if let Some(p) = parent.and_then(|p| store.resolve(p).ok()) {
+            if let Ok(pc) = store.config(&p.record) {
+                if pc.history.len() < end && config.history.starts_with(&pc.history) {
+                    cur = Some((p.record.id.clone(), pc.history.len()));
                 }
             }
         }
-        items.reverse();
-        Ok(items)
     }
+    items.reverse();
+    Ok(items)
 }
 
 #[cfg(test)]
