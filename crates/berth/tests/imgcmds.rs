@@ -343,7 +343,13 @@ fn commit_with_changes_message_and_author() {
         err.contains("is no longer in the store") && err.lines().count() == 1,
         "{err}"
     );
-    let err = e.fails(&["commit", "-c", "RUN x", "c1"], 125);
+    // An instruction --change does not take: one line naming it, exit 1
+    // (docker: the daemon's 400, as `import -c`).
+    let err = e.fails(&["commit", "-c", "RUN x", "c1"], 1);
+    assert!(
+        err.starts_with("berth: invalid change 'RUN x': RUN is not a valid change command"),
+        "{err}"
+    );
     assert_eq!(err.lines().count(), 1, "{err}");
 }
 

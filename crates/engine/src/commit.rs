@@ -83,8 +83,7 @@ fn image_config(
         ..Default::default()
     };
     for ch in changes {
-        o.apply_change(ch)
-            .map_err(|e| Error::invalid(e.to_string()))?;
+        o.apply_change(ch).map_err(|e| Error::msg(e.to_string()))?;
     }
     let mut out = base.unwrap_or_default();
     out.cmd = o.cmd;
