@@ -145,6 +145,14 @@ pub enum Command {
     Load(LoadArgs),
     /// Import the contents from a tarball to create a filesystem image
     Import(ImportArgs),
+    /// Show the history of an image
+    History(crate::commands::changes::HistoryArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(crate::commands::changes::DiffArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(crate::commands::changes::ExportArgs),
+    /// Create a new image from a container's changes
+    Commit(crate::commands::changes::CommitArgs),
     /// Log in to a registry
     Login(LoginArgs),
     /// Log out from a registry
@@ -204,6 +212,12 @@ pub enum ContainerCommand {
     Cp(crate::cli_ext::CpArgs),
     /// Display a live stream of container(s) resource usage statistics
     Stats(crate::cli_ext::StatsArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(crate::commands::changes::DiffArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(crate::commands::changes::ExportArgs),
+    /// Create a new image from a container's changes
+    Commit(crate::commands::changes::CommitArgs),
 }
 
 /// Flags of `run` and `create`, then IMAGE [COMMAND] [ARG...]. As with
@@ -683,6 +697,8 @@ pub enum ImageCommand {
     Load(LoadArgs),
     /// Import the contents from a tarball to create a filesystem image
     Import(ImportArgs),
+    /// Show the history of an image
+    History(crate::commands::changes::HistoryArgs),
 }
 
 /// Registry connection flags shared by pull and push.

@@ -25,16 +25,20 @@
 #![deny(unsafe_code)]
 
 pub mod caps;
+pub mod commit;
 pub mod container;
 pub mod cp;
+pub mod diff;
 pub mod error;
 mod exec_tty;
 mod exit;
+pub mod export;
 pub mod fscopy;
 #[allow(unsafe_code)]
 mod fssys;
 pub mod fsutil;
 pub mod health;
+pub mod history;
 pub mod init;
 mod internal;
 pub mod logs;

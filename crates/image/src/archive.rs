@@ -46,6 +46,8 @@ pub struct ImportOptions {
     pub volumes: Vec<String>,
     /// Stop signal (`SIGTERM`).
     pub stop_signal: Option<String>,
+    /// `ONBUILD` triggers.
+    pub on_build: Vec<String>,
 }
 
 impl Store {
@@ -62,25 +64,11 @@ impl Store {
         let _lease = self.lease()?;
         let placeholder = Digest::of_bytes(b"import");
         let (_, plain) = decompress(rootfs, None, &placeholder)?;
-        let mut hashing = HashingReader::new(plain);
-        let writer = self.content().writer(None, None)?;
-        let mut gz = flate2::write::GzEncoder::new(writer, flate2::Compression::default());
-        let tmp = gz.get_ref().path().to_path_buf();
-        copy_into(&mut hashing, &mut gz, &tmp).map_err(|e| match e {
-            CopyError::Read(e) => Error::io("import: read rootfs tarball", e),
-            CopyError::Write(e) => e,
-        })?;
-        let writer = gz
-            .finish()
-            .map_err(|e| Error::io(format!("write {}", tmp.display()), e))?;
-        let (diff_id, _, _) = hashing
-            .finish()
-            .map_err(|e| Error::io("import: read rootfs tarball", e))?;
+        let (blob, diff_id) = self.stage_layer_blob(plain, "import: read rootfs tarball")?;
         // Nothing is visible until the whole input is known to be a tar
         // archive: the layer is unpacked (as the image's snapshot) from the
         // staged blob first; a truncated or foreign file fails here and
         // leaves the store as it was.
-        let blob = writer.stage()?;
         let layer = Descriptor::new(
             media_type::OCI_LAYER_GZIP,
             blob.digest().clone(),
@@ -132,6 +120,7 @@ impl Store {
                     .map(|v| (v.clone(), serde_json::json!({})))
                     .collect(),
                 stop_signal: opts.stop_signal.clone(),
+                on_build: (!opts.on_build.is_empty()).then(|| opts.on_build.clone()),
                 ..Default::default()
             }),
             rootfs: RootFs {
@@ -144,6 +133,7 @@ impl Store {
                 comment: opts.comment.clone(),
                 ..Default::default()
             }],
+            parent: None,
         };
         let config_json =
             serde_json::to_vec(&config).map_err(|e| Error::json("image config", e))?;
@@ -169,6 +159,31 @@ impl Store {
         let manifest_digest = self.content().ingest_bytes(&manifest_json)?;
         // Still holding the lease: GC must not see the new blobs unreferenced.
         self.register(&manifest_digest, &platform, names)
+    }
+}
+
+impl Store {
+    /// Gzip the plain layer tar read from `plain` into a staged blob (not
+    /// yet visible), hashing the tar on the way for its diff id. `what`
+    /// names the input in a read error.
+    pub(crate) fn stage_layer_blob<R: Read>(
+        &self,
+        plain: R,
+        what: &str,
+    ) -> Result<(StagedBlob, Digest)> {
+        let mut hashing = HashingReader::new(plain);
+        let writer = self.content().writer(None, None)?;
+        let mut gz = flate2::write::GzEncoder::new(writer, flate2::Compression::default());
+        let tmp = gz.get_ref().path().to_path_buf();
+        copy_into(&mut hashing, &mut gz, &tmp).map_err(|e| match e {
+            CopyError::Read(e) => Error::io(what, e),
+            CopyError::Write(e) => e,
+        })?;
+        let writer = gz
+            .finish()
+            .map_err(|e| Error::io(format!("write {}", tmp.display()), e))?;
+        let (diff_id, _, _) = hashing.finish().map_err(|e| Error::io(what, e))?;
+        Ok((writer.stage()?, diff_id))
     }
 }
 

@@ -1,6 +1,7 @@
 //! Dockerfile instructions applied to an image config, as `docker import
 //! --change` and `docker commit --change` take them: `CMD`, `ENTRYPOINT`,
-//! `ENV`, `EXPOSE`, `LABEL`, `STOPSIGNAL`, `USER`, `VOLUME`, `WORKDIR`,
+//! `ENV`, `EXPOSE`, `LABEL`, `ONBUILD`, `STOPSIGNAL`, `USER`, `VOLUME`,
+//! `WORKDIR`,
 //! in JSON (`CMD ["sh"]`) or shell form (`CMD sh -c x`).
 
 use crate::archive::ImportOptions;
@@ -12,6 +13,7 @@ pub const SUPPORTED: &[&str] = &[
     "ENV",
     "EXPOSE",
     "LABEL",
+    "ONBUILD",
     "STOPSIGNAL",
     "USER",
     "VOLUME",
@@ -211,6 +213,28 @@ impl ImportOptions {
                     format!("{}/{w}", base.trim_end_matches('/'))
                 });
             }
+            "ONBUILD" => {
+                // As docker's builder: the trigger is kept as written; it
+                // may not be ONBUILD, FROM or MAINTAINER.
+                let trigger = rest
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_ascii_uppercase();
+                match trigger.as_str() {
+                    "ONBUILD" => {
+                        return Err(err(
+                            "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed".into()
+                        ))
+                    }
+                    "FROM" | "MAINTAINER" => {
+                        return Err(err(format!(
+                            "{trigger} isn't allowed as an ONBUILD trigger"
+                        )))
+                    }
+                    _ => self.on_build.push(rest.to_string()),
+                }
+            }
             "USER" => self.user = Some(rest.to_string()),
             "STOPSIGNAL" => self.stop_signal = Some(rest.to_string()),
             _ => unreachable!(),
@@ -266,7 +290,9 @@ mod tests {
             "WORKDIR sub",
             "USER 1000:1000",
             "STOPSIGNAL SIGQUIT",
+            "ONBUILD RUN echo hi",
         ]);
+        assert_eq!(o.on_build, vec!["RUN echo hi"]);
         assert_eq!(o.exposed_ports, vec!["80/tcp", "53/udp", "8000-8010/tcp"]);
         assert_eq!(o.volumes, vec!["/data", "/logs", "/cache"]);
         assert_eq!(o.working_dir.as_deref(), Some("/app/sub"));
@@ -283,6 +309,8 @@ mod tests {
             "EXPOSE 99999",
             "LABEL novalue",
             "ENV A=\"x",
+            "ONBUILD ONBUILD RUN x",
+            "ONBUILD FROM x",
         ] {
             let e = o.apply_change(bad).unwrap_err();
             assert!(e.to_string().contains(bad), "{e}");

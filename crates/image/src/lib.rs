@@ -14,6 +14,7 @@
 
 pub mod archive;
 pub mod changes;
+pub mod commit;
 pub mod digest;
 pub mod error;
 mod fsutil;
@@ -29,6 +30,7 @@ pub mod unpack;
 
 pub use archive::{ArchiveFormat, ImportOptions};
 pub use changes::ChangeError;
+pub use commit::CommitOptions;
 pub use digest::{chain_ids, ChainId, Digest};
 pub use error::{Error, Result};
 pub use fsutil::{boot_id, private_dir};

@@ -650,6 +650,14 @@ pub struct ImageConfig {
         deserialize_with = "nullable_vec"
     )]
     pub history: Vec<History>,
+    /// Docker's `parent`: the image a `commit` started from (`history`
+    /// names it for its entries). A string: legacy configs carry `""`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub parent: Option<String>,
 }
 
 impl ImageConfig {

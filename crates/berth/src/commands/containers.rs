@@ -767,7 +767,7 @@ const PS_TABLE: &str =
     "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}";
 
 /// Docker's `Ellipsis`: at most `max` characters, the last one `…`.
-fn ellipsis(s: &str, max: usize) -> String {
+pub(super) fn ellipsis(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
         return s.to_string();
     }

@@ -1,6 +1,7 @@
 //! One function per verb.
 
 mod archive;
+pub mod changes;
 mod containers;
 mod cp;
 mod images;
@@ -33,6 +34,10 @@ pub fn run(g: &Globals, cmd: Command) -> CmdResult {
         Command::Import(a) => archive::import(g, a),
         Command::Login(a) => transfer::login(a),
         Command::Logout(a) => transfer::logout(a),
+        Command::History(a) => changes::history(g, a),
+        Command::Diff(a) => changes::diff(g, a),
+        Command::Export(a) => changes::export(g, a),
+        Command::Commit(a) => changes::commit(g, a),
         Command::Version => out(&format!("berth {VERSION_TEXT}")),
         Command::Volume(sub) => volumes::run(g, sub),
         Command::Cp(a) => cp::run(g, a),
@@ -80,6 +85,9 @@ pub fn run(g: &Globals, cmd: Command) -> CmdResult {
             ContainerCommand::Prune(a) => containers::prune(g, a),
             ContainerCommand::Cp(a) => cp::run(g, a),
             ContainerCommand::Stats(a) => stats::run(g, a),
+            ContainerCommand::Diff(a) => changes::diff(g, a),
+            ContainerCommand::Export(a) => changes::export(g, a),
+            ContainerCommand::Commit(a) => changes::commit(g, a),
         },
         Command::Image(sub) => match sub {
             ImageCommand::Ls(a) => images::list(g, a),
@@ -92,6 +100,7 @@ pub fn run(g: &Globals, cmd: Command) -> CmdResult {
             ImageCommand::Save(a) => archive::save(g, a),
             ImageCommand::Load(a) => archive::load(g, a),
             ImageCommand::Import(a) => archive::import(g, a),
+            ImageCommand::History(a) => changes::history(g, a),
         },
     }
 }

@@ -1,0 +1,297 @@
+//! history, diff, export, commit: flags in, the engine's typed results out.
+
+use std::fs::File;
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::{Duration, UNIX_EPOCH};
+
+use clap::{ArgAction, Args};
+use serde_json::{json, Value};
+
+use ::engine::commit::CommitRequest;
+use ::engine::diff::DiffRequest;
+use ::engine::export::ExportRequest;
+use ::engine::history::{HistoryItem, HistoryRequest};
+
+use super::containers::{ellipsis, op_err};
+use super::{out, out_raw, parse_ref, CmdResult};
+use crate::error::{image_message, CliError};
+use crate::fmt::{human_size, since};
+use crate::Globals;
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Format output using a custom template ('table', 'table TEMPLATE',
+    /// 'json', or a Go template)
+    #[arg(long, value_name = "string")]
+    pub format: Option<String>,
+
+    /// Print sizes and dates in human readable format
+    #[arg(
+        short = 'H',
+        long,
+        value_name = "BOOL",
+        default_value_t = true,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        action = ArgAction::Set
+    )]
+    pub human: bool,
+
+    /// Don't truncate output
+    #[arg(long)]
+    pub no_trunc: bool,
+
+    /// Only show image IDs
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// Show history for the given platform. Formatted as "os[/arch[/variant]]" (e.g., "linux/amd64")
+    #[arg(long, value_name = "string")]
+    pub platform: Option<String>,
+
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Write to a file, instead of STDOUT
+    #[arg(short, long, value_name = "string")]
+    pub output: Option<PathBuf>,
+
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CommitArgs {
+    /// Author (e.g., "John Hannibal Smith <hannibal@a-team.com>")
+    #[arg(short, long, value_name = "string")]
+    pub author: Option<String>,
+
+    /// Apply Dockerfile instruction to the created image
+    #[arg(short, long, value_name = "list")]
+    pub change: Vec<String>,
+
+    /// Commit message
+    #[arg(short, long, value_name = "string")]
+    pub message: Option<String>,
+
+    /// Pause container during commit (deprecated: use --no-pause instead)
+    /// [default: true]
+    #[arg(
+        short,
+        long,
+        hide = true,
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        action = ArgAction::Set
+    )]
+    pub pause: Option<bool>,
+
+    /// Disable pausing container during commit
+    #[arg(long)]
+    pub no_pause: bool,
+
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+
+    #[arg(value_name = "REPOSITORY[:TAG]")]
+    pub reference: Option<String>,
+}
+
+/// An engine error with the image wording where it is an image's.
+fn eng_err(e: ::engine::Error) -> CliError {
+    match e {
+        ::engine::Error::Image(e) => CliError::new(image_message(&e)),
+        e => op_err(e),
+    }
+}
+
+const HISTORY_HEADERS: &[(&str, &str)] = &[
+    ("ID", "IMAGE"),
+    ("CreatedSince", "CREATED"),
+    ("CreatedAt", "CREATED AT"),
+    ("CreatedBy", "CREATED BY"),
+    ("Size", "SIZE"),
+    ("Comment", "COMMENT"),
+];
+
+const HISTORY_TABLE: &str =
+    "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}";
+
+/// docker's `stringid.TruncateID`: no algorithm, 12 digits.
+fn truncate_id(id: &str) -> String {
+    let hex = id.split_once(':').map_or(id, |(_, h)| h);
+    hex.chars().take(12).collect()
+}
+
+/// One history row as docker's formatter fields (`historyContext`).
+fn history_row(h: &HistoryItem, human: bool, trunc: bool) -> Value {
+    let created_at = if h.created > 0 {
+        let t = UNIX_EPOCH + Duration::from_secs(h.created as u64);
+        ::engine::timeutil::format(t).replace(".000000000", "")
+    } else {
+        String::new()
+    };
+    let created_since = if !human {
+        created_at.clone()
+    } else {
+        since((h.created > 0).then_some(h.created as f64))
+    };
+    let created_by = h.created_by.replace('\t', " ");
+    json!({
+        "Comment": h.comment,
+        "CreatedAt": created_at,
+        "CreatedBy": if trunc { ellipsis(&created_by, 45) } else { created_by },
+        "CreatedSince": created_since,
+        "ID": if trunc { truncate_id(&h.id) } else { h.id.clone() },
+        "Size": if human { human_size(h.size.max(0) as u64) } else { h.size.to_string() },
+    })
+}
+
+pub fn history(g: &Globals, a: HistoryArgs) -> CmdResult {
+    let format = super::list_format(a.format.as_deref(), HISTORY_TABLE)?;
+    let platform = match a.platform.as_deref() {
+        Some(p) => Some(
+            image::Platform::parse(p)
+                .map_err(|e| CliError::new(format!("invalid platform: {}", image_message(&e))))?,
+        ),
+        None => None,
+    };
+    let eng = g.engine()?;
+    let items = eng
+        .history(&HistoryRequest {
+            image: a.image.clone(),
+            platform,
+        })
+        .map_err(eng_err)?;
+    let rows: Vec<Value> = items
+        .iter()
+        .map(|h| history_row(h, a.human, !a.no_trunc))
+        .collect();
+    if a.quiet {
+        let mut s = String::new();
+        for r in &rows {
+            s.push_str(r["ID"].as_str().unwrap_or_default());
+            s.push('\n');
+        }
+        return out_raw(&s);
+    }
+    super::print_list(&format, HISTORY_HEADERS, &rows)
+}
+
+pub fn diff(g: &Globals, a: DiffArgs) -> CmdResult {
+    let eng = g.engine()?;
+    let changes = eng
+        .diff(&DiffRequest {
+            container: a.container,
+        })
+        .map_err(eng_err)?;
+    let mut s = String::new();
+    for c in &changes {
+        s.push(c.kind.letter());
+        s.push(' ');
+        s.push_str(&c.path);
+        s.push('\n');
+    }
+    out_raw(&s)
+}
+
+pub fn export(g: &Globals, a: ExportArgs) -> CmdResult {
+    if a.output.is_none() && std::io::stdout().is_terminal() {
+        return Err(CliError::new(
+            "cowardly refusing to save to a terminal. Use the -o flag or redirect",
+        ));
+    }
+    let eng = g.engine()?;
+    let req = ExportRequest {
+        container: a.container,
+    };
+    match &a.output {
+        Some(path) => {
+            // Beside the target, renamed at the end: a failure leaves no
+            // truncated archive.
+            let name = path
+                .file_name()
+                .ok_or_else(|| CliError::new(format!("invalid output path {}", path.display())))?;
+            let tmp = path.with_file_name(format!(
+                ".{}.berth-tmp-{}",
+                name.to_string_lossy(),
+                std::process::id()
+            ));
+            let res = (|| -> CmdResult {
+                let f = File::create(&tmp).map_err(|e| {
+                    CliError::new(format!(
+                        "failed to export container: create {}: {e}",
+                        path.display()
+                    ))
+                })?;
+                let mut w = BufWriter::with_capacity(1 << 20, f);
+                eng.export(&req, &mut w).map_err(eng_err)?;
+                let f = w
+                    .into_inner()
+                    .map_err(|e| CliError::new(format!("write {}: {e}", path.display())))?;
+                f.sync_all()
+                    .map_err(|e| CliError::new(format!("write {}: {e}", path.display())))?;
+                std::fs::rename(&tmp, path)
+                    .map_err(|e| CliError::new(format!("rename to {}: {e}", path.display())))
+            })();
+            if res.is_err() {
+                let _ = std::fs::remove_file(&tmp);
+            }
+            res
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut w = BufWriter::with_capacity(1 << 20, stdout.lock());
+            let r = eng.export(&req, &mut w).and_then(|_| {
+                w.flush()
+                    .map_err(|e| ::engine::Error::io("write the archive", e))
+            });
+            match r {
+                Ok(()) => Ok(()),
+                Err(::engine::Error::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::BrokenPipe =>
+                {
+                    Err(CliError::silent(1))
+                }
+                Err(e) => Err(eng_err(e)),
+            }
+        }
+    }
+}
+
+pub fn commit(g: &Globals, a: CommitArgs) -> CmdResult {
+    if a.pause.is_some() && a.no_pause {
+        return Err(CliError::new(
+            "conflicting options: --no-pause and --pause cannot be used together",
+        ));
+    }
+    let reference = match &a.reference {
+        Some(r) => Some(parse_ref(r)?),
+        None => None,
+    };
+    let eng = g.engine()?;
+    let res = eng
+        .commit(&CommitRequest {
+            container: a.container,
+            reference,
+            author: a.author,
+            comment: a.message,
+            changes: a.change,
+            pause: a.pause.unwrap_or(true) && !a.no_pause,
+        })
+        .map_err(eng_err)?;
+    out(&res.id)
+}

@@ -1,0 +1,119 @@
+//! `commit`: a new image made of a base image's layers plus, when the
+//! container changed anything, one layer (a plain tar in the OCI layer
+//! format, whiteouts as `.wh.` files), with a new config and one more
+//! history entry, as `docker commit` records them.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+
+use crate::error::{Error, Result};
+use crate::images::{ImageRecord, Store};
+use crate::manifest::{media_type, ContainerConfig, Descriptor, History, Manifest};
+use crate::reference::Reference;
+
+/// What [`Store::commit`] records besides the layer.
+#[derive(Debug, Clone, Default)]
+pub struct CommitOptions {
+    /// The new image's execution config (the container's, with the
+    /// `--change` instructions applied).
+    pub config: ContainerConfig,
+    /// `--author`: the config's `author` and the history entry's.
+    pub author: Option<String>,
+    /// `--message`: the history entry's comment.
+    pub comment: Option<String>,
+    /// The history entry's `created_by` (docker: the container's command).
+    pub created_by: String,
+    /// RFC 3339 time of the commit.
+    pub created: String,
+}
+
+impl Store {
+    /// Commit `layer` (a plain tar; `None` when the container changed
+    /// nothing: the history entry is then an empty layer) on top of
+    /// `base` as a new image named `names`. The layer is staged (blob and
+    /// unpacked snapshot) before anything becomes visible, as `import`
+    /// does; the new image's parent is `base`.
+    pub fn commit<R: Read>(
+        &self,
+        base: &ImageRecord,
+        layer: Option<R>,
+        opts: &CommitOptions,
+        names: &[Reference],
+    ) -> Result<ImageRecord> {
+        let _lease = self.lease()?;
+        let mut config = self.config(base)?;
+        let docker = base.manifest_media_type == media_type::DOCKER_MANIFEST;
+        let (manifest_mt, config_mt, layer_mt) = if docker {
+            (
+                media_type::DOCKER_MANIFEST,
+                media_type::DOCKER_CONFIG,
+                media_type::DOCKER_LAYER_GZIP,
+            )
+        } else {
+            (
+                media_type::OCI_MANIFEST,
+                media_type::OCI_CONFIG,
+                media_type::OCI_LAYER_GZIP,
+            )
+        };
+        let mut layers: Vec<Descriptor> = base
+            .layers
+            .iter()
+            .map(|l| Descriptor::new(&l.media_type, l.digest.clone(), l.size))
+            .collect();
+        let mut diff_ids: Vec<_> = base.layers.iter().map(|l| l.diff_id.clone()).collect();
+        let staged = match layer {
+            None => None,
+            Some(r) => {
+                let (blob, diff_id) =
+                    self.stage_layer_blob(r, "commit: read the container's changes")?;
+                layers.push(Descriptor::new(
+                    layer_mt,
+                    blob.digest().clone(),
+                    blob.size(),
+                ));
+                diff_ids.push(diff_id);
+                let snaps = self.stage_layer_snapshots(&layers, &diff_ids, &|d| {
+                    (d == blob.digest()).then(|| blob.open())
+                })?;
+                Some((blob, snaps))
+            }
+        };
+        let empty_layer = staged.is_none();
+        if let Some((blob, snaps)) = staged {
+            blob.sync()?;
+            blob.publish()?;
+            self.content().sync_blob_dir()?;
+            for s in snaps {
+                s.publish()?;
+            }
+        }
+        config.created = Some(opts.created.clone());
+        config.author = opts.author.clone();
+        config.config = Some(opts.config.clone());
+        config.rootfs.diff_ids = diff_ids;
+        config.history.push(History {
+            created: Some(opts.created.clone()),
+            created_by: Some(opts.created_by.clone()),
+            author: opts.author.clone(),
+            comment: opts.comment.clone(),
+            empty_layer,
+        });
+        config.parent = Some(base.id.to_string());
+        let config_json =
+            serde_json::to_vec(&config).map_err(|e| Error::json("image config", e))?;
+        let config_digest = self.content().ingest_bytes(&config_json)?;
+        let manifest = Manifest {
+            schema_version: 2,
+            media_type: Some(manifest_mt.into()),
+            artifact_type: None,
+            config: Descriptor::new(config_mt, config_digest, config_json.len() as u64),
+            layers,
+            annotations: BTreeMap::new(),
+        };
+        let manifest_json =
+            serde_json::to_vec(&manifest).map_err(|e| Error::json("manifest", e))?;
+        let manifest_digest = self.content().ingest_bytes(&manifest_json)?;
+        self.register(&manifest_digest, &base.platform, names)
+    }
+}
