@@ -17,11 +17,6 @@ pub fn save(g: &Globals, a: SaveArgs) -> CmdResult {
         "oci-archive" => ArchiveFormat::Oci,
         _ => ArchiveFormat::Docker,
     };
-    if a.output.is_none() && std::io::stdout().is_terminal() {
-        return Err(CliError::new(
-            "cowardly refusing to save to a terminal. Use the -o flag or redirect",
-        ));
-    }
     let store = g.store()?;
     // Check every name first so a typo does not leave a partial file.
     for n in &a.images {
@@ -30,55 +25,65 @@ pub fn save(g: &Globals, a: SaveArgs) -> CmdResult {
         }
     }
     let names: Vec<&str> = a.images.iter().map(String::as_str).collect();
-    match &a.output {
-        Some(path) => {
-            // Write beside the target and rename, so a failure leaves no
-            // truncated archive.
-            let file_name = path
-                .file_name()
-                .ok_or_else(|| CliError::new(format!("invalid output path {}", path.display())))?;
-            let tmp = path.with_file_name(format!(
-                ".{}.berth-tmp-{}",
-                file_name.to_string_lossy(),
-                std::process::id()
+    write_archive(a.output.as_deref(), "failed to save image", |w| {
+        store
+            .save(&names, format, w)
+            .map_err(|e| match e.io_kind() {
+                Some(std::io::ErrorKind::BrokenPipe) => CliError::silent(1),
+                _ => e.into(),
+            })
+    })
+}
+
+/// Writes an archive (`save`, `export`) to `output`, or to stdout when
+/// `None` (a terminal is refused, as docker does). A file is written beside
+/// its target and renamed at the end, so a failure leaves no truncated
+/// archive; a closed stdout ends quietly with status 1.
+pub(super) fn write_archive(
+    output: Option<&std::path::Path>,
+    what: &str,
+    write: impl FnOnce(&mut dyn Write) -> CmdResult,
+) -> CmdResult {
+    let Some(path) = output else {
+        if std::io::stdout().is_terminal() {
+            return Err(CliError::new(
+                "cowardly refusing to save to a terminal. Use the -o flag or redirect",
             ));
-            let res = (|| -> CmdResult {
-                let f = File::create(&tmp).map_err(|e| {
-                    CliError::new(format!(
-                        "failed to save image: create {}: {e}",
-                        path.display()
-                    ))
-                })?;
-                let mut w = BufWriter::with_capacity(1 << 20, f);
-                store.save(&names, format, &mut w)?;
-                let f = w
-                    .into_inner()
-                    .map_err(|e| CliError::new(format!("write {}: {e}", path.display())))?;
-                f.sync_all()
-                    .map_err(|e| CliError::new(format!("write {}: {e}", path.display())))?;
-                std::fs::rename(&tmp, path)
-                    .map_err(|e| CliError::new(format!("rename to {}: {e}", path.display())))
-            })();
-            if res.is_err() {
-                let _ = std::fs::remove_file(&tmp);
-            }
-            res
         }
-        None => {
-            let stdout = std::io::stdout();
-            let mut w = BufWriter::with_capacity(1 << 20, stdout.lock());
-            match store.save(&names, format, &mut w).and_then(|_| {
-                w.flush()
-                    .map_err(|e| image::Error::io("write to stdout", e))
-            }) {
-                Ok(()) => Ok(()),
-                Err(e) if e.io_kind() == Some(std::io::ErrorKind::BrokenPipe) => {
-                    Err(CliError::silent(1))
-                }
-                Err(e) => Err(e.into()),
-            }
-        }
+        let stdout = std::io::stdout();
+        let mut w = BufWriter::with_capacity(1 << 20, stdout.lock());
+        write(&mut w)?;
+        return match w.flush() {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(CliError::silent(1)),
+            Err(e) => Err(CliError::new(format!("write to stdout: {e}"))),
+        };
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| CliError::new(format!("invalid output path {}", path.display())))?;
+    let tmp = path.with_file_name(format!(
+        ".{}.berth-tmp-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let res = (|| -> CmdResult {
+        let f = File::create(&tmp)
+            .map_err(|e| CliError::new(format!("{what}: create {}: {e}", path.display())))?;
+        let mut w = BufWriter::with_capacity(1 << 20, f);
+        write(&mut w)?;
+        let f = w
+            .into_inner()
+            .map_err(|e| CliError::new(format!("write {}: {e}", path.display())))?;
+        f.sync_all()
+            .map_err(|e| CliError::new(format!("write {}: {e}", path.display())))?;
+        std::fs::rename(&tmp, path)
+            .map_err(|e| CliError::new(format!("rename to {}: {e}", path.display())))
+    })();
+    if res.is_err() {
+        let _ = std::fs::remove_file(&tmp);
     }
+    res
 }
 
 pub fn load(g: &Globals, a: LoadArgs) -> CmdResult {

@@ -1,7 +1,5 @@
 //! history, diff, export, commit: flags in, the engine's typed results out.
 
-use std::fs::File;
-use std::io::{BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -209,67 +207,20 @@ pub fn diff(g: &Globals, a: DiffArgs) -> CmdResult {
 }
 
 pub fn export(g: &Globals, a: ExportArgs) -> CmdResult {
-    if a.output.is_none() && std::io::stdout().is_terminal() {
-        return Err(CliError::new(
-            "cowardly refusing to save to a terminal. Use the -o flag or redirect",
-        ));
-    }
     let eng = g.engine()?;
     let req = ExportRequest {
         container: a.container,
     };
-    match &a.output {
-        Some(path) => {
-            // Beside the target, renamed at the end: a failure leaves no
-            // truncated archive.
-            let name = path
-                .file_name()
-                .ok_or_else(|| CliError::new(format!("invalid output path {}", path.display())))?;
-            let tmp = path.with_file_name(format!(
-                ".{}.berth-tmp-{}",
-                name.to_string_lossy(),
-                std::process::id()
-            ));
-            let res = (|| -> CmdResult {
-                let f = File::create(&tmp).map_err(|e| {
-                    CliError::new(format!(
-                        "failed to export container: create {}: {e}",
-                        path.display()
-                    ))
-                })?;
-                let mut w = BufWriter::with_capacity(1 << 20, f);
-                eng.export(&req, &mut w).map_err(eng_err)?;
-                let f = w
-                    .into_inner()
-                    .map_err(|e| CliError::new(format!("write {}: {e}", path.display())))?;
-                f.sync_all()
-                    .map_err(|e| CliError::new(format!("write {}: {e}", path.display())))?;
-                std::fs::rename(&tmp, path)
-                    .map_err(|e| CliError::new(format!("rename to {}: {e}", path.display())))
-            })();
-            if res.is_err() {
-                let _ = std::fs::remove_file(&tmp);
+    super::archive::write_archive(a.output.as_deref(), "failed to export container", |w| {
+        eng.export(&req, w).map_err(|e| match e {
+            ::engine::Error::Io { source, .. }
+                if source.kind() == std::io::ErrorKind::BrokenPipe =>
+            {
+                CliError::silent(1)
             }
-            res
-        }
-        None => {
-            let stdout = std::io::stdout();
-            let mut w = BufWriter::with_capacity(1 << 20, stdout.lock());
-            let r = eng.export(&req, &mut w).and_then(|_| {
-                w.flush()
-                    .map_err(|e| ::engine::Error::io("write the archive", e))
-            });
-            match r {
-                Ok(()) => Ok(()),
-                Err(::engine::Error::Io { source, .. })
-                    if source.kind() == std::io::ErrorKind::BrokenPipe =>
-                {
-                    Err(CliError::silent(1))
-                }
-                Err(e) => Err(eng_err(e)),
-            }
-        }
-    }
+            e => eng_err(e),
+        })
+    })
 }
 
 pub fn commit(g: &Globals, a: CommitArgs) -> CmdResult {
