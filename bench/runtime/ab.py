@@ -5,7 +5,7 @@ on one busybox bundle made by scripts/mkbundle.sh. Prints each one's median
 and its ratio to crun: the before/after of a change on a noisy machine."""
 import os, shutil, statistics, subprocess, sys, tempfile, time
 
-old, new = sys.argv[1], sys.argv[2]
+old, new = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
 runs = int(sys.argv[3]) if len(sys.argv) > 3 else 150
 here = os.path.dirname(os.path.abspath(__file__))
 work = tempfile.mkdtemp(prefix="berth-ab.")
