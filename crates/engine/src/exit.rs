@@ -245,15 +245,7 @@ impl Engine {
                 sys::close_fds_except(&[w.as_raw_fd()]);
                 let _ = sys::setsid();
                 if let Ok(sys::Forked::Child) = sys::fork() {
-                    if let Ok(n) = std::fs::OpenOptions::new()
-                        .read(true)
-                        .write(true)
-                        .open("/dev/null")
-                    {
-                        for fd in 0..3 {
-                            let _ = sys::dup_to(n.as_raw_fd(), fd);
-                        }
-                    }
+                    sys::stdio_to_dev_null();
                     let pid = std::process::id() as i32;
                     let _ = nix::unistd::write(&w, &pid.to_ne_bytes());
                     // The pipe is close-on-exec.

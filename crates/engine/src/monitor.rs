@@ -176,15 +176,7 @@ fn exec_monitor(
             Err(e) => return e,
         }
     }
-    if let Ok(n) = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/null")
-    {
-        for fd in 0..3 {
-            let _ = sys::dup_to(n.as_raw_fd(), fd);
-        }
-    }
+    sys::stdio_to_dev_null();
     if let Err(e) = sys::dup_to(s, SYNC_FD) {
         return e;
     }

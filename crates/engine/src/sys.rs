@@ -50,6 +50,19 @@ pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
+/// Points fds 0, 1 and 2 at /dev/null (a daemon's stdio); best effort.
+pub fn stdio_to_dev_null() {
+    if let Ok(n) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+    {
+        for fd in 0..3 {
+            let _ = dup_to(std::os::fd::AsRawFd::as_raw_fd(&n), fd);
+        }
+    }
+}
+
 /// `dup2(old, new)` (the new descriptor is not close-on-exec).
 pub fn dup_to(old: RawFd, new: RawFd) -> io::Result<()> {
     if old == new {
