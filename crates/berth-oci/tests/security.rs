@@ -445,3 +445,31 @@ fn cve_2025_52881_sysctl_write_is_not_redirected_by_a_mount() {
     assert!(!o.success(), "{o}");
     assert!(o.stderr.contains("net.ipv4.ip_forward"), "{o}");
 }
+
+#[test]
+fn cve_2025_52881_oom_score_adj_write_is_not_redirected_by_a_mount() {
+    // The same for the process's own /proc files (oom_score_adj here; the
+    // LSM labels of attr/ take the same path): written only to procfs.
+    let rt = Runtime::new();
+    let mut b = Bundle::new();
+    let host = rt.scratch.path().join("host-file");
+    std::fs::write(&host, "sentinel\n").unwrap();
+    let over = format!(
+        "mount --bind {} {}/proc/1/task/1/oom_score_adj",
+        host.display(),
+        b.rootfs().display()
+    );
+    b.edit(|c| {
+        c["process"]["oomScoreAdj"] = json!(500);
+        c["hooks"] = json!({"createContainer": [{"path": "/bin/sh", "args": ["sh", "-c", over]}]});
+    });
+    b.args(&["true"]);
+    let o = rt.run(&b, &unique_id("oomadj"));
+    assert_eq!(
+        std::fs::read_to_string(&host).unwrap(),
+        "sentinel\n",
+        "the oom_score_adj write went through the mount: {o}"
+    );
+    assert!(!o.success(), "{o}");
+    assert!(o.stderr.contains("oomScoreAdj"), "{o}");
+}

@@ -149,7 +149,9 @@ impl Engine {
         let c = self.load_config(id)?;
         let _lock = self.lock_container(id)?;
         let mut st = self.load_state_raw(id)?;
-        if !st.running() || monitor_alive(&st) {
+        // A run whose starter (a restarter, or `start`) was killed goes on
+        // in the monitor it launched: alive, not to be applied again.
+        if !st.running() || monitor_alive(&st) || self.start_in_progress(id) {
             return Ok((st, false));
         }
         let restart = if st.status == Status::Restarting {
@@ -327,14 +329,19 @@ impl Engine {
                 // Still "Restarting" (as docker shows it) until the new
                 // run's monitor records it running.
                 st.restart_count += 1;
-            } else {
+            } else if st.status == Status::Restarting {
+                // Stopped by the user during the backoff. (Any other status:
+                // another run started meanwhile, and it is not ours to end.)
                 st.status = Status::Exited;
                 st.monitor_pid = 0;
             }
-            self.save_state(id, &st)?;
             if !go {
+                if st.status == Status::Exited {
+                    self.save_state(id, &st)?;
+                }
                 return Ok(());
             }
+            self.save_state(id, &st)?;
         }
         if self.start_as(id, None, true)? == 0 {
             // A stop came between: that run did not happen.

@@ -479,10 +479,17 @@ pub fn prune_leftovers(e: &Engine) -> (Vec<String>, Vec<String>) {
         if !e.container_dir(id).exists() {
             return false;
         }
+        // state() first: a dead monitor found there is handled under the
+        // container lock, which must not be ours already (flock is per open
+        // file: a second lock in this process would wait for ever).
+        if e.state(id).map(|s| s.running()).unwrap_or(false) {
+            return true;
+        }
         // A start in progress holds the container lock until it runs (or,
         // its caller killed, goes on in the monitor).
         let _l = e.lock_container(id);
-        e.state(id).map(|s| s.running()).unwrap_or(false) || e.start_in_progress(id)
+        let raw = e.load_state_raw(id);
+        raw.is_ok_and(|s| s.running() && crate::store::monitor_alive(&s)) || e.start_in_progress(id)
     };
     let (done, errs) = manager(e).prune_leftovers(&alive);
     (done, errs.into_iter().map(|x| x.to_string()).collect())

@@ -378,6 +378,14 @@ impl Engine {
             st.stopped_by_user = false;
             self.save_state(id, &st)?;
         }
+        // A start whose caller was killed goes on in its monitor: not a
+        // leftover to delete, and not to start twice.
+        if self.start_in_progress(id) {
+            return Err(Error::Conflict(format!(
+                "container {} is being started by its monitor",
+                crate::fsutil::short_id(id)
+            )));
+        }
         // Leftovers of an earlier run.
         runtime_for(self, id).delete_force(self, id);
         self.mount_rootfs(&c)?;

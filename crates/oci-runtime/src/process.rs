@@ -115,7 +115,8 @@ pub fn prepare(p: &Process, preserve_fds: u32) -> Result<Prepared> {
         set_rlimit(rl.typ(), rl.soft(), rl.hard())?;
     }
     if let Some(adj) = p.oom_score_adj() {
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+        let rel = format!("{}/oom_score_adj", crate::rootfs::proc_self());
+        crate::rootfs::write_proc(&rel, &adj.to_string())
             .ctx(|| format!("process.oomScoreAdj: cannot set {adj}"))?;
     }
     if let Some(io) = p.io_priority() {
@@ -195,8 +196,8 @@ pub fn prepare(p: &Process, preserve_fds: u32) -> Result<Prepared> {
         && Path::new("/sys/fs/selinux").exists()
     {
         let label = p.selinux_label().clone().unwrap_or_default();
-        std::fs::write("/proc/thread-self/attr/exec", &label)
-            .ctx(|| format!("process.selinuxLabel: {label}"))?;
+        let rel = format!("{}/attr/exec", crate::rootfs::proc_self());
+        crate::rootfs::write_proc(&rel, &label).ctx(|| format!("process.selinuxLabel: {label}"))?;
     } else if p.selinux_label().as_ref().is_some_and(|s| !s.is_empty()) {
         crate::log::warn("process.selinuxLabel ignored: SELinux is not enabled on this host");
     }
@@ -233,12 +234,13 @@ fn apply_apparmor(profile: &str) -> Result<()> {
         ));
         return Ok(());
     }
-    let attr = if Path::new("/proc/thread-self/attr/apparmor/exec").exists() {
-        "/proc/thread-self/attr/apparmor/exec"
+    let me = crate::rootfs::proc_self();
+    let attr = if Path::new(&format!("/proc/{me}/attr/apparmor/exec")).exists() {
+        format!("{me}/attr/apparmor/exec")
     } else {
-        "/proc/thread-self/attr/exec"
+        format!("{me}/attr/exec")
     };
-    std::fs::write(attr, format!("exec {profile}"))
+    crate::rootfs::write_proc(&attr, &format!("exec {profile}"))
         .ctx(|| format!("process.apparmorProfile: cannot apply {profile:?}"))
 }
 

@@ -972,8 +972,9 @@ fn open_existing(p: &Path) -> Result<Option<(OwnedFd, OwnedFd)>> {
 /// Writes `value` to `/proc/<rel>` of the procfs mounted at the container's
 /// /proc, never through anything mounted over or linked from it: a mount
 /// raced onto a /proc file (CVE-2025-52881) would redirect the write, e.g.
-/// to /proc/sysrq-trigger or a host file.
-fn write_proc(rel: &str, value: &str) -> std::io::Result<()> {
+/// to /proc/sysrq-trigger or a host file, or drop an LSM label. `rel` names
+/// no link (`self`, `thread-self`): see [`proc_self`].
+pub(crate) fn write_proc(rel: &str, value: &str) -> std::io::Result<()> {
     const PROC_SUPER_MAGIC: i64 = 0x9fa0;
     let proc = sys::openat2(
         libc::AT_FDCWD,
@@ -1001,6 +1002,12 @@ fn write_proc(rel: &str, value: &str) -> std::io::Result<()> {
         )));
     }
     std::io::Write::write_all(&mut std::fs::File::from(f), value.as_bytes())
+}
+
+/// `PID/task/TID`, this thread's directory under /proc without the
+/// `thread-self` link that [`write_proc`] does not follow.
+pub(crate) fn proc_self() -> String {
+    format!("{}/task/{}", nix::unistd::getpid(), nix::unistd::gettid())
 }
 
 /// The container's /dev/null, which masks files: it must be the null

@@ -68,8 +68,13 @@ pub(super) fn write_archive(
         std::process::id()
     ));
     let res = (|| -> CmdResult {
-        let f = File::create(&tmp)
-            .map_err(|e| CliError::new(format!("{what}: create {}: {e}", path.display())))?;
+        // A new file or nothing: never through a link planted at the name.
+        let f = std::os::unix::fs::OpenOptionsExt::mode(
+            std::fs::OpenOptions::new().write(true).create_new(true),
+            0o600,
+        )
+        .open(&tmp)
+        .map_err(|e| CliError::new(format!("{what}: create {}: {e}", path.display())))?;
         let mut w = BufWriter::with_capacity(1 << 20, f);
         write(&mut w)?;
         let f = w
