@@ -399,3 +399,45 @@ fn commit_of_a_running_container_pauses_it() {
         "{err}"
     );
 }
+
+/// An export of a stopped container killed half way (its output never
+/// read) leaves the container's rootfs mounted: what a killed run leaves,
+/// and `rm` cleans it up like that.
+#[test]
+fn export_killed_half_way_leaves_nothing_rm_does_not_clean() {
+    let ctx = Ctx::new();
+    let id = ctx.env.ok(&["create", "bb", "true"]).trim().to_string();
+    let rootfs = ctx.env.root().join("containers").join(&id).join("rootfs");
+    let mounted = || {
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .lines()
+            .any(|l| l.split(' ').nth(4) == Some(rootfs.to_str().unwrap()))
+    };
+    let mut child = ctx
+        .env
+        .cmd(&["export", &id])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t = std::time::Instant::now();
+    while !mounted() {
+        assert!(
+            t.elapsed().as_secs() < 10,
+            "export never mounted the rootfs"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    let _ = child.wait();
+    ctx.env.ok(&["rm", &id]);
+    assert!(!mounted(), "the rootfs stayed mounted");
+    let left: Vec<_> = std::fs::read_dir(ctx.env.root().join("run"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .filter(|n| n.to_string_lossy().starts_with("export-"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}

@@ -8,7 +8,7 @@
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::AsFd;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rustix::fs::{self as rfs, Mode, OFlags};
 
@@ -53,32 +53,14 @@ impl Engine {
         if self.load_state_raw(&id)?.running() && crate::fssys::is_mount_point(&rootfs) {
             return tar_tree(&rootfs, out).map_err(write_err);
         }
+        // Mounted where a run mounts it, as a run does: should this process
+        // be killed meanwhile, a stopped container with its rootfs mounted
+        // is what `rm`, `start` and `system prune` already clean up.
         let c = self.load_config(&id)?;
-        self.images().revalidate_lowers(&c.lowers)?;
-        let mut layers: Vec<PathBuf> = vec![self.container_dir(&id).join("upper")];
-        layers.extend(c.lowers.iter().cloned());
-        let opts = image::overlay_options(&layers, None, None)?;
-        let target = self.run_root().join(format!(
-            "export-{}-{}",
-            crate::fsutil::short_id(&id),
-            std::process::id()
-        ));
-        std::fs::create_dir(&target)
-            .map_err(|e| Error::io(format!("cannot create {}", target.display()), e))?;
-        if let Err(e) = crate::sys::mount_overlay(&target, &opts) {
-            let _ = std::fs::remove_dir(&target);
-            return Err(Error::io(
-                format!(
-                    "cannot mount the filesystem of container {id} at {}",
-                    target.display()
-                ),
-                e,
-            ));
-        }
-        let r = tar_tree(&target, out).map_err(write_err);
-        let u = crate::sys::unmount(&target);
-        let _ = std::fs::remove_dir(&target);
+        self.mount_rootfs(&c)?;
+        let r = tar_tree(&rootfs, out).map_err(write_err);
+        let u = crate::sys::unmount(&rootfs);
         r?;
-        u.map_err(|e| Error::io(format!("cannot unmount {}", target.display()), e))
+        u.map_err(|e| Error::io(format!("cannot unmount {}", rootfs.display()), e))
     }
 }
