@@ -8,45 +8,48 @@ use std::path::Path;
 use image::{ChainId, Digest, Store};
 
 /// Every container record in the store's root (none when the root has no
-/// containers yet; nothing is created).
-fn containers(store: &Store) -> Vec<(::engine::Container, bool)> {
+/// containers yet; nothing is created). Fails closed: a store or record it
+/// cannot read is an error, not "no container uses it", or an image and
+/// the layers under a container could be removed. Only dead containers
+/// whose config is unreadable (they can only be removed) are passed over.
+fn containers(store: &Store) -> Result<Vec<(::engine::Container, bool)>, String> {
     let root = store.root();
     if !root.join("containers").is_dir() {
-        return Vec::new();
+        return Ok(Vec::new());
     }
-    let Ok(eng) = ::engine::Engine::open(root) else {
-        return Vec::new();
-    };
-    let Ok(list) = eng.list(true) else {
-        return Vec::new();
-    };
-    list.iter()
-        .filter_map(|s| {
-            let running = matches!(
-                s.state,
-                ::engine::Status::Running | ::engine::Status::Paused | ::engine::Status::Restarting
-            );
-            eng.container(&s.id).ok().map(|(c, _)| (c, running))
-        })
-        .collect()
+    let eng = ::engine::Engine::open(root).map_err(|e| e.to_string())?;
+    let list = eng.list(true).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    for s in &list {
+        let running = matches!(
+            s.state,
+            ::engine::Status::Running | ::engine::Status::Paused | ::engine::Status::Restarting
+        );
+        match eng.container(&s.id) {
+            Ok((c, _)) => out.push((c, running)),
+            Err(_) if s.state == ::engine::Status::Dead => {}
+            Err(e) => return Err(format!("container {}: {e}", s.id)),
+        }
+    }
+    Ok(out)
 }
 
 /// Short ids of containers created from the image `id`, each with
 /// whether it is running.
-pub fn containers_using(store: &Store, id: &Digest) -> Vec<(String, bool)> {
+pub fn containers_using(store: &Store, id: &Digest) -> Result<Vec<(String, bool)>, String> {
     let want = id.to_string();
-    containers(store)
+    Ok(containers(store)?
         .into_iter()
         .filter(|(c, _)| c.image == want)
         .map(|(c, running)| (c.id.chars().take(12).collect(), running))
-        .collect()
+        .collect())
 }
 
 /// Snapshots that garbage collection must keep (container lowers:
 /// `snapshots/<hex>/fs`).
-pub fn snapshots_in_use(store: &Store) -> HashSet<ChainId> {
+pub fn snapshots_in_use(store: &Store) -> Result<HashSet<ChainId>, String> {
     let mut keep = HashSet::new();
-    for (c, _) in containers(store) {
+    for (c, _) in containers(store)? {
         for l in &c.lowers {
             let hex = if l.file_name().is_some_and(|n| n == "fs") {
                 l.parent().and_then(Path::file_name)
@@ -60,5 +63,5 @@ pub fn snapshots_in_use(store: &Store) -> HashSet<ChainId> {
             }
         }
     }
-    keep
+    Ok(keep)
 }

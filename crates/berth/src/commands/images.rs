@@ -405,7 +405,7 @@ fn remove_one(store: &Store, s: &str, force: bool) -> Result<(Vec<String>, bool)
         Err(image::Error::ImageNotFound(_)) => return Err(not_found()),
         Err(e) => return Err(e.into()),
     };
-    let users = engine::containers_using(store, &info.record.id);
+    let users = engine::containers_using(store, &info.record.id).map_err(CliError::daemon)?;
     let all_names = names(&info);
     let by_name = Reference::parse(s).ok().filter(|r| all_names.contains(r));
     let running = users.iter().find(|(_, r)| *r).map(|(c, _)| c.clone());
@@ -474,7 +474,7 @@ fn remove_one(store: &Store, s: &str, force: bool) -> Result<(Vec<String>, bool)
 /// deleted snapshots. The layers in use are listed under the lock: no
 /// container create is under way then.
 fn collect(store: &Store, held: &image::GcLock) -> Result<image::GcReport, CliError> {
-    let keep = engine::snapshots_in_use(store);
+    let keep = engine::snapshots_in_use(store).map_err(CliError::daemon)?;
     store.gc_locked(held, &keep).map_err(CliError::from)
 }
 
@@ -562,7 +562,10 @@ pub fn prune(g: &Globals, a: PruneArgs) -> CmdResult {
         if !(a.all || dangling) {
             continue;
         }
-        if !engine::containers_using(&store, &info.record.id).is_empty() {
+        if !engine::containers_using(&store, &info.record.id)
+            .map_err(CliError::daemon)?
+            .is_empty()
+        {
             continue;
         }
         let id: &Digest = &info.record.id;
