@@ -473,3 +473,21 @@ fn cve_2025_52881_oom_score_adj_write_is_not_redirected_by_a_mount() {
     assert!(!o.success(), "{o}");
     assert!(o.stderr.contains("oomScoreAdj"), "{o}");
 }
+
+#[test]
+fn state_root_is_private_to_root() {
+    // Container states hold config.json (environment included): the state
+    // root is 0700, and a looser existing one is tightened.
+    use std::os::unix::fs::PermissionsExt;
+    let rt = Runtime::new();
+    std::fs::set_permissions(rt.root_path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut b = Bundle::new();
+    b.args(&["true"]);
+    rt.run(&b, &unique_id("priv")).ok();
+    let mode = std::fs::metadata(rt.root_path())
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o700);
+}

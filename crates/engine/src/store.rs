@@ -451,10 +451,16 @@ pub(crate) fn monitor_process(id: &str) -> bool {
         return false;
     };
     rd.flatten().any(|e| {
+        use std::os::unix::fs::MetadataExt;
         let n = e.file_name();
         let n = n.to_string_lossy();
+        // Root's berth-monitor only: a host user's process with the same
+        // words in its command line must not stand for it.
         n.bytes().all(|b| b.is_ascii_digit())
             && n != me
+            && std::fs::metadata(e.path()).is_ok_and(|m| m.uid() == 0)
+            && std::fs::read_link(e.path().join("exe"))
+                .is_ok_and(|x| x.file_name().is_some_and(|f| f == "berth-monitor"))
             && std::fs::read(e.path().join("cmdline"))
                 .is_ok_and(|c| c.windows(needle.len()).any(|w| w == needle))
     })

@@ -64,9 +64,19 @@ pub fn create(opts: CreateOptions) -> Result<ContainerState> {
             "true, but no --console-socket was given",
         ));
     }
+    // The states hold each container's config.json (its environment
+    // included): root's only, and an existing looser root is tightened.
     std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
         .create(&opts.root)
         .ctx(|| format!("cannot create state root {}", opts.root.display()))?;
+    let mode = std::fs::metadata(&opts.root)
+        .map(|m| std::os::unix::fs::MetadataExt::mode(&m) & 0o777)
+        .unwrap_or(0);
+    if mode & 0o077 != 0 && nix::unistd::geteuid().is_root() {
+        let private = std::os::unix::fs::PermissionsExt::from_mode(0o700);
+        std::fs::set_permissions(&opts.root, private)
+            .ctx(|| format!("cannot make state root {} private", opts.root.display()))?;
+    }
     let dir = ContainerState::dir(&opts.root, &opts.id);
     match std::fs::create_dir(&dir) {
         Ok(()) => {}
