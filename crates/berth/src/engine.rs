@@ -10,8 +10,9 @@ use image::{ChainId, Digest, Store};
 /// Every container record in the store's root (none when the root has no
 /// containers yet; nothing is created). Fails closed: a store or record it
 /// cannot read is an error, not "no container uses it", or an image and
-/// the layers under a container could be removed. Only dead containers
-/// whose config is unreadable (they can only be removed) are passed over.
+/// the layers under a container could be removed. Only containers removed
+/// meanwhile and dead ones whose config is unreadable (they can only be
+/// removed) are passed over.
 fn containers(store: &Store) -> Result<Vec<(::engine::Container, bool)>, String> {
     let root = store.root();
     if !root.join("containers").is_dir() {
@@ -27,6 +28,8 @@ fn containers(store: &Store) -> Result<Vec<(::engine::Container, bool)>, String>
         );
         match eng.container(&s.id) {
             Ok((c, _)) => out.push((c, running)),
+            // Removed since the listing, or dead with an unreadable config.
+            Err(::engine::Error::NoSuchContainer(_)) => {}
             Err(_) if s.state == ::engine::Status::Dead => {}
             Err(e) => return Err(format!("container {}: {e}", s.id)),
         }

@@ -431,7 +431,15 @@ fn export_killed_half_way_leaves_nothing_rm_does_not_clean() {
     }
     child.kill().unwrap();
     let _ = child.wait();
+    // A host process with "--id ID" in its command line is not a monitor
+    // starting the container: rm goes on.
+    let mut poser = std::process::Command::new("sh")
+        .args(["-c", "sleep 30", "--id", &id])
+        .spawn()
+        .unwrap();
     ctx.env.ok(&["rm", &id]);
+    let _ = poser.kill();
+    let _ = poser.wait();
     assert!(!mounted(), "the rootfs stayed mounted");
     let left: Vec<_> = std::fs::read_dir(ctx.env.root().join("run"))
         .unwrap()

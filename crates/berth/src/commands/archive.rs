@@ -166,3 +166,34 @@ pub fn import(g: &Globals, a: ImportArgs) -> CmdResult {
     store.prepare_rootfs(&rec)?;
     out(&rec.id.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_archive_never_writes_through_a_planted_link() {
+        let d = tempfile::tempdir().unwrap();
+        let victim = d.path().join("victim");
+        std::fs::write(&victim, "precious").unwrap();
+        let out = d.path().join("out.tar");
+        let tmp = d
+            .path()
+            .join(format!(".out.tar.berth-tmp-{}", std::process::id()));
+        std::os::unix::fs::symlink(&victim, &tmp).unwrap();
+        let r = write_archive(Some(&out), "failed to save image", |w| {
+            w.write_all(b"archive")
+                .map_err(|e| CliError::new(e.to_string()))
+        });
+        assert!(r.is_err());
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+        assert!(!out.exists());
+        let _ = std::fs::remove_file(&tmp);
+        write_archive(Some(&out), "failed to save image", |w| {
+            w.write_all(b"archive")
+                .map_err(|e| CliError::new(e.to_string()))
+        })
+        .unwrap();
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "archive");
+    }
+}
