@@ -22,6 +22,15 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get update -qq
     apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+# podman's default ulimits exceed this host's hard RLIMIT_NOFILE (20000):
+# the drop-in tests and the benches run podman with these.
+if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--vm" ]; then
+    if [ "$(id -u)" -eq 0 ] && ! grep -qs default_ulimits /etc/containers/containers.conf; then
+        mkdir -p /etc/containers
+        printf '[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]\n' \
+            >> /etc/containers/containers.conf
+    fi
+fi
 if ! command -v cargo >/dev/null; then
     echo "cargo not found: install Rust (rustup) first" >&2
     exit 1
