@@ -6,7 +6,6 @@
 mod cli;
 mod cli_ext;
 mod commands;
-mod engine;
 mod error;
 mod fmt;
 mod progress;

@@ -41,6 +41,7 @@ pub mod health;
 pub mod history;
 pub mod init;
 mod internal;
+pub mod inuse;
 pub mod logs;
 mod monitor;
 pub mod network;

@@ -346,3 +346,26 @@ fn cleanup_after_a_crash() {
     env.engine.start(&id).unwrap();
     assert_eq!(env.engine.wait(&id).unwrap(), 0);
 }
+
+#[test]
+fn images_in_use_through_the_engine() {
+    // The in-use rule every face applies to rmi, image prune and GC: a
+    // created container's image and its layers are in use; once it is
+    // removed, they are not.
+    let env = Env::new();
+    let store = env.engine.images();
+    let info = store.resolve("busybox").unwrap();
+    assert!(engine::inuse::containers_using(store, &info.record.id)
+        .unwrap()
+        .is_empty());
+    let id = env.engine.create(&env.opts(&["true"])).unwrap();
+    let users = engine::inuse::containers_using(store, &info.record.id).unwrap();
+    assert_eq!(users, vec![(id[..12].to_string(), false)]);
+    let keep = engine::inuse::snapshots_in_use(store).unwrap();
+    assert!(!keep.is_empty());
+    env.engine.remove(&id, true).unwrap();
+    assert!(engine::inuse::containers_using(store, &info.record.id)
+        .unwrap()
+        .is_empty());
+    assert!(engine::inuse::snapshots_in_use(store).unwrap().is_empty());
+}

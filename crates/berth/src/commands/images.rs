@@ -9,7 +9,6 @@ use serde_json::{json, Value};
 
 use super::{out, out_raw, parse_ref, CmdResult};
 use crate::cli::{ImagesArgs, InspectArgs, PruneArgs, RmiArgs, TagArgs};
-use crate::engine;
 use crate::error::{image_message, reference_message, CliError};
 use crate::fmt::{go_time, human_size, parse_rfc3339, since};
 use crate::Globals;
@@ -405,7 +404,7 @@ fn remove_one(store: &Store, s: &str, force: bool) -> Result<(Vec<String>, bool)
         Err(image::Error::ImageNotFound(_)) => return Err(not_found()),
         Err(e) => return Err(e.into()),
     };
-    let users = engine::containers_using(store, &info.record.id).map_err(CliError::daemon)?;
+    let users = ::engine::inuse::containers_using(store, &info.record.id).map_err(daemon_err)?;
     let all_names = names(&info);
     let by_name = Reference::parse(s).ok().filter(|r| all_names.contains(r));
     let running = users.iter().find(|(_, r)| *r).map(|(c, _)| c.clone());
@@ -474,7 +473,7 @@ fn remove_one(store: &Store, s: &str, force: bool) -> Result<(Vec<String>, bool)
 /// deleted snapshots. The layers in use are listed under the lock: no
 /// container create is under way then.
 fn collect(store: &Store, held: &image::GcLock) -> Result<image::GcReport, CliError> {
-    let keep = engine::snapshots_in_use(store).map_err(CliError::daemon)?;
+    let keep = ::engine::inuse::snapshots_in_use(store).map_err(daemon_err)?;
     store.gc_locked(held, &keep).map_err(CliError::from)
 }
 
@@ -562,8 +561,8 @@ pub fn prune(g: &Globals, a: PruneArgs) -> CmdResult {
         if !(a.all || dangling) {
             continue;
         }
-        if !engine::containers_using(&store, &info.record.id)
-            .map_err(CliError::daemon)?
+        if !::engine::inuse::containers_using(&store, &info.record.id)
+            .map_err(daemon_err)?
             .is_empty()
         {
             continue;
@@ -589,4 +588,9 @@ pub fn prune(g: &Globals, a: PruneArgs) -> CmdResult {
         "Total reclaimed space: {}",
         human_size(report.bytes)
     ))
+}
+
+/// An in-use check that could not read the store: berth's own failure.
+fn daemon_err(e: ::engine::Error) -> CliError {
+    CliError::daemon(e.to_string())
 }

@@ -1,10 +1,12 @@
-//! What containers use, for image removal and pruning: `rmi` refuses
-//! (without `-f`) an image a container uses, `image prune -a` skips it,
-//! and GC keeps the snapshots under containers (their overlay lowers).
+//! What containers use, the rule every face applies to image removal and
+//! pruning: `rmi` refuses (without `-f`) an image a container uses, `image
+//! prune -a` skips it, and GC keeps the snapshots under containers (their
+//! overlay lowers).
 
 use std::collections::HashSet;
 use std::path::Path;
 
+use crate::{Container, Engine, Error, Result, Status};
 use image::{ChainId, Digest, Store};
 
 /// Every container record in the store's root (none when the root has no
@@ -13,25 +15,25 @@ use image::{ChainId, Digest, Store};
 /// the layers under a container could be removed. Only containers removed
 /// meanwhile and dead ones whose config is unreadable (they can only be
 /// removed) are passed over.
-fn containers(store: &Store) -> Result<Vec<(::engine::Container, bool)>, String> {
+fn containers(store: &Store) -> Result<Vec<(Container, bool)>> {
     let root = store.root();
     if !root.join("containers").is_dir() {
         return Ok(Vec::new());
     }
-    let eng = ::engine::Engine::open(root).map_err(|e| e.to_string())?;
-    let list = eng.list(true).map_err(|e| e.to_string())?;
+    let eng = Engine::open(root)?;
+    let list = eng.list(true)?;
     let mut out = Vec::new();
     for s in &list {
         let running = matches!(
             s.state,
-            ::engine::Status::Running | ::engine::Status::Paused | ::engine::Status::Restarting
+            Status::Running | Status::Paused | Status::Restarting
         );
         match eng.container(&s.id) {
             Ok((c, _)) => out.push((c, running)),
             // Removed since the listing, or dead with an unreadable config.
-            Err(::engine::Error::NoSuchContainer(_)) => {}
-            Err(_) if s.state == ::engine::Status::Dead => {}
-            Err(e) => return Err(format!("container {}: {e}", s.id)),
+            Err(Error::NoSuchContainer(_)) => {}
+            Err(_) if s.state == Status::Dead => {}
+            Err(e) => return Err(Error::msg(format!("container {}: {e}", s.id))),
         }
     }
     Ok(out)
@@ -39,7 +41,7 @@ fn containers(store: &Store) -> Result<Vec<(::engine::Container, bool)>, String>
 
 /// Short ids of containers created from the image `id`, each with
 /// whether it is running.
-pub fn containers_using(store: &Store, id: &Digest) -> Result<Vec<(String, bool)>, String> {
+pub fn containers_using(store: &Store, id: &Digest) -> Result<Vec<(String, bool)>> {
     let want = id.to_string();
     Ok(containers(store)?
         .into_iter()
@@ -50,7 +52,7 @@ pub fn containers_using(store: &Store, id: &Digest) -> Result<Vec<(String, bool)
 
 /// Snapshots that garbage collection must keep (container lowers:
 /// `snapshots/<hex>/fs`).
-pub fn snapshots_in_use(store: &Store) -> Result<HashSet<ChainId>, String> {
+pub fn snapshots_in_use(store: &Store) -> Result<HashSet<ChainId>> {
     let mut keep = HashSet::new();
     for (c, _) in containers(store)? {
         for l in &c.lowers {
