@@ -34,12 +34,7 @@ impl Ctr {
 
     /// (exit code, stdout, stderr).
     fn run(&self, args: &[&str]) -> (i32, String, String) {
-        let o = self.env.output(args);
-        (
-            o.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&o.stdout).into_owned(),
-            String::from_utf8_lossy(&o.stderr).into_owned(),
-        )
+        self.env.run(args)
     }
 
     fn spawn(&self, args: &[&str]) -> Child {

@@ -30,12 +30,7 @@ impl Net {
     }
 
     fn run(&self, args: &[&str]) -> (i32, String, String) {
-        let o = self.env.output(args);
-        (
-            o.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&o.stdout).into_owned(),
-            String::from_utf8_lossy(&o.stderr).into_owned(),
-        )
+        self.env.run(args)
     }
 
     fn run_root(&self) -> std::path::PathBuf {

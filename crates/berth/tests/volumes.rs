@@ -88,12 +88,7 @@ impl T {
     }
 
     fn run(&self, args: &[&str]) -> (i32, String, String) {
-        let o = self.env.output(args);
-        (
-            o.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&o.stdout).into_owned(),
-            String::from_utf8_lossy(&o.stderr).into_owned(),
-        )
+        self.env.run(args)
     }
 
     fn volumes(&self) -> Vec<String> {

@@ -49,6 +49,16 @@ impl Env {
         self.cmd(args).output().expect("run berth")
     }
 
+    /// Run; (exit code, stdout, stderr).
+    pub fn run(&self, args: &[&str]) -> (i32, String, String) {
+        let o = self.output(args);
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    }
+
     /// Run; assert success; stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let o = self.output(args);
