@@ -599,6 +599,10 @@ pub struct ExecArgs {
     #[arg(short, long)]
     pub detach: bool,
 
+    /// Override the key sequence for detaching a container
+    #[arg(long, value_name = "string")]
+    pub detach_keys: Option<String>,
+
     /// Set environment variables
     #[arg(short, long, value_name = "KEY=VALUE")]
     pub env: Vec<String>,

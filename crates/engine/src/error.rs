@@ -11,6 +11,8 @@ pub enum Error {
     InvalidArgument(String),
     #[error("No such container: {0}")]
     NoSuchContainer(String),
+    #[error("No such exec instance: {0}")]
+    NoSuchExec(String),
     /// Name already in use, container running when it must not be, ...
     #[error("{0}")]
     Conflict(String),

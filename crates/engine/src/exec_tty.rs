@@ -1,11 +1,9 @@
-//! `exec -t`: the process gets a pty through the runtime's console socket;
-//! the caller (berth) receives the master and proxies its own stdin and
-//! stdout to it until the process's side closes.
+//! Descriptors over unix sockets: a pty master from a runtime's console
+//! socket, and the exec helper's report (lines with the master attached).
 
 use crate::error::{Error, Result};
 use crate::sys;
-use std::io::Write;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 /// Receives the pty master sent over the console socket (SCM_RIGHTS).
 pub(crate) fn recv_master(sock: &OwnedFd) -> Result<OwnedFd> {
@@ -33,43 +31,47 @@ pub(crate) fn recv_master(sock: &OwnedFd) -> Result<OwnedFd> {
     Err(Error::msg("exec: the runtime sent no pty"))
 }
 
-/// Copies our stdin to the master (a thread) and the master to `out`
-/// until the process's side of the pty is closed.
-pub(crate) fn proxy(
-    master: OwnedFd,
-    size: Option<(u16, u16)>,
-    pump_stdin: bool,
-    out: &mut dyn Write,
-) {
-    if let Some((rows, cols)) = size {
-        let _ = sys::set_winsize(master.as_raw_fd(), rows, cols);
-    }
-    if let Some(m2) = pump_stdin.then(|| master.try_clone().ok()).flatten() {
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 8192];
-            loop {
-                match nix::unistd::read(std::io::stdin(), &mut buf) {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => {
-                        if sys::send_or_write_all(m2.as_raw_fd(), &buf[..n]).is_err() {
-                            return;
-                        }
-                    }
+/// Sends `data` with descriptor `fd` attached (SCM_RIGHTS).
+pub(crate) fn send_fd(sock: &OwnedFd, data: &[u8], fd: RawFd) -> std::io::Result<()> {
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+    let fds = [fd];
+    sendmsg::<()>(
+        sock.as_raw_fd(),
+        &[std::io::IoSlice::new(data)],
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::MSG_NOSIGNAL,
+        None,
+    )
+    .map(|_| ())
+    .map_err(std::io::Error::from)
+}
+
+/// One recvmsg: the bytes (empty at end of file) and any descriptors.
+pub(crate) fn recv_with_fds(sock: RawFd) -> std::io::Result<(Vec<u8>, Vec<OwnedFd>)> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    let mut buf = [0u8; 512];
+    let mut space = nix::cmsg_space!([RawFd; 4]);
+    loop {
+        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+        let msg = match recvmsg::<()>(
+            sock,
+            &mut iov,
+            Some(&mut space),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        ) {
+            Ok(m) => m,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        let mut fds = Vec::new();
+        if let Ok(cmsgs) = msg.cmsgs() {
+            for c in cmsgs {
+                if let ControlMessageOwned::ScmRights(got) = c {
+                    fds.extend(got.into_iter().map(sys::own_fd));
                 }
             }
-        });
-    }
-    let mut buf = [0u8; 32 * 1024];
-    loop {
-        match nix::unistd::read(&master, &mut buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                let _ = out.write_all(&buf[..n]);
-                let _ = out.flush();
-            }
-            Err(nix::errno::Errno::EINTR) => {}
-            // EIO: the last slave descriptor closed.
-            Err(_) => break,
         }
+        let n = msg.bytes;
+        return Ok((buf[..n].to_vec(), fds));
     }
 }

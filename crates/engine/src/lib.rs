@@ -52,6 +52,7 @@ pub mod seccomp;
 pub mod spec;
 pub mod stats;
 mod store;
+pub mod stream;
 #[allow(unsafe_code)]
 mod sys;
 pub mod timeutil;
@@ -62,8 +63,13 @@ pub use container::{Config, Container, HostConfig, MountPoint, State, Status};
 pub use error::{Error, Result};
 pub use internal::internal_main;
 pub use logs::LogsOptions;
-pub use monitor::{AttachInput, Attached};
-pub use ops::{ExecOptions, Summary, TopOutput};
+pub use monitor::Attached;
+pub use ops::attach::AttachOptions;
+pub use ops::exec::{
+    ExecConfig, ExecInspect, ExecIo, ExecOptions, ExecStartOptions, ExecStream, ProcessConfig,
+};
+pub use ops::{Summary, TopOutput};
+pub use stream::{Chunk, OutputStream, Resizer, Sent, StdinWriter, StreamKind};
 pub use options::CreateOptions;
 pub use runtime::ExecStdio;
 

@@ -17,6 +17,7 @@
 //! as u16 BE).
 
 use crate::error::{Error, Result};
+use crate::stream::{Chunk, OutputStream, Resizer, StdinWriter, StreamKind};
 use crate::sys;
 use crate::Engine;
 use std::fs::File;
@@ -201,78 +202,204 @@ pub(crate) fn frame(stream: u8, data: &[u8]) -> Vec<u8> {
     v
 }
 
-/// A connection to a container's monitor: the output as it comes, then
-/// the exit code; input and resizes go the other way.
+/// An attachment to a container's main process through its monitor
+/// (`run`, `start -a`, `attach`): output chunks as they come (and the
+/// log first with `logs`), the exit code at the end; stdin and resizes go
+/// the other way.
 pub struct Attached {
     pub(crate) engine: Engine,
     pub(crate) id: String,
-    pub(crate) sock: UnixStream,
+    /// The monitor's socket; `None` without `stream` (logs only).
+    pub(crate) sock: Option<UnixStream>,
     pub(crate) tty: bool,
-}
-
-/// The sending half of an attachment (stdin, resizes), usable from
-/// another thread.
-pub struct AttachInput {
-    sock: UnixStream,
-}
-
-impl AttachInput {
-    pub fn send_stdin(&mut self, data: &[u8]) -> std::io::Result<()> {
-        self.sock.write_all(&frame(INPUT_STDIN, data))
-    }
-
-    /// The container's stdin reaches EOF (docker's StdinOnce).
-    pub fn close_stdin(&mut self) -> std::io::Result<()> {
-        self.sock.write_all(&frame(INPUT_CLOSE, &[]))
-    }
-
-    pub fn resize(&mut self, rows: u16, cols: u16) -> std::io::Result<()> {
-        let mut d = rows.to_be_bytes().to_vec();
-        d.extend_from_slice(&cols.to_be_bytes());
-        self.sock.write_all(&frame(INPUT_RESIZE, &d))
-    }
+    /// Whether the caller's end of stdin ends the container's (docker's
+    /// StdinOnce: run and start attach it so, attach does not).
+    pub(crate) stdin_once: bool,
+    /// The caller attaches stdin.
+    pub(crate) stdin: bool,
+    pub(crate) want: [bool; 2],
+    pub(crate) detach_keys: Vec<u8>,
+    /// Output to give before the live stream (`logs`).
+    pub(crate) replay: std::collections::VecDeque<(StreamKind, Vec<u8>)>,
+    /// The current frame: its stream and the bytes left of it.
+    pub(crate) frame: (u8, usize),
+    pub(crate) code: Option<i32>,
+    pub(crate) ended: bool,
 }
 
 impl Attached {
+    pub(crate) fn new(engine: &Engine, id: String, sock: Option<UnixStream>, tty: bool) -> Attached {
+        Attached {
+            engine: engine.clone(),
+            id,
+            sock,
+            tty,
+            stdin_once: true,
+            stdin: true,
+            want: [true, true],
+            detach_keys: crate::stream::DEFAULT_DETACH_KEYS.to_vec(),
+            replay: Default::default(),
+            frame: (0, 0),
+            code: None,
+            ended: false,
+        }
+    }
+
     /// The container's id.
     pub fn id(&self) -> &str {
         &self.id
     }
 
-    /// Whether the container has a tty (output is raw, one stream).
-    pub fn tty(&self) -> bool {
-        self.tty
+    /// Sets the detach keys (docker's `--detach-keys` syntax; empty: the
+    /// default), before [`Attached::take_stdin`].
+    pub fn set_detach_keys(&mut self, spec: Option<&str>) -> Result<()> {
+        self.detach_keys = crate::stream::parse_detach_keys(spec)?;
+        Ok(())
     }
 
-    /// A handle to send input and resizes.
-    pub fn input(&self) -> Result<AttachInput> {
-        Ok(AttachInput {
-            sock: self
-                .sock
+    /// The container's stdin, once: with a tty the detach keys detach;
+    /// closing it ends the container's stdin for `run` and `start`
+    /// (docker's StdinOnce), not for `attach`.
+    pub fn take_stdin(&mut self) -> Option<StdinWriter> {
+        if !self.stdin {
+            return None;
+        }
+        self.stdin = false;
+        let sock = self.sock.as_ref()?.try_clone().ok()?;
+        let keys = if self.tty {
+            self.detach_keys.clone()
+        } else {
+            Vec::new()
+        };
+        Some(StdinWriter::monitor(sock, keys, self.stdin_once))
+    }
+
+    /// Resizes the container's pty (no-op without a tty).
+    pub fn resizer(&self) -> Resizer {
+        match (&self.sock, self.tty) {
+            (Some(s), true) => s
                 .try_clone()
-                .map_err(|e| Error::io("attach socket", e))?,
-        })
+                .map(Resizer::monitor)
+                .unwrap_or_else(|_| Resizer::none()),
+            _ => Resizer::none(),
+        }
     }
 
-    /// Copies the container's stdout and stderr to `out` and `err` until it
-    /// exits; returns its exit code.
-    pub fn wait(mut self, out: &mut dyn Write, err: &mut dyn Write) -> Result<i32> {
-        if let Some(code) = read_frames(&mut self.sock, out, err) {
+    pub fn resize(&self, rows: u16, cols: u16) -> Result<()> {
+        self.resizer().resize(rows, cols)
+    }
+
+    /// Drops the output not read yet; the container's exit code once it
+    /// has exited (with `stream`), or the recorded one.
+    pub fn wait(mut self) -> Result<i32> {
+        let mut buf = vec![0u8; 16 * 1024];
+        while !matches!(
+            self.next_chunk(&mut buf).map_err(|e| Error::io("attach", e))?,
+            Chunk::End
+        ) {}
+        if let Some(code) = self.code {
             return Ok(code);
         }
-        // The monitor went away without an exit frame.
+        // The monitor went away without an exit frame (or logs only).
         let st = match self.engine.state(&self.id) {
             Ok(s) => s,
             Err(Error::NoSuchContainer(_)) => return Ok(255),
             Err(e) => return Err(e),
         };
-        if st.running() {
+        if st.running() && self.sock.is_some() {
             return Err(Error::msg(format!(
                 "lost the connection to container {}",
                 crate::fsutil::short_id(&self.id)
             )));
         }
         Ok(st.exit_code)
+    }
+
+    /// Copies stdout to `out` and stderr to `err` until the container
+    /// exits; its exit code.
+    pub fn copy_output_and_wait(mut self, out: &mut dyn Write, err: &mut dyn Write) -> Result<i32> {
+        // A reader gone away is the caller's business (it decides to exit).
+        let r = OutputStream::copy_output(&mut self, out, err);
+        if let Err(e) = r {
+            if e.kind() != std::io::ErrorKind::BrokenPipe {
+                return Err(Error::io("attach", e));
+            }
+        }
+        self.wait()
+    }
+}
+
+impl OutputStream for Attached {
+    fn tty(&self) -> bool {
+        self.tty
+    }
+
+    fn next_chunk_until(
+        &mut self,
+        buf: &mut [u8],
+        deadline: Option<std::time::Instant>,
+    ) -> std::io::Result<Chunk> {
+        use std::os::fd::AsFd;
+        loop {
+            if let Some((kind, mut data)) = self.replay.pop_front() {
+                let n = data.len().min(buf.len());
+                buf[..n].copy_from_slice(&data[..n]);
+                if n < data.len() {
+                    data.drain(..n);
+                    self.replay.push_front((kind, data));
+                }
+                return Ok(Chunk::Data(kind, n));
+            }
+            if self.ended {
+                return Ok(Chunk::End);
+            }
+            let Some(sock) = self.sock.as_mut() else {
+                self.ended = true;
+                return Ok(Chunk::End);
+            };
+            let (kind, left) = self.frame;
+            if left > 0 {
+                let n = left.min(buf.len());
+                if let Err(e) = sock.read_exact(&mut buf[..n]) {
+                    if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                        self.ended = true;
+                        continue;
+                    }
+                    return Err(e);
+                }
+                self.frame.1 -= n;
+                let k = match kind {
+                    STREAM_STDOUT => StreamKind::Stdout,
+                    STREAM_STDERR => StreamKind::Stderr,
+                    _ => continue,
+                };
+                if self.want[k as usize - 1] {
+                    return Ok(Chunk::Data(k, n));
+                }
+                continue;
+            }
+            if deadline.is_some() && !crate::stream::poll_in(&[sock.as_fd()], deadline)?[0] {
+                return Ok(Chunk::TimedOut);
+            }
+            let mut hdr = [0u8; 8];
+            match sock.read_exact(&mut hdr) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    self.ended = true;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
+            let len = u32::from_be_bytes([hdr[4], hdr[5], hdr[6], hdr[7]]) as usize;
+            if hdr[0] == STREAM_EXIT && len == 4 {
+                let mut c = [0u8; 4];
+                sock.read_exact(&mut c)?;
+                self.code = Some(i32::from_be_bytes(c));
+                self.ended = true;
+                continue;
+            }
+            self.frame = (hdr[0], len);
+        }
     }
 }
 

@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::os::fd::OwnedFd;
 
-use ::engine::{CreateOptions, Engine, ExecOptions, ExecStdio, LogsOptions, Summary};
+use ::engine::{CreateOptions, Engine, ExecConfig, ExecStartOptions, ExecStdio, LogsOptions, Summary};
 use serde_json::{json, Value};
 
 use super::images::{confirm, image_json};
@@ -173,7 +173,7 @@ fn ensure_image(g: &Globals, a: &RunArgs) -> CmdResult {
 /// SIGQUIT sent to berth go to the container; with a tty, SIGWINCH sends
 /// the new size. Called once the monitor is started (it must not inherit
 /// the blocked mask).
-fn proxy_signals(eng: &Engine, id: &str, proxy: bool, resize: Option<::engine::AttachInput>) {
+fn proxy_signals(eng: &Engine, id: &str, proxy: bool, resize: Option<::engine::Resizer>) {
     let mut sigs = vec![];
     if proxy {
         sigs.extend([libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT]);
@@ -195,19 +195,20 @@ fn proxy_signals(eng: &Engine, id: &str, proxy: bool, resize: Option<::engine::A
     }
     let eng = eng.clone();
     let id = id.to_string();
-    let mut resize = resize;
     std::thread::spawn(move || loop {
         let Ok(sig) = set.wait() else {
             return;
         };
         let sig = sig as libc::c_int;
         if sig == libc::SIGWINCH {
-            if let (Some(r), Some((rows, cols))) = (resize.as_mut(), crate::term::size(1)) {
+            if let (Some(r), Some((rows, cols))) = (resize.as_ref(), crate::term::size(1)) {
                 let _ = r.resize(rows, cols);
             }
             continue;
         }
-        let _ = eng.kill(&id, Some(&sig.to_string()));
+        if proxy {
+            let _ = eng.kill(&id, Some(&sig.to_string()));
+        }
     });
 }
 
@@ -215,100 +216,51 @@ fn proxy_signals(eng: &Engine, id: &str, proxy: bool, resize: Option<::engine::A
 struct Interact {
     /// Our stdin goes to the container's.
     stdin: bool,
-    /// Our stdin's EOF closes the container's (docker's StdinOnce: run, start).
-    close_on_eof: bool,
     sig_proxy: bool,
-    /// The detach sequence (`--detach-keys`), used with a tty.
-    detach_keys: Vec<u8>,
 }
 
-/// Docker's default detach keys: ctrl-p ctrl-q.
-const DETACH: [u8; 2] = [0x10, 0x11];
-
-/// Docker's `--detach-keys` (term.ToBytes): comma-separated keys, each a
-/// single character, `ctrl-@`, `ctrl-a`..`ctrl-z`, `ctrl-[`, `ctrl-\`,
-/// `ctrl-]`, `ctrl-^`, `ctrl-_` or `DEL`; unset or empty: ctrl-p,ctrl-q.
-fn detach_keys(flag: Option<&str>) -> Result<Vec<u8>, CliError> {
-    let Some(s) = flag.filter(|s| !s.is_empty()) else {
-        return Ok(DETACH.to_vec());
-    };
-    const CTRL: &str = "@abcdefghijklmnopqrstuvwxyz[\\]^_";
-    let mut out = Vec::new();
-    for key in s.split(',') {
-        let code = if key.len() == 1 {
-            Some(key.as_bytes()[0])
-        } else if key == "DEL" {
-            Some(127)
-        } else {
-            key.strip_prefix("ctrl-")
-                .filter(|c| c.len() == 1)
-                .and_then(|c| CTRL.find(c))
-                .map(|i| i as u8)
-        };
-        match code {
-            Some(c) => out.push(c),
-            None => {
-                return Err(CliError::new(format!(
-                    "Invalid detach keys ({s}) provided: unknown character {key:?}"
-                )))
-            }
-        }
-    }
-    Ok(out)
+/// `--detach-keys` checked by the engine's rule (docker's syntax).
+fn detach_keys(flag: Option<&str>) -> Result<(), CliError> {
+    ::engine::stream::parse_detach_keys(flag)
+        .map(|_| ())
+        .map_err(|e| CliError::new(e.to_string()))
 }
 
-/// Copies our stdin to the container until EOF; the detach keys on a tty
-/// detach (exit 0, the container goes on). Bytes of a partial sequence are
-/// held, and sent once it does not match, as docker's escape proxy does.
-fn pump_stdin(
-    mut input: ::engine::AttachInput,
-    close_on_eof: bool,
-    keys: Vec<u8>,
-    saved: Option<crate::term::Saved>,
-) {
+/// Copies our stdin to the process until EOF (then closes its stdin as
+/// the engine decides); the detach keys (the engine watches for them with
+/// a tty) restore the terminal and exit 0, the process goes on.
+fn pump_stdin(mut input: ::engine::StdinWriter, saved: Option<crate::term::Saved>) {
     std::thread::spawn(move || {
         let mut buf = [0u8; 8192];
-        let mut held = 0usize;
         loop {
             // Unbuffered: keystrokes go as they come.
             let n = match crate::term::read_stdin(&mut buf) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
-            let mut out = Vec::with_capacity(n + keys.len());
-            for &b in &buf[..n] {
-                if keys.is_empty() {
-                    out.push(b);
-                    continue;
-                }
-                if b != keys[held] {
-                    out.extend_from_slice(&keys[..held]);
-                    held = 0;
-                }
-                if b == keys[held] {
-                    held += 1;
-                    if held == keys.len() {
-                        if let Some(s) = &saved {
-                            crate::term::restore(s);
-                        }
-                        std::process::exit(0);
+            match input.send(&buf[..n]) {
+                Ok(::engine::Sent::Sent) => {}
+                Ok(::engine::Sent::Detached) => {
+                    if let Some(s) = &saved {
+                        crate::term::restore(s);
                     }
-                    continue;
+                    std::process::exit(0);
                 }
-                out.push(b);
-            }
-            if !out.is_empty() && input.send_stdin(&out).is_err() {
-                return;
+                Err(_) => return,
             }
         }
-        if close_on_eof {
-            let _ = input.close_stdin();
-        }
+        let _ = input.close();
     });
 }
 
+/// Our terminal's size (stdout's, else stdin's).
+fn term_size() -> Option<(u16, u16)> {
+    crate::term::size(1).or_else(|| crate::term::size(0))
+}
+
 /// Attached: stdin, signals, terminal, output; the container's status.
-fn interact(eng: &Engine, att: ::engine::Attached, how: Interact) -> CmdResult {
+fn interact(eng: &Engine, mut att: ::engine::Attached, how: Interact) -> CmdResult {
+    use ::engine::OutputStream;
     let tty = att.tty();
     let saved = if tty && how.stdin {
         crate::term::make_raw(0)
@@ -316,8 +268,8 @@ fn interact(eng: &Engine, att: ::engine::Attached, how: Interact) -> CmdResult {
         None
     };
     let resize = if tty {
-        let mut r = att.input().map_err(run_err)?;
-        if let Some((rows, cols)) = crate::term::size(1).or_else(|| crate::term::size(0)) {
+        let r = att.resizer();
+        if let Some((rows, cols)) = term_size() {
             let _ = r.resize(rows, cols);
         }
         Some(r)
@@ -326,8 +278,9 @@ fn interact(eng: &Engine, att: ::engine::Attached, how: Interact) -> CmdResult {
     };
     proxy_signals(eng, att.id(), how.sig_proxy, resize);
     if how.stdin {
-        let keys = if tty { how.detach_keys } else { Vec::new() };
-        pump_stdin(att.input().map_err(run_err)?, how.close_on_eof, keys, saved);
+        if let Some(w) = att.take_stdin() {
+            pump_stdin(w, saved);
+        }
     }
     let r = relay(att);
     if let Some(s) = &saved {
@@ -361,7 +314,7 @@ impl<W: Write> Write for Relay<W> {
 fn relay(att: ::engine::Attached) -> CmdResult {
     let mut so = Relay(std::io::stdout());
     let mut se = Relay(std::io::stderr());
-    let code = att.wait(&mut so, &mut se).map_err(run_err)?;
+    let code = att.copy_output_and_wait(&mut so, &mut se).map_err(run_err)?;
     let _ = so.flush();
     if code == 0 {
         Ok(())
@@ -376,22 +329,22 @@ pub fn run(g: &Globals, a: RunArgs) -> CmdResult {
     ::engine::prime_cgroup_attach();
     let opts = create_options(&a)?;
     // As other bad flag values of run: exit 125, nothing created.
-    let keys = detach_keys(a.detach_keys.as_deref()).map_err(|e| CliError::daemon(e.msg))?;
+    detach_keys(a.detach_keys.as_deref()).map_err(|e| CliError::daemon(e.msg))?;
     ensure_image(g, &a)?;
     let eng = g.engine()?;
     if a.detach {
         let id = eng.run_detached(&opts).map_err(run_err)?;
         return out(&id);
     }
-    let att = eng.run(&opts).map_err(run_err)?;
+    let mut att = eng.run(&opts).map_err(run_err)?;
+    att.set_detach_keys(a.detach_keys.as_deref())
+        .map_err(run_err)?;
     interact(
         &eng,
         att,
         Interact {
             stdin: a.interactive,
-            close_on_eof: true,
             sig_proxy: true,
-            detach_keys: keys,
         },
     )
 }
@@ -434,16 +387,16 @@ pub fn start(g: &Globals, a: StartArgs) -> CmdResult {
                 "you cannot start and attach multiple containers at once",
             ));
         }
-        let keys = detach_keys(a.detach_keys.as_deref())?;
-        let att = eng.start_attached(&a.containers[0]).map_err(run_err)?;
+        detach_keys(a.detach_keys.as_deref())?;
+        let mut att = eng.start_attached(&a.containers[0]).map_err(run_err)?;
+        att.set_detach_keys(a.detach_keys.as_deref())
+            .map_err(run_err)?;
         return interact(
             &eng,
             att,
             Interact {
                 stdin: a.interactive,
-                close_on_eof: true,
                 sig_proxy: true,
-                detach_keys: keys,
             },
         );
     }
@@ -519,22 +472,20 @@ pub fn wait(g: &Globals, a: ContainersArgs) -> CmdResult {
 }
 
 pub fn attach(g: &Globals, a: AttachArgs) -> CmdResult {
-    let keys = detach_keys(a.detach_keys.as_deref())?;
+    detach_keys(a.detach_keys.as_deref())?;
     let eng = g.engine()?;
-    let att = eng.attach(&a.container).map_err(op_err)?;
-    let stdin = !a.no_stdin
-        && eng
-            .container(att.id())
-            .map(|(c, _)| c.config.open_stdin)
-            .unwrap_or(false);
+    let opts = ::engine::AttachOptions {
+        stdin: !a.no_stdin,
+        detach_keys: a.detach_keys.clone(),
+        ..Default::default()
+    };
+    let att = eng.attach_stream(&a.container, &opts).map_err(op_err)?;
     interact(
         &eng,
         att,
         Interact {
-            stdin,
-            close_on_eof: false,
+            stdin: !a.no_stdin,
             sig_proxy: a.sig_proxy,
-            detach_keys: keys,
         },
     )
 }
@@ -618,58 +569,96 @@ pub fn logs(g: &Globals, a: LogsArgs) -> CmdResult {
     r.map_err(op_err)
 }
 
-fn dev_null() -> Result<OwnedFd, CliError> {
-    std::fs::File::open("/dev/null")
-        .map(OwnedFd::from)
-        .map_err(|e| CliError::new(format!("open /dev/null: {e}")))
+/// A duplicate of one of our descriptors, for a process to use directly.
+fn dup_fd(fd: i32) -> Result<OwnedFd, CliError> {
+    use std::os::fd::AsFd;
+    let r = match fd {
+        0 => std::io::stdin().as_fd().try_clone_to_owned(),
+        1 => std::io::stdout().as_fd().try_clone_to_owned(),
+        _ => std::io::stderr().as_fd().try_clone_to_owned(),
+    };
+    r
+        .map_err(|e| CliError::new(format!("cannot duplicate descriptor {fd}: {e}")))
 }
 
+/// `exec`: docker's exec (create, start). Without a tty the process uses
+/// our descriptors directly (nothing copied: as fast as before streams);
+/// with one, the engine's stream drives our terminal.
 pub fn exec(g: &Globals, a: ExecArgs) -> CmdResult {
+    use ::engine::OutputStream;
     ::engine::reexec_sealed().map_err(|e| CliError::daemon(e.to_string()))?;
     ::engine::prime_cgroup_attach();
     let mut env = env_files(&a.env_file)?;
     env.extend(a.env.iter().cloned());
-    let opts = ExecOptions {
+    let tty = a.tty && !a.detach;
+    let cfg = ExecConfig {
         cmd: a.args[1..].to_vec(),
         env,
-        user: a.user.clone(),
-        workdir: a.workdir.clone(),
+        user: a.user.clone().unwrap_or_default(),
+        working_dir: a.workdir.clone().unwrap_or_default(),
         privileged: a.privileged,
         detach: a.detach,
         tty: a.tty,
+        attach_stdin: a.interactive && !a.detach,
+        attach_stdout: !a.detach,
+        attach_stderr: !a.detach,
+        detach_keys: a.detach_keys.clone().unwrap_or_default(),
         console_size: if a.tty {
-            crate::term::size(1).or_else(|| crate::term::size(0))
+            term_size().map(|(r, c)| [r, c])
         } else {
             None
         },
-        pid_file: None,
     };
-    let saved = if a.tty && a.interactive && !a.detach {
-        crate::term::make_raw(0)
-    } else {
-        None
-    };
-    let stdio = ExecStdio {
-        stdin: if a.interactive && !a.detach {
-            None
-        } else {
-            Some(dev_null()?)
-        },
-        stdout: None,
-        stderr: None,
-    };
-    let _ = std::io::stdout().flush();
-    let eng = g.engine()?;
-    let code = eng.exec(&a.args[0], &opts, stdio).map_err(|e| match e {
+    let err = |e: ::engine::Error| match e {
         ::engine::Error::NoSuchContainer(_) | ::engine::Error::Conflict(_) => {
             CliError::new(e.to_string())
         }
         e => run_err(e),
-    });
-    if let Some(s) = &saved {
-        crate::term::restore(s);
-    }
-    let code = code?;
+    };
+    let eng = g.engine()?;
+    let id = eng.exec_create(&a.args[0], &cfg).map_err(err)?;
+    let start = ExecStartOptions {
+        detach: a.detach,
+        console_size: None,
+    };
+    let code = if !tty {
+        let stdio = ExecStdio {
+            stdin: if cfg.attach_stdin { Some(dup_fd(0)?) } else { None },
+            stdout: if a.detach { None } else { Some(dup_fd(1)?) },
+            stderr: if a.detach { None } else { Some(dup_fd(2)?) },
+        };
+        let _ = std::io::stdout().flush();
+        let s = eng
+            .exec_start(&id, &start, ::engine::ExecIo::Fds(stdio))
+            .map_err(err)?;
+        if a.detach {
+            return Ok(());
+        }
+        s.wait().map_err(err)?
+    } else {
+        let mut s = eng
+            .exec_start(&id, &start, ::engine::ExecIo::Streams)
+            .map_err(err)?;
+        let saved = if a.interactive {
+            crate::term::make_raw(0)
+        } else {
+            None
+        };
+        proxy_signals(&eng, "", false, Some(s.resizer()));
+        if let Some(w) = s.take_stdin() {
+            pump_stdin(w, saved);
+        }
+        let mut so = Relay(std::io::stdout());
+        let mut se = Relay(std::io::stderr());
+        let r = s.copy_output(&mut so, &mut se);
+        let _ = so.flush();
+        let code = s.wait();
+        if let Some(t) = &saved {
+            crate::term::restore(t);
+        }
+        r.map_err(|e| CliError::new(format!("exec: {e}")))?;
+        code.map_err(err)?
+    };
     if code == 0 {
         Ok(())
     } else {

@@ -1,51 +1,138 @@
-//! `start -a` and `attach`: a connection to the container's monitor.
+//! `start -a`, `attach` and docker's attach endpoint: an [`Attached`]
+//! stream over the container's monitor.
 
 use crate::container::Status;
 use crate::error::{Error, Result};
 use crate::monitor::{self, Attached};
+use crate::stream::StreamKind;
 use crate::{sys, Engine};
+use std::io::Write;
+
+/// Docker's attach options (`POST /containers/{id}/attach` query).
+#[derive(Debug, Clone)]
+pub struct AttachOptions {
+    /// Attach stdin (only if the container was created with it open).
+    pub stdin: bool,
+    pub stdout: bool,
+    pub stderr: bool,
+    /// The live output (and the exit code at its end).
+    pub stream: bool,
+    /// The container's log so far, first.
+    pub logs: bool,
+    /// Docker's `--detach-keys` syntax (`None`: ctrl-p,ctrl-q).
+    pub detach_keys: Option<String>,
+}
+
+impl Default for AttachOptions {
+    /// `berth attach`: stdin, stdout, stderr, live.
+    fn default() -> Self {
+        AttachOptions {
+            stdin: true,
+            stdout: true,
+            stderr: true,
+            stream: true,
+            logs: false,
+            detach_keys: None,
+        }
+    }
+}
 
 impl Engine {
     /// `start -a`: starts and attaches to the container's output (a
-    /// running container is attached to).
+    /// running container is attached to); stdin with `-i` (docker's
+    /// OpenStdin), closed at the caller's end (StdinOnce).
     pub fn start_attached(&self, container: &str) -> Result<Attached> {
         let id = self.lookup(container)?;
         let st = self.state(&id)?;
         if st.running() {
             return self.attach(&id);
         }
-        let tty = self.load_config(&id)?.config.tty;
+        let cfg = self.load_config(&id)?.config;
         let (mine, theirs) = sys::socketpair().map_err(|e| Error::io("socketpair", e))?;
         self.start_inner(&id, Some(theirs))?;
-        Ok(Attached {
-            engine: self.clone(),
+        let mut a = Attached::new(
+            self,
             id,
-            sock: std::os::unix::net::UnixStream::from(mine),
-            tty,
-        })
+            Some(std::os::unix::net::UnixStream::from(mine)),
+            cfg.tty,
+        );
+        a.stdin = cfg.open_stdin;
+        Ok(a)
     }
 
-    /// `attach`: connects to a running container's monitor.
+    /// `attach`: connects to a running container's monitor (stdin if the
+    /// container has it open; the caller's end does not close it).
     pub fn attach(&self, container: &str) -> Result<Attached> {
+        self.attach_stream(container, &AttachOptions::default())
+    }
+
+    /// docker's attach: the streams asked for, the log first with `logs`,
+    /// the live output with `stream` (a stopped container can give its
+    /// log only).
+    pub fn attach_stream(&self, container: &str, opts: &AttachOptions) -> Result<Attached> {
         let id = self.lookup(container)?;
         let st = self.state(&id)?;
-        if !st.running() {
+        if opts.stream && !st.running() {
             return Err(Error::Conflict(
                 "You cannot attach to a stopped container, start it first".into(),
             ));
         }
-        if st.status == Status::Paused {
+        if opts.stream && st.status == Status::Paused {
             return Err(Error::Conflict(
                 "You cannot attach to a paused container, unpause it first".into(),
             ));
         }
-        let tty = self.load_config(&id)?.config.tty;
-        let sock = monitor::connect(self, &id)?;
-        Ok(Attached {
-            engine: self.clone(),
-            id,
-            sock,
-            tty,
-        })
+        let cfg = self.load_config(&id)?.config;
+        let sock = if opts.stream {
+            Some(monitor::connect(self, &id)?)
+        } else {
+            None
+        };
+        let mut a = Attached::new(self, id.clone(), sock, cfg.tty);
+        a.stdin_once = false;
+        a.stdin = opts.stdin && cfg.open_stdin && opts.stream;
+        a.want = [opts.stdout, opts.stderr];
+        a.set_detach_keys(opts.detach_keys.as_deref())?;
+        if opts.logs && (opts.stdout || opts.stderr) {
+            let q = Queue::default();
+            let lo = crate::LogsOptions {
+                stdout: opts.stdout,
+                stderr: opts.stderr,
+                ..Default::default()
+            };
+            let mut o = q.writer(StreamKind::Stdout);
+            let mut e = q.writer(StreamKind::Stderr);
+            self.logs(&id, &lo, &mut o, &mut e)?;
+            drop((o, e));
+            a.replay = q.0.take();
+        }
+        Ok(a)
+    }
+}
+
+/// The log's chunks in order, from the two writers `logs` writes to.
+#[derive(Default, Clone)]
+struct Queue(
+    std::rc::Rc<std::cell::RefCell<std::collections::VecDeque<(StreamKind, Vec<u8>)>>>,
+);
+
+struct QueueWriter(Queue, StreamKind);
+
+impl Queue {
+    fn writer(&self, k: StreamKind) -> QueueWriter {
+        QueueWriter(self.clone(), k)
+    }
+}
+
+impl Write for QueueWriter {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        if !b.is_empty() {
+            (self.0).0.borrow_mut().push_back((self.1, b.to_vec()));
+        }
+        Ok(b.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }

@@ -1,81 +1,449 @@
-//! `exec`: a process in a running container, with docker's defaults.
+//! `exec`: docker's exec model. [`Engine::exec_create`] records an exec
+//! instance under the container (`execs/<id>.json`, docker's exec inspect
+//! shape), [`Engine::exec_start`] runs it and gives an [`ExecStream`]
+//! (stdin, output, resize, exit code), [`Engine::exec_inspect`] and
+//! [`Engine::exec_resize`] work by id from any process. The process is
+//! started and waited for by the exec helper ([`crate::runtime::helper`]),
+//! which records its pid and exit code; records go with the container, and
+//! ended ones after [`EXEC_KEEP`].
 
 use crate::container::Status;
 use crate::error::{Error, Result};
-use crate::runtime::{self, ExecStdio, RuntimeExec};
+use crate::runtime::{self, helper, ExecStdio};
+use crate::stream::{poll_in, Chunk, OutputStream, Resizer, StdinWriter, StreamKind};
 use crate::user::LayerView;
-use crate::{fsutil, spec, Engine};
+use crate::{fsutil, spec, sys, Engine};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-/// Options of `exec`.
-#[derive(Debug, Clone, Default)]
-pub struct ExecOptions {
-    pub cmd: Vec<String>,
-    /// `-e` (added to the container's environment).
-    pub env: Vec<String>,
-    /// `-u` (default: the container's user).
-    pub user: Option<String>,
-    /// `-w` (default: the container's working directory).
-    pub workdir: Option<String>,
+/// How long an ended exec's record is kept for `exec_inspect` (docker
+/// keeps ended execs until its periodic clean-up, every 5 minutes).
+pub const EXEC_KEEP: Duration = Duration::from_secs(5 * 60);
+
+/// Docker's `ExecConfig` (the body of `POST /containers/{id}/exec`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ExecConfig {
+    /// The user (`-u`; empty: the container's).
+    pub user: String,
     pub privileged: bool,
-    /// `-d`: return once the process runs (exit code 0).
-    pub detach: bool,
-    /// `-t`: a pty, proxied to the caller's stdin/stdout.
     pub tty: bool,
-    /// With `-t`: the pty's size (rows, cols).
-    pub console_size: Option<(u16, u16)>,
-    /// Where to write the process's host pid once it runs (the
-    /// healthcheck kills a probe past its timeout).
-    pub pid_file: Option<PathBuf>,
+    /// The pty's initial size, [rows, cols] (docker's [height, width]).
+    pub console_size: Option<[u16; 2]>,
+    pub attach_stdin: bool,
+    pub attach_stderr: bool,
+    pub attach_stdout: bool,
+    /// Deprecated in docker's API: `exec_start`'s `detach` decides.
+    pub detach: bool,
+    /// Overrides the detach keys (docker's `--detach-keys` syntax).
+    pub detach_keys: String,
+    /// Added to (or replacing in) the container's environment.
+    pub env: Vec<String>,
+    /// The working directory (empty: the container's).
+    pub working_dir: String,
+    pub cmd: Vec<String>,
+}
+
+/// The one-shot [`Engine::exec`]'s options are an [`ExecConfig`].
+pub type ExecOptions = ExecConfig;
+
+/// Docker's exec inspect `ProcessConfig`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessConfig {
+    pub privileged: bool,
+    pub user: String,
+    pub tty: bool,
+    pub entrypoint: String,
+    pub arguments: Vec<String>,
+}
+
+/// Docker's exec inspect result (`GET /exec/{id}/json`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ExecInspect {
+    #[serde(rename = "ID")]
+    pub id: String,
+    pub running: bool,
+    /// `null` until the process has exited.
+    pub exit_code: Option<i32>,
+    pub process_config: ProcessConfig,
+    pub open_stdin: bool,
+    pub open_stderr: bool,
+    pub open_stdout: bool,
+    pub can_remove: bool,
+    #[serde(rename = "ContainerID")]
+    pub container_id: String,
+    /// The detach keys as bytes, base64 as Go's []byte.
+    pub detach_keys: String,
+    pub pid: i32,
+}
+
+/// The stored record: the inspect view and the config to start.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ExecRecord {
+    #[serde(flatten)]
+    inspect: ExecInspect,
+    #[serde(rename = "Config")]
+    config: ExecConfig,
+    /// Started once (an exec runs at most once).
+    #[serde(rename = "Started", default)]
+    started: bool,
+}
+
+/// `exec_start`'s options (docker's `ExecStartCheck`).
+#[derive(Debug, Clone, Default)]
+pub struct ExecStartOptions {
+    /// Return once the process runs; its output is dropped.
+    pub detach: bool,
+    /// The pty's size, [rows, cols] (default: the config's).
+    pub console_size: Option<[u16; 2]>,
+}
+
+/// Where an exec'd process's stdio goes.
+#[derive(Debug, Default)]
+pub enum ExecIo {
+    /// Pipes (or the pty) held by the [`ExecStream`]: stdin writer,
+    /// output chunks. Streams not attached are /dev/null.
+    #[default]
+    Streams,
+    /// The caller's descriptors, used by the process directly (no
+    /// copying; not with a tty).
+    Fds(ExecStdio),
+}
+
+fn records_dir(e: &Engine, cid: &str) -> PathBuf {
+    e.container_dir(cid).join("execs")
+}
+
+fn valid_exec_id(id: &str) -> bool {
+    id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 impl Engine {
-    /// `exec`: runs a process in a running container with docker's defaults
-    /// (the container's env, user and working directory); returns its exit
-    /// code (0 with `detach` once it runs).
-    pub fn exec(&self, container: &str, opts: &ExecOptions, stdio: ExecStdio) -> Result<i32> {
-        if opts.cmd.is_empty() {
+    /// docker's `exec create`: checks the container runs and records the
+    /// exec; its id.
+    pub fn exec_create(&self, container: &str, cfg: &ExecConfig) -> Result<String> {
+        self.create_exec(container, cfg).map(|(id, _, _)| id)
+    }
+
+    /// exec_create; (exec id, container id, record path).
+    fn create_exec(&self, container: &str, cfg: &ExecConfig) -> Result<(String, String, PathBuf)> {
+        if cfg.cmd.is_empty() {
             return Err(Error::invalid("exec: no command specified"));
         }
-        let id = self.lookup(container)?;
-        let st = self.state(&id)?;
-        match st.status {
-            Status::Running => {}
-            Status::Paused => {
-                return Err(Error::Conflict(format!(
-                    "container {id} is paused, unpause the container before exec"
-                )))
-            }
-            _ => return Err(Error::Conflict(format!("container {id} is not running"))),
+        crate::stream::parse_detach_keys(Some(&cfg.detach_keys))?;
+        let cid = self.lookup(container)?;
+        self.check_exec_runnable(&cid)?;
+        let dir = records_dir(self, &cid);
+        match std::fs::create_dir(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => gc_records(&dir),
+            Err(e) => return Err(Error::io(format!("cannot create {}", dir.display()), e)),
         }
-        let c = self.load_config(&id)?;
-        let spec: Value = fsutil::read_json(&self.container_dir(&id).join("bundle/config.json"))?;
+        let id = fsutil::random_id()?;
+        let keys = crate::stream::parse_detach_keys(Some(&cfg.detach_keys))?;
+        let rec = ExecRecord {
+            inspect: ExecInspect {
+                id: id.clone(),
+                running: false,
+                exit_code: None,
+                process_config: ProcessConfig {
+                    privileged: cfg.privileged,
+                    user: cfg.user.clone(),
+                    tty: cfg.tty,
+                    entrypoint: cfg.cmd[0].clone(),
+                    arguments: cfg.cmd[1..].to_vec(),
+                },
+                open_stdin: cfg.attach_stdin,
+                open_stderr: cfg.attach_stderr,
+                open_stdout: cfg.attach_stdout,
+                can_remove: false,
+                container_id: cid.clone(),
+                detach_keys: if cfg.detach_keys.is_empty() {
+                    String::new()
+                } else {
+                    base64_of(&keys)
+                },
+                pid: 0,
+            },
+            config: cfg.clone(),
+            started: false,
+        };
+        let path = dir.join(format!("{id}.json"));
+        write_record(&path, &rec)?;
+        Ok((id, cid, path))
+    }
+
+    fn check_exec_runnable(&self, cid: &str) -> Result<()> {
+        let st = self.state(cid)?;
+        match st.status {
+            Status::Running => Ok(()),
+            Status::Paused => Err(Error::Conflict(format!(
+                "container {cid} is paused, unpause the container before exec"
+            ))),
+            _ => Err(Error::Conflict(format!("container {cid} is not running"))),
+        }
+    }
+
+    /// The container and path of exec `id`'s record.
+    fn find_exec(&self, id: &str) -> Result<(String, PathBuf)> {
+        if valid_exec_id(id) {
+            let containers = self.root().join("containers");
+            if let Ok(rd) = std::fs::read_dir(&containers) {
+                for ent in rd.flatten() {
+                    let p = ent.path().join("execs").join(format!("{id}.json"));
+                    if p.is_file() {
+                        return Ok((ent.file_name().to_string_lossy().into_owned(), p));
+                    }
+                }
+            }
+        }
+        Err(Error::NoSuchExec(id.to_string()))
+    }
+
+    /// docker's `exec inspect`.
+    pub fn exec_inspect(&self, id: &str) -> Result<ExecInspect> {
+        let (cid, path) = self.find_exec(id)?;
+        let rec: ExecRecord = fsutil::read_json(&path)?;
+        let mut i = rec.inspect;
+        if i.running && !self.exec_alive(&cid, i.pid) {
+            // Its helper was killed: it will not record the exit.
+            i.running = false;
+        }
+        Ok(i)
+    }
+
+    fn exec_alive(&self, cid: &str, pid: i32) -> bool {
+        self.state(cid).is_ok_and(|s| s.running())
+            && pid > 0
+            && std::path::Path::new(&format!("/proc/{pid}")).exists()
+    }
+
+    /// The ids of the container's running execs (inspect's `ExecIDs`).
+    pub fn exec_ids(&self, container_id: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let Ok(rd) = std::fs::read_dir(records_dir(self, container_id)) else {
+            return out;
+        };
+        for ent in rd.flatten() {
+            let name = ent.file_name().to_string_lossy().into_owned();
+            if !name.ends_with(".json") || name.starts_with('.') {
+                continue;
+            }
+            if let Ok(rec) = fsutil::read_json::<ExecRecord>(&ent.path()) {
+                let i = rec.inspect;
+                if i.running && self.exec_alive(container_id, i.pid) {
+                    out.push(i.id);
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// docker's exec resize: the size of a running tty exec's pty.
+    pub fn exec_resize(&self, id: &str, rows: u16, cols: u16) -> Result<()> {
+        let i = self.exec_inspect(id)?;
+        if !i.running {
+            return Err(Error::Conflict(format!("exec {id} is not running")));
+        }
+        if !i.process_config.tty {
+            return Err(Error::Conflict(format!("exec {id} has no tty")));
+        }
+        // The process's terminal, through its descriptors.
+        for fd in 0..3 {
+            let p = format!("/proc/{}/fd/{fd}", i.pid);
+            let Ok(f) = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NOCTTY)
+                .open(&p)
+            else {
+                continue;
+            };
+            if sys::set_winsize(f.as_raw_fd(), rows, cols).is_ok() {
+                return Ok(());
+            }
+        }
+        Err(Error::msg(format!("exec {id}: cannot find its terminal")))
+    }
+
+    /// docker's `exec start`: runs the exec once. With `detach` it returns
+    /// once the process runs (the stream gives only the exit code).
+    pub fn exec_start(&self, id: &str, opts: &ExecStartOptions, io: ExecIo) -> Result<ExecStream> {
+        let (cid, path) = self.find_exec(id)?;
+        self.start_exec(id, &cid, &path, opts, io, true)
+    }
+
+    fn start_exec(
+        &self,
+        id: &str,
+        cid: &str,
+        path: &std::path::Path,
+        opts: &ExecStartOptions,
+        io: ExecIo,
+        check: bool,
+    ) -> Result<ExecStream> {
+        let cid = cid.to_string();
+        let path = path.to_path_buf();
+        let mut rec: ExecRecord = fsutil::read_json(&path)?;
+        if rec.started {
+            return Err(Error::Conflict(if rec.inspect.running {
+                format!("Error: Exec command {id} is already running")
+            } else {
+                format!("Error: Exec command {id} has already run")
+            }));
+        }
+        if check {
+            self.check_exec_runnable(&cid)?;
+        }
+        let cfg = rec.config.clone();
+        let tty = cfg.tty && !opts.detach;
+        if tty && matches!(io, ExecIo::Fds(_)) {
+            return Err(Error::invalid(
+                "exec: a tty process's input and output are its pty: start it with streams",
+            ));
+        }
+        let size = opts.console_size.or(cfg.console_size);
+        let process = self.exec_process(&cid, &cfg, tty, size)?;
+        rec.started = true;
+        rec.inspect.running = true;
+        write_record(&path, &rec)?;
+        // The process's ends of the pipes, and ours.
+        let mut stdin_w = None;
+        let mut out_r = None;
+        let mut err_r = None;
+        let stdio = match io {
+            ExecIo::Fds(s) => s,
+            ExecIo::Streams if tty || opts.detach => ExecStdio::default(),
+            ExecIo::Streams => {
+                let mut s = ExecStdio::default();
+                if cfg.attach_stdin {
+                    let (r, w) = sys::pipe().map_err(|e| Error::io("pipe", e))?;
+                    s.stdin = Some(r);
+                    stdin_w = Some(w);
+                }
+                if cfg.attach_stdout {
+                    let (r, w) = sys::pipe().map_err(|e| Error::io("pipe", e))?;
+                    s.stdout = Some(w);
+                    out_r = Some(r);
+                }
+                if cfg.attach_stderr {
+                    let (r, w) = sys::pipe().map_err(|e| Error::io("pipe", e))?;
+                    s.stderr = Some(w);
+                    err_r = Some(r);
+                }
+                s
+            }
+        };
+        let rt = runtime::for_container(self, &cid);
+        let log = records_dir(self, &cid).join(format!("{id}.runtime.log"));
+        let running_path = path.clone();
+        let exited_path = path.clone();
+        let running = move |pid: i32| {
+            update_record(&running_path, |r| {
+                if r.inspect.exit_code.is_none() {
+                    r.inspect.pid = pid;
+                }
+            })
+        };
+        let exited = move |code: i32| {
+            update_record(&exited_path, |r| {
+                r.inspect.running = false;
+                r.inspect.exit_code = Some(code);
+            })
+        };
+        let started = helper::start(
+            self,
+            rt.as_ref(),
+            &cid,
+            &process,
+            stdio,
+            &log,
+            &helper::Hooks {
+                running: &running,
+                exited: &exited,
+            },
+        );
+        let started = match started {
+            Ok(s) => s,
+            Err(err) => {
+                update_record(&path, |r| {
+                    r.inspect.running = false;
+                });
+                return Err(err);
+            }
+        };
+        let keys = if tty {
+            crate::stream::parse_detach_keys(Some(&cfg.detach_keys))?
+        } else {
+            Vec::new()
+        };
+        let mut master = None;
+        if let Some(m) = started.master {
+            let m = Arc::new(m);
+            if cfg.attach_stdin {
+                let w = m.try_clone().map_err(|e| Error::io("pty", e))?;
+                stdin_w = Some(w);
+            }
+            if cfg.attach_stdout || cfg.attach_stderr {
+                out_r = Some(m.try_clone().map_err(|e| Error::io("pty", e))?);
+            }
+            master = Some(m);
+        }
+        Ok(ExecStream {
+            id: id.to_string(),
+            tty,
+            stdin: stdin_w.map(|w| StdinWriter::fd(w, keys)),
+            out: out_r,
+            err: err_r,
+            master,
+            report: started.report,
+            pid: started.pid,
+            code: None,
+            ended: false,
+        })
+    }
+
+    /// The OCI process of an exec, with docker's defaults (the container's
+    /// env, user and working directory).
+    fn exec_process(
+        &self,
+        cid: &str,
+        cfg: &ExecConfig,
+        tty: bool,
+        size: Option<[u16; 2]>,
+    ) -> Result<oci_spec::runtime::Process> {
+        let c = self.load_config(cid)?;
+        let spec: Value = fsutil::read_json(&self.container_dir(cid).join("bundle/config.json"))?;
         let mut p = spec["process"].clone();
-        p["args"] = json!(opts.cmd);
-        p["terminal"] = json!(opts.tty && !opts.detach);
+        p["args"] = json!(cfg.cmd);
+        p["terminal"] = json!(tty);
         p.as_object_mut().map(|o| o.remove("consoleSize"));
-        let rt = runtime::for_container(self, &id);
-        if let (true, true, Some((rows, cols))) =
-            (rt.sizes_console_from_spec(), opts.tty, opts.console_size)
-        {
+        if let (true, Some([rows, cols])) = (tty, size) {
             // The runtime sizes the pty before the process runs.
             p["consoleSize"] = json!({"height": rows, "width": cols});
         }
-        let env = crate::options::parse_env(&opts.env)?;
+        let env = crate::options::parse_env(&cfg.env)?;
         let base: Vec<String> = c.process_env.clone();
         p["env"] = json!(spec::replace_or_append_env(&base, &env));
-        if let Some(u) = &opts.user {
+        if !cfg.user.is_empty() {
             let view = LayerView {
-                lowers: vec![self.rootfs_path(&id)],
+                lowers: vec![self.rootfs_path(cid)],
             };
-            let eu = crate::user::resolve(u, &[], &view)?;
+            let eu = crate::user::resolve(&cfg.user, &[], &view)?;
             p["user"] = json!({"uid": eu.uid, "gid": eu.gid});
             if !eu.additional_gids.is_empty() {
                 p["user"]["additionalGids"] = json!(eu.additional_gids);
             }
         }
-        if let Some(w) = opts.workdir.as_ref().filter(|w| !w.is_empty()) {
+        let w = &cfg.working_dir;
+        if !w.is_empty() {
             if !w.starts_with('/') {
                 return Err(Error::flag(
                     "--workdir",
@@ -85,23 +453,277 @@ impl Engine {
             }
             p["cwd"] = json!(w);
         }
-        if opts.privileged {
+        if cfg.privileged {
             let all = crate::caps::host_all();
             p["capabilities"] = json!({"bounding": all, "effective": all, "permitted": all});
         }
-        let process: oci_spec::runtime::Process =
-            serde_json::from_value(p).map_err(|e| Error::msg(format!("exec process: {e}")))?;
-        rt.exec(
-            self,
+        serde_json::from_value(p).map_err(|e| Error::msg(format!("exec process: {e}")))
+    }
+
+    /// `exec` in one call: create, start with the caller's descriptors
+    /// (`None`: /dev/null), wait; the exit code (0 with `detach` once it
+    /// runs).
+    pub fn exec(&self, container: &str, opts: &ExecOptions, stdio: ExecStdio) -> Result<i32> {
+        let (id, cid, path) = self.create_exec(container, opts)?;
+        let s = self.start_exec(
             &id,
-            RuntimeExec {
-                process,
+            &cid,
+            &path,
+            &ExecStartOptions {
                 detach: opts.detach,
-                tty: opts.tty,
-                console_size: opts.console_size,
-                pid_file: opts.pid_file.as_deref(),
-                stdio,
+                console_size: None,
             },
+            ExecIo::Fds(stdio),
+            false,
+        )?;
+        if opts.detach {
+            return Ok(0);
+        }
+        s.wait()
+    }
+}
+
+/// Record writes: atomic (a reader sees the old or the new record), not
+/// fsynced (an exec does not outlive a reboot).
+fn write_record(path: &std::path::Path, rec: &ExecRecord) -> Result<()> {
+    let data = serde_json::to_vec(rec).map_err(|e| Error::msg(format!("exec record: {e}")))?;
+    fsutil::write_atomic_with(path, &data, fsutil::Durability::Atomic)
+}
+
+/// Read-modify-write by the exec helper, the only writer once started.
+fn update_record(path: &std::path::Path, f: impl FnOnce(&mut ExecRecord)) {
+    if let Ok(mut r) = fsutil::read_json::<ExecRecord>(path) {
+        f(&mut r);
+        let _ = write_record(path, &r);
+    }
+}
+
+/// Removes the records of execs ended more than [`EXEC_KEEP`] ago.
+fn gc_records(dir: &std::path::Path) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for ent in rd.flatten() {
+        let old = ent
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > EXEC_KEEP);
+        if !old {
+            continue;
+        }
+        let p = ent.path();
+        let ended = fsutil::read_json::<ExecRecord>(&p)
+            .map(|r| !r.inspect.running)
+            .unwrap_or(true);
+        if ended {
+            let _ = std::fs::remove_file(&p);
+        }
+    }
+}
+
+fn base64_of(b: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(b)
+}
+
+/// A started exec: its stdin, output and exit code.
+pub struct ExecStream {
+    id: String,
+    tty: bool,
+    stdin: Option<StdinWriter>,
+    /// stdout's pipe, or the pty master.
+    out: Option<OwnedFd>,
+    err: Option<OwnedFd>,
+    master: Option<Arc<OwnedFd>>,
+    report: helper::Report,
+    pid: i32,
+    /// The exit code, once the helper reported it (-1: it went away).
+    code: Option<i32>,
+    ended: bool,
+}
+
+impl ExecStream {
+    /// The exec's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The process's host pid.
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// The process's stdin (with `AttachStdin`), once.
+    pub fn take_stdin(&mut self) -> Option<StdinWriter> {
+        self.stdin.take()
+    }
+
+    /// stdout's reader (the pty's output with a tty), for a caller that
+    /// reads the streams itself rather than through [`OutputStream`].
+    pub fn take_stdout(&mut self) -> Option<std::fs::File> {
+        self.out.take().map(std::fs::File::from)
+    }
+
+    /// stderr's reader (none with a tty).
+    pub fn take_stderr(&mut self) -> Option<std::fs::File> {
+        self.err.take().map(std::fs::File::from)
+    }
+
+    /// Resizes the pty (no-op without a tty).
+    pub fn resizer(&self) -> Resizer {
+        match &self.master {
+            Some(m) => Resizer::master(m.clone()),
+            None => Resizer::none(),
+        }
+    }
+
+    pub fn resize(&self, rows: u16, cols: u16) -> Result<()> {
+        self.resizer().resize(rows, cols)
+    }
+
+    /// Drops the output not read yet and returns the exit code.
+    pub fn wait(mut self) -> Result<i32> {
+        let mut buf = vec![0u8; 16 * 1024];
+        while !matches!(
+            self.next_chunk(&mut buf).map_err(|e| Error::io("exec", e))?,
+            Chunk::End
+        ) {}
+        match self.code {
+            Some(c) if c >= 0 => Ok(c),
+            _ => Err(Error::msg(format!(
+                "exec {}: the exec helper went away",
+                fsutil::short_id(&self.id)
+            ))),
+        }
+    }
+
+    /// Reads one output descriptor: `Some(n)`, or `None` at its end.
+    fn read_one(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        loop {
+            match nix::unistd::read(fd, buf) {
+                Ok(0) => return Ok(None),
+                Ok(n) => return Ok(Some(n)),
+                Err(nix::errno::Errno::EINTR) => {}
+                Err(nix::errno::Errno::EAGAIN) => return Ok(Some(0)),
+                // EIO: the pty's last slave descriptor closed.
+                Err(nix::errno::Errno::EIO) => return Ok(None),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
+
+impl OutputStream for ExecStream {
+    fn tty(&self) -> bool {
+        self.tty
+    }
+
+    fn next_chunk_until(&mut self, buf: &mut [u8], deadline: Option<Instant>) -> io::Result<Chunk> {
+        loop {
+            if self.ended {
+                return Ok(Chunk::End);
+            }
+            let exited = self.code.is_some();
+            // After the exit: what is left in the pipes now, not what
+            // processes it left behind may write later.
+            let dl = if exited { Some(Instant::now()) } else { deadline };
+            let mut fds = Vec::with_capacity(3);
+            if let Some(f) = &self.out {
+                fds.push(f.as_fd());
+            }
+            if let Some(f) = &self.err {
+                fds.push(f.as_fd());
+            }
+            if !exited {
+                fds.push(self.report.as_fd());
+            }
+            let ready = poll_in(&fds, dl)?;
+            drop(fds);
+            let mut i = 0;
+            let mut any = false;
+            for kind in [StreamKind::Stdout, StreamKind::Stderr] {
+                let slot = match kind {
+                    StreamKind::Stdout => &mut self.out,
+                    StreamKind::Stderr => &mut self.err,
+                };
+                let Some(fd) = slot.as_ref() else {
+                    continue;
+                };
+                let r = ready[i];
+                i += 1;
+                if !r {
+                    continue;
+                }
+                any = true;
+                match Self::read_one(fd, buf)? {
+                    Some(0) => {}
+                    Some(n) => return Ok(Chunk::Data(kind, n)),
+                    None => *slot = None,
+                }
+            }
+            if !exited {
+                if ready[i] {
+                    self.code = Some(self.report.exit_code().unwrap_or(-1));
+                    continue;
+                }
+            } else if !any {
+                self.out = None;
+                self.err = None;
+                self.ended = true;
+                return Ok(Chunk::End);
+            }
+            if !ready.iter().any(|r| *r) {
+                return Ok(Chunk::TimedOut);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inspect_shape_is_dockers() {
+        let i = ExecInspect {
+            id: "x".into(),
+            exit_code: None,
+            ..Default::default()
+        };
+        let v = serde_json::to_value(&i).unwrap();
+        for k in [
+            "ID",
+            "Running",
+            "ExitCode",
+            "ProcessConfig",
+            "OpenStdin",
+            "OpenStderr",
+            "OpenStdout",
+            "CanRemove",
+            "ContainerID",
+            "DetachKeys",
+            "Pid",
+        ] {
+            assert!(v.get(k).is_some(), "{k} missing: {v}");
+        }
+        assert!(v["ExitCode"].is_null());
+        assert_eq!(
+            v["ProcessConfig"],
+            json!({"privileged": false, "user": "", "tty": false, "entrypoint": "", "arguments": []})
+        );
+        assert_eq!(base64_of(&[0x10, 0x11]), "EBE=");
+    }
+
+    #[test]
+    fn config_reads_dockers_json() {
+        let c: ExecConfig = serde_json::from_str(
+            r#"{"AttachStdin":true,"AttachStdout":true,"Tty":true,"Cmd":["sh"],"ConsoleSize":[24,80],"WorkingDir":"/tmp"}"#,
         )
+        .unwrap();
+        assert!(c.attach_stdin && c.attach_stdout && !c.attach_stderr && c.tty);
+        assert_eq!(c.console_size, Some([24, 80]));
+        assert_eq!(c.working_dir, "/tmp");
     }
 }

@@ -4,9 +4,9 @@
 
 use crate::error::Result;
 use crate::health::{check_of, Check, Health, HealthLog, HEALTH_FILE, MAX_LOG, MAX_OUTPUT};
-use crate::runtime::ExecStdio;
+use crate::ops::exec::{ExecConfig, ExecIo, ExecStartOptions};
+use crate::stream::{Chunk, OutputStream};
 use crate::{fsutil, timeutil, Engine};
-use std::io::Read;
 use std::time::{Duration, Instant};
 
 impl Engine {
@@ -53,106 +53,57 @@ impl Engine {
     }
 }
 
-/// Execs the check with its output captured; (exit code, output). A
-/// check running past the timeout is killed (SIGKILL, as docker kills the
-/// exec'd probe) and counts as failed (-1) with docker's message.
+/// Execs the check with its output captured (docker's exec, not
+/// attached to stdin); (exit code, output). A check running past the
+/// timeout is killed (SIGKILL, as docker kills the exec'd probe) and
+/// counts as failed (-1) with docker's message.
 fn probe(e: &Engine, id: &str, check: &Check) -> (i64, String) {
-    let (r, w) = match crate::sys::pipe() {
-        Ok(p) => p,
-        Err(err) => return (-1, format!("cannot create a pipe: {err}")),
-    };
-    let w2 = match w.try_clone() {
-        Ok(f) => f,
-        Err(err) => return (-1, format!("cannot create a pipe: {err}")),
-    };
-    let stdio = ExecStdio {
-        stdin: std::fs::File::open("/dev/null").ok().map(Into::into),
-        stdout: Some(w),
-        stderr: Some(w2),
-    };
-    let pid_file = e
-        .container_dir(id)
-        .join(format!("health-probe-{}.pid", std::process::id()));
-    let _ = std::fs::remove_file(&pid_file);
-    let opts = super::ExecOptions {
+    let cfg = ExecConfig {
         cmd: check.argv.clone(),
-        pid_file: Some(pid_file.clone()),
+        attach_stdout: true,
+        attach_stderr: true,
         ..Default::default()
     };
-    let (tx, rx) = std::sync::mpsc::channel();
-    let eng = e.clone();
-    let ident = id.to_string();
-    std::thread::spawn(move || {
-        let _ = tx.send(eng.exec(&ident, &opts, stdio));
-    });
-    // The output so far, shared: a timed-out probe reports what it said.
-    let out = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let (done_tx, done_rx) = std::sync::mpsc::channel();
-    {
-        let out = out.clone();
-        std::thread::spawn(move || {
-            let mut f = std::fs::File::from(r);
-            let mut buf = [0u8; 1024];
-            loop {
-                match f.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => {
-                        let mut o = out.lock().unwrap_or_else(|p| p.into_inner());
-                        let room = MAX_OUTPUT.saturating_sub(o.len());
-                        o.extend_from_slice(&buf[..n.min(room)]);
-                    }
-                }
+    let started = e
+        .exec_create(id, &cfg)
+        .and_then(|x| e.exec_start(&x, &ExecStartOptions::default(), ExecIo::Streams));
+    let mut s = match started {
+        Ok(s) => s,
+        Err(err) => return (-1, err.to_string()),
+    };
+    let deadline = Instant::now() + check.timeout;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    let mut timed_out = false;
+    // After a kill: what the probe said, but not forever.
+    let mut limit = None;
+    loop {
+        let dl = if timed_out { limit } else { Some(deadline) };
+        match s.next_chunk_until(&mut buf, dl) {
+            Ok(Chunk::Data(_, n)) => {
+                let room = MAX_OUTPUT.saturating_sub(out.len());
+                out.extend_from_slice(&buf[..n.min(room)]);
             }
-            let _ = done_tx.send(());
-        });
+            Ok(Chunk::TimedOut) if !timed_out => {
+                timed_out = true;
+                let _ = oci_runtime::sys::kill(s.pid(), libc::SIGKILL);
+                limit = Some(Instant::now() + Duration::from_secs(10));
+            }
+            Ok(Chunk::TimedOut) | Ok(Chunk::End) | Err(_) => break,
+        }
     }
-    let said = || {
-        let o = out.lock().unwrap_or_else(|p| p.into_inner());
-        String::from_utf8_lossy(&o).into_owned()
-    };
-    let r = match rx.recv_timeout(check.timeout) {
-        Ok(Ok(code)) => {
-            // Descendants may hold the pipe open: do not wait for them long.
-            let _ = done_rx.recv_timeout(Duration::from_secs(1));
-            (code as i64, said())
-        }
-        Ok(Err(err)) => (-1, err.to_string()),
-        Err(_) => {
-            kill_probe(&pid_file, &rx);
-            let limit = timeutil::go_duration(check.timeout);
-            let s = said();
-            let msg = if s.is_empty() {
-                format!("Health check exceeded timeout ({limit})")
-            } else {
-                format!("Health check exceeded timeout ({limit}): {s}")
-            };
-            (-1, msg)
-        }
-    };
-    let _ = std::fs::remove_file(&pid_file);
-    r
-}
-
-/// Kills a probe past its timeout and waits (boundedly) for the exec to
-/// return, so dying probes do not pile up. The probe is a child of the
-/// exec helper, unreaped until it exits, so its pid is still its own.
-fn kill_probe<T>(pid_file: &std::path::Path, exec_done: &std::sync::mpsc::Receiver<T>) {
-    let t = Instant::now();
-    let mut killed = false;
-    while t.elapsed() < Duration::from_secs(10) {
-        if !killed {
-            let pid = std::fs::read_to_string(pid_file)
-                .ok()
-                .and_then(|s| s.trim().parse::<i32>().ok())
-                .filter(|p| *p > 0);
-            if let Some(pid) = pid {
-                let _ = oci_runtime::sys::kill(pid, libc::SIGKILL);
-                killed = true;
-            }
-        }
-        match exec_done.recv_timeout(Duration::from_millis(50)) {
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-            _ => return,
-        }
+    let said = String::from_utf8_lossy(&out).into_owned();
+    if timed_out {
+        let limit = timeutil::go_duration(check.timeout);
+        let msg = if said.is_empty() {
+            format!("Health check exceeded timeout ({limit})")
+        } else {
+            format!("Health check exceeded timeout ({limit}): {said}")
+        };
+        return (-1, msg);
+    }
+    match s.wait() {
+        Ok(code) => (code as i64, said),
+        Err(err) => (-1, err.to_string()),
     }
 }

@@ -196,7 +196,10 @@ impl Engine {
             "MountLabel": "",
             "ProcessLabel": "",
             "AppArmorProfile": "",
-            "ExecIDs": Value::Null,
+            "ExecIDs": match self.exec_ids(&c.id) {
+                ids if ids.is_empty() => Value::Null,
+                ids => json!(ids),
+            },
             "HostConfig": crate::network::host_config_json(&c),
             "GraphDriver": {
                 "Name": "overlay",

@@ -2,10 +2,9 @@
 //! driven through runc's command line with the engine's run root as
 //! `--root`.
 
-use super::{OciRuntime, RuntimeExec};
+use super::OciRuntime;
 use crate::error::{Context, Error, Result};
 use crate::{fsutil, sys, Engine};
-use std::io::Write;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
@@ -75,129 +74,88 @@ impl OciRuntime for External {
         serde_json::from_slice(&out).map_err(|e| Error::msg(format!("runtime ps: {e}")))
     }
 
-    fn sizes_console_from_spec(&self) -> bool {
+    fn exec_needs_subreaper(&self) -> bool {
         true
     }
 
-    fn exec(&self, e: &Engine, id: &str, x: RuntimeExec) -> Result<i32> {
+    /// `RT exec --detach`: the runtime starts the process (with our stdio,
+    /// or a pty whose master it sends to a console socket of ours) and
+    /// exits; the process is re-parented to the helper, a subreaper.
+    fn exec_process(
+        &self,
+        e: &Engine,
+        id: &str,
+        process: &oci_spec::runtime::Process,
+        log: &Path,
+    ) -> Result<(i32, Option<OwnedFd>)> {
         let rt = &self.rt;
-        if x.tty && !x.detach {
-            return exec_tty(e, id, rt, &x.process, x.console_size, x.stdio);
-        }
-        let pf = e.container_dir(id).join(format!(
-            "exec-{}-{:x}.json",
-            std::process::id(),
-            fsutil::random_u64()
-        ));
-        fsutil::write_json(&pf, &x.process)?;
+        let tty = process.terminal().unwrap_or(false);
+        let pf = log.with_extension("process.json");
+        let pidf = log.with_extension("pid");
+        fsutil::write_json_with(&pf, process, fsutil::Durability::Atomic)?;
+        let relay = if tty {
+            match ConsoleRelay::new() {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    let _ = std::fs::remove_file(&pf);
+                    return Err(e);
+                }
+            }
+        } else {
+            None
+        };
         let mut cmd = std::process::Command::new(rt);
-        cmd.arg("--root").arg(e.run_root()).arg("exec");
-        if x.detach {
-            cmd.arg("--detach");
+        cmd.arg("--root")
+            .arg(e.run_root())
+            .arg("--log")
+            .arg(log)
+            .args(["--log-format", "json", "exec", "--detach"]);
+        if let Some(r) = &relay {
+            cmd.arg("--tty").arg("--console-socket").arg(r.path());
         }
-        if let Some(p) = x.pid_file {
-            cmd.arg("--pid-file").arg(p);
-        }
-        cmd.arg("--process").arg(&pf).arg(id);
-        if let Some(f) = x.stdio.stdin {
-            cmd.stdin(f);
-        }
-        if let Some(f) = x.stdio.stdout {
-            cmd.stdout(f);
-        }
-        if let Some(f) = x.stdio.stderr {
-            cmd.stderr(f);
-        }
-        let s = cmd.status().ctx(|| format!("cannot run {}", rt.display()));
+        cmd.arg("--pid-file").arg(&pidf).arg("--process").arg(&pf).arg(id);
+        let st = cmd.status().ctx(|| format!("cannot run {}", rt.display()));
         let _ = std::fs::remove_file(&pf);
-        Ok(s?.code().unwrap_or(255))
+        let pid = std::fs::read_to_string(&pidf)
+            .ok()
+            .and_then(|s| s.trim().parse::<i32>().ok());
+        let _ = std::fs::remove_file(&pidf);
+        let logged = std::fs::read_to_string(log).unwrap_or_default();
+        let _ = std::fs::remove_file(log);
+        if !st?.success() {
+            return Err(crate::error::classify(format!(
+                "{} exec: {}",
+                rt.display(),
+                last_log_message(&logged).unwrap_or_else(|| "failed".into())
+            )));
+        }
+        let Some(pid) = pid else {
+            return Err(Error::msg(format!(
+                "{} exec wrote no pid file",
+                rt.display()
+            )));
+        };
+        let master = match &relay {
+            Some(r) => Some(r.take_master().inspect_err(|_| {
+                // The process runs (re-parented to the helper) but cannot
+                // be attached: not left behind.
+                let _ = oci_runtime::sys::kill(pid, libc::SIGKILL);
+                let _ = sys::waitpid(pid, false);
+            })?),
+            None => None,
+        };
+        Ok((pid, master))
     }
 }
 
-/// `exec -t` with an external runtime: it runs the process detached
-/// with a console socket of ours, and exits; we (its subreaper) proxy
-/// the master it sent and reap the process for its status.
-fn exec_tty(
-    e: &Engine,
-    id: &str,
-    rt: &Path,
-    process: &oci_spec::runtime::Process,
-    console_size: Option<(u16, u16)>,
-    stdio: super::ExecStdio,
-) -> Result<i32> {
-    let dir = e.container_dir(id);
-    let tag = format!("{}-{:x}", std::process::id(), crate::fsutil::random_u64());
-    let pf = dir.join(format!("exec-{tag}.json"));
-    let pidf = dir.join(format!("exec-{tag}.pid"));
-    fsutil::write_json(&pf, process)?;
-    let relay = ConsoleRelay::new();
-    let relay = match relay {
-        Ok(r) => r,
-        Err(e) => {
-            let _ = std::fs::remove_file(&pf);
-            return Err(e);
-        }
-    };
-    // The runtime exits once the process runs; it is re-parented to us.
-    let _ = oci_runtime::sys::set_child_subreaper();
-    let out = std::process::Command::new(rt)
-        .arg("--root")
-        .arg(e.run_root())
-        .args(["exec", "--detach", "--tty", "--console-socket"])
-        .arg(relay.path())
-        .arg("--pid-file")
-        .arg(&pidf)
-        .arg("--process")
-        .arg(&pf)
-        .arg(id)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .output()
-        .ctx(|| format!("cannot run {}", rt.display()));
-    let _ = std::fs::remove_file(&pf);
-    let pid = std::fs::read_to_string(&pidf)
-        .ok()
-        .and_then(|s| s.trim().parse::<i32>().ok());
-    let _ = std::fs::remove_file(&pidf);
-    let out = out?;
-    if !out.status.success() {
-        let msg = String::from_utf8_lossy(&out.stderr).trim().to_string();
-        return Err(crate::error::classify(format!(
-            "{} exec: {msg}",
-            rt.display()
-        )));
-    }
-    let Some(pid) = pid else {
-        return Err(Error::msg(format!(
-            "{} exec wrote no pid file",
-            rt.display()
-        )));
-    };
-    let master = relay.take_master().inspect_err(|_| {
-        // The process runs (our child: we are its subreaper) but
-        // cannot be attached: not left behind.
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(pid),
-            nix::sys::signal::Signal::SIGKILL,
-        );
-        let _ = sys::waitpid(pid, false);
-    })?;
-    let super::ExecStdio { stdin, stdout, .. } = stdio;
-    let pump = stdin.is_none();
-    drop(stdin);
-    let mut w: Box<dyn Write> = match stdout {
-        Some(f) => Box::new(std::fs::File::from(f)),
-        None => Box::new(std::io::stdout()),
-    };
-    crate::exec_tty::proxy(master, console_size, pump, &mut w);
-    loop {
-        match sys::waitpid(pid, false) {
-            Ok(Some((_, s))) => return Ok(sys::exit_code(s)),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            _ => return Ok(255),
-        }
-    }
+/// The last message of a runtime's json log (`--log-format json`).
+fn last_log_message(log: &str) -> Option<String> {
+    log.lines().rev().find(|l| !l.trim().is_empty()).map(|l| {
+        serde_json::from_str::<serde_json::Value>(l)
+            .ok()
+            .and_then(|v| v["msg"].as_str().map(String::from))
+            .unwrap_or_else(|| l.to_string())
+    })
 }
 
 fn external_create_start(
@@ -310,16 +268,7 @@ fn external_run(
             return Ok(());
         }
         let log = std::fs::read_to_string(&logf).unwrap_or_default();
-        let last = log
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .map(|l| {
-                serde_json::from_str::<serde_json::Value>(l)
-                    .ok()
-                    .and_then(|v| v["msg"].as_str().map(String::from))
-                    .unwrap_or_else(|| l.to_string())
-            })
+        let last = last_log_message(&log)
             .unwrap_or_else(|| format!("{} {} failed", rt.display(), args[0]));
         Err(crate::error::classify(last))
     };

@@ -6,6 +6,7 @@
 
 mod builtin;
 mod external;
+pub(crate) mod helper;
 
 pub(crate) use builtin::Builtin;
 pub(crate) use external::External;
@@ -15,27 +16,14 @@ use crate::Engine;
 use std::os::fd::OwnedFd;
 use std::path::Path;
 
-/// Descriptors for an exec'd process; `None` inherits the caller's.
+/// Descriptors an exec'd process uses as its stdin, stdout and stderr,
+/// given by the caller (no copying: the process reads and writes them
+/// directly); `None` is /dev/null.
 #[derive(Debug, Default)]
 pub struct ExecStdio {
     pub stdin: Option<OwnedFd>,
     pub stdout: Option<OwnedFd>,
     pub stderr: Option<OwnedFd>,
-}
-
-/// A process to run in a running container.
-pub(crate) struct RuntimeExec<'a> {
-    pub process: oci_spec::runtime::Process,
-    /// Return once the process runs (exit code 0).
-    pub detach: bool,
-    /// With a pty (when not detached), proxied to `stdio` or the caller's
-    /// stdin/stdout.
-    pub tty: bool,
-    /// The pty's size (rows, cols).
-    pub console_size: Option<(u16, u16)>,
-    /// Where to write the process's host pid once it runs.
-    pub pid_file: Option<&'a Path>,
-    pub stdio: ExecStdio,
 }
 
 /// What the engine asks of an OCI runtime. Container ids are the engine's;
@@ -60,12 +48,22 @@ pub(crate) trait OciRuntime {
     fn pause(&self, e: &Engine, id: &str, on: bool) -> Result<()>;
     /// The host pids of the container's processes.
     fn pids(&self, e: &Engine, id: &str) -> Result<Vec<i32>>;
-    /// Runs a process in the running container; its exit code.
-    fn exec(&self, e: &Engine, id: &str, x: RuntimeExec) -> Result<i32>;
-    /// Whether the runtime sizes a new pty from the process's
-    /// `consoleSize` (an external one: it owns the pty until it hands the
-    /// master over).
-    fn sizes_console_from_spec(&self) -> bool {
+    /// Starts `process` in the running container. Called in the exec
+    /// helper ([`helper`]), a process of its own whose descriptors 0-2 are
+    /// the process's stdio (without a tty) and that is a child subreaper
+    /// when [`OciRuntime::exec_needs_subreaper`]. Returns the process's
+    /// host pid (the helper's child, or re-parented to it) and, with
+    /// `process.terminal`, the pty master.
+    fn exec_process(
+        &self,
+        e: &Engine,
+        id: &str,
+        process: &oci_spec::runtime::Process,
+        log: &Path,
+    ) -> Result<(i32, Option<OwnedFd>)>;
+    /// Whether the exec'd process is not the helper's own child (the
+    /// runtime runs it detached and exits) and is re-parented to it.
+    fn exec_needs_subreaper(&self) -> bool {
         false
     }
 }

@@ -69,7 +69,7 @@ impl Env {
         let a = self.engine.run(o).expect("run");
         let mut out = Vec::new();
         let mut err = Vec::new();
-        let code = a.wait(&mut out, &mut err).expect("wait");
+        let code = a.copy_output_and_wait(&mut out, &mut err).expect("wait");
         (
             code,
             String::from_utf8_lossy(&out).into_owned(),
