@@ -1129,3 +1129,66 @@ impl Term {
         self.child.wait().unwrap().code()
     }
 }
+
+/// `berth exec` (with and without -t, each runtime) run from a process
+/// that is no subreaper leaves no process behind: the exec helper, and
+/// with an external runtime the runtime, are gone once berth returns (the
+/// helper, not berth, is the subreaper of `RT exec --detach`).
+#[test]
+fn exec_leaves_no_stray_process() {
+    if !common::require("script") {
+        return;
+    }
+    let c = Ctr::new();
+    let mark = format!("BERTH_EXEC_MARK={:x}", std::process::id());
+    let marked = || -> Vec<String> {
+        let mut v = Vec::new();
+        for e in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(env) = std::fs::read(e.path().join("environ")) else {
+                continue;
+            };
+            if env.split(|b| *b == 0).any(|kv| kv == mark.as_bytes()) {
+                v.push(std::fs::read_to_string(e.path().join("stat")).unwrap_or_default());
+            }
+        }
+        v
+    };
+    let mut rts = vec![None];
+    for rt in ["runc", "crun"] {
+        let v2 = std::fs::read_to_string("/sys/fs/cgroup/unified/cgroup.subtree_control");
+        if common::require(rt) && !(rt == "crun" && v2.is_ok_and(|c| !c.trim().is_empty())) {
+            rts.push(Some(rt));
+        }
+    }
+    for rt in rts {
+        let mut args = vec!["run", "-d"];
+        if let Some(r) = rt {
+            args.extend(["--runtime", r]);
+        }
+        args.extend(["bb", "busybox", "sleep", "1000"]);
+        let id = c.ok(&args).trim().to_string();
+        let (k, v) = mark.split_once('=').unwrap();
+        for flags in ["", "-t", "-it"] {
+            let cmd = format!(
+                "{} --root {} exec {flags} {id} sh -c 'echo hi; exit 3'",
+                common::BERTH,
+                c.env.root().display()
+            );
+            let o = std::process::Command::new("script")
+                .args(["-qec", &cmd, "/dev/null"])
+                .env(k, v)
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+            let out = String::from_utf8_lossy(&o.stdout);
+            assert!(out.contains("hi"), "{rt:?} {flags}: {out}");
+            assert_eq!(o.status.code(), Some(3), "{rt:?} {flags}: {out}");
+            let t = Instant::now();
+            while !marked().is_empty() && t.elapsed() < Duration::from_secs(5) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            assert!(marked().is_empty(), "{rt:?} {flags}: left {:?}", marked());
+        }
+        c.ok(&["rm", "-f", &id]);
+    }
+}

@@ -53,12 +53,8 @@ pub(crate) fn recv_with_fds(sock: RawFd) -> std::io::Result<(Vec<u8>, Vec<OwnedF
     let mut space = nix::cmsg_space!([RawFd; 4]);
     loop {
         let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-        let msg = match recvmsg::<()>(
-            sock,
-            &mut iov,
-            Some(&mut space),
-            MsgFlags::MSG_CMSG_CLOEXEC,
-        ) {
+        let msg = match recvmsg::<()>(sock, &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC)
+        {
             Ok(m) => m,
             Err(nix::errno::Errno::EINTR) => continue,
             Err(e) => return Err(e.into()),

@@ -69,9 +69,9 @@ pub use ops::exec::{
     ExecConfig, ExecInspect, ExecIo, ExecOptions, ExecStartOptions, ExecStream, ProcessConfig,
 };
 pub use ops::{Summary, TopOutput};
-pub use stream::{Chunk, OutputStream, Resizer, Sent, StdinWriter, StreamKind};
 pub use options::CreateOptions;
 pub use runtime::ExecStdio;
+pub use stream::{Chunk, OutputStream, Resizer, Sent, StdinWriter, StreamKind};
 
 /// Starts the kernel's wait that a container's first cgroup attach would
 /// otherwise make on the critical path (see [`cgroups::prime_attach`]);

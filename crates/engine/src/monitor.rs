@@ -228,7 +228,12 @@ pub struct Attached {
 }
 
 impl Attached {
-    pub(crate) fn new(engine: &Engine, id: String, sock: Option<UnixStream>, tty: bool) -> Attached {
+    pub(crate) fn new(
+        engine: &Engine,
+        id: String,
+        sock: Option<UnixStream>,
+        tty: bool,
+    ) -> Attached {
         Attached {
             engine: engine.clone(),
             id,
@@ -294,7 +299,8 @@ impl Attached {
     pub fn wait(mut self) -> Result<i32> {
         let mut buf = vec![0u8; 16 * 1024];
         while !matches!(
-            self.next_chunk(&mut buf).map_err(|e| Error::io("attach", e))?,
+            self.next_chunk(&mut buf)
+                .map_err(|e| Error::io("attach", e))?,
             Chunk::End
         ) {}
         if let Some(code) = self.code {

@@ -138,7 +138,9 @@ impl StdinWriter {
         }
         match &mut self.sink {
             Sink::Fd(fd) => sys::send_or_write_all(fd.as_raw_fd(), data),
-            Sink::Monitor(s) => s.write_all(&crate::monitor::frame(crate::monitor::INPUT_STDIN, data)),
+            Sink::Monitor(s) => {
+                s.write_all(&crate::monitor::frame(crate::monitor::INPUT_STDIN, data))
+            }
         }
     }
 
@@ -190,10 +192,7 @@ impl Write for StdinWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self.send(buf)? {
             Sent::Sent => Ok(buf.len()),
-            Sent::Detached => Err(io::Error::new(
-                io::ErrorKind::ConnectionAborted,
-                "detached",
-            )),
+            Sent::Detached => Err(io::Error::new(io::ErrorKind::ConnectionAborted, "detached")),
         }
     }
 
@@ -379,6 +378,9 @@ mod tests {
 
     #[test]
     fn header_is_stdcopy() {
-        assert_eq!(frame_header(StreamKind::Stderr, 258), [2, 0, 0, 0, 0, 0, 1, 2]);
+        assert_eq!(
+            frame_header(StreamKind::Stderr, 258),
+            [2, 0, 0, 0, 0, 0, 1, 2]
+        );
     }
 }

@@ -101,7 +101,10 @@ fn exec_stream_stderr_apart_and_multiplexed_framing() {
         let mut out = Vec::new();
         let mut err = Vec::new();
         s.copy_output(&mut out, &mut err).unwrap();
-        assert_eq!((out.as_slice(), err.as_slice()), (&b"out\n"[..], &b"err\n"[..]));
+        assert_eq!(
+            (out.as_slice(), err.as_slice()),
+            (&b"out\n"[..], &b"err\n"[..])
+        );
         assert_eq!(s.wait().unwrap(), 3, "{rt:?}");
         // docker's stdcopy framing: [stream, 0, 0, 0, size BE] data.
         let (_, mut s) = start(&env, &id, &cfg(&["sh", "-c", script]));
@@ -164,7 +167,10 @@ fn exec_stream_tty_resize_and_exit_code_with_inspect() {
         read_until(&mut s, &mut got, "20 70");
         // Running: inspect and the container's ExecIDs show it.
         let i = env.engine.exec_inspect(&x).unwrap();
-        assert!(i.running && i.exit_code.is_none() && i.pid == s.pid(), "{i:?}");
+        assert!(
+            i.running && i.exit_code.is_none() && i.pid == s.pid(),
+            "{i:?}"
+        );
         assert_eq!(i.container_id, id);
         assert_eq!(i.process_config.entrypoint, "sh");
         assert!(i.process_config.tty && i.open_stdin);
@@ -228,7 +234,15 @@ fn exec_leaves_no_zombie_or_stray_process() {
         let (_, s) = start(&env, &id, &c);
         // Its parent is the helper, not us.
         let ppid = std::fs::read_to_string(format!("/proc/{}/stat", s.pid()))
-            .map(|st| st.rsplit(')').next().unwrap_or("").split(' ').nth(2).unwrap_or("").to_string())
+            .map(|st| {
+                st.rsplit(')')
+                    .next()
+                    .unwrap_or("")
+                    .split(' ')
+                    .nth(2)
+                    .unwrap_or("")
+                    .to_string()
+            })
             .unwrap_or_default();
         assert_ne!(ppid, std::process::id().to_string(), "{rt:?}");
         assert_eq!(s.wait().unwrap(), 0);
@@ -252,7 +266,11 @@ fn exec_leaves_no_zombie_or_stray_process() {
             .engine
             .exec_inspect(&x)
             .is_ok_and(|i| i.exit_code == Some(0))));
-        assert!(until(Duration::from_secs(5), || children() == before), "{rt:?}: {:?}", children());
+        assert!(
+            until(Duration::from_secs(5), || children() == before),
+            "{rt:?}: {:?}",
+            children()
+        );
         env.engine.remove(&id, true).unwrap();
     }
 }
@@ -289,7 +307,9 @@ fn attach_stream_logs_stdin_and_exit_code() {
         o.interactive = true;
         o.runtime = rt.clone();
         let id = env.engine.run_detached(&o).unwrap();
-        assert!(until(Duration::from_secs(10), || env.logs(&id).contains("e2")));
+        assert!(until(Duration::from_secs(10), || env
+            .logs(&id)
+            .contains("e2")));
         let opts = AttachOptions {
             stderr: false,
             logs: true,
@@ -332,7 +352,10 @@ fn attach_stream_logs_stdin_and_exit_code() {
         let mut out = Vec::new();
         let mut err = Vec::new();
         a.copy_output(&mut out, &mut err).unwrap();
-        assert_eq!((out.as_slice(), err.as_slice()), (&b"early\nabc\n"[..], &b"e2\n"[..]));
+        assert_eq!(
+            (out.as_slice(), err.as_slice()),
+            (&b"early\nabc\n"[..], &b"e2\n"[..])
+        );
         assert!(env.engine.attach(&id).is_err());
         env.engine.remove(&id, true).unwrap();
     }
@@ -353,7 +376,10 @@ fn run_attached_stdin_once_and_tty_resize() {
         let mut out = Vec::new();
         let mut err = Vec::new();
         a.copy_output(&mut out, &mut err).unwrap();
-        assert_eq!((out.as_slice(), err.as_slice()), (&b"in\n"[..], &b"done\n"[..]));
+        assert_eq!(
+            (out.as_slice(), err.as_slice()),
+            (&b"in\n"[..], &b"done\n"[..])
+        );
         assert_eq!(a.wait().unwrap(), 4, "{rt:?}");
         // run -it: the pty resized through the monitor; detach keys detach.
         let mut o = env.opts(&["sh", "-c", "read a; busybox stty size; read b"]);

@@ -5,7 +5,9 @@
 use std::io::Write;
 use std::os::fd::OwnedFd;
 
-use ::engine::{CreateOptions, Engine, ExecConfig, ExecStartOptions, ExecStdio, LogsOptions, Summary};
+use ::engine::{
+    CreateOptions, Engine, ExecConfig, ExecStartOptions, ExecStdio, LogsOptions, Summary,
+};
 use serde_json::{json, Value};
 
 use super::images::{confirm, image_json};
@@ -314,7 +316,9 @@ impl<W: Write> Write for Relay<W> {
 fn relay(att: ::engine::Attached) -> CmdResult {
     let mut so = Relay(std::io::stdout());
     let mut se = Relay(std::io::stderr());
-    let code = att.copy_output_and_wait(&mut so, &mut se).map_err(run_err)?;
+    let code = att
+        .copy_output_and_wait(&mut so, &mut se)
+        .map_err(run_err)?;
     let _ = so.flush();
     if code == 0 {
         Ok(())
@@ -577,8 +581,7 @@ fn dup_fd(fd: i32) -> Result<OwnedFd, CliError> {
         1 => std::io::stdout().as_fd().try_clone_to_owned(),
         _ => std::io::stderr().as_fd().try_clone_to_owned(),
     };
-    r
-        .map_err(|e| CliError::new(format!("cannot duplicate descriptor {fd}: {e}")))
+    r.map_err(|e| CliError::new(format!("cannot duplicate descriptor {fd}: {e}")))
 }
 
 /// `exec`: docker's exec (create, start). Without a tty the process uses
@@ -623,7 +626,11 @@ pub fn exec(g: &Globals, a: ExecArgs) -> CmdResult {
     };
     let code = if !tty {
         let stdio = ExecStdio {
-            stdin: if cfg.attach_stdin { Some(dup_fd(0)?) } else { None },
+            stdin: if cfg.attach_stdin {
+                Some(dup_fd(0)?)
+            } else {
+                None
+            },
             stdout: if a.detach { None } else { Some(dup_fd(1)?) },
             stderr: if a.detach { None } else { Some(dup_fd(2)?) },
         };

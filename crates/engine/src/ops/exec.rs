@@ -587,7 +587,8 @@ impl ExecStream {
     pub fn wait(mut self) -> Result<i32> {
         let mut buf = vec![0u8; 16 * 1024];
         while !matches!(
-            self.next_chunk(&mut buf).map_err(|e| Error::io("exec", e))?,
+            self.next_chunk(&mut buf)
+                .map_err(|e| Error::io("exec", e))?,
             Chunk::End
         ) {}
         match self.code {
@@ -628,7 +629,11 @@ impl OutputStream for ExecStream {
             let exited = self.code.is_some();
             // After the exit: what is left in the pipes now, not what
             // processes it left behind may write later.
-            let dl = if exited { Some(Instant::now()) } else { deadline };
+            let dl = if exited {
+                Some(Instant::now())
+            } else {
+                deadline
+            };
             let mut fds = Vec::with_capacity(3);
             if let Some(f) = &self.out {
                 fds.push(f.as_fd());

@@ -113,7 +113,11 @@ impl OciRuntime for External {
         if let Some(r) = &relay {
             cmd.arg("--tty").arg("--console-socket").arg(r.path());
         }
-        cmd.arg("--pid-file").arg(&pidf).arg("--process").arg(&pf).arg(id);
+        cmd.arg("--pid-file")
+            .arg(&pidf)
+            .arg("--process")
+            .arg(&pf)
+            .arg(id);
         let st = cmd.status().ctx(|| format!("cannot run {}", rt.display()));
         let _ = std::fs::remove_file(&pf);
         let pid = std::fs::read_to_string(&pidf)

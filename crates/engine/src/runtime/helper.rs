@@ -77,7 +77,10 @@ pub(crate) fn start(
                     .parse::<i32>()
                     .map_err(|_| Error::msg(format!("exec helper: bad report {line:?}")))?;
                 let master = if process.terminal().unwrap_or(false) {
-                    Some(fds.pop().ok_or_else(|| Error::msg("exec: the helper sent no pty"))?)
+                    Some(
+                        fds.pop()
+                            .ok_or_else(|| Error::msg("exec: the helper sent no pty"))?,
+                    )
                 } else {
                     None
                 };
