@@ -112,7 +112,10 @@ impl Engine {
 
 /// The log's chunks in order, from the two writers `logs` writes to.
 #[derive(Default, Clone)]
-struct Queue(std::rc::Rc<std::cell::RefCell<std::collections::VecDeque<(StreamKind, Vec<u8>)>>>);
+struct Queue(std::rc::Rc<std::cell::RefCell<Chunks>>);
+
+/// Output chunks in the order they were written.
+type Chunks = std::collections::VecDeque<(StreamKind, Vec<u8>)>;
 
 struct QueueWriter(Queue, StreamKind);
 
