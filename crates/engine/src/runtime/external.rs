@@ -303,6 +303,7 @@ fn external_run(
             .arg(engine.run_root())
             .arg("--log")
             .arg(&logf)
+            .args(["--log-format", "json"])
             .args(args)
             .status()
             .map_err(|e| Error::io(format!("cannot run {}", rt.display()), e))?;
