@@ -79,7 +79,8 @@ fn memory_cpu_and_pids_limits_reach_the_cgroup() {
         cmd: vec![
             "sh".into(),
             "-c".into(),
-            "i=0; while [ $i -lt 80 ]; do sleep 30 >/dev/null 2>&1 & i=$((i+1)); done 2>/dev/null".into(),
+            "i=0; while [ $i -lt 80 ]; do sleep 30 >/dev/null 2>&1 & i=$((i+1)); done 2>/dev/null"
+                .into(),
         ],
         ..Default::default()
     };
@@ -90,7 +91,10 @@ fn memory_cpu_and_pids_limits_reach_the_cgroup() {
         cgroup_of(p, "pids")
     };
     let n = read(&procs, "cgroup.procs").lines().count();
-    assert!((40..=50).contains(&n), "{n} processes in the container's cgroup");
+    assert!(
+        (40..=50).contains(&n),
+        "{n} processes in the container's cgroup"
+    );
     env.engine.remove(&id, true).unwrap();
 }
 
@@ -155,7 +159,11 @@ fn pause_freezes_the_cgroup_and_unpause_thaws_it() {
     assert!(e.to_string().contains("paused"), "{e}");
     env.engine.unpause(&id).unwrap();
     assert!(until(Duration::from_secs(5), || !frozen()), "still frozen");
-    assert!(until(Duration::from_secs(5), || env.logs(&id).lines().count() > before));
+    assert!(until(Duration::from_secs(5), || env
+        .logs(&id)
+        .lines()
+        .count()
+        > before));
     let (_, st) = env.engine.container(&id).unwrap();
     assert_eq!(st.status, engine::Status::Running);
     // A paused container is stopped (thawed, then killed), as docker.

@@ -321,8 +321,8 @@ fn external_run(
         if out.success() {
             return Ok(());
         }
-        let last = last_error(&logf)
-            .unwrap_or_else(|| format!("{} {} failed", rt.display(), args[0]));
+        let last =
+            last_error(&logf).unwrap_or_else(|| format!("{} {} failed", rt.display(), args[0]));
         Err(crate::error::classify(last))
     };
     let b = bundle.to_string_lossy().into_owned();
