@@ -124,14 +124,14 @@ impl OciRuntime for External {
             .ok()
             .and_then(|s| s.trim().parse::<i32>().ok());
         let _ = std::fs::remove_file(&pidf);
-        let logged = std::fs::read_to_string(log).unwrap_or_default();
+        // The runtime's own failure (the process never ran: not found,
+        // not executable) is in its log.
+        let failure = last_error(log);
         let _ = std::fs::remove_file(log);
         if !st?.success() {
-            return Err(crate::error::classify(format!(
-                "{} exec: {}",
-                rt.display(),
-                last_log_message(&logged).unwrap_or_else(|| "failed".into())
-            )));
+            return Err(crate::error::classify(
+                failure.unwrap_or_else(|| format!("{} exec failed", rt.display())),
+            ));
         }
         let Some(pid) = pid else {
             return Err(Error::msg(format!(
@@ -150,16 +150,6 @@ impl OciRuntime for External {
         };
         Ok((pid, master))
     }
-}
-
-/// The last message of a runtime's json log (`--log-format json`).
-fn last_log_message(log: &str) -> Option<String> {
-    log.lines().rev().find(|l| !l.trim().is_empty()).map(|l| {
-        serde_json::from_str::<serde_json::Value>(l)
-            .ok()
-            .and_then(|v| v["msg"].as_str().map(String::from))
-            .unwrap_or_else(|| l.to_string())
-    })
 }
 
 fn external_create_start(
@@ -265,15 +255,15 @@ fn external_run(
             .arg(engine.run_root())
             .arg("--log")
             .arg(&logf)
+            .args(["--log-format", "json"])
             .args(args)
             .status()
             .map_err(|e| Error::io(format!("cannot run {}", rt.display()), e))?;
         if out.success() {
             return Ok(());
         }
-        let log = std::fs::read_to_string(&logf).unwrap_or_default();
-        let last = last_log_message(&log)
-            .unwrap_or_else(|| format!("{} {} failed", rt.display(), args[0]));
+        let last =
+            last_error(&logf).unwrap_or_else(|| format!("{} {} failed", rt.display(), args[0]));
         Err(crate::error::classify(last))
     };
     let b = bundle.to_string_lossy().into_owned();
@@ -300,4 +290,20 @@ fn external_run(
         .ok()
         .and_then(|s| s.trim().parse().ok())
         .ok_or_else(|| Error::msg("the runtime wrote no pid file"))
+}
+
+/// The last error-level message of a runtime's JSON log (`--log-format
+/// json`: runc, crun, berth-oci); a line that is not JSON, as is.
+fn last_error(log: &Path) -> Option<String> {
+    let log = std::fs::read_to_string(log).ok()?;
+    for l in log.lines().rev().filter(|l| !l.trim().is_empty()) {
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(l) {
+            if matches!(v["level"].as_str(), Some("error" | "fatal")) {
+                return v["msg"].as_str().map(String::from);
+            }
+        } else {
+            return Some(l.to_string());
+        }
+    }
+    None
 }
