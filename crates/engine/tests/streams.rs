@@ -165,7 +165,12 @@ fn exec_stream_tty_resize_and_exit_code_with_inspect() {
         let mut w = s.take_stdin().unwrap();
         let mut got = String::new();
         read_until(&mut s, &mut got, "20 70");
-        // Running: inspect and the container's ExecIDs show it.
+        // Running: inspect and the container's ExecIDs show it (the pid
+        // once the helper has recorded it).
+        assert!(until(Duration::from_secs(5), || env
+            .engine
+            .exec_inspect(&x)
+            .is_ok_and(|i| i.pid > 0)));
         let i = env.engine.exec_inspect(&x).unwrap();
         assert!(
             i.running && i.exit_code.is_none() && i.pid == s.pid(),

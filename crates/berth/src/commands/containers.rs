@@ -619,12 +619,8 @@ pub fn exec(g: &Globals, a: ExecArgs) -> CmdResult {
         e => run_err(e),
     };
     let eng = g.engine()?;
-    let id = eng.exec_create(&a.args[0], &cfg).map_err(err)?;
-    let start = ExecStartOptions {
-        detach: a.detach,
-        console_size: None,
-    };
     let code = if !tty {
+        // Create and start in one (one record write fewer).
         let stdio = ExecStdio {
             stdin: if cfg.attach_stdin {
                 Some(dup_fd(0)?)
@@ -635,14 +631,13 @@ pub fn exec(g: &Globals, a: ExecArgs) -> CmdResult {
             stderr: if a.detach { None } else { Some(dup_fd(2)?) },
         };
         let _ = std::io::stdout().flush();
-        let s = eng
-            .exec_start(&id, &start, ::engine::ExecIo::Fds(stdio))
-            .map_err(err)?;
-        if a.detach {
-            return Ok(());
-        }
-        s.wait().map_err(err)?
+        eng.exec(&a.args[0], &cfg, stdio).map_err(err)?
     } else {
+        let id = eng.exec_create(&a.args[0], &cfg).map_err(err)?;
+        let start = ExecStartOptions {
+            detach: a.detach,
+            console_size: None,
+        };
         let mut s = eng
             .exec_start(&id, &start, ::engine::ExecIo::Streams)
             .map_err(err)?;

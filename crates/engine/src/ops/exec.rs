@@ -129,15 +129,22 @@ impl Engine {
     /// docker's `exec create`: checks the container runs and records the
     /// exec; its id.
     pub fn exec_create(&self, container: &str, cfg: &ExecConfig) -> Result<String> {
-        self.create_exec(container, cfg).map(|(id, _, _)| id)
+        self.create_exec(container, cfg, false).map(|(id, _, _)| id)
     }
 
-    /// exec_create; (exec id, container id, record path).
-    fn create_exec(&self, container: &str, cfg: &ExecConfig) -> Result<(String, String, PathBuf)> {
+    /// exec_create; (exec id, container id, record path). `starting`: the
+    /// record is written as started at once (the one-shot [`Engine::exec`]:
+    /// one write fewer).
+    fn create_exec(
+        &self,
+        container: &str,
+        cfg: &ExecConfig,
+        starting: bool,
+    ) -> Result<(String, String, PathBuf)> {
         if cfg.cmd.is_empty() {
             return Err(Error::invalid("exec: no command specified"));
         }
-        crate::stream::parse_detach_keys(Some(&cfg.detach_keys))?;
+        let keys = crate::stream::parse_detach_keys(Some(&cfg.detach_keys))?;
         let cid = self.lookup(container)?;
         self.check_exec_runnable(&cid)?;
         let dir = records_dir(self, &cid);
@@ -147,7 +154,6 @@ impl Engine {
             Err(e) => return Err(Error::io(format!("cannot create {}", dir.display()), e)),
         }
         let id = fsutil::random_id()?;
-        let keys = crate::stream::parse_detach_keys(Some(&cfg.detach_keys))?;
         let rec = ExecRecord {
             inspect: ExecInspect {
                 id: id.clone(),
@@ -175,8 +181,13 @@ impl Engine {
             config: cfg.clone(),
             started: false,
         };
+        let mut rec = rec;
+        if starting {
+            rec.started = true;
+            rec.inspect.running = true;
+        }
         let path = dir.join(format!("{id}.json"));
-        write_record(&path, &rec)?;
+        new_record(&path, &rec)?;
         Ok((id, cid, path))
     }
 
@@ -210,7 +221,7 @@ impl Engine {
     /// docker's `exec inspect`.
     pub fn exec_inspect(&self, id: &str) -> Result<ExecInspect> {
         let (cid, path) = self.find_exec(id)?;
-        let rec: ExecRecord = fsutil::read_json(&path)?;
+        let rec = read_record(&path)?;
         let mut i = rec.inspect;
         if i.running && !self.exec_alive(&cid, i.pid) {
             // Its helper was killed: it will not record the exit.
@@ -236,7 +247,7 @@ impl Engine {
             if !name.ends_with(".json") || name.starts_with('.') {
                 continue;
             }
-            if let Ok(rec) = fsutil::read_json::<ExecRecord>(&ent.path()) {
+            if let Ok(rec) = read_record(&ent.path()) {
                 let i = rec.inspect;
                 if i.running && self.exec_alive(container_id, i.pid) {
                     out.push(i.id);
@@ -291,8 +302,8 @@ impl Engine {
     ) -> Result<ExecStream> {
         let cid = cid.to_string();
         let path = path.to_path_buf();
-        let mut rec: ExecRecord = fsutil::read_json(&path)?;
-        if rec.started {
+        let mut rec = read_record(&path)?;
+        if rec.started && check {
             return Err(Error::Conflict(if rec.inspect.running {
                 format!("Error: Exec command {id} is already running")
             } else {
@@ -311,9 +322,11 @@ impl Engine {
         }
         let size = opts.console_size.or(cfg.console_size);
         let process = self.exec_process(&cid, &cfg, tty, size)?;
-        rec.started = true;
-        rec.inspect.running = true;
-        write_record(&path, &rec)?;
+        if !rec.started {
+            rec.started = true;
+            rec.inspect.running = true;
+            rewrite_record(&path, &rec)?;
+        }
         // The process's ends of the pipes, and ours.
         let mut stdin_w = None;
         let mut out_r = None;
@@ -464,7 +477,7 @@ impl Engine {
     /// (`None`: /dev/null), wait; the exit code (0 with `detach` once it
     /// runs).
     pub fn exec(&self, container: &str, opts: &ExecOptions, stdio: ExecStdio) -> Result<i32> {
-        let (id, cid, path) = self.create_exec(container, opts)?;
+        let (id, cid, path) = self.create_exec(container, opts, true)?;
         let s = self.start_exec(
             &id,
             &cid,
@@ -483,18 +496,60 @@ impl Engine {
     }
 }
 
-/// Record writes: atomic (a reader sees the old or the new record), not
-/// fsynced (an exec does not outlive a reboot).
-fn write_record(path: &std::path::Path, rec: &ExecRecord) -> Result<()> {
-    let data = serde_json::to_vec(rec).map_err(|e| Error::msg(format!("exec record: {e}")))?;
-    fsutil::write_atomic_with(path, &data, fsutil::Durability::Atomic)
+// Records are written without a rename (each rename is a journaled
+// metadata change, milliseconds on a busy disk, and an exec makes up to
+// three writes): created exclusively, then rewritten in place by the one
+// writer of each moment (the starter, then the exec helper). A reader that
+// meets a record half-written reads it again. Nothing is fsynced: an exec
+// does not outlive a reboot.
+
+fn record_json(rec: &ExecRecord) -> Result<Vec<u8>> {
+    serde_json::to_vec(rec).map_err(|e| Error::msg(format!("exec record: {e}")))
+}
+
+fn new_record(path: &std::path::Path, rec: &ExecRecord) -> Result<()> {
+    use std::io::Write;
+    let data = record_json(rec)?;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .and_then(|mut f| f.write_all(&data))
+        .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))
+}
+
+fn rewrite_record(path: &std::path::Path, rec: &ExecRecord) -> Result<()> {
+    use std::io::Write;
+    let data = record_json(rec)?;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .and_then(|mut f| {
+            f.write_all(&data)?;
+            f.set_len(data.len() as u64)
+        })
+        .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))
+}
+
+fn read_record(path: &std::path::Path) -> Result<ExecRecord> {
+    let mut tries = 0;
+    loop {
+        match fsutil::read_json::<ExecRecord>(path) {
+            Err(Error::Msg(_)) if tries < 20 => {
+                // Being rewritten: the next read sees it whole.
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            r => return r,
+        }
+    }
 }
 
 /// Read-modify-write by the exec helper, the only writer once started.
 fn update_record(path: &std::path::Path, f: impl FnOnce(&mut ExecRecord)) {
-    if let Ok(mut r) = fsutil::read_json::<ExecRecord>(path) {
+    if let Ok(mut r) = read_record(path) {
         f(&mut r);
-        let _ = write_record(path, &r);
+        let _ = rewrite_record(path, &r);
     }
 }
 
@@ -514,9 +569,7 @@ fn gc_records(dir: &std::path::Path) {
             continue;
         }
         let p = ent.path();
-        let ended = fsutil::read_json::<ExecRecord>(&p)
-            .map(|r| !r.inspect.running)
-            .unwrap_or(true);
+        let ended = read_record(&p).map(|r| !r.inspect.running).unwrap_or(true);
         if ended {
             let _ = std::fs::remove_file(&p);
         }

@@ -151,8 +151,6 @@ fn helper(
             return 125;
         }
     };
-    // Recorded before the caller hears of it: its inspect shows the pid.
-    (hooks.running)(pid);
     let ok = format!("ok {pid}\n");
     let sent = match &master {
         Some(m) => crate::exec_tty::send_fd(report, ok.as_bytes(), m.as_raw_fd()),
@@ -162,6 +160,8 @@ fn helper(
         // The caller is gone before it had the process: not left behind.
         let _ = oci_runtime::sys::kill(pid, libc::SIGKILL);
     }
+    // Recorded while the process runs, off the caller's path.
+    (hooks.running)(pid);
     // Reap everything re-parented to us until the process itself exits.
     let code = loop {
         match sys::waitpid(-1, false) {
