@@ -9,7 +9,6 @@ use image::{ArchiveFormat, ImportOptions};
 use super::{out, parse_ref, platform, CmdResult};
 use crate::cli::{ImportArgs, LoadArgs, SaveArgs};
 use crate::error::{image_message, CliError};
-use crate::fmt::rfc3339_nanos;
 use crate::Globals;
 
 pub fn save(g: &Globals, a: SaveArgs) -> CmdResult {
@@ -137,7 +136,7 @@ pub fn import(g: &Globals, a: ImportArgs) -> CmdResult {
     if a.platform.is_some() {
         opts.platform = Some(platform(a.platform.as_deref())?);
     }
-    opts.created = Some(rfc3339_nanos(SystemTime::now()));
+    opts.created = Some(berth_util::time::format(SystemTime::now()));
     let names = match &a.reference {
         Some(r) => vec![parse_ref(r)?],
         None => Vec::new(),
