@@ -6,7 +6,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -65,6 +65,16 @@ impl AtomicWrite {
     /// there is not followed), then a rename over `path`. Readers see the
     /// old file or the new one; on failure the temp file is removed.
     pub fn write(&self, path: &Path, data: &[u8]) -> Result<()> {
+        let mut f = self.create(path)?;
+        f.write_all(data)
+            .ctx(|| format!("cannot write {}", path.display()))?;
+        f.commit()
+    }
+
+    /// Starts replacing `path` with what is written to the returned file;
+    /// [`AtomicFile::commit`] publishes it, dropping it uncommitted removes
+    /// the temp file (for contents streamed rather than held in memory).
+    pub fn create(&self, path: &Path) -> Result<AtomicFile> {
         let dir = match path.parent() {
             Some(d) if !d.as_os_str().is_empty() => d,
             _ => Path::new("."),
@@ -77,28 +87,18 @@ impl AtomicWrite {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let tmp = dir.join(unique_name(&format!(".{name}.tmp-")));
-        let synced = self.durability != Durability::Atomic;
-        let r = (|| -> std::io::Result<()> {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(self.mode)
-                .open(&tmp)?;
-            f.write_all(data)?;
-            if synced {
-                f.sync_all()?;
-            }
-            drop(f);
-            fs::rename(&tmp, path)
-        })();
-        if r.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        r.ctx(|| format!("cannot write {}", path.display()))?;
-        if self.durability == Durability::Durable {
-            fsync_dir(dir)?;
-        }
-        Ok(())
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(self.mode)
+            .open(&tmp)
+            .ctx(|| format!("cannot write {}", path.display()))?;
+        Ok(AtomicFile {
+            file: Some(file),
+            tmp,
+            path: path.to_path_buf(),
+            durability: self.durability,
+        })
     }
 
     /// Serialises `v` as pretty JSON and writes it as [`AtomicWrite::write`].
@@ -108,6 +108,73 @@ impl AtomicWrite {
             source,
         })?;
         self.write(path, &data)
+    }
+}
+
+/// A file being written in place of another (see [`AtomicWrite::create`]).
+#[derive(Debug)]
+pub struct AtomicFile {
+    file: Option<File>,
+    tmp: PathBuf,
+    path: PathBuf,
+    durability: Durability,
+}
+
+impl AtomicFile {
+    /// The path this file replaces.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Syncs (as the durability asks) and renames the file over its path.
+    pub fn commit(mut self) -> Result<()> {
+        let Some(f) = self.file.take() else {
+            return Ok(());
+        };
+        let path = self.path.clone();
+        let r = (|| -> std::io::Result<()> {
+            if self.durability != Durability::Atomic {
+                f.sync_all()?;
+            }
+            drop(f);
+            fs::rename(&self.tmp, &path)
+        })();
+        if r.is_err() {
+            let _ = fs::remove_file(&self.tmp);
+        }
+        r.ctx(|| format!("cannot write {}", path.display()))?;
+        if self.durability == Durability::Durable {
+            fsync_dir(
+                path.parent()
+                    .filter(|d| !d.as_os_str().is_empty())
+                    .unwrap_or(Path::new(".")),
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match &mut self.file {
+            Some(f) => f.write(buf),
+            None => Err(std::io::ErrorKind::BrokenPipe.into()),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match &mut self.file {
+            Some(f) => f.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = fs::remove_file(&self.tmp);
+        }
     }
 }
 
@@ -240,6 +307,31 @@ mod tests {
         let e = write_atomic(&dir.path().join("missing/x"), b"x").unwrap_err();
         assert!(e.to_string().contains("cannot write "), "{e}");
         assert!(e.to_string().contains("missing/x"), "{e}");
+    }
+
+    #[test]
+    fn streamed_files_appear_only_when_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("out.tar");
+        fs::write(&p, b"old").unwrap();
+        let w = AtomicWrite::new(Durability::Flushed).mode(0o600);
+        let mut f = w.create(&p).unwrap();
+        f.write_all(b"new ").unwrap();
+        f.write_all(b"contents").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"old");
+        drop(f);
+        // Dropped uncommitted: the old file, no temp left.
+        assert_eq!(fs::read(&p).unwrap(), b"old");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+        let mut f = w.create(&p).unwrap();
+        f.write_all(b"new").unwrap();
+        assert_eq!(f.path(), p);
+        f.commit().unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"new");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+        // A link planted at a temp name is never followed: names are new.
+        let a = unique_name(".x.tmp-");
+        assert_ne!(a, unique_name(".x.tmp-"));
     }
 
     #[test]
