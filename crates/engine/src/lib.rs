@@ -56,7 +56,9 @@ mod store;
 pub mod stream;
 #[allow(unsafe_code)]
 mod sys;
-pub mod timeutil;
+pub mod system;
+/// Docker's time formats (berth_util's), under the engine's old name.
+pub use berth_util::time as timeutil;
 pub mod user;
 pub mod volumes;
 

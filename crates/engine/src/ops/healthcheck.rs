@@ -94,7 +94,7 @@ fn probe(e: &Engine, id: &str, check: &Check) -> (i64, String) {
     }
     let said = String::from_utf8_lossy(&out).into_owned();
     if timed_out {
-        let limit = timeutil::go_duration(check.timeout);
+        let limit = berth_util::duration::format(check.timeout);
         let msg = if said.is_empty() {
             format!("Health check exceeded timeout ({limit})")
         } else {
