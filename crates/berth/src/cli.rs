@@ -385,6 +385,14 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH")]
     pub runtime: Option<PathBuf>,
 
+    /// Logging driver for the container (json-file, local, none)
+    #[arg(long, value_name = "string")]
+    pub log_driver: Option<String>,
+
+    /// Log driver options
+    #[arg(long, value_name = "list")]
+    pub log_opt: Vec<String>,
+
     /// Run an init inside the container that forwards signals and reaps processes
     #[arg(long)]
     pub init: bool,
@@ -585,7 +593,7 @@ pub struct LogsArgs {
     #[arg(long, value_name = "STRING")]
     pub until: Option<String>,
 
-    /// Show extra details (ignored)
+    /// Show extra details provided to logs
     #[arg(long)]
     pub details: bool,
 

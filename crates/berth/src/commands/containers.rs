@@ -115,6 +115,8 @@ fn create_options(a: &RunArgs) -> Result<CreateOptions, CliError> {
             None
         },
         runtime: a.runtime.clone(),
+        log_config: ::engine::logs::LogConfig::from_flags(a.log_driver.as_deref(), &a.log_opt)
+            .map_err(op_err)?,
         init: a.init,
         health: ::engine::health::HealthOptions {
             cmd: a.health_cmd.clone(),
@@ -607,6 +609,7 @@ pub fn logs(g: &Globals, a: LogsArgs) -> CmdResult {
         timestamps: a.timestamps,
         since: a.since.clone(),
         until: a.until.clone(),
+        details: a.details,
         stdout: false,
         stderr: false,
     };
