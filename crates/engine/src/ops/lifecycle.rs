@@ -236,6 +236,14 @@ impl Engine {
         }
     }
 
+    /// `restart`: stops the container if it runs (as `stop`, with its
+    /// timeout), then starts it. A user's restart is not a restart
+    /// policy's: `RestartCount` stays.
+    pub fn restart(&self, container: &str, timeout: Option<i64>) -> Result<()> {
+        self.stop(container, timeout)?;
+        self.start(container)
+    }
+
     pub fn pause(&self, container: &str) -> Result<()> {
         let id = self.lookup(container)?;
         let st = self.state(&id)?;
