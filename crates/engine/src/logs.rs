@@ -824,6 +824,123 @@ pub(crate) struct LogSource {
     pub max_file: u32,
 }
 
+/// Opens a rotated file for reading (gunzipping a `.gz`).
+fn open_rotated(p: &Path) -> std::io::Result<Option<Box<dyn BufRead>>> {
+    let file = match File::open(p) {
+        Ok(x) => x,
+        // Rotated away meanwhile.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    Ok(Some(if p.extension().is_some_and(|e| e == "gz") {
+        Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(
+            BufReader::new(file),
+        )))
+    } else {
+        Box::new(BufReader::new(file))
+    }))
+}
+
+/// The reading side of `logs`: the filter, `--tail`'s window, and the time
+/// of the last entry read (where a follower that lost its place resumes).
+struct Reader<'a> {
+    f: Filter,
+    tail: Option<usize>,
+    window: VecDeque<Record>,
+    last: Option<SystemTime>,
+    out: &'a mut dyn Write,
+    err: &'a mut dyn Write,
+}
+
+impl Reader<'_> {
+    /// Takes one entry; false once past `--until`.
+    fn take(&mut self, r: Record) -> Result<bool> {
+        self.last = Some(r.time);
+        if self.f.after_until(&r) {
+            return Ok(false);
+        }
+        if !self.f.stream(&r) || self.f.before_since(&r) {
+            return Ok(true);
+        }
+        match self.tail {
+            Some(0) => {}
+            Some(n) => {
+                if self.window.len() == n {
+                    self.window.pop_front();
+                }
+                self.window.push_back(r);
+            }
+            None => self
+                .f
+                .write(&r, self.out, self.err)
+                .map_err(|e| Error::io("write logs", e))?,
+        }
+        Ok(true)
+    }
+
+    /// Writes what `--tail` kept; from here on every entry is written.
+    fn end_tail(&mut self) -> Result<()> {
+        for r in std::mem::take(&mut self.window) {
+            self.f
+                .write(&r, self.out, self.err)
+                .map_err(|e| Error::io("write logs", e))?;
+        }
+        self.tail = None;
+        let _ = self.out.flush();
+        let _ = self.err.flush();
+        Ok(())
+    }
+
+    /// Reads whole entries from `r` (after `after`, when given); the
+    /// bytes consumed and false once past `--until`.
+    fn read(
+        &mut self,
+        p: &Path,
+        r: impl BufRead,
+        driver: LogDriver,
+        pos: u64,
+        after: Option<SystemTime>,
+    ) -> Result<(u64, bool)> {
+        let mut d = Decoder::new(r, driver, pos);
+        while let Some(rec) = d
+            .next()
+            .map_err(|e| Error::io(format!("read {}", p.display()), e))?
+        {
+            if after.is_some_and(|t| rec.time <= t) {
+                continue;
+            }
+            if !self.take(rec)? {
+                return Ok((d.pos, false));
+            }
+        }
+        Ok((d.pos, true))
+    }
+
+    /// The rotated files, oldest first (compressed ones older than
+    /// `--since` or `after` skipped by their header); false once past
+    /// `--until`.
+    fn read_rotated(&mut self, src: &LogSource, after: Option<SystemTime>) -> Result<bool> {
+        let from = match (self.f.since, after) {
+            (Some(s), Some(a)) => Some(s.max(a)),
+            (s, a) => s.or(a),
+        };
+        for p in rotated(&src.path, src.max_file) {
+            let gz = p.extension().is_some_and(|e| e == "gz");
+            if gz && from.is_some() && gz_last_time(&p).is_some_and(|t| Some(t) < from) {
+                continue;
+            }
+            let rd = |e| Error::io(format!("read {}", p.display()), e);
+            let Some(r) = open_rotated(&p).map_err(rd)? else {
+                continue;
+            };
+            if !self.read(&p, r, src.driver, 0, after)?.1 {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}
+
 /// Reads the entries `opts` selects and writes them; with `follow`, keeps
 /// reading until `running` says the container stopped (or `--until`
 /// passed). `running` is asked between polls.
@@ -839,122 +956,100 @@ pub(crate) fn read_logs(
             "configured logging driver does not support reading",
         ));
     }
-    let f = Filter::new(opts)?;
-    let io = |e: std::io::Error| Error::io("write logs", e);
-    let rd = |p: &Path, e: std::io::Error| Error::io(format!("read {}", p.display()), e);
+    let mut rd = Reader {
+        f: Filter::new(opts)?,
+        tail: opts.tail,
+        window: VecDeque::new(),
+        last: None,
+        out,
+        err,
+    };
+    let open_err = |e: std::io::Error| Error::io(format!("read {}", src.path.display()), e);
     // The current file first: what is rotated after this is found by the
     // follower, not read twice.
     let mut cur = match File::open(&src.path) {
         Ok(f) => Some(f),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(rd(&src.path, e)),
+        Err(e) => return Err(open_err(e)),
     };
-    let mut tail: VecDeque<Record> = VecDeque::new();
-    let mut emit = |r: Record, out: &mut dyn Write, err: &mut dyn Write| -> Result<bool> {
-        if !f.stream(&r) || f.before_since(&r) {
-            return Ok(true);
-        }
-        if f.after_until(&r) {
-            return Ok(false);
-        }
-        match opts.tail {
-            Some(0) => {}
-            Some(n) => {
-                if tail.len() == n {
-                    tail.pop_front();
-                }
-                tail.push_back(r);
-            }
-            None => f.write(&r, out, err).map_err(io)?,
-        }
-        Ok(true)
-    };
-    let mut going = true;
-    for p in rotated(&src.path, src.max_file) {
-        if !going {
-            break;
-        }
-        let gz = p.extension().is_some_and(|e| e == "gz");
-        if gz && f.since.is_some() && gz_last_time(&p).is_some_and(|t| Some(t) < f.since) {
-            continue;
-        }
-        let file = match File::open(&p) {
-            Ok(x) => x,
-            // Rotated away meanwhile.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(rd(&p, e)),
-        };
-        let r: Box<dyn BufRead> = if gz {
-            Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(
-                BufReader::new(file),
-            )))
-        } else {
-            Box::new(BufReader::new(file))
-        };
-        let mut d = Decoder::new(r, src.driver, 0);
-        while let Some(rec) = d.next().map_err(|e| rd(&p, e))? {
-            if !emit(rec, out, err)? {
-                going = false;
-                break;
-            }
-        }
-    }
+    let mut going = rd.read_rotated(src, None)?;
     let mut pos = 0u64;
     if let (true, Some(c)) = (going, cur.as_mut()) {
-        let mut d = Decoder::new(BufReader::new(&mut *c), src.driver, 0);
-        while let Some(rec) = d.next().map_err(|e| rd(&src.path, e))? {
-            if !emit(rec, out, err)? {
-                going = false;
-                break;
-            }
-        }
-        pos = d.pos;
+        (pos, going) = rd.read(&src.path, BufReader::new(&mut *c), src.driver, 0, None)?;
     }
-    for r in tail.drain(..) {
-        f.write(&r, out, err).map_err(io)?;
-    }
-    let _ = out.flush();
-    let until_passed = || f.until.is_some_and(|u| SystemTime::now() > u);
-    if !opts.follow || !going || until_passed() {
+    rd.end_tail()?;
+    let until_passed = |f: &Filter| f.until.is_some_and(|u| SystemTime::now() > u);
+    if !opts.follow || !going || until_passed(&rd.f) {
         return Ok(());
     }
-    // Follow: new entries of the current file; when it was rotated away
-    // (another file at the path), the rest of it, then the new one.
-    let mut attrs = AttrCache::default();
+    // Follow: new entries of the current file. When it was rotated away
+    // once (it is `<log>.1` now), the rest of it, then the new file; when
+    // more rotations passed between two looks, every entry after the last
+    // one read, from the rotated files and the new one.
     loop {
         let alive = running();
         loop {
-            let mut moved = false;
             if let Some(c) = cur.as_mut() {
-                c.seek(SeekFrom::Start(pos)).map_err(|e| rd(&src.path, e))?;
-                let mut d = Decoder::new(BufReader::new(&mut *c), src.driver, pos);
-                d.attrs = std::mem::take(&mut attrs);
-                while let Some(rec) = d.next().map_err(|e| rd(&src.path, e))? {
-                    if f.after_until(&rec) {
-                        return Ok(());
-                    }
-                    if f.stream(&rec) && !f.before_since(&rec) {
-                        f.write(&rec, out, err).map_err(io)?;
-                    }
+                c.seek(SeekFrom::Start(pos)).map_err(open_err)?;
+                let (p, more) =
+                    rd.read(&src.path, BufReader::new(&mut *c), src.driver, pos, None)?;
+                pos = p;
+                if !more {
+                    return Ok(());
                 }
-                pos = d.pos;
-                attrs = std::mem::take(&mut d.attrs);
             }
-            if rotated_away(cur.as_ref(), &src.path, pos) {
+            if !rotated_away(cur.as_ref(), &src.path, pos) {
+                break;
+            }
+            let one = PathBuf::from(format!("{}.1", src.path.display()));
+            let once = cur.as_ref().is_some_and(|c| same_file(c, &one));
+            if !once && src.max_file >= 2 {
+                let after = rd.last;
+                if !rd.read_rotated(src, after)? {
+                    return Ok(());
+                }
                 cur = File::open(&src.path).ok();
                 pos = 0;
-                moved = cur.is_some();
+                if let Some(c) = cur.as_mut() {
+                    let (p, more) =
+                        rd.read(&src.path, BufReader::new(&mut *c), src.driver, 0, after)?;
+                    pos = p;
+                    if !more {
+                        return Ok(());
+                    }
+                }
+            } else {
+                // What was written to it between the last read and the
+                // rotation.
+                if let Some(c) = cur.as_mut() {
+                    c.seek(SeekFrom::Start(pos)).map_err(open_err)?;
+                    let r = BufReader::new(&mut *c);
+                    if !rd.read(&src.path, r, src.driver, pos, None)?.1 {
+                        return Ok(());
+                    }
+                }
+                cur = File::open(&src.path).ok();
+                pos = 0;
             }
-            if !moved {
+            if cur.is_none() {
                 break;
             }
         }
-        let _ = out.flush();
-        let _ = err.flush();
-        if !alive || until_passed() {
+        let _ = rd.out.flush();
+        let _ = rd.err.flush();
+        if !alive || until_passed(&rd.f) {
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Whether `f` is the file at `p`.
+fn same_file(f: &File, p: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (f.metadata(), std::fs::metadata(p)) {
+        (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
+        _ => false,
     }
 }
 
