@@ -586,11 +586,11 @@ pub struct LogsArgs {
     pub timestamps: bool,
 
     /// Show logs since timestamp or relative (e.g. 42m)
-    #[arg(long, value_name = "STRING")]
+    #[arg(long, value_name = "STRING", allow_hyphen_values = true)]
     pub since: Option<String>,
 
     /// Show logs before a timestamp or relative (e.g. 42m)
-    #[arg(long, value_name = "STRING")]
+    #[arg(long, value_name = "STRING", allow_hyphen_values = true)]
     pub until: Option<String>,
 
     /// Show extra details provided to logs
