@@ -617,7 +617,7 @@ impl<R: BufRead> Decoder<R> {
                         return Ok(None);
                     }
                     let n = u32::from_be_bytes(len) as usize;
-                    if n < LOCAL_HEAD || n > 64 << 20 {
+                    if !(LOCAL_HEAD..=64 << 20).contains(&n) {
                         return Err(std::io::Error::new(
                             std::io::ErrorKind::InvalidData,
                             format!("corrupt local log entry at byte {}", self.pos),

@@ -217,9 +217,7 @@ fn parse_date_time(s: &str) -> Option<SystemTime> {
     let mut rest = &s[10..];
     let (mut h, mut mi, mut se, mut nanos) = (0, 0, 0, 0u32);
     if let Some(r) = rest.strip_prefix('T').or_else(|| rest.strip_prefix('t')) {
-        let clock_end = r
-            .find(|c: char| matches!(c, 'Z' | 'z' | '+' | '-'))
-            .unwrap_or(r.len());
+        let clock_end = r.find(['Z', 'z', '+', '-']).unwrap_or(r.len());
         let (clock, zone) = r.split_at(clock_end);
         let (hms, frac) = clock.split_once('.').unwrap_or((clock, ""));
         let parts: Vec<&str> = hms.split(':').collect();
