@@ -12,7 +12,8 @@
 //!   docker's defaults (capabilities, seccomp, masked paths, mounts...).
 //! - The monitor: `start` forks a daemonized process per container that
 //!   creates it through the `oci_runtime` library (or an external runtime),
-//!   keeps its stdout/stderr pipes, writes the json-file log, relays output
+//!   keeps its stdout/stderr pipes, writes the log ([`logs`]: json-file,
+//!   local or none, rotated and compressed as docker), relays output
 //!   to an attached caller, and records the exit.
 //! - Operations: [`Engine::create`], [`Engine::start`], [`Engine::run`],
 //!   [`Engine::stop`], [`Engine::kill`], [`Engine::remove`], [`Engine::list`],

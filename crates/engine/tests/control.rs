@@ -54,7 +54,9 @@ fn top_lists_the_containers_processes() {
     let mut rows = Vec::new();
     assert!(until(Duration::from_secs(5), || {
         rows = env.engine.top(&id).map(|t| t.processes).unwrap_or_default();
-        rows.len() >= 3
+        // Both children exec'd sleep (a fork shows as sh for a moment).
+        let cmds: Vec<&str> = rows.iter().map(|r| r[3].as_str()).collect();
+        cmds.contains(&"sleep 31") && cmds.contains(&"sleep 32")
     }));
     let top = env.engine.top(&id).unwrap();
     assert_eq!(top.titles, ["UID", "PID", "PPID", "CMD"]);
