@@ -365,3 +365,32 @@ fn follow_reads_on_across_rotations() {
         assert!(n > 10, "{driver}: {n} files");
     }
 }
+
+#[test]
+fn json_file_with_one_file_begins_it_again() {
+    let env = Env::new();
+    let o = with_log(
+        env.opts(&["sh", "-c", LINES]),
+        LogDriver::JsonFile,
+        &[("max-size", "2k")],
+    );
+    let id = env.engine.run_detached(&o).unwrap();
+    assert_eq!(env.engine.wait(&id).unwrap(), 0);
+    let dir = env.engine.container_dir(&id);
+    let log = format!("{id}-json.log");
+    assert_eq!(files(&dir, &log), vec![log.clone()]);
+    let n = std::fs::metadata(dir.join(&log)).unwrap().len();
+    assert!(n < 2000 + 200, "{n} bytes");
+    let (out, _) = logs(&env, &id, &LogsOptions::default());
+    let first: usize = out
+        .lines()
+        .next()
+        .unwrap()
+        .split('-')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(first > 250, "{first}");
+    assert_eq!(out, numbered(first, 300));
+}
