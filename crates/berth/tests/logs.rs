@@ -97,11 +97,19 @@ fn unix(t: &str) -> (u64, u32) {
 
 #[test]
 fn logs_since_and_until_in_docker_forms() {
+    for driver in ["json-file", "local"] {
+        since_and_until(driver);
+    }
+}
+
+fn since_and_until(driver: &str) {
     let env = env();
     env.ok(&[
         "run",
         "--name",
         "abc",
+        "--log-driver",
+        driver,
         "bb",
         "sh",
         "-c",
