@@ -826,8 +826,21 @@ pub(crate) struct LogSource {
 
 /// Opens a rotated file for reading (gunzipping a `.gz`).
 fn open_rotated(p: &Path) -> std::io::Result<Option<Box<dyn BufRead>>> {
-    let file = match File::open(p) {
+    let mut p = p.to_path_buf();
+    let file = match File::open(&p) {
         Ok(x) => x,
+        // Compressed since it was listed.
+        Err(e)
+            if e.kind() == std::io::ErrorKind::NotFound
+                && p.extension().is_some_and(|e| e != "gz") =>
+        {
+            p = PathBuf::from(format!("{}.gz", p.display()));
+            match File::open(&p) {
+                Ok(x) => x,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(e),
+            }
+        }
         // Rotated away meanwhile.
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
@@ -941,6 +954,141 @@ impl Reader<'_> {
     }
 }
 
+impl Reader<'_> {
+    /// A follower that lost its place (several rotations between two
+    /// looks): every entry after `after` from the rotated files and the
+    /// current one, gathered again if a rotation happened meanwhile (the
+    /// files shift under the reader; nothing is written before the
+    /// gathering held still). The current file, its end, and false once
+    /// past `--until`.
+    fn catch_up(
+        &mut self,
+        src: &LogSource,
+        after: Option<SystemTime>,
+    ) -> Result<(Option<File>, u64, bool)> {
+        use std::os::unix::fs::MetadataExt;
+        let ino = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let before = ino(&src.path);
+            let mut recs = Vec::new();
+            let gather = |p: &Path, r: &mut dyn BufRead, recs: &mut Vec<Record>| {
+                let mut d = Decoder::new(r, src.driver, 0);
+                while let Some(rec) = d
+                    .next()
+                    .map_err(|e| Error::io(format!("read {}", p.display()), e))?
+                {
+                    if after.map_or(true, |t| rec.time > t) {
+                        recs.push(rec);
+                    }
+                }
+                Ok::<u64, Error>(d.pos)
+            };
+            for p in rotated(&src.path, src.max_file) {
+                let gz = p.extension().is_some_and(|e| e == "gz");
+                if gz && after.is_some() && gz_last_time(&p).is_some_and(|t| Some(t) < after) {
+                    continue;
+                }
+                let rd = |e| Error::io(format!("read {}", p.display()), e);
+                if let Some(mut r) = open_rotated(&p).map_err(rd)? {
+                    gather(&p, &mut r, &mut recs)?;
+                }
+            }
+            let mut cur = File::open(&src.path).ok();
+            let mut pos = 0;
+            if let Some(c) = cur.as_mut() {
+                pos = gather(&src.path, &mut BufReader::new(&mut *c), &mut recs)?;
+            }
+            let held = cur
+                .as_ref()
+                .and_then(|c| c.metadata().ok())
+                .map(|m| (m.dev(), m.ino()));
+            if (before.is_some() && before == ino(&src.path) && held == before) || attempt == 5 {
+                for r in recs {
+                    if !self.take(r)? {
+                        return Ok((cur, pos, false));
+                    }
+                }
+                return Ok((cur, pos, true));
+            }
+        }
+    }
+
+    /// `--tail N`: the current file, then the rotated ones newest first
+    /// until they hold N selected entries (older files are not opened, nor
+    /// gunzipped); the last N go to the window. The current file's end and
+    /// false when an entry past `--until` was seen.
+    fn tail_newest_first(
+        &mut self,
+        src: &LogSource,
+        cur: Option<&mut File>,
+        n: usize,
+    ) -> Result<(u64, bool)> {
+        let mut chunks: Vec<Vec<Record>> = Vec::new();
+        let mut total = 0;
+        let mut pos = 0;
+        let mut past_until = false;
+        let mut newest: Option<SystemTime> = None;
+        // The oldest entry of the newer files: a file rotated after the
+        // current one was opened is listed too, and its entries are not
+        // older than that.
+        let mut bound: Option<SystemTime> = None;
+        let mut collect =
+            |p: &Path, r: &mut dyn BufRead, f: &Filter| -> Result<(Vec<Record>, u64)> {
+                let mut d = Decoder::new(r, src.driver, 0);
+                let mut v = Vec::new();
+                let limit = bound;
+                while let Some(rec) = d
+                    .next()
+                    .map_err(|e| Error::io(format!("read {}", p.display()), e))?
+                {
+                    if limit.is_some_and(|b| rec.time >= b) {
+                        continue;
+                    }
+                    if bound.map_or(true, |b| rec.time < b) {
+                        bound = Some(rec.time);
+                    }
+                    if newest.map_or(true, |t| rec.time > t) {
+                        newest = Some(rec.time);
+                    }
+                    if f.after_until(&rec) {
+                        past_until = true;
+                        continue;
+                    }
+                    if f.stream(&rec) && !f.before_since(&rec) {
+                        v.push(rec);
+                    }
+                }
+                Ok((v, d.pos))
+            };
+        if let Some(c) = cur {
+            let (v, p) = collect(&src.path, &mut BufReader::new(&mut *c), &self.f)?;
+            pos = p;
+            total += v.len();
+            chunks.push(v);
+        }
+        for p in rotated(&src.path, src.max_file).into_iter().rev() {
+            if total >= n {
+                break;
+            }
+            let rd = |e| Error::io(format!("read {}", p.display()), e);
+            let Some(mut r) = open_rotated(&p).map_err(rd)? else {
+                continue;
+            };
+            let (v, _) = collect(&p, &mut r, &self.f)?;
+            total += v.len();
+            chunks.push(v);
+        }
+        let all: Vec<Record> = chunks.into_iter().rev().flatten().collect();
+        let skip = all.len().saturating_sub(n);
+        self.window.extend(all.into_iter().skip(skip));
+        // Where a follower that loses its place resumes.
+        self.last = newest;
+        Ok((pos, !past_until))
+    }
+}
+
 /// Reads the entries `opts` selects and writes them; with `follow`, keeps
 /// reading until `running` says the container stopped (or `--until`
 /// passed). `running` is asked between polls.
@@ -972,11 +1120,19 @@ pub(crate) fn read_logs(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(open_err(e)),
     };
-    let mut going = rd.read_rotated(src, None)?;
-    let mut pos = 0u64;
-    if let (true, Some(c)) = (going, cur.as_mut()) {
-        (pos, going) = rd.read(&src.path, BufReader::new(&mut *c), src.driver, 0, None)?;
-    }
+    let (mut pos, going) = match opts.tail.filter(|n| *n > 0) {
+        Some(n) => rd.tail_newest_first(src, cur.as_mut(), n)?,
+        // A rotation between opening the current file and listing the
+        // rotated ones shows it among them too: its entries are then not
+        // newer than the last one read.
+        None => match (rd.read_rotated(src, None)?, cur.as_mut()) {
+            (true, Some(c)) => {
+                let after = rd.last;
+                rd.read(&src.path, BufReader::new(&mut *c), src.driver, 0, after)?
+            }
+            (going, _) => (0, going),
+        },
+    };
     rd.end_tail()?;
     let until_passed = |f: &Filter| f.until.is_some_and(|u| SystemTime::now() > u);
     if !opts.follow || !going || until_passed(&rd.f) {
@@ -1004,19 +1160,10 @@ pub(crate) fn read_logs(
             let one = PathBuf::from(format!("{}.1", src.path.display()));
             let once = cur.as_ref().is_some_and(|c| same_file(c, &one));
             if !once && src.max_file >= 2 {
-                let after = rd.last;
-                if !rd.read_rotated(src, after)? {
+                let more;
+                (cur, pos, more) = rd.catch_up(src, rd.last)?;
+                if !more {
                     return Ok(());
-                }
-                cur = File::open(&src.path).ok();
-                pos = 0;
-                if let Some(c) = cur.as_mut() {
-                    let (p, more) =
-                        rd.read(&src.path, BufReader::new(&mut *c), src.driver, 0, after)?;
-                    pos = p;
-                    if !more {
-                        return Ok(());
-                    }
                 }
             } else {
                 // What was written to it between the last read and the
@@ -1310,6 +1457,33 @@ mod tests {
             }),
             "4\n5\n"
         );
+        // --tail opens only the newest files it needs: a `.2` that cannot
+        // be read is not reached for the last three entries.
+        let two = format!("{}.2", path.display());
+        std::fs::remove_file(&two).unwrap();
+        std::fs::create_dir(&two).unwrap();
+        assert_eq!(
+            run(LogsOptions {
+                tail: Some(3),
+                ..Default::default()
+            }),
+            "3\n4\n5\n"
+        );
+        assert_eq!(
+            run(LogsOptions {
+                tail: Some(2),
+                stdout: true,
+                until: t(1004),
+                ..Default::default()
+            }),
+            "3\n4\n"
+        );
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let o = LogsOptions {
+            tail: Some(4),
+            ..Default::default()
+        };
+        assert!(read_logs(&src, &o, &mut out, &mut err, &mut || false).is_err());
         let e = read_logs(
             &LogSource {
                 driver: LogDriver::None,

@@ -356,7 +356,15 @@ fn follow_reads_on_across_rotations() {
                 ..Default::default()
             },
         );
-        assert_eq!(out, numbered(0, 300), "{driver} compress={compress}");
+        let got: Vec<&str> = out
+            .lines()
+            .map(|l| l.split('-').nth(1).unwrap_or("?"))
+            .collect();
+        assert_eq!(
+            out,
+            numbered(0, 300),
+            "{driver} compress={compress}: {got:?}"
+        );
         let dir: PathBuf = env.engine.container_dir(&id);
         let n = std::fs::read_dir(&dir).unwrap().count()
             + std::fs::read_dir(dir.join("local-logs"))
