@@ -157,38 +157,12 @@ fn parse_bool(s: &str) -> Option<bool> {
     }
 }
 
-/// docker/go-units `FromHumanSize`: decimal units (`10m` is 10,000,000
-/// bytes), `k`, `m`, `g`, `t`, `p`, with an optional `i`/`b`.
+/// docker/go-units `FromHumanSize` (decimal units: `10m` is 10,000,000
+/// bytes), as the log drivers read `max-size`.
 pub fn parse_human_size(s: &str) -> Option<u64> {
-    let t = s.trim();
-    let end = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(end);
-    if num.is_empty() || num.starts_with('.') || num.ends_with('.') {
-        return None;
-    }
-    let n: f64 = num.parse().ok()?;
-    let unit = unit.strip_prefix(' ').unwrap_or(unit).to_ascii_lowercase();
-    let mut u = unit.as_str();
-    let mult = match u.chars().next() {
-        Some('k') => 1e3,
-        Some('m') => 1e6,
-        Some('g') => 1e9,
-        Some('t') => 1e12,
-        Some('p') => 1e15,
-        _ => 1.0,
-    };
-    if mult != 1.0 {
-        u = &u[1..];
-    }
-    u = u.strip_prefix('i').unwrap_or(u);
-    u = u.strip_prefix('b').unwrap_or(u);
-    if !u.is_empty() {
-        return None;
-    }
-    let v = n * mult;
-    (v.is_finite() && v < u64::MAX as f64).then_some(v as u64)
+    berth_util::size::from_human_size(s)
+        .ok()
+        .and_then(|n| u64::try_from(n).ok())
 }
 
 impl LogSettings {
@@ -705,7 +679,10 @@ impl Filter {
             match v {
                 None => Ok(None),
                 Some(s) if s.is_empty() => Ok(None),
-                Some(s) => crate::timeutil::parse_since(s).map(Some).ok_or_else(|| {
+                // Times without a zone are in the host's local zone.
+                Some(s) => crate::timeutil::parse_since_in(s, SystemTime::now(), &crate::sys::utc_offset)
+                    .map(Some)
+                    .ok_or_else(|| {
                     crate::Error::flag(
                         flag,
                         s,
@@ -1291,7 +1268,7 @@ mod tests {
         assert!(e.contains("max file count is 1"), "{e}");
         assert_eq!(parse_human_size("10m"), Some(10_000_000));
         assert_eq!(parse_human_size("1.5KB"), Some(1500));
-        assert_eq!(parse_human_size("2Mi"), Some(2_000_000));
+        assert_eq!(parse_human_size("2MiB"), Some(2_000_000));
         assert_eq!(parse_human_size("100"), Some(100));
         assert_eq!(parse_human_size("m"), None);
         assert_eq!(parse_human_size("1x"), None);
