@@ -130,6 +130,23 @@ impl Engine {
             finished_at.to_string()
         };
         self.save_state(&c.id, st)?;
+        // docker's `oom`, then `die` with the exit code and the run's
+        // length in whole seconds.
+        if oom {
+            self.log_container(c, "oom", &[]);
+        }
+        let ran = timeutil::parse(&st.started_at)
+            .zip(timeutil::parse(&st.finished_at))
+            .and_then(|(s, f)| f.duration_since(s).ok())
+            .unwrap_or_default();
+        self.log_container(
+            c,
+            "die",
+            &[
+                ("exitCode", &code.to_string()),
+                ("execDuration", &ran.as_secs().to_string()),
+            ],
+        );
         Ok(restart)
     }
 

@@ -650,7 +650,9 @@ impl Engine {
         if r.is_err() {
             let _ = std::fs::remove_dir_all(&tmp);
         }
-        r.map(|_| v)
+        r?;
+        self.log_volume(&v.name, "create", &[]);
+        Ok(v)
     }
 
     /// `volume inspect NAME`.
@@ -727,6 +729,7 @@ impl Engine {
             .volumes_dir()
             .join(format!(".rm-{name}-{}", std::process::id()));
         std::fs::rename(&dir, &gone).ctx(|| format!("cannot remove {}", dir.display()))?;
+        self.log_volume(&v.name, "destroy", &[]);
         std::fs::remove_dir_all(&gone).ctx(|| format!("cannot remove {}", gone.display()))
     }
 
@@ -864,6 +867,19 @@ impl Engine {
         for mp in c.mounts.iter().filter(|m| m.kind == "volume") {
             let _l = self.lock_volumes()?;
             let v = self.volume(&mp.name)?;
+            if !at_create {
+                // docker's `volume mount` as the container starts.
+                self.log_volume(
+                    &v.name,
+                    "mount",
+                    &[
+                        ("container", &c.id),
+                        ("destination", &mp.destination),
+                        ("propagation", &mp.propagation),
+                        ("read/write", if mp.rw { "true" } else { "false" }),
+                    ],
+                );
+            }
             let data = PathBuf::from(&v.mountpoint);
             let typed = v.options.get("type");
             if typed.is_some() == at_create {
@@ -911,6 +927,8 @@ impl Engine {
             let Ok(v) = self.volume(&mp.name) else {
                 continue;
             };
+            // docker's `volume unmount` as the container stops.
+            self.log_volume(&v.name, "unmount", &[("container", id)]);
             if !v.options.contains_key("type") {
                 continue;
             }
