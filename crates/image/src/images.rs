@@ -461,7 +461,8 @@ impl Store {
         if !name.is_empty() {
             attrs.insert("name".into(), name.to_string());
         }
-        self.journal().log(events::Message::new(events::IMAGE, action, actor, attrs));
+        self.journal()
+            .log(events::Message::new(events::IMAGE, action, actor, attrs));
     }
 
     fn labels_of(&self, id: &Digest) -> BTreeMap<String, String> {
@@ -517,7 +518,12 @@ impl Store {
         let mut attrs = labels;
         attrs.insert("name".into(), name.familiar());
         let journal = self.journal();
-        journal.log(events::Message::new(events::IMAGE, "untag", id.to_string(), attrs));
+        journal.log(events::Message::new(
+            events::IMAGE,
+            "untag",
+            id.to_string(),
+            attrs,
+        ));
         if deleted {
             self.log_event("delete", &id, &id.to_string());
             return Ok(Some(id));
@@ -571,7 +577,12 @@ impl Store {
             let mut attrs = labels.clone();
             let familiar = Reference::parse(&n).map(|r| r.familiar()).unwrap_or(n);
             attrs.insert("name".into(), familiar);
-            journal.log(events::Message::new(events::IMAGE, "untag", id.to_string(), attrs));
+            journal.log(events::Message::new(
+                events::IMAGE,
+                "untag",
+                id.to_string(),
+                attrs,
+            ));
         }
         self.log_event("delete", &id, &id.to_string());
         Ok(vec![id])

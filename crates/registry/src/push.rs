@@ -334,7 +334,12 @@ impl Client {
     ) -> Result<Digest> {
         let digest = self.push_named(store, local, dest, opts, progress)?;
         if let Ok(info) = store.resolve(local) {
-            store.log_event_as("push", &dest.familiar(), &info.record.id, &dest.familiar_name());
+            store.log_event_as(
+                "push",
+                &dest.familiar(),
+                &info.record.id,
+                &dest.familiar_name(),
+            );
         }
         Ok(digest)
     }

@@ -118,6 +118,8 @@ pub enum SystemCommand {
     Prune(SystemPruneArgs),
     /// Start the containers a restart policy keeps running, after the machine booted (contrib/systemd/berth-boot.service)
     Boot,
+    /// Get real time events from the engine
+    Events(super::events::EventsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -364,6 +366,7 @@ pub fn system(g: &Globals, cmd: SystemCommand) -> CmdResult {
     let a = match cmd {
         SystemCommand::Prune(a) => a,
         SystemCommand::Boot => return super::system::boot(g),
+        SystemCommand::Events(a) => return super::events::run(g, a),
     };
     if !a.force {
         eprintln!("WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n  - network leftovers of crashed containers\n  - blobs and layers no image uses, and what interrupted pulls left");
