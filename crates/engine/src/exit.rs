@@ -201,9 +201,9 @@ impl Engine {
         } else {
             finished_at.to_string()
         };
-        self.save_state(&c.id, st)?;
         // docker's `oom`, then `die` with the exit code and the run's
-        // length in whole seconds.
+        // length in whole seconds; before the state says exited, so that
+        // `stop` (which waits for it) logs its `stop` after the `die`.
         if oom {
             self.log_container(c, "oom", &[]);
         }
@@ -219,6 +219,7 @@ impl Engine {
                 ("execDuration", &ran.as_secs().to_string()),
             ],
         );
+        self.save_state(&c.id, st)?;
         Ok(restart)
     }
 

@@ -546,6 +546,10 @@ fn size_below(dir: std::os::fd::OwnedFd) -> u64 {
     total
 }
 
+/// In a container's directory while its volumes are mounted (from start to
+/// stop): the `volume unmount` events are logged once.
+const VOLUMES_MOUNTED: &str = "volumes-mounted";
+
 impl Engine {
     pub fn volumes_dir(&self) -> PathBuf {
         self.root().join("volumes")
@@ -868,7 +872,9 @@ impl Engine {
             let _l = self.lock_volumes()?;
             let v = self.volume(&mp.name)?;
             if !at_create {
-                // docker's `volume mount` as the container starts.
+                // docker's `volume mount` as the container starts; the
+                // mark makes the stop's `unmount` one per mount.
+                let _ = std::fs::write(self.container_dir(&c.id).join(VOLUMES_MOUNTED), b"");
                 self.log_volume(
                     &v.name,
                     "mount",
@@ -923,12 +929,16 @@ impl Engine {
         let Ok(_l) = self.lock_volumes() else {
             return;
         };
+        let was_mounted =
+            std::fs::remove_file(self.container_dir(id).join(VOLUMES_MOUNTED)).is_ok();
         for mp in c.mounts.iter().filter(|m| m.kind == "volume") {
             let Ok(v) = self.volume(&mp.name) else {
                 continue;
             };
             // docker's `volume unmount` as the container stops.
-            self.log_volume(&v.name, "unmount", &[("container", id)]);
+            if was_mounted {
+                self.log_volume(&v.name, "unmount", &[("container", id)]);
+            }
             if !v.options.contains_key("type") {
                 continue;
             }

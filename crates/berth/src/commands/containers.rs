@@ -458,10 +458,7 @@ pub fn stop(g: &Globals, a: StopArgs) -> CmdResult {
 pub fn restart(g: &Globals, a: StopArgs) -> CmdResult {
     ::engine::prime_cgroup_attach();
     let eng = g.engine()?;
-    each(&a.containers, |c| {
-        eng.stop(c, a.time).map_err(op_err)?;
-        eng.start(c).map_err(op_err)
-    })
+    each(&a.containers, |c| eng.restart(c, a.time).map_err(op_err))
 }
 
 pub fn kill(g: &Globals, a: KillArgs) -> CmdResult {

@@ -69,7 +69,10 @@ impl Engine {
             .and_then(|()| crate::network::setup(self, &c).map(|_| ()))
             .and_then(|()| monitor::spawn(self, &launch, attach))
         {
-            Ok(pid) => Ok(pid),
+            Ok(pid) => {
+                self.log_container(&c, "start", &[]);
+                Ok(pid)
+            }
             Err(e) => {
                 let _ = crate::network::teardown(self, id);
                 let _ = sys::unmount(&self.rootfs_path(id));
@@ -145,22 +148,36 @@ impl Engine {
         };
         let t = timeout.or(c.config.stop_timeout).unwrap_or(10);
         let rt = runtime::for_container(self, &id);
+        // docker's sequence: kill (the stop signal), die, stop.
+        self.log_container(&c, "kill", &[("signal", &sig.to_string())]);
         let _ = rt.kill(self, &id, sig, false);
         if st.status == Status::Paused {
             let _ = rt.pause(self, &id, false);
         }
         let limit = (t >= 0).then(|| Duration::from_secs(t as u64));
         if self.wait_exit(&id, limit) {
+            self.log_container(&c, "stop", &[]);
             return Ok(());
         }
+        self.log_container(&c, "kill", &[("signal", &libc::SIGKILL.to_string())]);
         let _ = rt.kill(self, &id, libc::SIGKILL, true);
         if self.wait_exit(&id, Some(Duration::from_secs(30))) {
+            self.log_container(&c, "stop", &[]);
             return Ok(());
         }
         Err(Error::msg(format!(
             "cannot stop container {}: it did not exit after SIGKILL",
             fsutil::short_id(&id)
         )))
+    }
+
+    /// `restart`: stop (as [`Engine::stop`]), then start; docker's
+    /// `restart` event after them.
+    pub fn restart(&self, container: &str, timeout: Option<i64>) -> Result<()> {
+        self.stop(container, timeout)?;
+        self.start(container)?;
+        self.log_container_id(&self.lookup(container)?, "restart", &[]);
+        Ok(())
     }
 
     /// `kill -s SIGNAL` (default KILL).
@@ -194,6 +211,7 @@ impl Engine {
         }
         let rt = runtime::for_container(self, &id);
         rt.kill(self, &id, sig, sig == libc::SIGKILL)?;
+        self.log_container(&c, "kill", &[("signal", &sig.to_string())]);
         if st.status == Status::Paused && sig == libc::SIGKILL {
             let _ = rt.pause(self, &id, false);
         }
@@ -251,6 +269,7 @@ impl Engine {
             st.status = Status::Paused;
             self.save_state(&id, &st)?;
         }
+        self.log_container_id(&id, "pause", &[]);
         Ok(())
     }
 
@@ -267,6 +286,7 @@ impl Engine {
             st.status = Status::Running;
             self.save_state(&id, &st)?;
         }
+        self.log_container_id(&id, "unpause", &[]);
         Ok(())
     }
 
@@ -294,6 +314,7 @@ impl Engine {
         self.save_names(&names)?;
         let old = std::mem::replace(&mut c.name, new.clone());
         self.save_config(&c)?;
+        self.log_container(&c, "rename", &[("oldName", &old)]);
         // As docker's: the user networks' DNS records follow the name.
         crate::network::rename(self, &id, &old, &new)
     }
