@@ -554,3 +554,69 @@ fn docker_reference_examples() {
     assert!(e.contains("--since"), "{e}");
     rm_all(&env);
 }
+
+#[test]
+fn push_and_pull_events() {
+    let Some(reg) = common::DockerRegistry::start(None) else {
+        return;
+    };
+    let env = Env::new();
+    let id = env.import_busybox("bb", &[]);
+    let dest = reg.name("ev/bb:1");
+    let since = now_secs();
+    env.ok(&["push", "bb", &dest]);
+    env.ok(&["rmi", "bb"]);
+    env.ok(&["pull", &dest]);
+    let lines = events(&env, &since, &["--filter", "type=image"]);
+    let rest: Vec<&str> = lines.iter().map(|l| l.split_once(' ').unwrap().1).collect();
+    let repo = dest.rsplit_once(':').unwrap().0;
+    // As docker: push and pull name the reference as the actor and its
+    // repository as `name`.
+    assert_eq!(
+        rest,
+        [
+            format!("image push {dest} (name={repo})"),
+            format!("image untag {id} (name=bb:latest)"),
+            format!("image delete {id} (name={id})"),
+            format!("image pull {dest} (name={repo})"),
+        ],
+        "{lines:#?}"
+    );
+}
+
+#[test]
+fn health_status_event() {
+    let env = Env::new();
+    env.import_busybox("bb", &[]);
+    let since = now_secs();
+    let id = env
+        .ok(&[
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--health-cmd",
+            "true",
+            "--health-interval",
+            "300ms",
+            "bb",
+            "busybox",
+            "sleep",
+            "300",
+        ])
+        .trim()
+        .to_string();
+    let t = Instant::now();
+    let mut got = Vec::new();
+    while got.is_empty() && t.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(200));
+        got = events(&env, &since, &["--filter", "event=health_status"]);
+    }
+    rm_all(&env);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(
+        got[0].contains(&format!("container health_status: healthy {id} (image=bb, name=")),
+        "{}",
+        got[0]
+    );
+}

@@ -124,8 +124,11 @@ impl Engine {
 
     /// docker's `events`: with `since` or `until`, the journal's events
     /// within them; then, unless `until` is past, the events as they come,
-    /// until `until` or until `stop` returns true (checked every 100 ms).
-    /// `f` gets each event and returns false to end.
+    /// until `until` or until `stop` returns true. `stop` is called each
+    /// time the reader has caught up with the journal (after the history,
+    /// after each batch followed, and at least every 100 ms while waiting):
+    /// a caller may flush its output there. `f` gets each event and
+    /// returns false to end.
     pub fn events(
         &self,
         opts: &EventsOptions,

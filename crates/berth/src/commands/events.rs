@@ -76,8 +76,18 @@ pub fn run(g: &Globals, a: EventsArgs) -> CmdResult {
     // SIGINT and SIGTERM end the stream cleanly (exit 0, output flushed).
     let stop = Arc::new(AtomicBool::new(false));
     stop_on_signals(stop.clone());
-    let stdout = std::io::stdout();
-    let mut failure: Option<CliError> = None;
+    // Buffered: the history is written in large writes, and the buffer is
+    // flushed whenever the reader has caught up (before it waits).
+    let out = std::cell::RefCell::new(std::io::BufWriter::with_capacity(
+        64 << 10,
+        std::io::stdout().lock(),
+    ));
+    let failure: std::cell::RefCell<Option<CliError>> = std::cell::RefCell::new(None);
+    let write_failed = |e: std::io::Error| {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            *failure.borrow_mut() = Some(CliError::new(format!("write to stdout: {e}")));
+        }
+    };
     let mut print = |m: Message| -> bool {
         let line = match &out_kind {
             Output::Pretty => m.pretty(fixed_time),
@@ -85,24 +95,31 @@ pub fn run(g: &Globals, a: EventsArgs) -> CmdResult {
             Output::Template(t) => match t.render(&m.template_value()) {
                 Ok(s) => s,
                 Err(e) => {
-                    failure = Some(CliError::new(e));
+                    *failure.borrow_mut() = Some(CliError::new(e));
                     return false;
                 }
             },
         };
-        let mut o = stdout.lock();
-        match writeln!(o, "{line}").and_then(|_| o.flush()) {
+        match writeln!(out.borrow_mut(), "{line}") {
             Ok(()) => true,
             Err(e) => {
-                if e.kind() != std::io::ErrorKind::BrokenPipe {
-                    failure = Some(CliError::new(format!("write to stdout: {e}")));
-                }
+                write_failed(e);
                 false
             }
         }
     };
-    let r = eng.events(&opts, &|| stop.load(Ordering::Relaxed), &mut print);
-    if let Some(e) = failure {
+    let caught_up = || {
+        if let Err(e) = out.borrow_mut().flush() {
+            write_failed(e);
+            return true;
+        }
+        stop.load(Ordering::Relaxed) || failure.borrow().is_some()
+    };
+    let r = eng.events(&opts, &caught_up, &mut print);
+    if let Err(e) = out.borrow_mut().flush() {
+        write_failed(e);
+    }
+    if let Some(e) = failure.into_inner() {
         return Err(e);
     }
     r.map_err(op_err)
