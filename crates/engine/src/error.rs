@@ -74,13 +74,21 @@ pub fn classify(m: String) -> Error {
     // crun: "executable file `X` not found in $PATH".
     let not_found = m.contains("executable file not found")
         || (m.contains("executable file `") && m.contains("` not found"));
-    if not_found || (exec && m.to_ascii_lowercase().contains("no such file or directory"))
-    {
+    if not_found || (exec && m.to_ascii_lowercase().contains("no such file or directory")) {
         Error::CommandNotFound(m)
     } else if exec && (m.contains("permission denied") || m.contains("is a directory")) {
         Error::CannotInvoke(m)
     } else {
         Error::Msg(m)
+    }
+}
+
+impl From<berth_util::Error> for Error {
+    fn from(e: berth_util::Error) -> Error {
+        match e {
+            berth_util::Error::Io { context, source } => Error::Io { context, source },
+            e => Error::Msg(e.to_string()),
+        }
     }
 }
 

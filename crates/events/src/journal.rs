@@ -17,10 +17,9 @@
 
 use crate::filter::Filters;
 use crate::message::Message;
-use rustix::fs::{flock, FlockOperation};
+use berth_util::lock::{FileLock, LockKind};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::os::fd::AsFd;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -32,26 +31,18 @@ const LOG: &str = "events.log";
 const ROTATED: &str = "events.log.1";
 const LOCK: &str = "events.lock";
 
-/// `BERTH_EVENTS_MAX_SIZE`: bytes, or with a `k`/`m`/`g` suffix (powers of
-/// 1024); unset or unparsable: [`DEFAULT_MAX_SIZE`].
+/// `BERTH_EVENTS_MAX_SIZE`: bytes, or a size as docker's flags take them
+/// (`512k`, `4m`, `1MiB`); unset, unparsable or 0: [`DEFAULT_MAX_SIZE`].
 fn max_size_from_env() -> u64 {
     std::env::var("BERTH_EVENTS_MAX_SIZE")
         .ok()
-        .and_then(|v| parse_size(&v))
+        .and_then(|v| berth_util::size::ram_in_bytes(&v).ok())
         .filter(|n| *n > 0)
-        .unwrap_or(DEFAULT_MAX_SIZE)
+        .map_or(DEFAULT_MAX_SIZE, |n| n as u64)
 }
 
-fn parse_size(v: &str) -> Option<u64> {
-    let v = v.trim().to_ascii_lowercase();
-    let v = v.strip_suffix('b').unwrap_or(&v);
-    let (num, mult) = match v.as_bytes().last()? {
-        b'k' => (&v[..v.len() - 1], 1u64 << 10),
-        b'm' => (&v[..v.len() - 1], 1 << 20),
-        b'g' => (&v[..v.len() - 1], 1 << 30),
-        _ => (v, 1),
-    };
-    num.parse::<u64>().ok()?.checked_mul(mult)
+fn io_err(e: berth_util::Error) -> io::Error {
+    io::Error::new(e.io_kind().unwrap_or(io::ErrorKind::Other), e.to_string())
 }
 
 /// The event journal of one store root.
@@ -91,14 +82,15 @@ impl Journal {
         self.dir.join(ROTATED)
     }
 
-    fn lock_file(&self) -> io::Result<File> {
-        match open_lock(&self.dir) {
+    /// `events.lock`, held as `kind`; the directory is made if missing.
+    fn lock(&self, kind: LockKind) -> io::Result<FileLock> {
+        match FileLock::acquire(&self.dir.join(LOCK), kind).map_err(io_err) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 std::fs::DirBuilder::new()
                     .recursive(true)
                     .mode(0o700)
                     .create(&self.dir)?;
-                open_lock(&self.dir)
+                FileLock::acquire(&self.dir.join(LOCK), kind).map_err(io_err)
             }
             r => r,
         }
@@ -108,15 +100,16 @@ impl Journal {
     /// must not fail for it use [`Journal::log`].
     pub fn append(&self, msg: &Message) -> io::Result<()> {
         let line = msg.to_line();
-        let lock = self.lock_file()?;
-        flock(lock.as_fd(), FlockOperation::LockShared)?;
+        let mut lock = self.lock(LockKind::Shared)?;
         let mut f = open_append(&self.path())?;
         let size = f.metadata()?.len();
         if size > 0 && size + line.len() as u64 > self.max_size {
             drop(f);
-            // Upgrading drops the shared lock first (flock(2)), so two
-            // rotating writers cannot deadlock; the size is checked again.
-            flock(lock.as_fd(), FlockOperation::LockExclusive)?;
+            // The shared lock goes before the exclusive one is asked for
+            // (as flock(2)'s upgrade does), so two rotating writers cannot
+            // deadlock; the size is checked again.
+            drop(lock);
+            lock = self.lock(LockKind::Exclusive)?;
             let size = std::fs::metadata(self.path()).map(|m| m.len()).unwrap_or(0);
             if size > 0 && size + line.len() as u64 > self.max_size {
                 std::fs::rename(self.path(), self.rotated_path())?;
@@ -125,7 +118,9 @@ impl Journal {
         }
         // One write of the whole line: O_APPEND makes it atomic against the
         // other appenders. write_all only loops on a short write (a full disk).
-        f.write_all(&line)
+        let r = f.write_all(&line);
+        drop(lock);
+        r
     }
 
     /// Appends one event, ignoring failure: an operation is not undone, nor
@@ -170,28 +165,14 @@ impl Journal {
     /// The rotated and current files, opened together under the shared lock
     /// so no rotation falls between the two opens.
     fn open_files(&self) -> io::Result<(Option<File>, Option<File>)> {
-        let lock = match open_lock(&self.dir) {
-            Ok(l) => Some(l),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-            Err(e) => return Err(e),
-        };
-        if let Some(l) = &lock {
-            flock(l.as_fd(), FlockOperation::LockShared)?;
+        if !self.dir.is_dir() {
+            return Ok((None, None));
         }
+        let _lock = self.lock(LockKind::Shared)?;
         let old = open_read(&self.rotated_path())?;
         let cur = open_read(&self.path())?;
         Ok((old, cur))
     }
-}
-
-fn open_lock(dir: &Path) -> io::Result<File> {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(dir.join(LOCK))
 }
 
 fn open_append(p: &Path) -> io::Result<File> {
@@ -462,15 +443,6 @@ impl Watch {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("1024"), Some(1024));
-        assert_eq!(parse_size("4k"), Some(4096));
-        assert_eq!(parse_size("1M"), Some(1 << 20));
-        assert_eq!(parse_size("1mb"), Some(1 << 20));
-        assert_eq!(parse_size("x"), None);
-    }
 
     #[test]
     fn time_of_a_line() {

@@ -4,8 +4,8 @@
 //! healthcheck), with no daemon; read, filtered ([`Filters`]) and followed
 //! ([`Cursor`]) by `berth events` and the API's `/events`.
 //!
-//! The image, network and engine crates write to it; it depends on nothing
-//! of Berth's.
+//! The image, network and engine crates write to it; of Berth's crates it
+//! depends only on `berth-util` (its file lock and size parsing).
 #![deny(unsafe_code)]
 
 pub mod filter;

@@ -318,7 +318,7 @@ impl Client {
         platform: &Platform,
         progress: &dyn Progress,
     ) -> Result<ImageRecord> {
-        let rec = self.pull_image(store, reference, platform, progress)?;
+        let rec = self.pull_unlogged(store, reference, platform, progress)?;
         store.log_event_as(
             "pull",
             &reference.familiar(),
@@ -328,7 +328,7 @@ impl Client {
         Ok(rec)
     }
 
-    fn pull_image(
+    fn pull_unlogged(
         &self,
         store: &Store,
         reference: &Reference,
