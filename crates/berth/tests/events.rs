@@ -615,7 +615,9 @@ fn health_status_event() {
     rm_all(&env);
     assert_eq!(got.len(), 1, "{got:?}");
     assert!(
-        got[0].contains(&format!("container health_status: healthy {id} (image=bb, name=")),
+        got[0].contains(&format!(
+            "container health_status: healthy {id} (image=bb, name="
+        )),
         "{}",
         got[0]
     );
