@@ -488,6 +488,12 @@ fn docker_reference_examples() {
         line.split(' ').next().unwrap().to_string()
     };
     assert_eq!(ev(&["--since", &rfc]), all);
+    // Docker's date forms (read as UTC): the day, and the time without a zone.
+    assert_eq!(ev(&["--since", &rfc[..10]]), recent);
+    assert_eq!(
+        ev(&["--since", &rfc[..19]])[..],
+        recent[recent.len() - all.len()..]
+    );
     // "Filter events by criteria".
     assert_eq!(
         kinds(&ev(&["--since", "10m", "--filter", "event=stop"])),

@@ -21,10 +21,34 @@ pub struct EventsOptions {
 }
 
 /// A `--since`/`--until` value as docker takes it: RFC 3339 (with or
-/// without fraction), unix seconds with an optional fraction, or a Go
-/// duration counted back from now (`10m`, `1h30m`).
+/// without fraction), unix seconds with an optional fraction, a Go
+/// duration counted back from now (`10m`, `1h30m`), or docker's shorter
+/// date forms `2006-01-02`, `2006-01-02T15:04:05[.999999999]` and
+/// `2006-01-02Z07:00`. Docker reads a form without a zone in the client's
+/// local zone; Berth reads it as UTC.
 pub fn parse_time_flag(flag: &str, value: &str) -> Result<SystemTime> {
-    timeutil::parse_since(value).ok_or_else(|| {
+    let b = value.as_bytes();
+    let is_date = b.len() >= 10
+        && b[..10].iter().enumerate().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                *c == b'-'
+            } else {
+                c.is_ascii_digit()
+            }
+        });
+    let full = if !is_date {
+        value.to_string()
+    } else if b.len() == 10 {
+        format!("{value}T00:00:00Z")
+    } else if matches!(b[10], b'Z' | b'+' | b'-') {
+        // `2006-01-02Z07:00`: a date and its zone.
+        format!("{}T00:00:00{}", &value[..10], &value[10..])
+    } else if !value[10..].contains(['Z', 'z', '+', '-']) {
+        format!("{value}Z")
+    } else {
+        value.to_string()
+    };
+    timeutil::parse_since(&full).ok_or_else(|| {
         Error::flag(
             flag,
             value,
@@ -167,5 +191,38 @@ impl Engine {
                 })
                 .map_err(ioerr)?;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn dockers_time_forms() {
+        let t = |v: &str| {
+            parse_time_flag("--since", v)
+                .unwrap_or_else(|e| panic!("{v}: {e}"))
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+        };
+        let day = Duration::from_secs(1_483_574_400); // 2017-01-05T00:00:00Z
+        assert_eq!(t("2017-01-05"), day);
+        assert_eq!(t("2017-01-05T00:35:30"), day + Duration::from_secs(2130));
+        assert_eq!(
+            t("2017-01-05T00:35:30.5"),
+            day + Duration::from_millis(2_130_500)
+        );
+        assert_eq!(t("2017-01-05T00:35:30Z"), day + Duration::from_secs(2130));
+        assert_eq!(
+            t("2017-01-05T08:35:30+08:00"),
+            day + Duration::from_secs(2130)
+        );
+        assert_eq!(t("2017-01-05+01:00"), day - Duration::from_secs(3600));
+        assert_eq!(t("1483574400"), day);
+        assert_eq!(t("1483574400.25"), day + Duration::from_millis(250));
+        assert!(parse_time_flag("--since", "2017-01-05T").is_err());
+        assert!(parse_time_flag("--since", "10x").is_err());
     }
 }
