@@ -120,6 +120,10 @@ pub enum SystemCommand {
     Boot,
     /// Get real time events from the engine
     Events(super::events::EventsArgs),
+    /// Show disk usage
+    Df(super::system::DfArgs),
+    /// Display system-wide information
+    Info(super::system::InfoArgs),
 }
 
 #[derive(Debug, Args)]
@@ -367,6 +371,8 @@ pub fn system(g: &Globals, cmd: SystemCommand) -> CmdResult {
         SystemCommand::Prune(a) => a,
         SystemCommand::Boot => return super::system::boot(g),
         SystemCommand::Events(a) => return super::events::run(g, a),
+        SystemCommand::Df(a) => return super::system::df(g, a),
+        SystemCommand::Info(a) => return super::system::info(g, a),
     };
     if !a.force {
         eprintln!("WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n  - network leftovers of crashed containers\n  - blobs and layers no image uses, and what interrupted pulls left");
