@@ -157,6 +157,8 @@ pub enum Command {
     Login(LoginArgs),
     /// Log out from a registry
     Logout(LogoutArgs),
+    /// Get real time events from the engine
+    Events(crate::commands::events::EventsArgs),
     /// Show the berth version information
     Version(crate::commands::system::VersionArgs),
     /// Display system-wide information

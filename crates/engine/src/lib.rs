@@ -31,6 +31,7 @@ pub mod container;
 pub mod cp;
 pub mod diff;
 pub mod error;
+pub mod eventlog;
 mod exec_tty;
 mod exit;
 pub mod export;
@@ -64,6 +65,9 @@ pub mod volumes;
 
 pub use container::{Config, Container, HostConfig, MountPoint, State, Status};
 pub use error::{Error, Result};
+pub use eventlog::EventsOptions;
+/// The event journal (crate `berth-events`): messages, filters, reader.
+pub use events;
 pub use internal::internal_main;
 pub use logs::LogsOptions;
 pub use monitor::{AttachInput, Attached};

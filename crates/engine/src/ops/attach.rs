@@ -14,8 +14,11 @@ impl Engine {
         if st.running() {
             return self.attach(&id);
         }
-        let tty = self.load_config(&id)?.config.tty;
+        let c = self.load_config(&id)?;
+        let tty = c.config.tty;
         let (mine, theirs) = sys::socketpair().map_err(|e| Error::io("socketpair", e))?;
+        // docker's `run`/`start -a`: attach, then start.
+        self.log_container(&c, "attach", &[]);
         self.start_inner(&id, Some(theirs))?;
         Ok(Attached {
             engine: self.clone(),
@@ -39,8 +42,10 @@ impl Engine {
                 "You cannot attach to a paused container, unpause it first".into(),
             ));
         }
-        let tty = self.load_config(&id)?.config.tty;
+        let c = self.load_config(&id)?;
+        let tty = c.config.tty;
         let sock = monitor::connect(self, &id)?;
+        self.log_container(&c, "attach", &[]);
         Ok(Attached {
             engine: self.clone(),
             id,

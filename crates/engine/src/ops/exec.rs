@@ -91,7 +91,14 @@ impl Engine {
         }
         let process: oci_spec::runtime::Process =
             serde_json::from_value(p).map_err(|e| Error::msg(format!("exec process: {e}")))?;
-        rt.exec(
+        // docker's exec_create and exec_start (the command in the action),
+        // exec_die with its exit code; an exec ID names the three.
+        let exec_id = fsutil::random_id()?;
+        let cmd = opts.cmd.join(" ");
+        let eid = [("execID", exec_id.as_str())];
+        self.log_container(&c, &format!("exec_create: {cmd}"), &eid);
+        self.log_container(&c, &format!("exec_start: {cmd}"), &eid);
+        let r = rt.exec(
             self,
             &id,
             RuntimeExec {
@@ -102,6 +109,14 @@ impl Engine {
                 pid_file: opts.pid_file.as_deref(),
                 stdio,
             },
-        )
+        );
+        if let (Ok(code), false) = (&r, opts.detach) {
+            self.log_container(
+                &c,
+                "exec_die",
+                &[("execID", &exec_id), ("exitCode", &code.to_string())],
+            );
+        }
+        r
     }
 }
