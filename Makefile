@@ -13,12 +13,12 @@ test:
 	# The static helpers the container tests run (tests never build them).
 	cargo build -p berth-monitor -p berth-init
 	@mkdir -p target && rm -f $(SKIPS)
-	# Then the engine's lifecycle and config suites again through each external OCI
+	# Then the engine's lifecycle, config and control (pause, top, restart) suites again through each external OCI
 	# runtime (`--runtime crun|runc`), the built-in one having run above.
 	BERTH_TEST_SKIPS=$(SKIPS) cargo test --workspace -- --test-threads=2; status=$$?; \
 	  for rt in crun runc; do \
 	    BERTH_TEST_RUNTIME=$$rt BERTH_TEST_SKIPS=$(SKIPS) \
-	      cargo test -p berth-engine --test lifecycle --test config -- --test-threads=2 || status=1; \
+	      cargo test -p berth-engine --test lifecycle --test config --test control -- --test-threads=2 || status=1; \
 	  done; \
 	  n=$$(cat $(SKIPS) 2>/dev/null | wc -l); \
 	  echo "$$n test(s) skipped"; \

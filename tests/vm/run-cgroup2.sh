@@ -2,7 +2,7 @@
 # Boots a throw-away Linux VM with a pure cgroup v2 hierarchy and runs a
 # command in it (default: the cgroups crate's host tests and berth-oci's
 # cgroups, lifecycle, exec, process, namespaces, errors, security and
-# filesystem tests, and the engine's lifecycle and resources tests). The host's root is shared read-only over virtio 9p and
+# filesystem tests, and the engine's lifecycle, resources and control (pause) tests). The host's root is shared read-only over virtio 9p and
 # becomes the VM's /, so the binaries under target/ run as built; /tmp, /run,
 # /var/tmp and /srv are tmpfs.
 #
@@ -24,7 +24,7 @@
 #   VM_TESTS      test files to run, as CRATE_DIR/NAME for crates/CRATE_DIR/tests/
 #                 NAME.rs (default: cgroups/host, then berth-oci's cgroups,
 #                 lifecycle, exec, process, namespaces, errors, security and
-#                 filesystem, then engine's lifecycle and resources)
+#                 filesystem, then engine's lifecycle, resources and control)
 #   VM_TEST_ARGS  extra libtest arguments, e.g. a test name filter
 # Exit status: the command's status inside the VM (from the final
 # "VM-EXIT=<code>" console line); 124 on timeout; 125 if the VM could not
@@ -60,7 +60,7 @@ else
     json=$(cd "$repo" && cargo test -p berth-oci -p berth-cgroups -p berth-engine --no-run --message-format=json 2>/dev/null) ||
         die "cargo test -p berth-oci -p berth-cgroups -p berth-engine --no-run failed"
     cmd=""
-    for t in ${VM_TESTS:-cgroups/host berth-oci/cgroups berth-oci/lifecycle berth-oci/exec berth-oci/process berth-oci/namespaces berth-oci/errors berth-oci/security berth-oci/filesystem engine/lifecycle engine/resources}; do
+    for t in ${VM_TESTS:-cgroups/host berth-oci/cgroups berth-oci/lifecycle berth-oci/exec berth-oci/process berth-oci/namespaces berth-oci/errors berth-oci/security berth-oci/filesystem engine/lifecycle engine/resources engine/control}; do
         src=$repo/crates/${t%%/*}/tests/${t#*/}.rs
         bin=$(grep -F "\"src_path\":\"$src\"" <<<"$json" |
             grep -o '"executable":"[^"]*"' | head -n1 | cut -d'"' -f4)

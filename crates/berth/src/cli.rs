@@ -157,6 +157,8 @@ pub enum Command {
     Login(LoginArgs),
     /// Log out from a registry
     Logout(LogoutArgs),
+    /// Get real time events from the engine
+    Events(crate::commands::events::EventsArgs),
     /// Show the berth version information
     Version(crate::commands::system::VersionArgs),
     /// Display system-wide information
@@ -387,6 +389,14 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH")]
     pub runtime: Option<PathBuf>,
 
+    /// Logging driver for the container (json-file, local, none)
+    #[arg(long, value_name = "string")]
+    pub log_driver: Option<String>,
+
+    /// Log driver options
+    #[arg(long, value_name = "list")]
+    pub log_opt: Vec<String>,
+
     /// Run an init inside the container that forwards signals and reaps processes
     #[arg(long)]
     pub init: bool,
@@ -580,14 +590,14 @@ pub struct LogsArgs {
     pub timestamps: bool,
 
     /// Show logs since timestamp or relative (e.g. 42m)
-    #[arg(long, value_name = "STRING")]
+    #[arg(long, value_name = "STRING", allow_hyphen_values = true)]
     pub since: Option<String>,
 
     /// Show logs before a timestamp or relative (e.g. 42m)
-    #[arg(long, value_name = "STRING")]
+    #[arg(long, value_name = "STRING", allow_hyphen_values = true)]
     pub until: Option<String>,
 
-    /// Show extra details (ignored)
+    /// Show extra details provided to logs
     #[arg(long)]
     pub details: bool,
 

@@ -43,13 +43,8 @@ pub struct RestartPolicy {
     pub maximum_retry_count: i64,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct LogConfig {
-    #[serde(rename = "Type")]
-    pub kind: String,
-    pub config: BTreeMap<String, String>,
-}
+/// `HostConfig.LogConfig`: `{"Type": "json-file", "Config": {...}}`.
+pub use crate::logs::LogConfig;
 
 /// Docker's `HostConfig` section (the parts Berth supports).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -201,6 +201,24 @@ impl Engine {
         } else {
             finished_at.to_string()
         };
+        // docker's `oom`, then `die` with the exit code and the run's
+        // length in whole seconds; before the state says exited, so that
+        // `stop` (which waits for it) logs its `stop` after the `die`.
+        if oom {
+            self.log_container(c, "oom", &[]);
+        }
+        let ran = timeutil::parse(&st.started_at)
+            .zip(timeutil::parse(&st.finished_at))
+            .and_then(|(s, f)| f.duration_since(s).ok())
+            .unwrap_or_default();
+        self.log_container(
+            c,
+            "die",
+            &[
+                ("exitCode", &code.to_string()),
+                ("execDuration", &ran.as_secs().to_string()),
+            ],
+        );
         self.save_state(&c.id, st)?;
         Ok(restart)
     }

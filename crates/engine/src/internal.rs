@@ -10,6 +10,8 @@
 //!   the init exited and `<dir>/exit` is written: [`Engine::container_exited`]
 //!   (records the exit, tears the runtime down, removes `--rm`), sends the
 //!   exit code to the attached clients, and applies the restart policy.
+//! - `log-compress ID FILE LASTTIME`: gzips a rotated log file
+//!   ([`crate::logs`]).
 //! - `healthcheck ID`: one probe ([`Engine::run_healthcheck`]).
 //! - `restart ID`: the restart policy of a container whose monitor was
 //!   found dead ([`Engine::monitor_died`]): the backoff, then the start.
@@ -29,6 +31,8 @@ struct Parsed {
     console: Option<i32>,
     notify: Vec<i32>,
     id: String,
+    /// Arguments after the id (log-compress's file and time).
+    rest: Vec<String>,
 }
 
 fn parse(args: &[String]) -> Option<Parsed> {
@@ -38,6 +42,7 @@ fn parse(args: &[String]) -> Option<Parsed> {
         console: None,
         notify: Vec::new(),
         id: String::new(),
+        rest: Vec::new(),
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -47,6 +52,7 @@ fn parse(args: &[String]) -> Option<Parsed> {
             "--console-fd" => p.console = Some(it.next()?.parse().ok()?),
             "--notify" => p.notify.push(it.next()?.parse().ok()?),
             s if !s.starts_with('-') && p.id.is_empty() => p.id = s.to_string(),
+            s if !s.starts_with('-') => p.rest.push(s.to_string()),
             _ => return None,
         }
     }
@@ -57,7 +63,7 @@ fn parse(args: &[String]) -> Option<Parsed> {
 pub fn internal_main(args: &[String]) -> i32 {
     let Some((verb, rest)) = args.split_first() else {
         eprintln!(
-            "berth internal: usage: create-start|cleanup|healthcheck|restart --root R --run-root RR ID"
+            "berth internal: usage: create-start|cleanup|healthcheck|restart|log-compress --root R --run-root RR ID"
         );
         return 125;
     };
@@ -103,6 +109,13 @@ pub fn internal_main(args: &[String]) -> i32 {
                 1
             }
         },
+        "log-compress" => match log_compress(&engine, &p) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("berth internal log-compress: {e}");
+                1
+            }
+        },
         "healthcheck" => match engine.run_healthcheck(&p.id) {
             Ok(()) => 0,
             Err(e) => {
@@ -115,6 +128,24 @@ pub fn internal_main(args: &[String]) -> i32 {
             125
         }
     }
+}
+
+/// `log-compress ID FILE LASTTIME`: gzips a log file the monitor rotated
+/// (a file of the container's directory only).
+fn log_compress(engine: &Engine, p: &Parsed) -> Result<()> {
+    let [file, last] = p.rest.as_slice() else {
+        return Err(crate::Error::msg("usage: log-compress ID FILE LASTTIME"));
+    };
+    let file = std::path::PathBuf::from(file);
+    let dir = engine.container_dir(&p.id);
+    if !file.starts_with(&dir) || file.components().any(|c| c.as_os_str() == "..") {
+        return Err(crate::Error::msg(format!(
+            "{} is not a log of container {}",
+            file.display(),
+            p.id
+        )));
+    }
+    crate::logs::compress_file(&file, last)
 }
 
 fn report(line: &str) {

@@ -12,7 +12,8 @@
 //!   docker's defaults (capabilities, seccomp, masked paths, mounts...).
 //! - The monitor: `start` forks a daemonized process per container that
 //!   creates it through the `oci_runtime` library (or an external runtime),
-//!   keeps its stdout/stderr pipes, writes the json-file log, relays output
+//!   keeps its stdout/stderr pipes, writes the log ([`logs`]: json-file,
+//!   local or none, rotated and compressed as docker), relays output
 //!   to an attached caller, and records the exit.
 //! - Operations: [`Engine::create`], [`Engine::start`], [`Engine::run`],
 //!   [`Engine::stop`], [`Engine::kill`], [`Engine::remove`], [`Engine::list`],
@@ -30,6 +31,7 @@ pub mod container;
 pub mod cp;
 pub mod diff;
 pub mod error;
+pub mod eventlog;
 mod exec_tty;
 mod exit;
 pub mod export;
@@ -64,6 +66,9 @@ pub mod volumes;
 
 pub use container::{Config, Container, HostConfig, MountPoint, State, Status};
 pub use error::{Error, Result};
+pub use eventlog::EventsOptions;
+/// The event journal (crate `berth-events`): messages, filters, reader.
+pub use events;
 pub use internal::internal_main;
 pub use logs::LogsOptions;
 pub use monitor::Attached;

@@ -44,6 +44,9 @@ pub(crate) struct Launch {
     /// `--rm`: the monitor need not fsync the exit record.
     pub volatile: bool,
     pub health_ms: u64,
+    /// The log's flags (`--log PATH` and the driver's, see
+    /// [`crate::logs::monitor_args`]).
+    pub log_args: Vec<String>,
 }
 
 const SYNC_FD: i32 = 3;
@@ -77,9 +80,8 @@ pub(crate) fn spawn(engine: &Engine, launch: &Launch, attach: Option<OwnedFd>) -
         launch.id.clone(),
         "--dir".into(),
         dir.to_string_lossy().into_owned(),
-        "--log".into(),
-        engine.log_path(&launch.id).to_string_lossy().into_owned(),
     ];
+    args.extend(launch.log_args.iter().cloned());
     if launch.stdin {
         args.push("--stdin".into());
     }

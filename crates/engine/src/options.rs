@@ -95,6 +95,8 @@ pub struct CreateOptions {
     /// `--runtime`: an OCI runtime binary (`crun`, `runc`, a path) to exec
     /// instead of the built-in runtime library.
     pub runtime: Option<PathBuf>,
+    /// `--log-driver` / `--log-opt` (checked at create, see [`crate::logs`]).
+    pub log_config: crate::logs::LogConfig,
 }
 
 /// The `--health-*` flags as given (see [`crate::health`]).

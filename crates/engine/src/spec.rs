@@ -4,6 +4,7 @@
 //! no root.
 
 use crate::container::{Config, Container, HostConfig, LogConfig, MountPoint, RestartPolicy};
+
 use crate::error::{Error, Result};
 use crate::options::{self as opt, CreateOptions};
 use crate::user::{self, LayerView};
@@ -685,10 +686,7 @@ pub fn generate(
     let nonempty = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
     let host_config = HostConfig {
         binds: nonempty(&opts.volumes),
-        log_config: LogConfig {
-            kind: "json-file".into(),
-            config: BTreeMap::new(),
-        },
+        log_config: checked_log_config(&opts.log_config)?,
         network_mode: net_mode.name(),
         restart_policy: RestartPolicy {
             name: restart_name,
@@ -780,6 +778,12 @@ pub fn generate(
         resolv_conf: resolv,
         mount_specs: specs,
     })
+}
+
+/// The log driver and options, checked as docker's driver would.
+fn checked_log_config(c: &LogConfig) -> Result<LogConfig> {
+    crate::logs::LogSettings::parse(c)?;
+    Ok(c.clone())
 }
 
 #[cfg(test)]

@@ -259,3 +259,19 @@ pub fn send_or_write_all(fd: RawFd, mut buf: &[u8]) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// The local time zone's offset from UTC in seconds (east positive) at
+/// unix time `secs` (`localtime_r`, so `$TZ` and /etc/localtime apply).
+pub fn utc_offset(secs: i64) -> i64 {
+    let t = secs as libc::time_t;
+    let mut tm = std::mem::MaybeUninit::<libc::tm>::uninit();
+    // SAFETY: t and tm are valid for the call; tm is read only when
+    // localtime_r filled it (non-null return).
+    unsafe {
+        if libc::localtime_r(&t, tm.as_mut_ptr()).is_null() {
+            0
+        } else {
+            tm.assume_init().tm_gmtoff
+        }
+    }
+}

@@ -537,6 +537,10 @@ fn size_below(dir: std::os::fd::OwnedFd) -> u64 {
     total
 }
 
+/// In a container's directory while its volumes are mounted (from start to
+/// stop): the `volume unmount` events are logged once.
+const VOLUMES_MOUNTED: &str = "volumes-mounted";
+
 impl Engine {
     pub fn volumes_dir(&self) -> PathBuf {
         self.root().join("volumes")
@@ -640,7 +644,9 @@ impl Engine {
         if r.is_err() {
             let _ = std::fs::remove_dir_all(&tmp);
         }
-        r.map(|_| v)
+        r?;
+        self.log_volume(&v.name, "create", &[]);
+        Ok(v)
     }
 
     /// `volume inspect NAME`.
@@ -717,6 +723,7 @@ impl Engine {
             .volumes_dir()
             .join(format!(".rm-{name}-{}", std::process::id()));
         std::fs::rename(&dir, &gone).ctx(|| format!("cannot remove {}", dir.display()))?;
+        self.log_volume(&v.name, "destroy", &[]);
         std::fs::remove_dir_all(&gone).ctx(|| format!("cannot remove {}", gone.display()))
     }
 
@@ -854,6 +861,21 @@ impl Engine {
         for mp in c.mounts.iter().filter(|m| m.kind == "volume") {
             let _l = self.lock_volumes()?;
             let v = self.volume(&mp.name)?;
+            if !at_create {
+                // docker's `volume mount` as the container starts; the
+                // mark makes the stop's `unmount` one per mount.
+                let _ = std::fs::write(self.container_dir(&c.id).join(VOLUMES_MOUNTED), b"");
+                self.log_volume(
+                    &v.name,
+                    "mount",
+                    &[
+                        ("container", &c.id),
+                        ("destination", &mp.destination),
+                        ("propagation", &mp.propagation),
+                        ("read/write", if mp.rw { "true" } else { "false" }),
+                    ],
+                );
+            }
             let data = PathBuf::from(&v.mountpoint);
             let typed = v.options.get("type");
             if typed.is_some() == at_create {
@@ -897,10 +919,16 @@ impl Engine {
         let Ok(_l) = self.lock_volumes() else {
             return;
         };
+        let was_mounted =
+            std::fs::remove_file(self.container_dir(id).join(VOLUMES_MOUNTED)).is_ok();
         for mp in c.mounts.iter().filter(|m| m.kind == "volume") {
             let Ok(v) = self.volume(&mp.name) else {
                 continue;
             };
+            // docker's `volume unmount` as the container stops.
+            if was_mounted {
+                self.log_volume(&v.name, "unmount", &[("container", id)]);
+            }
             if !v.options.contains_key("type") {
                 continue;
             }

@@ -158,7 +158,9 @@ impl Store {
             serde_json::to_vec(&manifest).map_err(|e| Error::json("manifest", e))?;
         let manifest_digest = self.content().ingest_bytes(&manifest_json)?;
         // Still holding the lease: GC must not see the new blobs unreferenced.
-        self.register(&manifest_digest, &platform, names)
+        let rec = self.register(&manifest_digest, &platform, names)?;
+        self.log_event("import", &rec.id, &rec.id.to_string());
+        Ok(rec)
     }
 }
 
@@ -278,7 +280,11 @@ impl Store {
         }
         b.into_inner()
             .and_then(|mut w| w.flush())
-            .map_err(|e| Error::io("finish archive", e))
+            .map_err(|e| Error::io("finish archive", e))?;
+        for (rec, _) in &images {
+            self.log_event("save", &rec.id, &rec.id.to_string());
+        }
+        Ok(())
     }
 
     fn save_docker<W: Write>(
@@ -489,10 +495,14 @@ impl Store {
         for s in snaps {
             s.publish()?;
         }
-        images
+        let recs = images
             .iter()
             .map(|(top, platform, names)| self.register(top, platform, names))
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        for rec in &recs {
+            self.log_event("load", &rec.id, &rec.id.to_string());
+        }
+        Ok(recs)
     }
 
     /// Unpack each layer of an image (bottom first, `diff_ids` from its

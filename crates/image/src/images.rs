@@ -435,16 +435,52 @@ impl Store {
         Ok(info_of(&db, r))
     }
 
-    /// Point `target` (a tag) at the image `source` names.
+    /// Point `target` (a tag) at the image `source` names (event `tag`).
     pub fn tag(&self, source: &str, target: &Reference) -> Result<()> {
         let key = target.repo_tag().ok_or_else(|| {
             Error::ImageNotFound(format!("{target}: a tag is required to tag an image"))
         })?;
-        self.update_db(|db| {
+        let id = self.update_db(|db| {
             let id = resolve_in(db, source)?;
-            db.tags.insert(key, id);
-            Ok(())
-        })
+            db.tags.insert(key, id.clone());
+            Ok(id)
+        })?;
+        self.log_event("tag", &id, &target.familiar());
+        Ok(())
+    }
+
+    // ---- events ---------------------------------------------------------
+
+    /// The event journal of this store (`<root>/events`).
+    pub fn journal(&self) -> events::Journal {
+        events::Journal::new(&self.root)
+    }
+
+    /// Logs an image event as docker does: the image ID as the actor, the
+    /// image's labels (while it still exists) and `name`.
+    pub fn log_event(&self, action: &str, id: &Digest, name: &str) {
+        self.log_event_as(action, &id.to_string(), id, name);
+    }
+
+    /// As [`Store::log_event`] with another actor ID than the image's
+    /// (docker's `pull` and `push` events name the reference).
+    pub fn log_event_as(&self, action: &str, actor: &str, id: &Digest, name: &str) {
+        let mut attrs = self.labels_of(id);
+        if !name.is_empty() {
+            attrs.insert("name".into(), name.to_string());
+        }
+        self.journal()
+            .log(events::Message::new(events::IMAGE, action, actor, attrs));
+    }
+
+    fn labels_of(&self, id: &Digest) -> BTreeMap<String, String> {
+        self.db()
+            .ok()
+            .and_then(|db| db.images.get(id.hex()).cloned())
+            .and_then(|r| self.config(&r).ok())
+            .and_then(|c| c.config)
+            .map(|c| c.labels)
+            .unwrap_or_default()
     }
 
     /// Remove one name. If no tag is left afterwards (and, when a digest
@@ -463,7 +499,11 @@ impl Store {
     }
 
     fn untag_with(&self, name: &Reference, keep: bool) -> Result<Option<Digest>> {
-        self.update_db(|db| {
+        let labels = self
+            .resolve(&name.to_string())
+            .map(|i| self.labels_of(&i.record.id))
+            .unwrap_or_default();
+        let (id, deleted) = self.update_db(|db| {
             let by_tag = name.digest().is_none();
             let id = if let Some(t) = name.repo_tag().filter(|_| by_tag) {
                 db.tags.remove(&t)
@@ -476,13 +516,27 @@ impl Store {
             if !tagged && (by_tag || !db.has_names(&id)) {
                 db.remove_names_of(&id);
                 if keep {
-                    return Ok(None);
+                    return Ok((id, false));
                 }
                 db.images.remove(id.hex());
-                return Ok(Some(id));
+                return Ok((id, true));
             }
-            Ok(None)
-        })
+            Ok((id, false))
+        })?;
+        let mut attrs = labels;
+        attrs.insert("name".into(), name.familiar());
+        let journal = self.journal();
+        journal.log(events::Message::new(
+            events::IMAGE,
+            "untag",
+            id.to_string(),
+            attrs,
+        ));
+        if deleted {
+            self.log_event("delete", &id, &id.to_string());
+            return Ok(Some(id));
+        }
+        Ok(None)
     }
 
     /// `docker rmi` semantics: a reference removes that name (and the image
@@ -502,7 +556,11 @@ impl Store {
         }
         // Not a name: an id, or a unique short id (which counts as an id).
         let by_id = by_id || is_short_id(s);
-        self.update_db(|db| {
+        let labels = self
+            .resolve(s)
+            .map(|i| self.labels_of(&i.record.id))
+            .unwrap_or_default();
+        let (id, names) = self.update_db(|db| {
             let id = resolve_in(db, s)?;
             let ntags = db.tags.values().filter(|v| **v == id).count();
             if by_id && ntags > 1 && !force {
@@ -510,10 +568,32 @@ impl Store {
                     "image {s} is referenced by {ntags} tags; remove them by name or force removal"
                 )));
             }
+            let names: Vec<String> = db
+                .tags
+                .iter()
+                .chain(db.digests.iter())
+                .filter(|(_, v)| **v == id)
+                .map(|(k, _)| k.clone())
+                .collect();
             db.remove_names_of(&id);
             db.images.remove(id.hex());
-            Ok(vec![id])
-        })
+            Ok((id, names))
+        })?;
+        // As docker: each name untagged, then the image deleted.
+        let journal = self.journal();
+        for n in names {
+            let mut attrs = labels.clone();
+            let familiar = Reference::parse(&n).map(|r| r.familiar()).unwrap_or(n);
+            attrs.insert("name".into(), familiar);
+            journal.log(events::Message::new(
+                events::IMAGE,
+                "untag",
+                id.to_string(),
+                attrs,
+            ));
+        }
+        self.log_event("delete", &id, &id.to_string());
+        Ok(vec![id])
     }
 
     // ---- rootfs ---------------------------------------------------------

@@ -11,7 +11,14 @@
 //! on fd 3, which the monitor passes on to `berth`. The container's init is
 //! re-parented to the monitor, which then:
 //!
-//! - appends docker json-file lines to the log (`--log`);
+//! - appends the output to the log (`--log`): docker json-file lines, or
+//!   with `--log-driver local` the engine's framed binary entries
+//!   (engine::logs::LOCAL_FORMAT); `--log-driver none` keeps nothing.
+//!   `--log-attrs JSON` adds the entries' attributes; with
+//!   `--log-max-size N --log-max-file M` a file of N bytes or more is
+//!   rotated before the next entry (`<log>.1`, ...), and with
+//!   `--log-compress` `EXE internal log-compress ID <log>.1 LASTTIME`
+//!   gzips the rotated file (the next rotation waits for it);
 //! - serves `<dir>/attach` (a unix socket, several clients): output in
 //!   docker's stdcopy framing (stream 1 with a tty), client frames of kind
 //!   0 (stdin data), 1 (close stdin), 2 (resize: rows, cols as u16 BE);
@@ -39,7 +46,9 @@ const HELD_FD0: i32 = 5;
 const MAX_CLIENTS: usize = 8;
 /// Docker's json-file splits lines longer than this.
 const MAX_LINE: usize = 16 * 1024;
-const LINE_CAP: usize = MAX_LINE * 6 + 256;
+/// The engine caps `--log-attrs` at this.
+const MAX_ATTRS: usize = 4096;
+const LINE_CAP: usize = MAX_LINE * 6 + 256 + MAX_ATTRS;
 
 struct Opts {
     exe: &'static CStr,
@@ -48,6 +57,13 @@ struct Opts {
     id: &'static CStr,
     dir: &'static CStr,
     log: &'static CStr,
+    /// `--log-driver local` (binary frames) / `none` (no log).
+    local: bool,
+    no_log: bool,
+    log_max_size: u64,
+    log_max_file: u64,
+    log_compress: bool,
+    log_attrs: &'static [u8],
     stdin: bool,
     tty: bool,
     attach: bool,
@@ -67,6 +83,12 @@ fn parse(args: &Args) -> Option<Opts> {
         id: c"",
         dir: c"",
         log: c"",
+        local: false,
+        no_log: false,
+        log_max_size: 0,
+        log_max_file: 1,
+        log_compress: false,
+        log_attrs: b"",
         stdin: false,
         tty: false,
         attach: false,
@@ -82,6 +104,7 @@ fn parse(args: &Args) -> Option<Opts> {
             b"--tty" => o.tty = true,
             b"--attach" => o.attach = true,
             b"--volatile" => o.volatile = true,
+            b"--log-compress" => o.log_compress = true,
             k => {
                 let v = v?;
                 match k {
@@ -91,6 +114,20 @@ fn parse(args: &Args) -> Option<Opts> {
                     b"--id" => o.id = v,
                     b"--dir" => o.dir = v,
                     b"--log" => o.log = v,
+                    b"--log-driver" => match v.to_bytes() {
+                        b"local" => o.local = true,
+                        b"none" => o.no_log = true,
+                        b"json-file" => {}
+                        _ => return None,
+                    },
+                    b"--log-max-size" => o.log_max_size = tiny::fmt::parse_u64(v.to_bytes())?,
+                    b"--log-max-file" => o.log_max_file = tiny::fmt::parse_u64(v.to_bytes())?,
+                    b"--log-attrs" => {
+                        o.log_attrs = v.to_bytes();
+                        if o.log_attrs.len() > MAX_ATTRS {
+                            return None;
+                        }
+                    }
                     b"--health" => o.health_ms = tiny::fmt::parse_u64(v.to_bytes())?,
                     b"--held-fds" => o.held = tiny::fmt::parse_u64(v.to_bytes())?,
                     _ => return None,
@@ -100,7 +137,7 @@ fn parse(args: &Args) -> Option<Opts> {
         }
         i += 1;
     }
-    if o.exe.is_empty() || o.id.is_empty() || o.dir.is_empty() || o.log.is_empty() {
+    if o.exe.is_empty() || o.id.is_empty() || o.dir.is_empty() || (o.log.is_empty() && !o.no_log) {
         return None;
     }
     Some(o)
@@ -113,23 +150,150 @@ fn path_in(dir: &CStr, name: &[u8]) -> Buf<4096> {
     b
 }
 
-/// One json-file stream: a pending partial line.
+/// What rotation needs to start the compressor.
+struct Ctx<'a> {
+    o: &'a Opts,
+    args: &'a Args,
+    devnull: i32,
+}
+
+/// The log file: its format, size and rotation.
+struct LogOut {
+    fd: i32,
+    size: u64,
+    /// The compressor of the last rotated file, while it runs.
+    compress_pid: i32,
+    /// The time of the last entry written.
+    last: (i64, u32),
+}
+
+/// `<log>.N[.gz]` as a C string buffer.
+fn numbered(log: &CStr, n: u64, gz: bool) -> Buf<4096> {
+    let mut b = Buf::new();
+    b.push(log.to_bytes()).push(b".").push_u64(n);
+    if gz {
+        b.push(b".gz");
+    }
+    b
+}
+
+impl LogOut {
+    fn open(o: &Opts) -> LogOut {
+        let mut l = LogOut {
+            fd: -1,
+            size: 0,
+            compress_pid: 0,
+            last: (0, 0),
+        };
+        if !o.no_log {
+            let flags = sys::O_WRONLY | sys::O_APPEND | sys::O_CREAT | sys::O_CLOEXEC;
+            l.fd = sys::open(o.log, flags, 0o640).unwrap_or(-1);
+            if l.fd >= 0 {
+                l.size = sys::lseek(l.fd, 0, sys::SEEK_END).unwrap_or(0);
+            }
+        }
+        l
+    }
+
+    /// Appends one encoded entry, rotating first when the file is full.
+    fn write(&mut self, entry: &[u8], ctx: &Ctx) {
+        if self.fd < 0 {
+            return;
+        }
+        if ctx.o.log_max_size > 0 && self.size >= ctx.o.log_max_size {
+            self.rotate(ctx);
+            if self.fd < 0 {
+                return;
+            }
+        }
+        if sys::write_all(self.fd, entry).is_ok() {
+            self.size += entry.len() as u64;
+        }
+    }
+
+    /// docker's rotation: shift `.1`.. up (dropping the last), the file
+    /// to `.1` (or away with one file), begin a new one, compress `.1`.
+    fn rotate(&mut self, ctx: &Ctx) {
+        let o = ctx.o;
+        self.wait_compressor();
+        sys::close(self.fd);
+        self.fd = -1;
+        if o.log_max_file < 2 {
+            let _ = sys::unlinkat(sys::AT_FDCWD, o.log, 0);
+        } else {
+            let gz = o.log_compress;
+            let _ = sys::unlinkat(
+                sys::AT_FDCWD,
+                numbered(o.log, o.log_max_file - 1, gz).as_cstr(),
+                0,
+            );
+            for i in (2..o.log_max_file).rev() {
+                let _ = sys::renameat(
+                    sys::AT_FDCWD,
+                    numbered(o.log, i - 1, gz).as_cstr(),
+                    sys::AT_FDCWD,
+                    numbered(o.log, i, gz).as_cstr(),
+                );
+            }
+            let _ = sys::renameat(
+                sys::AT_FDCWD,
+                o.log,
+                sys::AT_FDCWD,
+                numbered(o.log, 1, false).as_cstr(),
+            );
+        }
+        let flags = sys::O_WRONLY | sys::O_APPEND | sys::O_CREAT | sys::O_TRUNC | sys::O_CLOEXEC;
+        self.fd = sys::open(o.log, flags, 0o640).unwrap_or(-1);
+        self.size = 0;
+        if o.log_compress && o.log_max_file >= 2 {
+            let mut file = numbered(o.log, 1, false);
+            let mut t = [0u8; 30];
+            let mut last: Buf<32> = Buf::new();
+            last.push(rfc3339_nano(self.last.0, self.last.1, &mut t));
+            let extra = [
+                file.as_cstr().as_ptr() as *const u8,
+                last.as_cstr().as_ptr() as *const u8,
+            ];
+            self.compress_pid = spawn_helper(
+                o,
+                ctx.args,
+                c"log-compress",
+                &extra,
+                [-1, -1, -1, -1, -1],
+                ctx.devnull,
+            )
+            .unwrap_or(0);
+        }
+    }
+
+    fn wait_compressor(&mut self) {
+        if self.compress_pid > 0 {
+            let _ = sys::wait4(self.compress_pid, 0);
+            self.compress_pid = 0;
+        }
+    }
+}
+
+/// One output stream: a pending partial line.
 struct Logger {
     name: &'static [u8],
+    /// The local format's stream byte.
+    id: u8,
     pending: [u8; MAX_LINE],
     len: usize,
 }
 
 impl Logger {
-    fn new(name: &'static [u8]) -> Logger {
+    fn new(name: &'static [u8], id: u8) -> Logger {
         Logger {
             name,
+            id,
             pending: [0; MAX_LINE],
             len: 0,
         }
     }
 
-    fn feed(&mut self, mut data: &[u8], fd: i32, line: &mut Buf<LINE_CAP>) {
+    fn feed(&mut self, mut data: &[u8], log: &mut LogOut, line: &mut Buf<LINE_CAP>, ctx: &Ctx) {
         while !data.is_empty() {
             let room = MAX_LINE - self.len;
             let nl = data.iter().position(|c| *c == b'\n');
@@ -141,28 +305,46 @@ impl Logger {
             self.len += take;
             data = &data[take..];
             if self.len == MAX_LINE || self.pending[self.len - 1] == b'\n' {
-                self.emit(fd, line);
+                self.emit(log, line, ctx);
             }
         }
     }
 
-    fn emit(&mut self, fd: i32, line: &mut Buf<LINE_CAP>) {
+    fn emit(&mut self, log: &mut LogOut, line: &mut Buf<LINE_CAP>, ctx: &Ctx) {
         if self.len == 0 {
             return;
         }
         let (s, n) = sys::clock_gettime(sys::CLOCK_REALTIME);
-        let mut t = [0u8; 30];
+        let data = &self.pending[..self.len];
+        let attrs = ctx.o.log_attrs;
         line.clear();
-        line.push(b"{\"log\":\"")
-            .push_json_str(&self.pending[..self.len])
-            .push(b"\",\"stream\":\"")
-            .push(self.name)
-            .push(b"\",\"time\":\"")
-            .push(rfc3339_nano(s, n, &mut t))
-            .push(b"\"}\n");
-        if fd >= 0 {
-            let _ = sys::write_all(fd, line.as_bytes());
+        if ctx.o.local {
+            let len = ((12 + attrs.len() + data.len()) as u32).to_be_bytes();
+            let ns = s.saturating_mul(1_000_000_000).saturating_add(n as i64);
+            line.push(&len)
+                .push(&ns.to_be_bytes())
+                .push(&[self.id, 0])
+                .push(&(attrs.len() as u16).to_be_bytes())
+                .push(attrs)
+                .push(data)
+                .push(&len);
+        } else {
+            let mut t = [0u8; 30];
+            line.push(b"{\"log\":\"")
+                .push_json_str(data)
+                .push(b"\",\"stream\":\"")
+                .push(self.name);
+            if !attrs.is_empty() {
+                line.push(b"\",\"attrs\":")
+                    .push(attrs)
+                    .push(b",\"time\":\"");
+            } else {
+                line.push(b"\",\"time\":\"");
+            }
+            line.push(rfc3339_nano(s, n, &mut t)).push(b"\"}\n");
         }
+        log.last = (s, n);
+        log.write(line.as_bytes(), ctx);
         self.len = 0;
     }
 }
@@ -408,7 +590,7 @@ fn fail(msg: &[u8]) -> i32 {
 
 fn main(args: Args) -> i32 {
     let Some(o) = parse(&args) else {
-        return fail(b"usage: --exe BERTH --root R --run-root RR --id ID --dir DIR --log FILE [--stdin] [--tty] [--attach] [--health MS] [--held-fds N]");
+        return fail(b"usage: --exe BERTH --root R --run-root RR --id ID --dir DIR (--log FILE [--log-driver local] [--log-max-size N --log-max-file N [--log-compress]] [--log-attrs JSON] | --log-driver none) [--stdin] [--tty] [--attach] [--health MS] [--held-fds N]");
     };
     let _ = sys::set_cloexec(SYNC_FD, true);
     // Held here only: closed when the exit command is exec'd (so a restart
@@ -563,8 +745,13 @@ fn main(args: Args) -> i32 {
     if o.attach {
         m.add_client(ATTACH_FD);
     }
-    let logfd = sys::open(o.log, sys::O_WRONLY | sys::O_APPEND | sys::O_CREAT, 0o640).unwrap_or(-1);
-    let mut loggers = [Logger::new(b"stdout"), Logger::new(b"stderr")];
+    let mut log = LogOut::open(&o);
+    let ctx = Ctx {
+        o: &o,
+        args: &args,
+        devnull,
+    };
+    let mut loggers = [Logger::new(b"stdout", 1), Logger::new(b"stderr", 2)];
     let mut line: Buf<LINE_CAP> = Buf::new();
     let mut buf = [0u8; 32 * 1024];
     let mut exit: Option<i32> = None;
@@ -606,13 +793,13 @@ fn main(args: Args) -> i32 {
             }
             match sys::read(fd, &mut buf) {
                 Ok(n) if n > 0 => {
-                    loggers[k].feed(&buf[..n], logfd, &mut line);
+                    loggers[k].feed(&buf[..n], &mut log, &mut line, &ctx);
                     m.broadcast(k as u8 + 1, &buf[..n]);
                 }
                 Err(sys::Errno(sys::EINTR)) | Err(sys::Errno(sys::EAGAIN)) => {}
                 _ => {
                     // EOF, or EIO from a pty whose last slave closed.
-                    loggers[k].emit(logfd, &mut line);
+                    loggers[k].emit(&mut log, &mut line, &ctx);
                     if fd == master {
                         m.master = -1;
                     }
@@ -664,6 +851,8 @@ fn main(args: Args) -> i32 {
                 // Whatever still holds the pipes gets a moment to finish.
                 deadline = sys::monotonic_ms() + 2000;
                 m.close_stdin();
+            } else if p == log.compress_pid {
+                log.compress_pid = 0;
             } else if p == health_pid {
                 health_pid = 0;
                 next_health = sys::monotonic_ms() + o.health_ms;
@@ -693,11 +882,13 @@ fn main(args: Args) -> i32 {
     }
     let code = exit.unwrap_or(255);
     for l in loggers.iter_mut() {
-        l.emit(logfd, &mut line);
+        l.emit(&mut log, &mut line, &ctx);
     }
-    if logfd >= 0 {
-        sys::close(logfd);
+    if log.fd >= 0 {
+        sys::close(log.fd);
     }
+    // A `--rm` cleanup removes the directory the compressor writes in.
+    log.wait_compressor();
     sys::close(listen);
     let _ = sys::unlinkat(dirfd, c"attach", 0);
     write_exit(&o, dirfd, code);

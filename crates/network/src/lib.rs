@@ -221,6 +221,21 @@ impl<H: Host> Manager<H> {
         Manager { paths, host }
     }
 
+    /// The event journal of the store whose networks these are (the
+    /// parent of `paths.state`).
+    pub fn journal(&self) -> events::Journal {
+        events::Journal::new(self.paths.state.parent().unwrap_or(&self.paths.state))
+    }
+
+    /// Logs a network event as docker does: the network's ID as the actor,
+    /// its `name` and `type` (driver), and `extra` (`container`).
+    fn log_event(&self, action: &str, id: &str, name: &str, driver: &str, extra: &[(&str, &str)]) {
+        let mut attrs = events::attrs([("name", name), ("type", driver)]);
+        attrs.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        self.journal()
+            .log(events::Message::new(events::NETWORK, action, id, attrs));
+    }
+
     pub fn lock(&self) -> Result<FileLock> {
         lock_path(&self.paths.run.join("lock"))
     }
@@ -307,7 +322,9 @@ impl<H: Host> Manager<H> {
                 c.name
             )));
         }
-        self.create_inner(c, false)
+        let n = self.create_inner(c, false)?;
+        self.log_event("create", &n.id, &n.name, &n.driver, &[]);
+        Ok(n)
     }
 
     fn create_inner(&mut self, c: &CreateNetwork, default: bool) -> Result<Network> {
@@ -441,6 +458,7 @@ impl<H: Host> Manager<H> {
         if let Err(e) = self.sync_nft() {
             errs.push(e.to_string());
         }
+        self.log_event("destroy", &n.id, &n.name, &n.driver, &[]);
         if errs.is_empty() {
             Ok(())
         } else {
@@ -688,6 +706,13 @@ impl<H: Host> Manager<H> {
             let _ = self.sync_nft();
             return Err(e);
         }
+        self.log_event(
+            "connect",
+            &network.id,
+            &network.name,
+            &network.driver,
+            &[("container", id)],
+        );
         Ok(ep)
     }
 
@@ -739,6 +764,13 @@ impl<H: Host> Manager<H> {
             cn.ports.clear();
         }
         write_json(&self.endpoint_file(id), &cn)?;
+        self.log_event(
+            "disconnect",
+            &network.id,
+            &network.name,
+            &network.driver,
+            &[("container", id)],
+        );
         self.sync_nft()
     }
 
@@ -824,10 +856,28 @@ impl<H: Host> Manager<H> {
             }
         }
         let had_ports = cn.as_ref().is_some_and(|c| !c.ports.is_empty());
-        if cn.is_some() {
-            if let Err(e) = std::fs::remove_file(self.endpoint_file(id)) {
-                if e.kind() != std::io::ErrorKind::NotFound {
+        if let Some(c) = &cn {
+            match std::fs::remove_file(self.endpoint_file(id)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                     errs.push(Error::io("cannot remove the endpoint record", e));
+                }
+                // The container left its networks (docker's `disconnect`
+                // as a container stops); a second teardown logs nothing.
+                Err(_) => {}
+                Ok(()) => {
+                    for ep in &c.endpoints {
+                        let driver = nets
+                            .iter()
+                            .find(|n| n.name == ep.network)
+                            .map_or("bridge", |n| n.driver.as_str());
+                        self.log_event(
+                            "disconnect",
+                            &ep.network_id,
+                            &ep.network,
+                            driver,
+                            &[("container", id)],
+                        );
+                    }
                 }
             }
         }

@@ -308,8 +308,27 @@ impl Client {
     }
 
     /// Pull `reference` into `store`, selecting `platform` from an index,
-    /// and record it under that name. Returns the image record.
+    /// and record it under that name (event `pull`, as docker: the
+    /// reference as the actor, its repository as `name`). Returns the
+    /// image record.
     pub fn pull(
+        &self,
+        store: &Store,
+        reference: &Reference,
+        platform: &Platform,
+        progress: &dyn Progress,
+    ) -> Result<ImageRecord> {
+        let rec = self.pull_unlogged(store, reference, platform, progress)?;
+        store.log_event_as(
+            "pull",
+            &reference.familiar(),
+            &rec.id,
+            &reference.familiar_name(),
+        );
+        Ok(rec)
+    }
+
+    fn pull_unlogged(
         &self,
         store: &Store,
         reference: &Reference,

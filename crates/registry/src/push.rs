@@ -321,7 +321,30 @@ impl Client {
     /// platform manifest is pushed instead, and [`Progress::note`] says so.
     /// [`PushOptions::platform`] (docker's `push --platform`) pushes one
     /// platform's manifest as a single-platform image.
+    ///
+    /// Event `push`, as docker: the destination as the actor, its
+    /// repository as `name`.
     pub fn push(
+        &self,
+        store: &Store,
+        local: &str,
+        dest: &Reference,
+        opts: &PushOptions,
+        progress: &dyn Progress,
+    ) -> Result<Digest> {
+        let digest = self.push_named(store, local, dest, opts, progress)?;
+        if let Ok(info) = store.resolve(local) {
+            store.log_event_as(
+                "push",
+                &dest.familiar(),
+                &info.record.id,
+                &dest.familiar_name(),
+            );
+        }
+        Ok(digest)
+    }
+
+    fn push_named(
         &self,
         store: &Store,
         local: &str,

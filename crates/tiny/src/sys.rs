@@ -17,6 +17,7 @@ pub const ECHILD: i32 = 10;
 pub const SYS_READ: usize = 0;
 pub const SYS_WRITE: usize = 1;
 pub const SYS_CLOSE: usize = 3;
+pub const SYS_LSEEK: usize = 8;
 pub const SYS_POLL: usize = 7;
 pub const SYS_RT_SIGPROCMASK: usize = 14;
 pub const SYS_IOCTL: usize = 16;
@@ -443,6 +444,14 @@ pub fn poll(fds: &mut [PollFd], timeout_ms: i32) -> Res<usize> {
         Err(Errno(EINTR)) => Ok(0),
         r => r,
     }
+}
+
+pub const SEEK_END: i32 = 2;
+
+/// `lseek(2)`: the new offset.
+pub fn lseek(fd: i32, off: i64, whence: i32) -> Res<u64> {
+    // SAFETY: plain integers.
+    ret(unsafe { syscall6(SYS_LSEEK, sc!(0, fd, off, whence)) }).map(|v| v as u64)
 }
 
 pub fn fsync(fd: i32) -> Res<()> {

@@ -159,19 +159,119 @@ pub fn since(s: &str) -> Duration {
         .unwrap_or_default()
 }
 
-/// Parses `--since`/`--until` values: RFC 3339 times, unix seconds
-/// (`1700000000[.5]`), or Go durations before now (`10m`, `1h30m`, `5s`).
+/// Parses `--since`/`--until` values as docker's `GetTimestamp`, with
+/// times without a zone in UTC (see [`parse_since_in`]).
 pub fn parse_since(s: &str) -> Option<SystemTime> {
+    parse_since_in(s, SystemTime::now(), &|_| 0)
+}
+
+/// Docker's `GetTimestamp`: a Go duration before `now` (`10m`, `1h30m`;
+/// `-5s` is after it), an RFC 3339 time or a shorter form of it
+/// (`2006-01-02`, `2006-01-02T15`, `2006-01-02T15:04`,
+/// `2006-01-02T15:04:05[.frac]`), each with `Z` or an offset, or else in
+/// the local zone, whose offset east of UTC at a Unix time `utc_offset`
+/// gives; or Unix seconds (`1700000000[.5]`).
+pub fn parse_since_in(
+    s: &str,
+    now: SystemTime,
+    utc_offset: &dyn Fn(i64) -> i64,
+) -> Option<SystemTime> {
+    if s != "0" {
+        if let Ok(n) = crate::duration::parse_nanos(s) {
+            let d = Duration::from_nanos(n.unsigned_abs());
+            return if n < 0 {
+                now.checked_add(d)
+            } else {
+                now.checked_sub(d)
+            };
+        }
+    }
+    if s.contains('-') {
+        return parse_date_time(s, utc_offset);
+    }
+    // Unix seconds, with up to nine digits of fraction.
+    let (secs, frac) = s.split_once('.').unwrap_or((s, ""));
+    if secs.is_empty() || !secs.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if !frac.bytes().all(|b| b.is_ascii_digit()) || frac.len() > 9 {
+        return None;
+    }
+    let secs: u64 = secs.parse().ok()?;
+    let nanos: u32 = if frac.is_empty() {
+        0
+    } else {
+        format!("{frac:0<9}").parse().ok()?
+    };
+    Some(UNIX_EPOCH + Duration::new(secs, nanos))
+}
+
+/// `2006-01-02[T15[:04[:05[.frac]]]][Z|±07:00]`; without a zone, local.
+fn parse_date_time(s: &str, utc_offset: &dyn Fn(i64) -> i64) -> Option<SystemTime> {
     if let Some(t) = parse(s) {
         return Some(t);
     }
-    if let Ok(f) = s.parse::<f64>() {
-        if f >= 0.0 && f.is_finite() {
-            return Some(UNIX_EPOCH + Duration::from_secs_f64(f));
-        }
+    let b = s.as_bytes();
+    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
     }
-    let d = crate::duration::parse(s)?;
-    SystemTime::now().checked_sub(d)
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let t = s.get(r)?;
+        t.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| t.parse().ok())?
+    };
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) {
+        return None;
+    }
+    let mut rest = &s[10..];
+    let (mut h, mut mi, mut se, mut nanos) = (0, 0, 0, 0u32);
+    if let Some(r) = rest.strip_prefix('T').or_else(|| rest.strip_prefix('t')) {
+        let clock_end = r.find(['Z', 'z', '+', '-']).unwrap_or(r.len());
+        let (clock, zone) = r.split_at(clock_end);
+        let (hms, frac) = clock.split_once('.').unwrap_or((clock, ""));
+        let parts: Vec<&str> = hms.split(':').collect();
+        let two = |p: &str, max: i64| -> Option<i64> {
+            (p.len() == 2 && p.bytes().all(|c| c.is_ascii_digit()))
+                .then(|| p.parse().ok())?
+                .filter(|v| *v <= max)
+        };
+        match parts.as_slice() {
+            [a] => h = two(a, 23)?,
+            [a, b] => (h, mi) = (two(a, 23)?, two(b, 59)?),
+            [a, b, c] => (h, mi, se) = (two(a, 23)?, two(b, 59)?, two(c, 60)?),
+            _ => return None,
+        }
+        if !frac.is_empty() {
+            if parts.len() != 3 || !frac.bytes().all(|c| c.is_ascii_digit()) {
+                return None;
+            }
+            nanos = format!("{:0<9}", &frac[..frac.len().min(9)]).parse().ok()?;
+        }
+        rest = zone;
+    }
+    let wall = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
+    let secs = match rest {
+        "" => {
+            // Local time: the zone's offset at that moment.
+            let guess = wall - utc_offset(wall);
+            wall - utc_offset(guess)
+        }
+        "Z" | "z" => wall,
+        z => {
+            let (sign, hm) = match z.as_bytes()[0] {
+                b'+' => (1, &z[1..]),
+                b'-' => (-1, &z[1..]),
+                _ => return None,
+            };
+            let (oh, om) = hm.split_once(':')?;
+            let (oh, om): (i64, i64) = (oh.parse().ok()?, om.parse().ok()?);
+            wall - sign * (oh * 3600 + om * 60)
+        }
+    };
+    let secs = u64::try_from(secs).ok()?;
+    Some(UNIX_EPOCH + Duration::new(secs, nanos))
 }
 
 /// Docker's `units.HumanDuration`: `Less than a second`, `1 second`,
@@ -216,6 +316,49 @@ pub fn human_duration(d: Duration) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn since_forms_as_docker() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let utc = |_| 0;
+        let plus_one = |_| 3600;
+        let at =
+            |s: &str| parse_since_in(s, now, &utc).map(|t| t.duration_since(UNIX_EPOCH).unwrap());
+        let secs = |n: u64| Some(Duration::from_secs(n));
+        assert_eq!(at("10m"), secs(1_700_000_000 - 600));
+        assert_eq!(at("1h30m"), secs(1_700_000_000 - 5400));
+        assert_eq!(at("-5s"), secs(1_700_000_005));
+        assert_eq!(at("0"), secs(0));
+        assert_eq!(at("1699999999"), secs(1_699_999_999));
+        assert_eq!(
+            at("1699999999.5"),
+            Some(Duration::new(1_699_999_999, 500_000_000))
+        );
+        assert_eq!(at("2023-11-14T22:13:20Z"), secs(1_700_000_000));
+        assert_eq!(at("2023-11-14T23:13:20+01:00"), secs(1_700_000_000));
+        assert_eq!(
+            at("2023-11-14T22:13:20.25Z"),
+            Some(Duration::new(1_700_000_000, 250_000_000))
+        );
+        assert_eq!(at("2023-11-14T22:13Z"), secs(1_700_000_000 - 20));
+        assert_eq!(at("2023-11-14T22Z"), secs(1_700_000_000 - 13 * 60 - 20));
+        assert_eq!(at("2023-11-14Z"), secs(1_699_920_000));
+        assert_eq!(at("2023-11-14T22:13:20"), secs(1_700_000_000));
+        let local = parse_since_in("2023-11-14T23:13:20", now, &plus_one).unwrap();
+        assert_eq!(local, UNIX_EPOCH + Duration::from_secs(1_700_000_000));
+        assert!(at("2023-11-14").is_some());
+        for bad in [
+            "",
+            "yesterday",
+            "2023-13-01",
+            "2023-11-14T25:00",
+            "12x",
+            "1.2.3",
+            "10q",
+        ] {
+            assert_eq!(at(bad), None, "{bad}");
+        }
+    }
     use super::*;
 
     #[test]

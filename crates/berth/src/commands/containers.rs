@@ -117,6 +117,8 @@ fn create_options(a: &RunArgs) -> Result<CreateOptions, CliError> {
             None
         },
         runtime: a.runtime.clone(),
+        log_config: ::engine::logs::LogConfig::from_flags(a.log_driver.as_deref(), &a.log_opt)
+            .map_err(op_err)?,
         init: a.init,
         health: ::engine::health::HealthOptions {
             cmd: a.health_cmd.clone(),
@@ -415,10 +417,7 @@ pub fn stop(g: &Globals, a: StopArgs) -> CmdResult {
 pub fn restart(g: &Globals, a: StopArgs) -> CmdResult {
     ::engine::prime_cgroup_attach();
     let eng = g.engine()?;
-    each(&a.containers, |c| {
-        eng.stop(c, a.time).map_err(op_err)?;
-        eng.start(c).map_err(op_err)
-    })
+    each(&a.containers, |c| eng.restart(c, a.time).map_err(op_err))
 }
 
 pub fn kill(g: &Globals, a: KillArgs) -> CmdResult {
@@ -562,6 +561,7 @@ pub fn logs(g: &Globals, a: LogsArgs) -> CmdResult {
         timestamps: a.timestamps,
         since: a.since.clone(),
         until: a.until.clone(),
+        details: a.details,
         stdout: false,
         stderr: false,
     };

@@ -4,6 +4,7 @@ mod archive;
 pub mod changes;
 mod containers;
 mod cp;
+pub mod events;
 mod images;
 pub mod network;
 mod stats;
@@ -38,6 +39,7 @@ pub fn run(g: &Globals, cmd: Command) -> CmdResult {
         Command::Diff(a) => changes::diff(g, a),
         Command::Export(a) => changes::export(g, a),
         Command::Commit(a) => changes::commit(g, a),
+        Command::Events(a) => events::run(g, a),
         Command::Version(a) => system::version(a),
         Command::Info(a) => system::info(g, a),
         Command::Volume(sub) => volumes::run(g, sub),

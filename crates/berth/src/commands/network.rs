@@ -118,6 +118,8 @@ pub enum SystemCommand {
     Prune(SystemPruneArgs),
     /// Start the containers a restart policy keeps running, after the machine booted (contrib/systemd/berth-boot.service)
     Boot,
+    /// Get real time events from the engine
+    Events(super::events::EventsArgs),
     /// Show disk usage
     Df(super::system::DfArgs),
     /// Display system-wide information
@@ -368,6 +370,7 @@ pub fn system(g: &Globals, cmd: SystemCommand) -> CmdResult {
     let a = match cmd {
         SystemCommand::Prune(a) => a,
         SystemCommand::Boot => return super::system::boot(g),
+        SystemCommand::Events(a) => return super::events::run(g, a),
         SystemCommand::Df(a) => return super::system::df(g, a),
         SystemCommand::Info(a) => return super::system::info(g, a),
     };

@@ -126,7 +126,9 @@ impl Env {
         v
     }
 
-    /// Everything in the store (to check failed commands left it alone).
+    /// Everything in the store (to check failed commands left it alone),
+    /// but for the event journal (`events/`), which successful commands
+    /// in between append to.
     pub fn snapshot(&self) -> Vec<(PathBuf, u64)> {
         fn walk(p: &Path, out: &mut Vec<(PathBuf, u64)>) {
             if let Ok(rd) = std::fs::read_dir(p) {
@@ -134,7 +136,7 @@ impl Env {
                     let md = e.metadata().unwrap();
                     let name = e.file_name();
                     let n = name.to_string_lossy();
-                    if n.ends_with(".lock") || n == "tmp" {
+                    if n.ends_with(".lock") || n == "tmp" || n == "events" {
                         continue;
                     }
                     if md.is_dir() {

@@ -47,8 +47,11 @@ impl Engine {
         if st.running() {
             return self.attach(&id);
         }
-        let cfg = self.load_config(&id)?.config;
+        let c = self.load_config(&id)?;
+        let cfg = &c.config;
         let (mine, theirs) = sys::socketpair().map_err(|e| Error::io("socketpair", e))?;
+        // docker's `run`/`start -a`: attach, then start.
+        self.log_container(&c, "attach", &[]);
         self.start_inner(&id, Some(theirs))?;
         let mut a = Attached::new(
             self,
@@ -82,9 +85,12 @@ impl Engine {
                 "You cannot attach to a paused container, unpause it first".into(),
             ));
         }
-        let cfg = self.load_config(&id)?.config;
+        let c = self.load_config(&id)?;
+        let cfg = &c.config;
         let sock = if opts.stream {
-            Some(monitor::connect(self, &id)?)
+            let s = monitor::connect(self, &id)?;
+            self.log_container(&c, "attach", &[]);
+            Some(s)
         } else {
             None
         };

@@ -145,6 +145,7 @@ impl Engine {
             let _ = self.remove_auto(&id);
             return Err(e);
         }
+        self.log_container(&c, "create", &[]);
         Ok((id, guard))
     }
 

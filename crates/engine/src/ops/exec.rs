@@ -188,6 +188,12 @@ impl Engine {
         }
         let path = dir.join(format!("{id}.json"));
         new_record(&path, &rec)?;
+        // docker's exec_create event (the command in the action).
+        self.log_container_id(
+            &cid,
+            &format!("exec_create: {}", cfg.cmd.join(" ")),
+            &[("execID", &id)],
+        );
         Ok((id, cid, path))
     }
 
@@ -321,7 +327,10 @@ impl Engine {
             ));
         }
         let size = opts.console_size.or(cfg.console_size);
-        let process = self.exec_process(&cid, &cfg, tty, size)?;
+        let c = self.load_config(&cid)?;
+        let process = self.exec_process(&c, &cfg, tty, size)?;
+        let cmd = cfg.cmd.join(" ");
+        self.log_container(&c, &format!("exec_start: {cmd}"), &[("execID", id)]);
         if !rec.started {
             rec.started = true;
             rec.inspect.running = true;
@@ -365,7 +374,15 @@ impl Engine {
                 }
             })
         };
+        let eng = self.clone();
+        let eid = id.to_string();
         let exited = move |code: i32| {
+            // docker's exec_die, written by the helper that saw the exit.
+            eng.log_container(
+                &c,
+                "exec_die",
+                &[("execID", &eid), ("exitCode", &code.to_string())],
+            );
             update_record(&exited_path, |r| {
                 r.inspect.running = false;
                 r.inspect.exit_code = Some(code);
@@ -427,12 +444,12 @@ impl Engine {
     /// env, user and working directory).
     fn exec_process(
         &self,
-        cid: &str,
+        c: &crate::Container,
         cfg: &ExecConfig,
         tty: bool,
         size: Option<[u16; 2]>,
     ) -> Result<oci_spec::runtime::Process> {
-        let c = self.load_config(cid)?;
+        let cid = c.id.as_str();
         let spec: Value = fsutil::read_json(&self.container_dir(cid).join("bundle/config.json"))?;
         let mut p = spec["process"].clone();
         p["args"] = json!(cfg.cmd);

@@ -30,6 +30,7 @@ impl Engine {
             status: "starting".into(),
             ..Default::default()
         });
+        let old_status = h.status.clone();
         if code == 0 {
             h.status = "healthy".into();
             h.failing_streak = 0;
@@ -49,7 +50,12 @@ impl Engine {
             let n = h.log.len() - MAX_LOG;
             h.log.drain(..n);
         }
-        fsutil::write_json(&self.container_dir(id).join(HEALTH_FILE), &h)
+        fsutil::write_json(&self.container_dir(id).join(HEALTH_FILE), &h)?;
+        // docker's `health_status: healthy|unhealthy` when it changes.
+        if h.status != old_status {
+            self.log_container(&c, &format!("health_status: {}", h.status), &[]);
+        }
+        Ok(())
     }
 }
 

@@ -188,7 +188,12 @@ impl Engine {
             "ResolvConfPath": dir.join("userdata/resolv.conf"),
             "HostnamePath": dir.join("userdata/hostname"),
             "HostsPath": dir.join("userdata/hosts"),
-            "LogPath": self.log_path(&c.id),
+            // docker's LogPath names the json-file log only.
+            "LogPath": if c.host_config.log_config.driver == crate::logs::LogDriver::JsonFile {
+                self.log_path(&c.id).to_string_lossy().into_owned()
+            } else {
+                String::new()
+            },
             "Name": format!("/{}", c.name),
             "RestartCount": st.restart_count,
             "Driver": "overlay",

@@ -50,6 +50,7 @@ impl Engine {
                 crate::fsutil::short_id(id)
             )));
         }
+        let log_args = self.monitor_log_args(&c)?;
         // Leftovers of an earlier run.
         runtime::for_container(self, id).delete_force(self, id);
         self.mount_rootfs(&c)?;
@@ -62,6 +63,7 @@ impl Engine {
                 .health_interval(id)
                 .map(|d| d.as_millis().max(1) as u64)
                 .unwrap_or(0),
+            log_args,
         };
         // Volumes with mount options are mounted once the rootfs is up.
         match self
@@ -69,7 +71,10 @@ impl Engine {
             .and_then(|()| crate::network::setup(self, &c).map(|_| ()))
             .and_then(|()| monitor::spawn(self, &launch, attach))
         {
-            Ok(pid) => Ok(pid),
+            Ok(pid) => {
+                self.log_container(&c, "start", &[]);
+                Ok(pid)
+            }
             Err(e) => {
                 let _ = crate::network::teardown(self, id);
                 let _ = sys::unmount(&self.rootfs_path(id));
@@ -145,22 +150,37 @@ impl Engine {
         };
         let t = timeout.or(c.config.stop_timeout).unwrap_or(10);
         let rt = runtime::for_container(self, &id);
+        // docker's sequence: kill (the stop signal), die, stop.
+        self.log_container(&c, "kill", &[("signal", &sig.to_string())]);
         let _ = rt.kill(self, &id, sig, false);
         if st.status == Status::Paused {
             let _ = rt.pause(self, &id, false);
         }
         let limit = (t >= 0).then(|| Duration::from_secs(t as u64));
         if self.wait_exit(&id, limit) {
+            self.log_container(&c, "stop", &[]);
             return Ok(());
         }
+        self.log_container(&c, "kill", &[("signal", &libc::SIGKILL.to_string())]);
         let _ = rt.kill(self, &id, libc::SIGKILL, true);
         if self.wait_exit(&id, Some(Duration::from_secs(30))) {
+            self.log_container(&c, "stop", &[]);
             return Ok(());
         }
         Err(Error::msg(format!(
             "cannot stop container {}: it did not exit after SIGKILL",
             fsutil::short_id(&id)
         )))
+    }
+
+    /// `restart`: stops the container if it runs (as [`Engine::stop`], with
+    /// its timeout), then starts it; docker's `restart` event after them. A
+    /// user's restart is not a restart policy's: `RestartCount` stays.
+    pub fn restart(&self, container: &str, timeout: Option<i64>) -> Result<()> {
+        self.stop(container, timeout)?;
+        self.start(container)?;
+        self.log_container_id(&self.lookup(container)?, "restart", &[]);
+        Ok(())
     }
 
     /// `kill -s SIGNAL` (default KILL).
@@ -194,6 +214,7 @@ impl Engine {
         }
         let rt = runtime::for_container(self, &id);
         rt.kill(self, &id, sig, sig == libc::SIGKILL)?;
+        self.log_container(&c, "kill", &[("signal", &sig.to_string())]);
         if st.status == Status::Paused && sig == libc::SIGKILL {
             let _ = rt.pause(self, &id, false);
         }
@@ -251,6 +272,7 @@ impl Engine {
             st.status = Status::Paused;
             self.save_state(&id, &st)?;
         }
+        self.log_container_id(&id, "pause", &[]);
         Ok(())
     }
 
@@ -267,6 +289,7 @@ impl Engine {
             st.status = Status::Running;
             self.save_state(&id, &st)?;
         }
+        self.log_container_id(&id, "unpause", &[]);
         Ok(())
     }
 
@@ -294,6 +317,7 @@ impl Engine {
         self.save_names(&names)?;
         let old = std::mem::replace(&mut c.name, new.clone());
         self.save_config(&c)?;
+        self.log_container(&c, "rename", &[("oldName", &old)]);
         // As docker's: the user networks' DNS records follow the name.
         crate::network::rename(self, &id, &old, &new)
     }

@@ -1,14 +1,15 @@
-//! `logs`: the container's log, selected and followed.
+//! `logs`: the container's log, selected and followed, whatever its
+//! driver (see [`crate::logs`]); and what the monitor is told to write.
 
-use crate::error::{Error, Result};
+use crate::container::Container;
+use crate::error::Result;
 use crate::logs::{self, LogsOptions};
 use crate::Engine;
 use std::io::Write;
-use std::time::Duration;
 
 impl Engine {
-    /// `logs`: writes the selected entries; with `follow`, keeps going
-    /// until the container stops.
+    /// `logs`: writes the selected entries of any readable driver; with
+    /// `follow`, keeps going until the container stops.
     pub fn logs(
         &self,
         container: &str,
@@ -17,34 +18,33 @@ impl Engine {
         err: &mut dyn Write,
     ) -> Result<()> {
         let id = self.lookup(container)?;
-        let path = self.log_path(&id);
-        let filter = logs::Filter::new(opts)?;
-        let (entries, mut pos) = logs::read_from(&path, 0)?;
-        // --tail counts the entries of the selected streams.
-        let entries: Vec<logs::Entry> = entries.into_iter().filter(|e| filter.keep(e)).collect();
-        let start = opts
-            .tail
-            .map(|n| entries.len().saturating_sub(n))
-            .unwrap_or(0);
-        let io = |e: std::io::Error| Error::io("write logs", e);
-        for e in &entries[start..] {
-            filter.write(e, out, err).map_err(io)?;
-        }
-        if !opts.follow {
-            return Ok(());
-        }
-        loop {
-            let running = self.state(&id).map(|s| s.running()).unwrap_or(false);
-            let (more, p) = logs::read_from(&path, pos)?;
-            pos = p;
-            for e in &more {
-                filter.write(e, out, err).map_err(io)?;
-            }
-            let _ = out.flush();
-            if !running {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let c = self.load_config(&id)?;
+        let settings = logs::LogSettings::parse(&c.host_config.log_config)?;
+        let src = logs::LogSource {
+            driver: settings.driver,
+            path: logs::log_file(&self.container_dir(&id), &id, settings.driver)
+                .unwrap_or_default(),
+            max_file: settings.max_file,
+        };
+        let mut running = || self.state(&id).map(|s| s.running()).unwrap_or(false);
+        logs::read_logs(&src, opts, out, err, &mut running)
+    }
+
+    /// The monitor's log flags for a container (driver, rotation,
+    /// attributes).
+    pub(crate) fn monitor_log_args(&self, c: &Container) -> Result<Vec<String>> {
+        let s = logs::LogSettings::parse(&c.host_config.log_config)?;
+        let attrs = s.attrs(
+            &c.config.labels,
+            &c.config.env,
+            &logs::TagInfo {
+                id: c.id.clone(),
+                name: c.name.clone(),
+                image_id: c.image.clone(),
+                image_name: c.config.image.clone(),
+            },
+        )?;
+        let path = logs::log_file(&self.container_dir(&c.id), &c.id, s.driver);
+        logs::monitor_args(&s, path.as_deref(), &attrs)
     }
 }

@@ -43,6 +43,7 @@ impl Engine {
             }
             self.mark_stopped_by_user(&id);
             let rt = runtime::for_container(self, &id);
+            self.log_container_id(&id, "kill", &[("signal", &libc::SIGKILL.to_string())]);
             let _ = rt.kill(self, &id, libc::SIGKILL, true);
             let _ = rt.pause(self, &id, false);
             if !self.wait_exit(&id, Some(Duration::from_secs(10))) {
@@ -109,8 +110,13 @@ impl Engine {
                     rootfs.display()
                 )));
             }
+            let record = self.load_config(id).ok();
             // From here the container is gone, whatever happens to us.
-            self.retire_dir(id)?
+            let trash = self.retire_dir(id)?;
+            if let Some(c) = record {
+                self.log_container(&c, "destroy", &[]);
+            }
+            trash
         };
         let mut names = self.load_names()?;
         let before = names.len();

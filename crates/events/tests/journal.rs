@@ -1,0 +1,255 @@
+//! The journal through its API: concurrent appenders (threads and
+//! processes), rotation, a torn line, time windows, filters, following.
+
+use events::{attrs, Filters, Journal, Message, Query, CONTAINER, NETWORK, VOLUME};
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::time::Duration;
+
+fn all(j: &Journal, q: &Query) -> Vec<Message> {
+    let mut v = Vec::new();
+    j.read(q, |m| {
+        v.push(m);
+        true
+    })
+    .unwrap();
+    v
+}
+
+fn ev(action: &str, id: &str) -> Message {
+    Message::new(
+        CONTAINER,
+        action,
+        id,
+        attrs([("name", id), ("image", "busybox")]),
+    )
+}
+
+/// Run as a child process by `appenders_in_processes`: appends
+/// $EVENTS_CHILD_N events for writer $EVENTS_CHILD_TAG.
+#[test]
+fn child_writer() {
+    let (Ok(root), Ok(tag), Ok(n)) = (
+        std::env::var("EVENTS_CHILD_ROOT"),
+        std::env::var("EVENTS_CHILD_TAG"),
+        std::env::var("EVENTS_CHILD_N"),
+    ) else {
+        return;
+    };
+    let j = Journal::new(std::path::Path::new(&root));
+    for i in 0..n.parse::<usize>().unwrap() {
+        j.append(&ev("start", &format!("{tag}-{i}"))).unwrap();
+    }
+}
+
+#[test]
+fn appenders_in_processes_and_threads_lose_and_tear_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let children: Vec<_> = (0..4)
+        .map(|p| {
+            std::process::Command::new(&exe)
+                .args(["--exact", "child_writer", "--test-threads=1"])
+                .env("EVENTS_CHILD_ROOT", dir.path())
+                .env("EVENTS_CHILD_TAG", format!("p{p}"))
+                .env("EVENTS_CHILD_N", "300")
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let root = dir.path().to_path_buf();
+            s.spawn(move || {
+                let j = Journal::new(&root);
+                for i in 0..300 {
+                    j.append(&ev("start", &format!("t{t}-{i}"))).unwrap();
+                }
+            });
+        }
+    });
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    let got = all(&Journal::new(dir.path()), &Query::default());
+    let ids: BTreeSet<String> = got.iter().map(|m| m.actor.id.clone()).collect();
+    assert_eq!(got.len(), 2400, "every event once");
+    assert_eq!(ids.len(), 2400);
+    // Every line is whole JSON.
+    let text = std::fs::read_to_string(Journal::new(dir.path()).path()).unwrap();
+    for l in text.lines() {
+        serde_json::from_str::<Message>(l).unwrap_or_else(|e| panic!("{l}: {e}"));
+    }
+}
+
+#[test]
+fn rotation_keeps_one_file_and_the_newest_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let j = Journal::new(dir.path()).with_max_size(4096);
+    for i in 0..200 {
+        j.append(&ev("start", &format!("c{i}"))).unwrap();
+    }
+    let cur = std::fs::metadata(j.path()).unwrap().len();
+    let old = std::fs::metadata(j.rotated_path()).unwrap().len();
+    assert!(cur <= 4096 && old <= 4096, "{cur} {old}");
+    let names: Vec<_> = std::fs::read_dir(j.dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(names, ["events.lock", "events.log", "events.log.1"]);
+    let got = all(&j, &Query::default());
+    assert!(got.len() > 20, "{}", got.len());
+    // The newest ones, in order, ending with the last.
+    let n: Vec<usize> = got
+        .iter()
+        .map(|m| m.actor.id[1..].parse().unwrap())
+        .collect();
+    assert_eq!(*n.last().unwrap(), 199);
+    assert!(n.windows(2).all(|w| w[1] == w[0] + 1), "{n:?}");
+}
+
+#[test]
+fn torn_line_is_passed_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let j = Journal::new(dir.path());
+    j.append(&ev("create", "a")).unwrap();
+    // A writer killed half-way through its line.
+    let line = ev("start", "torn").to_line();
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(j.path())
+        .unwrap();
+    f.write_all(&line[..line.len() / 2]).unwrap();
+    drop(f);
+    // Nothing after it yet: the torn tail is not an event.
+    let got = all(&j, &Query::default());
+    assert_eq!(got.len(), 1);
+    j.append(&ev("start", "b")).unwrap();
+    j.append(&ev("stop", "c")).unwrap();
+    let ids: Vec<_> = all(&j, &Query::default())
+        .into_iter()
+        .map(|m| m.actor.id)
+        .collect();
+    assert_eq!(ids, ["a", "b", "c"]);
+}
+
+#[test]
+fn since_until_and_filters() {
+    let dir = tempfile::tempdir().unwrap();
+    let j = Journal::new(dir.path());
+    let mut m = ev("create", "a");
+    m.time_nano = 1_000;
+    m.time = 0;
+    j.append(&m).unwrap();
+    for (t, action, typ, id) in [
+        (2_000, "start", CONTAINER, "a"),
+        (3_000, "create", VOLUME, "v"),
+        (4_000, "connect", NETWORK, "n"),
+        (5_000, "die", CONTAINER, "a"),
+    ] {
+        let mut m = Message::new(typ, action, id, attrs([("name", id)]));
+        m.time_nano = t;
+        j.append(&m).unwrap();
+    }
+    let q = |since, until, f: &[&str]| Query {
+        since,
+        until,
+        filters: Filters::parse(f).unwrap(),
+    };
+    let actions = |q: Query| -> Vec<String> {
+        all(&j, &q)
+            .into_iter()
+            .map(|m| format!("{} {}", m.typ, m.action))
+            .collect()
+    };
+    assert_eq!(
+        actions(q(Some(2_000), Some(4_000), &[])),
+        ["container start", "volume create", "network connect"]
+    );
+    assert_eq!(
+        actions(q(None, None, &["type=container"])),
+        ["container create", "container start", "container die"]
+    );
+    assert_eq!(
+        actions(q(
+            None,
+            None,
+            &["type=container", "event=die", "event=create"]
+        )),
+        ["container create", "container die"]
+    );
+    assert_eq!(
+        actions(q(Some(1_500), None, &["container=a"])),
+        ["container start", "container die"]
+    );
+    assert_eq!(
+        actions(q(None, None, &["volume=v", "network=n"])),
+        Vec::<String>::new()
+    );
+    // Legacy fields filled for container events only.
+    let got = all(&j, &q(None, None, &[]));
+    assert_eq!(got[0].status, "create");
+    assert_eq!(got[0].id, "a");
+    assert_eq!(got[0].from, "busybox");
+    assert_eq!(got[2].status, "");
+}
+
+#[test]
+fn follow_sees_appends_across_rotation() {
+    let dir = tempfile::tempdir().unwrap();
+    let j = Journal::new(dir.path()).with_max_size(2048);
+    j.append(&ev("create", "before")).unwrap();
+    let mut cur = j.tail(&Query::default()).unwrap();
+    let writer = {
+        let j = j.clone();
+        std::thread::spawn(move || {
+            for i in 0..100 {
+                j.append(&ev("start", &format!("f{i}"))).unwrap();
+                if i % 10 == 0 {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+        })
+    };
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while seen.len() < 100 && std::time::Instant::now() < deadline {
+        cur.follow(Duration::from_millis(200), &mut |m| {
+            seen.push(m.actor.id);
+            true
+        })
+        .unwrap();
+    }
+    writer.join().unwrap();
+    let want: Vec<String> = (0..100).map(|i| format!("f{i}")).collect();
+    assert_eq!(seen.len(), want.len(), "{seen:?}");
+    assert_eq!(seen, want);
+    assert!(j.rotated_path().exists(), "the journal rotated meanwhile");
+}
+
+#[test]
+fn follow_of_a_journal_not_yet_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let j = Journal::new(dir.path());
+    let mut cur = j.tail(&Query::default()).unwrap();
+    let mut seen = Vec::new();
+    assert!(!cur
+        .follow(Duration::from_millis(50), &mut |m| {
+            seen.push(m);
+            true
+        })
+        .unwrap());
+    j.append(&ev("create", "x")).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while seen.is_empty() && std::time::Instant::now() < deadline {
+        cur.follow(Duration::from_millis(100), &mut |m| {
+            seen.push(m);
+            true
+        })
+        .unwrap();
+    }
+    assert_eq!(seen.len(), 1);
+}
