@@ -21,28 +21,129 @@ const MAX_LOG: usize = 5;
 /// And 4 KiB of each output.
 const MAX_OUTPUT: usize = 4096;
 
-/// The flags as given.
+/// The `--health-*` flags as given.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct HealthOptions {
+pub struct HealthFlags {
     /// `--health-cmd` (run by /bin/sh -c).
     pub cmd: Option<String>,
     pub interval: Option<String>,
     pub timeout: Option<String>,
     pub retries: Option<i64>,
     pub start_period: Option<String>,
+    pub start_interval: Option<String>,
     /// `--no-healthcheck`.
     pub disable: bool,
 }
 
-impl HealthOptions {
+impl HealthFlags {
     fn any(&self) -> bool {
         self.cmd.is_some()
             || self.interval.is_some()
             || self.timeout.is_some()
             || self.retries.is_some()
             || self.start_period.is_some()
+            || self.start_interval.is_some()
     }
+
+    /// Docker's CLI rules: `--no-healthcheck` is `Test: ["NONE"]` and
+    /// conflicts with the others; `--health-cmd` is a `CMD-SHELL` test;
+    /// durations of at least 1ms (or 0), retries not negative. `None`
+    /// when no flag is given (the image's healthcheck applies).
+    pub fn parse(&self) -> Result<Option<HealthConfig>> {
+        if self.disable {
+            if self.any() {
+                return Err(Error::invalid(
+                    "--no-healthcheck conflicts with --health-* options",
+                ));
+            }
+            return Ok(Some(HealthConfig {
+                test: Some(HealthTest::None),
+                ..Default::default()
+            }));
+        }
+        if !self.any() {
+            return Ok(None);
+        }
+        let dur = |flag: &str, v: &Option<String>| -> Result<Option<i64>> {
+            let Some(v) = v else { return Ok(None) };
+            let d = parse_duration(flag, v)?;
+            if d != 0 && d < 1_000_000 {
+                return Err(Error::flag(flag, v, "must be at least 1ms"));
+            }
+            Ok(Some(d))
+        };
+        if let Some(r) = self.retries.filter(|r| *r < 0) {
+            return Err(Error::flag(
+                "--health-retries",
+                &r.to_string(),
+                "cannot be negative",
+            ));
+        }
+        Ok(Some(HealthConfig {
+            test: self.cmd.clone().map(HealthTest::CmdShell),
+            interval: dur("--health-interval", &self.interval)?,
+            timeout: dur("--health-timeout", &self.timeout)?,
+            start_period: dur("--health-start-period", &self.start_period)?,
+            start_interval: dur("--health-start-interval", &self.start_interval)?,
+            retries: self.retries,
+        }))
+    }
+}
+
+/// docker's healthcheck `Test`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "Vec<String>", try_from = "Vec<String>")]
+pub enum HealthTest {
+    /// `["NONE"]`: no healthcheck (also none of the image's).
+    None,
+    /// `["CMD", args...]`: run directly.
+    Cmd(Vec<String>),
+    /// `["CMD-SHELL", command]`: run by `/bin/sh -c`.
+    CmdShell(String),
+}
+
+impl From<HealthTest> for Vec<String> {
+    fn from(t: HealthTest) -> Vec<String> {
+        match t {
+            HealthTest::None => vec!["NONE".into()],
+            HealthTest::Cmd(a) => std::iter::once("CMD".to_string()).chain(a).collect(),
+            HealthTest::CmdShell(c) => vec!["CMD-SHELL".into(), c],
+        }
+    }
+}
+
+impl TryFrom<Vec<String>> for HealthTest {
+    type Error = String;
+    fn try_from(v: Vec<String>) -> std::result::Result<Self, String> {
+        match v.first().map(String::as_str) {
+            Some("NONE") => Ok(HealthTest::None),
+            Some("CMD") if v.len() > 1 => Ok(HealthTest::Cmd(v[1..].to_vec())),
+            Some("CMD-SHELL") if v.len() == 2 => Ok(HealthTest::CmdShell(v[1].clone())),
+            _ => Err(format!(
+                "invalid healthcheck test {v:?}: expected [\"NONE\"], [\"CMD\", ...] or [\"CMD-SHELL\", command]"
+            )),
+        }
+    }
+}
+
+/// A container's healthcheck request (docker's `HealthConfig`): fields
+/// not given come from the image's HEALTHCHECK. Durations in nanoseconds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct HealthConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test: Option<HealthTest>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interval: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_period: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_interval: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retries: Option<i64>,
 }
 
 /// Go's time.ParseDuration subset docker accepts: `1h2m3.5s`, `500ms`...
@@ -83,19 +184,18 @@ pub fn parse_duration(flag: &str, s: &str) -> Result<i64> {
     Ok(total as i64)
 }
 
-/// Resolves the container's healthcheck from the flags and the image.
+/// Resolves the container's healthcheck: the request's fields over the
+/// image's (docker's merge); `NONE` disables it.
 pub(crate) fn apply(
-    opts: &crate::options::CreateOptions,
+    h: Option<&HealthConfig>,
     image: &ContainerConfig,
     c: &mut Container,
 ) -> Result<()> {
-    let h = &opts.health;
-    if h.disable {
-        if h.any() {
-            return Err(Error::invalid(
-                "--no-healthcheck conflicts with --health-* options",
-            ));
-        }
+    let Some(h) = h else {
+        c.config.healthcheck = image.healthcheck.clone();
+        return Ok(());
+    };
+    if h.test == Some(HealthTest::None) {
         c.config.healthcheck = Some(Healthcheck {
             test: vec!["NONE".into()],
             ..Default::default()
@@ -103,38 +203,19 @@ pub(crate) fn apply(
         return Ok(());
     }
     let mut hc = image.healthcheck.clone().unwrap_or_default();
-    if let Some(cmd) = &h.cmd {
-        hc.test = vec!["CMD-SHELL".into(), cmd.clone()];
+    if let Some(t) = &h.test {
+        hc.test = t.clone().into();
     }
-    let dur = |flag: &str, v: &Option<String>, slot: &mut Option<i64>| -> Result<()> {
-        if let Some(v) = v {
-            let d = parse_duration(flag, v)?;
-            if d != 0 && d < 1_000_000 {
-                return Err(Error::flag(flag, v, "must be at least 1ms"));
-            }
-            *slot = Some(d);
+    for (v, slot) in [
+        (h.interval, &mut hc.interval),
+        (h.timeout, &mut hc.timeout),
+        (h.start_period, &mut hc.start_period),
+        (h.start_interval, &mut hc.start_interval),
+        (h.retries, &mut hc.retries),
+    ] {
+        if v.is_some() {
+            *slot = v;
         }
-        Ok(())
-    };
-    dur("--health-interval", &h.interval, &mut hc.interval)?;
-    dur("--health-timeout", &h.timeout, &mut hc.timeout)?;
-    dur(
-        "--health-start-period",
-        &h.start_period,
-        &mut hc.start_period,
-    )?;
-    if let Some(r) = h.retries {
-        if r < 0 {
-            return Err(Error::flag(
-                "--health-retries",
-                &r.to_string(),
-                "cannot be negative",
-            ));
-        }
-        hc.retries = Some(r);
-    }
-    if hc.test.is_empty() && !h.any() && image.healthcheck.is_none() {
-        return Ok(());
     }
     if hc.test.is_empty() {
         return Err(Error::invalid(
@@ -146,7 +227,7 @@ pub(crate) fn apply(
 }
 
 /// The check to run, if any: (argv, interval, timeout, retries, start period).
-pub(crate) struct Check {
+pub struct Check {
     pub argv: Vec<String>,
     pub interval: Duration,
     pub timeout: Duration,
@@ -154,7 +235,8 @@ pub(crate) struct Check {
     pub start_period: Duration,
 }
 
-pub(crate) fn check_of(c: &Container) -> Option<Check> {
+/// The check a container runs (none when it has no healthcheck or `NONE`).
+pub fn check_of(c: &Container) -> Option<Check> {
     let hc = c.config.healthcheck.as_ref()?;
     let argv = match hc.test.first().map(String::as_str) {
         Some("CMD") => hc.test[1..].to_vec(),
@@ -197,11 +279,7 @@ pub struct Health {
 
 /// `ps`'s STATUS of a running container with a healthcheck: `Up 5
 /// minutes (healthy)`, `(health: starting)`.
-pub(crate) fn with_health(
-    status: String,
-    st: &crate::container::State,
-    h: Option<Health>,
-) -> String {
+pub fn with_health(status: String, st: &crate::container::State, h: Option<Health>) -> String {
     match h {
         Some(h) if st.status == crate::container::Status::Running => match h.status.as_str() {
             "starting" => format!("{status} (health: starting)"),
@@ -215,8 +293,9 @@ pub(crate) fn with_health(
 const HEALTH_FILE: &str = "health.json";
 
 impl Engine {
-    /// The recorded health of a container with a healthcheck.
-    pub(crate) fn health(&self, id: &str) -> Option<Health> {
+    /// The recorded health (docker's `State.Health`) of a container with a
+    /// healthcheck.
+    pub fn health(&self, id: &str) -> Option<Health> {
         fsutil::read_json(&self.container_dir(id).join(HEALTH_FILE)).ok()
     }
 
@@ -411,17 +490,20 @@ mod tests {
             ..Default::default()
         };
         let mut c = Container::default();
-        let mut o = crate::options::CreateOptions::default();
-        apply(&o, &image, &mut c).unwrap();
+        let apply_flags = |f: &HealthFlags, img: &ContainerConfig, c: &mut Container| {
+            f.parse().and_then(|h| apply(h.as_ref(), img, c))
+        };
+        let mut o = HealthFlags::default();
+        apply_flags(&o, &image, &mut c).unwrap();
         let ch = check_of(&c).unwrap();
         assert_eq!(ch.argv, ["/bin/check", "-q"]);
         assert_eq!(ch.interval, Duration::from_secs(5));
         assert_eq!(ch.retries, 7);
         assert_eq!(ch.timeout, Duration::from_secs(30));
         // --health-cmd replaces the test and keeps the image's timings.
-        o.health.cmd = Some("exit 0".into());
-        o.health.timeout = Some("2s".into());
-        apply(&o, &image, &mut c).unwrap();
+        o.cmd = Some("exit 0".into());
+        o.timeout = Some("2s".into());
+        apply_flags(&o, &image, &mut c).unwrap();
         let ch = check_of(&c).unwrap();
         assert_eq!(ch.argv, ["/bin/sh", "-c", "exit 0"]);
         assert_eq!(
@@ -429,18 +511,37 @@ mod tests {
             (Duration::from_secs(5), Duration::from_secs(2))
         );
         // --no-healthcheck disables it, and conflicts with --health-*.
-        let mut o = crate::options::CreateOptions::default();
-        o.health.disable = true;
-        apply(&o, &image, &mut c).unwrap();
+        let mut o = HealthFlags {
+            disable: true,
+            ..Default::default()
+        };
+        apply_flags(&o, &image, &mut c).unwrap();
         assert!(check_of(&c).is_none());
-        o.health.retries = Some(1);
-        assert!(apply(&o, &image, &mut c).is_err());
+        o.retries = Some(1);
+        assert!(apply_flags(&o, &image, &mut c).is_err());
         // Flags without a test anywhere.
         let mut c = Container::default();
-        let mut o = crate::options::CreateOptions::default();
-        o.health.interval = Some("1s".into());
-        let e = apply(&o, &ContainerConfig::default(), &mut c).unwrap_err();
+        let o = HealthFlags {
+            interval: Some("1s".into()),
+            ..Default::default()
+        };
+        let e = apply_flags(&o, &ContainerConfig::default(), &mut c).unwrap_err();
         assert!(e.to_string().contains("--health-cmd"), "{e}");
+        // The API's CMD form, in docker's JSON.
+        let h: HealthConfig = serde_json::from_str(
+            r#"{"Test": ["CMD", "/bin/true", "x"], "Interval": 2000000000, "StartInterval": 1000000}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            h.test,
+            Some(HealthTest::Cmd(vec!["/bin/true".into(), "x".into()]))
+        );
+        apply(Some(&h), &ContainerConfig::default(), &mut c).unwrap();
+        let hc = c.config.healthcheck.clone().unwrap();
+        assert_eq!(hc.test, ["CMD", "/bin/true", "x"]);
+        assert_eq!(hc.start_interval, Some(1_000_000));
+        assert_eq!(check_of(&c).unwrap().argv, ["/bin/true", "x"]);
+        assert!(serde_json::from_str::<HealthConfig>(r#"{"Test": ["BOGUS"]}"#).is_err());
     }
 
     #[test]

@@ -63,7 +63,7 @@ pub use internal::internal_main;
 pub use logs::LogsOptions;
 pub use monitor::{AttachInput, Attached};
 pub use ops::{ExecOptions, ExecStdio, Summary, TopOutput};
-pub use options::CreateOptions;
+pub use options::{CreateFlags, CreateOptions};
 
 /// Starts the kernel's wait that a container's first cgroup attach would
 /// otherwise make on the critical path (see [`cgroups::prime_attach`]);

@@ -3,7 +3,7 @@
 //! /etc/resolv.conf, /etc/hosts, /dev (privileged) and kernel facts; needs
 //! no root.
 
-use crate::container::{Config, Container, HostConfig, LogConfig, MountPoint, RestartPolicy};
+use crate::container::{Config, Container, HostConfig, LogConfig, MountPoint};
 use crate::error::{Error, Result};
 use crate::options::{self as opt, CreateOptions};
 use crate::user::{self, LayerView};
@@ -66,47 +66,7 @@ pub struct Generated {
     pub hostname: String,
     pub resolv_conf: String,
     /// The parsed `-v`/`--mount`/image volumes (for creating volumes).
-    pub mount_specs: Vec<crate::volumes::MountSpec>,
-}
-
-#[derive(Default)]
-struct SecurityOpts {
-    seccomp: Option<String>,
-    no_new_privileges: bool,
-    unconfined_paths: bool,
-}
-
-fn parse_security_opts(list: &[String]) -> Result<SecurityOpts> {
-    let mut out = SecurityOpts::default();
-    for s in list {
-        let (k, v) = match s.split_once('=') {
-            Some(kv) => kv,
-            None => s.split_once(':').unwrap_or((s.as_str(), "")),
-        };
-        let bad = |why: &str| Error::flag("--security-opt", s, why);
-        match k {
-            "no-new-privileges" => {
-                out.no_new_privileges = match v {
-                    "" | "true" => true,
-                    "false" => false,
-                    _ => return Err(bad("expected no-new-privileges[=true|false]")),
-                }
-            }
-            "seccomp" => {
-                if v.is_empty() {
-                    return Err(bad("expected seccomp=unconfined or seccomp=PROFILE.json"));
-                }
-                out.seccomp = Some(v.to_string());
-            }
-            "systempaths" => match v {
-                "unconfined" => out.unconfined_paths = true,
-                _ => return Err(bad("expected systempaths=unconfined")),
-            },
-            "apparmor" | "label" => {}
-            _ => return Err(bad("unknown security option")),
-        }
-    }
-    Ok(out)
+    pub mount_specs: Vec<crate::volumes::Mount>,
 }
 
 /// `ReplaceOrAppendEnvValues`: `overrides` replace same-named entries of
@@ -176,11 +136,7 @@ fn resolv_conf(opts: &CreateOptions, host_network: bool, host_file: &Path) -> Re
         }
     }
     if !opts.dns.is_empty() {
-        ns = opts
-            .dns
-            .iter()
-            .map(|d| opt::parse_dns(d))
-            .collect::<Result<Vec<_>>>()?;
+        ns = opts.dns.iter().map(|d| d.to_string()).collect();
     } else if ns.is_empty() {
         ns = vec!["8.8.8.8".into(), "8.8.4.4".into()];
     }
@@ -207,7 +163,7 @@ fn resolv_conf(opts: &CreateOptions, host_network: bool, host_file: &Path) -> Re
     Ok(out)
 }
 
-fn hosts_file(extra: &[(String, String)], host_network: bool, host_file: &Path) -> String {
+fn hosts_file(extra: &[opt::ExtraHost], host_network: bool, host_file: &Path) -> String {
     let mut out = if host_network {
         let mut s = std::fs::read_to_string(host_file).unwrap_or_default();
         if !s.is_empty() && !s.ends_with('\n') {
@@ -217,8 +173,8 @@ fn hosts_file(extra: &[(String, String)], host_network: bool, host_file: &Path) 
     } else {
         "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::\tip6-localnet\nff00::\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n".to_string()
     };
-    for (h, ip) in extra {
-        out.push_str(&format!("{ip}\t{h}\n"));
+    for h in extra {
+        out.push_str(&format!("{}\t{}\n", h.ip, h.host));
     }
     out
 }
@@ -291,16 +247,12 @@ pub fn generate(
     ctx: &SpecContext,
 ) -> Result<Generated> {
     // Modes other than host are validated by crate::network::prepare.
-    let net_mode = crate::network::Mode::parse(opts.network.as_deref());
+    let net_mode = crate::network::Mode::parse(opts.network_mode.as_deref());
     let host_network = net_mode == crate::network::Mode::Host;
     // Environment and command.
-    let user_env = opt::parse_env(&opts.env)?;
-    let env = merge_env(&image.env, &user_env);
+    let env = merge_env(&image.env, &opts.env);
     let hostname = match &opts.hostname {
-        Some(h) => {
-            opt::validate_hostname(h)?;
-            h.clone()
-        }
+        Some(h) => h.clone(),
         None if host_network => nix::unistd::gethostname()
             .map(|h| h.to_string_lossy().into_owned())
             .unwrap_or_else(|_| crate::fsutil::short_id(ctx.id).to_string()),
@@ -313,13 +265,7 @@ pub fn generate(
         ],
         &env,
     );
-    let user_entrypoint: Option<Vec<String>> = opts.entrypoint.as_ref().map(|e| {
-        if e.is_empty() {
-            vec![]
-        } else {
-            vec![e.clone()]
-        }
-    });
+    let user_entrypoint: Option<Vec<String>> = opts.entrypoint.clone();
     let mut cmd: Option<Vec<String>> = (!opts.cmd.is_empty()).then(|| opts.cmd.clone());
     let mut entrypoint = user_entrypoint.clone();
     if user_entrypoint.as_ref().map_or(true, |e| e.is_empty()) {
@@ -335,17 +281,8 @@ pub fn generate(
     if argv.is_empty() {
         return Err(Error::invalid("no command specified"));
     }
-    let workdir = match &opts.workdir {
-        Some(w) if !w.is_empty() => {
-            if !w.starts_with('/') {
-                return Err(Error::flag(
-                    "--workdir",
-                    w,
-                    "the working directory needs to be an absolute path",
-                ));
-            }
-            opt::clean_path(w)
-        }
+    let workdir = match &opts.working_dir {
+        Some(w) if !w.is_empty() => opt::parse_workdir(w)?,
         _ => image
             .working_dir
             .clone()
@@ -369,7 +306,7 @@ pub fn generate(
         .unwrap_or_default();
     let exec_user = user::resolve(&user_spec, &opts.group_add, ctx.layers)?;
     let mut labels: BTreeMap<String, String> = image.labels.clone();
-    labels.extend(opt::parse_labels(&opts.labels)?);
+    labels.extend(opts.labels.clone());
     let stop_signal = opts
         .stop_signal
         .clone()
@@ -377,48 +314,45 @@ pub fn generate(
     if let Some(s) = &stop_signal {
         opt::parse_signal("--stop-signal", s)?;
     }
-    if let Some(t) = opts.stop_timeout {
-        if t < -1 {
-            return Err(Error::flag(
-                "--stop-timeout",
-                &t.to_string(),
-                "must be -1 or more",
-            ));
-        }
+    if let Some(t) = opts.stop_timeout.filter(|t| *t < -1) {
+        return Err(Error::flag(
+            "--stop-timeout",
+            &t.to_string(),
+            "must be -1 or more",
+        ));
     }
-    let (restart_name, restart_max) = opt::parse_restart(opts.restart.as_deref().unwrap_or("no"))?;
-    if opts.auto_remove && restart_name != "no" {
+    if opts.auto_remove && opts.restart_policy != opt::RestartPolicy::No {
         return Err(Error::invalid(
             "conflicting options: cannot specify both --restart and --rm",
         ));
     }
 
     // Security.
-    let sec = parse_security_opts(&opts.security_opt)?;
+    let sec = &opts.security;
     let capabilities = caps::tweak(&opts.cap_add, &opts.cap_drop, opts.privileged)?;
     // As moby's WithSeccomp: --privileged drops the default profile, not
     // one named explicitly.
-    let seccomp = match sec.seccomp.as_deref() {
-        Some("unconfined") => None,
-        Some("builtin") => seccomp::default_for(&capabilities)?,
-        Some(file) => seccomp::from_file(Path::new(file), &capabilities)
-            .map_err(|e| Error::flag("--security-opt", &format!("seccomp={file}"), e))?,
-        None if opts.privileged => None,
-        None => seccomp::default_for(&capabilities)?,
+    let seccomp = match &sec.seccomp {
+        opt::Seccomp::Unconfined => None,
+        opt::Seccomp::Builtin => seccomp::default_for(&capabilities)?,
+        opt::Seccomp::Profile(file) => seccomp::from_file(file, &capabilities).map_err(|e| {
+            Error::flag("--security-opt", &format!("seccomp={}", file.display()), e)
+        })?,
+        opt::Seccomp::Default if opts.privileged => None,
+        opt::Seccomp::Default => seccomp::default_for(&capabilities)?,
     };
 
     // Resources.
-    let memory = opts
-        .memory
-        .as_deref()
-        .map(opt::parse_memory)
-        .transpose()?
-        .unwrap_or(0);
-    let mut memory_swap = match opts.memory_swap.as_deref() {
-        None | Some("") => 0,
-        Some("-1") => -1,
-        Some(s) => opt::parse_bytes(s).map_err(|e| Error::flag("--memory-swap", s, e))?,
-    };
+    let res = &opts.resources;
+    let memory = res.memory;
+    if memory != 0 && memory < 6 * 1024 * 1024 {
+        return Err(Error::flag(
+            "--memory",
+            &memory.to_string(),
+            "minimum memory limit allowed is 6MB",
+        ));
+    }
+    let mut memory_swap = res.memory_swap;
     if memory_swap > 0 && memory == 0 {
         return Err(Error::invalid(
             "invalid --memory-swap: you should always set --memory with --memory-swap",
@@ -427,126 +361,84 @@ pub fn generate(
     if memory_swap > 0 && memory_swap < memory {
         return Err(Error::flag(
             "--memory-swap",
-            opts.memory_swap.as_deref().unwrap_or(""),
+            &memory_swap.to_string(),
             "must be larger than or equal to --memory",
         ));
     }
     if memory > 0 && memory_swap == 0 {
         memory_swap = memory * 2;
     }
-    let nano_cpus = opts
-        .cpus
-        .as_deref()
-        .map(opt::parse_cpus)
-        .transpose()?
-        .unwrap_or(0);
-    let pids_limit = opts.pids_limit.filter(|p| *p > 0);
-    let ulimits = opts
-        .ulimits
-        .iter()
-        .map(|u| opt::parse_ulimit(u))
-        .collect::<Result<Vec<_>>>()?;
-    let shm_size = match opts.shm_size.as_deref() {
-        None | Some("") => DEFAULT_SHM,
-        Some(s) => {
-            let v = opt::parse_bytes(s).map_err(|e| Error::flag("--shm-size", s, e))?;
-            if v <= 0 {
-                return Err(Error::flag("--shm-size", s, "must be greater than 0"));
-            }
-            v
-        }
-    };
-    let extra_hosts = opts
-        .add_hosts
-        .iter()
-        .map(|h| opt::parse_add_host(h))
-        .collect::<Result<Vec<_>>>()?;
+    let nano_cpus = res.nano_cpus;
+    let pids_limit = res.pids_limit.filter(|p| *p > 0);
+    let ulimits = res.ulimits.clone().unwrap_or_default();
+    let shm_size = opts.shm_size.unwrap_or(DEFAULT_SHM);
+    let extra_hosts = &opts.extra_hosts;
     let resolv = resolv_conf(opts, host_network, ctx.host_resolv_conf)?;
-    let hosts = hosts_file(&extra_hosts, host_network, ctx.host_hosts);
+    let hosts = hosts_file(extra_hosts, host_network, ctx.host_hosts);
 
     // Mounts: user mounts first decide which defaults stay.
     // -v, --mount and the image's VOLUMEs (anonymous volumes get a random name).
     let image_volumes: Vec<String> = image.volumes.keys().cloned().collect();
-    let specs = crate::volumes::plan(&opts.volumes, &opts.mounts, &image_volumes)?;
-    let tmpfs = opts
-        .tmpfs
-        .iter()
-        .map(|t| opt::parse_tmpfs(t))
-        .collect::<Result<Vec<_>>>()?;
+    let specs = crate::volumes::plan(&opts.binds, &opts.mounts, &opts.tmpfs, &image_volumes)?;
     crate::volumes::refuse_kernel_fs(
         specs
             .iter()
-            .map(|s| {
-                (
-                    s.destination.as_str(),
-                    s.kind == crate::volumes::MountKind::Bind,
-                )
-            })
-            .chain(tmpfs.iter().map(|(d, _)| (d.as_str(), false))),
+            .map(|m| (m.target(), matches!(m, crate::volumes::Mount::Bind(_)))),
         ctx.layers,
     )?;
     let mut user_mounts: Vec<Value> = Vec::new();
     let mut mount_points: Vec<MountPoint> = Vec::new();
     let mut dests: Vec<String> = Vec::new();
-    for b in &specs {
-        dests.push(b.destination.clone());
-        match b.kind {
-            crate::volumes::MountKind::Tmpfs => {
-                user_mounts.push(json!({"destination": b.destination, "type": "tmpfs", "source": "tmpfs", "options": b.tmpfs_options}));
-                continue;
+    for m in &specs {
+        dests.push(m.target().to_string());
+        match m {
+            crate::volumes::Mount::Tmpfs(t) => {
+                user_mounts.push(json!({"destination": t.target, "type": "tmpfs", "source": "tmpfs", "options": t.mount_options()}));
             }
-            crate::volumes::MountKind::Bind => {
-                let mut o = vec!["rbind".to_string(), b.propagation.clone()];
+            crate::volumes::Mount::Bind(b) => {
+                let rbind = if b.non_recursive { "bind" } else { "rbind" };
+                let mut o = vec![rbind.to_string(), b.propagation.as_str().to_string()];
                 if b.read_only {
                     o.push("ro".into());
                 }
                 user_mounts.push(
-                    json!({"destination": b.destination, "type": "bind", "source": b.source, "options": o}),
+                    json!({"destination": b.target, "type": "bind", "source": b.source, "options": o}),
                 );
                 mount_points.push(MountPoint {
                     kind: "bind".into(),
                     source: b.source.clone(),
-                    destination: b.destination.clone(),
+                    destination: b.target.clone(),
                     mode: b.mode.clone(),
                     rw: !b.read_only,
-                    propagation: b.propagation.clone(),
+                    propagation: b.propagation.as_str().into(),
                     ..Default::default()
                 });
             }
-            crate::volumes::MountKind::Volume => {
-                let name = if b.source.is_empty() {
-                    crate::fsutil::random_id()?
-                } else {
-                    b.source.clone()
+            crate::volumes::Mount::Volume(v) => {
+                let name = match &v.name {
+                    Some(n) => n.clone(),
+                    None => crate::fsutil::random_id()?,
                 };
                 let src = ctx.volumes_dir.join(&name).join("_data");
                 let mut o = vec!["rbind".to_string(), "rprivate".to_string()];
-                if b.read_only {
+                if v.read_only {
                     o.push("ro".into());
                 }
                 user_mounts.push(
-                    json!({"destination": b.destination, "type": "bind", "source": src, "options": o}),
+                    json!({"destination": v.target, "type": "bind", "source": src, "options": o}),
                 );
                 mount_points.push(MountPoint {
                     kind: "volume".into(),
                     name,
                     source: src.to_string_lossy().into_owned(),
-                    destination: b.destination.clone(),
+                    destination: v.target.clone(),
                     driver: "local".into(),
-                    mode: b.mode.clone(),
-                    rw: !b.read_only,
+                    mode: v.mode.clone(),
+                    rw: !v.read_only,
                     propagation: String::new(),
                 });
             }
         }
-    }
-    for (d, o) in &tmpfs {
-        if dests.contains(d) {
-            return Err(Error::flag("--tmpfs", d, "duplicate mount point"));
-        }
-        dests.push(d.clone());
-        user_mounts
-            .push(json!({"destination": d, "type": "tmpfs", "source": "tmpfs", "options": o}));
     }
     let ro = |priv_rw: bool| if priv_rw { "rw" } else { "ro" };
     let mut mounts: Vec<Value> = vec![
@@ -574,7 +466,7 @@ pub fn generate(
         if dests.iter().any(|d| d == dest) {
             continue;
         }
-        mounts.push(json!({"destination": dest, "type": "bind", "source": ctx.userdata.join(file), "options": ud_opts(opts.read_only)}));
+        mounts.push(json!({"destination": dest, "type": "bind", "source": ctx.userdata.join(file), "options": ud_opts(opts.readonly_rootfs)}));
     }
     // Parents before children (docker sorts by path depth).
     user_mounts.sort_by_key(|m| {
@@ -670,7 +562,7 @@ pub fn generate(
     let spec = json!({
         "ociVersion": "1.0.2-dev",
         "process": process,
-        "root": {"path": ctx.rootfs, "readonly": opts.read_only},
+        "root": {"path": ctx.rootfs, "readonly": opts.readonly_rootfs},
         "hostname": hostname,
         "mounts": mounts,
         "linux": linux,
@@ -680,35 +572,32 @@ pub fn generate(
         .map_err(|e| Error::msg(format!("generated spec does not parse: {e}")))?;
 
     let nonempty = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
+    let binds: Vec<String> = opts.binds.iter().map(|m| m.bind_string()).collect();
+    let security_opt = sec.to_strings();
     let host_config = HostConfig {
-        binds: nonempty(&opts.volumes),
+        binds: nonempty(&binds),
         log_config: LogConfig {
             kind: "json-file".into(),
             config: BTreeMap::new(),
         },
         network_mode: net_mode.name(),
-        restart_policy: RestartPolicy {
-            name: restart_name,
-            maximum_retry_count: restart_max,
-        },
+        restart_policy: opts.restart_policy.into(),
         auto_remove: opts.auto_remove,
         cap_add: nonempty(&opts.cap_add),
         cap_drop: nonempty(&opts.cap_drop),
-        dns: opts.dns.clone(),
+        dns: opts.dns.iter().map(|d| d.to_string()).collect(),
         dns_options: opts.dns_options.clone(),
         dns_search: opts.dns_search.clone(),
-        extra_hosts: nonempty(&opts.add_hosts),
+        extra_hosts: (!extra_hosts.is_empty())
+            .then(|| extra_hosts.iter().map(|h| h.to_string()).collect()),
         group_add: nonempty(&opts.group_add),
         privileged: opts.privileged,
-        readonly_rootfs: opts.read_only,
-        security_opt: nonempty(&opts.security_opt),
-        tmpfs: (!tmpfs.is_empty()).then(|| {
+        readonly_rootfs: opts.readonly_rootfs,
+        security_opt: nonempty(&security_opt),
+        tmpfs: (!opts.tmpfs.is_empty()).then(|| {
             opts.tmpfs
                 .iter()
-                .map(|t| {
-                    let (d, o) = t.split_once(':').unwrap_or((t, ""));
-                    (opt::clean_path(d), o.to_string())
-                })
+                .map(|t| (t.target.clone(), t.options_string()))
                 .collect()
         }),
         shm_size,
@@ -717,13 +606,21 @@ pub fn generate(
             .as_ref()
             .map(|r| r.to_string_lossy().into_owned())
             .unwrap_or_else(|| "berth".into()),
-        memory,
-        memory_swap: if memory > 0 { memory_swap } else { 0 },
-        nano_cpus,
-        cpu_period: 0,
-        cpu_quota: 0,
-        pids_limit,
-        ulimits: (!ulimits.is_empty()).then(|| ulimits.clone()),
+        resources: opt::Resources {
+            memory,
+            memory_swap: if memory > 0 { memory_swap } else { 0 },
+            nano_cpus,
+            cpu_period: 0,
+            cpu_quota: 0,
+            pids_limit,
+            ulimits: (!ulimits.is_empty()).then(|| ulimits.clone()),
+            ..res.clone()
+        },
+        pid_mode: opts.pid_mode.to_string(),
+        ipc_mode: opts.ipc_mode.to_string(),
+        userns_mode: opts.userns_mode.to_string(),
+        sysctls: (!opts.sysctls.is_empty()).then(|| opts.sysctls.clone()),
+        links: None,
         masked_paths: (!opts.privileged && !sec.unconfined_paths)
             .then(|| MASKED_PATHS.iter().map(|s| s.to_string()).collect()),
         readonly_paths: (!opts.privileged && !sec.unconfined_paths)
@@ -734,12 +631,12 @@ pub fn generate(
         hostname: hostname.clone(),
         domainname: String::new(),
         user: user_spec,
-        attach_stdin: opts.interactive,
+        attach_stdin: opts.open_stdin,
         attach_stdout: true,
         attach_stderr: true,
         exposed_ports: image.exposed_ports.clone(),
         tty: opts.tty,
-        open_stdin: opts.interactive,
+        open_stdin: opts.open_stdin,
         stdin_once: false,
         env,
         cmd,
@@ -782,6 +679,7 @@ pub fn generate(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::options::CreateFlags;
     use image::manifest::ContainerConfig as ImageConfig;
 
     struct Fx {
@@ -811,7 +709,9 @@ mod tests {
 
     const ID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
-    fn gen(f: &Fx, o: &CreateOptions, img: &ImageConfig) -> Result<Generated> {
+    /// Generates from flags, parsed as the CLI parses them.
+    fn gen(f: &Fx, o: &CreateFlags, img: &ImageConfig) -> Result<Generated> {
+        let o = o.parse()?;
         let d = f.dir.path();
         let (rootfs, ud, rc, h) = (
             d.join("rootfs"),
@@ -828,11 +728,11 @@ mod tests {
             host_hosts: &h,
             volumes_dir: &d.join("volumes"),
         };
-        generate(o, img, &ctx)
+        generate(&o, img, &ctx)
     }
 
-    fn opts(cmd: &[&str]) -> CreateOptions {
-        CreateOptions {
+    fn opts(cmd: &[&str]) -> CreateFlags {
+        CreateFlags {
             image: "img".into(),
             cmd: cmd.iter().map(|s| s.to_string()).collect(),
             ..Default::default()
@@ -1034,32 +934,29 @@ mod tests {
         assert_eq!(g.container.config.stop_signal.as_deref(), Some("SIGINT"));
         for (set, flag) in [
             (
-                Box::new(|o: &mut CreateOptions| o.stop_signal = Some("SIGNOPE".into()))
-                    as Box<dyn Fn(&mut CreateOptions)>,
+                Box::new(|o: &mut CreateFlags| o.stop_signal = Some("SIGNOPE".into()))
+                    as Box<dyn Fn(&mut CreateFlags)>,
                 "--stop-signal",
             ),
             (
-                Box::new(|o: &mut CreateOptions| o.hostname = Some("bad_host!".into())),
+                Box::new(|o: &mut CreateFlags| o.hostname = Some("bad_host!".into())),
                 "--hostname",
             ),
             (
-                Box::new(|o: &mut CreateOptions| o.volumes = s(&["/a:/x", "/b:/x"])),
+                Box::new(|o: &mut CreateFlags| o.volumes = s(&["/a:/x", "/b:/x"])),
                 "--volume",
             ),
             (
-                Box::new(|o: &mut CreateOptions| o.restart = Some("sometimes".into())),
+                Box::new(|o: &mut CreateFlags| o.restart = Some("sometimes".into())),
                 "--restart",
             ),
             (
-                Box::new(|o: &mut CreateOptions| o.shm_size = Some("x".into())),
+                Box::new(|o: &mut CreateFlags| o.shm_size = Some("x".into())),
                 "--shm-size",
             ),
+            (Box::new(|o: &mut CreateFlags| o.env = s(&["=x"])), "--env"),
             (
-                Box::new(|o: &mut CreateOptions| o.env = s(&["=x"])),
-                "--env",
-            ),
-            (
-                Box::new(|o: &mut CreateOptions| o.dns = s(&["dns.example"])),
+                Box::new(|o: &mut CreateFlags| o.dns = s(&["dns.example"])),
                 "--dns",
             ),
         ] {
@@ -1107,7 +1004,7 @@ mod tests {
         std::os::unix::fs::symlink("../sys/kernel", layer.join("k")).unwrap();
         std::fs::create_dir_all(layer.join("ok")).unwrap();
         let img = ImageConfig::default();
-        let refused = |o: &CreateOptions, img: &ImageConfig, path: &str| {
+        let refused = |o: &CreateFlags, img: &ImageConfig, path: &str| {
             let e = gen(&f, o, img).unwrap_err();
             let m = e.to_string();
             assert!(m.contains(&format!("{path:?}")) && !m.contains('\n'), "{m}");

@@ -7,8 +7,9 @@
 //! using a volume while it is being removed. A volume is in use when a
 //! container record (`config.v2.json`, running or not) mounts it.
 //!
-//! Mount flags: `-v` ([`parse_volume_flag`]) and `--mount`
-//! ([`parse_mount_flag`]) give [`MountSpec`]s; [`plan`] adds the image's
+//! Mount flags: `-v` ([`parse_volume_flag`]), `--mount`
+//! ([`parse_mount_flag`]) and `--tmpfs` ([`parse_tmpfs_flag`]) give
+//! [`Mount`]s; [`plan`] adds the image's
 //! `VOLUME`s as anonymous volumes (random 64-hex names, labelled
 //! [`ANON_LABEL`], removed with the container by `rm -v` and `--rm`).
 
@@ -46,48 +47,196 @@ impl Volume {
     }
 }
 
-/// What a mount flag asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MountKind {
-    Bind,
-    Volume,
-    Tmpfs,
+/// One mount of a container: docker's `mount.Mount` by type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "Type", rename_all = "lowercase")]
+pub enum Mount {
+    Bind(BindMount),
+    Volume(VolumeMount),
+    Tmpfs(TmpfsMount),
 }
 
-/// One parsed `-v`/`--mount`/image `VOLUME`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MountSpec {
-    pub kind: MountKind,
-    /// Host path (bind), volume name (empty: anonymous), unused for tmpfs.
+/// A host path mounted in the container.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct BindMount {
+    /// Absolute host path.
     pub source: String,
-    pub destination: String,
+    pub target: String,
     pub read_only: bool,
-    pub propagation: String,
-    /// The mode as given (`ro`, `z`, `nocopy`...): docker's `Mode`.
+    pub propagation: Propagation,
+    /// `z` / `Z` (accepted; Berth applies no SELinux label).
+    pub relabel: Option<Relabel>,
+    /// `bind-recursive=disabled` / `bind-nonrecursive`: a plain bind.
+    pub non_recursive: bool,
+    /// docker's `Mode` (the `-v` options as given; `ro` for `--mount`).
     pub mode: String,
-    /// Volumes: do not fill a new volume from the image.
-    pub nocopy: bool,
-    /// tmpfs mount options.
-    pub tmpfs_options: Vec<String>,
-    /// `volume-label` / `volume-opt` of `--mount` (for a volume it creates).
-    pub volume_labels: BTreeMap<String, String>,
-    pub volume_options: BTreeMap<String, String>,
 }
 
-impl MountSpec {
-    fn new(kind: MountKind, source: &str, destination: &str) -> MountSpec {
-        MountSpec {
-            kind,
-            source: source.to_string(),
-            destination: destination.to_string(),
-            read_only: false,
-            propagation: String::new(),
-            mode: String::new(),
-            nocopy: false,
-            tmpfs_options: Vec::new(),
-            volume_labels: BTreeMap::new(),
-            volume_options: BTreeMap::new(),
+/// Mount propagation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Propagation {
+    Shared,
+    Rshared,
+    Slave,
+    Rslave,
+    Private,
+    #[default]
+    Rprivate,
+}
+
+impl Propagation {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Propagation::Shared => "shared",
+            Propagation::Rshared => "rshared",
+            Propagation::Slave => "slave",
+            Propagation::Rslave => "rslave",
+            Propagation::Private => "private",
+            Propagation::Rprivate => "rprivate",
         }
+    }
+
+    fn parse(s: &str) -> Option<Propagation> {
+        Some(match s {
+            "shared" => Propagation::Shared,
+            "rshared" => Propagation::Rshared,
+            "slave" => Propagation::Slave,
+            "rslave" => Propagation::Rslave,
+            "private" => Propagation::Private,
+            "rprivate" => Propagation::Rprivate,
+            _ => return None,
+        })
+    }
+}
+
+/// SELinux relabelling of a bind (`z`: shared, `Z`: private).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Relabel {
+    Shared,
+    Private,
+}
+
+/// A named or anonymous volume.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct VolumeMount {
+    /// `None`: anonymous (a random name at create).
+    pub name: Option<String>,
+    pub target: String,
+    pub read_only: bool,
+    /// Do not fill a new volume from the image.
+    pub no_copy: bool,
+    /// `volume-label` (for a volume the mount creates).
+    pub labels: BTreeMap<String, String>,
+    /// `volume-opt` (`type`, `device`, `o`, `size`).
+    pub driver_opts: BTreeMap<String, String>,
+    /// docker's `Mode` (the `-v` options as given).
+    pub mode: String,
+}
+
+/// A tmpfs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct TmpfsMount {
+    pub target: String,
+    /// Bytes.
+    pub size: Option<i64>,
+    /// Permission bits of the root.
+    pub mode: Option<u32>,
+    pub read_only: bool,
+    /// Other mount options given (`exec`, `uid=1000`, `noatime`...).
+    pub options: Vec<String>,
+}
+
+impl TmpfsMount {
+    /// The mount's options: `nosuid,nodev,noexec` unless their opposites
+    /// are given, then the options given, size (KiB) and mode.
+    pub fn mount_options(&self) -> Vec<String> {
+        let mut out: Vec<String> = ["nosuid", "nodev", "noexec"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        for o in &self.options {
+            let opposite = match o.as_str() {
+                "exec" => Some("noexec"),
+                "noexec" => Some("exec"),
+                "suid" => Some("nosuid"),
+                "nosuid" => Some("suid"),
+                "dev" => Some("nodev"),
+                "nodev" => Some("dev"),
+                _ => None,
+            };
+            if let Some(op) = opposite {
+                out.retain(|x| x != op);
+            }
+            if !out.contains(o) {
+                out.push(o.clone());
+            }
+        }
+        if let Some(n) = self.size {
+            out.push(format!("size={}k", (n + 1023) / 1024));
+        }
+        if let Some(m) = self.mode {
+            out.push(format!("mode={m:o}"));
+        }
+        if self.read_only {
+            out.push("ro".into());
+        }
+        out
+    }
+
+    /// docker's `HostConfig.Tmpfs` value.
+    pub fn options_string(&self) -> String {
+        let mut v = self.options.clone();
+        if let Some(n) = self.size {
+            v.push(format!("size={}k", (n + 1023) / 1024));
+        }
+        if let Some(m) = self.mode {
+            v.push(format!("mode={m:o}"));
+        }
+        if self.read_only {
+            v.push("ro".into());
+        }
+        v.join(",")
+    }
+}
+
+impl Mount {
+    pub fn target(&self) -> &str {
+        match self {
+            Mount::Bind(b) => &b.target,
+            Mount::Volume(v) => &v.target,
+            Mount::Tmpfs(t) => &t.target,
+        }
+    }
+
+    pub fn read_only(&self) -> bool {
+        match self {
+            Mount::Bind(b) => b.read_only,
+            Mount::Volume(v) => v.read_only,
+            Mount::Tmpfs(t) => t.read_only,
+        }
+    }
+
+    /// docker's `Binds` entry (`SRC:DST[:MODE]`, `DST` for an anonymous volume).
+    pub fn bind_string(&self) -> String {
+        let (src, mode) = match self {
+            Mount::Bind(b) => (b.source.as_str(), b.mode.as_str()),
+            Mount::Volume(v) => (v.name.as_deref().unwrap_or(""), v.mode.as_str()),
+            Mount::Tmpfs(t) => return t.target.clone(),
+        };
+        let mut s = if src.is_empty() {
+            self.target().to_string()
+        } else {
+            format!("{src}:{}", self.target())
+        };
+        if !mode.is_empty() {
+            s.push(':');
+            s.push_str(mode);
+        }
+        s
     }
 }
 
@@ -131,7 +280,7 @@ fn check_destination(flag: &str, s: &str, dst: &str) -> Result<String> {
 }
 
 /// `-v /host:/ctr[:opts]`, `-v NAME:/ctr[:opts]`, `-v /ctr` (anonymous).
-pub fn parse_volume_flag(s: &str) -> Result<MountSpec> {
+pub fn parse_volume_flag(s: &str) -> Result<Mount> {
     let flag = "--volume";
     let err = |why: &str| Error::flag(flag, s, why);
     let parts: Vec<&str> = s.split(':').collect();
@@ -144,18 +293,16 @@ pub fn parse_volume_flag(s: &str) -> Result<MountSpec> {
     if src.is_empty() && parts.len() > 1 {
         return Err(err("empty source"));
     }
-    let destination = check_destination(flag, s, dst)?;
-    let kind = if src.starts_with('/') {
-        MountKind::Bind
-    } else {
-        if !src.is_empty() {
-            validate_name(src).map_err(|e| err(&e.to_string()))?;
-        }
-        MountKind::Volume
-    };
-    let mut m = MountSpec::new(kind, src, &destination);
-    m.mode = mode.to_string();
+    let target = check_destination(flag, s, dst)?;
+    let bind = src.starts_with('/');
+    if !bind && !src.is_empty() {
+        validate_name(src).map_err(|e| err(&e.to_string()))?;
+    }
+    let mut read_only = false;
     let mut seen_rw = false;
+    let mut nocopy = false;
+    let mut propagation = None;
+    let mut relabel = None;
     for o in mode.split(',').filter(|o| !o.is_empty()) {
         match o {
             "ro" | "rw" => {
@@ -163,22 +310,79 @@ pub fn parse_volume_flag(s: &str) -> Result<MountSpec> {
                     return Err(err("ro and rw given twice"));
                 }
                 seen_rw = true;
-                m.read_only = o == "ro";
+                read_only = o == "ro";
             }
-            "nocopy" if m.kind == MountKind::Volume => m.nocopy = true,
-            "z" | "Z" | "consistent" | "cached" | "delegated" => {}
-            "shared" | "rshared" | "slave" | "rslave" | "private" | "rprivate"
-                if m.kind == MountKind::Bind =>
-            {
-                m.propagation = o.to_string()
-            }
+            "nocopy" if !bind => nocopy = true,
+            "z" => relabel = Some(Relabel::Shared),
+            "Z" => relabel = Some(Relabel::Private),
+            "consistent" | "cached" | "delegated" => {}
+            p if bind && Propagation::parse(p).is_some() => propagation = Propagation::parse(p),
             _ => return Err(err(&format!("invalid mode: {o}"))),
         }
     }
-    if m.kind == MountKind::Bind && m.propagation.is_empty() {
-        m.propagation = "rprivate".into();
+    Ok(if bind {
+        Mount::Bind(BindMount {
+            source: src.to_string(),
+            target,
+            read_only,
+            propagation: propagation.unwrap_or_default(),
+            relabel,
+            non_recursive: false,
+            mode: mode.to_string(),
+        })
+    } else {
+        Mount::Volume(VolumeMount {
+            name: (!src.is_empty()).then(|| src.to_string()),
+            target,
+            read_only,
+            no_copy: nocopy,
+            labels: BTreeMap::new(),
+            driver_opts: BTreeMap::new(),
+            mode: mode.to_string(),
+        })
+    })
+}
+
+/// `--tmpfs /path[:opts]`.
+pub fn parse_tmpfs_flag(s: &str) -> Result<TmpfsMount> {
+    let flag = "--tmpfs";
+    let (dst, opts) = s.split_once(':').unwrap_or((s, ""));
+    if !dst.starts_with('/') {
+        return Err(Error::flag(
+            flag,
+            s,
+            "the destination must be an absolute path",
+        ));
     }
-    Ok(m)
+    let mut t = TmpfsMount {
+        target: clean_path(dst),
+        ..Default::default()
+    };
+    for o in opts.split(',').filter(|o| !o.is_empty()) {
+        let (key, val) = o.split_once('=').unwrap_or((o, ""));
+        match key {
+            "size" => {
+                t.size = Some(
+                    crate::options::parse_bytes(val)
+                        .map_err(|e| Error::flag(flag, s, format!("size: {e}")))?,
+                )
+            }
+            "mode" => {
+                t.mode = Some(
+                    u32::from_str_radix(val, 8)
+                        .map_err(|_| Error::flag(flag, s, format!("invalid octal mode {val:?}")))?,
+                )
+            }
+            "ro" | "rw" => t.read_only = key == "ro",
+            "tmpcopyup" | "notmpcopyup" => {}
+            "uid" | "gid" | "nr_inodes" | "nr_blocks" | "exec" | "noexec" | "suid" | "nosuid"
+            | "dev" | "nodev" | "atime" | "noatime" | "relatime" | "strictatime" | "nodiratime"
+            | "sync" | "async" | "rprivate" | "private" | "rshared" | "shared" | "rslave"
+            | "slave" => t.options.push(o.to_string()),
+            _ => return Err(Error::flag(flag, s, format!("unknown option {o:?}"))),
+        }
+    }
+    Ok(t)
 }
 
 fn parse_bool(flag: &str, s: &str, key: &str, v: Option<&str>) -> Result<bool> {
@@ -219,15 +423,83 @@ fn csv_fields(s: &str) -> std::result::Result<Vec<String>, &'static str> {
     Ok(out)
 }
 
-/// `--mount type=bind|volume|tmpfs,source=,target=,readonly,...` (docker's
-/// keys; errors name the field).
-pub fn parse_mount_flag(s: &str) -> Result<MountSpec> {
-    let flag = "--mount";
-    let err = |why: String| Error::flag(flag, s, why);
-    let mut kind = MountKind::Volume;
-    let mut fields: Vec<(String, Option<String>)> = Vec::new();
-    for f in csv_fields(s).map_err(|e| err(e.into()))? {
-        let f = f.as_str();
+/// The fields of one `--mount` value, with the errors of a field named.
+struct MountFields<'a> {
+    whole: &'a str,
+    kind: &'static str,
+    fields: Vec<(String, Option<String>)>,
+    source: String,
+    target: Option<String>,
+    read_only: bool,
+}
+
+impl MountFields<'_> {
+    fn err(&self, why: impl std::fmt::Display) -> Error {
+        Error::flag("--mount", self.whole, why)
+    }
+
+    fn value(&self, k: &str, v: &Option<String>) -> Result<String> {
+        v.clone()
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| self.err(format!("field {k}: a value is required")))
+    }
+
+    fn bool(&self, k: &str, v: &Option<String>) -> Result<bool> {
+        parse_bool("--mount", self.whole, k, v.as_deref())
+    }
+
+    /// A field of another mount type, or no field at all.
+    fn unknown(&self, k: &str) -> Error {
+        const OWNERS: [(&str, &[&str]); 3] = [
+            (
+                "bind",
+                &["bind-propagation", "bind-recursive", "bind-nonrecursive"],
+            ),
+            (
+                "volume",
+                &[
+                    "volume-nocopy",
+                    "volume-driver",
+                    "volume-label",
+                    "volume-opt",
+                ],
+            ),
+            ("tmpfs", &["tmpfs-size", "tmpfs-mode"]),
+        ];
+        match OWNERS.iter().find(|(_, keys)| keys.contains(&k)) {
+            Some((t, _)) => self.err(format!("field {k}: only valid with type={t}")),
+            None => self.err(format!("unknown field {k:?}")),
+        }
+    }
+
+    fn target(&self) -> Result<String> {
+        let t = self
+            .target
+            .clone()
+            .ok_or_else(|| self.err("field target: must not be empty"))?;
+        if !t.starts_with('/') {
+            return Err(self.err(format!("field target: {t:?} mount path must be absolute")));
+        }
+        let d = clean_path(&t);
+        if d == "/" {
+            return Err(self.err("field target: cannot mount over /"));
+        }
+        Ok(d)
+    }
+}
+
+/// Splits `--mount` into its type and fields; the fields every type has
+/// (`source`, `target`, `readonly`) are taken out.
+fn mount_fields(s: &str) -> Result<MountFields<'_>> {
+    let mut m = MountFields {
+        whole: s,
+        kind: "volume",
+        fields: Vec::new(),
+        source: String::new(),
+        target: None,
+        read_only: false,
+    };
+    for f in csv_fields(s).map_err(|e| m.err(e))? {
         let f = f.trim();
         if f.is_empty() {
             continue;
@@ -236,209 +508,212 @@ pub fn parse_mount_flag(s: &str) -> Result<MountSpec> {
             Some((k, v)) => (k.trim().to_ascii_lowercase(), Some(v.trim().to_string())),
             None => (f.to_ascii_lowercase(), None),
         };
-        if k == "type" {
-            kind = match v.as_deref() {
-                Some("bind") => MountKind::Bind,
-                Some("volume") => MountKind::Volume,
-                Some("tmpfs") => MountKind::Tmpfs,
-                Some(t) => {
-                    return Err(err(format!(
-                        "field type: invalid type {t:?} (bind, volume or tmpfs)"
-                    )))
+        match k.as_str() {
+            "type" => {
+                m.kind = match v.as_deref() {
+                    Some("bind") => "bind",
+                    Some("volume") => "volume",
+                    Some("tmpfs") => "tmpfs",
+                    Some(t) => {
+                        return Err(m.err(format!(
+                            "field type: invalid type {t:?} (bind, volume or tmpfs)"
+                        )))
+                    }
+                    None => return Err(m.err("field type: a value is required")),
                 }
-                None => return Err(err("field type: a value is required".into())),
-            };
-        } else {
-            fields.push((k, v));
+            }
+            "source" | "src" => m.source = m.value(&k, &v)?,
+            "target" | "destination" | "dst" => m.target = Some(m.value(&k, &v)?),
+            "readonly" | "ro" => m.read_only = m.bool(&k, &v)?,
+            "consistency" => {}
+            _ => m.fields.push((k, v)),
         }
     }
-    let mut m = MountSpec::new(kind.clone(), "", "");
-    let mut target = None;
-    let mut tmpfs_size = None;
-    let mut tmpfs_mode = None;
-    let only = |m: &MountSpec, key: &str, want: MountKind| -> Result<()> {
-        if m.kind != want {
-            let t = match want {
-                MountKind::Bind => "bind",
-                MountKind::Volume => "volume",
-                MountKind::Tmpfs => "tmpfs",
-            };
-            return Err(err(format!("field {key}: only valid with type={t}")));
-        }
-        Ok(())
+    Ok(m)
+}
+
+/// `--mount type=bind,...`.
+fn parse_bind_mount(m: MountFields) -> Result<Mount> {
+    let mut b = BindMount {
+        read_only: m.read_only,
+        ..Default::default()
     };
-    for (k, v) in &fields {
-        let need = |v: &Option<String>| -> Result<String> {
-            v.clone()
-                .filter(|v| !v.is_empty())
-                .ok_or_else(|| err(format!("field {k}: a value is required")))
-        };
+    for (k, v) in &m.fields {
         match k.as_str() {
-            "source" | "src" => m.source = need(v)?,
-            "target" | "destination" | "dst" => target = Some(need(v)?),
-            "readonly" | "ro" => m.read_only = parse_bool(flag, s, k, v.as_deref())?,
-            "consistency" | "bind-nonrecursive" | "bind-recursive" => {}
             "bind-propagation" => {
-                only(&m, k, MountKind::Bind)?;
-                let p = need(v)?;
-                if !matches!(
-                    p.as_str(),
-                    "shared" | "rshared" | "slave" | "rslave" | "private" | "rprivate"
-                ) {
-                    return Err(err(format!("field {k}: invalid propagation {p:?}")));
+                let p = m.value(k, v)?;
+                b.propagation = Propagation::parse(&p)
+                    .ok_or_else(|| m.err(format!("field {k}: invalid propagation {p:?}")))?;
+            }
+            "bind-nonrecursive" => b.non_recursive = m.bool(k, v)?,
+            "bind-recursive" => {
+                let r = m.value(k, v)?;
+                b.non_recursive = match r.as_str() {
+                    "enabled" => false,
+                    "disabled" => true,
+                    _ => return Err(m.err(format!("field {k}: expected enabled or disabled"))),
                 }
-                m.propagation = p;
             }
-            "volume-nocopy" => {
-                only(&m, k, MountKind::Volume)?;
-                m.nocopy = parse_bool(flag, s, k, v.as_deref())?;
-            }
+            _ => return Err(m.unknown(k)),
+        }
+    }
+    b.target = m.target()?;
+    if m.source.is_empty() {
+        return Err(m.err("field source: must not be empty for type=bind"));
+    }
+    if !m.source.starts_with('/') {
+        return Err(m.err(format!(
+            "field source: {:?} must be an absolute host path for type=bind",
+            m.source
+        )));
+    }
+    b.source = m.source;
+    if b.read_only {
+        b.mode = "ro".into();
+    }
+    Ok(Mount::Bind(b))
+}
+
+/// `--mount type=volume,...` (the default type).
+fn parse_volume_mount(m: MountFields) -> Result<Mount> {
+    let mut vm = VolumeMount {
+        read_only: m.read_only,
+        ..Default::default()
+    };
+    for (k, v) in &m.fields {
+        match k.as_str() {
+            "volume-nocopy" => vm.no_copy = m.bool(k, v)?,
             "volume-driver" => {
-                only(&m, k, MountKind::Volume)?;
-                let d = need(v)?;
+                let d = m.value(k, v)?;
                 if d != "local" {
-                    return Err(err(format!(
+                    return Err(m.err(format!(
                         "field {k}: only the local driver is supported, not {d:?}"
                     )));
                 }
             }
             "volume-label" | "volume-opt" => {
-                only(&m, k, MountKind::Volume)?;
-                let kv = need(v)?;
+                let kv = m.value(k, v)?;
                 let (a, b) = kv.split_once('=').unwrap_or((kv.as_str(), ""));
                 if a.is_empty() {
-                    return Err(err(format!("field {k}: empty key")));
+                    return Err(m.err(format!("field {k}: empty key")));
                 }
                 if k == "volume-label" {
-                    m.volume_labels.insert(a.into(), b.into());
+                    vm.labels.insert(a.into(), b.into());
+                } else if matches!(a, "type" | "device" | "o" | "size") {
+                    vm.driver_opts.insert(a.into(), b.into());
                 } else {
-                    m.volume_options.insert(a.into(), b.into());
+                    return Err(m.err(format!("field volume-opt: unknown option {a:?}")));
                 }
             }
-            "tmpfs-size" => {
-                only(&m, k, MountKind::Tmpfs)?;
-                let v = need(v)?;
-                let n =
-                    crate::options::parse_bytes(&v).map_err(|e| err(format!("field {k}: {e}")))?;
-                tmpfs_size = Some(n);
-            }
-            "tmpfs-mode" => {
-                only(&m, k, MountKind::Tmpfs)?;
-                let v = need(v)?;
-                let n = u32::from_str_radix(&v, 8)
-                    .map_err(|_| err(format!("field {k}: invalid octal mode {v:?}")))?;
-                tmpfs_mode = Some(n);
-            }
-            _ => return Err(err(format!("unknown field {k:?}"))),
+            _ => return Err(m.unknown(k)),
         }
     }
-    let target = target.ok_or_else(|| err("field target: must not be empty".into()))?;
-    if !target.starts_with('/') {
-        return Err(err(format!(
-            "field target: {target:?} mount path must be absolute"
-        )));
+    vm.target = m.target()?;
+    if !m.source.is_empty() {
+        validate_name(&m.source).map_err(|e| m.err(format!("field source: {e}")))?;
+        vm.name = Some(m.source);
     }
-    m.destination = clean_path(&target);
-    if m.destination == "/" {
-        return Err(err("field target: cannot mount over /".into()));
+    let mut mode = Vec::new();
+    if vm.read_only {
+        mode.push("ro");
     }
-    match m.kind {
-        MountKind::Bind => {
-            if m.source.is_empty() {
-                return Err(err("field source: must not be empty for type=bind".into()));
-            }
-            if !m.source.starts_with('/') {
-                return Err(err(format!(
-                    "field source: {:?} must be an absolute host path for type=bind",
-                    m.source
-                )));
-            }
-            if !Path::new(&m.source).exists() {
-                return Err(err(format!(
-                    "field source: bind source path does not exist: {}",
-                    m.source
-                )));
-            }
-            if m.propagation.is_empty() {
-                m.propagation = "rprivate".into();
-            }
-        }
-        MountKind::Volume => {
-            if !m.source.is_empty() {
-                validate_name(&m.source).map_err(|e| err(format!("field source: {e}")))?;
-            }
-            for k in m.volume_options.keys() {
-                if !matches!(k.as_str(), "type" | "device" | "o" | "size") {
-                    return Err(err(format!("field volume-opt: unknown option {k:?}")));
-                }
-            }
-        }
-        MountKind::Tmpfs => {
-            if !m.source.is_empty() {
-                return Err(err("field source: must not be given for type=tmpfs".into()));
-            }
-            let mut o = vec![
-                "nosuid".to_string(),
-                "nodev".to_string(),
-                "noexec".to_string(),
-            ];
-            if let Some(n) = tmpfs_size {
-                o.push(format!("size={}k", (n + 1023) / 1024));
-            }
-            if let Some(n) = tmpfs_mode {
-                o.push(format!("mode={n:o}"));
-            }
-            if m.read_only {
-                o.push("ro".into());
-            }
-            m.tmpfs_options = o;
-        }
+    if vm.no_copy {
+        mode.push("nocopy");
     }
-    if m.read_only && m.kind != MountKind::Tmpfs {
-        m.mode = "ro".into();
-    }
-    if m.nocopy {
-        m.mode = if m.mode.is_empty() {
-            "nocopy".into()
-        } else {
-            format!("{},nocopy", m.mode)
-        };
-    }
-    Ok(m)
+    vm.mode = mode.join(",");
+    Ok(Mount::Volume(vm))
 }
 
-/// Every user mount of a container: `-v`, then `--mount`, then the image's
-/// `VOLUME`s not already covered (as anonymous volumes). Duplicate
-/// destinations are an error naming the flag. No I/O but the existence
-/// check of `--mount` bind sources.
+/// `--mount type=tmpfs,...`.
+fn parse_tmpfs_mount(m: MountFields) -> Result<Mount> {
+    let mut t = TmpfsMount {
+        read_only: m.read_only,
+        ..Default::default()
+    };
+    for (k, v) in &m.fields {
+        match k.as_str() {
+            "tmpfs-size" => {
+                let v = m.value(k, v)?;
+                t.size = Some(
+                    crate::options::parse_bytes(&v)
+                        .map_err(|e| m.err(format!("field {k}: {e}")))?,
+                );
+            }
+            "tmpfs-mode" => {
+                let v = m.value(k, v)?;
+                t.mode = Some(
+                    u32::from_str_radix(&v, 8)
+                        .map_err(|_| m.err(format!("field {k}: invalid octal mode {v:?}")))?,
+                );
+            }
+            _ => return Err(m.unknown(k)),
+        }
+    }
+    t.target = m.target()?;
+    if !m.source.is_empty() {
+        return Err(m.err("field source: must not be given for type=tmpfs"));
+    }
+    Ok(Mount::Tmpfs(t))
+}
+
+/// `--mount type=bind|volume|tmpfs,source=,target=,readonly,...` (docker's
+/// keys; errors name the field).
+pub fn parse_mount_flag(s: &str) -> Result<Mount> {
+    let m = mount_fields(s)?;
+    match m.kind {
+        "bind" => parse_bind_mount(m),
+        "tmpfs" => parse_tmpfs_mount(m),
+        _ => parse_volume_mount(m),
+    }
+}
+
+/// Every user mount of a container: `-v`, then `--mount`, then `--tmpfs`,
+/// then the image's `VOLUME`s not already covered (as anonymous volumes).
+/// Duplicate destinations are an error naming the flag. Bind sources of
+/// `--mount` must exist (docker creates a missing `-v` source).
 pub fn plan(
-    volumes: &[String],
-    mounts: &[String],
+    binds: &[Mount],
+    mounts: &[Mount],
+    tmpfs: &[TmpfsMount],
     image_volumes: &[String],
-) -> Result<Vec<MountSpec>> {
-    let mut out: Vec<MountSpec> = Vec::new();
-    let mut add = |m: MountSpec, flag: &str| -> Result<()> {
-        if out.iter().any(|o| o.destination == m.destination) {
-            return Err(Error::flag(flag, &m.destination, "duplicate mount point"));
+) -> Result<Vec<Mount>> {
+    let mut out: Vec<Mount> = Vec::new();
+    let mut add = |m: Mount, flag: &str| -> Result<()> {
+        if out.iter().any(|o| o.target() == m.target()) {
+            return Err(Error::flag(flag, m.target(), "duplicate mount point"));
         }
         out.push(m);
         Ok(())
     };
-    for v in volumes {
-        add(parse_volume_flag(v)?, "--volume")?;
+    for m in binds {
+        add(m.clone(), "--volume")?;
     }
-    for v in mounts {
-        add(parse_mount_flag(v)?, "--mount")?;
+    for m in mounts {
+        if let Mount::Bind(b) = m {
+            if !Path::new(&b.source).exists() {
+                return Err(Error::invalid(format!(
+                    "invalid --mount for {}: invalid mount config for type \"bind\": bind source path does not exist: {}",
+                    b.target, b.source
+                )));
+            }
+        }
+        add(m.clone(), "--mount")?;
+    }
+    for t in tmpfs {
+        add(Mount::Tmpfs(t.clone()), "--tmpfs")?;
     }
     for v in image_volumes {
         if !v.starts_with('/') {
             continue;
         }
         let d = clean_path(v);
-        if d == "/" || out.iter().any(|o| o.destination == d) {
+        if d == "/" || out.iter().any(|o| o.target() == d) {
             continue;
         }
-        out.push(MountSpec::new(MountKind::Volume, "", &d));
+        out.push(Mount::Volume(VolumeMount {
+            target: d,
+            ..Default::default()
+        }));
     }
     Ok(out)
 }
@@ -774,15 +1049,17 @@ impl Engine {
 
     /// Creates the volumes a new container mounts (called under the store
     /// lock while the container is created).
-    pub(crate) fn ensure_volumes(&self, c: &Container, specs: &[MountSpec]) -> Result<()> {
+    pub(crate) fn ensure_volumes(&self, c: &Container, mounts: &[Mount]) -> Result<()> {
         for mp in c.mounts.iter().filter(|m| m.kind == "volume") {
-            let spec = specs.iter().find(|s| s.destination == mp.destination);
-            let mut labels = spec.map(|s| s.volume_labels.clone()).unwrap_or_default();
-            let anon = !matches!(spec, Some(s) if !s.source.is_empty());
-            if anon {
+            let spec = mounts.iter().find_map(|m| match m {
+                Mount::Volume(v) if v.target == mp.destination => Some(v),
+                _ => None,
+            });
+            let mut labels = spec.map(|s| s.labels.clone()).unwrap_or_default();
+            if spec.map_or(true, |s| s.name.is_none()) {
                 labels.insert(ANON_LABEL.into(), String::new());
             }
-            let options = spec.map(|s| s.volume_options.clone()).unwrap_or_default();
+            let options = spec.map(|s| s.driver_opts.clone()).unwrap_or_default();
             if self.load_volume(&mp.name)?.is_none() {
                 self.create_volume(Some(&mp.name), "local", labels, options)?;
             }
@@ -931,23 +1208,45 @@ impl Engine {
 mod tests {
     use super::*;
 
+    fn bind(m: Mount) -> BindMount {
+        match m {
+            Mount::Bind(b) => b,
+            m => panic!("not a bind: {m:?}"),
+        }
+    }
+
+    fn volume(m: Mount) -> VolumeMount {
+        match m {
+            Mount::Volume(v) => v,
+            m => panic!("not a volume: {m:?}"),
+        }
+    }
+
+    fn tmpfs(m: Mount) -> TmpfsMount {
+        match m {
+            Mount::Tmpfs(t) => t,
+            m => panic!("not a tmpfs: {m:?}"),
+        }
+    }
+
     #[test]
     fn volume_flags() {
-        let m = parse_volume_flag("data:/srv:ro,z").unwrap();
-        assert_eq!(m.kind, MountKind::Volume);
+        let m = volume(parse_volume_flag("data:/srv:ro,z").unwrap());
         assert_eq!(
-            (m.source.as_str(), m.destination.as_str()),
-            ("data", "/srv")
+            (m.name.as_deref(), m.target.as_str()),
+            (Some("data"), "/srv")
         );
         assert!(m.read_only);
-        let m = parse_volume_flag("/var/x").unwrap();
-        assert_eq!((m.kind, m.source.as_str()), (MountKind::Volume, ""));
-        let m = parse_volume_flag("/h:/c:Z").unwrap();
+        let m = volume(parse_volume_flag("/var/x").unwrap());
+        assert_eq!(m.name, None);
+        let b = bind(parse_volume_flag("/h:/c:Z").unwrap());
+        assert_eq!(b.propagation, Propagation::Rprivate);
+        assert_eq!(b.relabel, Some(Relabel::Private));
         assert_eq!(
-            (m.kind, m.propagation.as_str()),
-            (MountKind::Bind, "rprivate")
+            parse_volume_flag("/h:/c:Z").unwrap().bind_string(),
+            "/h:/c:Z"
         );
-        assert!(parse_volume_flag("vv:/c:nocopy").unwrap().nocopy);
+        assert!(volume(parse_volume_flag("vv:/c:nocopy").unwrap()).no_copy);
         assert!(parse_volume_flag("a:b").is_err());
         assert!(parse_volume_flag("x:/b")
             .unwrap_err()
@@ -963,33 +1262,37 @@ mod tests {
 
     #[test]
     fn mount_flags() {
-        let m = parse_mount_flag("type=volume,source=v1,target=/d,readonly").unwrap();
+        let m = volume(parse_mount_flag("type=volume,source=v1,target=/d,readonly").unwrap());
         assert_eq!(
-            (m.source.as_str(), m.destination.as_str(), m.read_only),
-            ("v1", "/d", true)
+            (m.name.as_deref(), m.target.as_str(), m.read_only),
+            (Some("v1"), "/d", true)
         );
-        let m = parse_mount_flag("type=bind,src=/tmp,dst=/h,bind-propagation=rshared").unwrap();
-        assert_eq!(
-            (m.kind.clone(), m.propagation.as_str()),
-            (MountKind::Bind, "rshared")
+        let b =
+            bind(parse_mount_flag("type=bind,src=/tmp,dst=/h,bind-propagation=rshared").unwrap());
+        assert_eq!(b.propagation, Propagation::Rshared);
+        let t =
+            tmpfs(parse_mount_flag("type=tmpfs,target=/t,tmpfs-size=1m,tmpfs-mode=1770").unwrap());
+        let o = t.mount_options();
+        assert!(o.contains(&"size=1024k".to_string()));
+        assert!(o.contains(&"mode=1770".to_string()));
+        let m = volume(
+            parse_mount_flag("target=/x,\"volume-opt=o=size=1m,uid=1\",volume-opt=type=tmpfs")
+                .unwrap(),
         );
-        let m = parse_mount_flag("type=tmpfs,target=/t,tmpfs-size=1m,tmpfs-mode=1770").unwrap();
-        assert!(m.tmpfs_options.contains(&"size=1024k".to_string()));
-        assert!(m.tmpfs_options.contains(&"mode=1770".to_string()));
-        let m = parse_mount_flag("target=/x,\"volume-opt=o=size=1m,uid=1\",volume-opt=type=tmpfs")
-            .unwrap();
-        assert_eq!(m.volume_options["o"], "size=1m,uid=1");
+        assert_eq!(m.driver_opts["o"], "size=1m,uid=1");
         assert!(parse_mount_flag("target=/x,\"volume-opt=o=a").is_err());
-        let m = parse_mount_flag("target=/x,volume-nocopy,volume-label=a=b").unwrap();
-        assert!(m.nocopy && m.source.is_empty());
-        assert_eq!(m.volume_labels["a"], "b");
+        let m = volume(parse_mount_flag("target=/x,volume-nocopy,volume-label=a=b").unwrap());
+        assert!(m.no_copy && m.name.is_none());
+        assert_eq!(m.labels["a"], "b");
         let e = |s: &str| parse_mount_flag(s).unwrap_err().to_string();
         assert!(e("type=bind,target=/x").contains("field source"));
         assert!(e("type=volume,source=v").contains("field target"));
         assert!(e("type=nfs,target=/x").contains("field type"));
         assert!(e("type=volume,target=/x,bogus=1").contains("unknown field \"bogus\""));
         assert!(e("type=volume,target=/x,tmpfs-size=1m").contains("field tmpfs-size"));
-        assert!(e("type=bind,source=/surely/not/here,target=/x").contains("does not exist"));
+        let missing = parse_mount_flag("type=bind,source=/surely/not/here,target=/x").unwrap();
+        let pe = plan(&[], &[missing], &[], &[]).unwrap_err().to_string();
+        assert!(pe.contains("does not exist"), "{pe}");
         assert!(e("type=volume,target=x").contains("field target"));
         assert!(e("type=volume,target=/x,readonly=maybe").contains("readonly"));
         assert!(e("type=volume,target=/x,bogus")
@@ -997,18 +1300,40 @@ mod tests {
     }
 
     #[test]
+    fn tmpfs_flags() {
+        let t = parse_tmpfs_flag("/run:size=10m,exec").unwrap();
+        assert_eq!(t.target, "/run");
+        assert_eq!(t.size, Some(10 << 20));
+        assert_eq!(
+            t.mount_options(),
+            vec!["nosuid", "nodev", "exec", "size=10240k"]
+        );
+        assert_eq!(t.options_string(), "exec,size=10240k");
+        assert!(parse_tmpfs_flag("run").is_err());
+        assert!(parse_tmpfs_flag("/x:weird").is_err());
+    }
+
+    #[test]
     fn plans() {
+        let v = |s: &str| parse_volume_flag(s).unwrap();
         let p = plan(
-            &["vv:/a".into()],
-            &["type=tmpfs,target=/t".into()],
-            &["/a".into(), "/b/".into()],
+            &[v("vv:/a")],
+            &[parse_mount_flag("type=tmpfs,target=/t").unwrap()],
+            &[parse_tmpfs_flag("/b").unwrap()],
+            &["/a".into(), "/b/".into(), "/c/".into()],
         )
         .unwrap();
-        assert_eq!(p.len(), 3);
-        assert_eq!(p[2].destination, "/b");
-        assert!(p[2].source.is_empty());
-        assert!(plan(&["vv:/a".into(), "/h:/a".into()], &[], &[]).is_err());
-        assert!(plan(&["vv:/a".into()], &["target=/a".into()], &[]).is_err());
+        assert_eq!(p.len(), 4);
+        assert_eq!(p[3].target(), "/c");
+        assert!(matches!(&p[3], Mount::Volume(v) if v.name.is_none()));
+        assert!(plan(&[v("vv:/a"), v("/h:/a")], &[], &[], &[]).is_err());
+        assert!(plan(
+            &[v("vv:/a")],
+            &[parse_mount_flag("target=/a").unwrap()],
+            &[],
+            &[]
+        )
+        .is_err());
     }
 
     #[test]

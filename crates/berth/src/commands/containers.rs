@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::os::fd::OwnedFd;
 
-use ::engine::{CreateOptions, Engine, ExecOptions, ExecStdio, LogsOptions, Summary};
+use ::engine::{CreateFlags, CreateOptions, Engine, ExecOptions, ExecStdio, LogsOptions, Summary};
 use serde_json::{json, Value};
 
 use super::images::{confirm, image_json};
@@ -52,6 +52,7 @@ fn env_files(files: &[std::path::PathBuf]) -> Result<Vec<String>, CliError> {
     Ok(out)
 }
 
+/// The flags of `run`/`create`, parsed by the engine's parsers.
 fn create_options(a: &RunArgs) -> Result<CreateOptions, CliError> {
     // IMAGE takes hyphen values (for the command's own flags after it), so
     // an unknown flag before it arrives here, as docker's message.
@@ -61,15 +62,10 @@ fn create_options(a: &RunArgs) -> Result<CreateOptions, CliError> {
             f.split('=').next().unwrap_or(f)
         )));
     }
-    if a.detach && a.rm && a.restart.as_deref().is_some_and(|r| r != "no") {
-        return Err(CliError::daemon(
-            "conflicting options: cannot specify both --restart and --rm",
-        ));
-    }
     let mut env = env_files(&a.env_file)?;
     env.extend(a.env.iter().cloned());
     let image = a.args[0].clone();
-    Ok(CreateOptions {
+    let flags = CreateFlags {
         image,
         name: a.name.clone(),
         cmd: a.args[1..].to_vec(),
@@ -116,15 +112,18 @@ fn create_options(a: &RunArgs) -> Result<CreateOptions, CliError> {
         },
         runtime: a.runtime.clone(),
         init: a.init,
-        health: ::engine::health::HealthOptions {
+        health: ::engine::health::HealthFlags {
             cmd: a.health_cmd.clone(),
             interval: a.health_interval.clone(),
             timeout: a.health_timeout.clone(),
             retries: a.health_retries,
             start_period: a.health_start_period.clone(),
+            start_interval: None,
             disable: a.no_healthcheck,
         },
-    })
+        ..Default::default()
+    };
+    flags.parse().map_err(run_err)
 }
 
 /// Pull the image first when it is not in the store (`--pull missing`),
