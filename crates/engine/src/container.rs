@@ -2,6 +2,7 @@
 //! what was asked and resolved at create) and `state.json` ([`State`]).
 //! Field names follow `docker inspect`.
 
+pub use crate::options::RestartPolicy;
 use crate::options::{CreateOptions, Resources};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -34,13 +35,6 @@ pub struct Config {
     pub stop_timeout: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub healthcheck: Option<image::manifest::Healthcheck>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct RestartPolicy {
-    pub name: String,
-    pub maximum_retry_count: i64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

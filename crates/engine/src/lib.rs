@@ -44,9 +44,11 @@ mod internal;
 pub mod inuse;
 pub mod logs;
 mod monitor;
+mod netdefer;
 pub mod network;
-mod ops;
+pub mod ops;
 pub mod options;
+mod runtime;
 pub mod seccomp;
 pub mod spec;
 pub mod stats;
@@ -62,8 +64,9 @@ pub use error::{Error, Result};
 pub use internal::internal_main;
 pub use logs::LogsOptions;
 pub use monitor::{AttachInput, Attached};
-pub use ops::{ExecOptions, ExecStdio, Summary, TopOutput};
+pub use ops::{ExecOptions, Summary, TopOutput};
 pub use options::{CreateFlags, CreateOptions};
+pub use runtime::ExecStdio;
 
 /// Starts the kernel's wait that a container's first cgroup attach would
 /// otherwise make on the critical path (see [`cgroups::prime_attach`]);
@@ -85,7 +88,7 @@ pub struct Engine {
     helper: Option<PathBuf>,
     /// Set in the monitor's exit command: network teardowns wait until the
     /// client has its exit code (see [`network::Deferral`]).
-    net_deferral: Option<network::Deferral>,
+    net_deferral: Option<netdefer::Deferral>,
 }
 
 impl Engine {
@@ -134,11 +137,11 @@ impl Engine {
     /// Network teardowns of this engine are deferred until
     /// [`network::finish_deferred`] (the monitor's exit command).
     pub(crate) fn deferring_network_teardown(mut self) -> Engine {
-        self.net_deferral = Some(network::Deferral::default());
+        self.net_deferral = Some(netdefer::Deferral::default());
         self
     }
 
-    pub(crate) fn net_deferral(&self) -> Option<&network::Deferral> {
+    pub(crate) fn net_deferral(&self) -> Option<&netdefer::Deferral> {
         self.net_deferral.as_ref()
     }
 

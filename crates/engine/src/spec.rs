@@ -581,7 +581,7 @@ pub fn generate(
             config: BTreeMap::new(),
         },
         network_mode: net_mode.name(),
-        restart_policy: opts.restart_policy.into(),
+        restart_policy: opts.restart_policy,
         auto_remove: opts.auto_remove,
         cap_add: nonempty(&opts.cap_add),
         cap_drop: nonempty(&opts.cap_drop),

@@ -8,7 +8,6 @@
 //! `Config`/`HostConfig` fields.
 
 use crate::error::{Error, Result};
-use crate::health::HealthConfig;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -233,10 +232,7 @@ pub fn parse_security_opts(list: &[String]) -> Result<SecurityOptions> {
 
 /// A restart policy.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(
-    into = "crate::container::RestartPolicy",
-    try_from = "crate::container::RestartPolicy"
-)]
+#[serde(into = "RestartPolicyRepr", try_from = "RestartPolicyRepr")]
 pub enum RestartPolicy {
     #[default]
     No,
@@ -258,9 +254,17 @@ impl RestartPolicy {
     }
 }
 
-impl From<RestartPolicy> for crate::container::RestartPolicy {
+/// docker's `RestartPolicy` JSON: `{"Name": "on-failure", "MaximumRetryCount": 3}`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct RestartPolicyRepr {
+    name: String,
+    maximum_retry_count: i64,
+}
+
+impl From<RestartPolicy> for RestartPolicyRepr {
     fn from(p: RestartPolicy) -> Self {
-        crate::container::RestartPolicy {
+        RestartPolicyRepr {
             name: p.name().into(),
             maximum_retry_count: match p {
                 RestartPolicy::OnFailure(n) => n,
@@ -270,9 +274,9 @@ impl From<RestartPolicy> for crate::container::RestartPolicy {
     }
 }
 
-impl TryFrom<crate::container::RestartPolicy> for RestartPolicy {
+impl TryFrom<RestartPolicyRepr> for RestartPolicy {
     type Error = String;
-    fn try_from(p: crate::container::RestartPolicy) -> std::result::Result<Self, String> {
+    fn try_from(p: RestartPolicyRepr) -> std::result::Result<Self, String> {
         Ok(match p.name.as_str() {
             "" | "no" => RestartPolicy::No,
             "always" => RestartPolicy::Always,
@@ -706,7 +710,8 @@ pub fn cpuset_max(s: &str) -> u32 {
         .unwrap_or(0)
 }
 
-pub use crate::volumes::{BindMount, Mount, Propagation, TmpfsMount, VolumeMount};
+pub mod mounts;
+pub use mounts::{BindMount, Mount, Propagation, Relabel, TmpfsMount, VolumeMount};
 
 /// `create`/`run` flags as docker's CLI (and Compose files) write them,
 /// and [`CreateFlags::parse`] to [`CreateOptions`]. This is also the shape
@@ -769,7 +774,7 @@ pub struct CreateFlags {
     pub interactive: bool,
     pub console_size: Option<(u16, u16)>,
     pub init: bool,
-    pub health: crate::health::HealthFlags,
+    pub health: HealthFlags,
     pub runtime: Option<PathBuf>,
 }
 
@@ -878,17 +883,17 @@ impl CreateFlags {
             binds: self
                 .volumes
                 .iter()
-                .map(|v| crate::volumes::parse_volume_flag(v))
+                .map(|v| mounts::parse_volume_flag(v))
                 .collect::<Result<_>>()?,
             mounts: self
                 .mounts
                 .iter()
-                .map(|v| crate::volumes::parse_mount_flag(v))
+                .map(|v| mounts::parse_mount_flag(v))
                 .collect::<Result<_>>()?,
             tmpfs: self
                 .tmpfs
                 .iter()
-                .map(|v| crate::volumes::parse_tmpfs_flag(v))
+                .map(|v| mounts::parse_tmpfs_flag(v))
                 .collect::<Result<_>>()?,
             shm_size,
             extra_hosts: self
@@ -958,6 +963,169 @@ impl CreateFlags {
             runtime: self.runtime.clone(),
         })
     }
+}
+
+/// The `--health-*` flags as given.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HealthFlags {
+    /// `--health-cmd` (run by /bin/sh -c).
+    pub cmd: Option<String>,
+    pub interval: Option<String>,
+    pub timeout: Option<String>,
+    pub retries: Option<i64>,
+    pub start_period: Option<String>,
+    pub start_interval: Option<String>,
+    /// `--no-healthcheck`.
+    pub disable: bool,
+}
+
+impl HealthFlags {
+    fn any(&self) -> bool {
+        self.cmd.is_some()
+            || self.interval.is_some()
+            || self.timeout.is_some()
+            || self.retries.is_some()
+            || self.start_period.is_some()
+            || self.start_interval.is_some()
+    }
+
+    /// Docker's CLI rules: `--no-healthcheck` is `Test: ["NONE"]` and
+    /// conflicts with the others; `--health-cmd` is a `CMD-SHELL` test;
+    /// durations of at least 1ms (or 0), retries not negative. `None`
+    /// when no flag is given (the image's healthcheck applies).
+    pub fn parse(&self) -> Result<Option<HealthConfig>> {
+        if self.disable {
+            if self.any() {
+                return Err(Error::invalid(
+                    "--no-healthcheck conflicts with --health-* options",
+                ));
+            }
+            return Ok(Some(HealthConfig {
+                test: Some(HealthTest::None),
+                ..Default::default()
+            }));
+        }
+        if !self.any() {
+            return Ok(None);
+        }
+        let dur = |flag: &str, v: &Option<String>| -> Result<Option<i64>> {
+            let Some(v) = v else { return Ok(None) };
+            let d = parse_duration(flag, v)?;
+            if d != 0 && d < 1_000_000 {
+                return Err(Error::flag(flag, v, "must be at least 1ms"));
+            }
+            Ok(Some(d))
+        };
+        if let Some(r) = self.retries.filter(|r| *r < 0) {
+            return Err(Error::flag(
+                "--health-retries",
+                &r.to_string(),
+                "cannot be negative",
+            ));
+        }
+        Ok(Some(HealthConfig {
+            test: self.cmd.clone().map(HealthTest::CmdShell),
+            interval: dur("--health-interval", &self.interval)?,
+            timeout: dur("--health-timeout", &self.timeout)?,
+            start_period: dur("--health-start-period", &self.start_period)?,
+            start_interval: dur("--health-start-interval", &self.start_interval)?,
+            retries: self.retries,
+        }))
+    }
+}
+
+/// docker's healthcheck `Test`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "Vec<String>", try_from = "Vec<String>")]
+pub enum HealthTest {
+    /// `["NONE"]`: no healthcheck (also none of the image's).
+    None,
+    /// `["CMD", args...]`: run directly.
+    Cmd(Vec<String>),
+    /// `["CMD-SHELL", command]`: run by `/bin/sh -c`.
+    CmdShell(String),
+}
+
+impl From<HealthTest> for Vec<String> {
+    fn from(t: HealthTest) -> Vec<String> {
+        match t {
+            HealthTest::None => vec!["NONE".into()],
+            HealthTest::Cmd(a) => std::iter::once("CMD".to_string()).chain(a).collect(),
+            HealthTest::CmdShell(c) => vec!["CMD-SHELL".into(), c],
+        }
+    }
+}
+
+impl TryFrom<Vec<String>> for HealthTest {
+    type Error = String;
+    fn try_from(v: Vec<String>) -> std::result::Result<Self, String> {
+        match v.first().map(String::as_str) {
+            Some("NONE") => Ok(HealthTest::None),
+            Some("CMD") if v.len() > 1 => Ok(HealthTest::Cmd(v[1..].to_vec())),
+            Some("CMD-SHELL") if v.len() == 2 => Ok(HealthTest::CmdShell(v[1].clone())),
+            _ => Err(format!(
+                "invalid healthcheck test {v:?}: expected [\"NONE\"], [\"CMD\", ...] or [\"CMD-SHELL\", command]"
+            )),
+        }
+    }
+}
+
+/// A container's healthcheck request (docker's `HealthConfig`): fields
+/// not given come from the image's HEALTHCHECK. Durations in nanoseconds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct HealthConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test: Option<HealthTest>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interval: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_period: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_interval: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retries: Option<i64>,
+}
+
+/// Go's time.ParseDuration subset docker accepts: `1h2m3.5s`, `500ms`...
+pub fn parse_duration(flag: &str, s: &str) -> Result<i64> {
+    let bad = || Error::flag(flag, s, "expected a duration such as 30s, 1m30s or 500ms");
+    if s == "0" {
+        return Ok(0);
+    }
+    let mut total: f64 = 0.0;
+    let mut rest = s;
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    while !rest.is_empty() {
+        let n = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(bad)?;
+        let v: f64 = rest[..n].parse().map_err(|_| bad())?;
+        rest = &rest[n..];
+        let u = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let mult = match &rest[..u] {
+            "ns" => 1.0,
+            "us" | "µs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return Err(bad()),
+        };
+        total += v * mult;
+        rest = &rest[u..];
+    }
+    if total > i64::MAX as f64 {
+        return Err(bad());
+    }
+    Ok(total as i64)
 }
 
 /// `-w`: an absolute path, cleaned.
