@@ -250,7 +250,10 @@ fn setup_bridge(e: &Engine, c: &Container, name: &str) -> Result<()> {
     };
     connect_extras(e, c, &mut m)?;
     let hostname = c.config.hostname.clone();
-    rewrite(e, &c.id, "hosts", |b| format!("{b}{}\t{hostname}\n", ep.ip))?;
+    let links = link_hosts(e, c, &net.name)?;
+    rewrite(e, &c.id, "hosts", |b| {
+        format!("{b}{links}{}\t{hostname}\n", ep.ip)
+    })?;
     if net.has_dns() {
         // As docker: the embedded DNS stays the nameserver with --dns too,
         // and forwards other names to those servers (ExtServers).
@@ -274,6 +277,39 @@ fn setup_bridge(e: &Engine, c: &Container, name: &str) -> Result<()> {
         start_dns(e, &net)?;
     }
     Ok(())
+}
+
+/// `--link`'s /etc/hosts lines (docker's legacy links): each linked
+/// container's address on `network` (else its first), under the alias,
+/// its short id and its name. A linked container must run (docker's
+/// "Cannot link to a non running container").
+fn link_hosts(e: &Engine, c: &Container, network: &str) -> Result<String> {
+    let mut out = String::new();
+    for l in &c.options.links {
+        let stopped = || {
+            Error::Conflict(format!(
+                "Cannot link to a non running container: /{} AS /{}/{}",
+                l.container, c.name, l.alias
+            ))
+        };
+        let id = e.lookup(&l.container).map_err(|_| stopped())?;
+        let child = e.load_config(&id)?;
+        let cn = container_net(e, &id).ok_or_else(stopped)?;
+        let ep = cn
+            .endpoints
+            .iter()
+            .find(|x| x.network == network)
+            .or(cn.endpoints.first())
+            .ok_or_else(stopped)?;
+        let mut names = vec![l.alias.clone()];
+        for n in [crate::fsutil::short_id(&id).to_string(), child.name.clone()] {
+            if !names.contains(&n) {
+                names.push(n);
+            }
+        }
+        out.push_str(&format!("{}\t{}\n", ep.ip, names.join(" ")));
+    }
+    Ok(out)
 }
 
 /// The container's `--dns` servers, for the embedded DNS to forward to.

@@ -230,6 +230,128 @@ fn host_devices() -> Vec<Value> {
     out
 }
 
+/// The device nodes and cgroup rules of one `--device`: the node, or
+/// every node under a directory (its path in the container under the
+/// given one).
+fn device_nodes(d: &opt::DeviceMapping) -> Result<Vec<(Value, Value)>> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let flag = format!("{}:{}", d.path_on_host, d.path_in_container);
+    let bad = |why: String| Error::flag("--device", &flag, why);
+    let meta = std::fs::metadata(&d.path_on_host)
+        .map_err(|e| bad(format!("cannot stat {}: {e}", d.path_on_host)))?;
+    let mut found = Vec::new();
+    let mut stack = vec![(PathBuf::from(&d.path_on_host), meta)];
+    while let Some((p, m)) = stack.pop() {
+        let ft = m.file_type();
+        if ft.is_dir() {
+            let rd = std::fs::read_dir(&p).map_err(|e| bad(format!("{}: {e}", p.display())))?;
+            for e in rd.flatten() {
+                if let Ok(m) = std::fs::metadata(e.path()) {
+                    stack.push((e.path(), m));
+                }
+            }
+            continue;
+        }
+        let kind = if ft.is_char_device() {
+            "c"
+        } else if ft.is_block_device() {
+            "b"
+        } else {
+            continue;
+        };
+        let rel = p.strip_prefix(&d.path_on_host).unwrap_or(Path::new(""));
+        let inner = if rel.as_os_str().is_empty() {
+            PathBuf::from(&d.path_in_container)
+        } else {
+            Path::new(&d.path_in_container).join(rel)
+        };
+        let (major, minor) = (libc::major(m.rdev()) as i64, libc::minor(m.rdev()) as i64);
+        found.push((
+            json!({"type": kind, "path": inner, "major": major, "minor": minor,
+                   "fileMode": m.mode() & 0o777, "uid": m.uid(), "gid": m.gid()}),
+            json!({"allow": true, "type": kind, "major": major, "minor": minor,
+                   "access": d.cgroup_permissions}),
+        ));
+    }
+    if found.is_empty() {
+        return Err(bad(format!("{} is not a device", d.path_on_host)));
+    }
+    found.sort_by(|a, b| a.0["path"].as_str().cmp(&b.0["path"].as_str()));
+    Ok(found)
+}
+
+/// `--cpuset-cpus`/`--cpuset-mems` within what the host has online
+/// (docker's "Requested CPUs are not available").
+fn check_cpuset(flag: &str, want: &str, online: &str) -> Result<()> {
+    let Ok(have) = std::fs::read_to_string(online) else {
+        return Ok(());
+    };
+    let have = have.trim();
+    let set = |s: &str| -> Vec<u32> {
+        s.split(',')
+            .filter_map(|r| {
+                let (a, b) = r.split_once('-').unwrap_or((r, r));
+                Some((a.trim().parse::<u32>().ok()?, b.trim().parse::<u32>().ok()?))
+            })
+            .flat_map(|(a, b)| a..=b)
+            .collect()
+    };
+    let avail = set(have);
+    if set(want).iter().any(|c| !avail.contains(c)) {
+        return Err(Error::flag(
+            flag,
+            want,
+            format!("not available: the host has {have}"),
+        ));
+    }
+    Ok(())
+}
+
+/// The container's sysctls: docker's defaults for a private network
+/// namespace, then `--sysctl`, each allowed only in a namespace of the
+/// container's own (docker's rules: `net.*` needs a private network
+/// namespace, the IPC ones a private IPC namespace).
+fn sysctls(opts: &CreateOptions, host_network: bool) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    if !host_network {
+        out.insert("net.ipv4.ip_unprivileged_port_start".into(), "0".into());
+        out.insert("net.ipv4.ping_group_range".into(), "0 2147483647".into());
+    }
+    let shared_net = host_network
+        || opts
+            .network_mode
+            .as_deref()
+            .is_some_and(|n| n.starts_with("container:"));
+    for (k, v) in &opts.sysctls {
+        let kv = format!("{k}={v}");
+        match opt::sysctl_namespace(k) {
+            Some("net") if shared_net => {
+                return Err(Error::flag(
+                    "--sysctl",
+                    &kv,
+                    "net.* sysctls are not allowed when the network namespace is shared (--network host or container:)",
+                ))
+            }
+            Some("ipc")
+                if matches!(
+                    opts.ipc_mode,
+                    opt::NamespaceMode::Host | opt::NamespaceMode::Container(_)
+                ) =>
+            {
+                return Err(Error::flag(
+                    "--sysctl",
+                    &kv,
+                    "IPC sysctls are not allowed when the IPC namespace is shared (--ipc host or container:)",
+                ))
+            }
+            Some(_) => {}
+            None => return Err(Error::flag("--sysctl", &kv, "not a namespaced sysctl")),
+        }
+        out.insert(k.clone(), v.clone());
+    }
+    Ok(out)
+}
+
 fn swap_supported() -> bool {
     let v1 = Path::new("/sys/fs/cgroup/memory/memory.limit_in_bytes").exists();
     if v1 {
@@ -451,6 +573,24 @@ pub fn generate(
         json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", format!("size={shm_size}")]}),
     ];
     mounts.retain(|m| !dests.iter().any(|d| m["destination"] == json!(d)));
+    match opts.ipc_mode {
+        // As docker: no /dev/shm at all.
+        opt::NamespaceMode::None => mounts.retain(|m| m["destination"] != "/dev/shm"),
+        // The host's, as docker binds it; a shareable container's is a
+        // tmpfs on the host side (`<container>/shm`, mounted at start) that
+        // the containers joining its IPC namespace bind too.
+        opt::NamespaceMode::Host | opt::NamespaceMode::Shareable => {
+            let src = if opts.ipc_mode.is_host() {
+                PathBuf::from("/dev/shm")
+            } else {
+                ctx.userdata.with_file_name("shm")
+            };
+            for m in mounts.iter_mut().filter(|m| m["destination"] == "/dev/shm") {
+                *m = json!({"destination": "/dev/shm", "type": "bind", "source": src, "options": ["rbind", "rprivate", "nosuid", "nodev", "noexec"]});
+            }
+        }
+        _ => {}
+    }
     let ud_opts = |readonly: bool| {
         let mut o = vec!["rbind", "rprivate"];
         if readonly {
@@ -477,13 +617,17 @@ pub fn generate(
     });
     mounts.extend(user_mounts);
 
-    // Namespaces.
-    let mut namespaces = vec![
-        json!({"type": "pid"}),
-        json!({"type": "ipc"}),
-        json!({"type": "uts"}),
-        json!({"type": "mount"}),
-    ];
+    // Namespaces: `host` modes share the host's (no entry); `container:`
+    // modes get their path from crate::namespaces at create.
+    let mut namespaces = Vec::new();
+    if !opts.pid_mode.is_host() {
+        namespaces.push(json!({"type": "pid"}));
+    }
+    if !opts.ipc_mode.is_host() {
+        namespaces.push(json!({"type": "ipc"}));
+    }
+    namespaces.push(json!({"type": "uts"}));
+    namespaces.push(json!({"type": "mount"}));
     if !host_network {
         namespaces.push(json!({"type": "network"}));
     }
@@ -491,25 +635,69 @@ pub fn generate(
 
     // Resources.
     let mut resources = json!({});
-    if opts.privileged {
-        resources["devices"] = json!([{"allow": true, "access": "rwm"}]);
+    let mut device_rules = vec![json!({"allow": opts.privileged, "access": "rwm"})];
+    let mut devices: Vec<Value> = if opts.privileged {
+        host_devices()
     } else {
-        resources["devices"] = json!([{"allow": false, "access": "rwm"}]);
+        Vec::new()
+    };
+    for d in &res.devices {
+        for (node, rule) in device_nodes(d)? {
+            devices.retain(|x| x["path"] != node["path"]);
+            devices.push(node);
+            device_rules.push(rule);
+        }
     }
-    if memory > 0 {
-        let mut m = json!({"limit": memory});
-        if swap_supported() {
-            m["swap"] = json!(memory_swap);
+    for r in &res.device_cgroup_rules {
+        let mut rule = json!({"allow": true, "type": r.kind.to_string(), "access": r.access});
+        if let Some(m) = r.major {
+            rule["major"] = json!(m);
+        }
+        if let Some(m) = r.minor {
+            rule["minor"] = json!(m);
+        }
+        device_rules.push(rule);
+    }
+    resources["devices"] = json!(device_rules);
+    if memory > 0 || res.memory_reservation > 0 {
+        let mut m = json!({});
+        if memory > 0 {
+            m["limit"] = json!(memory);
+            if swap_supported() {
+                m["swap"] = json!(memory_swap);
+            }
+        }
+        if res.memory_reservation > 0 {
+            m["reservation"] = json!(res.memory_reservation);
         }
         resources["memory"] = m;
     }
-    let (cpu_period, cpu_quota) = if nano_cpus > 0 {
-        (100_000i64, nano_cpus * 100_000 / 1_000_000_000)
-    } else {
-        (0, 0)
-    };
+    let mut cpu = json!({});
     if nano_cpus > 0 {
-        resources["cpu"] = json!({"period": cpu_period, "quota": cpu_quota});
+        cpu["period"] = json!(100_000i64);
+        cpu["quota"] = json!(nano_cpus * 100_000 / 1_000_000_000);
+    }
+    if res.cpu_shares > 0 {
+        cpu["shares"] = json!(res.cpu_shares);
+    }
+    if !res.cpuset_cpus.is_empty() {
+        check_cpuset(
+            "--cpuset-cpus",
+            &res.cpuset_cpus,
+            "/sys/devices/system/cpu/online",
+        )?;
+        cpu["cpus"] = json!(res.cpuset_cpus);
+    }
+    if !res.cpuset_mems.is_empty() {
+        check_cpuset(
+            "--cpuset-mems",
+            &res.cpuset_mems,
+            "/sys/devices/system/node/online",
+        )?;
+        cpu["mems"] = json!(res.cpuset_mems);
+    }
+    if cpu.as_object().is_some_and(|o| !o.is_empty()) {
+        resources["cpu"] = cpu;
     }
     if let Some(p) = pids_limit {
         resources["pids"] = json!({"limit": p});
@@ -550,14 +738,12 @@ pub fn generate(
     if let Some(s) = &seccomp {
         linux["seccomp"] = json!(s);
     }
-    if !host_network {
-        linux["sysctl"] = json!({
-            "net.ipv4.ip_unprivileged_port_start": "0",
-            "net.ipv4.ping_group_range": "0 2147483647",
-        });
+    let sysctl = sysctls(opts, host_network)?;
+    if !sysctl.is_empty() {
+        linux["sysctl"] = json!(sysctl);
     }
-    if opts.privileged {
-        linux["devices"] = json!(host_devices());
+    if !devices.is_empty() {
+        linux["devices"] = json!(devices);
     }
     let spec = json!({
         "ociVersion": "1.0.2-dev",

@@ -85,6 +85,17 @@ fn create_options(a: &RunArgs) -> Result<CreateOptions, CliError> {
         memory_swap: a.memory_swap.clone(),
         cpus: a.cpus.clone(),
         pids_limit: a.pids_limit,
+        memory_reservation: a.memory_reservation.clone(),
+        cpu_shares: a.cpu_shares,
+        cpuset_cpus: a.cpuset_cpus.clone(),
+        cpuset_mems: a.cpuset_mems.clone(),
+        devices: a.device.clone(),
+        device_cgroup_rules: a.device_cgroup_rule.clone(),
+        pid: a.pid.clone(),
+        ipc: a.ipc.clone(),
+        userns: a.userns.clone(),
+        sysctls: a.sysctl.clone(),
+        links: a.link.clone(),
         ulimits: a.ulimit.clone(),
         volumes: a.volume.clone(),
         mounts: a.mount.clone(),
@@ -118,10 +129,9 @@ fn create_options(a: &RunArgs) -> Result<CreateOptions, CliError> {
             timeout: a.health_timeout.clone(),
             retries: a.health_retries,
             start_period: a.health_start_period.clone(),
-            start_interval: None,
+            start_interval: a.health_start_interval.clone(),
             disable: a.no_healthcheck,
         },
-        ..Default::default()
     };
     flags.parse().map_err(run_err)
 }
