@@ -163,13 +163,15 @@ pub(crate) fn prepare(e: &Engine, opts: &CreateOptions, id: &str) -> Result<Prep
 }
 
 /// Puts the prepared netns path into the spec's network namespace.
-pub(crate) fn apply_to_spec(p: &Prepared, spec: &mut Value) {
+pub(crate) fn apply_to_spec(p: &Prepared, spec: &mut oci_spec::runtime::Spec) {
     let Some(path) = &p.netns else { return };
-    if let Some(nss) = spec["linux"]["namespaces"].as_array_mut() {
-        for ns in nss.iter_mut() {
-            if ns["type"] == "network" {
-                ns["path"] = json!(path);
-            }
+    let nss = spec
+        .linux_mut()
+        .as_mut()
+        .and_then(|l| l.namespaces_mut().as_mut());
+    for ns in nss.into_iter().flatten() {
+        if ns.typ() == oci_spec::runtime::LinuxNamespaceType::Network {
+            ns.set_path(Some(path.clone()));
         }
     }
 }

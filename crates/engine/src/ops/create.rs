@@ -10,27 +10,18 @@ use crate::spec::{self, SpecContext};
 use crate::store::CreateGuard;
 use crate::user::LayerView;
 use crate::{sys, timeutil, Engine};
-use serde_json::{json, Value};
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use std::path::Path;
-
-/// Puts the path of a namespace to join into the spec's entry of that type.
-fn set_namespace_path(spec: &mut Value, kind: &str, path: &Path) {
-    if let Some(nss) = spec["linux"]["namespaces"].as_array_mut() {
-        for ns in nss.iter_mut().filter(|ns| ns["type"] == kind) {
-            ns["path"] = json!(path);
-        }
-    }
-}
 
 impl Engine {
     /// `--pid container:NAME` and `--ipc container:NAME`: the running
     /// container's namespaces (docker's rules: it must run; an IPC donor
     /// must be `shareable` or in the host's, and its /dev/shm is shared).
-    fn join_namespaces(&self, opts: &CreateOptions, spec: &mut Value) -> Result<()> {
+    fn join_namespaces(&self, opts: &CreateOptions, spec: &mut Spec) -> Result<()> {
         use crate::options::NamespaceMode;
         for (kind, what, mode) in [
-            ("pid", "PID", &opts.pid_mode),
-            ("ipc", "IPC", &opts.ipc_mode),
+            (LinuxNamespaceType::Pid, "PID", &opts.pid_mode),
+            (LinuxNamespaceType::Ipc, "IPC", &opts.ipc_mode),
         ] {
             let NamespaceMode::Container(name) = mode else {
                 continue;
@@ -42,7 +33,7 @@ impl Engine {
                     "cannot join {what} of a non running container: {name}"
                 )));
             }
-            if kind == "ipc" {
+            if kind == LinuxNamespaceType::Ipc {
                 let donor = self.load_config(&id)?;
                 if !matches!(
                     donor.options.ipc_mode,
@@ -56,17 +47,17 @@ impl Engine {
                     NamespaceMode::Host => std::path::PathBuf::from("/dev/shm"),
                     _ => self.shm_path(&id),
                 };
-                if let Some(ms) = spec["mounts"].as_array_mut() {
-                    for m in ms.iter_mut().filter(|m| m["destination"] == "/dev/shm") {
-                        *m = json!({"destination": "/dev/shm", "type": "bind", "source": shm, "options": ["rbind", "rprivate", "nosuid", "nodev", "noexec"]});
-                    }
-                }
+                let opts = ["rbind", "rprivate", "nosuid", "nodev", "noexec"];
+                let m = spec::mount("/dev/shm", "bind", shm, opts.map(String::from).to_vec())?;
+                spec::replace_mount(spec, m);
             }
-            set_namespace_path(
-                spec,
-                kind,
-                Path::new(&format!("/proc/{}/ns/{kind}", st.pid)),
-            );
+            let file = if kind == LinuxNamespaceType::Pid {
+                "pid"
+            } else {
+                "ipc"
+            };
+            let path = format!("/proc/{}/ns/{file}", st.pid);
+            spec::set_namespace_path(spec, kind, Path::new(&path));
         }
         Ok(())
     }
