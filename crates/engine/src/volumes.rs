@@ -77,7 +77,7 @@ pub fn plan(
         if let Mount::Bind(b) = m {
             if !Path::new(&b.source).exists() {
                 return Err(Error::invalid(format!(
-                    "invalid --mount for {}: invalid mount config for type \"bind\": bind source path does not exist: {}",
+                    "invalid --mount for {}: field source: bind source path does not exist: {}",
                     b.target, b.source
                 )));
             }
