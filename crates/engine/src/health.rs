@@ -247,5 +247,6 @@ mod tests {
         assert!(parse_duration("--health-interval", "10").is_err());
         assert!(parse_duration("f", "x").is_err());
         assert!(parse_duration("f", "").is_err());
+        assert!(parse_duration("f", "-1s").is_err());
     }
 }

@@ -1090,42 +1090,13 @@ pub struct HealthConfig {
     pub retries: Option<i64>,
 }
 
-/// Go's time.ParseDuration subset docker accepts: `1h2m3.5s`, `500ms`...
+/// A `--health-*` duration: Go's `time.ParseDuration` (`1h2m3.5s`, `500ms`; berth-util), not negative.
 pub fn parse_duration(flag: &str, s: &str) -> Result<i64> {
-    let bad = || Error::flag(flag, s, "expected a duration such as 30s, 1m30s or 500ms");
-    if s == "0" {
-        return Ok(0);
+    let d = berth_util::duration::parse_nanos(s).map_err(|e| Error::flag(flag, s, e))?;
+    if d < 0 {
+        return Err(Error::flag(flag, s, "cannot be negative"));
     }
-    let mut total: f64 = 0.0;
-    let mut rest = s;
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    while !rest.is_empty() {
-        let n = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(bad)?;
-        let v: f64 = rest[..n].parse().map_err(|_| bad())?;
-        rest = &rest[n..];
-        let u = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let mult = match &rest[..u] {
-            "ns" => 1.0,
-            "us" | "µs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return Err(bad()),
-        };
-        total += v * mult;
-        rest = &rest[u..];
-    }
-    if total > i64::MAX as f64 {
-        return Err(bad());
-    }
-    Ok(total as i64)
+    Ok(d)
 }
 
 /// `-w`: an absolute path, cleaned.
@@ -1162,41 +1133,8 @@ where
     }
 }
 
-/// Docker's `units.RAMInBytes`: `123`, `10k`, `1.5m`, `2g`, `1tb` (powers of 1024).
-pub fn parse_bytes(s: &str) -> std::result::Result<i64, String> {
-    let t = s.trim();
-    let lower = t.to_ascii_lowercase();
-    let num_end = lower
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(lower.len());
-    let (num, unit) = lower.split_at(num_end);
-    let n: f64 = num.parse().map_err(|_| "invalid size".to_string())?;
-    let unit = unit.trim();
-    let unit = unit
-        .strip_suffix("ib")
-        .map(|u| u.to_string())
-        .unwrap_or_else(|| {
-            if unit.len() == 2 {
-                unit.strip_suffix('b').unwrap_or(unit).to_string()
-            } else {
-                unit.to_string()
-            }
-        });
-    let mult: f64 = match unit.as_str() {
-        "" | "b" => 1.0,
-        "k" => 1024.0,
-        "m" => 1024.0 * 1024.0,
-        "g" => 1024.0f64.powi(3),
-        "t" => 1024.0f64.powi(4),
-        "p" => 1024.0f64.powi(5),
-        _ => return Err("invalid size".into()),
-    };
-    let v = n * mult;
-    if !v.is_finite() || v > i64::MAX as f64 {
-        return Err("size too large".into());
-    }
-    Ok(v as i64)
-}
+/// Docker's `units.RAMInBytes` (`123`, `10k`, `1.5m`, `2g`: powers of 1024), from berth-util.
+pub use berth_util::size::ram_in_bytes as parse_bytes;
 
 /// `--memory`: at least 6 MiB, as docker.
 pub fn parse_memory(s: &str) -> Result<i64> {
@@ -1424,14 +1362,6 @@ mod tests {
 
     #[test]
     fn bytes() {
-        assert_eq!(parse_bytes("1024").unwrap(), 1024);
-        assert_eq!(parse_bytes("10k").unwrap(), 10240);
-        assert_eq!(parse_bytes("64m").unwrap(), 64 << 20);
-        assert_eq!(parse_bytes("1.5g").unwrap(), 3 << 29);
-        assert_eq!(parse_bytes("2GB").unwrap(), 2 << 30);
-        assert_eq!(parse_bytes("1MiB").unwrap(), 1 << 20);
-        assert!(parse_bytes("lots").is_err());
-        assert!(parse_bytes("10q").is_err());
         let e = parse_memory("5m").unwrap_err().to_string();
         assert_eq!(
             e,
