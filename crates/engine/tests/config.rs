@@ -343,3 +343,55 @@ fn inspect_shape() {
     assert_eq!(env.engine.prune().unwrap().len(), 1);
     assert!(env.engine.inspect("insp").is_err());
 }
+
+/// The typed request without any flag syntax, as the API face will give it:
+/// docker's JSON field names straight into `CreateOptions`, then run.
+#[test]
+fn typed_options_from_dockers_json() {
+    let env = Env::new();
+    let o: engine::CreateOptions = serde_json::from_value(serde_json::json!({
+        "Image": "busybox",
+        "Cmd": ["sh", "-c", "readlink /proc/self/ns/pid; grep Cpus_allowed_list /proc/self/status; cat /proc/sys/kernel/shmmax"],
+        "NetworkMode": "none",
+        "PidMode": "host",
+        "Sysctls": {"kernel.shmmax": "4242"},
+        "CpuShares": 512,
+        "CpusetCpus": "0",
+        "Memory": 64 << 20,
+        "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
+        "Healthcheck": {"Test": ["NONE"]},
+        "Runtime": common::test_runtime(),
+    }))
+    .unwrap();
+    assert_eq!(o.pid_mode, engine::options::NamespaceMode::Host);
+    let a = env.engine.run(&o).unwrap();
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    assert_eq!(a.wait(&mut out, &mut err).unwrap(), 0);
+    let out = String::from_utf8_lossy(&out).into_owned();
+    let lines: Vec<&str> = out.lines().collect();
+    let host_pid = std::fs::read_link("/proc/self/ns/pid").unwrap();
+    assert_eq!(lines[0], host_pid.to_string_lossy(), "{out}");
+    assert!(
+        lines[1].ends_with("\t0") || lines[1].ends_with(" 0"),
+        "{out}"
+    );
+    assert_eq!(lines[2], "4242");
+    let id = env.engine.list(true).unwrap()[0].id.clone();
+    let v = env.engine.inspect(&id).unwrap();
+    let h = &v["HostConfig"];
+    assert_eq!(h["PidMode"], "host");
+    assert_eq!(h["CpuShares"], 512);
+    assert_eq!(h["CpusetCpus"], "0");
+    assert_eq!(h["Sysctls"]["kernel.shmmax"], "4242");
+    assert_eq!(h["Memory"], 64 << 20);
+    assert_eq!(
+        v["Config"]["Healthcheck"]["Test"],
+        serde_json::json!(["NONE"])
+    );
+    // A value the engine refuses, given typed: one line naming the flag.
+    let mut bad = o.clone();
+    bad.sysctls = [("kernel.shmmax".to_string(), "1".to_string())].into();
+    bad.ipc_mode = engine::options::NamespaceMode::Host;
+    let e = env.engine.create(&bad).unwrap_err().to_string();
+    assert!(e.starts_with("invalid --sysctl "), "{e}");
+}
