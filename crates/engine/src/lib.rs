@@ -72,7 +72,7 @@ pub use internal::internal_main;
 pub use logs::LogsOptions;
 pub use monitor::{AttachInput, Attached};
 pub use ops::{ExecOptions, Summary, TopOutput};
-pub use options::CreateOptions;
+pub use options::{CreateFlags, CreateOptions};
 pub use runtime::ExecStdio;
 
 /// Starts the kernel's wait that a container's first cgroup attach would
