@@ -357,6 +357,50 @@ pub struct RunArgs {
     #[arg(long, value_name = "DECIMAL")]
     pub cpus: Option<String>,
 
+    /// Memory soft limit
+    #[arg(long, value_name = "BYTES")]
+    pub memory_reservation: Option<String>,
+
+    /// CPU shares (relative weight)
+    #[arg(short = 'c', long, value_name = "INT")]
+    pub cpu_shares: Option<i64>,
+
+    /// CPUs in which to allow execution (0-3, 0,1)
+    #[arg(long, value_name = "CPUS")]
+    pub cpuset_cpus: Option<String>,
+
+    /// MEMs in which to allow execution (0-3, 0,1)
+    #[arg(long, value_name = "MEMS")]
+    pub cpuset_mems: Option<String>,
+
+    /// Add a host device to the container (HOST[:CONTAINER][:PERMISSIONS])
+    #[arg(long, value_name = "DEVICE")]
+    pub device: Vec<String>,
+
+    /// Add a rule to the cgroup allowed devices list ('c 1:3 rwm')
+    #[arg(long, value_name = "RULE")]
+    pub device_cgroup_rule: Vec<String>,
+
+    /// PID namespace to use (host, container:NAME)
+    #[arg(long, value_name = "MODE")]
+    pub pid: Option<String>,
+
+    /// IPC mode to use (host, private, shareable, container:NAME, none)
+    #[arg(long, value_name = "MODE")]
+    pub ipc: Option<String>,
+
+    /// User namespace to use (host)
+    #[arg(long, value_name = "MODE")]
+    pub userns: Option<String>,
+
+    /// Sysctl options (KEY=VALUE)
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub sysctl: Vec<String>,
+
+    /// Add link to another container (NAME[:ALIAS])
+    #[arg(long, value_name = "NAME[:ALIAS]")]
+    pub link: Vec<String>,
+
     /// Tune container pids limit (set -1 for unlimited)
     #[arg(long, value_name = "INT", allow_hyphen_values = true)]
     pub pids_limit: Option<i64>,
@@ -420,6 +464,10 @@ pub struct RunArgs {
     /// Start period for the container to initialize before counting retries (ms|s|m|h)
     #[arg(long, value_name = "DURATION")]
     pub health_start_period: Option<String>,
+
+    /// Time between running the check during the start period (ms|s|m|h)
+    #[arg(long, value_name = "DURATION")]
+    pub health_start_interval: Option<String>,
 
     /// Disable any container-specified HEALTHCHECK
     #[arg(long)]

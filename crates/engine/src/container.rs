@@ -2,7 +2,8 @@
 //! what was asked and resolved at create) and `state.json` ([`State`]).
 //! Field names follow `docker inspect`.
 
-use crate::options::{CreateOptions, Ulimit};
+pub use crate::options::RestartPolicy;
+use crate::options::{CreateOptions, Resources};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -36,13 +37,6 @@ pub struct Config {
     pub healthcheck: Option<image::manifest::Healthcheck>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct RestartPolicy {
-    pub name: String,
-    pub maximum_retry_count: i64,
-}
-
 /// `HostConfig.LogConfig`: `{"Type": "json-file", "Config": {...}}`.
 pub use crate::logs::LogConfig;
 
@@ -71,13 +65,16 @@ pub struct HostConfig {
     pub tmpfs: Option<BTreeMap<String, String>>,
     pub shm_size: i64,
     pub runtime: String,
-    pub memory: i64,
-    pub memory_swap: i64,
-    pub nano_cpus: i64,
-    pub cpu_period: i64,
-    pub cpu_quota: i64,
-    pub pids_limit: Option<i64>,
-    pub ulimits: Option<Vec<Ulimit>>,
+    /// Memory, CPU, pids, ulimits, devices (docker's names, inline).
+    #[serde(flatten)]
+    pub resources: Resources,
+    /// `--pid`, `--ipc`, `--userns` as docker writes them.
+    pub pid_mode: String,
+    pub ipc_mode: String,
+    pub userns_mode: String,
+    pub sysctls: Option<BTreeMap<String, String>>,
+    /// `--link`: docker's `/NAME:/THIS/ALIAS`.
+    pub links: Option<Vec<String>>,
     pub masked_paths: Option<Vec<String>>,
     pub readonly_paths: Option<Vec<String>>,
 }
@@ -123,7 +120,9 @@ pub struct Container {
     pub lowers: Vec<PathBuf>,
     /// The process environment given to the runtime (defaults added).
     pub process_env: Vec<String>,
-    /// The options as the user gave them.
+    /// The options of create, parsed (a record written before the typed
+    /// options holds the flags, parsed when read).
+    #[serde(deserialize_with = "crate::options::deserialize_stored")]
     pub options: CreateOptions,
 }
 

@@ -19,13 +19,10 @@ pub(crate) fn wants_restart(p: &RestartPolicy, st: &State, code: i32) -> bool {
     if st.stopped_by_user {
         return false;
     }
-    match p.name.as_str() {
-        "always" | "unless-stopped" => true,
-        "on-failure" => {
-            code != 0
-                && (p.maximum_retry_count <= 0 || (st.restart_count as i64) < p.maximum_retry_count)
-        }
-        _ => false,
+    match *p {
+        RestartPolicy::Always | RestartPolicy::UnlessStopped => true,
+        RestartPolicy::OnFailure(max) => code != 0 && (max <= 0 || (st.restart_count as i64) < max),
+        RestartPolicy::No => false,
     }
 }
 
@@ -450,10 +447,7 @@ mod tests {
     use super::*;
 
     fn pol(name: &str, max: i64) -> RestartPolicy {
-        RestartPolicy {
-            name: name.into(),
-            maximum_retry_count: max,
-        }
+        serde_json::from_value(serde_json::json!({"Name": name, "MaximumRetryCount": max})).unwrap()
     }
 
     #[test]

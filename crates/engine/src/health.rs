@@ -21,26 +21,20 @@ pub(crate) const MAX_LOG: usize = 5;
 /// And 4 KiB of each output.
 pub(crate) const MAX_OUTPUT: usize = 4096;
 
-pub use crate::options::HealthOptions;
+pub use crate::options::{parse_duration, HealthConfig, HealthFlags, HealthTest};
 
-/// A `--health-*` duration: Go's `time.ParseDuration` (`1h2m3.5s`,
-/// `500ms`), not negative (docker: "cannot be negative").
-pub fn parse_duration(flag: &str, s: &str) -> Result<i64> {
-    let d = berth_util::duration::parse_nanos(s).map_err(|e| Error::flag(flag, s, e))?;
-    if d < 0 {
-        return Err(Error::flag(flag, s, "cannot be negative"));
-    }
-    Ok(d)
-}
-
-/// Resolves the container's healthcheck from the flags and the image.
-pub(crate) fn apply(h: &HealthOptions, image: &ContainerConfig, c: &mut Container) -> Result<()> {
-    if h.disable {
-        if h.any() {
-            return Err(Error::invalid(
-                "--no-healthcheck conflicts with --health-* options",
-            ));
-        }
+/// Resolves the container's healthcheck: the request's fields over the
+/// image's (docker's merge); `NONE` disables it.
+pub(crate) fn apply(
+    h: Option<&HealthConfig>,
+    image: &ContainerConfig,
+    c: &mut Container,
+) -> Result<()> {
+    let Some(h) = h else {
+        c.config.healthcheck = image.healthcheck.clone();
+        return Ok(());
+    };
+    if h.test == Some(HealthTest::None) {
         c.config.healthcheck = Some(Healthcheck {
             test: vec!["NONE".into()],
             ..Default::default()
@@ -48,38 +42,19 @@ pub(crate) fn apply(h: &HealthOptions, image: &ContainerConfig, c: &mut Containe
         return Ok(());
     }
     let mut hc = image.healthcheck.clone().unwrap_or_default();
-    if let Some(cmd) = &h.cmd {
-        hc.test = vec!["CMD-SHELL".into(), cmd.clone()];
+    if let Some(t) = &h.test {
+        hc.test = t.clone().into();
     }
-    let dur = |flag: &str, v: &Option<String>, slot: &mut Option<i64>| -> Result<()> {
-        if let Some(v) = v {
-            let d = parse_duration(flag, v)?;
-            if d != 0 && d < 1_000_000 {
-                return Err(Error::flag(flag, v, "must be at least 1ms"));
-            }
-            *slot = Some(d);
+    for (v, slot) in [
+        (h.interval, &mut hc.interval),
+        (h.timeout, &mut hc.timeout),
+        (h.start_period, &mut hc.start_period),
+        (h.start_interval, &mut hc.start_interval),
+        (h.retries, &mut hc.retries),
+    ] {
+        if v.is_some() {
+            *slot = v;
         }
-        Ok(())
-    };
-    dur("--health-interval", &h.interval, &mut hc.interval)?;
-    dur("--health-timeout", &h.timeout, &mut hc.timeout)?;
-    dur(
-        "--health-start-period",
-        &h.start_period,
-        &mut hc.start_period,
-    )?;
-    if let Some(r) = h.retries {
-        if r < 0 {
-            return Err(Error::flag(
-                "--health-retries",
-                &r.to_string(),
-                "cannot be negative",
-            ));
-        }
-        hc.retries = Some(r);
-    }
-    if hc.test.is_empty() && !h.any() && image.healthcheck.is_none() {
-        return Ok(());
     }
     if hc.test.is_empty() {
         return Err(Error::invalid(
@@ -91,7 +66,7 @@ pub(crate) fn apply(h: &HealthOptions, image: &ContainerConfig, c: &mut Containe
 }
 
 /// The check to run, if any: (argv, interval, timeout, retries, start period).
-pub(crate) struct Check {
+pub struct Check {
     pub argv: Vec<String>,
     pub interval: Duration,
     pub timeout: Duration,
@@ -99,7 +74,8 @@ pub(crate) struct Check {
     pub start_period: Duration,
 }
 
-pub(crate) fn check_of(c: &Container) -> Option<Check> {
+/// The check a container runs (none when it has no healthcheck or `NONE`).
+pub fn check_of(c: &Container) -> Option<Check> {
     let hc = c.config.healthcheck.as_ref()?;
     let argv = match hc.test.first().map(String::as_str) {
         Some("CMD") => hc.test[1..].to_vec(),
@@ -142,11 +118,7 @@ pub struct Health {
 
 /// `ps`'s STATUS of a running container with a healthcheck: `Up 5
 /// minutes (healthy)`, `(health: starting)`.
-pub(crate) fn with_health(
-    status: String,
-    st: &crate::container::State,
-    h: Option<Health>,
-) -> String {
+pub fn with_health(status: String, st: &crate::container::State, h: Option<Health>) -> String {
     match h {
         Some(h) if st.status == crate::container::Status::Running => match h.status.as_str() {
             "starting" => format!("{status} (health: starting)"),
@@ -160,8 +132,9 @@ pub(crate) fn with_health(
 pub(crate) const HEALTH_FILE: &str = "health.json";
 
 impl Engine {
-    /// The recorded health of a container with a healthcheck.
-    pub(crate) fn health(&self, id: &str) -> Option<Health> {
+    /// The recorded health (docker's `State.Health`) of a container with a
+    /// healthcheck.
+    pub fn health(&self, id: &str) -> Option<Health> {
         fsutil::read_json(&self.container_dir(id).join(HEALTH_FILE)).ok()
     }
 
@@ -210,17 +183,20 @@ mod tests {
             ..Default::default()
         };
         let mut c = Container::default();
-        let mut o = crate::options::CreateOptions::default();
-        apply(&o.health, &image, &mut c).unwrap();
+        let apply_flags = |f: &HealthFlags, img: &ContainerConfig, c: &mut Container| {
+            f.parse().and_then(|h| apply(h.as_ref(), img, c))
+        };
+        let mut o = HealthFlags::default();
+        apply_flags(&o, &image, &mut c).unwrap();
         let ch = check_of(&c).unwrap();
         assert_eq!(ch.argv, ["/bin/check", "-q"]);
         assert_eq!(ch.interval, Duration::from_secs(5));
         assert_eq!(ch.retries, 7);
         assert_eq!(ch.timeout, Duration::from_secs(30));
         // --health-cmd replaces the test and keeps the image's timings.
-        o.health.cmd = Some("exit 0".into());
-        o.health.timeout = Some("2s".into());
-        apply(&o.health, &image, &mut c).unwrap();
+        o.cmd = Some("exit 0".into());
+        o.timeout = Some("2s".into());
+        apply_flags(&o, &image, &mut c).unwrap();
         let ch = check_of(&c).unwrap();
         assert_eq!(ch.argv, ["/bin/sh", "-c", "exit 0"]);
         assert_eq!(
@@ -228,18 +204,37 @@ mod tests {
             (Duration::from_secs(5), Duration::from_secs(2))
         );
         // --no-healthcheck disables it, and conflicts with --health-*.
-        let mut o = crate::options::CreateOptions::default();
-        o.health.disable = true;
-        apply(&o.health, &image, &mut c).unwrap();
+        let mut o = HealthFlags {
+            disable: true,
+            ..Default::default()
+        };
+        apply_flags(&o, &image, &mut c).unwrap();
         assert!(check_of(&c).is_none());
-        o.health.retries = Some(1);
-        assert!(apply(&o.health, &image, &mut c).is_err());
+        o.retries = Some(1);
+        assert!(apply_flags(&o, &image, &mut c).is_err());
         // Flags without a test anywhere.
         let mut c = Container::default();
-        let mut o = crate::options::CreateOptions::default();
-        o.health.interval = Some("1s".into());
-        let e = apply(&o.health, &ContainerConfig::default(), &mut c).unwrap_err();
+        let o = HealthFlags {
+            interval: Some("1s".into()),
+            ..Default::default()
+        };
+        let e = apply_flags(&o, &ContainerConfig::default(), &mut c).unwrap_err();
         assert!(e.to_string().contains("--health-cmd"), "{e}");
+        // The API's CMD form, in docker's JSON.
+        let h: HealthConfig = serde_json::from_str(
+            r#"{"Test": ["CMD", "/bin/true", "x"], "Interval": 2000000000, "StartInterval": 1000000}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            h.test,
+            Some(HealthTest::Cmd(vec!["/bin/true".into(), "x".into()]))
+        );
+        apply(Some(&h), &ContainerConfig::default(), &mut c).unwrap();
+        let hc = c.config.healthcheck.clone().unwrap();
+        assert_eq!(hc.test, ["CMD", "/bin/true", "x"]);
+        assert_eq!(hc.start_interval, Some(1_000_000));
+        assert_eq!(check_of(&c).unwrap().argv, ["/bin/true", "x"]);
+        assert!(serde_json::from_str::<HealthConfig>(r#"{"Test": ["BOGUS"]}"#).is_err());
     }
 
     #[test]

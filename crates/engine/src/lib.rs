@@ -77,7 +77,7 @@ pub use ops::exec::{
     ExecConfig, ExecInspect, ExecIo, ExecOptions, ExecStartOptions, ExecStream, ProcessConfig,
 };
 pub use ops::{Summary, TopOutput};
-pub use options::CreateOptions;
+pub use options::{CreateFlags, CreateOptions};
 pub use runtime::ExecStdio;
 pub use stream::{Chunk, OutputStream, Resizer, Sent, StdinWriter, StreamKind};
 

@@ -103,17 +103,10 @@ pub(crate) struct Prepared {
 /// Validates the network flags at create (unknown network, bad `-p`,
 /// `--ip`), resolves `container:NAME`.
 pub(crate) fn prepare(e: &Engine, opts: &CreateOptions, id: &str) -> Result<Prepared> {
-    let mut mode = Mode::parse(opts.network.as_deref());
-    if opts.network.is_none() && !nix::unistd::geteuid().is_root() {
+    let mut mode = Mode::parse(opts.network_mode.as_deref());
+    if opts.network_mode.is_none() && !nix::unistd::geteuid().is_root() {
         // Bridges need root; without it the default is an empty netns.
         mode = Mode::None;
-    }
-    for p in &opts.publish {
-        network::ports::parse_publish(p).map_err(conv)?;
-    }
-    if let Some(ip) = &opts.ip {
-        ip.parse::<Ipv4Addr>()
-            .map_err(|_| Error::flag("--ip", ip, "not an IPv4 address"))?;
     }
     let bridge = matches!(mode, Mode::Bridge(_));
     if !bridge && (!opts.network_aliases.is_empty() || opts.ip.is_some()) {
@@ -170,13 +163,15 @@ pub(crate) fn prepare(e: &Engine, opts: &CreateOptions, id: &str) -> Result<Prep
 }
 
 /// Puts the prepared netns path into the spec's network namespace.
-pub(crate) fn apply_to_spec(p: &Prepared, spec: &mut Value) {
+pub(crate) fn apply_to_spec(p: &Prepared, spec: &mut oci_spec::runtime::Spec) {
     let Some(path) = &p.netns else { return };
-    if let Some(nss) = spec["linux"]["namespaces"].as_array_mut() {
-        for ns in nss.iter_mut() {
-            if ns["type"] == "network" {
-                ns["path"] = json!(path);
-            }
+    let nss = spec
+        .linux_mut()
+        .as_mut()
+        .and_then(|l| l.namespaces_mut().as_mut());
+    for ns in nss.into_iter().flatten() {
+        if ns.typ() == oci_spec::runtime::LinuxNamespaceType::Network {
+            ns.set_path(Some(path.clone()));
         }
     }
 }
@@ -185,10 +180,10 @@ pub(crate) fn apply_to_spec(p: &Prepared, spec: &mut Value) {
 /// ports with `-P`.
 fn wanted_ports(c: &Container) -> Result<Vec<PortMapping>> {
     let mut v = Vec::new();
-    for p in &c.options.publish {
-        v.extend(network::ports::parse_publish(p).map_err(conv)?.mappings());
+    for p in &c.options.port_bindings {
+        v.extend(p.mappings());
     }
-    if c.options.publish_all {
+    if c.options.publish_all_ports {
         let have: Vec<String> = v.iter().map(|m| m.key()).collect();
         v.extend(
             network::ports::exposed_mappings(c.config.exposed_ports.keys().map(String::as_str))
@@ -239,7 +234,7 @@ fn setup_bridge(e: &Engine, c: &Container, name: &str) -> Result<()> {
     m.create_netns(&c.id).map_err(conv)?;
     let join = Join {
         aliases: c.options.network_aliases.clone(),
-        ip: c.options.ip.as_deref().and_then(|s| s.parse().ok()),
+        ip: c.options.ip,
         dns: ext_servers(c),
     };
     let mut tries = 0;
@@ -257,7 +252,10 @@ fn setup_bridge(e: &Engine, c: &Container, name: &str) -> Result<()> {
     };
     connect_extras(e, c, &mut m)?;
     let hostname = c.config.hostname.clone();
-    rewrite(e, &c.id, "hosts", |b| format!("{b}{}\t{hostname}\n", ep.ip))?;
+    let links = link_hosts(e, c, &net.name)?;
+    rewrite(e, &c.id, "hosts", |b| {
+        format!("{b}{links}{}\t{hostname}\n", ep.ip)
+    })?;
     if net.has_dns() {
         // As docker: the embedded DNS stays the nameserver with --dns too,
         // and forwards other names to those servers (ExtServers).
@@ -283,13 +281,42 @@ fn setup_bridge(e: &Engine, c: &Container, name: &str) -> Result<()> {
     Ok(())
 }
 
+/// `--link`'s /etc/hosts lines (docker's legacy links): each linked
+/// container's address on `network` (else its first), under the alias,
+/// its short id and its name. A linked container must run (docker's
+/// "Cannot link to a non running container").
+fn link_hosts(e: &Engine, c: &Container, network: &str) -> Result<String> {
+    let mut out = String::new();
+    for l in &c.options.links {
+        let stopped = || {
+            Error::Conflict(format!(
+                "Cannot link to a non running container: /{} AS /{}/{}",
+                l.container, c.name, l.alias
+            ))
+        };
+        let id = e.lookup(&l.container).map_err(|_| stopped())?;
+        let child = e.load_config(&id)?;
+        let cn = container_net(e, &id).ok_or_else(stopped)?;
+        let ep = cn
+            .endpoints
+            .iter()
+            .find(|x| x.network == network)
+            .or(cn.endpoints.first())
+            .ok_or_else(stopped)?;
+        let mut names = vec![l.alias.clone()];
+        for n in [crate::fsutil::short_id(&id).to_string(), child.name.clone()] {
+            if !names.contains(&n) {
+                names.push(n);
+            }
+        }
+        out.push_str(&format!("{}\t{}\n", ep.ip, names.join(" ")));
+    }
+    Ok(out)
+}
+
 /// The container's `--dns` servers, for the embedded DNS to forward to.
 fn ext_servers(c: &Container) -> Vec<std::net::IpAddr> {
-    c.options
-        .dns
-        .iter()
-        .filter_map(|d| d.parse().ok())
-        .collect()
+    c.options.dns.clone()
 }
 
 /// Starts the network's resolver (`berth __network-dns STATE RUN NET`, the
@@ -473,16 +500,14 @@ pub fn ports(e: &Engine, id: &str) -> Vec<PortMapping> {
 /// Docker's `HostConfig.PortBindings` from the options.
 pub fn port_bindings(c: &Container) -> Value {
     let mut out = serde_json::Map::new();
-    for p in &c.options.publish {
-        if let Ok(spec) = network::ports::parse_publish(p) {
-            for m in spec.mappings() {
-                let e = out.entry(m.key()).or_insert_with(|| json!([]));
-                if let Some(a) = e.as_array_mut() {
-                    a.push(json!({
-                        "HostIp": if m.host_ip.is_unspecified() { String::new() } else { m.host_ip.to_string() },
-                        "HostPort": if m.host_port == 0 { String::new() } else if m.host_port_end > m.host_port { format!("{}-{}", m.host_port, m.host_port_end) } else { m.host_port.to_string() },
-                    }));
-                }
+    for p in &c.options.port_bindings {
+        for m in p.mappings() {
+            let e = out.entry(m.key()).or_insert_with(|| json!([]));
+            if let Some(a) = e.as_array_mut() {
+                a.push(json!({
+                    "HostIp": if m.host_ip.is_unspecified() { String::new() } else { m.host_ip.to_string() },
+                    "HostPort": if m.host_port == 0 { String::new() } else if m.host_port_end > m.host_port { format!("{}-{}", m.host_port, m.host_port_end) } else { m.host_port.to_string() },
+                }));
             }
         }
     }
@@ -659,7 +684,7 @@ pub fn host_config_json(c: &Container) -> Value {
     let mut v = serde_json::to_value(&c.host_config).unwrap_or(Value::Null);
     if let Some(o) = v.as_object_mut() {
         o.insert("PortBindings".into(), port_bindings(c));
-        o.insert("PublishAllPorts".into(), json!(c.options.publish_all));
+        o.insert("PublishAllPorts".into(), json!(c.options.publish_all_ports));
     }
     v
 }
@@ -751,12 +776,11 @@ mod tests {
     #[test]
     fn port_bindings_in_dockers_shape() {
         let mut c = Container::default();
-        c.options.publish = vec![
-            "8080:80".into(),
-            "127.0.0.1::53/udp".into(),
-            "9000-9001:90-91".into(),
-        ];
-        c.options.publish_all = true;
+        c.options.port_bindings = ["8080:80", "127.0.0.1::53/udp", "9000-9001:90-91"]
+            .iter()
+            .map(|p| crate::options::parse_publish(p).unwrap())
+            .collect();
+        c.options.publish_all_ports = true;
         let v = host_config_json(&c);
         assert_eq!(
             v["PortBindings"],
@@ -773,8 +797,8 @@ mod tests {
     #[test]
     fn publish_all_adds_exposed_ports_not_given() {
         let mut c = Container::default();
-        c.options.publish = vec!["8080:80".into()];
-        c.options.publish_all = true;
+        c.options.port_bindings = vec![crate::options::parse_publish("8080:80").unwrap()];
+        c.options.publish_all_ports = true;
         c.config.exposed_ports.insert("80/tcp".into(), json!({}));
         c.config.exposed_ports.insert("53/udp".into(), json!({}));
         let v = wanted_ports(&c).unwrap();

@@ -3,14 +3,20 @@
 //! /etc/resolv.conf, /etc/hosts, /dev (privileged) and kernel facts; needs
 //! no root.
 
-use crate::container::{Config, Container, HostConfig, LogConfig, MountPoint, RestartPolicy};
-
+use crate::container::{Config, Container, HostConfig, MountPoint};
 use crate::error::{Error, Result};
 use crate::options::{self as opt, CreateOptions};
 use crate::user::{self, LayerView};
 use crate::{caps, seccomp};
-use serde_json::{json, Value};
-use std::collections::BTreeMap;
+use oci_spec::runtime::{
+    Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxCpuBuilder, LinuxDevice,
+    LinuxDeviceBuilder, LinuxDeviceCgroup, LinuxDeviceCgroupBuilder, LinuxDeviceType,
+    LinuxMemoryBuilder, LinuxNamespace, LinuxNamespaceBuilder, LinuxNamespaceType,
+    LinuxPidsBuilder, LinuxResources, LinuxResourcesBuilder, Mount, MountBuilder, PosixRlimit,
+    PosixRlimitBuilder, PosixRlimitType, Process, ProcessBuilder, RootBuilder, Spec, SpecBuilder,
+    UserBuilder,
+};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -62,52 +68,12 @@ pub struct SpecContext<'a> {
 #[derive(Debug, Clone)]
 pub struct Generated {
     pub container: Container,
-    pub spec: Value,
+    pub spec: Spec,
     pub hosts: String,
     pub hostname: String,
     pub resolv_conf: String,
     /// The parsed `-v`/`--mount`/image volumes (for creating volumes).
-    pub mount_specs: Vec<crate::volumes::MountSpec>,
-}
-
-#[derive(Default)]
-struct SecurityOpts {
-    seccomp: Option<String>,
-    no_new_privileges: bool,
-    unconfined_paths: bool,
-}
-
-fn parse_security_opts(list: &[String]) -> Result<SecurityOpts> {
-    let mut out = SecurityOpts::default();
-    for s in list {
-        let (k, v) = match s.split_once('=') {
-            Some(kv) => kv,
-            None => s.split_once(':').unwrap_or((s.as_str(), "")),
-        };
-        let bad = |why: &str| Error::flag("--security-opt", s, why);
-        match k {
-            "no-new-privileges" => {
-                out.no_new_privileges = match v {
-                    "" | "true" => true,
-                    "false" => false,
-                    _ => return Err(bad("expected no-new-privileges[=true|false]")),
-                }
-            }
-            "seccomp" => {
-                if v.is_empty() {
-                    return Err(bad("expected seccomp=unconfined or seccomp=PROFILE.json"));
-                }
-                out.seccomp = Some(v.to_string());
-            }
-            "systempaths" => match v {
-                "unconfined" => out.unconfined_paths = true,
-                _ => return Err(bad("expected systempaths=unconfined")),
-            },
-            "apparmor" | "label" => {}
-            _ => return Err(bad("unknown security option")),
-        }
-    }
-    Ok(out)
+    pub mount_specs: Vec<crate::volumes::Mount>,
 }
 
 /// `ReplaceOrAppendEnvValues`: `overrides` replace same-named entries of
@@ -177,11 +143,7 @@ fn resolv_conf(opts: &CreateOptions, host_network: bool, host_file: &Path) -> Re
         }
     }
     if !opts.dns.is_empty() {
-        ns = opts
-            .dns
-            .iter()
-            .map(|d| opt::parse_dns(d))
-            .collect::<Result<Vec<_>>>()?;
+        ns = opts.dns.iter().map(|d| d.to_string()).collect();
     } else if ns.is_empty() {
         ns = vec!["8.8.8.8".into(), "8.8.4.4".into()];
     }
@@ -208,7 +170,7 @@ fn resolv_conf(opts: &CreateOptions, host_network: bool, host_file: &Path) -> Re
     Ok(out)
 }
 
-fn hosts_file(extra: &[(String, String)], host_network: bool, host_file: &Path) -> String {
+fn hosts_file(extra: &[opt::ExtraHost], host_network: bool, host_file: &Path) -> String {
     let mut out = if host_network {
         let mut s = std::fs::read_to_string(host_file).unwrap_or_default();
         if !s.is_empty() && !s.ends_with('\n') {
@@ -218,14 +180,14 @@ fn hosts_file(extra: &[(String, String)], host_network: bool, host_file: &Path) 
     } else {
         "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::\tip6-localnet\nff00::\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n".to_string()
     };
-    for (h, ip) in extra {
-        out.push_str(&format!("{ip}\t{h}\n"));
+    for h in extra {
+        out.push_str(&format!("{}\t{}\n", h.ip, h.host));
     }
     out
 }
 
-fn host_devices() -> Vec<Value> {
-    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+/// `--privileged`: every device node of the host (docker's list).
+fn host_devices() -> Result<Vec<LinuxDevice>> {
     const SKIP_DIRS: &[&str] = &["pts", "shm", "fd", "mqueue", ".lxc", ".lxd-mounts", ".udev"];
     const SKIP_FILES: &[&str] = &[
         "console", "null", "zero", "full", "random", "urandom", "tty", "ptmx",
@@ -252,27 +214,177 @@ fn host_devices() -> Vec<Value> {
             if dir == Path::new("/dev") && SKIP_FILES.contains(&name.as_str()) {
                 continue;
             }
-            let kind = if ft.is_char_device() {
-                "c"
-            } else if ft.is_block_device() {
-                "b"
-            } else {
-                continue;
-            };
-            let rdev = m.rdev();
-            out.push(json!({
-                "type": kind,
-                "path": p.to_string_lossy(),
-                "major": libc::major(rdev) as i64,
-                "minor": libc::minor(rdev) as i64,
-                "fileMode": m.mode() & 0o777,
-                "uid": m.uid(),
-                "gid": m.gid(),
-            }));
+            if let Some(d) = device_node(&p, &p, &m)? {
+                out.push(d);
+            }
         }
     }
-    out.sort_by(|a, b| a["path"].as_str().cmp(&b["path"].as_str()));
-    out
+    out.sort_by(|a, b| a.path().cmp(b.path()));
+    Ok(out)
+}
+
+/// The spec's entry for the device node at `host` (its numbers, mode and
+/// owner), seen at `inner` in the container; `None` for other files.
+fn device_node(inner: &Path, host: &Path, m: &std::fs::Metadata) -> Result<Option<LinuxDevice>> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let ft = m.file_type();
+    let typ = if ft.is_char_device() {
+        LinuxDeviceType::C
+    } else if ft.is_block_device() {
+        LinuxDeviceType::B
+    } else {
+        return Ok(None);
+    };
+    LinuxDeviceBuilder::default()
+        .typ(typ)
+        .path(inner)
+        .major(libc::major(m.rdev()) as i64)
+        .minor(libc::minor(m.rdev()) as i64)
+        .file_mode(m.mode() & 0o777)
+        .uid(m.uid())
+        .gid(m.gid())
+        .build()
+        .map(Some)
+        .map_err(|e| Error::msg(format!("device {}: {e}", host.display())))
+}
+
+/// A cgroup rule allowing `access` to a device (any number when `None`).
+fn allow_device(
+    typ: LinuxDeviceType,
+    major: Option<i64>,
+    minor: Option<i64>,
+    access: &str,
+) -> Result<LinuxDeviceCgroup> {
+    let mut b = LinuxDeviceCgroupBuilder::default()
+        .allow(true)
+        .typ(typ)
+        .access(access);
+    if let Some(m) = major {
+        b = b.major(m);
+    }
+    if let Some(m) = minor {
+        b = b.minor(m);
+    }
+    b.build().map_err(spec_err)
+}
+
+fn spec_err(e: oci_spec::OciSpecError) -> Error {
+    Error::msg(format!("cannot build the OCI spec: {e}"))
+}
+
+/// The device nodes and cgroup rules of one `--device`: the node, or
+/// every node under a directory (its path in the container under the
+/// given one).
+fn device_nodes(d: &opt::DeviceMapping) -> Result<Vec<(LinuxDevice, LinuxDeviceCgroup)>> {
+    let flag = format!("{}:{}", d.path_on_host, d.path_in_container);
+    let bad = |why: String| Error::flag("--device", &flag, why);
+    let meta = std::fs::metadata(&d.path_on_host)
+        .map_err(|e| bad(format!("cannot stat {}: {e}", d.path_on_host)))?;
+    let mut found = Vec::new();
+    let mut stack = vec![(PathBuf::from(&d.path_on_host), meta)];
+    while let Some((p, m)) = stack.pop() {
+        if m.is_dir() {
+            let rd = std::fs::read_dir(&p).map_err(|e| bad(format!("{}: {e}", p.display())))?;
+            for e in rd.flatten() {
+                if let Ok(m) = std::fs::metadata(e.path()) {
+                    stack.push((e.path(), m));
+                }
+            }
+            continue;
+        }
+        let rel = p.strip_prefix(&d.path_on_host).unwrap_or(Path::new(""));
+        let inner = if rel.as_os_str().is_empty() {
+            PathBuf::from(&d.path_in_container)
+        } else {
+            Path::new(&d.path_in_container).join(rel)
+        };
+        if let Some(node) = device_node(&inner, &p, &m)? {
+            let rule = allow_device(
+                node.typ(),
+                Some(node.major()),
+                Some(node.minor()),
+                &d.cgroup_permissions,
+            )?;
+            found.push((node, rule));
+        }
+    }
+    if found.is_empty() {
+        return Err(bad(format!("{} is not a device", d.path_on_host)));
+    }
+    found.sort_by(|a, b| a.0.path().cmp(b.0.path()));
+    Ok(found)
+}
+
+/// `--cpuset-cpus`/`--cpuset-mems` within what the host has online
+/// (docker's "Requested CPUs are not available").
+fn check_cpuset(flag: &str, want: &str, online: &str) -> Result<()> {
+    let Ok(have) = std::fs::read_to_string(online) else {
+        return Ok(());
+    };
+    let have = have.trim();
+    let set = |s: &str| -> Vec<u32> {
+        s.split(',')
+            .filter_map(|r| {
+                let (a, b) = r.split_once('-').unwrap_or((r, r));
+                Some((a.trim().parse::<u32>().ok()?, b.trim().parse::<u32>().ok()?))
+            })
+            .flat_map(|(a, b)| a..=b)
+            .collect()
+    };
+    let avail = set(have);
+    if set(want).iter().any(|c| !avail.contains(c)) {
+        return Err(Error::flag(
+            flag,
+            want,
+            format!("not available: the host has {have}"),
+        ));
+    }
+    Ok(())
+}
+
+/// The container's sysctls: docker's defaults for a private network
+/// namespace, then `--sysctl`, each allowed only in a namespace of the
+/// container's own (docker's rules: `net.*` needs a private network
+/// namespace, the IPC ones a private IPC namespace).
+fn sysctls(opts: &CreateOptions, host_network: bool) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    if !host_network {
+        out.insert("net.ipv4.ip_unprivileged_port_start".into(), "0".into());
+        out.insert("net.ipv4.ping_group_range".into(), "0 2147483647".into());
+    }
+    let shared_net = host_network
+        || opts
+            .network_mode
+            .as_deref()
+            .is_some_and(|n| n.starts_with("container:"));
+    for (k, v) in &opts.sysctls {
+        let kv = format!("{k}={v}");
+        match opt::sysctl_namespace(k) {
+            Some("net") if shared_net => {
+                return Err(Error::flag(
+                    "--sysctl",
+                    &kv,
+                    "net.* sysctls are not allowed when the network namespace is shared (--network host or container:)",
+                ))
+            }
+            Some("ipc")
+                if matches!(
+                    opts.ipc_mode,
+                    opt::NamespaceMode::Host | opt::NamespaceMode::Container(_)
+                ) =>
+            {
+                return Err(Error::flag(
+                    "--sysctl",
+                    &kv,
+                    "IPC sysctls are not allowed when the IPC namespace is shared (--ipc host or container:)",
+                ))
+            }
+            Some(_) => {}
+            None => return Err(Error::flag("--sysctl", &kv, "not a namespaced sysctl")),
+        }
+        out.insert(k.clone(), v.clone());
+    }
+    Ok(out)
 }
 
 fn swap_supported() -> bool {
@@ -284,43 +396,341 @@ fn swap_supported() -> bool {
     }
 }
 
-/// Builds the container record (id, name, created and image fields are
-/// left to the caller) and the OCI spec.
-pub fn generate(
+/// Joins an existing namespace: the path of the spec's entry of `kind`.
+pub fn set_namespace_path(spec: &mut Spec, kind: LinuxNamespaceType, path: &Path) {
+    let Some(linux) = spec.linux_mut() else {
+        return;
+    };
+    let Some(nss) = linux.namespaces_mut() else {
+        return;
+    };
+    for ns in nss.iter_mut().filter(|ns| ns.typ() == kind) {
+        ns.set_path(Some(path.to_path_buf()));
+    }
+}
+
+/// Replaces the spec's mount at `destination` (if it has one).
+pub fn replace_mount(spec: &mut Spec, m: Mount) {
+    if let Some(ms) = spec.mounts_mut() {
+        for x in ms.iter_mut().filter(|x| x.destination() == m.destination()) {
+            *x = m.clone();
+        }
+    }
+}
+
+/// One mount of the spec.
+pub fn mount(
+    destination: impl Into<PathBuf>,
+    typ: &str,
+    source: impl Into<PathBuf>,
+    options: Vec<String>,
+) -> Result<Mount> {
+    MountBuilder::default()
+        .destination(destination)
+        .typ(typ)
+        .source(source)
+        .options(options)
+        .build()
+        .map_err(spec_err)
+}
+
+/// docker's mounts of every container (proc, /dev, devpts, sysfs, cgroup,
+/// mqueue, /dev/shm as the IPC mode wants it) but those a user mount
+/// replaces, then the hosts, hostname and resolv.conf files.
+fn default_mounts(
+    opts: &CreateOptions,
+    ctx: &SpecContext,
+    shm_size: i64,
+    user: &[String],
+) -> Result<Vec<Mount>> {
+    let v = |o: &[&str]| o.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let ro = if opts.privileged { "rw" } else { "ro" };
+    let shm = match opts.ipc_mode {
+        // As docker: no /dev/shm at all.
+        opt::NamespaceMode::None => None,
+        // The host's, as docker binds it; a shareable container's is a
+        // tmpfs on the host side (`<container>/shm`, mounted at start) that
+        // the containers joining its IPC namespace bind too.
+        opt::NamespaceMode::Host => Some(("bind", PathBuf::from("/dev/shm"), None)),
+        opt::NamespaceMode::Shareable => Some(("bind", ctx.userdata.with_file_name("shm"), None)),
+        _ => Some(("tmpfs", PathBuf::from("shm"), Some(shm_size))),
+    };
+    let mut out = vec![
+        mount("/proc", "proc", "proc", v(&["nosuid", "noexec", "nodev"]))?,
+        mount(
+            "/dev",
+            "tmpfs",
+            "tmpfs",
+            v(&["nosuid", "strictatime", "mode=755", "size=65536k"]),
+        )?,
+        mount(
+            "/dev/pts",
+            "devpts",
+            "devpts",
+            v(&[
+                "nosuid",
+                "noexec",
+                "newinstance",
+                "ptmxmode=0666",
+                "mode=0620",
+                "gid=5",
+            ]),
+        )?,
+        mount(
+            "/sys",
+            "sysfs",
+            "sysfs",
+            v(&["nosuid", "noexec", "nodev", ro]),
+        )?,
+        mount(
+            "/sys/fs/cgroup",
+            "cgroup",
+            "cgroup",
+            v(&[ro, "nosuid", "noexec", "nodev"]),
+        )?,
+        mount(
+            "/dev/mqueue",
+            "mqueue",
+            "mqueue",
+            v(&["nosuid", "noexec", "nodev"]),
+        )?,
+    ];
+    match shm {
+        Some(("tmpfs", src, Some(size))) => out.push(mount(
+            "/dev/shm",
+            "tmpfs",
+            src,
+            vec![
+                "nosuid".into(),
+                "noexec".into(),
+                "nodev".into(),
+                "mode=1777".into(),
+                format!("size={size}"),
+            ],
+        )?),
+        Some((_, src, _)) => out.push(mount(
+            "/dev/shm",
+            "bind",
+            src,
+            v(&["rbind", "rprivate", "nosuid", "nodev", "noexec"]),
+        )?),
+        None => {}
+    }
+    out.retain(|m| !user.iter().any(|d| m.destination() == Path::new(d)));
+    let mut files = v(&["rbind", "rprivate"]);
+    if opts.readonly_rootfs {
+        files.push("ro".into());
+    }
+    for (dest, file) in [
+        ("/etc/resolv.conf", "resolv.conf"),
+        ("/etc/hostname", "hostname"),
+        ("/etc/hosts", "hosts"),
+    ] {
+        if !user.iter().any(|d| d == dest) {
+            out.push(mount(dest, "bind", ctx.userdata.join(file), files.clone())?);
+        }
+    }
+    Ok(out)
+}
+
+/// The namespaces: `host` modes share the host's (no entry);
+/// `container:` modes get their path at create (ops::create).
+fn namespaces(opts: &CreateOptions, host_network: bool) -> Result<Vec<LinuxNamespace>> {
+    let mut kinds = Vec::new();
+    if !opts.pid_mode.is_host() {
+        kinds.push(LinuxNamespaceType::Pid);
+    }
+    if !opts.ipc_mode.is_host() {
+        kinds.push(LinuxNamespaceType::Ipc);
+    }
+    kinds.extend([LinuxNamespaceType::Uts, LinuxNamespaceType::Mount]);
+    if !host_network {
+        kinds.push(LinuxNamespaceType::Network);
+    }
+    kinds.push(LinuxNamespaceType::Cgroup);
+    kinds
+        .into_iter()
+        .map(|t| {
+            LinuxNamespaceBuilder::default()
+                .typ(t)
+                .build()
+                .map_err(spec_err)
+        })
+        .collect()
+}
+
+/// Memory, CPU, pids and device rules, and the device nodes
+/// (`--privileged`: the host's; `--device`).
+fn resources(
+    opts: &CreateOptions,
+    memory: i64,
+    memory_swap: i64,
+    pids_limit: Option<i64>,
+) -> Result<(LinuxResources, Vec<LinuxDevice>)> {
+    let res = &opts.resources;
+    let mut rules = vec![LinuxDeviceCgroupBuilder::default()
+        .allow(opts.privileged)
+        .access("rwm")
+        .build()
+        .map_err(spec_err)?];
+    let mut devices = if opts.privileged {
+        host_devices()?
+    } else {
+        Vec::new()
+    };
+    for d in &res.devices {
+        for (node, rule) in device_nodes(d)? {
+            devices.retain(|x| x.path() != node.path());
+            devices.push(node);
+            rules.push(rule);
+        }
+    }
+    for r in &res.device_cgroup_rules {
+        let typ = match r.kind {
+            'b' => LinuxDeviceType::B,
+            'c' => LinuxDeviceType::C,
+            _ => LinuxDeviceType::A,
+        };
+        rules.push(allow_device(typ, r.major, r.minor, &r.access)?);
+    }
+    let mut b = LinuxResourcesBuilder::default().devices(rules);
+    if memory > 0 || res.memory_reservation > 0 {
+        let mut m = LinuxMemoryBuilder::default();
+        if memory > 0 {
+            m = m.limit(memory);
+            if swap_supported() {
+                m = m.swap(memory_swap);
+            }
+        }
+        if res.memory_reservation > 0 {
+            m = m.reservation(res.memory_reservation);
+        }
+        b = b.memory(m.build().map_err(spec_err)?);
+    }
+    let mut cpu = LinuxCpuBuilder::default();
+    let mut any_cpu = false;
+    if res.nano_cpus > 0 {
+        cpu = cpu
+            .period(100_000u64)
+            .quota(res.nano_cpus * 100_000 / 1_000_000_000);
+        any_cpu = true;
+    }
+    if res.cpu_shares > 0 {
+        cpu = cpu.shares(res.cpu_shares as u64);
+        any_cpu = true;
+    }
+    if !res.cpuset_cpus.is_empty() {
+        check_cpuset(
+            "--cpuset-cpus",
+            &res.cpuset_cpus,
+            "/sys/devices/system/cpu/online",
+        )?;
+        cpu = cpu.cpus(res.cpuset_cpus.clone());
+        any_cpu = true;
+    }
+    if !res.cpuset_mems.is_empty() {
+        check_cpuset(
+            "--cpuset-mems",
+            &res.cpuset_mems,
+            "/sys/devices/system/node/online",
+        )?;
+        cpu = cpu.mems(res.cpuset_mems.clone());
+        any_cpu = true;
+    }
+    if any_cpu {
+        b = b.cpu(cpu.build().map_err(spec_err)?);
+    }
+    if let Some(p) = pids_limit {
+        b = b.pids(
+            LinuxPidsBuilder::default()
+                .limit(p)
+                .build()
+                .map_err(spec_err)?,
+        );
+    }
+    Ok((b.build().map_err(spec_err)?, devices))
+}
+
+/// The process: user, command, environment, directory, capabilities
+/// (bounding = effective = permitted, as docker), rlimits of `--ulimit`.
+fn process(
+    opts: &CreateOptions,
+    exec_user: &user::ExecUser,
+    argv: &[String],
+    env: &[String],
+    cwd: &str,
+    capabilities: &[String],
+    ulimits: &[opt::Ulimit],
+) -> Result<Process> {
+    let caps = capabilities
+        .iter()
+        .map(|c| {
+            c.strip_prefix("CAP_")
+                .unwrap_or(c)
+                .parse::<Capability>()
+                .map_err(|_| Error::msg(format!("unknown capability {c}")))
+        })
+        .collect::<Result<std::collections::HashSet<_>>>()?;
+    let mut user = UserBuilder::default().uid(exec_user.uid).gid(exec_user.gid);
+    if !exec_user.additional_gids.is_empty() {
+        user = user.additional_gids(exec_user.additional_gids.clone());
+    }
+    let mut capabilities = LinuxCapabilitiesBuilder::default()
+        .bounding(caps.clone())
+        .effective(caps.clone())
+        .permitted(caps)
+        .build()
+        .map_err(spec_err)?;
+    capabilities.set_inheritable(None);
+    capabilities.set_ambient(None);
+    let mut p = ProcessBuilder::default()
+        .terminal(opts.tty)
+        .user(user.build().map_err(spec_err)?)
+        .args(argv.to_vec())
+        .env(env.to_vec())
+        .cwd(cwd)
+        .capabilities(capabilities)
+        .no_new_privileges(opts.security.no_new_privileges)
+        .oom_score_adj(0)
+        .build()
+        .map_err(spec_err)?;
+    if let (true, Some((rows, cols))) = (opts.tty, opts.console_size) {
+        p.set_console_size(Some(
+            oci_spec::runtime::BoxBuilder::default()
+                .height(rows as u64)
+                .width(cols as u64)
+                .build()
+                .map_err(spec_err)?,
+        ));
+    }
+    let as_u = |v: i64| if v < 0 { u64::MAX } else { v as u64 };
+    let rlimits = ulimits
+        .iter()
+        .map(|u| {
+            let typ = u
+                .rlimit_type()
+                .parse::<PosixRlimitType>()
+                .map_err(|_| Error::msg(format!("unknown rlimit {}", u.rlimit_type())))?;
+            PosixRlimitBuilder::default()
+                .typ(typ)
+                .soft(as_u(u.soft))
+                .hard(as_u(u.hard))
+                .build()
+                .map_err(spec_err)
+        })
+        .collect::<Result<Vec<PosixRlimit>>>()?;
+    p.set_rlimits((!rlimits.is_empty()).then_some(rlimits));
+    Ok(p)
+}
+
+/// docker's merge of the command: `--entrypoint` resets the image's CMD;
+/// (entrypoint, cmd, argv).
+#[allow(clippy::type_complexity)]
+fn command(
     opts: &CreateOptions,
     image: &image::manifest::ContainerConfig,
-    ctx: &SpecContext,
-) -> Result<Generated> {
-    // Modes other than host are validated by crate::network::prepare.
-    let net_mode = crate::network::Mode::parse(opts.network.as_deref());
-    let host_network = net_mode == crate::network::Mode::Host;
-    // Environment and command.
-    let user_env = opt::parse_env(&opts.env)?;
-    let env = merge_env(&image.env, &user_env);
-    let hostname = match &opts.hostname {
-        Some(h) => {
-            opt::validate_hostname(h)?;
-            h.clone()
-        }
-        None if host_network => nix::unistd::gethostname()
-            .map(|h| h.to_string_lossy().into_owned())
-            .unwrap_or_else(|_| crate::fsutil::short_id(ctx.id).to_string()),
-        None => crate::fsutil::short_id(ctx.id).to_string(),
-    };
-    let process_env = replace_or_append_env(
-        &[
-            format!("PATH={DEFAULT_PATH}"),
-            format!("HOSTNAME={hostname}"),
-        ],
-        &env,
-    );
-    let user_entrypoint: Option<Vec<String>> = opts.entrypoint.as_ref().map(|e| {
-        if e.is_empty() {
-            vec![]
-        } else {
-            vec![e.clone()]
-        }
-    });
+) -> Result<(Option<Vec<String>>, Option<Vec<String>>, Vec<String>)> {
+    let user_entrypoint: Option<Vec<String>> = opts.entrypoint.clone();
     let mut cmd: Option<Vec<String>> = (!opts.cmd.is_empty()).then(|| opts.cmd.clone());
     let mut entrypoint = user_entrypoint.clone();
     if user_entrypoint.as_ref().map_or(true, |e| e.is_empty()) {
@@ -336,17 +746,245 @@ pub fn generate(
     if argv.is_empty() {
         return Err(Error::invalid("no command specified"));
     }
-    let workdir = match &opts.workdir {
-        Some(w) if !w.is_empty() => {
-            if !w.starts_with('/') {
-                return Err(Error::flag(
-                    "--workdir",
-                    w,
-                    "the working directory needs to be an absolute path",
-                ));
+    Ok((entrypoint, cmd, argv))
+}
+
+/// The capabilities (docker's default set with `--cap-add`/`--cap-drop`,
+/// all with `--privileged`) and the seccomp filter.
+fn security(
+    opts: &CreateOptions,
+) -> Result<(Vec<String>, Option<oci_spec::runtime::LinuxSeccomp>)> {
+    let capabilities = caps::tweak(&opts.cap_add, &opts.cap_drop, opts.privileged)?;
+    // As moby's WithSeccomp: --privileged drops the default profile, not
+    // one named explicitly.
+    let seccomp = match &opts.security.seccomp {
+        opt::Seccomp::Unconfined => None,
+        opt::Seccomp::Builtin => seccomp::default_for(&capabilities)?,
+        opt::Seccomp::Profile(file) => seccomp::from_file(file, &capabilities).map_err(|e| {
+            Error::flag("--security-opt", &format!("seccomp={}", file.display()), e)
+        })?,
+        opt::Seccomp::Default if opts.privileged => None,
+        opt::Seccomp::Default => seccomp::default_for(&capabilities)?,
+    };
+    Ok((capabilities, seccomp))
+}
+
+/// The user's mounts in the spec (volumes as binds of their `_data`; an
+/// anonymous one gets a random name) and as `inspect` shows them.
+fn user_mounts(
+    specs: &[crate::volumes::Mount],
+    ctx: &SpecContext,
+) -> Result<(Vec<Mount>, Vec<MountPoint>)> {
+    let mut user_mounts: Vec<Mount> = Vec::new();
+    let mut mount_points: Vec<MountPoint> = Vec::new();
+    for m in specs {
+        match m {
+            crate::volumes::Mount::Tmpfs(t) => {
+                user_mounts.push(mount(&t.target, "tmpfs", "tmpfs", t.mount_options())?);
             }
-            opt::clean_path(w)
+            crate::volumes::Mount::Bind(b) => {
+                let rbind = if b.non_recursive { "bind" } else { "rbind" };
+                let mut o = vec![rbind.to_string(), b.propagation.as_str().to_string()];
+                if b.read_only {
+                    o.push("ro".into());
+                }
+                user_mounts.push(mount(&b.target, "bind", &b.source, o)?);
+                mount_points.push(MountPoint {
+                    kind: "bind".into(),
+                    source: b.source.clone(),
+                    destination: b.target.clone(),
+                    mode: b.mode.clone(),
+                    rw: !b.read_only,
+                    propagation: b.propagation.as_str().into(),
+                    ..Default::default()
+                });
+            }
+            crate::volumes::Mount::Volume(v) => {
+                let name = match &v.name {
+                    Some(n) => n.clone(),
+                    None => crate::fsutil::random_id()?,
+                };
+                let src = ctx.volumes_dir.join(&name).join("_data");
+                let mut o = vec!["rbind".to_string(), "rprivate".to_string()];
+                if v.read_only {
+                    o.push("ro".into());
+                }
+                user_mounts.push(mount(&v.target, "bind", &src, o)?);
+                mount_points.push(MountPoint {
+                    kind: "volume".into(),
+                    name,
+                    source: src.to_string_lossy().into_owned(),
+                    destination: v.target.clone(),
+                    driver: "local".into(),
+                    mode: v.mode.clone(),
+                    rw: !v.read_only,
+                    propagation: String::new(),
+                });
+            }
         }
+    }
+    Ok((user_mounts, mount_points))
+}
+
+/// `--memory` (at least 6 MB) and `--memory-swap` (with `--memory`, not
+/// below it; twice the memory when not given): (memory, swap).
+fn memory_limits(res: &opt::Resources) -> Result<(i64, i64)> {
+    let memory = res.memory;
+    if memory != 0 && memory < 6 * 1024 * 1024 {
+        return Err(Error::flag(
+            "--memory",
+            &memory.to_string(),
+            "minimum memory limit allowed is 6MB",
+        ));
+    }
+    let mut memory_swap = res.memory_swap;
+    if memory_swap > 0 && memory == 0 {
+        return Err(Error::invalid(
+            "invalid --memory-swap: you should always set --memory with --memory-swap",
+        ));
+    }
+    if memory_swap > 0 && memory_swap < memory {
+        return Err(Error::flag(
+            "--memory-swap",
+            &memory_swap.to_string(),
+            "must be larger than or equal to --memory",
+        ));
+    }
+    if memory > 0 && memory_swap == 0 {
+        memory_swap = memory * 2;
+    }
+    Ok((memory, memory_swap))
+}
+
+/// The `linux` section: cgroup, namespaces, resources, masked and
+/// read-only paths, seccomp, sysctls, devices.
+fn linux(
+    opts: &CreateOptions,
+    ctx: &SpecContext,
+    host_network: bool,
+    resources: LinuxResources,
+    devices: Vec<LinuxDevice>,
+    seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
+) -> Result<oci_spec::runtime::Linux> {
+    let mut linux = LinuxBuilder::default()
+        .cgroups_path(format!("/berth/{}", ctx.id))
+        .namespaces(namespaces(opts, host_network)?)
+        .resources(resources)
+        .build()
+        .map_err(spec_err)?;
+    // (The builder's defaults are docker-like lists: set or cleared here.)
+    let confined = !opts.privileged && !opts.security.unconfined_paths;
+    let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    linux.set_masked_paths(confined.then(|| strings(MASKED_PATHS)));
+    linux.set_readonly_paths(confined.then(|| strings(READONLY_PATHS)));
+    linux.set_seccomp(seccomp);
+    let sysctl = sysctls(opts, host_network)?;
+    linux.set_sysctl((!sysctl.is_empty()).then(|| sysctl.into_iter().collect::<HashMap<_, _>>()));
+    linux.set_devices((!devices.is_empty()).then_some(devices));
+    linux.set_uid_mappings(None);
+    linux.set_gid_mappings(None);
+    Ok(linux)
+}
+
+/// docker's `HostConfig` of the record (`inspect`), with what create
+/// resolved: the network mode, /dev/shm size, memory and swap, pids.
+fn host_config(
+    opts: &CreateOptions,
+    net_mode: &crate::network::Mode,
+    shm_size: i64,
+    (memory, memory_swap, pids_limit): (i64, i64, Option<i64>),
+    ulimits: &[opt::Ulimit],
+) -> HostConfig {
+    let sec = &opts.security;
+    let res = &opts.resources;
+    let extra_hosts = &opts.extra_hosts;
+    let nonempty = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
+    let binds: Vec<String> = opts.binds.iter().map(|m| m.bind_string()).collect();
+    let security_opt = sec.to_strings();
+    HostConfig {
+        binds: nonempty(&binds),
+        log_config: opts.log_config.clone(),
+        network_mode: net_mode.name(),
+        restart_policy: opts.restart_policy,
+        auto_remove: opts.auto_remove,
+        cap_add: nonempty(&opts.cap_add),
+        cap_drop: nonempty(&opts.cap_drop),
+        dns: opts.dns.iter().map(|d| d.to_string()).collect(),
+        dns_options: opts.dns_options.clone(),
+        dns_search: opts.dns_search.clone(),
+        extra_hosts: (!extra_hosts.is_empty())
+            .then(|| extra_hosts.iter().map(|h| h.to_string()).collect()),
+        group_add: nonempty(&opts.group_add),
+        privileged: opts.privileged,
+        readonly_rootfs: opts.readonly_rootfs,
+        security_opt: nonempty(&security_opt),
+        tmpfs: (!opts.tmpfs.is_empty()).then(|| {
+            opts.tmpfs
+                .iter()
+                .map(|t| (t.target.clone(), t.options_string()))
+                .collect()
+        }),
+        shm_size,
+        runtime: opts
+            .runtime
+            .as_ref()
+            .map(|r| r.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "berth".into()),
+        resources: opt::Resources {
+            memory,
+            memory_swap: if memory > 0 { memory_swap } else { 0 },
+            nano_cpus: res.nano_cpus,
+            cpu_period: 0,
+            cpu_quota: 0,
+            pids_limit,
+            ulimits: (!ulimits.is_empty()).then(|| ulimits.to_vec()),
+            ..res.clone()
+        },
+        pid_mode: opts.pid_mode.to_string(),
+        ipc_mode: opts.ipc_mode.to_string(),
+        userns_mode: opts.userns_mode.to_string(),
+        sysctls: (!opts.sysctls.is_empty()).then(|| opts.sysctls.clone()),
+        links: None,
+        masked_paths: (!opts.privileged && !sec.unconfined_paths)
+            .then(|| MASKED_PATHS.iter().map(|s| s.to_string()).collect()),
+        readonly_paths: (!opts.privileged && !sec.unconfined_paths)
+            .then(|| READONLY_PATHS.iter().map(|s| s.to_string()).collect()),
+        init: None,
+    }
+}
+
+/// Builds the container record (id, name, created and image fields are
+/// left to the caller) and the OCI spec.
+pub fn generate(
+    opts: &CreateOptions,
+    image: &image::manifest::ContainerConfig,
+    ctx: &SpecContext,
+) -> Result<Generated> {
+    // The log driver and its options, as docker's driver checks them (a
+    // request from the API has not been through the flag parser).
+    crate::logs::LogSettings::parse(&opts.log_config)?;
+    // Modes other than host are validated by crate::network::prepare.
+    let net_mode = crate::network::Mode::parse(opts.network_mode.as_deref());
+    let host_network = net_mode == crate::network::Mode::Host;
+    // Environment and command.
+    let env = merge_env(&image.env, &opts.env);
+    let hostname = match &opts.hostname {
+        Some(h) => h.clone(),
+        None if host_network => nix::unistd::gethostname()
+            .map(|h| h.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| crate::fsutil::short_id(ctx.id).to_string()),
+        None => crate::fsutil::short_id(ctx.id).to_string(),
+    };
+    let process_env = replace_or_append_env(
+        &[
+            format!("PATH={DEFAULT_PATH}"),
+            format!("HOSTNAME={hostname}"),
+        ],
+        &env,
+    );
+    let (entrypoint, cmd, argv) = command(opts, image)?;
+    let workdir = match &opts.working_dir {
+        Some(w) if !w.is_empty() => opt::parse_workdir(w)?,
         _ => image
             .working_dir
             .clone()
@@ -370,7 +1008,7 @@ pub fn generate(
         .unwrap_or_default();
     let exec_user = user::resolve(&user_spec, &opts.group_add, ctx.layers)?;
     let mut labels: BTreeMap<String, String> = image.labels.clone();
-    labels.extend(opt::parse_labels(&opts.labels)?);
+    labels.extend(opts.labels.clone());
     let stop_signal = opts
         .stop_signal
         .clone()
@@ -378,369 +1016,91 @@ pub fn generate(
     if let Some(s) = &stop_signal {
         opt::parse_signal("--stop-signal", s)?;
     }
-    if let Some(t) = opts.stop_timeout {
-        if t < -1 {
-            return Err(Error::flag(
-                "--stop-timeout",
-                &t.to_string(),
-                "must be -1 or more",
-            ));
-        }
+    if let Some(t) = opts.stop_timeout.filter(|t| *t < -1) {
+        return Err(Error::flag(
+            "--stop-timeout",
+            &t.to_string(),
+            "must be -1 or more",
+        ));
     }
-    let (restart_name, restart_max) = opt::parse_restart(opts.restart.as_deref().unwrap_or("no"))?;
-    if opts.auto_remove && restart_name != "no" {
+    if opts.auto_remove && opts.restart_policy != opt::RestartPolicy::No {
         return Err(Error::invalid(
             "conflicting options: cannot specify both --restart and --rm",
         ));
     }
 
-    // Security.
-    let sec = parse_security_opts(&opts.security_opt)?;
-    let capabilities = caps::tweak(&opts.cap_add, &opts.cap_drop, opts.privileged)?;
-    // As moby's WithSeccomp: --privileged drops the default profile, not
-    // one named explicitly.
-    let seccomp = match sec.seccomp.as_deref() {
-        Some("unconfined") => None,
-        Some("builtin") => seccomp::default_for(&capabilities)?,
-        Some(file) => seccomp::from_file(Path::new(file), &capabilities)
-            .map_err(|e| Error::flag("--security-opt", &format!("seccomp={file}"), e))?,
-        None if opts.privileged => None,
-        None => seccomp::default_for(&capabilities)?,
-    };
+    let (capabilities, seccomp) = security(opts)?;
 
     // Resources.
-    let memory = opts
-        .memory
-        .as_deref()
-        .map(opt::parse_memory)
-        .transpose()?
-        .unwrap_or(0);
-    let mut memory_swap = match opts.memory_swap.as_deref() {
-        None | Some("") => 0,
-        Some("-1") => -1,
-        Some(s) => {
-            berth_util::size::ram_in_bytes(s).map_err(|e| Error::flag("--memory-swap", s, e))?
-        }
-    };
-    if memory_swap > 0 && memory == 0 {
-        return Err(Error::invalid(
-            "invalid --memory-swap: you should always set --memory with --memory-swap",
-        ));
-    }
-    if memory_swap > 0 && memory_swap < memory {
-        return Err(Error::flag(
-            "--memory-swap",
-            opts.memory_swap.as_deref().unwrap_or(""),
-            "must be larger than or equal to --memory",
-        ));
-    }
-    if memory > 0 && memory_swap == 0 {
-        memory_swap = memory * 2;
-    }
-    let nano_cpus = opts
-        .cpus
-        .as_deref()
-        .map(opt::parse_cpus)
-        .transpose()?
-        .unwrap_or(0);
-    let pids_limit = opts.pids_limit.filter(|p| *p > 0);
-    let ulimits = opts
-        .ulimits
-        .iter()
-        .map(|u| opt::parse_ulimit(u))
-        .collect::<Result<Vec<_>>>()?;
-    let shm_size = match opts.shm_size.as_deref() {
-        None | Some("") => DEFAULT_SHM,
-        Some(s) => {
-            let v =
-                berth_util::size::ram_in_bytes(s).map_err(|e| Error::flag("--shm-size", s, e))?;
-            if v <= 0 {
-                return Err(Error::flag("--shm-size", s, "must be greater than 0"));
-            }
-            v
-        }
-    };
-    let extra_hosts = opts
-        .add_hosts
-        .iter()
-        .map(|h| opt::parse_add_host(h))
-        .collect::<Result<Vec<_>>>()?;
+    let res = &opts.resources;
+    let (memory, memory_swap) = memory_limits(res)?;
+    let pids_limit = res.pids_limit.filter(|p| *p > 0);
+    let ulimits = res.ulimits.clone().unwrap_or_default();
+    let shm_size = opts.shm_size.unwrap_or(DEFAULT_SHM);
+    let extra_hosts = &opts.extra_hosts;
     let resolv = resolv_conf(opts, host_network, ctx.host_resolv_conf)?;
-    let hosts = hosts_file(&extra_hosts, host_network, ctx.host_hosts);
+    let hosts = hosts_file(extra_hosts, host_network, ctx.host_hosts);
 
     // Mounts: user mounts first decide which defaults stay.
     // -v, --mount and the image's VOLUMEs (anonymous volumes get a random name).
     let image_volumes: Vec<String> = image.volumes.keys().cloned().collect();
-    let specs = crate::volumes::plan(&opts.volumes, &opts.mounts, &image_volumes)?;
-    let tmpfs = opts
-        .tmpfs
-        .iter()
-        .map(|t| opt::parse_tmpfs(t))
-        .collect::<Result<Vec<_>>>()?;
+    let specs = crate::volumes::plan(&opts.binds, &opts.mounts, &opts.tmpfs, &image_volumes)?;
     crate::volumes::refuse_kernel_fs(
         specs
             .iter()
-            .map(|s| {
-                (
-                    s.destination.as_str(),
-                    s.kind == crate::volumes::MountKind::Bind,
-                )
-            })
-            .chain(tmpfs.iter().map(|(d, _)| (d.as_str(), false))),
+            .map(|m| (m.target(), matches!(m, crate::volumes::Mount::Bind(_)))),
         ctx.layers,
     )?;
-    let mut user_mounts: Vec<Value> = Vec::new();
-    let mut mount_points: Vec<MountPoint> = Vec::new();
-    let mut dests: Vec<String> = Vec::new();
-    for b in &specs {
-        dests.push(b.destination.clone());
-        match b.kind {
-            crate::volumes::MountKind::Tmpfs => {
-                user_mounts.push(json!({"destination": b.destination, "type": "tmpfs", "source": "tmpfs", "options": b.tmpfs_options}));
-                continue;
-            }
-            crate::volumes::MountKind::Bind => {
-                let mut o = vec!["rbind".to_string(), b.propagation.clone()];
-                if b.read_only {
-                    o.push("ro".into());
-                }
-                user_mounts.push(
-                    json!({"destination": b.destination, "type": "bind", "source": b.source, "options": o}),
-                );
-                mount_points.push(MountPoint {
-                    kind: "bind".into(),
-                    source: b.source.clone(),
-                    destination: b.destination.clone(),
-                    mode: b.mode.clone(),
-                    rw: !b.read_only,
-                    propagation: b.propagation.clone(),
-                    ..Default::default()
-                });
-            }
-            crate::volumes::MountKind::Volume => {
-                let name = if b.source.is_empty() {
-                    crate::fsutil::random_id()?
-                } else {
-                    b.source.clone()
-                };
-                let src = ctx.volumes_dir.join(&name).join("_data");
-                let mut o = vec!["rbind".to_string(), "rprivate".to_string()];
-                if b.read_only {
-                    o.push("ro".into());
-                }
-                user_mounts.push(
-                    json!({"destination": b.destination, "type": "bind", "source": src, "options": o}),
-                );
-                mount_points.push(MountPoint {
-                    kind: "volume".into(),
-                    name,
-                    source: src.to_string_lossy().into_owned(),
-                    destination: b.destination.clone(),
-                    driver: "local".into(),
-                    mode: b.mode.clone(),
-                    rw: !b.read_only,
-                    propagation: String::new(),
-                });
-            }
-        }
-    }
-    for (d, o) in &tmpfs {
-        if dests.contains(d) {
-            return Err(Error::flag("--tmpfs", d, "duplicate mount point"));
-        }
-        dests.push(d.clone());
-        user_mounts
-            .push(json!({"destination": d, "type": "tmpfs", "source": "tmpfs", "options": o}));
-    }
-    let ro = |priv_rw: bool| if priv_rw { "rw" } else { "ro" };
-    let mut mounts: Vec<Value> = vec![
-        json!({"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]}),
-        json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}),
-        json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]}),
-        json!({"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", ro(opts.privileged)]}),
-        json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": [ro(opts.privileged), "nosuid", "noexec", "nodev"]}),
-        json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]}),
-        json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", format!("size={shm_size}")]}),
-    ];
-    mounts.retain(|m| !dests.iter().any(|d| m["destination"] == json!(d)));
-    let ud_opts = |readonly: bool| {
-        let mut o = vec!["rbind", "rprivate"];
-        if readonly {
-            o.push("ro");
-        }
-        o
-    };
-    for (dest, file) in [
-        ("/etc/resolv.conf", "resolv.conf"),
-        ("/etc/hostname", "hostname"),
-        ("/etc/hosts", "hosts"),
-    ] {
-        if dests.iter().any(|d| d == dest) {
-            continue;
-        }
-        mounts.push(json!({"destination": dest, "type": "bind", "source": ctx.userdata.join(file), "options": ud_opts(opts.read_only)}));
-    }
+    let (mut user_mounts, mount_points) = user_mounts(&specs, ctx)?;
+    let dests: Vec<String> = specs.iter().map(|m| m.target().to_string()).collect();
+    let mut mounts = default_mounts(opts, ctx, shm_size, &dests)?;
     // Parents before children (docker sorts by path depth).
-    user_mounts.sort_by_key(|m| {
-        m["destination"]
-            .as_str()
-            .map(|d| d.split('/').filter(|c| !c.is_empty()).count())
-            .unwrap_or(0)
-    });
+    user_mounts.sort_by_key(|m| m.destination().components().count());
     mounts.extend(user_mounts);
+    let (resources, devices) = resources(opts, memory, memory_swap, pids_limit)?;
+    let process = process(
+        opts,
+        &exec_user,
+        &argv,
+        &process_env,
+        &cwd,
+        &capabilities,
+        &ulimits,
+    )?;
+    let linux = linux(opts, ctx, host_network, resources, devices, seccomp.clone())?;
+    let root = RootBuilder::default()
+        .path(ctx.rootfs)
+        .readonly(opts.readonly_rootfs)
+        .build()
+        .map_err(spec_err)?;
+    let mut spec = SpecBuilder::default()
+        .version("1.0.2-dev")
+        .process(process)
+        .root(root)
+        .hostname(hostname.clone())
+        .mounts(mounts)
+        .linux(linux)
+        .build()
+        .map_err(spec_err)?;
+    spec.set_annotations(None);
 
-    // Namespaces.
-    let mut namespaces = vec![
-        json!({"type": "pid"}),
-        json!({"type": "ipc"}),
-        json!({"type": "uts"}),
-        json!({"type": "mount"}),
-    ];
-    if !host_network {
-        namespaces.push(json!({"type": "network"}));
-    }
-    namespaces.push(json!({"type": "cgroup"}));
-
-    // Resources.
-    let mut resources = json!({});
-    if opts.privileged {
-        resources["devices"] = json!([{"allow": true, "access": "rwm"}]);
-    } else {
-        resources["devices"] = json!([{"allow": false, "access": "rwm"}]);
-    }
-    if memory > 0 {
-        let mut m = json!({"limit": memory});
-        if swap_supported() {
-            m["swap"] = json!(memory_swap);
-        }
-        resources["memory"] = m;
-    }
-    let (cpu_period, cpu_quota) = if nano_cpus > 0 {
-        (100_000i64, nano_cpus * 100_000 / 1_000_000_000)
-    } else {
-        (0, 0)
-    };
-    if nano_cpus > 0 {
-        resources["cpu"] = json!({"period": cpu_period, "quota": cpu_quota});
-    }
-    if let Some(p) = pids_limit {
-        resources["pids"] = json!({"limit": p});
-    }
-
-    let mut process = json!({
-        "terminal": opts.tty,
-        "user": {"uid": exec_user.uid, "gid": exec_user.gid},
-        "args": argv,
-        "env": process_env,
-        "cwd": cwd,
-        "capabilities": {"bounding": capabilities, "effective": capabilities, "permitted": capabilities},
-        "noNewPrivileges": sec.no_new_privileges,
-        "oomScoreAdj": 0,
-    });
-    if let (true, Some((rows, cols))) = (opts.tty, opts.console_size) {
-        process["consoleSize"] = json!({"height": rows, "width": cols});
-    }
-    if !exec_user.additional_gids.is_empty() {
-        process["user"]["additionalGids"] = json!(exec_user.additional_gids);
-    }
-    if !ulimits.is_empty() {
-        let as_u = |v: i64| if v < 0 { u64::MAX } else { v as u64 };
-        process["rlimits"] = json!(ulimits
-            .iter()
-            .map(|u| json!({"type": u.rlimit_type(), "soft": as_u(u.soft), "hard": as_u(u.hard)}))
-            .collect::<Vec<_>>());
-    }
-    let mut linux = json!({
-        "cgroupsPath": format!("/berth/{}", ctx.id),
-        "namespaces": namespaces,
-        "resources": resources,
-    });
-    if !opts.privileged && !sec.unconfined_paths {
-        linux["maskedPaths"] = json!(MASKED_PATHS);
-        linux["readonlyPaths"] = json!(READONLY_PATHS);
-    }
-    if let Some(s) = &seccomp {
-        linux["seccomp"] = json!(s);
-    }
-    if !host_network {
-        linux["sysctl"] = json!({
-            "net.ipv4.ip_unprivileged_port_start": "0",
-            "net.ipv4.ping_group_range": "0 2147483647",
-        });
-    }
-    if opts.privileged {
-        linux["devices"] = json!(host_devices());
-    }
-    let spec = json!({
-        "ociVersion": "1.0.2-dev",
-        "process": process,
-        "root": {"path": ctx.rootfs, "readonly": opts.read_only},
-        "hostname": hostname,
-        "mounts": mounts,
-        "linux": linux,
-    });
-    // It must parse as a spec.
-    serde_json::from_value::<oci_spec::runtime::Spec>(spec.clone())
-        .map_err(|e| Error::msg(format!("generated spec does not parse: {e}")))?;
-
-    let nonempty = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
-    let host_config = HostConfig {
-        binds: nonempty(&opts.volumes),
-        log_config: checked_log_config(&opts.log_config)?,
-        network_mode: net_mode.name(),
-        restart_policy: RestartPolicy {
-            name: restart_name,
-            maximum_retry_count: restart_max,
-        },
-        auto_remove: opts.auto_remove,
-        cap_add: nonempty(&opts.cap_add),
-        cap_drop: nonempty(&opts.cap_drop),
-        dns: opts.dns.clone(),
-        dns_options: opts.dns_options.clone(),
-        dns_search: opts.dns_search.clone(),
-        extra_hosts: nonempty(&opts.add_hosts),
-        group_add: nonempty(&opts.group_add),
-        privileged: opts.privileged,
-        readonly_rootfs: opts.read_only,
-        security_opt: nonempty(&opts.security_opt),
-        tmpfs: (!tmpfs.is_empty()).then(|| {
-            opts.tmpfs
-                .iter()
-                .map(|t| {
-                    let (d, o) = t.split_once(':').unwrap_or((t, ""));
-                    (opt::clean_path(d), o.to_string())
-                })
-                .collect()
-        }),
+    let host_config = host_config(
+        opts,
+        &net_mode,
         shm_size,
-        runtime: opts
-            .runtime
-            .as_ref()
-            .map(|r| r.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "berth".into()),
-        memory,
-        memory_swap: if memory > 0 { memory_swap } else { 0 },
-        nano_cpus,
-        cpu_period: 0,
-        cpu_quota: 0,
-        pids_limit,
-        ulimits: (!ulimits.is_empty()).then(|| ulimits.clone()),
-        masked_paths: (!opts.privileged && !sec.unconfined_paths)
-            .then(|| MASKED_PATHS.iter().map(|s| s.to_string()).collect()),
-        readonly_paths: (!opts.privileged && !sec.unconfined_paths)
-            .then(|| READONLY_PATHS.iter().map(|s| s.to_string()).collect()),
-        init: None,
-    };
+        (memory, memory_swap, pids_limit),
+        &ulimits,
+    );
     let config = Config {
         hostname: hostname.clone(),
         domainname: String::new(),
         user: user_spec,
-        attach_stdin: opts.interactive,
+        attach_stdin: opts.open_stdin,
         attach_stdout: true,
         attach_stderr: true,
         exposed_ports: image.exposed_ports.clone(),
         tty: opts.tty,
-        open_stdin: opts.interactive,
+        open_stdin: opts.open_stdin,
         stdin_once: false,
         env,
         cmd,
@@ -759,14 +1119,7 @@ pub fn generate(
         config,
         host_config,
         mounts: mount_points,
-        process_env: spec["process"]["env"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default(),
+        process_env,
         options: opts.clone(),
         ..Default::default()
     };
@@ -780,16 +1133,12 @@ pub fn generate(
     })
 }
 
-/// The log driver and options, checked as docker's driver would.
-fn checked_log_config(c: &LogConfig) -> Result<LogConfig> {
-    crate::logs::LogSettings::parse(c)?;
-    Ok(c.clone())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::options::CreateFlags;
     use image::manifest::ContainerConfig as ImageConfig;
+    use serde_json::{json, Value};
 
     struct Fx {
         dir: tempfile::TempDir,
@@ -818,7 +1167,19 @@ mod tests {
 
     const ID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
-    fn gen(f: &Fx, o: &CreateOptions, img: &ImageConfig) -> Result<Generated> {
+    /// What a test looks at: the record, the spec as written (JSON), the files.
+    #[derive(Debug)]
+    struct TestGen {
+        container: Container,
+        spec: Value,
+        hosts: String,
+        hostname: String,
+        resolv_conf: String,
+    }
+
+    /// Generates from flags, parsed as the CLI parses them.
+    fn gen(f: &Fx, o: &CreateFlags, img: &ImageConfig) -> Result<TestGen> {
+        let o = o.parse()?;
         let d = f.dir.path();
         let (rootfs, ud, rc, h) = (
             d.join("rootfs"),
@@ -835,11 +1196,18 @@ mod tests {
             host_hosts: &h,
             volumes_dir: &d.join("volumes"),
         };
-        generate(o, img, &ctx)
+        let g = generate(&o, img, &ctx)?;
+        Ok(TestGen {
+            spec: serde_json::to_value(&g.spec).unwrap(),
+            container: g.container,
+            hosts: g.hosts,
+            hostname: g.hostname,
+            resolv_conf: g.resolv_conf,
+        })
     }
 
-    fn opts(cmd: &[&str]) -> CreateOptions {
-        CreateOptions {
+    fn opts(cmd: &[&str]) -> CreateFlags {
+        CreateFlags {
             image: "img".into(),
             cmd: cmd.iter().map(|s| s.to_string()).collect(),
             ..Default::default()
@@ -1041,32 +1409,29 @@ mod tests {
         assert_eq!(g.container.config.stop_signal.as_deref(), Some("SIGINT"));
         for (set, flag) in [
             (
-                Box::new(|o: &mut CreateOptions| o.stop_signal = Some("SIGNOPE".into()))
-                    as Box<dyn Fn(&mut CreateOptions)>,
+                Box::new(|o: &mut CreateFlags| o.stop_signal = Some("SIGNOPE".into()))
+                    as Box<dyn Fn(&mut CreateFlags)>,
                 "--stop-signal",
             ),
             (
-                Box::new(|o: &mut CreateOptions| o.hostname = Some("bad_host!".into())),
+                Box::new(|o: &mut CreateFlags| o.hostname = Some("bad_host!".into())),
                 "--hostname",
             ),
             (
-                Box::new(|o: &mut CreateOptions| o.volumes = s(&["/a:/x", "/b:/x"])),
+                Box::new(|o: &mut CreateFlags| o.volumes = s(&["/a:/x", "/b:/x"])),
                 "--volume",
             ),
             (
-                Box::new(|o: &mut CreateOptions| o.restart = Some("sometimes".into())),
+                Box::new(|o: &mut CreateFlags| o.restart = Some("sometimes".into())),
                 "--restart",
             ),
             (
-                Box::new(|o: &mut CreateOptions| o.shm_size = Some("x".into())),
+                Box::new(|o: &mut CreateFlags| o.shm_size = Some("x".into())),
                 "--shm-size",
             ),
+            (Box::new(|o: &mut CreateFlags| o.env = s(&["=x"])), "--env"),
             (
-                Box::new(|o: &mut CreateOptions| o.env = s(&["=x"])),
-                "--env",
-            ),
-            (
-                Box::new(|o: &mut CreateOptions| o.dns = s(&["dns.example"])),
+                Box::new(|o: &mut CreateFlags| o.dns = s(&["dns.example"])),
                 "--dns",
             ),
         ] {
@@ -1114,7 +1479,7 @@ mod tests {
         std::os::unix::fs::symlink("../sys/kernel", layer.join("k")).unwrap();
         std::fs::create_dir_all(layer.join("ok")).unwrap();
         let img = ImageConfig::default();
-        let refused = |o: &CreateOptions, img: &ImageConfig, path: &str| {
+        let refused = |o: &CreateFlags, img: &ImageConfig, path: &str| {
             let e = gen(&f, o, img).unwrap_err();
             let m = e.to_string();
             assert!(m.contains(&format!("{path:?}")) && !m.contains('\n'), "{m}");
@@ -1156,5 +1521,161 @@ mod tests {
             &vol("/ok/proc"),
         )
         .unwrap();
+    }
+
+    /// The spec built with oci_spec's types for a set of options: the
+    /// fields the runtime reads, and none of the builders' own defaults
+    /// (annotations, rlimits, inheritable/ambient capabilities, id maps).
+    #[test]
+    fn typed_spec_important_fields() {
+        let f = fx();
+        let g = gen(&f, &opts(&["true"]), &ImageConfig::default()).unwrap();
+        let v = &g.spec;
+        assert_eq!(v["ociVersion"], "1.0.2-dev");
+        for absent in ["annotations", "hooks", "domainname"] {
+            assert!(v.get(absent).is_none(), "{absent}: {v}");
+        }
+        let p = &v["process"];
+        assert!(p.get("rlimits").is_none() && p.get("consoleSize").is_none());
+        assert!(p["capabilities"].get("ambient").is_none());
+        assert_eq!(p["oomScoreAdj"], 0);
+        assert_eq!(p["terminal"], false);
+        assert_eq!(
+            p["user"],
+            json!({"uid": 0, "gid": 0, "additionalGids": [0]})
+        );
+        let l = &v["linux"];
+        for absent in ["uidMappings", "gidMappings", "devices", "rootfsPropagation"] {
+            assert!(l.get(absent).is_none(), "{absent}: {l}");
+        }
+        assert_eq!(
+            l["sysctl"],
+            json!({"net.ipv4.ip_unprivileged_port_start": "0", "net.ipv4.ping_group_range": "0 2147483647"})
+        );
+        assert_eq!(v["root"]["readonly"], false);
+        assert!(v["root"]["path"].as_str().unwrap().ends_with("/rootfs"));
+
+        let o = CreateFlags {
+            image: "img".into(),
+            cmd: s(&["true"]),
+            tty: true,
+            console_size: Some((24, 80)),
+            pid: Some("host".into()),
+            ipc: Some("none".into()),
+            network: Some("none".into()),
+            sysctls: s(&["kernel.shmmax=1000", "net.ipv4.ip_forward=1"]),
+            cpu_shares: Some(512),
+            cpuset_cpus: Some("0".into()),
+            memory: Some("64m".into()),
+            memory_reservation: Some("32m".into()),
+            cpus: Some("0.5".into()),
+            pids_limit: Some(20),
+            ulimits: s(&["nofile=100:200"]),
+            devices: s(&["/dev/null:/dev/mynull:rw"]),
+            device_cgroup_rules: s(&["c 1:11 rwm"]),
+            security_opt: s(&["no-new-privileges"]),
+            read_only: true,
+            ..Default::default()
+        };
+        let v = gen(&f, &o, &ImageConfig::default()).unwrap().spec;
+        let p = &v["process"];
+        assert_eq!(p["terminal"], true);
+        assert_eq!(p["consoleSize"], json!({"height": 24, "width": 80}));
+        assert_eq!(p["noNewPrivileges"], true);
+        assert_eq!(
+            p["rlimits"],
+            json!([{"type": "RLIMIT_NOFILE", "soft": 100, "hard": 200}])
+        );
+        let l = &v["linux"];
+        let ns: Vec<&str> = l["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            ns,
+            ["ipc", "uts", "mount", "network", "cgroup"],
+            "--pid host"
+        );
+        assert_eq!(l["sysctl"]["kernel.shmmax"], "1000");
+        assert_eq!(l["sysctl"]["net.ipv4.ip_forward"], "1");
+        let r = &l["resources"];
+        assert_eq!(r["cpu"]["shares"], 512);
+        assert_eq!(r["cpu"]["cpus"], "0");
+        assert_eq!(r["cpu"]["quota"], 50_000);
+        assert_eq!(r["cpu"]["period"], 100_000);
+        assert_eq!(r["memory"]["limit"], 64 << 20);
+        assert_eq!(r["memory"]["reservation"], 32 << 20);
+        assert_eq!(r["pids"]["limit"], 20);
+        assert_eq!(
+            r["devices"],
+            json!([
+                {"allow": false, "access": "rwm"},
+                {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rw"},
+                {"allow": true, "type": "c", "major": 1, "minor": 11, "access": "rwm"},
+            ])
+        );
+        assert_eq!(l["devices"][0]["path"], "/dev/mynull");
+        assert_eq!(l["devices"][0]["type"], "c");
+        assert_eq!(
+            (
+                l["devices"][0]["major"].clone(),
+                l["devices"][0]["minor"].clone()
+            ),
+            (json!(1), json!(3))
+        );
+        let dests: Vec<&str> = v["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["destination"].as_str().unwrap())
+            .collect();
+        assert!(!dests.contains(&"/dev/shm"), "--ipc none: {dests:?}");
+        assert_eq!(v["root"]["readonly"], true);
+        // Shared namespaces refuse the sysctls of theirs.
+        let mut o2 = o.clone();
+        o2.network = Some("host".into());
+        let e = gen(&f, &o2, &ImageConfig::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("invalid --sysctl \"net.ipv4.ip_forward=1\""),
+            "{e}"
+        );
+        let mut o3 = o.clone();
+        o3.ipc = Some("host".into());
+        o3.sysctls = s(&["kernel.shmmax=1"]);
+        let e = gen(&f, &o3, &ImageConfig::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("IPC sysctls are not allowed"), "{e}");
+        // --ipc host: the host's /dev/shm, no ipc namespace.
+        let v = gen(&f, &o3_without_sysctl(&o3), &ImageConfig::default())
+            .unwrap()
+            .spec;
+        let shm = v["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["destination"] == "/dev/shm")
+            .unwrap()
+            .clone();
+        assert_eq!(
+            (shm["type"].clone(), shm["source"].clone()),
+            (json!("bind"), json!("/dev/shm"))
+        );
+        assert!(!v["linux"]["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["type"] == "ipc"));
+    }
+
+    fn o3_without_sysctl(o: &CreateFlags) -> CreateFlags {
+        CreateFlags {
+            sysctls: vec![],
+            ..o.clone()
+        }
     }
 }

@@ -7,8 +7,9 @@
 //! using a volume while it is being removed. A volume is in use when a
 //! container record (`config.v2.json`, running or not) mounts it.
 //!
-//! Mount flags: `-v` ([`parse_volume_flag`]) and `--mount`
-//! ([`parse_mount_flag`]) give [`MountSpec`]s; [`plan`] adds the image's
+//! Mount flags: `-v` ([`parse_volume_flag`]), `--mount`
+//! ([`parse_mount_flag`]) and `--tmpfs` ([`parse_tmpfs_flag`]) give
+//! [`Mount`]s; [`plan`] adds the image's
 //! `VOLUME`s as anonymous volumes (random 64-hex names, labelled
 //! [`ANON_LABEL`], removed with the container by `rm -v` and `--rm`).
 
@@ -46,399 +47,58 @@ impl Volume {
     }
 }
 
-/// What a mount flag asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MountKind {
-    Bind,
-    Volume,
-    Tmpfs,
-}
+pub use crate::options::mounts::{
+    parse_mount_flag, parse_tmpfs_flag, parse_volume_flag, validate_name, BindMount, Mount,
+    Propagation, Relabel, TmpfsMount, VolumeMount,
+};
 
-/// One parsed `-v`/`--mount`/image `VOLUME`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MountSpec {
-    pub kind: MountKind,
-    /// Host path (bind), volume name (empty: anonymous), unused for tmpfs.
-    pub source: String,
-    pub destination: String,
-    pub read_only: bool,
-    pub propagation: String,
-    /// The mode as given (`ro`, `z`, `nocopy`...): docker's `Mode`.
-    pub mode: String,
-    /// Volumes: do not fill a new volume from the image.
-    pub nocopy: bool,
-    /// tmpfs mount options.
-    pub tmpfs_options: Vec<String>,
-    /// `volume-label` / `volume-opt` of `--mount` (for a volume it creates).
-    pub volume_labels: BTreeMap<String, String>,
-    pub volume_options: BTreeMap<String, String>,
-}
-
-impl MountSpec {
-    fn new(kind: MountKind, source: &str, destination: &str) -> MountSpec {
-        MountSpec {
-            kind,
-            source: source.to_string(),
-            destination: destination.to_string(),
-            read_only: false,
-            propagation: String::new(),
-            mode: String::new(),
-            nocopy: false,
-            tmpfs_options: Vec::new(),
-            volume_labels: BTreeMap::new(),
-            volume_options: BTreeMap::new(),
-        }
-    }
-}
-
-/// Docker's rule for local volume names.
-pub fn validate_name(name: &str) -> Result<()> {
-    let ok = name.len() >= 2
-        && name.as_bytes()[0].is_ascii_alphanumeric()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-');
-    if ok {
-        return Ok(());
-    }
-    if name.len() < 2 && name.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return Err(Error::invalid(format!(
-            "volume name is too short, names should be at least two alphanumeric characters: {name:?}"
-        )));
-    }
-    Err(Error::invalid(format!(
-        "{name:?} includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path"
-    )))
-}
-
-fn check_destination(flag: &str, s: &str, dst: &str) -> Result<String> {
-    if !dst.starts_with('/') {
-        return Err(Error::flag(
-            flag,
-            s,
-            format!("invalid mount path: {dst:?} mount path must be absolute"),
-        ));
-    }
-    let d = clean_path(dst);
-    if d == "/" {
-        return Err(Error::flag(
-            flag,
-            s,
-            "invalid specification: destination can't be '/'",
-        ));
-    }
-    Ok(d)
-}
-
-/// `-v /host:/ctr[:opts]`, `-v NAME:/ctr[:opts]`, `-v /ctr` (anonymous).
-pub fn parse_volume_flag(s: &str) -> Result<MountSpec> {
-    let flag = "--volume";
-    let err = |why: &str| Error::flag(flag, s, why);
-    let parts: Vec<&str> = s.split(':').collect();
-    let (src, dst, mode) = match parts.as_slice() {
-        [dst] => ("", *dst, ""),
-        [src, dst] => (*src, *dst, ""),
-        [src, dst, mode] => (*src, *dst, *mode),
-        _ => return Err(err("expected [SOURCE:]DESTINATION[:OPTIONS]")),
-    };
-    if src.is_empty() && parts.len() > 1 {
-        return Err(err("empty source"));
-    }
-    let destination = check_destination(flag, s, dst)?;
-    let kind = if src.starts_with('/') {
-        MountKind::Bind
-    } else {
-        if !src.is_empty() {
-            validate_name(src).map_err(|e| err(&e.to_string()))?;
-        }
-        MountKind::Volume
-    };
-    let mut m = MountSpec::new(kind, src, &destination);
-    m.mode = mode.to_string();
-    let mut seen_rw = false;
-    for o in mode.split(',').filter(|o| !o.is_empty()) {
-        match o {
-            "ro" | "rw" => {
-                if seen_rw {
-                    return Err(err("ro and rw given twice"));
-                }
-                seen_rw = true;
-                m.read_only = o == "ro";
-            }
-            "nocopy" if m.kind == MountKind::Volume => m.nocopy = true,
-            "z" | "Z" | "consistent" | "cached" | "delegated" => {}
-            "shared" | "rshared" | "slave" | "rslave" | "private" | "rprivate"
-                if m.kind == MountKind::Bind =>
-            {
-                m.propagation = o.to_string()
-            }
-            _ => return Err(err(&format!("invalid mode: {o}"))),
-        }
-    }
-    if m.kind == MountKind::Bind && m.propagation.is_empty() {
-        m.propagation = "rprivate".into();
-    }
-    Ok(m)
-}
-
-fn parse_bool(flag: &str, s: &str, key: &str, v: Option<&str>) -> Result<bool> {
-    match v.map(|v| v.to_ascii_lowercase()).as_deref() {
-        None | Some("1") | Some("true") => Ok(true),
-        Some("0") | Some("false") => Ok(false),
-        Some(v) => Err(Error::flag(
-            flag,
-            s,
-            format!("invalid value for {key}: {v:?} (want true or false)"),
-        )),
-    }
-}
-
-/// Splits a `--mount` value at commas as docker's CSV reader does:
-/// a field in double quotes may hold commas (`"volume-opt=o=a,b"`), `""`
-/// is a quote.
-fn csv_fields(s: &str) -> std::result::Result<Vec<String>, &'static str> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quoted = false;
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' if quoted && chars.peek() == Some(&'"') => {
-                cur.push('"');
-                chars.next();
-            }
-            '"' => quoted = !quoted,
-            ',' if !quoted => out.push(std::mem::take(&mut cur)),
-            c => cur.push(c),
-        }
-    }
-    if quoted {
-        return Err("unterminated quote");
-    }
-    out.push(cur);
-    Ok(out)
-}
-
-/// `--mount type=bind|volume|tmpfs,source=,target=,readonly,...` (docker's
-/// keys; errors name the field).
-pub fn parse_mount_flag(s: &str) -> Result<MountSpec> {
-    let flag = "--mount";
-    let err = |why: String| Error::flag(flag, s, why);
-    let mut kind = MountKind::Volume;
-    let mut fields: Vec<(String, Option<String>)> = Vec::new();
-    for f in csv_fields(s).map_err(|e| err(e.into()))? {
-        let f = f.as_str();
-        let f = f.trim();
-        if f.is_empty() {
-            continue;
-        }
-        let (k, v) = match f.split_once('=') {
-            Some((k, v)) => (k.trim().to_ascii_lowercase(), Some(v.trim().to_string())),
-            None => (f.to_ascii_lowercase(), None),
-        };
-        if k == "type" {
-            kind = match v.as_deref() {
-                Some("bind") => MountKind::Bind,
-                Some("volume") => MountKind::Volume,
-                Some("tmpfs") => MountKind::Tmpfs,
-                Some(t) => {
-                    return Err(err(format!(
-                        "field type: invalid type {t:?} (bind, volume or tmpfs)"
-                    )))
-                }
-                None => return Err(err("field type: a value is required".into())),
-            };
-        } else {
-            fields.push((k, v));
-        }
-    }
-    let mut m = MountSpec::new(kind.clone(), "", "");
-    let mut target = None;
-    let mut tmpfs_size = None;
-    let mut tmpfs_mode = None;
-    let only = |m: &MountSpec, key: &str, want: MountKind| -> Result<()> {
-        if m.kind != want {
-            let t = match want {
-                MountKind::Bind => "bind",
-                MountKind::Volume => "volume",
-                MountKind::Tmpfs => "tmpfs",
-            };
-            return Err(err(format!("field {key}: only valid with type={t}")));
-        }
-        Ok(())
-    };
-    for (k, v) in &fields {
-        let need = |v: &Option<String>| -> Result<String> {
-            v.clone()
-                .filter(|v| !v.is_empty())
-                .ok_or_else(|| err(format!("field {k}: a value is required")))
-        };
-        match k.as_str() {
-            "source" | "src" => m.source = need(v)?,
-            "target" | "destination" | "dst" => target = Some(need(v)?),
-            "readonly" | "ro" => m.read_only = parse_bool(flag, s, k, v.as_deref())?,
-            "consistency" | "bind-nonrecursive" | "bind-recursive" => {}
-            "bind-propagation" => {
-                only(&m, k, MountKind::Bind)?;
-                let p = need(v)?;
-                if !matches!(
-                    p.as_str(),
-                    "shared" | "rshared" | "slave" | "rslave" | "private" | "rprivate"
-                ) {
-                    return Err(err(format!("field {k}: invalid propagation {p:?}")));
-                }
-                m.propagation = p;
-            }
-            "volume-nocopy" => {
-                only(&m, k, MountKind::Volume)?;
-                m.nocopy = parse_bool(flag, s, k, v.as_deref())?;
-            }
-            "volume-driver" => {
-                only(&m, k, MountKind::Volume)?;
-                let d = need(v)?;
-                if d != "local" {
-                    return Err(err(format!(
-                        "field {k}: only the local driver is supported, not {d:?}"
-                    )));
-                }
-            }
-            "volume-label" | "volume-opt" => {
-                only(&m, k, MountKind::Volume)?;
-                let kv = need(v)?;
-                let (a, b) = kv.split_once('=').unwrap_or((kv.as_str(), ""));
-                if a.is_empty() {
-                    return Err(err(format!("field {k}: empty key")));
-                }
-                if k == "volume-label" {
-                    m.volume_labels.insert(a.into(), b.into());
-                } else {
-                    m.volume_options.insert(a.into(), b.into());
-                }
-            }
-            "tmpfs-size" => {
-                only(&m, k, MountKind::Tmpfs)?;
-                let v = need(v)?;
-                let n = berth_util::size::ram_in_bytes(&v)
-                    .map_err(|e| err(format!("field {k}: {e}")))?;
-                tmpfs_size = Some(n);
-            }
-            "tmpfs-mode" => {
-                only(&m, k, MountKind::Tmpfs)?;
-                let v = need(v)?;
-                let n = u32::from_str_radix(&v, 8)
-                    .map_err(|_| err(format!("field {k}: invalid octal mode {v:?}")))?;
-                tmpfs_mode = Some(n);
-            }
-            _ => return Err(err(format!("unknown field {k:?}"))),
-        }
-    }
-    let target = target.ok_or_else(|| err("field target: must not be empty".into()))?;
-    if !target.starts_with('/') {
-        return Err(err(format!(
-            "field target: {target:?} mount path must be absolute"
-        )));
-    }
-    m.destination = clean_path(&target);
-    if m.destination == "/" {
-        return Err(err("field target: cannot mount over /".into()));
-    }
-    match m.kind {
-        MountKind::Bind => {
-            if m.source.is_empty() {
-                return Err(err("field source: must not be empty for type=bind".into()));
-            }
-            if !m.source.starts_with('/') {
-                return Err(err(format!(
-                    "field source: {:?} must be an absolute host path for type=bind",
-                    m.source
-                )));
-            }
-            if !Path::new(&m.source).exists() {
-                return Err(err(format!(
-                    "field source: bind source path does not exist: {}",
-                    m.source
-                )));
-            }
-            if m.propagation.is_empty() {
-                m.propagation = "rprivate".into();
-            }
-        }
-        MountKind::Volume => {
-            if !m.source.is_empty() {
-                validate_name(&m.source).map_err(|e| err(format!("field source: {e}")))?;
-            }
-            for k in m.volume_options.keys() {
-                if !matches!(k.as_str(), "type" | "device" | "o" | "size") {
-                    return Err(err(format!("field volume-opt: unknown option {k:?}")));
-                }
-            }
-        }
-        MountKind::Tmpfs => {
-            if !m.source.is_empty() {
-                return Err(err("field source: must not be given for type=tmpfs".into()));
-            }
-            let mut o = vec![
-                "nosuid".to_string(),
-                "nodev".to_string(),
-                "noexec".to_string(),
-            ];
-            if let Some(n) = tmpfs_size {
-                o.push(format!("size={}k", (n + 1023) / 1024));
-            }
-            if let Some(n) = tmpfs_mode {
-                o.push(format!("mode={n:o}"));
-            }
-            if m.read_only {
-                o.push("ro".into());
-            }
-            m.tmpfs_options = o;
-        }
-    }
-    if m.read_only && m.kind != MountKind::Tmpfs {
-        m.mode = "ro".into();
-    }
-    if m.nocopy {
-        m.mode = if m.mode.is_empty() {
-            "nocopy".into()
-        } else {
-            format!("{},nocopy", m.mode)
-        };
-    }
-    Ok(m)
-}
-
-/// Every user mount of a container: `-v`, then `--mount`, then the image's
-/// `VOLUME`s not already covered (as anonymous volumes). Duplicate
-/// destinations are an error naming the flag. No I/O but the existence
-/// check of `--mount` bind sources.
+/// Every user mount of a container: `-v`, then `--mount`, then `--tmpfs`,
+/// then the image's `VOLUME`s not already covered (as anonymous volumes).
+/// Duplicate destinations are an error naming the flag. Bind sources of
+/// `--mount` must exist (docker creates a missing `-v` source).
 pub fn plan(
-    volumes: &[String],
-    mounts: &[String],
+    binds: &[Mount],
+    mounts: &[Mount],
+    tmpfs: &[TmpfsMount],
     image_volumes: &[String],
-) -> Result<Vec<MountSpec>> {
-    let mut out: Vec<MountSpec> = Vec::new();
-    let mut add = |m: MountSpec, flag: &str| -> Result<()> {
-        if out.iter().any(|o| o.destination == m.destination) {
-            return Err(Error::flag(flag, &m.destination, "duplicate mount point"));
+) -> Result<Vec<Mount>> {
+    let mut out: Vec<Mount> = Vec::new();
+    let mut add = |m: Mount, flag: &str| -> Result<()> {
+        if out.iter().any(|o| o.target() == m.target()) {
+            return Err(Error::flag(flag, m.target(), "duplicate mount point"));
         }
         out.push(m);
         Ok(())
     };
-    for v in volumes {
-        add(parse_volume_flag(v)?, "--volume")?;
+    for m in binds {
+        add(m.clone(), "--volume")?;
     }
-    for v in mounts {
-        add(parse_mount_flag(v)?, "--mount")?;
+    for m in mounts {
+        if let Mount::Bind(b) = m {
+            if !Path::new(&b.source).exists() {
+                return Err(Error::invalid(format!(
+                    "invalid --mount for {}: field source: bind source path does not exist: {}",
+                    b.target, b.source
+                )));
+            }
+        }
+        add(m.clone(), "--mount")?;
+    }
+    for t in tmpfs {
+        add(Mount::Tmpfs(t.clone()), "--tmpfs")?;
     }
     for v in image_volumes {
         if !v.starts_with('/') {
             continue;
         }
         let d = clean_path(v);
-        if d == "/" || out.iter().any(|o| o.destination == d) {
+        if d == "/" || out.iter().any(|o| o.target() == d) {
             continue;
         }
-        out.push(MountSpec::new(MountKind::Volume, "", &d));
+        out.push(Mount::Volume(VolumeMount {
+            target: d,
+            ..Default::default()
+        }));
     }
     Ok(out)
 }
@@ -771,15 +431,17 @@ impl Engine {
 
     /// Creates the volumes a new container mounts (called under the store
     /// lock while the container is created).
-    pub(crate) fn ensure_volumes(&self, c: &Container, specs: &[MountSpec]) -> Result<()> {
+    pub(crate) fn ensure_volumes(&self, c: &Container, mounts: &[Mount]) -> Result<()> {
         for mp in c.mounts.iter().filter(|m| m.kind == "volume") {
-            let spec = specs.iter().find(|s| s.destination == mp.destination);
-            let mut labels = spec.map(|s| s.volume_labels.clone()).unwrap_or_default();
-            let anon = !matches!(spec, Some(s) if !s.source.is_empty());
-            if anon {
+            let spec = mounts.iter().find_map(|m| match m {
+                Mount::Volume(v) if v.target == mp.destination => Some(v),
+                _ => None,
+            });
+            let mut labels = spec.map(|s| s.labels.clone()).unwrap_or_default();
+            if spec.map_or(true, |s| s.name.is_none()) {
                 labels.insert(ANON_LABEL.into(), String::new());
             }
-            let options = spec.map(|s| s.volume_options.clone()).unwrap_or_default();
+            let options = spec.map(|s| s.driver_opts.clone()).unwrap_or_default();
             if self.load_volume(&mp.name)?.is_none() {
                 self.create_volume(Some(&mp.name), "local", labels, options)?;
             }
@@ -949,23 +611,45 @@ impl Engine {
 mod tests {
     use super::*;
 
+    fn bind(m: Mount) -> BindMount {
+        match m {
+            Mount::Bind(b) => b,
+            m => panic!("not a bind: {m:?}"),
+        }
+    }
+
+    fn volume(m: Mount) -> VolumeMount {
+        match m {
+            Mount::Volume(v) => v,
+            m => panic!("not a volume: {m:?}"),
+        }
+    }
+
+    fn tmpfs(m: Mount) -> TmpfsMount {
+        match m {
+            Mount::Tmpfs(t) => t,
+            m => panic!("not a tmpfs: {m:?}"),
+        }
+    }
+
     #[test]
     fn volume_flags() {
-        let m = parse_volume_flag("data:/srv:ro,z").unwrap();
-        assert_eq!(m.kind, MountKind::Volume);
+        let m = volume(parse_volume_flag("data:/srv:ro,z").unwrap());
         assert_eq!(
-            (m.source.as_str(), m.destination.as_str()),
-            ("data", "/srv")
+            (m.name.as_deref(), m.target.as_str()),
+            (Some("data"), "/srv")
         );
         assert!(m.read_only);
-        let m = parse_volume_flag("/var/x").unwrap();
-        assert_eq!((m.kind, m.source.as_str()), (MountKind::Volume, ""));
-        let m = parse_volume_flag("/h:/c:Z").unwrap();
+        let m = volume(parse_volume_flag("/var/x").unwrap());
+        assert_eq!(m.name, None);
+        let b = bind(parse_volume_flag("/h:/c:Z").unwrap());
+        assert_eq!(b.propagation, Propagation::Rprivate);
+        assert_eq!(b.relabel, Some(Relabel::Private));
         assert_eq!(
-            (m.kind, m.propagation.as_str()),
-            (MountKind::Bind, "rprivate")
+            parse_volume_flag("/h:/c:Z").unwrap().bind_string(),
+            "/h:/c:Z"
         );
-        assert!(parse_volume_flag("vv:/c:nocopy").unwrap().nocopy);
+        assert!(volume(parse_volume_flag("vv:/c:nocopy").unwrap()).no_copy);
         assert!(parse_volume_flag("a:b").is_err());
         assert!(parse_volume_flag("x:/b")
             .unwrap_err()
@@ -981,33 +665,37 @@ mod tests {
 
     #[test]
     fn mount_flags() {
-        let m = parse_mount_flag("type=volume,source=v1,target=/d,readonly").unwrap();
+        let m = volume(parse_mount_flag("type=volume,source=v1,target=/d,readonly").unwrap());
         assert_eq!(
-            (m.source.as_str(), m.destination.as_str(), m.read_only),
-            ("v1", "/d", true)
+            (m.name.as_deref(), m.target.as_str(), m.read_only),
+            (Some("v1"), "/d", true)
         );
-        let m = parse_mount_flag("type=bind,src=/tmp,dst=/h,bind-propagation=rshared").unwrap();
-        assert_eq!(
-            (m.kind.clone(), m.propagation.as_str()),
-            (MountKind::Bind, "rshared")
+        let b =
+            bind(parse_mount_flag("type=bind,src=/tmp,dst=/h,bind-propagation=rshared").unwrap());
+        assert_eq!(b.propagation, Propagation::Rshared);
+        let t =
+            tmpfs(parse_mount_flag("type=tmpfs,target=/t,tmpfs-size=1m,tmpfs-mode=1770").unwrap());
+        let o = t.mount_options();
+        assert!(o.contains(&"size=1024k".to_string()));
+        assert!(o.contains(&"mode=1770".to_string()));
+        let m = volume(
+            parse_mount_flag("target=/x,\"volume-opt=o=size=1m,uid=1\",volume-opt=type=tmpfs")
+                .unwrap(),
         );
-        let m = parse_mount_flag("type=tmpfs,target=/t,tmpfs-size=1m,tmpfs-mode=1770").unwrap();
-        assert!(m.tmpfs_options.contains(&"size=1024k".to_string()));
-        assert!(m.tmpfs_options.contains(&"mode=1770".to_string()));
-        let m = parse_mount_flag("target=/x,\"volume-opt=o=size=1m,uid=1\",volume-opt=type=tmpfs")
-            .unwrap();
-        assert_eq!(m.volume_options["o"], "size=1m,uid=1");
+        assert_eq!(m.driver_opts["o"], "size=1m,uid=1");
         assert!(parse_mount_flag("target=/x,\"volume-opt=o=a").is_err());
-        let m = parse_mount_flag("target=/x,volume-nocopy,volume-label=a=b").unwrap();
-        assert!(m.nocopy && m.source.is_empty());
-        assert_eq!(m.volume_labels["a"], "b");
+        let m = volume(parse_mount_flag("target=/x,volume-nocopy,volume-label=a=b").unwrap());
+        assert!(m.no_copy && m.name.is_none());
+        assert_eq!(m.labels["a"], "b");
         let e = |s: &str| parse_mount_flag(s).unwrap_err().to_string();
         assert!(e("type=bind,target=/x").contains("field source"));
         assert!(e("type=volume,source=v").contains("field target"));
         assert!(e("type=nfs,target=/x").contains("field type"));
         assert!(e("type=volume,target=/x,bogus=1").contains("unknown field \"bogus\""));
         assert!(e("type=volume,target=/x,tmpfs-size=1m").contains("field tmpfs-size"));
-        assert!(e("type=bind,source=/surely/not/here,target=/x").contains("does not exist"));
+        let missing = parse_mount_flag("type=bind,source=/surely/not/here,target=/x").unwrap();
+        let pe = plan(&[], &[missing], &[], &[]).unwrap_err().to_string();
+        assert!(pe.contains("does not exist"), "{pe}");
         assert!(e("type=volume,target=x").contains("field target"));
         assert!(e("type=volume,target=/x,readonly=maybe").contains("readonly"));
         assert!(e("type=volume,target=/x,bogus")
@@ -1015,18 +703,40 @@ mod tests {
     }
 
     #[test]
+    fn tmpfs_flags() {
+        let t = parse_tmpfs_flag("/run:size=10m,exec").unwrap();
+        assert_eq!(t.target, "/run");
+        assert_eq!(t.size, Some(10 << 20));
+        assert_eq!(
+            t.mount_options(),
+            vec!["nosuid", "nodev", "exec", "size=10240k"]
+        );
+        assert_eq!(t.options_string(), "exec,size=10240k");
+        assert!(parse_tmpfs_flag("run").is_err());
+        assert!(parse_tmpfs_flag("/x:weird").is_err());
+    }
+
+    #[test]
     fn plans() {
+        let v = |s: &str| parse_volume_flag(s).unwrap();
         let p = plan(
-            &["vv:/a".into()],
-            &["type=tmpfs,target=/t".into()],
-            &["/a".into(), "/b/".into()],
+            &[v("vv:/a")],
+            &[parse_mount_flag("type=tmpfs,target=/t").unwrap()],
+            &[parse_tmpfs_flag("/b").unwrap()],
+            &["/a".into(), "/b/".into(), "/c/".into()],
         )
         .unwrap();
-        assert_eq!(p.len(), 3);
-        assert_eq!(p[2].destination, "/b");
-        assert!(p[2].source.is_empty());
-        assert!(plan(&["vv:/a".into(), "/h:/a".into()], &[], &[]).is_err());
-        assert!(plan(&["vv:/a".into()], &["target=/a".into()], &[]).is_err());
+        assert_eq!(p.len(), 4);
+        assert_eq!(p[3].target(), "/c");
+        assert!(matches!(&p[3], Mount::Volume(v) if v.name.is_none()));
+        assert!(plan(&[v("vv:/a"), v("/h:/a")], &[], &[], &[]).is_err());
+        assert!(plan(
+            &[v("vv:/a")],
+            &[parse_mount_flag("target=/a").unwrap()],
+            &[],
+            &[]
+        )
+        .is_err());
     }
 
     #[test]

@@ -34,7 +34,7 @@ fn image_env() -> Env {
     env
 }
 
-fn app(env: &Env, cmd: &[&str]) -> engine::CreateOptions {
+fn app(env: &Env, cmd: &[&str]) -> engine::CreateFlags {
     let mut o = env.opts(cmd);
     o.image = "app".into();
     o
@@ -69,7 +69,6 @@ fn env_workdir_and_cmd_from_image() {
     let mut o = app(&env, &["pwd"]);
     o.workdir = Some("rel".into());
     assert!(env
-        .engine
         .create(&o)
         .unwrap_err()
         .to_string()
@@ -102,7 +101,7 @@ fn user_from_passwd() {
     );
     let mut o = app(&env, &["id"]);
     o.user = Some("nobody".into());
-    let e = env.engine.create(&o).unwrap_err();
+    let e = env.create(&o).unwrap_err();
     assert!(
         e.to_string().starts_with("invalid --user \"nobody\""),
         "{e}"
@@ -134,7 +133,7 @@ fn hosts_dns_hostname() {
     let mut o = env.opts(&["true"]);
     o.add_hosts = vec!["db:not-an-ip".into()];
     assert_eq!(
-        env.engine.create(&o).unwrap_err().to_string(),
+        env.create(&o).unwrap_err().to_string(),
         "invalid --add-host \"db:not-an-ip\": invalid IP address"
     );
 }
@@ -147,7 +146,7 @@ fn memory_cpus_pids_ulimit_in_the_cgroup() {
     o.cpus = Some("0.5".into());
     o.pids_limit = Some(50);
     o.ulimits = vec!["nofile=512:1024".into()];
-    let id = env.engine.run_detached(&o).unwrap();
+    let id = env.run_detached(&o).unwrap();
     let read = |c: &str, f: &str| {
         std::fs::read_to_string(cgroup_dir(c, &id).join(f))
             .unwrap()
@@ -178,29 +177,29 @@ fn memory_cpus_pids_ulimit_in_the_cgroup() {
     for (flag, set) in [
         (
             "--memory",
-            Box::new(|o: &mut engine::CreateOptions| o.memory = Some("lots".into()))
-                as Box<dyn Fn(&mut engine::CreateOptions)>,
+            Box::new(|o: &mut engine::CreateFlags| o.memory = Some("lots".into()))
+                as Box<dyn Fn(&mut engine::CreateFlags)>,
         ),
         (
             "--cpus",
-            Box::new(|o: &mut engine::CreateOptions| o.cpus = Some("x".into())),
+            Box::new(|o: &mut engine::CreateFlags| o.cpus = Some("x".into())),
         ),
         (
             "--ulimit",
-            Box::new(|o: &mut engine::CreateOptions| o.ulimits = vec!["nofile=9:1".into()]),
+            Box::new(|o: &mut engine::CreateFlags| o.ulimits = vec!["nofile=9:1".into()]),
         ),
         (
             "--tmpfs",
-            Box::new(|o: &mut engine::CreateOptions| o.tmpfs = vec!["rel".into()]),
+            Box::new(|o: &mut engine::CreateFlags| o.tmpfs = vec!["rel".into()]),
         ),
         (
             "--volume",
-            Box::new(|o: &mut engine::CreateOptions| o.volumes = vec!["v@l:/x".into()]),
+            Box::new(|o: &mut engine::CreateFlags| o.volumes = vec!["v@l:/x".into()]),
         ),
     ] {
         let mut o = env.opts(&["true"]);
         set(&mut o);
-        let e = env.engine.create(&o).unwrap_err().to_string();
+        let e = env.create(&o).unwrap_err().to_string();
         assert!(e.starts_with(&format!("invalid {flag} ")), "{e}");
         assert!(!e.contains('\n'));
     }
@@ -231,7 +230,7 @@ fn exec_output_and_exit_codes() {
     let mut o = env.opts(&["sleep", "100"]);
     o.env = vec!["FOO=bar".into()];
     o.workdir = Some("/tmp".into());
-    let id = env.engine.run_detached(&o).unwrap();
+    let id = env.run_detached(&o).unwrap();
     let (r, w) = std::io::pipe().unwrap();
     let stdio = engine::ExecStdio {
         stdout: Some(w.into()),
@@ -343,4 +342,56 @@ fn inspect_shape() {
     // prune removes it
     assert_eq!(env.engine.prune().unwrap().len(), 1);
     assert!(env.engine.inspect("insp").is_err());
+}
+
+/// The typed request without any flag syntax, as the API face will give it:
+/// docker's JSON field names straight into `CreateOptions`, then run.
+#[test]
+fn typed_options_from_dockers_json() {
+    let env = Env::new();
+    let o: engine::CreateOptions = serde_json::from_value(serde_json::json!({
+        "Image": "busybox",
+        "Cmd": ["sh", "-c", "readlink /proc/self/ns/pid; grep Cpus_allowed_list /proc/self/status; cat /proc/sys/kernel/shmmax"],
+        "NetworkMode": "none",
+        "PidMode": "host",
+        "Sysctls": {"kernel.shmmax": "4242"},
+        "CpuShares": 512,
+        "CpusetCpus": "0",
+        "Memory": 64 << 20,
+        "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
+        "Healthcheck": {"Test": ["NONE"]},
+        "Runtime": common::test_runtime(),
+    }))
+    .unwrap();
+    assert_eq!(o.pid_mode, engine::options::NamespaceMode::Host);
+    let a = env.engine.run(&o).unwrap();
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    assert_eq!(a.wait(&mut out, &mut err).unwrap(), 0);
+    let out = String::from_utf8_lossy(&out).into_owned();
+    let lines: Vec<&str> = out.lines().collect();
+    let host_pid = std::fs::read_link("/proc/self/ns/pid").unwrap();
+    assert_eq!(lines[0], host_pid.to_string_lossy(), "{out}");
+    assert!(
+        lines[1].ends_with("\t0") || lines[1].ends_with(" 0"),
+        "{out}"
+    );
+    assert_eq!(lines[2], "4242");
+    let id = env.engine.list(true).unwrap()[0].id.clone();
+    let v = env.engine.inspect(&id).unwrap();
+    let h = &v["HostConfig"];
+    assert_eq!(h["PidMode"], "host");
+    assert_eq!(h["CpuShares"], 512);
+    assert_eq!(h["CpusetCpus"], "0");
+    assert_eq!(h["Sysctls"]["kernel.shmmax"], "4242");
+    assert_eq!(h["Memory"], 64 << 20);
+    assert_eq!(
+        v["Config"]["Healthcheck"]["Test"],
+        serde_json::json!(["NONE"])
+    );
+    // A value the engine refuses, given typed: one line naming the flag.
+    let mut bad = o.clone();
+    bad.sysctls = [("kernel.shmmax".to_string(), "1".to_string())].into();
+    bad.ipc_mode = engine::options::NamespaceMode::Host;
+    let e = env.engine.create(&bad).unwrap_err().to_string();
+    assert!(e.starts_with("invalid --sysctl "), "{e}");
 }

@@ -15,7 +15,6 @@ fn ticks(env: &Env, id: &str) -> usize {
 fn pause_freezes_and_unpause_resumes() {
     let env = Env::new();
     let id = env
-        .engine
         .run_detached(&env.opts(&["sh", "-c", "while true; do echo t; sleep 0.05; done"]))
         .unwrap();
     assert!(until(Duration::from_secs(5), || ticks(&env, &id) >= 2));
@@ -48,7 +47,6 @@ fn pause_freezes_and_unpause_resumes() {
 fn top_lists_the_containers_processes() {
     let env = Env::new();
     let id = env
-        .engine
         .run_detached(&env.opts(&["sh", "-c", "sleep 31 & sleep 32; wait"]))
         .unwrap();
     let mut rows = Vec::new();
@@ -84,7 +82,7 @@ fn restart_stops_and_starts_again() {
         "echo started; trap 'exit 3' TERM; sleep 60 & wait",
     ]);
     o.name = Some("again".into());
-    let id = env.engine.run_detached(&o).unwrap();
+    let id = env.run_detached(&o).unwrap();
     assert!(until(Duration::from_secs(5), || env.logs(&id) == "started\n"));
     let before = env.engine.state(&id).unwrap();
     env.engine.restart("again", Some(5)).unwrap();

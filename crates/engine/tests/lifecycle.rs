@@ -20,7 +20,6 @@ fn missing_monitor_binary_is_a_clear_error() {
     let mut env = Env::new();
     env.engine = env.engine.clone().with_monitor_exe(None);
     let e = env
-        .engine
         .run_detached(&env.opts(&["sleep", "100"]))
         .err()
         .unwrap();
@@ -37,8 +36,7 @@ fn missing_monitor_binary_is_a_clear_error() {
 fn missing_command_is_127() {
     let env = Env::new();
     let e = env
-        .engine
-        .run(&env.opts(&["no-such-command"]))
+        .run_attached(&env.opts(&["no-such-command"]))
         .err()
         .unwrap();
     assert_eq!(e.exit_code(), 127, "{e}");
@@ -48,7 +46,7 @@ fn missing_command_is_127() {
             || (common::test_runtime().is_some() && e.to_string().contains("not found in $PATH")),
         "{e}"
     );
-    let e = env.engine.run(&env.opts(&["/etc"])).err().unwrap();
+    let e = env.run_attached(&env.opts(&["/etc"])).err().unwrap();
     assert_eq!(e.exit_code(), 126, "{e}");
     // The container stays, created, with the error recorded (as docker).
     let l = env.engine.list(true).unwrap();
@@ -60,7 +58,7 @@ fn missing_command_is_127() {
     // --rm removes it.
     let mut o = env.opts(&["nope"]);
     o.auto_remove = true;
-    assert!(env.engine.run(&o).is_err());
+    assert!(env.run_attached(&o).is_err());
     assert_eq!(env.engine.list(true).unwrap().len(), 2);
 }
 
@@ -69,7 +67,7 @@ fn detached_run_and_logs() {
     let env = Env::new();
     let mut o = env.opts(&["sh", "-c", "echo one; echo two >&2; echo three"]);
     o.name = Some("logger".into());
-    let id = env.engine.run_detached(&o).unwrap();
+    let id = env.run_detached(&o).unwrap();
     assert_eq!(id.len(), 64);
     assert_eq!(env.engine.wait("logger").unwrap(), 0);
     let logs = env.logs(&id[..12]);
@@ -112,7 +110,6 @@ fn detached_run_and_logs() {
 fn follow_logs_until_exit() {
     let env = Env::new();
     let id = env
-        .engine
         .run_detached(&env.opts(&["sh", "-c", "for i in 1 2 3; do echo $i; sleep 0.2; done"]))
         .unwrap();
     let mut out = Vec::new();
@@ -129,7 +126,6 @@ fn follow_logs_until_exit() {
 fn stop_with_trap_exits_within_timeout() {
     let env = Env::new();
     let id = env
-        .engine
         .run_detached(&env.opts(&[
             "sh",
             "-c",
@@ -153,7 +149,6 @@ fn stop_with_trap_exits_within_timeout() {
 fn stop_kills_after_timeout() {
     let env = Env::new();
     let id = env
-        .engine
         .run_detached(&env.opts(&["sh", "-c", "trap '' TERM; while true; do sleep 0.1; done"]))
         .unwrap();
     let t = Instant::now();
@@ -170,7 +165,6 @@ fn stop_kills_after_timeout() {
 fn kill_with_signal() {
     let env = Env::new();
     let id = env
-        .engine
         .run_detached(&env.opts(&[
             "sh",
             "-c",
@@ -185,10 +179,7 @@ fn kill_with_signal() {
     assert_eq!(env.engine.wait(&id).unwrap(), 7);
     assert!(env.engine.kill(&id, None).is_err());
     // SIGKILL by default.
-    let id = env
-        .engine
-        .run_detached(&env.opts(&["sleep", "100"]))
-        .unwrap();
+    let id = env.run_detached(&env.opts(&["sleep", "100"])).unwrap();
     env.engine.kill(&id, None).unwrap();
     assert_eq!(env.engine.wait(&id).unwrap(), 137);
 }
@@ -196,10 +187,7 @@ fn kill_with_signal() {
 #[test]
 fn rm_removes_dir_mount_and_cgroup() {
     let env = Env::new();
-    let id = env
-        .engine
-        .run_detached(&env.opts(&["sleep", "100"]))
-        .unwrap();
+    let id = env.run_detached(&env.opts(&["sleep", "100"])).unwrap();
     let dir = env.engine.container_dir(&id);
     let rootfs = env.engine.rootfs_path(&id);
     assert!(mounted(&rootfs));
@@ -226,7 +214,7 @@ fn auto_remove() {
     assert_eq!((code, out.as_str()), (0, "bye\n"));
     assert!(env.engine.list(true).unwrap().is_empty());
     // Detached: removed once it exits.
-    let id = env.engine.run_detached(&o).unwrap();
+    let id = env.run_detached(&o).unwrap();
     let dir = env.engine.container_dir(&id);
     assert!(until(Duration::from_secs(10), || !dir.exists()));
     assert!(env.engine.list(true).unwrap().is_empty());
@@ -237,8 +225,8 @@ fn names_are_unique() {
     let env = Env::new();
     let mut o = env.opts(&["true"]);
     o.name = Some("web".into());
-    let first = env.engine.create(&o).unwrap();
-    let e = env.engine.create(&o).unwrap_err();
+    let first = env.create(&o).unwrap();
+    let e = env.create(&o).unwrap_err();
     assert!(matches!(e, Error::Conflict(_)), "{e}");
     assert!(e.to_string().contains("\"/web\" is already in use"), "{e}");
     assert_eq!(env.engine.lookup("web").unwrap(), first);
@@ -251,7 +239,6 @@ fn names_are_unique() {
     ));
     o.name = Some("bad name".into());
     assert!(env
-        .engine
         .create(&o)
         .unwrap_err()
         .to_string()
@@ -259,7 +246,7 @@ fn names_are_unique() {
     // rename frees the old name
     env.engine.rename("web", "web2").unwrap();
     o.name = Some("web".into());
-    env.engine.create(&o).unwrap();
+    env.create(&o).unwrap();
     assert!(matches!(
         env.engine.rename("web2", "web"),
         Err(Error::Conflict(_))
@@ -267,7 +254,7 @@ fn names_are_unique() {
     // Generated names are unique.
     let mut names = std::collections::HashSet::new();
     for _ in 0..5 {
-        let id = env.engine.create(&env.opts(&["true"])).unwrap();
+        let id = env.create(&env.opts(&["true"])).unwrap();
         let (c, _) = env.engine.container(&id).unwrap();
         assert!(names.insert(c.name));
     }
@@ -276,10 +263,7 @@ fn names_are_unique() {
 #[test]
 fn killed_monitor_is_noticed() {
     let env = Env::new();
-    let id = env
-        .engine
-        .run_detached(&env.opts(&["sleep", "100"]))
-        .unwrap();
+    let id = env.run_detached(&env.opts(&["sleep", "100"])).unwrap();
     let (_, st) = env.engine.container(&id).unwrap();
     assert!(st.monitor_pid > 0);
     let rss = std::fs::read_to_string(format!("/proc/{}/status", st.monitor_pid))
@@ -316,7 +300,7 @@ fn cleanup_after_a_crash() {
     let env = Env::new();
     // A container left "running" with a dead monitor and its rootfs mounted,
     // as after a power cut or kill -9 of everything.
-    let id = env.engine.create(&env.opts(&["true"])).unwrap();
+    let id = env.create(&env.opts(&["true"])).unwrap();
     let (c, _) = env.engine.container(&id).unwrap();
     let rootfs = env.engine.rootfs_path(&id);
     let upper = env.engine.container_dir(&id).join("upper");
@@ -363,7 +347,7 @@ fn images_in_use_through_the_engine() {
     assert!(engine::inuse::containers_using(store, &info.record.id)
         .unwrap()
         .is_empty());
-    let id = env.engine.create(&env.opts(&["true"])).unwrap();
+    let id = env.create(&env.opts(&["true"])).unwrap();
     let users = engine::inuse::containers_using(store, &info.record.id).unwrap();
     assert_eq!(users, vec![(id[..12].to_string(), false)]);
     let keep = engine::inuse::snapshots_in_use(store).unwrap();

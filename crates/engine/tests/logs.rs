@@ -6,10 +6,10 @@ mod common;
 
 use common::Env;
 use engine::logs::{LogConfig, LogDriver};
-use engine::{CreateOptions, LogsOptions};
+use engine::{CreateFlags, LogsOptions};
 use std::path::{Path, PathBuf};
 
-fn with_log(mut o: CreateOptions, driver: LogDriver, opts: &[(&str, &str)]) -> CreateOptions {
+fn with_log(mut o: CreateFlags, driver: LogDriver, opts: &[(&str, &str)]) -> CreateFlags {
     o.log_config = LogConfig {
         driver,
         config: opts
@@ -58,7 +58,7 @@ fn json_file_rotates_by_size_keeping_max_file_files() {
         LogDriver::JsonFile,
         &[("max-size", "2k"), ("max-file", "3")],
     );
-    let id = env.engine.run_detached(&o).unwrap();
+    let id = env.run_detached(&o).unwrap();
     assert_eq!(env.engine.wait(&id).unwrap(), 0);
     let dir = env.engine.container_dir(&id);
     let log = format!("{id}-json.log");
@@ -100,7 +100,7 @@ fn json_file_compresses_rotated_files() {
         LogDriver::JsonFile,
         &[("max-size", "2k"), ("max-file", "4"), ("compress", "true")],
     );
-    let id = env.engine.run_detached(&o).unwrap();
+    let id = env.run_detached(&o).unwrap();
     assert_eq!(env.engine.wait(&id).unwrap(), 0);
     let dir = env.engine.container_dir(&id);
     let log = format!("{id}-json.log");
@@ -163,7 +163,7 @@ fn local_driver_round_trip() {
         LogDriver::Local,
         &[],
     );
-    let id = env.engine.run_detached(&o).unwrap();
+    let id = env.run_detached(&o).unwrap();
     assert_eq!(env.engine.wait(&id).unwrap(), 0);
     let (out, err) = logs(&env, &id, &LogsOptions::default());
     assert_eq!((out.as_str(), err.as_str()), ("one\npartial", "two\n"));
@@ -202,7 +202,7 @@ fn local_driver_rotates_and_compresses_by_default_options() {
         LogDriver::Local,
         &[("max-size", "3k")],
     );
-    let id = env.engine.run_detached(&o).unwrap();
+    let id = env.run_detached(&o).unwrap();
     assert_eq!(env.engine.wait(&id).unwrap(), 0);
     let dir = env.engine.container_dir(&id).join("local-logs");
     // Five files (the default), the rotated ones compressed.
@@ -233,7 +233,7 @@ fn local_driver_rotates_and_compresses_by_default_options() {
 fn none_driver_keeps_nothing_and_logs_fail() {
     let env = Env::new();
     let o = with_log(env.opts(&["echo", "hi"]), LogDriver::None, &[]);
-    let id = env.engine.run_detached(&o).unwrap();
+    let id = env.run_detached(&o).unwrap();
     assert_eq!(env.engine.wait(&id).unwrap(), 0);
     let e = env
         .engine
@@ -272,7 +272,7 @@ fn details_show_labels_env_and_tag_attributes() {
         o.labels = vec!["com.example.team=a b".into(), "other=x".into()];
         o.env = vec!["STAGE=prod/1".into()];
         o.name = Some(format!("tagged-{driver}"));
-        let id = env.engine.run_detached(&o).unwrap();
+        let id = env.run_detached(&o).unwrap();
         assert_eq!(env.engine.wait(&id).unwrap(), 0);
         let (out, _) = logs(
             &env,
@@ -319,7 +319,7 @@ fn bad_log_options_are_refused_at_create() {
         (LogDriver::Local, vec![("max-size", "-1")], "max-size=-1"),
     ] {
         let o = with_log(env.opts(&["true"]), driver, &opts);
-        let e = env.engine.create(&o).unwrap_err();
+        let e = env.create(&o).unwrap_err();
         assert_eq!(e.exit_code(), 125, "{e}");
         assert!(e.to_string().contains(want), "{opts:?}: {e}");
         assert!(!e.to_string().contains('\n'));
@@ -327,7 +327,7 @@ fn bad_log_options_are_refused_at_create() {
     assert!(env.engine.list(true).unwrap().is_empty());
     // Options go with the driver: none takes any (as docker's).
     let o = with_log(env.opts(&["true"]), LogDriver::None, &[("max-size", "x")]);
-    env.engine.create(&o).unwrap();
+    env.create(&o).unwrap();
 }
 
 #[test]
@@ -347,7 +347,7 @@ fn follow_reads_on_across_rotations() {
             driver,
             &[("max-size", "1k"), ("max-file", "100"), ("compress", compress)],
         );
-        let id = env.engine.run_detached(&o).unwrap();
+        let id = env.run_detached(&o).unwrap();
         let (out, _) = logs(
             &env,
             &id,
@@ -382,7 +382,7 @@ fn json_file_with_one_file_begins_it_again() {
         LogDriver::JsonFile,
         &[("max-size", "2k")],
     );
-    let id = env.engine.run_detached(&o).unwrap();
+    let id = env.run_detached(&o).unwrap();
     assert_eq!(env.engine.wait(&id).unwrap(), 0);
     let dir = env.engine.container_dir(&id);
     let log = format!("{id}-json.log");

@@ -20,11 +20,11 @@ fn read(dir: &Path, file: &str) -> String {
         .to_string()
 }
 
-fn detached(env: &Env, f: impl FnOnce(&mut engine::CreateOptions)) -> String {
+fn detached(env: &Env, f: impl FnOnce(&mut engine::CreateFlags)) -> String {
     let mut o = env.opts(&["sleep", "300"]);
     o.network = Some("none".into());
     f(&mut o);
-    env.engine.run_detached(&o).expect("run -d")
+    env.run_detached(&o).expect("run -d")
 }
 
 /// The container's cgroup for `controller` (v1) or its unified one (v2),

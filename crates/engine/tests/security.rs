@@ -3,7 +3,7 @@ mod common;
 
 use common::*;
 
-fn status_field(env: &Env, o: &engine::CreateOptions, field: &str) -> String {
+fn status_field(env: &Env, o: &engine::CreateFlags, field: &str) -> String {
     let (code, out, err) = env.run(o);
     assert_eq!(code, 0, "{out} {err}");
     out.lines()
@@ -64,7 +64,7 @@ fn cap_add_drop_privileged_and_unconfined() {
     // Errors name the flag.
     let mut o = env.opts(&["true"]);
     o.cap_add = vec!["BOGUS".into()];
-    let e = env.engine.create(&o).unwrap_err();
+    let e = env.create(&o).unwrap_err();
     assert_eq!(
         e.to_string(),
         "invalid --cap-add \"BOGUS\": unknown capability"
@@ -73,7 +73,6 @@ fn cap_add_drop_privileged_and_unconfined() {
     let mut o = env.opts(&["true"]);
     o.security_opt = vec!["weird".into()];
     assert!(env
-        .engine
         .create(&o)
         .unwrap_err()
         .to_string()
@@ -204,7 +203,7 @@ fn default_mounts_and_namespaces() {
 }
 
 /// `sh -c SCRIPT` in a container made by `f`: (exit code, stdout + stderr).
-fn sh(env: &Env, script: &str, f: impl FnOnce(&mut engine::CreateOptions)) -> (i32, String) {
+fn sh(env: &Env, script: &str, f: impl FnOnce(&mut engine::CreateFlags)) -> (i32, String) {
     let mut o = env.opts(&["sh", "-c", script]);
     f(&mut o);
     let (code, out, err) = env.run(&o);
@@ -230,10 +229,7 @@ fn seccomp_default_denies_unshare_without_sys_admin() {
     let (_, out) = sh(&env, "busybox unshare -U true 2>&1; echo rc=$?", |_| {});
     assert!(out.contains("Operation not permitted"), "{out}");
     // In an exec as well: it runs under the container's filter.
-    let id = env
-        .engine
-        .run_detached(&env.opts(&["sleep", "100"]))
-        .unwrap();
+    let id = env.run_detached(&env.opts(&["sleep", "100"])).unwrap();
     let (r, w) = std::io::pipe().unwrap();
     let stdio = engine::ExecStdio {
         stdout: Some(w.into()),
@@ -357,7 +353,7 @@ fn seccomp_profile_file_errors_and_privileged() {
         std::fs::write(&bad, text).unwrap();
         let mut o = env.opts(&["true"]);
         o.security_opt = vec![format!("seccomp={}", bad.display())];
-        let e = env.engine.create(&o).unwrap_err();
+        let e = env.create(&o).unwrap_err();
         let m = e.to_string();
         assert!(
             m.starts_with(&format!(
@@ -372,7 +368,7 @@ fn seccomp_profile_file_errors_and_privileged() {
     let mut o = env.opts(&["true"]);
     let missing = env.dir.path().join("missing.json");
     o.security_opt = vec![format!("seccomp={}", missing.display())];
-    let e = env.engine.create(&o).unwrap_err();
+    let e = env.create(&o).unwrap_err();
     assert_eq!(
         e.to_string(),
         format!(

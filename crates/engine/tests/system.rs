@@ -38,7 +38,7 @@ fn disk_usage_counts_what_is_in_use_and_what_is_reclaimable() {
     let mut o = env.opts(&["sleep", "60"]);
     o.image = "snap:1".into();
     o.name = Some("runs".into());
-    e.run_detached(&o).unwrap();
+    env.run_detached(&o).unwrap();
 
     let du = e.disk_usage().unwrap();
     let busybox = du
@@ -118,10 +118,10 @@ fn info_counts_containers_by_state() {
     assert_eq!(env.run(&o).0, 0);
     let mut o = env.opts(&["sleep", "60"]);
     o.name = Some("up".into());
-    e.run_detached(&o).unwrap();
+    env.run_detached(&o).unwrap();
     let mut o = env.opts(&["sleep", "60"]);
     o.name = Some("held".into());
-    e.run_detached(&o).unwrap();
+    env.run_detached(&o).unwrap();
     e.pause("held").unwrap();
 
     let info = e.info().unwrap();

@@ -6,7 +6,8 @@ use std::io::Write;
 use std::os::fd::OwnedFd;
 
 use ::engine::{
-    CreateOptions, Engine, ExecConfig, ExecStartOptions, ExecStdio, LogsOptions, Summary,
+    CreateFlags, CreateOptions, Engine, ExecConfig, ExecStartOptions, ExecStdio, LogsOptions,
+    Summary,
 };
 use serde_json::{json, Value};
 
@@ -54,6 +55,7 @@ fn env_files(files: &[std::path::PathBuf]) -> Result<Vec<String>, CliError> {
     Ok(out)
 }
 
+/// The flags of `run`/`create`, parsed by the engine's parsers.
 fn create_options(a: &RunArgs) -> Result<CreateOptions, CliError> {
     // IMAGE takes hyphen values (for the command's own flags after it), so
     // an unknown flag before it arrives here, as docker's message.
@@ -63,15 +65,10 @@ fn create_options(a: &RunArgs) -> Result<CreateOptions, CliError> {
             f.split('=').next().unwrap_or(f)
         )));
     }
-    if a.detach && a.rm && a.restart.as_deref().is_some_and(|r| r != "no") {
-        return Err(CliError::daemon(
-            "conflicting options: cannot specify both --restart and --rm",
-        ));
-    }
     let mut env = env_files(&a.env_file)?;
     env.extend(a.env.iter().cloned());
     let image = a.args[0].clone();
-    Ok(CreateOptions {
+    let flags = CreateFlags {
         image,
         name: a.name.clone(),
         cmd: a.args[1..].to_vec(),
@@ -91,6 +88,17 @@ fn create_options(a: &RunArgs) -> Result<CreateOptions, CliError> {
         memory_swap: a.memory_swap.clone(),
         cpus: a.cpus.clone(),
         pids_limit: a.pids_limit,
+        memory_reservation: a.memory_reservation.clone(),
+        cpu_shares: a.cpu_shares,
+        cpuset_cpus: a.cpuset_cpus.clone(),
+        cpuset_mems: a.cpuset_mems.clone(),
+        devices: a.device.clone(),
+        device_cgroup_rules: a.device_cgroup_rule.clone(),
+        pid: a.pid.clone(),
+        ipc: a.ipc.clone(),
+        userns: a.userns.clone(),
+        sysctls: a.sysctl.clone(),
+        links: a.link.clone(),
         ulimits: a.ulimit.clone(),
         volumes: a.volume.clone(),
         mounts: a.mount.clone(),
@@ -120,15 +128,17 @@ fn create_options(a: &RunArgs) -> Result<CreateOptions, CliError> {
         log_config: ::engine::logs::LogConfig::from_flags(a.log_driver.as_deref(), &a.log_opt)
             .map_err(op_err)?,
         init: a.init,
-        health: ::engine::health::HealthOptions {
+        health: ::engine::health::HealthFlags {
             cmd: a.health_cmd.clone(),
             interval: a.health_interval.clone(),
             timeout: a.health_timeout.clone(),
             retries: a.health_retries,
             start_period: a.health_start_period.clone(),
+            start_interval: a.health_start_interval.clone(),
             disable: a.no_healthcheck,
         },
-    })
+    };
+    flags.parse().map_err(run_err)
 }
 
 /// Pull the image first when it is not in the store (`--pull missing`),

@@ -10,9 +10,90 @@ use crate::spec::{self, SpecContext};
 use crate::store::CreateGuard;
 use crate::user::LayerView;
 use crate::{sys, timeutil, Engine};
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use std::path::Path;
 
 impl Engine {
+    /// `--pid container:NAME` and `--ipc container:NAME`: the running
+    /// container's namespaces (docker's rules: it must run; an IPC donor
+    /// must be `shareable` or in the host's, and its /dev/shm is shared).
+    fn join_namespaces(&self, opts: &CreateOptions, spec: &mut Spec) -> Result<()> {
+        use crate::options::NamespaceMode;
+        for (kind, what, mode) in [
+            (LinuxNamespaceType::Pid, "PID", &opts.pid_mode),
+            (LinuxNamespaceType::Ipc, "IPC", &opts.ipc_mode),
+        ] {
+            let NamespaceMode::Container(name) = mode else {
+                continue;
+            };
+            let id = self.lookup(name)?;
+            let st = self.state(&id)?;
+            if !st.running() || st.pid <= 0 {
+                return Err(Error::Conflict(format!(
+                    "cannot join {what} of a non running container: {name}"
+                )));
+            }
+            if kind == LinuxNamespaceType::Ipc {
+                let donor = self.load_config(&id)?;
+                if !matches!(
+                    donor.options.ipc_mode,
+                    NamespaceMode::Shareable | NamespaceMode::Host
+                ) {
+                    return Err(Error::Conflict(format!(
+                        "cannot join IPC of container {name}: non-shareable IPC (hint: use --ipc shareable for the donor container)"
+                    )));
+                }
+                let shm = match donor.options.ipc_mode {
+                    NamespaceMode::Host => std::path::PathBuf::from("/dev/shm"),
+                    _ => self.shm_path(&id),
+                };
+                let opts = ["rbind", "rprivate", "nosuid", "nodev", "noexec"];
+                let m = spec::mount("/dev/shm", "bind", shm, opts.map(String::from).to_vec())?;
+                spec::replace_mount(spec, m);
+            }
+            let file = if kind == LinuxNamespaceType::Pid {
+                "pid"
+            } else {
+                "ipc"
+            };
+            let path = format!("/proc/{}/ns/{file}", st.pid);
+            spec::set_namespace_path(spec, kind, Path::new(&path));
+        }
+        Ok(())
+    }
+
+    /// `--link`: each container must exist, and the network mode be a
+    /// bridge (docker's "conflicting options: host type networking can't
+    /// be used with links"). Returns (the child's name, alias) pairs.
+    fn check_links(
+        &self,
+        opts: &CreateOptions,
+        mode: &crate::network::Mode,
+    ) -> Result<Vec<(String, String)>> {
+        if opts.links.is_empty() {
+            return Ok(Vec::new());
+        }
+        if !matches!(mode, crate::network::Mode::Bridge(_)) {
+            return Err(Error::invalid(format!(
+                "conflicting options: {} type networking can't be used with links",
+                mode.name()
+            )));
+        }
+        let mut out = Vec::new();
+        for l in &opts.links {
+            let id = self.lookup(&l.container).map_err(|_| {
+                Error::invalid(format!(
+                    "invalid --link {:?}: could not get container for {}",
+                    format!("{}:{}", l.container, l.alias),
+                    l.container
+                ))
+            })?;
+            let c = self.load_config(&id)?;
+            out.push((c.name, l.alias.clone()));
+        }
+        Ok(out)
+    }
+
     /// `create`: records a new container; returns its id.
     pub fn create(&self, opts: &CreateOptions) -> Result<String> {
         self.create_guarded(opts).map(|(id, _)| id)
@@ -53,11 +134,13 @@ impl Engine {
         let net = crate::network::prepare(self, opts, &id)?;
         crate::network::apply_to_spec(&net, &mut gen.spec);
         gen.container.host_config.network_mode = net.mode.name();
+        self.join_namespaces(opts, &mut gen.spec)?;
+        let links = self.check_links(opts, &net.mode)?;
         if opts.init {
             crate::init::apply(&mut gen.spec, self.init_exe())?;
             gen.container.host_config.init = Some(true);
         }
-        crate::health::apply(&opts.health, &cc, &mut gen.container)?;
+        crate::health::apply(opts.healthcheck.as_ref(), &cc, &mut gen.container)?;
         // As docker's -v: a missing host directory is created.
         for m in gen.container.mounts.iter().filter(|m| m.kind == "bind") {
             let p = Path::new(&m.source);
@@ -91,6 +174,12 @@ impl Engine {
         c.image_ref = opts.image.clone();
         c.image = info.record.id.to_string();
         c.lowers = lowers;
+        c.host_config.links = (!links.is_empty()).then(|| {
+            links
+                .iter()
+                .map(|(child, alias)| format!("/{child}:/{name}/{alias}"))
+                .collect()
+        });
         let mut guard = None;
         let r = (|| -> Result<()> {
             for d in ["", "upper", "work", "rootfs", "userdata", "bundle"] {
@@ -147,6 +236,27 @@ impl Engine {
         }
         self.log_container(&c, "create", &[]);
         Ok((id, guard))
+    }
+
+    /// A shareable IPC container's /dev/shm on the host side.
+    pub(crate) fn shm_path(&self, id: &str) -> std::path::PathBuf {
+        self.container_dir(id).join("shm")
+    }
+
+    /// At start, for `--ipc shareable`: the tmpfs behind its /dev/shm
+    /// (`--shm-size`), which containers joining its IPC namespace share.
+    pub(crate) fn mount_shareable_shm(&self, c: &Container) -> Result<()> {
+        if c.options.ipc_mode != crate::options::NamespaceMode::Shareable {
+            return Ok(());
+        }
+        let p = self.shm_path(&c.id);
+        if crate::fssys::is_mount_point(&p) {
+            return Ok(());
+        }
+        std::fs::create_dir_all(&p).ctx(|| format!("cannot create {}", p.display()))?;
+        let o = format!("mode=1777,size={}", c.host_config.shm_size);
+        crate::fssys::mount("shm", &p, "tmpfs", &o)
+            .ctx(|| format!("cannot mount the shm tmpfs at {}", p.display()))
     }
 
     pub(crate) fn mount_rootfs(&self, c: &Container) -> Result<()> {

@@ -54,6 +54,10 @@ impl Engine {
         // Leftovers of an earlier run.
         runtime::for_container(self, id).delete_force(self, id);
         self.mount_rootfs(&c)?;
+        if let Err(e) = self.mount_shareable_shm(&c) {
+            let _ = sys::unmount(&self.rootfs_path(id));
+            return Err(e);
+        }
         let launch = Launch {
             id: id.to_string(),
             stdin: c.config.open_stdin,
@@ -78,6 +82,7 @@ impl Engine {
             Err(e) => {
                 let _ = crate::network::teardown(self, id);
                 let _ = sys::unmount(&self.rootfs_path(id));
+                let _ = crate::fssys::unmount(&self.shm_path(id));
                 self.release_volumes(id);
                 let mut st = self.load_state_raw(id).unwrap_or_default();
                 st.status = if st.started_at == timeutil::ZERO_TIME {

@@ -16,6 +16,7 @@ impl Engine {
         let rt = runtime::for_container(self, id);
         rt.delete_force(self, id);
         let _ = crate::sys::unmount(&self.rootfs_path(id));
+        let _ = crate::fssys::unmount(&self.shm_path(id));
         self.release_volumes(id);
         // Errors are reported by `system prune`, which retries.
         let _ = crate::network::teardown(self, id);

@@ -2,7 +2,7 @@
 //! Debian's busybox-static.
 #![allow(dead_code)]
 
-use engine::{CreateOptions, Engine};
+use engine::{CreateFlags, Engine};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -60,8 +60,8 @@ impl Env {
     /// `$BERTH_TEST_RUNTIME` (`crun`, `runc`, a path: an external OCI
     /// runtime through `--runtime`), else the built-in one. `make test`
     /// runs the lifecycle suite with each.
-    pub fn opts(&self, cmd: &[&str]) -> CreateOptions {
-        CreateOptions {
+    pub fn opts(&self, cmd: &[&str]) -> CreateFlags {
+        CreateFlags {
             image: "busybox".into(),
             cmd: cmd.iter().map(|s| s.to_string()).collect(),
             runtime: test_runtime(),
@@ -69,9 +69,25 @@ impl Env {
         }
     }
 
+    /// `create` with the flags parsed as the CLI parses them.
+    #[allow(dead_code)]
+    pub fn create(&self, o: &CreateFlags) -> engine::Result<String> {
+        self.engine.create(&o.parse()?)
+    }
+
+    #[allow(dead_code)]
+    pub fn run_detached(&self, o: &CreateFlags) -> engine::Result<String> {
+        self.engine.run_detached(&o.parse()?)
+    }
+
+    #[allow(dead_code)]
+    pub fn run_attached(&self, o: &CreateFlags) -> engine::Result<engine::Attached> {
+        self.engine.run(&o.parse()?)
+    }
+
     /// Attached run: (exit code, stdout, stderr).
-    pub fn run(&self, o: &CreateOptions) -> (i32, String, String) {
-        let a = self.engine.run(o).expect("run");
+    pub fn run(&self, o: &CreateFlags) -> (i32, String, String) {
+        let a = self.run_attached(o).expect("run");
         let mut out = Vec::new();
         let mut err = Vec::new();
         let code = a.copy_output_and_wait(&mut out, &mut err).expect("wait");
