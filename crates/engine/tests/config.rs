@@ -366,7 +366,7 @@ fn typed_options_from_dockers_json() {
     assert_eq!(o.pid_mode, engine::options::NamespaceMode::Host);
     let a = env.engine.run(&o).unwrap();
     let (mut out, mut err) = (Vec::new(), Vec::new());
-    assert_eq!(a.wait(&mut out, &mut err).unwrap(), 0);
+    assert_eq!(a.copy_output_and_wait(&mut out, &mut err).unwrap(), 0);
     let out = String::from_utf8_lossy(&out).into_owned();
     let lines: Vec<&str> = out.lines().collect();
     let host_pid = std::fs::read_link("/proc/self/ns/pid").unwrap();

@@ -33,7 +33,7 @@ fn runtimes() -> Vec<Option<PathBuf>> {
 fn sleeper(env: &Env, rt: &Option<PathBuf>) -> String {
     let mut o = env.opts(&["sleep", "1000"]);
     o.runtime = rt.clone();
-    env.engine.run_detached(&o).unwrap()
+    env.run_detached(&o).unwrap()
 }
 
 fn cfg(cmd: &[&str]) -> ExecConfig {
@@ -320,7 +320,7 @@ fn attach_stream_logs_stdin_and_exit_code() {
         let mut o = env.opts(&["sh", "-c", "echo early; echo e2 >&2; cat"]);
         o.interactive = true;
         o.runtime = rt.clone();
-        let id = env.engine.run_detached(&o).unwrap();
+        let id = env.run_detached(&o).unwrap();
         assert!(until(Duration::from_secs(10), || env
             .logs(&id)
             .contains("e2")));
@@ -383,7 +383,7 @@ fn run_attached_stdin_once_and_tty_resize() {
         let mut o = env.opts(&["sh", "-c", "cat; echo done >&2; exit 4"]);
         o.interactive = true;
         o.runtime = rt.clone();
-        let mut a = env.engine.run(&o).unwrap();
+        let mut a = env.run_attached(&o).unwrap();
         let mut w = a.take_stdin().unwrap();
         w.send(b"in\n").unwrap();
         w.close().unwrap();
@@ -400,7 +400,7 @@ fn run_attached_stdin_once_and_tty_resize() {
         o.interactive = true;
         o.tty = true;
         o.runtime = rt.clone();
-        let mut a = env.engine.run(&o).unwrap();
+        let mut a = env.run_attached(&o).unwrap();
         a.resize(25, 81).unwrap();
         let mut w = a.take_stdin().unwrap();
         w.send(b"go\r").unwrap();
