@@ -33,6 +33,7 @@ pub mod error;
 mod exec_tty;
 mod exit;
 pub mod export;
+pub mod filters;
 pub mod fscopy;
 #[allow(unsafe_code)]
 mod fssys;
