@@ -17,10 +17,9 @@
 //! All take `--root R --run-root RR` first.
 
 use crate::container::Status;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::{fsutil, sys, timeutil, Engine};
 use std::os::fd::OwnedFd;
-use std::path::PathBuf;
 
 const REPORT_FD: i32 = 3;
 
@@ -130,10 +129,8 @@ fn create_start(engine: &Engine, p: &Parsed) -> Result<i32> {
     let spec: oci_spec::runtime::Spec = fsutil::read_json(&bundle.join("config.json"))?;
     let console = p.console.map(sys::own_fd);
     let _ = std::fs::remove_file(engine.container_dir(id).join(EXIT_FILE));
-    let pid = match &c.options.runtime {
-        None => builtin_create_start(engine, id, &bundle, spec, console)?,
-        Some(rt) => external_create_start(engine, id, &bundle, rt, console)?,
-    };
+    let pid = crate::runtime::of(c.options.runtime.as_deref())
+        .create_start(engine, id, &bundle, spec, console)?;
     // The start_inner caller holds the container's lock while we run.
     let monitor = nix::unistd::getppid().as_raw();
     let mut st = engine.load_state_raw(id).unwrap_or_default();
@@ -156,181 +153,6 @@ fn create_start(engine: &Engine, p: &Parsed) -> Result<i32> {
     }
     engine.reset_health(id);
     Ok(pid)
-}
-
-fn builtin_create_start(
-    engine: &Engine,
-    id: &str,
-    bundle: &std::path::Path,
-    spec: oci_spec::runtime::Spec,
-    console: Option<OwnedFd>,
-) -> Result<i32> {
-    let st = oci_runtime::create::create(oci_runtime::create::CreateOptions {
-        id: id.to_string(),
-        bundle: bundle.to_path_buf(),
-        root: engine.run_root().to_path_buf(),
-        pid_file: None,
-        console,
-        no_pivot: false,
-        no_new_keyring: false,
-        preserve_fds: 0,
-        systemd_cgroup: false,
-        spec: Some(spec),
-    })?;
-    if let Err(e) = oci_runtime::ops::start(engine.run_root(), id) {
-        let _ = oci_runtime::ops::delete(engine.run_root(), id, true);
-        return Err(e.into());
-    }
-    Ok(st.pid)
-}
-
-fn external_create_start(
-    engine: &Engine,
-    id: &str,
-    bundle: &std::path::Path,
-    rt: &PathBuf,
-    console: Option<OwnedFd>,
-) -> Result<i32> {
-    // With a tty the runtime gets a console socket path of ours; the
-    // master it sends is passed on to the monitor's console socket.
-    let relay = match &console {
-        Some(_) => Some(ConsoleRelay::new()?),
-        None => None,
-    };
-    let r = external_run(engine, id, bundle, rt, relay.as_ref());
-    if let (Ok(_), Some(rel), Some(mon)) = (&r, &relay, &console) {
-        if let Err(e) = rel.pass_to(mon) {
-            let _ = std::process::Command::new(rt)
-                .arg("--root")
-                .arg(engine.run_root())
-                .args(["delete", "--force", id])
-                .status();
-            return Err(e);
-        }
-    }
-    r
-}
-
-/// A temporary console socket for an external runtime.
-pub(crate) struct ConsoleRelay {
-    dir: PathBuf,
-    listener: std::os::unix::net::UnixListener,
-}
-
-impl ConsoleRelay {
-    pub(crate) fn new() -> Result<ConsoleRelay> {
-        // A short path: socket paths are limited to 108 bytes.
-        let dir = PathBuf::from(format!("/tmp/berth-console-{:016x}", fsutil::random_u64()));
-        std::fs::create_dir(&dir)
-            .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
-        let listener = std::os::unix::net::UnixListener::bind(dir.join("s")).map_err(|e| {
-            let _ = std::fs::remove_dir_all(&dir);
-            Error::io("console socket", e)
-        })?;
-        Ok(ConsoleRelay { dir, listener })
-    }
-
-    pub(crate) fn path(&self) -> PathBuf {
-        self.dir.join("s")
-    }
-
-    /// The master the runtime sent (it has returned: no waiting).
-    pub(crate) fn take_master(&self) -> Result<OwnedFd> {
-        self.listener
-            .set_nonblocking(true)
-            .map_err(|e| Error::io("console socket", e))?;
-        let (conn, _) = self
-            .listener
-            .accept()
-            .map_err(|e| Error::msg(format!("the runtime sent no console: {e}")))?;
-        let conn = OwnedFd::from(conn);
-        crate::exec_tty::recv_master(&conn)
-    }
-
-    /// Takes the master the runtime sent and sends it on to `to`.
-    fn pass_to(&self, to: &OwnedFd) -> Result<()> {
-        use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
-        use std::os::fd::AsRawFd;
-        let master = self.take_master()?;
-        let fds = [master.as_raw_fd()];
-        sendmsg::<()>(
-            to.as_raw_fd(),
-            &[std::io::IoSlice::new(b"m")],
-            &[ControlMessage::ScmRights(&fds)],
-            MsgFlags::empty(),
-            None,
-        )
-        .map_err(|e| Error::msg(format!("cannot pass the console to the monitor: {e}")))?;
-        Ok(())
-    }
-}
-
-impl Drop for ConsoleRelay {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn external_run(
-    engine: &Engine,
-    id: &str,
-    bundle: &std::path::Path,
-    rt: &PathBuf,
-    relay: Option<&ConsoleRelay>,
-) -> Result<i32> {
-    let dir = engine.container_dir(id);
-    let pidfile = dir.join("init.pid");
-    let logf = dir.join("runtime.log");
-    let run = |args: &[&str]| -> Result<()> {
-        let out = std::process::Command::new(rt)
-            .arg("--root")
-            .arg(engine.run_root())
-            .arg("--log")
-            .arg(&logf)
-            .args(args)
-            .status()
-            .map_err(|e| Error::io(format!("cannot run {}", rt.display()), e))?;
-        if out.success() {
-            return Ok(());
-        }
-        let log = std::fs::read_to_string(&logf).unwrap_or_default();
-        let last = log
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .map(|l| {
-                serde_json::from_str::<serde_json::Value>(l)
-                    .ok()
-                    .and_then(|v| v["msg"].as_str().map(String::from))
-                    .unwrap_or_else(|| l.to_string())
-            })
-            .unwrap_or_else(|| format!("{} {} failed", rt.display(), args[0]));
-        Err(crate::error::classify(last))
-    };
-    let b = bundle.to_string_lossy().into_owned();
-    let p = pidfile.to_string_lossy().into_owned();
-    let cs = relay.map(|r| r.path().to_string_lossy().into_owned());
-    match &cs {
-        Some(cs) => run(&[
-            "create",
-            "--bundle",
-            &b,
-            "--pid-file",
-            &p,
-            "--console-socket",
-            cs,
-            id,
-        ])?,
-        None => run(&["create", "--bundle", &b, "--pid-file", &p, id])?,
-    }
-    if let Err(e) = run(&["start", id]) {
-        let _ = run(&["delete", "--force", id]);
-        return Err(e);
-    }
-    std::fs::read_to_string(&pidfile)
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .ok_or_else(|| Error::msg("the runtime wrote no pid file"))
 }
 
 /// The monitor's record of the exit (written atomically before cleanup).

@@ -46,8 +46,9 @@ pub mod inuse;
 pub mod logs;
 mod monitor;
 pub mod network;
-mod ops;
+pub mod ops;
 pub mod options;
+mod runtime;
 pub mod seccomp;
 pub mod spec;
 pub mod stats;
@@ -63,8 +64,9 @@ pub use error::{Error, Result};
 pub use internal::internal_main;
 pub use logs::LogsOptions;
 pub use monitor::{AttachInput, Attached};
-pub use ops::{ExecOptions, ExecStdio, Summary, TopOutput};
+pub use ops::{ExecOptions, Summary, TopOutput};
 pub use options::CreateOptions;
+pub use runtime::ExecStdio;
 
 /// Starts the kernel's wait that a container's first cgroup attach would
 /// otherwise make on the critical path (see [`cgroups::prime_attach`]);

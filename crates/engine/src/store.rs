@@ -431,7 +431,7 @@ impl Engine {
     /// Kills whatever is left of the OCI container, deletes its runtime
     /// state and cgroup, and unmounts the rootfs. Best effort.
     pub(crate) fn release_runtime(&self, id: &str) {
-        let rt = crate::ops::runtime_for(self, id);
+        let rt = crate::runtime::for_container(self, id);
         rt.delete_force(self, id);
         let _ = crate::sys::unmount(&self.rootfs_path(id));
         self.release_volumes(id);

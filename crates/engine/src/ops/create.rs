@@ -1,0 +1,205 @@
+//! `create` and `run`: the container's record, spec, rootfs and volumes.
+
+use super::is_mounted;
+use crate::container::Container;
+use crate::error::{Context, Error, Result};
+use crate::fsutil::{self, Durability};
+use crate::monitor::Attached;
+use crate::options::CreateOptions;
+use crate::spec::{self, SpecContext};
+use crate::store::CreateGuard;
+use crate::user::LayerView;
+use crate::{sys, timeutil, Engine};
+use std::path::Path;
+
+impl Engine {
+    /// `create`: records a new container; returns its id.
+    pub fn create(&self, opts: &CreateOptions) -> Result<String> {
+        self.create_guarded(opts).map(|(id, _)| id)
+    }
+
+    /// `create`, the container marked as being created (never pruned) until
+    /// the guard is dropped.
+    fn create_guarded(&self, opts: &CreateOptions) -> Result<(String, CreateGuard)> {
+        if opts.image.is_empty() {
+            return Err(Error::invalid("an image is required"));
+        }
+        // A lease from resolving the image until the record is written:
+        // `rmi` and `image prune` decide under the exclusive GC lock that
+        // an image is unused, and GC keeps the layers of the containers it
+        // sees; neither runs in between.
+        let lease = self.images.lease()?;
+        let info = self.images.resolve(&opts.image)?;
+        let image_cfg = self.images.config(&info.record)?;
+        let cc = image_cfg.config.clone().unwrap_or_default();
+        let lowers = self.images.prepare_rootfs(&info.record)?;
+        let id = fsutil::random_id()?;
+        let dir = self.container_dir(&id);
+        let view = LayerView {
+            lowers: lowers.clone(),
+        };
+        let rootfs = dir.join("rootfs");
+        let userdata = dir.join("userdata");
+        let ctx = SpecContext {
+            id: &id,
+            rootfs: &rootfs,
+            userdata: &userdata,
+            layers: &view,
+            host_resolv_conf: Path::new("/etc/resolv.conf"),
+            host_hosts: Path::new("/etc/hosts"),
+            volumes_dir: &self.volumes_dir(),
+        };
+        let mut gen = spec::generate(opts, &cc, &ctx)?;
+        let net = crate::network::prepare(self, opts, &id)?;
+        crate::network::apply_to_spec(&net, &mut gen.spec);
+        gen.container.host_config.network_mode = net.mode.name();
+        if opts.init {
+            crate::init::apply(&mut gen.spec, self.init_exe())?;
+            gen.container.host_config.init = Some(true);
+        }
+        crate::health::apply(opts, &cc, &mut gen.container)?;
+        // As docker's -v: a missing host directory is created.
+        for m in gen.container.mounts.iter().filter(|m| m.kind == "bind") {
+            let p = Path::new(&m.source);
+            if !p.exists() {
+                std::fs::create_dir_all(p).map_err(|e| {
+                    Error::flag(
+                        "--volume",
+                        &m.source,
+                        format!("cannot create the source: {e}"),
+                    )
+                })?;
+            }
+        }
+        let _l = self.lock_store()?;
+        // Networks are removed under the store lock: the one prepared above
+        // is checked again under it (from here on the container record
+        // keeps `network rm` and `prune` away, see `prune_networks`).
+        if let crate::network::Mode::Bridge(n) = &net.mode {
+            if n != crate::network::DEFAULT_NETWORK {
+                crate::network::manager(self)
+                    .get(n)
+                    .map_err(|e| Error::msg(e.to_string()))?;
+            }
+        }
+        let durability = Durability::for_container(gen.container.host_config.auto_remove);
+        let name = self.reserve_name(opts.name.as_deref(), &id, durability)?;
+        let mut c = gen.container.clone();
+        c.id = id.clone();
+        c.name = name.clone();
+        c.created = timeutil::now();
+        c.image_ref = opts.image.clone();
+        c.image = info.record.id.to_string();
+        c.lowers = lowers;
+        let mut guard = None;
+        let r = (|| -> Result<()> {
+            for d in ["", "upper", "work", "rootfs", "userdata", "bundle"] {
+                let p = if d.is_empty() {
+                    dir.clone()
+                } else {
+                    dir.join(d)
+                };
+                std::fs::create_dir(&p).ctx(|| format!("cannot create {}", p.display()))?;
+                if d.is_empty() {
+                    guard = Some(self.creating(&id)?);
+                }
+                if d.is_empty() && durability == Durability::Atomic {
+                    let v = dir.join(crate::store::VOLATILE);
+                    std::fs::write(&v, image::boot_id())
+                        .ctx(|| format!("cannot create {}", v.display()))?;
+                }
+            }
+            // Made again from the records should they be lost: as docker,
+            // written without fsync.
+            for (f, data) in [
+                ("hosts", &gen.hosts),
+                ("hostname", &gen.hostname),
+                ("resolv.conf", &gen.resolv_conf),
+            ] {
+                fsutil::write_atomic_with(&userdata.join(f), data.as_bytes(), Durability::Atomic)?;
+            }
+            fsutil::write_json_with(&dir.join("bundle/config.json"), &gen.spec, durability)?;
+            // (No state.json yet: a missing one reads as the created state.)
+            self.ensure_volumes(&c, &gen.mount_specs)?;
+            // Last: its presence makes the container exist.
+            self.save_config(&c)
+        })();
+        let guard = match (r, guard) {
+            (Ok(()), Some(g)) => g,
+            (r, _) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                if let Ok(mut names) = self.load_names() {
+                    names.remove(&name);
+                    let _ = self.save_names_with(&names, durability);
+                }
+                drop(_l);
+                drop(lease);
+                let _ = self.remove_anonymous_volumes(&c.mounts);
+                return Err(r.err().unwrap_or_else(|| Error::msg("create: no lock")));
+            }
+        };
+        drop(_l);
+        drop(lease);
+        // New volumes are filled from the image now, as docker does.
+        if let Err(e) = self.fill_volumes(&c) {
+            let _ = self.remove_auto(&id);
+            return Err(e);
+        }
+        Ok((id, guard))
+    }
+
+    pub(crate) fn mount_rootfs(&self, c: &Container) -> Result<()> {
+        let dir = self.container_dir(&c.id);
+        let target = dir.join("rootfs");
+        if is_mounted(&target) {
+            sys::unmount(&target).ctx(|| format!("unmount {}", target.display()))?;
+        }
+        let upper = dir.join("upper");
+        let work = dir.join("work");
+        // Layers left stale by a restart of the machine are unpacked again.
+        self.images.revalidate_lowers(&c.lowers)?;
+        let opts = image::overlay_options(&c.lowers, Some(&upper), Some(&work))?;
+        if c.host_config.auto_remove {
+            // No sync of the host filesystem at unmount (it costs a syncfs of
+            // everything dirty there). The kernel leaves a marker that
+            // refuses a later volatile mount, as the upper directory may be
+            // incomplete after a crash: within the boot that made the
+            // container (recorded in its `volatile` file) it is not.
+            let marker = work.join("work/incompat/volatile");
+            if marker.exists() {
+                let made =
+                    std::fs::read_to_string(dir.join(crate::store::VOLATILE)).unwrap_or_default();
+                if made.trim() != image::boot_id() {
+                    return Err(Error::msg(format!(
+                        "container {}: its filesystem did not survive the restart of the machine (--rm containers are volatile); remove it",
+                        fsutil::short_id(&c.id)
+                    )));
+                }
+                std::fs::remove_dir_all(&marker)
+                    .ctx(|| format!("cannot remove {}", marker.display()))?;
+            }
+            // Kernels before 5.10 do not know the option: mount as usual there.
+            if sys::mount_overlay(&target, &format!("{opts},volatile")).is_ok() {
+                return Ok(());
+            }
+        }
+        sys::mount_overlay(&target, &opts)
+            .ctx(|| format!("cannot mount the overlay at {}", target.display()))
+    }
+
+    /// `run` attached: create + start; read the output and exit code from
+    /// the returned handle. A failed start of a `--rm` container removes it.
+    /// (Not pruned before it runs.)
+    pub fn run(&self, opts: &CreateOptions) -> Result<Attached> {
+        let (id, _creating) = self.create_guarded(opts)?;
+        self.start_attached(&id)
+    }
+
+    /// `run -d`: create + start; returns the id once the process runs
+    /// (not pruned before).
+    pub fn run_detached(&self, opts: &CreateOptions) -> Result<String> {
+        let (id, _creating) = self.create_guarded(opts)?;
+        self.start(&id)?;
+        Ok(id)
+    }
+}

@@ -1,0 +1,300 @@
+//! start, stop, kill, wait, pause, unpause, rename.
+
+use crate::container::{State, Status};
+use crate::error::{Error, Result};
+use crate::monitor::{self, Launch};
+use crate::runtime;
+use crate::store::{monitor_alive, CONFIG};
+use crate::{fsutil, sys, timeutil, Engine};
+use std::os::fd::OwnedFd;
+use std::time::{Duration, Instant};
+
+impl Engine {
+    pub(crate) fn start_inner(&self, id: &str, attach: Option<OwnedFd>) -> Result<i32> {
+        self.start_as(id, attach, false)
+    }
+
+    /// Starts the container; `policy` is a restart policy's start, which a
+    /// `stop` (or `rm -f`) since the exit cancels. A user's start clears
+    /// that mark. Returns the init pid (0 when cancelled).
+    pub(crate) fn start_as(&self, id: &str, attach: Option<OwnedFd>, policy: bool) -> Result<i32> {
+        // A restart policy's start finds the container "Restarting".
+        let restarting = |st: &State| policy && st.status == Status::Restarting;
+        let st = self.state(id)?;
+        if st.running() && !restarting(&st) {
+            if st.status == Status::Paused {
+                return Err(Error::Conflict(
+                    "cannot start a paused container, try unpause instead".into(),
+                ));
+            }
+            return Ok(st.pid);
+        }
+        let c = self.load_config(id)?;
+        let lock = self.lock_container(id)?;
+        let mut st = self.load_state_raw(id)?;
+        if st.running() && monitor_alive(&st) && !restarting(&st) {
+            return Ok(st.pid);
+        }
+        if st.stopped_by_user {
+            if policy {
+                return Ok(0);
+            }
+            st.stopped_by_user = false;
+            self.save_state(id, &st)?;
+        }
+        // A start whose caller was killed goes on in its monitor: not a
+        // leftover to delete, and not to start twice.
+        if self.start_in_progress(id) {
+            return Err(Error::Conflict(format!(
+                "container {} is being started by its monitor",
+                crate::fsutil::short_id(id)
+            )));
+        }
+        // Leftovers of an earlier run.
+        runtime::for_container(self, id).delete_force(self, id);
+        self.mount_rootfs(&c)?;
+        let launch = Launch {
+            id: id.to_string(),
+            stdin: c.config.open_stdin,
+            tty: c.config.tty,
+            volatile: c.host_config.auto_remove,
+            health_ms: self
+                .health_interval(id)
+                .map(|d| d.as_millis().max(1) as u64)
+                .unwrap_or(0),
+        };
+        // Volumes with mount options are mounted once the rootfs is up.
+        match self
+            .populate_volumes(&c, false)
+            .and_then(|()| crate::network::setup(self, &c).map(|_| ()))
+            .and_then(|()| monitor::spawn(self, &launch, attach))
+        {
+            Ok(pid) => Ok(pid),
+            Err(e) => {
+                let _ = crate::network::teardown(self, id);
+                let _ = sys::unmount(&self.rootfs_path(id));
+                self.release_volumes(id);
+                let mut st = self.load_state_raw(id).unwrap_or_default();
+                st.status = if st.started_at == timeutil::ZERO_TIME {
+                    Status::Created
+                } else {
+                    Status::Exited
+                };
+                st.exit_code = match e.exit_code() {
+                    126 => 126,
+                    127 => 127,
+                    _ => 128,
+                };
+                st.error = e.to_string();
+                st.pid = 0;
+                st.monitor_pid = 0;
+                let _ = self.save_state(id, &st);
+                drop(lock);
+                if c.host_config.auto_remove {
+                    let _ = self.remove_auto(id);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// `start` (detached): returns once the container's process runs.
+    pub fn start(&self, container: &str) -> Result<()> {
+        let id = self.lookup(container)?;
+        self.start_inner(&id, None).map(|_| ())
+    }
+
+    /// Waits until the container is not running; false on timeout.
+    pub(crate) fn wait_exit(&self, id: &str, timeout: Option<Duration>) -> bool {
+        let t = Instant::now();
+        loop {
+            match self.state(id) {
+                Ok(st) if st.running() => {}
+                _ => return true,
+            }
+            if timeout.is_some_and(|d| t.elapsed() >= d) {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    pub(crate) fn mark_stopped_by_user(&self, id: &str) {
+        if let Ok(_l) = self.lock_container(id) {
+            if let Ok(mut st) = self.load_state_raw(id) {
+                st.stopped_by_user = true;
+                let _ = self.save_state(id, &st);
+            }
+        }
+    }
+
+    /// `stop`: the stop signal, then SIGKILL after `timeout` seconds
+    /// (default: the container's `--stop-timeout`, else 10; -1 waits forever).
+    pub fn stop(&self, container: &str, timeout: Option<i64>) -> Result<()> {
+        let id = self.lookup(container)?;
+        // First, so a restart policy between two runs does not start it again.
+        self.mark_stopped_by_user(&id);
+        let st = self.state(&id)?;
+        if !st.running() {
+            return Ok(());
+        }
+        let c = self.load_config(&id)?;
+        let sig = match &c.config.stop_signal {
+            Some(s) => crate::options::parse_signal("--stop-signal", s)?,
+            None => libc::SIGTERM,
+        };
+        let t = timeout.or(c.config.stop_timeout).unwrap_or(10);
+        let rt = runtime::for_container(self, &id);
+        let _ = rt.kill(self, &id, sig, false);
+        if st.status == Status::Paused {
+            let _ = rt.pause(self, &id, false);
+        }
+        let limit = (t >= 0).then(|| Duration::from_secs(t as u64));
+        if self.wait_exit(&id, limit) {
+            return Ok(());
+        }
+        let _ = rt.kill(self, &id, libc::SIGKILL, true);
+        if self.wait_exit(&id, Some(Duration::from_secs(30))) {
+            return Ok(());
+        }
+        Err(Error::msg(format!(
+            "cannot stop container {}: it did not exit after SIGKILL",
+            fsutil::short_id(&id)
+        )))
+    }
+
+    /// `kill -s SIGNAL` (default KILL).
+    pub fn kill(&self, container: &str, signal: Option<&str>) -> Result<()> {
+        let id = self.lookup(container)?;
+        let sig = match signal {
+            Some(s) => crate::options::parse_signal("--signal", s)?,
+            None => libc::SIGKILL,
+        };
+        let st = self.state(&id)?;
+        if !st.running() {
+            return Err(Error::Conflict(format!(
+                "cannot kill container {container}: container {id} is not running"
+            )));
+        }
+        // Docker (daemon/kill.go): SIGKILL, the container's stop signal,
+        // or any signal when none is configured makes the container exit
+        // on its next exit (restart policies do not apply); other signals
+        // leave the policy alone.
+        let c = self.load_config(&id)?;
+        let stop_signal = match &c.config.stop_signal {
+            Some(s) => Some(crate::options::parse_signal("--stop-signal", s)?),
+            None => None,
+        };
+        if sig == libc::SIGKILL || stop_signal.map_or(true, |s| s == sig) {
+            self.mark_stopped_by_user(&id);
+        }
+        if st.status == Status::Restarting {
+            // No process to signal; the mark keeps it from starting again.
+            return Ok(());
+        }
+        let rt = runtime::for_container(self, &id);
+        rt.kill(self, &id, sig, sig == libc::SIGKILL)?;
+        if st.status == Status::Paused && sig == libc::SIGKILL {
+            let _ = rt.pause(self, &id, false);
+        }
+        if sig == libc::SIGKILL {
+            // As docker's kill: returns once the container has exited.
+            self.wait_exit(&id, Some(Duration::from_secs(10)));
+        }
+        Ok(())
+    }
+
+    /// `wait`: blocks until the container's current run exits (docker's
+    /// `not-running` condition: a restart policy starting it again does
+    /// not keep it waiting); that run's exit code.
+    pub fn wait(&self, container: &str) -> Result<i32> {
+        let id = self.lookup(container)?;
+        let first = self.state(&id)?;
+        if !first.running() {
+            return Ok(first.exit_code);
+        }
+        // As an attached client, the monitor's exit command sends us the
+        // code once the container is torn down: a --rm container is gone
+        // by then, and docker's wait still prints its code.
+        if let Some(code) = monitor::connect(self, &id)
+            .ok()
+            .and_then(monitor::exit_frame)
+        {
+            return Ok(code);
+        }
+        loop {
+            std::thread::sleep(Duration::from_millis(20));
+            let st = self.state(&id)?;
+            if st.exits > first.exits {
+                return Ok(st.last_exit_code);
+            }
+            if !st.running() {
+                return Ok(st.exit_code);
+            }
+        }
+    }
+
+    pub fn pause(&self, container: &str) -> Result<()> {
+        let id = self.lookup(container)?;
+        let st = self.state(&id)?;
+        match st.status {
+            Status::Running => {}
+            Status::Paused => {
+                return Err(Error::Conflict(format!("container {id} is already paused")))
+            }
+            _ => return Err(Error::Conflict(format!("container {id} is not running"))),
+        }
+        runtime::for_container(self, &id).pause(self, &id, true)?;
+        let _l = self.lock_container(&id)?;
+        let mut st = self.load_state_raw(&id)?;
+        if st.status == Status::Running {
+            st.status = Status::Paused;
+            self.save_state(&id, &st)?;
+        }
+        Ok(())
+    }
+
+    pub fn unpause(&self, container: &str) -> Result<()> {
+        let id = self.lookup(container)?;
+        let st = self.state(&id)?;
+        if st.status != Status::Paused {
+            return Err(Error::Conflict(format!("container {id} is not paused")));
+        }
+        runtime::for_container(self, &id).pause(self, &id, false)?;
+        let _l = self.lock_container(&id)?;
+        let mut st = self.load_state_raw(&id)?;
+        if st.status == Status::Paused {
+            st.status = Status::Running;
+            self.save_state(&id, &st)?;
+        }
+        Ok(())
+    }
+
+    /// `rename OLD NEW`.
+    pub fn rename(&self, container: &str, new_name: &str) -> Result<()> {
+        let id = self.lookup(container)?;
+        let new = crate::store::validate_name(new_name)?;
+        let _s = self.lock_store()?;
+        let mut c = self.load_config(&id)?;
+        if c.name == new {
+            return Err(Error::Conflict(format!(
+                "renaming a container with the same name as its current name: {new}"
+            )));
+        }
+        let mut names = self.load_names()?;
+        if let Some(other) = names.get(&new) {
+            if self.container_dir(other).join(CONFIG).exists() {
+                return Err(Error::Conflict(format!(
+                    "Conflict. The container name \"/{new}\" is already in use by container \"{other}\". You have to remove (or rename) that container to be able to reuse that name."
+                )));
+            }
+        }
+        names.retain(|_, v| *v != id);
+        names.insert(new.clone(), id.clone());
+        self.save_names(&names)?;
+        let old = std::mem::replace(&mut c.name, new.clone());
+        self.save_config(&c)?;
+        // As docker's: the user networks' DNS records follow the name.
+        crate::network::rename(self, &id, &old, &new)
+    }
+}

@@ -1,0 +1,31 @@
+//! Container operations, one concept per module: [`create`] (create, run),
+//! [`lifecycle`] (start, stop, kill, wait, pause, unpause, rename),
+//! [`attach`], [`exec`], [`logs`], [`inspect`] (ps, inspect, size, top),
+//! [`remove`] (rm, cleanup), [`prune`] (container and network prune),
+//! [`healthcheck`] (one probe). Each is an `impl Engine` block; the OCI
+//! runtime is reached through [`crate::runtime`].
+
+pub mod attach;
+pub mod create;
+pub mod exec;
+pub mod healthcheck;
+pub mod inspect;
+pub mod lifecycle;
+pub mod logs;
+pub mod prune;
+pub mod remove;
+
+pub use exec::ExecOptions;
+pub use inspect::{status_text, Summary, TopOutput};
+
+use std::path::Path;
+
+/// Whether `p` is a mount point (its exact path in our mountinfo).
+pub(crate) fn is_mounted(p: &Path) -> bool {
+    let Ok(mi) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return false;
+    };
+    let want = p.to_string_lossy();
+    mi.lines()
+        .any(|l| l.split(' ').nth(4).is_some_and(|m| m == want))
+}

@@ -1,0 +1,178 @@
+//! `rm` and the recovery after crashes (`cleanup`).
+
+use super::is_mounted;
+use crate::container::Status;
+use crate::error::{Context, Error, Result};
+use crate::fsutil::{self, Durability};
+use crate::runtime;
+use crate::store::{monitor_alive, CONFIG};
+use crate::Engine;
+use std::time::Duration;
+
+impl Engine {
+    /// `rm [-f]`.
+    pub fn remove(&self, container: &str, force: bool) -> Result<()> {
+        let id = self.lookup(container)?;
+        // A container whose records are unreadable is dead: removed as is.
+        let st = match self.state(&id) {
+            Err(Error::NoSuchContainer(_)) => return Err(Error::NoSuchContainer(container.into())),
+            Err(_) => self.readable_state(&id)?,
+            Ok(st) => st,
+        };
+        if st.running() {
+            if !force {
+                let what = if st.status == Status::Paused {
+                    "paused"
+                } else {
+                    "running"
+                };
+                return Err(Error::Conflict(format!(
+                    "cannot remove container {container}: container is {what}: stop the container before removing or force remove"
+                )));
+            }
+            self.mark_stopped_by_user(&id);
+            let rt = runtime::for_container(self, &id);
+            let _ = rt.kill(self, &id, libc::SIGKILL, true);
+            let _ = rt.pause(self, &id, false);
+            if !self.wait_exit(&id, Some(Duration::from_secs(10))) {
+                return Err(Error::msg(format!(
+                    "cannot remove container {container}: it did not exit after SIGKILL"
+                )));
+            }
+        }
+        self.remove_stopped(&id)
+    }
+
+    /// Removes a container that is not running: runtime state, cgroup,
+    /// mounts, directory, name. Already gone is fine.
+    pub(crate) fn remove_stopped(&self, id: &str) -> Result<()> {
+        self.remove_stopped_unless(id, false).map(|_| ())
+    }
+
+    /// [`Engine::remove_stopped`]; with `pruning`, a container being
+    /// created (or started by `run`) stays: false then. A removal killed
+    /// half way leaves the container dead (its directory and name kept)
+    /// or gone (its directory moved aside, reclaimed later), never in
+    /// between.
+    pub(crate) fn remove_stopped_unless(&self, id: &str, pruning: bool) -> Result<bool> {
+        let _s = self.lock_store()?;
+        let dir = self.container_dir(id);
+        if !dir.exists() {
+            return Ok(!pruning);
+        }
+        if pruning && self.being_created(id) {
+            return Ok(false);
+        }
+        let durability = self.durability(id);
+        let trash = {
+            let _c = self.lock_container(id)?;
+            // (Unreadable: a dead container.)
+            let st = self.load_state_raw(id).unwrap_or_default();
+            if st.running() && monitor_alive(&st) {
+                return Err(Error::Conflict(format!(
+                    "container {} is running",
+                    fsutil::short_id(id)
+                )));
+            }
+            if self.start_in_progress(id) {
+                if pruning {
+                    return Ok(false);
+                }
+                return Err(Error::Conflict(format!(
+                    "container {} is being started by its monitor; try again",
+                    fsutil::short_id(id)
+                )));
+            }
+            // (A --rm container's records are not kept over a crash.)
+            if durability == Durability::Durable {
+                let mut st2 = st.clone();
+                st2.status = Status::Removing;
+                let _ = self.save_state(id, &st2);
+            }
+            self.release_runtime(id);
+            let rootfs = self.rootfs_path(id);
+            if is_mounted(&rootfs) {
+                return Err(Error::msg(format!(
+                    "cannot remove container {}: {} is still mounted",
+                    fsutil::short_id(id),
+                    rootfs.display()
+                )));
+            }
+            // From here the container is gone, whatever happens to us.
+            self.retire_dir(id)?
+        };
+        let mut names = self.load_names()?;
+        let before = names.len();
+        names.retain(|_, v| v != id);
+        if names.len() != before {
+            self.save_names_with(&names, durability)?;
+        }
+        std::fs::remove_dir_all(&trash).ctx(|| format!("cannot remove {}", trash.display()))?;
+        Ok(true)
+    }
+
+    /// Whether a monitor is starting the container (call with its lock
+    /// held, the state not running): a start whose caller was killed goes
+    /// on in the monitor it launched, without the lock. Its mounted rootfs
+    /// and network are then no leftovers.
+    pub(crate) fn start_in_progress(&self, id: &str) -> bool {
+        is_mounted(&self.rootfs_path(id)) && crate::store::monitor_process(id)
+    }
+
+    /// Recovers after crashes: containers whose monitor died are marked
+    /// exited, rootfs mounts of containers not running are unmounted,
+    /// half-created directories and dangling names are removed. Returns
+    /// the ids it changed.
+    pub fn cleanup(&self) -> Result<Vec<String>> {
+        let mut changed = Vec::new();
+        for id in self.ids()? {
+            // Gone meanwhile, or unreadable (dead, for `rm` and prune).
+            let (Ok(before), Ok(st)) = (self.load_state_raw(&id), self.state(&id)) else {
+                continue;
+            };
+            if st.running() {
+                continue;
+            }
+            let rootfs = self.rootfs_path(&id);
+            let mounted = is_mounted(&rootfs);
+            let rt_state = self.run_root().join(&id).exists();
+            if !(mounted || rt_state || before.status != st.status) {
+                continue;
+            }
+            // A start (and a create filling volumes) holds the container
+            // lock while the rootfs is mounted and the container not yet
+            // running: not a leftover. Checked again under it.
+            let Ok(_l) = self.lock_container(&id) else {
+                continue;
+            };
+            if self.load_state_raw(&id).is_ok_and(|s| !s.running()) && !self.start_in_progress(&id)
+            {
+                self.release_runtime(&id);
+                changed.push(id);
+            }
+        }
+        let _s = self.lock_store()?;
+        changed.extend(self.reclaim_leftovers());
+        // The names are written under the store lock: a temp file of
+        // theirs is what a killed writer left.
+        if let Ok(rd) = std::fs::read_dir(&self.root) {
+            for e in rd.flatten() {
+                let n = e.file_name().to_string_lossy().into_owned();
+                if n.starts_with(".container-names.json.tmp-")
+                    && std::fs::remove_file(e.path()).is_ok()
+                {
+                    changed.push(n);
+                }
+            }
+        }
+        let mut names = self.load_names()?;
+        let before = names.len();
+        names.retain(|_, id| self.container_dir(id).join(CONFIG).exists());
+        if names.len() != before {
+            self.save_names(&names)?;
+        }
+        drop(_s);
+        changed.extend(self.cleanup_volumes()?);
+        Ok(changed)
+    }
+}

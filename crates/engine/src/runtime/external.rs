@@ -1,0 +1,350 @@
+//! An external OCI runtime binary (`--runtime`: runc, crun, berth-oci),
+//! driven through runc's command line with the engine's run root as
+//! `--root`.
+
+use super::{OciRuntime, RuntimeExec};
+use crate::error::{Context, Error, Result};
+use crate::{fsutil, sys, Engine};
+use std::io::Write;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+/// A runc-compatible binary.
+pub(crate) struct External {
+    rt: PathBuf,
+}
+
+impl External {
+    pub(crate) fn new(path: &Path) -> External {
+        External {
+            rt: path.to_path_buf(),
+        }
+    }
+
+    /// Runs `RT --root RUN_ROOT ARGS...`; its stdout.
+    fn run(&self, e: &Engine, args: &[&str]) -> Result<Vec<u8>> {
+        let rt = &self.rt;
+        let out = std::process::Command::new(rt)
+            .arg("--root")
+            .arg(e.run_root())
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .ctx(|| format!("cannot run {}", rt.display()))?;
+        if !out.status.success() {
+            let msg = String::from_utf8_lossy(&out.stderr).trim().to_string();
+            return Err(Error::msg(format!("{} {}: {msg}", rt.display(), args[0])));
+        }
+        Ok(out.stdout)
+    }
+}
+
+impl OciRuntime for External {
+    fn create_start(
+        &self,
+        e: &Engine,
+        id: &str,
+        bundle: &Path,
+        _spec: oci_spec::runtime::Spec,
+        console: Option<OwnedFd>,
+    ) -> Result<i32> {
+        external_create_start(e, id, bundle, &self.rt, console)
+    }
+
+    fn kill(&self, e: &Engine, id: &str, sig: i32, all: bool) -> Result<()> {
+        let s = sig.to_string();
+        let mut a = vec!["kill"];
+        if all {
+            a.push("--all");
+        }
+        a.extend([id, s.as_str()]);
+        self.run(e, &a).map(|_| ())
+    }
+
+    fn delete_force(&self, e: &Engine, id: &str) {
+        let _ = self.run(e, &["delete", "--force", id]);
+    }
+
+    fn pause(&self, e: &Engine, id: &str, on: bool) -> Result<()> {
+        self.run(e, &[if on { "pause" } else { "resume" }, id])
+            .map(|_| ())
+    }
+
+    fn pids(&self, e: &Engine, id: &str) -> Result<Vec<i32>> {
+        let out = self.run(e, &["ps", "--format", "json", id])?;
+        serde_json::from_slice(&out).map_err(|e| Error::msg(format!("runtime ps: {e}")))
+    }
+
+    fn sizes_console_from_spec(&self) -> bool {
+        true
+    }
+
+    fn exec(&self, e: &Engine, id: &str, x: RuntimeExec) -> Result<i32> {
+        let rt = &self.rt;
+        if x.tty && !x.detach {
+            return exec_tty(e, id, rt, &x.process, x.console_size, x.stdio);
+        }
+        let pf = e.container_dir(id).join(format!(
+            "exec-{}-{:x}.json",
+            std::process::id(),
+            fsutil::random_u64()
+        ));
+        fsutil::write_json(&pf, &x.process)?;
+        let mut cmd = std::process::Command::new(rt);
+        cmd.arg("--root").arg(e.run_root()).arg("exec");
+        if x.detach {
+            cmd.arg("--detach");
+        }
+        if let Some(p) = x.pid_file {
+            cmd.arg("--pid-file").arg(p);
+        }
+        cmd.arg("--process").arg(&pf).arg(id);
+        if let Some(f) = x.stdio.stdin {
+            cmd.stdin(f);
+        }
+        if let Some(f) = x.stdio.stdout {
+            cmd.stdout(f);
+        }
+        if let Some(f) = x.stdio.stderr {
+            cmd.stderr(f);
+        }
+        let s = cmd.status().ctx(|| format!("cannot run {}", rt.display()));
+        let _ = std::fs::remove_file(&pf);
+        Ok(s?.code().unwrap_or(255))
+    }
+}
+
+/// `exec -t` with an external runtime: it runs the process detached
+/// with a console socket of ours, and exits; we (its subreaper) proxy
+/// the master it sent and reap the process for its status.
+fn exec_tty(
+    e: &Engine,
+    id: &str,
+    rt: &Path,
+    process: &oci_spec::runtime::Process,
+    console_size: Option<(u16, u16)>,
+    stdio: super::ExecStdio,
+) -> Result<i32> {
+    let dir = e.container_dir(id);
+    let tag = format!("{}-{:x}", std::process::id(), crate::fsutil::random_u64());
+    let pf = dir.join(format!("exec-{tag}.json"));
+    let pidf = dir.join(format!("exec-{tag}.pid"));
+    fsutil::write_json(&pf, process)?;
+    let relay = ConsoleRelay::new();
+    let relay = match relay {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = std::fs::remove_file(&pf);
+            return Err(e);
+        }
+    };
+    // The runtime exits once the process runs; it is re-parented to us.
+    let _ = oci_runtime::sys::set_child_subreaper();
+    let out = std::process::Command::new(rt)
+        .arg("--root")
+        .arg(e.run_root())
+        .args(["exec", "--detach", "--tty", "--console-socket"])
+        .arg(relay.path())
+        .arg("--pid-file")
+        .arg(&pidf)
+        .arg("--process")
+        .arg(&pf)
+        .arg(id)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .ctx(|| format!("cannot run {}", rt.display()));
+    let _ = std::fs::remove_file(&pf);
+    let pid = std::fs::read_to_string(&pidf)
+        .ok()
+        .and_then(|s| s.trim().parse::<i32>().ok());
+    let _ = std::fs::remove_file(&pidf);
+    let out = out?;
+    if !out.status.success() {
+        let msg = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        return Err(crate::error::classify(format!(
+            "{} exec: {msg}",
+            rt.display()
+        )));
+    }
+    let Some(pid) = pid else {
+        return Err(Error::msg(format!(
+            "{} exec wrote no pid file",
+            rt.display()
+        )));
+    };
+    let master = relay.take_master().inspect_err(|_| {
+        // The process runs (our child: we are its subreaper) but
+        // cannot be attached: not left behind.
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        let _ = sys::waitpid(pid, false);
+    })?;
+    let super::ExecStdio { stdin, stdout, .. } = stdio;
+    let pump = stdin.is_none();
+    drop(stdin);
+    let mut w: Box<dyn Write> = match stdout {
+        Some(f) => Box::new(std::fs::File::from(f)),
+        None => Box::new(std::io::stdout()),
+    };
+    crate::exec_tty::proxy(master, console_size, pump, &mut w);
+    loop {
+        match sys::waitpid(pid, false) {
+            Ok(Some((_, s))) => return Ok(sys::exit_code(s)),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            _ => return Ok(255),
+        }
+    }
+}
+
+fn external_create_start(
+    engine: &Engine,
+    id: &str,
+    bundle: &std::path::Path,
+    rt: &PathBuf,
+    console: Option<OwnedFd>,
+) -> Result<i32> {
+    // With a tty the runtime gets a console socket path of ours; the
+    // master it sends is passed on to the monitor's console socket.
+    let relay = match &console {
+        Some(_) => Some(ConsoleRelay::new()?),
+        None => None,
+    };
+    let r = external_run(engine, id, bundle, rt, relay.as_ref());
+    if let (Ok(_), Some(rel), Some(mon)) = (&r, &relay, &console) {
+        if let Err(e) = rel.pass_to(mon) {
+            let _ = std::process::Command::new(rt)
+                .arg("--root")
+                .arg(engine.run_root())
+                .args(["delete", "--force", id])
+                .status();
+            return Err(e);
+        }
+    }
+    r
+}
+
+/// A temporary console socket for an external runtime.
+pub(crate) struct ConsoleRelay {
+    dir: PathBuf,
+    listener: std::os::unix::net::UnixListener,
+}
+
+impl ConsoleRelay {
+    pub(crate) fn new() -> Result<ConsoleRelay> {
+        // A short path: socket paths are limited to 108 bytes.
+        let dir = PathBuf::from(format!("/tmp/berth-console-{:016x}", fsutil::random_u64()));
+        std::fs::create_dir(&dir)
+            .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+        let listener = std::os::unix::net::UnixListener::bind(dir.join("s")).map_err(|e| {
+            let _ = std::fs::remove_dir_all(&dir);
+            Error::io("console socket", e)
+        })?;
+        Ok(ConsoleRelay { dir, listener })
+    }
+
+    pub(crate) fn path(&self) -> PathBuf {
+        self.dir.join("s")
+    }
+
+    /// The master the runtime sent (it has returned: no waiting).
+    pub(crate) fn take_master(&self) -> Result<OwnedFd> {
+        self.listener
+            .set_nonblocking(true)
+            .map_err(|e| Error::io("console socket", e))?;
+        let (conn, _) = self
+            .listener
+            .accept()
+            .map_err(|e| Error::msg(format!("the runtime sent no console: {e}")))?;
+        let conn = OwnedFd::from(conn);
+        crate::exec_tty::recv_master(&conn)
+    }
+
+    /// Takes the master the runtime sent and sends it on to `to`.
+    fn pass_to(&self, to: &OwnedFd) -> Result<()> {
+        use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+        use std::os::fd::AsRawFd;
+        let master = self.take_master()?;
+        let fds = [master.as_raw_fd()];
+        sendmsg::<()>(
+            to.as_raw_fd(),
+            &[std::io::IoSlice::new(b"m")],
+            &[ControlMessage::ScmRights(&fds)],
+            MsgFlags::empty(),
+            None,
+        )
+        .map_err(|e| Error::msg(format!("cannot pass the console to the monitor: {e}")))?;
+        Ok(())
+    }
+}
+
+impl Drop for ConsoleRelay {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn external_run(
+    engine: &Engine,
+    id: &str,
+    bundle: &std::path::Path,
+    rt: &PathBuf,
+    relay: Option<&ConsoleRelay>,
+) -> Result<i32> {
+    let dir = engine.container_dir(id);
+    let pidfile = dir.join("init.pid");
+    let logf = dir.join("runtime.log");
+    let run = |args: &[&str]| -> Result<()> {
+        let out = std::process::Command::new(rt)
+            .arg("--root")
+            .arg(engine.run_root())
+            .arg("--log")
+            .arg(&logf)
+            .args(args)
+            .status()
+            .map_err(|e| Error::io(format!("cannot run {}", rt.display()), e))?;
+        if out.success() {
+            return Ok(());
+        }
+        let log = std::fs::read_to_string(&logf).unwrap_or_default();
+        let last = log
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l)
+                    .ok()
+                    .and_then(|v| v["msg"].as_str().map(String::from))
+                    .unwrap_or_else(|| l.to_string())
+            })
+            .unwrap_or_else(|| format!("{} {} failed", rt.display(), args[0]));
+        Err(crate::error::classify(last))
+    };
+    let b = bundle.to_string_lossy().into_owned();
+    let p = pidfile.to_string_lossy().into_owned();
+    let cs = relay.map(|r| r.path().to_string_lossy().into_owned());
+    match &cs {
+        Some(cs) => run(&[
+            "create",
+            "--bundle",
+            &b,
+            "--pid-file",
+            &p,
+            "--console-socket",
+            cs,
+            id,
+        ])?,
+        None => run(&["create", "--bundle", &b, "--pid-file", &p, id])?,
+    }
+    if let Err(e) = run(&["start", id]) {
+        let _ = run(&["delete", "--force", id]);
+        return Err(e);
+    }
+    std::fs::read_to_string(&pidfile)
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .ok_or_else(|| Error::msg("the runtime wrote no pid file"))
+}
