@@ -552,7 +552,8 @@ pub struct PsArgs {
     pub size: bool,
 
     /// Filter output based on conditions provided (id=, name=, label=,
-    /// status=, exited=, ancestor=)
+    /// label!=, exited=, status=, ancestor=, before=, since=, volume=,
+    /// network=, publish=, expose=, health=, isolation=)
     #[arg(short, long, value_name = "FILTER")]
     pub filter: Vec<String>,
 
@@ -668,7 +669,7 @@ pub struct ContainerPruneArgs {
     #[arg(short, long)]
     pub force: bool,
 
-    /// Provide filter values (not supported yet)
+    /// Provide filter values (e.g. "until=<timestamp>", "label=<key>=<value>")
     #[arg(long, value_name = "FILTER")]
     pub filter: Vec<String>,
 }
@@ -806,11 +807,11 @@ pub struct InspectArgs {
     #[arg(short, long, value_name = "STRING")]
     pub format: Option<String>,
 
-    /// Return JSON for the specified type (container, image or volume)
-    #[arg(long, value_name = "TYPE", value_parser = ["container", "image", "volume"])]
+    /// Return JSON for the specified type (container, image, network or volume)
+    #[arg(long, value_name = "TYPE", value_parser = ["container", "image", "network", "volume"])]
     pub r#type: Option<String>,
 
-    /// Display total file sizes (ignored)
+    /// Display total file sizes if the type is container
     #[arg(short, long)]
     pub size: bool,
 
@@ -849,6 +850,10 @@ pub struct PruneArgs {
     /// Do not prompt for confirmation
     #[arg(short, long)]
     pub force: bool,
+
+    /// Provide filter values (e.g. "until=<timestamp>", "label=<key>=<value>")
+    #[arg(long, value_name = "FILTER")]
+    pub filter: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -40,6 +40,7 @@ mod fssys;
 pub mod fsutil;
 pub mod health;
 pub mod history;
+pub mod images;
 pub mod init;
 mod internal;
 pub mod inuse;

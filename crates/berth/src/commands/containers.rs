@@ -8,7 +8,7 @@ use std::os::fd::OwnedFd;
 use ::engine::{CreateOptions, Engine, ExecOptions, ExecStdio, LogsOptions, Summary};
 use serde_json::{json, Value};
 
-use super::images::{confirm, image_json};
+use super::images::confirm;
 use super::{out, out_raw, CmdResult};
 use crate::cli::{
     AttachArgs, ContainerPruneArgs, ContainersArgs, ExecArgs, InspectArgs, KillArgs, LogsArgs,
@@ -710,14 +710,14 @@ pub fn inspect(g: &Globals, a: InspectArgs) -> CmdResult {
             }
         }
         if let Some(store) = &store {
-            match image_json(store, name) {
-                Ok(Some(v)) => {
-                    values.push(v);
+            match ::engine::images::inspect(store, name) {
+                Ok(v) => {
+                    values.push(serde_json::to_value(v).unwrap_or_default());
                     continue;
                 }
-                Ok(None) => {}
+                Err(::engine::Error::Image(image::Error::ImageNotFound(_))) => {}
                 Err(e) => {
-                    errors.push(e.msg);
+                    errors.push(super::images::img_err(e).msg);
                     continue;
                 }
             }

@@ -395,10 +395,10 @@ pub fn system(g: &Globals, cmd: SystemCommand) -> CmdResult {
         }
         out("")?;
     }
-    let bytes = match super::images::collect_garbage(eng.images()) {
+    let bytes = match ::engine::images::collect_garbage(eng.images()) {
         Ok(b) => b,
         Err(e) => {
-            errs.push(e.msg);
+            errs.push(e.to_string());
             0
         }
     };
