@@ -15,6 +15,9 @@ pub enum Error {
     /// API answers 400; its CLI exits 1).
     #[error("{0}")]
     InvalidFilter(String),
+    /// No image, network or volume of that name (the message says which).
+    #[error("{0}")]
+    NoSuchObject(String),
     /// Name already in use, container running when it must not be, ...
     #[error("{0}")]
     Conflict(String),

@@ -65,7 +65,10 @@ pub use error::{Error, Result};
 pub use internal::internal_main;
 pub use logs::LogsOptions;
 pub use monitor::{AttachInput, Attached};
-pub use ops::{ExecOptions, Summary, TopOutput};
+pub use ops::{
+    ContainersPruneReport, ExecOptions, ListOptions, NetworksPruneReport, Port, Summary,
+    SystemPruneOptions, SystemPruneReport, TopOutput, VolumesPruneReport,
+};
 pub use options::CreateOptions;
 pub use runtime::ExecStdio;
 

@@ -560,9 +560,11 @@ pub fn top(g: &Globals, a: TopArgs) -> CmdResult {
 }
 
 pub fn prune(g: &Globals, a: ContainerPruneArgs) -> CmdResult {
-    if !a.filter.is_empty() {
-        return Err(CliError::daemon("invalid --filter: not supported yet"));
-    }
+    let filters = ::engine::filters::Filters::parse_cli(&a.filter).map_err(op_err)?;
+    filters
+        .validate(::engine::filters::keys::CONTAINER_PRUNE)
+        .and_then(|_| filters.until())
+        .map_err(op_err)?;
     if !a.force {
         eprintln!("WARNING! This will remove all stopped containers.");
         if !confirm("Are you sure you want to continue?") {
@@ -570,19 +572,22 @@ pub fn prune(g: &Globals, a: ContainerPruneArgs) -> CmdResult {
         }
     }
     let eng = g.engine()?;
-    let (ids, mut errs) = eng.prune_containers();
-    if !ids.is_empty() {
+    let mut r = eng.prune_containers_with(&filters).map_err(op_err)?;
+    if !r.containers_deleted.is_empty() {
         out("Deleted Containers:")?;
-        for id in &ids {
+        for id in &r.containers_deleted {
             out(id)?;
         }
         out("")?;
     }
-    out("Total reclaimed space: 0B")?;
-    let Some(last) = errs.pop() else {
+    out(&format!(
+        "Total reclaimed space: {}",
+        crate::fmt::human_size(r.space_reclaimed)
+    ))?;
+    let Some(last) = r.errors.pop() else {
         return Ok(());
     };
-    for e in errs {
+    for e in r.errors {
         eprintln!("berth: {e}");
     }
     Err(op_err(last))
@@ -776,15 +781,19 @@ pub(super) fn ellipsis(s: &str, max: usize) -> String {
     t
 }
 
-/// docker's PORTS column: `0.0.0.0:8080->80/tcp, ...`.
-fn with_ports(eng: &::engine::Engine, mut v: Value, id: &str) -> Value {
-    v["Ports"] = ::engine::network::ports(eng, id)
+/// docker's PORTS column: `0.0.0.0:8080->80/tcp, 443/tcp`.
+fn ports_text(ports: &[::engine::Port]) -> String {
+    ports
         .iter()
-        .map(|m| format!("{}:{}->{}", m.host_ip, m.host_port, m.key()))
+        .map(|p| {
+            if p.public_port == 0 {
+                format!("{}/{}", p.private_port, p.kind)
+            } else {
+                format!("{}:{}->{}/{}", p.ip, p.public_port, p.private_port, p.kind)
+            }
+        })
         .collect::<Vec<_>>()
         .join(", ")
-        .into();
-    v
 }
 
 /// Docker's SIZE column: `12.3kB (virtual 4.26MB)`.
@@ -836,80 +845,41 @@ fn row_value(s: &Summary, no_trunc: bool) -> Value {
             .join(","),
         "Names": s.names,
         "Networks": s.networks.join(","),
-        "Ports": "",
+        "Ports": ports_text(&s.ports),
         "RunningFor": since(created),
-        "Size": "0B",
+        "Size": match (s.size_rw, s.size_root_fs) {
+            (Some(rw), Some(rootfs)) => size_text(rw, rootfs),
+            _ => "0B".to_string(),
+        },
         "State": state,
         "Status": s.status,
     })
 }
 
-fn keep(s: &Summary, filters: &[(String, String)]) -> bool {
-    // Docker: the same key ORs, different keys AND.
-    let mut keys: Vec<&str> = filters.iter().map(|(k, _)| k.as_str()).collect();
-    keys.dedup();
-    keys.iter().all(|key| {
-        filters
-            .iter()
-            .filter(|(k, _)| k == key)
-            .any(|(k, v)| match k.as_str() {
-                "id" => s.id.starts_with(v.as_str()),
-                "name" => s.names.contains(v.as_str()),
-                "label" => match v.split_once('=') {
-                    Some((lk, lv)) => s.labels.get(lk).is_some_and(|x| x == lv),
-                    None => s.labels.contains_key(v.as_str()),
-                },
-                "status" => serde_json::to_value(s.state)
-                    .ok()
-                    .is_some_and(|x| x.as_str() == Some(v.as_str())),
-                "exited" => {
-                    matches!(s.state, ::engine::Status::Exited)
-                        && v.parse::<i32>().is_ok_and(|c| c == s.exit_code)
-                }
-                "ancestor" => s.image == *v,
-                _ => false,
-            })
-    })
-}
-
 pub fn ps(g: &Globals, a: PsArgs) -> CmdResult {
-    let mut filters = Vec::new();
-    for f in &a.filter {
-        match f.split_once('=') {
-            Some((k, v))
-                if matches!(
-                    k,
-                    "id" | "name" | "label" | "status" | "exited" | "ancestor"
-                ) =>
-            {
-                filters.push((k.to_string(), v.to_string()))
-            }
-            _ => return Err(CliError::new(format!("invalid filter '{f}'"))),
-        }
-    }
+    let filters = ::engine::filters::Filters::parse_cli(&a.filter).map_err(op_err)?;
     let default = if a.size {
         format!("{PS_TABLE}\t{{{{.Size}}}}")
     } else {
         PS_TABLE.to_string()
     };
     let format = super::list_format(a.format.as_deref(), &default)?;
-    let eng = g.engine()?;
-    let last = if a.latest {
-        Some(1)
-    } else {
-        a.last.filter(|n| *n >= 0)
+    // As docker's CLI: sizes are computed with --size or when the
+    // template mentions .Size.
+    let want_size =
+        a.size || matches!(&format, super::ListFormat::Template(f) if f.contains(".Size"));
+    let opts = ::engine::ListOptions {
+        all: a.all,
+        limit: if a.latest {
+            Some(1)
+        } else {
+            a.last.filter(|n| *n >= 0).map(|n| n as usize)
+        },
+        size: want_size && !a.quiet,
+        filters,
     };
-    let all =
-        a.all || last.is_some() || filters.iter().any(|(k, _)| k == "status" || k == "exited");
-    let mut list: Vec<Summary> = eng
-        .list(all)
-        .map_err(op_err)?
-        .into_iter()
-        .filter(|s| keep(s, &filters))
-        .collect();
-    if let Some(n) = last {
-        list.truncate(n as usize);
-    }
+    let eng = g.engine()?;
+    let list = eng.ps(&opts).map_err(op_err)?;
     if a.quiet {
         let mut s = String::new();
         for c in &list {
@@ -918,19 +888,10 @@ pub fn ps(g: &Globals, a: PsArgs) -> CmdResult {
         }
         return out_raw(&s);
     }
-    // As docker's CLI: sizes are computed with --size or when the
-    // template mentions .Size.
-    let want_size =
-        a.size || matches!(&format, super::ListFormat::Template(f) if f.contains(".Size"));
     let rows: Vec<Value> = list
         .iter()
         .map(|c| {
-            let mut v = with_ports(&eng, row_value(c, a.no_trunc), &c.id);
-            if want_size {
-                if let Ok((rw, rootfs)) = eng.size(&c.id) {
-                    v["Size"] = size_text(rw, rootfs).into();
-                }
-            }
+            let mut v = row_value(c, a.no_trunc);
             if let (super::ListFormat::Json, Some(o)) = (&format, v.as_object_mut()) {
                 o.remove("Label");
             }

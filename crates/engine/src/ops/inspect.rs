@@ -1,35 +1,10 @@
-//! `ps`, `inspect`, `ps --size` and `top`.
+//! `inspect`, `ps --size` and `top` (`ps` itself: [`crate::ops::list`]).
 
 use crate::container::{Container, State, Status};
 use crate::error::{Error, Result};
 use crate::runtime;
 use crate::{fsutil, timeutil, Engine};
 use serde_json::{json, Value};
-
-/// One row of `ps`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct Summary {
-    pub id: String,
-    /// The image as the user named it.
-    pub image: String,
-    /// Path and arguments joined by spaces (the CLI quotes and truncates).
-    pub command: String,
-    pub created: String,
-    /// `Up 3 seconds`, `Exited (0) 5 seconds ago`, `Created`...
-    pub status: String,
-    pub state: Status,
-    pub exit_code: i32,
-    /// The name, without docker's leading `/`.
-    pub names: String,
-    pub labels: std::collections::BTreeMap<String, String>,
-    /// Docker's `Mounts`: each mount's volume name, else its source.
-    pub mounts: Vec<String>,
-    /// How many of those are `local` volumes.
-    pub local_volumes: usize,
-    /// The networks it is attached to (or configured for), sorted.
-    pub networks: Vec<String>,
-}
 
 /// `top`: column titles and one row per process.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -40,95 +15,6 @@ pub struct TopOutput {
 }
 
 impl Engine {
-    /// `ps [-a]`, newest first.
-    pub fn list(&self, all: bool) -> Result<Vec<Summary>> {
-        let mut out = Vec::new();
-        let mut names = None;
-        for id in self.ids()? {
-            let (c, st) = match (self.load_config(&id), self.state(&id)) {
-                (Ok(c), Ok(st)) => (c, st),
-                (Err(Error::NoSuchContainer(_)), _) | (_, Err(Error::NoSuchContainer(_))) => {
-                    continue
-                }
-                // Unreadable records: shown dead (docker's state for a
-                // container it cannot use), for `rm` to remove.
-                _ => {
-                    if all {
-                        let names =
-                            names.get_or_insert_with(|| self.load_names().unwrap_or_default());
-                        out.push(self.dead_summary(&id, names));
-                    }
-                    continue;
-                }
-            };
-            if !all && !st.running() {
-                continue;
-            }
-            out.push(Summary {
-                id: id.clone(),
-                image: c.image_ref.clone(),
-                command: std::iter::once(c.path.clone())
-                    .chain(c.args.iter().cloned())
-                    .collect::<Vec<_>>()
-                    .join(" "),
-                created: c.created.clone(),
-                status: crate::health::with_health(status_text(&st), &st, self.health(&id)),
-                state: st.status,
-                exit_code: st.exit_code,
-                names: c.name.clone(),
-                labels: c.config.labels.clone(),
-                mounts: c
-                    .mounts
-                    .iter()
-                    .map(|m| {
-                        if m.name.is_empty() {
-                            m.source.clone()
-                        } else {
-                            m.name.clone()
-                        }
-                    })
-                    .collect(),
-                local_volumes: c.mounts.iter().filter(|m| m.driver == "local").count(),
-                networks: crate::network::network_names(self, &c),
-            });
-        }
-        out.sort_by(|a, b| b.created.cmp(&a.created));
-        Ok(out)
-    }
-
-    /// The `ps` row of a container whose records cannot be read.
-    fn dead_summary(
-        &self,
-        id: &str,
-        names: &std::collections::BTreeMap<String, String>,
-    ) -> Summary {
-        let created = std::fs::metadata(self.container_dir(id))
-            .and_then(|m| m.modified())
-            .map(timeutil::format)
-            .unwrap_or_default();
-        Summary {
-            id: id.to_string(),
-            image: String::new(),
-            command: String::new(),
-            created,
-            status: status_text(&State {
-                status: Status::Dead,
-                ..State::default()
-            }),
-            state: Status::Dead,
-            exit_code: 0,
-            names: names
-                .iter()
-                .find(|(_, v)| *v == id)
-                .map(|(k, _)| k.clone())
-                .unwrap_or_default(),
-            labels: Default::default(),
-            mounts: Vec::new(),
-            local_volumes: 0,
-            networks: Vec::new(),
-        }
-    }
-
     /// `ps --size`: (bytes written in the container's layer, that plus
     /// the image's layers), docker's SizeRw and SizeRootFs.
     pub fn size(&self, container: &str) -> Result<(u64, u64)> {
