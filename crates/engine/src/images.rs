@@ -479,3 +479,96 @@ pub fn prune(store: &Store, filters: &Filters) -> Result<ImagesPruneReport> {
     report.space_reclaimed = collect_locked(store, &held)?.bytes;
     Ok(report)
 }
+
+// ---- pull policy ------------------------------------------------------------------
+
+/// `run`/`create --pull`: when the image is pulled first.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PullPolicy {
+    /// Always pull (the registry's image replaces the local one).
+    Always,
+    /// Pull only when the store does not have it (docker's default).
+    #[default]
+    Missing,
+    /// Never pull: a missing image is an error.
+    Never,
+}
+
+impl std::str::FromStr for PullPolicy {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<PullPolicy> {
+        match s {
+            "always" => Ok(PullPolicy::Always),
+            "missing" | "" => Ok(PullPolicy::Missing),
+            "never" => Ok(PullPolicy::Never),
+            _ => Err(Error::InvalidArgument(format!(
+                "invalid pull option: '{s}': must be one of \"always\", \"missing\" or \"never\""
+            ))),
+        }
+    }
+}
+
+/// What a create must do about its image under a [`PullPolicy`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PullDecision {
+    /// The store has it and the policy does not ask for a pull.
+    UseLocal,
+    /// Pull `reference` first; `missing`: the store does not have it
+    /// (docker then says "Unable to find image 'x' locally").
+    Pull { reference: Reference, missing: bool },
+}
+
+/// Docker's pull policy for `run`/`create` of `name`: a missing image
+/// with `never` is "No such image"; an id or a short id is never pulled.
+pub fn pull_decision(store: &Store, name: &str, policy: PullPolicy) -> Result<PullDecision> {
+    let present = match store.resolve(name) {
+        Ok(_) => true,
+        Err(image::Error::ImageNotFound(_)) => false,
+        Err(e) => return Err(e.into()),
+    };
+    let pull = match policy {
+        PullPolicy::Always => true,
+        PullPolicy::Never => false,
+        PullPolicy::Missing => !present,
+    };
+    if !pull {
+        if !present {
+            return Err(Error::NoSuchObject(format!("No such image: {name}")));
+        }
+        return Ok(PullDecision::UseLocal);
+    }
+    let reference = Reference::parse(name).map_err(image::Error::from)?;
+    Ok(PullDecision::Pull {
+        reference,
+        missing: !present,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pull_policies() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!("never".parse::<PullPolicy>().unwrap(), PullPolicy::Never);
+        let e = "sometimes".parse::<PullPolicy>().unwrap_err();
+        assert!(
+            e.to_string().contains("invalid pull option: 'sometimes'"),
+            "{e}"
+        );
+        let e = pull_decision(&store, "busybox", PullPolicy::Never).unwrap_err();
+        assert_eq!(e.to_string(), "No such image: busybox");
+        match pull_decision(&store, "busybox", PullPolicy::Missing).unwrap() {
+            PullDecision::Pull { reference, missing } => {
+                assert!(missing);
+                assert_eq!(reference.familiar(), "busybox:latest");
+            }
+            d => panic!("{d:?}"),
+        }
+        assert!(pull_decision(&store, "Bad Name", PullPolicy::Always).is_err());
+    }
+}

@@ -66,8 +66,9 @@ pub use internal::internal_main;
 pub use logs::LogsOptions;
 pub use monitor::{AttachInput, Attached};
 pub use ops::{
-    ContainersPruneReport, ExecOptions, ListOptions, NetworksPruneReport, Port, Summary,
-    SystemPruneOptions, SystemPruneReport, TopOutput, VolumesPruneReport,
+    ContainerInspect, ContainersPruneReport, ExecOptions, InspectObject, ListOptions,
+    NetworksPruneReport, ObjectKind, Port, Summary, SystemPruneOptions, SystemPruneReport,
+    TopOutput, VolumesPruneReport,
 };
 pub use options::CreateOptions;
 pub use runtime::ExecStdio;

@@ -132,26 +132,21 @@ fn create_options(a: &RunArgs) -> Result<CreateOptions, CliError> {
 fn ensure_image(g: &Globals, a: &RunArgs) -> CmdResult {
     let name = &a.args[0];
     let store = g.store()?;
-    let present = match store.resolve(name) {
-        Ok(_) => true,
-        Err(image::Error::ImageNotFound(_)) => false,
-        Err(e) => return Err(CliError::daemon(crate::error::image_message(&e))),
-    };
-    let pull = match a.pull.as_str() {
-        "always" => true,
-        "never" => false,
-        _ => !present,
-    };
-    if !pull {
-        if !present {
-            return Err(CliError::daemon(format!("No such image: {name}")));
+    let policy = a.pull.parse().map_err(op_err)?;
+    match ::engine::images::pull_decision(&store, name, policy) {
+        Ok(::engine::images::PullDecision::UseLocal) => return Ok(()),
+        Ok(::engine::images::PullDecision::Pull { reference, missing }) => {
+            if missing {
+                eprintln!("Unable to find image '{}' locally", reference.familiar());
+            }
         }
-        return Ok(());
-    }
-    let r = image::Reference::parse(name)
-        .map_err(|e| CliError::daemon(crate::error::reference_message(&e)))?;
-    if !present {
-        eprintln!("Unable to find image '{}' locally", r.familiar());
+        Err(::engine::Error::Image(image::Error::Reference(e))) => {
+            return Err(CliError::daemon(crate::error::reference_message(&e)))
+        }
+        Err(::engine::Error::Image(e)) => {
+            return Err(CliError::daemon(crate::error::image_message(&e)))
+        }
+        Err(e) => return Err(CliError::daemon(e.to_string())),
     }
     let pa = PullArgs {
         platform: a.platform.clone(),
@@ -684,64 +679,33 @@ pub fn exec(g: &Globals, a: ExecArgs) -> CmdResult {
 
 // ---- inspect ------------------------------------------------------------
 
-/// `inspect`: containers first, then images (`--type` picks one).
+/// `inspect [--type T] [--size]`: the engine finds each object (docker's
+/// order: container, image, network, volume).
 pub fn inspect(g: &Globals, a: InspectArgs) -> CmdResult {
     let template = super::inspect_template(a.format.as_deref())?;
-    let want = a.r#type.as_deref();
-    let eng = if want != Some("image") {
-        Some(g.engine()?)
-    } else {
-        None
+    let kind = match a.r#type.as_deref() {
+        Some(t) => Some(t.parse::<::engine::ObjectKind>().map_err(op_err)?),
+        None => None,
     };
-    let store = if want != Some("container") && want != Some("volume") {
-        Some(g.store()?)
-    } else {
-        None
-    };
-    let mut values = Vec::new();
+    let eng = g.engine()?;
+    let mut found = Vec::new();
     let mut errors = Vec::new();
     for name in &a.images {
-        if let Some(eng) = eng.as_ref().filter(|_| want != Some("volume")) {
-            match eng.inspect(name) {
-                Ok(v) => {
-                    values.push(v);
-                    continue;
-                }
-                Err(::engine::Error::NoSuchContainer(_)) => {}
-                Err(e) => {
-                    errors.push(e.to_string());
-                    continue;
-                }
-            }
+        match eng.inspect_object(name, kind, a.size) {
+            Ok(v) => found.push(v),
+            Err(::engine::Error::Image(e)) => errors.push(crate::error::image_message(&e)),
+            Err(e) => errors.push(e.to_string()),
         }
-        if let Some(store) = &store {
-            match ::engine::images::inspect(store, name) {
-                Ok(v) => {
-                    values.push(serde_json::to_value(v).unwrap_or_default());
-                    continue;
-                }
-                Err(::engine::Error::Image(image::Error::ImageNotFound(_))) => {}
-                Err(e) => {
-                    errors.push(super::images::img_err(e).msg);
-                    continue;
-                }
-            }
-        }
-        if let Some(eng) = eng
-            .as_ref()
-            .filter(|_| want.is_none() || want == Some("volume"))
-        {
-            if let Ok(v) = eng.volume(name) {
-                values.push(super::volumes::volume_json(&v));
-                continue;
-            }
-        }
-        errors.push(match want {
-            Some("volume") => format!("get {name}: no such volume"),
-            Some("container") => format!("No such container: {name}"),
-            Some("image") => format!("No such image: {name}"),
-            _ => format!("No such object: {name}"),
-        });
+    }
+    // The JSON array keeps docker's field order (the structs'); a template
+    // reads the objects as JSON values.
+    if template.is_none() {
+        out(&super::images::pretty(&found))?;
+        return super::finish_inspect(errors);
+    }
+    let mut values = Vec::new();
+    for v in &found {
+        values.push(serde_json::to_value(v).map_err(|e| CliError::new(format!("inspect: {e}")))?);
     }
     super::print_inspect(&values, template.as_ref(), errors)
 }

@@ -59,26 +59,6 @@ fn create(g: &Globals, a: VolumeCreateArgs) -> CmdResult {
     out(&v.name)
 }
 
-/// The JSON `volume inspect` prints (docker's nulls for empty maps).
-pub(super) fn volume_json(v: &Volume) -> Value {
-    let nullable = |m: &BTreeMap<String, String>| {
-        if m.is_empty() {
-            Value::Null
-        } else {
-            json!(m)
-        }
-    };
-    json!({
-        "CreatedAt": v.created_at,
-        "Driver": v.driver,
-        "Labels": nullable(&v.labels),
-        "Mountpoint": v.mountpoint,
-        "Name": v.name,
-        "Options": nullable(&v.options),
-        "Scope": v.scope,
-    })
-}
-
 fn ls(g: &Globals, a: VolumeLsArgs) -> CmdResult {
     let filters = Filters::parse_cli(&a.filter).map_err(op_err)?;
     let eng = g.engine()?;
@@ -138,8 +118,8 @@ fn inspect(g: &Globals, a: VolumeInspectArgs) -> CmdResult {
     let mut values = Vec::new();
     let mut errors = Vec::new();
     for n in &a.volumes {
-        match eng.volume(n) {
-            Ok(v) => values.push(volume_json(&v)),
+        match eng.inspect_volume(n) {
+            Ok(v) => values.push(serde_json::to_value(v).unwrap_or_default()),
             Err(e) => errors.push(e.to_string()),
         }
     }

@@ -18,7 +18,10 @@ pub mod prune;
 pub mod remove;
 
 pub use exec::ExecOptions;
-pub use inspect::{status_text, TopOutput};
+pub use inspect::{
+    status_text, ContainerInspect, ContainerState, GraphDriver, InspectObject, ObjectKind,
+    TopOutput, VolumeInspect,
+};
 pub use list::{ListOptions, Port, Summary};
 pub use prune::{
     ContainersPruneReport, NetworksPruneReport, SystemPruneOptions, SystemPruneReport,
