@@ -79,6 +79,12 @@ pub struct HostConfig {
     pub memory: i64,
     pub memory_swap: i64,
     pub nano_cpus: i64,
+    /// `--memory-reservation` (set by `update`).
+    pub memory_reservation: i64,
+    /// `--cpu-shares` (set by `update`).
+    pub cpu_shares: i64,
+    /// `--cpuset-cpus` (set by `update`).
+    pub cpuset_cpus: String,
     pub cpu_period: i64,
     pub cpu_quota: i64,
     pub pids_limit: Option<i64>,

@@ -68,7 +68,7 @@ pub use monitor::{AttachInput, Attached};
 pub use ops::{
     ContainerInspect, ContainersPruneReport, ExecOptions, InspectObject, ListOptions,
     NetworksPruneReport, ObjectKind, Port, Summary, SystemPruneOptions, SystemPruneReport,
-    TopOutput, VolumesPruneReport,
+    TopOutput, UpdateOptions, UpdateReport, VolumesPruneReport,
 };
 pub use options::CreateOptions;
 pub use runtime::ExecStdio;

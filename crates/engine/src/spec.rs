@@ -274,7 +274,7 @@ fn host_devices() -> Vec<Value> {
     out
 }
 
-fn swap_supported() -> bool {
+pub(crate) fn swap_supported() -> bool {
     let v1 = Path::new("/sys/fs/cgroup/memory/memory.limit_in_bytes").exists();
     if v1 {
         Path::new("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes").exists()
@@ -729,6 +729,7 @@ pub fn generate(
         readonly_paths: (!opts.privileged && !sec.unconfined_paths)
             .then(|| READONLY_PATHS.iter().map(|s| s.to_string()).collect()),
         init: None,
+        ..Default::default()
     };
     let config = Config {
         hostname: hostname.clone(),

@@ -13,6 +13,7 @@ use super::{out, out_raw, CmdResult};
 use crate::cli::{
     AttachArgs, ContainerPruneArgs, ContainersArgs, ExecArgs, InspectArgs, KillArgs, LogsArgs,
     PsArgs, PullArgs, RegistryArgs, RenameArgs, RmArgs, RunArgs, StartArgs, StopArgs, TopArgs,
+    UpdateArgs,
 };
 use crate::error::CliError;
 use crate::fmt::{go_time, parse_rfc3339, since, tabwrite_lines};
@@ -537,6 +538,54 @@ pub fn attach(g: &Globals, a: AttachArgs) -> CmdResult {
 pub fn rename(g: &Globals, a: RenameArgs) -> CmdResult {
     let eng = g.engine()?;
     eng.rename(&a.container, &a.new_name).map_err(op_err)
+}
+
+/// `update`: the flags as the engine's typed request; the name of each
+/// container updated.
+pub fn update(g: &Globals, a: UpdateArgs) -> CmdResult {
+    use ::engine::options::{parse_bytes, parse_cpus, parse_memory};
+    let bytes = |flag: &str, s: &str| {
+        parse_bytes(s).map_err(|e| {
+            CliError::daemon(format!("invalid argument {s:?} for \"{flag}\" flag: {e}"))
+        })
+    };
+    let opts = ::engine::UpdateOptions {
+        memory: a
+            .memory
+            .as_deref()
+            .map(parse_memory)
+            .transpose()
+            .map_err(op_err)?,
+        memory_swap: match a.memory_swap.as_deref() {
+            None => None,
+            Some("-1") => Some(-1),
+            Some(s) => Some(bytes("--memory-swap", s)?),
+        },
+        memory_reservation: a
+            .memory_reservation
+            .as_deref()
+            .map(|s| bytes("--memory-reservation", s))
+            .transpose()?,
+        nano_cpus: a
+            .cpus
+            .as_deref()
+            .map(parse_cpus)
+            .transpose()
+            .map_err(op_err)?,
+        cpu_shares: a.cpu_shares,
+        cpuset_cpus: a.cpuset_cpus.clone(),
+        pids_limit: a.pids_limit,
+        restart: a.restart.clone(),
+    };
+    if opts == ::engine::UpdateOptions::default() {
+        return Err(CliError::daemon(
+            "you must provide one or more flags when using this command",
+        ));
+    }
+    let eng = g.engine()?;
+    each(&a.containers, |c| {
+        eng.update(c, &opts).map(|_| ()).map_err(op_err)
+    })
 }
 
 pub fn top(g: &Globals, a: TopArgs) -> CmdResult {

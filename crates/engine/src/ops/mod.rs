@@ -16,6 +16,7 @@ pub mod list;
 pub mod logs;
 pub mod prune;
 pub mod remove;
+pub mod update;
 
 pub use exec::ExecOptions;
 pub use inspect::{
@@ -27,6 +28,7 @@ pub use prune::{
     ContainersPruneReport, NetworksPruneReport, SystemPruneOptions, SystemPruneReport,
     VolumesPruneReport,
 };
+pub use update::{UpdateOptions, UpdateReport};
 
 use std::path::Path;
 
