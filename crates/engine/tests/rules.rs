@@ -80,7 +80,10 @@ fn ps_filters_through_the_engine() {
     assert_eq!(names(&env, &["label=color", "label=tier"]), ["web2"]);
     assert_eq!(names(&env, &["label!=tier"]), ["db", "web1"]);
     assert_eq!(names(&env, &["status=created"]), ["web1"]);
-    assert_eq!(names(&env, &["status=exited", "status=running"]), ["db", "web2"]);
+    assert_eq!(
+        names(&env, &["status=exited", "status=running"]),
+        ["db", "web2"]
+    );
     assert_eq!(names(&env, &["exited=3"]), ["web2"]);
     assert!(names(&env, &["exited=0"]).is_empty());
     assert_eq!(names(&env, &["ancestor=exposing:1"]), ["db"]);
@@ -137,7 +140,10 @@ fn ps_filters_through_the_engine() {
     let e = err(&["bogus=1"]);
     assert!(matches!(e, Error::InvalidFilter(_)));
     assert_eq!(e.to_string(), "invalid filter 'bogus'");
-    assert_eq!(err(&["status=sleeping"]).to_string(), "invalid filter 'status=sleeping'");
+    assert_eq!(
+        err(&["status=sleeping"]).to_string(),
+        "invalid filter 'status=sleeping'"
+    );
     assert_eq!(
         err(&["health=great"]).to_string(),
         "Unrecognised filter value for health: great"
@@ -170,7 +176,9 @@ fn ps_filters_through_the_engine() {
 #[test]
 fn ancestor_takes_descendants_and_image_filters() {
     let env = Env::new();
-    let base = create(&env, "base", |o| o.cmd = vec!["touch".into(), "/tmp/x".into()]);
+    let base = create(&env, "base", |o| {
+        o.cmd = vec!["touch".into(), "/tmp/x".into()]
+    });
     env.engine.start(&base).unwrap();
     assert_eq!(env.engine.wait(&base).unwrap(), 0);
     // A child image: busybox plus a layer (commit).
@@ -246,7 +254,10 @@ fn prunes_with_filters_through_the_engine() {
         .prune_containers_with(&f(&["label!=keep"]))
         .unwrap();
     assert_eq!(r.containers_deleted, [gone]);
-    let r = env.engine.prune_containers_with(&f(&["label=other"])).unwrap();
+    let r = env
+        .engine
+        .prune_containers_with(&f(&["label=other"]))
+        .unwrap();
     assert!(r.containers_deleted.is_empty());
     assert!(matches!(
         env.engine.prune_containers_with(&f(&["name=x"])),
@@ -321,7 +332,9 @@ fn prunes_with_filters_through_the_engine() {
     let r = engine::images::prune(store, &f(&["dangling=false"])).unwrap();
     assert!(r
         .images_deleted
-        .contains(&engine::images::ImageDeleteItem::Untagged("busybox:latest".into())));
+        .contains(&engine::images::ImageDeleteItem::Untagged(
+            "busybox:latest".into()
+        )));
     assert!(store.list().unwrap().is_empty());
     assert!(engine::images::prune(store, &f(&["dangling=perhaps"])).is_err());
 }
@@ -379,7 +392,12 @@ fn volume_and_network_lists_filter() {
         )
         .unwrap();
     env.engine
-        .create_volume(Some("beta"), "local", Default::default(), Default::default())
+        .create_volume(
+            Some("beta"),
+            "local",
+            Default::default(),
+            Default::default(),
+        )
         .unwrap();
     let vols = |args: &[&str]| -> Vec<String> {
         env.engine
@@ -411,7 +429,10 @@ fn volume_and_network_lists_filter() {
     assert_eq!(nets(&["name=^h"]), ["host"]);
     assert_eq!(nets(&["scope=local"]).len(), 3);
     assert!(nets(&["dangling=true"]).is_empty());
-    let e = env.engine.list_networks_with(&f(&["type=other"])).unwrap_err();
+    let e = env
+        .engine
+        .list_networks_with(&f(&["type=other"]))
+        .unwrap_err();
     assert_eq!(e.to_string(), "invalid filter: 'type'='other'");
     assert!(env.engine.list_networks_with(&f(&["until=1h"])).is_err());
 }
@@ -421,7 +442,12 @@ fn inspect_resolves_each_kind_once() {
     let env = Env::new();
     let id = create(&env, "insp", |_| {});
     env.engine
-        .create_volume(Some("vol1"), "local", Default::default(), Default::default())
+        .create_volume(
+            Some("vol1"),
+            "local",
+            Default::default(),
+            Default::default(),
+        )
         .unwrap();
     let kind = |name: &str, k: Option<ObjectKind>| {
         serde_json::to_value(env.engine.inspect_object(name, k, false).unwrap()).unwrap()
@@ -444,7 +470,10 @@ fn inspect_resolves_each_kind_once() {
         .inspect_object("vol1", Some(ObjectKind::Container), false)
         .unwrap_err();
     assert_eq!(e.to_string(), "No such container: vol1");
-    let e = env.engine.inspect_object("nothing", None, false).unwrap_err();
+    let e = env
+        .engine
+        .inspect_object("nothing", None, false)
+        .unwrap_err();
     assert_eq!(e.to_string(), "No such object: nothing");
     // --size: SizeRw and SizeRootFs only when asked.
     let plain = kind("insp", Some(ObjectKind::Container));

@@ -237,7 +237,10 @@ impl Engine {
     /// Whether a container passes the query.
     fn keep(&self, q: &Query, c: &Container, st: &State, ports: &[Port]) -> bool {
         let f = &q.f;
-        if !f.matches("id", &c.id) || !f.matches("name", &format!("/{}", c.name)) {
+        // docker matches the name with and without its leading `/`.
+        if !f.matches("id", &c.id)
+            || !(f.matches("name", &format!("/{}", c.name)) || f.matches("name", &c.name))
+        {
             return false;
         }
         if !f.match_kv_list("label", &c.config.labels)
