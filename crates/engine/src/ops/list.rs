@@ -255,9 +255,10 @@ impl Engine {
         if !f.exact_match("status", &state) {
             return false;
         }
-        if !q.exited.is_empty()
-            && !(!st.running() && st.status != Status::Created && q.exited.contains(&st.exit_code))
-        {
+        // exited: a container that ran and stopped with one of the codes.
+        let stopped = !st.running() && st.status != Status::Created;
+        let exited_ok = q.exited.is_empty() || (stopped && q.exited.contains(&st.exit_code));
+        if !exited_ok {
             return false;
         }
         if let Some(set) = &q.ancestors {
