@@ -13,7 +13,13 @@ test:
 	# The static helpers the container tests run (tests never build them).
 	cargo build -p berth-monitor -p berth-init
 	@mkdir -p target && rm -f $(SKIPS)
+	# Then the engine's lifecycle and config suites again through each external OCI
+	# runtime (`--runtime crun|runc`), the built-in one having run above.
 	BERTH_TEST_SKIPS=$(SKIPS) cargo test --workspace -- --test-threads=2; status=$$?; \
+	  for rt in crun runc; do \
+	    BERTH_TEST_RUNTIME=$$rt BERTH_TEST_SKIPS=$(SKIPS) \
+	      cargo test -p berth-engine --test lifecycle --test config -- --test-threads=2 || status=1; \
+	  done; \
 	  n=$$(cat $(SKIPS) 2>/dev/null | wc -l); \
 	  echo "$$n test(s) skipped"; \
 	  [ "$$n" -eq 0 ] || sort $(SKIPS); \
@@ -31,11 +37,12 @@ fuzz:
 	  cargo +nightly fuzz run -O $$t corpus/$$t seeds/$$t -- -max_total_time=$(FUZZ_SECONDS); \
 	done
 
-# The cgroups host tests and most of berth-oci's integration tests (cgroups first)
-# in a VM booted with a pure cgroup v2 hierarchy (see tests/vm/run-cgroup2.sh).
+# The cgroups host tests, most of berth-oci's integration tests (cgroups first)
+# and the engine's lifecycle and resources tests in a VM booted with a pure cgroup v2 hierarchy (see tests/vm/run-cgroup2.sh).
 test-cgroup2:
 	./scripts/deps.sh --vm
-	cargo test -p berth-oci -p berth-cgroups --no-run
+	cargo build -p berth-monitor -p berth-init
+	cargo test -p berth-oci -p berth-cgroups -p berth-engine --no-run
 	./tests/vm/run-cgroup2.sh
 
 # The OCI runtime-tools validation suite (see docs/CONFORMANCE.md).

@@ -2,7 +2,7 @@
 # Boots a throw-away Linux VM with a pure cgroup v2 hierarchy and runs a
 # command in it (default: the cgroups crate's host tests and berth-oci's
 # cgroups, lifecycle, exec, process, namespaces, errors, security and
-# filesystem tests). The host's root is shared read-only over virtio 9p and
+# filesystem tests, and the engine's lifecycle and resources tests). The host's root is shared read-only over virtio 9p and
 # becomes the VM's /, so the binaries under target/ run as built; /tmp, /run,
 # /var/tmp and /srv are tmpfs.
 #
@@ -12,8 +12,8 @@
 # Needs (installed by scripts/deps.sh --test, not here): linux-image-amd64,
 # qemu-system-x86, busybox-static, cpio, and /dev/kvm if usable (else the
 # VM is emulated: TCG, several times slower). Without a command it runs
-# `cargo test -p berth-oci -p berth-cgroups --no-run` to find (and if needed
-# build) the tests.
+# `cargo test -p berth-oci -p berth-cgroups -p berth-engine --no-run` to find
+# (and if needed build) the tests; the engine's need berth-monitor built.
 #
 # Environment:
 #   VM_ACCEL      kvm, tcg or auto (default: kvm unless the host's KVM is kvm-pvm)
@@ -24,7 +24,7 @@
 #   VM_TESTS      test files to run, as CRATE_DIR/NAME for crates/CRATE_DIR/tests/
 #                 NAME.rs (default: cgroups/host, then berth-oci's cgroups,
 #                 lifecycle, exec, process, namespaces, errors, security and
-#                 filesystem)
+#                 filesystem, then engine's lifecycle and resources)
 #   VM_TEST_ARGS  extra libtest arguments, e.g. a test name filter
 # Exit status: the command's status inside the VM (from the final
 # "VM-EXIT=<code>" console line); 124 on timeout; 125 if the VM could not
@@ -57,10 +57,10 @@ else
     # The integration-test binaries, exactly as cargo built them (engine has
     # lifecycle and security tests too). Entries are crates/<dir>/tests/<name>.rs.
     command -v cargo >/dev/null || die "cargo not found"
-    json=$(cd "$repo" && cargo test -p berth-oci -p berth-cgroups --no-run --message-format=json 2>/dev/null) ||
-        die "cargo test -p berth-oci -p berth-cgroups --no-run failed"
+    json=$(cd "$repo" && cargo test -p berth-oci -p berth-cgroups -p berth-engine --no-run --message-format=json 2>/dev/null) ||
+        die "cargo test -p berth-oci -p berth-cgroups -p berth-engine --no-run failed"
     cmd=""
-    for t in ${VM_TESTS:-cgroups/host berth-oci/cgroups berth-oci/lifecycle berth-oci/exec berth-oci/process berth-oci/namespaces berth-oci/errors berth-oci/security berth-oci/filesystem}; do
+    for t in ${VM_TESTS:-cgroups/host berth-oci/cgroups berth-oci/lifecycle berth-oci/exec berth-oci/process berth-oci/namespaces berth-oci/errors berth-oci/security berth-oci/filesystem engine/lifecycle engine/resources}; do
         src=$repo/crates/${t%%/*}/tests/${t#*/}.rs
         bin=$(grep -F "\"src_path\":\"$src\"" <<<"$json" |
             grep -o '"executable":"[^"]*"' | head -n1 | cut -d'"' -f4)
@@ -128,6 +128,8 @@ run_test() {
 }
 echo "=== VM: kernel \$(uname -r), cgroup2 controllers: \$(cat /sys/fs/cgroup/cgroup.controllers)"
 echo "=== VM: subtree_control: \$(cat /sys/fs/cgroup/cgroup.subtree_control)"
+# The engine's containers are overlay mounts (the module from the host's root).
+modprobe overlay 2>/dev/null || true
 ( $cmd exit \$status ) </dev/null
 rc=\$?
 sync

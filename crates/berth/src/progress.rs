@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use image::{Digest, Reference};
+use image::Digest;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use registry::{LayerState, Progress};
 
@@ -46,8 +46,6 @@ pub struct Transfer {
     hidden: HashSet<Digest>,
     /// Repository blobs are mounted from, when there is only one candidate.
     mounted_from: Option<String>,
-    /// The digest the reference resolved to (pull) or was pushed as.
-    pub resolved: Mutex<Option<Digest>>,
     /// Write to stderr instead of stdout (the pull `run` does first).
     to_stderr: bool,
 }
@@ -82,7 +80,6 @@ impl Transfer {
             entries: Mutex::new(HashMap::new()),
             hidden: HashSet::new(),
             mounted_from: None,
-            resolved: Mutex::new(None),
             to_stderr: false,
         }
     }
@@ -174,10 +171,6 @@ fn is_transfer(s: LayerState) -> bool {
 impl Progress for Transfer {
     fn note(&self, message: &str) {
         eprintln!("WARNING: {message}");
-    }
-
-    fn resolved(&self, _reference: &Reference, digest: &Digest) {
-        *self.resolved.lock().unwrap_or_else(|e| e.into_inner()) = Some(digest.clone());
     }
 
     fn layer(&self, digest: &Digest, size: u64, state: LayerState) {

@@ -77,8 +77,11 @@ impl Error {
 /// Maps a runtime error message to the engine's error kinds.
 pub fn classify(m: String) -> Error {
     let exec = m.contains("exec: \"") || m.contains("exec \"");
-    if m.contains("executable file not found") || (exec && m.contains("no such file or directory"))
-    {
+    // runc and the built-in runtime: `executable file not found in $PATH`;
+    // crun: "executable file `X` not found in $PATH".
+    let not_found = m.contains("executable file not found")
+        || (m.contains("executable file `") && m.contains("` not found"));
+    if not_found || (exec && m.to_ascii_lowercase().contains("no such file or directory")) {
         Error::CommandNotFound(m)
     } else if exec && (m.contains("permission denied") || m.contains("is a directory")) {
         Error::CannotInvoke(m)

@@ -7,7 +7,8 @@
 
 use crate::container::{Container, RestartPolicy, State, Status};
 use crate::error::{Error, Result};
-use crate::store::monitor_alive;
+use crate::fsutil::{self, FileLock};
+use crate::store::{monitor_alive, rebooted, STATE};
 use crate::{sys, timeutil, Engine};
 use std::io::Read;
 use std::os::fd::AsRawFd;
@@ -70,13 +71,84 @@ pub(crate) enum Restarter {
     Inline,
 }
 
-/// Whether the state was recorded in an earlier boot of the machine: its
-/// monitor died with it, whatever process now has the pid.
-pub(crate) fn rebooted(st: &State) -> bool {
-    !st.boot_id.is_empty() && st.boot_id != image::boot_id()
+/// The monitor's record of the exit (written atomically before cleanup).
+pub(crate) const EXIT_FILE: &str = "exit";
+
+#[derive(serde::Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub(crate) struct ExitRecord {
+    pub exit_code: i32,
+    pub finished_at: String,
+}
+
+pub(crate) fn read_exit(engine: &Engine, id: &str) -> Option<ExitRecord> {
+    fsutil::read_json(&engine.container_dir(id).join(EXIT_FILE)).ok()
 }
 
 impl Engine {
+    /// The container's state; a running container whose monitor is gone is
+    /// marked exited (with a reason), its processes and mounts cleaned, and
+    /// its restart policy applied ([`Engine::monitor_died`]).
+    pub fn state(&self, id: &str) -> Result<State> {
+        let st = self.load_state_raw(id)?;
+        if st.status == Status::Removing {
+            return self.removal_state(id, st);
+        }
+        if !st.running() || monitor_alive(&st) {
+            return Ok(st);
+        }
+        self.monitor_died(id, crate::exit::Restarter::Detached)
+            .map(|(st, _)| st)
+    }
+
+    /// A container read "Removing": while the process removing it lives it
+    /// holds the container lock; once that process is gone (killed), the
+    /// container is dead, as docker marks a removal that failed, and `rm`
+    /// removes it.
+    fn removal_state(&self, id: &str, st: State) -> Result<State> {
+        let dir = self.container_dir(id);
+        let Some(_l) = FileLock::try_exclusive(&dir, true).map_err(|e| {
+            if dir.exists() {
+                e
+            } else {
+                Error::NoSuchContainer(id.to_string())
+            }
+        })?
+        else {
+            return Ok(st);
+        };
+        let mut st = self.load_state_raw(id)?;
+        if st.status != Status::Removing {
+            return Ok(st);
+        }
+        st.status = Status::Dead;
+        st.error = "the removal of the container was interrupted (the process removing it died); remove it again".into();
+        st.pid = 0;
+        st.monitor_pid = 0;
+        self.save_state(id, &st)?;
+        Ok(st)
+    }
+
+    /// The state of a container whose records cannot be read (a truncated
+    /// `config.v2.json` or `state.json`): dead, with the reason. Whether
+    /// `id` is there at all is checked: `NoSuchContainer` otherwise.
+    pub(crate) fn readable_state(&self, id: &str) -> Result<State> {
+        let problem = match self.load_config(id) {
+            Err(e @ Error::NoSuchContainer(_)) => return Err(e),
+            Err(e) => e,
+            Ok(_) => match self.state(id) {
+                Err(e @ Error::NoSuchContainer(_)) => return Err(e),
+                Err(e) if self.container_dir(id).join(STATE).exists() => e,
+                r => return r,
+            },
+        };
+        Ok(State {
+            status: Status::Dead,
+            error: format!("its record is unreadable: {problem}"),
+            ..State::default()
+        })
+    }
+
     /// The container's init exited with `code` (the monitor's exit
     /// command, `berth internal cleanup`): records it in state.json, tears
     /// the runtime down, removes a `--rm` container. Returns whether the
@@ -166,9 +238,7 @@ impl Engine {
             let oom = oom_killed(id);
             self.release_runtime(id);
             // The monitor may have recorded the exit before it died.
-            let rec = (!killed)
-                .then(|| crate::internal::read_exit(self, id))
-                .flatten();
+            let rec = (!killed).then(|| read_exit(self, id)).flatten();
             let (code, finished_at) = match rec {
                 Some(r) => (r.exit_code, r.finished_at),
                 None if killed => (137, String::new()),

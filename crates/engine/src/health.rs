@@ -21,29 +21,7 @@ pub(crate) const MAX_LOG: usize = 5;
 /// And 4 KiB of each output.
 pub(crate) const MAX_OUTPUT: usize = 4096;
 
-/// The flags as given.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct HealthOptions {
-    /// `--health-cmd` (run by /bin/sh -c).
-    pub cmd: Option<String>,
-    pub interval: Option<String>,
-    pub timeout: Option<String>,
-    pub retries: Option<i64>,
-    pub start_period: Option<String>,
-    /// `--no-healthcheck`.
-    pub disable: bool,
-}
-
-impl HealthOptions {
-    fn any(&self) -> bool {
-        self.cmd.is_some()
-            || self.interval.is_some()
-            || self.timeout.is_some()
-            || self.retries.is_some()
-            || self.start_period.is_some()
-    }
-}
+pub use crate::options::HealthOptions;
 
 /// Go's time.ParseDuration subset docker accepts: `1h2m3.5s`, `500ms`...
 pub fn parse_duration(flag: &str, s: &str) -> Result<i64> {
@@ -84,12 +62,7 @@ pub fn parse_duration(flag: &str, s: &str) -> Result<i64> {
 }
 
 /// Resolves the container's healthcheck from the flags and the image.
-pub(crate) fn apply(
-    opts: &crate::options::CreateOptions,
-    image: &ContainerConfig,
-    c: &mut Container,
-) -> Result<()> {
-    let h = &opts.health;
+pub(crate) fn apply(h: &HealthOptions, image: &ContainerConfig, c: &mut Container) -> Result<()> {
     if h.disable {
         if h.any() {
             return Err(Error::invalid(
@@ -266,7 +239,7 @@ mod tests {
         };
         let mut c = Container::default();
         let mut o = crate::options::CreateOptions::default();
-        apply(&o, &image, &mut c).unwrap();
+        apply(&o.health, &image, &mut c).unwrap();
         let ch = check_of(&c).unwrap();
         assert_eq!(ch.argv, ["/bin/check", "-q"]);
         assert_eq!(ch.interval, Duration::from_secs(5));
@@ -275,7 +248,7 @@ mod tests {
         // --health-cmd replaces the test and keeps the image's timings.
         o.health.cmd = Some("exit 0".into());
         o.health.timeout = Some("2s".into());
-        apply(&o, &image, &mut c).unwrap();
+        apply(&o.health, &image, &mut c).unwrap();
         let ch = check_of(&c).unwrap();
         assert_eq!(ch.argv, ["/bin/sh", "-c", "exit 0"]);
         assert_eq!(
@@ -285,15 +258,15 @@ mod tests {
         // --no-healthcheck disables it, and conflicts with --health-*.
         let mut o = crate::options::CreateOptions::default();
         o.health.disable = true;
-        apply(&o, &image, &mut c).unwrap();
+        apply(&o.health, &image, &mut c).unwrap();
         assert!(check_of(&c).is_none());
         o.health.retries = Some(1);
-        assert!(apply(&o, &image, &mut c).is_err());
+        assert!(apply(&o.health, &image, &mut c).is_err());
         // Flags without a test anywhere.
         let mut c = Container::default();
         let mut o = crate::options::CreateOptions::default();
         o.health.interval = Some("1s".into());
-        let e = apply(&o, &ContainerConfig::default(), &mut c).unwrap_err();
+        let e = apply(&o.health, &ContainerConfig::default(), &mut c).unwrap_err();
         assert!(e.to_string().contains("--health-cmd"), "{e}");
     }
 

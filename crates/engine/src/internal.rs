@@ -128,7 +128,7 @@ fn create_start(engine: &Engine, p: &Parsed) -> Result<i32> {
     let bundle = engine.container_dir(id).join("bundle");
     let spec: oci_spec::runtime::Spec = fsutil::read_json(&bundle.join("config.json"))?;
     let console = p.console.map(sys::own_fd);
-    let _ = std::fs::remove_file(engine.container_dir(id).join(EXIT_FILE));
+    let _ = std::fs::remove_file(engine.container_dir(id).join(crate::exit::EXIT_FILE));
     let pid = crate::runtime::of(c.options.runtime.as_deref())
         .create_start(engine, id, &bundle, spec, console)?;
     // The start_inner caller holds the container's lock while we run.
@@ -155,22 +155,8 @@ fn create_start(engine: &Engine, p: &Parsed) -> Result<i32> {
     Ok(pid)
 }
 
-/// The monitor's record of the exit (written atomically before cleanup).
-pub(crate) const EXIT_FILE: &str = "exit";
-
-#[derive(serde::Deserialize, Default)]
-#[serde(rename_all = "PascalCase", default)]
-pub(crate) struct ExitRecord {
-    pub exit_code: i32,
-    pub finished_at: String,
-}
-
-pub(crate) fn read_exit(engine: &Engine, id: &str) -> Option<ExitRecord> {
-    fsutil::read_json(&engine.container_dir(id).join(EXIT_FILE)).ok()
-}
-
 fn cleanup(engine: &Engine, id: &str, notify: Vec<OwnedFd>) -> Result<()> {
-    let rec = read_exit(engine, id).unwrap_or(ExitRecord {
+    let rec = crate::exit::read_exit(engine, id).unwrap_or(crate::exit::ExitRecord {
         exit_code: 255,
         finished_at: timeutil::now(),
     });

@@ -46,6 +46,7 @@ mod internal;
 pub mod inuse;
 pub mod logs;
 mod monitor;
+mod netdefer;
 pub mod network;
 pub mod ops;
 pub mod options;
@@ -93,7 +94,7 @@ pub struct Engine {
     helper: Option<PathBuf>,
     /// Set in the monitor's exit command: network teardowns wait until the
     /// client has its exit code (see [`network::Deferral`]).
-    net_deferral: Option<network::Deferral>,
+    net_deferral: Option<netdefer::Deferral>,
 }
 
 impl Engine {
@@ -142,11 +143,11 @@ impl Engine {
     /// Network teardowns of this engine are deferred until
     /// [`network::finish_deferred`] (the monitor's exit command).
     pub(crate) fn deferring_network_teardown(mut self) -> Engine {
-        self.net_deferral = Some(network::Deferral::default());
+        self.net_deferral = Some(netdefer::Deferral::default());
         self
     }
 
-    pub(crate) fn net_deferral(&self) -> Option<&network::Deferral> {
+    pub(crate) fn net_deferral(&self) -> Option<&netdefer::Deferral> {
         self.net_deferral.as_ref()
     }
 

@@ -421,17 +421,7 @@ pub fn disconnect(e: &Engine, container: &str, network: &str) -> Result<()> {
 /// work to [`finish_deferred`].
 pub fn teardown(e: &Engine, id: &str) -> Vec<String> {
     if let Some(d) = e.net_deferral() {
-        let mut slot = d.0.lock().unwrap_or_else(|p| p.into_inner());
-        let mut errs = Vec::new();
-        if slot.as_ref().is_some_and(|(other, _)| other != id) {
-            if let Some((_, t)) = slot.take() {
-                errs.extend(t.finish().into_iter().map(|er| er.to_string()));
-            }
-        }
-        if slot.is_none() {
-            *slot = Some((id.to_string(), manager(e).defer_teardown(id)));
-        }
-        return errs;
+        return d.defer(id, || manager(e).defer_teardown(id));
     }
     manager(e)
         .teardown(id)
@@ -440,36 +430,9 @@ pub fn teardown(e: &Engine, id: &str) -> Vec<String> {
         .collect()
 }
 
-/// A network teardown held back (with the network lock) by an engine that
-/// defers them: the monitor's exit command sends the exit code to the
-/// waiting `berth run` before the veth deletion's RCU wait in the kernel.
-#[derive(Default, Clone)]
-pub struct Deferral(std::sync::Arc<std::sync::Mutex<Option<Pending>>>);
-
-impl Deferral {
-    /// Whether a teardown is held back (and the network lock with it).
-    pub(crate) fn pending(&self) -> bool {
-        self.0.lock().map(|s| s.is_some()).unwrap_or(true)
-    }
-}
-
-/// A container's id and its held-back teardown.
-type Pending = (String, network::DeferredTeardown<RealHost>);
-
-impl std::fmt::Debug for Deferral {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Deferral")
-    }
-}
-
 /// Does the deferred teardown, if any; returns every error.
 pub fn finish_deferred(e: &Engine) -> Vec<String> {
-    let Some(d) = e.net_deferral() else {
-        return Vec::new();
-    };
-    let t = d.0.lock().unwrap_or_else(|p| p.into_inner()).take();
-    t.map(|(_, t)| t.finish().into_iter().map(|er| er.to_string()).collect())
-        .unwrap_or_default()
+    e.net_deferral().map(|d| d.finish()).unwrap_or_default()
 }
 
 /// Leftovers of crashes: network state of containers that are gone or

@@ -91,10 +91,34 @@ pub struct CreateOptions {
     /// `--init`: berth-init as PID 1 (forwards signals, reaps zombies).
     pub init: bool,
     /// `--health-*` / `--no-healthcheck` (see [`crate::health`]).
-    pub health: crate::health::HealthOptions,
+    pub health: HealthOptions,
     /// `--runtime`: an OCI runtime binary (`crun`, `runc`, a path) to exec
     /// instead of the built-in runtime library.
     pub runtime: Option<PathBuf>,
+}
+
+/// The `--health-*` flags as given (see [`crate::health`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HealthOptions {
+    /// `--health-cmd` (run by /bin/sh -c).
+    pub cmd: Option<String>,
+    pub interval: Option<String>,
+    pub timeout: Option<String>,
+    pub retries: Option<i64>,
+    pub start_period: Option<String>,
+    /// `--no-healthcheck`.
+    pub disable: bool,
+}
+
+impl HealthOptions {
+    pub(crate) fn any(&self) -> bool {
+        self.cmd.is_some()
+            || self.interval.is_some()
+            || self.timeout.is_some()
+            || self.retries.is_some()
+            || self.start_period.is_some()
+    }
 }
 
 /// Docker's `units.RAMInBytes`: `123`, `10k`, `1.5m`, `2g`, `1tb` (powers of 1024).

@@ -1,6 +1,6 @@
 //! The container store: records, names, lookup, state, liveness of monitors.
 
-use crate::container::{Container, State, Status};
+use crate::container::{Container, State};
 use crate::error::{Context, Error, Result};
 use crate::fsutil::{self, Durability, FileLock};
 use crate::Engine;
@@ -143,7 +143,7 @@ impl Engine {
             if let Some(l) = FileLock::try_exclusive(path, dir)? {
                 return Ok(l);
             }
-            for e in crate::network::finish_deferred(self) {
+            for e in self.net_deferral().map(|d| d.finish()).unwrap_or_default() {
                 eprintln!("berth: network teardown: {e}");
             }
         }
@@ -364,80 +364,6 @@ impl Engine {
     pub(crate) fn save_state(&self, id: &str, st: &State) -> Result<()> {
         fsutil::write_json_with(&self.container_dir(id).join(STATE), st, self.durability(id))
     }
-
-    /// The container's state; a running container whose monitor is gone is
-    /// marked exited (with a reason), its processes and mounts cleaned, and
-    /// its restart policy applied ([`Engine::monitor_died`]).
-    pub fn state(&self, id: &str) -> Result<State> {
-        let st = self.load_state_raw(id)?;
-        if st.status == Status::Removing {
-            return self.removal_state(id, st);
-        }
-        if !st.running() || monitor_alive(&st) {
-            return Ok(st);
-        }
-        self.monitor_died(id, crate::exit::Restarter::Detached)
-            .map(|(st, _)| st)
-    }
-
-    /// A container read "Removing": while the process removing it lives it
-    /// holds the container lock; once that process is gone (killed), the
-    /// container is dead, as docker marks a removal that failed, and `rm`
-    /// removes it.
-    fn removal_state(&self, id: &str, st: State) -> Result<State> {
-        let dir = self.container_dir(id);
-        let Some(_l) = FileLock::try_exclusive(&dir, true).map_err(|e| {
-            if dir.exists() {
-                e
-            } else {
-                Error::NoSuchContainer(id.to_string())
-            }
-        })?
-        else {
-            return Ok(st);
-        };
-        let mut st = self.load_state_raw(id)?;
-        if st.status != Status::Removing {
-            return Ok(st);
-        }
-        st.status = Status::Dead;
-        st.error = "the removal of the container was interrupted (the process removing it died); remove it again".into();
-        st.pid = 0;
-        st.monitor_pid = 0;
-        self.save_state(id, &st)?;
-        Ok(st)
-    }
-
-    /// The state of a container whose records cannot be read (a truncated
-    /// `config.v2.json` or `state.json`): dead, with the reason. Whether
-    /// `id` is there at all is checked: `NoSuchContainer` otherwise.
-    pub(crate) fn readable_state(&self, id: &str) -> Result<State> {
-        let problem = match self.load_config(id) {
-            Err(e @ Error::NoSuchContainer(_)) => return Err(e),
-            Err(e) => e,
-            Ok(_) => match self.state(id) {
-                Err(e @ Error::NoSuchContainer(_)) => return Err(e),
-                Err(e) if self.container_dir(id).join(STATE).exists() => e,
-                r => return r,
-            },
-        };
-        Ok(State {
-            status: Status::Dead,
-            error: format!("its record is unreadable: {problem}"),
-            ..State::default()
-        })
-    }
-
-    /// Kills whatever is left of the OCI container, deletes its runtime
-    /// state and cgroup, and unmounts the rootfs. Best effort.
-    pub(crate) fn release_runtime(&self, id: &str) {
-        let rt = crate::runtime::for_container(self, id);
-        rt.delete_force(self, id);
-        let _ = crate::sys::unmount(&self.rootfs_path(id));
-        self.release_volumes(id);
-        // Errors are reported by `system prune`, which retries.
-        let _ = crate::network::teardown(self, id);
-    }
 }
 
 /// Whether a monitor of container `id` (a process other than this one
@@ -471,11 +397,17 @@ fn is_leftover_name(n: &str) -> bool {
     is_full_id(n) || n.starts_with(TRASH_PREFIX)
 }
 
+/// Whether the state was recorded in an earlier boot of the machine: its
+/// monitor died with it, whatever process now has the pid.
+pub(crate) fn rebooted(st: &State) -> bool {
+    !st.boot_id.is_empty() && st.boot_id != image::boot_id()
+}
+
 /// Whether the monitor (or whoever applies the restart policy) of a
 /// running container lives: its pid with its start time, in this boot.
 pub(crate) fn monitor_alive(st: &State) -> bool {
     st.monitor_pid > 0
-        && !crate::exit::rebooted(st)
+        && !rebooted(st)
         && oci_runtime::state::process_alive(st.monitor_pid, st.monitor_start_time)
 }
 

@@ -7,7 +7,15 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest as _, Sha256};
 
-use crate::error::{Error, Result};
+/// A digest string that is malformed or names an unsupported algorithm.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid digest {value:?}: {reason}")]
+pub struct InvalidDigest {
+    pub value: String,
+    pub reason: String,
+}
+
+type Result<T> = std::result::Result<T, InvalidDigest>;
 
 /// A sha256 content digest. Only sha256 is supported by the store; the
 /// textual form is always `sha256:` followed by 64 lowercase hex digits.
@@ -23,7 +31,7 @@ pub type ChainId = Digest;
 impl Digest {
     /// Parse `sha256:<64 lowercase hex>`.
     pub fn parse(s: &str) -> Result<Digest> {
-        let bad = |reason: &str| Error::InvalidDigest {
+        let bad = |reason: &str| InvalidDigest {
             value: s.to_string(),
             reason: reason.to_string(),
         };
@@ -50,7 +58,7 @@ impl Digest {
                 hex: hex.to_string(),
             })
         } else {
-            Err(Error::InvalidDigest {
+            Err(InvalidDigest {
                 value: hex.to_string(),
                 reason: "sha256 digest must be 64 lowercase hex digits".into(),
             })
@@ -126,7 +134,7 @@ impl fmt::Debug for Digest {
 }
 
 impl FromStr for Digest {
-    type Err = Error;
+    type Err = InvalidDigest;
     fn from_str(s: &str) -> Result<Self> {
         Digest::parse(s)
     }

@@ -23,8 +23,8 @@ pub enum Error {
     #[error(transparent)]
     Reference(#[from] ReferenceError),
     /// A digest string is malformed or uses an unsupported algorithm.
-    #[error("invalid digest {value:?}: {reason}")]
-    InvalidDigest { value: String, reason: String },
+    #[error(transparent)]
+    InvalidDigest(#[from] crate::digest::InvalidDigest),
     /// Content did not hash to the digest it was expected to have.
     #[error("digest mismatch: expected {expected}, got {actual}")]
     DigestMismatch { expected: Digest, actual: Digest },

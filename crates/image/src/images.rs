@@ -809,7 +809,7 @@ fn resolve_in(db: &ImageDb, s: &str) -> Result<Digest> {
     let hex = s.strip_prefix("sha256:").unwrap_or(s);
     if is_identifier(hex) {
         if db.images.contains_key(hex) {
-            return Digest::from_hex(hex);
+            return Ok(Digest::from_hex(hex)?);
         }
         if s.starts_with("sha256:") {
             return Err(not_found());
@@ -840,7 +840,7 @@ fn resolve_in(db: &ImageDb, s: &str) -> Result<Digest> {
         let hits: Vec<&String> = db.images.keys().filter(|k| k.starts_with(hex)).collect();
         match hits.len() {
             0 => {}
-            1 => return Digest::from_hex(hits[0]),
+            1 => return Ok(Digest::from_hex(hits[0])?),
             _ => return Err(Error::AmbiguousId(s.to_string())),
         }
     }

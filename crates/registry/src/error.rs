@@ -106,6 +106,10 @@ pub enum Error {
     #[error(transparent)]
     Reference(#[from] image::ReferenceError),
 
+    /// `push` of an image the store does not have (docker's words).
+    #[error("An image does not exist locally with the tag: {0}")]
+    NoLocalImage(String),
+
     /// The credentials file could not be read or written.
     #[error("auth file {path}: {reason}")]
     AuthFile { path: PathBuf, reason: String },

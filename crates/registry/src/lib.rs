@@ -31,6 +31,7 @@ pub mod progress;
 pub mod pull;
 pub mod push;
 pub mod regconf;
+pub mod service;
 pub mod tls;
 
 use std::path::{Path, PathBuf};
@@ -41,6 +42,7 @@ pub use error::{Error, Result};
 pub use progress::{LayerState, NoProgress, Progress};
 pub use pull::FetchedManifest;
 pub use push::{BlobPush, PushOptions};
+pub use service::{PullReport, PushReport, RegistryOptions};
 
 use client::{ok, Method, Req, Scope, Target};
 

@@ -2,7 +2,7 @@
 
 use std::io::{IsTerminal, Read, Write};
 
-use registry::{Client, ClientConfig, Credentials, PushOptions};
+use registry::{Client, Credentials, RegistryOptions};
 
 use super::{out, parse_ref, platform, CmdResult};
 use crate::cli::{LoginArgs, LogoutArgs, PullArgs, PushArgs, RegistryArgs};
@@ -10,24 +10,17 @@ use crate::error::{image_message, CliError};
 use crate::progress::{Direction, Mode, Transfer};
 use crate::Globals;
 
-/// A registry client configured from flags and registries.conf.
+/// A registry client for the flags (and registries.conf).
 fn client(a: &RegistryArgs) -> Result<Client, CliError> {
-    let conf = registry::regconf::registries_conf_path();
-    let insecure = match registry::regconf::insecure_registries(&conf) {
-        Ok(v) => v,
-        Err(e) => {
-            eprintln!("berth: warning: ignoring {e}");
-            Vec::new()
-        }
-    };
-    Client::new(ClientConfig {
+    let (c, warning) = registry::service::client(&RegistryOptions {
         tls_verify: a.tls_verify,
-        insecure_registries: insecure,
         auth_file: a.authfile.clone(),
         cert_dir: a.cert_dir.clone(),
-        ..Default::default()
-    })
-    .map_err(CliError::from)
+    })?;
+    if let Some(w) = warning {
+        eprintln!("berth: warning: {w}");
+    }
+    Ok(c)
 }
 
 fn mode(quiet: bool) -> Mode {
@@ -62,7 +55,6 @@ fn pull_with(g: &Globals, a: PullArgs, to_stderr: bool) -> CmdResult {
     let plat = platform(a.platform.as_deref())?;
     let store = g.store()?;
     let client = client(&a.registry)?;
-    let before = store.resolve(&r.to_string()).ok().map(|i| i.record);
     let progress = if to_stderr {
         let m = if a.quiet {
             Mode::Quiet
@@ -75,34 +67,13 @@ fn pull_with(g: &Globals, a: PullArgs, to_stderr: bool) -> CmdResult {
     } else {
         Transfer::new(mode(a.quiet), Direction::Pull)
     };
-    let what = match (r.tag(), r.digest()) {
-        (_, Some(d)) => d.to_string(),
-        (Some(t), None) => t.to_string(),
-        (None, None) => "latest".into(),
-    };
-    progress.println(&format!("{what}: Pulling from {}", r.path()));
-    let res = client.pull(&store, &r, &plat, &progress);
+    progress.println(&registry::service::pulling_line(&r));
+    let res = client.pull_image(&store, &r, &plat, &progress);
     progress.finish();
-    let rec = res?;
-    let top = progress
-        .resolved
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone()
-        .unwrap_or_else(|| rec.manifest_digest.clone());
+    let rep = res?;
     if !a.quiet {
-        let same = before.is_some_and(|b| {
-            b.id == rec.id && (b.manifest_digest == top || b.index_digest.as_ref() == Some(&top))
-        });
-        say(&format!("Digest: {top}"))?;
-        if same {
-            say(&format!("Status: Image is up to date for {}", r.familiar()))?;
-        } else {
-            say(&format!(
-                "Status: Downloaded newer image for {}",
-                r.familiar()
-            ))?;
-        }
+        say(&format!("Digest: {}", rep.digest))?;
+        say(&rep.status(&r))?;
     }
     if to_stderr {
         return Ok(());
@@ -114,27 +85,13 @@ pub fn push(g: &Globals, a: PushArgs) -> CmdResult {
     let store = g.store()?;
     let dest_s = a.destination.as_deref().unwrap_or(&a.image);
     let dest = parse_ref(dest_s)?;
-    let info = match store.resolve(&a.image) {
-        Ok(i) => i,
-        Err(image::Error::ImageNotFound(_)) => {
-            return Err(CliError::new(format!(
-                "An image does not exist locally with the tag: {}",
-                a.image
-            )))
+    let info = store.resolve(&a.image).map_err(|e| match e {
+        image::Error::ImageNotFound(_) => {
+            CliError::from(registry::Error::NoLocalImage(a.image.clone()))
         }
-        Err(e) => return Err(CliError::new(image_message(&e))),
-    };
-    // Blobs may already be in another repository of the same registry
-    // this image came from: offer those for a cross-repository mount.
-    let mut mount_from: Vec<String> = Vec::new();
-    for n in info.repo_tags.iter().chain(&info.repo_digests) {
-        if n.domain() == dest.domain()
-            && n.path() != dest.path()
-            && !mount_from.iter().any(|m| m == n.path())
-        {
-            mount_from.push(n.path().to_string());
-        }
-    }
+        e => CliError::new(image_message(&e)),
+    })?;
+    let mount_from = registry::service::mount_candidates(&info, &dest);
     let client = client(&a.registry)?;
     let progress = Transfer::new(mode(a.quiet), Direction::Push)
         .hide(info.record.config_digest.clone())
@@ -147,60 +104,23 @@ pub fn push(g: &Globals, a: PushArgs) -> CmdResult {
         "The push refers to repository [{}]",
         dest.repository()
     ));
-    let local = info.record.id.to_string();
     let platform = match a.platform.as_deref() {
         Some(p) => Some(platform(Some(p))?),
         None => None,
     };
-    let res = client.push(
+    let res = client.push_local(
         &store,
-        &local,
+        &info.record.id.to_string(),
         &dest,
-        &PushOptions {
-            mount_from,
-            platform,
-        },
+        platform,
         &progress,
     );
     progress.finish();
-    let digest = res?;
-    // Record `repo@digest` as docker does after a push (the index, when it
-    // was pushed whole).
-    let rec = &info.record;
-    if (rec.index_digest.is_none() && digest == rec.manifest_digest)
-        || rec.index_digest.as_ref() == Some(&digest)
-    {
-        let _ = store.register(
-            &digest,
-            &rec.platform,
-            &[dest.repository().with_digest(digest.clone())],
-        );
-    }
-    let size = store.content().size(&digest).unwrap_or(0);
-    let tag = match (dest.tag(), dest.digest()) {
-        (Some(t), _) => t.to_string(),
-        (None, Some(d)) => d.to_string(),
-        (None, None) => "latest".into(),
-    };
+    let rep = res?;
     if a.quiet {
         out(&dest.to_string())
     } else {
-        out(&format!("{tag}: digest: {digest} size: {size}"))
-    }
-}
-
-/// `https://host/v1/` → `host`; no server means Docker Hub.
-fn server_host(s: Option<&str>) -> String {
-    let Some(s) = s else {
-        return "docker.io".into();
-    };
-    let s = s
-        .trim_start_matches("https://")
-        .trim_start_matches("http://");
-    let host = s.split('/').next().unwrap_or(s);
-    match host {
-        "index.docker.io" | "registry-1.docker.io" | "docker.io" => "docker.io".into(),
-        h => h.to_string(),
+        out(&rep.status(&dest))
     }
 }
 
@@ -233,7 +153,7 @@ fn prompt(label: &str, echo: bool) -> Result<String, CliError> {
 }
 
 pub fn login(a: LoginArgs) -> CmdResult {
-    let host = server_host(a.server.as_deref());
+    let host = registry::service::server_host(a.server.as_deref());
     if a.password.is_some() && a.password_stdin {
         return Err(CliError::new(
             "--password and --password-stdin are mutually exclusive",
@@ -280,7 +200,7 @@ pub fn login(a: LoginArgs) -> CmdResult {
 }
 
 pub fn logout(a: LogoutArgs) -> CmdResult {
-    let host = server_host(a.server.as_deref());
+    let host = registry::service::server_host(a.server.as_deref());
     if registry::logout(&host, a.authfile.as_deref())? {
         out(&format!("Removing login credentials for {host}"))
     } else {

@@ -57,7 +57,7 @@ impl Engine {
             crate::init::apply(&mut gen.spec, self.init_exe())?;
             gen.container.host_config.init = Some(true);
         }
-        crate::health::apply(opts, &cc, &mut gen.container)?;
+        crate::health::apply(&opts.health, &cc, &mut gen.container)?;
         // As docker's -v: a missing host directory is created.
         for m in gen.container.mounts.iter().filter(|m| m.kind == "bind") {
             let p = Path::new(&m.source);

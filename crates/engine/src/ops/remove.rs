@@ -10,6 +10,17 @@ use crate::Engine;
 use std::time::Duration;
 
 impl Engine {
+    /// Kills whatever is left of the OCI container, deletes its runtime
+    /// state and cgroup, and unmounts the rootfs. Best effort.
+    pub(crate) fn release_runtime(&self, id: &str) {
+        let rt = runtime::for_container(self, id);
+        rt.delete_force(self, id);
+        let _ = crate::sys::unmount(&self.rootfs_path(id));
+        self.release_volumes(id);
+        // Errors are reported by `system prune`, which retries.
+        let _ = crate::network::teardown(self, id);
+    }
+
     /// `rm [-f]`.
     pub fn remove(&self, container: &str, force: bool) -> Result<()> {
         let id = self.lookup(container)?;

@@ -104,8 +104,11 @@ impl OciRuntime for External {
             fsutil::random_u64()
         ));
         fsutil::write_json(&pf, &x.process)?;
+        let logf = pf.with_extension("log");
         let mut cmd = std::process::Command::new(rt);
-        cmd.arg("--root").arg(e.run_root()).arg("exec");
+        cmd.arg("--root").arg(e.run_root());
+        cmd.arg("--log").arg(&logf).args(["--log-format", "json"]);
+        cmd.arg("exec");
         if x.detach {
             cmd.arg("--detach");
         }
@@ -124,7 +127,15 @@ impl OciRuntime for External {
         }
         let s = cmd.status().ctx(|| format!("cannot run {}", rt.display()));
         let _ = std::fs::remove_file(&pf);
-        Ok(s?.code().unwrap_or(255))
+        // The runtime's own failure (the process never ran: not found,
+        // not executable) is in its log, not an exit code of the process.
+        let failure = last_error(&logf);
+        let _ = std::fs::remove_file(&logf);
+        let s = s?;
+        match failure {
+            Some(m) if !s.success() => Err(crate::error::classify(m)),
+            _ => Ok(s.code().unwrap_or(255)),
+        }
     }
 }
 
@@ -317,24 +328,15 @@ fn external_run(
             .arg(engine.run_root())
             .arg("--log")
             .arg(&logf)
+            .args(["--log-format", "json"])
             .args(args)
             .status()
             .map_err(|e| Error::io(format!("cannot run {}", rt.display()), e))?;
         if out.success() {
             return Ok(());
         }
-        let log = std::fs::read_to_string(&logf).unwrap_or_default();
-        let last = log
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .map(|l| {
-                serde_json::from_str::<serde_json::Value>(l)
-                    .ok()
-                    .and_then(|v| v["msg"].as_str().map(String::from))
-                    .unwrap_or_else(|| l.to_string())
-            })
-            .unwrap_or_else(|| format!("{} {} failed", rt.display(), args[0]));
+        let last =
+            last_error(&logf).unwrap_or_else(|| format!("{} {} failed", rt.display(), args[0]));
         Err(crate::error::classify(last))
     };
     let b = bundle.to_string_lossy().into_owned();
@@ -361,4 +363,20 @@ fn external_run(
         .ok()
         .and_then(|s| s.trim().parse().ok())
         .ok_or_else(|| Error::msg("the runtime wrote no pid file"))
+}
+
+/// The last error-level message of a runtime's JSON log (`--log-format
+/// json`: runc, crun, berth-oci); a line that is not JSON, as is.
+fn last_error(log: &Path) -> Option<String> {
+    let log = std::fs::read_to_string(log).ok()?;
+    for l in log.lines().rev().filter(|l| !l.trim().is_empty()) {
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(l) {
+            if matches!(v["level"].as_str(), Some("error" | "fatal")) {
+                return v["msg"].as_str().map(String::from);
+            }
+        } else {
+            return Some(l.to_string());
+        }
+    }
+    None
 }

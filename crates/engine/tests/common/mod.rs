@@ -56,10 +56,15 @@ impl Env {
             .expect("import busybox");
     }
 
+    /// Options to run `cmd` in busybox, with the runtime of the suite:
+    /// `$BERTH_TEST_RUNTIME` (`crun`, `runc`, a path: an external OCI
+    /// runtime through `--runtime`), else the built-in one. `make test`
+    /// runs the lifecycle suite with each.
     pub fn opts(&self, cmd: &[&str]) -> CreateOptions {
         CreateOptions {
             image: "busybox".into(),
             cmd: cmd.iter().map(|s| s.to_string()).collect(),
+            runtime: test_runtime(),
             ..Default::default()
         }
     }
@@ -106,6 +111,13 @@ impl Drop for Env {
             }
         }
     }
+}
+
+/// The external runtime the suite runs with (`$BERTH_TEST_RUNTIME`).
+pub fn test_runtime() -> Option<PathBuf> {
+    std::env::var_os("BERTH_TEST_RUNTIME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
 }
 
 pub fn mounted(p: &Path) -> bool {
