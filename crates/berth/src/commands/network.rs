@@ -293,12 +293,6 @@ fn rm(g: &Globals, a: NetRmArgs) -> CmdResult {
     let eng = g.engine()?;
     let mut last = None;
     for n in &a.networks {
-        if n == "host" || n == "none" {
-            last = Some(CliError::new(format!(
-                "{n} is a pre-defined network and cannot be removed"
-            )));
-            continue;
-        }
         match eng.remove_network(n) {
             Ok(_) => out(n)?,
             Err(e) => {

@@ -146,6 +146,11 @@ impl Engine {
     /// `network rm`: as the network manager's, but a network a container
     /// being created is about to attach to is in use too.
     pub fn remove_network(&self, name_or_id: &str) -> Result<network::Network> {
+        if name_or_id == "host" || name_or_id == "none" {
+            return Err(Error::Conflict(format!(
+                "{name_or_id} is a pre-defined network and cannot be removed"
+            )));
+        }
         let _s = self.lock_store()?;
         let mut m = crate::network::manager(self);
         let n = m.get(name_or_id).map_err(|e| Error::msg(e.to_string()))?;
