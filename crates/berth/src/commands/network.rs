@@ -291,7 +291,7 @@ fn inspect(g: &Globals, a: NetInspectArgs) -> CmdResult {
 
 fn rm(g: &Globals, a: NetRmArgs) -> CmdResult {
     let eng = g.engine()?;
-    let mut last = None;
+    let mut last: Option<CliError> = None;
     for n in &a.networks {
         match eng.remove_network(n) {
             Ok(_) => out(n)?,
