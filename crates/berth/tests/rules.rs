@@ -538,3 +538,37 @@ fn ps_and_images_filters_match_podman() {
     }
     podman(&["rm", "-a", "-f"]);
 }
+
+/// docker's `publish` and `expose` examples: by host port, by container
+/// port, ranges and protocols (a real published port on the bridge).
+#[test]
+fn ps_publish_and_expose_filters() {
+    let t = T::new();
+    let port = common::free_port();
+    let p = format!("127.0.0.1:{port}:80");
+    t.ok(&[
+        "run", "-d", "--name", "pub", "-p", &p, "bb", "busybox", "sleep", "60",
+    ]);
+    t.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "quiet",
+        "--network",
+        "none",
+        "bb",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    assert_eq!(t.ps(&[&format!("publish={port}")]), ["pub"]);
+    assert_eq!(t.ps(&[&format!("publish={port}/tcp")]), ["pub"]);
+    assert!(t.ps(&[&format!("publish={port}/udp")]).is_empty());
+    assert_eq!(t.ps(&["expose=80"]), ["pub"]);
+    assert_eq!(t.ps(&["expose=8-8080/tcp"]), ["pub"]);
+    assert!(t.ps(&["publish=80"]).is_empty());
+    assert_eq!(
+        t.ok(&["ps", "--filter", "name=pub", "--format", "{{.Ports}}"]),
+        format!("127.0.0.1:{port}->80/tcp\n")
+    );
+}
