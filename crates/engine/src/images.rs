@@ -439,6 +439,10 @@ pub fn collect_garbage(store: &Store) -> Result<u64> {
 pub struct ImagesPruneReport {
     pub images_deleted: Vec<ImageDeleteItem>,
     pub space_reclaimed: u64,
+    /// What killed pulls, unpacks and creates left in `tmp/`, reclaimed
+    /// by the same collection (not docker's; `system prune` counts it).
+    #[serde(skip)]
+    pub temp_reclaimed: u64,
     /// Images that could not be removed (one line each; not docker's).
     #[serde(skip)]
     pub errors: Vec<String>,
@@ -476,7 +480,9 @@ pub fn prune(store: &Store, filters: &Filters) -> Result<ImagesPruneReport> {
             Err(e) => report.errors.push(e.to_string()),
         }
     }
-    report.space_reclaimed = collect_locked(store, &held)?.bytes;
+    let gc = collect_locked(store, &held)?;
+    report.space_reclaimed = gc.bytes;
+    report.temp_reclaimed = gc.temp_bytes;
     Ok(report)
 }
 

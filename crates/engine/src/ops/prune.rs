@@ -270,7 +270,7 @@ impl Engine {
             Err(e) => r.errors.push(e.to_string()),
         }
         match crate::images::collect_garbage(self.images()) {
-            Ok(b) => r.cache_reclaimed = b,
+            Ok(b) => r.cache_reclaimed = b + r.images.temp_reclaimed,
             Err(e) => r.errors.push(e.to_string()),
         }
         r.space_reclaimed = r.containers.space_reclaimed
