@@ -671,22 +671,13 @@ fn exec(root: &Path, a: ExecArgs) -> Result<i32> {
     Ok(foreground::wait(pid, &guard, master)?)
 }
 
-/// Parses sizes like 100m, 1G, 512k, or plain bytes; -1 is unlimited.
+/// runc update's memory values: `-1` (unlimited) or go-units'
+/// `RAMInBytes` (`100m`, `1G`, `512k`, plain bytes).
 fn parse_size(s: &str) -> Result<i64> {
-    let t = s.trim();
-    if t == "-1" {
+    if s == "-1" {
         return Ok(-1);
     }
-    let (num, mult) = match t.chars().last().map(|c| c.to_ascii_lowercase()) {
-        Some('k') => (&t[..t.len() - 1], 1i64 << 10),
-        Some('m') => (&t[..t.len() - 1], 1 << 20),
-        Some('g') => (&t[..t.len() - 1], 1 << 30),
-        Some('t') => (&t[..t.len() - 1], 1 << 40),
-        Some('b') => (&t[..t.len() - 1], 1),
-        _ => (t, 1),
-    };
-    let n: f64 = num.parse().map_err(|_| anyhow!("invalid size {s:?}"))?;
-    Ok((n * mult as f64) as i64)
+    berth_util::size::ram_in_bytes(s).map_err(|e| anyhow!("invalid size {s:?}: {e}"))
 }
 
 fn update(root: &Path, a: UpdateArgs) -> Result<()> {
@@ -760,25 +751,11 @@ fn update(root: &Path, a: UpdateArgs) -> Result<()> {
     Ok(())
 }
 
-fn parse_duration(s: &str) -> Result<std::time::Duration> {
-    let s = s.trim();
-    let (n, unit) = s.split_at(
-        s.find(|c: char| !c.is_ascii_digit() && c != '.')
-            .unwrap_or(s.len()),
-    );
-    let n: f64 = n.parse().map_err(|_| anyhow!("invalid duration {s:?}"))?;
-    let secs = match unit {
-        "" | "s" => n,
-        "ms" => n / 1000.0,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => bail!("invalid duration {s:?}"),
-    };
-    Ok(std::time::Duration::from_secs_f64(secs))
-}
-
 fn events(root: &Path, id: &str, once: bool, interval: &str) -> Result<()> {
-    let every = parse_duration(interval)?;
+    // runc's --interval is a Go duration.
+    let every = berth_util::duration::parse(interval).ok_or_else(|| {
+        anyhow!("invalid --interval {interval:?}: expected a duration such as 5s")
+    })?;
     loop {
         let st = ContainerState::load(root, id)?;
         if st.status(root) == oci_runtime::state::Status::Stopped {
@@ -806,13 +783,6 @@ mod tests {
         assert_eq!(parse_size("2M").unwrap(), 2 << 20);
         assert_eq!(parse_size("-1").unwrap(), -1);
         assert!(parse_size("lots").is_err());
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("5s").unwrap().as_secs(), 5);
-        assert_eq!(parse_duration("250ms").unwrap().as_millis(), 250);
-        assert!(parse_duration("5x").is_err());
     }
 
     #[test]

@@ -1813,7 +1813,7 @@ fn fmt_one(verb: char, sp: &Spec, v: &Value) -> String {
                 }
                 _ => match sp.prec {
                     None => go_float(a),
-                    Some(p) => crate::fmt::go_g(a, p.max(1)),
+                    Some(p) => berth_util::size::go_g(a, p.max(1)),
                 },
             };
             pad_to(signed(s, f.is_sign_negative() && f != 0.0), sp, true)

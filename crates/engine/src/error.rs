@@ -90,6 +90,15 @@ pub fn classify(m: String) -> Error {
     }
 }
 
+impl From<berth_util::Error> for Error {
+    fn from(e: berth_util::Error) -> Error {
+        match e {
+            berth_util::Error::Io { context, source } => Error::Io { context, source },
+            e => Error::Msg(e.to_string()),
+        }
+    }
+}
+
 impl From<oci_runtime::Error> for Error {
     fn from(e: oci_runtime::Error) -> Error {
         Error::from_runtime(e)

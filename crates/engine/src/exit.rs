@@ -109,7 +109,7 @@ impl Engine {
         let dir = self.container_dir(id);
         let Some(_l) = FileLock::try_exclusive(&dir, true).map_err(|e| {
             if dir.exists() {
-                e
+                e.into()
             } else {
                 Error::NoSuchContainer(id.to_string())
             }
@@ -232,9 +232,8 @@ impl Engine {
             !st.stopped_by_user
         } else {
             let rebooted = rebooted(&st);
-            let killed = !rebooted
-                && st.pid > 0
-                && oci_runtime::state::process_alive(st.pid, st.pid_start_time);
+            let killed =
+                !rebooted && st.pid > 0 && berth_util::proc::alive(st.pid, st.pid_start_time);
             let oom = oom_killed(id);
             self.release_runtime(id);
             // The monitor may have recorded the exit before it died.
@@ -274,7 +273,7 @@ impl Engine {
             Restarter::Detached => self.spawn_restarter(id),
         }
         .and_then(|pid| {
-            oci_runtime::state::proc_stat(pid)
+            berth_util::proc::stat(pid)
                 .map(|(_, start)| (pid, start))
                 .ok_or_else(|| Error::msg(format!("the restarter (pid {pid}) exited at once")))
         });
@@ -461,7 +460,7 @@ mod tests {
         assert!(!rebooted(&st));
         let me = std::process::id() as i32;
         st.monitor_pid = me;
-        st.monitor_start_time = oci_runtime::state::proc_stat(me).unwrap().1;
+        st.monitor_start_time = berth_util::proc::stat(me).unwrap().1;
         assert!(monitor_alive(&st));
         st.boot_id = image::boot_id().to_string();
         assert!(!rebooted(&st) && monitor_alive(&st));

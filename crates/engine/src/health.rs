@@ -23,42 +23,14 @@ pub(crate) const MAX_OUTPUT: usize = 4096;
 
 pub use crate::options::HealthOptions;
 
-/// Go's time.ParseDuration subset docker accepts: `1h2m3.5s`, `500ms`...
+/// A `--health-*` duration: Go's `time.ParseDuration` (`1h2m3.5s`,
+/// `500ms`), not negative (docker: "cannot be negative").
 pub fn parse_duration(flag: &str, s: &str) -> Result<i64> {
-    let bad = || Error::flag(flag, s, "expected a duration such as 30s, 1m30s or 500ms");
-    if s == "0" {
-        return Ok(0);
+    let d = berth_util::duration::parse_nanos(s).map_err(|e| Error::flag(flag, s, e))?;
+    if d < 0 {
+        return Err(Error::flag(flag, s, "cannot be negative"));
     }
-    let mut total: f64 = 0.0;
-    let mut rest = s;
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    while !rest.is_empty() {
-        let n = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(bad)?;
-        let v: f64 = rest[..n].parse().map_err(|_| bad())?;
-        rest = &rest[n..];
-        let u = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let mult = match &rest[..u] {
-            "ns" => 1.0,
-            "us" | "µs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return Err(bad()),
-        };
-        total += v * mult;
-        rest = &rest[u..];
-    }
-    if total > i64::MAX as f64 {
-        return Err(bad());
-    }
-    Ok(total as i64)
+    Ok(d)
 }
 
 /// Resolves the container's healthcheck from the flags and the image.
@@ -280,5 +252,6 @@ mod tests {
         assert!(parse_duration("--health-interval", "10").is_err());
         assert!(parse_duration("f", "x").is_err());
         assert!(parse_duration("f", "").is_err());
+        assert!(parse_duration("f", "-1s").is_err());
     }
 }

@@ -136,11 +136,9 @@ fn create_start(engine: &Engine, p: &Parsed) -> Result<i32> {
     let mut st = engine.load_state_raw(id).unwrap_or_default();
     st.status = Status::Running;
     st.pid = pid;
-    st.pid_start_time = oci_runtime::state::proc_stat(pid).map(|s| s.1).unwrap_or(0);
+    st.pid_start_time = berth_util::proc::stat(pid).map(|s| s.1).unwrap_or(0);
     st.monitor_pid = monitor;
-    st.monitor_start_time = oci_runtime::state::proc_stat(monitor)
-        .map(|s| s.1)
-        .unwrap_or(0);
+    st.monitor_start_time = berth_util::proc::stat(monitor).map(|s| s.1).unwrap_or(0);
     st.boot_id = image::boot_id().to_string();
     st.exit_code = 0;
     st.error.clear();

@@ -57,7 +57,8 @@ pub mod stats;
 mod store;
 #[allow(unsafe_code)]
 mod sys;
-pub mod timeutil;
+/// Docker's time formats (berth_util's), under the engine's old name.
+pub use berth_util::time as timeutil;
 pub mod user;
 pub mod volumes;
 

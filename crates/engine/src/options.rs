@@ -121,45 +121,9 @@ impl HealthOptions {
     }
 }
 
-/// Docker's `units.RAMInBytes`: `123`, `10k`, `1.5m`, `2g`, `1tb` (powers of 1024).
-pub fn parse_bytes(s: &str) -> std::result::Result<i64, String> {
-    let t = s.trim();
-    let lower = t.to_ascii_lowercase();
-    let num_end = lower
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(lower.len());
-    let (num, unit) = lower.split_at(num_end);
-    let n: f64 = num.parse().map_err(|_| "invalid size".to_string())?;
-    let unit = unit.trim();
-    let unit = unit
-        .strip_suffix("ib")
-        .map(|u| u.to_string())
-        .unwrap_or_else(|| {
-            if unit.len() == 2 {
-                unit.strip_suffix('b').unwrap_or(unit).to_string()
-            } else {
-                unit.to_string()
-            }
-        });
-    let mult: f64 = match unit.as_str() {
-        "" | "b" => 1.0,
-        "k" => 1024.0,
-        "m" => 1024.0 * 1024.0,
-        "g" => 1024.0f64.powi(3),
-        "t" => 1024.0f64.powi(4),
-        "p" => 1024.0f64.powi(5),
-        _ => return Err("invalid size".into()),
-    };
-    let v = n * mult;
-    if !v.is_finite() || v > i64::MAX as f64 {
-        return Err("size too large".into());
-    }
-    Ok(v as i64)
-}
-
 /// `--memory`: at least 6 MiB, as docker.
 pub fn parse_memory(s: &str) -> Result<i64> {
-    let v = parse_bytes(s).map_err(|e| Error::flag("--memory", s, e))?;
+    let v = berth_util::size::ram_in_bytes(s).map_err(|e| Error::flag("--memory", s, e))?;
     if v < 6 * 1024 * 1024 {
         return Err(Error::flag(
             "--memory",
@@ -390,7 +354,8 @@ pub fn parse_tmpfs(s: &str) -> Result<(String, Vec<String>)> {
         }
         if key == "size" {
             let v = o.split_once('=').map(|x| x.1).unwrap_or("");
-            parse_bytes(v).map_err(|e| Error::flag("--tmpfs", s, format!("size: {e}")))?;
+            berth_util::size::ram_in_bytes(v)
+                .map_err(|e| Error::flag("--tmpfs", s, format!("size: {e}")))?;
         }
         if key == "tmpcopyup" || key == "notmpcopyup" {
             continue;
@@ -547,14 +512,6 @@ mod tests {
 
     #[test]
     fn bytes() {
-        assert_eq!(parse_bytes("1024").unwrap(), 1024);
-        assert_eq!(parse_bytes("10k").unwrap(), 10240);
-        assert_eq!(parse_bytes("64m").unwrap(), 64 << 20);
-        assert_eq!(parse_bytes("1.5g").unwrap(), 3 << 29);
-        assert_eq!(parse_bytes("2GB").unwrap(), 2 << 30);
-        assert_eq!(parse_bytes("1MiB").unwrap(), 1 << 20);
-        assert!(parse_bytes("lots").is_err());
-        assert!(parse_bytes("10q").is_err());
         let e = parse_memory("5m").unwrap_err().to_string();
         assert_eq!(
             e,

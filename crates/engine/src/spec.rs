@@ -417,7 +417,9 @@ pub fn generate(
     let mut memory_swap = match opts.memory_swap.as_deref() {
         None | Some("") => 0,
         Some("-1") => -1,
-        Some(s) => opt::parse_bytes(s).map_err(|e| Error::flag("--memory-swap", s, e))?,
+        Some(s) => {
+            berth_util::size::ram_in_bytes(s).map_err(|e| Error::flag("--memory-swap", s, e))?
+        }
     };
     if memory_swap > 0 && memory == 0 {
         return Err(Error::invalid(
@@ -449,7 +451,8 @@ pub fn generate(
     let shm_size = match opts.shm_size.as_deref() {
         None | Some("") => DEFAULT_SHM,
         Some(s) => {
-            let v = opt::parse_bytes(s).map_err(|e| Error::flag("--shm-size", s, e))?;
+            let v =
+                berth_util::size::ram_in_bytes(s).map_err(|e| Error::flag("--shm-size", s, e))?;
             if v <= 0 {
                 return Err(Error::flag("--shm-size", s, "must be greater than 0"));
             }

@@ -147,11 +147,11 @@ impl Engine {
                 eprintln!("berth: network teardown: {e}");
             }
         }
-        if dir {
-            FileLock::directory(path)
+        Ok(if dir {
+            FileLock::directory(path)?
         } else {
-            FileLock::exclusive(path)
-        }
+            FileLock::exclusive(path)?
+        })
     }
 
     pub(crate) fn load_names(&self) -> Result<BTreeMap<String, String>> {
@@ -346,7 +346,7 @@ impl Engine {
     }
 
     pub(crate) fn save_config(&self, c: &Container) -> Result<()> {
-        let d = Durability::for_container(c.host_config.auto_remove);
+        let d = fsutil::container_durability(c.host_config.auto_remove);
         fsutil::write_json_with(&self.container_dir(&c.id).join(CONFIG), c, d)
     }
 
@@ -408,7 +408,7 @@ pub(crate) fn rebooted(st: &State) -> bool {
 pub(crate) fn monitor_alive(st: &State) -> bool {
     st.monitor_pid > 0
         && !rebooted(st)
-        && oci_runtime::state::process_alive(st.monitor_pid, st.monitor_start_time)
+        && berth_util::proc::alive(st.monitor_pid, st.monitor_start_time)
 }
 
 #[cfg(test)]

@@ -318,8 +318,8 @@ pub fn parse_mount_flag(s: &str) -> Result<MountSpec> {
             "tmpfs-size" => {
                 only(&m, k, MountKind::Tmpfs)?;
                 let v = need(v)?;
-                let n =
-                    crate::options::parse_bytes(&v).map_err(|e| err(format!("field {k}: {e}")))?;
+                let n = berth_util::size::ram_in_bytes(&v)
+                    .map_err(|e| err(format!("field {k}: {e}")))?;
                 tmpfs_size = Some(n);
             }
             "tmpfs-mode" => {
@@ -493,15 +493,6 @@ pub(crate) fn wants_copy(m: &MountPoint) -> bool {
     m.kind == "volume" && !m.mode.split(',').any(|o| o == "nocopy")
 }
 
-fn now_rfc3339() -> String {
-    // Docker prints volume times to the second.
-    let t = crate::timeutil::now();
-    match t.find('.') {
-        Some(i) => format!("{}Z", &t[..i]),
-        None => t,
-    }
-}
-
 /// `du` of a directory (bytes of regular files), without following links.
 pub(crate) fn dir_size(p: &Path) -> u64 {
     use rustix::fs::{self as rfs, Mode, OFlags};
@@ -559,7 +550,7 @@ impl Engine {
     fn lock_volumes(&self) -> Result<FileLock> {
         let d = self.volumes_dir();
         std::fs::create_dir_all(&d).ctx(|| format!("cannot create {}", d.display()))?;
-        FileLock::exclusive(&d.join("volumes.lock"))
+        Ok(FileLock::exclusive(&d.join("volumes.lock"))?)
     }
 
     fn load_volume(&self, name: &str) -> Result<Option<Volume>> {
@@ -589,7 +580,7 @@ impl Engine {
             match k.as_str() {
                 "type" | "device" | "o" => {}
                 "size" => {
-                    crate::options::parse_bytes(v)
+                    berth_util::size::ram_in_bytes(v)
                         .map_err(|e| Error::flag("--opt", &format!("{k}={v}"), e))?;
                 }
                 _ => {
@@ -629,7 +620,8 @@ impl Engine {
             .volumes_dir()
             .join(format!(".tmp-{name}-{}", std::process::id()));
         let v = Volume {
-            created_at: now_rfc3339(),
+            // Docker prints volume times to the second.
+            created_at: berth_util::time::format_secs(std::time::SystemTime::now()),
             driver: "local".into(),
             labels,
             mountpoint: dir.join("_data").to_string_lossy().into_owned(),

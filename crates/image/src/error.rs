@@ -89,6 +89,22 @@ pub enum Error {
     Overlay(String),
 }
 
+impl From<berth_util::Error> for Error {
+    fn from(e: berth_util::Error) -> Error {
+        match e {
+            berth_util::Error::Io { context, source } => Error::Io { context, source },
+            berth_util::Error::Corrupt { path, source } => Error::Json {
+                what: path.display().to_string(),
+                source,
+            },
+            berth_util::Error::Serialize { path, source } => Error::Json {
+                what: format!("serialising {}", path.display()),
+                source,
+            },
+        }
+    }
+}
+
 impl Error {
     /// Wrap an I/O error with a description of the operation.
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {

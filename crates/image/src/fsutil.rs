@@ -1,72 +1,13 @@
-//! Small filesystem helpers: durable atomic writes and unique temp names.
+//! Small filesystem helpers of the image store: background writeback of
+//! blobs, private directories, the boot id. Atomic writes, temp names and
+//! locks are berth_util's.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::error::{IoContext, Result};
-
-static COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// A name unique to this process and call, naming its owner:
-/// `<prefix><pid>.<start>-<nanos>-<n>`, where `<start>` is the process's
-/// start time (see [`temp_owner_alive`]).
-pub(crate) fn unique_name(prefix: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!(
-        "{prefix}{}.{}-{nanos}-{n}",
-        std::process::id(),
-        self_start_time()
-    )
-}
-
-/// The start time of process `pid` (field 22 of `/proc/PID/stat`, clock
-/// ticks since boot) and whether it is a zombie; `None` if there is no
-/// such process.
-fn proc_start_time(pid: u32) -> Option<(u64, bool)> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) may hold spaces and parentheses.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let mut f = rest.split_whitespace();
-    let state = f.next()?;
-    let start = f.nth(18)?.parse().ok()?;
-    Some((start, state == "Z" || state == "X"))
-}
-
-/// This process's start time, read once.
-fn self_start_time() -> u64 {
-    static START: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-    *START.get_or_init(|| proc_start_time(std::process::id()).map_or(0, |(s, _)| s))
-}
-
-/// Whether the process that made the temp entry `name` (made by
-/// [`unique_name`] with `prefix`) may still be using it: its pid is alive
-/// with the recorded start time (a pid used again by another process does
-/// not count). `None` when the name is not one of `prefix` (its owner is
-/// unknown). Names of older versions (`<pid>-...`) count as alive while
-/// any process has that pid.
-pub(crate) fn temp_owner_alive(name: &str, prefix: &str) -> Option<bool> {
-    let rest = name.strip_prefix(prefix)?;
-    let owner = rest.split('-').next()?;
-    let (pid, start) = match owner.split_once('.') {
-        Some((p, s)) => (p.parse::<u32>().ok()?, Some(s.parse::<u64>().ok()?)),
-        None => (owner.parse::<u32>().ok()?, None),
-    };
-    if pid == 0 {
-        return None;
-    }
-    Some(match proc_start_time(pid) {
-        None => false,
-        Some((_, true)) => false,
-        Some((s, false)) => start.map_or(true, |want| want == s),
-    })
-}
 
 /// Bytes under `p` (files' sizes, not following links); 0 if unreadable.
 pub(crate) fn tree_size(p: &Path) -> u64 {
@@ -161,40 +102,6 @@ fn background_sync(f: &File) {
     }
 }
 
-/// fsync a directory so a rename or create inside it is durable.
-pub(crate) fn fsync_dir(dir: &Path) -> Result<()> {
-    let f = File::open(dir).ctx(|| format!("open directory {}", dir.display()))?;
-    f.sync_all()
-        .ctx(|| format!("fsync directory {}", dir.display()))
-}
-
-/// Atomically replace `path` with `data`: write a temp file in the same
-/// directory, fsync it, rename it over `path`, fsync the directory.
-pub(crate) fn atomic_write(path: &Path, data: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(unique_name(&format!(".{name}.tmp-")));
-    let res = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
-            .ctx(|| format!("create {}", tmp.display()))?;
-        f.write_all(data)
-            .ctx(|| format!("write {}", tmp.display()))?;
-        f.sync_all().ctx(|| format!("fsync {}", tmp.display()))?;
-        fs::rename(&tmp, path).ctx(|| format!("rename {} to {}", tmp.display(), path.display()))?;
-        fsync_dir(dir)
-    })();
-    if res.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    res
-}
-
 /// Create a directory and its parents.
 pub(crate) fn mkdir_all(p: &Path) -> Result<PathBuf> {
     fs::create_dir_all(p).ctx(|| format!("create directory {}", p.display()))?;
@@ -242,31 +149,7 @@ pub(crate) fn now_secs() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn temp_names_tell_whether_their_owner_lives() {
-        let mine = unique_name("blob-");
-        assert_eq!(temp_owner_alive(&mine, "blob-"), Some(true), "{mine}");
-        assert_eq!(temp_owner_alive(&mine, "snap-"), None);
-        // The same pid with another start time: a pid used again.
-        let other = format!("blob-{}.{}-1-0", std::process::id(), self_start_time() + 1);
-        assert_eq!(temp_owner_alive(&other, "blob-"), Some(false));
-        // A process that exited.
-        let mut c = std::process::Command::new("true").spawn().unwrap();
-        let pid = c.id();
-        c.wait().unwrap();
-        assert_eq!(
-            temp_owner_alive(&format!("snap-{pid}.5-1-0"), "snap-"),
-            Some(false)
-        );
-        assert_eq!(
-            temp_owner_alive(&format!("snap-{pid}-1-0"), "snap-"),
-            Some(false)
-        );
-        // Names it did not make are not judged.
-        assert_eq!(temp_owner_alive("blob-x", "blob-"), None);
-        assert_eq!(temp_owner_alive("blob-0.1-2-3", "blob-"), None);
-    }
+    use std::io::Write;
 
     #[test]
     fn writeback_syncs_in_the_background_as_the_file_grows() {

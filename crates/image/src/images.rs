@@ -15,17 +15,25 @@ use serde::{Deserialize, Serialize};
 
 use crate::digest::{chain_ids, ChainId, Digest};
 use crate::error::{Error, Result};
-use crate::fsutil::{atomic_write, now_secs};
-use crate::lock::{FileLock, LockKind};
+use crate::fsutil::now_secs;
 use crate::manifest::{layer_compression, parse_manifest, ImageConfig, ManifestDoc, Platform};
 use crate::reference::{is_identifier, Reference};
 use crate::snapshot::{SnapshotState, SnapshotStore};
 use crate::store::{ContentStore, GC_LOCK};
 use crate::unpack::UnpackOptions;
+use berth_util::fs::write_atomic;
+use berth_util::lock::{FileLock, LockKind};
 
 /// Largest manifest / index / config blob the store will parse.
 pub const MAX_JSON_BLOB: u64 = 16 << 20;
 const DB_FILE: &str = "images.json";
+/// The store's `flock(2)` locks (berth_util::lock), in the store root:
+/// - `store.lock` guards `images.json`: readers take it shared, writers
+///   exclusive.
+/// - `gc.lock` ([`GC_LOCK`]) is a *lease*: anything that creates content
+///   (blob writers, snapshot unpacking, image registration) holds it
+///   shared; garbage collection holds it exclusive, so it never deletes a
+///   temp file or a fresh blob that a live writer is about to reference.
 const DB_LOCK: &str = "store.lock";
 const DB_VERSION: u32 = 1;
 
@@ -250,7 +258,7 @@ impl Store {
         if db != before {
             db.version = DB_VERSION;
             let json = serde_json::to_vec_pretty(&db).map_err(|e| Error::json("images.json", e))?;
-            atomic_write(&self.db_path(), &json)?;
+            write_atomic(&self.db_path(), &json)?;
         }
         Ok(out)
     }
@@ -668,7 +676,10 @@ impl Store {
     /// create holds a lease from resolving its image until its record is
     /// written. The process must hold no lease itself.
     pub fn gc_lock(&self) -> Result<GcLock> {
-        FileLock::acquire(&self.root.join(GC_LOCK), LockKind::Exclusive).map(GcLock)
+        Ok(GcLock(FileLock::acquire(
+            &self.root.join(GC_LOCK),
+            LockKind::Exclusive,
+        )?))
     }
 
     /// [`Store::gc_lock`] without waiting: `None` while a lease is held.
@@ -741,7 +752,7 @@ impl Store {
         if let Ok(rd) = fs::read_dir(&self.root) {
             for e in rd.flatten() {
                 let n = e.file_name();
-                if crate::fsutil::temp_owner_alive(&n.to_string_lossy(), &prefix) == Some(false) {
+                if berth_util::fs::temp_owner_alive(&n.to_string_lossy(), &prefix) == Some(false) {
                     let size = e.metadata().map(|m| m.len()).unwrap_or(0);
                     match fs::remove_file(e.path()) {
                         Ok(()) => {

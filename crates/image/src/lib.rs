@@ -19,7 +19,6 @@ pub mod digest;
 pub mod error;
 mod fsutil;
 pub mod images;
-pub mod lock;
 pub mod manifest;
 pub mod reference;
 pub mod snapshot;

@@ -20,9 +20,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::digest::{ChainId, Digest};
 use crate::error::{Error, IoContext, Result};
-use crate::fsutil::{atomic_write, boot_id, mkdir_all, now_secs, unique_name};
-use crate::lock::{FileLock, LockKind};
+use crate::fsutil::{boot_id, mkdir_all, now_secs};
 use crate::unpack::{unpack_layer, UnpackOptions};
+use berth_util::fs::{unique_name, write_atomic};
+use berth_util::lock::{FileLock, LockKind};
 
 /// Lock file (in `snapshots/`) serialising the replacement of stale snapshots.
 const REPLACE_LOCK: &str = ".replace.lock";
@@ -145,7 +146,7 @@ impl SnapshotStore {
             m.unsynced_boot = None;
             let json =
                 serde_json::to_vec_pretty(&m).map_err(|e| Error::json("snapshot meta", e))?;
-            atomic_write(&self.path(&m.chain_id).join("meta.json"), &json)?;
+            write_atomic(&self.path(&m.chain_id).join("meta.json"), &json)?;
         }
         Ok(())
     }

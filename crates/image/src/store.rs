@@ -25,12 +25,11 @@ use std::time::{Duration, SystemTime};
 
 use crate::digest::{Digest, Hasher};
 use crate::error::{Error, IoContext, Result};
-use crate::fsutil::{fsync_dir, mkdir_all, temp_owner_alive, tree_size, unique_name, Writeback};
-use crate::lock::{FileLock, LockKind};
-use nix::errno::Errno;
-use nix::fcntl::{Flock, FlockArg};
+use crate::fsutil::{mkdir_all, tree_size, Writeback};
+use berth_util::fs::{fsync_dir, temp_owner_alive, unique_name};
+use berth_util::lock::{FileLock, LockKind};
 
-/// Name of the lease lock file (see [`crate::lock`]).
+/// Name of the lease lock file (see [`crate::images`]).
 pub const GC_LOCK: &str = "gc.lock";
 
 /// The prefixes of the temp entries processes make in `tmp/` (blobs being
@@ -133,19 +132,10 @@ impl ContentStore {
             let dup = file
                 .try_clone()
                 .ctx(|| format!("dup partial blob {}", tmp_path.display()))?;
-            let lock = match Flock::lock(dup, FlockArg::LockExclusiveNonblock) {
-                Ok(l) => l,
+            let Some(lock) = FileLock::try_lock(dup, &tmp_path, LockKind::Exclusive)? else {
                 // Another pull is downloading this blob right now.
-                Err((_, Errno::EWOULDBLOCK)) => {
-                    drop(lease);
-                    return self.writer(Some(expected), Some(size));
-                }
-                Err((_, e)) => {
-                    return Err(Error::io(
-                        format!("flock {}", tmp_path.display()),
-                        io::Error::from(e),
-                    ))
-                }
+                drop(lease);
+                return self.writer(Some(expected), Some(size));
             };
             let same = match (fs::metadata(&tmp_path), file.metadata()) {
                 (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
@@ -370,7 +360,7 @@ impl ContentStore {
 
     /// Remove the temp entries (`blob-*`, `snap-*`, `del-*`) whose
     /// process is gone: a pull, load, import or unpack killed half way
-    /// (see [`crate::fsutil::temp_owner_alive`]). Safe at any time: entries
+    /// (see [`berth_util::fs::temp_owner_alive`]). Safe at any time: entries
     /// of live processes and resumable partial downloads stay. Returns how
     /// many were removed and their bytes.
     pub fn reclaim_dead_temp(&self) -> Result<(usize, u64)> {
@@ -415,7 +405,7 @@ impl ContentStore {
 
     /// fsync the blob directory (after publishing).
     pub fn sync_blob_dir(&self) -> Result<()> {
-        fsync_dir(&self.blobs)
+        Ok(fsync_dir(&self.blobs)?)
     }
 }
 
@@ -487,18 +477,12 @@ fn expire_partial(path: &Path, stale: &dyn Fn(&fs::Metadata) -> bool) -> Result<
             ))
         }
     };
-    let lock = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-        Ok(l) => l,
+    let Some(lock) = FileLock::try_lock(file, path, LockKind::Exclusive)? else {
         // A pull is downloading (or replaying) it right now.
-        Err((_, Errno::EWOULDBLOCK)) => return Ok(false),
-        Err((_, e)) => {
-            return Err(Error::io(
-                format!("flock {}", path.display()),
-                io::Error::from(e),
-            ))
-        }
+        return Ok(false);
     };
     let held = lock
+        .file()
         .metadata()
         .ctx(|| format!("stat partial blob {}", path.display()))?;
     // Its last holder may have written to it, published it (renamed away)
@@ -535,7 +519,7 @@ pub struct BlobWriter {
 /// A resumable writer's partial file.
 struct PartialState {
     /// Owns the partial file while held (a lock on a dup of its fd).
-    _lock: Flock<File>,
+    _lock: FileLock,
     /// Bytes in the file when the writer opened it (to be replayed).
     on_disk: u64,
     /// Keep the file when the writer is dropped uncommitted.

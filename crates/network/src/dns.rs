@@ -14,6 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::error::{Error, Result};
 use crate::ipam::Allocations;
 use crate::{read_json, sys, Network, Paths};
+use berth_util::fs::{AtomicWrite, Durability};
 
 /// The hidden argv[1] the `berth` binary dispatches to [`serve`].
 pub const ARGV1: &str = "__network-dns";
@@ -139,7 +140,7 @@ fn running_pid(p: &Paths, net: &str) -> Option<i32> {
 pub fn ensure_running(p: &Paths, net: &str, exe: &Path) -> Result<()> {
     use std::os::unix::process::CommandExt;
     let lf = lock_file(p, net);
-    let _l = sys::lock(&lf).map_err(|e| Error::io(format!("cannot lock {}", lf.display()), e))?;
+    let _l = crate::lock_path(&lf)?;
     if running_pid(p, net).is_some() {
         return Ok(());
     }
@@ -303,8 +304,9 @@ pub fn serve(p: &Paths, net: &str) -> Result<()> {
             }
         });
     }
-    sys::write_atomic(&pid_file(p, net), std::process::id().to_string().as_bytes())
-        .map_err(|e| Error::io("cannot write the DNS pid file", e))?;
+    AtomicWrite::new(Durability::Flushed)
+        .create_dir()
+        .write(&pid_file(p, net), std::process::id().to_string().as_bytes())?;
     let mut rec = Records {
         path: leases,
         stamp: None,
@@ -318,7 +320,7 @@ pub fn serve(p: &Paths, net: &str) -> Result<()> {
             let since = *empty_since.get_or_insert_with(Instant::now);
             if since.elapsed() > Duration::from_secs(1) {
                 let lf = lock_file(p, net);
-                let _l = sys::lock(&lf).map_err(|e| Error::io("dns lock", e))?;
+                let _l = crate::lock_path(&lf)?;
                 rec.stamp = None;
                 rec.reload();
                 if rec.alloc.leases.is_empty() {

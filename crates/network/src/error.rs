@@ -44,6 +44,23 @@ pub enum Error {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
+impl From<berth_util::Error> for Error {
+    fn from(e: berth_util::Error) -> Error {
+        match e {
+            berth_util::Error::Io { context, source } => Error::Io {
+                what: context,
+                source,
+            },
+            berth_util::Error::Corrupt { path, source } => {
+                Error::json("cannot parse", &path, source)
+            }
+            berth_util::Error::Serialize { path, source } => {
+                Error::json("cannot encode", &path, source)
+            }
+        }
+    }
+}
+
 impl Error {
     pub fn io(what: impl Into<String>, source: std::io::Error) -> Error {
         Error::Io {

@@ -25,6 +25,8 @@ use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
+use berth_util::fs::{AtomicWrite, Durability};
+use berth_util::lock::FileLock;
 use serde::{Deserialize, Serialize};
 
 pub use error::{Error, Result};
@@ -145,32 +147,6 @@ fn mac_text(m: [u8; 6]) -> String {
         .join(":")
 }
 
-fn now_rfc3339() -> String {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let secs = d.as_secs() as i64;
-    let (days, rem) = (secs.div_euclid(86400), secs.rem_euclid(86400));
-    // Civil from days (Howard Hinnant's algorithm).
-    let z = days + 719468;
-    let era = z.div_euclid(146097);
-    let doe = z - era * 146097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let dd = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    format!(
-        "{y:04}-{m:02}-{dd:02}T{:02}:{:02}:{:02}.{:09}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60,
-        d.subsec_nanos()
-    )
-}
-
 fn random_hex(n: usize) -> String {
     let mut b = vec![0u8; n / 2];
     if std::fs::File::open("/dev/urandom")
@@ -195,7 +171,21 @@ fn read_json<T: for<'de> Deserialize<'de>>(p: &Path) -> Result<Option<T>> {
 
 fn write_json<T: Serialize>(p: &Path, v: &T) -> Result<()> {
     let b = serde_json::to_vec_pretty(v).map_err(|e| Error::json("cannot encode", p, e))?;
-    sys::write_atomic(p, &b).map_err(|e| Error::io(format!("cannot write {}", p.display()), e))
+    // Made again from the containers' state if lost: no fsync of the
+    // directory, the data fsynced before the rename.
+    Ok(AtomicWrite::new(Durability::Flushed)
+        .create_dir()
+        .write(p, &b)?)
+}
+
+/// An exclusive lock on `p`; its directory (under /run, which a reboot
+/// empties) made first.
+pub(crate) fn lock_path(p: &Path) -> Result<FileLock> {
+    if let Some(d) = p.parent() {
+        std::fs::create_dir_all(d)
+            .map_err(|e| Error::io(format!("cannot create directory {}", d.display()), e))?;
+    }
+    Ok(FileLock::exclusive(p)?)
 }
 
 fn valid_network_name(n: &str) -> bool {
@@ -231,9 +221,8 @@ impl<H: Host> Manager<H> {
         Manager { paths, host }
     }
 
-    pub fn lock(&self) -> Result<sys::Lock> {
-        let p = self.paths.run.join("lock");
-        sys::lock(&p).map_err(|e| Error::io(format!("cannot lock {}", p.display()), e))
+    pub fn lock(&self) -> Result<FileLock> {
+        lock_path(&self.paths.run.join("lock"))
     }
 
     fn network_file(&self, name: &str) -> PathBuf {
@@ -339,8 +328,7 @@ impl<H: Host> Manager<H> {
             }
         }
         let _l = self.lock()?;
-        let _h = sys::lock(Path::new(HOST_LOCK))
-            .map_err(|e| Error::io(format!("cannot lock {HOST_LOCK}"), e))?;
+        let _h = lock_path(Path::new(HOST_LOCK))?;
         if self.network_file(&c.name).exists() {
             return Err(Error::Conflict(format!(
                 "network with name {} already exists",
@@ -388,7 +376,7 @@ impl<H: Host> Manager<H> {
         let n = Network {
             name: c.name.clone(),
             id,
-            created: now_rfc3339(),
+            created: berth_util::time::now(),
             driver: "bridge".into(),
             subnet,
             gateway,
@@ -553,7 +541,7 @@ impl<H: Host> Manager<H> {
             .collect();
         let mut out: Vec<PortMapping> = Vec::new();
         let mut seed =
-            u32::from_str_radix(&short_hash(&[id, &now_rfc3339()])[..8], 16).unwrap_or(0);
+            u32::from_str_radix(&short_hash(&[id, &berth_util::time::now()])[..8], 16).unwrap_or(0);
         for m in ports {
             let free = |c: &PortMapping, out: &[PortMapping]| {
                 !taken.iter().chain(out.iter()).any(|t| t.clashes(c))
@@ -1010,7 +998,7 @@ impl<H: Host> Manager<H> {
 pub struct DeferredTeardown<H: Host> {
     manager: Manager<H>,
     id: String,
-    lock: Option<sys::Lock>,
+    lock: Option<FileLock>,
     errs: Vec<Error>,
 }
 

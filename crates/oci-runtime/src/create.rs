@@ -296,7 +296,7 @@ fn create_inner(
     }
 
     let mut init_pid = child;
-    let created = state::now_rfc3339();
+    let created = berth_util::time::now();
     let owner = String::new();
     let mut st = ContainerState {
         id: opts.id.clone(),
@@ -345,12 +345,12 @@ fn create_inner(
         cleanup.pids.retain(|p| *p != child);
     }
     st.pid = init_pid;
-    st.start_time = state::proc_stat(init_pid)
+    st.start_time = berth_util::proc::stat(init_pid)
         .map(|(_, t)| t)
         .ok_or_else(|| Error::msg("container init died during setup"))?;
     st.save(&opts.root)?;
     if let Some(pf) = &opts.pid_file {
-        state::write_atomic(pf, init_pid.to_string().as_bytes())?;
+        berth_util::fs::write_atomic_with(pf, init_pid.to_string().as_bytes(), state::WRITES)?;
     }
     Ok(st)
 }

@@ -37,6 +37,15 @@ impl Error {
     }
 }
 
+impl From<berth_util::Error> for Error {
+    fn from(e: berth_util::Error) -> Error {
+        match e {
+            berth_util::Error::Io { context, source } => Error::Io { context, source },
+            e => Error::Msg(e.to_string()),
+        }
+    }
+}
+
 /// Adds a description of the operation to an I/O-ish error.
 pub trait Context<T> {
     fn ctx<S: Into<String>>(self, f: impl FnOnce() -> S) -> Result<T>;

@@ -110,7 +110,7 @@ pub fn exec(opts: ExecOptions) -> Result<i32> {
         return Err(Error::Msg(e));
     }
     if let Some(pf) = &opts.pid_file {
-        crate::state::write_atomic(pf, pid.to_string().as_bytes())?;
+        berth_util::fs::write_atomic_with(pf, pid.to_string().as_bytes(), crate::state::WRITES)?;
     }
     Ok(pid)
 }

@@ -36,7 +36,7 @@ fn write(level: &str, msg: &str, stderr: bool) {
         ..
     }) = l
     {
-        let time = crate::state::now_rfc3339();
+        let time = berth_util::time::now();
         let line = if *json {
             serde_json::json!({"level": level, "msg": msg, "time": time}).to_string()
         } else {

@@ -32,7 +32,7 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
         if sys::poll_readable(f.as_raw_fd(), 100).ctx(|| "poll exec.fifo")? {
             break;
         }
-        if !crate::state::process_alive(st.pid, st.start_time) {
+        if !berth_util::proc::alive(st.pid, st.start_time) {
             return Err(Error::msg(format!(
                 "cannot start container {id:?}: its init process died"
             )));
@@ -89,7 +89,7 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
 fn let_process_start(pid: i32, start_time: u64, cap: Duration) {
     let t = Instant::now();
     while t.elapsed() < cap {
-        match crate::state::proc_stat(pid) {
+        match berth_util::proc::stat(pid) {
             Some(('R' | 'D', st)) if st == start_time => {
                 std::thread::sleep(Duration::from_micros(100))
             }
@@ -154,7 +154,7 @@ pub fn kill(root: &Path, id: &str, sig: i32, all: bool) -> Result<()> {
 fn signal_init(st: &ContainerState, sig: i32) -> Result<()> {
     let fd = sys::pidfd_open(st.pid).ctx(|| format!("container {:?}: init {}", st.id, st.pid))?;
     // The pidfd pins the process: check it is still ours before signalling.
-    if !crate::state::process_alive(st.pid, st.start_time) {
+    if !berth_util::proc::alive(st.pid, st.start_time) {
         return Err(Error::msg(format!(
             "cannot kill container {:?}: container not running",
             st.id
@@ -166,7 +166,7 @@ fn signal_init(st: &ContainerState, sig: i32) -> Result<()> {
 /// Waits until the init process has exited (or is a zombie).
 fn wait_gone(st: &ContainerState, timeout: Duration) -> bool {
     let t = Instant::now();
-    while crate::state::process_alive(st.pid, st.start_time) {
+    while berth_util::proc::alive(st.pid, st.start_time) {
         if t.elapsed() > timeout {
             return false;
         }

@@ -22,7 +22,7 @@ use oci_spec::runtime::{
     LinuxSeccomp, LinuxSeccompAction, LinuxSeccompFilterFlag, LinuxSeccompOperator,
 };
 use sha2::{Digest, Sha256};
-use std::io::{Read, Seek, Write};
+use std::io::{Read, Seek};
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::OnceLock;
@@ -420,28 +420,17 @@ fn scratch_file() -> Result<std::fs::File> {
 
 /// Writes the program atomically (temp, fsync, rename), the directory
 /// private to root.
-fn store(dir: &Path, path: &Path, bpf: &[u8]) -> std::io::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+fn store(dir: &Path, path: &Path, bpf: &[u8]) -> std::result::Result<(), String> {
+    use std::os::unix::fs::DirBuilderExt;
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
-        .create(dir)?;
-    let tmp = dir.join(format!(".tmp-{}", std::process::id()));
-    let r = (|| {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(bpf)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if r.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    r
+        .create(dir)
+        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    berth_util::fs::AtomicWrite::new(berth_util::fs::Durability::Flushed)
+        .mode(0o600)
+        .write(path, bpf)
+        .map_err(|e| e.to_string())
 }
 
 /// Loads the filter into the calling process; returns the notify fd when the

@@ -1,10 +1,10 @@
 //! Container state on disk: `<root>/<id>/state.json`, written atomically.
 
-use crate::error::{Context, Error, Result};
+use crate::error::{Error, Result};
+use berth_util::fs::{write_atomic_with, Durability};
 use oci_spec::runtime::Spec;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub const STATE_FILE: &str = "state.json";
@@ -98,12 +98,12 @@ impl ContainerState {
         let dir = Self::dir(root, &self.id);
         let data =
             serde_json::to_vec(self).map_err(|e| Error::msg(format!("serialising state: {e}")))?;
-        write_atomic(&dir.join(STATE_FILE), &data)
+        Ok(write_atomic_with(&dir.join(STATE_FILE), &data, WRITES)?)
     }
 
     /// The live status, derived from the init process and the exec fifo.
     pub fn status(&self, root: &Path) -> Status {
-        if self.pid <= 0 || !process_alive(self.pid, self.start_time) {
+        if self.pid <= 0 || !berth_util::proc::alive(self.pid, self.start_time) {
             return Status::Stopped;
         }
         if Self::dir(root, &self.id).join(EXEC_FIFO).exists() {
@@ -149,6 +149,13 @@ impl ContainerState {
     }
 }
 
+/// How the runtime's files (state.json, pid files) are written: a temp
+/// file and rename, no fsync. This is the runtime's view of live
+/// processes, which a power loss ends anyway; the rename alone makes a
+/// `kill -9` at any point leave either the old or the new file (runc and
+/// crun do the same). The engine's durable state is fsynced.
+pub(crate) const WRITES: Durability = Durability::Atomic;
+
 /// Container ids: what runc accepts.
 pub fn validate_id(id: &str) -> Result<()> {
     let ok = !id.is_empty()
@@ -167,73 +174,6 @@ pub fn validate_id(id: &str) -> Result<()> {
     }
 }
 
-/// Writes `data` to `path` through a temporary file and rename.
-///
-/// No fsync: this is the runtime's view of live processes, which a power
-/// loss ends anyway; the rename alone makes a `kill -9` at any point leave
-/// either the old or the new file (runc and crun do the same). The engine's
-/// durable state uses its own fsyncing writer.
-pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    let r = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(data)?;
-        std::fs::rename(&tmp, path)
-    })();
-    if r.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    r.ctx(|| format!("cannot write {}", path.display()))
-}
-
-/// Field 22 (starttime) and field 3 (state) of /proc/PID/stat.
-pub fn proc_stat(pid: i32) -> Option<(char, u64)> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &s[s.rfind(')')? + 2..];
-    let mut it = rest.split(' ');
-    let state = it.next()?.chars().next()?;
-    // `rest` starts at field 3; starttime is field 22.
-    let start = it.nth(18)?.parse().ok()?;
-    Some((state, start))
-}
-
-pub fn process_alive(pid: i32, start_time: u64) -> bool {
-    match proc_stat(pid) {
-        Some((state, st)) => st == start_time && state != 'Z' && state != 'X',
-        None => false,
-    }
-}
-
-/// RFC 3339 UTC timestamp with nanoseconds, as runc writes `created`.
-pub fn now_rfc3339() -> String {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    rfc3339(d.as_secs() as i64, d.subsec_nanos())
-}
-
-pub fn rfc3339(secs: i64, nanos: u32) -> String {
-    let days = secs.div_euclid(86400);
-    let rem = secs.rem_euclid(86400);
-    // Civil from days (Howard Hinnant's algorithm).
-    let z = days + 719468;
-    let era = z.div_euclid(146097);
-    let doe = z - era * 146097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{nanos:09}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,27 +188,11 @@ mod tests {
     }
 
     #[test]
-    fn time_format() {
-        assert_eq!(rfc3339(0, 0), "1970-01-01T00:00:00.000000000Z");
-        assert_eq!(rfc3339(1_700_000_000, 5), "2023-11-14T22:13:20.000000005Z");
-        assert_eq!(rfc3339(951_782_400, 0), "2000-02-29T00:00:00.000000000Z");
-    }
-
-    #[test]
-    fn self_is_alive() {
-        let me = std::process::id() as i32;
-        let (state, start) = proc_stat(me).unwrap();
-        assert!(state == 'R' || state == 'S');
-        assert!(process_alive(me, start));
-        assert!(!process_alive(me, start + 1));
-    }
-
-    #[test]
     fn atomic_write_replaces() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("s.json");
-        write_atomic(&p, b"one").unwrap();
-        write_atomic(&p, b"two").unwrap();
+        write_atomic_with(&p, b"one", WRITES).unwrap();
+        write_atomic_with(&p, b"two", WRITES).unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"two");
         assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
     }

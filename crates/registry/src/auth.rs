@@ -16,7 +16,6 @@
 use std::fmt;
 use std::fs;
 use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use base64::engine::general_purpose::STANDARD as B64;
@@ -24,6 +23,7 @@ use base64::Engine as _;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
+use berth_util::fs::{AtomicWrite, Durability};
 
 /// A username and password (or token) for one registry.
 #[derive(Clone, PartialEq, Eq)]
@@ -302,35 +302,21 @@ pub fn load_credentials(host: &str, authfile: Option<&Path>) -> Result<Option<Cr
 }
 
 fn write_json(path: &Path, doc: &Value) -> Result<()> {
-    let err = |e: io::Error| Error::AuthFile {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    };
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        fs::create_dir_all(dir).map_err(err)?;
-    }
     let mut data = serde_json::to_vec_pretty(doc).expect("JSON value serialises");
     data.push(b'\n');
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "auth.json".into());
-    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
-    let res = (|| {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(&data)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if res.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    res.map_err(err)
+    // Credentials: private to the user; made again by a new login if a
+    // power loss takes the change (no fsync of the directory).
+    AtomicWrite::new(Durability::Flushed)
+        .mode(0o600)
+        .create_dir()
+        .write(path, &data)
+        .map_err(|e| Error::AuthFile {
+            path: path.to_path_buf(),
+            reason: match e {
+                berth_util::Error::Io { source, .. } => source.to_string(),
+                e => e.to_string(),
+            },
+        })
 }
 
 /// Store `creds` for `host` in `path`, keeping everything else the file

@@ -9,8 +9,8 @@ use image::{ArchiveFormat, ImportOptions};
 use super::{out, parse_ref, platform, CmdResult};
 use crate::cli::{ImportArgs, LoadArgs, SaveArgs};
 use crate::error::{image_message, CliError};
-use crate::fmt::rfc3339_nanos;
 use crate::Globals;
+use berth_util::fs::{AtomicWrite, Durability};
 
 pub fn save(g: &Globals, a: SaveArgs) -> CmdResult {
     let format = match a.format.as_str() {
@@ -59,36 +59,24 @@ pub(super) fn write_archive(
             Err(e) => Err(CliError::new(format!("write to stdout: {e}"))),
         };
     };
-    let name = path
-        .file_name()
-        .ok_or_else(|| CliError::new(format!("invalid output path {}", path.display())))?;
-    let tmp = path.with_file_name(format!(
-        ".{}.berth-tmp-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let res = (|| -> CmdResult {
-        // A new file or nothing: never through a link planted at the name.
-        let f = std::os::unix::fs::OpenOptionsExt::mode(
-            std::fs::OpenOptions::new().write(true).create_new(true),
-            0o600,
-        )
-        .open(&tmp)
-        .map_err(|e| CliError::new(format!("{what}: create {}: {e}", path.display())))?;
-        let mut w = BufWriter::with_capacity(1 << 20, f);
-        write(&mut w)?;
-        let f = w
-            .into_inner()
-            .map_err(|e| CliError::new(format!("write {}: {e}", path.display())))?;
-        f.sync_all()
-            .map_err(|e| CliError::new(format!("write {}: {e}", path.display())))?;
-        std::fs::rename(&tmp, path)
-            .map_err(|e| CliError::new(format!("rename to {}: {e}", path.display())))
-    })();
-    if res.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+    if path.file_name().is_none() {
+        return Err(CliError::new(format!(
+            "invalid output path {}",
+            path.display()
+        )));
     }
-    res
+    // A new temp file (never through a link planted at its name), private
+    // until complete, fsynced and renamed over the output.
+    let f = AtomicWrite::new(Durability::Flushed)
+        .mode(0o600)
+        .create(path)
+        .map_err(|e| CliError::new(format!("{what}: {e}")))?;
+    let mut w = BufWriter::with_capacity(1 << 20, f);
+    write(&mut w)?;
+    let f = w
+        .into_inner()
+        .map_err(|e| CliError::new(format!("write {}: {e}", path.display())))?;
+    f.commit().map_err(|e| CliError::new(e.to_string()))
 }
 
 pub fn load(g: &Globals, a: LoadArgs) -> CmdResult {
@@ -137,7 +125,7 @@ pub fn import(g: &Globals, a: ImportArgs) -> CmdResult {
     if a.platform.is_some() {
         opts.platform = Some(platform(a.platform.as_deref())?);
     }
-    opts.created = Some(rfc3339_nanos(SystemTime::now()));
+    opts.created = Some(berth_util::time::format(SystemTime::now()));
     let names = match &a.reference {
         Some(r) => vec![parse_ref(r)?],
         None => Vec::new(),

@@ -138,7 +138,7 @@ fn truncate_id(id: &str) -> String {
 fn history_row(h: &HistoryItem, human: bool, trunc: bool) -> Value {
     let created_at = if h.created > 0 {
         let t = UNIX_EPOCH + Duration::from_secs(h.created as u64);
-        ::engine::timeutil::format(t).replace(".000000000", "")
+        berth_util::time::format(t).replace(".000000000", "")
     } else {
         String::new()
     };

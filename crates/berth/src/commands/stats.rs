@@ -9,42 +9,12 @@ use super::containers::op_err;
 use super::{out_raw, CmdResult};
 use crate::cli_ext::StatsArgs;
 use crate::error::CliError;
-use crate::fmt::go_g;
+use crate::fmt::human_size;
 use crate::Globals;
+use berth_util::size::bytes_size;
 
 /// docker's sampling interval.
 const INTERVAL: Duration = Duration::from_secs(1);
-
-/// `units.CustomSize` (`%.{prec}g` and the unit).
-fn custom_size(v: u64, prec: usize, base: f64, units: &[&str]) -> String {
-    let mut x = v as f64;
-    let mut i = 0;
-    while x >= base && i < units.len() - 1 {
-        x /= base;
-        i += 1;
-    }
-    format!("{}{}", go_g(x, prec), units[i])
-}
-
-/// `units.BytesSize` (binary, 4 digits): `1.5MiB`.
-fn bytes_size(v: u64) -> String {
-    custom_size(
-        v,
-        4,
-        1024.0,
-        &["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"],
-    )
-}
-
-/// `units.HumanSizeWithPrecision(v, 3)` (decimal): `1.2kB`.
-fn human_size(v: u64) -> String {
-    custom_size(
-        v,
-        3,
-        1000.0,
-        &["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"],
-    )
-}
 
 fn row(given: &str, prev: &StatsSample, s: &StatsSample, no_trunc: bool) -> Value {
     let id = if no_trunc {

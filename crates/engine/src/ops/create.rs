@@ -82,7 +82,7 @@ impl Engine {
                     .map_err(|e| Error::msg(e.to_string()))?;
             }
         }
-        let durability = Durability::for_container(gen.container.host_config.auto_remove);
+        let durability = fsutil::container_durability(gen.container.host_config.auto_remove);
         let name = self.reserve_name(opts.name.as_deref(), &id, durability)?;
         let mut c = gen.container.clone();
         c.id = id.clone();

@@ -119,7 +119,7 @@ fn probe(e: &Engine, id: &str, check: &Check) -> (i64, String) {
         Ok(Err(err)) => (-1, err.to_string()),
         Err(_) => {
             kill_probe(&pid_file, &rx);
-            let limit = timeutil::go_duration(check.timeout);
+            let limit = berth_util::duration::format(check.timeout);
             let s = said();
             let msg = if s.is_empty() {
                 format!("Health check exceeded timeout ({limit})")
