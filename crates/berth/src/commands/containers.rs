@@ -543,9 +543,9 @@ pub fn rename(g: &Globals, a: RenameArgs) -> CmdResult {
 /// `update`: the flags as the engine's typed request; the name of each
 /// container updated.
 pub fn update(g: &Globals, a: UpdateArgs) -> CmdResult {
-    use ::engine::options::{parse_bytes, parse_cpus, parse_memory};
+    use ::engine::options::{parse_cpus, parse_memory};
     let bytes = |flag: &str, s: &str| {
-        parse_bytes(s).map_err(|e| {
+        berth_util::size::ram_in_bytes(s).map_err(|e| {
             CliError::daemon(format!("invalid argument {s:?} for \"{flag}\" flag: {e}"))
         })
     };
