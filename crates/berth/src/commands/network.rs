@@ -311,29 +311,13 @@ fn rm(g: &Globals, a: NetRmArgs) -> CmdResult {
 
 pub fn port(g: &Globals, a: PortArgs) -> CmdResult {
     let eng = g.engine()?;
-    let id = eng.lookup(&a.container).map_err(ee)?;
-    let ports = net::ports(&eng, &id);
-    let want = a.port.as_ref().map(|p| {
-        if p.contains('/') {
-            p.clone()
-        } else {
-            format!("{p}/tcp")
-        }
-    });
+    let ports = eng.port(&a.container, a.port.as_deref()).map_err(ee)?;
     let mut s = String::new();
     for m in &ports {
-        match &want {
-            Some(w) if *w != m.key() => {}
-            Some(_) => s.push_str(&format!("{}:{}\n", m.host_ip, m.host_port)),
-            None => s.push_str(&format!("{m}\n")),
-        }
-    }
-    if let Some(w) = &want {
-        if s.is_empty() {
-            return Err(CliError::new(format!(
-                "No public port '{w}' published for {}",
-                a.container
-            )));
+        if a.port.is_some() {
+            s.push_str(&format!("{}:{}\n", m.host_ip, m.host_port));
+        } else {
+            s.push_str(&format!("{m}\n"));
         }
     }
     out_raw(&s)

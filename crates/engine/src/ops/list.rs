@@ -587,6 +587,33 @@ impl Engine {
         Ok(v)
     }
 
+    /// `port CONTAINER [PRIVATE_PORT[/PROTO]]`: the container's published
+    /// mappings, those of one private port (tcp unless said) when given;
+    /// none for that port is docker's error.
+    pub fn port(
+        &self,
+        container: &str,
+        private: Option<&str>,
+    ) -> Result<Vec<network::PortMapping>> {
+        let id = self.lookup(container)?;
+        let ports = crate::network::ports(self, &id);
+        let Some(p) = private else {
+            return Ok(ports);
+        };
+        let want = if p.contains('/') {
+            p.to_string()
+        } else {
+            format!("{p}/tcp")
+        };
+        let hits: Vec<_> = ports.into_iter().filter(|m| m.key() == want).collect();
+        if hits.is_empty() {
+            return Err(Error::NoSuchObject(format!(
+                "No public port '{want}' published for {container}"
+            )));
+        }
+        Ok(hits)
+    }
+
     /// `network inspect NAME|ID`: a name, else a unique id prefix.
     pub fn network_inspect(&self, want: &str) -> Result<serde_json::Value> {
         let nets = self.list_networks_with(&Filters::new())?;
