@@ -160,7 +160,9 @@ pub enum Command {
     /// Log out from a registry
     Logout(LogoutArgs),
     /// Show the berth version information
-    Version,
+    Version(crate::commands::system::VersionArgs),
+    /// Display system-wide information
+    Info(crate::commands::system::InfoArgs),
     /// Manage volumes
     #[command(subcommand)]
     Volume(crate::cli_ext::VolumeCommand),

@@ -77,8 +77,12 @@ pub fn text_width(s: &str) -> usize {
 /// consecutive lines that all have that cell (a line with fewer cells ends
 /// the block); the text after a line's last tab is not aligned.
 pub fn tabwrite(text: &str) -> String {
-    const MIN_WIDTH: usize = 10;
-    const PADDING: usize = 3;
+    tabwrite_with(text, 10, 3)
+}
+
+/// Go's tabwriter with another minimum cell width and padding (`docker
+/// version` uses `tabwriter.NewWriter(out, 20, 1, 1, ' ', 0)`).
+pub fn tabwrite_with(text: &str, min_width: usize, padding: usize) -> String {
     let segs: Vec<&str> = text.split('\n').collect();
     let mut lines: Vec<Vec<&str>> = segs.iter().map(|l| l.split('\t').collect()).collect();
     // The unterminated end: an empty last piece is no cell.
@@ -91,6 +95,8 @@ pub fn tabwrite(text: &str) -> String {
         lines: Vec<Vec<&'a str>>,
         widths: Vec<usize>,
         out: String,
+        min_width: usize,
+        padding: usize,
     }
     impl Tw<'_> {
         fn has_cell(&self, line: usize, column: usize) -> bool {
@@ -120,9 +126,9 @@ pub fn tabwrite(text: &str) -> String {
                 }
                 self.write_lines(line0, this);
                 line0 = this;
-                let mut width = MIN_WIDTH;
+                let mut width = self.min_width;
                 while this < line1 && self.has_cell(this, column) {
-                    width = width.max(text_width(self.lines[this][column]) + PADDING);
+                    width = width.max(text_width(self.lines[this][column]) + self.padding);
                     this += 1;
                 }
                 self.widths.push(width);
@@ -138,6 +144,8 @@ pub fn tabwrite(text: &str) -> String {
         lines: std::mem::take(&mut lines),
         widths: Vec::new(),
         out: String::new(),
+        min_width,
+        padding,
     };
     tw.format(0, n);
     tw.out

@@ -57,6 +57,7 @@ pub mod stats;
 mod store;
 #[allow(unsafe_code)]
 mod sys;
+pub mod system;
 /// Docker's time formats (berth_util's), under the engine's old name.
 pub use berth_util::time as timeutil;
 pub mod user;

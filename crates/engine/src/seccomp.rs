@@ -40,14 +40,19 @@ pub const MOBY_DEFAULT: &str = include_str!("seccomp_default.json");
 /// (after `$BERTH_SECCOMP_PROFILE`).
 pub const PROFILE_OVERRIDE: &str = "/etc/berth/seccomp.json";
 
+/// The file that replaces the built-in default profile:
+/// `$BERTH_SECCOMP_PROFILE`, else [`PROFILE_OVERRIDE`] when it exists.
+pub fn override_path() -> Option<PathBuf> {
+    std::env::var_os("BERTH_SECCOMP_PROFILE")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| Some(PathBuf::from(PROFILE_OVERRIDE)).filter(|p| p.exists()))
+}
+
 /// The `linux.seccomp` of a container whose bounding set is `caps`, from
 /// the default profile (the administrator's replacement, else Docker's).
 pub fn default_for(caps: &[String]) -> Result<Option<LinuxSeccomp>> {
-    let env = std::env::var_os("BERTH_SECCOMP_PROFILE").filter(|v| !v.is_empty());
-    let path = env
-        .map(PathBuf::from)
-        .or_else(|| Some(PathBuf::from(PROFILE_OVERRIDE)).filter(|p| p.exists()));
-    if let Some(path) = path {
+    if let Some(path) = override_path() {
         return from_file(&path, caps)
             .map_err(|e| Error::invalid(format!("seccomp profile {}: {e}", path.display())));
     }

@@ -635,9 +635,7 @@ impl Engine {
                 .ctx(|| format!("cannot create {}", tmp.display()))?;
             fsutil::write_json(&tmp.join(META), &v)?;
             std::fs::rename(&tmp, &dir).ctx(|| format!("cannot create {}", dir.display()))?;
-            std::fs::File::open(self.volumes_dir())
-                .and_then(|f| f.sync_all())
-                .ctx(|| "cannot sync the volumes directory")
+            Ok(berth_util::fs::fsync_dir(&self.volumes_dir())?)
         })();
         if r.is_err() {
             let _ = std::fs::remove_dir_all(&tmp);

@@ -73,6 +73,19 @@ pub fn go_string(secs: i64) -> String {
     format!("{y:04}-{m:02}-{d:02} {h:02}:{mi:02}:{s:02} +0000 UTC")
 }
 
+/// Go's `time.ANSIC` layout of a Unix time in UTC:
+/// `Wed Feb 26 10:41:12 2025` (docker's `version` prints build times so).
+pub fn ansic(secs: i64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let (y, m, d, h, mi, s) = split(secs);
+    let wd = DAYS[secs.div_euclid(86400).rem_euclid(7) as usize];
+    let mon = MONTHS[(m - 1).clamp(0, 11) as usize];
+    format!("{wd} {mon} {d:>2} {h:02}:{mi:02}:{s:02} {y}")
+}
+
 /// Parses `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)` (`T` may be `t` or a
 /// space; fractions past nanoseconds are cut) into Unix seconds and
 /// nanoseconds. Times before 1970 give negative seconds.
@@ -231,6 +244,8 @@ mod tests {
             "2000-02-29T00:00:00.000000000Z"
         );
         assert_eq!(go_string(1705314600), "2024-01-15 10:30:00 +0000 UTC");
+        assert_eq!(ansic(1740566472), "Wed Feb 26 10:41:12 2025");
+        assert_eq!(ansic(0), "Thu Jan  1 00:00:00 1970");
         assert_eq!(civil_from_days(days_from_civil(1600, 2, 29)), (1600, 2, 29));
         assert_eq!(days_from_civil(1969, 12, 31), -1);
     }

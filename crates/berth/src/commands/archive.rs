@@ -165,23 +165,30 @@ mod tests {
         let victim = d.path().join("victim");
         std::fs::write(&victim, "precious").unwrap();
         let out = d.path().join("out.tar");
+        // A link at the temp name older versions used ({name}.berth-tmp-PID):
+        // the temp name is now unique per call and made with O_EXCL
+        // (berth_util::fs::AtomicWrite), so the link is neither followed
+        // nor in the way.
         let tmp = d
             .path()
             .join(format!(".out.tar.berth-tmp-{}", std::process::id()));
         std::os::unix::fs::symlink(&victim, &tmp).unwrap();
+        // A writer that fails leaves neither the output nor a temp file.
         let r = write_archive(Some(&out), "failed to save image", |w| {
-            w.write_all(b"archive")
-                .map_err(|e| CliError::new(e.to_string()))
+            w.write_all(b"half")
+                .map_err(|e| CliError::new(e.to_string()))?;
+            Err(CliError::new("interrupted"))
         });
         assert!(r.is_err());
-        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
         assert!(!out.exists());
-        let _ = std::fs::remove_file(&tmp);
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 2);
         write_archive(Some(&out), "failed to save image", |w| {
             w.write_all(b"archive")
                 .map_err(|e| CliError::new(e.to_string()))
         })
         .unwrap();
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "archive");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+        assert!(tmp.symlink_metadata().unwrap().file_type().is_symlink());
     }
 }

@@ -819,7 +819,7 @@ fn size_text(rw: u64, rootfs: u64) -> String {
     }
 }
 
-fn row_value(s: &Summary, no_trunc: bool) -> Value {
+pub(super) fn row_value(s: &Summary, no_trunc: bool) -> Value {
     let id = if no_trunc {
         s.id.clone()
     } else {

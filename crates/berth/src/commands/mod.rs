@@ -7,13 +7,13 @@ mod cp;
 mod images;
 pub mod network;
 mod stats;
-mod system;
+pub mod system;
 mod transfer;
 mod volumes;
 
 use std::io::Write;
 
-use crate::cli::{Command, ContainerCommand, ImageCommand, VERSION_TEXT};
+use crate::cli::{Command, ContainerCommand, ImageCommand};
 
 use crate::error::CliError;
 use crate::Globals;
@@ -38,7 +38,8 @@ pub fn run(g: &Globals, cmd: Command) -> CmdResult {
         Command::Diff(a) => changes::diff(g, a),
         Command::Export(a) => changes::export(g, a),
         Command::Commit(a) => changes::commit(g, a),
-        Command::Version => out(&format!("berth {VERSION_TEXT}")),
+        Command::Version(a) => system::version(a),
+        Command::Info(a) => system::info(g, a),
         Command::Volume(sub) => volumes::run(g, sub),
         Command::Cp(a) => cp::run(g, a),
         Command::Stats(a) => stats::run(g, a),

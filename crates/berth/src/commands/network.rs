@@ -124,6 +124,10 @@ pub enum SystemCommand {
     Prune(SystemPruneArgs),
     /// Start the containers a restart policy keeps running, after the machine booted (contrib/systemd/berth-boot.service)
     Boot,
+    /// Show disk usage
+    Df(super::system::DfArgs),
+    /// Display system-wide information
+    Info(super::system::InfoArgs),
 }
 
 #[derive(Debug, Args)]
@@ -327,6 +331,8 @@ pub fn system(g: &Globals, cmd: SystemCommand) -> CmdResult {
     let a = match cmd {
         SystemCommand::Prune(a) => a,
         SystemCommand::Boot => return super::system::boot(g),
+        SystemCommand::Df(a) => return super::system::df(g, a),
+        SystemCommand::Info(a) => return super::system::info(g, a),
     };
     let opts = ::engine::SystemPruneOptions {
         all: a.all,
