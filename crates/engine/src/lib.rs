@@ -35,12 +35,14 @@ pub mod eventlog;
 mod exec_tty;
 mod exit;
 pub mod export;
+pub mod filters;
 pub mod fscopy;
 #[allow(unsafe_code)]
 mod fssys;
 pub mod fsutil;
 pub mod health;
 pub mod history;
+pub mod images;
 pub mod init;
 mod internal;
 pub mod inuse;
@@ -71,7 +73,11 @@ pub use events;
 pub use internal::internal_main;
 pub use logs::LogsOptions;
 pub use monitor::{AttachInput, Attached};
-pub use ops::{ExecOptions, Summary, TopOutput};
+pub use ops::{
+    ContainerInspect, ContainersPruneReport, ExecOptions, InspectObject, ListOptions,
+    NetworksPruneReport, ObjectKind, Port, Summary, SystemPruneOptions, SystemPruneReport,
+    TopOutput, UpdateOptions, UpdateReport, VolumesPruneReport,
+};
 pub use options::{CreateFlags, CreateOptions};
 pub use runtime::ExecStdio;
 
