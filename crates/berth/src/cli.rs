@@ -121,6 +121,8 @@ pub enum Command {
     Unpause(ContainersArgs),
     /// Rename a container
     Rename(RenameArgs),
+    /// Update configuration of one or more containers
+    Update(UpdateArgs),
     /// Manage containers
     #[command(subcommand)]
     Container(ContainerCommand),
@@ -210,6 +212,8 @@ pub enum ContainerCommand {
     Unpause(ContainersArgs),
     /// Rename a container
     Rename(RenameArgs),
+    /// Update configuration of one or more containers
+    Update(UpdateArgs),
     /// Remove all stopped containers
     Prune(ContainerPruneArgs),
     /// Copy files/folders between a container and the local filesystem
@@ -612,7 +616,8 @@ pub struct PsArgs {
     pub size: bool,
 
     /// Filter output based on conditions provided (id=, name=, label=,
-    /// status=, exited=, ancestor=)
+    /// label!=, exited=, status=, ancestor=, before=, since=, volume=,
+    /// network=, publish=, expose=, health=, isolation=)
     #[arg(short, long, value_name = "FILTER")]
     pub filter: Vec<String>,
 
@@ -718,6 +723,37 @@ pub struct TopArgs {
     pub ps_args: Vec<String>,
 }
 
+/// `update`'s flags (docker's).
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// Memory limit
+    #[arg(short, long, value_name = "BYTES")]
+    pub memory: Option<String>,
+    /// Swap limit equal to memory plus swap: -1 to enable unlimited swap
+    #[arg(long, value_name = "BYTES", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// Memory soft limit
+    #[arg(long, value_name = "BYTES")]
+    pub memory_reservation: Option<String>,
+    /// Number of CPUs
+    #[arg(long, value_name = "DECIMAL")]
+    pub cpus: Option<String>,
+    /// CPU shares (relative weight)
+    #[arg(short = 'c', long, value_name = "INT")]
+    pub cpu_shares: Option<i64>,
+    /// CPUs in which to allow execution (0-3, 0,1)
+    #[arg(long, value_name = "CPUS")]
+    pub cpuset_cpus: Option<String>,
+    /// Tune container pids limit (set -1 for unlimited)
+    #[arg(long, value_name = "INT", allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    /// Restart policy to apply when a container exits
+    #[arg(long, value_name = "POLICY")]
+    pub restart: Option<String>,
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
 #[derive(Debug, Args)]
 pub struct RenameArgs {
     #[arg(value_name = "CONTAINER")]
@@ -732,7 +768,7 @@ pub struct ContainerPruneArgs {
     #[arg(short, long)]
     pub force: bool,
 
-    /// Provide filter values (not supported yet)
+    /// Provide filter values (e.g. "until=<timestamp>", "label=<key>=<value>")
     #[arg(long, value_name = "FILTER")]
     pub filter: Vec<String>,
 }
@@ -870,11 +906,11 @@ pub struct InspectArgs {
     #[arg(short, long, value_name = "STRING")]
     pub format: Option<String>,
 
-    /// Return JSON for the specified type (container, image or volume)
-    #[arg(long, value_name = "TYPE", value_parser = ["container", "image", "volume"])]
+    /// Return JSON for the specified type (container, image, network or volume)
+    #[arg(long, value_name = "TYPE", value_parser = ["container", "image", "network", "volume"])]
     pub r#type: Option<String>,
 
-    /// Display total file sizes (ignored)
+    /// Display total file sizes if the type is container
     #[arg(short, long)]
     pub size: bool,
 
@@ -913,6 +949,10 @@ pub struct PruneArgs {
     /// Do not prompt for confirmation
     #[arg(short, long)]
     pub force: bool,
+
+    /// Provide filter values (e.g. "until=<timestamp>", "label=<key>=<value>")
+    #[arg(long, value_name = "FILTER")]
+    pub filter: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -13,6 +13,13 @@ pub enum Error {
     NoSuchContainer(String),
     #[error("No such exec instance: {0}")]
     NoSuchExec(String),
+    /// A filter the object does not take, or a bad filter value (docker's
+    /// API answers 400; its CLI exits 1).
+    #[error("{0}")]
+    InvalidFilter(String),
+    /// No image, network or volume of that name (the message says which).
+    #[error("{0}")]
+    NoSuchObject(String),
     /// Name already in use, container running when it must not be, ...
     #[error("{0}")]
     Conflict(String),

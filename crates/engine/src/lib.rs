@@ -35,12 +35,14 @@ pub mod eventlog;
 mod exec_tty;
 mod exit;
 pub mod export;
+pub mod filters;
 pub mod fscopy;
 #[allow(unsafe_code)]
 mod fssys;
 pub mod fsutil;
 pub mod health;
 pub mod history;
+pub mod images;
 pub mod init;
 mod internal;
 pub mod inuse;
@@ -76,7 +78,11 @@ pub use ops::attach::AttachOptions;
 pub use ops::exec::{
     ExecConfig, ExecInspect, ExecIo, ExecOptions, ExecStartOptions, ExecStream, ProcessConfig,
 };
-pub use ops::{Summary, TopOutput};
+pub use ops::{
+    ContainerInspect, ContainersPruneReport, InspectObject, ListOptions, NetworksPruneReport,
+    ObjectKind, Port, Summary, SystemPruneOptions, SystemPruneReport, TopOutput, UpdateOptions,
+    UpdateReport, VolumesPruneReport,
+};
 pub use options::{CreateFlags, CreateOptions};
 pub use runtime::ExecStdio;
 pub use stream::{Chunk, OutputStream, Resizer, Sent, StdinWriter, StreamKind};

@@ -387,7 +387,7 @@ fn sysctls(opts: &CreateOptions, host_network: bool) -> Result<BTreeMap<String, 
     Ok(out)
 }
 
-fn swap_supported() -> bool {
+pub(crate) fn swap_supported() -> bool {
     let v1 = Path::new("/sys/fs/cgroup/memory/memory.limit_in_bytes").exists();
     if v1 {
         Path::new("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes").exists()

@@ -808,6 +808,10 @@ mod tests {
             mounts: Vec::new(),
             local_volumes: 0,
             networks: Vec::new(),
+            image_id: String::new(),
+            ports: Vec::new(),
+            size_rw: None,
+            size_root_fs: None,
         }
     }
 

@@ -11,11 +11,12 @@ use ::engine::{
 };
 use serde_json::{json, Value};
 
-use super::images::{confirm, image_json};
+use super::images::confirm;
 use super::{out, out_raw, CmdResult};
 use crate::cli::{
     AttachArgs, ContainerPruneArgs, ContainersArgs, ExecArgs, InspectArgs, KillArgs, LogsArgs,
     PsArgs, PullArgs, RegistryArgs, RenameArgs, RmArgs, RunArgs, StartArgs, StopArgs, TopArgs,
+    UpdateArgs,
 };
 use crate::error::CliError;
 use crate::fmt::{go_time, parse_rfc3339, since, tabwrite_lines};
@@ -146,26 +147,21 @@ fn create_options(a: &RunArgs) -> Result<CreateOptions, CliError> {
 fn ensure_image(g: &Globals, a: &RunArgs) -> CmdResult {
     let name = &a.args[0];
     let store = g.store()?;
-    let present = match store.resolve(name) {
-        Ok(_) => true,
-        Err(image::Error::ImageNotFound(_)) => false,
-        Err(e) => return Err(CliError::daemon(crate::error::image_message(&e))),
-    };
-    let pull = match a.pull.as_str() {
-        "always" => true,
-        "never" => false,
-        _ => !present,
-    };
-    if !pull {
-        if !present {
-            return Err(CliError::daemon(format!("No such image: {name}")));
+    let policy = a.pull.parse().map_err(op_err)?;
+    match ::engine::images::pull_decision(&store, name, policy) {
+        Ok(::engine::images::PullDecision::UseLocal) => return Ok(()),
+        Ok(::engine::images::PullDecision::Pull { reference, missing }) => {
+            if missing {
+                eprintln!("Unable to find image '{}' locally", reference.familiar());
+            }
         }
-        return Ok(());
-    }
-    let r = image::Reference::parse(name)
-        .map_err(|e| CliError::daemon(crate::error::reference_message(&e)))?;
-    if !present {
-        eprintln!("Unable to find image '{}' locally", r.familiar());
+        Err(::engine::Error::Image(image::Error::Reference(e))) => {
+            return Err(CliError::daemon(crate::error::reference_message(&e)))
+        }
+        Err(::engine::Error::Image(e)) => {
+            return Err(CliError::daemon(crate::error::image_message(&e)))
+        }
+        Err(e) => return Err(CliError::daemon(e.to_string())),
     }
     let pa = PullArgs {
         platform: a.platform.clone(),
@@ -508,6 +504,54 @@ pub fn rename(g: &Globals, a: RenameArgs) -> CmdResult {
     eng.rename(&a.container, &a.new_name).map_err(op_err)
 }
 
+/// `update`: the flags as the engine's typed request; the name of each
+/// container updated.
+pub fn update(g: &Globals, a: UpdateArgs) -> CmdResult {
+    use ::engine::options::{parse_cpus, parse_memory};
+    let bytes = |flag: &str, s: &str| {
+        berth_util::size::ram_in_bytes(s).map_err(|e| {
+            CliError::daemon(format!("invalid argument {s:?} for \"{flag}\" flag: {e}"))
+        })
+    };
+    let opts = ::engine::UpdateOptions {
+        memory: a
+            .memory
+            .as_deref()
+            .map(parse_memory)
+            .transpose()
+            .map_err(op_err)?,
+        memory_swap: match a.memory_swap.as_deref() {
+            None => None,
+            Some("-1") => Some(-1),
+            Some(s) => Some(bytes("--memory-swap", s)?),
+        },
+        memory_reservation: a
+            .memory_reservation
+            .as_deref()
+            .map(|s| bytes("--memory-reservation", s))
+            .transpose()?,
+        nano_cpus: a
+            .cpus
+            .as_deref()
+            .map(parse_cpus)
+            .transpose()
+            .map_err(op_err)?,
+        cpu_shares: a.cpu_shares,
+        cpuset_cpus: a.cpuset_cpus.clone(),
+        pids_limit: a.pids_limit,
+        restart: a.restart.clone(),
+    };
+    if opts == ::engine::UpdateOptions::default() {
+        return Err(CliError::daemon(
+            "you must provide one or more flags when using this command",
+        ));
+    }
+    let eng = g.engine()?;
+    each(&a.containers, |c| {
+        eng.update(c, &opts).map(|_| ()).map_err(op_err)
+    })
+}
+
 pub fn top(g: &Globals, a: TopArgs) -> CmdResult {
     if !a.ps_args.is_empty() {
         return Err(CliError::daemon(
@@ -524,9 +568,11 @@ pub fn top(g: &Globals, a: TopArgs) -> CmdResult {
 }
 
 pub fn prune(g: &Globals, a: ContainerPruneArgs) -> CmdResult {
-    if !a.filter.is_empty() {
-        return Err(CliError::daemon("invalid --filter: not supported yet"));
-    }
+    let filters = ::engine::filters::Filters::parse_cli(&a.filter).map_err(op_err)?;
+    filters
+        .validate(::engine::filters::keys::CONTAINER_PRUNE)
+        .and_then(|_| filters.until())
+        .map_err(op_err)?;
     if !a.force {
         eprintln!("WARNING! This will remove all stopped containers.");
         if !confirm("Are you sure you want to continue?") {
@@ -534,19 +580,22 @@ pub fn prune(g: &Globals, a: ContainerPruneArgs) -> CmdResult {
         }
     }
     let eng = g.engine()?;
-    let (ids, mut errs) = eng.prune_containers();
-    if !ids.is_empty() {
+    let mut r = eng.prune_containers_with(&filters).map_err(op_err)?;
+    if !r.containers_deleted.is_empty() {
         out("Deleted Containers:")?;
-        for id in &ids {
+        for id in &r.containers_deleted {
             out(id)?;
         }
         out("")?;
     }
-    out("Total reclaimed space: 0B")?;
-    let Some(last) = errs.pop() else {
+    out(&format!(
+        "Total reclaimed space: {}",
+        crate::fmt::human_size(r.space_reclaimed)
+    ))?;
+    let Some(last) = r.errors.pop() else {
         return Ok(());
     };
-    for e in errs {
+    for e in r.errors {
         eprintln!("berth: {e}");
     }
     Err(op_err(last))
@@ -680,64 +729,33 @@ pub fn exec(g: &Globals, a: ExecArgs) -> CmdResult {
 
 // ---- inspect ------------------------------------------------------------
 
-/// `inspect`: containers first, then images (`--type` picks one).
+/// `inspect [--type T] [--size]`: the engine finds each object (docker's
+/// order: container, image, network, volume).
 pub fn inspect(g: &Globals, a: InspectArgs) -> CmdResult {
     let template = super::inspect_template(a.format.as_deref())?;
-    let want = a.r#type.as_deref();
-    let eng = if want != Some("image") {
-        Some(g.engine()?)
-    } else {
-        None
+    let kind = match a.r#type.as_deref() {
+        Some(t) => Some(t.parse::<::engine::ObjectKind>().map_err(op_err)?),
+        None => None,
     };
-    let store = if want != Some("container") && want != Some("volume") {
-        Some(g.store()?)
-    } else {
-        None
-    };
-    let mut values = Vec::new();
+    let eng = g.engine()?;
+    let mut found = Vec::new();
     let mut errors = Vec::new();
     for name in &a.images {
-        if let Some(eng) = eng.as_ref().filter(|_| want != Some("volume")) {
-            match eng.inspect(name) {
-                Ok(v) => {
-                    values.push(v);
-                    continue;
-                }
-                Err(::engine::Error::NoSuchContainer(_)) => {}
-                Err(e) => {
-                    errors.push(e.to_string());
-                    continue;
-                }
-            }
+        match eng.inspect_object(name, kind, a.size) {
+            Ok(v) => found.push(v),
+            Err(::engine::Error::Image(e)) => errors.push(crate::error::image_message(&e)),
+            Err(e) => errors.push(e.to_string()),
         }
-        if let Some(store) = &store {
-            match image_json(store, name) {
-                Ok(Some(v)) => {
-                    values.push(v);
-                    continue;
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    errors.push(e.msg);
-                    continue;
-                }
-            }
-        }
-        if let Some(eng) = eng
-            .as_ref()
-            .filter(|_| want.is_none() || want == Some("volume"))
-        {
-            if let Ok(v) = eng.volume(name) {
-                values.push(super::volumes::volume_json(&v));
-                continue;
-            }
-        }
-        errors.push(match want {
-            Some("volume") => format!("get {name}: no such volume"),
-            Some("container") => format!("No such container: {name}"),
-            Some("image") => format!("No such image: {name}"),
-            _ => format!("No such object: {name}"),
-        });
+    }
+    // The JSON array keeps docker's field order (the structs'); a template
+    // reads the objects as JSON values.
+    if template.is_none() {
+        out(&super::images::pretty(&found))?;
+        return super::finish_inspect(errors);
+    }
+    let mut values = Vec::new();
+    for v in &found {
+        values.push(serde_json::to_value(v).map_err(|e| CliError::new(format!("inspect: {e}")))?);
     }
     super::print_inspect(&values, template.as_ref(), errors)
 }
@@ -777,15 +795,19 @@ pub(super) fn ellipsis(s: &str, max: usize) -> String {
     t
 }
 
-/// docker's PORTS column: `0.0.0.0:8080->80/tcp, ...`.
-fn with_ports(eng: &::engine::Engine, mut v: Value, id: &str) -> Value {
-    v["Ports"] = ::engine::network::ports(eng, id)
+/// docker's PORTS column: `0.0.0.0:8080->80/tcp, 443/tcp`.
+fn ports_text(ports: &[::engine::Port]) -> String {
+    ports
         .iter()
-        .map(|m| format!("{}:{}->{}", m.host_ip, m.host_port, m.key()))
+        .map(|p| {
+            if p.public_port == 0 {
+                format!("{}/{}", p.private_port, p.kind)
+            } else {
+                format!("{}:{}->{}/{}", p.ip, p.public_port, p.private_port, p.kind)
+            }
+        })
         .collect::<Vec<_>>()
         .join(", ")
-        .into();
-    v
 }
 
 /// Docker's SIZE column: `12.3kB (virtual 4.26MB)`.
@@ -837,80 +859,41 @@ pub(super) fn row_value(s: &Summary, no_trunc: bool) -> Value {
             .join(","),
         "Names": s.names,
         "Networks": s.networks.join(","),
-        "Ports": "",
+        "Ports": ports_text(&s.ports),
         "RunningFor": since(created),
-        "Size": "0B",
+        "Size": match (s.size_rw, s.size_root_fs) {
+            (Some(rw), Some(rootfs)) => size_text(rw, rootfs),
+            _ => "0B".to_string(),
+        },
         "State": state,
         "Status": s.status,
     })
 }
 
-fn keep(s: &Summary, filters: &[(String, String)]) -> bool {
-    // Docker: the same key ORs, different keys AND.
-    let mut keys: Vec<&str> = filters.iter().map(|(k, _)| k.as_str()).collect();
-    keys.dedup();
-    keys.iter().all(|key| {
-        filters
-            .iter()
-            .filter(|(k, _)| k == key)
-            .any(|(k, v)| match k.as_str() {
-                "id" => s.id.starts_with(v.as_str()),
-                "name" => s.names.contains(v.as_str()),
-                "label" => match v.split_once('=') {
-                    Some((lk, lv)) => s.labels.get(lk).is_some_and(|x| x == lv),
-                    None => s.labels.contains_key(v.as_str()),
-                },
-                "status" => serde_json::to_value(s.state)
-                    .ok()
-                    .is_some_and(|x| x.as_str() == Some(v.as_str())),
-                "exited" => {
-                    matches!(s.state, ::engine::Status::Exited)
-                        && v.parse::<i32>().is_ok_and(|c| c == s.exit_code)
-                }
-                "ancestor" => s.image == *v,
-                _ => false,
-            })
-    })
-}
-
 pub fn ps(g: &Globals, a: PsArgs) -> CmdResult {
-    let mut filters = Vec::new();
-    for f in &a.filter {
-        match f.split_once('=') {
-            Some((k, v))
-                if matches!(
-                    k,
-                    "id" | "name" | "label" | "status" | "exited" | "ancestor"
-                ) =>
-            {
-                filters.push((k.to_string(), v.to_string()))
-            }
-            _ => return Err(CliError::new(format!("invalid filter '{f}'"))),
-        }
-    }
+    let filters = ::engine::filters::Filters::parse_cli(&a.filter).map_err(op_err)?;
     let default = if a.size {
         format!("{PS_TABLE}\t{{{{.Size}}}}")
     } else {
         PS_TABLE.to_string()
     };
     let format = super::list_format(a.format.as_deref(), &default)?;
-    let eng = g.engine()?;
-    let last = if a.latest {
-        Some(1)
-    } else {
-        a.last.filter(|n| *n >= 0)
+    // As docker's CLI: sizes are computed with --size or when the
+    // template mentions .Size.
+    let want_size =
+        a.size || matches!(&format, super::ListFormat::Template(f) if f.contains(".Size"));
+    let opts = ::engine::ListOptions {
+        all: a.all,
+        limit: if a.latest {
+            Some(1)
+        } else {
+            a.last.filter(|n| *n >= 0).map(|n| n as usize)
+        },
+        size: want_size && !a.quiet,
+        filters,
     };
-    let all =
-        a.all || last.is_some() || filters.iter().any(|(k, _)| k == "status" || k == "exited");
-    let mut list: Vec<Summary> = eng
-        .list(all)
-        .map_err(op_err)?
-        .into_iter()
-        .filter(|s| keep(s, &filters))
-        .collect();
-    if let Some(n) = last {
-        list.truncate(n as usize);
-    }
+    let eng = g.engine()?;
+    let list = eng.ps(&opts).map_err(op_err)?;
     if a.quiet {
         let mut s = String::new();
         for c in &list {
@@ -919,19 +902,10 @@ pub fn ps(g: &Globals, a: PsArgs) -> CmdResult {
         }
         return out_raw(&s);
     }
-    // As docker's CLI: sizes are computed with --size or when the
-    // template mentions .Size.
-    let want_size =
-        a.size || matches!(&format, super::ListFormat::Template(f) if f.contains(".Size"));
     let rows: Vec<Value> = list
         .iter()
         .map(|c| {
-            let mut v = with_ports(&eng, row_value(c, a.no_trunc), &c.id);
-            if want_size {
-                if let Ok((rw, rootfs)) = eng.size(&c.id) {
-                    v["Size"] = size_text(rw, rootfs).into();
-                }
-            }
+            let mut v = row_value(c, a.no_trunc);
             if let (super::ListFormat::Json, Some(o)) = (&format, v.as_object_mut()) {
                 o.remove("Label");
             }

@@ -64,6 +64,7 @@ pub fn run(g: &Globals, cmd: Command) -> CmdResult {
         Command::Pause(a) => containers::pause(g, a),
         Command::Unpause(a) => containers::unpause(g, a),
         Command::Rename(a) => containers::rename(g, a),
+        Command::Update(a) => containers::update(g, a),
         Command::Container(sub) => match sub {
             ContainerCommand::Ls(a) => containers::ps(g, a),
             ContainerCommand::Run(a) => containers::run(g, a),
@@ -85,6 +86,7 @@ pub fn run(g: &Globals, cmd: Command) -> CmdResult {
             ContainerCommand::Pause(a) => containers::pause(g, a),
             ContainerCommand::Unpause(a) => containers::unpause(g, a),
             ContainerCommand::Rename(a) => containers::rename(g, a),
+            ContainerCommand::Update(a) => containers::update(g, a),
             ContainerCommand::Prune(a) => containers::prune(g, a),
             ContainerCommand::Cp(a) => cp::run(g, a),
             ContainerCommand::Stats(a) => stats::run(g, a),

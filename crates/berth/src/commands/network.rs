@@ -54,6 +54,9 @@ pub struct NetLsArgs {
     /// Only display network IDs
     #[arg(short, long)]
     pub quiet: bool,
+    /// Provide filter values (e.g. "driver=bridge")
+    #[arg(short, long, value_name = "FILTER")]
+    pub filter: Vec<String>,
     /// Format output using a Go template or json
     #[arg(long, value_name = "FORMAT")]
     pub format: Option<String>,
@@ -103,6 +106,9 @@ pub struct NetPruneArgs {
     /// Do not prompt for confirmation
     #[arg(short, long)]
     pub force: bool,
+    /// Provide filter values (e.g. "until=<timestamp>", "label=<key>=<value>")
+    #[arg(long, value_name = "FILTER")]
+    pub filter: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -131,9 +137,15 @@ pub struct SystemPruneArgs {
     /// Do not prompt for confirmation
     #[arg(short, long)]
     pub force: bool,
-    /// Remove all unused images not just dangling ones (accepted; images are kept)
+    /// Remove all unused images not just dangling ones
     #[arg(short, long)]
     pub all: bool,
+    /// Prune anonymous volumes
+    #[arg(long)]
+    pub volumes: bool,
+    /// Provide filter values (e.g. "label=<key>=<value>")
+    #[arg(long, value_name = "FILTER")]
+    pub filter: Vec<String>,
 }
 
 fn ne(e: ::network::Error) -> CliError {
@@ -180,6 +192,11 @@ pub fn run(g: &Globals, cmd: NetworkCommand) -> CmdResult {
             net::disconnect(&eng, &a.container, &a.network).map_err(ee)
         }
         NetworkCommand::Prune(a) => {
+            let filters = ::engine::filters::Filters::parse_cli(&a.filter).map_err(ee)?;
+            filters
+                .validate(::engine::filters::keys::NETWORK_PRUNE)
+                .and_then(|_| filters.until())
+                .map_err(ee)?;
             if !a.force {
                 eprintln!("WARNING! This will remove all custom networks not used by at least one container.");
                 if !confirm("Are you sure you want to continue?") {
@@ -187,14 +204,14 @@ pub fn run(g: &Globals, cmd: NetworkCommand) -> CmdResult {
                 }
             }
             let eng = g.engine()?;
-            let (names, errs) = eng.prune_networks();
-            if !names.is_empty() {
+            let r = eng.prune_networks_with(&filters).map_err(ee)?;
+            if !r.networks_deleted.is_empty() {
                 out("Deleted Networks:")?;
-                for n in names {
-                    out(&n)?;
+                for n in &r.networks_deleted {
+                    out(n)?;
                 }
             }
-            report_errors(errs)
+            report_errors(r.errors)
         }
     }
 }
@@ -218,27 +235,10 @@ fn create(g: &Globals, a: NetCreateArgs) -> CmdResult {
     out(&n.id)
 }
 
-/// Every network as docker's inspect JSON: records, then host and none.
-fn all(eng: &::engine::Engine) -> Result<Vec<Value>, CliError> {
-    let m = net::manager(eng);
-    let mut v: Vec<Value> = Vec::new();
-    let list = m.list().map_err(ne)?;
-    for n in &list {
-        v.push(net::inspect_network(eng, n));
-    }
-    // As docker, `bridge` is always listed; its bridge device and subnet
-    // exist only while containers use it (as netavark's).
-    if !list.iter().any(|n| n.name == net::DEFAULT_NETWORK) {
-        v.extend(net::builtin(net::DEFAULT_NETWORK));
-    }
-    v.extend(["host", "none"].iter().filter_map(|n| net::builtin(n)));
-    v.sort_by(|a, b| a["Name"].as_str().cmp(&b["Name"].as_str()));
-    Ok(v)
-}
-
 fn ls(g: &Globals, a: NetLsArgs) -> CmdResult {
+    let filters = ::engine::filters::Filters::parse_cli(&a.filter).map_err(ee)?;
     let eng = g.engine()?;
-    let nets = all(&eng)?;
+    let nets = eng.list_networks_with(&filters).map_err(ee)?;
     let row = |n: &Value| {
         let id = n["Id"].as_str().unwrap_or_default();
         json!({
@@ -283,27 +283,12 @@ const NETWORK_HEADERS: &[(&str, &str)] = &[
 
 fn inspect(g: &Globals, a: NetInspectArgs) -> CmdResult {
     let eng = g.engine()?;
-    let nets = all(&eng)?;
     let mut vals = Vec::new();
     let mut errs = Vec::new();
     for want in &a.networks {
-        let hit = nets
-            .iter()
-            .find(|n| n["Name"] == want.as_str())
-            .or_else(|| {
-                let m: Vec<&Value> = nets
-                    .iter()
-                    .filter(|n| {
-                        n["Id"]
-                            .as_str()
-                            .is_some_and(|i| i.starts_with(want.as_str()))
-                    })
-                    .collect();
-                (m.len() == 1).then(|| m[0])
-            });
-        match hit {
-            Some(v) => vals.push(v.clone()),
-            None => errs.push(format!("network {want} not found")),
+        match eng.network_inspect(want) {
+            Ok(v) => vals.push(v),
+            Err(e) => errs.push(e.to_string()),
         }
     }
     let template = super::inspect_template(a.format.as_deref())?;
@@ -312,14 +297,8 @@ fn inspect(g: &Globals, a: NetInspectArgs) -> CmdResult {
 
 fn rm(g: &Globals, a: NetRmArgs) -> CmdResult {
     let eng = g.engine()?;
-    let mut last = None;
+    let mut last: Option<CliError> = None;
     for n in &a.networks {
-        if n == "host" || n == "none" {
-            last = Some(CliError::new(format!(
-                "{n} is a pre-defined network and cannot be removed"
-            )));
-            continue;
-        }
         match eng.remove_network(n) {
             Ok(_) => out(n)?,
             Err(e) => {
@@ -338,29 +317,13 @@ fn rm(g: &Globals, a: NetRmArgs) -> CmdResult {
 
 pub fn port(g: &Globals, a: PortArgs) -> CmdResult {
     let eng = g.engine()?;
-    let id = eng.lookup(&a.container).map_err(ee)?;
-    let ports = net::ports(&eng, &id);
-    let want = a.port.as_ref().map(|p| {
-        if p.contains('/') {
-            p.clone()
-        } else {
-            format!("{p}/tcp")
-        }
-    });
+    let ports = eng.port(&a.container, a.port.as_deref()).map_err(ee)?;
     let mut s = String::new();
     for m in &ports {
-        match &want {
-            Some(w) if *w != m.key() => {}
-            Some(_) => s.push_str(&format!("{}:{}\n", m.host_ip, m.host_port)),
-            None => s.push_str(&format!("{m}\n")),
-        }
-    }
-    if let Some(w) = &want {
-        if s.is_empty() {
-            return Err(CliError::new(format!(
-                "No public port '{w}' published for {}",
-                a.container
-            )));
+        if a.port.is_some() {
+            s.push_str(&format!("{}:{}\n", m.host_ip, m.host_port));
+        } else {
+            s.push_str(&format!("{m}\n"));
         }
     }
     out_raw(&s)
@@ -374,48 +337,65 @@ pub fn system(g: &Globals, cmd: SystemCommand) -> CmdResult {
         SystemCommand::Df(a) => return super::system::df(g, a),
         SystemCommand::Info(a) => return super::system::info(g, a),
     };
+    let opts = ::engine::SystemPruneOptions {
+        all: a.all,
+        volumes: a.volumes,
+        filters: ::engine::filters::Filters::parse_cli(&a.filter).map_err(ee)?,
+    };
+    opts.filters
+        .validate(::engine::filters::keys::SYSTEM_PRUNE)
+        .and_then(|_| opts.filters.until())
+        .map_err(ee)?;
     if !a.force {
-        eprintln!("WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n  - network leftovers of crashed containers\n  - blobs and layers no image uses, and what interrupted pulls left");
+        let mut w = String::from(
+            "WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n",
+        );
+        if a.volumes {
+            w.push_str("  - all anonymous volumes not used by at least one container\n");
+        }
+        w.push_str(if a.all {
+            "  - all images without at least one container associated to them\n"
+        } else {
+            "  - all dangling images\n"
+        });
+        w.push_str("  - network leftovers of crashed containers\n  - blobs and layers no image uses, and what interrupted pulls left");
+        eprintln!("{w}");
         if !confirm("Are you sure you want to continue?") {
             return Ok(());
         }
     }
     let eng = g.engine()?;
-    let mut errs = Vec::new();
-    if let Err(e) = eng.cleanup() {
-        errs.push(e.to_string());
-    }
-    let (ids, es) = eng.prune_containers();
-    errs.extend(es.iter().map(|e| e.to_string()));
-    if !ids.is_empty() {
-        out("Deleted Containers:")?;
-        for id in &ids {
-            out(id)?;
+    let r = eng.system_prune(&opts).map_err(ee)?;
+    let section = |title: &str, lines: &[String]| -> CmdResult {
+        if !lines.is_empty() {
+            out(title)?;
+            for l in lines {
+                out(l)?;
+            }
+            out("")?;
         }
-        out("")?;
-    }
-    errs.extend(net::prune_leftovers(&eng).1);
-    let (names, es) = eng.prune_networks();
-    errs.extend(es);
-    if !names.is_empty() {
-        out("Deleted Networks:")?;
-        for n in &names {
-            out(n)?;
-        }
-        out("")?;
-    }
-    let bytes = match super::images::collect_garbage(eng.images()) {
-        Ok(b) => b,
-        Err(e) => {
-            errs.push(e.msg);
-            0
-        }
+        Ok(())
     };
+    section("Deleted Containers:", &r.containers.containers_deleted)?;
+    section("Deleted Networks:", &r.networks.networks_deleted)?;
+    if let Some(v) = &r.volumes {
+        section("Deleted Volumes:", &v.volumes_deleted)?;
+    }
+    let images: Vec<String> = r
+        .images
+        .images_deleted
+        .iter()
+        .map(|i| match i {
+            ::engine::images::ImageDeleteItem::Untagged(n) => format!("untagged: {n}"),
+            ::engine::images::ImageDeleteItem::Deleted(d) => format!("deleted: {d}"),
+        })
+        .collect();
+    section("Deleted Images:", &images)?;
     out(&format!(
         "Total reclaimed space: {}",
-        crate::fmt::human_size(bytes)
+        crate::fmt::human_size(r.space_reclaimed)
     ))?;
-    report_errors(errs)
+    report_errors(r.errors)
 }
 
 /// Each error on stderr, the last as the command's.

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use ::engine::filters::Filters;
 use ::engine::volumes::Volume;
 use serde_json::{json, Value};
 
@@ -58,76 +59,11 @@ fn create(g: &Globals, a: VolumeCreateArgs) -> CmdResult {
     out(&v.name)
 }
 
-/// The JSON `volume inspect` prints (docker's nulls for empty maps).
-pub(super) fn volume_json(v: &Volume) -> Value {
-    let nullable = |m: &BTreeMap<String, String>| {
-        if m.is_empty() {
-            Value::Null
-        } else {
-            json!(m)
-        }
-    };
-    json!({
-        "CreatedAt": v.created_at,
-        "Driver": v.driver,
-        "Labels": nullable(&v.labels),
-        "Mountpoint": v.mountpoint,
-        "Name": v.name,
-        "Options": nullable(&v.options),
-        "Scope": v.scope,
-    })
-}
-
-fn label_match(v: &Volume, want: &str) -> bool {
-    match want.split_once('=') {
-        Some((k, val)) => v.labels.get(k).is_some_and(|x| x == val),
-        None => v.labels.contains_key(want),
-    }
-}
-
 fn ls(g: &Globals, a: VolumeLsArgs) -> CmdResult {
-    let mut filters: Vec<(String, String)> = Vec::new();
-    for f in &a.filter {
-        match f.split_once('=') {
-            Some((k, v)) if matches!(k, "dangling" | "name" | "label" | "driver") => {
-                if k == "dangling" && !matches!(v, "true" | "false" | "1" | "0") {
-                    return Err(CliError::new(format!(
-                        "invalid filter 'dangling={v}': expected true or false"
-                    )));
-                }
-                filters.push((k.to_string(), v.to_string()))
-            }
-            _ => return Err(CliError::new(format!("invalid filter '{f}'"))),
-        }
-    }
+    let filters = Filters::parse_cli(&a.filter).map_err(op_err)?;
     let eng = g.engine()?;
+    let list = eng.list_volumes_with(&filters).map_err(op_err)?;
     let users = eng.volume_users().map_err(op_err)?;
-    let keep = |v: &Volume| {
-        let mut keys: Vec<&str> = filters.iter().map(|(k, _)| k.as_str()).collect();
-        keys.sort();
-        keys.dedup();
-        keys.iter().all(|key| {
-            filters
-                .iter()
-                .filter(|(k, _)| k == key)
-                .any(|(k, val)| match k.as_str() {
-                    "dangling" => {
-                        let want = matches!(val.as_str(), "true" | "1");
-                        users.contains_key(&v.name) != want
-                    }
-                    "name" => v.name.contains(val.as_str()),
-                    "label" => label_match(v, val),
-                    "driver" => v.driver == *val,
-                    _ => false,
-                })
-        })
-    };
-    let list: Vec<Volume> = eng
-        .list_volumes()
-        .map_err(op_err)?
-        .into_iter()
-        .filter(|v| keep(v))
-        .collect();
     if a.quiet {
         let mut s = String::new();
         for v in &list {
@@ -182,8 +118,8 @@ fn inspect(g: &Globals, a: VolumeInspectArgs) -> CmdResult {
     let mut values = Vec::new();
     let mut errors = Vec::new();
     for n in &a.volumes {
-        match eng.volume(n) {
-            Ok(v) => values.push(volume_json(&v)),
+        match eng.inspect_volume(n) {
+            Ok(v) => values.push(serde_json::to_value(v).unwrap_or_default()),
             Err(e) => errors.push(e.to_string()),
         }
     }
@@ -211,19 +147,16 @@ fn rm(g: &Globals, a: VolumeRmArgs) -> CmdResult {
 }
 
 fn prune(g: &Globals, a: VolumePruneArgs) -> CmdResult {
-    let mut labels: Vec<(String, bool)> = Vec::new();
-    for f in &a.filter {
-        if let Some(v) = f.strip_prefix("label!=") {
-            labels.push((v.to_string(), false));
-        } else if let Some(v) = f.strip_prefix("label=") {
-            labels.push((v.to_string(), true));
-        } else if f.starts_with("all=") {
-            // docker's hidden spelling of -a
-        } else {
-            return Err(CliError::new(format!("invalid filter '{f}'")));
-        }
+    let mut filters = Filters::parse_cli(&a.filter).map_err(op_err)?;
+    // As docker's CLI: -a is the filter all=true.
+    if a.all {
+        filters = filters.without("all").with("all", "true");
     }
-    let all = a.all || a.filter.iter().any(|f| f == "all=true" || f == "all=1");
+    let all = filters
+        .validate(::engine::filters::keys::VOLUME_PRUNE)
+        .and_then(|_| filters.bool_value("all"))
+        .map_err(op_err)?
+        .unwrap_or(false);
     if !a.force {
         let warning = if all {
             "WARNING! This will remove all local volumes not used by at least one container."
@@ -236,15 +169,16 @@ fn prune(g: &Globals, a: VolumePruneArgs) -> CmdResult {
         }
     }
     let eng = g.engine()?;
-    let filter = |v: &Volume| labels.iter().all(|(l, want)| label_match(v, l) == *want);
-    let removed = eng.prune_volumes(all, &filter).map_err(op_err)?;
-    if !removed.is_empty() {
+    let r = eng.prune_volumes_with(&filters).map_err(op_err)?;
+    if !r.volumes_deleted.is_empty() {
         out("Deleted Volumes:")?;
-        for (n, _) in &removed {
+        for n in &r.volumes_deleted {
             out(n)?;
         }
         out("")?;
     }
-    let total: u64 = removed.iter().map(|(_, s)| s).sum();
-    out(&format!("Total reclaimed space: {}", human_size(total)))
+    out(&format!(
+        "Total reclaimed space: {}",
+        human_size(r.space_reclaimed)
+    ))
 }

@@ -1,34 +1,126 @@
-//! `ps`, `inspect`, `ps --size` and `top`.
+//! `inspect`, `ps --size` and `top` (`ps` itself: [`crate::ops::list`]).
 
 use crate::container::{Container, State, Status};
 use crate::error::{Error, Result};
 use crate::runtime;
 use crate::{fsutil, timeutil, Engine};
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
 
-/// One row of `ps`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+/// What `inspect --type` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectKind {
+    Container,
+    Image,
+    Network,
+    Volume,
+}
+
+impl std::str::FromStr for ObjectKind {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<ObjectKind> {
+        match s {
+            "container" => Ok(ObjectKind::Container),
+            "image" => Ok(ObjectKind::Image),
+            "network" => Ok(ObjectKind::Network),
+            "volume" => Ok(ObjectKind::Volume),
+            _ => Err(Error::flag(
+                "--type",
+                s,
+                "expected container, image, network or volume",
+            )),
+        }
+    }
+}
+
+/// One object `inspect` found, serialized as its own shape.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum InspectObject {
+    Container(Box<ContainerInspect>),
+    Image(Box<crate::images::ImageInspect>),
+    Network(Value),
+    Volume(VolumeInspect),
+}
+
+/// `container inspect` (docker's `ContainerJSON`, field for field in the
+/// parts Berth has; `HostConfig` and `NetworkSettings` as the network
+/// module builds them).
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct Summary {
+pub struct ContainerInspect {
     pub id: String,
-    /// The image as the user named it.
-    pub image: String,
-    /// Path and arguments joined by spaces (the CLI quotes and truncates).
-    pub command: String,
     pub created: String,
-    /// `Up 3 seconds`, `Exited (0) 5 seconds ago`, `Created`...
-    pub status: String,
-    pub state: Status,
+    pub path: String,
+    pub args: Vec<String>,
+    pub state: ContainerState,
+    pub image: String,
+    pub resolv_conf_path: String,
+    pub hostname_path: String,
+    pub hosts_path: String,
+    pub log_path: String,
+    pub name: String,
+    pub restart_count: u32,
+    pub driver: String,
+    pub platform: String,
+    pub mount_label: String,
+    pub process_label: String,
+    pub app_armor_profile: String,
+    #[serde(rename = "ExecIDs")]
+    pub exec_ids: Option<Vec<String>>,
+    pub host_config: Value,
+    pub graph_driver: GraphDriver,
+    /// With `--size`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size_rw: Option<u64>,
+    /// With `--size`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size_root_fs: Option<u64>,
+    pub mounts: Vec<crate::container::MountPoint>,
+    pub config: crate::container::Config,
+    pub network_settings: Value,
+}
+
+/// Docker's `State` of `container inspect`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ContainerState {
+    pub status: Status,
+    pub running: bool,
+    pub paused: bool,
+    pub restarting: bool,
+    #[serde(rename = "OOMKilled")]
+    pub oom_killed: bool,
+    pub dead: bool,
+    pub pid: i32,
     pub exit_code: i32,
-    /// The name, without docker's leading `/`.
-    pub names: String,
-    pub labels: std::collections::BTreeMap<String, String>,
-    /// Docker's `Mounts`: each mount's volume name, else its source.
-    pub mounts: Vec<String>,
-    /// How many of those are `local` volumes.
-    pub local_volumes: usize,
-    /// The networks it is attached to (or configured for), sorted.
-    pub networks: Vec<String>,
+    pub error: String,
+    pub started_at: String,
+    pub finished_at: String,
+    pub health: Option<crate::health::Health>,
+}
+
+/// Docker's `GraphDriver`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GraphDriver {
+    pub name: String,
+    pub data: BTreeMap<String, String>,
+}
+
+/// `volume inspect` (docker's `Volume`; empty maps as null).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct VolumeInspect {
+    pub created_at: String,
+    pub driver: String,
+    pub labels: Option<BTreeMap<String, String>>,
+    pub mountpoint: String,
+    pub name: String,
+    pub options: Option<BTreeMap<String, String>>,
+    pub scope: String,
 }
 
 /// `top`: column titles and one row per process.
@@ -40,95 +132,6 @@ pub struct TopOutput {
 }
 
 impl Engine {
-    /// `ps [-a]`, newest first.
-    pub fn list(&self, all: bool) -> Result<Vec<Summary>> {
-        let mut out = Vec::new();
-        let mut names = None;
-        for id in self.ids()? {
-            let (c, st) = match (self.load_config(&id), self.state(&id)) {
-                (Ok(c), Ok(st)) => (c, st),
-                (Err(Error::NoSuchContainer(_)), _) | (_, Err(Error::NoSuchContainer(_))) => {
-                    continue
-                }
-                // Unreadable records: shown dead (docker's state for a
-                // container it cannot use), for `rm` to remove.
-                _ => {
-                    if all {
-                        let names =
-                            names.get_or_insert_with(|| self.load_names().unwrap_or_default());
-                        out.push(self.dead_summary(&id, names));
-                    }
-                    continue;
-                }
-            };
-            if !all && !st.running() {
-                continue;
-            }
-            out.push(Summary {
-                id: id.clone(),
-                image: c.image_ref.clone(),
-                command: std::iter::once(c.path.clone())
-                    .chain(c.args.iter().cloned())
-                    .collect::<Vec<_>>()
-                    .join(" "),
-                created: c.created.clone(),
-                status: crate::health::with_health(status_text(&st), &st, self.health(&id)),
-                state: st.status,
-                exit_code: st.exit_code,
-                names: c.name.clone(),
-                labels: c.config.labels.clone(),
-                mounts: c
-                    .mounts
-                    .iter()
-                    .map(|m| {
-                        if m.name.is_empty() {
-                            m.source.clone()
-                        } else {
-                            m.name.clone()
-                        }
-                    })
-                    .collect(),
-                local_volumes: c.mounts.iter().filter(|m| m.driver == "local").count(),
-                networks: crate::network::network_names(self, &c),
-            });
-        }
-        out.sort_by(|a, b| b.created.cmp(&a.created));
-        Ok(out)
-    }
-
-    /// The `ps` row of a container whose records cannot be read.
-    fn dead_summary(
-        &self,
-        id: &str,
-        names: &std::collections::BTreeMap<String, String>,
-    ) -> Summary {
-        let created = std::fs::metadata(self.container_dir(id))
-            .and_then(|m| m.modified())
-            .map(timeutil::format)
-            .unwrap_or_default();
-        Summary {
-            id: id.to_string(),
-            image: String::new(),
-            command: String::new(),
-            created,
-            status: status_text(&State {
-                status: Status::Dead,
-                ..State::default()
-            }),
-            state: Status::Dead,
-            exit_code: 0,
-            names: names
-                .iter()
-                .find(|(_, v)| *v == id)
-                .map(|(k, _)| k.clone())
-                .unwrap_or_default(),
-            labels: Default::default(),
-            mounts: Vec::new(),
-            local_volumes: 0,
-            networks: Vec::new(),
-        }
-    }
-
     /// `ps --size`: (bytes written in the container's layer, that plus
     /// the image's layers), docker's SizeRw and SizeRootFs.
     pub fn size(&self, container: &str) -> Result<(u64, u64)> {
@@ -157,6 +160,12 @@ impl Engine {
 
     /// `inspect`, in docker's JSON shape.
     pub fn inspect(&self, container: &str) -> Result<Value> {
+        let v = self.inspect_container(container, false)?;
+        serde_json::to_value(v).map_err(|e| Error::msg(format!("inspect: {e}")))
+    }
+
+    /// `container inspect [--size]` (docker's `ContainerJSON`).
+    pub fn inspect_container(&self, container: &str, size: bool) -> Result<ContainerInspect> {
         let (c, st) = self.container(container)?;
         let dir = self.container_dir(&c.id);
         let lower = c
@@ -165,60 +174,139 @@ impl Engine {
             .map(|p| p.to_string_lossy().into_owned())
             .collect::<Vec<_>>()
             .join(":");
-        Ok(json!({
-            "Id": c.id,
-            "Created": c.created,
-            "Path": c.path,
-            "Args": c.args,
-            "State": {
-                "Status": st.status,
-                "Running": matches!(st.status, Status::Running | Status::Paused),
-                "Paused": st.status == Status::Paused,
-                "Restarting": st.status == Status::Restarting,
-                "OOMKilled": st.oom_killed,
-                "Dead": st.status == Status::Dead,
-                "Pid": if st.running() { st.pid } else { 0 },
-                "ExitCode": st.exit_code,
-                "Error": st.error,
-                "StartedAt": st.started_at,
-                "FinishedAt": st.finished_at,
-                "Health": self.health(&c.id).filter(|_| crate::health::check_of(&c).is_some()),
+        let path = |p: std::path::PathBuf| p.to_string_lossy().into_owned();
+        let (size_rw, size_root_fs) = if size {
+            let (rw, rootfs) = self.size(&c.id)?;
+            (Some(rw), Some(rootfs))
+        } else {
+            (None, None)
+        };
+        Ok(ContainerInspect {
+            id: c.id.clone(),
+            created: c.created.clone(),
+            path: c.path.clone(),
+            args: c.args.clone(),
+            state: ContainerState {
+                status: st.status,
+                running: matches!(st.status, Status::Running | Status::Paused),
+                paused: st.status == Status::Paused,
+                restarting: st.status == Status::Restarting,
+                oom_killed: st.oom_killed,
+                dead: st.status == Status::Dead,
+                pid: if st.running() { st.pid } else { 0 },
+                exit_code: st.exit_code,
+                error: st.error.clone(),
+                started_at: st.started_at.clone(),
+                finished_at: st.finished_at.clone(),
+                health: self
+                    .health(&c.id)
+                    .filter(|_| crate::health::check_of(&c).is_some()),
             },
-            "Image": c.image,
-            "ResolvConfPath": dir.join("userdata/resolv.conf"),
-            "HostnamePath": dir.join("userdata/hostname"),
-            "HostsPath": dir.join("userdata/hosts"),
+            image: c.image.clone(),
+            resolv_conf_path: path(dir.join("userdata/resolv.conf")),
+            hostname_path: path(dir.join("userdata/hostname")),
+            hosts_path: path(dir.join("userdata/hosts")),
             // docker's LogPath names the json-file log only.
-            "LogPath": if c.host_config.log_config.driver == crate::logs::LogDriver::JsonFile {
-                self.log_path(&c.id).to_string_lossy().into_owned()
+            log_path: if c.host_config.log_config.driver == crate::logs::LogDriver::JsonFile {
+                path(self.log_path(&c.id))
             } else {
                 String::new()
             },
-            "Name": format!("/{}", c.name),
-            "RestartCount": st.restart_count,
-            "Driver": "overlay",
-            "Platform": "linux",
-            "MountLabel": "",
-            "ProcessLabel": "",
-            "AppArmorProfile": "",
-            "ExecIDs": match self.exec_ids(&c.id) {
-                ids if ids.is_empty() => Value::Null,
-                ids => json!(ids),
+            name: format!("/{}", c.name),
+            restart_count: st.restart_count,
+            driver: "overlay".into(),
+            platform: "linux".into(),
+            mount_label: String::new(),
+            process_label: String::new(),
+            app_armor_profile: String::new(),
+            exec_ids: Some(self.exec_ids(&c.id)).filter(|ids| !ids.is_empty()),
+            host_config: crate::network::host_config_json(&c),
+            graph_driver: GraphDriver {
+                name: "overlay".into(),
+                data: BTreeMap::from([
+                    ("LowerDir".to_string(), lower),
+                    ("MergedDir".to_string(), path(dir.join("rootfs"))),
+                    ("UpperDir".to_string(), path(dir.join("upper"))),
+                    ("WorkDir".to_string(), path(dir.join("work"))),
+                ]),
             },
-            "HostConfig": crate::network::host_config_json(&c),
-            "GraphDriver": {
-                "Name": "overlay",
-                "Data": {
-                    "LowerDir": lower,
-                    "MergedDir": dir.join("rootfs"),
-                    "UpperDir": dir.join("upper"),
-                    "WorkDir": dir.join("work"),
-                },
-            },
-            "Mounts": c.mounts,
-            "Config": c.config,
-            "NetworkSettings": crate::network::settings(self, &c),
-        }))
+            size_rw,
+            size_root_fs,
+            mounts: c.mounts.clone(),
+            network_settings: crate::network::settings(self, &c),
+            config: c.config,
+        })
+    }
+
+    /// `volume inspect NAME` (docker's `Volume`).
+    pub fn inspect_volume(&self, name: &str) -> Result<VolumeInspect> {
+        let v = self
+            .volume(name)
+            .map_err(|_| Error::NoSuchObject(format!("get {name}: no such volume")))?;
+        let nullable = |m: &BTreeMap<String, String>| (!m.is_empty()).then(|| m.clone());
+        Ok(VolumeInspect {
+            created_at: v.created_at.clone(),
+            driver: v.driver.clone(),
+            labels: nullable(&v.labels),
+            mountpoint: v.mountpoint.clone(),
+            name: v.name.clone(),
+            options: nullable(&v.options),
+            scope: v.scope.clone(),
+        })
+    }
+
+    /// docker's `inspect [--type T] [--size] NAME`: a container, image,
+    /// network or volume by full id, unique id prefix or name; without a
+    /// type, the first kind that has it in docker's order (container,
+    /// image, network, volume). Each kind's own "no such" error when typed,
+    /// docker's "No such object: NAME" when not.
+    pub fn inspect_object(
+        &self,
+        name: &str,
+        kind: Option<ObjectKind>,
+        size: bool,
+    ) -> Result<InspectObject> {
+        let want = |k: ObjectKind| kind.map_or(true, |x| x == k);
+        let missing = |e: &Error| {
+            matches!(
+                e,
+                Error::NoSuchContainer(_)
+                    | Error::NoSuchObject(_)
+                    | Error::Image(image::Error::ImageNotFound(_))
+            )
+        };
+        if want(ObjectKind::Container) {
+            match self.inspect_container(name, size) {
+                Ok(c) => return Ok(InspectObject::Container(Box::new(c))),
+                Err(e) if missing(&e) && kind.is_none() => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if want(ObjectKind::Image) {
+            match crate::images::inspect(self.images(), name) {
+                Ok(i) => return Ok(InspectObject::Image(Box::new(i))),
+                Err(e) if missing(&e) && kind.is_none() => {}
+                Err(Error::Image(image::Error::ImageNotFound(_))) => {
+                    return Err(Error::NoSuchObject(format!("No such image: {name}")))
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if want(ObjectKind::Network) {
+            match self.network_inspect(name) {
+                Ok(n) => return Ok(InspectObject::Network(n)),
+                Err(e) if missing(&e) && kind.is_none() => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if want(ObjectKind::Volume) {
+            match self.inspect_volume(name) {
+                Ok(v) => return Ok(InspectObject::Volume(v)),
+                Err(e) if missing(&e) && kind.is_none() => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::NoSuchObject(format!("No such object: {name}")))
     }
 
     /// `top`: the container's processes (UID, PID, PPID, CMD).

@@ -1,8 +1,72 @@
-//! `container prune` and `network prune` (and `network rm`, which shares
-//! the rule that a network a container being created attaches to is in use).
+//! `container prune`, `network prune`, `volume prune` and `system prune`
+//! with docker's filters and reports (and `network rm`, which shares the
+//! rule that a network a container being created attaches to is in use).
+
+use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::filters::{keys, Filters};
+use crate::images::ImagesPruneReport;
 use crate::Engine;
+
+/// What `container prune` removed (docker's `ContainersPruneReport`).
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ContainersPruneReport {
+    pub containers_deleted: Vec<String>,
+    /// The bytes of their writable layers.
+    pub space_reclaimed: u64,
+    /// Containers that could not be removed (not docker's).
+    #[serde(skip)]
+    pub errors: Vec<Error>,
+}
+
+/// What `network prune` removed (docker's `NetworksPruneReport`).
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct NetworksPruneReport {
+    pub networks_deleted: Vec<String>,
+    #[serde(skip)]
+    pub errors: Vec<String>,
+}
+
+/// What `volume prune` removed (docker's `VolumesPruneReport`).
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct VolumesPruneReport {
+    pub volumes_deleted: Vec<String>,
+    pub space_reclaimed: u64,
+}
+
+/// `system prune`'s flags.
+#[derive(Debug, Clone, Default)]
+pub struct SystemPruneOptions {
+    /// `-a`: every unused image, not only dangling ones.
+    pub all: bool,
+    /// `--volumes`: anonymous volumes no container uses too.
+    pub volumes: bool,
+    /// `until`, `label`, `label!` for each part.
+    pub filters: Filters,
+}
+
+/// What `system prune` removed, in docker's order.
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SystemPruneReport {
+    pub containers: ContainersPruneReport,
+    pub networks: NetworksPruneReport,
+    /// With [`SystemPruneOptions::volumes`].
+    pub volumes: Option<VolumesPruneReport>,
+    pub images: ImagesPruneReport,
+    /// Unreferenced blobs and layers, and what killed pulls, unpacks and
+    /// creates left (Berth's build cache: the image store's leftovers).
+    pub cache_reclaimed: u64,
+    /// The total of every part.
+    pub space_reclaimed: u64,
+    /// What failed on the way, one line each.
+    #[serde(skip)]
+    pub errors: Vec<String>,
+}
 
 impl Engine {
     /// `container prune`: removes every container that is not running
@@ -19,12 +83,21 @@ impl Engine {
 
     /// [`Engine::prune`]: the ids removed and the errors met on the way.
     pub fn prune_containers(&self) -> (Vec<String>, Vec<Error>) {
-        let (mut out, mut errs) = (Vec::new(), Vec::new());
-        let ids = match self.ids() {
-            Ok(ids) => ids,
-            Err(e) => return (out, vec![e]),
-        };
-        for id in ids {
+        match self.prune_containers_with(&Filters::new()) {
+            Ok(r) => (r.containers_deleted, r.errors),
+            Err(e) => (Vec::new(), vec![e]),
+        }
+    }
+
+    /// `container prune [--filter until=…|label=…|label!=…]`: the stopped
+    /// containers the filters keep (`until`: created before that time).
+    pub fn prune_containers_with(&self, filters: &Filters) -> Result<ContainersPruneReport> {
+        filters.validate(keys::CONTAINER_PRUNE)?;
+        let until = filters.until()?;
+        let mut report = ContainersPruneReport::default();
+        let (out, errs) = (&mut report.containers_deleted, &mut report.errors);
+        let mut bytes = 0;
+        for id in self.ids()? {
             match self.readable_state(&id) {
                 Ok(st) if st.running() => continue,
                 Ok(_) => {}
@@ -34,14 +107,29 @@ impl Engine {
                     continue;
                 }
             }
+            // A dead container's unreadable config has no labels nor time.
+            if until.is_some() || !filters.is_empty() {
+                let c = self.load_config(&id).unwrap_or_default();
+                let created = crate::timeutil::parse(&c.created);
+                if until.is_some_and(|u| created.is_some_and(|t| t > u))
+                    || !filters.match_labels(&c.config.labels)
+                {
+                    continue;
+                }
+            }
+            let size = crate::volumes::dir_size(&self.container_dir(&id).join("upper"));
             match self.remove_stopped_unless(&id, true) {
-                Ok(true) => out.push(id),
+                Ok(true) => {
+                    out.push(id);
+                    bytes += size;
+                }
                 // Being created, started meanwhile, or gone.
                 Ok(false) | Err(Error::Conflict(_)) | Err(Error::NoSuchContainer(_)) => {}
                 Err(e) => errs.push(e),
             }
         }
-        (out, errs)
+        report.space_reclaimed = bytes;
+        Ok(report)
     }
 
     /// Networks that containers being created will attach to.
@@ -58,6 +146,11 @@ impl Engine {
     /// `network rm`: as the network manager's, but a network a container
     /// being created is about to attach to is in use too.
     pub fn remove_network(&self, name_or_id: &str) -> Result<network::Network> {
+        if name_or_id == "host" || name_or_id == "none" {
+            return Err(Error::Conflict(format!(
+                "{name_or_id} is a pre-defined network and cannot be removed"
+            )));
+        }
         let _s = self.lock_store()?;
         let mut m = crate::network::manager(self);
         let n = m.get(name_or_id).map_err(|e| Error::msg(e.to_string()))?;
@@ -78,19 +171,30 @@ impl Engine {
     /// to (one being created); a network that vanishes or gets a user
     /// meanwhile is skipped. The names removed and the errors met.
     pub fn prune_networks(&self) -> (Vec<String>, Vec<String>) {
-        let (mut out, mut errs) = (Vec::new(), Vec::new());
-        let _s = match self.lock_store() {
-            Ok(l) => l,
-            Err(e) => return (out, vec![e.to_string()]),
-        };
+        match self.prune_networks_with(&Filters::new()) {
+            Ok(r) => (r.networks_deleted, r.errors),
+            Err(e) => (Vec::new(), vec![e.to_string()]),
+        }
+    }
+
+    /// `network prune [--filter until=…|label=…|label!=…]`.
+    pub fn prune_networks_with(&self, filters: &Filters) -> Result<NetworksPruneReport> {
+        filters.validate(keys::NETWORK_PRUNE)?;
+        let until = filters.until()?;
+        let mut report = NetworksPruneReport::default();
+        let (out, errs) = (&mut report.networks_deleted, &mut report.errors);
+        let _s = self.lock_store()?;
         let busy = self.networks_being_attached();
         let mut m = crate::network::manager(self);
-        let list = match m.list() {
-            Ok(l) => l,
-            Err(e) => return (out, vec![e.to_string()]),
-        };
+        let list = m.list().map_err(|e| Error::msg(e.to_string()))?;
         for n in list {
             if n.name == crate::network::DEFAULT_NETWORK || busy.contains(&n.name) {
+                continue;
+            }
+            let created = crate::timeutil::parse(&n.created);
+            if until.is_some_and(|u| created.is_some_and(|t| t > u))
+                || !filters.match_labels(&n.labels)
+            {
                 continue;
             }
             if !m.users(&n).is_ok_and(|u| u.is_empty()) {
@@ -102,6 +206,77 @@ impl Engine {
                 Err(e) => errs.push(e.to_string()),
             }
         }
-        (out, errs)
+        Ok(report)
+    }
+
+    /// `volume prune [-a] [--filter label=…|label!=…|all=true]`: unused
+    /// anonymous volumes, every unused one with `all` (docker 23's rule).
+    pub fn prune_volumes_with(&self, filters: &Filters) -> Result<VolumesPruneReport> {
+        filters.validate(keys::VOLUME_PRUNE)?;
+        let all = filters.bool_value("all")?.unwrap_or(false);
+        let removed = self.prune_volumes(all, &|v| filters.match_labels(&v.labels))?;
+        Ok(VolumesPruneReport {
+            space_reclaimed: removed.iter().map(|(_, s)| s).sum(),
+            volumes_deleted: removed.into_iter().map(|(n, _)| n).collect(),
+        })
+    }
+
+    /// `system prune`: what crashes left, then (docker's order) stopped
+    /// containers, unused networks, with `volumes` unused anonymous
+    /// volumes, dangling images (every unused image with `all`), and the
+    /// image store's leftovers. An error in one part does not stop the
+    /// others; a bad filter stops all before anything is removed.
+    pub fn system_prune(&self, opts: &SystemPruneOptions) -> Result<SystemPruneReport> {
+        let f = &opts.filters;
+        f.validate(keys::SYSTEM_PRUNE)?;
+        if opts.volumes && f.contains("until") {
+            return Err(Error::InvalidFilter(
+                "The \"until\" filter is not supported with \"--volumes\"".into(),
+            ));
+        }
+        f.until()?;
+        let parts = f.without("dangling");
+        let image_filters = if opts.all {
+            parts.clone().with("dangling", "false")
+        } else {
+            parts.clone().with("dangling", "true")
+        };
+        let mut r = SystemPruneReport::default();
+        if let Err(e) = self.cleanup() {
+            r.errors.push(e.to_string());
+        }
+        r.containers = self.prune_containers_with(&parts)?;
+        r.errors
+            .extend(r.containers.errors.iter().map(|e| e.to_string()));
+        r.errors.extend(crate::network::prune_leftovers(self).1);
+        match self.prune_networks_with(&parts) {
+            Ok(n) => {
+                r.errors.extend(n.errors.iter().cloned());
+                r.networks = n;
+            }
+            Err(e) => r.errors.push(e.to_string()),
+        }
+        if opts.volumes {
+            match self.prune_volumes_with(&parts) {
+                Ok(v) => r.volumes = Some(v),
+                Err(e) => r.errors.push(e.to_string()),
+            }
+        }
+        match crate::images::prune(self.images(), &image_filters) {
+            Ok(i) => {
+                r.errors.extend(i.errors.iter().cloned());
+                r.images = i;
+            }
+            Err(e) => r.errors.push(e.to_string()),
+        }
+        match crate::images::collect_garbage(self.images()) {
+            Ok(b) => r.cache_reclaimed = b + r.images.temp_reclaimed,
+            Err(e) => r.errors.push(e.to_string()),
+        }
+        r.space_reclaimed = r.containers.space_reclaimed
+            + r.volumes.as_ref().map_or(0, |v| v.space_reclaimed)
+            + r.images.space_reclaimed
+            + r.cache_reclaimed;
+        Ok(r)
     }
 }

@@ -54,6 +54,10 @@ impl OciRuntime for Builtin {
         }
     }
 
+    fn update(&self, e: &Engine, id: &str, res: &oci_spec::runtime::LinuxResources) -> Result<()> {
+        Ok(oci_runtime::ops::update(e.run_root(), id, res)?)
+    }
+
     fn pids(&self, e: &Engine, id: &str) -> Result<Vec<i32>> {
         Ok(oci_runtime::ops::pids(e.run_root(), id)?)
     }

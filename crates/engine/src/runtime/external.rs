@@ -69,6 +69,20 @@ impl OciRuntime for External {
             .map(|_| ())
     }
 
+    /// runc's `update --resources FILE ID` (the JSON of the resources).
+    fn update(&self, e: &Engine, id: &str, res: &oci_spec::runtime::LinuxResources) -> Result<()> {
+        let file = e
+            .run_root()
+            .join(format!(".update-{id}-{}.json", std::process::id()));
+        fsutil::write_json(&file, res)?;
+        let path = file.to_string_lossy().into_owned();
+        let r = self
+            .run(e, &["update", "--resources", &path, id])
+            .map(|_| ());
+        let _ = std::fs::remove_file(&file);
+        r
+    }
+
     fn pids(&self, e: &Engine, id: &str) -> Result<Vec<i32>> {
         let out = self.run(e, &["ps", "--format", "json", id])?;
         serde_json::from_slice(&out).map_err(|e| Error::msg(format!("runtime ps: {e}")))

@@ -46,6 +46,8 @@ pub(crate) trait OciRuntime {
     fn delete_force(&self, e: &Engine, id: &str);
     /// Freezes (`on`) or thaws the container's processes.
     fn pause(&self, e: &Engine, id: &str, on: bool) -> Result<()>;
+    /// Applies new resources to the running container's cgroup.
+    fn update(&self, e: &Engine, id: &str, res: &oci_spec::runtime::LinuxResources) -> Result<()>;
     /// The host pids of the container's processes.
     fn pids(&self, e: &Engine, id: &str) -> Result<Vec<i32>>;
     /// Starts `process` in the running container. Called in the exec

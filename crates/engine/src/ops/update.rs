@@ -1,0 +1,247 @@
+//! `update`: new resources for a container (its cgroup while it runs, its
+//! spec and record for the next start) and a new restart policy, with
+//! docker's rules.
+
+use oci_spec::runtime::{
+    LinuxCpuBuilder, LinuxMemoryBuilder, LinuxPidsBuilder, LinuxResources, LinuxResourcesBuilder,
+};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::container::RestartPolicy;
+use crate::error::{Error, Result};
+use crate::{fsutil, runtime, Engine};
+
+/// `update`'s request: only what is set changes (docker's `UpdateConfig`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UpdateOptions {
+    /// `--memory`, bytes.
+    pub memory: Option<i64>,
+    /// `--memory-swap`, bytes of memory plus swap; -1 unlimited.
+    pub memory_swap: Option<i64>,
+    /// `--memory-reservation`, bytes (a soft limit).
+    pub memory_reservation: Option<i64>,
+    /// `--cpus` as NanoCPUs.
+    pub nano_cpus: Option<i64>,
+    /// `--cpu-shares` (relative weight).
+    pub cpu_shares: Option<i64>,
+    /// `--cpuset-cpus` (`0-3`, `0,1`).
+    pub cpuset_cpus: Option<String>,
+    /// `--pids-limit` (0 or -1: unlimited).
+    pub pids_limit: Option<i64>,
+    /// `--restart` (`no`, `always`, `unless-stopped`, `on-failure[:N]`).
+    pub restart: Option<String>,
+}
+
+/// What `update` did (docker's `ContainerUpdateResponse`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UpdateReport {
+    pub warnings: Vec<String>,
+}
+
+/// `0-3,5` (docker's cpuset syntax).
+fn valid_cpuset(s: &str) -> bool {
+    !s.is_empty()
+        && s.split(',').all(|part| {
+            let (a, b) = part.split_once('-').unwrap_or((part, part));
+            matches!((a.parse::<u32>(), b.parse::<u32>()), (Ok(a), Ok(b)) if a <= b)
+        })
+}
+
+/// Overlays the object `new` on `old`, skipping nulls.
+fn merge(old: &mut Value, new: &Value) {
+    match (old, new) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (k, v) in b {
+                if v.is_null() {
+                    continue;
+                }
+                merge(a.entry(k.clone()).or_insert(Value::Null), v);
+            }
+        }
+        (a, b) => *a = b.clone(),
+    }
+}
+
+impl Engine {
+    /// `update [flags] CONTAINER`: applies the resources to a running
+    /// container's cgroup through its runtime, then records them in its
+    /// spec (kept by the next start) and `HostConfig`; the restart policy
+    /// is read by the monitor at the next exit.
+    pub fn update(&self, container: &str, u: &UpdateOptions) -> Result<UpdateReport> {
+        let id = self.lookup(container)?;
+        let _l = self.lock_container(&id)?;
+        let mut c = self.load_config(&id)?;
+        let st = self.state(&id)?;
+        let hc = &c.host_config;
+        let restart = match &u.restart {
+            Some(r) => {
+                let policy = crate::options::parse_restart(r)?;
+                if hc.auto_remove && policy != RestartPolicy::No {
+                    return Err(Error::InvalidArgument(
+                        "Restart policy cannot be updated because AutoRemove is enabled for the container".into(),
+                    ));
+                }
+                Some(policy)
+            }
+            None => None,
+        };
+        // docker's memory rules: swap ≥ memory; a new memory limit above
+        // the swap already set needs the swap too; a first limit without
+        // swap gets twice as much (as at create).
+        let memory = u.memory.unwrap_or(hc.resources.memory);
+        let mut swap = u.memory_swap.unwrap_or(hc.resources.memory_swap);
+        if let Some(s) = u.memory_swap {
+            if s > 0 && memory == 0 {
+                return Err(Error::invalid(
+                    "invalid --memory-swap: you should always set --memory with --memory-swap",
+                ));
+            }
+            if s > 0 && s < memory {
+                return Err(Error::InvalidArgument(
+                    "Minimum memoryswap limit should be larger than memory limit, see usage".into(),
+                ));
+            }
+        } else if let Some(m) = u.memory {
+            if hc.resources.memory_swap > 0 && m > hc.resources.memory_swap {
+                return Err(Error::InvalidArgument(
+                    "Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time".into(),
+                ));
+            }
+            if hc.resources.memory == 0 && hc.resources.memory_swap == 0 {
+                swap = m * 2;
+            }
+        }
+        if let Some(r) = u.memory_reservation {
+            if r < 0 || (memory > 0 && r > memory) {
+                return Err(Error::InvalidArgument(
+                    "Minimum memory limit can not be less than memory reservation limit, see usage"
+                        .into(),
+                ));
+            }
+        }
+        if let Some(s) = &u.cpuset_cpus {
+            if !valid_cpuset(s) {
+                return Err(Error::flag(
+                    "--cpuset-cpus",
+                    s,
+                    "not a list of cpus (0-3,5)",
+                ));
+            }
+        }
+        if u.cpu_shares.is_some_and(|s| s < 0) {
+            return Err(Error::flag(
+                "--cpu-shares",
+                &u.cpu_shares.unwrap_or_default().to_string(),
+                "must be positive",
+            ));
+        }
+        let res = self.update_resources(u, memory, swap)?;
+        if st.running() {
+            runtime::for_container(self, &id).update(self, &id, &res)?;
+        }
+        // The spec the next start uses.
+        let spec_path = self.container_dir(&id).join("bundle/config.json");
+        let mut spec: Value = fsutil::read_json(&spec_path)?;
+        let new = serde_json::to_value(&res).map_err(|e| Error::msg(format!("update: {e}")))?;
+        if let Some(linux) = spec.get_mut("linux").and_then(Value::as_object_mut) {
+            let cur = linux
+                .entry("resources")
+                .or_insert_with(|| serde_json::json!({}));
+            merge(cur, &new);
+        }
+        fsutil::write_json(&spec_path, &spec)?;
+        let hc = &mut c.host_config;
+        if u.memory.is_some() || u.memory_swap.is_some() {
+            hc.resources.memory = memory;
+            hc.resources.memory_swap = swap;
+        }
+        if let Some(r) = u.memory_reservation {
+            hc.resources.memory_reservation = r;
+        }
+        if let Some(n) = u.nano_cpus {
+            hc.resources.nano_cpus = n;
+        }
+        if let Some(s) = u.cpu_shares {
+            hc.resources.cpu_shares = s;
+        }
+        if let Some(s) = &u.cpuset_cpus {
+            hc.resources.cpuset_cpus = s.clone();
+        }
+        if let Some(p) = u.pids_limit {
+            hc.resources.pids_limit = (p > 0).then_some(p);
+        }
+        if let Some(r) = restart {
+            hc.restart_policy = r;
+        }
+        self.save_config(&c)?;
+        Ok(UpdateReport::default())
+    }
+
+    /// The OCI resources of an update (only what it sets).
+    fn update_resources(
+        &self,
+        u: &UpdateOptions,
+        memory: i64,
+        swap: i64,
+    ) -> Result<LinuxResources> {
+        let bad = |e: oci_spec::OciSpecError| Error::msg(format!("update: {e}"));
+        let mut r = LinuxResourcesBuilder::default();
+        if u.memory.is_some() || u.memory_swap.is_some() || u.memory_reservation.is_some() {
+            let mut m = LinuxMemoryBuilder::default();
+            if u.memory.is_some() || u.memory_swap.is_some() {
+                m = m.limit(if memory > 0 { memory } else { -1 });
+                if crate::spec::swap_supported() {
+                    m = m.swap(if swap != 0 { swap } else { -1 });
+                }
+            }
+            if let Some(v) = u.memory_reservation {
+                m = m.reservation(v);
+            }
+            r = r.memory(m.build().map_err(bad)?);
+        }
+        if u.nano_cpus.is_some() || u.cpu_shares.is_some() || u.cpuset_cpus.is_some() {
+            let mut c = LinuxCpuBuilder::default();
+            if let Some(n) = u.nano_cpus {
+                // 0 lifts the limit (cgroup v1: -1; v2: "max").
+                c = c.period(100_000u64).quota(if n > 0 {
+                    n * 100_000 / 1_000_000_000
+                } else {
+                    -1
+                });
+            }
+            if let Some(s) = u.cpu_shares {
+                c = c.shares(s as u64);
+            }
+            if let Some(s) = &u.cpuset_cpus {
+                c = c.cpus(s.clone());
+            }
+            r = r.cpu(c.build().map_err(bad)?);
+        }
+        if let Some(p) = u.pids_limit {
+            r = r.pids(
+                LinuxPidsBuilder::default()
+                    .limit(if p > 0 { p } else { -1 })
+                    .build()
+                    .map_err(bad)?,
+            );
+        }
+        r.build().map_err(bad)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpusets() {
+        for ok in ["0", "0-1", "0,2-3"] {
+            assert!(valid_cpuset(ok), "{ok}");
+        }
+        for bad in ["", "a", "3-1", "0,,1"] {
+            assert!(!valid_cpuset(bad), "{bad}");
+        }
+    }
+}
