@@ -17,7 +17,10 @@
 //! as u16 BE).
 
 use crate::error::{Error, Result};
-use crate::stream::{Chunk, OutputStream, Resizer, StdinWriter, StreamKind};
+use crate::stream::{
+    frame, Chunk, OutputStream, Resizer, StdinWriter, StreamKind, STREAM_EXIT, STREAM_STDERR,
+    STREAM_STDOUT,
+};
 use crate::sys;
 use crate::Engine;
 use std::fs::File;
@@ -25,16 +28,6 @@ use std::io::{BufRead, Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
-
-pub(crate) const STREAM_STDOUT: u8 = 1;
-pub(crate) const STREAM_STDERR: u8 = 2;
-/// Our frame carrying the exit code (4 bytes, big endian).
-pub(crate) const STREAM_EXIT: u8 = 0xfe;
-
-/// Client frame kinds.
-pub const INPUT_STDIN: u8 = 0;
-pub const INPUT_CLOSE: u8 = 1;
-pub const INPUT_RESIZE: u8 = 2;
 
 /// What the monitor needs besides the id.
 pub(crate) struct Launch {
@@ -194,14 +187,6 @@ fn exec_monitor(
         }
     }
     sys::execv(exe, args)
-}
-
-pub(crate) fn frame(stream: u8, data: &[u8]) -> Vec<u8> {
-    let mut v = Vec::with_capacity(8 + data.len());
-    v.extend_from_slice(&[stream, 0, 0, 0]);
-    v.extend_from_slice(&(data.len() as u32).to_be_bytes());
-    v.extend_from_slice(data);
-    v
 }
 
 /// An attachment to a container's main process through its monitor

@@ -23,6 +23,28 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 
+// The monitor's attach socket protocol: frames of an 8-byte header (kind,
+// three zero bytes, big-endian length) and the data; the monitor sends
+// output and the exit code, clients send stdin, its end and resizes.
+pub(crate) const STREAM_STDOUT: u8 = 1;
+pub(crate) const STREAM_STDERR: u8 = 2;
+/// Our frame carrying the exit code (4 bytes, big endian).
+pub(crate) const STREAM_EXIT: u8 = 0xfe;
+
+/// Client frame kinds.
+pub const INPUT_STDIN: u8 = 0;
+pub const INPUT_CLOSE: u8 = 1;
+pub const INPUT_RESIZE: u8 = 2;
+
+/// One frame of the attach protocol.
+pub(crate) fn frame(stream: u8, data: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(8 + data.len());
+    v.extend_from_slice(&[stream, 0, 0, 0]);
+    v.extend_from_slice(&(data.len() as u32).to_be_bytes());
+    v.extend_from_slice(data);
+    v
+}
+
 /// Which output stream a chunk is from; the number is docker's stdcopy
 /// stream type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,9 +160,7 @@ impl StdinWriter {
         }
         match &mut self.sink {
             Sink::Fd(fd) => sys::send_or_write_all(fd.as_raw_fd(), data),
-            Sink::Monitor(s) => {
-                s.write_all(&crate::monitor::frame(crate::monitor::INPUT_STDIN, data))
-            }
+            Sink::Monitor(s) => s.write_all(&frame(INPUT_STDIN, data)),
         }
     }
 
@@ -178,9 +198,7 @@ impl StdinWriter {
     pub fn close(self) -> io::Result<()> {
         match self.sink {
             Sink::Fd(_) => Ok(()),
-            Sink::Monitor(mut s) if self.close_ends => {
-                s.write_all(&crate::monitor::frame(crate::monitor::INPUT_CLOSE, &[]))
-            }
+            Sink::Monitor(mut s) if self.close_ends => s.write_all(&frame(INPUT_CLOSE, &[])),
             Sink::Monitor(_) => Ok(()),
         }
     }
@@ -237,7 +255,7 @@ impl Resizer {
                 let mut d = rows.to_be_bytes().to_vec();
                 d.extend_from_slice(&cols.to_be_bytes());
                 (&**s)
-                    .write_all(&crate::monitor::frame(crate::monitor::INPUT_RESIZE, &d))
+                    .write_all(&frame(INPUT_RESIZE, &d))
                     .map_err(|e| Error::io("resize", e))
             }
         }

@@ -6,33 +6,13 @@ use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use clap::Args;
-
 use super::containers::op_err;
 use super::CmdResult;
+use crate::cli::events::EventsArgs;
 use crate::error::CliError;
 use crate::template::Template;
 use crate::Globals;
 use ::engine::events::Message;
-
-#[derive(Debug, Args)]
-pub struct EventsArgs {
-    /// Filter output based on conditions provided
-    #[arg(short, long, value_name = "FILTER")]
-    pub filter: Vec<String>,
-
-    /// Format output using a custom template: 'json' (JSON lines) or a Go template
-    #[arg(long, value_name = "STRING")]
-    pub format: Option<String>,
-
-    /// Show all events created since timestamp
-    #[arg(long, value_name = "STRING", default_value = "")]
-    pub since: String,
-
-    /// Stream events until this timestamp
-    #[arg(long, value_name = "STRING", default_value = "")]
-    pub until: String,
-}
 
 /// How each event prints.
 enum Output {

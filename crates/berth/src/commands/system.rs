@@ -6,11 +6,11 @@
 //! results ([`engine::system`]) as docker does.
 
 use ::engine::system;
-use clap::Args;
 use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::{out, out_raw, CmdResult};
+use crate::cli::system::{DfArgs, InfoArgs, VersionArgs};
 use crate::error::CliError;
 use crate::template::Template;
 use crate::Globals;
@@ -33,14 +33,6 @@ pub fn boot(g: &Globals) -> CmdResult {
 }
 
 // ---- version ----------------------------------------------------------------
-
-/// `version [--format]`.
-#[derive(Debug, Args)]
-pub struct VersionArgs {
-    /// Format output using a custom template ('json' for JSON)
-    #[arg(short, long)]
-    pub format: Option<String>,
-}
 
 /// The client half of `docker version` (docker's `clientVersion`): the
 /// same program as the engine, so the same versions.
@@ -214,14 +206,6 @@ pub fn version(a: VersionArgs) -> CmdResult {
 
 // ---- info -------------------------------------------------------------------
 
-/// `info [--format]` and `system info`.
-#[derive(Debug, Args)]
-pub struct InfoArgs {
-    /// Format output using a custom template ('json' for JSON)
-    #[arg(short, long)]
-    pub format: Option<String>,
-}
-
 /// docker's `docker info` layout of the server's half.
 pub fn info_text(info: &system::Info) -> String {
     let mut o = String::new();
@@ -343,17 +327,6 @@ pub fn info(g: &Globals, a: InfoArgs) -> CmdResult {
 }
 
 // ---- system df --------------------------------------------------------------
-
-/// `system df [-v] [--format]`.
-#[derive(Debug, Args)]
-pub struct DfArgs {
-    /// Show detailed information on space usage
-    #[arg(short, long)]
-    pub verbose: bool,
-    /// Format output using a custom template: 'table', 'table TEMPLATE', 'json', or a Go template
-    #[arg(long)]
-    pub format: Option<String>,
-}
 
 const DF_TABLE: &str = "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}";
 const DF_HEADERS: &[(&str, &str)] = &[

@@ -1,5 +1,10 @@
 //! Command-line syntax: docker's verbs, flags and help texts.
 
+pub mod changes;
+pub mod events;
+pub mod network;
+pub mod system;
+
 use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand};
@@ -83,12 +88,12 @@ impl Cli {
 pub enum Command {
     /// Manage networks
     #[command(subcommand)]
-    Network(crate::commands::network::NetworkCommand),
+    Network(self::network::NetworkCommand),
     /// List port mappings or a specific mapping for the container
-    Port(crate::commands::network::PortArgs),
+    Port(self::network::PortArgs),
     /// Manage Berth
     #[command(subcommand)]
-    System(crate::commands::network::SystemCommand),
+    System(self::network::SystemCommand),
     /// Create and run a new container from an image
     Run(RunArgs),
     /// Create a new container
@@ -148,23 +153,23 @@ pub enum Command {
     /// Import the contents from a tarball to create a filesystem image
     Import(ImportArgs),
     /// Show the history of an image
-    History(crate::commands::changes::HistoryArgs),
+    History(self::changes::HistoryArgs),
     /// Inspect changes to files or directories on a container's filesystem
-    Diff(crate::commands::changes::DiffArgs),
+    Diff(self::changes::DiffArgs),
     /// Export a container's filesystem as a tar archive
-    Export(crate::commands::changes::ExportArgs),
+    Export(self::changes::ExportArgs),
     /// Create a new image from a container's changes
-    Commit(crate::commands::changes::CommitArgs),
+    Commit(self::changes::CommitArgs),
     /// Log in to a registry
     Login(LoginArgs),
     /// Log out from a registry
     Logout(LogoutArgs),
     /// Get real time events from the engine
-    Events(crate::commands::events::EventsArgs),
+    Events(self::events::EventsArgs),
     /// Show the berth version information
-    Version(crate::commands::system::VersionArgs),
+    Version(self::system::VersionArgs),
     /// Display system-wide information
-    Info(crate::commands::system::InfoArgs),
+    Info(self::system::InfoArgs),
     /// Manage volumes
     #[command(subcommand)]
     Volume(crate::cli_ext::VolumeCommand),
@@ -221,11 +226,11 @@ pub enum ContainerCommand {
     /// Display a live stream of container(s) resource usage statistics
     Stats(crate::cli_ext::StatsArgs),
     /// Inspect changes to files or directories on a container's filesystem
-    Diff(crate::commands::changes::DiffArgs),
+    Diff(self::changes::DiffArgs),
     /// Export a container's filesystem as a tar archive
-    Export(crate::commands::changes::ExportArgs),
+    Export(self::changes::ExportArgs),
     /// Create a new image from a container's changes
-    Commit(crate::commands::changes::CommitArgs),
+    Commit(self::changes::CommitArgs),
 }
 
 /// Flags of `run` and `create`, then IMAGE [COMMAND] [ARG...]. As with
@@ -798,7 +803,7 @@ pub enum ImageCommand {
     /// Import the contents from a tarball to create a filesystem image
     Import(ImportArgs),
     /// Show the history of an image
-    History(crate::commands::changes::HistoryArgs),
+    History(self::changes::HistoryArgs),
 }
 
 /// Registry connection flags shared by pull and push.
