@@ -85,7 +85,10 @@ pub fn classify(m: String) -> Error {
         || (m.contains("executable file `") && m.contains("` not found"));
     if not_found || (exec && m.to_ascii_lowercase().contains("no such file or directory")) {
         Error::CommandNotFound(m)
-    } else if exec && (m.contains("permission denied") || m.contains("is a directory")) {
+    } else if (exec && (m.contains("permission denied") || m.contains("is a directory")))
+        // crun: "open executable: Operation not permitted" (a directory).
+        || m.contains("open executable: ")
+    {
         Error::CannotInvoke(m)
     } else {
         Error::Msg(m)
@@ -126,5 +129,22 @@ impl<T> Context<T> for nix::Result<T> {
             context: f().into(),
             source: io::Error::from_raw_os_error(e as i32),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runtime_messages_get_dockers_exit_codes() {
+        let code = |m: &str| classify(m.to_string()).exit_code();
+        // The built-in runtime and runc.
+        assert_eq!(code("exec: \"nope\": executable file not found in $PATH"), 127);
+        assert_eq!(code("exec: \"/etc\": permission denied"), 126);
+        // crun.
+        assert_eq!(code("executable file `nope` not found in $PATH: No such file or directory"), 127);
+        assert_eq!(code("open executable: Operation not permitted"), 126);
+        assert_eq!(code("cgroup: no such controller"), 125);
     }
 }
