@@ -140,10 +140,16 @@ mod tests {
     fn runtime_messages_get_dockers_exit_codes() {
         let code = |m: &str| classify(m.to_string()).exit_code();
         // The built-in runtime and runc.
-        assert_eq!(code("exec: \"nope\": executable file not found in $PATH"), 127);
+        assert_eq!(
+            code("exec: \"nope\": executable file not found in $PATH"),
+            127
+        );
         assert_eq!(code("exec: \"/etc\": permission denied"), 126);
         // crun.
-        assert_eq!(code("executable file `nope` not found in $PATH: No such file or directory"), 127);
+        assert_eq!(
+            code("executable file `nope` not found in $PATH: No such file or directory"),
+            127
+        );
         assert_eq!(code("open executable: Operation not permitted"), 126);
         assert_eq!(code("cgroup: no such controller"), 125);
     }

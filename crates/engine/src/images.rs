@@ -488,6 +488,29 @@ pub fn prune(store: &Store, filters: &Filters) -> Result<ImagesPruneReport> {
 
 // ---- pull policy ------------------------------------------------------------------
 
+/// `tag SOURCE TARGET` with docker's rules: the target is a name with a
+/// tag (a digest is refused), the source an image name or id; a missing
+/// source is docker's `No such image: busybox:latest`.
+pub fn tag(store: &Store, source: &str, target: &str) -> Result<()> {
+    let t = image::Reference::parse(target).map_err(image::Error::from)?;
+    if t.digest().is_some() {
+        return Err(Error::InvalidArgument(format!(
+            "refusing to create a tag with a digest reference: {target}"
+        )));
+    }
+    if let Err(e) = image::Reference::parse(source) {
+        if !looks_like_id(source) {
+            return Err(image::Error::from(e).into());
+        }
+    }
+    store.tag(source, &t).map_err(|e| match e {
+        image::Error::ImageNotFound(_) => {
+            Error::NoSuchObject(format!("No such image: {}", familiar_or(source)))
+        }
+        e => e.into(),
+    })
+}
+
 /// `run`/`create --pull`: when the image is pulled first.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

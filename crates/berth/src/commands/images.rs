@@ -4,13 +4,12 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use ::engine::filters::Filters;
 use ::engine::images::{ImageDeleteItem, ImageSummary};
-use image::Reference;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::{out, out_raw, parse_ref, CmdResult};
+use super::{out, out_raw, CmdResult};
 use crate::cli::{ImagesArgs, InspectArgs, PruneArgs, RmiArgs, TagArgs};
-use crate::error::{image_message, reference_message, CliError};
+use crate::error::{image_message, CliError};
 use crate::fmt::{go_time, human_size, since};
 use crate::Globals;
 
@@ -203,40 +202,11 @@ pub fn inspect(g: &Globals, a: InspectArgs) -> CmdResult {
 }
 
 pub fn tag(g: &Globals, a: TagArgs) -> CmdResult {
-    let target = parse_ref(&a.target)?;
-    if target.digest().is_some() {
-        return Err(CliError::new(format!(
-            "refusing to create a tag with a digest reference: {}",
-            a.target
-        )));
-    }
-    if let Err(e) = Reference::parse(&a.source) {
-        if !looks_like_id(&a.source) {
-            return Err(CliError::new(reference_message(&e)));
-        }
-    }
     let store = g.store()?;
-    store.tag(&a.source, &target).map_err(|e| match e {
-        image::Error::ImageNotFound(_) => {
-            CliError::new(format!("No such image: {}", familiar_or(&a.source)))
-        }
-        e => CliError::from(e),
+    ::engine::images::tag(&store, &a.source, &a.target).map_err(|e| match e {
+        ::engine::Error::InvalidArgument(m) | ::engine::Error::NoSuchObject(m) => CliError::new(m),
+        e => img_err(e),
     })
-}
-
-fn looks_like_id(s: &str) -> bool {
-    let h = s.strip_prefix("sha256:").unwrap_or(s);
-    h.len() >= 4 && h.len() <= 64 && h.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
-/// `busybox` → `busybox:latest` (how docker names a missing image).
-fn familiar_or(s: &str) -> String {
-    if looks_like_id(s) {
-        return s.to_string();
-    }
-    Reference::parse(s)
-        .map(|r| r.familiar())
-        .unwrap_or_else(|_| s.to_string())
 }
 
 /// docker's line for a removal: `Untagged: x` / `Deleted: x`.
