@@ -56,6 +56,8 @@ bench:
 	./bench/runtime/run.sh
 	./bench/run/run.sh
 	./bench/pull/run.sh
+	./bench/ps/run.sh
+	./bench/events/run.sh
 
 lint:
 	cargo fmt --all -- --check
