@@ -27,6 +27,19 @@ pub struct StatsSample {
     pub block_read: u64,
     pub block_write: u64,
     pub pids: u64,
+    /// The pids limit (0: none).
+    pub pids_limit: u64,
+    /// CPU time in kernel and user mode (ns), per CPU (ns).
+    pub cpu_kernel_ns: u64,
+    pub cpu_user_ns: u64,
+    pub percpu_ns: Vec<u64>,
+    /// CFS throttling: periods, throttled periods, throttled time (ns).
+    pub throttling: (u64, u64, u64),
+    /// The memory cgroup's raw usage and its stat file (docker's `stats`).
+    pub memory_raw_usage: u64,
+    pub memory_stat: std::collections::BTreeMap<String, u64>,
+    /// When the sample was taken (RFC 3339 nanos).
+    pub read: String,
 }
 
 impl StatsSample {
@@ -46,6 +59,13 @@ impl StatsSample {
     /// block I/O and pids from the cgroup's statistics.
     pub fn fill_from_cgroup(&mut self, cs: &cgroups::Stats, host_memory: u64) {
         self.cpu_total_ns = cs.cpu.usage.total;
+        self.cpu_kernel_ns = cs.cpu.usage.kernel;
+        self.cpu_user_ns = cs.cpu.usage.user;
+        self.percpu_ns = cs.cpu.usage.percpu.clone();
+        let t = &cs.cpu.throttling;
+        self.throttling = (t.periods, t.throttled_periods, t.throttled_time);
+        self.memory_raw_usage = cs.memory.usage.usage;
+        self.memory_stat = cs.memory.raw.clone();
         let m = &cs.memory;
         let inactive = m
             .raw
@@ -73,6 +93,74 @@ impl StatsSample {
             }
         }
         self.pids = cs.pids.current;
+        self.pids_limit = cs.pids.limit;
+    }
+
+    /// Docker's `/containers/{id}/stats` JSON (`types.StatsJSON`) of this
+    /// sample, `prev` as its `precpu_stats` (docker's first sample of a
+    /// stream has an empty one).
+    pub fn to_docker(&self, prev: Option<&StatsSample>) -> DockerStats {
+        let cpu = |s: &StatsSample| DockerCpuStats {
+            cpu_usage: DockerCpuUsage {
+                total_usage: s.cpu_total_ns,
+                percpu_usage: (!s.percpu_ns.is_empty()).then(|| s.percpu_ns.clone()),
+                usage_in_kernelmode: s.cpu_kernel_ns,
+                usage_in_usermode: s.cpu_user_ns,
+            },
+            system_cpu_usage: s.system_ns,
+            online_cpus: s.online_cpus,
+            throttling_data: DockerThrottling {
+                periods: s.throttling.0,
+                throttled_periods: s.throttling.1,
+                throttled_time: s.throttling.2,
+            },
+        };
+        let io = |op: &str, value: u64| DockerBlkioEntry {
+            major: 0,
+            minor: 0,
+            op: op.to_string(),
+            value,
+        };
+        let mut networks = std::collections::BTreeMap::new();
+        if self.running {
+            networks.insert(
+                "eth0".to_string(),
+                DockerNetworkStats {
+                    rx_bytes: self.net_rx,
+                    tx_bytes: self.net_tx,
+                    ..Default::default()
+                },
+            );
+        }
+        DockerStats {
+            read: self.read.clone(),
+            preread: prev
+                .map(|p| p.read.clone())
+                .unwrap_or_else(|| crate::timeutil::ZERO_TIME.to_string()),
+            pids_stats: DockerPidsStats {
+                current: self.pids,
+                limit: (self.pids_limit > 0).then_some(self.pids_limit),
+            },
+            blkio_stats: DockerBlkioStats {
+                io_service_bytes_recursive: vec![
+                    io("read", self.block_read),
+                    io("write", self.block_write),
+                ],
+            },
+            num_procs: 0,
+            cpu_stats: cpu(self),
+            precpu_stats: prev.map(cpu).unwrap_or_default(),
+            memory_stats: DockerMemoryStats {
+                // docker's CLI subtracts the inactive file cache from
+                // `usage` itself (from `stats`): the raw figures go out.
+                usage: self.memory_raw_usage,
+                stats: self.memory_stat.clone(),
+                limit: self.memory_limit,
+            },
+            name: format!("/{}", self.name),
+            id: self.id.clone(),
+            networks,
+        }
     }
 
     pub fn memory_percent(&self) -> f64 {
@@ -82,6 +170,85 @@ impl StatsSample {
             self.memory_usage as f64 / self.memory_limit as f64 * 100.0
         }
     }
+}
+
+/// Docker's `types.StatsJSON` (the API's stats stream and one-shot).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct DockerStats {
+    pub read: String,
+    pub preread: String,
+    pub pids_stats: DockerPidsStats,
+    pub blkio_stats: DockerBlkioStats,
+    pub num_procs: u32,
+    pub cpu_stats: DockerCpuStats,
+    pub precpu_stats: DockerCpuStats,
+    pub memory_stats: DockerMemoryStats,
+    pub name: String,
+    pub id: String,
+    pub networks: std::collections::BTreeMap<String, DockerNetworkStats>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct DockerPidsStats {
+    pub current: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct DockerBlkioStats {
+    pub io_service_bytes_recursive: Vec<DockerBlkioEntry>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct DockerBlkioEntry {
+    pub major: u64,
+    pub minor: u64,
+    pub op: String,
+    pub value: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct DockerCpuStats {
+    pub cpu_usage: DockerCpuUsage,
+    pub system_cpu_usage: u64,
+    pub online_cpus: u32,
+    pub throttling_data: DockerThrottling,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct DockerCpuUsage {
+    pub total_usage: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub percpu_usage: Option<Vec<u64>>,
+    pub usage_in_kernelmode: u64,
+    pub usage_in_usermode: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct DockerThrottling {
+    pub periods: u64,
+    pub throttled_periods: u64,
+    pub throttled_time: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct DockerMemoryStats {
+    pub usage: u64,
+    pub stats: std::collections::BTreeMap<String, u64>,
+    pub limit: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct DockerNetworkStats {
+    pub rx_bytes: u64,
+    pub rx_packets: u64,
+    pub rx_errors: u64,
+    pub rx_dropped: u64,
+    pub tx_bytes: u64,
+    pub tx_packets: u64,
+    pub tx_errors: u64,
+    pub tx_dropped: u64,
 }
 
 /// Host CPU time (ns) from the first line of /proc/stat (user..softirq).
@@ -150,6 +317,7 @@ impl Engine {
         let c = self.load_config(&id)?;
         let st = self.state(&id)?;
         let mut s = StatsSample {
+            read: crate::timeutil::now(),
             id: id.clone(),
             name: c.name.clone(),
             running: st.running(),
@@ -242,5 +410,62 @@ mod tests {
         v2.memory.usage.limit = u64::MAX;
         s.fill_from_cgroup(&v2, 1 << 30);
         assert_eq!(s.memory_limit, 1 << 30);
+    }
+
+    #[test]
+    fn dockers_stats_json() {
+        let prev = StatsSample {
+            read: "2026-12-06T07:00:00.000000001Z".into(),
+            cpu_total_ns: 100,
+            system_ns: 1000,
+            online_cpus: 2,
+            ..Default::default()
+        };
+        let cur = StatsSample {
+            id: "abc".into(),
+            name: "web".into(),
+            running: true,
+            read: "2026-12-06T07:00:01.000000001Z".into(),
+            cpu_total_ns: 600,
+            cpu_user_ns: 400,
+            cpu_kernel_ns: 200,
+            percpu_ns: vec![300, 300],
+            system_ns: 3000,
+            online_cpus: 2,
+            memory_limit: 64 << 20,
+            memory_raw_usage: 5 << 20,
+            memory_stat: [("inactive_file".to_string(), 1 << 20)].into(),
+            block_read: 7,
+            block_write: 9,
+            pids: 3,
+            pids_limit: 50,
+            net_rx: 11,
+            net_tx: 13,
+            ..Default::default()
+        };
+        let v = serde_json::to_value(cur.to_docker(Some(&prev))).unwrap();
+        assert_eq!(v["name"], "/web");
+        assert_eq!(v["preread"], "2026-12-06T07:00:00.000000001Z");
+        assert_eq!(v["cpu_stats"]["cpu_usage"]["total_usage"], 600);
+        assert_eq!(v["cpu_stats"]["cpu_usage"]["percpu_usage"][1], 300);
+        assert_eq!(v["precpu_stats"]["cpu_usage"]["total_usage"], 100);
+        assert_eq!(v["precpu_stats"]["system_cpu_usage"], 1000);
+        assert_eq!(v["cpu_stats"]["online_cpus"], 2);
+        assert_eq!(v["memory_stats"]["usage"], 5 << 20);
+        assert_eq!(v["memory_stats"]["stats"]["inactive_file"], 1 << 20);
+        assert_eq!(v["memory_stats"]["limit"], 64 << 20);
+        assert_eq!(
+            v["pids_stats"],
+            serde_json::json!({"current": 3, "limit": 50})
+        );
+        assert_eq!(
+            v["blkio_stats"]["io_service_bytes_recursive"][1],
+            serde_json::json!({"major": 0, "minor": 0, "op": "write", "value": 9})
+        );
+        assert_eq!(v["networks"]["eth0"]["rx_bytes"], 11);
+        // A first sample: docker's zero precpu and preread.
+        let v = serde_json::to_value(cur.to_docker(None)).unwrap();
+        assert_eq!(v["preread"], "0001-01-01T00:00:00Z");
+        assert_eq!(v["precpu_stats"]["cpu_usage"]["total_usage"], 0);
     }
 }

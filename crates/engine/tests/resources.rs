@@ -107,6 +107,19 @@ fn stats_read_the_cgroup() {
     assert_eq!(s.memory_limit, 32 << 20, "{s:?}");
     assert!(s.memory_usage > 0, "{s:?}");
     assert!(s.pids >= 1, "{s:?}");
+    // Docker's stats JSON of the same sample (the API's shape).
+    let d = serde_json::to_value(s.to_docker(None)).unwrap();
+    assert_eq!(d["memory_stats"]["limit"], 32 << 20, "{d}");
+    assert!(
+        d["memory_stats"]["usage"].as_u64().unwrap() >= s.memory_usage,
+        "{d}"
+    );
+    assert!(
+        d["cpu_stats"]["cpu_usage"]["total_usage"].as_u64().unwrap() > 0,
+        "{d}"
+    );
+    assert_eq!(d["pids_stats"]["current"], s.pids, "{d}");
+    assert!(d["read"].as_str().unwrap().ends_with('Z'), "{d}");
     // CPU time grows while the container works.
     let x = engine::ExecOptions {
         cmd: vec![
