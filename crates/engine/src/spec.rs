@@ -285,9 +285,12 @@ fn device_nodes(d: &opt::DeviceMapping) -> Result<Vec<(LinuxDevice, LinuxDeviceC
     while let Some((p, m)) = stack.pop() {
         if m.is_dir() {
             let rd = std::fs::read_dir(&p).map_err(|e| bad(format!("{}: {e}", p.display())))?;
+            // As docker's walk: entries below are not followed (a link to
+            // `..` or `/` would walk the host's tree).
             for e in rd.flatten() {
-                if let Ok(m) = std::fs::metadata(e.path()) {
-                    stack.push((e.path(), m));
+                match std::fs::symlink_metadata(e.path()) {
+                    Ok(m) if !m.file_type().is_symlink() => stack.push((e.path(), m)),
+                    _ => {}
                 }
             }
             continue;
@@ -1136,6 +1139,29 @@ pub fn generate(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn device_dirs_are_walked_without_following_links() {
+        // A directory of devices holding links out (to a node and to the
+        // host's /dev): nothing reached through a link is taken.
+        let d = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink("/dev/null", d.path().join("null")).unwrap();
+        std::os::unix::fs::symlink("/dev", d.path().join("host-dev")).unwrap();
+        let m = opt::DeviceMapping {
+            path_on_host: d.path().to_string_lossy().into_owned(),
+            path_in_container: "/dev/x".into(),
+            cgroup_permissions: "rwm".into(),
+        };
+        let e = device_nodes(&m).unwrap_err();
+        assert!(e.to_string().contains("is not a device"), "{e}");
+        // The node itself, named directly, is one.
+        let m = opt::DeviceMapping {
+            path_on_host: "/dev/null".into(),
+            path_in_container: "/dev/x".into(),
+            cgroup_permissions: "rwm".into(),
+        };
+        assert_eq!(device_nodes(&m).unwrap().len(), 1);
+    }
     use crate::options::CreateFlags;
     use image::manifest::ContainerConfig as ImageConfig;
     use serde_json::{json, Value};

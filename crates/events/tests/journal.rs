@@ -200,7 +200,7 @@ fn since_until_and_filters() {
 #[test]
 fn follow_sees_appends_across_rotation() {
     let dir = tempfile::tempdir().unwrap();
-    let j = Journal::new(dir.path()).with_max_size(2048);
+    let j = Journal::new(dir.path()).with_max_size(8192);
     j.append(&ev("create", "before")).unwrap();
     let mut cur = j.tail(&Query::default()).unwrap();
     let writer = {

@@ -1,8 +1,8 @@
 //! `create` and `run`: the container's record, spec, rootfs and volumes.
 
-use super::is_mounted;
 use crate::container::Container;
 use crate::error::{Context, Error, Result};
+use crate::fssys::is_mount_point as is_mounted;
 use crate::fsutil::{self, Durability};
 use crate::monitor::Attached;
 use crate::options::CreateOptions;

@@ -303,6 +303,9 @@ impl Engine {
         let id = self.lookup(container)?;
         let new = crate::store::validate_name(new_name)?;
         let _s = self.lock_store()?;
+        // The record is also rewritten by `update` under the container's
+        // lock: taken too (store first, as rm), so neither change is lost.
+        let _c = self.lock_container(&id)?;
         let mut c = self.load_config(&id)?;
         if c.name == new {
             return Err(Error::Conflict(format!(

@@ -29,15 +29,3 @@ pub use prune::{
     VolumesPruneReport,
 };
 pub use update::{UpdateOptions, UpdateReport};
-
-use std::path::Path;
-
-/// Whether `p` is a mount point (its exact path in our mountinfo).
-pub(crate) fn is_mounted(p: &Path) -> bool {
-    let Ok(mi) = std::fs::read_to_string("/proc/self/mountinfo") else {
-        return false;
-    };
-    let want = p.to_string_lossy();
-    mi.lines()
-        .any(|l| l.split(' ').nth(4).is_some_and(|m| m == want))
-}

@@ -1,8 +1,8 @@
 //! `rm` and the recovery after crashes (`cleanup`).
 
-use super::is_mounted;
 use crate::container::Status;
 use crate::error::{Context, Error, Result};
+use crate::fssys::is_mount_point as is_mounted;
 use crate::fsutil::{self, Durability};
 use crate::runtime;
 use crate::store::{monitor_alive, CONFIG};

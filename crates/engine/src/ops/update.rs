@@ -40,15 +40,6 @@ pub struct UpdateReport {
     pub warnings: Vec<String>,
 }
 
-/// `0-3,5` (docker's cpuset syntax).
-fn valid_cpuset(s: &str) -> bool {
-    !s.is_empty()
-        && s.split(',').all(|part| {
-            let (a, b) = part.split_once('-').unwrap_or((part, part));
-            matches!((a.parse::<u32>(), b.parse::<u32>()), (Ok(a), Ok(b)) if a <= b)
-        })
-}
-
 /// Overlays the object `new` on `old`, skipping nulls.
 fn merge(old: &mut Value, new: &Value) {
     match (old, new) {
@@ -74,6 +65,14 @@ impl Engine {
         let _l = self.lock_container(&id)?;
         let mut c = self.load_config(&id)?;
         let st = self.state(&id)?;
+        // A start going on in its monitor (its caller killed) may have read
+        // the old spec and not be running yet: the cgroup would miss it.
+        if !st.running() && self.start_in_progress(&id) {
+            return Err(Error::Conflict(format!(
+                "container {} is being started by its monitor; try again",
+                crate::fsutil::short_id(&id)
+            )));
+        }
         let hc = &c.host_config;
         let restart = match &u.restart {
             Some(r) => {
@@ -122,13 +121,7 @@ impl Engine {
             }
         }
         if let Some(s) = &u.cpuset_cpus {
-            if !valid_cpuset(s) {
-                return Err(Error::flag(
-                    "--cpuset-cpus",
-                    s,
-                    "not a list of cpus (0-3,5)",
-                ));
-            }
+            crate::options::parse_cpuset("--cpuset-cpus", s)?;
         }
         if u.cpu_shares.is_some_and(|s| s < 0) {
             return Err(Error::flag(
@@ -228,20 +221,5 @@ impl Engine {
             );
         }
         r.build().map_err(bad)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cpusets() {
-        for ok in ["0", "0-1", "0,2-3"] {
-            assert!(valid_cpuset(ok), "{ok}");
-        }
-        for bad in ["", "a", "3-1", "0,,1"] {
-            assert!(!valid_cpuset(bad), "{bad}");
-        }
     }
 }
