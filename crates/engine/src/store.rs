@@ -28,7 +28,7 @@ pub(crate) struct CreateGuard {
     _lock: FileLock,
 }
 
-fn is_full_id(s: &str) -> bool {
+pub(crate) fn is_full_id(s: &str) -> bool {
     s.len() == 64
         && s.bytes()
             .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())

@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -214,6 +214,10 @@ impl Engine {
             let containers = self.root().join("containers");
             if let Ok(rd) = std::fs::read_dir(&containers) {
                 for ent in rd.flatten() {
+                    // Containers only: not the trash of one being removed.
+                    if !crate::store::is_full_id(&ent.file_name().to_string_lossy()) {
+                        continue;
+                    }
                     let p = ent.path().join("execs").join(format!("{id}.json"));
                     if p.is_file() {
                         return Ok((ent.file_name().to_string_lossy().into_owned(), p));
@@ -276,13 +280,24 @@ impl Engine {
         // The process's terminal, through its descriptors.
         for fd in 0..3 {
             let p = format!("/proc/{}/fd/{fd}", i.pid);
+            // The container's process chose what its descriptors are: not
+            // blocked on a FIFO's open, and only a pty (Unix98 majors
+            // 136-143) is resized.
             let Ok(f) = std::fs::OpenOptions::new()
                 .read(true)
-                .custom_flags(libc::O_NOCTTY)
+                .custom_flags(libc::O_NOCTTY | libc::O_NONBLOCK)
                 .open(&p)
             else {
                 continue;
             };
+            let is_pty = f.metadata().is_ok_and(|m| {
+                use std::os::unix::fs::{FileTypeExt, MetadataExt};
+                m.file_type().is_char_device()
+                    && (136..=143).contains(&nix::sys::stat::major(m.rdev()))
+            });
+            if !is_pty {
+                continue;
+            }
             if sys::set_winsize(f.as_raw_fd(), rows, cols).is_ok() {
                 return Ok(());
             }
@@ -586,7 +601,14 @@ fn gc_records(dir: &std::path::Path) {
             continue;
         }
         let p = ent.path();
-        let ended = read_record(&p).map(|r| !r.inspect.running).unwrap_or(true);
+        // Ended, or stuck "running" with no process (its start failed or
+        // its helper was killed before recording the exit).
+        let ended = read_record(&p)
+            .map(|r| {
+                let i = r.inspect;
+                !i.running || i.pid <= 0 || !Path::new(&format!("/proc/{}", i.pid)).exists()
+            })
+            .unwrap_or(true);
         if ended {
             let _ = std::fs::remove_file(&p);
         }
@@ -759,6 +781,38 @@ impl OutputStream for ExecStream {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gc_removes_old_ended_and_stuck_records_only() {
+        let d = tempfile::tempdir().unwrap();
+        let write = |name: &str, running: bool, pid: i32, old: bool| {
+            let rec = ExecRecord {
+                inspect: ExecInspect {
+                    id: name.into(),
+                    running,
+                    pid,
+                    ..Default::default()
+                },
+                config: ExecConfig::default(),
+                started: true,
+            };
+            let p = d.path().join(format!("{name}.json"));
+            std::fs::write(&p, serde_json::to_vec(&rec).unwrap()).unwrap();
+            let age = if old { EXEC_KEEP * 2 } else { Duration::ZERO };
+            let f = std::fs::File::options().write(true).open(&p).unwrap();
+            f.set_modified(std::time::SystemTime::now() - age).unwrap();
+        };
+        let me = std::process::id() as i32;
+        write("ended", false, 0, true);
+        write("stuck", true, 0, true);
+        write("gone", true, i32::MAX, true);
+        write("alive", true, me, true);
+        write("recent", true, 0, false);
+        gc_records(d.path());
+        let left = |n: &str| d.path().join(format!("{n}.json")).exists();
+        assert!(!left("ended") && !left("stuck") && !left("gone"));
+        assert!(left("alive") && left("recent"));
+    }
 
     #[test]
     fn inspect_shape_is_dockers() {
