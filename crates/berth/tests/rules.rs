@@ -194,6 +194,17 @@ fn images_filter_reference_examples() {
 }
 
 #[test]
+fn system_prune_refuses_a_bad_filter_before_asking() {
+    // `until` with `--volumes` is refused before the confirmation, as
+    // docker: nothing asked, nothing removed.
+    let t = T::new();
+    let err = t
+        .env
+        .fails(&["system", "prune", "--volumes", "--filter", "until=1h"], 1);
+    assert!(err.contains("\"until\" filter is not supported"), "{err}");
+}
+
+#[test]
 fn prune_filter_reference_examples() {
     let t = T::new();
     t.ok(&[

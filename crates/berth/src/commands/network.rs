@@ -205,10 +205,7 @@ pub fn system(g: &Globals, cmd: SystemCommand) -> CmdResult {
         volumes: a.volumes,
         filters: ::engine::filters::Filters::parse_cli(&a.filter).map_err(ee)?,
     };
-    opts.filters
-        .validate(::engine::filters::keys::SYSTEM_PRUNE)
-        .and_then(|_| opts.filters.until())
-        .map_err(ee)?;
+    opts.validate().map_err(ee)?;
     if !a.force {
         let mut w = String::from(
             "WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n",

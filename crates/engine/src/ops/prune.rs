@@ -49,6 +49,21 @@ pub struct SystemPruneOptions {
     pub filters: Filters,
 }
 
+impl SystemPruneOptions {
+    /// The filters' keys and values, as `system_prune` checks them before
+    /// removing anything (a face asks for confirmation after this).
+    pub fn validate(&self) -> Result<()> {
+        let f = &self.filters;
+        f.validate(keys::SYSTEM_PRUNE)?;
+        if self.volumes && f.contains("until") {
+            return Err(Error::InvalidFilter(
+                "The \"until\" filter is not supported with \"--volumes\"".into(),
+            ));
+        }
+        f.until().map(|_| ())
+    }
+}
+
 /// What `system prune` removed, in docker's order.
 #[derive(Debug, Default, Serialize)]
 #[serde(rename_all = "PascalCase")]
@@ -69,26 +84,6 @@ pub struct SystemPruneReport {
 }
 
 impl Engine {
-    /// `container prune`: removes every container that is not running
-    /// (dead ones included); returns their ids. Containers that vanish,
-    /// start or are being created meanwhile are left alone; an error on
-    /// one does not stop the others (the first is returned at the end).
-    pub fn prune(&self) -> Result<Vec<String>> {
-        let (ids, errs) = self.prune_containers();
-        match errs.into_iter().next() {
-            Some(e) => Err(e),
-            None => Ok(ids),
-        }
-    }
-
-    /// [`Engine::prune`]: the ids removed and the errors met on the way.
-    pub fn prune_containers(&self) -> (Vec<String>, Vec<Error>) {
-        match self.prune_containers_with(&Filters::new()) {
-            Ok(r) => (r.containers_deleted, r.errors),
-            Err(e) => (Vec::new(), vec![e]),
-        }
-    }
-
     /// `container prune [--filter until=…|label=…|label!=…]`: the stopped
     /// containers the filters keep (`until`: created before that time).
     pub fn prune_containers_with(&self, filters: &Filters) -> Result<ContainersPruneReport> {
@@ -167,16 +162,6 @@ impl Engine {
         })
     }
 
-    /// `network prune`: the user networks no container uses or is about
-    /// to (one being created); a network that vanishes or gets a user
-    /// meanwhile is skipped. The names removed and the errors met.
-    pub fn prune_networks(&self) -> (Vec<String>, Vec<String>) {
-        match self.prune_networks_with(&Filters::new()) {
-            Ok(r) => (r.networks_deleted, r.errors),
-            Err(e) => (Vec::new(), vec![e.to_string()]),
-        }
-    }
-
     /// `network prune [--filter until=…|label=…|label!=…]`.
     pub fn prune_networks_with(&self, filters: &Filters) -> Result<NetworksPruneReport> {
         filters.validate(keys::NETWORK_PRUNE)?;
@@ -227,14 +212,8 @@ impl Engine {
     /// image store's leftovers. An error in one part does not stop the
     /// others; a bad filter stops all before anything is removed.
     pub fn system_prune(&self, opts: &SystemPruneOptions) -> Result<SystemPruneReport> {
+        opts.validate()?;
         let f = &opts.filters;
-        f.validate(keys::SYSTEM_PRUNE)?;
-        if opts.volumes && f.contains("until") {
-            return Err(Error::InvalidFilter(
-                "The \"until\" filter is not supported with \"--volumes\"".into(),
-            ));
-        }
-        f.until()?;
         let parts = f.without("dangling");
         let image_filters = if opts.all {
             parts.clone().with("dangling", "false")
