@@ -421,40 +421,19 @@ pub(crate) fn compress_file(file: &Path, last_time: &str) -> Result<()> {
         Err(e) => return Err(e).ctx(|| format!("cannot open {}", file.display())),
     };
     let gz = PathBuf::from(format!("{}.gz", file.display()));
-    let tmp = PathBuf::from(format!("{}.gz.tmp", file.display()));
-    let out = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode_0640()
-        .open(&tmp)
-        .ctx(|| format!("cannot create {}", tmp.display()))?;
+    // A temp file of ours, removed on any failure (berth_util's).
+    let mut out = berth_util::fs::AtomicWrite::new(berth_util::fs::Durability::Flushed)
+        .mode(0o640)
+        .create(&gz)?;
     let extra = serde_json::json!({ "lastTime": last_time }).to_string();
-    let done = (|| -> std::io::Result<()> {
-        let mut enc = flate2::GzBuilder::new()
-            .extra(extra.into_bytes())
-            .write(out, flate2::Compression::default());
-        std::io::copy(&mut src, &mut enc)?;
-        let f = GzEncoder::finish(enc)?;
-        f.sync_all()
-    })();
-    if let Err(e) = done {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e).ctx(|| format!("cannot compress {}", file.display()));
-    }
-    std::fs::rename(&tmp, &gz).ctx(|| format!("cannot rename {}", tmp.display()))?;
+    let mut enc = flate2::GzBuilder::new()
+        .extra(extra.into_bytes())
+        .write(&mut out, flate2::Compression::default());
+    std::io::copy(&mut src, &mut enc)
+        .and_then(|_| GzEncoder::finish(enc).map(|_| ()))
+        .ctx(|| format!("cannot compress {}", file.display()))?;
+    out.commit()?;
     std::fs::remove_file(file).ctx(|| format!("cannot remove {}", file.display()))
-}
-
-trait Mode0640 {
-    fn mode_0640(&mut self) -> &mut Self;
-}
-
-impl Mode0640 for std::fs::OpenOptions {
-    fn mode_0640(&mut self) -> &mut Self {
-        use std::os::unix::fs::OpenOptionsExt;
-        self.mode(0o640)
-    }
 }
 
 // ---- reading ----------------------------------------------------------
