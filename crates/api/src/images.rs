@@ -1,0 +1,9 @@
+//! images endpoints.
+
+use axum::Router;
+
+use crate::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+}

@@ -1,0 +1,9 @@
+//! volumes endpoints.
+
+use axum::Router;
+
+use crate::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+}
