@@ -1101,7 +1101,13 @@ pub fn generate(
         attach_stdin: opts.open_stdin,
         attach_stdout: true,
         attach_stderr: true,
-        exposed_ports: image.exposed_ports.clone(),
+        exposed_ports: {
+            let mut e = image.exposed_ports.clone();
+            for p in &opts.exposed_ports {
+                e.entry(p.clone()).or_insert_with(|| serde_json::json!({}));
+            }
+            e
+        },
         tty: opts.tty,
         open_stdin: opts.open_stdin,
         stdin_once: false,
