@@ -103,6 +103,18 @@ impl From<registry::Error> for ApiError {
     }
 }
 
+impl From<network::Error> for ApiError {
+    fn from(e: network::Error) -> ApiError {
+        use network::Error as E;
+        match &e {
+            E::NotFound(_) => ApiError::not_found(e.to_string()),
+            E::Flag { .. } | E::Invalid(_) => ApiError::bad(e.to_string()),
+            E::Conflict(_) | E::PortInUse(_) => ApiError::new(StatusCode::CONFLICT, e.to_string()),
+            _ => ApiError::internal(e.to_string()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

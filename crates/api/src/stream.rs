@@ -115,3 +115,83 @@ pub fn spawn_writer(f: impl FnOnce(ChannelWriter) + Send + 'static) -> Body {
     tokio::task::spawn_blocking(move || f(w));
     body
 }
+
+/// A request body read by blocking code (an upload: `PUT .../archive`,
+/// image load and import): an async task feeds it chunk by chunk (a bounded
+/// channel: the client is read as fast as the engine consumes).
+pub struct BodyReader {
+    rx: mpsc::Receiver<io::Result<Bytes>>,
+    cur: Bytes,
+}
+
+impl BodyReader {
+    pub fn new(body: Body) -> BodyReader {
+        let (tx, rx) = mpsc::channel(8);
+        tokio::spawn(async move {
+            let mut body = body;
+            loop {
+                let frame =
+                    std::future::poll_fn(|cx| http_body::Body::poll_frame(Pin::new(&mut body), cx))
+                        .await;
+                let item = match frame {
+                    None => return,
+                    Some(Ok(f)) => match f.into_data() {
+                        Ok(d) => Ok(d),
+                        Err(_) => continue,
+                    },
+                    Some(Err(e)) => Err(io::Error::other(format!("reading the request body: {e}"))),
+                };
+                let stop = item.is_err();
+                if tx.send(item).await.is_err() || stop {
+                    return;
+                }
+            }
+        });
+        BodyReader {
+            rx,
+            cur: Bytes::new(),
+        }
+    }
+}
+
+impl io::Read for BodyReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.cur.is_empty() {
+            match self.rx.blocking_recv() {
+                None => return Ok(0),
+                Some(r) => self.cur = r?,
+            }
+        }
+        let n = buf.len().min(self.cur.len());
+        buf[..n].copy_from_slice(&self.cur.split_to(n));
+        Ok(n)
+    }
+}
+
+/// Writes docker's multiplexed frames (8-byte header: stream, 0, 0, 0,
+/// big-endian length) of one stream, or the raw bytes for a tty.
+pub struct Mux {
+    pub w: ChannelWriter,
+    pub kind: engine::StreamKind,
+    pub tty: bool,
+}
+
+impl io::Write for Mux {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        if self.tty {
+            return self.w.write(buf);
+        }
+        let mut v = Vec::with_capacity(buf.len() + 8);
+        v.extend_from_slice(&engine::stream::frame_header(self.kind, buf.len()));
+        v.extend_from_slice(buf);
+        self.w.send(v.into())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}

@@ -481,13 +481,11 @@ impl Engine {
             })?;
             let ft = FileType::from_raw_mode(st.st_mode);
             let link_target = if ft == FileType::Symlink {
-                let fd = fscopy::open_in_root(
-                    s.root.as_fd(),
-                    &s.path,
-                    OFlags::PATH | OFlags::NOFOLLOW,
-                )
-                .map_err(|e| io_err(&s.display, e))?;
-                let t = rfs::readlinkat(&fd, "", Vec::new()).map_err(|e| io_err(&s.display, e.into()))?;
+                let fd =
+                    fscopy::open_in_root(s.root.as_fd(), &s.path, OFlags::PATH | OFlags::NOFOLLOW)
+                        .map_err(|e| io_err(&s.display, e))?;
+                let t = rfs::readlinkat(&fd, "", Vec::new())
+                    .map_err(|e| io_err(&s.display, e.into()))?;
                 t.to_string_lossy().into_owned()
             } else {
                 String::new()

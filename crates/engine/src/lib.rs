@@ -77,10 +77,10 @@ pub use internal::internal_main;
 pub use logs::LogsOptions;
 pub use monitor::Attached;
 pub use ops::attach::AttachOptions;
-pub use ops::lifecycle::{Changed, WaitCondition};
 pub use ops::exec::{
     ExecConfig, ExecInspect, ExecIo, ExecOptions, ExecStartOptions, ExecStream, ProcessConfig,
 };
+pub use ops::lifecycle::{Changed, WaitCondition};
 pub use ops::{
     ContainerInspect, ContainersPruneReport, InspectObject, ListOptions, NetworksPruneReport,
     ObjectKind, Port, Summary, SystemPruneOptions, SystemPruneReport, TopOutput, UpdateOptions,

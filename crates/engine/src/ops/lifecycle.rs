@@ -460,9 +460,18 @@ mod tests {
 
     #[test]
     fn wait_conditions() {
-        assert_eq!("".parse::<WaitCondition>().unwrap(), WaitCondition::NotRunning);
-        assert_eq!("next-exit".parse::<WaitCondition>().unwrap(), WaitCondition::NextExit);
-        assert_eq!("removed".parse::<WaitCondition>().unwrap(), WaitCondition::Removed);
+        assert_eq!(
+            "".parse::<WaitCondition>().unwrap(),
+            WaitCondition::NotRunning
+        );
+        assert_eq!(
+            "next-exit".parse::<WaitCondition>().unwrap(),
+            WaitCondition::NextExit
+        );
+        assert_eq!(
+            "removed".parse::<WaitCondition>().unwrap(),
+            WaitCondition::Removed
+        );
         let e = "gone".parse::<WaitCondition>().unwrap_err().to_string();
         assert!(e.contains("condition") && e.contains("gone"), "{e}");
     }
