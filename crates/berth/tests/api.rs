@@ -226,3 +226,245 @@ fn bad_requests_get_docker_shaped_errors() {
     assert!(st == 413 || st == 400, "{st}");
     assert!(s.docker(&["volume", "ls", "-q"]).trim().is_empty());
 }
+
+impl Service {
+    /// Imports a busybox image as `bb` (with `sleep`).
+    fn busybox(&self) {
+        let tar = self.env.path("bb.tar");
+        std::fs::write(
+            &tar,
+            berth_testkit::busybox_tar(&["sh", "echo", "cat", "sleep", "true", "ls"]),
+        )
+        .unwrap();
+        self.env.ok(&["import", tar.to_str().unwrap(), "bb"]);
+    }
+
+    /// Polls `f` (a condition on the service's state) for up to 20 s.
+    fn until(&self, what: &str, mut f: impl FnMut() -> bool) {
+        let t = Instant::now();
+        while !f() {
+            assert!(t.elapsed() < Duration::from_secs(20), "timed out: {what}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+#[test]
+fn docker_cli_runs_containers() {
+    if !berth_testkit::require_root("containers") {
+        return;
+    }
+    let Some(s) = Service::start() else { return };
+    s.busybox();
+    let id = s.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "c1",
+        "bb",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exec sleep 1000",
+    ]);
+    let id = id.trim().to_string();
+    assert_eq!(id.len(), 64, "{id}");
+    let ps = s.docker(&["ps", "--format", "{{.Names}} {{.State}}"]);
+    assert_eq!(ps.trim(), "c1 running");
+    assert_eq!(
+        s.docker(&["inspect", "--format", "{{.State.Running}} {{.Id}}", "c1"])
+            .trim(),
+        format!("true {id}")
+    );
+    // Logs, demultiplexed by the CLI into its stdout and stderr.
+    s.until("logs", || {
+        let o = s.docker_out(&["logs", "c1"]);
+        String::from_utf8_lossy(&o.stdout) == "out\n"
+            && String::from_utf8_lossy(&o.stderr) == "err\n"
+    });
+    // A second start is 304, which the CLI takes as success.
+    s.docker(&["start", "c1"]);
+    s.docker(&["stop", "-t", "1", "c1"]);
+    s.docker(&["stop", "c1"]);
+    let exited = s.docker(&[
+        "ps",
+        "-a",
+        "--filter",
+        "status=exited",
+        "--format",
+        "{{.Names}}",
+    ]);
+    assert_eq!(exited.trim(), "c1");
+    assert!(s.docker(&["ps", "-q"]).trim().is_empty());
+
+    // run -d, wait, logs: docker's `run` without attach.
+    s.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "c2",
+        "bb",
+        "sh",
+        "-c",
+        "echo done; exit 3",
+    ]);
+    assert_eq!(s.docker(&["wait", "c2"]).trim(), "3");
+    assert_eq!(s.docker(&["logs", "c2"]), "done\n");
+    // logs -f ends when the container exits.
+    s.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "c3",
+        "bb",
+        "sh",
+        "-c",
+        "echo a; sleep 1; echo b",
+    ]);
+    assert_eq!(s.docker(&["logs", "-f", "c3"]), "a\nb\n");
+    assert_eq!(s.docker(&["logs", "--tail", "1", "c3"]), "b\n");
+
+    // Unknown container: the CLI prints docker's message.
+    let e = s.docker_fails(&["inspect", "--type", "container", "nope"]);
+    assert!(e.contains("No such container: nope"), "{e}");
+    let e = s.docker_fails(&["stop", "nope"]);
+    assert!(e.contains("No such container: nope"), "{e}");
+
+    s.docker(&["rename", "c3", "c4"]);
+    s.docker(&["rm", "c4"]);
+    s.docker(&["start", "c1"]);
+    s.docker(&["rm", "-f", "c1"]);
+    let pruned = s.docker(&["container", "prune", "-f"]);
+    assert!(pruned.contains("Total reclaimed space"), "{pruned}");
+    assert!(s.docker(&["ps", "-a", "-q"]).trim().is_empty());
+}
+
+#[test]
+fn docker_cp_both_ways_and_changes() {
+    if !berth_testkit::require_root("containers") {
+        return;
+    }
+    let Some(s) = Service::start() else { return };
+    s.busybox();
+    s.docker(&["create", "--name", "cc", "bb", "sh", "-c", "true"]);
+    let src = s.env.path("hello.txt");
+    std::fs::write(&src, "hello from the host\n").unwrap();
+    s.docker(&["cp", src.to_str().unwrap(), "cc:/hello.txt"]);
+    let back = s.env.path("back");
+    std::fs::create_dir(&back).unwrap();
+    s.docker(&["cp", "cc:/hello.txt", back.to_str().unwrap()]);
+    assert_eq!(
+        std::fs::read_to_string(back.join("hello.txt")).unwrap(),
+        "hello from the host\n"
+    );
+    // A directory too (docker's CLI stats it first: HEAD .../archive).
+    s.docker(&["cp", "cc:/bin", back.to_str().unwrap()]);
+    assert!(back.join("bin/busybox").is_file());
+    let e = s.docker_fails(&["cp", "cc:/no/such", back.to_str().unwrap()]);
+    assert!(e.contains("Could not find the file"), "{e}");
+    let diff = s.docker(&["diff", "cc"]);
+    assert!(diff.lines().any(|l| l == "A /hello.txt"), "{diff}");
+    let exported = s.docker_out(&["export", "cc"]);
+    assert!(exported.status.success());
+    assert!(exported.stdout.len() > 100_000);
+}
+
+#[test]
+fn docker_cli_images_networks_volumes_events_df() {
+    if !berth_testkit::require_root("networks") {
+        return;
+    }
+    let Some(s) = Service::start() else { return };
+    let t0 = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    s.busybox();
+    let images = s.docker(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert_eq!(images.trim(), "bb:latest");
+    s.docker(&["tag", "bb", "bb:two"]);
+    let images = s.docker(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert!(images.contains("bb:two"), "{images}");
+    let out = s.docker(&["rmi", "bb:two"]);
+    assert_eq!(out.trim(), "Untagged: bb:two");
+    let e = s.docker_fails(&["rmi", "nope"]);
+    assert!(e.contains("No such image"), "{e}");
+    let hist = s.docker(&["history", "-q", "bb"]);
+    assert!(!hist.trim().is_empty());
+    s.docker(&["image", "inspect", "bb"]);
+
+    s.docker(&["network", "create", "n1"]);
+    let nets = s.docker(&["network", "ls", "--format", "{{.Name}}"]);
+    assert!(nets.lines().any(|l| l == "n1"), "{nets}");
+    assert_eq!(
+        s.docker(&["network", "inspect", "--format", "{{.Name}}", "n1"])
+            .trim(),
+        "n1"
+    );
+    s.docker(&["network", "rm", "n1"]);
+    let e = s.docker_fails(&["network", "rm", "n1"]);
+    assert!(e.contains("not found"), "{e}");
+
+    s.docker(&["volume", "create", "v1"]);
+    assert_eq!(s.docker(&["volume", "ls", "-q"]).trim(), "v1");
+    assert_eq!(
+        s.docker(&["volume", "inspect", "--format", "{{.Driver}}", "v1"])
+            .trim(),
+        "local"
+    );
+    s.docker(&["volume", "rm", "v1"]);
+    assert!(s.docker(&["volume", "ls", "-q"]).trim().is_empty());
+
+    let df = s.docker(&["system", "df"]);
+    assert!(
+        df.contains("Images") && df.contains("Local Volumes"),
+        "{df}"
+    );
+
+    // Events between t0 and now: the volume's create and destroy.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 1;
+    let ev = s.docker(&[
+        "events",
+        "--since",
+        &t0.to_string(),
+        "--until",
+        &now.to_string(),
+        "--filter",
+        "type=volume",
+        "--format",
+        "{{.Type}} {{.Action}} {{.Actor.ID}}",
+    ]);
+    let lines: Vec<&str> = ev.lines().collect();
+    assert_eq!(lines, ["volume create v1", "volume destroy v1"], "{ev}");
+}
+
+#[test]
+fn docker_pull_and_push_through_a_registry() {
+    if !berth_testkit::require_root("image store") {
+        return;
+    }
+    let Some(reg) = common::DockerRegistry::start(None) else {
+        return;
+    };
+    let Some(s) = Service::start() else { return };
+    s.busybox();
+    let name = reg.name("bb:v1");
+    s.docker(&["tag", "bb", &name]);
+    let out = s.docker(&["push", &name]);
+    assert!(out.contains("digest: sha256:"), "{out}");
+    s.docker(&["rmi", &name]);
+    let out = s.docker(&["pull", &name]);
+    assert!(out.contains("Pulling from bb"), "{out}");
+    assert!(
+        out.contains(&format!("Status: Downloaded newer image for {name}"))
+            || out.contains("Image is up to date"),
+        "{out}"
+    );
+    let images = s.docker(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert!(images.contains(&name), "{images}");
+    let e = s.docker_fails(&["pull", &reg.name("nope:v1")]);
+    assert!(e.contains("not found") || e.contains("unknown"), "{e}");
+}
