@@ -468,3 +468,83 @@ fn docker_pull_and_push_through_a_registry() {
     let e = s.docker_fails(&["pull", &reg.name("nope:v1")]);
     assert!(e.contains("not found") || e.contains("unknown"), "{e}");
 }
+
+/// docker-py (tests/api/dockerpy_smoke.py): run(detach), wait, logs,
+/// volumes, networks, push and pull.
+#[test]
+fn docker_py_client() {
+    if !berth_testkit::require_root("containers") || !berth_testkit::require("python3") {
+        return;
+    }
+    let has_module = Command::new("python3")
+        .args(["-c", "import docker"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_module {
+        common::skip("the python module docker (docker-py) is not installed");
+        return;
+    }
+    let Some(reg) = common::DockerRegistry::start(None) else {
+        return;
+    };
+    let Some(s) = Service::start() else { return };
+    s.busybox();
+    let script =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/api/dockerpy_smoke.py");
+    let o = Command::new("python3")
+        .arg(&script)
+        .env("DOCKER_HOST", format!("unix://{}", s.sock.display()))
+        .env("BERTH_TEST_IMAGE", "bb")
+        .env("BERTH_TEST_REGISTRY", &reg.addr)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "docker-py failed:\n{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// The socket: 0660; a live one refused, a stale one replaced; `--time N`
+/// exits once idle and removes it.
+#[test]
+fn service_socket_rules() {
+    let Some(s) = Service::start() else { return };
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&s.sock).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o660);
+    let uri = format!("unix://{}", s.sock.display());
+    let o = s.env.output(&["system", "service", "--time", "1", &uri]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("another service listens on"), "{err}");
+    let e = s.env.output(&["system", "service", "tcp://0.0.0.0:1"]);
+    assert!(String::from_utf8_lossy(&e.stderr).contains("loopback"));
+
+    // A stale socket (nobody listening) is replaced; idle for 1 s: exit.
+    let stale = s.env.path("stale.sock");
+    drop(std::os::unix::net::UnixListener::bind(&stale).unwrap());
+    assert!(stale.exists());
+    let uri = format!("unix://{}", stale.display());
+    let mut child = s
+        .env
+        .cmd(&["system", "service", "--time", "1", &uri])
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if t.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("the idle service did not exit");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+    assert!(!stale.exists(), "the socket is removed at exit");
+}
