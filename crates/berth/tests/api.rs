@@ -548,3 +548,47 @@ fn service_socket_rules() {
     assert!(status.success(), "{status:?}");
     assert!(!stale.exists(), "the socket is removed at exit");
 }
+
+/// Socket activation (contrib/systemd/berth.socket): the socket systemd
+/// passes (LISTEN_FDS, fd 3) is served; the URI is not used.
+#[test]
+fn socket_activation() {
+    if !berth_testkit::require("systemd-socket-activate") {
+        return;
+    }
+    if !std::path::Path::new(DOCKER).exists() {
+        common::skip("/usr/local/bin/docker is not installed");
+        return;
+    }
+    let env = Env::new();
+    let sock = env.path("act.sock");
+    let unused = env.path("unused.sock");
+    let mut child = Command::new("systemd-socket-activate")
+        .arg("-l")
+        .arg(&sock)
+        .arg(common::BERTH)
+        .arg("--root")
+        .arg(env.root())
+        .args(["system", "service", "--time", "0"])
+        .arg(format!("unix://{}", unused.display()))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    while !sock.exists() {
+        assert!(t.elapsed() < Duration::from_secs(20), "no socket");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let o = Command::new(DOCKER)
+        .args(["version", "--format", "{{.Server.APIVersion}}"])
+        .env("DOCKER_HOST", format!("unix://{}", sock.display()))
+        .env("DOCKER_CONFIG", env.path("docker-config"))
+        .output()
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!unused.exists(), "the URI's socket was created too");
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "1.50");
+}
