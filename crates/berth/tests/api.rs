@@ -97,10 +97,29 @@ impl Service {
             body.len()
         );
         s.write_all(head.as_bytes()).unwrap();
-        // A refused huge body may be answered before it is all sent.
-        let _ = s.write_all(body);
+        // A refused huge body is answered before it is all sent: write it
+        // beside the read, and keep what was read when the server resets
+        // the connection on the unread rest.
+        let mut w = s.try_clone().unwrap();
+        let body = body.to_vec();
+        let writer = std::thread::spawn(move || {
+            let _ = w.write_all(&body);
+        });
         let mut raw = Vec::new();
-        s.read_to_end(&mut raw).unwrap();
+        let mut buf = [0u8; 65536];
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => raw.extend_from_slice(&buf[..n]),
+                Err(e) if !raw.is_empty() => {
+                    eprintln!("read after the response: {e}");
+                    break;
+                }
+                Err(e) => panic!("{method} {path}: {e}"),
+            }
+        }
+        let _ = s.shutdown(std::net::Shutdown::Both);
+        let _ = writer.join();
         let split = raw
             .windows(4)
             .position(|w| w == b"\r\n\r\n")
@@ -218,6 +237,22 @@ fn bad_requests_get_docker_shaped_errors() {
     assert!(j["message"].as_str().unwrap().contains("Name"), "{j}");
     let (st, j) = s.http_json("POST", "/v1.50/networks/create", b"{not json");
     assert_eq!(st, 400, "{j}");
+    let (st, j) = s.http_json(
+        "POST",
+        "/v1.50/containers/create",
+        br#"{"Image":"bb","HostConfig":{"Memory":"lots"}}"#,
+    );
+    assert_eq!(st, 400, "{j}");
+    // The path stops at HostConfig: its resources are a flattened struct.
+    let m = j["message"].as_str().unwrap();
+    assert!(m.contains("HostConfig") && m.contains("lots"), "{j}");
+    // An image the store lacks: docker's 404, which makes its CLI pull.
+    let (st, j) = s.http_json("POST", "/v1.50/containers/create", br#"{"Image":"nope"}"#);
+    assert_eq!(st, 404, "{j}");
+    assert!(
+        j["message"].as_str().unwrap().contains("No such image"),
+        "{j}"
+    );
     // A huge body is refused, and nothing is created.
     let mut huge = br#"{"Name":"v","Labels":{"a":""#.to_vec();
     huge.extend(std::iter::repeat(b'x').take(17 << 20));
