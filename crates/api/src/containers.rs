@@ -203,7 +203,7 @@ async fn wait(
         }
     });
     match ready_rx.await {
-        Ok(Ok(())) => Ok(crate::system::json_stream(body)),
+        Ok(Ok(())) => Ok(crate::stream::json_stream(body)),
         Ok(Err(e)) => Err(e),
         Err(_) => Err(ApiError::internal("wait: the engine call ended")),
     }
@@ -495,7 +495,7 @@ async fn stats(
             }
         }
     });
-    Ok(crate::system::json_stream(body))
+    Ok(crate::stream::json_stream(body))
 }
 
 fn archive_path(p: &Params) -> Result<String, ApiError> {

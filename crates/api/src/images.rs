@@ -18,8 +18,8 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 
 use crate::params::Params;
+use crate::stream::json_stream;
 use crate::stream::{spawn_writer, BodyReader, ChannelWriter};
-use crate::system::json_stream;
 use crate::{blocking, ApiError, AppState};
 
 pub fn routes() -> Router<AppState> {

@@ -195,3 +195,13 @@ impl io::Write for Mux {
         Ok(())
     }
 }
+
+/// A streamed `application/json` response.
+pub(crate) fn json_stream(body: Body) -> axum::http::Response<Body> {
+    let mut r = axum::http::Response::new(body);
+    r.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    r
+}

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::params::{JsonBody, Params};
-use crate::stream::spawn_writer;
+use crate::stream::{json_stream, spawn_writer};
 use crate::{blocking, ApiError, AppState, API_VERSION};
 
 pub fn routes() -> Router<AppState> {
@@ -147,16 +147,6 @@ async fn events(State(s): State<AppState>, p: Params) -> Result<Response<Body>, 
         let _ = eng.events(&opts, &stop, &mut f);
     });
     Ok(json_stream(body))
-}
-
-/// A streamed `application/json` response.
-pub(crate) fn json_stream(body: Body) -> Response<Body> {
-    let mut r = Response::new(body);
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    r
 }
 
 #[derive(Debug, Deserialize)]
