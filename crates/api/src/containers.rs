@@ -425,6 +425,7 @@ async fn logs(
     .await?;
     let eng = s.engine.clone();
     let body = spawn_writer(move |w| {
+        let hung_up = w.clone();
         let mut out = Mux {
             w: w.clone(),
             kind: engine::StreamKind::Stdout,
@@ -435,7 +436,7 @@ async fn logs(
             kind: engine::StreamKind::Stderr,
             tty,
         };
-        let _ = eng.logs(&id, &opts, &mut out, &mut err);
+        let _ = eng.logs_until(&id, &opts, &mut out, &mut err, &|| hung_up.closed());
     });
     Ok(stream_response(
         body,

@@ -29,6 +29,7 @@ pub fn routes() -> Router<AppState> {
         .route("/images/load", post(load))
         .route("/images/prune", post(prune))
         .route("/images/get", get(save_many))
+        .route("/distribution/{*rest}", get(distribution))
         .route(
             "/images/{*rest}",
             get(by_name).post(by_name).delete(by_name),
@@ -454,4 +455,43 @@ async fn push(
         }
     });
     Ok(json_stream(body))
+}
+
+/// `GET /distribution/NAME/json`: the registry's descriptor of NAME's
+/// manifest (or index) and, for an index, its platforms.
+async fn distribution(
+    Path(rest): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let name = rest
+        .strip_suffix("/json")
+        .ok_or_else(|| ApiError::not_found(format!("page not found: GET /distribution/{rest}")))?;
+    let r = image::Reference::parse(name)?;
+    let client = client_for(&r, registry_auth(&headers)?)?;
+    blocking(move || {
+        let m = client.fetch_manifest(&r)?;
+        let doc: Value = serde_json::from_slice(&m.bytes).unwrap_or(Value::Null);
+        let media_type = m
+            .content_type
+            .clone()
+            .or_else(|| doc["mediaType"].as_str().map(str::to_string))
+            .unwrap_or_default();
+        let platforms: Vec<Value> = doc["manifests"]
+            .as_array()
+            .map(|l| {
+                l.iter()
+                    .filter_map(|d| d.get("platform").cloned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Json(json!({
+            "Descriptor": {
+                "mediaType": media_type,
+                "digest": m.digest.to_string(),
+                "size": m.bytes.len(),
+            },
+            "Platforms": platforms,
+        })))
+    })
+    .await
 }

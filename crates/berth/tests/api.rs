@@ -500,6 +500,15 @@ fn docker_pull_and_push_through_a_registry() {
     );
     let images = s.docker(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
     assert!(images.contains(&name), "{images}");
+    let (st, d) = s.http_json("GET", &format!("/v1.50/distribution/{name}/json"), b"");
+    assert_eq!(st, 200, "{d}");
+    assert!(
+        d["Descriptor"]["digest"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:"),
+        "{d}"
+    );
     let e = s.docker_fails(&["pull", &reg.name("nope:v1")]);
     assert!(e.contains("not found") || e.contains("unknown"), "{e}");
 }
