@@ -636,3 +636,64 @@ fn socket_activation() {
     assert!(!unused.exists(), "the URI's socket was created too");
     assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "1.50");
 }
+
+/// More verbs through the socket: top, stats, pause/unpause, update,
+/// restart, kill, save/load, import.
+#[test]
+fn docker_cli_more_verbs() {
+    if !berth_testkit::require_root("containers") {
+        return;
+    }
+    let Some(s) = Service::start() else { return };
+    s.busybox();
+    s.docker(&["run", "-d", "--name", "m1", "bb", "sleep", "1000"]);
+    let top = s.docker(&["top", "m1"]);
+    assert!(top.contains("sleep 1000"), "{top}");
+    let st = s.docker(&["stats", "--no-stream", "--format", "{{.Name}}", "m1"]);
+    assert_eq!(st.trim(), "m1");
+    s.docker(&["pause", "m1"]);
+    assert_eq!(
+        s.docker(&["inspect", "--format", "{{.State.Status}}", "m1"])
+            .trim(),
+        "paused"
+    );
+    s.docker(&["unpause", "m1"]);
+    s.docker(&["update", "--memory", "64m", "--memory-swap", "128m", "m1"]);
+    assert_eq!(
+        s.docker(&["inspect", "--format", "{{.HostConfig.Memory}}", "m1"])
+            .trim(),
+        "67108864"
+    );
+    s.docker(&["restart", "-t", "1", "m1"]);
+    assert_eq!(
+        s.docker(&["inspect", "--format", "{{.State.Running}}", "m1"])
+            .trim(),
+        "true"
+    );
+    s.docker(&["kill", "m1"]);
+    let e = s.docker_fails(&["kill", "m1"]);
+    assert!(e.contains("is not running"), "{e}");
+    s.docker(&["rm", "m1"]);
+
+    // save, rmi, load; import from stdin.
+    let archive = s.env.path("bb-save.tar");
+    s.docker(&["save", "-o", archive.to_str().unwrap(), "bb"]);
+    s.docker(&["rmi", "bb"]);
+    let out = s.docker(&["load", "-i", archive.to_str().unwrap()]);
+    assert!(out.contains("Loaded image: bb:latest"), "{out}");
+    let tar = s.env.path("bb.tar");
+    let o = s
+        .docker_cmd(&["import", "-", "imported:v1"])
+        .stdin(std::fs::File::open(&tar).unwrap())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout)
+        .trim()
+        .starts_with("sha256:"));
+    let images = s.docker(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert!(
+        images.contains("imported:v1") && images.contains("bb:latest"),
+        "{images}"
+    );
+}
