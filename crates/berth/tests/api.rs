@@ -697,3 +697,60 @@ fn docker_cli_more_verbs() {
         "{images}"
     );
 }
+
+/// `wait` with docker's conditions: `next-exit` of a created container
+/// waits for its run; `removed` until it is removed; a bad one is a 400.
+/// The headers come once the wait began (docker's order), the body at the
+/// end.
+#[test]
+fn wait_conditions() {
+    if !berth_testkit::require_root("containers") {
+        return;
+    }
+    let Some(s) = Service::start() else { return };
+    s.busybox();
+    s.docker(&["create", "--name", "w1", "bb", "sh", "-c", "exit 7"]);
+    let (st, j) = s.http_json("POST", "/v1.50/containers/w1/wait?condition=soon", b"");
+    assert_eq!(st, 400, "{j}");
+    let (st, j) = s.http_json("POST", "/v1.50/containers/nope/wait", b"");
+    assert_eq!(st, 404, "{j}");
+    // A request whose head is read; the rest read by `finish`.
+    let begin = |cond: &str| {
+        let mut c = UnixStream::connect(&s.sock).unwrap();
+        write!(
+            c,
+            "POST /v1.50/containers/w1/wait?condition={cond} HTTP/1.1\r\nHost: d\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+        )
+        .unwrap();
+        let mut head = Vec::new();
+        let mut b = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            assert_eq!(
+                c.read(&mut b).unwrap(),
+                1,
+                "{}",
+                String::from_utf8_lossy(&head)
+            );
+            head.push(b[0]);
+        }
+        assert!(
+            head.starts_with(b"HTTP/1.1 200"),
+            "{}",
+            String::from_utf8_lossy(&head)
+        );
+        c
+    };
+    let finish = |mut c: UnixStream| -> serde_json::Value {
+        let mut rest = Vec::new();
+        c.read_to_end(&mut rest).unwrap();
+        let body = dechunk(&rest);
+        serde_json::from_slice(&body)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&rest)))
+    };
+    let c = begin("next-exit");
+    s.docker(&["start", "w1"]);
+    assert_eq!(finish(c)["StatusCode"], 7);
+    let c = begin("removed");
+    s.docker(&["rm", "w1"]);
+    assert_eq!(finish(c)["StatusCode"], 7);
+}
