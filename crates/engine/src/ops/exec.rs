@@ -882,6 +882,46 @@ mod tests {
     }
 
     #[test]
+    fn records_are_never_seen_torn() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("x.json");
+        let rec = |n: usize| ExecRecord {
+            inspect: ExecInspect::default(),
+            config: ExecConfig {
+                cmd: vec!["y".repeat(n)],
+                ..Default::default()
+            },
+            started: false,
+        };
+        new_record(&p, &rec(1)).unwrap();
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|s| {
+            let reader = s.spawn(|| {
+                let mut n = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    read_record(&p).unwrap();
+                    n += 1;
+                }
+                n
+            });
+            for i in 0..400 {
+                // Long, then short: an in-place rewrite would be seen torn.
+                let len = if i % 2 == 0 { 20_000 } else { 3 };
+                update_record(&p, |r| r.config.cmd = vec!["z".repeat(len)]).unwrap();
+            }
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            assert!(reader.join().unwrap() > 0);
+        });
+        // Only the record and its lock are left.
+        let mut names: Vec<String> = std::fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["x.json", "x.lock"]);
+    }
+
+    #[test]
     fn inspect_shape_is_dockers() {
         let i = ExecInspect {
             id: "x".into(),
