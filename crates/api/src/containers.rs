@@ -128,6 +128,10 @@ async fn start(
     Path(id): Path<String>,
 ) -> Result<Response<Body>, ApiError> {
     engine::prime_cgroup_attach();
+    // docker's run: an attach waits for this start.
+    if let Some(r) = crate::attach::take_start(&s, &id).await {
+        return r.map(changed);
+    }
     let eng = s.engine.clone();
     blocking(move || Ok(eng.start_changed(&id)?))
         .await

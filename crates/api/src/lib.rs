@@ -13,12 +13,16 @@
 //! - [`router`]: the routes; `/v1.NN/` prefixes are stripped first.
 //!
 //! One group of endpoints per module: [`system`], [`containers`],
-//! [`images`], [`networks`], [`volumes`]; [`error`] maps engine errors to
-//! docker's `{"message": ...}` with its status codes.
+//! [`images`], [`networks`], [`volumes`], [`attach`] and [`exec`] (their
+//! hijacked streams: [`hijack`]); [`error`] maps engine errors to docker's
+//! `{"message": ...}` with its status codes.
 #![deny(unsafe_code)]
 
+pub mod attach;
 pub mod containers;
 pub mod error;
+pub mod exec;
+pub mod hijack;
 pub mod images;
 pub mod networks;
 mod params;
@@ -267,6 +271,8 @@ impl Drop for ActiveGuard {
 pub struct AppState {
     pub engine: Engine,
     pub activity: Arc<Activity>,
+    /// Attaches waiting for their container's start (docker's `run`).
+    pub attaches: Arc<attach::Pending>,
 }
 
 /// Serves the API on `listener` until idle for `opts.idle`, SIGINT or
@@ -296,6 +302,7 @@ async fn serve_async(engine: Engine, listener: Listener, opts: ServeOptions) -> 
     let state = AppState {
         engine,
         activity: activity.clone(),
+        attaches: Arc::default(),
     };
     let app = router(state);
     enum L {
@@ -462,6 +469,8 @@ pub fn router(state: AppState) -> Router {
         .merge(images::routes())
         .merge(networks::routes())
         .merge(volumes::routes())
+        .merge(attach::routes())
+        .merge(exec::routes())
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BODY))
         .with_state(state)

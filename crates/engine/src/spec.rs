@@ -1110,7 +1110,7 @@ pub fn generate(
         },
         tty: opts.tty,
         open_stdin: opts.open_stdin,
-        stdin_once: false,
+        stdin_once: opts.stdin_once,
         env,
         cmd,
         image: opts.image.clone(),

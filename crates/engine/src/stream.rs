@@ -192,6 +192,13 @@ impl StdinWriter {
         Ok(Sent::Sent)
     }
 
+    /// Whether [`StdinWriter::close`] ends the process's stdin (a pipe, or
+    /// an attach with docker's StdinOnce); else the caller's end of input
+    /// ends only its attach, as docker's.
+    pub fn closes_stdin(&self) -> bool {
+        self.close_ends
+    }
+
     /// The caller's input has ended: the process's stdin reads end of
     /// file (for an attach without StdinOnce it stays open, as docker's);
     /// the output goes on.

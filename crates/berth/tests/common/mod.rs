@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 #[allow(unused_imports)]
 pub use berth_testkit::{file_tar, free_port, free_port_on, have, require, skip};
 
+pub mod api;
+
 pub const BERTH: &str = env!("CARGO_BIN_EXE_berth");
 
 /// A temp dir with a store root under it.

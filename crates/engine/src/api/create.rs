@@ -1060,6 +1060,7 @@ impl ContainerCreateBody {
             auto_remove: h.auto_remove,
             tty: c.tty,
             open_stdin: c.open_stdin,
+            stdin_once: c.stdin_once,
             console_size: h
                 .console_size
                 .filter(|[rows, cols]| *rows != 0 || *cols != 0)

@@ -86,7 +86,6 @@ impl Engine {
             ));
         }
         let c = self.load_config(&id)?;
-        let cfg = &c.config;
         let sock = if opts.stream {
             let s = monitor::connect(self, &id)?;
             self.log_container(&c, "attach", &[]);
@@ -94,8 +93,64 @@ impl Engine {
         } else {
             None
         };
-        let mut a = Attached::new(self, id.clone(), sock, cfg.tty);
-        a.stdin_once = false;
+        let a = Attached::new(self, id, sock, c.config.tty);
+        self.attach_with(a, &c.config, opts)
+    }
+
+    /// docker's attach to a container that is not running yet, then its
+    /// start (the API's `run`: attach, start, wait): starts it with the
+    /// attach socket given to the monitor, so no output is lost. `None`
+    /// (nothing done) when it already runs: attach to it then.
+    pub fn start_attach_stream(
+        &self,
+        container: &str,
+        opts: &AttachOptions,
+    ) -> Result<Option<Attached>> {
+        let id = self.lookup(container)?;
+        if self.state(&id)?.running() {
+            return Ok(None);
+        }
+        let c = self.load_config(&id)?;
+        let (mine, theirs) = sys::socketpair().map_err(|e| Error::io("socketpair", e))?;
+        self.log_container(&c, "attach", &[]);
+        self.start_inner(&id, Some(theirs))?;
+        let sock = std::os::unix::net::UnixStream::from(mine);
+        let a = Attached::new(self, id, Some(sock), c.config.tty);
+        let opts = AttachOptions {
+            stream: true,
+            ..opts.clone()
+        };
+        self.attach_with(a, &c.config, &opts).map(Some)
+    }
+
+    /// docker's container resize: the size of the running container's
+    /// pty (nothing without a tty), through its monitor.
+    pub fn resize(&self, container: &str, rows: u16, cols: u16) -> Result<()> {
+        let id = self.lookup(container)?;
+        if !self.state(&id)?.running() {
+            return Err(Error::Conflict(format!("Container {id} is not running")));
+        }
+        let c = self.load_config(&id)?;
+        if !c.config.tty {
+            return Ok(());
+        }
+        let sock = monitor::connect(self, &id)?;
+        crate::stream::Resizer::monitor(sock).resize(rows, cols)?;
+        let (h, w) = (rows.to_string(), cols.to_string());
+        self.log_container(&c, "resize", &[("height", &h), ("width", &w)]);
+        Ok(())
+    }
+
+    /// Applies docker's attach options: the streams, stdin (if the
+    /// container has it open; its end ends the container's with
+    /// StdinOnce), the detach keys, the log first with `logs`.
+    fn attach_with(
+        &self,
+        mut a: Attached,
+        cfg: &crate::container::Config,
+        opts: &AttachOptions,
+    ) -> Result<Attached> {
+        a.stdin_once = cfg.stdin_once;
         a.stdin = opts.stdin && cfg.open_stdin && opts.stream;
         a.want = [opts.stdout, opts.stderr];
         a.set_detach_keys(opts.detach_keys.as_deref())?;
@@ -108,7 +163,7 @@ impl Engine {
             };
             let mut o = q.writer(StreamKind::Stdout);
             let mut e = q.writer(StreamKind::Stderr);
-            self.logs(&id, &lo, &mut o, &mut e)?;
+            self.logs(&a.id, &lo, &mut o, &mut e)?;
             drop((o, e));
             a.replay = q.0.take();
         }

@@ -411,8 +411,12 @@ impl Engine {
         let mut started = match started {
             Ok(s) => s,
             Err(err) => {
+                // docker's exit code of a command that could not run.
+                let code = matches!(err, Error::CommandNotFound(_) | Error::CannotInvoke(_))
+                    .then(|| err.exit_code());
                 let _ = update_record(&path, |r| {
                     r.inspect.running = false;
+                    r.inspect.exit_code = code;
                 });
                 return Err(err);
             }

@@ -335,6 +335,33 @@ impl Engine {
     ) -> Result<i32> {
         let id = self.lookup(container)?;
         let first = self.state(&id)?;
+        // A `--rm` container may run, exit and go between two looks (docker's
+        // run waits before it starts): its exit code is then its `die` event,
+        // logged since this wait began.
+        let mut dies = {
+            let mut f = ::events::Filters::default();
+            let _ = f.add("container", &id);
+            let _ = f.add("event", "die");
+            self.journal()
+                .tail(&::events::Query {
+                    since: None,
+                    until: None,
+                    filters: f,
+                })
+                .ok()
+        };
+        let mut died = |or: i32| -> i32 {
+            let mut code = None;
+            if let Some(c) = dies.as_mut() {
+                let _ = c.follow(Duration::ZERO, &mut |m| {
+                    if let Some(v) = m.actor.attributes.get("exitCode") {
+                        code = v.parse().ok();
+                    }
+                    true
+                });
+            }
+            code.unwrap_or(or)
+        };
         ready();
         match condition {
             WaitCondition::NotRunning => self.wait(&id),
@@ -348,7 +375,7 @@ impl Engine {
                 let st = match self.state(&id) {
                     Ok(st) => st,
                     // Removed (a --rm container) after its exit.
-                    Err(Error::NoSuchContainer(_)) => return Ok(first.exit_code),
+                    Err(Error::NoSuchContainer(_)) => return Ok(died(first.exit_code)),
                     Err(e) => return Err(e),
                 };
                 if st.exits > first.exits {
@@ -371,11 +398,11 @@ impl Engine {
                                 continue;
                             }
                         }
-                        Err(Error::NoSuchContainer(_)) => return Ok(code),
+                        Err(Error::NoSuchContainer(_)) => return Ok(died(code)),
                         Err(e) => return Err(e),
                     }
                     if !self.container_dir(&id).join(CONFIG).exists() {
-                        return Ok(code);
+                        return Ok(died(code));
                     }
                     std::thread::sleep(Duration::from_millis(20));
                 }

@@ -97,6 +97,9 @@ pub struct CreateOptions {
     pub tty: bool,
     /// `-i`.
     pub open_stdin: bool,
+    /// docker's `StdinOnce` (`run -i`): an attached client's end of input
+    /// ends the container's stdin (else only that client's attach ends).
+    pub stdin_once: bool,
     /// With `-t`: the caller's terminal size (rows, cols), the pty's
     /// initial size (as docker's ConsoleSize).
     pub console_size: Option<(u16, u16)>,
@@ -950,6 +953,7 @@ impl CreateFlags {
             auto_remove: self.auto_remove,
             tty: self.tty,
             open_stdin: self.interactive,
+            stdin_once: self.interactive,
             console_size: self.console_size,
             init: self.init,
             healthcheck: self.health.parse()?,
