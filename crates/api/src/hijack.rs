@@ -41,6 +41,10 @@ pub const MULTIPLEXED_STREAM: &str = "application/vnd.docker.multiplexed-stream"
 /// end (the detach keys, the end of its input).
 const LOOK: Duration = Duration::from_millis(200);
 
+/// How long a stream's output waits for the client to read the `101`
+/// head ([`Conn::head_read`]).
+const HEAD_READ: Duration = Duration::from_millis(200);
+
 /// A request that may be hijacked: the upgrade hyper hands over once the
 /// `101` response is sent.
 pub struct Hijack {
@@ -94,6 +98,7 @@ impl Hijack {
                 return;
             };
             let _ = tokio::task::spawn_blocking(move || {
+                conn.head_read();
                 session(conn, early);
                 drop(guard);
             })
@@ -197,6 +202,19 @@ impl Conn {
             && p[0]
                 .revents()
                 .is_some_and(|r| r.intersects(PollFlags::POLLHUP | PollFlags::POLLERR))
+    }
+
+    /// Waits (a moment at most) until the client has read what was sent
+    /// (the `101` head): clients that read the head through a buffer and
+    /// then the socket itself (docker-py) lose output sent with the head.
+    fn head_read(&self) {
+        let until = Instant::now() + HEAD_READ;
+        while Instant::now() < until {
+            match crate::sys::unread_output(self.fd()) {
+                Ok(0) | Err(_) => return,
+                Ok(_) => std::thread::sleep(Duration::from_millis(1)),
+            }
+        }
     }
 
     /// Closes the connection both ways (the client reads its end).

@@ -40,3 +40,18 @@ fn unsafe_borrow() -> std::os::fd::BorrowedFd<'static> {
     // the program's life: it becomes the listener.
     unsafe { std::os::fd::BorrowedFd::borrow_raw(3) }
 }
+
+/// The bytes written to a socket that its peer has not read yet
+/// (SIOCOUTQ; for TCP, not yet acknowledged).
+pub fn unread_output(fd: std::os::fd::BorrowedFd<'_>) -> std::io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    let mut n: libc::c_int = 0;
+    // SAFETY: SIOCOUTQ (TIOCOUTQ's number) writes one int to the pointer
+    // given, which points to `n`, alive for the call; `fd` is an open
+    // descriptor borrowed for the call.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCOUTQ, &mut n) };
+    if r < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(n.max(0) as usize)
+}

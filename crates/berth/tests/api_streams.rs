@@ -194,7 +194,7 @@ fn docker_exec_and_attach() {
         "-c",
         "while [ ! -e /go ]; do sleep 0.1; done; echo one; echo two >&2; exit 7",
     ]);
-    let mut child = s
+    let child = s
         .docker_cmd(&["attach", "att"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -441,4 +441,39 @@ fn client_hanging_up_mid_stream_leaves_nothing() {
     );
     // And the service still serves streams.
     assert_eq!(s.docker(&["exec", "silent", "echo", "still"]), "still\n");
+}
+
+/// docker-py (tests/api/dockerpy_streams.py): `containers.run` not
+/// detached, `exec_run` (multiplexed, demuxed, tty, streamed, detached),
+/// exec inspect.
+#[test]
+fn docker_py_streams() {
+    if !berth_testkit::require_root("containers") || !berth_testkit::require("python3") {
+        return;
+    }
+    let has_module = std::process::Command::new("python3")
+        .args(["-c", "import docker"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_module {
+        common::skip("the python module docker (docker-py) is not installed");
+        return;
+    }
+    let Some(s) = service() else { return };
+    let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/api/dockerpy_streams.py");
+    let o = std::process::Command::new("python3")
+        .arg(&script)
+        .env("DOCKER_HOST", format!("unix://{}", s.sock.display()))
+        .env("BERTH_TEST_IMAGE", "bb")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "docker-py failed:\n{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
