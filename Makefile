@@ -58,6 +58,7 @@ bench:
 	./bench/pull/run.sh
 	./bench/ps/run.sh
 	./bench/events/run.sh
+	./bench/api/run.sh
 
 lint:
 	cargo fmt --all -- --check

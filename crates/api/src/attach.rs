@@ -39,7 +39,7 @@ const LOOK: Duration = Duration::from_millis(250);
 /// What the start hands a waiting attach.
 enum Handoff {
     /// Started with this attach's socket.
-    Attached(Attached),
+    Attached(Box<Attached>),
     /// Started (or running already): attach now.
     Started,
 }
@@ -142,7 +142,7 @@ pub(crate) async fn take_start(
             let rest = match a {
                 Some(a) => {
                     let first = ws.remove(0);
-                    let _ = first.tx.send(Handoff::Attached(a));
+                    let _ = first.tx.send(Handoff::Attached(Box::new(a)));
                     ws
                 }
                 None => ws,
@@ -228,7 +228,7 @@ fn wait_start(
 ) {
     loop {
         match rx.try_recv() {
-            Ok(Handoff::Attached(a)) => return run_attached(a, conn, early),
+            Ok(Handoff::Attached(a)) => return run_attached(*a, conn, early),
             Ok(Handoff::Started) => break,
             Err(oneshot::error::TryRecvError::Closed) => return conn.close(),
             Err(oneshot::error::TryRecvError::Empty) => {}
@@ -246,7 +246,7 @@ fn wait_start(
             }
             // A start took it: the handoff is on its way.
             match rx.blocking_recv() {
-                Ok(Handoff::Attached(a)) => return run_attached(a, conn, early),
+                Ok(Handoff::Attached(a)) => return run_attached(*a, conn, early),
                 Ok(Handoff::Started) => break,
                 Err(_) => return conn.close(),
             }

@@ -24,8 +24,11 @@ fn s(v: &[&str]) -> Vec<String> {
 
 /// What docker's CLI reorders or splits: `Binds` come from a map (any
 /// order), anonymous volumes travel in `Volumes`, `Tmpfs` is a map, and
-/// port ranges are sent one port a binding.
+/// port ranges are sent one port a binding; see `stdin_once` below.
 fn normalized(mut o: CreateOptions) -> CreateOptions {
+    // StdinOnce is no flag: docker's CLI sets it for an attached `run -i`
+    // (Berth's `run -i` attaches that way without recording it).
+    o.stdin_once = false;
     o.binds.sort_by(|a, b| a.target().cmp(b.target()));
     o.tmpfs.sort_by(|a, b| a.target.cmp(&b.target));
     let mut ports = Vec::new();

@@ -97,8 +97,10 @@ pub struct CreateOptions {
     pub tty: bool,
     /// `-i`.
     pub open_stdin: bool,
-    /// docker's `StdinOnce` (`run -i`): an attached client's end of input
-    /// ends the container's stdin (else only that client's attach ends).
+    /// docker's `StdinOnce` (the API's create body: docker's CLI sets it for
+    /// an attached `run -i`): an attached client's end of input ends the
+    /// container's stdin (else only that client's attach ends). Berth's CLI
+    /// leaves it off (its `run -i` attaches with it, unrecorded).
     pub stdin_once: bool,
     /// With `-t`: the caller's terminal size (rows, cols), the pty's
     /// initial size (as docker's ConsoleSize).
@@ -953,7 +955,7 @@ impl CreateFlags {
             auto_remove: self.auto_remove,
             tty: self.tty,
             open_stdin: self.interactive,
-            stdin_once: self.interactive,
+            stdin_once: false,
             console_size: self.console_size,
             init: self.init,
             healthcheck: self.health.parse()?,

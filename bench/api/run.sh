@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# bench/api/run.sh [RUNS]: the docker CLI's `docker run --rm IMAGE true`
+# through Berth's API socket (`berth system service`) against podman's
+# (`podman system service`), in one run, with --network none and then on
+# each one's default network, on a busybox image made on the spot and
+# imported into both; prints the ratio of the medians. The goal (issue 12):
+# Berth's socket at 0.1x podman's or less.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+RUNS=${1:-20}
+./scripts/deps.sh --test
+cargo build --release -p berth -p berth-monitor -p berth-init >/dev/null
+BERTH=$PWD/target/release/berth
+DOCKER=${DOCKER:-/usr/local/bin/docker}
+work=$(mktemp -d /tmp/berth-bench-api.XXXXXX)
+P="podman --root $work/podman/storage --runroot $work/podman/run --cgroup-manager cgroupfs --events-backend file"
+B="$BERTH --root $work/berth"
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    $B rm -f $($B ps -aq) >/dev/null 2>&1 || true
+    $P rm -af -t 0 >/dev/null 2>&1 || true
+    umount -l "$work/podman/storage/overlay" 2>/dev/null || true
+    rm -rf "$work" 2>/dev/null || true
+}
+trap cleanup EXIT
+mkdir -p "$work/rootfs/bin" "$work/docker-config"
+cp /bin/busybox "$work/rootfs/bin/"
+ln -s busybox "$work/rootfs/bin/true"
+tar -C "$work/rootfs" -c . > "$work/rootfs.tar"
+$B import "$work/rootfs.tar" localhost/bench:1 >/dev/null
+$P import "$work/rootfs.tar" localhost/bench:1 >/dev/null
+$B system service --time 0 "unix://$work/b.sock" & pids+=($!)
+$P system service --time 0 "unix://$work/p.sock" & pids+=($!)
+for s in b p; do
+    for _ in $(seq 200); do [ -S "$work/$s.sock" ] && break; sleep 0.05; done
+done
+export DOCKER_CONFIG=$work/docker-config
+D() { echo "$DOCKER -H unix://$work/$1.sock run --rm $2 localhost/bench:1 true"; }
+ratio() { # json, berth name, podman name
+    python3 - "$@" <<'PY'
+import json, sys
+r = {x["command"]: x["median"] for x in json.load(open(sys.argv[1]))["results"]}
+b, p = r[sys.argv[2]], r[sys.argv[3]]
+print(f"\nmedian: berth's socket {b*1000:.1f} ms, podman's socket {p*1000:.1f} ms: berth at x{b/p:.2f} of podman")
+PY
+}
+echo "== docker run --rm --network none IMAGE true =="
+sync; hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$work/none.json" \
+    -n "berth socket (none)" "$(D b '--network none')" \
+    -n "podman socket (none)" "$(D p '--network none')"
+ratio "$work/none.json" "berth socket (none)" "podman socket (none)"
+echo
+echo "== docker run --rm IMAGE true (default network) =="
+sync; hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$work/bridge.json" \
+    -n "berth socket" "$(D b '')" \
+    -n "podman socket" "$(D p '')"
+ratio "$work/bridge.json" "berth socket" "podman socket"
