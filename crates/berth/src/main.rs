@@ -182,16 +182,8 @@ fn main() -> ExitCode {
             .iter()
             .map(|a| a.to_string_lossy().into_owned())
             .collect();
-        // The verbs that enter a container run from a sealed copy.
-        if matches!(
-            args.first().map(String::as_str),
-            Some("create-start" | "healthcheck")
-        ) {
-            if let Err(e) = ::engine::reexec_sealed() {
-                eprintln!("berth internal: {e}");
-                return ExitCode::from(125);
-            }
-        }
+        // (The verbs that enter a container re-execute from a sealed copy
+        // in there.)
         let code = ::engine::internal_main(&args);
         return ExitCode::from(code.clamp(0, 255) as u8);
     }

@@ -15,8 +15,14 @@
 //! - `healthcheck ID`: one probe ([`Engine::run_healthcheck`]).
 //! - `restart ID`: the restart policy of a container whose monitor was
 //!   found dead ([`Engine::monitor_died`]): the backoff, then the start.
+//! - `exec-helper --report-fd N ID EXEC`: the exec helper of a caller that
+//!   is not forked ([`crate::runtime::helper`]): the process's stdio as fds
+//!   0-2, the process and the reports on the socket N.
 //!
-//! All take `--root R --run-root RR` first.
+//! All take `--root R --run-root RR` first. The verbs that enter a
+//! container (create-start, healthcheck, exec-helper) first re-execute
+//! from a sealed copy of the program ([`crate::reexec_sealed`],
+//! CVE-2019-5736), and refuse to go on when none can be made.
 
 use crate::container::Status;
 use crate::error::Result;
@@ -29,6 +35,7 @@ struct Parsed {
     root: String,
     run_root: String,
     console: Option<i32>,
+    report: Option<i32>,
     notify: Vec<i32>,
     id: String,
     /// Arguments after the id (log-compress's file and time).
@@ -40,6 +47,7 @@ fn parse(args: &[String]) -> Option<Parsed> {
         root: String::new(),
         run_root: String::new(),
         console: None,
+        report: None,
         notify: Vec::new(),
         id: String::new(),
         rest: Vec::new(),
@@ -50,6 +58,7 @@ fn parse(args: &[String]) -> Option<Parsed> {
             "--root" => p.root = it.next()?.clone(),
             "--run-root" => p.run_root = it.next()?.clone(),
             "--console-fd" => p.console = Some(it.next()?.parse().ok()?),
+            "--report-fd" => p.report = Some(it.next()?.parse().ok().filter(|fd| *fd > 2)?),
             "--notify" => p.notify.push(it.next()?.parse().ok()?),
             s if !s.starts_with('-') && p.id.is_empty() => p.id = s.to_string(),
             s if !s.starts_with('-') => p.rest.push(s.to_string()),
@@ -63,7 +72,7 @@ fn parse(args: &[String]) -> Option<Parsed> {
 pub fn internal_main(args: &[String]) -> i32 {
     let Some((verb, rest)) = args.split_first() else {
         eprintln!(
-            "berth internal: usage: create-start|cleanup|healthcheck|restart|log-compress --root R --run-root RR ID"
+            "berth internal: usage: create-start|cleanup|healthcheck|restart|log-compress|exec-helper --root R --run-root RR ID"
         );
         return 125;
     };
@@ -71,15 +80,33 @@ pub fn internal_main(args: &[String]) -> i32 {
         eprintln!("berth internal {verb}: bad arguments {rest:?}");
         return 125;
     };
+    // What a failure before the verb runs is reported to.
+    let fail = |e: &dyn std::fmt::Display| {
+        match verb.as_str() {
+            "create-start" => report(&format!("err {e}")),
+            "exec-helper" => {
+                if let Some(fd) = p.report {
+                    crate::runtime::helper::report_err(&sys::own_fd(fd), &e.to_string());
+                }
+            }
+            _ => {}
+        }
+        eprintln!("berth internal {verb}: {e}");
+        125
+    };
+    if matches!(
+        verb.as_str(),
+        "create-start" | "healthcheck" | "exec-helper"
+    ) {
+        // Returns once running from a sealed copy (the same arguments and
+        // descriptors), or fails: never on from the program's file.
+        if let Err(e) = crate::reexec_sealed() {
+            return fail(&e);
+        }
+    }
     let engine = match Engine::open_with(&p.root, &p.run_root) {
         Ok(e) => e,
-        Err(e) => {
-            if verb == "create-start" {
-                report(&format!("err {e}"));
-            }
-            eprintln!("berth internal {verb}: {e}");
-            return 125;
-        }
+        Err(e) => return fail(&e),
     };
     match verb.as_str() {
         "create-start" => match create_start(&engine, &p) {
@@ -116,7 +143,16 @@ pub fn internal_main(args: &[String]) -> i32 {
                 1
             }
         },
-        "healthcheck" => match engine.run_healthcheck(&p.id) {
+        "exec-helper" => {
+            let (Some(fd), [exec_id]) = (p.report, p.rest.as_slice()) else {
+                eprintln!("berth internal exec-helper: usage: --report-fd N ID EXEC");
+                return 125;
+            };
+            crate::ops::exec::exec_helper_main(&engine, &p.id, exec_id, sys::own_fd(fd))
+        }
+        // A single-threaded process on a sealed copy: its probe's exec
+        // helper is forked from it.
+        "healthcheck" => match engine.with_inline_exec_helper(true).run_healthcheck(&p.id) {
             Ok(()) => 0,
             Err(e) => {
                 eprintln!("berth internal healthcheck: {e}");

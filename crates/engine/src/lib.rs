@@ -105,6 +105,9 @@ pub struct Engine {
     monitor_exe: Option<PathBuf>,
     init_exe: Option<PathBuf>,
     helper: Option<PathBuf>,
+    /// Exec helpers are forked from this process (see
+    /// [`Engine::with_inline_exec_helper`]).
+    inline_exec_helper: bool,
     /// Set in the monitor's exit command: network teardowns wait until the
     /// client has its exit code (see [`network::Deferral`]).
     net_deferral: Option<netdefer::Deferral>,
@@ -149,6 +152,7 @@ impl Engine {
             monitor_exe,
             init_exe,
             helper,
+            inline_exec_helper: false,
             net_deferral: None,
         })
     }
@@ -171,12 +175,33 @@ impl Engine {
     }
 
     /// Uses `exe` (a program calling [`internal_main`] for `internal ...`)
-    /// for the monitor's create-start, cleanup and healthcheck commands.
+    /// for the monitor's create-start, cleanup and healthcheck commands and
+    /// the exec helper.
     pub fn with_helper_exe(mut self, exe: Option<PathBuf>) -> Engine {
         self.helper = exe;
         self
     }
 
+    /// Declares that this process runs from a sealed copy of its binary
+    /// ([`reexec_sealed`]) and has no other thread (none holding a lock)
+    /// when it starts execs, as `berth exec` and the healthcheck probe: the
+    /// exec helper is then forked from it, saving a program start. Without
+    /// it, or if the process does not run from a sealed copy after all, the
+    /// helper is `HELPER internal exec-helper`, a program of its own that
+    /// re-executes from a sealed copy of itself (a multi-threaded library
+    /// caller, such as an API service, is never forked).
+    pub fn with_inline_exec_helper(mut self, on: bool) -> Engine {
+        self.inline_exec_helper = on;
+        self
+    }
+
+    pub(crate) fn inline_exec_helper(&self) -> bool {
+        self.inline_exec_helper
+    }
+
+    /// The program that serves `internal ...` (the monitor's commands, the
+    /// exec helper): [`Engine::with_helper_exe`], else `$BERTH_HELPER`, else
+    /// this program.
     pub fn helper_exe(&self) -> Option<&Path> {
         self.helper.as_deref()
     }
@@ -224,9 +249,11 @@ impl Engine {
 /// /proc/PID/exe (an entrypoint of `#!/proc/self/exe` makes the runtime
 /// itself run inside the container) could reopen the host's binary for
 /// writing. Every verb that enters a container (`exec`, `internal
-/// create-start`, `internal healthcheck`) first re-executes from a read-only
-/// detached mount of the binary (or, where mounts are not allowed, a sealed
-/// memfd copy), as berth-oci does. Returns once running from such a copy.
+/// create-start`, `internal healthcheck`, `internal exec-helper`) first
+/// re-executes from a read-only detached mount of the binary (or, where
+/// mounts are not allowed, a sealed memfd copy), as berth-oci does. Returns
+/// once running from such a copy; an error if no such copy can be made (the
+/// caller must then refuse rather than go on from its file).
 pub fn reexec_sealed() -> Result<()> {
     if oci_runtime::sys::running_from_sealed_copy() {
         return Ok(());

@@ -215,6 +215,35 @@ pub fn dup_above(fd: RawFd, min: RawFd) -> io::Result<RawFd> {
     cvt(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, min) })
 }
 
+/// Makes `cmd`'s child keep descriptor `fd` (close-on-exec here) across
+/// its exec, with every other descriptor above 2 close-on-exec (none of a
+/// caller's stray descriptors reaches the program), in a session of its
+/// own (the caller's terminal signals are not its).
+pub fn keep_only_fd_across_exec(cmd: &mut std::process::Command, fd: RawFd) {
+    use std::os::unix::process::CommandExt;
+    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+    // SAFETY: the closure runs in the forked child before exec and makes
+    // only async-signal-safe system calls (close_range, fcntl, setsid),
+    // with no allocation or lock: sound in a fork of a multi-threaded
+    // process.
+    unsafe {
+        cmd.pre_exec(move || {
+            // Best effort (kernels before 5.11): the helper closes what is left.
+            libc::syscall(
+                libc::SYS_close_range,
+                3 as libc::c_uint,
+                libc::c_uint::MAX,
+                CLOSE_RANGE_CLOEXEC,
+            );
+            if libc::fcntl(fd, libc::F_SETFD, 0) < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            libc::setsid();
+            Ok(())
+        })
+    };
+}
+
 /// `execv(path, args)`; returns only on failure.
 pub fn execv(path: &Path, args: &[String]) -> io::Error {
     let Ok(p) = cpath(path) else {

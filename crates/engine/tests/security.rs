@@ -408,3 +408,148 @@ fn seccomp_compiled_program_is_cached() {
     assert_eq!(env.run(&o).0, 0);
     assert_eq!(programs().len(), 2);
 }
+
+/// The host files a dynamically linked `exe` loads (its interpreter and
+/// libraries), as (path in the image, contents), from ldd.
+fn loader_files(exe: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let out = std::process::Command::new("ldd").arg(exe).output().unwrap();
+    let mut v = Vec::new();
+    for l in String::from_utf8_lossy(&out.stdout).lines() {
+        let path = match l.split_once("=>") {
+            Some((_, r)) => r.split_whitespace().next(),
+            None => l.split_whitespace().next(),
+        };
+        if let Some(p) = path.filter(|p| p.starts_with('/')) {
+            v.push((p[1..].to_string(), std::fs::read(p).unwrap()));
+        }
+    }
+    v
+}
+
+/// CVE-2019-5736 from a library caller (this test process: multi-threaded,
+/// not berth): a container replaces a program with `#!/proc/self/exe`, so
+/// that the process exec_start starts becomes, inside the container, the
+/// program that entered it. A container process opens its /proc/PID/exe
+/// and tries to write through it. That program must be the exec helper
+/// running from a sealed copy (a read-only mount or a sealed memfd), never
+/// a fork of the caller (this test's binary) nor the helper's file.
+#[test]
+fn cve_2019_5736_exec_from_library_caller() {
+    use engine::{ExecConfig, ExecIo, ExecStartOptions, ExecStdio};
+    use std::io::Write;
+    use std::os::fd::OwnedFd;
+    use std::os::unix::net::UnixStream;
+    use std::time::Duration;
+    let env = Env::new();
+    // The helper: a copy (a failed test overwrites the copy, not the build's).
+    let real = std::path::PathBuf::from(env!("CARGO_BIN_EXE_berth-internal"));
+    let bin = env.dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let helper = bin.join("berth-internal");
+    std::fs::copy(&real, &helper).unwrap();
+    let before = std::fs::read(&helper).unwrap();
+    let eng = env.engine.clone().with_helper_exe(Some(helper.clone()));
+    // busybox, with what the helper (and this test binary) need to run in
+    // the container once /evil makes them its interpreter.
+    let mut libs = loader_files(&helper);
+    libs.extend(loader_files(&std::env::current_exe().unwrap()));
+    let mut dirs: Vec<String> = vec!["bin/".into(), "etc/".into(), "tmp/".into()];
+    for (p, _) in &libs {
+        let mut d = String::new();
+        for c in p.split('/').collect::<Vec<_>>().split_last().unwrap().1 {
+            d = format!("{d}{c}/");
+            if !dirs.contains(&d) {
+                dirs.push(d.clone());
+            }
+        }
+    }
+    let dirs: Vec<&str> = dirs.iter().map(String::as_str).collect();
+    let files: Vec<(&str, &[u8])> = libs.iter().map(|(p, d)| (p.as_str(), &d[..])).collect();
+    let applets = [
+        "sh", "ls", "cat", "echo", "sleep", "printf", "readlink", "chmod", "test",
+    ];
+    let tar = berth_testkit::busybox_tar_with(&dirs, &applets, &files);
+    eng.images()
+        .import(
+            &tar[..],
+            &image::ImportOptions::default(),
+            &[image::Reference::parse("bbx").unwrap()],
+        )
+        .unwrap();
+    // The attacker: plants /evil, then watches for a process that is not
+    // busybox, holds its executable open and tries to write through it.
+    let ld: Vec<String> = libs.iter().map(|(p, _)| format!("/{p}")).collect();
+    let attacker = format!(
+        r#"chmod 755 {ld}; printf '#!/proc/self/exe\n' > /evil; chmod 755 /evil
+while :; do for p in /proc/[0-9]*; do
+  l=$(readlink $p/exe)
+  case "$l" in *busybox*|"") ;; *)
+    exec 3<$p/exe || continue
+    echo "$p $l" > /found
+    n=0; while [ $n -lt 150 ]; do
+      printf XXXX 2>>/found >> /proc/self/fd/3 && {{ echo WROTE >> /found; break; }}
+      n=$((n+1)); sleep 0.02
+    done
+    echo done >> /found; exec sleep 1000;;
+  esac
+done; done"#,
+        ld = ld.join(" ")
+    );
+    let mut o = env.opts(&["sh", "-c", &attacker]);
+    o.image = "bbx".into();
+    let id = env.run_detached(&o).unwrap();
+    let upper = eng.container_dir(&id).join("upper");
+    assert!(
+        until(Duration::from_secs(10), || upper.join("evil").exists()),
+        "/evil planted"
+    );
+    // The victim: whatever runs as /evil's interpreter blocks writing to a
+    // full socket, so the attacker has all the time it needs.
+    let (mine, theirs) = UnixStream::pair().unwrap();
+    theirs.set_nonblocking(true).unwrap();
+    while (&theirs).write(&[b'x'; 4096]).is_ok() {}
+    theirs.set_nonblocking(false).unwrap();
+    let theirs = OwnedFd::from(theirs);
+    let cfg = ExecConfig {
+        cmd: vec!["/evil".into()],
+        ..Default::default()
+    };
+    let x = eng.exec_create(&id, &cfg).unwrap();
+    let s = eng
+        .exec_start(
+            &x,
+            &ExecStartOptions::default(),
+            ExecIo::Fds(ExecStdio {
+                stdin: None,
+                stdout: Some(theirs.try_clone().unwrap()),
+                stderr: Some(theirs),
+            }),
+        )
+        .unwrap();
+    let found = || std::fs::read_to_string(upper.join("found")).unwrap_or_default();
+    assert!(
+        until(Duration::from_secs(20), || !found().is_empty()),
+        "the attacker found no victim"
+    );
+    drop(mine); // the victim dies of EPIPE
+    let _ = s.wait();
+    assert!(
+        until(Duration::from_secs(20), || found().contains("done")),
+        "the attacker did not give up: {}",
+        found()
+    );
+    let found = found();
+    let _ = env.engine.remove(&id, true);
+    assert!(
+        std::fs::read(&helper).unwrap() == before,
+        "the helper was overwritten from the container: {found}"
+    );
+    assert!(!found.contains("WROTE"), "{found}");
+    // What entered the container was a sealed copy: a memfd, or a
+    // read-only mount (not this test's binary, which is busy while it
+    // runs, nor the helper's file).
+    assert!(
+        found.contains("memfd:") || found.contains("Read-only file system"),
+        "not a sealed copy: {found}"
+    );
+}

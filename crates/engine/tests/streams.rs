@@ -423,3 +423,96 @@ fn run_attached_stdin_once_and_tty_resize() {
         env.engine.remove(&id, true).unwrap();
     }
 }
+
+/// Two starts of one exec at once (docker: the second gets 409): exactly
+/// one runs it, the other gets a conflict, and the winner's pid is
+/// recorded by the time it has the stream.
+#[test]
+fn exec_start_race_runs_the_exec_once() {
+    let env = Env::new();
+    for rt in runtimes() {
+        exec_start_race(&env, &rt);
+    }
+}
+
+fn exec_start_race(env: &Env, rt: &Option<PathBuf>) {
+    let id = sleeper(env, rt);
+    for round in 0..6 {
+        let c = cfg(&["sh", "-c", &format!("echo {round} >> /tmp/ran")]);
+        let x = env.engine.exec_create(&id, &c).unwrap();
+        let gate = std::sync::Barrier::new(2);
+        let results: Vec<_> = std::thread::scope(|s| {
+            let ts: Vec<_> = (0..2)
+                .map(|_| {
+                    s.spawn(|| {
+                        gate.wait();
+                        env.engine
+                            .exec_start(&x, &ExecStartOptions::default(), ExecIo::Streams)
+                    })
+                })
+                .collect();
+            ts.into_iter().map(|t| t.join().unwrap()).collect()
+        });
+        let (won, lost): (Vec<_>, Vec<_>) = results.into_iter().partition(|r| r.is_ok());
+        assert_eq!((won.len(), lost.len()), (1, 1), "{rt:?} round {round}");
+        let err = lost.into_iter().next().unwrap().err().unwrap();
+        assert!(matches!(err, engine::Error::Conflict(_)), "{err}");
+        let s = won.into_iter().next().unwrap().unwrap();
+        let pid = s.pid();
+        assert!(pid > 0);
+        let i = env.engine.exec_inspect(&x).unwrap();
+        assert!(i.pid == pid || i.exit_code.is_some(), "{i:?} pid {pid}");
+        assert_eq!(s.wait().unwrap(), 0);
+    }
+    let (_, mut s) = start(env, &id, &cfg(&["cat", "/tmp/ran"]));
+    let mut out = String::new();
+    read_until(&mut s, &mut out, "5\n");
+    assert_eq!(out, "0\n1\n2\n3\n4\n5\n", "{rt:?}: each exec ran once");
+    env.engine.remove(&id, true).unwrap();
+}
+
+/// Records are replaced whole: an inspect racing the starts and the
+/// helpers' writes (pid, exit) always reads a record that parses.
+#[test]
+fn exec_records_are_never_torn_under_concurrent_inspect() {
+    let env = Env::new();
+    for rt in runtimes() {
+        records_whole(&env, &rt);
+    }
+}
+
+fn records_whole(env: &Env, rt: &Option<PathBuf>) {
+    let id = sleeper(env, rt);
+    let ids = std::sync::Mutex::new(Vec::<String>::new());
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let reads = std::thread::scope(|s| {
+        let reader = s.spawn(|| {
+            let mut n = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let v = ids.lock().unwrap().clone();
+                for x in &v {
+                    let i = env.engine.exec_inspect(x);
+                    assert!(i.is_ok(), "inspect {x}: {:?}", i.err());
+                    n += 1;
+                }
+            }
+            n
+        });
+        for n in 0..8 {
+            // A long environment: records of different sizes.
+            let mut c = cfg(&["true"]);
+            c.env = vec![format!("PAD={}", "x".repeat(n * 300))];
+            let x = env.engine.exec_create(&id, &c).unwrap();
+            ids.lock().unwrap().push(x.clone());
+            let s = env
+                .engine
+                .exec_start(&x, &ExecStartOptions::default(), ExecIo::Streams)
+                .unwrap();
+            assert_eq!(s.wait().unwrap(), 0);
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        reader.join().unwrap()
+    });
+    assert!(reads > 0);
+    env.engine.remove(&id, true).unwrap();
+}

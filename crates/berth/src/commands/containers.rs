@@ -677,7 +677,9 @@ pub fn exec(g: &Globals, a: ExecArgs) -> CmdResult {
         }
         e => run_err(e),
     };
-    let eng = g.engine()?;
+    // Sealed (above) and single-threaded but for the cgroup prime, which
+    // holds no lock: the exec helper is forked from us, no program start.
+    let eng = g.engine()?.with_inline_exec_helper(true);
     let code = if !tty {
         // Create and start in one (one record write fewer).
         let stdio = ExecStdio {

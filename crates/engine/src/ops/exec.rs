@@ -4,8 +4,13 @@
 //! (stdin, output, resize, exit code), [`Engine::exec_inspect`] and
 //! [`Engine::exec_resize`] work by id from any process. The process is
 //! started and waited for by the exec helper ([`crate::runtime::helper`]),
-//! which records its pid and exit code; records go with the container, and
-//! ended ones after [`EXEC_KEEP`].
+//! which records its pid (before the caller hears of it) and exit code;
+//! records go with the container, and ended ones after [`EXEC_KEEP`].
+//!
+//! Each record changes under its exec's lock (`execs/<id>.lock`), by a
+//! read-modify-write replacing the file atomically: two starts of one exec
+//! never both run it (the second gets docker's conflict), and a reader
+//! never sees a record half-written.
 
 use crate::container::Status;
 use crate::error::{Error, Result};
@@ -13,6 +18,8 @@ use crate::runtime::{self, helper, ExecStdio};
 use crate::stream::{poll_in, Chunk, OutputStream, Resizer, StdinWriter, StreamKind};
 use crate::user::LayerView;
 use crate::{fsutil, spec, sys, Engine};
+use berth_util::fs::{AtomicWrite, Durability};
+use berth_util::lock::FileLock;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::io;
@@ -323,6 +330,8 @@ impl Engine {
     ) -> Result<ExecStream> {
         let cid = cid.to_string();
         let path = path.to_path_buf();
+        // Checked and marked started at once: one start of an exec runs it.
+        let lock = lock_record(&path)?;
         let mut rec = read_record(&path)?;
         if rec.started && check {
             return Err(Error::Conflict(if rec.inspect.running {
@@ -349,8 +358,9 @@ impl Engine {
         if !rec.started {
             rec.started = true;
             rec.inspect.running = true;
-            rewrite_record(&path, &rec)?;
+            write_record(&path, &rec)?;
         }
+        drop(lock);
         // The process's ends of the pipes, and ours.
         let mut stdin_w = None;
         let mut out_r = None;
@@ -380,67 +390,67 @@ impl Engine {
         };
         let rt = runtime::for_container(self, &cid);
         let log = records_dir(self, &cid).join(format!("{id}.runtime.log"));
-        let running_path = path.clone();
-        let exited_path = path.clone();
-        let running = move |pid: i32| {
-            update_record(&running_path, |r| {
-                if r.inspect.exit_code.is_none() {
-                    r.inspect.pid = pid;
-                }
-            })
-        };
-        let eng = self.clone();
-        let eid = id.to_string();
-        let exited = move |code: i32| {
-            // docker's exec_die, written by the helper that saw the exit.
-            eng.log_container(
-                &c,
-                "exec_die",
-                &[("execID", &eid), ("exitCode", &code.to_string())],
-            );
-            update_record(&exited_path, |r| {
-                r.inspect.running = false;
-                r.inspect.exit_code = Some(code);
-            })
+        let rec = ExecRecorder {
+            engine: self.clone(),
+            container: c,
+            exec_id: id.to_string(),
+            path: path.clone(),
         };
         let started = helper::start(
             self,
             rt.as_ref(),
-            &cid,
-            &process,
-            stdio,
-            &log,
-            &helper::Hooks {
-                running: &running,
-                exited: &exited,
+            &helper::Job {
+                cid: &cid,
+                exec_id: id,
+                process: &process,
+                log: &log,
             },
+            stdio,
+            &rec,
         );
-        let started = match started {
+        let mut started = match started {
             Ok(s) => s,
             Err(err) => {
-                update_record(&path, |r| {
+                let _ = update_record(&path, |r| {
                     r.inspect.running = false;
                 });
                 return Err(err);
             }
         };
-        let keys = if tty {
-            crate::stream::parse_detach_keys(Some(&cfg.detach_keys))?
-        } else {
-            Vec::new()
+        // The process runs: a failure from here on kills it, and its exit
+        // is recorded (by its helper, else here).
+        let ends = (|| -> Result<_> {
+            let keys = if tty {
+                crate::stream::parse_detach_keys(Some(&cfg.detach_keys))?
+            } else {
+                Vec::new()
+            };
+            let mut master = None;
+            if let Some(m) = started.master.take() {
+                let m = Arc::new(m);
+                if cfg.attach_stdin {
+                    let w = m.try_clone().map_err(|e| Error::io("pty", e))?;
+                    stdin_w = Some(w);
+                }
+                if cfg.attach_stdout || cfg.attach_stderr {
+                    out_r = Some(m.try_clone().map_err(|e| Error::io("pty", e))?);
+                }
+                master = Some(m);
+            }
+            Ok((keys, master))
+        })();
+        let (keys, master) = match ends {
+            Ok(x) => x,
+            Err(err) => {
+                if helper::abort(started.pid, &mut started.report).is_none() {
+                    let _ = update_record(&path, |r| {
+                        r.inspect.running = false;
+                        r.inspect.exit_code = Some(128 + libc::SIGKILL);
+                    });
+                }
+                return Err(err);
+            }
         };
-        let mut master = None;
-        if let Some(m) = started.master {
-            let m = Arc::new(m);
-            if cfg.attach_stdin {
-                let w = m.try_clone().map_err(|e| Error::io("pty", e))?;
-                stdin_w = Some(w);
-            }
-            if cfg.attach_stdout || cfg.attach_stderr {
-                out_r = Some(m.try_clone().map_err(|e| Error::io("pty", e))?);
-            }
-            master = Some(m);
-        }
         Ok(ExecStream {
             id: id.to_string(),
             tty,
@@ -528,61 +538,110 @@ impl Engine {
     }
 }
 
-// Records are written without a rename (each rename is a journaled
-// metadata change, milliseconds on a busy disk, and an exec makes up to
-// three writes): created exclusively, then rewritten in place by the one
-// writer of each moment (the starter, then the exec helper). A reader that
-// meets a record half-written reads it again. Nothing is fsynced: an exec
-// does not outlive a reboot.
+/// Records what the exec helper sees, in the helper's process.
+struct ExecRecorder {
+    engine: Engine,
+    container: crate::Container,
+    exec_id: String,
+    path: PathBuf,
+}
+
+impl helper::Recorder for ExecRecorder {
+    fn running(&self, pid: i32) -> Result<()> {
+        update_record(&self.path, |r| {
+            if r.inspect.exit_code.is_none() {
+                r.inspect.pid = pid;
+            }
+        })
+    }
+
+    fn exited(&self, code: i32) {
+        // docker's exec_die, written by the helper that saw the exit.
+        self.engine.log_container(
+            &self.container,
+            "exec_die",
+            &[("execID", &self.exec_id), ("exitCode", &code.to_string())],
+        );
+        let _ = update_record(&self.path, |r| {
+            r.inspect.running = false;
+            r.inspect.exit_code = Some(code);
+        });
+    }
+}
+
+/// `internal exec-helper --report-fd N CID EXEC` (see
+/// [`crate::runtime::helper`]), running from a sealed copy: reads the
+/// process from the report socket and serves it; the exit status.
+pub(crate) fn exec_helper_main(e: &Engine, cid: &str, exec_id: &str, report: OwnedFd) -> i32 {
+    let process = match helper::read_process(&report) {
+        Ok(p) => p,
+        Err(err) => return helper::report_err(&report, &format!("exec helper: {err}")),
+    };
+    if !valid_exec_id(exec_id) || !crate::store::is_full_id(cid) {
+        return helper::report_err(&report, &format!("exec helper: bad exec {cid}/{exec_id}"));
+    }
+    let c = match e.load_config(cid) {
+        Ok(c) => c,
+        Err(err) => return helper::report_err(&report, &err.to_string()),
+    };
+    let dir = records_dir(e, cid);
+    let path = dir.join(format!("{exec_id}.json"));
+    let log = dir.join(format!("{exec_id}.runtime.log"));
+    let rt = runtime::of(c.options.runtime.as_deref());
+    let rec = ExecRecorder {
+        engine: e.clone(),
+        container: c,
+        exec_id: exec_id.to_string(),
+        path,
+    };
+    let job = helper::Job {
+        cid,
+        exec_id,
+        process: &process,
+        log: &log,
+    };
+    helper::fork_and_serve(e, rt.as_ref(), &job, &report, &rec)
+}
+
+// Records are replaced whole (temp file, rename; berth_util's AtomicWrite)
+// under the exec's lock: a reader sees the old record or the new one.
+// Nothing is fsynced: an exec does not outlive a reboot.
 
 fn record_json(rec: &ExecRecord) -> Result<Vec<u8>> {
     serde_json::to_vec(rec).map_err(|e| Error::msg(format!("exec record: {e}")))
 }
 
-fn new_record(path: &std::path::Path, rec: &ExecRecord) -> Result<()> {
-    use std::io::Write;
+/// The exec's lock, `<id>.lock` next to its record `<id>.json`.
+fn lock_path(record: &Path) -> PathBuf {
+    record.with_extension("lock")
+}
+
+fn lock_record(path: &Path) -> Result<FileLock> {
+    Ok(FileLock::exclusive(&lock_path(path))?)
+}
+
+/// Writes a record whole (a new one, or in place of the old under the
+/// exec's lock).
+fn write_record(path: &Path, rec: &ExecRecord) -> Result<()> {
     let data = record_json(rec)?;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .and_then(|mut f| f.write_all(&data))
-        .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))
+    Ok(AtomicWrite::new(Durability::Atomic).write(path, &data)?)
 }
 
-fn rewrite_record(path: &std::path::Path, rec: &ExecRecord) -> Result<()> {
-    use std::io::Write;
-    let data = record_json(rec)?;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(path)
-        .and_then(|mut f| {
-            f.write_all(&data)?;
-            f.set_len(data.len() as u64)
-        })
-        .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))
+fn new_record(path: &Path, rec: &ExecRecord) -> Result<()> {
+    // A fresh random id: no one else knows it yet, no lock to take.
+    write_record(path, rec)
 }
 
-fn read_record(path: &std::path::Path) -> Result<ExecRecord> {
-    let mut tries = 0;
-    loop {
-        match fsutil::read_json::<ExecRecord>(path) {
-            Err(Error::Msg(_)) if tries < 20 => {
-                // Being rewritten: the next read sees it whole.
-                tries += 1;
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            r => return r,
-        }
-    }
+fn read_record(path: &Path) -> Result<ExecRecord> {
+    fsutil::read_json::<ExecRecord>(path)
 }
 
-/// Read-modify-write by the exec helper, the only writer once started.
-fn update_record(path: &std::path::Path, f: impl FnOnce(&mut ExecRecord)) {
-    if let Ok(mut r) = read_record(path) {
-        f(&mut r);
-        let _ = rewrite_record(path, &r);
-    }
+/// Read-modify-write under the exec's lock.
+fn update_record(path: &Path, f: impl FnOnce(&mut ExecRecord)) -> Result<()> {
+    let _l = lock_record(path)?;
+    let mut r = read_record(path)?;
+    f(&mut r);
+    write_record(path, &r)
 }
 
 /// Removes the records of execs ended more than [`EXEC_KEEP`] ago.
@@ -591,6 +650,11 @@ fn gc_records(dir: &std::path::Path) {
         return;
     };
     for ent in rd.flatten() {
+        let p = ent.path();
+        // A lock goes with its record.
+        if p.extension().is_some_and(|x| x == "lock") {
+            continue;
+        }
         let old = ent
             .metadata()
             .and_then(|m| m.modified())
@@ -600,9 +664,9 @@ fn gc_records(dir: &std::path::Path) {
         if !old {
             continue;
         }
-        let p = ent.path();
         // Ended, or stuck "running" with no process (its start failed or
-        // its helper was killed before recording the exit).
+        // its helper was killed before recording the exit); anything else
+        // (a killed writer's temp file) too.
         let ended = read_record(&p)
             .map(|r| {
                 let i = r.inspect;
@@ -611,6 +675,9 @@ fn gc_records(dir: &std::path::Path) {
             .unwrap_or(true);
         if ended {
             let _ = std::fs::remove_file(&p);
+            if p.extension().is_some_and(|x| x == "json") {
+                let _ = std::fs::remove_file(lock_path(&p));
+            }
         }
     }
 }
@@ -812,6 +879,46 @@ mod tests {
         let left = |n: &str| d.path().join(format!("{n}.json")).exists();
         assert!(!left("ended") && !left("stuck") && !left("gone"));
         assert!(left("alive") && left("recent"));
+    }
+
+    #[test]
+    fn records_are_never_seen_torn() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("x.json");
+        let rec = |n: usize| ExecRecord {
+            inspect: ExecInspect::default(),
+            config: ExecConfig {
+                cmd: vec!["y".repeat(n)],
+                ..Default::default()
+            },
+            started: false,
+        };
+        new_record(&p, &rec(1)).unwrap();
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|s| {
+            let reader = s.spawn(|| {
+                let mut n = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    read_record(&p).unwrap();
+                    n += 1;
+                }
+                n
+            });
+            for i in 0..400 {
+                // Long, then short: an in-place rewrite would be seen torn.
+                let len = if i % 2 == 0 { 20_000 } else { 3 };
+                update_record(&p, |r| r.config.cmd = vec!["z".repeat(len)]).unwrap();
+            }
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            assert!(reader.join().unwrap() > 0);
+        });
+        // Only the record and its lock are left.
+        let mut names: Vec<String> = std::fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["x.json", "x.lock"]);
     }
 
     #[test]
