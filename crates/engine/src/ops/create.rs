@@ -231,7 +231,7 @@ impl Engine {
         drop(lease);
         // New volumes are filled from the image now, as docker does.
         if let Err(e) = self.fill_volumes(&c) {
-            let _ = self.remove_auto(&id);
+            let _ = self.remove_auto(&c);
             return Err(e);
         }
         self.log_container(&c, "create", &[]);

@@ -113,7 +113,7 @@ impl Engine {
                 }
             }
             let size = crate::volumes::dir_size(&self.container_dir(&id).join("upper"));
-            match self.remove_stopped_unless(&id, true) {
+            match self.remove_stopped_unless(&id, true, None) {
                 Ok(true) => {
                     out.push(id);
                     bytes += size;
