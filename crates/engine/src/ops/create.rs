@@ -125,6 +125,7 @@ impl Engine {
             id: &id,
             rootfs: &rootfs,
             userdata: &userdata,
+            shm: &self.shm_path(&id),
             layers: &view,
             host_resolv_conf: Path::new("/etc/resolv.conf"),
             host_hosts: Path::new("/etc/hosts"),
