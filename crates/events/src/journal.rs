@@ -59,9 +59,13 @@ pub struct Journal {
 }
 
 /// What appends keep open: `events.lock` and `events.log` (its inode, to
-/// notice a rotation).
+/// notice a rotation), by process `pid`.
 #[derive(Debug)]
 struct Appender {
+    /// A forked child (an exec helper logging `exec_die`) must not use its
+    /// parent's descriptors: it may have closed them, their numbers taken
+    /// by other files, and a shared open file shares its flock.
+    pid: u32,
     lock: File,
     log: Option<(File, u64)>,
 }
@@ -200,9 +204,16 @@ impl Journal {
 
     /// One append through the kept files; false: they are stale.
     fn append_with(&self, files: &mut Option<Appender>, line: &[u8]) -> io::Result<bool> {
-        let Appender { lock, log } = match files {
+        let pid = std::process::id();
+        if files.as_ref().is_some_and(|a| a.pid != pid) {
+            // The parent's: neither used nor closed (the numbers may be
+            // another file's now).
+            std::mem::forget(files.take());
+        }
+        let Appender { lock, log, .. } = match files {
             Some(a) => a,
             None => files.insert(Appender {
+                pid,
                 lock: self.open_lock()?,
                 log: None,
             }),

@@ -52,19 +52,18 @@ impl UpdateFlags {
     /// Every flag through its parser (the first error names its flag and
     /// value); no flag at all is an error, as docker's.
     pub fn parse(&self) -> Result<UpdateOptions> {
-        use crate::options::{parse_bytes, parse_cpus, parse_memory};
-        let bytes = |flag: &str, s: &str| parse_bytes(s).map_err(|e| Error::flag(flag, s, e));
+        use crate::options::{parse_bytes, parse_cpus, parse_memory, parse_memory_swap};
         let opts = UpdateOptions {
             memory: self.memory.as_deref().map(parse_memory).transpose()?,
-            memory_swap: match self.memory_swap.as_deref() {
-                None => None,
-                Some("-1") => Some(-1),
-                Some(s) => Some(bytes("--memory-swap", s)?),
-            },
+            memory_swap: self
+                .memory_swap
+                .as_deref()
+                .map(parse_memory_swap)
+                .transpose()?,
             memory_reservation: self
                 .memory_reservation
                 .as_deref()
-                .map(|s| bytes("--memory-reservation", s))
+                .map(|s| parse_bytes(s).map_err(|e| Error::flag("--memory-reservation", s, e)))
                 .transpose()?,
             nano_cpus: self.cpus.as_deref().map(parse_cpus).transpose()?,
             cpu_shares: self.cpu_shares,

@@ -799,8 +799,8 @@ impl CreateFlags {
             Some(s) => parse_memory(s)?,
         };
         let memory_swap = match self.memory_swap.as_deref() {
-            Some("-1") => -1,
-            _ => bytes("--memory-swap", &self.memory_swap)?,
+            None | Some("") => 0,
+            Some(s) => parse_memory_swap(s)?,
         };
         let ulimits = self
             .ulimits
@@ -1169,6 +1169,14 @@ pub fn parse_memory(s: &str) -> Result<i64> {
     let v = parse_bytes(s).map_err(|e| Error::flag("--memory", s, e))?;
     check_min_memory(v, s)?;
     Ok(v)
+}
+
+/// `--memory-swap`: bytes of memory plus swap, `-1` unlimited.
+pub fn parse_memory_swap(s: &str) -> Result<i64> {
+    if s == "-1" {
+        return Ok(-1);
+    }
+    parse_bytes(s).map_err(|e| Error::flag("--memory-swap", s, e))
 }
 
 /// docker's memory and swap rules, once for `create` and `update`:
