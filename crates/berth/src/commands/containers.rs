@@ -556,18 +556,7 @@ pub fn prune(g: &Globals, a: ContainerPruneArgs) -> CmdResult {
 }
 
 pub fn logs(g: &Globals, a: LogsArgs) -> CmdResult {
-    let tail = match a.tail.as_str() {
-        "all" | "" => None,
-        t => match t.parse::<i64>() {
-            Ok(n) if n < 0 => None,
-            Ok(n) => Some(n as usize),
-            Err(_) => {
-                return Err(CliError::daemon(format!(
-                    "invalid --tail {t:?}: expected a number or \"all\""
-                )))
-            }
-        },
-    };
+    let tail = ::engine::logs::parse_tail(&a.tail).map_err(op_err)?;
     let opts = LogsOptions {
         follow: a.follow,
         tail,

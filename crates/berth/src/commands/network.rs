@@ -79,12 +79,8 @@ pub fn run(g: &Globals, cmd: NetworkCommand) -> CmdResult {
 }
 
 fn create(g: &Globals, a: NetCreateArgs) -> CmdResult {
+    let labels = ::engine::options::parse_labels(&a.label).map_err(ee)?;
     let eng = g.engine()?;
-    let mut labels = std::collections::BTreeMap::new();
-    for l in &a.label {
-        let (k, v) = l.split_once('=').unwrap_or((l, ""));
-        labels.insert(k.to_string(), v.to_string());
-    }
     let c = ::network::CreateNetwork {
         name: a.name.clone(),
         subnet: a.subnet.clone(),
