@@ -115,8 +115,9 @@ pub(crate) fn container_attrs(c: &Container, extra: &[(&str, &str)]) -> BTreeMap
 }
 
 impl Engine {
-    /// The store's event journal (`<root>/events`).
-    pub fn journal(&self) -> Journal {
+    /// The store's event journal (`<root>/events`): one per engine, its
+    /// files opened by the first append and kept.
+    pub fn journal(&self) -> &Journal {
         self.images().journal()
     }
 

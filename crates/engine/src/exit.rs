@@ -156,12 +156,12 @@ impl Engine {
         let restart = {
             let _lock = self.lock_container(id)?;
             // Cgroup and mounts go first: once state.json says exited, they are gone.
-            self.release_runtime(id);
+            self.release_runtime_of(id, Some(&c));
             let mut st = self.load_state_raw(id).unwrap_or_default();
             self.record_exit(&c, &mut st, code, finished_at, oom)?
         };
         if c.host_config.auto_remove {
-            self.remove_auto(id)?;
+            self.remove_auto(&c)?;
         }
         Ok(restart)
     }
@@ -250,7 +250,7 @@ impl Engine {
             let killed =
                 !rebooted && st.pid > 0 && berth_util::proc::alive(st.pid, st.pid_start_time);
             let oom = oom_killed(id);
-            self.release_runtime(id);
+            self.release_runtime_of(id, Some(&c));
             // The monitor may have recorded the exit before it died.
             let rec = (!killed).then(|| read_exit(self, id)).flatten();
             let (code, finished_at) = match rec {

@@ -139,13 +139,9 @@ impl Engine {
     }
 
     /// Resets the health to `starting` (the container starts).
-    pub(crate) fn reset_health(&self, id: &str) {
-        let p = self.container_dir(id).join(HEALTH_FILE);
-        let has = self
-            .load_config(id)
-            .ok()
-            .is_some_and(|c| check_of(&c).is_some());
-        if has {
+    pub(crate) fn reset_health(&self, c: &Container) {
+        let p = self.container_dir(&c.id).join(HEALTH_FILE);
+        if check_of(c).is_some() {
             let _ = fsutil::write_json(
                 &p,
                 &Health {
@@ -157,14 +153,11 @@ impl Engine {
             let _ = std::fs::remove_file(p);
         }
     }
+}
 
-    /// The healthcheck interval of a container, if it has one.
-    pub(crate) fn health_interval(&self, id: &str) -> Option<Duration> {
-        self.load_config(id)
-            .ok()
-            .and_then(|c| check_of(&c))
-            .map(|c| c.interval)
-    }
+/// The healthcheck interval of a container, if it has one.
+pub(crate) fn interval_of(c: &Container) -> Option<Duration> {
+    check_of(c).map(|c| c.interval)
 }
 
 #[cfg(test)]

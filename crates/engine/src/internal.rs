@@ -213,10 +213,10 @@ fn create_start(engine: &Engine, p: &Parsed) -> Result<i32> {
     st.started_at = timeutil::now();
     st.finished_at = timeutil::ZERO_TIME.into();
     if let Err(e) = engine.save_state(id, &st) {
-        engine.release_runtime(id);
+        engine.release_runtime_of(id, Some(&c));
         return Err(e);
     }
-    engine.reset_health(id);
+    engine.reset_health(&c);
     Ok(pid)
 }
 

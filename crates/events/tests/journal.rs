@@ -111,6 +111,37 @@ fn rotation_keeps_one_file_and_the_newest_events() {
     assert!(n.windows(2).all(|w| w[1] == w[0] + 1), "{n:?}");
 }
 
+/// A journal keeps its files open between appends: a rotation by another
+/// writer (another process's journal) and a store removed and made again
+/// are noticed, no event lost or written to a file nobody reads.
+#[test]
+fn kept_files_follow_rotation_by_others_and_a_new_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Journal::new(dir.path()).with_max_size(4096);
+    let b = Journal::new(dir.path()).with_max_size(4096);
+    for i in 0..60 {
+        // Alternating writers: b's rotations replace the file a holds open.
+        let j = if i % 2 == 0 { &a } else { &b };
+        j.append(&ev("start", &format!("c{i}"))).unwrap();
+    }
+    assert!(a.rotated_path().exists(), "no rotation happened");
+    let n: Vec<usize> = all(&a, &Query::default())
+        .iter()
+        .map(|m| m.actor.id[1..].parse().unwrap())
+        .collect();
+    assert_eq!(*n.last().unwrap(), 59);
+    assert!(n.windows(2).all(|w| w[1] == w[0] + 1), "{n:?}");
+    // The store goes and comes back: the kept files are stale.
+    std::fs::remove_dir_all(a.dir()).unwrap();
+    a.append(&ev("create", "after")).unwrap();
+    let got = all(&b, &Query::default());
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].actor.id, "after");
+    // A clone shares the kept files and writes to the same journal.
+    a.clone().append(&ev("start", "clone")).unwrap();
+    assert_eq!(all(&b, &Query::default()).len(), 2);
+}
+
 #[test]
 fn torn_line_is_passed_over() {
     let dir = tempfile::tempdir().unwrap();

@@ -887,7 +887,13 @@ fn main(args: Args) -> i32 {
     if log.fd >= 0 {
         sys::close(log.fd);
     }
-    // A `--rm` cleanup removes the directory the compressor writes in.
+    // A `--rm` cleanup removes the directory the compressor writes in, and
+    // its work with it: stopped, not waited for (`run --rm` returns without
+    // it, as docker's). Another container's rotated file is compressed
+    // whole before its exit is recorded (a start could rotate again).
+    if o.volatile && log.compress_pid > 0 {
+        let _ = sys::kill(log.compress_pid, sys::SIGKILL);
+    }
     log.wait_compressor();
     sys::close(listen);
     let _ = sys::unlinkat(dirfd, c"attach", 0);

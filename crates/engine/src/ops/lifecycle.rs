@@ -52,7 +52,7 @@ impl Engine {
         }
         let log_args = self.monitor_log_args(&c)?;
         // Leftovers of an earlier run.
-        runtime::for_container(self, id).delete_force(self, id);
+        runtime::for_record(&c).delete_force(self, id);
         self.mount_rootfs(&c)?;
         if let Err(e) = self.mount_shareable_shm(&c) {
             let _ = sys::unmount(&self.rootfs_path(id));
@@ -63,8 +63,7 @@ impl Engine {
             stdin: c.config.open_stdin,
             tty: c.config.tty,
             volatile: c.host_config.auto_remove,
-            health_ms: self
-                .health_interval(id)
+            health_ms: crate::health::interval_of(&c)
                 .map(|d| d.as_millis().max(1) as u64)
                 .unwrap_or(0),
             log_args,
@@ -83,7 +82,7 @@ impl Engine {
                 let _ = crate::network::teardown(self, id);
                 let _ = sys::unmount(&self.rootfs_path(id));
                 let _ = crate::fssys::unmount(&self.shm_path(id));
-                self.release_volumes(id);
+                self.release_volumes(&c);
                 let mut st = self.load_state_raw(id).unwrap_or_default();
                 st.status = if st.started_at == timeutil::ZERO_TIME {
                     Status::Created
@@ -101,7 +100,7 @@ impl Engine {
                 let _ = self.save_state(id, &st);
                 drop(lock);
                 if c.host_config.auto_remove {
-                    let _ = self.remove_auto(id);
+                    let _ = self.remove_auto(&c);
                 }
                 Err(e)
             }
@@ -270,14 +269,15 @@ impl Engine {
             }
             _ => return Err(Error::Conflict(format!("container {id} is not running"))),
         }
-        runtime::for_container(self, &id).pause(self, &id, true)?;
+        let c = self.load_config(&id)?;
+        runtime::for_record(&c).pause(self, &id, true)?;
         let _l = self.lock_container(&id)?;
         let mut st = self.load_state_raw(&id)?;
         if st.status == Status::Running {
             st.status = Status::Paused;
             self.save_state(&id, &st)?;
         }
-        self.log_container_id(&id, "pause", &[]);
+        self.log_container(&c, "pause", &[]);
         Ok(())
     }
 
@@ -287,14 +287,15 @@ impl Engine {
         if st.status != Status::Paused {
             return Err(Error::Conflict(format!("container {id} is not paused")));
         }
-        runtime::for_container(self, &id).pause(self, &id, false)?;
+        let c = self.load_config(&id)?;
+        runtime::for_record(&c).pause(self, &id, false)?;
         let _l = self.lock_container(&id)?;
         let mut st = self.load_state_raw(&id)?;
         if st.status == Status::Paused {
             st.status = Status::Running;
             self.save_state(&id, &st)?;
         }
-        self.log_container_id(&id, "unpause", &[]);
+        self.log_container(&c, "unpause", &[]);
         Ok(())
     }
 
