@@ -117,7 +117,8 @@ pub fn internal_main(args: &[String]) -> i32 {
             }
         },
         "healthcheck" => match engine.run_healthcheck(&p.id) {
-            Ok(()) => 0,
+            Ok(true) => crate::health::HEALTH_STARTING_EXIT,
+            Ok(false) => 0,
             Err(e) => {
                 eprintln!("berth internal healthcheck: {e}");
                 1

@@ -58,15 +58,18 @@ impl Engine {
             let _ = sys::unmount(&self.rootfs_path(id));
             return Err(e);
         }
+        let ms = |d: std::time::Duration| d.as_millis().max(1) as u64;
+        let (health_ms, health_start_ms) = match self.health_intervals(id) {
+            Some((every, start)) => (ms(every), start.map_or(0, ms)),
+            None => (0, 0),
+        };
         let launch = Launch {
             id: id.to_string(),
             stdin: c.config.open_stdin,
             tty: c.config.tty,
             volatile: c.host_config.auto_remove,
-            health_ms: self
-                .health_interval(id)
-                .map(|d| d.as_millis().max(1) as u64)
-                .unwrap_or(0),
+            health_ms,
+            health_start_ms,
             log_args,
         };
         // Volumes with mount options are mounted once the rootfs is up.
