@@ -155,8 +155,9 @@ impl Engine {
         let oom = oom_killed(id);
         let restart = {
             let _lock = self.lock_container(id)?;
-            // Cgroup and mounts go first: once state.json says exited, they are gone.
-            self.release_runtime(id);
+            // Cgroup and mounts go first: once state.json says exited, they
+            // are gone (as far as they can be: `rm` and prune retry).
+            let _ = self.release_runtime(id);
             let mut st = self.load_state_raw(id).unwrap_or_default();
             self.record_exit(&c, &mut st, code, finished_at, oom)?
         };
@@ -250,7 +251,7 @@ impl Engine {
             let killed =
                 !rebooted && st.pid > 0 && berth_util::proc::alive(st.pid, st.pid_start_time);
             let oom = oom_killed(id);
-            self.release_runtime(id);
+            let _ = self.release_runtime(id);
             // The monitor may have recorded the exit before it died.
             let rec = (!killed).then(|| read_exit(self, id)).flatten();
             let (code, finished_at) = match rec {

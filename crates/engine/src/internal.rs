@@ -178,7 +178,7 @@ fn create_start(engine: &Engine, p: &Parsed) -> Result<i32> {
     st.started_at = timeutil::now();
     st.finished_at = timeutil::ZERO_TIME.into();
     if let Err(e) = engine.save_state(id, &st) {
-        engine.release_runtime(id);
+        let _ = engine.release_runtime(id);
         return Err(e);
     }
     engine.reset_health(id);

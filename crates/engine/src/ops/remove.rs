@@ -12,14 +12,29 @@ use std::time::Duration;
 impl Engine {
     /// Kills whatever is left of the OCI container, deletes its runtime
     /// state and cgroup, and unmounts the rootfs. Best effort.
-    pub(crate) fn release_runtime(&self, id: &str) {
+    ///
+    /// The one teardown, after an exit, a failed start, `rm` and crash
+    /// recovery: every step is attempted, in this order, whatever failed
+    /// before; the first failure is returned.
+    pub(crate) fn release_runtime(&self, id: &str) -> Result<()> {
+        let mut first: Option<Error> = None;
+        let mut note = |r: Result<()>| {
+            if let Err(e) = r {
+                first.get_or_insert(e);
+            }
+        };
         let rt = runtime::for_container(self, id);
         rt.delete_force(self, id);
-        let _ = crate::sys::unmount(&self.rootfs_path(id));
-        let _ = crate::fssys::unmount(&self.shm_path(id));
+        let rootfs = self.rootfs_path(id);
+        note(crate::sys::unmount(&rootfs).ctx(|| format!("unmount {}", rootfs.display())));
+        let shm = self.shm_path(id);
+        note(crate::fssys::unmount(&shm).ctx(|| format!("unmount {}", shm.display())));
         self.release_volumes(id);
-        // Errors are reported by `system prune`, which retries.
-        let _ = crate::network::teardown(self, id);
+        // `system prune` retries a network teardown that failed.
+        if let Some(e) = crate::network::teardown(self, id).into_iter().next() {
+            note(Err(Error::msg(format!("network teardown: {e}"))));
+        }
+        first.map_or(Ok(()), Err)
     }
 
     /// `rm [-f]`.
@@ -102,7 +117,8 @@ impl Engine {
                 st2.status = Status::Removing;
                 let _ = self.save_state(id, &st2);
             }
-            self.release_runtime(id);
+            // What is left mounted is checked next.
+            let _ = self.release_runtime(id);
             let rootfs = self.rootfs_path(id);
             if is_mounted(&rootfs) {
                 return Err(Error::msg(format!(
@@ -165,7 +181,8 @@ impl Engine {
             };
             if self.load_state_raw(&id).is_ok_and(|s| !s.running()) && !self.start_in_progress(&id)
             {
-                self.release_runtime(&id);
+                // Best effort: what failed is retried by the next prune.
+                let _ = self.release_runtime(&id);
                 changed.push(id);
             }
         }
