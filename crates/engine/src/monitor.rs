@@ -37,6 +37,8 @@ pub(crate) struct Launch {
     /// `--rm`: the monitor need not fsync the exit record.
     pub volatile: bool,
     pub health_ms: u64,
+    /// The start interval (0: no start period): `--health-start MS`.
+    pub health_start_ms: u64,
     /// The log's flags (`--log PATH` and the driver's, see
     /// [`crate::logs::monitor_args`]).
     pub log_args: Vec<String>,
@@ -90,6 +92,10 @@ pub(crate) fn spawn(engine: &Engine, launch: &Launch, attach: Option<OwnedFd>) -
     if launch.health_ms > 0 {
         args.push("--health".into());
         args.push(launch.health_ms.to_string());
+        if launch.health_start_ms > 0 {
+            args.push("--health-start".into());
+            args.push(launch.health_start_ms.to_string());
+        }
     }
     let (sync_r, sync_w) = sys::pipe().map_err(|e| Error::io("pipe", e))?;
     match sys::fork().map_err(|e| Error::io("fork", e))? {

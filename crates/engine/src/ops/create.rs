@@ -283,7 +283,7 @@ impl Engine {
                     std::fs::read_to_string(dir.join(crate::store::VOLATILE)).unwrap_or_default();
                 if made.trim() != image::boot_id() {
                     return Err(Error::msg(format!(
-                        "container {}: its filesystem did not survive the restart of the machine (--rm containers are volatile); remove it",
+                        "container {}: its filesystem did not survive the restart of the machine (--rm containers are volatile)",
                         fsutil::short_id(&c.id)
                     )));
                 }

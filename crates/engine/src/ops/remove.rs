@@ -12,23 +12,38 @@ use std::time::Duration;
 impl Engine {
     /// Kills whatever is left of the OCI container, deletes its runtime
     /// state and cgroup, and unmounts the rootfs. Best effort.
-    pub(crate) fn release_runtime(&self, id: &str) {
+    ///
+    /// The one teardown, after an exit, a failed start, `rm` and crash
+    /// recovery: every step is attempted, in this order, whatever failed
+    /// before; the first failure is returned.
+    pub(crate) fn release_runtime(&self, id: &str) -> Result<()> {
         let c = self.load_config(id).ok();
-        self.release_runtime_of(id, c.as_ref());
+        self.release_runtime_of(id, c.as_ref())
     }
 
     /// [`Engine::release_runtime`] with the container's record, if
     /// readable, as the caller read it.
-    pub(crate) fn release_runtime_of(&self, id: &str, c: Option<&Container>) {
+    pub(crate) fn release_runtime_of(&self, id: &str, c: Option<&Container>) -> Result<()> {
+        let mut first: Option<Error> = None;
+        let mut note = |r: Result<()>| {
+            if let Err(e) = r {
+                first.get_or_insert(e);
+            }
+        };
         let rt = c.map_or_else(|| runtime::of(None), runtime::for_record);
         rt.delete_force(self, id);
-        let _ = crate::sys::unmount(&self.rootfs_path(id));
-        let _ = crate::fssys::unmount(&self.shm_path(id));
+        let rootfs = self.rootfs_path(id);
+        note(crate::sys::unmount(&rootfs).ctx(|| format!("unmount {}", rootfs.display())));
+        let shm = self.shm_path(id);
+        note(crate::fssys::unmount(&shm).ctx(|| format!("unmount {}", shm.display())));
         if let Some(c) = c {
             self.release_volumes(c);
         }
-        // Errors are reported by `system prune`, which retries.
-        let _ = crate::network::teardown(self, id);
+        // `system prune` retries a network teardown that failed.
+        if let Some(e) = crate::network::teardown(self, id).into_iter().next() {
+            note(Err(Error::msg(format!("network teardown: {e}"))));
+        }
+        first.map_or(Ok(()), Err)
     }
 
     /// `rm [-f]`.
@@ -127,7 +142,8 @@ impl Engine {
                     loaded.as_ref()
                 }
             };
-            self.release_runtime_of(id, record);
+            // What is left mounted is checked next.
+            let _ = self.release_runtime_of(id, record);
             let rootfs = self.rootfs_path(id);
             if is_mounted(&rootfs) {
                 return Err(Error::msg(format!(
@@ -189,7 +205,8 @@ impl Engine {
             };
             if self.load_state_raw(&id).is_ok_and(|s| !s.running()) && !self.start_in_progress(&id)
             {
-                self.release_runtime(&id);
+                // Best effort: what failed is retried by the next prune.
+                let _ = self.release_runtime(&id);
                 changed.push(id);
             }
         }

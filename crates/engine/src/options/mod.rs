@@ -501,7 +501,7 @@ pub fn parse_userns_mode(s: &str) -> Result<NamespaceMode> {
         _ => Err(Error::flag(
             "--userns",
             s,
-            "only \"host\" is supported (Berth has no user namespace remapping)",
+            "only \"host\" and \"\" (the default) are supported: Berth has no user namespace remapping (docker's userns-remap)",
         )),
     }
 }
@@ -1695,9 +1695,15 @@ mod tests {
             NamespaceMode::Shareable
         );
         assert!(parse_ipc_mode("bogus").is_err());
-        assert!(parse_userns_mode("host").is_ok());
-        let e = parse_userns_mode("private").unwrap_err().to_string();
-        assert!(e.starts_with("invalid --userns \"private\""), "{e}");
+        assert_eq!(parse_userns_mode("host").unwrap(), NamespaceMode::Host);
+        assert_eq!(parse_userns_mode("").unwrap(), NamespaceMode::Default);
+        for bad in ["private", "keep-id", "auto"] {
+            let e = parse_userns_mode(bad).unwrap_err().to_string();
+            assert!(
+                e.starts_with(&format!("invalid --userns {bad:?}: only \"host\"")),
+                "{e}"
+            );
+        }
         assert_eq!(
             parse_sysctl("net.ipv4.ip_forward=1").unwrap(),
             ("net.ipv4.ip_forward".to_string(), "1".to_string())
