@@ -21,29 +21,8 @@ use std::path::{Path, PathBuf};
 
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/// Docker's masked paths.
-pub const MASKED_PATHS: &[&str] = &[
-    "/proc/asound",
-    "/proc/acpi",
-    "/proc/kcore",
-    "/proc/keys",
-    "/proc/latency_stats",
-    "/proc/timer_list",
-    "/proc/timer_stats",
-    "/proc/sched_debug",
-    "/proc/scsi",
-    "/sys/firmware",
-    "/sys/devices/virtual/powercap",
-];
-
-/// Docker's read-only paths.
-pub const READONLY_PATHS: &[&str] = &[
-    "/proc/bus",
-    "/proc/fs",
-    "/proc/irq",
-    "/proc/sys",
-    "/proc/sysrq-trigger",
-];
+/// Docker's masked and read-only paths (the options' rule).
+pub use crate::options::{MASKED_PATHS, READONLY_PATHS};
 
 const DEFAULT_SHM: i64 = 64 * 1024 * 1024;
 
@@ -1117,6 +1096,7 @@ pub fn generate(
         volumes: image.volumes.clone(),
         working_dir: workdir,
         entrypoint,
+        on_build: None,
         labels,
         stop_signal,
         stop_timeout: opts.stop_timeout,
