@@ -869,8 +869,8 @@ impl CreateFlags {
             },
             labels: parse_labels(&self.labels)?,
             privileged: self.privileged,
-            cap_add: normalize_caps(&self.cap_add),
-            cap_drop: normalize_caps(&self.cap_drop),
+            cap_add: self.cap_add.clone(),
+            cap_drop: self.cap_drop.clone(),
             security: parse_security_opts(&self.security_opt)?,
             readonly_rootfs: self.read_only,
             resources: Resources {
