@@ -53,6 +53,26 @@ impl Error {
         Error::InvalidArgument(format!("invalid {flag} {value:?}: {why}"))
     }
 
+    /// The same error naming `to` where it named the flag `from`
+    /// (`invalid --volume "x": ...` → `invalid HostConfig.Binds "x": ...`):
+    /// a face that shares a flag's parser names its own field.
+    pub fn renamed(self, from: &str, to: &str) -> Error {
+        match self {
+            Error::InvalidArgument(m) => {
+                // docker's pflag form: `invalid argument "V" for "FLAG" flag: why`.
+                let pflag = m
+                    .strip_prefix("invalid argument ")
+                    .and_then(|r| r.split_once(&format!(" for \"{from}\" flag: ")));
+                Error::InvalidArgument(match (pflag, m.strip_prefix(&format!("invalid {from} "))) {
+                    (Some((value, why)), _) => format!("invalid {to} {value}: {why}"),
+                    (None, Some(rest)) => format!("invalid {to} {rest}"),
+                    (None, None) => m,
+                })
+            }
+            e => e,
+        }
+    }
+
     pub fn io(context: impl Into<String>, source: io::Error) -> Error {
         Error::Io {
             context: context.into(),

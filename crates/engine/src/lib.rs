@@ -25,6 +25,8 @@
 //! Errors carry docker's CLI exit codes ([`Error::exit_code`]).
 #![deny(unsafe_code)]
 
+/// Docker Engine API request and result shapes.
+pub mod api;
 pub mod caps;
 pub mod commit;
 pub mod container;

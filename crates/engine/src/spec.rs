@@ -21,29 +21,8 @@ use std::path::{Path, PathBuf};
 
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/// Docker's masked paths.
-pub const MASKED_PATHS: &[&str] = &[
-    "/proc/asound",
-    "/proc/acpi",
-    "/proc/kcore",
-    "/proc/keys",
-    "/proc/latency_stats",
-    "/proc/timer_list",
-    "/proc/timer_stats",
-    "/proc/sched_debug",
-    "/proc/scsi",
-    "/sys/firmware",
-    "/sys/devices/virtual/powercap",
-];
-
-/// Docker's read-only paths.
-pub const READONLY_PATHS: &[&str] = &[
-    "/proc/bus",
-    "/proc/fs",
-    "/proc/irq",
-    "/proc/sys",
-    "/proc/sysrq-trigger",
-];
+/// Docker's masked and read-only paths (the options' rule).
+pub use crate::options::{MASKED_PATHS, READONLY_PATHS};
 
 const DEFAULT_SHM: i64 = 64 * 1024 * 1024;
 
@@ -1078,7 +1057,13 @@ pub fn generate(
         attach_stdin: opts.open_stdin,
         attach_stdout: true,
         attach_stderr: true,
-        exposed_ports: image.exposed_ports.clone(),
+        exposed_ports: {
+            let mut e = image.exposed_ports.clone();
+            for p in &opts.exposed_ports {
+                e.entry(p.clone()).or_insert_with(|| serde_json::json!({}));
+            }
+            e
+        },
         tty: opts.tty,
         open_stdin: opts.open_stdin,
         stdin_once: false,
@@ -1088,6 +1073,7 @@ pub fn generate(
         volumes: image.volumes.clone(),
         working_dir: workdir,
         entrypoint,
+        on_build: None,
         labels,
         stop_signal,
         stop_timeout: opts.stop_timeout,

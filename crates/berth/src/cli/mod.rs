@@ -306,6 +306,10 @@ pub struct RunArgs {
     #[arg(short = 'P', long)]
     pub publish_all: bool,
 
+    /// Expose a port or a range of ports
+    #[arg(long, value_name = "PORT")]
+    pub expose: Vec<String>,
+
     /// Add network-scoped alias for the container
     #[arg(long, value_name = "ALIAS")]
     pub network_alias: Vec<String>,

@@ -94,6 +94,7 @@ fn create_options(a: &RunArgs) -> Result<CreateOptions, CliError> {
         network: a.network.clone(),
         publish: a.publish.clone(),
         publish_all: a.publish_all,
+        expose: a.expose.clone(),
         network_aliases: a.network_alias.clone(),
         ip: a.ip.clone(),
         stop_signal: a.stop_signal.clone(),

@@ -13,6 +13,30 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 
+/// Docker's masked paths.
+pub const MASKED_PATHS: &[&str] = &[
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+];
+
+/// Docker's read-only paths.
+pub const READONLY_PATHS: &[&str] = &[
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+
 /// Options of `create`/`run`, parsed.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
@@ -67,6 +91,9 @@ pub struct CreateOptions {
     pub port_bindings: Vec<PortBinding>,
     /// `-P`: publish the image's exposed ports on random host ports.
     pub publish_all_ports: bool,
+    /// `--expose` (docker's `ExposedPorts` keys, `80/tcp`), added to the
+    /// image's.
+    pub exposed_ports: Vec<String>,
     /// `--network-alias`.
     pub network_aliases: Vec<String>,
     /// `--ip`.
@@ -764,6 +791,7 @@ pub struct CreateFlags {
     pub network: Option<String>,
     pub publish: Vec<String>,
     pub publish_all: bool,
+    pub expose: Vec<String>,
     pub network_aliases: Vec<String>,
     pub ip: Option<String>,
     pub links: Vec<String>,
@@ -811,20 +839,13 @@ impl CreateFlags {
             None | Some("") => None,
             Some(s) => {
                 let v = parse_bytes(s).map_err(|e| Error::flag("--shm-size", s, e))?;
-                if v <= 0 {
-                    return Err(Error::flag("--shm-size", s, "must be greater than 0"));
-                }
+                shm_size_rule(v).map_err(|why| Error::flag("--shm-size", s, why))?;
                 Some(v)
             }
         };
         let opt_str = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
         let restart_policy = parse_restart(self.restart.as_deref().unwrap_or("no"))?;
-        if self.auto_remove && restart_policy != RestartPolicy::No {
-            return Err(Error::invalid(
-                "conflicting options: cannot specify both --restart and --rm",
-            ));
-        }
-        Ok(CreateOptions {
+        let o = CreateOptions {
             image: self.image.clone(),
             name: self.name.clone(),
             cmd: self.cmd.clone(),
@@ -926,6 +947,7 @@ impl CreateFlags {
                 .map(|p| parse_publish(p))
                 .collect::<Result<_>>()?,
             publish_all_ports: self.publish_all,
+            exposed_ports: parse_expose_list(&self.expose)?,
             network_aliases: self.network_aliases.clone(),
             ip: match opt_str(&self.ip) {
                 Some(ip) => Some(
@@ -954,16 +976,7 @@ impl CreateFlags {
                 }
                 None => None,
             },
-            stop_timeout: match self.stop_timeout {
-                Some(t) if t < -1 => {
-                    return Err(Error::flag(
-                        "--stop-timeout",
-                        &t.to_string(),
-                        "must be -1 or more",
-                    ))
-                }
-                t => t,
-            },
+            stop_timeout: self.stop_timeout,
             restart_policy,
             auto_remove: self.auto_remove,
             tty: self.tty,
@@ -973,7 +986,9 @@ impl CreateFlags {
             healthcheck: self.health.parse()?,
             runtime: self.runtime.clone(),
             log_config: self.log_config.clone(),
-        })
+        };
+        o.validate(Face::Cli)?;
+        Ok(o)
     }
 }
 
@@ -1024,26 +1039,64 @@ impl HealthFlags {
         let dur = |flag: &str, v: &Option<String>| -> Result<Option<i64>> {
             let Some(v) = v else { return Ok(None) };
             let d = parse_duration(flag, v)?;
-            if d != 0 && d < 1_000_000 {
-                return Err(Error::flag(flag, v, "must be at least 1ms"));
-            }
+            health_duration_rule(d).map_err(|why| Error::flag(flag, v, why))?;
             Ok(Some(d))
         };
-        if let Some(r) = self.retries.filter(|r| *r < 0) {
-            return Err(Error::flag(
-                "--health-retries",
-                &r.to_string(),
-                "cannot be negative",
-            ));
-        }
-        Ok(Some(HealthConfig {
+        let h = HealthConfig {
             test: self.cmd.clone().map(HealthTest::CmdShell),
             interval: dur("--health-interval", &self.interval)?,
             timeout: dur("--health-timeout", &self.timeout)?,
             start_period: dur("--health-start-period", &self.start_period)?,
             start_interval: dur("--health-start-interval", &self.start_interval)?,
             retries: self.retries,
-        }))
+        };
+        h.validate(Face::Cli)?;
+        Ok(Some(h))
+    }
+}
+
+/// A healthcheck duration: 0 (the image's, or the default) or at least 1ms.
+fn health_duration_rule(d: i64) -> std::result::Result<(), &'static str> {
+    if d < 0 {
+        return Err("cannot be negative");
+    }
+    if d != 0 && d < 1_000_000 {
+        return Err("must be at least 1ms");
+    }
+    Ok(())
+}
+
+impl HealthConfig {
+    /// Durations of 0 or at least 1ms, retries not negative.
+    pub fn validate(&self, face: Face) -> Result<()> {
+        let n = |cli, api| face.name(cli, api);
+        for (v, cli, api) in [
+            (self.interval, "--health-interval", "Healthcheck.Interval"),
+            (self.timeout, "--health-timeout", "Healthcheck.Timeout"),
+            (
+                self.start_period,
+                "--health-start-period",
+                "Healthcheck.StartPeriod",
+            ),
+            (
+                self.start_interval,
+                "--health-start-interval",
+                "Healthcheck.StartInterval",
+            ),
+        ] {
+            if let Some(d) = v {
+                health_duration_rule(d)
+                    .map_err(|why| Error::flag(n(cli, api), &d.to_string(), why))?;
+            }
+        }
+        if let Some(r) = self.retries.filter(|r| *r < 0) {
+            return Err(Error::flag(
+                n("--health-retries", "Healthcheck.Retries"),
+                &r.to_string(),
+                "cannot be negative",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -1148,27 +1201,162 @@ where
 /// Docker's `units.RAMInBytes` (`123`, `10k`, `1.5m`, `2g`: powers of 1024), from berth-util.
 pub use berth_util::size::ram_in_bytes as parse_bytes;
 
-/// The smallest memory limit docker allows (6 MiB).
-pub const MIN_MEMORY: i64 = 6 * 1024 * 1024;
+/// `--memory`: at least 6 MiB, as docker.
+pub fn parse_memory(s: &str) -> Result<i64> {
+    let v = parse_bytes(s).map_err(|e| Error::flag("--memory", s, e))?;
+    memory_rule(v).map_err(|why| Error::flag("--memory", s, why))?;
+    Ok(v)
+}
 
-/// `--memory` (`shown` as the caller wrote it) is at least [`MIN_MEMORY`]
-/// unless 0 (no limit).
-fn check_min_memory(v: i64, shown: &str) -> Result<()> {
-    if v != 0 && v < MIN_MEMORY {
-        return Err(Error::flag(
-            "--memory",
-            shown,
-            "minimum memory limit allowed is 6MB",
+/// A memory limit (0: none) is at least 6 MiB, as docker's.
+fn memory_rule(v: i64) -> std::result::Result<(), &'static str> {
+    if v != 0 && v < 6 * 1024 * 1024 {
+        return Err("minimum memory limit allowed is 6MB");
+    }
+    if v < 0 {
+        return Err("cannot be negative");
+    }
+    Ok(())
+}
+
+/// NanoCPUs (0: no limit) between 0.01 and the CPUs of this machine.
+fn nano_cpus_rule(nano: i64) -> std::result::Result<(), String> {
+    let ncpu = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1) as i64;
+    if nano != 0 && (nano < 10_000_000 || nano > ncpu * 1_000_000_000) {
+        return Err(format!(
+            "range of CPUs is from 0.01 to {:.2}, as there are only {ncpu} CPUs available",
+            ncpu as f64
         ));
     }
     Ok(())
 }
 
-/// `--memory`: at least 6 MiB, as docker (0: no limit).
-pub fn parse_memory(s: &str) -> Result<i64> {
-    let v = parse_bytes(s).map_err(|e| Error::flag("--memory", s, e))?;
-    check_min_memory(v, s)?;
-    Ok(v)
+/// `--shm-size` / `ShmSize` once given: more than 0 bytes.
+fn shm_size_rule(v: i64) -> std::result::Result<(), &'static str> {
+    if v <= 0 {
+        return Err("must be greater than 0");
+    }
+    Ok(())
+}
+
+/// Who gave the options: names a field in errors (the CLI's flag or the
+/// Engine API's field).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Face {
+    Cli,
+    Api,
+}
+
+impl Face {
+    /// The flag (CLI) or the field (API).
+    pub fn name(self, cli: &'static str, api: &'static str) -> &'static str {
+        match self {
+            Face::Cli => cli,
+            Face::Api => api,
+        }
+    }
+}
+
+impl CreateOptions {
+    /// The rules on the typed values, whichever face filled them (the CLI
+    /// through [`CreateFlags::parse`], the Engine API through
+    /// [`crate::api::ContainerCreateBody::into_options`]); the first error
+    /// names the flag or field and its value.
+    pub fn validate(&self, face: Face) -> Result<()> {
+        let n = |cli, api| face.name(cli, api);
+        let r = &self.resources;
+        memory_rule(r.memory).map_err(|why| {
+            Error::flag(
+                n("--memory", "HostConfig.Memory"),
+                &r.memory.to_string(),
+                why,
+            )
+        })?;
+        for (v, cli, api) in [
+            (
+                r.memory_reservation,
+                "--memory-reservation",
+                "HostConfig.MemoryReservation",
+            ),
+            (
+                r.memory_swap.max(0),
+                "--memory-swap",
+                "HostConfig.MemorySwap",
+            ),
+        ] {
+            if v < 0 {
+                return Err(Error::flag(
+                    n(cli, api),
+                    &v.to_string(),
+                    "cannot be negative",
+                ));
+            }
+        }
+        if r.memory_swap < -1 {
+            return Err(Error::flag(
+                n("--memory-swap", "HostConfig.MemorySwap"),
+                &r.memory_swap.to_string(),
+                "must be -1 (unlimited) or bytes",
+            ));
+        }
+        nano_cpus_rule(r.nano_cpus).map_err(|why| {
+            Error::flag(
+                n("--cpus", "HostConfig.NanoCpus"),
+                &r.nano_cpus.to_string(),
+                why,
+            )
+        })?;
+        parse_cpu_shares(r.cpu_shares)
+            .map_err(|e| e.renamed("--cpu-shares", n("--cpu-shares", "HostConfig.CpuShares")))?;
+        for (v, cli, api) in [
+            (&r.cpuset_cpus, "--cpuset-cpus", "HostConfig.CpusetCpus"),
+            (&r.cpuset_mems, "--cpuset-mems", "HostConfig.CpusetMems"),
+        ] {
+            if !v.is_empty() {
+                parse_cpuset(n(cli, api), v)?;
+            }
+        }
+        if let Some(v) = self.shm_size {
+            shm_size_rule(v).map_err(|why| {
+                Error::flag(n("--shm-size", "HostConfig.ShmSize"), &v.to_string(), why)
+            })?;
+        }
+        if let Some(t) = self.stop_timeout.filter(|t| *t < -1) {
+            return Err(Error::flag(
+                n("--stop-timeout", "StopTimeout"),
+                &t.to_string(),
+                "must be -1 or more",
+            ));
+        }
+        if let Some(s) = &self.stop_signal {
+            parse_signal(n("--stop-signal", "StopSignal"), s)?;
+        }
+        if self.auto_remove && self.restart_policy != RestartPolicy::No {
+            return Err(Error::invalid(match face {
+                Face::Cli => "conflicting options: cannot specify both --restart and --rm",
+                Face::Api => "conflicting options: cannot specify both HostConfig.RestartPolicy and HostConfig.AutoRemove",
+            }));
+        }
+        if let Some(h) = &self.hostname {
+            validate_hostname(h)
+                .map_err(|e| e.renamed("--hostname", n("--hostname", "Hostname")))?;
+        }
+        if let Some(w) = &self.working_dir {
+            parse_workdir(w).map_err(|e| e.renamed("--workdir", n("--workdir", "WorkingDir")))?;
+        }
+        for e in &self.env {
+            env_rule(e).map_err(|why| Error::flag(n("--env", "Env"), e, why))?;
+        }
+        if self.labels.keys().any(String::is_empty) {
+            return Err(Error::flag(n("--label", "Labels"), "", "empty key"));
+        }
+        if let Some(h) = &self.healthcheck {
+            h.validate(face)?;
+        }
+        Ok(())
+    }
 }
 
 /// `--memory-swap`: bytes of memory plus swap, `-1` unlimited.
@@ -1193,7 +1381,7 @@ pub fn memory_limits(
 ) -> Result<(i64, i64)> {
     let (cur_memory, cur_swap) = current;
     if let Some(m) = memory {
-        check_min_memory(m, &m.to_string())?;
+        memory_rule(m).map_err(|why| Error::flag("--memory", &m.to_string(), why))?;
     }
     let new_memory = memory.unwrap_or(cur_memory);
     let mut new_swap = swap.unwrap_or(cur_swap);
@@ -1232,19 +1420,8 @@ pub fn parse_cpus(s: &str) -> Result<i64> {
     if !f.is_finite() || f <= 0.0 {
         return Err(Error::flag("--cpus", s, "must be a positive number"));
     }
-    let ncpu = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1) as f64;
     let nano = (f * 1e9).round() as i64;
-    if nano < 10_000_000 || f > ncpu {
-        return Err(Error::flag(
-            "--cpus",
-            s,
-            format!(
-                "range of CPUs is from 0.01 to {ncpu:.2}, as there are only {ncpu} CPUs available"
-            ),
-        ));
-    }
+    nano_cpus_rule(nano.max(1)).map_err(|why| Error::flag("--cpus", s, why))?;
     Ok(nano)
 }
 
@@ -1416,30 +1593,69 @@ pub fn read_env_files(files: &[PathBuf]) -> Result<Vec<String>> {
 pub fn parse_env(env: &[String]) -> Result<Vec<String>> {
     let mut out = Vec::new();
     for e in env {
-        match e.split_once('=') {
-            Some(("", _)) => {
-                return Err(Error::flag(
-                    "--env",
-                    e,
-                    "invalid environment variable (empty name)",
-                ))
+        env_rule(e).map_err(|why| Error::flag("--env", e, why))?;
+        if e.contains('=') {
+            out.push(e.clone());
+        } else if let Ok(v) = std::env::var(e) {
+            out.push(format!("{e}={v}"));
+        }
+    }
+    Ok(out)
+}
+
+/// An environment entry has a name.
+fn env_rule(e: &str) -> std::result::Result<(), &'static str> {
+    match e.split_once('=') {
+        Some(("", _)) => Err("invalid environment variable (empty name)"),
+        None if e.is_empty() => Err("invalid environment variable (empty)"),
+        _ => Ok(()),
+    }
+}
+
+/// Capability names as docker's CLI sends them: upper case, `CAP_`
+/// prefixed (`ALL` stays).
+pub fn normalize_caps(caps: &[String]) -> Vec<String> {
+    caps.iter()
+        .map(|c| {
+            let u = c.trim().to_ascii_uppercase();
+            if u == "ALL" || u.starts_with("CAP_") {
+                u
+            } else {
+                format!("CAP_{u}")
             }
-            Some(_) => out.push(e.clone()),
-            None => {
-                if e.is_empty() {
-                    return Err(Error::flag(
-                        "--env",
-                        e,
-                        "invalid environment variable (empty)",
-                    ));
-                }
-                if let Ok(v) = std::env::var(e) {
-                    out.push(format!("{e}={v}"));
-                }
+        })
+        .collect()
+}
+
+/// `--expose PORT[-END][/PROTO]` values: docker's `ExposedPorts` keys
+/// (`80/tcp`), one a port, in order, without repeats.
+pub fn parse_expose_list(list: &[String]) -> Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for s in list {
+        for p in parse_expose(s)? {
+            if !out.contains(&p) {
+                out.push(p);
             }
         }
     }
     Ok(out)
+}
+
+/// One `--expose PORT[-END][/PROTO]` (an `ExposedPorts` key).
+pub fn parse_expose(s: &str) -> Result<Vec<String>> {
+    let err = || Error::flag("--expose", s, "expected PORT[-END][/tcp|udp]");
+    let (ports, proto) = s.split_once('/').unwrap_or((s, "tcp"));
+    let proto = match proto.to_ascii_lowercase().as_str() {
+        "tcp" => "tcp",
+        "udp" => "udp",
+        _ => return Err(err()),
+    };
+    let (a, b) = ports.split_once('-').unwrap_or((ports, ports));
+    let (a, b) = match (a.parse::<u16>(), b.parse::<u16>()) {
+        (Ok(a), Ok(b)) if a > 0 && a <= b => (a, b),
+        _ => return Err(err()),
+    };
+    Ok((a..=b).map(|p| format!("{p}/{proto}")).collect())
 }
 
 /// Signal names or numbers (`TERM`, `SIGTERM`, `15`).

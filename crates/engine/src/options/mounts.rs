@@ -384,6 +384,8 @@ fn csv_fields(s: &str) -> std::result::Result<Vec<String>, &'static str> {
 
 /// The fields of one `--mount` value, with the errors of a field named.
 struct MountFields<'a> {
+    /// `--mount`, or the API's field.
+    flag: &'a str,
     whole: &'a str,
     kind: &'static str,
     fields: Vec<(String, Option<String>)>,
@@ -394,7 +396,7 @@ struct MountFields<'a> {
 
 impl MountFields<'_> {
     fn err(&self, why: impl std::fmt::Display) -> Error {
-        Error::flag("--mount", self.whole, why)
+        Error::flag(self.flag, self.whole, why)
     }
 
     fn value(&self, k: &str, v: &Option<String>) -> Result<String> {
@@ -404,7 +406,7 @@ impl MountFields<'_> {
     }
 
     fn bool(&self, k: &str, v: &Option<String>) -> Result<bool> {
-        parse_bool("--mount", self.whole, k, v.as_deref())
+        parse_bool(self.flag, self.whole, k, v.as_deref())
     }
 
     /// A field of another mount type, or no field at all.
@@ -449,8 +451,9 @@ impl MountFields<'_> {
 
 /// Splits `--mount` into its type and fields; the fields every type has
 /// (`source`, `target`, `readonly`) are taken out.
-fn mount_fields(s: &str) -> Result<MountFields<'_>> {
+fn mount_fields<'a>(flag: &'a str, s: &'a str) -> Result<MountFields<'a>> {
     let mut m = MountFields {
+        flag,
         whole: s,
         kind: "volume",
         fields: Vec::new(),
@@ -615,7 +618,13 @@ fn parse_tmpfs_mount(m: MountFields) -> Result<Mount> {
 /// `--mount type=bind|volume|tmpfs,source=,target=,readonly,...` (docker's
 /// keys; errors name the field).
 pub fn parse_mount_flag(s: &str) -> Result<Mount> {
-    let m = mount_fields(s)?;
+    parse_mount_as("--mount", s)
+}
+
+/// A `--mount` value given as `flag` (the Engine API's `HostConfig.Mounts`
+/// entries are written in this syntax and read by the same rules).
+pub fn parse_mount_as(flag: &str, s: &str) -> Result<Mount> {
+    let m = mount_fields(flag, s)?;
     match m.kind {
         "bind" => parse_bind_mount(m),
         "tmpfs" => parse_tmpfs_mount(m),
