@@ -21,14 +21,14 @@ fn version_prints_client_and_server_blocks_as_docker() {
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "Client: Berth");
     assert_eq!(lines[1], format!(" Version:           {v}"));
-    assert_eq!(lines[2], " API version:       1.51");
+    assert_eq!(lines[2], " API version:       1.50");
     assert!(lines[3].starts_with(" Rust version:      rustc "), "{out}");
     assert!(lines.contains(&" Context:           default"), "{out}");
     assert!(lines.contains(&""), "{out}");
     assert!(lines.contains(&"Server: Berth"), "{out}");
     assert!(lines.contains(&" Engine:"), "{out}");
     assert!(
-        lines.contains(&"  API version:      1.51 (minimum version 1.24)"),
+        lines.contains(&"  API version:      1.50 (minimum version 1.24)"),
         "{out}"
     );
     assert!(lines.contains(&"  Experimental:     false"), "{out}");
@@ -45,12 +45,12 @@ fn version_prints_client_and_server_blocks_as_docker() {
     // docker's Go field names work too.
     assert_eq!(
         env.ok(&["version", "-f", "{{.Client.APIVersion}}"]),
-        "1.51\n"
+        "1.50\n"
     );
     let j: serde_json::Value =
         serde_json::from_str(&env.ok(&["version", "--format", "json"])).unwrap();
     assert_eq!(j["Client"]["Version"], v);
-    assert_eq!(j["Server"]["ApiVersion"], "1.51");
+    assert_eq!(j["Server"]["ApiVersion"], "1.50");
     assert_eq!(j["Server"]["MinAPIVersion"], "1.24");
     assert_eq!(j["Server"]["Components"][0]["Name"], "Engine");
     // A template that does not parse: docker's exit 64.

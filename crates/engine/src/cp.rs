@@ -37,6 +37,42 @@ pub struct CopyOptions {
 }
 
 /// A path as given: cleaned, plus docker's meaningful suffixes.
+/// docker's `ContainerPathStat`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PathStat {
+    pub name: String,
+    pub size: i64,
+    /// Go's `os.FileMode`: permission bits and type bits.
+    pub mode: u32,
+    pub mtime: String,
+    #[serde(rename = "linkTarget")]
+    pub link_target: String,
+}
+
+/// A `st_mode` as Go's `os.FileMode` (what docker's clients decode).
+pub fn go_file_mode(st_mode: u32) -> u32 {
+    let mut m = st_mode & 0o777;
+    m |= match FileType::from_raw_mode(st_mode) {
+        FileType::Directory => 1 << 31,
+        FileType::Symlink => 1 << 27,
+        FileType::Fifo => 1 << 25,
+        FileType::Socket => 1 << 24,
+        FileType::BlockDevice => 1 << 26,
+        FileType::CharacterDevice => (1 << 26) | (1 << 21),
+        _ => 0,
+    };
+    if st_mode & 0o4000 != 0 {
+        m |= 1 << 23;
+    }
+    if st_mode & 0o2000 != 0 {
+        m |= 1 << 22;
+    }
+    if st_mode & 0o1000 != 0 {
+        m |= 1 << 20;
+    }
+    m
+}
+
 #[derive(Debug, Clone)]
 struct PathArg {
     /// Cleaned, absolute, in the end's root.
@@ -221,7 +257,7 @@ fn copy_paths(src: &End, dst: &End, opts: CopyOptions, to_container: bool) -> Re
     }
     let st = stat(src.root.as_fd(), &src.path, opts.follow_link).map_err(|e| {
         if e.kind() == io::ErrorKind::NotFound {
-            Error::msg(format!("Could not find the file {}", src.display))
+            Error::NoSuchObject(format!("Could not find the file {}", src.display))
         } else {
             io_err(&src.display, e)
         }
@@ -430,6 +466,44 @@ impl Engine {
         r
     }
 
+    /// docker's `ContainerPathStat` of `path` in the container (not
+    /// following a last symlink; its target in `linkTarget`): the
+    /// `X-Docker-Container-Path-Stat` header of the archive endpoints.
+    pub fn path_stat(&self, container: &str, path: &str) -> Result<PathStat> {
+        self.with_rootfs(container, |c, rootfs| {
+            let s = self.container_end(c, rootfs, path, false, true)?;
+            let st = stat(s.root.as_fd(), &s.path, false).map_err(|e| {
+                if e.kind() == io::ErrorKind::NotFound {
+                    Error::NoSuchObject(format!("Could not find the file {}", s.display))
+                } else {
+                    io_err(&s.display, e)
+                }
+            })?;
+            let ft = FileType::from_raw_mode(st.st_mode);
+            let link_target = if ft == FileType::Symlink {
+                let fd =
+                    fscopy::open_in_root(s.root.as_fd(), &s.path, OFlags::PATH | OFlags::NOFOLLOW)
+                        .map_err(|e| io_err(&s.display, e))?;
+                let t = rfs::readlinkat(&fd, "", Vec::new())
+                    .map_err(|e| io_err(&s.display, e.into()))?;
+                t.to_string_lossy().into_owned()
+            } else {
+                String::new()
+            };
+            Ok(PathStat {
+                name: if s.arg.base.is_empty() {
+                    "/".into()
+                } else {
+                    s.arg.base.clone()
+                },
+                size: st.st_size,
+                mode: go_file_mode(st.st_mode),
+                mtime: berth_util::time::rfc3339_nanos(st.st_mtime, st.st_mtime_nsec as u32),
+                link_target,
+            })
+        })
+    }
+
     /// `cp CONTAINER:SRC DEST` (`dest` None: a tar of SRC to `out`).
     pub fn copy_from_container(
         &self,
@@ -446,7 +520,7 @@ impl Engine {
                 None => {
                     let st = stat(s.root.as_fd(), &s.path, opts.follow_link).map_err(|e| {
                         if e.kind() == io::ErrorKind::NotFound {
-                            Error::msg(format!("Could not find the file {}", s.display))
+                            Error::NoSuchObject(format!("Could not find the file {}", s.display))
                         } else {
                             io_err(&s.display, e)
                         }
@@ -523,6 +597,14 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn go_file_modes() {
+        assert_eq!(go_file_mode(0o040755), (1 << 31) | 0o755);
+        assert_eq!(go_file_mode(0o100644), 0o644);
+        assert_eq!(go_file_mode(0o120777), (1 << 27) | 0o777);
+        assert_eq!(go_file_mode(0o104755), (1 << 23) | 0o755);
+    }
 
     #[test]
     fn path_args() {

@@ -80,6 +80,7 @@ pub use ops::attach::AttachOptions;
 pub use ops::exec::{
     ExecConfig, ExecInspect, ExecIo, ExecOptions, ExecStartOptions, ExecStream, ProcessConfig,
 };
+pub use ops::lifecycle::{Changed, WaitCondition};
 pub use ops::{
     ContainerInspect, ContainersPruneReport, InspectObject, ListOptions, NetworksPruneReport,
     ObjectKind, Port, PruneOptions, Summary, SystemPruneOptions, SystemPruneReport, TopOutput,

@@ -16,7 +16,7 @@ use crate::{Engine, Result, Status, Summary};
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// The Docker Engine API version whose shapes the results follow (docker
 /// 28's).
-pub const API_VERSION: &str = "1.51";
+pub const API_VERSION: &str = "1.50";
 /// The oldest API version a client may ask for (docker 28's minimum).
 pub const MIN_API_VERSION: &str = "1.24";
 /// The built-in OCI runtime, the default.

@@ -276,6 +276,20 @@ fn groups(text: &str) -> Vec<GroupEntry> {
         .collect()
 }
 
+/// The id of group `name` in an /etc/group text.
+pub fn group_id(etc_group: &str, name: &str) -> Option<u32> {
+    groups(etc_group)
+        .into_iter()
+        .find(|g| g.name == name)
+        .map(|g| g.gid)
+}
+
+/// The id of the host's group `name` (read from /etc/group, without NSS:
+/// the static binary has none).
+pub fn host_group_id(name: &str) -> Option<u32> {
+    group_id(&std::fs::read_to_string("/etc/group").ok()?, name)
+}
+
 /// Resolves `spec` (`""`, `name`, `uid`, `name:group`, `uid:gid`) plus
 /// `--group-add` entries against the image's files.
 pub fn resolve(spec: &str, group_add: &[String], view: &LayerView) -> Result<ExecUser> {
@@ -376,6 +390,15 @@ pub const MAX_ID: u32 = i32::MAX as u32;
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn group_ids_from_etc_group() {
+        let t = "# c\nroot:x:0:\nberth:x:998:alice,bob\nbad line\n";
+        assert_eq!(group_id(t, "berth"), Some(998));
+        assert_eq!(group_id(t, "root"), Some(0));
+        assert_eq!(group_id(t, "docker"), None);
+    }
+
     use super::*;
 
     fn view() -> (tempfile::TempDir, LayerView) {

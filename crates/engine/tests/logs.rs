@@ -402,3 +402,46 @@ fn json_file_with_one_file_begins_it_again() {
     assert!(first > 250, "{first}");
     assert_eq!(out, numbered(first, 300));
 }
+
+/// `logs_until`: a follower of a container that writes nothing more ends
+/// once its caller says stop (the API's client hung up).
+#[test]
+fn follow_ends_when_the_caller_stops() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let env = Env::new();
+    let id = env
+        .run_detached(&env.opts(&["sh", "-c", "echo first; exec sleep 1000"]))
+        .unwrap();
+    assert!(common::until(std::time::Duration::from_secs(20), || {
+        logs(&env, &id, &LogsOptions::default()).0 == "first\n"
+    }));
+    let stop = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (eng, id2, stop2) = (env.engine.clone(), id.clone(), stop.clone());
+    std::thread::spawn(move || {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let r = eng.logs_until(
+            &id2,
+            &LogsOptions {
+                follow: true,
+                ..Default::default()
+            },
+            &mut out,
+            &mut err,
+            &|| stop2.load(Ordering::SeqCst),
+        );
+        let _ = tx.send((r.is_ok(), out));
+    });
+    stop.store(true, Ordering::SeqCst);
+    let (ok, out) = rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("the follower ended");
+    assert!(ok);
+    assert_eq!(String::from_utf8_lossy(&out), "first\n");
+    assert!(
+        env.engine.state(&id).unwrap().running(),
+        "the container goes on"
+    );
+    env.engine.remove(&id, true).unwrap();
+}

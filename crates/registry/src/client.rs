@@ -446,7 +446,7 @@ impl Client {
     }
 
     /// Use these credentials for `host` from now on (login).
-    pub(crate) fn set_credentials(&self, host: &str, c: Option<Credentials>) {
+    pub fn set_credentials(&self, host: &str, c: Option<Credentials>) {
         self.with_host(host, |h| {
             h.creds = Some(c);
             h.auth.clear();

@@ -123,6 +123,8 @@ pub enum SystemCommand {
     Df(super::system::DfArgs),
     /// Display system-wide information
     Info(super::system::InfoArgs),
+    /// Serve the Docker Engine API on a socket (docker CLI, compose, docker-py...)
+    Service(super::system::ServiceArgs),
 }
 
 #[derive(Debug, Args)]

@@ -28,3 +28,14 @@ pub struct DfArgs {
     #[arg(long)]
     pub format: Option<String>,
 }
+
+/// `system service [--time SECONDS] [URI]`.
+#[derive(Debug, Args)]
+pub struct ServiceArgs {
+    /// Exit after this many seconds without a request or an open stream (0: never)
+    #[arg(short, long, default_value_t = 5, value_name = "SECONDS")]
+    pub time: u64,
+    /// Where to listen: unix:///PATH or tcp://127.0.0.1:PORT (loopback only, no TLS)
+    #[arg(value_name = "URI")]
+    pub uri: Option<String>,
+}

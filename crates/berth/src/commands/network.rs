@@ -194,6 +194,7 @@ pub fn system(g: &Globals, cmd: SystemCommand) -> CmdResult {
         SystemCommand::Events(a) => return super::events::run(g, a),
         SystemCommand::Df(a) => return super::system::df(g, a),
         SystemCommand::Info(a) => return super::system::info(g, a),
+        SystemCommand::Service(a) => return super::system::service(g, a),
     };
     let opts = ::engine::SystemPruneOptions {
         all: a.all,

@@ -524,3 +524,31 @@ pub fn df(g: &Globals, a: DfArgs) -> CmdResult {
         }
     }
 }
+
+/// `system service`: the Docker Engine API on a socket (crates/api), until
+/// idle for `--time` seconds (0: never), SIGINT or SIGTERM. A socket
+/// passed by systemd (socket activation) wins over the URI.
+pub fn service(g: &Globals, a: crate::cli::system::ServiceArgs) -> CmdResult {
+    let err = |e: berth_api::Error| CliError::daemon(e.to_string());
+    let listener = match berth_api::activated().map_err(err)? {
+        Some(l) => l,
+        None => {
+            let uri = a.uri.as_deref().unwrap_or(berth_api::DEFAULT_URI);
+            let ep = berth_api::Endpoint::parse(uri).map_err(err)?;
+            if let berth_api::Endpoint::Tcp(addr) = &ep {
+                eprintln!(
+                    "berth: WARNING: serving the API on tcp://{addr} without TLS: every local user and program that can reach this port gets root on this machine"
+                );
+            }
+            berth_api::bind(&ep).map_err(err)?
+        }
+    };
+    let eng = g.engine()?;
+    if g.debug {
+        eprintln!("berth: debug: API listening on {}", listener.describe());
+    }
+    let opts = berth_api::ServeOptions {
+        idle: (a.time > 0).then(|| std::time::Duration::from_secs(a.time)),
+    };
+    berth_api::serve(eng, listener, opts).map_err(err)
+}

@@ -9,6 +9,41 @@ use crate::{fsutil, timeutil, Engine};
 use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
+/// Whether a start or stop changed anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Changed {
+    Done,
+    /// It was running (start) or not running (stop) already.
+    Already,
+}
+
+/// docker's `wait` conditions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WaitCondition {
+    #[default]
+    NotRunning,
+    NextExit,
+    Removed,
+}
+
+impl std::str::FromStr for WaitCondition {
+    type Err = Error;
+
+    /// docker's names (`""` is `not-running`).
+    fn from_str(s: &str) -> Result<WaitCondition> {
+        match s {
+            "" | "not-running" => Ok(WaitCondition::NotRunning),
+            "next-exit" => Ok(WaitCondition::NextExit),
+            "removed" => Ok(WaitCondition::Removed),
+            _ => Err(Error::flag(
+                "condition",
+                s,
+                "expected not-running, next-exit or removed",
+            )),
+        }
+    }
+}
+
 impl Engine {
     pub(crate) fn start_inner(&self, id: &str, attach: Option<OwnedFd>) -> Result<i32> {
         self.start_as(id, attach, false)
@@ -114,6 +149,17 @@ impl Engine {
         self.start_inner(&id, None).map(|_| ())
     }
 
+    /// [`Engine::start`], telling whether it was running already (docker's
+    /// API answers 304 Not Modified then).
+    pub fn start_changed(&self, container: &str) -> Result<Changed> {
+        let id = self.lookup(container)?;
+        let st = self.state(&id)?;
+        if st.running() && st.status != Status::Paused {
+            return Ok(Changed::Already);
+        }
+        self.start_inner(&id, None).map(|_| Changed::Done)
+    }
+
     /// Waits until the container is not running; false on timeout.
     pub(crate) fn wait_exit(&self, id: &str, timeout: Option<Duration>) -> bool {
         let t = Instant::now();
@@ -141,17 +187,33 @@ impl Engine {
     /// `stop`: the stop signal, then SIGKILL after `timeout` seconds
     /// (default: the container's `--stop-timeout`, else 10; -1 waits forever).
     pub fn stop(&self, container: &str, timeout: Option<i64>) -> Result<()> {
+        self.stop_with(container, timeout, None).map(|_| ())
+    }
+
+    /// [`Engine::stop`] with a signal other than the container's stop
+    /// signal (docker's `stop --signal`), telling whether it was running
+    /// (docker's API answers 304 Not Modified when it was not).
+    pub fn stop_with(
+        &self,
+        container: &str,
+        timeout: Option<i64>,
+        signal: Option<&str>,
+    ) -> Result<Changed> {
         let id = self.lookup(container)?;
+        let signal = signal
+            .map(|s| crate::options::parse_signal("--signal", s))
+            .transpose()?;
         // First, so a restart policy between two runs does not start it again.
         self.mark_stopped_by_user(&id);
         let st = self.state(&id)?;
         if !st.running() {
-            return Ok(());
+            return Ok(Changed::Already);
         }
         let c = self.load_config(&id)?;
-        let sig = match &c.config.stop_signal {
-            Some(s) => crate::options::parse_signal("--stop-signal", s)?,
-            None => libc::SIGTERM,
+        let sig = match (signal, &c.config.stop_signal) {
+            (Some(s), _) => s,
+            (None, Some(s)) => crate::options::parse_signal("--stop-signal", s)?,
+            (None, None) => libc::SIGTERM,
         };
         let t = timeout.or(c.config.stop_timeout).unwrap_or(10);
         let rt = runtime::for_container(self, &id);
@@ -164,13 +226,13 @@ impl Engine {
         let limit = (t >= 0).then(|| Duration::from_secs(t as u64));
         if self.wait_exit(&id, limit) {
             self.log_container(&c, "stop", &[]);
-            return Ok(());
+            return Ok(Changed::Done);
         }
         self.log_container(&c, "kill", &[("signal", &libc::SIGKILL.to_string())]);
         let _ = rt.kill(self, &id, libc::SIGKILL, true);
         if self.wait_exit(&id, Some(Duration::from_secs(30))) {
             self.log_container(&c, "stop", &[]);
-            return Ok(());
+            return Ok(Changed::Done);
         }
         Err(Error::msg(format!(
             "cannot stop container {}: it did not exit after SIGKILL",
@@ -260,6 +322,67 @@ impl Engine {
         }
     }
 
+    /// docker's `wait --condition`: `not-running` is [`Engine::wait`];
+    /// `next-exit` waits for the next exit even of a stopped container
+    /// (its next run's); `removed` waits until the container is removed
+    /// (its last exit code). `ready` is called once the container was
+    /// found and the wait begins (the API sends its headers then).
+    pub fn wait_for(
+        &self,
+        container: &str,
+        condition: WaitCondition,
+        ready: &mut dyn FnMut(),
+    ) -> Result<i32> {
+        let id = self.lookup(container)?;
+        let first = self.state(&id)?;
+        ready();
+        match condition {
+            WaitCondition::NotRunning => self.wait(&id),
+            WaitCondition::NextExit => loop {
+                if let Some(code) = monitor::connect(self, &id)
+                    .ok()
+                    .and_then(monitor::exit_frame)
+                {
+                    return Ok(code);
+                }
+                let st = match self.state(&id) {
+                    Ok(st) => st,
+                    // Removed (a --rm container) after its exit.
+                    Err(Error::NoSuchContainer(_)) => return Ok(first.exit_code),
+                    Err(e) => return Err(e),
+                };
+                if st.exits > first.exits {
+                    return Ok(st.last_exit_code);
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            },
+            WaitCondition::Removed => {
+                let mut code = first.exit_code;
+                loop {
+                    match self.state(&id) {
+                        Ok(st) => {
+                            if !st.running() {
+                                code = st.exit_code;
+                            } else if let Some(c) = monitor::connect(self, &id)
+                                .ok()
+                                .and_then(monitor::exit_frame)
+                            {
+                                code = c;
+                                continue;
+                            }
+                        }
+                        Err(Error::NoSuchContainer(_)) => return Ok(code),
+                        Err(e) => return Err(e),
+                    }
+                    if !self.container_dir(&id).join(CONFIG).exists() {
+                        return Ok(code);
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+        }
+    }
+
     pub fn pause(&self, container: &str) -> Result<()> {
         let id = self.lookup(container)?;
         let st = self.state(&id)?;
@@ -330,5 +453,28 @@ impl Engine {
         self.log_container(&c, "rename", &[("oldName", &old)]);
         // As docker's: the user networks' DNS records follow the name.
         crate::network::rename(self, &id, &old, &new)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::WaitCondition;
+
+    #[test]
+    fn wait_conditions() {
+        assert_eq!(
+            "".parse::<WaitCondition>().unwrap(),
+            WaitCondition::NotRunning
+        );
+        assert_eq!(
+            "next-exit".parse::<WaitCondition>().unwrap(),
+            WaitCondition::NextExit
+        );
+        assert_eq!(
+            "removed".parse::<WaitCondition>().unwrap(),
+            WaitCondition::Removed
+        );
+        let e = "gone".parse::<WaitCondition>().unwrap_err().to_string();
+        assert!(e.contains("condition") && e.contains("gone"), "{e}");
     }
 }

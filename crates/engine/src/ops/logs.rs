@@ -17,6 +17,20 @@ impl Engine {
         out: &mut dyn Write,
         err: &mut dyn Write,
     ) -> Result<()> {
+        self.logs_until(container, opts, out, err, &|| false)
+    }
+
+    /// [`Engine::logs`] whose following also ends once `stop` returns true
+    /// (the API's client hung up while the container writes nothing); it
+    /// is asked between two looks at the log.
+    pub fn logs_until(
+        &self,
+        container: &str,
+        opts: &LogsOptions,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+        stop: &dyn Fn() -> bool,
+    ) -> Result<()> {
         let id = self.lookup(container)?;
         let c = self.load_config(&id)?;
         let settings = logs::LogSettings::parse(&c.host_config.log_config)?;
@@ -26,7 +40,7 @@ impl Engine {
                 .unwrap_or_default(),
             max_file: settings.max_file,
         };
-        let mut running = || self.state(&id).map(|s| s.running()).unwrap_or(false);
+        let mut running = || !stop() && self.state(&id).map(|s| s.running()).unwrap_or(false);
         logs::read_logs(&src, opts, out, err, &mut running)
     }
 

@@ -1,0 +1,194 @@
+//! System endpoints: `/_ping` (GET, HEAD), `/version`, `/info`,
+//! `/system/df`, `/events` (streamed, filtered), `/auth`.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, HeaderValue, Response, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::params::{JsonBody, Params};
+use crate::stream::{json_stream, spawn_writer};
+use crate::{blocking, ApiError, AppState, API_VERSION};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/_ping", get(ping).head(ping))
+        .route("/version", get(version))
+        .route("/info", get(info))
+        .route("/system/df", get(df))
+        .route("/events", get(events))
+        .route("/auth", post(auth))
+}
+
+/// The headers docker's `/_ping` sends (its client reads `API-Version`
+/// to negotiate, `OSType` and `Builder-Version`).
+async fn ping() -> Response<Body> {
+    let mut r = (StatusCode::OK, "OK").into_response();
+    let h = r.headers_mut();
+    for (k, v) in [
+        ("API-Version", API_VERSION),
+        ("Builder-Version", "1"),
+        ("Docker-Experimental", "false"),
+        ("OSType", "linux"),
+        ("Ostype", "linux"),
+        ("Cache-Control", "no-cache, no-store, must-revalidate"),
+        ("Pragma", "no-cache"),
+    ] {
+        h.insert(
+            axum::http::HeaderName::from_static(static_lower(k)),
+            HeaderValue::from_static(v),
+        );
+    }
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+/// Header names are case-insensitive (HTTP/1 sends them lowercase here).
+fn static_lower(k: &'static str) -> &'static str {
+    match k {
+        "API-Version" => "api-version",
+        "Builder-Version" => "builder-version",
+        "Docker-Experimental" => "docker-experimental",
+        "OSType" | "Ostype" => "ostype",
+        "Cache-Control" => "cache-control",
+        _ => "pragma",
+    }
+}
+
+async fn version() -> Json<engine::system::Version> {
+    Json(engine::system::version())
+}
+
+async fn info(State(s): State<AppState>) -> Result<Json<engine::system::Info>, ApiError> {
+    let eng = s.engine.clone();
+    blocking(move || Ok(eng.info()?)).await.map(Json)
+}
+
+async fn df(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let eng = s.engine.clone();
+    let du = blocking(move || Ok(eng.disk_usage()?)).await?;
+    let mut v = serde_json::to_value(&du).map_err(|e| ApiError::internal(e.to_string()))?;
+    // The containers in docker's list shape.
+    if let Some(list) = v.get_mut("Containers").and_then(Value::as_array_mut) {
+        for (c, u) in list.iter_mut().zip(&du.containers) {
+            let mut row = crate::containers::summary_value(&u.summary);
+            row["SizeRw"] = u.size_rw.into();
+            row["SizeRootFs"] = u.size_root_fs.into();
+            *c = row;
+        }
+    }
+    Ok(Json(v))
+}
+
+/// `filters` of `/events` (`{"type":["container"],"event":{"die":true}}`)
+/// as the journal's `key=value` filters.
+fn event_filters(p: &Params) -> Result<Vec<String>, ApiError> {
+    let Some(s) = p.get("filters").filter(|s| !s.trim().is_empty()) else {
+        return Ok(Vec::new());
+    };
+    let v: Value =
+        serde_json::from_str(s).map_err(|e| ApiError::bad(format!("invalid filter {s:?}: {e}")))?;
+    let Some(m) = v.as_object() else {
+        return Err(ApiError::bad(format!(
+            "invalid filter {s:?}: not a JSON object"
+        )));
+    };
+    let mut out = Vec::new();
+    for (k, vals) in m {
+        match vals {
+            Value::Array(a) => {
+                for x in a {
+                    out.push(format!("{k}={}", x.as_str().unwrap_or_default()));
+                }
+            }
+            Value::Object(o) => {
+                for (x, on) in o {
+                    if on.as_bool().unwrap_or(false) {
+                        out.push(format!("{k}={x}"));
+                    }
+                }
+            }
+            _ => {
+                return Err(ApiError::bad(format!(
+                    "invalid filter {s:?}: bad value of {k:?}"
+                )))
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `/events`: one JSON message a line, the history within `since` and
+/// `until`, then (unless `until` is past) the events as they come, until
+/// `until` or the client hangs up.
+async fn events(State(s): State<AppState>, p: Params) -> Result<Response<Body>, ApiError> {
+    let opts = engine::EventsOptions::parse(
+        p.get("since").unwrap_or(""),
+        p.get("until").unwrap_or(""),
+        &event_filters(&p)?,
+    )?;
+    let eng = s.engine.clone();
+    let body = spawn_writer(move |w| {
+        let stop = || w.closed();
+        let mut f = |m: engine::events::Message| {
+            let mut line = m.to_line();
+            if line.last() != Some(&b'\n') {
+                line.push(b'\n');
+            }
+            w.send(line.into()).is_ok()
+        };
+        let _ = eng.events(&opts, &stop, &mut f);
+    });
+    Ok(json_stream(body))
+}
+
+#[derive(Debug, Deserialize)]
+struct AuthBody {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default, rename = "serveraddress")]
+    server_address: String,
+}
+
+/// `/auth`: checks the credentials against the registry (nothing stored:
+/// the client keeps them and sends them with each pull and push).
+async fn auth(
+    State(s): State<AppState>,
+    JsonBody(b): JsonBody<AuthBody>,
+) -> Result<Json<Value>, ApiError> {
+    let host = registry::service::server_host(
+        Some(&b.server_address)
+            .filter(|s| !s.is_empty())
+            .map(|s| s.as_str()),
+    );
+    blocking(move || {
+        let (client, _) = registry::service::client(&registry::RegistryOptions::default())?;
+        // login records what worked in a file: one in the store's private
+        // tmp/, removed at once.
+        let tmp = s
+            .engine
+            .root()
+            .join("tmp")
+            .join(format!("api-auth-{}", engine::fsutil::random_u64()));
+        let r = client.login(
+            &host,
+            &registry::Credentials::new(b.username, b.password),
+            Some(&tmp),
+        );
+        let _ = std::fs::remove_file(&tmp);
+        r?;
+        Ok(Json(
+            serde_json::json!({"Status": "Login Succeeded", "IdentityToken": ""}),
+        ))
+    })
+    .await
+}
