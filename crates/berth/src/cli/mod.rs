@@ -175,6 +175,8 @@ pub enum Command {
     Volume(crate::cli_ext::VolumeCommand),
     /// Copy files/folders between a container and the local filesystem
     Cp(crate::cli_ext::CpArgs),
+    /// Define and run multi-container applications (the Compose Specification)
+    Compose(crate::commands::compose::ComposeArgs),
     /// Display a live stream of container(s) resource usage statistics
     Stats(crate::cli_ext::StatsArgs),
 }
