@@ -1459,7 +1459,7 @@ mod tests {
             v,
             json!({"type": "volume", "target": "/anon", "volume": {}})
         );
-        assert!(parse_volume("a:b:c:d").is_err());
+        assert!(parse_volume("vol:/a:ro:x").is_err());
     }
 
     #[test]

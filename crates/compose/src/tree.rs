@@ -244,7 +244,7 @@ mod tests {
         assert!(v["services"]["w"].get("ports").is_none());
         assert_eq!(
             docs[0].resets,
-            vec!["services.w.ports", "services.w.command"]
+            vec!["services.w.command", "services.w.ports"]
         );
     }
 
