@@ -151,3 +151,33 @@ fn profiles_and_compose_profiles() {
     o.cwd = dir.path().to_path_buf();
     assert_eq!(load(&o).unwrap().project.services.len(), 2);
 }
+
+/// The fuzz target's property on the corpus: the printed model is a compose
+/// file that loads into the same model.
+#[test]
+fn printed_model_loads_back_the_same() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/compose");
+    let mut n = 0;
+    for group in ["own", "awesome"] {
+        for e in std::fs::read_dir(root.join(group)).unwrap().flatten() {
+            if !e.path().is_dir() {
+                continue;
+            }
+            let mut o = LoadOptions::from_process();
+            o.os_env = [("HOME".to_string(), "/root".to_string())]
+                .into_iter()
+                .collect();
+            o.cwd = e.path();
+            let Ok(l) = load(&o) else { continue };
+            let json = l.project.to_json();
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::write(dir.path().join("compose.yaml"), &json).unwrap();
+            o.cwd = dir.path().to_path_buf();
+            o.project_name = Some(l.project.name.clone());
+            let again = load(&o).unwrap_or_else(|e| panic!("{e}\n{json}"));
+            assert_eq!(again.project.to_json(), json, "{}", o.cwd.display());
+            n += 1;
+        }
+    }
+    assert!(n >= 20);
+}
