@@ -27,7 +27,9 @@ fn type_name(v: &Value) -> &'static str {
 
 // ---------------------------------------------------------------- merge
 
-fn merge_special(p: &[String]) -> Option<fn(Value, Value, &[String]) -> Result<Value, Error>> {
+type Merger = fn(Value, Value, &[String]) -> Result<Value, Error>;
+
+fn merge_special(p: &[String]) -> Option<Merger> {
     const TO_SEQ: &[&str] = &[
         "networks.*.labels",
         "volumes.*.labels",
@@ -1048,9 +1050,7 @@ pub fn join(a: &str, b: &str) -> String {
 
 fn abs_path(dir: &str, v: &str) -> String {
     let v = expand_user(v);
-    if v.starts_with('/') {
-        v
-    } else if v.is_empty() {
+    if v.starts_with('/') || v.is_empty() {
         v
     } else {
         join(dir, &v)
