@@ -121,31 +121,64 @@ impl Project {
         go_html_escape(&s).replace('$', "$$")
     }
 
-    /// `config` (YAML): the same model; a null `command`/`entrypoint` and
-    /// an empty `ipam` are left out as compose's YAML encoder does.
+    /// `config` (YAML): the same model in compose-go's field order; a null
+    /// `command`/`entrypoint` and empty `ipam`, `resources`, `placement`
+    /// are left out as compose's YAML encoder does.
     pub fn to_yaml(&self) -> String {
-        let mut v = self.to_json_value();
-        if let Some(Value::Object(services)) = v.get_mut("services") {
-            for s in services.values_mut() {
-                if let Value::Object(s) = s {
-                    s.retain(|k, x| !((k == "command" || k == "entrypoint") && x.is_null()));
-                    if let Some(Value::Object(d)) = s.get_mut("deploy") {
-                        d.retain(|k, x| {
-                            !((k == "placement" || k == "resources")
-                                && x == &Value::Object(Map::new()))
-                        });
-                    }
-                }
+        use serde_norway::{Mapping as YMap, Value as Y};
+        fn y<T: serde::Serialize>(t: &T) -> Y {
+            serde_norway::to_value(t).unwrap_or(Y::Null)
+        }
+        fn drop_keys(v: &mut Y, f: &dyn Fn(&str, &Y) -> bool) {
+            if let Y::Mapping(m) = v {
+                m.retain(|k, x| !f(k.as_str().unwrap_or(""), x));
             }
         }
-        if let Some(Value::Object(nets)) = v.get_mut("networks") {
-            for n in nets.values_mut() {
-                if let Value::Object(n) = n {
-                    n.retain(|k, x| !(k == "ipam" && x == &Value::Object(Map::new())));
+        let empty = |x: &Y| matches!(x, Y::Mapping(m) if m.is_empty());
+        let full = self.to_json_value();
+        let mut top = YMap::new();
+        top.insert("name".into(), Y::String(self.name.clone()));
+        let mut services = YMap::new();
+        for (n, s) in &self.services {
+            let mut v = y(s);
+            drop_keys(&mut v, &|k, x| {
+                (k == "command" || k == "entrypoint") && x.is_null()
+            });
+            if let Y::Mapping(m) = &mut v {
+                if let Some(d) = m.get_mut("deploy") {
+                    drop_keys(d, &|k, x| {
+                        (k == "placement" || k == "resources") && empty(x)
+                    });
                 }
             }
+            services.insert(n.as_str().into(), v);
         }
-        yaml_string(&v).replace('$', "$$")
+        top.insert("services".into(), Y::Mapping(services));
+        if !self.networks.is_empty() {
+            let mut nets = YMap::new();
+            for (n, c) in &self.networks {
+                let mut v = y(c);
+                drop_keys(&mut v, &|k, x| k == "ipam" && empty(x));
+                nets.insert(n.as_str().into(), v);
+            }
+            top.insert("networks".into(), Y::Mapping(nets));
+        }
+        for k in ["volumes", "secrets", "configs", "models"] {
+            if let Some(v) = full.get(k) {
+                // maps of structs already in field order through serde
+                let typed = match k {
+                    "volumes" => y(&self.volumes),
+                    _ => y(v),
+                };
+                top.insert(k.into(), typed);
+            }
+        }
+        for (k, v) in &self.extensions {
+            top.insert(k.as_str().into(), y(v));
+        }
+        serde_norway::to_string(&Y::Mapping(top))
+            .unwrap_or_default()
+            .replace('$', "$$")
     }
 
     /// The service's config hash, as docker compose computes it
