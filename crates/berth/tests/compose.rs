@@ -28,7 +28,10 @@ fn run(bin: &str, args: &[&str], dir: &Path) -> (bool, String, String) {
         .args(args)
         .current_dir(dir)
         .env_clear()
-        .env("HOME", "/root")
+        .env(
+            "HOME",
+            std::env::var("HOME").unwrap_or_else(|_| "/root".into()),
+        )
         .env("PATH", "/usr/bin:/bin")
         .output()
         .expect("run");

@@ -26,7 +26,9 @@ fn docker_compose() -> Option<PathBuf> {
 }
 
 fn env() -> BTreeMap<String, String> {
-    [("HOME", "/root"), ("PATH", "/usr/bin:/bin")]
+    // HOME as the process has it: `~` expands through the process's HOME
+    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
+    [("HOME", home.as_str()), ("PATH", "/usr/bin:/bin")]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
