@@ -734,3 +734,76 @@ pub fn ssh<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<SshKey>, D::Error> {
         ))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn de<T: serde::de::DeserializeOwned>(v: Value) -> T {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn durations_and_sizes_print_as_compose() {
+        assert_eq!(de::<Duration>(json!("90s")).to_string(), "1m30s");
+        assert_eq!(de::<Duration>(json!("1m30s")).to_string(), "1m30s");
+        assert_eq!(de::<Duration>(json!("1d")).to_string(), "24h0m0s");
+        assert_eq!(de::<Duration>(json!("1.5s")).to_string(), "1.5s");
+        assert!(serde_json::from_value::<Duration>(json!(10)).is_err());
+        assert_eq!(
+            serde_json::to_value(de::<UnitBytes>(json!("1g"))).unwrap(),
+            json!("1073741824")
+        );
+        assert_eq!(de::<UnitBytes>(json!("512m")).0, 512 << 20);
+        assert_eq!(de::<UnitBytes>(json!(1024)).0, 1024);
+    }
+
+    #[test]
+    fn short_syntaxes() {
+        assert_eq!(
+            de::<ShellCommand>(json!("sh -c 'echo \"a b\"'")).0.unwrap(),
+            ["sh", "-c", "echo \"a b\""]
+        );
+        assert_eq!(
+            serde_json::to_value(ShellCommand(None)).unwrap(),
+            Value::Null
+        );
+        let env: MappingWithEquals = de(json!(["A=1", "B", "C=x=y", "D="]));
+        assert_eq!(env.0["A"].as_deref(), Some("1"));
+        assert_eq!(env.0["B"], None);
+        assert_eq!(env.0["C"].as_deref(), Some("x=y"));
+        assert_eq!(env.0["D"].as_deref(), Some(""));
+        let env: MappingWithEquals = de(json!({"N": 1, "T": true, "U": null}));
+        assert_eq!(
+            (
+                env.0["N"].as_deref(),
+                env.0["T"].as_deref(),
+                env.0["U"].clone()
+            ),
+            (Some("1"), Some("true"), None)
+        );
+        let l: Labels = de(json!(["a=b", "c"]));
+        assert_eq!(l.0["c"], "");
+        let m: Mapping = de(json!(["a=b", "c"]));
+        assert!(!m.0.contains_key("c"));
+        let h: HostsList = de(json!(["a:1.2.3.4", "b=::1", "a=[::2]"]));
+        assert_eq!(
+            serde_json::to_value(h).unwrap(),
+            json!(["a=1.2.3.4", "a=::2", "b=::1"])
+        );
+        let u: Ulimit = de(json!(5));
+        assert_eq!(serde_json::to_value(u).unwrap(), json!(5));
+        let u: Ulimit = de(json!({"soft": 1, "hard": "2"}));
+        assert_eq!(
+            serde_json::to_value(u).unwrap(),
+            json!({"soft": 1, "hard": 2})
+        );
+        assert_eq!(
+            serde_json::to_value(de::<FileMode>(json!("0440"))).unwrap(),
+            json!("0440")
+        );
+        let ef: EnvFile = de(json!({"path": "a.env", "required": true}));
+        assert_eq!(serde_json::to_value(ef).unwrap(), json!("a.env"));
+    }
+}

@@ -1488,3 +1488,57 @@ mod tests {
         assert_eq!(join("/p", "./x"), "/p/x");
     }
 }
+
+#[cfg(test)]
+mod normalize_tests {
+    use super::*;
+
+    #[test]
+    fn canonical_depends_on_env_file_networks() {
+        let v = json!({"services": {"w": {
+            "depends_on": ["db"], "env_file": "a.env", "networks": ["front"], "build": ".",
+            "secrets": ["s"], "extends": "base", "dns": "1.1.1.1"
+        }}});
+        let c = canonical(v, &mut Vec::new(), false).unwrap();
+        let w = &c["services"]["w"];
+        assert_eq!(
+            w["depends_on"]["db"],
+            json!({"condition": "service_started", "required": true})
+        );
+        assert_eq!(w["env_file"], json!([{"path": "a.env", "required": true}]));
+        assert_eq!(w["networks"], json!({"front": null}));
+        assert_eq!(w["build"], json!({"context": "."}));
+        assert_eq!(w["secrets"], json!([{"source": "s"}]));
+        assert_eq!(w["extends"], json!({"service": "base"}));
+        assert_eq!(w["dns"], json!(["1.1.1.1"]));
+    }
+
+    #[test]
+    fn normalize_default_network_links_and_names() {
+        let mut d = json!({"name": "p", "services": {
+            "a": {"image": "x", "links": ["b:alias"], "environment": ["HOME_X", "UNSET"]},
+            "b": {"image": "x", "network_mode": "service:a"}
+        }, "volumes": {"v": null, "e": {"external": true}}})
+        .as_object()
+        .cloned()
+        .unwrap();
+        normalize(&mut d, &|k| (k == "HOME_X").then(|| "h".to_string()));
+        assert_eq!(d["networks"]["default"], json!({"name": "p_default"}));
+        assert_eq!(d["services"]["a"]["networks"], json!({"default": null}));
+        assert!(d["services"]["b"].get("networks").is_none());
+        assert_eq!(
+            d["services"]["a"]["depends_on"]["b"]["restart"],
+            json!(true)
+        );
+        assert_eq!(
+            d["services"]["b"]["depends_on"]["a"]["condition"],
+            json!("service_started")
+        );
+        assert_eq!(
+            d["services"]["a"]["environment"],
+            json!(["HOME_X=h", "UNSET"])
+        );
+        assert_eq!(d["volumes"]["v"]["name"], json!("p_v"));
+        assert_eq!(d["volumes"]["e"]["name"], json!("e"));
+    }
+}
