@@ -19,4 +19,5 @@
 
 #![deny(unsafe_code)]
 
+pub mod parser;
 pub mod shell;
