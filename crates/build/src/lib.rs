@@ -19,5 +19,6 @@
 
 #![deny(unsafe_code)]
 
+pub mod instructions;
 pub mod parser;
 pub mod shell;
