@@ -1125,10 +1125,12 @@ pub fn csv_fields(s: &str) -> Result<Vec<String>, String> {
             }
             match chars.get(i) {
                 None | Some(',') => {}
-                _ => return Err(format!(
+                _ => {
+                    return Err(format!(
                     "parse error on line 1, column {}: extraneous or missing \" in quoted-field",
                     i + 1
-                )),
+                ))
+                }
             }
         } else {
             while let Some(&c) = chars.get(i) {

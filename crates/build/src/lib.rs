@@ -19,6 +19,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod ignore;
 pub mod instructions;
 pub mod parser;
 pub mod shell;
