@@ -9,9 +9,7 @@
 //!   into stages.
 //! - [`stages`]: the stage graph (FROM, COPY --from, RUN --mount from=) as a
 //!   DAG; the stages a target needs; cycles and missing stages refused.
-//! - [`eval`]: build arguments and variable substitution per instruction as
-//!   BuildKit dispatches them (global ARGs, ARG scoping, TARGETPLATFORM &
-//!   co., proxy args).
+//! - (next: per-step expansion of ENV/ARG state as BuildKit dispatches)
 //! - [`ignore`]: `.dockerignore` files and moby's pattern matcher.
 //! - [`context`]: the build context (a directory walked once or a tar),
 //!   its files' digests, and source paths resolved inside it.
@@ -23,3 +21,4 @@ pub mod ignore;
 pub mod instructions;
 pub mod parser;
 pub mod shell;
+pub mod stages;
