@@ -17,6 +17,8 @@
 
 #![deny(unsafe_code)]
 
+pub mod cache;
+pub mod context;
 pub mod ignore;
 pub mod instructions;
 pub mod parser;
