@@ -28,7 +28,7 @@ test:
 # Each cargo-fuzz target (fuzz/, nightly; `cargo install cargo-fuzz`) for
 # FUZZ_SECONDS, one at a time. Not part of `make test`.
 FUZZ_SECONDS ?= 30
-FUZZ_TARGETS := image_config manifest reference unpack_path layer oci_config
+FUZZ_TARGETS := image_config manifest reference unpack_path layer oci_config dockerfile dockerignore
 
 fuzz:
 	cd fuzz && cargo +nightly fuzz build -O
