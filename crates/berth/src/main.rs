@@ -244,13 +244,14 @@ fn dockerfile_parse(args: &[String]) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let name = if file == "-" { "Dockerfile" } else { file.as_str() };
+    let name = if file == "-" {
+        "Dockerfile"
+    } else {
+        file.as_str()
+    };
     match ::build::instructions::Dockerfile::parse(name, &data) {
         Ok(df) => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&df).unwrap_or_default()
-            );
+            println!("{}", serde_json::to_string_pretty(&df).unwrap_or_default());
             ExitCode::SUCCESS
         }
         Err(e) => {

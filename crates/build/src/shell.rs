@@ -438,13 +438,11 @@ impl ShellWord<'_> {
         let mut chs: String = ch.map(String::from).unwrap_or_else(|| "\u{fffd}".into());
         let mut null_is_unset = false;
         match ch {
-            Some('}') => {
-                return Ok(match self.get_env(&name) {
-                    Some(v) => v,
-                    None if self.lex.skip_unset_env => format!("${{{name}}}"),
-                    None => String::new(),
-                });
-            }
+            Some('}') => Ok(match self.get_env(&name) {
+                Some(v) => v,
+                None if self.lex.skip_unset_env => format!("${{{name}}}"),
+                None => String::new(),
+            }),
             Some(':' | '+' | '-' | '?' | '#' | '%') => {
                 if ch == Some(':') {
                     null_is_unset = true;

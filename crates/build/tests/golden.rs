@@ -31,7 +31,11 @@ fn dockerfile_corpus() {
                 format!("{e}\n")
             }
         };
-        let ext = if stem.starts_with("err-") { "err" } else { "json" };
+        let ext = if stem.starts_with("err-") {
+            "err"
+        } else {
+            "json"
+        };
         let want_path = dir.join(format!("{stem}.{ext}"));
         if bless {
             std::fs::write(&want_path, &got).unwrap();
