@@ -2,7 +2,7 @@
 //! [`Node`](crate::parser::Node) checked and turned into an
 //! [`Instruction`] with its flags, and the instructions grouped into
 //! [`Stage`]s after the global `ARG`s. Arguments are still unexpanded here
-//! (BuildKit expands them when it dispatches, see [`crate::eval`]); error
+//! (BuildKit expands them when it dispatches, see [`crate::stages`] and [`crate::cache`]); error
 //! messages are BuildKit's.
 
 use serde::Serialize;

@@ -9,11 +9,11 @@
 //!   into stages.
 //! - [`stages`]: the stage graph (FROM, COPY --from, RUN --mount from=) as a
 //!   DAG; the stages a target needs; cycles and missing stages refused.
-//! - (next: per-step expansion of ENV/ARG state as BuildKit dispatches)
 //! - [`ignore`]: `.dockerignore` files and moby's pattern matcher.
 //! - [`context`]: the build context (a directory walked once or a tar),
 //!   its files' digests, and source paths resolved inside it.
-//! - [`cache`]: the content-addressed cache key of each step.
+//! - [`cache`]: the content-addressed cache key of each step (ENV and ARG
+//!   expanded step by step as BuildKit dispatches them).
 
 #![deny(unsafe_code)]
 
