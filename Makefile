@@ -31,7 +31,7 @@ test:
 # Each cargo-fuzz target (fuzz/, nightly; `cargo install cargo-fuzz`) for
 # FUZZ_SECONDS, one at a time. Not part of `make test`.
 FUZZ_SECONDS ?= 30
-FUZZ_TARGETS := image_config manifest reference unpack_path layer oci_config compose
+FUZZ_TARGETS := image_config manifest reference unpack_path layer oci_config compose dockerfile dockerignore
 
 fuzz:
 	cd fuzz && cargo +nightly fuzz build -O
