@@ -1660,29 +1660,6 @@ pub fn go_print(v: &Value) -> String {
     }
 }
 
-fn go_quote(s: &str) -> String {
-    let mut o = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => o.push_str("\\\""),
-            '\\' => o.push_str("\\\\"),
-            '\n' => o.push_str("\\n"),
-            '\t' => o.push_str("\\t"),
-            '\r' => o.push_str("\\r"),
-            '\x07' => o.push_str("\\a"),
-            '\x08' => o.push_str("\\b"),
-            '\x0c' => o.push_str("\\f"),
-            '\x0b' => o.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                let _ = write!(o, "\\x{:02x}", c as u32);
-            }
-            c => o.push(c),
-        }
-    }
-    o.push('"');
-    o
-}
-
 #[derive(Default)]
 struct Spec {
     minus: bool,
@@ -1746,7 +1723,7 @@ fn fmt_one(verb: char, sp: &Spec, v: &Value) -> String {
             pad_to(s, sp, v.is_number())
         }
         'q' => match v {
-            Value::String(s) => pad_to(go_quote(s), sp, false),
+            Value::String(s) => pad_to(berth_util::gostr::quote(s), sp, false),
             Value::Number(n) if n.as_i64().is_some() => {
                 let c = char::from_u32(n.as_i64().unwrap_or(0) as u32).unwrap_or('\u{FFFD}');
                 pad_to(format!("'{c}'"), sp, false)
