@@ -182,6 +182,10 @@ fn main() -> ExitCode {
             .iter()
             .map(|a| a.to_string_lossy().into_owned())
             .collect();
+        // A developer's face of the Dockerfile parser (issue 13).
+        if args.first().map(String::as_str) == Some("dockerfile-parse") {
+            return dockerfile_parse(&args[1..]);
+        }
         // (The verbs that enter a container re-execute from a sealed copy
         // in there.)
         let code = ::engine::internal_main(&args);
@@ -210,6 +214,43 @@ fn main() -> ExitCode {
 /// Whether stdout is a terminal.
 pub fn stdout_is_tty() -> bool {
     std::io::stdout().is_terminal()
+}
+
+/// `berth internal dockerfile-parse FILE|-`: the typed instructions of a
+/// Dockerfile as JSON, or its parse error (`FILE:LINE:COL: message`).
+fn dockerfile_parse(args: &[String]) -> ExitCode {
+    let [file] = args else {
+        eprintln!("usage: berth internal dockerfile-parse FILE|-");
+        return ExitCode::from(2);
+    };
+    let data = if file == "-" {
+        let mut v = vec![];
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut v).map(|_| v)
+    } else {
+        std::fs::read(file)
+    };
+    let data = match data {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("berth: reading {file}: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let name = if file == "-" {
+        "Dockerfile"
+    } else {
+        file.as_str()
+    };
+    match ::build::instructions::Dockerfile::parse(name, &data) {
+        Ok(df) => {
+            println!("{}", serde_json::to_string_pretty(&df).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("berth: {e}");
+            ExitCode::from(1)
+        }
+    }
 }
 
 fn network_dns(args: &[std::ffi::OsString]) -> ExitCode {

@@ -187,7 +187,8 @@ fn rm_flag_removes_the_container() {
     c.until("removed", || {
         !c.env.root().join(format!("containers/{id}")).exists()
     });
-    // After a crash (another boot) its upper directory is not trusted.
+    // After a crash (another boot) its upper directory is not trusted: the
+    // start fails, and the failed start of a --rm container removes it.
     let id = c
         .ok(&["create", "--rm", "-v", "/data", "bb", "true"])
         .trim()
@@ -200,7 +201,9 @@ fn rm_flag_removes_the_container() {
     let (code, _, err) = c.run(&["start", &id]);
     assert_ne!(code, 0);
     assert!(err.contains("did not survive"), "{err}");
-    c.ok(&["rm", &id]);
+    assert!(!c.env.root().join(format!("containers/{id}")).exists());
+    let ps = c.ps(true);
+    assert!(ps.iter().all(|l| !l.contains(&id)), "{ps:?}");
 }
 
 #[test]

@@ -628,3 +628,53 @@ fn health_status_event() {
         got[0]
     );
 }
+
+/// A container killed by the OOM killer (`--memory 8m`, a shell doubling
+/// a string): `oom` then `die` with 137, and inspect's `OOMKilled`, as
+/// docker.
+#[test]
+fn oom_event_then_die() {
+    let env = Env::new();
+    env.import_busybox("bb", &[]);
+    let since = now_secs();
+    let o = env.output(&[
+        "run",
+        "--name",
+        "hog",
+        "--network",
+        "none",
+        "--memory",
+        "8m",
+        "--memory-swap",
+        "8m",
+        "bb",
+        "sh",
+        "-c",
+        "x=a; while true; do x=$x$x; done",
+    ]);
+    assert_eq!(o.status.code(), Some(137), "{o:?}");
+    let got = events(
+        &env,
+        &since,
+        &[
+            "--filter",
+            "container=hog",
+            "--format",
+            "{{.Action}} {{index .Actor.Attributes \"exitCode\"}}",
+        ],
+    );
+    let oom = got.iter().position(|l| l.trim() == "oom");
+    let die = got.iter().position(|l| l == "die 137");
+    assert!(matches!((oom, die), (Some(a), Some(b)) if a < b), "{got:?}");
+    assert_eq!(
+        env.ok(&[
+            "inspect",
+            "-f",
+            "{{.State.OOMKilled}} {{.State.ExitCode}}",
+            "hog"
+        ])
+        .trim(),
+        "true 137"
+    );
+    rm_all(&env);
+}

@@ -333,9 +333,24 @@ fn userns_host_only() {
         "true",
     ]);
     assert_eq!(c.host_config("uns")["UsernsMode"], "host");
+    // "" is docker's default (no remapping), as no flag.
+    c.ok(&[
+        "run",
+        "--name",
+        "uns2",
+        "--network",
+        "none",
+        "--userns",
+        "",
+        "bb",
+        "true",
+    ]);
+    assert_eq!(c.host_config("uns2")["UsernsMode"], "");
+    // Anything else needs docker's daemon userns-remap: refused, naming
+    // the flag and the value.
     c.refused(
         &["run", "--userns", "private", "bb", "true"],
-        "only \"host\" is supported",
+        "invalid --userns \"private\": only \"host\" and \"\" (the default) are supported",
     );
 }
 

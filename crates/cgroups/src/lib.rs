@@ -356,6 +356,12 @@ impl Manager {
         stats::collect(self)
     }
 
+    /// How many of the cgroup's processes the OOM killer killed (docker's
+    /// `oom` event and `State.OOMKilled`).
+    pub fn oom_kills(&self) -> Result<u64> {
+        stats::oom_kills(self)
+    }
+
     /// Send `signal` to every process in the cgroup: freeze, signal, thaw
     /// (the freeze is skipped if no freezer is usable).
     pub fn kill_all(&self, signal: i32) -> Result<()> {

@@ -227,6 +227,22 @@ fn memory(m: &Manager, s: &mut Stats) -> Result<()> {
     Ok(())
 }
 
+/// Processes of the cgroup the OOM killer killed: `oom_kill` in v1's
+/// memory.oom_control (kernels from 4.13) or v2's memory.events; 0
+/// without a memory controller.
+pub(crate) fn oom_kills(m: &Manager) -> Result<u64> {
+    let Some(h) = m.controller("memory") else {
+        return Ok(0);
+    };
+    let file = if h.version == 1 {
+        "memory.oom_control"
+    } else {
+        "memory.events"
+    };
+    let kv = fs::read_flat_keyed_opt(&h.path.join(file))?;
+    Ok(kv.get("oom_kill").copied().unwrap_or(0))
+}
+
 /// Parse blkio v1 "maj:min Op value" lines (the "Total" line is skipped).
 fn parse_blkio_v1(path: &Path) -> Result<Vec<BlkioEntry>> {
     let Some(text) = fs::read_opt(path)? else {

@@ -1328,6 +1328,12 @@ fn stats_v1_fake() {
         .get("value")
         .is_none());
     assert_eq!(j["pids"], serde_json::json!({"current": 2}));
+    assert_eq!(m.oom_kills().unwrap(), 0);
+    f.put(
+        &format!("{mm}/memory.oom_control"),
+        "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n",
+    );
+    assert_eq!(m.oom_kills().unwrap(), 2);
 }
 
 #[test]
@@ -1362,6 +1368,12 @@ fn stats_v2_fake() {
     assert_eq!(s.memory.cache, 2);
     assert_eq!(s.blkio.io_serviced_recursive.len(), 2);
     assert_eq!(s.pids.limit, 5);
+    assert_eq!(m.oom_kills().unwrap(), 0);
+    f.put(
+        &format!("{d}/memory.events"),
+        "low 0\nhigh 0\nmax 9\noom 1\noom_kill 1\n",
+    );
+    assert_eq!(m.oom_kills().unwrap(), 1);
 }
 
 #[test]

@@ -28,6 +28,8 @@ pub struct Config {
     pub volumes: BTreeMap<String, serde_json::Value>,
     pub working_dir: String,
     pub entrypoint: Option<Vec<String>>,
+    /// Build triggers (docker shows null for containers).
+    pub on_build: Option<Vec<String>>,
     pub labels: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stop_signal: Option<String>,

@@ -20,35 +20,25 @@ pub struct EventsOptions {
     pub filters: Filters,
 }
 
-/// A `--since`/`--until` value as docker takes it: RFC 3339 (with or
-/// without fraction), unix seconds with an optional fraction, a Go
+/// A `--since`/`--until` value as docker takes it (berth_util's
+/// [`timeutil::parse_since_in`], docker's `GetTimestamp`): RFC 3339 (with
+/// or without fraction), unix seconds with an optional fraction, a Go
 /// duration counted back from now (`10m`, `1h30m`), or docker's shorter
 /// date forms `2006-01-02`, `2006-01-02T15:04:05[.999999999]` and
-/// `2006-01-02Z07:00`. Docker reads a form without a zone in the client's
-/// local zone; Berth reads it as UTC.
+/// `2006-01-02Z07:00`. A form without a zone is in the local zone (`$TZ`,
+/// /etc/localtime), as docker reads it.
 pub fn parse_time_flag(flag: &str, value: &str) -> Result<SystemTime> {
-    let b = value.as_bytes();
-    let is_date = b.len() >= 10
-        && b[..10].iter().enumerate().all(|(i, c)| {
-            if i == 4 || i == 7 {
-                *c == b'-'
-            } else {
-                c.is_ascii_digit()
-            }
-        });
-    let full = if !is_date {
-        value.to_string()
-    } else if b.len() == 10 {
-        format!("{value}T00:00:00Z")
-    } else if matches!(b[10], b'Z' | b'+' | b'-') {
-        // `2006-01-02Z07:00`: a date and its zone.
-        format!("{}T00:00:00{}", &value[..10], &value[10..])
-    } else if !value[10..].contains(['Z', 'z', '+', '-']) {
-        format!("{value}Z")
-    } else {
-        value.to_string()
-    };
-    timeutil::parse_since(&full).ok_or_else(|| {
+    parse_time_flag_in(flag, value, &crate::sys::utc_offset)
+}
+
+/// [`parse_time_flag`] with the local zone's offset east of UTC at a unix
+/// time given by `utc_offset`.
+fn parse_time_flag_in(
+    flag: &str,
+    value: &str,
+    utc_offset: &dyn Fn(i64) -> i64,
+) -> Result<SystemTime> {
+    timeutil::parse_since_in(value, SystemTime::now(), utc_offset).ok_or_else(|| {
         Error::flag(
             flag,
             value,
@@ -115,8 +105,9 @@ pub(crate) fn container_attrs(c: &Container, extra: &[(&str, &str)]) -> BTreeMap
 }
 
 impl Engine {
-    /// The store's event journal (`<root>/events`).
-    pub fn journal(&self) -> Journal {
+    /// The store's event journal (`<root>/events`): one per engine, its
+    /// files opened by the first append and kept.
+    pub fn journal(&self) -> &Journal {
         self.images().journal()
     }
 
@@ -201,8 +192,10 @@ mod tests {
 
     #[test]
     fn dockers_time_forms() {
+        // In UTC (the local zone is the next tests').
+        let utc = |_: i64| 0;
         let t = |v: &str| {
-            parse_time_flag("--since", v)
+            parse_time_flag_in("--since", v, &utc)
                 .unwrap_or_else(|e| panic!("{v}: {e}"))
                 .duration_since(UNIX_EPOCH)
                 .unwrap()
@@ -224,5 +217,51 @@ mod tests {
         assert_eq!(t("1483574400.25"), day + Duration::from_millis(250));
         assert!(parse_time_flag("--since", "2017-01-05T").is_err());
         assert!(parse_time_flag("--since", "10x").is_err());
+    }
+
+    /// Times without a zone are local: the zone's offset at that time
+    /// applies; a zone given wins.
+    #[test]
+    fn zoneless_times_are_local() {
+        let east9 = |_: i64| 9 * 3600;
+        let t = |v: &str| {
+            parse_time_flag_in("--until", v, &east9)
+                .unwrap_or_else(|e| panic!("{v}: {e}"))
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+        };
+        let day = Duration::from_secs(1_483_574_400); // 2017-01-05T00:00:00Z
+        assert_eq!(t("2017-01-05T09:00:00"), day);
+        assert_eq!(t("2017-01-05"), day - Duration::from_secs(9 * 3600));
+        assert_eq!(t("2017-01-05T09:00:00.5"), day + Duration::from_millis(500));
+        assert_eq!(t("2017-01-05T00:00:00Z"), day);
+        assert_eq!(t("2017-01-05T01:00:00+01:00"), day);
+        assert_eq!(t("1483574400"), day);
+        let e = parse_time_flag_in("--until", "2017-13-05", &east9).unwrap_err();
+        assert!(e.to_string().contains("--until"), "{e}");
+    }
+
+    /// The same through `$TZ` (POSIX "XYZ-9", nine hours east of UTC, which
+    /// needs no zoneinfo), in a child process: the C library reads `$TZ`
+    /// once.
+    #[test]
+    fn zoneless_times_follow_tz() {
+        let day = Duration::from_secs(1_483_574_400);
+        if std::env::var_os("BERTH_TZ_CHILD").is_some() {
+            let t = parse_time_flag("--since", "2017-01-05T09:00:00").unwrap();
+            assert_eq!(t.duration_since(UNIX_EPOCH).unwrap(), day);
+            let t = parse_time_flag("--since", "2017-01-05T00:00:00Z").unwrap();
+            assert_eq!(t.duration_since(UNIX_EPOCH).unwrap(), day);
+            return;
+        }
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "eventlog::tests::zoneless_times_follow_tz"])
+            .env("BERTH_TZ_CHILD", "1")
+            .env("TZ", "XYZ-9")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{text}");
+        assert!(text.contains("1 passed"), "{text}");
     }
 }

@@ -36,24 +36,13 @@ pub(crate) fn backoff(restart_count: u32, ran: Duration) -> Duration {
     Duration::from_millis(ms.min(60_000))
 }
 
-fn oom_killed(id: &str) -> bool {
-    let files = [
-        format!("/sys/fs/cgroup/memory/berth/{id}/memory.oom_control"),
-        format!("/sys/fs/cgroup/berth/{id}/memory.events"),
-        format!("/sys/fs/cgroup/memory/{id}/memory.oom_control"),
-        format!("/sys/fs/cgroup/{id}/memory.events"),
-    ];
-    files.iter().any(|f| {
-        std::fs::read_to_string(f)
-            .map(|s| {
-                s.lines().any(|l| {
-                    l.strip_prefix("oom_kill ")
-                        .and_then(|n| n.trim().parse::<u64>().ok())
-                        .is_some_and(|n| n > 0)
-                })
-            })
-            .unwrap_or(false)
-    })
+/// Whether the OOM killer killed a process of the container's cgroup
+/// (read before the teardown removes it).
+fn oom_killed(e: &Engine, id: &str) -> bool {
+    e.cgroup(id)
+        .ok()
+        .and_then(|cg| cg.oom_kills().ok())
+        .is_some_and(|n| n > 0)
 }
 
 /// Who applies the restart policy of a container whose monitor was found
@@ -152,16 +141,17 @@ impl Engine {
     /// restart policy wants it started again (state `restarting`).
     pub fn container_exited(&self, id: &str, code: i32, finished_at: &str) -> Result<bool> {
         let c = self.load_config(id)?;
-        let oom = oom_killed(id);
+        let oom = oom_killed(self, id);
         let restart = {
             let _lock = self.lock_container(id)?;
-            // Cgroup and mounts go first: once state.json says exited, they are gone.
-            self.release_runtime(id);
+            // Cgroup and mounts go first: once state.json says exited, they
+            // are gone (as far as they can be: `rm` and prune retry).
+            let _ = self.release_runtime_of(id, Some(&c));
             let mut st = self.load_state_raw(id).unwrap_or_default();
             self.record_exit(&c, &mut st, code, finished_at, oom)?
         };
         if c.host_config.auto_remove {
-            self.remove_auto(id)?;
+            self.remove_auto(&c)?;
         }
         Ok(restart)
     }
@@ -249,8 +239,8 @@ impl Engine {
             let rebooted = rebooted(&st);
             let killed =
                 !rebooted && st.pid > 0 && berth_util::proc::alive(st.pid, st.pid_start_time);
-            let oom = oom_killed(id);
-            self.release_runtime(id);
+            let oom = oom_killed(self, id);
+            let _ = self.release_runtime_of(id, Some(&c));
             // The monitor may have recorded the exit before it died.
             let rec = (!killed).then(|| read_exit(self, id)).flatten();
             let (code, finished_at) = match rec {

@@ -73,6 +73,23 @@ pub fn random_u64() -> u64 {
     u64::from_le_bytes(b)
 }
 
+/// docker's `stringid.TruncateID`, the one ID truncation of every face:
+/// without an algorithm prefix (`sha256:`), the first 12 characters.
 pub fn short_id(id: &str) -> &str {
-    &id[..id.len().min(12)]
+    let hex = id.split_once(':').map_or(id, |(_, h)| h);
+    hex.char_indices().nth(12).map_or(hex, |(i, _)| &hex[..i])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_id;
+
+    #[test]
+    fn short_ids_as_docker() {
+        let hex = "0123456789abcdef0123";
+        assert_eq!(short_id(hex), "0123456789ab");
+        assert_eq!(short_id(&format!("sha256:{hex}")), "0123456789ab");
+        assert_eq!(short_id("abc"), "abc");
+        assert_eq!(short_id(""), "");
+    }
 }

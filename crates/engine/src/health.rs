@@ -16,6 +16,12 @@ use std::time::Duration;
 const DEFAULT_INTERVAL: i64 = 30_000_000_000;
 const DEFAULT_TIMEOUT: i64 = 30_000_000_000;
 const DEFAULT_RETRIES: i64 = 3;
+/// Docker's (≥ 25) probe interval during the start period.
+const DEFAULT_START_INTERVAL: i64 = 5_000_000_000;
+/// `berth internal healthcheck`'s exit code when the container is still
+/// `starting` within its start period: the monitor probes again after the
+/// start interval (`--health-start MS`) rather than the interval.
+pub const HEALTH_STARTING_EXIT: i32 = 3;
 /// Docker keeps the last five results.
 pub(crate) const MAX_LOG: usize = 5;
 /// And 4 KiB of each output.
@@ -65,13 +71,15 @@ pub(crate) fn apply(
     Ok(())
 }
 
-/// The check to run, if any: (argv, interval, timeout, retries, start period).
+/// The check to run, if any: (argv, interval, timeout, retries, start
+/// period, and the interval during the start period).
 pub struct Check {
     pub argv: Vec<String>,
     pub interval: Duration,
     pub timeout: Duration,
     pub retries: i64,
     pub start_period: Duration,
+    pub start_interval: Duration,
 }
 
 /// The check a container runs (none when it has no healthcheck or `NONE`).
@@ -93,6 +101,7 @@ pub fn check_of(c: &Container) -> Option<Check> {
         timeout: d(hc.timeout, DEFAULT_TIMEOUT),
         retries: hc.retries.filter(|r| *r > 0).unwrap_or(DEFAULT_RETRIES),
         start_period: Duration::from_nanos(hc.start_period.unwrap_or(0).max(0) as u64),
+        start_interval: d(hc.start_interval, DEFAULT_START_INTERVAL),
     })
 }
 
@@ -139,13 +148,9 @@ impl Engine {
     }
 
     /// Resets the health to `starting` (the container starts).
-    pub(crate) fn reset_health(&self, id: &str) {
-        let p = self.container_dir(id).join(HEALTH_FILE);
-        let has = self
-            .load_config(id)
-            .ok()
-            .is_some_and(|c| check_of(&c).is_some());
-        if has {
+    pub(crate) fn reset_health(&self, c: &Container) {
+        let p = self.container_dir(&c.id).join(HEALTH_FILE);
+        if check_of(c).is_some() {
             let _ = fsutil::write_json(
                 &p,
                 &Health {
@@ -157,14 +162,17 @@ impl Engine {
             let _ = std::fs::remove_file(p);
         }
     }
+}
 
-    /// The healthcheck interval of a container, if it has one.
-    pub(crate) fn health_interval(&self, id: &str) -> Option<Duration> {
-        self.load_config(id)
-            .ok()
-            .and_then(|c| check_of(&c))
-            .map(|c| c.interval)
-    }
+/// The healthcheck intervals of a container, if it has one: the interval,
+/// and the start interval when it has a start period (docker ≥ 25 probes
+/// every start interval while the container is `starting` in its start
+/// period).
+pub(crate) fn intervals_of(c: &Container) -> Option<(Duration, Option<Duration>)> {
+    check_of(c).map(|c| {
+        let start = (!c.start_period.is_zero()).then_some(c.start_interval);
+        (c.interval, start)
+    })
 }
 
 #[cfg(test)]

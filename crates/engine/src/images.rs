@@ -448,12 +448,19 @@ pub struct ImagesPruneReport {
     pub errors: Vec<String>,
 }
 
+/// `image prune`'s filters (`dangling`, `until`, `label`, `label!`);
+/// whether only dangling images go (the default).
+pub(crate) fn check_prune(filters: &Filters) -> Result<bool> {
+    filters.validate(filters::keys::IMAGE_PRUNE)?;
+    filters.until()?;
+    Ok(filters.bool_value("dangling")?.unwrap_or(true))
+}
+
 /// `image prune [-a] [--filter ...]`: images no container uses, dangling
 /// ones only unless `dangling=false` (the CLI's `-a`), with docker's
 /// filters `until`, `label`, `label!`.
 pub fn prune(store: &Store, filters: &Filters) -> Result<ImagesPruneReport> {
-    filters.validate(filters::keys::IMAGE_PRUNE)?;
-    let dangling_only = filters.bool_value("dangling")?.unwrap_or(true);
+    let dangling_only = check_prune(filters)?;
     let until = filters.until()?;
     let held = store.gc_lock()?;
     let mut report = ImagesPruneReport::default();

@@ -153,7 +153,8 @@ pub fn internal_main(args: &[String]) -> i32 {
         // A single-threaded process on a sealed copy: its probe's exec
         // helper is forked from it.
         "healthcheck" => match engine.with_inline_exec_helper(true).run_healthcheck(&p.id) {
-            Ok(()) => 0,
+            Ok(true) => crate::health::HEALTH_STARTING_EXIT,
+            Ok(false) => 0,
             Err(e) => {
                 eprintln!("berth internal healthcheck: {e}");
                 1
@@ -213,10 +214,10 @@ fn create_start(engine: &Engine, p: &Parsed) -> Result<i32> {
     st.started_at = timeutil::now();
     st.finished_at = timeutil::ZERO_TIME.into();
     if let Err(e) = engine.save_state(id, &st) {
-        engine.release_runtime(id);
+        let _ = engine.release_runtime_of(id, Some(&c));
         return Err(e);
     }
-    engine.reset_health(id);
+    engine.reset_health(&c);
     Ok(pid)
 }
 

@@ -83,8 +83,8 @@ pub use ops::exec::{
 pub use ops::lifecycle::{Changed, WaitCondition};
 pub use ops::{
     ContainerInspect, ContainersPruneReport, InspectObject, ListOptions, NetworksPruneReport,
-    ObjectKind, Port, Summary, SystemPruneOptions, SystemPruneReport, TopOutput, UpdateOptions,
-    UpdateReport, VolumesPruneReport,
+    ObjectKind, Port, PruneOptions, Summary, SystemPruneOptions, SystemPruneReport, TopOutput,
+    UpdateFlags, UpdateOptions, UpdateReport, VolumesPruneReport,
 };
 pub use options::{CreateFlags, CreateOptions};
 pub use runtime::ExecStdio;

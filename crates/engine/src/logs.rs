@@ -625,6 +625,18 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<bool> {
     Ok(true)
 }
 
+/// `--tail`: `all` (or empty, or negative) is every entry, else a count.
+pub fn parse_tail(s: &str) -> Result<Option<usize>> {
+    match s {
+        "all" | "" => Ok(None),
+        t => match t.parse::<i64>() {
+            Ok(n) if n < 0 => Ok(None),
+            Ok(n) => Ok(Some(n as usize)),
+            Err(_) => Err(Error::flag("--tail", t, "expected a number or \"all\"")),
+        },
+    }
+}
+
 /// What `logs` shows.
 #[derive(Debug, Clone, Default)]
 pub struct LogsOptions {
@@ -1175,6 +1187,16 @@ fn rotated_away(cur: Option<&File>, path: &Path, pos: u64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tail_values() {
+        assert_eq!(parse_tail("all").unwrap(), None);
+        assert_eq!(parse_tail("").unwrap(), None);
+        assert_eq!(parse_tail("-1").unwrap(), None);
+        assert_eq!(parse_tail("3").unwrap(), Some(3));
+        let e = parse_tail("x").unwrap_err().to_string();
+        assert!(e.contains("--tail") && e.contains("\"x\""), "{e}");
+    }
 
     fn cfg(driver: LogDriver, opts: &[(&str, &str)]) -> LogConfig {
         LogConfig {

@@ -37,6 +37,8 @@ pub(crate) struct Launch {
     /// `--rm`: the monitor need not fsync the exit record.
     pub volatile: bool,
     pub health_ms: u64,
+    /// The start interval (0: no start period): `--health-start MS`.
+    pub health_start_ms: u64,
     /// The log's flags (`--log PATH` and the driver's, see
     /// [`crate::logs::monitor_args`]).
     pub log_args: Vec<String>,
@@ -90,6 +92,19 @@ pub(crate) fn spawn(engine: &Engine, launch: &Launch, attach: Option<OwnedFd>) -
     if launch.health_ms > 0 {
         args.push("--health".into());
         args.push(launch.health_ms.to_string());
+        if launch.health_start_ms > 0 {
+            args.push("--health-start".into());
+            args.push(launch.health_start_ms.to_string());
+        }
+    }
+    // The published host ports stay bound while the container lives: the
+    // monitor holds the sockets. Bound here, before the fork: the forked
+    // children of a multi-threaded caller (the API service) only make
+    // system calls until they exec.
+    let held = crate::network::hold_ports(engine, &launch.id);
+    if !held.is_empty() {
+        args.push("--held-fds".into());
+        args.push(held.len().to_string());
     }
     let (sync_r, sync_w) = sys::pipe().map_err(|e| Error::io("pipe", e))?;
     match sys::fork().map_err(|e| Error::io("fork", e))? {
@@ -98,18 +113,11 @@ pub(crate) fn spawn(engine: &Engine, launch: &Launch, attach: Option<OwnedFd>) -
             if let Some(a) = &attach {
                 keep.push(a.as_raw_fd());
             }
+            keep.extend(held.iter().map(|h| h.as_raw_fd()));
             sys::close_fds_except(&keep);
             let _ = sys::setsid();
             match sys::fork() {
                 Ok(sys::Forked::Child) => {
-                    // The published host ports stay bound while the
-                    // container lives: the monitor holds the sockets.
-                    let held = crate::network::hold_ports(engine, &launch.id);
-                    let mut args = args;
-                    if !held.is_empty() {
-                        args.push("--held-fds".into());
-                        args.push(held.len().to_string());
-                    }
                     let e = exec_monitor(exe, &args, &sync_w, attach.as_ref(), &held);
                     let _ = nix::unistd::write(
                         &sync_w,
@@ -123,6 +131,7 @@ pub(crate) fn spawn(engine: &Engine, launch: &Launch, attach: Option<OwnedFd>) -
         sys::Forked::Parent(pid) => {
             drop(sync_w);
             drop(attach);
+            drop(held);
             let _ = sys::waitpid(pid, false);
             let mut line = String::new();
             let mut r = std::io::BufReader::new(File::from(sync_r));

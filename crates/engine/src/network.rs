@@ -498,102 +498,108 @@ pub fn ports(e: &Engine, id: &str) -> Vec<PortMapping> {
 }
 
 /// Docker's `HostConfig.PortBindings` from the options.
-pub fn port_bindings(c: &Container) -> Value {
-    let mut out = serde_json::Map::new();
+pub fn port_bindings(c: &Container) -> crate::api::PortMap {
+    let mut out = crate::api::PortMap::new();
     for p in &c.options.port_bindings {
         for m in p.mappings() {
-            let e = out.entry(m.key()).or_insert_with(|| json!([]));
-            if let Some(a) = e.as_array_mut() {
-                a.push(json!({
-                    "HostIp": if m.host_ip.is_unspecified() { String::new() } else { m.host_ip.to_string() },
-                    "HostPort": if m.host_port == 0 { String::new() } else if m.host_port_end > m.host_port { format!("{}-{}", m.host_port, m.host_port_end) } else { m.host_port.to_string() },
-                }));
-            }
+            out.entry(m.key())
+                .or_insert_with(|| Some(Vec::new()))
+                .get_or_insert_with(Vec::new)
+                .push(crate::api::PortBinding {
+                    host_ip: if m.host_ip.is_unspecified() {
+                        String::new()
+                    } else {
+                        m.host_ip.to_string()
+                    },
+                    host_port: if m.host_port == 0 {
+                        String::new()
+                    } else if m.host_port_end > m.host_port {
+                        format!("{}-{}", m.host_port, m.host_port_end)
+                    } else {
+                        m.host_port.to_string()
+                    },
+                });
         }
     }
-    Value::Object(out)
+    out
 }
 
 /// Docker's `NetworkSettings` for `inspect`.
-pub fn settings(e: &Engine, c: &Container) -> Value {
+pub fn settings(e: &Engine, c: &Container) -> crate::api::NetworkSettings {
+    use crate::api::{EndpointSettings, NetworkSettings, PortBinding};
     let cn = container_net(e, &c.id);
-    let mut ports = serde_json::Map::new();
+    let mut ports = crate::api::PortMap::new();
     for k in c.config.exposed_ports.keys() {
-        ports.insert(k.clone(), Value::Null);
+        ports.insert(k.clone(), None);
     }
-    let mut networks = serde_json::Map::new();
+    let mut networks = std::collections::BTreeMap::new();
     let mode = Mode::parse(Some(&c.host_config.network_mode));
     let mut first: Option<&network::Endpoint> = None;
     if let Some(cn) = &cn {
         for m in &cn.ports {
-            let e = ports.entry(m.key()).or_insert_with(|| json!([]));
-            if !e.is_array() {
-                *e = json!([]);
-            }
-            if let Some(a) = e.as_array_mut() {
-                a.push(
-                    json!({"HostIp": m.host_ip.to_string(), "HostPort": m.host_port.to_string()}),
-                );
-            }
+            ports
+                .entry(m.key())
+                .or_default()
+                .get_or_insert_with(Vec::new)
+                .push(PortBinding {
+                    host_ip: m.host_ip.to_string(),
+                    host_port: m.host_port.to_string(),
+                });
         }
         first = cn.endpoints.first();
         for ep in &cn.endpoints {
+            let default = ep.network == DEFAULT_NETWORK;
             let mut aliases = ep.aliases.clone();
-            if ep.network != DEFAULT_NETWORK {
+            if !default {
                 aliases.insert(0, crate::fsutil::short_id(&c.id).to_string());
             }
             networks.insert(
                 ep.network.clone(),
-                json!({
-                    "IPAMConfig": null,
-                    "Links": null,
-                    "Aliases": if ep.network == DEFAULT_NETWORK { Value::Null } else { json!(aliases) },
-                    "MacAddress": ep.mac,
-                    "NetworkID": ep.network_id,
-                    "EndpointID": network::short_hash(&[&c.id, &ep.network]).repeat(4),
-                    "Gateway": ep.gateway.to_string(),
-                    "IPAddress": ep.ip.to_string(),
-                    "IPPrefixLen": ep.prefix,
-                    "IPv6Gateway": "",
-                    "GlobalIPv6Address": "",
-                    "GlobalIPv6PrefixLen": 0,
-                    "DNSNames": if ep.network == DEFAULT_NETWORK { Value::Null } else { json!([c.name.clone(), crate::fsutil::short_id(&c.id)]) },
-                }),
+                EndpointSettings {
+                    aliases: (!default).then_some(aliases),
+                    mac_address: ep.mac.clone(),
+                    network_id: ep.network_id.clone(),
+                    endpoint_id: network::short_hash(&[&c.id, &ep.network]).repeat(4),
+                    gateway: ep.gateway.to_string(),
+                    ip_address: ep.ip.to_string(),
+                    ip_prefix_len: ep.prefix.into(),
+                    dns_names: (!default)
+                        .then(|| vec![c.name.clone(), crate::fsutil::short_id(&c.id).to_string()]),
+                    ..Default::default()
+                },
             );
         }
     }
     if networks.is_empty() {
-        if let Mode::Bridge(n) | Mode::Container(n) = &mode {
-            networks.insert(
-                n.clone(),
-                json!({"IPAddress": "", "Gateway": "", "MacAddress": "", "IPPrefixLen": 0}),
-            );
-        } else {
-            networks.insert(
-                mode.name(),
-                json!({"IPAddress": "", "Gateway": "", "MacAddress": "", "IPPrefixLen": 0}),
-            );
-        }
+        let name = match &mode {
+            Mode::Bridge(n) | Mode::Container(n) => n.clone(),
+            _ => mode.name(),
+        };
+        networks.insert(name, EndpointSettings::default());
     }
     let sandbox = cn
         .as_ref()
         .map(|_| manager(e).netns_path(&c.id).to_string_lossy().into_owned())
         .unwrap_or_default();
-    json!({
-        "Bridge": "",
-        "SandboxID": if sandbox.is_empty() { String::new() } else { network::short_hash(&[&c.id]).repeat(4) },
-        "SandboxKey": sandbox,
-        "HairpinMode": false,
-        "Ports": ports,
-        "Gateway": first.map(|x| x.gateway.to_string()).unwrap_or_default(),
-        "IPAddress": first.map(|x| x.ip.to_string()).unwrap_or_default(),
-        "IPPrefixLen": first.map(|x| x.prefix).unwrap_or(0),
-        "MacAddress": first.map(|x| x.mac.clone()).unwrap_or_default(),
-        "GlobalIPv6Address": "",
-        "GlobalIPv6PrefixLen": 0,
-        "IPv6Gateway": "",
-        "Networks": networks,
-    })
+    NetworkSettings {
+        bridge: String::new(),
+        sandbox_id: if sandbox.is_empty() {
+            String::new()
+        } else {
+            network::short_hash(&[&c.id]).repeat(4)
+        },
+        sandbox_key: sandbox,
+        hairpin_mode: false,
+        ports,
+        gateway: first.map(|x| x.gateway.to_string()).unwrap_or_default(),
+        ip_address: first.map(|x| x.ip.to_string()).unwrap_or_default(),
+        ip_prefix_len: first.map(|x| x.prefix.into()).unwrap_or(0),
+        mac_address: first.map(|x| x.mac.clone()).unwrap_or_default(),
+        global_ipv6_address: String::new(),
+        global_ipv6_prefix_len: 0,
+        ipv6_gateway: String::new(),
+        networks,
+    }
 }
 
 /// The networks of a container as `ps` shows them: its network mode's
@@ -678,15 +684,9 @@ pub fn builtin(name: &str) -> Option<Value> {
     }))
 }
 
-/// `HostConfig` for `inspect`, with docker's `PortBindings` and
-/// `PublishAllPorts`.
-pub fn host_config_json(c: &Container) -> Value {
-    let mut v = serde_json::to_value(&c.host_config).unwrap_or(Value::Null);
-    if let Some(o) = v.as_object_mut() {
-        o.insert("PortBindings".into(), port_bindings(c));
-        o.insert("PublishAllPorts".into(), json!(c.options.publish_all_ports));
-    }
-    v
+/// `HostConfig` for `inspect`: the record's, with docker's `PortBindings`.
+pub fn host_config(c: &Container) -> crate::api::HostConfig {
+    crate::api::HostConfig::of_container(c, port_bindings(c))
 }
 
 /// Binds the container's published host ports (docker-proxy's sockets,
@@ -781,7 +781,7 @@ mod tests {
             .map(|p| crate::options::parse_publish(p).unwrap())
             .collect();
         c.options.publish_all_ports = true;
-        let v = host_config_json(&c);
+        let v = serde_json::to_value(host_config(&c)).unwrap();
         assert_eq!(
             v["PortBindings"],
             json!({

@@ -21,29 +21,8 @@ use std::path::{Path, PathBuf};
 
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/// Docker's masked paths.
-pub const MASKED_PATHS: &[&str] = &[
-    "/proc/asound",
-    "/proc/acpi",
-    "/proc/kcore",
-    "/proc/keys",
-    "/proc/latency_stats",
-    "/proc/timer_list",
-    "/proc/timer_stats",
-    "/proc/sched_debug",
-    "/proc/scsi",
-    "/sys/firmware",
-    "/sys/devices/virtual/powercap",
-];
-
-/// Docker's read-only paths.
-pub const READONLY_PATHS: &[&str] = &[
-    "/proc/bus",
-    "/proc/fs",
-    "/proc/irq",
-    "/proc/sys",
-    "/proc/sysrq-trigger",
-];
+/// Docker's masked and read-only paths (the options' rule).
+pub use crate::options::{MASKED_PATHS, READONLY_PATHS};
 
 const DEFAULT_SHM: i64 = 64 * 1024 * 1024;
 
@@ -54,6 +33,9 @@ pub struct SpecContext<'a> {
     pub rootfs: &'a Path,
     /// Directory holding the hosts, hostname and resolv.conf files.
     pub userdata: &'a Path,
+    /// The host side of a shareable IPC container's /dev/shm
+    /// (`Engine::shm_path`, a tmpfs mounted at start).
+    pub shm: &'a Path,
     /// The image's layers, for /etc/passwd and /etc/group.
     pub layers: &'a LayerView,
     /// Host files (tests point these elsewhere).
@@ -455,7 +437,7 @@ fn default_mounts(
         // tmpfs on the host side (`<container>/shm`, mounted at start) that
         // the containers joining its IPC namespace bind too.
         opt::NamespaceMode::Host => Some(("bind", PathBuf::from("/dev/shm"), None)),
-        opt::NamespaceMode::Shareable => Some(("bind", ctx.userdata.with_file_name("shm"), None)),
+        opt::NamespaceMode::Shareable => Some(("bind", ctx.shm.to_path_buf(), None)),
         _ => Some(("tmpfs", PathBuf::from("shm"), Some(shm_size))),
     };
     let mut out = vec![
@@ -829,36 +811,6 @@ fn user_mounts(
     Ok((user_mounts, mount_points))
 }
 
-/// `--memory` (at least 6 MB) and `--memory-swap` (with `--memory`, not
-/// below it; twice the memory when not given): (memory, swap).
-fn memory_limits(res: &opt::Resources) -> Result<(i64, i64)> {
-    let memory = res.memory;
-    if memory != 0 && memory < 6 * 1024 * 1024 {
-        return Err(Error::flag(
-            "--memory",
-            &memory.to_string(),
-            "minimum memory limit allowed is 6MB",
-        ));
-    }
-    let mut memory_swap = res.memory_swap;
-    if memory_swap > 0 && memory == 0 {
-        return Err(Error::invalid(
-            "invalid --memory-swap: you should always set --memory with --memory-swap",
-        ));
-    }
-    if memory_swap > 0 && memory_swap < memory {
-        return Err(Error::flag(
-            "--memory-swap",
-            &memory_swap.to_string(),
-            "must be larger than or equal to --memory",
-        ));
-    }
-    if memory > 0 && memory_swap == 0 {
-        memory_swap = memory * 2;
-    }
-    Ok((memory, memory_swap))
-}
-
 /// The `linux` section: cgroup, namespaces, resources, masked and
 /// read-only paths, seccomp, sysctls, devices.
 fn linux(
@@ -1036,7 +988,11 @@ pub fn generate(
 
     // Resources.
     let res = &opts.resources;
-    let (memory, memory_swap) = memory_limits(res)?;
+    let (memory, memory_swap) = crate::options::memory_limits(
+        (0, 0),
+        (res.memory != 0).then_some(res.memory),
+        (res.memory_swap != 0).then_some(res.memory_swap),
+    )?;
     let pids_limit = res.pids_limit.filter(|p| *p > 0);
     let ulimits = res.ulimits.clone().unwrap_or_default();
     let shm_size = opts.shm_size.unwrap_or(DEFAULT_SHM);
@@ -1117,6 +1073,7 @@ pub fn generate(
         volumes: image.volumes.clone(),
         working_dir: workdir,
         entrypoint,
+        on_build: None,
         labels,
         stop_signal,
         stop_timeout: opts.stop_timeout,
@@ -1223,6 +1180,7 @@ mod tests {
             id: ID,
             rootfs: &rootfs,
             userdata: &ud,
+            shm: &d.join("shm"),
             layers: &f.view,
             host_resolv_conf: &rc,
             host_hosts: &h,

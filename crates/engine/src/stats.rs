@@ -311,6 +311,16 @@ fn same_netns(pid: i32) -> bool {
 }
 
 impl Engine {
+    /// The container's cgroup, where its spec (`linux.cgroupsPath`) puts
+    /// it on this host's hierarchies.
+    pub(crate) fn cgroup(&self, id: &str) -> Result<cgroups::Manager> {
+        let spec: serde_json::Value =
+            crate::fsutil::read_json(&self.container_dir(id).join("bundle/config.json"))?;
+        let path = spec["linux"]["cgroupsPath"].as_str().map(str::to_string);
+        cgroups::Manager::new(path.as_deref(), id, false)
+            .map_err(|e| Error::msg(format!("cgroup of {}: {e}", crate::fsutil::short_id(id))))
+    }
+
     /// One sample of `container` (zeros but the name when it is not running).
     pub fn stats_sample(&self, container: &str) -> Result<StatsSample> {
         let id = self.lookup(container)?;
@@ -330,11 +340,7 @@ impl Engine {
         if !s.running {
             return Ok(s);
         }
-        let spec: serde_json::Value =
-            crate::fsutil::read_json(&self.container_dir(&id).join("bundle/config.json"))?;
-        let path = spec["linux"]["cgroupsPath"].as_str().map(str::to_string);
-        let cg = cgroups::Manager::new(path.as_deref(), &id, false)
-            .map_err(|e| Error::msg(format!("cgroup of {}: {e}", crate::fsutil::short_id(&id))))?;
+        let cg = self.cgroup(&id)?;
         let cs = cg.stats().map_err(|e| {
             Error::msg(format!(
                 "cgroup stats of {}: {e}",

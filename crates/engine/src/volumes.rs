@@ -503,11 +503,11 @@ impl Engine {
         r
     }
 
-    /// `--rm`: removes a stopped container and its anonymous volumes.
-    pub(crate) fn remove_auto(&self, id: &str) -> Result<()> {
-        let mounts = self.load_config(id).map(|c| c.mounts).unwrap_or_default();
-        self.remove_stopped(id)?;
-        self.remove_anonymous_volumes(&mounts)
+    /// `--rm`: removes a stopped container (its record `c`, read by the
+    /// caller) and its anonymous volumes.
+    pub(crate) fn remove_auto(&self, c: &Container) -> Result<()> {
+        self.remove_stopped_unless(&c.id, false, Some(c))?;
+        self.remove_anonymous_volumes(&c.mounts)
     }
 
     /// Fills the container's empty volumes from its rootfs (mounted by the
@@ -571,10 +571,8 @@ impl Engine {
 
     /// When a container stops: it no longer uses its volumes' mounts; a
     /// `type=` volume nobody else uses is unmounted. Best effort.
-    pub(crate) fn release_volumes(&self, id: &str) {
-        let Ok(c) = self.load_config(id) else {
-            return;
-        };
+    pub(crate) fn release_volumes(&self, c: &Container) {
+        let id = c.id.as_str();
         if !c.mounts.iter().any(|m| m.kind == "volume") {
             return;
         }

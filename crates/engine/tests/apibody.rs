@@ -6,7 +6,7 @@
 use engine::api::ContainerCreateBody;
 use engine::health::HealthFlags;
 use engine::logs::LogConfig;
-use engine::options::Mount;
+use engine::options::{normalize_caps, Mount};
 use engine::{CreateFlags, CreateOptions};
 
 fn body(name: &str) -> ContainerCreateBody {
@@ -24,8 +24,12 @@ fn s(v: &[&str]) -> Vec<String> {
 
 /// What docker's CLI reorders or splits: `Binds` come from a map (any
 /// order), anonymous volumes travel in `Volumes`, `Tmpfs` is a map, and
-/// port ranges are sent one port a binding; see `stdin_once` below.
+/// port ranges are sent one port a binding, capabilities are named
+/// `CAP_X` (Berth's CLI keeps the names as given; both forms are read);
+/// see `stdin_once` below.
 fn normalized(mut o: CreateOptions) -> CreateOptions {
+    o.cap_add = normalize_caps(&o.cap_add);
+    o.cap_drop = normalize_caps(&o.cap_drop);
     // StdinOnce is no flag: docker's CLI sets it for an attached `run -i`
     // (Berth's `run -i` attaches that way without recording it).
     o.stdin_once = false;

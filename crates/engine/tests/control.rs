@@ -105,3 +105,39 @@ fn restart_stops_and_starts_again() {
         Err(Error::NoSuchContainer(_))
     ));
 }
+
+/// `--health-start-period 10s --health-start-interval 1s --health-interval
+/// 1h`: in the start period the check runs every start interval (docker ≥
+/// 25), so the container is healthy well before the hour; once healthy
+/// the interval applies again.
+#[test]
+fn health_start_interval_in_the_start_period() {
+    let env = Env::new();
+    let mut o = env.opts(&["sleep", "300"]);
+    o.network = Some("none".into());
+    o.health = engine::options::HealthFlags {
+        cmd: Some("true".into()),
+        interval: Some("1h".into()),
+        start_period: Some("10s".into()),
+        start_interval: Some("1s".into()),
+        ..Default::default()
+    };
+    let id = env.run_detached(&o).unwrap();
+    let status = || env.engine.health(&id).map(|h| h.status).unwrap_or_default();
+    assert!(
+        until(Duration::from_secs(8), || status() == "healthy"),
+        "{:?}",
+        env.engine.health(&id)
+    );
+    // Healthy: the next probe is an hour away (a slow machine only makes
+    // fewer probes).
+    std::thread::sleep(Duration::from_millis(2500));
+    let h = env.engine.health(&id).unwrap();
+    assert_eq!(h.log.len(), 1, "{h:?}");
+    let v = env.engine.inspect(&id).unwrap();
+    assert_eq!(
+        v["Config"]["Healthcheck"]["StartInterval"], 1_000_000_000u64,
+        "{v}"
+    );
+    env.engine.stop(&id, Some(1)).unwrap();
+}

@@ -358,3 +358,48 @@ fn images_in_use_through_the_engine() {
         .is_empty());
     assert!(engine::inuse::snapshots_in_use(store).unwrap().is_empty());
 }
+
+/// A start that fails, at whichever step, goes through the one teardown:
+/// nothing of the container stays mounted, no cgroup is left, and the
+/// container is `created` with the error recorded (as docker).
+#[test]
+fn failed_start_leaves_nothing_behind() {
+    let env = Env::new();
+    let left_alone = |id: &str, want: &str| {
+        let (_, st) = env.engine.container(id).unwrap();
+        assert_eq!(st.status, Status::Created, "{st:?}");
+        // (Each runtime words it its own way: "No such file", "no such file".)
+        assert!(st.error.to_lowercase().contains(want), "{}", st.error);
+        let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        assert!(!mi.contains(id), "left mounted:\n{mi}");
+        for ctrl in ["pids", "memory", "devices"] {
+            let cg = cgroup_dir(ctrl, id);
+            assert!(!cg.exists(), "{} left", cg.display());
+        }
+    };
+    // The entrypoint does not exist: the runtime fails in the monitor.
+    let id = env.create(&env.opts(&["/no/such/entrypoint"])).unwrap();
+    assert!(env.engine.start(&id).is_err());
+    left_alone(&id, "no such file");
+    // A bind mount whose source went between create and start.
+    let src = env.dir.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    let mut o = env.opts(&["true"]);
+    o.volumes = vec![format!("{}:/data", src.display())];
+    let id = env.create(&o).unwrap();
+    std::fs::remove_dir(&src).unwrap();
+    assert!(env.engine.start(&id).is_err());
+    left_alone(&id, "");
+    // The root filesystem cannot be mounted (its upper directory is a file).
+    let id = env.create(&env.opts(&["true"])).unwrap();
+    let upper = env.engine.container_dir(&id).join("upper");
+    std::fs::remove_dir_all(&upper).unwrap();
+    std::fs::write(&upper, "not a directory").unwrap();
+    let e = env.engine.start(&id).unwrap_err();
+    assert!(e.to_string().contains("overlay"), "{e}");
+    left_alone(&id, "overlay");
+    // Each can be removed.
+    for s in env.engine.list(true).unwrap() {
+        env.engine.remove(&s.id, false).unwrap();
+    }
+}

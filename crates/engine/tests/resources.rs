@@ -185,3 +185,24 @@ fn pause_freezes_the_cgroup_and_unpause_thaws_it() {
     let (_, st) = env.engine.container(&id).unwrap();
     assert!(!st.running(), "{st:?}");
 }
+
+/// `--device HOST:CONTAINER:PERMS` is the device's access in the cgroup
+/// (v1 devices controller or the v2 eBPF filter): read-only refuses a
+/// write, as docker. /dev/kmsg because it is not one of the standard
+/// nodes every container may write (/dev/null is, in docker too).
+#[test]
+fn device_permissions_reach_the_cgroup() {
+    let env = Env::new();
+    let write = |perms: &str| {
+        let mut o = env.opts(&["sh", "-c", "(echo berth-test > /dev/k) 2>&1; echo rc=$?"]);
+        o.network = Some("none".into());
+        o.devices = vec![format!("/dev/kmsg:/dev/k:{perms}")];
+        let (code, out, err) = env.run(&o);
+        assert_eq!(code, 0, "{out} {err}");
+        out
+    };
+    let out = write("r");
+    assert!(out.contains("Operation not permitted"), "{out}");
+    assert!(out.ends_with("rc=1\n"), "{out}");
+    assert_eq!(write("rw"), "rc=0\n");
+}

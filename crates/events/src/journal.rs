@@ -18,10 +18,12 @@
 use crate::filter::Filters;
 use crate::message::Message;
 use berth_util::lock::{FileLock, LockKind};
+use rustix::fs::FlockOperation;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The cap of `events.log` in bytes when `BERTH_EVENTS_MAX_SIZE` is unset.
@@ -45,20 +47,86 @@ fn io_err(e: berth_util::Error) -> io::Error {
     io::Error::new(e.io_kind().unwrap_or(io::ErrorKind::Other), e.to_string())
 }
 
-/// The event journal of one store root.
+/// The event journal of one store root. Appends reuse the lock file and
+/// `events.log` opened by the first one (shared by the journal's clones):
+/// an append is a `flock`, a `stat` of `events.log` (rotated by another
+/// process: reopened), a `write` and an unlock.
 #[derive(Debug, Clone)]
 pub struct Journal {
     dir: PathBuf,
     max_size: u64,
+    files: Arc<Mutex<Option<Appender>>>,
+}
+
+/// What appends keep open: `events.lock` and `events.log` (its inode, to
+/// notice a rotation), by process `pid`.
+#[derive(Debug)]
+struct Appender {
+    /// A forked child (an exec helper logging `exec_die`) must not use its
+    /// parent's descriptors: it may have closed them, their numbers taken
+    /// by other files, and a shared open file shares its flock.
+    pid: u32,
+    lock: File,
+    log: Option<(File, u64)>,
+}
+
+/// `flock` of the kept lock file, released on drop.
+struct Held<'a>(&'a File);
+
+impl<'a> Held<'a> {
+    fn take(f: &'a File, kind: LockKind) -> io::Result<Held<'a>> {
+        flock(f, kind)?;
+        Ok(Held(f))
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        let _ = rustix::fs::flock(self.0, FlockOperation::Unlock);
+    }
+}
+
+fn flock(f: &File, kind: LockKind) -> io::Result<()> {
+    let op = match kind {
+        LockKind::Shared => FlockOperation::LockShared,
+        LockKind::Exclusive => FlockOperation::LockExclusive,
+    };
+    loop {
+        match rustix::fs::flock(f, op) {
+            Err(rustix::io::Errno::INTR) => {}
+            r => return r.map_err(io::Error::from),
+        }
+    }
+}
+
+/// The size of the current `events.log`, `log` opened again if it was
+/// rotated (or not yet open); `None`: it is gone while `log` had it open
+/// (the store was removed, maybe made again: the lock file is stale too).
+/// Call with the lock held.
+fn current(log: &mut Option<(File, u64)>, path: &Path) -> io::Result<Option<u64>> {
+    if let Some((_, ino)) = log {
+        match std::fs::metadata(path) {
+            Ok(m) if m.ino() == *ino => return Ok(Some(m.len())),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        }
+    }
+    let f = open_append(path)?;
+    let m = f.metadata()?;
+    *log = Some((f, m.ino()));
+    Ok(Some(m.len()))
 }
 
 impl Journal {
     /// The journal of the store at `store_root` (`<root>/events/`), capped
-    /// by `BERTH_EVENTS_MAX_SIZE`. Nothing is created until an append.
+    /// by `BERTH_EVENTS_MAX_SIZE`. Nothing is opened or created until an
+    /// append.
     pub fn new(store_root: &Path) -> Journal {
         Journal {
             dir: store_root.join("events"),
             max_size: max_size_from_env(),
+            files: Arc::default(),
         }
     }
 
@@ -84,13 +152,27 @@ impl Journal {
 
     /// `events.lock`, held as `kind`; the directory is made if missing.
     fn lock(&self, kind: LockKind) -> io::Result<FileLock> {
-        match FileLock::acquire(&self.dir.join(LOCK), kind).map_err(io_err) {
+        let f = self.open_lock()?;
+        FileLock::lock(f, &self.dir.join(LOCK), kind).map_err(io_err)
+    }
+
+    /// Opens `events.lock` (made, with the directory, if missing).
+    fn open_lock(&self) -> io::Result<File> {
+        let open = || {
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(self.dir.join(LOCK))
+        };
+        match open() {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 std::fs::DirBuilder::new()
                     .recursive(true)
                     .mode(0o700)
                     .create(&self.dir)?;
-                FileLock::acquire(&self.dir.join(LOCK), kind).map_err(io_err)
+                open()
             }
             r => r,
         }
@@ -100,27 +182,68 @@ impl Journal {
     /// must not fail for it use [`Journal::log`].
     pub fn append(&self, msg: &Message) -> io::Result<()> {
         let line = msg.to_line();
-        let mut lock = self.lock(LockKind::Shared)?;
-        let mut f = open_append(&self.path())?;
-        let size = f.metadata()?.len();
-        if size > 0 && size + line.len() as u64 > self.max_size {
-            drop(f);
-            // The shared lock goes before the exclusive one is asked for
-            // (as flock(2)'s upgrade does), so two rotating writers cannot
-            // deadlock; the size is checked again.
-            drop(lock);
-            lock = self.lock(LockKind::Exclusive)?;
-            let size = std::fs::metadata(self.path()).map(|m| m.len()).unwrap_or(0);
-            if size > 0 && size + line.len() as u64 > self.max_size {
-                std::fs::rename(self.path(), self.rotated_path())?;
-            }
-            f = open_append(&self.path())?;
+        let mut files = self.files.lock().unwrap_or_else(|e| e.into_inner());
+        let mut r = self.append_with(&mut files, &line);
+        if matches!(r, Ok(false)) {
+            // The journal's directory was replaced: opened afresh.
+            *files = None;
+            r = self.append_with(&mut files, &line);
         }
+        match r {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(io::Error::other(format!(
+                "{} keeps disappearing",
+                self.path().display()
+            ))),
+            Err(e) => {
+                *files = None;
+                Err(e)
+            }
+        }
+    }
+
+    /// One append through the kept files; false: they are stale.
+    fn append_with(&self, files: &mut Option<Appender>, line: &[u8]) -> io::Result<bool> {
+        let pid = std::process::id();
+        if files.as_ref().is_some_and(|a| a.pid != pid) {
+            // The parent's: neither used nor closed (the numbers may be
+            // another file's now).
+            std::mem::forget(files.take());
+        }
+        let Appender { lock, log, .. } = match files {
+            Some(a) => a,
+            None => files.insert(Appender {
+                pid,
+                lock: self.open_lock()?,
+                log: None,
+            }),
+        };
+        let _held = Held::take(lock, LockKind::Shared)?;
+        let path = self.path();
+        let Some(size) = current(log, &path)? else {
+            return Ok(false);
+        };
+        if size > 0 && size + line.len() as u64 > self.max_size {
+            // The shared lock is converted to the exclusive one (not
+            // atomically, as flock(2) does), so two rotating writers cannot
+            // deadlock; the size is checked again.
+            flock(lock, LockKind::Exclusive)?;
+            let Some(size) = current(log, &path)? else {
+                return Ok(false);
+            };
+            if size > 0 && size + line.len() as u64 > self.max_size {
+                std::fs::rename(&path, self.rotated_path())?;
+                *log = None;
+                current(log, &path)?;
+            }
+        }
+        let Some((f, _)) = log.as_mut() else {
+            unreachable!("opened by current()")
+        };
         // One write of the whole line: O_APPEND makes it atomic against the
         // other appenders. write_all only loops on a short write (a full disk).
-        let r = f.write_all(&line);
-        drop(lock);
-        r
+        f.write_all(line)?;
+        Ok(true)
     }
 
     /// Appends one event, ignoring failure: an operation is not undone, nor

@@ -25,8 +25,10 @@ fn ev(action: &str, id: &str) -> Message {
     )
 }
 
-/// Run as a child process by `appenders_in_processes`: appends
-/// $EVENTS_CHILD_N events for writer $EVENTS_CHILD_TAG.
+/// Run as a child process by the tests below: appends $EVENTS_CHILD_N
+/// events for writer $EVENTS_CHILD_TAG (to a journal capped at
+/// $EVENTS_CHILD_MAX bytes if set) and prints each appended message as
+/// `EVENT <json>` (with `--nocapture`), for the parent to compare.
 #[test]
 fn child_writer() {
     let (Ok(root), Ok(tag), Ok(n)) = (
@@ -36,10 +38,71 @@ fn child_writer() {
     ) else {
         return;
     };
-    let j = Journal::new(std::path::Path::new(&root));
-    for i in 0..n.parse::<usize>().unwrap() {
-        j.append(&ev("start", &format!("{tag}-{i}"))).unwrap();
+    let mut j = Journal::new(std::path::Path::new(&root));
+    if let Ok(max) = std::env::var("EVENTS_CHILD_MAX") {
+        j = j.with_max_size(max.parse().unwrap());
     }
+    let out = std::io::stdout();
+    for i in 0..n.parse::<usize>().unwrap() {
+        let m = ev("start", &format!("{tag}-{i}"));
+        j.append(&m).unwrap();
+        let line = serde_json::to_string(&m).unwrap();
+        writeln!(out.lock(), "EVENT {line}").unwrap();
+    }
+}
+
+/// A writer in another process (as the CLI, a monitor's cleanup and a
+/// healthcheck are) and a follower here agree on every event, in order
+/// and field for field, across the rotation the writes cause.
+#[test]
+fn follower_and_writer_in_a_child_process_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    // One rotation in 60 events of about 200 bytes: a follower never falls
+    // two behind (the journal keeps one rotated file).
+    let max = 8192;
+    let j = Journal::new(dir.path()).with_max_size(max);
+    let mut cur = j.tail(&Query::default()).unwrap();
+    let child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child_writer", "--test-threads=1", "--nocapture"])
+        .env("EVENTS_CHILD_ROOT", dir.path())
+        .env("EVENTS_CHILD_TAG", "c")
+        .env("EVENTS_CHILD_N", "60")
+        .env("EVENTS_CHILD_MAX", max.to_string())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while seen.len() < 60 && std::time::Instant::now() < deadline {
+        cur.follow(Duration::from_millis(200), &mut |m| {
+            seen.push(m);
+            true
+        })
+        .unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let written: Vec<Message> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        // (libtest may print the test's name first on the same line.)
+        .filter_map(|l| l.split_once("EVENT ").map(|(_, j)| j))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(written.len(), 60);
+    let ids = |v: &[Message]| v.iter().map(|m| m.actor.id.clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&seen), ids(&written));
+    // Field for field (a reader fills docker's deprecated fields).
+    let written: Vec<Message> = written
+        .into_iter()
+        .map(Message::with_legacy_fields)
+        .collect();
+    assert!(seen == written, "{seen:?}\n{written:?}");
+    assert!(j.rotated_path().exists(), "the journal rotated meanwhile");
+    // And a reader afterwards sees the same (what the rotation kept).
+    let after = all(&j, &Query::default());
+    assert!(!after.is_empty());
+    assert!(after[..] == written[written.len() - after.len()..]);
 }
 
 #[test]
@@ -109,6 +172,37 @@ fn rotation_keeps_one_file_and_the_newest_events() {
         .collect();
     assert_eq!(*n.last().unwrap(), 199);
     assert!(n.windows(2).all(|w| w[1] == w[0] + 1), "{n:?}");
+}
+
+/// A journal keeps its files open between appends: a rotation by another
+/// writer (another process's journal) and a store removed and made again
+/// are noticed, no event lost or written to a file nobody reads.
+#[test]
+fn kept_files_follow_rotation_by_others_and_a_new_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Journal::new(dir.path()).with_max_size(4096);
+    let b = Journal::new(dir.path()).with_max_size(4096);
+    for i in 0..60 {
+        // Alternating writers: b's rotations replace the file a holds open.
+        let j = if i % 2 == 0 { &a } else { &b };
+        j.append(&ev("start", &format!("c{i}"))).unwrap();
+    }
+    assert!(a.rotated_path().exists(), "no rotation happened");
+    let n: Vec<usize> = all(&a, &Query::default())
+        .iter()
+        .map(|m| m.actor.id[1..].parse().unwrap())
+        .collect();
+    assert_eq!(*n.last().unwrap(), 59);
+    assert!(n.windows(2).all(|w| w[1] == w[0] + 1), "{n:?}");
+    // The store goes and comes back: the kept files are stale.
+    std::fs::remove_dir_all(a.dir()).unwrap();
+    a.append(&ev("create", "after")).unwrap();
+    let got = all(&b, &Query::default());
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].actor.id, "after");
+    // A clone shares the kept files and writes to the same journal.
+    a.clone().append(&ev("start", "clone")).unwrap();
+    assert_eq!(all(&b, &Query::default()).len(), 2);
 }
 
 #[test]

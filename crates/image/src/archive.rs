@@ -51,6 +51,32 @@ pub struct ImportOptions {
 }
 
 impl Store {
+    /// `import` as the faces do it: [`Store::import`], then the layer
+    /// unpacked now (as docker and podman do: the image's size is known
+    /// and its first run is quick).
+    pub fn import_unpacked<R: Read>(
+        &self,
+        rootfs: R,
+        opts: &ImportOptions,
+        names: &[Reference],
+    ) -> Result<ImageRecord> {
+        let rec = self.import(rootfs, opts, names)?;
+        self.prepare_rootfs(&rec)?;
+        Ok(rec)
+    }
+
+    /// `load` as the faces do it: [`Store::load`], then each image's
+    /// layers unpacked now (as [`Store::import_unpacked`]); each loaded
+    /// image with its names.
+    pub fn load_unpacked<R: Read>(&self, input: R) -> Result<Vec<crate::ImageInfo>> {
+        let mut out = Vec::new();
+        for rec in self.load(input)? {
+            self.prepare_rootfs(&rec)?;
+            out.push(self.resolve(&rec.id.to_string())?);
+        }
+        Ok(out)
+    }
+
     /// Import a rootfs tarball (plain, gzip or zstd) as a single-layer OCI
     /// image: the tar is hashed for its diff id while being gzipped into
     /// the blob store, then config and manifest are written and `names`

@@ -162,6 +162,9 @@ pub struct Store {
     content: ContentStore,
     snapshots: SnapshotStore,
     unpack: UnpackOptions,
+    /// The event journal, its files opened by the first append and kept
+    /// (by this store and its clones: the engine's one journal).
+    journal: events::Journal,
 }
 
 impl Store {
@@ -171,6 +174,7 @@ impl Store {
         let content = ContentStore::new(&root)?;
         let snapshots = SnapshotStore::new(&root)?;
         Ok(Store {
+            journal: events::Journal::new(&root),
             root,
             content,
             snapshots,
@@ -451,9 +455,10 @@ impl Store {
 
     // ---- events ---------------------------------------------------------
 
-    /// The event journal of this store (`<root>/events`).
-    pub fn journal(&self) -> events::Journal {
-        events::Journal::new(&self.root)
+    /// The event journal of this store (`<root>/events`): one per store
+    /// (its clones share the files its appends keep open).
+    pub fn journal(&self) -> &events::Journal {
+        &self.journal
     }
 
     /// Logs an image event as docker does: the image ID as the actor, the

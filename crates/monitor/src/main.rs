@@ -22,7 +22,10 @@
 //! - serves `<dir>/attach` (a unix socket, several clients): output in
 //!   docker's stdcopy framing (stream 1 with a tty), client frames of kind
 //!   0 (stdin data), 1 (close stdin), 2 (resize: rows, cols as u16 BE);
-//! - runs `EXE internal healthcheck ID` every `--health MS`;
+//! - runs `EXE internal healthcheck ID` every `--health MS`; with
+//!   `--health-start MS` (a start period) first after that start interval,
+//!   and again after it while the check exits 3 (still `starting` in its
+//!   start period, engine::health::HEALTH_STARTING_EXIT);
 //! - reaps every child; when the init exits and its output is drained,
 //!   writes `<dir>/exit` atomically and execs `EXE internal cleanup ID`
 //!   with the clients' sockets (`--notify FD`), which records the exit,
@@ -70,10 +73,16 @@ struct Opts {
     /// `--rm`: the exit record is not fsynced.
     volatile: bool,
     health_ms: u64,
+    /// The start interval (0: none).
+    health_start_ms: u64,
     /// Descriptors 5..5+held: the published host ports' sockets, held
     /// (never used) until the container exits.
     held: u64,
 }
+
+/// The healthcheck helper's exit code while the container is `starting`
+/// in its start period (engine::health::HEALTH_STARTING_EXIT).
+const HEALTH_STARTING_EXIT: i32 = 3;
 
 fn parse(args: &Args) -> Option<Opts> {
     let mut o = Opts {
@@ -94,6 +103,7 @@ fn parse(args: &Args) -> Option<Opts> {
         attach: false,
         volatile: false,
         health_ms: 0,
+        health_start_ms: 0,
         held: 0,
     };
     let mut i = 1;
@@ -129,6 +139,7 @@ fn parse(args: &Args) -> Option<Opts> {
                         }
                     }
                     b"--health" => o.health_ms = tiny::fmt::parse_u64(v.to_bytes())?,
+                    b"--health-start" => o.health_start_ms = tiny::fmt::parse_u64(v.to_bytes())?,
                     b"--held-fds" => o.held = tiny::fmt::parse_u64(v.to_bytes())?,
                     _ => return None,
                 }
@@ -590,7 +601,7 @@ fn fail(msg: &[u8]) -> i32 {
 
 fn main(args: Args) -> i32 {
     let Some(o) = parse(&args) else {
-        return fail(b"usage: --exe BERTH --root R --run-root RR --id ID --dir DIR (--log FILE [--log-driver local] [--log-max-size N --log-max-file N [--log-compress]] [--log-attrs JSON] | --log-driver none) [--stdin] [--tty] [--attach] [--health MS] [--held-fds N]");
+        return fail(b"usage: --exe BERTH --root R --run-root RR --id ID --dir DIR (--log FILE [--log-driver local] [--log-max-size N --log-max-file N [--log-compress]] [--log-attrs JSON] | --log-driver none) [--stdin] [--tty] [--attach] [--health MS [--health-start MS]] [--held-fds N]");
     };
     let _ = sys::set_cloexec(SYNC_FD, true);
     // Held here only: closed when the exit command is exec'd (so a restart
@@ -757,8 +768,15 @@ fn main(args: Args) -> i32 {
     let mut exit: Option<i32> = None;
     let mut deadline: u64 = 0;
     let mut health_pid = 0;
+    // While the container is starting in its start period the check runs
+    // every start interval (docker ≥ 25), then every interval.
+    let start_ms = if o.health_start_ms > 0 {
+        o.health_start_ms
+    } else {
+        o.health_ms
+    };
     let mut next_health = if o.health_ms > 0 {
-        sys::monotonic_ms() + o.health_ms
+        sys::monotonic_ms() + start_ms
     } else {
         0
     };
@@ -855,7 +873,12 @@ fn main(args: Args) -> i32 {
                 log.compress_pid = 0;
             } else if p == health_pid {
                 health_pid = 0;
-                next_health = sys::monotonic_ms() + o.health_ms;
+                let every = if sys::exit_code(st) == HEALTH_STARTING_EXIT {
+                    start_ms
+                } else {
+                    o.health_ms
+                };
+                next_health = sys::monotonic_ms() + every;
             }
         }
         if exit.is_none()
@@ -887,7 +910,13 @@ fn main(args: Args) -> i32 {
     if log.fd >= 0 {
         sys::close(log.fd);
     }
-    // A `--rm` cleanup removes the directory the compressor writes in.
+    // A `--rm` cleanup removes the directory the compressor writes in, and
+    // its work with it: stopped, not waited for (`run --rm` returns without
+    // it, as docker's). Another container's rotated file is compressed
+    // whole before its exit is recorded (a start could rotate again).
+    if o.volatile && log.compress_pid > 0 {
+        let _ = sys::kill(log.compress_pid, sys::SIGKILL);
+    }
     log.wait_compressor();
     sys::close(listen);
     let _ = sys::unlinkat(dirfd, c"attach", 0);

@@ -357,7 +357,10 @@ fn create_inner(
 
 /// The spec's resources, with the device rules every container needs (as
 /// runc adds them): mknod of anything, the standard nodes, ptys, and the
-/// devices listed in linux.devices.
+/// devices listed in linux.devices that no spec rule names: a rule the
+/// spec gives for a device (docker's `--device /dev/x:/dev/y:r`) is its
+/// access, not widened to "rwm" (allow rules add up, on v1 and in the
+/// eBPF filter alike).
 pub fn effective_resources(linux: &oci_spec::runtime::Linux) -> oci_spec::runtime::LinuxResources {
     let mut res = linux.resources().clone().unwrap_or_default();
     let Some(spec_rules) = res.devices().clone() else {
@@ -384,14 +387,23 @@ pub fn effective_resources(linux: &oci_spec::runtime::Linux) -> oci_spec::runtim
         rules.push(dev("c", Some(ma), Some(mi), "rwm"));
     }
     rules.push(dev("c", Some(136), None, "rwm"));
+    use oci_spec::runtime::LinuxDeviceType as T;
+    let char_like = |t: T| if t == T::U { T::C } else { t };
     for d in linux.devices().iter().flatten() {
         // Fifos need no cgroup permission; "u" (unbuffered) is a char device.
         let t = match d.typ() {
-            oci_spec::runtime::LinuxDeviceType::B => "b",
-            oci_spec::runtime::LinuxDeviceType::C | oci_spec::runtime::LinuxDeviceType::U => "c",
+            T::B => "b",
+            T::C | T::U => "c",
             _ => continue,
         };
-        rules.push(dev(t, Some(d.major()), Some(d.minor()), "rwm"));
+        let named = spec_rules.iter().any(|r| {
+            r.typ().map(char_like) == Some(char_like(d.typ()))
+                && r.major() == Some(d.major())
+                && r.minor() == Some(d.minor())
+        });
+        if !named {
+            rules.push(dev(t, Some(d.major()), Some(d.minor()), "rwm"));
+        }
     }
     if let Ok(r) = serde_json::from_value(serde_json::Value::Array(rules)) {
         res.set_devices(Some(r));
@@ -847,5 +859,43 @@ mod tests {
         assert!(run_needs_protected_binary(&spec(
             serde_json::json!([{"type": "pid", "path": "/proc/1/ns/pid"}])
         )));
+    }
+
+    /// The access of a device is the spec's rule for it (`--device
+    /// /dev/kmsg:/dev/k:r`); a listed device without a rule gets "rwm".
+    #[test]
+    fn device_rules_keep_the_spec_access() {
+        let linux: oci_spec::runtime::Linux = serde_json::from_value(serde_json::json!({
+            "devices": [
+                {"path": "/dev/k", "type": "c", "major": 1, "minor": 11},
+                {"path": "/dev/u", "type": "u", "major": 10, "minor": 229},
+                {"path": "/dev/f", "type": "c", "major": 1, "minor": 12}
+            ],
+            "resources": {"devices": [
+                {"allow": false, "access": "rwm"},
+                {"allow": true, "type": "c", "major": 1, "minor": 11, "access": "r"},
+                {"allow": true, "type": "c", "major": 10, "minor": 229, "access": "rw"}
+            ]}
+        }))
+        .unwrap();
+        let res = effective_resources(&linux);
+        let access = |maj: i64, min: i64| -> Vec<String> {
+            res.devices()
+                .iter()
+                .flatten()
+                .filter(|r| r.major() == Some(maj) && r.minor() == Some(min))
+                .map(|r| r.access().clone().unwrap_or_default())
+                .collect()
+        };
+        assert_eq!(access(1, 11), ["r"]);
+        assert_eq!(access(10, 229), ["rw"]);
+        // A listed node without a rule.
+        assert_eq!(access(1, 12), ["rwm"]);
+        // Without spec rules the resources are left alone.
+        let bare: oci_spec::runtime::Linux = serde_json::from_value(serde_json::json!({
+            "devices": [{"path": "/dev/k", "type": "c", "major": 1, "minor": 11}]
+        }))
+        .unwrap();
+        assert!(effective_resources(&bare).devices().is_none());
     }
 }

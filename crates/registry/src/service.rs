@@ -146,19 +146,22 @@ impl Client {
         platform: Option<Platform>,
         progress: &dyn Progress,
     ) -> Result<PushReport> {
-        let info = match store.resolve(image) {
-            Ok(i) => i,
-            Err(image::Error::ImageNotFound(_)) => {
-                return Err(Error::NoLocalImage(image.to_string()))
-            }
-            Err(e) => {
-                return Err(Error::Store {
-                    context: format!("push {image}"),
-                    source: e,
-                })
-            }
-        };
-        let mount_from = mount_candidates(&info, dest);
+        let plan = PushPlan::new(store, image, dest)?;
+        self.push_planned(store, &plan, dest, platform, progress)
+    }
+
+    /// [`Client::push_local`] of an image resolved by [`PushPlan::new`]
+    /// (a face shows what the plan says first).
+    pub fn push_planned(
+        &self,
+        store: &Store,
+        plan: &PushPlan,
+        dest: &Reference,
+        platform: Option<Platform>,
+        progress: &dyn Progress,
+    ) -> Result<PushReport> {
+        let info = &plan.info;
+        let mount_from = plan.mount_from.clone();
         let local = info.record.id.to_string();
         let digest = self.push(
             store,
@@ -182,6 +185,43 @@ impl Client {
         }
         let size = store.content().size(&digest).unwrap_or(0);
         Ok(PushReport { digest, size })
+    }
+}
+
+/// A push's image, resolved under a lease of the store (no GC reclaims its
+/// content until the plan is dropped), and the repositories its blobs may
+/// be mounted from ([`mount_candidates`]).
+#[derive(Debug)]
+pub struct PushPlan {
+    pub info: image::ImageInfo,
+    pub mount_from: Vec<String>,
+    _lease: berth_util::lock::FileLock,
+}
+
+impl PushPlan {
+    /// Leases the store, then resolves `image` (docker's `An image does not
+    /// exist locally with the tag: …` when it is not there).
+    pub fn new(store: &Store, image: &str, dest: &Reference) -> Result<PushPlan> {
+        let lease = store
+            .lease()
+            .map_err(|e| Error::store("push: lease the image store", e))?;
+        let info = match store.resolve(image) {
+            Ok(i) => i,
+            Err(image::Error::ImageNotFound(_)) => {
+                return Err(Error::NoLocalImage(image.to_string()))
+            }
+            Err(e) => {
+                return Err(Error::Store {
+                    context: format!("push {image}"),
+                    source: e,
+                })
+            }
+        };
+        Ok(PushPlan {
+            mount_from: mount_candidates(&info, dest),
+            info,
+            _lease: lease,
+        })
     }
 }
 

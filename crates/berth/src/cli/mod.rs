@@ -1,6 +1,7 @@
 //! Command-line syntax: docker's verbs, flags and help texts.
 
 pub mod changes;
+pub mod compose;
 pub mod events;
 pub mod network;
 pub mod system;
@@ -175,6 +176,8 @@ pub enum Command {
     Volume(crate::cli_ext::VolumeCommand),
     /// Copy files/folders between a container and the local filesystem
     Cp(crate::cli_ext::CpArgs),
+    /// Define and run multi-container applications (the Compose Specification)
+    Compose(self::compose::ComposeArgs),
     /// Display a live stream of container(s) resource usage statistics
     Stats(crate::cli_ext::StatsArgs),
 }

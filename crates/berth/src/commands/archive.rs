@@ -94,19 +94,15 @@ pub fn load(g: &Globals, a: LoadArgs) -> CmdResult {
         }
     };
     let store = g.store()?;
-    let recs = store
-        .load(BufReader::with_capacity(1 << 20, input))
+    let loaded = store
+        .load_unpacked(BufReader::with_capacity(1 << 20, input))
         .map_err(|e| match e {
             image::Error::Archive(m) => CliError::new(format!("invalid archive: {m}")),
             e => e.into(),
         })?;
-    for rec in recs {
-        // Layers are unpacked now, as docker and podman do at load: the
-        // image's size is known and its first run is quick.
-        store.prepare_rootfs(&rec)?;
-        let info = store.resolve(&rec.id.to_string())?;
+    for info in loaded {
         if info.repo_tags.is_empty() {
-            out(&format!("Loaded image ID: {}", rec.id))?;
+            out(&format!("Loaded image ID: {}", info.record.id))?;
         }
         for t in &info.repo_tags {
             out(&format!("Loaded image: {}", t.familiar()))?;
@@ -143,7 +139,7 @@ pub fn import(g: &Globals, a: ImportArgs) -> CmdResult {
     };
     let store = g.store()?;
     let rec = store
-        .import(BufReader::with_capacity(1 << 20, input), &opts, &names)
+        .import_unpacked(BufReader::with_capacity(1 << 20, input), &opts, &names)
         .map_err(|e| match e {
             image::Error::Archive(m) if a.file == "-" => {
                 CliError::new(format!("import from stdin: {m}"))
@@ -151,7 +147,6 @@ pub fn import(g: &Globals, a: ImportArgs) -> CmdResult {
             image::Error::Archive(m) => CliError::new(format!("import {}: {m}", a.file)),
             e => e.into(),
         })?;
-    store.prepare_rootfs(&rec)?;
     out(&rec.id.to_string())
 }
 

@@ -36,12 +36,6 @@ const HISTORY_HEADERS: &[(&str, &str)] = &[
 const HISTORY_TABLE: &str =
     "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}";
 
-/// docker's `stringid.TruncateID`: no algorithm, 12 digits.
-fn truncate_id(id: &str) -> String {
-    let hex = id.split_once(':').map_or(id, |(_, h)| h);
-    hex.chars().take(12).collect()
-}
-
 /// One history row as docker's formatter fields (`historyContext`).
 fn history_row(h: &HistoryItem, human: bool, trunc: bool) -> Value {
     let created_at = if h.created > 0 {
@@ -61,7 +55,7 @@ fn history_row(h: &HistoryItem, human: bool, trunc: bool) -> Value {
         "CreatedAt": created_at,
         "CreatedBy": if trunc { ellipsis(&created_by, 45) } else { created_by },
         "CreatedSince": created_since,
-        "ID": if trunc { truncate_id(&h.id) } else { h.id.clone() },
+        "ID": if trunc { ::engine::fsutil::short_id(&h.id).to_string() } else { h.id.clone() },
         "Size": if human { human_size(h.size.max(0) as u64) } else { h.size.to_string() },
     })
 }

@@ -39,23 +39,6 @@ pub(super) fn op_err(e: ::engine::Error) -> CliError {
     }
 }
 
-/// Read `--env-file` files: KEY=VALUE or KEY lines; `#` comments.
-fn env_files(files: &[std::path::PathBuf]) -> Result<Vec<String>, CliError> {
-    let mut out = Vec::new();
-    for f in files {
-        let text = std::fs::read_to_string(f)
-            .map_err(|e| CliError::daemon(format!("invalid --env-file {:?}: {e}", f.display())))?;
-        for line in text.lines() {
-            let l = line.trim_start();
-            if l.is_empty() || l.starts_with('#') {
-                continue;
-            }
-            out.push(l.to_string());
-        }
-    }
-    Ok(out)
-}
-
 /// The flags of `run`/`create`, parsed by the engine's parsers.
 fn create_options(a: &RunArgs) -> Result<CreateOptions, CliError> {
     // IMAGE takes hyphen values (for the command's own flags after it), so
@@ -66,15 +49,14 @@ fn create_options(a: &RunArgs) -> Result<CreateOptions, CliError> {
             f.split('=').next().unwrap_or(f)
         )));
     }
-    let mut env = env_files(&a.env_file)?;
-    env.extend(a.env.iter().cloned());
     let image = a.args[0].clone();
     let flags = CreateFlags {
         image,
         name: a.name.clone(),
         cmd: a.args[1..].to_vec(),
         entrypoint: a.entrypoint.clone(),
-        env,
+        env: a.env.clone(),
+        env_file: a.env_file.clone(),
         workdir: a.workdir.clone(),
         user: a.user.clone(),
         group_add: a.group_add.clone(),
@@ -508,45 +490,18 @@ pub fn rename(g: &Globals, a: RenameArgs) -> CmdResult {
 /// `update`: the flags as the engine's typed request; the name of each
 /// container updated.
 pub fn update(g: &Globals, a: UpdateArgs) -> CmdResult {
-    use ::engine::options::{parse_cpus, parse_memory};
-    let bytes = |flag: &str, s: &str| {
-        berth_util::size::ram_in_bytes(s).map_err(|e| {
-            CliError::daemon(format!("invalid argument {s:?} for \"{flag}\" flag: {e}"))
-        })
-    };
-    let opts = ::engine::UpdateOptions {
-        memory: a
-            .memory
-            .as_deref()
-            .map(parse_memory)
-            .transpose()
-            .map_err(op_err)?,
-        memory_swap: match a.memory_swap.as_deref() {
-            None => None,
-            Some("-1") => Some(-1),
-            Some(s) => Some(bytes("--memory-swap", s)?),
-        },
-        memory_reservation: a
-            .memory_reservation
-            .as_deref()
-            .map(|s| bytes("--memory-reservation", s))
-            .transpose()?,
-        nano_cpus: a
-            .cpus
-            .as_deref()
-            .map(parse_cpus)
-            .transpose()
-            .map_err(op_err)?,
+    let opts = ::engine::UpdateFlags {
+        memory: a.memory,
+        memory_swap: a.memory_swap,
+        memory_reservation: a.memory_reservation,
+        cpus: a.cpus,
         cpu_shares: a.cpu_shares,
-        cpuset_cpus: a.cpuset_cpus.clone(),
+        cpuset_cpus: a.cpuset_cpus,
         pids_limit: a.pids_limit,
-        restart: a.restart.clone(),
-    };
-    if opts == ::engine::UpdateOptions::default() {
-        return Err(CliError::daemon(
-            "you must provide one or more flags when using this command",
-        ));
+        restart: a.restart,
     }
+    .parse()
+    .map_err(op_err)?;
     let eng = g.engine()?;
     each(&a.containers, |c| {
         eng.update(c, &opts).map(|_| ()).map_err(op_err)
@@ -569,10 +524,9 @@ pub fn top(g: &Globals, a: TopArgs) -> CmdResult {
 }
 
 pub fn prune(g: &Globals, a: ContainerPruneArgs) -> CmdResult {
-    let filters = ::engine::filters::Filters::parse_cli(&a.filter).map_err(op_err)?;
-    filters
-        .validate(::engine::filters::keys::CONTAINER_PRUNE)
-        .and_then(|_| filters.until())
+    let filters = ::engine::filters::Filters::parse_cli(&a.filter)
+        .map(|f| ::engine::PruneOptions::new(false, f))
+        .and_then(|o| o.containers())
         .map_err(op_err)?;
     if !a.force {
         eprintln!("WARNING! This will remove all stopped containers.");
@@ -603,18 +557,7 @@ pub fn prune(g: &Globals, a: ContainerPruneArgs) -> CmdResult {
 }
 
 pub fn logs(g: &Globals, a: LogsArgs) -> CmdResult {
-    let tail = match a.tail.as_str() {
-        "all" | "" => None,
-        t => match t.parse::<i64>() {
-            Ok(n) if n < 0 => None,
-            Ok(n) => Some(n as usize),
-            Err(_) => {
-                return Err(CliError::daemon(format!(
-                    "invalid --tail {t:?}: expected a number or \"all\""
-                )))
-            }
-        },
-    };
+    let tail = ::engine::logs::parse_tail(&a.tail).map_err(op_err)?;
     let opts = LogsOptions {
         follow: a.follow,
         tail,
@@ -651,7 +594,7 @@ pub fn exec(g: &Globals, a: ExecArgs) -> CmdResult {
     use ::engine::OutputStream;
     ::engine::reexec_sealed().map_err(|e| CliError::daemon(e.to_string()))?;
     ::engine::prime_cgroup_attach();
-    let mut env = env_files(&a.env_file)?;
+    let mut env = ::engine::options::read_env_files(&a.env_file).map_err(op_err)?;
     env.extend(a.env.iter().cloned());
     let tty = a.tty && !a.detach;
     let cfg = ExecConfig {
@@ -827,7 +770,7 @@ pub(super) fn row_value(s: &Summary, no_trunc: bool) -> Value {
     let id = if no_trunc {
         s.id.clone()
     } else {
-        s.id.chars().take(12).collect()
+        ::engine::fsutil::short_id(&s.id).to_string()
     };
     let command = if no_trunc {
         s.command.clone()

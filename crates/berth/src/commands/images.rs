@@ -99,8 +99,7 @@ fn row_value(r: &Row, no_trunc: bool) -> Value {
     let id = if no_trunc {
         r.info.id.clone()
     } else {
-        let hex = r.info.id.strip_prefix("sha256:").unwrap_or(&r.info.id);
-        hex.chars().take(12).collect()
+        ::engine::fsutil::short_id(&r.info.id).to_string()
     };
     let size = human_size(r.info.size.max(0) as u64);
     let created_at = created_ts(&r.info).map(go_time).unwrap_or_default();
@@ -261,13 +260,9 @@ pub(super) fn confirm(question: &str) -> bool {
 }
 
 pub fn prune(g: &Globals, a: PruneArgs) -> CmdResult {
-    let mut filters = Filters::parse_cli(&a.filter).map_err(img_err)?;
-    // As docker's CLI: -a is the filter dangling=false.
-    if a.all {
-        filters = filters.without("dangling").with("dangling", "false");
-    }
-    filters
-        .validate(::engine::filters::keys::IMAGE_PRUNE)
+    let filters = Filters::parse_cli(&a.filter)
+        .map(|f| ::engine::PruneOptions::new(a.all, f))
+        .and_then(|o| o.images())
         .map_err(img_err)?;
     if !a.force {
         let warning = if a.all {

@@ -55,10 +55,9 @@ pub fn run(g: &Globals, cmd: NetworkCommand) -> CmdResult {
             net::disconnect(&eng, &a.container, &a.network).map_err(ee)
         }
         NetworkCommand::Prune(a) => {
-            let filters = ::engine::filters::Filters::parse_cli(&a.filter).map_err(ee)?;
-            filters
-                .validate(::engine::filters::keys::NETWORK_PRUNE)
-                .and_then(|_| filters.until())
+            let filters = ::engine::filters::Filters::parse_cli(&a.filter)
+                .map(|f| ::engine::PruneOptions::new(false, f))
+                .and_then(|o| o.networks())
                 .map_err(ee)?;
             if !a.force {
                 eprintln!("WARNING! This will remove all custom networks not used by at least one container.");
@@ -80,12 +79,8 @@ pub fn run(g: &Globals, cmd: NetworkCommand) -> CmdResult {
 }
 
 fn create(g: &Globals, a: NetCreateArgs) -> CmdResult {
+    let labels = ::engine::options::parse_labels(&a.label).map_err(ee)?;
     let eng = g.engine()?;
-    let mut labels = std::collections::BTreeMap::new();
-    for l in &a.label {
-        let (k, v) = l.split_once('=').unwrap_or((l, ""));
-        labels.insert(k.to_string(), v.to_string());
-    }
     let c = ::network::CreateNetwork {
         name: a.name.clone(),
         subnet: a.subnet.clone(),

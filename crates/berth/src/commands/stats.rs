@@ -20,7 +20,7 @@ fn row(given: &str, prev: &StatsSample, s: &StatsSample, no_trunc: bool) -> Valu
     let id = if no_trunc {
         s.id.clone()
     } else {
-        s.id.chars().take(12).collect()
+        ::engine::fsutil::short_id(&s.id).to_string()
     };
     if !s.running {
         return json!({

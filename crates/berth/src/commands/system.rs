@@ -428,7 +428,7 @@ pub fn df_verbose_rows(du: &system::DiskUsage, trunc: bool) -> [Vec<Value>; 4] {
                 .and_then(|r| Some((r.familiar_name(), r.tag()?.to_string())))
                 .unwrap_or_else(|| ("<none>".into(), "<none>".into()));
             let id = if trunc {
-                i.id.trim_start_matches("sha256:").chars().take(12).collect()
+                ::engine::fsutil::short_id(&i.id).to_string()
             } else {
                 i.id.clone()
             };

@@ -6,7 +6,7 @@ use registry::{Client, Credentials, RegistryOptions};
 
 use super::{out, parse_ref, platform, CmdResult};
 use crate::cli::{LoginArgs, LogoutArgs, PullArgs, PushArgs, RegistryArgs};
-use crate::error::{image_message, CliError};
+use crate::error::CliError;
 use crate::progress::{Direction, Mode, Transfer};
 use crate::Globals;
 
@@ -85,20 +85,13 @@ pub fn push(g: &Globals, a: PushArgs) -> CmdResult {
     let store = g.store()?;
     let dest_s = a.destination.as_deref().unwrap_or(&a.image);
     let dest = parse_ref(dest_s)?;
-    let info = store.resolve(&a.image).map_err(|e| match e {
-        image::Error::ImageNotFound(_) => {
-            CliError::from(registry::Error::NoLocalImage(a.image.clone()))
-        }
-        e => CliError::new(image_message(&e)),
-    })?;
-    let mount_from = registry::service::mount_candidates(&info, &dest);
+    let plan = registry::service::PushPlan::new(&store, &a.image, &dest)?;
     let client = client(&a.registry)?;
     let progress = Transfer::new(mode(a.quiet), Direction::Push)
-        .hide(info.record.config_digest.clone())
-        .mounted_from(if mount_from.len() == 1 {
-            Some(mount_from[0].clone())
-        } else {
-            None
+        .hide(plan.info.record.config_digest.clone())
+        .mounted_from(match plan.mount_from.as_slice() {
+            [one] => Some(one.clone()),
+            _ => None,
         });
     progress.println(&format!(
         "The push refers to repository [{}]",
@@ -108,13 +101,7 @@ pub fn push(g: &Globals, a: PushArgs) -> CmdResult {
         Some(p) => Some(platform(Some(p))?),
         None => None,
     };
-    let res = client.push_local(
-        &store,
-        &info.record.id.to_string(),
-        &dest,
-        platform,
-        &progress,
-    );
+    let res = client.push_planned(&store, &plan, &dest, platform, &progress);
     progress.finish();
     let rep = res?;
     if a.quiet {

@@ -147,16 +147,10 @@ fn rm(g: &Globals, a: VolumeRmArgs) -> CmdResult {
 }
 
 fn prune(g: &Globals, a: VolumePruneArgs) -> CmdResult {
-    let mut filters = Filters::parse_cli(&a.filter).map_err(op_err)?;
-    // As docker's CLI: -a is the filter all=true.
-    if a.all {
-        filters = filters.without("all").with("all", "true");
-    }
-    let all = filters
-        .validate(::engine::filters::keys::VOLUME_PRUNE)
-        .and_then(|_| filters.bool_value("all"))
-        .map_err(op_err)?
-        .unwrap_or(false);
+    let (filters, all) = Filters::parse_cli(&a.filter)
+        .map(|f| ::engine::PruneOptions::new(a.all, f))
+        .and_then(|o| o.volumes())
+        .map_err(op_err)?;
     if !a.force {
         let warning = if all {
             "WARNING! This will remove all local volumes not used by at least one container."

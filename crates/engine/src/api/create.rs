@@ -395,6 +395,10 @@ fn unsupported(field: &str, value: impl std::fmt::Display, why: &str) -> Error {
     )
 }
 
+fn strings(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
 fn nonempty<T>(v: &Option<Vec<T>>) -> bool {
     v.as_ref().is_some_and(|v| !v.is_empty())
 }
@@ -556,11 +560,20 @@ fn refuse_unsupported(c: &ContainerConfig, h: &HostConfig) -> Result<()> {
             return Err(unsupported(field, value, why));
         }
     }
-    for (v, field) in [
-        (&h.masked_paths, "HostConfig.MaskedPaths"),
-        (&h.readonly_paths, "HostConfig.ReadonlyPaths"),
+    // docker's own lists (what inspect shows) are what Berth applies.
+    for (v, field, default) in [
+        (
+            &h.masked_paths,
+            "HostConfig.MaskedPaths",
+            options::MASKED_PATHS,
+        ),
+        (
+            &h.readonly_paths,
+            "HostConfig.ReadonlyPaths",
+            options::READONLY_PATHS,
+        ),
     ] {
-        if nonempty(v) {
+        if nonempty(v) && v.as_deref() != Some(&strings(default)[..]) {
             return Err(unsupported(
                 field,
                 format!("{:?}", v.clone().unwrap_or_default()),

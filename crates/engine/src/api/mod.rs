@@ -15,12 +15,18 @@
 //!   an error naming the field.
 //! - Results: [`HostConfig`] is also `HostConfig` of `container inspect`
 //!   (docker uses one type for both); [`EndpointSettings`] is also an entry
-//!   of `NetworkSettings.Networks`.
+//!   of `NetworkSettings.Networks`; [`NetworkSettings`] is `container
+//!   inspect`'s; [`ContainerSummary`] is an entry of `GET /containers/json`
+//!   ([`Engine::containers_json`](crate::Engine::containers_json)). Image
+//!   list and inspect entries are [`crate::images::ImageSummary`] and
+//!   [`crate::images::ImageInspect`].
 //!
 //! Values are docker's: sizes in bytes, CPUs in billionths (`NanoCpus`),
 //! durations in nanoseconds, ports as `{"80/tcp": [{"HostIp": "",
 //! "HostPort": "8080"}]}`. The engine depends on no HTTP crate.
 
 mod create;
+mod inspect;
 
 pub use create::*;
+pub use inspect::*;

@@ -125,6 +125,7 @@ impl Engine {
             id: &id,
             rootfs: &rootfs,
             userdata: &userdata,
+            shm: &self.shm_path(&id),
             layers: &view,
             host_resolv_conf: Path::new("/etc/resolv.conf"),
             host_hosts: Path::new("/etc/hosts"),
@@ -231,7 +232,7 @@ impl Engine {
         drop(lease);
         // New volumes are filled from the image now, as docker does.
         if let Err(e) = self.fill_volumes(&c) {
-            let _ = self.remove_auto(&id);
+            let _ = self.remove_auto(&c);
             return Err(e);
         }
         self.log_container(&c, "create", &[]);
@@ -282,7 +283,7 @@ impl Engine {
                     std::fs::read_to_string(dir.join(crate::store::VOLATILE)).unwrap_or_default();
                 if made.trim() != image::boot_id() {
                     return Err(Error::msg(format!(
-                        "container {}: its filesystem did not survive the restart of the machine (--rm containers are volatile); remove it",
+                        "container {}: its filesystem did not survive the restart of the machine (--rm containers are volatile)",
                         fsutil::short_id(&c.id)
                     )));
                 }

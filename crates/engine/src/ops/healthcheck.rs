@@ -11,15 +11,17 @@ use std::time::{Duration, Instant};
 
 impl Engine {
     /// `berth internal healthcheck ID`: runs the check once in the
-    /// running container and records the result.
-    pub fn run_healthcheck(&self, id: &str) -> Result<()> {
+    /// running container and records the result. True when the container
+    /// is still `starting` within its start period (the next probe comes
+    /// after the start interval).
+    pub fn run_healthcheck(&self, id: &str) -> Result<bool> {
         let c = self.load_config(id)?;
         let Some(check) = check_of(&c) else {
-            return Ok(());
+            return Ok(false);
         };
         let st = self.state(id)?;
         if !st.running() {
-            return Ok(());
+            return Ok(false);
         }
         let start = timeutil::now();
         let (code, output) = probe(self, id, &check);
@@ -55,7 +57,9 @@ impl Engine {
         if h.status != old_status {
             self.log_container(&c, &format!("health_status: {}", h.status), &[]);
         }
-        Ok(())
+        let still_starting =
+            h.status == "starting" && timeutil::since(&st.started_at) < check.start_period;
+        Ok(still_starting)
     }
 }
 

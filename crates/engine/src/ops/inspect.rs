@@ -45,9 +45,8 @@ pub enum InspectObject {
     Volume(VolumeInspect),
 }
 
-/// `container inspect` (docker's `ContainerJSON`, field for field in the
-/// parts Berth has; `HostConfig` and `NetworkSettings` as the network
-/// module builds them).
+/// `container inspect` (docker's `ContainerJSON`, field for field;
+/// `HostConfig` and `NetworkSettings` are [`crate::api`]'s types).
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ContainerInspect {
@@ -70,7 +69,7 @@ pub struct ContainerInspect {
     pub app_armor_profile: String,
     #[serde(rename = "ExecIDs")]
     pub exec_ids: Option<Vec<String>>,
-    pub host_config: Value,
+    pub host_config: crate::api::HostConfig,
     pub graph_driver: GraphDriver,
     /// With `--size`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -80,7 +79,7 @@ pub struct ContainerInspect {
     pub size_root_fs: Option<u64>,
     pub mounts: Vec<crate::container::MountPoint>,
     pub config: crate::container::Config,
-    pub network_settings: Value,
+    pub network_settings: crate::api::NetworkSettings,
 }
 
 /// Docker's `State` of `container inspect`.
@@ -220,7 +219,7 @@ impl Engine {
             process_label: String::new(),
             app_armor_profile: String::new(),
             exec_ids: Some(self.exec_ids(&c.id)).filter(|ids| !ids.is_empty()),
-            host_config: crate::network::host_config_json(&c),
+            host_config: crate::network::host_config(&c),
             graph_driver: GraphDriver {
                 name: "overlay".into(),
                 data: BTreeMap::from([

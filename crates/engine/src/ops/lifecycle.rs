@@ -5,7 +5,7 @@ use crate::error::{Error, Result};
 use crate::monitor::{self, Launch};
 use crate::runtime;
 use crate::store::{monitor_alive, CONFIG};
-use crate::{fsutil, sys, timeutil, Engine};
+use crate::{fsutil, timeutil, Engine};
 use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
@@ -87,60 +87,60 @@ impl Engine {
         }
         let log_args = self.monitor_log_args(&c)?;
         // Leftovers of an earlier run.
-        runtime::for_container(self, id).delete_force(self, id);
-        self.mount_rootfs(&c)?;
-        if let Err(e) = self.mount_shareable_shm(&c) {
-            let _ = sys::unmount(&self.rootfs_path(id));
-            return Err(e);
-        }
+        runtime::for_record(&c).delete_force(self, id);
+        let ms = |d: std::time::Duration| d.as_millis().max(1) as u64;
+        let (health_ms, health_start_ms) = match crate::health::intervals_of(&c) {
+            Some((every, start)) => (ms(every), start.map_or(0, ms)),
+            None => (0, 0),
+        };
         let launch = Launch {
             id: id.to_string(),
             stdin: c.config.open_stdin,
             tty: c.config.tty,
             volatile: c.host_config.auto_remove,
-            health_ms: self
-                .health_interval(id)
-                .map(|d| d.as_millis().max(1) as u64)
-                .unwrap_or(0),
+            health_ms,
+            health_start_ms,
             log_args,
         };
         // Volumes with mount options are mounted once the rootfs is up.
-        match self
-            .populate_volumes(&c, false)
+        let started = self
+            .mount_rootfs(&c)
+            .and_then(|()| self.mount_shareable_shm(&c))
+            .and_then(|()| self.populate_volumes(&c, false))
             .and_then(|()| crate::network::setup(self, &c).map(|_| ()))
-            .and_then(|()| monitor::spawn(self, &launch, attach))
-        {
+            .and_then(|()| monitor::spawn(self, &launch, attach));
+        let e = match started {
             Ok(pid) => {
                 self.log_container(&c, "start", &[]);
-                Ok(pid)
+                return Ok(pid);
             }
-            Err(e) => {
-                let _ = crate::network::teardown(self, id);
-                let _ = sys::unmount(&self.rootfs_path(id));
-                let _ = crate::fssys::unmount(&self.shm_path(id));
-                self.release_volumes(id);
-                let mut st = self.load_state_raw(id).unwrap_or_default();
-                st.status = if st.started_at == timeutil::ZERO_TIME {
-                    Status::Created
-                } else {
-                    Status::Exited
-                };
-                st.exit_code = match e.exit_code() {
-                    126 => 126,
-                    127 => 127,
-                    _ => 128,
-                };
-                st.error = e.to_string();
-                st.pid = 0;
-                st.monitor_pid = 0;
-                let _ = self.save_state(id, &st);
-                drop(lock);
-                if c.host_config.auto_remove {
-                    let _ = self.remove_auto(id);
-                }
-                Err(e)
-            }
+            Err(e) => e,
+        };
+        // Whatever step failed, the one teardown undoes them all.
+        let teardown = self.release_runtime_of(id, Some(&c));
+        let mut st = self.load_state_raw(id).unwrap_or_default();
+        st.status = if st.started_at == timeutil::ZERO_TIME {
+            Status::Created
+        } else {
+            Status::Exited
+        };
+        st.exit_code = match e.exit_code() {
+            126 => 126,
+            127 => 127,
+            _ => 128,
+        };
+        st.error = match teardown {
+            Ok(()) => e.to_string(),
+            Err(t) => format!("{e} (and cleaning up: {t})"),
+        };
+        st.pid = 0;
+        st.monitor_pid = 0;
+        let _ = self.save_state(id, &st);
+        drop(lock);
+        if c.host_config.auto_remove {
+            let _ = self.remove_auto(&c);
         }
+        Err(e)
     }
 
     /// `start` (detached): returns once the container's process runs.
@@ -420,14 +420,15 @@ impl Engine {
             }
             _ => return Err(Error::Conflict(format!("container {id} is not running"))),
         }
-        runtime::for_container(self, &id).pause(self, &id, true)?;
+        let c = self.load_config(&id)?;
+        runtime::for_record(&c).pause(self, &id, true)?;
         let _l = self.lock_container(&id)?;
         let mut st = self.load_state_raw(&id)?;
         if st.status == Status::Running {
             st.status = Status::Paused;
             self.save_state(&id, &st)?;
         }
-        self.log_container_id(&id, "pause", &[]);
+        self.log_container(&c, "pause", &[]);
         Ok(())
     }
 
@@ -437,14 +438,15 @@ impl Engine {
         if st.status != Status::Paused {
             return Err(Error::Conflict(format!("container {id} is not paused")));
         }
-        runtime::for_container(self, &id).pause(self, &id, false)?;
+        let c = self.load_config(&id)?;
+        runtime::for_record(&c).pause(self, &id, false)?;
         let _l = self.lock_container(&id)?;
         let mut st = self.load_state_raw(&id)?;
         if st.status == Status::Paused {
             st.status = Status::Running;
             self.save_state(&id, &st)?;
         }
-        self.log_container_id(&id, "unpause", &[]);
+        self.log_container(&c, "unpause", &[]);
         Ok(())
     }
 

@@ -17,21 +17,7 @@ use crate::{timeutil, Engine};
 
 /// One port of a `ps` row (docker's `Port`): published (`PublicPort`
 /// set) or only exposed.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct Port {
-    #[serde(rename = "IP", skip_serializing_if = "String::is_empty")]
-    pub ip: String,
-    pub private_port: u16,
-    #[serde(skip_serializing_if = "is_zero")]
-    pub public_port: u16,
-    #[serde(rename = "Type")]
-    pub kind: String,
-}
-
-fn is_zero(p: &u16) -> bool {
-    *p == 0
-}
+pub use crate::api::Port;
 
 /// One row of `ps`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -359,6 +345,43 @@ impl Engine {
             }
         }
         out
+    }
+
+    /// `GET /containers/json`: the `ps` rows (same options and filters)
+    /// in docker's `container.Summary` shape.
+    pub fn containers_json(&self, opts: &ListOptions) -> Result<Vec<crate::api::ContainerSummary>> {
+        let mut out = Vec::new();
+        for s in self.ps(opts)? {
+            // A container removed since, or unreadable: its row as ps has it.
+            let c = self.container(&s.id).ok().map(|(c, _)| c);
+            let networks = c
+                .as_ref()
+                .map(|c| crate::network::settings(self, c).networks)
+                .unwrap_or_default();
+            out.push(crate::api::ContainerSummary {
+                names: vec![format!("/{}", s.names)],
+                image: s.image,
+                image_id: s.image_id,
+                command: s.command,
+                created: timeutil::parse_unix(&s.created).map_or(0, |(secs, _)| secs),
+                ports: s.ports,
+                size_rw: s.size_rw.map(|v| v as i64),
+                size_root_fs: s.size_root_fs.map(|v| v as i64),
+                labels: s.labels,
+                state: s.state.to_string(),
+                status: s.status,
+                host_config: crate::api::SummaryHostConfig {
+                    network_mode: c
+                        .as_ref()
+                        .map(|c| c.host_config.network_mode.clone())
+                        .unwrap_or_default(),
+                },
+                network_settings: crate::api::SummaryNetworkSettings { networks },
+                mounts: c.map(|c| c.mounts).unwrap_or_default(),
+                id: s.id,
+            });
+        }
+        Ok(out)
     }
 
     /// `ps [-a]`, newest first.

@@ -25,7 +25,7 @@ pub use inspect::{
 };
 pub use list::{ListOptions, Port, Summary};
 pub use prune::{
-    ContainersPruneReport, NetworksPruneReport, SystemPruneOptions, SystemPruneReport,
-    VolumesPruneReport,
+    ContainersPruneReport, NetworksPruneReport, PruneOptions, SystemPruneOptions,
+    SystemPruneReport, VolumesPruneReport,
 };
-pub use update::{UpdateOptions, UpdateReport};
+pub use update::{UpdateFlags, UpdateOptions, UpdateReport};

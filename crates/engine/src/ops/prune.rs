@@ -38,6 +38,79 @@ pub struct VolumesPruneReport {
     pub space_reclaimed: u64,
 }
 
+/// A `container|network|volume|image prune` request: `-a` and docker's
+/// filters. Each kind's method checks the filters (before a face asks for
+/// confirmation; the prune checks them again through the same function)
+/// and gives the filters that prune applies.
+#[derive(Debug, Clone, Default)]
+pub struct PruneOptions {
+    /// `-a`: images, every unused one (the filter `dangling=false`);
+    /// volumes, named ones too (`all=true`). Not taken by the others.
+    pub all: bool,
+    pub filters: Filters,
+}
+
+/// `container prune`'s filters: `until`, `label`, `label!`.
+pub(crate) fn check_containers(f: &Filters) -> Result<()> {
+    f.validate(keys::CONTAINER_PRUNE)?;
+    f.until().map(|_| ())
+}
+
+/// `network prune`'s filters: `until`, `label`, `label!`.
+pub(crate) fn check_networks(f: &Filters) -> Result<()> {
+    f.validate(keys::NETWORK_PRUNE)?;
+    f.until().map(|_| ())
+}
+
+/// `volume prune`'s filters (`all`, `label`, `label!`); whether named
+/// volumes go too.
+pub(crate) fn check_volumes(f: &Filters) -> Result<bool> {
+    f.validate(keys::VOLUME_PRUNE)?;
+    Ok(f.bool_value("all")?.unwrap_or(false))
+}
+
+impl PruneOptions {
+    pub fn new(all: bool, filters: Filters) -> PruneOptions {
+        PruneOptions { all, filters }
+    }
+
+    /// `container prune`'s filters, checked.
+    pub fn containers(&self) -> Result<Filters> {
+        check_containers(&self.filters)?;
+        Ok(self.filters.clone())
+    }
+
+    /// `network prune`'s filters, checked.
+    pub fn networks(&self) -> Result<Filters> {
+        check_networks(&self.filters)?;
+        Ok(self.filters.clone())
+    }
+
+    /// `volume prune`'s filters (`-a`: `all=true`, as docker's CLI),
+    /// checked, and whether named volumes go too.
+    pub fn volumes(&self) -> Result<(Filters, bool)> {
+        let f = if self.all {
+            self.filters.without("all").with("all", "true")
+        } else {
+            self.filters.clone()
+        };
+        let all = check_volumes(&f)?;
+        Ok((f, all))
+    }
+
+    /// `image prune`'s filters (`-a`: `dangling=false`, as docker's CLI),
+    /// checked.
+    pub fn images(&self) -> Result<Filters> {
+        let f = if self.all {
+            self.filters.without("dangling").with("dangling", "false")
+        } else {
+            self.filters.clone()
+        };
+        crate::images::check_prune(&f)?;
+        Ok(f)
+    }
+}
+
 /// `system prune`'s flags.
 #[derive(Debug, Clone, Default)]
 pub struct SystemPruneOptions {
@@ -87,7 +160,7 @@ impl Engine {
     /// `container prune [--filter until=…|label=…|label!=…]`: the stopped
     /// containers the filters keep (`until`: created before that time).
     pub fn prune_containers_with(&self, filters: &Filters) -> Result<ContainersPruneReport> {
-        filters.validate(keys::CONTAINER_PRUNE)?;
+        check_containers(filters)?;
         let until = filters.until()?;
         let mut report = ContainersPruneReport::default();
         let (out, errs) = (&mut report.containers_deleted, &mut report.errors);
@@ -113,7 +186,7 @@ impl Engine {
                 }
             }
             let size = crate::volumes::dir_size(&self.container_dir(&id).join("upper"));
-            match self.remove_stopped_unless(&id, true) {
+            match self.remove_stopped_unless(&id, true, None) {
                 Ok(true) => {
                     out.push(id);
                     bytes += size;
@@ -164,7 +237,7 @@ impl Engine {
 
     /// `network prune [--filter until=…|label=…|label!=…]`.
     pub fn prune_networks_with(&self, filters: &Filters) -> Result<NetworksPruneReport> {
-        filters.validate(keys::NETWORK_PRUNE)?;
+        check_networks(filters)?;
         let until = filters.until()?;
         let mut report = NetworksPruneReport::default();
         let (out, errs) = (&mut report.networks_deleted, &mut report.errors);
@@ -197,8 +270,7 @@ impl Engine {
     /// `volume prune [-a] [--filter label=…|label!=…|all=true]`: unused
     /// anonymous volumes, every unused one with `all` (docker 23's rule).
     pub fn prune_volumes_with(&self, filters: &Filters) -> Result<VolumesPruneReport> {
-        filters.validate(keys::VOLUME_PRUNE)?;
-        let all = filters.bool_value("all")?.unwrap_or(false);
+        let all = check_volumes(filters)?;
         let removed = self.prune_volumes(all, &|v| filters.match_labels(&v.labels))?;
         Ok(VolumesPruneReport {
             space_reclaimed: removed.iter().map(|(_, s)| s).sum(),
@@ -215,11 +287,7 @@ impl Engine {
         opts.validate()?;
         let f = &opts.filters;
         let parts = f.without("dangling");
-        let image_filters = if opts.all {
-            parts.clone().with("dangling", "false")
-        } else {
-            parts.clone().with("dangling", "true")
-        };
+        let image_filters = PruneOptions::new(opts.all, parts.clone()).images()?;
         let mut r = SystemPruneReport::default();
         if let Err(e) = self.cleanup() {
             r.errors.push(e.to_string());
@@ -257,5 +325,42 @@ impl Engine {
             + r.images.space_reclaimed
             + r.cache_reclaimed;
         Ok(r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(all: bool, f: &[&str]) -> PruneOptions {
+        PruneOptions::new(all, Filters::parse_cli(f).unwrap())
+    }
+
+    #[test]
+    fn each_kind_checks_its_filters() {
+        assert!(opts(false, &["until=1h", "label=a"]).containers().is_ok());
+        assert!(opts(false, &["dangling=true"]).containers().is_err());
+        assert!(opts(false, &["until=soon"]).containers().is_err());
+        assert!(opts(false, &["until=1h"]).networks().is_ok());
+        assert!(opts(false, &["until=x"]).networks().is_err());
+        assert!(opts(false, &["until=1h"]).volumes().is_err());
+        assert!(opts(false, &["all=maybe"]).volumes().is_err());
+        assert!(opts(false, &["until=x"]).images().is_err());
+        assert!(opts(false, &["name=x"]).images().is_err());
+    }
+
+    #[test]
+    fn dash_a_is_a_filter() {
+        // image prune -a: dangling=false, whatever was asked.
+        let f = opts(true, &["dangling=true"]).images().unwrap();
+        assert_eq!(f.get("dangling"), ["false"]);
+        let f = opts(false, &["label=a"]).images().unwrap();
+        assert!(!f.contains("dangling"));
+        // volume prune -a: all=true, and named volumes go.
+        let (f, all) = opts(true, &[]).volumes().unwrap();
+        assert!(all);
+        assert_eq!(f.get("all"), ["true"]);
+        let (_, all) = opts(false, &["label=a"]).volumes().unwrap();
+        assert!(!all);
     }
 }

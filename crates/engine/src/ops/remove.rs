@@ -1,6 +1,6 @@
 //! `rm` and the recovery after crashes (`cleanup`).
 
-use crate::container::Status;
+use crate::container::{Container, Status};
 use crate::error::{Context, Error, Result};
 use crate::fssys::is_mount_point as is_mounted;
 use crate::fsutil::{self, Durability};
@@ -12,14 +12,38 @@ use std::time::Duration;
 impl Engine {
     /// Kills whatever is left of the OCI container, deletes its runtime
     /// state and cgroup, and unmounts the rootfs. Best effort.
-    pub(crate) fn release_runtime(&self, id: &str) {
-        let rt = runtime::for_container(self, id);
+    ///
+    /// The one teardown, after an exit, a failed start, `rm` and crash
+    /// recovery: every step is attempted, in this order, whatever failed
+    /// before; the first failure is returned.
+    pub(crate) fn release_runtime(&self, id: &str) -> Result<()> {
+        let c = self.load_config(id).ok();
+        self.release_runtime_of(id, c.as_ref())
+    }
+
+    /// [`Engine::release_runtime`] with the container's record, if
+    /// readable, as the caller read it.
+    pub(crate) fn release_runtime_of(&self, id: &str, c: Option<&Container>) -> Result<()> {
+        let mut first: Option<Error> = None;
+        let mut note = |r: Result<()>| {
+            if let Err(e) = r {
+                first.get_or_insert(e);
+            }
+        };
+        let rt = c.map_or_else(|| runtime::of(None), runtime::for_record);
         rt.delete_force(self, id);
-        let _ = crate::sys::unmount(&self.rootfs_path(id));
-        let _ = crate::fssys::unmount(&self.shm_path(id));
-        self.release_volumes(id);
-        // Errors are reported by `system prune`, which retries.
-        let _ = crate::network::teardown(self, id);
+        let rootfs = self.rootfs_path(id);
+        note(crate::sys::unmount(&rootfs).ctx(|| format!("unmount {}", rootfs.display())));
+        let shm = self.shm_path(id);
+        note(crate::fssys::unmount(&shm).ctx(|| format!("unmount {}", shm.display())));
+        if let Some(c) = c {
+            self.release_volumes(c);
+        }
+        // `system prune` retries a network teardown that failed.
+        if let Some(e) = crate::network::teardown(self, id).into_iter().next() {
+            note(Err(Error::msg(format!("network teardown: {e}"))));
+        }
+        first.map_or(Ok(()), Err)
     }
 
     /// `rm [-f]`.
@@ -43,8 +67,16 @@ impl Engine {
                 )));
             }
             self.mark_stopped_by_user(&id);
-            let rt = runtime::for_container(self, &id);
-            self.log_container_id(&id, "kill", &[("signal", &libc::SIGKILL.to_string())]);
+            // (Unreadable: a dead container, still to be killed and removed.)
+            let c = self.load_config(&id).ok();
+            let rt = c
+                .as_ref()
+                .map_or_else(|| runtime::of(None), runtime::for_record);
+            let signal = libc::SIGKILL.to_string();
+            match &c {
+                Some(c) => self.log_container(c, "kill", &[("signal", &signal)]),
+                None => self.log_container_id(&id, "kill", &[("signal", &signal)]),
+            }
             let _ = rt.kill(self, &id, libc::SIGKILL, true);
             let _ = rt.pause(self, &id, false);
             if !self.wait_exit(&id, Some(Duration::from_secs(10))) {
@@ -59,15 +91,22 @@ impl Engine {
     /// Removes a container that is not running: runtime state, cgroup,
     /// mounts, directory, name. Already gone is fine.
     pub(crate) fn remove_stopped(&self, id: &str) -> Result<()> {
-        self.remove_stopped_unless(id, false).map(|_| ())
+        self.remove_stopped_unless(id, false, None).map(|_| ())
     }
 
     /// [`Engine::remove_stopped`]; with `pruning`, a container being
     /// created (or started by `run`) stays: false then. A removal killed
     /// half way leaves the container dead (its directory and name kept)
     /// or gone (its directory moved aside, reclaimed later), never in
-    /// between.
-    pub(crate) fn remove_stopped_unless(&self, id: &str, pruning: bool) -> Result<bool> {
+    /// between. `record`: the container's record as the caller read it
+    /// (else read here), for the runtime's teardown and the `destroy`
+    /// event.
+    pub(crate) fn remove_stopped_unless(
+        &self,
+        id: &str,
+        pruning: bool,
+        record: Option<&Container>,
+    ) -> Result<bool> {
         let _s = self.lock_store()?;
         let dir = self.container_dir(id);
         if !dir.exists() {
@@ -102,7 +141,16 @@ impl Engine {
                 st2.status = Status::Removing;
                 let _ = self.save_state(id, &st2);
             }
-            self.release_runtime(id);
+            let loaded;
+            let record = match record {
+                Some(c) => Some(c),
+                None => {
+                    loaded = self.load_config(id).ok();
+                    loaded.as_ref()
+                }
+            };
+            // What is left mounted is checked next.
+            let _ = self.release_runtime_of(id, record);
             let rootfs = self.rootfs_path(id);
             if is_mounted(&rootfs) {
                 return Err(Error::msg(format!(
@@ -111,11 +159,10 @@ impl Engine {
                     rootfs.display()
                 )));
             }
-            let record = self.load_config(id).ok();
             // From here the container is gone, whatever happens to us.
             let trash = self.retire_dir(id)?;
             if let Some(c) = record {
-                self.log_container(&c, "destroy", &[]);
+                self.log_container(c, "destroy", &[]);
             }
             trash
         };
@@ -165,7 +212,8 @@ impl Engine {
             };
             if self.load_state_raw(&id).is_ok_and(|s| !s.running()) && !self.start_in_progress(&id)
             {
-                self.release_runtime(&id);
+                // Best effort: what failed is retried by the next prune.
+                let _ = self.release_runtime(&id);
                 changed.push(id);
             }
         }

@@ -33,6 +33,53 @@ pub struct UpdateOptions {
     pub restart: Option<String>,
 }
 
+/// `update`'s flags as docker's CLI writes them (unset: `None`), and
+/// [`UpdateFlags::parse`] to [`UpdateOptions`] (as
+/// [`crate::CreateFlags`] for `create`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UpdateFlags {
+    pub memory: Option<String>,
+    pub memory_swap: Option<String>,
+    pub memory_reservation: Option<String>,
+    pub cpus: Option<String>,
+    pub cpu_shares: Option<i64>,
+    pub cpuset_cpus: Option<String>,
+    pub pids_limit: Option<i64>,
+    pub restart: Option<String>,
+}
+
+impl UpdateFlags {
+    /// Every flag through its parser (the first error names its flag and
+    /// value); no flag at all is an error, as docker's.
+    pub fn parse(&self) -> Result<UpdateOptions> {
+        use crate::options::{parse_bytes, parse_cpus, parse_memory, parse_memory_swap};
+        let opts = UpdateOptions {
+            memory: self.memory.as_deref().map(parse_memory).transpose()?,
+            memory_swap: self
+                .memory_swap
+                .as_deref()
+                .map(parse_memory_swap)
+                .transpose()?,
+            memory_reservation: self
+                .memory_reservation
+                .as_deref()
+                .map(|s| parse_bytes(s).map_err(|e| Error::flag("--memory-reservation", s, e)))
+                .transpose()?,
+            nano_cpus: self.cpus.as_deref().map(parse_cpus).transpose()?,
+            cpu_shares: self.cpu_shares,
+            cpuset_cpus: self.cpuset_cpus.clone(),
+            pids_limit: self.pids_limit,
+            restart: self.restart.clone(),
+        };
+        if opts == UpdateOptions::default() {
+            return Err(Error::invalid(
+                "you must provide one or more flags when using this command",
+            ));
+        }
+        Ok(opts)
+    }
+}
+
 /// What `update` did (docker's `ContainerUpdateResponse`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "PascalCase")]
@@ -86,32 +133,11 @@ impl Engine {
             }
             None => None,
         };
-        // docker's memory rules: swap ≥ memory; a new memory limit above
-        // the swap already set needs the swap too; a first limit without
-        // swap gets twice as much (as at create).
-        let memory = u.memory.unwrap_or(hc.resources.memory);
-        let mut swap = u.memory_swap.unwrap_or(hc.resources.memory_swap);
-        if let Some(s) = u.memory_swap {
-            if s > 0 && memory == 0 {
-                return Err(Error::invalid(
-                    "invalid --memory-swap: you should always set --memory with --memory-swap",
-                ));
-            }
-            if s > 0 && s < memory {
-                return Err(Error::InvalidArgument(
-                    "Minimum memoryswap limit should be larger than memory limit, see usage".into(),
-                ));
-            }
-        } else if let Some(m) = u.memory {
-            if hc.resources.memory_swap > 0 && m > hc.resources.memory_swap {
-                return Err(Error::InvalidArgument(
-                    "Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time".into(),
-                ));
-            }
-            if hc.resources.memory == 0 && hc.resources.memory_swap == 0 {
-                swap = m * 2;
-            }
-        }
+        let (memory, swap) = crate::options::memory_limits(
+            (hc.resources.memory, hc.resources.memory_swap),
+            u.memory,
+            u.memory_swap,
+        )?;
         if let Some(r) = u.memory_reservation {
             if r < 0 || (memory > 0 && r > memory) {
                 return Err(Error::InvalidArgument(
@@ -221,5 +247,55 @@ impl Engine {
             );
         }
         r.build().map_err(bad)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags() {
+        let f = UpdateFlags {
+            memory: Some("64m".into()),
+            memory_swap: Some("-1".into()),
+            memory_reservation: Some("32m".into()),
+            cpus: Some("0.5".into()),
+            pids_limit: Some(-1),
+            ..Default::default()
+        };
+        let o = f.parse().unwrap();
+        assert_eq!(o.memory, Some(64 << 20));
+        assert_eq!(o.memory_swap, Some(-1));
+        assert_eq!(o.memory_reservation, Some(32 << 20));
+        assert_eq!(o.nano_cpus, Some(500_000_000));
+        assert_eq!(o.pids_limit, Some(-1));
+        let e = UpdateFlags::default().parse().unwrap_err().to_string();
+        assert!(e.contains("you must provide one or more flags"), "{e}");
+        let bad = |f: UpdateFlags, flag: &str| {
+            let e = f.parse().unwrap_err().to_string();
+            assert!(e.contains(flag), "{e}");
+        };
+        bad(
+            UpdateFlags {
+                memory: Some("1x".into()),
+                ..Default::default()
+            },
+            "--memory",
+        );
+        bad(
+            UpdateFlags {
+                memory_swap: Some("lots".into()),
+                ..Default::default()
+            },
+            "--memory-swap",
+        );
+        bad(
+            UpdateFlags {
+                cpus: Some("many".into()),
+                ..Default::default()
+            },
+            "--cpus",
+        );
     }
 }

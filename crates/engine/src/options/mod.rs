@@ -13,6 +13,30 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 
+/// Docker's masked paths.
+pub const MASKED_PATHS: &[&str] = &[
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+];
+
+/// Docker's read-only paths.
+pub const READONLY_PATHS: &[&str] = &[
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+
 /// Options of `create`/`run`, parsed.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
@@ -509,7 +533,7 @@ pub fn parse_userns_mode(s: &str) -> Result<NamespaceMode> {
         _ => Err(Error::flag(
             "--userns",
             s,
-            "only \"host\" is supported (Berth has no user namespace remapping)",
+            "only \"host\" and \"\" (the default) are supported: Berth has no user namespace remapping (docker's userns-remap)",
         )),
     }
 }
@@ -737,6 +761,9 @@ pub struct CreateFlags {
     pub entrypoint: Option<String>,
     /// `-e KEY=VALUE` / `-e KEY` (taken from the caller's environment).
     pub env: Vec<String>,
+    /// `--env-file` (read by [`CreateFlags::parse`] with docker's rules,
+    /// [`parse_env_file`]; before `env`).
+    pub env_file: Vec<PathBuf>,
     pub workdir: Option<String>,
     pub user: Option<String>,
     pub group_add: Vec<String>,
@@ -805,8 +832,8 @@ impl CreateFlags {
             Some(s) => parse_memory(s)?,
         };
         let memory_swap = match self.memory_swap.as_deref() {
-            Some("-1") => -1,
-            _ => bytes("--memory-swap", &self.memory_swap)?,
+            None | Some("") => 0,
+            Some(s) => parse_memory_swap(s)?,
         };
         let ulimits = self
             .ulimits
@@ -834,7 +861,11 @@ impl CreateFlags {
                     vec![e.clone()]
                 }
             }),
-            env: parse_env(&self.env)?,
+            env: {
+                let mut env = read_env_files(&self.env_file)?;
+                env.extend(parse_env(&self.env)?);
+                env
+            },
             working_dir: match self.workdir.as_deref() {
                 None | Some("") => None,
                 Some(w) => Some(parse_workdir(w)?),
@@ -850,8 +881,8 @@ impl CreateFlags {
             },
             labels: parse_labels(&self.labels)?,
             privileged: self.privileged,
-            cap_add: normalize_caps(&self.cap_add),
-            cap_drop: normalize_caps(&self.cap_drop),
+            cap_add: self.cap_add.clone(),
+            cap_drop: self.cap_drop.clone(),
             security: parse_security_opts(&self.security_opt)?,
             readonly_rootfs: self.read_only,
             resources: Resources {
@@ -1334,6 +1365,58 @@ impl CreateOptions {
     }
 }
 
+/// `--memory-swap`: bytes of memory plus swap, `-1` unlimited.
+pub fn parse_memory_swap(s: &str) -> Result<i64> {
+    if s == "-1" {
+        return Ok(-1);
+    }
+    parse_bytes(s).map_err(|e| Error::flag("--memory-swap", s, e))
+}
+
+/// docker's memory and swap rules, once for `create` and `update`:
+/// `current` is the container's (memory, memory+swap) (at create: 0, 0),
+/// `memory` and `swap` what is asked (`None`: unchanged). A limit is at
+/// least 6 MiB; a swap limit needs a memory limit and is not below it; a
+/// new memory limit above the swap already set needs the swap too; a first
+/// memory limit without swap gets twice as much (-1: unlimited swap).
+/// Returns the new (memory, memory+swap).
+pub fn memory_limits(
+    current: (i64, i64),
+    memory: Option<i64>,
+    swap: Option<i64>,
+) -> Result<(i64, i64)> {
+    let (cur_memory, cur_swap) = current;
+    if let Some(m) = memory {
+        memory_rule(m).map_err(|why| Error::flag("--memory", &m.to_string(), why))?;
+    }
+    let new_memory = memory.unwrap_or(cur_memory);
+    let mut new_swap = swap.unwrap_or(cur_swap);
+    match (memory, swap) {
+        (_, Some(s)) if s > 0 && new_memory == 0 => {
+            return Err(Error::invalid(
+                "invalid --memory-swap: you should always set --memory with --memory-swap",
+            ))
+        }
+        (_, Some(s)) if s > 0 && s < new_memory => {
+            return Err(Error::flag(
+                "--memory-swap",
+                &s.to_string(),
+                format!("Minimum memoryswap limit should be larger than memory limit ({new_memory})"),
+            ))
+        }
+        (Some(m), None) if cur_swap > 0 && m > cur_swap => {
+            return Err(Error::flag(
+                "--memory",
+                &m.to_string(),
+                "Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time",
+            ))
+        }
+        (Some(m), None) if m > 0 && cur_memory == 0 && cur_swap == 0 => new_swap = m * 2,
+        _ => {}
+    }
+    Ok((new_memory, new_swap))
+}
+
 /// `--cpus` → NanoCPUs.
 pub fn parse_cpus(s: &str) -> Result<i64> {
     let f: f64 = s
@@ -1461,6 +1544,57 @@ pub fn parse_labels(labels: &[String]) -> Result<BTreeMap<String, String>> {
     Ok(out)
 }
 
+/// docker's `--env-file` rules (`opts.ParseEnvFile`): one variable a
+/// line, leading blanks ignored; empty lines and `#` comments skipped; a
+/// UTF-8 BOM skipped; `KEY=VALUE` kept as written (the value's blanks
+/// too); a bare `KEY` takes the caller's environment's value, and is left
+/// out when unset. A name with blanks, an empty name or bytes that are not
+/// UTF-8 are errors naming the file and line.
+pub fn parse_env_file(name: &str, data: &[u8]) -> Result<Vec<String>> {
+    let data = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
+    let bad = |n: usize, why: String| Error::flag("--env-file", name, format!("line {n}: {why}"));
+    let mut out = Vec::new();
+    for (n, raw) in data.split(|b| *b == b'\n').enumerate() {
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        let line = std::str::from_utf8(raw)
+            .map_err(|_| bad(n + 1, "invalid UTF-8".into()))?
+            .trim_start();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (key, value) = match line.split_once('=') {
+            Some((k, v)) => (k, Some(v)),
+            None => (line, None),
+        };
+        if key.is_empty() {
+            return Err(bad(n + 1, format!("no variable name in {line:?}")));
+        }
+        if key.contains(char::is_whitespace) {
+            return Err(bad(n + 1, format!("variable {key:?} contains whitespaces")));
+        }
+        match value {
+            Some(v) => out.push(format!("{key}={v}")),
+            None => {
+                if let Ok(v) = std::env::var(key) {
+                    out.push(format!("{key}={v}"));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The variables of `--env-file` files, in order ([`parse_env_file`]).
+pub fn read_env_files(files: &[PathBuf]) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for f in files {
+        let shown = f.display().to_string();
+        let data = std::fs::read(f).map_err(|e| Error::flag("--env-file", &shown, e))?;
+        out.extend(parse_env_file(&shown, &data)?);
+    }
+    Ok(out)
+}
+
 /// `-e` values: `KEY=VALUE`; `KEY` alone takes the caller's value (dropped if unset).
 pub fn parse_env(env: &[String]) -> Result<Vec<String>> {
     let mut out = Vec::new();
@@ -1572,6 +1706,80 @@ pub fn clean_path(p: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn env_files() {
+        // A bare name takes the caller's value (PATH is set under cargo).
+        let path = format!("PATH={}", std::env::var("PATH").unwrap());
+        let text = b"\xEF\xBB\xBF# comment\n\n  A=1\nB= spaced \r\nC=x=y\nPATH\nBERTH_TEST_ENV_FILE_UNSET\n   # indented comment\nD=";
+        assert_eq!(
+            parse_env_file("f", text).unwrap(),
+            ["A=1", "B= spaced ", "C=x=y", &path, "D="]
+        );
+        let e = parse_env_file("f", b"A=1\nMY VAR=2\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--env-file") && e.contains("line 2") && e.contains("whitespaces"),
+            "{e}"
+        );
+        let e = parse_env_file("f", b"=2\n").unwrap_err().to_string();
+        assert!(e.contains("no variable name"), "{e}");
+        let e = parse_env_file("f", b"A=\xff\n").unwrap_err().to_string();
+        assert!(e.contains("UTF-8"), "{e}");
+        let e = read_env_files(&[PathBuf::from("/nonexistent/env.list")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--env-file") && e.contains("/nonexistent/env.list"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn memory_and_swap() {
+        const M: i64 = 1 << 20;
+        let create =
+            |m: i64, s: i64| memory_limits((0, 0), (m != 0).then_some(m), (s != 0).then_some(s));
+        assert_eq!(create(0, 0).unwrap(), (0, 0));
+        assert_eq!(create(64 * M, 0).unwrap(), (64 * M, 128 * M));
+        assert_eq!(create(64 * M, -1).unwrap(), (64 * M, -1));
+        assert_eq!(create(64 * M, 100 * M).unwrap(), (64 * M, 100 * M));
+        assert!(create(5 * M, 0).unwrap_err().to_string().contains("6MB"));
+        let e = create(0, 100 * M).unwrap_err().to_string();
+        assert!(e.contains("always set --memory"), "{e}");
+        let e = create(64 * M, 32 * M).unwrap_err().to_string();
+        assert!(
+            e.contains("--memory-swap") && e.contains("larger than memory"),
+            "{e}"
+        );
+        // update: against what the container has.
+        let cur = (128 * M, 256 * M);
+        assert_eq!(
+            memory_limits(cur, Some(200 * M), None).unwrap(),
+            (200 * M, 256 * M)
+        );
+        let e = memory_limits(cur, Some(512 * M), None).unwrap_err();
+        assert!(e.to_string().contains("already set memoryswap"), "{e}");
+        assert_eq!(
+            memory_limits(cur, Some(512 * M), Some(-1)).unwrap(),
+            (512 * M, -1)
+        );
+        assert_eq!(
+            memory_limits(cur, None, Some(300 * M)).unwrap(),
+            (128 * M, 300 * M)
+        );
+        assert!(memory_limits(cur, None, Some(100 * M)).is_err());
+        // A first limit gets twice as much swap; a later one keeps it.
+        assert_eq!(
+            memory_limits((0, 0), Some(64 * M), None).unwrap(),
+            (64 * M, 128 * M)
+        );
+        assert_eq!(
+            memory_limits((64 * M, -1), Some(96 * M), None).unwrap(),
+            (96 * M, -1)
+        );
+    }
 
     #[test]
     fn bytes() {
@@ -1709,9 +1917,15 @@ mod tests {
             NamespaceMode::Shareable
         );
         assert!(parse_ipc_mode("bogus").is_err());
-        assert!(parse_userns_mode("host").is_ok());
-        let e = parse_userns_mode("private").unwrap_err().to_string();
-        assert!(e.starts_with("invalid --userns \"private\""), "{e}");
+        assert_eq!(parse_userns_mode("host").unwrap(), NamespaceMode::Host);
+        assert_eq!(parse_userns_mode("").unwrap(), NamespaceMode::Default);
+        for bad in ["private", "keep-id", "auto"] {
+            let e = parse_userns_mode(bad).unwrap_err().to_string();
+            assert!(
+                e.starts_with(&format!("invalid --userns {bad:?}: only \"host\"")),
+                "{e}"
+            );
+        }
         assert_eq!(
             parse_sysctl("net.ipv4.ip_forward=1").unwrap(),
             ("net.ipv4.ip_forward".to_string(), "1".to_string())

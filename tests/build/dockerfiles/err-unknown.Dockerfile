@@ -1,0 +1,7 @@
+FROM busybox
+RUN true
+
+
+# comment
+
+RUNN echo typo
