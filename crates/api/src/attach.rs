@@ -226,12 +226,14 @@ fn wait_start(
     conn: Conn,
     early: Bytes,
 ) {
+    let rt = tokio::runtime::Handle::current();
     loop {
-        match rx.try_recv() {
-            Ok(Handoff::Attached(a)) => return run_attached(*a, conn, early),
-            Ok(Handoff::Started) => break,
-            Err(oneshot::error::TryRecvError::Closed) => return conn.close(),
-            Err(oneshot::error::TryRecvError::Empty) => {}
+        // The start's handoff, or a look around every LOOK.
+        match rt.block_on(tokio::time::timeout(LOOK, &mut rx)) {
+            Ok(Ok(Handoff::Attached(a))) => return run_attached(*a, conn, early),
+            Ok(Ok(Handoff::Started)) => break,
+            Ok(Err(_)) => return conn.close(),
+            Err(_) => {}
         }
         let gone = conn.hung_up();
         let state = eng.state(cid);
@@ -245,13 +247,12 @@ fn wait_start(
                 break;
             }
             // A start took it: the handoff is on its way.
-            match rx.blocking_recv() {
+            match rt.block_on(rx) {
                 Ok(Handoff::Attached(a)) => return run_attached(*a, conn, early),
                 Ok(Handoff::Started) => break,
                 Err(_) => return conn.close(),
             }
         }
-        std::thread::sleep(LOOK);
     }
     match eng.attach_stream(cid, opts) {
         Ok(a) => run_attached(a, conn, early),
