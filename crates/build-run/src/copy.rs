@@ -29,6 +29,8 @@ pub struct Payload {
     tar: tar::Builder<File>,
     /// Destinations already written (no duplicate directory entries).
     seen: BTreeSet<String>,
+    /// The time of what the step makes (directories, inline files).
+    mtime: u64,
 }
 
 fn clean_abs(p: &str) -> String {
@@ -80,12 +82,13 @@ fn roots(resolved: &[String], src: &str) -> Vec<String> {
 }
 
 impl Payload {
-    pub fn new(file: File) -> Payload {
+    pub fn new(file: File, mtime: u64) -> Payload {
         let mut tar = tar::Builder::new(file);
         tar.follow_symlinks(false);
         Payload {
             tar,
             seen: BTreeSet::new(),
+            mtime,
         }
     }
 
@@ -100,7 +103,7 @@ impl Payload {
         h.set_uid(owner.0 as u64);
         h.set_gid(owner.1 as u64);
         h.set_size(0);
-        h.set_mtime(0);
+        h.set_mtime(self.mtime);
         self.tar
             .append_data(&mut h, format!("{dest}/"), io::empty())
     }
@@ -120,7 +123,7 @@ impl Payload {
         h.set_uid(owner.0 as u64);
         h.set_gid(owner.1 as u64);
         h.set_size(data.len() as u64);
-        h.set_mtime(0);
+        h.set_mtime(self.mtime);
         self.tar.append_data(&mut h, dest, data)
     }
 

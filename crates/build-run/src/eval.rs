@@ -92,14 +92,20 @@ struct Ctx<'a> {
     /// Images of `COPY --from=image` and bases, resolved once.
     images: BTreeMap<String, ImageRecord>,
     created: String,
+    /// Unix seconds of `created`.
+    mtime: u64,
 }
 
-fn created_now() -> String {
-    if let Some(secs) = std::env::var("SOURCE_DATE_EPOCH")
+fn source_date_epoch() -> Option<u64> {
+    std::env::var("SOURCE_DATE_EPOCH")
         .ok()
-        .and_then(|s| s.trim().parse::<i64>().ok())
-    {
-        return berth_util::time::rfc3339_nanos(secs, 0);
+        .and_then(|s| s.trim().parse::<u64>().ok())
+}
+
+/// The time of the build's history entries: `SOURCE_DATE_EPOCH` when set.
+fn created_now() -> String {
+    if let Some(secs) = source_date_epoch() {
+        return berth_util::time::rfc3339_nanos(secs as i64, 0);
     }
     berth_util::time::now()
 }
@@ -205,6 +211,11 @@ pub fn build(
         },
         images: BTreeMap::new(),
         created: created_now(),
+        mtime: source_date_epoch().unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs())
+        }),
     };
     let out = cx.run()?;
     drop(owner);
@@ -257,7 +268,6 @@ impl Ctx<'_> {
                 "LABEL --label",
                 &serde_json::to_string(&self.req.labels).unwrap_or_default(),
             );
-            out.image = None;
         }
         let rec = match &out.image {
             Some(r) if r.id == self.image_id_of_config(&out)? => r.clone(),
@@ -1056,8 +1066,8 @@ impl Ctx<'_> {
         let r = (|| -> Result<()> {
             let tmp = tempfile::tempfile_in(self.engine.root().join("build"))
                 .map_err(|e| Error::Other(format!("temp file: {e}")))?;
-            let mut p = Payload::new(tmp);
-            self.parents(&id, &mut p, wd, true)?;
+            let mut p = Payload::new(tmp, self.mtime);
+            self.parents(&id, &mut p, wd, true, (0, 0))?;
             let mut f = p.finish().map_err(other)?;
             self.engine.copy_to_container(
                 None,
@@ -1081,7 +1091,14 @@ impl Ctx<'_> {
 
     /// Directory entries for the missing components of `path` (itself too
     /// when `itself`).
-    fn parents(&self, id: &str, p: &mut Payload, path: &str, itself: bool) -> Result<()> {
+    fn parents(
+        &self,
+        id: &str,
+        p: &mut Payload,
+        path: &str,
+        itself: bool,
+        owner: (u32, u32),
+    ) -> Result<()> {
         let clean = path.trim_start_matches('/');
         let comps: Vec<&str> = clean.split('/').filter(|c| !c.is_empty()).collect();
         let upto = if itself {
@@ -1096,7 +1113,7 @@ impl Ctx<'_> {
                 continue;
             }
             missing = true;
-            p.dir(&sub, 0o755, (0, 0)).map_err(other)?;
+            p.dir(&sub, 0o755, owner).map_err(other)?;
         }
         Ok(())
     }
@@ -1186,9 +1203,16 @@ impl Ctx<'_> {
         }
         let tmp = tempfile::tempfile_in(self.engine.root().join("build"))
             .map_err(|e| Error::Other(format!("temp file: {e}")))?;
-        let mut p = Payload::new(tmp);
-        self.parents(id, &mut p, &format!("/{dest}"), dest_dir && !exists_dir)?;
+        let mut p = Payload::new(tmp, self.mtime);
+        // BuildKit makes the missing directories with --chown's owner.
         let owner = attrs.owner.unwrap_or((0, 0));
+        self.parents(
+            id,
+            &mut p,
+            &format!("/{dest}"),
+            dest_dir && !exists_dir,
+            owner,
+        )?;
         for (name, data) in &spec.contents {
             let d = if dest_dir {
                 format!("{dest}/{name}").trim_start_matches('/').to_string()
