@@ -821,3 +821,29 @@ fn differential_against_buildah() {
         .args(["rmi", "--all", "--force"])
         .output();
 }
+
+#[test]
+fn from_pulls_a_missing_base_image() {
+    if !berth_testkit::require_root("berth build runs containers") {
+        return;
+    }
+    let Some(reg) = common::DockerRegistry::start(None) else {
+        return;
+    };
+    let Some(c) = Ctx::new() else { return };
+    let name = reg.name("test/bb:1");
+    c.env.ok(&["push", "busybox", &name]);
+    // A fresh store: the base comes from the registry.
+    let other = Ctx {
+        env: Env::new(),
+    };
+    let d = context(
+        &other,
+        "pullctx",
+        &[("Dockerfile", &format!("FROM {name}\nRUN echo pulled > /p\n"))],
+    );
+    let (code, _, err) = other.build(&["--progress", "plain", "-t", "p", d.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(other.env.ok(&["images"]).contains("test/bb"), "the base is in the store");
+    assert_eq!(text(&other.files("p"), "p"), "pulled\n");
+}
