@@ -834,16 +834,62 @@ fn from_pulls_a_missing_base_image() {
     let name = reg.name("test/bb:1");
     c.env.ok(&["push", "busybox", &name]);
     // A fresh store: the base comes from the registry.
-    let other = Ctx {
-        env: Env::new(),
-    };
+    let other = Ctx { env: Env::new() };
     let d = context(
         &other,
         "pullctx",
-        &[("Dockerfile", &format!("FROM {name}\nRUN echo pulled > /p\n"))],
+        &[(
+            "Dockerfile",
+            &format!("FROM {name}\nRUN echo pulled > /p\n"),
+        )],
     );
     let (code, _, err) = other.build(&["--progress", "plain", "-t", "p", d.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
-    assert!(other.env.ok(&["images"]).contains("test/bb"), "the base is in the store");
+    assert!(
+        other.env.ok(&["images"]).contains("test/bb"),
+        "the base is in the store"
+    );
     assert_eq!(text(&other.files("p"), "p"), "pulled\n");
+}
+
+#[test]
+fn run_mounts_cache_tmpfs_and_context_bind() {
+    let Some(c) = Ctx::new() else { return };
+    let d = context(
+        &c,
+        "mountctx",
+        &[
+            (
+                "Dockerfile",
+                "FROM busybox\n\
+                 RUN --mount=type=cache,target=/cache,id=c1 echo x >> /cache/log && cat /cache/log > /count\n\
+                 RUN --mount=type=tmpfs,target=/scratch touch /scratch/f && test -f /scratch/f\n\
+                 RUN --mount=type=bind,source=data,target=/mnt cat /mnt/in > /from-bind\n",
+            ),
+            ("data/in", "bound"),
+        ],
+    );
+    let ds = d.to_str().unwrap();
+    c.build_ok(&["-t", "m1", ds]);
+    let t = c.files("m1");
+    assert_eq!(text(&t, "count"), "x\n");
+    assert_eq!(text(&t, "from-bind"), "bound");
+    assert!(
+        !t.contains_key("cache/log"),
+        "a cache mount is no layer content"
+    );
+    assert!(!t.contains_key("scratch/f"));
+    // The cache keeps its contents between builds.
+    c.build_ok(&["--no-cache", "-t", "m2", ds]);
+    assert_eq!(text(&c.files("m2"), "count"), "x\nx\n");
+    // A bind source outside the context is refused.
+    std::fs::write(
+        d.join("Dockerfile"),
+        "FROM busybox\nRUN --mount=type=bind,source=../..,target=/mnt true\n",
+    )
+    .unwrap();
+    let (code, _, err) = c.build(&[ds]);
+    assert_eq!(code, 1);
+    assert!(err.contains("outside the build context"), "{err}");
+    assert_eq!(c.containers(), "");
 }

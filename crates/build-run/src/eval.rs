@@ -924,9 +924,6 @@ impl Ctx<'_> {
         env: &EnvList,
         n: usize,
     ) -> Result<bool> {
-        if !r.mount_specs.is_empty() {
-            return Err(self.step_err(c, "RUN --mount is not supported yet"));
-        }
         if !r.devices.is_empty() {
             return Err(self.step_err(c, "RUN --device is not supported"));
         }
@@ -989,6 +986,7 @@ impl Ctx<'_> {
         }
         let _ = env;
         opts.env = run_env.to_strings();
+        let _held = self.run_mounts(st, c, r, env, &mut opts)?;
         match r.network {
             Network::None => opts.network_mode = Some("none".into()),
             Network::Host => opts.network_mode = Some("host".into()),
@@ -1044,6 +1042,123 @@ impl Ctx<'_> {
         };
         self.commit_container(st, &id, created_by)?;
         Ok(true)
+    }
+
+    /// RUN --mount: cache mounts (a directory of the store per id, kept
+    /// between builds, `sharing=locked` held under a lock), tmpfs, and
+    /// read-only binds of the context. Returns the locks to hold.
+    fn run_mounts(
+        &self,
+        st: &St,
+        c: &Command,
+        r: &build::instructions::Run,
+        env: &EnvList,
+        opts: &mut CreateOptions,
+    ) -> Result<Vec<berth_util::lock::FileLock>> {
+        use build::instructions::{MountType, Sharing};
+        use engine::options::mounts::{BindMount, Mount, TmpfsMount};
+        let lex = Lex::new(self.df.escape);
+        let wd = st
+            .cfg
+            .config
+            .as_ref()
+            .and_then(|c| c.working_dir.clone())
+            .unwrap_or_else(|| "/".into());
+        let mut held = vec![];
+        for spec in &r.mount_specs {
+            let m = build::instructions::parse_mount(spec, &|v| {
+                lex.process_word(v, env).map_err(|e| e.0)
+            })
+            .map_err(|e| self.step_err(c, e))?;
+            let target = if m.target.starts_with('/') {
+                clean_path(&m.target)
+            } else {
+                clean_path(&format!("{wd}/{}", m.target))
+            };
+            match m.typ {
+                MountType::Cache => {
+                    if !m.from.is_empty() {
+                        return Err(
+                            self.step_err(c, "RUN --mount=type=cache,from= is not supported yet")
+                        );
+                    }
+                    let id = if m.id.is_empty() { &m.target } else { &m.id };
+                    let key = build::cache::step_key("", "cache-mount", id);
+                    let dir = self
+                        .engine
+                        .root()
+                        .join("build/cache-mounts")
+                        .join(key.trim_start_matches("sha256:"));
+                    if !dir.exists() {
+                        std::fs::create_dir_all(&dir).map_err(other)?;
+                        use std::os::unix::fs::PermissionsExt;
+                        std::fs::set_permissions(
+                            &dir,
+                            std::fs::Permissions::from_mode(m.mode.unwrap_or(0o755)),
+                        )
+                        .map_err(other)?;
+                        std::os::unix::fs::chown(&dir, m.uid.or(Some(0)), m.gid.or(Some(0)))
+                            .map_err(other)?;
+                    }
+                    if m.sharing == Some(Sharing::Locked) {
+                        let l = berth_util::lock::FileLock::exclusive(&dir.with_extension("lock"))
+                            .map_err(other)?;
+                        held.push(l);
+                    }
+                    opts.mounts.push(Mount::Bind(BindMount {
+                        source: dir.to_string_lossy().into_owned(),
+                        target,
+                        read_only: m.readonly,
+                        ..Default::default()
+                    }));
+                }
+                MountType::Tmpfs => opts.tmpfs.push(TmpfsMount {
+                    target,
+                    size: (m.size_limit > 0).then_some(m.size_limit),
+                    mode: None,
+                    read_only: false,
+                    options: vec![],
+                }),
+                MountType::Bind => {
+                    if !m.from.is_empty() {
+                        return Err(
+                            self.step_err(c, "RUN --mount=type=bind,from= is not supported yet")
+                        );
+                    }
+                    if !m.readonly {
+                        return Err(
+                            self.step_err(c, "RUN --mount=type=bind,rw is not supported yet")
+                        );
+                    }
+                    // Inside the context only.
+                    let src = if m.source.is_empty() { "." } else { &m.source };
+                    self.context.resolve(src).map_err(|e| self.step_err(c, e))?;
+                    let rel = clean_path(src);
+                    let host = self.context.root().join(rel.trim_start_matches('/'));
+                    let real = host.canonicalize().map_err(other)?;
+                    let root = self.context.root().canonicalize().map_err(other)?;
+                    if !real.starts_with(&root) {
+                        return Err(self.step_err(
+                            c,
+                            format!("bind source {src:?} is outside the build context"),
+                        ));
+                    }
+                    opts.mounts.push(Mount::Bind(BindMount {
+                        source: real.to_string_lossy().into_owned(),
+                        target,
+                        read_only: true,
+                        ..Default::default()
+                    }));
+                }
+                MountType::Secret | MountType::Ssh => {
+                    return Err(self.step_err(
+                        c,
+                        "RUN --mount=type=secret and type=ssh are not supported yet",
+                    ));
+                }
+            }
+        }
+        Ok(held)
     }
 
     /// WORKDIR's directory, in a layer when it is missing.
