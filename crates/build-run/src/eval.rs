@@ -269,31 +269,12 @@ impl Ctx<'_> {
                 &serde_json::to_string(&self.req.labels).unwrap_or_default(),
             );
         }
-        let rec = match &out.image {
-            Some(r) if r.id == self.image_id_of_config(&out)? => r.clone(),
-            _ => self.finish(&out)?,
-        };
+        let rec = self.finish_stage(&out)?;
         for t in &self.req.tags {
             self.engine.images().tag(&rec.id.to_string(), t)?;
         }
         self.result.id = rec.id.to_string();
         Ok(self.result.clone())
-    }
-
-    /// The id an image with `out.config` would have, when `out.image` has
-    /// that config already (no metadata step pending).
-    fn image_id_of_config(&self, out: &StageOut) -> Result<image::Digest> {
-        match &out.image {
-            Some(r) => {
-                let c = self.engine.images().config(r)?;
-                if c == out.config {
-                    Ok(r.id.clone())
-                } else {
-                    Ok(image::Digest::from_hex(&"0".repeat(64)).map_err(other)?)
-                }
-            }
-            None => Ok(image::Digest::from_hex(&"0".repeat(64)).map_err(other)?),
-        }
     }
 
     /// The final image of a stage whose last steps changed only the config.
@@ -393,11 +374,7 @@ impl Ctx<'_> {
             }
             Base::Stage(j) => {
                 let o = &outs[&j];
-                let image = match &o.image {
-                    Some(r) => Some(r.clone()),
-                    None => None,
-                };
-                (image, o.config.clone(), o.key.clone())
+                (o.image.clone(), o.config.clone(), o.key.clone())
             }
             Base::Image(name) => {
                 let rec = self.image(&name).map_err(|e| Error::Step {
@@ -426,11 +403,9 @@ impl Ctx<'_> {
             args: EnvList::new(),
             cmd_set: false,
         };
-        // Stage outputs of other stages are full images; their ONBUILD
-        // triggers are recorded, not run.
-        if matches!(self.graph.stages[i].base, Base::Stage(_) | Base::Scratch) {
-            // nothing
-        } else {
+        // A base image's ONBUILD triggers are its own: the child does not
+        // inherit them (running them is not supported yet).
+        if matches!(self.graph.stages[i].base, Base::Image(_)) {
             st.cc().on_build = None;
         }
         self.emit(Event::Done { n: self.step });
@@ -477,7 +452,7 @@ impl Ctx<'_> {
             self.emit(Event::Done { n });
         }
         Ok(StageOut {
-            image: if st.dirty { st.image.clone() } else { st.image },
+            image: st.image,
             config: st.cfg,
             key,
         })
@@ -933,7 +908,6 @@ impl Ctx<'_> {
                 "RUN --security=insecure is refused (no insecure entitlement)",
             ));
         }
-        let lex = Lex::new(self.df.escape);
         let cl = &r.cmd;
         let mut args: Vec<String> = if cl.prepend_shell {
             let line = cl.cmd_line.first().cloned().unwrap_or_default();
@@ -966,7 +940,6 @@ impl Ctx<'_> {
         if args.is_empty() {
             return Err(self.step_err(c, "RUN with no command"));
         }
-        let _ = &lex;
         let shown = args.join(" ");
         // The RUN's environment: the image's, then the stage's ARGs that
         // ENV does not set, then proxy build args.
@@ -984,7 +957,6 @@ impl Ctx<'_> {
                 run_env.set(p, v);
             }
         }
-        let _ = env;
         opts.env = run_env.to_strings();
         let _held = self.run_mounts(st, c, r, env, &mut opts)?;
         match r.network {
@@ -1352,7 +1324,7 @@ impl Ctx<'_> {
             }
             Some(from) => {
                 let rec = self
-                    .from_image(from, outs, stage_index)
+                    .image_of_from(from, outs, stage_index)
                     .map_err(|e| self.step_err(c, e))?;
                 let (dir, sources) = self
                     .extract_sources(&rec, &spec.sources, st)
@@ -1385,7 +1357,7 @@ impl Ctx<'_> {
 
     /// The image `COPY --from` names: a stage (by name or index) or an
     /// image.
-    fn from_image(
+    fn image_of_from(
         &mut self,
         from: &str,
         outs: &BTreeMap<usize, StageOut>,
@@ -1479,7 +1451,6 @@ impl Ctx<'_> {
             Ok(out)
         })();
         let _ = self.engine.remove(&id, true);
-        let _ = st;
         Ok((dir, r?))
     }
 

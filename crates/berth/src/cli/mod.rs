@@ -791,7 +791,7 @@ pub struct ContainerPruneArgs {
 #[derive(Debug, Subcommand)]
 pub enum ImageCommand {
     /// Build an image from a Dockerfile
-    Build(self::build::BuildArgs),
+    Build(Box<self::build::BuildArgs>),
     /// List images
     #[command(visible_alias = "list")]
     Ls(ImagesArgs),

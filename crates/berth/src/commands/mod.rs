@@ -99,7 +99,7 @@ pub fn run(g: &Globals, cmd: Command) -> CmdResult {
             ContainerCommand::Commit(a) => changes::commit(g, a),
         },
         Command::Image(sub) => match sub {
-            ImageCommand::Build(a) => build::run(g, a),
+            ImageCommand::Build(a) => build::run(g, *a),
             ImageCommand::Ls(a) => images::list(g, a),
             ImageCommand::Inspect(a) => images::inspect(g, a),
             ImageCommand::Pull(a) => transfer::pull(g, a),
