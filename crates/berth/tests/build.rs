@@ -893,3 +893,33 @@ fn run_mounts_cache_tmpfs_and_context_bind() {
     assert!(err.contains("outside the build context"), "{err}");
     assert_eq!(c.containers(), "");
 }
+
+#[test]
+fn cache_follows_copy_from_stages_and_bind_mounts() {
+    let Some(c) = Ctx::new() else { return };
+    let d = context(
+        &c,
+        "fromctx",
+        &[
+            (
+                "Dockerfile",
+                "FROM busybox AS builder\nCOPY src.txt /src.txt\nRUN cat /src.txt > /built\n\
+                 FROM busybox\nCOPY --from=builder /built /built\n\
+                 RUN --mount=type=bind,source=bound.txt,target=/b.txt cat /b.txt > /from-bind\n",
+            ),
+            ("src.txt", "one"),
+            ("bound.txt", "b1"),
+        ],
+    );
+    let ds = d.to_str().unwrap();
+    c.build_ok(&["-t", "f1", ds]);
+    assert_eq!(text(&c.files("f1"), "built"), "one");
+    // The builder's input changes: the final stage's COPY --from re-runs.
+    std::fs::write(d.join("src.txt"), "two").unwrap();
+    c.build_ok(&["-t", "f2", ds]);
+    assert_eq!(text(&c.files("f2"), "built"), "two");
+    // A bind-mounted context file changes: that RUN re-runs.
+    std::fs::write(d.join("bound.txt"), "b2").unwrap();
+    c.build_ok(&["-t", "f3", ds]);
+    assert_eq!(text(&c.files("f3"), "from-bind"), "b2");
+}

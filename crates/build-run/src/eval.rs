@@ -431,7 +431,11 @@ impl Ctx<'_> {
                 total: n_steps,
                 text: &text,
             });
-            key = keys[k].clone();
+            // berth-build's key, chained with what it does not see: the
+            // result of a `COPY --from` stage or image, the context files
+            // a RUN bind-mounts.
+            let extra = self.key_extra(&st, c, outs, i)?;
+            key = build::cache::step_key(&key, &keys[k], &extra);
             if !self.req.no_cache {
                 if let Some(rec) = self.cached(&key)? {
                     st.cfg = self.engine.images().config(&rec)?;
@@ -455,6 +459,67 @@ impl Ctx<'_> {
             image: st.image,
             config: st.cfg,
             key,
+        })
+    }
+
+    fn key_extra(
+        &mut self,
+        st: &St,
+        c: &Command,
+        outs: &BTreeMap<usize, StageOut>,
+        stage_index: usize,
+    ) -> Result<String> {
+        match &c.instruction {
+            Instruction::Copy(cp) => {
+                let Some(from) = &cp.from else {
+                    return Ok(String::new());
+                };
+                match self.stage_of_from(from, stage_index) {
+                    Some(k) => Ok(outs.get(&k).map(|o| o.key.clone()).unwrap_or_default()),
+                    None => Ok(self
+                        .image(from)
+                        .map_err(|e| self.step_err(c, e))?
+                        .id
+                        .to_string()),
+                }
+            }
+            Instruction::Run(r) => {
+                let lex = Lex::new(self.df.escape);
+                let env = self.expand_env(st);
+                let mut srcs = vec![];
+                for spec in &r.mount_specs {
+                    let m = build::instructions::parse_mount(spec, &|v| {
+                        lex.process_word(v, &env).map_err(|e| e.0)
+                    })
+                    .map_err(|e| self.step_err(c, e))?;
+                    if m.typ == build::instructions::MountType::Bind && m.from.is_empty() {
+                        srcs.push(if m.source.is_empty() {
+                            ".".to_string()
+                        } else {
+                            m.source.clone()
+                        });
+                    }
+                }
+                if srcs.is_empty() {
+                    return Ok(String::new());
+                }
+                self.context
+                    .sources_digest(&srcs)
+                    .map_err(|e| self.step_err(c, e))
+            }
+            _ => Ok(String::new()),
+        }
+    }
+
+    /// The stage `COPY --from=NAME|INDEX` names, if it names one.
+    fn stage_of_from(&self, from: &str, stage_index: usize) -> Option<usize> {
+        if let Ok(k) = from.parse::<usize>() {
+            return (k < stage_index).then_some(k);
+        }
+        self.df.stages[..stage_index].iter().position(|s| {
+            s.name
+                .as_deref()
+                .is_some_and(|n| n.eq_ignore_ascii_case(from))
         })
     }
 
