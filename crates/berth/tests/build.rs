@@ -208,6 +208,23 @@ fn metadata_instructions_set_the_config_and_history() {
         serde_json::json!(["/bin/sh", "-ec", "echo $FOO"])
     );
     assert_eq!(cfg["author"], "someone@example.com");
+    // `image inspect` shows them too.
+    let shown = c.env.ok(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{json .Config.Shell}}",
+        "meta",
+    ]);
+    assert_eq!(shown.trim(), r#"["/bin/sh","-ec"]"#);
+    let shown = c.env.ok(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{.Config.Healthcheck.Retries}}",
+        "meta",
+    ]);
+    assert_eq!(shown.trim(), "4");
     // History: the base's, then one per instruction; only WORKDIR (which
     // makes its directory) adds layers here.
     let h = cfg["history"].as_array().unwrap();

@@ -169,6 +169,8 @@ pub struct ImageInspectConfig {
     pub exposed_ports: Option<BTreeMap<String, Value>>,
     pub env: Option<Vec<String>>,
     pub cmd: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<image::manifest::Healthcheck>,
     pub volumes: Option<BTreeMap<String, Value>>,
     pub working_dir: String,
     pub entrypoint: Option<Vec<String>>,
@@ -176,6 +178,8 @@ pub struct ImageInspectConfig {
     pub labels: Option<BTreeMap<String, String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stop_signal: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shell: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -234,12 +238,14 @@ fn inspect_info(store: &Store, info: &ImageInfo) -> Result<ImageInspect> {
             exposed_ports: non_empty(&c.exposed_ports),
             env: non_empty(&c.env),
             cmd: c.cmd.clone(),
+            healthcheck: c.healthcheck.clone(),
             volumes: non_empty(&c.volumes),
             working_dir: c.working_dir.clone().unwrap_or_default(),
             entrypoint: c.entrypoint.clone(),
             on_build: c.on_build.clone(),
             labels: non_empty(&c.labels),
             stop_signal: c.stop_signal.clone(),
+            shell: c.shell.clone(),
         },
         architecture: cfg.architecture.clone(),
         variant: cfg.variant.clone(),
