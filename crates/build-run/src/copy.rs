@@ -33,18 +33,11 @@ pub struct Payload {
     mtime: u64,
 }
 
+/// `p` cleaned inside `/`, without the leading slash (`""` for the root).
 fn clean_abs(p: &str) -> String {
-    let mut out: Vec<&str> = vec![];
-    for c in p.split('/') {
-        match c {
-            "" | "." => {}
-            ".." => {
-                out.pop();
-            }
-            c => out.push(c),
-        }
-    }
-    out.join("/")
+    berth_util::gostr::clean_path(&format!("/{p}"))
+        .trim_start_matches('/')
+        .to_string()
 }
 
 fn join(a: &str, b: &str) -> String {

@@ -1613,18 +1613,9 @@ fn shown_list(v: &[String]) -> String {
     format!("[{}]", v.join(" "))
 }
 
+/// `p` as an absolute clean path (Go's `path.Clean` of `/p`).
 fn clean_path(p: &str) -> String {
-    let mut out: Vec<&str> = vec![];
-    for c in p.split('/') {
-        match c {
-            "" | "." => {}
-            ".." => {
-                out.pop();
-            }
-            c => out.push(c),
-        }
-    }
-    format!("/{}", out.join("/"))
+    berth_util::gostr::clean_path(&format!("/{p}"))
 }
 
 /// The last lines of a step's output.
