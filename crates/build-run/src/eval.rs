@@ -287,7 +287,7 @@ impl Ctx<'_> {
         let rec = self.engine.images().commit_config::<std::fs::File>(
             out.image.as_ref(),
             None,
-            out.config.clone(),
+            with_parent(&out.config, out.image.as_ref()),
             None,
             &[],
         )?;
@@ -887,7 +887,7 @@ impl Ctx<'_> {
             let rec = self.engine.images().commit_config::<std::fs::File>(
                 st.image.as_ref(),
                 None,
-                st.cfg.clone(),
+                with_parent(&st.cfg, st.image.as_ref()),
                 None,
                 &[],
             )?;
@@ -941,7 +941,7 @@ impl Ctx<'_> {
         let r = self.engine.images().commit_config(
             st.image.as_ref(),
             changes.map(|f| std::io::BufReader::with_capacity(256 << 10, f)),
-            st.cfg.clone(),
+            with_parent(&st.cfg, st.image.as_ref()),
             Some(self.history(created_by)),
             &[],
         );
@@ -1611,6 +1611,14 @@ fn json(v: &[String]) -> String {
 
 fn shown_list(v: &[String]) -> String {
     format!("[{}]", v.join(" "))
+}
+
+/// A step's config names the image it starts from as its `parent`, as
+/// docker's builder does (`images` hides such intermediates without `-a`).
+fn with_parent(cfg: &ImageConfig, base: Option<&ImageRecord>) -> ImageConfig {
+    let mut c = cfg.clone();
+    c.parent = base.map(|b| b.id.to_string());
+    c
 }
 
 /// `p` as an absolute clean path (Go's `path.Clean` of `/p`).

@@ -81,7 +81,23 @@ fn time_of_image(store: &Store, key: &str, filters: &Filters) -> Result<Option<S
 /// `label`, `label!`, `before`, `since` and `reference` (globs as Go's
 /// path.Match over the familiar names).
 pub fn list(store: &Store, filters: &Filters) -> Result<Vec<ImageSummary>> {
+    list_with(store, filters, true)
+}
+
+/// [`list`]; without `all` (docker's default), intermediate images are
+/// left out: untagged images another image names as its `parent` (the
+/// builder's steps).
+pub fn list_with(store: &Store, filters: &Filters, all: bool) -> Result<Vec<ImageSummary>> {
     filters.validate(filters::keys::IMAGES)?;
+    let parents: std::collections::HashSet<String> = if all {
+        Default::default()
+    } else {
+        store
+            .list()?
+            .iter()
+            .filter_map(|i| store.config(&i.record).ok()?.parent)
+            .collect()
+    };
     let dangling = filters.bool_value("dangling")?;
     let before = time_of_image(store, "before", filters)?;
     let since = time_of_image(store, "since", filters)?;
@@ -109,6 +125,9 @@ pub fn list(store: &Store, filters: &Filters) -> Result<Vec<ImageSummary>> {
             .map(|r| r.familiar())
             .collect();
         if !patterns.is_empty() && repo_tags.is_empty() && repo_digests.is_empty() {
+            continue;
+        }
+        if !all && info.repo_tags.is_empty() && parents.contains(&info.record.id.to_string()) {
             continue;
         }
         // Dangling: no tag (docker's rule: `dangling=false` lists the tagged).
