@@ -47,7 +47,7 @@ ctx=$work/ctx
 $B build -q --network none -t b "$ctx" >/dev/null
 $BA bud -q --network none --layers --pull=never -t b "$ctx" >/dev/null
 $P build -q --network none --layers --pull=never -t p "$ctx" >/dev/null
-sync; hyperfine -N --warmup 2 --runs "$RUNS" --export-json "$work/build.json" \
+sync; hyperfine -N ${HYPERFINE_OPTS:-} --warmup 2 --runs "$RUNS" --export-json "$work/build.json" \
     -n "berth cold" "$B build -q --network none --no-cache -t b $ctx" \
     -n "buildah cold" "$BA bud -q --network none --layers --no-cache --pull=never -t b $ctx" \
     -n "podman cold" "$P build -q --network none --layers --no-cache --pull=never -t p $ctx" \

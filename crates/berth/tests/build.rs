@@ -388,7 +388,7 @@ fn context(c: &Ctx, name: &str, files: &[(&str, &str)]) -> PathBuf {
     d
 }
 
-const CACHE_DF: &str = "FROM busybox\nRUN echo one > /one\nCOPY app.txt /app.txt\nRUN cat /app.txt > /copy-of-app\nENV X=1\n";
+const CACHE_DF: &str = "FROM busybox\nRUN echo one > /one\nCOPY app.txt /app.txt\nRUN cat /app.txt > /copy-of-app\nENV X=1\nWORKDIR /tmp\n";
 
 /// `build --progress plain`: the steps that ran a container (`#N` lines
 /// whose step ends without `CACHED`), by instruction text.
@@ -442,10 +442,29 @@ fn cache_reuses_steps_and_reruns_exactly_what_changed() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(ran_steps(&err).len(), 3, "{err}");
     let id1 = c.build_ok(&["-t", "c1", ds]);
-    // Nothing changed: no step runs, no blob is written, same image.
+    // Nothing changed: no step runs, no container is made (WORKDIR's look
+    // for its directory included), no blob is written, same image.
     let before = blobs(&c);
+    let now = || {
+        let d = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap();
+        format!("{}.{:09}", d.as_secs(), d.subsec_nanos())
+    };
+    let since = now();
     let (code, _, err) = c.build(&["--progress", "plain", "-t", "c1", ds]);
     assert_eq!(code, 0, "{err}");
+    let until = now();
+    let created = c.env.ok(&[
+        "events",
+        "--since",
+        &since,
+        "--until",
+        &until,
+        "--filter",
+        "event=create",
+    ]);
+    assert_eq!(created, "", "no container created by a cached build");
     assert_eq!(ran_steps(&err), Vec::<String>::new(), "{err}");
     assert_eq!(blobs(&c), before);
     assert_eq!(c.build_ok(&[ds]), id1);

@@ -1213,7 +1213,10 @@ impl Ctx<'_> {
         if exists {
             let _ = self.engine.remove(&id, true);
             self.meta(st, created_by);
-            return Ok(false);
+            // Written (config only) so that the step is cached: a rebuild
+            // then makes no container to look for the directory.
+            self.ensure_image(st)?;
+            return Ok(true);
         }
         let r = (|| -> Result<()> {
             let tmp = tempfile::tempfile_in(self.engine.root().join("build"))
