@@ -294,6 +294,11 @@ impl Payload {
         Ok(Some(n))
     }
 
+    /// The destinations written so far.
+    pub fn paths(&self) -> &BTreeSet<String> {
+        &self.seen
+    }
+
     /// The tar, rewound.
     pub fn finish(self) -> io::Result<File> {
         let mut f = self.tar.into_inner()?;

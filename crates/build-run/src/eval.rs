@@ -18,6 +18,7 @@ use image::{ImageRecord, Reference};
 
 use crate::cache::StepCache;
 use crate::copy::{Attrs, Payload};
+use crate::layers::PathKind;
 use crate::reap::{self, OWNER_LABEL};
 use crate::{
     BuildRequest, BuildResult, ContextSource, DockerfileSource, Error, Event, Puller, Result,
@@ -1198,7 +1199,8 @@ impl Ctx<'_> {
         Ok(held)
     }
 
-    /// WORKDIR's directory, in a layer when it is missing.
+    /// WORKDIR's directory, in a layer when it is missing (made from the
+    /// image's layers directly when they tell, else in a container).
     fn mkdir_layer(
         &mut self,
         st: &mut St,
@@ -1206,15 +1208,35 @@ impl Ctx<'_> {
         wd: &str,
         created_by: String,
     ) -> Result<bool> {
+        let lowers = match &st.image {
+            Some(r) => self.engine.images().prepare_rootfs(r)?,
+            None => vec![],
+        };
+        let probe = Probe::Layers(lowers);
+        let kind = self.probe(&probe, wd);
+        if kind == PathKind::Dir {
+            self.meta(st, created_by);
+            // Written (config only) so that the step is cached.
+            self.ensure_image(st)?;
+            return Ok(true);
+        }
+        if kind == PathKind::Missing {
+            let tmp = tempfile::tempfile_in(self.engine.root().join("build"))
+                .map_err(|e| Error::Other(format!("temp file: {e}")))?;
+            let mut p = Payload::new(tmp, self.mtime);
+            if self.parents(&probe, &mut p, wd, true, (0, 0))? {
+                let f = p.finish().map_err(other)?;
+                self.commit_layer(st, f, created_by)?;
+                return Ok(true);
+            }
+        }
         let image = self.ensure_image(st)?;
         let opts = self.container_opts(&image, st, vec!["/nonexistent".into()]);
         let id = self.engine.create(&opts).map_err(|e| self.step_err(c, e))?;
-        let exists = self.engine.path_stat(&id, wd).is_ok();
-        if exists {
+        let probe = Probe::Container(id.clone());
+        if self.probe(&probe, wd) != PathKind::Missing {
             let _ = self.engine.remove(&id, true);
             self.meta(st, created_by);
-            // Written (config only) so that the step is cached: a rebuild
-            // then makes no container to look for the directory.
             self.ensure_image(st)?;
             return Ok(true);
         }
@@ -1222,7 +1244,7 @@ impl Ctx<'_> {
             let tmp = tempfile::tempfile_in(self.engine.root().join("build"))
                 .map_err(|e| Error::Other(format!("temp file: {e}")))?;
             let mut p = Payload::new(tmp, self.mtime);
-            self.parents(&id, &mut p, wd, true, (0, 0))?;
+            self.parents(&probe, &mut p, wd, true, (0, 0))?;
             let mut f = p.finish().map_err(other)?;
             self.engine.copy_to_container(
                 None,
@@ -1246,14 +1268,17 @@ impl Ctx<'_> {
 
     /// Directory entries for the missing components of `path` (itself too
     /// when `itself`).
+    /// Directory entries for the missing components of `path` (itself too
+    /// when `itself`); false when the probe cannot tell (a symlink or a
+    /// file on the way).
     fn parents(
         &self,
-        id: &str,
+        probe: &Probe,
         p: &mut Payload,
         path: &str,
         itself: bool,
         owner: (u32, u32),
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let clean = path.trim_start_matches('/');
         let comps: Vec<&str> = clean.split('/').filter(|c| !c.is_empty()).collect();
         let upto = if itself {
@@ -1264,13 +1289,35 @@ impl Ctx<'_> {
         let mut missing = false;
         for k in 1..=upto {
             let sub = comps[..k].join("/");
-            if !missing && self.engine.path_stat(id, &format!("/{sub}")).is_ok() {
-                continue;
+            if !missing {
+                match self.probe(probe, &format!("/{sub}")) {
+                    PathKind::Missing => {}
+                    PathKind::Dir => continue,
+                    PathKind::Other | PathKind::Symlink => {
+                        if matches!(probe, Probe::Layers(_)) {
+                            return Ok(false);
+                        }
+                        continue;
+                    }
+                }
             }
             missing = true;
             p.dir(&sub, 0o755, owner).map_err(other)?;
         }
-        Ok(())
+        Ok(true)
+    }
+
+    /// What `path` is in the step's image, by its layers or its container.
+    fn probe(&self, probe: &Probe, path: &str) -> PathKind {
+        match probe {
+            Probe::Layers(lowers) => crate::layers::lookup(lowers, path),
+            Probe::Container(id) => match self.engine.path_stat(id, path) {
+                Err(_) => PathKind::Missing,
+                Ok(s) if s.mode & (1 << 31) != 0 => PathKind::Dir,
+                Ok(s) if s.mode & (1 << 27) != 0 => PathKind::Symlink,
+                Ok(_) => PathKind::Other,
+            },
+        }
     }
 
     fn copy_step(
@@ -1282,14 +1329,6 @@ impl Ctx<'_> {
         stage_index: usize,
     ) -> Result<bool> {
         let cmd = first_word(&c.original);
-        let image = self.ensure_image(st)?;
-        let opts = self.container_opts(&image, st, vec!["/nonexistent".into()]);
-        let id = self.engine.create(&opts).map_err(|e| self.step_err(c, e))?;
-        let r = self.copy_into(st, c, &id, &spec, outs, stage_index);
-        if let Err(e) = r {
-            let _ = self.engine.remove(&id, true);
-            return Err(e);
-        }
         let mut shown: Vec<String> = spec.sources.clone();
         shown.extend(spec.contents.iter().map(|(p, _)| format!("<<{p}")));
         let from = spec
@@ -1298,19 +1337,101 @@ impl Ctx<'_> {
             .map(|f| format!("--from={f} "))
             .unwrap_or_default();
         let created_by = format!("{cmd} {from}{} {} # buildkit", shown.join(" "), spec.dest);
+        // The direct way: the payload is the layer, when the image's layers
+        // say plainly where it goes (no symlink on the way, a numeric
+        // --chown); else through a container, as `cp` extracts.
+        let numeric = spec.chown.is_empty()
+            || spec
+                .chown
+                .split(':')
+                .all(|p| !p.is_empty() && p.parse::<u32>().is_ok());
+        if numeric {
+            let lowers = match &st.image {
+                Some(r) => self.engine.images().prepare_rootfs(r)?,
+                None => vec![],
+            };
+            let owner = if spec.chown.is_empty() {
+                None
+            } else {
+                let mut it = spec.chown.split(':').map(|p| p.parse::<u32>().unwrap_or(0));
+                let u = it.next().unwrap_or(0);
+                Some((u, it.next().unwrap_or(u)))
+            };
+            let probe = Probe::Layers(lowers);
+            if let Some(p) = self.copy_into(st, c, &probe, owner, &spec, outs, stage_index)? {
+                let f = p.finish().map_err(other)?;
+                self.commit_layer(st, f, created_by)?;
+                return Ok(true);
+            }
+        }
+        let image = self.ensure_image(st)?;
+        let opts = self.container_opts(&image, st, vec!["/nonexistent".into()]);
+        let id = self.engine.create(&opts).map_err(|e| self.step_err(c, e))?;
+        let r = (|| -> Result<()> {
+            let owner = if spec.chown.is_empty() {
+                None
+            } else {
+                Some(
+                    self.owner_of(&id, &spec.chown)
+                        .map_err(|e| self.step_err(c, e))?,
+                )
+            };
+            let probe = Probe::Container(id.clone());
+            let p = self
+                .copy_into(st, c, &probe, owner, &spec, outs, stage_index)?
+                .ok_or_else(|| self.step_err(c, "cannot place the files"))?;
+            let mut f = p.finish().map_err(other)?;
+            self.engine
+                .copy_to_container(
+                    None,
+                    &mut f,
+                    &id,
+                    "/",
+                    engine::cp::CopyOptions {
+                        follow_link: false,
+                        archive: true,
+                    },
+                )
+                .map_err(|e| self.step_err(c, e))?;
+            Ok(())
+        })();
+        if let Err(e) = r {
+            let _ = self.engine.remove(&id, true);
+            return Err(e);
+        }
         self.commit_container(st, &id, created_by)?;
         Ok(true)
     }
 
+    /// A layer tar made here (no container) committed over `st.image`.
+    fn commit_layer(&mut self, st: &mut St, f: std::fs::File, created_by: String) -> Result<()> {
+        let rec = self.engine.images().commit_config(
+            st.image.as_ref(),
+            Some(std::io::BufReader::with_capacity(256 << 10, f)),
+            with_parent(&st.cfg, st.image.as_ref()),
+            Some(self.history(created_by)),
+            &[],
+        )?;
+        self.result.layers += 1;
+        st.cfg = self.engine.images().config(&rec)?;
+        st.image = Some(rec);
+        st.dirty = false;
+        Ok(())
+    }
+
+    /// The payload of a COPY/ADD; `None` when `probe` (the image's layers)
+    /// cannot say plainly where it goes.
+    #[allow(clippy::too_many_arguments)]
     fn copy_into(
         &mut self,
         st: &St,
         c: &Command,
-        id: &str,
+        probe: &Probe,
+        owner: Option<(u32, u32)>,
         spec: &CopySpec,
         outs: &BTreeMap<usize, StageOut>,
         stage_index: usize,
-    ) -> Result<()> {
+    ) -> Result<Option<Payload>> {
         let wd = st
             .cfg
             .config
@@ -1326,11 +1447,11 @@ impl Ctx<'_> {
         let n_src = spec.sources.len() + spec.contents.len();
         let wildcard = spec.sources.iter().any(|s| s.contains(['*', '?', '[']));
         let trailing = spec.dest.ends_with('/') || spec.dest.ends_with("/.") || spec.dest == ".";
-        let exists_dir = self
-            .engine
-            .path_stat(id, &format!("/{dest}"))
-            .map(|s| s.mode & (1 << 31) != 0)
-            .unwrap_or(false);
+        let exists_dir = match self.probe(probe, &format!("/{dest}")) {
+            PathKind::Dir => true,
+            PathKind::Symlink => return Ok(None),
+            _ => false,
+        };
         if n_src > 1 && !trailing && !exists_dir {
             return Err(self.step_err(
                 c,
@@ -1338,13 +1459,10 @@ impl Ctx<'_> {
             ));
         }
         let dest_dir = trailing || exists_dir || n_src > 1 || wildcard;
-        let mut attrs = Attrs::default();
-        if !spec.chown.is_empty() {
-            attrs.owner = Some(
-                self.owner_of(id, &spec.chown)
-                    .map_err(|e| self.step_err(c, e))?,
-            );
-        }
+        let mut attrs = Attrs {
+            owner,
+            ..Default::default()
+        };
         if !spec.chmod.is_empty() {
             attrs.mode = Some(u32::from_str_radix(&spec.chmod, 8).map_err(|_| {
                 self.step_err(
@@ -1361,13 +1479,15 @@ impl Ctx<'_> {
         let mut p = Payload::new(tmp, self.mtime);
         // BuildKit makes the missing directories with --chown's owner.
         let owner = attrs.owner.unwrap_or((0, 0));
-        self.parents(
-            id,
+        if !self.parents(
+            probe,
             &mut p,
             &format!("/{dest}"),
             dest_dir && !exists_dir,
             owner,
-        )?;
+        )? {
+            return Ok(None);
+        }
         for (name, data) in &spec.contents {
             let d = if dest_dir {
                 format!("{dest}/{name}").trim_start_matches('/').to_string()
@@ -1407,20 +1527,38 @@ impl Ctx<'_> {
                 _keep = dir;
             }
         }
-        let mut f = p.finish().map_err(other)?;
-        self.engine
-            .copy_to_container(
-                None,
-                &mut f,
-                id,
-                "/",
-                engine::cp::CopyOptions {
-                    follow_link: false,
-                    archive: true,
-                },
-            )
-            .map_err(|e| self.step_err(c, e))?;
-        Ok(())
+        // Directly as a layer: every directory on the way of every entry
+        // must be a plain directory of the image or one the payload makes.
+        if let Probe::Layers(_) = probe {
+            let made = p.paths().clone();
+            let mut checked: BTreeMap<String, bool> = BTreeMap::new();
+            for path in &made {
+                let mut prefix = String::new();
+                let comps: Vec<&str> = path.split('/').collect();
+                for comp in &comps[..comps.len() - 1] {
+                    prefix = if prefix.is_empty() {
+                        comp.to_string()
+                    } else {
+                        format!("{prefix}/{comp}")
+                    };
+                    if made.contains(&prefix) {
+                        continue;
+                    }
+                    let ok = *checked.entry(prefix.clone()).or_insert_with(|| {
+                        self.probe(probe, &format!("/{prefix}")) == PathKind::Dir
+                    });
+                    if !ok {
+                        return Ok(None);
+                    }
+                }
+                // A file where the image has a directory (or the reverse)
+                // is the container's business.
+                if self.probe(probe, &format!("/{path}")) == PathKind::Symlink {
+                    return Ok(None);
+                }
+            }
+        }
+        Ok(Some(p))
     }
 
     /// The image `COPY --from` names: a stage (by name or index) or an
@@ -1589,6 +1727,14 @@ impl Ctx<'_> {
         };
         Ok((uid, gid))
     }
+}
+
+/// Where a step looks at its image's files.
+enum Probe {
+    /// The image's layers (lower dirs, top first), read directly.
+    Layers(Vec<std::path::PathBuf>),
+    /// A created container of the image (`cp`'s path rules).
+    Container(String),
 }
 
 struct CopySpec {

@@ -26,6 +26,7 @@
 pub mod cache;
 mod copy;
 mod eval;
+mod layers;
 pub mod reap;
 
 use std::collections::BTreeMap;
