@@ -160,18 +160,27 @@ fn up(g: &Globals, compose: &Compose, a: c::UpArgs) -> CmdResult {
         wait_timeout: a.wait_timeout.map(std::time::Duration::from_secs),
         pull: a.pull.clone(),
     };
+    let began = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     compose
         .up(&o, &CliPuller(g), &mut print_event)
         .map_err(rerr)?;
     if a.detach || a.wait || a.no_start {
         return Ok(());
     }
-    attached(compose, &a.services, a.timeout)
+    let since = format!("{}.{:09}", began.as_secs(), began.subsec_nanos());
+    attached(compose, &a.services, a.timeout, since)
 }
 
 /// `up` without `-d`: the containers' logs, prefixed, until they all
 /// exit; SIGINT/SIGTERM stop the project gracefully, a second one kills.
-fn attached(compose: &Compose, services: &[String], timeout: Option<i64>) -> CmdResult {
+fn attached(
+    compose: &Compose,
+    services: &[String],
+    timeout: Option<i64>,
+    since: String,
+) -> CmdResult {
     use nix::sys::signal::{SigSet, Signal};
     let mut set = SigSet::empty();
     set.add(Signal::SIGINT);
@@ -204,7 +213,7 @@ fn attached(compose: &Compose, services: &[String], timeout: Option<i64>) -> Cmd
     });
     let opts = ::engine::LogsOptions {
         follow: true,
-        tail: Some(0),
+        since: Some(since),
         ..Default::default()
     };
     follow_logs(compose, &rows, &opts, false)
