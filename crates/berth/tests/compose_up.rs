@@ -322,7 +322,7 @@ networks:
     // replicas' addresses on `back`; each container's name with its own
     let lookup = |target: &str| -> Vec<String> {
         let out = p.ok(&["exec", "-T", "client", "nslookup", target]);
-        let answer = out.split_once(&format!("Name:")).map(|x| x.1).unwrap_or("");
+        let answer = out.split_once("Name:").map(|x| x.1).unwrap_or("");
         answer
             .lines()
             .filter_map(|l| l.strip_prefix("Address: "))

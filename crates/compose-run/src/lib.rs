@@ -774,7 +774,7 @@ impl Compose {
             .filter(|r| r.service == s.name && !r.oneoff())
             .collect();
         // highest numbers go first when scaling down (compose's order)
-        mine.sort_by(|a, b| b.number.cmp(&a.number));
+        mine.sort_by_key(|r| std::cmp::Reverse(r.number));
         let mut kept: BTreeMap<u32, &ContainerRow> = BTreeMap::new();
         for r in mine {
             if (r.number as usize) > want || r.number == 0 || kept.contains_key(&r.number) {
