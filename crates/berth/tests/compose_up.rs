@@ -529,3 +529,71 @@ services:
     assert_eq!(code, 0, "{err}");
     assert_eq!(out, "s-1  | bye\n");
 }
+
+#[test]
+fn run_rm_starts_dependencies_and_leaves_no_one_off() {
+    let Some(p) = Project::new(
+        r#"
+services:
+  init:
+    image: bb
+    command: ["sh", "-c", "echo seeded > /data/f"]
+    volumes: [data:/data]
+  tool:
+    image: bb
+    command: ["false"]
+    volumes: [data:/data]
+    depends_on:
+      init: {condition: service_completed_successfully}
+volumes:
+  data: {}
+"#,
+    ) else {
+        return;
+    };
+    let (code, out, err) = p.run(&[
+        "run",
+        "--rm",
+        "-T",
+        "-e",
+        "X=y",
+        "tool",
+        "sh",
+        "-c",
+        "cat /data/f; echo $X",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "seeded\ny\n");
+    let (code, _, _) = p.run(&[
+        "run",
+        "--rm",
+        "-T",
+        "--no-deps",
+        "tool",
+        "sh",
+        "-c",
+        "exit 4",
+    ]);
+    assert_eq!(code, 4);
+    let names: Vec<String> = p
+        .ps()
+        .iter()
+        .map(|c| c["Name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["proj-init-1"]);
+    // a detached one-off carries oneoff=True and goes with down
+    let id = p.ok(&["run", "-d", "tool", "sleep", "300"]);
+    let labels = p
+        .env
+        .ok(&["inspect", "-f", "{{json .Config.Labels}}", id.trim()]);
+    assert!(
+        labels.contains(r#""com.docker.compose.oneoff":"True""#),
+        "{labels}"
+    );
+    assert!(p
+        .env
+        .ok(&["inspect", "-f", "{{.Name}}", id.trim()])
+        .starts_with("/proj-tool-run-"));
+    p.ok(&["down", "-v", "-t", "0"]);
+    p.assert_empty();
+}

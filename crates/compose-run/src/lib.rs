@@ -123,6 +123,35 @@ pub struct DownOptions {
     pub rmi: Option<String>,
 }
 
+/// `run`'s choices (a one-off container of a service).
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Replaces the service's command when not empty.
+    pub command: Vec<String>,
+    /// `--entrypoint` (a shell-less single word list).
+    pub entrypoint: Option<Vec<String>>,
+    /// `-e KEY=VALUE`, added to the service's environment.
+    pub env: Vec<String>,
+    /// `-l KEY=VALUE`.
+    pub labels: Vec<String>,
+    /// `--name`.
+    pub name: Option<String>,
+    /// `--rm`.
+    pub rm: bool,
+    /// `--service-ports`: publish the service's ports (not done by default).
+    pub service_ports: bool,
+    /// `-p`: ports to publish.
+    pub publish: Vec<String>,
+    /// `-v`: extra mounts (`-v` syntax).
+    pub volumes: Vec<String>,
+    pub user: Option<String>,
+    pub workdir: Option<String>,
+    pub tty: bool,
+    pub interactive: bool,
+    /// `--no-deps`: do not start the services it depends on.
+    pub no_deps: bool,
+}
+
 /// One container of the project, as `ps` shows it.
 #[derive(Debug, Clone)]
 pub struct ContainerRow {
@@ -293,6 +322,115 @@ impl Compose {
         put(labels::VERSION, COMPOSE_VERSION.to_string());
         put(labels::IMAGE, image_id.to_string());
         l
+    }
+
+    /// `run` before its container starts: the service's dependencies up
+    /// (unless `no_deps`) and their conditions met, then the one-off
+    /// container created (`project-service-run-ID`, label oneoff=True);
+    /// its id. The caller starts and attaches it.
+    pub fn create_oneoff(
+        &self,
+        service: &str,
+        o: &RunOptions,
+        puller: &dyn Puller,
+        report: Report,
+    ) -> Result<String> {
+        let s = self.service(service)?.clone();
+        if !o.no_deps && !s.depends_on.is_empty() {
+            let deps: Vec<String> = s
+                .depends_on
+                .keys()
+                .filter(|d| self.project.services.contains_key(*d))
+                .cloned()
+                .collect();
+            if !deps.is_empty() {
+                let up = UpOptions {
+                    services: deps,
+                    pull: "policy".into(),
+                    ..Default::default()
+                };
+                // only start what is not running: no recreate of running deps
+                self.up(&up, puller, report)?;
+            }
+            for (dep, c) in &s.depends_on {
+                if self.project.services.contains_key(dep) {
+                    self.wait_dependency(service, dep, &c.condition, None)?;
+                }
+            }
+        }
+        let image_id = self.ensure_image(&s, "policy", puller)?;
+        let mut m = mapping::create_options(&self.project, &s)?;
+        for w in std::mem::take(&mut m.warnings) {
+            report(Event {
+                kind: "Warning",
+                name: s.name.clone(),
+                status: w,
+            });
+        }
+        let opts = &mut m.opts;
+        if !o.command.is_empty() {
+            opts.cmd = o.command.clone();
+        }
+        if let Some(e) = &o.entrypoint {
+            opts.entrypoint = Some(e.clone());
+            if o.command.is_empty() {
+                opts.cmd.clear();
+            }
+        }
+        opts.env.extend(o.env.iter().cloned());
+        opts.labels.extend(
+            engine::options::parse_labels(&o.labels).map_err(|e| msg(format!("--label: {e}")))?,
+        );
+        if !o.service_ports {
+            opts.port_bindings.clear();
+        }
+        for p in &o.publish {
+            opts.port_bindings.push(
+                engine::options::parse_publish(p)
+                    .map_err(|e| msg(format!("--publish {p}: {e}")))?,
+            );
+        }
+        for v in &o.volumes {
+            opts.mounts.push(
+                engine::options::mounts::parse_volume_flag(v)
+                    .map_err(|e| msg(format!("--volume {v}: {e}")))?,
+            );
+        }
+        if o.user.is_some() {
+            opts.user = o.user.clone();
+        }
+        if o.workdir.is_some() {
+            opts.working_dir = o.workdir.clone();
+        }
+        opts.tty = o.tty;
+        opts.open_stdin = o.interactive;
+        opts.auto_remove = o.rm;
+        // a one-off container does not restart
+        opts.restart_policy = engine::options::RestartPolicy::No;
+        let suffix = engine::fsutil::random_id()?;
+        let name = o
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("{}-{}-run-{}", self.name(), s.name, &suffix[..12]));
+        opts.name = Some(name);
+        let mut labels = self.container_labels(&s, 1, &image_id, true);
+        labels.remove(labels::NUMBER);
+        opts.labels.extend(labels);
+        self.ensure_networks(&self.used_networks(std::slice::from_ref(&s.name)), report)?;
+        self.ensure_volumes(&self.used_volumes(std::slice::from_ref(&s.name)), report)?;
+        let id = self.engine.create(opts)?;
+        for (net, aliases, ip) in &m.extra_networks {
+            let join = network::Join {
+                aliases: aliases.clone(),
+                ip: *ip,
+                dns: Vec::new(),
+            };
+            if let Err(e) = engine::network::connect(&self.engine, &id, net, &join) {
+                let _ = self.engine.remove(&id, true);
+                return Err(e.into());
+            }
+        }
+        Ok(id)
     }
 
     /// The project's containers (`all`: stopped ones too).

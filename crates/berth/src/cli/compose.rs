@@ -63,6 +63,57 @@ pub enum ComposeCommand {
     Port(PortArgs),
     /// List images used by the created containers
     Images(ImagesArgs),
+    /// Run a one-off command on a service
+    Run(RunArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Run container in background and print container ID
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Automatically remove the container when it exits
+    #[arg(long)]
+    pub rm: bool,
+    /// Set environment variables
+    #[arg(short, long, value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// Add or override a label
+    #[arg(short, long, value_name = "KEY=VALUE")]
+    pub label: Vec<String>,
+    /// Assign a name to the container
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Run command with all service's ports enabled and mapped to the host
+    #[arg(long)]
+    pub service_ports: bool,
+    /// Publish a container's port(s) to the host
+    #[arg(short, long)]
+    pub publish: Vec<String>,
+    /// Bind mount a volume
+    #[arg(short, long)]
+    pub volume: Vec<String>,
+    /// Run as specified username or uid
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Working directory inside the container
+    #[arg(short, long)]
+    pub workdir: Option<String>,
+    /// Disable pseudo-TTY allocation (default: auto-detected)
+    #[arg(short = 'T', long = "no-TTY")]
+    pub no_tty: bool,
+    /// Keep STDIN open even if not attached
+    #[arg(short, long, default_value_t = true)]
+    pub interactive: bool,
+    /// Override the entrypoint of the image
+    #[arg(long)]
+    pub entrypoint: Option<String>,
+    /// Don't start linked services
+    #[arg(long)]
+    pub no_deps: bool,
+    /// SERVICE [COMMAND] [ARGS...]
+    #[arg(required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -62,6 +62,7 @@ pub fn run(g: &Globals, a: ComposeArgs) -> CmdResult {
                 ComposeCommand::Top(a) => top(&compose, a),
                 ComposeCommand::Port(a) => port(&compose, a),
                 ComposeCommand::Images(a) => images(&compose, a),
+                ComposeCommand::Run(a) => run_oneoff(g, &compose, a),
                 ComposeCommand::Config(_) | ComposeCommand::Ls(_) => unreachable!(),
             }
         }
@@ -393,6 +394,52 @@ fn exec(g: &Globals, compose: &Compose, a: c::ExecArgs) -> CmdResult {
         args,
     };
     super::containers::exec(g, ea)
+}
+
+fn run_oneoff(g: &Globals, compose: &Compose, a: c::RunArgs) -> CmdResult {
+    use std::io::IsTerminal;
+    let tty = !a.no_tty && !a.detach && std::io::stdin().is_terminal();
+    let entrypoint = match &a.entrypoint {
+        Some(e) => Some(
+            shlex::split(e).ok_or_else(|| CliError::new(format!("invalid --entrypoint {e:?}")))?,
+        ),
+        None => None,
+    };
+    let o = berth_compose_run::RunOptions {
+        command: a.args[1..].to_vec(),
+        entrypoint,
+        env: a.env.clone(),
+        labels: a.label.clone(),
+        name: a.name.clone(),
+        rm: a.rm,
+        service_ports: a.service_ports,
+        publish: a.publish.clone(),
+        volumes: a.volume.clone(),
+        user: a.user.clone(),
+        workdir: a.workdir.clone(),
+        tty,
+        interactive: a.interactive && !a.detach,
+        no_deps: a.no_deps,
+    };
+    let id = compose
+        .create_oneoff(&a.args[0], &o, &CliPuller(g), &mut print_event)
+        .map_err(rerr)?;
+    if a.detach {
+        compose
+            .engine
+            .start(&id)
+            .map_err(|e| CliError::new(e.to_string()))?;
+        return print_lines([id]);
+    }
+    super::containers::start(
+        g,
+        crate::cli::StartArgs {
+            attach: true,
+            interactive: o.interactive,
+            detach_keys: None,
+            containers: vec![id],
+        },
+    )
 }
 
 fn top(compose: &Compose, a: c::ServicesArgs) -> CmdResult {
