@@ -368,12 +368,14 @@ services:
     image: bb
     command: ["sleep", "300"]
     stop_signal: SIGKILL
+    volumes: ["/cache"]
 "#;
     let Some(p) = Project::new(base) else {
         return;
     };
     p.ok(&["up", "-d"]);
     let id = p.id_of("proj-svc-1");
+    p.ok(&["exec", "-T", "svc", "sh", "-c", "echo kept > /cache/f"]);
     let (_, _, err) = p.run(&["up", "-d"]);
     assert!(err.contains("Container proj-svc-1  Running"), "{err}");
     assert_eq!(p.id_of("proj-svc-1"), id, "unchanged config recreated");
@@ -389,6 +391,8 @@ services:
     assert!(err.contains("Container proj-svc-1  Recreated"), "{err}");
     let id3 = p.id_of("proj-svc-1");
     assert_ne!(id3, id2);
+    // the anonymous volume went along with both recreates
+    assert_eq!(p.ok(&["exec", "-T", "svc", "cat", "/cache/f"]), "kept\n");
     // scale up keeps #1, adds #2 and #3; down removes the highest
     p.ok(&["up", "-d", "--scale", "svc=3"]);
     let names: Vec<String> = p

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use berth_compose::{Project, ServiceConfig};
 use engine::filters::Filters;
+use engine::options::mounts::Mount;
 use engine::{Engine, ListOptions, Status, Summary};
 
 /// docker compose's label keys.
@@ -226,7 +227,9 @@ pub struct ProjectSummary {
 
 /// `compose ls` (`all`: projects with no running container too).
 pub fn list_projects(e: &Engine, all: bool) -> Result<Vec<ProjectSummary>> {
-    let rows = project_containers(e, None, true)?;
+    // as compose: the containers listed (running ones unless `all`) by
+    // project, their states counted
+    let rows = project_containers(e, None, all)?;
     let mut by: BTreeMap<String, (BTreeMap<String, usize>, String)> = BTreeMap::new();
     for r in rows {
         let ent = by.entry(r.project.clone()).or_default();
@@ -237,7 +240,6 @@ pub fn list_projects(e: &Engine, all: bool) -> Result<Vec<ProjectSummary>> {
     }
     Ok(by
         .into_iter()
-        .filter(|(_, (st, _))| all || st.contains_key("running"))
         .map(|(name, (st, files))| ProjectSummary {
             name,
             status: st
@@ -383,6 +385,12 @@ impl Compose {
         );
         if !o.service_ports {
             opts.port_bindings.clear();
+        }
+        // a one-off is reached by its container name only (compose run
+        // without --use-aliases)
+        opts.network_aliases.clear();
+        for x in &mut m.extra_networks {
+            x.1.clear();
         }
         for p in &o.publish {
             opts.port_bindings.push(
@@ -683,15 +691,53 @@ impl Compose {
         })
     }
 
-    /// Creates container `number` of `s`.
+    /// Creates container `number` of `s`; `inherit`: the mounts of the
+    /// container it replaces, whose anonymous volumes it takes over (as
+    /// compose keeps them across a recreate).
     fn create_container(
         &self,
         s: &ServiceConfig,
         number: u32,
         image_id: &str,
+        inherit: &[engine::MountPoint],
         report: Report,
     ) -> Result<String> {
         let mut m = mapping::create_options(&self.project, s)?;
+        for mp in inherit.iter().filter(|mp| mp.kind == "volume") {
+            let anonymous = self
+                .engine
+                .volume(&mp.name)
+                .map(|v| v.anonymous())
+                .unwrap_or(false);
+            if !anonymous {
+                continue;
+            }
+            let target = |x: &Mount| match x {
+                Mount::Bind(b) => b.target.clone(),
+                Mount::Volume(v) => v.target.clone(),
+                Mount::Tmpfs(t) => t.target.clone(),
+            };
+            match m
+                .opts
+                .mounts
+                .iter_mut()
+                .find(|x| target(x) == mp.destination)
+            {
+                Some(Mount::Volume(v)) if v.name.is_none() => v.name = Some(mp.name.clone()),
+                Some(_) => {}
+                None if !m.opts.tmpfs.iter().any(|t| t.target == mp.destination) => {
+                    // an image VOLUME
+                    m.opts
+                        .mounts
+                        .push(Mount::Volume(engine::options::mounts::VolumeMount {
+                            name: Some(mp.name.clone()),
+                            target: mp.destination.clone(),
+                            ..Default::default()
+                        }))
+                }
+                None => {}
+            }
+        }
         for w in std::mem::take(&mut m.warnings) {
             report(Event {
                 kind: "Warning",
@@ -945,8 +991,13 @@ impl Compose {
                             name: name.clone(),
                             status: "Recreate".into(),
                         });
+                        let old = self
+                            .engine
+                            .container(&r.summary.id)
+                            .map(|(c, _)| c.mounts)
+                            .unwrap_or_default();
                         self.remove_container(r, stop_timeout(s), false)?;
-                        let id = self.create_container(s, number, image_id, report)?;
+                        let id = self.create_container(s, number, image_id, &old, report)?;
                         report(Event {
                             kind: "Container",
                             name: name.clone(),
@@ -969,7 +1020,7 @@ impl Compose {
                         name: name.clone(),
                         status: "Creating".into(),
                     });
-                    let id = self.create_container(s, number, image_id, report)?;
+                    let id = self.create_container(s, number, image_id, &[], report)?;
                     report(Event {
                         kind: "Container",
                         name: name.clone(),
