@@ -601,3 +601,63 @@ volumes:
     p.ok(&["down", "-v", "-t", "0"]);
     p.assert_empty();
 }
+
+#[test]
+fn service_healthy_waits_for_the_dependency_and_unhealthy_fails() {
+    let Some(p) = Project::new(
+        r#"
+services:
+  db:
+    image: bb
+    command: ["sh", "-c", "sleep 1; touch /tmp/ready; exec sleep 300"]
+    stop_signal: SIGKILL
+    healthcheck:
+      test: ["CMD", "test", "-f", "/tmp/ready"]
+      interval: 200ms
+      retries: 30
+  web:
+    image: bb
+    command: ["sleep", "300"]
+    stop_signal: SIGKILL
+    depends_on:
+      db: {condition: service_healthy}
+"#,
+    ) else {
+        return;
+    };
+    // no --wait: web is started only once db is healthy, so db is healthy
+    // as soon as up returns
+    p.ok(&["up", "-d"]);
+    let ps = p.ps();
+    let db = ps.iter().find(|c| c["Service"] == "db").unwrap();
+    assert_eq!(db["Health"], "healthy", "{ps:?}");
+    let web = ps.iter().find(|c| c["Service"] == "web").unwrap();
+    assert_eq!(web["State"], "running");
+    p.ok(&["down", "-t", "0"]);
+
+    p.write(
+        r#"
+services:
+  db:
+    image: bb
+    command: ["sleep", "300"]
+    stop_signal: SIGKILL
+    healthcheck:
+      test: ["CMD", "false"]
+      interval: 200ms
+      retries: 1
+  web:
+    image: bb
+    command: ["sleep", "300"]
+    depends_on:
+      db: {condition: service_healthy}
+"#,
+    );
+    let (code, _, err) = p.run(&["up", "-d"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("dependency failed to start: container proj-db-1 is unhealthy"),
+        "{err}"
+    );
+    assert!(!p.ps().iter().any(|c| c["Service"] == "web"));
+}
