@@ -188,14 +188,14 @@ fn attached(
     set.add(Signal::SIGTERM);
     set.thread_block()
         .map_err(|e| CliError::new(format!("cannot block signals: {e}")))?;
-    let services: Vec<String> = if services.is_empty() {
-        Vec::new()
-    } else {
-        compose.selected(services, false).map_err(rerr)?
-    };
-    let rows = compose.targets(&services, None).map_err(rerr)?;
+    // the services named (not their dependencies: no --attach-dependencies)
+    let rows = compose.targets(services, None).map_err(rerr)?;
     let engine = compose.engine.clone();
-    let ids: Vec<String> = rows.iter().map(|r| r.summary.id.clone()).collect();
+    // stopped dependents first (the reverse of the dependency order)
+    let order = compose.dependency_order().map_err(rerr)?;
+    let mut by_order: Vec<&ContainerRow> = rows.iter().collect();
+    by_order.sort_by_key(|r| order.iter().position(|n| *n == r.service));
+    let ids: Vec<String> = by_order.iter().map(|r| r.summary.id.clone()).collect();
     std::thread::spawn(move || {
         let mut n = 0;
         while let Ok(_sig) = set.wait() {
