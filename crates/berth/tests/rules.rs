@@ -583,3 +583,41 @@ fn ps_publish_and_expose_filters() {
         format!("127.0.0.1:{port}->80/tcp\n")
     );
 }
+
+/// A prune's `until` without a zone is local time, as docker's
+/// `GetTimestamp`: under TZ=UTC+9 a wall time one hour ahead of UTC now is
+/// eight hours ago, so a container created now is kept; under UTC it goes.
+#[test]
+fn prune_until_without_a_zone_is_local_time() {
+    let t = T::new();
+    t.ok(&["create", "--network", "none", "--name", "new", "bb", "true"]);
+    let ahead = std::time::SystemTime::now() + std::time::Duration::from_secs(3600);
+    let secs = ahead
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    // RFC 3339 of that instant in UTC, its zone dropped.
+    let wall = berth_util::time::rfc3339_nanos(secs, 0);
+    let wall = wall[..19].to_string();
+    let prune = |tz: &str| {
+        let out = t
+            .env
+            .cmd(&[
+                "container",
+                "prune",
+                "-f",
+                "--filter",
+                &format!("until={wall}"),
+            ])
+            .env("TZ", tz)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // POSIX TZ: "JST-9" is nine hours east of UTC (no tzdata needed).
+    assert_eq!(prune("JST-9"), "Total reclaimed space: 0B\n");
+    assert_eq!(t.ps(&[]), ["new"]);
+    assert!(prune("UTC0").starts_with("Deleted Containers:\n"));
+    assert!(t.ps(&[]).is_empty());
+}

@@ -180,32 +180,7 @@ fn validate(p: &str) -> Result<(), PatternError> {
 }
 
 /// Go's `filepath.Clean` on a slash path.
-pub fn clean(p: &str) -> String {
-    if p.is_empty() {
-        return ".".into();
-    }
-    let rooted = p.starts_with('/');
-    let mut out: Vec<&str> = vec![];
-    for part in p.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                if out.last().is_some_and(|l| *l != "..") {
-                    out.pop();
-                } else if !rooted {
-                    out.push("..");
-                }
-            }
-            x => out.push(x),
-        }
-    }
-    let s = out.join("/");
-    match (rooted, s.is_empty()) {
-        (true, _) => format!("/{s}"),
-        (false, true) => ".".into(),
-        (false, false) => s,
-    }
-}
+pub use berth_util::gostr::clean_path as clean;
 
 /// Go's `filepath.Dir` on a slash path.
 fn dir(p: &str) -> String {

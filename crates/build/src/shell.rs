@@ -180,29 +180,7 @@ impl Lex {
 }
 
 /// Go's `%q` of a string.
-pub fn go_quote(s: &str) -> String {
-    let mut o = String::with_capacity(s.len() + 2);
-    o.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => o.push_str("\\\""),
-            '\\' => o.push_str("\\\\"),
-            '\n' => o.push_str("\\n"),
-            '\t' => o.push_str("\\t"),
-            '\r' => o.push_str("\\r"),
-            '\x07' => o.push_str("\\a"),
-            '\x08' => o.push_str("\\b"),
-            '\x0c' => o.push_str("\\f"),
-            '\x0b' => o.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                o.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c => o.push(c),
-        }
-    }
-    o.push('"');
-    o
-}
+pub use berth_util::gostr::quote as go_quote;
 
 struct ShellWord<'a> {
     lex: &'a Lex,

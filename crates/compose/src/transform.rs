@@ -710,32 +710,12 @@ fn canonical_special(v: &Value, p: &mut Path, lenient: bool) -> Option<Result<Va
     })
 }
 
-/// Go's `path.Clean`.
+/// Go's `path.Clean`, except that an empty path stays empty.
 pub fn clean_path(p: &str) -> String {
     if p.is_empty() {
         return String::new();
     }
-    let rooted = p.starts_with('/');
-    let mut out: Vec<&str> = Vec::new();
-    for part in p.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                if out.last().is_some_and(|l| *l != "..") {
-                    out.pop();
-                } else if !rooted {
-                    out.push("..");
-                }
-            }
-            x => out.push(x),
-        }
-    }
-    let joined = out.join("/");
-    match (rooted, joined.is_empty()) {
-        (true, _) => format!("/{joined}"),
-        (false, true) => ".".into(),
-        (false, false) => joined,
-    }
+    berth_util::gostr::clean_path(p)
 }
 
 /// A volume's short syntax, parsed.

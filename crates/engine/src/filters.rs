@@ -211,7 +211,8 @@ impl Filters {
         let vals = self.get(key);
         match vals.as_slice() {
             [] => Ok(None),
-            [v] => parse_time(v)
+            // Docker's GetTimestamp: a time without a zone is local.
+            [v] => crate::timeutil::parse_since_in(v, SystemTime::now(), &crate::sys::utc_offset)
                 .map(Some)
                 .ok_or_else(|| Error::InvalidFilter(format!("invalid filter '{key}={v}': not a time or a duration (RFC 3339, unix seconds, or a Go duration such as 10m or 1h30m)"))),
             _ => Err(Error::InvalidFilter(format!(

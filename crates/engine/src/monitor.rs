@@ -97,6 +97,15 @@ pub(crate) fn spawn(engine: &Engine, launch: &Launch, attach: Option<OwnedFd>) -
             args.push(launch.health_start_ms.to_string());
         }
     }
+    // The published host ports stay bound while the container lives: the
+    // monitor holds the sockets. Bound here, before the fork: the forked
+    // children of a multi-threaded caller (the API service) only make
+    // system calls until they exec.
+    let held = crate::network::hold_ports(engine, &launch.id);
+    if !held.is_empty() {
+        args.push("--held-fds".into());
+        args.push(held.len().to_string());
+    }
     let (sync_r, sync_w) = sys::pipe().map_err(|e| Error::io("pipe", e))?;
     match sys::fork().map_err(|e| Error::io("fork", e))? {
         sys::Forked::Child => {
@@ -104,18 +113,11 @@ pub(crate) fn spawn(engine: &Engine, launch: &Launch, attach: Option<OwnedFd>) -
             if let Some(a) = &attach {
                 keep.push(a.as_raw_fd());
             }
+            keep.extend(held.iter().map(|h| h.as_raw_fd()));
             sys::close_fds_except(&keep);
             let _ = sys::setsid();
             match sys::fork() {
                 Ok(sys::Forked::Child) => {
-                    // The published host ports stay bound while the
-                    // container lives: the monitor holds the sockets.
-                    let held = crate::network::hold_ports(engine, &launch.id);
-                    let mut args = args;
-                    if !held.is_empty() {
-                        args.push("--held-fds".into());
-                        args.push(held.len().to_string());
-                    }
                     let e = exec_monitor(exe, &args, &sync_w, attach.as_ref(), &held);
                     let _ = nix::unistd::write(
                         &sync_w,
@@ -129,6 +131,7 @@ pub(crate) fn spawn(engine: &Engine, launch: &Launch, attach: Option<OwnedFd>) -
         sys::Forked::Parent(pid) => {
             drop(sync_w);
             drop(attach);
+            drop(held);
             let _ = sys::waitpid(pid, false);
             let mut line = String::new();
             let mut r = std::io::BufReader::new(File::from(sync_r));

@@ -9,6 +9,7 @@
 //! - [`fs`]: atomic file replacement with a chosen durability, JSON
 //!   documents, temp names that record their writer.
 //! - [`lock`]: `flock(2)` locks, shared or exclusive, blocking or not.
+//! - [`gostr`]: Go's `path.Clean` and `strconv.Quote`.
 //!
 //! The no-alloc formatter of the static helpers (crate `berth-tiny`) is not
 //! here: those programs are `no_std` and must not link std.
@@ -18,6 +19,7 @@
 pub mod duration;
 mod error;
 pub mod fs;
+pub mod gostr;
 pub mod lock;
 pub mod proc;
 pub mod size;

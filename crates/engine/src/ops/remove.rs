@@ -67,9 +67,16 @@ impl Engine {
                 )));
             }
             self.mark_stopped_by_user(&id);
-            let c = self.load_config(&id)?;
-            let rt = runtime::for_record(&c);
-            self.log_container(&c, "kill", &[("signal", &libc::SIGKILL.to_string())]);
+            // (Unreadable: a dead container, still to be killed and removed.)
+            let c = self.load_config(&id).ok();
+            let rt = c
+                .as_ref()
+                .map_or_else(|| runtime::of(None), runtime::for_record);
+            let signal = libc::SIGKILL.to_string();
+            match &c {
+                Some(c) => self.log_container(c, "kill", &[("signal", &signal)]),
+                None => self.log_container_id(&id, "kill", &[("signal", &signal)]),
+            }
             let _ = rt.kill(self, &id, libc::SIGKILL, true);
             let _ = rt.pause(self, &id, false);
             if !self.wait_exit(&id, Some(Duration::from_secs(10))) {
