@@ -661,3 +661,28 @@ services:
     );
     assert!(!p.ps().iter().any(|c| c["Service"] == "web"));
 }
+
+#[test]
+fn exit_code_from_stops_the_others_and_returns_the_code() {
+    let Some(p) = Project::new(
+        r#"
+services:
+  srv:
+    image: bb
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.1; done"]
+  test:
+    image: bb
+    command: ["sh", "-c", "sleep 1; echo done; exit 7"]
+    depends_on: [srv]
+"#,
+    ) else {
+        return;
+    };
+    let (code, out, err) = p.run(&["up", "--exit-code-from", "test"]);
+    assert_eq!(code, 7, "{out}{err}");
+    assert!(out.contains("test-1  | done"), "{out}");
+    assert!(err.contains("Aborting on container exit"), "{err}");
+    for c in p.ps() {
+        assert_eq!(c["State"], "exited", "{c}");
+    }
+}

@@ -139,6 +139,18 @@ fn up(g: &Globals, compose: &Compose, a: c::UpArgs) -> CmdResult {
             "compose up: --build: building images is not supported by berth compose yet",
         ));
     }
+    if (a.detach || a.wait) && (a.abort_on_container_exit || a.exit_code_from.is_some()) {
+        return Err(CliError::new(
+            "compose up: --abort-on-container-exit and --exit-code-from cannot be combined with -d or --wait",
+        ));
+    }
+    if let Some(svc) = &a.exit_code_from {
+        if !compose.project.services.contains_key(svc) {
+            return Err(CliError::new(format!(
+                "compose up: --exit-code-from {svc}: no such service"
+            )));
+        }
+    }
     let mut scale = BTreeMap::new();
     for s in &a.scale {
         let (k, v) = s
@@ -171,17 +183,12 @@ fn up(g: &Globals, compose: &Compose, a: c::UpArgs) -> CmdResult {
         return Ok(());
     }
     let since = format!("{}.{:09}", began.as_secs(), began.subsec_nanos());
-    attached(compose, &a.services, a.timeout, since)
+    attached(compose, &a, since)
 }
 
 /// `up` without `-d`: the containers' logs, prefixed, until they all
 /// exit; SIGINT/SIGTERM stop the project gracefully, a second one kills.
-fn attached(
-    compose: &Compose,
-    services: &[String],
-    timeout: Option<i64>,
-    since: String,
-) -> CmdResult {
+fn attached(compose: &Compose, a: &c::UpArgs, since: String) -> CmdResult {
     use nix::sys::signal::{SigSet, Signal};
     let mut set = SigSet::empty();
     set.add(Signal::SIGINT);
@@ -189,22 +196,31 @@ fn attached(
     set.thread_block()
         .map_err(|e| CliError::new(format!("cannot block signals: {e}")))?;
     // the services named (not their dependencies: no --attach-dependencies)
-    let rows = compose.targets(services, None).map_err(rerr)?;
+    let rows = compose.targets(&a.services, None).map_err(rerr)?;
     let engine = compose.engine.clone();
     // stopped dependents first (the reverse of the dependency order)
     let order = compose.dependency_order().map_err(rerr)?;
     let mut by_order: Vec<&ContainerRow> = rows.iter().collect();
     by_order.sort_by_key(|r| order.iter().position(|n| *n == r.service));
     let ids: Vec<String> = by_order.iter().map(|r| r.summary.id.clone()).collect();
+    let timeout = a.timeout;
+    let stop_all = {
+        let engine = engine.clone();
+        let ids = ids.clone();
+        move || {
+            for id in ids.iter().rev() {
+                let _ = engine.stop(id, timeout);
+            }
+        }
+    };
+    let on_signal = stop_all.clone();
     std::thread::spawn(move || {
         let mut n = 0;
         while let Ok(_sig) = set.wait() {
             n += 1;
             if n == 1 {
                 eprintln!("Gracefully Stopping... press Ctrl+C again to force");
-                for id in ids.iter().rev() {
-                    let _ = engine.stop(id, timeout);
-                }
+                on_signal();
             } else {
                 for id in &ids {
                     let _ = engine.kill(id, Some("SIGKILL"));
@@ -217,7 +233,33 @@ fn attached(
         since: Some(since),
         ..Default::default()
     };
-    follow_logs(compose, &rows, &opts, false)
+    let abort = a.abort_on_container_exit || a.exit_code_from.is_some();
+    let aborted = std::sync::atomic::AtomicBool::new(false);
+    let on_end = |r: &ContainerRow| {
+        if abort && !aborted.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            let code = compose
+                .engine
+                .state(&r.summary.id)
+                .map(|s| s.exit_code)
+                .unwrap_or(0);
+            eprintln!("{} exited with code {code}", r.summary.names);
+            eprintln!("Aborting on container exit...");
+            stop_all();
+        }
+    };
+    follow_logs(compose, &rows, &opts, false, &on_end)?;
+    if let Some(svc) = &a.exit_code_from {
+        let r = compose.container_of(svc, None).map_err(rerr)?;
+        let code = compose
+            .engine
+            .state(&r.summary.id)
+            .map(|s| s.exit_code)
+            .map_err(|e| CliError::new(e.to_string()))?;
+        if code != 0 {
+            return Err(CliError::silent(code.clamp(0, 255) as u8));
+        }
+    }
+    Ok(())
 }
 
 /// Prefixes each line (`web-1  | `) and writes whole lines under a lock.
@@ -257,6 +299,7 @@ fn follow_logs(
     rows: &[ContainerRow],
     opts: &::engine::LogsOptions,
     no_prefix: bool,
+    on_end: &(dyn Fn(&ContainerRow) + Sync),
 ) -> CmdResult {
     let label = |r: &ContainerRow| {
         if r.number > 0 {
@@ -267,41 +310,41 @@ fn follow_logs(
     };
     let width = rows.iter().map(|r| label(r).len()).max().unwrap_or(0);
     let out = Arc::new(Mutex::new(std::io::stdout()));
-    let mut handles = Vec::new();
-    for r in rows {
-        let prefix = if no_prefix {
-            String::new()
-        } else {
-            format!("{:width$}  | ", label(r))
-        };
-        let eng = compose.engine.clone();
-        let id = r.summary.id.clone();
-        let opts = opts.clone();
-        let out = out.clone();
-        handles.push(std::thread::spawn(move || {
-            let mut o = Prefixed {
-                prefix: prefix.clone(),
-                out: out.clone(),
-                buf: Vec::new(),
-            };
-            let mut e = Prefixed {
-                prefix,
-                out,
-                buf: Vec::new(),
-            };
-            let r = eng.logs(&id, &opts, &mut o, &mut e);
-            let _ = o.flush();
-            let _ = e.flush();
-            r
-        }));
-    }
-    let mut first = None;
-    for h in handles {
-        if let Ok(Err(e)) = h.join() {
-            first.get_or_insert(e);
-        }
-    }
-    match first {
+    let results: Vec<::engine::Result<()>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = rows
+            .iter()
+            .map(|r| {
+                let prefix = if no_prefix {
+                    String::new()
+                } else {
+                    format!("{:width$}  | ", label(r))
+                };
+                let out = out.clone();
+                scope.spawn(move || {
+                    let mut o = Prefixed {
+                        prefix: prefix.clone(),
+                        out: out.clone(),
+                        buf: Vec::new(),
+                    };
+                    let mut e = Prefixed {
+                        prefix,
+                        out,
+                        buf: Vec::new(),
+                    };
+                    let res = compose.engine.logs(&r.summary.id, opts, &mut o, &mut e);
+                    let _ = o.flush();
+                    let _ = e.flush();
+                    on_end(r);
+                    res
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or(Ok(())))
+            .collect()
+    });
+    match results.into_iter().find_map(|r| r.err()) {
         Some(e) => Err(CliError::new(e.to_string())),
         None => Ok(()),
     }
@@ -323,7 +366,7 @@ fn logs(compose: &Compose, a: c::LogsArgs) -> CmdResult {
         ..Default::default()
     };
     let rows = compose.targets(&a.services, a.index).map_err(rerr)?;
-    follow_logs(compose, &rows, &opts, a.no_log_prefix)
+    follow_logs(compose, &rows, &opts, a.no_log_prefix, &|_| {})
 }
 
 fn down(compose: &Compose, a: c::DownArgs) -> CmdResult {
