@@ -61,6 +61,7 @@ bench:
 	./bench/pull/run.sh
 	./bench/ps/run.sh
 	./bench/events/run.sh
+	./bench/compose/run.sh
 	./bench/build/run.sh
 
 lint:

@@ -16,8 +16,12 @@
 //! No crate did this for Berth: `gtmpl` 0.7 (the last release, "passively
 //! maintained") prints lists as Rust's `Debug` (`[String("sh")]`), ranges
 //! over maps in hash order and runs `range`'s `else` after a non-empty list;
-//! `gotmpl` needs Rust 1.89 (Berth's MSRV is 1.80); `gotpl` binds Go's own
-//! library through cgo.
+//! `gotmpl` 0.6.1 accepts a stray `{{end}}` (ending the template there) and
+//! unclosed blocks, gives runtime errors without Go's position and node,
+//! prints `nil` as `<no value>` and `1e21` as `1000000000000000000000`, and
+//! cannot call a field with arguments (docker's `.Label "k"`): the evidence
+//! is in docs/INTERNALS.md, "Go templates"; `gotpl` binds Go's own library
+//! through cgo.
 //!
 //! Data are JSON values in the place of docker's Go structs: a field of an
 //! object is its key, and a missing key is an error as it is for docker
@@ -1612,11 +1616,13 @@ fn go_float(f: f64) -> String {
     if f == 0.0 {
         return "0".into();
     }
-    // Shortest digits, then Go's choice between %e and %f.
+    // Shortest digits, then Go's choice between %e and %f: strconv's 'g'
+    // at the shortest precision uses %e below 1e-4 and from 1e6 up
+    // (`fmt.Print(1e6)` is `1e+06`).
     let e = format!("{f:e}");
     let (mant, exp) = e.split_once('e').unwrap_or((&e, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
-    if !(-4..21).contains(&exp) {
+    if !(-4..6).contains(&exp) {
         let sign = if exp < 0 { '-' } else { '+' };
         format!("{mant}e{sign}{:02}", exp.abs())
     } else {
@@ -1652,29 +1658,6 @@ pub fn go_print(v: &Value) -> String {
             )
         }
     }
-}
-
-fn go_quote(s: &str) -> String {
-    let mut o = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => o.push_str("\\\""),
-            '\\' => o.push_str("\\\\"),
-            '\n' => o.push_str("\\n"),
-            '\t' => o.push_str("\\t"),
-            '\r' => o.push_str("\\r"),
-            '\x07' => o.push_str("\\a"),
-            '\x08' => o.push_str("\\b"),
-            '\x0c' => o.push_str("\\f"),
-            '\x0b' => o.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                let _ = write!(o, "\\x{:02x}", c as u32);
-            }
-            c => o.push(c),
-        }
-    }
-    o.push('"');
-    o
 }
 
 #[derive(Default)]
@@ -1740,7 +1723,7 @@ fn fmt_one(verb: char, sp: &Spec, v: &Value) -> String {
             pad_to(s, sp, v.is_number())
         }
         'q' => match v {
-            Value::String(s) => pad_to(go_quote(s), sp, false),
+            Value::String(s) => pad_to(berth_util::gostr::quote(s), sp, false),
             Value::Number(n) if n.as_i64().is_some() => {
                 let c = char::from_u32(n.as_i64().unwrap_or(0) as u32).unwrap_or('\u{FFFD}');
                 pad_to(format!("'{c}'"), sp, false)
@@ -2215,6 +2198,105 @@ mod tests {
             .render_inspect(&d)
             .unwrap_err()
             .contains(r#"map has no entry for key "Nope""#));
+    }
+
+    /// Go's text/template beyond docker's examples, with what Go prints:
+    /// the guard for any change of engine (docs/INTERNALS.md, "Go
+    /// templates": the gotmpl crate was measured against these).
+    #[test]
+    fn go_reference_features() {
+        let d = json!({"Args": ["a", "b", "c"], "N": 3, "S": "hello", "A": [1, 2], "B": [1, 2, 3]});
+        assert_eq!(
+            r(
+                r#"{{define "T"}}Hello, {{.}}!{{end}}{{template "T" "world"}}"#,
+                &d
+            ),
+            "Hello, world!"
+        );
+        // A template calling itself on a shorter slice.
+        assert_eq!(
+            r(
+                r#"{{define "r"}}{{if .}}{{len .}}{{template "r" (slice . 1)}}{{end}}{{end}}{{template "r" .Args}}"#,
+                &d
+            ),
+            "321"
+        );
+        assert_eq!(
+            r(
+                r#"{{block "list" .Args}}{{range .}}-{{.}}{{end}}{{end}}"#,
+                &d
+            ),
+            "-a-b-c"
+        );
+        // `$` in a called template is the dot it was given.
+        assert_eq!(
+            r(r#"{{define "d"}}{{$}}{{end}}{{template "d" .N}}"#, &d),
+            "3"
+        );
+        assert_eq!(
+            r(
+                r#"{{lt "a" "b"}} {{ge 2 3}} {{eq 1 2 3 1}} {{ne "x" "x"}} {{le 1.5 1.5}} {{gt .N 2}}"#,
+                &d
+            ),
+            "true false true false true true"
+        );
+        // `and`/`or` give the deciding value and evaluate no further
+        // (`.Nope` would fail).
+        assert_eq!(
+            r(
+                r#"{{and 1 2}} {{and 0 .Nope}} {{or 1 .Nope}} {{or 0 "" "x"}} [{{or 0 ""}}] {{not 0}}"#,
+                &d
+            ),
+            "2 0 1 x [] true"
+        );
+        assert_eq!(
+            r(
+                "{{slice .Args 0 1}} {{slice .S 1}} {{slice .S}} {{slice .Args 1 1}}",
+                &d
+            ),
+            "[a] ello hello []"
+        );
+        // break and continue end only the innermost range.
+        assert_eq!(
+            r(
+                "{{range .A}}{{range $.B}}{{if eq . 2}}{{break}}{{end}}{{.}}{{end}}|{{end}}",
+                &d
+            ),
+            "1|1|"
+        );
+        assert_eq!(
+            r(
+                "{{range .B}}{{if eq . 2}}{{continue}}{{end}}{{.}}{{end}}",
+                &d
+            ),
+            "13"
+        );
+        assert_eq!(
+            r(
+                "{{range $i, $e := .Args}}{{if $i}}{{break}}{{end}}{{$e}}{{end}}",
+                &d
+            ),
+            "a"
+        );
+        // Floats as Go's fmt prints a float64: %e from 1e6 up and below 1e-4.
+        assert_eq!(
+            r(
+                "{{.A}} {{.B}} {{.C}} {{.D}} {{.E}} {{printf \"%v\" .A}}",
+                &json!({"A": 1e6, "B": 123456789.0, "C": 100000.0, "D": 0.00001, "E": 0.0001})
+            ),
+            "1e+06 1.23456789e+08 100000 1e-05 0.0001 1e+06"
+        );
+        // Misplaced or missing ends are parse errors, as Go's parser has
+        // them (gotmpl 0.6.1 ends the template at a stray {{end}} and
+        // accepts an unclosed {{if}}).
+        let parse = |f: &str| Template::parse(f).err().unwrap_or_default();
+        assert_eq!(parse("a{{end}}b"), "template: :1: unexpected {{end}}");
+        assert_eq!(parse("a{{else}}b"), "template: :1: unexpected {{else}}");
+        assert_eq!(parse("{{if true}}x"), "template: :1: unexpected EOF");
+        assert_eq!(
+            parse("{{nope}}"),
+            r#"template: :1: function "nope" not defined"#
+        );
     }
 
     #[test]

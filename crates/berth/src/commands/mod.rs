@@ -47,7 +47,7 @@ pub fn run(g: &Globals, cmd: Command) -> CmdResult {
         Command::Info(a) => system::info(g, a),
         Command::Volume(sub) => volumes::run(g, sub),
         Command::Cp(a) => cp::run(g, a),
-        Command::Compose(a) => compose::run(a),
+        Command::Compose(a) => compose::run(g, a),
         Command::Stats(a) => stats::run(g, a),
         Command::Run(a) => containers::run(g, a),
         Command::Network(sub) => network::run(g, sub),
