@@ -61,6 +61,8 @@ bench:
 	./bench/pull/run.sh
 	./bench/ps/run.sh
 	./bench/events/run.sh
+	./bench/compose/run.sh
+	./bench/build/run.sh
 	./bench/api/run.sh
 
 lint:

@@ -149,14 +149,12 @@ impl Engine {
         r
     }
 
-    fn commit_layers(
-        &self,
-        id: &str,
-        base: &image::ImageRecord,
-        config: image::manifest::ContainerConfig,
-        cc: &Config,
-        req: &CommitRequest,
-    ) -> Result<CommitResult> {
+    /// The changes of container `id` (its overlay upper directory against
+    /// its image's layers) as a layer tar with whiteouts, in an unlinked
+    /// temp file rewound to its start; `None` when it changed nothing.
+    /// What `commit` and the builder's RUN steps take as the new layer.
+    /// The caller keeps the container from running meanwhile.
+    pub fn changes_tar(&self, id: &str) -> Result<Option<std::fs::File>> {
         let layers = self.layers(id)?;
         let dir = self.container_dir(id);
         let tmp = dir.join(format!(".commit-{}.tar", std::process::id()));
@@ -177,6 +175,18 @@ impl Engine {
             let _ = std::fs::remove_file(&tmp);
             Error::io(format!("read the changes of container {id}"), e)
         })?;
+        Ok(any.then_some(file))
+    }
+
+    fn commit_layers(
+        &self,
+        id: &str,
+        base: &image::ImageRecord,
+        config: image::manifest::ContainerConfig,
+        cc: &Config,
+        req: &CommitRequest,
+    ) -> Result<CommitResult> {
+        let changes = self.changes_tar(id)?;
         let opts = CommitOptions {
             config,
             author: req.author.clone().filter(|a| !a.is_empty()),
@@ -187,7 +197,7 @@ impl Engine {
         let names: Vec<Reference> = req.reference.iter().cloned().collect();
         let rec = self.images().commit(
             base,
-            any.then(|| std::io::BufReader::with_capacity(256 << 10, file)),
+            changes.map(|f| std::io::BufReader::with_capacity(256 << 10, f)),
             &opts,
             &names,
         )?;

@@ -81,7 +81,23 @@ fn time_of_image(store: &Store, key: &str, filters: &Filters) -> Result<Option<S
 /// `label`, `label!`, `before`, `since` and `reference` (globs as Go's
 /// path.Match over the familiar names).
 pub fn list(store: &Store, filters: &Filters) -> Result<Vec<ImageSummary>> {
+    list_with(store, filters, true)
+}
+
+/// [`list`]; without `all` (docker's default), intermediate images are
+/// left out: untagged images another image names as its `parent` (the
+/// builder's steps).
+pub fn list_with(store: &Store, filters: &Filters, all: bool) -> Result<Vec<ImageSummary>> {
     filters.validate(filters::keys::IMAGES)?;
+    let parents: std::collections::HashSet<String> = if all {
+        Default::default()
+    } else {
+        store
+            .list()?
+            .iter()
+            .filter_map(|i| store.config(&i.record).ok()?.parent)
+            .collect()
+    };
     let dangling = filters.bool_value("dangling")?;
     let before = time_of_image(store, "before", filters)?;
     let since = time_of_image(store, "since", filters)?;
@@ -109,6 +125,9 @@ pub fn list(store: &Store, filters: &Filters) -> Result<Vec<ImageSummary>> {
             .map(|r| r.familiar())
             .collect();
         if !patterns.is_empty() && repo_tags.is_empty() && repo_digests.is_empty() {
+            continue;
+        }
+        if !all && info.repo_tags.is_empty() && parents.contains(&info.record.id.to_string()) {
             continue;
         }
         // Dangling: no tag (docker's rule: `dangling=false` lists the tagged).
@@ -169,6 +188,8 @@ pub struct ImageInspectConfig {
     pub exposed_ports: Option<BTreeMap<String, Value>>,
     pub env: Option<Vec<String>>,
     pub cmd: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<image::manifest::Healthcheck>,
     pub volumes: Option<BTreeMap<String, Value>>,
     pub working_dir: String,
     pub entrypoint: Option<Vec<String>>,
@@ -176,6 +197,8 @@ pub struct ImageInspectConfig {
     pub labels: Option<BTreeMap<String, String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stop_signal: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shell: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -234,12 +257,14 @@ fn inspect_info(store: &Store, info: &ImageInfo) -> Result<ImageInspect> {
             exposed_ports: non_empty(&c.exposed_ports),
             env: non_empty(&c.env),
             cmd: c.cmd.clone(),
+            healthcheck: c.healthcheck.clone(),
             volumes: non_empty(&c.volumes),
             working_dir: c.working_dir.clone().unwrap_or_default(),
             entrypoint: c.entrypoint.clone(),
             on_build: c.on_build.clone(),
             labels: non_empty(&c.labels),
             stop_signal: c.stop_signal.clone(),
+            shell: c.shell.clone(),
         },
         architecture: cfg.architecture.clone(),
         variant: cfg.variant.clone(),

@@ -8,7 +8,9 @@ use std::io::Read;
 
 use crate::error::{Error, Result};
 use crate::images::{ImageRecord, Store};
-use crate::manifest::{media_type, ContainerConfig, Descriptor, History, Manifest};
+use crate::manifest::{
+    media_type, ContainerConfig, Descriptor, History, ImageConfig, Manifest, Platform,
+};
 use crate::reference::Reference;
 
 /// What [`Store::commit`] records besides the layer.
@@ -42,7 +44,37 @@ impl Store {
     ) -> Result<ImageRecord> {
         let _lease = self.lease()?;
         let mut config = self.config(base)?;
-        let docker = base.manifest_media_type == media_type::DOCKER_MANIFEST;
+        config.created = Some(opts.created.clone());
+        config.author = opts.author.clone();
+        config.config = Some(opts.config.clone());
+        config.parent = Some(base.id.to_string());
+        let history = History {
+            created: Some(opts.created.clone()),
+            created_by: Some(opts.created_by.clone()),
+            author: opts.author.clone(),
+            comment: opts.comment.clone(),
+            empty_layer: false,
+        };
+        self.commit_config(Some(base), layer, config, Some(history), names)
+    }
+
+    /// A new image from `base` (`None`: an empty rootfs, the builder's
+    /// `scratch`) plus `layer` (a plain tar, `None`: no layer), with
+    /// `config` as its whole config (its `rootfs` is computed here) and
+    /// `history` appended (`empty_layer` set here; `None`: the config's
+    /// history is complete, no layer may be given). What `commit` and the
+    /// builder's steps share: the layer is staged (blob and unpacked
+    /// snapshot) before anything becomes visible.
+    pub fn commit_config<R: Read>(
+        &self,
+        base: Option<&ImageRecord>,
+        layer: Option<R>,
+        mut config: ImageConfig,
+        history: Option<History>,
+        names: &[Reference],
+    ) -> Result<ImageRecord> {
+        let _lease = self.lease()?;
+        let docker = base.is_some_and(|b| b.manifest_media_type == media_type::DOCKER_MANIFEST);
         let (manifest_mt, config_mt, layer_mt) = if docker {
             (
                 media_type::DOCKER_MANIFEST,
@@ -56,12 +88,12 @@ impl Store {
                 media_type::OCI_LAYER_GZIP,
             )
         };
-        let mut layers: Vec<Descriptor> = base
-            .layers
+        let base_layers: &[crate::images::LayerRecord] = base.map_or(&[], |b| &b.layers);
+        let mut layers: Vec<Descriptor> = base_layers
             .iter()
             .map(|l| Descriptor::new(&l.media_type, l.digest.clone(), l.size))
             .collect();
-        let mut diff_ids: Vec<_> = base.layers.iter().map(|l| l.diff_id.clone()).collect();
+        let mut diff_ids: Vec<_> = base_layers.iter().map(|l| l.diff_id.clone()).collect();
         let staged = match layer {
             None => None,
             Some(r) => {
@@ -88,18 +120,21 @@ impl Store {
                 s.publish()?;
             }
         }
-        config.created = Some(opts.created.clone());
-        config.author = opts.author.clone();
-        config.config = Some(opts.config.clone());
+        if config.os.is_empty() {
+            let p = Platform::host();
+            config.os = p.os.clone();
+            config.architecture = p.architecture.clone();
+            config.variant = p.variant.clone();
+        }
         config.rootfs.diff_ids = diff_ids;
-        config.history.push(History {
-            created: Some(opts.created.clone()),
-            created_by: Some(opts.created_by.clone()),
-            author: opts.author.clone(),
-            comment: opts.comment.clone(),
-            empty_layer,
-        });
-        config.parent = Some(base.id.to_string());
+        if let Some(mut h) = history {
+            h.empty_layer = empty_layer;
+            config.history.push(h);
+        }
+        let platform = match base {
+            Some(b) => b.platform.clone(),
+            None => config.platform(),
+        };
         let config_json =
             serde_json::to_vec(&config).map_err(|e| Error::json("image config", e))?;
         let config_digest = self.content().ingest_bytes(&config_json)?;
@@ -114,6 +149,6 @@ impl Store {
         let manifest_json =
             serde_json::to_vec(&manifest).map_err(|e| Error::json("manifest", e))?;
         let manifest_digest = self.content().ingest_bytes(&manifest_json)?;
-        self.register(&manifest_digest, &base.platform, names)
+        self.register(&manifest_digest, &platform, names)
     }
 }

@@ -1,5 +1,6 @@
 //! Command-line syntax: docker's verbs, flags and help texts.
 
+pub mod build;
 pub mod changes;
 pub mod compose;
 pub mod events;
@@ -161,6 +162,8 @@ pub enum Command {
     Export(self::changes::ExportArgs),
     /// Create a new image from a container's changes
     Commit(self::changes::CommitArgs),
+    /// Build an image from a Dockerfile
+    Build(self::build::BuildArgs),
     /// Log in to a registry
     Login(LoginArgs),
     /// Log out from a registry
@@ -787,6 +790,8 @@ pub struct ContainerPruneArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ImageCommand {
+    /// Build an image from a Dockerfile
+    Build(Box<self::build::BuildArgs>),
     /// List images
     #[command(visible_alias = "list")]
     Ls(ImagesArgs),

@@ -1,16 +1,20 @@
 //! `berth compose`: docker compose v2's command line over the
-//! `berth-compose` library. For now `config` (the loader's face); the
-//! commands that run a project come with the engine's typed requests.
+//! `berth-compose` loader and the `berth-compose-run` runner (which holds
+//! every compose rule); this module parses flags into the runner's typed
+//! requests and prints what it returns.
 
 use berth_compose::{LoadOptions, Project};
-use std::collections::BTreeSet;
+use berth_compose_run::{Compose, ContainerRow, DownOptions, Event, UpOptions};
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
+use std::sync::{Arc, Mutex};
 
 use super::CmdResult;
-use crate::cli::compose::{ComposeArgs, ComposeCommand, ConfigArgs};
+use crate::cli::compose::{self as c, ComposeArgs, ComposeCommand, ConfigArgs};
 use crate::error::CliError;
+use crate::Globals;
 
-pub fn run(a: ComposeArgs) -> CmdResult {
+pub fn run(g: &Globals, a: ComposeArgs) -> CmdResult {
     let mut opts = LoadOptions::from_process();
     opts.files = a.files;
     opts.project_directory = a.project_directory;
@@ -19,7 +23,682 @@ pub fn run(a: ComposeArgs) -> CmdResult {
     opts.profiles = a.profiles;
     match a.command {
         ComposeCommand::Config(c) => config(opts, c),
+        ComposeCommand::Ls(a) => ls(g, a),
+        cmd => {
+            let compose = Compose::new(g.engine()?, load(&opts)?);
+            match cmd {
+                ComposeCommand::Up(a) => up(g, &compose, a),
+                ComposeCommand::Down(a) => down(&compose, a),
+                ComposeCommand::Ps(a) => ps(&compose, a),
+                ComposeCommand::Logs(a) => logs(&compose, a),
+                ComposeCommand::Exec(a) => exec(g, &compose, a),
+                ComposeCommand::Start(a) => {
+                    compose.start(&a.services, &mut print_event).map_err(rerr)
+                }
+                ComposeCommand::Stop(a) => compose
+                    .stop(&a.services, a.timeout, &mut print_event)
+                    .map_err(rerr),
+                ComposeCommand::Restart(a) => each(&compose, &a.services, "Restarted", |e, id| {
+                    e.restart(id, a.timeout)
+                }),
+                ComposeCommand::Kill(a) => {
+                    let rows = running(&compose, &a.services)?;
+                    for r in rows {
+                        compose
+                            .engine
+                            .kill(&r.summary.id, Some(&a.signal))
+                            .map_err(|e| CliError::new(e.to_string()))?;
+                        print_event(ev(&r, "Killed"));
+                    }
+                    Ok(())
+                }
+                ComposeCommand::Rm(a) => rm(&compose, a),
+                ComposeCommand::Pause(a) => {
+                    each(&compose, &a.services, "Paused", |e, id| e.pause(id))
+                }
+                ComposeCommand::Unpause(a) => {
+                    each(&compose, &a.services, "Unpaused", |e, id| e.unpause(id))
+                }
+                ComposeCommand::Top(a) => top(&compose, a),
+                ComposeCommand::Port(a) => port(&compose, a),
+                ComposeCommand::Images(a) => images(&compose, a),
+                ComposeCommand::Run(a) => run_oneoff(g, &compose, a),
+                ComposeCommand::Config(_) | ComposeCommand::Ls(_) => unreachable!(),
+            }
+        }
     }
+}
+
+fn rerr(e: berth_compose_run::Error) -> CliError {
+    CliError::new(e.to_string())
+}
+
+/// docker compose's progress lines, plain (on stderr).
+fn print_event(e: Event) {
+    if e.kind == "Warning" {
+        eprintln!("WARN[0000] {}", e.status);
+    } else {
+        eprintln!(" {} {}  {}", e.kind, e.name, e.status);
+    }
+}
+
+fn ev(r: &ContainerRow, status: &str) -> Event {
+    Event {
+        kind: "Container",
+        name: r.summary.names.clone(),
+        status: status.into(),
+    }
+}
+
+fn running(compose: &Compose, services: &[String]) -> Result<Vec<ContainerRow>, CliError> {
+    Ok(compose
+        .targets(services, None)
+        .map_err(rerr)?
+        .into_iter()
+        .filter(|r| r.summary.state == ::engine::Status::Running)
+        .collect())
+}
+
+/// An engine operation on each container of the services.
+fn each(
+    compose: &Compose,
+    services: &[String],
+    done: &str,
+    f: impl Fn(&::engine::Engine, &str) -> ::engine::Result<()>,
+) -> CmdResult {
+    for r in compose.targets(services, None).map_err(rerr)? {
+        f(&compose.engine, &r.summary.id)
+            .map_err(|e| CliError::new(format!("{}: {e}", r.summary.names)))?;
+        print_event(ev(&r, done));
+    }
+    Ok(())
+}
+
+/// The CLI's registry client for the runner's pulls.
+struct CliPuller<'a>(&'a Globals);
+
+impl berth_compose_run::Puller for CliPuller<'_> {
+    fn pull(&self, image: &str) -> Result<(), String> {
+        let pa = crate::cli::PullArgs {
+            platform: None,
+            quiet: false,
+            registry: crate::cli::RegistryArgs {
+                tls_verify: true,
+                authfile: None,
+                cert_dir: None,
+            },
+            image: image.to_string(),
+        };
+        super::transfer::pull_for_run(self.0, pa).map_err(|e| e.msg)
+    }
+}
+
+fn up(g: &Globals, compose: &Compose, a: c::UpArgs) -> CmdResult {
+    if a.build {
+        return Err(CliError::new(
+            "compose up: --build: building images is not supported by berth compose yet",
+        ));
+    }
+    if (a.detach || a.wait) && (a.abort_on_container_exit || a.exit_code_from.is_some()) {
+        return Err(CliError::new(
+            "compose up: --abort-on-container-exit and --exit-code-from cannot be combined with -d or --wait",
+        ));
+    }
+    if let Some(svc) = &a.exit_code_from {
+        if !compose.project.services.contains_key(svc) {
+            return Err(CliError::new(format!(
+                "compose up: --exit-code-from {svc}: no such service"
+            )));
+        }
+    }
+    let mut scale = BTreeMap::new();
+    for s in &a.scale {
+        let (k, v) = s
+            .split_once('=')
+            .ok_or_else(|| CliError::new(format!("invalid --scale {s:?}: expected SERVICE=NUM")))?;
+        let n: usize = v
+            .parse()
+            .map_err(|_| CliError::new(format!("invalid --scale {s:?}: {v:?} is not a number")))?;
+        scale.insert(k.to_string(), n);
+    }
+    let o = UpOptions {
+        services: a.services.clone(),
+        force_recreate: a.force_recreate,
+        no_recreate: a.no_recreate,
+        remove_orphans: a.remove_orphans,
+        scale,
+        no_deps: a.no_deps,
+        no_start: a.no_start,
+        wait: a.wait,
+        wait_timeout: a.wait_timeout.map(std::time::Duration::from_secs),
+        pull: a.pull.clone(),
+    };
+    let began = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    compose
+        .up(&o, &CliPuller(g), &mut print_event)
+        .map_err(rerr)?;
+    if a.detach || a.wait || a.no_start {
+        return Ok(());
+    }
+    let since = format!("{}.{:09}", began.as_secs(), began.subsec_nanos());
+    attached(compose, &a, since)
+}
+
+/// `up` without `-d`: the containers' logs, prefixed, until they all
+/// exit; SIGINT/SIGTERM stop the project gracefully, a second one kills.
+fn attached(compose: &Compose, a: &c::UpArgs, since: String) -> CmdResult {
+    use nix::sys::signal::{SigSet, Signal};
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGINT);
+    set.add(Signal::SIGTERM);
+    set.thread_block()
+        .map_err(|e| CliError::new(format!("cannot block signals: {e}")))?;
+    // the services named (not their dependencies: no --attach-dependencies)
+    let rows = compose.targets(&a.services, None).map_err(rerr)?;
+    let engine = compose.engine.clone();
+    // stopped dependents first (the reverse of the dependency order)
+    let order = compose.dependency_order().map_err(rerr)?;
+    let mut by_order: Vec<&ContainerRow> = rows.iter().collect();
+    by_order.sort_by_key(|r| order.iter().position(|n| *n == r.service));
+    let ids: Vec<String> = by_order.iter().map(|r| r.summary.id.clone()).collect();
+    let timeout = a.timeout;
+    let stop_all = {
+        let engine = engine.clone();
+        let ids = ids.clone();
+        move || {
+            for id in ids.iter().rev() {
+                let _ = engine.stop(id, timeout);
+            }
+        }
+    };
+    let on_signal = stop_all.clone();
+    std::thread::spawn(move || {
+        let mut n = 0;
+        while let Ok(_sig) = set.wait() {
+            n += 1;
+            if n == 1 {
+                eprintln!("Gracefully Stopping... press Ctrl+C again to force");
+                on_signal();
+            } else {
+                for id in &ids {
+                    let _ = engine.kill(id, Some("SIGKILL"));
+                }
+            }
+        }
+    });
+    let opts = ::engine::LogsOptions {
+        follow: true,
+        since: Some(since),
+        ..Default::default()
+    };
+    let abort = a.abort_on_container_exit || a.exit_code_from.is_some();
+    let aborted = std::sync::atomic::AtomicBool::new(false);
+    let on_end = |r: &ContainerRow| {
+        if abort && !aborted.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            let code = compose
+                .engine
+                .state(&r.summary.id)
+                .map(|s| s.exit_code)
+                .unwrap_or(0);
+            eprintln!("{} exited with code {code}", r.summary.names);
+            eprintln!("Aborting on container exit...");
+            stop_all();
+        }
+    };
+    follow_logs(compose, &rows, &opts, false, &on_end)?;
+    if let Some(svc) = &a.exit_code_from {
+        let r = compose.container_of(svc, None).map_err(rerr)?;
+        let code = compose
+            .engine
+            .state(&r.summary.id)
+            .map(|s| s.exit_code)
+            .map_err(|e| CliError::new(e.to_string()))?;
+        if code != 0 {
+            return Err(CliError::silent(code.clamp(0, 255) as u8));
+        }
+    }
+    Ok(())
+}
+
+/// Prefixes each line (`web-1  | `) and writes whole lines under a lock.
+struct Prefixed {
+    prefix: String,
+    out: Arc<Mutex<std::io::Stdout>>,
+    buf: Vec<u8>,
+}
+
+impl Write for Prefixed {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(b);
+        while let Some(i) = self.buf.iter().position(|&c| c == b'\n') {
+            let line: Vec<u8> = self.buf.drain(..=i).collect();
+            let mut o = self.out.lock().unwrap_or_else(|e| e.into_inner());
+            o.write_all(self.prefix.as_bytes())?;
+            o.write_all(&line)?;
+            o.flush()?;
+        }
+        Ok(b.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if !self.buf.is_empty() {
+            let line = std::mem::take(&mut self.buf);
+            let mut o = self.out.lock().unwrap_or_else(|e| e.into_inner());
+            o.write_all(self.prefix.as_bytes())?;
+            o.write_all(&line)?;
+            o.write_all(b"\n")?;
+        }
+        Ok(())
+    }
+}
+
+fn follow_logs(
+    compose: &Compose,
+    rows: &[ContainerRow],
+    opts: &::engine::LogsOptions,
+    no_prefix: bool,
+    on_end: &(dyn Fn(&ContainerRow) + Sync),
+) -> CmdResult {
+    let label = |r: &ContainerRow| {
+        if r.number > 0 {
+            format!("{}-{}", r.service, r.number)
+        } else {
+            r.summary.names.clone()
+        }
+    };
+    let width = rows.iter().map(|r| label(r).len()).max().unwrap_or(0);
+    let out = Arc::new(Mutex::new(std::io::stdout()));
+    let results: Vec<::engine::Result<()>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = rows
+            .iter()
+            .map(|r| {
+                let prefix = if no_prefix {
+                    String::new()
+                } else {
+                    format!("{:width$}  | ", label(r))
+                };
+                let out = out.clone();
+                scope.spawn(move || {
+                    let mut o = Prefixed {
+                        prefix: prefix.clone(),
+                        out: out.clone(),
+                        buf: Vec::new(),
+                    };
+                    let mut e = Prefixed {
+                        prefix,
+                        out,
+                        buf: Vec::new(),
+                    };
+                    let res = compose.engine.logs(&r.summary.id, opts, &mut o, &mut e);
+                    let _ = o.flush();
+                    let _ = e.flush();
+                    on_end(r);
+                    res
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or(Ok(())))
+            .collect()
+    });
+    match results.into_iter().find_map(|r| r.err()) {
+        Some(e) => Err(CliError::new(e.to_string())),
+        None => Ok(()),
+    }
+}
+
+fn logs(compose: &Compose, a: c::LogsArgs) -> CmdResult {
+    let tail = match a.tail.as_str() {
+        "all" | "-1" => None,
+        n => Some(n.parse().map_err(|_| {
+            CliError::new(format!("invalid --tail {n:?}: expected a number or all"))
+        })?),
+    };
+    let opts = ::engine::LogsOptions {
+        follow: a.follow,
+        tail,
+        timestamps: a.timestamps,
+        since: a.since.clone(),
+        until: a.until.clone(),
+        ..Default::default()
+    };
+    let rows = compose.targets(&a.services, a.index).map_err(rerr)?;
+    follow_logs(compose, &rows, &opts, a.no_log_prefix, &|_| {})
+}
+
+fn down(compose: &Compose, a: c::DownArgs) -> CmdResult {
+    let o = DownOptions {
+        remove_orphans: a.remove_orphans,
+        volumes: a.volumes,
+        timeout: a.timeout,
+        rmi: a.rmi.clone(),
+    };
+    compose.down(&o, &mut print_event).map_err(rerr)
+}
+
+fn rm(compose: &Compose, a: c::RmArgs) -> CmdResult {
+    let rows = compose.targets(&a.services, None).map_err(rerr)?;
+    let mut gone = Vec::new();
+    for r in rows {
+        let active = matches!(
+            r.summary.state,
+            ::engine::Status::Running | ::engine::Status::Paused | ::engine::Status::Restarting
+        );
+        if active {
+            if !a.stop {
+                continue;
+            }
+            compose
+                .engine
+                .stop(&r.summary.id, None)
+                .map_err(|e| CliError::new(e.to_string()))?;
+        }
+        gone.push(r);
+    }
+    if gone.is_empty() {
+        eprintln!("No stopped containers");
+        return Ok(());
+    }
+    if !a.force {
+        let names: Vec<_> = gone.iter().map(|r| r.summary.names.clone()).collect();
+        eprintln!("Going to remove {}", names.join(", "));
+    }
+    for r in gone {
+        let res = if a.volumes {
+            compose.engine.remove_with_volumes(&r.summary.id, true)
+        } else {
+            compose.engine.remove(&r.summary.id, true)
+        };
+        res.map_err(|e| CliError::new(e.to_string()))?;
+        print_event(ev(&r, "Removed"));
+    }
+    Ok(())
+}
+
+fn exec(g: &Globals, compose: &Compose, a: c::ExecArgs) -> CmdResult {
+    use std::io::IsTerminal;
+    let r = compose.container_of(&a.args[0], a.index).map_err(rerr)?;
+    let tty = !a.no_tty && !a.detach && std::io::stdin().is_terminal();
+    let mut args = vec![r.summary.id.clone()];
+    args.extend(a.args[1..].iter().cloned());
+    let ea = crate::cli::ExecArgs {
+        detach: a.detach,
+        detach_keys: None,
+        env: a.env.clone(),
+        env_file: Vec::new(),
+        user: a.user.clone(),
+        workdir: a.workdir.clone(),
+        privileged: a.privileged,
+        interactive: !a.detach,
+        tty,
+        args,
+    };
+    super::containers::exec(g, ea)
+}
+
+fn run_oneoff(g: &Globals, compose: &Compose, a: c::RunArgs) -> CmdResult {
+    use std::io::IsTerminal;
+    let tty = !a.no_tty && !a.detach && std::io::stdin().is_terminal();
+    let entrypoint = match &a.entrypoint {
+        Some(e) => Some(
+            shlex::split(e).ok_or_else(|| CliError::new(format!("invalid --entrypoint {e:?}")))?,
+        ),
+        None => None,
+    };
+    let o = berth_compose_run::RunOptions {
+        command: a.args[1..].to_vec(),
+        entrypoint,
+        env: a.env.clone(),
+        labels: a.label.clone(),
+        name: a.name.clone(),
+        rm: a.rm,
+        service_ports: a.service_ports,
+        publish: a.publish.clone(),
+        volumes: a.volume.clone(),
+        user: a.user.clone(),
+        workdir: a.workdir.clone(),
+        tty,
+        interactive: a.interactive && !a.detach,
+        no_deps: a.no_deps,
+    };
+    let id = compose
+        .create_oneoff(&a.args[0], &o, &CliPuller(g), &mut print_event)
+        .map_err(rerr)?;
+    if a.detach {
+        compose
+            .engine
+            .start(&id)
+            .map_err(|e| CliError::new(e.to_string()))?;
+        return print_lines([id]);
+    }
+    super::containers::start(
+        g,
+        crate::cli::StartArgs {
+            attach: true,
+            interactive: o.interactive,
+            detach_keys: None,
+            containers: vec![id],
+        },
+    )
+}
+
+fn top(compose: &Compose, a: c::ServicesArgs) -> CmdResult {
+    let mut text = String::new();
+    for r in running(compose, &a.services)? {
+        let t = compose
+            .engine
+            .top(&r.summary.id)
+            .map_err(|e| CliError::new(e.to_string()))?;
+        let mut lines = vec![t.titles.join("\t")];
+        for p in &t.processes {
+            lines.push(p.join("\t"));
+        }
+        text.push_str(&r.summary.names);
+        text.push('\n');
+        text.push_str(&crate::fmt::tabwrite_lines(&lines));
+        text.push('\n');
+    }
+    print_raw(&text)
+}
+
+fn port(compose: &Compose, a: c::PortArgs) -> CmdResult {
+    let r = compose.container_of(&a.service, a.index).map_err(rerr)?;
+    let want = format!("{}/{}", a.private_port, a.protocol);
+    let m = compose
+        .engine
+        .port(&r.summary.id, Some(&want))
+        .map_err(|e| CliError::new(e.to_string()))?;
+    print_lines(
+        m.iter()
+            .take(1)
+            .map(|m| format!("{}:{}", m.host_ip, m.host_port)),
+    )
+}
+
+fn images(compose: &Compose, a: c::ImagesArgs) -> CmdResult {
+    let rows = compose.targets(&a.services, None).map_err(rerr)?;
+    if a.quiet {
+        let ids: BTreeSet<String> = rows.iter().map(|r| r.summary.image_id.clone()).collect();
+        return print_lines(ids);
+    }
+    let store = compose.engine.images();
+    let mut json = Vec::new();
+    let mut lines = vec!["CONTAINER\tREPOSITORY\tTAG\tIMAGE ID\tSIZE".to_string()];
+    for r in &rows {
+        let (repo, tag) = match r.summary.image.rsplit_once(':') {
+            Some((a, b)) if !b.contains('/') => (a.to_string(), b.to_string()),
+            _ => (r.summary.image.clone(), "latest".to_string()),
+        };
+        let size = store
+            .resolve(&r.summary.image_id)
+            .map(|i| i.record.size())
+            .unwrap_or(0);
+        let id = r.summary.image_id.trim_start_matches("sha256:");
+        let short = &id[..id.len().min(12)];
+        lines.push(format!(
+            "{}\t{repo}\t{tag}\t{short}\t{}",
+            r.summary.names,
+            crate::fmt::human_size(size)
+        ));
+        json.push(serde_json::json!({
+            "ID": r.summary.image_id, "ContainerName": r.summary.names,
+            "Repository": repo, "Tag": tag, "Size": size,
+        }));
+    }
+    if a.format == "json" {
+        return print_raw(&(serde_json::Value::Array(json).to_string() + "\n"));
+    }
+    print_raw(&crate::fmt::tabwrite_lines(&lines))
+}
+
+fn ls(g: &Globals, a: c::LsArgs) -> CmdResult {
+    let eng = g.engine()?;
+    let list = berth_compose_run::list_projects(&eng, a.all).map_err(rerr)?;
+    if a.quiet {
+        return print_lines(list.into_iter().map(|p| p.name));
+    }
+    match a.format.as_str() {
+        "json" => print_raw(&(serde_json::to_string(&list).unwrap_or_default() + "\n")),
+        "table" => {
+            let mut lines = vec!["NAME\tSTATUS\tCONFIG FILES".to_string()];
+            for p in list {
+                lines.push(format!("{}\t{}\t{}", p.name, p.status, p.config_files));
+            }
+            print_raw(&crate::fmt::tabwrite_lines(&lines))
+        }
+        f => Err(CliError::new(format!(
+            "unsupported format {f:?}: table or json"
+        ))),
+    }
+}
+
+/// docker compose's `ps --format json` object of one container.
+fn ps_json(r: &ContainerRow) -> serde_json::Value {
+    let s = &r.summary;
+    let created = crate::fmt::parse_rfc3339(&s.created);
+    let publishers: Vec<serde_json::Value> = s
+        .ports
+        .iter()
+        .map(|p| {
+            serde_json::json!({
+                "URL": p.ip, "TargetPort": p.private_port,
+                "PublishedPort": p.public_port, "Protocol": p.kind,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "Command": format!("\"{}\"", s.command),
+        "CreatedAt": created.map(crate::fmt::go_time).unwrap_or_default(),
+        "ExitCode": s.exit_code,
+        "Health": r.health,
+        "ID": s.id,
+        "Image": s.image,
+        "Labels": s.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
+        "LocalVolumes": s.local_volumes.to_string(),
+        "Mounts": s.mounts.join(","),
+        "Name": s.names,
+        "Names": s.names,
+        "Networks": s.networks.join(","),
+        "Ports": super::containers::ports_text(&s.ports),
+        "Project": r.project,
+        "Publishers": publishers,
+        "RunningFor": crate::fmt::since(created),
+        "Service": r.service,
+        "Size": "0B",
+        "State": s.state.to_string(),
+        "Status": s.status,
+    })
+}
+
+fn ps(compose: &Compose, a: c::PsArgs) -> CmdResult {
+    if a.services {
+        let mut names: Vec<String> = if a.service_names.is_empty() {
+            compose.dependency_order().map_err(rerr)?
+        } else {
+            a.service_names.clone()
+        };
+        if !a.status.is_empty() || !a.all {
+            let rows = compose.ps(&a.service_names, true).map_err(rerr)?;
+            let live: BTreeSet<String> = rows
+                .iter()
+                .filter(|r| {
+                    let st = r.summary.state.to_string();
+                    if a.status.is_empty() {
+                        st == "running"
+                    } else {
+                        a.status.contains(&st)
+                    }
+                })
+                .map(|r| r.service.clone())
+                .collect();
+            names.retain(|n| live.contains(n));
+        }
+        return print_lines(names);
+    }
+    let valid = [
+        "paused",
+        "restarting",
+        "removing",
+        "running",
+        "dead",
+        "created",
+        "exited",
+    ];
+    for st in &a.status {
+        if !valid.contains(&st.as_str()) {
+            return Err(CliError::new(format!(
+                "invalid --status {st:?}: expected one of {}",
+                valid.join(", ")
+            )));
+        }
+    }
+    let rows: Vec<ContainerRow> = compose
+        .ps(&a.service_names, a.all || !a.status.is_empty())
+        .map_err(rerr)?
+        .into_iter()
+        .filter(|r| a.all || !r.oneoff())
+        .filter(|r| a.status.is_empty() || a.status.contains(&r.summary.state.to_string()))
+        .collect();
+    if a.quiet {
+        return print_lines(rows.iter().map(|r| r.summary.id.clone()));
+    }
+    match a.format.as_str() {
+        "json" => print_lines(rows.iter().map(|r| ps_json(r).to_string())),
+        "table" => {
+            let mut lines =
+                vec!["NAME\tIMAGE\tCOMMAND\tSERVICE\tCREATED\tSTATUS\tPORTS".to_string()];
+            for r in &rows {
+                let s = &r.summary;
+                let mut cmd = s.command.clone();
+                if !a.no_trunc && cmd.chars().count() > 20 {
+                    cmd = cmd.chars().take(19).collect::<String>() + "…";
+                }
+                lines.push(format!(
+                    "{}\t{}\t\"{cmd}\"\t{}\t{}\t{}\t{}",
+                    s.names,
+                    s.image,
+                    r.service,
+                    crate::fmt::since(crate::fmt::parse_rfc3339(&s.created)),
+                    s.status,
+                    super::containers::ports_text(&s.ports)
+                ));
+            }
+            print_raw(&crate::fmt::tabwrite_lines(&lines))
+        }
+        f => Err(CliError::new(format!(
+            "unsupported format {f:?}: table or json"
+        ))),
+    }
+}
+
+fn print_raw(s: &str) -> CmdResult {
+    std::io::stdout()
+        .lock()
+        .write_all(s.as_bytes())
+        .map_err(|e| CliError::new(e.to_string()))
 }
 
 fn load(opts: &LoadOptions) -> Result<Project, CliError> {

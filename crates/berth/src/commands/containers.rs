@@ -742,7 +742,7 @@ pub(super) fn ellipsis(s: &str, max: usize) -> String {
 }
 
 /// docker's PORTS column: `0.0.0.0:8080->80/tcp, 443/tcp`.
-fn ports_text(ports: &[::engine::Port]) -> String {
+pub(super) fn ports_text(ports: &[::engine::Port]) -> String {
     ports
         .iter()
         .map(|p| {

@@ -131,7 +131,7 @@ pub fn list(g: &Globals, a: ImagesArgs) -> CmdResult {
     default.push_str("\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}");
     let format = super::list_format(a.format.as_deref(), &default)?;
     let store = g.store()?;
-    let list = ::engine::images::list(&store, &filters).map_err(img_err)?;
+    let list = ::engine::images::list_with(&store, &filters, a.all).map_err(img_err)?;
     let rows: Vec<Row> = rows(list);
     if a.quiet {
         let mut s = String::new();

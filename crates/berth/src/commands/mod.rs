@@ -1,6 +1,7 @@
 //! One function per verb.
 
 mod archive;
+mod build;
 pub mod changes;
 pub mod compose;
 mod containers;
@@ -40,12 +41,13 @@ pub fn run(g: &Globals, cmd: Command) -> CmdResult {
         Command::Diff(a) => changes::diff(g, a),
         Command::Export(a) => changes::export(g, a),
         Command::Commit(a) => changes::commit(g, a),
+        Command::Build(a) => build::run(g, a),
         Command::Events(a) => events::run(g, a),
         Command::Version(a) => system::version(a),
         Command::Info(a) => system::info(g, a),
         Command::Volume(sub) => volumes::run(g, sub),
         Command::Cp(a) => cp::run(g, a),
-        Command::Compose(a) => compose::run(a),
+        Command::Compose(a) => compose::run(g, a),
         Command::Stats(a) => stats::run(g, a),
         Command::Run(a) => containers::run(g, a),
         Command::Network(sub) => network::run(g, sub),
@@ -97,6 +99,7 @@ pub fn run(g: &Globals, cmd: Command) -> CmdResult {
             ContainerCommand::Commit(a) => changes::commit(g, a),
         },
         Command::Image(sub) => match sub {
+            ImageCommand::Build(a) => build::run(g, *a),
             ImageCommand::Ls(a) => images::list(g, a),
             ImageCommand::Inspect(a) => images::inspect(g, a),
             ImageCommand::Pull(a) => transfer::pull(g, a),

@@ -1,0 +1,63 @@
+//! `berth build` flags (docker's `build`).
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Name and optionally a tag (format: "name:tag")
+    #[arg(short, long, value_name = "list")]
+    pub tag: Vec<String>,
+    /// Name of the Dockerfile (default: "PATH/Dockerfile"; "-": read it from STDIN)
+    #[arg(short, long, value_name = "string")]
+    pub file: Option<String>,
+    /// Set build-time variables
+    #[arg(long, value_name = "list")]
+    pub build_arg: Vec<String>,
+    /// Set the target build stage to build
+    #[arg(long, value_name = "string")]
+    pub target: Option<String>,
+    /// Do not use cache when building the image
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Always attempt to pull all referenced images
+    #[arg(long)]
+    pub pull: bool,
+    /// Suppress the build output and print image ID on success
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Write the image ID to the file
+    #[arg(long, value_name = "string")]
+    pub iidfile: Option<PathBuf>,
+    /// Set metadata for an image
+    #[arg(long, value_name = "list")]
+    pub label: Vec<String>,
+    /// Set type of progress output ("auto", "plain", "tty", "quiet")
+    #[arg(long, value_name = "string", default_value = "auto")]
+    pub progress: String,
+    /// Set the networking mode for the RUN instructions during build
+    #[arg(long, value_name = "string")]
+    pub network: Option<String>,
+    /// Set target platform for build (only the host's)
+    #[arg(long, value_name = "string")]
+    pub platform: Option<String>,
+    /// Secret to expose to the build (not supported yet)
+    #[arg(long, value_name = "stringArray")]
+    pub secret: Vec<String>,
+    /// SSH agent socket or keys to expose to the build (not supported yet)
+    #[arg(long, value_name = "stringArray")]
+    pub ssh: Vec<String>,
+    /// Output destination (not supported yet)
+    #[arg(short, long, value_name = "stringArray")]
+    pub output: Vec<String>,
+    /// External cache sources (not supported yet)
+    #[arg(long, value_name = "stringArray")]
+    pub cache_from: Vec<String>,
+    /// Cache export destinations (not supported yet)
+    #[arg(long, value_name = "stringArray")]
+    pub cache_to: Vec<String>,
+    /// Build context: a directory, or "-" (a tar on STDIN)
+    #[arg(value_name = "PATH | URL | -")]
+    pub context: String,
+}

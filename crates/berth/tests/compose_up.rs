@@ -1,0 +1,688 @@
+//! `berth compose` running projects on the engine, end to end with real
+//! containers (busybox images, a temp store): dependency conditions
+//! (`service_completed_successfully`, `service_healthy`), `up --wait`,
+//! names and labels as docker compose gives them, a published port
+//! answered from the host, replicas reached by name over a second network,
+//! recreate only on config change, `--scale`, `ps --format json`, logs
+//! prefixes, exec, a killed `up`, and `down -v` leaving nothing. Needs
+//! root.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::{free_port_on, Env};
+
+struct Project {
+    env: Env,
+    dir: PathBuf,
+}
+
+impl Project {
+    /// A store with image `bb` (busybox with the applets the tests use)
+    /// and a project directory `proj` holding `compose`.
+    fn new(compose: &str) -> Option<Project> {
+        if !berth_testkit::require_root("compose runs containers") {
+            return None;
+        }
+        let env = Env::new();
+        let tar = env.path("bb.tar");
+        std::fs::write(
+            &tar,
+            berth_testkit::busybox_tar_with(
+                &["tmp", "data", "etc"],
+                &[
+                    "sh", "cat", "echo", "true", "false", "sleep", "httpd", "wget", "mkdir",
+                    "hostname", "nc", "test", "ls", "nslookup", "ping",
+                ],
+                &[],
+            ),
+        )
+        .unwrap();
+        env.ok(&["import", tar.to_str().unwrap(), "bb:latest"]);
+        let dir = env.path("proj");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("compose.yaml"), compose).unwrap();
+        Some(Project { env, dir })
+    }
+
+    fn write(&self, compose: &str) {
+        std::fs::write(self.dir.join("compose.yaml"), compose).unwrap();
+    }
+
+    fn cmd(&self, args: &[&str]) -> std::process::Command {
+        let mut full = vec!["compose"];
+        full.extend_from_slice(args);
+        let mut c = self.env.cmd(&full);
+        c.current_dir(&self.dir);
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> (i32, String, String) {
+        let o = self.cmd(args).output().unwrap();
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let (code, out, err) = self.run(args);
+        assert_eq!(code, 0, "compose {args:?}:\nstdout: {out}\nstderr: {err}");
+        out
+    }
+
+    /// `ps -a --format json`, one object per line.
+    fn ps(&self) -> Vec<serde_json::Value> {
+        self.ok(&["ps", "-a", "--format", "json"])
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("ps json line"))
+            .collect()
+    }
+
+    fn id_of(&self, name: &str) -> String {
+        self.ps()
+            .into_iter()
+            .find(|c| c["Name"] == name)
+            .unwrap_or_else(|| panic!("no container {name}"))["ID"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// After `down -v`: no container, no project network or volume.
+    fn assert_empty(&self) {
+        let ps = self.env.ok(&["ps", "-aq"]);
+        assert!(ps.trim().is_empty(), "containers left: {ps}");
+        let nets = self.env.ok(&["network", "ls", "--format", "{{.Name}}"]);
+        assert!(!nets.contains("proj_"), "networks left: {nets}");
+        let vols = self.env.ok(&["volume", "ls", "-q"]);
+        assert!(vols.trim().is_empty(), "volumes left: {vols}");
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        let _ = self.run(&["down", "-v", "-t", "0", "--remove-orphans"]);
+    }
+}
+
+fn http_get(port: u16) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+            s.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+            let mut body = String::new();
+            let _ = s.read_to_string(&mut body);
+            if !body.is_empty() {
+                return body;
+            }
+        }
+        assert!(Instant::now() < deadline, "port {port} never answered");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn init_seeds_a_volume_web_waits_healthy_port_answers_and_down_v_leaves_nothing() {
+    let port = free_port_on("0.0.0.0");
+    let Some(p) = Project::new(&format!(
+        r#"
+services:
+  init:
+    image: bb
+    command: ["sh", "-c", "echo seeded-by-init > /data/index.html"]
+    volumes: [data:/data]
+  web:
+    image: bb
+    command: ["httpd", "-f", "-p", "80", "-h", "/data"]
+    volumes: [data:/data]
+    ports: ["{port}:80"]
+    environment:
+      GREETING: hello
+    depends_on:
+      init:
+        condition: service_completed_successfully
+    healthcheck:
+      test: ["CMD", "test", "-f", "/data/index.html"]
+      interval: 1s
+      start_interval: 200ms
+      start_period: 5s
+volumes:
+  data: {{}}
+"#
+    )) else {
+        return;
+    };
+    let (code, _, err) = p.run(&["up", "-d", "--wait", "--wait-timeout", "60"]);
+    assert_eq!(code, 0, "{err}");
+    for line in [
+        "Network proj_default  Created",
+        "Volume proj_data  Created",
+        "Container proj-init-1  Started",
+        "Container proj-web-1  Started",
+        "Container proj-web-1  Healthy",
+    ] {
+        assert!(err.contains(line), "no {line:?} in:\n{err}");
+    }
+    // init ran before web started and wrote the page web serves
+    assert!(http_get(port).contains("seeded-by-init"));
+
+    let ps = p.ps();
+    assert_eq!(ps.len(), 2, "{ps:?}");
+    let web = ps.iter().find(|c| c["Service"] == "web").unwrap();
+    assert_eq!(web["Name"], "proj-web-1");
+    assert_eq!(web["Project"], "proj");
+    assert_eq!(web["State"], "running");
+    assert_eq!(web["Health"], "healthy");
+    assert_eq!(web["Networks"], "proj_default");
+    assert_eq!(
+        web["Publishers"],
+        serde_json::json!([{"URL": "0.0.0.0", "TargetPort": 80, "PublishedPort": port, "Protocol": "tcp"}])
+    );
+    let labels = web["Labels"].as_str().unwrap();
+    let hash = p.ok(&["config", "--hash", "web"]);
+    let hash = hash.split_whitespace().nth(1).unwrap();
+    for l in [
+        "com.docker.compose.project=proj".to_string(),
+        "com.docker.compose.service=web".into(),
+        "com.docker.compose.container-number=1".into(),
+        "com.docker.compose.oneoff=False".into(),
+        format!("com.docker.compose.config-hash={hash}"),
+        "com.docker.compose.depends_on=init:service_completed_successfully:false".into(),
+        format!("com.docker.compose.project.working_dir={}", p.dir.display()),
+        format!(
+            "com.docker.compose.project.config_files={}",
+            p.dir.join("compose.yaml").display()
+        ),
+    ] {
+        assert!(labels.contains(&l), "no {l} in {labels}");
+    }
+    let init = ps.iter().find(|c| c["Service"] == "init").unwrap();
+    assert_eq!(init["State"], "exited");
+    assert_eq!(init["ExitCode"], 0);
+    // without -a: running ones only; --services; --status; -q
+    let table = p.ok(&["ps"]);
+    assert!(table.starts_with("NAME "), "{table}");
+    assert!(
+        table.contains("proj-web-1") && !table.contains("proj-init-1"),
+        "{table}"
+    );
+    assert_eq!(p.ok(&["ps", "--services"]).trim(), "web");
+    assert_eq!(p.ok(&["ps", "--status", "exited", "-q"]).trim(), init["ID"]);
+    // the objects carry compose's labels
+    let vol_labels = p
+        .env
+        .ok(&["volume", "inspect", "-f", "{{json .Labels}}", "proj_data"]);
+    assert!(
+        vol_labels.contains(r#""com.docker.compose.volume":"data""#),
+        "{vol_labels}"
+    );
+    assert!(
+        p.env
+            .ok(&[
+                "ps",
+                "--filter",
+                "label=com.docker.compose.service=web",
+                "-q"
+            ])
+            .trim()
+            .len()
+            == 12
+    );
+    // exec with -e and -w
+    assert_eq!(
+        p.ok(&[
+            "exec",
+            "-T",
+            "-e",
+            "X=1",
+            "-w",
+            "/data",
+            "web",
+            "sh",
+            "-c",
+            "echo $GREETING$X $(pwd)"
+        ])
+        .trim(),
+        "hello1 /data"
+    );
+    assert!(p.ok(&["ls"]).contains("proj"));
+
+    let (code, _, err) = p.run(&["down", "-v", "-t", "1"]);
+    assert_eq!(code, 0, "{err}");
+    // reverse dependency order: web before init
+    let web_at = err.find("proj-web-1  Removed").expect(&err);
+    let init_at = err.find("proj-init-1  Removed").expect(&err);
+    assert!(web_at < init_at, "{err}");
+    p.assert_empty();
+}
+
+#[test]
+fn a_failing_one_shot_stops_its_dependents() {
+    let Some(p) = Project::new(
+        r#"
+services:
+  init:
+    image: bb
+    command: ["sh", "-c", "exit 3"]
+  web:
+    image: bb
+    command: ["sleep", "60"]
+    depends_on:
+      init: {condition: service_completed_successfully}
+"#,
+    ) else {
+        return;
+    };
+    let (code, _, err) = p.run(&["up", "-d"]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("service \"init\" didn't complete successfully: exit 3"),
+        "{err}"
+    );
+    assert!(!p.ps().iter().any(|c| c["Service"] == "web"));
+}
+
+#[test]
+fn replicas_reach_each_other_by_name_over_a_second_network() {
+    let Some(p) = Project::new(
+        r#"
+services:
+  app:
+    image: bb
+    command: ["sh", "-c", "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8000 -h /www"]
+    networks: [default, back]
+    scale: 2
+  client:
+    image: bb
+    command: ["sleep", "300"]
+    networks:
+      back:
+        aliases: [cli]
+networks:
+  back: {}
+"#,
+    ) else {
+        return;
+    };
+    p.ok(&["up", "-d"]);
+    let ps = p.ps();
+    let names: Vec<&str> = ps.iter().map(|c| c["Name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["proj-app-1", "proj-app-2", "proj-client-1"]);
+    assert_eq!(ps[0]["Networks"], "proj_back,proj_default");
+    assert_eq!(ps[2]["Networks"], "proj_back");
+    // the service name (an alias on both networks) answers with both
+    // replicas' addresses on `back`; each container's name with its own
+    let lookup = |target: &str| -> Vec<String> {
+        let out = p.ok(&["exec", "-T", "client", "nslookup", target]);
+        let answer = out.split_once("Name:").map(|x| x.1).unwrap_or("");
+        answer
+            .lines()
+            .filter_map(|l| l.strip_prefix("Address: "))
+            .map(|a| a.trim().to_string())
+            .collect()
+    };
+    let mut both = lookup("app");
+    both.sort();
+    let mut each = [lookup("proj-app-1"), lookup("proj-app-2")].concat();
+    each.sort();
+    assert_eq!(both.len(), 2, "{both:?}");
+    assert_eq!(both, each);
+    // over TCP, to each replica's httpd (which serves its hostname)
+    let mut hosts = Vec::new();
+    for ip in &each {
+        let out = p.ok(&[
+            "exec",
+            "-T",
+            "client",
+            "sh",
+            "-c",
+            &format!("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 {ip} 8000"),
+        ]);
+        hosts.push(out.lines().last().unwrap_or("").trim().to_string());
+    }
+    hosts.sort();
+    hosts.dedup();
+    assert_eq!(hosts.len(), 2, "{hosts:?}");
+    // and the other way round, through client's alias on `back`
+    let (code, out, err) = p.run(&[
+        "exec", "-T", "--index", "2", "app", "ping", "-c", "1", "-W", "5", "cli",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    p.ok(&["down", "-v", "-t", "0"]);
+    p.assert_empty();
+}
+
+#[test]
+fn recreates_only_on_config_change_and_scales() {
+    let base = r#"
+services:
+  svc:
+    image: bb
+    command: ["sleep", "300"]
+    stop_signal: SIGKILL
+    volumes: ["/cache"]
+"#;
+    let Some(p) = Project::new(base) else {
+        return;
+    };
+    p.ok(&["up", "-d"]);
+    let id = p.id_of("proj-svc-1");
+    p.ok(&["exec", "-T", "svc", "sh", "-c", "echo kept > /cache/f"]);
+    let (_, _, err) = p.run(&["up", "-d"]);
+    assert!(err.contains("Container proj-svc-1  Running"), "{err}");
+    assert_eq!(p.id_of("proj-svc-1"), id, "unchanged config recreated");
+    // --force-recreate
+    p.ok(&["up", "-d", "--force-recreate"]);
+    let id2 = p.id_of("proj-svc-1");
+    assert_ne!(id2, id);
+    // a changed config: recreated, unless --no-recreate
+    p.write(&format!("{base}    environment: [A=1]\n"));
+    p.ok(&["up", "-d", "--no-recreate"]);
+    assert_eq!(p.id_of("proj-svc-1"), id2);
+    let (_, _, err) = p.run(&["up", "-d"]);
+    assert!(err.contains("Container proj-svc-1  Recreated"), "{err}");
+    let id3 = p.id_of("proj-svc-1");
+    assert_ne!(id3, id2);
+    // the anonymous volume went along with both recreates
+    assert_eq!(p.ok(&["exec", "-T", "svc", "cat", "/cache/f"]), "kept\n");
+    // scale up keeps #1, adds #2 and #3; down removes the highest
+    p.ok(&["up", "-d", "--scale", "svc=3"]);
+    let names: Vec<String> = p
+        .ps()
+        .iter()
+        .map(|c| c["Name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["proj-svc-1", "proj-svc-2", "proj-svc-3"]);
+    assert_eq!(p.id_of("proj-svc-1"), id3);
+    p.ok(&["up", "-d", "--scale", "svc=1"]);
+    let names: Vec<String> = p
+        .ps()
+        .iter()
+        .map(|c| c["Name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["proj-svc-1"]);
+    // an orphan (service gone from the file) is reported, then removed
+    p.write("services:\n  other:\n    image: bb\n    command: [\"sleep\", \"300\"]\n");
+    let (_, _, err) = p.run(&["up", "-d"]);
+    assert!(
+        err.contains("Found orphan containers (proj-svc-1)"),
+        "{err}"
+    );
+    p.ok(&["up", "-d", "--remove-orphans"]);
+    let names: Vec<String> = p
+        .ps()
+        .iter()
+        .map(|c| c["Name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["proj-other-1"]);
+    // stop / start / kill / rm
+    p.ok(&["stop", "-t", "0"]);
+    assert_eq!(p.ps()[0]["State"], "exited");
+    p.ok(&["start"]);
+    assert_eq!(p.ps()[0]["State"], "running");
+    p.ok(&["kill"]);
+    assert_eq!(p.ps()[0]["State"], "exited");
+    p.ok(&["rm", "-f"]);
+    assert!(p.ps().is_empty());
+}
+
+#[test]
+fn logs_are_prefixed_by_service_and_number() {
+    let Some(p) = Project::new(
+        r#"
+services:
+  a:
+    image: bb
+    command: ["sh", "-c", "echo one; echo two"]
+  bee:
+    image: bb
+    command: ["echo", "three"]
+"#,
+    ) else {
+        return;
+    };
+    p.ok(&["up", "-d"]);
+    for c in ["proj-a-1", "proj-bee-1"] {
+        p.env.ok(&["wait", c]);
+    }
+    let out = p.ok(&["logs"]);
+    let mut lines: Vec<&str> = out.lines().collect();
+    lines.sort();
+    assert_eq!(lines, ["a-1    | one", "a-1    | two", "bee-1  | three"]);
+    assert_eq!(p.ok(&["logs", "--no-log-prefix", "bee"]), "three\n");
+    assert_eq!(p.ok(&["logs", "--tail", "1", "a"]), "a-1  | two\n");
+}
+
+#[test]
+fn unsupported_fields_are_named() {
+    let Some(p) = Project::new(
+        r#"
+services:
+  s:
+    image: bb
+    command: ["true"]
+    secrets: [tok]
+secrets:
+  tok:
+    file: ./tok
+"#,
+    ) else {
+        return;
+    };
+    std::fs::write(p.dir.join("tok"), "x").unwrap();
+    let (code, _, err) = p.run(&["up", "-d"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("services.s.secrets: not supported"), "{err}");
+    assert!(p.ps().is_empty());
+    let (_, _, err) = p.run(&["up", "-d", "--scale", "nope=2"]);
+    assert!(err.contains("no such service: nope"), "{err}");
+}
+
+#[test]
+fn a_killed_attached_up_then_up_again_and_down() {
+    let Some(p) = Project::new(
+        r#"
+services:
+  s:
+    image: bb
+    command: ["sh", "-c", "echo started; exec sleep 300"]
+"#,
+    ) else {
+        return;
+    };
+    let mut child = p
+        .cmd(&["up"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !p.ps().iter().any(|c| c["State"] == "running") {
+        assert!(Instant::now() < deadline, "up never started the container");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let (_, _, err) = p.run(&["up", "-d"]);
+    assert!(err.contains("Container proj-s-1  Running"), "{err}");
+    p.ok(&["down", "-t", "0"]);
+    p.assert_empty();
+}
+
+#[test]
+fn attached_up_streams_prefixed_logs_until_the_containers_exit() {
+    let Some(p) = Project::new(
+        r#"
+services:
+  s:
+    image: bb
+    command: ["sh", "-c", "sleep 1; echo bye"]
+"#,
+    ) else {
+        return;
+    };
+    let (code, out, err) = p.run(&["up"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "s-1  | bye\n");
+}
+
+#[test]
+fn run_rm_starts_dependencies_and_leaves_no_one_off() {
+    let Some(p) = Project::new(
+        r#"
+services:
+  init:
+    image: bb
+    command: ["sh", "-c", "echo seeded > /data/f"]
+    volumes: [data:/data]
+  tool:
+    image: bb
+    command: ["false"]
+    volumes: [data:/data]
+    depends_on:
+      init: {condition: service_completed_successfully}
+volumes:
+  data: {}
+"#,
+    ) else {
+        return;
+    };
+    let (code, out, err) = p.run(&[
+        "run",
+        "--rm",
+        "-T",
+        "-e",
+        "X=y",
+        "tool",
+        "sh",
+        "-c",
+        "cat /data/f; echo $X",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "seeded\ny\n");
+    let (code, _, _) = p.run(&[
+        "run",
+        "--rm",
+        "-T",
+        "--no-deps",
+        "tool",
+        "sh",
+        "-c",
+        "exit 4",
+    ]);
+    assert_eq!(code, 4);
+    let names: Vec<String> = p
+        .ps()
+        .iter()
+        .map(|c| c["Name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["proj-init-1"]);
+    // a detached one-off carries oneoff=True and goes with down
+    let id = p.ok(&["run", "-d", "tool", "sleep", "300"]);
+    let labels = p
+        .env
+        .ok(&["inspect", "-f", "{{json .Config.Labels}}", id.trim()]);
+    assert!(
+        labels.contains(r#""com.docker.compose.oneoff":"True""#),
+        "{labels}"
+    );
+    assert!(p
+        .env
+        .ok(&["inspect", "-f", "{{.Name}}", id.trim()])
+        .starts_with("/proj-tool-run-"));
+    p.ok(&["down", "-v", "-t", "0"]);
+    p.assert_empty();
+}
+
+#[test]
+fn service_healthy_waits_for_the_dependency_and_unhealthy_fails() {
+    let Some(p) = Project::new(
+        r#"
+services:
+  db:
+    image: bb
+    command: ["sh", "-c", "sleep 1; touch /tmp/ready; exec sleep 300"]
+    stop_signal: SIGKILL
+    healthcheck:
+      test: ["CMD", "test", "-f", "/tmp/ready"]
+      interval: 200ms
+      retries: 30
+  web:
+    image: bb
+    command: ["sleep", "300"]
+    stop_signal: SIGKILL
+    depends_on:
+      db: {condition: service_healthy}
+"#,
+    ) else {
+        return;
+    };
+    // no --wait: web is started only once db is healthy, so db is healthy
+    // as soon as up returns
+    p.ok(&["up", "-d"]);
+    let ps = p.ps();
+    let db = ps.iter().find(|c| c["Service"] == "db").unwrap();
+    assert_eq!(db["Health"], "healthy", "{ps:?}");
+    let web = ps.iter().find(|c| c["Service"] == "web").unwrap();
+    assert_eq!(web["State"], "running");
+    p.ok(&["down", "-t", "0"]);
+
+    p.write(
+        r#"
+services:
+  db:
+    image: bb
+    command: ["sleep", "300"]
+    stop_signal: SIGKILL
+    healthcheck:
+      test: ["CMD", "false"]
+      interval: 200ms
+      retries: 1
+  web:
+    image: bb
+    command: ["sleep", "300"]
+    depends_on:
+      db: {condition: service_healthy}
+"#,
+    );
+    let (code, _, err) = p.run(&["up", "-d"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("dependency failed to start: container proj-db-1 is unhealthy"),
+        "{err}"
+    );
+    assert!(!p.ps().iter().any(|c| c["Service"] == "web"));
+}
+
+#[test]
+fn exit_code_from_stops_the_others_and_returns_the_code() {
+    let Some(p) = Project::new(
+        r#"
+services:
+  srv:
+    image: bb
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.1; done"]
+  test:
+    image: bb
+    command: ["sh", "-c", "sleep 1; echo done; exit 7"]
+    depends_on: [srv]
+"#,
+    ) else {
+        return;
+    };
+    let (code, out, err) = p.run(&["up", "--exit-code-from", "test"]);
+    assert_eq!(code, 7, "{out}{err}");
+    assert!(out.contains("test-1  | done"), "{out}");
+    assert!(err.contains("Aborting on container exit"), "{err}");
+    for c in p.ps() {
+        assert_eq!(c["State"], "exited", "{c}");
+    }
+}

@@ -1,0 +1,323 @@
+//! COPY/ADD payloads: the files a step takes from a context (the build
+//! context or a stage's files extracted into a temp directory) as a tar
+//! whose paths are the destinations in the image, with docker's directory
+//! semantics (a directory source copies its contents; a file goes into a
+//! destination directory under its name, or becomes the destination), the
+//! owner and mode flags applied, and ADD's local archives unpacked.
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::{self, Read, Seek, Write};
+use std::os::unix::fs::OpenOptionsExt;
+
+use build::context::{Context, Kind};
+
+/// Owner and mode rules of one COPY/ADD.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Attrs {
+    /// `--chown` resolved (None: root for context files, kept for files of
+    /// a stage or image).
+    pub owner: Option<(u32, u32)>,
+    /// Keep the source's owner when `owner` is None.
+    pub keep_owner: bool,
+    /// `--chmod` (octal).
+    pub mode: Option<u32>,
+}
+
+/// One file to put in the image.
+pub struct Payload {
+    tar: tar::Builder<File>,
+    /// Destinations already written (no duplicate directory entries).
+    seen: BTreeSet<String>,
+    /// The time of what the step makes (directories, inline files).
+    mtime: u64,
+}
+
+/// `p` cleaned inside `/`, without the leading slash (`""` for the root).
+fn clean_abs(p: &str) -> String {
+    berth_util::gostr::clean_path(&format!("/{p}"))
+        .trim_start_matches('/')
+        .to_string()
+}
+
+fn join(a: &str, b: &str) -> String {
+    match (a.is_empty(), b.is_empty()) {
+        (true, _) => b.to_string(),
+        (_, true) => a.to_string(),
+        _ => format!("{a}/{b}"),
+    }
+}
+
+fn parent(p: &str) -> &str {
+    p.rsplit_once('/').map_or("", |(d, _)| d)
+}
+
+fn base(p: &str) -> &str {
+    p.rsplit_once('/').map_or(p, |(_, b)| b)
+}
+
+/// A source's matched roots: the entries `resolve` returned whose parent
+/// it did not return (a directory brings its whole subtree), or the whole
+/// context for `.`.
+fn roots(resolved: &[String], src: &str) -> Vec<String> {
+    if clean_abs(src).is_empty() {
+        return vec![String::new()];
+    }
+    let set: BTreeSet<&str> = resolved.iter().map(|s| s.as_str()).collect();
+    resolved
+        .iter()
+        .filter(|p| {
+            let par = parent(p);
+            par.is_empty() || !set.contains(par)
+        })
+        .cloned()
+        .collect()
+}
+
+impl Payload {
+    pub fn new(file: File, mtime: u64) -> Payload {
+        let mut tar = tar::Builder::new(file);
+        tar.follow_symlinks(false);
+        Payload {
+            tar,
+            seen: BTreeSet::new(),
+            mtime,
+        }
+    }
+
+    /// A directory entry (for a missing parent of the destination).
+    pub fn dir(&mut self, dest: &str, mode: u32, owner: (u32, u32)) -> io::Result<()> {
+        if !self.seen.insert(dest.to_string()) {
+            return Ok(());
+        }
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Directory);
+        h.set_mode(mode & 0o7777);
+        h.set_uid(owner.0 as u64);
+        h.set_gid(owner.1 as u64);
+        h.set_size(0);
+        h.set_mtime(self.mtime);
+        self.tar
+            .append_data(&mut h, format!("{dest}/"), io::empty())
+    }
+
+    /// A regular file with `data`.
+    pub fn bytes(
+        &mut self,
+        dest: &str,
+        data: &[u8],
+        mode: u32,
+        owner: (u32, u32),
+    ) -> io::Result<()> {
+        self.seen.insert(dest.to_string());
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_mode(mode & 0o7777);
+        h.set_uid(owner.0 as u64);
+        h.set_gid(owner.1 as u64);
+        h.set_size(data.len() as u64);
+        h.set_mtime(self.mtime);
+        self.tar.append_data(&mut h, dest, data)
+    }
+
+    /// One context entry `rel` at `dest`.
+    fn entry(&mut self, ctx: &Context, rel: &str, dest: &str, a: &Attrs) -> io::Result<()> {
+        let e = &ctx.entries()[rel];
+        let owner = a
+            .owner
+            .unwrap_or(if a.keep_owner { (e.uid, e.gid) } else { (0, 0) });
+        let mode = a.mode.unwrap_or(e.mode & 0o7777);
+        let mtime = std::fs::symlink_metadata(ctx.root().join(rel))
+            .map(|m| std::os::unix::fs::MetadataExt::mtime(&m).max(0) as u64)
+            .unwrap_or(0);
+        let mut h = tar::Header::new_gnu();
+        h.set_uid(owner.0 as u64);
+        h.set_gid(owner.1 as u64);
+        h.set_mtime(mtime);
+        self.seen.insert(dest.to_string());
+        match &e.kind {
+            Kind::Dir => {
+                h.set_entry_type(tar::EntryType::Directory);
+                h.set_mode(mode);
+                h.set_size(0);
+                self.tar
+                    .append_data(&mut h, format!("{dest}/"), io::empty())
+            }
+            Kind::Symlink(t) => {
+                h.set_entry_type(tar::EntryType::Symlink);
+                h.set_mode(0o777);
+                h.set_size(0);
+                self.tar.append_link(&mut h, dest, t)
+            }
+            Kind::File => {
+                // Never follow a link swapped in since the walk.
+                let f = std::fs::OpenOptions::new()
+                    .read(true)
+                    .custom_flags(libc::O_NOFOLLOW)
+                    .open(ctx.root().join(rel))?;
+                let len = f.metadata()?.len();
+                h.set_entry_type(tar::EntryType::Regular);
+                h.set_mode(mode);
+                h.set_size(len);
+                self.tar.append_data(&mut h, dest, f.take(len))
+            }
+            Kind::Other => Err(io::Error::other(format!(
+                "{rel}: not a file, directory or symlink"
+            ))),
+        }
+    }
+
+    /// The sources of one COPY/ADD from `ctx` to `dest` (clean, relative
+    /// to `/`); `dest_dir`: the destination is a directory. `unpack`: ADD's
+    /// local archives are extracted into `dest`. Returns how many entries.
+    pub fn sources(
+        &mut self,
+        ctx: &Context,
+        sources: &[String],
+        dest: &str,
+        dest_dir: bool,
+        a: &Attrs,
+        unpack: bool,
+    ) -> Result<usize, String> {
+        let mut n = 0;
+        for src in sources {
+            let resolved = ctx.resolve(src).map_err(|e| e.to_string())?;
+            for r in roots(&resolved, src) {
+                let is_dir =
+                    r.is_empty() || ctx.entries().get(&r).is_some_and(|e| e.kind == Kind::Dir);
+                if is_dir {
+                    let prefix = if r.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{r}/")
+                    };
+                    for p in resolved.iter().filter(|p| p.starts_with(&prefix)) {
+                        let d = join(dest, &p[prefix.len()..]);
+                        self.entry(ctx, p, &d, a).map_err(|e| format!("{p}: {e}"))?;
+                        n += 1;
+                    }
+                    continue;
+                }
+                let d = if dest_dir {
+                    join(dest, base(&r))
+                } else {
+                    dest.to_string()
+                };
+                if unpack && ctx.entries()[&r].kind == Kind::File {
+                    if let Some(k) = self
+                        .archive(ctx, &r, dest, a)
+                        .map_err(|e| format!("{r}: {e}"))?
+                    {
+                        n += k;
+                        continue;
+                    }
+                }
+                self.entry(ctx, &r, &d, a)
+                    .map_err(|e| format!("{r}: {e}"))?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// ADD's auto-extraction: a tar (plain or gzip) unpacked into `dest`;
+    /// `None` when the file is no archive (then copied as a file).
+    fn archive(
+        &mut self,
+        ctx: &Context,
+        rel: &str,
+        dest: &str,
+        a: &Attrs,
+    ) -> io::Result<Option<usize>> {
+        let mut f = File::open(ctx.root().join(rel))?;
+        let mut head = [0u8; 512];
+        let mut got = 0;
+        while got < head.len() {
+            let k = f.read(&mut head[got..])?;
+            if k == 0 {
+                break;
+            }
+            got += k;
+        }
+        f.rewind()?;
+        let gz = got >= 2 && head[..2] == [0x1f, 0x8b];
+        let plain = got >= 262 && &head[257..262] == b"ustar";
+        if !gz && !plain {
+            return Ok(None);
+        }
+        let r: Box<dyn Read> = if gz {
+            Box::new(flate2::read::GzDecoder::new(f))
+        } else {
+            Box::new(f)
+        };
+        let mut ar = tar::Archive::new(r);
+        let mut n = 0;
+        for e in ar.entries()? {
+            let mut e = e?;
+            let path = e.path()?.to_string_lossy().into_owned();
+            let rel_in = clean_abs(&path);
+            if rel_in.is_empty() {
+                continue;
+            }
+            let d = join(dest, &rel_in);
+            let mut h = e.header().clone();
+            if let Some((u, g)) = a.owner {
+                h.set_uid(u as u64);
+                h.set_gid(g as u64);
+            }
+            self.seen.insert(d.clone());
+            match h.entry_type() {
+                tar::EntryType::Symlink => {
+                    let t = e
+                        .link_name()?
+                        .map(|t| t.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    self.tar.append_link(&mut h, &d, t)?;
+                }
+                tar::EntryType::Link => {
+                    let t = e
+                        .link_name()?
+                        .map(|t| join(dest, &clean_abs(&t.to_string_lossy())))
+                        .unwrap_or_default();
+                    self.tar.append_link(&mut h, &d, t)?;
+                }
+                tar::EntryType::Directory => {
+                    self.tar.append_data(&mut h, format!("{d}/"), io::empty())?
+                }
+                _ => {
+                    let size = h.size()?;
+                    self.tar.append_data(&mut h, &d, (&mut e).take(size))?;
+                }
+            }
+            n += 1;
+        }
+        Ok(Some(n))
+    }
+
+    /// The destinations written so far.
+    pub fn paths(&self) -> &BTreeSet<String> {
+        &self.seen
+    }
+
+    /// The tar, rewound.
+    pub fn finish(self) -> io::Result<File> {
+        let mut f = self.tar.into_inner()?;
+        f.flush()?;
+        f.rewind()?;
+        Ok(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roots_of_sources() {
+        let r = vec!["a".to_string(), "a/b".into(), "a/b/c".into(), "x".into()];
+        assert_eq!(roots(&r, "*"), vec!["a", "x"]);
+        assert_eq!(roots(&r, "."), vec![""]);
+        assert_eq!(roots(&r[1..3], "a/b"), vec!["a/b"]);
+        assert_eq!(clean_abs("/a/./b/../c/"), "a/c");
+    }
+}

@@ -1,0 +1,1819 @@
+//! The evaluator: stages in dependency order, each instruction applied to
+//! the stage's image and config as BuildKit's dispatcher does.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+use build::context::Context;
+use build::ignore::PatternMatcher;
+use build::instructions::{Command, Dockerfile, Instruction, Network, Stage};
+use build::shell::{EnvList, Lex};
+use build::stages::{Base, Graph, GraphOptions, PROXY_ARGS};
+use engine::options::{HealthConfig, HealthTest};
+use engine::{CreateOptions, Engine};
+use image::manifest::{ContainerConfig, History, ImageConfig};
+use image::{ImageRecord, Reference};
+
+use crate::cache::StepCache;
+use crate::copy::{Attrs, Payload};
+use crate::layers::PathKind;
+use crate::reap::{self, OWNER_LABEL};
+use crate::{
+    BuildRequest, BuildResult, ContextSource, DockerfileSource, Error, Event, Puller, Result,
+};
+
+/// A built (or building) stage.
+#[derive(Clone)]
+struct StageOut {
+    image: Option<ImageRecord>,
+    config: ImageConfig,
+    key: String,
+}
+
+/// The state of the stage being built.
+struct St {
+    /// The last image written (None: scratch, nothing yet).
+    image: Option<ImageRecord>,
+    /// The config as of the current step, history included.
+    cfg: ImageConfig,
+    /// `cfg` has metadata steps `image` does not.
+    dirty: bool,
+    /// The stage's ARG values.
+    args: EnvList,
+    /// CMD set in this stage (ENTRYPOINT then keeps it).
+    cmd_set: bool,
+}
+
+impl St {
+    fn cc(&mut self) -> &mut ContainerConfig {
+        self.cfg.config.get_or_insert_with(Default::default)
+    }
+
+    fn env(&self) -> EnvList {
+        EnvList::from_strings(
+            &self
+                .cfg
+                .config
+                .as_ref()
+                .map(|c| c.env.clone())
+                .unwrap_or_default(),
+        )
+    }
+
+    fn set_env(&mut self, k: &str, v: &str) {
+        let mut e = self.env();
+        e.set(k, v);
+        self.cc().env = e.to_strings();
+    }
+
+    fn shell(&self) -> Vec<String> {
+        self.cfg
+            .config
+            .as_ref()
+            .and_then(|c| c.shell.clone())
+            .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()])
+    }
+}
+
+struct Ctx<'a> {
+    engine: &'a Engine,
+    req: &'a BuildRequest,
+    puller: Option<Puller<'a>>,
+    progress: RefCell<&'a mut dyn FnMut(Event)>,
+    file: String,
+    df: Dockerfile,
+    graph: Graph,
+    context: Context,
+    cache: StepCache,
+    owner: String,
+    step: usize,
+    result: BuildResult,
+    /// Images of `COPY --from=image` and bases, resolved once.
+    images: BTreeMap<String, ImageRecord>,
+    created: String,
+    /// Unix seconds of `created`.
+    mtime: u64,
+}
+
+fn source_date_epoch() -> Option<u64> {
+    std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+}
+
+/// The time of the build's history entries: `SOURCE_DATE_EPOCH` when set.
+fn created_now() -> String {
+    if let Some(secs) = source_date_epoch() {
+        return berth_util::time::rfc3339_nanos(secs as i64, 0);
+    }
+    berth_util::time::now()
+}
+
+fn other(e: impl std::fmt::Display) -> Error {
+    Error::Other(e.to_string())
+}
+
+/// Builds `req` with `engine`; `progress` sees each step; `puller` fetches
+/// base images the store lacks.
+pub fn build(
+    engine: &Engine,
+    req: BuildRequest,
+    puller: Option<Puller<'_>>,
+    progress: &mut dyn FnMut(Event),
+) -> Result<BuildResult> {
+    let root = engine.root().to_path_buf();
+    let owner = reap::own(&root)?;
+    let _ = reap::reap(engine);
+    let mut req = req;
+    let tmp_ctx;
+    let ctx_dir = match std::mem::replace(&mut req.context, ContextSource::Dir(".".into())) {
+        ContextSource::Dir(d) => d,
+        ContextSource::Tar(mut r) => {
+            tmp_ctx = unpack_context(&root, &mut r)?;
+            tmp_ctx.path().to_path_buf()
+        }
+    };
+    let req = &req;
+    let (file, data, in_ctx) = match &req.dockerfile {
+        DockerfileSource::InContext(p) => {
+            let path = ctx_dir.join(p);
+            let data = std::fs::read(&path).map_err(|e| {
+                Error::Dockerfile(format!(
+                    "failed to read dockerfile: open {}: {e}",
+                    path.display()
+                ))
+            })?;
+            (p.clone(), data, Some(p.clone()))
+        }
+        DockerfileSource::Path(p) => {
+            let data = std::fs::read(p).map_err(|e| {
+                Error::Dockerfile(format!(
+                    "failed to read dockerfile: open {}: {e}",
+                    p.display()
+                ))
+            })?;
+            let rel = p
+                .canonicalize()
+                .ok()
+                .zip(ctx_dir.canonicalize().ok())
+                .and_then(|(a, b)| {
+                    a.strip_prefix(&b)
+                        .ok()
+                        .map(|r| r.to_string_lossy().into_owned())
+                });
+            (
+                p.file_name()
+                    .map_or("Dockerfile".into(), |n| n.to_string_lossy().into_owned()),
+                data,
+                rel,
+            )
+        }
+        DockerfileSource::Bytes { name, data } => (name.clone(), data.clone(), None),
+    };
+    let df = Dockerfile::parse(&file, &data).map_err(|e| Error::Dockerfile(e.to_string()))?;
+    let graph = Graph::new(
+        &file,
+        &df,
+        &GraphOptions {
+            build_args: req.build_args.clone(),
+            target: req.target.clone(),
+        },
+    )
+    .map_err(|e| Error::Dockerfile(e.to_string()))?;
+    let df_path = match &req.dockerfile {
+        DockerfileSource::Path(p) => Some(p.clone()),
+        DockerfileSource::InContext(p) => Some(ctx_dir.join(p)),
+        DockerfileSource::Bytes { .. } => None,
+    };
+    let patterns = build::ignore::build_patterns(&ctx_dir, df_path.as_deref(), in_ctx.as_deref())
+        .map_err(|e| Error::Other(format!("reading .dockerignore: {e}")))?;
+    let pm = PatternMatcher::new(&patterns)
+        .map_err(|e| Error::Other(format!("bad .dockerignore pattern: {e}")))?;
+    let context = Context::from_dir(&ctx_dir, &pm).map_err(other)?;
+    let mut cx = Ctx {
+        engine,
+        req,
+        puller,
+        progress: RefCell::new(progress),
+        file,
+        df,
+        graph,
+        context,
+        cache: StepCache::open(&root)?,
+        owner: owner.pid.clone(),
+        step: 0,
+        result: BuildResult {
+            id: String::new(),
+            cached: 0,
+            ran: 0,
+            layers: 0,
+        },
+        images: BTreeMap::new(),
+        created: created_now(),
+        mtime: source_date_epoch().unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs())
+        }),
+    };
+    let out = cx.run()?;
+    drop(owner);
+    Ok(out)
+}
+
+/// `build` for a context sent as a tar: unpacked into a temp directory of
+/// the store first.
+pub(crate) fn unpack_context(root: &Path, r: &mut dyn std::io::Read) -> Result<tempfile::TempDir> {
+    let t = reap::temp_dir(root)?;
+    let mut a = tar::Archive::new(r);
+    a.set_preserve_permissions(true);
+    a.unpack(t.path())
+        .map_err(|e| Error::Other(format!("unpacking the context from stdin: {e}")))?;
+    Ok(t)
+}
+
+impl Ctx<'_> {
+    fn emit(&self, e: Event) {
+        (self.progress.borrow_mut())(e);
+    }
+
+    fn step_err(&self, c: &Command, message: impl std::fmt::Display) -> Error {
+        Error::Step {
+            file: self.file.clone(),
+            line: c.location.line,
+            instruction: first_word(&c.original),
+            message: message.to_string(),
+        }
+    }
+
+    fn run(&mut self) -> Result<BuildResult> {
+        let order = self.graph.needed();
+        let mut outs: BTreeMap<usize, StageOut> = BTreeMap::new();
+        let total_stages = self.df.stages.len();
+        for &i in &order {
+            let out = self.stage(i, &outs, total_stages)?;
+            outs.insert(i, out);
+        }
+        let target = self.graph.target;
+        let mut out = outs.remove(&target).expect("target built");
+        // `--label`: on the final image.
+        if !self.req.labels.is_empty() {
+            let cc = out.config.config.get_or_insert_with(Default::default);
+            for (k, v) in &self.req.labels {
+                cc.labels.insert(k.clone(), v.clone());
+            }
+            out.key = build::cache::step_key(
+                &out.key,
+                "LABEL --label",
+                &serde_json::to_string(&self.req.labels).unwrap_or_default(),
+            );
+        }
+        let rec = self.finish_stage(&out)?;
+        for t in &self.req.tags {
+            self.engine.images().tag(&rec.id.to_string(), t)?;
+        }
+        self.result.id = rec.id.to_string();
+        Ok(self.result.clone())
+    }
+
+    /// The final image of a stage whose last steps changed only the config.
+    fn finish(&mut self, out: &StageOut) -> Result<ImageRecord> {
+        if !self.req.no_cache {
+            if let Some(rec) = self.cached(&out.key)? {
+                return Ok(rec);
+            }
+        }
+        let rec = self.engine.images().commit_config::<std::fs::File>(
+            out.image.as_ref(),
+            None,
+            with_parent(&out.config, out.image.as_ref()),
+            None,
+            &[],
+        )?;
+        self.cache.put(&out.key, &rec.id.to_string())?;
+        Ok(rec)
+    }
+
+    fn cached(&self, key: &str) -> Result<Option<ImageRecord>> {
+        let Some(id) = self.cache.get(key)? else {
+            return Ok(None);
+        };
+        match self.engine.images().resolve(&id) {
+            Ok(info) => Ok(Some(info.record)),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// An image by name, pulled when missing (or always with `--pull`).
+    fn image(&mut self, name: &str) -> Result<ImageRecord> {
+        if let Some(r) = self.images.get(name) {
+            return Ok(r.clone());
+        }
+        let present = self.engine.images().resolve(name).ok();
+        let rec = match present {
+            Some(info) if !self.req.pull => info.record,
+            _ => {
+                let reference = Reference::parse(name)
+                    .map_err(|e| Error::Other(format!("invalid reference format: {name}: {e}")))?;
+                let Some(pull) = self.puller else {
+                    return Err(Error::Other(format!("No such image: {name}")));
+                };
+                self.emit(Event::Pulling {
+                    reference: &reference.familiar(),
+                });
+                pull(&reference).map_err(|e| Error::Other(format!("pull {name}: {e}")))?;
+                self.engine.images().resolve(name)?.record
+            }
+        };
+        self.images.insert(name.to_string(), rec.clone());
+        Ok(rec)
+    }
+
+    fn stage_label(&self, i: usize, total: usize) -> String {
+        match &self.df.stages[i].name {
+            Some(n) => n.clone(),
+            None if total > 1 && i + 1 != total => format!("stage-{i}"),
+            None => String::new(),
+        }
+    }
+
+    fn stage(
+        &mut self,
+        i: usize,
+        outs: &BTreeMap<usize, StageOut>,
+        total_stages: usize,
+    ) -> Result<StageOut> {
+        let stage: Stage = self.df.stages[i].clone();
+        let label = self.stage_label(i, total_stages);
+        let n_steps = stage.commands.len() + 1;
+        self.step += 1;
+        let from_text = format!("FROM {}", stage.base);
+        self.emit(Event::Step {
+            n: self.step,
+            stage: &label,
+            index: 1,
+            total: n_steps,
+            text: &from_text,
+        });
+        // The base.
+        let (image, cfg, base_key) = match self.graph.stages[i].base.clone() {
+            Base::Scratch => {
+                let p = image::Platform::host();
+                let cfg = ImageConfig {
+                    architecture: p.architecture.clone(),
+                    os: p.os.clone(),
+                    variant: p.variant.clone(),
+                    config: Some(ContainerConfig {
+                        env: vec![DEFAULT_PATH.to_string()],
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                };
+                (None, cfg, "scratch".to_string())
+            }
+            Base::Stage(j) => {
+                let o = &outs[&j];
+                (o.image.clone(), o.config.clone(), o.key.clone())
+            }
+            Base::Image(name) => {
+                let rec = self.image(&name).map_err(|e| Error::Step {
+                    file: self.file.clone(),
+                    line: stage.location.line,
+                    instruction: "FROM".into(),
+                    message: e.to_string(),
+                })?;
+                let mut cfg = self.engine.images().config(&rec)?;
+                // A builder's view: the child's config starts from the base's.
+                let cc = cfg.config.get_or_insert_with(Default::default);
+                if cc.env.is_empty() {
+                    cc.env = vec![DEFAULT_PATH.to_string()];
+                }
+                (Some(rec.clone()), cfg, rec.id.to_string())
+            }
+        };
+        let base_image_cfg = image
+            .as_ref()
+            .map(|r| self.engine.images().config(r))
+            .transpose()?;
+        let mut st = St {
+            dirty: base_image_cfg.as_ref() != Some(&cfg),
+            image,
+            cfg,
+            args: EnvList::new(),
+            cmd_set: false,
+        };
+        // A base image's ONBUILD triggers are its own: the child does not
+        // inherit them (running them is not supported yet).
+        if matches!(self.graph.stages[i].base, Base::Image(_)) {
+            st.cc().on_build = None;
+        }
+        self.emit(Event::Done { n: self.step });
+        let keys = build::cache::stage_keys(
+            &base_key,
+            &stage,
+            self.df.escape,
+            &st.env(),
+            &self.req.build_args,
+            &self.graph.global_args,
+            &self.context,
+        )
+        .map_err(|e| self.key_error(&stage, e))?;
+        let mut key = build::cache::step_key("", &format!("FROM {}", stage.base), &base_key);
+        for (k, c) in stage.commands.iter().enumerate() {
+            self.step += 1;
+            let n = self.step;
+            let text = c.original.clone();
+            self.emit(Event::Step {
+                n,
+                stage: &label,
+                index: k + 2,
+                total: n_steps,
+                text: &text,
+            });
+            // berth-build's key, chained with what it does not see: the
+            // result of a `COPY --from` stage or image, the context files
+            // a RUN bind-mounts.
+            let extra = self.key_extra(&st, c, outs, i)?;
+            key = build::cache::step_key(&key, &keys[k], &extra);
+            if !self.req.no_cache {
+                if let Some(rec) = self.cached(&key)? {
+                    st.cfg = self.engine.images().config(&rec)?;
+                    st.image = Some(rec);
+                    st.dirty = false;
+                    self.apply_args(&mut st, c)?;
+                    self.result.cached += 1;
+                    self.emit(Event::Cached { n });
+                    continue;
+                }
+            }
+            let wrote = self.instruction(&mut st, c, outs, n, i)?;
+            if wrote {
+                if let Some(r) = &st.image {
+                    self.cache.put(&key, &r.id.to_string())?;
+                }
+            }
+            self.emit(Event::Done { n });
+        }
+        Ok(StageOut {
+            image: st.image,
+            config: st.cfg,
+            key,
+        })
+    }
+
+    fn key_extra(
+        &mut self,
+        st: &St,
+        c: &Command,
+        outs: &BTreeMap<usize, StageOut>,
+        stage_index: usize,
+    ) -> Result<String> {
+        match &c.instruction {
+            Instruction::Copy(cp) => {
+                let Some(from) = &cp.from else {
+                    return Ok(String::new());
+                };
+                match self.stage_of_from(from, stage_index) {
+                    Some(k) => Ok(outs.get(&k).map(|o| o.key.clone()).unwrap_or_default()),
+                    None => Ok(self
+                        .image(from)
+                        .map_err(|e| self.step_err(c, e))?
+                        .id
+                        .to_string()),
+                }
+            }
+            Instruction::Run(r) => {
+                let lex = Lex::new(self.df.escape);
+                let env = self.expand_env(st);
+                let mut srcs = vec![];
+                for spec in &r.mount_specs {
+                    let m = build::instructions::parse_mount(spec, &|v| {
+                        lex.process_word(v, &env).map_err(|e| e.0)
+                    })
+                    .map_err(|e| self.step_err(c, e))?;
+                    if m.typ == build::instructions::MountType::Bind && m.from.is_empty() {
+                        srcs.push(if m.source.is_empty() {
+                            ".".to_string()
+                        } else {
+                            m.source.clone()
+                        });
+                    }
+                }
+                if srcs.is_empty() {
+                    return Ok(String::new());
+                }
+                self.context
+                    .sources_digest(&srcs)
+                    .map_err(|e| self.step_err(c, e))
+            }
+            _ => Ok(String::new()),
+        }
+    }
+
+    /// The stage `COPY --from=NAME|INDEX` names, if it names one.
+    fn stage_of_from(&self, from: &str, stage_index: usize) -> Option<usize> {
+        if let Ok(k) = from.parse::<usize>() {
+            return (k < stage_index).then_some(k);
+        }
+        self.df.stages[..stage_index].iter().position(|s| {
+            s.name
+                .as_deref()
+                .is_some_and(|n| n.eq_ignore_ascii_case(from))
+        })
+    }
+
+    fn key_error(&self, stage: &Stage, e: build::cache::KeyError) -> Error {
+        match e {
+            build::cache::KeyError::Expand { line, message } => Error::Step {
+                file: self.file.clone(),
+                line,
+                instruction: "expand".into(),
+                message,
+            },
+            build::cache::KeyError::Context(ce) => {
+                // Name the step whose sources fail.
+                for c in &stage.commands {
+                    let srcs = match &c.instruction {
+                        Instruction::Copy(cp) if cp.from.is_none() => &cp.paths.sources,
+                        Instruction::Add(a) => &a.paths.sources,
+                        _ => continue,
+                    };
+                    for s in srcs {
+                        if s.contains("://") {
+                            continue;
+                        }
+                        if self.context.resolve(s).is_err() {
+                            return self.step_err(c, &ce);
+                        }
+                    }
+                }
+                Error::Other(ce.to_string())
+            }
+        }
+    }
+
+    /// ARG values of a cached step still enter the stage's state.
+    fn apply_args(&self, st: &mut St, c: &Command) -> Result<()> {
+        if let Instruction::Arg { args } = &c.instruction {
+            self.arg(st, c, args)?;
+        }
+        Ok(())
+    }
+
+    fn arg(&self, st: &mut St, c: &Command, args: &[build::instructions::ArgDef]) -> Result<()> {
+        let lex = Lex::new(self.df.escape);
+        for a in args {
+            let env = self.expand_env(st);
+            let v = match (self.req.build_args.get(&a.key), &a.default) {
+                (Some(v), _) => Some(v.clone()),
+                (None, Some(d)) => Some(
+                    lex.process_word(d, &env)
+                        .map_err(|e| self.step_err(c, e.0))?,
+                ),
+                (None, None) => self
+                    .graph
+                    .global_args
+                    .iter()
+                    .find(|(k, _)| *k == a.key)
+                    .map(|(_, v)| v.to_string()),
+            };
+            if let Some(v) = v {
+                st.args.set(&a.key, &v);
+            }
+        }
+        Ok(())
+    }
+
+    /// The variables a word of a step sees: ENV over ARG.
+    fn expand_env(&self, st: &St) -> EnvList {
+        let mut e = st.args.clone();
+        for (k, v) in st.env().iter() {
+            e.set(k, v);
+        }
+        e
+    }
+
+    fn history(&self, created_by: String) -> History {
+        History {
+            created: Some(self.created.clone()),
+            created_by: Some(created_by),
+            comment: Some("buildkit.dockerfile.v0".into()),
+            ..Default::default()
+        }
+    }
+
+    /// A metadata step: the config changed, an empty-layer history entry.
+    fn meta(&self, st: &mut St, created_by: String) {
+        let mut h = self.history(created_by);
+        h.empty_layer = true;
+        st.cfg.history.push(h);
+        st.cfg.created = Some(self.created.clone());
+        st.dirty = true;
+    }
+
+    /// One instruction; returns whether it wrote an image.
+    fn instruction(
+        &mut self,
+        st: &mut St,
+        c: &Command,
+        outs: &BTreeMap<usize, StageOut>,
+        n: usize,
+        stage_index: usize,
+    ) -> Result<bool> {
+        let lex = Lex::new(self.df.escape);
+        let env = self.expand_env(st);
+        let ex = |w: &str| -> Result<String> {
+            lex.process_word(w, &env).map_err(|e| self.step_err(c, e.0))
+        };
+        match &c.instruction {
+            Instruction::Env { env: kvs } => {
+                let mut vals = vec![];
+                for kv in kvs {
+                    vals.push((ex(&kv.key)?, ex(&kv.value)?));
+                }
+                let mut parts = vec![];
+                for (k, v) in &vals {
+                    st.set_env(k, v);
+                    parts.push(format!("{k}={v}"));
+                }
+                self.meta(st, format!("ENV {}", parts.join(" ")));
+            }
+            Instruction::Label { labels } => {
+                let mut parts = vec![];
+                for kv in labels {
+                    let (k, v) = (ex(&kv.key)?, ex(&kv.value)?);
+                    parts.push(format!("{k}={v}"));
+                    st.cc().labels.insert(k, v);
+                }
+                self.meta(st, format!("LABEL {}", parts.join(" ")));
+            }
+            Instruction::Maintainer { maintainer } => {
+                st.cfg.author = Some(maintainer.clone());
+                self.meta(st, format!("MAINTAINER {maintainer}"));
+            }
+            Instruction::Arg { args } => {
+                self.arg(st, c, args)?;
+                let parts: Vec<String> = args
+                    .iter()
+                    .map(|a| match st.args.iter().find(|(k, _)| *k == a.key) {
+                        Some((k, v)) => format!("{k}={v}"),
+                        None => a.key.clone(),
+                    })
+                    .collect();
+                self.meta(st, format!("ARG {}", parts.join(" ")));
+            }
+            Instruction::Workdir { path } => {
+                let p = ex(path)?;
+                let cur = st
+                    .cfg
+                    .config
+                    .as_ref()
+                    .and_then(|c| c.working_dir.clone())
+                    .unwrap_or_else(|| "/".into());
+                let wd = if p.starts_with('/') {
+                    clean_path(&p)
+                } else {
+                    clean_path(&format!("{cur}/{p}"))
+                };
+                st.cc().working_dir = Some(wd.clone());
+                // BuildKit makes the directory in its own layer.
+                return self.mkdir_layer(st, c, &wd, format!("WORKDIR {wd}"));
+            }
+            Instruction::User { user } => {
+                let u = ex(user)?;
+                st.cc().user = Some(u.clone());
+                self.meta(st, format!("USER {u}"));
+            }
+            Instruction::Volume { volumes } => {
+                for v in volumes {
+                    let v = ex(v)?;
+                    st.cc().volumes.insert(v, serde_json::json!({}));
+                }
+                self.meta(st, format!("VOLUME {}", shown_list(volumes)));
+            }
+            Instruction::Stopsignal { signal } => {
+                let s = ex(signal)?;
+                st.cc().stop_signal = Some(s.clone());
+                self.meta(st, format!("STOPSIGNAL {s}"));
+            }
+            Instruction::Expose { ports } => {
+                let mut shown = vec![];
+                for p in ports {
+                    for w in lex
+                        .process_words(p, &env)
+                        .map_err(|e| self.step_err(c, e.0))?
+                    {
+                        let w = if w.contains('/') {
+                            w.to_lowercase()
+                        } else {
+                            format!("{w}/tcp")
+                        };
+                        shown.push(w.clone());
+                        st.cc().exposed_ports.insert(w, serde_json::json!({}));
+                    }
+                }
+                self.meta(
+                    st,
+                    format!(
+                        "EXPOSE map[{}]",
+                        shown
+                            .iter()
+                            .map(|p| format!("{p}:{{}}"))
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    ),
+                );
+            }
+            Instruction::Shell { shell } => {
+                st.cc().shell = Some(shell.clone());
+                self.meta(st, format!("SHELL {}", json(shell)));
+            }
+            Instruction::Cmd(cl) => {
+                let args = self.cmd_args(st, cl);
+                st.cc().cmd = Some(args.clone());
+                st.cmd_set = true;
+                self.meta(st, format!("CMD {}", json(&args)));
+            }
+            Instruction::Entrypoint(cl) => {
+                let args = self.cmd_args(st, cl);
+                st.cc().entrypoint = Some(args.clone());
+                if !st.cmd_set {
+                    st.cc().cmd = None;
+                }
+                self.meta(st, format!("ENTRYPOINT {}", json(&args)));
+            }
+            Instruction::Healthcheck(h) => {
+                let opt = |v: i64| (v != 0).then_some(v);
+                let hc = image::manifest::Healthcheck {
+                    test: h.test.clone(),
+                    interval: opt(h.interval),
+                    timeout: opt(h.timeout),
+                    start_period: opt(h.start_period),
+                    start_interval: opt(h.start_interval),
+                    retries: opt(h.retries),
+                };
+                st.cc().healthcheck = Some(hc);
+                self.meta(st, format!("HEALTHCHECK {}", json(&h.test)));
+            }
+            Instruction::Onbuild { expression, .. } => {
+                st.cc()
+                    .on_build
+                    .get_or_insert_with(Vec::new)
+                    .push(expression.clone());
+                self.meta(st, format!("ONBUILD {expression}"));
+            }
+            Instruction::Run(r) => return self.run_step(st, c, r, &env, n),
+            Instruction::Copy(cp) => {
+                let sources: Vec<String> = cp
+                    .paths
+                    .sources
+                    .iter()
+                    .map(|s| ex(s))
+                    .collect::<Result<_>>()?;
+                let dest = ex(&cp.paths.dest)?;
+                let chown = ex(&cp.chown)?;
+                let chmod = ex(&cp.chmod)?;
+                let from = cp.from.clone();
+                if cp.link || cp.parents || !cp.exclude.is_empty() {
+                    return Err(self.step_err(
+                        c,
+                        "COPY --link, --parents and --exclude are not supported yet",
+                    ));
+                }
+                let contents: Vec<(String, String)> = cp
+                    .paths
+                    .contents
+                    .iter()
+                    .map(|s| {
+                        Ok((
+                            s.path.clone(),
+                            if s.expand {
+                                ex(&s.data)?
+                            } else {
+                                s.data.clone()
+                            },
+                        ))
+                    })
+                    .collect::<Result<_>>()?;
+                return self.copy_step(
+                    st,
+                    c,
+                    CopySpec {
+                        sources,
+                        contents,
+                        dest,
+                        chown,
+                        chmod,
+                        from,
+                        unpack: false,
+                    },
+                    outs,
+                    stage_index,
+                );
+            }
+            Instruction::Add(a) => {
+                let sources: Vec<String> = a
+                    .paths
+                    .sources
+                    .iter()
+                    .map(|s| ex(s))
+                    .collect::<Result<_>>()?;
+                if let Some(u) = sources
+                    .iter()
+                    .find(|s| s.contains("://") || s.starts_with("git@"))
+                {
+                    return Err(
+                        self.step_err(c, format!("ADD from a URL ({u}) is not supported yet"))
+                    );
+                }
+                if a.link || !a.exclude.is_empty() || !a.checksum.is_empty() {
+                    return Err(self.step_err(
+                        c,
+                        "ADD --link, --exclude and --checksum are not supported yet",
+                    ));
+                }
+                let contents: Vec<(String, String)> = a
+                    .paths
+                    .contents
+                    .iter()
+                    .map(|s| {
+                        Ok((
+                            s.path.clone(),
+                            if s.expand {
+                                ex(&s.data)?
+                            } else {
+                                s.data.clone()
+                            },
+                        ))
+                    })
+                    .collect::<Result<_>>()?;
+                let dest = ex(&a.paths.dest)?;
+                let chown = ex(&a.chown)?;
+                let chmod = ex(&a.chmod)?;
+                return self.copy_step(
+                    st,
+                    c,
+                    CopySpec {
+                        sources,
+                        contents,
+                        dest,
+                        chown,
+                        chmod,
+                        from: None,
+                        unpack: a.unpack.unwrap_or(true),
+                    },
+                    outs,
+                    stage_index,
+                );
+            }
+        }
+        Ok(false)
+    }
+
+    fn cmd_args(&self, st: &St, cl: &build::instructions::CmdLine) -> Vec<String> {
+        if cl.prepend_shell {
+            let mut a = st.shell();
+            a.extend(cl.cmd_line.iter().cloned());
+            a
+        } else {
+            cl.cmd_line.clone()
+        }
+    }
+
+    /// The stage's current image, an empty one for scratch.
+    fn ensure_image(&mut self, st: &mut St) -> Result<ImageRecord> {
+        if st.image.is_none() || st.dirty {
+            let rec = self.engine.images().commit_config::<std::fs::File>(
+                st.image.as_ref(),
+                None,
+                with_parent(&st.cfg, st.image.as_ref()),
+                None,
+                &[],
+            )?;
+            st.image = Some(rec);
+            st.dirty = false;
+        }
+        Ok(st.image.clone().expect("set"))
+    }
+
+    /// Container options of a build step on `image`.
+    fn container_opts(&self, image: &ImageRecord, st: &St, cmd: Vec<String>) -> CreateOptions {
+        let cc = st.cfg.config.clone().unwrap_or_default();
+        let mut labels = BTreeMap::new();
+        labels.insert(OWNER_LABEL.to_string(), self.owner.clone());
+        CreateOptions {
+            image: image.id.to_string(),
+            cmd,
+            entrypoint: Some(vec![]),
+            env: cc.env.clone(),
+            working_dir: cc.working_dir.clone(),
+            user: cc.user.clone(),
+            labels,
+            network_mode: match self.req.network.as_deref() {
+                None | Some("default") => None,
+                Some(n) => Some(n.to_string()),
+            },
+            healthcheck: Some(HealthConfig {
+                test: Some(HealthTest::None),
+                ..Default::default()
+            }),
+            log_config: engine::logs::LogConfig {
+                driver: engine::logs::LogDriver::None,
+                config: BTreeMap::new(),
+            },
+            ..Default::default()
+        }
+    }
+
+    /// Commits the changes of container `id` over `st.image` with
+    /// `created_by`; removes the container.
+    fn commit_container(&mut self, st: &mut St, id: &str, created_by: String) -> Result<()> {
+        let changes = self.engine.changes_tar(id);
+        let changes = match changes {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = self.engine.remove(id, true);
+                return Err(e.into());
+            }
+        };
+        let layer = changes.is_some();
+        let r = self.engine.images().commit_config(
+            st.image.as_ref(),
+            changes.map(|f| std::io::BufReader::with_capacity(256 << 10, f)),
+            with_parent(&st.cfg, st.image.as_ref()),
+            Some(self.history(created_by)),
+            &[],
+        );
+        let _ = self.engine.remove(id, true);
+        let rec = r?;
+        if layer {
+            self.result.layers += 1;
+        }
+        st.cfg = self.engine.images().config(&rec)?;
+        st.image = Some(rec);
+        st.dirty = false;
+        Ok(())
+    }
+
+    fn run_step(
+        &mut self,
+        st: &mut St,
+        c: &Command,
+        r: &build::instructions::Run,
+        env: &EnvList,
+        n: usize,
+    ) -> Result<bool> {
+        if !r.devices.is_empty() {
+            return Err(self.step_err(c, "RUN --device is not supported"));
+        }
+        if r.security != build::instructions::Security::Sandbox {
+            return Err(self.step_err(
+                c,
+                "RUN --security=insecure is refused (no insecure entitlement)",
+            ));
+        }
+        let cl = &r.cmd;
+        let mut args: Vec<String> = if cl.prepend_shell {
+            let line = cl.cmd_line.first().cloned().unwrap_or_default();
+            let script = if cl.files.is_empty() {
+                line
+            } else if build::parser::parse_heredoc(&line).ok().flatten().is_some()
+                && cl.files.len() == 1
+            {
+                let f = &cl.files[0];
+                if f.chomp {
+                    build::parser::chomp_heredoc_content(&f.data)
+                } else {
+                    f.data.clone()
+                }
+            } else {
+                let mut full = line;
+                for f in &cl.files {
+                    full.push('\n');
+                    full.push_str(&f.data);
+                    full.push_str(&f.name);
+                }
+                full
+            };
+            let mut a = st.shell();
+            a.push(script);
+            a
+        } else {
+            cl.cmd_line.clone()
+        };
+        if args.is_empty() {
+            return Err(self.step_err(c, "RUN with no command"));
+        }
+        let shown = args.join(" ");
+        // The RUN's environment: the image's, then the stage's ARGs that
+        // ENV does not set, then proxy build args.
+        let image = self.ensure_image(st)?;
+        let mut opts = self.container_opts(&image, st, std::mem::take(&mut args));
+        let img_env = st.env();
+        let mut run_env = img_env.clone();
+        for (k, v) in st.args.iter() {
+            if !img_env.keys().any(|x| x == k) {
+                run_env.set(k, v);
+            }
+        }
+        for p in PROXY_ARGS {
+            if let Some(v) = self.req.build_args.get(p) {
+                run_env.set(p, v);
+            }
+        }
+        opts.env = run_env.to_strings();
+        let _held = self.run_mounts(st, c, r, env, &mut opts)?;
+        match r.network {
+            Network::None => opts.network_mode = Some("none".into()),
+            Network::Host => opts.network_mode = Some("host".into()),
+            Network::Default => {}
+        }
+        self.result.ran += 1;
+        let attached = self.engine.run(&opts).map_err(|e| self.step_err(c, e))?;
+        let id = attached.id().to_string();
+        let tail = RefCell::new(Tail::default());
+        let code = {
+            let mut out = StepOut {
+                n,
+                cx: self,
+                tail: &tail,
+            };
+            let mut err = StepOut {
+                n,
+                cx: self,
+                tail: &tail,
+            };
+            attached.copy_output_and_wait(&mut out, &mut err)
+        };
+        let code = match code {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = self.engine.remove(&id, true);
+                return Err(self.step_err(c, e));
+            }
+        };
+        if code != 0 {
+            let _ = self.engine.remove(&id, true);
+            let t = tail.borrow().lines();
+            return Err(Error::RunFailed {
+                file: self.file.clone(),
+                line: c.location.line,
+                instruction: first_word(&c.original),
+                command: shown,
+                code,
+                tail: t,
+            });
+        }
+        // BuildKit's history of a RUN: the command, ARGs it saw first.
+        let argv: Vec<String> = st
+            .args
+            .iter()
+            .filter(|(k, _)| !PROXY_ARGS.contains(k))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let created_by = if argv.is_empty() {
+            format!("RUN {shown} # buildkit")
+        } else {
+            format!("RUN |{} {} {shown} # buildkit", argv.len(), argv.join(" "))
+        };
+        self.commit_container(st, &id, created_by)?;
+        Ok(true)
+    }
+
+    /// RUN --mount: cache mounts (a directory of the store per id, kept
+    /// between builds, `sharing=locked` held under a lock), tmpfs, and
+    /// read-only binds of the context. Returns the locks to hold.
+    fn run_mounts(
+        &self,
+        st: &St,
+        c: &Command,
+        r: &build::instructions::Run,
+        env: &EnvList,
+        opts: &mut CreateOptions,
+    ) -> Result<Vec<berth_util::lock::FileLock>> {
+        use build::instructions::{MountType, Sharing};
+        use engine::options::mounts::{BindMount, Mount, TmpfsMount};
+        let lex = Lex::new(self.df.escape);
+        let wd = st
+            .cfg
+            .config
+            .as_ref()
+            .and_then(|c| c.working_dir.clone())
+            .unwrap_or_else(|| "/".into());
+        let mut held = vec![];
+        for spec in &r.mount_specs {
+            let m = build::instructions::parse_mount(spec, &|v| {
+                lex.process_word(v, env).map_err(|e| e.0)
+            })
+            .map_err(|e| self.step_err(c, e))?;
+            let target = if m.target.starts_with('/') {
+                clean_path(&m.target)
+            } else {
+                clean_path(&format!("{wd}/{}", m.target))
+            };
+            match m.typ {
+                MountType::Cache => {
+                    if !m.from.is_empty() {
+                        return Err(
+                            self.step_err(c, "RUN --mount=type=cache,from= is not supported yet")
+                        );
+                    }
+                    let id = if m.id.is_empty() { &m.target } else { &m.id };
+                    let key = build::cache::step_key("", "cache-mount", id);
+                    let dir = self
+                        .engine
+                        .root()
+                        .join("build/cache-mounts")
+                        .join(key.trim_start_matches("sha256:"));
+                    if !dir.exists() {
+                        std::fs::create_dir_all(&dir).map_err(other)?;
+                        use std::os::unix::fs::PermissionsExt;
+                        std::fs::set_permissions(
+                            &dir,
+                            std::fs::Permissions::from_mode(m.mode.unwrap_or(0o755)),
+                        )
+                        .map_err(other)?;
+                        std::os::unix::fs::chown(&dir, m.uid.or(Some(0)), m.gid.or(Some(0)))
+                            .map_err(other)?;
+                    }
+                    if m.sharing == Some(Sharing::Locked) {
+                        let l = berth_util::lock::FileLock::exclusive(&dir.with_extension("lock"))
+                            .map_err(other)?;
+                        held.push(l);
+                    }
+                    opts.mounts.push(Mount::Bind(BindMount {
+                        source: dir.to_string_lossy().into_owned(),
+                        target,
+                        read_only: m.readonly,
+                        ..Default::default()
+                    }));
+                }
+                MountType::Tmpfs => opts.tmpfs.push(TmpfsMount {
+                    target,
+                    size: (m.size_limit > 0).then_some(m.size_limit),
+                    mode: None,
+                    read_only: false,
+                    options: vec![],
+                }),
+                MountType::Bind => {
+                    if !m.from.is_empty() {
+                        return Err(
+                            self.step_err(c, "RUN --mount=type=bind,from= is not supported yet")
+                        );
+                    }
+                    if !m.readonly {
+                        return Err(
+                            self.step_err(c, "RUN --mount=type=bind,rw is not supported yet")
+                        );
+                    }
+                    // Inside the context only.
+                    let src = if m.source.is_empty() { "." } else { &m.source };
+                    self.context.resolve(src).map_err(|e| self.step_err(c, e))?;
+                    let rel = clean_path(src);
+                    let host = self.context.root().join(rel.trim_start_matches('/'));
+                    let real = host.canonicalize().map_err(other)?;
+                    let root = self.context.root().canonicalize().map_err(other)?;
+                    if !real.starts_with(&root) {
+                        return Err(self.step_err(
+                            c,
+                            format!("bind source {src:?} is outside the build context"),
+                        ));
+                    }
+                    opts.mounts.push(Mount::Bind(BindMount {
+                        source: real.to_string_lossy().into_owned(),
+                        target,
+                        read_only: true,
+                        ..Default::default()
+                    }));
+                }
+                MountType::Secret | MountType::Ssh => {
+                    return Err(self.step_err(
+                        c,
+                        "RUN --mount=type=secret and type=ssh are not supported yet",
+                    ));
+                }
+            }
+        }
+        Ok(held)
+    }
+
+    /// WORKDIR's directory, in a layer when it is missing (made from the
+    /// image's layers directly when they tell, else in a container).
+    fn mkdir_layer(
+        &mut self,
+        st: &mut St,
+        c: &Command,
+        wd: &str,
+        created_by: String,
+    ) -> Result<bool> {
+        let lowers = match &st.image {
+            Some(r) => self.engine.images().prepare_rootfs(r)?,
+            None => vec![],
+        };
+        let probe = Probe::Layers(lowers);
+        let kind = self.probe(&probe, wd);
+        if kind == PathKind::Dir {
+            self.meta(st, created_by);
+            // Written (config only) so that the step is cached.
+            self.ensure_image(st)?;
+            return Ok(true);
+        }
+        if kind == PathKind::Missing {
+            let tmp = tempfile::tempfile_in(self.engine.root().join("build"))
+                .map_err(|e| Error::Other(format!("temp file: {e}")))?;
+            let mut p = Payload::new(tmp, self.mtime);
+            if self.parents(&probe, &mut p, wd, true, (0, 0))? {
+                let f = p.finish().map_err(other)?;
+                self.commit_layer(st, f, created_by)?;
+                return Ok(true);
+            }
+        }
+        let image = self.ensure_image(st)?;
+        let opts = self.container_opts(&image, st, vec!["/nonexistent".into()]);
+        let id = self.engine.create(&opts).map_err(|e| self.step_err(c, e))?;
+        let probe = Probe::Container(id.clone());
+        if self.probe(&probe, wd) != PathKind::Missing {
+            let _ = self.engine.remove(&id, true);
+            self.meta(st, created_by);
+            self.ensure_image(st)?;
+            return Ok(true);
+        }
+        let r = (|| -> Result<()> {
+            let tmp = tempfile::tempfile_in(self.engine.root().join("build"))
+                .map_err(|e| Error::Other(format!("temp file: {e}")))?;
+            let mut p = Payload::new(tmp, self.mtime);
+            self.parents(&probe, &mut p, wd, true, (0, 0))?;
+            let mut f = p.finish().map_err(other)?;
+            self.engine.copy_to_container(
+                None,
+                &mut f,
+                &id,
+                "/",
+                engine::cp::CopyOptions {
+                    follow_link: false,
+                    archive: true,
+                },
+            )?;
+            Ok(())
+        })();
+        if let Err(e) = r {
+            let _ = self.engine.remove(&id, true);
+            return Err(self.step_err(c, e));
+        }
+        self.commit_container(st, &id, created_by)?;
+        Ok(true)
+    }
+
+    /// Directory entries for the missing components of `path` (itself too
+    /// when `itself`).
+    /// Directory entries for the missing components of `path` (itself too
+    /// when `itself`); false when the probe cannot tell (a symlink or a
+    /// file on the way).
+    fn parents(
+        &self,
+        probe: &Probe,
+        p: &mut Payload,
+        path: &str,
+        itself: bool,
+        owner: (u32, u32),
+    ) -> Result<bool> {
+        let clean = path.trim_start_matches('/');
+        let comps: Vec<&str> = clean.split('/').filter(|c| !c.is_empty()).collect();
+        let upto = if itself {
+            comps.len()
+        } else {
+            comps.len().saturating_sub(1)
+        };
+        let mut missing = false;
+        for k in 1..=upto {
+            let sub = comps[..k].join("/");
+            if !missing {
+                match self.probe(probe, &format!("/{sub}")) {
+                    PathKind::Missing => {}
+                    PathKind::Dir => continue,
+                    PathKind::Other | PathKind::Symlink => {
+                        if matches!(probe, Probe::Layers(_)) {
+                            return Ok(false);
+                        }
+                        continue;
+                    }
+                }
+            }
+            missing = true;
+            p.dir(&sub, 0o755, owner).map_err(other)?;
+        }
+        Ok(true)
+    }
+
+    /// What `path` is in the step's image, by its layers or its container.
+    fn probe(&self, probe: &Probe, path: &str) -> PathKind {
+        match probe {
+            Probe::Layers(lowers) => crate::layers::lookup(lowers, path),
+            Probe::Container(id) => match self.engine.path_stat(id, path) {
+                Err(_) => PathKind::Missing,
+                Ok(s) if s.mode & (1 << 31) != 0 => PathKind::Dir,
+                Ok(s) if s.mode & (1 << 27) != 0 => PathKind::Symlink,
+                Ok(_) => PathKind::Other,
+            },
+        }
+    }
+
+    fn copy_step(
+        &mut self,
+        st: &mut St,
+        c: &Command,
+        spec: CopySpec,
+        outs: &BTreeMap<usize, StageOut>,
+        stage_index: usize,
+    ) -> Result<bool> {
+        let cmd = first_word(&c.original);
+        let mut shown: Vec<String> = spec.sources.clone();
+        shown.extend(spec.contents.iter().map(|(p, _)| format!("<<{p}")));
+        let from = spec
+            .from
+            .as_ref()
+            .map(|f| format!("--from={f} "))
+            .unwrap_or_default();
+        let created_by = format!("{cmd} {from}{} {} # buildkit", shown.join(" "), spec.dest);
+        // The direct way: the payload is the layer, when the image's layers
+        // say plainly where it goes (no symlink on the way, a numeric
+        // --chown); else through a container, as `cp` extracts.
+        let numeric = spec.chown.is_empty()
+            || spec
+                .chown
+                .split(':')
+                .all(|p| !p.is_empty() && p.parse::<u32>().is_ok());
+        if numeric {
+            let lowers = match &st.image {
+                Some(r) => self.engine.images().prepare_rootfs(r)?,
+                None => vec![],
+            };
+            let owner = if spec.chown.is_empty() {
+                None
+            } else {
+                let mut it = spec.chown.split(':').map(|p| p.parse::<u32>().unwrap_or(0));
+                let u = it.next().unwrap_or(0);
+                Some((u, it.next().unwrap_or(u)))
+            };
+            let probe = Probe::Layers(lowers);
+            if let Some(p) = self.copy_into(st, c, &probe, owner, &spec, outs, stage_index)? {
+                let f = p.finish().map_err(other)?;
+                self.commit_layer(st, f, created_by)?;
+                return Ok(true);
+            }
+        }
+        let image = self.ensure_image(st)?;
+        let opts = self.container_opts(&image, st, vec!["/nonexistent".into()]);
+        let id = self.engine.create(&opts).map_err(|e| self.step_err(c, e))?;
+        let r = (|| -> Result<()> {
+            let owner = if spec.chown.is_empty() {
+                None
+            } else {
+                Some(
+                    self.owner_of(&id, &spec.chown)
+                        .map_err(|e| self.step_err(c, e))?,
+                )
+            };
+            let probe = Probe::Container(id.clone());
+            let p = self
+                .copy_into(st, c, &probe, owner, &spec, outs, stage_index)?
+                .ok_or_else(|| self.step_err(c, "cannot place the files"))?;
+            let mut f = p.finish().map_err(other)?;
+            self.engine
+                .copy_to_container(
+                    None,
+                    &mut f,
+                    &id,
+                    "/",
+                    engine::cp::CopyOptions {
+                        follow_link: false,
+                        archive: true,
+                    },
+                )
+                .map_err(|e| self.step_err(c, e))?;
+            Ok(())
+        })();
+        if let Err(e) = r {
+            let _ = self.engine.remove(&id, true);
+            return Err(e);
+        }
+        self.commit_container(st, &id, created_by)?;
+        Ok(true)
+    }
+
+    /// A layer tar made here (no container) committed over `st.image`.
+    fn commit_layer(&mut self, st: &mut St, f: std::fs::File, created_by: String) -> Result<()> {
+        let rec = self.engine.images().commit_config(
+            st.image.as_ref(),
+            Some(std::io::BufReader::with_capacity(256 << 10, f)),
+            with_parent(&st.cfg, st.image.as_ref()),
+            Some(self.history(created_by)),
+            &[],
+        )?;
+        self.result.layers += 1;
+        st.cfg = self.engine.images().config(&rec)?;
+        st.image = Some(rec);
+        st.dirty = false;
+        Ok(())
+    }
+
+    /// The payload of a COPY/ADD; `None` when `probe` (the image's layers)
+    /// cannot say plainly where it goes.
+    #[allow(clippy::too_many_arguments)]
+    fn copy_into(
+        &mut self,
+        st: &St,
+        c: &Command,
+        probe: &Probe,
+        owner: Option<(u32, u32)>,
+        spec: &CopySpec,
+        outs: &BTreeMap<usize, StageOut>,
+        stage_index: usize,
+    ) -> Result<Option<Payload>> {
+        let wd = st
+            .cfg
+            .config
+            .as_ref()
+            .and_then(|c| c.working_dir.clone())
+            .unwrap_or_else(|| "/".into());
+        let dest_abs = if spec.dest.starts_with('/') {
+            spec.dest.clone()
+        } else {
+            format!("{}/{}", wd.trim_end_matches('/'), spec.dest)
+        };
+        let dest = clean_path(&dest_abs).trim_start_matches('/').to_string();
+        let n_src = spec.sources.len() + spec.contents.len();
+        let wildcard = spec.sources.iter().any(|s| s.contains(['*', '?', '[']));
+        let trailing = spec.dest.ends_with('/') || spec.dest.ends_with("/.") || spec.dest == ".";
+        let exists_dir = match self.probe(probe, &format!("/{dest}")) {
+            PathKind::Dir => true,
+            PathKind::Symlink => return Ok(None),
+            _ => false,
+        };
+        if n_src > 1 && !trailing && !exists_dir {
+            return Err(self.step_err(
+                c,
+                format!("When using {} with more than one source file, the destination must be a directory and end with a /", first_word(&c.original)),
+            ));
+        }
+        let dest_dir = trailing || exists_dir || n_src > 1 || wildcard;
+        let mut attrs = Attrs {
+            owner,
+            ..Default::default()
+        };
+        if !spec.chmod.is_empty() {
+            attrs.mode = Some(u32::from_str_radix(&spec.chmod, 8).map_err(|_| {
+                self.step_err(
+                    c,
+                    format!(
+                        "invalid --chmod value {:?}: an octal mode is expected",
+                        spec.chmod
+                    ),
+                )
+            })?);
+        }
+        let tmp = tempfile::tempfile_in(self.engine.root().join("build"))
+            .map_err(|e| Error::Other(format!("temp file: {e}")))?;
+        let mut p = Payload::new(tmp, self.mtime);
+        // BuildKit makes the missing directories with --chown's owner.
+        let owner = attrs.owner.unwrap_or((0, 0));
+        if !self.parents(
+            probe,
+            &mut p,
+            &format!("/{dest}"),
+            dest_dir && !exists_dir,
+            owner,
+        )? {
+            return Ok(None);
+        }
+        for (name, data) in &spec.contents {
+            let d = if dest_dir {
+                format!("{dest}/{name}").trim_start_matches('/').to_string()
+            } else {
+                dest.clone()
+            };
+            p.bytes(&d, data.as_bytes(), attrs.mode.unwrap_or(0o644), owner)
+                .map_err(other)?;
+        }
+        let _keep;
+        match &spec.from {
+            None => {
+                p.sources(
+                    &self.context,
+                    &spec.sources,
+                    &dest,
+                    dest_dir,
+                    &attrs,
+                    spec.unpack,
+                )
+                .map_err(|e| self.step_err(c, e))?;
+            }
+            Some(from) => {
+                let rec = self
+                    .image_of_from(from, outs, stage_index)
+                    .map_err(|e| self.step_err(c, e))?;
+                let (dir, sources) = self
+                    .extract_sources(&rec, &spec.sources, st)
+                    .map_err(|e| self.step_err(c, e))?;
+                let ctx =
+                    Context::from_dir(dir.path(), &PatternMatcher::default()).map_err(other)?;
+                attrs.keep_owner = true;
+                p.sources(&ctx, &sources, &dest, dest_dir, &attrs, false)
+                    .map_err(|e| {
+                        self.step_err(c, e.replace("COPY source", "COPY --from source"))
+                    })?;
+                _keep = dir;
+            }
+        }
+        // Directly as a layer: every directory on the way of every entry
+        // must be a plain directory of the image or one the payload makes.
+        if let Probe::Layers(_) = probe {
+            let made = p.paths().clone();
+            let mut checked: BTreeMap<String, bool> = BTreeMap::new();
+            for path in &made {
+                let mut prefix = String::new();
+                let comps: Vec<&str> = path.split('/').collect();
+                for comp in &comps[..comps.len() - 1] {
+                    prefix = if prefix.is_empty() {
+                        comp.to_string()
+                    } else {
+                        format!("{prefix}/{comp}")
+                    };
+                    if made.contains(&prefix) {
+                        continue;
+                    }
+                    let ok = *checked.entry(prefix.clone()).or_insert_with(|| {
+                        self.probe(probe, &format!("/{prefix}")) == PathKind::Dir
+                    });
+                    if !ok {
+                        return Ok(None);
+                    }
+                }
+                // A file where the image has a directory (or the reverse)
+                // is the container's business.
+                if self.probe(probe, &format!("/{path}")) == PathKind::Symlink {
+                    return Ok(None);
+                }
+            }
+        }
+        Ok(Some(p))
+    }
+
+    /// The image `COPY --from` names: a stage (by name or index) or an
+    /// image.
+    fn image_of_from(
+        &mut self,
+        from: &str,
+        outs: &BTreeMap<usize, StageOut>,
+        stage_index: usize,
+    ) -> Result<ImageRecord> {
+        let stage = if let Ok(k) = from.parse::<usize>() {
+            (k < stage_index).then_some(k)
+        } else {
+            self.df.stages[..stage_index].iter().position(|s| {
+                s.name
+                    .as_deref()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(from))
+            })
+        };
+        if let Some(k) = stage {
+            let o = outs
+                .get(&k)
+                .cloned()
+                .ok_or_else(|| Error::Other(format!("stage {from} was not built")))?;
+            return self.finish_stage(&o);
+        }
+        self.image(from)
+    }
+
+    /// A stage's output as an image (its pending metadata committed).
+    fn finish_stage(&mut self, o: &StageOut) -> Result<ImageRecord> {
+        match &o.image {
+            Some(r) if self.engine.images().config(r)? == o.config => Ok(r.clone()),
+            _ => self.finish(o),
+        }
+    }
+
+    /// The sources of `COPY --from` copied out of `rec` into a temp
+    /// directory: each source's fixed directory prefix copied, the rest
+    /// (wildcards) resolved there. Returns the dir and the sources in it.
+    fn extract_sources(
+        &self,
+        rec: &ImageRecord,
+        sources: &[String],
+        st: &St,
+    ) -> Result<(tempfile::TempDir, Vec<String>)> {
+        let dir = reap::temp_dir(self.engine.root())?;
+        let opts = self.container_opts(rec, st, vec!["/nonexistent".into()]);
+        let id = self.engine.create(&opts)?;
+        let r = (|| -> Result<Vec<String>> {
+            let mut out = vec![];
+            for (k, s) in sources.iter().enumerate() {
+                let clean = clean_path(&format!("/{s}"));
+                let comps: Vec<&str> = clean.split('/').filter(|c| !c.is_empty()).collect();
+                let fixed = comps
+                    .iter()
+                    .position(|c| c.contains(['*', '?', '[']))
+                    .unwrap_or(comps.len());
+                let (prefix, rest) = if fixed == comps.len() && !comps.is_empty() {
+                    (
+                        comps[..comps.len() - 1].join("/"),
+                        comps[comps.len() - 1..].join("/"),
+                    )
+                } else {
+                    (comps[..fixed].join("/"), comps[fixed..].join("/"))
+                };
+                let sub = dir.path().join(k.to_string());
+                std::fs::create_dir_all(&sub).map_err(other)?;
+                let what = if prefix.is_empty() {
+                    "/.".to_string()
+                } else {
+                    format!("/{prefix}/.")
+                };
+                let mut buf = tempfile::tempfile_in(dir.path()).map_err(other)?;
+                self.engine
+                    .copy_from_container(
+                        &id,
+                        &what,
+                        None,
+                        &mut buf,
+                        engine::cp::CopyOptions::default(),
+                    )
+                    .map_err(|e| Error::Other(format!("{s}: {e}")))?;
+                std::io::Seek::rewind(&mut buf).map_err(other)?;
+                let mut a = tar::Archive::new(buf);
+                a.set_preserve_permissions(true);
+                a.set_preserve_ownerships(true);
+                a.unpack(&sub)
+                    .map_err(|e| Error::Other(format!("{s}: {e}")))?;
+                out.push(if rest.is_empty() {
+                    k.to_string()
+                } else {
+                    format!("{k}/{rest}")
+                });
+            }
+            Ok(out)
+        })();
+        let _ = self.engine.remove(&id, true);
+        Ok((dir, r?))
+    }
+
+    /// `--chown=user[:group]` in the image of container `id`.
+    fn owner_of(&self, id: &str, spec: &str) -> std::result::Result<(u32, u32), String> {
+        let (u, g) = match spec.split_once(':') {
+            Some((u, g)) => (u, Some(g)),
+            None => (spec, None),
+        };
+        let read = |path: &str| -> String {
+            let mut buf = vec![];
+            if self
+                .engine
+                .copy_from_container(id, path, None, &mut buf, engine::cp::CopyOptions::default())
+                .is_err()
+            {
+                return String::new();
+            }
+            let mut a = tar::Archive::new(&buf[..]);
+            let mut s = String::new();
+            if let Ok(mut es) = a.entries() {
+                if let Some(Ok(mut e)) = es.next() {
+                    let _ = std::io::Read::read_to_string(&mut e, &mut s);
+                }
+            }
+            s
+        };
+        let lookup = |file: &str, name: &str| -> Option<(u32, u32)> {
+            for l in file.lines() {
+                let f: Vec<&str> = l.split(':').collect();
+                if f.len() >= 4 && f[0] == name {
+                    return Some((f[2].parse().ok()?, f[3].parse().ok()?));
+                }
+            }
+            None
+        };
+        let (uid, pgid) = match u.parse::<u32>() {
+            Ok(n) => (n, None),
+            Err(_) => {
+                let p = read("/etc/passwd");
+                let (a, b) = lookup(&p, u).ok_or_else(|| {
+                    format!("unable to find user {u}: no matching entries in passwd file")
+                })?;
+                (a, Some(b))
+            }
+        };
+        let gid = match g {
+            None => pgid.unwrap_or(uid),
+            Some(g) => match g.parse::<u32>() {
+                Ok(n) => n,
+                Err(_) => {
+                    let gr = read("/etc/group");
+                    lookup(&gr, g)
+                        .map(|(gid, _)| gid)
+                        .or_else(|| {
+                            gr.lines().find_map(|l| {
+                                let f: Vec<&str> = l.split(':').collect();
+                                (f.len() >= 3 && f[0] == g)
+                                    .then(|| f[2].parse().ok())
+                                    .flatten()
+                            })
+                        })
+                        .ok_or_else(|| {
+                            format!("unable to find group {g}: no matching entries in group file")
+                        })?
+                }
+            },
+        };
+        Ok((uid, gid))
+    }
+}
+
+/// Where a step looks at its image's files.
+enum Probe {
+    /// The image's layers (lower dirs, top first), read directly.
+    Layers(Vec<std::path::PathBuf>),
+    /// A created container of the image (`cp`'s path rules).
+    Container(String),
+}
+
+struct CopySpec {
+    sources: Vec<String>,
+    contents: Vec<(String, String)>,
+    dest: String,
+    chown: String,
+    chmod: String,
+    from: Option<String>,
+    unpack: bool,
+}
+
+/// BuildKit's default PATH of a stage without one.
+const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+fn first_word(s: &str) -> String {
+    s.split_whitespace().next().unwrap_or("").to_uppercase()
+}
+
+fn json(v: &[String]) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+fn shown_list(v: &[String]) -> String {
+    format!("[{}]", v.join(" "))
+}
+
+/// A step's config names the image it starts from as its `parent`, as
+/// docker's builder does (`images` hides such intermediates without `-a`).
+fn with_parent(cfg: &ImageConfig, base: Option<&ImageRecord>) -> ImageConfig {
+    let mut c = cfg.clone();
+    c.parent = base.map(|b| b.id.to_string());
+    c
+}
+
+/// `p` as an absolute clean path (Go's `path.Clean` of `/p`).
+fn clean_path(p: &str) -> String {
+    berth_util::gostr::clean_path(&format!("/{p}"))
+}
+
+/// The last lines of a step's output.
+#[derive(Default)]
+struct Tail {
+    buf: Vec<u8>,
+}
+
+impl Tail {
+    fn push(&mut self, d: &[u8]) {
+        self.buf.extend_from_slice(d);
+        if self.buf.len() > 16 << 10 {
+            let cut = self.buf.len() - (8 << 10);
+            self.buf.drain(..cut);
+        }
+    }
+
+    fn lines(&self) -> String {
+        let s = String::from_utf8_lossy(&self.buf);
+        let lines: Vec<&str> = s.lines().collect();
+        let start = lines.len().saturating_sub(6);
+        lines[start..].iter().map(|l| format!("\n{l}")).collect()
+    }
+}
+
+struct StepOut<'a, 'b> {
+    n: usize,
+    cx: &'a Ctx<'b>,
+    tail: &'a RefCell<Tail>,
+}
+
+impl Write for StepOut<'_, '_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.tail.borrow_mut().push(buf);
+        self.cx.emit(Event::Output {
+            n: self.n,
+            data: buf,
+        });
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

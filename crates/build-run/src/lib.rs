@@ -1,0 +1,170 @@
+//! Berth's image builder, second part (issue 13): the Dockerfile evaluator
+//! on the engine library, no daemon.
+//!
+//! - [`build`]: a [`BuildRequest`] (context directory or tar, Dockerfile,
+//!   tags, build args, target, labels, `--no-cache`) into an image in the
+//!   engine's store. The stages the target needs are built in dependency
+//!   order, the others not at all.
+//! - RUN runs in a Berth container created from the step's parent image
+//!   (the engine's `run`); its layer is the container's changes as the
+//!   engine's `commit` takes them ([`engine::Engine::changes_tar`]).
+//! - COPY/ADD put their files into a created (never started) container of
+//!   the parent image through the engine's `cp` machinery (paths resolved
+//!   inside the root), then take the changes the same way; sources come
+//!   from the context (resolved inside it, `.dockerignore` applied) or from
+//!   a stage's or image's filesystem.
+//! - Metadata steps change the config only and add an `empty_layer`
+//!   history entry, as BuildKit writes them.
+//! - [`cache`]: the persistent step cache (key → image id) in the store,
+//!   keyed with `berth-build`'s content-addressed keys.
+//! - Build containers carry the builder's pid in a label and the builder
+//!   holds a lock file while it runs: a build killed with -9 leaves its
+//!   containers to the next build, which removes them ([`reap`]).
+
+#![deny(unsafe_code)]
+
+pub mod cache;
+mod copy;
+mod eval;
+mod layers;
+pub mod reap;
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::PathBuf;
+
+pub use eval::build;
+
+/// Where the build context comes from.
+pub enum ContextSource {
+    /// A directory (walked once; nothing copied).
+    Dir(PathBuf),
+    /// A tar stream (`berth build -`), unpacked into a temp directory of
+    /// the store.
+    Tar(Box<dyn Read>),
+}
+
+/// Where the Dockerfile comes from.
+#[derive(Debug, Clone)]
+pub enum DockerfileSource {
+    /// A path relative to the context (default `Dockerfile`).
+    InContext(String),
+    /// A file outside (or inside) the context, by its host path.
+    Path(PathBuf),
+    /// The bytes themselves (`-f -`), with the name used in messages.
+    Bytes { name: String, data: Vec<u8> },
+}
+
+/// `berth build`'s typed request.
+pub struct BuildRequest {
+    pub context: ContextSource,
+    pub dockerfile: DockerfileSource,
+    /// `-t` (several).
+    pub tags: Vec<image::Reference>,
+    /// `--build-arg KEY=VALUE` (a bare `KEY` takes the caller's
+    /// environment, which the CLI resolves).
+    pub build_args: BTreeMap<String, String>,
+    /// `--target`.
+    pub target: Option<String>,
+    /// `--no-cache`: no step is taken from the cache (results still go in).
+    pub no_cache: bool,
+    /// `--pull`: pull every base image even when the store has it.
+    pub pull: bool,
+    /// `--label`: labels of the final image.
+    pub labels: BTreeMap<String, String>,
+    /// `--network` for RUN steps (`default`, `none`, `host`).
+    pub network: Option<String>,
+}
+
+impl Default for BuildRequest {
+    fn default() -> Self {
+        BuildRequest {
+            context: ContextSource::Dir(PathBuf::from(".")),
+            dockerfile: DockerfileSource::InContext("Dockerfile".into()),
+            tags: vec![],
+            build_args: BTreeMap::new(),
+            target: None,
+            no_cache: false,
+            pull: false,
+            labels: BTreeMap::new(),
+            network: None,
+        }
+    }
+}
+
+/// What a build reports as it goes (the CLI formats it).
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// Step `n` starts: `[stage k/total] TEXT` as BuildKit prints it.
+    Step {
+        n: usize,
+        stage: &'a str,
+        index: usize,
+        total: usize,
+        text: &'a str,
+    },
+    /// Step `n` was taken from the cache.
+    Cached { n: usize },
+    /// Output of step `n`'s container.
+    Output { n: usize, data: &'a [u8] },
+    /// Step `n` finished.
+    Done { n: usize },
+    /// A base image is being pulled.
+    Pulling { reference: &'a str },
+}
+
+/// What a build made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildResult {
+    /// The image id (`sha256:…`).
+    pub id: String,
+    /// Steps taken from the cache.
+    pub cached: usize,
+    /// RUN steps that ran a container.
+    pub ran: usize,
+    /// Layers written.
+    pub layers: usize,
+}
+
+/// How a base image missing from the store (or every base with
+/// [`BuildRequest::pull`]) is fetched: the CLI's pull through the registry
+/// client.
+pub type Puller<'a> = &'a dyn Fn(&image::Reference) -> std::result::Result<(), String>;
+
+/// A build failure: one line naming what failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The Dockerfile does not parse or its stages do not resolve.
+    #[error("{0}")]
+    Dockerfile(String),
+    /// A step failed: `file:line: INSTRUCTION: why`.
+    #[error("{file}:{line}: {instruction}: {message}")]
+    Step {
+        file: String,
+        line: usize,
+        instruction: String,
+        message: String,
+    },
+    /// A RUN exited non-zero.
+    #[error("{file}:{line}: {instruction}: process \"{command}\" did not complete successfully: exit code: {code}{tail}")]
+    RunFailed {
+        file: String,
+        line: usize,
+        instruction: String,
+        command: String,
+        code: i32,
+        /// The last lines of its output, each prefixed with a newline.
+        tail: String,
+    },
+    /// A flag the builder does not support (named).
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("{0}")]
+    Other(String),
+    #[error(transparent)]
+    Engine(#[from] engine::Error),
+    #[error(transparent)]
+    Image(#[from] image::Error),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
