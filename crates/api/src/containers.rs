@@ -99,7 +99,12 @@ async fn create(
     Ok((StatusCode::CREATED, Json(json!({"Id": id, "Warnings": []}))))
 }
 
-async fn list(State(s): State<AppState>, p: Params) -> Result<Json<Value>, ApiError> {
+/// docker's `container.Summary` rows: each network with its endpoint
+/// (testcontainers reads `Gateway`/`IPAddress` from this list).
+async fn list(
+    State(s): State<AppState>,
+    p: Params,
+) -> Result<Json<Vec<engine::api::ContainerSummary>>, ApiError> {
     let opts = engine::ListOptions {
         all: p.bool("all"),
         limit: p.int("limit")?.filter(|n| *n > 0).map(|n| n as usize),
@@ -107,8 +112,9 @@ async fn list(State(s): State<AppState>, p: Params) -> Result<Json<Value>, ApiEr
         filters: p.filters()?,
     };
     let eng = s.engine.clone();
-    let list = blocking(move || Ok(eng.ps(&opts)?)).await?;
-    Ok(Json(Value::Array(list.iter().map(summary_value).collect())))
+    blocking(move || Ok(eng.containers_json(&opts)?))
+        .await
+        .map(Json)
 }
 
 async fn inspect(
