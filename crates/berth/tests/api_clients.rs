@@ -93,6 +93,10 @@ fn docker_compose_v2() {
     assert_eq!(row("web")["State"], "running", "{ps}");
     assert_eq!(row("web")["Health"], "healthy", "{ps}");
     assert_eq!(row("worker")["State"], "running", "{ps}");
+    // From the list's Mounts (type volume, driver local) and Networks.
+    assert_eq!(row("worker")["Mounts"], "cl_data", "{ps}");
+    assert_eq!(row("worker")["LocalVolumes"], "1", "{ps}");
+    assert_eq!(row("web")["Networks"], "cl_default", "{ps}");
 
     let logs = compose(&["logs", "--no-color"]);
     assert!(logs.contains("web-ready"), "{logs}");
