@@ -248,7 +248,7 @@ fn registry_auth(headers: &HeaderMap) -> Result<Option<registry::Credentials>, A
 
 /// A registry client (registries.conf's insecure registries) with the
 /// request's credentials for `r`'s registry.
-fn client_for(
+pub(crate) fn client_for(
     r: &image::Reference,
     creds: Option<registry::Credentials>,
 ) -> Result<registry::Client, ApiError> {

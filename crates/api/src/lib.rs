@@ -19,6 +19,7 @@
 #![deny(unsafe_code)]
 
 pub mod attach;
+pub mod build;
 pub mod containers;
 pub mod error;
 pub mod exec;
@@ -471,6 +472,7 @@ pub fn router(state: AppState) -> Router {
         .merge(volumes::routes())
         .merge(attach::routes())
         .merge(exec::routes())
+        .merge(build::routes())
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BODY))
         .with_state(state)

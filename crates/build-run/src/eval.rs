@@ -227,10 +227,20 @@ pub fn build(
 /// the store first.
 pub(crate) fn unpack_context(root: &Path, r: &mut dyn std::io::Read) -> Result<tempfile::TempDir> {
     let t = reap::temp_dir(root)?;
+    // docker sends the context gzipped when asked (`--compress`).
+    let mut r = std::io::BufReader::new(r);
+    let gz = std::io::BufRead::fill_buf(&mut r)
+        .map_err(|e| Error::Other(format!("reading the context: {e}")))?
+        .starts_with(&[0x1f, 0x8b]);
+    let r: Box<dyn std::io::Read + '_> = if gz {
+        Box::new(flate2::read::GzDecoder::new(r))
+    } else {
+        Box::new(r)
+    };
     let mut a = tar::Archive::new(r);
     a.set_preserve_permissions(true);
     a.unpack(t.path())
-        .map_err(|e| Error::Other(format!("unpacking the context from stdin: {e}")))?;
+        .map_err(|e| Error::Other(format!("unpacking the context: {e}")))?;
     Ok(t)
 }
 
