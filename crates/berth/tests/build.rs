@@ -636,6 +636,29 @@ fn bad_input_is_named() {
     assert!(err.contains("first") && err.contains("second"), "{err}");
     assert!(!c.env.ok(&["images"]).contains("never"));
     assert_eq!(c.containers(), "");
+    // A RUN whose command cannot even start (the runtime fails in the
+    // start, not the process): its created container goes too.
+    std::fs::write(
+        d.join("Dockerfile"),
+        "FROM busybox\nRUN [\"/no/such/program\"]\n",
+    )
+    .unwrap();
+    let (code, _, err) = c.build(&[ds]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("Dockerfile:2"), "{err}");
+    assert_eq!(c.containers(), "");
+    // A context file named as a layer whiteout would delete the image's
+    // file below instead of being copied: refused.
+    std::fs::write(d.join(".wh.passwd"), "x").unwrap();
+    std::fs::write(
+        d.join("Dockerfile"),
+        "FROM busybox\nCOPY .wh.passwd /etc/\n",
+    )
+    .unwrap();
+    let (code, _, err) = c.build(&[ds]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("reserved for layer whiteouts"), "{err}");
+    std::fs::remove_file(d.join(".wh.passwd")).unwrap();
 }
 
 #[test]

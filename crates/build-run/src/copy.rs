@@ -85,9 +85,22 @@ impl Payload {
         }
     }
 
+    /// Records a destination written (false: already written). A name
+    /// of the layer format's whiteouts (`.wh.*`) is refused: in the layer
+    /// it would delete files of the image below instead of being copied.
+    fn note(&mut self, dest: &str) -> io::Result<bool> {
+        let base = dest.rsplit('/').next().unwrap_or(dest);
+        if base.starts_with(".wh.") {
+            return Err(io::Error::other(format!(
+                "{dest}: names starting with .wh. are reserved for layer whiteouts"
+            )));
+        }
+        Ok(self.seen.insert(dest.to_string()))
+    }
+
     /// A directory entry (for a missing parent of the destination).
     pub fn dir(&mut self, dest: &str, mode: u32, owner: (u32, u32)) -> io::Result<()> {
-        if !self.seen.insert(dest.to_string()) {
+        if !self.note(dest)? {
             return Ok(());
         }
         let mut h = tar::Header::new_gnu();
@@ -109,7 +122,7 @@ impl Payload {
         mode: u32,
         owner: (u32, u32),
     ) -> io::Result<()> {
-        self.seen.insert(dest.to_string());
+        self.note(dest)?;
         let mut h = tar::Header::new_gnu();
         h.set_entry_type(tar::EntryType::Regular);
         h.set_mode(mode & 0o7777);
@@ -134,7 +147,7 @@ impl Payload {
         h.set_uid(owner.0 as u64);
         h.set_gid(owner.1 as u64);
         h.set_mtime(mtime);
-        self.seen.insert(dest.to_string());
+        self.note(dest)?;
         match &e.kind {
             Kind::Dir => {
                 h.set_entry_type(tar::EntryType::Directory);
@@ -229,7 +242,11 @@ impl Payload {
         dest: &str,
         a: &Attrs,
     ) -> io::Result<Option<usize>> {
-        let mut f = File::open(ctx.root().join(rel))?;
+        // Never follow a link swapped in since the walk (as `entry`).
+        let mut f = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(ctx.root().join(rel))?;
         let mut head = [0u8; 512];
         let mut got = 0;
         while got < head.len() {
@@ -265,7 +282,7 @@ impl Payload {
                 h.set_uid(u as u64);
                 h.set_gid(g as u64);
             }
-            self.seen.insert(d.clone());
+            self.note(&d)?;
             match h.entry_type() {
                 tar::EntryType::Symlink => {
                     let t = e

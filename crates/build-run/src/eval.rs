@@ -1041,7 +1041,25 @@ impl Ctx<'_> {
             Network::Default => {}
         }
         self.result.ran += 1;
-        let attached = self.engine.run(&opts).map_err(|e| self.step_err(c, e))?;
+        // A start that fails leaves the created container (docker's run
+        // keeps it): named here, so it can go.
+        static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let name = format!(
+            "berth-build-{}-{}-{}",
+            self.owner,
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+            SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        opts.name = Some(name.clone());
+        let attached = match self.engine.run(&opts) {
+            Ok(a) => a,
+            Err(e) => {
+                let _ = self.engine.remove(&name, true);
+                return Err(self.step_err(c, e));
+            }
+        };
         let id = attached.id().to_string();
         let tail = RefCell::new(Tail::default());
         let code = {

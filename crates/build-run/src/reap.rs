@@ -4,7 +4,10 @@
 //! take a dead owner's lock removes that owner's containers (unmounting
 //! their rootfs) and its temp directories.
 
+use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, Weak};
 
 use berth_util::lock::FileLock;
 
@@ -13,7 +16,9 @@ use crate::{Error, Result};
 /// The label that marks a build container with its builder's pid.
 pub const OWNER_LABEL: &str = "berth.build.owner";
 
-/// The lock a running build holds.
+/// The lock a running build holds: one per process and store, shared by
+/// the builds that process runs at once (the API service runs several),
+/// released with the last of them.
 pub struct Owner {
     pub pid: String,
     _lock: FileLock,
@@ -22,6 +27,8 @@ pub struct Owner {
 
 impl Drop for Owner {
     fn drop(&mut self) {
+        // Unlinked while still held: a reaper that finds no file takes the
+        // pid for dead only once no build of it runs.
         let _ = std::fs::remove_file(&self.path);
     }
 }
@@ -30,20 +37,39 @@ fn owners_dir(root: &Path) -> PathBuf {
     root.join("build").join("owners")
 }
 
-/// Takes this process's owner lock.
-pub fn own(root: &Path) -> Result<Owner> {
+/// This process's owner lock on the store at `root` (taken by its first
+/// running build, shared by the others).
+pub fn own(root: &Path) -> Result<Arc<Owner>> {
+    static OWNERS: Mutex<BTreeMap<PathBuf, Weak<Owner>>> = Mutex::new(BTreeMap::new());
     let dir = owners_dir(root);
+    let mut owners = OWNERS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(o) = owners.get(&dir).and_then(Weak::upgrade) {
+        return Ok(o);
+    }
     std::fs::create_dir_all(&dir)
         .map_err(|e| Error::Other(format!("cannot create {}: {e}", dir.display())))?;
     let pid = std::process::id().to_string();
     let path = dir.join(format!("{pid}.lock"));
-    let lock = FileLock::exclusive(&path)
-        .map_err(|e| Error::Other(format!("lock {}: {e}", path.display())))?;
-    Ok(Owner {
+    let lock = loop {
+        let lock = FileLock::exclusive(&path)
+            .map_err(|e| Error::Other(format!("lock {}: {e}", path.display())))?;
+        // A reaper that took the file for a dead owner's (a pid reused)
+        // may have unlinked it between our open and our lock: the lock
+        // counts only on the file the path still names.
+        let id = |m: std::fs::Metadata| (m.dev(), m.ino());
+        let held = lock.file().metadata().map(id);
+        let named = std::fs::metadata(&path).map(id);
+        if matches!((held, named), (Ok(a), Ok(b)) if a == b) {
+            break lock;
+        }
+    };
+    let o = Arc::new(Owner {
         pid,
         _lock: lock,
         path,
-    })
+    });
+    owners.insert(dir, Arc::downgrade(&o));
+    Ok(o)
 }
 
 /// Whether the build `pid` is gone (its lock free or absent).
@@ -106,4 +132,32 @@ pub fn temp_dir(root: &Path) -> Result<tempfile::TempDir> {
                 tmp.display()
             ))
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The builds of one process share its owner lock: a second build
+    /// (the API service runs several) neither waits for the first nor
+    /// loses the lock when the first ends.
+    #[test]
+    fn builds_of_one_process_share_the_owner() {
+        let d = tempfile::tempdir().unwrap();
+        let a = own(d.path()).unwrap();
+        let b = own(d.path()).unwrap();
+        assert!(Arc::ptr_eq(&a, &b));
+        let path = owners_dir(d.path()).join(format!("{}.lock", std::process::id()));
+        drop(a);
+        assert!(path.exists(), "the lock went with a build still running");
+        // Another process would find it held.
+        let other = std::fs::File::open(&path).unwrap();
+        assert!(
+            FileLock::try_lock(other, &path, berth_util::lock::LockKind::Exclusive)
+                .unwrap()
+                .is_none()
+        );
+        drop(b);
+        assert!(!path.exists());
+    }
 }
