@@ -73,8 +73,6 @@ impl CreateBody {
 #[serde(rename_all = "PascalCase", default)]
 struct StartBody {
     detach: bool,
-    #[allow(dead_code)]
-    tty: bool,
     console_size: Option<[u16; 2]>,
 }
 

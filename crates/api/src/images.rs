@@ -120,14 +120,11 @@ async fn remove(s: AppState, name: String, p: &Params) -> Result<Response<Body>,
     Ok(Json(items).into_response())
 }
 
-async fn prune(State(s): State<AppState>, p: Params) -> Result<Json<Value>, ApiError> {
+async fn prune(State(s): State<AppState>, p: Params) -> Result<Response<Body>, ApiError> {
     let filters = p.filters()?;
     let eng = s.engine.clone();
     let r = blocking(move || Ok(engine::images::prune(eng.images(), &filters)?)).await?;
-    Ok(Json(json!({
-        "ImagesDeleted": r.images_deleted,
-        "SpaceReclaimed": r.space_reclaimed,
-    })))
+    Ok(Json(r).into_response())
 }
 
 /// `GET /images/get?names=a&names=b`.

@@ -170,11 +170,10 @@ async fn disconnect(
     Ok(StatusCode::OK.into_response())
 }
 
-async fn prune(State(s): State<AppState>, p: Params) -> Result<Json<Value>, ApiError> {
+/// The filters are checked by the engine's prune (docker's report shape).
+async fn prune(State(s): State<AppState>, p: Params) -> Result<Response, ApiError> {
     let filters = p.filters()?;
-    filters.validate(engine::filters::keys::NETWORK_PRUNE)?;
-    filters.until()?;
     let eng = s.engine.clone();
     let r = blocking(move || Ok(eng.prune_networks_with(&filters)?)).await?;
-    Ok(Json(json!({ "NetworksDeleted": r.networks_deleted })))
+    Ok(Json(r).into_response())
 }

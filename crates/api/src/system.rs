@@ -73,17 +73,24 @@ async fn info(State(s): State<AppState>) -> Result<Json<engine::system::Info>, A
 
 async fn df(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
     let eng = s.engine.clone();
-    let du = blocking(move || Ok(eng.disk_usage()?)).await?;
+    let (du, rows) = blocking(move || {
+        let du = eng.disk_usage()?;
+        // The containers in docker's list shape, with their sizes.
+        let rows: Vec<_> = du
+            .containers
+            .iter()
+            .map(|u| {
+                let mut row = eng.container_summary(u.summary.clone());
+                row.size_rw = Some(u.size_rw as i64);
+                row.size_root_fs = Some(u.size_root_fs as i64);
+                row
+            })
+            .collect();
+        Ok((du, rows))
+    })
+    .await?;
     let mut v = serde_json::to_value(&du).map_err(|e| ApiError::internal(e.to_string()))?;
-    // The containers in docker's list shape.
-    if let Some(list) = v.get_mut("Containers").and_then(Value::as_array_mut) {
-        for (c, u) in list.iter_mut().zip(&du.containers) {
-            let mut row = crate::containers::summary_value(&u.summary);
-            row["SizeRw"] = u.size_rw.into();
-            row["SizeRootFs"] = u.size_root_fs.into();
-            *c = row;
-        }
-    }
+    v["Containers"] = serde_json::to_value(rows).map_err(|e| ApiError::internal(e.to_string()))?;
     Ok(Json(v))
 }
 

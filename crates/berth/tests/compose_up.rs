@@ -216,6 +216,14 @@ volumes:
     );
     assert_eq!(p.ok(&["ps", "--services"]).trim(), "web");
     assert_eq!(p.ok(&["ps", "--status", "exited", "-q"]).trim(), init["ID"]);
+    assert_eq!(
+        p.ok(&["ps", "--services", "--status", "exited"]).trim(),
+        "init"
+    );
+    // the statuses are the engine's filter values: a wrong one is its error
+    let (code, _, err) = p.run(&["ps", "--status", "sleeping"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("sleeping"), "{err}");
     // the objects carry compose's labels
     let vol_labels = p
         .env

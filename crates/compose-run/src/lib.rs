@@ -195,13 +195,28 @@ pub fn project_containers(
     project: Option<&str>,
     all: bool,
 ) -> Result<Vec<ContainerRow>> {
+    project_containers_in(e, project, all, &[])
+}
+
+/// [`project_containers`] in one of `statuses` (docker's `status`
+/// filter, checked by the engine; none: any).
+pub fn project_containers_in(
+    e: &Engine,
+    project: Option<&str>,
+    all: bool,
+    statuses: &[String],
+) -> Result<Vec<ContainerRow>> {
     let value = match project {
         Some(p) => format!("{}={p}", labels::PROJECT),
         None => labels::PROJECT.to_string(),
     };
+    let mut filters = Filters::new().with("label", &value);
+    for s in statuses {
+        filters = filters.with("status", s);
+    }
     let rows = e.ps(&ListOptions {
         all,
-        filters: Filters::new().with("label", &value),
+        filters,
         ..Default::default()
     })?;
     let mut rows: Vec<ContainerRow> = rows.into_iter().map(|s| ContainerRow::of(e, s)).collect();
@@ -427,17 +442,7 @@ impl Compose {
         self.ensure_networks(&self.used_networks(std::slice::from_ref(&s.name)), report)?;
         self.ensure_volumes(&self.used_volumes(std::slice::from_ref(&s.name)), report)?;
         let id = self.engine.create(opts)?;
-        for (net, aliases, ip) in &m.extra_networks {
-            let join = network::Join {
-                aliases: aliases.clone(),
-                ip: *ip,
-                dns: Vec::new(),
-            };
-            if let Err(e) = engine::network::connect(&self.engine, &id, net, &join) {
-                let _ = self.engine.remove(&id, true);
-                return Err(e.into());
-            }
-        }
+        self.connect_extra(&id, &m.extra_networks)?;
         Ok(id)
     }
 
@@ -752,18 +757,29 @@ impl Compose {
             .extend(self.container_labels(s, number, image_id, false));
         // the primary network with the container name as an alias too
         let id = self.engine.create(&m.opts)?;
-        for (net, aliases, ip) in &m.extra_networks {
+        self.connect_extra(&id, &m.extra_networks)?;
+        Ok(id)
+    }
+
+    /// Joins a created container to its service's other networks; on a
+    /// failure the container goes (nothing half-made stays).
+    fn connect_extra(
+        &self,
+        id: &str,
+        extra: &[(String, Vec<String>, Option<std::net::Ipv4Addr>)],
+    ) -> Result<()> {
+        for (net, aliases, ip) in extra {
             let join = network::Join {
                 aliases: aliases.clone(),
                 ip: *ip,
                 dns: Vec::new(),
             };
-            if let Err(e) = engine::network::connect(&self.engine, &id, net, &join) {
-                let _ = self.engine.remove(&id, true);
+            if let Err(e) = engine::network::connect(&self.engine, id, net, &join) {
+                let _ = self.engine.remove(id, true);
                 return Err(e.into());
             }
         }
-        Ok(id)
+        Ok(())
     }
 
     fn remove_container(
@@ -773,13 +789,8 @@ impl Compose {
         volumes: bool,
     ) -> Result<()> {
         let id = &r.summary.id;
-        if matches!(
-            r.summary.state,
-            Status::Running | Status::Paused | Status::Restarting
-        ) {
-            if r.summary.state == Status::Paused {
-                let _ = self.engine.unpause(id);
-            }
+        if r.summary.state.is_active() {
+            // (stop thaws a paused container itself.)
             self.engine.stop(id, timeout)?;
         }
         if volumes {
@@ -1259,21 +1270,29 @@ impl Compose {
     }
 
     /// `ps`: the project's containers of `services` (all if empty).
-    pub fn ps(&self, services: &[String], all: bool) -> Result<Vec<ContainerRow>> {
+    /// `ps`: the containers of `services` (all if empty) in one of
+    /// `statuses` (none: running ones, or any with `all`).
+    pub fn ps(
+        &self,
+        services: &[String],
+        all: bool,
+        statuses: &[String],
+    ) -> Result<Vec<ContainerRow>> {
         for s in services {
             self.service(s)?;
         }
-        Ok(self
-            .containers(all)?
-            .into_iter()
-            .filter(|r| services.is_empty() || services.contains(&r.service))
-            .collect())
+        Ok(
+            project_containers_in(&self.engine, Some(self.name()), all, statuses)?
+                .into_iter()
+                .filter(|r| services.is_empty() || services.contains(&r.service))
+                .collect(),
+        )
     }
 
     /// The containers of `services` (all if empty), for start/stop/...;
     /// `index`: only container number N.
     pub fn targets(&self, services: &[String], index: Option<u32>) -> Result<Vec<ContainerRow>> {
-        let rows = self.ps(services, true)?;
+        let rows = self.ps(services, true, &[])?;
         Ok(rows
             .into_iter()
             .filter(|r| !r.oneoff() && index.map_or(true, |i| r.number == i))

@@ -142,6 +142,14 @@ pub enum Status {
     Dead,
 }
 
+impl Status {
+    /// A process runs (or is about to, or is frozen): running, paused,
+    /// restarting. Such a container must be stopped before removal.
+    pub fn is_active(self) -> bool {
+        matches!(self, Status::Running | Status::Paused | Status::Restarting)
+    }
+}
+
 impl std::fmt::Display for Status {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let s = serde_json::to_value(self)
@@ -209,9 +217,6 @@ impl Default for State {
 
 impl State {
     pub fn running(&self) -> bool {
-        matches!(
-            self.status,
-            Status::Running | Status::Paused | Status::Restarting
-        )
+        self.status.is_active()
     }
 }

@@ -24,10 +24,7 @@ fn containers(store: &Store) -> Result<Vec<(Container, bool)>> {
     let list = eng.list(true)?;
     let mut out = Vec::new();
     for s in &list {
-        let running = matches!(
-            s.state,
-            Status::Running | Status::Paused | Status::Restarting
-        );
+        let running = s.state.is_active();
         match eng.container(&s.id) {
             Ok((c, _)) => out.push((c, running)),
             // Removed since the listing, or dead with an unreadable config.

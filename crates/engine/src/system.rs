@@ -609,7 +609,7 @@ impl DiskUsage {
             total_size: self.layers_size,
             reclaimable: self.layers_size.saturating_sub(used),
         };
-        let active = |s: Status| matches!(s, Status::Running | Status::Paused | Status::Restarting);
+        let active = Status::is_active;
         self.container_usage = UsageSummary {
             active_count: self
                 .containers

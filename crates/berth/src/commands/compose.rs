@@ -383,10 +383,7 @@ fn rm(compose: &Compose, a: c::RmArgs) -> CmdResult {
     let rows = compose.targets(&a.services, None).map_err(rerr)?;
     let mut gone = Vec::new();
     for r in rows {
-        let active = matches!(
-            r.summary.state,
-            ::engine::Status::Running | ::engine::Status::Paused | ::engine::Status::Restarting
-        );
+        let active = r.summary.state.is_active();
         if active {
             if !a.stop {
                 continue;
@@ -621,46 +618,25 @@ fn ps(compose: &Compose, a: c::PsArgs) -> CmdResult {
             a.service_names.clone()
         };
         if !a.status.is_empty() || !a.all {
-            let rows = compose.ps(&a.service_names, true).map_err(rerr)?;
-            let live: BTreeSet<String> = rows
-                .iter()
-                .filter(|r| {
-                    let st = r.summary.state.to_string();
-                    if a.status.is_empty() {
-                        st == "running"
-                    } else {
-                        a.status.contains(&st)
-                    }
-                })
-                .map(|r| r.service.clone())
-                .collect();
+            let statuses = if a.status.is_empty() {
+                vec!["running".to_string()]
+            } else {
+                a.status.clone()
+            };
+            let rows = compose
+                .ps(&a.service_names, true, &statuses)
+                .map_err(rerr)?;
+            let live: BTreeSet<String> = rows.into_iter().map(|r| r.service).collect();
             names.retain(|n| live.contains(n));
         }
         return print_lines(names);
     }
-    let valid = [
-        "paused",
-        "restarting",
-        "removing",
-        "running",
-        "dead",
-        "created",
-        "exited",
-    ];
-    for st in &a.status {
-        if !valid.contains(&st.as_str()) {
-            return Err(CliError::new(format!(
-                "invalid --status {st:?}: expected one of {}",
-                valid.join(", ")
-            )));
-        }
-    }
+    // (The engine checks the statuses: docker's "invalid filter" error.)
     let rows: Vec<ContainerRow> = compose
-        .ps(&a.service_names, a.all || !a.status.is_empty())
+        .ps(&a.service_names, a.all, &a.status)
         .map_err(rerr)?
         .into_iter()
         .filter(|r| a.all || !r.oneoff())
-        .filter(|r| a.status.is_empty() || a.status.contains(&r.summary.state.to_string()))
         .collect();
     if a.quiet {
         return print_lines(rows.iter().map(|r| r.summary.id.clone()));

@@ -350,38 +350,45 @@ impl Engine {
     /// `GET /containers/json`: the `ps` rows (same options and filters)
     /// in docker's `container.Summary` shape.
     pub fn containers_json(&self, opts: &ListOptions) -> Result<Vec<crate::api::ContainerSummary>> {
-        let mut out = Vec::new();
-        for s in self.ps(opts)? {
-            // A container removed since, or unreadable: its row as ps has it.
-            let c = self.container(&s.id).ok().map(|(c, _)| c);
-            let networks = c
-                .as_ref()
-                .map(|c| crate::network::settings(self, c).networks)
-                .unwrap_or_default();
-            out.push(crate::api::ContainerSummary {
-                names: vec![format!("/{}", s.names)],
-                image: s.image,
-                image_id: s.image_id,
-                command: s.command,
-                created: timeutil::parse_unix(&s.created).map_or(0, |(secs, _)| secs),
-                ports: s.ports,
-                size_rw: s.size_rw.map(|v| v as i64),
-                size_root_fs: s.size_root_fs.map(|v| v as i64),
-                labels: s.labels,
-                state: s.state.to_string(),
-                status: s.status,
-                host_config: crate::api::SummaryHostConfig {
-                    network_mode: c
-                        .as_ref()
-                        .map(|c| c.host_config.network_mode.clone())
-                        .unwrap_or_default(),
-                },
-                network_settings: crate::api::SummaryNetworkSettings { networks },
-                mounts: c.map(|c| c.mounts).unwrap_or_default(),
-                id: s.id,
-            });
+        Ok(self
+            .ps(opts)?
+            .into_iter()
+            .map(|s| self.container_summary(s))
+            .collect())
+    }
+
+    /// A `ps` row in docker's `container.Summary` shape (the list and
+    /// `system df`'s containers): `/name`, unix seconds, each network
+    /// with its endpoint.
+    pub fn container_summary(&self, s: Summary) -> crate::api::ContainerSummary {
+        // A container removed since, or unreadable: its row as ps has it.
+        let c = self.container(&s.id).ok().map(|(c, _)| c);
+        let networks = c
+            .as_ref()
+            .map(|c| crate::network::settings(self, c).networks)
+            .unwrap_or_default();
+        crate::api::ContainerSummary {
+            names: vec![format!("/{}", s.names)],
+            image: s.image,
+            image_id: s.image_id,
+            command: s.command,
+            created: timeutil::parse_unix(&s.created).map_or(0, |(secs, _)| secs),
+            ports: s.ports,
+            size_rw: s.size_rw.map(|v| v as i64),
+            size_root_fs: s.size_root_fs.map(|v| v as i64),
+            labels: s.labels,
+            state: s.state.to_string(),
+            status: s.status,
+            host_config: crate::api::SummaryHostConfig {
+                network_mode: c
+                    .as_ref()
+                    .map(|c| c.host_config.network_mode.clone())
+                    .unwrap_or_default(),
+            },
+            network_settings: crate::api::SummaryNetworkSettings { networks },
+            mounts: c.map(|c| c.mounts).unwrap_or_default(),
+            id: s.id,
         }
-        Ok(out)
     }
 
     /// `ps [-a]`, newest first.

@@ -151,13 +151,15 @@ impl Engine {
             };
             // What is left mounted is checked next.
             let _ = self.release_runtime_of(id, record);
-            let rootfs = self.rootfs_path(id);
-            if is_mounted(&rootfs) {
-                return Err(Error::msg(format!(
-                    "cannot remove container {}: {} is still mounted",
-                    fsutil::short_id(id),
-                    rootfs.display()
-                )));
+            // Neither mount may go aside with the directory.
+            for m in [self.rootfs_path(id), self.shm_path(id)] {
+                if is_mounted(&m) {
+                    return Err(Error::msg(format!(
+                        "cannot remove container {}: {} is still mounted",
+                        fsutil::short_id(id),
+                        m.display()
+                    )));
+                }
             }
             // From here the container is gone, whatever happens to us.
             let trash = self.retire_dir(id)?;
