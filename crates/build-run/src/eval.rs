@@ -776,61 +776,35 @@ impl Ctx<'_> {
             }
             Instruction::Run(r) => return self.run_step(st, c, r, &env, n),
             Instruction::Copy(cp) => {
-                let sources: Vec<String> = cp
-                    .paths
-                    .sources
-                    .iter()
-                    .map(|s| ex(s))
-                    .collect::<Result<_>>()?;
-                let dest = ex(&cp.paths.dest)?;
-                let chown = ex(&cp.chown)?;
-                let chmod = ex(&cp.chmod)?;
-                let from = cp.from.clone();
                 if cp.link || cp.parents || !cp.exclude.is_empty() {
                     return Err(self.step_err(
                         c,
                         "COPY --link, --parents and --exclude are not supported yet",
                     ));
                 }
-                let contents: Vec<(String, String)> = cp
-                    .paths
-                    .contents
-                    .iter()
-                    .map(|s| {
-                        Ok((
-                            s.path.clone(),
-                            if s.expand {
-                                ex(&s.data)?
-                            } else {
-                                s.data.clone()
-                            },
-                        ))
-                    })
-                    .collect::<Result<_>>()?;
+                let spec = copy_spec(&ex, &cp.paths, &cp.chown, &cp.chmod)?;
                 return self.copy_step(
                     st,
                     c,
                     CopySpec {
-                        sources,
-                        contents,
-                        dest,
-                        chown,
-                        chmod,
-                        from,
+                        from: cp.from.clone(),
                         unpack: false,
+                        ..spec
                     },
                     outs,
                     stage_index,
                 );
             }
             Instruction::Add(a) => {
-                let sources: Vec<String> = a
-                    .paths
+                if a.link || !a.exclude.is_empty() || !a.checksum.is_empty() {
+                    return Err(self.step_err(
+                        c,
+                        "ADD --link, --exclude and --checksum are not supported yet",
+                    ));
+                }
+                let spec = copy_spec(&ex, &a.paths, &a.chown, &a.chmod)?;
+                if let Some(u) = spec
                     .sources
-                    .iter()
-                    .map(|s| ex(s))
-                    .collect::<Result<_>>()?;
-                if let Some(u) = sources
                     .iter()
                     .find(|s| s.contains("://") || s.starts_with("git@"))
                 {
@@ -838,41 +812,13 @@ impl Ctx<'_> {
                         self.step_err(c, format!("ADD from a URL ({u}) is not supported yet"))
                     );
                 }
-                if a.link || !a.exclude.is_empty() || !a.checksum.is_empty() {
-                    return Err(self.step_err(
-                        c,
-                        "ADD --link, --exclude and --checksum are not supported yet",
-                    ));
-                }
-                let contents: Vec<(String, String)> = a
-                    .paths
-                    .contents
-                    .iter()
-                    .map(|s| {
-                        Ok((
-                            s.path.clone(),
-                            if s.expand {
-                                ex(&s.data)?
-                            } else {
-                                s.data.clone()
-                            },
-                        ))
-                    })
-                    .collect::<Result<_>>()?;
-                let dest = ex(&a.paths.dest)?;
-                let chown = ex(&a.chown)?;
-                let chmod = ex(&a.chmod)?;
                 return self.copy_step(
                     st,
                     c,
                     CopySpec {
-                        sources,
-                        contents,
-                        dest,
-                        chown,
-                        chmod,
                         from: None,
                         unpack: a.unpack.unwrap_or(true),
+                        ..spec
                     },
                     outs,
                     stage_index,
@@ -1844,4 +1790,34 @@ impl Write for StepOut<'_, '_> {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
+}
+
+/// The expanded sources, inline heredoc files, destination and owner and
+/// mode flags of a COPY or ADD (`from` and `unpack` are the caller's).
+fn copy_spec(
+    ex: &dyn Fn(&str) -> Result<String>,
+    paths: &build::instructions::SourcesAndDest,
+    chown: &str,
+    chmod: &str,
+) -> Result<CopySpec> {
+    Ok(CopySpec {
+        sources: paths.sources.iter().map(|s| ex(s)).collect::<Result<_>>()?,
+        contents: paths
+            .contents
+            .iter()
+            .map(|s| {
+                let data = if s.expand {
+                    ex(&s.data)?
+                } else {
+                    s.data.clone()
+                };
+                Ok((s.path.clone(), data))
+            })
+            .collect::<Result<_>>()?,
+        dest: ex(&paths.dest)?,
+        chown: ex(chown)?,
+        chmod: ex(chmod)?,
+        from: None,
+        unpack: false,
+    })
 }
