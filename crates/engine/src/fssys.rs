@@ -40,6 +40,18 @@ pub fn unmount(target: &Path) -> io::Result<()> {
 }
 
 /// Whether `p` is a mount point in this mount namespace.
+/// The first of `paths` that is a mount point, from one read of the
+/// mount table.
+pub fn first_mounted(paths: &[std::path::PathBuf]) -> Option<&Path> {
+    let mi = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let points: std::collections::HashSet<&str> =
+        mi.lines().filter_map(|l| l.split(' ').nth(4)).collect();
+    paths
+        .iter()
+        .map(|p| p.as_path())
+        .find(|p| points.contains(p.to_string_lossy().as_ref()))
+}
+
 pub fn is_mount_point(p: &Path) -> bool {
     let Ok(mi) = std::fs::read_to_string("/proc/self/mountinfo") else {
         return false;
@@ -47,4 +59,20 @@ pub fn is_mount_point(p: &Path) -> bool {
     let want = p.to_string_lossy();
     mi.lines()
         .any(|l| l.split(' ').nth(4).is_some_and(|m| m == want))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_mounted_takes_the_first_mount_point_in_order() {
+        let paths = [
+            std::path::PathBuf::from("/no/such/mount"),
+            std::path::PathBuf::from("/proc"),
+            std::path::PathBuf::from("/"),
+        ];
+        assert_eq!(first_mounted(&paths), Some(Path::new("/proc")));
+        assert_eq!(first_mounted(&paths[..1]), None);
+    }
 }

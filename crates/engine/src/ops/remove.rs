@@ -151,15 +151,15 @@ impl Engine {
             };
             // What is left mounted is checked next.
             let _ = self.release_runtime_of(id, record);
-            // Neither mount may go aside with the directory.
-            for m in [self.rootfs_path(id), self.shm_path(id)] {
-                if is_mounted(&m) {
-                    return Err(Error::msg(format!(
-                        "cannot remove container {}: {} is still mounted",
-                        fsutil::short_id(id),
-                        m.display()
-                    )));
-                }
+            // Neither mount may go aside with the directory (one read of
+            // the mount table for both).
+            let mounts = [self.rootfs_path(id), self.shm_path(id)];
+            if let Some(m) = crate::fssys::first_mounted(&mounts) {
+                return Err(Error::msg(format!(
+                    "cannot remove container {}: {} is still mounted",
+                    fsutil::short_id(id),
+                    m.display()
+                )));
             }
             // From here the container is gone, whatever happens to us.
             let trash = self.retire_dir(id)?;
