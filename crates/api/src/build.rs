@@ -179,6 +179,7 @@ async fn build(
             pull: parsed.pull,
             labels: parsed.labels,
             network: parsed.network,
+            ..Default::default()
         };
         let mut line_start = true;
         let wp = w.clone();
@@ -210,6 +211,17 @@ async fn build(
                 Event::Pulling { reference } => {
                     stream_line(&wp, format!("Pulling {reference}\n"));
                 }
+                Event::Image { id, .. } => {
+                    // The classic builder's line after each step.
+                    let nl = if line_start { "" } else { "\n" };
+                    line_start = true;
+                    let short: String = id.trim_start_matches("sha256:").chars().take(12).collect();
+                    stream_line(&wp, format!("{nl} ---> {short}\n"));
+                }
+                Event::Warning { message } => {
+                    stream_line(&wp, format!("[WARNING]: {message}\n"));
+                }
+                Event::Exporting { .. } => {}
             }
         };
         let store = eng.images();

@@ -74,7 +74,8 @@ async fn info(State(s): State<AppState>) -> Result<Json<engine::system::Info>, A
 async fn df(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
     let eng = s.engine.clone();
     let (du, rows) = blocking(move || {
-        let du = eng.disk_usage()?;
+        let du =
+            build_run::prune::disk_usage(&eng).map_err(|e| ApiError::internal(e.to_string()))?;
         // The containers in docker's list shape, with their sizes.
         let rows: Vec<_> = du
             .containers

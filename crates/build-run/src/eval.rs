@@ -117,11 +117,12 @@ fn other(e: impl std::fmt::Display) -> Error {
 
 /// Builds `req` with `engine`; `progress` sees each step; `puller` fetches
 /// base images the store lacks.
-pub fn build(
+pub(crate) fn build(
     engine: &Engine,
     req: BuildRequest,
     puller: Option<Puller<'_>>,
     progress: &mut dyn FnMut(Event),
+    cache: StepCache,
 ) -> Result<BuildResult> {
     let root = engine.root().to_path_buf();
     let owner = reap::own(&root)?;
@@ -133,6 +134,11 @@ pub fn build(
         ContextSource::Tar(mut r) => {
             tmp_ctx = unpack_context(&root, &mut r)?;
             tmp_ctx.path().to_path_buf()
+        }
+        ContextSource::Git(url) => {
+            return Err(Error::Other(format!(
+                "the git context {url} was not fetched"
+            )))
         }
     };
     let req = &req;
@@ -201,7 +207,7 @@ pub fn build(
         df,
         graph,
         context,
-        cache: StepCache::open(&root)?,
+        cache,
         owner: owner.pid.clone(),
         step: 0,
         result: BuildResult {
@@ -247,6 +253,16 @@ pub(crate) fn unpack_context(root: &Path, r: &mut dyn std::io::Read) -> Result<t
 impl Ctx<'_> {
     fn emit(&self, e: Event) {
         (self.progress.borrow_mut())(e);
+    }
+
+    /// The image a step left (none while only its config changed).
+    fn emit_image(&self, n: usize, st: &St) {
+        if let (Some(r), false) = (&st.image, st.dirty) {
+            self.emit(Event::Image {
+                n,
+                id: &r.id.to_string(),
+            });
+        }
     }
 
     fn step_err(&self, c: &Command, message: impl std::fmt::Display) -> Error {
@@ -420,6 +436,7 @@ impl Ctx<'_> {
             st.cc().on_build = None;
         }
         self.emit(Event::Done { n: self.step });
+        self.emit_image(self.step, &st);
         let keys = build::cache::stage_keys(
             &base_key,
             &stage,
@@ -455,6 +472,7 @@ impl Ctx<'_> {
                     self.apply_args(&mut st, c)?;
                     self.result.cached += 1;
                     self.emit(Event::Cached { n });
+                    self.emit_image(n, &st);
                     continue;
                 }
             }
@@ -465,6 +483,7 @@ impl Ctx<'_> {
                 }
             }
             self.emit(Event::Done { n });
+            self.emit_image(n, &st);
         }
         Ok(StageOut {
             image: st.image,

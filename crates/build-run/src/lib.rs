@@ -16,7 +16,11 @@
 //! - Metadata steps change the config only and add an `empty_layer`
 //!   history entry, as BuildKit writes them.
 //! - [`cache`]: the persistent step cache (key → image id) in the store,
-//!   keyed with `berth-build`'s content-addressed keys.
+//!   keyed with `berth-build`'s content-addressed keys; [`prune`]: its
+//!   size, `builder prune` and the default cap; [`cache_io`]: `--cache-to`
+//!   and `--cache-from`.
+//! - [`output`]: `--output` (local, tar, oci, docker); [`git`]: a git
+//!   repository as the context.
 //! - Build containers carry the builder's pid in a label and the builder
 //!   holds a lock file while it runs: a build killed with -9 leaves its
 //!   containers to the next build, which removes them ([`reap`]).
@@ -24,16 +28,23 @@
 #![deny(unsafe_code)]
 
 pub mod cache;
+pub mod cache_io;
 mod copy;
+mod driver;
 mod eval;
+pub mod git;
 mod layers;
+pub mod output;
+pub mod prune;
 pub mod reap;
 
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::PathBuf;
 
-pub use eval::build;
+pub use cache_io::{CacheRegistry, CacheSpec};
+pub use driver::build;
+pub use output::Output;
 
 /// Where the build context comes from.
 pub enum ContextSource {
@@ -42,6 +53,8 @@ pub enum ContextSource {
     /// A tar stream (`berth build -`), unpacked into a temp directory of
     /// the store.
     Tar(Box<dyn Read>),
+    /// A git repository, `URL#ref:subdir` ([`git`]).
+    Git(String),
 }
 
 /// Where the Dockerfile comes from.
@@ -74,6 +87,14 @@ pub struct BuildRequest {
     pub labels: BTreeMap<String, String>,
     /// `--network` for RUN steps (`default`, `none`, `host`).
     pub network: Option<String>,
+    /// `--output` (none: the image in the store, tagged).
+    pub outputs: Vec<Output>,
+    /// `--cache-from`.
+    pub cache_from: Vec<CacheSpec>,
+    /// `--cache-to`.
+    pub cache_to: Vec<CacheSpec>,
+    /// How registry caches are pushed and pulled.
+    pub cache_registry: Option<Box<dyn CacheRegistry>>,
 }
 
 impl Default for BuildRequest {
@@ -88,6 +109,10 @@ impl Default for BuildRequest {
             pull: false,
             labels: BTreeMap::new(),
             network: None,
+            outputs: vec![],
+            cache_from: vec![],
+            cache_to: vec![],
+            cache_registry: None,
         }
     }
 }
@@ -111,6 +136,14 @@ pub enum Event<'a> {
     Done { n: usize },
     /// A base image is being pulled.
     Pulling { reference: &'a str },
+    /// Step `n` left image `id` (after its `Cached` or `Done`; not for a
+    /// step that only changed the config).
+    Image { n: usize, id: &'a str },
+    /// Something the build goes on without (a corrupt cache set aside, a
+    /// cache that could not be imported or exported).
+    Warning { message: &'a str },
+    /// An output or cache export is being written.
+    Exporting { what: &'a str },
 }
 
 /// What a build made.

@@ -154,7 +154,7 @@ pub(crate) fn wants_copy(m: &MountPoint) -> bool {
 }
 
 /// `du` of a directory (bytes of regular files), without following links.
-pub(crate) fn dir_size(p: &Path) -> u64 {
+pub fn dir_size(p: &Path) -> u64 {
     use rustix::fs::{self as rfs, Mode, OFlags};
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     match rfs::open(p, flags, Mode::empty()) {

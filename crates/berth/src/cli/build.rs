@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::Args;
+use clap::{Args, Subcommand};
 
 #[derive(Debug, Args)]
 pub struct BuildArgs {
@@ -48,16 +48,39 @@ pub struct BuildArgs {
     /// SSH agent socket or keys to expose to the build (not supported yet)
     #[arg(long, value_name = "stringArray")]
     pub ssh: Vec<String>,
-    /// Output destination (not supported yet)
+    /// Output destination (format: "type=local,dest=path"; types local, tar, oci, docker, image)
     #[arg(short, long, value_name = "stringArray")]
     pub output: Vec<String>,
-    /// External cache sources (not supported yet)
+    /// External cache sources (e.g., "type=local,src=path/to/dir", "type=registry,ref=user/app:cache")
     #[arg(long, value_name = "stringArray")]
     pub cache_from: Vec<String>,
-    /// Cache export destinations (not supported yet)
+    /// Cache export destinations (e.g., "type=local,dest=path/to/dir,mode=max")
     #[arg(long, value_name = "stringArray")]
     pub cache_to: Vec<String>,
-    /// Build context: a directory, or "-" (a tar on STDIN)
+    /// Build context: a directory, a git URL (URL#ref:subdir), or "-" (a tar on STDIN)
     #[arg(value_name = "PATH | URL | -")]
     pub context: String,
+}
+
+/// `berth builder` (and `berth buildx`): the build cache.
+#[derive(Debug, Subcommand)]
+pub enum BuilderCommand {
+    /// Remove build cache
+    Prune(BuilderPruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BuilderPruneArgs {
+    /// Remove all unused build cache, not just dangling ones
+    #[arg(short, long)]
+    pub all: bool,
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    pub force: bool,
+    /// Provide filter values (e.g. "until=24h")
+    #[arg(long, value_name = "filter")]
+    pub filter: Vec<String>,
+    /// Amount of disk space to keep for cache
+    #[arg(long, value_name = "bytes")]
+    pub keep_storage: Option<String>,
 }

@@ -164,6 +164,9 @@ pub enum Command {
     Commit(self::changes::CommitArgs),
     /// Build an image from a Dockerfile
     Build(self::build::BuildArgs),
+    /// Manage builds
+    #[command(subcommand, visible_alias = "buildx")]
+    Builder(self::build::BuilderCommand),
     /// Log in to a registry
     Login(LoginArgs),
     /// Log out from a registry

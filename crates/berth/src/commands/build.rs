@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
-use build_run::{BuildRequest, ContextSource, DockerfileSource, Event};
+use build_run::{BuildRequest, CacheRegistry, CacheSpec, ContextSource, DockerfileSource, Event};
 
 use super::{out, parse_ref, CmdResult};
-use crate::cli::build::BuildArgs;
+use crate::cli::build::{BuildArgs, BuilderPruneArgs};
 use crate::cli::{PullArgs, RegistryArgs};
 use crate::error::CliError;
 use crate::Globals;
@@ -62,9 +62,6 @@ fn request(a: &BuildArgs) -> Result<BuildRequest, CliError> {
     for (flag, set) in [
         ("--secret", !a.secret.is_empty()),
         ("--ssh", !a.ssh.is_empty()),
-        ("--output", !a.output.is_empty()),
-        ("--cache-from", !a.cache_from.is_empty()),
-        ("--cache-to", !a.cache_to.is_empty()),
     ] {
         if set {
             return Err(unsupported(flag));
@@ -86,9 +83,10 @@ fn request(a: &BuildArgs) -> Result<BuildRequest, CliError> {
             )));
         }
     }
-    if a.context.contains("://") || a.context.starts_with("git@") {
+    let git_ctx = build_run::git::is_git_url(&a.context);
+    if !git_ctx && a.context.contains("://") {
         return Err(CliError::daemon(format!(
-            "berth build: a remote context ({}) is not supported yet",
+            "berth build: a remote context ({}) that is not a git repository is not supported yet",
             a.context
         )));
     }
@@ -100,6 +98,8 @@ fn request(a: &BuildArgs) -> Result<BuildRequest, CliError> {
     }
     let context = if stdin_ctx {
         ContextSource::Tar(Box::new(std::io::stdin()))
+    } else if git_ctx {
+        ContextSource::Git(a.context.clone())
     } else {
         let d = PathBuf::from(&a.context);
         if !d.is_dir() {
@@ -121,7 +121,7 @@ fn request(a: &BuildArgs) -> Result<BuildRequest, CliError> {
                 data,
             }
         }
-        Some(f) if stdin_ctx => DockerfileSource::InContext(f.to_string()),
+        Some(f) if stdin_ctx || git_ctx => DockerfileSource::InContext(f.to_string()),
         Some(f) => DockerfileSource::Path(PathBuf::from(f)),
     };
     let mut tags = vec![];
@@ -130,6 +130,25 @@ fn request(a: &BuildArgs) -> Result<BuildRequest, CliError> {
             parse_ref(t).map_err(|e| CliError::daemon(format!("invalid tag {t:?}: {}", e.msg)))?,
         );
     }
+    let lib = |e: build_run::Error| CliError::daemon(e.to_string());
+    let outputs = a
+        .output
+        .iter()
+        .map(|o| build_run::Output::parse(o))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(lib)?;
+    let cache_from = a
+        .cache_from
+        .iter()
+        .map(|c| CacheSpec::parse(c, false))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(lib)?;
+    let cache_to = a
+        .cache_to
+        .iter()
+        .map(|c| CacheSpec::parse(c, true))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(lib)?;
     Ok(BuildRequest {
         context,
         dockerfile,
@@ -140,11 +159,156 @@ fn request(a: &BuildArgs) -> Result<BuildRequest, CliError> {
         pull: a.pull,
         labels: key_values("--label", &a.label, false)?,
         network: a.network.clone(),
+        outputs,
+        cache_from,
+        cache_to,
+        cache_registry: None,
     })
 }
 
+/// Registry caches through the registry client (default TLS settings and
+/// the auth file's credentials).
+struct RegistryCache {
+    client: registry::Client,
+    store: image::Store,
+}
+
+impl CacheRegistry for RegistryCache {
+    fn push_image(&self, id: &str, repo: &image::Reference) -> Result<(), String> {
+        let rec = self.store.resolve(id).map_err(|e| e.to_string())?.record;
+        let dest = image::Reference::parse(&format!("{}@{}", repo.name(), rec.manifest_digest))
+            .map_err(|e| e.to_string())?;
+        self.client
+            .push(
+                &self.store,
+                id,
+                &dest,
+                &registry::PushOptions::default(),
+                &registry::NoProgress,
+            )
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    fn put_index(&self, r: &image::Reference, bytes: &[u8]) -> Result<(), String> {
+        self.client
+            .put_manifest(r, image::manifest::media_type::OCI_INDEX, bytes)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    fn get_index(&self, r: &image::Reference) -> Result<Option<Vec<u8>>, String> {
+        match self.client.fetch_manifest(r) {
+            Ok(m) => Ok(Some(m.bytes)),
+            Err(e) if e.status() == Some(404) => Ok(None),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    fn pull(&self, r: &image::Reference) -> Result<(), String> {
+        self.client
+            .pull_image(
+                &self.store,
+                r,
+                &image::Platform::host(),
+                &registry::NoProgress,
+            )
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
+fn registry_cache(g: &Globals) -> Result<Box<dyn CacheRegistry>, CliError> {
+    let (client, warning) = registry::service::client(&registry::RegistryOptions {
+        tls_verify: true,
+        auth_file: None,
+        cert_dir: None,
+    })?;
+    if let Some(w) = warning {
+        eprintln!("berth: warning: {w}");
+    }
+    Ok(Box::new(RegistryCache {
+        client,
+        store: g.store()?,
+    }))
+}
+
+/// `builder prune [-a] [-f] [--filter until=…] [--keep-storage SIZE]`.
+pub fn prune(g: &Globals, a: BuilderPruneArgs) -> CmdResult {
+    let lib = |e: build_run::Error| CliError::new(e.to_string());
+    let mut opts = build_run::prune::PruneOptions {
+        all: a.all,
+        ..Default::default()
+    }
+    .with_filters(&a.filter)
+    .map_err(lib)?;
+    if let Some(k) = &a.keep_storage {
+        let n = berth_util::size::ram_in_bytes(k)
+            .ok()
+            .filter(|n| *n >= 0)
+            .ok_or_else(|| {
+                CliError::new(format!(
+                    "invalid --keep-storage {k:?}: a size such as 512MB is expected"
+                ))
+            })?;
+        opts.keep_storage = Some(n as u64);
+    }
+    if !a.force {
+        let warning = if a.all {
+            "WARNING! This will remove all build cache."
+        } else {
+            "WARNING! This will remove all dangling build cache."
+        };
+        eprintln!("{warning}");
+        if !super::images::confirm("Are you sure you want to continue?") {
+            return Ok(());
+        }
+    }
+    let eng = g.engine()?;
+    let report = build_run::prune::prune(&eng, &opts).map_err(lib)?;
+    if !report.deleted.is_empty() {
+        out("Deleted build cache objects:")?;
+        for id in &report.deleted {
+            out(id)?;
+        }
+        out("")?;
+    }
+    out(&format!(
+        "Total reclaimed space: {}",
+        berth_util::size::human_size(report.reclaimed)
+    ))
+}
+
 pub fn run(g: &Globals, a: BuildArgs) -> CmdResult {
-    let req = request(&a)?;
+    let mut req = request(&a)?;
+    let registry_caches = req
+        .cache_from
+        .iter()
+        .chain(&req.cache_to)
+        .any(|c| matches!(c.location, build_run::cache_io::CacheLocation::Registry(_)));
+    if registry_caches {
+        req.cache_registry = Some(registry_cache(g)?);
+    }
+    let stdout_output = req.outputs.iter().any(|o| {
+        matches!(
+            o,
+            build_run::Output::Tar(build_run::output::Dest::Stdout)
+                | build_run::Output::Oci {
+                    dest: build_run::output::Dest::Stdout,
+                    ..
+                }
+                | build_run::Output::Docker {
+                    dest: Some(build_run::output::Dest::Stdout),
+                    ..
+                }
+        )
+    });
+    let keeps_image = req.outputs.is_empty() || req.outputs.iter().any(|o| o.keeps_image());
+    if stdout_output && std::io::stdout().is_terminal() {
+        return Err(CliError::daemon(
+            "berth build: refusing to write an archive to a terminal: redirect the output",
+        ));
+    }
     let eng = g.engine()?;
     let quiet = a.quiet || a.progress == "quiet";
     let mut err = std::io::stderr();
@@ -188,6 +352,9 @@ pub fn run(g: &Globals, a: BuildArgs) -> CmdResult {
                 r.and(writeln!(err, "#{n} DONE"))
             }
             Event::Pulling { reference } => writeln!(err, "#0 pulling {reference}"),
+            Event::Image { .. } => Ok(()),
+            Event::Warning { message } => writeln!(err, "WARNING: {message}"),
+            Event::Exporting { what } => writeln!(err, "#0 exporting {what}"),
         };
     };
     let pull = |r: &image::Reference| -> Result<(), String> {
@@ -223,13 +390,17 @@ pub fn run(g: &Globals, a: BuildArgs) -> CmdResult {
         berth_util::fs::write_atomic(f, res.id.as_bytes())
             .map_err(|e| CliError::new(format!("write --iidfile {}: {e}", f.display())))?;
     }
-    if quiet {
+    if quiet && !stdout_output {
         out(&res.id)
+    } else if quiet {
+        Ok(())
     } else {
         let mut w = std::io::stderr();
         let _ = writeln!(w, "#{} writing image {} done", 0, res.id);
-        for t in &a.tag {
-            let _ = writeln!(w, "#0 naming to {t} done");
+        if keeps_image {
+            for t in &a.tag {
+                let _ = writeln!(w, "#0 naming to {t} done");
+            }
         }
         Ok(())
     }

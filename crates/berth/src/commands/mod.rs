@@ -42,6 +42,7 @@ pub fn run(g: &Globals, cmd: Command) -> CmdResult {
         Command::Export(a) => changes::export(g, a),
         Command::Commit(a) => changes::commit(g, a),
         Command::Build(a) => build::run(g, a),
+        Command::Builder(crate::cli::build::BuilderCommand::Prune(a)) => build::prune(g, a),
         Command::Events(a) => events::run(g, a),
         Command::Version(a) => system::version(a),
         Command::Info(a) => system::info(g, a),

@@ -473,7 +473,28 @@ pub fn df_verbose_rows(du: &system::DiskUsage, trunc: bool) -> [Vec<Value>; 4] {
             })
         })
         .collect();
-    [images, containers, volumes, Vec::new()]
+    let cache = du
+        .build_cache
+        .iter()
+        .map(|b| {
+            let t = |s: &str| berth_util::time::parse_unix(s).map(|(secs, _)| secs as f64);
+            let created = t(&b.created_at);
+            let used = b.last_used_at.as_deref().and_then(t);
+            json!({
+                "ID": b.id,
+                "CacheType": b.kind,
+                "Size": human(b.size),
+                "CreatedAt": created.map(crate::fmt::go_time).unwrap_or_default(),
+                "CreatedSince": crate::fmt::since(created),
+                "LastUsedAt": used.map(crate::fmt::go_time).unwrap_or_default(),
+                "LastUsedSince": if used.is_some() { crate::fmt::since(used) } else { String::new() },
+                "UsageCount": b.usage_count.to_string(),
+                "InUse": b.in_use.to_string(),
+                "Shared": b.shared.to_string(),
+            })
+        })
+        .collect();
+    [images, containers, volumes, cache]
 }
 
 /// `system df -v` as docker's tables.
@@ -500,7 +521,7 @@ pub fn df_verbose_text(du: &system::DiskUsage) -> Result<String, CliError> {
 
 pub fn df(g: &Globals, a: DfArgs) -> CmdResult {
     let eng = g.engine()?;
-    let du = eng.disk_usage().map_err(|e| CliError::new(e.to_string()))?;
+    let du = build_run::prune::disk_usage(&eng).map_err(|e| CliError::new(e.to_string()))?;
     if !a.verbose {
         let format = super::list_format(a.format.as_deref(), DF_TABLE)?;
         return super::print_list(&format, DF_HEADERS, &df_rows(&du));
