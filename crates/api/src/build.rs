@@ -182,6 +182,7 @@ async fn build(
             ..Default::default()
         };
         let mut line_start = true;
+        let last_image = std::cell::RefCell::new(String::new());
         let wp = w.clone();
         let mut progress = |e: Event| {
             if quiet {
@@ -216,6 +217,7 @@ async fn build(
                     let nl = if line_start { "" } else { "\n" };
                     line_start = true;
                     let short: String = id.trim_start_matches("sha256:").chars().take(12).collect();
+                    *last_image.borrow_mut() = id.to_string();
                     stream_line(&wp, format!("{nl} ---> {short}\n"));
                 }
                 Event::Warning { message } => {
@@ -245,6 +247,10 @@ async fn build(
                 if quiet {
                     stream_line(&w, format!("{}\n", res.id));
                 } else {
+                    // The last steps changed only the config: their image.
+                    if *last_image.borrow() != res.id {
+                        stream_line(&w, format!(" ---> {short}\n"));
+                    }
                     stream_line(&w, format!("Successfully built {short}\n"));
                     for t in &parsed.tags {
                         stream_line(&w, format!("Successfully tagged {}\n", t.familiar()));

@@ -57,6 +57,14 @@ fn docker_build_through_the_socket() {
     let run = s.docker(&["run", "--rm", "x"]);
     assert_eq!(run, "built\nhello from the context\n");
     let id_x = s.docker(&["image", "inspect", "-f", "{{.Id}}", "x"]);
+    // The classic builder's ` ---> <id>` after the steps, the final one
+    // the image built.
+    let short = &id_x.trim().trim_start_matches("sha256:")[..12];
+    assert!(out.matches(" ---> ").count() >= 3, "{out}");
+    assert!(
+        out.contains(&format!(" ---> {short}\nSuccessfully built {short}")),
+        "{out}"
+    );
     let id_y = s.docker(&["image", "inspect", "-f", "{{.Id}}", "y:2"]);
     assert_eq!(id_x, id_y);
 

@@ -75,10 +75,10 @@ impl GitRef {
 
 fn git(dir: &Path, args: &[&str], what: &str) -> Result<()> {
     let out = Command::new("git")
+        .args(["-c", "protocol.ext.allow=never"])
         .args(args)
         .current_dir(dir)
         .env("GIT_TERMINAL_PROMPT", "0")
-        .env("GIT_PROTOCOL_FROM_USER", "0")
         .stdin(Stdio::null())
         .output()
         .map_err(|e| {
