@@ -43,6 +43,8 @@ fn json_map(p: &Params, key: &str) -> Result<BTreeMap<String, String>, ApiError>
 
 /// The request's typed parts (the context is added on the blocking side).
 struct Parsed {
+    /// A git repository as the context (the body is then ignored).
+    remote: Option<String>,
     dockerfile: String,
     tags: Vec<image::Reference>,
     build_args: BTreeMap<String, String>,
@@ -55,10 +57,13 @@ struct Parsed {
 }
 
 fn parse(p: &Params) -> Result<Parsed, ApiError> {
-    if p.str("remote").is_some() {
-        return Err(ApiError::bad(
-            "invalid remote: a remote build context is not supported; send the context as the request body",
-        ));
+    let remote = p.str("remote").filter(|r| !r.is_empty());
+    if let Some(r) = &remote {
+        if !build_run::git::is_git_url(r) {
+            return Err(ApiError::bad(format!(
+                "invalid remote {r:?}: only a git repository is supported as a remote context; send the context as the request body"
+            )));
+        }
     }
     if let Some(pl) = p.str("platform") {
         let host = image::Platform::host();
@@ -94,6 +99,7 @@ fn parse(p: &Params) -> Result<Parsed, ApiError> {
         );
     }
     Ok(Parsed {
+        remote,
         dockerfile: p.str("dockerfile").unwrap_or_else(|| "Dockerfile".into()),
         tags,
         build_args: json_map(p, "buildargs")?,
@@ -170,7 +176,10 @@ async fn build(
     let out = spawn_writer(move |w| {
         let quiet = parsed.quiet;
         let req = BuildRequest {
-            context: ContextSource::Tar(Box::new(input)),
+            context: match parsed.remote {
+                Some(r) => ContextSource::Git(r),
+                None => ContextSource::Tar(Box::new(input)),
+            },
             dockerfile: DockerfileSource::InContext(parsed.dockerfile),
             tags: parsed.tags.clone(),
             build_args: parsed.build_args,
@@ -306,6 +315,9 @@ mod tests {
             e(&[("platform", "linux/s390x")]).contains("platform") || cfg!(target_arch = "s390x")
         );
         assert!(e(&[("t", "UPPER")]).contains("invalid tag"));
+        assert!(e(&[("remote", "https://h/x.tar.gz")]).contains("remote"));
+        let g = parse(&params(&[("remote", "git://h/r.git#main:sub")])).unwrap();
+        assert_eq!(g.remote.as_deref(), Some("git://h/r.git#main:sub"));
     }
 
     #[test]

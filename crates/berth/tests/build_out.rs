@@ -12,7 +12,9 @@ use std::process::{Command, Stdio};
 
 use common::Env;
 
-const APPLETS: &[&str] = &["sh", "cat", "echo", "true", "mkdir", "ls"];
+const APPLETS: &[&str] = &[
+    "sh", "cat", "echo", "true", "mkdir", "ls", "sleep", "touch", "test",
+];
 
 /// A store with `busybox` (loaded from `bb.tar` when given, so that two
 /// stores share its id).
@@ -496,4 +498,33 @@ fn git_contexts() {
     let _ = d.kill();
     let _ = d.wait();
     assert!(up, "git daemon did not come up");
+}
+
+/// Two independent stages build at once: each RUN waits (through a shared
+/// cache mount) for the other's to have started, which one after the other
+/// never happens (they give up after a minute and fail). Their plain
+/// progress lines keep their own step numbers.
+#[test]
+fn independent_stages_build_in_parallel() {
+    let Some(env) = store(None) else { return };
+    let wait = |me: &str, other: &str| {
+        format!(
+            "RUN --mount=type=cache,target=/s,id=meet,sharing=shared touch /s/{me} && i=0 && \\\n  while ! test -e /s/{other} && test $i -lt 60; do sleep 1; i=$((i+1)); done && \\\n  test -e /s/{other} && echo {me}-saw-{other} && echo {me} > /{me}\n"
+        )
+    };
+    let df = format!(
+        "FROM busybox AS a\n{}FROM busybox AS b\n{}FROM busybox\nCOPY --from=a /a /a\nCOPY --from=b /b /b\nCMD [\"cat\", \"/a\", \"/b\"]\n",
+        wait("a", "b"),
+        wait("b", "a")
+    );
+    let ctx = context(&env, "ctx", &[("Dockerfile", &df)]);
+    let err = build(&env, &["-t", "par", ctx.to_str().unwrap()]);
+    assert_eq!(env.ok(&["run", "--rm", "par"]), "a\nb\n");
+    // Step numbers as in dependency order: a's RUN #2, b's RUN #4.
+    assert!(err.lines().any(|l| l == "#2 a-saw-b"), "{err}");
+    assert!(err.lines().any(|l| l == "#4 b-saw-a"), "{err}");
+    assert!(
+        err.contains("#2 [a 2/2] RUN") && err.contains("#4 [b 2/2] RUN"),
+        "{err}"
+    );
 }

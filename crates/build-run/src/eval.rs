@@ -16,6 +16,8 @@ use engine::{CreateOptions, Engine};
 use image::manifest::{ContainerConfig, History, ImageConfig};
 use image::{ImageRecord, Reference};
 
+mod parallel;
+
 use crate::cache::StepCache;
 use crate::copy::{Attrs, Payload};
 use crate::layers::PathKind;
@@ -85,7 +87,7 @@ struct Ctx<'a> {
     file: String,
     df: Dockerfile,
     graph: Graph,
-    context: Context,
+    context: std::sync::Arc<Context>,
     cache: StepCache,
     owner: String,
     step: usize,
@@ -206,7 +208,7 @@ pub(crate) fn build(
         file,
         df,
         graph,
-        context,
+        context: std::sync::Arc::new(context),
         cache,
         owner: owner.pid.clone(),
         step: 0,
@@ -276,12 +278,8 @@ impl Ctx<'_> {
 
     fn run(&mut self) -> Result<BuildResult> {
         let order = self.graph.needed();
-        let mut outs: BTreeMap<usize, StageOut> = BTreeMap::new();
         let total_stages = self.df.stages.len();
-        for &i in &order {
-            let out = self.stage(i, &outs, total_stages)?;
-            outs.insert(i, out);
-        }
+        let mut outs = self.build_stages(&order, total_stages)?;
         let target = self.graph.target;
         let mut out = outs.remove(&target).expect("target built");
         // `--label`: on the final image.
