@@ -350,7 +350,7 @@ pub fn default_cap(root: &Path) -> u64 {
     const MIN: u64 = 2_000_000_000;
     const MAX: u64 = 20_000_000_000;
     let size = nix::sys::statvfs::statvfs(root)
-        .map(|s| s.blocks() as u64 * s.fragment_size() as u64)
+        .map(|s| s.blocks().saturating_mul(s.fragment_size()))
         .unwrap_or(0);
     (size / 10).clamp(MIN, MAX)
 }
