@@ -11,8 +11,12 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 RUNS=${1:-10}
 ./scripts/deps.sh --test
-cargo build --release -p berth -p berth-monitor -p berth-init >/dev/null
-BERTH=$PWD/target/release/berth
+# BERTH=/path/to/berth: that release build (its berth-monitor and berth-init
+# beside it) instead of building one.
+if [ -z "${BERTH:-}" ]; then
+    cargo build --release -p berth -p berth-monitor -p berth-init >/dev/null
+    BERTH=$PWD/target/release/berth
+fi
 work=$(mktemp -d /tmp/berth-bench-compose.XXXXXX)
 P="$(command -v podman) --root $work/podman/storage --runroot $work/podman/run --cgroup-manager cgroupfs --events-backend file"
 B="$BERTH --root $work/berth"

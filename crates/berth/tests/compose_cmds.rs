@@ -542,3 +542,65 @@ fn real_compose_agrees_on_ps_filter_and_event_keys() {
     assert_eq!(a.lines().count(), b.lines().count(), "{a}\n{b}");
     real(&["down", "-t", "0"]);
 }
+
+/// `config --variables` (compose's table and json) and `--environment`,
+/// the table equal to the real binary's once sorted.
+#[test]
+fn config_variables_and_environment() {
+    let e = Env::new();
+    let dir = e.path("v");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("compose.yaml"),
+        "services:\n  web:\n    image: ${IMG:-bb}:${TAG?need}\n    environment:\n      - A=$PLAIN\n      - B=${ALT:+yes}\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let mut a = vec!["compose"];
+        a.extend_from_slice(args);
+        let o = e
+            .cmd(&a)
+            .current_dir(&dir)
+            .env("TAG", "1")
+            .env("CCV_FOO", "bar")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let table = run(&["config", "--variables"]);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(
+        lines[0].trim_end(),
+        "NAME                REQUIRED            DEFAULT VALUE       ALTERNATE VALUE"
+    );
+    assert!(
+        table.contains("IMG                 false               bb"),
+        "{table}"
+    );
+    assert!(table.contains("TAG                 true"), "{table}");
+    let j: serde_json::Value =
+        serde_json::from_str(&run(&["config", "--variables", "--format", "json"])).unwrap();
+    assert_eq!(j["ALT"]["PresenceValue"], "yes");
+    assert_eq!(j["TAG"]["Required"], true);
+    let env = run(&["config", "--environment"]);
+    assert!(env.lines().any(|l| l == "CCV_FOO=bar"), "{env}");
+    if let Some(p) = compose_plugin() {
+        let o = Command::new(&p)
+            .args(["config", "--variables"])
+            .current_dir(&dir)
+            .env("TAG", "1")
+            .output()
+            .unwrap();
+        let sorted = |t: &str| {
+            let mut v: Vec<String> = t
+                .lines()
+                .skip(1)
+                .map(|l| l.trim_end().to_string())
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(sorted(&String::from_utf8_lossy(&o.stdout)), sorted(&table));
+    }
+}

@@ -508,6 +508,12 @@ pub struct ConfigArgs {
     /// Print the image names, one per line
     #[arg(long)]
     pub images: bool,
+    /// Print model variables and default values
+    #[arg(long)]
+    pub variables: bool,
+    /// Print environment used for interpolation
+    #[arg(long)]
+    pub environment: bool,
     /// Print the service config hash, one per line (SERVICE,... or '*')
     #[arg(long, value_name = "SERVICES")]
     pub hash: Option<String>,

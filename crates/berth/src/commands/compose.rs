@@ -795,6 +795,13 @@ fn config(mut opts: LoadOptions, c: ConfigArgs) -> CmdResult {
     if c.format != "yaml" && c.format != "json" {
         return Err(CliError::new(format!("unsupported format {:?}", c.format)));
     }
+    if c.environment {
+        let p = load(&opts)?;
+        return print_lines(p.environment.iter().map(|(k, v)| format!("{k}={v}")));
+    }
+    if c.variables {
+        return super::compose_cmds::config_variables(&opts, &c.format);
+    }
     opts.interpolate = !c.no_interpolate;
     opts.normalize = !c.no_normalize;
     opts.consistency = !c.no_consistency;

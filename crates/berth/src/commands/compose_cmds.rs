@@ -263,6 +263,33 @@ pub fn events(compose: &Compose, a: c::EventsArgs) -> CmdResult {
     r.map_err(rerr)
 }
 
+/// `config --variables`: the variables the files read (uninterpolated),
+/// as compose's table (NAME, REQUIRED, DEFAULT VALUE, ALTERNATE VALUE) or
+/// its json/yaml map.
+pub fn config_variables(opts: &berth_compose::LoadOptions, format: &str) -> CmdResult {
+    let mut o = opts.clone();
+    o.interpolate = false;
+    let m = berth_compose::load_model(&o).map_err(|e| CliError::new(e.to_string()))?;
+    let vars = berth_compose::template::variables(&serde_json::Value::Object(m.dict));
+    let text = match format {
+        "json" => serde_json::to_string_pretty(&vars).unwrap_or_default() + "\n",
+        _ => {
+            // (compose's formatter.Print: minimum width 20, padding 3)
+            let mut text = "NAME\tREQUIRED\tDEFAULT VALUE\tALTERNATE VALUE\n".to_string();
+            for v in vars.values() {
+                text.push_str(&format!(
+                    "{}\t{}\t{}\t{}\n",
+                    v.name, v.required, v.default_value, v.presence_value
+                ));
+            }
+            crate::fmt::tabwrite_with(&text, 20, 3)
+        }
+    };
+    std::io::stdout()
+        .write_all(text.as_bytes())
+        .map_err(|e| CliError::new(e.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

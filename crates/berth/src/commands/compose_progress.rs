@@ -140,13 +140,14 @@ pub fn event(e: Event) {
                 return;
             }
             let id = id_of(&e);
+            let spinner = || {
+                ProgressStyle::with_template(" {spinner} {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner())
+                    .tick_chars("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏✔")
+            };
             let line = view.lines.entry(id.clone()).or_insert_with(|| {
                 let bar = view.multi.add(ProgressBar::new_spinner());
-                bar.set_style(
-                    ProgressStyle::with_template(" {spinner} {msg}")
-                        .unwrap_or_else(|_| ProgressStyle::default_spinner())
-                        .tick_chars("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏✔"),
-                );
+                bar.set_style(spinner());
                 bar.enable_steady_tick(Duration::from_millis(100));
                 Line {
                     bar,
@@ -156,6 +157,9 @@ pub fn event(e: Event) {
             });
             let took = format!("{:.1}s", line.began.elapsed().as_secs_f64());
             if working(&e.status) {
+                if line.done {
+                    line.bar.set_style(spinner());
+                }
                 line.done = false;
                 line.bar.set_message(format!("{id}  {}  {took}", e.status));
             } else {
