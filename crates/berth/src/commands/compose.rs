@@ -519,6 +519,8 @@ fn run_oneoff(g: &Globals, compose: &Compose, a: c::RunArgs) -> CmdResult {
     let id = compose
         .create_oneoff(&a.args[0], &o, &CliPuller(g), &mut print_event)
         .map_err(rerr)?;
+    // the live progress view ends before the container's output begins
+    super::compose_progress::finish();
     if a.detach {
         compose
             .engine
