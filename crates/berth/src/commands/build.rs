@@ -313,7 +313,10 @@ pub fn run(g: &Globals, a: BuildArgs) -> CmdResult {
     let quiet = a.quiet || a.progress == "quiet";
     let mut err = std::io::stderr();
     let _tty = err.is_terminal();
-    let mut line_start = true;
+    // Each step's unfinished output line, printed once complete (or at
+    // the step's end): steps of stages built at once interleave by whole
+    // lines, each with its `#N`.
+    let mut partial: BTreeMap<usize, Vec<u8>> = BTreeMap::new();
     let mut progress = |e: Event| {
         if quiet {
             return;
@@ -335,20 +338,22 @@ pub fn run(g: &Globals, a: BuildArgs) -> CmdResult {
             }
             Event::Cached { n } => writeln!(err, "#{n} CACHED"),
             Event::Output { n, data } => {
-                let s = String::from_utf8_lossy(data);
+                let buf = partial.entry(n).or_default();
+                buf.extend_from_slice(data);
                 let mut r = Ok(());
-                for piece in s.split_inclusive('\n') {
-                    if line_start {
-                        r = write!(err, "#{n} ");
-                    }
-                    r = r.and(write!(err, "{piece}"));
-                    line_start = piece.ends_with('\n');
+                while let Some(k) = buf.iter().position(|&b| b == b'\n') {
+                    let line: Vec<u8> = buf.drain(..=k).collect();
+                    r = r.and(write!(err, "#{n} {}", String::from_utf8_lossy(&line)));
                 }
                 r
             }
             Event::Done { n } => {
-                let r = if !line_start { writeln!(err) } else { Ok(()) };
-                line_start = true;
+                let r = match partial.remove(&n) {
+                    Some(rest) if !rest.is_empty() => {
+                        writeln!(err, "#{n} {}", String::from_utf8_lossy(&rest))
+                    }
+                    _ => Ok(()),
+                };
                 r.and(writeln!(err, "#{n} DONE"))
             }
             Event::Pulling { reference } => writeln!(err, "#0 pulling {reference}"),
@@ -374,6 +379,10 @@ pub fn run(g: &Globals, a: BuildArgs) -> CmdResult {
         .map_err(|e| e.msg)
     };
     let res = build_run::build(&eng, req, Some(&pull), &mut progress);
+    drop(progress);
+    for (n, rest) in partial.iter().filter(|(_, r)| !r.is_empty()) {
+        let _ = writeln!(err, "#{n} {}", String::from_utf8_lossy(rest));
+    }
     let res = match res {
         Ok(r) => r,
         Err(e) => {
