@@ -66,6 +66,8 @@ struct Mem {
     touched: BTreeSet<String>,
     /// Keys hit or recorded by this build (what `--cache-to` exports).
     used: BTreeSet<String>,
+    /// Entries this build recorded (none: the cache did not grow).
+    recorded: usize,
 }
 
 /// The step cache of one store.
@@ -163,11 +165,15 @@ impl StepCache {
     }
 
     /// Rewrites the file (the lock held) after `f` changed its entries.
-    fn update(&self, f: impl FnOnce(&mut BTreeMap<String, Entry>)) -> Result<()> {
+    fn update(
+        &self,
+        durability: berth_util::fs::Durability,
+        f: impl FnOnce(&mut BTreeMap<String, Entry>),
+    ) -> Result<()> {
         let _l = self.lock()?;
         let (mut file, _) = self.read()?;
         f(&mut file.steps);
-        berth_util::fs::write_json(&self.file(), &file)
+        berth_util::fs::write_json_with(&self.file(), &file, durability)
             .map_err(io(format!("write {}", self.file().display())))?;
         self.mem().steps = file.steps;
         Ok(())
@@ -194,7 +200,8 @@ impl StepCache {
     /// Records several entries in one write (an imported cache).
     pub fn put_many(&self, entries: &[(String, String)]) -> Result<()> {
         let now = now_secs();
-        self.update(|steps| {
+        self.mem().recorded += entries.len();
+        self.update(berth_util::fs::Durability::Durable, |steps| {
             for (key, id) in entries {
                 let e = steps.entry(key.clone()).or_insert_with(|| Entry {
                     id: id.clone(),
@@ -209,6 +216,11 @@ impl StepCache {
         })
     }
 
+    /// Whether this build recorded entries (the cache may have grown).
+    pub fn grew(&self) -> bool {
+        self.mem().recorded > 0
+    }
+
     /// The keys this build hit or recorded.
     pub fn used(&self) -> BTreeSet<String> {
         self.mem().used.clone()
@@ -221,7 +233,9 @@ impl StepCache {
             return Ok(());
         }
         let now = now_secs();
-        self.update(|steps| {
+        // Last-use times only order the eviction: no fsync on a cached
+        // build's path (a torn file is set aside, see `read`).
+        self.update(berth_util::fs::Durability::Flushed, |steps| {
             for k in &touched {
                 if let Some(e) = steps.get_mut(k) {
                     e.last_used = now;
@@ -249,7 +263,9 @@ impl StepCache {
 
     /// Removes the entries `keys`.
     pub fn remove(&self, keys: &BTreeSet<String>) -> Result<()> {
-        self.update(|steps| steps.retain(|k, _| !keys.contains(k)))
+        self.update(berth_util::fs::Durability::Durable, |steps| {
+            steps.retain(|k, _| !keys.contains(k))
+        })
     }
 }
 

@@ -71,6 +71,10 @@ pub fn build(
         cache_io::export(engine, &cache, &res.id, spec, registry.as_deref())?;
     }
     drop(lease);
+    // Only a build that added to the cache can have taken it past its cap.
+    if !cache.grew() {
+        return Ok(res);
+    }
     if let Err(e) = prune::auto_gc(engine) {
         progress(Event::Warning {
             message: &format!("build cache garbage collection: {e}"),
