@@ -379,7 +379,6 @@ pub fn run(g: &Globals, a: BuildArgs) -> CmdResult {
         .map_err(|e| e.msg)
     };
     let res = build_run::build(&eng, req, Some(&pull), &mut progress);
-    drop(progress);
     for (n, rest) in partial.iter().filter(|(_, r)| !r.is_empty()) {
         let _ = writeln!(err, "#{n} {}", String::from_utf8_lossy(rest));
     }
