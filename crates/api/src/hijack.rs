@@ -166,10 +166,25 @@ impl Conn {
             }
             Err(up) => up,
         };
-        let p = up.downcast::<TokioIo<tokio::net::TcpStream>>().ok()?;
-        let s = p.io.into_inner().into_std().ok()?;
+        let up = match up.downcast::<TokioIo<tokio::net::TcpStream>>() {
+            Ok(p) => {
+                let s = p.io.into_inner().into_std().ok()?;
+                s.set_nonblocking(false).ok()?;
+                return Some((Conn::Tcp(s), p.read_buf));
+            }
+            Err(up) => up,
+        };
+        // Any other stream (TLS): bridged through a socket pair, its
+        // half-closes and hang-ups passed both ways.
+        let (mine, theirs) = tokio::net::UnixStream::pair().ok()?;
+        tokio::spawn(async move {
+            let mut up = TokioIo::new(up);
+            let mut theirs = theirs;
+            let _ = tokio::io::copy_bidirectional(&mut up, &mut theirs).await;
+        });
+        let s = mine.into_std().ok()?;
         s.set_nonblocking(false).ok()?;
-        Some((Conn::Tcp(s), p.read_buf))
+        Some((Conn::Unix(s), Bytes::new()))
     }
 
     fn try_clone(&self) -> io::Result<Conn> {
