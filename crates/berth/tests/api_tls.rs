@@ -2,7 +2,7 @@
 //! `--tlsverify` (clients need a certificate of the CA) and `--tls`
 //! (clients not checked), driven by the real docker CLI
 //! (DOCKER_TLS_VERIFY, DOCKER_CERT_PATH) with certificates made by openssl
-//! here; curl for the clients without a certificate.
+//! (berth_testkit::pki); curl for the clients without a certificate.
 
 mod common;
 
@@ -10,101 +10,27 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use berth_testkit::pki::Pki;
 use common::api::DOCKER;
 use common::Env;
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let o = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run openssl");
-    assert!(
-        o.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
-/// A CA (`NAME-ca.pem`) and a certificate it signs (`NAME-cert.pem`,
-/// `NAME-key.pem`) with `ext` (docker's documented extfile lines).
-fn ca(dir: &Path, name: &str) {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            &format!("/CN={name} test CA"),
-            "-keyout",
-            &format!("{name}-ca-key.pem"),
-            "-out",
-            &format!("{name}-ca.pem"),
-        ],
-    );
-}
-
-fn signed(dir: &Path, ca: &str, name: &str, ext: &str) {
-    std::fs::write(dir.join(format!("{name}.ext")), ext).unwrap();
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            &format!("/CN={name}"),
-            "-keyout",
-            &format!("{name}-key.pem"),
-            "-out",
-            &format!("{name}.csr"),
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-days",
-            "2",
-            "-in",
-            &format!("{name}.csr"),
-            "-CA",
-            &format!("{ca}-ca.pem"),
-            "-CAkey",
-            &format!("{ca}-ca-key.pem"),
-            "-CAcreateserial",
-            "-extfile",
-            &format!("{name}.ext"),
-            "-out",
-            &format!("{name}-cert.pem"),
-        ],
-    );
-}
-
-/// docker's client layout: DIR/{ca,cert,key}.pem.
-fn client_dir(dir: &Path, sub: &str, ca: &str, client: &str) -> PathBuf {
-    let d = dir.join(sub);
+/// docker's client layout: DIR/{ca,cert,key}.pem, trusting `ca`, with
+/// the client certificate `client` (made by `ca_of_client`).
+fn client_dir(pki: &Pki, name: &str, ca_of_client: &str) -> PathBuf {
+    let (cert, key) = pki.client(name, ca_of_client);
+    let d = pki.path(&format!("{name}-docker"));
     std::fs::create_dir_all(&d).unwrap();
-    std::fs::copy(dir.join(format!("{ca}-ca.pem")), d.join("ca.pem")).unwrap();
-    std::fs::copy(dir.join(format!("{client}-cert.pem")), d.join("cert.pem")).unwrap();
-    std::fs::copy(dir.join(format!("{client}-key.pem")), d.join("key.pem")).unwrap();
+    std::fs::copy(pki.path("ca.crt"), d.join("ca.pem")).unwrap();
+    std::fs::copy(cert, d.join("cert.pem")).unwrap();
+    std::fs::copy(key, d.join("key.pem")).unwrap();
     d
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// The service's files: the CA, its certificate and key (for 127.0.0.1).
+fn server_files(pki: &Pki) -> (String, String, String) {
+    let (cert, key) = pki.server("server", "ca", "IP:127.0.0.1");
+    let s = |p: PathBuf| p.display().to_string();
+    (s(pki.path("ca.crt")), s(cert), s(key))
 }
 
 struct TcpService {
@@ -115,7 +41,7 @@ struct TcpService {
 
 impl TcpService {
     fn start(env: Env, flags: &[&str]) -> TcpService {
-        let addr = format!("127.0.0.1:{}", free_port());
+        let addr = format!("127.0.0.1:{}", berth_testkit::free_port());
         let uri = format!("tcp://{addr}");
         let mut args = vec!["system", "service", "--time", "0"];
         args.extend_from_slice(flags);
@@ -170,10 +96,6 @@ impl TcpService {
 
 impl Drop for TcpService {
     fn drop(&mut self) {
-        let ids = self.env.output(&["ps", "-a", "-q", "--no-trunc"]);
-        for id in String::from_utf8_lossy(&ids.stdout).lines() {
-            let _ = self.env.output(&["rm", "-f", id]);
-        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -190,15 +112,12 @@ fn ok(o: &Output, what: &str) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-const SERVER_EXT: &str = "subjectAltName = IP:127.0.0.1\nextendedKeyUsage = serverAuth\n";
-const CLIENT_EXT: &str = "extendedKeyUsage = clientAuth\n";
-
 fn have_tools() -> bool {
     if !Path::new(DOCKER).exists() {
         common::skip("/usr/local/bin/docker is not installed");
         return false;
     }
-    berth_testkit::require("openssl") && berth_testkit::require("curl")
+    berth_testkit::require("curl")
 }
 
 /// `--tlsverify`: the docker CLI with a certificate of the CA runs
@@ -210,17 +129,13 @@ fn docker_cli_over_tlsverify() {
         return;
     }
     let env = Env::new();
-    let certs = env.path("certs");
-    std::fs::create_dir_all(&certs).unwrap();
-    ca(&certs, "good");
-    ca(&certs, "evil");
-    signed(&certs, "good", "server", SERVER_EXT);
-    signed(&certs, "good", "client", CLIENT_EXT);
-    signed(&certs, "evil", "intruder", CLIENT_EXT);
-    let good = client_dir(&certs, "good-client", "good", "client");
-    let intruder = client_dir(&certs, "intruder-client", "good", "intruder");
-    let f = |n: &str| certs.join(n).display().to_string();
-    let (cacert, cert, key) = (f("good-ca.pem"), f("server-cert.pem"), f("server-key.pem"));
+    std::fs::create_dir_all(env.path("pki")).unwrap();
+    let Some(pki) = Pki::new(&env.path("pki")) else {
+        return;
+    };
+    let (cacert, cert, key) = server_files(&pki);
+    let good = client_dir(&pki, "client", "ca");
+    let intruder = client_dir(&pki, "intruder", "other-ca");
     let s = TcpService::start(
         env,
         &[
@@ -247,13 +162,14 @@ fn docker_cli_over_tlsverify() {
     // certificate of another CA, plain HTTP.
     let o = s.curl(&["--cacert", &cacert]);
     assert!(!o.status.success(), "a client without a certificate got in");
+    let (gc, gk) = (good.join("cert.pem"), good.join("key.pem"));
     let o = s.curl(&[
         "--cacert",
         &cacert,
         "--cert",
-        &f("client-cert.pem"),
+        gc.to_str().unwrap(),
         "--key",
-        &f("client-key.pem"),
+        gk.to_str().unwrap(),
     ]);
     assert_eq!(ok(&o, "curl with the client certificate"), "OK");
     let o = s.docker(Some(&intruder), &["version"]);
@@ -300,22 +216,13 @@ fn tls_without_client_verification() {
         return;
     }
     let env = Env::new();
-    let certs = env.path("certs");
-    std::fs::create_dir_all(&certs).unwrap();
-    ca(&certs, "good");
-    signed(&certs, "good", "server", SERVER_EXT);
-    let f = |n: &str| certs.join(n).display().to_string();
-    let s = TcpService::start(
-        env,
-        &[
-            "--tls",
-            "--tlscert",
-            &f("server-cert.pem"),
-            "--tlskey",
-            &f("server-key.pem"),
-        ],
-    );
-    let o = s.curl(&["--cacert", &f("good-ca.pem")]);
+    std::fs::create_dir_all(env.path("pki")).unwrap();
+    let Some(pki) = Pki::new(&env.path("pki")) else {
+        return;
+    };
+    let (cacert, cert, key) = server_files(&pki);
+    let s = TcpService::start(env, &["--tls", "--tlscert", &cert, "--tlskey", &key]);
+    let o = s.curl(&["--cacert", &cacert]);
     assert_eq!(ok(&o, "curl over --tls"), "OK");
 }
 
