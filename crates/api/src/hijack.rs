@@ -87,6 +87,28 @@ impl Hijack {
         guard: ActiveGuard,
         session: impl FnOnce(Conn, Bytes) + Send + 'static,
     ) -> Response<Body> {
+        self.respond_async(tty, guard, move |conn, early| async move {
+            let _ = tokio::task::spawn_blocking(move || {
+                conn.head_read();
+                session(conn, early);
+            })
+            .await;
+        })
+    }
+
+    /// As [`Hijack::respond`], for a session that first waits without
+    /// holding a thread (an attach waiting for its container's start):
+    /// `session` runs as a task and moves its blocking part to the pool
+    /// itself (calling [`Conn::head_read`] first).
+    pub fn respond_async<F>(
+        self,
+        tty: bool,
+        guard: ActiveGuard,
+        session: impl FnOnce(Conn, Bytes) -> F + Send + 'static,
+    ) -> Response<Body>
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
         let Some(on) = self.on_upgrade else {
             return ApiError::internal("hijack: the connection cannot be upgraded").into_response();
         };
@@ -97,12 +119,8 @@ impl Hijack {
             let Some((conn, early)) = Conn::from_upgraded(up) else {
                 return;
             };
-            let _ = tokio::task::spawn_blocking(move || {
-                conn.head_read();
-                session(conn, early);
-                drop(guard);
-            })
-            .await;
+            session(conn, early).await;
+            drop(guard);
         });
         let mut r = Response::new(Body::empty());
         *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
@@ -222,7 +240,7 @@ impl Conn {
     /// Waits (a moment at most) until the client has read what was sent
     /// (the `101` head): clients that read the head through a buffer and
     /// then the socket itself (docker-py) lose output sent with the head.
-    fn head_read(&self) {
+    pub(crate) fn head_read(&self) {
         let until = Instant::now() + HEAD_READ;
         while Instant::now() < until {
             match crate::sys::unread_output(self.fd()) {
