@@ -1,5 +1,6 @@
 //! Berth's Docker Engine API service (`berth system service`): docker's
-//! REST endpoints over a unix socket (or a loopback TCP address), a thin
+//! REST endpoints over a unix socket (or TCP: with TLS as docker's daemon,
+//! [`tls`]; without, loopback only), a thin
 //! face beside the CLI. It holds no rules and no state: each handler turns
 //! docker's JSON and query strings into the engine's typed requests, calls
 //! the engine (blocking calls on tokio's blocking pool), and serializes the

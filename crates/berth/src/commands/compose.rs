@@ -351,12 +351,7 @@ fn follow_logs(
 }
 
 fn logs(compose: &Compose, a: c::LogsArgs) -> CmdResult {
-    let tail = match a.tail.as_str() {
-        "all" | "-1" => None,
-        n => Some(n.parse().map_err(|_| {
-            CliError::new(format!("invalid --tail {n:?}: expected a number or all"))
-        })?),
-    };
+    let tail = ::engine::logs::parse_tail(&a.tail).map_err(|e| CliError::new(e.to_string()))?;
     let opts = ::engine::LogsOptions {
         follow: a.follow,
         tail,
