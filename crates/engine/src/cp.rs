@@ -351,7 +351,7 @@ fn extract_into(
     match stat(d.root.as_fd(), &d.path, true) {
         Ok(st) if is_dir(&st) => {}
         Ok(_) => {
-            return Err(Error::InvalidArgument(format!(
+            return Err(Error::BadRequest(format!(
                 "extraction point is not a directory: {} must be a directory",
                 d.display
             )))
