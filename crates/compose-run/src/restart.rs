@@ -164,8 +164,18 @@ impl Compose {
         }
         let want: Vec<String> = want.into_iter().collect();
         let rows = self.targets(&want, None)?;
+        let want_ref = &want;
         order::traverse(&want, &graph, Direction::Up, 0, report, |n, report| {
             let t = timeout.or_else(|| self.project.services.get(n).and_then(stop_timeout));
+            // as compose: the conditions of the dependencies restarted
+            // before it hold again first
+            if let Some(s) = self.project.services.get(n) {
+                for (dep, c) in s.depends_on.iter().filter(|(_, c)| c.restart) {
+                    if want_ref.contains(dep) {
+                        self.wait_dependency(n, dep, &c.condition, None)?;
+                    }
+                }
+            }
             for r in rows.iter().filter(|r| r.service == n) {
                 report(Event {
                     kind: "Container",
