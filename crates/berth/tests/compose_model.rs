@@ -265,6 +265,16 @@ volumes:
     assert_ne!(p.id_of("proj-side-1"), side, "side not recreated with web");
     let got = p.exec("side", "wget -qO- http://127.0.0.1:8080/index.html");
     assert_eq!(got, "hello\n");
+    // web alone recreated by an up of its own: side, stopped with it, is
+    // replaced by the next up (its config hash names web's container)
+    p.ok(&["up", "-d", "--force-recreate", "--no-deps", "web"]);
+    let side = p.id_of("proj-side-1");
+    let (_, _, err) = p.run(&["up", "-d"]);
+    assert!(err.contains("Container proj-side-1  Recreated"), "{err}");
+    assert!(!err.contains("Container proj-byname-1  Recreated"), "{err}");
+    assert_ne!(p.id_of("proj-side-1"), side);
+    let got = p.exec("side", "wget -qO- http://127.0.0.1:8080/index.html");
+    assert_eq!(got, "hello\n");
 }
 
 #[test]

@@ -325,7 +325,7 @@ impl Compose {
         put(labels::PROJECT, self.name().to_string());
         put(labels::SERVICE, s.name.clone());
         put(labels::NUMBER, number.to_string());
-        put(labels::CONFIG_HASH, Project::service_hash(s));
+        put(labels::CONFIG_HASH, self.config_hash(s));
         put(
             labels::ONEOFF,
             if oneoff { "True" } else { "False" }.to_string(),
@@ -961,6 +961,23 @@ impl Compose {
                 .iter()
                 .filter(|r| stopped.contains(&r.summary.id) && !services.contains(&r.service))
             {
+                // one whose namespace or volumes were its dependency's
+                // old container's cannot start again: the next up of its
+                // service replaces it
+                let stale = self.project.services.get(&r.service).is_some_and(|s| {
+                    r.summary.labels.get(labels::CONFIG_HASH) != Some(&self.config_hash(s))
+                });
+                if stale {
+                    report(Event {
+                        kind: "Warning",
+                        name: r.summary.names.clone(),
+                        status: format!(
+                            "container {} shares what a recreated container had: left stopped until `up {}` recreates it",
+                            r.summary.names, r.service
+                        ),
+                    });
+                    continue;
+                }
                 self.engine.start(&r.summary.id)?;
                 report(Event {
                     kind: "Container",
@@ -1044,7 +1061,7 @@ impl Compose {
                 s.name, s.container_name
             )));
         }
-        let hash = Project::service_hash(s);
+        let hash = self.config_hash(s);
         let mut mine: Vec<&ContainerRow> = existing
             .iter()
             .filter(|r| r.service == s.name && !r.oneoff())

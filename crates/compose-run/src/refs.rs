@@ -6,7 +6,7 @@
 //! mounts. The loader already made each referenced service a dependency,
 //! so it is up before.
 
-use berth_compose::ServiceConfig;
+use berth_compose::{Project, ServiceConfig};
 use engine::options::mounts::{BindMount, Mount, Propagation, VolumeMount};
 use engine::options::NamespaceMode;
 use engine::CreateOptions;
@@ -26,6 +26,45 @@ impl Compose {
                     "services.{svc}.{field}: service:{name}: service {name} has no container"
                 ))
             })
+    }
+
+    /// The config hash of `s` as compose computes it: with its
+    /// `service:` references and `volumes_from` resolved to the ids of
+    /// the containers they name now (compose's
+    /// serviceHashWithResolvedRefs), so that a container sharing the
+    /// namespace or volumes of one that was replaced is replaced too.
+    pub fn config_hash(&self, s: &ServiceConfig) -> String {
+        let refers = [&s.network_mode, &s.ipc, &s.pid]
+            .iter()
+            .any(|m| m.starts_with("service:"))
+            || !s.volumes_from.is_empty();
+        if !refers {
+            return Project::service_hash(s);
+        }
+        let first = |name: &str| {
+            self.containers(true)
+                .ok()?
+                .into_iter()
+                .filter(|r| r.service == name && !r.oneoff())
+                .min_by_key(|r| r.number)
+                .map(|r| r.summary.id)
+        };
+        let mut r = s.clone();
+        for m in [&mut r.network_mode, &mut r.ipc, &mut r.pid] {
+            if let Some(id) = m.strip_prefix("service:").and_then(first) {
+                *m = format!("container:{id}");
+            }
+        }
+        for v in r.volumes_from.iter_mut() {
+            let mut spec = v.split(':');
+            let head = spec.next().unwrap_or("");
+            if head == "container" {
+                *v = spec.next().unwrap_or("").to_string();
+            } else if let Some(id) = first(head) {
+                *v = id;
+            }
+        }
+        Project::service_hash(&r)
     }
 
     /// Fills `o` with what `s` references (see the module).
