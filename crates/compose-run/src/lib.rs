@@ -12,11 +12,17 @@
 
 #![deny(unsafe_code)]
 
+pub mod commands;
 mod files;
 pub mod mapping;
 pub mod order;
 mod refs;
 mod restart;
+
+pub use commands::{
+    copy_direction, CopyDirection, CopyOptions, ProjectEvent, PullOptions, PushOptions, Pusher,
+    WaitOutcome,
+};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -600,6 +606,11 @@ impl Compose {
             if cfg.enable_ipv6.unwrap_or(false) {
                 return Err(msg(format!("networks.{key}.enable_ipv6: not supported")));
             }
+            report(Event {
+                kind: "Network",
+                name: name.clone(),
+                status: "Creating".into(),
+            });
             let pool = cfg.ipam.config.first();
             let mut labels = cfg.labels.0.clone();
             labels.insert(labels::NETWORK.into(), key.clone());
@@ -1071,17 +1082,7 @@ impl Compose {
         let mut kept: BTreeMap<u32, &ContainerRow> = BTreeMap::new();
         for r in mine {
             if (r.number as usize) > want || r.number == 0 || kept.contains_key(&r.number) {
-                report(Event {
-                    kind: "Container",
-                    name: r.summary.names.clone(),
-                    status: "Stopping".into(),
-                });
-                self.remove_container(r, None, false)?;
-                report(Event {
-                    kind: "Container",
-                    name: r.summary.names.clone(),
-                    status: "Removed".into(),
-                });
+                self.remove_reporting(r, None, false, report)?;
             } else {
                 kept.insert(r.number, r);
             }
@@ -1271,21 +1272,9 @@ impl Compose {
             let timeout = o
                 .timeout
                 .or_else(|| self.project.services.get(&r.service).and_then(stop_timeout));
-            report(Event {
-                kind: "Container",
-                name: r.summary.names.clone(),
-                status: "Stopping".into(),
-            });
-            match self.remove_container(r, timeout, o.volumes) {
-                Ok(()) => report(Event {
-                    kind: "Container",
-                    name: r.summary.names.clone(),
-                    status: "Removed".into(),
-                }),
-                Err(e) => {
-                    if let Ok(mut v) = errs.lock() {
-                        v.push(format!("{}: {e}", r.summary.names));
-                    }
+            if let Err(e) = self.remove_reporting(r, timeout, o.volumes, report) {
+                if let Ok(mut v) = errs.lock() {
+                    v.push(format!("{}: {e}", r.summary.names));
                 }
             }
         };
@@ -1323,6 +1312,11 @@ impl Compose {
             if net.labels.get(labels::PROJECT).map(String::as_str) != Some(self.name()) {
                 continue;
             }
+            report(Event {
+                kind: "Network",
+                name: name.clone(),
+                status: "Removing".into(),
+            });
             match self.engine.remove_network(&name) {
                 Ok(_) => report(Event {
                     kind: "Network",
@@ -1452,6 +1446,11 @@ impl Compose {
             }
             let t =
                 timeout.or_else(|| self.project.services.get(&r.service).and_then(stop_timeout));
+            report(Event {
+                kind: "Container",
+                name: r.summary.names.clone(),
+                status: "Stopping".into(),
+            });
             self.engine.stop(&r.summary.id, t)?;
             report(Event {
                 kind: "Container",
@@ -1474,6 +1473,11 @@ impl Compose {
             if r.summary.state == Status::Running {
                 continue;
             }
+            report(Event {
+                kind: "Container",
+                name: r.summary.names.clone(),
+                status: "Starting".into(),
+            });
             self.engine.start(&r.summary.id)?;
             report(Event {
                 kind: "Container",
