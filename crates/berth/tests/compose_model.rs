@@ -164,6 +164,22 @@ configs:
     assert_eq!(p.exec("s", "cat /etc/inline.conf"), "inline ${X}");
     let ls = p.exec("s", "ls -ln /etc/inline.conf");
     assert!(ls.starts_with("-r--r--r--"), "{ls}");
+    // a one-off container gets them too
+    let o = p
+        .cmd(&[
+            "run",
+            "--rm",
+            "-T",
+            "s",
+            "cat",
+            "/run/secrets/es",
+            "/etc/inline.conf",
+        ])
+        .env("SECRET_VALUE", "s3cret")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "s3cretinline ${X}");
     // the environment variable unset: a clear error, nothing created
     p.ok(&["down", "-t", "0"]);
     let (code, _, err) = p.run(&["up", "-d"]);
