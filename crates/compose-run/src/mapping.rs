@@ -33,14 +33,6 @@ pub fn check_supported(s: &ServiceConfig) -> Result<Vec<String>> {
     let n = &s.name;
     let mut warn = Vec::new();
     let mut w = |f: &str| warn.push(format!("services.{n}.{f}: not supported, ignored"));
-    if s.image.is_empty() {
-        return Err(Error::Msg(format!(
-            "services.{n}.build: building images is not supported by berth compose yet; give services.{n}.image"
-        )));
-    }
-    if s.build.is_some() {
-        w("build (the image is used as it is)");
-    }
     if !s.secrets.is_empty() {
         return Err(unsupported(n, "secrets"));
     }
@@ -113,9 +105,6 @@ pub fn check_supported(s: &ServiceConfig) -> Result<Vec<String>> {
     if !s.isolation.is_empty() {
         w("isolation");
     }
-    if s.develop.is_some() {
-        w("develop");
-    }
     if !s.cgroup.is_empty() {
         w("cgroup");
     }
@@ -168,7 +157,7 @@ pub fn create_options(p: &Project, s: &ServiceConfig) -> Result<Mapped> {
         ..Default::default()
     };
     let o = &mut m.opts;
-    o.image = s.image.clone();
+    o.image = crate::build::image_name(p, s);
     o.cmd = s.command.0.clone().unwrap_or_default();
     o.entrypoint = s.entrypoint.0.clone();
     o.env = s
