@@ -4,7 +4,7 @@
 //! requests and prints what it returns.
 
 use berth_compose::{LoadOptions, Project};
-use berth_compose_run::{Compose, ContainerRow, DownOptions, Event, UpOptions};
+use berth_compose_run::{BuildMode, Compose, ContainerRow, DownOptions, Event, UpOptions};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -63,6 +63,8 @@ pub fn run(g: &Globals, a: ComposeArgs) -> CmdResult {
                 ComposeCommand::Port(a) => port(&compose, a),
                 ComposeCommand::Images(a) => images(&compose, a),
                 ComposeCommand::Run(a) => run_oneoff(g, &compose, a),
+                ComposeCommand::Build(a) => build(g, &compose, a),
+                ComposeCommand::Watch(a) => watch(g, &compose, a),
                 ComposeCommand::Config(_) | ComposeCommand::Ls(_) => unreachable!(),
             }
         }
@@ -77,6 +79,8 @@ fn rerr(e: berth_compose_run::Error) -> CliError {
 fn print_event(e: Event) {
     if e.kind == "Warning" {
         eprintln!("WARN[0000] {}", e.status);
+    } else if e.kind == "Build" || e.kind == "Watch" {
+        eprintln!("{}", e.status);
     } else {
         eprintln!(" {} {}  {}", e.kind, e.name, e.status);
     }
@@ -134,9 +138,14 @@ impl berth_compose_run::Puller for CliPuller<'_> {
 }
 
 fn up(g: &Globals, compose: &Compose, a: c::UpArgs) -> CmdResult {
-    if a.build {
+    if a.build && a.no_build {
         return Err(CliError::new(
-            "compose up: --build: building images is not supported by berth compose yet",
+            "compose up: --build and --no-build are incompatible",
+        ));
+    }
+    if a.watch && (a.detach || a.wait || a.no_start) {
+        return Err(CliError::new(
+            "compose up: --watch cannot be combined with -d, --wait or --no-start",
         ));
     }
     if (a.detach || a.wait) && (a.abort_on_container_exit || a.exit_code_from.is_some()) {
@@ -172,6 +181,13 @@ fn up(g: &Globals, compose: &Compose, a: c::UpArgs) -> CmdResult {
         wait: a.wait,
         wait_timeout: a.wait_timeout.map(std::time::Duration::from_secs),
         pull: a.pull.clone(),
+        build: if a.build {
+            BuildMode::Always
+        } else if a.no_build {
+            BuildMode::Never
+        } else {
+            BuildMode::Policy
+        },
     };
     let began = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -183,7 +199,91 @@ fn up(g: &Globals, compose: &Compose, a: c::UpArgs) -> CmdResult {
         return Ok(());
     }
     let since = format!("{}.{:09}", began.as_secs(), began.subsec_nanos());
-    attached(compose, &a, since)
+    if !a.watch {
+        return attached(compose, &a, since);
+    }
+    // the watch beside the attached logs, stopped when they end; SIGINT
+    // and SIGTERM blocked first so that they reach `attached`'s waiter,
+    // never the watch's thread
+    {
+        use nix::sys::signal::{SigSet, Signal};
+        let mut set = SigSet::empty();
+        set.add(Signal::SIGINT);
+        set.add(Signal::SIGTERM);
+        set.thread_block()
+            .map_err(|e| CliError::new(format!("cannot block signals: {e}")))?;
+    }
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let wo = berth_compose_run::watch::WatchOptions {
+        services: a.services.clone(),
+        no_build: a.no_build,
+    };
+    std::thread::scope(|scope| {
+        let w = scope.spawn(|| compose.watch(&wo, &stop, &CliPuller(g), &mut print_event));
+        let r = attached(compose, &a, since);
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let wr = w
+            .join()
+            .unwrap_or_else(|_| Err(berth_compose_run::Error::Msg("watch panicked".into())));
+        r.and(wr.map_err(rerr))
+    })
+}
+
+/// `compose build`: the services' images through the builder library.
+fn build(g: &Globals, compose: &Compose, a: c::BuildArgs) -> CmdResult {
+    let mut args = BTreeMap::new();
+    for it in &a.build_arg {
+        match it.split_once('=') {
+            Some(("", _)) => {
+                return Err(CliError::new(format!(
+                    "invalid --build-arg {it:?}: an empty key"
+                )))
+            }
+            Some((k, v)) => args.insert(k.to_string(), Some(v.to_string())),
+            None => args.insert(it.clone(), None),
+        };
+    }
+    let o = berth_compose_run::BuildOptions {
+        services: a.services,
+        no_cache: a.no_cache,
+        pull: a.pull,
+        args,
+    };
+    let quiet = a.quiet;
+    compose
+        .build(&o, &CliPuller(g), &mut |e| {
+            if !(quiet && (e.kind == "Build" || e.kind == "Image")) {
+                print_event(e)
+            }
+        })
+        .map_err(rerr)
+}
+
+/// `compose watch`: `up -d` of the services (unless `--no-up`), then
+/// their `develop.watch` rules until interrupted.
+fn watch(g: &Globals, compose: &Compose, a: c::WatchArgs) -> CmdResult {
+    let quiet = a.quiet;
+    let mut report = |e: Event| {
+        if !(quiet && e.kind == "Build") {
+            print_event(e)
+        }
+    };
+    if !a.no_up {
+        let o = UpOptions {
+            services: a.services.clone(),
+            pull: "policy".into(),
+            ..Default::default()
+        };
+        compose.up(&o, &CliPuller(g), &mut report).map_err(rerr)?;
+    }
+    let wo = berth_compose_run::watch::WatchOptions {
+        services: a.services,
+        no_build: false,
+    };
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    compose
+        .watch(&wo, &stop, &CliPuller(g), &mut report)
+        .map_err(rerr)
 }
 
 /// `up` without `-d`: the containers' logs, prefixed, until they all
