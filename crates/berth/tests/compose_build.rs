@@ -210,7 +210,8 @@ fn build_then_up_no_build() {
     );
 }
 
-/// `compose watch` as a child whose stderr lines arrive on a channel.
+/// `compose watch` (or `up --watch`) as a child whose output lines
+/// arrive on a channel.
 struct Watch {
     child: Child,
     lines: mpsc::Receiver<String>,
@@ -218,22 +219,26 @@ struct Watch {
 }
 
 impl Watch {
-    fn start(p: &Project) -> Watch {
+    fn start(p: &Project, args: &[&str]) -> Watch {
         let mut child = p
-            .cmd(&["watch"])
-            .stdout(Stdio::null())
+            .cmd(args)
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let err = child.stderr.take().unwrap();
         let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for l in BufReader::new(err).lines().map_while(Result::ok) {
-                if tx.send(l).is_err() {
-                    break;
+        let out: Box<dyn std::io::Read + Send> = Box::new(child.stdout.take().unwrap());
+        let err: Box<dyn std::io::Read + Send> = Box::new(child.stderr.take().unwrap());
+        for r in [out, err] {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for l in BufReader::new(r).lines().map_while(Result::ok) {
+                    if tx.send(l).is_err() {
+                        break;
+                    }
                 }
-            }
-        });
+            });
+        }
         let mut w = Watch {
             child,
             lines: rx,
@@ -291,7 +296,7 @@ fn watch_syncs_ignores_restarts_and_rebuilds() {
     p.file("app/f.txt", "x\n");
     p.file("app/src/keep.txt", "k\n");
     p.file("app/conf/a.conf", "1\n");
-    let mut w = Watch::start(&p);
+    let mut w = Watch::start(&p, &["watch"]);
     let image1 = p.image_id("proj-web");
     let c1 = p.container("web");
 
@@ -341,4 +346,46 @@ fn watch_syncs_ignores_restarts_and_rebuilds() {
     });
     assert_ne!(p.image_id("proj-web"), image1);
     w.wait_line("successfully built");
+}
+
+#[test]
+fn up_watch_follows_the_logs_of_a_rebuilt_service_and_stops_on_sigterm() {
+    let Some(p) = Project::new(
+        r#"services:
+  web:
+    build: ./app
+    command: [sh, -c, "cat /version; exec sleep 1000"]
+    develop:
+      watch:
+        - action: rebuild
+          path: ./app/Dockerfile
+"#,
+        "FROM bb\nRUN echo version-one > /version\n",
+    ) else {
+        return;
+    };
+    let mut w = Watch::start(&p, &["up", "--watch"]);
+    w.wait_line("Watch enabled");
+    w.wait_line("| version-one");
+    p.file(
+        "app/Dockerfile",
+        "FROM bb\nRUN echo version-two > /version\n",
+    );
+    // the recreated container's output still reaches `up`
+    w.wait_line("| version-two");
+    let pid = nix::unistd::Pid::from_raw(w.child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(st) = w.child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "up --watch did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "{status:?}");
+    assert_eq!(p.ok(&["ps", "-q"]).trim(), "", "containers still running");
 }

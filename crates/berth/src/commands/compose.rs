@@ -143,9 +143,15 @@ fn up(g: &Globals, compose: &Compose, a: c::UpArgs) -> CmdResult {
             "compose up: --build and --no-build are incompatible",
         ));
     }
-    if a.watch && (a.detach || a.wait || a.no_start) {
+    if a.watch
+        && (a.detach
+            || a.wait
+            || a.no_start
+            || a.abort_on_container_exit
+            || a.exit_code_from.is_some())
+    {
         return Err(CliError::new(
-            "compose up: --watch cannot be combined with -d, --wait or --no-start",
+            "compose up: --watch cannot be combined with -d, --wait, --no-start, --abort-on-container-exit or --exit-code-from",
         ));
     }
     if (a.detach || a.wait) && (a.abort_on_container_exit || a.exit_code_from.is_some()) {
@@ -189,6 +195,17 @@ fn up(g: &Globals, compose: &Compose, a: c::UpArgs) -> CmdResult {
             BuildMode::Policy
         },
     };
+    if !(a.detach || a.wait || a.no_start) {
+        // attached: SIGINT and SIGTERM blocked before any thread starts
+        // (the builder's, the watch's), so that only the attached part's
+        // waiter takes them
+        use nix::sys::signal::{SigSet, Signal};
+        let mut set = SigSet::empty();
+        set.add(Signal::SIGINT);
+        set.add(Signal::SIGTERM);
+        set.thread_block()
+            .map_err(|e| CliError::new(format!("cannot block signals: {e}")))?;
+    }
     let began = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
@@ -202,17 +219,7 @@ fn up(g: &Globals, compose: &Compose, a: c::UpArgs) -> CmdResult {
     if !a.watch {
         return attached(compose, &a, since);
     }
-    // the watch beside the attached logs, stopped when they end; SIGINT
-    // and SIGTERM blocked first so that they reach `attached`'s waiter,
-    // never the watch's thread
-    {
-        use nix::sys::signal::{SigSet, Signal};
-        let mut set = SigSet::empty();
-        set.add(Signal::SIGINT);
-        set.add(Signal::SIGTERM);
-        set.thread_block()
-            .map_err(|e| CliError::new(format!("cannot block signals: {e}")))?;
-    }
+    // the watch beside the attached logs, stopped when they end
     let stop = std::sync::atomic::AtomicBool::new(false);
     let wo = berth_compose_run::watch::WatchOptions {
         services: a.services.clone(),
@@ -220,13 +227,79 @@ fn up(g: &Globals, compose: &Compose, a: c::UpArgs) -> CmdResult {
     };
     std::thread::scope(|scope| {
         let w = scope.spawn(|| compose.watch(&wo, &stop, &CliPuller(g), &mut print_event));
-        let r = attached(compose, &a, since);
+        let r = attached_watch(compose, &a, since);
         stop.store(true, std::sync::atomic::Ordering::SeqCst);
         let wr = w
             .join()
             .unwrap_or_else(|_| Err(berth_compose_run::Error::Msg("watch panicked".into())));
         r.and(wr.map_err(rerr))
     })
+}
+
+/// `up --watch`'s attached part: the logs of the services' containers,
+/// followed again when the watch recreated or restarted them, until
+/// SIGINT/SIGTERM (blocked by the caller), which stops the project
+/// gracefully (a second one kills).
+fn attached_watch(compose: &Compose, a: &c::UpArgs, since: String) -> CmdResult {
+    use nix::sys::signal::{SigSet, Signal};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGINT);
+    set.add(Signal::SIGTERM);
+    let interrupted = Arc::new(AtomicBool::new(false));
+    {
+        let interrupted = interrupted.clone();
+        let engine = compose.engine.clone();
+        let name = compose.project.name.clone();
+        let order = compose.dependency_order().map_err(rerr)?;
+        let timeout = a.timeout;
+        std::thread::spawn(move || {
+            let mut n = 0;
+            while let Ok(_sig) = set.wait() {
+                n += 1;
+                interrupted.store(true, Ordering::SeqCst);
+                let mut rows = berth_compose_run::project_containers(&engine, Some(&name), false)
+                    .unwrap_or_default();
+                // dependents first
+                rows.sort_by_key(|r| std::cmp::Reverse(order.iter().position(|s| *s == r.service)));
+                if n == 1 {
+                    eprintln!("Gracefully Stopping... press Ctrl+C again to force");
+                    for r in &rows {
+                        let _ = engine.stop(&r.summary.id, timeout);
+                    }
+                } else {
+                    for r in &rows {
+                        let _ = engine.kill(&r.summary.id, Some("SIGKILL"));
+                    }
+                }
+            }
+        });
+    }
+    let mut since = since;
+    while !interrupted.load(Ordering::SeqCst) {
+        let rows: Vec<ContainerRow> = compose
+            .targets(&a.services, None)
+            .map_err(rerr)?
+            .into_iter()
+            .filter(|r| r.summary.state == ::engine::Status::Running)
+            .collect();
+        if rows.is_empty() {
+            // nothing runs (yet: a rebuild may be recreating it)
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            continue;
+        }
+        let opts = ::engine::LogsOptions {
+            follow: true,
+            since: Some(since.clone()),
+            ..Default::default()
+        };
+        follow_logs(compose, &rows, &opts, false, &|_| {})?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        since = format!("{}.{:09}", now.as_secs(), now.subsec_nanos());
+    }
+    Ok(())
 }
 
 /// `compose build`: the services' images through the builder library.
