@@ -13,10 +13,16 @@
 #![deny(unsafe_code)]
 
 pub mod build;
+pub mod commands;
 pub mod mapping;
 pub mod watch;
 
 pub use build::{BuildMode, BuildOptions};
+
+pub use commands::{
+    copy_direction, CopyDirection, CopyOptions, ProjectEvent, PullOptions, PushOptions, Pusher,
+    WaitOutcome,
+};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -590,6 +596,11 @@ impl Compose {
             if cfg.enable_ipv6.unwrap_or(false) {
                 return Err(msg(format!("networks.{key}.enable_ipv6: not supported")));
             }
+            report(Event {
+                kind: "Network",
+                name: name.clone(),
+                status: "Creating".into(),
+            });
             let pool = cfg.ipam.config.first();
             let mut labels = cfg.labels.0.clone();
             labels.insert(labels::NETWORK.into(), key.clone());
@@ -992,17 +1003,7 @@ impl Compose {
         let mut kept: BTreeMap<u32, &ContainerRow> = BTreeMap::new();
         for r in mine {
             if (r.number as usize) > want || r.number == 0 || kept.contains_key(&r.number) {
-                report(Event {
-                    kind: "Container",
-                    name: r.summary.names.clone(),
-                    status: "Stopping".into(),
-                });
-                self.remove_container(r, None, false)?;
-                report(Event {
-                    kind: "Container",
-                    name: r.summary.names.clone(),
-                    status: "Removed".into(),
-                });
+                self.remove_reporting(r, None, false, report)?;
             } else {
                 kept.insert(r.number, r);
             }
@@ -1190,18 +1191,8 @@ impl Compose {
             let timeout = o
                 .timeout
                 .or_else(|| self.project.services.get(&r.service).and_then(stop_timeout));
-            report(Event {
-                kind: "Container",
-                name: r.summary.names.clone(),
-                status: "Stopping".into(),
-            });
-            match self.remove_container(r, timeout, o.volumes) {
-                Ok(()) => report(Event {
-                    kind: "Container",
-                    name: r.summary.names.clone(),
-                    status: "Removed".into(),
-                }),
-                Err(e) => errs.push(format!("{}: {e}", r.summary.names)),
+            if let Err(e) = self.remove_reporting(r, timeout, o.volumes, report) {
+                errs.push(format!("{}: {e}", r.summary.names));
             }
         }
         let mut m = engine::network::manager(&self.engine);
@@ -1214,6 +1205,11 @@ impl Compose {
             if net.labels.get(labels::PROJECT).map(String::as_str) != Some(self.name()) {
                 continue;
             }
+            report(Event {
+                kind: "Network",
+                name: name.clone(),
+                status: "Removing".into(),
+            });
             match self.engine.remove_network(&name) {
                 Ok(_) => report(Event {
                     kind: "Network",
@@ -1348,6 +1344,11 @@ impl Compose {
             }
             let t =
                 timeout.or_else(|| self.project.services.get(&r.service).and_then(stop_timeout));
+            report(Event {
+                kind: "Container",
+                name: r.summary.names.clone(),
+                status: "Stopping".into(),
+            });
             self.engine.stop(&r.summary.id, t)?;
             report(Event {
                 kind: "Container",
@@ -1370,6 +1371,11 @@ impl Compose {
             if r.summary.state == Status::Running {
                 continue;
             }
+            report(Event {
+                kind: "Container",
+                name: r.summary.names.clone(),
+                status: "Starting".into(),
+            });
             self.engine.start(&r.summary.id)?;
             report(Event {
                 kind: "Container",
