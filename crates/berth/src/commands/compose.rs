@@ -56,9 +56,9 @@ fn run_command(g: &Globals, a: ComposeArgs) -> CmdResult {
                 ComposeCommand::Stop(a) => compose
                     .stop(&a.services, a.timeout, &mut print_event)
                     .map_err(rerr),
-                ComposeCommand::Restart(a) => each(&compose, &a.services, "Started", |e, id| {
-                    e.restart(id, a.timeout)
-                }),
+                ComposeCommand::Restart(a) => compose
+                    .restart(&a.services, a.timeout, &mut print_event)
+                    .map_err(rerr),
                 ComposeCommand::Kill(a) => {
                     let rows = running(&compose, &a.services)?;
                     for r in rows {
