@@ -674,6 +674,74 @@ impl Engine {
     }
 }
 
+/// Removes `name` from the directory `dir` (a directory with what is in
+/// it), never following a symlink; a missing entry is no error.
+fn remove_tree_at(dir: BorrowedFd, name: &str) -> io::Result<()> {
+    let st = match rfs::statat(dir, name, rfs::AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) => st,
+        Err(rustix::io::Errno::NOENT) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    if FileType::from_raw_mode(st.st_mode) != FileType::Directory {
+        return match rfs::unlinkat(dir, name, rfs::AtFlags::empty()) {
+            Ok(()) | Err(rustix::io::Errno::NOENT) => Ok(()),
+            Err(e) => Err(e.into()),
+        };
+    }
+    let fd = rfs::openat(
+        dir,
+        name,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        rfs::Mode::empty(),
+    )?;
+    let mut names = Vec::new();
+    for ent in rfs::Dir::read_from(&fd)? {
+        let ent = ent?;
+        let n = ent.file_name().to_string_lossy().into_owned();
+        if n != "." && n != ".." {
+            names.push(n);
+        }
+    }
+    for n in names {
+        remove_tree_at(fd.as_fd(), &n)?;
+    }
+    match rfs::unlinkat(dir, name, rfs::AtFlags::REMOVEDIR) {
+        Ok(()) | Err(rustix::io::Errno::NOENT) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+impl Engine {
+    /// Removes `path` (a directory with its content) from the container's
+    /// filesystem, resolved inside its root (or the volume or bind mount
+    /// below which it lies) as [`Engine::copy_to_container`] resolves its
+    /// destination; a missing path is no error. Compose's `watch` deletes
+    /// what was deleted on the host with it.
+    pub fn remove_in_container(&self, container: &str, path: &str) -> Result<()> {
+        self.with_rootfs(container, |c, rootfs| {
+            let d = self.container_end(c, rootfs, path, false, false)?;
+            if let Some(why) = &d.read_only {
+                return Err(Error::msg(why.clone()));
+            }
+            let parent = parent_of(&d.path);
+            let name = d.path.rsplit('/').next().unwrap_or("").to_string();
+            if name.is_empty() || d.path == "/" {
+                return Err(Error::msg(format!("cannot remove {}", d.display)));
+            }
+            let dir = match fscopy::open_in_root(
+                d.root.as_fd(),
+                &parent,
+                OFlags::RDONLY | OFlags::DIRECTORY,
+            ) {
+                Ok(fd) => fd,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+                Err(e) => return Err(io_err(&d.display, e)),
+            };
+            remove_tree_at(dir.as_fd(), &name).map_err(|e| io_err(&d.display, e))
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
