@@ -268,7 +268,7 @@ fn secrets_reach_the_step_only() {
     assert!(err.contains("secret need: not found"), "{err}");
     // A bad --secret is named.
     let (code, _, err) = c.build_env(&["--secret", "src=/x", ds], &[]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 125);
     assert!(err.contains("--secret") && err.contains("ID"), "{err}");
     assert_eq!(c.containers(), "");
 }
@@ -350,7 +350,7 @@ fn ssh_mount_forwards_the_agent_socket() {
     assert!(err.contains("no SSH agent \"default\" forwarded"), "{err}");
     let key = format!("default={}", d.join("Dockerfile").display());
     let (code, _, err) = c.build_env(&["--ssh", &key, ds], &[]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 125);
     assert!(err.contains("is not an agent socket"), "{err}");
     assert_eq!(c.containers(), "");
 }
