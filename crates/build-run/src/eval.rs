@@ -1217,8 +1217,14 @@ impl Ctx<'_> {
                             std::fs::create_dir_all(&dir).map_err(other)?;
                         } else {
                             // The cache starts as the from's files.
-                            let (t, src) =
-                                self.from_files(c, &m.from, &m.source, st, outs, stage_index)?;
+                            let (t, src) = self.mount_source_files(
+                                c,
+                                &m.from,
+                                &m.source,
+                                st,
+                                outs,
+                                stage_index,
+                            )?;
                             std::fs::create_dir_all(dir.parent().expect("parent"))
                                 .map_err(other)?;
                             std::fs::rename(&src, &dir).map_err(|e| {
@@ -1251,7 +1257,7 @@ impl Ctx<'_> {
                 MountType::Bind => {
                     let source = if !m.from.is_empty() {
                         let (t, src) =
-                            self.from_files(c, &m.from, &m.source, st, outs, stage_index)?;
+                            self.mount_source_files(c, &m.from, &m.source, st, outs, stage_index)?;
                         held.dirs.push(t);
                         src
                     } else {
@@ -1426,7 +1432,7 @@ impl Ctx<'_> {
 
     /// The files of `from` (a stage or an image) at `source`, copied out
     /// into a temp dir: (the dir, the path of `source` in it).
-    fn from_files(
+    fn mount_source_files(
         &mut self,
         c: &Command,
         from: &str,
