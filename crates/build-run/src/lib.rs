@@ -34,9 +34,11 @@ mod driver;
 mod eval;
 pub mod git;
 mod layers;
+mod mounts;
 pub mod output;
 pub mod prune;
 pub mod reap;
+mod remote;
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -95,6 +97,31 @@ pub struct BuildRequest {
     pub cache_to: Vec<CacheSpec>,
     /// How registry caches are pushed and pulled.
     pub cache_registry: Option<Box<dyn CacheRegistry>>,
+    /// `--secret id=…`: what `RUN --mount=type=secret,id=…` sees. Never
+    /// written to a layer, the history or a cache key.
+    pub secrets: BTreeMap<String, SecretSource>,
+    /// `--ssh id=SOCKET`: the agent sockets `RUN --mount=type=ssh,id=…`
+    /// forwards (`default` for a bare `--ssh default`).
+    pub ssh: BTreeMap<String, PathBuf>,
+}
+
+/// Where a `--secret` comes from.
+#[derive(Clone)]
+pub enum SecretSource {
+    /// A file, read when a RUN mounts it.
+    File(PathBuf),
+    /// The value itself (`env=VAR`, read by the caller from its
+    /// environment).
+    Value(Vec<u8>),
+}
+
+impl std::fmt::Debug for SecretSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SecretSource::File(p) => write!(f, "File({})", p.display()),
+            SecretSource::Value(_) => f.write_str("Value(…)"),
+        }
+    }
 }
 
 impl Default for BuildRequest {
@@ -113,6 +140,8 @@ impl Default for BuildRequest {
             cache_from: vec![],
             cache_to: vec![],
             cache_registry: None,
+            secrets: BTreeMap::new(),
+            ssh: BTreeMap::new(),
         }
     }
 }

@@ -12,8 +12,16 @@
 
 #![deny(unsafe_code)]
 
+pub mod build;
 pub mod commands;
+mod files;
 pub mod mapping;
+pub mod order;
+mod refs;
+mod restart;
+pub mod watch;
+
+pub use build::{BuildMode, BuildOptions};
 
 pub use commands::{
     copy_direction, CopyDirection, CopyOptions, ProjectEvent, PullOptions, PushOptions, Pusher,
@@ -116,6 +124,8 @@ pub struct UpOptions {
     /// `--pull`: `missing` (default), `always`, `never`, `policy` (each
     /// service's pull_policy).
     pub pull: String,
+    /// `--build` / `--no-build` for services with a `build:` section.
+    pub build: BuildMode,
 }
 
 /// `down`'s choices.
@@ -327,7 +337,7 @@ impl Compose {
         put(labels::PROJECT, self.name().to_string());
         put(labels::SERVICE, s.name.clone());
         put(labels::NUMBER, number.to_string());
-        put(labels::CONFIG_HASH, Project::service_hash(s));
+        put(labels::CONFIG_HASH, self.config_hash(s));
         put(
             labels::ONEOFF,
             if oneoff { "True" } else { "False" }.to_string(),
@@ -381,8 +391,9 @@ impl Compose {
                 }
             }
         }
-        let image_id = self.ensure_image(&s, "policy", puller)?;
+        let image_id = self.ensure_image(&s, "policy", BuildMode::Policy, puller, report)?;
         let mut m = mapping::create_options(&self.project, &s)?;
+        self.resolve_refs(&s, &mut m.opts)?;
         for w in std::mem::take(&mut m.warnings) {
             report(Event {
                 kind: "Warning",
@@ -449,7 +460,18 @@ impl Compose {
         self.ensure_volumes(&self.used_volumes(std::slice::from_ref(&s.name)), report)?;
         let id = self.engine.create(opts)?;
         self.connect_extra(&id, &m.extra_networks)?;
+        self.inject_files(&s, &id)?;
         Ok(id)
+    }
+
+    /// Writes the service's secrets and configs given by value into
+    /// created container `id`; on a failure the container goes.
+    fn inject_files(&self, s: &ServiceConfig, id: &str) -> Result<()> {
+        if let Err(e) = files::inject(&self.engine, &self.project, s, id) {
+            let _ = self.engine.remove(id, true);
+            return Err(e);
+        }
+        Ok(())
     }
 
     /// The project's containers (`all`: stopped ones too).
@@ -661,7 +683,17 @@ impl Compose {
             .map(|i| i.record.id.to_string())
     }
 
-    fn ensure_image(&self, s: &ServiceConfig, policy: &str, puller: &dyn Puller) -> Result<String> {
+    fn ensure_image(
+        &self,
+        s: &ServiceConfig,
+        policy: &str,
+        mode: BuildMode,
+        puller: &dyn Puller,
+        report: Report,
+    ) -> Result<String> {
+        if s.build.is_some() {
+            return self.image_for_build(s, policy, mode, puller, report);
+        }
         let policy = match policy {
             "" | "policy" => match s.pull_policy.as_str() {
                 "" | "missing" | "if_not_present" => "missing",
@@ -714,11 +746,13 @@ impl Compose {
         &self,
         s: &ServiceConfig,
         number: u32,
+        name: &str,
         image_id: &str,
         inherit: &[engine::MountPoint],
         report: Report,
     ) -> Result<String> {
         let mut m = mapping::create_options(&self.project, s)?;
+        self.resolve_refs(s, &mut m.opts)?;
         for mp in inherit.iter().filter(|mp| mp.kind == "volume") {
             let anonymous = self
                 .engine
@@ -761,14 +795,14 @@ impl Compose {
                 status: w,
             });
         }
-        let name = self.container_name(s, number);
-        m.opts.name = Some(name.clone());
+        m.opts.name = Some(name.to_string());
         m.opts
             .labels
             .extend(self.container_labels(s, number, image_id, false));
         // the primary network with the container name as an alias too
         let id = self.engine.create(&m.opts)?;
         self.connect_extra(&id, &m.extra_networks)?;
+        self.inject_files(s, &id)?;
         Ok(id)
     }
 
@@ -800,7 +834,12 @@ impl Compose {
         volumes: bool,
     ) -> Result<()> {
         let id = &r.summary.id;
-        if r.summary.state.is_active() {
+        // (its state now: a dependency's recreate may have stopped it)
+        let active = match self.engine.state(id) {
+            Ok(st) => st.status.is_active(),
+            Err(_) => r.summary.state.is_active(),
+        };
+        if active {
             // (stop thaws a paused container itself.)
             self.engine.stop(id, timeout)?;
         }
@@ -920,12 +959,93 @@ impl Compose {
         let mut images = BTreeMap::new();
         for n in &services {
             let s = self.service(n)?;
-            images.insert(n.clone(), self.ensure_image(s, &o.pull, puller)?);
+            images.insert(
+                n.clone(),
+                self.ensure_image(s, &o.pull, o.build, puller, report)?,
+            );
         }
         self.ensure_networks(&self.used_networks(&services), report)?;
         self.ensure_volumes(&self.used_volumes(&services), report)?;
         let deadline = o.wait_timeout.map(|t| Instant::now() + t);
-        for n in &services {
+        // containers of dependents (`restart: true`) stopped by a
+        // dependency's recreate: started again by their own converge,
+        // or at the end when not part of this up
+        let progress = std::sync::Mutex::new(restart::Progress::default());
+        // as compose: each service once its dependencies are (in
+        // parallel where independent)
+        order::traverse(
+            &services,
+            &self.dependency_graph(),
+            order::Direction::Up,
+            0,
+            report,
+            |n, report| {
+                self.up_service(
+                    n, &services, &images[n], o, &existing, deadline, &progress, report,
+                )
+            },
+        )?;
+        if !o.no_start {
+            let stopped = progress.into_inner().unwrap_or_default().stopped;
+            for r in existing
+                .iter()
+                .filter(|r| stopped.contains(&r.summary.id) && !services.contains(&r.service))
+            {
+                // one whose namespace or volumes were its dependency's
+                // old container's cannot start again: the next up of its
+                // service replaces it
+                let stale = self.project.services.get(&r.service).is_some_and(|s| {
+                    r.summary.labels.get(labels::CONFIG_HASH) != Some(&self.config_hash(s))
+                });
+                if stale {
+                    report(Event {
+                        kind: "Warning",
+                        name: r.summary.names.clone(),
+                        status: format!(
+                            "container {} shares what a recreated container had: left stopped until `up {}` recreates it",
+                            r.summary.names, r.service
+                        ),
+                    });
+                    continue;
+                }
+                self.engine.start(&r.summary.id)?;
+                report(Event {
+                    kind: "Container",
+                    name: r.summary.names.clone(),
+                    status: "Started".into(),
+                });
+            }
+        }
+        if o.wait && !o.no_start {
+            self.wait_running(&services, deadline, report)?;
+        }
+        Ok(())
+    }
+
+    /// Each service's dependencies (among the project's services).
+    pub fn dependency_graph(&self) -> BTreeMap<String, BTreeSet<String>> {
+        self.project
+            .services
+            .iter()
+            .map(|(n, s)| (n.clone(), s.depends_on.keys().cloned().collect()))
+            .collect()
+    }
+
+    /// `up` of one service: its dependencies' conditions waited for,
+    /// then its containers converged.
+    #[allow(clippy::too_many_arguments)]
+    fn up_service(
+        &self,
+        n: &str,
+        services: &[String],
+        image_id: &str,
+        o: &UpOptions,
+        existing: &[ContainerRow],
+        deadline: Option<Instant>,
+        progress: &std::sync::Mutex<restart::Progress>,
+        report: Report,
+    ) -> Result<()> {
+        {
             let s = self.service(n)?;
             if !o.no_start {
                 for (dep, c) in &s.depends_on {
@@ -945,18 +1065,14 @@ impl Compose {
                         }
                         report(Event {
                             kind: "Warning",
-                            name: n.clone(),
+                            name: n.to_string(),
                             status: format!("optional dependency {dep}: {e}"),
                         });
                     }
                 }
             }
-            self.converge(s, &images[n], o, &existing, report)?;
+            self.converge(s, image_id, o, existing, progress, report)
         }
-        if o.wait && !o.no_start {
-            self.wait_running(&services, deadline, report)?;
-        }
-        Ok(())
     }
 
     fn converge(
@@ -965,6 +1081,7 @@ impl Compose {
         image_id: &str,
         o: &UpOptions,
         existing: &[ContainerRow],
+        progress: &std::sync::Mutex<restart::Progress>,
         report: Report,
     ) -> Result<()> {
         let want = self.scale_of(s, &o.scale);
@@ -974,7 +1091,7 @@ impl Compose {
                 s.name, s.container_name
             )));
         }
-        let hash = Project::service_hash(s);
+        let hash = self.config_hash(s);
         let mut mine: Vec<&ContainerRow> = existing
             .iter()
             .filter(|r| r.service == s.name && !r.oneoff())
@@ -997,26 +1114,30 @@ impl Compose {
                     let old_hash = r.summary.labels.get(labels::CONFIG_HASH);
                     let changed = old_hash.map(String::as_str) != Some(hash.as_str())
                         || r.summary.image_id != image_id;
+                    let changed = changed || self.parent_recreated(s, progress);
                     if o.force_recreate || (changed && !o.no_recreate) {
                         report(Event {
                             kind: "Container",
                             name: name.clone(),
                             status: "Recreate".into(),
                         });
-                        let old = self
-                            .engine
-                            .container(&r.summary.id)
-                            .map(|(c, _)| c.mounts)
-                            .unwrap_or_default();
-                        self.remove_container(r, stop_timeout(s), false)?;
-                        let id = self.create_container(s, number, image_id, &old, report)?;
+                        self.stop_dependents(s, existing, progress, report)?;
+                        let id = self.recreate(s, number, &name, image_id, r, report)?;
+                        if let Ok(mut p) = progress.lock() {
+                            p.recreated.insert(s.name.clone());
+                        }
                         report(Event {
                             kind: "Container",
                             name: name.clone(),
                             status: "Recreated".into(),
                         });
                         to_start.push((id, name));
-                    } else if r.summary.state == Status::Running {
+                    } else if self
+                        .engine
+                        .state(&r.summary.id)
+                        .map(|st| st.running())
+                        .unwrap_or(false)
+                    {
                         report(Event {
                             kind: "Container",
                             name: name.clone(),
@@ -1032,7 +1153,7 @@ impl Compose {
                         name: name.clone(),
                         status: "Creating".into(),
                     });
-                    let id = self.create_container(s, number, image_id, &[], report)?;
+                    let id = self.create_container(s, number, &name, image_id, &[], report)?;
                     report(Event {
                         kind: "Container",
                         name: name.clone(),
@@ -1165,17 +1286,41 @@ impl Compose {
                 ),
             });
         }
-        // dependents first (orphans, unknown to the order, first of all)
-        mine.sort_by_key(|r| std::cmp::Reverse(rank(r).map(|i| i as i64).unwrap_or(i64::MAX)));
-        let mut errs = Vec::new();
-        for r in mine {
+        let errs = std::sync::Mutex::new(Vec::new());
+        let remove = |r: &ContainerRow, report: Report| {
             let timeout = o
                 .timeout
                 .or_else(|| self.project.services.get(&r.service).and_then(stop_timeout));
             if let Err(e) = self.remove_reporting(r, timeout, o.volumes, report) {
-                errs.push(format!("{}: {e}", r.summary.names));
+                if let Ok(mut v) = errs.lock() {
+                    v.push(format!("{}: {e}", r.summary.names));
+                }
             }
-        }
+        };
+        // orphans (unknown to the order) first of all, then dependents
+        // before what they depend on, independent services in parallel
+        mine.retain(|r| {
+            if rank(r).is_none() {
+                remove(r, report);
+                false
+            } else {
+                true
+            }
+        });
+        order::traverse(
+            &order,
+            &self.dependency_graph(),
+            order::Direction::Down,
+            0,
+            report,
+            |n, report| {
+                for r in mine.iter().filter(|r| r.service == n) {
+                    remove(r, report);
+                }
+                Ok(())
+            },
+        )?;
+        let mut errs = errs.into_inner().unwrap_or_default();
         let mut m = engine::network::manager(&self.engine);
         for (key, cfg) in &self.project.networks {
             if cfg.external {
@@ -1225,14 +1370,19 @@ impl Compose {
         }
         if let Some(rmi) = &o.rmi {
             let images: BTreeSet<String> = match rmi.as_str() {
-                // images built for the project: berth compose builds none
-                "local" => BTreeSet::new(),
+                // the images built for services with no `image:`
+                "local" => self
+                    .project
+                    .services
+                    .values()
+                    .filter(|s| s.image.is_empty() && s.build.is_some())
+                    .map(|s| build::image_name(&self.project, s))
+                    .collect(),
                 "all" => self
                     .project
                     .services
                     .values()
-                    .map(|s| s.image.clone())
-                    .filter(|i| !i.is_empty())
+                    .map(|s| build::image_name(&self.project, s))
                     .collect(),
                 x => return Err(msg(format!("invalid --rmi {x:?}: expected local or all"))),
             };
@@ -1364,6 +1514,6 @@ impl Compose {
 }
 
 /// A service's `stop_grace_period` in seconds.
-fn stop_timeout(s: &ServiceConfig) -> Option<i64> {
+pub(crate) fn stop_timeout(s: &ServiceConfig) -> Option<i64> {
     s.stop_grace_period.map(|d| d.0 / 1_000_000_000)
 }

@@ -99,6 +99,8 @@ struct ReqParts {
     pull: bool,
     labels: BTreeMap<String, String>,
     network: Option<String>,
+    secrets: BTreeMap<String, crate::SecretSource>,
+    ssh: BTreeMap<String, std::path::PathBuf>,
 }
 
 impl ReqParts {
@@ -111,6 +113,8 @@ impl ReqParts {
             pull: self.pull,
             labels: self.labels.clone(),
             network: self.network.clone(),
+            secrets: self.secrets.clone(),
+            ssh: self.ssh.clone(),
             ..Default::default()
         }
     }
@@ -157,6 +161,8 @@ impl Ctx<'_> {
             pull: self.req.pull,
             labels: self.req.labels.clone(),
             network: self.req.network.clone(),
+            secrets: self.req.secrets.clone(),
+            ssh: self.req.ssh.clone(),
         };
         let mut outs: BTreeMap<usize, StageOut> = BTreeMap::new();
         let mut left: Vec<usize> = order.to_vec();
@@ -297,6 +303,7 @@ impl<'a> Seed<'a> {
             images: self.images,
             created: self.created,
             mtime: self.mtime,
+            fetched: BTreeMap::new(),
         }
     }
 }
