@@ -477,18 +477,14 @@ services:
   s:
     image: bb
     command: ["true"]
-    secrets: [tok]
-secrets:
-  tok:
-    file: ./tok
+    gpus: all
 "#,
     ) else {
         return;
     };
-    std::fs::write(p.dir.join("tok"), "x").unwrap();
     let (code, _, err) = p.run(&["up", "-d"]);
     assert_eq!(code, 1);
-    assert!(err.contains("services.s.secrets: not supported"), "{err}");
+    assert!(err.contains("services.s.gpus: not supported"), "{err}");
     assert!(p.ps().is_empty());
     let (_, _, err) = p.run(&["up", "-d", "--scale", "nope=2"]);
     assert!(err.contains("no such service: nope"), "{err}");

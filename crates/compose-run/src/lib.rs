@@ -12,7 +12,17 @@
 
 #![deny(unsafe_code)]
 
+pub mod commands;
+mod files;
 pub mod mapping;
+pub mod order;
+mod refs;
+mod restart;
+
+pub use commands::{
+    copy_direction, CopyDirection, CopyOptions, ProjectEvent, PullOptions, PushOptions, Pusher,
+    WaitOutcome,
+};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -321,7 +331,7 @@ impl Compose {
         put(labels::PROJECT, self.name().to_string());
         put(labels::SERVICE, s.name.clone());
         put(labels::NUMBER, number.to_string());
-        put(labels::CONFIG_HASH, Project::service_hash(s));
+        put(labels::CONFIG_HASH, self.config_hash(s));
         put(
             labels::ONEOFF,
             if oneoff { "True" } else { "False" }.to_string(),
@@ -377,6 +387,7 @@ impl Compose {
         }
         let image_id = self.ensure_image(&s, "policy", puller)?;
         let mut m = mapping::create_options(&self.project, &s)?;
+        self.resolve_refs(&s, &mut m.opts)?;
         for w in std::mem::take(&mut m.warnings) {
             report(Event {
                 kind: "Warning",
@@ -443,7 +454,18 @@ impl Compose {
         self.ensure_volumes(&self.used_volumes(std::slice::from_ref(&s.name)), report)?;
         let id = self.engine.create(opts)?;
         self.connect_extra(&id, &m.extra_networks)?;
+        self.inject_files(&s, &id)?;
         Ok(id)
+    }
+
+    /// Writes the service's secrets and configs given by value into
+    /// created container `id`; on a failure the container goes.
+    fn inject_files(&self, s: &ServiceConfig, id: &str) -> Result<()> {
+        if let Err(e) = files::inject(&self.engine, &self.project, s, id) {
+            let _ = self.engine.remove(id, true);
+            return Err(e);
+        }
+        Ok(())
     }
 
     /// The project's containers (`all`: stopped ones too).
@@ -584,6 +606,11 @@ impl Compose {
             if cfg.enable_ipv6.unwrap_or(false) {
                 return Err(msg(format!("networks.{key}.enable_ipv6: not supported")));
             }
+            report(Event {
+                kind: "Network",
+                name: name.clone(),
+                status: "Creating".into(),
+            });
             let pool = cfg.ipam.config.first();
             let mut labels = cfg.labels.0.clone();
             labels.insert(labels::NETWORK.into(), key.clone());
@@ -703,11 +730,13 @@ impl Compose {
         &self,
         s: &ServiceConfig,
         number: u32,
+        name: &str,
         image_id: &str,
         inherit: &[engine::MountPoint],
         report: Report,
     ) -> Result<String> {
         let mut m = mapping::create_options(&self.project, s)?;
+        self.resolve_refs(s, &mut m.opts)?;
         for mp in inherit.iter().filter(|mp| mp.kind == "volume") {
             let anonymous = self
                 .engine
@@ -750,14 +779,14 @@ impl Compose {
                 status: w,
             });
         }
-        let name = self.container_name(s, number);
-        m.opts.name = Some(name.clone());
+        m.opts.name = Some(name.to_string());
         m.opts
             .labels
             .extend(self.container_labels(s, number, image_id, false));
         // the primary network with the container name as an alias too
         let id = self.engine.create(&m.opts)?;
         self.connect_extra(&id, &m.extra_networks)?;
+        self.inject_files(s, &id)?;
         Ok(id)
     }
 
@@ -789,7 +818,12 @@ impl Compose {
         volumes: bool,
     ) -> Result<()> {
         let id = &r.summary.id;
-        if r.summary.state.is_active() {
+        // (its state now: a dependency's recreate may have stopped it)
+        let active = match self.engine.state(id) {
+            Ok(st) => st.status.is_active(),
+            Err(_) => r.summary.state.is_active(),
+        };
+        if active {
             // (stop thaws a paused container itself.)
             self.engine.stop(id, timeout)?;
         }
@@ -914,7 +948,85 @@ impl Compose {
         self.ensure_networks(&self.used_networks(&services), report)?;
         self.ensure_volumes(&self.used_volumes(&services), report)?;
         let deadline = o.wait_timeout.map(|t| Instant::now() + t);
-        for n in &services {
+        // containers of dependents (`restart: true`) stopped by a
+        // dependency's recreate: started again by their own converge,
+        // or at the end when not part of this up
+        let progress = std::sync::Mutex::new(restart::Progress::default());
+        // as compose: each service once its dependencies are (in
+        // parallel where independent)
+        order::traverse(
+            &services,
+            &self.dependency_graph(),
+            order::Direction::Up,
+            0,
+            report,
+            |n, report| {
+                self.up_service(
+                    n, &services, &images[n], o, &existing, deadline, &progress, report,
+                )
+            },
+        )?;
+        if !o.no_start {
+            let stopped = progress.into_inner().unwrap_or_default().stopped;
+            for r in existing
+                .iter()
+                .filter(|r| stopped.contains(&r.summary.id) && !services.contains(&r.service))
+            {
+                // one whose namespace or volumes were its dependency's
+                // old container's cannot start again: the next up of its
+                // service replaces it
+                let stale = self.project.services.get(&r.service).is_some_and(|s| {
+                    r.summary.labels.get(labels::CONFIG_HASH) != Some(&self.config_hash(s))
+                });
+                if stale {
+                    report(Event {
+                        kind: "Warning",
+                        name: r.summary.names.clone(),
+                        status: format!(
+                            "container {} shares what a recreated container had: left stopped until `up {}` recreates it",
+                            r.summary.names, r.service
+                        ),
+                    });
+                    continue;
+                }
+                self.engine.start(&r.summary.id)?;
+                report(Event {
+                    kind: "Container",
+                    name: r.summary.names.clone(),
+                    status: "Started".into(),
+                });
+            }
+        }
+        if o.wait && !o.no_start {
+            self.wait_running(&services, deadline, report)?;
+        }
+        Ok(())
+    }
+
+    /// Each service's dependencies (among the project's services).
+    pub fn dependency_graph(&self) -> BTreeMap<String, BTreeSet<String>> {
+        self.project
+            .services
+            .iter()
+            .map(|(n, s)| (n.clone(), s.depends_on.keys().cloned().collect()))
+            .collect()
+    }
+
+    /// `up` of one service: its dependencies' conditions waited for,
+    /// then its containers converged.
+    #[allow(clippy::too_many_arguments)]
+    fn up_service(
+        &self,
+        n: &str,
+        services: &[String],
+        image_id: &str,
+        o: &UpOptions,
+        existing: &[ContainerRow],
+        deadline: Option<Instant>,
+        progress: &std::sync::Mutex<restart::Progress>,
+        report: Report,
+    ) -> Result<()> {
+        {
             let s = self.service(n)?;
             if !o.no_start {
                 for (dep, c) in &s.depends_on {
@@ -934,18 +1046,14 @@ impl Compose {
                         }
                         report(Event {
                             kind: "Warning",
-                            name: n.clone(),
+                            name: n.to_string(),
                             status: format!("optional dependency {dep}: {e}"),
                         });
                     }
                 }
             }
-            self.converge(s, &images[n], o, &existing, report)?;
+            self.converge(s, image_id, o, existing, progress, report)
         }
-        if o.wait && !o.no_start {
-            self.wait_running(&services, deadline, report)?;
-        }
-        Ok(())
     }
 
     fn converge(
@@ -954,6 +1062,7 @@ impl Compose {
         image_id: &str,
         o: &UpOptions,
         existing: &[ContainerRow],
+        progress: &std::sync::Mutex<restart::Progress>,
         report: Report,
     ) -> Result<()> {
         let want = self.scale_of(s, &o.scale);
@@ -963,7 +1072,7 @@ impl Compose {
                 s.name, s.container_name
             )));
         }
-        let hash = Project::service_hash(s);
+        let hash = self.config_hash(s);
         let mut mine: Vec<&ContainerRow> = existing
             .iter()
             .filter(|r| r.service == s.name && !r.oneoff())
@@ -973,17 +1082,7 @@ impl Compose {
         let mut kept: BTreeMap<u32, &ContainerRow> = BTreeMap::new();
         for r in mine {
             if (r.number as usize) > want || r.number == 0 || kept.contains_key(&r.number) {
-                report(Event {
-                    kind: "Container",
-                    name: r.summary.names.clone(),
-                    status: "Stopping".into(),
-                });
-                self.remove_container(r, None, false)?;
-                report(Event {
-                    kind: "Container",
-                    name: r.summary.names.clone(),
-                    status: "Removed".into(),
-                });
+                self.remove_reporting(r, None, false, report)?;
             } else {
                 kept.insert(r.number, r);
             }
@@ -996,26 +1095,30 @@ impl Compose {
                     let old_hash = r.summary.labels.get(labels::CONFIG_HASH);
                     let changed = old_hash.map(String::as_str) != Some(hash.as_str())
                         || r.summary.image_id != image_id;
+                    let changed = changed || self.parent_recreated(s, progress);
                     if o.force_recreate || (changed && !o.no_recreate) {
                         report(Event {
                             kind: "Container",
                             name: name.clone(),
                             status: "Recreate".into(),
                         });
-                        let old = self
-                            .engine
-                            .container(&r.summary.id)
-                            .map(|(c, _)| c.mounts)
-                            .unwrap_or_default();
-                        self.remove_container(r, stop_timeout(s), false)?;
-                        let id = self.create_container(s, number, image_id, &old, report)?;
+                        self.stop_dependents(s, existing, progress, report)?;
+                        let id = self.recreate(s, number, &name, image_id, r, report)?;
+                        if let Ok(mut p) = progress.lock() {
+                            p.recreated.insert(s.name.clone());
+                        }
                         report(Event {
                             kind: "Container",
                             name: name.clone(),
                             status: "Recreated".into(),
                         });
                         to_start.push((id, name));
-                    } else if r.summary.state == Status::Running {
+                    } else if self
+                        .engine
+                        .state(&r.summary.id)
+                        .map(|st| st.running())
+                        .unwrap_or(false)
+                    {
                         report(Event {
                             kind: "Container",
                             name: name.clone(),
@@ -1031,7 +1134,7 @@ impl Compose {
                         name: name.clone(),
                         status: "Creating".into(),
                     });
-                    let id = self.create_container(s, number, image_id, &[], report)?;
+                    let id = self.create_container(s, number, &name, image_id, &[], report)?;
                     report(Event {
                         kind: "Container",
                         name: name.clone(),
@@ -1164,27 +1267,41 @@ impl Compose {
                 ),
             });
         }
-        // dependents first (orphans, unknown to the order, first of all)
-        mine.sort_by_key(|r| std::cmp::Reverse(rank(r).map(|i| i as i64).unwrap_or(i64::MAX)));
-        let mut errs = Vec::new();
-        for r in mine {
+        let errs = std::sync::Mutex::new(Vec::new());
+        let remove = |r: &ContainerRow, report: Report| {
             let timeout = o
                 .timeout
                 .or_else(|| self.project.services.get(&r.service).and_then(stop_timeout));
-            report(Event {
-                kind: "Container",
-                name: r.summary.names.clone(),
-                status: "Stopping".into(),
-            });
-            match self.remove_container(r, timeout, o.volumes) {
-                Ok(()) => report(Event {
-                    kind: "Container",
-                    name: r.summary.names.clone(),
-                    status: "Removed".into(),
-                }),
-                Err(e) => errs.push(format!("{}: {e}", r.summary.names)),
+            if let Err(e) = self.remove_reporting(r, timeout, o.volumes, report) {
+                if let Ok(mut v) = errs.lock() {
+                    v.push(format!("{}: {e}", r.summary.names));
+                }
             }
-        }
+        };
+        // orphans (unknown to the order) first of all, then dependents
+        // before what they depend on, independent services in parallel
+        mine.retain(|r| {
+            if rank(r).is_none() {
+                remove(r, report);
+                false
+            } else {
+                true
+            }
+        });
+        order::traverse(
+            &order,
+            &self.dependency_graph(),
+            order::Direction::Down,
+            0,
+            report,
+            |n, report| {
+                for r in mine.iter().filter(|r| r.service == n) {
+                    remove(r, report);
+                }
+                Ok(())
+            },
+        )?;
+        let mut errs = errs.into_inner().unwrap_or_default();
         let mut m = engine::network::manager(&self.engine);
         for (key, cfg) in &self.project.networks {
             if cfg.external {
@@ -1195,6 +1312,11 @@ impl Compose {
             if net.labels.get(labels::PROJECT).map(String::as_str) != Some(self.name()) {
                 continue;
             }
+            report(Event {
+                kind: "Network",
+                name: name.clone(),
+                status: "Removing".into(),
+            });
             match self.engine.remove_network(&name) {
                 Ok(_) => report(Event {
                     kind: "Network",
@@ -1324,6 +1446,11 @@ impl Compose {
             }
             let t =
                 timeout.or_else(|| self.project.services.get(&r.service).and_then(stop_timeout));
+            report(Event {
+                kind: "Container",
+                name: r.summary.names.clone(),
+                status: "Stopping".into(),
+            });
             self.engine.stop(&r.summary.id, t)?;
             report(Event {
                 kind: "Container",
@@ -1346,6 +1473,11 @@ impl Compose {
             if r.summary.state == Status::Running {
                 continue;
             }
+            report(Event {
+                kind: "Container",
+                name: r.summary.names.clone(),
+                status: "Starting".into(),
+            });
             self.engine.start(&r.summary.id)?;
             report(Event {
                 kind: "Container",
@@ -1358,6 +1490,6 @@ impl Compose {
 }
 
 /// A service's `stop_grace_period` in seconds.
-fn stop_timeout(s: &ServiceConfig) -> Option<i64> {
+pub(crate) fn stop_timeout(s: &ServiceConfig) -> Option<i64> {
     s.stop_grace_period.map(|d| d.0 / 1_000_000_000)
 }

@@ -41,15 +41,6 @@ pub fn check_supported(s: &ServiceConfig) -> Result<Vec<String>> {
     if s.build.is_some() {
         w("build (the image is used as it is)");
     }
-    if !s.secrets.is_empty() {
-        return Err(unsupported(n, "secrets"));
-    }
-    if !s.configs.is_empty() {
-        return Err(unsupported(n, "configs"));
-    }
-    if !s.volumes_from.is_empty() {
-        return Err(unsupported(n, "volumes_from"));
-    }
     if !s.devices.is_empty() {
         return Err(unsupported(n, "devices"));
     }
@@ -64,9 +55,6 @@ pub fn check_supported(s: &ServiceConfig) -> Result<Vec<String>> {
     }
     if !s.pre_stop.is_empty() {
         return Err(unsupported(n, "pre_stop"));
-    }
-    if s.network_mode.starts_with("service:") {
-        return Err(unsupported(n, "network_mode: service:"));
     }
     if s.blkio_config.is_some() {
         w("blkio_config");
@@ -135,8 +123,26 @@ pub fn check_supported(s: &ServiceConfig) -> Result<Vec<String>> {
         if d.rollback_config.is_some() {
             w("deploy.rollback_config");
         }
-        if d.resources.reservations.is_some() {
-            w("deploy.resources.reservations");
+        // compose maps reservations.memory (and devices) only: cpus is a
+        // swarm scheduling hint and pids a limit only
+        if let Some(r) = &d.resources.reservations {
+            if r.cpus != 0.0 {
+                w("deploy.resources.reservations.cpus");
+            }
+            if r.pids != 0 {
+                w("deploy.resources.reservations.pids");
+            }
+            if !r.generic_resources.is_empty() {
+                w("deploy.resources.reservations.generic_resources");
+            }
+            if !r.devices.is_empty() {
+                return Err(unsupported(n, "deploy.resources.reservations.devices"));
+            }
+        }
+        if let Some(l) = &d.resources.limits {
+            if !l.generic_resources.is_empty() {
+                w("deploy.resources.limits.generic_resources");
+            }
         }
         if !d.endpoint_mode.is_empty() {
             w("deploy.endpoint_mode");
@@ -232,6 +238,15 @@ pub fn create_options(p: &Project, s: &ServiceConfig) -> Result<Mapped> {
             return Err(unsupported(n, "deploy.resources.limits.devices"));
         }
     }
+    if let Some(res) = s
+        .deploy
+        .as_ref()
+        .and_then(|d| d.resources.reservations.as_ref())
+    {
+        if !res.memory.is_zero() {
+            r.memory_reservation = res.memory.0;
+        }
+    }
     if !s.ulimits.is_empty() {
         r.ulimits = Some(
             s.ulimits
@@ -277,10 +292,11 @@ pub fn create_options(p: &Project, s: &ServiceConfig) -> Result<Mapped> {
         .collect::<Result<_>>()?;
     o.dns_search = s.dns_search.clone();
     o.dns_options = s.dns_opt.clone();
-    if !s.pid.is_empty() {
+    // (`service:NAME` is resolved when the container is created)
+    if !s.pid.is_empty() && !s.pid.starts_with("service:") {
         o.pid_mode = options::parse_pid_mode(&s.pid).map_err(|e| field_err(n, "pid", e))?;
     }
-    if !s.ipc.is_empty() {
+    if !s.ipc.is_empty() && !s.ipc.starts_with("service:") {
         o.ipc_mode = options::parse_ipc_mode(&s.ipc).map_err(|e| field_err(n, "ipc", e))?;
     }
     if !s.userns_mode.is_empty() {
@@ -369,6 +385,15 @@ pub fn create_options(p: &Project, s: &ServiceConfig) -> Result<Mapped> {
         o.tmpfs
             .push(options::mounts::parse_tmpfs_flag(t).map_err(|e| field_err(n, "tmpfs", e))?);
     }
+    // secrets and configs of a `file` source
+    let taken: Vec<String> = o
+        .mounts
+        .iter()
+        .map(|m| crate::refs::target_of(m).to_string())
+        .chain(o.tmpfs.iter().map(|t| t.target.clone()))
+        .collect();
+    let files = crate::files::bind_mounts(p, s, &taken, &mut m.warnings)?;
+    o.mounts.extend(files);
     // networks
     match s.network_mode.as_str() {
         "" => {

@@ -113,10 +113,83 @@ fn fields_the_engine_cannot_honour_are_named() {
     let (_d, p) = load(
         "services:\n  s:\n    image: bb\n    network_mode: \"service:t\"\n  t:\n    image: bb\n",
     );
+    // resolved when a container is created (first container of t)
+    assert!(mapping::check_supported(&p.services["s"]).is_ok());
+    let (_d, p) = load(
+        "services:\n  s:\n    image: bb\n    deploy:\n      resources:\n        reservations: {devices: [{capabilities: [gpu]}]}\n",
+    );
     let e = mapping::check_supported(&p.services["s"]).unwrap_err();
     assert_eq!(
         e.to_string(),
-        "services.s.network_mode: service:: not supported"
+        "services.s.deploy.resources.reservations.devices: not supported"
+    );
+}
+
+#[test]
+fn file_secrets_and_configs_are_read_only_binds_and_reservations_map() {
+    let (d, p) = load(
+        r#"
+services:
+  s:
+    image: bb
+    secrets: [tok, {source: tok, target: /etc/tok2, mode: 0400}]
+    configs: [{source: c, target: app.conf}, inline]
+    read_only: false
+    deploy:
+      resources:
+        reservations: {memory: 32m, cpus: "0.25"}
+secrets:
+  tok: {file: ./tok}
+configs:
+  c: {file: ./c.conf}
+  inline: {content: "x"}
+"#,
+    );
+    std::fs::write(d.path().join("tok"), "t").unwrap();
+    std::fs::write(d.path().join("c.conf"), "c").unwrap();
+    let m = mapping::create_options(&p, &p.services["s"]).unwrap();
+    let binds: Vec<(String, String, bool)> = m
+        .opts
+        .mounts
+        .iter()
+        .filter_map(|x| match x {
+            Mount::Bind(b) => Some((b.source.clone(), b.target.clone(), b.read_only)),
+            _ => None,
+        })
+        .collect();
+    let dir = d.path().to_str().unwrap();
+    assert_eq!(
+        binds,
+        [
+            (format!("{dir}/tok"), "/run/secrets/tok".to_string(), true),
+            (format!("{dir}/tok"), "/etc/tok2".to_string(), true),
+            (format!("{dir}/c.conf"), "/app.conf".to_string(), true),
+        ]
+    );
+    // (the inline config is written into the container, not mounted)
+    assert!(
+        m.warnings
+            .iter()
+            .any(|w| w.starts_with("services.s.secrets[1]: secrets `uid`, `gid` and `mode`")),
+        "{:?}",
+        m.warnings
+    );
+    assert_eq!(m.opts.resources.memory_reservation, 32 << 20);
+    let w = mapping::check_supported(&p.services["s"]).unwrap();
+    assert!(
+        w.iter()
+            .any(|x| x.starts_with("services.s.deploy.resources.reservations.cpus: not supported")),
+        "{w:?}"
+    );
+    // by value in a read-only service: refused, as compose
+    let (_d, p) = load(
+        "services:\n  s:\n    image: bb\n    read_only: true\n    configs: [inline]\nconfigs:\n  inline: {content: x}\n",
+    );
+    let e = mapping::create_options(&p, &p.services["s"]).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("cannot create config \"proj_inline\" in read-only service s"),
+        "{e}"
     );
 }
 

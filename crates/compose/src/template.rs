@@ -234,10 +234,99 @@ pub fn unset_variables(template: &str, lookup: &dyn Fn(&str) -> Option<String>) 
     out
 }
 
+/// A variable a model reads, as compose-go's `ExtractVariables` reports
+/// it (`config --variables`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Variable {
+    pub name: String,
+    /// `${X:-d}` / `${X-d}`.
+    pub default_value: String,
+    /// `${X:+a}` / `${X+a}`.
+    pub presence_value: String,
+    /// `${X:?e}` / `${X?e}`.
+    pub required: bool,
+}
+
+/// Every variable the strings of `v` (an uninterpolated model) read, by
+/// name (a later mention of a name replaces an earlier one, as in Go's map).
+pub fn variables(v: &serde_json::Value) -> std::collections::BTreeMap<String, Variable> {
+    fn walk(v: &serde_json::Value, out: &mut std::collections::BTreeMap<String, Variable>) {
+        match v {
+            serde_json::Value::String(s) => {
+                for var in template_variables(s) {
+                    out.insert(var.name.clone(), var);
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+            serde_json::Value::Object(m) => m.values().for_each(|x| walk(x, out)),
+            _ => {}
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    walk(v, &mut out);
+    out
+}
+
+/// The variables one template reads.
+pub fn template_variables(template: &str) -> Vec<Variable> {
+    let mut out = Vec::new();
+    for caps in pattern().captures_iter(template) {
+        let val = match (caps.name("named"), caps.name("braced")) {
+            (Some(n), _) if !n.as_str().is_empty() => n.as_str(),
+            (_, Some(_)) => {
+                // the greedy match may run past this template's closing
+                // brace: cut there, and read what follows on its own
+                let whole = caps.get(0).map(|m| m.as_str()).unwrap_or("");
+                match first_brace_closing(whole.as_bytes()) {
+                    Some(i) if i > 2 => {
+                        out.extend(template_variables(&whole[i + 1..]));
+                        &whole[2..i]
+                    }
+                    _ => continue,
+                }
+            }
+            _ => continue,
+        };
+        let mut var = Variable {
+            name: val.to_string(),
+            ..Default::default()
+        };
+        if let Some(i) = val.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+            var.name = val[..i].to_string();
+            let rest = &val[i..];
+            if rest.starts_with(":?") || rest.starts_with('?') {
+                var.required = true;
+            } else if let Some(d) = rest.strip_prefix(":-").or_else(|| rest.strip_prefix('-')) {
+                var.default_value = d.to_string();
+            } else if let Some(a) = rest.strip_prefix(":+").or_else(|| rest.strip_prefix('+')) {
+                var.presence_value = a.to_string();
+            }
+        }
+        out.push(var);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::collections::HashMap;
+
+    #[test]
+    fn variables_as_compose_extracts_them() {
+        let v = serde_json::json!({"services": {"web": {
+            "image": "${IMG:-bb}:${TAG?need a tag}",
+            "environment": ["A=$PLAIN", "B=${ALT:+yes}", "C=$$NOT"],
+        }}});
+        let vars = variables(&v);
+        let names: Vec<&String> = vars.keys().collect();
+        assert_eq!(names, ["ALT", "IMG", "PLAIN", "TAG"]);
+        assert_eq!(vars["IMG"].default_value, "bb");
+        assert!(vars["TAG"].required);
+        assert_eq!(vars["ALT"].presence_value, "yes");
+        assert!(!vars["PLAIN"].required && vars["PLAIN"].default_value.is_empty());
+    }
 
     fn sub(t: &str) -> Result<String, TemplateError> {
         let env: HashMap<&str, &str> = [("FOO", "foo"), ("EMPTY", ""), ("BAR", "bar")]

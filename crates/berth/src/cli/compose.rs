@@ -22,6 +22,12 @@ pub struct ComposeArgs {
     /// Specify a profile to enable
     #[arg(long = "profile", value_name = "PROFILE")]
     pub profiles: Vec<String>,
+    /// Set type of progress output (auto, tty, plain, json, quiet)
+    #[arg(long, global = true, default_value = "auto", value_name = "TYPE")]
+    pub progress: String,
+    /// Control when to print ANSI control characters ("never"|"always"|"auto")
+    #[arg(long, global = true, default_value = "auto", value_name = "WHEN")]
+    pub ansi: String,
     #[command(subcommand)]
     pub command: ComposeCommand,
 }
@@ -65,6 +71,138 @@ pub enum ComposeCommand {
     Images(ImagesArgs),
     /// Run a one-off command on a service
     Run(RunArgs),
+    /// Pull service images
+    Pull(PullArgs),
+    /// Push service images
+    Push(PushArgs),
+    /// Creates containers for a service
+    Create(CreateArgs),
+    /// Block until containers of all (or specified) services stop.
+    Wait(WaitArgs),
+    /// Show the Docker Compose version information
+    Version(VersionArgs),
+    /// Copy files/folders between a service container and the local filesystem
+    Cp(CpArgs),
+    /// Receive real time events from containers
+    Events(EventsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// Ignore images that can be built
+    #[arg(long)]
+    pub ignore_buildable: bool,
+    /// Pull what it can and ignores images with pull failures
+    #[arg(long)]
+    pub ignore_pull_failures: bool,
+    /// Also pull services declared as dependencies
+    #[arg(long)]
+    pub include_deps: bool,
+    /// Apply pull policy ("missing"|"always")
+    #[arg(long, value_name = "POLICY")]
+    pub policy: Option<String>,
+    /// Pull without printing progress information
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Services
+    pub services: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// Push what it can and ignores images with push failures
+    #[arg(long)]
+    pub ignore_push_failures: bool,
+    /// Also push images of services declared as dependencies
+    #[arg(long)]
+    pub include_deps: bool,
+    /// Push without printing progress information
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Services
+    pub services: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Recreate containers even if their configuration and image haven't changed
+    #[arg(long)]
+    pub force_recreate: bool,
+    /// If containers already exist, don't recreate them. Incompatible with --force-recreate.
+    #[arg(long)]
+    pub no_recreate: bool,
+    /// Pull image before running ("always"|"missing"|"never"|"build")
+    #[arg(long, default_value = "policy", value_name = "POLICY")]
+    pub pull: String,
+    /// Pull without printing progress information
+    #[arg(long)]
+    pub quiet_pull: bool,
+    /// Remove containers for services not defined in the Compose file
+    #[arg(long)]
+    pub remove_orphans: bool,
+    /// Scale SERVICE to NUM instances. Overrides the `scale` setting in the Compose file if present.
+    #[arg(long, value_name = "SERVICE=NUM")]
+    pub scale: Vec<String>,
+    /// Assume "yes" as answer to all prompts and run non-interactively
+    #[arg(short, long)]
+    pub yes: bool,
+    /// Services
+    pub services: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// Drops project when the first container stops
+    #[arg(long)]
+    pub down_project: bool,
+    /// Services
+    #[arg(required = true)]
+    pub services: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VersionArgs {
+    /// Format the output. Values: [pretty | json]. (Default: pretty)
+    #[arg(short, long, value_name = "FORMAT")]
+    pub format: Option<String>,
+    /// Shows only Compose's version number
+    #[arg(long)]
+    pub short: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CpArgs {
+    /// Include containers created by the run command
+    #[arg(long)]
+    pub all: bool,
+    /// Archive mode (copy all uid/gid information)
+    #[arg(short, long)]
+    pub archive: bool,
+    /// Always follow symbol link in SRC_PATH
+    #[arg(short = 'L', long)]
+    pub follow_link: bool,
+    /// Index of the container if service has multiple replicas
+    #[arg(long)]
+    pub index: Option<u32>,
+    /// SERVICE:SRC_PATH or SRC_PATH|-
+    pub src: String,
+    /// DEST_PATH|- or SERVICE:DEST_PATH
+    pub dest: String,
+}
+
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// Output events as a stream of json objects
+    #[arg(long)]
+    pub json: bool,
+    /// Show all events created since timestamp
+    #[arg(long, default_value = "")]
+    pub since: String,
+    /// Stream events until this timestamp
+    #[arg(long, default_value = "")]
+    pub until: String,
+    /// Services
+    pub services: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -200,6 +338,9 @@ pub struct PsArgs {
     /// Filter services by status. Values: [paused | restarting | removing | running | dead | created | exited]
     #[arg(long, value_name = "STATUS")]
     pub status: Vec<String>,
+    /// Filter services by a property (supported filters: status)
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub filter: Option<String>,
     /// Don't truncate output
     #[arg(long)]
     pub no_trunc: bool,
@@ -367,6 +508,12 @@ pub struct ConfigArgs {
     /// Print the image names, one per line
     #[arg(long)]
     pub images: bool,
+    /// Print model variables and default values
+    #[arg(long)]
+    pub variables: bool,
+    /// Print environment used for interpolation
+    #[arg(long)]
+    pub environment: bool,
     /// Print the service config hash, one per line (SERVICE,... or '*')
     #[arg(long, value_name = "SERVICES")]
     pub hash: Option<String>,

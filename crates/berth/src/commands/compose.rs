@@ -15,6 +15,23 @@ use crate::error::CliError;
 use crate::Globals;
 
 pub fn run(g: &Globals, a: ComposeArgs) -> CmdResult {
+    super::compose_progress::init(super::compose_progress::Mode::parse(&a.progress)?);
+    let r = run_command(g, a);
+    super::compose_progress::finish();
+    r
+}
+
+fn run_command(g: &Globals, a: ComposeArgs) -> CmdResult {
+    let color = match a.ansi.as_str() {
+        "always" => true,
+        "never" => false,
+        "auto" => crate::stdout_is_tty(),
+        v => {
+            return Err(CliError::new(format!(
+                "invalid --ansi {v:?}: expected never, always or auto"
+            )))
+        }
+    };
     let mut opts = LoadOptions::from_process();
     opts.files = a.files;
     opts.project_directory = a.project_directory;
@@ -24,13 +41,14 @@ pub fn run(g: &Globals, a: ComposeArgs) -> CmdResult {
     match a.command {
         ComposeCommand::Config(c) => config(opts, c),
         ComposeCommand::Ls(a) => ls(g, a),
+        ComposeCommand::Version(a) => super::compose_cmds::version(a),
         cmd => {
             let compose = Compose::new(g.engine()?, load(&opts)?);
             match cmd {
-                ComposeCommand::Up(a) => up(g, &compose, a),
+                ComposeCommand::Up(a) => up(g, &compose, a, color),
                 ComposeCommand::Down(a) => down(&compose, a),
                 ComposeCommand::Ps(a) => ps(&compose, a),
-                ComposeCommand::Logs(a) => logs(&compose, a),
+                ComposeCommand::Logs(a) => logs(&compose, a, color),
                 ComposeCommand::Exec(a) => exec(g, &compose, a),
                 ComposeCommand::Start(a) => {
                     compose.start(&a.services, &mut print_event).map_err(rerr)
@@ -38,9 +56,9 @@ pub fn run(g: &Globals, a: ComposeArgs) -> CmdResult {
                 ComposeCommand::Stop(a) => compose
                     .stop(&a.services, a.timeout, &mut print_event)
                     .map_err(rerr),
-                ComposeCommand::Restart(a) => each(&compose, &a.services, "Restarted", |e, id| {
-                    e.restart(id, a.timeout)
-                }),
+                ComposeCommand::Restart(a) => compose
+                    .restart(&a.services, a.timeout, &mut print_event)
+                    .map_err(rerr),
                 ComposeCommand::Kill(a) => {
                     let rows = running(&compose, &a.services)?;
                     for r in rows {
@@ -63,23 +81,27 @@ pub fn run(g: &Globals, a: ComposeArgs) -> CmdResult {
                 ComposeCommand::Port(a) => port(&compose, a),
                 ComposeCommand::Images(a) => images(&compose, a),
                 ComposeCommand::Run(a) => run_oneoff(g, &compose, a),
-                ComposeCommand::Config(_) | ComposeCommand::Ls(_) => unreachable!(),
+                ComposeCommand::Pull(a) => super::compose_cmds::pull(g, &compose, a),
+                ComposeCommand::Push(a) => super::compose_cmds::push(g, &compose, a),
+                ComposeCommand::Create(a) => super::compose_cmds::create(g, &compose, a),
+                ComposeCommand::Wait(a) => super::compose_cmds::wait(&compose, a),
+                ComposeCommand::Cp(a) => super::compose_cmds::cp(&compose, a),
+                ComposeCommand::Events(a) => super::compose_cmds::events(&compose, a),
+                ComposeCommand::Config(_) | ComposeCommand::Ls(_) | ComposeCommand::Version(_) => {
+                    unreachable!()
+                }
             }
         }
     }
 }
 
-fn rerr(e: berth_compose_run::Error) -> CliError {
+pub(crate) fn rerr(e: berth_compose_run::Error) -> CliError {
     CliError::new(e.to_string())
 }
 
-/// docker compose's progress lines, plain (on stderr).
-fn print_event(e: Event) {
-    if e.kind == "Warning" {
-        eprintln!("WARN[0000] {}", e.status);
-    } else {
-        eprintln!(" {} {}  {}", e.kind, e.name, e.status);
-    }
+/// docker compose's progress lines (on stderr, as `--progress` says).
+pub(crate) fn print_event(e: Event) {
+    super::compose_progress::event(e)
 }
 
 fn ev(r: &ContainerRow, status: &str) -> Event {
@@ -107,6 +129,10 @@ fn each(
     f: impl Fn(&::engine::Engine, &str) -> ::engine::Result<()>,
 ) -> CmdResult {
     for r in compose.targets(services, None).map_err(rerr)? {
+        if done == "Started" {
+            // restart: compose's `Restarting`, then `Started`
+            print_event(ev(&r, "Restarting"));
+        }
         f(&compose.engine, &r.summary.id)
             .map_err(|e| CliError::new(format!("{}: {e}", r.summary.names)))?;
         print_event(ev(&r, done));
@@ -115,7 +141,7 @@ fn each(
 }
 
 /// The CLI's registry client for the runner's pulls.
-struct CliPuller<'a>(&'a Globals);
+pub(crate) struct CliPuller<'a>(pub(crate) &'a Globals);
 
 impl berth_compose_run::Puller for CliPuller<'_> {
     fn pull(&self, image: &str) -> Result<(), String> {
@@ -133,7 +159,22 @@ impl berth_compose_run::Puller for CliPuller<'_> {
     }
 }
 
-fn up(g: &Globals, compose: &Compose, a: c::UpArgs) -> CmdResult {
+/// `--scale SERVICE=N` flags.
+pub(crate) fn parse_scale(flags: &[String]) -> Result<BTreeMap<String, usize>, CliError> {
+    let mut scale = BTreeMap::new();
+    for s in flags {
+        let (k, v) = s
+            .split_once('=')
+            .ok_or_else(|| CliError::new(format!("invalid --scale {s:?}: expected SERVICE=NUM")))?;
+        let n: usize = v
+            .parse()
+            .map_err(|_| CliError::new(format!("invalid --scale {s:?}: {v:?} is not a number")))?;
+        scale.insert(k.to_string(), n);
+    }
+    Ok(scale)
+}
+
+fn up(g: &Globals, compose: &Compose, a: c::UpArgs, color: bool) -> CmdResult {
     if a.build {
         return Err(CliError::new(
             "compose up: --build: building images is not supported by berth compose yet",
@@ -151,16 +192,7 @@ fn up(g: &Globals, compose: &Compose, a: c::UpArgs) -> CmdResult {
             )));
         }
     }
-    let mut scale = BTreeMap::new();
-    for s in &a.scale {
-        let (k, v) = s
-            .split_once('=')
-            .ok_or_else(|| CliError::new(format!("invalid --scale {s:?}: expected SERVICE=NUM")))?;
-        let n: usize = v
-            .parse()
-            .map_err(|_| CliError::new(format!("invalid --scale {s:?}: {v:?} is not a number")))?;
-        scale.insert(k.to_string(), n);
-    }
+    let scale = parse_scale(&a.scale)?;
     let o = UpOptions {
         services: a.services.clone(),
         force_recreate: a.force_recreate,
@@ -183,12 +215,13 @@ fn up(g: &Globals, compose: &Compose, a: c::UpArgs) -> CmdResult {
         return Ok(());
     }
     let since = format!("{}.{:09}", began.as_secs(), began.subsec_nanos());
-    attached(compose, &a, since)
+    super::compose_progress::finish();
+    attached(compose, &a, since, color)
 }
 
 /// `up` without `-d`: the containers' logs, prefixed, until they all
 /// exit; SIGINT/SIGTERM stop the project gracefully, a second one kills.
-fn attached(compose: &Compose, a: &c::UpArgs, since: String) -> CmdResult {
+fn attached(compose: &Compose, a: &c::UpArgs, since: String, color: bool) -> CmdResult {
     use nix::sys::signal::{SigSet, Signal};
     let mut set = SigSet::empty();
     set.add(Signal::SIGINT);
@@ -247,7 +280,7 @@ fn attached(compose: &Compose, a: &c::UpArgs, since: String) -> CmdResult {
             stop_all();
         }
     };
-    follow_logs(compose, &rows, &opts, false, &on_end)?;
+    follow_logs(compose, &rows, &opts, false, color, &on_end)?;
     if let Some(svc) = &a.exit_code_from {
         let r = compose.container_of(svc, None).map_err(rerr)?;
         let code = compose
@@ -299,6 +332,7 @@ fn follow_logs(
     rows: &[ContainerRow],
     opts: &::engine::LogsOptions,
     no_prefix: bool,
+    color: bool,
     on_end: &(dyn Fn(&ContainerRow) + Sync),
 ) -> CmdResult {
     let label = |r: &ContainerRow| {
@@ -313,9 +347,13 @@ fn follow_logs(
     let results: Vec<::engine::Result<()>> = std::thread::scope(|scope| {
         let handles: Vec<_> = rows
             .iter()
-            .map(|r| {
+            .enumerate()
+            .map(|(i, r)| {
                 let prefix = if no_prefix {
                     String::new()
+                } else if color {
+                    // compose's rainbow, one colour per container in turn
+                    format!("{} ", log_color(i, &format!("{:width$}  |", label(r))))
                 } else {
                     format!("{:width$}  | ", label(r))
                 };
@@ -350,7 +388,17 @@ fn follow_logs(
     }
 }
 
-fn logs(compose: &Compose, a: c::LogsArgs) -> CmdResult {
+/// docker compose's log prefix colours, in the order it hands them out
+/// (cyan, yellow, green, magenta, blue, then their intense forms).
+const RAINBOW: [&str; 10] = [
+    "36", "33", "32", "35", "34", "36;1", "33;1", "32;1", "35;1", "34;1",
+];
+
+fn log_color(i: usize, s: &str) -> String {
+    format!("\x1b[{}m{s}\x1b[0m", RAINBOW[i % RAINBOW.len()])
+}
+
+fn logs(compose: &Compose, a: c::LogsArgs, color: bool) -> CmdResult {
     let tail = match a.tail.as_str() {
         "all" | "-1" => None,
         n => Some(n.parse().map_err(|_| {
@@ -366,7 +414,14 @@ fn logs(compose: &Compose, a: c::LogsArgs) -> CmdResult {
         ..Default::default()
     };
     let rows = compose.targets(&a.services, a.index).map_err(rerr)?;
-    follow_logs(compose, &rows, &opts, a.no_log_prefix, &|_| {})
+    follow_logs(
+        compose,
+        &rows,
+        &opts,
+        a.no_log_prefix,
+        color && !a.no_color,
+        &|_| {},
+    )
 }
 
 fn down(compose: &Compose, a: c::DownArgs) -> CmdResult {
@@ -464,6 +519,8 @@ fn run_oneoff(g: &Globals, compose: &Compose, a: c::RunArgs) -> CmdResult {
     let id = compose
         .create_oneoff(&a.args[0], &o, &CliPuller(g), &mut print_event)
         .map_err(rerr)?;
+    // the live progress view ends before the container's output begins
+    super::compose_progress::finish();
     if a.detach {
         compose
             .engine
@@ -610,7 +667,19 @@ fn ps_json(r: &ContainerRow) -> serde_json::Value {
     })
 }
 
-fn ps(compose: &Compose, a: c::PsArgs) -> CmdResult {
+fn ps(compose: &Compose, mut a: c::PsArgs) -> CmdResult {
+    // compose's --filter: KEY=VALUE, only `status`
+    if let Some(f) = &a.filter {
+        let (k, v) = f
+            .split_once('=')
+            .ok_or_else(|| CliError::new(format!("invalid filter {f:?}: expected KEY=VALUE")))?;
+        if k != "status" {
+            return Err(CliError::new(format!(
+                "invalid --filter {f:?}: unsupported filter {k:?} (supported: status)"
+            )));
+        }
+        a.status.push(v.to_string());
+    }
     if a.services {
         let mut names: Vec<String> = if a.service_names.is_empty() {
             compose.dependency_order().map_err(rerr)?
@@ -727,6 +796,13 @@ fn config(mut opts: LoadOptions, c: ConfigArgs) -> CmdResult {
     }
     if c.format != "yaml" && c.format != "json" {
         return Err(CliError::new(format!("unsupported format {:?}", c.format)));
+    }
+    if c.environment {
+        let p = load(&opts)?;
+        return print_lines(p.environment.iter().map(|(k, v)| format!("{k}={v}")));
+    }
+    if c.variables {
+        return super::compose_cmds::config_variables(&opts, &c.format);
     }
     opts.interpolate = !c.no_interpolate;
     opts.normalize = !c.no_normalize;

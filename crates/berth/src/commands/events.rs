@@ -107,7 +107,7 @@ pub fn run(g: &Globals, a: EventsArgs) -> CmdResult {
 
 /// Sets `stop` when SIGINT or SIGTERM arrives (they are blocked and taken
 /// by a thread, so the reader ends between two events).
-fn stop_on_signals(stop: Arc<AtomicBool>) {
+pub(crate) fn stop_on_signals(stop: Arc<AtomicBool>) {
     use nix::sys::signal::{SigSet, Signal};
     let mut set = SigSet::empty();
     set.add(Signal::SIGINT);

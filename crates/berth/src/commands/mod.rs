@@ -4,6 +4,8 @@ mod archive;
 mod build;
 pub mod changes;
 pub mod compose;
+mod compose_cmds;
+mod compose_progress;
 mod containers;
 mod cp;
 pub mod events;

@@ -111,6 +111,19 @@ pub fn push(g: &Globals, a: PushArgs) -> CmdResult {
     }
 }
 
+/// `push` for `compose push`: no progress, nothing on stdout.
+pub fn push_quietly(g: &Globals, a: PushArgs) -> CmdResult {
+    let store = g.store()?;
+    let dest = parse_ref(a.destination.as_deref().unwrap_or(&a.image))?;
+    let plan = registry::service::PushPlan::new(&store, &a.image, &dest)?;
+    let client = client(&a.registry)?;
+    let progress = Transfer::new_stderr(Mode::Quiet, Direction::Push);
+    let res = client.push_planned(&store, &plan, &dest, None, &progress);
+    progress.finish();
+    res?;
+    Ok(())
+}
+
 fn prompt(label: &str, echo: bool) -> Result<String, CliError> {
     let stdin = std::io::stdin();
     if !stdin.is_terminal() {

@@ -1,0 +1,160 @@
+//! A service's references to other containers, resolved when one of its
+//! containers is created, as compose's `resolveServiceReferences`:
+//! `network_mode`, `ipc` and `pid` of the form `service:NAME` join the
+//! first container of service NAME (`container:ID`); `volumes_from`
+//! (`NAME[:ro|rw]`, `container:X[:ro|rw]`) mounts what that container
+//! mounts. The loader already made each referenced service a dependency,
+//! so it is up before.
+
+use berth_compose::{Project, ServiceConfig};
+use engine::options::mounts::{BindMount, Mount, Propagation, VolumeMount};
+use engine::options::NamespaceMode;
+use engine::CreateOptions;
+
+use crate::{Compose, Error, Result};
+
+impl Compose {
+    /// The id of the first container (lowest number) of service `name`.
+    fn first_container(&self, svc: &str, field: &str, name: &str) -> Result<String> {
+        self.containers(true)?
+            .into_iter()
+            .filter(|r| r.service == name && !r.oneoff())
+            .min_by_key(|r| r.number)
+            .map(|r| r.summary.id)
+            .ok_or_else(|| {
+                Error::Msg(format!(
+                    "services.{svc}.{field}: service:{name}: service {name} has no container"
+                ))
+            })
+    }
+
+    /// The config hash of `s` as compose computes it: with its
+    /// `service:` references and `volumes_from` resolved to the ids of
+    /// the containers they name now (compose's
+    /// serviceHashWithResolvedRefs), so that a container sharing the
+    /// namespace or volumes of one that was replaced is replaced too.
+    pub fn config_hash(&self, s: &ServiceConfig) -> String {
+        let refers = [&s.network_mode, &s.ipc, &s.pid]
+            .iter()
+            .any(|m| m.starts_with("service:"))
+            || !s.volumes_from.is_empty();
+        if !refers {
+            return Project::service_hash(s);
+        }
+        let first = |name: &str| {
+            self.containers(true)
+                .ok()?
+                .into_iter()
+                .filter(|r| r.service == name && !r.oneoff())
+                .min_by_key(|r| r.number)
+                .map(|r| r.summary.id)
+        };
+        let mut r = s.clone();
+        for m in [&mut r.network_mode, &mut r.ipc, &mut r.pid] {
+            if let Some(id) = m.strip_prefix("service:").and_then(first) {
+                *m = format!("container:{id}");
+            }
+        }
+        for v in r.volumes_from.iter_mut() {
+            let mut spec = v.split(':');
+            let head = spec.next().unwrap_or("");
+            if head == "container" {
+                *v = spec.next().unwrap_or("").to_string();
+            } else if let Some(id) = first(head) {
+                *v = id;
+            }
+        }
+        Project::service_hash(&r)
+    }
+
+    /// Fills `o` with what `s` references (see the module).
+    pub(crate) fn resolve_refs(&self, s: &ServiceConfig, o: &mut CreateOptions) -> Result<()> {
+        let n = s.name.as_str();
+        if let Some(dep) = s.network_mode.strip_prefix("service:") {
+            let id = self.first_container(n, "network_mode", dep)?;
+            o.network_mode = Some(format!("container:{id}"));
+            o.network_aliases.clear();
+            o.ip = None;
+        }
+        if let Some(dep) = s.ipc.strip_prefix("service:") {
+            o.ipc_mode = NamespaceMode::Container(self.first_container(n, "ipc", dep)?);
+        }
+        if let Some(dep) = s.pid.strip_prefix("service:") {
+            o.pid_mode = NamespaceMode::Container(self.first_container(n, "pid", dep)?);
+        }
+        for (i, spec) in s.volumes_from.iter().enumerate() {
+            let field = format!("volumes_from[{i}]");
+            let bad = |why: String| Error::Msg(format!("services.{n}.{field}: {spec:?}: {why}"));
+            let (source, rest) = match spec.strip_prefix("container:") {
+                Some(r) => {
+                    let (c, m) = r.split_once(':').unwrap_or((r, ""));
+                    (c.to_string(), m)
+                }
+                None => {
+                    let (svc, m) = spec.split_once(':').unwrap_or((spec.as_str(), ""));
+                    if !self.project.services.contains_key(svc) {
+                        return Err(bad(format!("no such service {svc}")));
+                    }
+                    (self.first_container(n, &field, svc)?, m)
+                }
+            };
+            let read_only = match rest {
+                "" => None,
+                "ro" => Some(true),
+                "rw" => Some(false),
+                m => return Err(bad(format!("mode {m:?} is not ro or rw"))),
+            };
+            let (c, _) = self
+                .engine
+                .container(&source)
+                .map_err(|e| bad(e.to_string()))?;
+            for mp in &c.mounts {
+                let taken = o.mounts.iter().any(|m| target_of(m) == mp.destination)
+                    || o.tmpfs.iter().any(|t| t.target == mp.destination);
+                if taken {
+                    continue;
+                }
+                let ro = read_only.unwrap_or(!mp.rw);
+                match mp.kind.as_str() {
+                    "volume" => o.mounts.push(Mount::Volume(VolumeMount {
+                        name: Some(mp.name.clone()),
+                        target: mp.destination.clone(),
+                        read_only: ro,
+                        no_copy: true,
+                        ..Default::default()
+                    })),
+                    "bind" => o.mounts.push(Mount::Bind(BindMount {
+                        source: mp.source.clone(),
+                        target: mp.destination.clone(),
+                        read_only: ro,
+                        propagation: propagation(&mp.propagation),
+                        mode: if ro { "ro".into() } else { "rw".into() },
+                        ..Default::default()
+                    })),
+                    // (a tmpfs is the container's own, as docker)
+                    _ => {}
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn target_of(m: &Mount) -> &str {
+    match m {
+        Mount::Bind(b) => &b.target,
+        Mount::Volume(v) => &v.target,
+        Mount::Tmpfs(t) => &t.target,
+    }
+}
+
+fn propagation(p: &str) -> Propagation {
+    match p {
+        "shared" => Propagation::Shared,
+        "rshared" => Propagation::Rshared,
+        "slave" => Propagation::Slave,
+        "rslave" => Propagation::Rslave,
+        "private" => Propagation::Private,
+        _ => Propagation::Rprivate,
+    }
+}

@@ -1,0 +1,197 @@
+//! Recreate as compose v2 does it (create the new container under a
+//! temporary name, stop and remove the old one, rename the new: a failed
+//! create leaves the old one running), `depends_on.restart: true` (the
+//! dependents of a recreated or restarted service are stopped and started
+//! again), and `compose restart`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+
+use berth_compose::ServiceConfig;
+
+use crate::order::{self, Direction};
+use crate::{stop_timeout, Compose, ContainerRow, Event, Report, Result};
+
+/// What an `up` did that later services of the same `up` need to know.
+#[derive(Debug, Default)]
+pub(crate) struct Progress {
+    /// Containers stopped because a dependency (`restart: true`) was
+    /// recreated.
+    pub stopped: BTreeSet<String>,
+    /// Services with a container recreated.
+    pub recreated: BTreeSet<String>,
+}
+
+impl Compose {
+    /// Replaces container `old` of `s` (number `number`, name `name`).
+    pub(crate) fn recreate(
+        &self,
+        s: &ServiceConfig,
+        number: u32,
+        name: &str,
+        image_id: &str,
+        old: &ContainerRow,
+        report: Report,
+    ) -> Result<String> {
+        let old_id = &old.summary.id;
+        let inherit = self
+            .engine
+            .container(old_id)
+            .map(|(c, _)| c.mounts)
+            .unwrap_or_default();
+        let tmp = format!("{}_{name}", &old_id[..old_id.len().min(12)]);
+        let id = self.create_container(s, number, &tmp, image_id, &inherit, report)?;
+        if let Err(e) = self.remove_container(old, stop_timeout(s), false) {
+            let _ = self.engine.remove(&id, true);
+            return Err(e);
+        }
+        self.engine.rename(&id, name)?;
+        Ok(id)
+    }
+
+    /// The services that depend on `service` with `restart: true`.
+    fn restart_dependents(&self, service: &str) -> Vec<&ServiceConfig> {
+        self.project
+            .services
+            .values()
+            .filter(|d| d.depends_on.get(service).is_some_and(|c| c.restart))
+            .collect()
+    }
+
+    /// Before `s` is recreated: the running containers of the services
+    /// depending on it with `restart: true` stopped (compose's
+    /// planStopDependents); they start again after it.
+    pub(crate) fn stop_dependents(
+        &self,
+        s: &ServiceConfig,
+        existing: &[ContainerRow],
+        progress: &Mutex<Progress>,
+        report: Report,
+    ) -> Result<()> {
+        for d in self.restart_dependents(&s.name) {
+            for r in existing
+                .iter()
+                .filter(|r| r.service == d.name && !r.oneoff())
+            {
+                if progress
+                    .lock()
+                    .map(|p| p.stopped.contains(&r.summary.id))
+                    .unwrap_or(false)
+                {
+                    continue;
+                }
+                let running = self
+                    .engine
+                    .state(&r.summary.id)
+                    .map(|st| st.status.is_active())
+                    .unwrap_or(false);
+                if !running {
+                    continue;
+                }
+                self.engine.stop(&r.summary.id, stop_timeout(d))?;
+                if let Ok(mut p) = progress.lock() {
+                    p.stopped.insert(r.summary.id.clone());
+                }
+                report(Event {
+                    kind: "Container",
+                    name: r.summary.names.clone(),
+                    status: "Stopped".into(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether a service whose namespace or volumes `s` shares
+    /// (`service:NAME`, `volumes_from`) was recreated: its containers
+    /// must be too (compose's parentNamespaceRecreated).
+    pub(crate) fn parent_recreated(&self, s: &ServiceConfig, progress: &Mutex<Progress>) -> bool {
+        let Ok(p) = progress.lock() else {
+            return false;
+        };
+        let modes = [&s.network_mode, &s.ipc, &s.pid];
+        let by_mode = modes
+            .iter()
+            .filter_map(|m| m.strip_prefix("service:"))
+            .any(|n| p.recreated.contains(n));
+        let by_volumes = s
+            .volumes_from
+            .iter()
+            .filter(|v| !v.starts_with("container:"))
+            .any(|v| p.recreated.contains(v.split(':').next().unwrap_or("")));
+        by_mode || by_volumes
+    }
+
+    /// `restart`: the containers of `services` (all if empty) and of
+    /// the services depending on them with `restart: true`, dependencies
+    /// first (in parallel where independent), each service once the
+    /// services it depends on are running again.
+    pub fn restart(&self, services: &[String], timeout: Option<i64>, report: Report) -> Result<()> {
+        for n in services {
+            self.service(n)?;
+        }
+        // only the `restart: true` edges matter (compose's
+        // prepareRestartProject)
+        let graph: BTreeMap<String, BTreeSet<String>> = self
+            .project
+            .services
+            .iter()
+            .map(|(n, s)| {
+                let deps = s
+                    .depends_on
+                    .iter()
+                    .filter(|(_, c)| c.restart)
+                    .map(|(d, _)| d.clone())
+                    .collect();
+                (n.clone(), deps)
+            })
+            .collect();
+        let mut want: BTreeSet<String> = if services.is_empty() {
+            self.project.services.keys().cloned().collect()
+        } else {
+            services.iter().cloned().collect()
+        };
+        loop {
+            let more: Vec<String> = graph
+                .iter()
+                .filter(|(n, deps)| !want.contains(*n) && deps.iter().any(|d| want.contains(d)))
+                .map(|(n, _)| n.clone())
+                .collect();
+            if more.is_empty() {
+                break;
+            }
+            want.extend(more);
+        }
+        let want: Vec<String> = want.into_iter().collect();
+        let rows = self.targets(&want, None)?;
+        let want_ref = &want;
+        order::traverse(&want, &graph, Direction::Up, 0, report, |n, report| {
+            let t = timeout.or_else(|| self.project.services.get(n).and_then(stop_timeout));
+            // as compose: the conditions of the dependencies restarted
+            // before it hold again first
+            if let Some(s) = self.project.services.get(n) {
+                for (dep, c) in s.depends_on.iter().filter(|(_, c)| c.restart) {
+                    if want_ref.contains(dep) {
+                        self.wait_dependency(n, dep, &c.condition, None)?;
+                    }
+                }
+            }
+            for r in rows.iter().filter(|r| r.service == n) {
+                report(Event {
+                    kind: "Container",
+                    name: r.summary.names.clone(),
+                    status: "Restarting".into(),
+                });
+                self.engine
+                    .restart(&r.summary.id, t)
+                    .map_err(|e| crate::Error::Msg(format!("{}: {e}", r.summary.names)))?;
+                report(Event {
+                    kind: "Container",
+                    name: r.summary.names.clone(),
+                    status: "Started".into(),
+                });
+            }
+            Ok(())
+        })
+    }
+}
