@@ -1,16 +1,23 @@
 #!/usr/bin/env bash
-# bench/api/run.sh [RUNS]: the docker CLI's `docker run --rm IMAGE true`
-# through Berth's API socket (`berth system service`) against podman's
-# (`podman system service`), in one run, with --network none and then on
-# each one's default network, on a busybox image made on the spot and
-# imported into both; prints the ratio of the medians. The goal (issue 12):
-# Berth's socket at 0.1x podman's or less.
+# bench/api/run.sh [RUNS] [COUNT]: the docker CLI's `docker run --rm IMAGE
+# true` through Berth's API socket (`berth system service`) against
+# podman's (`podman system service`), in one run, with --network none and
+# then on each one's default network, on a busybox image made on the spot
+# and imported into both; then `docker ps` and `docker ps -a --format json`
+# with COUNT (100) containers created through each socket (not started:
+# the listing is measured), removed at the end. Prints the ratio of the
+# medians. The goal (issue 12): Berth's socket at 0.1x podman's or less.
+# BERTH=path uses that berth (its berth-monitor and berth-init beside it)
+# instead of building the release one.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RUNS=${1:-20}
+COUNT=${2:-100}
 ./scripts/deps.sh --test
-cargo build --release -p berth -p berth-monitor -p berth-init >/dev/null
-BERTH=$PWD/target/release/berth
+if [ -z "${BERTH:-}" ]; then
+    cargo build --release -p berth -p berth-monitor -p berth-init >/dev/null
+    BERTH=$PWD/target/release/berth
+fi
 DOCKER=${DOCKER:-/usr/local/bin/docker}
 work=$(mktemp -d /tmp/berth-bench-api.XXXXXX)
 P="podman --root $work/podman/storage --runroot $work/podman/run --cgroup-manager cgroupfs --events-backend file"
@@ -38,6 +45,7 @@ for s in b p; do
 done
 export DOCKER_CONFIG=$work/docker-config
 D() { echo "$DOCKER -H unix://$work/$1.sock run --rm $2 localhost/bench:1 true"; }
+L() { echo "$DOCKER -H unix://$work/$1.sock ps $2"; }
 ratio() { # json, berth name, podman name
     python3 - "$@" <<'PY'
 import json, sys
@@ -57,3 +65,27 @@ sync; hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$work/bridge.json" \
     -n "berth socket" "$(D b '')" \
     -n "podman socket" "$(D p '')"
 ratio "$work/bridge.json" "berth socket" "podman socket"
+echo
+echo "== docker ps, $COUNT containers created through each socket =="
+for s in b p; do
+    for i in $(seq "$COUNT"); do
+        $DOCKER -H "unix://$work/$s.sock" create --network none localhost/bench:1 true >/dev/null
+    done
+done
+for s in b p; do
+    n=$($DOCKER -H "unix://$work/$s.sock" ps -aq | wc -l)
+    [ "$n" -eq "$COUNT" ] || { echo "$s: $n containers listed, $COUNT expected" >&2; exit 1; }
+done
+sync; hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$work/ps.json" \
+    -n "berth socket ps" "$(L b '')" \
+    -n "podman socket ps" "$(L p '')"
+ratio "$work/ps.json" "berth socket ps" "podman socket ps"
+echo
+echo "== docker ps -a --format json, $COUNT containers =="
+sync; hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$work/psa.json" \
+    -n "berth socket ps -a" "$(L b '-a --format json')" \
+    -n "podman socket ps -a" "$(L p '-a --format json')"
+ratio "$work/psa.json" "berth socket ps -a" "podman socket ps -a"
+for s in b p; do
+    $DOCKER -H "unix://$work/$s.sock" rm $($DOCKER -H "unix://$work/$s.sock" ps -aq) >/dev/null
+done

@@ -220,6 +220,45 @@ fn auto_remove() {
     assert!(env.engine.list(true).unwrap().is_empty());
 }
 
+/// docker's run through the API: the wait (`removed`, `next-exit`) begins
+/// before the start; it returns the run's exit code once the container is
+/// removed (a `--rm` one: gone before the wait looks again, its code from
+/// its `die` event) or has exited.
+#[test]
+fn wait_conditions_begun_before_the_start() {
+    let env = Env::new();
+    let wait_then = |id: &str, cond: engine::WaitCondition, act: &dyn Fn()| -> i32 {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (eng, id) = (env.engine.clone(), id.to_string());
+        let t = std::thread::spawn(move || {
+            eng.wait_for(&id, cond, &mut || tx.send(()).unwrap())
+                .unwrap()
+        });
+        rx.recv().unwrap();
+        act();
+        t.join().unwrap()
+    };
+    let mut o = env.opts(&["sh", "-c", "exit 3"]);
+    o.auto_remove = true;
+    let id = env.create(&o).unwrap();
+    let code = wait_then(&id, engine::WaitCondition::Removed, &|| {
+        env.engine.start(&id).unwrap()
+    });
+    assert_eq!(code, 3);
+    assert!(!env.engine.container_dir(&id).exists());
+
+    let id = env.create(&env.opts(&["sh", "-c", "exit 5"])).unwrap();
+    let code = wait_then(&id, engine::WaitCondition::NextExit, &|| {
+        env.engine.start(&id).unwrap()
+    });
+    assert_eq!(code, 5);
+    // `removed` of an exited container: its code once `rm` removes it.
+    let code = wait_then(&id, engine::WaitCondition::Removed, &|| {
+        env.engine.remove(&id, false).unwrap()
+    });
+    assert_eq!(code, 5);
+}
+
 #[test]
 fn names_are_unique() {
     let env = Env::new();

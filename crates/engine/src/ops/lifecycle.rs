@@ -334,34 +334,13 @@ impl Engine {
         ready: &mut dyn FnMut(),
     ) -> Result<i32> {
         let id = self.lookup(container)?;
+        // The container's events from before the first look: between two
+        // looks the wait sleeps until the next one (the journal's inotify
+        // watch), not on a timer. A `--rm` container may run, exit and go
+        // between two looks (docker's run waits before it starts): its
+        // exit code is then its `die` event.
+        let mut changes = ContainerChanges::new(self, &id);
         let first = self.state(&id)?;
-        // A `--rm` container may run, exit and go between two looks (docker's
-        // run waits before it starts): its exit code is then its `die` event,
-        // logged since this wait began.
-        let mut dies = {
-            let mut f = ::events::Filters::default();
-            let _ = f.add("container", &id);
-            let _ = f.add("event", "die");
-            self.journal()
-                .tail(&::events::Query {
-                    since: None,
-                    until: None,
-                    filters: f,
-                })
-                .ok()
-        };
-        let mut died = |or: i32| -> i32 {
-            let mut code = None;
-            if let Some(c) = dies.as_mut() {
-                let _ = c.follow(Duration::ZERO, &mut |m| {
-                    if let Some(v) = m.actor.attributes.get("exitCode") {
-                        code = v.parse().ok();
-                    }
-                    true
-                });
-            }
-            code.unwrap_or(or)
-        };
         ready();
         match condition {
             WaitCondition::NotRunning => self.wait(&id),
@@ -372,16 +351,19 @@ impl Engine {
                 {
                     return Ok(code);
                 }
+                if let Some(code) = changes.died {
+                    return Ok(code);
+                }
                 let st = match self.state(&id) {
                     Ok(st) => st,
                     // Removed (a --rm container) after its exit.
-                    Err(Error::NoSuchContainer(_)) => return Ok(died(first.exit_code)),
+                    Err(Error::NoSuchContainer(_)) => return Ok(changes.code_or(first.exit_code)),
                     Err(e) => return Err(e),
                 };
                 if st.exits > first.exits {
                     return Ok(st.last_exit_code);
                 }
-                std::thread::sleep(Duration::from_millis(20));
+                changes.next();
             },
             WaitCondition::Removed => {
                 let mut code = first.exit_code;
@@ -398,13 +380,13 @@ impl Engine {
                                 continue;
                             }
                         }
-                        Err(Error::NoSuchContainer(_)) => return Ok(died(code)),
+                        Err(Error::NoSuchContainer(_)) => return Ok(changes.code_or(code)),
                         Err(e) => return Err(e),
                     }
                     if !self.container_dir(&id).join(CONFIG).exists() {
-                        return Ok(died(code));
+                        return Ok(changes.code_or(code));
                     }
-                    std::thread::sleep(Duration::from_millis(20));
+                    changes.next();
                 }
             }
         }
@@ -481,6 +463,74 @@ impl Engine {
         // As docker's: the user networks' DNS records follow the name.
         crate::network::rename(self, &id, &old, &new)
     }
+}
+
+/// A wait's view of one container's events (start, die, destroy, ...):
+/// [`ContainerChanges::next`] sleeps until the next one, and keeps the
+/// exit code of a `die`.
+struct ContainerChanges {
+    cursor: Option<::events::Cursor>,
+    /// The exit code of the last `die` since the wait began.
+    died: Option<i32>,
+}
+
+impl ContainerChanges {
+    /// Longest sleep without an event: a change whose event could not be
+    /// written (the journal's appends are best-effort) is still seen.
+    const LOOK: Duration = Duration::from_millis(500);
+
+    fn new(engine: &Engine, id: &str) -> ContainerChanges {
+        let mut f = ::events::Filters::default();
+        let _ = f.add("type", "container");
+        let _ = f.add("container", id);
+        let cursor = engine
+            .journal()
+            .tail(&::events::Query {
+                since: None,
+                until: None,
+                filters: f,
+            })
+            .ok();
+        ContainerChanges { cursor, died: None }
+    }
+
+    /// Waits for the container's next event (or [`Self::LOOK`]).
+    fn next(&mut self) {
+        let Some(c) = self.cursor.as_mut() else {
+            // No journal to follow: a short poll.
+            std::thread::sleep(Duration::from_millis(20));
+            return;
+        };
+        let died = &mut self.died;
+        if c.follow(Self::LOOK, &mut |m| note_die(&m, died)).is_err() {
+            self.cursor = None;
+        }
+    }
+
+    /// The code of the `die` seen (or that one logged since the last
+    /// look), else `or`.
+    fn code_or(&mut self, or: i32) -> i32 {
+        if let Some(c) = self.cursor.as_mut() {
+            let died = &mut self.died;
+            let _ = c.follow(Duration::ZERO, &mut |m| note_die(&m, died));
+        }
+        self.died.unwrap_or(or)
+    }
+}
+
+/// A `die` event's exit code into `died`; reading goes on.
+fn note_die(m: &::events::Message, died: &mut Option<i32>) -> bool {
+    if m.action == "die" {
+        if let Some(code) = m
+            .actor
+            .attributes
+            .get("exitCode")
+            .and_then(|v| v.parse().ok())
+        {
+            *died = Some(code);
+        }
+    }
+    true
 }
 
 #[cfg(test)]

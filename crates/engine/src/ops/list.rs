@@ -409,7 +409,14 @@ impl Engine {
         let mut out = Vec::new();
         let mut names = None;
         for id in self.ids()? {
-            let (c, st) = match (self.load_config(&id), self.state(&id)) {
+            // Without `all`, a container that is not running is passed over
+            // on its state alone: its config is not read (docker's `ps` of
+            // a store of stopped containers).
+            let st = self.state(&id);
+            if !all && matches!(&st, Ok(s) if !s.running()) {
+                continue;
+            }
+            let (c, st) = match (self.load_config(&id), st) {
                 (Ok(c), Ok(st)) => (c, st),
                 (Err(Error::NoSuchContainer(_)), _) | (_, Err(Error::NoSuchContainer(_))) => {
                     continue
