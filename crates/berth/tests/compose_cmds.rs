@@ -548,6 +548,22 @@ fn real_compose_agrees_on_ps_filter_and_event_keys() {
         assert_eq!(a, b, "{flt}");
         assert_eq!(a.len(), 1, "{flt}: {a:?}");
     }
+    // wait on the exited job: the same error and exit code
+    let wait = |o: std::process::Output| {
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        (
+            o.status.code(),
+            err.lines().last().unwrap_or("").to_string(),
+        )
+    };
+    let a = wait(s.docker_out(&["compose", "-p", "rc", "-f", f, "wait", "job"]));
+    let b = wait(
+        s.env
+            .output(&["compose", "-p", "rc", "-f", f, "wait", "job"]),
+    );
+    assert_eq!(a.0, b.0, "{a:?} {b:?}");
+    assert!(a.1.contains("no containers for project \"rc\""), "{a:?}");
+    assert!(b.1.contains("no containers for project \"rc\""), "{b:?}");
     let since = since.to_string();
     let now = (std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
