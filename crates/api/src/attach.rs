@@ -194,8 +194,8 @@ async fn attach(
         // docker's run: attach now, the output comes once it starts.
         let (key, rx) = s.attaches.add(&cid, opts.clone());
         let (eng, pending) = (s.engine.clone(), s.attaches.clone());
-        return Ok(hijack.respond(tty, guard, move |conn, early| {
-            wait_start(&eng, &pending, &cid, key, rx, &opts, conn, early)
+        return Ok(hijack.respond_async(tty, guard, move |conn, early| {
+            wait_start(eng, pending, cid, key, rx, opts, conn, early)
         }));
     }
     let eng = s.engine.clone();
@@ -214,50 +214,57 @@ fn run_attached(mut a: Attached, conn: Conn, early: Bytes) {
     hijack::pump(conn, early, &mut a as &mut dyn OutputStream, stdin);
 }
 
-/// A hijacked attach waiting for its container's start (blocking).
+/// A hijacked attach waiting for its container's start: a task, not a
+/// thread (a container that never starts holds no blocking thread; its
+/// state is read on the pool every [`LOOK`], a moment each), until the
+/// start's handoff, a start by someone else, the container's removal or
+/// the client's hang-up. Then the stream runs on the blocking pool.
 #[allow(clippy::too_many_arguments)]
-fn wait_start(
-    eng: &Engine,
-    pending: &Pending,
-    cid: &str,
+async fn wait_start(
+    eng: Engine,
+    pending: std::sync::Arc<Pending>,
+    cid: String,
     key: u64,
     mut rx: oneshot::Receiver<Handoff>,
-    opts: &AttachOptions,
+    opts: AttachOptions,
     conn: Conn,
     early: Bytes,
 ) {
-    let rt = tokio::runtime::Handle::current();
-    loop {
+    let handoff = loop {
         // The start's handoff, or a look around every LOOK.
-        match rt.block_on(tokio::time::timeout(LOOK, &mut rx)) {
-            Ok(Ok(Handoff::Attached(a))) => return run_attached(*a, conn, early),
-            Ok(Ok(Handoff::Started)) => break,
-            Ok(Err(_)) => return conn.close(),
+        match tokio::time::timeout(LOOK, &mut rx).await {
+            Ok(Ok(h)) => break Some(h),
+            Ok(Err(_)) => break None,
             Err(_) => {}
         }
         let gone = conn.hung_up();
-        let state = eng.state(cid);
-        let started = state.as_ref().is_ok_and(|s| s.running());
-        if gone || state.is_err() || started {
-            if pending.remove(cid, key) {
-                if !started {
-                    // Hung up, or the container was removed.
-                    return conn.close();
-                }
-                break;
+        let (e, c) = (eng.clone(), cid.clone());
+        let state = tokio::task::spawn_blocking(move || e.state(&c).map(|s| s.running())).await;
+        let (exists, started) = match state {
+            Ok(Ok(running)) => (true, running),
+            _ => (false, false),
+        };
+        if gone || !exists || started {
+            if pending.remove(&cid, key) {
+                // Hung up, or the container was removed: nothing to do.
+                break started.then_some(Handoff::Started);
             }
             // A start took it: the handoff is on its way.
-            match rt.block_on(rx) {
-                Ok(Handoff::Attached(a)) => return run_attached(*a, conn, early),
-                Ok(Handoff::Started) => break,
-                Err(_) => return conn.close(),
-            }
+            break (&mut rx).await.ok();
         }
-    }
-    match eng.attach_stream(cid, opts) {
-        Ok(a) => run_attached(a, conn, early),
-        Err(_) => conn.close(),
-    }
+    };
+    let _ = tokio::task::spawn_blocking(move || {
+        conn.head_read();
+        match handoff {
+            Some(Handoff::Attached(a)) => run_attached(*a, conn, early),
+            Some(Handoff::Started) => match eng.attach_stream(&cid, &opts) {
+                Ok(a) => run_attached(a, conn, early),
+                Err(_) => conn.close(),
+            },
+            None => conn.close(),
+        }
+    })
+    .await;
 }
 
 /// `resize?h=&w=`: the container's pty.

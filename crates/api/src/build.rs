@@ -179,6 +179,8 @@ async fn build(
             pull: parsed.pull,
             labels: parsed.labels,
             network: parsed.network,
+            secrets: Default::default(),
+            ssh: Default::default(),
         };
         let mut line_start = true;
         let wp = w.clone();

@@ -2,8 +2,6 @@
 //! wait, remove, rename, pause, unpause, top, update, prune, changes,
 //! export, logs, stats, archive (GET, HEAD, PUT).
 
-use std::io::Write;
-
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, Response, StatusCode};
@@ -11,7 +9,6 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine as _;
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::params::{JsonBody, OptJson, Params};
@@ -245,70 +242,19 @@ async fn top(
     Path(id): Path<String>,
     p: Params,
 ) -> Result<Json<engine::TopOutput>, ApiError> {
-    if let Some(a) = p.str("ps_args").filter(|a| a != "-ef") {
-        return Err(ApiError::bad(format!(
-            "invalid ps_args {a:?}: only the default columns are supported"
-        )));
-    }
+    let ps_args = p.get("ps_args").unwrap_or("").to_string();
     let eng = s.engine.clone();
-    blocking(move || Ok(eng.top(&id)?)).await.map(Json)
-}
-
-/// docker's `UpdateConfig`: the resources and the restart policy (zeros
-/// and empty strings: not given, as docker's CLI sends every field).
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct UpdateBody {
-    #[serde(default)]
-    memory: i64,
-    #[serde(default)]
-    memory_swap: i64,
-    #[serde(default)]
-    memory_reservation: i64,
-    #[serde(default)]
-    nano_cpus: i64,
-    #[serde(default)]
-    cpu_shares: i64,
-    #[serde(default)]
-    cpuset_cpus: String,
-    #[serde(default)]
-    pids_limit: Option<i64>,
-    #[serde(default)]
-    restart_policy: Option<RestartPolicy>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct RestartPolicy {
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    maximum_retry_count: i64,
+    blocking(move || Ok(eng.top_with(&id, &ps_args)?))
+        .await
+        .map(Json)
 }
 
 async fn update(
     State(s): State<AppState>,
     Path(id): Path<String>,
-    OptJson(b): OptJson<UpdateBody>,
+    OptJson(b): OptJson<engine::api::ContainerUpdateBody>,
 ) -> Result<Json<engine::UpdateReport>, ApiError> {
-    let nz = |v: i64| (v != 0).then_some(v);
-    let restart = b.restart_policy.filter(|r| !r.name.is_empty()).map(|r| {
-        if r.name == "on-failure" && r.maximum_retry_count > 0 {
-            format!("on-failure:{}", r.maximum_retry_count)
-        } else {
-            r.name
-        }
-    });
-    let opts = engine::UpdateOptions {
-        memory: nz(b.memory),
-        memory_swap: nz(b.memory_swap),
-        memory_reservation: nz(b.memory_reservation),
-        nano_cpus: nz(b.nano_cpus),
-        cpu_shares: nz(b.cpu_shares),
-        cpuset_cpus: Some(b.cpuset_cpus).filter(|s| !s.is_empty()),
-        pids_limit: b.pids_limit.filter(|n| *n != 0),
-        restart,
-    };
+    let opts = b.into_options();
     let eng = s.engine.clone();
     blocking(move || Ok(eng.update(&id, &opts)?))
         .await
@@ -349,8 +295,9 @@ async fn export(
     let id = blocking(move || Ok(eng.container(&id)?.0.id)).await?;
     let eng = s.engine.clone();
     let body = spawn_writer(move |mut w| {
-        let _ = eng.export(&engine::export::ExportRequest { container: id }, &mut w);
-        let _ = w.flush();
+        if let Err(e) = eng.export(&engine::export::ExportRequest { container: id }, &mut w) {
+            w.abort(e);
+        }
     });
     Ok(stream_response(body, "application/x-tar"))
 }
@@ -368,26 +315,12 @@ async fn logs(
             "Bad parameters: you must choose at least one stream",
         ));
     }
-    let tail = match p.get("tail").map(str::trim).unwrap_or("all") {
-        "all" | "" => None,
-        t => match t.parse::<i64>() {
-            Ok(n) if n < 0 => None,
-            Ok(n) => Some(n as usize),
-            Err(_) => {
-                return Err(ApiError::bad(format!(
-                    "invalid tail {t:?}: expected a number or \"all\""
-                )))
-            }
-        },
-    };
-    // docker's `since`/`until` are unix seconds; 0 is "not given".
-    let time = |k: &str| p.str(k).filter(|v| v != "0" && v != "0.000000000");
     let opts = engine::LogsOptions {
         follow: p.bool("follow"),
-        tail,
+        tail: engine::logs::parse_tail(p.get("tail").unwrap_or("all"))?,
         timestamps: p.bool("timestamps"),
-        since: time("since"),
-        until: time("until"),
+        since: engine::logs::time_arg(p.get("since")),
+        until: engine::logs::time_arg(p.get("until")),
         details: p.bool("details"),
         stdout,
         stderr,
@@ -502,6 +435,10 @@ async fn archive_head(
     Ok((stat_header(&st)?, StatusCode::OK).into_response())
 }
 
+/// `GET archive`: the path is resolved once by the engine, which gives
+/// the stat (the header) and then streams the tar from the same handle. A
+/// failure before the stat is a docker-shaped error; after it, the
+/// response is aborted (the client sees an error, not a short tar).
 async fn archive_get(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -509,31 +446,54 @@ async fn archive_get(
 ) -> Result<Response<Body>, ApiError> {
     let path = archive_path(&p)?;
     let eng = s.engine.clone();
-    let (cid, pth) = (id.clone(), path.clone());
-    let st = blocking(move || Ok(eng.path_stat(&cid, &pth)?)).await?;
-    let eng = s.engine.clone();
-    let body = spawn_writer(move |mut w| {
-        let _ =
-            eng.copy_from_container(&id, &path, None, &mut w, engine::cp::CopyOptions::default());
+    let (stat_tx, stat_rx) =
+        tokio::sync::oneshot::channel::<Result<engine::cp::PathStat, ApiError>>();
+    let (w, body) = crate::stream::channel();
+    tokio::task::spawn_blocking(move || {
+        let mut stat_tx = Some(stat_tx);
+        let mut out = w.clone();
+        let r = eng.archive_from_container(
+            &id,
+            &path,
+            &mut |st| {
+                if let Some(t) = stat_tx.take() {
+                    let _ = t.send(Ok(st.clone()));
+                }
+            },
+            &mut out,
+        );
+        match (r, stat_tx) {
+            (Err(e), Some(t)) => {
+                let _ = t.send(Err(e.into()));
+            }
+            (Err(e), None) => w.abort(e),
+            (Ok(()), _) => {}
+        }
     });
+    let st = stat_rx
+        .await
+        .map_err(|_| ApiError::internal("archive: the engine call ended"))??;
     let mut r = stream_response(body, "application/x-tar");
     r.headers_mut().extend(stat_header(&st)?);
     Ok(r)
 }
 
+/// `PUT archive`: docker's query (`path`, `noOverwriteDirNonDir`,
+/// `copyUIDGID`) as the engine's request.
 async fn archive_put(
     State(s): State<AppState>,
     Path(id): Path<String>,
     p: Params,
     body: Body,
 ) -> Result<Response<Body>, ApiError> {
-    let path = archive_path(&p)?;
-    let opts = engine::cp::CopyOptions {
-        follow_link: false,
-        archive: p.bool("copyUIDGID"),
+    let req = engine::cp::ExtractRequest {
+        container: id,
+        path: archive_path(&p)?,
+        no_overwrite_dir_non_dir: p.bool("noOverwriteDirNonDir"),
+        copy_uid_gid: p.bool("copyUIDGID"),
     };
     let eng = s.engine.clone();
     let mut input = BodyReader::new(body);
-    blocking(move || Ok(eng.copy_to_container(None, &mut input, &id, &path, opts)?)).await?;
+    blocking(move || Ok(eng.extract_to_container(&req, &mut input)?)).await?;
     Ok(StatusCode::OK.into_response())
 }

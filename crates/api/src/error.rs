@@ -67,7 +67,9 @@ impl From<engine::Error> for ApiError {
             E::NoSuchContainer(_) | E::NoSuchExec(_) | E::NoSuchObject(_) => {
                 ApiError::not_found(e.to_string())
             }
-            E::InvalidArgument(_) | E::InvalidFilter(_) => ApiError::bad(e.to_string()),
+            E::InvalidArgument(_) | E::InvalidFilter(_) | E::BadRequest(_) => {
+                ApiError::bad(e.to_string())
+            }
             E::Conflict(_) => ApiError::new(StatusCode::CONFLICT, e.to_string()),
             E::Image(i) => image_error(i),
             _ => ApiError::internal(e.to_string()),

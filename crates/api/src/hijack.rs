@@ -87,6 +87,28 @@ impl Hijack {
         guard: ActiveGuard,
         session: impl FnOnce(Conn, Bytes) + Send + 'static,
     ) -> Response<Body> {
+        self.respond_async(tty, guard, move |conn, early| async move {
+            let _ = tokio::task::spawn_blocking(move || {
+                conn.head_read();
+                session(conn, early);
+            })
+            .await;
+        })
+    }
+
+    /// As [`Hijack::respond`], for a session that first waits without
+    /// holding a thread (an attach waiting for its container's start):
+    /// `session` runs as a task and moves its blocking part to the pool
+    /// itself (calling [`Conn::head_read`] first).
+    pub fn respond_async<F>(
+        self,
+        tty: bool,
+        guard: ActiveGuard,
+        session: impl FnOnce(Conn, Bytes) -> F + Send + 'static,
+    ) -> Response<Body>
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
         let Some(on) = self.on_upgrade else {
             return ApiError::internal("hijack: the connection cannot be upgraded").into_response();
         };
@@ -97,12 +119,8 @@ impl Hijack {
             let Some((conn, early)) = Conn::from_upgraded(up) else {
                 return;
             };
-            let _ = tokio::task::spawn_blocking(move || {
-                conn.head_read();
-                session(conn, early);
-                drop(guard);
-            })
-            .await;
+            session(conn, early).await;
+            drop(guard);
         });
         let mut r = Response::new(Body::empty());
         *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
@@ -166,10 +184,25 @@ impl Conn {
             }
             Err(up) => up,
         };
-        let p = up.downcast::<TokioIo<tokio::net::TcpStream>>().ok()?;
-        let s = p.io.into_inner().into_std().ok()?;
+        let up = match up.downcast::<TokioIo<tokio::net::TcpStream>>() {
+            Ok(p) => {
+                let s = p.io.into_inner().into_std().ok()?;
+                s.set_nonblocking(false).ok()?;
+                return Some((Conn::Tcp(s), p.read_buf));
+            }
+            Err(up) => up,
+        };
+        // Any other stream (TLS): bridged through a socket pair, its
+        // half-closes and hang-ups passed both ways.
+        let (mine, theirs) = tokio::net::UnixStream::pair().ok()?;
+        tokio::spawn(async move {
+            let mut up = TokioIo::new(up);
+            let mut theirs = theirs;
+            let _ = tokio::io::copy_bidirectional(&mut up, &mut theirs).await;
+        });
+        let s = mine.into_std().ok()?;
         s.set_nonblocking(false).ok()?;
-        Some((Conn::Tcp(s), p.read_buf))
+        Some((Conn::Unix(s), Bytes::new()))
     }
 
     fn try_clone(&self) -> io::Result<Conn> {
@@ -207,7 +240,7 @@ impl Conn {
     /// Waits (a moment at most) until the client has read what was sent
     /// (the `101` head): clients that read the head through a buffer and
     /// then the socket itself (docker-py) lose output sent with the head.
-    fn head_read(&self) {
+    pub(crate) fn head_read(&self) {
         let until = Instant::now() + HEAD_READ;
         while Instant::now() < until {
             match crate::sys::unread_output(self.fd()) {

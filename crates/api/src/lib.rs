@@ -1,5 +1,6 @@
 //! Berth's Docker Engine API service (`berth system service`): docker's
-//! REST endpoints over a unix socket (or a loopback TCP address), a thin
+//! REST endpoints over a unix socket (or TCP: with TLS as docker's daemon,
+//! [`tls`]; without, loopback only), a thin
 //! face beside the CLI. It holds no rules and no state: each handler turns
 //! docker's JSON and query strings into the engine's typed requests, calls
 //! the engine (blocking calls on tokio's blocking pool), and serializes the
@@ -31,6 +32,7 @@ mod stream;
 #[allow(unsafe_code)]
 mod sys;
 pub mod system;
+pub mod tls;
 pub mod volumes;
 
 use std::net::SocketAddr;
@@ -46,6 +48,7 @@ use axum::Router;
 use engine::Engine;
 
 pub use error::ApiError;
+pub use tls::{TlsConfig, TlsFiles};
 
 /// The API version Berth speaks (docker CLI 28.2's).
 pub const API_VERSION: &str = engine::system::API_VERSION;
@@ -104,14 +107,21 @@ impl Listener {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {
     Unix(PathBuf),
-    /// Loopback only (TLS is not implemented).
+    /// Any address with TLS; loopback only without.
     Tcp(SocketAddr),
 }
 
 impl Endpoint {
-    /// `unix://PATH` (absolute) or `tcp://IP:PORT` on a loopback address.
-    pub fn parse(uri: &str) -> Result<Endpoint, Error> {
+    /// `unix://PATH` (absolute) or `tcp://IP:PORT`: without `tls` only a
+    /// loopback address (the API gives root to whoever connects); `tls`
+    /// only with tcp.
+    pub fn parse(uri: &str, tls: bool) -> Result<Endpoint, Error> {
         if let Some(p) = uri.strip_prefix("unix://") {
+            if tls {
+                return Err(Error::Invalid(format!(
+                    "--tls and --tlsverify apply to tcp:// addresses, not {uri:?}"
+                )));
+            }
             if !p.starts_with('/') {
                 return Err(Error::Invalid(format!(
                     "invalid URI {uri:?}: the socket path must be absolute (unix:///run/berth/berth.sock)"
@@ -125,9 +135,9 @@ impl Endpoint {
                     "invalid URI {uri:?}: expected tcp://IP:PORT, e.g. tcp://127.0.0.1:2375"
                 ))
             })?;
-            if !addr.ip().is_loopback() {
+            if !tls && !addr.ip().is_loopback() {
                 return Err(Error::Invalid(format!(
-                    "refusing {uri:?}: the API gives root to whoever connects and TLS is not supported; listen on a loopback address (127.0.0.1, ::1) or a unix socket"
+                    "refusing {uri:?} without TLS: the API gives root to whoever connects; use --tlsverify with --tlscacert, --tlscert and --tlskey, or a loopback address (127.0.0.1, ::1) or a unix socket"
                 )));
             }
             return Ok(Endpoint::Tcp(addr));
@@ -221,6 +231,8 @@ pub struct ServeOptions {
     /// Exit after this long without a request in flight or a stream open;
     /// None: never.
     pub idle: Option<Duration>,
+    /// TLS on a tcp listener (`--tls`, `--tlsverify`).
+    pub tls: Option<TlsConfig>,
 }
 
 /// Requests in flight and the last time one ended: the idle timer.
@@ -306,6 +318,7 @@ async fn serve_async(engine: Engine, listener: Listener, opts: ServeOptions) -> 
         attaches: Arc::default(),
     };
     let app = router(state);
+    let tls = opts.tls.map(|t| tokio_rustls::TlsAcceptor::from(t.0));
     enum L {
         Unix(tokio::net::UnixListener),
         Tcp(tokio::net::TcpListener),
@@ -355,14 +368,29 @@ async fn serve_async(engine: Engine, listener: Listener, opts: ServeOptions) -> 
         };
         let app = app.clone();
         let activity = activity.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            match conn {
-                Conn::Unix(s) => serve_connection(s, app, activity).await,
-                Conn::Tcp(s) => serve_connection(s, app, activity).await,
+            match (conn, tls) {
+                (Conn::Unix(s), _) => serve_connection(s, app, activity).await,
+                (Conn::Tcp(s), None) => serve_connection(s, app, activity).await,
+                // A failed handshake (no client certificate, an unknown
+                // CA) ends the connection: the client sees rustls's alert.
+                (Conn::Tcp(s), Some(acceptor)) => {
+                    let handshake = {
+                        let _busy = activity.enter();
+                        tokio::time::timeout(TLS_HANDSHAKE, acceptor.accept(s)).await
+                    };
+                    if let Ok(Ok(s)) = handshake {
+                        serve_connection(s, app, activity).await
+                    }
+                }
             }
         });
     }
 }
+
+/// How long a client has to finish the TLS handshake.
+const TLS_HANDSHAKE: Duration = Duration::from_secs(10);
 
 enum Conn {
     Unix(tokio::net::UnixStream),
@@ -520,15 +548,21 @@ mod tests {
     #[test]
     fn endpoints() {
         assert_eq!(
-            Endpoint::parse("unix:///run/x.sock").unwrap(),
+            Endpoint::parse("unix:///run/x.sock", false).unwrap(),
             Endpoint::Unix("/run/x.sock".into())
         );
-        assert!(Endpoint::parse("tcp://127.0.0.1:2375").is_ok());
-        let e = Endpoint::parse("tcp://0.0.0.0:2375")
+        assert!(Endpoint::parse("tcp://127.0.0.1:2375", false).is_ok());
+        let e = Endpoint::parse("tcp://0.0.0.0:2375", false)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("loopback"), "{e}");
-        assert!(Endpoint::parse("unix://rel.sock").is_err());
-        assert!(Endpoint::parse("http://x").is_err());
+        assert!(
+            e.contains("without TLS") && e.contains("--tlsverify"),
+            "{e}"
+        );
+        assert!(Endpoint::parse("tcp://0.0.0.0:2376", true).is_ok());
+        let e = Endpoint::parse("unix:///run/x.sock", true).unwrap_err();
+        assert!(e.to_string().contains("tcp://"), "{e}");
+        assert!(Endpoint::parse("unix://rel.sock", false).is_err());
+        assert!(Endpoint::parse("http://x", false).is_err());
     }
 }

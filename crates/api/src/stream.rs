@@ -53,25 +53,25 @@ impl http_body::Body for Guarded {
     }
 }
 
-/// The body end of [`channel`].
-pub struct ChannelBody(mpsc::Receiver<Bytes>);
+/// The body end of [`channel`]: an error item aborts the response.
+pub struct ChannelBody(mpsc::Receiver<io::Result<Bytes>>);
 
 impl http_body::Body for ChannelBody {
     type Data = Bytes;
-    type Error = std::convert::Infallible;
+    type Error = io::Error;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        self.0.poll_recv(cx).map(|o| o.map(|b| Ok(Frame::data(b))))
+        self.0.poll_recv(cx).map(|o| o.map(|r| r.map(Frame::data)))
     }
 }
 
 /// The writer end of [`channel`], for blocking code: each write is one
 /// chunk of the response (sent at once: streams are read as they come).
 #[derive(Debug, Clone)]
-pub struct ChannelWriter(mpsc::Sender<Bytes>);
+pub struct ChannelWriter(mpsc::Sender<io::Result<Bytes>>);
 
 impl ChannelWriter {
     /// Whether the client has gone (the body was dropped).
@@ -82,8 +82,16 @@ impl ChannelWriter {
     /// Sends one chunk; `BrokenPipe` once the client is gone.
     pub fn send(&self, b: Bytes) -> io::Result<()> {
         self.0
-            .blocking_send(b)
+            .blocking_send(Ok(b))
             .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the client hung up"))
+    }
+
+    /// Ends the response as a failure after its head was sent: hyper
+    /// drops the connection without the last chunk, so the client sees
+    /// a truncated body as an error (as docker's clients do when its
+    /// daemon's copy fails), never as a clean end.
+    pub fn abort(&self, why: impl std::fmt::Display) {
+        let _ = self.0.blocking_send(Err(io::Error::other(why.to_string())));
     }
 }
 

@@ -94,52 +94,11 @@ async fn df(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
     Ok(Json(v))
 }
 
-/// `filters` of `/events` (`{"type":["container"],"event":{"die":true}}`)
-/// as the journal's `key=value` filters.
-fn event_filters(p: &Params) -> Result<Vec<String>, ApiError> {
-    let Some(s) = p.get("filters").filter(|s| !s.trim().is_empty()) else {
-        return Ok(Vec::new());
-    };
-    let v: Value =
-        serde_json::from_str(s).map_err(|e| ApiError::bad(format!("invalid filter {s:?}: {e}")))?;
-    let Some(m) = v.as_object() else {
-        return Err(ApiError::bad(format!(
-            "invalid filter {s:?}: not a JSON object"
-        )));
-    };
-    let mut out = Vec::new();
-    for (k, vals) in m {
-        match vals {
-            Value::Array(a) => {
-                for x in a {
-                    out.push(format!("{k}={}", x.as_str().unwrap_or_default()));
-                }
-            }
-            Value::Object(o) => {
-                for (x, on) in o {
-                    if on.as_bool().unwrap_or(false) {
-                        out.push(format!("{k}={x}"));
-                    }
-                }
-            }
-            _ => {
-                return Err(ApiError::bad(format!(
-                    "invalid filter {s:?}: bad value of {k:?}"
-                )))
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// `/events`: one JSON message a line, the history within `since` and
-/// `until`, then (unless `until` is past) the events as they come, until
-/// `until` or the client hangs up.
 async fn events(State(s): State<AppState>, p: Params) -> Result<Response<Body>, ApiError> {
-    let opts = engine::EventsOptions::parse(
+    let opts = engine::EventsOptions::with_filters(
         p.get("since").unwrap_or(""),
         p.get("until").unwrap_or(""),
-        &event_filters(&p)?,
+        &p.filters()?,
     )?;
     let eng = s.engine.clone();
     let body = spawn_writer(move |w| {

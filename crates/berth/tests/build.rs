@@ -575,9 +575,9 @@ fn flags_stdin_iidfile_labels_target() {
         err.contains(&format!("--platform {other} is not supported")),
         "{err}"
     );
-    let (code, _, err) = c.build(&["--ssh", "default", ds]);
+    let (code, _, err) = c.build(&["--ssh", "default=/nonexistent.sock", ds]);
     assert_eq!(code, 125);
-    assert!(err.contains("--ssh is not supported"), "{err}");
+    assert!(err.contains("invalid --ssh"), "{err}");
 }
 
 #[test]
@@ -802,7 +802,7 @@ fn differential_against_buildah() {
             "docker.io/library/busybox:latest",
         ],
     );
-    for name in ["meta", "run", "copy", "multistage"] {
+    for name in ["meta", "run", "copy", "multistage", "mounts"] {
         let dir = corpus(name);
         let ds = dir.to_str().unwrap();
         c.build_ok(&["-t", name, ds]);
@@ -859,6 +859,13 @@ fn differential_against_buildah() {
         if name == "meta" {
             theirs.remove("data");
             theirs.remove("cache");
+        }
+        if name == "mounts" {
+            // buildah leaves its RUN mounts' mount points; BuildKit removes
+            // the stubs it made, and Berth follows BuildKit.
+            for p in ["tmp/m", "tmp/cc", "tmp/t", "tmp/d"] {
+                theirs.remove(p);
+            }
         }
         let ours = c.files(name);
         let diff: Vec<String> = ours

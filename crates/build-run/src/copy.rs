@@ -24,11 +24,22 @@ pub struct Attrs {
     pub mode: Option<u32>,
 }
 
+/// Which files of the sources a COPY/ADD takes and where.
+#[derive(Default)]
+pub struct Select<'a> {
+    /// `--exclude` patterns, matched relative to each source.
+    pub exclude: Option<&'a build::ignore::PatternMatcher>,
+    /// `--parents`: keep each match's path under the destination.
+    pub parents: bool,
+}
+
 /// One file to put in the image.
 pub struct Payload {
     tar: tar::Builder<File>,
     /// Destinations already written (no duplicate directory entries).
     seen: BTreeSet<String>,
+    /// Those that are directories.
+    dirs: BTreeSet<String>,
     /// The time of what the step makes (directories, inline files).
     mtime: u64,
 }
@@ -81,6 +92,7 @@ impl Payload {
         Payload {
             tar,
             seen: BTreeSet::new(),
+            dirs: BTreeSet::new(),
             mtime,
         }
     }
@@ -103,6 +115,7 @@ impl Payload {
         if !self.note(dest)? {
             return Ok(());
         }
+        self.dirs.insert(dest.to_string());
         let mut h = tar::Header::new_gnu();
         h.set_entry_type(tar::EntryType::Directory);
         h.set_mode(mode & 0o7777);
@@ -133,6 +146,27 @@ impl Payload {
         self.tar.append_data(&mut h, dest, data)
     }
 
+    /// A regular file of `len` bytes read from `f` (ADD's URLs).
+    pub fn file(
+        &mut self,
+        dest: &str,
+        f: &mut File,
+        len: u64,
+        mode: u32,
+        owner: (u32, u32),
+        mtime: u64,
+    ) -> io::Result<()> {
+        self.note(dest)?;
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_mode(mode & 0o7777);
+        h.set_uid(owner.0 as u64);
+        h.set_gid(owner.1 as u64);
+        h.set_size(len);
+        h.set_mtime(mtime);
+        self.tar.append_data(&mut h, dest, f.take(len))
+    }
+
     /// One context entry `rel` at `dest`.
     fn entry(&mut self, ctx: &Context, rel: &str, dest: &str, a: &Attrs) -> io::Result<()> {
         let e = &ctx.entries()[rel];
@@ -150,6 +184,7 @@ impl Payload {
         self.note(dest)?;
         match &e.kind {
             Kind::Dir => {
+                self.dirs.insert(dest.to_string());
                 h.set_entry_type(tar::EntryType::Directory);
                 h.set_mode(mode);
                 h.set_size(0);
@@ -182,7 +217,9 @@ impl Payload {
 
     /// The sources of one COPY/ADD from `ctx` to `dest` (clean, relative
     /// to `/`); `dest_dir`: the destination is a directory. `unpack`: ADD's
-    /// local archives are extracted into `dest`. Returns how many entries.
+    /// local archives are extracted into `dest`. `sel`: `--exclude` and
+    /// `--parents`. Returns how many entries.
+    #[allow(clippy::too_many_arguments)]
     pub fn sources(
         &mut self,
         ctx: &Context,
@@ -191,31 +228,88 @@ impl Payload {
         dest_dir: bool,
         a: &Attrs,
         unpack: bool,
+        sel: &Select,
     ) -> Result<usize, String> {
         let mut n = 0;
+        let excluded = |rel: &str| -> Result<bool, String> {
+            match sel.exclude {
+                Some(m) if !rel.is_empty() => m
+                    .matches_or_parent_matches(rel)
+                    .map_err(|e| format!("--exclude: {e}")),
+                _ => Ok(false),
+            }
+        };
         for src in sources {
-            let resolved = ctx.resolve(src).map_err(|e| e.to_string())?;
-            for r in roots(&resolved, src) {
+            // `--parents`: the path from the pivot (`/./`, else the
+            // context's root) down to each match is kept.
+            let (pivot, src) = match src.split_once("/./") {
+                Some((p, rest)) if sel.parents => (clean_abs(p), format!("{p}/{rest}")),
+                _ => (String::new(), src.clone()),
+            };
+            let kept = |r: &str| -> String {
+                if pivot.is_empty() {
+                    r.to_string()
+                } else {
+                    r.strip_prefix(&format!("{pivot}/"))
+                        .unwrap_or(r)
+                        .to_string()
+                }
+            };
+            let resolved = ctx.resolve(&src).map_err(|e| e.to_string())?;
+            for r in roots(&resolved, &src) {
                 let is_dir =
                     r.is_empty() || ctx.entries().get(&r).is_some_and(|e| e.kind == Kind::Dir);
+                // A match itself is tested by its name (BuildKit's
+                // `COPY --exclude=*.txt hom* /d/`).
+                if excluded(base(&r))? && !r.is_empty() {
+                    continue;
+                }
+                let root_dest = if sel.parents {
+                    // The match's parents as in the context.
+                    let k = kept(&r);
+                    let mut at = String::new();
+                    let comps: Vec<&str> = k.split('/').filter(|c| !c.is_empty()).collect();
+                    for c in comps.iter().take(comps.len().saturating_sub(1)) {
+                        at = join(&at, c);
+                        let rel = join(&pivot, &at);
+                        if self.seen.contains(&join(dest, &at)) {
+                            continue;
+                        }
+                        if ctx.entries().contains_key(&rel) {
+                            self.entry(ctx, &rel, &join(dest, &at), a)
+                                .map_err(|e| format!("{rel}: {e}"))?;
+                        }
+                    }
+                    join(dest, &k)
+                } else if is_dir {
+                    dest.to_string()
+                } else if dest_dir {
+                    join(dest, base(&r))
+                } else {
+                    dest.to_string()
+                };
                 if is_dir {
+                    if sel.parents && !r.is_empty() && !self.seen.contains(&root_dest) {
+                        self.entry(ctx, &r, &root_dest, a)
+                            .map_err(|e| format!("{r}: {e}"))?;
+                        n += 1;
+                    }
                     let prefix = if r.is_empty() {
                         String::new()
                     } else {
                         format!("{r}/")
                     };
                     for p in resolved.iter().filter(|p| p.starts_with(&prefix)) {
-                        let d = join(dest, &p[prefix.len()..]);
+                        let rel = &p[prefix.len()..];
+                        if excluded(rel)? {
+                            continue;
+                        }
+                        let d = join(&root_dest, rel);
                         self.entry(ctx, p, &d, a).map_err(|e| format!("{p}: {e}"))?;
                         n += 1;
                     }
                     continue;
                 }
-                let d = if dest_dir {
-                    join(dest, base(&r))
-                } else {
-                    dest.to_string()
-                };
                 if unpack && ctx.entries()[&r].kind == Kind::File {
                     if let Some(k) = self
                         .archive(ctx, &r, dest, a)
@@ -225,7 +319,7 @@ impl Payload {
                         continue;
                     }
                 }
-                self.entry(ctx, &r, &d, a)
+                self.entry(ctx, &r, &root_dest, a)
                     .map_err(|e| format!("{r}: {e}"))?;
                 n += 1;
             }
@@ -233,7 +327,8 @@ impl Payload {
         Ok(n)
     }
 
-    /// ADD's auto-extraction: a tar (plain or gzip) unpacked into `dest`;
+    /// ADD's auto-extraction: a tar (plain, gzip, bzip2, xz or zstd)
+    /// unpacked into `dest`;
     /// `None` when the file is no archive (then copied as a file).
     fn archive(
         &mut self,
@@ -257,16 +352,31 @@ impl Payload {
             got += k;
         }
         f.rewind()?;
-        let gz = got >= 2 && head[..2] == [0x1f, 0x8b];
-        let plain = got >= 262 && &head[257..262] == b"ustar";
-        if !gz && !plain {
-            return Ok(None);
-        }
-        let r: Box<dyn Read> = if gz {
+        let h = &head[..got];
+        let r: Box<dyn Read> = if h.starts_with(&[0x1f, 0x8b]) {
             Box::new(flate2::read::GzDecoder::new(f))
+        } else if h.starts_with(b"BZh") {
+            Box::new(bzip2::read::BzDecoder::new(f))
+        } else if h.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
+            let mut out = tempfile::tempfile()?;
+            lzma_rs::xz_decompress(&mut io::BufReader::new(f), &mut out)
+                .map_err(|e| io::Error::other(format!("xz: {e}")))?;
+            out.rewind()?;
+            Box::new(out)
+        } else if h.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            Box::new(zstd::stream::read::Decoder::new(f)?)
         } else {
             Box::new(f)
         };
+        // A tar (docker's archive sniffing); anything else, compressed or
+        // not, is copied as it is.
+        let mut r = r;
+        let mut head = Vec::with_capacity(512);
+        (&mut r).take(512).read_to_end(&mut head)?;
+        if head.len() < 262 || &head[257..262] != b"ustar" {
+            return Ok(None);
+        }
+        let r = io::Cursor::new(head).chain(r);
         let mut ar = tar::Archive::new(r);
         let mut n = 0;
         for e in ar.entries()? {
@@ -299,6 +409,7 @@ impl Payload {
                     self.tar.append_link(&mut h, &d, t)?;
                 }
                 tar::EntryType::Directory => {
+                    self.dirs.insert(d.clone());
                     self.tar.append_data(&mut h, format!("{d}/"), io::empty())?
                 }
                 _ => {
@@ -309,6 +420,11 @@ impl Payload {
             n += 1;
         }
         Ok(Some(n))
+    }
+
+    /// Whether destination `p` was written as a directory.
+    pub fn is_dir(&self, p: &str) -> bool {
+        self.dirs.contains(p)
     }
 
     /// The destinations written so far.

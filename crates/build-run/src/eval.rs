@@ -4,6 +4,7 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use build::context::Context;
@@ -95,6 +96,8 @@ struct Ctx<'a> {
     created: String,
     /// Unix seconds of `created`.
     mtime: u64,
+    /// ADD's URLs fetched for their step's cache key, by URL.
+    fetched: BTreeMap<String, crate::remote::Fetched>,
 }
 
 fn source_date_epoch() -> Option<u64> {
@@ -217,6 +220,7 @@ pub fn build(
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs())
         }),
+        fetched: BTreeMap::new(),
     };
     let out = cx.run()?;
     drop(owner);
@@ -357,14 +361,14 @@ impl Ctx<'_> {
     ) -> Result<StageOut> {
         let stage: Stage = self.df.stages[i].clone();
         let label = self.stage_label(i, total_stages);
-        let n_steps = stage.commands.len() + 1;
+        let from_steps = stage.commands.len() + 1;
         self.step += 1;
         let from_text = format!("FROM {}", stage.base);
         self.emit(Event::Step {
             n: self.step,
             stage: &label,
             index: 1,
-            total: n_steps,
+            total: from_steps,
             text: &from_text,
         });
         // The base.
@@ -414,11 +418,33 @@ impl Ctx<'_> {
             args: EnvList::new(),
             cmd_set: false,
         };
-        // A base image's ONBUILD triggers are its own: the child does not
-        // inherit them (running them is not supported yet).
+        // A base image's ONBUILD triggers run first in the child's stage,
+        // as if written after its FROM, and are not inherited further
+        // (BuildKit's dispatcher; a stage based on a stage of the same
+        // Dockerfile keeps its OnBuild and does not run it, as BuildKit).
+        let mut stage = stage;
         if matches!(self.graph.stages[i].base, Base::Image(_)) {
-            st.cc().on_build = None;
+            let triggers = st.cc().on_build.take().unwrap_or_default();
+            if !triggers.is_empty() {
+                let text = format!("FROM scratch\n{}\n", triggers.join("\n"));
+                let parsed =
+                    Dockerfile::parse("ONBUILD", text.as_bytes()).map_err(|e| Error::Step {
+                        file: self.file.clone(),
+                        line: stage.location.line,
+                        instruction: "FROM".into(),
+                        message: format!("the base image's ONBUILD triggers: {e}"),
+                    })?;
+                let mut cmds = parsed
+                    .stages
+                    .into_iter()
+                    .next()
+                    .map(|s| s.commands)
+                    .unwrap_or_default();
+                cmds.append(&mut stage.commands);
+                stage.commands = cmds;
+            }
         }
+        let n_steps = stage.commands.len() + 1;
         self.emit(Event::Done { n: self.step });
         let keys = build::cache::stage_keys(
             &base_key,
@@ -494,29 +520,81 @@ impl Ctx<'_> {
                         .to_string()),
                 }
             }
+            Instruction::Add(a) => {
+                // A URL's content is part of the key (BuildKit's http
+                // source), or its --checksum: fetched once, here.
+                let lex = Lex::new(self.df.escape);
+                let env = self.expand_env(st);
+                let mut extra = String::new();
+                for s in &a.paths.sources {
+                    let url = lex
+                        .process_word(s, &env)
+                        .map_err(|e| self.step_err(c, e.0))?;
+                    if !is_url(&url) || is_git(&url) {
+                        continue;
+                    }
+                    let checksum = lex
+                        .process_word(&a.checksum, &env)
+                        .map_err(|e| self.step_err(c, e.0))?;
+                    let d = if checksum.is_empty() {
+                        let f = crate::remote::fetch(&url, &self.engine.root().join("build"), "")
+                            .map_err(|e| self.step_err(c, e))?;
+                        let d = f.digest.clone();
+                        self.fetched.insert(url.clone(), f);
+                        d
+                    } else {
+                        checksum
+                    };
+                    extra.push_str(&format!("{url} {d}\0"));
+                }
+                Ok(extra)
+            }
             Instruction::Run(r) => {
                 let lex = Lex::new(self.df.escape);
                 let env = self.expand_env(st);
                 let mut srcs = vec![];
+                let mut froms = vec![];
                 for spec in &r.mount_specs {
                     let m = build::instructions::parse_mount(spec, &|v| {
                         lex.process_word(v, &env).map_err(|e| e.0)
                     })
                     .map_err(|e| self.step_err(c, e))?;
-                    if m.typ == build::instructions::MountType::Bind && m.from.is_empty() {
+                    if m.typ != build::instructions::MountType::Bind {
+                        continue;
+                    }
+                    if m.from.is_empty() {
                         srcs.push(if m.source.is_empty() {
                             ".".to_string()
                         } else {
                             m.source.clone()
                         });
+                    } else {
+                        // A bind of a stage's or image's files: its result.
+                        froms.push(match self.stage_of_from(&m.from, stage_index) {
+                            Some(k) => outs.get(&k).map(|o| o.key.clone()).unwrap_or_default(),
+                            None => self
+                                .image(&m.from)
+                                .map_err(|e| self.step_err(c, e))?
+                                .id
+                                .to_string(),
+                        });
                     }
                 }
-                if srcs.is_empty() {
+                if srcs.is_empty() && froms.is_empty() {
                     return Ok(String::new());
                 }
-                self.context
-                    .sources_digest(&srcs)
-                    .map_err(|e| self.step_err(c, e))
+                let mut extra = if srcs.is_empty() {
+                    String::new()
+                } else {
+                    self.context
+                        .sources_digest(&srcs)
+                        .map_err(|e| self.step_err(c, e))?
+                };
+                for f in froms {
+                    extra.push('\0');
+                    extra.push_str(&f);
+                }
+                Ok(extra)
             }
             _ => Ok(String::new()),
         }
@@ -774,13 +852,10 @@ impl Ctx<'_> {
                     .push(expression.clone());
                 self.meta(st, format!("ONBUILD {expression}"));
             }
-            Instruction::Run(r) => return self.run_step(st, c, r, &env, n),
+            Instruction::Run(r) => return self.run_step(st, c, r, &env, n, outs, stage_index),
             Instruction::Copy(cp) => {
-                if cp.link || cp.parents || !cp.exclude.is_empty() {
-                    return Err(self.step_err(
-                        c,
-                        "COPY --link, --parents and --exclude are not supported yet",
-                    ));
+                if cp.parents && cp.from.is_some() {
+                    return Err(self.step_err(c, "COPY --parents with --from is not supported yet"));
                 }
                 let spec = copy_spec(&ex, &cp.paths, &cp.chown, &cp.chmod)?;
                 return self.copy_step(
@@ -789,6 +864,9 @@ impl Ctx<'_> {
                     CopySpec {
                         from: cp.from.clone(),
                         unpack: false,
+                        exclude: cp.exclude.iter().map(|e| ex(e)).collect::<Result<_>>()?,
+                        parents: cp.parents,
+                        link: cp.link,
                         ..spec
                     },
                     outs,
@@ -796,20 +874,21 @@ impl Ctx<'_> {
                 );
             }
             Instruction::Add(a) => {
-                if a.link || !a.exclude.is_empty() || !a.checksum.is_empty() {
+                if a.keep_git_dir.is_some() {
                     return Err(self.step_err(
                         c,
-                        "ADD --link, --exclude and --checksum are not supported yet",
+                        "ADD --keep-git-dir: a git source is not supported (ADD of a git repository)",
                     ));
                 }
                 let spec = copy_spec(&ex, &a.paths, &a.chown, &a.chmod)?;
-                if let Some(u) = spec
-                    .sources
-                    .iter()
-                    .find(|s| s.contains("://") || s.starts_with("git@"))
-                {
+                if !a.checksum.is_empty() && !spec.sources.iter().all(|s| is_url(s)) {
                     return Err(
-                        self.step_err(c, format!("ADD from a URL ({u}) is not supported yet"))
+                        self.step_err(c, "checksum can't be specified for non-HTTP(S) sources")
+                    );
+                }
+                if let Some(u) = spec.sources.iter().find(|s| is_git(s)) {
+                    return Err(
+                        self.step_err(c, format!("ADD of a git repository ({u}) is not supported"))
                     );
                 }
                 return self.copy_step(
@@ -818,6 +897,9 @@ impl Ctx<'_> {
                     CopySpec {
                         from: None,
                         unpack: a.unpack.unwrap_or(true),
+                        exclude: a.exclude.iter().map(|e| ex(e)).collect::<Result<_>>()?,
+                        link: a.link,
+                        checksum: ex(&a.checksum)?,
                         ..spec
                     },
                     outs,
@@ -885,8 +967,21 @@ impl Ctx<'_> {
 
     /// Commits the changes of container `id` over `st.image` with
     /// `created_by`; removes the container.
-    fn commit_container(&mut self, st: &mut St, id: &str, created_by: String) -> Result<()> {
-        let changes = self.engine.changes_tar(id);
+    fn commit_container(
+        &mut self,
+        st: &mut St,
+        id: &str,
+        created_by: String,
+        stubs: &[String],
+    ) -> Result<()> {
+        let changes = self.engine.changes_tar(id).and_then(|c| match c {
+            Some(f) if !stubs.is_empty() => {
+                crate::mounts::drop_stubs(f, stubs, &self.engine.root().join("build")).map_err(
+                    |e| engine::Error::io(format!("read the changes of container {id}"), e),
+                )
+            }
+            c => Ok(c),
+        });
         let changes = match changes {
             Ok(c) => c,
             Err(e) => {
@@ -913,6 +1008,7 @@ impl Ctx<'_> {
         Ok(())
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn run_step(
         &mut self,
         st: &mut St,
@@ -920,6 +1016,8 @@ impl Ctx<'_> {
         r: &build::instructions::Run,
         env: &EnvList,
         n: usize,
+        outs: &BTreeMap<usize, StageOut>,
+        stage_index: usize,
     ) -> Result<bool> {
         if !r.devices.is_empty() {
             return Err(self.step_err(c, "RUN --device is not supported"));
@@ -980,7 +1078,7 @@ impl Ctx<'_> {
             }
         }
         opts.env = run_env.to_strings();
-        let _held = self.run_mounts(st, c, r, env, &mut opts)?;
+        let held = self.run_mounts(st, c, r, env, &mut opts, outs, stage_index)?;
         match r.network {
             Network::None => opts.network_mode = Some("none".into()),
             Network::Host => opts.network_mode = Some("host".into()),
@@ -1052,21 +1150,28 @@ impl Ctx<'_> {
         } else {
             format!("RUN |{} {} {shown} # buildkit", argv.len(), argv.join(" "))
         };
-        self.commit_container(st, &id, created_by)?;
+        self.commit_container(st, &id, created_by, &held.stubs)?;
+        drop(held);
         Ok(true)
     }
 
     /// RUN --mount: cache mounts (a directory of the store per id, kept
-    /// between builds, `sharing=locked` held under a lock), tmpfs, and
-    /// read-only binds of the context. Returns the locks to hold.
+    /// between builds, `sharing=locked` held under a lock, seeded from
+    /// `from=` the first time), tmpfs, binds of the context or of a
+    /// stage's or image's files (`rw`: on a copy, the changes discarded),
+    /// secrets and ssh agents ([`crate::mounts`]). Returns what the mounts
+    /// hold while the step runs.
+    #[allow(clippy::too_many_arguments)]
     fn run_mounts(
-        &self,
+        &mut self,
         st: &St,
         c: &Command,
         r: &build::instructions::Run,
         env: &EnvList,
         opts: &mut CreateOptions,
-    ) -> Result<Vec<berth_util::lock::FileLock>> {
+        outs: &BTreeMap<usize, StageOut>,
+        stage_index: usize,
+    ) -> Result<crate::mounts::Held> {
         use build::instructions::{MountType, Sharing};
         use engine::options::mounts::{BindMount, Mount, TmpfsMount};
         let lex = Lex::new(self.df.escape);
@@ -1076,24 +1181,25 @@ impl Ctx<'_> {
             .as_ref()
             .and_then(|c| c.working_dir.clone())
             .unwrap_or_else(|| "/".into());
-        let mut held = vec![];
+        let mut held = crate::mounts::Held::default();
+        let mut private: Option<tempfile::TempDir> = None;
+        let mut ssh_n = 0;
+        let mut targets = vec![];
         for spec in &r.mount_specs {
             let m = build::instructions::parse_mount(spec, &|v| {
                 lex.process_word(v, env).map_err(|e| e.0)
             })
             .map_err(|e| self.step_err(c, e))?;
-            let target = if m.target.starts_with('/') {
-                clean_path(&m.target)
-            } else {
-                clean_path(&format!("{wd}/{}", m.target))
+            let abs = |t: &str| {
+                if t.starts_with('/') {
+                    clean_path(t)
+                } else {
+                    clean_path(&format!("{wd}/{t}"))
+                }
             };
+            let target = abs(&m.target);
             match m.typ {
                 MountType::Cache => {
-                    if !m.from.is_empty() {
-                        return Err(
-                            self.step_err(c, "RUN --mount=type=cache,from= is not supported yet")
-                        );
-                    }
                     let id = if m.id.is_empty() { &m.target } else { &m.id };
                     let key = build::cache::step_key("", "cache-mount", id);
                     let dir = self
@@ -1101,9 +1207,31 @@ impl Ctx<'_> {
                         .root()
                         .join("build/cache-mounts")
                         .join(key.trim_start_matches("sha256:"));
+                    if m.sharing == Some(Sharing::Locked) {
+                        let l = berth_util::lock::FileLock::exclusive(&dir.with_extension("lock"))
+                            .map_err(other)?;
+                        held.locks.push(l);
+                    }
                     if !dir.exists() {
-                        std::fs::create_dir_all(&dir).map_err(other)?;
-                        use std::os::unix::fs::PermissionsExt;
+                        if m.from.is_empty() {
+                            std::fs::create_dir_all(&dir).map_err(other)?;
+                        } else {
+                            // The cache starts as the from's files.
+                            let (t, src) = self.mount_source_files(
+                                c,
+                                &m.from,
+                                &m.source,
+                                st,
+                                outs,
+                                stage_index,
+                            )?;
+                            std::fs::create_dir_all(dir.parent().expect("parent"))
+                                .map_err(other)?;
+                            std::fs::rename(&src, &dir).map_err(|e| {
+                                self.step_err(c, format!("cache mount from {}: {e}", m.from))
+                            })?;
+                            drop(t);
+                        }
                         std::fs::set_permissions(
                             &dir,
                             std::fs::Permissions::from_mode(m.mode.unwrap_or(0o755)),
@@ -1112,65 +1240,258 @@ impl Ctx<'_> {
                         std::os::unix::fs::chown(&dir, m.uid.or(Some(0)), m.gid.or(Some(0)))
                             .map_err(other)?;
                     }
-                    if m.sharing == Some(Sharing::Locked) {
-                        let l = berth_util::lock::FileLock::exclusive(&dir.with_extension("lock"))
-                            .map_err(other)?;
-                        held.push(l);
-                    }
                     opts.mounts.push(Mount::Bind(BindMount {
                         source: dir.to_string_lossy().into_owned(),
-                        target,
+                        target: target.clone(),
                         read_only: m.readonly,
                         ..Default::default()
                     }));
                 }
                 MountType::Tmpfs => opts.tmpfs.push(TmpfsMount {
-                    target,
+                    target: target.clone(),
                     size: (m.size_limit > 0).then_some(m.size_limit),
                     mode: None,
                     read_only: false,
                     options: vec![],
                 }),
                 MountType::Bind => {
-                    if !m.from.is_empty() {
-                        return Err(
-                            self.step_err(c, "RUN --mount=type=bind,from= is not supported yet")
-                        );
-                    }
-                    if !m.readonly {
-                        return Err(
-                            self.step_err(c, "RUN --mount=type=bind,rw is not supported yet")
-                        );
-                    }
-                    // Inside the context only.
-                    let src = if m.source.is_empty() { "." } else { &m.source };
-                    self.context.resolve(src).map_err(|e| self.step_err(c, e))?;
-                    let rel = clean_path(src);
-                    let host = self.context.root().join(rel.trim_start_matches('/'));
-                    let real = host.canonicalize().map_err(other)?;
-                    let root = self.context.root().canonicalize().map_err(other)?;
-                    if !real.starts_with(&root) {
-                        return Err(self.step_err(
-                            c,
-                            format!("bind source {src:?} is outside the build context"),
-                        ));
-                    }
+                    let source = if !m.from.is_empty() {
+                        let (t, src) =
+                            self.mount_source_files(c, &m.from, &m.source, st, outs, stage_index)?;
+                        held.dirs.push(t);
+                        src
+                    } else {
+                        // Inside the context only.
+                        let src = if m.source.is_empty() { "." } else { &m.source };
+                        self.context.resolve(src).map_err(|e| self.step_err(c, e))?;
+                        let rel = clean_path(src);
+                        let host = self.context.root().join(rel.trim_start_matches('/'));
+                        let real = host.canonicalize().map_err(other)?;
+                        let root = self.context.root().canonicalize().map_err(other)?;
+                        if !real.starts_with(&root) {
+                            return Err(self.step_err(
+                                c,
+                                format!("bind source {src:?} is outside the build context"),
+                            ));
+                        }
+                        if m.readonly {
+                            real
+                        } else {
+                            // rw: the step writes to a copy.
+                            let (t, p) = self.context_copy(src).map_err(|e| self.step_err(c, e))?;
+                            held.dirs.push(t);
+                            p
+                        }
+                    };
                     opts.mounts.push(Mount::Bind(BindMount {
-                        source: real.to_string_lossy().into_owned(),
-                        target,
-                        read_only: true,
+                        source: source.to_string_lossy().into_owned(),
+                        target: target.clone(),
+                        read_only: m.readonly,
                         ..Default::default()
                     }));
                 }
-                MountType::Secret | MountType::Ssh => {
-                    return Err(self.step_err(
-                        c,
-                        "RUN --mount=type=secret and type=ssh are not supported yet",
-                    ));
+                MountType::Secret => {
+                    let id = if !m.source.is_empty() {
+                        m.source.clone()
+                    } else if !m.id.is_empty() {
+                        m.id.clone()
+                    } else {
+                        base_name(&m.target)
+                    };
+                    let value = crate::mounts::secret_value(&self.req.secrets, &id)
+                        .map_err(|e| self.step_err(c, e))?;
+                    let Some(value) = value else {
+                        if m.required {
+                            return Err(self.step_err(c, format!("secret {id}: not found")));
+                        }
+                        continue;
+                    };
+                    if let Some(var) = &m.env {
+                        let v = String::from_utf8_lossy(&value).into_owned();
+                        opts.env
+                            .retain(|e| e.split_once('=').map_or(e.as_str(), |(k, _)| k) != var);
+                        opts.env.push(format!("{var}={v}"));
+                        if m.target.is_empty() {
+                            continue;
+                        }
+                    }
+                    let target = if m.target.is_empty() {
+                        format!("/run/secrets/{}", base_name(&id))
+                    } else {
+                        target.clone()
+                    };
+                    let dir = match &private {
+                        Some(d) => d.path().to_path_buf(),
+                        None => {
+                            let d = reap::temp_dir(self.engine.root())?;
+                            let p = d.path().to_path_buf();
+                            private = Some(d);
+                            p
+                        }
+                    };
+                    let k = targets.len();
+                    let file = crate::mounts::secret_file(
+                        &dir,
+                        &format!("secret-{k}"),
+                        &value,
+                        m.mode.unwrap_or(0o400),
+                        (m.uid.unwrap_or(0), m.gid.unwrap_or(0)),
+                    )
+                    .map_err(|e| self.step_err(c, format!("secret {id}: {e}")))?;
+                    opts.mounts.push(Mount::Bind(BindMount {
+                        source: file.to_string_lossy().into_owned(),
+                        target: target.clone(),
+                        read_only: true,
+                        ..Default::default()
+                    }));
+                    targets.push(target);
+                    continue;
+                }
+                MountType::Ssh => {
+                    let id = if m.id.is_empty() { "default" } else { &m.id };
+                    let target = if m.target.is_empty() {
+                        format!("/run/buildkit/ssh_agent.{ssh_n}")
+                    } else {
+                        target.clone()
+                    };
+                    let first = ssh_n == 0;
+                    ssh_n += 1;
+                    let Some(agent) = self.req.ssh.get(id) else {
+                        if m.required {
+                            return Err(self.step_err(
+                                c,
+                                format!("no SSH agent {id:?} forwarded: pass --ssh {id}=SOCKET"),
+                            ));
+                        }
+                        continue;
+                    };
+                    let dir = match &private {
+                        Some(d) => d.path().to_path_buf(),
+                        None => {
+                            let d = reap::temp_dir(self.engine.root())?;
+                            let p = d.path().to_path_buf();
+                            private = Some(d);
+                            p
+                        }
+                    };
+                    let proxy = crate::mounts::SshProxy::start(
+                        &dir,
+                        &format!("ssh-{}", targets.len()),
+                        agent,
+                        m.mode.unwrap_or(0o600),
+                        (m.uid.unwrap_or(0), m.gid.unwrap_or(0)),
+                    )
+                    .map_err(|e| self.step_err(c, format!("ssh {id}: {e}")))?;
+                    opts.mounts.push(Mount::Bind(BindMount {
+                        source: proxy.path().to_string_lossy().into_owned(),
+                        target: target.clone(),
+                        read_only: false,
+                        ..Default::default()
+                    }));
+                    if first {
+                        opts.env.retain(|e| !e.starts_with("SSH_AUTH_SOCK="));
+                        opts.env.push(format!("SSH_AUTH_SOCK={target}"));
+                    }
+                    held.proxies.push(proxy);
+                    targets.push(target);
+                    continue;
                 }
             }
+            targets.push(target);
         }
+        if let Some(d) = private {
+            held.dirs.push(d);
+        }
+        // The mount points missing from the image are stubs the layer
+        // does not keep.
+        let lowers = match &st.image {
+            Some(r) => self.engine.images().prepare_rootfs(r)?,
+            None => vec![],
+        };
+        let probe = Probe::Layers(lowers);
+        let mut stubs = std::collections::BTreeSet::new();
+        for t in &targets {
+            let comps: Vec<&str> = t.split('/').filter(|c| !c.is_empty()).collect();
+            for k in 1..=comps.len() {
+                let sub = comps[..k].join("/");
+                match self.probe(&probe, &format!("/{sub}")) {
+                    PathKind::Dir => continue,
+                    PathKind::Missing => {
+                        for j in k..=comps.len() {
+                            stubs.insert(comps[..j].join("/"));
+                        }
+                    }
+                    _ => {}
+                }
+                break;
+            }
+        }
+        held.stubs = stubs.into_iter().collect();
         Ok(held)
+    }
+
+    /// The files of `from` (a stage or an image) at `source`, copied out
+    /// into a temp dir: (the dir, the path of `source` in it).
+    fn mount_source_files(
+        &mut self,
+        c: &Command,
+        from: &str,
+        source: &str,
+        st: &St,
+        outs: &BTreeMap<usize, StageOut>,
+        stage_index: usize,
+    ) -> Result<(tempfile::TempDir, std::path::PathBuf)> {
+        let rec = self
+            .image_of_from(from, outs, stage_index)
+            .map_err(|e| self.step_err(c, e))?;
+        let src = if source.is_empty() { "/" } else { source };
+        let (dir, sources) = self
+            .extract_sources(&rec, &[src.to_string()], st)
+            .map_err(|e| self.step_err(c, format!("mount from {from}: {e}")))?;
+        let p = dir.path().join(&sources[0]);
+        if std::fs::symlink_metadata(&p).is_err() {
+            return Err(self.step_err(
+                c,
+                format!("mount from {from}: {src}: no such file or directory"),
+            ));
+        }
+        Ok((dir, p))
+    }
+
+    /// A copy of context source `src` (for a read-write bind): (the temp
+    /// dir, the copy's path).
+    fn context_copy(
+        &self,
+        src: &str,
+    ) -> std::result::Result<(tempfile::TempDir, std::path::PathBuf), String> {
+        let t = reap::temp_dir(self.engine.root()).map_err(|e| e.to_string())?;
+        let tmp = tempfile::tempfile_in(t.path()).map_err(|e| e.to_string())?;
+        let mut p = Payload::new(tmp, self.mtime);
+        let is_dir = src == "."
+            || self
+                .context
+                .entries()
+                .get(clean_path(src).trim_start_matches('/'))
+                .is_some_and(|e| e.kind == build::context::Kind::Dir);
+        if is_dir {
+            std::fs::create_dir(t.path().join("m")).map_err(|e| e.to_string())?;
+        }
+        p.sources(
+            &self.context,
+            &[src.to_string()],
+            "m",
+            false,
+            &Attrs::default(),
+            false,
+            &crate::copy::Select::default(),
+        )?;
+        let f = p.finish().map_err(|e| e.to_string())?;
+        let mut a = tar::Archive::new(f);
+        a.set_preserve_permissions(true);
+        a.set_preserve_ownerships(true);
+        a.unpack(t.path()).map_err(|e| e.to_string())?;
+        let path = t.path().join("m");
+        Ok((t, path))
     }
 
     /// WORKDIR's directory, in a layer when it is missing (made from the
@@ -1236,7 +1557,7 @@ impl Ctx<'_> {
             let _ = self.engine.remove(&id, true);
             return Err(self.step_err(c, e));
         }
-        self.commit_container(st, &id, created_by)?;
+        self.commit_container(st, &id, created_by, &[])?;
         Ok(true)
     }
 
@@ -1321,6 +1642,7 @@ impl Ctx<'_> {
                 .all(|p| !p.is_empty() && p.parse::<u32>().is_ok());
         if numeric {
             let lowers = match &st.image {
+                Some(_) if spec.link => vec![],
                 Some(r) => self.engine.images().prepare_rootfs(r)?,
                 None => vec![],
             };
@@ -1373,7 +1695,7 @@ impl Ctx<'_> {
             let _ = self.engine.remove(&id, true);
             return Err(e);
         }
-        self.commit_container(st, &id, created_by)?;
+        self.commit_container(st, &id, created_by, &[])?;
         Ok(true)
     }
 
@@ -1419,7 +1741,10 @@ impl Ctx<'_> {
         };
         let dest = clean_path(&dest_abs).trim_start_matches('/').to_string();
         let n_src = spec.sources.len() + spec.contents.len();
-        let wildcard = spec.sources.iter().any(|s| s.contains(['*', '?', '[']));
+        let wildcard = spec
+            .sources
+            .iter()
+            .any(|s| !is_url(s) && s.contains(['*', '?', '[']));
         let trailing = spec.dest.ends_with('/') || spec.dest.ends_with("/.") || spec.dest == ".";
         let exists_dir = match self.probe(probe, &format!("/{dest}")) {
             PathKind::Dir => true,
@@ -1432,7 +1757,19 @@ impl Ctx<'_> {
                 format!("When using {} with more than one source file, the destination must be a directory and end with a /", first_word(&c.original)),
             ));
         }
-        let dest_dir = trailing || exists_dir || n_src > 1 || wildcard;
+        let dest_dir = trailing || exists_dir || n_src > 1 || wildcard || spec.parents;
+        let exclude = if spec.exclude.is_empty() {
+            None
+        } else {
+            Some(
+                PatternMatcher::new(&spec.exclude)
+                    .map_err(|e| self.step_err(c, format!("invalid --exclude pattern: {e}")))?,
+            )
+        };
+        let sel = crate::copy::Select {
+            exclude: exclude.as_ref(),
+            parents: spec.parents,
+        };
         let mut attrs = Attrs {
             owner,
             ..Default::default()
@@ -1471,16 +1808,43 @@ impl Ctx<'_> {
             p.bytes(&d, data.as_bytes(), attrs.mode.unwrap_or(0o644), owner)
                 .map_err(other)?;
         }
+        // ADD's URLs: as files named after the URL's path.
+        let (urls, locals): (Vec<String>, Vec<String>) =
+            spec.sources.iter().cloned().partition(|s| is_url(s));
+        for u in &urls {
+            let mut f = match self.fetched.remove(u) {
+                Some(f) => f,
+                None => crate::remote::fetch(u, &self.engine.root().join("build"), &spec.checksum)
+                    .map_err(|e| self.step_err(c, e))?,
+            };
+            let d = if dest_dir {
+                format!("{dest}/{}", f.name)
+                    .trim_start_matches('/')
+                    .to_string()
+            } else {
+                dest.clone()
+            };
+            p.file(
+                &d,
+                &mut f.file,
+                f.len,
+                attrs.mode.unwrap_or(0o600),
+                owner,
+                f.mtime.unwrap_or(self.mtime),
+            )
+            .map_err(other)?;
+        }
         let _keep;
         match &spec.from {
             None => {
                 p.sources(
                     &self.context,
-                    &spec.sources,
+                    &locals,
                     &dest,
                     dest_dir,
                     &attrs,
                     spec.unpack,
+                    &sel,
                 )
                 .map_err(|e| self.step_err(c, e))?;
             }
@@ -1494,7 +1858,7 @@ impl Ctx<'_> {
                 let ctx =
                     Context::from_dir(dir.path(), &PatternMatcher::default()).map_err(other)?;
                 attrs.keep_owner = true;
-                p.sources(&ctx, &sources, &dest, dest_dir, &attrs, false)
+                p.sources(&ctx, &sources, &dest, dest_dir, &attrs, false, &sel)
                     .map_err(|e| {
                         self.step_err(c, e.replace("COPY source", "COPY --from source"))
                     })?;
@@ -1526,9 +1890,19 @@ impl Ctx<'_> {
                     }
                 }
                 // A file where the image has a directory (or the reverse)
-                // is the container's business.
-                if self.probe(probe, &format!("/{path}")) == PathKind::Symlink {
-                    return Ok(None);
+                // is refused, as BuildKit's copy does.
+                match self.probe(probe, &format!("/{path}")) {
+                    PathKind::Symlink => return Ok(None),
+                    PathKind::Dir if !p.is_dir(path) => {
+                        return Err(self
+                            .step_err(c, format!("cannot replace to directory /{path} with file")))
+                    }
+                    PathKind::Other if p.is_dir(path) => {
+                        return Err(
+                            self.step_err(c, format!("cannot copy to non-directory: /{path}"))
+                        )
+                    }
+                    _ => {}
                 }
             }
         }
@@ -1719,10 +2093,28 @@ struct CopySpec {
     chmod: String,
     from: Option<String>,
     unpack: bool,
+    /// `--exclude` patterns (expanded).
+    exclude: Vec<String>,
+    /// `--parents`.
+    parents: bool,
+    /// `--link`: the files made as a layer of their own, as if over an
+    /// empty base (BuildKit copies onto scratch and merges the result).
+    link: bool,
+    /// ADD's `--checksum` of its URLs.
+    checksum: String,
 }
 
 /// BuildKit's default PATH of a stage without one.
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The last component of `p` (Go's `path.Base`).
+fn base_name(p: &str) -> String {
+    let t = p.trim_end_matches('/');
+    if t.is_empty() {
+        return "/".into();
+    }
+    t.rsplit('/').next().unwrap_or(t).to_string()
+}
 
 fn first_word(s: &str) -> String {
     s.split_whitespace().next().unwrap_or("").to_uppercase()
@@ -1819,5 +2211,22 @@ fn copy_spec(
         chmod: ex(chmod)?,
         from: None,
         unpack: false,
+        exclude: vec![],
+        parents: false,
+        link: false,
+        checksum: String::new(),
     })
+}
+
+/// An http(s) source of ADD.
+fn is_url(s: &str) -> bool {
+    (s.starts_with("http://") || s.starts_with("https://")) && !is_git(s)
+}
+
+/// A git source of ADD (BuildKit's git URL forms).
+fn is_git(s: &str) -> bool {
+    s.starts_with("git@")
+        || s.starts_with("git://")
+        || ((s.starts_with("http://") || s.starts_with("https://"))
+            && (s.ends_with(".git") || s.contains(".git#")))
 }

@@ -27,7 +27,9 @@ pub mod cache;
 mod copy;
 mod eval;
 mod layers;
+mod mounts;
 pub mod reap;
+mod remote;
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -74,6 +76,31 @@ pub struct BuildRequest {
     pub labels: BTreeMap<String, String>,
     /// `--network` for RUN steps (`default`, `none`, `host`).
     pub network: Option<String>,
+    /// `--secret id=…`: what `RUN --mount=type=secret,id=…` sees. Never
+    /// written to a layer, the history or a cache key.
+    pub secrets: BTreeMap<String, SecretSource>,
+    /// `--ssh id=SOCKET`: the agent sockets `RUN --mount=type=ssh,id=…`
+    /// forwards (`default` for a bare `--ssh default`).
+    pub ssh: BTreeMap<String, PathBuf>,
+}
+
+/// Where a `--secret` comes from.
+#[derive(Clone)]
+pub enum SecretSource {
+    /// A file, read when a RUN mounts it.
+    File(PathBuf),
+    /// The value itself (`env=VAR`, read by the caller from its
+    /// environment).
+    Value(Vec<u8>),
+}
+
+impl std::fmt::Debug for SecretSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SecretSource::File(p) => write!(f, "File({})", p.display()),
+            SecretSource::Value(_) => f.write_str("Value(…)"),
+        }
+    }
 }
 
 impl Default for BuildRequest {
@@ -88,6 +115,8 @@ impl Default for BuildRequest {
             pull: false,
             labels: BTreeMap::new(),
             network: None,
+            secrets: BTreeMap::new(),
+            ssh: BTreeMap::new(),
         }
     }
 }

@@ -12,12 +12,16 @@
 
 #![deny(unsafe_code)]
 
+pub mod build;
 pub mod commands;
 mod files;
 pub mod mapping;
 pub mod order;
 mod refs;
 mod restart;
+pub mod watch;
+
+pub use build::{BuildMode, BuildOptions};
 
 pub use commands::{
     copy_direction, CopyDirection, CopyOptions, ProjectEvent, PullOptions, PushOptions, Pusher,
@@ -120,6 +124,8 @@ pub struct UpOptions {
     /// `--pull`: `missing` (default), `always`, `never`, `policy` (each
     /// service's pull_policy).
     pub pull: String,
+    /// `--build` / `--no-build` for services with a `build:` section.
+    pub build: BuildMode,
 }
 
 /// `down`'s choices.
@@ -385,7 +391,7 @@ impl Compose {
                 }
             }
         }
-        let image_id = self.ensure_image(&s, "policy", puller)?;
+        let image_id = self.ensure_image(&s, "policy", BuildMode::Policy, puller, report)?;
         let mut m = mapping::create_options(&self.project, &s)?;
         self.resolve_refs(&s, &mut m.opts)?;
         for w in std::mem::take(&mut m.warnings) {
@@ -677,7 +683,17 @@ impl Compose {
             .map(|i| i.record.id.to_string())
     }
 
-    fn ensure_image(&self, s: &ServiceConfig, policy: &str, puller: &dyn Puller) -> Result<String> {
+    fn ensure_image(
+        &self,
+        s: &ServiceConfig,
+        policy: &str,
+        mode: BuildMode,
+        puller: &dyn Puller,
+        report: Report,
+    ) -> Result<String> {
+        if s.build.is_some() {
+            return self.image_for_build(s, policy, mode, puller, report);
+        }
         let policy = match policy {
             "" | "policy" => match s.pull_policy.as_str() {
                 "" | "missing" | "if_not_present" => "missing",
@@ -943,7 +959,10 @@ impl Compose {
         let mut images = BTreeMap::new();
         for n in &services {
             let s = self.service(n)?;
-            images.insert(n.clone(), self.ensure_image(s, &o.pull, puller)?);
+            images.insert(
+                n.clone(),
+                self.ensure_image(s, &o.pull, o.build, puller, report)?,
+            );
         }
         self.ensure_networks(&self.used_networks(&services), report)?;
         self.ensure_volumes(&self.used_volumes(&services), report)?;
@@ -1351,14 +1370,19 @@ impl Compose {
         }
         if let Some(rmi) = &o.rmi {
             let images: BTreeSet<String> = match rmi.as_str() {
-                // images built for the project: berth compose builds none
-                "local" => BTreeSet::new(),
+                // the images built for services with no `image:`
+                "local" => self
+                    .project
+                    .services
+                    .values()
+                    .filter(|s| s.image.is_empty() && s.build.is_some())
+                    .map(|s| build::image_name(&self.project, s))
+                    .collect(),
                 "all" => self
                     .project
                     .services
                     .values()
-                    .map(|s| s.image.clone())
-                    .filter(|i| !i.is_empty())
+                    .map(|s| build::image_name(&self.project, s))
                     .collect(),
                 x => return Err(msg(format!("invalid --rmi {x:?}: expected local or all"))),
             };

@@ -33,14 +33,6 @@ pub fn check_supported(s: &ServiceConfig) -> Result<Vec<String>> {
     let n = &s.name;
     let mut warn = Vec::new();
     let mut w = |f: &str| warn.push(format!("services.{n}.{f}: not supported, ignored"));
-    if s.image.is_empty() {
-        return Err(Error::Msg(format!(
-            "services.{n}.build: building images is not supported by berth compose yet; give services.{n}.image"
-        )));
-    }
-    if s.build.is_some() {
-        w("build (the image is used as it is)");
-    }
     if !s.devices.is_empty() {
         return Err(unsupported(n, "devices"));
     }
@@ -100,9 +92,6 @@ pub fn check_supported(s: &ServiceConfig) -> Result<Vec<String>> {
     }
     if !s.isolation.is_empty() {
         w("isolation");
-    }
-    if s.develop.is_some() {
-        w("develop");
     }
     if !s.cgroup.is_empty() {
         w("cgroup");
@@ -174,7 +163,7 @@ pub fn create_options(p: &Project, s: &ServiceConfig) -> Result<Mapped> {
         ..Default::default()
     };
     let o = &mut m.opts;
-    o.image = s.image.clone();
+    o.image = crate::build::image_name(p, s);
     o.cmd = s.command.0.clone().unwrap_or_default();
     o.entrypoint = s.entrypoint.0.clone();
     o.env = s

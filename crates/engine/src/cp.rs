@@ -36,7 +36,21 @@ pub struct CopyOptions {
     pub archive: bool,
 }
 
-/// A path as given: cleaned, plus docker's meaningful suffixes.
+/// docker's `PUT /containers/{id}/archive`: a tar extracted into the
+/// existing directory `path` of the container.
+#[derive(Debug, Clone, Default)]
+pub struct ExtractRequest {
+    pub container: String,
+    pub path: String,
+    /// `noOverwriteDirNonDir`: an entry may not replace a non-directory
+    /// with a directory (nor, ever, a directory with a non-directory).
+    pub no_overwrite_dir_non_dir: bool,
+    /// `copyUIDGID`: the entries belong to the container's user (its
+    /// `User`, resolved in its /etc/passwd); without it, or without a
+    /// user, they keep the archive's uid/gid, as docker's daemon does.
+    pub copy_uid_gid: bool,
+}
+
 /// docker's `ContainerPathStat`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct PathStat {
@@ -135,20 +149,44 @@ fn parent_of(p: &str) -> String {
     }
 }
 
-/// Walks SRC, calling `sink` with names under `prefix` (empty: the
-/// directory's content only).
+/// SRC resolved and opened once (`O_PATH`; its last symlink followed only
+/// with `follow`): its stat, its link target and every later read go
+/// through this descriptor, never through the name again.
+struct Opened {
+    fd: OwnedFd,
+    st: rfs::Stat,
+}
+
+fn open_source(src: &End, follow: bool) -> io::Result<Opened> {
+    let mut flags = OFlags::PATH;
+    if !follow {
+        flags |= OFlags::NOFOLLOW;
+    }
+    let fd = fscopy::open_in_root(src.root.as_fd(), &src.path, flags)?;
+    let st = rfs::fstat(&fd).map_err(io::Error::from)?;
+    Ok(Opened { fd, st })
+}
+
+/// [`open_source`], a missing SRC as docker's "Could not find the file".
+fn open_existing(src: &End, follow: bool) -> Result<Opened> {
+    open_source(src, follow).map_err(|e| {
+        if e.kind() == io::ErrorKind::NotFound {
+            Error::NoSuchObject(format!("Could not find the file {}", src.display))
+        } else {
+            io_err(&src.display, e)
+        }
+    })
+}
+
+/// Walks the opened SRC, calling `sink` with names under `prefix` (empty:
+/// the directory's content only).
 fn walk_source(
     src: &End,
-    follow: bool,
+    o: &Opened,
     prefix: &str,
     sink: &mut fscopy::Visit<'_>,
 ) -> io::Result<()> {
-    let st = stat(src.root.as_fd(), &src.path, follow)?;
-    let nofollow = if follow {
-        OFlags::empty()
-    } else {
-        OFlags::NOFOLLOW
-    };
+    let st = &o.st;
     let mut w = Walker::new(sink, false);
     let meta = Meta {
         mode: st.st_mode & 0o7777,
@@ -159,19 +197,20 @@ fn walk_source(
     };
     match FileType::from_raw_mode(st.st_mode) {
         FileType::Directory => {
-            let d = fscopy::open_in_root(
-                src.root.as_fd(),
-                &src.path,
-                OFlags::RDONLY | OFlags::DIRECTORY | nofollow,
-            )?;
+            let d = rfs::openat(
+                &o.fd,
+                ".",
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                rfs::Mode::empty(),
+            )
+            .map_err(io::Error::from)?;
             if !prefix.is_empty() {
                 (w.visit)(prefix, &Kind::Dir, &meta, None)?;
             }
             w.children(d.as_fd(), prefix)
         }
         FileType::RegularFile => {
-            let fd = fscopy::open_in_root(src.root.as_fd(), &src.path, OFlags::PATH | nofollow)?;
-            let (mut f, st) = fscopy::open_regular(&fd)?;
+            let (mut f, st) = fscopy::open_regular(&o.fd)?;
             let meta = Meta {
                 mode: st.st_mode & 0o7777,
                 uid: st.st_uid,
@@ -182,9 +221,7 @@ fn walk_source(
             (w.visit)(prefix, &Kind::File, &meta, Some(&mut f))
         }
         FileType::Symlink => {
-            let fd =
-                fscopy::open_in_root(src.root.as_fd(), &src.path, OFlags::PATH | OFlags::NOFOLLOW)?;
-            let t = rfs::readlinkat(&fd, "", Vec::new()).map_err(io::Error::from)?;
+            let t = rfs::readlinkat(&o.fd, "", Vec::new()).map_err(io::Error::from)?;
             let t = PathBuf::from(
                 <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(t.as_bytes()),
             );
@@ -200,6 +237,56 @@ fn walk_source(
             w.entry(pfd.as_fd(), std::ffi::OsStr::new(name), prefix)
         }
     }
+}
+
+/// docker's stat of an opened path (`linkTarget` for a symlink).
+fn path_stat_of(s: &End, o: &Opened) -> Result<PathStat> {
+    let st = &o.st;
+    let link_target = if FileType::from_raw_mode(st.st_mode) == FileType::Symlink {
+        let t = rfs::readlinkat(&o.fd, "", Vec::new()).map_err(|e| io_err(&s.display, e.into()))?;
+        t.to_string_lossy().into_owned()
+    } else {
+        String::new()
+    };
+    Ok(PathStat {
+        name: if s.arg.base.is_empty() {
+            "/".into()
+        } else {
+            s.arg.base.clone()
+        },
+        size: st.st_size,
+        mode: go_file_mode(st.st_mode),
+        mtime: berth_util::time::rfc3339_nanos(st.st_mtime, st.st_mtime_nsec as u32),
+        link_target,
+    })
+}
+
+/// Writes the opened SRC as a tar to `out` (a directory's content alone
+/// for `/` or `DIR/.`). An entry that cannot be read whole fails the copy
+/// (the archive is not finished).
+fn tar_source(s: &End, o: &Opened, out: &mut dyn Write) -> Result<()> {
+    let prefix = if is_dir(&o.st) && (s.arg.contents_only || s.arg.base.is_empty()) {
+        String::new()
+    } else {
+        s.arg.base.clone()
+    };
+    let mut tar = TarSink::new(out);
+    let mut failed: Option<io::Error> = None;
+    {
+        let mut sink = |p: &str, k: &Kind, m: &Meta, f: Option<&mut File>| -> io::Result<()> {
+            tar.add(p, k, m, f).map_err(|e| {
+                let e = io::Error::new(e.kind(), format!("{p}: {e}"));
+                failed.get_or_insert(io::Error::new(e.kind(), e.to_string()));
+                e
+            })
+        };
+        walk_source(s, o, &prefix, &mut sink).map_err(|e| io_err(&s.display, e))?;
+    }
+    if let Some(e) = failed {
+        return Err(io_err("write the archive", e));
+    }
+    tar.finish().map_err(|e| io_err("write the archive", e))?;
+    Ok(())
 }
 
 /// Where entries go for DEST and under which name SRC lands:
@@ -250,19 +337,49 @@ fn destination(src: &End, src_is_dir: bool, dst: &End) -> Result<(String, String
     }
 }
 
+/// Extracts a tar from `input` into the existing directory `d` (entries
+/// owned by `owner`, else as in the archive).
+fn extract_into(
+    d: &End,
+    input: &mut dyn Read,
+    owner: Option<(u32, u32)>,
+    no_overwrite_non_dir: bool,
+) -> Result<()> {
+    if let Some(why) = &d.read_only {
+        return Err(Error::msg(why.clone()));
+    }
+    match stat(d.root.as_fd(), &d.path, true) {
+        Ok(st) if is_dir(&st) => {}
+        Ok(_) => {
+            return Err(Error::BadRequest(format!(
+                "extraction point is not a directory: {} must be a directory",
+                d.display
+            )))
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(Error::NoSuchObject(format!(
+                "Could not find the file {}",
+                d.display
+            )))
+        }
+        Err(e) => return Err(io_err(&d.display, e)),
+    }
+    let root = d.root.try_clone().map_err(|e| io_err(&d.display, e))?;
+    let mut ex = Extractor::in_root(root, &d.path, true);
+    ex.owner = owner;
+    ex.no_overwrite_non_dir = no_overwrite_non_dir;
+    fscopy::untar(input, &mut ex, None)
+        .map_err(|e| io_err(&format!("extract into {}", d.display), e))?;
+    ex.finish().map_err(|e| io_err(&d.display, e))
+}
+
 /// Copies SRC to DEST (both resolved ends).
 fn copy_paths(src: &End, dst: &End, opts: CopyOptions, to_container: bool) -> Result<()> {
     if let Some(why) = &dst.read_only {
         return Err(Error::msg(why.clone()));
     }
-    let st = stat(src.root.as_fd(), &src.path, opts.follow_link).map_err(|e| {
-        if e.kind() == io::ErrorKind::NotFound {
-            Error::NoSuchObject(format!("Could not find the file {}", src.display))
-        } else {
-            io_err(&src.display, e)
-        }
-    })?;
-    let src_is_dir = is_dir(&st);
+    let opened = open_existing(src, opts.follow_link)?;
+    let src_is_dir = is_dir(&opened.st);
     if src.arg.trailing_slash && !src_is_dir {
         return Err(Error::msg(format!("{} is not a directory", src.display)));
     }
@@ -284,8 +401,7 @@ fn copy_paths(src: &End, dst: &End, opts: CopyOptions, to_container: bool) -> Re
             }
             Ok(())
         };
-        walk_source(src, opts.follow_link, &prefix, &mut sink)
-            .map_err(|e| io_err(&src.display, e))?;
+        walk_source(src, &opened, &prefix, &mut sink).map_err(|e| io_err(&src.display, e))?;
     }
     if let Some(e) = failed {
         return Err(io_err(&format!("copy to {}", dst.display), e));
@@ -472,35 +588,27 @@ impl Engine {
     pub fn path_stat(&self, container: &str, path: &str) -> Result<PathStat> {
         self.with_rootfs(container, |c, rootfs| {
             let s = self.container_end(c, rootfs, path, false, true)?;
-            let st = stat(s.root.as_fd(), &s.path, false).map_err(|e| {
-                if e.kind() == io::ErrorKind::NotFound {
-                    Error::NoSuchObject(format!("Could not find the file {}", s.display))
-                } else {
-                    io_err(&s.display, e)
-                }
-            })?;
-            let ft = FileType::from_raw_mode(st.st_mode);
-            let link_target = if ft == FileType::Symlink {
-                let fd =
-                    fscopy::open_in_root(s.root.as_fd(), &s.path, OFlags::PATH | OFlags::NOFOLLOW)
-                        .map_err(|e| io_err(&s.display, e))?;
-                let t = rfs::readlinkat(&fd, "", Vec::new())
-                    .map_err(|e| io_err(&s.display, e.into()))?;
-                t.to_string_lossy().into_owned()
-            } else {
-                String::new()
-            };
-            Ok(PathStat {
-                name: if s.arg.base.is_empty() {
-                    "/".into()
-                } else {
-                    s.arg.base.clone()
-                },
-                size: st.st_size,
-                mode: go_file_mode(st.st_mode),
-                mtime: berth_util::time::rfc3339_nanos(st.st_mtime, st.st_mtime_nsec as u32),
-                link_target,
-            })
+            path_stat_of(&s, &open_existing(&s, false)?)
+        })
+    }
+
+    /// docker's `GET /containers/{id}/archive`: `path` resolved once (its
+    /// last symlink not followed): `on_stat` gets its stat (the
+    /// `X-Docker-Container-Path-Stat` header), then its tar goes to `out`
+    /// from the same descriptor. An error after `on_stat` means a
+    /// truncated archive: the caller must not end it as a success.
+    pub fn archive_from_container(
+        &self,
+        container: &str,
+        path: &str,
+        on_stat: &mut dyn FnMut(&PathStat),
+        out: &mut dyn Write,
+    ) -> Result<()> {
+        self.with_rootfs(container, |c, rootfs| {
+            let s = self.container_end(c, rootfs, path, false, true)?;
+            let o = open_existing(&s, false)?;
+            on_stat(&path_stat_of(&s, &o)?);
+            tar_source(&s, &o, out)
         })
     }
 
@@ -517,38 +625,7 @@ impl Engine {
             let s = self.container_end(c, rootfs, src, opts.follow_link, true)?;
             match dest {
                 Some(d) => copy_paths(&s, &host_end(d)?, opts, false),
-                None => {
-                    let st = stat(s.root.as_fd(), &s.path, opts.follow_link).map_err(|e| {
-                        if e.kind() == io::ErrorKind::NotFound {
-                            Error::NoSuchObject(format!("Could not find the file {}", s.display))
-                        } else {
-                            io_err(&s.display, e)
-                        }
-                    })?;
-                    let prefix = if is_dir(&st) && (s.arg.contents_only || s.arg.base.is_empty()) {
-                        String::new()
-                    } else {
-                        s.arg.base.clone()
-                    };
-                    let mut tar = TarSink::new(out);
-                    let mut failed: Option<io::Error> = None;
-                    {
-                        let mut sink =
-                            |p: &str, k: &Kind, m: &Meta, f: Option<&mut File>| -> io::Result<()> {
-                                tar.add(p, k, m, f).or_else(|e| {
-                                    failed.get_or_insert(e);
-                                    Ok(())
-                                })
-                            };
-                        walk_source(&s, opts.follow_link, &prefix, &mut sink)
-                            .map_err(|e| io_err(&s.display, e))?;
-                    }
-                    if let Some(e) = failed {
-                        return Err(io_err("write the archive", e));
-                    }
-                    tar.finish().map_err(|e| io_err("write the archive", e))?;
-                    Ok(())
-                }
+                None => tar_source(&s, &open_existing(&s, opts.follow_link)?, out),
             }
         })
     }
@@ -568,28 +645,99 @@ impl Engine {
             match src {
                 Some(s) => copy_paths(&host_end(s)?, &d, opts, true),
                 None => {
-                    if let Some(why) = &d.read_only {
-                        return Err(Error::msg(why.clone()));
-                    }
-                    match stat(d.root.as_fd(), &d.path, true) {
-                        Ok(st) if is_dir(&st) => {}
-                        _ => {
-                            return Err(Error::msg(format!(
-                                "destination \"{}:{dest}\" must be a directory",
-                                container
-                            )))
-                        }
-                    }
-                    let root = d.root.try_clone().map_err(|e| io_err(&d.display, e))?;
-                    let mut ex = Extractor::in_root(root, &d.path, true);
-                    if !opts.archive {
-                        ex.owner = Some((0, 0));
-                    }
-                    fscopy::untar(input, &mut ex, None)
-                        .map_err(|e| io_err(&format!("extract into {}", d.display), e))?;
-                    ex.finish().map_err(|e| io_err(&d.display, e))
+                    let owner = (!opts.archive).then_some((0, 0));
+                    extract_into(&d, input, owner, false)
                 }
             }
+        })
+    }
+
+    /// docker's `PUT /containers/{id}/archive` (see [`ExtractRequest`]):
+    /// the directory is resolved inside the container (its symlinks, even
+    /// `..` or absolute ones, stay in its root), and so is every entry,
+    /// through the in-root extractor. A missing path is docker's 404, one
+    /// that is not a directory its 400.
+    pub fn extract_to_container(&self, req: &ExtractRequest, input: &mut dyn Read) -> Result<()> {
+        self.with_rootfs(&req.container, |c, rootfs| {
+            let d = self.container_end(c, rootfs, &req.path, true, false)?;
+            let owner = if req.copy_uid_gid && !c.config.user.is_empty() {
+                let view = crate::user::LayerView {
+                    lowers: vec![rootfs.to_path_buf()],
+                };
+                let u = crate::user::resolve(&c.config.user, &[], &view)?;
+                Some((u.uid, u.gid))
+            } else {
+                None
+            };
+            extract_into(&d, input, owner, req.no_overwrite_dir_non_dir)
+        })
+    }
+}
+
+/// Removes `name` from the directory `dir` (a directory with what is in
+/// it), never following a symlink; a missing entry is no error.
+fn remove_tree_at(dir: BorrowedFd, name: &str) -> io::Result<()> {
+    let st = match rfs::statat(dir, name, rfs::AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) => st,
+        Err(rustix::io::Errno::NOENT) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    if FileType::from_raw_mode(st.st_mode) != FileType::Directory {
+        return match rfs::unlinkat(dir, name, rfs::AtFlags::empty()) {
+            Ok(()) | Err(rustix::io::Errno::NOENT) => Ok(()),
+            Err(e) => Err(e.into()),
+        };
+    }
+    let fd = rfs::openat(
+        dir,
+        name,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        rfs::Mode::empty(),
+    )?;
+    let mut names = Vec::new();
+    for ent in rfs::Dir::read_from(&fd)? {
+        let ent = ent?;
+        let n = ent.file_name().to_string_lossy().into_owned();
+        if n != "." && n != ".." {
+            names.push(n);
+        }
+    }
+    for n in names {
+        remove_tree_at(fd.as_fd(), &n)?;
+    }
+    match rfs::unlinkat(dir, name, rfs::AtFlags::REMOVEDIR) {
+        Ok(()) | Err(rustix::io::Errno::NOENT) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+impl Engine {
+    /// Removes `path` (a directory with its content) from the container's
+    /// filesystem, resolved inside its root (or the volume or bind mount
+    /// below which it lies) as [`Engine::copy_to_container`] resolves its
+    /// destination; a missing path is no error. Compose's `watch` deletes
+    /// what was deleted on the host with it.
+    pub fn remove_in_container(&self, container: &str, path: &str) -> Result<()> {
+        self.with_rootfs(container, |c, rootfs| {
+            let d = self.container_end(c, rootfs, path, false, false)?;
+            if let Some(why) = &d.read_only {
+                return Err(Error::msg(why.clone()));
+            }
+            let parent = parent_of(&d.path);
+            let name = d.path.rsplit('/').next().unwrap_or("").to_string();
+            if name.is_empty() || d.path == "/" {
+                return Err(Error::msg(format!("cannot remove {}", d.display)));
+            }
+            let dir = match fscopy::open_in_root(
+                d.root.as_fd(),
+                &parent,
+                OFlags::RDONLY | OFlags::DIRECTORY,
+            ) {
+                Ok(fd) => fd,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+                Err(e) => return Err(io_err(&d.display, e)),
+            };
+            remove_tree_at(dir.as_fd(), &name).map_err(|e| io_err(&d.display, e))
         })
     }
 }

@@ -17,6 +17,11 @@ pub enum Error {
     /// API answers 400; its CLI exits 1).
     #[error("{0}")]
     InvalidFilter(String),
+    /// A request refused for what it asks, not for a flag's value (a copy
+    /// into a path that is not a directory): docker's API answers 400, its
+    /// CLI exits 1.
+    #[error("{0}")]
+    BadRequest(String),
     /// No image, network or volume of that name (the message says which).
     #[error("{0}")]
     NoSuchObject(String),

@@ -73,6 +73,17 @@ impl EventsOptions {
         Ok(opts)
     }
 
+    /// The API's form: `filters` as the engine's typed [`crate::filters::Filters`]
+    /// (docker's JSON), the same keys and values as `--filter`.
+    pub fn with_filters(
+        since: &str,
+        until: &str,
+        filters: &crate::filters::Filters,
+    ) -> Result<EventsOptions> {
+        let args: Vec<String> = filters.pairs().map(|(k, v)| format!("{k}={v}")).collect();
+        EventsOptions::parse(since, until, &args)
+    }
+
     fn query(&self) -> Query {
         Query {
             since: self.since.map(::events::unix_nanos),

@@ -96,6 +96,13 @@ impl Filters {
         serde_json::to_string(self).unwrap_or_else(|_| "{}".into())
     }
 
+    /// Every (key, value), keys in order.
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0
+            .iter()
+            .flat_map(|(k, vs)| vs.iter().map(move |v| (k.as_str(), v.as_str())))
+    }
+
     pub fn add(&mut self, key: impl Into<String>, value: impl Into<String>) -> &mut Filters {
         self.0.entry(key.into()).or_default().insert(value.into());
         self

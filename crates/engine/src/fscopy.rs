@@ -353,6 +353,10 @@ pub struct Extractor {
     pub preserve_owner: bool,
     /// Give every entry this owner instead (with `preserve_owner`).
     pub owner: Option<(u32, u32)>,
+    /// Refuse to replace an existing non-directory with a directory
+    /// (docker's `noOverwriteDirNonDir`; a directory is never replaced by a
+    /// non-directory).
+    pub no_overwrite_non_dir: bool,
     dirs: Vec<(String, i64)>,
 }
 
@@ -391,6 +395,7 @@ impl Extractor {
             base: clean_rel(base),
             preserve_owner,
             owner: None,
+            no_overwrite_non_dir: false,
             dirs: Vec::new(),
         }
     }
@@ -454,6 +459,12 @@ impl Extractor {
                 return Err(io::Error::new(
                     io::ErrorKind::AlreadyExists,
                     format!("cannot overwrite directory {path:?} with non-directory"),
+                ));
+            }
+            if *kind == Kind::Dir && self.no_overwrite_non_dir {
+                return Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    format!("cannot overwrite non-directory {path:?} with directory"),
                 ));
             }
             rfs::unlinkat(&dir, name.as_str(), AtFlags::empty()).map_err(ioe)?;
@@ -697,6 +708,31 @@ pub fn copy_up(rootfs: &Path, dest: &str, data: &Path) -> io::Result<()> {
 
 // ---- tar ----------------------------------------------------------------
 
+/// A file's content that must be as long as its stat said (the size in its
+/// tar header): a file that shrank while it was read (or whose stat lies,
+/// as sysfs's) is an error, never a corrupt archive.
+struct Exact<R> {
+    r: R,
+    left: u64,
+}
+
+impl<R: Read> Read for Exact<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.r.read(buf)?;
+        if n == 0 && self.left > 0 && !buf.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!(
+                    "the file is {} bytes shorter than its size (changed while copying)",
+                    self.left
+                ),
+            ));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
 /// Writes walked entries as a tar stream.
 pub struct TarSink<W: Write> {
     pub builder: tar::Builder<W>,
@@ -733,7 +769,14 @@ impl<W: Write> TarSink<W> {
                 let len = f.metadata()?.len();
                 h.set_entry_type(tar::EntryType::Regular);
                 h.set_size(len);
-                b.append_data(&mut h, path, f.take(len))
+                b.append_data(
+                    &mut h,
+                    path,
+                    Exact {
+                        r: f.take(len),
+                        left: len,
+                    },
+                )
             }
             Kind::Symlink(t) => {
                 h.set_entry_type(tar::EntryType::Symlink);

@@ -625,9 +625,10 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<bool> {
     Ok(true)
 }
 
-/// `--tail`: `all` (or empty, or negative) is every entry, else a count.
+/// `--tail` (the API's `tail`): `all` (or empty, or negative) is every
+/// entry, else a count. The one parser of the CLI, compose and the API.
 pub fn parse_tail(s: &str) -> Result<Option<usize>> {
-    match s {
+    match s.trim() {
         "all" | "" => Ok(None),
         t => match t.parse::<i64>() {
             Ok(n) if n < 0 => Ok(None),
@@ -635,6 +636,15 @@ pub fn parse_tail(s: &str) -> Result<Option<usize>> {
             Err(_) => Err(Error::flag("--tail", t, "expected a number or \"all\"")),
         },
     }
+}
+
+/// A `--since`/`--until` value (the API's `since`/`until`, unix seconds
+/// by docker's clients): empty, `0` or `0.000000000` is "not given", as
+/// docker's daemon takes it.
+pub fn time_arg(v: Option<&str>) -> Option<String> {
+    v.map(str::trim)
+        .filter(|v| !v.is_empty() && *v != "0" && *v != "0.000000000")
+        .map(str::to_string)
 }
 
 /// What `logs` shows.

@@ -195,3 +195,75 @@ fn bodies_round_trip() {
         assert_eq!(again, b, "{f}");
     }
 }
+
+/// The update body docker's CLI sends (every field, zeros for the unset
+/// ones) gives the same request as the same flags to Berth's CLI parser.
+#[test]
+fn update_body_is_the_flags_request() {
+    let b: engine::api::ContainerUpdateBody = serde_json::from_str(
+        r#"{"BlkioWeight":0,"CpuShares":0,"Memory":67108864,"NanoCpus":1500000000,
+            "CpusetCpus":"","MemorySwap":0,"MemoryReservation":0,"PidsLimit":null,
+            "RestartPolicy":{"Name":"on-failure","MaximumRetryCount":3}}"#,
+    )
+    .unwrap();
+    let flags = engine::UpdateFlags {
+        memory: Some("64m".into()),
+        cpus: Some("1.5".into()),
+        restart: Some("on-failure:3".into()),
+        ..Default::default()
+    };
+    assert_eq!(b.into_options(), flags.parse().unwrap());
+    // A policy without a count, and an empty body: nothing but what is set.
+    let b: engine::api::ContainerUpdateBody =
+        serde_json::from_str(r#"{"RestartPolicy":{"Name":"always"}}"#).unwrap();
+    let o = b.into_options();
+    assert_eq!(o.restart.as_deref(), Some("always"));
+    assert_eq!(o.memory, None);
+    let o = engine::api::ContainerUpdateBody::default().into_options();
+    assert_eq!(o, engine::UpdateOptions::default());
+}
+
+/// `logs`' tail and since/until: one parser for the CLI, compose and the
+/// API's query.
+#[test]
+fn logs_tail_and_times() {
+    use engine::logs::{parse_tail, time_arg};
+    assert_eq!(parse_tail("all").unwrap(), None);
+    assert_eq!(parse_tail("").unwrap(), None);
+    assert_eq!(parse_tail("-1").unwrap(), None);
+    assert_eq!(parse_tail(" 5 ").unwrap(), Some(5));
+    let e = parse_tail("x").unwrap_err().to_string();
+    assert!(e.contains("--tail") && e.contains("\"x\""), "{e}");
+    assert_eq!(time_arg(Some("0")), None);
+    assert_eq!(time_arg(Some("0.000000000")), None);
+    assert_eq!(time_arg(Some("")), None);
+    assert_eq!(time_arg(None), None);
+    assert_eq!(time_arg(Some("1700000000")).as_deref(), Some("1700000000"));
+    assert_eq!(time_arg(Some("10m")).as_deref(), Some("10m"));
+}
+
+/// `/events`' JSON filters, as the engine's filter type, mean what the
+/// same `--filter` flags mean; a bad key is refused.
+#[test]
+fn events_json_filters_are_the_flags() {
+    use engine::filters::Filters;
+    use engine::EventsOptions;
+    let json =
+        Filters::from_json(r#"{"type":["container"],"event":{"start":true},"label":["a=b"]}"#)
+            .unwrap();
+    let api = EventsOptions::with_filters("", "", &json).unwrap();
+    let cli = EventsOptions::parse(
+        "",
+        "",
+        &[
+            "type=container".into(),
+            "event=start".into(),
+            "label=a=b".into(),
+        ],
+    )
+    .unwrap();
+    assert_eq!(api.filters, cli.filters);
+    let bad = Filters::from_json(r#"{"colour":["red"]}"#).unwrap();
+    let e = EventsOptions::with_filters("", "", &bad).unwrap_err();
+    assert!(e.to_string().contains("colour"), "{e}");
+}

@@ -86,6 +86,13 @@ fn background_sync(f: &File) {
         std::thread::Builder::new()
             .name("blob-sync".into())
             .spawn(move || {
+                // A long-lived helper thread must never take a process
+                // signal: callers that wait for SIGINT/SIGTERM with
+                // sigwait (attached `run`, `compose up`) block them in
+                // their own threads, and a signal delivered here instead
+                // would kill the process with its default action.
+                use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow};
+                let _ = pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&SigSet::all()), None);
                 while let Ok(f) = rx.recv() {
                     let _ = f.sync_data();
                     BACKGROUND_SYNCS.fetch_add(1, Ordering::Relaxed);
@@ -171,5 +178,36 @@ mod tests {
         // A writer resuming a file counts from where it starts.
         let wb = Writeback::starting_at(5 << 20);
         assert_eq!((wb.kicked, wb.pos, wb.synced), (5 << 20, 5 << 20, 5 << 20));
+    }
+
+    #[test]
+    fn the_sync_thread_takes_no_process_signal() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = File::create(dir.path().join("blob")).unwrap();
+        background_sync(&f);
+        let t = std::time::Instant::now();
+        loop {
+            // The thread blocks its signals as it starts: find it and
+            // read its mask (the standard signals 1-31, SIGKILL/SIGSTOP
+            // aside; glibc keeps 32 and 33 for itself).
+            let mask = fs::read_dir("/proc/self/task").unwrap().find_map(|e| {
+                let task = e.unwrap().path();
+                let comm = fs::read_to_string(task.join("comm")).unwrap_or_default();
+                (comm.trim() == "blob-sync").then(|| {
+                    let status = fs::read_to_string(task.join("status")).unwrap();
+                    let line = status.lines().find(|l| l.starts_with("SigBlk:")).unwrap();
+                    u64::from_str_radix(line[7..].trim(), 16).unwrap()
+                })
+            });
+            let want = 0x7fff_ffffu64 & !(1 << 8) & !(1 << 18); // SIGKILL (9), SIGSTOP (19)
+            if mask.is_some_and(|m| m & want == want) {
+                break;
+            }
+            assert!(
+                t.elapsed().as_secs() < 30,
+                "blob-sync thread mask {mask:x?}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
     }
 }

@@ -77,6 +77,14 @@ impl Default for ClientConfig {
     }
 }
 
+/// The answer to [`Client::get_url`].
+pub struct UrlResponse {
+    pub status: u16,
+    pub last_modified: Option<String>,
+    pub content_disposition: Option<String>,
+    pub body: Box<dyn Read + Send>,
+}
+
 /// A registry client. Share one between threads.
 pub struct Client {
     pub(crate) cfg: ClientConfig,
@@ -364,6 +372,27 @@ impl Client {
             cfg,
             hosts: Mutex::new(HashMap::new()),
             trusted: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// A plain GET of `url` outside any registry protocol (a Dockerfile's
+    /// `ADD https://…`), with this client's transport, TLS settings and
+    /// retries: the status, the `Last-Modified` and `Content-Disposition`
+    /// headers, and the body.
+    pub fn get_url(&self, url: &str) -> Result<UrlResponse> {
+        let host = url
+            .split("://")
+            .nth(1)
+            .and_then(|r| r.split('/').next())
+            .unwrap_or("")
+            .to_string();
+        let t = Target::new(&host, "", Scope::none());
+        let resp = self.send(&t, &Req::new(Method::Get, url, format!("GET {url}")))?;
+        Ok(UrlResponse {
+            status: resp.status().as_u16(),
+            last_modified: header(&resp, "last-modified"),
+            content_disposition: header(&resp, "content-disposition"),
+            body: Box::new(resp.into_body().into_reader()),
         })
     }
 

@@ -73,17 +73,38 @@ pub fn go_string(secs: i64) -> String {
     format!("{y:04}-{m:02}-{d:02} {h:02}:{mi:02}:{s:02} +0000 UTC")
 }
 
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
 /// Go's `time.ANSIC` layout of a Unix time in UTC:
 /// `Wed Feb 26 10:41:12 2025` (docker's `version` prints build times so).
 pub fn ansic(secs: i64) -> String {
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
     let (y, m, d, h, mi, s) = split(secs);
     let wd = DAYS[secs.div_euclid(86400).rem_euclid(7) as usize];
     let mon = MONTHS[(m - 1).clamp(0, 11) as usize];
     format!("{wd} {mon} {d:>2} {h:02}:{mi:02}:{s:02} {y}")
+}
+
+/// Parses an HTTP date (RFC 7231's IMF-fixdate, `Sun, 06 Nov 1994
+/// 08:49:37 GMT`) into Unix seconds.
+pub fn parse_http_date(s: &str) -> Option<i64> {
+    let f: Vec<&str> = s.split_whitespace().collect();
+    if f.len() != 6 || !f[0].ends_with(',') || f[5] != "GMT" {
+        return None;
+    }
+    let d: i64 = f[1].parse().ok()?;
+    let m = MONTHS.iter().position(|m| *m == f[2])? as i64 + 1;
+    let y: i64 = f[3].parse().ok()?;
+    let t: Vec<i64> = f[4]
+        .split(':')
+        .map(|x| x.parse().ok())
+        .collect::<Option<_>>()?;
+    if t.len() != 3 || !(1..=31).contains(&d) || t[0] > 23 || t[1] > 59 || t[2] > 60 {
+        return None;
+    }
+    Some(days_from_civil(y, m, d) * 86400 + t[0] * 3600 + t[1] * 60 + t[2])
 }
 
 /// Parses `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)` (`T` may be `t` or a
@@ -316,6 +337,18 @@ pub fn human_duration(d: Duration) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn http_dates() {
+        use super::parse_http_date;
+        assert_eq!(
+            parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(784111777)
+        );
+        assert_eq!(parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
+        assert_eq!(parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT"), None);
+        assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 UTC"), None);
+    }
 
     #[test]
     fn since_forms_as_docker() {

@@ -42,10 +42,10 @@ pub struct BuildArgs {
     /// Set target platform for build (only the host's)
     #[arg(long, value_name = "string")]
     pub platform: Option<String>,
-    /// Secret to expose to the build (not supported yet)
+    /// Secret to expose to the build (format: "id=mysecret[,src=/local/secret]")
     #[arg(long, value_name = "stringArray")]
     pub secret: Vec<String>,
-    /// SSH agent socket or keys to expose to the build (not supported yet)
+    /// SSH agent socket to expose to the build (format: "default|<id>[=<socket>]")
     #[arg(long, value_name = "stringArray")]
     pub ssh: Vec<String>,
     /// Output destination (not supported yet)

@@ -85,6 +85,43 @@ pub enum ComposeCommand {
     Cp(CpArgs),
     /// Receive real time events from containers
     Events(EventsArgs),
+    /// Build or rebuild services
+    Build(BuildArgs),
+    /// Watch build context for service and rebuild/refresh containers when files are updated
+    Watch(WatchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Do not use cache when building the image
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Always attempt to pull a newer version of the image
+    #[arg(long)]
+    pub pull: bool,
+    /// Set build-time variables for services
+    #[arg(long = "build-arg", value_name = "KEY[=VALUE]")]
+    pub build_arg: Vec<String>,
+    /// Don't print anything to STDOUT
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Services to build
+    pub services: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Do not build & start services before watching
+    #[arg(long)]
+    pub no_up: bool,
+    /// Prune dangling images on rebuild (accepted; berth leaves them)
+    #[arg(long, default_value_t = true)]
+    pub prune: bool,
+    /// Hide build output
+    #[arg(long)]
+    pub quiet: bool,
+    /// Services to watch
+    pub services: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -286,9 +323,12 @@ pub struct UpArgs {
     /// Pull image before running ("always"|"missing"|"never")
     #[arg(long, default_value = "policy", value_name = "POLICY")]
     pub pull: String,
-    /// Build images before starting containers (not supported)
+    /// Build images before starting containers
     #[arg(long)]
     pub build: bool,
+    /// Watch source code and rebuild/refresh containers when files are updated
+    #[arg(short, long)]
+    pub watch: bool,
     /// Don't build an image, even if it's policy
     #[arg(long)]
     pub no_build: bool,

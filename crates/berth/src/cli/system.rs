@@ -35,7 +35,22 @@ pub struct ServiceArgs {
     /// Exit after this many seconds without a request or an open stream (0: never)
     #[arg(short, long, default_value_t = 5, value_name = "SECONDS")]
     pub time: u64,
-    /// Where to listen: unix:///PATH or tcp://127.0.0.1:PORT (loopback only, no TLS)
+    /// Where to listen: unix:///PATH or tcp://IP:PORT (without TLS: loopback only)
     #[arg(value_name = "URI")]
     pub uri: Option<String>,
+    /// Serve tcp:// over TLS (--tlscert, --tlskey); clients are not checked
+    #[arg(long)]
+    pub tls: bool,
+    /// Serve tcp:// over TLS and accept only clients with a certificate signed by --tlscacert
+    #[arg(long)]
+    pub tlsverify: bool,
+    /// The CA that signs the clients' certificates (with --tlsverify)
+    #[arg(long, value_name = "FILE")]
+    pub tlscacert: Option<std::path::PathBuf>,
+    /// The service's certificate (PEM)
+    #[arg(long, value_name = "FILE")]
+    pub tlscert: Option<std::path::PathBuf>,
+    /// The service's private key (PEM)
+    #[arg(long, value_name = "FILE")]
+    pub tlskey: Option<std::path::PathBuf>,
 }

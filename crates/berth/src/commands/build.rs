@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
-use build_run::{BuildRequest, ContextSource, DockerfileSource, Event};
+use build_run::{BuildRequest, ContextSource, DockerfileSource, Event, SecretSource};
 
 use super::{out, parse_ref, CmdResult};
 use crate::cli::build::BuildArgs;
@@ -60,8 +60,6 @@ fn request(a: &BuildArgs) -> Result<BuildRequest, CliError> {
         }
     }
     for (flag, set) in [
-        ("--secret", !a.secret.is_empty()),
-        ("--ssh", !a.ssh.is_empty()),
         ("--output", !a.output.is_empty()),
         ("--cache-from", !a.cache_from.is_empty()),
         ("--cache-to", !a.cache_to.is_empty()),
@@ -140,7 +138,98 @@ fn request(a: &BuildArgs) -> Result<BuildRequest, CliError> {
         pull: a.pull,
         labels: key_values("--label", &a.label, false)?,
         network: a.network.clone(),
+        secrets: secrets(&a.secret)?,
+        ssh: ssh(&a.ssh)?,
     })
+}
+
+/// `--secret id=ID[,src=FILE|,env=VAR][,type=file|env]` as buildx parses
+/// it; without src or env, the variable named ID when set, else the file
+/// ID (BuildKit's secrets provider). An env secret is read here.
+fn secrets(items: &[String]) -> Result<BTreeMap<String, SecretSource>, CliError> {
+    let mut m = BTreeMap::new();
+    for it in items {
+        let bad = |why: String| CliError::daemon(format!("invalid --secret {it:?}: {why}"));
+        let (mut id, mut src, mut env, mut typ) = (None, None, None, None);
+        for field in it.split(',') {
+            let Some((k, v)) = field.split_once('=') else {
+                return Err(bad(format!("field {field:?} must be a key=value pair")));
+            };
+            match k.to_lowercase().as_str() {
+                "type" if v == "file" || v == "env" => typ = Some(v.to_string()),
+                "type" => return Err(bad(format!("unsupported secret type {v:?}"))),
+                "id" => id = Some(v.to_string()),
+                "source" | "src" => src = Some(v.to_string()),
+                "env" => env = Some(v.to_string()),
+                _ => return Err(bad(format!("unexpected key {k:?}"))),
+            }
+        }
+        if typ.as_deref() == Some("env") && env.is_none() {
+            env = src.take();
+        }
+        let id = id
+            .filter(|i| !i.is_empty())
+            .ok_or_else(|| bad("secret missing ID".into()))?;
+        if src.is_none() && env.is_none() {
+            if std::env::var_os(&id).is_some() {
+                env = Some(id.clone());
+            } else {
+                src = Some(id.clone());
+            }
+        }
+        let s = match (src, env) {
+            (Some(f), _) => SecretSource::File(PathBuf::from(f)),
+            (None, Some(v)) => SecretSource::Value(
+                std::env::var_os(&v)
+                    .ok_or_else(|| bad(format!("environment variable {v} is not set")))?
+                    .into_encoded_bytes(),
+            ),
+            (None, None) => unreachable!("one is set above"),
+        };
+        m.insert(id, s);
+    }
+    Ok(m)
+}
+
+/// `--ssh default|ID=SOCKET`: `default` alone is `$SSH_AUTH_SOCK`. Only
+/// agent sockets are forwarded (BuildKit also loads key files into an
+/// agent of its own; Berth refuses them, naming the path).
+fn ssh(items: &[String]) -> Result<BTreeMap<String, PathBuf>, CliError> {
+    use std::os::unix::fs::FileTypeExt;
+    let mut m = BTreeMap::new();
+    for it in items {
+        let (id, paths) = match it.split_once('=') {
+            Some((id, p)) => (id.to_string(), p.to_string()),
+            None => (
+                it.clone(),
+                std::env::var("SSH_AUTH_SOCK").map_err(|_| {
+                    CliError::daemon(format!(
+                        "invalid --ssh {it:?}: SSH_AUTH_SOCK is not set; give a socket: --ssh {it}=PATH"
+                    ))
+                })?,
+            ),
+        };
+        if id.is_empty() || paths.is_empty() {
+            return Err(CliError::daemon(format!(
+                "invalid --ssh {it:?}: expected ID[=SOCKET]"
+            )));
+        }
+        if paths.contains(',') {
+            return Err(CliError::daemon(format!(
+                "invalid --ssh {it:?}: one agent socket per id is supported"
+            )));
+        }
+        let p = PathBuf::from(&paths);
+        let md = std::fs::metadata(&p)
+            .map_err(|e| CliError::daemon(format!("invalid --ssh {it:?}: {paths}: {e}")))?;
+        if !md.file_type().is_socket() {
+            return Err(CliError::daemon(format!(
+                "invalid --ssh {it:?}: {paths} is not an agent socket (key files are not supported)"
+            )));
+        }
+        m.insert(id, p);
+    }
+    Ok(m)
 }
 
 pub fn run(g: &Globals, a: BuildArgs) -> CmdResult {

@@ -4,7 +4,7 @@
 //! requests and prints what it returns.
 
 use berth_compose::{LoadOptions, Project};
-use berth_compose_run::{Compose, ContainerRow, DownOptions, Event, UpOptions};
+use berth_compose_run::{BuildMode, Compose, ContainerRow, DownOptions, Event, UpOptions};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -87,6 +87,8 @@ fn run_command(g: &Globals, a: ComposeArgs) -> CmdResult {
                 ComposeCommand::Wait(a) => super::compose_cmds::wait(&compose, a),
                 ComposeCommand::Cp(a) => super::compose_cmds::cp(&compose, a),
                 ComposeCommand::Events(a) => super::compose_cmds::events(&compose, a),
+                ComposeCommand::Build(a) => build(g, &compose, a),
+                ComposeCommand::Watch(a) => watch(g, &compose, a),
                 ComposeCommand::Config(_) | ComposeCommand::Ls(_) | ComposeCommand::Version(_) => {
                     unreachable!()
                 }
@@ -175,9 +177,20 @@ pub(crate) fn parse_scale(flags: &[String]) -> Result<BTreeMap<String, usize>, C
 }
 
 fn up(g: &Globals, compose: &Compose, a: c::UpArgs, color: bool) -> CmdResult {
-    if a.build {
+    if a.build && a.no_build {
         return Err(CliError::new(
-            "compose up: --build: building images is not supported by berth compose yet",
+            "compose up: --build and --no-build are incompatible",
+        ));
+    }
+    if a.watch
+        && (a.detach
+            || a.wait
+            || a.no_start
+            || a.abort_on_container_exit
+            || a.exit_code_from.is_some())
+    {
+        return Err(CliError::new(
+            "compose up: --watch cannot be combined with -d, --wait, --no-start, --abort-on-container-exit or --exit-code-from",
         ));
     }
     if (a.detach || a.wait) && (a.abort_on_container_exit || a.exit_code_from.is_some()) {
@@ -204,7 +217,25 @@ fn up(g: &Globals, compose: &Compose, a: c::UpArgs, color: bool) -> CmdResult {
         wait: a.wait,
         wait_timeout: a.wait_timeout.map(std::time::Duration::from_secs),
         pull: a.pull.clone(),
+        build: if a.build {
+            BuildMode::Always
+        } else if a.no_build {
+            BuildMode::Never
+        } else {
+            BuildMode::Policy
+        },
     };
+    if !(a.detach || a.wait || a.no_start) {
+        // attached: SIGINT and SIGTERM blocked before any thread starts
+        // (the image store's blob syncer, the watch's), so that only the
+        // attached part's waiter takes them
+        use nix::sys::signal::{SigSet, Signal};
+        let mut set = SigSet::empty();
+        set.add(Signal::SIGINT);
+        set.add(Signal::SIGTERM);
+        set.thread_block()
+            .map_err(|e| CliError::new(format!("cannot block signals: {e}")))?;
+    }
     let began = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
@@ -216,7 +247,147 @@ fn up(g: &Globals, compose: &Compose, a: c::UpArgs, color: bool) -> CmdResult {
     }
     let since = format!("{}.{:09}", began.as_secs(), began.subsec_nanos());
     super::compose_progress::finish();
-    attached(compose, &a, since, color)
+    if !a.watch {
+        return attached(compose, &a, since, color);
+    }
+    // the watch beside the attached logs, stopped when they end
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let wo = berth_compose_run::watch::WatchOptions {
+        services: a.services.clone(),
+        no_build: a.no_build,
+    };
+    std::thread::scope(|scope| {
+        let w = scope.spawn(|| compose.watch(&wo, &stop, &CliPuller(g), &mut print_event));
+        let r = attached_watch(compose, &a, since, color);
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let wr = w
+            .join()
+            .unwrap_or_else(|_| Err(berth_compose_run::Error::Msg("watch panicked".into())));
+        r.and(wr.map_err(rerr))
+    })
+}
+
+/// `up --watch`'s attached part: the logs of the services' containers,
+/// followed again when the watch recreated or restarted them, until
+/// SIGINT/SIGTERM (blocked by the caller), which stops the project
+/// gracefully (a second one kills).
+fn attached_watch(compose: &Compose, a: &c::UpArgs, since: String, color: bool) -> CmdResult {
+    use nix::sys::signal::{SigSet, Signal};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGINT);
+    set.add(Signal::SIGTERM);
+    let interrupted = Arc::new(AtomicBool::new(false));
+    {
+        let interrupted = interrupted.clone();
+        let engine = compose.engine.clone();
+        let name = compose.project.name.clone();
+        let order = compose.dependency_order().map_err(rerr)?;
+        let timeout = a.timeout;
+        std::thread::spawn(move || {
+            let mut n = 0;
+            while let Ok(_sig) = set.wait() {
+                n += 1;
+                interrupted.store(true, Ordering::SeqCst);
+                let mut rows = berth_compose_run::project_containers(&engine, Some(&name), false)
+                    .unwrap_or_default();
+                // dependents first
+                rows.sort_by_key(|r| std::cmp::Reverse(order.iter().position(|s| *s == r.service)));
+                if n == 1 {
+                    eprintln!("Gracefully Stopping... press Ctrl+C again to force");
+                    for r in &rows {
+                        let _ = engine.stop(&r.summary.id, timeout);
+                    }
+                } else {
+                    for r in &rows {
+                        let _ = engine.kill(&r.summary.id, Some("SIGKILL"));
+                    }
+                }
+            }
+        });
+    }
+    let mut since = since;
+    while !interrupted.load(Ordering::SeqCst) {
+        let rows: Vec<ContainerRow> = compose
+            .targets(&a.services, None)
+            .map_err(rerr)?
+            .into_iter()
+            .filter(|r| r.summary.state == ::engine::Status::Running)
+            .collect();
+        if rows.is_empty() {
+            // nothing runs (yet: a rebuild may be recreating it)
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            continue;
+        }
+        let opts = ::engine::LogsOptions {
+            follow: true,
+            since: Some(since.clone()),
+            ..Default::default()
+        };
+        follow_logs(compose, &rows, &opts, false, color, &|_| {})?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        since = format!("{}.{:09}", now.as_secs(), now.subsec_nanos());
+    }
+    Ok(())
+}
+
+/// `compose build`: the services' images through the builder library.
+fn build(g: &Globals, compose: &Compose, a: c::BuildArgs) -> CmdResult {
+    let mut args = BTreeMap::new();
+    for it in &a.build_arg {
+        match it.split_once('=') {
+            Some(("", _)) => {
+                return Err(CliError::new(format!(
+                    "invalid --build-arg {it:?}: an empty key"
+                )))
+            }
+            Some((k, v)) => args.insert(k.to_string(), Some(v.to_string())),
+            None => args.insert(it.clone(), None),
+        };
+    }
+    let o = berth_compose_run::BuildOptions {
+        services: a.services,
+        no_cache: a.no_cache,
+        pull: a.pull,
+        args,
+    };
+    let quiet = a.quiet;
+    compose
+        .build(&o, &CliPuller(g), &mut |e| {
+            if !(quiet && (e.kind == "Build" || e.kind == "Image")) {
+                print_event(e)
+            }
+        })
+        .map_err(rerr)
+}
+
+/// `compose watch`: `up -d` of the services (unless `--no-up`), then
+/// their `develop.watch` rules until interrupted.
+fn watch(g: &Globals, compose: &Compose, a: c::WatchArgs) -> CmdResult {
+    let quiet = a.quiet;
+    let mut report = |e: Event| {
+        if !(quiet && e.kind == "Build") {
+            print_event(e)
+        }
+    };
+    if !a.no_up {
+        let o = UpOptions {
+            services: a.services.clone(),
+            pull: "policy".into(),
+            ..Default::default()
+        };
+        compose.up(&o, &CliPuller(g), &mut report).map_err(rerr)?;
+    }
+    let wo = berth_compose_run::watch::WatchOptions {
+        services: a.services,
+        no_build: false,
+    };
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    compose
+        .watch(&wo, &stop, &CliPuller(g), &mut report)
+        .map_err(rerr)
 }
 
 /// `up` without `-d`: the containers' logs, prefixed, until they all
@@ -399,12 +570,7 @@ fn log_color(i: usize, s: &str) -> String {
 }
 
 fn logs(compose: &Compose, a: c::LogsArgs, color: bool) -> CmdResult {
-    let tail = match a.tail.as_str() {
-        "all" | "-1" => None,
-        n => Some(n.parse().map_err(|_| {
-            CliError::new(format!("invalid --tail {n:?}: expected a number or all"))
-        })?),
-    };
+    let tail = ::engine::logs::parse_tail(&a.tail).map_err(|e| CliError::new(e.to_string()))?;
     let opts = ::engine::LogsOptions {
         follow: a.follow,
         tail,

@@ -105,6 +105,10 @@ pub fn plain_line(e: &Event) -> String {
     if e.kind == "Warning" {
         return format!("WARN[0000] {}", e.status);
     }
+    if e.kind == "Build" || e.kind == "Watch" {
+        // the builder's step lines and the watch's messages, as they are
+        return e.status.clone();
+    }
     format!(" {}  {}", id_of(e), e.status)
 }
 
@@ -135,7 +139,7 @@ pub fn event(e: Event) {
                 multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10)),
                 lines: HashMap::new(),
             });
-            if e.kind == "Warning" {
+            if e.kind == "Warning" || e.kind == "Build" || e.kind == "Watch" {
                 let _ = view.multi.println(plain_line(&e));
                 return;
             }

@@ -510,13 +510,10 @@ pub fn update(g: &Globals, a: UpdateArgs) -> CmdResult {
 }
 
 pub fn top(g: &Globals, a: TopArgs) -> CmdResult {
-    if !a.ps_args.is_empty() {
-        return Err(CliError::daemon(
-            "invalid ps options: only the default columns are supported",
-        ));
-    }
     let eng = g.engine()?;
-    let t = eng.top(&a.container).map_err(op_err)?;
+    let t = eng
+        .top_with(&a.container, &a.ps_args.join(" "))
+        .map_err(op_err)?;
     let mut lines = vec![t.titles.join("\t")];
     for p in &t.processes {
         lines.push(p.join("\t"));
@@ -563,8 +560,8 @@ pub fn logs(g: &Globals, a: LogsArgs) -> CmdResult {
         follow: a.follow,
         tail,
         timestamps: a.timestamps,
-        since: a.since.clone(),
-        until: a.until.clone(),
+        since: ::engine::logs::time_arg(a.since.as_deref()),
+        until: ::engine::logs::time_arg(a.until.as_deref()),
         details: a.details,
         stdout: false,
         stderr: false,

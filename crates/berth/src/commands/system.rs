@@ -530,12 +530,13 @@ pub fn df(g: &Globals, a: DfArgs) -> CmdResult {
 /// passed by systemd (socket activation) wins over the URI.
 pub fn service(g: &Globals, a: crate::cli::system::ServiceArgs) -> CmdResult {
     let err = |e: berth_api::Error| CliError::daemon(e.to_string());
+    let tls = tls_files(&a)?.map(|f| f.load()).transpose().map_err(err)?;
     let listener = match berth_api::activated().map_err(err)? {
         Some(l) => l,
         None => {
             let uri = a.uri.as_deref().unwrap_or(berth_api::DEFAULT_URI);
-            let ep = berth_api::Endpoint::parse(uri).map_err(err)?;
-            if let berth_api::Endpoint::Tcp(addr) = &ep {
+            let ep = berth_api::Endpoint::parse(uri, tls.is_some()).map_err(err)?;
+            if let (berth_api::Endpoint::Tcp(addr), None) = (&ep, &tls) {
                 eprintln!(
                     "berth: WARNING: serving the API on tcp://{addr} without TLS: every local user and program that can reach this port gets root on this machine"
                 );
@@ -549,6 +550,35 @@ pub fn service(g: &Globals, a: crate::cli::system::ServiceArgs) -> CmdResult {
     }
     let opts = berth_api::ServeOptions {
         idle: (a.time > 0).then(|| std::time::Duration::from_secs(a.time)),
+        tls,
     };
     berth_api::serve(eng, listener, opts).map_err(err)
+}
+
+/// docker's daemon flags: `--tlsverify` implies `--tls`; both need
+/// `--tlscert` and `--tlskey`, `--tlsverify` also `--tlscacert`.
+fn tls_files(a: &crate::cli::system::ServiceArgs) -> Result<Option<berth_api::TlsFiles>, CliError> {
+    if !a.tls && !a.tlsverify {
+        if a.tlscacert.is_some() || a.tlscert.is_some() || a.tlskey.is_some() {
+            return Err(CliError::new(
+                "--tlscacert, --tlscert and --tlskey need --tls or --tlsverify",
+            ));
+        }
+        return Ok(None);
+    }
+    let need = |v: &Option<std::path::PathBuf>, flag: &str| {
+        v.clone()
+            .ok_or_else(|| CliError::new(format!("{flag} is required with --tls and --tlsverify")))
+    };
+    let files = berth_api::TlsFiles {
+        cert: need(&a.tlscert, "--tlscert")?,
+        key: need(&a.tlskey, "--tlskey")?,
+        ca: if a.tlsverify {
+            Some(need(&a.tlscacert, "--tlscacert")?)
+        } else {
+            a.tlscacert.clone()
+        },
+        verify: a.tlsverify,
+    };
+    Ok(Some(files))
 }

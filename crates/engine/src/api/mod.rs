@@ -27,6 +27,8 @@
 
 mod create;
 mod inspect;
+mod update;
 
 pub use create::*;
 pub use inspect::*;
+pub use update::*;

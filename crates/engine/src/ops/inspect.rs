@@ -308,6 +308,19 @@ impl Engine {
         Err(Error::NoSuchObject(format!("No such object: {name}")))
     }
 
+    /// `top CONTAINER [ps OPTIONS]` (the API's `ps_args`): only ps's
+    /// default columns are shown, so options other than docker's default
+    /// `-ef` are refused.
+    pub fn top_with(&self, container: &str, ps_args: &str) -> Result<TopOutput> {
+        let a = ps_args.trim();
+        if !a.is_empty() && a != "-ef" {
+            return Err(Error::InvalidArgument(format!(
+                "invalid ps_args {a:?}: only the default columns (-ef) are supported"
+            )));
+        }
+        self.top(container)
+    }
+
     /// `top`: the container's processes (UID, PID, PPID, CMD).
     pub fn top(&self, container: &str) -> Result<TopOutput> {
         let id = self.lookup(container)?;
