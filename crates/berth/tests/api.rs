@@ -503,6 +503,66 @@ fn docker_cli_more_verbs() {
     );
 }
 
+/// `docker run/create --volumes-from` through the socket: the engine
+/// mounts the source's volume (`:ro` read-only), inspect shows
+/// `HostConfig.VolumesFrom`, a missing source is refused.
+#[test]
+fn docker_cli_volumes_from() {
+    if !berth_testkit::require_root("containers") {
+        return;
+    }
+    let Some(s) = Service::start() else { return };
+    s.busybox();
+    s.docker(&[
+        "create",
+        "--name",
+        "vstore",
+        "-v",
+        "vfd:/data",
+        "bb",
+        "true",
+    ]);
+    s.docker(&[
+        "run",
+        "--rm",
+        "--volumes-from",
+        "vstore",
+        "bb",
+        "sh",
+        "-c",
+        "echo hi > /data/f",
+    ]);
+    let out = s.docker(&[
+        "run",
+        "--rm",
+        "--volumes-from",
+        "vstore:ro",
+        "bb",
+        "sh",
+        "-c",
+        "cat /data/f; echo x > /data/g 2>/dev/null; echo rc=$?",
+    ]);
+    assert_eq!(out, "hi\nrc=1\n");
+    s.docker(&[
+        "create",
+        "--name",
+        "vcons",
+        "--volumes-from",
+        "vstore:ro",
+        "bb",
+        "true",
+    ]);
+    let vf = s.docker(&[
+        "inspect",
+        "--format",
+        "{{json .HostConfig.VolumesFrom}}",
+        "vcons",
+    ]);
+    assert_eq!(vf.trim(), r#"["vstore:ro"]"#);
+    let e = s.docker_fails(&["create", "--volumes-from", "nosuch", "bb", "true"]);
+    assert!(e.contains("nosuch"), "{e}");
+}
+
 /// `wait` with docker's conditions: `next-exit` of a created container
 /// waits for its run; `removed` until it is removed; a bad one is a 400.
 /// The headers come once the wait began (docker's order), the body at the

@@ -135,8 +135,10 @@ services:
     command: ["sh", "-c", "echo job-done; exit 3"]
 "#;
 
-/// `create` makes containers without starting them; `wait` returns the
-/// exit code and prints compose's line; `ps --filter status=...`.
+/// `create` makes containers without starting them; `wait` (as docker
+/// compose v2's) waits only for running containers, prints compose's
+/// line and exits with the last exit's code, `--down-project` takes the
+/// project down once they have exited; `ps --filter status=...`.
 #[test]
 fn create_wait_and_ps_filter() {
     let Some(p) = Project::new(TWO) else { return };
@@ -146,24 +148,20 @@ fn create_wait_and_ps_filter() {
     let rows = p.ps(&["-a"]);
     assert_eq!(rows.len(), 2, "{rows:?}");
     assert!(rows.iter().all(|r| r["State"] == "created"), "{rows:?}");
-    // nothing runs: ps without -a is empty
+    // nothing runs: ps without -a is empty, and compose wait has nothing
     assert!(p.ps(&[]).is_empty());
+    let (code, out, err) = p.run(&["wait", "job"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("no containers for project \"proj\""), "{err}");
 
     p.ok(&["start"]);
+    // the job has exited (the engine's wait says so): compose wait
+    // does not wait for an exited container
+    assert_eq!(p.env.ok(&["wait", "proj-job-1"]).trim(), "3");
     let (code, out, err) = p.run(&["wait", "job"]);
-    assert_eq!(code, 3, "{out}{err}");
-    let id = p
-        .ps(&["-a"])
-        .into_iter()
-        .find(|r| r["Service"] == "job")
-        .unwrap()["ID"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert_eq!(
-        out,
-        format!("container \"{id}\" exited with status code 3\n")
-    );
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.is_empty(), "{out}");
+    assert!(err.contains("no containers for project \"proj\""), "{err}");
 
     // --filter status=exited: only the job, without -a (as --status)
     let exited = p.ps(&["--filter", "status=exited"]);
@@ -181,18 +179,50 @@ fn create_wait_and_ps_filter() {
     let (code, _, err) = p.run(&["wait"]);
     assert_ne!(code, 0, "{err}");
 
-    // --down-project: the project goes once the first container stops
-    p.ok(&["exec", "-T", "svc", "true"]);
-    std::thread::spawn({
-        let mut c = p.cmd(&["stop", "-t", "0", "svc"]);
-        move || {
-            std::thread::sleep(std::time::Duration::from_millis(300));
-            let _ = c.output();
+    let svc_id = running[0]["ID"].as_str().unwrap().to_string();
+    // `wait ARGS svc` while svc is stopped; a wait that listed the
+    // containers only after the stop finds none running: start svc
+    // again and retry (no timing in the test)
+    let wait_for_stop = |args: &[&str]| -> (i32, String, String) {
+        for _ in 0..10 {
+            let child = p
+                .cmd(args)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            p.ok(&["stop", "-t", "0", "svc"]);
+            let o = child.wait_with_output().unwrap();
+            let (code, out, err) = (
+                o.status.code().unwrap_or(-1),
+                String::from_utf8_lossy(&o.stdout).into_owned(),
+                String::from_utf8_lossy(&o.stderr).into_owned(),
+            );
+            if code == 1 && err.contains("no containers for project") {
+                p.ok(&["start", "svc"]);
+                continue;
+            }
+            return (code, out, err);
         }
-    });
-    let (code, _, err) = p.run(&["wait", "--down-project", "svc"]);
-    assert_eq!(code, 137, "{err}");
+        panic!("compose {args:?} never saw svc running");
+    };
+    let (code, out, err) = wait_for_stop(&["wait", "svc"]);
+    assert_eq!(code, 137, "{out}{err}");
+    assert_eq!(
+        out,
+        format!("container \"{svc_id}\" exited with status code 137\n")
+    );
+    assert_eq!(p.ps(&["-a"]).len(), 2, "without --down-project it stays");
+
+    // --down-project: the project goes once the containers have exited,
+    // and the code is still the container's
+    p.ok(&["start", "svc"]);
+    let (code, out, err) = wait_for_stop(&["wait", "--down-project", "svc"]);
+    assert_eq!(code, 137, "{out}{err}");
     assert!(p.ps(&["-a"]).is_empty(), "{err}");
+    let nets = p.env.ok(&["network", "ls", "--format", "{{.Name}}"]);
+    assert!(!nets.contains("proj_default"), "{nets}");
 }
 
 /// `cp` into every container of a service, out of the first (or
@@ -518,6 +548,22 @@ fn real_compose_agrees_on_ps_filter_and_event_keys() {
         assert_eq!(a, b, "{flt}");
         assert_eq!(a.len(), 1, "{flt}: {a:?}");
     }
+    // wait on the exited job: the same error and exit code
+    let wait = |o: std::process::Output| {
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        (
+            o.status.code(),
+            err.lines().last().unwrap_or("").to_string(),
+        )
+    };
+    let a = wait(s.docker_out(&["compose", "-p", "rc", "-f", f, "wait", "job"]));
+    let b = wait(
+        s.env
+            .output(&["compose", "-p", "rc", "-f", f, "wait", "job"]),
+    );
+    assert_eq!(a.0, b.0, "{a:?} {b:?}");
+    assert!(a.1.contains("no containers for project \"rc\""), "{a:?}");
+    assert!(b.1.contains("no containers for project \"rc\""), "{b:?}");
     let since = since.to_string();
     let now = (std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -314,6 +314,74 @@ fn mount_flag_errors_name_the_field() {
     assert!(t.volumes().is_empty());
 }
 
+/// `run`/`create --volumes-from CONTAINER[:ro|rw]`: the source's named
+/// volume and the anonymous one of its image's `VOLUME` (which the
+/// consumer's same `VOLUME` does not replace), `:ro` read-only, recorded
+/// for inspect; the volumes are in use by the consumer, whose source can
+/// be removed with `-v` (the anonymous volume it uses stays).
+#[test]
+fn volumes_from_flag() {
+    let t = T::new();
+    t.ok(&[
+        "create",
+        "--name",
+        "src",
+        "-v",
+        "shared:/data",
+        "vbb",
+        "true",
+    ]);
+    t.ok(&[
+        "run",
+        "--rm",
+        "--volumes-from",
+        "src",
+        "vbb",
+        "sh",
+        "-c",
+        "echo w > /data/w && echo a > /anon/a",
+    ]);
+    let out = t.ok(&[
+        "run",
+        "--rm",
+        "--volumes-from",
+        "src:ro",
+        "vbb",
+        "sh",
+        "-c",
+        "cat /data/w /anon/a; touch /data/x 2>/dev/null; echo rc=$?",
+    ]);
+    assert_eq!(out, "w\na\nrc=1\n");
+    assert_eq!(t.volumes().len(), 2, "{:?}", t.volumes());
+    let id = t
+        .ok(&["create", "--volumes-from", "src:ro", "vbb", "true"])
+        .trim()
+        .to_string();
+    let vf = t.ok(&[
+        "inspect",
+        "--format",
+        "{{json .HostConfig.VolumesFrom}}",
+        &id,
+    ]);
+    assert_eq!(vf.trim(), r#"["src:ro"]"#);
+    t.ok(&["rm", "-v", "src"]);
+    assert_eq!(t.volumes().len(), 2, "{:?}", t.volumes());
+    let err = t.env.fails(&["volume", "rm", "shared"], 1);
+    assert!(
+        err.contains("volume is in use") && err.contains(&id),
+        "{err}"
+    );
+    let (code, _, err) = t.run(&["run", "--volumes-from", "nosuch", "vbb", "true"]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("--volumes-from") && err.contains("nosuch"),
+        "{err}"
+    );
+    let (code, _, err) = t.run(&["create", "--volumes-from", "x:rx", "vbb", "true"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("invalid --volumes-from \"x:rx\""), "{err}");
+}
+
 #[test]
 fn volume_in_use_is_refused() {
     let t = T::new();

@@ -300,11 +300,12 @@ impl Compose {
         Ok(())
     }
 
-    /// `wait SERVICE...`: blocks until every container of the services
-    /// (one-offs included) has exited; `exited` is told of each as it
-    /// does. The code is the last exit's, as docker compose returns it;
-    /// with `down_project` the project goes down once the first exits and
-    /// the code is that first one's.
+    /// `wait SERVICE...`, as docker compose v2's Wait: blocks until every
+    /// running container of the services (one-offs included) has exited;
+    /// `exited` is told of each as it does. None running is an error
+    /// (`no containers for project "NAME"`). The code is the last exit's;
+    /// with `down_project` the project goes down (orphans too) once all
+    /// have exited, and the code is still the last exit's.
     pub fn wait(
         &self,
         services: &[String],
@@ -312,7 +313,7 @@ impl Compose {
         exited: &mut dyn FnMut(&str, i32),
         report: Report,
     ) -> Result<WaitOutcome> {
-        let rows = self.ps(services, true, &[])?;
+        let rows = self.ps(services, false, &[])?;
         if rows.is_empty() {
             return Err(msg(format!("no containers for project {:?}", self.name())));
         }
@@ -334,21 +335,17 @@ impl Compose {
                 exited(&id, code);
                 out.exits.push((id, code));
                 out.code = code;
-                if down_project && out.exits.len() == 1 {
-                    self.down(
-                        &DownOptions {
-                            remove_orphans: true,
-                            ..Default::default()
-                        },
-                        report,
-                    )?;
-                    return Ok(());
-                }
             }
             Ok(())
         })?;
         if down_project {
-            out.code = out.exits.first().map(|e| e.1).unwrap_or(0);
+            self.down(
+                &DownOptions {
+                    remove_orphans: true,
+                    ..Default::default()
+                },
+                report,
+            )?;
         }
         Ok(out)
     }

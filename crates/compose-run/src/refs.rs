@@ -2,12 +2,12 @@
 //! containers is created, as compose's `resolveServiceReferences`:
 //! `network_mode`, `ipc` and `pid` of the form `service:NAME` join the
 //! first container of service NAME (`container:ID`); `volumes_from`
-//! (`NAME[:ro|rw]`, `container:X[:ro|rw]`) mounts what that container
-//! mounts. The loader already made each referenced service a dependency,
+//! (`NAME[:ro|rw]`, `container:X[:ro|rw]`) names that container in the
+//! engine's `--volumes-from`. The loader already made each referenced service a dependency,
 //! so it is up before.
 
 use berth_compose::{Project, ServiceConfig};
-use engine::options::mounts::{BindMount, Mount, Propagation, VolumeMount};
+use engine::options::mounts::Mount;
 use engine::options::NamespaceMode;
 use engine::CreateOptions;
 
@@ -98,43 +98,15 @@ impl Compose {
                     (self.first_container(n, &field, svc)?, m)
                 }
             };
-            let read_only = match rest {
-                "" => None,
-                "ro" => Some(true),
-                "rw" => Some(false),
-                m => return Err(bad(format!("mode {m:?} is not ro or rw"))),
+            let given = if rest.is_empty() {
+                source
+            } else {
+                format!("{source}:{rest}")
             };
-            let (c, _) = self
-                .engine
-                .container(&source)
-                .map_err(|e| bad(e.to_string()))?;
-            for mp in &c.mounts {
-                let taken = o.mounts.iter().any(|m| target_of(m) == mp.destination)
-                    || o.tmpfs.iter().any(|t| t.target == mp.destination);
-                if taken {
-                    continue;
-                }
-                let ro = read_only.unwrap_or(!mp.rw);
-                match mp.kind.as_str() {
-                    "volume" => o.mounts.push(Mount::Volume(VolumeMount {
-                        name: Some(mp.name.clone()),
-                        target: mp.destination.clone(),
-                        read_only: ro,
-                        no_copy: true,
-                        ..Default::default()
-                    })),
-                    "bind" => o.mounts.push(Mount::Bind(BindMount {
-                        source: mp.source.clone(),
-                        target: mp.destination.clone(),
-                        read_only: ro,
-                        propagation: propagation(&mp.propagation),
-                        mode: if ro { "ro".into() } else { "rw".into() },
-                        ..Default::default()
-                    })),
-                    // (a tmpfs is the container's own, as docker)
-                    _ => {}
-                }
-            }
+            // The engine mounts what the container has (docker's
+            // VolumesFrom, as compose passes it).
+            let vf = engine::options::parse_volumes_from(&given).map_err(|e| bad(e.to_string()))?;
+            o.volumes_from.push(vf);
         }
         Ok(())
     }
@@ -145,16 +117,5 @@ pub(crate) fn target_of(m: &Mount) -> &str {
         Mount::Bind(b) => &b.target,
         Mount::Volume(v) => &v.target,
         Mount::Tmpfs(t) => &t.target,
-    }
-}
-
-fn propagation(p: &str) -> Propagation {
-    match p {
-        "shared" => Propagation::Shared,
-        "rshared" => Propagation::Rshared,
-        "slave" => Propagation::Slave,
-        "rslave" => Propagation::Rslave,
-        "private" => Propagation::Private,
-        _ => Propagation::Rprivate,
     }
 }

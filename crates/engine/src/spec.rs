@@ -43,6 +43,10 @@ pub struct SpecContext<'a> {
     pub host_hosts: &'a Path,
     /// `<root>/volumes` (a volume's content is `<name>/_data`).
     pub volumes_dir: &'a Path,
+    /// The mounts `--volumes-from` brings (`Engine::volumes_from_mounts`):
+    /// under the container's own `-v`/`--mount`/`--tmpfs`, over the
+    /// image's `VOLUME`s.
+    pub volumes_from: &'a [crate::volumes::Mount],
 }
 
 /// The result: the record's resolved fields, the OCI spec, and the
@@ -1002,8 +1006,23 @@ pub fn generate(
 
     // Mounts: user mounts first decide which defaults stay.
     // -v, --mount and the image's VOLUMEs (anonymous volumes get a random name).
-    let image_volumes: Vec<String> = image.volumes.keys().cloned().collect();
-    let specs = crate::volumes::plan(&opts.binds, &opts.mounts, &opts.tmpfs, &image_volumes)?;
+    let from = ctx.volumes_from;
+    let image_volumes: Vec<String> = image
+        .volumes
+        .keys()
+        .filter(|v| {
+            let d = crate::options::clean_path(v);
+            !from.iter().any(|m| m.target() == d)
+        })
+        .cloned()
+        .collect();
+    let mut specs = crate::volumes::plan(&opts.binds, &opts.mounts, &opts.tmpfs, &image_volumes)?;
+    // --volumes-from: the container's own mounts win on a destination.
+    for m in from {
+        if !specs.iter().any(|s| s.target() == m.target()) {
+            specs.push(m.clone());
+        }
+    }
     crate::volumes::refuse_kernel_fs(
         specs
             .iter()
@@ -1185,6 +1204,7 @@ mod tests {
             host_resolv_conf: &rc,
             host_hosts: &h,
             volumes_dir: &d.join("volumes"),
+            volumes_from: &[],
         };
         let g = generate(&o, img, &ctx)?;
         Ok(TestGen {

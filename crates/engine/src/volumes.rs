@@ -450,16 +450,16 @@ impl Engine {
     }
 
     /// Removes the anonymous volumes among `mounts` (`rm -v`, `--rm`);
-    /// volumes still used elsewhere stay. Errors are collected.
+    /// volumes still used elsewhere (`--volumes-from` consumers) stay, not
+    /// an error, as docker. Other errors are collected.
     pub(crate) fn remove_anonymous_volumes(&self, mounts: &[MountPoint]) -> Result<()> {
         let mut errs = Vec::new();
         for mp in mounts.iter().filter(|m| m.kind == "volume") {
             match self.volume(&mp.name) {
-                Ok(v) if v.anonymous() => {
-                    if let Err(e) = self.remove_volume(&mp.name, true) {
-                        errs.push(e.to_string());
-                    }
-                }
+                Ok(v) if v.anonymous() => match self.remove_volume(&mp.name, true) {
+                    Ok(()) | Err(Error::Conflict(_)) => {}
+                    Err(e) => errs.push(e.to_string()),
+                },
                 _ => {}
             }
         }

@@ -224,6 +224,106 @@ fn bind_mounts_and_tmpfs() {
     assert_eq!(std::fs::read_to_string(src.join("g")).unwrap(), "hi\n");
 }
 
+/// `--volumes-from`: the source's named volume, anonymous volume and bind
+/// at their destinations (rw as the source has them, `:ro` read-only),
+/// the container's own mount winning on a destination; recorded in
+/// `HostConfig.VolumesFrom`; the volumes are in use by the consumer, whose
+/// source can be removed (`rm -v` keeps the anonymous volume it uses).
+#[test]
+fn volumes_from_a_container() {
+    let env = Env::new();
+    let src = env.dir.path().join("data");
+    let other = env.dir.path().join("other");
+    std::fs::create_dir(&src).unwrap();
+    std::fs::create_dir(&other).unwrap();
+    std::fs::write(other.join("f"), "own bind\n").unwrap();
+    let mut o = env.opts(&["true"]);
+    o.name = Some("store".into());
+    o.volumes = vec![
+        "vfvol:/v".into(),
+        "/anon".into(),
+        format!("{}:/b", src.display()),
+    ];
+    let store = env.create(&o).unwrap();
+    let anon = env.engine.inspect(&store).unwrap()["Mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["Destination"] == "/anon")
+        .unwrap()["Name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // rw: writes reach the source's volume and bind
+    let mut o = env.opts(&[
+        "sh",
+        "-c",
+        "echo v > /v/a && echo b > /b/c && echo n > /anon/n",
+    ]);
+    o.volumes_from = vec!["store".into()];
+    let (code, out, err) = env.run(&o);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(std::fs::read_to_string(src.join("c")).unwrap(), "b\n");
+    let mut o = env.opts(&["cat", "/v/a", "/anon/n"]);
+    o.volumes_from = vec!["store:rw".into()];
+    assert_eq!(env.run(&o).1, "v\nn\n");
+
+    // :ro: every one read-only; the data is there
+    let mut o = env.opts(&[
+        "sh",
+        "-c",
+        "cat /v/a /b/c; for d in /v /b /anon; do touch $d/z 2>/dev/null; echo rc=$?; done",
+    ]);
+    o.volumes_from = vec!["store:ro".into()];
+    let (_, out, err) = env.run(&o);
+    assert_eq!(out, "v\nb\nrc=1\nrc=1\nrc=1\n", "{err}");
+
+    // the container's own -v wins on /b; inspect records VolumesFrom
+    let mut o = env.opts(&["sh", "-c", "cat /b/f /v/a"]);
+    o.volumes_from = vec!["store:ro".into()];
+    o.volumes = vec![format!("{}:/b", other.display())];
+    let consumer = env.create(&o).unwrap();
+    env.engine.start(&consumer).unwrap();
+    assert_eq!(env.engine.wait(&consumer).unwrap(), 0);
+    assert_eq!(env.logs(&consumer), "own bind\nv\n");
+    let i = env.engine.inspect(&consumer).unwrap();
+    assert_eq!(
+        i["HostConfig"]["VolumesFrom"],
+        serde_json::json!(["store:ro"])
+    );
+    let mounts = i["Mounts"].as_array().unwrap();
+    let v = mounts.iter().find(|m| m["Destination"] == "/v").unwrap();
+    assert_eq!(
+        (&v["Name"], &v["RW"]),
+        (&serde_json::json!("vfvol"), &serde_json::json!(false))
+    );
+    let b = mounts.iter().find(|m| m["Destination"] == "/b").unwrap();
+    assert_eq!(b["Source"], other.display().to_string());
+
+    // the source must exist; a bad mode is refused
+    let mut o = env.opts(&["true"]);
+    o.volumes_from = vec!["nosuch".into()];
+    let e = env.create(&o).unwrap_err().to_string();
+    assert!(e.contains("--volumes-from") && e.contains("nosuch"), "{e}");
+    o.volumes_from = vec!["store:rx".into()];
+    let e = env.create(&o).unwrap_err().to_string();
+    assert!(e.contains("--volumes-from") && e.contains("rx"), "{e}");
+
+    // the source goes (with -v) while a consumer exists: its anonymous
+    // volume stays, and both volumes are in use by the consumer
+    env.engine.remove_with_volumes(&store, false).unwrap();
+    assert!(env.engine.volume(&anon).is_ok(), "anonymous volume removed");
+    for name in ["vfvol", anon.as_str()] {
+        let e = env
+            .engine
+            .remove_volume(name, false)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("in use") && e.contains(&consumer), "{e}");
+    }
+}
+
 #[test]
 fn exec_output_and_exit_codes() {
     let env = Env::new();

@@ -423,6 +423,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "NAME[:ALIAS]")]
     pub link: Vec<String>,
 
+    /// Mount volumes from the specified container(s)
+    #[arg(long = "volumes-from", value_name = "CONTAINER[:ro|rw]")]
+    pub volumes_from: Vec<String>,
+
     /// Tune container pids limit (set -1 for unlimited)
     #[arg(long, value_name = "INT", allow_hyphen_values = true)]
     pub pids_limit: Option<i64>,

@@ -109,7 +109,9 @@ pub fn create(g: &Globals, compose: &Compose, a: c::CreateArgs) -> CmdResult {
 }
 
 /// `wait`: docker compose prints each exit on stdout and exits with the
-/// code (42 when waiting failed).
+/// last one's code. A failure (no running container, a wait that failed)
+/// is an error (exit 1): compose's Wait returns 42 with it, but the
+/// error stops cobra before its PostRun would exit with that code.
 pub fn wait(compose: &Compose, a: c::WaitArgs) -> CmdResult {
     let mut out = std::io::stdout();
     let res = compose.wait(
@@ -124,10 +126,7 @@ pub fn wait(compose: &Compose, a: c::WaitArgs) -> CmdResult {
     match res {
         Ok(w) if w.code == 0 => Ok(()),
         Ok(w) => Err(CliError::silent(w.code.clamp(0, 255) as u8)),
-        Err(e) => Err(CliError {
-            msg: e.to_string(),
-            code: 42,
-        }),
+        Err(e) => Err(CliError::new(e.to_string())),
     }
 }
 

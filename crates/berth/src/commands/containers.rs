@@ -82,6 +82,7 @@ fn create_options(a: &RunArgs) -> Result<CreateOptions, CliError> {
         userns: a.userns.clone(),
         sysctls: a.sysctl.clone(),
         links: a.link.clone(),
+        volumes_from: a.volumes_from.clone(),
         ulimits: a.ulimit.clone(),
         volumes: a.volume.clone(),
         mounts: a.mount.clone(),

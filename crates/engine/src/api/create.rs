@@ -406,7 +406,7 @@ fn nonempty<T>(v: &Option<Vec<T>>) -> bool {
 /// Refuses what Berth cannot honour: each check names its field.
 fn refuse_unsupported(c: &ContainerConfig, h: &HostConfig) -> Result<()> {
     let r = &h.resources;
-    let checks: [(bool, &str, String, &str); 24] = [
+    let checks: [(bool, &str, String, &str); 23] = [
         (
             !c.domainname.is_empty(),
             "Domainname",
@@ -511,12 +511,6 @@ fn refuse_unsupported(c: &ContainerConfig, h: &HostConfig) -> Result<()> {
             "HostConfig.VolumeDriver",
             h.volume_driver.clone(),
             "only the local volume driver",
-        ),
-        (
-            nonempty(&h.volumes_from),
-            "HostConfig.VolumesFrom",
-            format!("{:?}", h.volumes_from.clone().unwrap_or_default()),
-            "no volumes-from",
         ),
         (
             h.annotations.as_ref().is_some_and(|a| !a.is_empty()),
@@ -775,6 +769,12 @@ impl ContainerCreateBody {
                 "a container joins one network at create; connect others after",
             ));
         }
+        let volumes_from = each(
+            &list(&h.volumes_from),
+            "--volumes-from",
+            "HostConfig.VolumesFrom",
+            options::parse_volumes_from,
+        )?;
         let mut links = each(
             &list(&h.links),
             "--link",
@@ -1048,6 +1048,7 @@ impl ContainerCreateBody {
             network_aliases: aliases,
             ip,
             links,
+            volumes_from,
             pid_mode: ns(
                 &h.pid_mode,
                 "--pid",

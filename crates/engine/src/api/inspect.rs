@@ -165,7 +165,8 @@ impl HostConfig {
             restart_policy: h.restart_policy,
             auto_remove: h.auto_remove,
             volume_driver: String::new(),
-            volumes_from: None,
+            volumes_from: (!o.volumes_from.is_empty())
+                .then(|| o.volumes_from.iter().map(|v| v.to_string()).collect()),
             mounts: (!o.mounts.is_empty()).then(|| o.mounts.iter().map(Mount::from).collect()),
             console_size: Some(o.console_size.map_or([0, 0], |(r, c)| [r, c])),
             annotations: None,

@@ -94,6 +94,46 @@ impl Engine {
         Ok(out)
     }
 
+    /// `--volumes-from`, as docker's registerMountPoints: each source
+    /// container (it must exist) lends its volumes and binds at their
+    /// destinations (its tmpfs stays its own), read-only when the source's
+    /// is or with `:ro`; a volume is not filled again from this image. A
+    /// later source wins over an earlier one on the same destination; the
+    /// container's own mounts win over all (see `spec::generate`).
+    fn volumes_from_mounts(&self, opts: &CreateOptions) -> Result<Vec<crate::volumes::Mount>> {
+        use crate::volumes::{BindMount, Mount, Propagation, VolumeMount};
+        let mut out: Vec<Mount> = Vec::new();
+        for vf in &opts.volumes_from {
+            let (c, _) = self
+                .container(&vf.container)
+                .map_err(|e| Error::flag("--volumes-from", &vf.to_string(), e))?;
+            for mp in &c.mounts {
+                let read_only = !mp.rw || vf.read_only;
+                let m = match mp.kind.as_str() {
+                    "volume" => Mount::Volume(VolumeMount {
+                        name: Some(mp.name.clone()),
+                        target: mp.destination.clone(),
+                        read_only,
+                        no_copy: true,
+                        mode: "nocopy".into(),
+                        ..Default::default()
+                    }),
+                    "bind" => Mount::Bind(BindMount {
+                        source: mp.source.clone(),
+                        target: mp.destination.clone(),
+                        read_only,
+                        propagation: Propagation::parse(&mp.propagation).unwrap_or_default(),
+                        ..Default::default()
+                    }),
+                    _ => continue,
+                };
+                out.retain(|o| o.target() != m.target());
+                out.push(m);
+            }
+        }
+        Ok(out)
+    }
+
     /// `create`: records a new container; returns its id.
     pub fn create(&self, opts: &CreateOptions) -> Result<String> {
         self.create_guarded(opts).map(|(id, _)| id)
@@ -121,6 +161,7 @@ impl Engine {
         };
         let rootfs = dir.join("rootfs");
         let userdata = dir.join("userdata");
+        let volumes_from = self.volumes_from_mounts(opts)?;
         let ctx = SpecContext {
             id: &id,
             rootfs: &rootfs,
@@ -130,6 +171,7 @@ impl Engine {
             host_resolv_conf: Path::new("/etc/resolv.conf"),
             host_hosts: Path::new("/etc/hosts"),
             volumes_dir: &self.volumes_dir(),
+            volumes_from: &volumes_from,
         };
         let mut gen = spec::generate(opts, &cc, &ctx)?;
         let net = crate::network::prepare(self, opts, &id)?;

@@ -101,6 +101,9 @@ pub struct CreateOptions {
     pub ip: Option<Ipv4Addr>,
     /// `--link NAME[:ALIAS]`.
     pub links: Vec<Link>,
+    /// `--volumes-from CONTAINER[:ro|rw]` (docker's `VolumesFrom`),
+    /// resolved at create (see `Engine::create`).
+    pub volumes_from: Vec<VolumesFrom>,
     /// `--pid`.
     pub pid_mode: NamespaceMode,
     /// `--ipc`.
@@ -426,6 +429,71 @@ pub fn parse_link(s: &str) -> Result<Link> {
     Ok(Link {
         container: c.to_string(),
         alias: alias.to_string(),
+    })
+}
+
+/// `--volumes-from CONTAINER[:ro|rw]`: the container's volumes and
+/// binds, mounted where it has them; `ro` makes them read-only, `rw` (the
+/// default) keeps each one's mode, as docker (`RW = source RW && mode rw`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub struct VolumesFrom {
+    /// The source container's name or id.
+    pub container: String,
+    /// `:ro`.
+    pub read_only: bool,
+    /// The mode as given (`""`, `"ro"`, `"rw"`), kept for inspect.
+    pub mode: String,
+}
+
+impl std::fmt::Display for VolumesFrom {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.mode.is_empty() {
+            f.write_str(&self.container)
+        } else {
+            write!(f, "{}:{}", self.container, self.mode)
+        }
+    }
+}
+
+impl From<VolumesFrom> for String {
+    fn from(v: VolumesFrom) -> String {
+        v.to_string()
+    }
+}
+
+impl TryFrom<String> for VolumesFrom {
+    type Error = Error;
+    fn try_from(s: String) -> Result<VolumesFrom> {
+        parse_volumes_from(&s)
+    }
+}
+
+/// `--volumes-from CONTAINER[:ro|rw]`, as docker's ParseVolumesFrom.
+pub fn parse_volumes_from(s: &str) -> Result<VolumesFrom> {
+    let (c, mode) = s.split_once(':').unwrap_or((s, ""));
+    if c.is_empty() {
+        return Err(Error::flag(
+            "--volumes-from",
+            s,
+            "expected CONTAINER[:ro|rw]",
+        ));
+    }
+    let read_only = match mode {
+        "" | "rw" => false,
+        "ro" => true,
+        m => {
+            return Err(Error::flag(
+                "--volumes-from",
+                s,
+                format!("invalid mode {m:?}: expected ro or rw"),
+            ))
+        }
+    };
+    Ok(VolumesFrom {
+        container: c.to_string(),
+        read_only,
+        mode: mode.to_string(),
     })
 }
 
@@ -800,6 +868,7 @@ pub struct CreateFlags {
     pub network_aliases: Vec<String>,
     pub ip: Option<String>,
     pub links: Vec<String>,
+    pub volumes_from: Vec<String>,
     pub pid: Option<String>,
     pub ipc: Option<String>,
     pub userns: Option<String>,
@@ -965,6 +1034,11 @@ impl CreateFlags {
                 .links
                 .iter()
                 .map(|l| parse_link(l))
+                .collect::<Result<_>>()?,
+            volumes_from: self
+                .volumes_from
+                .iter()
+                .map(|v| parse_volumes_from(v))
                 .collect::<Result<_>>()?,
             pid_mode: parse_pid_mode(self.pid.as_deref().unwrap_or(""))?,
             ipc_mode: parse_ipc_mode(self.ipc.as_deref().unwrap_or(""))?,

@@ -59,7 +59,7 @@ impl Propagation {
         }
     }
 
-    fn parse(s: &str) -> Option<Propagation> {
+    pub(crate) fn parse(s: &str) -> Option<Propagation> {
         Some(match s {
             "shared" => Propagation::Shared,
             "rshared" => Propagation::Rshared,
