@@ -3,7 +3,7 @@
 # what is missing, so it is cheap to run again.
 set -euo pipefail
 BUILD_PKGS="build-essential pkg-config libseccomp-dev busybox-static golang-github-containers-common nftables iproute2"
-TEST_PKGS="util-linux procps iproute2 runc crun podman podman-compose buildah containerd uidmap hyperfine docker-registry skopeo apache2-utils openssl bsdutils"
+TEST_PKGS="util-linux procps iproute2 runc crun podman podman-compose buildah containerd uidmap hyperfine docker-registry skopeo apache2-utils openssl bsdutils git openssh-client curl python3"
 # The pure cgroup v2 VM (make test-cgroup2), not part of make test.
 VM_PKGS="linux-image-amd64 qemu-system-x86 cpio"
 want="$BUILD_PKGS"
