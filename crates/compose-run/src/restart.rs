@@ -23,7 +23,10 @@ pub(crate) struct Progress {
 }
 
 impl Compose {
-    /// Replaces container `old` of `s` (number `number`, name `name`).
+    /// Replaces container `old` of `s` (number `number`, name `name`);
+    /// the `restart: true` dependents among `existing` are stopped (and
+    /// noted in `progress`) once the new container exists.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn recreate(
         &self,
         s: &ServiceConfig,
