@@ -354,6 +354,12 @@ services:
     assert_eq!(rows.len(), 3, "a temporary container was left: {rows:?}");
     let db_row = rows.iter().find(|c| c["Name"] == "proj-db-1").unwrap();
     assert_eq!(db_row["State"], "running");
+    // and its restart: true dependent was not stopped for it
+    let app_row = rows.iter().find(|c| c["Name"] == "proj-app-1").unwrap();
+    assert_eq!(
+        app_row["State"], "running",
+        "a failed recreate left app stopped"
+    );
 }
 
 #[test]

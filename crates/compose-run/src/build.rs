@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use berth_compose::{BuildConfig, Project, ServiceConfig};
-use build_run::{BuildRequest, ContextSource, DockerfileSource};
+use build_run::{BuildRequest, ContextSource, DockerfileSource, SecretSource};
 
 use crate::{labels, Compose, Error, Event, Puller, Report, Result, COMPOSE_VERSION};
 
@@ -80,12 +80,6 @@ pub fn build_request(
     let unsupported = |field: &str| err(n, field, "not supported by berth's builder");
     if !b.additional_contexts.0.is_empty() {
         return Err(unsupported("additional_contexts"));
-    }
-    if !b.secrets.is_empty() {
-        return Err(unsupported("secrets"));
-    }
-    if !b.ssh.is_empty() {
-        return Err(unsupported("ssh"));
     }
     if !b.extra_hosts.is_empty() {
         return Err(unsupported("extra_hosts"));
@@ -195,6 +189,7 @@ pub fn build_request(
             ))
         }
     };
+    let (secrets, ssh) = secrets_and_ssh(p, s, &mut warnings)?;
     Ok((
         BuildRequest {
             context: ContextSource::Dir(dir),
@@ -206,10 +201,99 @@ pub fn build_request(
             pull: b.pull || o.pull,
             labels: image_labels,
             network,
-            ..Default::default()
+            secrets,
+            ssh,
         },
         warnings,
     ))
+}
+
+type Secrets = BTreeMap<String, SecretSource>;
+
+/// `build.secrets` (top-level secrets given by `file` or `environment`,
+/// under the target's name if any, as compose's addSecretsConfig) and
+/// `build.ssh` (`default`: `$SSH_AUTH_SOCK`).
+fn secrets_and_ssh(
+    p: &Project,
+    s: &ServiceConfig,
+    warnings: &mut Vec<String>,
+) -> Result<(Secrets, BTreeMap<String, PathBuf>)> {
+    let n = s.name.as_str();
+    let mut secrets = BTreeMap::new();
+    let Some(b) = s.build.as_ref() else {
+        return Ok((secrets, BTreeMap::new()));
+    };
+    for (i, r) in b.secrets.iter().enumerate() {
+        let field = format!("secrets[{i}]");
+        let def = p
+            .secrets
+            .get(&r.source)
+            .ok_or_else(|| err(n, &field, format!("undefined secret {:?}", r.source)))?;
+        let id = if r.target.is_empty() {
+            r.source.clone()
+        } else {
+            r.target.clone()
+        };
+        let src = if !def.file.is_empty() {
+            SecretSource::File(Path::new(&p.working_dir).join(&def.file))
+        } else if !def.environment.is_empty() {
+            let v = p
+                .environment
+                .get(&def.environment)
+                .cloned()
+                .or_else(|| std::env::var(&def.environment).ok())
+                .ok_or_else(|| {
+                    err(
+                        n,
+                        &field,
+                        format!(
+                            "environment variable {:?} of secret {:?} is not set",
+                            def.environment, r.source
+                        ),
+                    )
+                })?;
+            SecretSource::Value(v.into_bytes())
+        } else {
+            return Err(err(
+                n,
+                &field,
+                format!(
+                    "build.secrets only supports environment or file-based secrets: {:?}",
+                    r.source
+                ),
+            ));
+        };
+        if !r.uid.is_empty() || !r.gid.is_empty() || r.mode.is_some() {
+            warnings.push(
+                "secrets `uid`, `gid` and `mode` are not supported by BuildKit, they will be ignored"
+                    .into(),
+            );
+        }
+        secrets.insert(id, src);
+    }
+    let mut ssh = BTreeMap::new();
+    for k in &b.ssh {
+        let path = if k.path.is_empty() {
+            p.environment
+                .get("SSH_AUTH_SOCK")
+                .cloned()
+                .or_else(|| std::env::var("SSH_AUTH_SOCK").ok())
+                .ok_or_else(|| {
+                    err(
+                        n,
+                        "ssh",
+                        format!(
+                            "{:?}: SSH_AUTH_SOCK is not set; give a socket: {}=PATH",
+                            k.id, k.id
+                        ),
+                    )
+                })?
+        } else {
+            k.path.clone()
+        };
+        ssh.insert(k.id.clone(), Path::new(&p.working_dir).join(path));
+    }
+    Ok((secrets, ssh))
 }
 
 impl Compose {
@@ -437,5 +521,60 @@ mod tests {
         let (p, s) = project(warn, "");
         let (_, w) = build_request(&p, &s, &o).unwrap();
         assert!(w[0].contains("build.cache_from"), "{w:?}");
+    }
+
+    #[test]
+    fn build_secrets_and_ssh_reach_the_request() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut b = BuildConfig {
+            context: dir.path().to_string_lossy().into_owned(),
+            ..Default::default()
+        };
+        let r = |source: &str, target: &str| berth_compose::FileReferenceConfig {
+            source: source.into(),
+            target: target.into(),
+            ..Default::default()
+        };
+        b.secrets = vec![r("f", ""), r("e", "tok")];
+        b.ssh = vec![berth_compose::SshKey {
+            id: "git".into(),
+            path: "/run/agent.sock".into(),
+        }];
+        let (mut p, s) = project(b, "");
+        p.working_dir = "/proj".into();
+        p.secrets.insert(
+            "f".into(),
+            berth_compose::FileObjectConfig {
+                file: "s.txt".into(),
+                ..Default::default()
+            },
+        );
+        p.secrets.insert(
+            "e".into(),
+            berth_compose::FileObjectConfig {
+                environment: "FROM_ENV".into(),
+                ..Default::default()
+            },
+        );
+        let (req, _) = build_request(&p, &s, &BuildOptions::default()).unwrap();
+        assert!(
+            matches!(req.secrets.get("f"), Some(SecretSource::File(f)) if f == Path::new("/proj/s.txt"))
+        );
+        assert!(matches!(req.secrets.get("tok"), Some(SecretSource::Value(v)) if v == b"e"));
+        assert_eq!(req.ssh.get("git").unwrap(), Path::new("/run/agent.sock"));
+
+        // content-only secrets are refused, naming the field
+        p.secrets.insert(
+            "e".into(),
+            berth_compose::FileObjectConfig {
+                content: "x".into(),
+                ..Default::default()
+            },
+        );
+        let e = build_request(&p, &s, &BuildOptions::default())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("services.web.build.secrets[1]"), "{e}");
     }
 }

@@ -80,14 +80,12 @@ fn split_service(arg: &str) -> Option<(&str, &str)> {
     }
 }
 
-/// An image reference with a tag other than `latest` (a digest too).
+/// An image reference with a tag other than `latest` (a digest too), as
+/// compose's imageAlreadyPresent reads it (an unparsable one is not).
 fn has_pinned_tag(image: &str) -> bool {
-    if image.contains('@') {
-        return true;
-    }
-    match image.rsplit_once(':') {
-        Some((_, t)) if !t.contains('/') => t != "latest",
-        _ => false,
+    match image::Reference::parse(image) {
+        Ok(r) => r.digest().is_some() || r.tag().is_some_and(|t| t != "latest"),
+        Err(_) => false,
     }
 }
 
@@ -145,8 +143,15 @@ impl Compose {
             status: status.into(),
         };
         let id = &r.summary.id;
+        // the engine's state now, not the listing's (it may be stale)
+        let active = match self.engine.state(id) {
+            Ok(st) => st.status.is_active(),
+            // gone meanwhile (an auto-remove, another down): nothing to do
+            Err(engine::Error::NoSuchObject(_)) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
         report(ev("Stopping"));
-        if r.summary.state.is_active() {
+        if active {
             // (stop thaws a paused container itself.)
             self.engine.stop(id, timeout)?;
         }
@@ -319,25 +324,24 @@ impl Compose {
         }
         let (tx, rx) = mpsc::channel();
         let mut out = WaitOutcome::default();
-        std::thread::scope(|scope| -> Result<()> {
-            for r in &rows {
-                let tx = tx.clone();
-                let engine = &self.engine;
-                let id = r.summary.id.clone();
-                scope.spawn(move || {
-                    let res = engine.wait(&id);
-                    let _ = tx.send((id, res));
-                });
-            }
-            drop(tx);
-            for (id, res) in rx {
-                let code = res?;
-                exited(&id, code);
-                out.exits.push((id, code));
-                out.code = code;
-            }
-            Ok(())
-        })?;
+        // detached waiters: an error returns at once instead of joining
+        // the others still blocked in their wait
+        for r in &rows {
+            let tx = tx.clone();
+            let engine = self.engine.clone();
+            let id = r.summary.id.clone();
+            std::thread::spawn(move || {
+                let res = engine.wait(&id);
+                let _ = tx.send((id, res));
+            });
+        }
+        drop(tx);
+        for (id, res) in rx {
+            let code = res?;
+            exited(&id, code);
+            out.exits.push((id, code));
+            out.code = code;
+        }
         if down_project {
             self.down(
                 &DownOptions {
@@ -486,6 +490,20 @@ impl Compose {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pinned_tags_as_compose_reads_them() {
+        assert!(has_pinned_tag("busybox:1.36"));
+        assert!(has_pinned_tag("localhost:5000/app:v1"));
+        assert!(has_pinned_tag(
+            "busybox@sha256:0000000000000000000000000000000000000000000000000000000000000000"
+        ));
+        assert!(!has_pinned_tag("busybox"));
+        assert!(!has_pinned_tag("busybox:latest"));
+        // a registry port is no tag
+        assert!(!has_pinned_tag("localhost:5000/app"));
+        assert!(!has_pinned_tag("Not/Valid:"));
+    }
 
     #[test]
     fn copy_directions_as_compose_splits_them() {

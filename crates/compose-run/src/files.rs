@@ -174,7 +174,12 @@ pub(crate) fn bind_mounts(
     let n = &s.name;
     let mut out: Vec<Mount> = Vec::new();
     for e in entries(p, s)? {
-        if e.content(p)?.is_some() {
+        if let Some(c) = e.content(p)? {
+            // as compose (`if content == "" { continue }`): an empty
+            // value is skipped, before the read-only check
+            if c.is_empty() {
+                continue;
+            }
             if s.read_only {
                 return Err(e.err(
                     n,
@@ -241,6 +246,9 @@ pub(crate) fn inject(e: &Engine, p: &Project, s: &ServiceConfig, id: &str) -> Re
         let Some(content) = ent.content(p)? else {
             continue;
         };
+        if content.is_empty() {
+            continue;
+        }
         let uid = parse_id(&ent.r.uid).map_err(|x| ent.err(n, format!("uid: {x}")))?;
         let gid = parse_id(&ent.r.gid).map_err(|x| ent.err(n, format!("gid: {x}")))?;
         let mode = ent.r.mode.as_ref().map(|m| m.0 as u32).unwrap_or(0o444);
@@ -299,6 +307,36 @@ mod tests {
         assert_eq!(Kind::Secret.target(&r("tok", "/etc/t")), "/etc/t");
         assert_eq!(Kind::Config.target(&r("cfg", "")), "/cfg");
         assert_eq!(Kind::Config.target(&r("cfg", "a/b")), "/a/b");
+    }
+
+    #[test]
+    fn an_empty_value_is_skipped_even_in_a_read_only_service() {
+        let mut p = Project::default();
+        p.environment.insert("EMPTY".into(), String::new());
+        p.environment.insert("FULL".into(), "x".into());
+        let def = |var: &str| berth_compose::FileObjectConfig {
+            environment: var.into(),
+            ..Default::default()
+        };
+        p.secrets.insert("e".into(), def("EMPTY"));
+        p.secrets.insert("f".into(), def("FULL"));
+        let mut s = ServiceConfig {
+            name: "web".into(),
+            read_only: true,
+            ..Default::default()
+        };
+        s.secrets.push(FileReferenceConfig {
+            source: "e".into(),
+            ..Default::default()
+        });
+        let mut w = Vec::new();
+        assert!(bind_mounts(&p, &s, &[], &mut w).unwrap().is_empty());
+        s.secrets.push(FileReferenceConfig {
+            source: "f".into(),
+            ..Default::default()
+        });
+        let e = bind_mounts(&p, &s, &[], &mut w).unwrap_err().to_string();
+        assert!(e.contains("read-only service web"), "{e}");
     }
 
     #[test]

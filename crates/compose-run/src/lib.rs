@@ -973,7 +973,7 @@ impl Compose {
         let progress = std::sync::Mutex::new(restart::Progress::default());
         // as compose: each service once its dependencies are (in
         // parallel where independent)
-        order::traverse(
+        let converged = order::traverse(
             &services,
             &self.dependency_graph(),
             order::Direction::Up,
@@ -984,9 +984,15 @@ impl Compose {
                     n, &services, &images[n], o, &existing, deadline, &progress, report,
                 )
             },
-        )?;
+        );
+        if let Err(e) = converged {
+            // dependents stopped for a recreate do not stay stopped
+            self.restart_stopped(&progress);
+            return Err(e);
+        }
         if !o.no_start {
             let stopped = progress.into_inner().unwrap_or_default().stopped;
+            let mut first_err = None;
             for r in existing
                 .iter()
                 .filter(|r| stopped.contains(&r.summary.id) && !services.contains(&r.service))
@@ -1008,12 +1014,20 @@ impl Compose {
                     });
                     continue;
                 }
-                self.engine.start(&r.summary.id)?;
-                report(Event {
-                    kind: "Container",
-                    name: r.summary.names.clone(),
-                    status: "Started".into(),
-                });
+                // one failing to start does not leave the others stopped
+                match self.engine.start(&r.summary.id) {
+                    Ok(()) => report(Event {
+                        kind: "Container",
+                        name: r.summary.names.clone(),
+                        status: "Started".into(),
+                    }),
+                    Err(e) => {
+                        first_err.get_or_insert(Error::from(e));
+                    }
+                }
+            }
+            if let Some(e) = first_err {
+                return Err(e);
             }
         }
         if o.wait && !o.no_start {
@@ -1121,8 +1135,8 @@ impl Compose {
                             name: name.clone(),
                             status: "Recreate".into(),
                         });
-                        self.stop_dependents(s, existing, progress, report)?;
-                        let id = self.recreate(s, number, &name, image_id, r, report)?;
+                        let id = self
+                            .recreate(s, number, &name, image_id, r, existing, progress, report)?;
                         if let Ok(mut p) = progress.lock() {
                             p.recreated.insert(s.name.clone());
                         }

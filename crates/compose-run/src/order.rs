@@ -79,7 +79,21 @@ where
                             let mut rep = move |e: Event| {
                                 let _ = sink.send(Msg::Event(e));
                             };
-                            let r = visit(n, &mut rep);
+                            // a panicking visit still reports back: the
+                            // loop below waits for every Done
+                            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                visit(n, &mut rep)
+                            }))
+                            .unwrap_or_else(|p| {
+                                let why = p
+                                    .downcast_ref::<&str>()
+                                    .map(|s| s.to_string())
+                                    .or_else(|| p.downcast_ref::<String>().cloned())
+                                    .unwrap_or_default();
+                                Err(crate::Error::Msg(format!(
+                                    "service {n}: internal error (panic: {why})"
+                                )))
+                            });
                             let _ = tx.send(Msg::Done(n.to_string(), r));
                         });
                     } else {
@@ -203,5 +217,29 @@ mod tests {
         );
         assert!(r.unwrap_err().to_string().contains("boom"));
         assert_eq!(log.into_inner().unwrap(), names(&["vol"]));
+    }
+
+    #[test]
+    fn a_panicking_visit_is_an_error_not_a_hang() {
+        let g = graph(&[("web", "db")]);
+        let log = Mutex::new(Vec::new());
+        let r = traverse(
+            &names(&["db", "cache", "web"]),
+            &g,
+            Direction::Up,
+            0,
+            &mut |_| {},
+            |n, _| {
+                log.lock().unwrap().push(n.to_string());
+                if n == "db" {
+                    panic!("visit of db blew up");
+                }
+                Ok(())
+            },
+        );
+        let e = r.unwrap_err().to_string();
+        assert!(e.contains("service db") && e.contains("blew up"), "{e}");
+        // web depends on db: never visited
+        assert!(!log.into_inner().unwrap().contains(&"web".to_string()));
     }
 }

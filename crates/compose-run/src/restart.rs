@@ -23,7 +23,10 @@ pub(crate) struct Progress {
 }
 
 impl Compose {
-    /// Replaces container `old` of `s` (number `number`, name `name`).
+    /// Replaces container `old` of `s` (number `number`, name `name`);
+    /// the `restart: true` dependents among `existing` are stopped (and
+    /// noted in `progress`) once the new container exists.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn recreate(
         &self,
         s: &ServiceConfig,
@@ -31,6 +34,8 @@ impl Compose {
         name: &str,
         image_id: &str,
         old: &ContainerRow,
+        existing: &[ContainerRow],
+        progress: &Mutex<Progress>,
         report: Report,
     ) -> Result<String> {
         let old_id = &old.summary.id;
@@ -41,6 +46,12 @@ impl Compose {
             .unwrap_or_default();
         let tmp = format!("{}_{name}", &old_id[..old_id.len().min(12)]);
         let id = self.create_container(s, number, &tmp, image_id, &inherit, report)?;
+        // the `restart: true` dependents stop only once the new container
+        // exists: a failed create leaves them running
+        if let Err(e) = self.stop_dependents(s, existing, progress, report) {
+            let _ = self.engine.remove(&id, true);
+            return Err(e);
+        }
         if let Err(e) = self.remove_container(old, stop_timeout(s), false) {
             let _ = self.engine.remove(&id, true);
             return Err(e);
@@ -100,6 +111,19 @@ impl Compose {
             }
         }
         Ok(())
+    }
+
+    /// After a failed `up`: the containers it stopped for a dependency's
+    /// recreate started again, best effort (the error being returned is
+    /// the one that matters).
+    pub(crate) fn restart_stopped(&self, progress: &Mutex<Progress>) {
+        let stopped = match progress.lock() {
+            Ok(mut p) => std::mem::take(&mut p.stopped),
+            Err(_) => return,
+        };
+        for id in stopped {
+            let _ = self.engine.start(&id);
+        }
     }
 
     /// Whether a service whose namespace or volumes `s` shares

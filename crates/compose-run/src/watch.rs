@@ -417,6 +417,34 @@ fn build_file(name: &str, s: &ServiceConfig) -> bool {
             .is_some_and(|b| !b.dockerfile.is_empty() && basename(&b.dockerfile) == name)
 }
 
+/// How a watch is stopped: [`WatchStop::stop`] sets the flag and waits
+/// for a batch under way, so that nothing the watch does (a restart, a
+/// recreate) follows it: who stops the project calls it first.
+#[derive(Debug, Default)]
+pub struct WatchStop {
+    flag: AtomicBool,
+    /// Held while a batch is handled.
+    batch: std::sync::Mutex<()>,
+}
+
+impl WatchStop {
+    /// Sets the flag, then waits for the batch under way (if any).
+    pub fn stop(&self) {
+        self.flag.store(true, Ordering::SeqCst);
+        drop(self.batch.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        self.flag.load(Ordering::SeqCst)
+    }
+
+    /// The batch lock, or None once stopped (no batch may start then).
+    fn begin(&self) -> Option<std::sync::MutexGuard<'_, ()>> {
+        let g = self.batch.lock().unwrap_or_else(|e| e.into_inner());
+        (!self.is_stopped()).then_some(g)
+    }
+}
+
 impl Compose {
     /// Runs the `develop.watch` rules of `o.services` until `stop` is set
     /// (checked at least every 200 ms). Errors in handling a batch are
@@ -424,7 +452,7 @@ impl Compose {
     pub fn watch(
         &self,
         o: &WatchOptions,
-        stop: &AtomicBool,
+        stop: &WatchStop,
         puller: &dyn Puller,
         report: Report,
     ) -> Result<()> {
@@ -476,7 +504,7 @@ impl Compose {
         });
         let mut pending: BTreeSet<PathBuf> = BTreeSet::new();
         let mut last = Instant::now();
-        while !stop.load(Ordering::SeqCst) {
+        while !stop.is_stopped() {
             let timeout = if pending.is_empty() {
                 Duration::from_millis(200)
             } else {
@@ -492,6 +520,9 @@ impl Compose {
             }
             if !pending.is_empty() && last.elapsed() >= QUIET_PERIOD {
                 let batch = std::mem::take(&mut pending);
+                let Some(_running) = stop.begin() else {
+                    break;
+                };
                 if let Err(e) = self.handle_batch(&rules, &batch, puller, report) {
                     report(Event {
                         kind: "Warning",
@@ -583,14 +614,8 @@ impl Compose {
         }
         if !restart.is_empty() {
             let names: Vec<String> = restart.iter().cloned().collect();
-            for r in self.targets(&names, None)? {
-                let t = self
-                    .project
-                    .services
-                    .get(&r.service)
-                    .and_then(crate::stop_timeout);
-                self.engine.restart(&r.summary.id, t)?;
-            }
+            // as compose: its `restart: true` dependents follow
+            self.restart(&names, None, report)?;
             say(report, format!("service(s) {names:?} restarted"));
         }
         for (svc, idx) in &exec {
@@ -685,15 +710,16 @@ impl Compose {
             .append_path_with_name(host, &name)
             .and_then(|_| b.into_inner())
             .map_err(|e| Error::Msg(format!("sync {}: {e}", host.display())))?;
-        self.engine.copy_to_container(
-            None,
-            &mut &data[..],
-            id,
-            &base,
-            engine::cp::CopyOptions {
-                follow_link: false,
-                archive: true,
+        // as compose's Untar (CopyToContainer with CopyUIDGID): the
+        // synced files belong to the container's User
+        self.engine.extract_to_container(
+            &engine::cp::ExtractRequest {
+                container: id.to_string(),
+                path: base,
+                no_overwrite_dir_non_dir: true,
+                copy_uid_gid: true,
             },
+            &mut &data[..],
         )?;
         Ok(())
     }
@@ -718,6 +744,29 @@ fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stop_waits_for_the_batch_under_way_and_no_batch_starts_after() {
+        let st = std::sync::Arc::new(WatchStop::default());
+        let g = st.begin().expect("not stopped yet");
+        let (tx, rx) = std::sync::mpsc::channel();
+        let t = {
+            let st = st.clone();
+            std::thread::spawn(move || {
+                st.stop();
+                tx.send(()).unwrap();
+            })
+        };
+        // stop() sets the flag at once but returns only once the batch ends
+        while !st.is_stopped() {
+            std::thread::yield_now();
+        }
+        assert!(rx.try_recv().is_err());
+        drop(g);
+        rx.recv().unwrap();
+        t.join().unwrap();
+        assert!(st.begin().is_none());
+    }
 
     fn rule(ignore: &[&str], include: &[&str]) -> Rule {
         Rule {

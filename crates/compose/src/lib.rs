@@ -27,7 +27,8 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 pub use de::{
-    Duration, EnvFile, HostsList, Labels, Mapping, MappingWithEquals, ShellCommand, UnitBytes,
+    Duration, EnvFile, HostsList, Labels, Mapping, MappingWithEquals, ShellCommand, SshKey,
+    UnitBytes,
 };
 pub use loader::{load, load_model, normalize_project_name, LoadOptions, Loaded, Model};
 pub use types::*;

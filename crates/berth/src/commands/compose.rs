@@ -251,15 +251,15 @@ fn up(g: &Globals, compose: &Compose, a: c::UpArgs, color: bool) -> CmdResult {
         return attached(compose, &a, since, color);
     }
     // the watch beside the attached logs, stopped when they end
-    let stop = std::sync::atomic::AtomicBool::new(false);
+    let stop = Arc::new(berth_compose_run::watch::WatchStop::default());
     let wo = berth_compose_run::watch::WatchOptions {
         services: a.services.clone(),
         no_build: a.no_build,
     };
     std::thread::scope(|scope| {
         let w = scope.spawn(|| compose.watch(&wo, &stop, &CliPuller(g), &mut print_event));
-        let r = attached_watch(compose, &a, since, color);
-        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let r = attached_watch(compose, &a, since, color, stop.clone());
+        stop.stop();
         let wr = w
             .join()
             .unwrap_or_else(|_| Err(berth_compose_run::Error::Msg("watch panicked".into())));
@@ -270,8 +270,15 @@ fn up(g: &Globals, compose: &Compose, a: c::UpArgs, color: bool) -> CmdResult {
 /// `up --watch`'s attached part: the logs of the services' containers,
 /// followed again when the watch recreated or restarted them, until
 /// SIGINT/SIGTERM (blocked by the caller), which stops the project
-/// gracefully (a second one kills).
-fn attached_watch(compose: &Compose, a: &c::UpArgs, since: String, color: bool) -> CmdResult {
+/// gracefully (a second one kills) once the watch is stopped (`watch`:
+/// no restart or recreate of it follows the stop).
+fn attached_watch(
+    compose: &Compose,
+    a: &c::UpArgs,
+    since: String,
+    color: bool,
+    watch: Arc<berth_compose_run::watch::WatchStop>,
+) -> CmdResult {
     use nix::sys::signal::{SigSet, Signal};
     use std::sync::atomic::{AtomicBool, Ordering};
     let mut set = SigSet::empty();
@@ -289,6 +296,10 @@ fn attached_watch(compose: &Compose, a: &c::UpArgs, since: String, color: bool) 
             while let Ok(_sig) = set.wait() {
                 n += 1;
                 interrupted.store(true, Ordering::SeqCst);
+                if n == 1 {
+                    // the batch under way ends first; none starts after
+                    watch.stop();
+                }
                 let mut rows = berth_compose_run::project_containers(&engine, Some(&name), false)
                     .unwrap_or_default();
                 // dependents first
@@ -384,7 +395,7 @@ fn watch(g: &Globals, compose: &Compose, a: c::WatchArgs) -> CmdResult {
         services: a.services,
         no_build: false,
     };
-    let stop = std::sync::atomic::AtomicBool::new(false);
+    let stop = berth_compose_run::watch::WatchStop::default();
     compose
         .watch(&wo, &stop, &CliPuller(g), &mut report)
         .map_err(rerr)
