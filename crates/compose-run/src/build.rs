@@ -206,6 +206,9 @@ pub fn build_request(
             pull: b.pull || o.pull,
             labels: image_labels,
             network,
+            // compose's build.secrets and build.ssh are not passed yet.
+            secrets: Default::default(),
+            ssh: Default::default(),
         },
         warnings,
     ))
