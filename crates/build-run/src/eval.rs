@@ -4,7 +4,6 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use build::context::Context;
@@ -1212,7 +1211,14 @@ impl Ctx<'_> {
                             .map_err(other)?;
                         held.locks.push(l);
                     }
-                    if !dir.exists() {
+                    // A link left where the cache goes (an older berth renamed
+                    // a from='s symlink there) is dropped, never followed.
+                    if std::fs::symlink_metadata(&dir)
+                        .is_ok_and(|md| !(md.is_dir() || md.is_file()))
+                    {
+                        std::fs::remove_file(&dir).map_err(other)?;
+                    }
+                    if std::fs::symlink_metadata(&dir).is_err() {
                         if m.from.is_empty() {
                             std::fs::create_dir_all(&dir).map_err(other)?;
                         } else {
@@ -1232,14 +1238,15 @@ impl Ctx<'_> {
                             })?;
                             drop(t);
                         }
-                        std::fs::set_permissions(
+                        crate::mounts::set_mode_owner(
                             &dir,
-                            std::fs::Permissions::from_mode(m.mode.unwrap_or(0o755)),
+                            m.mode.unwrap_or(0o755),
+                            (m.uid.unwrap_or(0), m.gid.unwrap_or(0)),
                         )
-                        .map_err(other)?;
-                        std::os::unix::fs::chown(&dir, m.uid.or(Some(0)), m.gid.or(Some(0)))
-                            .map_err(other)?;
+                        .map_err(|e| self.step_err(c, format!("cache mount {id}: {e}")))?;
                     }
+                    crate::mounts::check_plain(&dir)
+                        .map_err(|e| self.step_err(c, format!("cache mount {id}: {e}")))?;
                     opts.mounts.push(Mount::Bind(BindMount {
                         source: dir.to_string_lossy().into_owned(),
                         target: target.clone(),
@@ -1258,6 +1265,8 @@ impl Ctx<'_> {
                     let source = if !m.from.is_empty() {
                         let (t, src) =
                             self.mount_source_files(c, &m.from, &m.source, st, outs, stage_index)?;
+                        crate::mounts::check_plain(&src)
+                            .map_err(|e| self.step_err(c, format!("mount from {}: {e}", m.from)))?;
                         held.dirs.push(t);
                         src
                     } else {
@@ -1432,6 +1441,13 @@ impl Ctx<'_> {
 
     /// The files of `from` (a stage or an image) at `source`, copied out
     /// into a temp dir: (the dir, the path of `source` in it).
+    ///
+    /// `source` is resolved inside the image's root, its last component
+    /// too: a symlink (`l -> /etc`, `d -> ../../..`) gives its in-image
+    /// target's content, never a link of the host's (which a bind mount,
+    /// or the chmod/chown of a cache seeded from it, would follow out to
+    /// the host). Device nodes are refused; the copy is a plain directory
+    /// or regular file.
     fn mount_source_files(
         &mut self,
         c: &Command,
@@ -1444,17 +1460,40 @@ impl Ctx<'_> {
         let rec = self
             .image_of_from(from, outs, stage_index)
             .map_err(|e| self.step_err(c, e))?;
-        let src = if source.is_empty() { "/" } else { source };
-        let (dir, sources) = self
-            .extract_sources(&rec, &[src.to_string()], st)
-            .map_err(|e| self.step_err(c, format!("mount from {from}: {e}")))?;
-        let p = dir.path().join(&sources[0]);
-        if std::fs::symlink_metadata(&p).is_err() {
-            return Err(self.step_err(
-                c,
-                format!("mount from {from}: {src}: no such file or directory"),
-            ));
-        }
+        let src = clean_path(&format!("/{source}"));
+        let dir = reap::temp_dir(self.engine.root())?;
+        let opts = self.container_opts(&rec, st, vec!["/nonexistent".into()]);
+        let id = self.engine.create(&opts)?;
+        let r = (|| -> std::result::Result<std::path::PathBuf, String> {
+            let mut buf = tempfile::tempfile_in(dir.path()).map_err(|e| e.to_string())?;
+            let follow = engine::cp::CopyOptions {
+                follow_link: true,
+                ..Default::default()
+            };
+            self.engine
+                .copy_from_container(&id, &src, None, &mut buf, follow)
+                .map_err(|e| match e {
+                    engine::Error::NoSuchObject(_) => "no such file or directory".to_string(),
+                    e => e.to_string(),
+                })?;
+            let sub = dir.path().join("m");
+            std::fs::create_dir(&sub).map_err(|e| e.to_string())?;
+            crate::mounts::unpack_plain(buf, &sub)?;
+            let p = if src == "/" {
+                sub
+            } else {
+                // The one entry the copy makes: `source`'s base name.
+                let mut names = std::fs::read_dir(&sub).map_err(|e| e.to_string())?;
+                match (names.next(), names.next()) {
+                    (Some(Ok(e)), None) => e.path(),
+                    _ => return Err("no such file or directory".into()),
+                }
+            };
+            crate::mounts::check_plain(&p)?;
+            Ok(p)
+        })();
+        let _ = self.engine.remove(&id, true);
+        let p = r.map_err(|e| self.step_err(c, format!("mount from {from}: {src}: {e}")))?;
         Ok((dir, p))
     }
 
