@@ -808,3 +808,77 @@ fn bind_from_symlink_stays_in_the_image() {
     assert_eq!(text(&c.files("linkonc"), "ob"), "in-image\n");
     assert_eq!(c.containers(), "");
 }
+
+/// A loopback HTTP server answering every request 401 with a Bearer (its
+/// own /token as realm) and a Basic challenge; the requests it got.
+fn challenging_server() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::Write;
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let s = seen.clone();
+    std::thread::spawn(move || {
+        for c in l.incoming() {
+            let Ok(mut c) = c else { continue };
+            let mut head = Vec::new();
+            let mut b = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                match c.read(&mut b) {
+                    Ok(1) => head.push(b[0]),
+                    _ => break,
+                }
+            }
+            s.lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&head).into_owned());
+            let _ = write!(
+                c,
+                "HTTP/1.1 401 Unauthorized\r\n\
+                 WWW-Authenticate: Bearer realm=\"http://127.0.0.1:{port}/token\",service=\"x\"\r\n\
+                 WWW-Authenticate: Basic realm=\"x\"\r\n\
+                 Content-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+        }
+    });
+    (port, seen)
+}
+
+#[test]
+fn add_url_never_sends_registry_credentials() {
+    let Some(c) = Ctx::new() else { return };
+    let (port, seen) = challenging_server();
+    let host = format!("127.0.0.1:{port}");
+    // Credentials for exactly that host, in every file the client reads.
+    let auth = c.env.path("auth.json");
+    std::fs::write(
+        &auth,
+        format!(r#"{{"auths":{{"{host}":{{"auth":"dXNlcjpzZWNyZXQ="}}}}}}"#),
+    )
+    .unwrap();
+    let docker = c.env.path("dockercfg");
+    std::fs::create_dir_all(&docker).unwrap();
+    std::fs::copy(&auth, docker.join("config.json")).unwrap();
+    let d = c.context(
+        "add401",
+        &[(
+            "Dockerfile",
+            &format!("FROM busybox\nADD http://{host}/f /f\n"),
+        )],
+    );
+    let (code, _, err) = c.build_env(
+        &[d.to_str().unwrap()],
+        &[
+            ("REGISTRY_AUTH_FILE", auth.to_str().unwrap()),
+            ("DOCKER_CONFIG", docker.to_str().unwrap()),
+        ],
+    );
+    assert_ne!(code, 0, "built through a 401");
+    assert!(err.contains("401"), "{err}");
+    let seen = seen.lock().unwrap();
+    assert!(!seen.is_empty(), "the server got no request");
+    for r in seen.iter() {
+        assert!(!r.to_ascii_lowercase().contains("authorization:"), "{r}");
+        assert!(!r.contains("/token"), "the challenge was answered: {r}");
+    }
+    assert_eq!(c.containers(), "");
+}
