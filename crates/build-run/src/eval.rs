@@ -97,6 +97,9 @@ struct Ctx<'a> {
     mtime: u64,
     /// ADD's URLs fetched for their step's cache key, by URL.
     fetched: BTreeMap<String, crate::remote::Fetched>,
+    /// The digest each URL had when its step's key was made: a URL
+    /// fetched again (named twice) must still have it.
+    url_digests: BTreeMap<String, String>,
 }
 
 fn source_date_epoch() -> Option<u64> {
@@ -220,6 +223,7 @@ pub fn build(
                 .map_or(0, |d| d.as_secs())
         }),
         fetched: BTreeMap::new(),
+        url_digests: BTreeMap::new(),
     };
     let out = cx.run()?;
     drop(owner);
@@ -540,6 +544,7 @@ impl Ctx<'_> {
                             .map_err(|e| self.step_err(c, e))?;
                         let d = f.digest.clone();
                         self.fetched.insert(url.clone(), f);
+                        self.url_digests.insert(url.clone(), d.clone());
                         d
                     } else {
                         checksum
@@ -1853,8 +1858,16 @@ impl Ctx<'_> {
         for u in &urls {
             let mut f = match self.fetched.remove(u) {
                 Some(f) => f,
-                None => crate::remote::fetch(u, &self.engine.root().join("build"), &spec.checksum)
-                    .map_err(|e| self.step_err(c, e))?,
+                None => {
+                    // Fetched again: the content must be what the key saw.
+                    let want = if spec.checksum.is_empty() {
+                        self.url_digests.get(u).cloned().unwrap_or_default()
+                    } else {
+                        spec.checksum.clone()
+                    };
+                    crate::remote::fetch(u, &self.engine.root().join("build"), &want)
+                        .map_err(|e| self.step_err(c, e))?
+                }
             };
             let d = if dest_dir {
                 format!("{dest}/{}", f.name)
