@@ -112,10 +112,14 @@ pub enum Endpoint {
 }
 
 impl Endpoint {
-    /// `unix://PATH` (absolute) or `tcp://IP:PORT`: without `tls` only a
-    /// loopback address (the API gives root to whoever connects); `tls`
-    /// only with tcp.
-    pub fn parse(uri: &str, tls: bool) -> Result<Endpoint, Error> {
+    /// `unix://PATH` (absolute) or `tcp://IP:PORT`. `tls`: None without
+    /// TLS, Some(verify) with it (verify: `--tlsverify`, clients need a
+    /// certificate of the CA). A non-loopback address needs `--tlsverify`:
+    /// the API gives root to whoever connects, and `--tls` alone lets
+    /// anyone connect. TLS only with tcp.
+    pub fn parse(uri: &str, tls: Option<bool>) -> Result<Endpoint, Error> {
+        let verify = tls == Some(true);
+        let tls = tls.is_some();
         if let Some(p) = uri.strip_prefix("unix://") {
             if tls {
                 return Err(Error::Invalid(format!(
@@ -138,6 +142,11 @@ impl Endpoint {
             if !tls && !addr.ip().is_loopback() {
                 return Err(Error::Invalid(format!(
                     "refusing {uri:?} without TLS: the API gives root to whoever connects; use --tlsverify with --tlscacert, --tlscert and --tlskey, or a loopback address (127.0.0.1, ::1) or a unix socket"
+                )));
+            }
+            if tls && !verify && !addr.ip().is_loopback() {
+                return Err(Error::Invalid(format!(
+                    "refusing {uri:?} with --tls but without --tlsverify: clients are not checked and the API gives root to whoever connects; add --tlsverify and --tlscacert, or use a loopback address (127.0.0.1, ::1)"
                 )));
             }
             return Ok(Endpoint::Tcp(addr));
@@ -548,21 +557,25 @@ mod tests {
     #[test]
     fn endpoints() {
         assert_eq!(
-            Endpoint::parse("unix:///run/x.sock", false).unwrap(),
+            Endpoint::parse("unix:///run/x.sock", None).unwrap(),
             Endpoint::Unix("/run/x.sock".into())
         );
-        assert!(Endpoint::parse("tcp://127.0.0.1:2375", false).is_ok());
-        let e = Endpoint::parse("tcp://0.0.0.0:2375", false)
+        assert!(Endpoint::parse("tcp://127.0.0.1:2375", None).is_ok());
+        let e = Endpoint::parse("tcp://0.0.0.0:2375", None)
             .unwrap_err()
             .to_string();
         assert!(
             e.contains("without TLS") && e.contains("--tlsverify"),
             "{e}"
         );
-        assert!(Endpoint::parse("tcp://0.0.0.0:2376", true).is_ok());
-        let e = Endpoint::parse("unix:///run/x.sock", true).unwrap_err();
+        assert!(Endpoint::parse("tcp://0.0.0.0:2376", Some(true)).is_ok());
+        // --tls without --tlsverify: loopback only.
+        assert!(Endpoint::parse("tcp://127.0.0.1:2376", Some(false)).is_ok());
+        let e = Endpoint::parse("tcp://0.0.0.0:2376", Some(false)).unwrap_err();
+        assert!(e.to_string().contains("--tlsverify"), "{e}");
+        let e = Endpoint::parse("unix:///run/x.sock", Some(true)).unwrap_err();
         assert!(e.to_string().contains("tcp://"), "{e}");
-        assert!(Endpoint::parse("unix://rel.sock", false).is_err());
-        assert!(Endpoint::parse("http://x", false).is_err());
+        assert!(Endpoint::parse("unix://rel.sock", None).is_err());
+        assert!(Endpoint::parse("http://x", None).is_err());
     }
 }

@@ -258,3 +258,31 @@ fn tls_flags_and_addresses_refused() {
     let e = err(&["system", "service", "--tlscert", m, "tcp://127.0.0.1:1"]);
     assert!(e.contains("need --tls or --tlsverify"), "{e}");
 }
+
+/// `--tls` without `--tlsverify` lets any client in: refused on a
+/// non-loopback address (before the certificates are read), naming
+/// `--tlsverify`.
+#[test]
+fn tls_without_tlsverify_refused_off_loopback() {
+    let env = Env::new();
+    let m = env.path("missing.pem");
+    let m = m.to_str().unwrap();
+    for addr in ["tcp://0.0.0.0:1", "tcp://[::]:1", "tcp://192.0.2.1:1"] {
+        let o = env.output(&[
+            "system",
+            "service",
+            "--tls",
+            "--tlscert",
+            m,
+            "--tlskey",
+            m,
+            addr,
+        ]);
+        assert!(!o.status.success(), "{addr} served");
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            e.contains("without --tlsverify") && e.contains(addr),
+            "{addr}: {e}"
+        );
+    }
+}

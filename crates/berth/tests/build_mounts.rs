@@ -720,3 +720,165 @@ fn add_urls_and_compressed_archives() {
     }
     assert_eq!(c.containers(), "");
 }
+
+/// The mode and owner of host file `p` (None: missing).
+fn host_mode(p: &str) -> Option<(u32, u32, u32)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(p)
+        .ok()
+        .map(|m| (m.mode() & 0o7777, m.uid(), m.gid()))
+}
+
+#[test]
+fn bind_from_symlink_stays_in_the_image() {
+    let Some(c) = Ctx::new() else { return };
+    // A base whose sources are links out: absolute, to a file, relative.
+    let base = c.context(
+        "linky",
+        &[(
+            "Dockerfile",
+            "FROM busybox\n\
+             RUN echo in-image > /etc/marker && echo image-shadow > /etc/shadow && ln -s /etc /l && ln -s /etc/shadow /s \
+             && ln -s ../../.. /d\n",
+        )],
+    );
+    c.build_ok(&["-t", "linky", base.to_str().unwrap()]);
+    let probe = "/etc/berth-bind-probe";
+    let _ = std::fs::remove_file(probe);
+    let shadow = host_mode("/etc/shadow");
+    let etc = host_mode("/etc");
+    let d = c.context(
+        "linkuse",
+        &[(
+            "Dockerfile",
+            "FROM busybox\n\
+             RUN --mount=type=bind,from=linky,source=l,target=/m cat /m/marker > /bl\n\
+             RUN --mount=type=bind,from=linky,source=l,target=/m,rw \
+                 touch /m/berth-bind-probe && cat /m/marker > /blrw\n\
+             RUN --mount=type=bind,from=linky,source=/d,target=/m cat /m/etc/marker > /bd\n\
+             RUN --mount=type=cache,from=linky,source=l,target=/c,id=linkl \
+                 touch /c/berth-bind-probe && cat /c/marker > /cl\n\
+             RUN --mount=type=cache,from=linky,source=s,target=/c,id=links true\n\
+             RUN --mount=type=cache,from=linky,source=d,target=/c,id=linkd cat /c/etc/marker > /cd\n",
+        )],
+    );
+    let (code, _, err) = c.build_env(&["-t", "linkuse", d.to_str().unwrap()], &[]);
+    // Put the host back before asserting (a build without the fix
+    // changes it).
+    let probe_made = std::path::Path::new(probe).exists();
+    let _ = std::fs::remove_file(probe);
+    let shadow_after = host_mode("/etc/shadow");
+    let etc_after = host_mode("/etc");
+    for (p, before) in [("/etc/shadow", shadow), ("/etc", etc)] {
+        if let Some((m, u, g)) = before {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::os::unix::fs::chown(p, Some(u), Some(g));
+            let _ = std::fs::set_permissions(p, std::fs::Permissions::from_mode(m));
+        }
+    }
+    assert!(!probe_made, "a RUN wrote into the host's /etc");
+    assert_eq!(
+        shadow_after, shadow,
+        "host /etc/shadow changed mode or owner"
+    );
+    assert_eq!(etc_after, etc, "host /etc changed mode or owner");
+    // The build sees the links' in-image targets.
+    assert_eq!(code, 0, "{err}");
+    let t = c.files("linkuse");
+    for f in ["bl", "blrw", "bd", "cl", "cd"] {
+        assert_eq!(text(&t, f), "in-image\n", "{f}");
+    }
+    // The same from a base image's ONBUILD trigger.
+    let ob = c.context(
+        "linkonb",
+        &[(
+            "Dockerfile",
+            "FROM busybox\n\
+             ONBUILD RUN --mount=type=bind,from=linky,source=l,target=/m,rw \
+                 touch /m/berth-bind-probe && cat /m/marker > /ob\n",
+        )],
+    );
+    c.build_ok(&["-t", "linkonb", ob.to_str().unwrap()]);
+    let child = c.context("linkonc", &[("Dockerfile", "FROM linkonb\n")]);
+    let (code, _, err) = c.build_env(&["-t", "linkonc", child.to_str().unwrap()], &[]);
+    let probe_made = std::path::Path::new(probe).exists();
+    let _ = std::fs::remove_file(probe);
+    assert!(!probe_made, "an ONBUILD RUN wrote into the host's /etc");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(text(&c.files("linkonc"), "ob"), "in-image\n");
+    assert_eq!(c.containers(), "");
+}
+
+/// A loopback HTTP server answering every request 401 with a Bearer (its
+/// own /token as realm) and a Basic challenge; the requests it got.
+fn challenging_server() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::Write;
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let s = seen.clone();
+    std::thread::spawn(move || {
+        for c in l.incoming() {
+            let Ok(mut c) = c else { continue };
+            let mut head = Vec::new();
+            let mut b = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                match c.read(&mut b) {
+                    Ok(1) => head.push(b[0]),
+                    _ => break,
+                }
+            }
+            s.lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&head).into_owned());
+            let _ = write!(
+                c,
+                "HTTP/1.1 401 Unauthorized\r\n\
+                 WWW-Authenticate: Bearer realm=\"http://127.0.0.1:{port}/token\",service=\"x\"\r\n\
+                 WWW-Authenticate: Basic realm=\"x\"\r\n\
+                 Content-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+        }
+    });
+    (port, seen)
+}
+
+#[test]
+fn add_url_never_sends_registry_credentials() {
+    let Some(c) = Ctx::new() else { return };
+    let (port, seen) = challenging_server();
+    let host = format!("127.0.0.1:{port}");
+    // Credentials for exactly that host, in every file the client reads.
+    let auth = c.env.path("auth.json");
+    std::fs::write(
+        &auth,
+        format!(r#"{{"auths":{{"{host}":{{"auth":"dXNlcjpzZWNyZXQ="}}}}}}"#),
+    )
+    .unwrap();
+    let docker = c.env.path("dockercfg");
+    std::fs::create_dir_all(&docker).unwrap();
+    std::fs::copy(&auth, docker.join("config.json")).unwrap();
+    let d = c.context(
+        "add401",
+        &[(
+            "Dockerfile",
+            &format!("FROM busybox\nADD http://{host}/f /f\n"),
+        )],
+    );
+    let (code, _, err) = c.build_env(
+        &[d.to_str().unwrap()],
+        &[
+            ("REGISTRY_AUTH_FILE", auth.to_str().unwrap()),
+            ("DOCKER_CONFIG", docker.to_str().unwrap()),
+        ],
+    );
+    assert_ne!(code, 0, "built through a 401");
+    assert!(err.contains("401"), "{err}");
+    let seen = seen.lock().unwrap();
+    assert!(!seen.is_empty(), "the server got no request");
+    for r in seen.iter() {
+        assert!(!r.to_ascii_lowercase().contains("authorization:"), "{r}");
+        assert!(!r.contains("/token"), "the challenge was answered: {r}");
+    }
+    assert_eq!(c.containers(), "");
+}

@@ -4,7 +4,6 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use build::context::Context;
@@ -100,6 +99,9 @@ struct Ctx<'a> {
     mtime: u64,
     /// ADD's URLs fetched for their step's cache key, by URL.
     fetched: BTreeMap<String, crate::remote::Fetched>,
+    /// The digest each URL had when its step's key was made: a URL
+    /// fetched again (named twice) must still have it.
+    url_digests: BTreeMap<String, String>,
 }
 
 fn source_date_epoch() -> Option<u64> {
@@ -229,6 +231,7 @@ pub(crate) fn build(
                 .map_or(0, |d| d.as_secs())
         }),
         fetched: BTreeMap::new(),
+        url_digests: BTreeMap::new(),
     };
     let out = cx.run()?;
     drop(owner);
@@ -558,6 +561,7 @@ impl Ctx<'_> {
                             .map_err(|e| self.step_err(c, e))?;
                         let d = f.digest.clone();
                         self.fetched.insert(url.clone(), f);
+                        self.url_digests.insert(url.clone(), d.clone());
                         d
                     } else {
                         checksum
@@ -1229,7 +1233,14 @@ impl Ctx<'_> {
                             .map_err(other)?;
                         held.locks.push(l);
                     }
-                    if !dir.exists() {
+                    // A link left where the cache goes (an older berth renamed
+                    // a from='s symlink there) is dropped, never followed.
+                    if std::fs::symlink_metadata(&dir)
+                        .is_ok_and(|md| !(md.is_dir() || md.is_file()))
+                    {
+                        std::fs::remove_file(&dir).map_err(other)?;
+                    }
+                    if std::fs::symlink_metadata(&dir).is_err() {
                         if m.from.is_empty() {
                             std::fs::create_dir_all(&dir).map_err(other)?;
                         } else {
@@ -1249,14 +1260,15 @@ impl Ctx<'_> {
                             })?;
                             drop(t);
                         }
-                        std::fs::set_permissions(
+                        crate::mounts::set_mode_owner(
                             &dir,
-                            std::fs::Permissions::from_mode(m.mode.unwrap_or(0o755)),
+                            m.mode.unwrap_or(0o755),
+                            (m.uid.unwrap_or(0), m.gid.unwrap_or(0)),
                         )
-                        .map_err(other)?;
-                        std::os::unix::fs::chown(&dir, m.uid.or(Some(0)), m.gid.or(Some(0)))
-                            .map_err(other)?;
+                        .map_err(|e| self.step_err(c, format!("cache mount {id}: {e}")))?;
                     }
+                    crate::mounts::check_plain(&dir)
+                        .map_err(|e| self.step_err(c, format!("cache mount {id}: {e}")))?;
                     opts.mounts.push(Mount::Bind(BindMount {
                         source: dir.to_string_lossy().into_owned(),
                         target: target.clone(),
@@ -1275,6 +1287,8 @@ impl Ctx<'_> {
                     let source = if !m.from.is_empty() {
                         let (t, src) =
                             self.mount_source_files(c, &m.from, &m.source, st, outs, stage_index)?;
+                        crate::mounts::check_plain(&src)
+                            .map_err(|e| self.step_err(c, format!("mount from {}: {e}", m.from)))?;
                         held.dirs.push(t);
                         src
                     } else {
@@ -1449,6 +1463,13 @@ impl Ctx<'_> {
 
     /// The files of `from` (a stage or an image) at `source`, copied out
     /// into a temp dir: (the dir, the path of `source` in it).
+    ///
+    /// `source` is resolved inside the image's root, its last component
+    /// too: a symlink (`l -> /etc`, `d -> ../../..`) gives its in-image
+    /// target's content, never a link of the host's (which a bind mount,
+    /// or the chmod/chown of a cache seeded from it, would follow out to
+    /// the host). Device nodes are refused; the copy is a plain directory
+    /// or regular file.
     fn mount_source_files(
         &mut self,
         c: &Command,
@@ -1461,17 +1482,40 @@ impl Ctx<'_> {
         let rec = self
             .image_of_from(from, outs, stage_index)
             .map_err(|e| self.step_err(c, e))?;
-        let src = if source.is_empty() { "/" } else { source };
-        let (dir, sources) = self
-            .extract_sources(&rec, &[src.to_string()], st)
-            .map_err(|e| self.step_err(c, format!("mount from {from}: {e}")))?;
-        let p = dir.path().join(&sources[0]);
-        if std::fs::symlink_metadata(&p).is_err() {
-            return Err(self.step_err(
-                c,
-                format!("mount from {from}: {src}: no such file or directory"),
-            ));
-        }
+        let src = clean_path(&format!("/{source}"));
+        let dir = reap::temp_dir(self.engine.root())?;
+        let opts = self.container_opts(&rec, st, vec!["/nonexistent".into()]);
+        let id = self.engine.create(&opts)?;
+        let r = (|| -> std::result::Result<std::path::PathBuf, String> {
+            let mut buf = tempfile::tempfile_in(dir.path()).map_err(|e| e.to_string())?;
+            let follow = engine::cp::CopyOptions {
+                follow_link: true,
+                ..Default::default()
+            };
+            self.engine
+                .copy_from_container(&id, &src, None, &mut buf, follow)
+                .map_err(|e| match e {
+                    engine::Error::NoSuchObject(_) => "no such file or directory".to_string(),
+                    e => e.to_string(),
+                })?;
+            let sub = dir.path().join("m");
+            std::fs::create_dir(&sub).map_err(|e| e.to_string())?;
+            crate::mounts::unpack_plain(buf, &sub)?;
+            let p = if src == "/" {
+                sub
+            } else {
+                // The one entry the copy makes: `source`'s base name.
+                let mut names = std::fs::read_dir(&sub).map_err(|e| e.to_string())?;
+                match (names.next(), names.next()) {
+                    (Some(Ok(e)), None) => e.path(),
+                    _ => return Err("no such file or directory".into()),
+                }
+            };
+            crate::mounts::check_plain(&p)?;
+            Ok(p)
+        })();
+        let _ = self.engine.remove(&id, true);
+        let p = r.map_err(|e| self.step_err(c, format!("mount from {from}: {src}: {e}")))?;
         Ok((dir, p))
     }
 
@@ -1831,8 +1875,16 @@ impl Ctx<'_> {
         for u in &urls {
             let mut f = match self.fetched.remove(u) {
                 Some(f) => f,
-                None => crate::remote::fetch(u, &self.engine.root().join("build"), &spec.checksum)
-                    .map_err(|e| self.step_err(c, e))?,
+                None => {
+                    // Fetched again: the content must be what the key saw.
+                    let want = if spec.checksum.is_empty() {
+                        self.url_digests.get(u).cloned().unwrap_or_default()
+                    } else {
+                        spec.checksum.clone()
+                    };
+                    crate::remote::fetch(u, &self.engine.root().join("build"), &want)
+                        .map_err(|e| self.step_err(c, e))?
+                }
             };
             let d = if dest_dir {
                 format!("{dest}/{}", f.name)

@@ -677,6 +677,19 @@ impl Engine {
 /// Removes `name` from the directory `dir` (a directory with what is in
 /// it), never following a symlink; a missing entry is no error.
 fn remove_tree_at(dir: BorrowedFd, name: &str) -> io::Result<()> {
+    remove_tree_depth(dir, name, 0)
+}
+
+/// How deep [`remove_tree_at`] goes: a container can nest directories
+/// without end, and each level holds a descriptor and a stack frame.
+const MAX_REMOVE_DEPTH: usize = 512;
+
+fn remove_tree_depth(dir: BorrowedFd, name: &str, depth: usize) -> io::Result<()> {
+    if depth > MAX_REMOVE_DEPTH {
+        return Err(io::Error::other(format!(
+            "directories nested over {MAX_REMOVE_DEPTH} levels deep"
+        )));
+    }
     let st = match rfs::statat(dir, name, rfs::AtFlags::SYMLINK_NOFOLLOW) {
         Ok(st) => st,
         Err(rustix::io::Errno::NOENT) => return Ok(()),
@@ -703,7 +716,7 @@ fn remove_tree_at(dir: BorrowedFd, name: &str) -> io::Result<()> {
         }
     }
     for n in names {
-        remove_tree_at(fd.as_fd(), &n)?;
+        remove_tree_depth(fd.as_fd(), &n, depth + 1)?;
     }
     match rfs::unlinkat(dir, name, rfs::AtFlags::REMOVEDIR) {
         Ok(()) | Err(rustix::io::Errno::NOENT) => Ok(()),
@@ -765,6 +778,48 @@ mod tests {
         assert_eq!(a.base, "");
         assert_eq!(parent_of("/a"), "/");
         assert_eq!(parent_of("/a/b"), "/a");
+    }
+
+    #[test]
+    fn removal_stops_at_a_bottomless_tree() {
+        let t = tempfile::tempdir().unwrap();
+        let root = fscopy::open_dir(t.path()).unwrap();
+        // Nested through descriptors (the path grows past PATH_MAX).
+        let mut fds = vec![];
+        let mut cur = rfs::openat(
+            root.as_fd(),
+            ".",
+            OFlags::RDONLY | OFlags::DIRECTORY,
+            rfs::Mode::empty(),
+        )
+        .unwrap();
+        rfs::mkdirat(cur.as_fd(), "deep", rfs::Mode::from_raw_mode(0o755)).unwrap();
+        let top = cur;
+        cur = rfs::openat(
+            top.as_fd(),
+            "deep",
+            OFlags::RDONLY | OFlags::DIRECTORY,
+            rfs::Mode::empty(),
+        )
+        .unwrap();
+        for _ in 0..MAX_REMOVE_DEPTH + 10 {
+            rfs::mkdirat(cur.as_fd(), "d", rfs::Mode::from_raw_mode(0o755)).unwrap();
+            let next = rfs::openat(
+                cur.as_fd(),
+                "d",
+                OFlags::RDONLY | OFlags::DIRECTORY,
+                rfs::Mode::empty(),
+            )
+            .unwrap();
+            fds.push(std::mem::replace(&mut cur, next));
+        }
+        let e = remove_tree_at(top.as_fd(), "deep").unwrap_err();
+        assert!(e.to_string().contains("nested"), "{e}");
+        // a tree of ordinary depth goes
+        std::fs::create_dir_all(t.path().join("ok/a/b/c")).unwrap();
+        std::fs::write(t.path().join("ok/a/b/c/f"), "x").unwrap();
+        remove_tree_at(top.as_fd(), "ok").unwrap();
+        assert!(!t.path().join("ok").exists());
     }
 
     fn end(root: &Path, p: &str) -> End {

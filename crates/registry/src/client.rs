@@ -183,6 +183,9 @@ pub(crate) struct Req<'a> {
     pub body: ReqBody<'a>,
     /// What this request is, for error messages (`manifest latest`).
     pub what: String,
+    /// Sent without credentials and never answers a 401 challenge (a
+    /// URL that is not a registry's, as a Dockerfile's ADD names).
+    pub anonymous: bool,
 }
 
 impl<'a> Req<'a> {
@@ -193,6 +196,7 @@ impl<'a> Req<'a> {
             headers: Vec::new(),
             body: ReqBody::Empty,
             what: what.into(),
+            anonymous: false,
         }
     }
     pub fn header(mut self, k: &'static str, v: impl Into<String>) -> Req<'a> {
@@ -387,7 +391,11 @@ impl Client {
             .unwrap_or("")
             .to_string();
         let t = Target::new(&host, "", Scope::none());
-        let resp = self.send(&t, &Req::new(Method::Get, url, format!("GET {url}")))?;
+        // Credentials belong to registries: a Dockerfile's URL (which the
+        // image's author picks) gets none, even on a registry's host.
+        let mut req = Req::new(Method::Get, url, format!("GET {url}"));
+        req.anonymous = true;
+        let resp = self.send(&t, &req)?;
         Ok(UrlResponse {
             status: resp.status().as_u16(),
             last_modified: header(&resp, "last-modified"),
@@ -545,7 +553,11 @@ impl Client {
         let mut reauthed = false;
         let mut attempt = 0u32;
         loop {
-            let auth = self.cached_auth(t);
+            let auth = if req.anonymous {
+                None
+            } else {
+                self.cached_auth(t)
+            };
             match self.send_once(agent, &url, req, auth.as_deref()) {
                 Err(e) => {
                     let (transient, err) = classify(e, &t.host, &req.what);
@@ -558,7 +570,7 @@ impl Client {
                 }
                 Ok(resp) => {
                     let st = resp.status().as_u16();
-                    if st == 401 && !reauthed {
+                    if st == 401 && !reauthed && !req.anonymous {
                         let challenges: Vec<String> = resp
                             .headers()
                             .get_all("www-authenticate")

@@ -551,19 +551,35 @@ pub fn df(g: &Globals, a: DfArgs) -> CmdResult {
 /// passed by systemd (socket activation) wins over the URI.
 pub fn service(g: &Globals, a: crate::cli::system::ServiceArgs) -> CmdResult {
     let err = |e: berth_api::Error| CliError::daemon(e.to_string());
-    let tls = tls_files(&a)?.map(|f| f.load()).transpose().map_err(err)?;
-    let listener = match berth_api::activated().map_err(err)? {
-        Some(l) => l,
+    let files = tls_files(&a)?;
+    let activated = berth_api::activated().map_err(err)?;
+    // The address is checked before the certificates are read.
+    let ep = match &activated {
+        Some(_) => None,
         None => {
             let uri = a.uri.as_deref().unwrap_or(berth_api::DEFAULT_URI);
-            let ep = berth_api::Endpoint::parse(uri, tls.is_some()).map_err(err)?;
-            if let (berth_api::Endpoint::Tcp(addr), None) = (&ep, &tls) {
-                eprintln!(
-                    "berth: WARNING: serving the API on tcp://{addr} without TLS: every local user and program that can reach this port gets root on this machine"
-                );
+            let verify = files.as_ref().map(|f| f.verify);
+            Some(berth_api::Endpoint::parse(uri, verify).map_err(err)?)
+        }
+    };
+    let tls = files.map(|f| f.load()).transpose().map_err(err)?;
+    let listener = match (activated, ep) {
+        (Some(l), _) => l,
+        (None, Some(ep)) => {
+            if let berth_api::Endpoint::Tcp(addr) = &ep {
+                match (&tls, a.tlsverify) {
+                    (None, _) => eprintln!(
+                        "berth: WARNING: serving the API on tcp://{addr} without TLS: every local user and program that can reach this port gets root on this machine"
+                    ),
+                    (Some(_), false) => eprintln!(
+                        "berth: WARNING: serving the API on tcp://{addr} with --tls but without --tlsverify: clients are not checked, every local user and program that can reach this port gets root on this machine"
+                    ),
+                    (Some(_), true) => {}
+                }
             }
             berth_api::bind(&ep).map_err(err)?
         }
+        (None, None) => unreachable!("an endpoint is parsed when no socket was passed"),
     };
     let eng = g.engine()?;
     if g.debug {
