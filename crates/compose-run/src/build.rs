@@ -203,6 +203,7 @@ pub fn build_request(
             network,
             secrets,
             ssh,
+            ..Default::default()
         },
         warnings,
     ))

@@ -304,6 +304,7 @@ impl<'a> Seed<'a> {
             created: self.created,
             mtime: self.mtime,
             fetched: BTreeMap::new(),
+            url_digests: BTreeMap::new(),
         }
     }
 }
