@@ -535,7 +535,7 @@ services:
     };
     let (code, out, err) = p.run(&["up"]);
     assert_eq!(code, 0, "{err}");
-    assert_eq!(out, "s-1  | bye\n");
+    assert_eq!(out, "s-1  | bye\ns-1 exited with code 0\n");
 }
 
 #[test]
@@ -689,4 +689,197 @@ services:
     for c in p.ps() {
         assert_eq!(c["State"], "exited", "{c}");
     }
+}
+
+#[test]
+fn up_attach_no_attach_and_attach_dependencies_choose_the_logs() {
+    let Some(p) = Project::new(
+        r#"
+services:
+  a:
+    image: bb
+    command: ["sh", "-c", "echo from-a; sleep 1"]
+  b:
+    image: bb
+    command: ["sh", "-c", "echo from-b; sleep 1"]
+  quiet:
+    image: bb
+    attach: false
+    command: ["sh", "-c", "echo from-quiet; sleep 1"]
+  c:
+    image: bb
+    command: ["sh", "-c", "echo from-c; sleep 1"]
+    depends_on: [a]
+"#,
+    ) else {
+        return;
+    };
+    let lines = |out: &str| -> Vec<String> {
+        let mut v: Vec<String> = out.lines().map(str::to_string).collect();
+        v.sort();
+        v
+    };
+    // all but `attach: false` and --no-attach (the ups between stop the
+    // project: up leaves a running container running, with no new logs)
+    let out = p.ok(&["up", "--no-attach", "b"]);
+    assert_eq!(
+        lines(&out),
+        [
+            "a-1  | from-a",
+            "a-1 exited with code 0",
+            "c-1  | from-c",
+            "c-1 exited with code 0"
+        ],
+        "{out}"
+    );
+    // --attach: those only (a service not up is refused before anything)
+    p.ok(&["stop", "-t", "0"]);
+    let out = p.ok(&["up", "--attach", "quiet"]);
+    assert_eq!(
+        lines(&out),
+        ["quiet-1  | from-quiet", "quiet-1 exited with code 0"],
+        "{out}"
+    );
+    // services named: those; with --attach-dependencies their
+    // dependencies' logs too (exits are watched for those named only, as
+    // compose's monitor)
+    p.ok(&["stop", "-t", "0"]);
+    let out = p.ok(&["up", "c"]);
+    assert_eq!(
+        lines(&out),
+        ["c-1  | from-c", "c-1 exited with code 0"],
+        "{out}"
+    );
+    p.ok(&["stop", "-t", "0"]);
+    let out = p.ok(&["up", "c", "--attach-dependencies"]);
+    assert_eq!(
+        lines(&out),
+        ["a-1  | from-a", "c-1  | from-c", "c-1 exited with code 0"],
+        "{out}"
+    );
+    let (code, _, err) = p.run(&["up", "--no-deps", "c", "--attach", "a"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("cannot attach to services not included in up: a"),
+        "{err}"
+    );
+    for (args, want) in [
+        (
+            &["up", "--attach", "a", "--attach-dependencies"][..],
+            "cannot combine --attach and --attach-dependencies",
+        ),
+        (
+            &["up", "-d", "--attach", "a"][..],
+            "--detach cannot be combined",
+        ),
+        (
+            &["up", "--wait", "--abort-on-container-exit"][..],
+            "--wait cannot be combined",
+        ),
+        (
+            &[
+                "up",
+                "--abort-on-container-exit",
+                "--abort-on-container-failure",
+            ][..],
+            "--abort-on-container-failure cannot be combined with --abort-on-container-exit",
+        ),
+        (
+            &["up", "-V", "--no-recreate"][..],
+            "--no-recreate and --renew-anon-volumes are incompatible",
+        ),
+        (
+            &["up", "--always-recreate-deps", "--no-recreate"][..],
+            "--always-recreate-deps and --no-recreate are incompatible",
+        ),
+    ] {
+        let before = p.env.ok(&["ps", "-aq"]);
+        let (code, _, err) = p.run(args);
+        assert_eq!(code, 1, "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+        assert_eq!(p.env.ok(&["ps", "-aq"]), before, "{args:?} made something");
+    }
+}
+
+#[test]
+fn abort_on_container_failure_stops_on_the_first_failure_only() {
+    let Some(p) = Project::new(
+        r#"
+services:
+  srv:
+    image: bb
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.1; done"]
+  fine:
+    image: bb
+    command: ["sh", "-c", "echo fine"]
+  bad:
+    image: bb
+    command: ["sh", "-c", "sleep 1; exit 4"]
+"#,
+    ) else {
+        return;
+    };
+    // `fine` exits 0 first: no abort; `bad` exits 4: the project stops,
+    // and its code is up's
+    let (code, out, err) = p.run(&["up", "--abort-on-container-failure"]);
+    assert_eq!(code, 4, "{out}{err}");
+    assert!(out.contains("fine-1 exited with code 0"), "{out}");
+    assert!(out.contains("bad-1 exited with code 4"), "{out}");
+    assert!(err.contains("Aborting on container exit"), "{err}");
+    for c in p.ps() {
+        assert_eq!(c["State"], "exited", "{c}");
+    }
+    // --abort-on-container-exit: the first exit (fine's 0) stops the others
+    p.ok(&["rm", "-f"]);
+    let (code, out, err) = p.run(&["up", "--abort-on-container-exit"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(err.contains("Aborting on container exit"), "{err}");
+    // srv runs forever unless stopped
+    for c in p.ps() {
+        assert_eq!(c["State"], "exited", "{c}");
+    }
+    assert!(out.contains("srv-1 exited with code 0"), "{out}");
+}
+
+#[test]
+fn renew_anon_volumes_and_always_recreate_deps() {
+    let Some(p) = Project::new(
+        r#"
+services:
+  db:
+    image: bb
+    command: ["sleep", "300"]
+    stop_signal: SIGKILL
+    volumes: ["/data"]
+  web:
+    image: bb
+    command: ["sleep", "300"]
+    stop_signal: SIGKILL
+    depends_on: [db]
+"#,
+    ) else {
+        return;
+    };
+    p.ok(&["up", "-d"]);
+    p.ok(&["exec", "-T", "db", "sh", "-c", "echo kept > /data/f"]);
+    // a recreate keeps the anonymous volume
+    p.ok(&["up", "-d", "--force-recreate", "db"]);
+    assert_eq!(p.ok(&["exec", "-T", "db", "cat", "/data/f"]), "kept\n");
+    // -V: a new one
+    p.ok(&["up", "-d", "--force-recreate", "-V", "db"]);
+    let (code, _, _) = p.run(&["exec", "-T", "db", "cat", "/data/f"]);
+    assert_ne!(code, 0, "-V kept the old anonymous volume");
+    // --force-recreate is for the services named; their dependencies
+    // follow --always-recreate-deps
+    let db = p.id_of("proj-db-1");
+    let web = p.id_of("proj-web-1");
+    p.ok(&["up", "-d", "--force-recreate", "web"]);
+    assert_eq!(
+        p.id_of("proj-db-1"),
+        db,
+        "db recreated without --always-recreate-deps"
+    );
+    assert_ne!(p.id_of("proj-web-1"), web);
+    p.ok(&["up", "-d", "--always-recreate-deps", "web"]);
+    assert_ne!(p.id_of("proj-db-1"), db, "--always-recreate-deps kept db");
 }

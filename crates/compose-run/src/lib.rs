@@ -12,6 +12,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod attach;
 pub mod build;
 pub mod commands;
 mod files;
@@ -126,6 +127,12 @@ pub struct UpOptions {
     pub pull: String,
     /// `--build` / `--no-build` for services with a `build:` section.
     pub build: BuildMode,
+    /// `-V`/`--renew-anon-volumes`: a recreated container gets new
+    /// anonymous volumes instead of its predecessor's.
+    pub renew_anon_volumes: bool,
+    /// `--always-recreate-deps`: the dependencies of the services named
+    /// are recreated too (`--force-recreate` is for those named).
+    pub always_recreate_deps: bool,
 }
 
 /// `down`'s choices.
@@ -1129,14 +1136,32 @@ impl Compose {
                     let changed = old_hash.map(String::as_str) != Some(hash.as_str())
                         || r.summary.image_id != image_id;
                     let changed = changed || self.parent_recreated(s, progress);
-                    if o.force_recreate || (changed && !o.no_recreate) {
+                    // compose: --force-recreate is the strategy of the
+                    // services named (all when none), --always-recreate-deps
+                    // that of their dependencies
+                    let named = o.services.is_empty() || o.services.contains(&s.name);
+                    let force = if named {
+                        o.force_recreate
+                    } else {
+                        o.always_recreate_deps
+                    };
+                    if force || (changed && !o.no_recreate) {
                         report(Event {
                             kind: "Container",
                             name: name.clone(),
                             status: "Recreate".into(),
                         });
-                        let id = self
-                            .recreate(s, number, &name, image_id, r, existing, progress, report)?;
+                        let id = self.recreate(
+                            s,
+                            number,
+                            &name,
+                            image_id,
+                            r,
+                            existing,
+                            !o.renew_anon_volumes,
+                            progress,
+                            report,
+                        )?;
                         if let Ok(mut p) = progress.lock() {
                             p.recreated.insert(s.name.clone());
                         }

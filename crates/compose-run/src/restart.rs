@@ -25,7 +25,8 @@ pub(crate) struct Progress {
 impl Compose {
     /// Replaces container `old` of `s` (number `number`, name `name`);
     /// the `restart: true` dependents among `existing` are stopped (and
-    /// noted in `progress`) once the new container exists.
+    /// noted in `progress`) once the new container exists; `inherit`: the
+    /// new container takes over the old one's anonymous volumes.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn recreate(
         &self,
@@ -35,15 +36,19 @@ impl Compose {
         image_id: &str,
         old: &ContainerRow,
         existing: &[ContainerRow],
+        inherit: bool,
         progress: &Mutex<Progress>,
         report: Report,
     ) -> Result<String> {
         let old_id = &old.summary.id;
-        let inherit = self
-            .engine
-            .container(old_id)
-            .map(|(c, _)| c.mounts)
-            .unwrap_or_default();
+        let inherit = if inherit {
+            self.engine
+                .container(old_id)
+                .map(|(c, _)| c.mounts)
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
         let tmp = format!("{}_{name}", &old_id[..old_id.len().min(12)]);
         let id = self.create_container(s, number, &tmp, image_id, &inherit, report)?;
         // the `restart: true` dependents stop only once the new container

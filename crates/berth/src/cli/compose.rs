@@ -341,6 +341,33 @@ pub struct UpArgs {
     /// Return the exit code of the selected service container. Implies --abort-on-container-exit
     #[arg(long, value_name = "SERVICE")]
     pub exit_code_from: Option<String>,
+    /// Stops all containers if any container exited with failure. Incompatible with -d
+    #[arg(long)]
+    pub abort_on_container_failure: bool,
+    /// Restrict attaching to the specified services. Incompatible with --attach-dependencies
+    #[arg(long, value_name = "SERVICE")]
+    pub attach: Vec<String>,
+    /// Do not attach (stream logs) to the specified services
+    #[arg(long, value_name = "SERVICE")]
+    pub no_attach: Vec<String>,
+    /// Automatically attach to log output of dependent services
+    #[arg(long)]
+    pub attach_dependencies: bool,
+    /// Don't print prefix in logs
+    #[arg(long)]
+    pub no_log_prefix: bool,
+    /// Produce monochrome output
+    #[arg(long)]
+    pub no_color: bool,
+    /// Show timestamps
+    #[arg(long)]
+    pub timestamps: bool,
+    /// Recreate anonymous volumes instead of retrieving data from the previous containers
+    #[arg(short = 'V', long)]
+    pub renew_anon_volumes: bool,
+    /// Recreate dependent containers. Incompatible with --no-recreate
+    #[arg(long)]
+    pub always_recreate_deps: bool,
     /// Services to start
     pub services: Vec<String>,
 }

@@ -176,28 +176,53 @@ pub(crate) fn parse_scale(flags: &[String]) -> Result<BTreeMap<String, usize>, C
     Ok(scale)
 }
 
-fn up(g: &Globals, compose: &Compose, a: c::UpArgs, color: bool) -> CmdResult {
+/// `up`'s flag rules, as compose's validateFlags (with `--wait` implying
+/// detached mode) and its --watch/--no-start exclusions.
+fn check_up_flags(a: &c::UpArgs) -> Result<(), CliError> {
+    let attaching = a.attach_dependencies || !a.attach.is_empty() || a.abort_on_container_exit;
+    let err = |m: &str| Err(CliError::new(format!("compose up: {m}")));
+    if a.abort_on_container_exit && a.abort_on_container_failure {
+        return err(
+            "--abort-on-container-failure cannot be combined with --abort-on-container-exit",
+        );
+    }
+    if a.wait && (attaching || a.exit_code_from.is_some()) {
+        return err("--wait cannot be combined with --abort-on-container-exit, --attach or --attach-dependencies");
+    }
+    if a.detach
+        && (attaching || a.abort_on_container_failure || a.exit_code_from.is_some() || a.watch)
+    {
+        return err("--detach cannot be combined with --abort-on-container-exit, --abort-on-container-failure, --attach, --attach-dependencies or --watch");
+    }
     if a.build && a.no_build {
-        return Err(CliError::new(
-            "compose up: --build and --no-build are incompatible",
-        ));
+        return err("--build and --no-build are incompatible");
+    }
+    if a.renew_anon_volumes && a.no_recreate {
+        return err("--no-recreate and --renew-anon-volumes are incompatible");
+    }
+    if a.force_recreate && a.no_recreate {
+        return err("--force-recreate and --no-recreate are incompatible");
+    }
+    if a.always_recreate_deps && a.no_recreate {
+        return err("--always-recreate-deps and --no-recreate are incompatible");
+    }
+    if a.no_build && a.watch {
+        return err("--no-build and --watch are incompatible");
     }
     if a.watch
-        && (a.detach
-            || a.wait
+        && (a.wait
             || a.no_start
             || a.abort_on_container_exit
+            || a.abort_on_container_failure
             || a.exit_code_from.is_some())
     {
-        return Err(CliError::new(
-            "compose up: --watch cannot be combined with -d, --wait, --no-start, --abort-on-container-exit or --exit-code-from",
-        ));
+        return err("--watch cannot be combined with --wait, --no-start, --abort-on-container-exit, --abort-on-container-failure or --exit-code-from");
     }
-    if (a.detach || a.wait) && (a.abort_on_container_exit || a.exit_code_from.is_some()) {
-        return Err(CliError::new(
-            "compose up: --abort-on-container-exit and --exit-code-from cannot be combined with -d or --wait",
-        ));
-    }
+    Ok(())
+}
+
+fn up(g: &Globals, compose: &Compose, a: c::UpArgs, color: bool) -> CmdResult {
+    check_up_flags(&a)?;
     if let Some(svc) = &a.exit_code_from {
         if !compose.project.services.contains_key(svc) {
             return Err(CliError::new(format!(
@@ -205,6 +230,29 @@ fn up(g: &Globals, compose: &Compose, a: c::UpArgs, color: bool) -> CmdResult {
             )));
         }
     }
+    let attached_up = !(a.detach || a.wait || a.no_start);
+    // the attached part's plan and rules, checked before anything is made
+    let plan = if attached_up {
+        Some(
+            compose
+                .attach_plan(&berth_compose_run::attach::AttachOptions {
+                    services: a.services.clone(),
+                    attach: a.attach.clone(),
+                    no_attach: a.no_attach.clone(),
+                    attach_dependencies: a.attach_dependencies,
+                    no_deps: a.no_deps,
+                })
+                .map_err(rerr)?,
+        )
+    } else {
+        None
+    };
+    let cascade = berth_compose_run::attach::Cascade::from_flags(
+        a.abort_on_container_exit,
+        a.abort_on_container_failure,
+        a.exit_code_from.is_some(),
+    )
+    .map_err(rerr)?;
     let scale = parse_scale(&a.scale)?;
     let o = UpOptions {
         services: a.services.clone(),
@@ -224,8 +272,10 @@ fn up(g: &Globals, compose: &Compose, a: c::UpArgs, color: bool) -> CmdResult {
         } else {
             BuildMode::Policy
         },
+        renew_anon_volumes: a.renew_anon_volumes,
+        always_recreate_deps: a.always_recreate_deps,
     };
-    if !(a.detach || a.wait || a.no_start) {
+    if attached_up {
         // attached: SIGINT and SIGTERM blocked before any thread starts
         // (the image store's blob syncer, the watch's), so that only the
         // attached part's waiter takes them
@@ -247,8 +297,10 @@ fn up(g: &Globals, compose: &Compose, a: c::UpArgs, color: bool) -> CmdResult {
     }
     let since = format!("{}.{:09}", began.as_secs(), began.subsec_nanos());
     super::compose_progress::finish();
+    let color = color && !a.no_color;
     if !a.watch {
-        return attached(compose, &a, since, color);
+        let plan = plan.unwrap_or_default();
+        return attached(compose, &a, &plan, cascade, since, color);
     }
     // the watch beside the attached logs, stopped when they end
     let stop = Arc::new(berth_compose_run::watch::WatchStop::default());
@@ -258,7 +310,8 @@ fn up(g: &Globals, compose: &Compose, a: c::UpArgs, color: bool) -> CmdResult {
     };
     std::thread::scope(|scope| {
         let w = scope.spawn(|| compose.watch(&wo, &stop, &CliPuller(g), &mut print_event));
-        let r = attached_watch(compose, &a, since, color, stop.clone());
+        let plan = plan.unwrap_or_default();
+        let r = attached_watch(compose, &a, &plan, since, color, stop.clone());
         stop.stop();
         let wr = w
             .join()
@@ -275,6 +328,7 @@ fn up(g: &Globals, compose: &Compose, a: c::UpArgs, color: bool) -> CmdResult {
 fn attached_watch(
     compose: &Compose,
     a: &c::UpArgs,
+    plan: &berth_compose_run::attach::AttachPlan,
     since: String,
     color: bool,
     watch: Arc<berth_compose_run::watch::WatchStop>,
@@ -319,12 +373,16 @@ fn attached_watch(
     }
     let mut since = since;
     while !interrupted.load(Ordering::SeqCst) {
-        let rows: Vec<ContainerRow> = compose
-            .targets(&a.services, None)
-            .map_err(rerr)?
-            .into_iter()
-            .filter(|r| r.summary.state == ::engine::Status::Running)
-            .collect();
+        let rows: Vec<ContainerRow> = if plan.logs.is_empty() {
+            Vec::new()
+        } else {
+            compose
+                .targets(&plan.logs, None)
+                .map_err(rerr)?
+                .into_iter()
+                .filter(|r| r.summary.state == ::engine::Status::Running)
+                .collect()
+        };
         if rows.is_empty() {
             // nothing runs (yet: a rebuild may be recreating it)
             std::thread::sleep(std::time::Duration::from_millis(200));
@@ -333,9 +391,10 @@ fn attached_watch(
         let opts = ::engine::LogsOptions {
             follow: true,
             since: Some(since.clone()),
+            timestamps: a.timestamps,
             ..Default::default()
         };
-        follow_logs(compose, &rows, &opts, false, color, &|_| {})?;
+        follow_logs(compose, &rows, &opts, a.no_log_prefix, color, &|_| {})?;
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
@@ -401,21 +460,33 @@ fn watch(g: &Globals, compose: &Compose, a: c::WatchArgs) -> CmdResult {
         .map_err(rerr)
 }
 
-/// `up` without `-d`: the containers' logs, prefixed, until they all
-/// exit; SIGINT/SIGTERM stop the project gracefully, a second one kills.
-fn attached(compose: &Compose, a: &c::UpArgs, since: String, color: bool) -> CmdResult {
+/// `up` without `-d`: the logs of the plan's services, prefixed, until
+/// every watched container has exited (each exit printed as compose's
+/// `web-1 exited with code N`); SIGINT/SIGTERM stop the project
+/// gracefully, a second one kills; `cascade` stops it on the first
+/// (failed) exit, whose code (or `--exit-code-from`'s) is `up`'s.
+fn attached(
+    compose: &Compose,
+    a: &c::UpArgs,
+    plan: &berth_compose_run::attach::AttachPlan,
+    cascade: berth_compose_run::attach::Cascade,
+    since: String,
+    color: bool,
+) -> CmdResult {
+    use berth_compose_run::attach::ExitTracker;
     use nix::sys::signal::{SigSet, Signal};
     let mut set = SigSet::empty();
     set.add(Signal::SIGINT);
     set.add(Signal::SIGTERM);
     set.thread_block()
         .map_err(|e| CliError::new(format!("cannot block signals: {e}")))?;
-    // the services named (not their dependencies: no --attach-dependencies)
-    let rows = compose.targets(&a.services, None).map_err(rerr)?;
+    // what a stop takes: the project's containers for the services up
+    // started (their dependencies too), dependents first
+    let in_up = compose.selected(&a.services, a.no_deps).map_err(rerr)?;
+    let all = compose.targets(&in_up, None).map_err(rerr)?;
     let engine = compose.engine.clone();
-    // stopped dependents first (the reverse of the dependency order)
     let order = compose.dependency_order().map_err(rerr)?;
-    let mut by_order: Vec<&ContainerRow> = rows.iter().collect();
+    let mut by_order: Vec<&ContainerRow> = all.iter().collect();
     by_order.sort_by_key(|r| order.iter().position(|n| *n == r.service));
     let ids: Vec<String> = by_order.iter().map(|r| r.summary.id.clone()).collect();
     let timeout = a.timeout;
@@ -443,36 +514,62 @@ fn attached(compose: &Compose, a: &c::UpArgs, since: String, color: bool) -> Cmd
             }
         }
     });
-    let opts = ::engine::LogsOptions {
-        follow: true,
-        since: Some(since),
-        ..Default::default()
+    let pick = |names: &[String]| -> Vec<ContainerRow> {
+        all.iter()
+            .filter(|r| names.contains(&r.service))
+            .cloned()
+            .collect()
     };
-    let abort = a.abort_on_container_exit || a.exit_code_from.is_some();
-    let aborted = std::sync::atomic::AtomicBool::new(false);
-    let on_end = |r: &ContainerRow| {
-        if abort && !aborted.swap(true, std::sync::atomic::Ordering::SeqCst) {
-            let code = compose
-                .engine
-                .state(&r.summary.id)
-                .map(|s| s.exit_code)
+    let logged = pick(&plan.logs);
+    let watched = pick(&plan.watch);
+    let tracker = ExitTracker::new(cascade, a.exit_code_from.clone());
+    let label = |r: &ContainerRow| {
+        if r.number > 0 {
+            format!("{}-{}", r.service, r.number)
+        } else {
+            r.summary.names.clone()
+        }
+    };
+    let exited = |r: &ContainerRow| {
+        if !watched.iter().any(|w| w.summary.id == r.summary.id) {
+            return;
+        }
+        let code = compose.engine.wait(&r.summary.id).unwrap_or(-1);
+        let line = format!("{} exited with code {code}", label(r));
+        if color {
+            let i = logged
+                .iter()
+                .position(|l| l.summary.id == r.summary.id)
                 .unwrap_or(0);
-            eprintln!("{} exited with code {code}", r.summary.names);
+            println!("{}", log_color(i, &line));
+        } else {
+            println!("{line}");
+        }
+        if tracker.exited(&r.service, code) {
             eprintln!("Aborting on container exit...");
             stop_all();
         }
     };
-    follow_logs(compose, &rows, &opts, false, color, &on_end)?;
-    if let Some(svc) = &a.exit_code_from {
-        let r = compose.container_of(svc, None).map_err(rerr)?;
-        let code = compose
-            .engine
-            .state(&r.summary.id)
-            .map(|s| s.exit_code)
-            .map_err(|e| CliError::new(e.to_string()))?;
-        if code != 0 {
-            return Err(CliError::silent(code.clamp(0, 255) as u8));
+    let opts = ::engine::LogsOptions {
+        follow: true,
+        since: Some(since),
+        timestamps: a.timestamps,
+        ..Default::default()
+    };
+    std::thread::scope(|scope| -> CmdResult {
+        // the watched containers not attached: their exits only
+        for r in watched
+            .iter()
+            .filter(|w| !logged.iter().any(|l| l.summary.id == w.summary.id))
+        {
+            let exited = &exited;
+            scope.spawn(move || exited(r));
         }
+        follow_logs(compose, &logged, &opts, a.no_log_prefix, color, &exited)
+    })?;
+    let code = tracker.code();
+    if code != 0 {
+        return Err(CliError::silent(code.clamp(0, 255) as u8));
     }
     Ok(())
 }
