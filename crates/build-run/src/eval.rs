@@ -284,6 +284,20 @@ impl Ctx<'_> {
     }
 
     fn run(&mut self) -> Result<BuildResult> {
+        // BuildKit ignores a `--no-cache-filter` name no stage has; said
+        // here, the build goes on.
+        for f in &self.req.no_cache_filter {
+            let known = self
+                .df
+                .stages
+                .iter()
+                .any(|s| s.name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(f)));
+            if !known {
+                self.emit(Event::Warning {
+                    message: &format!("--no-cache-filter: no stage is named {f:?}; ignored"),
+                });
+            }
+        }
         let order = self.graph.needed();
         let total_stages = self.df.stages.len();
         let mut outs = self.build_stages(&order, total_stages)?;
@@ -475,6 +489,7 @@ impl Ctx<'_> {
         )
         .map_err(|e| self.key_error(&stage, e))?;
         let mut key = build::cache::step_key("", &format!("FROM {}", stage.base), &base_key);
+        let no_cache = self.no_cache(i);
         for (k, c) in stage.commands.iter().enumerate() {
             self.step += 1;
             let n = self.step;
@@ -491,7 +506,7 @@ impl Ctx<'_> {
             // a RUN bind-mounts.
             let extra = self.key_extra(&st, c, outs, i)?;
             key = build::cache::step_key(&key, &keys[k], &extra);
-            if !self.req.no_cache {
+            if !no_cache {
                 if let Some(rec) = self.cached(&key)? {
                     st.cfg = self.engine.images().config(&rec)?;
                     st.image = Some(rec);
@@ -512,11 +527,31 @@ impl Ctx<'_> {
             self.emit(Event::Done { n });
             self.emit_image(n, &st);
         }
+        // What the stages built on this one see of it: its steps' keys
+        // and the image they gave. A step that ran again (its results
+        // evicted, `--no-cache-filter`) gives a new image: their steps
+        // miss, as BuildKit's do; a stage all taken from the cache gives
+        // the image it gave before: their steps hit.
+        let result = st.image.as_ref().map(|r| r.id.to_string());
+        let key = build::cache::step_key(&key, "stage result", &result.unwrap_or_default());
         Ok(StageOut {
             image: st.image,
             config: st.cfg,
             key,
         })
+    }
+
+    /// Whether stage `i`'s steps are taken from no cache: `--no-cache`, or
+    /// `--no-cache-filter` names it (a named stage, case-insensitive, as
+    /// BuildKit's dockerfile frontend matches them).
+    fn no_cache(&self, i: usize) -> bool {
+        self.req.no_cache
+            || self.df.stages[i].name.as_deref().is_some_and(|n| {
+                self.req
+                    .no_cache_filter
+                    .iter()
+                    .any(|f| f.eq_ignore_ascii_case(n))
+            })
     }
 
     fn key_extra(

@@ -114,6 +114,18 @@ fn request(a: &BuildArgs) -> Result<BuildRequest, CliError> {
         Some(f) if stdin_ctx || git_ctx => DockerfileSource::InContext(f.to_string()),
         Some(f) => DockerfileSource::Path(PathBuf::from(f)),
     };
+    // buildx passes the values joined with commas; the frontend splits them.
+    let mut no_cache_filter = vec![];
+    for v in &a.no_cache_filter {
+        for name in v.split(',') {
+            if name.trim().is_empty() {
+                return Err(CliError::daemon(format!(
+                    "invalid --no-cache-filter {v:?}: a stage name is expected"
+                )));
+            }
+            no_cache_filter.push(name.trim().to_string());
+        }
+    }
     let mut tags = vec![];
     for t in &a.tag {
         tags.push(
@@ -146,6 +158,7 @@ fn request(a: &BuildArgs) -> Result<BuildRequest, CliError> {
         build_args: key_values("--build-arg", &a.build_arg, true)?,
         target: a.target.clone(),
         no_cache: a.no_cache,
+        no_cache_filter,
         pull: a.pull,
         labels: key_values("--label", &a.label, false)?,
         network: a.network.clone(),
