@@ -6,6 +6,7 @@
 mod common;
 
 use std::path::PathBuf;
+use std::process::Stdio;
 
 use common::Env;
 
@@ -127,4 +128,154 @@ fn no_cache_filter_reruns_the_named_stages() {
     assert_ne!(code, 0);
     assert!(e.contains("invalid --no-cache-filter \"mid,\""), "{e}");
     assert_eq!(e.trim().lines().count(), 1, "{e}");
+}
+
+/// `berth ARGS` under `script` (util-linux): stderr (and stdout) a
+/// terminal; (exit code, what the terminal got).
+fn on_tty(env: &Env, args: &[&str]) -> (i32, String) {
+    let mut line = vec![
+        common::BERTH.to_string(),
+        "--root".into(),
+        env.root().to_str().unwrap().into(),
+    ];
+    line.extend(args.iter().map(|a| a.to_string()));
+    let line = line
+        .iter()
+        .map(|a| format!("'{}'", a.replace('\'', "'\\''")))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let o = std::process::Command::new("script")
+        .args(["-qfec", &line, "/dev/null"])
+        .env("REGISTRY_AUTH_FILE", env.path("auth.json"))
+        .env("CONTAINERS_REGISTRIES_CONF", env.path("registries.conf"))
+        .env_remove("XDG_RUNTIME_DIR")
+        .env("COLUMNS", "120")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run script");
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+    )
+}
+
+/// The step number of the plain progress line `#N TEXT...`.
+fn step_no(err: &str, text: &str) -> String {
+    err.lines()
+        .find_map(|l| {
+            let (n, rest) = l.split_once(' ')?;
+            (n.starts_with('#') && rest.starts_with(text)).then(|| n.to_string())
+        })
+        .unwrap_or_else(|| panic!("no step {text:?} in:\n{err}"))
+}
+
+/// The lines the view wrote, each redraw's escapes (cursor up, clear)
+/// taken out.
+fn screen(out: &str) -> impl Iterator<Item = &str> {
+    out.split("\x1b[J")
+        .flat_map(|f| f.lines())
+        .map(|l| l.trim_end_matches('\r'))
+}
+
+fn cached(err: &str, text: &str) -> bool {
+    let n = step_no(err, text);
+    err.lines().any(|l| l == format!("{n} CACHED"))
+}
+
+/// `--progress tty` under a terminal: the view is redrawn in place (cursor
+/// up, clear), names each step, shows the two parallel stages' RUNs
+/// running in one frame, marks finished steps `DONE`/`CACHED`, and a
+/// failed step `ERROR` with its last output lines; the image is the one a
+/// plain build gives (a plain build after it takes every step from the
+/// cache). `auto` is the view on a terminal, plain without one.
+#[test]
+fn progress_tty_is_a_live_view() {
+    if !berth_testkit::have("script") {
+        berth_testkit::skip("script (util-linux) is not installed");
+        return;
+    }
+    let Some(env) = store() else { return };
+    let wait = |me: &str, other: &str| {
+        format!(
+            "RUN --mount=type=cache,target=/s,id=meet,sharing=shared echo {me}-started && touch /s/{me} && i=0 && \\\n  while ! test -e /s/{other} && test $i -lt 60; do sleep 1; i=$((i+1)); done && \\\n  test -e /s/{other} && echo {me} > /{me}\n"
+        )
+    };
+    let df = format!(
+        "FROM busybox AS a\n{}FROM busybox AS b\n{}FROM busybox\nCOPY --from=a /a /a\nCOPY --from=b /b /b\nCMD [\"cat\", \"/a\", \"/b\"]\n",
+        wait("a", "b"),
+        wait("b", "a")
+    );
+    let ctx = context(&env, "ctx", &[("Dockerfile", &df)]);
+    let c = ctx.to_str().unwrap();
+    let (code, out) = on_tty(&env, &["build", "--progress", "tty", "-t", "tty1", c]);
+    assert_eq!(code, 0, "{out}");
+    let frames: Vec<&str> = out.split("\x1b[J").collect();
+    assert!(frames.len() > 2, "no redraws: {out:?}");
+    assert!(
+        out.contains("\r\x1b[") && out.contains("A\x1b[J"),
+        "no cursor-up redraw: {out:?}"
+    );
+    for step in [
+        "[a 1/2] FROM busybox",
+        "[a 2/2] RUN --mount=type=cache",
+        "[b 2/2] RUN --mount=type=cache",
+        "[3/4] COPY --from=b /b /b",
+    ] {
+        assert!(out.contains(step), "{step}: {out:?}");
+    }
+    let running = |f: &str, who: &str| {
+        f.lines()
+            .any(|l| l.trim_end().starts_with(&format!(" => [{who} 2/2] RUN")))
+    };
+    assert!(
+        frames.iter().any(|f| running(f, "a") && running(f, "b")),
+        "no frame with both stages' RUN running: {out:?}"
+    );
+    assert!(
+        screen(&out).any(|l| l.starts_with("=> [a 2/2] RUN") && l.contains("DONE")),
+        "{out:?}"
+    );
+    assert!(out.contains("FINISHED"), "{out:?}");
+    assert_eq!(env.ok(&["run", "--rm", "tty1"]), "a\nb\n");
+
+    // Plain after it: every step cached, the same image.
+    let err = build(&env, &["-t", "plain1", c]);
+    assert!(cached(&err, "[a 2/2] RUN"), "{err}");
+    assert!(cached(&err, "[b 2/2] RUN"), "{err}");
+    let id = |t: &str| env.ok(&["image", "inspect", "--format", "{{.Id}}", t]);
+    assert_eq!(id("tty1"), id("plain1"));
+
+    // `auto` on a terminal: the view, cached steps marked.
+    let (code, out) = on_tty(&env, &["build", "-t", "tty2", c]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("\x1b[J"), "{out:?}");
+    assert!(
+        screen(&out).any(|l| l.starts_with("=> CACHED [b 2/2] RUN")),
+        "{out:?}"
+    );
+    assert_eq!(id("tty2"), id("plain1"));
+
+    // `auto` without a terminal: plain.
+    let (code, _, err) = env.run(&["build", "--progress", "auto", c]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("#1 [a 1/2] FROM busybox"), "{err}");
+    assert!(!err.contains('\x1b'), "{err:?}");
+
+    // A failed step: ERROR, its last lines kept.
+    let bad = context(
+        &env,
+        "bad",
+        &[(
+            "Dockerfile",
+            "FROM busybox\nRUN echo out-one && echo out-two && false\n",
+        )],
+    );
+    let (code, out) = on_tty(&env, &["build", "--progress", "tty", bad.to_str().unwrap()]);
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        screen(&out).any(|l| l.starts_with("=> ERROR [2/2] RUN echo out-one")),
+        "{out:?}"
+    );
+    assert!(out.contains("=> => # out-two"), "{out:?}");
+    assert!(out.contains("did not complete successfully"), "{out:?}");
 }

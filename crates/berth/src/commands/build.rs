@@ -1,5 +1,6 @@
 //! `berth build`: flags into a typed `build_run::BuildRequest`, the
-//! builder's events printed as BuildKit's plain progress.
+//! builder's events printed as BuildKit's plain progress or, on a terminal,
+//! its live view ([`super::build_progress`]).
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
@@ -406,13 +407,19 @@ pub fn run(g: &Globals, a: BuildArgs) -> CmdResult {
     let eng = g.engine()?;
     let quiet = a.quiet || a.progress == "quiet";
     let mut err = std::io::stderr();
-    let _tty = err.is_terminal();
+    // BuildKit's live view: `tty`, or `auto` when stderr is a terminal.
+    let tty = !quiet && (a.progress == "tty" || (a.progress == "auto" && err.is_terminal()));
+    let view = tty.then(super::build_progress::TtyView::new);
     // Each step's unfinished output line, printed once complete (or at
     // the step's end): steps of stages built at once interleave by whole
     // lines, each with its `#N`.
     let mut partial: BTreeMap<usize, Vec<u8>> = BTreeMap::new();
     let mut progress = |e: Event| {
         if quiet {
+            return;
+        }
+        if let Some(v) = &view {
+            v.event(e);
             return;
         }
         let _ = match e {
@@ -473,6 +480,9 @@ pub fn run(g: &Globals, a: BuildArgs) -> CmdResult {
         .map_err(|e| e.msg)
     };
     let res = build_run::build(&eng, req, Some(&pull), &mut progress);
+    if let Some(v) = view {
+        v.finish(res.is_ok());
+    }
     for (n, rest) in partial.iter().filter(|(_, r)| !r.is_empty()) {
         let _ = writeln!(err, "#{n} {}", String::from_utf8_lossy(rest));
     }
