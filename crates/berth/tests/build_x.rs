@@ -5,7 +5,8 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use common::Env;
@@ -278,4 +279,87 @@ fn progress_tty_is_a_live_view() {
     );
     assert!(out.contains("=> => # out-two"), "{out:?}");
     assert!(out.contains("did not complete successfully"), "{out:?}");
+}
+
+/// Mounts under `root` (the store's overlays, a step's binds).
+fn mounts_under(root: &Path) -> Vec<String> {
+    let root = root.to_str().unwrap();
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains(root))
+        .map(String::from)
+        .collect()
+}
+
+const VANISH_DF: &str = "\
+FROM busybox
+RUN --mount=type=bind,target=/ctx echo waiting && i=0 && while test -e /ctx/marker && test $i -lt 120; do sleep 1; i=$((i+1)); done && echo gone
+COPY f.txt /f.txt
+CMD [\"cat\", \"/f.txt\"]
+";
+
+/// The context removed while a RUN runs (the RUN waits for it through a
+/// bind of the context): the COPY after it fails with one line naming the
+/// removed directory, non-zero; nothing tagged, no container left, nothing
+/// of the store mounted; the restored context then builds.
+#[test]
+fn context_removed_mid_build() {
+    let Some(env) = store() else { return };
+    let ctx = context(
+        &env,
+        "ctx",
+        &[("Dockerfile", VANISH_DF), ("f.txt", "F\n"), ("marker", "")],
+    );
+    let mut child = env
+        .cmd(&[
+            "build",
+            "--progress",
+            "plain",
+            "-t",
+            "vanish",
+            ctx.to_str().unwrap(),
+        ])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut r = BufReader::new(child.stderr.take().unwrap());
+    let mut err = String::new();
+    loop {
+        let mut l = String::new();
+        assert!(
+            r.read_line(&mut l).unwrap() > 0,
+            "the RUN never started:\n{err}"
+        );
+        err.push_str(&l);
+        if l.trim_end().ends_with(" waiting") {
+            break;
+        }
+    }
+    std::fs::remove_dir_all(&ctx).unwrap();
+    std::io::Read::read_to_string(&mut r, &mut err).unwrap();
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "{err}");
+    assert!(err.contains("gone"), "the RUN saw the context go: {err}");
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("berth: ")).collect();
+    assert_eq!(errors.len(), 1, "{err}");
+    let want = format!(
+        "COPY: the build context {} was removed during the build",
+        ctx.display()
+    );
+    assert!(errors[0].contains(&want), "{err}");
+    assert!(!err.contains("  > "), "one line: {err}");
+
+    let (code, _, _) = env.run(&["image", "inspect", "vanish"]);
+    assert_ne!(code, 0, "a half-built image was tagged");
+    assert_eq!(env.ok(&["ps", "-a", "-q"]), "");
+    assert_eq!(mounts_under(&env.root()), Vec::<String>::new());
+
+    // Restored (without the marker the RUN waits on): it builds.
+    let ctx = context(&env, "ctx", &[("Dockerfile", VANISH_DF), ("f.txt", "F\n")]);
+    let err = build(&env, &["-t", "vanish", ctx.to_str().unwrap()]);
+    assert!(err.contains("gone"), "{err}");
+    assert_eq!(env.ok(&["run", "--rm", "vanish"]), "F\n");
+    assert_eq!(env.ok(&["ps", "-a", "-q"]), "");
 }

@@ -698,6 +698,23 @@ impl Ctx<'_> {
         }
     }
 
+    /// The context directory is still there: one removed while a step ran
+    /// is named, rather than the first of its files a step misses.
+    fn context_present(&self, c: &Command) -> Result<()> {
+        let root = self.context.root();
+        if std::fs::metadata(root).is_ok_and(|m| m.is_dir()) {
+            return Ok(());
+        }
+        let abs = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
+        Err(self.step_err(
+            c,
+            format!(
+                "the build context {} was removed during the build",
+                abs.display()
+            ),
+        ))
+    }
+
     /// ARG values of a cached step still enter the stage's state.
     fn apply_args(&self, st: &mut St, c: &Command) -> Result<()> {
         if let Instruction::Arg { args } = &c.instruction {
@@ -1328,6 +1345,7 @@ impl Ctx<'_> {
                         src
                     } else {
                         // Inside the context only.
+                        self.context_present(c)?;
                         let src = if m.source.is_empty() { "." } else { &m.source };
                         self.context.resolve(src).map_err(|e| self.step_err(c, e))?;
                         let rel = clean_path(src);
@@ -1941,6 +1959,9 @@ impl Ctx<'_> {
         let _keep;
         match &spec.from {
             None => {
+                if !locals.is_empty() {
+                    self.context_present(c)?;
+                }
                 p.sources(
                     &self.context,
                     &locals,
