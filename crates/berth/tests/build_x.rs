@@ -363,3 +363,78 @@ fn context_removed_mid_build() {
     assert_eq!(env.ok(&["run", "--rm", "vanish"]), "F\n");
     assert_eq!(env.ok(&["ps", "-a", "-q"]), "");
 }
+
+/// The diff ids of an image's layers, bottom first.
+fn layers(env: &Env, image: &str) -> Vec<String> {
+    let j = env.ok(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{json .RootFS.Layers}}",
+        image,
+    ]);
+    serde_json::from_str(j.trim()).unwrap()
+}
+
+/// `COPY --link`: over a changed base (an earlier RUN changed), the step
+/// is taken from the cache and its layer is the same (diff id and blob),
+/// put on the new layers below; a plain COPY after it runs again. The
+/// image has the new base's and the copied files.
+#[test]
+fn copy_link_layer_survives_a_new_base() {
+    let Some(env) = store() else { return };
+    let df = |v: &str| {
+        format!(
+            "FROM busybox\nRUN echo {v} > /base\nCOPY --link f.txt /app/f.txt\nCOPY g.txt /app/g.txt\nCMD [\"cat\", \"/base\", \"/app/f.txt\", \"/app/g.txt\"]\n"
+        )
+    };
+    let ctx = context(
+        &env,
+        "ctx",
+        &[
+            ("Dockerfile", &df("one")),
+            ("f.txt", "F\n"),
+            ("g.txt", "G\n"),
+        ],
+    );
+    let c = ctx.to_str().unwrap();
+    let err = build(&env, &["-t", "l1", c]);
+    assert!(!cached(&err, "[3/5] COPY --link f.txt"), "{err}");
+    let l1 = layers(&env, "l1");
+
+    std::fs::write(ctx.join("Dockerfile"), df("two")).unwrap();
+    let err = build(&env, &["-t", "l2", c]);
+    assert!(!cached(&err, "[2/5] RUN echo two"), "{err}");
+    assert!(cached(&err, "[3/5] COPY --link f.txt"), "{err}");
+    assert!(!cached(&err, "[4/5] COPY g.txt"), "{err}");
+    let l2 = layers(&env, "l2");
+    assert_eq!(l1.len(), l2.len());
+    let k = l1.len() - 2;
+    assert_ne!(l1[k - 1], l2[k - 1], "the RUN's layers differ");
+    assert_eq!(l1[k], l2[k], "the --link layer is reused");
+    // The same blob (compressed bytes), not only the same content.
+    let b1 = blobs(&env, "l1");
+    let b2 = blobs(&env, "l2");
+    assert_eq!(b1[k], b2[k], "the --link layer's blob is reused");
+    assert_eq!(env.ok(&["run", "--rm", "l2"]), "two\nF\nG\n");
+    assert_eq!(env.ok(&["run", "--rm", "l1"]), "one\nF\nG\n");
+
+    // Nothing changed: all cached.
+    let err = build(&env, &["-t", "l3", c]);
+    assert!(cached(&err, "[3/5] COPY --link f.txt"), "{err}");
+    assert!(cached(&err, "[4/5] COPY g.txt"), "{err}");
+}
+
+/// The blob digests of an image's layers, bottom first (the store's
+/// record of it).
+fn blobs(env: &Env, image: &str) -> Vec<String> {
+    let id = env.ok(&["image", "inspect", "--format", "{{.Id}}", image]);
+    let db: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(env.root().join("images.json")).unwrap()).unwrap();
+    db["images"][id.trim().trim_start_matches("sha256:")]["layers"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no record of {id} in images.json"))
+        .iter()
+        .map(|l| l["digest"].as_str().unwrap().to_string())
+        .collect()
+}

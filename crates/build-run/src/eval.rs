@@ -102,6 +102,10 @@ struct Ctx<'a> {
     /// The digest each URL had when its step's key was made: a URL
     /// fetched again (named twice) must still have it.
     url_digests: BTreeMap<String, String>,
+    /// The last COPY/ADD --link made its layer over nothing (not through
+    /// a container over the stage's image): a layer to reuse on another
+    /// base.
+    linked: bool,
 }
 
 fn source_date_epoch() -> Option<u64> {
@@ -232,6 +236,7 @@ pub(crate) fn build(
         }),
         fetched: BTreeMap::new(),
         url_digests: BTreeMap::new(),
+        linked: false,
     };
     let out = cx.run()?;
     drop(owner);
@@ -478,7 +483,7 @@ impl Ctx<'_> {
         let n_steps = stage.commands.len() + 1;
         self.emit(Event::Done { n: self.step });
         self.emit_image(self.step, &st);
-        let keys = build::cache::stage_keys(
+        let keys = build::cache::stage_step_keys(
             &base_key,
             &stage,
             self.df.escape,
@@ -505,7 +510,7 @@ impl Ctx<'_> {
             // result of a `COPY --from` stage or image, the context files
             // a RUN bind-mounts.
             let extra = self.key_extra(&st, c, outs, i)?;
-            key = build::cache::step_key(&key, &keys[k], &extra);
+            key = build::cache::step_key(&key, &keys[k].chained, &extra);
             if !no_cache {
                 if let Some(rec) = self.cached(&key)? {
                     st.cfg = self.engine.images().config(&rec)?;
@@ -518,10 +523,28 @@ impl Ctx<'_> {
                     continue;
                 }
             }
+            // COPY/ADD --link: its layer depends on the step alone (made
+            // over nothing), keyed apart from the steps below it.
+            let link_key = self.link_key(&st, c, &keys[k].own, &extra);
+            if let (Some(lk), false) = (&link_key, no_cache) {
+                if self.rebase_link(&mut st, lk)? {
+                    if let Some(r) = &st.image {
+                        self.cache.put(&key, &r.id.to_string())?;
+                    }
+                    self.result.cached += 1;
+                    self.emit(Event::Cached { n });
+                    self.emit_image(n, &st);
+                    continue;
+                }
+            }
+            self.linked = false;
             let wrote = self.instruction(&mut st, c, outs, n, i)?;
             if wrote {
                 if let Some(r) = &st.image {
                     self.cache.put(&key, &r.id.to_string())?;
+                    if let (Some(lk), true) = (&link_key, self.linked) {
+                        self.cache.put(lk, &r.id.to_string())?;
+                    }
                 }
             }
             self.emit(Event::Done { n });
@@ -539,6 +562,66 @@ impl Ctx<'_> {
             config: st.cfg,
             key,
         })
+    }
+
+    /// The key of a `COPY --link`/`ADD --link` step's layer: the step
+    /// alone (`own`: its expanded text and context inputs; `extra`: the
+    /// result of its `--from`, its URLs' content) and the directory a
+    /// relative destination starts from. None for other steps.
+    fn link_key(&self, st: &St, c: &Command, own: &str, extra: &str) -> Option<String> {
+        let link = match &c.instruction {
+            Instruction::Copy(cp) => cp.link,
+            Instruction::Add(a) => a.link,
+            _ => false,
+        };
+        if !link {
+            return None;
+        }
+        let wd = st
+            .cfg
+            .config
+            .as_ref()
+            .and_then(|c| c.working_dir.clone())
+            .unwrap_or_default();
+        Some(build::cache::step_key(
+            "COPY --link",
+            own,
+            &format!("{extra}\0{wd}"),
+        ))
+    }
+
+    /// A `--link` step whose layer was made before (over another base):
+    /// the layer (the top one of the image `link_key` names) put on the
+    /// stage's image as it is, same blob, with the step's history entry.
+    /// False when there is none.
+    fn rebase_link(&mut self, st: &mut St, link_key: &str) -> Result<bool> {
+        let Some(made) = self.cached(link_key)? else {
+            return Ok(false);
+        };
+        let Some(layer) = made.layers.last().cloned() else {
+            return Ok(false);
+        };
+        let made_cfg = self.engine.images().config(&made)?;
+        let Some(created_by) = made_cfg
+            .history
+            .iter()
+            .rev()
+            .find(|h| !h.empty_layer)
+            .and_then(|h| h.created_by.clone())
+        else {
+            return Ok(false);
+        };
+        let rec = self.engine.images().commit_existing_layer(
+            st.image.as_ref(),
+            &layer,
+            with_parent(&st.cfg, st.image.as_ref()),
+            self.history(created_by),
+            &[],
+        )?;
+        st.cfg = self.engine.images().config(&rec)?;
+        st.image = Some(rec);
+        st.dirty = false;
+        Ok(true)
     }
 
     /// Whether stage `i`'s steps are taken from no cache: `--no-cache`, or
@@ -1771,6 +1854,7 @@ impl Ctx<'_> {
             if let Some(p) = self.copy_into(st, c, &probe, owner, &spec, outs, stage_index)? {
                 let f = p.finish().map_err(other)?;
                 self.commit_layer(st, f, created_by)?;
+                self.linked = spec.link;
                 return Ok(true);
             }
         }

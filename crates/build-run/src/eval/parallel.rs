@@ -308,6 +308,7 @@ impl<'a> Seed<'a> {
             mtime: self.mtime,
             fetched: BTreeMap::new(),
             url_digests: BTreeMap::new(),
+            linked: false,
         }
     }
 }
