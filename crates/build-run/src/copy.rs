@@ -277,7 +277,7 @@ impl Payload {
                         }
                         if ctx.entries().contains_key(&rel) {
                             self.entry(ctx, &rel, &join(dest, &at), a)
-                                .map_err(|e| format!("{rel}: {e}"))?;
+                                .map_err(|e| named(ctx, &rel, e))?;
                         }
                     }
                     join(dest, &k)
@@ -291,7 +291,7 @@ impl Payload {
                 if is_dir {
                     if sel.parents && !r.is_empty() && !self.seen.contains(&root_dest) {
                         self.entry(ctx, &r, &root_dest, a)
-                            .map_err(|e| format!("{r}: {e}"))?;
+                            .map_err(|e| named(ctx, &r, e))?;
                         n += 1;
                     }
                     let prefix = if r.is_empty() {
@@ -305,7 +305,7 @@ impl Payload {
                             continue;
                         }
                         let d = join(&root_dest, rel);
-                        self.entry(ctx, p, &d, a).map_err(|e| format!("{p}: {e}"))?;
+                        self.entry(ctx, p, &d, a).map_err(|e| named(ctx, p, e))?;
                         n += 1;
                     }
                     continue;
@@ -313,14 +313,14 @@ impl Payload {
                 if unpack && ctx.entries()[&r].kind == Kind::File {
                     if let Some(k) = self
                         .archive(ctx, &r, dest, a)
-                        .map_err(|e| format!("{r}: {e}"))?
+                        .map_err(|e| named(ctx, &r, e))?
                     {
                         n += k;
                         continue;
                     }
                 }
                 self.entry(ctx, &r, &root_dest, a)
-                    .map_err(|e| format!("{r}: {e}"))?;
+                    .map_err(|e| named(ctx, &r, e))?;
                 n += 1;
             }
         }
@@ -439,6 +439,21 @@ impl Payload {
         f.rewind()?;
         Ok(f)
     }
+}
+
+/// An error of context entry `rel`, naming it; a file gone since the
+/// context was walked (the context changed or was removed while a step
+/// ran) is named by its host path.
+fn named(ctx: &Context, rel: &str, e: io::Error) -> String {
+    if e.kind() != io::ErrorKind::NotFound {
+        return format!("{rel}: {e}");
+    }
+    let p = ctx.root().join(rel);
+    let p = std::path::absolute(&p).unwrap_or(p);
+    format!(
+        "the build context changed during the build: {}: no such file or directory",
+        p.display()
+    )
 }
 
 #[cfg(test)]

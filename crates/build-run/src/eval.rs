@@ -102,6 +102,10 @@ struct Ctx<'a> {
     /// The digest each URL had when its step's key was made: a URL
     /// fetched again (named twice) must still have it.
     url_digests: BTreeMap<String, String>,
+    /// The last COPY/ADD --link made its layer over nothing (not through
+    /// a container over the stage's image): a layer to reuse on another
+    /// base.
+    linked: bool,
 }
 
 fn source_date_epoch() -> Option<u64> {
@@ -232,6 +236,7 @@ pub(crate) fn build(
         }),
         fetched: BTreeMap::new(),
         url_digests: BTreeMap::new(),
+        linked: false,
     };
     let out = cx.run()?;
     drop(owner);
@@ -284,6 +289,20 @@ impl Ctx<'_> {
     }
 
     fn run(&mut self) -> Result<BuildResult> {
+        // BuildKit ignores a `--no-cache-filter` name no stage has; said
+        // here, the build goes on.
+        for f in &self.req.no_cache_filter {
+            let known = self
+                .df
+                .stages
+                .iter()
+                .any(|s| s.name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(f)));
+            if !known {
+                self.emit(Event::Warning {
+                    message: &format!("--no-cache-filter: no stage is named {f:?}; ignored"),
+                });
+            }
+        }
         let order = self.graph.needed();
         let total_stages = self.df.stages.len();
         let mut outs = self.build_stages(&order, total_stages)?;
@@ -464,7 +483,7 @@ impl Ctx<'_> {
         let n_steps = stage.commands.len() + 1;
         self.emit(Event::Done { n: self.step });
         self.emit_image(self.step, &st);
-        let keys = build::cache::stage_keys(
+        let keys = build::cache::stage_step_keys(
             &base_key,
             &stage,
             self.df.escape,
@@ -475,6 +494,7 @@ impl Ctx<'_> {
         )
         .map_err(|e| self.key_error(&stage, e))?;
         let mut key = build::cache::step_key("", &format!("FROM {}", stage.base), &base_key);
+        let no_cache = self.no_cache(i);
         for (k, c) in stage.commands.iter().enumerate() {
             self.step += 1;
             let n = self.step;
@@ -490,8 +510,8 @@ impl Ctx<'_> {
             // result of a `COPY --from` stage or image, the context files
             // a RUN bind-mounts.
             let extra = self.key_extra(&st, c, outs, i)?;
-            key = build::cache::step_key(&key, &keys[k], &extra);
-            if !self.req.no_cache {
+            key = build::cache::step_key(&key, &keys[k].chained, &extra);
+            if !no_cache {
                 if let Some(rec) = self.cached(&key)? {
                     st.cfg = self.engine.images().config(&rec)?;
                     st.image = Some(rec);
@@ -503,20 +523,118 @@ impl Ctx<'_> {
                     continue;
                 }
             }
+            // COPY/ADD --link: its layer depends on the step alone (made
+            // over nothing), keyed apart from the steps below it.
+            let link_key = self.link_key(&st, c, &keys[k].own, &extra);
+            if let (Some(lk), false) = (&link_key, no_cache) {
+                if self.rebase_link(&mut st, lk)? {
+                    if let Some(r) = &st.image {
+                        self.cache.put(&key, &r.id.to_string())?;
+                    }
+                    self.result.cached += 1;
+                    self.emit(Event::Cached { n });
+                    self.emit_image(n, &st);
+                    continue;
+                }
+            }
+            self.linked = false;
             let wrote = self.instruction(&mut st, c, outs, n, i)?;
             if wrote {
                 if let Some(r) = &st.image {
                     self.cache.put(&key, &r.id.to_string())?;
+                    if let (Some(lk), true) = (&link_key, self.linked) {
+                        self.cache.put(lk, &r.id.to_string())?;
+                    }
                 }
             }
             self.emit(Event::Done { n });
             self.emit_image(n, &st);
         }
+        // What the stages built on this one see of it: its steps' keys
+        // and the image they gave. A step that ran again (its results
+        // evicted, `--no-cache-filter`) gives a new image: their steps
+        // miss, as BuildKit's do; a stage all taken from the cache gives
+        // the image it gave before: their steps hit.
+        let result = st.image.as_ref().map(|r| r.id.to_string());
+        let key = build::cache::step_key(&key, "stage result", &result.unwrap_or_default());
         Ok(StageOut {
             image: st.image,
             config: st.cfg,
             key,
         })
+    }
+
+    /// The key of a `COPY --link`/`ADD --link` step's layer: the step
+    /// alone (`own`: its expanded text and context inputs; `extra`: the
+    /// result of its `--from`, its URLs' content) and the directory a
+    /// relative destination starts from. None for other steps.
+    fn link_key(&self, st: &St, c: &Command, own: &str, extra: &str) -> Option<String> {
+        let link = match &c.instruction {
+            Instruction::Copy(cp) => cp.link,
+            Instruction::Add(a) => a.link,
+            _ => false,
+        };
+        if !link {
+            return None;
+        }
+        let wd = st
+            .cfg
+            .config
+            .as_ref()
+            .and_then(|c| c.working_dir.clone())
+            .unwrap_or_default();
+        Some(build::cache::step_key(
+            "COPY --link",
+            own,
+            &format!("{extra}\0{wd}"),
+        ))
+    }
+
+    /// A `--link` step whose layer was made before (over another base):
+    /// the layer (the top one of the image `link_key` names) put on the
+    /// stage's image as it is, same blob, with the step's history entry.
+    /// False when there is none.
+    fn rebase_link(&mut self, st: &mut St, link_key: &str) -> Result<bool> {
+        let Some(made) = self.cached(link_key)? else {
+            return Ok(false);
+        };
+        let Some(layer) = made.layers.last().cloned() else {
+            return Ok(false);
+        };
+        let made_cfg = self.engine.images().config(&made)?;
+        let Some(created_by) = made_cfg
+            .history
+            .iter()
+            .rev()
+            .find(|h| !h.empty_layer)
+            .and_then(|h| h.created_by.clone())
+        else {
+            return Ok(false);
+        };
+        let rec = self.engine.images().commit_existing_layer(
+            st.image.as_ref(),
+            &layer,
+            with_parent(&st.cfg, st.image.as_ref()),
+            self.history(created_by),
+            &[],
+        )?;
+        st.cfg = self.engine.images().config(&rec)?;
+        st.image = Some(rec);
+        st.dirty = false;
+        Ok(true)
+    }
+
+    /// Whether stage `i`'s steps are taken from no cache: `--no-cache`, or
+    /// `--no-cache-filter` names it (a named stage, case-insensitive, as
+    /// BuildKit's dockerfile frontend matches them).
+    fn no_cache(&self, i: usize) -> bool {
+        self.req.no_cache
+            || self.df.stages[i].name.as_deref().is_some_and(|n| {
+                self.req
+                    .no_cache_filter
+                    .iter()
+                    .any(|f| f.eq_ignore_ascii_case(n))
+            })
     }
 
     fn key_extra(
@@ -661,6 +779,23 @@ impl Ctx<'_> {
                 Error::Other(ce.to_string())
             }
         }
+    }
+
+    /// The context directory is still there: one removed while a step ran
+    /// is named, rather than the first of its files a step misses.
+    fn context_present(&self, c: &Command) -> Result<()> {
+        let root = self.context.root();
+        if std::fs::metadata(root).is_ok_and(|m| m.is_dir()) {
+            return Ok(());
+        }
+        let abs = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
+        Err(self.step_err(
+            c,
+            format!(
+                "the build context {} was removed during the build",
+                abs.display()
+            ),
+        ))
     }
 
     /// ARG values of a cached step still enter the stage's state.
@@ -1293,6 +1428,7 @@ impl Ctx<'_> {
                         src
                     } else {
                         // Inside the context only.
+                        self.context_present(c)?;
                         let src = if m.source.is_empty() { "." } else { &m.source };
                         self.context.resolve(src).map_err(|e| self.step_err(c, e))?;
                         let rel = clean_path(src);
@@ -1718,6 +1854,7 @@ impl Ctx<'_> {
             if let Some(p) = self.copy_into(st, c, &probe, owner, &spec, outs, stage_index)? {
                 let f = p.finish().map_err(other)?;
                 self.commit_layer(st, f, created_by)?;
+                self.linked = spec.link;
                 return Ok(true);
             }
         }
@@ -1906,6 +2043,9 @@ impl Ctx<'_> {
         let _keep;
         match &spec.from {
             None => {
+                if !locals.is_empty() {
+                    self.context_present(c)?;
+                }
                 p.sources(
                     &self.context,
                     &locals,

@@ -83,6 +83,12 @@ pub struct BuildRequest {
     pub target: Option<String>,
     /// `--no-cache`: no step is taken from the cache (results still go in).
     pub no_cache: bool,
+    /// `--no-cache-filter`: the stages (by name, case-insensitive, as
+    /// BuildKit's dockerfile frontend matches them) whose steps are taken
+    /// from no cache. A re-run step gives a new result: the steps of the
+    /// stages built on it miss too, the other stages hit. A name no stage
+    /// has is ignored with a warning (BuildKit ignores it silently).
+    pub no_cache_filter: Vec<String>,
     /// `--pull`: pull every base image even when the store has it.
     pub pull: bool,
     /// `--label`: labels of the final image.
@@ -133,6 +139,7 @@ impl Default for BuildRequest {
             build_args: BTreeMap::new(),
             target: None,
             no_cache: false,
+            no_cache_filter: vec![],
             pull: false,
             labels: BTreeMap::new(),
             network: None,

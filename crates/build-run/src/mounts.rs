@@ -258,6 +258,70 @@ pub(crate) fn drop_stubs(
     Ok(any.then_some(out))
 }
 
+/// Unpacks `archive` (a copy out of an image) into the empty directory
+/// `dst`, refusing device nodes: a mount's files are the image's plain
+/// files, never a host device.
+pub(crate) fn unpack_plain(mut archive: std::fs::File, dst: &Path) -> Result<(), String> {
+    use std::io::Seek;
+    {
+        let mut a = tar::Archive::new(&mut archive);
+        for e in a.entries().map_err(|e| e.to_string())? {
+            let e = e.map_err(|e| e.to_string())?;
+            let t = e.header().entry_type();
+            if t.is_block_special() || t.is_character_special() {
+                let p = e.path().map_err(|e| e.to_string())?;
+                return Err(format!("{}: device nodes cannot be mounted", p.display()));
+            }
+        }
+    }
+    archive.rewind().map_err(|e| e.to_string())?;
+    let mut a = tar::Archive::new(archive);
+    a.set_preserve_permissions(true);
+    a.set_preserve_ownerships(true);
+    a.unpack(dst).map_err(|e| e.to_string())
+}
+
+/// Refuses `p` unless it is a directory or a regular file itself (not a
+/// symlink, a device, a fifo or a socket) at its own canonical path: what
+/// a bind mount of `p` then mounts is `p`, not something a link points
+/// to. Checked right before the mount is handed to the runtime.
+pub(crate) fn check_plain(p: &Path) -> Result<(), String> {
+    let md = std::fs::symlink_metadata(p).map_err(|e| format!("{}: {e}", p.display()))?;
+    if !(md.is_dir() || md.is_file()) {
+        return Err("not a directory or a regular file in the image".into());
+    }
+    let canon = |q: &Path| {
+        q.canonicalize()
+            .map_err(|e| format!("{}: {e}", q.display()))
+    };
+    let (Some(parent), Some(name)) = (p.parent(), p.file_name()) else {
+        return Err(format!("{}: not a mount source", p.display()));
+    };
+    if canon(p)? != canon(parent)?.join(name) {
+        return Err(format!("{} resolves elsewhere", p.display()));
+    }
+    Ok(())
+}
+
+/// Sets the mode and owner of directory or file `p` through a descriptor
+/// opened with O_NOFOLLOW (fchmod, fchown): a symlink at `p` is refused,
+/// never followed.
+pub(crate) fn set_mode_owner(p: &Path, mode: u32, owner: (u32, u32)) -> io::Result<()> {
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(p)?;
+    let md = f.metadata()?;
+    if !(md.is_dir() || md.is_file()) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{}: not a directory or a regular file", p.display()),
+        ));
+    }
+    f.set_permissions(std::fs::Permissions::from_mode(mode & 0o7777))?;
+    std::os::unix::fs::fchown(&f, Some(owner.0), Some(owner.1))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -393,68 +457,4 @@ mod tests {
         drop(p);
         assert!(!path.exists(), "the socket goes with the proxy");
     }
-}
-
-/// Unpacks `archive` (a copy out of an image) into the empty directory
-/// `dst`, refusing device nodes: a mount's files are the image's plain
-/// files, never a host device.
-pub(crate) fn unpack_plain(mut archive: std::fs::File, dst: &Path) -> Result<(), String> {
-    use std::io::Seek;
-    {
-        let mut a = tar::Archive::new(&mut archive);
-        for e in a.entries().map_err(|e| e.to_string())? {
-            let e = e.map_err(|e| e.to_string())?;
-            let t = e.header().entry_type();
-            if t.is_block_special() || t.is_character_special() {
-                let p = e.path().map_err(|e| e.to_string())?;
-                return Err(format!("{}: device nodes cannot be mounted", p.display()));
-            }
-        }
-    }
-    archive.rewind().map_err(|e| e.to_string())?;
-    let mut a = tar::Archive::new(archive);
-    a.set_preserve_permissions(true);
-    a.set_preserve_ownerships(true);
-    a.unpack(dst).map_err(|e| e.to_string())
-}
-
-/// Refuses `p` unless it is a directory or a regular file itself (not a
-/// symlink, a device, a fifo or a socket) at its own canonical path: what
-/// a bind mount of `p` then mounts is `p`, not something a link points
-/// to. Checked right before the mount is handed to the runtime.
-pub(crate) fn check_plain(p: &Path) -> Result<(), String> {
-    let md = std::fs::symlink_metadata(p).map_err(|e| format!("{}: {e}", p.display()))?;
-    if !(md.is_dir() || md.is_file()) {
-        return Err("not a directory or a regular file in the image".into());
-    }
-    let canon = |q: &Path| {
-        q.canonicalize()
-            .map_err(|e| format!("{}: {e}", q.display()))
-    };
-    let (Some(parent), Some(name)) = (p.parent(), p.file_name()) else {
-        return Err(format!("{}: not a mount source", p.display()));
-    };
-    if canon(p)? != canon(parent)?.join(name) {
-        return Err(format!("{} resolves elsewhere", p.display()));
-    }
-    Ok(())
-}
-
-/// Sets the mode and owner of directory or file `p` through a descriptor
-/// opened with O_NOFOLLOW (fchmod, fchown): a symlink at `p` is refused,
-/// never followed.
-pub(crate) fn set_mode_owner(p: &Path, mode: u32, owner: (u32, u32)) -> io::Result<()> {
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(p)?;
-    let md = f.metadata()?;
-    if !(md.is_dir() || md.is_file()) {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("{}: not a directory or a regular file", p.display()),
-        ));
-    }
-    f.set_permissions(std::fs::Permissions::from_mode(mode & 0o7777))?;
-    std::os::unix::fs::fchown(&f, Some(owner.0), Some(owner.1))
 }

@@ -46,6 +46,35 @@ pub fn stage_keys(
     global_args: &EnvList,
     ctx: &Context,
 ) -> Result<Vec<String>, KeyError> {
+    Ok(
+        stage_step_keys(base_key, stage, escape, env, build_args, global_args, ctx)?
+            .into_iter()
+            .map(|k| k.chained)
+            .collect(),
+    )
+}
+
+/// A step's keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepKey {
+    /// Of the step after the steps before it ([`stage_keys`]).
+    pub chained: String,
+    /// Of the step alone: its expanded text and inputs, whatever comes
+    /// before it (what a `COPY --link` layer depends on, with the
+    /// directory its relative paths start from).
+    pub own: String,
+}
+
+/// [`stage_keys`] with each step's own key too.
+pub fn stage_step_keys(
+    base_key: &str,
+    stage: &Stage,
+    escape: char,
+    env: &EnvList,
+    build_args: &std::collections::BTreeMap<String, String>,
+    global_args: &EnvList,
+    ctx: &Context,
+) -> Result<Vec<StepKey>, KeyError> {
     let lex = Lex::new(escape);
     let mut env = env.clone();
     let mut keys = vec![];
@@ -150,7 +179,10 @@ pub fn stage_keys(
         }
         let text = serde_json::to_string(&ins).unwrap_or_default();
         let key = step_key(&parent, &text, &inputs);
-        keys.push(key.clone());
+        keys.push(StepKey {
+            chained: key.clone(),
+            own: step_key("", &text, &inputs),
+        });
         parent = key;
     }
     Ok(keys)

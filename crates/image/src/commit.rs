@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 
 use crate::error::{Error, Result};
-use crate::images::{ImageRecord, Store};
+use crate::images::{ImageRecord, LayerRecord, Store};
 use crate::manifest::{
     media_type, ContainerConfig, Descriptor, History, ImageConfig, Manifest, Platform,
 };
@@ -69,6 +69,42 @@ impl Store {
         &self,
         base: Option<&ImageRecord>,
         layer: Option<R>,
+        config: ImageConfig,
+        history: Option<History>,
+        names: &[Reference],
+    ) -> Result<ImageRecord> {
+        let layer = match layer {
+            Some(r) => NewLayer::Tar(r),
+            None => NewLayer::None,
+        };
+        self.commit_with(base, layer, config, history, names)
+    }
+
+    /// [`Store::commit_config`] with a layer the store has already (another
+    /// image's: its blob reused byte for byte, same digest and diff id,
+    /// unpacked over `base`'s layers): BuildKit's `COPY --link` layer put
+    /// on a new base without copying again.
+    pub fn commit_existing_layer(
+        &self,
+        base: Option<&ImageRecord>,
+        layer: &LayerRecord,
+        config: ImageConfig,
+        history: History,
+        names: &[Reference],
+    ) -> Result<ImageRecord> {
+        self.commit_with::<std::io::Empty>(
+            base,
+            NewLayer::Existing(layer),
+            config,
+            Some(history),
+            names,
+        )
+    }
+
+    fn commit_with<R: Read>(
+        &self,
+        base: Option<&ImageRecord>,
+        layer: NewLayer<'_, R>,
         mut config: ImageConfig,
         history: Option<History>,
         names: &[Reference],
@@ -95,8 +131,28 @@ impl Store {
             .collect();
         let mut diff_ids: Vec<_> = base_layers.iter().map(|l| l.diff_id.clone()).collect();
         let staged = match layer {
-            None => None,
-            Some(r) => {
+            NewLayer::None => None,
+            NewLayer::Existing(l) => {
+                if !self.content().exists(&l.digest) {
+                    return Err(Error::BlobNotFound(l.digest.clone()));
+                }
+                // The same gzip bytes under the manifest's own media type.
+                let mt = if l.media_type == media_type::DOCKER_LAYER_GZIP
+                    || l.media_type == media_type::OCI_LAYER_GZIP
+                {
+                    layer_mt
+                } else {
+                    &l.media_type
+                };
+                layers.push(Descriptor::new(mt, l.digest.clone(), l.size));
+                diff_ids.push(l.diff_id.clone());
+                let snaps = self.stage_layer_snapshots(&layers, &diff_ids, &|_| None)?;
+                for s in snaps {
+                    s.publish()?;
+                }
+                None
+            }
+            NewLayer::Tar(r) => {
                 let (blob, diff_id) =
                     self.stage_layer_blob(r, "commit: read the container's changes")?;
                 layers.push(Descriptor::new(
@@ -111,7 +167,7 @@ impl Store {
                 Some((blob, snaps))
             }
         };
-        let empty_layer = staged.is_none();
+        let empty_layer = diff_ids.len() == base_layers.len();
         if let Some((blob, snaps)) = staged {
             blob.sync()?;
             blob.publish()?;
@@ -151,4 +207,13 @@ impl Store {
         let manifest_digest = self.content().ingest_bytes(&manifest_json)?;
         self.register(&manifest_digest, &platform, names)
     }
+}
+
+/// The layer a commit adds.
+enum NewLayer<'a, R> {
+    None,
+    /// A plain tar, staged as a new blob.
+    Tar(R),
+    /// A blob of the store.
+    Existing(&'a LayerRecord),
 }

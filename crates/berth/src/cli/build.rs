@@ -21,6 +21,9 @@ pub struct BuildArgs {
     /// Do not use cache when building the image
     #[arg(long)]
     pub no_cache: bool,
+    /// Do not cache specified stages
+    #[arg(long, value_name = "stringArray")]
+    pub no_cache_filter: Vec<String>,
     /// Always attempt to pull all referenced images
     #[arg(long)]
     pub pull: bool,

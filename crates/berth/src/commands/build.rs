@@ -1,5 +1,6 @@
 //! `berth build`: flags into a typed `build_run::BuildRequest`, the
-//! builder's events printed as BuildKit's plain progress.
+//! builder's events printed as BuildKit's plain progress or, on a terminal,
+//! its live view ([`super::build_progress`]).
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
@@ -114,6 +115,18 @@ fn request(a: &BuildArgs) -> Result<BuildRequest, CliError> {
         Some(f) if stdin_ctx || git_ctx => DockerfileSource::InContext(f.to_string()),
         Some(f) => DockerfileSource::Path(PathBuf::from(f)),
     };
+    // buildx passes the values joined with commas; the frontend splits them.
+    let mut no_cache_filter = vec![];
+    for v in &a.no_cache_filter {
+        for name in v.split(',') {
+            if name.trim().is_empty() {
+                return Err(CliError::daemon(format!(
+                    "invalid --no-cache-filter {v:?}: a stage name is expected"
+                )));
+            }
+            no_cache_filter.push(name.trim().to_string());
+        }
+    }
     let mut tags = vec![];
     for t in &a.tag {
         tags.push(
@@ -146,6 +159,7 @@ fn request(a: &BuildArgs) -> Result<BuildRequest, CliError> {
         build_args: key_values("--build-arg", &a.build_arg, true)?,
         target: a.target.clone(),
         no_cache: a.no_cache,
+        no_cache_filter,
         pull: a.pull,
         labels: key_values("--label", &a.label, false)?,
         network: a.network.clone(),
@@ -393,13 +407,19 @@ pub fn run(g: &Globals, a: BuildArgs) -> CmdResult {
     let eng = g.engine()?;
     let quiet = a.quiet || a.progress == "quiet";
     let mut err = std::io::stderr();
-    let _tty = err.is_terminal();
+    // BuildKit's live view: `tty`, or `auto` when stderr is a terminal.
+    let tty = !quiet && (a.progress == "tty" || (a.progress == "auto" && err.is_terminal()));
+    let view = tty.then(super::build_progress::TtyView::new);
     // Each step's unfinished output line, printed once complete (or at
     // the step's end): steps of stages built at once interleave by whole
     // lines, each with its `#N`.
     let mut partial: BTreeMap<usize, Vec<u8>> = BTreeMap::new();
     let mut progress = |e: Event| {
         if quiet {
+            return;
+        }
+        if let Some(v) = &view {
+            v.event(e);
             return;
         }
         let _ = match e {
@@ -460,6 +480,9 @@ pub fn run(g: &Globals, a: BuildArgs) -> CmdResult {
         .map_err(|e| e.msg)
     };
     let res = build_run::build(&eng, req, Some(&pull), &mut progress);
+    if let Some(v) = view {
+        v.finish(res.is_ok());
+    }
     for (n, rest) in partial.iter().filter(|(_, r)| !r.is_empty()) {
         let _ = writeln!(err, "#{n} {}", String::from_utf8_lossy(rest));
     }

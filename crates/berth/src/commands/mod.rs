@@ -2,6 +2,7 @@
 
 mod archive;
 mod build;
+mod build_progress;
 pub mod changes;
 pub mod compose;
 mod compose_cmds;

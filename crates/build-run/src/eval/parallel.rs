@@ -96,6 +96,7 @@ struct ReqParts {
     build_args: BTreeMap<String, String>,
     target: Option<String>,
     no_cache: bool,
+    no_cache_filter: Vec<String>,
     pull: bool,
     labels: BTreeMap<String, String>,
     network: Option<String>,
@@ -110,6 +111,7 @@ impl ReqParts {
             build_args: self.build_args.clone(),
             target: self.target.clone(),
             no_cache: self.no_cache,
+            no_cache_filter: self.no_cache_filter.clone(),
             pull: self.pull,
             labels: self.labels.clone(),
             network: self.network.clone(),
@@ -158,6 +160,7 @@ impl Ctx<'_> {
             build_args: self.req.build_args.clone(),
             target: self.req.target.clone(),
             no_cache: self.req.no_cache,
+            no_cache_filter: self.req.no_cache_filter.clone(),
             pull: self.req.pull,
             labels: self.req.labels.clone(),
             network: self.req.network.clone(),
@@ -305,6 +308,7 @@ impl<'a> Seed<'a> {
             mtime: self.mtime,
             fetched: BTreeMap::new(),
             url_digests: BTreeMap::new(),
+            linked: false,
         }
     }
 }
