@@ -350,10 +350,11 @@ impl Engine {
     /// `GET /containers/json`: the `ps` rows (same options and filters)
     /// in docker's `container.Summary` shape.
     pub fn containers_json(&self, opts: &ListOptions) -> Result<Vec<crate::api::ContainerSummary>> {
+        // each record read once: the rows come with the configs ps read
         Ok(self
-            .ps(opts)?
+            .ps_rows(opts)?
             .into_iter()
-            .map(|s| self.container_summary(s))
+            .map(|(s, c)| self.summary_of(s, c))
             .collect())
     }
 
@@ -363,6 +364,11 @@ impl Engine {
     pub fn container_summary(&self, s: Summary) -> crate::api::ContainerSummary {
         // A container removed since, or unreadable: its row as ps has it.
         let c = self.container(&s.id).ok().map(|(c, _)| c);
+        self.summary_of(s, c)
+    }
+
+    /// [`Engine::container_summary`] from the row's config, already read.
+    fn summary_of(&self, s: Summary, c: Option<Container>) -> crate::api::ContainerSummary {
         let networks = c
             .as_ref()
             .map(|c| crate::network::settings(self, c).networks)
@@ -401,6 +407,12 @@ impl Engine {
 
     /// `ps` with docker's flags and filters, newest first.
     pub fn ps(&self, opts: &ListOptions) -> Result<Vec<Summary>> {
+        Ok(self.ps_rows(opts)?.into_iter().map(|(s, _)| s).collect())
+    }
+
+    /// [`Engine::ps`]'s rows with the config each was made from (`None`:
+    /// an unreadable record, shown dead).
+    fn ps_rows(&self, opts: &ListOptions) -> Result<Vec<(Summary, Option<Container>)>> {
         let q = self.query(&opts.filters)?;
         let all = opts.all
             || opts.limit.is_some()
@@ -439,7 +451,7 @@ impl Engine {
                             ..State::default()
                         };
                         if self.keep(&q, &c, &st, &[]) {
-                            out.push(s);
+                            out.push((s, None));
                         }
                     }
                     continue;
@@ -452,7 +464,7 @@ impl Engine {
             if !self.keep(&q, &c, &st, &ports) {
                 continue;
             }
-            out.push(Summary {
+            let summary = Summary {
                 id: id.clone(),
                 image: c.image_ref.clone(),
                 image_id: c.image.clone(),
@@ -482,14 +494,15 @@ impl Engine {
                 networks: crate::network::network_names(self, &c),
                 size_rw: None,
                 size_root_fs: None,
-            });
+            };
+            out.push((summary, Some(c)));
         }
-        out.sort_by(|a, b| b.created.cmp(&a.created));
+        out.sort_by(|a, b| b.0.created.cmp(&a.0.created));
         if let Some(n) = opts.limit {
             out.truncate(n);
         }
         if opts.size {
-            for s in &mut out {
+            for (s, _) in &mut out {
                 if let Ok((rw, rootfs)) = self.size(&s.id) {
                     s.size_rw = Some(rw);
                     s.size_root_fs = Some(rootfs);

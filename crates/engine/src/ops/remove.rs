@@ -174,7 +174,12 @@ impl Engine {
         if names.len() != before {
             self.save_names_with(&names, durability)?;
         }
-        std::fs::remove_dir_all(&trash).ctx(|| format!("cannot remove {}", trash.display()))?;
+        match self.net_deferral() {
+            // the monitor's exit command: after the clients have the code
+            Some(d) => d.defer_removal(trash),
+            None => std::fs::remove_dir_all(&trash)
+                .ctx(|| format!("cannot remove {}", trash.display()))?,
+        }
         Ok(true)
     }
 
