@@ -425,7 +425,34 @@ fn outbound_connectivity_is_masqueraded() {
         "-c",
         "printf 'GET /index.html HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 2 198.51.100.2 8000",
     ]);
+    // and has no default route (docker's: no gateway): the host's other
+    // addresses are not reachable either
+    let routes = n.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        &internal,
+        "bb",
+        "busybox",
+        "ip",
+        "route",
+    ]);
+    let (hcode, _, herr) = n.run(&[
+        "run",
+        "--rm",
+        "--network",
+        &internal,
+        "bb",
+        "busybox",
+        "nc",
+        "-w",
+        "2",
+        "198.51.100.1",
+        "22",
+    ]);
     n.ok(&["network", "rm", &internal]);
+    assert!(!routes.contains("default"), "{routes}");
+    assert!(hcode != 0 && herr.contains("unreachable"), "{herr}");
     let _ = server.kill();
     let _ = server.wait();
     assert_eq!(code, 0, "{out}{err}");
@@ -820,6 +847,33 @@ fn connect_disconnect_ip_and_container_mode() {
         "/sys/class/net",
     ]);
     assert_eq!(shared, links);
+    // with the donor's hostname (docker's), and no hostname of its own
+    let donor_host = n.inspect(&c1, "{{.Config.Hostname}}");
+    let joined_host = n.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        &format!("container:{c1}"),
+        "bb",
+        "cat",
+        "/proc/sys/kernel/hostname",
+    ]);
+    assert_eq!(joined_host.trim(), donor_host.trim());
+    let (code, _, err) = n.run(&[
+        "run",
+        "--rm",
+        "--network",
+        &format!("container:{c1}"),
+        "--hostname",
+        "mine",
+        "bb",
+        "true",
+    ]);
+    assert_eq!(code, 125, "{err}");
+    assert!(
+        err.contains("conflicting options: hostname and the network mode"),
+        "{err}"
+    );
     // --ip, and the names of a connected container resolve.
     let want = format!("{prefix}77");
     let out = n.ok(&[

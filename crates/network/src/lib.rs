@@ -676,7 +676,9 @@ impl<H: Host> Manager<H> {
                 ip,
                 ep.prefix,
                 mac_for(ip),
-                primary.then_some(network.gateway),
+                // an internal network gives no way out (docker's: no
+                // gateway for its endpoints)
+                (primary && !network.internal).then_some(network.gateway),
             )?;
             cn.endpoints.push(ep.clone());
             if primary {

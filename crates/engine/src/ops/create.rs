@@ -145,6 +145,24 @@ impl Engine {
         if opts.image.is_empty() {
             return Err(Error::invalid("an image is required"));
         }
+        // In another container's network namespace, its hostname (docker's
+        // initializeNetworking); a hostname of one's own conflicts.
+        let joined;
+        let opts = match crate::network::Mode::parse(opts.network_mode.as_deref()) {
+            crate::network::Mode::Container(donor) => {
+                if opts.hostname.is_some() {
+                    return Err(Error::invalid(
+                        "conflicting options: hostname and the network mode",
+                    ));
+                }
+                let donor = self.load_config(&self.lookup(&donor)?)?;
+                let mut o = opts.clone();
+                o.hostname = Some(donor.config.hostname);
+                joined = o;
+                &joined
+            }
+            _ => opts,
+        };
         // A lease from resolving the image until the record is written:
         // `rmi` and `image prune` decide under the exclusive GC lock that
         // an image is unused, and GC keeps the layers of the containers it
