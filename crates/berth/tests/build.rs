@@ -482,6 +482,11 @@ fn cache_reuses_steps_and_reruns_exactly_what_changed() {
         "{err}"
     );
     assert_eq!(text(&c.files("c2"), "copy-of-app"), "v2");
+    // `image prune` keeps the steps under a tagged image (docker's rule:
+    // only images no other image names as parent go), so the cache holds
+    let pruned = c.env.ok(&["image", "prune", "-f"]);
+    let (_, _, err) = c.build(&["--progress", "plain", "-t", "c2", ds]);
+    assert_eq!(ran_steps(&err), Vec::<String>::new(), "{pruned}\n{err}");
     // --no-cache runs everything again.
     let (_, _, err) = c.build(&["--progress", "plain", "--no-cache", ds]);
     assert_eq!(ran_steps(&err).len(), 3, "{err}");

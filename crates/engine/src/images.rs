@@ -489,7 +489,58 @@ pub fn prune(store: &Store, filters: &Filters) -> Result<ImagesPruneReport> {
     let until = filters.until()?;
     let held = store.gc_lock()?;
     let mut report = ImagesPruneReport::default();
-    for info in store.list()? {
+    // docker's ImagesPrune: only images no other image names as its
+    // parent (the builder's steps stay under the image built from them),
+    // then, as its ImageDelete does, the parents those leave childless
+    // (rounds until none goes)
+    let mut tried = std::collections::HashSet::new();
+    loop {
+        let images = store.list()?;
+        let parents: std::collections::HashSet<String> = images
+            .iter()
+            .filter_map(|i| store.config(&i.record).ok()?.parent)
+            .collect();
+        let before = report.images_deleted.len();
+        prune_round(
+            store,
+            &held,
+            filters,
+            dangling_only,
+            until,
+            images,
+            &parents,
+            &mut tried,
+            &mut report,
+        )?;
+        if report.images_deleted.len() == before {
+            break;
+        }
+    }
+    let gc = collect_locked(store, &held)?;
+    report.space_reclaimed = gc.bytes;
+    report.temp_reclaimed = gc.temp_bytes;
+    Ok(report)
+}
+
+/// One round of [`prune`] over `images`: those without children.
+#[allow(clippy::too_many_arguments)]
+fn prune_round(
+    store: &Store,
+    held: &image::GcLock,
+    filters: &Filters,
+    dangling_only: bool,
+    until: Option<std::time::SystemTime>,
+    images: Vec<ImageInfo>,
+    parents: &std::collections::HashSet<String>,
+    tried: &mut std::collections::HashSet<String>,
+    report: &mut ImagesPruneReport,
+) -> Result<()> {
+    for info in images {
+        if parents.contains(&info.record.id.to_string())
+            || !tried.insert(info.record.id.to_string())
+        {
+            continue;
+        }
         if dangling_only && !info.repo_tags.is_empty() {
             continue;
         }
@@ -507,15 +558,12 @@ pub fn prune(store: &Store, filters: &Filters) -> Result<ImagesPruneReport> {
             continue;
         }
         let id: &Digest = &info.record.id;
-        match remove_locked(store, &held, &id.to_string(), true) {
+        match remove_locked(store, held, &id.to_string(), true) {
             Ok(items) => report.images_deleted.extend(items),
             Err(e) => report.errors.push(e.to_string()),
         }
     }
-    let gc = collect_locked(store, &held)?;
-    report.space_reclaimed = gc.bytes;
-    report.temp_reclaimed = gc.temp_bytes;
-    Ok(report)
+    Ok(())
 }
 
 // ---- pull policy ------------------------------------------------------------------
