@@ -883,3 +883,40 @@ services:
     p.ok(&["up", "-d", "--always-recreate-deps", "web"]);
     assert_ne!(p.id_of("proj-db-1"), db, "--always-recreate-deps kept db");
 }
+
+// compose v2 enables the profiles of the services a command names
+// (cmd/compose/compose.go `ToProject`: `project.WithServicesEnabled(services...)`).
+#[test]
+fn a_service_named_on_the_command_line_enables_its_profiles() {
+    let Some(p) = Project::new(
+        r#"
+services:
+  web:
+    image: bb
+    command: ["sleep", "300"]
+  dbg:
+    image: bb
+    profiles: [debug]
+    command: ["sleep", "300"]
+"#,
+    ) else {
+        return;
+    };
+    let out = p.ok(&["run", "--rm", "dbg", "echo", "ran"]);
+    assert_eq!(out, "ran\n");
+    p.ok(&["up", "-d", "dbg"]);
+    let names: Vec<String> = p
+        .ps()
+        .iter()
+        .map(|c| c["Name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["proj-dbg-1"]);
+    // without naming it, the profile stays off
+    p.ok(&["up", "-d"]);
+    let (code, _, err) = p.run(&["run", "--rm", "nope", "true"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("no such service: nope"), "{err}");
+    p.env.ok(&["rm", "-f", "proj-dbg-1"]);
+    p.ok(&["down", "-t", "0"]);
+    p.assert_empty();
+}

@@ -27,6 +27,9 @@ pub struct LoadOptions {
     pub profiles: Vec<String>,
     /// Services named on the command line (enables their profiles).
     pub services: Vec<String>,
+    /// Services named on the command line whose profiles are enabled without
+    /// selecting them (compose v2's `ToProject`: `WithServicesEnabled`).
+    pub enable_services: Vec<String>,
     /// `--no-interpolate` clears it.
     pub interpolate: bool,
     /// `--no-normalize` clears it.
@@ -54,6 +57,7 @@ impl LoadOptions {
             env_files: Vec::new(),
             profiles: Vec::new(),
             services: Vec::new(),
+            enable_services: Vec::new(),
             interpolate: true,
             normalize: true,
             resolve_env_files: true,
@@ -315,16 +319,9 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, Error> {
             .unwrap_or_default();
     }
     with_profiles(&mut project, &profiles);
-    if opts.consistency {
-        check_consistency(&project)?;
-    }
-    if opts.resolve_env_files {
-        resolve_services_environment(&mut project, true)?;
-    }
-    resolve_label_files(&mut project)?;
-    if !opts.services.is_empty() {
+    if !opts.enable_services.is_empty() || !opts.services.is_empty() {
         let mut extra = profiles.clone();
-        for n in &opts.services {
+        for n in opts.enable_services.iter().chain(&opts.services) {
             if !project.services.contains_key(n) {
                 match project.disabled_services.get(n) {
                     Some(d) => extra.extend(d.profiles.clone()),
@@ -333,6 +330,15 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, Error> {
             }
         }
         with_profiles(&mut project, &extra);
+    }
+    if opts.consistency {
+        check_consistency(&project)?;
+    }
+    if opts.resolve_env_files {
+        resolve_services_environment(&mut project, true)?;
+    }
+    resolve_label_files(&mut project)?;
+    if !opts.services.is_empty() {
         select_services(&mut project, &opts.services)?;
     }
     if opts.without_unnecessary_resources {

@@ -38,6 +38,7 @@ fn run_command(g: &Globals, a: ComposeArgs) -> CmdResult {
     opts.project_name = a.project_name;
     opts.env_files = a.env_files;
     opts.profiles = a.profiles;
+    opts.enable_services = named_services(&a.command);
     match a.command {
         ComposeCommand::Config(c) => config(opts, c),
         ComposeCommand::Ls(a) => ls(g, a),
@@ -94,6 +95,33 @@ fn run_command(g: &Globals, a: ComposeArgs) -> CmdResult {
                 }
             }
         }
+    }
+}
+
+/// The services a command names: compose v2 enables their profiles
+/// (`ToProject(..., services)`, `projectOrName(..., services...)`); `exec`
+/// and `cp` load no project there.
+fn named_services(cmd: &ComposeCommand) -> Vec<String> {
+    use ComposeCommand as C;
+    match cmd {
+        C::Up(a) => a.services.clone(),
+        C::Logs(a) => a.services.clone(),
+        C::Start(a) | C::Pause(a) | C::Unpause(a) | C::Top(a) => a.services.clone(),
+        C::Stop(a) | C::Restart(a) => a.services.clone(),
+        C::Kill(a) => a.services.clone(),
+        C::Rm(a) => a.services.clone(),
+        C::Images(a) => a.services.clone(),
+        C::Run(a) => a.args.first().cloned().into_iter().collect(),
+        C::Port(a) => vec![a.service.clone()],
+        C::Pull(a) => a.services.clone(),
+        C::Push(a) => a.services.clone(),
+        C::Create(a) => a.services.clone(),
+        C::Wait(a) => a.services.clone(),
+        C::Events(a) => a.services.clone(),
+        C::Build(a) => a.services.clone(),
+        C::Watch(a) => a.services.clone(),
+        C::Ps(a) => a.service_names.clone(),
+        C::Config(_) | C::Ls(_) | C::Version(_) | C::Down(_) | C::Cp(_) | C::Exec(_) => Vec::new(),
     }
 }
 
