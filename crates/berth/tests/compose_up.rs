@@ -920,3 +920,55 @@ services:
     p.ok(&["down", "-t", "0"]);
     p.assert_empty();
 }
+
+// Ctrl-C twice: the first stops gracefully, the second kills at once
+// (compose v2: "press Ctrl+C again to force"), even while the first's stop
+// still waits out a 30s stop_grace_period.
+#[test]
+fn a_second_sigint_kills_while_the_first_stop_waits() {
+    use std::io::BufRead;
+    let Some(p) = Project::new(
+        r#"
+services:
+  s:
+    image: bb
+    stop_grace_period: 30s
+    command: ["sh", "-c", "trap '' TERM; echo started; while true; do sleep 1; done"]
+"#,
+    ) else {
+        return;
+    };
+    let mut child = p
+        .cmd(&["up"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert!(line.contains("started"), "{line}");
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    // the first one's stop is under way
+    let mut seen = String::new();
+    loop {
+        let mut l = String::new();
+        assert!(err.read_line(&mut l).unwrap() > 0, "up ended: {seen}");
+        seen.push_str(&l);
+        if l.contains("Gracefully Stopping") {
+            break;
+        }
+    }
+    let began = Instant::now();
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let status = child.wait().unwrap();
+    let took = began.elapsed();
+    assert!(
+        took < Duration::from_secs(20),
+        "up took {took:?} after the second SIGINT ({status:?})"
+    );
+    let ps = p.ps();
+    assert_eq!(ps[0]["State"], "exited", "{ps:?}");
+}

@@ -388,9 +388,13 @@ fn attached_watch(
                 rows.sort_by_key(|r| std::cmp::Reverse(order.iter().position(|s| *s == r.service)));
                 if n == 1 {
                     eprintln!("Gracefully Stopping... press Ctrl+C again to force");
-                    for r in &rows {
-                        let _ = engine.stop(&r.summary.id, timeout);
-                    }
+                    // in its own thread: a second signal kills while it waits
+                    let engine = engine.clone();
+                    std::thread::spawn(move || {
+                        for r in &rows {
+                            let _ = engine.stop(&r.summary.id, timeout);
+                        }
+                    });
                 } else {
                     for r in &rows {
                         let _ = engine.kill(&r.summary.id, Some("SIGKILL"));
@@ -534,7 +538,8 @@ fn attached(
             n += 1;
             if n == 1 {
                 eprintln!("Gracefully Stopping... press Ctrl+C again to force");
-                on_signal();
+                // in its own thread: a second signal kills while it waits
+                std::thread::spawn(on_signal.clone());
             } else {
                 for id in &ids {
                     let _ = engine.kill(id, Some("SIGKILL"));
