@@ -972,3 +972,39 @@ services:
     let ps = p.ps();
     assert_eq!(ps[0]["State"], "exited", "{ps:?}");
 }
+
+// `ps --format` takes Go templates over compose's container context
+// (cmd/formatter/container.go): its field names, `table` with its headers.
+#[test]
+fn ps_format_takes_go_templates_with_compose_fields() {
+    let Some(p) = Project::new(
+        r#"
+services:
+  web:
+    image: bb
+    command: ["sleep", "300"]
+"#,
+    ) else {
+        return;
+    };
+    p.ok(&["up", "-d"]);
+    assert_eq!(p.ok(&["ps", "--format", "{{.Name}}"]), "proj-web-1\n");
+    assert_eq!(
+        p.ok(&["ps", "--format", "table {{.Name}}\\t{{.State}}"]),
+        "NAME         STATE\nproj-web-1   running\n"
+    );
+    assert_eq!(
+        p.ok(&[
+            "ps",
+            "--format",
+            "{{.Service}} {{.Image}} {{.Command}} {{.Label \"com.docker.compose.project\"}}"
+        ]),
+        "web bb \"sleep 300\" proj\n"
+    );
+    let id = p.ok(&["ps", "--format", "{{.ID}}"]);
+    assert_eq!(id.trim().len(), 12, "{id}");
+    let (code, _, err) = p.run(&["ps", "--format", "{{.Nope}}"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("Nope"), "{err}");
+    p.ok(&["down", "-t", "0"]);
+}

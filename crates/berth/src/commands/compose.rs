@@ -1040,10 +1040,66 @@ fn ps(compose: &Compose, mut a: c::PsArgs) -> CmdResult {
             }
             print_raw(&crate::fmt::tabwrite_lines(&lines))
         }
-        f => Err(CliError::new(format!(
-            "unsupported format {f:?}: table or json"
-        ))),
+        f => {
+            // a Go template over compose's container context
+            // (cmd/formatter/container.go): its fields and table headers
+            let fmt = crate::template::Format::parse(f)
+                .map_err(|e| CliError::new(format!("invalid --format {f:?}: {e}")))?;
+            let data: Vec<serde_json::Value> =
+                rows.iter().map(|r| ps_context(r, !a.no_trunc)).collect();
+            let out = fmt
+                .list(PS_HEADERS, &data)
+                .map_err(|e| CliError::new(format!("--format {f:?}: {e}")))?;
+            print_raw(&out)
+        }
     }
+}
+
+/// compose's `NewContainerContext` headers.
+const PS_HEADERS: &[(&str, &str)] = &[
+    ("ID", "CONTAINER ID"),
+    ("Name", "NAME"),
+    ("Project", "PROJECT"),
+    ("Service", "SERVICE"),
+    ("Image", "IMAGE"),
+    ("Command", "COMMAND"),
+    ("CreatedAt", "CREATED AT"),
+    ("RunningFor", "CREATED"),
+    ("Ports", "PORTS"),
+    ("State", "STATE"),
+    ("Status", "STATUS"),
+    ("Size", "SIZE"),
+    ("Labels", "LABELS"),
+];
+
+/// docker's `formatter.Ellipsis`: at most `max` characters, the last one
+/// `…` when cut.
+fn ellipsis(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    s.chars().take(max.saturating_sub(1)).collect::<String>() + "…"
+}
+
+/// A row as compose's `ContainerContext` shows it to a template: `ID`,
+/// `Command` and `Mounts` cut unless `--no-trunc`, `Command` quoted,
+/// `.Label "k"` a label's value.
+fn ps_context(r: &ContainerRow, trunc: bool) -> serde_json::Value {
+    let s = &r.summary;
+    let mut v = ps_json(r);
+    let cmd = if trunc {
+        ellipsis(&s.command, 20)
+    } else {
+        s.command.clone()
+    };
+    v["Command"] = serde_json::Value::String(berth_util::gostr::quote(&cmd));
+    if trunc {
+        v["ID"] = serde_json::Value::String(s.id.chars().take(12).collect());
+        let mounts: Vec<String> = s.mounts.iter().map(|m| ellipsis(m, 15)).collect();
+        v["Mounts"] = serde_json::Value::String(mounts.join(","));
+    }
+    v["Label"] = serde_json::json!(s.labels);
+    v
 }
 
 fn print_raw(s: &str) -> CmdResult {
