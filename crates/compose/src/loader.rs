@@ -21,7 +21,7 @@ pub struct LoadOptions {
     pub project_directory: Option<PathBuf>,
     /// `-p`.
     pub project_name: Option<String>,
-    /// `--env-file` (several).
+    /// `--env-file` (several); when none, COMPOSE_ENV_FILES of `os_env`.
     pub env_files: Vec<PathBuf>,
     /// `--profile`.
     pub profiles: Vec<String>,
@@ -164,6 +164,18 @@ pub fn load_model(opts: &LoadOptions) -> Result<Model, Error> {
         |wd: &FsPath, env: &BTreeMap<String, String>| -> Result<Vec<String>, Error> {
             if !opts.env_files.is_empty() {
                 return Ok(opts.env_files.iter().map(|f| s(&abs(cwd, f))).collect());
+            }
+            // compose v2: `--env-file`'s default is COMPOSE_ENV_FILES from the
+            // process environment, split at commas (empty parts dropped)
+            if let Some(v) = opts.os_env.get("COMPOSE_ENV_FILES") {
+                let listed: Vec<String> = v
+                    .split(',')
+                    .filter(|f| !f.is_empty())
+                    .map(|f| s(&abs(cwd, FsPath::new(f))))
+                    .collect();
+                if !listed.is_empty() {
+                    return Ok(listed);
+                }
             }
             if let Some(v) = env.get("COMPOSE_DISABLE_ENV_FILE") {
                 if interp::to_bool(v).unwrap_or(false) {
