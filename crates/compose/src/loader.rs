@@ -39,6 +39,10 @@ pub struct LoadOptions {
     pub resolve_env_files: bool,
     /// `--no-consistency` clears it.
     pub consistency: bool,
+    /// `config --no-path-resolution` clears it: relative paths kept (those
+    /// of an extended file's service rebased on the extending file's
+    /// directory, as compose-go does).
+    pub resolve_paths: bool,
     /// Drop networks, volumes, secrets, configs no service uses.
     pub without_unnecessary_resources: bool,
     /// The process environment (tests pass their own).
@@ -62,6 +66,7 @@ impl LoadOptions {
             normalize: true,
             resolve_env_files: true,
             consistency: true,
+            resolve_paths: true,
             without_unnecessary_resources: true,
             os_env: std::env::vars().collect(),
             cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
@@ -117,6 +122,20 @@ struct Ctx<'a> {
     opts: &'a LoadOptions,
     env: BTreeMap<String, String>,
     warnings: Vec<String>,
+}
+
+/// `dir` relative to `from` (both absolute), `.` when they are the same.
+fn relative_dir(dir: &str, from: &str) -> String {
+    let d: Vec<&str> = dir.split('/').filter(|c| !c.is_empty()).collect();
+    let f: Vec<&str> = from.split('/').filter(|c| !c.is_empty()).collect();
+    let common = d.iter().zip(&f).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<&str> = vec![".."; f.len() - common];
+    parts.extend(&d[common..]);
+    if parts.is_empty() {
+        ".".into()
+    } else {
+        parts.join("/")
+    }
 }
 
 /// Per-load switches (extends and include load with some steps off).
@@ -282,7 +301,7 @@ pub fn load_model(opts: &LoadOptions) -> Result<Model, Error> {
         include: true,
         validate: true,
         defaults: true,
-        resolve_paths: true,
+        resolve_paths: opts.resolve_paths,
     };
     let mut dict = load_yaml_model(&mut cx, &contents, &s(&wd), steps, &[])?;
     if dict.is_empty() {
@@ -655,7 +674,14 @@ fn service_extends(
                 "cannot extend service {name:?} in {file}: service {reference:?} not found in {ref_file}"
             )));
         }
-        transform::resolve_relative_paths(&mut sub, &local_dir)?;
+        // compose-go: the extended file's paths against its directory as
+        // the extending file reaches it (relative when paths stay relative)
+        let base = if cx.opts.resolve_paths {
+            local_dir
+        } else {
+            relative_dir(&local_dir, &dir)
+        };
+        transform::resolve_relative_paths(&mut sub, &base)?;
         let Some(Value::Object(m)) = sub.get("services").cloned() else {
             unreachable!("checked")
         };
@@ -1358,6 +1384,7 @@ fn check_consistency(p: &Project) -> Result<(), Error> {
 /// value from the project's environment, then the `env_file`s under them.
 pub fn resolve_services_environment(p: &mut Project, discard: bool) -> Result<(), Error> {
     let penv = p.environment.clone();
+    let wd = p.working_dir.clone();
     for s in p.services.values_mut() {
         for (k, v) in s.environment.0.iter_mut() {
             if v.is_none() {
@@ -1373,6 +1400,12 @@ pub fn resolve_services_environment(p: &mut Project, discard: bool) -> Result<()
             .filter_map(|(k, v)| v.clone().map(|v| (k.clone(), v)))
             .collect();
         for f in &s.env_files {
+            // relative under `config --no-path-resolution`
+            let mut f = f.clone();
+            f.path = FsPath::new(&wd)
+                .join(&f.path)
+                .to_string_lossy()
+                .into_owned();
             if !FsPath::new(&f.path).exists() {
                 if f.required {
                     return Err(Error::new(format!(
@@ -1422,10 +1455,12 @@ pub fn resolve_services_environment(p: &mut Project, discard: bool) -> Result<()
 }
 
 fn resolve_label_files(p: &mut Project) -> Result<(), Error> {
+    let wd = p.working_dir.clone();
     for s in p.services.values_mut() {
         let mut labels = BTreeMap::new();
         for f in &s.label_file {
-            let content = std::fs::read_to_string(f)
+            // relative under `config --no-path-resolution`
+            let content = std::fs::read_to_string(FsPath::new(&wd).join(f))
                 .map_err(|e| Error::new(format!("failed to load labels from {f}: {e}")))?;
             dotenv::parse(&content, &mut labels, &|_| None)
                 .map_err(|e| Error::new(format!("failed to load labels from {f}: {e}")))?;

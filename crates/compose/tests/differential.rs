@@ -192,3 +192,70 @@ fn compose_env_files_replaces_dotenv_and_env_file_replaces_it() {
         }
     }
 }
+
+// `config --no-path-resolution`: relative paths stay as written; those of a
+// service extended from another file are rebased on the extending file's
+// directory (compose-go's getExtendsBaseFromFile); env_file still fills
+// `environment`. Compared with the real binary when it is installed.
+#[test]
+fn no_path_resolution_keeps_relative_paths_as_docker_compose() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("npr");
+    std::fs::create_dir_all(d.join("sub")).unwrap();
+    std::fs::write(d.join("sub/e.env"), "X=1\n").unwrap();
+    std::fs::write(
+        d.join("sub/base.yaml"),
+        "services:\n  base:\n    image: bb\n    volumes: [\"./data:/data\"]\n    env_file: e.env\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("compose.yaml"),
+        r#"services:
+  web:
+    build: ./app
+    image: web
+    volumes:
+      - ./src:/src
+      - type: bind
+        source: ../x
+        target: /x
+      - named:/n
+    env_file: sub/e.env
+    secrets: [s]
+  ext:
+    extends:
+      file: sub/base.yaml
+      service: base
+volumes:
+  named: {}
+secrets:
+  s:
+    file: ./secret.txt
+"#,
+    )
+    .unwrap();
+    let mut o = LoadOptions::from_process();
+    o.os_env = env();
+    o.cwd = d.clone();
+    o.resolve_paths = false;
+    let p = load(&o).expect("load").project;
+    let ours: serde_json::Value = serde_json::from_str(&p.to_json()).unwrap();
+    let web = &ours["services"]["web"];
+    assert_eq!(web["build"]["context"], "./app");
+    assert_eq!(web["volumes"][0]["source"], "./src");
+    assert_eq!(web["volumes"][1]["source"], "../x");
+    assert_eq!(web["environment"]["X"], "1");
+    assert_eq!(ours["services"]["ext"]["volumes"][0]["source"], "sub/data");
+    assert_eq!(ours["secrets"]["s"]["file"], "./secret.txt");
+    let Some(bin) = docker_compose() else {
+        return;
+    };
+    let theirs = real(
+        &bin,
+        &d,
+        &["config", "--no-path-resolution", "--format", "json"],
+    )
+    .expect("docker compose config");
+    let theirs: serde_json::Value = serde_json::from_str(&theirs).unwrap();
+    assert_eq!(theirs, ours);
+}

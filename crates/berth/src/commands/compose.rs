@@ -1152,11 +1152,7 @@ fn config(mut opts: LoadOptions, c: ConfigArgs) -> CmdResult {
             "compose config: --resolve-image-digests and --lock-image-digests need a registry lookup: not supported yet",
         ));
     }
-    if c.no_path_resolution {
-        return Err(CliError::new(
-            "compose config: --no-path-resolution is not supported yet",
-        ));
-    }
+    opts.resolve_paths = !c.no_path_resolution;
     if c.format != "yaml" && c.format != "json" {
         return Err(CliError::new(format!("unsupported format {:?}", c.format)));
     }
