@@ -85,6 +85,14 @@ impl Project {
             .collect()
     }
 
+    /// `--profile debug ps -a --format json`.
+    fn ps_profile(&self) -> Vec<serde_json::Value> {
+        self.ok(&["--profile", "debug", "ps", "-a", "--format", "json"])
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("ps json line"))
+            .collect()
+    }
+
     fn id_of(&self, name: &str) -> String {
         self.ps()
             .into_iter()
@@ -1007,4 +1015,46 @@ services:
     assert_ne!(code, 0);
     assert!(err.contains("Nope"), "{err}");
     p.ok(&["down", "-t", "0"]);
+}
+
+// `down` leaves a disabled profile's running container (neither the
+// project's to remove nor an orphan) and the network it still uses: compose
+// v2 warns "Resource is still in use" and exits 0 (pkg/compose/down.go).
+#[test]
+fn down_warns_when_a_disabled_profiles_container_still_uses_the_network() {
+    let Some(p) = Project::new(
+        r#"
+services:
+  web:
+    image: bb
+    command: ["sleep", "300"]
+  dbg:
+    image: bb
+    profiles: [debug]
+    command: ["sleep", "300"]
+"#,
+    ) else {
+        return;
+    };
+    p.ok(&["--profile", "debug", "up", "-d"]);
+    let (code, _, err) = p.run(&["down", "-t", "0"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains(" Network proj_default  Resource is still in use"),
+        "{err}"
+    );
+    assert!(!err.contains("orphan"), "{err}");
+    let states: Vec<(String, String)> = p
+        .ps_profile()
+        .iter()
+        .map(|c| {
+            (
+                c["Name"].as_str().unwrap().into(),
+                c["State"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(states, [("proj-dbg-1".to_string(), "running".to_string())]);
+    p.ok(&["--profile", "debug", "down", "-t", "0"]);
+    p.assert_empty();
 }
