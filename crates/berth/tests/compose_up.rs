@@ -543,7 +543,10 @@ services:
     };
     let (code, out, err) = p.run(&["up"]);
     assert_eq!(code, 0, "{err}");
-    assert_eq!(out, "s-1  | bye\ns-1 exited with code 0\n");
+    assert_eq!(
+        out,
+        "Attaching to s-1\ns-1  | bye\ns-1 exited with code 0\n"
+    );
 }
 
 #[test]
@@ -733,6 +736,7 @@ services:
     assert_eq!(
         lines(&out),
         [
+            "Attaching to a-1, c-1",
             "a-1  | from-a",
             "a-1 exited with code 0",
             "c-1  | from-c",
@@ -745,7 +749,11 @@ services:
     let out = p.ok(&["up", "--attach", "quiet"]);
     assert_eq!(
         lines(&out),
-        ["quiet-1  | from-quiet", "quiet-1 exited with code 0"],
+        [
+            "Attaching to quiet-1",
+            "quiet-1  | from-quiet",
+            "quiet-1 exited with code 0"
+        ],
         "{out}"
     );
     // services named: those; with --attach-dependencies their
@@ -755,14 +763,23 @@ services:
     let out = p.ok(&["up", "c"]);
     assert_eq!(
         lines(&out),
-        ["c-1  | from-c", "c-1 exited with code 0"],
+        [
+            "Attaching to c-1",
+            "c-1  | from-c",
+            "c-1 exited with code 0"
+        ],
         "{out}"
     );
     p.ok(&["stop", "-t", "0"]);
     let out = p.ok(&["up", "c", "--attach-dependencies"]);
     assert_eq!(
         lines(&out),
-        ["a-1  | from-a", "c-1  | from-c", "c-1 exited with code 0"],
+        [
+            "Attaching to a-1, c-1",
+            "a-1  | from-a",
+            "c-1  | from-c",
+            "c-1 exited with code 0"
+        ],
         "{out}"
     );
     let (code, _, err) = p.run(&["up", "--no-deps", "c", "--attach", "a"]);
@@ -1057,4 +1074,53 @@ services:
     assert_eq!(states, [("proj-dbg-1".to_string(), "running".to_string())]);
     p.ok(&["--profile", "debug", "down", "-t", "0"]);
     p.assert_empty();
+}
+
+// `logs` into a closed pipe ends at once and quietly, with the status
+// compose has when SIGPIPE kills it (128 + 13).
+#[test]
+fn logs_into_a_closed_pipe_end_quietly() {
+    let Some(p) = Project::new(
+        r#"
+services:
+  s:
+    image: bb
+    command: ["sh", "-c", "i=0; while test $$i -lt 10000; do echo line-$$i; i=$$((i+1)); done; echo end; exec sleep 300"]
+"#,
+    ) else {
+        return;
+    };
+    p.ok(&["up", "-d"]);
+    // all is logged: more than a pipe holds
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !p.ok(&["logs", "--tail", "1"]).contains("end") {
+        assert!(Instant::now() < deadline, "never logged");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for follow in [false, true] {
+        let mut args = vec!["logs"];
+        if follow {
+            args.push("-f");
+        }
+        let mut child = p
+            .cmd(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // the reader takes one line and goes (`| head -1`)
+        let mut first = [0u8; 4];
+        child
+            .stdout
+            .as_mut()
+            .unwrap()
+            .read_exact(&mut first)
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(141), "follow {follow}: {err}");
+        assert!(err.is_empty(), "follow {follow}: {err}");
+    }
+    p.ok(&["down", "-t", "0"]);
 }

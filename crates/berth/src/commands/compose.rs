@@ -574,9 +574,9 @@ fn attached(
                 .iter()
                 .position(|l| l.summary.id == r.summary.id)
                 .unwrap_or(0);
-            println!("{}", log_color(i, &line));
+            out_line(&log_color(i, &line));
         } else {
-            println!("{line}");
+            out_line(&line);
         }
         if tracker.exited(&r.service, code) {
             eprintln!("Aborting on container exit...");
@@ -589,6 +589,11 @@ fn attached(
         timestamps: a.timestamps,
         ..Default::default()
     };
+    // compose's attach: the attached containers by name
+    let mut attaching: Vec<&ContainerRow> = logged.iter().collect();
+    attaching.sort_by(|x, y| x.summary.names.cmp(&y.summary.names));
+    let names: Vec<String> = attaching.iter().map(|r| label(r)).collect();
+    out_line(&format!("Attaching to {}", names.join(", ")));
     std::thread::scope(|scope| -> CmdResult {
         // the watched containers not attached: their exits only
         for r in watched
@@ -620,9 +625,11 @@ impl Write for Prefixed {
         while let Some(i) = self.buf.iter().position(|&c| c == b'\n') {
             let line: Vec<u8> = self.buf.drain(..=i).collect();
             let mut o = self.out.lock().unwrap_or_else(|e| e.into_inner());
-            o.write_all(self.prefix.as_bytes())?;
-            o.write_all(&line)?;
-            o.flush()?;
+            closed_pipe_ends(
+                o.write_all(self.prefix.as_bytes())
+                    .and_then(|_| o.write_all(&line))
+                    .and_then(|_| o.flush()),
+            )?;
         }
         Ok(b.len())
     }
@@ -631,12 +638,32 @@ impl Write for Prefixed {
         if !self.buf.is_empty() {
             let line = std::mem::take(&mut self.buf);
             let mut o = self.out.lock().unwrap_or_else(|e| e.into_inner());
-            o.write_all(self.prefix.as_bytes())?;
-            o.write_all(&line)?;
-            o.write_all(b"\n")?;
+            closed_pipe_ends(
+                o.write_all(self.prefix.as_bytes())
+                    .and_then(|_| o.write_all(&line))
+                    .and_then(|_| o.write_all(b"\n"))
+                    .and_then(|_| o.flush()),
+            )?;
         }
         Ok(())
     }
+}
+
+/// The reader of our stdout is gone (`compose logs | head -1`): end at
+/// once and quietly, with the status of compose, which SIGPIPE kills
+/// (128 + 13), whatever the other log threads are doing.
+fn closed_pipe_ends(r: std::io::Result<()>) -> std::io::Result<()> {
+    match r {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(141),
+        r => r,
+    }
+}
+
+/// A line to stdout from the attached output (`Attaching to ...`, `web-1
+/// exited with code N`), a closed pipe ending as in [`Prefixed`].
+fn out_line(line: &str) {
+    let mut o = std::io::stdout().lock();
+    let _ = closed_pipe_ends(writeln!(o, "{line}").and_then(|_| o.flush()));
 }
 
 fn follow_logs(
