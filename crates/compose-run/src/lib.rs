@@ -15,6 +15,7 @@
 pub mod attach;
 pub mod build;
 pub mod commands;
+pub mod digests;
 mod files;
 pub mod mapping;
 pub mod order;

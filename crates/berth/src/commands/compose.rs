@@ -40,7 +40,7 @@ fn run_command(g: &Globals, a: ComposeArgs) -> CmdResult {
     opts.profiles = a.profiles;
     opts.enable_services = named_services(&a.command);
     match a.command {
-        ComposeCommand::Config(c) => config(opts, c),
+        ComposeCommand::Config(c) => config(g, opts, c),
         ComposeCommand::Ls(a) => ls(g, a),
         ComposeCommand::Version(a) => super::compose_cmds::version(a),
         cmd => {
@@ -1173,12 +1173,7 @@ fn in_dependency_order(p: &Project) -> Vec<String> {
     out
 }
 
-fn config(mut opts: LoadOptions, c: ConfigArgs) -> CmdResult {
-    if c.resolve_image_digests || c.lock_image_digests {
-        return Err(CliError::new(
-            "compose config: --resolve-image-digests and --lock-image-digests need a registry lookup: not supported yet",
-        ));
-    }
+fn config(g: &Globals, mut opts: LoadOptions, c: ConfigArgs) -> CmdResult {
     opts.resolve_paths = !c.no_path_resolution;
     if c.format != "yaml" && c.format != "json" {
         return Err(CliError::new(format!("unsupported format {:?}", c.format)));
@@ -1254,7 +1249,19 @@ fn config(mut opts: LoadOptions, c: ConfigArgs) -> CmdResult {
             berth_compose::yaml_string(&v)
         }
     } else {
-        let p = load(&opts)?;
+        let mut p = load(&opts)?;
+        if c.resolve_image_digests || c.lock_image_digests {
+            let (client, warning) =
+                registry::service::client(&registry::RegistryOptions::default())?;
+            if let Some(w) = warning {
+                eprintln!("berth: warning: {w}");
+            }
+            berth_compose_run::digests::resolve_image_digests(&g.engine()?, &client, &mut p)
+                .map_err(rerr)?;
+            if c.lock_image_digests {
+                p = berth_compose_run::digests::images_only(&p);
+            }
+        }
         if c.format == "json" {
             p.to_json()
         } else {
