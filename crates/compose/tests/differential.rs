@@ -136,7 +136,9 @@ fn compose_env_files_replaces_dotenv_and_env_file_replaces_it() {
         "services:\n  s:\n    image: \"x${A:-none}y${B:-none}\"\n",
     )
     .unwrap();
-    let cases: &[(&[(&str, &str)], &[&str], Option<&str>)] = &[
+    // (variables, --env-file, the image or None for an error)
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str], Option<&'a str>);
+    let cases: &[Case] = &[
         (&[], &[], Some("xdotynone")),
         (&[("COMPOSE_ENV_FILES", "a.env,b.env")], &[], Some("xayb")),
         (&[("COMPOSE_ENV_FILES", "b.env,a.env")], &[], Some("xaya")),
