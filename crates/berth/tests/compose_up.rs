@@ -971,9 +971,12 @@ services:
         .unwrap();
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);
     let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    // (after `Attaching to s-1`)
     let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    assert!(line.contains("started"), "{line}");
+    while !line.contains("started") {
+        line.clear();
+        assert!(out.read_line(&mut line).unwrap() > 0, "up ended");
+    }
     let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
     // the first one's stop is under way
