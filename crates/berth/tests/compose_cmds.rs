@@ -649,3 +649,70 @@ fn config_variables_and_environment() {
         assert_eq!(sorted(&String::from_utf8_lossy(&o.stdout)), sorted(&table));
     }
 }
+
+// `config --resolve-image-digests` pins each image to its digest (the local
+// store's record of the repository, else the registry's), a digested one
+// normalised as ParseDockerRef; `--lock-image-digests` prints the images
+// only (compose v2's imagesOnly), as the real binary prints it.
+#[test]
+fn config_resolves_and_locks_image_digests() {
+    let Some(reg) = DockerRegistry::start(None) else {
+        return;
+    };
+    let app = reg.name("proj/app:1");
+    let pinned = format!("bb:1@sha256:{}", "0123456789".repeat(6) + "0123");
+    let compose = format!(
+        "services:\n  app:\n    image: {app}\n  pinned:\n    image: {pinned}\n  b:\n    build: .\n"
+    );
+    let Some(p) = Project::new(&compose) else {
+        return;
+    };
+    p.env.ok(&["tag", "bb", &app]);
+    p.env.ok(&["push", &app]);
+    let repo_digest = p.env.ok(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{index .RepoDigests 0}}",
+        &app,
+    ]);
+    let digest = repo_digest.trim().rsplit_once('@').unwrap().1.to_string();
+    let want_app = format!("{app}@{digest}");
+    let want_pinned = format!(
+        "docker.io/library/bb@sha256:{}",
+        "0123456789".repeat(6) + "0123"
+    );
+    let images = |p: &Project| -> (String, String) {
+        let v: serde_json::Value =
+            serde_json::from_str(&p.ok(&["config", "--resolve-image-digests", "--format", "json"]))
+                .unwrap();
+        (
+            v["services"]["app"]["image"].as_str().unwrap().to_string(),
+            v["services"]["pinned"]["image"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        )
+    };
+    // from the local store
+    assert_eq!(images(&p), (want_app.clone(), want_pinned.clone()));
+    // from the registry
+    p.env.ok(&["rmi", &app]);
+    assert_eq!(images(&p), (want_app.clone(), want_pinned.clone()));
+    assert_eq!(
+        p.ok(&["config", "--lock-image-digests"]),
+        format!("services:\n  app:\n    image: {want_app}\n  b: {{}}\n  pinned:\n    image: {want_pinned}\n")
+    );
+    // unknown to both
+    std::fs::write(
+        p.dir.join("compose.yaml"),
+        format!(
+            "services:\n  gone:\n    image: {}\n",
+            reg.name("proj/gone:1")
+        ),
+    )
+    .unwrap();
+    let (code, _, err) = p.run(&["config", "--resolve-image-digests"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("failed to resolve digest for"), "{err}");
+}

@@ -85,6 +85,14 @@ impl Project {
             .collect()
     }
 
+    /// `--profile debug ps -a --format json`.
+    fn ps_profile(&self) -> Vec<serde_json::Value> {
+        self.ok(&["--profile", "debug", "ps", "-a", "--format", "json"])
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("ps json line"))
+            .collect()
+    }
+
     fn id_of(&self, name: &str) -> String {
         self.ps()
             .into_iter()
@@ -535,7 +543,10 @@ services:
     };
     let (code, out, err) = p.run(&["up"]);
     assert_eq!(code, 0, "{err}");
-    assert_eq!(out, "s-1  | bye\ns-1 exited with code 0\n");
+    assert_eq!(
+        out,
+        "Attaching to s-1\ns-1  | bye\ns-1 exited with code 0\n"
+    );
 }
 
 #[test]
@@ -725,6 +736,7 @@ services:
     assert_eq!(
         lines(&out),
         [
+            "Attaching to a-1, c-1",
             "a-1  | from-a",
             "a-1 exited with code 0",
             "c-1  | from-c",
@@ -737,7 +749,11 @@ services:
     let out = p.ok(&["up", "--attach", "quiet"]);
     assert_eq!(
         lines(&out),
-        ["quiet-1  | from-quiet", "quiet-1 exited with code 0"],
+        [
+            "Attaching to quiet-1",
+            "quiet-1  | from-quiet",
+            "quiet-1 exited with code 0"
+        ],
         "{out}"
     );
     // services named: those; with --attach-dependencies their
@@ -747,14 +763,23 @@ services:
     let out = p.ok(&["up", "c"]);
     assert_eq!(
         lines(&out),
-        ["c-1  | from-c", "c-1 exited with code 0"],
+        [
+            "Attaching to c-1",
+            "c-1  | from-c",
+            "c-1 exited with code 0"
+        ],
         "{out}"
     );
     p.ok(&["stop", "-t", "0"]);
     let out = p.ok(&["up", "c", "--attach-dependencies"]);
     assert_eq!(
         lines(&out),
-        ["a-1  | from-a", "c-1  | from-c", "c-1 exited with code 0"],
+        [
+            "Attaching to a-1, c-1",
+            "a-1  | from-a",
+            "c-1  | from-c",
+            "c-1 exited with code 0"
+        ],
         "{out}"
     );
     let (code, _, err) = p.run(&["up", "--no-deps", "c", "--attach", "a"]);
@@ -882,4 +907,223 @@ services:
     assert_ne!(p.id_of("proj-web-1"), web);
     p.ok(&["up", "-d", "--always-recreate-deps", "web"]);
     assert_ne!(p.id_of("proj-db-1"), db, "--always-recreate-deps kept db");
+}
+
+// compose v2 enables the profiles of the services a command names
+// (cmd/compose/compose.go `ToProject`: `project.WithServicesEnabled(services...)`).
+#[test]
+fn a_service_named_on_the_command_line_enables_its_profiles() {
+    let Some(p) = Project::new(
+        r#"
+services:
+  web:
+    image: bb
+    command: ["sleep", "300"]
+  dbg:
+    image: bb
+    profiles: [debug]
+    command: ["sleep", "300"]
+"#,
+    ) else {
+        return;
+    };
+    let out = p.ok(&["run", "--rm", "dbg", "echo", "ran"]);
+    assert_eq!(out, "ran\n");
+    p.ok(&["up", "-d", "dbg"]);
+    let names: Vec<String> = p
+        .ps()
+        .iter()
+        .map(|c| c["Name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["proj-dbg-1"]);
+    // without naming it, the profile stays off
+    p.ok(&["up", "-d"]);
+    let (code, _, err) = p.run(&["run", "--rm", "nope", "true"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("no such service: nope"), "{err}");
+    p.env.ok(&["rm", "-f", "proj-dbg-1"]);
+    p.ok(&["down", "-t", "0"]);
+    p.assert_empty();
+}
+
+// Ctrl-C twice: the first stops gracefully, the second kills at once
+// (compose v2: "press Ctrl+C again to force"), even while the first's stop
+// still waits out a 30s stop_grace_period.
+#[test]
+fn a_second_sigint_kills_while_the_first_stop_waits() {
+    use std::io::BufRead;
+    let Some(p) = Project::new(
+        r#"
+services:
+  s:
+    image: bb
+    stop_grace_period: 30s
+    command: ["sh", "-c", "trap '' TERM; echo started; while true; do sleep 1; done"]
+"#,
+    ) else {
+        return;
+    };
+    let mut child = p
+        .cmd(&["up"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    // (after `Attaching to s-1`)
+    let mut line = String::new();
+    while !line.contains("started") {
+        line.clear();
+        assert!(out.read_line(&mut line).unwrap() > 0, "up ended");
+    }
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    // the first one's stop is under way
+    let mut seen = String::new();
+    loop {
+        let mut l = String::new();
+        assert!(err.read_line(&mut l).unwrap() > 0, "up ended: {seen}");
+        seen.push_str(&l);
+        if l.contains("Gracefully Stopping") {
+            break;
+        }
+    }
+    let began = Instant::now();
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let status = child.wait().unwrap();
+    let took = began.elapsed();
+    assert!(
+        took < Duration::from_secs(20),
+        "up took {took:?} after the second SIGINT ({status:?})"
+    );
+    let ps = p.ps();
+    assert_eq!(ps[0]["State"], "exited", "{ps:?}");
+}
+
+// `ps --format` takes Go templates over compose's container context
+// (cmd/formatter/container.go): its field names, `table` with its headers.
+#[test]
+fn ps_format_takes_go_templates_with_compose_fields() {
+    let Some(p) = Project::new(
+        r#"
+services:
+  web:
+    image: bb
+    command: ["sleep", "300"]
+"#,
+    ) else {
+        return;
+    };
+    p.ok(&["up", "-d"]);
+    assert_eq!(p.ok(&["ps", "--format", "{{.Name}}"]), "proj-web-1\n");
+    assert_eq!(
+        p.ok(&["ps", "--format", "table {{.Name}}\\t{{.State}}"]),
+        "NAME         STATE\nproj-web-1   running\n"
+    );
+    assert_eq!(
+        p.ok(&[
+            "ps",
+            "--format",
+            "{{.Service}} {{.Image}} {{.Command}} {{.Label \"com.docker.compose.project\"}}"
+        ]),
+        "web bb \"sleep 300\" proj\n"
+    );
+    let id = p.ok(&["ps", "--format", "{{.ID}}"]);
+    assert_eq!(id.trim().len(), 12, "{id}");
+    let (code, _, err) = p.run(&["ps", "--format", "{{.Nope}}"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("Nope"), "{err}");
+    p.ok(&["down", "-t", "0"]);
+}
+
+// `down` leaves a disabled profile's running container (neither the
+// project's to remove nor an orphan) and the network it still uses: compose
+// v2 warns "Resource is still in use" and exits 0 (pkg/compose/down.go).
+#[test]
+fn down_warns_when_a_disabled_profiles_container_still_uses_the_network() {
+    let Some(p) = Project::new(
+        r#"
+services:
+  web:
+    image: bb
+    command: ["sleep", "300"]
+  dbg:
+    image: bb
+    profiles: [debug]
+    command: ["sleep", "300"]
+"#,
+    ) else {
+        return;
+    };
+    p.ok(&["--profile", "debug", "up", "-d"]);
+    let (code, _, err) = p.run(&["down", "-t", "0"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains(" Network proj_default  Resource is still in use"),
+        "{err}"
+    );
+    assert!(!err.contains("orphan"), "{err}");
+    let states: Vec<(String, String)> = p
+        .ps_profile()
+        .iter()
+        .map(|c| {
+            (
+                c["Name"].as_str().unwrap().into(),
+                c["State"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(states, [("proj-dbg-1".to_string(), "running".to_string())]);
+    p.ok(&["--profile", "debug", "down", "-t", "0"]);
+    p.assert_empty();
+}
+
+// `logs` into a closed pipe ends at once and quietly, with the status
+// compose has when SIGPIPE kills it (128 + 13).
+#[test]
+fn logs_into_a_closed_pipe_end_quietly() {
+    let Some(p) = Project::new(
+        r#"
+services:
+  s:
+    image: bb
+    command: ["sh", "-c", "i=0; while test $$i -lt 10000; do echo line-$$i; i=$$((i+1)); done; echo end; exec sleep 300"]
+"#,
+    ) else {
+        return;
+    };
+    p.ok(&["up", "-d"]);
+    // all is logged: more than a pipe holds
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !p.ok(&["logs", "--tail", "1"]).contains("end") {
+        assert!(Instant::now() < deadline, "never logged");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for follow in [false, true] {
+        let mut args = vec!["logs"];
+        if follow {
+            args.push("-f");
+        }
+        let mut child = p
+            .cmd(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // the reader takes one line and goes (`| head -1`)
+        let mut first = [0u8; 4];
+        child
+            .stdout
+            .as_mut()
+            .unwrap()
+            .read_exact(&mut first)
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(141), "follow {follow}: {err}");
+        assert!(err.is_empty(), "follow {follow}: {err}");
+    }
+    p.ok(&["down", "-t", "0"]);
 }

@@ -15,6 +15,7 @@
 pub mod attach;
 pub mod build;
 pub mod commands;
+pub mod digests;
 mod files;
 pub mod mapping;
 pub mod order;
@@ -939,7 +940,7 @@ impl Compose {
         let existing = self.containers(true)?;
         let orphans: Vec<&ContainerRow> = existing
             .iter()
-            .filter(|r| !r.oneoff() && !self.project.services.contains_key(&r.service))
+            .filter(|r| !r.oneoff() && !self.known_service(&r.service))
             .collect();
         if !orphans.is_empty() {
             if o.remove_orphans {
@@ -1297,6 +1298,13 @@ impl Compose {
         Ok(())
     }
 
+    /// A service of the model, enabled or in a disabled profile (compose's
+    /// `isOrphaned` knows both).
+    fn known_service(&self, name: &str) -> bool {
+        self.project.services.contains_key(name)
+            || self.project.disabled_services.contains_key(name)
+    }
+
     // ------------------------------------------------------------------
     // down
 
@@ -1304,7 +1312,13 @@ impl Compose {
     /// dependency order, then its networks; with `-v` its volumes.
     pub fn down(&self, o: &DownOptions, report: Report) -> Result<()> {
         let order = self.dependency_order()?;
-        let rows = self.containers(true)?;
+        // a disabled profile's containers are neither the project's to
+        // remove nor orphans (compose's isOrphaned)
+        let rows: Vec<ContainerRow> = self
+            .containers(true)?
+            .into_iter()
+            .filter(|r| !self.project.disabled_services.contains_key(&r.service))
+            .collect();
         let rank = |r: &ContainerRow| order.iter().position(|n| *n == r.service);
         let mut mine: Vec<&ContainerRow> = rows
             .iter()
@@ -1380,6 +1394,14 @@ impl Compose {
                     kind: "Network",
                     name,
                     status: "Removed".into(),
+                }),
+                // still used (a container of a disabled profile, another
+                // project's): compose v2 warns and goes on (down.go's
+                // removeNetwork, "Resource is still in use")
+                Err(engine::Error::Conflict(_)) => report(Event {
+                    kind: "Network",
+                    name,
+                    status: "Resource is still in use".into(),
                 }),
                 Err(e) => errs.push(format!("network {name}: {e}")),
             }

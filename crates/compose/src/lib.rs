@@ -138,7 +138,10 @@ impl Project {
         let empty = |x: &Y| matches!(x, Y::Mapping(m) if m.is_empty());
         let full = self.to_json_value();
         let mut top = YMap::new();
-        top.insert("name".into(), Y::String(self.name.clone()));
+        // `name,omitempty` in compose-go's yaml tags (a lock file has none)
+        if !self.name.is_empty() {
+            top.insert("name".into(), Y::String(self.name.clone()));
+        }
         let mut services = YMap::new();
         for (n, s) in &self.services {
             let mut v = y(s);

@@ -21,12 +21,15 @@ pub struct LoadOptions {
     pub project_directory: Option<PathBuf>,
     /// `-p`.
     pub project_name: Option<String>,
-    /// `--env-file` (several).
+    /// `--env-file` (several); when none, COMPOSE_ENV_FILES of `os_env`.
     pub env_files: Vec<PathBuf>,
     /// `--profile`.
     pub profiles: Vec<String>,
     /// Services named on the command line (enables their profiles).
     pub services: Vec<String>,
+    /// Services named on the command line whose profiles are enabled without
+    /// selecting them (compose v2's `ToProject`: `WithServicesEnabled`).
+    pub enable_services: Vec<String>,
     /// `--no-interpolate` clears it.
     pub interpolate: bool,
     /// `--no-normalize` clears it.
@@ -36,6 +39,10 @@ pub struct LoadOptions {
     pub resolve_env_files: bool,
     /// `--no-consistency` clears it.
     pub consistency: bool,
+    /// `config --no-path-resolution` clears it: relative paths kept (those
+    /// of an extended file's service rebased on the extending file's
+    /// directory, as compose-go does).
+    pub resolve_paths: bool,
     /// Drop networks, volumes, secrets, configs no service uses.
     pub without_unnecessary_resources: bool,
     /// The process environment (tests pass their own).
@@ -54,10 +61,12 @@ impl LoadOptions {
             env_files: Vec::new(),
             profiles: Vec::new(),
             services: Vec::new(),
+            enable_services: Vec::new(),
             interpolate: true,
             normalize: true,
             resolve_env_files: true,
             consistency: true,
+            resolve_paths: true,
             without_unnecessary_resources: true,
             os_env: std::env::vars().collect(),
             cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
@@ -115,6 +124,20 @@ struct Ctx<'a> {
     warnings: Vec<String>,
 }
 
+/// `dir` relative to `from` (both absolute), `.` when they are the same.
+fn relative_dir(dir: &str, from: &str) -> String {
+    let d: Vec<&str> = dir.split('/').filter(|c| !c.is_empty()).collect();
+    let f: Vec<&str> = from.split('/').filter(|c| !c.is_empty()).collect();
+    let common = d.iter().zip(&f).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<&str> = vec![".."; f.len() - common];
+    parts.extend(&d[common..]);
+    if parts.is_empty() {
+        ".".into()
+    } else {
+        parts.join("/")
+    }
+}
+
 /// Per-load switches (extends and include load with some steps off).
 #[derive(Clone, Copy)]
 struct Steps {
@@ -160,6 +183,18 @@ pub fn load_model(opts: &LoadOptions) -> Result<Model, Error> {
         |wd: &FsPath, env: &BTreeMap<String, String>| -> Result<Vec<String>, Error> {
             if !opts.env_files.is_empty() {
                 return Ok(opts.env_files.iter().map(|f| s(&abs(cwd, f))).collect());
+            }
+            // compose v2: `--env-file`'s default is COMPOSE_ENV_FILES from the
+            // process environment, split at commas (empty parts dropped)
+            if let Some(v) = opts.os_env.get("COMPOSE_ENV_FILES") {
+                let listed: Vec<String> = v
+                    .split(',')
+                    .filter(|f| !f.is_empty())
+                    .map(|f| s(&abs(cwd, FsPath::new(f))))
+                    .collect();
+                if !listed.is_empty() {
+                    return Ok(listed);
+                }
             }
             if let Some(v) = env.get("COMPOSE_DISABLE_ENV_FILE") {
                 if interp::to_bool(v).unwrap_or(false) {
@@ -266,7 +301,7 @@ pub fn load_model(opts: &LoadOptions) -> Result<Model, Error> {
         include: true,
         validate: true,
         defaults: true,
-        resolve_paths: true,
+        resolve_paths: opts.resolve_paths,
     };
     let mut dict = load_yaml_model(&mut cx, &contents, &s(&wd), steps, &[])?;
     if dict.is_empty() {
@@ -315,16 +350,9 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, Error> {
             .unwrap_or_default();
     }
     with_profiles(&mut project, &profiles);
-    if opts.consistency {
-        check_consistency(&project)?;
-    }
-    if opts.resolve_env_files {
-        resolve_services_environment(&mut project, true)?;
-    }
-    resolve_label_files(&mut project)?;
-    if !opts.services.is_empty() {
+    if !opts.enable_services.is_empty() || !opts.services.is_empty() {
         let mut extra = profiles.clone();
-        for n in &opts.services {
+        for n in opts.enable_services.iter().chain(&opts.services) {
             if !project.services.contains_key(n) {
                 match project.disabled_services.get(n) {
                     Some(d) => extra.extend(d.profiles.clone()),
@@ -333,6 +361,15 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, Error> {
             }
         }
         with_profiles(&mut project, &extra);
+    }
+    if opts.consistency {
+        check_consistency(&project)?;
+    }
+    if opts.resolve_env_files {
+        resolve_services_environment(&mut project, true)?;
+    }
+    resolve_label_files(&mut project)?;
+    if !opts.services.is_empty() {
         select_services(&mut project, &opts.services)?;
     }
     if opts.without_unnecessary_resources {
@@ -637,7 +674,14 @@ fn service_extends(
                 "cannot extend service {name:?} in {file}: service {reference:?} not found in {ref_file}"
             )));
         }
-        transform::resolve_relative_paths(&mut sub, &local_dir)?;
+        // compose-go: the extended file's paths against its directory as
+        // the extending file reaches it (relative when paths stay relative)
+        let base = if cx.opts.resolve_paths {
+            local_dir
+        } else {
+            relative_dir(&local_dir, &dir)
+        };
+        transform::resolve_relative_paths(&mut sub, &base)?;
         let Some(Value::Object(m)) = sub.get("services").cloned() else {
             unreachable!("checked")
         };
@@ -1340,6 +1384,7 @@ fn check_consistency(p: &Project) -> Result<(), Error> {
 /// value from the project's environment, then the `env_file`s under them.
 pub fn resolve_services_environment(p: &mut Project, discard: bool) -> Result<(), Error> {
     let penv = p.environment.clone();
+    let wd = p.working_dir.clone();
     for s in p.services.values_mut() {
         for (k, v) in s.environment.0.iter_mut() {
             if v.is_none() {
@@ -1355,6 +1400,12 @@ pub fn resolve_services_environment(p: &mut Project, discard: bool) -> Result<()
             .filter_map(|(k, v)| v.clone().map(|v| (k.clone(), v)))
             .collect();
         for f in &s.env_files {
+            // relative under `config --no-path-resolution`
+            let mut f = f.clone();
+            f.path = FsPath::new(&wd)
+                .join(&f.path)
+                .to_string_lossy()
+                .into_owned();
             if !FsPath::new(&f.path).exists() {
                 if f.required {
                     return Err(Error::new(format!(
@@ -1404,10 +1455,12 @@ pub fn resolve_services_environment(p: &mut Project, discard: bool) -> Result<()
 }
 
 fn resolve_label_files(p: &mut Project) -> Result<(), Error> {
+    let wd = p.working_dir.clone();
     for s in p.services.values_mut() {
         let mut labels = BTreeMap::new();
         for f in &s.label_file {
-            let content = std::fs::read_to_string(f)
+            // relative under `config --no-path-resolution`
+            let content = std::fs::read_to_string(FsPath::new(&wd).join(f))
                 .map_err(|e| Error::new(format!("failed to load labels from {f}: {e}")))?;
             dotenv::parse(&content, &mut labels, &|_| None)
                 .map_err(|e| Error::new(format!("failed to load labels from {f}: {e}")))?;

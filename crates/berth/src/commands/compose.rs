@@ -38,8 +38,9 @@ fn run_command(g: &Globals, a: ComposeArgs) -> CmdResult {
     opts.project_name = a.project_name;
     opts.env_files = a.env_files;
     opts.profiles = a.profiles;
+    opts.enable_services = named_services(&a.command);
     match a.command {
-        ComposeCommand::Config(c) => config(opts, c),
+        ComposeCommand::Config(c) => config(g, opts, c),
         ComposeCommand::Ls(a) => ls(g, a),
         ComposeCommand::Version(a) => super::compose_cmds::version(a),
         cmd => {
@@ -94,6 +95,33 @@ fn run_command(g: &Globals, a: ComposeArgs) -> CmdResult {
                 }
             }
         }
+    }
+}
+
+/// The services a command names: compose v2 enables their profiles
+/// (`ToProject(..., services)`, `projectOrName(..., services...)`); `exec`
+/// and `cp` load no project there.
+fn named_services(cmd: &ComposeCommand) -> Vec<String> {
+    use ComposeCommand as C;
+    match cmd {
+        C::Up(a) => a.services.clone(),
+        C::Logs(a) => a.services.clone(),
+        C::Start(a) | C::Pause(a) | C::Unpause(a) | C::Top(a) => a.services.clone(),
+        C::Stop(a) | C::Restart(a) => a.services.clone(),
+        C::Kill(a) => a.services.clone(),
+        C::Rm(a) => a.services.clone(),
+        C::Images(a) => a.services.clone(),
+        C::Run(a) => a.args.first().cloned().into_iter().collect(),
+        C::Port(a) => vec![a.service.clone()],
+        C::Pull(a) => a.services.clone(),
+        C::Push(a) => a.services.clone(),
+        C::Create(a) => a.services.clone(),
+        C::Wait(a) => a.services.clone(),
+        C::Events(a) => a.services.clone(),
+        C::Build(a) => a.services.clone(),
+        C::Watch(a) => a.services.clone(),
+        C::Ps(a) => a.service_names.clone(),
+        C::Config(_) | C::Ls(_) | C::Version(_) | C::Down(_) | C::Cp(_) | C::Exec(_) => Vec::new(),
     }
 }
 
@@ -360,9 +388,13 @@ fn attached_watch(
                 rows.sort_by_key(|r| std::cmp::Reverse(order.iter().position(|s| *s == r.service)));
                 if n == 1 {
                     eprintln!("Gracefully Stopping... press Ctrl+C again to force");
-                    for r in &rows {
-                        let _ = engine.stop(&r.summary.id, timeout);
-                    }
+                    // in its own thread: a second signal kills while it waits
+                    let engine = engine.clone();
+                    std::thread::spawn(move || {
+                        for r in &rows {
+                            let _ = engine.stop(&r.summary.id, timeout);
+                        }
+                    });
                 } else {
                     for r in &rows {
                         let _ = engine.kill(&r.summary.id, Some("SIGKILL"));
@@ -506,7 +538,8 @@ fn attached(
             n += 1;
             if n == 1 {
                 eprintln!("Gracefully Stopping... press Ctrl+C again to force");
-                on_signal();
+                // in its own thread: a second signal kills while it waits
+                std::thread::spawn(on_signal.clone());
             } else {
                 for id in &ids {
                     let _ = engine.kill(id, Some("SIGKILL"));
@@ -541,9 +574,9 @@ fn attached(
                 .iter()
                 .position(|l| l.summary.id == r.summary.id)
                 .unwrap_or(0);
-            println!("{}", log_color(i, &line));
+            out_line(&log_color(i, &line));
         } else {
-            println!("{line}");
+            out_line(&line);
         }
         if tracker.exited(&r.service, code) {
             eprintln!("Aborting on container exit...");
@@ -556,6 +589,11 @@ fn attached(
         timestamps: a.timestamps,
         ..Default::default()
     };
+    // compose's attach: the attached containers by name
+    let mut attaching: Vec<&ContainerRow> = logged.iter().collect();
+    attaching.sort_by(|x, y| x.summary.names.cmp(&y.summary.names));
+    let names: Vec<String> = attaching.iter().map(|r| label(r)).collect();
+    out_line(&format!("Attaching to {}", names.join(", ")));
     std::thread::scope(|scope| -> CmdResult {
         // the watched containers not attached: their exits only
         for r in watched
@@ -587,9 +625,11 @@ impl Write for Prefixed {
         while let Some(i) = self.buf.iter().position(|&c| c == b'\n') {
             let line: Vec<u8> = self.buf.drain(..=i).collect();
             let mut o = self.out.lock().unwrap_or_else(|e| e.into_inner());
-            o.write_all(self.prefix.as_bytes())?;
-            o.write_all(&line)?;
-            o.flush()?;
+            closed_pipe_ends(
+                o.write_all(self.prefix.as_bytes())
+                    .and_then(|_| o.write_all(&line))
+                    .and_then(|_| o.flush()),
+            )?;
         }
         Ok(b.len())
     }
@@ -598,12 +638,32 @@ impl Write for Prefixed {
         if !self.buf.is_empty() {
             let line = std::mem::take(&mut self.buf);
             let mut o = self.out.lock().unwrap_or_else(|e| e.into_inner());
-            o.write_all(self.prefix.as_bytes())?;
-            o.write_all(&line)?;
-            o.write_all(b"\n")?;
+            closed_pipe_ends(
+                o.write_all(self.prefix.as_bytes())
+                    .and_then(|_| o.write_all(&line))
+                    .and_then(|_| o.write_all(b"\n"))
+                    .and_then(|_| o.flush()),
+            )?;
         }
         Ok(())
     }
+}
+
+/// The reader of our stdout is gone (`compose logs | head -1`): end at
+/// once and quietly, with the status of compose, which SIGPIPE kills
+/// (128 + 13), whatever the other log threads are doing.
+fn closed_pipe_ends(r: std::io::Result<()>) -> std::io::Result<()> {
+    match r {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(141),
+        r => r,
+    }
+}
+
+/// A line to stdout from the attached output (`Attaching to ...`, `web-1
+/// exited with code N`), a closed pipe ending as in [`Prefixed`].
+fn out_line(line: &str) {
+    let mut o = std::io::stdout().lock();
+    let _ = closed_pipe_ends(writeln!(o, "{line}").and_then(|_| o.flush()));
 }
 
 fn follow_logs(
@@ -1007,10 +1067,66 @@ fn ps(compose: &Compose, mut a: c::PsArgs) -> CmdResult {
             }
             print_raw(&crate::fmt::tabwrite_lines(&lines))
         }
-        f => Err(CliError::new(format!(
-            "unsupported format {f:?}: table or json"
-        ))),
+        f => {
+            // a Go template over compose's container context
+            // (cmd/formatter/container.go): its fields and table headers
+            let fmt = crate::template::Format::parse(f)
+                .map_err(|e| CliError::new(format!("invalid --format {f:?}: {e}")))?;
+            let data: Vec<serde_json::Value> =
+                rows.iter().map(|r| ps_context(r, !a.no_trunc)).collect();
+            let out = fmt
+                .list(PS_HEADERS, &data)
+                .map_err(|e| CliError::new(format!("--format {f:?}: {e}")))?;
+            print_raw(&out)
+        }
     }
+}
+
+/// compose's `NewContainerContext` headers.
+const PS_HEADERS: &[(&str, &str)] = &[
+    ("ID", "CONTAINER ID"),
+    ("Name", "NAME"),
+    ("Project", "PROJECT"),
+    ("Service", "SERVICE"),
+    ("Image", "IMAGE"),
+    ("Command", "COMMAND"),
+    ("CreatedAt", "CREATED AT"),
+    ("RunningFor", "CREATED"),
+    ("Ports", "PORTS"),
+    ("State", "STATE"),
+    ("Status", "STATUS"),
+    ("Size", "SIZE"),
+    ("Labels", "LABELS"),
+];
+
+/// docker's `formatter.Ellipsis`: at most `max` characters, the last one
+/// `…` when cut.
+fn ellipsis(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    s.chars().take(max.saturating_sub(1)).collect::<String>() + "…"
+}
+
+/// A row as compose's `ContainerContext` shows it to a template: `ID`,
+/// `Command` and `Mounts` cut unless `--no-trunc`, `Command` quoted,
+/// `.Label "k"` a label's value.
+fn ps_context(r: &ContainerRow, trunc: bool) -> serde_json::Value {
+    let s = &r.summary;
+    let mut v = ps_json(r);
+    let cmd = if trunc {
+        ellipsis(&s.command, 20)
+    } else {
+        s.command.clone()
+    };
+    v["Command"] = serde_json::Value::String(berth_util::gostr::quote(&cmd));
+    if trunc {
+        v["ID"] = serde_json::Value::String(s.id.chars().take(12).collect());
+        let mounts: Vec<String> = s.mounts.iter().map(|m| ellipsis(m, 15)).collect();
+        v["Mounts"] = serde_json::Value::String(mounts.join(","));
+    }
+    v["Label"] = serde_json::json!(s.labels);
+    v
 }
 
 fn print_raw(s: &str) -> CmdResult {
@@ -1057,17 +1173,8 @@ fn in_dependency_order(p: &Project) -> Vec<String> {
     out
 }
 
-fn config(mut opts: LoadOptions, c: ConfigArgs) -> CmdResult {
-    if c.resolve_image_digests || c.lock_image_digests {
-        return Err(CliError::new(
-            "compose config: --resolve-image-digests and --lock-image-digests need a registry lookup: not supported yet",
-        ));
-    }
-    if c.no_path_resolution {
-        return Err(CliError::new(
-            "compose config: --no-path-resolution is not supported yet",
-        ));
-    }
+fn config(g: &Globals, mut opts: LoadOptions, c: ConfigArgs) -> CmdResult {
+    opts.resolve_paths = !c.no_path_resolution;
     if c.format != "yaml" && c.format != "json" {
         return Err(CliError::new(format!("unsupported format {:?}", c.format)));
     }
@@ -1142,7 +1249,19 @@ fn config(mut opts: LoadOptions, c: ConfigArgs) -> CmdResult {
             berth_compose::yaml_string(&v)
         }
     } else {
-        let p = load(&opts)?;
+        let mut p = load(&opts)?;
+        if c.resolve_image_digests || c.lock_image_digests {
+            let (client, warning) =
+                registry::service::client(&registry::RegistryOptions::default())?;
+            if let Some(w) = warning {
+                eprintln!("berth: warning: {w}");
+            }
+            berth_compose_run::digests::resolve_image_digests(&g.engine()?, &client, &mut p)
+                .map_err(rerr)?;
+            if c.lock_image_digests {
+                p = berth_compose_run::digests::images_only(&p);
+            }
+        }
         if c.format == "json" {
             p.to_json()
         } else {
