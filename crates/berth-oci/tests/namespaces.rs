@@ -250,9 +250,11 @@ fn new_network_namespace_has_loopback_up() {
     let rt = Runtime::new();
     let mut b = Bundle::new();
     // (retried until the listener is up, then waited for: no timing)
-    b.sh("cat /sys/class/net/lo/flags; nc -l -p 8080 > /tmp/got & l=$!; \
+    b.sh(
+        "cat /sys/class/net/lo/flags; nc -l -p 8080 > /tmp/got & l=$!; \
           for i in $(seq 100); do echo hello | nc 127.0.0.1 8080 && break; sleep 0.05; done; \
-          wait $l; cat /tmp/got");
+          wait $l; cat /tmp/got",
+    );
     b.edit(|c| c["root"]["readonly"] = serde_json::json!(false));
     let o = rt.run(&b, &unique_id("lo"));
     o.ok();
