@@ -716,3 +716,29 @@ fn config_resolves_and_locks_image_digests() {
     assert_ne!(code, 0);
     assert!(err.contains("failed to resolve digest for"), "{err}");
 }
+
+/// `images`: a row per container, the repository and tag of its image
+/// name and the size `images` shows (one rule: the engine's).
+#[test]
+fn images_rows_match_the_engine_images() {
+    let Some(p) = Project::new(TWO) else { return };
+    p.ok(&["create"]);
+    let rows: serde_json::Value =
+        serde_json::from_str(&p.ok(&["images", "--format", "json"])).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    for r in rows {
+        assert_eq!(r["Repository"], "bb", "{r}");
+        assert_eq!(r["Tag"], "latest", "{r}");
+        assert!(r["Size"].as_u64().unwrap() > 0, "{r}");
+    }
+    let size = p.env.ok(&["images", "--format", "{{.Size}}", "bb"]);
+    let table = p.ok(&["images"]);
+    let mut lines = table.lines();
+    assert!(lines.next().unwrap().starts_with("CONTAINER"), "{table}");
+    for l in lines {
+        assert_eq!(l.split_whitespace().last(), Some(size.trim()), "{table}");
+    }
+    let q = p.ok(&["images", "-q"]);
+    assert_eq!(q.lines().count(), 1, "{q}");
+}

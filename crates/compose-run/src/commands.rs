@@ -127,7 +127,47 @@ pub struct WaitOutcome {
     pub code: i32,
 }
 
+/// A row of `compose images`: a container and its image, as docker
+/// compose v2's `images` (its JSON field names).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ImageRow {
+    #[serde(rename = "ID")]
+    pub id: String,
+    pub container_name: String,
+    pub repository: String,
+    pub tag: String,
+    /// The image's size as `images` shows it (its unpacked layers).
+    pub size: u64,
+}
+
 impl Compose {
+    /// `images SERVICE...`: the image of each container of the services
+    /// (all if none); repository and tag from the container's image name
+    /// (`<none>` when it was an id), the size as the engine's `images`.
+    pub fn images(&self, services: &[String]) -> Result<Vec<ImageRow>> {
+        let store = self.engine.images();
+        let mut out = Vec::new();
+        for r in self.targets(services, None)? {
+            let (repository, tag) = match image::Reference::parse(&r.summary.image) {
+                Ok(rf) => (rf.familiar_name(), rf.tag().unwrap_or("latest").to_string()),
+                Err(_) => ("<none>".to_string(), "<none>".to_string()),
+            };
+            let size = store
+                .resolve(&r.summary.image_id)
+                .map(|i| store.image_size(&i.record))
+                .unwrap_or(0);
+            out.push(ImageRow {
+                id: r.summary.image_id.clone(),
+                container_name: r.summary.names.clone(),
+                repository,
+                tag,
+                size,
+            });
+        }
+        Ok(out)
+    }
+
     /// Stops (if it runs) and removes a container as docker compose
     /// reports it: `Stopping`, `Stopped`, `Removing`, `Removed`.
     pub(crate) fn remove_reporting(

@@ -907,37 +907,25 @@ fn port(compose: &Compose, a: c::PortArgs) -> CmdResult {
 }
 
 fn images(compose: &Compose, a: c::ImagesArgs) -> CmdResult {
-    let rows = compose.targets(&a.services, None).map_err(rerr)?;
+    let rows = compose.images(&a.services).map_err(rerr)?;
     if a.quiet {
-        let ids: BTreeSet<String> = rows.iter().map(|r| r.summary.image_id.clone()).collect();
+        let ids: BTreeSet<String> = rows.iter().map(|r| r.id.clone()).collect();
         return print_lines(ids);
     }
-    let store = compose.engine.images();
-    let mut json = Vec::new();
+    if a.format == "json" {
+        return print_raw(&(serde_json::to_string(&rows).unwrap_or_default() + "\n"));
+    }
     let mut lines = vec!["CONTAINER\tREPOSITORY\tTAG\tIMAGE ID\tSIZE".to_string()];
     for r in &rows {
-        let (repo, tag) = match r.summary.image.rsplit_once(':') {
-            Some((a, b)) if !b.contains('/') => (a.to_string(), b.to_string()),
-            _ => (r.summary.image.clone(), "latest".to_string()),
-        };
-        let size = store
-            .resolve(&r.summary.image_id)
-            .map(|i| i.record.size())
-            .unwrap_or(0);
-        let id = r.summary.image_id.trim_start_matches("sha256:");
-        let short = &id[..id.len().min(12)];
+        let id = r.id.trim_start_matches("sha256:");
         lines.push(format!(
-            "{}\t{repo}\t{tag}\t{short}\t{}",
-            r.summary.names,
-            crate::fmt::human_size(size)
+            "{}\t{}\t{}\t{}\t{}",
+            r.container_name,
+            r.repository,
+            r.tag,
+            &id[..id.len().min(12)],
+            crate::fmt::human_size(r.size)
         ));
-        json.push(serde_json::json!({
-            "ID": r.summary.image_id, "ContainerName": r.summary.names,
-            "Repository": repo, "Tag": tag, "Size": size,
-        }));
-    }
-    if a.format == "json" {
-        return print_raw(&(serde_json::Value::Array(json).to_string() + "\n"));
     }
     print_raw(&crate::fmt::tabwrite_lines(&lines))
 }
