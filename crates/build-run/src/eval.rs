@@ -1363,6 +1363,9 @@ impl Ctx<'_> {
                         .root()
                         .join("build/cache-mounts")
                         .join(key.trim_start_matches("sha256:"));
+                    // The directory is made first: a locked mount may be the
+                    // store's first cache mount, and its lock file lives there.
+                    std::fs::create_dir_all(dir.parent().expect("parent")).map_err(other)?;
                     if m.sharing == Some(Sharing::Locked) {
                         let l = berth_util::lock::FileLock::exclusive(&dir.with_extension("lock"))
                             .map_err(other)?;

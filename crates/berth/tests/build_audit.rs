@@ -1,0 +1,95 @@
+//! `berth build` against the defects of the builder's audit (issue 13):
+//! each test checks BuildKit's behaviour where Berth differed. Needs root
+//! (overlay mounts, namespaces).
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::Env;
+
+const APPLETS: &[&str] = &[
+    "sh", "ls", "cat", "echo", "true", "mkdir", "touch", "test", "id", "sleep", "stat",
+];
+
+struct Ctx {
+    env: Env,
+}
+
+impl Ctx {
+    /// A store with `busybox` imported: /bin, /tmp and `extra` files, no
+    /// /etc unless `extra` makes one.
+    fn with(extra: &[(&str, &[u8])]) -> Option<Ctx> {
+        if !berth_testkit::require_root("berth build runs containers") {
+            return None;
+        }
+        let env = Env::new();
+        let p = env.path("busybox.tar");
+        std::fs::write(
+            &p,
+            berth_testkit::busybox_tar_with(&["bin/", "tmp/"], APPLETS, extra),
+        )
+        .unwrap();
+        env.ok(&["import", p.to_str().unwrap(), "busybox"]);
+        Some(Ctx { env })
+    }
+
+    fn new() -> Option<Ctx> {
+        Ctx::with(&[])
+    }
+
+    fn context(&self, name: &str, files: &[(&str, &str)]) -> PathBuf {
+        let d = self.env.path(name);
+        std::fs::create_dir_all(&d).unwrap();
+        for (p, data) in files {
+            let p = d.join(p);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, data).unwrap();
+        }
+        d
+    }
+
+    /// `build ARGS`: (code, stdout, stderr).
+    fn build(&self, args: &[&str]) -> (i32, String, String) {
+        let mut a = vec!["build"];
+        a.extend_from_slice(args);
+        self.env.run(&a)
+    }
+
+    fn build_ok(&self, args: &[&str]) -> String {
+        let (code, out, err) = self.build(args);
+        assert_eq!(code, 0, "{err}");
+        out
+    }
+
+    /// `run --rm IMAGE CMD...`'s stdout.
+    fn run(&self, image: &str, cmd: &[&str]) -> String {
+        let mut a = vec!["run", "--rm", image];
+        a.extend_from_slice(cmd);
+        self.env.ok(&a)
+    }
+}
+
+impl Drop for Ctx {
+    fn drop(&mut self) {
+        let ids = self.env.output(&["ps", "-a", "-q", "--no-trunc"]);
+        for id in String::from_utf8_lossy(&ids.stdout).lines() {
+            let _ = self.env.output(&["rm", "-f", id]);
+        }
+    }
+}
+
+#[test]
+fn locked_cache_mount_on_a_fresh_store() {
+    let Some(c) = Ctx::new() else { return };
+    let d = c.context(
+        "ctx",
+        &[(
+            "Dockerfile",
+            "FROM busybox\n\
+             RUN --mount=type=cache,target=/c,sharing=locked echo hi > /c/f && cat /c/f > /out\n",
+        )],
+    );
+    c.build_ok(&["-q", "-t", "locked", d.to_str().unwrap()]);
+    assert_eq!(c.run("locked", &["cat", "/out"]), "hi\n");
+}
