@@ -93,3 +93,28 @@ fn locked_cache_mount_on_a_fresh_store() {
     c.build_ok(&["-q", "-t", "locked", d.to_str().unwrap()]);
     assert_eq!(c.run("locked", &["cat", "/out"]), "hi\n");
 }
+
+/// `USER root` and `--chown=root:root` in an image without /etc/passwd:
+/// root is 0 (BuildKit), and so is `run --user root` (docker).
+#[test]
+fn root_without_passwd() {
+    let Some(c) = Ctx::new() else { return };
+    let d = c.context(
+        "ctx",
+        &[
+            ("f", "x"),
+            (
+                "Dockerfile",
+                "FROM busybox\nUSER root\nCOPY --chown=root:root f /f\nRUN id -u > /uid\n",
+            ),
+        ],
+    );
+    c.build_ok(&["-q", "-t", "rooted", d.to_str().unwrap()]);
+    assert_eq!(c.run("rooted", &["cat", "/uid"]), "0\n");
+    assert_eq!(c.run("rooted", &["stat", "-c", "%u:%g", "/f"]), "0:0\n");
+    assert_eq!(
+        c.env
+            .ok(&["run", "--rm", "--user", "root", "busybox", "id", "-u"]),
+        "0\n"
+    );
+}

@@ -2257,7 +2257,8 @@ impl Ctx<'_> {
             Ok(n) => (n, None),
             Err(_) => {
                 let p = read("/etc/passwd");
-                let (a, b) = lookup(&p, u).ok_or_else(|| {
+                let builtin = engine::user::builtin_id(u).map(|n| (n, n));
+                let (a, b) = lookup(&p, u).or(builtin).ok_or_else(|| {
                     format!("unable to find user {u}: no matching entries in passwd file")
                 })?;
                 (a, Some(b))
@@ -2279,6 +2280,7 @@ impl Ctx<'_> {
                                     .flatten()
                             })
                         })
+                        .or_else(|| engine::user::builtin_id(g))
                         .ok_or_else(|| {
                             format!("unable to find group {g}: no matching entries in group file")
                         })?
