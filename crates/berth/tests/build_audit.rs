@@ -118,3 +118,24 @@ fn root_without_passwd() {
         "0\n"
     );
 }
+
+/// A RUN heredoc with a shebang runs as a file by its interpreter
+/// (`#!/bin/cat` prints the script), not through /bin/sh (where `hello`
+/// is no command).
+#[test]
+fn heredoc_with_shebang_runs_its_interpreter() {
+    let Some(c) = Ctx::new() else { return };
+    let d = c.context(
+        "ctx",
+        &[(
+            "Dockerfile",
+            "FROM busybox\nRUN <<EOT\n#!/bin/cat\nhello-from-cat\nEOT\n",
+        )],
+    );
+    let (code, out, err) = c.build(&["--progress", "plain", d.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        format!("{out}{err}").contains("hello-from-cat"),
+        "{out}{err}"
+    );
+}

@@ -1185,6 +1185,9 @@ impl Ctx<'_> {
             ));
         }
         let cl = &r.cmd;
+        // A lone heredoc starting with a shebang: BuildKit writes it to a
+        // file (mode 0755) under /dev/pipes/ and runs that file.
+        let mut script_file: Option<(String, String)> = None;
         let mut args: Vec<String> = if cl.prepend_shell {
             let line = cl.cmd_line.first().cloned().unwrap_or_default();
             let script = if cl.files.is_empty() {
@@ -1193,11 +1196,15 @@ impl Ctx<'_> {
                 && cl.files.len() == 1
             {
                 let f = &cl.files[0];
-                if f.chomp {
+                let data = if f.chomp {
                     build::parser::chomp_heredoc_content(&f.data)
                 } else {
                     f.data.clone()
+                };
+                if data.starts_with("#!") {
+                    script_file = Some((f.name.clone(), data.clone()));
                 }
+                data
             } else {
                 let mut full = line;
                 for f in &cl.files {
@@ -1207,9 +1214,14 @@ impl Ctx<'_> {
                 }
                 full
             };
-            let mut a = st.shell();
-            a.push(script);
-            a
+            match &script_file {
+                Some((name, _)) => vec![format!("/dev/pipes/{name}")],
+                None => {
+                    let mut a = st.shell();
+                    a.push(script);
+                    a
+                }
+            }
         } else {
             cl.cmd_line.clone()
         };
@@ -1234,7 +1246,29 @@ impl Ctx<'_> {
             }
         }
         opts.env = run_env.to_strings();
-        let held = self.run_mounts(st, c, r, env, &mut opts, outs, stage_index)?;
+        let mut held = self.run_mounts(st, c, r, env, &mut opts, outs, stage_index)?;
+        if let Some((name, data)) = &script_file {
+            let dir = reap::temp_dir(self.engine.root())?;
+            if name.contains('/') || name == "." || name == ".." {
+                return Err(self.step_err(c, format!("invalid heredoc name {name:?}")));
+            }
+            let p = dir.path().join(name);
+            std::fs::write(&p, data).map_err(other)?;
+            use std::os::unix::fs::PermissionsExt;
+            for q in [dir.path(), p.as_path()] {
+                std::fs::set_permissions(q, std::fs::Permissions::from_mode(0o755))
+                    .map_err(other)?;
+            }
+            opts.mounts.push(engine::options::mounts::Mount::Bind(
+                engine::options::mounts::BindMount {
+                    source: dir.path().to_string_lossy().into_owned(),
+                    target: "/dev/pipes".into(),
+                    read_only: true,
+                    ..Default::default()
+                },
+            ));
+            held.dirs.push(dir);
+        }
         match r.network {
             Network::None => opts.network_mode = Some("none".into()),
             Network::Host => opts.network_mode = Some("host".into()),
