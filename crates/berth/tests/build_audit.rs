@@ -139,3 +139,56 @@ fn heredoc_with_shebang_runs_its_interpreter() {
         "{out}{err}"
     );
 }
+
+fn inspect(c: &Ctx, image: &str, format: &str) -> String {
+    c.env
+        .ok(&["image", "inspect", "--format", format, image])
+        .trim()
+        .to_string()
+}
+
+/// `Created` is the build's, not the base's, even for a stage of FROM and
+/// RUN only, or FROM alone; SOURCE_DATE_EPOCH (a build arg too) sets it
+/// and clamps the new layers' mtimes, so two builds give the same layers.
+#[test]
+fn created_and_source_date_epoch() {
+    let Some(c) = Ctx::new() else { return };
+    let base = inspect(&c, "busybox", "{{.Created}}");
+    let d = c.context(
+        "ctx",
+        &[(
+            "Dockerfile",
+            "FROM busybox\nRUN echo hi > /f && mkdir /d && echo x > /d/x\n",
+        )],
+    );
+    let ds = d.to_str().unwrap();
+    c.build_ok(&["-q", "-t", "now", ds]);
+    assert_ne!(inspect(&c, "now", "{{.Created}}"), base);
+
+    let only_from = c.context("from", &[("Dockerfile", "FROM busybox\n")]);
+    let epoch = ["--build-arg", "SOURCE_DATE_EPOCH=1000"];
+    let mut args = vec!["-q", "-t", "from"];
+    args.extend_from_slice(&epoch);
+    args.push(only_from.to_str().unwrap());
+    c.build_ok(&args);
+    assert!(
+        inspect(&c, "from", "{{.Created}}").starts_with("1970-01-01T00:16:40"),
+        "{}",
+        inspect(&c, "from", "{{.Created}}")
+    );
+
+    let mut layers = vec![];
+    for tag in ["one", "two"] {
+        let mut args = vec!["-q", "--no-cache", "-t", tag];
+        args.extend_from_slice(&epoch);
+        args.push(ds);
+        c.build_ok(&args);
+        assert!(inspect(&c, tag, "{{.Created}}").starts_with("1970-01-01T00:16:40"));
+        layers.push(inspect(&c, tag, "{{json .RootFS.Layers}}"));
+        assert_eq!(
+            c.run(tag, &["stat", "-c", "%Y", "/f", "/d", "/d/x"]),
+            "1000\n1000\n1000\n"
+        );
+    }
+    assert_eq!(layers[0], layers[1]);
+}

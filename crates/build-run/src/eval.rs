@@ -97,6 +97,8 @@ struct Ctx<'a> {
     created: String,
     /// Unix seconds of `created`.
     mtime: u64,
+    /// SOURCE_DATE_EPOCH: the layers' newer mtimes are clamped to it.
+    epoch: Option<u64>,
     /// ADD's URLs fetched for their step's cache key, by URL.
     fetched: BTreeMap<String, crate::remote::Fetched>,
     /// The digest each URL had when its step's key was made: a URL
@@ -108,15 +110,19 @@ struct Ctx<'a> {
     linked: bool,
 }
 
-fn source_date_epoch() -> Option<u64> {
-    std::env::var("SOURCE_DATE_EPOCH")
-        .ok()
+/// `SOURCE_DATE_EPOCH`: the build arg (BuildKit's frontend reads it
+/// there), else the environment (as buildx passes it on).
+fn source_date_epoch(build_args: &BTreeMap<String, String>) -> Option<u64> {
+    build_args
+        .get("SOURCE_DATE_EPOCH")
+        .cloned()
+        .or_else(|| std::env::var("SOURCE_DATE_EPOCH").ok())
         .and_then(|s| s.trim().parse::<u64>().ok())
 }
 
 /// The time of the build's history entries: `SOURCE_DATE_EPOCH` when set.
-fn created_now() -> String {
-    if let Some(secs) = source_date_epoch() {
+fn created_now(epoch: Option<u64>) -> String {
+    if let Some(secs) = epoch {
         return berth_util::time::rfc3339_nanos(secs as i64, 0);
     }
     berth_util::time::now()
@@ -209,6 +215,7 @@ pub(crate) fn build(
     let pm = PatternMatcher::new(&patterns)
         .map_err(|e| Error::Other(format!("bad .dockerignore pattern: {e}")))?;
     let context = Context::from_dir(&ctx_dir, &pm).map_err(other)?;
+    let epoch = source_date_epoch(&req.build_args);
     let mut cx = Ctx {
         engine,
         req,
@@ -228,8 +235,9 @@ pub(crate) fn build(
             layers: 0,
         },
         images: BTreeMap::new(),
-        created: created_now(),
-        mtime: source_date_epoch().unwrap_or_else(|| {
+        created: created_now(epoch),
+        epoch,
+        mtime: epoch.unwrap_or_else(|| {
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs())
@@ -320,6 +328,12 @@ impl Ctx<'_> {
                 &serde_json::to_string(&self.req.labels).unwrap_or_default(),
             );
         }
+        // The image is the build's, made now (or at SOURCE_DATE_EPOCH), even
+        // when its stage only has FROM (its steps' commits and metadata set
+        // it otherwise; steps from the cache keep the time they were made).
+        if self.df.stages[target].commands.is_empty() {
+            out.config.created = Some(self.created.clone());
+        }
         let rec = self.finish_stage(&out)?;
         for t in &self.req.tags {
             self.engine.images().tag(&rec.id.to_string(), t)?;
@@ -338,7 +352,7 @@ impl Ctx<'_> {
         let rec = self.engine.images().commit_config::<std::fs::File>(
             out.image.as_ref(),
             None,
-            with_parent(&out.config, out.image.as_ref()),
+            with_parent(&out.config, out.image.as_ref(), &self.created),
             None,
             &[],
         )?;
@@ -614,7 +628,7 @@ impl Ctx<'_> {
         let rec = self.engine.images().commit_existing_layer(
             st.image.as_ref(),
             &layer,
-            with_parent(&st.cfg, st.image.as_ref()),
+            with_parent(&st.cfg, st.image.as_ref(), &self.created),
             self.history(created_by),
             &[],
         )?;
@@ -1082,7 +1096,7 @@ impl Ctx<'_> {
             let rec = self.engine.images().commit_config::<std::fs::File>(
                 st.image.as_ref(),
                 None,
-                with_parent(&st.cfg, st.image.as_ref()),
+                with_parent(&st.cfg, st.image.as_ref(), &self.created),
                 None,
                 &[],
             )?;
@@ -1138,6 +1152,16 @@ impl Ctx<'_> {
             }
             c => Ok(c),
         });
+        let changes = changes.and_then(|c| match (c, self.epoch) {
+            (Some(f), Some(epoch)) => {
+                crate::rewrite::clamp_mtimes(f, epoch, &self.engine.root().join("build"))
+                    .map(Some)
+                    .map_err(|e| {
+                        engine::Error::io(format!("read the changes of container {id}"), e)
+                    })
+            }
+            (c, _) => Ok(c),
+        });
         let changes = match changes {
             Ok(c) => c,
             Err(e) => {
@@ -1149,7 +1173,7 @@ impl Ctx<'_> {
         let r = self.engine.images().commit_config(
             st.image.as_ref(),
             changes.map(|f| std::io::BufReader::with_capacity(256 << 10, f)),
-            with_parent(&st.cfg, st.image.as_ref()),
+            with_parent(&st.cfg, st.image.as_ref(), &self.created),
             Some(self.history(created_by)),
             &[],
         );
@@ -1936,10 +1960,17 @@ impl Ctx<'_> {
 
     /// A layer tar made here (no container) committed over `st.image`.
     fn commit_layer(&mut self, st: &mut St, f: std::fs::File, created_by: String) -> Result<()> {
+        let f = match self.epoch {
+            Some(epoch) => {
+                crate::rewrite::clamp_mtimes(f, epoch, &self.engine.root().join("build"))
+                    .map_err(|e| Error::Other(format!("clamp the layer's times: {e}")))?
+            }
+            None => f,
+        };
         let rec = self.engine.images().commit_config(
             st.image.as_ref(),
             Some(std::io::BufReader::with_capacity(256 << 10, f)),
-            with_parent(&st.cfg, st.image.as_ref()),
+            with_parent(&st.cfg, st.image.as_ref(), &self.created),
             Some(self.history(created_by)),
             &[],
         )?;
@@ -2378,9 +2409,12 @@ fn shown_list(v: &[String]) -> String {
 
 /// A step's config names the image it starts from as its `parent`, as
 /// docker's builder does (`images` hides such intermediates without `-a`).
-fn with_parent(cfg: &ImageConfig, base: Option<&ImageRecord>) -> ImageConfig {
+/// The config an image of the build is committed with: its parent, and
+/// the build's time as `created` (BuildKit's exporter: never the base's).
+fn with_parent(cfg: &ImageConfig, base: Option<&ImageRecord>, created: &str) -> ImageConfig {
     let mut c = cfg.clone();
     c.parent = base.map(|b| b.id.to_string());
+    c.created = Some(created.to_string());
     c
 }
 

@@ -39,6 +39,7 @@ pub mod output;
 pub mod prune;
 pub mod reap;
 mod remote;
+mod rewrite;
 
 use std::collections::BTreeMap;
 use std::io::Read;

@@ -219,6 +219,7 @@ impl Ctx<'_> {
                             images: me.images.clone(),
                             created: me.created.clone(),
                             mtime: me.mtime,
+                            epoch: me.epoch,
                         };
                         s.spawn(move || {
                             let req = parts.request();
@@ -278,6 +279,7 @@ struct Seed<'a> {
     images: BTreeMap<String, image::ImageRecord>,
     created: String,
     mtime: u64,
+    epoch: Option<u64>,
 }
 
 impl<'a> Seed<'a> {
@@ -306,6 +308,7 @@ impl<'a> Seed<'a> {
             images: self.images,
             created: self.created,
             mtime: self.mtime,
+            epoch: self.epoch,
             fetched: BTreeMap::new(),
             url_digests: BTreeMap::new(),
             linked: false,
