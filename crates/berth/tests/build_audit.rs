@@ -192,3 +192,22 @@ fn created_and_source_date_epoch() {
     }
     assert_eq!(layers[0], layers[1]);
 }
+
+/// A RUN after `VOLUME /data` writes into its layer (BuildKit): no volume
+/// is made, the next step sees the file. (BuildKit makes no directory for
+/// a VOLUME either: the step makes it.)
+#[test]
+fn volume_paths_stay_in_the_layers() {
+    let Some(c) = Ctx::new() else { return };
+    let d = c.context(
+        "ctx",
+        &[(
+            "Dockerfile",
+            "FROM busybox\nVOLUME /data\nRUN mkdir -p /data && echo a > /data/x\nRUN ls /data > /list\n",
+        )],
+    );
+    c.build_ok(&["-q", "-t", "vol", d.to_str().unwrap()]);
+    assert_eq!(c.env.ok(&["volume", "ls", "-q"]), "");
+    assert_eq!(c.run("vol", &["cat", "/list"]), "x\n");
+    assert_eq!(c.run("vol", &["cat", "/data/x"]), "a\n");
+}

@@ -1113,6 +1113,9 @@ impl Ctx<'_> {
         labels.insert(OWNER_LABEL.to_string(), self.owner.clone());
         CreateOptions {
             image: image.id.to_string(),
+            // BuildKit's RUN: the image's VOLUMEs are plain directories of
+            // the step's root, its writes there kept in the layer.
+            no_image_volumes: true,
             cmd,
             entrypoint: Some(vec![]),
             env: cc.env.clone(),
