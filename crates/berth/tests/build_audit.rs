@@ -4,6 +4,8 @@
 
 mod common;
 
+use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::PathBuf;
 
 use common::Env;
@@ -210,4 +212,66 @@ fn volume_paths_stay_in_the_layers() {
     assert_eq!(c.env.ok(&["volume", "ls", "-q"]), "");
     assert_eq!(c.run("vol", &["cat", "/list"]), "x\n");
     assert_eq!(c.run("vol", &["cat", "/data/x"]), "a\n");
+}
+
+/// A tar's files by path (gzip undone).
+fn tar_files(data: &[u8]) -> BTreeMap<String, Vec<u8>> {
+    let mut plain = vec![];
+    let data = if data.starts_with(&[0x1f, 0x8b]) {
+        flate2::read::GzDecoder::new(data)
+            .read_to_end(&mut plain)
+            .unwrap();
+        &plain[..]
+    } else {
+        data
+    };
+    let mut out = BTreeMap::new();
+    let mut a = tar::Archive::new(data);
+    for e in a.entries().unwrap() {
+        let mut e = e.unwrap();
+        let p = e.path().unwrap().to_string_lossy().into_owned();
+        let mut d = vec![];
+        e.read_to_end(&mut d).unwrap();
+        out.insert(p.trim_start_matches("./").to_string(), d);
+    }
+    out
+}
+
+/// The entries of `image`'s top layer, through `save`.
+fn top_layer(c: &Ctx, image: &str) -> Vec<String> {
+    let out = c.env.output(&["save", image]);
+    assert!(out.status.success());
+    let files = tar_files(&out.stdout);
+    let m: serde_json::Value = serde_json::from_slice(&files["manifest.json"]).unwrap();
+    let top = m[0]["Layers"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .as_str()
+        .unwrap();
+    tar_files(&files[top]).into_keys().collect()
+}
+
+/// RUN in an image without /etc: the /etc the engine made for /etc/hosts
+/// and resolv.conf is not in the layer (BuildKit); one the step writes
+/// into is.
+#[test]
+fn no_empty_etc_in_run_layers() {
+    let Some(c) = Ctx::new() else { return };
+    let d = c.context(
+        "ctx",
+        &[(
+            "Dockerfile",
+            "FROM busybox AS a\nRUN echo x > /tmp/x\nFROM busybox\nRUN echo y > /etc/y\n",
+        )],
+    );
+    let ds = d.to_str().unwrap();
+    c.build_ok(&["-q", "--target", "a", "-t", "noetc", ds]);
+    let layer = top_layer(&c, "noetc");
+    assert!(layer.iter().any(|p| p.starts_with("tmp/x")), "{layer:?}");
+    assert!(!layer.iter().any(|p| p.starts_with("etc")), "{layer:?}");
+    c.build_ok(&["-q", "-t", "etc", ds]);
+    let layer = top_layer(&c, "etc");
+    assert!(layer.iter().any(|p| p.starts_with("etc/y")), "{layer:?}");
 }

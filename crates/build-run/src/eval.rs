@@ -1641,7 +1641,10 @@ impl Ctx<'_> {
         };
         let probe = Probe::Layers(lowers);
         let mut stubs = std::collections::BTreeSet::new();
-        for t in &targets {
+        // The engine's own mount points too: an /etc it makes for them in
+        // an image without one is no change of the step (BuildKit).
+        let runtime = ["/etc/hosts", "/etc/resolv.conf", "/etc/hostname"];
+        for t in targets.iter().map(String::as_str).chain(runtime) {
             let comps: Vec<&str> = t.split('/').filter(|c| !c.is_empty()).collect();
             for k in 1..=comps.len() {
                 let sub = comps[..k].join("/");
