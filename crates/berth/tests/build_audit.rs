@@ -275,3 +275,43 @@ fn no_empty_etc_in_run_layers() {
     let layer = top_layer(&c, "etc");
     assert!(layer.iter().any(|p| p.starts_with("etc/y")), "{layer:?}");
 }
+
+/// SIGINT while a RUN sleeps: the build kills and removes the step's
+/// container (its rootfs unmounted), says "canceled" in one line, exits
+/// 130.
+#[test]
+fn sigint_cancels_the_build() {
+    let Some(c) = Ctx::new() else { return };
+    let d = c.context("ctx", &[("Dockerfile", "FROM busybox\nRUN sleep 1000\n")]);
+    let mut child = c
+        .env
+        .cmd(&["build", "--progress", "plain", d.to_str().unwrap()])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The step's container is up once it is listed as running.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while c.env.ok(&["ps", "-q"]).trim().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no RUN container");
+        assert!(child.try_wait().unwrap().is_none(), "the build ended");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let st = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    let last = err.lines().last().unwrap_or("");
+    assert_eq!(last, "berth: build canceled", "{err}");
+    assert_eq!(c.env.ok(&["ps", "-a", "-q"]), "");
+    let root = c.env.root().to_string_lossy().into_owned();
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mounts.lines().any(|l| l.contains(&root)),
+        "left mounted:\n{mounts}"
+    );
+}

@@ -510,6 +510,9 @@ impl Ctx<'_> {
         let mut key = build::cache::step_key("", &format!("FROM {}", stage.base), &base_key);
         let no_cache = self.no_cache(i);
         for (k, c) in stage.commands.iter().enumerate() {
+            if self.req.cancel.is_canceled() {
+                return Err(Error::Canceled);
+            }
             self.step += 1;
             let n = self.step;
             let text = c.original.clone();
@@ -1322,6 +1325,7 @@ impl Ctx<'_> {
             }
         };
         let id = attached.id().to_string();
+        self.req.cancel.started(self.engine, &id);
         let tail = RefCell::new(Tail::default());
         let code = {
             let mut out = StepOut {
@@ -1336,6 +1340,11 @@ impl Ctx<'_> {
             };
             attached.copy_output_and_wait(&mut out, &mut err)
         };
+        self.req.cancel.ended(&id);
+        if self.req.cancel.is_canceled() {
+            let _ = self.engine.remove(&id, true);
+            return Err(Error::Canceled);
+        }
         let code = match code {
             Ok(c) => c,
             Err(e) => {

@@ -102,6 +102,7 @@ struct ReqParts {
     network: Option<String>,
     secrets: BTreeMap<String, crate::SecretSource>,
     ssh: BTreeMap<String, std::path::PathBuf>,
+    cancel: crate::Cancel,
 }
 
 impl ReqParts {
@@ -117,6 +118,7 @@ impl ReqParts {
             network: self.network.clone(),
             secrets: self.secrets.clone(),
             ssh: self.ssh.clone(),
+            cancel: self.cancel.clone(),
             ..Default::default()
         }
     }
@@ -166,6 +168,7 @@ impl Ctx<'_> {
             network: self.req.network.clone(),
             secrets: self.req.secrets.clone(),
             ssh: self.req.ssh.clone(),
+            cancel: self.req.cancel.clone(),
         };
         let mut outs: BTreeMap<usize, StageOut> = BTreeMap::new();
         let mut left: Vec<usize> = order.to_vec();
