@@ -315,3 +315,32 @@ fn sigint_cancels_the_build() {
         "left mounted:\n{mounts}"
     );
 }
+
+/// `build -` with a Dockerfile, not a tar, on stdin: the Dockerfile with
+/// an empty context (docker's rule).
+#[test]
+fn stdin_dockerfile_without_context() {
+    let Some(c) = Ctx::new() else { return };
+    let run = |data: &[u8]| {
+        let mut child = c
+            .env
+            .cmd(&["build", "-q", "-t", "stdin", "-"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), data).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = run(b"FROM busybox\nRUN echo ok > /ok\n");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(c.run("stdin", &["cat", "/ok"]), "ok\n");
+    // COPY sees an empty context.
+    let out = run(b"FROM busybox\nCOPY Dockerfile /d\n");
+    assert!(!out.status.success());
+}

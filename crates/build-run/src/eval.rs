@@ -149,7 +149,14 @@ pub(crate) fn build(
     let ctx_dir = match std::mem::replace(&mut req.context, ContextSource::Dir(".".into())) {
         ContextSource::Dir(d) => d,
         ContextSource::Tar(mut r) => {
-            tmp_ctx = unpack_context(&root, &mut r)?;
+            let (t, dockerfile) = unpack_or_dockerfile(&root, &mut r)?;
+            if let Some(data) = dockerfile {
+                req.dockerfile = DockerfileSource::Bytes {
+                    name: "Dockerfile".into(),
+                    data,
+                };
+            }
+            tmp_ctx = t;
             tmp_ctx.path().to_path_buf()
         }
         ContextSource::Git(url) => {
@@ -253,14 +260,46 @@ pub(crate) fn build(
 
 /// `build` for a context sent as a tar: unpacked into a temp directory of
 /// the store first.
-pub(crate) fn unpack_context(root: &Path, r: &mut dyn std::io::Read) -> Result<tempfile::TempDir> {
+/// Whether `head` (a stream's first 1024 bytes, or all of a shorter one)
+/// starts an archive: compressed (gzip, bzip2, xz, zstd) or a tar header
+/// (docker's `IsArchive`).
+fn is_archive(head: &[u8]) -> bool {
+    const MAGIC: &[&[u8]] = &[
+        &[0x1f, 0x8b],
+        b"BZh",
+        &[0xfd, b'7', b'z', b'X', b'Z', 0x00],
+        &[0x28, 0xb5, 0x2f, 0xfd],
+    ];
+    if MAGIC.iter().any(|m| head.starts_with(m)) {
+        return true;
+    }
+    head.len() >= 512
+        && tar::Archive::new(head)
+            .entries()
+            .ok()
+            .and_then(|mut es| es.next())
+            .is_some_and(|e| e.is_ok())
+}
+
+/// A context sent on a stream: a tar (gzipped or not) unpacked into a temp
+/// directory of the store; anything else is the Dockerfile itself, with an
+/// empty context (docker's rule for `build -`), returned as the second.
+fn unpack_or_dockerfile(
+    root: &Path,
+    r: &mut dyn std::io::Read,
+) -> Result<(tempfile::TempDir, Option<Vec<u8>>)> {
     let t = reap::temp_dir(root)?;
+    let read_err = |e: std::io::Error| Error::Other(format!("reading the context: {e}"));
+    let mut head = Vec::with_capacity(1024);
+    std::io::Read::read_to_end(&mut std::io::Read::take(&mut *r, 1024), &mut head)
+        .map_err(read_err)?;
+    if !is_archive(&head) {
+        std::io::Read::read_to_end(r, &mut head).map_err(read_err)?;
+        return Ok((t, Some(head)));
+    }
+    let r = std::io::Read::chain(&head[..], r);
     // docker sends the context gzipped when asked (`--compress`).
-    let mut r = std::io::BufReader::new(r);
-    let gz = std::io::BufRead::fill_buf(&mut r)
-        .map_err(|e| Error::Other(format!("reading the context: {e}")))?
-        .starts_with(&[0x1f, 0x8b]);
-    let r: Box<dyn std::io::Read + '_> = if gz {
+    let r: Box<dyn std::io::Read + '_> = if head.starts_with(&[0x1f, 0x8b]) {
         Box::new(flate2::read::GzDecoder::new(r))
     } else {
         Box::new(r)
@@ -269,7 +308,7 @@ pub(crate) fn unpack_context(root: &Path, r: &mut dyn std::io::Read) -> Result<t
     a.set_preserve_permissions(true);
     a.unpack(t.path())
         .map_err(|e| Error::Other(format!("unpacking the context: {e}")))?;
-    Ok(t)
+    Ok((t, None))
 }
 
 impl Ctx<'_> {
