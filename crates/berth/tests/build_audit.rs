@@ -344,3 +344,23 @@ fn stdin_dockerfile_without_context() {
     let out = run(b"FROM busybox\nCOPY Dockerfile /d\n");
     assert!(!out.status.success());
 }
+
+/// A `.dockerignore` naming the Dockerfile and itself: the build reads
+/// both, COPY sees neither (docker's rule).
+#[test]
+fn ignored_build_files_are_not_copied() {
+    let Some(c) = Ctx::new() else { return };
+    let d = c.context(
+        "ctx",
+        &[
+            ("a", "a"),
+            (".dockerignore", "Dockerfile\n.dockerignore\n"),
+            (
+                "Dockerfile",
+                "FROM busybox\nCOPY . /ctx/\nRUN ls -a /ctx > /list\n",
+            ),
+        ],
+    );
+    c.build_ok(&["-q", "-t", "ign", d.to_str().unwrap()]);
+    assert_eq!(c.run("ign", &["cat", "/list"]), ".\n..\na\n");
+}

@@ -166,7 +166,7 @@ pub(crate) fn build(
         }
     };
     let req = &req;
-    let (file, data, in_ctx) = match &req.dockerfile {
+    let (file, data) = match &req.dockerfile {
         DockerfileSource::InContext(p) => {
             let path = ctx_dir.join(p);
             let data = std::fs::read(&path).map_err(|e| {
@@ -175,7 +175,7 @@ pub(crate) fn build(
                     path.display()
                 ))
             })?;
-            (p.clone(), data, Some(p.clone()))
+            (p.clone(), data)
         }
         DockerfileSource::Path(p) => {
             let data = std::fs::read(p).map_err(|e| {
@@ -184,23 +184,13 @@ pub(crate) fn build(
                     p.display()
                 ))
             })?;
-            let rel = p
-                .canonicalize()
-                .ok()
-                .zip(ctx_dir.canonicalize().ok())
-                .and_then(|(a, b)| {
-                    a.strip_prefix(&b)
-                        .ok()
-                        .map(|r| r.to_string_lossy().into_owned())
-                });
             (
                 p.file_name()
                     .map_or("Dockerfile".into(), |n| n.to_string_lossy().into_owned()),
                 data,
-                rel,
             )
         }
-        DockerfileSource::Bytes { name, data } => (name.clone(), data.clone(), None),
+        DockerfileSource::Bytes { name, data } => (name.clone(), data.clone()),
     };
     let df = Dockerfile::parse(&file, &data).map_err(|e| Error::Dockerfile(e.to_string()))?;
     let graph = Graph::new(
@@ -217,7 +207,7 @@ pub(crate) fn build(
         DockerfileSource::InContext(p) => Some(ctx_dir.join(p)),
         DockerfileSource::Bytes { .. } => None,
     };
-    let patterns = build::ignore::build_patterns(&ctx_dir, df_path.as_deref(), in_ctx.as_deref())
+    let patterns = build::ignore::build_patterns(&ctx_dir, df_path.as_deref())
         .map_err(|e| Error::Other(format!("reading .dockerignore: {e}")))?;
     let pm = PatternMatcher::new(&patterns)
         .map_err(|e| Error::Other(format!("bad .dockerignore pattern: {e}")))?;
