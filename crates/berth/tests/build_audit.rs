@@ -364,3 +364,50 @@ fn ignored_build_files_are_not_copied() {
     c.build_ok(&["-q", "-t", "ign", d.to_str().unwrap()]);
     assert_eq!(c.run("ign", &["cat", "/list"]), ".\n..\na\n");
 }
+
+/// EXPOSE ranges and bad ports, STOPSIGNAL names, FROM --platform of
+/// another machine: BuildKit's parses, each refusal in one line.
+#[test]
+fn expose_stopsignal_and_from_platform() {
+    let Some(c) = Ctx::new() else { return };
+    let d = c.context(
+        "ok",
+        &[(
+            "Dockerfile",
+            "FROM busybox\nEXPOSE 9000-9001/udp 80\nSTOPSIGNAL SIGUSR1\n",
+        )],
+    );
+    c.build_ok(&["-q", "-t", "exp", d.to_str().unwrap()]);
+    assert_eq!(
+        inspect(&c, "exp", "{{json .Config.ExposedPorts}}"),
+        r#"{"80/tcp":{},"9000/udp":{},"9001/udp":{}}"#
+    );
+    let other = if std::env::consts::ARCH == "x86_64" {
+        "linux/arm64"
+    } else {
+        "linux/amd64"
+    };
+    for (name, df, want) in [
+        (
+            "bad-port",
+            "FROM busybox\nEXPOSE abc\n".to_string(),
+            "invalid containerPort: abc",
+        ),
+        (
+            "bad-sig",
+            "FROM busybox\nSTOPSIGNAL FOO\n".to_string(),
+            "Invalid signal: FOO",
+        ),
+        (
+            "platform",
+            format!("FROM --platform={other} busybox\nRUN true\n"),
+            "only the host's platform",
+        ),
+    ] {
+        let d = c.context(name, &[("Dockerfile", &df)]);
+        let (code, _, err) = c.build(&["-q", d.to_str().unwrap()]);
+        assert_ne!(code, 0, "{name}");
+        let first = err.lines().next().unwrap_or("");
+        assert!(first.contains(want), "{name}: {err}");
+    }
+}

@@ -471,12 +471,32 @@ impl Ctx<'_> {
                 (o.image.clone(), o.config.clone(), o.key.clone())
             }
             Base::Image(name) => {
-                let rec = self.image(&name).map_err(|e| Error::Step {
-                    file: self.file.clone(),
-                    line: stage.location.line,
+                let (file, line) = (self.file.clone(), stage.location.line);
+                let from_err = move |message: String| Error::Step {
+                    file: file.clone(),
+                    line,
                     instruction: "FROM".into(),
-                    message: e.to_string(),
-                })?;
+                    message,
+                };
+                let rec = self.image(&name).map_err(|e| from_err(e.to_string()))?;
+                // `FROM --platform`: the host's, or the image's own (a
+                // stage of another platform is not built here).
+                if let Some(p) = self.graph.stages[i].platform.clone() {
+                    let want = image::Platform::parse(&p)
+                        .map_err(|e| from_err(format!("invalid --platform {p:?}: {e}")))?;
+                    let same = |a: &image::Platform| {
+                        a.os == want.os
+                            && a.architecture == want.architecture
+                            && (want.variant.is_none() || a.variant == want.variant)
+                    };
+                    let host = image::Platform::host();
+                    if !same(&host) && !same(&rec.platform) {
+                        return Err(from_err(format!(
+                            "--platform={p} is not supported: the image {name} is {}/{} and only the host's platform ({}/{}) can be built",
+                            rec.platform.os, rec.platform.architecture, host.os, host.architecture
+                        )));
+                    }
+                }
                 let mut cfg = self.engine.images().config(&rec)?;
                 // A builder's view: the child's config starts from the base's.
                 let cc = cfg.config.get_or_insert_with(Default::default);
@@ -985,23 +1005,29 @@ impl Ctx<'_> {
             }
             Instruction::Stopsignal { signal } => {
                 let s = ex(signal)?;
+                // BuildKit's signal.ParseSignal: a name or a number > 0.
+                engine::options::parse_signal("STOPSIGNAL", &s)
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| self.step_err(c, format!("Invalid signal: {s}")))?;
                 st.cc().stop_signal = Some(s.clone());
                 self.meta(st, format!("STOPSIGNAL {s}"));
             }
             Instruction::Expose { ports } => {
-                let mut shown = vec![];
+                // BuildKit: nat.ParsePortSpecs over the expanded words (a
+                // range is each of its ports); shown as Go prints the map.
+                let mut shown = std::collections::BTreeSet::new();
                 for p in ports {
                     for w in lex
                         .process_words(p, &env)
                         .map_err(|e| self.step_err(c, e.0))?
                     {
-                        let w = if w.contains('/') {
-                            w.to_lowercase()
-                        } else {
-                            format!("{w}/tcp")
-                        };
-                        shown.push(w.clone());
-                        st.cc().exposed_ports.insert(w, serde_json::json!({}));
+                        for port in build::instructions::expose_ports(&w)
+                            .map_err(|e| self.step_err(c, e))?
+                        {
+                            shown.insert(port.clone());
+                            st.cc().exposed_ports.insert(port, serde_json::json!({}));
+                        }
                     }
                 }
                 self.meta(
