@@ -411,3 +411,26 @@ fn expose_stopsignal_and_from_platform() {
         assert!(first.contains(want), "{name}: {err}");
     }
 }
+
+/// A `--secret` file that is not there: refused before any step runs,
+/// flag and path named.
+#[test]
+fn missing_secret_file_fails_first() {
+    let Some(c) = Ctx::new() else { return };
+    let d = c.context("ctx", &[("Dockerfile", "FROM busybox\nRUN echo ran\n")]);
+    let (code, out, err) = c.build(&[
+        "--progress",
+        "plain",
+        "--secret",
+        "id=x,src=/nonexistent",
+        d.to_str().unwrap(),
+    ]);
+    assert_ne!(code, 0);
+    assert!(!format!("{out}{err}").contains("ran"), "{err}");
+    assert!(!err.contains("#1 "), "a step started: {err}");
+    let first = err.lines().next().unwrap_or("");
+    assert!(
+        first.contains("--secret") && first.contains("id=x") && first.contains("/nonexistent"),
+        "{err}"
+    );
+}

@@ -18,6 +18,17 @@ pub fn build(
     puller: Option<Puller<'_>>,
     progress: &mut dyn FnMut(Event),
 ) -> Result<BuildResult> {
+    // buildx stats each secret file before the build starts.
+    for (id, src) in &req.secrets {
+        if let crate::SecretSource::File(p) = src {
+            std::fs::metadata(p).map_err(|e| {
+                crate::Error::Other(format!(
+                    "invalid --secret id={id}: failed to stat {}: {e}",
+                    p.display()
+                ))
+            })?;
+        }
+    }
     let root = engine.root().to_path_buf();
     let lease = prune::lease(&root)?;
     let (cache, warning) = StepCache::open(&root)?;
