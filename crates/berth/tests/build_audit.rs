@@ -434,3 +434,67 @@ fn missing_secret_file_fails_first() {
         "{err}"
     );
 }
+
+/// `--output type=docker,dest=…` names the image with `-t` only (not the
+/// store's other tags for it); `type=oci` has OCI media types even over a
+/// base with Docker's.
+#[test]
+fn archive_outputs_names_and_media_types() {
+    let Some(c) = Ctx::new() else { return };
+    // A base with Docker media types: a docker archive loaded.
+    let bb = c.env.path("bb.tar");
+    c.env.ok(&["save", "-o", bb.to_str().unwrap(), "busybox"]);
+    c.env.ok(&["rmi", "busybox"]);
+    c.env.ok(&["load", "-i", bb.to_str().unwrap()]);
+    let d = c.context("ctx", &[("Dockerfile", "FROM busybox\nRUN echo x > /x\n")]);
+    let ds = d.to_str().unwrap();
+    c.build_ok(&["-q", "-t", "other:tag", ds]);
+    let f = c.env.path("f.tar");
+    let out = format!("type=docker,dest={}", f.display());
+    c.build_ok(&["-q", "--output", &out, "-t", "named:one", ds]);
+    let files = tar_files(&std::fs::read(&f).unwrap());
+    let m: serde_json::Value = serde_json::from_slice(&files["manifest.json"]).unwrap();
+    assert_eq!(m[0]["RepoTags"], serde_json::json!(["named:one"]), "{m}");
+
+    let o = c.env.path("o.tar");
+    let out = format!("type=oci,dest={}", o.display());
+    c.build_ok(&["-q", "--output", &out, "-t", "named:one", ds]);
+    let files = tar_files(&std::fs::read(&o).unwrap());
+    let index: serde_json::Value = serde_json::from_slice(&files["index.json"]).unwrap();
+    let desc = &index["manifests"][0];
+    assert_eq!(
+        desc["mediaType"],
+        "application/vnd.oci.image.manifest.v1+json"
+    );
+    assert!(
+        desc["annotations"]["io.containerd.image.name"]
+            .as_str()
+            .is_some_and(|n| n.ends_with("named:one")),
+        "{index}"
+    );
+    let digest = desc["digest"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sha256:");
+    let blob = &files[&format!("blobs/sha256/{digest}")];
+    let man: serde_json::Value = serde_json::from_slice(blob).unwrap();
+    assert_eq!(
+        man["mediaType"],
+        "application/vnd.oci.image.manifest.v1+json"
+    );
+    assert_eq!(
+        man["config"]["mediaType"],
+        "application/vnd.oci.image.config.v1+json"
+    );
+    for l in man["layers"].as_array().unwrap() {
+        assert!(
+            l["mediaType"]
+                .as_str()
+                .unwrap()
+                .starts_with("application/vnd.oci.image.layer.v1.tar"),
+            "{man}"
+        );
+        let ld = l["digest"].as_str().unwrap().trim_start_matches("sha256:");
+        assert!(files.contains_key(&format!("blobs/sha256/{ld}")));
+    }
+}

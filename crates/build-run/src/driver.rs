@@ -53,6 +53,8 @@ pub fn build(
             });
         }
     }
+    // The names of archive outputs without `name=`.
+    let tags = req.tags.clone();
     // With outputs none of which keeps the image, it is not tagged.
     if outputs.is_empty() || outputs.iter().any(Output::keeps_image) {
         for o in &outputs {
@@ -73,7 +75,7 @@ pub fn build(
         if !o.keeps_image() {
             progress(Event::Exporting { what: &describe(o) });
         }
-        output::export(engine, &res.id, o)?;
+        output::export(engine, &res.id, o, &tags)?;
     }
     for spec in &cache_to {
         progress(Event::Exporting {
