@@ -263,12 +263,29 @@ fn is_archive(head: &[u8]) -> bool {
     if MAGIC.iter().any(|m| head.starts_with(m)) {
         return true;
     }
-    head.len() >= 512
-        && tar::Archive::new(head)
-            .entries()
-            .ok()
-            .and_then(|mut es| es.next())
-            .is_some_and(|e| e.is_ok())
+    // A tar header block: its checksum (the bytes summed, the checksum
+    // field as spaces) matches the octal number stored there. Only the
+    // first block is looked at: a PAX or GNU long-name header's data may
+    // run past the bytes read.
+    let Some(block) = head.get(..512) else {
+        return false;
+    };
+    let stored = std::str::from_utf8(&block[148..156])
+        .ok()
+        .map(|f| f.trim_matches(|c: char| c == '\0' || c == ' '))
+        .and_then(|f| u32::from_str_radix(f, 8).ok());
+    let sum: u32 = block
+        .iter()
+        .enumerate()
+        .map(|(i, &b)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                b as u32
+            }
+        })
+        .sum();
+    block.iter().any(|&b| b != 0) && stored == Some(sum)
 }
 
 /// A context sent on a stream: a tar (gzipped or not) unpacked into a temp
@@ -2581,4 +2598,34 @@ fn is_git(s: &str) -> bool {
         || s.starts_with("git://")
         || ((s.starts_with("http://") || s.starts_with("https://"))
             && (s.ends_with(".git") || s.contains(".git#")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// docker's IsArchive: a tar (a PAX header first too, as docker-py
+    /// sends it) and compressed streams are archives; a Dockerfile is not.
+    #[test]
+    fn archive_or_dockerfile() {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_ustar();
+        h.set_size(2);
+        h.set_mode(0o644);
+        b.append_pax_extensions([("path", &b"Dockerfile"[..])])
+            .unwrap();
+        b.append_data(&mut h, "Dockerfile", &b"hi"[..]).unwrap();
+        let t = b.into_inner().unwrap();
+        assert!(is_archive(&t[..1024]));
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(2);
+        h.set_mode(0o644);
+        b.append_data(&mut h, "a", &b"hi"[..]).unwrap();
+        assert!(is_archive(&b.into_inner().unwrap()[..1024]));
+        assert!(is_archive(&[0x1f, 0x8b, 8, 0]));
+        assert!(!is_archive(b"FROM busybox\nRUN true\n"));
+        assert!(!is_archive(&[b'F'; 1024]));
+        assert!(!is_archive(&[0; 1024]));
+    }
 }
