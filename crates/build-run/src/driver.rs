@@ -18,6 +18,17 @@ pub fn build(
     puller: Option<Puller<'_>>,
     progress: &mut dyn FnMut(Event),
 ) -> Result<BuildResult> {
+    // buildx stats each secret file before the build starts.
+    for (id, src) in &req.secrets {
+        if let crate::SecretSource::File(p) = src {
+            std::fs::metadata(p).map_err(|e| {
+                crate::Error::Other(format!(
+                    "invalid --secret id={id}: failed to stat {}: {e}",
+                    p.display()
+                ))
+            })?;
+        }
+    }
     let root = engine.root().to_path_buf();
     let lease = prune::lease(&root)?;
     let (cache, warning) = StepCache::open(&root)?;
@@ -42,6 +53,8 @@ pub fn build(
             });
         }
     }
+    // The names of archive outputs without `name=`.
+    let tags = req.tags.clone();
     // With outputs none of which keeps the image, it is not tagged.
     if outputs.is_empty() || outputs.iter().any(Output::keeps_image) {
         for o in &outputs {
@@ -62,7 +75,7 @@ pub fn build(
         if !o.keeps_image() {
             progress(Event::Exporting { what: &describe(o) });
         }
-        output::export(engine, &res.id, o)?;
+        output::export(engine, &res.id, o, &tags)?;
     }
     for spec in &cache_to {
         progress(Event::Exporting {

@@ -97,6 +97,8 @@ struct Ctx<'a> {
     created: String,
     /// Unix seconds of `created`.
     mtime: u64,
+    /// SOURCE_DATE_EPOCH: the layers' newer mtimes are clamped to it.
+    epoch: Option<u64>,
     /// ADD's URLs fetched for their step's cache key, by URL.
     fetched: BTreeMap<String, crate::remote::Fetched>,
     /// The digest each URL had when its step's key was made: a URL
@@ -108,15 +110,19 @@ struct Ctx<'a> {
     linked: bool,
 }
 
-fn source_date_epoch() -> Option<u64> {
-    std::env::var("SOURCE_DATE_EPOCH")
-        .ok()
+/// `SOURCE_DATE_EPOCH`: the build arg (BuildKit's frontend reads it
+/// there), else the environment (as buildx passes it on).
+fn source_date_epoch(build_args: &BTreeMap<String, String>) -> Option<u64> {
+    build_args
+        .get("SOURCE_DATE_EPOCH")
+        .cloned()
+        .or_else(|| std::env::var("SOURCE_DATE_EPOCH").ok())
         .and_then(|s| s.trim().parse::<u64>().ok())
 }
 
 /// The time of the build's history entries: `SOURCE_DATE_EPOCH` when set.
-fn created_now() -> String {
-    if let Some(secs) = source_date_epoch() {
+fn created_now(epoch: Option<u64>) -> String {
+    if let Some(secs) = epoch {
         return berth_util::time::rfc3339_nanos(secs as i64, 0);
     }
     berth_util::time::now()
@@ -143,7 +149,14 @@ pub(crate) fn build(
     let ctx_dir = match std::mem::replace(&mut req.context, ContextSource::Dir(".".into())) {
         ContextSource::Dir(d) => d,
         ContextSource::Tar(mut r) => {
-            tmp_ctx = unpack_context(&root, &mut r)?;
+            let (t, dockerfile) = unpack_or_dockerfile(&root, &mut r)?;
+            if let Some(data) = dockerfile {
+                req.dockerfile = DockerfileSource::Bytes {
+                    name: "Dockerfile".into(),
+                    data,
+                };
+            }
+            tmp_ctx = t;
             tmp_ctx.path().to_path_buf()
         }
         ContextSource::Git(url) => {
@@ -153,7 +166,7 @@ pub(crate) fn build(
         }
     };
     let req = &req;
-    let (file, data, in_ctx) = match &req.dockerfile {
+    let (file, data) = match &req.dockerfile {
         DockerfileSource::InContext(p) => {
             let path = ctx_dir.join(p);
             let data = std::fs::read(&path).map_err(|e| {
@@ -162,7 +175,7 @@ pub(crate) fn build(
                     path.display()
                 ))
             })?;
-            (p.clone(), data, Some(p.clone()))
+            (p.clone(), data)
         }
         DockerfileSource::Path(p) => {
             let data = std::fs::read(p).map_err(|e| {
@@ -171,23 +184,13 @@ pub(crate) fn build(
                     p.display()
                 ))
             })?;
-            let rel = p
-                .canonicalize()
-                .ok()
-                .zip(ctx_dir.canonicalize().ok())
-                .and_then(|(a, b)| {
-                    a.strip_prefix(&b)
-                        .ok()
-                        .map(|r| r.to_string_lossy().into_owned())
-                });
             (
                 p.file_name()
                     .map_or("Dockerfile".into(), |n| n.to_string_lossy().into_owned()),
                 data,
-                rel,
             )
         }
-        DockerfileSource::Bytes { name, data } => (name.clone(), data.clone(), None),
+        DockerfileSource::Bytes { name, data } => (name.clone(), data.clone()),
     };
     let df = Dockerfile::parse(&file, &data).map_err(|e| Error::Dockerfile(e.to_string()))?;
     let graph = Graph::new(
@@ -204,11 +207,12 @@ pub(crate) fn build(
         DockerfileSource::InContext(p) => Some(ctx_dir.join(p)),
         DockerfileSource::Bytes { .. } => None,
     };
-    let patterns = build::ignore::build_patterns(&ctx_dir, df_path.as_deref(), in_ctx.as_deref())
+    let patterns = build::ignore::build_patterns(&ctx_dir, df_path.as_deref())
         .map_err(|e| Error::Other(format!("reading .dockerignore: {e}")))?;
     let pm = PatternMatcher::new(&patterns)
         .map_err(|e| Error::Other(format!("bad .dockerignore pattern: {e}")))?;
     let context = Context::from_dir(&ctx_dir, &pm).map_err(other)?;
+    let epoch = source_date_epoch(&req.build_args);
     let mut cx = Ctx {
         engine,
         req,
@@ -228,8 +232,9 @@ pub(crate) fn build(
             layers: 0,
         },
         images: BTreeMap::new(),
-        created: created_now(),
-        mtime: source_date_epoch().unwrap_or_else(|| {
+        created: created_now(epoch),
+        epoch,
+        mtime: epoch.unwrap_or_else(|| {
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs())
@@ -245,14 +250,63 @@ pub(crate) fn build(
 
 /// `build` for a context sent as a tar: unpacked into a temp directory of
 /// the store first.
-pub(crate) fn unpack_context(root: &Path, r: &mut dyn std::io::Read) -> Result<tempfile::TempDir> {
+/// Whether `head` (a stream's first 1024 bytes, or all of a shorter one)
+/// starts an archive: compressed (gzip, bzip2, xz, zstd) or a tar header
+/// (docker's `IsArchive`).
+fn is_archive(head: &[u8]) -> bool {
+    const MAGIC: &[&[u8]] = &[
+        &[0x1f, 0x8b],
+        b"BZh",
+        &[0xfd, b'7', b'z', b'X', b'Z', 0x00],
+        &[0x28, 0xb5, 0x2f, 0xfd],
+    ];
+    if MAGIC.iter().any(|m| head.starts_with(m)) {
+        return true;
+    }
+    // A tar header block: its checksum (the bytes summed, the checksum
+    // field as spaces) matches the octal number stored there. Only the
+    // first block is looked at: a PAX or GNU long-name header's data may
+    // run past the bytes read.
+    let Some(block) = head.get(..512) else {
+        return false;
+    };
+    let stored = std::str::from_utf8(&block[148..156])
+        .ok()
+        .map(|f| f.trim_matches(|c: char| c == '\0' || c == ' '))
+        .and_then(|f| u32::from_str_radix(f, 8).ok());
+    let sum: u32 = block
+        .iter()
+        .enumerate()
+        .map(|(i, &b)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                b as u32
+            }
+        })
+        .sum();
+    block.iter().any(|&b| b != 0) && stored == Some(sum)
+}
+
+/// A context sent on a stream: a tar (gzipped or not) unpacked into a temp
+/// directory of the store; anything else is the Dockerfile itself, with an
+/// empty context (docker's rule for `build -`), returned as the second.
+fn unpack_or_dockerfile(
+    root: &Path,
+    r: &mut dyn std::io::Read,
+) -> Result<(tempfile::TempDir, Option<Vec<u8>>)> {
     let t = reap::temp_dir(root)?;
+    let read_err = |e: std::io::Error| Error::Other(format!("reading the context: {e}"));
+    let mut head = Vec::with_capacity(1024);
+    std::io::Read::read_to_end(&mut std::io::Read::take(&mut *r, 1024), &mut head)
+        .map_err(read_err)?;
+    if !is_archive(&head) {
+        std::io::Read::read_to_end(r, &mut head).map_err(read_err)?;
+        return Ok((t, Some(head)));
+    }
+    let r = std::io::Read::chain(&head[..], r);
     // docker sends the context gzipped when asked (`--compress`).
-    let mut r = std::io::BufReader::new(r);
-    let gz = std::io::BufRead::fill_buf(&mut r)
-        .map_err(|e| Error::Other(format!("reading the context: {e}")))?
-        .starts_with(&[0x1f, 0x8b]);
-    let r: Box<dyn std::io::Read + '_> = if gz {
+    let r: Box<dyn std::io::Read + '_> = if head.starts_with(&[0x1f, 0x8b]) {
         Box::new(flate2::read::GzDecoder::new(r))
     } else {
         Box::new(r)
@@ -261,7 +315,7 @@ pub(crate) fn unpack_context(root: &Path, r: &mut dyn std::io::Read) -> Result<t
     a.set_preserve_permissions(true);
     a.unpack(t.path())
         .map_err(|e| Error::Other(format!("unpacking the context: {e}")))?;
-    Ok(t)
+    Ok((t, None))
 }
 
 impl Ctx<'_> {
@@ -320,6 +374,12 @@ impl Ctx<'_> {
                 &serde_json::to_string(&self.req.labels).unwrap_or_default(),
             );
         }
+        // The image is the build's, made now (or at SOURCE_DATE_EPOCH), even
+        // when its stage only has FROM (its steps' commits and metadata set
+        // it otherwise; steps from the cache keep the time they were made).
+        if self.df.stages[target].commands.is_empty() {
+            out.config.created = Some(self.created.clone());
+        }
         let rec = self.finish_stage(&out)?;
         for t in &self.req.tags {
             self.engine.images().tag(&rec.id.to_string(), t)?;
@@ -338,7 +398,7 @@ impl Ctx<'_> {
         let rec = self.engine.images().commit_config::<std::fs::File>(
             out.image.as_ref(),
             None,
-            with_parent(&out.config, out.image.as_ref()),
+            with_parent(&out.config, out.image.as_ref(), &self.created),
             None,
             &[],
         )?;
@@ -428,12 +488,32 @@ impl Ctx<'_> {
                 (o.image.clone(), o.config.clone(), o.key.clone())
             }
             Base::Image(name) => {
-                let rec = self.image(&name).map_err(|e| Error::Step {
-                    file: self.file.clone(),
-                    line: stage.location.line,
+                let (file, line) = (self.file.clone(), stage.location.line);
+                let from_err = move |message: String| Error::Step {
+                    file: file.clone(),
+                    line,
                     instruction: "FROM".into(),
-                    message: e.to_string(),
-                })?;
+                    message,
+                };
+                let rec = self.image(&name).map_err(|e| from_err(e.to_string()))?;
+                // `FROM --platform`: the host's, or the image's own (a
+                // stage of another platform is not built here).
+                if let Some(p) = self.graph.stages[i].platform.clone() {
+                    let want = image::Platform::parse(&p)
+                        .map_err(|e| from_err(format!("invalid --platform {p:?}: {e}")))?;
+                    let same = |a: &image::Platform| {
+                        a.os == want.os
+                            && a.architecture == want.architecture
+                            && (want.variant.is_none() || a.variant == want.variant)
+                    };
+                    let host = image::Platform::host();
+                    if !same(&host) && !same(&rec.platform) {
+                        return Err(from_err(format!(
+                            "--platform={p} is not supported: the image {name} is {}/{} and only the host's platform ({}/{}) can be built",
+                            rec.platform.os, rec.platform.architecture, host.os, host.architecture
+                        )));
+                    }
+                }
                 let mut cfg = self.engine.images().config(&rec)?;
                 // A builder's view: the child's config starts from the base's.
                 let cc = cfg.config.get_or_insert_with(Default::default);
@@ -496,6 +576,9 @@ impl Ctx<'_> {
         let mut key = build::cache::step_key("", &format!("FROM {}", stage.base), &base_key);
         let no_cache = self.no_cache(i);
         for (k, c) in stage.commands.iter().enumerate() {
+            if self.req.cancel.is_canceled() {
+                return Err(Error::Canceled);
+            }
             self.step += 1;
             let n = self.step;
             let text = c.original.clone();
@@ -614,7 +697,7 @@ impl Ctx<'_> {
         let rec = self.engine.images().commit_existing_layer(
             st.image.as_ref(),
             &layer,
-            with_parent(&st.cfg, st.image.as_ref()),
+            with_parent(&st.cfg, st.image.as_ref(), &self.created),
             self.history(created_by),
             &[],
         )?;
@@ -939,23 +1022,29 @@ impl Ctx<'_> {
             }
             Instruction::Stopsignal { signal } => {
                 let s = ex(signal)?;
+                // BuildKit's signal.ParseSignal: a name or a number > 0.
+                engine::options::parse_signal("STOPSIGNAL", &s)
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| self.step_err(c, format!("Invalid signal: {s}")))?;
                 st.cc().stop_signal = Some(s.clone());
                 self.meta(st, format!("STOPSIGNAL {s}"));
             }
             Instruction::Expose { ports } => {
-                let mut shown = vec![];
+                // BuildKit: nat.ParsePortSpecs over the expanded words (a
+                // range is each of its ports); shown as Go prints the map.
+                let mut shown = std::collections::BTreeSet::new();
                 for p in ports {
                     for w in lex
                         .process_words(p, &env)
                         .map_err(|e| self.step_err(c, e.0))?
                     {
-                        let w = if w.contains('/') {
-                            w.to_lowercase()
-                        } else {
-                            format!("{w}/tcp")
-                        };
-                        shown.push(w.clone());
-                        st.cc().exposed_ports.insert(w, serde_json::json!({}));
+                        for port in build::instructions::expose_ports(&w)
+                            .map_err(|e| self.step_err(c, e))?
+                        {
+                            shown.insert(port.clone());
+                            st.cc().exposed_ports.insert(port, serde_json::json!({}));
+                        }
                     }
                 }
                 self.meta(
@@ -1082,7 +1171,7 @@ impl Ctx<'_> {
             let rec = self.engine.images().commit_config::<std::fs::File>(
                 st.image.as_ref(),
                 None,
-                with_parent(&st.cfg, st.image.as_ref()),
+                with_parent(&st.cfg, st.image.as_ref(), &self.created),
                 None,
                 &[],
             )?;
@@ -1099,6 +1188,9 @@ impl Ctx<'_> {
         labels.insert(OWNER_LABEL.to_string(), self.owner.clone());
         CreateOptions {
             image: image.id.to_string(),
+            // BuildKit's RUN: the image's VOLUMEs are plain directories of
+            // the step's root, its writes there kept in the layer.
+            no_image_volumes: true,
             cmd,
             entrypoint: Some(vec![]),
             env: cc.env.clone(),
@@ -1138,6 +1230,16 @@ impl Ctx<'_> {
             }
             c => Ok(c),
         });
+        let changes = changes.and_then(|c| match (c, self.epoch) {
+            (Some(f), Some(epoch)) => {
+                crate::rewrite::clamp_mtimes(f, epoch, &self.engine.root().join("build"))
+                    .map(Some)
+                    .map_err(|e| {
+                        engine::Error::io(format!("read the changes of container {id}"), e)
+                    })
+            }
+            (c, _) => Ok(c),
+        });
         let changes = match changes {
             Ok(c) => c,
             Err(e) => {
@@ -1149,7 +1251,7 @@ impl Ctx<'_> {
         let r = self.engine.images().commit_config(
             st.image.as_ref(),
             changes.map(|f| std::io::BufReader::with_capacity(256 << 10, f)),
-            with_parent(&st.cfg, st.image.as_ref()),
+            with_parent(&st.cfg, st.image.as_ref(), &self.created),
             Some(self.history(created_by)),
             &[],
         );
@@ -1185,6 +1287,9 @@ impl Ctx<'_> {
             ));
         }
         let cl = &r.cmd;
+        // A lone heredoc starting with a shebang: BuildKit writes it to a
+        // file (mode 0755) under /dev/pipes/ and runs that file.
+        let mut script_file: Option<(String, String)> = None;
         let mut args: Vec<String> = if cl.prepend_shell {
             let line = cl.cmd_line.first().cloned().unwrap_or_default();
             let script = if cl.files.is_empty() {
@@ -1193,11 +1298,15 @@ impl Ctx<'_> {
                 && cl.files.len() == 1
             {
                 let f = &cl.files[0];
-                if f.chomp {
+                let data = if f.chomp {
                     build::parser::chomp_heredoc_content(&f.data)
                 } else {
                     f.data.clone()
+                };
+                if data.starts_with("#!") {
+                    script_file = Some((f.name.clone(), data.clone()));
                 }
+                data
             } else {
                 let mut full = line;
                 for f in &cl.files {
@@ -1207,9 +1316,14 @@ impl Ctx<'_> {
                 }
                 full
             };
-            let mut a = st.shell();
-            a.push(script);
-            a
+            match &script_file {
+                Some((name, _)) => vec![format!("/dev/pipes/{name}")],
+                None => {
+                    let mut a = st.shell();
+                    a.push(script);
+                    a
+                }
+            }
         } else {
             cl.cmd_line.clone()
         };
@@ -1234,7 +1348,29 @@ impl Ctx<'_> {
             }
         }
         opts.env = run_env.to_strings();
-        let held = self.run_mounts(st, c, r, env, &mut opts, outs, stage_index)?;
+        let mut held = self.run_mounts(st, c, r, env, &mut opts, outs, stage_index)?;
+        if let Some((name, data)) = &script_file {
+            let dir = reap::temp_dir(self.engine.root())?;
+            if name.contains('/') || name == "." || name == ".." {
+                return Err(self.step_err(c, format!("invalid heredoc name {name:?}")));
+            }
+            let p = dir.path().join(name);
+            std::fs::write(&p, data).map_err(other)?;
+            use std::os::unix::fs::PermissionsExt;
+            for q in [dir.path(), p.as_path()] {
+                std::fs::set_permissions(q, std::fs::Permissions::from_mode(0o755))
+                    .map_err(other)?;
+            }
+            opts.mounts.push(engine::options::mounts::Mount::Bind(
+                engine::options::mounts::BindMount {
+                    source: dir.path().to_string_lossy().into_owned(),
+                    target: "/dev/pipes".into(),
+                    read_only: true,
+                    ..Default::default()
+                },
+            ));
+            held.dirs.push(dir);
+        }
         match r.network {
             Network::None => opts.network_mode = Some("none".into()),
             Network::Host => opts.network_mode = Some("host".into()),
@@ -1261,6 +1397,7 @@ impl Ctx<'_> {
             }
         };
         let id = attached.id().to_string();
+        self.req.cancel.started(self.engine, &id);
         let tail = RefCell::new(Tail::default());
         let code = {
             let mut out = StepOut {
@@ -1275,6 +1412,11 @@ impl Ctx<'_> {
             };
             attached.copy_output_and_wait(&mut out, &mut err)
         };
+        self.req.cancel.ended(&id);
+        if self.req.cancel.is_canceled() {
+            let _ = self.engine.remove(&id, true);
+            return Err(Error::Canceled);
+        }
         let code = match code {
             Ok(c) => c,
             Err(e) => {
@@ -1363,6 +1505,9 @@ impl Ctx<'_> {
                         .root()
                         .join("build/cache-mounts")
                         .join(key.trim_start_matches("sha256:"));
+                    // The directory is made first: a locked mount may be the
+                    // store's first cache mount, and its lock file lives there.
+                    std::fs::create_dir_all(dir.parent().expect("parent")).map_err(other)?;
                     if m.sharing == Some(Sharing::Locked) {
                         let l = berth_util::lock::FileLock::exclusive(&dir.with_extension("lock"))
                             .map_err(other)?;
@@ -1577,7 +1722,10 @@ impl Ctx<'_> {
         };
         let probe = Probe::Layers(lowers);
         let mut stubs = std::collections::BTreeSet::new();
-        for t in &targets {
+        // The engine's own mount points too: an /etc it makes for them in
+        // an image without one is no change of the step (BuildKit).
+        let runtime = ["/etc/hosts", "/etc/resolv.conf", "/etc/hostname"];
+        for t in targets.iter().map(String::as_str).chain(runtime) {
             let comps: Vec<&str> = t.split('/').filter(|c| !c.is_empty()).collect();
             for k in 1..=comps.len() {
                 let sub = comps[..k].join("/");
@@ -1899,10 +2047,17 @@ impl Ctx<'_> {
 
     /// A layer tar made here (no container) committed over `st.image`.
     fn commit_layer(&mut self, st: &mut St, f: std::fs::File, created_by: String) -> Result<()> {
+        let f = match self.epoch {
+            Some(epoch) => {
+                crate::rewrite::clamp_mtimes(f, epoch, &self.engine.root().join("build"))
+                    .map_err(|e| Error::Other(format!("clamp the layer's times: {e}")))?
+            }
+            None => f,
+        };
         let rec = self.engine.images().commit_config(
             st.image.as_ref(),
             Some(std::io::BufReader::with_capacity(256 << 10, f)),
-            with_parent(&st.cfg, st.image.as_ref()),
+            with_parent(&st.cfg, st.image.as_ref(), &self.created),
             Some(self.history(created_by)),
             &[],
         )?;
@@ -2254,7 +2409,8 @@ impl Ctx<'_> {
             Ok(n) => (n, None),
             Err(_) => {
                 let p = read("/etc/passwd");
-                let (a, b) = lookup(&p, u).ok_or_else(|| {
+                let builtin = engine::user::builtin_id(u).map(|n| (n, n));
+                let (a, b) = lookup(&p, u).or(builtin).ok_or_else(|| {
                     format!("unable to find user {u}: no matching entries in passwd file")
                 })?;
                 (a, Some(b))
@@ -2276,6 +2432,7 @@ impl Ctx<'_> {
                                     .flatten()
                             })
                         })
+                        .or_else(|| engine::user::builtin_id(g))
                         .ok_or_else(|| {
                             format!("unable to find group {g}: no matching entries in group file")
                         })?
@@ -2339,9 +2496,12 @@ fn shown_list(v: &[String]) -> String {
 
 /// A step's config names the image it starts from as its `parent`, as
 /// docker's builder does (`images` hides such intermediates without `-a`).
-fn with_parent(cfg: &ImageConfig, base: Option<&ImageRecord>) -> ImageConfig {
+/// The config an image of the build is committed with: its parent, and
+/// the build's time as `created` (BuildKit's exporter: never the base's).
+fn with_parent(cfg: &ImageConfig, base: Option<&ImageRecord>, created: &str) -> ImageConfig {
     let mut c = cfg.clone();
     c.parent = base.map(|b| b.id.to_string());
+    c.created = Some(created.to_string());
     c
 }
 
@@ -2438,4 +2598,34 @@ fn is_git(s: &str) -> bool {
         || s.starts_with("git://")
         || ((s.starts_with("http://") || s.starts_with("https://"))
             && (s.ends_with(".git") || s.contains(".git#")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// docker's IsArchive: a tar (a PAX header first too, as docker-py
+    /// sends it) and compressed streams are archives; a Dockerfile is not.
+    #[test]
+    fn archive_or_dockerfile() {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_ustar();
+        h.set_size(2);
+        h.set_mode(0o644);
+        b.append_pax_extensions([("path", &b"Dockerfile"[..])])
+            .unwrap();
+        b.append_data(&mut h, "Dockerfile", &b"hi"[..]).unwrap();
+        let t = b.into_inner().unwrap();
+        assert!(is_archive(&t[..1024]));
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(2);
+        h.set_mode(0o644);
+        b.append_data(&mut h, "a", &b"hi"[..]).unwrap();
+        assert!(is_archive(&b.into_inner().unwrap()[..1024]));
+        assert!(is_archive(&[0x1f, 0x8b, 8, 0]));
+        assert!(!is_archive(b"FROM busybox\nRUN true\n"));
+        assert!(!is_archive(&[b'F'; 1024]));
+        assert!(!is_archive(&[0; 1024]));
+    }
 }

@@ -39,6 +39,7 @@ pub mod output;
 pub mod prune;
 pub mod reap;
 mod remote;
+mod rewrite;
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -109,6 +110,61 @@ pub struct BuildRequest {
     /// `--ssh id=SOCKET`: the agent sockets `RUN --mount=type=ssh,id=…`
     /// forwards (`default` for a bare `--ssh default`).
     pub ssh: BTreeMap<String, PathBuf>,
+    /// Cancels the build from another thread (the CLI's SIGINT/SIGTERM).
+    pub cancel: Cancel,
+}
+
+/// A build's cancellation: [`Cancel::cancel`] from any thread kills the
+/// RUN containers the build runs; the build then removes them and ends
+/// with [`Error::Canceled`] before its next step.
+#[derive(Clone, Default, Debug)]
+pub struct Cancel(std::sync::Arc<CancelState>);
+
+#[derive(Default, Debug)]
+struct CancelState {
+    canceled: std::sync::atomic::AtomicBool,
+    /// The RUN containers running now.
+    running: std::sync::Mutex<Vec<String>>,
+}
+
+impl Cancel {
+    pub fn is_canceled(&self) -> bool {
+        self.0.canceled.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Marks the build canceled and kills its running RUN containers.
+    pub fn cancel(&self, engine: &engine::Engine) {
+        self.0
+            .canceled
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let ids = self
+            .0
+            .running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        for id in ids {
+            let _ = engine.kill(&id, None);
+        }
+    }
+
+    /// Container `id` started for a RUN: killed here when the build was
+    /// canceled meanwhile, else by a later [`Cancel::cancel`].
+    pub(crate) fn started(&self, engine: &engine::Engine, id: &str) {
+        let mut running = self.0.running.lock().unwrap_or_else(|e| e.into_inner());
+        running.push(id.to_string());
+        if self.is_canceled() {
+            let _ = engine.kill(id, None);
+        }
+    }
+
+    pub(crate) fn ended(&self, id: &str) {
+        self.0
+            .running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|r| r != id);
+    }
 }
 
 /// Where a `--secret` comes from.
@@ -149,6 +205,7 @@ impl Default for BuildRequest {
             cache_registry: None,
             secrets: BTreeMap::new(),
             ssh: BTreeMap::new(),
+            cancel: Cancel::default(),
         }
     }
 }
@@ -228,6 +285,9 @@ pub enum Error {
     /// A flag the builder does not support (named).
     #[error("{0}")]
     Unsupported(String),
+    /// [`Cancel::cancel`] (SIGINT/SIGTERM) stopped the build.
+    #[error("canceled")]
+    Canceled,
     #[error("{0}")]
     Other(String),
     #[error(transparent)]

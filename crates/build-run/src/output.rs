@@ -200,17 +200,44 @@ fn filesystem(engine: &engine::Engine, id: &str, w: &mut dyn Write) -> Result<()
     Ok(r?)
 }
 
-/// Writes the image `id` to `out`.
-pub(crate) fn export(engine: &engine::Engine, id: &str, out: &Output) -> Result<()> {
+/// Writes the image `id` to `out`; an archive without `name=` is named
+/// with `tags` (the build's `-t`, as buildx passes them on).
+pub(crate) fn export(
+    engine: &engine::Engine,
+    id: &str,
+    out: &Output,
+    tags: &[image::Reference],
+) -> Result<()> {
+    let named = |names: &'_ [image::Reference]| -> Vec<image::Reference> {
+        if names.is_empty() {
+            tags.to_vec()
+        } else {
+            names.to_vec()
+        }
+    };
     match out {
         Output::Image { .. } | Output::Docker { dest: None, .. } => Ok(()),
         Output::Tar(dest) => write_dest(dest, &mut |w| filesystem(engine, id, w)),
         Output::Local(dir) => local(engine, id, dir),
-        Output::Oci { dest, names } => archive(engine, id, dest, names, image::ArchiveFormat::Oci),
+        // BuildKit's oci exporter writes OCI media types (oci-mediatypes
+        // defaults to true there).
+        Output::Oci { dest, names } => archive(
+            engine,
+            id,
+            dest,
+            &named(names),
+            image::ArchiveFormat::OciMediaTypes,
+        ),
         Output::Docker {
             dest: Some(dest),
             names,
-        } => archive(engine, id, dest, names, image::ArchiveFormat::Docker),
+        } => archive(
+            engine,
+            id,
+            dest,
+            &named(names),
+            image::ArchiveFormat::Docker,
+        ),
     }
 }
 

@@ -366,15 +366,14 @@ pub fn read_ignore_file(content: &[u8]) -> Vec<String> {
 }
 
 /// The `.dockerignore` of a build: `<dockerfile>.dockerignore` beside the
-/// Dockerfile when there is one, else the context's `.dockerignore`; then
-/// docker's rule that the Dockerfile and `.dockerignore` themselves are
-/// always sent (exceptions added when a pattern would exclude them).
-/// `dockerfile_in_context` is the Dockerfile's path relative to the
-/// context, when it is inside it.
+/// Dockerfile when there is one, else the context's `.dockerignore`. These
+/// are the patterns COPY/ADD see the context through: a Dockerfile or
+/// `.dockerignore` they name is read by the builder but not copied (the
+/// daemon's `removeDockerfile`, BuildKit's separate Dockerfile source);
+/// a sender keeps them in what it sends with [`keep_build_files`].
 pub fn build_patterns(
     context_dir: &std::path::Path,
     dockerfile: Option<&std::path::Path>,
-    dockerfile_in_context: Option<&str>,
 ) -> std::io::Result<Vec<String>> {
     let mut content = None;
     if let Some(df) = dockerfile {
@@ -393,9 +392,7 @@ pub fn build_patterns(
             Err(e) => return Err(e),
         }
     }
-    let mut patterns = content.map(|c| read_ignore_file(&c)).unwrap_or_default();
-    keep_build_files(&mut patterns, dockerfile_in_context);
-    Ok(patterns)
+    Ok(content.map(|c| read_ignore_file(&c)).unwrap_or_default())
 }
 
 /// docker's `TrimBuildFilesFromExcludes`: `!.dockerignore` and

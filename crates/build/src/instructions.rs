@@ -1091,6 +1091,61 @@ fn parse_go_bool(s: &str) -> Option<bool> {
     }
 }
 
+/// An `EXPOSE` word as BuildKit reads it (go-connections'
+/// `nat.ParsePortSpec`, `[[IP:]HOSTPORT:]PORT[-END][/PROTO]`): the exposed
+/// ports (`9000/udp`), a range expanded.
+pub fn expose_ports(raw: &str) -> Result<Vec<String>, String> {
+    let parts: Vec<&str> = raw.split(':').collect();
+    let n = parts.len();
+    let (ip, host, container) = match n {
+        1 => (String::new(), "", parts[0]),
+        2 => (String::new(), parts[0], parts[1]),
+        _ => (parts[..n - 2].join(":"), parts[n - 2], parts[n - 1]),
+    };
+    let (proto, container) = {
+        let pp: Vec<&str> = container.split('/').collect();
+        if container.is_empty() || pp[0].is_empty() {
+            ("", "")
+        } else if pp.len() == 1 || pp[1].is_empty() {
+            ("tcp", pp[0])
+        } else {
+            (pp[1], pp[0])
+        }
+    };
+    let ip = ip.trim_start_matches('[').trim_end_matches(']');
+    if !ip.is_empty() && ip.parse::<std::net::IpAddr>().is_err() {
+        return Err(format!("invalid IP address: {ip}"));
+    }
+    if container.is_empty() {
+        return Err(format!("no port specified: {raw}<empty>"));
+    }
+    let range = |s: &str| -> Option<(u16, u16)> {
+        match s.split_once('-') {
+            None => s.parse().ok().map(|p| (p, p)),
+            Some((a, b)) => {
+                let b = b.split('-').next().unwrap_or(b);
+                let (a, b): (u16, u16) = (a.parse().ok()?, b.parse().ok()?);
+                (a <= b).then_some((a, b))
+            }
+        }
+    };
+    let (start, end) =
+        range(container).ok_or_else(|| format!("invalid containerPort: {container}"))?;
+    if !host.is_empty() {
+        let (hs, he) = range(host).ok_or_else(|| format!("invalid hostPort: {host}"))?;
+        if end - start != he - hs && end != start {
+            return Err(format!(
+                "invalid ranges specified for container and host Ports: {container} and {host}"
+            ));
+        }
+    }
+    let proto = proto.to_lowercase();
+    if !matches!(proto.as_str(), "tcp" | "udp" | "sctp") {
+        return Err(format!("invalid proto: {proto}"));
+    }
+    Ok((start..=end).map(|p| format!("{p}/{proto}")).collect())
+}
+
 /// One CSV record (`encoding/csv`'s rules: `"` quotes a field, `""` is a
 /// quote inside one).
 pub fn csv_fields(s: &str) -> Result<Vec<String>, String> {
@@ -1405,6 +1460,29 @@ pub fn parse_device(val: &str) -> Result<Device, String> {
 
 #[cfg(test)]
 mod tests {
+
+    /// nat.ParsePortSpec's container side, as BuildKit's EXPOSE reads it.
+    #[test]
+    fn expose_specs() {
+        assert_eq!(expose_ports("80").unwrap(), ["80/tcp"]);
+        assert_eq!(
+            expose_ports("9000-9001/udp").unwrap(),
+            ["9000/udp", "9001/udp"]
+        );
+        assert_eq!(expose_ports("53/UDP").unwrap(), ["53/udp"]);
+        assert_eq!(expose_ports("8080:80").unwrap(), ["80/tcp"]);
+        assert_eq!(expose_ports("127.0.0.1:8080:80/sctp").unwrap(), ["80/sctp"]);
+        assert_eq!(
+            expose_ports("abc").unwrap_err(),
+            "invalid containerPort: abc"
+        );
+        assert_eq!(
+            expose_ports("90-80").unwrap_err(),
+            "invalid containerPort: 90-80"
+        );
+        assert_eq!(expose_ports("80/xyz").unwrap_err(), "invalid proto: xyz");
+        assert_eq!(expose_ports("x:80").unwrap_err(), "invalid hostPort: x");
+    }
     use super::*;
 
     fn df(s: &str) -> Result<Dockerfile, String> {

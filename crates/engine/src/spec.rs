@@ -1010,6 +1010,7 @@ pub fn generate(
     let image_volumes: Vec<String> = image
         .volumes
         .keys()
+        .filter(|_| !opts.no_image_volumes)
         .filter(|v| {
             let d = crate::options::clean_path(v);
             !from.iter().any(|m| m.target() == d)

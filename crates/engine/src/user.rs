@@ -290,6 +290,13 @@ pub fn host_group_id(name: &str) -> Option<u32> {
     group_id(&std::fs::read_to_string("/etc/group").ok()?, name)
 }
 
+/// The id of a user or group name the image's passwd/group file does not
+/// list: `root` is 0 (BuildKit's parseUID, docker's `--user root` on an
+/// image without /etc/passwd); any other name is unknown.
+pub fn builtin_id(name: &str) -> Option<u32> {
+    (name == "root").then_some(0)
+}
+
 /// Resolves `spec` (`""`, `name`, `uid`, `name:group`, `uid:gid`) plus
 /// `--group-add` entries against the image's files.
 pub fn resolve(spec: &str, group_add: &[String], view: &LayerView) -> Result<ExecUser> {
@@ -320,6 +327,10 @@ pub fn resolve(spec: &str, group_add: &[String], view: &LayerView) -> Result<Exe
                 found_name = Some(e.name.clone());
             }
             (None, Ok(n)) => user.uid = n,
+            (None, Err(_)) if builtin_id(u).is_some() => {
+                user.uid = builtin_id(u).unwrap_or(0);
+                user.gid = user.uid;
+            }
             (None, Err(_)) => {
                 return Err(bad(format!(
                     "unable to find user {u}: no matching entries in passwd file"
@@ -335,6 +346,7 @@ pub fn resolve(spec: &str, group_add: &[String], view: &LayerView) -> Result<Exe
                     .iter()
                     .find(|e| e.name == g)
                     .map(|e| e.gid)
+                    .or_else(|| builtin_id(g))
                     .ok_or_else(|| {
                         bad(format!(
                             "unable to find group {g}: no matching entries in group file"
@@ -440,6 +452,22 @@ mod tests {
             "{e}"
         );
         assert!(resolve("www:nogroup", &[], &v).is_err());
+    }
+
+    /// `root` without a passwd/group file is 0 (BuildKit, docker); other
+    /// names still need an entry.
+    #[test]
+    fn root_without_passwd_is_zero() {
+        let d = tempfile::tempdir().unwrap();
+        let v = LayerView {
+            lowers: vec![d.path().to_path_buf()],
+        };
+        for spec in ["root", "root:root", "0:root", "root:0"] {
+            let u = resolve(spec, &[], &v).unwrap();
+            assert_eq!((u.uid, u.gid), (0, 0), "{spec}");
+        }
+        assert!(resolve("daemon", &[], &v).is_err());
+        assert!(resolve("root:wheel", &[], &v).is_err());
     }
 
     /// An image whose /etc, or /etc/passwd, is a symlink to an absolute

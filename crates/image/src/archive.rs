@@ -275,6 +275,10 @@ pub enum ArchiveFormat {
     Docker,
     /// OCI image layout: `oci-layout`, `index.json`, `blobs/sha256/…`.
     Oci,
+    /// An OCI image layout whose manifests all have OCI media types: a
+    /// Docker v2 manifest is written converted (its config and layer
+    /// blobs unchanged), as BuildKit's oci exporter does by default.
+    OciMediaTypes,
 }
 
 /// Annotation naming an image in an OCI layout (tag or full name).
@@ -302,7 +306,8 @@ impl Store {
         let mut b = tar::Builder::new(out);
         match format {
             ArchiveFormat::Docker => self.save_docker(&mut b, &images)?,
-            ArchiveFormat::Oci => self.save_oci(&mut b, &images)?,
+            ArchiveFormat::Oci => self.save_oci(&mut b, &images, false)?,
+            ArchiveFormat::OciMediaTypes => self.save_oci(&mut b, &images, true)?,
         }
         b.into_inner()
             .and_then(|mut w| w.flush())
@@ -375,6 +380,7 @@ impl Store {
         &self,
         b: &mut tar::Builder<W>,
         images: &[(ImageRecord, Vec<Reference>)],
+        oci_types: bool,
     ) -> Result<()> {
         let layout = br#"{"imageLayoutVersion":"1.0.0"}"#;
         append_file(b, "oci-layout", layout.len() as u64, &layout[..])?;
@@ -388,8 +394,39 @@ impl Store {
             annotations: BTreeMap::new(),
         };
         for (rec, tags) in images {
-            let blobs = [rec.manifest_digest.clone(), rec.config_digest.clone()]
+            // The manifest as stored, or converted to OCI media types.
+            let converted = if oci_types && rec.manifest_media_type == media_type::DOCKER_MANIFEST {
+                let raw = self.content().read(&rec.manifest_digest, MAX_SMALL_FILE)?;
+                let mut m: Manifest = serde_json::from_slice(&raw)
+                    .map_err(|e| Error::json(format!("manifest {}", rec.manifest_digest), e))?;
+                m.media_type = Some(media_type::OCI_MANIFEST.into());
+                m.config.media_type = media_type::OCI_CONFIG.into();
+                for l in &mut m.layers {
+                    l.media_type = match l.media_type.as_str() {
+                        media_type::DOCKER_LAYER_GZIP => media_type::OCI_LAYER_GZIP.into(),
+                        media_type::DOCKER_LAYER_TAR => media_type::OCI_LAYER_TAR.into(),
+                        other => other.to_string(),
+                    };
+                }
+                let bytes = serde_json::to_vec(&m).map_err(|e| Error::json("manifest", e))?;
+                let d = Digest::of_bytes(&bytes);
+                if written.insert(d.clone()) {
+                    append_file(
+                        b,
+                        &format!("blobs/sha256/{}", d.hex()),
+                        bytes.len() as u64,
+                        &bytes[..],
+                    )?;
+                }
+                Some((d, bytes.len() as u64))
+            } else {
+                None
+            };
+            let blobs = converted
+                .is_none()
+                .then(|| rec.manifest_digest.clone())
                 .into_iter()
+                .chain([rec.config_digest.clone()])
                 .chain(rec.layers.iter().map(|l| l.digest.clone()));
             for d in blobs {
                 if written.insert(d.clone()) {
@@ -402,11 +439,14 @@ impl Store {
                     )?;
                 }
             }
-            let mut desc = Descriptor::new(
-                &rec.manifest_media_type,
-                rec.manifest_digest.clone(),
-                self.content().size(&rec.manifest_digest)?,
-            );
+            let mut desc = match converted {
+                Some((d, size)) => Descriptor::new(media_type::OCI_MANIFEST, d, size),
+                None => Descriptor::new(
+                    &rec.manifest_media_type,
+                    rec.manifest_digest.clone(),
+                    self.content().size(&rec.manifest_digest)?,
+                ),
+            };
             desc.platform = Some(rec.platform.clone());
             if tags.is_empty() {
                 index.manifests.push(desc.clone());

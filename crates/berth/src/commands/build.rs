@@ -169,6 +169,7 @@ fn request(a: &BuildArgs) -> Result<BuildRequest, CliError> {
         cache_from,
         cache_to,
         cache_registry: None,
+        cancel: build_run::Cancel::default(),
     })
 }
 
@@ -374,6 +375,30 @@ fn ssh(items: &[String]) -> Result<BTreeMap<String, PathBuf>, CliError> {
     Ok(m)
 }
 
+/// SIGINT and SIGTERM blocked (before any thread starts) and taken by a
+/// thread that cancels the build; the signal taken, for the exit code.
+fn cancel_on_signals(
+    eng: &::engine::Engine,
+    cancel: &build_run::Cancel,
+) -> std::sync::Arc<std::sync::atomic::AtomicI32> {
+    use nix::sys::signal::{SigSet, Signal};
+    let got = std::sync::Arc::new(std::sync::atomic::AtomicI32::new(0));
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGINT);
+    set.add(Signal::SIGTERM);
+    if set.thread_block().is_err() {
+        return got;
+    }
+    let (eng, cancel, seen) = (eng.clone(), cancel.clone(), got.clone());
+    std::thread::spawn(move || {
+        if let Ok(sig) = set.wait() {
+            seen.store(sig as i32, std::sync::atomic::Ordering::SeqCst);
+            cancel.cancel(&eng);
+        }
+    });
+    got
+}
+
 pub fn run(g: &Globals, a: BuildArgs) -> CmdResult {
     let mut req = request(&a)?;
     let registry_caches = req
@@ -405,6 +430,7 @@ pub fn run(g: &Globals, a: BuildArgs) -> CmdResult {
         ));
     }
     let eng = g.engine()?;
+    let signal = cancel_on_signals(&eng, &req.cancel);
     let quiet = a.quiet || a.progress == "quiet";
     let mut err = std::io::stderr();
     // BuildKit's live view: `tty`, or `auto` when stderr is a terminal.
@@ -488,6 +514,13 @@ pub fn run(g: &Globals, a: BuildArgs) -> CmdResult {
     }
     let res = match res {
         Ok(r) => r,
+        Err(build_run::Error::Canceled) => {
+            // As a shell reports a process a signal ended: 128 + signal.
+            let sig = signal.load(std::sync::atomic::Ordering::SeqCst);
+            let mut e = CliError::new("build canceled");
+            e.code = if sig > 0 { 128 + sig as u8 } else { 1 };
+            return Err(e);
+        }
         Err(e) => {
             let msg = e.to_string();
             let mut lines = msg.lines();

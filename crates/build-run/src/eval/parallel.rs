@@ -102,6 +102,7 @@ struct ReqParts {
     network: Option<String>,
     secrets: BTreeMap<String, crate::SecretSource>,
     ssh: BTreeMap<String, std::path::PathBuf>,
+    cancel: crate::Cancel,
 }
 
 impl ReqParts {
@@ -117,6 +118,7 @@ impl ReqParts {
             network: self.network.clone(),
             secrets: self.secrets.clone(),
             ssh: self.ssh.clone(),
+            cancel: self.cancel.clone(),
             ..Default::default()
         }
     }
@@ -166,6 +168,7 @@ impl Ctx<'_> {
             network: self.req.network.clone(),
             secrets: self.req.secrets.clone(),
             ssh: self.req.ssh.clone(),
+            cancel: self.req.cancel.clone(),
         };
         let mut outs: BTreeMap<usize, StageOut> = BTreeMap::new();
         let mut left: Vec<usize> = order.to_vec();
@@ -219,6 +222,7 @@ impl Ctx<'_> {
                             images: me.images.clone(),
                             created: me.created.clone(),
                             mtime: me.mtime,
+                            epoch: me.epoch,
                         };
                         s.spawn(move || {
                             let req = parts.request();
@@ -278,6 +282,7 @@ struct Seed<'a> {
     images: BTreeMap<String, image::ImageRecord>,
     created: String,
     mtime: u64,
+    epoch: Option<u64>,
 }
 
 impl<'a> Seed<'a> {
@@ -306,6 +311,7 @@ impl<'a> Seed<'a> {
             images: self.images,
             created: self.created,
             mtime: self.mtime,
+            epoch: self.epoch,
             fetched: BTreeMap::new(),
             url_digests: BTreeMap::new(),
             linked: false,

@@ -985,6 +985,8 @@ impl ContainerCreateBody {
 
         let o = CreateOptions {
             image: c.image.clone(),
+            // Only the builder's RUN steps set it; no flag or field does.
+            no_image_volumes: false,
             name: name.and_then(some),
             cmd: c.cmd.clone().unwrap_or_default(),
             entrypoint: c

@@ -43,6 +43,10 @@ pub const READONLY_PATHS: &[&str] = &[
 pub struct CreateOptions {
     /// Image reference or id.
     pub image: String,
+    /// The image's `VOLUME`s get no anonymous volume: a builder's RUN step
+    /// writes there into its layer (BuildKit). No flag sets it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub no_image_volumes: bool,
     /// `--name`.
     pub name: Option<String>,
     /// Arguments after the image (override the image's CMD).
@@ -921,6 +925,8 @@ impl CreateFlags {
         let restart_policy = parse_restart(self.restart.as_deref().unwrap_or("no"))?;
         let o = CreateOptions {
             image: self.image.clone(),
+            // Only the builder's RUN steps set it; no flag or field does.
+            no_image_volumes: false,
             name: self.name.clone(),
             cmd: self.cmd.clone(),
             entrypoint: self.entrypoint.as_ref().map(|e| {
