@@ -494,6 +494,20 @@ async fn archive_put(
     };
     let eng = s.engine.clone();
     let mut input = BodyReader::new(body);
-    blocking(move || Ok(eng.extract_to_container(&req, &mut input)?)).await?;
+    blocking(move || {
+        let r = eng.extract_to_container(&req, &mut input);
+        // The tar reader stops at the archive's end marker: what the
+        // client still sends after it (the second zero block, padding) is
+        // read before the answer, or the connection closes under a client
+        // still writing (docker cp: "broken pipe" after a success). After
+        // an error, up to 1 MiB, so that the client reads the error.
+        let limit = if r.is_ok() { u64::MAX } else { 1 << 20 };
+        let _ = std::io::copy(
+            &mut std::io::Read::take(&mut input, limit),
+            &mut std::io::sink(),
+        );
+        Ok(r?)
+    })
+    .await?;
     Ok(StatusCode::OK.into_response())
 }

@@ -118,6 +118,14 @@ fn archive_put_follows_dockers_rules() {
     let (st, j) = put(&s, "uc", "path=/", &d);
     assert_eq!(st, 200, "{j}");
     assert_eq!(s.docker(&["exec", "uc", "cat", "/owned.txt/in"]), "y");
+    // Bytes after the archive's end marker (padding) are read before the
+    // answer: a client still sending them gets its 200, not a closed
+    // connection (docker cp's "broken pipe" under load).
+    let mut padded = tar_of(&[("pad", Some(b"p"))], &[]);
+    padded.extend(std::iter::repeat_n(0u8, 8 << 20));
+    let (st, j) = put(&s, "uc", "path=/", &padded);
+    assert_eq!(st, 200, "{j}");
+    assert_eq!(s.docker(&["exec", "uc", "cat", "/pad"]), "p");
 
     // top's ps_args: the engine's rule (docker's default -ef only).
     let (st, j) = s.http_json("GET", "/v1.50/containers/uc/top?ps_args=aux", b"");
