@@ -210,6 +210,16 @@ impl Default for BuildRequest {
     }
 }
 
+/// A step's label as BuildKit prints it: `[stage 2/5]` (`[2/5]` for an
+/// unnamed stage); the CLI's progress views and compose build share it.
+pub fn step_label(stage: &str, index: usize, total: usize) -> String {
+    if stage.is_empty() {
+        format!("[{index}/{total}]")
+    } else {
+        format!("[{stage} {index}/{total}]")
+    }
+}
+
 /// What a build reports as it goes (the CLI formats it).
 #[derive(Debug)]
 pub enum Event<'a> {

@@ -336,14 +336,10 @@ impl Compose {
                     index,
                     total,
                     text,
-                } => {
-                    let st = if stage.is_empty() {
-                        String::new()
-                    } else {
-                        format!("{stage} ")
-                    };
-                    report(line(format!("#{n} [{svc} {st}{index}/{total}] {text}")))
-                }
+                } => report(line(format!(
+                    "#{n} {} {text}",
+                    build_run::step_label(format!("{svc} {stage}").trim_end(), index, total)
+                ))),
                 build_run::Event::Cached { n } => report(line(format!("#{n} CACHED"))),
                 build_run::Event::Output { n, data } => {
                     for piece in String::from_utf8_lossy(data).split_inclusive('\n') {

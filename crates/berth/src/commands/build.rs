@@ -456,12 +456,11 @@ pub fn run(g: &Globals, a: BuildArgs) -> CmdResult {
                 total,
                 text,
             } => {
-                let st = if stage.is_empty() {
-                    String::new()
-                } else {
-                    format!("{stage} ")
-                };
-                writeln!(err, "#{n} [{st}{index}/{total}] {text}")
+                writeln!(
+                    err,
+                    "#{n} {} {text}",
+                    build_run::step_label(stage, index, total)
+                )
             }
             Event::Cached { n } => writeln!(err, "#{n} CACHED"),
             Event::Output { n, data } => {

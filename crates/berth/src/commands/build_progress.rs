@@ -89,16 +89,15 @@ impl TtyView {
                 total,
                 text,
             } => {
-                let st = if stage.is_empty() {
-                    String::new()
-                } else {
-                    format!("{stage} ")
-                };
                 s.started += 1;
                 s.running.insert(
                     n,
                     Running {
-                        name: format!("[{st}{index}/{total}] {}", one_line(text)),
+                        name: format!(
+                            "{} {}",
+                            build_run::step_label(stage, index, total),
+                            one_line(text)
+                        ),
                         began: now,
                         tail: VecDeque::new(),
                         partial: vec![],
