@@ -288,6 +288,17 @@ services:
         .map(|e| e.unwrap().path().unwrap().display().to_string())
         .collect();
     assert_eq!(names, vec!["who"]);
+    // a tar on stdin reaches every container of the service (read once)
+    let mut c = p.cmd(&["cp", "-", "svc:/tmp"]);
+    c.stdin(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), &o.stdout).unwrap();
+    drop(child.stdin.take());
+    assert!(child.wait().unwrap().success());
+    for i in ["1", "2"] {
+        let got = p.ok(&["exec", "-T", "--index", i, "svc", "cat", "/tmp/who"]);
+        assert_eq!(got, "one\n", "container {i}");
+    }
     // errors as compose's
     let (code, _, err) = p.run(&["cp", "svc:/a", "svc:/b"]);
     assert_ne!(code, 0);

@@ -439,6 +439,17 @@ impl Compose {
             CopyDirection::ToService { service, .. } => (service, false),
         };
         let rows = self.copy_targets(service, o, from)?;
+        // A tar on stdin to several containers: read once, given to each.
+        let mut stdin_tar = None;
+        if let CopyDirection::ToService { src, .. } = dir {
+            if src == "-" && rows.len() > 1 {
+                let mut buf = Vec::new();
+                stdin
+                    .read_to_end(&mut buf)
+                    .map_err(|e| msg(format!("reading the archive on stdin: {e}")))?;
+                stdin_tar = Some(buf);
+            }
+        }
         for r in rows {
             let name = r.summary.names.clone();
             let what = match dir {
@@ -458,8 +469,12 @@ impl Compose {
                 }
                 CopyDirection::ToService { src, dest, .. } => {
                     let s = (src != "-").then_some(src.as_str());
+                    let input: &mut dyn Read = match &stdin_tar {
+                        Some(b) => &mut &b[..],
+                        None => &mut *stdin,
+                    };
                     self.engine
-                        .copy_to_container(s, stdin, &r.summary.id, dest, opts)?;
+                        .copy_to_container(s, input, &r.summary.id, dest, opts)?;
                 }
             }
             report(Event {

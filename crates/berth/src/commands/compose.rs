@@ -367,8 +367,10 @@ fn attached_watch(
     set.add(Signal::SIGINT);
     set.add(Signal::SIGTERM);
     let interrupted = Arc::new(AtomicBool::new(false));
+    let stopping = Stopping::default();
     {
         let interrupted = interrupted.clone();
+        let stopping = stopping.clone();
         let engine = compose.engine.clone();
         let name = compose.project.name.clone();
         let order = compose.dependency_order().map_err(rerr)?;
@@ -377,7 +379,6 @@ fn attached_watch(
             let mut n = 0;
             while let Ok(_sig) = set.wait() {
                 n += 1;
-                interrupted.store(true, Ordering::SeqCst);
                 if n == 1 {
                     // the batch under way ends first; none starts after
                     watch.stop();
@@ -390,11 +391,12 @@ fn attached_watch(
                     eprintln!("Gracefully Stopping... press Ctrl+C again to force");
                     // in its own thread: a second signal kills while it waits
                     let engine = engine.clone();
-                    std::thread::spawn(move || {
+                    stopping.start(move || {
                         for r in &rows {
                             let _ = engine.stop(&r.summary.id, timeout);
                         }
                     });
+                    interrupted.store(true, Ordering::SeqCst);
                 } else {
                     for r in &rows {
                         let _ = engine.kill(&r.summary.id, Some("SIGKILL"));
@@ -432,7 +434,28 @@ fn attached_watch(
             .unwrap_or_default();
         since = format!("{}.{:09}", now.as_secs(), now.subsec_nanos());
     }
+    stopping.finish();
     Ok(())
+}
+
+/// The graceful stop the first signal starts (in a thread of its own, so
+/// that a second signal can kill meanwhile): `up` returns only once it
+/// has ended, or the process's exit would cut it short.
+#[derive(Clone, Default)]
+struct Stopping(Arc<Mutex<Option<std::thread::JoinHandle<()>>>>);
+
+impl Stopping {
+    fn start(&self, f: impl FnOnce() + Send + 'static) {
+        let mut h = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        *h = Some(std::thread::spawn(f));
+    }
+
+    fn finish(&self) {
+        let h = self.0.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(h) = h {
+            let _ = h.join();
+        }
+    }
 }
 
 /// `compose build`: the services' images through the builder library.
@@ -532,14 +555,15 @@ fn attached(
         }
     };
     let on_signal = stop_all.clone();
+    let stopping = Stopping::default();
+    let stopping2 = stopping.clone();
     std::thread::spawn(move || {
         let mut n = 0;
         while let Ok(_sig) = set.wait() {
             n += 1;
             if n == 1 {
                 eprintln!("Gracefully Stopping... press Ctrl+C again to force");
-                // in its own thread: a second signal kills while it waits
-                std::thread::spawn(on_signal.clone());
+                stopping2.start(on_signal.clone());
             } else {
                 for id in &ids {
                     let _ = engine.kill(id, Some("SIGKILL"));
@@ -605,6 +629,7 @@ fn attached(
         }
         follow_logs(compose, &logged, &opts, a.no_log_prefix, color, &exited)
     })?;
+    stopping.finish();
     let code = tracker.code();
     if code != 0 {
         return Err(CliError::silent(code.clamp(0, 255) as u8));
