@@ -1479,8 +1479,10 @@ impl Ctx<'_> {
             .as_ref()
             .and_then(|c| c.working_dir.clone())
             .unwrap_or_else(|| "/".into());
-        let mut held = crate::mounts::Held::default();
+        // (declared first, dropped last: the ssh proxies in `held` are woken
+        // through their sockets in it)
         let mut private: Option<tempfile::TempDir> = None;
+        let mut held = crate::mounts::Held::default();
         let mut ssh_n = 0;
         let mut targets = vec![];
         for spec in &r.mount_specs {

@@ -264,15 +264,24 @@ fn archive(
     format: image::ArchiveFormat,
 ) -> Result<()> {
     let store = engine.images();
+    // A lease while names are lent: an image whose name is lent for the
+    // moment is untagged, and prune or rmi (under the GC lock) would take
+    // it for dangling.
+    let _lease = store.lease()?;
     let mut added = vec![];
     let mut restore = vec![];
+    let mut tagged = Ok(());
     for n in names {
         match store.resolve(&n.to_string()) {
             Ok(i) if i.record.id.to_string() == id => continue,
             Ok(i) => restore.push((n.clone(), i.record.id.to_string())),
             Err(_) => {}
         }
-        store.tag(id, n)?;
+        // (a failure still gives back the names lent so far)
+        if let Err(e) = store.tag(id, n) {
+            tagged = Err(e);
+            break;
+        }
         added.push(n.clone());
     }
     let shown: Vec<String> = names.iter().map(|n| n.to_string()).collect();
@@ -281,7 +290,10 @@ fn archive(
     } else {
         shown.iter().map(String::as_str).collect()
     };
-    let r = write_dest(dest, &mut |w| Ok(store.save(&refs, format, w)?));
+    let r = match tagged {
+        Ok(()) => write_dest(dest, &mut |w| Ok(store.save(&refs, format, w)?)),
+        Err(e) => Err(e.into()),
+    };
     for n in &added {
         let _ = store.untag_keep(n);
     }
