@@ -501,7 +501,7 @@ async fn archive_put(
         // read before the answer, or the connection closes under a client
         // still writing (docker cp: "broken pipe" after a success). After
         // an error, up to 1 MiB, so that the client reads the error.
-        let limit = if r.is_ok() { u64::MAX } else { 1 << 20 };
+        let limit = 1 << 20;
         let _ = std::io::copy(
             &mut std::io::Read::take(&mut input, limit),
             &mut std::io::sink(),
