@@ -217,7 +217,7 @@ impl Engine {
         Ok(FileLock::exclusive(&d.join("volumes.lock"))?)
     }
 
-    fn load_volume(&self, name: &str) -> Result<Option<Volume>> {
+    pub(crate) fn load_volume(&self, name: &str) -> Result<Option<Volume>> {
         let p = self.volumes_dir().join(name).join(META);
         if !p.exists() {
             return Ok(None);

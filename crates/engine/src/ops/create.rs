@@ -216,6 +216,22 @@ impl Engine {
             }
         }
         let _l = self.lock_store()?;
+        // Volumes are removed under the store lock too: the ones
+        // `--volumes-from` lent are checked again under it (`rm -v` of the
+        // source in between would otherwise have them made anew, empty).
+        for m in &volumes_from {
+            if let crate::volumes::Mount::Volume(v) = m {
+                if let Some(n) = &v.name {
+                    if self.load_volume(n)?.is_none() {
+                        return Err(Error::flag(
+                            "--volumes-from",
+                            n,
+                            "the volume was removed meanwhile",
+                        ));
+                    }
+                }
+            }
+        }
         // Networks are removed under the store lock: the one prepared above
         // is checked again under it (from here on the container record
         // keeps `network rm` and `prune` away, see `prune_networks`).
