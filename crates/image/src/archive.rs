@@ -201,7 +201,7 @@ impl Store {
     ) -> Result<(StagedBlob, Digest)> {
         let mut hashing = HashingReader::new(plain);
         let writer = self.content().writer(None, None)?;
-        let mut gz = flate2::write::GzEncoder::new(writer, flate2::Compression::default());
+        let mut gz = crate::pargz::ParGzWriter::new(writer, flate2::Compression::default());
         let tmp = gz.get_ref().path().to_path_buf();
         copy_into(&mut hashing, &mut gz, &tmp).map_err(|e| match e {
             CopyError::Read(e) => Error::io(what, e),

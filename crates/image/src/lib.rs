@@ -20,6 +20,7 @@ pub mod error;
 mod fsutil;
 pub mod images;
 pub mod manifest;
+pub mod pargz;
 pub mod reference;
 pub mod snapshot;
 pub mod store;
