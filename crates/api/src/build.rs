@@ -175,6 +175,16 @@ async fn build(
     let input = BodyReader::new(body);
     let out = spawn_writer(move |w| {
         let quiet = parsed.quiet;
+        // A client that hangs up cancels its build (docker's daemon does
+        // the same): the RUN running is killed and removed, no image made.
+        let cancel = build_run::Cancel::default();
+        let watch = {
+            let (w, cancel, eng) = (w.clone(), cancel.clone(), eng.clone());
+            tokio::runtime::Handle::current().spawn(async move {
+                w.hung_up().await;
+                let _ = tokio::task::spawn_blocking(move || cancel.cancel(&eng)).await;
+            })
+        };
         let req = BuildRequest {
             context: match parsed.remote {
                 Some(r) => ContextSource::Git(r),
@@ -188,6 +198,7 @@ async fn build(
             pull: parsed.pull,
             labels: parsed.labels,
             network: parsed.network,
+            cancel,
             ..Default::default()
         };
         let mut line_start = true;
@@ -244,7 +255,9 @@ async fn build(
                 .map(|_| ())
                 .map_err(|e| ApiError::from(e).message)
         };
-        match build_run::build(&eng, req, Some(&pull), &mut progress) {
+        let res = build_run::build(&eng, req, Some(&pull), &mut progress);
+        watch.abort();
+        match res {
             Ok(res) => {
                 send(&w, json!({"aux": {"ID": res.id}}));
                 let short: String = res

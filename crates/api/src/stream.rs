@@ -79,6 +79,11 @@ impl ChannelWriter {
         self.0.is_closed()
     }
 
+    /// Resolves when the client has gone (the body was dropped).
+    pub async fn hung_up(&self) {
+        self.0.closed().await
+    }
+
     /// Sends one chunk; `BrokenPipe` once the client is gone.
     pub fn send(&self, b: Bytes) -> io::Result<()> {
         self.0

@@ -148,6 +148,37 @@ fn docker_build_failures() {
     }
 }
 
+/// A client that hangs up mid-build cancels it, as docker's daemon does:
+/// the RUN's container is killed and removed, no image is tagged, and the
+/// next build works.
+#[test]
+fn a_client_hanging_up_cancels_its_build() {
+    if !berth_testkit::require_root("containers") {
+        return;
+    }
+    let Some(s) = Service::start() else { return };
+    s.busybox();
+    let dir = s.env.path("ctx");
+    context(&dir, "FROM bb\nRUN sleep 120\n");
+    let mut client = s
+        .docker_cmd(&["build", "-t", "gone", dir.to_str().unwrap()])
+        .env("DOCKER_BUILDKIT", "0")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let containers = || s.env.ok(&["ps", "-aq"]);
+    s.until("the RUN's container", || !containers().trim().is_empty());
+    client.kill().unwrap();
+    client.wait().unwrap();
+    s.until("the RUN's container to go", || containers().trim().is_empty());
+    let o = s.docker_out(&["image", "inspect", "gone"]);
+    assert!(!o.status.success(), "a canceled build tagged its image");
+    context(&dir, "FROM bb\nRUN echo again > /again\n");
+    let o = classic_build(&s, &["-t", "again", dir.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
 /// docker-py (tests/api/dockerpy_build.py): `client.images.build(path=…,
 /// tag=…)` and running the result; a failing build raises BuildError.
 #[test]
