@@ -171,7 +171,9 @@ fn a_client_hanging_up_cancels_its_build() {
     s.until("the RUN's container", || !containers().trim().is_empty());
     client.kill().unwrap();
     client.wait().unwrap();
-    s.until("the RUN's container to go", || containers().trim().is_empty());
+    s.until("the RUN's container to go", || {
+        containers().trim().is_empty()
+    });
     let o = s.docker_out(&["image", "inspect", "gone"]);
     assert!(!o.status.success(), "a canceled build tagged its image");
     context(&dir, "FROM bb\nRUN echo again > /again\n");

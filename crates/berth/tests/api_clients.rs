@@ -123,6 +123,69 @@ fn docker_compose_v2() {
     assert!(!vols.contains("cl_data"), "{vols}");
 }
 
+/// `docker compose build` and `up --build` through Berth's socket with
+/// the classic builder (`DOCKER_BUILDKIT=0`: compose v2 otherwise boots a
+/// BuildKit container through buildx, as it does against podman's socket):
+/// the build args and target reach `/build`, the image runs what it built.
+#[test]
+fn docker_compose_v2_builds_through_the_socket() {
+    if !berth_testkit::require_root("containers") || !berth_testkit::require("python3") {
+        return;
+    }
+    let Some(plugin) = compose_plugin() else {
+        common::skip("the python package compose (docker-compose v2) is not installed");
+        return;
+    };
+    let Some(s) = Service::start() else { return };
+    s.busybox();
+    let plugins = s.env.path("docker-config/cli-plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::os::unix::fs::symlink(&plugin, plugins.join("docker-compose")).unwrap();
+    let proj = s.env.path("bproj");
+    std::fs::create_dir_all(proj.join("app")).unwrap();
+    std::fs::write(
+        proj.join("app/Dockerfile"),
+        "FROM bb AS base\nARG GREETING=unset\nRUN echo \"$GREETING\" > /greeting\nFROM base AS final\nCOPY note.txt /note.txt\nCMD [\"sh\", \"-c\", \"cat /greeting /note.txt\"]\nFROM base AS other\nRUN exit 9\n",
+    )
+    .unwrap();
+    std::fs::write(proj.join("app/note.txt"), "from the context\n").unwrap();
+    std::fs::write(
+        proj.join("compose.yaml"),
+        "services:\n  app:\n    build:\n      context: ./app\n      target: final\n      args:\n        GREETING: hello-compose\n    image: cb-app:1\n",
+    )
+    .unwrap();
+    let f = proj.join("compose.yaml");
+    let f = f.to_str().unwrap();
+    let compose = |args: &[&str]| {
+        let mut a = vec!["compose", "-p", "cb", "-f", f];
+        a.extend_from_slice(args);
+        let o = s
+            .docker_cmd(&a)
+            .env("DOCKER_BUILDKIT", "0")
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "docker {a:?}:\n{}\n{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
+    };
+    let out = compose(&["build"]);
+    assert!(out.contains("Successfully tagged cb-app:1"), "{out}");
+    let run = s.docker(&["run", "--rm", "cb-app:1"]);
+    assert_eq!(run, "hello-compose\nfrom the context\n");
+    // The image is Berth's: the CLI on the same store sees it.
+    assert!(s.env.ok(&["images"]).contains("cb-app"));
+
+    std::fs::write(proj.join("app/note.txt"), "changed\n").unwrap();
+    compose(&["up", "-d", "--build"]);
+    let logs = s.env.ok(&["logs", "cb-app-1"]);
+    assert_eq!(logs, "hello-compose\nchanged\n");
+    compose(&["down"]);
+}
+
 /// Imports busybox with `nc` as `bbnc` (the testcontainers listener).
 fn busybox_nc(s: &Service) {
     let tar = s.env.path("bbnc.tar");
