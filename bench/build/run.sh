@@ -5,7 +5,10 @@
 # (--no-cache) and cached (nothing changed, after a first build); prints
 # each median and berth's ratio to buildah and podman; then a multi-stage
 # build with two independent stages (each a RUN of `sleep 1`, then a final
-# stage copying from both), cold: berth builds the two at once.
+# stage copying from both), cold: berth builds the two at once; then a
+# COPY of ~48 MB of text, cold: the layer's compression (berth gzips its
+# layers on every core when it commits them; buildah and podman keep local
+# layers uncompressed).
 # BERTH=path uses that berth instead of building the release one.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -55,6 +58,10 @@ COPY --from=a /a /a
 COPY --from=b /b /b
 EOF
 multi=$work/multi
+mkdir -p "$work/big"
+seq 1 6000000 > "$work/big/numbers.txt"
+printf 'FROM localhost/bench:1\nCOPY numbers.txt /data/numbers.txt\n' > "$work/big/Dockerfile"
+big=$work/big
 # Network none for all three: the step needs none, and buildah's and
 # podman's default network setup would otherwise be what is measured.
 $B build -q --network none -t b "$ctx" >/dev/null
@@ -69,11 +76,14 @@ sync; hyperfine -N ${HYPERFINE_OPTS:-} --warmup 2 --runs "$RUNS" --export-json "
     -n "podman cached" "$P build -q --network none --layers --pull=never -t p $ctx" \
     -n "berth multi cold" "$B build -q --network none --no-cache -t bm $multi" \
     -n "buildah multi cold" "$BA bud -q --network none --layers --no-cache --pull=never -t bm $multi" \
-    -n "podman multi cold" "$P build -q --network none --layers --no-cache --pull=never -t pm $multi"
+    -n "podman multi cold" "$P build -q --network none --layers --no-cache --pull=never -t pm $multi" \
+    -n "berth big cold" "$B build -q --network none --no-cache -t bg $big" \
+    -n "buildah big cold" "$BA bud -q --network none --layers --no-cache --pull=never -t bg $big" \
+    -n "podman big cold" "$P build -q --network none --layers --no-cache --pull=never -t pg $big"
 python3 - "$work/build.json" <<'PY'
 import json, sys
 r = {x["command"]: x["median"] for x in json.load(open(sys.argv[1]))["results"]}
-for what in ["cold", "cached", "multi cold"]:
+for what in ["cold", "cached", "multi cold", "big cold"]:
     b, ba, p = r["berth " + what], r["buildah " + what], r["podman " + what]
     print(f"median, {what}: berth {b*1000:.1f} ms, buildah {ba*1000:.1f} ms, podman {p*1000:.1f} ms: "
           f"berth at x{b/ba:.2f} of buildah, x{b/p:.2f} of podman")
