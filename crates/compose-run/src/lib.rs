@@ -1518,16 +1518,20 @@ impl Compose {
         })
     }
 
-    /// `stop`: in reverse dependency order.
+    /// `stop` (and an attached `up`'s on Ctrl-C or abort): the running
+    /// or paused containers of `services` (all if empty), dependents
+    /// before what they depend on, independent services at the same
+    /// time (compose's InReverseDependencyOrder); each with `timeout`,
+    /// or its service's `stop_grace_period`, or the engine's default. A
+    /// container failing to stop does not keep the others running: every
+    /// one is tried, the failures said together.
     pub fn stop(&self, services: &[String], timeout: Option<i64>, report: Report) -> Result<()> {
         let order = self.dependency_order()?;
-        let mut rows = self.targets(services, None)?;
-        rows.sort_by_key(|r| {
-            std::cmp::Reverse(order.iter().position(|n| *n == r.service).unwrap_or(0))
-        });
-        for r in rows {
+        let rows = self.targets(services, None)?;
+        let errs = std::sync::Mutex::new(Vec::new());
+        let stop = |r: &ContainerRow, report: Report| {
             if r.summary.state != Status::Running && r.summary.state != Status::Paused {
-                continue;
+                return;
             }
             let t =
                 timeout.or_else(|| self.project.services.get(&r.service).and_then(stop_timeout));
@@ -1536,14 +1540,73 @@ impl Compose {
                 name: r.summary.names.clone(),
                 status: "Stopping".into(),
             });
-            self.engine.stop(&r.summary.id, t)?;
-            report(Event {
-                kind: "Container",
-                name: r.summary.names.clone(),
-                status: "Stopped".into(),
-            });
+            match self.engine.stop(&r.summary.id, t) {
+                Ok(()) => report(Event {
+                    kind: "Container",
+                    name: r.summary.names.clone(),
+                    status: "Stopped".into(),
+                }),
+                Err(e) => {
+                    if let Ok(mut v) = errs.lock() {
+                        v.push(format!("{}: {e}", r.summary.names));
+                    }
+                }
+            }
+        };
+        // orphans (unknown to the order) first, as `down`
+        for r in rows.iter().filter(|r| !order.contains(&r.service)) {
+            stop(r, report);
         }
-        Ok(())
+        let names: Vec<String> = order
+            .iter()
+            .filter(|n| rows.iter().any(|r| &r.service == *n))
+            .cloned()
+            .collect();
+        order::traverse(
+            &names,
+            &self.dependency_graph(),
+            order::Direction::Down,
+            0,
+            report,
+            |n, report| {
+                for r in rows.iter().filter(|r| r.service == n) {
+                    stop(r, report);
+                }
+                Ok(())
+            },
+        )?;
+        let errs = errs.into_inner().unwrap_or_default();
+        if errs.is_empty() {
+            Ok(())
+        } else {
+            Err(msg(errs.join("\n")))
+        }
+    }
+
+    /// `kill` (and an attached `up`'s second Ctrl-C): `signal` to each
+    /// running container of `services` (all if empty); every one is
+    /// tried, the failures said together.
+    pub fn kill(&self, services: &[String], signal: &str, report: Report) -> Result<()> {
+        engine::options::parse_signal("--signal", signal)?;
+        let mut errs = Vec::new();
+        for r in self.targets(services, None)? {
+            if r.summary.state != Status::Running {
+                continue;
+            }
+            match self.engine.kill(&r.summary.id, Some(signal)) {
+                Ok(()) => report(Event {
+                    kind: "Container",
+                    name: r.summary.names.clone(),
+                    status: "Killed".into(),
+                }),
+                Err(e) => errs.push(format!("{}: {e}", r.summary.names)),
+            }
+        }
+        if errs.is_empty() {
+            Ok(())
+        } else {
+            Err(msg(errs.join("\n")))
+        }
     }
 
     /// `start`: existing containers, in dependency order.
