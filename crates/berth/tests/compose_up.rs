@@ -1062,6 +1062,83 @@ services:
     );
 }
 
+// A recreate cut short after its old container went (the final rename
+// failed): the new container is left under its temporary name
+// `<12 hex>_<name>`. The next `up` finishes it: the same container, under
+// the service's name.
+#[test]
+fn up_finishes_a_recreate_whose_rename_failed() {
+    let Some(p) = Project::new(
+        r#"
+services:
+  web:
+    image: bb
+    command: ["sleep", "300"]
+"#,
+    ) else {
+        return;
+    };
+    p.ok(&["up", "-d"]);
+    let id = p.id_of("proj-web-1");
+    let tmp = format!("{}_proj-web-1", &id[..12]);
+    p.env.ok(&["rename", "proj-web-1", &tmp]);
+    p.ok(&["up", "-d"]);
+    let ps = p.ps();
+    let names: Vec<&str> = ps.iter().map(|c| c["Name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["proj-web-1"], "{ps:?}");
+    assert_eq!(
+        p.id_of("proj-web-1"),
+        id,
+        "the finished recreate's container was replaced"
+    );
+    assert_eq!(ps[0]["State"], "running", "{ps:?}");
+    p.ok(&["down", "-t", "0"]);
+    p.assert_empty();
+}
+
+// A recreate cut short before its old container went (`up` killed
+// between the two): the half-made one under the temporary name goes, the
+// old one stays the service's container.
+#[test]
+fn up_undoes_a_recreate_cut_short_before_the_old_container_went() {
+    let Some(p) = Project::new(
+        r#"
+services:
+  web:
+    image: bb
+    command: ["sleep", "300"]
+"#,
+    ) else {
+        return;
+    };
+    p.ok(&["up", "-d"]);
+    let id = p.id_of("proj-web-1");
+    let tmp = format!("{}_proj-web-1", &id[..12]);
+    p.env.ok(&[
+        "create",
+        "--name",
+        &tmp,
+        "--label",
+        "com.docker.compose.project=proj",
+        "--label",
+        "com.docker.compose.service=web",
+        "--label",
+        "com.docker.compose.container-number=1",
+        "--label",
+        "com.docker.compose.oneoff=False",
+        "bb",
+        "sleep",
+        "300",
+    ]);
+    p.ok(&["up", "-d"]);
+    let ps = p.ps();
+    let names: Vec<&str> = ps.iter().map(|c| c["Name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["proj-web-1"], "{ps:?}");
+    assert_eq!(p.id_of("proj-web-1"), id, "the old container did not stay");
+    p.ok(&["down", "-t", "0"]);
+    p.assert_empty();
+}
+
 // `ps --format` takes Go templates over compose's container context
 // (cmd/formatter/container.go): its field names, `table` with its headers.
 #[test]
