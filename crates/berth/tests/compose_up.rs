@@ -697,6 +697,9 @@ services:
     assert_eq!(code, 7, "{out}{err}");
     assert!(out.contains("test-1  | done"), "{out}");
     assert!(err.contains("Aborting on container exit"), "{err}");
+    // compose's stop, with its lines
+    assert!(err.contains("Container proj-srv-1  Stopping"), "{err}");
+    assert!(err.contains("Container proj-srv-1  Stopped"), "{err}");
     for c in p.ps() {
         assert_eq!(c["State"], "exited", "{c}");
     }
@@ -999,6 +1002,141 @@ services:
     );
     let ps = p.ps();
     assert_eq!(ps[0]["State"], "exited", "{ps:?}");
+}
+
+// Ctrl-C stops an attached `up` as `compose stop` does: each service with
+// its stop_grace_period (here 1s, the TERM ignored: killed after it, not
+// after the engine's 10s), with compose's Stopping/Stopped lines.
+#[test]
+fn ctrl_c_stops_each_service_with_its_stop_grace_period() {
+    use std::io::BufRead;
+    let Some(p) = Project::new(
+        r#"
+services:
+  s:
+    image: bb
+    stop_grace_period: 1s
+    command: ["sh", "-c", "trap '' TERM; echo started; while true; do sleep 1; done"]
+"#,
+    ) else {
+        return;
+    };
+    let mut child = p
+        .cmd(&["up"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("started") {
+        line.clear();
+        assert!(out.read_line(&mut line).unwrap() > 0, "up ended");
+    }
+    let began = Instant::now();
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let status = child.wait().unwrap();
+    let took = began.elapsed();
+    // well under the engine's default of 10s
+    assert!(
+        took < Duration::from_secs(8),
+        "up took {took:?} ({status:?}): {err}"
+    );
+    assert!(err.contains("Gracefully Stopping"), "{err}");
+    assert!(err.contains("Container proj-s-1  Stopping"), "{err}");
+    assert!(err.contains("Container proj-s-1  Stopped"), "{err}");
+    // killed once the grace period was out
+    assert_eq!(
+        p.env
+            .ok(&["inspect", "-f", "{{.State.ExitCode}}", "proj-s-1"])
+            .trim(),
+        "137"
+    );
+}
+
+// A recreate cut short after its old container went (the final rename
+// failed): the new container is left under its temporary name
+// `<12 hex>_<name>`. The next `up` finishes it: the same container, under
+// the service's name.
+#[test]
+fn up_finishes_a_recreate_whose_rename_failed() {
+    let Some(p) = Project::new(
+        r#"
+services:
+  web:
+    image: bb
+    command: ["sleep", "300"]
+"#,
+    ) else {
+        return;
+    };
+    p.ok(&["up", "-d"]);
+    let id = p.id_of("proj-web-1");
+    let tmp = format!("{}_proj-web-1", &id[..12]);
+    p.env.ok(&["rename", "proj-web-1", &tmp]);
+    p.ok(&["up", "-d"]);
+    let ps = p.ps();
+    let names: Vec<&str> = ps.iter().map(|c| c["Name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["proj-web-1"], "{ps:?}");
+    assert_eq!(
+        p.id_of("proj-web-1"),
+        id,
+        "the finished recreate's container was replaced"
+    );
+    assert_eq!(ps[0]["State"], "running", "{ps:?}");
+    p.ok(&["down", "-t", "0"]);
+    p.assert_empty();
+}
+
+// A recreate cut short before its old container went (`up` killed
+// between the two): the half-made one under the temporary name goes, the
+// old one stays the service's container.
+#[test]
+fn up_undoes_a_recreate_cut_short_before_the_old_container_went() {
+    let Some(p) = Project::new(
+        r#"
+services:
+  web:
+    image: bb
+    command: ["sleep", "300"]
+"#,
+    ) else {
+        return;
+    };
+    p.ok(&["up", "-d"]);
+    let id = p.id_of("proj-web-1");
+    let tmp = format!("{}_proj-web-1", &id[..12]);
+    p.env.ok(&[
+        "create",
+        "--name",
+        &tmp,
+        "--label",
+        "com.docker.compose.project=proj",
+        "--label",
+        "com.docker.compose.service=web",
+        "--label",
+        "com.docker.compose.container-number=1",
+        "--label",
+        "com.docker.compose.oneoff=False",
+        "bb",
+        "sleep",
+        "300",
+    ]);
+    p.ok(&["up", "-d"]);
+    let ps = p.ps();
+    let names: Vec<&str> = ps.iter().map(|c| c["Name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["proj-web-1"], "{ps:?}");
+    assert_eq!(p.id_of("proj-web-1"), id, "the old container did not stay");
+    p.ok(&["down", "-t", "0"]);
+    p.assert_empty();
 }
 
 // `ps --format` takes Go templates over compose's container context

@@ -24,6 +24,7 @@ mod restart;
 pub mod watch;
 
 pub use build::{BuildMode, BuildOptions};
+pub use refs::FirstContainers;
 
 pub use commands::{
     copy_direction, CopyDirection, CopyOptions, ProjectEvent, PullOptions, PushOptions, Pusher,
@@ -330,13 +331,15 @@ impl Compose {
         }
     }
 
-    /// The labels every container of service `s` carries.
+    /// The labels every container of service `s` carries (`firsts`: what
+    /// its references name, for its config hash).
     pub fn container_labels(
         &self,
         s: &ServiceConfig,
         number: u32,
         image_id: &str,
         oneoff: bool,
+        firsts: &FirstContainers,
     ) -> BTreeMap<String, String> {
         let mut l = BTreeMap::new();
         let mut put = |k: &str, v: String| {
@@ -345,7 +348,7 @@ impl Compose {
         put(labels::PROJECT, self.name().to_string());
         put(labels::SERVICE, s.name.clone());
         put(labels::NUMBER, number.to_string());
-        put(labels::CONFIG_HASH, self.config_hash(s));
+        put(labels::CONFIG_HASH, self.config_hash(s, firsts));
         put(
             labels::ONEOFF,
             if oneoff { "True" } else { "False" }.to_string(),
@@ -401,7 +404,8 @@ impl Compose {
         }
         let image_id = self.ensure_image(&s, "policy", BuildMode::Policy, puller, report)?;
         let mut m = mapping::create_options(&self.project, &s)?;
-        self.resolve_refs(&s, &mut m.opts)?;
+        let firsts = self.first_containers(&s)?;
+        self.resolve_refs(&s, &firsts, &mut m.opts)?;
         for w in std::mem::take(&mut m.warnings) {
             report(Event {
                 kind: "Warning",
@@ -461,7 +465,7 @@ impl Compose {
             .clone()
             .unwrap_or_else(|| format!("{}-{}-run-{}", self.name(), s.name, &suffix[..12]));
         opts.name = Some(name);
-        let mut labels = self.container_labels(&s, 1, &image_id, true);
+        let mut labels = self.container_labels(&s, 1, &image_id, true, &firsts);
         labels.remove(labels::NUMBER);
         opts.labels.extend(labels);
         self.ensure_networks(&self.used_networks(std::slice::from_ref(&s.name)), report)?;
@@ -747,20 +751,23 @@ impl Compose {
         })
     }
 
-    /// Creates container `number` of `s`; `inherit`: the mounts of the
-    /// container it replaces, whose anonymous volumes it takes over (as
-    /// compose keeps them across a recreate).
-    fn create_container(
+    /// Creates container `number` of `s`; `firsts`: what its references
+    /// name; `inherit`: the mounts of the container it replaces, whose
+    /// anonymous volumes it takes over (as compose keeps them across a
+    /// recreate).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn create_container(
         &self,
         s: &ServiceConfig,
         number: u32,
         name: &str,
         image_id: &str,
+        firsts: &FirstContainers,
         inherit: &[engine::MountPoint],
         report: Report,
     ) -> Result<String> {
         let mut m = mapping::create_options(&self.project, s)?;
-        self.resolve_refs(s, &mut m.opts)?;
+        self.resolve_refs(s, firsts, &mut m.opts)?;
         for mp in inherit.iter().filter(|mp| mp.kind == "volume") {
             let anonymous = self
                 .engine
@@ -806,7 +813,7 @@ impl Compose {
         m.opts.name = Some(name.to_string());
         m.opts
             .labels
-            .extend(self.container_labels(s, number, image_id, false));
+            .extend(self.container_labels(s, number, image_id, false, firsts));
         // the primary network with the container name as an alias too
         let id = self.engine.create(&m.opts)?;
         self.connect_extra(&id, &m.extra_networks)?;
@@ -1001,15 +1008,22 @@ impl Compose {
         if !o.no_start {
             let stopped = progress.into_inner().unwrap_or_default().stopped;
             let mut first_err = None;
-            for r in existing
+            let restarting: Vec<&ContainerRow> = existing
                 .iter()
                 .filter(|r| stopped.contains(&r.summary.id) && !services.contains(&r.service))
-            {
+                .collect();
+            // what their references name, from one listing for them all
+            let firsts = if restarting.is_empty() {
+                FirstContainers::default()
+            } else {
+                FirstContainers::of(&self.containers(true)?)
+            };
+            for r in restarting {
                 // one whose namespace or volumes were its dependency's
                 // old container's cannot start again: the next up of its
                 // service replaces it
                 let stale = self.project.services.get(&r.service).is_some_and(|s| {
-                    r.summary.labels.get(labels::CONFIG_HASH) != Some(&self.config_hash(s))
+                    r.summary.labels.get(labels::CONFIG_HASH) != Some(&self.config_hash(s, &firsts))
                 });
                 if stale {
                     report(Event {
@@ -1113,15 +1127,18 @@ impl Compose {
                 s.name, s.container_name
             )));
         }
-        let hash = self.config_hash(s);
-        let mut mine: Vec<&ContainerRow> = existing
+        // what its references name, listed once for its hash and creates
+        let firsts = self.first_containers(s)?;
+        let hash = self.config_hash(s, &firsts);
+        let mine: Vec<&ContainerRow> = existing
             .iter()
             .filter(|r| r.service == s.name && !r.oneoff())
             .collect();
+        let mut mine = self.finish_recreates(s, mine, report)?;
         // highest numbers go first when scaling down (compose's order)
         mine.sort_by_key(|r| std::cmp::Reverse(r.number));
         let mut kept: BTreeMap<u32, &ContainerRow> = BTreeMap::new();
-        for r in mine {
+        for r in mine.iter().map(|r| r.as_ref()) {
             if (r.number as usize) > want || r.number == 0 || kept.contains_key(&r.number) {
                 self.remove_reporting(r, None, false, report)?;
             } else {
@@ -1157,6 +1174,7 @@ impl Compose {
                             number,
                             &name,
                             image_id,
+                            &firsts,
                             r,
                             existing,
                             !o.renew_anon_volumes,
@@ -1193,7 +1211,8 @@ impl Compose {
                         name: name.clone(),
                         status: "Creating".into(),
                     });
-                    let id = self.create_container(s, number, &name, image_id, &[], report)?;
+                    let id =
+                        self.create_container(s, number, &name, image_id, &firsts, &[], report)?;
                     report(Event {
                         kind: "Container",
                         name: name.clone(),
@@ -1518,16 +1537,20 @@ impl Compose {
         })
     }
 
-    /// `stop`: in reverse dependency order.
+    /// `stop` (and an attached `up`'s on Ctrl-C or abort): the running
+    /// or paused containers of `services` (all if empty), dependents
+    /// before what they depend on, independent services at the same
+    /// time (compose's InReverseDependencyOrder); each with `timeout`,
+    /// or its service's `stop_grace_period`, or the engine's default. A
+    /// container failing to stop does not keep the others running: every
+    /// one is tried, the failures said together.
     pub fn stop(&self, services: &[String], timeout: Option<i64>, report: Report) -> Result<()> {
         let order = self.dependency_order()?;
-        let mut rows = self.targets(services, None)?;
-        rows.sort_by_key(|r| {
-            std::cmp::Reverse(order.iter().position(|n| *n == r.service).unwrap_or(0))
-        });
-        for r in rows {
+        let rows = self.targets(services, None)?;
+        let errs = std::sync::Mutex::new(Vec::new());
+        let stop = |r: &ContainerRow, report: Report| {
             if r.summary.state != Status::Running && r.summary.state != Status::Paused {
-                continue;
+                return;
             }
             let t =
                 timeout.or_else(|| self.project.services.get(&r.service).and_then(stop_timeout));
@@ -1536,14 +1559,73 @@ impl Compose {
                 name: r.summary.names.clone(),
                 status: "Stopping".into(),
             });
-            self.engine.stop(&r.summary.id, t)?;
-            report(Event {
-                kind: "Container",
-                name: r.summary.names.clone(),
-                status: "Stopped".into(),
-            });
+            match self.engine.stop(&r.summary.id, t) {
+                Ok(()) => report(Event {
+                    kind: "Container",
+                    name: r.summary.names.clone(),
+                    status: "Stopped".into(),
+                }),
+                Err(e) => {
+                    if let Ok(mut v) = errs.lock() {
+                        v.push(format!("{}: {e}", r.summary.names));
+                    }
+                }
+            }
+        };
+        // orphans (unknown to the order) first, as `down`
+        for r in rows.iter().filter(|r| !order.contains(&r.service)) {
+            stop(r, report);
         }
-        Ok(())
+        let names: Vec<String> = order
+            .iter()
+            .filter(|n| rows.iter().any(|r| &r.service == *n))
+            .cloned()
+            .collect();
+        order::traverse(
+            &names,
+            &self.dependency_graph(),
+            order::Direction::Down,
+            0,
+            report,
+            |n, report| {
+                for r in rows.iter().filter(|r| r.service == n) {
+                    stop(r, report);
+                }
+                Ok(())
+            },
+        )?;
+        let errs = errs.into_inner().unwrap_or_default();
+        if errs.is_empty() {
+            Ok(())
+        } else {
+            Err(msg(errs.join("\n")))
+        }
+    }
+
+    /// `kill` (and an attached `up`'s second Ctrl-C): `signal` to each
+    /// running container of `services` (all if empty); every one is
+    /// tried, the failures said together.
+    pub fn kill(&self, services: &[String], signal: &str, report: Report) -> Result<()> {
+        engine::options::parse_signal("--signal", signal)?;
+        let mut errs = Vec::new();
+        for r in self.targets(services, None)? {
+            if r.summary.state != Status::Running {
+                continue;
+            }
+            match self.engine.kill(&r.summary.id, Some(signal)) {
+                Ok(()) => report(Event {
+                    kind: "Container",
+                    name: r.summary.names.clone(),
+                    status: "Killed".into(),
+                }),
+                Err(e) => errs.push(format!("{}: {e}", r.summary.names)),
+            }
+        }
+        if errs.is_empty() {
+            Ok(())
+        } else {
+            Err(msg(errs.join("\n")))
+        }
     }
 
     /// `start`: existing containers, in dependency order.

@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use berth_compose::ServiceConfig;
 
 use crate::order::{self, Direction};
-use crate::{stop_timeout, Compose, ContainerRow, Event, Report, Result};
+use crate::{stop_timeout, Compose, ContainerRow, Event, FirstContainers, Report, Result};
 
 /// What an `up` did that later services of the same `up` need to know.
 #[derive(Debug, Default)]
@@ -34,6 +34,7 @@ impl Compose {
         number: u32,
         name: &str,
         image_id: &str,
+        firsts: &FirstContainers,
         old: &ContainerRow,
         existing: &[ContainerRow],
         inherit: bool,
@@ -50,7 +51,7 @@ impl Compose {
             Vec::new()
         };
         let tmp = format!("{}_{name}", &old_id[..old_id.len().min(12)]);
-        let id = self.create_container(s, number, &tmp, image_id, &inherit, report)?;
+        let id = self.create_container(s, number, &tmp, image_id, firsts, &inherit, report)?;
         // the `restart: true` dependents stop only once the new container
         // exists: a failed create leaves them running
         if let Err(e) = self.stop_dependents(s, existing, progress, report) {
@@ -61,8 +62,67 @@ impl Compose {
             let _ = self.engine.remove(&id, true);
             return Err(e);
         }
-        self.engine.rename(&id, name)?;
+        self.engine.rename(&id, name).map_err(|e| {
+            crate::Error::Msg(format!(
+                "recreating {name}: renaming {tmp} to {name}: {e} (the next up finishes it)"
+            ))
+        })?;
         Ok(id)
+    }
+
+    /// The containers of `s` among `mine` once the recreates cut short
+    /// are dealt with: a container under a recreate's temporary name
+    /// (`<12 hex>_<name>`: its rename failed, or the `up` was killed)
+    /// takes its name if the container it replaced is gone (the recreate
+    /// finished), or goes if that one is still there (the recreate
+    /// undone; the usual hash comparison decides again).
+    pub(crate) fn finish_recreates<'a>(
+        &self,
+        s: &ServiceConfig,
+        mine: Vec<&'a ContainerRow>,
+        report: Report,
+    ) -> Result<Vec<std::borrow::Cow<'a, ContainerRow>>> {
+        let mut out = Vec::new();
+        for r in &mine {
+            let name = self.container_name(s, r.number);
+            if !is_recreate_temp(&r.summary.names, &name) {
+                out.push(std::borrow::Cow::Borrowed(*r));
+                continue;
+            }
+            let replaced_left = mine
+                .iter()
+                .any(|o| o.number == r.number && o.summary.names == name);
+            if replaced_left {
+                self.engine.remove(&r.summary.id, true)?;
+                report(Event {
+                    kind: "Warning",
+                    name: r.summary.names.clone(),
+                    status: format!(
+                        "container {}: a recreate of {name} cut short, removed",
+                        r.summary.names
+                    ),
+                });
+                continue;
+            }
+            self.engine.rename(&r.summary.id, &name).map_err(|e| {
+                crate::Error::Msg(format!(
+                    "finishing the recreate of {name}: renaming {} to {name}: {e}",
+                    r.summary.names
+                ))
+            })?;
+            report(Event {
+                kind: "Warning",
+                name: name.clone(),
+                status: format!(
+                    "container {}: a recreate of {name} cut short, finished (renamed {name})",
+                    r.summary.names
+                ),
+            });
+            let mut done = (*r).clone();
+            done.summary.names = name;
+            out.push(std::borrow::Cow::Owned(done));
+        }
+        Ok(out)
     }
 
     /// The services that depend on `service` with `restart: true`.
@@ -222,5 +282,28 @@ impl Compose {
             }
             Ok(())
         })
+    }
+}
+
+/// Whether `actual` is the temporary name a recreate gives the container
+/// that replaces `name` (`<the old id's first 12 hex digits>_<name>`).
+fn is_recreate_temp(actual: &str, name: &str) -> bool {
+    actual
+        .strip_suffix(name)
+        .and_then(|p| p.strip_suffix('_'))
+        .is_some_and(|p| p.len() == 12 && p.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_recreate_temp;
+
+    #[test]
+    fn a_recreates_temporary_name_is_told_from_others() {
+        assert!(is_recreate_temp("0123456789ab_proj-web-1", "proj-web-1"));
+        assert!(!is_recreate_temp("proj-web-1", "proj-web-1"));
+        assert!(!is_recreate_temp("x_proj-web-1", "proj-web-1"));
+        assert!(!is_recreate_temp("0123456789ab_proj-web-12", "proj-web-1"));
+        assert!(!is_recreate_temp("0123456789zz_proj-web-1", "proj-web-1"));
     }
 }

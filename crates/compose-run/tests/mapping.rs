@@ -222,7 +222,7 @@ services:
         "the-cache"
     );
     assert_eq!(c.network_name("default"), "proj_default");
-    let l = c.container_labels(web, 1, "sha256:abc", false);
+    let l = c.container_labels(web, 1, "sha256:abc", false, &Default::default());
     assert_eq!(l[labels::PROJECT], "proj");
     assert_eq!(l[labels::SERVICE], "web");
     assert_eq!(l[labels::NUMBER], "1");

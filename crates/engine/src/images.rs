@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use image::{Digest, ImageInfo, Reference, Store};
+use image::{ImageInfo, Reference, Store};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -52,14 +52,41 @@ fn unix(t: Option<SystemTime>) -> i64 {
         .unwrap_or(0)
 }
 
-/// The labels of an image's config (none if the config is unreadable).
-fn labels_of(store: &Store, info: &ImageInfo) -> BTreeMap<String, String> {
-    store
-        .config(&info.record)
-        .ok()
-        .and_then(|c| c.config)
-        .map(|c| c.labels.into_iter().collect())
-        .unwrap_or_default()
+/// An image of the store with what the rules read of its config, read
+/// once: the `parent` it names (a commit's or a build step's base) and
+/// its labels (none of either if the config is unreadable).
+struct Known {
+    info: ImageInfo,
+    parent: Option<String>,
+    labels: BTreeMap<String, String>,
+}
+
+/// The store's images (newest first), each config read once.
+fn known(store: &Store) -> Result<Vec<Known>> {
+    Ok(store
+        .list()?
+        .into_iter()
+        .map(|info| {
+            let cfg = store.config(&info.record).ok();
+            let parent = cfg.as_ref().and_then(|c| c.parent.clone());
+            let labels = cfg
+                .and_then(|c| c.config)
+                .map(|c| c.labels.into_iter().collect())
+                .unwrap_or_default();
+            Known {
+                info,
+                parent,
+                labels,
+            }
+        })
+        .collect())
+}
+
+/// Docker's parent relation: the ids of the images another of `images`
+/// names as its parent (the builder's steps under the image built from
+/// them), which `images` hides and `image prune` keeps.
+fn with_children(images: &[Known]) -> HashSet<&str> {
+    images.iter().filter_map(|k| k.parent.as_deref()).collect()
 }
 
 /// Docker's `reference.FamiliarMatch`: the pattern against the familiar
@@ -89,23 +116,20 @@ pub fn list(store: &Store, filters: &Filters) -> Result<Vec<ImageSummary>> {
 /// builder's steps).
 pub fn list_with(store: &Store, filters: &Filters, all: bool) -> Result<Vec<ImageSummary>> {
     filters.validate(filters::keys::IMAGES)?;
-    let parents: std::collections::HashSet<String> = if all {
-        Default::default()
-    } else {
-        store
-            .list()?
-            .iter()
-            .filter_map(|i| store.config(&i.record).ok()?.parent)
-            .collect()
-    };
     let dangling = filters.bool_value("dangling")?;
     let before = time_of_image(store, "before", filters)?;
     let since = time_of_image(store, "since", filters)?;
     let patterns = filters.get("reference");
     let want_labels = filters.contains("label") || filters.contains("label!");
+    let images = known(store)?;
+    let parents = if all {
+        HashSet::new()
+    } else {
+        with_children(&images)
+    };
     let mut out = Vec::new();
-    for info in store.list()? {
-        let created = created_of(&info);
+    for Known { info, labels, .. } in &images {
+        let created = created_of(info);
         let t = created.unwrap_or(UNIX_EPOCH);
         if before.is_some_and(|b| t >= b) || since.is_some_and(|s| t <= s) {
             continue;
@@ -127,22 +151,24 @@ pub fn list_with(store: &Store, filters: &Filters, all: bool) -> Result<Vec<Imag
         if !patterns.is_empty() && repo_tags.is_empty() && repo_digests.is_empty() {
             continue;
         }
-        if !all && info.repo_tags.is_empty() && parents.contains(&info.record.id.to_string()) {
+        if !all
+            && info.repo_tags.is_empty()
+            && parents.contains(info.record.id.to_string().as_str())
+        {
             continue;
         }
         // Dangling: no tag (docker's rule: `dangling=false` lists the tagged).
         if dangling.is_some_and(|d| d != info.repo_tags.is_empty()) {
             continue;
         }
-        let labels = labels_of(store, &info);
-        if want_labels && !filters.match_labels(&labels) {
+        if want_labels && !filters.match_labels(labels) {
             continue;
         }
         out.push(ImageSummary {
             containers: -1,
             created: unix(created),
             id: info.record.id.to_string(),
-            labels,
+            labels: labels.clone(),
             parent_id: String::new(),
             repo_digests,
             repo_tags,
@@ -492,29 +518,25 @@ pub fn prune(store: &Store, filters: &Filters) -> Result<ImagesPruneReport> {
     // docker's ImagesPrune: only images no other image names as its
     // parent (the builder's steps stay under the image built from them),
     // then, as its ImageDelete does, the parents those leave childless
-    // (rounds until none goes)
-    let mut tried = std::collections::HashSet::new();
+    // (rounds until none goes). The images are listed and their configs
+    // read once: nothing registers an image under the GC lock.
+    let mut images = known(store)?;
+    let mut tried = HashSet::new();
     loop {
-        let images = store.list()?;
-        let parents: std::collections::HashSet<String> = images
-            .iter()
-            .filter_map(|i| store.config(&i.record).ok()?.parent)
-            .collect();
-        let before = report.images_deleted.len();
-        prune_round(
+        let deleted = prune_round(
             store,
             &held,
             filters,
             dangling_only,
             until,
-            images,
-            &parents,
+            &images,
             &mut tried,
             &mut report,
         )?;
-        if report.images_deleted.len() == before {
+        if deleted.is_empty() {
             break;
         }
+        images.retain(|k| !deleted.contains(&k.info.record.id.to_string()));
     }
     let gc = collect_locked(store, &held)?;
     report.space_reclaimed = gc.bytes;
@@ -522,7 +544,8 @@ pub fn prune(store: &Store, filters: &Filters) -> Result<ImagesPruneReport> {
     Ok(report)
 }
 
-/// One round of [`prune`] over `images`: those without children.
+/// One round of [`prune`] over `images`: those without children, not
+/// `tried` before; the ids it deleted.
 #[allow(clippy::too_many_arguments)]
 fn prune_round(
     store: &Store,
@@ -530,40 +553,46 @@ fn prune_round(
     filters: &Filters,
     dangling_only: bool,
     until: Option<std::time::SystemTime>,
-    images: Vec<ImageInfo>,
-    parents: &std::collections::HashSet<String>,
-    tried: &mut std::collections::HashSet<String>,
+    images: &[Known],
+    tried: &mut HashSet<String>,
     report: &mut ImagesPruneReport,
-) -> Result<()> {
-    for info in images {
-        if parents.contains(&info.record.id.to_string())
-            || !tried.insert(info.record.id.to_string())
-        {
+) -> Result<HashSet<String>> {
+    let parents = with_children(images);
+    let mut deleted = HashSet::new();
+    for Known { info, labels, .. } in images {
+        let id = info.record.id.to_string();
+        if parents.contains(id.as_str()) || !tried.insert(id.clone()) {
             continue;
         }
         if dangling_only && !info.repo_tags.is_empty() {
             continue;
         }
-        if let (Some(u), Some(c)) = (until, created_of(&info)) {
+        if let (Some(u), Some(c)) = (until, created_of(info)) {
             if c > u {
                 continue;
             }
         }
         if (filters.contains("label") || filters.contains("label!"))
-            && !filters.match_labels(&labels_of(store, &info))
+            && !filters.match_labels(labels)
         {
             continue;
         }
         if !inuse::containers_using(store, &info.record.id)?.is_empty() {
             continue;
         }
-        let id: &Digest = &info.record.id;
-        match remove_locked(store, held, &id.to_string(), true) {
-            Ok(items) => report.images_deleted.extend(items),
+        match remove_locked(store, held, &id, true) {
+            Ok(items) => {
+                for it in &items {
+                    if let ImageDeleteItem::Deleted(d) = it {
+                        deleted.insert(d.clone());
+                    }
+                }
+                report.images_deleted.extend(items);
+            }
             Err(e) => report.errors.push(e.to_string()),
         }
     }
-    Ok(())
+    Ok(deleted)
 }
 
 // ---- pull policy ------------------------------------------------------------------

@@ -339,6 +339,64 @@ fn prunes_with_filters_through_the_engine() {
     assert!(engine::images::prune(store, &f(&["dangling=perhaps"])).is_err());
 }
 
+// docker's parent relation: an untagged image another one names as its
+// parent (a commit's base, a build step) is hidden by `images` and kept
+// by `image prune` while it has a child; a prune takes the child, then
+// the parent it leaves childless (rounds), never the tagged base.
+#[test]
+fn image_prune_takes_a_chain_of_untagged_images_child_first() {
+    let env = Env::new();
+    let commit = |name: &str, image: &str| -> String {
+        let c = create(&env, name, |o| {
+            o.image = image.into();
+            o.cmd = vec!["touch".into(), format!("/tmp/{name}")];
+        });
+        env.engine.start(&c).unwrap();
+        assert_eq!(env.engine.wait(&c).unwrap(), 0);
+        let id = env
+            .engine
+            .commit(&engine::commit::CommitRequest {
+                container: c.clone(),
+                ..Default::default()
+            })
+            .unwrap()
+            .id;
+        env.engine.remove(&c, true).unwrap();
+        id
+    };
+    let first = commit("first", "busybox");
+    let second = commit("second", &first);
+    let store = env.engine.images();
+    let listed = |all: bool| -> Vec<String> {
+        engine::images::list_with(store, &Filters::new(), all)
+            .unwrap()
+            .into_iter()
+            .map(|i| i.id)
+            .collect()
+    };
+    // without -a, the parent with a child is left out
+    assert!(!listed(false).contains(&first));
+    assert!(listed(false).contains(&second));
+    assert!(listed(true).contains(&first));
+    let r = engine::images::prune(store, &Filters::new()).unwrap();
+    assert_eq!(
+        r.images_deleted,
+        [
+            engine::images::ImageDeleteItem::Deleted(second),
+            engine::images::ImageDeleteItem::Deleted(first)
+        ],
+        "{:?}",
+        r.errors
+    );
+    let left: Vec<String> = store
+        .list()
+        .unwrap()
+        .iter()
+        .flat_map(|i| i.repo_tags.iter().map(|r| r.familiar()))
+        .collect();
+    assert_eq!(left, ["busybox:latest"]);
+}
+
 #[test]
 fn system_prune_order_and_volumes_only_when_asked() {
     let env = Env::new();

@@ -60,17 +60,9 @@ fn run_command(g: &Globals, a: ComposeArgs) -> CmdResult {
                 ComposeCommand::Restart(a) => compose
                     .restart(&a.services, a.timeout, &mut print_event)
                     .map_err(rerr),
-                ComposeCommand::Kill(a) => {
-                    let rows = running(&compose, &a.services)?;
-                    for r in rows {
-                        compose
-                            .engine
-                            .kill(&r.summary.id, Some(&a.signal))
-                            .map_err(|e| CliError::new(e.to_string()))?;
-                        print_event(ev(&r, "Killed"));
-                    }
-                    Ok(())
-                }
+                ComposeCommand::Kill(a) => compose
+                    .kill(&a.services, &a.signal, &mut print_event)
+                    .map_err(rerr),
                 ComposeCommand::Rm(a) => rm(&compose, a),
                 ComposeCommand::Pause(a) => {
                     each(&compose, &a.services, "Paused", |e, id| e.pause(id))
@@ -371,9 +363,11 @@ fn attached_watch(
     {
         let interrupted = interrupted.clone();
         let stopping = stopping.clone();
-        let engine = compose.engine.clone();
-        let name = compose.project.name.clone();
-        let order = compose.dependency_order().map_err(rerr)?;
+        let stops = Arc::new(Compose::new(
+            compose.engine.clone(),
+            compose.project.clone(),
+        ));
+        let in_up = compose.selected(&a.services, a.no_deps).map_err(rerr)?;
         let timeout = a.timeout;
         std::thread::spawn(move || {
             let mut n = 0;
@@ -382,25 +376,15 @@ fn attached_watch(
                 if n == 1 {
                     // the batch under way ends first; none starts after
                     watch.stop();
-                }
-                let mut rows = berth_compose_run::project_containers(&engine, Some(&name), false)
-                    .unwrap_or_default();
-                // dependents first
-                rows.sort_by_key(|r| std::cmp::Reverse(order.iter().position(|s| *s == r.service)));
-                if n == 1 {
                     eprintln!("Gracefully Stopping... press Ctrl+C again to force");
                     // in its own thread: a second signal kills while it waits
-                    let engine = engine.clone();
+                    let (stops, in_up) = (stops.clone(), in_up.clone());
                     stopping.start(move || {
-                        for r in &rows {
-                            let _ = engine.stop(&r.summary.id, timeout);
-                        }
+                        report_failure(stops.stop(&in_up, timeout, &mut print_event))
                     });
                     interrupted.store(true, Ordering::SeqCst);
                 } else {
-                    for r in &rows {
-                        let _ = engine.kill(&r.summary.id, Some("SIGKILL"));
-                    }
+                    report_failure(stops.kill(&in_up, "SIGKILL", &mut print_event));
                 }
             }
         });
@@ -436,6 +420,18 @@ fn attached_watch(
     }
     stopping.finish();
     Ok(())
+}
+
+/// A failure of an attached `up`'s stop or kill, said as a warning: the
+/// logs it ends are what `up` returns with.
+fn report_failure(r: berth_compose_run::Result<()>) {
+    if let Err(e) = r {
+        print_event(Event {
+            kind: "Warning",
+            name: String::new(),
+            status: e.to_string(),
+        });
+    }
 }
 
 /// The graceful stop the first signal starts (in a thread of its own, so
@@ -536,23 +532,17 @@ fn attached(
     set.thread_block()
         .map_err(|e| CliError::new(format!("cannot block signals: {e}")))?;
     // what a stop takes: the project's containers for the services up
-    // started (their dependencies too), dependents first
+    // started (their dependencies too), as `compose stop` takes them
     let in_up = compose.selected(&a.services, a.no_deps).map_err(rerr)?;
     let all = compose.targets(&in_up, None).map_err(rerr)?;
-    let engine = compose.engine.clone();
-    let order = compose.dependency_order().map_err(rerr)?;
-    let mut by_order: Vec<&ContainerRow> = all.iter().collect();
-    by_order.sort_by_key(|r| order.iter().position(|n| *n == r.service));
-    let ids: Vec<String> = by_order.iter().map(|r| r.summary.id.clone()).collect();
+    let stops = Arc::new(Compose::new(
+        compose.engine.clone(),
+        compose.project.clone(),
+    ));
     let timeout = a.timeout;
     let stop_all = {
-        let engine = engine.clone();
-        let ids = ids.clone();
-        move || {
-            for id in ids.iter().rev() {
-                let _ = engine.stop(id, timeout);
-            }
-        }
+        let (stops, in_up) = (stops.clone(), in_up.clone());
+        move || report_failure(stops.stop(&in_up, timeout, &mut print_event))
     };
     let on_signal = stop_all.clone();
     let stopping = Stopping::default();
@@ -565,9 +555,7 @@ fn attached(
                 eprintln!("Gracefully Stopping... press Ctrl+C again to force");
                 stopping2.start(on_signal.clone());
             } else {
-                for id in &ids {
-                    let _ = engine.kill(id, Some("SIGKILL"));
-                }
+                report_failure(stops.kill(&in_up, "SIGKILL", &mut print_event));
             }
         }
     });

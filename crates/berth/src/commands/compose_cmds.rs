@@ -30,9 +30,9 @@ impl berth_compose_run::Pusher for CliPusher<'_> {
             image: image.to_string(),
             destination: None,
         };
-        // (push prints the pushed reference on stdout when quiet: compose
-        // prints nothing there)
-        super::transfer::push_quietly(self.0, pa).map_err(|e| e.msg)
+        // (compose prints nothing on stdout: its events say it)
+        super::transfer::push_with(self.0, pa, super::transfer::PushOutput::Silent)
+            .map_err(|e| e.msg)
     }
 }
 

@@ -81,47 +81,56 @@ fn pull_with(g: &Globals, a: PullArgs, to_stderr: bool) -> CmdResult {
     out(&r.to_string())
 }
 
+/// Where a push's progress and result go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushOutput {
+    /// `docker push`'s: the progress on stdout (none with `-q`), then the
+    /// digest line (the reference with `-q`).
+    Docker,
+    /// `compose push`'s: nothing (the runner's events say what was pushed).
+    Silent,
+}
+
 pub fn push(g: &Globals, a: PushArgs) -> CmdResult {
+    push_with(g, a, PushOutput::Docker)
+}
+
+/// The one push path: the image planned (resolved under a lease, its
+/// mount sources), pushed for `--platform` if given, through the
+/// registry service; `output` says what is shown.
+pub fn push_with(g: &Globals, a: PushArgs, output: PushOutput) -> CmdResult {
     let store = g.store()?;
     let dest_s = a.destination.as_deref().unwrap_or(&a.image);
     let dest = parse_ref(dest_s)?;
-    let plan = registry::service::PushPlan::new(&store, &a.image, &dest)?;
-    let client = client(&a.registry)?;
-    let progress = Transfer::new(mode(a.quiet), Direction::Push)
-        .hide(plan.info.record.config_digest.clone())
-        .mounted_from(match plan.mount_from.as_slice() {
-            [one] => Some(one.clone()),
-            _ => None,
-        });
-    progress.println(&format!(
-        "The push refers to repository [{}]",
-        dest.repository()
-    ));
     let platform = match a.platform.as_deref() {
         Some(p) => Some(platform(Some(p))?),
         None => None,
     };
+    let plan = registry::service::PushPlan::new(&store, &a.image, &dest)?;
+    let client = client(&a.registry)?;
+    let progress = match output {
+        PushOutput::Docker => Transfer::new(mode(a.quiet), Direction::Push)
+            .hide(plan.info.record.config_digest.clone())
+            .mounted_from(match plan.mount_from.as_slice() {
+                [one] => Some(one.clone()),
+                _ => None,
+            }),
+        PushOutput::Silent => Transfer::new_stderr(Mode::Quiet, Direction::Push),
+    };
+    if output == PushOutput::Docker {
+        progress.println(&format!(
+            "The push refers to repository [{}]",
+            dest.repository()
+        ));
+    }
     let res = client.push_planned(&store, &plan, &dest, platform, &progress);
     progress.finish();
     let rep = res?;
-    if a.quiet {
-        out(&dest.to_string())
-    } else {
-        out(&rep.status(&dest))
+    match output {
+        PushOutput::Silent => Ok(()),
+        PushOutput::Docker if a.quiet => out(&dest.to_string()),
+        PushOutput::Docker => out(&rep.status(&dest)),
     }
-}
-
-/// `push` for `compose push`: no progress, nothing on stdout.
-pub fn push_quietly(g: &Globals, a: PushArgs) -> CmdResult {
-    let store = g.store()?;
-    let dest = parse_ref(a.destination.as_deref().unwrap_or(&a.image))?;
-    let plan = registry::service::PushPlan::new(&store, &a.image, &dest)?;
-    let client = client(&a.registry)?;
-    let progress = Transfer::new_stderr(Mode::Quiet, Direction::Push);
-    let res = client.push_planned(&store, &plan, &dest, None, &progress);
-    progress.finish();
-    res?;
-    Ok(())
 }
 
 fn prompt(label: &str, echo: bool) -> Result<String, CliError> {
