@@ -1223,22 +1223,14 @@ impl Ctx<'_> {
         stubs: &[String],
     ) -> Result<()> {
         let changes = self.engine.changes_tar(id).and_then(|c| match c {
-            Some(f) if !stubs.is_empty() => {
-                crate::mounts::drop_stubs(f, stubs, &self.engine.root().join("build")).map_err(
-                    |e| engine::Error::io(format!("read the changes of container {id}"), e),
-                )
-            }
-            c => Ok(c),
-        });
-        let changes = changes.and_then(|c| match (c, self.epoch) {
-            (Some(f), Some(epoch)) => {
-                crate::rewrite::clamp_mtimes(f, epoch, &self.engine.root().join("build"))
-                    .map(Some)
-                    .map_err(|e| {
-                        engine::Error::io(format!("read the changes of container {id}"), e)
-                    })
-            }
-            (c, _) => Ok(c),
+            Some(f) => crate::rewrite::rewrite_layer(
+                f,
+                stubs,
+                self.epoch,
+                &self.engine.root().join("build"),
+            )
+            .map_err(|e| engine::Error::io(format!("read the changes of container {id}"), e)),
+            None => Ok(None),
         });
         let changes = match changes {
             Ok(c) => c,
@@ -2049,21 +2041,21 @@ impl Ctx<'_> {
 
     /// A layer tar made here (no container) committed over `st.image`.
     fn commit_layer(&mut self, st: &mut St, f: std::fs::File, created_by: String) -> Result<()> {
-        let f = match self.epoch {
-            Some(epoch) => {
-                crate::rewrite::clamp_mtimes(f, epoch, &self.engine.root().join("build"))
-                    .map_err(|e| Error::Other(format!("clamp the layer's times: {e}")))?
-            }
-            None => f,
-        };
+        // No stubs: the layer stays (Some).
+        let f =
+            crate::rewrite::rewrite_layer(f, &[], self.epoch, &self.engine.root().join("build"))
+                .map_err(|e| Error::Other(format!("clamp the layer's times: {e}")))?;
+        let layer = f.is_some();
         let rec = self.engine.images().commit_config(
             st.image.as_ref(),
-            Some(std::io::BufReader::with_capacity(256 << 10, f)),
+            f.map(|f| std::io::BufReader::with_capacity(256 << 10, f)),
             with_parent(&st.cfg, st.image.as_ref(), &self.created),
             Some(self.history(created_by)),
             &[],
         )?;
-        self.result.layers += 1;
+        if layer {
+            self.result.layers += 1;
+        }
         st.cfg = self.engine.images().config(&rec)?;
         st.image = Some(rec);
         st.dirty = false;

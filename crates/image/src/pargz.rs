@@ -352,7 +352,10 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let f = dir.join("x.gz");
         std::fs::write(&f, &z).unwrap();
-        let st = std::process::Command::new("gzip").arg("-t").arg(&f).status();
+        let st = std::process::Command::new("gzip")
+            .arg("-t")
+            .arg(&f)
+            .status();
         let _ = std::fs::remove_dir_all(&dir);
         if let Ok(st) = st {
             assert!(st.success());
