@@ -226,14 +226,11 @@ impl CacheRegistry for RegistryCache {
 }
 
 fn registry_cache(g: &Globals) -> Result<Box<dyn CacheRegistry>, CliError> {
-    let (client, warning) = registry::service::client(&registry::RegistryOptions {
+    let client = super::transfer::client(&RegistryArgs {
         tls_verify: true,
-        auth_file: None,
+        authfile: None,
         cert_dir: None,
     })?;
-    if let Some(w) = warning {
-        eprintln!("berth: warning: {w}");
-    }
     Ok(Box::new(RegistryCache {
         client,
         store: g.store()?,
