@@ -339,6 +339,14 @@ fn builder_prune_and_system_df() {
         .and_then(|n| n.trim().parse::<u32>().ok())
         .unwrap_or_else(|| panic!("{df}"));
     assert!(count >= 2, "{df}");
+    // Untagged, the steps' layers are the cache's alone: what a prune
+    // without -a frees, reclaimable.
+    let df = env.ok(&["system", "df", "--format", "{{.Type}}:{{.Reclaimable}}"]);
+    let reclaimable = df
+        .lines()
+        .find_map(|l| l.strip_prefix("Build Cache:"))
+        .unwrap_or_else(|| panic!("{df}"));
+    assert_ne!(reclaimable.trim(), "0B", "{df}");
     let v = env.ok(&["system", "df", "-v"]);
     assert!(v.contains("CACHE ID") && v.contains("regular"), "{v}");
 

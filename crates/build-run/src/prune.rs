@@ -206,11 +206,24 @@ pub fn usage(engine: &engine::Engine) -> Result<Vec<Record>> {
 
 /// The engine's `system df` with the build cache's records (least
 /// recently used first) and totals.
+/// The build cache's reclaimable bytes are what `builder prune` without
+/// `-a` removes ([`reclaimable`]).
 pub fn disk_usage(engine: &engine::Engine) -> Result<engine::system::DiskUsage> {
     let mut du = engine.disk_usage()?;
-    du.build_cache = usage(engine)?.iter().map(Record::to_df).collect();
+    let records = usage(engine)?;
+    du.build_cache = records.iter().map(Record::to_df).collect();
     du.summarize();
+    du.build_cache_usage.reclaimable = reclaimable(&records);
     Ok(du)
+}
+
+/// What `builder prune` without options would remove of `records`: the
+/// sizes of the records [`select`] takes.
+pub fn reclaimable(records: &[Record]) -> u64 {
+    select(records, &PruneOptions::default())
+        .into_iter()
+        .map(|i| records[i].size)
+        .sum()
 }
 
 /// `builder prune`'s options.
@@ -416,6 +429,8 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(ids(select(&rs, &until)), ["a", "c"]);
+        // system df's reclaimable: what the default prune takes.
+        assert_eq!(reclaimable(&rs), 30);
     }
 
     #[test]
