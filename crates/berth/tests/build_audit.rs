@@ -436,8 +436,8 @@ fn missing_secret_file_fails_first() {
 }
 
 /// `--output type=docker,dest=…` names the image with `-t` only (not the
-/// store's other tags for it); `type=oci` has OCI media types even over a
-/// base with Docker's.
+/// store's other tags for it), nothing without `-t` or `name=`; `type=oci`
+/// has OCI media types even over a base with Docker's.
 #[test]
 fn archive_outputs_names_and_media_types() {
     let Some(c) = Ctx::new() else { return };
@@ -455,6 +455,22 @@ fn archive_outputs_names_and_media_types() {
     let files = tar_files(&std::fs::read(&f).unwrap());
     let m: serde_json::Value = serde_json::from_slice(&files["manifest.json"]).unwrap();
     assert_eq!(m[0]["RepoTags"], serde_json::json!(["named:one"]), "{m}");
+    // No -t and no name=: unnamed, though the store tags it other:tag.
+    let g = c.env.path("g.tar");
+    let out = format!("type=docker,dest={}", g.display());
+    c.build_ok(&["-q", "--output", &out, ds]);
+    let files = tar_files(&std::fs::read(&g).unwrap());
+    let m: serde_json::Value = serde_json::from_slice(&files["manifest.json"]).unwrap();
+    assert_eq!(m[0]["RepoTags"], serde_json::Value::Null, "{m}");
+    let out = format!("type=oci,dest={}", g.display());
+    c.build_ok(&["-q", "--output", &out, ds]);
+    let files = tar_files(&std::fs::read(&g).unwrap());
+    let index: serde_json::Value = serde_json::from_slice(&files["index.json"]).unwrap();
+    assert_eq!(index["manifests"].as_array().unwrap().len(), 1, "{index}");
+    assert!(
+        index["manifests"][0].get("annotations").is_none(),
+        "{index}"
+    );
 
     let o = c.env.path("o.tar");
     let out = format!("type=oci,dest={}", o.display());

@@ -254,8 +254,9 @@ fn local(engine: &engine::Engine, id: &str, dir: &Path) -> Result<()> {
     a.unpack(dir).map_err(other(&what))
 }
 
-/// An image archive of `id` named `names` (the names are given for the
-/// archive only: one the store did not have is removed again).
+/// An image archive of `id` named exactly `names` (none: unnamed, not
+/// the store's other tags of it), under a lease (an untagged build result
+/// is not taken for dangling while it is written).
 fn archive(
     engine: &engine::Engine,
     id: &str,
@@ -264,43 +265,8 @@ fn archive(
     format: image::ArchiveFormat,
 ) -> Result<()> {
     let store = engine.images();
-    // A lease while names are lent: an image whose name is lent for the
-    // moment is untagged, and prune or rmi (under the GC lock) would take
-    // it for dangling.
     let _lease = store.lease()?;
-    let mut added = vec![];
-    let mut restore = vec![];
-    let mut tagged = Ok(());
-    for n in names {
-        match store.resolve(&n.to_string()) {
-            Ok(i) if i.record.id.to_string() == id => continue,
-            Ok(i) => restore.push((n.clone(), i.record.id.to_string())),
-            Err(_) => {}
-        }
-        // (a failure still gives back the names lent so far)
-        if let Err(e) = store.tag(id, n) {
-            tagged = Err(e);
-            break;
-        }
-        added.push(n.clone());
-    }
-    let shown: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-    let refs: Vec<&str> = if shown.is_empty() {
-        vec![id]
-    } else {
-        shown.iter().map(String::as_str).collect()
-    };
-    let r = match tagged {
-        Ok(()) => write_dest(dest, &mut |w| Ok(store.save(&refs, format, w)?)),
-        Err(e) => Err(e.into()),
-    };
-    for n in &added {
-        let _ = store.untag_keep(n);
-    }
-    for (n, old) in &restore {
-        let _ = store.tag(old, n);
-    }
-    r
+    write_dest(dest, &mut |w| Ok(store.save_named(id, names, format, w)?))
 }
 
 #[cfg(test)]

@@ -221,11 +221,23 @@ impl Store {
 pub struct DockerArchiveEntry {
     /// Path of the config JSON inside the archive.
     pub config: String,
-    /// Tags (`busybox:latest`).
-    #[serde(default, deserialize_with = "null_vec")]
+    /// Tags (`busybox:latest`); none is written `null`, as docker does.
+    #[serde(
+        default,
+        deserialize_with = "null_vec",
+        serialize_with = "empty_as_null"
+    )]
     pub repo_tags: Vec<String>,
     /// Layer tar paths, bottom first.
     pub layers: Vec<String>,
+}
+
+fn empty_as_null<S: serde::Serializer>(v: &[String], s: S) -> std::result::Result<S::Ok, S::Error> {
+    if v.is_empty() {
+        s.serialize_none()
+    } else {
+        v.serialize(s)
+    }
 }
 
 fn null_vec<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Vec<String>, D::Error> {
@@ -303,16 +315,40 @@ impl Store {
             };
             images.push((info.record, tags));
         }
+        self.write_archive(&images, format, out)
+    }
+
+    /// Write image `image` (a reference or an id) to `out` named exactly
+    /// `names`, whether the store has them or not (none: no name in the
+    /// archive, `RepoTags` null, no ref annotation): an exporter's
+    /// archive of what it was asked to name.
+    pub fn save_named<W: Write>(
+        &self,
+        image: &str,
+        names: &[Reference],
+        format: ArchiveFormat,
+        out: W,
+    ) -> Result<()> {
+        let info = self.resolve(image)?;
+        self.write_archive(&[(info.record, names.to_vec())], format, out)
+    }
+
+    fn write_archive<W: Write>(
+        &self,
+        images: &[(ImageRecord, Vec<Reference>)],
+        format: ArchiveFormat,
+        out: W,
+    ) -> Result<()> {
         let mut b = tar::Builder::new(out);
         match format {
-            ArchiveFormat::Docker => self.save_docker(&mut b, &images)?,
-            ArchiveFormat::Oci => self.save_oci(&mut b, &images, false)?,
-            ArchiveFormat::OciMediaTypes => self.save_oci(&mut b, &images, true)?,
+            ArchiveFormat::Docker => self.save_docker(&mut b, images)?,
+            ArchiveFormat::Oci => self.save_oci(&mut b, images, false)?,
+            ArchiveFormat::OciMediaTypes => self.save_oci(&mut b, images, true)?,
         }
         b.into_inner()
             .and_then(|mut w| w.flush())
             .map_err(|e| Error::io("finish archive", e))?;
-        for (rec, _) in &images {
+        for (rec, _) in images {
             self.log_event("save", &rec.id, &rec.id.to_string());
         }
         Ok(())
