@@ -30,16 +30,20 @@ pub enum Output {
     Local(PathBuf),
     /// `type=tar,dest=FILE|-`.
     Tar(Dest),
-    /// `type=oci,dest=FILE|-[,name=…]`.
+    /// `type=oci,dest=FILE|-[,name=…][,oci-mediatypes=…]`.
     Oci {
         dest: Dest,
         names: Vec<image::Reference>,
+        /// `oci-mediatypes` (BuildKit's default for oci: true).
+        oci_media_types: bool,
     },
-    /// `type=docker[,dest=FILE|-][,name=…]`: without `dest`, loaded (as
-    /// `type=image`).
+    /// `type=docker[,dest=FILE|-][,name=…][,oci-mediatypes=…]`: without
+    /// `dest`, loaded (as `type=image`).
     Docker {
         dest: Option<Dest>,
         names: Vec<image::Reference>,
+        /// `oci-mediatypes` (BuildKit's default for docker: false).
+        oci_media_types: bool,
     },
 }
 
@@ -61,6 +65,7 @@ impl Output {
         let mut typ = None;
         let mut dest = None;
         let mut names = vec![];
+        let mut oci_media_types = None;
         for field in spec.split(',') {
             let (k, v) = field
                 .split_once('=')
@@ -77,7 +82,14 @@ impl Output {
                     }
                 }
                 "push" | "push-by-digest" | "registry.insecure" if v == "false" => {}
-                "compression" | "oci-mediatypes" | "force-compression" | "platform-split" => {}
+                "oci-mediatypes" => {
+                    oci_media_types = Some(match v {
+                        "true" => true,
+                        "false" => false,
+                        _ => return Err(bad(spec, format!("oci-mediatypes={v:?}: true or false"))),
+                    })
+                }
+                "compression" | "force-compression" | "platform-split" => {}
                 other => {
                     return Err(bad(
                         spec,
@@ -104,6 +116,7 @@ impl Output {
             "oci" => Output::Oci {
                 dest: file(dest, "oci")?,
                 names,
+                oci_media_types: oci_media_types.unwrap_or(true),
             },
             "docker" => Output::Docker {
                 dest: match dest {
@@ -111,6 +124,7 @@ impl Output {
                     d => Some(file(d, "docker")?),
                 },
                 names,
+                oci_media_types: oci_media_types.unwrap_or(false),
             },
             "registry" => {
                 return Err(bad(
@@ -138,7 +152,10 @@ impl Output {
     /// The names the image gets in the store besides `-t`.
     pub(crate) fn store_names(&self) -> &[image::Reference] {
         match self {
-            Output::Image { names } | Output::Docker { dest: None, names } => names,
+            Output::Image { names }
+            | Output::Docker {
+                dest: None, names, ..
+            } => names,
             _ => &[],
         }
     }
@@ -219,24 +236,35 @@ pub(crate) fn export(
         Output::Image { .. } | Output::Docker { dest: None, .. } => Ok(()),
         Output::Tar(dest) => write_dest(dest, &mut |w| filesystem(engine, id, w)),
         Output::Local(dir) => local(engine, id, dir),
-        // BuildKit's oci exporter writes OCI media types (oci-mediatypes
-        // defaults to true there).
-        Output::Oci { dest, names } => archive(
-            engine,
-            id,
+        // BuildKit's exporters: oci-mediatypes (oci: true by default,
+        // docker: false) says which media types the manifests have.
+        Output::Oci {
             dest,
-            &named(names),
-            image::ArchiveFormat::OciMediaTypes,
-        ),
-        Output::Docker {
-            dest: Some(dest),
             names,
+            oci_media_types,
         } => archive(
             engine,
             id,
             dest,
             &named(names),
-            image::ArchiveFormat::Docker,
+            if *oci_media_types {
+                image::ArchiveFormat::OciMediaTypes
+            } else {
+                image::ArchiveFormat::OciDockerMediaTypes
+            },
+        ),
+        Output::Docker {
+            dest: Some(dest),
+            names,
+            oci_media_types,
+        } => archive(
+            engine,
+            id,
+            dest,
+            &named(names),
+            image::ArchiveFormat::DockerOci {
+                oci_media_types: *oci_media_types,
+            },
         ),
     }
 }
@@ -292,12 +320,27 @@ mod tests {
         assert!(!d.keeps_image());
         assert!(Output::parse("type=docker").unwrap().keeps_image());
         assert!(Output::parse("type=image,name=x").unwrap().keeps_image());
+        // oci-mediatypes: BuildKit's defaults, true for oci, false for docker.
+        let media = |spec: &str| match Output::parse(spec).unwrap() {
+            Output::Oci {
+                oci_media_types, ..
+            }
+            | Output::Docker {
+                oci_media_types, ..
+            } => oci_media_types,
+            o => panic!("{o:?}"),
+        };
+        assert!(media("type=oci,dest=a"));
+        assert!(!media("type=oci,dest=a,oci-mediatypes=false"));
+        assert!(!media("type=docker,dest=a"));
+        assert!(media("type=docker,oci-mediatypes=true"));
         for (spec, want) in [
             ("type=oci", "dest="),
             ("type=nope,dest=x", "unknown type"),
             ("dest=x", "type="),
             ("type=local,dest=x,foo=1", "\"foo\""),
             ("type=image,push=true", "\"push\""),
+            ("type=oci,dest=a,oci-mediatypes=yes", "oci-mediatypes"),
         ] {
             let e = Output::parse(spec).unwrap_err().to_string();
             assert!(e.contains(want) && e.contains("--output"), "{spec}: {e}");
