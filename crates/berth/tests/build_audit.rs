@@ -435,9 +435,114 @@ fn missing_secret_file_fails_first() {
     );
 }
 
+/// The media types of the one manifest of the OCI layout in archive
+/// `files`: (manifest, config, layers).
+fn layout_media_types(files: &BTreeMap<String, Vec<u8>>) -> (String, String, Vec<String>) {
+    let index: serde_json::Value = serde_json::from_slice(&files["index.json"]).unwrap();
+    let desc = &index["manifests"][0];
+    let digest = desc["digest"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sha256:");
+    let man: serde_json::Value =
+        serde_json::from_slice(&files[&format!("blobs/sha256/{digest}")]).unwrap();
+    assert_eq!(desc["mediaType"], man["mediaType"], "{index}\n{man}");
+    let s = |v: &serde_json::Value| v.as_str().unwrap().to_string();
+    (
+        s(&man["mediaType"]),
+        s(&man["config"]["mediaType"]),
+        man["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| s(&l["mediaType"]))
+            .collect(),
+    )
+}
+
+/// `oci-mediatypes` as BuildKit's exporters take it: type=docker writes
+/// Docker media types unless it is true, type=oci OCI ones unless it is
+/// false, converting a stored manifest of the other kind either way; a
+/// docker archive has docker's manifest.json beside the layout, naming the
+/// same blobs; `berth load` reads it back.
+#[test]
+fn archive_outputs_honour_oci_mediatypes() {
+    let Some(c) = Ctx::new() else { return };
+    let docker = (
+        "application/vnd.docker.distribution.manifest.v2+json",
+        "application/vnd.docker.container.image.v1+json",
+        "application/vnd.docker.image.rootfs.diff.tar.gzip",
+    );
+    let oci = (
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.oci.image.config.v1+json",
+        "application/vnd.oci.image.layer.v1.tar+gzip",
+    );
+    // A base with Docker media types (a docker archive loaded) and one
+    // with OCI's (an OCI archive loaded).
+    let bbd = c.env.path("bbd.tar");
+    let bbo = c.env.path("bbo.tar");
+    c.env.ok(&["save", "-o", bbd.to_str().unwrap(), "busybox"]);
+    c.env.ok(&[
+        "save",
+        "--format",
+        "oci-archive",
+        "-o",
+        bbo.to_str().unwrap(),
+        "busybox",
+    ]);
+    c.env.ok(&["rmi", "busybox"]);
+    c.env.ok(&["load", "-i", bbd.to_str().unwrap()]);
+    c.env.ok(&["tag", "busybox", "bbd"]);
+    c.env.ok(&["rmi", "busybox"]);
+    c.env.ok(&["load", "-i", bbo.to_str().unwrap()]);
+    c.env.ok(&["tag", "busybox", "bbo"]);
+    let out = c.env.path("out.tar");
+    for base in ["bbd", "bbo"] {
+        let d = c.context(
+            &format!("ctx-{base}"),
+            &[("Dockerfile", &format!("FROM {base}\nRUN echo x > /x\n"))],
+        );
+        let ds = d.to_str().unwrap();
+        for (typ, flag, want) in [
+            ("docker", "", docker),
+            ("docker", ",oci-mediatypes=true", oci),
+            ("oci", "", oci),
+            ("oci", ",oci-mediatypes=false", docker),
+        ] {
+            let o = format!("type={typ},dest={}{flag}", out.display());
+            c.build_ok(&["-q", "--output", &o, "-t", "mt:1", ds]);
+            let files = tar_files(&std::fs::read(&out).unwrap());
+            let (m, cfg, layers) = layout_media_types(&files);
+            let what = format!("{base} {o}");
+            assert_eq!((m.as_str(), cfg.as_str()), (want.0, want.1), "{what}");
+            assert!(layers.iter().all(|l| l == want.2), "{what}: {layers:?}");
+            if typ == "docker" {
+                let mj: serde_json::Value =
+                    serde_json::from_slice(&files["manifest.json"]).unwrap();
+                assert_eq!(mj[0]["RepoTags"], serde_json::json!(["mt:1"]), "{what}");
+                for p in
+                    std::iter::once(&mj[0]["Config"]).chain(mj[0]["Layers"].as_array().unwrap())
+                {
+                    assert!(files.contains_key(p.as_str().unwrap()), "{what}: {p}");
+                }
+            }
+        }
+        // (an archive output leaves no mt:1 in the store)
+        c.env.ok(&["load", "-i", out.to_str().unwrap()]);
+        assert_eq!(c.env.ok(&["run", "--rm", "mt:1", "cat", "/x"]), "x\n");
+        c.env.ok(&["rmi", "mt:1"]);
+    }
+    let d = c.context("ctx-bad", &[("Dockerfile", "FROM bbd\n")]);
+    let o = format!("type=oci,dest={},oci-mediatypes=maybe", out.display());
+    let (code, _, err) = c.env.run(&["build", "--output", &o, d.to_str().unwrap()]);
+    assert_ne!(code, 0);
+    assert!(err.contains("oci-mediatypes"), "{err}");
+}
+
 /// `--output type=docker,dest=…` names the image with `-t` only (not the
-/// store's other tags for it); `type=oci` has OCI media types even over a
-/// base with Docker's.
+/// store's other tags for it), nothing without `-t` or `name=`; `type=oci`
+/// has OCI media types even over a base with Docker's.
 #[test]
 fn archive_outputs_names_and_media_types() {
     let Some(c) = Ctx::new() else { return };
@@ -455,6 +560,22 @@ fn archive_outputs_names_and_media_types() {
     let files = tar_files(&std::fs::read(&f).unwrap());
     let m: serde_json::Value = serde_json::from_slice(&files["manifest.json"]).unwrap();
     assert_eq!(m[0]["RepoTags"], serde_json::json!(["named:one"]), "{m}");
+    // No -t and no name=: unnamed, though the store tags it other:tag.
+    let g = c.env.path("g.tar");
+    let out = format!("type=docker,dest={}", g.display());
+    c.build_ok(&["-q", "--output", &out, ds]);
+    let files = tar_files(&std::fs::read(&g).unwrap());
+    let m: serde_json::Value = serde_json::from_slice(&files["manifest.json"]).unwrap();
+    assert_eq!(m[0]["RepoTags"], serde_json::Value::Null, "{m}");
+    let out = format!("type=oci,dest={}", g.display());
+    c.build_ok(&["-q", "--output", &out, ds]);
+    let files = tar_files(&std::fs::read(&g).unwrap());
+    let index: serde_json::Value = serde_json::from_slice(&files["index.json"]).unwrap();
+    assert_eq!(index["manifests"].as_array().unwrap().len(), 1, "{index}");
+    assert!(
+        index["manifests"][0].get("annotations").is_none(),
+        "{index}"
+    );
 
     let o = c.env.path("o.tar");
     let out = format!("type=oci,dest={}", o.display());

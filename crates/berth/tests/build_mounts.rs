@@ -614,6 +614,52 @@ fn compress(tool: &str, data: &[u8]) -> Vec<u8> {
     o.stdout
 }
 
+/// ADD of a local file that is compressed but holds no tar, or does not
+/// decode, copies it as it is (BuildKit); a zstd tar is unpacked.
+#[test]
+fn add_compressed_non_tars_are_copied_as_they_are() {
+    if !["xz", "bzip2", "zstd"]
+        .iter()
+        .all(|t| berth_testkit::require(t))
+    {
+        return;
+    }
+    let Some(c) = Ctx::new() else { return };
+    let d = c.context("addc", &[("keep", "")]);
+    let plain = b"not a tar\n".repeat(100);
+    let junk = b"\x01\x02 this is no compressed stream at all".repeat(20);
+    let with_magic = |m: &[u8]| [m, &junk[..]].concat();
+    let files: Vec<(&str, Vec<u8>)> = vec![
+        ("text.xz", compress("xz", &plain)),
+        ("text.bz2", compress("bzip2", &plain)),
+        ("text.zst", compress("zstd", &plain)),
+        ("bad.xz", with_magic(&[0xfd, b'7', b'z', b'X', b'Z', 0])),
+        ("bad.bz2", with_magic(b"BZh9")),
+        ("bad.zst", with_magic(&[0x28, 0xb5, 0x2f, 0xfd])),
+        ("bad.gz", with_magic(&[0x1f, 0x8b, 8, 0])),
+    ];
+    for (n, data) in &files {
+        std::fs::write(d.join(n), data).unwrap();
+    }
+    let t = tar_of(&[("in/a.txt", "A")]);
+    std::fs::write(d.join("pkg.tar.zst"), compress("zstd", &t)).unwrap();
+    let mut df = String::from("FROM busybox\n");
+    for (n, _) in &files {
+        df.push_str(&format!("ADD {n} /c/\n"));
+    }
+    df.push_str("ADD pkg.tar.zst /zst/\n");
+    std::fs::write(d.join("Dockerfile"), df).unwrap();
+    c.build_ok(&["-t", "addc", d.to_str().unwrap()]);
+    let got = c.files("addc");
+    for (n, data) in &files {
+        let f = got
+            .get(&format!("c/{n}"))
+            .unwrap_or_else(|| panic!("c/{n} not copied: {:?}", got.keys()));
+        assert_eq!(&f.4, data, "{n}");
+    }
+    assert_eq!(text(&got, "zst/in/a.txt"), "A");
+}
+
 #[test]
 fn add_urls_and_compressed_archives() {
     if !berth_testkit::require("bzip2") || !berth_testkit::require("xz") {

@@ -339,6 +339,14 @@ fn builder_prune_and_system_df() {
         .and_then(|n| n.trim().parse::<u32>().ok())
         .unwrap_or_else(|| panic!("{df}"));
     assert!(count >= 2, "{df}");
+    // Untagged, the steps' layers are the cache's alone: what a prune
+    // without -a frees, reclaimable.
+    let df = env.ok(&["system", "df", "--format", "{{.Type}}:{{.Reclaimable}}"]);
+    let reclaimable = df
+        .lines()
+        .find_map(|l| l.strip_prefix("Build Cache:"))
+        .unwrap_or_else(|| panic!("{df}"));
+    assert_ne!(reclaimable.trim(), "0B", "{df}");
     let v = env.ok(&["system", "df", "-v"]);
     assert!(v.contains("CACHE ID") && v.contains("regular"), "{v}");
 
@@ -370,6 +378,33 @@ fn builder_prune_and_system_df() {
         !out.contains("Deleted"),
         "entries used just now went: {out}"
     );
+    // `until` as the engine's prunes take it (docker's GetTimestamp):
+    // RFC 3339 and unix seconds besides durations.
+    let out = env.ok(&[
+        "builder",
+        "prune",
+        "-a",
+        "-f",
+        "--filter",
+        "until=2000-01-01T00:00:00Z",
+    ]);
+    assert!(
+        !out.contains("Deleted"),
+        "entries used after 2000 went: {out}"
+    );
+    let err = env.fails(&["builder", "prune", "-f", "--filter", "until=soon"], 1);
+    assert!(err.contains("until=soon"), "{err}");
+    // Everything was last used before 2100.
+    let out = env.ok(&[
+        "builder",
+        "prune",
+        "-a",
+        "-f",
+        "--filter",
+        "until=4102444800",
+    ]);
+    assert!(out.contains("Deleted build cache objects:"), "{out}");
+    assert!(ran(&build(&env, &[ctx_s])));
     let err = env.fails(&["builder", "prune", "-f", "--filter", "type=x"], 1);
     assert!(err.contains("type"), "{err}");
     let err = env.fails(&["builder", "prune", "-f", "--keep-storage", "lots"], 1);

@@ -217,10 +217,10 @@ fn progress_tty_is_a_live_view() {
         "no cursor-up redraw: {out:?}"
     );
     for step in [
-        "[a 1/2] FROM busybox",
+        "[a 1/2] FROM docker.io/library/busybox:latest",
         "[a 2/2] RUN --mount=type=cache",
         "[b 2/2] RUN --mount=type=cache",
-        "[3/4] COPY --from=b /b /b",
+        "[stage-2 3/3] COPY --from=b /b /b",
     ] {
         assert!(out.contains(step), "{step}: {out:?}");
     }
@@ -259,7 +259,10 @@ fn progress_tty_is_a_live_view() {
     // `auto` without a terminal: plain.
     let (code, _, err) = env.run(&["build", "--progress", "auto", c]);
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains("#1 [a 1/2] FROM busybox"), "{err}");
+    assert!(
+        err.contains("#1 [a 1/2] FROM docker.io/library/busybox:latest"),
+        "{err}"
+    );
     assert!(!err.contains('\x1b'), "{err:?}");
 
     // A failed step: ERROR, its last lines kept.
@@ -279,6 +282,54 @@ fn progress_tty_is_a_live_view() {
     );
     assert!(out.contains("=> => # out-two"), "{out:?}");
     assert!(out.contains("did not complete successfully"), "{out:?}");
+}
+
+/// The plain progress numbers the steps as BuildKit does: only those
+/// that make a vertex (FROM an image, RUN, COPY, ADD, WORKDIR), the index
+/// padded to the total's width, ENV/ARG/LABEL/CMD not shown; FROM with its
+/// name expanded and normalized; a stage built on another stage numbers
+/// from its first RUN, named `stage-N` in a multi-stage Dockerfile.
+#[test]
+fn progress_numbers_the_steps_buildkit_shows() {
+    let Some(env) = store() else { return };
+    let df = "ARG BASE=busybox\nFROM ${BASE}\nENV A=1\nLABEL x=y\nWORKDIR /w\nRUN echo hi\nARG Z\nCOPY f.txt .\nCMD [\"sh\"]\n";
+    let ctx = context(&env, "ctx", &[("Dockerfile", df), ("f.txt", "F\n")]);
+    let err = build(&env, &[ctx.to_str().unwrap()]);
+    let steps: Vec<&str> = err
+        .lines()
+        .filter_map(|l| l.split_once(' ').map(|(_, rest)| rest))
+        .filter(|l| l.starts_with('['))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "[1/4] FROM docker.io/library/busybox:latest",
+            "[2/4] WORKDIR /w",
+            "[3/4] RUN echo hi",
+            "[4/4] COPY f.txt .",
+        ],
+        "{err}"
+    );
+    for hidden in ["ENV A=1", "LABEL x=y", "ARG Z", "CMD"] {
+        assert!(!err.contains(hidden), "{hidden}: {err}");
+    }
+
+    let mut df = String::from("FROM busybox AS base\nENV B=1\n");
+    for k in 1..=9 {
+        df.push_str(&format!("RUN echo {k}\n"));
+    }
+    df.push_str("FROM base\nLABEL y=z\nRUN echo last\n");
+    let ctx = context(&env, "ctx2", &[("Dockerfile", &df)]);
+    let err = build(&env, &[ctx.to_str().unwrap()]);
+    for want in [
+        "[base  1/10] FROM docker.io/library/busybox:latest",
+        "[base  2/10] RUN echo 1",
+        "[base 10/10] RUN echo 9",
+        "[stage-1 1/1] RUN echo last",
+    ] {
+        assert!(err.contains(want), "{want}: {err}");
+    }
+    assert!(!err.contains("FROM base"), "{err}");
 }
 
 /// Mounts under `root` (the store's overlays, a step's binds).
@@ -399,14 +450,14 @@ fn copy_link_layer_survives_a_new_base() {
     );
     let c = ctx.to_str().unwrap();
     let err = build(&env, &["-t", "l1", c]);
-    assert!(!cached(&err, "[3/5] COPY --link f.txt"), "{err}");
+    assert!(!cached(&err, "[3/4] COPY --link f.txt"), "{err}");
     let l1 = layers(&env, "l1");
 
     std::fs::write(ctx.join("Dockerfile"), df("two")).unwrap();
     let err = build(&env, &["-t", "l2", c]);
-    assert!(!cached(&err, "[2/5] RUN echo two"), "{err}");
-    assert!(cached(&err, "[3/5] COPY --link f.txt"), "{err}");
-    assert!(!cached(&err, "[4/5] COPY g.txt"), "{err}");
+    assert!(!cached(&err, "[2/4] RUN echo two"), "{err}");
+    assert!(cached(&err, "[3/4] COPY --link f.txt"), "{err}");
+    assert!(!cached(&err, "[4/4] COPY g.txt"), "{err}");
     let l2 = layers(&env, "l2");
     assert_eq!(l1.len(), l2.len());
     let k = l1.len() - 2;
@@ -421,8 +472,8 @@ fn copy_link_layer_survives_a_new_base() {
 
     // Nothing changed: all cached.
     let err = build(&env, &["-t", "l3", c]);
-    assert!(cached(&err, "[3/5] COPY --link f.txt"), "{err}");
-    assert!(cached(&err, "[4/5] COPY g.txt"), "{err}");
+    assert!(cached(&err, "[3/4] COPY --link f.txt"), "{err}");
+    assert!(cached(&err, "[4/4] COPY g.txt"), "{err}");
 }
 
 /// The blob digests of an image's layers, bottom first (the store's

@@ -352,31 +352,24 @@ impl Payload {
             got += k;
         }
         f.rewind()?;
-        let h = &head[..got];
-        let r: Box<dyn Read> = if h.starts_with(&[0x1f, 0x8b]) {
-            Box::new(flate2::read::GzDecoder::new(f))
-        } else if h.starts_with(b"BZh") {
-            Box::new(bzip2::read::BzDecoder::new(f))
-        } else if h.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
-            let mut out = tempfile::tempfile()?;
-            lzma_rs::xz_decompress(&mut io::BufReader::new(f), &mut out)
-                .map_err(|e| io::Error::other(format!("xz: {e}")))?;
-            out.rewind()?;
-            Box::new(out)
-        } else if h.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-            Box::new(zstd::stream::read::Decoder::new(f)?)
-        } else {
-            Box::new(f)
-        };
-        // A tar (docker's archive sniffing); anything else, compressed or
-        // not, is copied as it is.
-        let mut r = r;
+        let mut src = Decompressed::new(f, &head[..got])?;
+        // A tar (docker's archive sniffing, on the decompressed head);
+        // anything else, compressed or not, and a compressed stream that
+        // does not decode, is copied as it is (BuildKit).
         let mut head = Vec::with_capacity(512);
-        (&mut r).take(512).read_to_end(&mut head)?;
-        if head.len() < 262 || &head[257..262] != b"ustar" {
+        let peeked = (&mut src.r).take(512).read_to_end(&mut head);
+        if peeked.is_err() || head.len() < 262 || &head[257..262] != b"ustar" {
+            let _ = src.finish();
             return Ok(None);
         }
-        let r = io::Cursor::new(head).chain(r);
+        let extracted = self.extract(io::Cursor::new(head).chain(&mut src.r), dest, a);
+        // The decoder's own error (a corrupt stream) before the tar's.
+        src.finish()?;
+        extracted.map(Some)
+    }
+
+    /// The entries of tar `r` added under `dest`; how many.
+    fn extract(&mut self, r: impl Read, dest: &str, a: &Attrs) -> io::Result<usize> {
         let mut ar = tar::Archive::new(r);
         let mut n = 0;
         for e in ar.entries()? {
@@ -419,7 +412,7 @@ impl Payload {
             }
             n += 1;
         }
-        Ok(Some(n))
+        Ok(n)
     }
 
     /// Whether destination `p` was written as a directory.
@@ -438,6 +431,108 @@ impl Payload {
         f.flush()?;
         f.rewind()?;
         Ok(f)
+    }
+}
+
+/// An ADD source as a stream, decompressed when its head is the magic of
+/// gzip, bzip2, xz or zstd. xz (lzma-rs decodes into a writer) is decoded
+/// by a thread into a bounded channel: no whole copy of it anywhere, and
+/// the decoding stops when the reader goes.
+struct Decompressed {
+    r: Box<dyn Read>,
+    xz: Option<std::thread::JoinHandle<io::Result<()>>>,
+}
+
+impl Decompressed {
+    fn new(f: File, h: &[u8]) -> io::Result<Decompressed> {
+        let r: Box<dyn Read> = if h.starts_with(&[0x1f, 0x8b]) {
+            Box::new(flate2::read::GzDecoder::new(f))
+        } else if h.starts_with(b"BZh") {
+            Box::new(bzip2::read::BzDecoder::new(f))
+        } else if h.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
+            let xz = std::thread::Builder::new()
+                .name("add-xz".into())
+                .spawn(move || {
+                    let mut w = io::BufWriter::with_capacity(64 << 10, ChanWriter(tx));
+                    lzma_rs::xz_decompress(&mut io::BufReader::new(f), &mut w).map_err(
+                        |e| match e {
+                            lzma_rs::error::Error::IoError(e) => e,
+                            e => io::Error::other(format!("xz: {e}")),
+                        },
+                    )?;
+                    w.flush()
+                })?;
+            return Ok(Decompressed {
+                r: Box::new(ChanReader {
+                    rx,
+                    buf: Vec::new(),
+                    pos: 0,
+                }),
+                xz: Some(xz),
+            });
+        } else if h.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            Box::new(zstd::stream::read::Decoder::new(f)?)
+        } else {
+            Box::new(f)
+        };
+        Ok(Decompressed { r, xz: None })
+    }
+
+    /// Ends the stream: the xz thread's error, other than the reader
+    /// having gone (the tar ended before the stream did).
+    fn finish(self) -> io::Result<()> {
+        drop(self.r);
+        match self.xz.map(|t| t.join()) {
+            None | Some(Ok(Ok(()))) => Ok(()),
+            Some(Ok(Err(e))) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+            Some(Ok(Err(e))) => Err(e),
+            Some(Err(_)) => Err(io::Error::other("xz: the decoder failed")),
+        }
+    }
+}
+
+/// The writing end of a decoder thread's channel.
+struct ChanWriter(std::sync::mpsc::SyncSender<Vec<u8>>);
+
+impl Write for ChanWriter {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        if b.is_empty() {
+            return Ok(0);
+        }
+        self.0
+            .send(b.to_vec())
+            .map_err(|_| io::Error::from(io::ErrorKind::BrokenPipe))?;
+        Ok(b.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The reading end: the chunks in order, EOF once the writer is gone.
+struct ChanReader {
+    rx: std::sync::mpsc::Receiver<Vec<u8>>,
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl Read for ChanReader {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.buf.len() {
+            match self.rx.recv() {
+                Ok(b) => {
+                    self.buf = b;
+                    self.pos = 0;
+                }
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.buf.len() - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
     }
 }
 
@@ -467,5 +562,31 @@ mod tests {
         assert_eq!(roots(&r, "."), vec![""]);
         assert_eq!(roots(&r[1..3], "a/b"), vec!["a/b"]);
         assert_eq!(clean_abs("/a/./b/../c/"), "a/c");
+    }
+
+    /// xz is decoded as it is read: the reader gone after the head, the
+    /// decoder stops; a stream cut short is the decoder's error.
+    #[test]
+    fn xz_streams_and_stops_with_its_reader() {
+        let data = vec![7u8; 1 << 20];
+        let mut xz = vec![];
+        lzma_rs::xz_compress(&mut &data[..], &mut xz).unwrap();
+        let file = |b: &[u8]| {
+            let mut f = tempfile::tempfile().unwrap();
+            f.write_all(b).unwrap();
+            f.rewind().unwrap();
+            f
+        };
+        let mut d = Decompressed::new(file(&xz), &xz[..6]).unwrap();
+        let mut head = [0u8; 512];
+        d.r.read_exact(&mut head).unwrap();
+        assert_eq!(head, [7u8; 512]);
+        d.finish().unwrap();
+        let cut = &xz[..xz.len() / 2];
+        let mut d = Decompressed::new(file(cut), &cut[..6]).unwrap();
+        let mut all = vec![];
+        d.r.read_to_end(&mut all).unwrap();
+        assert!(all.len() < data.len());
+        assert!(d.finish().is_err());
     }
 }

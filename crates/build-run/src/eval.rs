@@ -441,11 +441,13 @@ impl Ctx<'_> {
         Ok(rec)
     }
 
+    /// BuildKit's stage name in the progress: none when the Dockerfile
+    /// has one stage, else the stage's name or `stage-N`.
     fn stage_label(&self, i: usize, total: usize) -> String {
         match &self.df.stages[i].name {
+            _ if total == 1 => String::new(),
             Some(n) => n.clone(),
-            None if total > 1 && i + 1 != total => format!("stage-{i}"),
-            None => String::new(),
+            None => format!("stage-{i}"),
         }
     }
 
@@ -457,17 +459,10 @@ impl Ctx<'_> {
     ) -> Result<StageOut> {
         let stage: Stage = self.df.stages[i].clone();
         let label = self.stage_label(i, total_stages);
-        let from_steps = stage.commands.len() + 1;
         self.step += 1;
-        let from_text = format!("FROM {}", stage.base);
-        self.emit(Event::Step {
-            n: self.step,
-            stage: &label,
-            index: 1,
-            total: from_steps,
-            text: &from_text,
-        });
-        // The base.
+        let from_n = self.step;
+        // The base (its FROM step is reported once its ONBUILD triggers,
+        // which BuildKit's numbering counts, are known).
         let (image, cfg, base_key) = match self.graph.stages[i].base.clone() {
             Base::Scratch => {
                 let p = image::Platform::host();
@@ -539,6 +534,7 @@ impl Ctx<'_> {
         // (BuildKit's dispatcher; a stage based on a stage of the same
         // Dockerfile keeps its OnBuild and does not run it, as BuildKit).
         let mut stage = stage;
+        let mut n_triggers = 0;
         if matches!(self.graph.stages[i].base, Base::Image(_)) {
             let triggers = st.cc().on_build.take().unwrap_or_default();
             if !triggers.is_empty() {
@@ -556,13 +552,41 @@ impl Ctx<'_> {
                     .next()
                     .map(|s| s.commands)
                     .unwrap_or_default();
+                n_triggers = cmds.len();
                 cmds.append(&mut stage.commands);
                 stage.commands = cmds;
             }
         }
         let n_steps = stage.commands.len() + 1;
-        self.emit(Event::Done { n: self.step });
-        self.emit_image(self.step, &st);
+        // BuildKit's numbering (dockerfile2llb): FROM an image, and each
+        // RUN, COPY, ADD and WORKDIR, and every ONBUILD trigger in the
+        // total; a number for each step that makes a vertex.
+        let from_vertex = matches!(self.graph.stages[i].base, Base::Image(_));
+        let vertex_total = usize::from(from_vertex)
+            + n_triggers
+            + stage.commands[n_triggers..]
+                .iter()
+                .filter(|c| makes_vertex(c))
+                .count();
+        let mut vertex_index = 0;
+        let from_text = format!("FROM {}", stage.base);
+        let from_name = match &self.graph.stages[i].base {
+            Base::Image(name) => format!(
+                "FROM {}",
+                image::Reference::parse(name).map_or_else(|_| name.clone(), |r| r.to_string())
+            ),
+            _ => from_text.clone(),
+        };
+        self.emit(Event::Step {
+            n: from_n,
+            stage: &label,
+            index: 1,
+            total: n_steps,
+            text: &from_text,
+            vertex: next_vertex(&mut vertex_index, vertex_total, from_vertex, &from_name),
+        });
+        self.emit(Event::Done { n: from_n });
+        self.emit_image(from_n, &st);
         let keys = build::cache::stage_step_keys(
             &base_key,
             &stage,
@@ -588,6 +612,7 @@ impl Ctx<'_> {
                 index: k + 2,
                 total: n_steps,
                 text: &text,
+                vertex: next_vertex(&mut vertex_index, vertex_total, makes_vertex(c), &text),
             });
             // berth-build's key, chained with what it does not see: the
             // result of a `COPY --from` stage or image, the context files
@@ -1223,22 +1248,14 @@ impl Ctx<'_> {
         stubs: &[String],
     ) -> Result<()> {
         let changes = self.engine.changes_tar(id).and_then(|c| match c {
-            Some(f) if !stubs.is_empty() => {
-                crate::mounts::drop_stubs(f, stubs, &self.engine.root().join("build")).map_err(
-                    |e| engine::Error::io(format!("read the changes of container {id}"), e),
-                )
-            }
-            c => Ok(c),
-        });
-        let changes = changes.and_then(|c| match (c, self.epoch) {
-            (Some(f), Some(epoch)) => {
-                crate::rewrite::clamp_mtimes(f, epoch, &self.engine.root().join("build"))
-                    .map(Some)
-                    .map_err(|e| {
-                        engine::Error::io(format!("read the changes of container {id}"), e)
-                    })
-            }
-            (c, _) => Ok(c),
+            Some(f) => crate::rewrite::rewrite_layer(
+                f,
+                stubs,
+                self.epoch,
+                &self.engine.root().join("build"),
+            )
+            .map_err(|e| engine::Error::io(format!("read the changes of container {id}"), e)),
+            None => Ok(None),
         });
         let changes = match changes {
             Ok(c) => c,
@@ -2049,21 +2066,21 @@ impl Ctx<'_> {
 
     /// A layer tar made here (no container) committed over `st.image`.
     fn commit_layer(&mut self, st: &mut St, f: std::fs::File, created_by: String) -> Result<()> {
-        let f = match self.epoch {
-            Some(epoch) => {
-                crate::rewrite::clamp_mtimes(f, epoch, &self.engine.root().join("build"))
-                    .map_err(|e| Error::Other(format!("clamp the layer's times: {e}")))?
-            }
-            None => f,
-        };
+        // No stubs: the layer stays (Some).
+        let f =
+            crate::rewrite::rewrite_layer(f, &[], self.epoch, &self.engine.root().join("build"))
+                .map_err(|e| Error::Other(format!("clamp the layer's times: {e}")))?;
+        let layer = f.is_some();
         let rec = self.engine.images().commit_config(
             st.image.as_ref(),
-            Some(std::io::BufReader::with_capacity(256 << 10, f)),
+            f.map(|f| std::io::BufReader::with_capacity(256 << 10, f)),
             with_parent(&st.cfg, st.image.as_ref(), &self.created),
             Some(self.history(created_by)),
             &[],
         )?;
-        self.result.layers += 1;
+        if layer {
+            self.result.layers += 1;
+        }
         st.cfg = self.engine.images().config(&rec)?;
         st.image = Some(rec);
         st.dirty = false;
@@ -2476,6 +2493,35 @@ struct CopySpec {
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// The last component of `p` (Go's `path.Base`).
+/// The next of `total` vertices (`index` counts them) when the step
+/// `makes` one.
+fn next_vertex<'a>(
+    index: &mut usize,
+    total: usize,
+    makes: bool,
+    name: &'a str,
+) -> Option<crate::Vertex<'a>> {
+    (makes && total > 0).then(|| {
+        *index += 1;
+        crate::Vertex {
+            index: *index,
+            total,
+            name,
+        }
+    })
+}
+
+/// Whether BuildKit makes a vertex of `c` (a step of its progress).
+fn makes_vertex(c: &Command) -> bool {
+    matches!(
+        c.instruction,
+        Instruction::Run(_)
+            | Instruction::Copy(_)
+            | Instruction::Add(_)
+            | Instruction::Workdir { .. }
+    )
+}
+
 fn base_name(p: &str) -> String {
     let t = p.trim_end_matches('/');
     if t.is_empty() {

@@ -211,25 +211,60 @@ impl Default for BuildRequest {
 }
 
 /// A step's label as BuildKit prints it: `[stage 2/5]` (`[2/5]` for an
-/// unnamed stage); the CLI's progress views and compose build share it.
+/// unnamed stage), the index padded to the width of the total as
+/// BuildKit's `%*d` (`[ 2/10]`); the CLI's progress views and compose
+/// build share it. `index`/`total`: the step's [`Vertex`].
 pub fn step_label(stage: &str, index: usize, total: usize) -> String {
+    let w = total.to_string().len();
     if stage.is_empty() {
-        format!("[{index}/{total}]")
+        format!("[{index:>w$}/{total}]")
     } else {
-        format!("[{stage} {index}/{total}]")
+        format!("[{stage} {index:>w$}/{total}]")
+    }
+}
+
+/// Which events a BuildKit-style view shows (the CLI's plain and tty
+/// progress, compose build): BuildKit makes no vertex of ENV, ARG, LABEL
+/// and the other config-only instructions, of `FROM scratch` or of a FROM
+/// of another stage, so it prints nothing of them; the events of such a
+/// step (its `Step`, `Cached`, `Done`, `Image`) are left out.
+#[derive(Debug, Default)]
+pub struct Vertices {
+    hidden: std::collections::BTreeSet<usize>,
+}
+
+impl Vertices {
+    pub fn shows(&mut self, e: &Event) -> bool {
+        match e {
+            Event::Step {
+                n, vertex: None, ..
+            } => {
+                self.hidden.insert(*n);
+                false
+            }
+            Event::Cached { n }
+            | Event::Done { n }
+            | Event::Output { n, .. }
+            | Event::Image { n, .. } => !self.hidden.contains(n),
+            _ => true,
+        }
     }
 }
 
 /// What a build reports as it goes (the CLI formats it).
 #[derive(Debug)]
 pub enum Event<'a> {
-    /// Step `n` starts: `[stage k/total] TEXT` as BuildKit prints it.
+    /// Step `n` starts. `index`/`total`: its place among the stage's
+    /// instructions, FROM first, and `text` the instruction as written (the
+    /// classic builder's `Step 2/5 : TEXT`); `vertex`: what BuildKit shows
+    /// of it, None for a step it makes no vertex of.
     Step {
         n: usize,
         stage: &'a str,
         index: usize,
         total: usize,
         text: &'a str,
+        vertex: Option<Vertex<'a>>,
     },
     /// Step `n` was taken from the cache.
     Cached { n: usize },
@@ -247,6 +282,19 @@ pub enum Event<'a> {
     Warning { message: &'a str },
     /// An output or cache export is being written.
     Exporting { what: &'a str },
+}
+
+/// A step as BuildKit's progress shows it (`[stage index/total] name`):
+/// BuildKit numbers only the steps that make a vertex (FROM an image, RUN,
+/// COPY, ADD, WORKDIR; the base's ONBUILD triggers all count in the
+/// total, the ones of those kinds get a number). `name`: the instruction,
+/// a FROM with its image name expanded and normalized (`FROM
+/// docker.io/library/busybox:latest`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Vertex<'a> {
+    pub index: usize,
+    pub total: usize,
+    pub name: &'a str,
 }
 
 /// What a build made.

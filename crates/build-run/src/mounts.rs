@@ -13,9 +13,8 @@
 //!   `SSH_AUTH_SOCK`.
 //! - The mount points a RUN's mounts make in the container's root (the
 //!   target and its missing parents) are stubs: BuildKit removes them, so
-//!   they leave the layer ([`drop_stubs`]).
+//!   they leave the layer (`rewrite::rewrite_layer`).
 
-use std::collections::BTreeSet;
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -177,87 +176,6 @@ impl Drop for SshProxy {
     }
 }
 
-/// The changes tar of a RUN without the mount stubs `stubs` made (an
-/// empty file or a directory with nothing of the step below it), as
-/// BuildKit removes the mount points it created. `None` when nothing is
-/// left.
-pub(crate) fn drop_stubs(
-    tar_file: std::fs::File,
-    stubs: &[String],
-    tmp_in: &Path,
-) -> io::Result<Option<std::fs::File>> {
-    if stubs.is_empty() {
-        return Ok(Some(tar_file));
-    }
-    let stubs: BTreeSet<&str> = stubs.iter().map(|s| s.as_str()).collect();
-    let clean = |p: &str| {
-        p.trim_start_matches("./")
-            .trim_start_matches('/')
-            .trim_end_matches('/')
-            .to_string()
-    };
-    // First pass: which stubs hold something else of the step.
-    let mut keep: BTreeSet<String> = BTreeSet::new();
-    {
-        let mut f = &tar_file;
-        std::io::Seek::rewind(&mut f)?;
-        let mut a = tar::Archive::new(f);
-        for e in a.entries()? {
-            let e = e?;
-            let p = clean(&e.path()?.to_string_lossy());
-            let is_stub = stubs.contains(p.as_str());
-            let empty_stub = is_stub
-                && (e.header().entry_type().is_dir()
-                    || (e.header().entry_type().is_file() && e.header().size()? == 0));
-            if is_stub && empty_stub {
-                continue;
-            }
-            // Every stub above a kept entry stays (a file the step wrote
-            // into a mount point's parent).
-            let mut q = p.as_str();
-            if is_stub {
-                keep.insert(p.clone());
-            }
-            while let Some((d, _)) = q.rsplit_once('/') {
-                if stubs.contains(d) {
-                    keep.insert(d.to_string());
-                }
-                q = d;
-            }
-        }
-    }
-    let mut f = &tar_file;
-    std::io::Seek::rewind(&mut f)?;
-    let mut a = tar::Archive::new(f);
-    let out = tempfile::tempfile_in(tmp_in)?;
-    let mut b = tar::Builder::new(out);
-    let mut any = false;
-    for e in a.entries()? {
-        let mut e = e?;
-        let raw = e.path()?.to_string_lossy().into_owned();
-        let p = clean(&raw);
-        if stubs.contains(p.as_str()) && !keep.contains(&p) {
-            continue;
-        }
-        let mut h = e.header().clone();
-        any = true;
-        match h.entry_type() {
-            tar::EntryType::Symlink | tar::EntryType::Link => {
-                let t = e.link_name()?.map(|t| t.into_owned()).unwrap_or_default();
-                b.append_link(&mut h, &raw, t)?;
-            }
-            _ => {
-                let size = h.size()?;
-                b.append_data(&mut h, &raw, (&mut e).take(size))?;
-            }
-        }
-    }
-    let mut out = b.into_inner()?;
-    out.flush()?;
-    std::io::Seek::rewind(&mut out)?;
-    Ok(any.then_some(out))
-}
-
 /// Unpacks `archive` (a copy out of an image) into the empty directory
 /// `dst`, refusing device nodes: a mount's files are the image's plain
 /// files, never a host device.
@@ -325,61 +243,6 @@ pub(crate) fn set_mode_owner(p: &Path, mode: u32, owner: (u32, u32)) -> io::Resu
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn tar_of(entries: &[(&str, &[u8], bool)]) -> std::fs::File {
-        let f = tempfile::tempfile().unwrap();
-        let mut b = tar::Builder::new(f);
-        for (p, data, dir) in entries {
-            let mut h = tar::Header::new_gnu();
-            h.set_entry_type(if *dir {
-                tar::EntryType::Directory
-            } else {
-                tar::EntryType::Regular
-            });
-            h.set_mode(0o755);
-            h.set_size(data.len() as u64);
-            b.append_data(&mut h, p, *data).unwrap();
-        }
-        b.into_inner().unwrap()
-    }
-
-    fn names(f: Option<std::fs::File>) -> Vec<String> {
-        let Some(f) = f else { return vec![] };
-        let mut a = tar::Archive::new(f);
-        a.entries()
-            .unwrap()
-            .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
-            .collect()
-    }
-
-    #[test]
-    fn stubs_leave_the_layer_unless_the_step_wrote_there() {
-        let stubs = vec![
-            "run".to_string(),
-            "run/secrets".into(),
-            "run/secrets/a".into(),
-        ];
-        let t = tar_of(&[
-            ("run/", b"", true),
-            ("run/secrets/", b"", true),
-            ("run/secrets/a", b"", false),
-            ("out", b"x", false),
-        ]);
-        let tmp = std::env::temp_dir();
-        assert_eq!(names(drop_stubs(t, &stubs, &tmp).unwrap()), vec!["out"]);
-        let t = tar_of(&[
-            ("run/", b"", true),
-            ("run/kept", b"k", false),
-            ("run/secrets/", b"", true),
-            ("run/secrets/a", b"", false),
-        ]);
-        assert_eq!(
-            names(drop_stubs(t, &stubs, &tmp).unwrap()),
-            vec!["run/", "run/kept"]
-        );
-        let t = tar_of(&[("run/secrets/a", b"", false)]);
-        assert!(drop_stubs(t, &stubs, &tmp).unwrap().is_none());
-    }
 
     /// The proxy forwards to a real agent: `ssh-add -l` through it lists
     /// the key added to the agent.

@@ -30,16 +30,20 @@ pub enum Output {
     Local(PathBuf),
     /// `type=tar,dest=FILE|-`.
     Tar(Dest),
-    /// `type=oci,dest=FILE|-[,name=…]`.
+    /// `type=oci,dest=FILE|-[,name=…][,oci-mediatypes=…]`.
     Oci {
         dest: Dest,
         names: Vec<image::Reference>,
+        /// `oci-mediatypes` (BuildKit's default for oci: true).
+        oci_media_types: bool,
     },
-    /// `type=docker[,dest=FILE|-][,name=…]`: without `dest`, loaded (as
-    /// `type=image`).
+    /// `type=docker[,dest=FILE|-][,name=…][,oci-mediatypes=…]`: without
+    /// `dest`, loaded (as `type=image`).
     Docker {
         dest: Option<Dest>,
         names: Vec<image::Reference>,
+        /// `oci-mediatypes` (BuildKit's default for docker: false).
+        oci_media_types: bool,
     },
 }
 
@@ -61,6 +65,7 @@ impl Output {
         let mut typ = None;
         let mut dest = None;
         let mut names = vec![];
+        let mut oci_media_types = None;
         for field in spec.split(',') {
             let (k, v) = field
                 .split_once('=')
@@ -77,7 +82,14 @@ impl Output {
                     }
                 }
                 "push" | "push-by-digest" | "registry.insecure" if v == "false" => {}
-                "compression" | "oci-mediatypes" | "force-compression" | "platform-split" => {}
+                "oci-mediatypes" => {
+                    oci_media_types = Some(match v {
+                        "true" => true,
+                        "false" => false,
+                        _ => return Err(bad(spec, format!("oci-mediatypes={v:?}: true or false"))),
+                    })
+                }
+                "compression" | "force-compression" | "platform-split" => {}
                 other => {
                     return Err(bad(
                         spec,
@@ -104,6 +116,7 @@ impl Output {
             "oci" => Output::Oci {
                 dest: file(dest, "oci")?,
                 names,
+                oci_media_types: oci_media_types.unwrap_or(true),
             },
             "docker" => Output::Docker {
                 dest: match dest {
@@ -111,6 +124,7 @@ impl Output {
                     d => Some(file(d, "docker")?),
                 },
                 names,
+                oci_media_types: oci_media_types.unwrap_or(false),
             },
             "registry" => {
                 return Err(bad(
@@ -138,7 +152,10 @@ impl Output {
     /// The names the image gets in the store besides `-t`.
     pub(crate) fn store_names(&self) -> &[image::Reference] {
         match self {
-            Output::Image { names } | Output::Docker { dest: None, names } => names,
+            Output::Image { names }
+            | Output::Docker {
+                dest: None, names, ..
+            } => names,
             _ => &[],
         }
     }
@@ -219,24 +236,35 @@ pub(crate) fn export(
         Output::Image { .. } | Output::Docker { dest: None, .. } => Ok(()),
         Output::Tar(dest) => write_dest(dest, &mut |w| filesystem(engine, id, w)),
         Output::Local(dir) => local(engine, id, dir),
-        // BuildKit's oci exporter writes OCI media types (oci-mediatypes
-        // defaults to true there).
-        Output::Oci { dest, names } => archive(
-            engine,
-            id,
+        // BuildKit's exporters: oci-mediatypes (oci: true by default,
+        // docker: false) says which media types the manifests have.
+        Output::Oci {
             dest,
-            &named(names),
-            image::ArchiveFormat::OciMediaTypes,
-        ),
-        Output::Docker {
-            dest: Some(dest),
             names,
+            oci_media_types,
         } => archive(
             engine,
             id,
             dest,
             &named(names),
-            image::ArchiveFormat::Docker,
+            if *oci_media_types {
+                image::ArchiveFormat::OciMediaTypes
+            } else {
+                image::ArchiveFormat::OciDockerMediaTypes
+            },
+        ),
+        Output::Docker {
+            dest: Some(dest),
+            names,
+            oci_media_types,
+        } => archive(
+            engine,
+            id,
+            dest,
+            &named(names),
+            image::ArchiveFormat::DockerOci {
+                oci_media_types: *oci_media_types,
+            },
         ),
     }
 }
@@ -254,8 +282,9 @@ fn local(engine: &engine::Engine, id: &str, dir: &Path) -> Result<()> {
     a.unpack(dir).map_err(other(&what))
 }
 
-/// An image archive of `id` named `names` (the names are given for the
-/// archive only: one the store did not have is removed again).
+/// An image archive of `id` named exactly `names` (none: unnamed, not
+/// the store's other tags of it), under a lease (an untagged build result
+/// is not taken for dangling while it is written).
 fn archive(
     engine: &engine::Engine,
     id: &str,
@@ -264,43 +293,8 @@ fn archive(
     format: image::ArchiveFormat,
 ) -> Result<()> {
     let store = engine.images();
-    // A lease while names are lent: an image whose name is lent for the
-    // moment is untagged, and prune or rmi (under the GC lock) would take
-    // it for dangling.
     let _lease = store.lease()?;
-    let mut added = vec![];
-    let mut restore = vec![];
-    let mut tagged = Ok(());
-    for n in names {
-        match store.resolve(&n.to_string()) {
-            Ok(i) if i.record.id.to_string() == id => continue,
-            Ok(i) => restore.push((n.clone(), i.record.id.to_string())),
-            Err(_) => {}
-        }
-        // (a failure still gives back the names lent so far)
-        if let Err(e) = store.tag(id, n) {
-            tagged = Err(e);
-            break;
-        }
-        added.push(n.clone());
-    }
-    let shown: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-    let refs: Vec<&str> = if shown.is_empty() {
-        vec![id]
-    } else {
-        shown.iter().map(String::as_str).collect()
-    };
-    let r = match tagged {
-        Ok(()) => write_dest(dest, &mut |w| Ok(store.save(&refs, format, w)?)),
-        Err(e) => Err(e.into()),
-    };
-    for n in &added {
-        let _ = store.untag_keep(n);
-    }
-    for (n, old) in &restore {
-        let _ = store.tag(old, n);
-    }
-    r
+    write_dest(dest, &mut |w| Ok(store.save_named(id, names, format, w)?))
 }
 
 #[cfg(test)]
@@ -326,12 +320,27 @@ mod tests {
         assert!(!d.keeps_image());
         assert!(Output::parse("type=docker").unwrap().keeps_image());
         assert!(Output::parse("type=image,name=x").unwrap().keeps_image());
+        // oci-mediatypes: BuildKit's defaults, true for oci, false for docker.
+        let media = |spec: &str| match Output::parse(spec).unwrap() {
+            Output::Oci {
+                oci_media_types, ..
+            }
+            | Output::Docker {
+                oci_media_types, ..
+            } => oci_media_types,
+            o => panic!("{o:?}"),
+        };
+        assert!(media("type=oci,dest=a"));
+        assert!(!media("type=oci,dest=a,oci-mediatypes=false"));
+        assert!(!media("type=docker,dest=a"));
+        assert!(media("type=docker,oci-mediatypes=true"));
         for (spec, want) in [
             ("type=oci", "dest="),
             ("type=nope,dest=x", "unknown type"),
             ("dest=x", "type="),
             ("type=local,dest=x,foo=1", "\"foo\""),
             ("type=image,push=true", "\"push\""),
+            ("type=oci,dest=a,oci-mediatypes=yes", "oci-mediatypes"),
         ] {
             let e = Output::parse(spec).unwrap_err().to_string();
             assert!(e.contains(want) && e.contains("--output"), "{spec}: {e}");

@@ -19,12 +19,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use berth_util::lock::{FileLock, LockKind};
 use engine::system::BuildCacheRecord;
 
-use crate::cache::{now_secs, StepCache};
+use crate::cache::StepCache;
 use crate::{Error, Result};
 
 /// What a cache record is.
@@ -206,11 +206,24 @@ pub fn usage(engine: &engine::Engine) -> Result<Vec<Record>> {
 
 /// The engine's `system df` with the build cache's records (least
 /// recently used first) and totals.
+/// The build cache's reclaimable bytes are what `builder prune` without
+/// `-a` removes ([`reclaimable`]).
 pub fn disk_usage(engine: &engine::Engine) -> Result<engine::system::DiskUsage> {
     let mut du = engine.disk_usage()?;
-    du.build_cache = usage(engine)?.iter().map(Record::to_df).collect();
+    let records = usage(engine)?;
+    du.build_cache = records.iter().map(Record::to_df).collect();
     du.summarize();
+    du.build_cache_usage.reclaimable = reclaimable(&records);
     Ok(du)
+}
+
+/// What `builder prune` without options would remove of `records`: the
+/// sizes of the records [`select`] takes.
+pub fn reclaimable(records: &[Record]) -> u64 {
+    select(records, &PruneOptions::default())
+        .into_iter()
+        .map(|i| records[i].size)
+        .sum()
 }
 
 /// `builder prune`'s options.
@@ -218,33 +231,20 @@ pub fn disk_usage(engine: &engine::Engine) -> Result<engine::system::DiskUsage> 
 pub struct PruneOptions {
     /// `-a`: shared records too (not only those no tagged image holds).
     pub all: bool,
-    /// `--filter until=DURATION`: only records unused for that long.
-    pub until: Option<Duration>,
+    /// `--filter until=…`: only records last used before that time.
+    pub until: Option<SystemTime>,
     /// `--keep-storage`: stop once the cache is at most this big.
     pub keep_storage: Option<u64>,
 }
 
 impl PruneOptions {
-    /// From docker's `--filter` values (`until=24h`); other keys are
-    /// refused by name.
+    /// From docker's `--filter` values: `until` as the engine's prunes
+    /// read it (a Go duration back from now, RFC 3339 or unix seconds,
+    /// docker's `GetTimestamp`); other keys are refused by name.
     pub fn with_filters(mut self, filters: &[String]) -> Result<PruneOptions> {
-        for f in filters {
-            let (k, v) = f.split_once('=').unwrap_or((f.as_str(), ""));
-            match k {
-                "until" => {
-                    self.until = Some(berth_util::duration::parse(v).ok_or_else(|| {
-                        Error::Other(format!(
-                            "invalid filter until={v:?}: a duration such as 24h is expected"
-                        ))
-                    })?)
-                }
-                _ => {
-                    return Err(Error::Other(format!(
-                        "invalid filter {k:?}: only until is supported"
-                    )))
-                }
-            }
-        }
+        let f = engine::filters::Filters::parse_cli(filters)?;
+        f.validate(engine::filters::keys::BUILDER_PRUNE)?;
+        self.until = f.until()?;
         Ok(self)
     }
 }
@@ -258,9 +258,18 @@ pub struct PruneReport {
     pub reclaimed: u64,
 }
 
+/// `t` in unix seconds (before the epoch: negative).
+fn unix_secs(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_secs() as i64,
+        Err(e) => -(e.duration().as_secs() as i64),
+    }
+}
+
 /// The records a prune removes (indexes into `records`, which are least
-/// recently used first), at `now` (Unix seconds).
-pub fn select(records: &[Record], opts: &PruneOptions, now: i64) -> Vec<usize> {
+/// recently used first).
+pub fn select(records: &[Record], opts: &PruneOptions) -> Vec<usize> {
+    let until = opts.until.map(unix_secs);
     let mut total: u64 = records.iter().map(|r| r.size).sum();
     let mut out = vec![];
     for (i, r) in records.iter().enumerate() {
@@ -272,10 +281,8 @@ pub fn select(records: &[Record], opts: &PruneOptions, now: i64) -> Vec<usize> {
         if r.shared && !opts.all {
             continue;
         }
-        if let Some(u) = opts.until {
-            if r.last_used > now - u.as_secs() as i64 {
-                continue;
-            }
+        if until.is_some_and(|u| r.last_used > u) {
+            continue;
         }
         total = total.saturating_sub(r.size);
         out.push(i);
@@ -295,7 +302,7 @@ pub fn prune(engine: &engine::Engine, opts: &PruneOptions) -> Result<PruneReport
 
 fn prune_locked(engine: &engine::Engine, opts: &PruneOptions) -> Result<PruneReport> {
     let records = usage(engine)?;
-    let chosen = select(&records, opts, now_secs());
+    let chosen = select(&records, opts);
     let mut report = PruneReport::default();
     if chosen.is_empty() {
         return Ok(report);
@@ -380,6 +387,7 @@ pub(crate) fn auto_gc(engine: &engine::Engine) -> Result<Option<PruneReport>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn rec(id: &str, size: u64, shared: bool, last_used: i64) -> Record {
         Record {
@@ -403,45 +411,61 @@ mod tests {
         ];
         let ids = |v: Vec<usize>| v.into_iter().map(|i| rs[i].id.clone()).collect::<Vec<_>>();
         // Everything unshared by default; shared too with all.
-        assert_eq!(
-            ids(select(&rs, &PruneOptions::default(), 1000)),
-            ["a", "c", "d"]
-        );
+        assert_eq!(ids(select(&rs, &PruneOptions::default())), ["a", "c", "d"]);
         let all = PruneOptions {
             all: true,
             ..Default::default()
         };
-        assert_eq!(ids(select(&rs, &all, 1000)), ["a", "b", "c", "d"]);
+        assert_eq!(ids(select(&rs, &all)), ["a", "b", "c", "d"]);
         // Keep 20 bytes: the oldest unshared go until 20 are left.
         let keep = PruneOptions {
             keep_storage: Some(20),
             ..Default::default()
         };
-        assert_eq!(ids(select(&rs, &keep, 1000)), ["a", "c"]);
-        // Unused for 650 s at 1000: only those last used by 350.
+        assert_eq!(ids(select(&rs, &keep)), ["a", "c"]);
+        // Last used by 350 only.
         let until = PruneOptions {
-            until: Some(Duration::from_secs(650)),
+            until: Some(UNIX_EPOCH + Duration::from_secs(350)),
             ..Default::default()
         };
-        assert_eq!(ids(select(&rs, &until, 1000)), ["a", "c"]);
+        assert_eq!(ids(select(&rs, &until)), ["a", "c"]);
+        // system df's reclaimable: what the default prune takes.
+        assert_eq!(reclaimable(&rs), 30);
     }
 
     #[test]
     fn filters() {
-        let o = PruneOptions::default()
-            .with_filters(&["until=24h".into()])
-            .unwrap();
-        assert_eq!(o.until, Some(Duration::from_secs(86400)));
+        let at = |v: &str| {
+            PruneOptions::default()
+                .with_filters(&[format!("until={v}")])
+                .unwrap()
+                .until
+                .unwrap()
+        };
+        // A duration back from now, RFC 3339, unix seconds.
+        let ago = SystemTime::now()
+            .duration_since(at("24h"))
+            .unwrap()
+            .as_secs();
+        assert!((86000..87000).contains(&ago), "{ago}");
+        assert_eq!(
+            at("2020-01-02T03:04:05Z"),
+            UNIX_EPOCH + Duration::from_secs(1577934245)
+        );
+        assert_eq!(
+            at("1577934245"),
+            UNIX_EPOCH + Duration::from_secs(1577934245)
+        );
         let e = PruneOptions::default()
             .with_filters(&["until=soon".into()])
             .unwrap_err()
             .to_string();
-        assert!(e.contains("until"), "{e}");
+        assert!(e.contains("until=soon"), "{e}");
         let e = PruneOptions::default()
             .with_filters(&["type=regular".into()])
             .unwrap_err()
             .to_string();
-        assert!(e.contains("\"type\""), "{e}");
+        assert!(e.contains("'type'"), "{e}");
     }
 
     #[test]

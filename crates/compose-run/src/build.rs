@@ -323,7 +323,11 @@ impl Compose {
         let pull = |r: &image::Reference| puller.pull(&r.to_string());
         let svc = s.name.clone();
         let mut line_start = true;
+        let mut vertices = build_run::Vertices::default();
         let mut progress = |e: build_run::Event| {
+            if !vertices.shows(&e) {
+                return;
+            }
             let line = |status: String| Event {
                 kind: "Build",
                 name: svc.clone(),
@@ -333,13 +337,14 @@ impl Compose {
                 build_run::Event::Step {
                     n,
                     stage,
-                    index,
-                    total,
-                    text,
+                    vertex: Some(v),
+                    ..
                 } => report(line(format!(
-                    "#{n} {} {text}",
-                    build_run::step_label(format!("{svc} {stage}").trim_end(), index, total)
+                    "#{n} {} {}",
+                    build_run::step_label(format!("{svc} {stage}").trim_end(), v.index, v.total),
+                    v.name
                 ))),
+                build_run::Event::Step { .. } => {}
                 build_run::Event::Cached { n } => report(line(format!("#{n} CACHED"))),
                 build_run::Event::Output { n, data } => {
                     for piece in String::from_utf8_lossy(data).split_inclusive('\n') {

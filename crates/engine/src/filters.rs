@@ -53,6 +53,8 @@ pub mod keys {
     pub const VOLUME_PRUNE: &[&str] = &["all", "label", "label!"];
     /// `network prune`.
     pub const NETWORK_PRUNE: &[&str] = &["label", "label!", "until"];
+    /// `builder prune` (the keys berth's build cache has).
+    pub const BUILDER_PRUNE: &[&str] = &["until"];
     /// `system prune`: what its parts take (each part checks its own).
     pub const SYSTEM_PRUNE: &[&str] = &["dangling", "label", "label!", "until"];
 }

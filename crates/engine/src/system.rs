@@ -552,7 +552,7 @@ pub struct VolumeUsage {
     pub usage_data: VolumeUsageData,
 }
 
-/// A build cache record (Berth has no builder yet: always none).
+/// A build cache record (`build_run::prune`'s, in docker's shape).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct BuildCacheRecord {
@@ -595,8 +595,9 @@ impl DiskUsage {
     ///   their layers' bytes; reclaimable is the inactive ones';
     /// - volumes: active if a container mounts it; reclaimable is the size
     ///   of the others;
-    /// - build cache: active if in use; reclaimable if neither in use nor
-    ///   shared.
+    /// - build cache: active if in use; its reclaimable bytes are the
+    ///   builder's to say (`build_run::prune::disk_usage`: what `builder
+    ///   prune` without `-a` removes), none here.
     pub fn summarize(&mut self) {
         let active_images = self.images.iter().filter(|i| i.containers > 0);
         let used: u64 = active_images
@@ -644,12 +645,7 @@ impl DiskUsage {
             active_count: self.build_cache.iter().filter(|b| b.in_use).count() as u64,
             total_count: self.build_cache.len() as u64,
             total_size: self.build_cache.iter().map(|b| b.size).sum(),
-            reclaimable: self
-                .build_cache
-                .iter()
-                .filter(|b| !b.in_use && !b.shared)
-                .map(|b| b.size)
-                .sum(),
+            reclaimable: 0,
         };
     }
 }

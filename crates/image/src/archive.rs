@@ -221,11 +221,77 @@ impl Store {
 pub struct DockerArchiveEntry {
     /// Path of the config JSON inside the archive.
     pub config: String,
-    /// Tags (`busybox:latest`).
-    #[serde(default, deserialize_with = "null_vec")]
+    /// Tags (`busybox:latest`); none is written `null`, as docker does.
+    #[serde(
+        default,
+        deserialize_with = "null_vec",
+        serialize_with = "empty_as_null"
+    )]
     pub repo_tags: Vec<String>,
     /// Layer tar paths, bottom first.
     pub layers: Vec<String>,
+}
+
+/// docker's `manifest.json` and `repositories` for `images` whose config
+/// and layer blobs are at `path(digest)` in the archive.
+fn save_docker_manifest<W: Write>(
+    b: &mut tar::Builder<W>,
+    images: &[(ImageRecord, Vec<Reference>)],
+    path: impl Fn(&Digest) -> String,
+) -> Result<()> {
+    let mut manifest = Vec::new();
+    let mut repositories: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    for (rec, tags) in images {
+        for t in tags {
+            if let Some(tag) = t.tag() {
+                repositories
+                    .entry(t.familiar_name())
+                    .or_default()
+                    .insert(tag.to_string(), rec.id.hex().to_string());
+            }
+        }
+        manifest.push(DockerArchiveEntry {
+            config: path(&rec.config_digest),
+            repo_tags: tags.iter().map(|t| t.familiar()).collect(),
+            layers: rec.layers.iter().map(|l| path(&l.digest)).collect(),
+        });
+    }
+    let mj = serde_json::to_vec(&manifest).map_err(|e| Error::json("manifest.json", e))?;
+    append_file(b, "manifest.json", mj.len() as u64, &mj[..])?;
+    let rj = serde_json::to_vec(&repositories).map_err(|e| Error::json("repositories", e))?;
+    append_file(b, "repositories", rj.len() as u64, &rj[..])
+}
+
+/// Manifest `m` with `manifest_type`'s media types (OCI or Docker v2):
+/// the manifest's, its config's and its layers' (a layer type the other
+/// kind has no name for is kept). The blobs are the same bytes.
+fn convert_media_types(m: &mut Manifest, manifest_type: &str) {
+    let oci = manifest_type == media_type::OCI_MANIFEST;
+    m.media_type = Some(manifest_type.to_string());
+    m.config.media_type = if oci {
+        media_type::OCI_CONFIG
+    } else {
+        media_type::DOCKER_CONFIG
+    }
+    .into();
+    for l in &mut m.layers {
+        let t = match (oci, l.media_type.as_str()) {
+            (true, media_type::DOCKER_LAYER_GZIP) => media_type::OCI_LAYER_GZIP,
+            (true, media_type::DOCKER_LAYER_TAR) => media_type::OCI_LAYER_TAR,
+            (false, media_type::OCI_LAYER_GZIP) => media_type::DOCKER_LAYER_GZIP,
+            (false, media_type::OCI_LAYER_TAR) => media_type::DOCKER_LAYER_TAR,
+            _ => continue,
+        };
+        l.media_type = t.into();
+    }
+}
+
+fn empty_as_null<S: serde::Serializer>(v: &[String], s: S) -> std::result::Result<S::Ok, S::Error> {
+    if v.is_empty() {
+        s.serialize_none()
+    } else {
+        v.serialize(s)
+    }
 }
 
 fn null_vec<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Vec<String>, D::Error> {
@@ -279,6 +345,17 @@ pub enum ArchiveFormat {
     /// Docker v2 manifest is written converted (its config and layer
     /// blobs unchanged), as BuildKit's oci exporter does by default.
     OciMediaTypes,
+    /// An OCI image layout whose manifests all have Docker v2 media types
+    /// (an OCI manifest converted the other way; a zstd layer, which has
+    /// no Docker type, keeps its OCI one): BuildKit's oci exporter with
+    /// `oci-mediatypes=false`.
+    OciDockerMediaTypes,
+    /// BuildKit's docker exporter (and docker 25's save): an OCI image
+    /// layout whose manifests have Docker v2 media types, or OCI ones with
+    /// `oci_media_types`, and beside it docker's `manifest.json` and
+    /// `repositories` naming the same config and layer blobs (the layers
+    /// as stored, compressed), so that either kind of loader reads it.
+    DockerOci { oci_media_types: bool },
 }
 
 /// Annotation naming an image in an OCI layout (tag or full name).
@@ -303,16 +380,54 @@ impl Store {
             };
             images.push((info.record, tags));
         }
+        self.write_archive(&images, format, out)
+    }
+
+    /// Write image `image` (a reference or an id) to `out` named exactly
+    /// `names`, whether the store has them or not (none: no name in the
+    /// archive, `RepoTags` null, no ref annotation): an exporter's
+    /// archive of what it was asked to name.
+    pub fn save_named<W: Write>(
+        &self,
+        image: &str,
+        names: &[Reference],
+        format: ArchiveFormat,
+        out: W,
+    ) -> Result<()> {
+        let info = self.resolve(image)?;
+        self.write_archive(&[(info.record, names.to_vec())], format, out)
+    }
+
+    fn write_archive<W: Write>(
+        &self,
+        images: &[(ImageRecord, Vec<Reference>)],
+        format: ArchiveFormat,
+        out: W,
+    ) -> Result<()> {
         let mut b = tar::Builder::new(out);
         match format {
-            ArchiveFormat::Docker => self.save_docker(&mut b, &images)?,
-            ArchiveFormat::Oci => self.save_oci(&mut b, &images, false)?,
-            ArchiveFormat::OciMediaTypes => self.save_oci(&mut b, &images, true)?,
+            ArchiveFormat::Docker => self.save_docker(&mut b, images)?,
+            ArchiveFormat::Oci => self.save_oci(&mut b, images, None)?,
+            ArchiveFormat::OciMediaTypes => {
+                self.save_oci(&mut b, images, Some(media_type::OCI_MANIFEST))?
+            }
+            ArchiveFormat::OciDockerMediaTypes => {
+                self.save_oci(&mut b, images, Some(media_type::DOCKER_MANIFEST))?
+            }
+            ArchiveFormat::DockerOci { oci_media_types } => {
+                let t = if oci_media_types {
+                    media_type::OCI_MANIFEST
+                } else {
+                    media_type::DOCKER_MANIFEST
+                };
+                self.save_oci(&mut b, images, Some(t))?;
+                save_docker_manifest(&mut b, images, |d| format!("blobs/sha256/{}", d.hex()))?;
+            }
         }
         b.into_inner()
             .and_then(|mut w| w.flush())
             .map_err(|e| Error::io("finish archive", e))?;
-        for (rec, _) in &images {
+        for (rec, _) in images {
             self.log_event("save", &rec.id, &rec.id.to_string());
         }
         Ok(())
@@ -380,7 +495,7 @@ impl Store {
         &self,
         b: &mut tar::Builder<W>,
         images: &[(ImageRecord, Vec<Reference>)],
-        oci_types: bool,
+        manifest_type: Option<&str>,
     ) -> Result<()> {
         let layout = br#"{"imageLayoutVersion":"1.0.0"}"#;
         append_file(b, "oci-layout", layout.len() as u64, &layout[..])?;
@@ -394,33 +509,27 @@ impl Store {
             annotations: BTreeMap::new(),
         };
         for (rec, tags) in images {
-            // The manifest as stored, or converted to OCI media types.
-            let converted = if oci_types && rec.manifest_media_type == media_type::DOCKER_MANIFEST {
-                let raw = self.content().read(&rec.manifest_digest, MAX_SMALL_FILE)?;
-                let mut m: Manifest = serde_json::from_slice(&raw)
-                    .map_err(|e| Error::json(format!("manifest {}", rec.manifest_digest), e))?;
-                m.media_type = Some(media_type::OCI_MANIFEST.into());
-                m.config.media_type = media_type::OCI_CONFIG.into();
-                for l in &mut m.layers {
-                    l.media_type = match l.media_type.as_str() {
-                        media_type::DOCKER_LAYER_GZIP => media_type::OCI_LAYER_GZIP.into(),
-                        media_type::DOCKER_LAYER_TAR => media_type::OCI_LAYER_TAR.into(),
-                        other => other.to_string(),
-                    };
+            // The manifest as stored, or converted to `manifest_type`'s
+            // media types.
+            let converted = match manifest_type {
+                Some(want) if rec.manifest_media_type != want => {
+                    let raw = self.content().read(&rec.manifest_digest, MAX_SMALL_FILE)?;
+                    let mut m: Manifest = serde_json::from_slice(&raw)
+                        .map_err(|e| Error::json(format!("manifest {}", rec.manifest_digest), e))?;
+                    convert_media_types(&mut m, want);
+                    let bytes = serde_json::to_vec(&m).map_err(|e| Error::json("manifest", e))?;
+                    let d = Digest::of_bytes(&bytes);
+                    if written.insert(d.clone()) {
+                        append_file(
+                            b,
+                            &format!("blobs/sha256/{}", d.hex()),
+                            bytes.len() as u64,
+                            &bytes[..],
+                        )?;
+                    }
+                    Some((d, bytes.len() as u64))
                 }
-                let bytes = serde_json::to_vec(&m).map_err(|e| Error::json("manifest", e))?;
-                let d = Digest::of_bytes(&bytes);
-                if written.insert(d.clone()) {
-                    append_file(
-                        b,
-                        &format!("blobs/sha256/{}", d.hex()),
-                        bytes.len() as u64,
-                        &bytes[..],
-                    )?;
-                }
-                Some((d, bytes.len() as u64))
-            } else {
-                None
+                _ => None,
             };
             let blobs = converted
                 .is_none()
@@ -440,7 +549,7 @@ impl Store {
                 }
             }
             let mut desc = match converted {
-                Some((d, size)) => Descriptor::new(media_type::OCI_MANIFEST, d, size),
+                Some((d, size)) => Descriptor::new(manifest_type.unwrap_or_default(), d, size),
                 None => Descriptor::new(
                     &rec.manifest_media_type,
                     rec.manifest_digest.clone(),

@@ -226,14 +226,11 @@ impl CacheRegistry for RegistryCache {
 }
 
 fn registry_cache(g: &Globals) -> Result<Box<dyn CacheRegistry>, CliError> {
-    let (client, warning) = registry::service::client(&registry::RegistryOptions {
+    let client = super::transfer::client(&RegistryArgs {
         tls_verify: true,
-        auth_file: None,
+        authfile: None,
         cert_dir: None,
     })?;
-    if let Some(w) = warning {
-        eprintln!("berth: warning: {w}");
-    }
     Ok(Box::new(RegistryCache {
         client,
         store: g.store()?,
@@ -440,8 +437,9 @@ pub fn run(g: &Globals, a: BuildArgs) -> CmdResult {
     // the step's end): steps of stages built at once interleave by whole
     // lines, each with its `#N`.
     let mut partial: BTreeMap<usize, Vec<u8>> = BTreeMap::new();
+    let mut vertices = build_run::Vertices::default();
     let mut progress = |e: Event| {
-        if quiet {
+        if quiet || !vertices.shows(&e) {
             return;
         }
         if let Some(v) = &view {
@@ -452,16 +450,17 @@ pub fn run(g: &Globals, a: BuildArgs) -> CmdResult {
             Event::Step {
                 n,
                 stage,
-                index,
-                total,
-                text,
+                vertex: Some(v),
+                ..
             } => {
                 writeln!(
                     err,
-                    "#{n} {} {text}",
-                    build_run::step_label(stage, index, total)
+                    "#{n} {} {}",
+                    build_run::step_label(stage, v.index, v.total),
+                    v.name
                 )
             }
+            Event::Step { .. } => Ok(()),
             Event::Cached { n } => writeln!(err, "#{n} CACHED"),
             Event::Output { n, data } => {
                 let buf = partial.entry(n).or_default();

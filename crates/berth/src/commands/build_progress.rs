@@ -85,9 +85,8 @@ impl TtyView {
             Event::Step {
                 n,
                 stage,
-                index,
-                total,
-                text,
+                vertex: Some(v),
+                ..
             } => {
                 s.started += 1;
                 s.running.insert(
@@ -95,8 +94,8 @@ impl TtyView {
                     Running {
                         name: format!(
                             "{} {}",
-                            build_run::step_label(stage, index, total),
-                            one_line(text)
+                            build_run::step_label(stage, v.index, v.total),
+                            one_line(v.name)
                         ),
                         began: now,
                         tail: VecDeque::new(),
@@ -104,6 +103,9 @@ impl TtyView {
                     },
                 );
             }
+            // No vertex: nothing to show (the caller's `Vertices` keeps
+            // them out).
+            Event::Step { .. } => return,
             Event::Cached { n } => {
                 if let Some(r) = s.running.remove(&n) {
                     s.finished += 1;

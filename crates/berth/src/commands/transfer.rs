@@ -11,7 +11,7 @@ use crate::progress::{Direction, Mode, Transfer};
 use crate::Globals;
 
 /// A registry client for the flags (and registries.conf).
-fn client(a: &RegistryArgs) -> Result<Client, CliError> {
+pub(super) fn client(a: &RegistryArgs) -> Result<Client, CliError> {
     let (c, warning) = registry::service::client(&RegistryOptions {
         tls_verify: a.tls_verify,
         auth_file: a.authfile.clone(),
