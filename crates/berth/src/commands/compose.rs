@@ -389,7 +389,7 @@ fn attached_watch(
             }
         });
     }
-    let mut since = since;
+    let mut followed: std::collections::HashMap<String, String> = Default::default();
     while !interrupted.load(Ordering::SeqCst) {
         let rows: Vec<ContainerRow> = if plan.logs.is_empty() {
             Vec::new()
@@ -406,17 +406,28 @@ fn attached_watch(
             std::thread::sleep(std::time::Duration::from_millis(200));
             continue;
         }
-        let opts = ::engine::LogsOptions {
+        // A container not followed before (a rebuild's new one) from the
+        // start of `up`: it may have printed before its follow began. One
+        // followed before (restarted) from the end of that follow.
+        let opts = |r: &ContainerRow| ::engine::LogsOptions {
             follow: true,
-            since: Some(since.clone()),
+            since: Some(
+                followed
+                    .get(&r.summary.id)
+                    .cloned()
+                    .unwrap_or_else(|| since.clone()),
+            ),
             timestamps: a.timestamps,
             ..Default::default()
         };
-        follow_logs(compose, &rows, &opts, a.no_log_prefix, color, &|_| {})?;
+        follow_logs_each(compose, &rows, &opts, a.no_log_prefix, color, &|_| {})?;
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
-        since = format!("{}.{:09}", now.as_secs(), now.subsec_nanos());
+        let end = format!("{}.{:09}", now.as_secs(), now.subsec_nanos());
+        for r in &rows {
+            followed.insert(r.summary.id.clone(), end.clone());
+        }
     }
     stopping.finish();
     Ok(())
@@ -687,6 +698,18 @@ fn follow_logs(
     color: bool,
     on_end: &(dyn Fn(&ContainerRow) + Sync),
 ) -> CmdResult {
+    follow_logs_each(compose, rows, &|_| opts.clone(), no_prefix, color, on_end)
+}
+
+/// [`follow_logs`] with each container's own options.
+fn follow_logs_each(
+    compose: &Compose,
+    rows: &[ContainerRow],
+    opts: &(dyn Fn(&ContainerRow) -> ::engine::LogsOptions + Sync),
+    no_prefix: bool,
+    color: bool,
+    on_end: &(dyn Fn(&ContainerRow) + Sync),
+) -> CmdResult {
     let label = |r: &ContainerRow| {
         if r.number > 0 {
             format!("{}-{}", r.service, r.number)
@@ -721,7 +744,7 @@ fn follow_logs(
                         out,
                         buf: Vec::new(),
                     };
-                    let res = compose.engine.logs(&r.summary.id, opts, &mut o, &mut e);
+                    let res = compose.engine.logs(&r.summary.id, &opts(r), &mut o, &mut e);
                     let _ = o.flush();
                     let _ = e.flush();
                     on_end(r);
