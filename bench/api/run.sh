@@ -5,7 +5,8 @@
 # then on each one's default network, on a busybox image made on the spot
 # and imported into both; then `docker ps` and `docker ps -a --format json`
 # with COUNT (100) containers created through each socket (not started:
-# the listing is measured), removed at the end. Prints the ratio of the
+# the listing is measured), removed at the end; the default network case
+# again with Berth's default store (its bridge kept, as docker0). Prints the ratio of the
 # medians. The goal (issue 12): Berth's socket at 0.1x podman's or less.
 # BERTH=path uses that berth (its berth-monitor and berth-init beside it)
 # instead of building the release one.
@@ -65,6 +66,21 @@ sync; hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$work/bridge.json" \
     -n "berth socket" "$(D b '')" \
     -n "podman socket" "$(D p '')"
 ratio "$work/bridge.json" "berth socket" "podman socket"
+echo
+# Berth's default store keeps its bridge (berth0) between containers, as
+# dockerd keeps docker0; the scratch store above removes its bridge with
+# its last container (as netavark does), so each run there also makes and
+# deletes the bridge and its nftables table. A second service on the
+# default store (an image imported there for the run, removed after).
+echo "== docker run --rm IMAGE true (default network), Berth's default store (bridge kept) =="
+$BERTH import "$work/rootfs.tar" localhost/berth-bench-api:1 >/dev/null
+$BERTH system service --time 0 "unix://$work/bd.sock" & pids+=($!)
+for _ in $(seq 200); do [ -S "$work/bd.sock" ] && break; sleep 0.05; done
+sync; hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$work/bridge-default.json" \
+    -n "berth socket (default store)" "$DOCKER -H unix://$work/bd.sock run --rm localhost/berth-bench-api:1 true" \
+    -n "podman socket" "$(D p '')"
+$BERTH rmi localhost/berth-bench-api:1 >/dev/null
+ratio "$work/bridge-default.json" "berth socket (default store)" "podman socket"
 echo
 echo "== docker ps, $COUNT containers created through each socket =="
 for s in b p; do

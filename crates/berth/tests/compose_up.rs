@@ -1265,3 +1265,46 @@ services:
     }
     p.ok(&["down", "-t", "0"]);
 }
+
+// `stop` stops a service before what it depends on even through a
+// service that has no container (web -> cache -> db, cache never
+// started): web takes 2 s to stop, db none; db must not go first.
+#[test]
+fn stop_keeps_the_dependency_order_through_a_service_without_containers() {
+    let Some(p) = Project::new(
+        r#"
+services:
+  web:
+    image: bb
+    depends_on: [cache]
+    command: ["sh", "-c", "trap 'sleep 2; exit 0' TERM; while true; do sleep 0.2; done"]
+  cache:
+    image: bb
+    depends_on: [db]
+    command: ["sleep", "1000"]
+  db:
+    image: bb
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.2; done"]
+"#,
+    ) else {
+        return;
+    };
+    p.ok(&["up", "-d", "--no-deps", "web", "db"]);
+    assert!(p.ps().iter().all(|c| c["Service"] != "cache"));
+    p.ok(&["stop"]);
+    // RFC 3339 in UTC: the seconds, then the fraction padded to 9 digits
+    let finished = |name: &str| {
+        let id = p.id_of(name);
+        let t = p.env.ok(&["inspect", "-f", "{{.State.FinishedAt}}", &id]);
+        let t = t.trim();
+        let (secs, rest) = t.split_at(19);
+        let frac: String = rest
+            .trim_start_matches('.')
+            .chars()
+            .take_while(|c| c.is_ascii_digit())
+            .collect();
+        format!("{secs}.{frac:0<9}")
+    };
+    let (web, db) = (finished("proj-web-1"), finished("proj-db-1"));
+    assert!(web <= db, "db stopped at {db}, before web at {web}");
+}

@@ -436,8 +436,11 @@ impl Payload {
 
 /// An ADD source as a stream, decompressed when its head is the magic of
 /// gzip, bzip2, xz or zstd. xz (lzma-rs decodes into a writer) is decoded
-/// by a thread into a bounded channel: no whole copy of it anywhere, and
-/// the decoding stops when the reader goes.
+/// by a thread into a bounded channel, and the decoding stops when the
+/// reader goes. lzma-rs holds each decoded xz block whole in memory before
+/// writing it (a file of one block: the whole file), with no limit: an
+/// `.xz` in a context can ask for a lot of memory (left: a streaming xz
+/// decoder with a memory limit would need liblzma).
 struct Decompressed {
     r: Box<dyn Read>,
     xz: Option<std::thread::JoinHandle<io::Result<()>>>,
@@ -500,10 +503,13 @@ impl Write for ChanWriter {
         if b.is_empty() {
             return Ok(0);
         }
+        // At most 64 KiB a message: lzma-rs hands over a whole decoded
+        // block in one write, which must not be copied whole again.
+        let n = b.len().min(64 << 10);
         self.0
-            .send(b.to_vec())
+            .send(b[..n].to_vec())
             .map_err(|_| io::Error::from(io::ErrorKind::BrokenPipe))?;
-        Ok(b.len())
+        Ok(n)
     }
 
     fn flush(&mut self) -> io::Result<()> {

@@ -1576,13 +1576,10 @@ impl Compose {
         for r in rows.iter().filter(|r| !order.contains(&r.service)) {
             stop(r, report);
         }
-        let names: Vec<String> = order
-            .iter()
-            .filter(|n| rows.iter().any(|r| &r.service == *n))
-            .cloned()
-            .collect();
+        // The whole order: a service with no container between two that
+        // have one still carries the dependency (web -> cache -> db).
         order::traverse(
-            &names,
+            &order,
             &self.dependency_graph(),
             order::Direction::Down,
             0,

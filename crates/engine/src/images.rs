@@ -580,6 +580,15 @@ fn prune_round(
         if !inuse::containers_using(store, &info.record.id)?.is_empty() {
             continue;
         }
+        // Tagged since the listing (a tag takes no lease, so the GC lock
+        // does not keep it out): no longer dangling.
+        if dangling_only
+            && store
+                .resolve(&id)
+                .map_or(true, |now| !now.repo_tags.is_empty())
+        {
+            continue;
+        }
         match remove_locked(store, held, &id, true) {
             Ok(items) => {
                 for it in &items {

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::digest::{chain_ids, Digest, HashingReader};
 use crate::error::{Error, Result};
-use crate::images::{ImageRecord, Store};
+use crate::images::{ImageRecord, LayerRecord, Store};
 use crate::manifest::{
     layer_compression, media_type, parse_manifest, ContainerConfig, Descriptor, History,
     ImageConfig, Index, Manifest, ManifestDoc, Platform, RootFs,
@@ -233,11 +233,13 @@ pub struct DockerArchiveEntry {
 }
 
 /// docker's `manifest.json` and `repositories` for `images` whose config
-/// and layer blobs are at `path(digest)` in the archive.
+/// is at `config_path(image)` in the archive and layers at
+/// `layer_path(layer)`.
 fn save_docker_manifest<W: Write>(
     b: &mut tar::Builder<W>,
     images: &[(ImageRecord, Vec<Reference>)],
-    path: impl Fn(&Digest) -> String,
+    config_path: impl Fn(&ImageRecord) -> String,
+    layer_path: impl Fn(&LayerRecord) -> String,
 ) -> Result<()> {
     let mut manifest = Vec::new();
     let mut repositories: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
@@ -251,9 +253,9 @@ fn save_docker_manifest<W: Write>(
             }
         }
         manifest.push(DockerArchiveEntry {
-            config: path(&rec.config_digest),
+            config: config_path(rec),
             repo_tags: tags.iter().map(|t| t.familiar()).collect(),
-            layers: rec.layers.iter().map(|l| path(&l.digest)).collect(),
+            layers: rec.layers.iter().map(&layer_path).collect(),
         });
     }
     let mj = serde_json::to_vec(&manifest).map_err(|e| Error::json("manifest.json", e))?;
@@ -421,7 +423,13 @@ impl Store {
                     media_type::DOCKER_MANIFEST
                 };
                 self.save_oci(&mut b, images, Some(t))?;
-                save_docker_manifest(&mut b, images, |d| format!("blobs/sha256/{}", d.hex()))?;
+                let blob = |d: &Digest| format!("blobs/sha256/{}", d.hex());
+                save_docker_manifest(
+                    &mut b,
+                    images,
+                    |rec| blob(&rec.config_digest),
+                    |l| blob(&l.digest),
+                )?;
             }
         }
         b.into_inner()
@@ -438,19 +446,17 @@ impl Store {
         b: &mut tar::Builder<W>,
         images: &[(ImageRecord, Vec<Reference>)],
     ) -> Result<()> {
-        let mut manifest = Vec::new();
-        let mut repositories: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+        let config_path = |rec: &ImageRecord| format!("{}.json", rec.id.hex());
+        let layer_path = |l: &LayerRecord| format!("{}/layer.tar", l.diff_id.hex());
         let mut written = std::collections::HashSet::new();
-        for (rec, tags) in images {
-            let config_name = format!("{}.json", rec.id.hex());
+        for (rec, _) in images {
+            let config_name = config_path(rec);
             if written.insert(config_name.clone()) {
                 let cfg = self.content().read(&rec.config_digest, MAX_SMALL_FILE)?;
                 append_file(b, &config_name, cfg.len() as u64, &cfg[..])?;
             }
-            let mut layers = Vec::new();
             for l in &rec.layers {
-                let dir = l.diff_id.hex().to_string();
-                let path = format!("{dir}/layer.tar");
+                let path = layer_path(l);
                 if written.insert(path.clone()) {
                     // Uncompressed size first (the tar header needs it).
                     let (_, mut r) = decompress(
@@ -465,30 +471,12 @@ impl Store {
                         Some(&l.media_type),
                         &l.digest,
                     )?;
-                    append_dir(b, &format!("{dir}/"))?;
+                    append_dir(b, &format!("{}/", l.diff_id.hex()))?;
                     append_file(b, &path, size, r)?;
                 }
-                layers.push(path);
             }
-            for t in tags {
-                let repo = t.familiar_name();
-                if let Some(tag) = t.tag() {
-                    repositories
-                        .entry(repo)
-                        .or_default()
-                        .insert(tag.to_string(), rec.id.hex().to_string());
-                }
-            }
-            manifest.push(DockerArchiveEntry {
-                config: config_name,
-                repo_tags: tags.iter().map(|t| t.familiar()).collect(),
-                layers,
-            });
         }
-        let mj = serde_json::to_vec(&manifest).map_err(|e| Error::json("manifest.json", e))?;
-        append_file(b, "manifest.json", mj.len() as u64, &mj[..])?;
-        let rj = serde_json::to_vec(&repositories).map_err(|e| Error::json("repositories", e))?;
-        append_file(b, "repositories", rj.len() as u64, &rj[..])
+        save_docker_manifest(b, images, config_path, layer_path)
     }
 
     fn save_oci<W: Write>(

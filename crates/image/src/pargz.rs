@@ -82,18 +82,30 @@ impl<W: Write> ParGzWriter<W> {
             let rx = Arc::new(Mutex::new(rx));
             for _ in 0..threads {
                 let rx = Arc::clone(&rx);
-                w.workers.push(std::thread::spawn(move || loop {
-                    // A poisoned lock means another worker panicked: stop.
-                    let job = match rx.lock() {
-                        Ok(rx) => rx.recv(),
-                        Err(_) => return,
-                    };
-                    let Ok(job) = job else { return };
-                    let out = deflate_chunk(level, &job.dict, &job.data, job.last);
-                    let _ = job.done.send(out);
-                }));
+                let worker =
+                    std::thread::Builder::new()
+                        .name("berth-gzip".into())
+                        .spawn(move || loop {
+                            // A poisoned lock means another worker panicked: stop.
+                            let job = match rx.lock() {
+                                Ok(rx) => rx.recv(),
+                                Err(_) => return,
+                            };
+                            let Ok(job) = job else { return };
+                            let out = deflate_chunk(level, &job.dict, &job.data, job.last);
+                            let _ = job.done.send(out);
+                        });
+                // Out of threads (a pids limit): those started do the work,
+                // or the caller's own thread when none could be; the bytes
+                // are the same.
+                match worker {
+                    Ok(h) => w.workers.push(h),
+                    Err(_) => break,
+                }
             }
-            w.jobs = Some(tx);
+            if !w.workers.is_empty() {
+                w.jobs = Some(tx);
+            }
         }
         w
     }

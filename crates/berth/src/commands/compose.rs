@@ -420,14 +420,20 @@ fn attached_watch(
             timestamps: a.timestamps,
             ..Default::default()
         };
-        follow_logs_each(compose, &rows, &opts, a.no_log_prefix, color, &|_| {})?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
-        let end = format!("{}.{:09}", now.as_secs(), now.subsec_nanos());
-        for r in &rows {
-            followed.insert(r.summary.id.clone(), end.clone());
-        }
+        // Each container's follow ends on its own (when it stops): the
+        // time it ended is where its next follow takes up.
+        let ended = Mutex::new(Vec::new());
+        let on_end = |r: &ContainerRow| {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            let end = format!("{}.{:09}", now.as_secs(), now.subsec_nanos());
+            if let Ok(mut e) = ended.lock() {
+                e.push((r.summary.id.clone(), end));
+            }
+        };
+        follow_logs_each(compose, &rows, &opts, a.no_log_prefix, color, &on_end)?;
+        followed.extend(ended.into_inner().unwrap_or_default());
     }
     stopping.finish();
     Ok(())
