@@ -15,6 +15,19 @@ cd "$(dirname "$0")/../.."
 RUNS=${1:-20}
 COUNT=${2:-100}
 ./scripts/deps.sh --test
+# dockerd (Debian's docker.io, 20.10) for the third column: installed with
+# its service kept from starting (its iptables rules would set the host's
+# FORWARD policy to DROP); the bench runs its own, without iptables.
+if ! command -v dockerd >/dev/null && [ "$(id -u)" -eq 0 ]; then
+    made_policy=
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+        chmod 755 /usr/sbin/policy-rc.d
+        made_policy=1
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io >/dev/null || true
+    [ -z "$made_policy" ] || rm -f /usr/sbin/policy-rc.d
+fi
 if [ -z "${BERTH:-}" ]; then
     cargo build --release -p berth -p berth-monitor -p berth-init >/dev/null
     BERTH=$PWD/target/release/berth
@@ -29,6 +42,8 @@ cleanup() {
     wait 2>/dev/null || true
     $B rm -f $($B ps -aq) >/dev/null 2>&1 || true
     $P rm -af -t 0 >/dev/null 2>&1 || true
+    ip link del docker0 2>/dev/null || true
+    umount -l "$work/docker/overlay2" 2>/dev/null || true
     umount -l "$work/podman/storage/overlay" 2>/dev/null || true
     rm -rf "$work" 2>/dev/null || true
 }
@@ -41,31 +56,55 @@ $B import "$work/rootfs.tar" localhost/bench:1 >/dev/null
 $P import "$work/rootfs.tar" localhost/bench:1 >/dev/null
 $B system service --time 0 "unix://$work/b.sock" & pids+=($!)
 $P system service --time 0 "unix://$work/p.sock" & pids+=($!)
-for s in b p; do
-    for _ in $(seq 200); do [ -S "$work/$s.sock" ] && break; sleep 0.05; done
+socks="b p"
+# dockerd on its own data root and socket; no iptables (the host's filter
+# policy stays), its own bridge (docker0, deleted after).
+if command -v dockerd >/dev/null; then
+    dockerd --data-root "$work/docker" --exec-root "$work/docker-exec" --pidfile "$work/docker.pid" \
+        -H "unix://$work/d.sock" --iptables=false --ip6tables=false --log-level error \
+        >"$work/dockerd.log" 2>&1 & pids+=($!)
+    socks="b p d"
+fi
+for s in $socks; do
+    for _ in $(seq 400); do [ -S "$work/$s.sock" ] && break; sleep 0.05; done
 done
+if [ -S "$work/d.sock" ]; then
+    for _ in $(seq 200); do $DOCKER -H "unix://$work/d.sock" version >/dev/null 2>&1 && break; sleep 0.1; done
+    $DOCKER -H "unix://$work/d.sock" import "$work/rootfs.tar" localhost/bench:1 >/dev/null
+    # dockerd and its containerd go on with their start-up work for a
+    # while (the first runs measured beside it took twice as long)
+    sleep 10
+fi
 export DOCKER_CONFIG=$work/docker-config
 D() { echo "$DOCKER -H unix://$work/$1.sock run --rm $2 localhost/bench:1 true"; }
 L() { echo "$DOCKER -H unix://$work/$1.sock ps $2"; }
-ratio() { # json, berth name, podman name
+ratio() { # json, berth name, peer name [, peer label: podman]
     python3 - "$@" <<'PY'
 import json, sys
 r = {x["command"]: x["median"] for x in json.load(open(sys.argv[1]))["results"]}
 b, p = r[sys.argv[2]], r[sys.argv[3]]
-print(f"\nmedian: berth's socket {b*1000:.1f} ms, podman's socket {p*1000:.1f} ms: berth at x{b/p:.2f} of podman")
+peer = sys.argv[4] if len(sys.argv) > 4 else "podman"
+what = "dockerd" if peer == "dockerd" else f"{peer}'s socket"
+print(f"\nmedian: berth's socket {b*1000:.1f} ms, {what} {p*1000:.1f} ms: berth at x{b/p:.2f} of {peer}")
 PY
 }
+HAVE_D=
+[ -S "$work/d.sock" ] && HAVE_D=1
 echo "== docker run --rm --network none IMAGE true =="
 sync; hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$work/none.json" \
     -n "berth socket (none)" "$(D b '--network none')" \
-    -n "podman socket (none)" "$(D p '--network none')"
+    -n "podman socket (none)" "$(D p '--network none')" \
+    ${HAVE_D:+-n "dockerd (none)" "$(D d '--network none')"}
 ratio "$work/none.json" "berth socket (none)" "podman socket (none)"
+[ -z "$HAVE_D" ] || ratio "$work/none.json" "berth socket (none)" "dockerd (none)" dockerd
 echo
 echo "== docker run --rm IMAGE true (default network) =="
 sync; hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$work/bridge.json" \
     -n "berth socket" "$(D b '')" \
-    -n "podman socket" "$(D p '')"
+    -n "podman socket" "$(D p '')" \
+    ${HAVE_D:+-n "dockerd" "$(D d '')"}
 ratio "$work/bridge.json" "berth socket" "podman socket"
+[ -z "$HAVE_D" ] || ratio "$work/bridge.json" "berth socket" "dockerd" dockerd
 echo
 # Berth's default store keeps its bridge (berth0) between containers, as
 # dockerd keeps docker0; the scratch store above removes its bridge with
@@ -78,9 +117,11 @@ $BERTH system service --time 0 "unix://$work/bd.sock" & pids+=($!)
 for _ in $(seq 200); do [ -S "$work/bd.sock" ] && break; sleep 0.05; done
 sync; hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$work/bridge-default.json" \
     -n "berth socket (default store)" "$DOCKER -H unix://$work/bd.sock run --rm localhost/berth-bench-api:1 true" \
-    -n "podman socket" "$(D p '')"
+    -n "podman socket" "$(D p '')" \
+    ${HAVE_D:+-n "dockerd" "$(D d '')"}
 $BERTH rmi localhost/berth-bench-api:1 >/dev/null
 ratio "$work/bridge-default.json" "berth socket (default store)" "podman socket"
+[ -z "$HAVE_D" ] || ratio "$work/bridge-default.json" "berth socket (default store)" "dockerd" dockerd
 echo
 echo "== docker ps, $COUNT containers created through each socket =="
 for s in b p; do
