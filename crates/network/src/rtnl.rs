@@ -8,8 +8,9 @@ use std::os::fd::AsRawFd;
 use std::path::Path;
 
 use netlink_packet_core::{
-    DecodeError, NetlinkBuffer, NetlinkHeader, NetlinkMessage, NetlinkPayload, NlasIterator,
-    NLMSG_DONE, NLMSG_ERROR, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST,
+    DecodeError, NetlinkBuffer, NetlinkDeserializable, NetlinkHeader, NetlinkMessage,
+    NetlinkPayload, NlasIterator, NLMSG_DONE, NLMSG_ERROR, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP,
+    NLM_F_EXCL, NLM_F_REQUEST,
 };
 use netlink_packet_route::address::{AddressAttribute, AddressMessage};
 use netlink_packet_route::link::{
@@ -96,39 +97,15 @@ impl Rtnl {
     /// Reads replies to `seq` until the ack/done; returns the messages.
     fn replies(&mut self, seq: u32, what: &str) -> Result<Vec<RouteNetlinkMessage>> {
         let mut out = Vec::new();
-        loop {
-            let (buf, _) = self
-                .sock
-                .recv_from_full()
-                .map_err(|e| nl_err("netlink recv", e))?;
-            let mut off = 0;
-            while off < buf.len() {
-                let m = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&buf[off..])
-                    .map_err(|e| nl_err(what, e))?;
-                let len = m.header.length as usize;
-                if len == 0 {
-                    return Err(Error::Netlink(format!("{what}: empty netlink message")));
-                }
-                off += (len + 3) & !3;
-                if m.header.sequence_number != seq {
-                    continue;
-                }
-                match m.payload {
-                    NetlinkPayload::Done(_) => return Ok(out),
-                    NetlinkPayload::Error(e) => {
-                        return match e.code {
-                            None => Ok(out),
-                            Some(c) => Err(Error::Os {
-                                what: what.to_string(),
-                                errno: -c.get(),
-                            }),
-                        }
-                    }
-                    NetlinkPayload::InnerMessage(i) => out.push(i),
-                    _ => {}
-                }
-            }
-        }
+        self.raw_replies(seq, what, |kind, payload| {
+            let mut hdr = NetlinkHeader::default();
+            hdr.message_type = kind;
+            let m = <RouteNetlinkMessage as NetlinkDeserializable>::deserialize(&hdr, payload)
+                .map_err(|e| nl_err(what, e))?;
+            out.push(m);
+            Ok(())
+        })?;
+        Ok(out)
     }
 
     fn request(&mut self, msg: RouteNetlinkMessage, flags: u16, what: &str) -> Result<()> {
@@ -220,6 +197,9 @@ impl Rtnl {
                             })
                         };
                     }
+                    // NLMSG_NOOP, NLMSG_OVERRUN and the other control
+                    // types below NLMSG_MIN_TYPE carry no message
+                    t if t < 0x10 => {}
                     t => f(t, m.payload())?,
                 }
             }
