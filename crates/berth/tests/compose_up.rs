@@ -1308,3 +1308,28 @@ services:
     let (web, db) = (finished("proj-web-1"), finished("proj-db-1"));
     assert!(web <= db, "db stopped at {db}, before web at {web}");
 }
+
+// `kill` says Killing then Killed for each container, as compose v2 does.
+#[test]
+fn kill_says_killing_then_killed() {
+    let Some(p) = Project::new(
+        r#"
+services:
+  a:
+    image: bb
+    command: ["sleep", "1000"]
+"#,
+    ) else {
+        return;
+    };
+    p.ok(&["up", "-d"]);
+    let (code, out, err) = p.run(&["kill"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let all = format!("{out}{err}");
+    let killing = all.find("Container proj-a-1  Killing");
+    let killed = all.find("Container proj-a-1  Killed");
+    assert!(
+        matches!((killing, killed), (Some(a), Some(b)) if a < b),
+        "{all}"
+    );
+}

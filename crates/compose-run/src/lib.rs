@@ -1609,6 +1609,11 @@ impl Compose {
             if r.summary.state != Status::Running {
                 continue;
             }
+            report(Event {
+                kind: "Container",
+                name: r.summary.names.clone(),
+                status: "Killing".into(),
+            });
             match self.engine.kill(&r.summary.id, Some(signal)) {
                 Ok(()) => report(Event {
                     kind: "Container",
