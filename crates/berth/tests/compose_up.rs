@@ -1053,6 +1053,12 @@ services:
     assert!(err.contains("Gracefully Stopping"), "{err}");
     assert!(err.contains("Container proj-s-1  Stopping"), "{err}");
     assert!(err.contains("Container proj-s-1  Stopped"), "{err}");
+    // compose v2 (checked over Berth's socket): exit 130, and no
+    // "exited with code" for the exits its own stop made
+    assert_eq!(status.code(), Some(130), "{err}");
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).unwrap();
+    assert!(!rest.contains("exited with code"), "{rest}");
     // killed once the grace period was out
     assert_eq!(
         p.env

@@ -564,11 +564,14 @@ fn attached(
     let on_signal = stop_all.clone();
     let stopping = Stopping::default();
     let stopping2 = stopping.clone();
+    let interrupted = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let interrupted2 = interrupted.clone();
     std::thread::spawn(move || {
         let mut n = 0;
         while let Ok(_sig) = set.wait() {
             n += 1;
             if n == 1 {
+                interrupted2.store(true, std::sync::atomic::Ordering::SeqCst);
                 eprintln!("Gracefully Stopping... press Ctrl+C again to force");
                 stopping2.start(on_signal.clone());
             } else {
@@ -597,6 +600,10 @@ fn attached(
             return;
         }
         let code = compose.engine.wait(&r.summary.id).unwrap_or(-1);
+        // compose v2 says nothing of the exits its own stop made
+        if interrupted.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
         let line = format!("{} exited with code {code}", label(r));
         if color {
             let i = logged
@@ -635,6 +642,10 @@ fn attached(
         follow_logs(compose, &logged, &opts, a.no_log_prefix, color, &exited)
     })?;
     stopping.finish();
+    // interrupted (SIGINT or SIGTERM): compose v2 exits 130
+    if interrupted.load(std::sync::atomic::Ordering::SeqCst) {
+        return Err(CliError::silent(130));
+    }
     let code = tracker.code();
     if code != 0 {
         return Err(CliError::silent(code.clamp(0, 255) as u8));
