@@ -547,6 +547,10 @@ services:
         out,
         "Attaching to s-1\ns-1  | bye\ns-1 exited with code 0\n"
     );
+    // as compose v2 (checked over Berth's socket): the containers made,
+    // not their start
+    assert!(err.contains("Container proj-s-1  Created"), "{err}");
+    assert!(!err.contains("Start"), "{err}");
 }
 
 #[test]

@@ -309,9 +309,20 @@ fn up(g: &Globals, compose: &Compose, a: c::UpArgs, color: bool) -> CmdResult {
     let began = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
-    compose
-        .up(&o, &CliPuller(g), &mut print_event)
-        .map_err(rerr)?;
+    // attached, compose v2 shows the containers made, then their logs:
+    // not their starting, waiting or health
+    let mut report = |e: Event| {
+        let quiet = attached_up
+            && e.kind == "Container"
+            && matches!(
+                e.status.as_str(),
+                "Starting" | "Started" | "Waiting" | "Healthy"
+            );
+        if !quiet {
+            print_event(e)
+        }
+    };
+    compose.up(&o, &CliPuller(g), &mut report).map_err(rerr)?;
     if a.detach || a.wait || a.no_start {
         return Ok(());
     }
