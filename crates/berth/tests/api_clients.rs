@@ -24,6 +24,24 @@ fn compose_plugin() -> Option<PathBuf> {
     (o.status.success() && p.exists()).then_some(p)
 }
 
+/// A service with busybox as `bb` and docker compose v2 in its docker
+/// config's cli-plugins; None (skipped) without root, python3 or compose.
+fn service_with_compose() -> Option<Service> {
+    if !berth_testkit::require_root("containers") || !berth_testkit::require("python3") {
+        return None;
+    }
+    let Some(plugin) = compose_plugin() else {
+        common::skip("the python package compose (docker-compose v2) is not installed");
+        return None;
+    };
+    let s = Service::start()?;
+    s.busybox();
+    let plugins = s.env.path("docker-config/cli-plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::os::unix::fs::symlink(&plugin, plugins.join("docker-compose")).unwrap();
+    Some(s)
+}
+
 const PROJECT: &str = r#"
 services:
   web:
@@ -50,18 +68,9 @@ volumes:
 /// `ps --format json`, `logs`, `exec -T`, and `down -v` leaving nothing.
 #[test]
 fn docker_compose_v2() {
-    if !berth_testkit::require_root("containers") || !berth_testkit::require("python3") {
-        return;
-    }
-    let Some(plugin) = compose_plugin() else {
-        common::skip("the python package compose (docker-compose v2) is not installed");
+    let Some(s) = service_with_compose() else {
         return;
     };
-    let Some(s) = Service::start() else { return };
-    s.busybox();
-    let plugins = s.env.path("docker-config/cli-plugins");
-    std::fs::create_dir_all(&plugins).unwrap();
-    std::os::unix::fs::symlink(&plugin, plugins.join("docker-compose")).unwrap();
     let proj = s.env.path("proj");
     std::fs::create_dir_all(&proj).unwrap();
     std::fs::write(proj.join("compose.yaml"), PROJECT).unwrap();
@@ -129,18 +138,9 @@ fn docker_compose_v2() {
 /// the build args and target reach `/build`, the image runs what it built.
 #[test]
 fn docker_compose_v2_builds_through_the_socket() {
-    if !berth_testkit::require_root("containers") || !berth_testkit::require("python3") {
-        return;
-    }
-    let Some(plugin) = compose_plugin() else {
-        common::skip("the python package compose (docker-compose v2) is not installed");
+    let Some(s) = service_with_compose() else {
         return;
     };
-    let Some(s) = Service::start() else { return };
-    s.busybox();
-    let plugins = s.env.path("docker-config/cli-plugins");
-    std::fs::create_dir_all(&plugins).unwrap();
-    std::os::unix::fs::symlink(&plugin, plugins.join("docker-compose")).unwrap();
     let proj = s.env.path("bproj");
     std::fs::create_dir_all(proj.join("app")).unwrap();
     std::fs::write(
