@@ -447,7 +447,8 @@ fn attached_watch(
         followed.extend(ended.into_inner().unwrap_or_default());
     }
     stopping.finish();
-    Ok(())
+    // ended by SIGINT/SIGTERM: compose v2 exits 130 (checked over Berth's socket)
+    Err(CliError::silent(130))
 }
 
 /// A failure of an attached `up`'s stop or kill, said as a warning: the
