@@ -1327,6 +1327,36 @@ impl Compose {
     // ------------------------------------------------------------------
     // down
 
+    /// Acts on `rows` in compose's InReverseDependencyOrder (`down`,
+    /// `stop`): the containers of services `order` does not know (orphans)
+    /// first, then dependents before what they depend on, independent
+    /// services at the same time. The whole order is walked: a service with
+    /// no container between two that have one still carries the dependency.
+    fn in_reverse_dependency_order(
+        &self,
+        order: &[String],
+        rows: &[&ContainerRow],
+        report: Report,
+        act: &(dyn Fn(&ContainerRow, Report) + Sync),
+    ) -> Result<()> {
+        for r in rows.iter().filter(|r| !order.contains(&r.service)) {
+            act(r, report);
+        }
+        order::traverse(
+            order,
+            &self.dependency_graph(),
+            order::Direction::Down,
+            0,
+            report,
+            |n, report| {
+                for r in rows.iter().filter(|r| r.service == n) {
+                    act(r, report);
+                }
+                Ok(())
+            },
+        )
+    }
+
     /// `down`: the project's containers stopped and removed in reverse
     /// dependency order, then its networks; with `-v` its volumes.
     pub fn down(&self, o: &DownOptions, report: Report) -> Result<()> {
@@ -1339,7 +1369,7 @@ impl Compose {
             .filter(|r| !self.project.disabled_services.contains_key(&r.service))
             .collect();
         let rank = |r: &ContainerRow| order.iter().position(|n| *n == r.service);
-        let mut mine: Vec<&ContainerRow> = rows
+        let mine: Vec<&ContainerRow> = rows
             .iter()
             .filter(|r| rank(r).is_some() || o.remove_orphans)
             .collect();
@@ -1369,29 +1399,7 @@ impl Compose {
                 }
             }
         };
-        // orphans (unknown to the order) first of all, then dependents
-        // before what they depend on, independent services in parallel
-        mine.retain(|r| {
-            if rank(r).is_none() {
-                remove(r, report);
-                false
-            } else {
-                true
-            }
-        });
-        order::traverse(
-            &order,
-            &self.dependency_graph(),
-            order::Direction::Down,
-            0,
-            report,
-            |n, report| {
-                for r in mine.iter().filter(|r| r.service == n) {
-                    remove(r, report);
-                }
-                Ok(())
-            },
-        )?;
+        self.in_reverse_dependency_order(&order, &mine, report, &remove)?;
         let mut errs = errs.into_inner().unwrap_or_default();
         let mut m = engine::network::manager(&self.engine);
         for (key, cfg) in &self.project.networks {
@@ -1572,25 +1580,8 @@ impl Compose {
                 }
             }
         };
-        // orphans (unknown to the order) first, as `down`
-        for r in rows.iter().filter(|r| !order.contains(&r.service)) {
-            stop(r, report);
-        }
-        // The whole order: a service with no container between two that
-        // have one still carries the dependency (web -> cache -> db).
-        order::traverse(
-            &order,
-            &self.dependency_graph(),
-            order::Direction::Down,
-            0,
-            report,
-            |n, report| {
-                for r in rows.iter().filter(|r| r.service == n) {
-                    stop(r, report);
-                }
-                Ok(())
-            },
-        )?;
+        let rows: Vec<&ContainerRow> = rows.iter().collect();
+        self.in_reverse_dependency_order(&order, &rows, report, &stop)?;
         let errs = errs.into_inner().unwrap_or_default();
         if errs.is_empty() {
             Ok(())
