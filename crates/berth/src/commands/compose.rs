@@ -401,52 +401,58 @@ fn attached_watch(
         });
     }
     let mut followed: std::collections::HashMap<String, String> = Default::default();
-    while !interrupted.load(Ordering::SeqCst) {
-        let rows: Vec<ContainerRow> = if plan.logs.is_empty() {
-            Vec::new()
-        } else {
-            compose
-                .targets(&plan.logs, None)
-                .map_err(rerr)?
-                .into_iter()
-                .filter(|r| r.summary.state == ::engine::Status::Running)
-                .collect()
-        };
-        if rows.is_empty() {
-            // nothing runs (yet: a rebuild may be recreating it)
-            std::thread::sleep(std::time::Duration::from_millis(200));
-            continue;
-        }
-        // A container not followed before (a rebuild's new one) from the
-        // start of `up`: it may have printed before its follow began. One
-        // followed before (restarted) from the end of that follow.
-        let opts = |r: &ContainerRow| ::engine::LogsOptions {
-            follow: true,
-            since: Some(
-                followed
-                    .get(&r.summary.id)
-                    .cloned()
-                    .unwrap_or_else(|| since.clone()),
-            ),
-            timestamps: a.timestamps,
-            ..Default::default()
-        };
-        // Each container's follow ends on its own (when it stops): the
-        // time it ended is where its next follow takes up.
-        let ended = Mutex::new(Vec::new());
-        let on_end = |r: &ContainerRow| {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default();
-            let end = format!("{}.{:09}", now.as_secs(), now.subsec_nanos());
-            if let Ok(mut e) = ended.lock() {
-                e.push((r.summary.id.clone(), end));
+    let mut follow = || -> CmdResult {
+        while !interrupted.load(Ordering::SeqCst) {
+            let rows: Vec<ContainerRow> = if plan.logs.is_empty() {
+                Vec::new()
+            } else {
+                compose
+                    .targets(&plan.logs, None)
+                    .map_err(rerr)?
+                    .into_iter()
+                    .filter(|r| r.summary.state == ::engine::Status::Running)
+                    .collect()
+            };
+            if rows.is_empty() {
+                // nothing runs (yet: a rebuild may be recreating it)
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                continue;
             }
-        };
-        follow_logs_each(compose, &rows, &opts, a.no_log_prefix, color, &on_end)?;
-        followed.extend(ended.into_inner().unwrap_or_default());
-    }
+            // A container not followed before (a rebuild's new one) from the
+            // start of `up`: it may have printed before its follow began. One
+            // followed before (restarted) from the end of that follow.
+            let opts = |r: &ContainerRow| ::engine::LogsOptions {
+                follow: true,
+                since: Some(
+                    followed
+                        .get(&r.summary.id)
+                        .cloned()
+                        .unwrap_or_else(|| since.clone()),
+                ),
+                timestamps: a.timestamps,
+                ..Default::default()
+            };
+            // Each container's follow ends on its own (when it stops): the
+            // time it ended is where its next follow takes up.
+            let ended = Mutex::new(Vec::new());
+            let on_end = |r: &ContainerRow| {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default();
+                let end = format!("{}.{:09}", now.as_secs(), now.subsec_nanos());
+                if let Ok(mut e) = ended.lock() {
+                    e.push((r.summary.id.clone(), end));
+                }
+            };
+            follow_logs_each(compose, &rows, &opts, a.no_log_prefix, color, &on_end)?;
+            followed.extend(ended.into_inner().unwrap_or_default());
+        }
+        Ok(())
+    };
+    let r = follow();
+    // a stop under way ends before the process does, whatever happened
     stopping.finish();
+    r?;
     // ended by SIGINT/SIGTERM: compose v2 exits 130 (checked over Berth's socket)
     Err(CliError::silent(130))
 }
@@ -583,9 +589,11 @@ fn attached(
         while let Ok(_sig) = set.wait() {
             n += 1;
             if n == 1 {
-                interrupted2.store(true, std::sync::atomic::Ordering::SeqCst);
                 eprintln!("Gracefully Stopping... press Ctrl+C again to force");
+                // started before it is told: the main thread's finish()
+                // must find the stop to wait for
                 stopping2.start(on_signal.clone());
+                interrupted2.store(true, std::sync::atomic::Ordering::SeqCst);
             } else {
                 report_failure(stops.kill(&in_up, "SIGKILL", &mut print_event));
             }
@@ -642,7 +650,7 @@ fn attached(
     attaching.sort_by(|x, y| x.summary.names.cmp(&y.summary.names));
     let names: Vec<String> = attaching.iter().map(|r| label(r)).collect();
     out_line(&format!("Attaching to {}", names.join(", ")));
-    std::thread::scope(|scope| -> CmdResult {
+    let followed = std::thread::scope(|scope| -> CmdResult {
         // the watched containers not attached: their exits only
         for r in watched
             .iter()
@@ -652,8 +660,10 @@ fn attached(
             scope.spawn(move || exited(r));
         }
         follow_logs(compose, &logged, &opts, a.no_log_prefix, color, &exited)
-    })?;
+    });
+    // a stop under way ends before the process does, whatever happened
     stopping.finish();
+    followed?;
     // interrupted (SIGINT or SIGTERM): compose v2 exits 130
     if interrupted.load(std::sync::atomic::Ordering::SeqCst) {
         return Err(CliError::silent(130));
