@@ -392,6 +392,12 @@ fn cancel_on_signals(
             seen.store(sig as i32, std::sync::atomic::Ordering::SeqCst);
             cancel.cancel(&eng);
         }
+        // The cancel takes effect between steps (a pull, a big COPY or an
+        // export runs on): a second signal ends the process at once, as
+        // a kill would (the next build reaps what it left).
+        if let Ok(sig) = set.wait() {
+            std::process::exit(128 + sig as i32);
+        }
     });
     got
 }
