@@ -67,6 +67,14 @@ pub fn build(
     } else {
         req.tags.clear();
     }
+    // An image no output keeps is never tagged: an image prune between its
+    // last step and its export would take it as dangling. Held (shared)
+    // until the exports and the cache export are done.
+    let untagged_result = if req.tags.is_empty() && !outputs.is_empty() {
+        Some(engine.images().lease()?)
+    } else {
+        None
+    };
     let res = eval::build(engine, req, puller, progress, cache.clone());
     let flushed = cache.flush();
     let res = res?;
@@ -83,6 +91,7 @@ pub fn build(
         });
         cache_io::export(engine, &cache, &res.id, spec, registry.as_deref())?;
     }
+    drop(untagged_result);
     drop(lease);
     // Only a build that added to the cache can have taken it past its cap.
     if !cache.grew() {
