@@ -330,9 +330,17 @@ fn stdin_dockerfile_without_context() {
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        std::io::Write::write_all(&mut child.stdin.take().unwrap(), data).unwrap();
+        // (the build may stop reading early: a closed pipe is its answer)
+        let _ = std::io::Write::write_all(&mut child.stdin.take().unwrap(), data);
         child.wait_with_output().unwrap()
     };
+    // A Dockerfile on stdin is bounded (16 MiB): a clear error, no build.
+    let mut huge = b"FROM busybox\n".to_vec();
+    huge.resize(17 << 20, b'#');
+    let out = run(&huge);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("larger than 16 MiB"), "{err}");
     let out = run(b"FROM busybox\nRUN echo ok > /ok\n");
     assert!(
         out.status.success(),

@@ -301,7 +301,17 @@ fn unpack_or_dockerfile(
     std::io::Read::read_to_end(&mut std::io::Read::take(&mut *r, 1024), &mut head)
         .map_err(read_err)?;
     if !is_archive(&head) {
-        std::io::Read::read_to_end(r, &mut head).map_err(read_err)?;
+        // A Dockerfile, read whole: bounded (a client streaming without
+        // end must not fill memory).
+        const MAX: u64 = 16 << 20;
+        std::io::Read::read_to_end(&mut std::io::Read::take(&mut *r, MAX + 1), &mut head)
+            .map_err(read_err)?;
+        if head.len() as u64 > MAX {
+            return Err(Error::Other(format!(
+                "the Dockerfile read from the input is larger than {} MiB",
+                MAX >> 20
+            )));
+        }
         return Ok((t, Some(head)));
     }
     let r = std::io::Read::chain(&head[..], r);
